@@ -1,0 +1,475 @@
+/* gst-diode — non-blocking TLS 1.3 sessions over a connected socket
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * GnuTLS does the socket I/O itself (gnutls_transport_set_int): with a
+ * non-blocking fd every call may stop with GNUTLS_E_AGAIN, and
+ * gnutls_record_get_direction() tells which readiness to wait for. This file
+ * turns GnuTLS codes into the four DiodeTlsStatus values and into error
+ * messages a user can act on.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "diode-tls.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <gnutls/x509.h>
+
+/* TLS 1.3 only; AES-GCM first (hardware-accelerated almost everywhere),
+ * ChaCha20 for CPUs without AES instructions (the peer's preference among
+ * these wins on its side, GnuTLS reorders by CPU support on ours). */
+/* Non-fatal GnuTLS codes (warning alerts...) are retried at once, since each
+ * one consumed a record; a peer could still feed them forever, so bound the
+ * streak to keep one connection from monopolising the caller's loop. */
+#define MAX_NONFATAL_RETRIES 64
+
+#define DIODE_TLS_PRIORITY \
+  "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
+  "+CHACHA20-POLY1305"
+
+struct _DiodeTls
+{
+  gnutls_session_t session;
+  DiodeIdentity *id;
+  gboolean is_server;
+  gboolean handshake_done;
+  gboolean failed;              /* handshake failed: the session is dead */
+  gboolean bye_sent;
+  gchar *peer_address;
+  gchar *desc;                  /* gnutls_free()'d */
+  gsize send_pending;           /* length of the send that returned AGAIN */
+};
+
+G_DEFINE_QUARK (diode-tls-error-quark, diode_tls_error)
+
+/* The priority string is parsed once per process: a relay sets up thousands
+ * of sessions and the cache is immutable, hence shareable. */
+static gnutls_priority_t
+get_priority (GError ** error)
+{
+  static gsize prio_once = 0;
+  static gnutls_priority_t prio = NULL;
+  static int prio_ret = 0;
+
+  if (g_once_init_enter (&prio_once)) {
+    const char *err_pos = NULL;
+
+    diode_gnutls_ensure_init ();
+    prio_ret = gnutls_priority_init2 (&prio, DIODE_TLS_PRIORITY, &err_pos, 0);
+    if (prio_ret < 0)
+      prio = NULL;
+    g_once_init_leave (&prio_once, 1);
+  }
+  if (prio == NULL)
+    g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_HANDSHAKE,
+        "this GnuTLS does not support TLS 1.3 with AES-GCM/ChaCha20: %s",
+        gnutls_strerror (prio_ret));
+  return prio;
+}
+
+static DiodeTls *
+tls_new (int fd, DiodeIdentity * id, gboolean server, GError ** error)
+{
+  gnutls_priority_t prio;
+  gnutls_session_t session = NULL;
+  DiodeTls *t;
+  int ret;
+
+  g_return_val_if_fail (fd >= 0, NULL);
+  g_return_val_if_fail (id != NULL, NULL);
+
+  prio = get_priority (error);
+  if (prio == NULL)
+    return NULL;
+
+  /* No session tickets: every connection is a fresh full handshake, which
+   * costs one signature and spares keeping resumption state and keys.
+   * NO_SIGNAL: send with MSG_NOSIGNAL, so writing to a connection the peer
+   * reset gives an error instead of killing the process with SIGPIPE. */
+  ret = gnutls_init (&session, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) |
+      GNUTLS_NONBLOCK | GNUTLS_NO_TICKETS | GNUTLS_NO_SIGNAL);
+  if (ret < 0)
+    goto fail;
+  if ((ret = gnutls_priority_set (session, prio)) < 0 ||
+      (ret = gnutls_credentials_set (session, GNUTLS_CRD_CERTIFICATE,
+              diode_identity_get_credentials (id))) < 0)
+    goto fail;
+
+  /* Mutual authentication: a client without a certificate has no address,
+   * and the relay's access control is by address. */
+  if (server)
+    gnutls_certificate_server_set_request (session, GNUTLS_CERT_REQUIRE);
+
+  /* Callers own timing (they poll with their own deadlines). */
+  gnutls_handshake_set_timeout (session, GNUTLS_INDEFINITE_TIMEOUT);
+  gnutls_transport_set_int (session, fd);
+
+  t = g_new0 (DiodeTls, 1);
+  t->session = session;
+  t->id = diode_identity_ref (id);
+  t->is_server = server;
+  return t;
+
+fail:
+  if (session)
+    gnutls_deinit (session);
+  g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_HANDSHAKE,
+      "cannot set up a TLS session: %s", gnutls_strerror (ret));
+  return NULL;
+}
+
+DiodeTls *
+diode_tls_new_server (int fd, DiodeIdentity * id, GError ** error)
+{
+  return tls_new (fd, id, TRUE, error);
+}
+
+DiodeTls *
+diode_tls_new_client (int fd, DiodeIdentity * id, const gchar * server_name,
+    GError ** error)
+{
+  DiodeTls *t = tls_new (fd, id, FALSE, error);
+
+  /* SNI carries DNS names only (RFC 6066): never an IP literal. It is
+   * informational for us (the server picks no certificate by it) but lets a
+   * TLS-terminating front end route the connection. */
+  if (t != NULL && server_name != NULL && *server_name != '\0' &&
+      !g_hostname_is_ip_address (server_name))
+    gnutls_server_name_set (t->session, GNUTLS_NAME_DNS, server_name,
+        strlen (server_name));
+  return t;
+}
+
+void
+diode_tls_free (DiodeTls * t)
+{
+  if (t == NULL)
+    return;
+  gnutls_deinit (t->session);
+  diode_identity_unref (t->id);
+  g_free (t->peer_address);
+  if (t->desc)
+    gnutls_free (t->desc);
+  g_free (t);
+}
+
+/* A hint for the handshake errors users actually meet. */
+static const gchar *
+handshake_hint (DiodeTls * t, int ret)
+{
+  switch (ret) {
+    case GNUTLS_E_UNEXPECTED_PACKET:
+    case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
+    case GNUTLS_E_UNEXPECTED_HANDSHAKE_PACKET:
+    case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
+    case GNUTLS_E_RECORD_OVERFLOW:
+    case GNUTLS_E_DECRYPTION_FAILED:
+      return " (the peer is probably not speaking TLS)";
+    case GNUTLS_E_NO_CIPHER_SUITES:
+    case GNUTLS_E_NO_PRIORITIES_WERE_SET:
+    case GNUTLS_E_INSUFFICIENT_CREDENTIALS:
+    case GNUTLS_E_NO_COMMON_KEY_SHARE:
+      return " (the peer does not support TLS 1.3 with AES-GCM or ChaCha20)";
+    case GNUTLS_E_PREMATURE_TERMINATION:
+    case GNUTLS_E_PULL_ERROR:
+    case GNUTLS_E_PUSH_ERROR:
+      return " (the connection was closed during the handshake)";
+    case GNUTLS_E_FATAL_ALERT_RECEIVED:
+      if (gnutls_alert_get (t->session) == GNUTLS_A_CERTIFICATE_REQUIRED)
+        return " (the peer requires a certificate)";
+      return "";
+    default:
+      return "";
+  }
+}
+
+static void
+set_handshake_error (DiodeTls * t, int ret, int saved_errno, GError ** error)
+{
+  if (ret == GNUTLS_E_NO_CERTIFICATE_FOUND ||
+      ret == GNUTLS_E_CERTIFICATE_REQUIRED) {
+    g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_NO_CERT,
+        "TLS handshake failed: peer presented no certificate");
+    return;
+  }
+  if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+    const char *name = gnutls_alert_get_name (gnutls_alert_get (t->session));
+    g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_HANDSHAKE,
+        "TLS handshake failed: the peer refused it (alert: %s)%s",
+        name ? name : "unknown", handshake_hint (t, ret));
+    return;
+  }
+  if ((ret == GNUTLS_E_PUSH_ERROR || ret == GNUTLS_E_PULL_ERROR) &&
+      saved_errno != 0) {
+    g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_HANDSHAKE,
+        "TLS handshake failed: %s (%s)", gnutls_strerror (ret),
+        g_strerror (saved_errno));
+    return;
+  }
+  g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_HANDSHAKE,
+      "TLS handshake failed: %s%s", gnutls_strerror (ret),
+      handshake_hint (t, ret));
+}
+
+/* Runs once the handshake has completed: the peer's address is the hash of
+ * the public key in its (unverified, self-signed) certificate. */
+static gboolean
+learn_peer_address (DiodeTls * t, GError ** error)
+{
+  const gnutls_datum_t *certs;
+  unsigned int n = 0;
+  GError *err = NULL;
+
+  if (gnutls_certificate_type_get2 (t->session, GNUTLS_CTYPE_PEERS) !=
+      GNUTLS_CRT_X509 ||
+      (certs = gnutls_certificate_get_peers (t->session, &n)) == NULL ||
+      n == 0) {
+    g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_NO_CERT,
+        "peer presented no certificate");
+    return FALSE;
+  }
+  /* certs[0] is the peer's own certificate; any chain after it is ignored. */
+  t->peer_address = diode_address_from_der_cert (&certs[0], &err);
+  if (t->peer_address == NULL) {
+    g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_NO_CERT,
+        "peer presented an unusable certificate: %s", err->message);
+    g_error_free (err);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+DiodeTlsStatus
+diode_tls_handshake (DiodeTls * t, GError ** error)
+{
+  int ret, saved_errno;
+  guint retries;
+
+  g_return_val_if_fail (t != NULL, DIODE_TLS_ERROR);
+
+  if (t->handshake_done)
+    return DIODE_TLS_OK;
+  if (t->failed) {
+    g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_HANDSHAKE,
+        "TLS handshake already failed");
+    return DIODE_TLS_ERROR;
+  }
+
+  for (retries = 0;; retries++) {
+    errno = 0;
+    ret = gnutls_handshake (t->session);
+    saved_errno = errno;
+    if (ret == GNUTLS_E_SUCCESS)
+      break;
+    if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED)
+      return DIODE_TLS_AGAIN;
+    /* Non-fatal (e.g. a warning alert): the handshake can go on at once. */
+    if (!gnutls_error_is_fatal (ret) && retries < MAX_NONFATAL_RETRIES)
+      continue;
+    t->failed = TRUE;
+    set_handshake_error (t, ret, saved_errno, error);
+    return DIODE_TLS_ERROR;
+  }
+
+  if (!learn_peer_address (t, error)) {
+    t->failed = TRUE;
+    return DIODE_TLS_ERROR;
+  }
+  t->handshake_done = TRUE;
+  return DIODE_TLS_OK;
+}
+
+gboolean
+diode_tls_wants_write (DiodeTls * t)
+{
+  g_return_val_if_fail (t != NULL, FALSE);
+  return gnutls_record_get_direction (t->session) == 1;
+}
+
+const gchar *
+diode_tls_get_peer_address (DiodeTls * t)
+{
+  g_return_val_if_fail (t != NULL, NULL);
+  return t->peer_address;
+}
+
+const gchar *
+diode_tls_describe (DiodeTls * t)
+{
+  g_return_val_if_fail (t != NULL, NULL);
+
+  if (!t->handshake_done)
+    return "(TLS handshake not complete)";
+  /* Computed on first use: most sessions are never described. */
+  if (t->desc == NULL)
+    t->desc = gnutls_session_get_desc (t->session);
+  return t->desc ? t->desc : "(TLS1.3)";
+}
+
+/* Record I/O before the handshake completed (or after it failed) is an
+ * error, not a programming error: teardown paths drain sessions in any state
+ * and deserve a clean status. */
+static gboolean
+check_established (DiodeTls * t, GError ** error)
+{
+  if (t->handshake_done)
+    return TRUE;
+  g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_IO, "%s",
+      t->failed ? "TLS handshake failed earlier" :
+      "TLS handshake not complete");
+  return FALSE;
+}
+
+/* Maps a record-layer return code for recv/send/uncork. */
+static DiodeTlsStatus
+record_status (ssize_t ret, int saved_errno, const gchar * op,
+    GError ** error)
+{
+  if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED)
+    return DIODE_TLS_AGAIN;
+  /* EOF without close_notify: TLS 1.3 framing (and our own protocol) leave
+   * no truncation attack worth an error; treat it as a close. */
+  if (ret == GNUTLS_E_PREMATURE_TERMINATION)
+    return DIODE_TLS_CLOSED;
+  if ((ret == GNUTLS_E_PULL_ERROR || ret == GNUTLS_E_PUSH_ERROR) &&
+      saved_errno != 0) {
+    g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_IO,
+        "TLS %s failed: %s", op, g_strerror (saved_errno));
+    return DIODE_TLS_ERROR;
+  }
+  g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_IO,
+      "TLS %s failed: %s", op, gnutls_strerror ((int) ret));
+  return DIODE_TLS_ERROR;
+}
+
+DiodeTlsStatus
+diode_tls_recv (DiodeTls * t, guint8 * buf, gsize len, gsize * n_read,
+    GError ** error)
+{
+  ssize_t ret;
+  int saved_errno;
+  guint retries;
+
+  g_return_val_if_fail (t != NULL, DIODE_TLS_ERROR);
+  g_return_val_if_fail (buf != NULL || len == 0, DIODE_TLS_ERROR);
+
+  *n_read = 0;
+  if (!check_established (t, error))
+    return DIODE_TLS_ERROR;
+  if (len == 0)
+    return DIODE_TLS_OK;
+  for (retries = 0;; retries++) {
+    errno = 0;
+    ret = gnutls_record_recv (t->session, buf, len);
+    saved_errno = errno;
+    if (ret > 0) {
+      *n_read = ret;
+      return DIODE_TLS_OK;
+    }
+    if (ret == 0)
+      return DIODE_TLS_CLOSED;
+    /* Non-fatal codes other than AGAIN (warning alerts, a TLS 1.3 key update
+     * just processed) mean "nothing for you yet, but call again now":
+     * returning AGAIN would wait for socket readiness that may never come
+     * when the rest is already buffered. */
+    if (ret != GNUTLS_E_AGAIN && ret != GNUTLS_E_INTERRUPTED &&
+        !gnutls_error_is_fatal ((int) ret) && retries < MAX_NONFATAL_RETRIES)
+      continue;
+    return record_status (ret, saved_errno, "receive", error);
+  }
+}
+
+gsize
+diode_tls_pending (DiodeTls * t)
+{
+  g_return_val_if_fail (t != NULL, 0);
+  return gnutls_record_check_pending (t->session);
+}
+
+/* GnuTLS rule: when gnutls_record_send() returns GNUTLS_E_AGAIN the record is
+ * already encrypted and queued inside the session; the next call flushes it
+ * and returns the length of *that* earlier call, whatever data it is given.
+ * So after AGAIN the caller must call again with the same data (at least as
+ * many bytes), and only then consider them written. */
+DiodeTlsStatus
+diode_tls_send (DiodeTls * t, const guint8 * buf, gsize len,
+    gsize * n_written, GError ** error)
+{
+  ssize_t ret;
+  int saved_errno;
+
+  g_return_val_if_fail (t != NULL, DIODE_TLS_ERROR);
+  g_return_val_if_fail (buf != NULL || len == 0, DIODE_TLS_ERROR);
+  /* Shorter data than the call that got AGAIN would make us report more
+   * bytes written than the caller passed. */
+  g_return_val_if_fail (len >= t->send_pending, DIODE_TLS_ERROR);
+
+  *n_written = 0;
+  if (!check_established (t, error))
+    return DIODE_TLS_ERROR;
+  if (len == 0)
+    return DIODE_TLS_OK;
+
+  errno = 0;
+  ret = gnutls_record_send (t->session, buf, len);
+  saved_errno = errno;
+  if (ret >= 0) {
+    t->send_pending = 0;
+    *n_written = ret;
+    return DIODE_TLS_OK;
+  }
+  if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) {
+    if (t->send_pending == 0)
+      t->send_pending = MIN (len, gnutls_record_get_max_size (t->session));
+    return DIODE_TLS_AGAIN;
+  }
+  /* Unlike recv, no retry on other non-fatal codes: a send that cannot
+   * progress (e.g. GNUTLS_E_LARGE_PACKET) would spin forever. */
+  return record_status (ret, saved_errno, "send", error);
+}
+
+void
+diode_tls_cork (DiodeTls * t)
+{
+  g_return_if_fail (t != NULL);
+  gnutls_record_cork (t->session);
+}
+
+DiodeTlsStatus
+diode_tls_uncork (DiodeTls * t, GError ** error)
+{
+  int ret, saved_errno;
+
+  g_return_val_if_fail (t != NULL, DIODE_TLS_ERROR);
+
+  if (!check_established (t, error))
+    return DIODE_TLS_ERROR;
+  /* Non-blocking uncork: on AGAIN GnuTLS keeps the unsent data and stays
+   * corked, so calling uncork again once writable carries on where it
+   * stopped. Returns the bytes flushed (0 if nothing was corked). */
+  errno = 0;
+  ret = gnutls_record_uncork (t->session, 0);
+  saved_errno = errno;
+  if (ret >= 0)
+    return DIODE_TLS_OK;
+  return record_status (ret, saved_errno, "send", error);
+}
+
+void
+diode_tls_bye (DiodeTls * t)
+{
+  g_return_if_fail (t != NULL);
+
+  /* Before the handshake completes there are no keys to protect an alert
+   * with; after a failure the peer gets nothing useful from one either. */
+  if (t->bye_sent || !t->handshake_done)
+    return;
+  t->bye_sent = TRUE;
+  /* SHUT_WR: send close_notify without waiting for the peer's. AGAIN leaves
+   * the alert unsent; that is fine, the TCP close follows anyway. */
+  (void) gnutls_bye (t->session, GNUTLS_SHUT_WR);
+}

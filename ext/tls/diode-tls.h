@@ -1,0 +1,66 @@
+/* gst-diode — non-blocking TLS 1.3 sessions over a connected socket
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Thin wrapper over a GnuTLS session on a non-blocking fd. Both ends present a
+ * certificate (mutual auth); neither verifies a CA chain: the peer's identity
+ * is its address (hash of its public key), available once the handshake is
+ * done. Policy (pinning, known relays, access lists) is the caller's.
+ * TLS 1.3 only; AES-GCM first, ChaCha20-Poly1305 allowed.
+ */
+#pragma once
+
+#include "diode-identity.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  DIODE_TLS_OK = 0,     /* done / some bytes moved */
+  DIODE_TLS_AGAIN,      /* would block: wait for the direction from
+                           diode_tls_wants_write() and call again */
+  DIODE_TLS_CLOSED,     /* peer closed (clean close_notify or EOF) */
+  DIODE_TLS_ERROR,      /* *error set */
+} DiodeTlsStatus;
+
+#define DIODE_TLS_ERROR (diode_tls_error_quark ())
+GQuark diode_tls_error_quark (void);
+typedef enum {
+  DIODE_TLS_ERROR_HANDSHAKE,     /* handshake failed (garbage, version...) */
+  DIODE_TLS_ERROR_NO_CERT,       /* peer presented no certificate */
+  DIODE_TLS_ERROR_IO,            /* socket error / record error */
+} DiodeTlsErrorCode;
+
+typedef struct _DiodeTls DiodeTls;
+
+/* The fd stays owned by the caller; it must be non-blocking. */
+DiodeTls      *diode_tls_new_server (int fd, DiodeIdentity *id, GError **error);
+/* @server_name: informational (SNI), may be NULL. */
+DiodeTls      *diode_tls_new_client (int fd, DiodeIdentity *id,
+                                     const gchar *server_name, GError **error);
+void           diode_tls_free       (DiodeTls *t);
+
+/* Advance the handshake. OK once complete, and the peer address is known. */
+DiodeTlsStatus diode_tls_handshake  (DiodeTls *t, GError **error);
+/* After AGAIN: TRUE if the operation waits for the socket to be writable,
+ * FALSE if readable. */
+gboolean       diode_tls_wants_write (DiodeTls *t);
+const gchar   *diode_tls_get_peer_address (DiodeTls *t);
+/* Negotiated cipher etc., e.g. "TLS1.3-AES-128-GCM" (for logs). */
+const gchar   *diode_tls_describe   (DiodeTls *t);
+
+/* Read up to @len plaintext bytes. OK with *n_read > 0, AGAIN, CLOSED, ERROR. */
+DiodeTlsStatus diode_tls_recv (DiodeTls *t, guint8 *buf, gsize len,
+                               gsize *n_read, GError **error);
+/* Bytes already decrypted and waiting inside GnuTLS (poll won't show them). */
+gsize          diode_tls_pending (DiodeTls *t);
+/* Write up to @len bytes. OK with *n_written > 0. After AGAIN the caller must
+ * call again with the same data (GnuTLS rule) once the socket is writable. */
+DiodeTlsStatus diode_tls_send (DiodeTls *t, const guint8 *buf, gsize len,
+                               gsize *n_written, GError **error);
+/* Batch several sends into fewer records (gnutls_record_cork/uncork). */
+void           diode_tls_cork   (DiodeTls *t);
+DiodeTlsStatus diode_tls_uncork (DiodeTls *t, GError **error);
+/* Best-effort close_notify (never blocks). */
+void           diode_tls_bye    (DiodeTls *t);
+
+G_END_DECLS

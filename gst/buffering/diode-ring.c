@@ -1,0 +1,390 @@
+/* gst-diode — keyframe-aligned chunks, the per-stream ring, viewer cursors
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "diode-ring.h"
+
+#include <string.h>
+
+struct _DiodeRing {
+  GQueue      chunks;        /* DiodeChunk*, oldest first, one ref each */
+  guint64     max_bytes;
+  guint64     max_time;
+  gsize       bytes;
+  GBytes     *caps;          /* latest CAPS frame */
+  GPtrArray  *headers;       /* current header set (GBytes*) */
+  gboolean    headers_closed;/* a non-header frame followed the header set */
+  guint64     last_seq;
+};
+
+static void
+frames_unref (gpointer p)
+{
+  g_bytes_unref (p);
+}
+
+DiodeChunk *
+diode_chunk_ref (DiodeChunk *c)
+{
+  g_atomic_int_inc (&c->ref_count);
+  return c;
+}
+
+void
+diode_chunk_unref (DiodeChunk *c)
+{
+  if (!g_atomic_int_dec_and_test (&c->ref_count))
+    return;
+  g_clear_pointer (&c->caps_frame, g_bytes_unref);
+  g_ptr_array_unref (c->header_frames);
+  g_ptr_array_unref (c->frames);
+  g_array_unref (c->seqs);
+  g_free (c);
+}
+
+DiodeRing *
+diode_ring_new (guint64 max_bytes, guint64 max_time)
+{
+  DiodeRing *r = g_new0 (DiodeRing, 1);
+
+  g_queue_init (&r->chunks);
+  r->max_bytes = max_bytes;
+  r->max_time = max_time;
+  r->headers = g_ptr_array_new_with_free_func (frames_unref);
+  return r;
+}
+
+static void
+evict_oldest (DiodeRing *r)
+{
+  DiodeChunk *c = g_queue_pop_head (&r->chunks);
+
+  c->evicted = TRUE;
+  c->next = NULL;
+  r->bytes -= c->bytes;
+  diode_chunk_unref (c);
+}
+
+static guint64
+ring_span (DiodeRing *r)
+{
+  DiodeChunk *oldest = g_queue_peek_head (&r->chunks);
+  DiodeChunk *newest = g_queue_peek_tail (&r->chunks);
+
+  if (oldest->start_time == G_MAXUINT64 || newest->end_time == G_MAXUINT64
+      || newest->end_time < oldest->start_time)
+    return 0;
+  return newest->end_time - oldest->start_time;
+}
+
+/* Whole chunks only, oldest first; the newest chunk always stays so a viewer
+ * can join. */
+static void
+enforce_limits (DiodeRing *r)
+{
+  while (g_queue_get_length (&r->chunks) > 1) {
+    gboolean over = (r->max_bytes && r->bytes > r->max_bytes)
+        || (r->max_time && ring_span (r) > r->max_time);
+    if (!over)
+      break;
+    evict_oldest (r);
+  }
+}
+
+void
+diode_ring_free (DiodeRing *r)
+{
+  if (!r)
+    return;
+  diode_ring_reset (r);
+  g_ptr_array_unref (r->headers);
+  g_free (r);
+}
+
+void
+diode_ring_set_limits (DiodeRing *r, guint64 max_bytes, guint64 max_time)
+{
+  r->max_bytes = max_bytes;
+  r->max_time = max_time;
+  enforce_limits (r);
+}
+
+void
+diode_ring_reset (DiodeRing *r)
+{
+  while (!g_queue_is_empty (&r->chunks))
+    evict_oldest (r);
+  g_clear_pointer (&r->caps, g_bytes_unref);
+  g_ptr_array_set_size (r->headers, 0);
+  r->headers_closed = FALSE;
+  r->bytes = 0;
+}
+
+static DiodeChunk *
+start_chunk (DiodeRing *r, gboolean keyframe)
+{
+  DiodeChunk *c = g_new0 (DiodeChunk, 1);
+  DiodeChunk *prev = g_queue_peek_tail (&r->chunks);
+  guint i;
+
+  c->ref_count = 1;
+  c->keyframe = keyframe;
+  c->start_time = c->end_time = G_MAXUINT64;
+  c->caps_frame = r->caps ? g_bytes_ref (r->caps) : NULL;
+  c->header_frames = g_ptr_array_new_full (r->headers->len, frames_unref);
+  for (i = 0; i < r->headers->len; i++)
+    g_ptr_array_add (c->header_frames, g_bytes_ref (r->headers->pdata[i]));
+  c->frames = g_ptr_array_new_with_free_func (frames_unref);
+  c->seqs = g_array_new (FALSE, FALSE, sizeof (guint64));
+  if (prev) {
+    prev->closed = TRUE;
+    prev->next = c;
+  }
+  g_queue_push_tail (&r->chunks, c);
+  return c;
+}
+
+static void
+append (DiodeRing *r, DiodeChunk *c, GBytes *frame, guint64 seq, guint64 time)
+{
+  gsize size = g_bytes_get_size (frame);
+
+  g_ptr_array_add (c->frames, g_bytes_ref (frame));
+  g_array_append_val (c->seqs, seq);
+  c->bytes += size;
+  r->bytes += size;
+  if (seq && !c->first_seq)
+    c->first_seq = seq;
+  if (time != G_MAXUINT64) {
+    if (c->start_time == G_MAXUINT64)
+      c->start_time = time;
+    if (c->end_time == G_MAXUINT64 || time > c->end_time)
+      c->end_time = time;
+  }
+}
+
+void
+diode_ring_push_caps (DiodeRing *r, GBytes *caps_frame)
+{
+  DiodeChunk *cur = g_queue_peek_tail (&r->chunks);
+
+  g_clear_pointer (&r->caps, g_bytes_unref);
+  r->caps = g_bytes_ref (caps_frame);
+  if (cur)
+    append (r, cur, caps_frame, 0, G_MAXUINT64);
+}
+
+void
+diode_ring_push_media (DiodeRing *r, GBytes *frame, guint64 seq,
+    guint64 time, gboolean keyframe, gboolean header)
+{
+  DiodeChunk *cur = g_queue_peek_tail (&r->chunks);
+
+  if (header) {
+    /* A header after ordinary frames starts a new header set. */
+    if (r->headers_closed) {
+      g_ptr_array_set_size (r->headers, 0);
+      r->headers_closed = FALSE;
+    }
+    g_ptr_array_add (r->headers, g_bytes_ref (frame));
+    /* Viewers already watching get it in line; joiners get it in the
+     * prelude of the next chunk. */
+    if (cur)
+      append (r, cur, frame, seq, G_MAXUINT64);
+    r->last_seq = seq;
+    return;
+  }
+  r->headers_closed = TRUE;
+  if (keyframe || !cur)
+    cur = start_chunk (r, keyframe);
+  append (r, cur, frame, seq, time);
+  r->last_seq = seq;
+  enforce_limits (r);
+}
+
+void
+diode_ring_push_other (DiodeRing *r, GBytes *frame)
+{
+  DiodeChunk *cur = g_queue_peek_tail (&r->chunks);
+
+  if (!cur)
+    cur = start_chunk (r, FALSE);
+  append (r, cur, frame, 0, G_MAXUINT64);
+}
+
+DiodeChunk *
+diode_ring_join_chunk (DiodeRing *r)
+{
+  GList *l;
+
+  for (l = r->chunks.tail; l; l = l->prev) {
+    DiodeChunk *c = l->data;
+    if (c->keyframe)
+      return c;
+  }
+  return g_queue_peek_tail (&r->chunks);
+}
+
+gboolean
+diode_ring_find_seq (DiodeRing *r, guint64 seq, DiodeChunk **chunk,
+    guint *index)
+{
+  GList *l;
+
+  if (seq == 0)
+    return FALSE;
+  for (l = r->chunks.tail; l; l = l->prev) {
+    DiodeChunk *c = l->data;
+    guint i;
+
+    if (!c->first_seq || c->first_seq > seq)
+      continue;
+    for (i = 0; i < c->seqs->len; i++) {
+      if (g_array_index (c->seqs, guint64, i) == seq) {
+        *chunk = c;
+        *index = i;
+        return TRUE;
+      }
+    }
+    return FALSE;
+  }
+  return FALSE;
+}
+
+gsize
+diode_ring_get_bytes (DiodeRing *r)
+{
+  return r->bytes;
+}
+
+guint
+diode_ring_get_n_chunks (DiodeRing *r)
+{
+  return g_queue_get_length (&r->chunks);
+}
+
+guint64
+diode_ring_get_last_seq (DiodeRing *r)
+{
+  return r->last_seq;
+}
+
+GBytes *
+diode_ring_get_caps (DiodeRing *r)
+{
+  return r->caps;
+}
+
+void
+diode_cursor_init (DiodeCursor *c)
+{
+  memset (c, 0, sizeof (*c));
+}
+
+void
+diode_cursor_clear (DiodeCursor *c)
+{
+  g_clear_pointer (&c->chunk, diode_chunk_unref);
+  c->index = 0;
+  c->prelude = 0;
+}
+
+static guint
+prelude_len (DiodeChunk *c)
+{
+  return (c->caps_frame ? 1 : 0) + c->header_frames->len;
+}
+
+static void
+attach (DiodeCursor *c, DiodeChunk *chunk, guint index, gboolean prelude)
+{
+  g_clear_pointer (&c->chunk, diode_chunk_unref);
+  c->chunk = chunk ? diode_chunk_ref (chunk) : NULL;
+  c->index = index;
+  c->prelude = (chunk && prelude) ? prelude_len (chunk) : 0;
+}
+
+void
+diode_cursor_join (DiodeCursor *c, DiodeRing *r)
+{
+  attach (c, diode_ring_join_chunk (r), 0, TRUE);
+}
+
+gboolean
+diode_cursor_seek_seq (DiodeCursor *c, DiodeRing *r, guint64 seq)
+{
+  DiodeChunk *chunk;
+  guint index;
+
+  if (!diode_ring_find_seq (r, seq, &chunk, &index))
+    return FALSE;
+  attach (c, chunk, index, FALSE);
+  return TRUE;
+}
+
+GBytes *
+diode_cursor_next (DiodeCursor *c, DiodeRing *r, gboolean *skipped)
+{
+  if (skipped)
+    *skipped = FALSE;
+
+  for (;;) {
+    DiodeChunk *ch = c->chunk;
+
+    if (!ch) {
+      /* Joined before anything was published: attach to the first chunk. */
+      if (!diode_ring_join_chunk (r))
+        return NULL;
+      diode_cursor_join (c, r);
+      continue;
+    }
+    if (ch->evicted) {
+      /* The viewer fell behind the ring: jump to the newest joinable
+       * point, caps and headers first. */
+      if (skipped)
+        *skipped = TRUE;
+      c->skipped++;
+      diode_cursor_join (c, r);
+      if (!c->chunk)
+        return NULL;
+      continue;
+    }
+    if (c->prelude > 0) {
+      guint pos = prelude_len (ch) - c->prelude;
+      c->prelude--;
+      if (ch->caps_frame) {
+        if (pos == 0)
+          return ch->caps_frame;
+        pos--;
+      }
+      return g_ptr_array_index (ch->header_frames, pos);
+    }
+    if (c->index < ch->frames->len) {
+      guint64 seq = g_array_index (ch->seqs, guint64, c->index);
+      if (seq)
+        c->last_seq = seq;
+      return g_ptr_array_index (ch->frames, c->index++);
+    }
+    if (!ch->next)
+      return NULL;
+    attach (c, ch->next, 0, FALSE);
+  }
+}
+
+gsize
+diode_cursor_backlog (DiodeCursor *c, DiodeRing *r)
+{
+  DiodeChunk *ch = c->chunk;
+  gsize total = 0;
+  guint i;
+
+  if (!ch)
+    return 0;
+  if (ch->evicted)
+    return r->bytes;
+  for (i = c->index; i < ch->frames->len; i++)
+    total += g_bytes_get_size (g_ptr_array_index (ch->frames, i));
+  for (ch = ch->next; ch; ch = ch->next)
+    total += ch->bytes;
+  return total;
+}

@@ -1,0 +1,734 @@
+/* gst-diode — the client connection shared by diodesink and diodesrc
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstdiodeclient.h"
+#include "diode-known-relays.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_diode_client_debug);
+#define GST_CAT_DEFAULT gst_diode_client_debug
+
+#define READ_CHUNK (64 * 1024)
+#define CLIENT_AGENT "gst-diode/" VERSION
+
+GstDiodeClient *
+gst_diode_client_new (GstElement * element, DiodeRole role)
+{
+  GstDiodeClient *c = g_new0 (GstDiodeClient, 1);
+
+  GST_DEBUG_CATEGORY_INIT (gst_diode_client_debug, "diodeclient", 0,
+      "diode relay connection");
+  c->element = element;
+  c->role = role;
+  c->relay = g_strdup (GST_DIODE_DEFAULT_RELAY);
+  c->timeout = GST_DIODE_DEFAULT_TIMEOUT;
+  c->fd = -1;
+  c->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+  c->rbuf = g_malloc (READ_CHUNK);
+  return c;
+}
+
+void
+gst_diode_client_free (GstDiodeClient * c)
+{
+  if (!c)
+    return;
+  gst_diode_client_close (c);
+  g_clear_pointer (&c->id, diode_identity_unref);
+  if (c->wake_fd >= 0)
+    close (c->wake_fd);
+  g_free (c->relay);
+  g_free (c->stream);
+  g_free (c->identity);
+  g_free (c->relay_id);
+  g_free (c->rbuf);
+  g_free (c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* properties and URI */
+
+void
+gst_diode_client_install_properties (GObjectClass * klass,
+    guint timeout_default)
+{
+  GParamFlags f = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY;
+
+  g_object_class_install_property (klass, GST_DIODE_PROP_RELAY,
+      g_param_spec_string ("relay", "Relay",
+          "Relay to connect to, HOST:PORT (port defaults to 7878)",
+          GST_DIODE_DEFAULT_RELAY, f));
+  g_object_class_install_property (klass, GST_DIODE_PROP_STREAM,
+      g_param_spec_string ("stream", "Stream",
+          "Name of the stream (NULL: the element's own name)", NULL, f));
+  g_object_class_install_property (klass, GST_DIODE_PROP_IDENTITY,
+      g_param_spec_string ("identity", "Identity",
+          "Key file of this participant, created with mode 0600 if missing "
+          "(NULL: $XDG_CONFIG_HOME/diode/identity.pem)", NULL, f));
+  g_object_class_install_property (klass, GST_DIODE_PROP_RELAY_ID,
+      g_param_spec_string ("relay-id", "Relay ID",
+          "Address (0x...) the relay must present; NULL: trust on first use, "
+          "recorded in $XDG_CONFIG_HOME/diode/known-relays", NULL, f));
+  g_object_class_install_property (klass, GST_DIODE_PROP_TIMEOUT,
+      g_param_spec_uint ("timeout", "Timeout",
+          "Milliseconds to wait for the relay to answer, and for a stream "
+          "that is not published yet (0: no limit)",
+          0, G_MAXUINT, timeout_default, f));
+}
+
+gboolean
+gst_diode_client_set_property (GstDiodeClient * c, guint prop_id,
+    const GValue * value)
+{
+  GstElement *e = c->element;
+
+  GST_OBJECT_LOCK (e);
+  switch (prop_id) {
+    case GST_DIODE_PROP_RELAY:
+      g_free (c->relay);
+      c->relay = g_value_dup_string (value);
+      if (!c->relay)
+        c->relay = g_strdup (GST_DIODE_DEFAULT_RELAY);
+      break;
+    case GST_DIODE_PROP_STREAM:
+      g_free (c->stream);
+      c->stream = g_value_dup_string (value);
+      break;
+    case GST_DIODE_PROP_IDENTITY:
+      g_free (c->identity);
+      c->identity = g_value_dup_string (value);
+      break;
+    case GST_DIODE_PROP_RELAY_ID:
+      g_free (c->relay_id);
+      c->relay_id = g_value_dup_string (value);
+      break;
+    case GST_DIODE_PROP_TIMEOUT:
+      c->timeout = g_value_get_uint (value);
+      break;
+    default:
+      GST_OBJECT_UNLOCK (e);
+      return FALSE;
+  }
+  GST_OBJECT_UNLOCK (e);
+  return TRUE;
+}
+
+gboolean
+gst_diode_client_get_property (GstDiodeClient * c, guint prop_id,
+    GValue * value)
+{
+  GstElement *e = c->element;
+
+  GST_OBJECT_LOCK (e);
+  switch (prop_id) {
+    case GST_DIODE_PROP_RELAY:
+      g_value_set_string (value, c->relay);
+      break;
+    case GST_DIODE_PROP_STREAM:
+      if (c->stream)
+        g_value_set_string (value, c->stream);
+      else
+        g_value_set_string (value, GST_OBJECT_NAME (e));
+      break;
+    case GST_DIODE_PROP_IDENTITY:
+      g_value_set_string (value, c->identity);
+      break;
+    case GST_DIODE_PROP_RELAY_ID:
+      g_value_set_string (value, c->relay_id);
+      break;
+    case GST_DIODE_PROP_TIMEOUT:
+      g_value_set_uint (value, c->timeout);
+      break;
+    default:
+      GST_OBJECT_UNLOCK (e);
+      return FALSE;
+  }
+  GST_OBJECT_UNLOCK (e);
+  return TRUE;
+}
+
+gboolean
+gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri,
+    GError ** error)
+{
+  GstUri *u = gst_uri_from_string (uri);
+  const gchar *host, *path, *rid;
+  guint port;
+  gchar *hostport, *stream = NULL;
+
+  if (!u || g_strcmp0 (gst_uri_get_scheme (u), "diode") != 0) {
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+        "'%s' is not a diode:// URI (diode://HOST[:PORT]/STREAM)", uri);
+    goto fail;
+  }
+  host = gst_uri_get_host (u);
+  path = gst_uri_get_path (u);
+  while (path && *path == '/')
+    path++;
+  if (!host || !*host || !path || !*path || strchr (path, '/')) {
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+        "'%s' needs a relay host and one stream name: "
+        "diode://HOST[:PORT]/STREAM", uri);
+    goto fail;
+  }
+  port = gst_uri_get_port (u);
+  if (port == GST_URI_NO_PORT)
+    port = GST_DIODE_DEFAULT_PORT;
+  if (strchr (host, ':'))
+    hostport = g_strdup_printf ("[%s]:%u", host, port);
+  else
+    hostport = g_strdup_printf ("%s:%u", host, port);
+  stream = g_strdup (path);
+  rid = gst_uri_get_query_value (u, "relay-id");
+
+  GST_OBJECT_LOCK (c->element);
+  g_free (c->relay);
+  c->relay = hostport;
+  g_free (c->stream);
+  c->stream = stream;
+  if (rid) {
+    g_free (c->relay_id);
+    c->relay_id = g_strdup (rid);
+  }
+  GST_OBJECT_UNLOCK (c->element);
+  gst_uri_unref (u);
+  return TRUE;
+
+fail:
+  if (u)
+    gst_uri_unref (u);
+  return FALSE;
+}
+
+gchar *
+gst_diode_client_get_uri (GstDiodeClient * c)
+{
+  gchar *uri;
+
+  GST_OBJECT_LOCK (c->element);
+  uri = g_strdup_printf ("diode://%s/%s%s%s", c->relay,
+      c->stream ? c->stream : GST_OBJECT_NAME (c->element),
+      c->relay_id ? "?relay-id=" : "", c->relay_id ? c->relay_id : "");
+  GST_OBJECT_UNLOCK (c->element);
+  return uri;
+}
+
+/* ------------------------------------------------------------------------ */
+/* errors */
+
+void
+gst_diode_client_post_error (GstDiodeClient * c, const GError * error,
+    const gchar * debug)
+{
+  GQuark domain = error->domain;
+  gint code = error->code;
+
+  if (domain != GST_RESOURCE_ERROR) {
+    domain = GST_RESOURCE_ERROR;
+    code = GST_RESOURCE_ERROR_FAILED;
+  }
+  gst_element_message_full (c->element, GST_MESSAGE_ERROR, domain, code,
+      g_strdup (error->message), g_strdup (debug), __FILE__, GST_FUNCTION,
+      __LINE__);
+}
+
+GError *
+gst_diode_client_error_from_msg (GstDiodeClient * c, const DiodeMsg * m)
+{
+  GstResourceError code;
+
+  switch (m->error_code) {
+    case DIODE_ERR_NOT_FOUND:
+      code = GST_RESOURCE_ERROR_NOT_FOUND;
+      break;
+    case DIODE_ERR_NAME_IN_USE:
+      code = GST_RESOURCE_ERROR_BUSY;
+      break;
+    case DIODE_ERR_NOT_AUTHORIZED:
+      code = GST_RESOURCE_ERROR_NOT_AUTHORIZED;
+      break;
+    case DIODE_ERR_BAD_NAME:
+      code = GST_RESOURCE_ERROR_SETTINGS;
+      break;
+    default:
+      code = c->role == DIODE_ROLE_PUBLISHER ? GST_RESOURCE_ERROR_WRITE :
+          GST_RESOURCE_ERROR_READ;
+      break;
+  }
+  return g_error_new (GST_RESOURCE_ERROR, code, "Relay %s: %s (error %u, %s)",
+      c->hostport ? c->hostport : "?", m->error_text ? m->error_text : "",
+      m->error_code, diode_error_code_name (m->error_code));
+}
+
+/* ------------------------------------------------------------------------ */
+/* waiting */
+
+typedef enum { WAIT_READY, WAIT_TIMEOUT, WAIT_CANCELLED } WaitResult;
+
+/* Wait for @events on the socket, or the wakeup fd, until @deadline
+ * (monotonic µs, -1 = forever). */
+static WaitResult
+wait_fd (GstDiodeClient * c, short events, gint64 deadline)
+{
+  for (;;) {
+    struct pollfd p[2] = {
+      {c->fd, events, 0},
+      {c->wake_fd, POLLIN, 0},
+    };
+    int timeout = -1, r;
+
+    if (g_atomic_int_get (&c->flushing))
+      return WAIT_CANCELLED;
+    if (deadline >= 0) {
+      gint64 left = deadline - g_get_monotonic_time ();
+      if (left <= 0)
+        return WAIT_TIMEOUT;
+      timeout = (int) MIN ((left + 999) / 1000, G_MAXINT);
+    }
+    r = poll (p, 2, timeout);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      return WAIT_CANCELLED;
+    if (p[1].revents)
+      return WAIT_CANCELLED;
+    if (p[0].revents)
+      return WAIT_READY;
+  }
+}
+
+static gint64
+deadline_after (guint ms)
+{
+  return ms ? g_get_monotonic_time () + (gint64) ms * 1000 : -1;
+}
+
+void
+gst_diode_client_unlock (GstDiodeClient * c)
+{
+  guint64 one = 1;
+
+  g_atomic_int_set (&c->flushing, TRUE);
+  if (write (c->wake_fd, &one, sizeof (one)) < 0)
+    GST_WARNING ("cannot wake the streaming thread: %s", g_strerror (errno));
+}
+
+void
+gst_diode_client_unlock_stop (GstDiodeClient * c)
+{
+  guint64 v;
+
+  while (read (c->wake_fd, &v, sizeof (v)) > 0);
+  g_atomic_int_set (&c->flushing, FALSE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* connecting */
+
+static gboolean
+split_hostport (const gchar * s, gchar ** host, gchar ** port)
+{
+  const gchar *colon;
+
+  if (!s || !*s)
+    return FALSE;
+  if (s[0] == '[') {
+    const gchar *end = strchr (s, ']');
+    if (!end)
+      return FALSE;
+    *host = g_strndup (s + 1, end - s - 1);
+    *port = g_strdup (end[1] == ':' ? end + 2 : "7878");
+  } else if ((colon = strchr (s, ':')) && colon == strrchr (s, ':')) {
+    *host = g_strndup (s, colon - s);
+    *port = g_strdup (colon + 1);
+  } else {
+    /* no port, or a bare IPv6 address */
+    *host = g_strdup (s);
+    *port = g_strdup ("7878");
+  }
+  return **host && **port;
+}
+
+static int
+connect_to (GstDiodeClient * c, const gchar * host, const gchar * port,
+    gint64 deadline, GError ** error)
+{
+  struct addrinfo hints = { 0 }, *res = NULL, *ai;
+  int rc, fd = -1, last_errno = ECONNREFUSED;
+
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  rc = getaddrinfo (host, port, &hints, &res);
+  if (rc != 0) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
+        "Could not resolve relay host '%s': %s", host, gai_strerror (rc));
+    return -1;
+  }
+  for (ai = res; ai; ai = ai->ai_next) {
+    int err = 0, one = 1;
+    socklen_t len = sizeof (err);
+
+    fd = socket (ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+        ai->ai_protocol);
+    if (fd < 0) {
+      last_errno = errno;
+      continue;
+    }
+    c->fd = fd;
+    if (connect (fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+      if (errno != EINPROGRESS) {
+        last_errno = errno;
+        goto next;
+      }
+      switch (wait_fd (c, POLLOUT, deadline)) {
+        case WAIT_READY:
+          break;
+        case WAIT_TIMEOUT:
+          last_errno = ETIMEDOUT;
+          goto next;
+        case WAIT_CANCELLED:
+          last_errno = ECANCELED;
+          goto next;
+      }
+      if (getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+        last_errno = err ? err : errno;
+        goto next;
+      }
+    }
+    setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
+    freeaddrinfo (res);
+    return fd;
+  next:
+    close (fd);
+    c->fd = fd = -1;
+    if (last_errno == ECANCELED)
+      break;
+  }
+  freeaddrinfo (res);
+  g_set_error (error, GST_RESOURCE_ERROR, c->role == DIODE_ROLE_PUBLISHER ?
+      GST_RESOURCE_ERROR_OPEN_WRITE : GST_RESOURCE_ERROR_OPEN_READ,
+      "Could not connect to relay %s:%s: %s", host, port,
+      g_strerror (last_errno));
+  return -1;
+}
+
+static gboolean
+verify_relay (GstDiodeClient * c, const gchar * pinned, GError ** error)
+{
+  const gchar *addr = diode_tls_get_peer_address (c->tls);
+  GError *err = NULL;
+
+  if (pinned && *pinned) {
+    if (g_ascii_strcasecmp (pinned, addr) != 0) {
+      g_set_error (error, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_NOT_AUTHORIZED,
+          "Relay %s presented identity %s, but relay-id requires %s: refusing "
+          "to use it (wrong relay, or someone in between)", c->hostport, addr,
+          pinned);
+      return FALSE;
+    }
+  } else if (!diode_known_relays_check (NULL, c->hostport, addr, &err)) {
+    g_set_error (error, GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_NOT_AUTHORIZED, "%s", err->message);
+    g_error_free (err);
+    return FALSE;
+  }
+  c->relay_address = g_strdup (addr);
+  return TRUE;
+}
+
+gboolean
+gst_diode_client_open (GstDiodeClient * c, GError ** error)
+{
+  gchar *relay, *identity, *pinned, *host = NULL, *port = NULL;
+  guint timeout;
+  gint64 deadline;
+  GError *err = NULL;
+  DiodeMsg m = { 0 };
+  GBytes *hello;
+  gboolean ok = FALSE;
+
+  GST_OBJECT_LOCK (c->element);
+  relay = g_strdup (c->relay);
+  identity = g_strdup (c->identity);
+  pinned = g_strdup (c->relay_id);
+  timeout = c->timeout;
+  g_free (c->stream_name);
+  c->stream_name = g_strdup (c->stream ? c->stream :
+      GST_OBJECT_NAME (c->element));
+  GST_OBJECT_UNLOCK (c->element);
+  deadline = deadline_after (timeout);
+
+  if (pinned && *pinned && !diode_address_is_valid (pinned)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "relay-id '%s' is not an address (0x followed by 40 hex digits; "
+        "`diode-relay --print-id` shows it)", pinned);
+    goto out;
+  }
+  if (!split_hostport (relay, &host, &port)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "relay '%s' is not HOST:PORT", relay ? relay : "");
+    goto out;
+  }
+  g_free (c->hostport);
+  c->hostport = g_strdup_printf (strchr (host, ':') ? "[%s]:%s" : "%s:%s",
+      host, port);
+
+  if (!c->id) {
+    c->id = diode_identity_load_or_create (identity, &err);
+    if (!c->id) {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ,
+          "Cannot load identity: %s", err->message);
+      goto out;
+    }
+  }
+
+  if (connect_to (c, host, port, deadline, error) < 0)
+    goto out;
+  c->tls = diode_tls_new_client (c->fd, c->id, host, &err);
+  if (!c->tls) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
+        "Cannot set up TLS: %s", err->message);
+    goto out;
+  }
+  for (;;) {
+    DiodeTlsStatus st = diode_tls_handshake (c->tls, &err);
+    WaitResult w;
+
+    if (st == DIODE_TLS_OK)
+      break;
+    if (st != DIODE_TLS_AGAIN) {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE,
+          "TLS handshake with relay %s failed: %s", c->hostport,
+          err ? err->message : "connection closed (is it a diode relay?)");
+      goto out;
+    }
+    w = wait_fd (c, diode_tls_wants_write (c->tls) ? POLLOUT : POLLIN,
+        deadline);
+    if (w != WAIT_READY) {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE,
+          "TLS handshake with relay %s %s", c->hostport,
+          w == WAIT_TIMEOUT ? "timed out (is it a diode relay?)" :
+          "was interrupted");
+      goto out;
+    }
+  }
+  if (!verify_relay (c, pinned, error))
+    goto out;
+  GST_INFO_OBJECT (c->element, "TLS to relay %s (%s) up: %s", c->hostport,
+      c->relay_address, diode_tls_describe (c->tls));
+
+  c->session = diode_session_new (DIODE_SESSION_CLIENT_END);
+  hello = diode_msg_encode_hello (1, DIODE_PROTOCOL_VERSION, c->role,
+      CLIENT_AGENT);
+  diode_session_sent (c->session, DIODE_MSG_HELLO, 0, NULL);
+  if (!gst_diode_client_send_bytes (c, hello, error)) {
+    g_bytes_unref (hello);
+    goto out;
+  }
+  g_bytes_unref (hello);
+
+  switch (gst_diode_client_recv (c, &m, deadline, error)) {
+    case DIODE_SESSION_MESSAGE:
+      if (m.type == DIODE_MSG_WELCOME) {
+        GST_DEBUG_OBJECT (c->element, "relay speaks v%u (%s)", m.version,
+            m.agent);
+        ok = TRUE;
+      } else if (m.type == DIODE_MSG_ERROR) {
+        g_propagate_error (error, gst_diode_client_error_from_msg (c, &m));
+      } else {
+        g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
+            "Relay %s answered HELLO with %s", c->hostport,
+            diode_msg_type_name (m.type));
+      }
+      diode_msg_clear (&m);
+      break;
+    case DIODE_SESSION_NEED_MORE:
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
+          "Relay %s did not answer within %u ms", c->hostport, timeout);
+      break;
+    case DIODE_SESSION_ERROR:
+      break;
+  }
+
+out:
+  if (!ok)
+    gst_diode_client_close (c);
+  g_clear_error (&err);
+  g_free (relay);
+  g_free (identity);
+  g_free (pinned);
+  g_free (host);
+  g_free (port);
+  return ok;
+}
+
+void
+gst_diode_client_close (GstDiodeClient * c)
+{
+  if (c->tls) {
+    diode_tls_bye (c->tls);
+    if (c->fd >= 0) {
+      /* Give the relay our last frames before the socket goes: shut the
+       * write side and read until it closes, briefly, so a close with
+       * unread data cannot turn into a reset that discards them. */
+      gint64 deadline = g_get_monotonic_time () + 500 * 1000;
+      shutdown (c->fd, SHUT_WR);
+      while (wait_fd (c, POLLIN, deadline) == WAIT_READY) {
+        gsize n;
+        DiodeTlsStatus st = diode_tls_recv (c->tls, c->rbuf, READ_CHUNK, &n,
+            NULL);
+        if (st != DIODE_TLS_OK && st != DIODE_TLS_AGAIN)
+          break;
+      }
+    }
+  }
+  g_clear_pointer (&c->tls, diode_tls_free);
+  if (c->fd >= 0)
+    close (c->fd);
+  c->fd = -1;
+  g_clear_pointer (&c->session, diode_session_free);
+  g_clear_pointer (&c->relay_address, g_free);
+}
+
+/* ------------------------------------------------------------------------ */
+/* I/O */
+
+gboolean
+gst_diode_client_send (GstDiodeClient * c, const guint8 * data, gsize len,
+    GError ** error)
+{
+  gsize off = 0;
+  guint timeout;
+  gint64 deadline;
+
+  GST_OBJECT_LOCK (c->element);
+  timeout = c->timeout;
+  GST_OBJECT_UNLOCK (c->element);
+  deadline = deadline_after (timeout);
+
+  if (!c->tls) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
+        "Not connected to a relay");
+    return FALSE;
+  }
+  while (off < len) {
+    gsize n = 0;
+    GError *err = NULL;
+    DiodeTlsStatus st = diode_tls_send (c->tls, data + off, len - off, &n,
+        &err);
+
+    if (st == DIODE_TLS_OK) {
+      off += n;
+      continue;
+    }
+    if (st == DIODE_TLS_AGAIN) {
+      WaitResult w = wait_fd (c, diode_tls_wants_write (c->tls) ? POLLOUT :
+          POLLIN, deadline);
+      if (w == WAIT_READY)
+        continue;
+      if (w == WAIT_CANCELLED) {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "flushing");
+      } else {
+        g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
+            "Relay %s accepted no data for %u ms", c->hostport, timeout);
+      }
+      /* A frame cut in half cannot be resumed: drop the connection. */
+      gst_diode_client_close (c);
+      return FALSE;
+    }
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
+        "Lost the connection to relay %s: %s", c->hostport,
+        err ? err->message : "closed by the relay");
+    g_clear_error (&err);
+    gst_diode_client_close (c);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+gst_diode_client_send_bytes (GstDiodeClient * c, GBytes * frame,
+    GError ** error)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (frame, &size);
+
+  return gst_diode_client_send (c, data, size, error);
+}
+
+DiodeSessionResult
+gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg, gint64 deadline,
+    GError ** error)
+{
+  if (!c->tls || !c->session) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
+        "Not connected to a relay");
+    return DIODE_SESSION_ERROR;
+  }
+  for (;;) {
+    GError *err = NULL;
+    DiodeSessionResult res = diode_session_next (c->session, msg, &err);
+    DiodeTlsStatus st;
+    gsize n = 0;
+
+    if (res == DIODE_SESSION_MESSAGE) {
+      if (msg->type == DIODE_MSG_PING) {
+        GBytes *pong = diode_msg_encode_pong (msg->token);
+        gboolean ok = gst_diode_client_send_bytes (c, pong, error);
+        g_bytes_unref (pong);
+        diode_msg_clear (msg);
+        if (!ok)
+          return DIODE_SESSION_ERROR;
+        continue;
+      }
+      return res;
+    }
+    if (res == DIODE_SESSION_ERROR) {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
+          "Protocol error from relay %s: %s", c->hostport, err->message);
+      g_error_free (err);
+      return res;
+    }
+
+    st = diode_tls_recv (c->tls, c->rbuf, READ_CHUNK, &n, &err);
+    if (st == DIODE_TLS_OK) {
+      diode_session_feed (c->session, c->rbuf, n);
+      continue;
+    }
+    if (st == DIODE_TLS_AGAIN) {
+      WaitResult w;
+
+      if (deadline == 0)
+        return DIODE_SESSION_NEED_MORE;
+      w = wait_fd (c, diode_tls_wants_write (c->tls) ? POLLOUT : POLLIN,
+          deadline);
+      if (w == WAIT_READY)
+        continue;
+      if (w == WAIT_TIMEOUT)
+        return DIODE_SESSION_NEED_MORE;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "flushing");
+      return DIODE_SESSION_ERROR;
+    }
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
+        "Lost the connection to relay %s: %s", c->hostport,
+        err ? err->message : "closed by the relay");
+    g_clear_error (&err);
+    return DIODE_SESSION_ERROR;
+  }
+}

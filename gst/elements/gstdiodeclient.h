@@ -1,0 +1,98 @@
+/* gst-diode — the client connection shared by diodesink and diodesrc
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Like GstSRTObject behind srtsink/srtsrc: one object holds the settings
+ * common to both elements (relay, stream, identity, relay-id, timeout), the
+ * URI handling, and the connection: TCP connect, TLS handshake, relay
+ * verification (pinned relay-id or trust on first use), HELLO/WELCOME. I/O
+ * blocks the calling streaming thread but always with poll() on both the
+ * socket and a wakeup fd, so unlock() interrupts it at once.
+ */
+#pragma once
+
+#include <gst/gst.h>
+#include <gio/gio.h>
+#include "diode-msg.h"
+#include "diode-session.h"
+#include "diode-tls.h"
+
+G_BEGIN_DECLS
+
+#define GST_DIODE_DEFAULT_RELAY     "127.0.0.1:7878"
+#define GST_DIODE_DEFAULT_PORT      7878
+#define GST_DIODE_DEFAULT_TIMEOUT   10000   /* ms */
+
+typedef struct _GstDiodeClient GstDiodeClient;
+
+struct _GstDiodeClient {
+  GstElement   *element;      /* not reffed: the owner */
+  DiodeRole     role;
+
+  /* settings, under GST_OBJECT_LOCK (element) */
+  gchar        *relay;        /* host:port */
+  gchar        *stream;       /* NULL: the element's name */
+  gchar        *identity;     /* key file, NULL: default */
+  gchar        *relay_id;     /* pinned relay address, NULL: TOFU */
+  guint         timeout;      /* ms: connect, handshake, waiting for stream */
+
+  /* runtime, streaming thread only */
+  int           fd;
+  int           wake_fd;      /* eventfd: unlock() makes it readable */
+  gboolean      flushing;
+  DiodeIdentity *id;
+  DiodeTls     *tls;
+  DiodeSession *session;
+  gchar        *hostport;     /* what we connected to, for messages */
+  gchar        *stream_name;  /* resolved stream name for this session */
+  gchar        *relay_address;/* the relay's verified address */
+  guint8       *rbuf;
+};
+
+enum {
+  GST_DIODE_PROP_RELAY = 1,
+  GST_DIODE_PROP_STREAM,
+  GST_DIODE_PROP_IDENTITY,
+  GST_DIODE_PROP_RELAY_ID,
+  GST_DIODE_PROP_TIMEOUT,
+  GST_DIODE_PROP_LAST,
+};
+
+GstDiodeClient *gst_diode_client_new (GstElement * element, DiodeRole role);
+void            gst_diode_client_free (GstDiodeClient * c);
+
+/* Installs relay, stream, identity, relay-id, timeout. */
+void     gst_diode_client_install_properties (GObjectClass * klass, guint timeout_default);
+gboolean gst_diode_client_set_property (GstDiodeClient * c, guint prop_id, const GValue * value);
+gboolean gst_diode_client_get_property (GstDiodeClient * c, guint prop_id, GValue * value);
+
+/* URI handler helpers: diode://host[:port]/stream[?relay-id=0x...] */
+gboolean gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri, GError ** error);
+gchar   *gst_diode_client_get_uri (GstDiodeClient * c);
+
+/* Connect, TLS, verify the relay, HELLO/WELCOME. Errors are in the
+ * GST_RESOURCE_ERROR domain, ready for gst_diode_client_post_error(). */
+gboolean gst_diode_client_open  (GstDiodeClient * c, GError ** error);
+void     gst_diode_client_close (GstDiodeClient * c);
+
+/* Send a whole frame (or several parts back to back), blocking with poll. */
+gboolean gst_diode_client_send  (GstDiodeClient * c, const guint8 * data, gsize len, GError ** error);
+gboolean gst_diode_client_send_bytes (GstDiodeClient * c, GBytes * frame, GError ** error);
+
+/* Next message. @deadline: monotonic µs, or -1 for none; 0 = do not block.
+ * Returns MESSAGE, NEED_MORE (deadline passed / would block), or ERROR
+ * (*error set; GST_RESOURCE_ERROR domain, or G_IO_ERROR_CANCELLED when
+ * flushing). Answers PING itself. */
+DiodeSessionResult gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg,
+                                          gint64 deadline, GError ** error);
+
+void     gst_diode_client_unlock      (GstDiodeClient * c);
+void     gst_diode_client_unlock_stop (GstDiodeClient * c);
+
+/* Post @error as a GST_MESSAGE_ERROR from the element. */
+void     gst_diode_client_post_error (GstDiodeClient * c, const GError * error,
+                                      const gchar * debug);
+/* Translate a relay ERROR message into a GError a user can act on. */
+GError  *gst_diode_client_error_from_msg (GstDiodeClient * c, const DiodeMsg * msg);
+
+G_END_DECLS

@@ -1,0 +1,476 @@
+/* gst-diode — diodesrc: watch a stream from a diode relay
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/**
+ * SECTION:element-diodesrc
+ * @title: diodesrc
+ * @see_also: diodesink
+ *
+ * Watches a stream published with diodesink, through a diode relay, over
+ * TLS 1.3. It outputs exactly the publisher's caps, and starts at the relay's
+ * latest keyframe (with the stream's headers first) so decoding begins at
+ * once. It is a live source: buffer timestamps are mapped onto this
+ * pipeline's running time when they arrive, and the `latency` property says
+ * how much jitter a `sync=true` sink should absorb. The publisher's EOS
+ * becomes EOS here.
+ *
+ * A stream that is not published yet is waited for up to `timeout` ms.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 diodesrc stream=pi-taipei ! h264parse ! avdec_h264 ! autovideosink
+ * gst-launch-1.0 diodesrc relay=relay.example.org:7878 stream=pi-taipei ! decodebin ! autovideosink
+ * gst-play-1.0 diode://relay.example.org/pi-taipei
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstdiodesrc.h"
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS_ANY);
+
+GST_DEBUG_CATEGORY_STATIC (gst_diode_src_debug);
+#define GST_CAT_DEFAULT gst_diode_src_debug
+
+/* Properties: relay, stream, identity, relay-id and timeout are the shared
+ * client's (GST_DIODE_PROP_*); the rest are the source's own. */
+enum {
+  PROP_LATENCY = GST_DIODE_PROP_LAST,
+};
+
+#define DEFAULT_LATENCY 200     /* ms */
+
+static void gst_diode_src_uri_handler_init (gpointer g_iface,
+    gpointer iface_data);
+
+#define gst_diode_src_parent_class parent_class
+G_DEFINE_TYPE_WITH_CODE (GstDiodeSrc, gst_diode_src, GST_TYPE_PUSH_SRC,
+    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
+        gst_diode_src_uri_handler_init);
+    GST_DEBUG_CATEGORY_INIT (gst_diode_src_debug, "diodesrc", 0,
+        "diode viewer"));
+GST_ELEMENT_REGISTER_DEFINE (diodesrc, "diodesrc", GST_RANK_PRIMARY,
+    GST_TYPE_DIODE_SRC);
+
+static gboolean
+gst_diode_src_start (GstBaseSrc * bsrc)
+{
+  GstDiodeSrc *self = GST_DIODE_SRC (bsrc);
+  GstDiodeClient *c = self->client;
+  GError *err = NULL;
+  GBytes *sub;
+  guint timeout;
+
+  self->subscribed = FALSE;
+  self->last_seq = 0;
+  self->have_offset = FALSE;
+  g_clear_pointer (&self->caps_str, g_free);
+
+  if (!gst_diode_client_open (c, &err))
+    goto error;
+
+  GST_OBJECT_LOCK (self);
+  timeout = c->timeout;
+  GST_OBJECT_UNLOCK (self);
+  /* The relay holds the subscription until the stream appears, up to our
+   * timeout (0: as long as the relay allows). */
+  sub = diode_msg_encode_subscribe (c->stream_name, 0,
+      timeout ? timeout : G_MAXUINT32);
+  if (!sub) {
+    g_set_error (&err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "'%s' is not a valid stream name (1 to 255 bytes of UTF-8, no '/' "
+        "and no control characters)", c->stream_name);
+    goto error;
+  }
+  diode_session_sent (c->session, DIODE_MSG_SUBSCRIBE, 0, NULL);
+  if (!gst_diode_client_send_bytes (c, sub, &err)) {
+    g_bytes_unref (sub);
+    goto error;
+  }
+  g_bytes_unref (sub);
+  GST_INFO_OBJECT (self, "subscribed to '%s' on relay %s", c->stream_name,
+      c->hostport);
+  return TRUE;
+
+error:
+  if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    gst_diode_client_post_error (c, err, NULL);
+  g_clear_error (&err);
+  gst_diode_client_close (c);
+  return FALSE;
+}
+
+static gboolean
+gst_diode_src_stop (GstBaseSrc * bsrc)
+{
+  GstDiodeSrc *self = GST_DIODE_SRC (bsrc);
+
+  gst_diode_client_close (self->client);
+  GST_INFO_OBJECT (self, "received %" G_GUINT64_FORMAT " buffers, %"
+      G_GUINT64_FORMAT " bytes", self->buffers_received, self->bytes_received);
+  return TRUE;
+}
+
+/* Caps come from the publisher, in-band: nothing to negotiate up front. */
+static gboolean
+gst_diode_src_negotiate (GstBaseSrc * bsrc)
+{
+  return TRUE;
+}
+
+static gboolean
+gst_diode_src_apply_caps (GstDiodeSrc * self, const gchar * str)
+{
+  GstCaps *caps;
+  gboolean ok;
+
+  if (!g_strcmp0 (str, self->caps_str))
+    return TRUE;
+  caps = gst_caps_from_string (str);
+  if (!caps || !gst_caps_is_fixed (caps)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("The publisher sent caps that cannot be used here"), ("%s", str));
+    if (caps)
+      gst_caps_unref (caps);
+    return FALSE;
+  }
+  ok = gst_base_src_set_caps (GST_BASE_SRC (self), caps);
+  gst_caps_unref (caps);
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("Downstream refused the stream's caps"), ("%s", str));
+    return FALSE;
+  }
+  g_free (self->caps_str);
+  self->caps_str = g_strdup (str);
+  return TRUE;
+}
+
+/* Publisher timestamps -> our running time. The first buffer (and the first
+ * after a gap) is placed at "now"; later ones keep the publisher's spacing, so
+ * a sync=true sink plays them smoothly `latency` later. */
+static GstClockTime
+map_ts (GstDiodeSrc * self, guint64 t)
+{
+  gint64 r;
+
+  if (t == DIODE_TIME_NONE || !self->have_offset)
+    return GST_CLOCK_TIME_NONE;
+  r = (gint64) t + self->ts_offset;
+  return r < 0 ? 0 : (GstClockTime) r;
+}
+
+static void
+update_offset (GstDiodeSrc * self, const DiodeMsg * m, gboolean discont)
+{
+  GstClock *clock;
+  GstClockTime now, base;
+  guint64 ref = m->dts != DIODE_TIME_NONE ? m->dts : m->pts;
+
+  if (ref == DIODE_TIME_NONE || (self->have_offset && !discont))
+    return;
+  GST_OBJECT_LOCK (self);
+  clock = GST_ELEMENT_CLOCK (self) ? gst_object_ref (GST_ELEMENT_CLOCK (self))
+      : NULL;
+  base = GST_ELEMENT_CAST (self)->base_time;
+  GST_OBJECT_UNLOCK (self);
+  if (!clock) {
+    now = 0;
+  } else {
+    now = gst_clock_get_time (clock);
+    now = now > base ? now - base : 0;
+    gst_object_unref (clock);
+  }
+  self->ts_offset = (GstClockTimeDiff) now - (GstClockTimeDiff) ref;
+  self->have_offset = TRUE;
+  GST_DEBUG_OBJECT (self, "publisher time %" GST_TIME_FORMAT " is running "
+      "time %" GST_TIME_FORMAT, GST_TIME_ARGS (ref), GST_TIME_ARGS (now));
+}
+
+static GstBuffer *
+make_buffer (GstDiodeSrc * self, const DiodeMsg * m)
+{
+  GstBuffer *buf = gst_buffer_new_wrapped_bytes (m->payload);
+  gboolean gap = self->last_seq && m->seq != self->last_seq + 1;
+  gboolean discont = !self->last_seq || gap
+      || (m->flags & DIODE_MEDIA_DISCONT);
+
+  if (gap) {
+    self->discont++;
+    GST_WARNING_OBJECT (self, "missed %" G_GUINT64_FORMAT " buffers (seq %"
+        G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT ")",
+        m->seq - self->last_seq - 1, m->seq, self->last_seq);
+  }
+  update_offset (self, m, gap);
+  self->last_seq = m->seq;
+
+  GST_BUFFER_PTS (buf) = map_ts (self, m->pts);
+  GST_BUFFER_DTS (buf) = map_ts (self, m->dts);
+  GST_BUFFER_DURATION (buf) = m->duration == DIODE_TIME_NONE ?
+      GST_CLOCK_TIME_NONE : m->duration;
+  GST_BUFFER_OFFSET (buf) = m->offset;
+  GST_BUFFER_OFFSET_END (buf) = m->offset_end;
+  if (!(m->flags & DIODE_MEDIA_KEYFRAME))
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  if (m->flags & DIODE_MEDIA_HEADER)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_HEADER);
+  if (discont)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+  if (m->flags & DIODE_MEDIA_GAP)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_GAP);
+  if (m->flags & DIODE_MEDIA_DROPPABLE)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DROPPABLE);
+  if (m->flags & DIODE_MEDIA_MARKER)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_MARKER);
+  self->buffers_received++;
+  self->bytes_received += gst_buffer_get_size (buf);
+  return buf;
+}
+
+static GstFlowReturn
+gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
+{
+  GstDiodeSrc *self = GST_DIODE_SRC (psrc);
+  GstDiodeClient *c = self->client;
+  guint timeout;
+  gint64 deadline;
+
+  GST_OBJECT_LOCK (self);
+  timeout = c->timeout;
+  GST_OBJECT_UNLOCK (self);
+  /* Until SUBSCRIBE_OK the relay answers within its wait; give it a little
+   * more than ours before concluding it is gone. */
+  deadline = (!self->subscribed && timeout) ?
+      g_get_monotonic_time () + ((gint64) timeout + 2000) * 1000 : -1;
+
+  for (;;) {
+    DiodeMsg m = { 0 };
+    GError *err = NULL;
+    DiodeSessionResult r = gst_diode_client_recv (c, &m, deadline, &err);
+
+    if (r == DIODE_SESSION_NEED_MORE) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+          ("Stream '%s' is not published on relay %s (waited %u ms)",
+              c->stream_name, c->hostport, timeout), (NULL));
+      return GST_FLOW_ERROR;
+    }
+    if (r == DIODE_SESSION_ERROR) {
+      if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_error_free (err);
+        return GST_FLOW_FLUSHING;
+      }
+      gst_diode_client_post_error (c, err, NULL);
+      g_error_free (err);
+      return GST_FLOW_ERROR;
+    }
+
+    switch (m.type) {
+      case DIODE_MSG_SUBSCRIBE_OK:
+        self->subscribed = TRUE;
+        deadline = -1;
+        GST_INFO_OBJECT (self, "'%s' is live, starting at seq %"
+            G_GUINT64_FORMAT, c->stream_name, m.seq);
+        break;
+      case DIODE_MSG_CAPS:
+        if (!gst_diode_src_apply_caps (self, m.caps)) {
+          diode_msg_clear (&m);
+          return GST_FLOW_NOT_NEGOTIATED;
+        }
+        break;
+      case DIODE_MSG_MEDIA:
+        if (!self->caps_str) {
+          GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+              ("The relay sent media before caps"), (NULL));
+          diode_msg_clear (&m);
+          return GST_FLOW_ERROR;
+        }
+        *outbuf = make_buffer (self, &m);
+        diode_msg_clear (&m);
+        return GST_FLOW_OK;
+      case DIODE_MSG_EOS:
+        GST_INFO_OBJECT (self, "publisher ended '%s'", c->stream_name);
+        diode_msg_clear (&m);
+        return GST_FLOW_EOS;
+      case DIODE_MSG_ERROR:{
+        GError *e = gst_diode_client_error_from_msg (c, &m);
+        gst_diode_client_post_error (c, e, NULL);
+        g_error_free (e);
+        diode_msg_clear (&m);
+        return GST_FLOW_ERROR;
+      }
+      default:
+        GST_DEBUG_OBJECT (self, "ignoring %s", diode_msg_type_name (m.type));
+        break;
+    }
+    diode_msg_clear (&m);
+  }
+}
+
+static gboolean
+gst_diode_src_query (GstBaseSrc * bsrc, GstQuery * query)
+{
+  GstDiodeSrc *self = GST_DIODE_SRC (bsrc);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    GstClockTime lat;
+
+    GST_OBJECT_LOCK (self);
+    lat = (GstClockTime) self->latency * GST_MSECOND;
+    GST_OBJECT_UNLOCK (self);
+    gst_query_set_latency (query, TRUE, lat, GST_CLOCK_TIME_NONE);
+    return TRUE;
+  }
+  return GST_BASE_SRC_CLASS (parent_class)->query (bsrc, query);
+}
+
+static gboolean
+gst_diode_src_unlock (GstBaseSrc * bsrc)
+{
+  gst_diode_client_unlock (GST_DIODE_SRC (bsrc)->client);
+  return TRUE;
+}
+
+static gboolean
+gst_diode_src_unlock_stop (GstBaseSrc * bsrc)
+{
+  gst_diode_client_unlock_stop (GST_DIODE_SRC (bsrc)->client);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* URI handler */
+
+static GstURIType
+gst_diode_src_uri_get_type (GType type)
+{
+  return GST_URI_SRC;
+}
+
+static const gchar *const *
+gst_diode_src_uri_get_protocols (GType type)
+{
+  static const gchar *protocols[] = { "diode", NULL };
+  return protocols;
+}
+
+static gchar *
+gst_diode_src_uri_get_uri (GstURIHandler * handler)
+{
+  return gst_diode_client_get_uri (GST_DIODE_SRC (handler)->client);
+}
+
+static gboolean
+gst_diode_src_uri_set_uri (GstURIHandler * handler, const gchar * uri,
+    GError ** error)
+{
+  return gst_diode_client_set_uri (GST_DIODE_SRC (handler)->client, uri,
+      error);
+}
+
+static void
+gst_diode_src_uri_handler_init (gpointer g_iface, gpointer iface_data)
+{
+  GstURIHandlerInterface *iface = g_iface;
+
+  iface->get_type = gst_diode_src_uri_get_type;
+  iface->get_protocols = gst_diode_src_uri_get_protocols;
+  iface->get_uri = gst_diode_src_uri_get_uri;
+  iface->set_uri = gst_diode_src_uri_set_uri;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GObject */
+
+static void
+gst_diode_src_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstDiodeSrc *self = GST_DIODE_SRC (object);
+
+  if (prop_id == PROP_LATENCY) {
+    GST_OBJECT_LOCK (self);
+    self->latency = g_value_get_uint (value);
+    GST_OBJECT_UNLOCK (self);
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_latency (GST_OBJECT (self)));
+  } else if (!gst_diode_client_set_property (self->client, prop_id, value)) {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+gst_diode_src_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstDiodeSrc *self = GST_DIODE_SRC (object);
+
+  if (prop_id == PROP_LATENCY) {
+    GST_OBJECT_LOCK (self);
+    g_value_set_uint (value, self->latency);
+    GST_OBJECT_UNLOCK (self);
+  } else if (!gst_diode_client_get_property (self->client, prop_id, value)) {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+gst_diode_src_init (GstDiodeSrc * self)
+{
+  self->client = gst_diode_client_new (GST_ELEMENT (self), DIODE_ROLE_VIEWER);
+  self->latency = DEFAULT_LATENCY;
+  gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
+  gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
+  gst_base_src_set_do_timestamp (GST_BASE_SRC (self), FALSE);
+}
+
+static void
+gst_diode_src_finalize (GObject * object)
+{
+  GstDiodeSrc *self = GST_DIODE_SRC (object);
+
+  gst_diode_client_free (self->client);
+  g_free (self->caps_str);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_diode_src_class_init (GstDiodeSrcClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
+  GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
+
+  gobject_class->set_property = gst_diode_src_set_property;
+  gobject_class->get_property = gst_diode_src_get_property;
+  gobject_class->finalize = gst_diode_src_finalize;
+
+  gst_diode_client_install_properties (gobject_class,
+      GST_DIODE_DEFAULT_TIMEOUT);
+  g_object_class_install_property (gobject_class, PROP_LATENCY,
+      g_param_spec_uint ("latency", "Latency",
+          "Jitter the pipeline absorbs, reported as this source's latency (ms)",
+          0, 60000, DEFAULT_LATENCY,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "Diode viewer", "Source/Network",
+      "Watch a stream from a diode relay over TLS",
+      "gst-diode developers");
+
+  basesrc_class->start = GST_DEBUG_FUNCPTR (gst_diode_src_start);
+  basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_diode_src_stop);
+  basesrc_class->negotiate = GST_DEBUG_FUNCPTR (gst_diode_src_negotiate);
+  basesrc_class->query = GST_DEBUG_FUNCPTR (gst_diode_src_query);
+  basesrc_class->unlock = GST_DEBUG_FUNCPTR (gst_diode_src_unlock);
+  basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_diode_src_unlock_stop);
+  pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_diode_src_create);
+}

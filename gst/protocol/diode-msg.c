@@ -1,0 +1,768 @@
+/* gst-diode — wire messages: frame layout and message codec (sans-IO)
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Payload layouts are documented in docs/protocol.md; this file is their
+ * reference implementation. The decoder trusts nothing: every length is
+ * checked against both the bytes present and its limit before anything is
+ * allocated, and every string is validated before it becomes a C string.
+ */
+#include "diode-msg.h"
+
+#include <string.h>
+
+G_DEFINE_QUARK (diode-protocol-error-quark, diode_protocol_error);
+
+/* ------------------------------------------------------------------------ */
+/* Names and limits                                                         */
+
+const gchar *
+diode_msg_type_name (guint type)
+{
+  switch (type) {
+    case DIODE_MSG_HELLO:
+      return "HELLO";
+    case DIODE_MSG_WELCOME:
+      return "WELCOME";
+    case DIODE_MSG_PUBLISH:
+      return "PUBLISH";
+    case DIODE_MSG_PUBLISH_OK:
+      return "PUBLISH_OK";
+    case DIODE_MSG_SUBSCRIBE:
+      return "SUBSCRIBE";
+    case DIODE_MSG_SUBSCRIBE_OK:
+      return "SUBSCRIBE_OK";
+    case DIODE_MSG_CAPS:
+      return "CAPS";
+    case DIODE_MSG_MEDIA:
+      return "MEDIA";
+    case DIODE_MSG_EOS:
+      return "EOS";
+    case DIODE_MSG_PING:
+      return "PING";
+    case DIODE_MSG_PONG:
+      return "PONG";
+    case DIODE_MSG_ERROR:
+      return "ERROR";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+const gchar *
+diode_error_code_name (guint code)
+{
+  switch (code) {
+    case DIODE_ERR_NOT_FOUND:
+      return "NOT_FOUND";
+    case DIODE_ERR_NAME_IN_USE:
+      return "NAME_IN_USE";
+    case DIODE_ERR_NOT_AUTHORIZED:
+      return "NOT_AUTHORIZED";
+    case DIODE_ERR_BAD_NAME:
+      return "BAD_NAME";
+    case DIODE_ERR_PROTOCOL:
+      return "PROTOCOL";
+    case DIODE_ERR_VERSION:
+      return "VERSION";
+    case DIODE_ERR_TOO_LARGE:
+      return "TOO_LARGE";
+    case DIODE_ERR_TIMEOUT:
+      return "TIMEOUT";
+    case DIODE_ERR_SLOW_VIEWER:
+      return "SLOW_VIEWER";
+    case DIODE_ERR_SHUTDOWN:
+      return "SHUTDOWN";
+    case DIODE_ERR_INTERNAL:
+      return "INTERNAL";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+gboolean
+diode_error_code_is_fatal (guint code)
+{
+  /* Unknown codes of 200 and above are fatal too: a peer that does not know
+   * a newer code must still close when the sender will. */
+  return code >= 200;
+}
+
+gsize
+diode_msg_max_payload (guint type)
+{
+  switch (type) {
+    case DIODE_MSG_MEDIA:
+      return DIODE_MAX_MEDIA_PAYLOAD;
+    case DIODE_MSG_CAPS:
+      return DIODE_MAX_CAPS_PAYLOAD;
+    case DIODE_MSG_HELLO:
+    case DIODE_MSG_WELCOME:
+    case DIODE_MSG_PUBLISH:
+    case DIODE_MSG_PUBLISH_OK:
+    case DIODE_MSG_SUBSCRIBE:
+    case DIODE_MSG_SUBSCRIBE_OK:
+    case DIODE_MSG_EOS:
+    case DIODE_MSG_PING:
+    case DIODE_MSG_PONG:
+    case DIODE_MSG_ERROR:
+      return DIODE_MAX_CONTROL_PAYLOAD;
+    default:
+      return 0;
+  }
+}
+
+void
+diode_msg_clear (DiodeMsg * msg)
+{
+  if (msg == NULL)
+    return;
+
+  g_free (msg->agent);
+  g_free (msg->stream);
+  g_free (msg->caps);
+  g_free (msg->error_text);
+  if (msg->payload)
+    g_bytes_unref (msg->payload);
+  if (msg->frame)
+    g_bytes_unref (msg->frame);
+  memset (msg, 0, sizeof (*msg));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Validation shared by encoder and decoder                                 */
+
+static gboolean
+check_stream_name_len (const gchar * name, gsize len, GError ** error)
+{
+  const gchar *p, *end;
+
+  if (len == 0) {
+    g_set_error_literal (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_BAD_NAME,
+        "stream name is empty");
+    return FALSE;
+  }
+  if (len > DIODE_MAX_STREAM_NAME) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_BAD_NAME,
+        "stream name is %" G_GSIZE_FORMAT " bytes, limit is %d", len,
+        DIODE_MAX_STREAM_NAME);
+    return FALSE;
+  }
+  /* g_utf8_validate() with an explicit length also refuses embedded NULs,
+   * which would otherwise silently shorten the name once it is a C string. */
+  if (!g_utf8_validate (name, len, NULL)) {
+    g_set_error_literal (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_BAD_NAME,
+        "stream name is not valid UTF-8");
+    return FALSE;
+  }
+  end = name + len;
+  for (p = name; p < end; p = g_utf8_next_char (p)) {
+    gunichar c = g_utf8_get_char (p);
+
+    /* Names end up in URIs (diode://relay/name), log lines and file names
+     * of the chunk store: no separators, no terminal control sequences. */
+    if (c == '/') {
+      g_set_error_literal (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_BAD_NAME,
+          "stream name contains '/'");
+      return FALSE;
+    }
+    if (g_unichar_iscntrl (c)) {
+      g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_BAD_NAME,
+          "stream name contains control character U+%04X", c);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+diode_msg_check_stream_name (const gchar * name, GError ** error)
+{
+  if (name == NULL) {
+    g_set_error_literal (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_BAD_NAME,
+        "stream name is missing");
+    return FALSE;
+  }
+  return check_stream_name_len (name, strlen (name), error);
+}
+
+gboolean
+diode_msg_check_header (const guint8 header[DIODE_FRAME_HEADER_SIZE],
+    gsize * payload_len, GError ** error)
+{
+  guint type = header[0];
+  gsize limit = diode_msg_max_payload (type);
+  guint32 len;
+
+  /* memcpy: the header may sit at any alignment inside a receive buffer */
+  memcpy (&len, header + 4, 4);
+  len = GUINT32_FROM_BE (len);
+
+  if (limit == 0) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
+        "unknown frame type 0x%02x", type);
+    return FALSE;
+  }
+  if (header[1] != 0) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
+        "frame of type %s has flags 0x%02x, version 1 requires 0",
+        diode_msg_type_name (type), header[1]);
+    return FALSE;
+  }
+  if (header[2] != 0 || header[3] != 0) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
+        "frame of type %s has reserved bytes 0x%02x%02x, must be 0",
+        diode_msg_type_name (type), header[2], header[3]);
+    return FALSE;
+  }
+  if (len > limit) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_TOO_LARGE,
+        "frame of type %s announces %u bytes, limit is %" G_GSIZE_FORMAT,
+        diode_msg_type_name (type), len, limit);
+    return FALSE;
+  }
+  if (payload_len)
+    *payload_len = len;
+  return TRUE;
+}
+
+/* Text fields (agent, error text) are informational: rather than refuse to
+ * report an error because its text is odd, repair it. Returns a new string of
+ * valid UTF-8 of at most DIODE_MAX_TEXT bytes. */
+static gchar *
+sanitize_text (const gchar * text)
+{
+  gchar *s;
+  gsize len;
+
+  if (text == NULL)
+    return g_strdup ("");
+
+  if (g_utf8_validate (text, -1, NULL))
+    s = g_strdup (text);
+  else
+    s = g_utf8_make_valid (text, -1);
+
+  len = strlen (s);
+  if (len > DIODE_MAX_TEXT) {
+    len = DIODE_MAX_TEXT;
+    /* back up over continuation bytes so no character is cut in half */
+    while (len > 0 && ((guchar) s[len] & 0xc0) == 0x80)
+      len--;
+    s[len] = '\0';
+  }
+  return s;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Encoder                                                                  */
+
+typedef struct
+{
+  GByteArray *a;
+} Writer;
+
+static void
+writer_init (Writer * w, DiodeMsgType type, gsize reserve)
+{
+  static const guint8 header[DIODE_FRAME_HEADER_SIZE] = { 0, };
+
+  w->a = g_byte_array_sized_new (DIODE_FRAME_HEADER_SIZE + reserve);
+  g_byte_array_append (w->a, header, sizeof (header));
+  w->a->data[0] = type;
+}
+
+static void
+put_u8 (Writer * w, guint8 v)
+{
+  g_byte_array_append (w->a, &v, 1);
+}
+
+static void
+put_u16 (Writer * w, guint16 v)
+{
+  guint8 b[2];
+
+  b[0] = v >> 8;
+  b[1] = v;
+  g_byte_array_append (w->a, b, 2);
+}
+
+static void
+put_u32 (Writer * w, guint32 v)
+{
+  guint32 be = GUINT32_TO_BE (v);
+
+  g_byte_array_append (w->a, (const guint8 *) &be, 4);
+}
+
+static void
+put_u64 (Writer * w, guint64 v)
+{
+  guint64 be = GUINT64_TO_BE (v);
+
+  g_byte_array_append (w->a, (const guint8 *) &be, 8);
+}
+
+/* Callers have checked that @s fits a u16 length. */
+static void
+put_str16 (Writer * w, const gchar * s)
+{
+  gsize len = strlen (s);
+
+  g_assert (len <= G_MAXUINT16);
+  put_u16 (w, len);
+  g_byte_array_append (w->a, (const guint8 *) s, len);
+}
+
+static GBytes *
+writer_finish (Writer * w)
+{
+  guint32 be = GUINT32_TO_BE (w->a->len - DIODE_FRAME_HEADER_SIZE);
+
+  memcpy (w->a->data + 4, &be, 4);
+  return g_byte_array_free_to_bytes (w->a);
+}
+
+GBytes *
+diode_msg_encode_hello (guint16 vmin, guint16 vmax, DiodeRole role,
+    const gchar * agent)
+{
+  Writer w;
+  gchar *a = sanitize_text (agent);
+
+  writer_init (&w, DIODE_MSG_HELLO, 5 + 2 + strlen (a));
+  put_u16 (&w, vmin);
+  put_u16 (&w, vmax);
+  put_u8 (&w, role);
+  put_str16 (&w, a);
+  g_free (a);
+  return writer_finish (&w);
+}
+
+GBytes *
+diode_msg_encode_welcome (guint16 version, guint32 keepalive_ms,
+    const gchar * agent)
+{
+  Writer w;
+  gchar *a = sanitize_text (agent);
+
+  writer_init (&w, DIODE_MSG_WELCOME, 6 + 2 + strlen (a));
+  put_u16 (&w, version);
+  put_u32 (&w, keepalive_ms);
+  put_str16 (&w, a);
+  g_free (a);
+  return writer_finish (&w);
+}
+
+static GBytes *
+encode_stream_only (DiodeMsgType type, const gchar * stream)
+{
+  Writer w;
+
+  if (!diode_msg_check_stream_name (stream, NULL))
+    return NULL;
+  writer_init (&w, type, 2 + strlen (stream));
+  put_str16 (&w, stream);
+  return writer_finish (&w);
+}
+
+GBytes *
+diode_msg_encode_publish (const gchar * stream)
+{
+  return encode_stream_only (DIODE_MSG_PUBLISH, stream);
+}
+
+GBytes *
+diode_msg_encode_publish_ok (const gchar * stream)
+{
+  return encode_stream_only (DIODE_MSG_PUBLISH_OK, stream);
+}
+
+GBytes *
+diode_msg_encode_subscribe (const gchar * stream, guint64 start_seq,
+    guint32 wait_ms)
+{
+  Writer w;
+
+  if (!diode_msg_check_stream_name (stream, NULL))
+    return NULL;
+  writer_init (&w, DIODE_MSG_SUBSCRIBE, 2 + strlen (stream) + 12);
+  put_str16 (&w, stream);
+  put_u64 (&w, start_seq);
+  put_u32 (&w, wait_ms);
+  return writer_finish (&w);
+}
+
+GBytes *
+diode_msg_encode_subscribe_ok (const gchar * stream, guint64 first_seq)
+{
+  Writer w;
+
+  if (!diode_msg_check_stream_name (stream, NULL))
+    return NULL;
+  writer_init (&w, DIODE_MSG_SUBSCRIBE_OK, 2 + strlen (stream) + 8);
+  put_str16 (&w, stream);
+  put_u64 (&w, first_seq);
+  return writer_finish (&w);
+}
+
+GBytes *
+diode_msg_encode_caps (const gchar * caps)
+{
+  Writer w;
+  gsize len;
+
+  if (caps == NULL)
+    return NULL;
+  len = strlen (caps);
+  if (len > DIODE_MAX_CAPS_PAYLOAD - 4 || !g_utf8_validate (caps, len, NULL))
+    return NULL;
+
+  writer_init (&w, DIODE_MSG_CAPS, 4 + len);
+  put_u32 (&w, len);
+  g_byte_array_append (w.a, (const guint8 *) caps, len);
+  return writer_finish (&w);
+}
+
+GBytes *
+diode_msg_encode_eos (guint64 seq)
+{
+  Writer w;
+
+  writer_init (&w, DIODE_MSG_EOS, 8);
+  put_u64 (&w, seq);
+  return writer_finish (&w);
+}
+
+static GBytes *
+encode_token (DiodeMsgType type, guint64 token)
+{
+  Writer w;
+
+  writer_init (&w, type, 8);
+  put_u64 (&w, token);
+  return writer_finish (&w);
+}
+
+GBytes *
+diode_msg_encode_ping (guint64 token)
+{
+  return encode_token (DIODE_MSG_PING, token);
+}
+
+GBytes *
+diode_msg_encode_pong (guint64 token)
+{
+  return encode_token (DIODE_MSG_PONG, token);
+}
+
+GBytes *
+diode_msg_encode_error (DiodeErrorCode code, const gchar * text)
+{
+  Writer w;
+  gchar *t = sanitize_text (text);
+
+  writer_init (&w, DIODE_MSG_ERROR, 2 + 2 + strlen (t));
+  put_u16 (&w, code);
+  put_str16 (&w, t);
+  g_free (t);
+  return writer_finish (&w);
+}
+
+static inline void
+write_be64 (guint8 * p, guint64 v)
+{
+  guint64 be = GUINT64_TO_BE (v);
+
+  memcpy (p, &be, 8);
+}
+
+static inline void
+write_be32 (guint8 * p, guint32 v)
+{
+  guint32 be = GUINT32_TO_BE (v);
+
+  memcpy (p, &be, 4);
+}
+
+gboolean
+diode_msg_write_media_prefix (guint8 out[DIODE_MEDIA_PREFIX_SIZE],
+    guint64 seq, guint64 pts, guint64 dts, guint64 duration, guint64 offset,
+    guint64 offset_end, guint32 flags, gsize payload_len)
+{
+  /* The limit covers the whole frame payload, fixed fields included. */
+  if (payload_len > DIODE_MAX_MEDIA_PAYLOAD - DIODE_MEDIA_FIELDS_SIZE)
+    return FALSE;
+
+  out[0] = DIODE_MSG_MEDIA;
+  out[1] = out[2] = out[3] = 0;
+  write_be32 (out + 4, DIODE_MEDIA_FIELDS_SIZE + payload_len);
+  write_be64 (out + 8, seq);
+  write_be64 (out + 16, pts);
+  write_be64 (out + 24, dts);
+  write_be64 (out + 32, duration);
+  write_be64 (out + 40, offset);
+  write_be64 (out + 48, offset_end);
+  write_be32 (out + 56, flags);
+  return TRUE;
+}
+
+GBytes *
+diode_msg_encode_media (guint64 seq, guint64 pts, guint64 dts,
+    guint64 duration, guint64 offset, guint64 offset_end, guint32 flags,
+    const guint8 * data, gsize len)
+{
+  guint8 *frame;
+
+  if (len > 0 && data == NULL)
+    return NULL;
+  if (len > DIODE_MAX_MEDIA_PAYLOAD - DIODE_MEDIA_FIELDS_SIZE)
+    return NULL;
+
+  frame = g_malloc (DIODE_MEDIA_PREFIX_SIZE + len);
+  diode_msg_write_media_prefix (frame, seq, pts, dts, duration, offset,
+      offset_end, flags, len);
+  if (len > 0)
+    memcpy (frame + DIODE_MEDIA_PREFIX_SIZE, data, len);
+  return g_bytes_new_take (frame, DIODE_MEDIA_PREFIX_SIZE + len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Decoder                                                                  */
+
+typedef struct
+{
+  DiodeMsgType type;
+  const guint8 *p;              /* payload */
+  gsize len;                    /* payload length */
+  gsize pos;                    /* read offset into payload */
+} Reader;
+
+static gboolean
+need (Reader * r, gsize n, const gchar * field, GError ** error)
+{
+  if (r->len - r->pos >= n)
+    return TRUE;
+  g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
+      "truncated %s: field '%s' needs %" G_GSIZE_FORMAT " bytes at offset %"
+      G_GSIZE_FORMAT ", payload has %" G_GSIZE_FORMAT,
+      diode_msg_type_name (r->type), field, n, r->pos, r->len);
+  return FALSE;
+}
+
+static gboolean
+get_u8 (Reader * r, guint8 * v, const gchar * field, GError ** error)
+{
+  if (!need (r, 1, field, error))
+    return FALSE;
+  *v = r->p[r->pos];
+  r->pos += 1;
+  return TRUE;
+}
+
+static gboolean
+get_u16 (Reader * r, guint16 * v, const gchar * field, GError ** error)
+{
+  if (!need (r, 2, field, error))
+    return FALSE;
+  *v = ((guint16) r->p[r->pos] << 8) | r->p[r->pos + 1];
+  r->pos += 2;
+  return TRUE;
+}
+
+static gboolean
+get_u32 (Reader * r, guint32 * v, const gchar * field, GError ** error)
+{
+  guint32 be;
+
+  if (!need (r, 4, field, error))
+    return FALSE;
+  memcpy (&be, r->p + r->pos, 4);
+  *v = GUINT32_FROM_BE (be);
+  r->pos += 4;
+  return TRUE;
+}
+
+static gboolean
+get_u64 (Reader * r, guint64 * v, const gchar * field, GError ** error)
+{
+  guint64 be;
+
+  if (!need (r, 8, field, error))
+    return FALSE;
+  memcpy (&be, r->p + r->pos, 8);
+  *v = GUINT64_FROM_BE (be);
+  r->pos += 8;
+  return TRUE;
+}
+
+/* Reads @len bytes of text as a new C string: must be valid UTF-8 without
+ * NULs. The length was already checked against its limit. */
+static gboolean
+get_text_bytes (Reader * r, gsize len, gchar ** out, const gchar * field,
+    GError ** error)
+{
+  const gchar *s;
+
+  if (!need (r, len, field, error))
+    return FALSE;
+  s = (const gchar *) r->p + r->pos;
+  if (!g_utf8_validate (s, len, NULL)) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
+        "%s: field '%s' is not valid UTF-8", diode_msg_type_name (r->type),
+        field);
+    return FALSE;
+  }
+  *out = g_strndup (s, len);
+  r->pos += len;
+  return TRUE;
+}
+
+static gboolean
+get_text (Reader * r, gchar ** out, const gchar * field, GError ** error)
+{
+  guint16 len;
+
+  if (!get_u16 (r, &len, field, error))
+    return FALSE;
+  if (len > DIODE_MAX_TEXT) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_TOO_LARGE,
+        "%s: field '%s' is %u bytes, limit is %d",
+        diode_msg_type_name (r->type), field, len, DIODE_MAX_TEXT);
+    return FALSE;
+  }
+  return get_text_bytes (r, len, out, field, error);
+}
+
+static gboolean
+get_stream (Reader * r, gchar ** out, GError ** error)
+{
+  guint16 len;
+  GError *err = NULL;
+
+  if (!get_u16 (r, &len, "stream", error))
+    return FALSE;
+  if (!need (r, len, "stream", error))
+    return FALSE;
+  if (!check_stream_name_len ((const gchar *) r->p + r->pos, len, &err)) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, err->code, "%s: %s",
+        diode_msg_type_name (r->type), err->message);
+    g_error_free (err);
+    return FALSE;
+  }
+  *out = g_strndup ((const gchar *) r->p + r->pos, len);
+  r->pos += len;
+  return TRUE;
+}
+
+static gboolean
+parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
+{
+  switch (r->type) {
+    case DIODE_MSG_HELLO:
+      return get_u16 (r, &msg->version_min, "version_min", error)
+          && get_u16 (r, &msg->version_max, "version_max", error)
+          && get_u8 (r, &msg->role, "role", error)
+          && get_text (r, &msg->agent, "agent", error);
+    case DIODE_MSG_WELCOME:
+      return get_u16 (r, &msg->version, "version", error)
+          && get_u32 (r, &msg->keepalive_ms, "keepalive_ms", error)
+          && get_text (r, &msg->agent, "agent", error);
+    case DIODE_MSG_PUBLISH:
+    case DIODE_MSG_PUBLISH_OK:
+      return get_stream (r, &msg->stream, error);
+    case DIODE_MSG_SUBSCRIBE:
+      return get_stream (r, &msg->stream, error)
+          && get_u64 (r, &msg->start_seq, "start_seq", error)
+          && get_u32 (r, &msg->wait_ms, "wait_ms", error);
+    case DIODE_MSG_SUBSCRIBE_OK:
+      return get_stream (r, &msg->stream, error)
+          && get_u64 (r, &msg->seq, "first_seq", error);
+    case DIODE_MSG_CAPS:{
+      guint32 len;
+
+      if (!get_u32 (r, &len, "caps", error))
+        return FALSE;
+      /* the frame limit already bounds it; say so precisely if it lies */
+      if (len > DIODE_MAX_CAPS_PAYLOAD - 4) {
+        g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_TOO_LARGE,
+            "CAPS: caps string announces %u bytes, limit is %d", len,
+            DIODE_MAX_CAPS_PAYLOAD - 4);
+        return FALSE;
+      }
+      return get_text_bytes (r, len, &msg->caps, "caps", error);
+    }
+    case DIODE_MSG_MEDIA:
+      if (!(get_u64 (r, &msg->seq, "seq", error)
+              && get_u64 (r, &msg->pts, "pts", error)
+              && get_u64 (r, &msg->dts, "dts", error)
+              && get_u64 (r, &msg->duration, "duration", error)
+              && get_u64 (r, &msg->offset, "offset", error)
+              && get_u64 (r, &msg->offset_end, "offset_end", error)
+              && get_u32 (r, &msg->flags, "flags", error)))
+        return FALSE;
+      /* The rest of the frame is the buffer: a slice, never a copy. */
+      msg->payload = g_bytes_new_from_bytes (frame,
+          DIODE_FRAME_HEADER_SIZE + r->pos, r->len - r->pos);
+      r->pos = r->len;
+      return TRUE;
+    case DIODE_MSG_EOS:
+      return get_u64 (r, &msg->seq, "seq", error);
+    case DIODE_MSG_PING:
+    case DIODE_MSG_PONG:
+      return get_u64 (r, &msg->token, "token", error);
+    case DIODE_MSG_ERROR:
+      return get_u16 (r, &msg->error_code, "code", error)
+          && get_text (r, &msg->error_text, "text", error);
+    default:
+      /* diode_msg_check_header() refused it already */
+      g_assert_not_reached ();
+      return FALSE;
+  }
+}
+
+gboolean
+diode_msg_parse (GBytes * frame, DiodeMsg * msg, GError ** error)
+{
+  const guint8 *data;
+  gsize size, len;
+  Reader r;
+
+  g_return_val_if_fail (frame != NULL, FALSE);
+  g_return_val_if_fail (msg != NULL, FALSE);
+
+  memset (msg, 0, sizeof (*msg));
+  data = g_bytes_get_data (frame, &size);
+
+  if (size < DIODE_FRAME_HEADER_SIZE) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
+        "frame is %" G_GSIZE_FORMAT " bytes, shorter than its %d-byte header",
+        size, DIODE_FRAME_HEADER_SIZE);
+    return FALSE;
+  }
+  if (!diode_msg_check_header (data, &len, error))
+    return FALSE;
+  if (len != size - DIODE_FRAME_HEADER_SIZE) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
+        "frame of type %s announces %" G_GSIZE_FORMAT " payload bytes but "
+        "holds %" G_GSIZE_FORMAT, diode_msg_type_name (data[0]), len,
+        size - DIODE_FRAME_HEADER_SIZE);
+    return FALSE;
+  }
+
+  r.type = data[0];
+  r.p = data + DIODE_FRAME_HEADER_SIZE;
+  r.len = len;
+  r.pos = 0;
+  msg->type = r.type;
+
+  if (!parse_payload (&r, frame, msg, error)) {
+    diode_msg_clear (msg);
+    return FALSE;
+  }
+  /* Bytes after the known fields (r.pos < r.len) are fields of a later
+   * version: ignored on purpose. */
+  msg->frame = g_bytes_ref (frame);
+  return TRUE;
+}

@@ -1,0 +1,179 @@
+/* gst-diode — wire messages: frame layout and message codec (sans-IO)
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Every message travels in one frame:
+ *
+ *   0      1      2      3      4      5      6      7
+ *   +------+------+------+------+------+------+------+------+
+ *   | type | flags (0)   | rsv  |  payload length (u32 BE)  |
+ *   +------+------+------+------+------+------+------+------+
+ *   | payload (length bytes; layout per type, docs/protocol.md) ...
+ *
+ * All integers are big endian. Strings are u16 length + UTF-8 bytes (no NUL).
+ * A payload may carry bytes after the fields a version knows: they are
+ * ignored, so later versions can append fields. Nothing here touches a socket.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define DIODE_PROTOCOL_VERSION      1
+#define DIODE_FRAME_HEADER_SIZE     8
+/* Upper bounds enforced by the decoder before it allocates anything. */
+#define DIODE_MAX_CONTROL_PAYLOAD   (64 * 1024)         /* every non-MEDIA frame */
+#define DIODE_MAX_CAPS_PAYLOAD      (1024 * 1024)       /* CAPS (codec_data, streamheader) */
+#define DIODE_MAX_MEDIA_PAYLOAD     (16 * 1024 * 1024)  /* one MEDIA frame */
+#define DIODE_MAX_STREAM_NAME       255                 /* bytes */
+#define DIODE_MAX_TEXT              4096                /* error text, agent */
+
+/* Unset timestamps travel as all ones, like GST_CLOCK_TIME_NONE. */
+#define DIODE_TIME_NONE             G_MAXUINT64
+
+typedef enum {
+  DIODE_MSG_HELLO        = 0x01, /* client -> relay: versions, role, agent */
+  DIODE_MSG_WELCOME      = 0x02, /* relay -> client: chosen version, keepalive */
+  DIODE_MSG_PUBLISH      = 0x10, /* client -> relay: stream name (+ later: policy) */
+  DIODE_MSG_PUBLISH_OK   = 0x11, /* relay -> client */
+  DIODE_MSG_SUBSCRIBE    = 0x12, /* client -> relay: stream, start seq, wait */
+  DIODE_MSG_SUBSCRIBE_OK = 0x13, /* relay -> client: stream is live, first seq */
+  DIODE_MSG_CAPS         = 0x20, /* both ways: serialized GstCaps */
+  DIODE_MSG_MEDIA        = 0x21, /* both ways: one buffer */
+  DIODE_MSG_EOS          = 0x22, /* both ways: end of stream */
+  DIODE_MSG_PING         = 0x30, /* either side */
+  DIODE_MSG_PONG         = 0x31, /* answer to PING, same token */
+  DIODE_MSG_ERROR        = 0x7f, /* either side: code + text; fatal codes close */
+} DiodeMsgType;
+
+typedef enum {
+  DIODE_ROLE_PUBLISHER = 1,
+  DIODE_ROLE_VIEWER    = 2,
+  DIODE_ROLE_RELAY     = 3,   /* relay-to-relay link (reserved) */
+} DiodeRole;
+
+/* Media flags (MEDIA.flags). Mirrors the GstBuffer flags that matter. */
+typedef enum {
+  DIODE_MEDIA_KEYFRAME = 1 << 0,  /* no DELTA_UNIT: starts a chunk */
+  DIODE_MEDIA_HEADER   = 1 << 1,  /* GST_BUFFER_FLAG_HEADER */
+  DIODE_MEDIA_DISCONT  = 1 << 2,  /* GST_BUFFER_FLAG_DISCONT */
+  DIODE_MEDIA_GAP      = 1 << 3,  /* GST_BUFFER_FLAG_GAP */
+  DIODE_MEDIA_DROPPABLE= 1 << 4,  /* GST_BUFFER_FLAG_DROPPABLE */
+  DIODE_MEDIA_MARKER   = 1 << 5,  /* GST_BUFFER_FLAG_MARKER */
+  DIODE_MEDIA_STREAMHEADER = 1 << 6, /* one of the caps' streamheader buffers:
+                                      relays keep the set and send it to every
+                                      joiner before its first chunk */
+} DiodeMediaFlags;
+
+/* Error codes (ERROR.code). 1xx: request refused, connection stays usable.
+ * 2xx/3xx: fatal, the sender closes after the ERROR frame. */
+typedef enum {
+  DIODE_ERR_NOT_FOUND        = 100, /* stream not published (after the wait) */
+  DIODE_ERR_NAME_IN_USE      = 101, /* stream already has a publisher */
+  DIODE_ERR_NOT_AUTHORIZED   = 102, /* access policy refuses this identity */
+  DIODE_ERR_BAD_NAME         = 103, /* empty/too long/invalid stream name */
+  DIODE_ERR_PROTOCOL         = 200, /* malformed frame or message out of order */
+  DIODE_ERR_VERSION          = 201, /* no common protocol version */
+  DIODE_ERR_TOO_LARGE        = 202, /* a length field exceeds its limit */
+  DIODE_ERR_TIMEOUT          = 203, /* keepalive or handshake timeout */
+  DIODE_ERR_SLOW_VIEWER      = 300, /* viewer could not keep up, disconnected */
+  DIODE_ERR_SHUTDOWN         = 301, /* relay is shutting down */
+  DIODE_ERR_INTERNAL         = 302, /* relay-side failure */
+} DiodeErrorCode;
+
+/* A decoded message. Which fields are meaningful depends on @type
+ * (docs/protocol.md). Strings are owned; @payload is a slice of @frame. */
+typedef struct {
+  DiodeMsgType type;
+
+  /* HELLO */
+  guint16 version_min;
+  guint16 version_max;
+  guint8  role;                /* DiodeRole */
+  /* WELCOME */
+  guint16 version;
+  guint32 keepalive_ms;        /* WELCOME: peer expects traffic this often */
+
+  gchar  *agent;               /* HELLO, WELCOME: software name */
+  gchar  *stream;              /* PUBLISH, SUBSCRIBE, *_OK */
+  guint64 start_seq;           /* SUBSCRIBE: 0 = latest keyframe, else resume */
+  guint32 wait_ms;             /* SUBSCRIBE: how long the relay may wait for
+                                  the stream to appear */
+  gchar  *caps;                /* CAPS: gst_caps_to_string() form */
+
+  guint64 seq;                 /* MEDIA, EOS, SUBSCRIBE_OK (first seq sent) */
+  guint64 pts, dts, duration;  /* MEDIA, DIODE_TIME_NONE when unset */
+  guint64 offset, offset_end;  /* MEDIA: buffer offsets (all ones when unset) */
+  guint32 flags;               /* MEDIA: DiodeMediaFlags */
+  GBytes *payload;             /* MEDIA: the buffer's bytes (slice of frame) */
+
+  guint64 token;               /* PING, PONG */
+
+  guint16 error_code;          /* ERROR: DiodeErrorCode */
+  gchar  *error_text;          /* ERROR: human readable */
+
+  GBytes *frame;               /* the whole raw frame as received, header
+                                  included; relays forward it unchanged */
+} DiodeMsg;
+
+void         diode_msg_clear        (DiodeMsg *msg);
+const gchar *diode_msg_type_name    (guint type);
+const gchar *diode_error_code_name  (guint code);
+gboolean     diode_error_code_is_fatal (guint code);
+
+/* Returns the payload limit for @type, or 0 when @type is unknown. */
+gsize        diode_msg_max_payload  (guint type);
+
+/* Validates a stream name: non-empty, at most DIODE_MAX_STREAM_NAME bytes,
+ * UTF-8, no control characters, no '/'. Error code DIODE_ERR_BAD_NAME. */
+gboolean     diode_msg_check_stream_name (const gchar *name, GError **error);
+
+/* Checks a frame header (type known, flags and reserved zero, length within
+ * diode_msg_max_payload()) and returns the payload length in @payload_len.
+ * Lets a reader reject a frame before buffering its payload. */
+gboolean     diode_msg_check_header (const guint8 header[DIODE_FRAME_HEADER_SIZE],
+                                     gsize *payload_len, GError **error);
+
+/* Encoders: return a complete frame (header + payload), or NULL when a stream
+ * name fails diode_msg_check_stream_name() or CAPS would exceed its limit.
+ * Agent and error text never fail: invalid UTF-8 is repaired and text longer
+ * than DIODE_MAX_TEXT is cut at a character boundary. */
+GBytes *diode_msg_encode_hello        (guint16 vmin, guint16 vmax, DiodeRole role, const gchar *agent);
+GBytes *diode_msg_encode_welcome      (guint16 version, guint32 keepalive_ms, const gchar *agent);
+GBytes *diode_msg_encode_publish      (const gchar *stream);
+GBytes *diode_msg_encode_publish_ok   (const gchar *stream);
+GBytes *diode_msg_encode_subscribe    (const gchar *stream, guint64 start_seq, guint32 wait_ms);
+GBytes *diode_msg_encode_subscribe_ok (const gchar *stream, guint64 first_seq);
+GBytes *diode_msg_encode_caps         (const gchar *caps);
+GBytes *diode_msg_encode_eos          (guint64 seq);
+GBytes *diode_msg_encode_ping         (guint64 token);
+GBytes *diode_msg_encode_pong         (guint64 token);
+GBytes *diode_msg_encode_error        (DiodeErrorCode code, const gchar *text);
+
+/* MEDIA without copying the payload: writes the frame header plus the fixed
+ * MEDIA fields into @out (DIODE_MEDIA_PREFIX_SIZE bytes); the caller sends
+ * the payload bytes right after it. Returns FALSE when @payload_len exceeds
+ * DIODE_MAX_MEDIA_PAYLOAD - DIODE_MEDIA_FIELDS_SIZE (encode_media: NULL). */
+#define DIODE_MEDIA_FIELDS_SIZE  (8 * 6 + 4)
+#define DIODE_MEDIA_PREFIX_SIZE  (DIODE_FRAME_HEADER_SIZE + DIODE_MEDIA_FIELDS_SIZE)
+gboolean diode_msg_write_media_prefix (guint8 out[DIODE_MEDIA_PREFIX_SIZE],
+                                       guint64 seq, guint64 pts, guint64 dts,
+                                       guint64 duration, guint64 offset,
+                                       guint64 offset_end, guint32 flags,
+                                       gsize payload_len);
+/* Convenience: whole MEDIA frame in one allocation (copies @data). */
+GBytes *diode_msg_encode_media (guint64 seq, guint64 pts, guint64 dts, guint64 duration,
+                                guint64 offset, guint64 offset_end, guint32 flags,
+                                const guint8 *data, gsize len);
+
+/* Parse the payload of a complete frame (@frame holds header + payload).
+ * On success fills @msg (which must be zeroed or cleared) and takes a ref on
+ * @frame into msg->frame. On failure sets @error (DIODE_PROTOCOL_ERROR domain,
+ * code = DiodeErrorCode) and leaves @msg cleared. */
+gboolean diode_msg_parse (GBytes *frame, DiodeMsg *msg, GError **error);
+
+#define DIODE_PROTOCOL_ERROR (diode_protocol_error_quark ())
+GQuark diode_protocol_error_quark (void);
+
+G_END_DECLS

@@ -1,0 +1,588 @@
+/* gst-diode — session state machine (sans-IO)
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Receive buffering plus the per-end rules of docs/protocol.md ("Connection
+ * flow"). Every failure closes the session for good and is remembered, so a
+ * caller that keeps calling diode_session_next() keeps getting the same error
+ * instead of resynchronising on garbage.
+ */
+#include "diode-session.h"
+
+#include <string.h>
+
+struct _DiodeSession
+{
+  DiodeSessionEnd end;
+  DiodeSessionState state;
+  DiodeRole role;               /* relay end: from HELLO */
+  guint16 version;              /* negotiated, 0 before */
+
+  gboolean hello_done;          /* relay end: HELLO received; client: sent */
+  gboolean welcome_sent;        /* relay end */
+  /* A PUBLISH or SUBSCRIBE awaiting its answer (0: none). The client end
+   * shows a pending SUBSCRIBE as its own state (SUBSCRIBING), a pending
+   * PUBLISH only here; the relay end only here. */
+  DiodeMsgType pending;
+
+  guint64 last_seq;             /* highest MEDIA/EOS seq seen, 0 before */
+
+  /* Receive buffer: valid bytes are buf[head..tail). Consuming a frame only
+   * moves head; bytes are moved down only when room is needed, so a feed of
+   * many small frames costs no memmove per frame. */
+  guint8 *buf;
+  gsize alloc;
+  gsize head;
+  gsize tail;
+  gboolean have_header;         /* header at head checked; frame_len valid */
+  gsize frame_len;              /* payload length of the frame at head */
+
+  GError *error;                /* sticky; set whenever state is CLOSED */
+};
+
+/* Below this, a fresh receive buffer is not worth allocating smaller. */
+#define MIN_ALLOC 4096
+
+DiodeSession *
+diode_session_new (DiodeSessionEnd end)
+{
+  DiodeSession *s = g_new0 (DiodeSession, 1);
+
+  s->end = end;
+  s->state = end == DIODE_SESSION_RELAY_END ?
+      DIODE_SESSION_AWAIT_HELLO : DIODE_SESSION_AWAIT_WELCOME;
+  return s;
+}
+
+void
+diode_session_free (DiodeSession * s)
+{
+  if (s == NULL)
+    return;
+  g_free (s->buf);
+  g_clear_error (&s->error);
+  g_free (s);
+}
+
+DiodeSessionState
+diode_session_get_state (DiodeSession * s)
+{
+  return s->state;
+}
+
+const gchar *
+diode_session_state_name (DiodeSessionState state)
+{
+  switch (state) {
+    case DIODE_SESSION_AWAIT_HELLO:
+      return "AWAIT_HELLO";
+    case DIODE_SESSION_AWAIT_WELCOME:
+      return "AWAIT_WELCOME";
+    case DIODE_SESSION_READY:
+      return "READY";
+    case DIODE_SESSION_PUBLISHING:
+      return "PUBLISHING";
+    case DIODE_SESSION_SUBSCRIBING:
+      return "SUBSCRIBING";
+    case DIODE_SESSION_SUBSCRIBED:
+      return "SUBSCRIBED";
+    case DIODE_SESSION_CLOSED:
+      return "CLOSED";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+DiodeRole
+diode_session_get_role (DiodeSession * s)
+{
+  return s->role;
+}
+
+guint16
+diode_session_get_version (DiodeSession * s)
+{
+  return s->version;
+}
+
+guint16
+diode_version_choose (guint16 our_min, guint16 our_max, guint16 their_min,
+    guint16 their_max)
+{
+  guint16 lo = MAX (our_min, their_min);
+  guint16 hi = MIN (our_max, their_max);
+
+  /* version 0 does not exist; an inverted range offers nothing */
+  if (hi == 0 || lo > hi)
+    return 0;
+  return hi;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Closing                                                                  */
+
+static void
+close_with (DiodeSession * s, GError * err)
+{
+  s->state = DIODE_SESSION_CLOSED;
+  s->pending = 0;
+  if (s->error == NULL)
+    s->error = err;
+  else
+    g_error_free (err);
+  /* Nothing buffered will ever be read again. */
+  g_clear_pointer (&s->buf, g_free);
+  s->alloc = s->head = s->tail = 0;
+  s->have_header = FALSE;
+}
+
+static DiodeSessionResult
+fail (DiodeSession * s, GError * err, GError ** error)
+{
+  close_with (s, err);
+  g_propagate_error (error, g_error_copy (s->error));
+  return DIODE_SESSION_ERROR;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Receive buffer                                                           */
+
+gsize
+diode_session_buffered (DiodeSession * s)
+{
+  return s->tail - s->head;
+}
+
+void
+diode_session_feed (DiodeSession * s, const guint8 * data, gsize len)
+{
+  gsize used;
+
+  g_return_if_fail (s != NULL);
+  g_return_if_fail (data != NULL || len == 0);
+
+  /* A closed session reads nothing more: keeping a misbehaving peer's bytes
+   * would only cost memory. */
+  if (s->state == DIODE_SESSION_CLOSED || len == 0)
+    return;
+
+  used = s->tail - s->head;
+  if (s->alloc - s->tail < len) {
+    if (s->head > 0) {
+      /* reclaim the consumed space first */
+      memmove (s->buf, s->buf + s->head, used);
+      s->head = 0;
+      s->tail = used;
+    }
+    if (s->alloc - s->tail < len) {
+      gsize want = used + len;
+      gsize n = MAX (MAX (s->alloc * 2, MIN_ALLOC), want);
+
+      /* When the frame being received is known, make room for exactly the
+       * rest of it: a large MEDIA frame then never reallocates twice. */
+      if (s->have_header) {
+        gsize frame = DIODE_FRAME_HEADER_SIZE + s->frame_len;
+
+        if (frame > want && frame < n)
+          n = frame;
+      }
+      s->buf = g_realloc (s->buf, n);
+      s->alloc = n;
+    }
+  }
+  memcpy (s->buf + s->tail, data, len);
+  s->tail += len;
+}
+
+/* Takes the complete frame at head out of the buffer. */
+static GBytes *
+take_frame (DiodeSession * s)
+{
+  gsize size = DIODE_FRAME_HEADER_SIZE + s->frame_len;
+  GBytes *frame;
+
+  if (s->head == 0 && s->tail == size && size >= MIN_ALLOC) {
+    /* The buffer holds exactly this frame (the usual case for a large
+     * MEDIA frame read in pieces): hand the memory over instead of copying
+     * it; the next feed allocates afresh. */
+    frame = g_bytes_new_take (g_realloc (s->buf, size), size);
+    s->buf = NULL;
+    s->alloc = s->head = s->tail = 0;
+  } else {
+    frame = g_bytes_new (s->buf + s->head, size);
+    s->head += size;
+    if (s->head == s->tail)
+      s->head = s->tail = 0;
+  }
+  s->have_header = FALSE;
+  return frame;
+}
+
+/* ------------------------------------------------------------------------ */
+/* State rules                                                              */
+
+static gboolean
+set_error (GError ** error, guint code, const gchar * format, ...)
+    G_GNUC_PRINTF (3, 4);
+
+static gboolean
+set_error (GError ** error, guint code, const gchar * format, ...)
+{
+  va_list args;
+  gchar *text;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error_literal (error, DIODE_PROTOCOL_ERROR, code, text);
+  g_free (text);
+  return FALSE;
+}
+
+static gboolean
+unexpected (DiodeSession * s, guint type, GError ** error)
+{
+  return set_error (error, DIODE_ERR_PROTOCOL,
+      "unexpected %s from %s in state %s", diode_msg_type_name (type),
+      s->end == DIODE_SESSION_RELAY_END ? "client" : "relay",
+      diode_session_state_name (s->state));
+}
+
+/* MEDIA seq must strictly increase. EOS carries the seq of the last MEDIA
+ * before it (0 if none), so it may repeat that number but not go back. */
+static gboolean
+check_seq (DiodeSession * s, const DiodeMsg * msg, GError ** error)
+{
+  gboolean is_eos = msg->type == DIODE_MSG_EOS;
+
+  if (is_eos ? msg->seq < s->last_seq : msg->seq <= s->last_seq) {
+    if (!is_eos && msg->seq == 0)
+      return set_error (error, DIODE_ERR_PROTOCOL,
+          "MEDIA seq 0: sequence numbers start at 1");
+    return set_error (error, DIODE_ERR_PROTOCOL,
+        "%s seq %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT,
+        diode_msg_type_name (msg->type), msg->seq, s->last_seq);
+  }
+  s->last_seq = msg->seq;
+  return TRUE;
+}
+
+/* An ERROR from the peer: legal in any state once the handshake began. A
+ * fatal one closes. At the client end a refusal (1xx) is the relay's answer
+ * to the pending request, which is then over; at the relay end a client's
+ * refusal answers nothing. The ERROR itself is returned as a message. */
+static void
+received_error (DiodeSession * s, const DiodeMsg * msg)
+{
+  if (diode_error_code_is_fatal (msg->error_code)) {
+    GError *err = g_error_new (DIODE_PROTOCOL_ERROR, msg->error_code,
+        "session closed: peer sent ERROR %u (%s): %s", msg->error_code,
+        diode_error_code_name (msg->error_code), msg->error_text);
+
+    close_with (s, err);
+    return;
+  }
+  if (s->end == DIODE_SESSION_CLIENT_END && s->pending != 0) {
+    s->pending = 0;
+    if (s->state == DIODE_SESSION_SUBSCRIBING)
+      s->state = DIODE_SESSION_READY;
+  }
+}
+
+static gboolean
+relay_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
+{
+  guint type = msg->type;
+
+  if (s->state == DIODE_SESSION_AWAIT_HELLO) {
+    guint16 v;
+
+    if (type != DIODE_MSG_HELLO)
+      return set_error (error, DIODE_ERR_PROTOCOL, "expected HELLO, got %s",
+          diode_msg_type_name (type));
+    v = diode_version_choose (1, DIODE_PROTOCOL_VERSION, msg->version_min,
+        msg->version_max);
+    if (v == 0)
+      return set_error (error, DIODE_ERR_VERSION,
+          "client speaks versions %u..%u, relay speaks 1..%u",
+          msg->version_min, msg->version_max, DIODE_PROTOCOL_VERSION);
+    if (msg->role < DIODE_ROLE_PUBLISHER || msg->role > DIODE_ROLE_RELAY)
+      return set_error (error, DIODE_ERR_PROTOCOL,
+          "HELLO with unknown role %u", msg->role);
+    s->version = v;
+    s->role = msg->role;
+    s->hello_done = TRUE;
+    s->state = DIODE_SESSION_READY;
+    return TRUE;
+  }
+
+  switch (type) {
+    case DIODE_MSG_PING:
+    case DIODE_MSG_PONG:
+      return TRUE;
+    case DIODE_MSG_ERROR:
+      received_error (s, msg);
+      return TRUE;
+    case DIODE_MSG_PUBLISH:
+    case DIODE_MSG_SUBSCRIBE:
+      if (s->state != DIODE_SESSION_READY)
+        return unexpected (s, type, error);
+      if (s->pending != 0)
+        return set_error (error, DIODE_ERR_PROTOCOL,
+            "%s while a %s is pending", diode_msg_type_name (type),
+            diode_msg_type_name (s->pending));
+      /* Viewers only watch, publishers only publish; relay links do both. */
+      if ((type == DIODE_MSG_PUBLISH && s->role == DIODE_ROLE_VIEWER) ||
+          (type == DIODE_MSG_SUBSCRIBE && s->role == DIODE_ROLE_PUBLISHER))
+        return set_error (error, DIODE_ERR_PROTOCOL,
+            "%s from a client with role %s", diode_msg_type_name (type),
+            s->role == DIODE_ROLE_VIEWER ? "VIEWER" : "PUBLISHER");
+      s->pending = type;
+      return TRUE;
+    case DIODE_MSG_CAPS:
+      if (s->state != DIODE_SESSION_PUBLISHING)
+        return unexpected (s, type, error);
+      return TRUE;
+    case DIODE_MSG_MEDIA:
+    case DIODE_MSG_EOS:
+      if (s->state != DIODE_SESSION_PUBLISHING)
+        return unexpected (s, type, error);
+      return check_seq (s, msg, error);
+    default:
+      /* HELLO again, or a message only a relay sends */
+      return unexpected (s, type, error);
+  }
+}
+
+static gboolean
+client_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
+{
+  guint type = msg->type;
+
+  if (!s->hello_done)
+    return set_error (error, DIODE_ERR_PROTOCOL,
+        "%s from relay before HELLO was sent", diode_msg_type_name (type));
+
+  if (type == DIODE_MSG_ERROR) {
+    received_error (s, msg);
+    return TRUE;
+  }
+
+  if (s->state == DIODE_SESSION_AWAIT_WELCOME) {
+    if (type != DIODE_MSG_WELCOME)
+      return set_error (error, DIODE_ERR_PROTOCOL,
+          "expected WELCOME, got %s", diode_msg_type_name (type));
+    if (msg->version < 1 || msg->version > DIODE_PROTOCOL_VERSION)
+      return set_error (error, DIODE_ERR_VERSION,
+          "relay chose version %u, client speaks 1..%u", msg->version,
+          DIODE_PROTOCOL_VERSION);
+    s->version = msg->version;
+    s->state = DIODE_SESSION_READY;
+    return TRUE;
+  }
+
+  switch (type) {
+    case DIODE_MSG_PING:
+    case DIODE_MSG_PONG:
+      return TRUE;
+    case DIODE_MSG_PUBLISH_OK:
+      if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_PUBLISH)
+        return set_error (error, DIODE_ERR_PROTOCOL,
+            "PUBLISH_OK in state %s without a pending PUBLISH",
+            diode_session_state_name (s->state));
+      s->pending = 0;
+      s->state = DIODE_SESSION_PUBLISHING;
+      return TRUE;
+    case DIODE_MSG_SUBSCRIBE_OK:
+      if (s->state != DIODE_SESSION_SUBSCRIBING)
+        return set_error (error, DIODE_ERR_PROTOCOL,
+            "SUBSCRIBE_OK in state %s without a pending SUBSCRIBE",
+            diode_session_state_name (s->state));
+      s->pending = 0;
+      s->state = DIODE_SESSION_SUBSCRIBED;
+      return TRUE;
+    case DIODE_MSG_CAPS:
+      if (s->state != DIODE_SESSION_SUBSCRIBED)
+        return unexpected (s, type, error);
+      return TRUE;
+    case DIODE_MSG_MEDIA:
+    case DIODE_MSG_EOS:
+      if (s->state != DIODE_SESSION_SUBSCRIBED)
+        return unexpected (s, type, error);
+      return check_seq (s, msg, error);
+    default:
+      return unexpected (s, type, error);
+  }
+}
+
+DiodeSessionResult
+diode_session_next (DiodeSession * s, DiodeMsg * msg, GError ** error)
+{
+  GBytes *frame;
+  GError *err = NULL;
+  gboolean ok;
+
+  g_return_val_if_fail (s != NULL, DIODE_SESSION_ERROR);
+  g_return_val_if_fail (msg != NULL, DIODE_SESSION_ERROR);
+
+  memset (msg, 0, sizeof (*msg));
+
+  if (s->state == DIODE_SESSION_CLOSED) {
+    if (s->error == NULL)
+      s->error = g_error_new_literal (DIODE_PROTOCOL_ERROR,
+          DIODE_ERR_PROTOCOL, "session is closed");
+    g_propagate_error (error, g_error_copy (s->error));
+    return DIODE_SESSION_ERROR;
+  }
+
+  if (s->tail - s->head < DIODE_FRAME_HEADER_SIZE)
+    return DIODE_SESSION_NEED_MORE;
+
+  /* Judge the header before waiting for the payload, so a peer announcing
+   * 4 GiB is refused after 8 bytes rather than after 4 GiB. */
+  if (!s->have_header) {
+    if (!diode_msg_check_header (s->buf + s->head, &s->frame_len, &err))
+      return fail (s, err, error);
+    s->have_header = TRUE;
+  }
+  if (s->tail - s->head < DIODE_FRAME_HEADER_SIZE + s->frame_len)
+    return DIODE_SESSION_NEED_MORE;
+
+  frame = take_frame (s);
+  ok = diode_msg_parse (frame, msg, &err);
+  g_bytes_unref (frame);
+  if (!ok) {
+    /* Any malformed frame ends the session, so report a fatal code even
+     * when the parser's diagnosis is a refusal (a bad stream name). */
+    if (!diode_error_code_is_fatal (err->code))
+      err->code = DIODE_ERR_PROTOCOL;
+    return fail (s, err, error);
+  }
+
+  if (s->end == DIODE_SESSION_RELAY_END)
+    ok = relay_end_received (s, msg, &err);
+  else
+    ok = client_end_received (s, msg, &err);
+  if (!ok) {
+    diode_msg_clear (msg);
+    return fail (s, err, error);
+  }
+  return DIODE_SESSION_MESSAGE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sending                                                                  */
+
+static gboolean
+illegal_send (DiodeSession * s, DiodeMsgType type, GError ** error)
+{
+  return set_error (error, DIODE_ERR_PROTOCOL,
+      "%s end may not send %s in state %s",
+      s->end == DIODE_SESSION_RELAY_END ? "relay" : "client",
+      diode_msg_type_name (type), diode_session_state_name (s->state));
+}
+
+static gboolean
+relay_end_sent (DiodeSession * s, DiodeMsgType type, GError ** error)
+{
+  switch (type) {
+    case DIODE_MSG_WELCOME:
+      if (s->state != DIODE_SESSION_READY || s->welcome_sent)
+        return illegal_send (s, type, error);
+      s->welcome_sent = TRUE;
+      return TRUE;
+    case DIODE_MSG_PUBLISH_OK:
+      if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_PUBLISH)
+        return illegal_send (s, type, error);
+      s->pending = 0;
+      s->state = DIODE_SESSION_PUBLISHING;
+      return TRUE;
+    case DIODE_MSG_SUBSCRIBE_OK:
+      if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_SUBSCRIBE)
+        return illegal_send (s, type, error);
+      s->pending = 0;
+      s->state = DIODE_SESSION_SUBSCRIBED;
+      return TRUE;
+    case DIODE_MSG_PING:
+    case DIODE_MSG_PONG:
+      if (!s->hello_done)
+        return illegal_send (s, type, error);
+      return TRUE;
+    case DIODE_MSG_CAPS:
+    case DIODE_MSG_MEDIA:
+    case DIODE_MSG_EOS:
+      if (s->state != DIODE_SESSION_SUBSCRIBED)
+        return illegal_send (s, type, error);
+      return TRUE;
+    default:
+      return illegal_send (s, type, error);
+  }
+}
+
+static gboolean
+client_end_sent (DiodeSession * s, DiodeMsgType type, GError ** error)
+{
+  switch (type) {
+    case DIODE_MSG_HELLO:
+      if (s->state != DIODE_SESSION_AWAIT_WELCOME || s->hello_done)
+        return illegal_send (s, type, error);
+      s->hello_done = TRUE;
+      return TRUE;
+    case DIODE_MSG_PUBLISH:
+      if (s->state != DIODE_SESSION_READY || s->pending != 0)
+        return illegal_send (s, type, error);
+      s->pending = DIODE_MSG_PUBLISH;
+      return TRUE;
+    case DIODE_MSG_SUBSCRIBE:
+      if (s->state != DIODE_SESSION_READY || s->pending != 0)
+        return illegal_send (s, type, error);
+      s->pending = DIODE_MSG_SUBSCRIBE;
+      s->state = DIODE_SESSION_SUBSCRIBING;
+      return TRUE;
+    case DIODE_MSG_PING:
+    case DIODE_MSG_PONG:
+      if (!s->hello_done)
+        return illegal_send (s, type, error);
+      return TRUE;
+    case DIODE_MSG_CAPS:
+    case DIODE_MSG_MEDIA:
+    case DIODE_MSG_EOS:
+      if (s->state != DIODE_SESSION_PUBLISHING)
+        return illegal_send (s, type, error);
+      return TRUE;
+    default:
+      return illegal_send (s, type, error);
+  }
+}
+
+gboolean
+diode_session_sent (DiodeSession * s, DiodeMsgType type, guint16 error_code,
+    GError ** error)
+{
+  g_return_val_if_fail (s != NULL, FALSE);
+
+  /* Sending ERROR is always legal: it is how a caller reports the error
+   * diode_session_next() just returned, in whatever state that left. */
+  if (type == DIODE_MSG_ERROR) {
+    if (s->state == DIODE_SESSION_CLOSED)
+      return TRUE;
+    if (diode_error_code_is_fatal (error_code)) {
+      close_with (s, g_error_new (DIODE_PROTOCOL_ERROR, error_code,
+              "session closed: sent ERROR %u (%s)", error_code,
+              diode_error_code_name (error_code)));
+    } else if (s->end == DIODE_SESSION_RELAY_END && s->pending != 0) {
+      /* the relay refused the pending PUBLISH/SUBSCRIBE: the client may
+       * try again (another name, later) on the same connection */
+      s->pending = 0;
+    }
+    return TRUE;
+  }
+
+  if (s->state == DIODE_SESSION_CLOSED)
+    return set_error (error, DIODE_ERR_PROTOCOL,
+        "cannot send %s: session is closed", diode_msg_type_name (type));
+
+  if (s->end == DIODE_SESSION_RELAY_END)
+    return relay_end_sent (s, type, error);
+  return client_end_sent (s, type, error);
+}

@@ -1,0 +1,76 @@
+/* gst-diode — session state machine (sans-IO)
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A DiodeSession is one end of one connection. Bytes received go in with
+ * diode_session_feed(); complete, validated messages come out of
+ * diode_session_next(). The session checks frame lengths against the limits
+ * before buffering (so an absurd length costs nothing), parses, and checks that
+ * each message is legal in the current state for this end's role. It never
+ * reads or writes a socket: callers own the I/O.
+ *
+ * States, relay end:   AWAIT_HELLO -> READY -> PUBLISHING | SUBSCRIBED
+ * States, client end:  AWAIT_WELCOME -> READY -> PUBLISHING | SUBSCRIBING -> SUBSCRIBED
+ * Any end: -> CLOSED after a fatal ERROR sent or received, or a protocol error.
+ */
+#pragma once
+
+#include "diode-msg.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  DIODE_SESSION_RELAY_END,   /* the relay's view of a client connection */
+  DIODE_SESSION_CLIENT_END,  /* a publisher's or viewer's view of its relay */
+} DiodeSessionEnd;
+
+typedef enum {
+  DIODE_SESSION_AWAIT_HELLO,
+  DIODE_SESSION_AWAIT_WELCOME,
+  DIODE_SESSION_READY,
+  DIODE_SESSION_PUBLISHING,
+  DIODE_SESSION_SUBSCRIBING,   /* client end: SUBSCRIBE sent, no SUBSCRIBE_OK yet */
+  DIODE_SESSION_SUBSCRIBED,
+  DIODE_SESSION_CLOSED,
+} DiodeSessionState;
+
+typedef enum {
+  DIODE_SESSION_NEED_MORE = 0,  /* no complete frame buffered */
+  DIODE_SESSION_MESSAGE   = 1,  /* *msg filled */
+  DIODE_SESSION_ERROR     = -1, /* *error set; session is CLOSED; the error's
+                                   code is the DiodeErrorCode to send back
+                                   (always fatal, >= 200). Sticky: every later
+                                   call returns the same error. After the peer
+                                   sent a fatal ERROR it carries the peer's
+                                   code; nothing is sent back then. */
+} DiodeSessionResult;
+
+typedef struct _DiodeSession DiodeSession;
+
+DiodeSession     *diode_session_new        (DiodeSessionEnd end);
+void              diode_session_free       (DiodeSession *s);
+DiodeSessionState diode_session_get_state  (DiodeSession *s);
+const gchar      *diode_session_state_name (DiodeSessionState state);
+DiodeRole         diode_session_get_role   (DiodeSession *s); /* relay end: from HELLO; 0 before */
+guint16           diode_session_get_version(DiodeSession *s); /* 0 until negotiated */
+
+/* Append received bytes. Cheap: frames larger than their limit are rejected
+ * from the header alone, so at most one frame's worth is ever buffered. */
+void               diode_session_feed (DiodeSession *s, const guint8 *data, gsize len);
+/* Bytes buffered but not yet returned as messages. */
+gsize              diode_session_buffered (DiodeSession *s);
+DiodeSessionResult diode_session_next (DiodeSession *s, DiodeMsg *msg, GError **error);
+
+/* Tell the session about a message this end sent, so state follows
+ * (HELLO, PUBLISH, SUBSCRIBE, WELCOME, *_OK, fatal ERROR...). Returns FALSE
+ * (and sets @error) if sending @type is illegal in the current state.
+ * @error_code matters for ERROR only; sending ERROR is always legal (a no-op
+ * once CLOSED), so the error next() returned can always be reported. */
+gboolean           diode_session_sent (DiodeSession *s, DiodeMsgType type,
+                                       guint16 error_code, GError **error);
+
+/* Version negotiation helper: highest version in both ranges, or 0. */
+guint16            diode_version_choose (guint16 our_min, guint16 our_max,
+                                         guint16 their_min, guint16 their_max);
+
+G_END_DECLS

@@ -1,0 +1,47 @@
+/* gst-diode — the relay node as a reusable object
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A DiodeRelay accepts TLS connections from publishers and viewers, keeps one
+ * ring of chunks per stream and feeds every viewer from it through its own
+ * cursor. All of its I/O runs on one thread of its own (an epoll set driven
+ * from a GMainContext), so it can be embedded in tests or applications and
+ * wrapped by the small diode-relay daemon (relay/main.c).
+ */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+#define DIODE_DEFAULT_PORT            7878
+#define DIODE_RELAY_DEFAULT_LISTEN    "127.0.0.1:7878"
+#define DIODE_RELAY_DEFAULT_BUFFER_BYTES    (32 * 1024 * 1024)
+#define DIODE_RELAY_DEFAULT_BUFFER_SECONDS  10
+#define DIODE_RELAY_DEFAULT_MAX_WAIT_MS     30000   /* SUBSCRIBE wait cap */
+#define DIODE_RELAY_DEFAULT_HANDSHAKE_MS    10000   /* TLS + HELLO deadline */
+#define DIODE_RELAY_DEFAULT_GRACE_MS        10000   /* publisher gone, no EOS */
+
+#define DIODE_TYPE_RELAY (diode_relay_get_type ())
+G_DECLARE_FINAL_TYPE (DiodeRelay, diode_relay, DIODE, RELAY, GObject)
+
+/* Properties (set before start): "listen" ("HOST:PORT", port 0 = any free
+ * port), "identity" (key file path, NULL = default), "buffer-bytes",
+ * "buffer-seconds", "max-wait-ms", "handshake-timeout-ms", "grace-ms". */
+DiodeRelay  *diode_relay_new        (const gchar *listen, const gchar *identity);
+/* Loads the identity, binds, listens and starts the I/O thread. */
+gboolean     diode_relay_start      (DiodeRelay *relay, GError **error);
+/* Tells every client (ERROR SHUTDOWN), closes, joins the thread. Idempotent. */
+void         diode_relay_stop       (DiodeRelay *relay);
+/* The bound port (after start) and "HOST:PORT" clients should dial. */
+guint16      diode_relay_get_port   (DiodeRelay *relay);
+gchar       *diode_relay_get_hostport (DiodeRelay *relay);
+/* The relay's identity address ("0x..."), after start. */
+const gchar *diode_relay_get_address (DiodeRelay *relay);
+
+/* Counters, safe from any thread (for tests and stats). */
+guint        diode_relay_count_viewers (DiodeRelay *relay, const gchar *stream);
+gboolean     diode_relay_has_publisher (DiodeRelay *relay, const gchar *stream);
+guint        diode_relay_count_connections (DiodeRelay *relay);
+
+G_END_DECLS

@@ -1,0 +1,128 @@
+/* gst-diode — diode-relay: the relay daemon
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ *   diode-relay --listen 0.0.0.0:7878
+ *
+ * A thin shell around DiodeRelay: options, logging, signals.
+ */
+#define G_LOG_DOMAIN "diode-relay"
+
+#include "diode-relay.h"
+
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void
+drop_log (const gchar * domain, GLogLevelFlags level, const gchar * message,
+    gpointer user_data)
+{
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+int
+main (int argc, char **argv)
+{
+  gchar *listen = NULL, *identity = NULL;
+  gint64 buffer_bytes = DIODE_RELAY_DEFAULT_BUFFER_BYTES;
+  gint buffer_seconds = DIODE_RELAY_DEFAULT_BUFFER_SECONDS;
+  gint max_wait_ms = DIODE_RELAY_DEFAULT_MAX_WAIT_MS;
+  gint grace_ms = DIODE_RELAY_DEFAULT_GRACE_MS;
+  gboolean verbose = FALSE, debug = FALSE, quiet = FALSE, version = FALSE;
+  gboolean print_id = FALSE;
+  GOptionEntry entries[] = {
+    {"listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
+        "Address to listen on (default " DIODE_RELAY_DEFAULT_LISTEN
+          "; 0.0.0.0:PORT for every interface, port 0 for any free port)",
+        "HOST:PORT"},
+    {"identity", 'i', 0, G_OPTION_ARG_FILENAME, &identity,
+        "Relay key file, created 0600 if missing (default "
+          "$XDG_CONFIG_HOME/diode/identity.pem)", "FILE"},
+    {"buffer-bytes", 0, 0, G_OPTION_ARG_INT64, &buffer_bytes,
+        "Most bytes of media kept per stream, whole chunks (default 33554432)",
+        "BYTES"},
+    {"buffer-seconds", 0, 0, G_OPTION_ARG_INT, &buffer_seconds,
+        "Most seconds of media kept per stream, whole chunks (default 10)",
+        "SECONDS"},
+    {"max-wait", 0, 0, G_OPTION_ARG_INT, &max_wait_ms,
+        "Longest a viewer may wait for a stream to be published (default 30000)",
+        "MS"},
+    {"grace", 0, 0, G_OPTION_ARG_INT, &grace_ms,
+        "How long viewers wait for a publisher that dropped without EOS "
+          "(default 10000)", "MS"},
+    {"print-id", 0, 0, G_OPTION_ARG_NONE, &print_id,
+        "Print the relay's address on stdout once listening", NULL},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+        "Log every connection", NULL},
+    {"debug", 'd', 0, G_OPTION_ARG_NONE, &debug, "Log everything", NULL},
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Log only warnings", NULL},
+    {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
+    {NULL}
+  };
+  GOptionContext *ctx;
+  GError *err = NULL;
+  DiodeRelay *relay;
+  GMainLoop *loop;
+
+  ctx = g_option_context_new ("- relay live diode streams over TLS");
+  g_option_context_set_summary (ctx,
+      "Accepts publishers (diodesink) and viewers (diodesrc) and fans each "
+      "stream out to every viewer.\nStop with SIGINT or SIGTERM.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &err)) {
+    fprintf (stderr, "diode-relay: %s\n(try --help)\n", err->message);
+    return 2;
+  }
+  g_option_context_free (ctx);
+  if (version) {
+    printf ("diode-relay %s\n", VERSION);
+    return 0;
+  }
+  if (buffer_bytes < 0 || buffer_seconds < 0 || max_wait_ms < 0
+      || grace_ms < 0) {
+    fprintf (stderr, "diode-relay: sizes and times must not be negative\n");
+    return 2;
+  }
+  if (debug)
+    g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+  else if (verbose)
+    g_setenv ("G_MESSAGES_DEBUG", G_LOG_DOMAIN, TRUE);
+  if (quiet)
+    g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO
+        | G_LOG_LEVEL_DEBUG, drop_log, NULL);
+
+  relay = diode_relay_new (listen ? listen : DIODE_RELAY_DEFAULT_LISTEN,
+      identity);
+  g_object_set (relay, "buffer-bytes", (guint64) buffer_bytes,
+      "buffer-seconds", (guint) buffer_seconds, "max-wait-ms",
+      (guint) max_wait_ms, "grace-ms", (guint) grace_ms, NULL);
+  if (!diode_relay_start (relay, &err)) {
+    fprintf (stderr, "diode-relay: %s\n", err->message);
+    g_object_unref (relay);
+    return 1;
+  }
+  if (print_id) {
+    printf ("%s %u\n", diode_relay_get_address (relay),
+        diode_relay_get_port (relay));
+    fflush (stdout);
+  }
+
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, on_signal, loop);
+  g_unix_signal_add (SIGTERM, on_signal, loop);
+  g_main_loop_run (loop);
+  g_message ("shutting down");
+  diode_relay_stop (relay);
+  g_object_unref (relay);
+  g_main_loop_unref (loop);
+  g_free (listen);
+  g_free (identity);
+  return 0;
+}

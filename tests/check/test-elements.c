@@ -1,0 +1,470 @@
+/* gst-diode — GstHarness tests of diodesink and diodesrc against an
+ * in-process relay (real TLS on 127.0.0.1)
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <string.h>
+
+#include "fixture.h"
+
+#define CAPS_STR "video/x-h264, stream-format=(string)byte-stream, " \
+  "alignment=(string)au, width=(int)320, height=(int)240, " \
+  "framerate=(fraction)30/1, codec_data=(buffer)0142c01effe1"
+
+static GstHarness *
+src_harness (DiodeRelay * relay, const gchar * stream, guint timeout)
+{
+  gchar *hp = diode_relay_get_hostport (relay);
+  gchar *desc = g_strdup_printf ("diodesrc relay=%s stream=%s timeout=%u",
+      hp, stream, timeout);
+  GstHarness *h = gst_harness_new_parse (desc);
+
+  g_free (desc);
+  g_free (hp);
+  return h;
+}
+
+static GstHarness *
+sink_harness (DiodeRelay * relay, const gchar * stream)
+{
+  gchar *hp = diode_relay_get_hostport (relay);
+  gchar *desc = g_strdup_printf ("diodesink relay=%s stream=%s", hp, stream);
+  GstHarness *h = gst_harness_new_parse (desc);
+
+  g_free (desc);
+  g_free (hp);
+  return h;
+}
+
+/* Buffer @i: keyframe every @gop, 33 ms apart, payload derived from @i. */
+static GstBuffer *
+make_buffer (guint i, guint gop)
+{
+  gsize size = 100 + i * 37 % 5000;
+  guint8 *data = g_malloc (size);
+  GstBuffer *buf;
+  gsize k;
+
+  for (k = 0; k < size; k++)
+    data[k] = (guint8) (i * 7 + k);
+  buf = gst_buffer_new_wrapped (data, size);
+  GST_BUFFER_PTS (buf) = 1000 * GST_SECOND + i * 33 * GST_MSECOND;
+  GST_BUFFER_DTS (buf) = GST_BUFFER_PTS (buf);
+  GST_BUFFER_DURATION (buf) = 33 * GST_MSECOND;
+  GST_BUFFER_OFFSET (buf) = i;
+  if (i % gop != 0)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  return buf;
+}
+
+static void
+check_same_payload (GstBuffer * got, guint i)
+{
+  GstBuffer *want = make_buffer (i, 1);
+  GstMapInfo a, b;
+
+  gst_buffer_map (got, &a, GST_MAP_READ);
+  gst_buffer_map (want, &b, GST_MAP_READ);
+  fail_unless_equals_uint64 (a.size, b.size);
+  fail_unless (memcmp (a.data, b.data, a.size) == 0, "payload %u differs", i);
+  gst_buffer_unmap (got, &a);
+  gst_buffer_unmap (want, &b);
+  gst_buffer_unref (want);
+}
+
+GST_START_TEST (test_roundtrip)
+{
+  DiodeRelay *relay = fixture_relay_start (0, NULL);
+  GstHarness *src = src_harness (relay, "rt", 5000);
+  GstHarness *sink = sink_harness (relay, "rt");
+  GstCaps *caps, *expect;
+  GstEvent *ev;
+  GstClockTime first_pts = 0;
+  guint i;
+
+  gst_harness_play (src);
+  fail_unless (fixture_wait_publisher (relay, "rt", FALSE, 1000));
+  gst_harness_set_src_caps_str (sink, CAPS_STR);
+  gst_harness_play (sink);
+  fail_unless (fixture_wait_publisher (relay, "rt", TRUE, 5000));
+
+  for (i = 0; i < 20; i++)
+    fail_unless_equals_int (gst_harness_push (sink, make_buffer (i, 10)),
+        GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (sink, gst_event_new_eos ()));
+
+  for (i = 0; i < 20; i++) {
+    GstBuffer *b = gst_harness_pull (src);
+
+    fail_unless (b != NULL, "no buffer %u", i);
+    check_same_payload (b, i);
+    if (i == 0) {
+      first_pts = GST_BUFFER_PTS (b);
+      fail_unless (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DISCONT));
+    } else {
+      fail_if (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DISCONT));
+    }
+    /* spacing, duration, offset and flags cross unchanged */
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b) - first_pts,
+        i * 33 * GST_MSECOND);
+    fail_unless_equals_uint64 (GST_BUFFER_DTS (b), GST_BUFFER_PTS (b));
+    fail_unless_equals_uint64 (GST_BUFFER_DURATION (b), 33 * GST_MSECOND);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), i);
+    fail_unless_equals_int (GST_BUFFER_FLAG_IS_SET (b,
+            GST_BUFFER_FLAG_DELTA_UNIT), i % 10 != 0);
+    gst_buffer_unref (b);
+  }
+
+  /* exactly the publisher's caps */
+  caps = gst_pad_get_current_caps (src->sinkpad);
+  expect = gst_caps_from_string (CAPS_STR);
+  fail_unless (gst_caps_is_equal (caps, expect));
+  gst_caps_unref (caps);
+  gst_caps_unref (expect);
+
+  /* the publisher's EOS becomes EOS */
+  while ((ev = gst_harness_pull_event (src))) {
+    gboolean eos = GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+    gst_event_unref (ev);
+    if (eos)
+      break;
+  }
+  fail_unless (ev != NULL, "no EOS");
+
+  gst_harness_teardown (sink);
+  gst_harness_teardown (src);
+  g_object_unref (relay);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_late_joiner_starts_at_latest_keyframe)
+{
+  DiodeRelay *relay = fixture_relay_start (0, NULL);
+  GstHarness *sink = sink_harness (relay, "late");
+  GstHarness *src;
+  GstBuffer *b;
+  guint i;
+
+  gst_harness_set_src_caps_str (sink, CAPS_STR);
+  gst_harness_play (sink);
+  /* two GOPs and a half: keyframes at 0, 10, 20 */
+  for (i = 0; i < 25; i++)
+    fail_unless_equals_int (gst_harness_push (sink, make_buffer (i, 10)),
+        GST_FLOW_OK);
+
+  src = src_harness (relay, "late", 5000);
+  gst_harness_play (src);
+  b = gst_harness_pull (src);
+  /* caps arrived first, then buffer 20: the latest keyframe */
+  fail_unless (gst_pad_has_current_caps (src->sinkpad));
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), 20);
+  fail_if (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DELTA_UNIT));
+  check_same_payload (b, 20);
+  gst_buffer_unref (b);
+  for (i = 21; i < 25; i++) {
+    b = gst_harness_pull (src);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), i);
+    gst_buffer_unref (b);
+  }
+  /* and it stays live */
+  gst_harness_push (sink, make_buffer (25, 10));
+  b = gst_harness_pull (src);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), 25);
+  gst_buffer_unref (b);
+
+  gst_harness_teardown (src);
+  gst_harness_teardown (sink);
+  g_object_unref (relay);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_latency_query)
+{
+  DiodeRelay *relay = fixture_relay_start (0, NULL);
+  GstHarness *src = src_harness (relay, "lat", 5000);
+  GstQuery *q = gst_query_new_latency ();
+  gboolean live;
+  GstClockTime min, max;
+
+  g_object_set (src->element, "latency", 150, NULL);
+  gst_harness_play (src);
+  fail_unless (gst_element_query (src->element, q));
+  gst_query_parse_latency (q, &live, &min, &max);
+  fail_unless (live);
+  fail_unless_equals_uint64 (min, 150 * GST_MSECOND);
+  gst_query_unref (q);
+  gst_harness_teardown (src);
+  g_object_unref (relay);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_second_publisher_refused)
+{
+  DiodeRelay *relay = fixture_relay_start (0, NULL);
+  GstHarness *owner = sink_harness (relay, "taken");
+  gchar *hp = diode_relay_get_hostport (relay);
+  GstElement *intruder = gst_element_factory_make ("diodesink", NULL);
+  GstMessage *msg;
+  GError *err = NULL;
+
+  gst_harness_set_src_caps_str (owner, CAPS_STR);
+  gst_harness_play (owner);
+  fail_unless (fixture_wait_publisher (relay, "taken", TRUE, 5000));
+
+  g_object_set (intruder, "relay", hp, "stream", "taken", NULL);
+  msg = fixture_expect_error (intruder, GST_STATE_PAUSED, 5000);
+  fail_unless (msg != NULL, "second publisher got no error");
+  gst_message_parse_error (msg, &err, NULL);
+  GST_INFO ("second publisher: %s", err->message);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_BUSY));
+  fail_unless (strstr (err->message, "'taken' is already being published"));
+  /* the first publisher is untouched */
+  fail_unless (diode_relay_has_publisher (relay, "taken"));
+  fail_unless_equals_int (gst_harness_push (owner, make_buffer (0, 10)),
+      GST_FLOW_OK);
+
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_state (intruder, GST_STATE_NULL);
+  gst_object_unref (intruder);
+  gst_harness_teardown (owner);
+  g_free (hp);
+  g_object_unref (relay);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_unknown_stream_times_out)
+{
+  DiodeRelay *relay = fixture_relay_start (0, NULL);
+  gchar *hp = diode_relay_get_hostport (relay);
+  GstElement *pipe = gst_parse_launch_full ("diodesrc name=src timeout=600 "
+      "! fakesink", NULL, GST_PARSE_FLAG_NONE, NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  GstMessage *msg;
+  GError *err = NULL;
+  gint64 t0 = g_get_monotonic_time (), waited;
+
+  g_object_set (src, "relay", hp, "stream", "nobody-here", NULL);
+  msg = fixture_expect_error (pipe, GST_STATE_PLAYING, 10000);
+  waited = (g_get_monotonic_time () - t0) / 1000;
+  fail_unless (msg != NULL);
+  gst_message_parse_error (msg, &err, NULL);
+  GST_INFO ("after %" G_GINT64_FORMAT " ms: %s", waited, err->message);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_NOT_FOUND));
+  fail_unless (strstr (err->message, "'nobody-here'"));
+  fail_unless (waited >= 500, "gave up after %" G_GINT64_FORMAT " ms", waited);
+
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (pipe);
+  g_free (hp);
+  g_object_unref (relay);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_stream_published_while_waiting)
+{
+  DiodeRelay *relay = fixture_relay_start (0, NULL);
+  GstHarness *src = src_harness (relay, "soon", 10000);
+  GstHarness *sink = sink_harness (relay, "soon");
+  GstBuffer *b;
+
+  gst_harness_play (src);
+  g_usleep (300 * 1000);
+  gst_harness_set_src_caps_str (sink, CAPS_STR);
+  gst_harness_play (sink);
+  gst_harness_push (sink, make_buffer (0, 10));
+  b = gst_harness_pull (src);
+  fail_unless (b != NULL);
+  check_same_payload (b, 0);
+  gst_buffer_unref (b);
+  gst_harness_teardown (sink);
+  gst_harness_teardown (src);
+  g_object_unref (relay);
+}
+
+GST_END_TEST;
+
+static void
+check_connect_error (const gchar * factory, const gchar * relay_hp,
+    const gchar * relay_id, GQuark domain, gint code, const gchar * needle)
+{
+  GstElement *e = gst_element_factory_make (factory, NULL);
+  GstMessage *msg;
+  GError *err = NULL;
+
+  g_object_set (e, "relay", relay_hp, "stream", "x", "timeout", 3000, NULL);
+  if (relay_id)
+    g_object_set (e, "relay-id", relay_id, NULL);
+  msg = fixture_expect_error (e, GST_STATE_PAUSED, 10000);
+  fail_unless (msg != NULL, "%s: no error", factory);
+  gst_message_parse_error (msg, &err, NULL);
+  GST_INFO ("%s: %s", factory, err->message);
+  fail_unless (g_error_matches (err, domain, code), "%s: got %s %d: %s",
+      factory, g_quark_to_string (err->domain), err->code, err->message);
+  fail_unless (strstr (err->message, needle), "%s: '%s' lacks '%s'",
+      factory, err->message, needle);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+}
+
+GST_START_TEST (test_relay_unreachable)
+{
+  /* a port nobody listens on: bind one, close it */
+  DiodeRelay *relay = fixture_relay_start (0, NULL);
+  gchar *hp = diode_relay_get_hostport (relay);
+
+  diode_relay_stop (relay);
+  check_connect_error ("diodesink", hp, NULL, GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_OPEN_WRITE, "Could not connect to relay");
+  check_connect_error ("diodesrc", hp, NULL, GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_OPEN_READ, "Could not connect to relay");
+  g_free (hp);
+  g_object_unref (relay);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_relay_key_changed)
+{
+  DiodeRelay *relay = fixture_relay_start (0, "relay-a.pem");
+  guint16 port = diode_relay_get_port (relay);
+  gchar *hp = diode_relay_get_hostport (relay);
+  gchar *addr_a = g_strdup (diode_relay_get_address (relay));
+  GstHarness *sink = sink_harness (relay, "tofu");
+
+  /* first use records relay A's key */
+  gst_harness_set_src_caps_str (sink, CAPS_STR);
+  gst_harness_play (sink);
+  fail_unless (fixture_wait_publisher (relay, "tofu", TRUE, 5000));
+  gst_harness_teardown (sink);
+  g_object_unref (relay);
+
+  /* another key on the same address: both elements refuse it */
+  relay = fixture_relay_start (port, "relay-b.pem");
+  fail_if (g_str_equal (addr_a, diode_relay_get_address (relay)));
+  check_connect_error ("diodesink", hp, NULL, GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_NOT_AUTHORIZED, addr_a);
+  check_connect_error ("diodesrc", hp, NULL, GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_NOT_AUTHORIZED, diode_relay_get_address (relay));
+  /* a pinned relay-id wins over the record, and must match */
+  check_connect_error ("diodesrc", hp, addr_a, GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_NOT_AUTHORIZED, "relay-id requires");
+  check_connect_error ("diodesrc", hp, "0x1234", GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_SETTINGS, "not an address");
+
+  g_free (addr_a);
+  g_free (hp);
+  g_object_unref (relay);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_pinned_relay_id_accepted)
+{
+  DiodeRelay *relay = fixture_relay_start (0, "relay-pin.pem");
+  GstHarness *sink = sink_harness (relay, "pinned");
+
+  g_object_set (sink->element, "relay-id", diode_relay_get_address (relay),
+      NULL);
+  gst_harness_set_src_caps_str (sink, CAPS_STR);
+  gst_harness_play (sink);
+  fail_unless (fixture_wait_publisher (relay, "pinned", TRUE, 5000));
+  gst_harness_teardown (sink);
+  g_object_unref (relay);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_uri_handler)
+{
+  GstElement *src = gst_element_make_from_uri (GST_URI_SRC,
+      "diode://relay.example.org/pi-taipei", "s", NULL);
+  GstElement *sink = gst_element_make_from_uri (GST_URI_SINK,
+      "diode://127.0.0.1:9000/cam?relay-id=0x00112233445566778899aabbccddeeff00112233",
+      "k", NULL);
+  gchar *relay, *stream, *rid, *uri;
+  GError *err = NULL;
+
+  fail_unless (src && sink);
+  fail_unless_equals_string (G_OBJECT_TYPE_NAME (src), "GstDiodeSrc");
+  g_object_get (src, "relay", &relay, "stream", &stream, NULL);
+  fail_unless_equals_string (relay, "relay.example.org:7878");
+  fail_unless_equals_string (stream, "pi-taipei");
+  g_free (relay);
+  g_free (stream);
+  g_object_get (sink, "relay", &relay, "stream", &stream, "relay-id", &rid,
+      NULL);
+  fail_unless_equals_string (relay, "127.0.0.1:9000");
+  fail_unless_equals_string (stream, "cam");
+  fail_unless_equals_string (rid, "0x00112233445566778899aabbccddeeff00112233");
+  uri = gst_uri_handler_get_uri (GST_URI_HANDLER (sink));
+  fail_unless_equals_string (uri, "diode://127.0.0.1:9000/cam?relay-id="
+      "0x00112233445566778899aabbccddeeff00112233");
+  g_free (relay);
+  g_free (stream);
+  g_free (rid);
+  g_free (uri);
+  fail_if (gst_uri_handler_set_uri (GST_URI_HANDLER (src), "diode://host/",
+          &err));
+  fail_unless (err != NULL);
+  g_clear_error (&err);
+  fail_if (gst_uri_handler_set_uri (GST_URI_HANDLER (src), "http://x/y",
+          &err));
+  g_clear_error (&err);
+  gst_object_unref (src);
+  gst_object_unref (sink);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_stream_defaults_to_element_name)
+{
+  GstElement *sink = gst_element_factory_make ("diodesink", "pi-taipei");
+  gchar *stream;
+
+  g_object_get (sink, "stream", &stream, NULL);
+  fail_unless_equals_string (stream, "pi-taipei");
+  g_free (stream);
+  gst_object_unref (sink);
+}
+
+GST_END_TEST;
+
+static Suite *
+elements_suite (void)
+{
+  Suite *s = suite_create ("elements");
+  TCase *tc = tcase_create ("general");
+
+  fixture_config_dir ();
+  suite_add_tcase (s, tc);
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, test_roundtrip);
+  tcase_add_test (tc, test_late_joiner_starts_at_latest_keyframe);
+  tcase_add_test (tc, test_latency_query);
+  tcase_add_test (tc, test_second_publisher_refused);
+  tcase_add_test (tc, test_unknown_stream_times_out);
+  tcase_add_test (tc, test_stream_published_while_waiting);
+  tcase_add_test (tc, test_relay_unreachable);
+  tcase_add_test (tc, test_relay_key_changed);
+  tcase_add_test (tc, test_pinned_relay_id_accepted);
+  tcase_add_test (tc, test_uri_handler);
+  tcase_add_test (tc, test_stream_defaults_to_element_name);
+  return s;
+}
+
+GST_CHECK_MAIN (elements);

@@ -1,0 +1,861 @@
+/* gst-diode — end-to-end tests: real diode-relay process, real codecs
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Each test starts the diode-relay binary (DIODE_RELAY, or the one built next
+ * to this test) on 127.0.0.1 with a free port, runs GStreamer pipelines with
+ * diodesink / diodesrc against it and compares what viewers decode with what
+ * the publisher's own decoder makes of the same H.264 stream, frame by frame
+ * (SHA-1 of the visible pixels). The relay is stopped at the end of every
+ * test, and killed by the kernel if this process dies first.
+ *
+ * XDG_CONFIG_HOME points at a temporary directory made for this run (the
+ * elements keep their identity and known-relays there), removed at the end.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/check/gstcheck.h>
+#include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#ifndef DIODE_RELAY_PATH
+#define DIODE_RELAY_PATH "diode-relay"
+#endif
+
+#define FPS 30
+
+/* The run's XDG_CONFIG_HOME (also holds the relay's key, shared by the tests
+ * so that trust-on-first-use never sees two relays on one HOST:PORT). */
+static gchar *config_dir;
+
+/* ------------------------------------------------------------------------ */
+/* the relay process */
+
+typedef struct
+{
+  GSubprocess *proc;
+  GThread *reader;
+  GMutex lock;
+  GCond cond;
+  GPtrArray *lines;             /* its log, one line each */
+  gboolean eof;
+  gchar *address;               /* from --print-id */
+  guint port;
+} Relay;
+
+static void
+relay_child_setup (gpointer user_data)
+{
+  /* If this test process dies (failed assertion, timeout, crash), the relay
+   * goes with it. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () == 1)
+    _exit (1);
+}
+
+static gboolean
+parse_print_id (const gchar * line, gchar ** address, guint * port)
+{
+  gchar **parts = g_strsplit (line, " ", -1);
+  gboolean ok = FALSE;
+  guint64 p;
+
+  if (g_strv_length (parts) == 2 && g_str_has_prefix (parts[0], "0x")
+      && strlen (parts[0]) == 42
+      && g_ascii_string_to_unsigned (parts[1], 10, 1, 65535, &p, NULL)) {
+    *address = g_strdup (parts[0]);
+    *port = (guint) p;
+    ok = TRUE;
+  }
+  g_strfreev (parts);
+  return ok;
+}
+
+static gpointer
+relay_reader (gpointer data)
+{
+  Relay *r = data;
+  GDataInputStream *in =
+      g_data_input_stream_new (g_subprocess_get_stdout_pipe (r->proc));
+  gchar *line;
+
+  while ((line = g_data_input_stream_read_line_utf8 (in, NULL, NULL, NULL))) {
+    g_printerr ("[relay] %s\n", line);
+    g_mutex_lock (&r->lock);
+    if (!r->address)
+      parse_print_id (line, &r->address, &r->port);
+    g_ptr_array_add (r->lines, line);
+    g_cond_broadcast (&r->cond);
+    g_mutex_unlock (&r->lock);
+  }
+  g_mutex_lock (&r->lock);
+  r->eof = TRUE;
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
+  g_object_unref (in);
+  return NULL;
+}
+
+static Relay *
+relay_start (void)
+{
+  Relay *r = g_new0 (Relay, 1);
+  GSubprocessLauncher *l;
+  const gchar *bin = g_getenv ("DIODE_RELAY");
+  gchar *key = g_build_filename (config_dir, "relay.pem", NULL);
+  GError *err = NULL;
+  gint64 deadline;
+
+  if (!bin || !*bin)
+    bin = DIODE_RELAY_PATH;
+  g_mutex_init (&r->lock);
+  g_cond_init (&r->cond);
+  r->lines = g_ptr_array_new_with_free_func (g_free);
+
+  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+      G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_setenv (l, "XDG_CONFIG_HOME", config_dir, TRUE);
+  g_subprocess_launcher_set_child_setup (l, relay_child_setup, NULL, NULL);
+  r->proc = g_subprocess_launcher_spawn (l, &err, bin, "--listen",
+      "127.0.0.1:0", "--identity", key, "--print-id", "-v", NULL);
+  g_object_unref (l);
+  g_free (key);
+  fail_unless (r->proc != NULL, "cannot start %s: %s", bin,
+      err ? err->message : "?");
+  r->reader = g_thread_new ("relay-log", relay_reader, r);
+
+  deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  g_mutex_lock (&r->lock);
+  while (!r->address && !r->eof)
+    if (!g_cond_wait_until (&r->cond, &r->lock, deadline))
+      break;
+  g_mutex_unlock (&r->lock);
+  fail_unless (r->address != NULL, "%s did not print its address and port "
+      "within 10 s (%s)", bin, r->eof ? "it exited" : "still running");
+  return r;
+}
+
+/* Number of log lines containing all of @a and @b (NULL: any). Locked. */
+static guint
+relay_count_lines_locked (Relay * r, const gchar * a, const gchar * b)
+{
+  guint i, n = 0;
+
+  for (i = 0; i < r->lines->len; i++) {
+    const gchar *s = g_ptr_array_index (r->lines, i);
+    if (strstr (s, a) && (!b || strstr (s, b)))
+      n++;
+  }
+  return n;
+}
+
+static gboolean
+relay_wait_lines (Relay * r, const gchar * a, const gchar * b, guint count,
+    guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gboolean ok;
+
+  g_mutex_lock (&r->lock);
+  while (!(ok = relay_count_lines_locked (r, a, b) >= count) && !r->eof)
+    if (!g_cond_wait_until (&r->cond, &r->lock, deadline))
+      break;
+  ok = relay_count_lines_locked (r, a, b) >= count;
+  g_mutex_unlock (&r->lock);
+  return ok;
+}
+
+static void
+on_relay_exited (GObject * proc, GAsyncResult * res, gpointer user_data)
+{
+  g_subprocess_wait_finish (G_SUBPROCESS (proc), res, NULL);
+  *(gboolean *) user_data = TRUE;
+}
+
+/* Wait for the process, at most @timeout_ms. */
+static gboolean
+relay_wait_exit (Relay * r, guint timeout_ms)
+{
+  GMainContext *ctx = g_main_context_new ();
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gboolean done = FALSE;
+
+  g_main_context_push_thread_default (ctx);
+  g_subprocess_wait_async (r->proc, NULL, on_relay_exited, &done);
+  while (!done && g_get_monotonic_time () < deadline) {
+    if (!g_main_context_iteration (ctx, FALSE))
+      g_usleep (10 * 1000);
+  }
+  g_main_context_pop_thread_default (ctx);
+  /* A pending wait_async still holds the context; it is finished when the
+   * process is reaped after a kill, below. */
+  g_main_context_unref (ctx);
+  return done;
+}
+
+/* SIGTERM, bounded wait, SIGKILL if needed; then check it exited cleanly. */
+static void
+relay_stop (Relay * r)
+{
+  gboolean exited, clean;
+  gint status = -1;
+
+  g_subprocess_send_signal (r->proc, SIGTERM);
+  exited = relay_wait_exit (r, 5000);
+  if (!exited) {
+    g_subprocess_force_exit (r->proc);
+    relay_wait_exit (r, 5000);
+  }
+  g_thread_join (r->reader);
+  clean = exited && g_subprocess_get_if_exited (r->proc);
+  if (clean)
+    status = g_subprocess_get_exit_status (r->proc);
+
+  g_object_unref (r->proc);
+  g_ptr_array_unref (r->lines);
+  g_free (r->address);
+  g_mutex_clear (&r->lock);
+  g_cond_clear (&r->cond);
+  g_free (r);
+
+  fail_unless (exited, "diode-relay did not exit within 5 s of SIGTERM "
+      "(killed)");
+  fail_unless (clean && status == 0, "diode-relay did not exit cleanly on "
+      "SIGTERM (%s %d)", clean ? "exit status" : "killed by signal", status);
+}
+
+/* ------------------------------------------------------------------------ */
+/* pipelines */
+
+/* SHA-1 of each decoded frame's visible pixels, in arrival order. */
+typedef struct
+{
+  GMutex lock;
+  GPtrArray *sums;
+  gint64 first_us;              /* monotonic time of the first frame, or 0 */
+} Collector;
+
+typedef struct
+{
+  gchar *name;
+  GstElement *pipeline;
+  GstBus *bus;
+  gboolean eos;
+  Collector col;
+} Pipe;
+
+static GstFlowReturn
+on_new_sample (GstAppSink * sink, gpointer user_data)
+{
+  Collector *col = user_data;
+  GstSample *sample = gst_app_sink_pull_sample (sink);
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  GChecksum *sum;
+  guint p, row;
+
+  if (!sample)
+    return GST_FLOW_FLUSHING;
+  if (!gst_video_info_from_caps (&info, gst_sample_get_caps (sample))
+      || !gst_video_frame_map (&frame, &info, gst_sample_get_buffer (sample),
+          GST_MAP_READ)) {
+    gst_sample_unref (sample);
+    GST_ELEMENT_ERROR (sink, STREAM, FAILED, ("cannot map a decoded frame"),
+        (NULL));
+    return GST_FLOW_ERROR;
+  }
+  /* Row by row, so that stride padding cannot make equal frames differ. */
+  sum = g_checksum_new (G_CHECKSUM_SHA1);
+  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
+    const guint8 *data = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
+    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
+    gsize row_bytes = (gsize) GST_VIDEO_FRAME_COMP_WIDTH (&frame, p) *
+        GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, p);
+
+    for (row = 0; row < (guint) GST_VIDEO_FRAME_COMP_HEIGHT (&frame, p); row++)
+      g_checksum_update (sum, data + (gsize) row * stride, row_bytes);
+  }
+  gst_video_frame_unmap (&frame);
+  gst_sample_unref (sample);
+
+  g_mutex_lock (&col->lock);
+  if (!col->first_us)
+    col->first_us = g_get_monotonic_time ();
+  g_ptr_array_add (col->sums, g_strdup (g_checksum_get_string (sum)));
+  g_mutex_unlock (&col->lock);
+  g_checksum_free (sum);
+  return GST_FLOW_OK;
+}
+
+static void
+collector_attach (Collector * col, GstElement * pipeline, const gchar * name)
+{
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), name);
+  GstAppSinkCallbacks cb = { 0 };
+
+  fail_unless (sink != NULL, "no appsink '%s'", name);
+  cb.new_sample = on_new_sample;
+  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cb, col, NULL);
+  gst_object_unref (sink);
+}
+
+static guint
+collector_count (Collector * col)
+{
+  guint n;
+
+  g_mutex_lock (&col->lock);
+  n = col->sums->len;
+  g_mutex_unlock (&col->lock);
+  return n;
+}
+
+static Pipe *
+pipe_new (const gchar * name, const gchar * desc, const gchar * appsink)
+{
+  Pipe *p = g_new0 (Pipe, 1);
+  GError *err = NULL;
+
+  p->name = g_strdup (name);
+  p->pipeline = gst_parse_launch (desc, &err);
+  fail_unless (p->pipeline != NULL && err == NULL, "%s: cannot build '%s': "
+      "%s", name, desc, err ? err->message : "?");
+  p->bus = gst_element_get_bus (p->pipeline);
+  g_mutex_init (&p->col.lock);
+  p->col.sums = g_ptr_array_new_with_free_func (g_free);
+  if (appsink)
+    collector_attach (&p->col, p->pipeline, appsink);
+  return p;
+}
+
+static void
+pipe_play (Pipe * p)
+{
+  fail_if (gst_element_set_state (p->pipeline, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE, "%s: cannot start the pipeline", p->name);
+}
+
+/* Stop the pipeline (bounded: NULL from PLAYING does not wait on data). */
+static void
+pipe_stop (Pipe * p)
+{
+  if (p->pipeline)
+    fail_if (gst_element_set_state (p->pipeline, GST_STATE_NULL) ==
+        GST_STATE_CHANGE_FAILURE, "%s: cannot stop the pipeline", p->name);
+}
+
+static void
+pipe_free (Pipe * p)
+{
+  pipe_stop (p);
+  gst_object_unref (p->bus);
+  gst_object_unref (p->pipeline);
+  g_ptr_array_unref (p->col.sums);
+  g_mutex_clear (&p->col.lock);
+  g_free (p->name);
+  g_free (p);
+}
+
+/* Handle bus messages for up to @timeout: errors fail the test, EOS is
+ * recorded, warnings are shown. Returns early after an EOS. */
+static void
+pipe_poll (Pipe * p, GstClockTime timeout)
+{
+  GstMessage *msg = gst_bus_timed_pop_filtered (p->bus, timeout,
+      GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING);
+  GError *err = NULL;
+  gchar *dbg = NULL;
+
+  if (!msg)
+    return;
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_EOS:
+      p->eos = TRUE;
+      break;
+    case GST_MESSAGE_WARNING:
+      gst_message_parse_warning (msg, &err, &dbg);
+      g_printerr ("%s: warning from %s: %s (%s)\n", p->name,
+          GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message,
+          dbg ? dbg : "");
+      break;
+    case GST_MESSAGE_ERROR:
+      gst_message_parse_error (msg, &err, &dbg);
+      fail ("%s: error from %s: %s (%s)", p->name,
+          GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message,
+          dbg ? dbg : "");
+      break;
+    default:
+      break;
+  }
+  g_clear_error (&err);
+  g_free (dbg);
+  gst_message_unref (msg);
+}
+
+/* Fail if any pipeline reported an error; keep their EOS. */
+static void
+pipes_check (Pipe ** pipes, guint n)
+{
+  guint i;
+
+  for (i = 0; i < n; i++)
+    pipe_poll (pipes[i], 0);
+}
+
+static void
+pipe_wait_eos (Pipe * p, gint64 deadline_us, const gchar * why)
+{
+  while (!p->eos) {
+    gint64 left = deadline_us - g_get_monotonic_time ();
+
+    fail_unless (left > 0, "%s: no EOS %s (%u frames decoded so far)",
+        p->name, why, collector_count (&p->col));
+    pipe_poll (p, MIN (left, 100 * G_TIME_SPAN_MILLISECOND) * GST_USECOND);
+  }
+}
+
+/* Sleep @ms while watching @pipes for errors. */
+static void
+pipes_run_for (Pipe ** pipes, guint n, guint ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+
+  while (g_get_monotonic_time () < end) {
+    pipes_check (pipes, n);
+    g_usleep (10 * 1000);
+  }
+}
+
+static gchar *
+viewer_desc (guint port, const gchar * stream, const gchar * extra)
+{
+  return g_strdup_printf ("diodesrc relay=127.0.0.1:%u stream=%s "
+      "timeout=20000 %s ! h264parse ! avdec_h264 ! videoconvert ! "
+      "video/x-raw,format=I420 ! appsink name=out sync=false", port, stream,
+      extra ? extra : "");
+}
+
+/* ------------------------------------------------------------------------ */
+/* fixture: a temporary XDG_CONFIG_HOME for the whole run */
+
+static void
+remove_tree (const gchar * path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  if (dir) {
+    while ((name = g_dir_read_name (dir))) {
+      gchar *child = g_build_filename (path, name, NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR)
+          && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (child);
+      else
+        g_unlink (child);
+      g_free (child);
+    }
+    g_dir_close (dir);
+  }
+  g_rmdir (path);
+}
+
+static void
+config_setup (void)
+{
+  GError *err = NULL;
+
+  config_dir = g_dir_make_tmp ("gst-diode-e2e-XXXXXX", &err);
+  fail_unless (config_dir != NULL, "cannot make a temporary directory: %s",
+      err ? err->message : "?");
+  g_setenv ("XDG_CONFIG_HOME", config_dir, TRUE);
+  /* The elements find their files through g_get_user_config_dir(), which
+   * GLib computes once per process. */
+  fail_unless_equals_string (g_get_user_config_dir (), config_dir);
+}
+
+static void
+config_teardown (void)
+{
+  remove_tree (config_dir);
+  g_clear_pointer (&config_dir, g_free);
+}
+
+/* ------------------------------------------------------------------------ */
+/* tests */
+
+#define E2E_FRAMES 150
+#define E2E_VIEWERS 3
+
+/* One publisher, three viewers through the relay: every viewer decodes
+ * exactly what the publisher's own decoder makes of the encoded stream, and
+ * the publisher's EOS reaches each of them. */
+GST_START_TEST (test_e2e_three_viewers)
+{
+  Relay *relay = relay_start ();
+  Pipe *pipes[E2E_VIEWERS + 1], *pub, **viewers = pipes + 1;
+  GPtrArray *ref;
+  GString *report;
+  gchar *desc;
+  gint64 deadline;
+  guint i, j;
+
+  for (i = 0; i < E2E_VIEWERS; i++) {
+    gchar *name = g_strdup_printf ("viewer %u", i + 1);
+
+    desc = viewer_desc (relay->port, "e2e", NULL);
+    viewers[i] = pipe_new (name, desc, "out");
+    g_free (name);
+    g_free (desc);
+    pipe_play (viewers[i]);
+  }
+  /* They subscribe before the stream exists; the relay holds them. */
+  if (!relay_wait_lines (relay, "waits up to", "for 'e2e'", E2E_VIEWERS,
+          10000)) {
+    pipes_check (viewers, E2E_VIEWERS);
+    fail ("the relay did not report %u viewers waiting for 'e2e' within 10 s",
+        E2E_VIEWERS);
+  }
+
+  desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball ! "
+      "video/x-raw,width=320,height=240,framerate=%d/1 ! "
+      "x264enc tune=zerolatency key-int-max=30 speed-preset=ultrafast ! "
+      "h264parse ! tee name=t  "
+      "t. ! queue ! diodesink relay=127.0.0.1:%u stream=e2e  "
+      "t. ! queue ! avdec_h264 ! videoconvert ! video/x-raw,format=I420 ! "
+      "appsink name=ref sync=false", E2E_FRAMES, FPS, relay->port);
+  pub = pipes[0] = pipe_new ("publisher", desc, "ref");
+  g_free (desc);
+  pipe_play (pub);
+
+  deadline = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
+  while (!pub->eos) {
+    pipes_check (pipes, E2E_VIEWERS + 1);
+    fail_unless (g_get_monotonic_time () < deadline, "publisher: no EOS "
+        "within 20 s (%u frames decoded by its reference branch)",
+        collector_count (&pub->col));
+    g_usleep (10 * 1000);
+  }
+  /* The publisher's EOS crosses the relay to every viewer. */
+  deadline = g_get_monotonic_time () + 15 * G_TIME_SPAN_SECOND;
+  for (i = 0; i < E2E_VIEWERS; i++) {
+    pipe_wait_eos (viewers[i], deadline, "within 15 s of the publisher's");
+    pipes_check (pipes, E2E_VIEWERS + 1);
+  }
+  for (i = 0; i <= E2E_VIEWERS; i++)
+    pipe_stop (pipes[i]);
+
+  ref = pub->col.sums;
+  report = g_string_new (NULL);
+  g_string_append_printf (report, "e2e: reference %u frames", ref->len);
+  for (i = 0; i < E2E_VIEWERS; i++) {
+    GPtrArray *got = viewers[i]->col.sums;
+    guint same = 0;
+
+    for (j = 0; j < MIN (got->len, ref->len); j++)
+      if (!strcmp (g_ptr_array_index (got, j), g_ptr_array_index (ref, j)))
+        same++;
+    g_string_append_printf (report, ", viewer %u: %u/%u identical", i + 1,
+        same, got->len);
+  }
+  g_print ("%s\n", report->str);
+  g_string_free (report, TRUE);
+
+  fail_unless_equals_int (ref->len, E2E_FRAMES);
+  for (i = 0; i < E2E_VIEWERS; i++) {
+    GPtrArray *got = viewers[i]->col.sums;
+
+    for (j = 0; j < MIN (got->len, ref->len); j++)
+      fail_unless (!strcmp (g_ptr_array_index (got, j),
+              g_ptr_array_index (ref, j)), "viewer %u: decoded frame %u "
+          "differs from the reference (sha1 %s, expected %s)", i + 1, j,
+          (gchar *) g_ptr_array_index (got, j),
+          (gchar *) g_ptr_array_index (ref, j));
+    fail_unless (got->len == ref->len, "viewer %u decoded %u frames, the "
+        "reference %u", i + 1, got->len, ref->len);
+  }
+
+  for (i = 0; i <= E2E_VIEWERS; i++)
+    pipe_free (pipes[i]);
+  relay_stop (relay);
+}
+
+GST_END_TEST;
+
+/* What went into the publisher's tee: one entry per encoded frame. */
+typedef struct
+{
+  GMutex lock;
+  GArray *keyframes;            /* indices of buffers without DELTA_UNIT */
+  guint count;
+} TeeLog;
+
+static gboolean
+tee_log_buffer (GstBuffer ** buf, guint idx, gpointer user_data)
+{
+  TeeLog *log = user_data;
+
+  if (!GST_BUFFER_FLAG_IS_SET (*buf, GST_BUFFER_FLAG_DELTA_UNIT))
+    g_array_append_val (log->keyframes, log->count);
+  log->count++;
+  return TRUE;
+}
+
+static GstPadProbeReturn
+on_tee_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  TeeLog *log = user_data;
+
+  g_mutex_lock (&log->lock);
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+    tee_log_buffer (&buf, 0, log);
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info),
+        tee_log_buffer, log);
+  }
+  g_mutex_unlock (&log->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static guint
+tee_log_count (TeeLog * log)
+{
+  guint n;
+
+  g_mutex_lock (&log->lock);
+  n = log->count;
+  g_mutex_unlock (&log->lock);
+  return n;
+}
+
+/* Latest keyframe index < @before, or G_MAXUINT. */
+static guint
+tee_log_keyframe_before (TeeLog * log, guint before)
+{
+  guint i, k = G_MAXUINT;
+
+  g_mutex_lock (&log->lock);
+  for (i = 0; i < log->keyframes->len; i++)
+    if (g_array_index (log->keyframes, guint, i) < before)
+      k = g_array_index (log->keyframes, guint, i);
+  g_mutex_unlock (&log->lock);
+  return k;
+}
+
+/* First keyframe index >= @from, or G_MAXUINT. */
+static guint
+tee_log_keyframe_from (TeeLog * log, guint from)
+{
+  guint i, k = G_MAXUINT;
+
+  g_mutex_lock (&log->lock);
+  for (i = 0; i < log->keyframes->len && k == G_MAXUINT; i++)
+    if (g_array_index (log->keyframes, guint, i) >= from)
+      k = g_array_index (log->keyframes, guint, i);
+  g_mutex_unlock (&log->lock);
+  return k;
+}
+
+static gboolean
+tee_log_is_keyframe (TeeLog * log, guint idx)
+{
+  guint i;
+  gboolean yes = FALSE;
+
+  g_mutex_lock (&log->lock);
+  for (i = 0; i < log->keyframes->len; i++)
+    if (g_array_index (log->keyframes, guint, i) == idx)
+      yes = TRUE;
+  g_mutex_unlock (&log->lock);
+  return yes;
+}
+
+#define LATE_GOP 90             /* frames: 3 s at 30 fps */
+#define LATE_JOIN_AT 135        /* frames: 4.5 s, half-way into the 2nd GOP */
+#define LATE_MAX_FIRST_MS 1000
+#define LATE_MIN_FRAMES 60      /* from frame 90: past the join point */
+
+/* A viewer that joins mid-GOP starts at once, at the latest keyframe (with
+ * the stream's headers), and decodes exactly the publisher's frames from
+ * there. */
+GST_START_TEST (test_late_joiner)
+{
+  Relay *relay = relay_start ();
+  TeeLog log = { 0 };
+  Pipe *pipes[2], *pub, *viewer;
+  GstElement *tee;
+  GstPad *pad;
+  GPtrArray *ref, *got;
+  gchar *desc;
+  gint64 t0, deadline, first_ms;
+  guint join_idx, expected_kf, next_kf, start = G_MAXUINT, i;
+  gboolean found = FALSE;
+
+  g_mutex_init (&log.lock);
+  log.keyframes = g_array_new (FALSE, FALSE, sizeof (guint));
+
+  desc = g_strdup_printf ("videotestsrc is-live=true pattern=ball ! "
+      "video/x-raw,width=320,height=240,framerate=%d/1 ! "
+      "x264enc tune=zerolatency key-int-max=%d speed-preset=ultrafast ! "
+      "h264parse ! tee name=t  "
+      "t. ! queue ! diodesink relay=127.0.0.1:%u stream=late  "
+      "t. ! queue ! avdec_h264 ! videoconvert ! video/x-raw,format=I420 ! "
+      "appsink name=ref sync=false", FPS, LATE_GOP, relay->port);
+  pub = pipes[0] = pipe_new ("publisher", desc, "ref");
+  g_free (desc);
+  tee = gst_bin_get_by_name (GST_BIN (pub->pipeline), "t");
+  pad = gst_element_get_static_pad (tee, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER |
+      GST_PAD_PROBE_TYPE_BUFFER_LIST, on_tee_data, &log, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (tee);
+  pipe_play (pub);
+
+  /* Let it run 4.5 s: keyframes at 0 and 90, the next one 1.5 s away. */
+  deadline = g_get_monotonic_time () + 15 * G_TIME_SPAN_SECOND;
+  while (tee_log_count (&log) < LATE_JOIN_AT) {
+    pipes_check (pipes, 1);
+    fail_unless (!pub->eos, "publisher: unexpected EOS");
+    fail_unless (g_get_monotonic_time () < deadline, "publisher: only %u of "
+        "%u frames encoded within 15 s", tee_log_count (&log), LATE_JOIN_AT);
+    g_usleep (5 * 1000);
+  }
+
+  desc = viewer_desc (relay->port, "late", NULL);
+  viewer = pipes[1] = pipe_new ("viewer", desc, "out");
+  g_free (desc);
+  join_idx = tee_log_count (&log);
+  t0 = g_get_monotonic_time ();
+  pipe_play (viewer);
+
+  deadline = t0 + 5 * G_TIME_SPAN_SECOND;
+  while (collector_count (&viewer->col) == 0) {
+    pipes_check (pipes, 2);
+    fail_unless (!viewer->eos, "viewer: EOS before any frame");
+    fail_unless (g_get_monotonic_time () < deadline, "viewer: no decoded "
+        "frame within 5 s of joining at reference frame %u", join_idx);
+    g_usleep (1000);
+  }
+  g_mutex_lock (&viewer->col.lock);
+  first_ms = (viewer->col.first_us - t0) / 1000;
+  g_mutex_unlock (&viewer->col.lock);
+
+  /* Watch ~1 s, and at least until it has caught up with the live edge
+   * (the join point is 45 frames after the keyframe it starts at). */
+  pipes_run_for (pipes, 2, 1000);
+  deadline = g_get_monotonic_time () + 8 * G_TIME_SPAN_SECOND;
+  while (collector_count (&viewer->col) < LATE_MIN_FRAMES) {
+    pipes_check (pipes, 2);
+    fail_unless (!viewer->eos, "viewer: unexpected EOS");
+    fail_unless (g_get_monotonic_time () < deadline, "viewer: only %u frames "
+        "decoded within 9 s of the first one", collector_count (&viewer->col));
+    g_usleep (5 * 1000);
+  }
+  pipe_stop (viewer);
+
+  /* Run on until the next keyframe is out, then end the stream so that the
+   * reference decodes everything the viewer could have seen. */
+  deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  while ((next_kf = tee_log_keyframe_from (&log, join_idx)) == G_MAXUINT
+      || collector_count (&pub->col) <= next_kf) {
+    pipes_check (pipes, 1);
+    fail_unless (g_get_monotonic_time () < deadline, "publisher: no keyframe "
+        "after reference frame %u within 10 s (%u frames encoded)", join_idx,
+        tee_log_count (&log));
+    g_usleep (5 * 1000);
+  }
+  fail_unless (gst_element_send_event (pub->pipeline, gst_event_new_eos ()));
+  pipe_wait_eos (pub, g_get_monotonic_time () + 8 * G_TIME_SPAN_SECOND,
+      "within 8 s of being sent one");
+  pipe_stop (pub);
+
+  ref = pub->col.sums;
+  got = viewer->col.sums;
+  expected_kf = tee_log_keyframe_before (&log, join_idx);
+  fail_unless (got->len > 0);
+  /* Where the viewer started: a keyframe whose following frames match. */
+  for (i = 0; i < ref->len && !found; i++) {
+    guint j;
+
+    if (strcmp (g_ptr_array_index (ref, i), g_ptr_array_index (got, 0)))
+      continue;
+    if (!tee_log_is_keyframe (&log, i))
+      continue;
+    for (j = 0; j < got->len && i + j < ref->len; j++)
+      if (strcmp (g_ptr_array_index (ref, i + j), g_ptr_array_index (got, j)))
+        break;
+    if (j == got->len) {
+      found = TRUE;
+      start = i;
+    }
+  }
+
+  if (!found) {
+    /* Say where it goes wrong. */
+    for (i = 0; i < ref->len; i++)
+      if (!strcmp (g_ptr_array_index (ref, i), g_ptr_array_index (got, 0)))
+        break;
+    fail_unless (i < ref->len, "late joiner: its first decoded frame (sha1 "
+        "%s) is none of the %u reference frames (expected reference frame "
+        "%u, a keyframe)", (gchar *) g_ptr_array_index (got, 0), ref->len,
+        expected_kf);
+    fail_unless (tee_log_is_keyframe (&log, i), "late joiner: its first "
+        "decoded frame is reference frame %u, not a keyframe (expected %u)",
+        i, expected_kf);
+    for (start = 0; start < got->len && i + start < ref->len; start++)
+      if (strcmp (g_ptr_array_index (ref, i + start),
+              g_ptr_array_index (got, start)))
+        break;
+    fail ("late joiner: started at reference frame %u (keyframe), but its "
+        "decoded frame %u (sha1 %s) differs from reference frame %u (sha1 "
+        "%s)", i, start, start < got->len ?
+        (gchar *) g_ptr_array_index (got, start) : "none", i + start,
+        i + start < ref->len ? (gchar *) g_ptr_array_index (ref, i + start) :
+        "none: the reference ended first");
+  }
+  g_print ("late joiner: joined at reference frame %u, first decoded frame "
+      "after %" G_GINT64_FORMAT " ms, starting at reference frame %u "
+      "(keyframe), %.1f s before the next keyframe (frame %u); %u frames "
+      "decoded, all identical to the reference\n", join_idx, first_ms, start,
+      (gdouble) (next_kf - join_idx) / FPS, next_kf, got->len);
+
+  fail_unless (first_ms < LATE_MAX_FIRST_MS, "late joiner: first decoded "
+      "frame after %" G_GINT64_FORMAT " ms (limit %d ms; the next keyframe "
+      "was %.1f s away)", first_ms, LATE_MAX_FIRST_MS,
+      (gdouble) (next_kf - join_idx) / FPS);
+  fail_unless (start == expected_kf, "late joiner: started at keyframe %u, "
+      "expected the latest keyframe before the join (%u, joined at %u)",
+      start, expected_kf, join_idx);
+
+  pipe_free (viewer);
+  pipe_free (pub);
+  g_array_unref (log.keyframes);
+  g_mutex_clear (&log.lock);
+  relay_stop (relay);
+}
+
+GST_END_TEST;
+
+static Suite *
+e2e_suite (void)
+{
+  Suite *s = suite_create ("e2e");
+  TCase *tc = tcase_create ("relay");
+
+  tcase_add_unchecked_fixture (tc, config_setup, config_teardown);
+  tcase_add_test (tc, test_e2e_three_viewers);
+  tcase_add_test (tc, test_late_joiner);
+  suite_add_tcase (s, tc);
+  return s;
+}
+
+GST_CHECK_MAIN (e2e);

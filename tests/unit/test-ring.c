@@ -1,0 +1,234 @@
+/* gst-diode — unit tests: chunk ring and cursors
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include "diode-ring.h"
+
+/* A fake frame: its first byte says what it is, the rest pads it. */
+static GBytes *
+frame (guint8 tag, gsize size)
+{
+  guint8 *d = g_malloc0 (size);
+  d[0] = tag;
+  return g_bytes_new_take (d, size);
+}
+
+static guint8
+tag_of (GBytes * b)
+{
+  return ((const guint8 *) g_bytes_get_data (b, NULL))[0];
+}
+
+/* Push MEDIA frame @seq (tag = seq) with time seq * 100 ms. */
+static void
+push (DiodeRing * r, guint64 seq, gboolean key, gsize size)
+{
+  GBytes *f = frame ((guint8) seq, size);
+  diode_ring_push_media (r, f, seq, seq * 100 * GST_MSECOND, key, FALSE);
+  g_bytes_unref (f);
+}
+
+GST_START_TEST (test_join_at_latest_keyframe)
+{
+  DiodeRing *r = diode_ring_new (0, 0);
+  DiodeCursor c;
+  GBytes *caps = frame (200, 10), *f;
+
+  diode_ring_push_caps (r, caps);
+  push (r, 1, TRUE, 100);
+  push (r, 2, FALSE, 100);
+  push (r, 3, TRUE, 100);
+  push (r, 4, FALSE, 100);
+  fail_unless_equals_int (diode_ring_get_n_chunks (r), 2);
+
+  diode_cursor_init (&c);
+  diode_cursor_join (&c, r);
+  /* caps first, then the latest keyframe and what follows */
+  f = diode_cursor_next (&c, r, NULL);
+  fail_unless_equals_int (tag_of (f), 200);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 3);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 4);
+  fail_unless (diode_cursor_next (&c, r, NULL) == NULL);
+  /* live: new frames come through the same cursor, including a new chunk */
+  push (r, 5, FALSE, 100);
+  push (r, 6, TRUE, 100);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 5);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 6);
+  fail_unless (diode_cursor_next (&c, r, NULL) == NULL);
+  fail_unless_equals_int (c.last_seq, 6);
+
+  diode_cursor_clear (&c);
+  diode_ring_free (r);
+  g_bytes_unref (caps);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_byte_limit_evicts_whole_chunks)
+{
+  DiodeRing *r = diode_ring_new (1000, 0);
+  guint64 s;
+
+  for (s = 1; s <= 40; s++)
+    push (r, s, s % 4 == 1, 100);   /* chunks of 4 frames, 400 bytes */
+  /* at most 1000 bytes, whole chunks: 2 full chunks */
+  fail_unless (diode_ring_get_bytes (r) <= 1000);
+  fail_unless_equals_int (diode_ring_get_n_chunks (r), 2);
+  fail_unless_equals_int (diode_ring_get_bytes (r), 800);
+  diode_ring_free (r);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_newest_chunk_never_evicted)
+{
+  DiodeRing *r = diode_ring_new (10, 0);
+  DiodeCursor c;
+
+  push (r, 1, TRUE, 500);
+  push (r, 2, FALSE, 500);
+  fail_unless_equals_int (diode_ring_get_n_chunks (r), 1);
+  diode_cursor_init (&c);
+  diode_cursor_join (&c, r);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 1);
+  diode_cursor_clear (&c);
+  diode_ring_free (r);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_time_limit)
+{
+  DiodeRing *r = diode_ring_new (0, GST_SECOND);
+  guint64 s;
+
+  /* 100 ms per frame, keyframe every 5 frames: chunks of 0.5 s */
+  for (s = 1; s <= 50; s++)
+    push (r, s, s % 5 == 1, 10);
+  fail_unless (diode_ring_get_n_chunks (r) <= 3);
+  fail_unless (diode_ring_get_n_chunks (r) >= 2);
+  diode_ring_free (r);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_slow_cursor_skips_to_latest_keyframe)
+{
+  DiodeRing *r = diode_ring_new (1000, 0);
+  DiodeCursor c;
+  gboolean skipped = FALSE;
+  GBytes *f;
+  guint64 s;
+
+  push (r, 1, TRUE, 100);
+  diode_cursor_init (&c);
+  diode_cursor_join (&c, r);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, &skipped)), 1);
+  fail_if (skipped);
+  /* the viewer stalls while 30 frames go by */
+  for (s = 2; s <= 31; s++)
+    push (r, s, s % 4 == 1, 100);
+  f = diode_cursor_next (&c, r, &skipped);
+  fail_unless (skipped);
+  fail_unless_equals_int (c.skipped, 1);
+  /* lands on the newest keyframe chunk (seq 29) */
+  fail_unless_equals_int (tag_of (f), 29);
+  /* the stalled cursor held at most one evicted chunk: the ring is bounded */
+  fail_unless (diode_ring_get_bytes (r) <= 1000);
+  diode_cursor_clear (&c);
+  diode_ring_free (r);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_headers_in_prelude)
+{
+  DiodeRing *r = diode_ring_new (0, 0);
+  DiodeCursor c;
+  GBytes *caps = frame (200, 10), *h1 = frame (201, 10), *h2 = frame (202, 10);
+
+  diode_ring_push_caps (r, caps);
+  diode_ring_push_media (r, h1, 1, G_MAXUINT64, FALSE, TRUE);
+  diode_ring_push_media (r, h2, 2, G_MAXUINT64, FALSE, TRUE);
+  push (r, 3, TRUE, 10);
+  push (r, 4, FALSE, 10);
+  push (r, 5, TRUE, 10);
+
+  diode_cursor_init (&c);
+  diode_cursor_join (&c, r);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 200);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 201);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 202);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 5);
+  diode_cursor_clear (&c);
+  diode_ring_free (r);
+  g_bytes_unref (caps);
+  g_bytes_unref (h1);
+  g_bytes_unref (h2);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_cursor_before_first_chunk)
+{
+  DiodeRing *r = diode_ring_new (0, 0);
+  DiodeCursor c;
+  GBytes *caps = frame (200, 10);
+
+  diode_cursor_init (&c);
+  diode_cursor_join (&c, r);
+  fail_unless (diode_cursor_next (&c, r, NULL) == NULL);
+  diode_ring_push_caps (r, caps);
+  push (r, 1, TRUE, 10);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 200);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 1);
+  diode_cursor_clear (&c);
+  diode_ring_free (r);
+  g_bytes_unref (caps);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_seek_seq_and_reset)
+{
+  DiodeRing *r = diode_ring_new (0, 0);
+  DiodeCursor c;
+  guint64 s;
+
+  for (s = 1; s <= 10; s++)
+    push (r, s, s % 3 == 1, 10);
+  diode_cursor_init (&c);
+  fail_unless (diode_cursor_seek_seq (&c, r, 5));
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 5);
+  fail_if (diode_cursor_seek_seq (&c, r, 99));
+  /* a new publisher: everything buffered goes, the cursor waits */
+  diode_ring_reset (r);
+  fail_unless (diode_cursor_next (&c, r, NULL) == NULL);
+  push (r, 1, TRUE, 10);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 1);
+  diode_cursor_clear (&c);
+  diode_ring_free (r);
+}
+
+GST_END_TEST;
+
+static Suite *
+ring_suite (void)
+{
+  Suite *s = suite_create ("ring");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_join_at_latest_keyframe);
+  tcase_add_test (tc, test_byte_limit_evicts_whole_chunks);
+  tcase_add_test (tc, test_newest_chunk_never_evicted);
+  tcase_add_test (tc, test_time_limit);
+  tcase_add_test (tc, test_slow_cursor_skips_to_latest_keyframe);
+  tcase_add_test (tc, test_headers_in_prelude);
+  tcase_add_test (tc, test_cursor_before_first_chunk);
+  tcase_add_test (tc, test_seek_seq_and_reset);
+  return s;
+}
+
+GST_CHECK_MAIN (ring);
