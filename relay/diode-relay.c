@@ -483,7 +483,10 @@ handle_publish (Conn * c, DiodeMsg * m)
   c->stream = s;
   c->publishing = TRUE;
 
-  conn_queue (c, diode_msg_encode_publish_ok (m->stream));
+  /* The sequence goes on where the last publisher of this name left it, so
+   * viewers that stay see one increasing sequence. */
+  conn_queue (c, diode_msg_encode_publish_ok (m->stream,
+          diode_ring_get_last_seq (s->ring) + 1));
   if (!diode_session_sent (c->session, DIODE_MSG_PUBLISH_OK, 0, &err)) {
     g_warning ("session refused PUBLISH_OK: %s", err->message);
     g_clear_error (&err);
@@ -540,6 +543,14 @@ handle_media (Conn * c, DiodeMsg * m)
   guint64 t = m->dts != DIODE_TIME_NONE ? m->dts : m->pts;
 
   c->bytes_in += g_bytes_get_size (m->frame);
+  if (m->type == DIODE_MSG_MEDIA && m->seq <= diode_ring_get_last_seq (s->ring)) {
+    gchar *text = g_strdup_printf ("MEDIA seq %" G_GUINT64_FORMAT " is not "
+        "after the stream's last seq %" G_GUINT64_FORMAT " (PUBLISH_OK gave "
+        "the next one)", m->seq, diode_ring_get_last_seq (s->ring));
+    conn_send_error (c, DIODE_ERR_PROTOCOL, text);
+    g_free (text);
+    return;
+  }
   if (m->type == DIODE_MSG_CAPS) {
     diode_ring_push_caps (s->ring, m->frame);
   } else if (m->type == DIODE_MSG_MEDIA) {

@@ -55,6 +55,8 @@ gst_diode_client_free (GstDiodeClient * c)
   g_free (c->stream);
   g_free (c->identity);
   g_free (c->relay_id);
+  g_free (c->stream_name);
+  g_free (c->hostport);
   g_free (c->rbuf);
   g_free (c);
 }

@@ -146,6 +146,9 @@ gst_diode_sink_start (GstBaseSink * sink)
     case DIODE_SESSION_MESSAGE:
       if (m.type == DIODE_MSG_PUBLISH_OK) {
         self->published = TRUE;
+        /* Number on from where the stream's previous publisher stopped. */
+        self->seq = m.seq ? m.seq - 1 : 0;
+        self->first = TRUE;
         GST_INFO_OBJECT (self, "publishing '%s' on relay %s",
             c->stream_name, c->hostport);
       } else if (m.type == DIODE_MSG_ERROR) {
@@ -240,6 +243,7 @@ gst_diode_sink_render (GstBaseSink * sink, GstBuffer * buf)
   GError *err = NULL;
   gboolean ok;
   guint8 prefix[DIODE_MEDIA_PREFIX_SIZE];
+  guint32 flags;
 
   if (!self->published)
     return GST_FLOW_ERROR;
@@ -250,17 +254,20 @@ gst_diode_sink_render (GstBaseSink * sink, GstBuffer * buf)
     GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Cannot read a buffer"), (NULL));
     return GST_FLOW_ERROR;
   }
-  if (map.size > DIODE_MAX_MEDIA_PAYLOAD) {
+  flags = media_flags (self, buf);
+  /* A new publish session is a discontinuity for whoever watches. */
+  if (self->first)
+    flags |= DIODE_MEDIA_DISCONT;
+  if (!diode_msg_write_media_prefix (prefix, self->seq + 1,
+          GST_BUFFER_PTS (buf), GST_BUFFER_DTS (buf),
+          GST_BUFFER_DURATION (buf), GST_BUFFER_OFFSET (buf),
+          GST_BUFFER_OFFSET_END (buf), flags, map.size)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("A buffer of %" G_GSIZE_FORMAT
-            " bytes exceeds the %d-byte limit of one frame", map.size,
-            DIODE_MAX_MEDIA_PAYLOAD), (NULL));
+            " bytes exceeds the limit of one frame (%d bytes)", map.size,
+            DIODE_MAX_MEDIA_PAYLOAD - DIODE_MEDIA_FIELDS_SIZE), (NULL));
     gst_buffer_unmap (buf, &map);
     return GST_FLOW_ERROR;
   }
-  diode_msg_write_media_prefix (prefix, self->seq + 1,
-      GST_BUFFER_PTS (buf), GST_BUFFER_DTS (buf), GST_BUFFER_DURATION (buf),
-      GST_BUFFER_OFFSET (buf), GST_BUFFER_OFFSET_END (buf), media_flags (self, buf),
-      map.size);
   /* One write per frame: small frames then fill one TLS record instead of
    * two, at the price of one memcpy on the publisher. */
   g_byte_array_set_size (self->scratch, 0);
@@ -281,6 +288,7 @@ gst_diode_sink_render (GstBaseSink * sink, GstBuffer * buf)
     return GST_FLOW_ERROR;
   }
   self->seq++;
+  self->first = FALSE;
   self->buffers_sent++;
   self->bytes_sent += self->scratch->len;
   return GST_FLOW_OK;

@@ -19,6 +19,7 @@ struct _GstDiodeSink {
   GstDiodeClient *client;
   guint64         seq;          /* last MEDIA seq sent */
   gboolean        published;    /* PUBLISH_OK received */
+  gboolean        first;        /* next buffer is the session's first */
   GByteArray     *scratch;      /* frame assembly, reused */
   gchar          *caps_sent;    /* last CAPS string sent */
   gboolean        has_streamheader; /* caps carry streamheader buffers */

@@ -374,9 +374,16 @@ diode_msg_encode_publish (const gchar * stream)
 }
 
 GBytes *
-diode_msg_encode_publish_ok (const gchar * stream)
+diode_msg_encode_publish_ok (const gchar * stream, guint64 next_seq)
 {
-  return encode_stream_only (DIODE_MSG_PUBLISH_OK, stream);
+  Writer w;
+
+  if (!diode_msg_check_stream_name (stream, NULL))
+    return NULL;
+  writer_init (&w, DIODE_MSG_PUBLISH_OK, 2 + strlen (stream) + 8);
+  put_str16 (&w, stream);
+  put_u64 (&w, next_seq);
+  return writer_finish (&w);
 }
 
 GBytes *
@@ -670,8 +677,10 @@ parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
           && get_u32 (r, &msg->keepalive_ms, "keepalive_ms", error)
           && get_text (r, &msg->agent, "agent", error);
     case DIODE_MSG_PUBLISH:
-    case DIODE_MSG_PUBLISH_OK:
       return get_stream (r, &msg->stream, error);
+    case DIODE_MSG_PUBLISH_OK:
+      return get_stream (r, &msg->stream, error)
+          && get_u64 (r, &msg->seq, "next_seq", error);
     case DIODE_MSG_SUBSCRIBE:
       return get_stream (r, &msg->stream, error)
           && get_u64 (r, &msg->start_seq, "start_seq", error)

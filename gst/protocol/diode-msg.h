@@ -102,7 +102,8 @@ typedef struct {
                                   the stream to appear */
   gchar  *caps;                /* CAPS: gst_caps_to_string() form */
 
-  guint64 seq;                 /* MEDIA, EOS, SUBSCRIBE_OK (first seq sent) */
+  guint64 seq;                 /* MEDIA, EOS, SUBSCRIBE_OK (first seq sent),
+                                  PUBLISH_OK (next seq to use) */
   guint64 pts, dts, duration;  /* MEDIA, DIODE_TIME_NONE when unset */
   guint64 offset, offset_end;  /* MEDIA: buffer offsets (all ones when unset) */
   guint32 flags;               /* MEDIA: DiodeMediaFlags */
@@ -142,7 +143,9 @@ gboolean     diode_msg_check_header (const guint8 header[DIODE_FRAME_HEADER_SIZE
 GBytes *diode_msg_encode_hello        (guint16 vmin, guint16 vmax, DiodeRole role, const gchar *agent);
 GBytes *diode_msg_encode_welcome      (guint16 version, guint32 keepalive_ms, const gchar *agent);
 GBytes *diode_msg_encode_publish      (const gchar *stream);
-GBytes *diode_msg_encode_publish_ok   (const gchar *stream);
+/* @next_seq: the seq the publisher must give its first MEDIA, so a stream
+ * that changes publisher keeps one increasing sequence for its viewers. */
+GBytes *diode_msg_encode_publish_ok   (const gchar *stream, guint64 next_seq);
 GBytes *diode_msg_encode_subscribe    (const gchar *stream, guint64 start_seq, guint32 wait_ms);
 GBytes *diode_msg_encode_subscribe_ok (const gchar *stream, guint64 first_seq);
 GBytes *diode_msg_encode_caps         (const gchar *caps);

@@ -17,11 +17,12 @@ static GstHarness *
 src_harness (DiodeRelay * relay, const gchar * stream, guint timeout)
 {
   gchar *hp = diode_relay_get_hostport (relay);
-  gchar *desc = g_strdup_printf ("diodesrc relay=%s stream=%s timeout=%u",
-      hp, stream, timeout);
-  GstHarness *h = gst_harness_new_parse (desc);
+  GstElement *e = gst_element_factory_make ("diodesrc", NULL);
+  GstHarness *h;
 
-  g_free (desc);
+  g_object_set (e, "relay", hp, "stream", stream, "timeout", timeout, NULL);
+  h = gst_harness_new_with_element (e, NULL, "src");
+  gst_object_unref (e);
   g_free (hp);
   return h;
 }
@@ -30,10 +31,12 @@ static GstHarness *
 sink_harness (DiodeRelay * relay, const gchar * stream)
 {
   gchar *hp = diode_relay_get_hostport (relay);
-  gchar *desc = g_strdup_printf ("diodesink relay=%s stream=%s", hp, stream);
-  GstHarness *h = gst_harness_new_parse (desc);
+  GstElement *e = gst_element_factory_make ("diodesink", NULL);
+  GstHarness *h;
 
-  g_free (desc);
+  g_object_set (e, "relay", hp, "stream", stream, NULL);
+  h = gst_harness_new_with_element (e, "sink", NULL);
+  gst_object_unref (e);
   g_free (hp);
   return h;
 }
@@ -78,14 +81,17 @@ GST_START_TEST (test_roundtrip)
 {
   DiodeRelay *relay = fixture_relay_start (0, NULL);
   GstHarness *src = src_harness (relay, "rt", 5000);
-  GstHarness *sink = sink_harness (relay, "rt");
+  GstHarness *sink;
   GstCaps *caps, *expect;
   GstEvent *ev;
   GstClockTime first_pts = 0;
   guint i;
 
+  /* the viewer subscribes first and waits for the stream */
   gst_harness_play (src);
-  fail_unless (fixture_wait_publisher (relay, "rt", FALSE, 1000));
+  g_usleep (100 * 1000);
+  fail_if (diode_relay_has_publisher (relay, "rt"));
+  sink = sink_harness (relay, "rt");
   gst_harness_set_src_caps_str (sink, CAPS_STR);
   gst_harness_play (sink);
   fail_unless (fixture_wait_publisher (relay, "rt", TRUE, 5000));

@@ -172,9 +172,10 @@ GST_START_TEST (test_roundtrip_publish)
   diode_msg_clear (&m);
   g_bytes_unref (f);
 
-  f = diode_msg_encode_publish_ok ("caméra ☃");
+  f = diode_msg_encode_publish_ok ("caméra ☃", 77);
   parse_ok (f, &m);
   fail_unless_equals_int (m.type, DIODE_MSG_PUBLISH_OK);
+  fail_unless_equals_uint64 (m.seq, 77);
   fail_unless_equals_string (m.stream, "caméra ☃");
   diode_msg_clear (&m);
   g_bytes_unref (f);
@@ -389,7 +390,7 @@ GST_START_TEST (test_limit_stream_name)
   fail_unless (diode_msg_encode_publish ("a\x7f") == NULL);
   fail_unless (diode_msg_encode_publish ("a\xc2\x85") == NULL);      /* NEL */
   fail_unless (diode_msg_encode_publish ("\xff\xfe") == NULL);
-  fail_unless (diode_msg_encode_publish_ok (name256) == NULL);
+  fail_unless (diode_msg_encode_publish_ok (name256, 1) == NULL);
   fail_unless (diode_msg_encode_subscribe (name256, 0, 0) == NULL);
   fail_unless (diode_msg_encode_subscribe ("", 0, 0) == NULL);
   fail_unless (diode_msg_encode_subscribe_ok ("x/y", 1) == NULL);
@@ -632,7 +633,7 @@ sample_frame (guint i, gsize * fields)
       return diode_msg_encode_publish ("cam");
     case 3:
       *fields = 2 + 3;
-      return diode_msg_encode_publish_ok ("cam");
+      return diode_msg_encode_publish_ok ("cam", 1);
     case 4:
       *fields = 2 + 3 + 12;
       return diode_msg_encode_subscribe ("cam", 5, 100);

@@ -740,7 +740,7 @@ GST_START_TEST (test_relay_illegal_orders)
 
   /* messages only a relay sends */
   s = relay_publishing ();
-  feed (s, diode_msg_encode_publish_ok ("cam"));
+  feed (s, diode_msg_encode_publish_ok ("cam", 1));
   expect_fails (s, DIODE_ERR_PROTOCOL);
   diode_session_free (s);
 
@@ -854,7 +854,7 @@ GST_START_TEST (test_client_handshake)
   /* first message must be WELCOME */
   s = diode_session_new (DIODE_SESSION_CLIENT_END);
   sent_ok (s, DIODE_MSG_HELLO, 0);
-  feed (s, diode_msg_encode_publish_ok ("cam"));
+  feed (s, diode_msg_encode_publish_ok ("cam", 1));
   expect_fails_with (s, DIODE_ERR_PROTOCOL, "expected WELCOME, got PUBLISH_OK");
   diode_session_free (s);
 
@@ -904,7 +904,7 @@ GST_START_TEST (test_client_publish_flow)
   sent_refused (s, DIODE_MSG_PUBLISH);
   sent_refused (s, DIODE_MSG_SUBSCRIBE);
   sent_refused (s, DIODE_MSG_MEDIA);
-  feed (s, diode_msg_encode_publish_ok ("cam"));
+  feed (s, diode_msg_encode_publish_ok ("cam", 1));
   expect_msg (s, DIODE_MSG_PUBLISH_OK, &m);
   fail_unless_equals_string (m.stream, "cam");
   diode_msg_clear (&m);
@@ -932,7 +932,7 @@ GST_START_TEST (test_client_publish_flow)
 
   s = client_ready ();
   sent_ok (s, DIODE_MSG_PUBLISH, 0);
-  feed (s, diode_msg_encode_publish_ok ("cam"));
+  feed (s, diode_msg_encode_publish_ok ("cam", 1));
   expect_type (s, DIODE_MSG_PUBLISH_OK);
   feed (s, diode_msg_encode_caps ("x"));
   expect_fails (s, DIODE_ERR_PROTOCOL);
@@ -940,7 +940,7 @@ GST_START_TEST (test_client_publish_flow)
 
   /* PUBLISH_OK nobody asked for */
   s = client_ready ();
-  feed (s, diode_msg_encode_publish_ok ("cam"));
+  feed (s, diode_msg_encode_publish_ok ("cam", 1));
   expect_fails_with (s, DIODE_ERR_PROTOCOL,
       "PUBLISH_OK in state READY without a pending PUBLISH");
   diode_session_free (s);
@@ -948,7 +948,7 @@ GST_START_TEST (test_client_publish_flow)
   /* PUBLISH_OK answering a SUBSCRIBE */
   s = client_ready ();
   sent_ok (s, DIODE_MSG_SUBSCRIBE, 0);
-  feed (s, diode_msg_encode_publish_ok ("cam"));
+  feed (s, diode_msg_encode_publish_ok ("cam", 1));
   expect_fails (s, DIODE_ERR_PROTOCOL);
   diode_session_free (s);
 }
@@ -1044,7 +1044,7 @@ GST_START_TEST (test_client_refusals)
   ASSERT_STATE (s, DIODE_SESSION_READY);
   /* try again under another name */
   sent_ok (s, DIODE_MSG_PUBLISH, 0);
-  feed (s, diode_msg_encode_publish_ok ("other"));
+  feed (s, diode_msg_encode_publish_ok ("other", 1));
   expect_type (s, DIODE_MSG_PUBLISH_OK);
   ASSERT_STATE (s, DIODE_SESSION_PUBLISHING);
   diode_session_free (s);
@@ -1154,7 +1154,7 @@ append_valid (GRand * rand, GByteArray * a, guint64 * seq)
       f = diode_msg_encode_subscribe ("g", 0, 0);
       break;
     case 4:
-      f = diode_msg_encode_publish_ok ("g");
+      f = diode_msg_encode_publish_ok ("g", 1);
       break;
     case 5:
       f = diode_msg_encode_subscribe_ok ("g", 1);
