@@ -90,6 +90,8 @@ main (int argc, char **argv)
     fprintf (stderr, "diode-relay: sizes and times must not be negative\n");
     return 2;
   }
+  /* Logs go to stderr, all levels; stdout carries only --print-id. */
+  g_log_writer_default_set_use_stderr (TRUE);
   if (debug)
     g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
   else if (verbose)

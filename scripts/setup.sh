@@ -1,0 +1,37 @@
+#!/bin/sh
+# gst-diode — install what is missing (Debian 12), configure and build.
+# Idempotent: a second run installs nothing and rebuilds only what changed.
+#   scripts/setup.sh [BUILD_DIR [MESON_OPTIONS...]]
+set -eu
+cd "$(dirname "$0")/.."
+
+PACKAGES="meson ninja-build pkg-config gcc libglib2.0-dev libgnutls28-dev \
+libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools \
+gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+gstreamer1.0-plugins-ugly gstreamer1.0-libav python3"
+
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing
+  else
+    echo "setup: these Debian packages are missing; install them as root with:" >&2
+    echo "  apt-get update && apt-get install -y$missing" >&2
+    exit 1
+  fi
+fi
+
+BUILD=${1:-build}
+[ $# -gt 0 ] && shift
+if [ ! -f "$BUILD/build.ninja" ]; then
+  meson setup "$BUILD" -Dwerror=true "$@"
+fi
+ninja -C "$BUILD"

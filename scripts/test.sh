@@ -1,0 +1,47 @@
+#!/bin/sh
+# gst-diode — install what is missing, build with warnings as errors, run the
+# whole test suite, then run it again under AddressSanitizer + UBSan.
+#   scripts/test.sh            everything (what CI runs)
+#   scripts/test.sh --quick    the unit suite only, no sanitizer pass
+set -eu
+cd "$(dirname "$0")/.."
+
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1
+
+scripts/setup.sh build
+if [ $QUICK = 1 ]; then
+  meson test -C build --suite unit --print-errorlogs
+  exit 0
+fi
+
+status=0
+meson test -C build --print-errorlogs || status=1
+
+echo "== the same suite under AddressSanitizer + UBSan"
+scripts/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+  -Dbuildtype=debug
+# The plugin is ASan-built: scan it in the test process, not in the
+# uninstrumented gst-plugin-scanner helper.
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+GST_REGISTRY_FORK=no \
+  meson test -C build-asan --print-errorlogs --timeout-multiplier 3 || status=1
+
+# One closing line for whoever reads the log.
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+import json, sys
+ok = bad = skip = 0
+for path in sys.argv[1:]:
+    try:
+        for line in open(path):
+            r = json.loads(line).get("result")
+            if r in ("OK", "EXPECTEDFAIL"): ok += 1
+            elif r == "SKIP": skip += 1
+            else: bad += 1
+    except FileNotFoundError:
+        bad += 1
+print(f"{ok} passed, {bad} failed, {skip} skipped")
+PY
+exit $status
