@@ -100,6 +100,11 @@ main (int argc, char **argv)
     g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO
         | G_LOG_LEVEL_DEBUG, drop_log, NULL);
 
+  /* Handlers first: a SIGTERM during start-up still shuts down cleanly. */
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, on_signal, loop);
+  g_unix_signal_add (SIGTERM, on_signal, loop);
+
   relay = diode_relay_new (listen ? listen : DIODE_RELAY_DEFAULT_LISTEN,
       identity);
   g_object_set (relay, "buffer-bytes", (guint64) buffer_bytes,
@@ -108,6 +113,7 @@ main (int argc, char **argv)
   if (!diode_relay_start (relay, &err)) {
     fprintf (stderr, "diode-relay: %s\n", err->message);
     g_object_unref (relay);
+    g_main_loop_unref (loop);
     return 1;
   }
   if (print_id) {
@@ -116,9 +122,6 @@ main (int argc, char **argv)
     fflush (stdout);
   }
 
-  loop = g_main_loop_new (NULL, FALSE);
-  g_unix_signal_add (SIGINT, on_signal, loop);
-  g_unix_signal_add (SIGTERM, on_signal, loop);
   g_main_loop_run (loop);
   g_message ("shutting down");
   diode_relay_stop (relay);

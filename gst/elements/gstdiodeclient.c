@@ -170,6 +170,7 @@ gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri,
 {
   GstUri *u = gst_uri_from_string (uri);
   const gchar *host, *path, *rid;
+  gchar *full_path = NULL;
   guint port;
   gchar *hostport, *stream = NULL;
 
@@ -179,7 +180,7 @@ gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri,
     goto fail;
   }
   host = gst_uri_get_host (u);
-  path = gst_uri_get_path (u);
+  path = full_path = gst_uri_get_path (u);
   while (path && *path == '/')
     path++;
   if (!host || !*host || !path || !*path || strchr (path, '/')) {
@@ -209,11 +210,13 @@ gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri,
   }
   GST_OBJECT_UNLOCK (c->element);
   gst_uri_unref (u);
+  g_free (full_path);
   return TRUE;
 
 fail:
   if (u)
     gst_uri_unref (u);
+  g_free (full_path);
   return FALSE;
 }
 
