@@ -1101,6 +1101,19 @@ diode_relay_count_viewers (DiodeRelay * r, const gchar * name)
   return n;
 }
 
+guint
+diode_relay_count_waiting (DiodeRelay * r, const gchar * name)
+{
+  Stream *s;
+  guint n;
+
+  g_mutex_lock (&r->lock);
+  s = g_hash_table_lookup (r->streams, name);
+  n = s ? s->waiting->len : 0;
+  g_mutex_unlock (&r->lock);
+  return n;
+}
+
 gboolean
 diode_relay_has_publisher (DiodeRelay * r, const gchar * name)
 {

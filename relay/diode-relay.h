@@ -42,6 +42,8 @@ const gchar *diode_relay_get_address (DiodeRelay *relay);
 /* Counters, safe from any thread (for tests and stats). */
 guint        diode_relay_count_viewers (DiodeRelay *relay, const gchar *stream);
 gboolean     diode_relay_has_publisher (DiodeRelay *relay, const gchar *stream);
+/* Viewers holding a SUBSCRIBE until @stream is published. */
+guint        diode_relay_count_waiting (DiodeRelay *relay, const gchar *stream);
 guint        diode_relay_count_connections (DiodeRelay *relay);
 
 G_END_DECLS

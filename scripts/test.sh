@@ -16,7 +16,7 @@ if [ $QUICK = 1 ]; then
 fi
 
 status=0
-meson test -C build --print-errorlogs || status=1
+meson test -C build --print-errorlogs --logbase suite || status=1
 
 echo "== the same suite under AddressSanitizer + UBSan"
 scripts/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false \
@@ -31,18 +31,20 @@ export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 # LeakSanitizer's own tracer crashes at exit; memory errors are still fatal.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
   meson test -C build-asan --print-errorlogs --timeout-multiplier 3 \
-    --suite unit --suite elements || status=1
+    --suite unit --suite elements --logbase suite || status=1
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
   meson test -C build-asan --print-errorlogs --timeout-multiplier 3 \
     --suite integration --logbase integrationlog || status=1
 
 # One closing line for whoever reads the log.
-python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json build-asan/meson-logs/integrationlog.json <<'PY'
+python3 - build/meson-logs/suite.json build-asan/meson-logs/suite.json build-asan/meson-logs/integrationlog.json <<'PY'
 import json, sys
 ok = bad = skip = 0
 for path in sys.argv[1:]:
     try:
         for line in open(path):
+            if not line.strip():
+                continue
             r = json.loads(line).get("result")
             if r in ("OK", "EXPECTEDFAIL"): ok += 1
             elif r == "SKIP": skip += 1

@@ -50,6 +50,20 @@ fixture_wait_viewers (DiodeRelay * relay, const gchar * stream, guint n,
 }
 
 gboolean
+fixture_wait_waiting (DiodeRelay * relay, const gchar * stream, guint n,
+    guint timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (diode_relay_count_waiting (relay, stream) != n) {
+    if (g_get_monotonic_time () > end)
+      return FALSE;
+    g_usleep (10 * 1000);
+  }
+  return TRUE;
+}
+
+gboolean
 fixture_wait_publisher (DiodeRelay * relay, const gchar * stream,
     gboolean present, guint timeout_ms)
 {

@@ -18,6 +18,8 @@ DiodeRelay  *fixture_relay_start (guint16 port, const gchar * key_name);
 /* Polls @cond-like counters until true or @timeout_ms passes. */
 gboolean     fixture_wait_viewers (DiodeRelay * relay, const gchar * stream,
                                    guint n, guint timeout_ms);
+gboolean     fixture_wait_waiting (DiodeRelay * relay, const gchar * stream,
+                                   guint n, guint timeout_ms);
 gboolean     fixture_wait_publisher (DiodeRelay * relay, const gchar * stream,
                                      gboolean present, guint timeout_ms);
 /* Sets state and waits for an ERROR on the element's own bus, returns it

@@ -89,7 +89,7 @@ GST_START_TEST (test_roundtrip)
 
   /* the viewer subscribes first and waits for the stream */
   gst_harness_play (src);
-  g_usleep (100 * 1000);
+  fail_unless (fixture_wait_waiting (relay, "rt", 1, 5000));
   fail_if (diode_relay_has_publisher (relay, "rt"));
   sink = sink_harness (relay, "rt");
   gst_harness_set_src_caps_str (sink, CAPS_STR);
@@ -450,6 +450,52 @@ GST_START_TEST (test_stream_defaults_to_element_name)
 
 GST_END_TEST;
 
+/* Many streams at once, many viewers per stream: each viewer gets its own
+ * stream's buffers, complete and in order. */
+GST_START_TEST (test_many_streams_many_viewers)
+{
+  DiodeRelay *relay = fixture_relay_start (0, NULL);
+  const gchar *names[] = { "cam-a", "cam-b", "cam-c" };
+  GstHarness *sinks[3], *views[3][3];
+  guint s, v, i;
+
+  for (s = 0; s < 3; s++) {
+    for (v = 0; v < 3; v++) {
+      views[s][v] = src_harness (relay, names[s], 5000);
+      gst_harness_play (views[s][v]);
+    }
+    fail_unless (fixture_wait_waiting (relay, names[s], 3, 5000));
+  }
+  for (s = 0; s < 3; s++) {
+    sinks[s] = sink_harness (relay, names[s]);
+    gst_harness_set_src_caps_str (sinks[s], CAPS_STR);
+    gst_harness_play (sinks[s]);
+  }
+  for (i = 0; i < 30; i++)
+    for (s = 0; s < 3; s++)
+      fail_unless_equals_int (gst_harness_push (sinks[s],
+              make_buffer (i + 100 * s, 10)), GST_FLOW_OK);
+  for (s = 0; s < 3; s++) {
+    fail_unless_equals_int (diode_relay_count_viewers (relay, names[s]), 3);
+    for (v = 0; v < 3; v++) {
+      for (i = 0; i < 30; i++) {
+        GstBuffer *b = gst_harness_pull (views[s][v]);
+        fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), i + 100 * s);
+        check_same_payload (b, i + 100 * s);
+        gst_buffer_unref (b);
+      }
+    }
+  }
+  for (s = 0; s < 3; s++) {
+    gst_harness_teardown (sinks[s]);
+    for (v = 0; v < 3; v++)
+      gst_harness_teardown (views[s][v]);
+  }
+  g_object_unref (relay);
+}
+
+GST_END_TEST;
+
 static Suite *
 elements_suite (void)
 {
@@ -465,6 +511,7 @@ elements_suite (void)
   tcase_add_test (tc, test_second_publisher_refused);
   tcase_add_test (tc, test_unknown_stream_times_out);
   tcase_add_test (tc, test_stream_published_while_waiting);
+  tcase_add_test (tc, test_many_streams_many_viewers);
   tcase_add_test (tc, test_relay_unreachable);
   tcase_add_test (tc, test_relay_key_changed);
   tcase_add_test (tc, test_pinned_relay_id_accepted);

@@ -337,8 +337,9 @@ typedef enum
   READ_TIMEOUT,
 } ReadResult;
 
+/* TLS over @fd, already connected to @relay. */
 static RawClient *
-raw_open (DiodeRelay * relay, int rcvbuf)
+raw_open_fd (DiodeRelay * relay, int fd)
 {
   RawClient *c = g_new0 (RawClient, 1);
   gchar *key = g_build_filename (fixture_config_dir (), "attacker.pem", NULL);
@@ -350,7 +351,7 @@ raw_open (DiodeRelay * relay, int rcvbuf)
   fail_unless (c->id != NULL, "attacker identity: %s",
       err ? err->message : "?");
   g_free (key);
-  c->fd = tcp_connect (relay, rcvbuf);
+  c->fd = fd;
   c->tls = diode_tls_new_client (c->fd, c->id, NULL, &err);
   fail_unless (c->tls != NULL, "TLS client: %s", err ? err->message : "?");
   while ((st = diode_tls_handshake (c->tls, &err)) == DIODE_TLS_AGAIN)
@@ -362,6 +363,12 @@ raw_open (DiodeRelay * relay, int rcvbuf)
       diode_relay_get_address (relay));
   c->rx = g_byte_array_new ();
   return c;
+}
+
+static RawClient *
+raw_open (DiodeRelay * relay, int rcvbuf)
+{
+  return raw_open_fd (relay, tcp_connect (relay, rcvbuf));
 }
 
 /* Abrupt by default: no close_notify, just close(). @reset: SO_LINGER 0,
@@ -592,7 +599,9 @@ frame_with_name (DiodeMsgType type, const gchar * name)
 /* ------------------------------------------------------------------------ */
 /* 1. garbage instead of TLS, and garbage instead of frames */
 
-static void
+/* Returns how long the relay took to drop the connection (-1: it did not
+ * within CLOSE_MS); the healthy pair is checked either way. */
+static gint64
 garbage_tcp (Healthy * h, const guint8 * data, gsize len, const gchar * what)
 {
   int fd = tcp_connect (h->relay, 0);
@@ -600,11 +609,21 @@ garbage_tcp (Healthy * h, const guint8 * data, gsize len, const gchar * what)
 
   tcp_send (fd, data, len);
   ms = tcp_wait_closed (fd, CLOSE_MS);
-  fail_unless (ms >= 0, "%s: relay kept the connection open for %u ms",
-      what, CLOSE_MS);
   GST_INFO ("%s: dropped after %" G_GINT64_FORMAT " ms", what, ms);
   close (fd);
   healthy_check (h, GOP);
+  return ms;
+}
+
+static void
+random_bytes (guint8 * data, gsize len, guint seed)
+{
+  GRand *rand = g_rand_new_with_seed (seed);
+  gsize k;
+
+  for (k = 0; k < len; k++)
+    data[k] = (guint8) g_rand_int_range (rand, 0, 256);
+  g_rand_free (rand);
 }
 
 GST_START_TEST (test_garbage_bytes)
@@ -612,30 +631,25 @@ GST_START_TEST (test_garbage_bytes)
   DiodeRelay *relay = fixture_relay_start (0, NULL);
   static const gchar http[] = "GET / HTTP/1.0\r\n\r\n";
   Healthy h;
-  GRand *rand;
   guint8 junk[4096];
-  guint seed, k;
+  gint64 ms_seed1, ms_seed2, ms_http;
 
   healthy_start (&h, relay, "cam");
 
-  /* fixed seeds: a failure is reproducible */
-  for (seed = 1; seed <= 2; seed++) {
-    gchar *what = g_strdup_printf ("4 KiB of random bytes (seed %u)", seed);
-
-    rand = g_rand_new_with_seed (seed);
-    for (k = 0; k < sizeof (junk); k++)
-      junk[k] = (guint8) g_rand_int_range (rand, 0, 256);
-    g_rand_free (rand);
-    garbage_tcp (&h, junk, sizeof (junk), what);
-    g_free (what);
-  }
-  garbage_tcp (&h, (const guint8 *) http, strlen (http), "HTTP GET");
+  /* Fixed seeds, so a failure is reproducible. Seed 1 starts 25 eb 8c: no
+   * TLS record type, refused at once. */
+  random_bytes (junk, sizeof (junk), 1);
+  ms_seed1 = garbage_tcp (&h, junk, sizeof (junk), "random bytes, seed 1");
+  /* Seed 2 starts a8 0f: GnuTLS reads a first byte >= 0x80 as the 2-byte
+   * header of an SSLv2-compatible CLIENT-HELLO announcing 0x280f = 10255
+   * bytes, and waits for the 6 KiB we never send. */
+  random_bytes (junk, sizeof (junk), 2);
+  ms_seed2 = garbage_tcp (&h, junk, sizeof (junk), "random bytes, seed 2");
+  ms_http = garbage_tcp (&h, (const guint8 *) http, strlen (http),
+      "HTTP GET");
 
   /* TLS is fine but the frames are garbage: a fatal ERROR, then close */
-  rand = g_rand_new_with_seed (3);
-  for (k = 0; k < sizeof (junk); k++)
-    junk[k] = (guint8) g_rand_int_range (rand, 0, 256);
-  g_rand_free (rand);
+  random_bytes (junk, sizeof (junk), 3);
   {
     RawClient *c = raw_open (relay, 0);
     gint code = -1;
@@ -652,6 +666,20 @@ GST_START_TEST (test_garbage_bytes)
 
   healthy_stop (&h);
   g_object_unref (relay);
+
+  fail_unless (ms_seed1 >= 0, "random bytes (seed 1): relay kept the "
+      "connection open for %u ms", CLOSE_MS);
+  fail_unless (ms_http >= 0, "HTTP GET: relay kept the connection open for "
+      "%u ms", CLOSE_MS);
+  /* KNOWN BUG (relay/diode-relay.c relay_accept()/conn_handshake(), and
+   * ext/tls/diode-tls.c): garbage whose first byte is >= 0x80 is taken by
+   * GnuTLS for an SSLv2-format hello and the relay waits for the announced
+   * length; only handshake-timeout-ms (10 s by default) ends it. A TLS 1.3
+   * only server could refuse any first byte other than 0x16 (handshake
+   * record) at once. Checked last so the checks above still run. */
+  fail_unless (ms_seed2 >= 0, "random bytes (seed 2, starting a8 0f): relay "
+      "kept the connection open for %u ms (it waits for the 10255 bytes an "
+      "SSLv2-style record header announces)", CLOSE_MS);
 }
 
 GST_END_TEST;
@@ -926,18 +954,26 @@ GST_END_TEST;
 #define HANDSHAKE_MS 500
 #define SILENT_CLOSE_MS 1500
 
-GST_START_TEST (test_silent_client)
+static DiodeRelay *
+relay_start_handshake_ms (guint ms)
 {
   gchar *key = g_build_filename (fixture_config_dir (), "relay.pem", NULL);
   DiodeRelay *relay = diode_relay_new ("127.0.0.1:0", key);
   GError *err = NULL;
-  Healthy h;
-  gboolean sent_203_no_hello, sent_203_partial;
 
-  g_object_set (relay, "handshake-timeout-ms", HANDSHAKE_MS, NULL);
+  g_object_set (relay, "handshake-timeout-ms", ms, NULL);
   fail_unless (diode_relay_start (relay, &err), "relay: %s",
       err ? err->message : "?");
   g_free (key);
+  return relay;
+}
+
+GST_START_TEST (test_silent_client)
+{
+  DiodeRelay *relay = relay_start_handshake_ms (HANDSHAKE_MS);
+  Healthy h;
+  gboolean sent_203_no_hello, sent_203_partial;
+
   healthy_start (&h, relay, "cam");
 
   /* TCP only, not even a ClientHello: closed without a word */
@@ -998,6 +1034,46 @@ GST_START_TEST (test_silent_client)
       "without ERROR 203 TIMEOUT (docs/protocol.md section 11)");
   fail_unless (sent_203_partial, "partial HELLO: relay closed without "
       "ERROR 203 TIMEOUT (docs/protocol.md section 11)");
+}
+
+GST_END_TEST;
+
+/* The bound runs from TCP accept to HELLO, TLS included (docs/protocol.md
+ * section 11): finishing TLS just in time must not buy a second period. */
+GST_START_TEST (test_handshake_deadline_from_accept)
+{
+  DiodeRelay *relay = relay_start_handshake_ms (1000);
+  Healthy h;
+  gint64 t0, ms;
+  gint code;
+  RawClient *c;
+
+  healthy_start (&h, relay, "cam");
+
+  t0 = g_get_monotonic_time ();
+  {
+    int fd = tcp_connect (relay, 0);
+
+    g_usleep (700 * 1000);
+    c = raw_open_fd (relay, fd);
+  }
+  fail_unless (raw_wait_closed (c, 3000, &code, NULL) >= 0,
+      "relay kept a silent client open");
+  ms = ms_since (t0);
+  GST_INFO ("TLS done after 700 ms, then silent: closed %" G_GINT64_FORMAT
+      " ms after connect", ms);
+  raw_free (c, FALSE);
+  healthy_check (&h, GOP);
+
+  healthy_stop (&h);
+  g_object_unref (relay);
+
+  /* KNOWN BUG (relay/diode-relay.c conn_handshake(): "c->deadline = now +
+   * handshake_ms" once TLS is up): the timer restarts after TLS, so a client
+   * gets up to twice handshake-timeout-ms (plus a tick) before HELLO.
+   * Correct: closed 1000..1200 ms after connect; buggy: ~1700..1900. */
+  fail_unless (ms <= 1450, "closed %" G_GINT64_FORMAT " ms after connect: "
+      "the 1000 ms TLS+HELLO deadline restarted when TLS completed", ms);
 }
 
 GST_END_TEST;
@@ -1073,6 +1149,7 @@ relay_suite (void)
   tcase_add_test (tc, test_protocol_violations);
   tcase_add_test (tc, test_viewer_vanishes_mid_chunk);
   tcase_add_test (tc, test_silent_client);
+  tcase_add_test (tc, test_handshake_deadline_from_accept);
   tcase_add_test (tc, test_no_common_version);
   return s;
 }

@@ -845,6 +845,77 @@ GST_START_TEST (test_late_joiner)
 
 GST_END_TEST;
 
+/* playbin and gst-play-1.0 find diodesrc through its URI handler, and what it
+ * decodes is the publisher's video, frame for frame. */
+GST_START_TEST (test_playbin_uri)
+{
+  Relay *relay = relay_start ();
+  Pipe *pipes[2], *pub, *viewer;
+  GstElement *src = NULL, *vsink;
+  GPtrArray *ref, *got;
+  gchar *desc;
+  gint64 deadline;
+  guint j;
+
+  desc = g_strdup_printf ("playbin uri=diode://127.0.0.1:%u/by-uri",
+      relay->port);
+  viewer = pipes[1] = pipe_new ("playbin viewer", desc, NULL);
+  g_free (desc);
+  vsink = gst_parse_bin_from_description ("videoconvert ! "
+      "video/x-raw,format=I420 ! appsink name=out sync=false", TRUE, NULL);
+  fail_unless (vsink != NULL);
+  collector_attach (&viewer->col, vsink, "out");
+  g_object_set (viewer->pipeline, "video-sink", vsink, NULL);
+  pipe_play (viewer);
+  if (!relay_wait_lines (relay, "waits up to", "for 'by-uri'", 1, 10000)) {
+    pipes_check (&viewer, 1);
+    fail ("playbin's source did not subscribe to 'by-uri' within 10 s");
+  }
+  g_object_get (viewer->pipeline, "source", &src, NULL);
+  fail_unless (src != NULL);
+  fail_unless_equals_string (G_OBJECT_TYPE_NAME (src), "GstDiodeSrc");
+  gst_object_unref (src);
+
+  desc = g_strdup_printf ("videotestsrc num-buffers=60 pattern=smpte ! "
+      "video/x-raw,width=320,height=240,framerate=%d/1 ! "
+      "x264enc tune=zerolatency key-int-max=30 speed-preset=ultrafast ! "
+      "h264parse ! tee name=t  "
+      "t. ! queue ! diodesink relay=127.0.0.1:%u stream=by-uri  "
+      "t. ! queue ! avdec_h264 ! videoconvert ! video/x-raw,format=I420 ! "
+      "appsink name=ref sync=false", FPS, relay->port);
+  pub = pipes[0] = pipe_new ("publisher", desc, "ref");
+  g_free (desc);
+  pipe_play (pub);
+
+  deadline = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
+  while (!pub->eos) {
+    pipes_check (pipes, 2);
+    fail_unless (g_get_monotonic_time () < deadline, "publisher: no EOS "
+        "within 20 s");
+    g_usleep (10 * 1000);
+  }
+  pipe_wait_eos (viewer, g_get_monotonic_time () + 15 * G_TIME_SPAN_SECOND,
+      "within 15 s of the publisher's");
+  pipe_stop (viewer);
+  pipe_stop (pub);
+
+  ref = pub->col.sums;
+  got = viewer->col.sums;
+  g_print ("playbin uri=diode://...: %u of %u frames decoded\n", got->len,
+      ref->len);
+  fail_unless_equals_int (ref->len, 60);
+  fail_unless_equals_int (got->len, ref->len);
+  for (j = 0; j < ref->len; j++)
+    fail_unless (!strcmp (g_ptr_array_index (got, j),
+            g_ptr_array_index (ref, j)), "playbin: frame %u differs", j);
+
+  pipe_free (viewer);
+  pipe_free (pub);
+  relay_stop (relay);
+}
+
+GST_END_TEST;
+
 static Suite *
 e2e_suite (void)
 {
@@ -854,6 +925,7 @@ e2e_suite (void)
   tcase_add_unchecked_fixture (tc, config_setup, config_teardown);
   tcase_add_test (tc, test_e2e_three_viewers);
   tcase_add_test (tc, test_late_joiner);
+  tcase_add_test (tc, test_playbin_uri);
   suite_add_tcase (s, tc);
   return s;
 }
