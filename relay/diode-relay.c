@@ -59,7 +59,9 @@ struct _Conn {
   DiodeTls   *tls;
   DiodeSession *session;
   ConnPhase   phase;
-  gint64      deadline;         /* monotonic µs: handshake/HELLO/closing */
+  gboolean    tls_seen;         /* first byte was a TLS handshake record */
+  gint64      deadline;         /* monotonic µs: TLS+HELLO from accept, or
+                                   closing */
   gboolean    dead;
 
   Stream     *stream;           /* published or watched stream */
@@ -637,11 +639,40 @@ conn_process (Conn * c)
   }
 }
 
+/* TLS 1.3 always starts with a handshake record (0x16). Anything else is
+ * refused from its first byte, instead of letting GnuTLS wait for the rest
+ * of what it might take for an SSLv2 header. TRUE: go on with TLS. */
+static gboolean
+conn_check_first_byte (Conn * c)
+{
+  guint8 b;
+  ssize_t n;
+
+  if (c->tls_seen)
+    return TRUE;
+  n = recv (c->fd, &b, 1, MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return FALSE;
+  if (n == 1 && b == 0x16) {
+    c->tls_seen = TRUE;
+    return TRUE;
+  }
+  if (n == 1)
+    g_message ("%s does not speak TLS (first byte 0x%02x); closing", c->peer,
+        b);
+  conn_close (c, n == 0 ? "closed before the TLS handshake" : NULL);
+  return FALSE;
+}
+
 static void
 conn_handshake (Conn * c)
 {
   GError *err = NULL;
-  DiodeTlsStatus st = diode_tls_handshake (c->tls, &err);
+  DiodeTlsStatus st;
+
+  if (!conn_check_first_byte (c))
+    return;
+  st = diode_tls_handshake (c->tls, &err);
 
   if (st == DIODE_TLS_AGAIN) {
     conn_set_events (c, diode_tls_wants_write (c->tls) ? EPOLLOUT : EPOLLIN);
@@ -656,7 +687,7 @@ conn_handshake (Conn * c)
   }
   c->address = g_strdup (diode_tls_get_peer_address (c->tls));
   c->phase = CONN_OPEN;
-  c->deadline = g_get_monotonic_time () + (gint64) c->relay->handshake_ms * 1000;
+  /* c->deadline still counts from accept: TLS and HELLO share one budget. */
   g_debug ("TLS with %s is up: %s, peer %s", c->peer,
       diode_tls_describe (c->tls), c->address);
   conn_set_events (c, EPOLLIN);
@@ -814,10 +845,14 @@ relay_tick (gpointer user_data)
     if (c->dead)
       continue;
     if (c->deadline && now > c->deadline) {
-      if (c->phase == CONN_HANDSHAKE)
+      if (c->phase == CONN_HANDSHAKE) {
         g_message ("%s did not complete the TLS handshake in time", c->peer);
-      else if (c->phase == CONN_OPEN)
+      } else if (c->phase == CONN_OPEN) {
         g_message ("%s (%s) sent no HELLO in time", c->peer, c->address);
+        /* Tell it why; the CLOSING deadline bounds how long we wait. */
+        conn_send_error (c, DIODE_ERR_TIMEOUT, "no HELLO in time");
+        continue;
+      }
       conn_close (c, NULL);
     } else if (c->waiting && now > c->wait_until) {
       g_ptr_array_add (expired, c);

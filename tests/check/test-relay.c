@@ -27,7 +27,6 @@
 
 #include "fixture.h"
 #include "diode-msg.h"
-#include "diode-session.h"
 #include "diode-tls.h"
 
 #define CAPS_STR "video/x-h264, stream-format=(string)byte-stream, " \
@@ -671,12 +670,9 @@ GST_START_TEST (test_garbage_bytes)
       "connection open for %u ms", CLOSE_MS);
   fail_unless (ms_http >= 0, "HTTP GET: relay kept the connection open for "
       "%u ms", CLOSE_MS);
-  /* KNOWN BUG (relay/diode-relay.c relay_accept()/conn_handshake(), and
-   * ext/tls/diode-tls.c): garbage whose first byte is >= 0x80 is taken by
-   * GnuTLS for an SSLv2-format hello and the relay waits for the announced
-   * length; only handshake-timeout-ms (10 s by default) ends it. A TLS 1.3
-   * only server could refuse any first byte other than 0x16 (handshake
-   * record) at once. Checked last so the checks above still run. */
+  /* Garbage whose first byte is >= 0x80 looks to GnuTLS like an SSLv2-style
+   * hello announcing a length; the relay must refuse it from its first byte
+   * (only 0x16 can start TLS 1.3), not wait out the handshake timeout. */
   fail_unless (ms_seed2 >= 0, "random bytes (seed 2, starting a8 0f): relay "
       "kept the connection open for %u ms (it waits for the 10255 bytes an "
       "SSLv2-style record header announces)", CLOSE_MS);
@@ -913,7 +909,6 @@ GST_START_TEST (test_viewer_vanishes_mid_chunk)
   healthy_start (&h, relay, "cam");
 
   for (reset = 0; reset <= 1; reset++) {
-    /* a small receive buffer: the relay blocks on it mid-frame */
     RawClient *c;
     DiodeMsg m = { 0 };
 
@@ -921,6 +916,7 @@ GST_START_TEST (test_viewer_vanishes_mid_chunk)
     fail_unless (h.pushed % GOP == 0);
     healthy_push (&h, 3, BIG_BUFFER);
 
+    /* a small receive buffer: the relay blocks on it mid-frame */
     c = raw_open (relay, 4096);
     raw_hello (c, DIODE_ROLE_VIEWER);
     raw_send_frame (c, diode_msg_encode_subscribe ("cam", 0, 2000));
@@ -1026,9 +1022,8 @@ GST_START_TEST (test_silent_client)
   healthy_stop (&h);
   g_object_unref (relay);
 
-  /* KNOWN BUG (relay/diode-relay.c, relay_tick(): the "sent no HELLO in
-   * time" branch calls conn_close() without conn_send_error(c,
-   * DIODE_ERR_TIMEOUT, ...)): the relay hangs up without the ERROR 203 the
+  /* Found by this test: relay_tick() (relay/diode-relay.c, the "sent no
+   * HELLO in time" branch) used to conn_close() without the ERROR 203 the
    * protocol promises. Checked last so the checks above still run. */
   fail_unless (sent_203_no_hello, "no HELLO after TLS: relay closed "
       "without ERROR 203 TIMEOUT (docs/protocol.md section 11)");
@@ -1068,10 +1063,8 @@ GST_START_TEST (test_handshake_deadline_from_accept)
   healthy_stop (&h);
   g_object_unref (relay);
 
-  /* KNOWN BUG (relay/diode-relay.c conn_handshake(): "c->deadline = now +
-   * handshake_ms" once TLS is up): the timer restarts after TLS, so a client
-   * gets up to twice handshake-timeout-ms (plus a tick) before HELLO.
-   * Correct: closed 1000..1200 ms after connect; buggy: ~1700..1900. */
+  /* TLS and HELLO share one deadline counted from accept: 1000..1200 ms
+   * here; a deadline restarted when TLS completes would give ~1800. */
   fail_unless (ms <= 1450, "closed %" G_GINT64_FORMAT " ms after connect: "
       "the 1000 ms TLS+HELLO deadline restarted when TLS completed", ms);
 }
