@@ -23,6 +23,7 @@
 #include "diode-tls.h"
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,6 +78,10 @@ struct _Conn {
   DiodeCursor cursor;
 
   guint64     bytes_out, frames_out, bytes_in;
+  guint64     skips;            /* slow-viewer jumps to the latest keyframe */
+  gint64      accepted_at;      /* monotonic µs */
+  gint64      first_media_at;   /* first MEDIA frame written, 0 before */
+  gint64      last_progress;    /* last time the socket took bytes */
 };
 
 struct _Stream {
@@ -88,6 +93,10 @@ struct _Stream {
   GPtrArray  *waiting;          /* Conn* holding a SUBSCRIBE */
   gboolean    eos;
   gint64      grace_until;      /* publisher vanished without EOS */
+  gint64      created_at;
+  guint64     bytes_in, frames_in;
+  guint64     stats_bytes_in;   /* at the last stats line, for rates */
+  guint64     stats_bytes_out;
 };
 
 struct _DiodeRelay {
@@ -101,6 +110,11 @@ struct _DiodeRelay {
   guint       max_wait_ms;
   guint       handshake_ms;
   guint       grace_ms;
+  guint64     soft_limit;       /* viewer backlog that triggers a skip */
+  guint64     hard_limit;       /* viewer backlog that disconnects */
+  guint       write_timeout_ms; /* a viewer's socket takes nothing this long */
+  guint       stats_interval_ms;
+  gchar      *stats_file;
 
   /* runtime */
   struct {
@@ -123,6 +137,9 @@ struct _DiodeRelay {
   GHashTable *streams;          /* name -> Stream*; guarded by lock */
   GMutex      lock;
   guint8     *rbuf;
+  gint64      started_at;
+  gint64      stats_at;         /* last stats line */
+  gchar      *stats_json;       /* last snapshot, guarded by lock */
 };
 
 enum {
@@ -134,6 +151,11 @@ enum {
   PROP_MAX_WAIT_MS,
   PROP_HANDSHAKE_TIMEOUT_MS,
   PROP_GRACE_MS,
+  PROP_VIEWER_SOFT_LIMIT,
+  PROP_VIEWER_HARD_LIMIT,
+  PROP_WRITE_TIMEOUT_MS,
+  PROP_STATS_INTERVAL_MS,
+  PROP_STATS_FILE,
 };
 
 G_DEFINE_FINAL_TYPE (DiodeRelay, diode_relay, G_TYPE_OBJECT)
@@ -189,6 +211,7 @@ stream_get (DiodeRelay * r, const gchar * name)
       (guint64) r->buffer_seconds * G_TIME_SPAN_SECOND * 1000);
   s->viewers = g_ptr_array_new ();
   s->waiting = g_ptr_array_new ();
+  s->created_at = g_get_monotonic_time ();
   g_mutex_lock (&r->lock);
   g_hash_table_insert (r->streams, s->name, s);
   g_mutex_unlock (&r->lock);
@@ -267,14 +290,33 @@ conn_flush (Conn * c)
       if (next) {
         c->out = next;
       } else if (c->viewing && c->stream && c->phase == CONN_OPEN) {
+        DiodeRing *ring = c->stream->ring;
         gboolean skipped = FALSE;
-        GBytes *f = diode_cursor_next (&c->cursor, c->stream->ring, &skipped);
+        guint64 backlog = diode_cursor_backlog (&c->cursor, ring);
+        GBytes *f;
 
-        if (skipped)
-          g_message ("viewer %s of '%s' fell behind the buffer; skipped to "
-              "the latest keyframe", c->address, c->stream->name);
+        /* Slow viewer: rather than fall further behind, drop what it has
+         * not read and start again at the latest keyframe. Its diodesrc
+         * sees the seq gap and flags DISCONT. */
+        if (backlog > c->relay->soft_limit
+            && diode_cursor_skip_to_latest (&c->cursor, ring)) {
+          c->skips++;
+          g_message ("viewer %s (%s) of '%s' was %" G_GUINT64_FORMAT " bytes "
+              "behind; skipped to the latest keyframe", c->address, c->peer,
+              c->stream->name, backlog);
+        }
+        f = diode_cursor_next (&c->cursor, ring, &skipped);
+        if (skipped) {
+          c->skips++;
+          g_message ("viewer %s (%s) of '%s' fell out of the buffer; skipped "
+              "to the latest keyframe", c->address, c->peer, c->stream->name);
+        }
         if (!f)
           break;
+        if (!c->first_media_at && g_bytes_get_size (f) > DIODE_FRAME_HEADER_SIZE
+            && ((const guint8 *) g_bytes_get_data (f, NULL))[0] ==
+            DIODE_MSG_MEDIA)
+          c->first_media_at = g_get_monotonic_time ();
         c->out = g_bytes_ref (f);
       } else {
         break;
@@ -288,6 +330,7 @@ conn_flush (Conn * c)
     if (st == DIODE_TLS_OK) {
       c->out_off += n;
       c->bytes_out += n;
+      c->last_progress = g_get_monotonic_time ();
       if (c->out_off == size) {
         g_clear_pointer (&c->out, g_bytes_unref);
         c->frames_out++;
@@ -308,6 +351,8 @@ conn_flush (Conn * c)
     conn_close (c, NULL);
     return;
   }
+  /* Nothing pending: the write timeout only runs while we wait on it. */
+  c->last_progress = g_get_monotonic_time ();
   conn_want_write (c, FALSE);
 }
 
@@ -545,6 +590,8 @@ handle_media (Conn * c, DiodeMsg * m)
   guint64 t = m->dts != DIODE_TIME_NONE ? m->dts : m->pts;
 
   c->bytes_in += g_bytes_get_size (m->frame);
+  s->bytes_in += g_bytes_get_size (m->frame);
+  s->frames_in++;
   if (m->type == DIODE_MSG_MEDIA && m->seq <= diode_ring_get_last_seq (s->ring)) {
     gchar *text = g_strdup_printf ("MEDIA seq %" G_GUINT64_FORMAT " is not "
         "after the stream's last seq %" G_GUINT64_FORMAT " (PUBLISH_OK gave "
@@ -764,7 +811,8 @@ relay_accept (DiodeRelay * r)
     diode_cursor_init (&c->cursor);
     c->session = diode_session_new (DIODE_SESSION_RELAY_END);
     c->phase = CONN_HANDSHAKE;
-    c->deadline = g_get_monotonic_time () + (gint64) r->handshake_ms * 1000;
+    c->accepted_at = c->last_progress = g_get_monotonic_time ();
+    c->deadline = c->accepted_at + (gint64) r->handshake_ms * 1000;
     c->tls = diode_tls_new_server (fd, r->identity, &err);
     if (!c->tls) {
       g_message ("cannot set up TLS for %s: %s", c->peer, err->message);
@@ -828,6 +876,171 @@ io_dispatch (GSource * source, GSourceFunc cb, gpointer user_data)
 
 static GSourceFuncs io_funcs = { NULL, NULL, io_dispatch, NULL, NULL, NULL };
 
+/* ------------------------------------------------------------------------ */
+/* stats: a log line per stream and a JSON snapshot (docs/stats.md) */
+
+static void
+stats_add_viewer (JsonBuilder * b, Conn * c, gint64 now)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "address");
+  json_builder_add_string_value (b, c->address);
+  json_builder_set_member_name (b, "peer");
+  json_builder_add_string_value (b, c->peer);
+  json_builder_set_member_name (b, "bytes");
+  json_builder_add_int_value (b, c->bytes_out);
+  json_builder_set_member_name (b, "frames");
+  json_builder_add_int_value (b, c->frames_out);
+  json_builder_set_member_name (b, "skips");
+  json_builder_add_int_value (b, c->skips);
+  json_builder_set_member_name (b, "backlog");
+  json_builder_add_int_value (b, c->stream ?
+      diode_cursor_backlog (&c->cursor, c->stream->ring) : 0);
+  json_builder_set_member_name (b, "join_ms");
+  json_builder_add_double_value (b, c->first_media_at ?
+      (c->first_media_at - c->accepted_at) / 1000.0 : -1);
+  json_builder_set_member_name (b, "connected_s");
+  json_builder_add_double_value (b, (now - c->accepted_at) / 1e6);
+  json_builder_end_object (b);
+}
+
+static gchar *
+relay_stats_build (DiodeRelay * r, gint64 now)
+{
+  JsonBuilder *b = json_builder_new ();
+  JsonGenerator *gen;
+  JsonNode *root;
+  GHashTableIter it;
+  gpointer v;
+  gchar *out;
+  guint i;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "relay");
+  json_builder_add_string_value (b, diode_relay_get_address (r));
+  json_builder_set_member_name (b, "listen");
+  json_builder_add_string_value (b, r->listen);
+  json_builder_set_member_name (b, "uptime_s");
+  json_builder_add_double_value (b, (now - r->started_at) / 1e6);
+  json_builder_set_member_name (b, "connections");
+  json_builder_add_int_value (b, g_hash_table_size (r->conns));
+  json_builder_set_member_name (b, "streams");
+  json_builder_begin_array (b);
+  g_hash_table_iter_init (&it, r->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    Stream *s = v;
+    guint64 sent = 0, skips = 0;
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "name");
+    json_builder_add_string_value (b, s->name);
+    json_builder_set_member_name (b, "publisher");
+    json_builder_add_string_value (b, s->publisher ? s->publisher->address :
+        NULL);
+    json_builder_set_member_name (b, "eos");
+    json_builder_add_boolean_value (b, s->eos);
+    json_builder_set_member_name (b, "bytes_in");
+    json_builder_add_int_value (b, s->bytes_in);
+    json_builder_set_member_name (b, "frames_in");
+    json_builder_add_int_value (b, s->frames_in);
+    json_builder_set_member_name (b, "last_seq");
+    json_builder_add_int_value (b, diode_ring_get_last_seq (s->ring));
+    json_builder_set_member_name (b, "chunks");
+    json_builder_add_int_value (b, diode_ring_get_n_chunks (s->ring));
+    json_builder_set_member_name (b, "buffered_bytes");
+    json_builder_add_int_value (b, diode_ring_get_bytes (s->ring));
+    json_builder_set_member_name (b, "waiting");
+    json_builder_add_int_value (b, s->waiting->len);
+    json_builder_set_member_name (b, "viewers");
+    json_builder_begin_array (b);
+    for (i = 0; i < s->viewers->len; i++) {
+      Conn *c = g_ptr_array_index (s->viewers, i);
+      if (c->dead)
+        continue;
+      sent += c->bytes_out;
+      skips += c->skips;
+      stats_add_viewer (b, c, now);
+    }
+    json_builder_end_array (b);
+    json_builder_set_member_name (b, "bytes_out");
+    json_builder_add_int_value (b, sent);
+    json_builder_set_member_name (b, "skips");
+    json_builder_add_int_value (b, skips);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+
+  root = json_builder_get_root (b);
+  gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  out = json_generator_to_data (gen, NULL);
+  json_node_unref (root);
+  g_object_unref (gen);
+  g_object_unref (b);
+  return out;
+}
+
+/* One line per stream for the log: rates since the previous line. */
+static void
+relay_stats_log (DiodeRelay * r, gint64 now)
+{
+  gdouble secs = (now - r->stats_at) / 1e6;
+  GHashTableIter it;
+  gpointer v;
+  guint i;
+
+  g_hash_table_iter_init (&it, r->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    Stream *s = v;
+    guint64 out = 0, skips = 0, max_backlog = 0;
+    guint n = 0;
+
+    for (i = 0; i < s->viewers->len; i++) {
+      Conn *c = g_ptr_array_index (s->viewers, i);
+      guint64 bl;
+
+      if (c->dead)
+        continue;
+      n++;
+      out += c->bytes_out;
+      skips += c->skips;
+      bl = diode_cursor_backlog (&c->cursor, s->ring);
+      max_backlog = MAX (max_backlog, bl);
+    }
+    g_message ("stats '%s': in %.2f Mbit/s, %u viewers, out %.2f Mbit/s, "
+        "%" G_GUINT64_FORMAT " skips, max backlog %" G_GUINT64_FORMAT
+        " bytes, buffered %" G_GSIZE_FORMAT " bytes in %u chunks", s->name,
+        secs > 0 ? (s->bytes_in - s->stats_bytes_in) * 8 / secs / 1e6 : 0.0,
+        n, secs > 0 && out >= s->stats_bytes_out ?
+        (out - s->stats_bytes_out) * 8 / secs / 1e6 : 0.0, skips,
+        max_backlog, diode_ring_get_bytes (s->ring),
+        diode_ring_get_n_chunks (s->ring));
+    s->stats_bytes_in = s->bytes_in;
+    s->stats_bytes_out = out;
+  }
+}
+
+static void
+relay_stats (DiodeRelay * r, gint64 now)
+{
+  gchar *json = relay_stats_build (r, now);
+
+  if (r->stats_file) {
+    GError *err = NULL;
+    /* g_file_set_contents writes a temp file and renames it: readers never
+     * see half a snapshot. */
+    if (!g_file_set_contents (r->stats_file, json, -1, &err)) {
+      g_message ("cannot write stats to %s: %s", r->stats_file, err->message);
+      g_error_free (err);
+    }
+  }
+  g_mutex_lock (&r->lock);
+  g_free (r->stats_json);
+  r->stats_json = json;
+  g_mutex_unlock (&r->lock);
+}
+
 static gboolean
 relay_tick (gpointer user_data)
 {
@@ -856,6 +1069,23 @@ relay_tick (gpointer user_data)
       conn_close (c, NULL);
     } else if (c->waiting && now > c->wait_until) {
       g_ptr_array_add (expired, c);
+    } else if (c->viewing && c->stream && c->phase == CONN_OPEN) {
+      guint64 backlog = diode_cursor_backlog (&c->cursor, c->stream->ring);
+      gchar *text = NULL;
+
+      if (backlog > r->hard_limit)
+        text = g_strdup_printf ("viewer fell %" G_GUINT64_FORMAT " bytes "
+            "behind '%s' (limit %" G_GUINT64_FORMAT "); disconnected",
+            backlog, c->stream->name, r->hard_limit);
+      else if (c->out && now - c->last_progress >
+          (gint64) r->write_timeout_ms * 1000)
+        text = g_strdup_printf ("viewer accepted no data for %u ms; "
+            "disconnected", r->write_timeout_ms);
+      if (text) {
+        g_message ("slow viewer %s (%s): %s", c->address, c->peer, text);
+        conn_send_error (c, DIODE_ERR_SLOW_VIEWER, text);
+        g_free (text);
+      }
     }
   }
   for (i = 0; i < expired->len; i++) {
@@ -903,6 +1133,13 @@ relay_tick (gpointer user_data)
     g_ptr_array_unref (gone);
   }
   relay_reap (r);
+  if (r->stats_interval_ms
+      && now - r->stats_at >= (gint64) r->stats_interval_ms * 1000) {
+    if (g_hash_table_size (r->streams))
+      relay_stats_log (r, now);
+    relay_stats (r, now);
+    r->stats_at = now;
+  }
   return G_SOURCE_CONTINUE;
 }
 
@@ -1046,6 +1283,7 @@ diode_relay_start (DiodeRelay * r, GError ** error)
   g_source_attach (r->tick_source, r->context);
 
   r->running = TRUE;
+  r->started_at = r->stats_at = g_get_monotonic_time ();
   r->thread = g_thread_new ("diode-relay", relay_thread, r);
   g_message ("relay %s listening on %s:%u", diode_identity_get_address
       (r->identity), r->bound_host, r->port);
@@ -1136,6 +1374,17 @@ diode_relay_count_viewers (DiodeRelay * r, const gchar * name)
   return n;
 }
 
+gchar *
+diode_relay_get_stats_json (DiodeRelay * r)
+{
+  gchar *s;
+
+  g_mutex_lock (&r->lock);
+  s = g_strdup (r->stats_json);
+  g_mutex_unlock (&r->lock);
+  return s;
+}
+
 guint
 diode_relay_count_waiting (DiodeRelay * r, const gchar * name)
 {
@@ -1215,6 +1464,22 @@ diode_relay_set_property (GObject * object, guint prop_id,
     case PROP_GRACE_MS:
       r->grace_ms = g_value_get_uint (value);
       break;
+    case PROP_VIEWER_SOFT_LIMIT:
+      r->soft_limit = g_value_get_uint64 (value);
+      break;
+    case PROP_VIEWER_HARD_LIMIT:
+      r->hard_limit = g_value_get_uint64 (value);
+      break;
+    case PROP_WRITE_TIMEOUT_MS:
+      r->write_timeout_ms = g_value_get_uint (value);
+      break;
+    case PROP_STATS_INTERVAL_MS:
+      r->stats_interval_ms = g_value_get_uint (value);
+      break;
+    case PROP_STATS_FILE:
+      g_free (r->stats_file);
+      r->stats_file = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -1248,6 +1513,21 @@ diode_relay_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_GRACE_MS:
       g_value_set_uint (value, r->grace_ms);
       break;
+    case PROP_VIEWER_SOFT_LIMIT:
+      g_value_set_uint64 (value, r->soft_limit);
+      break;
+    case PROP_VIEWER_HARD_LIMIT:
+      g_value_set_uint64 (value, r->hard_limit);
+      break;
+    case PROP_WRITE_TIMEOUT_MS:
+      g_value_set_uint (value, r->write_timeout_ms);
+      break;
+    case PROP_STATS_INTERVAL_MS:
+      g_value_set_uint (value, r->stats_interval_ms);
+      break;
+    case PROP_STATS_FILE:
+      g_value_set_string (value, r->stats_file);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -1266,6 +1546,8 @@ diode_relay_finalize (GObject * object)
   g_free (r->bound_host);
   g_free (r->listen);
   g_free (r->identity_path);
+  g_free (r->stats_file);
+  g_free (r->stats_json);
   g_free (r->rbuf);
   g_mutex_clear (&r->lock);
   G_OBJECT_CLASS (diode_relay_parent_class)->finalize (object);
@@ -1280,6 +1562,10 @@ diode_relay_init (DiodeRelay * r)
   r->max_wait_ms = DIODE_RELAY_DEFAULT_MAX_WAIT_MS;
   r->handshake_ms = DIODE_RELAY_DEFAULT_HANDSHAKE_MS;
   r->grace_ms = DIODE_RELAY_DEFAULT_GRACE_MS;
+  r->soft_limit = DIODE_RELAY_DEFAULT_VIEWER_SOFT_LIMIT;
+  r->hard_limit = DIODE_RELAY_DEFAULT_VIEWER_HARD_LIMIT;
+  r->write_timeout_ms = DIODE_RELAY_DEFAULT_WRITE_TIMEOUT_MS;
+  r->stats_interval_ms = DIODE_RELAY_DEFAULT_STATS_INTERVAL_MS;
   r->epfd = -1;
   r->conns = g_hash_table_new (NULL, NULL);
   r->streams = g_hash_table_new (g_str_hash, g_str_equal);
@@ -1325,4 +1611,23 @@ diode_relay_class_init (DiodeRelayClass * klass)
       g_param_spec_uint ("grace-ms", "Grace",
           "How long viewers wait for a publisher that dropped without EOS (ms)",
           0, G_MAXUINT, DIODE_RELAY_DEFAULT_GRACE_MS, f));
+  g_object_class_install_property (oc, PROP_VIEWER_SOFT_LIMIT,
+      g_param_spec_uint64 ("viewer-soft-limit", "Viewer soft limit",
+          "Backlog (bytes) past which a viewer skips to the latest keyframe",
+          0, G_MAXUINT64, DIODE_RELAY_DEFAULT_VIEWER_SOFT_LIMIT, f));
+  g_object_class_install_property (oc, PROP_VIEWER_HARD_LIMIT,
+      g_param_spec_uint64 ("viewer-hard-limit", "Viewer hard limit",
+          "Backlog (bytes) past which a viewer is disconnected",
+          0, G_MAXUINT64, DIODE_RELAY_DEFAULT_VIEWER_HARD_LIMIT, f));
+  g_object_class_install_property (oc, PROP_WRITE_TIMEOUT_MS,
+      g_param_spec_uint ("write-timeout-ms", "Write timeout",
+          "A viewer whose socket accepts nothing this long is disconnected",
+          1, G_MAXUINT, DIODE_RELAY_DEFAULT_WRITE_TIMEOUT_MS, f));
+  g_object_class_install_property (oc, PROP_STATS_INTERVAL_MS,
+      g_param_spec_uint ("stats-interval-ms", "Stats interval",
+          "How often stats are logged and snapshot (ms, 0 = never)",
+          0, G_MAXUINT, DIODE_RELAY_DEFAULT_STATS_INTERVAL_MS, f));
+  g_object_class_install_property (oc, PROP_STATS_FILE,
+      g_param_spec_string ("stats-file", "Stats file",
+          "JSON file rewritten with every snapshot (NULL: none)", NULL, f));
 }

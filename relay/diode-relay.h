@@ -21,13 +21,19 @@ G_BEGIN_DECLS
 #define DIODE_RELAY_DEFAULT_MAX_WAIT_MS     30000   /* SUBSCRIBE wait cap */
 #define DIODE_RELAY_DEFAULT_HANDSHAKE_MS    10000   /* TLS + HELLO deadline */
 #define DIODE_RELAY_DEFAULT_GRACE_MS        10000   /* publisher gone, no EOS */
+#define DIODE_RELAY_DEFAULT_VIEWER_SOFT_LIMIT (2 * 1024 * 1024) /* skip */
+#define DIODE_RELAY_DEFAULT_VIEWER_HARD_LIMIT (8 * 1024 * 1024) /* drop */
+#define DIODE_RELAY_DEFAULT_WRITE_TIMEOUT_MS 5000
+#define DIODE_RELAY_DEFAULT_STATS_INTERVAL_MS 10000
 
 #define DIODE_TYPE_RELAY (diode_relay_get_type ())
 G_DECLARE_FINAL_TYPE (DiodeRelay, diode_relay, DIODE, RELAY, GObject)
 
 /* Properties (set before start): "listen" ("HOST:PORT", port 0 = any free
  * port), "identity" (key file path, NULL = default), "buffer-bytes",
- * "buffer-seconds", "max-wait-ms", "handshake-timeout-ms", "grace-ms". */
+ * "buffer-seconds", "max-wait-ms", "handshake-timeout-ms", "grace-ms",
+ * "viewer-soft-limit", "viewer-hard-limit", "write-timeout-ms",
+ * "stats-interval-ms", "stats-file". */
 DiodeRelay  *diode_relay_new        (const gchar *listen, const gchar *identity);
 /* Loads the identity, binds, listens and starts the I/O thread. */
 gboolean     diode_relay_start      (DiodeRelay *relay, GError **error);
@@ -45,5 +51,8 @@ gboolean     diode_relay_has_publisher (DiodeRelay *relay, const gchar *stream);
 /* Viewers holding a SUBSCRIBE until @stream is published. */
 guint        diode_relay_count_waiting (DiodeRelay *relay, const gchar *stream);
 guint        diode_relay_count_connections (DiodeRelay *relay);
+/* The latest stats snapshot as JSON (docs/stats.md), NULL before the first
+ * interval. Free with g_free. */
+gchar       *diode_relay_get_stats_json (DiodeRelay *relay);
 
 G_END_DECLS

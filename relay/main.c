@@ -35,6 +35,11 @@ main (int argc, char **argv)
   gint buffer_seconds = DIODE_RELAY_DEFAULT_BUFFER_SECONDS;
   gint max_wait_ms = DIODE_RELAY_DEFAULT_MAX_WAIT_MS;
   gint grace_ms = DIODE_RELAY_DEFAULT_GRACE_MS;
+  gint64 soft_limit = DIODE_RELAY_DEFAULT_VIEWER_SOFT_LIMIT;
+  gint64 hard_limit = DIODE_RELAY_DEFAULT_VIEWER_HARD_LIMIT;
+  gint write_timeout = DIODE_RELAY_DEFAULT_WRITE_TIMEOUT_MS;
+  gint stats_interval = DIODE_RELAY_DEFAULT_STATS_INTERVAL_MS / 1000;
+  gchar *stats_file = NULL;
   gboolean verbose = FALSE, debug = FALSE, quiet = FALSE, version = FALSE;
   gboolean print_id = FALSE;
   GOptionEntry entries[] = {
@@ -57,6 +62,21 @@ main (int argc, char **argv)
     {"grace", 0, 0, G_OPTION_ARG_INT, &grace_ms,
         "How long viewers wait for a publisher that dropped without EOS "
           "(default 10000)", "MS"},
+    {"viewer-soft-limit", 0, 0, G_OPTION_ARG_INT64, &soft_limit,
+        "Viewer backlog past which it skips to the latest keyframe "
+          "(default 2097152)", "BYTES"},
+    {"viewer-hard-limit", 0, 0, G_OPTION_ARG_INT64, &hard_limit,
+        "Viewer backlog past which it is disconnected (default 8388608)",
+        "BYTES"},
+    {"write-timeout", 0, 0, G_OPTION_ARG_INT, &write_timeout,
+        "Disconnect a viewer whose socket accepts nothing this long "
+          "(default 5000)", "MS"},
+    {"stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_interval,
+        "Log a stats line per stream and refresh --stats-file this often, "
+          "0 = never (default 10)", "SECONDS"},
+    {"stats-file", 0, 0, G_OPTION_ARG_FILENAME, &stats_file,
+        "Rewrite this JSON file with every stats snapshot (docs/stats.md)",
+        "FILE"},
     {"print-id", 0, 0, G_OPTION_ARG_NONE, &print_id,
         "Print the relay's address on stdout once listening", NULL},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
@@ -86,7 +106,8 @@ main (int argc, char **argv)
     return 0;
   }
   if (buffer_bytes < 0 || buffer_seconds < 0 || max_wait_ms < 0
-      || grace_ms < 0) {
+      || grace_ms < 0 || soft_limit < 0 || hard_limit < 0
+      || write_timeout <= 0 || stats_interval < 0) {
     fprintf (stderr, "diode-relay: sizes and times must not be negative\n");
     return 2;
   }
@@ -109,7 +130,11 @@ main (int argc, char **argv)
       identity);
   g_object_set (relay, "buffer-bytes", (guint64) buffer_bytes,
       "buffer-seconds", (guint) buffer_seconds, "max-wait-ms",
-      (guint) max_wait_ms, "grace-ms", (guint) grace_ms, NULL);
+      (guint) max_wait_ms, "grace-ms", (guint) grace_ms,
+      "viewer-soft-limit", (guint64) soft_limit, "viewer-hard-limit",
+      (guint64) hard_limit, "write-timeout-ms", (guint) write_timeout,
+      "stats-interval-ms", (guint) stats_interval * 1000, "stats-file",
+      stats_file, NULL);
   if (!diode_relay_start (relay, &err)) {
     fprintf (stderr, "diode-relay: %s\n", err->message);
     g_object_unref (relay);
@@ -129,5 +154,6 @@ main (int argc, char **argv)
   g_main_loop_unref (loop);
   g_free (listen);
   g_free (identity);
+  g_free (stats_file);
   return 0;
 }

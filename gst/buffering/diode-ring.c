@@ -15,6 +15,7 @@ struct _DiodeRing {
   GPtrArray  *headers;       /* current header set (GBytes*) */
   gboolean    headers_closed;/* a non-header frame followed the header set */
   guint64     last_seq;
+  guint64     pos;           /* bytes ever appended */
 };
 
 static void
@@ -136,6 +137,7 @@ start_chunk (DiodeRing *r, gboolean keyframe)
     g_ptr_array_add (c->header_frames, g_bytes_ref (r->headers->pdata[i]));
   c->frames = g_ptr_array_new_with_free_func (frames_unref);
   c->seqs = g_array_new (FALSE, FALSE, sizeof (guint64));
+  c->start_pos = r->pos;
   if (prev) {
     prev->closed = TRUE;
     prev->next = c;
@@ -153,6 +155,7 @@ append (DiodeRing *r, DiodeChunk *c, GBytes *frame, guint64 seq, guint64 time)
   g_array_append_val (c->seqs, seq);
   c->bytes += size;
   r->bytes += size;
+  r->pos += size;
   if (seq && !c->first_seq)
     c->first_seq = seq;
   if (time != G_MAXUINT64) {
@@ -298,10 +301,17 @@ prelude_len (DiodeChunk *c)
 static void
 attach (DiodeCursor *c, DiodeChunk *chunk, guint index, gboolean prelude)
 {
+  guint i;
+
   g_clear_pointer (&c->chunk, diode_chunk_unref);
   c->chunk = chunk ? diode_chunk_ref (chunk) : NULL;
   c->index = index;
   c->prelude = (chunk && prelude) ? prelude_len (chunk) : 0;
+  if (chunk) {
+    c->pos = chunk->start_pos;
+    for (i = 0; i < index; i++)
+      c->pos += g_bytes_get_size (g_ptr_array_index (chunk->frames, i));
+  }
 }
 
 void
@@ -361,9 +371,12 @@ diode_cursor_next (DiodeCursor *c, DiodeRing *r, gboolean *skipped)
     }
     if (c->index < ch->frames->len) {
       guint64 seq = g_array_index (ch->seqs, guint64, c->index);
+      GBytes *f = g_ptr_array_index (ch->frames, c->index++);
+
       if (seq)
         c->last_seq = seq;
-      return g_ptr_array_index (ch->frames, c->index++);
+      c->pos += g_bytes_get_size (f);
+      return f;
     }
     if (!ch->next)
       return NULL;
@@ -371,20 +384,29 @@ diode_cursor_next (DiodeCursor *c, DiodeRing *r, gboolean *skipped)
   }
 }
 
-gsize
+guint64
 diode_cursor_backlog (DiodeCursor *c, DiodeRing *r)
 {
-  DiodeChunk *ch = c->chunk;
-  gsize total = 0;
-  guint i;
-
-  if (!ch)
+  if (!c->chunk)
     return 0;
-  if (ch->evicted)
-    return r->bytes;
-  for (i = c->index; i < ch->frames->len; i++)
-    total += g_bytes_get_size (g_ptr_array_index (ch->frames, i));
-  for (ch = ch->next; ch; ch = ch->next)
-    total += ch->bytes;
-  return total;
+  return r->pos > c->pos ? r->pos - c->pos : 0;
+}
+
+gboolean
+diode_cursor_skip_to_latest (DiodeCursor *c, DiodeRing *r)
+{
+  DiodeChunk *join = diode_ring_join_chunk (r);
+
+  if (!join || join == c->chunk || (c->chunk && !c->chunk->evicted
+          && join->start_pos <= c->chunk->start_pos))
+    return FALSE;
+  c->skipped++;
+  attach (c, join, 0, TRUE);
+  return TRUE;
+}
+
+guint64
+diode_ring_get_position (DiodeRing *r)
+{
+  return r->pos;
 }

@@ -38,6 +38,7 @@ struct _DiodeChunk {
   GPtrArray  *frames;        /* GBytes*: the frames, in order */
   GArray     *seqs;          /* guint64 per frame: MEDIA seq, 0 for others */
   gsize       bytes;         /* sum of frame sizes */
+  guint64     start_pos;     /* ring byte position of the first frame */
   DiodeChunk *next;          /* following chunk (borrowed: valid while this
                                 chunk is not evicted; cursors check first) */
 };
@@ -87,6 +88,7 @@ typedef struct {
   guint       index;     /* next frame in chunk->frames */
   guint       prelude;   /* frames of caps+headers still to send first */
   guint64     last_seq;  /* last MEDIA seq handed out */
+  guint64     pos;       /* ring byte position reached (see backlog) */
   guint64     skipped;   /* times the cursor jumped ahead (evicted chunk) */
 } DiodeCursor;
 
@@ -100,7 +102,14 @@ gboolean    diode_cursor_seek_seq  (DiodeCursor *c, DiodeRing *r, guint64 seq);
 /* The next frame to send (borrowed) or NULL when caught up; moves the cursor.
  * Sets *@skipped when the cursor had to jump over evicted chunks. */
 GBytes     *diode_cursor_next      (DiodeCursor *c, DiodeRing *r, gboolean *skipped);
-/* Bytes from the cursor to the newest frame (its backlog), approximate. */
-gsize       diode_cursor_backlog   (DiodeCursor *c, DiodeRing *r);
+/* Bytes from the cursor to the newest frame: its backlog. O(1): the ring
+ * counts every byte ever pushed, the cursor where it is in that count. A
+ * cursor that has not joined yet has no backlog. */
+guint64     diode_cursor_backlog   (DiodeCursor *c, DiodeRing *r);
+/* Jump to the join chunk if it is newer than where @c is (the slow-viewer
+ * skip). Returns TRUE if it moved. */
+gboolean    diode_cursor_skip_to_latest (DiodeCursor *c, DiodeRing *r);
+/* Bytes ever pushed through the ring (its write position). */
+guint64     diode_ring_get_position (DiodeRing *r);
 
 G_END_DECLS
