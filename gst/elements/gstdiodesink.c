@@ -16,6 +16,14 @@
  *
  * The stream's name defaults to the element's own name.
  *
+ * The pipeline never waits on the network: buffers go into a send queue that
+ * a writer thread drains. When the link is slower than the stream and the
+ * queue holds more than `backlog-limit` bytes at a keyframe, that whole GOP is
+ * dropped (never part of one), a QoS message and a `diode-gop-dropped`
+ * element message are posted, and publishing resumes at the next keyframe
+ * (flagged DISCONT). `stats` and periodic `diode-stats` element messages
+ * report what was sent and dropped.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 rpicamsrc ! h264parse ! diodesink name=pi-taipei
@@ -30,6 +38,8 @@
 
 #include "gstdiodesink.h"
 
+#include <string.h>
+
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK,
     GST_PAD_ALWAYS,
@@ -39,7 +49,17 @@ GST_DEBUG_CATEGORY_STATIC (gst_diode_sink_debug);
 #define GST_CAT_DEFAULT gst_diode_sink_debug
 
 /* Properties: relay, stream, identity, relay-id and timeout are the shared
- * client's (GST_DIODE_PROP_*); their defaults are in gstdiodeclient.h. */
+ * client's (GST_DIODE_PROP_*, defaults in gstdiodeclient.h); the rest are
+ * the sink's own. */
+enum {
+  PROP_BACKLOG_LIMIT = GST_DIODE_PROP_LAST,
+  PROP_STATS,
+  PROP_STATS_INTERVAL,
+};
+
+#define DEFAULT_BACKLOG_LIMIT   (4 * 1024 * 1024)  /* bytes */
+#define DEFAULT_STATS_INTERVAL  1000               /* ms */
+#define WRITER_IDLE_MS          100  /* writer checks the relay this often */
 
 static void gst_diode_sink_uri_handler_init (gpointer g_iface,
     gpointer iface_data);
@@ -79,33 +99,173 @@ media_flags (GstDiodeSink * self, GstBuffer * buf)
   return f;
 }
 
-/* Deal with what the relay sent us meanwhile (PING, ERROR), never blocking. */
+/* ------------------------------------------------------------------------ */
+/* the writer thread: the only user of the TLS session after start() */
+
+/* Deal with what the relay sent meanwhile (PING, ERROR), never blocking.
+ * Sets *error when the relay refused us or went away. */
 static gboolean
-gst_diode_sink_check_relay (GstDiodeSink * self)
+writer_check_relay (GstDiodeSink * self, GError ** error)
 {
   for (;;) {
     DiodeMsg m = { 0 };
-    GError *err = NULL;
-    DiodeSessionResult r = gst_diode_client_recv (self->client, &m, 0, &err);
+    DiodeSessionResult r = gst_diode_client_recv (self->client, &m, 0, error);
 
     if (r == DIODE_SESSION_NEED_MORE)
       return TRUE;
-    if (r == DIODE_SESSION_ERROR) {
-      if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        gst_diode_client_post_error (self->client, err, NULL);
-      g_error_free (err);
+    if (r == DIODE_SESSION_ERROR)
       return FALSE;
-    }
     if (m.type == DIODE_MSG_ERROR) {
-      err = gst_diode_client_error_from_msg (self->client, &m);
-      gst_diode_client_post_error (self->client, err, NULL);
-      g_error_free (err);
+      g_propagate_error (error, gst_diode_client_error_from_msg (self->client,
+              &m));
       diode_msg_clear (&m);
       return FALSE;
     }
     diode_msg_clear (&m);
   }
 }
+
+static gpointer
+writer_thread (gpointer user_data)
+{
+  GstDiodeSink *self = user_data;
+  GError *err = NULL;
+
+  g_mutex_lock (&self->qlock);
+  for (;;) {
+    GBytes *frame;
+    gboolean ok;
+    gsize size;
+
+    if (g_queue_is_empty (&self->queue)) {
+      gint64 until;
+
+      if (self->writer_stop)
+        break;
+      until = g_get_monotonic_time () + WRITER_IDLE_MS * 1000;
+      if (!g_cond_wait_until (&self->qcond, &self->qlock, until)) {
+        /* Idle: answer PINGs, notice a relay that refused us. */
+        g_mutex_unlock (&self->qlock);
+        ok = writer_check_relay (self, &err);
+        g_mutex_lock (&self->qlock);
+        if (!ok)
+          break;
+      }
+      continue;
+    }
+    frame = g_queue_peek_head (&self->queue);
+    g_mutex_unlock (&self->qlock);
+
+    ok = gst_diode_client_send_bytes (self->client, frame, &err)
+        && writer_check_relay (self, &err);
+
+    g_mutex_lock (&self->qlock);
+    g_queue_pop_head (&self->queue);
+    size = g_bytes_get_size (frame);
+    self->queue_bytes -= size;
+    g_bytes_unref (frame);
+    if (!ok)
+      break;
+    self->bytes_sent += size;
+    g_cond_broadcast (&self->qcond);
+  }
+  if (err) {
+    if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+        && !self->writer_stop)
+      self->writer_error = err;
+    else
+      g_error_free (err);
+  }
+  self->writer_done = TRUE;
+  g_cond_broadcast (&self->qcond);
+  g_mutex_unlock (&self->qlock);
+  return NULL;
+}
+
+/* Queue a frame for the writer. Called with qlock held. */
+static void
+enqueue_locked (GstDiodeSink * self, GBytes * frame)
+{
+  self->queue_bytes += g_bytes_get_size (frame);
+  g_queue_push_tail (&self->queue, frame);
+  g_cond_signal (&self->qcond);
+}
+
+/* A writer failure surfaces in the streaming thread as an element error. */
+static GstFlowReturn
+check_writer_locked (GstDiodeSink * self)
+{
+  if (self->writer_error) {
+    GError *err = self->writer_error;
+
+    self->writer_error = NULL;
+    self->failed = TRUE;
+    g_mutex_unlock (&self->qlock);
+    gst_diode_client_post_error (self->client, err, NULL);
+    g_error_free (err);
+    g_mutex_lock (&self->qlock);
+  }
+  return self->failed || self->writer_done ? GST_FLOW_ERROR : GST_FLOW_OK;
+}
+
+static void
+stop_writer (GstDiodeSink * self)
+{
+  if (!self->writer)
+    return;
+  g_mutex_lock (&self->qlock);
+  self->writer_stop = TRUE;
+  g_cond_broadcast (&self->qcond);
+  g_mutex_unlock (&self->qlock);
+  /* Interrupt a send blocked on a full socket. */
+  gst_diode_client_unlock (self->client);
+  g_thread_join (self->writer);
+  self->writer = NULL;
+  gst_diode_client_unlock_stop (self->client);
+}
+
+/* ------------------------------------------------------------------------ */
+/* stats */
+
+static GstStructure *
+make_stats (GstDiodeSink * self)
+{
+  GstStructure *s;
+
+  g_mutex_lock (&self->qlock);
+  s = gst_structure_new ("application/x-diode-sink-stats",
+      "bytes-sent", G_TYPE_UINT64, self->bytes_sent,
+      "buffers-sent", G_TYPE_UINT64, self->buffers_queued,
+      "buffers-dropped", G_TYPE_UINT64, self->buffers_dropped,
+      "gops-dropped", G_TYPE_UINT64, self->gops_dropped,
+      "backlog-bytes", G_TYPE_UINT64, (guint64) self->queue_bytes,
+      "connected-ms", G_TYPE_UINT64, self->connected_at ?
+      (guint64) ((g_get_monotonic_time () - self->connected_at) / 1000) :
+      (guint64) 0, NULL);
+  g_mutex_unlock (&self->qlock);
+  return s;
+}
+
+static void
+maybe_post_stats (GstDiodeSink * self)
+{
+  guint interval;
+  gint64 now = g_get_monotonic_time ();
+
+  GST_OBJECT_LOCK (self);
+  interval = self->stats_interval;
+  GST_OBJECT_UNLOCK (self);
+  if (!interval || now - self->stats_posted_at < (gint64) interval * 1000)
+    return;
+  self->stats_posted_at = now;
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new ("diode-stats", "stats", GST_TYPE_STRUCTURE,
+              make_stats (self), NULL)));
+}
+
+/* ------------------------------------------------------------------------ */
+/* GstBaseSink */
 
 static gboolean
 gst_diode_sink_start (GstBaseSink * sink)
@@ -120,6 +280,12 @@ gst_diode_sink_start (GstBaseSink * sink)
 
   self->seq = 0;
   self->published = FALSE;
+  self->failed = FALSE;
+  self->dropping = FALSE;
+  self->mark_discont = TRUE;
+  self->bytes_sent = self->buffers_queued = 0;
+  self->buffers_dropped = self->gops_dropped = 0;
+  self->writer_stop = self->writer_done = FALSE;
   g_clear_pointer (&self->caps_sent, g_free);
 
   if (!gst_diode_client_open (c, &err))
@@ -148,9 +314,8 @@ gst_diode_sink_start (GstBaseSink * sink)
         self->published = TRUE;
         /* Number on from where the stream's previous publisher stopped. */
         self->seq = m.seq ? m.seq - 1 : 0;
-        self->first = TRUE;
-        GST_INFO_OBJECT (self, "publishing '%s' on relay %s",
-            c->stream_name, c->hostport);
+        GST_INFO_OBJECT (self, "publishing '%s' on relay %s from seq %"
+            G_GUINT64_FORMAT, c->stream_name, c->hostport, self->seq + 1);
       } else if (m.type == DIODE_MSG_ERROR) {
         err = gst_diode_client_error_from_msg (c, &m);
       } else {
@@ -170,6 +335,8 @@ gst_diode_sink_start (GstBaseSink * sink)
   }
   if (!self->published)
     goto error;
+  self->connected_at = self->stats_posted_at = g_get_monotonic_time ();
+  self->writer = g_thread_new ("diodesink-writer", writer_thread, self);
   return TRUE;
 
 error:
@@ -185,20 +352,28 @@ gst_diode_sink_stop (GstBaseSink * sink)
 {
   GstDiodeSink *self = GST_DIODE_SINK (sink);
 
+  stop_writer (self);
   gst_diode_client_close (self->client);
+  g_mutex_lock (&self->qlock);
+  g_queue_clear_full (&self->queue, (GDestroyNotify) g_bytes_unref);
+  self->queue_bytes = 0;
+  g_clear_error (&self->writer_error);
+  g_mutex_unlock (&self->qlock);
   self->published = FALSE;
-  GST_INFO_OBJECT (self, "sent %" G_GUINT64_FORMAT " buffers, %"
-      G_GUINT64_FORMAT " bytes", self->buffers_sent, self->bytes_sent);
+  GST_INFO_OBJECT (self, "sent %" G_GUINT64_FORMAT " bytes, %" G_GUINT64_FORMAT
+      " buffers; dropped %" G_GUINT64_FORMAT " buffers in %" G_GUINT64_FORMAT
+      " GOPs", self->bytes_sent, self->buffers_queued, self->buffers_dropped,
+      self->gops_dropped);
   return TRUE;
 }
 
 static gboolean
-gst_diode_sink_send_caps (GstDiodeSink * self, GstCaps * caps)
+gst_diode_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
 {
+  GstDiodeSink *self = GST_DIODE_SINK (sink);
   gchar *str = gst_caps_to_string (caps);
-  GError *err = NULL;
   GBytes *frame;
-  gboolean ok;
+  GstFlowReturn ret;
 
   self->has_streamheader = gst_structure_has_field
       (gst_caps_get_structure (caps, 0), "streamheader");
@@ -210,55 +385,115 @@ gst_diode_sink_send_caps (GstDiodeSink * self, GstCaps * caps)
   if (!frame) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Caps are too large to publish "
             "(%" G_GSIZE_FORMAT " bytes, limit %d)", strlen (str),
-            DIODE_MAX_CAPS_PAYLOAD), ("%s", str));
+            DIODE_MAX_CAPS_PAYLOAD - 4), ("%s", str));
     g_free (str);
     return FALSE;
   }
-  ok = gst_diode_client_send_bytes (self->client, frame, &err);
-  g_bytes_unref (frame);
-  if (!ok) {
-    if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-      gst_diode_client_post_error (self->client, err, NULL);
-    g_error_free (err);
-    g_free (str);
-    return FALSE;
-  }
-  GST_DEBUG_OBJECT (self, "sent caps %s", str);
+  /* Caps are never dropped: viewers need them to decode what follows. */
+  g_mutex_lock (&self->qlock);
+  ret = check_writer_locked (self);
+  if (ret == GST_FLOW_OK)
+    enqueue_locked (self, frame);
+  else
+    g_bytes_unref (frame);
+  g_mutex_unlock (&self->qlock);
+  GST_DEBUG_OBJECT (self, "caps %s", str);
   g_free (self->caps_sent);
   self->caps_sent = str;
-  return TRUE;
+  return ret == GST_FLOW_OK;
 }
 
-static gboolean
-gst_diode_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
+static void
+post_gop_dropped (GstDiodeSink * self, GstBuffer * buf, gsize backlog)
 {
-  return gst_diode_sink_send_caps (GST_DIODE_SINK (sink), caps);
+  GstClockTime ts = GST_BUFFER_PTS (buf);
+  GstSegment *seg = &GST_BASE_SINK (self)->segment;
+  GstMessage *qos;
+
+  GST_WARNING_OBJECT (self, "relay link slower than the stream: %"
+      G_GSIZE_FORMAT " bytes queued; dropping a GOP", backlog);
+  qos = gst_message_new_qos (GST_OBJECT (self), TRUE,
+      gst_segment_to_running_time (seg, GST_FORMAT_TIME, ts),
+      gst_segment_to_stream_time (seg, GST_FORMAT_TIME, ts), ts,
+      GST_BUFFER_DURATION (buf));
+  gst_message_set_qos_stats (qos, GST_FORMAT_BUFFERS, self->buffers_queued,
+      self->buffers_dropped);
+  gst_element_post_message (GST_ELEMENT (self), qos);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new ("diode-gop-dropped",
+              "gops-dropped", G_TYPE_UINT64, self->gops_dropped,
+              "backlog-bytes", G_TYPE_UINT64, (guint64) backlog,
+              "timestamp", G_TYPE_UINT64, ts, NULL)));
 }
 
 static GstFlowReturn
 gst_diode_sink_render (GstBaseSink * sink, GstBuffer * buf)
 {
   GstDiodeSink *self = GST_DIODE_SINK (sink);
+  gboolean key = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  gboolean dropped_gop = FALSE;
+  guint64 limit;
+  gsize backlog;
   GstMapInfo map;
-  GError *err = NULL;
-  gboolean ok;
-  guint8 prefix[DIODE_MEDIA_PREFIX_SIZE];
+  GstFlowReturn ret;
   guint32 flags;
+  guint8 *data;
+  GBytes *frame;
 
   if (!self->published)
     return GST_FLOW_ERROR;
-  if (!gst_diode_sink_check_relay (self))
-    return GST_FLOW_ERROR;
+  GST_OBJECT_LOCK (self);
+  limit = self->backlog_limit;
+  GST_OBJECT_UNLOCK (self);
+
+  g_mutex_lock (&self->qlock);
+  ret = check_writer_locked (self);
+  if (ret != GST_FLOW_OK) {
+    g_mutex_unlock (&self->qlock);
+    return ret;
+  }
+  backlog = self->queue_bytes;
+  /* Decide per GOP, at its keyframe: send all of it or none of it. A GOP
+   * that outgrows twice the limit midway loses its tail (the part already
+   * queued stays decodable) and publishing resumes at the next keyframe. */
+  if (key) {
+    if (limit && backlog > limit) {
+      self->gops_dropped++;
+      self->dropping = TRUE;
+      dropped_gop = TRUE;
+    } else {
+      self->dropping = FALSE;
+    }
+  } else if (!self->dropping && limit && backlog > 2 * limit) {
+    self->dropping = TRUE;
+    self->gops_dropped++;
+    dropped_gop = TRUE;
+  }
+  if (self->dropping) {
+    self->buffers_dropped++;
+    self->mark_discont = TRUE;
+    g_mutex_unlock (&self->qlock);
+    if (dropped_gop)
+      post_gop_dropped (self, buf, backlog);
+    maybe_post_stats (self);
+    return GST_FLOW_OK;
+  }
+  g_mutex_unlock (&self->qlock);
 
   if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
     GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Cannot read a buffer"), (NULL));
     return GST_FLOW_ERROR;
   }
   flags = media_flags (self, buf);
-  /* A new publish session is a discontinuity for whoever watches. */
-  if (self->first)
+  /* The first buffer of a session, and the first after a drop, is a
+   * discontinuity for whoever watches. */
+  if (self->mark_discont)
     flags |= DIODE_MEDIA_DISCONT;
-  if (!diode_msg_write_media_prefix (prefix, self->seq + 1,
+  /* One allocation per frame (header + fields + payload): the writer sends
+   * it in one go, so small frames fill one TLS record instead of two. */
+  data = g_malloc (DIODE_MEDIA_PREFIX_SIZE + map.size);
+  if (!diode_msg_write_media_prefix (data, self->seq + 1,
           GST_BUFFER_PTS (buf), GST_BUFFER_DTS (buf),
           GST_BUFFER_DURATION (buf), GST_BUFFER_OFFSET (buf),
           GST_BUFFER_OFFSET_END (buf), flags, map.size)) {
@@ -266,31 +501,20 @@ gst_diode_sink_render (GstBaseSink * sink, GstBuffer * buf)
             " bytes exceeds the limit of one frame (%d bytes)", map.size,
             DIODE_MAX_MEDIA_PAYLOAD - DIODE_MEDIA_FIELDS_SIZE), (NULL));
     gst_buffer_unmap (buf, &map);
+    g_free (data);
     return GST_FLOW_ERROR;
   }
-  /* One write per frame: small frames then fill one TLS record instead of
-   * two, at the price of one memcpy on the publisher. */
-  g_byte_array_set_size (self->scratch, 0);
-  g_byte_array_append (self->scratch, prefix, sizeof (prefix));
-  g_byte_array_append (self->scratch, map.data, map.size);
+  memcpy (data + DIODE_MEDIA_PREFIX_SIZE, map.data, map.size);
+  frame = g_bytes_new_take (data, DIODE_MEDIA_PREFIX_SIZE + map.size);
   gst_buffer_unmap (buf, &map);
 
-  ok = gst_diode_client_send (self->client, self->scratch->data,
-      self->scratch->len, &err);
-  if (!ok) {
-    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-      g_error_free (err);
-      return GST_FLOW_FLUSHING;
-    }
-    gst_diode_client_post_error (self->client, err, NULL);
-    g_error_free (err);
-    self->published = FALSE;
-    return GST_FLOW_ERROR;
-  }
+  g_mutex_lock (&self->qlock);
+  enqueue_locked (self, frame);
   self->seq++;
-  self->first = FALSE;
-  self->buffers_sent++;
-  self->bytes_sent += self->scratch->len;
+  self->buffers_queued++;
+  self->mark_discont = FALSE;
+  g_mutex_unlock (&self->qlock);
+  maybe_post_stats (self);
   return GST_FLOW_OK;
 }
 
@@ -300,32 +524,55 @@ gst_diode_sink_event (GstBaseSink * sink, GstEvent * event)
   GstDiodeSink *self = GST_DIODE_SINK (sink);
 
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->published) {
-    GBytes *eos = diode_msg_encode_eos (self->seq);
-    GError *err = NULL;
+    guint timeout;
+    gint64 until;
 
-    if (!gst_diode_client_send_bytes (self->client, eos, &err)) {
-      GST_WARNING_OBJECT (self, "could not send EOS: %s", err->message);
-      g_error_free (err);
-    } else {
-      GST_INFO_OBJECT (self, "sent EOS after seq %" G_GUINT64_FORMAT,
-          self->seq);
+    GST_OBJECT_LOCK (self);
+    timeout = self->client->timeout;
+    GST_OBJECT_UNLOCK (self);
+    until = g_get_monotonic_time () + (gint64) (timeout ? timeout : 10000)
+        * 1000;
+    /* EOS goes after everything queued; wait (bounded) until the writer has
+     * handed it to the relay, so it is not lost when the pipeline stops. */
+    g_mutex_lock (&self->qlock);
+    if (check_writer_locked (self) == GST_FLOW_OK) {
+      enqueue_locked (self, diode_msg_encode_eos (self->seq));
+      while (self->queue_bytes && !self->writer_done && !self->flushing)
+        if (!g_cond_wait_until (&self->qcond, &self->qlock, until))
+          break;
+      if (self->queue_bytes)
+        GST_WARNING_OBJECT (self, "EOS: %" G_GSIZE_FORMAT " bytes still "
+            "queued after %u ms", self->queue_bytes, timeout);
+      else
+        GST_INFO_OBJECT (self, "EOS sent after seq %" G_GUINT64_FORMAT,
+            self->seq);
     }
-    g_bytes_unref (eos);
+    g_mutex_unlock (&self->qlock);
   }
   return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
 }
 
+/* Only the EOS drain can wait in the streaming thread. */
 static gboolean
 gst_diode_sink_unlock (GstBaseSink * sink)
 {
-  gst_diode_client_unlock (GST_DIODE_SINK (sink)->client);
+  GstDiodeSink *self = GST_DIODE_SINK (sink);
+
+  g_mutex_lock (&self->qlock);
+  self->flushing = TRUE;
+  g_cond_broadcast (&self->qcond);
+  g_mutex_unlock (&self->qlock);
   return TRUE;
 }
 
 static gboolean
 gst_diode_sink_unlock_stop (GstBaseSink * sink)
 {
-  gst_diode_client_unlock_stop (GST_DIODE_SINK (sink)->client);
+  GstDiodeSink *self = GST_DIODE_SINK (sink);
+
+  g_mutex_lock (&self->qlock);
+  self->flushing = FALSE;
+  g_mutex_unlock (&self->qlock);
   return TRUE;
 }
 
@@ -379,8 +626,21 @@ gst_diode_sink_set_property (GObject * object, guint prop_id,
 {
   GstDiodeSink *self = GST_DIODE_SINK (object);
 
-  if (!gst_diode_client_set_property (self->client, prop_id, value))
-    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  switch (prop_id) {
+    case PROP_BACKLOG_LIMIT:
+      GST_OBJECT_LOCK (self);
+      self->backlog_limit = g_value_get_uint64 (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_STATS_INTERVAL:
+      GST_OBJECT_LOCK (self);
+      self->stats_interval = g_value_get_uint (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    default:
+      if (!gst_diode_client_set_property (self->client, prop_id, value))
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
 }
 
 static void
@@ -389,8 +649,24 @@ gst_diode_sink_get_property (GObject * object, guint prop_id, GValue * value,
 {
   GstDiodeSink *self = GST_DIODE_SINK (object);
 
-  if (!gst_diode_client_get_property (self->client, prop_id, value))
-    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  switch (prop_id) {
+    case PROP_BACKLOG_LIMIT:
+      GST_OBJECT_LOCK (self);
+      g_value_set_uint64 (value, self->backlog_limit);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_STATS_INTERVAL:
+      GST_OBJECT_LOCK (self);
+      g_value_set_uint (value, self->stats_interval);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_STATS:
+      g_value_take_boxed (value, make_stats (self));
+      break;
+    default:
+      if (!gst_diode_client_get_property (self->client, prop_id, value))
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
 }
 
 static void
@@ -398,7 +674,11 @@ gst_diode_sink_init (GstDiodeSink * self)
 {
   self->client = gst_diode_client_new (GST_ELEMENT (self),
       DIODE_ROLE_PUBLISHER);
-  self->scratch = g_byte_array_new ();
+  self->backlog_limit = DEFAULT_BACKLOG_LIMIT;
+  self->stats_interval = DEFAULT_STATS_INTERVAL;
+  g_mutex_init (&self->qlock);
+  g_cond_init (&self->qcond);
+  g_queue_init (&self->queue);
   /* Publishing forwards buffers as they come: the clock is the viewer's. */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
 }
@@ -409,7 +689,10 @@ gst_diode_sink_finalize (GObject * object)
   GstDiodeSink *self = GST_DIODE_SINK (object);
 
   gst_diode_client_free (self->client);
-  g_byte_array_unref (self->scratch);
+  g_queue_clear_full (&self->queue, (GDestroyNotify) g_bytes_unref);
+  g_clear_error (&self->writer_error);
+  g_mutex_clear (&self->qlock);
+  g_cond_clear (&self->qcond);
   g_free (self->caps_sent);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -427,6 +710,22 @@ gst_diode_sink_class_init (GstDiodeSinkClass * klass)
 
   gst_diode_client_install_properties (gobject_class,
       GST_DIODE_DEFAULT_TIMEOUT);
+  g_object_class_install_property (gobject_class, PROP_BACKLOG_LIMIT,
+      g_param_spec_uint64 ("backlog-limit", "Backlog limit",
+          "Bytes queued for a slow relay link past which the next GOP is "
+          "dropped whole (0: never drop)", 0, G_MAXUINT64,
+          DEFAULT_BACKLOG_LIMIT, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "bytes-sent, buffers-sent, buffers-dropped, gops-dropped, "
+          "backlog-bytes, connected-ms", GST_TYPE_STRUCTURE,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
+      g_param_spec_uint ("stats-interval", "Stats interval",
+          "Post a diode-stats element message this often (ms, 0: never)",
+          0, G_MAXUINT, DEFAULT_STATS_INTERVAL, G_PARAM_READWRITE |
+          G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class,

@@ -17,14 +17,35 @@ struct _GstDiodeSink {
   GstBaseSink     parent;
 
   GstDiodeClient *client;
-  guint64         seq;          /* last MEDIA seq sent */
-  gboolean        published;    /* PUBLISH_OK received */
-  gboolean        first;        /* next buffer is the session's first */
-  GByteArray     *scratch;      /* frame assembly, reused */
-  gchar          *caps_sent;    /* last CAPS string sent */
+  /* settings, GST_OBJECT_LOCK */
+  guint64         backlog_limit;  /* bytes queued that make a GOP drop */
+  guint           stats_interval; /* ms between diode-stats messages */
+
+  /* streaming thread */
+  guint64         seq;            /* last MEDIA seq queued */
+  gboolean        published;      /* PUBLISH_OK received */
+  gchar          *caps_sent;      /* last CAPS string queued */
   gboolean        has_streamheader; /* caps carry streamheader buffers */
+  gint64          stats_posted_at;
+
+  /* the send queue, between render() and the writer thread: qlock */
+  GMutex          qlock;
+  GCond           qcond;
+  GQueue          queue;          /* GBytes* whole frames */
+  gsize           queue_bytes;    /* queued + the one being sent */
+  GThread        *writer;
+  gboolean        writer_stop;
+  gboolean        writer_done;
+  GError         *writer_error;   /* to post from the streaming thread */
+  gboolean        failed;
+  gboolean        flushing;
+  gboolean        dropping;       /* dropping until the next keyframe */
+  gboolean        mark_discont;   /* next queued buffer gets DISCONT */
+  gint64          connected_at;
   guint64         bytes_sent;
-  guint64         buffers_sent;
+  guint64         buffers_queued;
+  guint64         buffers_dropped;
+  guint64         gops_dropped;
 };
 
 GST_ELEMENT_REGISTER_DECLARE (diodesink);

@@ -42,9 +42,12 @@ GST_DEBUG_CATEGORY_STATIC (gst_diode_src_debug);
  * client's (GST_DIODE_PROP_*); the rest are the source's own. */
 enum {
   PROP_LATENCY = GST_DIODE_PROP_LAST,
+  PROP_STATS,
+  PROP_STATS_INTERVAL,
 };
 
 #define DEFAULT_LATENCY 200     /* ms */
+#define DEFAULT_STATS_INTERVAL 1000     /* ms */
 
 static void gst_diode_src_uri_handler_init (gpointer g_iface,
     gpointer iface_data);
@@ -69,6 +72,10 @@ gst_diode_src_start (GstBaseSrc * bsrc)
 
   self->subscribed = FALSE;
   self->last_seq = 0;
+  self->started_at = self->stats_posted_at = g_get_monotonic_time ();
+  self->first_buffer_at = 0;
+  self->buffers_received = self->bytes_received = 0;
+  self->discont = self->buffers_missed = 0;
   self->have_offset = FALSE;
   g_clear_pointer (&self->caps_str, g_free);
 
@@ -203,6 +210,7 @@ make_buffer (GstDiodeSrc * self, const DiodeMsg * m)
 
   if (gap) {
     self->discont++;
+    self->buffers_missed += m->seq - self->last_seq - 1;
     GST_WARNING_OBJECT (self, "missed %" G_GUINT64_FORMAT " buffers (seq %"
         G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT ")",
         m->seq - self->last_seq - 1, m->seq, self->last_seq);
@@ -230,7 +238,43 @@ make_buffer (GstDiodeSrc * self, const DiodeMsg * m)
     GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_MARKER);
   self->buffers_received++;
   self->bytes_received += gst_buffer_get_size (buf);
+  if (!self->first_buffer_at)
+    self->first_buffer_at = g_get_monotonic_time ();
   return buf;
+}
+
+static GstStructure *
+make_stats (GstDiodeSrc * self)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  return gst_structure_new ("application/x-diode-src-stats",
+      "bytes-received", G_TYPE_UINT64, self->bytes_received,
+      "buffers-received", G_TYPE_UINT64, self->buffers_received,
+      "discont", G_TYPE_UINT64, self->discont,
+      "buffers-missed", G_TYPE_UINT64, self->buffers_missed,
+      "join-ms", G_TYPE_INT64, self->first_buffer_at ?
+      (self->first_buffer_at - self->started_at) / 1000 : (gint64) - 1,
+      "connected-ms", G_TYPE_UINT64, self->started_at ?
+      (guint64) ((now - self->started_at) / 1000) : (guint64) 0, NULL);
+}
+
+static void
+maybe_post_stats (GstDiodeSrc * self)
+{
+  guint interval;
+  gint64 now = g_get_monotonic_time ();
+
+  GST_OBJECT_LOCK (self);
+  interval = self->stats_interval;
+  GST_OBJECT_UNLOCK (self);
+  if (!interval || now - self->stats_posted_at < (gint64) interval * 1000)
+    return;
+  self->stats_posted_at = now;
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new ("diode-stats", "stats", GST_TYPE_STRUCTURE,
+              make_stats (self), NULL)));
 }
 
 static GstFlowReturn
@@ -292,6 +336,7 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
         }
         *outbuf = make_buffer (self, &m);
         diode_msg_clear (&m);
+        maybe_post_stats (self);
         return GST_FLOW_OK;
       case DIODE_MSG_EOS:
         GST_INFO_OBJECT (self, "publisher ended '%s'", c->stream_name);
@@ -399,6 +444,10 @@ gst_diode_src_set_property (GObject * object, guint prop_id,
     GST_OBJECT_UNLOCK (self);
     gst_element_post_message (GST_ELEMENT (self),
         gst_message_new_latency (GST_OBJECT (self)));
+  } else if (prop_id == PROP_STATS_INTERVAL) {
+    GST_OBJECT_LOCK (self);
+    self->stats_interval = g_value_get_uint (value);
+    GST_OBJECT_UNLOCK (self);
   } else if (!gst_diode_client_set_property (self->client, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -414,6 +463,14 @@ gst_diode_src_get_property (GObject * object, guint prop_id, GValue * value,
     GST_OBJECT_LOCK (self);
     g_value_set_uint (value, self->latency);
     GST_OBJECT_UNLOCK (self);
+  } else if (prop_id == PROP_STATS_INTERVAL) {
+    GST_OBJECT_LOCK (self);
+    g_value_set_uint (value, self->stats_interval);
+    GST_OBJECT_UNLOCK (self);
+  } else if (prop_id == PROP_STATS) {
+    /* Counters are plain 64-bit words written by one thread: a reader may
+     * see a slightly stale set, never a torn value on 64-bit targets. */
+    g_value_take_boxed (value, make_stats (self));
   } else if (!gst_diode_client_get_property (self->client, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -424,6 +481,7 @@ gst_diode_src_init (GstDiodeSrc * self)
 {
   self->client = gst_diode_client_new (GST_ELEMENT (self), DIODE_ROLE_VIEWER);
   self->latency = DEFAULT_LATENCY;
+  self->stats_interval = DEFAULT_STATS_INTERVAL;
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
   gst_base_src_set_do_timestamp (GST_BASE_SRC (self), FALSE);
@@ -459,6 +517,16 @@ gst_diode_src_class_init (GstDiodeSrcClass * klass)
           0, 60000, DEFAULT_LATENCY,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "bytes-received, buffers-received, discont (relay skips), "
+          "buffers-missed, join-ms (start to first buffer), connected-ms",
+          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
+      g_param_spec_uint ("stats-interval", "Stats interval",
+          "Post a diode-stats element message this often (ms, 0: never)",
+          0, G_MAXUINT, DEFAULT_STATS_INTERVAL, G_PARAM_READWRITE |
+          G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,

@@ -26,9 +26,15 @@ struct _GstDiodeSrc {
   guint64         last_seq;
   gboolean        have_offset;
   GstClockTimeDiff ts_offset;   /* publisher time -> our running time */
+  guint           stats_interval; /* ms, GST_OBJECT_LOCK */
+  gint64          started_at;     /* start(): for join time */
+  gint64          first_buffer_at;
+  gint64          stats_posted_at;
+  /* counters: written by the streaming thread, read by `stats` */
   guint64         buffers_received;
   guint64         bytes_received;
-  guint64         discont;
+  guint64         discont;        /* gaps in the sequence (relay skips) */
+  guint64         buffers_missed; /* buffers in those gaps */
 };
 
 GST_ELEMENT_REGISTER_DECLARE (diodesrc);
