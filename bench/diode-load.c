@@ -186,6 +186,28 @@ sample_proc (int pid)
   return s;
 }
 
+/* CPU seconds spent by the whole machine (every core, every process) so
+ * far: the background load during a window is this minus ours. */
+static gdouble
+machine_cpu_s (void)
+{
+  gchar *txt = NULL;
+  gdouble r = 0;
+  if (g_file_get_contents ("/proc/stat", &txt, NULL, NULL)
+      && g_str_has_prefix (txt, "cpu ")) {
+    guint64 v[8] = { 0 };
+    if (sscanf (txt + 4, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %"
+            G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %"
+            G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT,
+            &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8)
+      /* user nice system (idle iowait) irq softirq steal */
+      r = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) /
+          (double) sysconf (_SC_CLK_TCK);
+  }
+  g_free (txt);
+  return r;
+}
+
 static gdouble
 self_cpu_s (void)
 {
@@ -341,9 +363,10 @@ tls_handshake_step (Viewer * v)
   } else if (st == DIODE_TLS_AGAIN) {
     set_events (v, diode_tls_wants_write (v->tls) ? EPOLLOUT : EPOLLIN);
   } else {
-    if (!opt.quiet && v->idx < 3)
-      logf_ ("viewer %u: %s", v->idx, err ? err->message : "closed");
-    viewer_fail (v, "tls handshake failed");
+    gchar *why = g_strdup_printf ("tls handshake: %s",
+        err ? err->message : "failed");
+    viewer_fail (v, g_intern_string (why));
+    g_free (why);
   }
   g_clear_error (&err);
 }
@@ -370,19 +393,26 @@ tls_read (Viewer * v)
           return;
       }
       if (r == DIODE_SESSION_ERROR) {
-        if (!opt.quiet && v->idx < 3)
-          logf_ ("viewer %u: %s", v->idx, err->message);
+        gchar *why = g_strdup_printf ("protocol: %s", err->message);
         g_clear_error (&err);
-        viewer_fail (v, "protocol error");
+        viewer_fail (v, g_intern_string (why));
+        g_free (why);
         return;
       }
       continue;
     }
-    g_clear_error (&err);
     if (st == DIODE_TLS_AGAIN)
       return;
-    viewer_fail (v, st == DIODE_TLS_CLOSED ? "closed by server" :
-        "tls receive failed");
+    if (st == DIODE_TLS_CLOSED) {
+      viewer_fail (v, v->was_ready ? "closed by server" :
+          "closed by server before SUBSCRIBE_OK");
+    } else {
+      gchar *why = g_strdup_printf ("tls receive: %s",
+          err ? err->message : "failed");
+      viewer_fail (v, g_intern_string (why));
+      g_free (why);
+    }
+    g_clear_error (&err);
     return;
   }
 }
@@ -643,7 +673,7 @@ main (int argc, char **argv)
   Phase phase;
   guint next_start = 0, i;
   ProcSample pre0 = { 0 }, pre1 = { 0 }, w0 = { 0 }, w1 = { 0 };
-  gdouble self0 = 0, self1 = 0, connect_phase_s = 0;
+  gdouble self0 = 0, self1 = 0, connect_phase_s = 0, mach0 = 0, mach1 = 0;
   gint64 t_win0 = 0, t_win1 = 0;
 
   ctx = g_option_context_new ("- open N diode (or TCP) viewers in one process");
@@ -730,7 +760,11 @@ main (int argc, char **argv)
               now - t_last_start > (gint64) (opt.connect_timeout * 1e9))) {
         for (i = 0; i < (guint) opt.n; i++)
           if (!viewers[i].was_ready && viewers[i].st != V_DEAD)
-            viewer_fail (&viewers[i], "not connected in time");
+            viewer_fail (&viewers[i],
+                viewers[i].st == V_CONNECTING ? "timeout: in TCP connect" :
+                viewers[i].st == V_HANDSHAKE ? "timeout: in TLS handshake" :
+                viewers[i].st == V_WELCOME ? "timeout: waiting for WELCOME" :
+                "timeout: waiting for SUBSCRIBE_OK");
         connect_phase_s = (now - t_phase) / 1e9;
         {
           guint nr = 0;
@@ -750,6 +784,7 @@ main (int argc, char **argv)
       }
       w0 = sample_proc (opt.server_pid);
       self0 = self_cpu_s ();
+      mach0 = machine_cpu_s ();
       t_win0 = now;
       phase = PH_WINDOW;
       t_phase = now + (gint64) (opt.duration * 1e9);
@@ -758,6 +793,7 @@ main (int argc, char **argv)
     if (phase == PH_WINDOW && now >= t_phase) {
       w1 = sample_proc (opt.server_pid);
       self1 = self_cpu_s ();
+      mach1 = machine_cpu_s ();
       t_win1 = now;
       for (i = 0; i < (guint) opt.n; i++)
         viewers[i].bytes_win1 = viewers[i].bytes;
@@ -864,11 +900,19 @@ main (int argc, char **argv)
       g_string_append (s, "},");
     }
     json_num (s, "loader_cpu_s", self1 - self0, FALSE);
+    json_num (s, "machine_cpu_s", mach1 - mach0, FALSE);
     g_string_append (s, "\"failures\":{");
     g_hash_table_iter_init (&it, fail_reasons);
     while (g_hash_table_iter_next (&it, &k, &val)) {
-      g_string_append_printf (s, "%s\"%s\":%u", first ? "" : ",",
-          (const gchar *) k, GPOINTER_TO_UINT (val));
+      const gchar *c;
+      g_string_append (s, first ? "\"" : ",\"");
+      for (c = k; *c; c++) {
+        if (*c == '"' || *c == '\\')
+          g_string_append_c (s, '\\');
+        if ((guchar) * c >= 0x20)
+          g_string_append_c (s, *c);
+      }
+      g_string_append_printf (s, "\":%u", GPOINTER_TO_UINT (val));
       first = FALSE;
     }
     g_string_append (s, "}}");

@@ -17,6 +17,7 @@
 #define G_LOG_DOMAIN "diode-relay"
 
 #include "diode-relay.h"
+#include "diode-relay-config.h"
 #include "diode-msg.h"
 #include "diode-session.h"
 #include "diode-ring.h"
@@ -71,6 +72,7 @@ struct _Conn {
   gboolean    waiting;          /* SUBSCRIBE held until a publisher appears */
   guint64     start_seq;
   gint64      wait_until;
+  guint       wait_ms;
 
   GQueue      ctrl;             /* GBytes* control frames to send first */
   GBytes     *out;              /* frame being written */
@@ -94,6 +96,11 @@ struct _Stream {
   gboolean    eos;
   gint64      grace_until;      /* publisher vanished without EOS */
   gint64      created_at;
+  gint64      owner_until;      /* name held for owner after it stopped */
+  gboolean    has_policy;
+  guint8      access;           /* DiodeAccess */
+  gchar      *fleet;
+  GHashTable *allow;            /* lowercase addresses */
   guint64     bytes_in, frames_in;
   guint64     stats_bytes_in;   /* at the last stats line, for rates */
   guint64     stats_bytes_out;
@@ -115,6 +122,8 @@ struct _DiodeRelay {
   guint       write_timeout_ms; /* a viewer's socket takes nothing this long */
   guint       stats_interval_ms;
   gchar      *stats_file;
+  guint       name_grace_ms;
+  gchar      *config_path;
 
   /* runtime */
   struct {
@@ -139,6 +148,7 @@ struct _DiodeRelay {
   guint8     *rbuf;
   gint64      started_at;
   gint64      stats_at;         /* last stats line */
+  DiodeRelayConfig *config;     /* loop thread's snapshot (never NULL) */
   gchar      *stats_json;       /* last snapshot, guarded by lock */
 };
 
@@ -156,6 +166,8 @@ enum {
   PROP_WRITE_TIMEOUT_MS,
   PROP_STATS_INTERVAL_MS,
   PROP_STATS_FILE,
+  PROP_NAME_GRACE_MS,
+  PROP_CONFIG,
 };
 
 G_DEFINE_FINAL_TYPE (DiodeRelay, diode_relay, G_TYPE_OBJECT)
@@ -225,6 +237,9 @@ stream_free (Stream * s)
   g_ptr_array_unref (s->viewers);
   g_ptr_array_unref (s->waiting);
   g_free (s->owner);
+  g_free (s->fleet);
+  if (s->allow)
+    g_hash_table_unref (s->allow);
   g_free (s->name);
   g_free (s);
 }
@@ -235,9 +250,14 @@ stream_free (Stream * s)
 static void
 stream_maybe_free (DiodeRelay * r, Stream * s)
 {
+  gint64 now = g_get_monotonic_time ();
+
   if (s->publisher || s->viewers->len || s->waiting->len)
     return;
-  if (!s->eos && s->grace_until && g_get_monotonic_time () < s->grace_until)
+  if (!s->eos && s->grace_until && now < s->grace_until)
+    return;
+  /* Keep the name's owner on record through its grace period. */
+  if (s->owner && now < s->owner_until)
     return;
   g_debug ("stream '%s' removed", s->name);
   g_mutex_lock (&r->lock);
@@ -270,6 +290,20 @@ conn_send_error (Conn * c, DiodeErrorCode code, const gchar * text)
     conn_want_write (c, TRUE);
   }
   conn_flush (c);
+}
+
+/* Say why, then close, whatever the code (1xx codes alone leave the
+ * connection open). */
+static void
+conn_fail (Conn * c, DiodeErrorCode code, const gchar * text)
+{
+  conn_send_error (c, code, text);
+  if (!c->dead && c->phase != CONN_CLOSING) {
+    c->phase = CONN_CLOSING;
+    c->deadline = g_get_monotonic_time () + CLOSE_FLUSH_MS * 1000;
+    conn_want_write (c, TRUE);
+    conn_flush (c);
+  }
 }
 
 static void
@@ -390,6 +424,7 @@ conn_close (Conn * c, const gchar * why)
     g_mutex_lock (&r->lock);
     s->publisher = NULL;
     g_mutex_unlock (&r->lock);
+    s->owner_until = g_get_monotonic_time () + (gint64) r->name_grace_ms * 1000;
     if (!s->eos) {
       s->grace_until = g_get_monotonic_time () + (gint64) r->grace_ms * 1000;
       g_message ("publisher %s of '%s' disconnected without EOS; keeping "
@@ -500,21 +535,198 @@ handle_hello (Conn * c, DiodeMsg * m)
   conn_flush (c);
 }
 
+/* ------------------------------------------------------------------------ */
+/* access policy and name ownership (docs/security.md) */
+
+/* Is @address allowed to watch @s? Fills *why (for the log and the viewer)
+ * when not. The publisher may always watch its own stream. */
+static gboolean
+stream_allows (DiodeRelay * r, Stream * s, const gchar * address, gchar ** why)
+{
+  if (s->owner && !g_ascii_strcasecmp (address, s->owner))
+    return TRUE;
+  switch (s->access) {
+    case DIODE_ACCESS_PUBLIC:
+      return TRUE;
+    case DIODE_ACCESS_PROTECTED:
+      if (!s->fleet || !*s->fleet) {
+        *why = g_strdup_printf ("stream '%s' is protected but its publisher "
+            "named no fleet", s->name);
+      } else if (!diode_relay_config_has_fleet (r->config, s->fleet)) {
+        *why = g_strdup_printf ("stream '%s' is protected for fleet '%s', "
+            "which is not configured on this relay", s->name, s->fleet);
+      } else if (diode_relay_config_in_fleet (r->config, s->fleet, address)) {
+        return TRUE;
+      } else {
+        *why = g_strdup_printf ("stream '%s' is protected: %s is not in fleet "
+            "'%s' (ask the relay operator to add it)", s->name, address,
+            s->fleet);
+      }
+      return FALSE;
+    case DIODE_ACCESS_PRIVATE:{
+      gchar *lower = g_ascii_strdown (address, -1);
+      gboolean ok = s->allow && g_hash_table_contains (s->allow, lower);
+
+      g_free (lower);
+      if (!ok)
+        *why = g_strdup_printf ("stream '%s' is private: %s is not on its "
+            "allowlist (give the publisher the address `diode id` prints)",
+            s->name, address);
+      return ok;
+    }
+    default:
+      *why = g_strdup_printf ("stream '%s' has an unknown access mode",
+          s->name);
+      return FALSE;
+  }
+}
+
+static void
+stream_set_policy (Stream * s, const DiodeMsg * m)
+{
+  guint i;
+
+  s->access = m->access;
+  g_free (s->fleet);
+  s->fleet = g_strdup (m->fleet ? m->fleet : "");
+  if (s->allow)
+    g_hash_table_unref (s->allow);
+  s->allow = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (i = 0; m->allow && m->allow[i]; i++)
+    g_hash_table_add (s->allow, g_ascii_strdown (m->allow[i], -1));
+  s->has_policy = TRUE;
+}
+
+/* Refuse a request: log it with the address, tell the client why. */
+static void
+conn_refuse (Conn * c, DiodeErrorCode code, const gchar * what,
+    const gchar * why)
+{
+  g_message ("refused %s %s (%s): %s", what, c->address, c->peer, why);
+  conn_send_error (c, code, why);
+}
+
+/* Cut a viewer off (policy changed): say why, then close. */
+static void
+viewer_cut_off (Conn * c, const gchar * why)
+{
+  DiodeRelay *r = c->relay;
+  Stream *s = c->stream;
+
+  g_message ("cutting off viewer %s (%s): %s", c->address, c->peer, why);
+  g_mutex_lock (&r->lock);
+  g_ptr_array_remove (s->viewers, c);
+  g_ptr_array_remove (s->waiting, c);
+  g_mutex_unlock (&r->lock);
+  c->viewing = c->waiting = FALSE;
+  c->stream = NULL;
+  conn_fail (c, DIODE_ERR_NOT_AUTHORIZED, why);
+}
+
+/* Check every viewer of @s again (policy or fleets changed). */
+static void
+stream_recheck_viewers (DiodeRelay * r, Stream * s)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *who = g_ptr_array_new ();
+  guint i;
+
+  for (i = 0; i < s->viewers->len; i++) {
+    Conn *v = g_ptr_array_index (s->viewers, i);
+    gchar *why = NULL;
+
+    if (!v->dead && !stream_allows (r, s, v->address, &why)) {
+      g_ptr_array_add (who, v);
+      g_ptr_array_add (out, why);
+    }
+  }
+  for (i = 0; i < who->len; i++)
+    viewer_cut_off (who->pdata[i], out->pdata[i]);
+  g_ptr_array_unref (who);
+  g_ptr_array_unref (out);
+}
+
+static void
+relay_recheck_all (DiodeRelay * r)
+{
+  GHashTableIter it;
+  gpointer v;
+  GPtrArray *streams = g_ptr_array_new ();
+  guint i;
+
+  g_hash_table_iter_init (&it, r->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    g_ptr_array_add (streams, v);
+  for (i = 0; i < streams->len; i++)
+    stream_recheck_viewers (r, streams->pdata[i]);
+  g_ptr_array_unref (streams);
+}
+
+/* Who may publish @name: the operator's reservations and publisher list,
+ * then ownership: the identity that published it last keeps it while it
+ * publishes and for --name-grace after. */
+static gboolean
+may_publish (Conn * c, Stream * s, const gchar * name, gchar ** why)
+{
+  DiodeRelay *r = c->relay;
+  const gchar *reserved = diode_relay_config_reserved_for (r->config, name);
+  gint64 now = g_get_monotonic_time ();
+
+  if (reserved && g_ascii_strcasecmp (reserved, c->address)) {
+    *why = g_strdup_printf ("name '%s' is reserved for %s on this relay",
+        name, reserved);
+    return FALSE;
+  }
+  if (!diode_relay_config_may_publish (r->config, c->address)) {
+    *why = g_strdup_printf ("%s may not publish on this relay (not on the "
+        "operator's list of publishers)", c->address);
+    return FALSE;
+  }
+  if (!s || !s->owner || !g_ascii_strcasecmp (s->owner, c->address))
+    return TRUE;
+  if (s->publisher) {
+    *why = g_strdup_printf ("name '%s' is owned by %s, which is publishing "
+        "it", name, s->owner);
+    return FALSE;
+  }
+  if (s->owner_until > now) {
+    *why = g_strdup_printf ("name '%s' is owned by %s; it stopped "
+        "publishing and the name stays reserved for another %"
+        G_GINT64_FORMAT " s", name, s->owner, (s->owner_until - now) /
+        G_TIME_SPAN_SECOND + 1);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static void
 handle_publish (Conn * c, DiodeMsg * m)
 {
   DiodeRelay *r = c->relay;
   Stream *s = stream_lookup (r, m->stream);
   GError *err = NULL;
+  gchar *why = NULL;
   guint i;
 
-  if (s && s->publisher) {
-    gchar *text = g_strdup_printf ("stream '%s' is already being published "
-        "on this relay by %s", m->stream, s->publisher->address);
-    g_message ("refused publisher %s (%s): %s", c->address, c->peer, text);
-    conn_send_error (c, DIODE_ERR_NAME_IN_USE, text);
-    g_free (text);
+  if (!may_publish (c, s, m->stream, &why)) {
+    conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, "publisher", why);
+    g_free (why);
     return;
+  }
+  if (s && s->publisher) {
+    /* The same identity again: its camera restarted while the old
+     * connection still looks alive. The newer connection wins. */
+    Conn *old = s->publisher;
+
+    g_message ("%s takes over '%s' from its older connection %s",
+        c->address, s->name, old->peer);
+    g_mutex_lock (&r->lock);
+    s->publisher = NULL;
+    g_mutex_unlock (&r->lock);
+    old->publishing = FALSE;
+    old->stream = NULL;
+    conn_fail (old, DIODE_ERR_SHUTDOWN, "replaced by a newer connection "
+        "of the same publisher");
   }
 
   s = stream_get (r, m->stream);
@@ -525,8 +737,10 @@ handle_publish (Conn * c, DiodeMsg * m)
   g_mutex_unlock (&r->lock);
   g_free (s->owner);
   s->owner = g_strdup (c->address);
+  s->owner_until = 0;
   s->eos = FALSE;
   s->grace_until = 0;
+  stream_set_policy (s, m);
   c->stream = s;
   c->publishing = TRUE;
 
@@ -538,20 +752,47 @@ handle_publish (Conn * c, DiodeMsg * m)
     g_warning ("session refused PUBLISH_OK: %s", err->message);
     g_clear_error (&err);
   }
-  g_message ("%s publishes '%s' (from %s)", c->address, s->name, c->peer);
+  g_message ("%s publishes '%s' (%s%s%s, from %s)", c->address, s->name,
+      diode_access_name (s->access), *s->fleet ? ", fleet " : "", s->fleet,
+      c->peer);
   conn_flush (c);
 
-  /* Subscribers that were waiting for this name join now. */
+  /* Viewers still attached from an earlier run, and subscribers that were
+   * waiting for this name: each is checked against the new policy. */
+  stream_recheck_viewers (r, s);
   while (s->waiting->len) {
     Conn *w = g_ptr_array_index (s->waiting, 0);
+
     if (w->dead) {
       g_ptr_array_remove_index (s->waiting, 0);
+      continue;
+    }
+    if (!stream_allows (r, s, w->address, &why)) {
+      g_mutex_lock (&r->lock);
+      g_ptr_array_remove_index (s->waiting, 0);
+      g_mutex_unlock (&r->lock);
+      w->waiting = FALSE;
+      w->stream = NULL;
+      conn_refuse (w, DIODE_ERR_NOT_AUTHORIZED, "viewer", why);
+      g_clear_pointer (&why, g_free);
       continue;
     }
     viewer_attach (w, s);
   }
   for (i = 0; i < s->viewers->len; i++)
     conn_flush (g_ptr_array_index (s->viewers, i));
+}
+
+static void
+handle_policy (Conn * c, DiodeMsg * m)
+{
+  Stream *s = c->stream;
+
+  stream_set_policy (s, m);
+  g_message ("'%s' is now %s%s%s (%u addresses allowed)", s->name,
+      diode_access_name (s->access), *s->fleet ? ", fleet " : "", s->fleet,
+      g_hash_table_size (s->allow));
+  stream_recheck_viewers (c->relay, s);
 }
 
 static void
@@ -562,6 +803,17 @@ handle_subscribe (Conn * c, DiodeMsg * m)
   guint wait = MIN (m->wait_ms, r->max_wait_ms);
 
   c->start_seq = m->start_seq;
+  /* Checked on every SUBSCRIBE, before a byte of the stream is sent; a
+   * subscriber waiting for an unpublished name is checked when it appears. */
+  if (s && s->has_policy) {
+    gchar *why = NULL;
+
+    if (!stream_allows (r, s, c->address, &why)) {
+      conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, "viewer", why);
+      g_free (why);
+      return;
+    }
+  }
   if (s && (s->publisher || diode_ring_get_n_chunks (s->ring))) {
     viewer_attach (c, s);
     return;
@@ -580,6 +832,7 @@ handle_subscribe (Conn * c, DiodeMsg * m)
   c->stream = s;
   c->waiting = TRUE;
   c->wait_until = g_get_monotonic_time () + (gint64) wait * 1000;
+  c->wait_ms = wait;
   g_info ("viewer %s waits up to %u ms for '%s'", c->address, wait, s->name);
 }
 
@@ -609,6 +862,8 @@ handle_media (Conn * c, DiodeMsg * m)
   } else {
     diode_ring_push_other (s->ring, m->frame);
     s->eos = TRUE;
+    s->owner_until = g_get_monotonic_time () +
+        (gint64) c->relay->name_grace_ms * 1000;
     g_mutex_lock (&c->relay->lock);
     s->publisher = NULL;
     g_mutex_unlock (&c->relay->lock);
@@ -643,6 +898,13 @@ handle_message (Conn * c, DiodeMsg * m)
         return;
       }
       handle_media (c, m);
+      break;
+    case DIODE_MSG_POLICY:
+      if (!c->publishing || !c->stream) {
+        conn_send_error (c, DIODE_ERR_PROTOCOL, "POLICY after end of stream");
+        return;
+      }
+      handle_policy (c, m);
       break;
     case DIODE_MSG_PING:
       conn_queue (c, diode_msg_encode_pong (m->token));
@@ -734,6 +996,16 @@ conn_handshake (Conn * c)
   }
   c->address = g_strdup (diode_tls_get_peer_address (c->tls));
   c->phase = CONN_OPEN;
+  if (!diode_tls_check_peer_certificate (c->tls, &err)) {
+    gchar *why = g_strdup_printf ("refused: %s; a diode identity's "
+        "certificate is regenerated from its key at every start", err->message);
+
+    g_message ("client %s (%s): %s", c->address, c->peer, err->message);
+    g_clear_error (&err);
+    conn_fail (c, DIODE_ERR_NOT_AUTHORIZED, why);
+    g_free (why);
+    return;
+  }
   /* c->deadline still counts from accept: TLS and HELLO share one budget. */
   g_debug ("TLS with %s is up: %s, peer %s", c->peer,
       diode_tls_describe (c->tls), c->address);
@@ -1092,7 +1364,7 @@ relay_tick (gpointer user_data)
     Conn *c = expired->pdata[i];
     Stream *s = c->stream;
     gchar *text = g_strdup_printf ("stream '%s' is not published on this "
-        "relay (waited %u ms)", s->name, r->max_wait_ms);
+        "relay (waited %u ms)", s->name, c->wait_ms);
 
     g_mutex_lock (&r->lock);
     g_ptr_array_remove (s->waiting, c);
@@ -1131,6 +1403,22 @@ relay_tick (gpointer user_data)
       stream_maybe_free (r, s);
     }
     g_ptr_array_unref (gone);
+  }
+  /* Names whose ownership grace ran out, with nobody left on them. */
+  {
+    GHashTableIter sit;
+    gpointer v;
+    GPtrArray *idle = g_ptr_array_new ();
+
+    g_hash_table_iter_init (&sit, r->streams);
+    while (g_hash_table_iter_next (&sit, NULL, &v)) {
+      Stream *s = v;
+      if (!s->publisher && s->owner_until && now >= s->owner_until)
+        g_ptr_array_add (idle, s);
+    }
+    for (i = 0; i < idle->len; i++)
+      stream_maybe_free (r, idle->pdata[i]);
+    g_ptr_array_unref (idle);
   }
   relay_reap (r);
   if (r->stats_interval_ms
@@ -1224,6 +1512,16 @@ diode_relay_start (DiodeRelay * r, GError ** error)
 
   if (!parse_listen (r->listen, &host, &port, error))
     return FALSE;
+  if (r->config_path) {
+    DiodeRelayConfig *cfg = diode_relay_config_load (r->config_path, error);
+
+    if (!cfg) {
+      g_free (host);
+      return FALSE;
+    }
+    diode_relay_config_unref (r->config);
+    r->config = cfg;
+  }
   r->identity = diode_identity_load_or_create (r->identity_path, error);
   if (!r->identity) {
     g_free (host);
@@ -1374,6 +1672,56 @@ diode_relay_count_viewers (DiodeRelay * r, const gchar * name)
   return n;
 }
 
+typedef struct {
+  DiodeRelay *relay;
+  DiodeRelayConfig *config;
+} ConfigSwap;
+
+static gboolean
+config_swap_cb (gpointer data)
+{
+  ConfigSwap *sw = data;
+  DiodeRelay *r = sw->relay;
+
+  diode_relay_config_unref (r->config);
+  r->config = sw->config;
+  g_message ("configuration reloaded from %s (%u fleets)", r->config_path,
+      diode_relay_config_n_fleets (r->config));
+  /* Fleets may have lost members: check every viewer again. */
+  relay_recheck_all (r);
+  relay_reap (r);
+  g_free (sw);
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+diode_relay_reload_config (DiodeRelay * r, GError ** error)
+{
+  DiodeRelayConfig *cfg;
+  ConfigSwap *sw;
+
+  g_return_val_if_fail (DIODE_IS_RELAY (r), FALSE);
+  if (!r->config_path) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED,
+        "the relay was started without a configuration file (--config)");
+    return FALSE;
+  }
+  /* Parse here, in the caller's thread; a bad file changes nothing. */
+  cfg = diode_relay_config_load (r->config_path, error);
+  if (!cfg)
+    return FALSE;
+  if (!r->running) {
+    diode_relay_config_unref (r->config);
+    r->config = cfg;
+    return TRUE;
+  }
+  sw = g_new0 (ConfigSwap, 1);
+  sw->relay = r;
+  sw->config = cfg;
+  g_main_context_invoke (r->context, config_swap_cb, sw);
+  return TRUE;
+}
+
 gchar *
 diode_relay_get_stats_json (DiodeRelay * r)
 {
@@ -1480,6 +1828,13 @@ diode_relay_set_property (GObject * object, guint prop_id,
       g_free (r->stats_file);
       r->stats_file = g_value_dup_string (value);
       break;
+    case PROP_NAME_GRACE_MS:
+      r->name_grace_ms = g_value_get_uint (value);
+      break;
+    case PROP_CONFIG:
+      g_free (r->config_path);
+      r->config_path = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -1528,6 +1883,12 @@ diode_relay_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_STATS_FILE:
       g_value_set_string (value, r->stats_file);
       break;
+    case PROP_NAME_GRACE_MS:
+      g_value_set_uint (value, r->name_grace_ms);
+      break;
+    case PROP_CONFIG:
+      g_value_set_string (value, r->config_path);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -1548,6 +1909,8 @@ diode_relay_finalize (GObject * object)
   g_free (r->identity_path);
   g_free (r->stats_file);
   g_free (r->stats_json);
+  g_free (r->config_path);
+  diode_relay_config_unref (r->config);
   g_free (r->rbuf);
   g_mutex_clear (&r->lock);
   G_OBJECT_CLASS (diode_relay_parent_class)->finalize (object);
@@ -1566,6 +1929,8 @@ diode_relay_init (DiodeRelay * r)
   r->hard_limit = DIODE_RELAY_DEFAULT_VIEWER_HARD_LIMIT;
   r->write_timeout_ms = DIODE_RELAY_DEFAULT_WRITE_TIMEOUT_MS;
   r->stats_interval_ms = DIODE_RELAY_DEFAULT_STATS_INTERVAL_MS;
+  r->name_grace_ms = DIODE_RELAY_DEFAULT_NAME_GRACE_MS;
+  r->config = diode_relay_config_new_empty ();
   r->epfd = -1;
   r->conns = g_hash_table_new (NULL, NULL);
   r->streams = g_hash_table_new (g_str_hash, g_str_equal);
@@ -1630,4 +1995,12 @@ diode_relay_class_init (DiodeRelayClass * klass)
   g_object_class_install_property (oc, PROP_STATS_FILE,
       g_param_spec_string ("stats-file", "Stats file",
           "JSON file rewritten with every snapshot (NULL: none)", NULL, f));
+  g_object_class_install_property (oc, PROP_NAME_GRACE_MS,
+      g_param_spec_uint ("name-grace-ms", "Name grace",
+          "How long a stream name stays reserved for its publisher after it "
+          "stops (ms)", 0, G_MAXUINT, DIODE_RELAY_DEFAULT_NAME_GRACE_MS, f));
+  g_object_class_install_property (oc, PROP_CONFIG,
+      g_param_spec_string ("config", "Config",
+          "Operator configuration file: fleets, reserved names, publisher "
+          "list (NULL: none)", NULL, f));
 }

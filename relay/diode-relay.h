@@ -25,6 +25,7 @@ G_BEGIN_DECLS
 #define DIODE_RELAY_DEFAULT_VIEWER_HARD_LIMIT (8 * 1024 * 1024) /* drop */
 #define DIODE_RELAY_DEFAULT_WRITE_TIMEOUT_MS 5000
 #define DIODE_RELAY_DEFAULT_STATS_INTERVAL_MS 10000
+#define DIODE_RELAY_DEFAULT_NAME_GRACE_MS   60000
 
 #define DIODE_TYPE_RELAY (diode_relay_get_type ())
 G_DECLARE_FINAL_TYPE (DiodeRelay, diode_relay, DIODE, RELAY, GObject)
@@ -33,7 +34,7 @@ G_DECLARE_FINAL_TYPE (DiodeRelay, diode_relay, DIODE, RELAY, GObject)
  * port), "identity" (key file path, NULL = default), "buffer-bytes",
  * "buffer-seconds", "max-wait-ms", "handshake-timeout-ms", "grace-ms",
  * "viewer-soft-limit", "viewer-hard-limit", "write-timeout-ms",
- * "stats-interval-ms", "stats-file". */
+ * "stats-interval-ms", "stats-file", "name-grace-ms", "config". */
 DiodeRelay  *diode_relay_new        (const gchar *listen, const gchar *identity);
 /* Loads the identity, binds, listens and starts the I/O thread. */
 gboolean     diode_relay_start      (DiodeRelay *relay, GError **error);
@@ -54,5 +55,8 @@ guint        diode_relay_count_connections (DiodeRelay *relay);
 /* The latest stats snapshot as JSON (docs/stats.md), NULL before the first
  * interval. Free with g_free. */
 gchar       *diode_relay_get_stats_json (DiodeRelay *relay);
+/* Re-read the "config" file (SIGHUP in the daemon), from any thread. On a
+ * parse error nothing changes. Viewers no longer allowed are cut off. */
+gboolean     diode_relay_reload_config (DiodeRelay *relay, GError **error);
 
 G_END_DECLS

@@ -11,6 +11,7 @@
 #include "diode-relay.h"
 
 #include <glib-unix.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -91,6 +92,7 @@ main (int argc, char **argv)
   DiodeRelay *relay;
   GMainLoop *loop;
 
+  setlocale (LC_ALL, "");
   ctx = g_option_context_new ("- relay live diode streams over TLS");
   g_option_context_set_summary (ctx,
       "Accepts publishers (diodesink) and viewers (diodesrc) and fans each "

@@ -19,7 +19,8 @@ PORT=${DIODE_DEMO_PORT:-7878}
 echo "== relay: diode-relay --listen 127.0.0.1:$PORT"
 "$B/relay/diode-relay" --listen "127.0.0.1:$PORT" --print-id -v > "$OUT/relay.out" 2> "$OUT/relay.log" &
 RELAY=$!
-trap 'kill $RELAY 2>/dev/null || true' EXIT INT TERM
+VIEWER=""
+trap 'kill $RELAY $VIEWER 2>/dev/null || true' EXIT INT TERM
 i=0
 until [ -s "$OUT/relay.out" ]; do
   i=$((i + 1))
@@ -48,10 +49,12 @@ VIEWER=$!
 sleep 1
 
 echo "== publisher: videotestsrc ! x264enc ! h264parse ! diodesink name=demo ($SECONDS_TO_RUN s)"
-gst-launch-1.0 -e videotestsrc is-live=true pattern=ball num-buffers=$FRAMES \
+if ! gst-launch-1.0 -e videotestsrc is-live=true pattern=ball num-buffers=$FRAMES \
   ! video/x-raw,width=640,height=360,framerate=30/1 ! timeoverlay \
   ! x264enc tune=zerolatency key-int-max=60 bitrate=2000 ! h264parse \
-  ! diodesink name=demo relay=127.0.0.1:$PORT > "$OUT/publisher.log" 2>&1
+  ! diodesink name=demo relay=127.0.0.1:$PORT > "$OUT/publisher.log" 2>&1; then
+  echo "publisher failed:"; tail -20 "$OUT/publisher.log"; exit 1
+fi
 echo "   publisher sent $FRAMES frames and EOS"
 
 status=0

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <gnutls/x509.h>
 
@@ -241,6 +242,70 @@ learn_peer_address (DiodeTls * t, GError ** error)
     return FALSE;
   }
   return TRUE;
+}
+
+static gchar *
+format_time (time_t t)
+{
+  GDateTime *dt = g_date_time_new_from_unix_utc (t);
+  gchar *s = dt ? g_date_time_format (dt, "%Y-%m-%d %H:%M:%S UTC") :
+      g_strdup_printf ("%" G_GINT64_FORMAT, (gint64) t);
+
+  if (dt)
+    g_date_time_unref (dt);
+  return s;
+}
+
+gboolean
+diode_tls_check_peer_certificate (DiodeTls * t, GError ** error)
+{
+  const gnutls_datum_t *certs;
+  unsigned int n = 0;
+  gnutls_x509_crt_t crt;
+  time_t now = time (NULL), from, until;
+  gboolean ok = TRUE;
+  gchar *when;
+
+  g_return_val_if_fail (t != NULL, FALSE);
+  certs = gnutls_certificate_get_peers (t->session, &n);
+  if (certs == NULL || n == 0) {
+    g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_NO_CERT,
+        "peer presented no certificate");
+    return FALSE;
+  }
+  if (gnutls_x509_crt_init (&crt) < 0)
+    return TRUE;
+  if (gnutls_x509_crt_import (crt, &certs[0], GNUTLS_X509_FMT_DER) < 0) {
+    g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_BAD_CERT,
+        "the certificate of %s is malformed", t->peer_address ?
+        t->peer_address : "the peer");
+    gnutls_x509_crt_deinit (crt);
+    return FALSE;
+  }
+  from = gnutls_x509_crt_get_activation_time (crt);
+  until = gnutls_x509_crt_get_expiration_time (crt);
+  if (from == (time_t) - 1 || until == (time_t) - 1) {
+    g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_BAD_CERT,
+        "the certificate of %s is malformed (no validity period)",
+        t->peer_address ? t->peer_address : "the peer");
+    ok = FALSE;
+  } else if (now > until) {
+    when = format_time (until);
+    g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_BAD_CERT,
+        "the certificate of %s expired on %s", t->peer_address ?
+        t->peer_address : "the peer", when);
+    g_free (when);
+    ok = FALSE;
+  } else if (now < from) {
+    when = format_time (from);
+    g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_BAD_CERT,
+        "the certificate of %s is not valid before %s (check the clocks)",
+        t->peer_address ? t->peer_address : "the peer", when);
+    g_free (when);
+    ok = FALSE;
+  }
+  gnutls_x509_crt_deinit (crt);
+  return ok;
 }
 
 DiodeTlsStatus

@@ -28,6 +28,8 @@ typedef enum {
   DIODE_TLS_ERROR_HANDSHAKE,     /* handshake failed (garbage, version...) */
   DIODE_TLS_ERROR_NO_CERT,       /* peer presented no certificate */
   DIODE_TLS_ERROR_IO,            /* socket error / record error */
+  DIODE_TLS_ERROR_BAD_CERT,      /* peer certificate expired/not yet valid/
+                                    malformed */
 } DiodeTlsErrorCode;
 
 typedef struct _DiodeTls DiodeTls;
@@ -45,6 +47,11 @@ DiodeTlsStatus diode_tls_handshake  (DiodeTls *t, GError **error);
  * FALSE if readable. */
 gboolean       diode_tls_wants_write (DiodeTls *t);
 const gchar   *diode_tls_get_peer_address (DiodeTls *t);
+/* After the handshake: is the peer's certificate within its validity period
+ * and well formed? Identity is the key alone, but an expired certificate
+ * means a peer that ignores its own lifetimes: refuse it with a reason. The
+ * session stays usable, so the caller can say why before closing. */
+gboolean       diode_tls_check_peer_certificate (DiodeTls *t, GError **error);
 /* Negotiated cipher etc., e.g. "TLS1.3-AES-128-GCM" (for logs). */
 const gchar   *diode_tls_describe   (DiodeTls *t);
 

@@ -86,10 +86,15 @@ gst_diode_client_install_properties (GObjectClass * klass,
       g_param_spec_string ("relay-id", "Relay ID",
           "Address (0x...) the relay must present; NULL: trust on first use, "
           "recorded in $XDG_CONFIG_HOME/diode/known-relays", NULL, f));
+  g_object_class_install_property (klass, GST_DIODE_PROP_URI,
+      g_param_spec_string ("uri", "URI",
+          "diode://HOST[:PORT]/STREAM[?relay-id=0x...]: sets relay, stream "
+          "and relay-id at once", NULL, f));
   g_object_class_install_property (klass, GST_DIODE_PROP_TIMEOUT,
       g_param_spec_uint ("timeout", "Timeout",
-          "Milliseconds to wait for the relay to answer, and for a stream "
-          "that is not published yet (0: no limit)",
+          "Milliseconds to wait for the relay to connect, answer or accept "
+          "data; diodesrc also waits this long for a stream that is not "
+          "published yet (0: no limit)",
           0, G_MAXUINT, timeout_default, f));
 }
 
@@ -98,6 +103,18 @@ gst_diode_client_set_property (GstDiodeClient * c, guint prop_id,
     const GValue * value)
 {
   GstElement *e = c->element;
+
+  if (prop_id == GST_DIODE_PROP_URI) {
+    GError *err = NULL;
+    const gchar *uri = g_value_get_string (value);
+
+    if (uri && !gst_diode_client_set_uri (c, uri, &err)) {
+      GST_ELEMENT_WARNING (e, RESOURCE, SETTINGS, ("%s", err->message),
+          (NULL));
+      g_error_free (err);
+    }
+    return TRUE;
+  }
 
   GST_OBJECT_LOCK (e);
   switch (prop_id) {
@@ -114,6 +131,8 @@ gst_diode_client_set_property (GstDiodeClient * c, guint prop_id,
     case GST_DIODE_PROP_IDENTITY:
       g_free (c->identity);
       c->identity = g_value_dup_string (value);
+      /* Loaded again at the next start. */
+      g_clear_pointer (&c->id, diode_identity_unref);
       break;
     case GST_DIODE_PROP_RELAY_ID:
       g_free (c->relay_id);
@@ -135,6 +154,11 @@ gst_diode_client_get_property (GstDiodeClient * c, guint prop_id,
     GValue * value)
 {
   GstElement *e = c->element;
+
+  if (prop_id == GST_DIODE_PROP_URI) {
+    g_value_take_string (value, gst_diode_client_get_uri (c));
+    return TRUE;
+  }
 
   GST_OBJECT_LOCK (e);
   switch (prop_id) {
@@ -204,10 +228,9 @@ gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri,
   c->relay = hostport;
   g_free (c->stream);
   c->stream = stream;
-  if (rid) {
-    g_free (c->relay_id);
-    c->relay_id = g_strdup (rid);
-  }
+  /* The URI says everything: no relay-id in it means none. */
+  g_free (c->relay_id);
+  c->relay_id = g_strdup (rid);
   GST_OBJECT_UNLOCK (c->element);
   gst_uri_unref (u);
   g_free (full_path);
@@ -366,7 +389,18 @@ split_hostport (const gchar * s, gchar ** host, gchar ** port)
     *host = g_strdup (s);
     *port = g_strdup ("7878");
   }
-  return **host && **port;
+  if (!**host)
+    return FALSE;
+  {
+    gchar *end = NULL;
+    guint64 p = g_ascii_strtoull (*port, &end, 10);
+
+    /* A port is a number from 1 to 65535, not a service name: getaddrinfo
+     * would wrap 99999 silently. */
+    if (!**port || !end || *end || p == 0 || p > 65535)
+      return FALSE;
+  }
+  return TRUE;
 }
 
 static int
@@ -487,7 +521,7 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
   }
   if (!split_hostport (relay, &host, &port)) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "relay '%s' is not HOST:PORT", relay ? relay : "");
+        "relay '%s' is not HOST:PORT (port 1 to 65535)", relay ? relay : "");
     goto out;
   }
   g_free (c->hostport);
@@ -535,6 +569,11 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
   }
   if (!verify_relay (c, pinned, error))
     goto out;
+  if (!diode_tls_check_peer_certificate (c->tls, &err)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
+        "Relay %s: %s", c->hostport, err->message);
+    goto out;
+  }
   GST_INFO_OBJECT (c->element, "TLS to relay %s (%s) up: %s", c->hostport,
       c->relay_address, diode_tls_describe (c->tls));
 

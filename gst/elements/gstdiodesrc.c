@@ -215,7 +215,9 @@ make_buffer (GstDiodeSrc * self, const DiodeMsg * m)
         G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT ")",
         m->seq - self->last_seq - 1, m->seq, self->last_seq);
   }
-  update_offset (self, m, gap);
+  /* Re-anchor on a gap (relay skip) and on the publisher's DISCONT (a new
+   * run of the stream whose clock starts elsewhere). */
+  update_offset (self, m, gap || (m->flags & DIODE_MEDIA_DISCONT));
   self->last_seq = m->seq;
 
   GST_BUFFER_PTS (buf) = map_ts (self, m->pts);

@@ -32,6 +32,8 @@ diode_msg_type_name (guint type)
       return "SUBSCRIBE";
     case DIODE_MSG_SUBSCRIBE_OK:
       return "SUBSCRIBE_OK";
+    case DIODE_MSG_POLICY:
+      return "POLICY";
     case DIODE_MSG_CAPS:
       return "CAPS";
     case DIODE_MSG_MEDIA:
@@ -102,6 +104,7 @@ diode_msg_max_payload (guint type)
     case DIODE_MSG_PUBLISH_OK:
     case DIODE_MSG_SUBSCRIBE:
     case DIODE_MSG_SUBSCRIBE_OK:
+    case DIODE_MSG_POLICY:
     case DIODE_MSG_EOS:
     case DIODE_MSG_PING:
     case DIODE_MSG_PONG:
@@ -122,6 +125,8 @@ diode_msg_clear (DiodeMsg * msg)
   g_free (msg->stream);
   g_free (msg->caps);
   g_free (msg->error_text);
+  g_free (msg->fleet);
+  g_strfreev (msg->allow);
   if (msg->payload)
     g_bytes_unref (msg->payload);
   if (msg->frame)
@@ -355,22 +360,98 @@ diode_msg_encode_welcome (guint16 version, guint32 keepalive_ms,
   return writer_finish (&w);
 }
 
-static GBytes *
-encode_stream_only (DiodeMsgType type, const gchar * stream)
+GBytes *
+diode_msg_encode_publish (const gchar * stream)
+{
+  return diode_msg_encode_publish_policy (stream, DIODE_ACCESS_PUBLIC, NULL,
+      NULL);
+}
+
+gboolean
+diode_msg_address_is_valid (const gchar * a)
+{
+  guint i;
+
+  if (a == NULL || a[0] != '0' || (a[1] != 'x' && a[1] != 'X'))
+    return FALSE;
+  for (i = 0; i < DIODE_ADDRESS_BYTES * 2; i++)
+    if (!g_ascii_isxdigit (a[2 + i]))
+      return FALSE;
+  return a[2 + DIODE_ADDRESS_BYTES * 2] == '\0';
+}
+
+const gchar *
+diode_access_name (guint access)
+{
+  switch (access) {
+    case DIODE_ACCESS_PUBLIC:
+      return "public";
+    case DIODE_ACCESS_PROTECTED:
+      return "protected";
+    case DIODE_ACCESS_PRIVATE:
+      return "private";
+    default:
+      return "unknown";
+  }
+}
+
+/* access u8, fleet str16, count u16, count x 20-byte addresses */
+static gboolean
+put_policy (Writer * w, DiodeAccess access, const gchar * fleet,
+    const gchar * const *allow)
+{
+  guint n = allow ? g_strv_length ((gchar **) allow) : 0, i, k;
+
+  if (access > DIODE_ACCESS_PRIVATE || n > DIODE_MAX_ALLOW)
+    return FALSE;
+  if (fleet && *fleet && !diode_msg_check_stream_name (fleet, NULL))
+    return FALSE;
+  for (i = 0; i < n; i++)
+    if (!diode_msg_address_is_valid (allow[i]))
+      return FALSE;
+  put_u8 (w, access);
+  put_str16 (w, fleet ? fleet : "");
+  put_u16 (w, n);
+  for (i = 0; i < n; i++) {
+    guint8 b[DIODE_ADDRESS_BYTES];
+
+    for (k = 0; k < DIODE_ADDRESS_BYTES; k++)
+      b[k] = (g_ascii_xdigit_value (allow[i][2 + 2 * k]) << 4) |
+          g_ascii_xdigit_value (allow[i][3 + 2 * k]);
+    g_byte_array_append (w->a, b, sizeof (b));
+  }
+  return TRUE;
+}
+
+GBytes *
+diode_msg_encode_publish_policy (const gchar * stream, DiodeAccess access,
+    const gchar * fleet, const gchar * const *allow)
 {
   Writer w;
 
   if (!diode_msg_check_stream_name (stream, NULL))
     return NULL;
-  writer_init (&w, type, 2 + strlen (stream));
+  writer_init (&w, DIODE_MSG_PUBLISH, 2 + strlen (stream) + 64);
   put_str16 (&w, stream);
+  if (!put_policy (&w, access, fleet, allow)) {
+    g_byte_array_unref (w.a);
+    return NULL;
+  }
   return writer_finish (&w);
 }
 
 GBytes *
-diode_msg_encode_publish (const gchar * stream)
+diode_msg_encode_policy (DiodeAccess access, const gchar * fleet,
+    const gchar * const *allow)
 {
-  return encode_stream_only (DIODE_MSG_PUBLISH, stream);
+  Writer w;
+
+  writer_init (&w, DIODE_MSG_POLICY, 64);
+  if (!put_policy (&w, access, fleet, allow)) {
+    g_byte_array_unref (w.a);
+    return NULL;
+  }
+  return writer_finish (&w);
 }
 
 GBytes *
@@ -664,6 +745,52 @@ get_stream (Reader * r, gchar ** out, GError ** error)
 }
 
 static gboolean
+get_policy (Reader * r, DiodeMsg * msg, GError ** error)
+{
+  guint16 n, i;
+  guint k;
+
+  if (!get_u8 (r, &msg->access, "access", error))
+    return FALSE;
+  if (msg->access > DIODE_ACCESS_PRIVATE) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
+        "%s: unknown access mode %u", diode_msg_type_name (r->type),
+        msg->access);
+    return FALSE;
+  }
+  if (!get_text (r, &msg->fleet, "fleet", error))
+    return FALSE;
+  if (*msg->fleet && !diode_msg_check_stream_name (msg->fleet, NULL)) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
+        "%s: invalid fleet name", diode_msg_type_name (r->type));
+    return FALSE;
+  }
+  if (!get_u16 (r, &n, "allow count", error))
+    return FALSE;
+  if (n > DIODE_MAX_ALLOW) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_TOO_LARGE,
+        "%s: allowlist of %u addresses, limit is %d",
+        diode_msg_type_name (r->type), n, DIODE_MAX_ALLOW);
+    return FALSE;
+  }
+  if (!need (r, (gsize) n * DIODE_ADDRESS_BYTES, "allow", error))
+    return FALSE;
+  g_strfreev (msg->allow);
+  msg->allow = g_new0 (gchar *, n + 1);
+  for (i = 0; i < n; i++) {
+    gchar *a = g_malloc (3 + DIODE_ADDRESS_BYTES * 2);
+
+    a[0] = '0';
+    a[1] = 'x';
+    for (k = 0; k < DIODE_ADDRESS_BYTES; k++)
+      g_snprintf (a + 2 + 2 * k, 3, "%02x", r->p[r->pos + k]);
+    r->pos += DIODE_ADDRESS_BYTES;
+    msg->allow[i] = a;
+  }
+  return TRUE;
+}
+
+static gboolean
 parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
 {
   switch (r->type) {
@@ -677,7 +804,17 @@ parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
           && get_u32 (r, &msg->keepalive_ms, "keepalive_ms", error)
           && get_text (r, &msg->agent, "agent", error);
     case DIODE_MSG_PUBLISH:
-      return get_stream (r, &msg->stream, error);
+      if (!get_stream (r, &msg->stream, error))
+        return FALSE;
+      /* The policy is optional: a PUBLISH that ends here is public. */
+      if (r->pos == r->len) {
+        msg->fleet = g_strdup ("");
+        msg->allow = g_new0 (gchar *, 1);
+        return TRUE;
+      }
+      return get_policy (r, msg, error);
+    case DIODE_MSG_POLICY:
+      return get_policy (r, msg, error);
     case DIODE_MSG_PUBLISH_OK:
       return get_stream (r, &msg->stream, error)
           && get_u64 (r, &msg->seq, "next_seq", error);

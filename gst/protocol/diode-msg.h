@@ -39,6 +39,7 @@ typedef enum {
   DIODE_MSG_PUBLISH_OK   = 0x11, /* relay -> client */
   DIODE_MSG_SUBSCRIBE    = 0x12, /* client -> relay: stream, start seq, wait */
   DIODE_MSG_SUBSCRIBE_OK = 0x13, /* relay -> client: stream is live, first seq */
+  DIODE_MSG_POLICY       = 0x14, /* publisher -> relay: new access policy */
   DIODE_MSG_CAPS         = 0x20, /* both ways: serialized GstCaps */
   DIODE_MSG_MEDIA        = 0x21, /* both ways: one buffer */
   DIODE_MSG_EOS          = 0x22, /* both ways: end of stream */
@@ -52,6 +53,15 @@ typedef enum {
   DIODE_ROLE_VIEWER    = 2,
   DIODE_ROLE_RELAY     = 3,   /* relay-to-relay link (reserved) */
 } DiodeRole;
+
+/* Who may watch a stream (PUBLISH and POLICY). */
+typedef enum {
+  DIODE_ACCESS_PUBLIC    = 0,  /* any authenticated identity */
+  DIODE_ACCESS_PROTECTED = 1,  /* members of the publisher's fleet */
+  DIODE_ACCESS_PRIVATE   = 2,  /* the allowlist (and the publisher) */
+} DiodeAccess;
+#define DIODE_MAX_ALLOW       2048  /* addresses in one allowlist */
+#define DIODE_ADDRESS_BYTES   20    /* an address on the wire */
 
 /* Media flags (MEDIA.flags). Mirrors the GstBuffer flags that matter. */
 typedef enum {
@@ -97,6 +107,10 @@ typedef struct {
 
   gchar  *agent;               /* HELLO, WELCOME: software name */
   gchar  *stream;              /* PUBLISH, SUBSCRIBE, *_OK */
+  guint8  access;              /* PUBLISH, POLICY: DiodeAccess */
+  gchar  *fleet;               /* PUBLISH, POLICY: fleet name, "" for none */
+  gchar **allow;               /* PUBLISH, POLICY: NULL-terminated lowercase
+                                  "0x..." addresses (never NULL after parse) */
   guint64 start_seq;           /* SUBSCRIBE: 0 = latest keyframe, else resume */
   guint32 wait_ms;             /* SUBSCRIBE: how long the relay may wait for
                                   the stream to appear */
@@ -129,6 +143,9 @@ gsize        diode_msg_max_payload  (guint type);
 /* Validates a stream name: non-empty, at most DIODE_MAX_STREAM_NAME bytes,
  * UTF-8, no control characters, no '/'. Error code DIODE_ERR_BAD_NAME. */
 gboolean     diode_msg_check_stream_name (const gchar *name, GError **error);
+/* "0x" + 40 hex digits, any case. */
+gboolean     diode_msg_address_is_valid (const gchar *address);
+const gchar *diode_access_name (guint access);
 
 /* Checks a frame header (type known, flags and reserved zero, length within
  * diode_msg_max_payload()) and returns the payload length in @payload_len.
@@ -143,6 +160,14 @@ gboolean     diode_msg_check_header (const guint8 header[DIODE_FRAME_HEADER_SIZE
 GBytes *diode_msg_encode_hello        (guint16 vmin, guint16 vmax, DiodeRole role, const gchar *agent);
 GBytes *diode_msg_encode_welcome      (guint16 version, guint32 keepalive_ms, const gchar *agent);
 GBytes *diode_msg_encode_publish      (const gchar *stream);
+/* PUBLISH with an access policy. @fleet may be NULL, @allow NULL or a
+ * NULL-terminated list of addresses ("0x" + 40 hex digits). NULL if a field
+ * is invalid (bad name, bad address, too many). */
+GBytes *diode_msg_encode_publish_policy (const gchar *stream, DiodeAccess access,
+                                         const gchar *fleet,
+                                         const gchar *const *allow);
+GBytes *diode_msg_encode_policy       (DiodeAccess access, const gchar *fleet,
+                                       const gchar *const *allow);
 /* @next_seq: the seq the publisher must give its first MEDIA, so a stream
  * that changes publisher keeps one increasing sequence for its viewers. */
 GBytes *diode_msg_encode_publish_ok   (const gchar *stream, guint64 next_seq);

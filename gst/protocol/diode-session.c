@@ -340,6 +340,7 @@ relay_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
       s->pending = type;
       return TRUE;
     case DIODE_MSG_CAPS:
+    case DIODE_MSG_POLICY:
       if (s->state != DIODE_SESSION_PUBLISHING)
         return unexpected (s, type, error);
       return TRUE;
@@ -545,6 +546,7 @@ client_end_sent (DiodeSession * s, DiodeMsgType type, GError ** error)
         return illegal_send (s, type, error);
       return TRUE;
     case DIODE_MSG_CAPS:
+    case DIODE_MSG_POLICY:
     case DIODE_MSG_MEDIA:
     case DIODE_MSG_EOS:
       if (s->state != DIODE_SESSION_PUBLISHING)

@@ -215,6 +215,7 @@ GST_START_TEST (test_second_publisher_refused)
   GstHarness *owner = sink_harness (relay, "taken");
   gchar *hp = diode_relay_get_hostport (relay);
   GstElement *intruder = gst_element_factory_make ("diodesink", NULL);
+  gchar *key = g_build_filename (fixture_config_dir (), "intruder.pem", NULL);
   GstMessage *msg;
   GError *err = NULL;
 
@@ -222,14 +223,16 @@ GST_START_TEST (test_second_publisher_refused)
   gst_harness_play (owner);
   fail_unless (fixture_wait_publisher (relay, "taken", TRUE, 5000));
 
-  g_object_set (intruder, "relay", hp, "stream", "taken", NULL);
+  /* another identity asking for a name that is being published */
+  g_object_set (intruder, "relay", hp, "stream", "taken", "identity",
+      key, NULL);
   msg = fixture_expect_error (intruder, GST_STATE_PAUSED, 5000);
   fail_unless (msg != NULL, "second publisher got no error");
   gst_message_parse_error (msg, &err, NULL);
   GST_INFO ("second publisher: %s", err->message);
   fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
-          GST_RESOURCE_ERROR_BUSY));
-  fail_unless (strstr (err->message, "'taken' is already being published"));
+          GST_RESOURCE_ERROR_NOT_AUTHORIZED));
+  fail_unless (strstr (err->message, "name 'taken' is owned by 0x"));
   /* the first publisher is untouched */
   fail_unless (diode_relay_has_publisher (relay, "taken"));
   fail_unless_equals_int (gst_harness_push (owner, make_buffer (0, 10)),
@@ -241,6 +244,51 @@ GST_START_TEST (test_second_publisher_refused)
   gst_object_unref (intruder);
   gst_harness_teardown (owner);
   g_free (hp);
+  g_free (key);
+  g_object_unref (relay);
+}
+
+GST_END_TEST;
+
+/* The same identity publishing the name again (a restarted camera whose old
+ * connection still looks alive) takes over; the old connection is closed. */
+GST_START_TEST (test_same_identity_takes_over)
+{
+  DiodeRelay *relay = fixture_relay_start (0, NULL);
+  GstHarness *view = src_harness (relay, "cam", 5000);
+  GstHarness *old = sink_harness (relay, "cam"), *fresh;
+  GstBuffer *b;
+  GstFlowReturn ret = GST_FLOW_OK;
+  guint i;
+
+  gst_harness_play (view);
+  gst_harness_set_src_caps_str (old, CAPS_STR);
+  gst_harness_play (old);
+  fail_unless_equals_int (gst_harness_push (old, make_buffer (0, 10)),
+      GST_FLOW_OK);
+  b = gst_harness_pull (view);
+  gst_buffer_unref (b);
+
+  fresh = sink_harness (relay, "cam");
+  gst_harness_set_src_caps_str (fresh, CAPS_STR);
+  gst_harness_play (fresh);
+  fail_unless_equals_int (gst_harness_push (fresh, make_buffer (10, 10)),
+      GST_FLOW_OK);
+  /* the viewer stayed and gets the new run, flagged DISCONT */
+  b = gst_harness_pull (view);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), 10);
+  fail_unless (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DISCONT));
+  gst_buffer_unref (b);
+  /* the old connection was closed: its next pushes fail */
+  for (i = 0; i < 50 && ret == GST_FLOW_OK; i++) {
+    ret = gst_harness_push (old, make_buffer (1, 10));
+    g_usleep (20 * 1000);
+  }
+  fail_unless_equals_int (ret, GST_FLOW_ERROR);
+
+  gst_harness_teardown (old);
+  gst_harness_teardown (fresh);
+  gst_harness_teardown (view);
   g_object_unref (relay);
 }
 
@@ -509,6 +557,7 @@ elements_suite (void)
   tcase_add_test (tc, test_late_joiner_starts_at_latest_keyframe);
   tcase_add_test (tc, test_latency_query);
   tcase_add_test (tc, test_second_publisher_refused);
+  tcase_add_test (tc, test_same_identity_takes_over);
   tcase_add_test (tc, test_unknown_stream_times_out);
   tcase_add_test (tc, test_stream_published_while_waiting);
   tcase_add_test (tc, test_many_streams_many_viewers);

@@ -769,7 +769,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_unknown_type)
 {
-  static const guint8 bad[] = { 0x00, 0x03, 0x14, 0x23, 0x32, 0x7e, 0x80,
+  static const guint8 bad[] = { 0x00, 0x03, 0x15, 0x23, 0x32, 0x7e, 0x80,
     0xff
   };
   guint8 payload[8] = { 0, };
@@ -835,6 +835,102 @@ GST_START_TEST (test_names)
 
 GST_END_TEST;
 
+GST_START_TEST (test_roundtrip_policy)
+{
+  const gchar *allow[] = { "0x00112233445566778899AABBCCDDEEFF00112233",
+    "0xffeeddccbbaa99887766554433221100ffeeddcc", NULL
+  };
+  GBytes *f;
+  DiodeMsg m;
+
+  /* PUBLISH with a policy */
+  f = diode_msg_encode_publish_policy ("cam", DIODE_ACCESS_PRIVATE, "office",
+      allow);
+  parse_ok (f, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_PUBLISH);
+  fail_unless_equals_string (m.stream, "cam");
+  fail_unless_equals_int (m.access, DIODE_ACCESS_PRIVATE);
+  fail_unless_equals_string (m.fleet, "office");
+  fail_unless_equals_int (g_strv_length (m.allow), 2);
+  /* addresses come back in lowercase */
+  fail_unless_equals_string (m.allow[0],
+      "0x00112233445566778899aabbccddeeff00112233");
+  fail_unless_equals_string (m.allow[1], allow[1]);
+  diode_msg_clear (&m);
+  g_bytes_unref (f);
+
+  /* a PUBLISH without one is public, no fleet, empty list */
+  f = diode_msg_encode_publish ("cam");
+  parse_ok (f, &m);
+  fail_unless_equals_int (m.access, DIODE_ACCESS_PUBLIC);
+  fail_unless_equals_string (m.fleet, "");
+  fail_unless (m.allow != NULL && m.allow[0] == NULL);
+  diode_msg_clear (&m);
+  g_bytes_unref (f);
+
+  /* POLICY */
+  f = diode_msg_encode_policy (DIODE_ACCESS_PROTECTED, "fleet-1", NULL);
+  parse_ok (f, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_POLICY);
+  fail_unless_equals_int (m.access, DIODE_ACCESS_PROTECTED);
+  fail_unless_equals_string (m.fleet, "fleet-1");
+  fail_unless (m.allow[0] == NULL);
+  diode_msg_clear (&m);
+  g_bytes_unref (f);
+
+  /* refused by the encoder: bad address, bad access, bad fleet */
+  {
+    const gchar *bad[] = { "0x1234", NULL };
+    fail_unless (diode_msg_encode_policy (DIODE_ACCESS_PRIVATE, NULL,
+            bad) == NULL);
+    fail_unless (diode_msg_encode_policy (7, NULL, NULL) == NULL);
+    fail_unless (diode_msg_encode_policy (DIODE_ACCESS_PUBLIC, "a/b",
+            NULL) == NULL);
+  }
+  fail_unless (diode_msg_address_is_valid (allow[0]));
+  fail_if (diode_msg_address_is_valid ("0x0011"));
+  fail_if (diode_msg_address_is_valid ("1x00112233445566778899aabbccddeeff00112233"));
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_policy_limits)
+{
+  /* An allowlist count larger than the payload, or over the limit, is
+   * refused without reading past the frame. */
+  guint8 frame[8 + 1 + 2 + 2] = { DIODE_MSG_POLICY, 0, 0, 0, 0, 0, 0, 5,
+    DIODE_ACCESS_PRIVATE, 0, 0, 0x00, 0x03
+  };
+  GBytes *b = g_bytes_new (frame, sizeof (frame));
+  DiodeMsg m = { 0 };
+  GError *err = NULL;
+
+  fail_if (diode_msg_parse (b, &m, &err));
+  fail_unless (err != NULL);
+  g_clear_error (&err);
+  g_bytes_unref (b);
+
+  frame[11] = 0xff;
+  frame[12] = 0xff;
+  b = g_bytes_new (frame, sizeof (frame));
+  fail_if (diode_msg_parse (b, &m, &err));
+  fail_unless_equals_int (err->code, DIODE_ERR_TOO_LARGE);
+  g_clear_error (&err);
+  g_bytes_unref (b);
+
+  /* unknown access mode */
+  frame[8] = 9;
+  frame[11] = 0;
+  frame[12] = 0;
+  b = g_bytes_new (frame, sizeof (frame));
+  fail_if (diode_msg_parse (b, &m, &err));
+  fail_unless_equals_int (err->code, DIODE_ERR_PROTOCOL);
+  g_clear_error (&err);
+  g_bytes_unref (b);
+}
+
+GST_END_TEST;
+
 static Suite *
 msg_suite (void)
 {
@@ -846,6 +942,8 @@ msg_suite (void)
   tcase_add_test (tc, test_roundtrip_welcome);
   tcase_add_test (tc, test_roundtrip_publish);
   tcase_add_test (tc, test_roundtrip_subscribe);
+  tcase_add_test (tc, test_roundtrip_policy);
+  tcase_add_test (tc, test_policy_limits);
   tcase_add_test (tc, test_roundtrip_caps);
   tcase_add_test (tc, test_roundtrip_media);
   tcase_add_test (tc, test_media_prefix);

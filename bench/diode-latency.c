@@ -1,0 +1,619 @@
+/* gst-diode — diode-latency: latency of one relay hop, for the benchmarks
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ *   diode-latency --port P [--stream lat] [--viewer-delay 3] [--warmup 2] \
+ *                 [--duration 30]            publisher + 1 viewer via a relay
+ *   diode-latency --direct [--duration 30]   no relay: publisher -> receiver
+ *
+ * One process, one thread, one epoll set, so the sender and the receiver read
+ * the same CLOCK_MONOTONIC. The publisher is a raw diode client (DiodeTls,
+ * HELLO as PUBLISHER, PUBLISH, CAPS) sending MEDIA frames at --fps with a
+ * --size byte payload whose first 8 bytes are the monotonic time (ns) taken
+ * right before the frame is handed to TLS; every --gop-th frame is a
+ * KEYFRAME. The measuring viewer (HELLO VIEWER, SUBSCRIBE) joins after
+ * --viewer-delay seconds (start other viewers first, e.g. with diode-load, so
+ * it is the last one the relay serves) and records (receive - send) of every
+ * frame sent after the warm-up.
+ *
+ * --direct replaces the relay by an in-process TLS server that answers HELLO
+ * and PUBLISH itself and measures the frames it receives: the baseline of
+ * one TLS connection on loopback. "Added latency of one relay hop" is the
+ * relay run minus that baseline.
+ *
+ * Output: one JSON line on stdout.
+ */
+#define _GNU_SOURCE
+#include <glib.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+
+#include "diode-identity.h"
+#include "diode-tls.h"
+#include "diode-msg.h"
+#include "diode-session.h"
+
+#define RBUF_SIZE (256 * 1024)
+#define MAX_RUN_S 1800
+
+typedef enum { C_PUB, C_VIEW, C_RECV } Kind;
+typedef enum {
+  S_CONNECTING, S_HANDSHAKE, S_WELCOME, S_REQUEST, S_ACTIVE, S_DEAD
+} CState;
+
+typedef struct {
+  Kind kind;
+  int fd;
+  CState st;
+  guint32 events;
+  DiodeTls *tls;
+  DiodeSession *sess;
+  GByteArray *outq;
+} Conn;
+
+static struct {
+  gchar *host;
+  gint port;
+  gboolean direct;
+  gchar *stream;
+  gdouble fps, viewer_delay, warmup, duration;
+  gint size, gop;
+  gchar *relay_id;
+  gboolean quiet;
+} opt = {
+  .fps = 30, .viewer_delay = 0, .warmup = 2, .duration = 30, .size = 16384,
+  .gop = 60,
+};
+
+static int epfd;
+static DiodeIdentity *identity;
+static guint8 *rbuf;
+static Conn pub, view, recvc;
+static int listen_fd = -1, timer_fd = -1;
+static struct sockaddr_in dst;
+static guint64 next_seq = 1, frames_sent, frames_recv, frames_lost;
+static guint64 last_seq_seen;
+static gint64 t_measure_ns;        /* frames sent before this are ignored */
+static GArray *samples;            /* double ms */
+static gboolean fatal;
+static guint8 *frame_buf;
+static gsize frame_len;
+
+static gint64
+now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (gint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+die (Conn * c, const gchar * why)
+{
+  if (!opt.quiet)
+    fprintf (stderr, "diode-latency: %s connection: %s\n",
+        c->kind == C_PUB ? "publisher" : c->kind == C_VIEW ? "viewer" :
+        "receiver", why);
+  c->st = S_DEAD;
+  if (c->fd >= 0) {
+    epoll_ctl (epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close (c->fd);
+    c->fd = -1;
+  }
+  fatal = TRUE;
+}
+
+static void
+set_events (Conn * c, guint32 ev)
+{
+  struct epoll_event e = { 0 };
+  if (c->fd < 0 || c->events == ev)
+    return;
+  e.events = ev;
+  e.data.ptr = c;
+  if (epoll_ctl (epfd, EPOLL_CTL_MOD, c->fd, &e) == 0)
+    c->events = ev;
+}
+
+static void
+add_fd (Conn * c, int fd, guint32 ev)
+{
+  struct epoll_event e = { 0 };
+  int one = 1;
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  c->fd = fd;
+  e.events = ev;
+  e.data.ptr = c;
+  epoll_ctl (epfd, EPOLL_CTL_ADD, fd, &e);
+  c->events = ev;
+  c->outq = g_byte_array_new ();
+}
+
+static gboolean
+flush (Conn * c)
+{
+  while (c->outq->len > 0) {
+    gsize n = 0;
+    GError *err = NULL;
+    DiodeTlsStatus st = diode_tls_send (c->tls, c->outq->data, c->outq->len,
+        &n, &err);
+    if (st == DIODE_TLS_OK) {
+      g_byte_array_remove_range (c->outq, 0, n);
+      continue;
+    }
+    if (st == DIODE_TLS_AGAIN) {
+      set_events (c, EPOLLIN | EPOLLOUT);
+      return TRUE;
+    }
+    die (c, err ? err->message : "send failed");
+    g_clear_error (&err);
+    return FALSE;
+  }
+  set_events (c, EPOLLIN);
+  return TRUE;
+}
+
+static void
+queue_frame (Conn * c, GBytes * f, DiodeMsgType type)
+{
+  gsize len;
+  const guint8 *d = g_bytes_get_data (f, &len);
+  GError *err = NULL;
+
+  if (!diode_session_sent (c->sess, type, 0, &err)) {
+    die (c, err->message);
+    g_error_free (err);
+    g_bytes_unref (f);
+    return;
+  }
+  g_byte_array_append (c->outq, d, len);
+  g_bytes_unref (f);
+  flush (c);
+}
+
+static void
+start_client (Conn * c, Kind kind)
+{
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  c->kind = kind;
+  c->st = S_CONNECTING;
+  add_fd (c, fd, EPOLLOUT);
+  if (connect (fd, (struct sockaddr *) &dst, sizeof dst) < 0
+      && errno != EINPROGRESS)
+    die (c, g_strerror (errno));
+}
+
+static void
+send_media (void)
+{
+  guint32 flags = (frames_sent % opt.gop == 0) ? DIODE_MEDIA_KEYFRAME : 0;
+  guint64 pts = (guint64) (frames_sent * (1e9 / opt.fps));
+  gint64 t;
+  guint64 seq = next_seq++;
+
+  if (pub.st != S_ACTIVE)
+    return;
+  diode_msg_write_media_prefix (frame_buf, seq, pts, DIODE_TIME_NONE,
+      (guint64) (1e9 / opt.fps), DIODE_TIME_NONE, DIODE_TIME_NONE, flags,
+      opt.size);
+  memcpy (frame_buf + DIODE_MEDIA_PREFIX_SIZE + 8, &seq, 8);
+  t = now_ns ();
+  memcpy (frame_buf + DIODE_MEDIA_PREFIX_SIZE, &t, 8);
+  frames_sent++;
+  g_byte_array_append (pub.outq, frame_buf, frame_len);
+  flush (&pub);
+}
+
+static void
+on_media (DiodeMsg * m)
+{
+  gsize len;
+  const guint8 *d = g_bytes_get_data (m->payload, &len);
+  gint64 sent, now = now_ns ();
+  guint64 seq;
+
+  if (len < 16)
+    return;
+  memcpy (&sent, d, 8);
+  memcpy (&seq, d + 8, 8);
+  frames_recv++;
+  if (last_seq_seen && seq > last_seq_seen + 1 && sent >= t_measure_ns)
+    frames_lost += seq - last_seq_seen - 1;
+  last_seq_seen = seq;
+  if (t_measure_ns && sent >= t_measure_ns) {
+    double ms = (now - sent) / 1e6;
+    g_array_append_val (samples, ms);
+  }
+}
+
+static void
+handle (Conn * c, DiodeMsg * m)
+{
+  switch (m->type) {
+    case DIODE_MSG_WELCOME:
+      if (c->kind == C_PUB) {
+        c->st = S_REQUEST;
+        queue_frame (c, diode_msg_encode_publish (opt.stream),
+            DIODE_MSG_PUBLISH);
+      } else {
+        c->st = S_REQUEST;
+        queue_frame (c, diode_msg_encode_subscribe (opt.stream, 0, 10000),
+            DIODE_MSG_SUBSCRIBE);
+      }
+      break;
+    case DIODE_MSG_PUBLISH_OK:
+      next_seq = m->seq ? m->seq : 1;
+      c->st = S_ACTIVE;
+      queue_frame (c, diode_msg_encode_caps ("application/x-diode-latency"),
+          DIODE_MSG_CAPS);
+      break;
+    case DIODE_MSG_SUBSCRIBE_OK:
+      c->st = S_ACTIVE;
+      t_measure_ns = now_ns () + (gint64) (opt.warmup * 1e9);
+      if (!opt.quiet)
+        fprintf (stderr, "diode-latency: viewer subscribed\n");
+      break;
+    case DIODE_MSG_HELLO:     /* --direct receiver plays the relay */
+      queue_frame (c, diode_msg_encode_welcome (DIODE_PROTOCOL_VERSION, 0,
+              "diode-latency"), DIODE_MSG_WELCOME);
+      break;
+    case DIODE_MSG_PUBLISH:
+      queue_frame (c, diode_msg_encode_publish_ok (m->stream, 1),
+          DIODE_MSG_PUBLISH_OK);
+      c->st = S_ACTIVE;
+      t_measure_ns = now_ns () + (gint64) (opt.warmup * 1e9);
+      break;
+    case DIODE_MSG_MEDIA:
+      if (c->kind != C_PUB)
+        on_media (m);
+      break;
+    case DIODE_MSG_PING:
+      queue_frame (c, diode_msg_encode_pong (m->token), DIODE_MSG_PONG);
+      break;
+    case DIODE_MSG_ERROR:
+      die (c, m->error_text ? m->error_text : "ERROR from peer");
+      break;
+    default:
+      break;
+  }
+}
+
+static void
+do_read (Conn * c)
+{
+  for (;;) {
+    gsize n = 0;
+    GError *err = NULL;
+    DiodeTlsStatus st = diode_tls_recv (c->tls, rbuf, RBUF_SIZE, &n, &err);
+    if (st == DIODE_TLS_OK) {
+      DiodeMsg m;
+      DiodeSessionResult r;
+      diode_session_feed (c->sess, rbuf, n);
+      while ((r = diode_session_next (c->sess, &m, &err)) ==
+          DIODE_SESSION_MESSAGE) {
+        handle (c, &m);
+        diode_msg_clear (&m);
+        if (c->st == S_DEAD)
+          return;
+      }
+      if (r == DIODE_SESSION_ERROR) {
+        die (c, err->message);
+        g_error_free (err);
+        return;
+      }
+      continue;
+    }
+    if (st == DIODE_TLS_AGAIN)
+      return;
+    die (c, err ? err->message : "closed");
+    g_clear_error (&err);
+    return;
+  }
+}
+
+static void
+handshake (Conn * c)
+{
+  GError *err = NULL;
+  DiodeTlsStatus st = diode_tls_handshake (c->tls, &err);
+  if (st == DIODE_TLS_AGAIN) {
+    set_events (c, diode_tls_wants_write (c->tls) ? EPOLLOUT : EPOLLIN);
+    return;
+  }
+  if (st != DIODE_TLS_OK) {
+    die (c, err ? err->message : "handshake failed");
+    g_clear_error (&err);
+    return;
+  }
+  if (c->kind == C_RECV) {
+    c->sess = diode_session_new (DIODE_SESSION_RELAY_END);
+    c->st = S_WELCOME;
+    set_events (c, EPOLLIN);
+    return;
+  }
+  if (opt.relay_id && g_ascii_strcasecmp (opt.relay_id,
+          diode_tls_get_peer_address (c->tls)) != 0) {
+    die (c, "relay-id mismatch");
+    return;
+  }
+  c->sess = diode_session_new (DIODE_SESSION_CLIENT_END);
+  c->st = S_WELCOME;
+  queue_frame (c, diode_msg_encode_hello (DIODE_PROTOCOL_VERSION,
+          DIODE_PROTOCOL_VERSION, c->kind == C_PUB ? DIODE_ROLE_PUBLISHER :
+          DIODE_ROLE_VIEWER, "diode-latency"), DIODE_MSG_HELLO);
+}
+
+static void
+on_event (Conn * c, guint32 ev)
+{
+  GError *err = NULL;
+
+  switch (c->st) {
+    case S_CONNECTING:{
+      int e = 0;
+      socklen_t l = sizeof e;
+      getsockopt (c->fd, SOL_SOCKET, SO_ERROR, &e, &l);
+      if (e) {
+        die (c, g_strerror (e));
+        return;
+      }
+      c->tls = diode_tls_new_client (c->fd, identity, NULL, &err);
+      if (!c->tls) {
+        die (c, err->message);
+        g_error_free (err);
+        return;
+      }
+      c->st = S_HANDSHAKE;
+      handshake (c);
+      break;
+    }
+    case S_HANDSHAKE:
+      handshake (c);
+      break;
+    case S_DEAD:
+      break;
+    default:
+      if ((ev & EPOLLOUT) && !flush (c))
+        return;
+      if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        do_read (c);
+      break;
+  }
+}
+
+static void
+accept_one (void)
+{
+  GError *err = NULL;
+  int fd = accept4 (listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0 || recvc.fd >= 0) {
+    if (fd >= 0)
+      close (fd);
+    return;
+  }
+  recvc.kind = C_RECV;
+  add_fd (&recvc, fd, EPOLLIN);
+  recvc.tls = diode_tls_new_server (fd, identity, &err);
+  if (!recvc.tls) {
+    die (&recvc, err->message);
+    g_error_free (err);
+    return;
+  }
+  recvc.st = S_HANDSHAKE;
+  handshake (&recvc);
+}
+
+static int
+cmp_dbl (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static double
+pct (GArray * a, double p)
+{
+  guint k;
+  if (a->len == 0)
+    return NAN;
+  k = (guint) ceil (p / 100.0 * a->len);
+  if (k < 1)
+    k = 1;
+  return g_array_index (a, double, k - 1);
+}
+
+static void
+jnum (GString * s, const gchar * k, double v, gboolean last)
+{
+  if (isnan (v))
+    g_string_append_printf (s, "\"%s\":null%s", k, last ? "" : ",");
+  else
+    g_string_append_printf (s, "\"%s\":%.4f%s", k, v, last ? "" : ",");
+}
+
+int
+main (int argc, char **argv)
+{
+  GOptionEntry entries[] = {
+    {"host", 'H', 0, G_OPTION_ARG_STRING, &opt.host, "Relay host (127.0.0.1)",
+        "HOST"},
+    {"port", 'p', 0, G_OPTION_ARG_INT, &opt.port, "Relay port", "PORT"},
+    {"direct", 0, 0, G_OPTION_ARG_NONE, &opt.direct,
+        "No relay: publish straight to an in-process TLS receiver", NULL},
+    {"stream", 's', 0, G_OPTION_ARG_STRING, &opt.stream,
+        "Stream name (default lat)", "NAME"},
+    {"fps", 0, 0, G_OPTION_ARG_DOUBLE, &opt.fps, "Frames per second (30)",
+        "FPS"},
+    {"size", 0, 0, G_OPTION_ARG_INT, &opt.size, "Payload bytes (16384)", "N"},
+    {"gop", 0, 0, G_OPTION_ARG_INT, &opt.gop, "Keyframe every N frames (60)",
+        "N"},
+    {"viewer-delay", 0, 0, G_OPTION_ARG_DOUBLE, &opt.viewer_delay,
+        "Seconds between publishing and the viewer's connect", "S"},
+    {"warmup", 'w', 0, G_OPTION_ARG_DOUBLE, &opt.warmup,
+        "Ignore frames sent within S of the subscription (2)", "S"},
+    {"duration", 'd', 0, G_OPTION_ARG_DOUBLE, &opt.duration,
+        "Measurement time (30)", "S"},
+    {"relay-id", 0, 0, G_OPTION_ARG_STRING, &opt.relay_id,
+        "Expected relay address", "0xADDR"},
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &opt.quiet, "No progress", NULL},
+    {NULL}
+  };
+  GOptionContext *ctx = g_option_context_new ("- one-hop latency probe");
+  GError *err = NULL;
+  gint64 t0, t_view = 0, t_end = 0;
+  gboolean view_started = FALSE;
+  struct itimerspec its = { 0 };
+  struct epoll_event evs[16];
+  Conn timer_tag, listen_tag;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &err)) {
+    fprintf (stderr, "diode-latency: %s\n", err->message);
+    return 2;
+  }
+  g_option_context_free (ctx);
+  if ((!opt.direct && (opt.port <= 0 || opt.port > 65535)) || opt.fps <= 0
+      || opt.fps > 1000 || opt.size < 16 || opt.size > 4 * 1024 * 1024
+      || opt.gop < 1 || opt.viewer_delay + opt.warmup + opt.duration >
+      MAX_RUN_S) {
+    fprintf (stderr, "diode-latency: bad options (see --help)\n");
+    return 2;
+  }
+  if (!opt.stream)
+    opt.stream = g_strdup ("lat");
+  identity = diode_identity_load_or_create (NULL, &err);
+  if (!identity) {
+    fprintf (stderr, "diode-latency: %s\n", err->message);
+    return 1;
+  }
+  epfd = epoll_create1 (EPOLL_CLOEXEC);
+  rbuf = g_malloc (RBUF_SIZE);
+  samples = g_array_new (FALSE, FALSE, sizeof (double));
+  frame_len = DIODE_MEDIA_PREFIX_SIZE + opt.size;
+  frame_buf = g_malloc (frame_len);
+  for (gsize i = 0; i < frame_len; i++)
+    frame_buf[i] = (guint8) (i * 131 + 7);
+  pub.fd = view.fd = recvc.fd = -1;
+
+  memset (&dst, 0, sizeof dst);
+  dst.sin_family = AF_INET;
+  if (inet_pton (AF_INET, opt.host ? opt.host : "127.0.0.1",
+          &dst.sin_addr) != 1) {
+    fprintf (stderr, "diode-latency: --host must be an IPv4 address\n");
+    return 2;
+  }
+  if (opt.direct) {
+    struct sockaddr_in a = { 0 };
+    socklen_t l = sizeof a;
+    struct epoll_event e = { 0 };
+    listen_fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+        0);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    if (bind (listen_fd, (struct sockaddr *) &a, sizeof a) < 0
+        || listen (listen_fd, 16) < 0) {
+      perror ("diode-latency: listen");
+      return 1;
+    }
+    getsockname (listen_fd, (struct sockaddr *) &a, &l);
+    dst.sin_port = a.sin_port;
+    listen_tag.kind = C_RECV;
+    listen_tag.fd = -2;
+    e.events = EPOLLIN;
+    e.data.ptr = &listen_tag;
+    epoll_ctl (epfd, EPOLL_CTL_ADD, listen_fd, &e);
+  } else {
+    dst.sin_port = htons (opt.port);
+  }
+
+  timer_fd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  its.it_interval.tv_sec = 0;
+  its.it_interval.tv_nsec = (long) (1e9 / opt.fps);
+  its.it_value = its.it_interval;
+  timerfd_settime (timer_fd, 0, &its, NULL);
+  {
+    struct epoll_event e = { 0 };
+    timer_tag.fd = -3;
+    e.events = EPOLLIN;
+    e.data.ptr = &timer_tag;
+    epoll_ctl (epfd, EPOLL_CTL_ADD, timer_fd, &e);
+  }
+
+  start_client (&pub, C_PUB);
+  t0 = now_ns ();
+  t_view = t0 + (gint64) (opt.viewer_delay * 1e9);
+
+  while (!fatal) {
+    gint64 now = now_ns ();
+    int n;
+
+    if (!opt.direct && !view_started && now >= t_view && pub.st == S_ACTIVE) {
+      start_client (&view, C_VIEW);
+      view_started = TRUE;
+    }
+    if (t_measure_ns && !t_end)
+      t_end = t_measure_ns + (gint64) (opt.duration * 1e9);
+    if (t_end && now >= t_end)
+      break;
+    if (now - t0 > (gint64) (opt.viewer_delay + opt.warmup + opt.duration +
+            30) * 1000000000) {
+      fprintf (stderr, "diode-latency: time limit reached\n");
+      fatal = TRUE;
+      break;
+    }
+    n = epoll_wait (epfd, evs, G_N_ELEMENTS (evs), 50);
+    for (int k = 0; k < n && !fatal; k++) {
+      Conn *c = evs[k].data.ptr;
+      if (c == &timer_tag) {
+        guint64 exp = 0;
+        if (read (timer_fd, &exp, sizeof exp) == sizeof exp)
+          while (exp-- > 0)
+            send_media ();
+      } else if (c == &listen_tag) {
+        accept_one ();
+      } else {
+        on_event (c, evs[k].events);
+      }
+    }
+  }
+
+  g_array_sort (samples, cmp_dbl);
+  {
+    GString *s = g_string_new ("{");
+    double sum = 0;
+    for (guint i = 0; i < samples->len; i++)
+      sum += g_array_index (samples, double, i);
+    g_string_append_printf (s, "\"mode\":\"%s\",\"ok\":%s,\"frame_bytes\":%d,"
+        "\"fps\":%g,\"frames_sent\":%" G_GUINT64_FORMAT ",\"frames_received\":%"
+        G_GUINT64_FORMAT ",\"frames_lost\":%" G_GUINT64_FORMAT
+        ",\"samples\":%u,\"latency_ms\":{", opt.direct ? "direct" : "relay",
+        fatal ? "false" : "true", opt.size, opt.fps, frames_sent, frames_recv,
+        frames_lost, samples->len);
+    jnum (s, "mean", samples->len ? sum / samples->len : NAN, FALSE);
+    jnum (s, "p50", pct (samples, 50), FALSE);
+    jnum (s, "p90", pct (samples, 90), FALSE);
+    jnum (s, "p99", pct (samples, 99), FALSE);
+    jnum (s, "max", samples->len ? g_array_index (samples, double,
+            samples->len - 1) : NAN, TRUE);
+    g_string_append (s, "}}");
+    printf ("%s\n", s->str);
+    g_string_free (s, TRUE);
+  }
+  if (pub.tls)
+    diode_tls_bye (pub.tls);
+  if (view.tls)
+    diode_tls_bye (view.tls);
+  return fatal ? 1 : 0;
+}

@@ -1,0 +1,138 @@
+# gst-diode — shared helpers for the bench/*.sh scripts (sourced, not run).
+#
+# Every process a script starts goes through bench_spawn, which wraps it in
+# `timeout` (a hard bound even if the script itself is killed) and records
+# it; bench_cleanup (installed as the EXIT/INT/TERM trap) stops exactly those
+# processes by PID. Nothing listens beyond 127.0.0.1.
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+build=${BUILD_DIR:-$root/build}
+cache=${BENCH_CACHE:-$here/.cache}
+relay_bin=$build/relay/diode-relay
+load_bin=$build/bench/diode-load
+latency_bin=$build/bench/diode-latency
+
+bench_tmp=$(mktemp -d /tmp/diode-bench.XXXXXX)
+export XDG_CONFIG_HOME="$bench_tmp/config"
+export GST_PLUGIN_PATH_1_0="$build/gst/elements${GST_PLUGIN_PATH_1_0:+:$GST_PLUGIN_PATH_1_0}"
+export GST_REGISTRY_1_0="$bench_tmp/registry.bin"
+mkdir -p "$XDG_CONFIG_HOME"
+bench_pids=""
+
+bench_cleanup () {
+  for p in $bench_pids; do
+    kill -TERM "$p" 2>/dev/null || true
+  done
+  sleep 0.3
+  for p in $bench_pids; do
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  bench_pids=""
+  if [ -z "${BENCH_KEEP_TMP:-}" ]; then rm -rf "$bench_tmp"; fi
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+log () { echo "[$(date +%H:%M:%S)] $*" >&2; }
+die () { echo "$(basename "$0"): $*" >&2; exit 1; }
+
+# bench_spawn MAX_SECONDS LOGFILE CMD...: runs CMD in the background under
+# `timeout`; sets SPAWN_PID to CMD's own PID (for /proc sampling) and
+# SPAWN_TPID to the timeout wrapper (what bench_stop kills).
+bench_spawn () {
+  _max=$1; _log=$2; shift 2
+  timeout -k 3 "$_max" "$@" > "$_log.out" 2> "$_log.err" &
+  SPAWN_TPID=$!
+  bench_pids="$bench_pids $SPAWN_TPID"
+  SPAWN_PID=""
+  for _i in $(seq 1 50); do
+    SPAWN_PID=$(pgrep -P "$SPAWN_TPID" | head -n1 || true)
+    [ -n "$SPAWN_PID" ] && break
+    sleep 0.05
+  done
+  [ -n "$SPAWN_PID" ] || { cat "$_log.err" >&2; die "could not start $1"; }
+}
+
+# bench_stop TPID: SIGTERM (forwarded by timeout), then wait.
+bench_stop () {
+  kill -TERM "$1" 2>/dev/null || true
+  for _i in $(seq 1 40); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  bench_pids=$(echo "$bench_pids" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
+}
+
+need_build () {
+  [ -x "$relay_bin" ] && [ -x "$load_bin" ] && [ -x "$latency_bin" ] && \
+    [ -f "$build/gst/elements/libgstdiode.so" ] || \
+    die "build first: ninja -C $build"
+}
+
+need_clip () {
+  "$here/make-clip.sh"
+  clip_h264=$cache/clip.h264
+  clip_mkv=$cache/clip.mkv
+  clip_bps=$(sed -n 's/^bps=//p' "$cache/clip.info")
+}
+
+free_port () {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_relay NAME MAX_S [extra relay options]: sets RELAY_PID RELAY_TPID
+# RELAY_PORT RELAY_ADDR.
+start_relay () {
+  _n=$1; _max=$2; shift 2
+  bench_spawn "$_max" "$bench_tmp/$_n" "$relay_bin" --listen 127.0.0.1:0 \
+    --print-id -q --identity "$bench_tmp/relay-key.pem" "$@"
+  RELAY_PID=$SPAWN_PID; RELAY_TPID=$SPAWN_TPID
+  for _i in $(seq 1 100); do
+    [ -s "$bench_tmp/$_n.out" ] && break
+    sleep 0.05
+  done
+  read -r RELAY_ADDR RELAY_PORT < "$bench_tmp/$_n.out" || \
+    { cat "$bench_tmp/$_n.err" >&2; die "relay did not start"; }
+}
+
+# The publisher's upstream: the clip in real time (identity sync=true), as
+# H.264 byte-stream access units with SPS/PPS before every IDR. Identical
+# for diodesink and tcpserversink.
+pub_src () {
+  echo "filesrc location=$clip_mkv ! matroskademux ! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au ! identity sync=true"
+}
+
+# start_diode_pub NAME MAX_S STREAM: sets PUB_PID PUB_TPID.
+start_diode_pub () {
+  # shellcheck disable=SC2046
+  bench_spawn "$2" "$bench_tmp/$1" gst-launch-1.0 -q $(pub_src) ! \
+    diodesink relay=127.0.0.1:"$RELAY_PORT" relay-id="$RELAY_ADDR" \
+    stream="$3" sync=false
+  PUB_PID=$SPAWN_PID; PUB_TPID=$SPAWN_TPID
+}
+
+# start_tcp_server NAME MAX_S SYNC_METHOD: sets TCP_PID TCP_TPID TCP_PORT.
+start_tcp_server () {
+  TCP_PORT=$(free_port)
+  # shellcheck disable=SC2046
+  bench_spawn "$2" "$bench_tmp/$1" gst-launch-1.0 -q $(pub_src) ! \
+    tcpserversink host=127.0.0.1 port="$TCP_PORT" sync-method="$3" sync=false
+  TCP_PID=$SPAWN_PID; TCP_TPID=$SPAWN_TPID
+  for _i in $(seq 1 100); do
+    ss -ltn 2>/dev/null | grep -q "127.0.0.1:$TCP_PORT " && break
+    sleep 0.05
+  done
+}
+
+# check_alive PID NAME: fail loudly if a server died.
+check_alive () {
+  kill -0 "$1" 2>/dev/null || { cat "$bench_tmp/$2.err" >&2; die "$2 died"; }
+}
+
+machine_line () {
+  echo "$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r), $(gst-launch-1.0 --version | sed -n 's/^GStreamer //p'), GnuTLS $(pkg-config --modversion gnutls 2>/dev/null || echo '?'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- relay gst ext 2>/dev/null || echo '+local changes')"
+}

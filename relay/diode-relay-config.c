@@ -1,0 +1,202 @@
+/* gst-diode — the relay operator's configuration file
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "diode-relay-config.h"
+#include "diode-msg.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+struct _DiodeRelayConfig {
+  gint        ref_count;
+  GHashTable *fleets;      /* fleet name -> set of lowercase addresses */
+  GHashTable *reserved;    /* stream name -> lowercase address */
+  GHashTable *publishers;  /* set of lowercase addresses, or NULL: anyone */
+};
+
+static GHashTable *
+new_set (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+DiodeRelayConfig *
+diode_relay_config_new_empty (void)
+{
+  DiodeRelayConfig *cfg = g_new0 (DiodeRelayConfig, 1);
+
+  cfg->ref_count = 1;
+  cfg->fleets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) g_hash_table_unref);
+  cfg->reserved = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      g_free);
+  return cfg;
+}
+
+DiodeRelayConfig *
+diode_relay_config_ref (DiodeRelayConfig * cfg)
+{
+  g_atomic_int_inc (&cfg->ref_count);
+  return cfg;
+}
+
+void
+diode_relay_config_unref (DiodeRelayConfig * cfg)
+{
+  if (!cfg || !g_atomic_int_dec_and_test (&cfg->ref_count))
+    return;
+  g_hash_table_unref (cfg->fleets);
+  g_hash_table_unref (cfg->reserved);
+  if (cfg->publishers)
+    g_hash_table_unref (cfg->publishers);
+  g_free (cfg);
+}
+
+/* A ';'-separated list of addresses into a set. */
+static GHashTable *
+read_addresses (GKeyFile * kf, const gchar * path, const gchar * group,
+    const gchar * key, GError ** error)
+{
+  gsize n = 0, i;
+  gchar **list = g_key_file_get_string_list (kf, group, key, &n, error);
+  GHashTable *set;
+
+  if (!list) {
+    g_prefix_error (error, "%s: [%s] %s: ", path, group, key);
+    return NULL;
+  }
+  set = new_set ();
+  for (i = 0; i < n; i++) {
+    gchar *a = g_strstrip (list[i]);
+
+    if (!*a)
+      continue;
+    if (!diode_msg_address_is_valid (a)) {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+          "%s: [%s] %s: '%s' is not an address (0x followed by 40 hex "
+          "digits; `diode id` prints one)", path, group, key, a);
+      g_hash_table_unref (set);
+      g_strfreev (list);
+      return NULL;
+    }
+    g_hash_table_add (set, g_ascii_strdown (a, -1));
+  }
+  g_strfreev (list);
+  return set;
+}
+
+DiodeRelayConfig *
+diode_relay_config_load (const gchar * path, GError ** error)
+{
+  GKeyFile *kf = g_key_file_new ();
+  DiodeRelayConfig *cfg = NULL;
+  gchar **groups = NULL;
+  gsize i;
+
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, error)) {
+    g_prefix_error (error, "cannot read relay configuration %s: ", path);
+    goto out;
+  }
+  cfg = diode_relay_config_new_empty ();
+  groups = g_key_file_get_groups (kf, NULL);
+  for (i = 0; groups[i]; i++) {
+    const gchar *g = groups[i];
+
+    if (!strcmp (g, "publishers")) {
+      cfg->publishers = read_addresses (kf, path, g, "allow", error);
+      if (!cfg->publishers)
+        goto fail;
+    } else if (g_str_has_prefix (g, "fleet ")) {
+      const gchar *name = g + strlen ("fleet ");
+      GHashTable *members;
+
+      if (!diode_msg_check_stream_name (name, NULL)) {
+        g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+            "%s: [%s]: '%s' is not a valid fleet name", path, g, name);
+        goto fail;
+      }
+      members = read_addresses (kf, path, g, "members", error);
+      if (!members)
+        goto fail;
+      g_hash_table_insert (cfg->fleets, g_strdup (name), members);
+    } else if (!strcmp (g, "names")) {
+      gchar **keys = g_key_file_get_keys (kf, g, NULL, NULL);
+      gsize k;
+
+      for (k = 0; keys && keys[k]; k++) {
+        gchar *a = g_key_file_get_string (kf, g, keys[k], NULL);
+
+        if (!a || !diode_msg_address_is_valid (g_strstrip (a))) {
+          g_set_error (error, G_KEY_FILE_ERROR,
+              G_KEY_FILE_ERROR_INVALID_VALUE, "%s: [names] %s: '%s' is not "
+              "an address", path, keys[k], a ? a : "");
+          g_free (a);
+          g_strfreev (keys);
+          goto fail;
+        }
+        g_hash_table_insert (cfg->reserved, g_strdup (keys[k]),
+            g_ascii_strdown (a, -1));
+        g_free (a);
+      }
+      g_strfreev (keys);
+    } else {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
+          "%s: unknown section [%s] (expected [publishers], [fleet NAME] or "
+          "[names])", path, g);
+      goto fail;
+    }
+  }
+  goto out;
+
+fail:
+  g_clear_pointer (&cfg, diode_relay_config_unref);
+out:
+  g_strfreev (groups);
+  g_key_file_unref (kf);
+  return cfg;
+}
+
+static gboolean
+set_has (GHashTable * set, const gchar * address)
+{
+  gchar *lower = g_ascii_strdown (address, -1);
+  gboolean found = g_hash_table_contains (set, lower);
+
+  g_free (lower);
+  return found;
+}
+
+gboolean
+diode_relay_config_has_fleet (DiodeRelayConfig * cfg, const gchar * fleet)
+{
+  return fleet && g_hash_table_contains (cfg->fleets, fleet);
+}
+
+gboolean
+diode_relay_config_in_fleet (DiodeRelayConfig * cfg, const gchar * fleet,
+    const gchar * address)
+{
+  GHashTable *members = fleet ? g_hash_table_lookup (cfg->fleets, fleet) :
+      NULL;
+
+  return members && address && set_has (members, address);
+}
+
+const gchar *
+diode_relay_config_reserved_for (DiodeRelayConfig * cfg, const gchar * name)
+{
+  return g_hash_table_lookup (cfg->reserved, name);
+}
+
+gboolean
+diode_relay_config_may_publish (DiodeRelayConfig * cfg, const gchar * address)
+{
+  return !cfg->publishers || (address && set_has (cfg->publishers, address));
+}
+
+guint
+diode_relay_config_n_fleets (DiodeRelayConfig * cfg)
+{
+  return g_hash_table_size (cfg->fleets);
+}
