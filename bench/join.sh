@@ -83,6 +83,6 @@ a = t.get("diode")
 for name, b in t.items():
     if name == "diode" or not a or not b["p50"] or not b["p90"]:
         continue
-    print("| %s | %.2f | %.2f |" % (name, a["p50"] / b["p50"], a["p90"] / b["p90"]))
+    print("| %s | %.3f | %.3f |" % (name, a["p50"] / b["p50"], a["p90"] / b["p90"]))
 EOF
 log "results in $RESULTS"

@@ -22,6 +22,19 @@ drop_log (const gchar * domain, GLogLevelFlags level, const gchar * message,
 }
 
 static gboolean
+on_sighup (gpointer user_data)
+{
+  DiodeRelay *relay = *(DiodeRelay **) user_data;
+  GError *err = NULL;
+
+  if (relay && !diode_relay_reload_config (relay, &err)) {
+    g_message ("configuration not reloaded: %s", err->message);
+    g_error_free (err);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
 on_signal (gpointer user_data)
 {
   g_main_loop_quit (user_data);
@@ -40,7 +53,8 @@ main (int argc, char **argv)
   gint64 hard_limit = DIODE_RELAY_DEFAULT_VIEWER_HARD_LIMIT;
   gint write_timeout = DIODE_RELAY_DEFAULT_WRITE_TIMEOUT_MS;
   gint stats_interval = DIODE_RELAY_DEFAULT_STATS_INTERVAL_MS / 1000;
-  gchar *stats_file = NULL;
+  gchar *stats_file = NULL, *config = NULL;
+  gint name_grace = DIODE_RELAY_DEFAULT_NAME_GRACE_MS;
   gboolean verbose = FALSE, debug = FALSE, quiet = FALSE, version = FALSE;
   gboolean print_id = FALSE;
   GOptionEntry entries[] = {
@@ -63,6 +77,12 @@ main (int argc, char **argv)
     {"grace", 0, 0, G_OPTION_ARG_INT, &grace_ms,
         "How long viewers wait for a publisher that dropped without EOS "
           "(default 10000)", "MS"},
+    {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
+        "Operator configuration: fleets, reserved names, who may publish "
+          "(GKeyFile, docs/security.md); SIGHUP reloads it", "FILE"},
+    {"name-grace", 0, 0, G_OPTION_ARG_INT, &name_grace,
+        "How long a stream name stays its publisher's after it stops "
+          "(default 60000)", "MS"},
     {"viewer-soft-limit", 0, 0, G_OPTION_ARG_INT64, &soft_limit,
         "Viewer backlog past which it skips to the latest keyframe "
           "(default 2097152)", "BYTES"},
@@ -89,8 +109,9 @@ main (int argc, char **argv)
   };
   GOptionContext *ctx;
   GError *err = NULL;
-  DiodeRelay *relay;
+  DiodeRelay *relay = NULL;
   GMainLoop *loop;
+  /* SIGHUP may come before the relay exists: the handler checks. */
 
   setlocale (LC_ALL, "");
   ctx = g_option_context_new ("- relay live diode streams over TLS");
@@ -109,7 +130,7 @@ main (int argc, char **argv)
   }
   if (buffer_bytes < 0 || buffer_seconds < 0 || max_wait_ms < 0
       || grace_ms < 0 || soft_limit < 0 || hard_limit < 0
-      || write_timeout <= 0 || stats_interval < 0) {
+      || write_timeout <= 0 || stats_interval < 0 || name_grace < 0) {
     fprintf (stderr, "diode-relay: sizes and times must not be negative\n");
     return 2;
   }
@@ -127,6 +148,7 @@ main (int argc, char **argv)
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, on_signal, loop);
   g_unix_signal_add (SIGTERM, on_signal, loop);
+  g_unix_signal_add (SIGHUP, on_sighup, &relay);
 
   relay = diode_relay_new (listen ? listen : DIODE_RELAY_DEFAULT_LISTEN,
       identity);
@@ -136,7 +158,7 @@ main (int argc, char **argv)
       "viewer-soft-limit", (guint64) soft_limit, "viewer-hard-limit",
       (guint64) hard_limit, "write-timeout-ms", (guint) write_timeout,
       "stats-interval-ms", (guint) stats_interval * 1000, "stats-file",
-      stats_file, NULL);
+      stats_file, "name-grace-ms", (guint) name_grace, "config", config, NULL);
   if (!diode_relay_start (relay, &err)) {
     fprintf (stderr, "diode-relay: %s\n", err->message);
     g_object_unref (relay);
@@ -157,5 +179,6 @@ main (int argc, char **argv)
   g_free (listen);
   g_free (identity);
   g_free (stats_file);
+  g_free (config);
   return 0;
 }

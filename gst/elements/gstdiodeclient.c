@@ -57,6 +57,8 @@ gst_diode_client_free (GstDiodeClient * c)
   g_free (c->relay_id);
   g_free (c->stream_name);
   g_free (c->hostport);
+  g_free (c->allow);
+  g_free (c->fleet);
   g_free (c->rbuf);
   g_free (c);
 }
@@ -188,6 +190,100 @@ gst_diode_client_get_property (GstDiodeClient * c, guint prop_id,
   return TRUE;
 }
 
+GType
+gst_diode_access_get_type (void)
+{
+  static gsize id = 0;
+  static const GEnumValue values[] = {
+    {DIODE_ACCESS_PUBLIC, "Any authenticated identity may watch", "public"},
+    {DIODE_ACCESS_PROTECTED, "Members of the fleet (relay configuration) "
+          "may watch", "protected"},
+    {DIODE_ACCESS_PRIVATE, "Only the allowlist may watch", "private"},
+    {0, NULL, NULL}
+  };
+
+  if (g_once_init_enter (&id)) {
+    GType t = g_enum_register_static ("GstDiodeAccess", values);
+    g_once_init_leave (&id, t);
+  }
+  return (GType) id;
+}
+
+static gboolean
+add_addresses (GPtrArray * out, const gchar * text, const gchar * file,
+    guint line, GError ** error)
+{
+  gchar **tok = g_strsplit_set (text, ", \t\r\n;", -1);
+  guint i;
+
+  for (i = 0; tok[i]; i++) {
+    if (!*tok[i])
+      continue;
+    if (!diode_msg_address_is_valid (tok[i])) {
+      if (file)
+        g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+            "%s:%u: '%s' is not an address (0x followed by 40 hex digits)",
+            file, line, tok[i]);
+      g_strfreev (tok);
+      return FALSE;
+    }
+    g_ptr_array_add (out, g_ascii_strdown (tok[i], -1));
+  }
+  g_strfreev (tok);
+  return TRUE;
+}
+
+gchar **
+gst_diode_parse_allow (const gchar * allow, GError ** error)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  gchar *contents = NULL;
+  GError *err = NULL;
+
+  if (!allow || !*allow)
+    goto done;
+  if (add_addresses (out, allow, NULL, 0, NULL))
+    goto done;
+  /* Not a list: then it names a file of addresses. */
+  g_ptr_array_set_size (out, 0);
+  if (!g_file_get_contents (allow,
+          &contents, NULL, &err)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "allow: '%s' is neither a list of addresses (0x followed by 40 hex "
+        "digits) nor a readable file (%s)", allow, err->message);
+    g_error_free (err);
+    g_ptr_array_unref (out);
+    return NULL;
+  } else {
+    gchar **lines = g_strsplit (contents, "\n", -1);
+    guint i;
+
+    for (i = 0; lines[i]; i++) {
+      gchar *hash = strchr (lines[i], '#');
+
+      if (hash)
+        *hash = '\0';
+      if (!add_addresses (out, lines[i], allow, i + 1, error)) {
+        g_strfreev (lines);
+        g_free (contents);
+        g_ptr_array_unref (out);
+        return NULL;
+      }
+    }
+    g_strfreev (lines);
+    g_free (contents);
+  }
+  if (out->len > DIODE_MAX_ALLOW) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "allow: %u addresses, at most %d", out->len, DIODE_MAX_ALLOW);
+    g_ptr_array_unref (out);
+    return NULL;
+  }
+done:
+  g_ptr_array_add (out, NULL);
+  return (gchar **) g_ptr_array_free (out, FALSE);
+}
+
 gboolean
 gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri,
     GError ** error)
@@ -195,6 +291,7 @@ gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri,
   GstUri *u = gst_uri_from_string (uri);
   const gchar *host, *path, *rid;
   gchar *full_path = NULL;
+  gint access = -1;
   guint port;
   gchar *hostport, *stream = NULL;
 
@@ -222,8 +319,30 @@ gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri,
     hostport = g_strdup_printf ("%s:%u", host, port);
   stream = g_strdup (path);
   rid = gst_uri_get_query_value (u, "relay-id");
+  if (gst_uri_get_query_value (u, "access")) {
+    GEnumClass *ec = g_type_class_ref (GST_TYPE_DIODE_ACCESS);
+    GEnumValue *ev = g_enum_get_value_by_nick (ec,
+        gst_uri_get_query_value (u, "access"));
 
+    g_type_class_unref (ec);
+    if (!ev) {
+      g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+          "'%s': access must be public, protected or private", uri);
+      goto fail;
+    }
+    access = ev->value;
+  }
   GST_OBJECT_LOCK (c->element);
+  if (access >= 0)
+    c->access = access;
+  if (gst_uri_get_query_value (u, "allow")) {
+    g_free (c->allow);
+    c->allow = g_strdup (gst_uri_get_query_value (u, "allow"));
+  }
+  if (gst_uri_get_query_value (u, "fleet")) {
+    g_free (c->fleet);
+    c->fleet = g_strdup (gst_uri_get_query_value (u, "fleet"));
+  }
   g_free (c->relay);
   c->relay = hostport;
   g_free (c->stream);

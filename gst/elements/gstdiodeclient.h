@@ -35,6 +35,11 @@ struct _GstDiodeClient {
   gchar        *identity;     /* key file, NULL: default */
   gchar        *relay_id;     /* pinned relay address, NULL: TOFU */
   guint         timeout;      /* ms: connect, handshake, waiting for stream */
+  /* publisher's access policy (diodesink only; set from properties or the
+   * URI query: ?access=private&allow=0x..,0x..&fleet=name) */
+  DiodeAccess   access;
+  gchar        *allow;        /* addresses, or a file of them */
+  gchar        *fleet;
 
   /* runtime, streaming thread only */
   int           fd;
@@ -64,6 +69,12 @@ void            gst_diode_client_free (GstDiodeClient * c);
 
 /* Installs relay, stream, identity, relay-id, timeout. */
 void     gst_diode_client_install_properties (GObjectClass * klass, guint timeout_default);
+
+#define GST_TYPE_DIODE_ACCESS (gst_diode_access_get_type ())
+GType    gst_diode_access_get_type (void);
+/* @allow: addresses separated by commas/spaces/semicolons, or the path of a
+ * file of them ('#' comments). NULL or "" gives an empty list. */
+gchar  **gst_diode_parse_allow (const gchar * allow, GError ** error);
 gboolean gst_diode_client_set_property (GstDiodeClient * c, guint prop_id, const GValue * value);
 gboolean gst_diode_client_get_property (GstDiodeClient * c, guint prop_id, GValue * value);
 

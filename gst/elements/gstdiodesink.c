@@ -24,12 +24,19 @@
  * (flagged DISCONT). `stats` and periodic `diode-stats` element messages
  * report what was sent and dropped.
  *
+ * Who may watch is the publisher's choice, enforced by every relay on every
+ * join: `access=public` (anyone), `protected` (members of `fleet`, a list the
+ * relay operator keeps) or `private` (the addresses in `allow`, a list or a
+ * file of them). Changing them while playing applies at once: viewers no
+ * longer allowed are cut off.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 rpicamsrc ! h264parse ! diodesink name=pi-taipei
  * gst-launch-1.0 v4l2src ! videoconvert ! x264enc tune=zerolatency ! h264parse ! diodesink name=pi-taipei relay=relay.example.org:7878
  * gst-launch-1.0 tcpclientsrc host=127.0.0.1 port=3030 ! h264parse ! diodesink name=pi-taipei
  * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency ! h264parse ! diodesink uri=diode://127.0.0.1:7878/test
+ * gst-launch-1.0 v4l2src ! videoconvert ! x264enc tune=zerolatency ! h264parse ! diodesink name=door access=private allow=0x1f0c...,0x9a4e...
  * ]|
  */
 #ifdef HAVE_CONFIG_H
@@ -55,6 +62,9 @@ enum {
   PROP_BACKLOG_LIMIT = GST_DIODE_PROP_LAST,
   PROP_STATS,
   PROP_STATS_INTERVAL,
+  PROP_ACCESS,
+  PROP_ALLOW,
+  PROP_FLEET,
 };
 
 #define DEFAULT_BACKLOG_LIMIT   (4 * 1024 * 1024)  /* bytes */
@@ -265,6 +275,86 @@ maybe_post_stats (GstDiodeSink * self)
 }
 
 /* ------------------------------------------------------------------------ */
+/* access policy */
+
+/* PUBLISH (with @stream) or POLICY (@stream NULL) for the current settings. */
+static GBytes *
+build_policy_frame (GstDiodeSink * self, const gchar * stream, GError ** error)
+{
+  GstDiodeClient *c = self->client;
+  DiodeAccess access;
+  gchar *allow_s, *fleet;
+  gchar **allow;
+  GBytes *frame = NULL;
+
+  GST_OBJECT_LOCK (self);
+  access = c->access;
+  allow_s = g_strdup (c->allow);
+  fleet = g_strdup (c->fleet);
+  GST_OBJECT_UNLOCK (self);
+
+  allow = gst_diode_parse_allow (allow_s, error);
+  if (!allow)
+    goto out;
+  if (fleet && *fleet && !diode_msg_check_stream_name (fleet, NULL)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "fleet '%s' is not a valid name (1 to 255 bytes of UTF-8, no '/')",
+        fleet);
+    goto out;
+  }
+  if (access == DIODE_ACCESS_PROTECTED && (!fleet || !*fleet)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "access=protected needs a fleet (the fleet property)");
+    goto out;
+  }
+  if (stream) {
+    frame = diode_msg_encode_publish_policy (stream, access, fleet,
+        (const gchar * const *) allow);
+    if (!frame)
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+          "'%s' is not a valid stream name (1 to 255 bytes of UTF-8, no '/' "
+          "and no control characters)", stream);
+  } else {
+    frame = diode_msg_encode_policy (access, fleet,
+        (const gchar * const *) allow);
+  }
+  if (frame)
+    GST_INFO_OBJECT (self, "access %s, fleet '%s', %u addresses allowed",
+        diode_access_name (access), fleet ? fleet : "",
+        g_strv_length (allow));
+out:
+  g_strfreev (allow);
+  g_free (allow_s);
+  g_free (fleet);
+  return frame;
+}
+
+/* Settings changed while publishing: the relay applies them at once. */
+static void
+send_policy_update (GstDiodeSink * self)
+{
+  GError *err = NULL;
+  GBytes *frame;
+
+  g_mutex_lock (&self->qlock);
+  if (!self->writer || self->writer_done) {
+    g_mutex_unlock (&self->qlock);
+    return;                     /* not publishing: used at the next start */
+  }
+  g_mutex_unlock (&self->qlock);
+  frame = build_policy_frame (self, NULL, &err);
+  if (!frame) {
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Access policy not "
+            "changed: %s", err->message), (NULL));
+    g_error_free (err);
+    return;
+  }
+  g_mutex_lock (&self->qlock);
+  enqueue_locked (self, frame);
+  g_mutex_unlock (&self->qlock);
+}
+
+/* ------------------------------------------------------------------------ */
 /* GstBaseSink */
 
 static gboolean
@@ -291,13 +381,9 @@ gst_diode_sink_start (GstBaseSink * sink)
   if (!gst_diode_client_open (c, &err))
     goto error;
 
-  publish = diode_msg_encode_publish (c->stream_name);
-  if (!publish) {
-    g_set_error (&err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "'%s' is not a valid stream name (1 to 255 bytes of UTF-8, no '/' "
-        "and no control characters)", c->stream_name);
+  publish = build_policy_frame (self, c->stream_name, &err);
+  if (!publish)
     goto error;
-  }
   diode_session_sent (c->session, DIODE_MSG_PUBLISH, 0, NULL);
   ok = gst_diode_client_send_bytes (c, publish, &err);
   g_bytes_unref (publish);
@@ -637,6 +723,26 @@ gst_diode_sink_set_property (GObject * object, guint prop_id,
       self->stats_interval = g_value_get_uint (value);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_ACCESS:
+      GST_OBJECT_LOCK (self);
+      self->client->access = g_value_get_enum (value);
+      GST_OBJECT_UNLOCK (self);
+      send_policy_update (self);
+      break;
+    case PROP_ALLOW:
+      GST_OBJECT_LOCK (self);
+      g_free (self->client->allow);
+      self->client->allow = g_value_dup_string (value);
+      GST_OBJECT_UNLOCK (self);
+      send_policy_update (self);
+      break;
+    case PROP_FLEET:
+      GST_OBJECT_LOCK (self);
+      g_free (self->client->fleet);
+      self->client->fleet = g_value_dup_string (value);
+      GST_OBJECT_UNLOCK (self);
+      send_policy_update (self);
+      break;
     default:
       if (!gst_diode_client_set_property (self->client, prop_id, value))
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -662,6 +768,21 @@ gst_diode_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_STATS:
       g_value_take_boxed (value, make_stats (self));
+      break;
+    case PROP_ACCESS:
+      GST_OBJECT_LOCK (self);
+      g_value_set_enum (value, self->client->access);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_ALLOW:
+      GST_OBJECT_LOCK (self);
+      g_value_set_string (value, self->client->allow);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_FLEET:
+      GST_OBJECT_LOCK (self);
+      g_value_set_string (value, self->client->fleet);
+      GST_OBJECT_UNLOCK (self);
       break;
     default:
       if (!gst_diode_client_get_property (self->client, prop_id, value))
@@ -715,6 +836,22 @@ gst_diode_sink_class_init (GstDiodeSinkClass * klass)
           "Bytes queued for a slow relay link past which the next GOP is "
           "dropped whole (0: never drop)", 0, G_MAXUINT64,
           DEFAULT_BACKLOG_LIMIT, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_ACCESS,
+      g_param_spec_enum ("access", "Access", "Who may watch: public (any "
+          "identity), protected (members of the fleet), private (the "
+          "allowlist); changes apply at once", GST_TYPE_DIODE_ACCESS,
+          DIODE_ACCESS_PUBLIC, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_ALLOW,
+      g_param_spec_string ("allow", "Allow", "Addresses that may watch a "
+          "private stream (comma separated), or the path of a file of them "
+          "('#' comments)", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_FLEET,
+      g_param_spec_string ("fleet", "Fleet", "Fleet whose members may watch "
+          "a protected stream (the relay's configuration lists them)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
