@@ -55,6 +55,7 @@ for v in $VIEWERS; do
   check_alive "$RELAY_PID" relay
   load=null
   if [ -n "$lp" ]; then
+    wait "$lp" 2>/dev/null || true   # it ends on its own, 2 s after us
     bench_stop "$lp"
     load=$(cat "$bench_tmp/load.out")
     [ -n "$load" ] || load=null

@@ -102,6 +102,7 @@ struct _Stream {
   gchar      *fleet;
   GHashTable *allow;            /* lowercase addresses */
   guint64     bytes_in, frames_in;
+  guint64     last_seq;         /* copy for other threads, under lock */
   guint64     stats_bytes_in;   /* at the last stats line, for rates */
   guint64     stats_bytes_out;
 };
@@ -859,6 +860,9 @@ handle_media (Conn * c, DiodeMsg * m)
     diode_ring_push_media (s->ring, m->frame, m->seq, t,
         (m->flags & DIODE_MEDIA_KEYFRAME) != 0,
         (m->flags & DIODE_MEDIA_STREAMHEADER) != 0);
+    g_mutex_lock (&c->relay->lock);
+    s->last_seq = m->seq;
+    g_mutex_unlock (&c->relay->lock);
   } else {
     diode_ring_push_other (s->ring, m->frame);
     s->eos = TRUE;
@@ -1731,6 +1735,19 @@ diode_relay_get_stats_json (DiodeRelay * r)
   s = g_strdup (r->stats_json);
   g_mutex_unlock (&r->lock);
   return s;
+}
+
+guint64
+diode_relay_get_last_seq (DiodeRelay * r, const gchar * name)
+{
+  Stream *s;
+  guint64 seq;
+
+  g_mutex_lock (&r->lock);
+  s = g_hash_table_lookup (r->streams, name);
+  seq = s ? s->last_seq : 0;
+  g_mutex_unlock (&r->lock);
+  return seq;
 }
 
 guint

@@ -51,6 +51,8 @@ guint        diode_relay_count_viewers (DiodeRelay *relay, const gchar *stream);
 gboolean     diode_relay_has_publisher (DiodeRelay *relay, const gchar *stream);
 /* Viewers holding a SUBSCRIBE until @stream is published. */
 guint        diode_relay_count_waiting (DiodeRelay *relay, const gchar *stream);
+/* Seq of the last MEDIA the relay received for @stream (0: none). */
+guint64      diode_relay_get_last_seq (DiodeRelay *relay, const gchar *stream);
 guint        diode_relay_count_connections (DiodeRelay *relay);
 /* The latest stats snapshot as JSON (docs/stats.md), NULL before the first
  * interval. Free with g_free. */

@@ -64,6 +64,20 @@ fixture_wait_waiting (DiodeRelay * relay, const gchar * stream, guint n,
 }
 
 gboolean
+fixture_wait_last_seq (DiodeRelay * relay, const gchar * stream, guint64 seq,
+    guint timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (diode_relay_get_last_seq (relay, stream) < seq) {
+    if (g_get_monotonic_time () > end)
+      return FALSE;
+    g_usleep (5 * 1000);
+  }
+  return TRUE;
+}
+
+gboolean
 fixture_wait_publisher (DiodeRelay * relay, const gchar * stream,
     gboolean present, guint timeout_ms)
 {

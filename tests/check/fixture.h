@@ -20,6 +20,8 @@ gboolean     fixture_wait_viewers (DiodeRelay * relay, const gchar * stream,
                                    guint n, guint timeout_ms);
 gboolean     fixture_wait_waiting (DiodeRelay * relay, const gchar * stream,
                                    guint n, guint timeout_ms);
+gboolean     fixture_wait_last_seq (DiodeRelay * relay, const gchar * stream,
+                                    guint64 seq, guint timeout_ms);
 gboolean     fixture_wait_publisher (DiodeRelay * relay, const gchar * stream,
                                      gboolean present, guint timeout_ms);
 /* Sets state and waits for an ERROR on the element's own bus, returns it

@@ -62,6 +62,26 @@ make_buffer (guint i, guint gop)
   return buf;
 }
 
+/* diodesink queues and sends from a thread: wait until the relay has it all. */
+static void
+wait_sink_drained (GstHarness * sink)
+{
+  gint64 end = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+
+  for (;;) {
+    GstStructure *st = NULL;
+    guint64 backlog = 1;
+
+    g_object_get (sink->element, "stats", &st, NULL);
+    gst_structure_get_uint64 (st, "backlog-bytes", &backlog);
+    gst_structure_free (st);
+    if (backlog == 0)
+      break;
+    fail_unless (g_get_monotonic_time () < end, "diodesink did not drain");
+    g_usleep (5 * 1000);
+  }
+}
+
 static void
 check_same_payload (GstBuffer * got, guint i)
 {
@@ -160,6 +180,8 @@ GST_START_TEST (test_late_joiner_starts_at_latest_keyframe)
   for (i = 0; i < 25; i++)
     fail_unless_equals_int (gst_harness_push (sink, make_buffer (i, 10)),
         GST_FLOW_OK);
+  wait_sink_drained (sink);
+  fail_unless (fixture_wait_last_seq (relay, "late", 25, 5000));
 
   src = src_harness (relay, "late", 5000);
   gst_harness_play (src);
