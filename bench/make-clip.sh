@@ -9,6 +9,8 @@
 # (live-camera style), SPS/PPS before every IDR. 90 s long: longer than any
 # single benchmark point, so no looping is needed.
 #
+# Each branch has its own h264parse: a shared one would negotiate one format
+# (avc, for matroskamux) for both.
 # Outputs, in bench/.cache/ (override with BENCH_CACHE):
 #   clip.h264  Annex B byte-stream, alignment=au (publisher-cost input)
 #   clip.mkv   the same frames in Matroska, with timestamps (real-time pacing)
@@ -38,8 +40,10 @@ timeout 600 gst-launch-1.0 -q \
   x264enc bitrate=4000 key-int-max=60 bframes=0 speed-preset=veryfast \
     vbv-buf-capacity=1000 option-string="nal-hrd=cbr:filler=1" ! \
   video/x-h264,stream-format=byte-stream,alignment=au,profile=high ! \
-  h264parse config-interval=-1 ! tee name=t \
-  t. ! queue ! filesink location="$tmp/clip.h264" \
+  tee name=t \
+  t. ! queue ! h264parse config-interval=-1 ! \
+    video/x-h264,stream-format=byte-stream,alignment=au ! \
+    filesink location="$tmp/clip.h264" \
   t. ! queue ! h264parse ! matroskamux ! filesink location="$tmp/clip.mkv"
 
 bytes=$(stat -c %s "$tmp/clip.h264")

@@ -19,7 +19,9 @@
  * The pipeline never waits on the network: buffers go into a send queue that
  * a writer thread drains. When the link is slower than the stream and the
  * queue holds more than `backlog-limit` bytes at a keyframe, that whole GOP is
- * dropped (never part of one), a QoS message and a `diode-gop-dropped`
+ * dropped (never part of one; only a single GOP that by itself overflows four
+ * times the limit is cut short, to bound memory), a QoS message and a
+ * `diode-gop-dropped`
  * element message are posted, and publishing resumes at the next keyframe
  * (flagged DISCONT). `stats` and periodic `diode-stats` element messages
  * report what was sent and dropped.
@@ -268,10 +270,17 @@ maybe_post_stats (GstDiodeSink * self)
   if (!interval || now - self->stats_posted_at < (gint64) interval * 1000)
     return;
   self->stats_posted_at = now;
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self),
-          gst_structure_new ("diode-stats", "stats", GST_TYPE_STRUCTURE,
-              make_stats (self), NULL)));
+  {
+    GstStructure *msg = gst_structure_new_empty ("diode-stats");
+    GValue v = G_VALUE_INIT;
+
+    /* take, not copy: the message owns the stats structure */
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&v, make_stats (self));
+    gst_structure_take_value (msg, "stats", &v);
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_element (GST_OBJECT (self), msg));
+  }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -540,9 +549,11 @@ gst_diode_sink_render (GstBaseSink * sink, GstBuffer * buf)
     return ret;
   }
   backlog = self->queue_bytes;
-  /* Decide per GOP, at its keyframe: send all of it or none of it. A GOP
-   * that outgrows twice the limit midway loses its tail (the part already
-   * queued stays decodable) and publishing resumes at the next keyframe. */
+  /* Decide per GOP, at its keyframe: send all of it or none of it. The one
+   * exception bounds memory when the link stalls for good: a GOP that alone
+   * pushes the queue past four times the limit loses its tail (the part
+   * already queued stays decodable) and publishing resumes at the next
+   * keyframe. */
   if (key) {
     if (limit && backlog > limit) {
       self->gops_dropped++;
@@ -551,7 +562,7 @@ gst_diode_sink_render (GstBaseSink * sink, GstBuffer * buf)
     } else {
       self->dropping = FALSE;
     }
-  } else if (!self->dropping && limit && backlog > 2 * limit) {
+  } else if (!self->dropping && limit && backlog > 4 * limit) {
     self->dropping = TRUE;
     self->gops_dropped++;
     dropped_gop = TRUE;

@@ -273,10 +273,17 @@ maybe_post_stats (GstDiodeSrc * self)
   if (!interval || now - self->stats_posted_at < (gint64) interval * 1000)
     return;
   self->stats_posted_at = now;
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self),
-          gst_structure_new ("diode-stats", "stats", GST_TYPE_STRUCTURE,
-              make_stats (self), NULL)));
+  {
+    GstStructure *msg = gst_structure_new_empty ("diode-stats");
+    GValue v = G_VALUE_INIT;
+
+    /* take, not copy: the message owns the stats structure */
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&v, make_stats (self));
+    gst_structure_take_value (msg, "stats", &v);
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_element (GST_OBJECT (self), msg));
+  }
 }
 
 static GstFlowReturn
