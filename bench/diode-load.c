@@ -84,6 +84,8 @@ typedef struct {
   DiodeTls *tls;
   DiodeSession *sess;
   GByteArray *outq;
+  gint64 t_ping_ns;             /* last PING we sent (keepalive) */
+  guint64 ping_token;
   /* tcp H.264 scan */
   guint zeros;
   gboolean want_nal_header, sps, pps;
@@ -319,6 +321,13 @@ handle_msg (Viewer * v, DiodeMsg * m)
       break;
     case DIODE_MSG_MEDIA:
       v->media++;
+      /* Keepalive (protocol section 11): a viewer sends something at least
+       * every keepalive period; media flowing in is a cheap clock for it. */
+      if (now_ns () - v->t_ping_ns > 400 * G_GINT64_CONSTANT (1000000)) {
+        v->t_ping_ns = now_ns ();
+        tls_queue (v, diode_msg_encode_ping (++v->ping_token),
+            DIODE_MSG_PING);
+      }
       if (m->flags & DIODE_MEDIA_KEYFRAME) {
         v->keyframes++;
         if (v->got_caps && v->t_key_ns == 0)

@@ -44,7 +44,7 @@ out=$RESULTS/fanout.jsonl
 
 need_build
 need_clip
-gst-inspect-1.0 diodesink > /dev/null
+
 log "machine: $(machine_line)"
 log "points: N = $ns; ramp $RAMP/s, settle ${SETTLE}s, warm-up ${WARMUP}s, steady ${STEADY}s; clip $clip_bps bit/s"
 

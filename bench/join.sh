@@ -31,7 +31,7 @@ out=$RESULTS/join.jsonl
 
 need_build
 need_clip
-gst-inspect-1.0 diodesink > /dev/null
+
 log "machine: $(machine_line)"
 log "$JOINS joins spread over ${SPREAD}s per server"
 max=$((SETTLE + SPREAD + 60))

@@ -15,7 +15,9 @@ latency_bin=$build/bench/diode-latency
 
 bench_tmp=$(mktemp -d /tmp/diode-bench.XXXXXX)
 export XDG_CONFIG_HOME="$bench_tmp/config"
-export GST_PLUGIN_PATH_1_0="$build/gst/elements${GST_PLUGIN_PATH_1_0:+:$GST_PLUGIN_PATH_1_0}"
+# The plugin is loaded from a snapshot (need_build) so that a rebuild during
+# a run changes neither the code measured nor the registry.
+export GST_PLUGIN_PATH_1_0="$bench_tmp/plugins${GST_PLUGIN_PATH_1_0:+:$GST_PLUGIN_PATH_1_0}"
 export GST_REGISTRY_1_0="$bench_tmp/registry.bin"
 mkdir -p "$XDG_CONFIG_HOME"
 bench_pids=""
@@ -67,10 +69,23 @@ bench_stop () {
   bench_pids=$(echo "$bench_pids" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
 }
 
+# Checks the build and snapshots the binaries and the plugin into the
+# scratch dir: other people rebuilding the tree during a run must not change
+# what is measured halfway through. Warms the GStreamer registry.
 need_build () {
   [ -x "$relay_bin" ] && [ -x "$load_bin" ] && [ -x "$latency_bin" ] && \
     [ -f "$build/gst/elements/libgstdiode.so" ] || \
     die "build first: ninja -C $build"
+  mkdir -p "$bench_tmp/bin" "$bench_tmp/plugins"
+  cp "$relay_bin" "$load_bin" "$latency_bin" "$bench_tmp/bin/"
+  cp "$build/gst/elements/libgstdiode.so" "$bench_tmp/plugins/"
+  relay_bin=$bench_tmp/bin/diode-relay
+  load_bin=$bench_tmp/bin/diode-load
+  latency_bin=$bench_tmp/bin/diode-latency
+  gst-inspect-1.0 diodesink > /dev/null || die "diodesink not loadable"
+  BENCH_COMMIT=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')
+  git -C "$root" diff --quiet HEAD -- relay gst ext 2>/dev/null || \
+    BENCH_COMMIT="$BENCH_COMMIT+uncommitted changes in relay/ gst/ ext/"
 }
 
 need_clip () {
@@ -134,5 +149,5 @@ check_alive () {
 }
 
 machine_line () {
-  echo "$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r), $(gst-launch-1.0 --version | sed -n 's/^GStreamer //p'), GnuTLS $(pkg-config --modversion gnutls 2>/dev/null || echo '?'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- relay gst ext 2>/dev/null || echo '+local changes')"
+  echo "$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r), $(gst-launch-1.0 --version | sed -n 's/^GStreamer //p'), GnuTLS $(pkg-config --modversion gnutls 2>/dev/null || echo '?'), built from $BENCH_COMMIT"
 }

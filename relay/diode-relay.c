@@ -84,6 +84,8 @@ struct _Conn {
   gint64      accepted_at;      /* monotonic µs */
   gint64      first_media_at;   /* first MEDIA frame written, 0 before */
   gint64      last_progress;    /* last time the socket took bytes */
+  gint64      last_rx, last_tx; /* keepalive: last bytes in, last bytes out */
+  guint64     ping_token;
 };
 
 struct _Stream {
@@ -125,6 +127,7 @@ struct _DiodeRelay {
   gchar      *stats_file;
   guint       name_grace_ms;
   gchar      *config_path;
+  guint       keepalive_ms;     /* WELCOME.keepalive_ms; 0 = off */
 
   /* runtime */
   struct {
@@ -169,6 +172,7 @@ enum {
   PROP_STATS_FILE,
   PROP_NAME_GRACE_MS,
   PROP_CONFIG,
+  PROP_KEEPALIVE_MS,
 };
 
 G_DEFINE_FINAL_TYPE (DiodeRelay, diode_relay, G_TYPE_OBJECT)
@@ -365,7 +369,7 @@ conn_flush (Conn * c)
     if (st == DIODE_TLS_OK) {
       c->out_off += n;
       c->bytes_out += n;
-      c->last_progress = g_get_monotonic_time ();
+      c->last_progress = c->last_tx = g_get_monotonic_time ();
       if (c->out_off == size) {
         g_clear_pointer (&c->out, g_bytes_unref);
         c->frames_out++;
@@ -523,7 +527,8 @@ handle_hello (Conn * c, DiodeMsg * m)
   GError *err = NULL;
   guint16 version = diode_session_get_version (c->session);
 
-  conn_queue (c, diode_msg_encode_welcome (version, 0, RELAY_AGENT));
+  conn_queue (c, diode_msg_encode_welcome (version, c->relay->keepalive_ms,
+          RELAY_AGENT));
   if (!diode_session_sent (c->session, DIODE_MSG_WELCOME, 0, &err)) {
     g_warning ("session refused WELCOME: %s", err->message);
     g_clear_error (&err);
@@ -1033,6 +1038,7 @@ conn_on_readable (Conn * c)
     DiodeTlsStatus st = diode_tls_recv (c->tls, r->rbuf, READ_CHUNK, &n, &err);
 
     if (st == DIODE_TLS_OK) {
+      c->last_rx = g_get_monotonic_time ();
       diode_session_feed (c->session, r->rbuf, n);
       conn_process (c);
       continue;
@@ -1087,7 +1093,8 @@ relay_accept (DiodeRelay * r)
     diode_cursor_init (&c->cursor);
     c->session = diode_session_new (DIODE_SESSION_RELAY_END);
     c->phase = CONN_HANDSHAKE;
-    c->accepted_at = c->last_progress = g_get_monotonic_time ();
+    c->accepted_at = c->last_progress = c->last_rx = c->last_tx =
+        g_get_monotonic_time ();
     c->deadline = c->accepted_at + (gint64) r->handshake_ms * 1000;
     c->tls = diode_tls_new_server (fd, r->identity, &err);
     if (!c->tls) {
@@ -1343,6 +1350,17 @@ relay_tick (gpointer user_data)
         continue;
       }
       conn_close (c, NULL);
+    } else if (r->keepalive_ms && c->phase == CONN_OPEN
+        && diode_session_get_state (c->session) != DIODE_SESSION_AWAIT_HELLO
+        && now - c->last_rx > (gint64) r->keepalive_ms * 3000) {
+      /* Silent for three keepalive periods: dead, frozen or cut off. */
+      gchar *text = g_strdup_printf ("nothing received for %" G_GINT64_FORMAT
+          " ms (keepalive %u ms)", (now - c->last_rx) / 1000, r->keepalive_ms);
+
+      g_message ("%s (%s): %s; closing", c->peer, c->address, text);
+      conn_send_error (c, DIODE_ERR_TIMEOUT, text);
+      conn_close (c, NULL);
+      g_free (text);
     } else if (c->waiting && now > c->wait_until) {
       g_ptr_array_add (expired, c);
     } else if (c->viewing && c->stream && c->phase == CONN_OPEN) {
@@ -1362,6 +1380,14 @@ relay_tick (gpointer user_data)
         conn_send_error (c, DIODE_ERR_SLOW_VIEWER, text);
         g_free (text);
       }
+    }
+    /* Quiet towards this peer for a keepalive period: PING it. */
+    if (!c->dead && r->keepalive_ms && c->phase == CONN_OPEN
+        && diode_session_get_state (c->session) != DIODE_SESSION_AWAIT_HELLO
+        && !c->out && g_queue_is_empty (&c->ctrl)
+        && now - c->last_tx >= (gint64) r->keepalive_ms * 1000) {
+      conn_queue (c, diode_msg_encode_ping (++c->ping_token));
+      conn_flush (c);
     }
   }
   for (i = 0; i < expired->len; i++) {
@@ -1852,6 +1878,9 @@ diode_relay_set_property (GObject * object, guint prop_id,
       g_free (r->config_path);
       r->config_path = g_value_dup_string (value);
       break;
+    case PROP_KEEPALIVE_MS:
+      r->keepalive_ms = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -1906,6 +1935,9 @@ diode_relay_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_CONFIG:
       g_value_set_string (value, r->config_path);
       break;
+    case PROP_KEEPALIVE_MS:
+      g_value_set_uint (value, r->keepalive_ms);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -1947,6 +1979,7 @@ diode_relay_init (DiodeRelay * r)
   r->write_timeout_ms = DIODE_RELAY_DEFAULT_WRITE_TIMEOUT_MS;
   r->stats_interval_ms = DIODE_RELAY_DEFAULT_STATS_INTERVAL_MS;
   r->name_grace_ms = DIODE_RELAY_DEFAULT_NAME_GRACE_MS;
+  r->keepalive_ms = DIODE_RELAY_DEFAULT_KEEPALIVE_MS;
   r->config = diode_relay_config_new_empty ();
   r->epfd = -1;
   r->conns = g_hash_table_new (NULL, NULL);
@@ -2016,6 +2049,11 @@ diode_relay_class_init (DiodeRelayClass * klass)
       g_param_spec_uint ("name-grace-ms", "Name grace",
           "How long a stream name stays reserved for its publisher after it "
           "stops (ms)", 0, G_MAXUINT, DIODE_RELAY_DEFAULT_NAME_GRACE_MS, f));
+  g_object_class_install_property (oc, PROP_KEEPALIVE_MS,
+      g_param_spec_uint ("keepalive-ms", "Keepalive",
+          "Both ends send something at least this often; silence for three "
+          "times this closes the connection (ms, 0 = off)", 0, 60000,
+          DIODE_RELAY_DEFAULT_KEEPALIVE_MS, f));
   g_object_class_install_property (oc, PROP_CONFIG,
       g_param_spec_string ("config", "Config",
           "Operator configuration file: fleets, reserved names, publisher "

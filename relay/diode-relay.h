@@ -26,6 +26,9 @@ G_BEGIN_DECLS
 #define DIODE_RELAY_DEFAULT_WRITE_TIMEOUT_MS 5000
 #define DIODE_RELAY_DEFAULT_STATS_INTERVAL_MS 10000
 #define DIODE_RELAY_DEFAULT_NAME_GRACE_MS   60000
+/* 800 ms: a silent peer is declared dead after 2.4 s (three periods), so a
+ * dead relay, viewer or publisher is noticed within 3 s. */
+#define DIODE_RELAY_DEFAULT_KEEPALIVE_MS    800
 
 #define DIODE_TYPE_RELAY (diode_relay_get_type ())
 G_DECLARE_FINAL_TYPE (DiodeRelay, diode_relay, DIODE, RELAY, GObject)
@@ -34,7 +37,8 @@ G_DECLARE_FINAL_TYPE (DiodeRelay, diode_relay, DIODE, RELAY, GObject)
  * port), "identity" (key file path, NULL = default), "buffer-bytes",
  * "buffer-seconds", "max-wait-ms", "handshake-timeout-ms", "grace-ms",
  * "viewer-soft-limit", "viewer-hard-limit", "write-timeout-ms",
- * "stats-interval-ms", "stats-file", "name-grace-ms", "config". */
+ * "stats-interval-ms", "stats-file", "name-grace-ms", "config",
+ * "keepalive-ms". */
 DiodeRelay  *diode_relay_new        (const gchar *listen, const gchar *identity);
 /* Loads the identity, binds, listens and starts the I/O thread. */
 gboolean     diode_relay_start      (DiodeRelay *relay, GError **error);

@@ -55,6 +55,7 @@ main (int argc, char **argv)
   gint stats_interval = DIODE_RELAY_DEFAULT_STATS_INTERVAL_MS / 1000;
   gchar *stats_file = NULL, *config = NULL;
   gint name_grace = DIODE_RELAY_DEFAULT_NAME_GRACE_MS;
+  gint keepalive = DIODE_RELAY_DEFAULT_KEEPALIVE_MS;
   gboolean verbose = FALSE, debug = FALSE, quiet = FALSE, version = FALSE;
   gboolean print_id = FALSE;
   GOptionEntry entries[] = {
@@ -83,6 +84,9 @@ main (int argc, char **argv)
     {"name-grace", 0, 0, G_OPTION_ARG_INT, &name_grace,
         "How long a stream name stays its publisher's after it stops "
           "(default 60000)", "MS"},
+    {"keepalive", 'k', 0, G_OPTION_ARG_INT, &keepalive,
+        "Keepalive period: both ends send something this often, and a peer "
+          "silent for three periods is closed; 0 = off (default 800)", "MS"},
     {"viewer-soft-limit", 0, 0, G_OPTION_ARG_INT64, &soft_limit,
         "Viewer backlog past which it skips to the latest keyframe "
           "(default 2097152)", "BYTES"},
@@ -130,7 +134,8 @@ main (int argc, char **argv)
   }
   if (buffer_bytes < 0 || buffer_seconds < 0 || max_wait_ms < 0
       || grace_ms < 0 || soft_limit < 0 || hard_limit < 0
-      || write_timeout <= 0 || stats_interval < 0 || name_grace < 0) {
+      || write_timeout <= 0 || stats_interval < 0 || name_grace < 0
+      || keepalive < 0 || keepalive > 60000) {
     fprintf (stderr, "diode-relay: sizes and times must not be negative\n");
     return 2;
   }
@@ -158,7 +163,8 @@ main (int argc, char **argv)
       "viewer-soft-limit", (guint64) soft_limit, "viewer-hard-limit",
       (guint64) hard_limit, "write-timeout-ms", (guint) write_timeout,
       "stats-interval-ms", (guint) stats_interval * 1000, "stats-file",
-      stats_file, "name-grace-ms", (guint) name_grace, "config", config, NULL);
+      stats_file, "name-grace-ms", (guint) name_grace, "config", config,
+      "keepalive-ms", (guint) keepalive, NULL);
   if (!diode_relay_start (relay, &err)) {
     fprintf (stderr, "diode-relay: %s\n", err->message);
     g_object_unref (relay);

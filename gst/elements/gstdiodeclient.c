@@ -697,6 +697,9 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
       c->relay_address, diode_tls_describe (c->tls));
 
   c->session = diode_session_new (DIODE_SESSION_CLIENT_END);
+  c->keepalive = 0;
+  c->lost = FALSE;
+  c->last_rx = c->last_tx = g_get_monotonic_time ();
   hello = diode_msg_encode_hello (1, DIODE_PROTOCOL_VERSION, c->role,
       CLIENT_AGENT);
   diode_session_sent (c->session, DIODE_MSG_HELLO, 0, NULL);
@@ -709,8 +712,9 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
   switch (gst_diode_client_recv (c, &m, deadline, error)) {
     case DIODE_SESSION_MESSAGE:
       if (m.type == DIODE_MSG_WELCOME) {
-        GST_DEBUG_OBJECT (c->element, "relay speaks v%u (%s)", m.version,
-            m.agent);
+        GST_DEBUG_OBJECT (c->element, "relay speaks v%u (%s), keepalive %u ms",
+            m.version, m.agent, m.keepalive_ms);
+        c->keepalive = m.keepalive_ms;
         ok = TRUE;
       } else if (m.type == DIODE_MSG_ERROR) {
         g_propagate_error (error, gst_diode_client_error_from_msg (c, &m));
@@ -798,18 +802,28 @@ gst_diode_client_send (GstDiodeClient * c, const guint8 * data, gsize len,
 
     if (st == DIODE_TLS_OK) {
       off += n;
+      c->last_tx = g_get_monotonic_time ();
+      deadline = deadline_after (timeout);
       continue;
     }
     if (st == DIODE_TLS_AGAIN) {
+      /* A link that still takes bytes is alive, however slow; one that takes
+       * nothing for three keepalive periods is dead or frozen. */
+      gint64 stuck = c->keepalive ? c->last_tx + (gint64) c->keepalive *
+          3000 : -1;
+      gint64 until = deadline < 0 ? stuck : (stuck < 0 ? deadline :
+          MIN (deadline, stuck));
       WaitResult w = wait_fd (c, diode_tls_wants_write (c->tls) ? POLLOUT :
-          POLLIN, deadline);
+          POLLIN, until);
       if (w == WAIT_READY)
         continue;
       if (w == WAIT_CANCELLED) {
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "flushing");
       } else {
         g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
-            "Relay %s accepted no data for %u ms", c->hostport, timeout);
+            "Relay %s accepted no data for %u ms", c->hostport,
+            (guint) ((g_get_monotonic_time () - c->last_tx) / 1000));
+        c->lost = TRUE;
       }
       /* A frame cut in half cannot be resumed: drop the connection. */
       gst_diode_client_close (c);
@@ -819,6 +833,7 @@ gst_diode_client_send (GstDiodeClient * c, const guint8 * data, gsize len,
         "Lost the connection to relay %s: %s", c->hostport,
         err ? err->message : "closed by the relay");
     g_clear_error (&err);
+    c->lost = TRUE;
     gst_diode_client_close (c);
     return FALSE;
   }
@@ -833,6 +848,30 @@ gst_diode_client_send_bytes (GstDiodeClient * c, GBytes * frame,
   const guint8 *data = g_bytes_get_data (frame, &size);
 
   return gst_diode_client_send (c, data, size, error);
+}
+
+gboolean
+gst_diode_client_keepalive (GstDiodeClient * c, GError ** error)
+{
+  gint64 now = g_get_monotonic_time ();
+  GBytes *ping;
+  gboolean ok;
+
+  if (!c->keepalive || !c->tls)
+    return TRUE;
+  if (now - c->last_rx > (gint64) c->keepalive * 3000) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
+        "Relay %s sent nothing for %u ms: it is dead, frozen or unreachable",
+        c->hostport, (guint) ((now - c->last_rx) / 1000));
+    c->lost = TRUE;
+    return FALSE;
+  }
+  if (now - c->last_tx < (gint64) c->keepalive * 1000)
+    return TRUE;
+  ping = diode_msg_encode_ping (++c->ping_token);
+  ok = gst_diode_client_send_bytes (c, ping, error);
+  g_bytes_unref (ping);
+  return ok;
 }
 
 DiodeSessionResult
@@ -860,6 +899,13 @@ gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg, gint64 deadline,
           return DIODE_SESSION_ERROR;
         continue;
       }
+      if (msg->type == DIODE_MSG_PONG) {
+        diode_msg_clear (msg);
+        continue;
+      }
+      if (msg->type == DIODE_MSG_ERROR && (msg->error_code ==
+              DIODE_ERR_SHUTDOWN || msg->error_code == DIODE_ERR_TIMEOUT))
+        c->lost = TRUE;         /* the relay went away: try again later */
       return res;
     }
     if (res == DIODE_SESSION_ERROR) {
@@ -871,20 +917,33 @@ gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg, gint64 deadline,
 
     st = diode_tls_recv (c->tls, c->rbuf, READ_CHUNK, &n, &err);
     if (st == DIODE_TLS_OK) {
+      c->last_rx = g_get_monotonic_time ();
       diode_session_feed (c->session, c->rbuf, n);
       continue;
     }
     if (st == DIODE_TLS_AGAIN) {
       WaitResult w;
+      gint64 until = deadline;
 
+      if (!gst_diode_client_keepalive (c, error))
+        return DIODE_SESSION_ERROR;
       if (deadline == 0)
         return DIODE_SESSION_NEED_MORE;
+      /* Wake for our next PING and for the relay's silence limit too. */
+      if (c->keepalive) {
+        gint64 ka = MIN (c->last_tx + (gint64) c->keepalive * 1000,
+            c->last_rx + (gint64) c->keepalive * 3000 + 1000);
+        until = deadline < 0 ? ka : MIN (deadline, ka);
+      }
       w = wait_fd (c, diode_tls_wants_write (c->tls) ? POLLOUT : POLLIN,
-          deadline);
+          until);
       if (w == WAIT_READY)
         continue;
-      if (w == WAIT_TIMEOUT)
-        return DIODE_SESSION_NEED_MORE;
+      if (w == WAIT_TIMEOUT) {
+        if (deadline >= 0 && g_get_monotonic_time () >= deadline)
+          return DIODE_SESSION_NEED_MORE;
+        continue;               /* keepalive work, at the top of the loop */
+      }
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "flushing");
       return DIODE_SESSION_ERROR;
     }
@@ -892,6 +951,7 @@ gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg, gint64 deadline,
         "Lost the connection to relay %s: %s", c->hostport,
         err ? err->message : "closed by the relay");
     g_clear_error (&err);
+    c->lost = TRUE;
     return DIODE_SESSION_ERROR;
   }
 }

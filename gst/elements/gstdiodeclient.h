@@ -52,6 +52,14 @@ struct _GstDiodeClient {
   gchar        *stream_name;  /* resolved stream name for this session */
   gchar        *relay_address;/* the relay's verified address */
   guint8       *rbuf;
+  /* keepalive (docs/protocol.md section 11) */
+  guint         keepalive;    /* ms, from WELCOME; 0 = off */
+  gint64        last_rx;      /* monotonic µs of the last bytes received */
+  gint64        last_tx;      /* ... and sent */
+  guint64       ping_token;
+  gboolean      lost;         /* the connection died (EOF, I/O error,
+                                 keepalive, relay shutdown): worth a
+                                 reconnect, unlike a refusal */
 };
 
 enum {
@@ -97,6 +105,10 @@ gboolean gst_diode_client_send_bytes (GstDiodeClient * c, GBytes * frame, GError
  * flushing). Answers PING itself. */
 DiodeSessionResult gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg,
                                           gint64 deadline, GError ** error);
+
+/* Non-blocking: send a PING if we have been quiet for `keepalive`, and
+ * fail (c->lost) if the relay has been silent for three times that. */
+gboolean gst_diode_client_keepalive (GstDiodeClient * c, GError ** error);
 
 void     gst_diode_client_unlock      (GstDiodeClient * c);
 void     gst_diode_client_unlock_stop (GstDiodeClient * c);
