@@ -75,6 +75,7 @@ run_cg () {
   while [ "$1" != "--" ]; do envs="$envs $1"; shift; done
   shift
   recv_tpid=""
+  rm -f "$bench_tmp/recv.bin"
   case $name in
     srtsink*)
       port=$(free_port)
@@ -99,7 +100,6 @@ run_cg () {
   esac
   toggle=""
   case $name in diodesink) toggle="--toggle-collect=gst_diode_sink_render --toggle-collect=writer_thread";; esac
-  rm -f "$bench_tmp/recv.bin"
   cgout=$bench_tmp/cg.$name.$frames
   # shellcheck disable=SC2046,SC2086
   env $envs timeout "$max" valgrind --tool=callgrind -q \

@@ -731,7 +731,9 @@ handle_publish (Conn * c, DiodeMsg * m)
     g_mutex_unlock (&r->lock);
     old->publishing = FALSE;
     old->stream = NULL;
-    conn_fail (old, DIODE_ERR_SHUTDOWN, "replaced by a newer connection "
+    /* NAME_IN_USE, not SHUTDOWN: the old side must not reconnect and take
+     * the name back, or two copies of one camera would fight forever. */
+    conn_fail (old, DIODE_ERR_NAME_IN_USE, "replaced by a newer connection "
         "of the same publisher");
   }
 

@@ -36,6 +36,10 @@ gst_diode_client_new (GstElement * element, DiodeRole role)
   c->role = role;
   c->relay = g_strdup (GST_DIODE_DEFAULT_RELAY);
   c->timeout = GST_DIODE_DEFAULT_TIMEOUT;
+  c->reconnect = TRUE;
+  c->reconnect_delay = GST_DIODE_DEFAULT_RECONNECT_DELAY;
+  c->reconnect_max_delay = GST_DIODE_DEFAULT_RECONNECT_MAX_DELAY;
+  c->max_reconnects = GST_DIODE_DEFAULT_MAX_RECONNECTS;
   c->fd = -1;
   c->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
   c->rbuf = g_malloc (READ_CHUNK);
@@ -88,6 +92,23 @@ gst_diode_client_install_properties (GObjectClass * klass,
       g_param_spec_string ("relay-id", "Relay ID",
           "Address (0x...) the relay must present; NULL: trust on first use, "
           "recorded in $XDG_CONFIG_HOME/diode/known-relays", NULL, f));
+  g_object_class_install_property (klass, GST_DIODE_PROP_RECONNECT,
+      g_param_spec_boolean ("reconnect", "Reconnect",
+          "When the connection to the relay is lost (not refused), connect "
+          "again by itself with backoff and resume", TRUE, f));
+  g_object_class_install_property (klass, GST_DIODE_PROP_RECONNECT_DELAY,
+      g_param_spec_uint ("reconnect-delay", "Reconnect delay",
+          "Wait before the first reconnect attempt (ms); doubled after each "
+          "failure", 0, 60000, GST_DIODE_DEFAULT_RECONNECT_DELAY, f));
+  g_object_class_install_property (klass, GST_DIODE_PROP_RECONNECT_MAX_DELAY,
+      g_param_spec_uint ("reconnect-max-delay", "Reconnect max delay",
+          "Longest wait between reconnect attempts (ms)", 0, 600000,
+          GST_DIODE_DEFAULT_RECONNECT_MAX_DELAY, f));
+  g_object_class_install_property (klass, GST_DIODE_PROP_MAX_RECONNECTS,
+      g_param_spec_int ("max-reconnects", "Max reconnects",
+          "Failed reconnect attempts in a row before giving up with an error "
+          "(-1: never give up)", -1, G_MAXINT,
+          GST_DIODE_DEFAULT_MAX_RECONNECTS, f));
   g_object_class_install_property (klass, GST_DIODE_PROP_URI,
       g_param_spec_string ("uri", "URI",
           "diode://HOST[:PORT]/STREAM[?relay-id=0x...]: sets relay, stream "
@@ -143,6 +164,18 @@ gst_diode_client_set_property (GstDiodeClient * c, guint prop_id,
     case GST_DIODE_PROP_TIMEOUT:
       c->timeout = g_value_get_uint (value);
       break;
+    case GST_DIODE_PROP_RECONNECT:
+      c->reconnect = g_value_get_boolean (value);
+      break;
+    case GST_DIODE_PROP_RECONNECT_DELAY:
+      c->reconnect_delay = g_value_get_uint (value);
+      break;
+    case GST_DIODE_PROP_RECONNECT_MAX_DELAY:
+      c->reconnect_max_delay = g_value_get_uint (value);
+      break;
+    case GST_DIODE_PROP_MAX_RECONNECTS:
+      c->max_reconnects = g_value_get_int (value);
+      break;
     default:
       GST_OBJECT_UNLOCK (e);
       return FALSE;
@@ -181,6 +214,18 @@ gst_diode_client_get_property (GstDiodeClient * c, guint prop_id,
       break;
     case GST_DIODE_PROP_TIMEOUT:
       g_value_set_uint (value, c->timeout);
+      break;
+    case GST_DIODE_PROP_RECONNECT:
+      g_value_set_boolean (value, c->reconnect);
+      break;
+    case GST_DIODE_PROP_RECONNECT_DELAY:
+      g_value_set_uint (value, c->reconnect_delay);
+      break;
+    case GST_DIODE_PROP_RECONNECT_MAX_DELAY:
+      g_value_set_uint (value, c->reconnect_max_delay);
+      break;
+    case GST_DIODE_PROP_MAX_RECONNECTS:
+      g_value_set_int (value, c->max_reconnects);
       break;
     default:
       GST_OBJECT_UNLOCK (e);
@@ -465,6 +510,62 @@ deadline_after (guint ms)
   return ms ? g_get_monotonic_time () + (gint64) ms * 1000 : -1;
 }
 
+gboolean
+gst_diode_client_get_reconnect (GstDiodeClient * c)
+{
+  gboolean r;
+
+  GST_OBJECT_LOCK (c->element);
+  r = c->reconnect;
+  GST_OBJECT_UNLOCK (c->element);
+  return r;
+}
+
+GstDiodeBackoff
+gst_diode_client_backoff (GstDiodeClient * c, guint attempt)
+{
+  guint64 delay;
+  guint max_delay;
+  gint limit;
+  struct pollfd p;
+
+  GST_OBJECT_LOCK (c->element);
+  delay = c->reconnect_delay;
+  max_delay = c->reconnect_max_delay;
+  limit = c->max_reconnects;
+  GST_OBJECT_UNLOCK (c->element);
+
+  if (limit >= 0 && attempt > (guint) limit)
+    return GST_DIODE_BACKOFF_GIVE_UP;
+  /* 1st attempt after `reconnect-delay`, then doubling up to the cap. */
+  while (attempt-- > 1 && delay < max_delay)
+    delay *= 2;
+  delay = MIN (delay, max_delay);
+  if (g_atomic_int_get (&c->flushing))
+    return GST_DIODE_BACKOFF_CANCELLED;
+  p.fd = c->wake_fd;
+  p.events = POLLIN;
+  p.revents = 0;
+  if (poll (&p, 1, (int) delay) > 0 || g_atomic_int_get (&c->flushing))
+    return GST_DIODE_BACKOFF_CANCELLED;
+  return GST_DIODE_BACKOFF_RETRY;
+}
+
+void
+gst_diode_client_post_state (GstDiodeClient * c, const gchar * state,
+    guint attempt, const gchar * reason)
+{
+  GST_INFO_OBJECT (c->element, "%s (attempt %u): %s", state, attempt,
+      reason ? reason : "");
+  gst_element_post_message (c->element,
+      gst_message_new_element (GST_OBJECT (c->element),
+          gst_structure_new ("diode-connection",
+              "state", G_TYPE_STRING, state,
+              "relay", G_TYPE_STRING, c->hostport ? c->hostport : "",
+              "attempt", G_TYPE_UINT, attempt,
+              "reason", G_TYPE_STRING, reason ? reason : "", NULL)));
+}
+
 void
 gst_diode_client_unlock (GstDiodeClient * c)
 {
@@ -626,6 +727,8 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
   identity = g_strdup (c->identity);
   pinned = g_strdup (c->relay_id);
   timeout = c->timeout;
+  if (c->connect_timeout && (!timeout || c->connect_timeout < timeout))
+    timeout = c->connect_timeout;
   g_free (c->stream_name);
   c->stream_name = g_strdup (c->stream ? c->stream :
       GST_OBJECT_NAME (c->element));
@@ -904,7 +1007,8 @@ gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg, gint64 deadline,
         continue;
       }
       if (msg->type == DIODE_MSG_ERROR && (msg->error_code ==
-              DIODE_ERR_SHUTDOWN || msg->error_code == DIODE_ERR_TIMEOUT))
+              DIODE_ERR_SHUTDOWN || msg->error_code == DIODE_ERR_TIMEOUT
+              || msg->error_code == DIODE_ERR_SLOW_VIEWER))
         c->lost = TRUE;         /* the relay went away: try again later */
       return res;
     }

@@ -22,6 +22,10 @@ G_BEGIN_DECLS
 #define GST_DIODE_DEFAULT_RELAY     "127.0.0.1:7878"
 #define GST_DIODE_DEFAULT_PORT      7878
 #define GST_DIODE_DEFAULT_TIMEOUT   10000   /* ms */
+#define GST_DIODE_DEFAULT_RECONNECT_DELAY     100   /* ms, first retry */
+#define GST_DIODE_DEFAULT_RECONNECT_MAX_DELAY 2000  /* ms, backoff cap */
+#define GST_DIODE_DEFAULT_MAX_RECONNECTS      -1    /* forever */
+#define GST_DIODE_RECONNECT_CONNECT_TIMEOUT   3000  /* ms per attempt */
 
 typedef struct _GstDiodeClient GstDiodeClient;
 
@@ -40,6 +44,11 @@ struct _GstDiodeClient {
   DiodeAccess   access;
   gchar        *allow;        /* addresses, or a file of them */
   gchar        *fleet;
+  gboolean      reconnect;    /* after a lost connection, not a refusal */
+  guint         reconnect_delay;     /* ms, doubled per failed attempt */
+  guint         reconnect_max_delay; /* ms */
+  gint          max_reconnects;      /* attempts in a row, -1 = forever */
+  guint         connect_timeout;     /* ms override for open(), 0 = timeout */
 
   /* runtime, streaming thread only */
   int           fd;
@@ -69,6 +78,10 @@ enum {
   GST_DIODE_PROP_RELAY_ID,
   GST_DIODE_PROP_TIMEOUT,
   GST_DIODE_PROP_URI,
+  GST_DIODE_PROP_RECONNECT,
+  GST_DIODE_PROP_RECONNECT_DELAY,
+  GST_DIODE_PROP_RECONNECT_MAX_DELAY,
+  GST_DIODE_PROP_MAX_RECONNECTS,
   GST_DIODE_PROP_LAST,
 };
 
@@ -109,6 +122,20 @@ DiodeSessionResult gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg,
 /* Non-blocking: send a PING if we have been quiet for `keepalive`, and
  * fail (c->lost) if the relay has been silent for three times that. */
 gboolean gst_diode_client_keepalive (GstDiodeClient * c, GError ** error);
+
+/* Reconnect support shared by both elements. */
+typedef enum {
+  GST_DIODE_BACKOFF_RETRY,      /* waited: try now */
+  GST_DIODE_BACKOFF_GIVE_UP,    /* attempt limit reached */
+  GST_DIODE_BACKOFF_CANCELLED,  /* unlock()/stop while waiting */
+} GstDiodeBackoff;
+/* Before attempt @attempt (1-based): wait the backoff for it, interruptibly. */
+GstDiodeBackoff gst_diode_client_backoff (GstDiodeClient * c, guint attempt);
+/* A "diode-connection" element message: state is "connected",
+ * "reconnecting", "resumed" or "gave-up". */
+void     gst_diode_client_post_state (GstDiodeClient * c, const gchar * state,
+                                      guint attempt, const gchar * reason);
+gboolean gst_diode_client_get_reconnect (GstDiodeClient * c);
 
 void     gst_diode_client_unlock      (GstDiodeClient * c);
 void     gst_diode_client_unlock_stop (GstDiodeClient * c);

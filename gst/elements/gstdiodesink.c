@@ -112,6 +112,60 @@ media_flags (GstDiodeSink * self, GstBuffer * buf)
 }
 
 /* ------------------------------------------------------------------------ */
+/* the send queue */
+
+typedef enum {
+  ITEM_CONTROL,                 /* a ready frame: CAPS, POLICY */
+  ITEM_MEDIA,                   /* a buffer: framed by the writer */
+  ITEM_EOS,                     /* framed by the writer (needs the last seq) */
+} ItemKind;
+
+/* What render() queues: buffers are framed by the writer, so sequence
+ * numbers follow what the relay actually received, across reconnections. */
+typedef struct {
+  ItemKind kind;
+  GBytes *frame;                /* ITEM_CONTROL */
+  GstBuffer *buf;               /* ITEM_MEDIA */
+  guint32 flags;                /* ITEM_MEDIA: DiodeMediaFlags */
+  gsize size;                   /* bytes accounted in queue_bytes */
+} QItem;
+
+static void
+qitem_free (QItem * it)
+{
+  if (it->frame)
+    g_bytes_unref (it->frame);
+  if (it->buf)
+    gst_buffer_unref (it->buf);
+  g_free (it);
+}
+
+/* Queue an item for the writer. Called with qlock held. */
+static void
+enqueue_item_locked (GstDiodeSink * self, ItemKind kind, GBytes * frame,
+    GstBuffer * buf, guint32 flags)
+{
+  QItem *it = g_new0 (QItem, 1);
+
+  it->kind = kind;
+  it->frame = frame;
+  it->buf = buf;
+  it->flags = flags;
+  it->size = frame ? g_bytes_get_size (frame) : buf ?
+      DIODE_MEDIA_PREFIX_SIZE + gst_buffer_get_size (buf) :
+      DIODE_FRAME_HEADER_SIZE + 8;
+  self->queue_bytes += it->size;
+  g_queue_push_tail (&self->queue, it);
+  g_cond_signal (&self->qcond);
+}
+
+static void
+enqueue_locked (GstDiodeSink * self, GBytes * frame)
+{
+  enqueue_item_locked (self, ITEM_CONTROL, frame, NULL, 0);
+}
+
+/* ------------------------------------------------------------------------ */
 /* the writer thread: the only user of the TLS session after start() */
 
 /* Deal with what the relay sent meanwhile (PING, ERROR), never blocking.
@@ -137,17 +191,207 @@ writer_check_relay (GstDiodeSink * self, GError ** error)
   }
 }
 
+static GBytes *build_policy_frame (GstDiodeSink * self, const gchar * stream,
+    GError ** error);
+
+/* open + PUBLISH (with the current policy) + PUBLISH_OK. Sets wseq so
+ * numbering goes on from where the relay's stream stands. */
+static gboolean
+publish_session (GstDiodeSink * self, GError ** error)
+{
+  GstDiodeClient *c = self->client;
+  DiodeMsg m = { 0 };
+  GBytes *publish;
+  guint timeout;
+  gboolean ok = FALSE;
+
+  if (!gst_diode_client_open (c, error))
+    return FALSE;
+  publish = build_policy_frame (self, c->stream_name, error);
+  if (!publish)
+    goto out;
+  diode_session_sent (c->session, DIODE_MSG_PUBLISH, 0, NULL);
+  ok = gst_diode_client_send_bytes (c, publish, error);
+  g_bytes_unref (publish);
+  if (!ok)
+    goto out;
+  ok = FALSE;
+
+  GST_OBJECT_LOCK (self);
+  timeout = c->timeout;
+  if (c->connect_timeout && (!timeout || c->connect_timeout < timeout))
+    timeout = c->connect_timeout;
+  GST_OBJECT_UNLOCK (self);
+  switch (gst_diode_client_recv (c, &m, timeout ?
+          g_get_monotonic_time () + (gint64) timeout * 1000 : -1, error)) {
+    case DIODE_SESSION_MESSAGE:
+      if (m.type == DIODE_MSG_PUBLISH_OK) {
+        ok = TRUE;
+        /* Number on from where the stream's previous publisher stopped. */
+        self->wseq = m.seq ? m.seq - 1 : 0;
+        GST_INFO_OBJECT (self, "publishing '%s' on relay %s from seq %"
+            G_GUINT64_FORMAT, c->stream_name, c->hostport, self->wseq + 1);
+      } else if (m.type == DIODE_MSG_ERROR) {
+        g_propagate_error (error, gst_diode_client_error_from_msg (c, &m));
+      } else {
+        g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
+            "Relay %s answered PUBLISH with %s", c->hostport,
+            diode_msg_type_name (m.type));
+      }
+      diode_msg_clear (&m);
+      break;
+    case DIODE_SESSION_NEED_MORE:
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
+          "Relay %s did not accept the stream within %u ms", c->hostport,
+          timeout);
+      break;
+    case DIODE_SESSION_ERROR:
+      break;
+  }
+out:
+  if (!ok)
+    gst_diode_client_close (c);
+  return ok;
+}
+
+/* The link to the relay was lost: publish again with backoff. Meanwhile
+ * render() keeps queueing, dropping whole GOPs past backlog-limit. Called
+ * without qlock. FALSE: give up (*error set) or stopping. */
+static gboolean
+writer_reconnect (GstDiodeSink * self, const gchar * reason, GError ** error)
+{
+  GstDiodeClient *c = self->client;
+  gchar *last = g_strdup (reason);
+  guint attempt;
+
+  gst_diode_client_close (c);
+  gst_diode_client_post_state (c, "reconnecting", 0, reason);
+  c->connect_timeout = GST_DIODE_RECONNECT_CONNECT_TIMEOUT;
+  for (attempt = 1;; attempt++) {
+    GError *err = NULL;
+
+    switch (gst_diode_client_backoff (c, attempt)) {
+      case GST_DIODE_BACKOFF_CANCELLED:
+        g_free (last);
+        return FALSE;
+      case GST_DIODE_BACKOFF_GIVE_UP:
+        gst_diode_client_post_state (c, "gave-up", attempt - 1, last);
+        g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
+            "Gave up reconnecting to relay %s after %u attempts: %s",
+            c->hostport, attempt - 1, last);
+        g_free (last);
+        return FALSE;
+      case GST_DIODE_BACKOFF_RETRY:
+        break;
+    }
+    if (publish_session (self, &err)) {
+      GError *e2 = NULL;
+
+      /* Viewers need the caps again on a relay that restarted, and a
+       * keyframe before anything else: the writer skips to one. */
+      if (self->caps_frame && !gst_diode_client_send_bytes (c,
+              self->caps_frame, &e2)) {
+        g_free (last);
+        last = g_strdup (e2->message);
+        g_error_free (e2);
+        gst_diode_client_close (c);
+        continue;
+      }
+      self->need_keyframe = TRUE;
+      self->reconnects++;
+      gst_diode_client_post_state (c, "resumed", attempt, last);
+      g_free (last);
+      return TRUE;
+    }
+    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_error_free (err);
+      g_free (last);
+      return FALSE;
+    }
+    if (err->domain == GST_RESOURCE_ERROR && (err->code ==
+            GST_RESOURCE_ERROR_NOT_AUTHORIZED || err->code ==
+            GST_RESOURCE_ERROR_SETTINGS)) {
+      g_propagate_error (error, err);
+      g_free (last);
+      return FALSE;
+    }
+    g_free (last);
+    last = g_strdup (err->message);
+    g_error_free (err);
+  }
+}
+
+/* Send one queued item; media is framed here, with the writer's seq. */
+static gboolean
+writer_send_item (GstDiodeSink * self, QItem * it, GError ** error)
+{
+  GstDiodeClient *c = self->client;
+  GstMapInfo map;
+  guint8 *data;
+  gboolean ok;
+  guint32 flags = it->flags;
+  gsize len;
+
+  if (it->kind == ITEM_CONTROL) {
+    if (g_bytes_get_size (it->frame) > DIODE_FRAME_HEADER_SIZE
+        && ((const guint8 *) g_bytes_get_data (it->frame, NULL))[0] ==
+        DIODE_MSG_CAPS) {
+      g_clear_pointer (&self->caps_frame, g_bytes_unref);
+      self->caps_frame = g_bytes_ref (it->frame);
+    }
+    return gst_diode_client_send_bytes (c, it->frame, error);
+  }
+  if (it->kind == ITEM_EOS) {
+    GBytes *eos = diode_msg_encode_eos (self->wseq);
+
+    ok = gst_diode_client_send_bytes (c, eos, error);
+    g_bytes_unref (eos);
+    return ok;
+  }
+  /* After a reconnect the relay (maybe a fresh one) needs a keyframe. */
+  if (self->need_keyframe) {
+    if (!(flags & DIODE_MEDIA_KEYFRAME)) {
+      g_mutex_lock (&self->qlock);
+      self->buffers_dropped++;
+      g_mutex_unlock (&self->qlock);
+      return TRUE;
+    }
+    self->need_keyframe = FALSE;
+    flags |= DIODE_MEDIA_DISCONT;
+  }
+  if (!gst_buffer_map (it->buf, &map, GST_MAP_READ)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
+        "Cannot read a buffer");
+    return FALSE;
+  }
+  /* One allocation per frame (header + fields + payload), sent in one go:
+   * small frames then fill one TLS record instead of two. */
+  len = DIODE_MEDIA_PREFIX_SIZE + map.size;
+  data = g_malloc (len);
+  diode_msg_write_media_prefix (data, self->wseq + 1, GST_BUFFER_PTS (it->buf),
+      GST_BUFFER_DTS (it->buf), GST_BUFFER_DURATION (it->buf),
+      GST_BUFFER_OFFSET (it->buf), GST_BUFFER_OFFSET_END (it->buf), flags,
+      map.size);
+  memcpy (data + DIODE_MEDIA_PREFIX_SIZE, map.data, map.size);
+  gst_buffer_unmap (it->buf, &map);
+  ok = gst_diode_client_send (c, data, len, error);
+  g_free (data);
+  if (ok)
+    self->wseq++;
+  return ok;
+}
+
 static gpointer
 writer_thread (gpointer user_data)
 {
   GstDiodeSink *self = user_data;
+  GstDiodeClient *c = self->client;
   GError *err = NULL;
 
   g_mutex_lock (&self->qlock);
   for (;;) {
-    GBytes *frame;
+    QItem *it;
     gboolean ok;
-    gsize size;
 
     if (g_queue_is_empty (&self->queue)) {
       gint64 until;
@@ -155,31 +399,39 @@ writer_thread (gpointer user_data)
       if (self->writer_stop)
         break;
       until = g_get_monotonic_time () + WRITER_IDLE_MS * 1000;
-      if (!g_cond_wait_until (&self->qcond, &self->qlock, until)) {
-        /* Idle: answer PINGs, notice a relay that refused us. */
-        g_mutex_unlock (&self->qlock);
-        ok = writer_check_relay (self, &err);
-        g_mutex_lock (&self->qlock);
-        if (!ok)
-          break;
-      }
-      continue;
+      if (g_cond_wait_until (&self->qcond, &self->qlock, until))
+        continue;
+      /* Idle: keepalive, answer PINGs, notice a relay that refused us. */
+      g_mutex_unlock (&self->qlock);
+      ok = writer_check_relay (self, &err);
+    } else {
+      it = g_queue_peek_head (&self->queue);
+      g_mutex_unlock (&self->qlock);
+
+      ok = writer_send_item (self, it, &err) && writer_check_relay (self,
+          &err);
+
+      g_mutex_lock (&self->qlock);
+      g_queue_pop_head (&self->queue);
+      self->queue_bytes -= it->size;
+      if (ok)
+        self->bytes_sent += it->size;
+      g_cond_broadcast (&self->qcond);
+      g_mutex_unlock (&self->qlock);
+      qitem_free (it);
     }
-    frame = g_queue_peek_head (&self->queue);
-    g_mutex_unlock (&self->qlock);
 
-    ok = gst_diode_client_send_bytes (self->client, frame, &err)
-        && writer_check_relay (self, &err);
+    if (!ok && c->lost && !self->writer_stop
+        && gst_diode_client_get_reconnect (c)) {
+      gchar *reason = g_strdup (err ? err->message : "connection lost");
 
+      g_clear_error (&err);
+      ok = writer_reconnect (self, reason, &err);
+      g_free (reason);
+    }
     g_mutex_lock (&self->qlock);
-    g_queue_pop_head (&self->queue);
-    size = g_bytes_get_size (frame);
-    self->queue_bytes -= size;
-    g_bytes_unref (frame);
     if (!ok)
       break;
-    self->bytes_sent += size;
-    g_cond_broadcast (&self->qcond);
   }
   if (err) {
     if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)
@@ -192,15 +444,6 @@ writer_thread (gpointer user_data)
   g_cond_broadcast (&self->qcond);
   g_mutex_unlock (&self->qlock);
   return NULL;
-}
-
-/* Queue a frame for the writer. Called with qlock held. */
-static void
-enqueue_locked (GstDiodeSink * self, GBytes * frame)
-{
-  self->queue_bytes += g_bytes_get_size (frame);
-  g_queue_push_tail (&self->queue, frame);
-  g_cond_signal (&self->qcond);
 }
 
 /* A writer failure surfaces in the streaming thread as an element error. */
@@ -250,6 +493,7 @@ make_stats (GstDiodeSink * self)
       "buffers-sent", G_TYPE_UINT64, self->buffers_queued,
       "buffers-dropped", G_TYPE_UINT64, self->buffers_dropped,
       "gops-dropped", G_TYPE_UINT64, self->gops_dropped,
+      "reconnects", G_TYPE_UINT64, self->reconnects,
       "backlog-bytes", G_TYPE_UINT64, (guint64) self->queue_bytes,
       "connected-ms", G_TYPE_UINT64, self->connected_at ?
       (guint64) ((g_get_monotonic_time () - self->connected_at) / 1000) :
@@ -372,74 +616,33 @@ gst_diode_sink_start (GstBaseSink * sink)
   GstDiodeSink *self = GST_DIODE_SINK (sink);
   GstDiodeClient *c = self->client;
   GError *err = NULL;
-  DiodeMsg m = { 0 };
-  GBytes *publish;
-  guint timeout;
-  gboolean ok = FALSE;
 
-  self->seq = 0;
+  self->wseq = 0;
   self->published = FALSE;
   self->failed = FALSE;
   self->dropping = FALSE;
+  self->need_keyframe = FALSE;
   self->mark_discont = TRUE;
   self->bytes_sent = self->buffers_queued = 0;
-  self->buffers_dropped = self->gops_dropped = 0;
+  self->buffers_dropped = self->gops_dropped = self->reconnects = 0;
   self->writer_stop = self->writer_done = FALSE;
   g_clear_pointer (&self->caps_sent, g_free);
+  g_clear_pointer (&self->caps_frame, g_bytes_unref);
 
-  if (!gst_diode_client_open (c, &err))
-    goto error;
-
-  publish = build_policy_frame (self, c->stream_name, &err);
-  if (!publish)
-    goto error;
-  diode_session_sent (c->session, DIODE_MSG_PUBLISH, 0, NULL);
-  ok = gst_diode_client_send_bytes (c, publish, &err);
-  g_bytes_unref (publish);
-  if (!ok)
-    goto error;
-
-  GST_OBJECT_LOCK (self);
-  timeout = c->timeout;
-  GST_OBJECT_UNLOCK (self);
-  switch (gst_diode_client_recv (c, &m, timeout ?
-          g_get_monotonic_time () + (gint64) timeout * 1000 : -1, &err)) {
-    case DIODE_SESSION_MESSAGE:
-      if (m.type == DIODE_MSG_PUBLISH_OK) {
-        self->published = TRUE;
-        /* Number on from where the stream's previous publisher stopped. */
-        self->seq = m.seq ? m.seq - 1 : 0;
-        GST_INFO_OBJECT (self, "publishing '%s' on relay %s from seq %"
-            G_GUINT64_FORMAT, c->stream_name, c->hostport, self->seq + 1);
-      } else if (m.type == DIODE_MSG_ERROR) {
-        err = gst_diode_client_error_from_msg (c, &m);
-      } else {
-        g_set_error (&err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
-            "Relay %s answered PUBLISH with %s", c->hostport,
-            diode_msg_type_name (m.type));
-      }
-      diode_msg_clear (&m);
-      break;
-    case DIODE_SESSION_NEED_MORE:
-      g_set_error (&err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
-          "Relay %s did not accept the stream within %u ms", c->hostport,
-          timeout);
-      break;
-    case DIODE_SESSION_ERROR:
-      break;
+  /* The first connection fails fast: a wrong relay or a refused name is a
+   * setup error, not an outage to ride out. */
+  c->connect_timeout = 0;
+  if (!publish_session (self, &err)) {
+    if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      gst_diode_client_post_error (c, err, NULL);
+    g_clear_error (&err);
+    return FALSE;
   }
-  if (!self->published)
-    goto error;
+  self->published = TRUE;
   self->connected_at = self->stats_posted_at = g_get_monotonic_time ();
+  gst_diode_client_post_state (c, "connected", 0, NULL);
   self->writer = g_thread_new ("diodesink-writer", writer_thread, self);
   return TRUE;
-
-error:
-  if (err && !g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    gst_diode_client_post_error (c, err, NULL);
-  g_clear_error (&err);
-  gst_diode_client_close (c);
-  return FALSE;
 }
 
 static gboolean
@@ -450,7 +653,7 @@ gst_diode_sink_stop (GstBaseSink * sink)
   stop_writer (self);
   gst_diode_client_close (self->client);
   g_mutex_lock (&self->qlock);
-  g_queue_clear_full (&self->queue, (GDestroyNotify) g_bytes_unref);
+  g_queue_clear_full (&self->queue, (GDestroyNotify) qitem_free);
   self->queue_bytes = 0;
   g_clear_error (&self->writer_error);
   g_mutex_unlock (&self->qlock);
@@ -518,6 +721,7 @@ post_gop_dropped (GstDiodeSink * self, GstBuffer * buf, gsize backlog)
       gst_message_new_element (GST_OBJECT (self),
           gst_structure_new ("diode-gop-dropped",
               "gops-dropped", G_TYPE_UINT64, self->gops_dropped,
+      "reconnects", G_TYPE_UINT64, self->reconnects,
               "backlog-bytes", G_TYPE_UINT64, (guint64) backlog,
               "timestamp", G_TYPE_UINT64, ts, NULL)));
 }
@@ -530,11 +734,8 @@ gst_diode_sink_render (GstBaseSink * sink, GstBuffer * buf)
   gboolean dropped_gop = FALSE;
   guint64 limit;
   gsize backlog;
-  GstMapInfo map;
   GstFlowReturn ret;
   guint32 flags;
-  guint8 *data;
-  GBytes *frame;
 
   if (!self->published)
     return GST_FLOW_ERROR;
@@ -578,36 +779,22 @@ gst_diode_sink_render (GstBaseSink * sink, GstBuffer * buf)
   }
   g_mutex_unlock (&self->qlock);
 
-  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Cannot read a buffer"), (NULL));
+  if (gst_buffer_get_size (buf) > DIODE_MAX_MEDIA_PAYLOAD -
+      DIODE_MEDIA_FIELDS_SIZE) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("A buffer of %" G_GSIZE_FORMAT
+            " bytes exceeds the limit of one frame (%d bytes)",
+            gst_buffer_get_size (buf), DIODE_MAX_MEDIA_PAYLOAD -
+            DIODE_MEDIA_FIELDS_SIZE), (NULL));
     return GST_FLOW_ERROR;
   }
   flags = media_flags (self, buf);
   /* The first buffer of a session, and the first after a drop, is a
    * discontinuity for whoever watches. */
+  g_mutex_lock (&self->qlock);
   if (self->mark_discont)
     flags |= DIODE_MEDIA_DISCONT;
-  /* One allocation per frame (header + fields + payload): the writer sends
-   * it in one go, so small frames fill one TLS record instead of two. */
-  data = g_malloc (DIODE_MEDIA_PREFIX_SIZE + map.size);
-  if (!diode_msg_write_media_prefix (data, self->seq + 1,
-          GST_BUFFER_PTS (buf), GST_BUFFER_DTS (buf),
-          GST_BUFFER_DURATION (buf), GST_BUFFER_OFFSET (buf),
-          GST_BUFFER_OFFSET_END (buf), flags, map.size)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("A buffer of %" G_GSIZE_FORMAT
-            " bytes exceeds the limit of one frame (%d bytes)", map.size,
-            DIODE_MAX_MEDIA_PAYLOAD - DIODE_MEDIA_FIELDS_SIZE), (NULL));
-    gst_buffer_unmap (buf, &map);
-    g_free (data);
-    return GST_FLOW_ERROR;
-  }
-  memcpy (data + DIODE_MEDIA_PREFIX_SIZE, map.data, map.size);
-  frame = g_bytes_new_take (data, DIODE_MEDIA_PREFIX_SIZE + map.size);
-  gst_buffer_unmap (buf, &map);
-
-  g_mutex_lock (&self->qlock);
-  enqueue_locked (self, frame);
-  self->seq++;
+  /* A reference, not a copy: the writer frames it when it sends it. */
+  enqueue_item_locked (self, ITEM_MEDIA, NULL, gst_buffer_ref (buf), flags);
   self->buffers_queued++;
   self->mark_discont = FALSE;
   g_mutex_unlock (&self->qlock);
@@ -633,7 +820,7 @@ gst_diode_sink_event (GstBaseSink * sink, GstEvent * event)
      * handed it to the relay, so it is not lost when the pipeline stops. */
     g_mutex_lock (&self->qlock);
     if (check_writer_locked (self) == GST_FLOW_OK) {
-      enqueue_locked (self, diode_msg_encode_eos (self->seq));
+      enqueue_item_locked (self, ITEM_EOS, NULL, NULL, 0);
       while (self->queue_bytes && !self->writer_done && !self->flushing)
         if (!g_cond_wait_until (&self->qcond, &self->qlock, until))
           break;
@@ -642,7 +829,7 @@ gst_diode_sink_event (GstBaseSink * sink, GstEvent * event)
             "queued after %u ms", self->queue_bytes, timeout);
       else
         GST_INFO_OBJECT (self, "EOS sent after seq %" G_GUINT64_FORMAT,
-            self->seq);
+            self->wseq);
     }
     g_mutex_unlock (&self->qlock);
   }
@@ -821,7 +1008,7 @@ gst_diode_sink_finalize (GObject * object)
   GstDiodeSink *self = GST_DIODE_SINK (object);
 
   gst_diode_client_free (self->client);
-  g_queue_clear_full (&self->queue, (GDestroyNotify) g_bytes_unref);
+  g_queue_clear_full (&self->queue, (GDestroyNotify) qitem_free);
   g_clear_error (&self->writer_error);
   g_mutex_clear (&self->qlock);
   g_cond_clear (&self->qcond);

@@ -22,7 +22,10 @@ struct _GstDiodeSink {
   guint           stats_interval; /* ms between diode-stats messages */
 
   /* streaming thread */
-  guint64         seq;            /* last MEDIA seq queued */
+  guint64         wseq;           /* writer: last MEDIA seq sent */
+  GBytes         *caps_frame;     /* writer: last CAPS sent, for reconnects */
+  gboolean        need_keyframe;  /* writer: skip to a keyframe (reconnect) */
+  guint64         reconnects;
   gboolean        published;      /* PUBLISH_OK received */
   gchar          *caps_sent;      /* last CAPS string queued */
   gboolean        has_streamheader; /* caps carry streamheader buffers */
@@ -31,7 +34,7 @@ struct _GstDiodeSink {
   /* the send queue, between render() and the writer thread: qlock */
   GMutex          qlock;
   GCond           qcond;
-  GQueue          queue;          /* GBytes* whole frames */
+  GQueue          queue;          /* QItem*: frames and buffers */
   gsize           queue_bytes;    /* queued + the one being sent */
   GThread        *writer;
   gboolean        writer_stop;

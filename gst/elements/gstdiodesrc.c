@@ -61,56 +61,130 @@ G_DEFINE_TYPE_WITH_CODE (GstDiodeSrc, gst_diode_src, GST_TYPE_PUSH_SRC,
 GST_ELEMENT_REGISTER_DEFINE (diodesrc, "diodesrc", GST_RANK_PRIMARY,
     GST_TYPE_DIODE_SRC);
 
+/* Connect, TLS, HELLO, then SUBSCRIBE from @start_seq (0: latest keyframe).
+ * The relay holds the subscription until the stream appears, up to our
+ * timeout (0: as long as the relay allows). */
+static gboolean
+src_subscribe (GstDiodeSrc * self, guint64 start_seq, GError ** error)
+{
+  GstDiodeClient *c = self->client;
+  GBytes *sub;
+  guint timeout;
+  gboolean ok;
+
+  if (!gst_diode_client_open (c, error))
+    return FALSE;
+  GST_OBJECT_LOCK (self);
+  timeout = c->timeout;
+  GST_OBJECT_UNLOCK (self);
+  sub = diode_msg_encode_subscribe (c->stream_name, start_seq,
+      timeout ? timeout : G_MAXUINT32);
+  if (!sub) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "'%s' is not a valid stream name (1 to 255 bytes of UTF-8, no '/' "
+        "and no control characters)", c->stream_name);
+    gst_diode_client_close (c);
+    return FALSE;
+  }
+  diode_session_sent (c->session, DIODE_MSG_SUBSCRIBE, 0, NULL);
+  ok = gst_diode_client_send_bytes (c, sub, error);
+  g_bytes_unref (sub);
+  if (!ok) {
+    gst_diode_client_close (c);
+    return FALSE;
+  }
+  self->subscribed = FALSE;
+  GST_INFO_OBJECT (self, "subscribed to '%s' on relay %s from seq %"
+      G_GUINT64_FORMAT, c->stream_name, c->hostport, start_seq);
+  return TRUE;
+}
+
 static gboolean
 gst_diode_src_start (GstBaseSrc * bsrc)
 {
   GstDiodeSrc *self = GST_DIODE_SRC (bsrc);
   GstDiodeClient *c = self->client;
   GError *err = NULL;
-  GBytes *sub;
-  guint timeout;
 
   self->subscribed = FALSE;
+  self->was_live = FALSE;
   self->last_seq = 0;
   self->started_at = self->stats_posted_at = g_get_monotonic_time ();
   self->first_buffer_at = 0;
   self->buffers_received = self->bytes_received = 0;
-  self->discont = self->buffers_missed = 0;
+  self->discont = self->buffers_missed = self->reconnects = 0;
   self->have_offset = FALSE;
   g_clear_pointer (&self->caps_str, g_free);
 
-  if (!gst_diode_client_open (c, &err))
-    goto error;
-
-  GST_OBJECT_LOCK (self);
-  timeout = c->timeout;
-  GST_OBJECT_UNLOCK (self);
-  /* The relay holds the subscription until the stream appears, up to our
-   * timeout (0: as long as the relay allows). */
-  sub = diode_msg_encode_subscribe (c->stream_name, 0,
-      timeout ? timeout : G_MAXUINT32);
-  if (!sub) {
-    g_set_error (&err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "'%s' is not a valid stream name (1 to 255 bytes of UTF-8, no '/' "
-        "and no control characters)", c->stream_name);
-    goto error;
+  /* The first connection fails fast: a wrong relay is a setup error, not
+   * an outage to ride out. */
+  c->connect_timeout = 0;
+  if (!src_subscribe (self, 0, &err)) {
+    if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      gst_diode_client_post_error (c, err, NULL);
+    g_clear_error (&err);
+    return FALSE;
   }
-  diode_session_sent (c->session, DIODE_MSG_SUBSCRIBE, 0, NULL);
-  if (!gst_diode_client_send_bytes (c, sub, &err)) {
-    g_bytes_unref (sub);
-    goto error;
-  }
-  g_bytes_unref (sub);
-  GST_INFO_OBJECT (self, "subscribed to '%s' on relay %s", c->stream_name,
-      c->hostport);
+  gst_diode_client_post_state (c, "connected", 0, NULL);
   return TRUE;
+}
 
-error:
-  if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    gst_diode_client_post_error (c, err, NULL);
-  g_clear_error (&err);
+/* The connection was lost: connect again with backoff and resume at the
+ * next seq we need (the relay starts at the latest keyframe if it no longer
+ * has it, and the gap flags DISCONT). */
+static GstFlowReturn
+src_reconnect (GstDiodeSrc * self, const gchar * reason)
+{
+  GstDiodeClient *c = self->client;
+  guint attempt;
+  gchar *last = g_strdup (reason);
+
   gst_diode_client_close (c);
-  return FALSE;
+  gst_diode_client_post_state (c, "reconnecting", 0, reason);
+  c->connect_timeout = GST_DIODE_RECONNECT_CONNECT_TIMEOUT;
+  for (attempt = 1;; attempt++) {
+    GError *err = NULL;
+
+    switch (gst_diode_client_backoff (c, attempt)) {
+      case GST_DIODE_BACKOFF_CANCELLED:
+        g_free (last);
+        return GST_FLOW_FLUSHING;
+      case GST_DIODE_BACKOFF_GIVE_UP:
+        gst_diode_client_post_state (c, "gave-up", attempt - 1, last);
+        GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Gave up reconnecting to "
+                "relay %s after %u attempts: %s", c->hostport, attempt - 1,
+                last), (NULL));
+        g_free (last);
+        return GST_FLOW_ERROR;
+      case GST_DIODE_BACKOFF_RETRY:
+        break;
+    }
+    if (src_subscribe (self, self->last_seq ? self->last_seq + 1 : 0, &err)) {
+      self->reconnects++;
+      gst_diode_client_post_state (c, "resumed", attempt, last);
+      g_free (last);
+      return GST_FLOW_OK;
+    }
+    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_error_free (err);
+      g_free (last);
+      return GST_FLOW_FLUSHING;
+    }
+    /* A relay that answers but refuses us (key changed, not authorized)
+     * will not change its mind: that is an error, not an outage. */
+    if (err->domain == GST_RESOURCE_ERROR && (err->code ==
+            GST_RESOURCE_ERROR_NOT_AUTHORIZED || err->code ==
+            GST_RESOURCE_ERROR_SETTINGS)) {
+      gst_diode_client_post_error (c, err, NULL);
+      g_error_free (err);
+      g_free (last);
+      return GST_FLOW_ERROR;
+    }
+    g_free (last);
+    last = g_strdup (err->message);
+    GST_DEBUG_OBJECT (self, "attempt %u failed: %s", attempt, err->message);
+    g_error_free (err);
+  }
 }
 
 static gboolean
@@ -255,6 +329,7 @@ make_stats (GstDiodeSrc * self)
       "buffers-received", G_TYPE_UINT64, self->buffers_received,
       "discont", G_TYPE_UINT64, self->discont,
       "buffers-missed", G_TYPE_UINT64, self->buffers_missed,
+      "reconnects", G_TYPE_UINT64, self->reconnects,
       "join-ms", G_TYPE_INT64, self->first_buffer_at ?
       (self->first_buffer_at - self->started_at) / 1000 : (gint64) - 1,
       "connected-ms", G_TYPE_UINT64, self->started_at ?
@@ -308,6 +383,15 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     DiodeSessionResult r = gst_diode_client_recv (c, &m, deadline, &err);
 
     if (r == DIODE_SESSION_NEED_MORE) {
+      if (self->was_live && gst_diode_client_get_reconnect (c)) {
+        GstFlowReturn ret = src_reconnect (self, "the relay did not answer "
+            "the subscription");
+        if (ret != GST_FLOW_OK)
+          return ret;
+        deadline = timeout ? g_get_monotonic_time () +
+            ((gint64) timeout + 2000) * 1000 : -1;
+        continue;
+      }
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
           ("Stream '%s' is not published on relay %s (waited %u ms)",
               c->stream_name, c->hostport, timeout), (NULL));
@@ -318,6 +402,16 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
         g_error_free (err);
         return GST_FLOW_FLUSHING;
       }
+      if (c->lost && gst_diode_client_get_reconnect (c)) {
+        GstFlowReturn ret = src_reconnect (self, err->message);
+
+        g_error_free (err);
+        if (ret != GST_FLOW_OK)
+          return ret;
+        deadline = timeout ? g_get_monotonic_time () +
+            ((gint64) timeout + 2000) * 1000 : -1;
+        continue;
+      }
       gst_diode_client_post_error (c, err, NULL);
       g_error_free (err);
       return GST_FLOW_ERROR;
@@ -326,6 +420,7 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     switch (m.type) {
       case DIODE_MSG_SUBSCRIBE_OK:
         self->subscribed = TRUE;
+        self->was_live = TRUE;
         deadline = -1;
         GST_INFO_OBJECT (self, "'%s' is live, starting at seq %"
             G_GUINT64_FORMAT, c->stream_name, m.seq);
@@ -353,6 +448,21 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
         return GST_FLOW_EOS;
       case DIODE_MSG_ERROR:{
         GError *e = gst_diode_client_error_from_msg (c, &m);
+
+        /* The relay is going away (shutdown, keepalive) or the publisher
+         * did not come back in time: an outage, if we were watching. */
+        if ((c->lost || (self->was_live && m.error_code == DIODE_ERR_NOT_FOUND))
+            && gst_diode_client_get_reconnect (c)) {
+          GstFlowReturn ret = src_reconnect (self, e->message);
+
+          g_error_free (e);
+          diode_msg_clear (&m);
+          if (ret != GST_FLOW_OK)
+            return ret;
+          deadline = timeout ? g_get_monotonic_time () +
+              ((gint64) timeout + 2000) * 1000 : -1;
+          continue;
+        }
         gst_diode_client_post_error (c, e, NULL);
         g_error_free (e);
         diode_msg_clear (&m);

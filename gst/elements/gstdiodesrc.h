@@ -22,6 +22,9 @@ struct _GstDiodeSrc {
 
   /* streaming thread */
   gboolean        subscribed;   /* SUBSCRIBE_OK received */
+  gboolean        was_live;     /* the stream was live once: outages after
+                                   that are ridden out (reconnect) */
+  guint64         reconnects;
   gchar          *caps_str;     /* caps in force */
   guint64         last_seq;
   gboolean        have_offset;

@@ -1,0 +1,427 @@
+/* gst-diode — fuzzing: the frame codec (gst/protocol/diode-msg.c)
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The input is one frame, header included. Checks:
+ *  - diode_msg_check_header() on the first 8 bytes agrees with an
+ *    independent reading of the header rules (docs/protocol.md section 3);
+ *  - diode_msg_parse() never crashes, and on failure sets an error of the
+ *    DIODE_PROTOCOL_ERROR domain with a known code and leaves the message
+ *    zeroed; on success msg->frame is the input and every string is valid
+ *    UTF-8 within its limit;
+ *  - round trip: a parsed message re-encoded with its encoder parses back to
+ *    the same fields, and the re-encoded payload is exactly the known-fields
+ *    prefix of the input payload (the encoding is canonical; bytes after the
+ *    known fields are the extension area and are ignored);
+ *  - the text encoders (sanitising agent/error text) and the stream-name
+ *    check, fed with the input as a C string, produce frames that parse.
+ */
+#include "fuzz-common.h"
+
+#include <string.h>
+
+#include "diode-msg.h"
+
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  fuzz_glib_setup ();
+  return 0;
+}
+
+static gboolean
+msg_is_zero (const DiodeMsg * msg)
+{
+  static const DiodeMsg zero;
+
+  return memcmp (msg, &zero, sizeof (zero)) == 0;
+}
+
+static gboolean
+is_known_error_code (gint code)
+{
+  return strcmp (diode_error_code_name (code), "UNKNOWN") != 0;
+}
+
+static void
+check_text (const gchar * s, gsize limit, const gchar * field)
+{
+  FUZZ_CHECK (s != NULL, "%s is NULL after a successful parse", field);
+  FUZZ_CHECK (strlen (s) <= limit, "%s is %zu bytes, limit %zu", field,
+      strlen (s), limit);
+  FUZZ_CHECK (g_utf8_validate (s, -1, NULL), "%s is not UTF-8", field);
+}
+
+/* The header rules, written again from the specification. */
+static void
+check_header_oracle (const guint8 * h)
+{
+  gsize limit, len = 0;
+  gboolean expect, got;
+  GError *err = NULL;
+  guint32 announced = fuzz_be32 (h + 4);
+
+  switch (h[0]) {
+    case DIODE_MSG_MEDIA:
+      limit = 16 * 1024 * 1024;
+      break;
+    case DIODE_MSG_CAPS:
+      limit = 1024 * 1024;
+      break;
+    case DIODE_MSG_HELLO:
+    case DIODE_MSG_WELCOME:
+    case DIODE_MSG_PUBLISH:
+    case DIODE_MSG_PUBLISH_OK:
+    case DIODE_MSG_SUBSCRIBE:
+    case DIODE_MSG_SUBSCRIBE_OK:
+    case DIODE_MSG_POLICY:
+    case DIODE_MSG_EOS:
+    case DIODE_MSG_PING:
+    case DIODE_MSG_PONG:
+    case DIODE_MSG_ERROR:
+      limit = 64 * 1024;
+      break;
+    default:
+      limit = 0;
+  }
+  expect = limit != 0 && h[1] == 0 && h[2] == 0 && h[3] == 0
+      && announced <= limit;
+  got = diode_msg_check_header (h, &len, &err);
+  FUZZ_CHECK (got == expect, "check_header(%02x %02x %02x %02x len %u) = %d, "
+      "expected %d", h[0], h[1], h[2], h[3], announced, got, expect);
+  FUZZ_CHECK (diode_msg_max_payload (h[0]) == limit,
+      "max_payload(0x%02x) = %zu, expected %zu", h[0],
+      diode_msg_max_payload (h[0]), limit);
+  if (got) {
+    FUZZ_CHECK (err == NULL, "check_header succeeded with an error set");
+    FUZZ_CHECK (len == announced, "payload_len %zu, header says %u", len,
+        announced);
+  } else {
+    guint want = (limit != 0 && h[1] == 0 && h[2] == 0 && h[3] == 0) ?
+        DIODE_ERR_TOO_LARGE : DIODE_ERR_PROTOCOL;
+
+    FUZZ_CHECK (err != NULL && err->domain == DIODE_PROTOCOL_ERROR,
+        "check_header failed without a protocol error");
+    FUZZ_CHECK ((guint) err->code == want, "check_header error %d, expected %u",
+        err->code, want);
+    g_error_free (err);
+  }
+  /* NULL payload_len and NULL error are allowed */
+  FUZZ_CHECK (diode_msg_check_header (h, NULL, NULL) == expect,
+      "check_header with NULL out-parameters disagrees");
+}
+
+static gboolean
+strv_equal (gchar ** a, gchar ** b)
+{
+  if (a == NULL || b == NULL)
+    return a == b;
+  return g_strv_equal ((const gchar * const *) a, (const gchar * const *) b);
+}
+
+static gboolean
+str_equal0 (const gchar * a, const gchar * b)
+{
+  return g_strcmp0 (a, b) == 0;
+}
+
+/* Compares every field of two parsed messages except the raw frame (and,
+ * for MEDIA, compares the payload bytes). */
+static gboolean
+msg_fields_equal (const DiodeMsg * a, const DiodeMsg * b)
+{
+  if (a->type != b->type || a->version_min != b->version_min
+      || a->version_max != b->version_max || a->role != b->role
+      || a->version != b->version || a->keepalive_ms != b->keepalive_ms
+      || !str_equal0 (a->agent, b->agent) || !str_equal0 (a->stream, b->stream)
+      || a->access != b->access || !str_equal0 (a->fleet, b->fleet)
+      || !strv_equal (a->allow, b->allow) || a->start_seq != b->start_seq
+      || a->wait_ms != b->wait_ms || !str_equal0 (a->caps, b->caps)
+      || a->seq != b->seq || a->pts != b->pts || a->dts != b->dts
+      || a->duration != b->duration || a->offset != b->offset
+      || a->offset_end != b->offset_end || a->flags != b->flags
+      || a->token != b->token || a->error_code != b->error_code
+      || !str_equal0 (a->error_text, b->error_text))
+    return FALSE;
+  if ((a->payload == NULL) != (b->payload == NULL))
+    return FALSE;
+  if (a->payload && !g_bytes_equal (a->payload, b->payload))
+    return FALSE;
+  return TRUE;
+}
+
+/* Re-encodes @msg with the encoder of its type. */
+static GBytes *
+reencode (const DiodeMsg * m)
+{
+  switch (m->type) {
+    case DIODE_MSG_HELLO:
+      return diode_msg_encode_hello (m->version_min, m->version_max, m->role,
+          m->agent);
+    case DIODE_MSG_WELCOME:
+      return diode_msg_encode_welcome (m->version, m->keepalive_ms, m->agent);
+    case DIODE_MSG_PUBLISH:
+      return diode_msg_encode_publish_policy (m->stream, m->access, m->fleet,
+          (const gchar * const *) m->allow);
+    case DIODE_MSG_POLICY:
+      return diode_msg_encode_policy (m->access, m->fleet,
+          (const gchar * const *) m->allow);
+    case DIODE_MSG_PUBLISH_OK:
+      return diode_msg_encode_publish_ok (m->stream, m->seq);
+    case DIODE_MSG_SUBSCRIBE:
+      return diode_msg_encode_subscribe (m->stream, m->start_seq, m->wait_ms);
+    case DIODE_MSG_SUBSCRIBE_OK:
+      return diode_msg_encode_subscribe_ok (m->stream, m->seq);
+    case DIODE_MSG_CAPS:
+      return diode_msg_encode_caps (m->caps);
+    case DIODE_MSG_MEDIA:{
+      gsize n;
+      const guint8 *d = g_bytes_get_data (m->payload, &n);
+
+      return diode_msg_encode_media (m->seq, m->pts, m->dts, m->duration,
+          m->offset, m->offset_end, m->flags, d, n);
+    }
+    case DIODE_MSG_EOS:
+      return diode_msg_encode_eos (m->seq);
+    case DIODE_MSG_PING:
+      return diode_msg_encode_ping (m->token);
+    case DIODE_MSG_PONG:
+      return diode_msg_encode_pong (m->token);
+    case DIODE_MSG_ERROR:
+      return diode_msg_encode_error (m->error_code, m->error_text);
+    default:
+      FUZZ_CHECK (FALSE, "parse accepted unknown type 0x%02x", m->type);
+      return NULL;
+  }
+}
+
+/* Per-type checks of a successfully parsed message. */
+static void
+check_parsed (const DiodeMsg * m, GBytes * frame)
+{
+  gsize size;
+  const guint8 *d = g_bytes_get_data (frame, &size);
+  guint i;
+
+  FUZZ_CHECK (m->frame == frame, "msg->frame is not the parsed frame");
+  FUZZ_CHECK ((guint) m->type == d[0], "type %u, header says %u", m->type,
+      d[0]);
+  switch (m->type) {
+    case DIODE_MSG_HELLO:
+    case DIODE_MSG_WELCOME:
+      check_text (m->agent, DIODE_MAX_TEXT, "agent");
+      break;
+    case DIODE_MSG_ERROR:
+      check_text (m->error_text, DIODE_MAX_TEXT, "error text");
+      break;
+    case DIODE_MSG_CAPS:
+      check_text (m->caps, DIODE_MAX_CAPS_PAYLOAD - 4, "caps");
+      break;
+    case DIODE_MSG_PUBLISH:
+    case DIODE_MSG_POLICY:
+      if (m->type == DIODE_MSG_PUBLISH)
+        FUZZ_CHECK (diode_msg_check_stream_name (m->stream, NULL),
+            "parsed stream name '%s' fails check_stream_name", m->stream);
+      FUZZ_CHECK (m->access <= DIODE_ACCESS_PRIVATE, "access %u", m->access);
+      FUZZ_CHECK (m->fleet != NULL && m->allow != NULL,
+          "fleet/allow NULL after parse");
+      FUZZ_CHECK (*m->fleet == '\0'
+          || diode_msg_check_stream_name (m->fleet, NULL),
+          "parsed fleet fails the name rules");
+      FUZZ_CHECK (g_strv_length (m->allow) <= DIODE_MAX_ALLOW,
+          "allowlist of %u", g_strv_length (m->allow));
+      for (i = 0; m->allow[i]; i++)
+        FUZZ_CHECK (diode_msg_address_is_valid (m->allow[i]),
+            "parsed address '%s' is invalid", m->allow[i]);
+      break;
+    case DIODE_MSG_PUBLISH_OK:
+    case DIODE_MSG_SUBSCRIBE:
+    case DIODE_MSG_SUBSCRIBE_OK:
+      FUZZ_CHECK (diode_msg_check_stream_name (m->stream, NULL),
+          "parsed stream name '%s' fails check_stream_name", m->stream);
+      break;
+    case DIODE_MSG_MEDIA:{
+      gsize n;
+      const guint8 *p;
+
+      FUZZ_CHECK (m->payload != NULL, "MEDIA without payload");
+      p = g_bytes_get_data (m->payload, &n);
+      FUZZ_CHECK (n == size - DIODE_MEDIA_PREFIX_SIZE,
+          "MEDIA payload %zu bytes in a %zu-byte frame", n, size);
+      FUZZ_CHECK (n == 0 || p == d + DIODE_MEDIA_PREFIX_SIZE,
+          "MEDIA payload is not a slice of the frame");
+      break;
+    }
+    default:
+      break;
+  }
+  if (m->type != DIODE_MSG_MEDIA)
+    FUZZ_CHECK (m->payload == NULL, "payload set on %s",
+        diode_msg_type_name (m->type));
+}
+
+static void
+check_lowercase_addresses (const DiodeMsg * m)
+{
+  guint i, k;
+
+  if (m->allow == NULL)
+    return;
+  for (i = 0; m->allow[i]; i++)
+    for (k = 0; m->allow[i][k]; k++)
+      FUZZ_CHECK (!g_ascii_isupper (m->allow[i][k]),
+          "address '%s' is not lowercase", m->allow[i]);
+}
+
+static void
+round_trip (const DiodeMsg * m, GBytes * frame)
+{
+  gsize size, esize, plen, elen;
+  const guint8 *d = g_bytes_get_data (frame, &size);
+  const guint8 *e;
+  GBytes *enc = reencode (m);
+  DiodeMsg m2;
+  GError *err = NULL;
+
+  FUZZ_CHECK (enc != NULL, "encoder refused a parsed %s",
+      diode_msg_type_name (m->type));
+  memset (&m2, 0, sizeof (m2));
+  if (!diode_msg_parse (enc, &m2, &err))
+    FUZZ_CHECK (FALSE, "re-encoded %s does not parse: %s",
+        diode_msg_type_name (m->type), err->message);
+  FUZZ_CHECK (msg_fields_equal (m, &m2), "round trip of %s changed a field",
+      diode_msg_type_name (m->type));
+
+  /* Canonical encoding: the re-encoded payload is the input's payload up to
+   * the end of the known fields. A PUBLISH without the optional policy is
+   * re-encoded with the default one (access 0, fleet "", no addresses). */
+  e = g_bytes_get_data (enc, &esize);
+  plen = size - DIODE_FRAME_HEADER_SIZE;
+  elen = esize - DIODE_FRAME_HEADER_SIZE;
+  FUZZ_CHECK (memcmp (e, d, 4) == 0, "re-encoded header differs");
+  FUZZ_CHECK (fuzz_be32 (e + 4) == elen, "re-encoded length field wrong");
+  if (m->type == DIODE_MSG_PUBLISH && elen == plen + 5) {
+    static const guint8 default_policy[5] = { 0, };
+
+    FUZZ_CHECK (*m->fleet == '\0' && m->allow[0] == NULL && m->access == 0,
+        "PUBLISH grew on re-encoding but has a policy");
+    FUZZ_CHECK (memcmp (e + 8 + plen, default_policy, 5) == 0,
+        "default policy encoded wrongly");
+    elen = plen;
+  }
+  FUZZ_CHECK (elen <= plen, "re-encoded %s payload is longer (%zu > %zu)",
+      diode_msg_type_name (m->type), elen, plen);
+  FUZZ_CHECK (memcmp (e + 8, d + 8, elen) == 0,
+      "re-encoded %s payload is not a prefix of the input",
+      diode_msg_type_name (m->type));
+  if (m->type == DIODE_MSG_MEDIA)
+    FUZZ_CHECK (elen == plen, "MEDIA re-encoding lost bytes");
+
+  diode_msg_clear (&m2);
+  g_bytes_unref (enc);
+}
+
+static void
+fuzz_parse (const uint8_t * data, size_t size)
+{
+  GBytes *frame = g_bytes_new (data, size);
+  DiodeMsg msg;
+  GError *err = NULL;
+  gboolean ok;
+
+  memset (&msg, 0xa5, sizeof (msg));   /* parse must zero it either way */
+  ok = diode_msg_parse (frame, &msg, &err);
+  if (ok) {
+    FUZZ_CHECK (err == NULL, "parse succeeded with an error set");
+    FUZZ_CHECK (size >= DIODE_FRAME_HEADER_SIZE
+        && diode_msg_check_header (data, NULL, NULL)
+        && fuzz_be32 (data + 4) == size - DIODE_FRAME_HEADER_SIZE,
+        "parse accepted a frame whose header does not match its size");
+    check_parsed (&msg, frame);
+    check_lowercase_addresses (&msg);
+    round_trip (&msg, frame);
+    diode_msg_clear (&msg);
+    FUZZ_CHECK (msg_is_zero (&msg), "diode_msg_clear left fields set");
+  } else {
+    FUZZ_CHECK (err != NULL && err->domain == DIODE_PROTOCOL_ERROR,
+        "parse failed without a protocol error");
+    FUZZ_CHECK (is_known_error_code (err->code), "unknown error code %d",
+        err->code);
+    FUZZ_CHECK (err->message && g_utf8_validate (err->message, -1, NULL),
+        "error message is not UTF-8");
+    FUZZ_CHECK (msg_is_zero (&msg), "failed parse left the message dirty");
+    g_error_free (err);
+  }
+  g_bytes_unref (frame);
+}
+
+/* The input as a C string through the encoders that take free text or a
+ * stream name. */
+static void
+fuzz_encoders (const uint8_t * data, size_t size)
+{
+  gchar *s = g_strndup ((const gchar *) data, MIN (size, 8192));
+  GBytes *f;
+  DiodeMsg m;
+  GError *err = NULL;
+  gboolean name_ok = diode_msg_check_stream_name (s, NULL);
+
+  /* free text: never refused, repaired and cut, parses back */
+  f = diode_msg_encode_error (DIODE_ERR_PROTOCOL, s);
+  FUZZ_CHECK (f != NULL, "encode_error refused text");
+  if (!diode_msg_parse (f, &m, &err))
+    FUZZ_CHECK (FALSE, "encoded ERROR does not parse: %s", err->message);
+  check_text (m.error_text, DIODE_MAX_TEXT, "error text");
+  if (g_utf8_validate (s, -1, NULL) && strlen (s) <= DIODE_MAX_TEXT)
+    FUZZ_CHECK (strcmp (m.error_text, s) == 0, "valid text was changed");
+  diode_msg_clear (&m);
+  g_bytes_unref (f);
+
+  f = diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER, s);
+  FUZZ_CHECK (f != NULL, "encode_hello refused text");
+  if (!diode_msg_parse (f, &m, &err))
+    FUZZ_CHECK (FALSE, "encoded HELLO does not parse: %s", err->message);
+  check_text (m.agent, DIODE_MAX_TEXT, "agent");
+  diode_msg_clear (&m);
+  g_bytes_unref (f);
+
+  /* a stream name: the encoder accepts exactly what the check accepts, and
+   * the parser accepts what the encoder produced */
+  f = diode_msg_encode_subscribe (s, 0, 0);
+  FUZZ_CHECK ((f != NULL) == name_ok, "encode_subscribe and "
+      "check_stream_name disagree on '%s'", s);
+  if (f) {
+    if (!diode_msg_parse (f, &m, &err))
+      FUZZ_CHECK (FALSE, "encoded SUBSCRIBE does not parse: %s",
+          err->message);
+    FUZZ_CHECK (strcmp (m.stream, s) == 0, "stream name changed");
+    diode_msg_clear (&m);
+    g_bytes_unref (f);
+  }
+
+  /* the same bytes as caps: refused only when not UTF-8 */
+  f = diode_msg_encode_caps (s);
+  FUZZ_CHECK ((f != NULL) == g_utf8_validate (s, -1, NULL),
+      "encode_caps refusal does not match UTF-8 validity");
+  if (f) {
+    if (!diode_msg_parse (f, &m, &err))
+      FUZZ_CHECK (FALSE, "encoded CAPS does not parse: %s", err->message);
+    FUZZ_CHECK (strcmp (m.caps, s) == 0, "caps changed");
+    diode_msg_clear (&m);
+    g_bytes_unref (f);
+  }
+
+  /* an address check never reads past the string */
+  (void) diode_msg_address_is_valid (s);
+  g_free (s);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
+{
+  if (size >= DIODE_FRAME_HEADER_SIZE)
+    check_header_oracle (data);
+  fuzz_parse (data, size);
+  fuzz_encoders (data, size);
+  return 0;
+}

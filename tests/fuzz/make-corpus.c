@@ -1,0 +1,408 @@
+/* gst-diode — fuzzing: writes the seed corpus with the real encoders
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ *   make-corpus OUT_DIR     writes OUT_DIR/frame/ and OUT_DIR/session/
+ *
+ * Built and run by `tests/fuzz/run.sh --make-corpus`; its output is committed
+ * in tests/fuzz/corpus/. Frame seeds are single frames (every type, valid,
+ * plus a few classic malformations); session seeds are a control byte (see
+ * fuzz-session.c) followed by a whole, valid conversation as one end sees it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diode-msg.h"
+
+static const gchar *out_dir;
+
+static const gchar *const two_addresses[] = {
+  "0x00112233445566778899aabbccddeeff00112233",
+  "0xAbCdEf0123456789abcdef0123456789ABCDEF01",
+  NULL
+};
+
+static void
+write_file (const gchar * sub, const gchar * name, const guint8 * d, gsize n)
+{
+  gchar *dir = g_build_filename (out_dir, sub, NULL);
+  gchar *path = g_build_filename (dir, name, NULL);
+  GError *err = NULL;
+
+  if (g_mkdir_with_parents (dir, 0755) != 0) {
+    fprintf (stderr, "make-corpus: %s: %s\n", dir, g_strerror (errno));
+    exit (1);
+  }
+  if (!g_file_set_contents (path, (const gchar *) d, n, &err)) {
+    fprintf (stderr, "make-corpus: %s\n", err->message);
+    exit (1);
+  }
+  g_free (path);
+  g_free (dir);
+}
+
+/* Writes @frame (consumed) as a frame seed. */
+static void
+frame_seed (const gchar * name, GBytes * frame)
+{
+  gsize n;
+  const guint8 *d;
+
+  if (frame == NULL) {
+    fprintf (stderr, "make-corpus: encoder refused seed %s\n", name);
+    exit (1);
+  }
+  d = g_bytes_get_data (frame, &n);
+  write_file ("frame", name, d, n);
+  g_bytes_unref (frame);
+}
+
+static GBytes *
+raw (guint8 type, guint8 flags, guint16 rsv, guint32 announced,
+    const void *payload, gsize len)
+{
+  guint8 *f = g_malloc (DIODE_FRAME_HEADER_SIZE + len);
+
+  f[0] = type;
+  f[1] = flags;
+  f[2] = rsv >> 8;
+  f[3] = rsv;
+  f[4] = announced >> 24;
+  f[5] = announced >> 16;
+  f[6] = announced >> 8;
+  f[7] = announced;
+  if (len)
+    memcpy (f + DIODE_FRAME_HEADER_SIZE, payload, len);
+  return g_bytes_new_take (f, DIODE_FRAME_HEADER_SIZE + len);
+}
+
+/* @frame with @extra bytes appended to its payload (a later version's
+ * fields). Consumes @frame. */
+static GBytes *
+with_extension (GBytes * frame, const gchar * extra)
+{
+  gsize n, e = strlen (extra);
+  const guint8 *d = g_bytes_get_data (frame, &n);
+  GBytes *out = raw (d[0], 0, 0, n - 8 + e, NULL, 0);
+  GByteArray *a = g_bytes_unref_to_array (out);
+
+  g_byte_array_append (a, d + 8, n - 8);
+  g_byte_array_append (a, (const guint8 *) extra, e);
+  g_bytes_unref (frame);
+  return g_byte_array_free_to_bytes (a);
+}
+
+/* @frame cut to @keep bytes, header length kept consistent. Consumes. */
+static GBytes *
+truncated (GBytes * frame, gsize keep)
+{
+  gsize n;
+  const guint8 *d = g_bytes_get_data (frame, &n);
+  GBytes *out = raw (d[0], 0, 0, keep - 8, d + 8, keep - 8);
+
+  g_bytes_unref (frame);
+  return out;
+}
+
+static GBytes *
+media (guint64 seq, guint32 flags, gsize len)
+{
+  guint8 *p = g_malloc (len ? len : 1);
+  GBytes *f;
+  gsize i;
+
+  for (i = 0; i < len; i++)
+    p[i] = (guint8) (i * 7 + seq);
+  if (len >= 5) {
+    /* looks like an H.264 start code + NAL header */
+    p[0] = p[1] = p[2] = 0;
+    p[3] = 1;
+    p[4] = (flags & DIODE_MEDIA_KEYFRAME) ? 0x65 : 0x41;
+  }
+  f = diode_msg_encode_media (seq, seq * 33333333, seq * 33333333 - 1000,
+      33333333, DIODE_TIME_NONE, DIODE_TIME_NONE, flags, p, len);
+  g_free (p);
+  return f;
+}
+
+#define H264_CAPS "video/x-h264, stream-format=(string)byte-stream, " \
+  "alignment=(string)au, width=(int)640, height=(int)480, " \
+  "framerate=(fraction)30/1, profile=(string)constrained-baseline"
+
+static void
+frame_seeds (void)
+{
+  static const guint8 bad_utf8_agent[] = {
+    0, 1, 0, 1, 2, 0, 3, 'a', 0xc3, 0x28
+  };
+  static const guint8 slash_name[] = { 0, 3, 'a', '/', 'b' };
+  static const guint8 big_caps_len[] = { 0xff, 0xff, 0xff, 0xff, 'x' };
+
+  frame_seed ("hello-publisher",
+      diode_msg_encode_hello (1, 1, DIODE_ROLE_PUBLISHER, "diodesink/0.1"));
+  frame_seed ("hello-viewer",
+      diode_msg_encode_hello (1, 3, DIODE_ROLE_VIEWER, "diodesrc/0.1"));
+  frame_seed ("hello-relay",
+      diode_msg_encode_hello (1, 1, DIODE_ROLE_RELAY, ""));
+  frame_seed ("hello-ext",
+      with_extension (diode_msg_encode_hello (1, 2, DIODE_ROLE_VIEWER,
+              "x"), "future"));
+  frame_seed ("welcome",
+      diode_msg_encode_welcome (1, 5000, "diode-relay/0.1 \xc3\xa9t\xc3\xa9"));
+  frame_seed ("publish-bare", truncated (diode_msg_encode_publish ("pi-taipei"),
+          8 + 2 + 9));
+  frame_seed ("publish-public", diode_msg_encode_publish ("pi-taipei"));
+  frame_seed ("publish-protected",
+      diode_msg_encode_publish_policy ("cam", DIODE_ACCESS_PROTECTED,
+          "my-fleet", NULL));
+  frame_seed ("publish-private",
+      diode_msg_encode_publish_policy ("\xe5\x8f\xb0\xe5\x8c\x97",
+          DIODE_ACCESS_PRIVATE, "", two_addresses));
+  frame_seed ("policy-public",
+      diode_msg_encode_policy (DIODE_ACCESS_PUBLIC, NULL, NULL));
+  frame_seed ("policy-private",
+      diode_msg_encode_policy (DIODE_ACCESS_PRIVATE, "f", two_addresses));
+  frame_seed ("publish-ok", diode_msg_encode_publish_ok ("pi-taipei", 1));
+  frame_seed ("subscribe",
+      diode_msg_encode_subscribe ("pi-taipei", 0, 3000));
+  frame_seed ("subscribe-resume",
+      diode_msg_encode_subscribe ("pi-taipei", 12345, 0));
+  frame_seed ("subscribe-ok",
+      diode_msg_encode_subscribe_ok ("pi-taipei", 42));
+  frame_seed ("caps", diode_msg_encode_caps (H264_CAPS));
+  frame_seed ("caps-empty", diode_msg_encode_caps (""));
+  frame_seed ("media-key", media (1, DIODE_MEDIA_KEYFRAME, 64));
+  frame_seed ("media-delta", media (2, 0, 32));
+  frame_seed ("media-header",
+      media (3, DIODE_MEDIA_KEYFRAME | DIODE_MEDIA_HEADER |
+          DIODE_MEDIA_STREAMHEADER, 16));
+  frame_seed ("media-empty", media (4, DIODE_MEDIA_GAP, 0));
+  frame_seed ("media-unset",
+      diode_msg_encode_media (5, DIODE_TIME_NONE, DIODE_TIME_NONE,
+          DIODE_TIME_NONE, 0, 100, 0x7f, (const guint8 *) "x", 1));
+  frame_seed ("eos", diode_msg_encode_eos (7));
+  frame_seed ("ping", diode_msg_encode_ping (G_GUINT64_CONSTANT (0x0123456789abcdef)));
+  frame_seed ("pong", diode_msg_encode_pong (1));
+  frame_seed ("error-not-found",
+      diode_msg_encode_error (DIODE_ERR_NOT_FOUND, "no stream 'x'"));
+  frame_seed ("error-protocol",
+      diode_msg_encode_error (DIODE_ERR_PROTOCOL, "unexpected MEDIA"));
+  /* malformed */
+  frame_seed ("bad-truncated-hello",
+      truncated (diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER, "agent"),
+          12));
+  frame_seed ("bad-utf8-agent", raw (DIODE_MSG_HELLO, 0, 0,
+          sizeof (bad_utf8_agent), bad_utf8_agent, sizeof (bad_utf8_agent)));
+  frame_seed ("bad-slash-name", raw (DIODE_MSG_SUBSCRIBE, 0, 0,
+          sizeof (slash_name), slash_name, sizeof (slash_name)));
+  frame_seed ("bad-caps-length", raw (DIODE_MSG_CAPS, 0, 0,
+          sizeof (big_caps_len), big_caps_len, sizeof (big_caps_len)));
+  frame_seed ("bad-too-large", raw (DIODE_MSG_PING, 0, 0, 0x10001, NULL, 0));
+  frame_seed ("bad-flags", raw (DIODE_MSG_PING, 1, 0, 0, NULL, 0));
+  frame_seed ("bad-type", raw (0x42, 0, 0, 0, NULL, 0));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Session transcripts                                                      */
+
+typedef struct
+{
+  GByteArray *a;
+} Transcript;
+
+static Transcript *
+transcript_new (void)
+{
+  Transcript *t = g_new0 (Transcript, 1);
+
+  t->a = g_byte_array_new ();
+  return t;
+}
+
+/* Appends @frame (consumed). */
+static void
+add (Transcript * t, GBytes * frame)
+{
+  gsize n;
+  const guint8 *d;
+
+  if (frame == NULL) {
+    fprintf (stderr, "make-corpus: encoder refused a transcript frame\n");
+    exit (1);
+  }
+  d = g_bytes_get_data (frame, &n);
+  g_byte_array_append (t->a, d, n);
+  g_bytes_unref (frame);
+}
+
+/* Writes the transcript with control byte @ctl; split pattern 7 needs a
+ * length byte before each chunk. Frees @t. */
+static void
+session_seed (const gchar * name, guint8 ctl, Transcript * t)
+{
+  GByteArray *out = g_byte_array_new ();
+  gchar *file = g_strdup_printf ("%s-p%u", name, (ctl >> 1) & 7);
+
+  g_byte_array_append (out, &ctl, 1);
+  if (((ctl >> 1) & 7) == 7) {
+    gsize pos = 0;
+    guint i = 0;
+
+    while (pos < t->a->len) {
+      guint8 lenbyte = (guint8) ((i * 37 + 4) % 60);    /* chunks of 5..60 */
+      gsize n = MIN ((gsize) lenbyte + 1, t->a->len - pos);
+
+      lenbyte = n - 1;
+      g_byte_array_append (out, &lenbyte, 1);
+      g_byte_array_append (out, t->a->data + pos, n);
+      pos += n;
+      i++;
+    }
+  } else {
+    g_byte_array_append (out, t->a->data, t->a->len);
+  }
+  write_file ("session", file, out->data, out->len);
+  g_byte_array_unref (out);
+  g_byte_array_unref (t->a);
+  g_free (t);
+  g_free (file);
+}
+
+#define CTL(end, pattern, bits) ((guint8) ((end) | ((pattern) << 1) | (bits)))
+#define RELAY 0
+#define CLIENT 1
+#define VIEWER_BIT 0x10
+#define REFUSE_BIT 0x20
+#define SHUTDOWN_BIT 0x80
+
+/* What a publisher sends: @n frames in GOPs of 4, starting with seq 1. */
+static void
+publisher_stream (Transcript * t, guint n, gsize size)
+{
+  guint i;
+
+  add (t, diode_msg_encode_caps (H264_CAPS));
+  add (t, media (1, DIODE_MEDIA_HEADER | DIODE_MEDIA_STREAMHEADER
+          | DIODE_MEDIA_KEYFRAME, 12));
+  for (i = 2; i < n + 2; i++)
+    add (t, media (i, (i % 4 == 2) ? DIODE_MEDIA_KEYFRAME : 0, size));
+  add (t, diode_msg_encode_eos (n + 1));
+}
+
+static void
+session_seeds (void)
+{
+  Transcript *t;
+  guint p;
+
+  /* relay end: a publisher, under every split pattern */
+  for (p = 0; p < 8; p++) {
+    t = transcript_new ();
+    add (t, diode_msg_encode_hello (1, 1, DIODE_ROLE_PUBLISHER, "diodesink"));
+    add (t, diode_msg_encode_publish ("pi-taipei"));
+    publisher_stream (t, 6, 40 + p * 10);
+    session_seed ("relay-publisher", CTL (RELAY, p, p & 1 ? SHUTDOWN_BIT : 0),
+        t);
+  }
+  /* relay end: publisher with a private policy, then a POLICY change */
+  t = transcript_new ();
+  add (t, diode_msg_encode_hello (1, 2, DIODE_ROLE_PUBLISHER, "cam"));
+  add (t, diode_msg_encode_publish_policy ("cam", DIODE_ACCESS_PRIVATE, "",
+          two_addresses));
+  add (t, diode_msg_encode_ping (1));
+  add (t, diode_msg_encode_policy (DIODE_ACCESS_PROTECTED, "fleet", NULL));
+  publisher_stream (t, 3, 20);
+  session_seed ("relay-policy", CTL (RELAY, 0, 0), t);
+  /* relay end: refused PUBLISH (name in use), retried under another name */
+  t = transcript_new ();
+  add (t, diode_msg_encode_hello (1, 1, DIODE_ROLE_PUBLISHER, "diodesink"));
+  add (t, diode_msg_encode_publish ("taken"));
+  add (t, diode_msg_encode_publish ("free"));
+  publisher_stream (t, 2, 10);
+  session_seed ("relay-refused-publish", CTL (RELAY, 6, REFUSE_BIT), t);
+  /* relay end: a viewer */
+  for (p = 0; p < 8; p += 3) {
+    t = transcript_new ();
+    add (t, diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER, "diodesrc"));
+    add (t, diode_msg_encode_subscribe ("pi-taipei", 0, 3000));
+    add (t, diode_msg_encode_ping (7));
+    add (t, diode_msg_encode_pong (8));
+    add (t, diode_msg_encode_error (DIODE_ERR_NOT_FOUND, "client says"));
+    session_seed ("relay-viewer", CTL (RELAY, p, p ? REFUSE_BIT : 0), t);
+  }
+  /* relay end: another relay (both directions allowed), then a fatal ERROR */
+  t = transcript_new ();
+  add (t, diode_msg_encode_hello (1, 1, DIODE_ROLE_RELAY, "diode-relay"));
+  add (t, diode_msg_encode_publish ("upstream"));
+  publisher_stream (t, 2, 8);
+  add (t, diode_msg_encode_error (DIODE_ERR_SHUTDOWN, "bye"));
+  session_seed ("relay-link", CTL (RELAY, 2, 0), t);
+  /* relay end: one MEDIA frame larger than the first buffer allocation */
+  t = transcript_new ();
+  add (t, diode_msg_encode_hello (1, 1, DIODE_ROLE_PUBLISHER, "big"));
+  add (t, diode_msg_encode_publish ("big"));
+  add (t, media (1, DIODE_MEDIA_KEYFRAME, 4200));
+  add (t, media (2, 0, 100));
+  session_seed ("relay-large-media", CTL (RELAY, 5, 0), t);
+
+  /* client end: publisher */
+  for (p = 0; p < 8; p += 2) {
+    t = transcript_new ();
+    add (t, diode_msg_encode_welcome (1, 5000, "diode-relay"));
+    add (t, diode_msg_encode_publish_ok ("pi-taipei", 1));
+    add (t, diode_msg_encode_ping (3));
+    add (t, diode_msg_encode_pong (4));
+    session_seed ("client-publisher", CTL (CLIENT, p, 0), t);
+  }
+  /* client end: publisher refused then accepted */
+  t = transcript_new ();
+  add (t, diode_msg_encode_welcome (1, 5000, "diode-relay"));
+  add (t, diode_msg_encode_error (DIODE_ERR_NAME_IN_USE, "taken"));
+  add (t, diode_msg_encode_publish_ok ("pi-taipei", 100));
+  session_seed ("client-publisher-refused", CTL (CLIENT, 3, REFUSE_BIT), t);
+  /* client end: viewer watching a stream, under every split pattern */
+  for (p = 0; p < 8; p++) {
+    t = transcript_new ();
+    add (t, diode_msg_encode_welcome (1, 5000, "diode-relay"));
+    add (t, diode_msg_encode_subscribe_ok ("pi-taipei", 1));
+    publisher_stream (t, 5, 30 + p * 7);
+    session_seed ("client-viewer", CTL (CLIENT, p, VIEWER_BIT
+            | (p & 1 ? SHUTDOWN_BIT : 0)), t);
+  }
+  /* client end: viewer refused (not found), retries, then the relay shuts
+   * down */
+  t = transcript_new ();
+  add (t, diode_msg_encode_welcome (1, 5000, "diode-relay"));
+  add (t, diode_msg_encode_error (DIODE_ERR_NOT_FOUND, "no such stream"));
+  add (t, diode_msg_encode_subscribe_ok ("pi-taipei", 9));
+  add (t, media (9, DIODE_MEDIA_KEYFRAME, 50));
+  add (t, media (10, 0, 20));
+  add (t, diode_msg_encode_error (DIODE_ERR_SHUTDOWN, "relay stopping"));
+  session_seed ("client-viewer-refused", CTL (CLIENT, 6,
+          VIEWER_BIT | REFUSE_BIT), t);
+  /* client end: large MEDIA to a viewer */
+  t = transcript_new ();
+  add (t, diode_msg_encode_welcome (1, 5000, "diode-relay"));
+  add (t, diode_msg_encode_subscribe_ok ("big", 1));
+  add (t, media (1, DIODE_MEDIA_KEYFRAME, 4500));
+  session_seed ("client-large-media", CTL (CLIENT, 1, VIEWER_BIT), t);
+  /* client end: HELLO never sent (everything must be refused) */
+  t = transcript_new ();
+  add (t, diode_msg_encode_welcome (1, 5000, "diode-relay"));
+  session_seed ("client-no-hello", CTL (CLIENT, 0, 0xc0), t);
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc != 2) {
+    fprintf (stderr, "usage: %s OUT_DIR\n", argv[0]);
+    return 2;
+  }
+  out_dir = argv[1];
+  frame_seeds ();
+  session_seeds ();
+  return 0;
+}
