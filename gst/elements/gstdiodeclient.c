@@ -566,6 +566,31 @@ gst_diode_client_post_state (GstDiodeClient * c, const gchar * state,
               "reason", G_TYPE_STRING, reason ? reason : "", NULL)));
 }
 
+gboolean
+gst_diode_stats_due (gint64 * posted_at, guint interval_ms)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (!interval_ms || now - *posted_at < (gint64) interval_ms * 1000)
+    return FALSE;
+  *posted_at = now;
+  return TRUE;
+}
+
+void
+gst_diode_post_stats (GstElement * element, GstStructure * stats)
+{
+  GstStructure *msg = gst_structure_new_empty ("diode-stats");
+  GValue v = G_VALUE_INIT;
+
+  /* take, not copy: the message owns the stats structure */
+  g_value_init (&v, GST_TYPE_STRUCTURE);
+  g_value_take_boxed (&v, stats);
+  gst_structure_take_value (msg, "stats", &v);
+  gst_element_post_message (element, gst_message_new_element (GST_OBJECT
+          (element), msg));
+}
+
 void
 gst_diode_client_unlock (GstDiodeClient * c)
 {

@@ -137,6 +137,11 @@ void     gst_diode_client_post_state (GstDiodeClient * c, const gchar * state,
                                       guint attempt, const gchar * reason);
 gboolean gst_diode_client_get_reconnect (GstDiodeClient * c);
 
+/* Periodic "diode-stats" element messages: TRUE (and *posted_at updated)
+ * when @interval_ms has passed; post takes ownership of @stats. */
+gboolean gst_diode_stats_due  (gint64 * posted_at, guint interval_ms);
+void     gst_diode_post_stats (GstElement * element, GstStructure * stats);
+
 void     gst_diode_client_unlock      (GstDiodeClient * c);
 void     gst_diode_client_unlock_stop (GstDiodeClient * c);
 

@@ -340,25 +340,12 @@ static void
 maybe_post_stats (GstDiodeSrc * self)
 {
   guint interval;
-  gint64 now = g_get_monotonic_time ();
 
   GST_OBJECT_LOCK (self);
   interval = self->stats_interval;
   GST_OBJECT_UNLOCK (self);
-  if (!interval || now - self->stats_posted_at < (gint64) interval * 1000)
-    return;
-  self->stats_posted_at = now;
-  {
-    GstStructure *msg = gst_structure_new_empty ("diode-stats");
-    GValue v = G_VALUE_INIT;
-
-    /* take, not copy: the message owns the stats structure */
-    g_value_init (&v, GST_TYPE_STRUCTURE);
-    g_value_take_boxed (&v, make_stats (self));
-    gst_structure_take_value (msg, "stats", &v);
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_element (GST_OBJECT (self), msg));
-  }
+  if (gst_diode_stats_due (&self->stats_posted_at, interval))
+    gst_diode_post_stats (GST_ELEMENT (self), make_stats (self));
 }
 
 static GstFlowReturn
