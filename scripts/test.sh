@@ -16,7 +16,11 @@ if [ $QUICK = 1 ]; then
 fi
 
 status=0
-meson test -C build --print-errorlogs --logbase suite || status=1
+# The default run: every suite but the long fault tests, valgrind and the
+# fuzzers (those have their own commands, docs/testing.md).
+SKIP="--no-suite faults-long --no-suite valgrind --no-suite fuzz"
+# shellcheck disable=SC2086
+meson test -C build --print-errorlogs --logbase suite $SKIP || status=1
 
 echo "== the same suite under AddressSanitizer + UBSan"
 scripts/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false \
@@ -41,12 +45,21 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
     --suite unit --suite elements --logbase suite || status=1
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
   meson test -C build-asan --print-errorlogs --timeout-multiplier 3 \
-    --suite integration --logbase integrationlog || status=1
+    --suite integration --suite faults --logbase integrationlog || status=1
+
+echo "== fuzzers (libFuzzer + ASan + UBSan), bounded"
+FUZZ_OK=0 FUZZ_BAD=0
+if [ -x tests/fuzz/run.sh ]; then
+  if tests/fuzz/run.sh "${DIODE_FUZZ_SECONDS:-20}"; then FUZZ_OK=1; else
+    FUZZ_BAD=1; status=1; fi
+fi
 
 # One closing line for whoever reads the log.
-python3 - build/meson-logs/suite.json build-asan/meson-logs/suite.json build-asan/meson-logs/integrationlog.json <<'PY'
-import json, sys
-ok = bad = skip = 0
+FUZZ_OK=$FUZZ_OK FUZZ_BAD=$FUZZ_BAD python3 - build/meson-logs/suite.json build-asan/meson-logs/suite.json build-asan/meson-logs/integrationlog.json <<'PY'
+import json, os, sys
+ok = int(os.environ.get("FUZZ_OK", 0))
+bad = int(os.environ.get("FUZZ_BAD", 0))
+skip = 0
 for path in sys.argv[1:]:
     try:
         for line in open(path):
