@@ -836,6 +836,7 @@ main (int argc, char **argv)
   /* ---- report ---- */
   {
     guint ready = 0, failed = 0, alive_end = 0, full = 0, nk = 0, nw = 0;
+    guint receiving = 0;
     guint64 *wb = g_new0 (guint64, opt.n), total_win = 0, total = 0;
     guint64 media = 0, keys = 0;
     double *ttfk = g_new0 (double, opt.n);
@@ -855,6 +856,8 @@ main (int argc, char **argv)
         failed++;
       if (v->st == V_STREAMING)
         alive_end++;
+      if (v->was_ready && v->bytes > 0)
+        receiving++;
       total += v->bytes;
       media += v->media;
       keys += v->keyframes;
@@ -871,8 +874,8 @@ main (int argc, char **argv)
     qsort (ttfk, nk, sizeof (double), cmp_dbl);
 
     g_string_append_printf (s, "\"mode\":\"%s\",\"requested\":%d,"
-        "\"connected\":%u,\"failed\":%u,\"alive_end\":%u,",
-        opt.tls ? "tls" : "tcp", opt.n, ready, failed, alive_end);
+        "\"connected\":%u,\"receiving\":%u,\"failed\":%u,\"alive_end\":%u,",
+        opt.tls ? "tls" : "tcp", opt.n, ready, receiving, failed, alive_end);
     json_num (s, "ramp_per_s", opt.ramp, FALSE);
     json_num (s, "spread_s", opt.spread, FALSE);
     json_num (s, "connect_phase_s", connect_phase_s, FALSE);

@@ -53,6 +53,7 @@ run_point () { # SERVER N
   # everything of one point must end within this bound
   max=$((SETTLE + 2 + n / RAMP + 30 + WARMUP + STEADY + 30))
   common="-n $n --ramp $RAMP --warmup $WARMUP --duration $STEADY --pre 2 --expect-bps $clip_bps -q"
+  wait_quiet
   if [ "$server" = diode ]; then
     # shellcheck disable=SC2086
     start_relay relay "$max" ${RELAY_OPTS:-}
@@ -65,6 +66,8 @@ run_point () { # SERVER N
       $common 2> "$bench_tmp/load.err") || true
     check_alive "$RELAY_PID" relay
     bench_stop "$PUB_TPID"; bench_stop "$RELAY_TPID"
+    cp "$bench_tmp/relay.err" "$RESULTS/relay-$n.log"
+    cp "$bench_tmp/pub.err" "$RESULTS/publisher-$n.log"
   else
     start_tcp_server tcpserver "$max" latest-keyframe
     sleep "$SETTLE"
@@ -74,6 +77,7 @@ run_point () { # SERVER N
       --server-pid "$TCP_PID" $common 2> "$bench_tmp/load.err") || true
     check_alive "$TCP_PID" tcpserver
     bench_stop "$TCP_TPID"
+    cp "$bench_tmp/tcpserver.err" "$RESULTS/tcpserversink-$n.log"
   fi
   [ -n "$json" ] || { cat "$bench_tmp/load.err" >&2; die "diode-load failed"; }
   echo "{\"server\":\"$server\",\"n\":$n,\"load\":$json}" >> "$out"
@@ -89,10 +93,12 @@ python3 - "$out" "$(machine_line)" <<'EOF' | tee "$RESULTS/fanout.txt"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 print("fan-out: %s" % sys.argv[2])
-print("server CPU = utime+stime of the server process over the steady window; "
-      "Gbit = bytes the viewers received in it")
-hdr = ("N", "server", "conn", "full", "CPU s", "Gbit", "CPU s/Gbit",
-       "idle CPU %", "RSS0 MiB", "RSS MiB", "KiB/viewer", "loader CPU %")
+print("CPU s = utime+stime of the server process over the steady window; "
+      "Gbit = bytes the viewers received in it; rest of machine = every other "
+      "process (publisher, other users) in the same window")
+hdr = ("N", "server", "connected", "receiving", "full rate", "CPU s", "Gbit",
+       "CPU s/Gbit", "idle CPU %", "RSS0 MiB", "RSS MiB", "KiB/viewer",
+       "loader CPU %", "rest of machine CPU %")
 print("| " + " | ".join(hdr) + " |")
 print("|" + "---|" * len(hdr))
 by = {}
@@ -105,10 +111,12 @@ for r in rows:
     idle = 100.0 * s["idle_cpu_s"] / s["idle_s"] if s.get("idle_s") else float("nan")
     by[(n, r["server"])] = dict(per_gbit=per_gbit, kib=kib, full=d["full_rate"],
                                 conn=d["connected"], cpu=cpu)
-    print("| %d | %s | %d | %s | %.2f | %.3f | %.3f | %.1f | %.1f | %.1f | %.1f | %.0f |" % (
-        n, r["server"], d["connected"], d["full_rate"], cpu, gbit, per_gbit, idle,
-        s["rss_before_kb"] / 1024, s["rss_steady_kb"] / 1024, kib,
-        100.0 * d["loader_cpu_s"] / d["window_s"]))
+    rest = d["machine_cpu_s"] - cpu - d["loader_cpu_s"]
+    print("| %d | %s | %d | %d | %s | %.2f | %.3f | %.3f | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f |" % (
+        n, r["server"], d["connected"], d["receiving"], d["full_rate"], cpu,
+        gbit, per_gbit, idle, s["rss_before_kb"] / 1024,
+        s["rss_steady_kb"] / 1024, kib,
+        100.0 * d["loader_cpu_s"] / d["window_s"], 100.0 * rest / d["window_s"]))
 print()
 print("ratios diode / tcpserversink (CPU per Gbit and KiB per viewer: lower is better)")
 print("| N | CPU s/Gbit ratio | KiB/viewer ratio | full rate diode | full rate tcpserversink |")

@@ -32,6 +32,7 @@ delay=4
 warm=2
 max=$((delay + warm + DURATION + 40))
 
+wait_quiet
 json=$(timeout "$max" "$latency_bin" --direct --warmup "$warm" \
   --duration "$DURATION" -q) || die "diode-latency --direct failed"
 echo "{\"case\":\"direct\",\"viewers\":1,\"r\":$json}" >> "$out"
@@ -39,6 +40,7 @@ log "direct done"
 
 for v in $VIEWERS; do
   case $v in ''|*[!0-9]*) die "bad viewer count $v";; esac
+  wait_quiet
   start_relay relay "$max"
   lp=""
   if [ "$v" -gt 1 ]; then

@@ -38,6 +38,7 @@ max=$((SETTLE + SPREAD + 60))
 load_args="-n $JOINS --spread $SPREAD --warmup 3 --duration 1 --connect-timeout 10 -q"
 
 # diode
+wait_quiet
 start_relay relay "$max"
 start_diode_pub pub "$max" bench
 sleep "$SETTLE"
@@ -50,6 +51,7 @@ bench_stop "$PUB_TPID"; bench_stop "$RELAY_TPID"
 log "diode done"
 
 for method in latest latest-keyframe; do
+  wait_quiet
   start_tcp_server "tcp-$method" "$max" "$method"
   sleep "$SETTLE"
   check_alive "$TCP_PID" "tcp-$method"

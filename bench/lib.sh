@@ -103,8 +103,9 @@ free_port () {
 # RELAY_PORT RELAY_ADDR.
 start_relay () {
   _n=$1; _max=$2; shift 2
+  # default log level: warnings plus a stats line per stream every 5 s
   bench_spawn "$_max" "$bench_tmp/$_n" "$relay_bin" --listen 127.0.0.1:0 \
-    --print-id -q --identity "$bench_tmp/relay-key.pem" "$@"
+    --print-id --stats-interval 5 --identity "$bench_tmp/relay-key.pem" "$@"
   RELAY_PID=$SPAWN_PID; RELAY_TPID=$SPAWN_TPID
   for _i in $(seq 1 100); do
     [ -s "$bench_tmp/$_n.out" ] && break
@@ -146,6 +147,35 @@ start_tcp_server () {
 # check_alive PID NAME: fail loudly if a server died.
 check_alive () {
   kill -0 "$1" 2>/dev/null || { cat "$bench_tmp/$2.err" >&2; die "$2 died"; }
+}
+
+# busy_cores SECONDS: how many cores the whole machine kept busy meanwhile.
+busy_cores () {
+  _a=$(head -n1 /proc/stat); sleep "$1"; _b=$(head -n1 /proc/stat)
+  echo "$_a|$_b" | awk -F'|' -v s="$1" '{split($1,x," "); split($2,y," ");
+    t = 0; for (i = 2; i <= 9; i++) if (i != 5 && i != 6) t += y[i] - x[i];
+    printf "%.2f\n", t / 100 / s}'
+}
+
+# wait_quiet: this machine is shared; before a measurement, wait (at most
+# QUIET_WAIT seconds, default 120) until other processes use less than
+# QUIET_MAX cores (default 0.3). Measures anyway after that, with a warning;
+# every table also reports the rest of the machine's CPU during the window.
+wait_quiet () {
+  _waited=0
+  while :; do
+    _busy=$(busy_cores 2)
+    if awk -v b="$_busy" -v m="${QUIET_MAX:-0.3}" 'BEGIN{exit !(b <= m)}'; then
+      [ "$_waited" -gt 0 ] && log "machine quiet again after ${_waited}s (busy $_busy cores)"
+      return 0
+    fi
+    if [ "$_waited" -ge "${QUIET_WAIT:-120}" ]; then
+      log "WARNING: other processes keep $_busy cores busy; measuring anyway"
+      return 0
+    fi
+    [ "$_waited" -eq 0 ] && log "other processes use $_busy cores; waiting for a quieter machine"
+    _waited=$((_waited + 2))
+  done
 }
 
 machine_line () {

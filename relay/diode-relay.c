@@ -557,10 +557,11 @@ stream_allows (DiodeRelay * r, Stream * s, const gchar * address, gchar ** why)
     case DIODE_ACCESS_PROTECTED:
       if (!s->fleet || !*s->fleet) {
         *why = g_strdup_printf ("stream '%s' is protected but its publisher "
-            "named no fleet", s->name);
+            "named no fleet, so %s cannot be a member", s->name, address);
       } else if (!diode_relay_config_has_fleet (r->config, s->fleet)) {
         *why = g_strdup_printf ("stream '%s' is protected for fleet '%s', "
-            "which is not configured on this relay", s->name, s->fleet);
+            "which is not configured on this relay, so %s is not a member",
+            s->name, s->fleet, address);
       } else if (diode_relay_config_in_fleet (r->config, s->fleet, address)) {
         return TRUE;
       } else {

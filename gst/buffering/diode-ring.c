@@ -328,7 +328,9 @@ diode_cursor_seek_seq (DiodeCursor *c, DiodeRing *r, guint64 seq)
 
   if (!diode_ring_find_seq (r, seq, &chunk, &index))
     return FALSE;
-  attach (c, chunk, index, FALSE);
+  /* Caps and headers first, as for any join: the resuming viewer may be a
+   * new process, or the caps may have changed meanwhile. */
+  attach (c, chunk, index, TRUE);
   return TRUE;
 }
 

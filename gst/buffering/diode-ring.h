@@ -96,7 +96,7 @@ void        diode_cursor_init      (DiodeCursor *c);
 void        diode_cursor_clear     (DiodeCursor *c);
 /* Position @c at the join chunk (with caps + headers first). */
 void        diode_cursor_join      (DiodeCursor *c, DiodeRing *r);
-/* Position @c at @seq if buffered (no prelude: the reader has the caps);
+/* Position @c at @seq if buffered (caps and headers of its chunk first);
  * FALSE if not, and @c is unchanged. */
 gboolean    diode_cursor_seek_seq  (DiodeCursor *c, DiodeRing *r, guint64 seq);
 /* The next frame to send (borrowed) or NULL when caught up; moves the cursor.

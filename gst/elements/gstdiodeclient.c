@@ -318,13 +318,13 @@ gst_diode_parse_allow (const gchar * allow, GError ** error)
     g_strfreev (lines);
     g_free (contents);
   }
+done:
   if (out->len > DIODE_MAX_ALLOW) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         "allow: %u addresses, at most %d", out->len, DIODE_MAX_ALLOW);
     g_ptr_array_unref (out);
     return NULL;
   }
-done:
   g_ptr_array_add (out, NULL);
   return (gchar **) g_ptr_array_free (out, FALSE);
 }
@@ -373,6 +373,8 @@ gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri,
     if (!ev) {
       g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
           "'%s': access must be public, protected or private", uri);
+      g_free (hostport);
+      g_free (stream);
       goto fail;
     }
     access = ev->value;

@@ -227,8 +227,10 @@ publish_session (GstDiodeSink * self, GError ** error)
     case DIODE_SESSION_MESSAGE:
       if (m.type == DIODE_MSG_PUBLISH_OK) {
         ok = TRUE;
-        /* Number on from where the stream's previous publisher stopped. */
-        self->wseq = m.seq ? m.seq - 1 : 0;
+        /* Number on from where the stream stands on this relay, or from our
+         * own count if that is further (a relay that restarted knows
+         * nothing): viewers then never see the sequence go back. */
+        self->wseq = MAX (self->wseq, m.seq ? m.seq - 1 : 0);
         GST_INFO_OBJECT (self, "publishing '%s' on relay %s from seq %"
             G_GUINT64_FORMAT, c->stream_name, c->hostport, self->wseq + 1);
       } else if (m.type == DIODE_MSG_ERROR) {
@@ -531,6 +533,8 @@ build_policy_frame (GstDiodeSink * self, const gchar * stream, GError ** error)
   access = c->access;
   allow_s = g_strdup (c->allow);
   fleet = g_strdup (c->fleet);
+  if (stream)
+    self->policy_sent_gen = self->policy_gen;
   GST_OBJECT_UNLOCK (self);
 
   allow = gst_diode_parse_allow (allow_s, error);
@@ -557,6 +561,9 @@ build_policy_frame (GstDiodeSink * self, const gchar * stream, GError ** error)
   } else {
     frame = diode_msg_encode_policy (access, fleet,
         (const gchar * const *) allow);
+    if (!frame)
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+          "the access policy cannot be encoded (fleet or allowlist invalid)");
   }
   if (frame)
     GST_INFO_OBJECT (self, "access %s, fleet '%s', %u addresses allowed",
@@ -575,12 +582,17 @@ send_policy_update (GstDiodeSink * self)
 {
   GError *err = NULL;
   GBytes *frame;
+  guint gen;
 
+  GST_OBJECT_LOCK (self);
+  gen = self->policy_gen;
+  GST_OBJECT_UNLOCK (self);
   g_mutex_lock (&self->qlock);
-  if (!self->writer || self->writer_done) {
+  if (!self->writer || self->writer_done || gen == self->policy_sent_gen) {
     g_mutex_unlock (&self->qlock);
-    return;                     /* not publishing: used at the next start */
+    return;                     /* not publishing yet, or nothing new */
   }
+  self->policy_sent_gen = gen;
   g_mutex_unlock (&self->qlock);
   frame = build_policy_frame (self, NULL, &err);
   if (!frame) {
@@ -628,7 +640,11 @@ gst_diode_sink_start (GstBaseSink * sink)
   self->published = TRUE;
   self->connected_at = self->stats_posted_at = g_get_monotonic_time ();
   gst_diode_client_post_state (c, "connected", 0, NULL);
+  g_mutex_lock (&self->qlock);
   self->writer = g_thread_new ("diodesink-writer", writer_thread, self);
+  g_mutex_unlock (&self->qlock);
+  /* A policy change made while we were connecting goes out now. */
+  send_policy_update (self);
   return TRUE;
 }
 
@@ -911,22 +927,22 @@ gst_diode_sink_set_property (GObject * object, guint prop_id,
     case PROP_ACCESS:
       GST_OBJECT_LOCK (self);
       self->client->access = g_value_get_enum (value);
+      self->policy_gen++;
       GST_OBJECT_UNLOCK (self);
-      send_policy_update (self);
       break;
     case PROP_ALLOW:
       GST_OBJECT_LOCK (self);
       g_free (self->client->allow);
       self->client->allow = g_value_dup_string (value);
+      self->policy_gen++;
       GST_OBJECT_UNLOCK (self);
-      send_policy_update (self);
       break;
     case PROP_FLEET:
       GST_OBJECT_LOCK (self);
       g_free (self->client->fleet);
       self->client->fleet = g_value_dup_string (value);
+      self->policy_gen++;
       GST_OBJECT_UNLOCK (self);
-      send_policy_update (self);
       break;
     default:
       if (!gst_diode_client_set_property (self->client, prop_id, value))
@@ -975,6 +991,19 @@ gst_diode_sink_get_property (GObject * object, guint prop_id, GValue * value,
   }
 }
 
+/* g_object_set (sink, "access", ..., "allow", ..., NULL) changes the policy
+ * once, atomically: one POLICY per batch of property changes, sent when
+ * GObject dispatches their notifications, so a viewer allowed by the final
+ * settings is never cut off by an intermediate one. */
+static void
+gst_diode_sink_dispatch_properties_changed (GObject * object, guint n_pspecs,
+    GParamSpec ** pspecs)
+{
+  G_OBJECT_CLASS (parent_class)->dispatch_properties_changed (object,
+      n_pspecs, pspecs);
+  send_policy_update (GST_DIODE_SINK (object));
+}
+
 static void
 gst_diode_sink_init (GstDiodeSink * self)
 {
@@ -1013,6 +1042,8 @@ gst_diode_sink_class_init (GstDiodeSinkClass * klass)
   gobject_class->set_property = gst_diode_sink_set_property;
   gobject_class->get_property = gst_diode_sink_get_property;
   gobject_class->finalize = gst_diode_sink_finalize;
+  gobject_class->dispatch_properties_changed =
+      gst_diode_sink_dispatch_properties_changed;
 
   gst_diode_client_install_properties (gobject_class,
       GST_DIODE_DEFAULT_TIMEOUT);

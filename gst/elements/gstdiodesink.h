@@ -20,6 +20,8 @@ struct _GstDiodeSink {
   /* settings, GST_OBJECT_LOCK */
   guint64         backlog_limit;  /* bytes queued that make a GOP drop */
   guint           stats_interval; /* ms between diode-stats messages */
+  guint           policy_gen;     /* bumped by access/allow/fleet changes */
+  guint           policy_sent_gen;/* what the relay was last told */
 
   /* streaming thread */
   guint64         wseq;           /* writer: last MEDIA seq sent */

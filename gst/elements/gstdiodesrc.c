@@ -278,8 +278,11 @@ static GstBuffer *
 make_buffer (GstDiodeSrc * self, const DiodeMsg * m)
 {
   GstBuffer *buf = gst_buffer_new_wrapped_bytes (m->payload);
-  gboolean gap = self->last_seq && m->seq != self->last_seq + 1;
-  gboolean discont = !self->last_seq || gap
+  gboolean gap = self->last_seq && m->seq > self->last_seq + 1;
+  /* A sequence that went back is a new run (another relay, a restarted
+   * publisher that lost count): a discontinuity, not a gap to count. */
+  gboolean restart = self->last_seq && m->seq <= self->last_seq;
+  gboolean discont = !self->last_seq || gap || restart
       || (m->flags & DIODE_MEDIA_DISCONT);
 
   if (gap) {
@@ -291,7 +294,7 @@ make_buffer (GstDiodeSrc * self, const DiodeMsg * m)
   }
   /* Re-anchor on a gap (relay skip) and on the publisher's DISCONT (a new
    * run of the stream whose clock starts elsewhere). */
-  update_offset (self, m, gap || (m->flags & DIODE_MEDIA_DISCONT));
+  update_offset (self, m, gap || restart || (m->flags & DIODE_MEDIA_DISCONT));
   self->last_seq = m->seq;
 
   GST_BUFFER_PTS (buf) = map_ts (self, m->pts);

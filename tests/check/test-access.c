@@ -511,29 +511,40 @@ raw_fill (Raw * c, gsize want, gint64 end)
   return READ_MSG;
 }
 
+static void raw_send (Raw * c, GBytes * frame);
+
+/* The next message other than PING/PONG (keepalive: PINGs are answered). */
 static ReadResult
 raw_read (Raw * c, DiodeMsg * m, guint timeout_ms)
 {
   gint64 end = deadline_in (timeout_ms);
-  ReadResult res;
-  gsize plen = 0;
-  GBytes *frame;
-  GError *err = NULL;
 
-  res = raw_fill (c, DIODE_FRAME_HEADER_SIZE, end);
-  if (res != READ_MSG)
-    return res;
-  fail_unless (diode_msg_check_header (c->rx->data, &plen, &err),
-      "bad frame header from the relay: %s", err ? err->message : "?");
-  res = raw_fill (c, DIODE_FRAME_HEADER_SIZE + plen, end);
-  if (res != READ_MSG)
-    return res;
-  frame = g_bytes_new (c->rx->data, DIODE_FRAME_HEADER_SIZE + plen);
-  g_byte_array_remove_range (c->rx, 0, DIODE_FRAME_HEADER_SIZE + plen);
-  fail_unless (diode_msg_parse (frame, m, &err), "malformed frame: %s",
-      err ? err->message : "?");
-  g_bytes_unref (frame);
-  return READ_MSG;
+  for (;;) {
+    ReadResult res;
+    gsize plen = 0;
+    GBytes *frame;
+    GError *err = NULL;
+
+    res = raw_fill (c, DIODE_FRAME_HEADER_SIZE, end);
+    if (res != READ_MSG)
+      return res;
+    fail_unless (diode_msg_check_header (c->rx->data, &plen, &err),
+        "bad frame header from the relay: %s", err ? err->message : "?");
+    res = raw_fill (c, DIODE_FRAME_HEADER_SIZE + plen, end);
+    if (res != READ_MSG)
+      return res;
+    frame = g_bytes_new (c->rx->data, DIODE_FRAME_HEADER_SIZE + plen);
+    g_byte_array_remove_range (c->rx, 0, DIODE_FRAME_HEADER_SIZE + plen);
+    fail_unless (diode_msg_parse (frame, m, &err), "malformed frame: %s",
+        err ? err->message : "?");
+    g_bytes_unref (frame);
+    if (m->type == DIODE_MSG_PING) {
+      raw_send (c, diode_msg_encode_pong (m->token));
+    } else if (m->type != DIODE_MSG_PONG) {
+      return READ_MSG;
+    }
+    diode_msg_clear (m);
+  }
 }
 
 static void
@@ -633,8 +644,8 @@ GST_START_TEST (test_protected_fleet_members_only)
   gchar *conf = write_temp ("protected.conf", text);
   DiodeRelay *relay = relay_start (conf, 0);
   GstElement *e = sink_for (relay, "hq", &alice);
-  GstHarness *pub, *pub2;
-  Viewer *vb, *vc, *vb2;
+  GstHarness *pub;
+  Viewer *vb, *vc;
 
   g_object_set (e, "access", ACCESS_PROTECTED, "fleet", "office", NULL);
   pub = publish (relay, e, "hq");
@@ -649,15 +660,6 @@ GST_START_TEST (test_protected_fleet_members_only)
   fail_unless_equals_int (diode_relay_count_viewers (relay, "hq"), 1);
   watches (pub, vb, 1);
 
-  /* a fleet the relay does not know: refused with its own reason, even for
-   * bob, who is a member of another fleet */
-  e = sink_for (relay, "lab", &alice);
-  g_object_set (e, "access", ACCESS_PROTECTED, "fleet", "nowhere", NULL);
-  pub2 = publish (relay, e, "lab");
-  vb2 = viewer_new (relay, "lab", &bob);
-  viewer_refused_at_join (vb2, "fleet 'nowhere', which is not configured on "
-      "this relay");
-
   /* protected without a fleet is a local mistake, caught before connecting */
   e = sink_for (relay, "nofleet", &alice);
   g_object_set (e, "access", ACCESS_PROTECTED, NULL);
@@ -665,9 +667,34 @@ GST_START_TEST (test_protected_fleet_members_only)
 
   viewer_free (vb);
   viewer_free (vc);
-  viewer_free (vb2);
   gst_harness_teardown (pub);
-  gst_harness_teardown (pub2);
+  g_object_unref (relay);
+  g_free (conf);
+  g_free (text);
+}
+
+GST_END_TEST;
+
+/* A fleet the relay does not know: refused with its own reason (and, like
+ * every refusal, the stream and the viewer's address), even for bob, who is
+ * a member of another fleet. */
+GST_START_TEST (test_protected_unconfigured_fleet)
+{
+  gchar *text = g_strdup_printf ("[fleet office]\nmembers=%s\n", bob.addr);
+  gchar *conf = write_temp ("unconfigured.conf", text);
+  DiodeRelay *relay = relay_start (conf, 0);
+  GstElement *e = sink_for (relay, "lab", &alice);
+  GstHarness *pub;
+  Viewer *vb;
+
+  g_object_set (e, "access", ACCESS_PROTECTED, "fleet", "nowhere", NULL);
+  pub = publish (relay, e, "lab");
+  vb = viewer_new (relay, "lab", &bob);
+  viewer_refused_at_join (vb, "fleet 'nowhere', which is not configured on "
+      "this relay");
+
+  viewer_free (vb);
+  gst_harness_teardown (pub);
   g_object_unref (relay);
   g_free (conf);
   g_free (text);
@@ -1503,6 +1530,78 @@ GST_START_TEST (test_private_raw_requests)
 
 GST_END_TEST;
 
+/* ------------------------------------------------------------------------ */
+/* The allowlist limit (DIODE_MAX_ALLOW addresses) is a clear SETTINGS
+ * error, given as a list as well as a file, at start and while playing. */
+
+static gchar *
+many_addresses (guint n)
+{
+  GString *s = g_string_new (NULL);
+  guint i;
+
+  for (i = 0; i < n; i++)
+    g_string_append_printf (s, "%s0x%040x", i ? "," : "", i + 1);
+  return g_string_free (s, FALSE);
+}
+
+GST_START_TEST (test_allowlist_limit)
+{
+  DiodeRelay *relay = relay_start (NULL, 0);
+  gchar *too_many = many_addresses (DIODE_MAX_ALLOW + 1);
+  gchar *file = write_temp ("allow-many.txt", too_many);
+  GstElement *e;
+
+  /* a file of too many */
+  e = sink_for (relay, "many", &alice);
+  g_object_set (e, "access", ACCESS_PRIVATE, "allow", file, NULL);
+  start_fails_locally (e, "file of too many", "at most 2048", NULL);
+  /* a list of too many */
+  e = sink_for (relay, "many", &alice);
+  g_object_set (e, "access", ACCESS_PRIVATE, "allow", too_many, NULL);
+  start_fails_locally (e, "list of too many", "at most 2048", NULL);
+
+  g_object_unref (relay);
+  g_free (file);
+  g_free (too_many);
+}
+
+GST_END_TEST;
+
+/* The same while playing: a warning, and the policy in force stays. */
+GST_START_TEST (test_allowlist_limit_live)
+{
+  DiodeRelay *relay = relay_start (NULL, 0);
+  gchar *too_many = many_addresses (DIODE_MAX_ALLOW + 1);
+  GstElement *e = sink_for (relay, "many", &alice);
+  GstHarness *pub;
+  Viewer *vc;
+  GstBus *bus;
+  GstMessage *msg;
+
+  g_object_set (e, "access", ACCESS_PRIVATE, "allow", carol.addr, NULL);
+  pub = publish (relay, e, "many");
+  bus = gst_bus_new ();
+  gst_element_set_bus (pub->element, bus);
+  vc = viewer_new (relay, "many", &carol);
+  fail_unless (fixture_wait_viewers (relay, "many", 1, WAIT_MS));
+  watches (pub, vc, 0);
+  g_object_set (pub->element, "allow", too_many, NULL);
+  msg = gst_bus_timed_pop_filtered (bus, WAIT_MS * GST_MSECOND,
+      GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL, "no warning for an allowlist over the limit");
+  gst_message_unref (msg);
+  watches (pub, vc, 1);
+
+  viewer_free (vc);
+  gst_harness_teardown (pub);
+  gst_object_unref (bus);
+  g_object_unref (relay);
+  g_free (too_many);
+}
+
+GST_END_TEST;
+
 static Suite *
 access_suite (void)
 {
@@ -1519,6 +1618,7 @@ access_suite (void)
   tcase_set_timeout (tc, 60);
   tcase_add_test (tc, test_public_any_identity_watches);
   tcase_add_test (tc, test_protected_fleet_members_only);
+  tcase_add_test (tc, test_protected_unconfigured_fleet);
   tcase_add_test (tc, test_private_allowlist);
   tcase_add_test (tc, test_uri_policy);
   tcase_add_test (tc, test_waiting_subscriber_checked_on_publish);
@@ -1533,6 +1633,8 @@ access_suite (void)
   tcase_add_test (tc, test_certificate_validity);
   tcase_add_test (tc, test_pinned_relay_mismatch);
   tcase_add_test (tc, test_private_raw_requests);
+  tcase_add_test (tc, test_allowlist_limit);
+  tcase_add_test (tc, test_allowlist_limit_live);
   return s;
 }
 

@@ -25,7 +25,7 @@
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-  fuzz_glib_setup ();
+  fuzz_glib_setup (argc, argv);
   return 0;
 }
 

@@ -32,10 +32,14 @@
 
 #define N_CURSORS 4
 
+/* FUZZ_TRACE=1 prints each step: to check what a seed exercises. */
+static gboolean trace;
+
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-  fuzz_glib_setup ();
+  fuzz_glib_setup (argc, argv);
+  trace = g_getenv ("FUZZ_TRACE") != NULL;
   return 0;
 }
 
@@ -140,10 +144,11 @@ check_ring (Fuzz * f)
       "ring holds more than was ever pushed");
 }
 
-/* Pushes through @push_fn-like code, tracking appended bytes. */
+/* Bookkeeping after a push: the position moves by the frame or not at all;
+ * a non-header MEDIA push ends with an eviction pass, other pushes only
+ * add to what the next pass may evict. */
 static void
-pushed (Fuzz * f, gsize bytes_before, guint64 pos_before, gboolean evicts,
-    gsize frame_size)
+pushed (Fuzz * f, guint64 pos_before, gboolean evicts, gsize frame_size)
 {
   gsize appended = diode_ring_get_position (f->r) - pos_before;
 
@@ -153,13 +158,11 @@ pushed (Fuzz * f, gsize bytes_before, guint64 pos_before, gboolean evicts,
     f->since_enforce = 0;
   else
     f->since_enforce += appended;
-  (void) bytes_before;
 }
 
 static void
 op_push (Fuzz * f, guint op)
 {
-  gsize before = diode_ring_get_bytes (f->r);
   guint64 pos = diode_ring_get_position (f->r);
   guint8 a = byte (f), b = byte (f);
   GBytes *frame;
@@ -171,7 +174,7 @@ op_push (Fuzz * f, guint op)
       size = g_bytes_get_size (frame);
       diode_ring_push_caps (f->r, frame);
       FUZZ_CHECK (diode_ring_get_caps (f->r) == frame, "caps not kept");
-      pushed (f, before, pos, FALSE, size);
+      pushed (f, pos, FALSE, size);
       break;
     case 1:                    /* MEDIA delta */
     case 2:                    /* MEDIA keyframe */
@@ -196,7 +199,7 @@ op_push (Fuzz * f, guint op)
           diode_ring_get_last_seq (f->r), f->seq);
       if (!header)
         FUZZ_CHECK (diode_ring_get_n_chunks (f->r) > 0, "no chunk after MEDIA");
-      pushed (f, before, pos, !header, size);
+      pushed (f, pos, !header, size);
       break;
     }
     default:                   /* other (EOS) */
@@ -205,7 +208,7 @@ op_push (Fuzz * f, guint op)
       diode_ring_push_other (f->r, frame);
       FUZZ_CHECK (diode_ring_get_position (f->r) == pos + size,
           "other frame not appended");
-      pushed (f, before, pos, FALSE, size);
+      pushed (f, pos, FALSE, size);
       break;
   }
   g_bytes_unref (frame);
@@ -263,6 +266,9 @@ op_next (Fuzz * f, Cur * c, guint times)
       in_prelude = c->c.chunk->caps_frame != NULL
           || c->c.chunk->header_frames->len > 0;
     }
+    if (trace)
+      fprintf (stderr, "    cursor %d: frame %u%s%s\n", (int) (c - f->cur), id,
+          skipped ? " (skipped ahead)" : "", in_prelude ? " (prelude)" : "");
     if (in_prelude) {
       FUZZ_CHECK (info (f, id)->kind == KIND_CAPS
           || info (f, id)->kind == KIND_HEADER,
@@ -392,6 +398,10 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
         break;
     }
     check_ring (&f);
+    if (trace)
+      fprintf (stderr, "  op %u: %u chunks, %zu bytes, position %"
+          G_GUINT64_FORMAT "\n", op, diode_ring_get_n_chunks (f.r),
+          diode_ring_get_bytes (f.r), diode_ring_get_position (f.r));
   }
 
   for (i = 0; i < N_CURSORS; i++)

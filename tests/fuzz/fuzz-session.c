@@ -47,7 +47,7 @@ static gboolean trace;
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-  fuzz_glib_setup ();
+  fuzz_glib_setup (argc, argv);
   trace = g_getenv ("FUZZ_TRACE") != NULL;
   return 0;
 }

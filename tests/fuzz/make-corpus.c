@@ -2,12 +2,13 @@
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- *   make-corpus OUT_DIR     writes OUT_DIR/frame/ and OUT_DIR/session/
+ *   make-corpus OUT_DIR     writes OUT_DIR/frame/, session/ and ring/
  *
  * Built and run by `tests/fuzz/run.sh --make-corpus`; its output is committed
  * in tests/fuzz/corpus/. Frame seeds are single frames (every type, valid,
  * plus a few classic malformations); session seeds are a control byte (see
- * fuzz-session.c) followed by a whole, valid conversation as one end sees it.
+ * fuzz-session.c) followed by a whole, valid conversation as one end sees it;
+ * ring seeds are small programs of ring and cursor operations (fuzz-ring.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -189,6 +190,18 @@ frame_seeds (void)
       diode_msg_encode_error (DIODE_ERR_NOT_FOUND, "no stream 'x'"));
   frame_seed ("error-protocol",
       diode_msg_encode_error (DIODE_ERR_PROTOCOL, "unexpected MEDIA"));
+  /* text fields at their limit, and a caps string past a 4096-byte
+   * boundary (the input doubles as free text for the encoders) */
+  {
+    gchar *text = g_strnfill (DIODE_MAX_TEXT, 'a');
+
+    memcpy (text + DIODE_MAX_TEXT - 3, "\xe2\x82\xac", 3);    /* ends in U+20AC */
+    frame_seed ("hello-max-agent",
+        diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER, text));
+    frame_seed ("error-max-text",
+        diode_msg_encode_error (DIODE_ERR_INTERNAL, text));
+    g_free (text);
+  }
   /* malformed */
   frame_seed ("bad-truncated-hello",
       truncated (diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER, "agent"),
@@ -394,6 +407,80 @@ session_seeds (void)
   session_seed ("client-no-hello", CTL (CLIENT, 0, 0xc0), t);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Ring programs (see fuzz-ring.c for the operation bytes)                  */
+
+enum
+{
+  R_CAPS = 0, R_DELTA = 1, R_KEY = 2, R_HEADER = 3, R_OTHER = 4, R_RESET = 5,
+  R_LIMITS = 6, R_JOIN = 7, R_NEXT = 8, R_SKIP = 9, R_SEEK = 10, R_CLEAR = 11,
+  R_DRAIN = 12,
+};
+
+/* next() on cursor @c, @n times (1..16) */
+#define NEXT(c, n) R_NEXT, (guint8) ((c) | (((n) - 1) << 2))
+
+static void
+ring_seed (const gchar * name, const guint8 * prog, gsize n)
+{
+  write_file ("ring", name, prog, n);
+}
+
+static void
+ring_seeds (void)
+{
+  /* caps + headers, two GOPs, a viewer joining each: prelude then frames */
+  static const guint8 join[] = {
+    0, 0,
+    R_CAPS, 10, 0, R_HEADER, 3, 1, R_KEY, 20, 2, R_DELTA, 20, 2,
+    R_DELTA, 20, 2, R_JOIN, 0, NEXT (0, 8),
+    R_KEY, 25, 2, R_DELTA, 5, 2, R_OTHER, 1, 0, R_JOIN, 1, R_DRAIN,
+  };
+  /* a 1 KiB ring, a viewer that never reads: its chunk is evicted, it
+   * jumps to the newest keyframe; another skips to the latest */
+  static const guint8 evict[] = {
+    2, 0,
+    R_CAPS, 4, 0, R_KEY, 60, 2, R_JOIN, 0, R_JOIN, 1, NEXT (1, 2),
+    R_DELTA, 60, 2, R_DELTA, 60, 2, R_KEY, 60, 2, R_DELTA, 60, 2,
+    R_KEY, 60, 2, R_DELTA, 60, 2, R_KEY, 60, 2,
+    NEXT (0, 4), R_SKIP, 1, NEXT (1, 16), R_DRAIN,
+  };
+  /* a 40 ms ring: time eviction, one unset timestamp */
+  static const guint8 timed[] = {
+    0, 2,
+    R_KEY, 8, 20, R_DELTA, 8, 20, R_KEY, 8, 20, R_DELTA, 8, 0xff,
+    R_JOIN, 2, R_KEY, 8, 60, R_DELTA, 8, 20, R_KEY, 8, 20, R_DRAIN,
+  };
+  /* resume by seq, including a seq already evicted */
+  static const guint8 seek[] = {
+    4, 0,
+    R_KEY, 30, 2, R_DELTA, 30, 2, R_DELTA, 30, 2, R_KEY, 30, 2,
+    R_DELTA, 30, 2, R_SEEK, 2, 3, NEXT (2, 4), R_SEEK, 3, 200, NEXT (3, 2),
+    R_LIMITS, 1, 0, R_SEEK, 2, 4, R_DRAIN,
+  };
+  /* a new publisher takes the name: reset under two viewers */
+  static const guint8 reset[] = {
+    0, 0,
+    R_CAPS, 4, 0, R_KEY, 10, 2, R_DELTA, 10, 2, R_JOIN, 0, NEXT (0, 1),
+    R_JOIN, 3, R_RESET, NEXT (0, 2), R_CAPS, 6, 0, R_HEADER, 2, 0,
+    R_KEY, 10, 2, NEXT (0, 4), NEXT (3, 4), R_CLEAR, 3, R_JOIN, 3, R_DRAIN,
+  };
+  /* viewers that join before anything is published */
+  static const guint8 early[] = {
+    0, 0,
+    R_JOIN, 0, NEXT (1, 1), R_OTHER, 2, 0, R_DELTA, 4, 2, NEXT (0, 3),
+    R_KEY, 4, 2, R_HEADER, 2, 0, R_DELTA, 4, 2, R_HEADER, 2, 0,
+    R_KEY, 4, 2, R_JOIN, 2, R_DRAIN,
+  };
+
+  ring_seed ("join", join, sizeof (join));
+  ring_seed ("evict", evict, sizeof (evict));
+  ring_seed ("timed", timed, sizeof (timed));
+  ring_seed ("seek", seek, sizeof (seek));
+  ring_seed ("reset", reset, sizeof (reset));
+  ring_seed ("early", early, sizeof (early));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -404,5 +491,6 @@ main (int argc, char **argv)
   out_dir = argv[1];
   frame_seeds ();
   session_seeds ();
+  ring_seeds ();
   return 0;
 }

@@ -1,0 +1,48 @@
+#!/bin/sh
+# gst-diode — every benchmark of issue 3, one command.
+#
+#   bench/run-all.sh [--quick] [--no-profile]
+#
+# Builds nothing: run `ninja -C build` first. Makes the clip if missing
+# (bench/make-clip.sh), then runs, each against its anchor in the same run:
+#   bench/fanout.sh          (--quick: N = 10 100)
+#   bench/join.sh
+#   bench/hop-latency.sh
+#   bench/publisher-cost.sh
+#   bench/profile-relay.sh   (1000 viewers; --quick: 100; skip: --no-profile)
+# All results land in one folder, bench/.cache/results/all-<time>/, with
+# summary.txt holding every table. Full run: about 15 minutes on a quiet
+# 2-core machine (plus any time spent waiting for other processes to calm
+# down, see QUIET_MAX/QUIET_WAIT in lib.sh); --quick: about 4 minutes.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+quick=""
+profile=yes
+for a in "$@"; do
+  case $a in
+    --quick) quick=--quick ;;
+    --no-profile) profile=no ;;
+    *) echo "usage: $0 [--quick] [--no-profile]" >&2; exit 2 ;;
+  esac
+done
+RESULTS=${RESULTS:-$here/.cache/results/all-$(date +%Y%m%d-%H%M%S)}
+export RESULTS
+mkdir -p "$RESULTS"
+"$here/make-clip.sh"
+
+start=$(date +%s)
+"$here/fanout.sh" $quick
+"$here/join.sh" $quick
+"$here/hop-latency.sh" $quick
+"$here/publisher-cost.sh" $quick
+if [ $profile = yes ]; then
+  if [ -n "$quick" ]; then "$here/profile-relay.sh" 100; else "$here/profile-relay.sh" 1000; fi
+fi
+{
+  for f in fanout join hop pubcost profile; do
+    [ -f "$RESULTS/$f.txt" ] && { cat "$RESULTS/$f.txt"; echo; }
+  done
+  echo "total time: $(( $(date +%s) - start )) s"
+} > "$RESULTS/summary.txt"
+cat "$RESULTS/summary.txt"
+echo "run-all: results in $RESULTS" >&2
