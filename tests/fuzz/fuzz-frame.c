@@ -2,7 +2,8 @@
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * The input is one frame, header included. Checks:
+ * The input is one frame, header included (parsed as is, and again with its
+ * length field set to the input's size when it differs). Checks:
  *  - diode_msg_check_header() on the first 8 bytes agrees with an
  *    independent reading of the header rules (docs/protocol.md section 3);
  *  - diode_msg_parse() never crashes, and on failure sets an error of the
@@ -422,6 +423,22 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   if (size >= DIODE_FRAME_HEADER_SIZE)
     check_header_oracle (data);
   fuzz_parse (data, size);
+  /* Most mutations change the size without the header's length field, and
+   * the parser rightly stops there. Parse a copy with the length fixed too,
+   * so mutations reach the payload fields. */
+  if (size >= DIODE_FRAME_HEADER_SIZE
+      && fuzz_be32 (data + 4) != size - DIODE_FRAME_HEADER_SIZE
+      && size - DIODE_FRAME_HEADER_SIZE <= G_MAXUINT32) {
+    guint8 *copy = g_memdup2 (data, size);
+    gsize len = size - DIODE_FRAME_HEADER_SIZE;
+
+    copy[4] = len >> 24;
+    copy[5] = len >> 16;
+    copy[6] = len >> 8;
+    copy[7] = len;
+    fuzz_parse (copy, size);
+    g_free (copy);
+  }
   fuzz_encoders (data, size);
   return 0;
 }

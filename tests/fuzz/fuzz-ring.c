@@ -17,7 +17,8 @@
  *    eviction pass (CAPS, header and other frames do not evict);
  *  - the write position grows by exactly the bytes appended;
  *  - a cursor returns frames of one chunk run in push order; its prelude is
- *    CAPS/header frames only; after seek_seq the first frame is the MEDIA
+ *    CAPS/header frames only; after seek_seq (which, like a join, sends the
+ *    chunk's caps and headers first) the first other frame is the MEDIA
  *    with that seq;
  *  - a cursor that is caught up (next() returned NULL) has no backlog; a
  *    cursor on a live chunk has a backlog no larger than the ring;
@@ -330,7 +331,11 @@ op_cursor (Fuzz * f, guint op)
       if (found) {
         reposition (c);
         c->expect_seq = seq;
-        FUZZ_CHECK (c->c.prelude == 0, "seek_seq set a prelude");
+        /* resuming also sends the chunk's caps and headers first */
+        FUZZ_CHECK (c->c.chunk == chunk && c->c.index == index
+            && c->c.prelude == (chunk->caps_frame ? 1u : 0u)
+            + chunk->header_frames->len,
+            "seek_seq did not attach at the seq with its prelude");
       }
       break;
     }

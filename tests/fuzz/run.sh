@@ -223,6 +223,11 @@ fuzz-$t: REGRESSION FAILED"
   execs=$(cat $logs | sed -n 's/^stat::number_of_executed_units: *//p' \
     | awk '{s += $1} END {print s + 0}')
   final=$(find "$work/corpus" -type f | wc -l)
+  # libFuzzer's last status line per job: edge coverage and corpus units
+  # shellcheck disable=SC2086
+  cov=$(for l in $logs; do grep -E '^#[0-9]+.* cov: ' "$l" | tail -n 1; done \
+    | sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\) corp: \([0-9]*\).*/\1 \2 \3/p' \
+    | sort -n | tail -n 1 | awk '{printf "cov %s, ft %s, %s units", $1, $2, $3}')
   crashes=$(find "$work/artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' \
     -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
 
@@ -241,7 +246,7 @@ fuzz-$t: REGRESSION FAILED"
     summary="$summary
 fuzz-$t: $execs executions in $((end - start)) s, $crashes crash(es) (exit $rc)"
   else
-    line="fuzz-$t: $execs executions in $((end - start)) s ($JOBS job(s)), corpus $seeds -> $final inputs, 0 crashes"
+    line="fuzz-$t: $execs executions in $((end - start)) s ($JOBS job(s)), corpus $seeds -> $final files${cov:+ ($cov)}, 0 crashes"
     echo "$line"
     summary="$summary
 $line"
