@@ -25,10 +25,23 @@ GST_DEBUG_CATEGORY_STATIC (gst_diode_client_debug);
 #define READ_CHUNK (64 * 1024)
 #define CLIENT_AGENT "gst-diode/" VERSION
 
+static GQuark
+client_quark (void)
+{
+  static GQuark q = 0;
+
+  if (!q)
+    q = g_quark_from_static_string ("gst-diode-client");
+  return q;
+}
+
 GstDiodeClient *
 gst_diode_client_new (GstElement * element, DiodeRole role)
 {
   GstDiodeClient *c = g_new0 (GstDiodeClient, 1);
+
+  /* lets the shared URI handler find the client of either element */
+  g_object_set_qdata (G_OBJECT (element), client_quark (), c);
 
   GST_DEBUG_CATEGORY_INIT (gst_diode_client_debug, "diodeclient", 0,
       "diode relay connection");
@@ -407,6 +420,35 @@ fail:
     gst_uri_unref (u);
   g_free (full_path);
   return FALSE;
+}
+
+static const gchar *const *
+uri_get_protocols (GType type)
+{
+  static const gchar *protocols[] = { "diode", NULL };
+  return protocols;
+}
+
+static gchar *
+uri_get_uri (GstURIHandler * handler)
+{
+  return gst_diode_client_get_uri (g_object_get_qdata (G_OBJECT (handler),
+          client_quark ()));
+}
+
+static gboolean
+uri_set_uri (GstURIHandler * handler, const gchar * uri, GError ** error)
+{
+  return gst_diode_client_set_uri (g_object_get_qdata (G_OBJECT (handler),
+          client_quark ()), uri, error);
+}
+
+void
+gst_diode_client_uri_handler_init (GstURIHandlerInterface * iface)
+{
+  iface->get_protocols = uri_get_protocols;
+  iface->get_uri = uri_get_uri;
+  iface->set_uri = uri_set_uri;
 }
 
 gchar *

@@ -101,6 +101,9 @@ gboolean gst_diode_client_get_property (GstDiodeClient * c, guint prop_id, GValu
 
 /* URI handler helpers: diode://host[:port]/stream[?relay-id=0x...] */
 gboolean gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri, GError ** error);
+/* Fills get_protocols/get_uri/set_uri of an element whose client was made
+ * by gst_diode_client_new(); the element sets get_type. */
+void     gst_diode_client_uri_handler_init (GstURIHandlerInterface * iface);
 gchar   *gst_diode_client_get_uri (GstDiodeClient * c);
 
 /* Connect, TLS, verify the relay, HELLO/WELCOME. Errors are in the

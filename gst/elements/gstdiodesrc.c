@@ -506,36 +506,14 @@ gst_diode_src_uri_get_type (GType type)
   return GST_URI_SRC;
 }
 
-static const gchar *const *
-gst_diode_src_uri_get_protocols (GType type)
-{
-  static const gchar *protocols[] = { "diode", NULL };
-  return protocols;
-}
-
-static gchar *
-gst_diode_src_uri_get_uri (GstURIHandler * handler)
-{
-  return gst_diode_client_get_uri (GST_DIODE_SRC (handler)->client);
-}
-
-static gboolean
-gst_diode_src_uri_set_uri (GstURIHandler * handler, const gchar * uri,
-    GError ** error)
-{
-  return gst_diode_client_set_uri (GST_DIODE_SRC (handler)->client, uri,
-      error);
-}
-
 static void
 gst_diode_src_uri_handler_init (gpointer g_iface, gpointer iface_data)
 {
   GstURIHandlerInterface *iface = g_iface;
 
+  /* diode:// parsing and printing live in the shared client */
+  gst_diode_client_uri_handler_init (iface);
   iface->get_type = gst_diode_src_uri_get_type;
-  iface->get_protocols = gst_diode_src_uri_get_protocols;
-  iface->get_uri = gst_diode_src_uri_get_uri;
-  iface->set_uri = gst_diode_src_uri_set_uri;
 }
 
 /* ------------------------------------------------------------------------ */
