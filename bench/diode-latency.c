@@ -61,6 +61,9 @@ typedef struct {
   DiodeTls *tls;
   DiodeSession *sess;
   GByteArray *outq;
+  guint32 keepalive_ms;         /* from WELCOME; 0 = none */
+  gint64 last_sent_ns;          /* keepalive: when we last sent a frame */
+  guint64 ping_token;
 } Conn;
 
 static struct {
@@ -180,7 +183,19 @@ queue_frame (Conn * c, GBytes * f, DiodeMsgType type)
   }
   g_byte_array_append (c->outq, d, len);
   g_bytes_unref (f);
+  c->last_sent_ns = now_ns ();
   flush (c);
+}
+
+/* Keepalive (protocol section 11): send something at least every K ms; a
+ * viewer has nothing else to say, so it PINGs at K/2. */
+static void
+keepalive (Conn * c)
+{
+  if (c->st != S_ACTIVE || c->keepalive_ms == 0 || !c->sess)
+    return;
+  if (now_ns () - c->last_sent_ns > (gint64) c->keepalive_ms * 500000)
+    queue_frame (c, diode_msg_encode_ping (++c->ping_token), DIODE_MSG_PING);
 }
 
 static void
@@ -213,6 +228,7 @@ send_media (void)
   memcpy (frame_buf + DIODE_MEDIA_PREFIX_SIZE, &t, 8);
   frames_sent++;
   g_byte_array_append (pub.outq, frame_buf, frame_len);
+  pub.last_sent_ns = t;
   flush (&pub);
 }
 
@@ -243,6 +259,7 @@ handle (Conn * c, DiodeMsg * m)
 {
   switch (m->type) {
     case DIODE_MSG_WELCOME:
+      c->keepalive_ms = m->keepalive_ms;
       if (c->kind == C_PUB) {
         c->st = S_REQUEST;
         queue_frame (c, diode_msg_encode_publish (opt.stream),
@@ -581,6 +598,8 @@ main (int argc, char **argv)
         if (read (timer_fd, &exp, sizeof exp) == sizeof exp)
           while (exp-- > 0)
             send_media ();
+        keepalive (&pub);
+        keepalive (&view);
       } else if (c == &listen_tag) {
         accept_one ();
       } else {

@@ -922,7 +922,9 @@ gst_diode_client_close (GstDiodeClient * c)
 {
   if (c->tls) {
     diode_tls_bye (c->tls);
-    if (c->fd >= 0) {
+    /* A connection known dead gets no grace: it would only delay the
+     * reconnect. */
+    if (c->fd >= 0 && !c->lost && c->session) {
       /* Give the relay our last frames before the socket goes: shut the
        * write side and read until it closes, briefly, so a close with
        * unread data cannot turn into a reset that discards them. */

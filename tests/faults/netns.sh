@@ -27,7 +27,11 @@ skip () { echo "SKIP $test: $*"; exit 77; }
 command -v ip > /dev/null || skip "no 'ip' command (iproute2)"
 command -v tc > /dev/null || skip "no 'tc' command (iproute2)"
 
+drv=""
 cleanup () {
+  # The driver's own children die with it (PR_SET_PDEATHSIG).
+  [ -n "$drv" ] && kill -TERM "$drv" 2> /dev/null && sleep 0.5 && \
+    kill -KILL "$drv" 2> /dev/null
   ip netns del "$ns_r" 2> /dev/null
   ip netns del "$ns_p" 2> /dev/null
   # Deleting a namespace destroys the veth end inside it, and its peer.
@@ -60,5 +64,12 @@ if [ "$test" = netns-netem ]; then
   tc -n "$ns_p" qdisc del dev "$dev_p" root
 fi
 
+# In the background, so that a signal to this script (meson's timeout) runs
+# the trap at once and takes the driver down too.
 "$driver" "$test" --ns-relay "$ns_r" --ns-pub "$ns_p" --relay-host 10.213.0.1 \
-  --relay-dev "$dev_r" --pub-dev "$dev_p"
+  --relay-dev "$dev_r" --pub-dev "$dev_p" &
+drv=$!
+wait "$drv"
+rc=$?
+drv=""
+exit "$rc"
