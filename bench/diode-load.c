@@ -17,7 +17,8 @@
  *   byte-stream for the first IDR NAL after an SPS and a PPS.
  *
  * Timeline: [--pre S: server idle sample] -> connect phase (ramp or spread)
- * -> --warmup S -> measurement window of --duration S -> JSON on stdout.
+ * -> --warmup S -> measurement window of --duration S -> [--linger S, still
+ * connected] -> JSON on stdout.
  *
  * Per viewer "time to first keyframe" runs from its connect() call to its
  * first decodable frame: for diode the first MEDIA with KEYFRAME after a CAPS,
@@ -92,7 +93,7 @@ typedef struct {
   const gchar *why;             /* failure reason (static string) */
 } Viewer;
 
-typedef enum { PH_PRE, PH_CONNECT, PH_WARMUP, PH_WINDOW, PH_DONE } Phase;
+typedef enum { PH_PRE, PH_CONNECT, PH_WARMUP, PH_WINDOW, PH_LINGER, PH_DONE } Phase;
 
 static struct {
   gboolean tls, tcp, quiet;
@@ -100,7 +101,7 @@ static struct {
   gint port;
   gchar *stream;
   gint n;
-  gdouble duration, warmup, ramp, spread, pre, connect_timeout;
+  gdouble duration, warmup, ramp, spread, pre, connect_timeout, linger;
   gchar *relay_id;
   gchar *identity;
   gdouble expect_bps;
@@ -659,6 +660,9 @@ main (int argc, char **argv)
     {"connect-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &opt.connect_timeout,
         "Give up on viewers not connected this long after the last start "
           "(default 30)", "SECONDS"},
+    {"linger", 0, 0, G_OPTION_ARG_DOUBLE, &opt.linger,
+        "Keep the viewers connected this long after the window",
+        "SECONDS"},
     {"pre", 0, 0, G_OPTION_ARG_DOUBLE, &opt.pre,
         "Sample the server's idle CPU for this long before connecting",
         "SECONDS"},
@@ -693,7 +697,8 @@ main (int argc, char **argv)
   }
   g_option_context_free (ctx);
   if (opt.tls == opt.tcp || opt.port <= 0 || opt.port > 65535 || opt.n < 1
-      || opt.duration < 0 || opt.warmup < 0 || opt.duration + opt.warmup +
+      || opt.duration < 0 || opt.warmup < 0 || opt.linger < 0
+      || opt.linger + opt.duration + opt.warmup +
       opt.spread + opt.pre + opt.connect_timeout > MAX_LOOP_S) {
     fprintf (stderr, "diode-load: need exactly one of --tls/--tcp, --port, "
         "-n >= 1 and bounded times (see --help)\n");
@@ -806,8 +811,11 @@ main (int argc, char **argv)
       t_win1 = now;
       for (i = 0; i < (guint) opt.n; i++)
         viewers[i].bytes_win1 = viewers[i].bytes;
-      phase = PH_DONE;
+      phase = PH_LINGER;
+      t_phase = now + (gint64) (opt.linger * 1e9);
     }
+    if (phase == PH_LINGER && now >= t_phase)
+      phase = PH_DONE;
     if (phase == PH_DONE)
       break;
     if (now - t0 > (gint64) MAX_LOOP_S * 1000000000) {

@@ -47,8 +47,8 @@ for v in $VIEWERS; do
     # the other viewers: subscribe first (they wait for the stream)
     bench_spawn "$max" "$bench_tmp/load" "$load_bin" --tls \
       --port "$RELAY_PORT" --relay-id "$RELAY_ADDR" --stream lat \
-      -n $((v - 1)) --warmup 0 --duration $((delay + warm + DURATION + 2)) \
-      --expect-bps 3950000 -q
+      -n $((v - 1)) --warmup $((delay + warm)) --duration $((DURATION - 1)) \
+      --linger 6 --expect-bps 3950000 -q
     lp=$SPAWN_TPID
   fi
   json=$(timeout "$max" "$latency_bin" --port "$RELAY_PORT" \
@@ -57,7 +57,7 @@ for v in $VIEWERS; do
   check_alive "$RELAY_PID" relay
   load=null
   if [ -n "$lp" ]; then
-    wait "$lp" 2>/dev/null || true   # it ends on its own, 2 s after us
+    wait "$lp" 2>/dev/null || true   # it ends on its own, a few s after us
     bench_stop "$lp"
     load=$(cat "$bench_tmp/load.out")
     [ -n "$load" ] || load=null
