@@ -6,6 +6,14 @@
 
 #include <gst/check/gstcheck.h>
 
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
 const gchar *
 fixture_config_dir (void)
 {
@@ -106,4 +114,183 @@ fixture_expect_error (GstElement * element, GstState state, guint timeout_ms)
       GST_MSECOND, GST_MESSAGE_ERROR);
   gst_object_unref (bus);
   return msg;
+}
+
+gint64
+deadline_in (guint ms)
+{
+  return g_get_monotonic_time () + (gint64) ms *1000;
+}
+
+gint64
+ms_since (gint64 t0)
+{
+  return (g_get_monotonic_time () - t0) / 1000;
+}
+
+gboolean
+wait_fd (int fd, short events, gint64 end)
+{
+  for (;;) {
+    struct pollfd p = { fd, events, 0 };
+    gint64 left = end - g_get_monotonic_time ();
+    int r;
+
+    if (left <= 0)
+      return FALSE;
+    r = poll (&p, 1, (int) ((left + 999) / 1000));
+    if (r > 0)
+      return TRUE;
+    if (r < 0 && errno != EINTR)
+      return TRUE;              /* let the caller meet the error */
+  }
+}
+
+gboolean
+fixture_wait_connections (DiodeRelay * relay, guint n, guint timeout_ms)
+{
+  gint64 end = deadline_in (timeout_ms);
+
+  while (diode_relay_count_connections (relay) != n) {
+    if (g_get_monotonic_time () > end)
+      return FALSE;
+    g_usleep (5 * 1000);
+  }
+  return TRUE;
+}
+
+void
+fixture_fill_payload (guint8 * data, gsize size, guint i)
+{
+  gsize k;
+
+  for (k = 0; k < size; k++)
+    data[k] = (guint8) (i * 31 + k * 7 + (k >> 8));
+  if (size >= 4)
+    GST_WRITE_UINT32_BE (data, i);
+}
+
+GstBuffer *
+fixture_make_buffer (guint i, gsize size, guint gop)
+{
+  guint8 *data = g_malloc (size);
+  GstBuffer *buf;
+
+  fixture_fill_payload (data, size, i);
+  buf = gst_buffer_new_wrapped (data, size);
+  GST_BUFFER_PTS (buf) = 1000 * GST_SECOND + i * 33 * GST_MSECOND;
+  GST_BUFFER_DTS (buf) = GST_BUFFER_PTS (buf);
+  GST_BUFFER_DURATION (buf) = 33 * GST_MSECOND;
+  GST_BUFFER_OFFSET (buf) = i;
+  GST_BUFFER_OFFSET_END (buf) = i + 1;
+  if (i % gop != 0)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  return buf;
+}
+
+gboolean
+fixture_payload_matches (GstBuffer * b, guint i, gsize size)
+{
+  GstMapInfo map;
+  guint8 *expect;
+  gboolean ok;
+
+  if (!gst_buffer_map (b, &map, GST_MAP_READ))
+    return FALSE;
+  expect = g_malloc (size);
+  fixture_fill_payload (expect, size, i);
+  ok = map.size == size && memcmp (map.data, expect, size) == 0;
+  g_free (expect);
+  gst_buffer_unmap (b, &map);
+  return ok;
+}
+
+static void
+relay_child_setup (gpointer user_data)
+{
+  /* if this test process dies, the relay (perhaps stopped) goes with it */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () == 1)
+    _exit (1);
+}
+
+FixtureRelayProc *
+fixture_relay_proc_start (const gchar * fallback_bin,
+    const gchar * const *extra_args)
+{
+  FixtureRelayProc *r = g_new0 (FixtureRelayProc, 1);
+  const gchar *bin = g_getenv ("DIODE_RELAY");
+  gchar *key = g_build_filename (fixture_config_dir (), "relay.pem", NULL);
+  GPtrArray *argv = g_ptr_array_new ();
+  GString *line = g_string_new (NULL);
+  gint64 end = deadline_in (10000);
+  GError *err = NULL;
+  gchar **parts;
+  guint64 port = 0;
+
+  if (!bin || !*bin)
+    bin = fallback_bin;
+  g_ptr_array_add (argv, (gpointer) bin);
+  g_ptr_array_add (argv, (gpointer) "--listen");
+  g_ptr_array_add (argv, (gpointer) "127.0.0.1:0");
+  g_ptr_array_add (argv, (gpointer) "--identity");
+  g_ptr_array_add (argv, key);
+  g_ptr_array_add (argv, (gpointer) "--print-id");
+  for (; extra_args && *extra_args; extra_args++)
+    g_ptr_array_add (argv, (gpointer) * extra_args);
+  g_ptr_array_add (argv, NULL);
+  fail_unless (g_spawn_async_with_pipes (NULL, (gchar **) argv->pdata, NULL,
+          G_SPAWN_DO_NOT_REAP_CHILD, relay_child_setup, NULL, &r->pid, NULL,
+          &r->out_fd, NULL, &err), "cannot start %s: %s", bin,
+      err ? err->message : "?");
+  g_ptr_array_unref (argv);
+  g_free (key);
+
+  /* --print-id: "0xADDRESS PORT\n" once listening */
+  while (!strchr (line->str, '\n')) {
+    gchar c[256];
+    ssize_t n;
+
+    fail_unless (wait_fd (r->out_fd, POLLIN, end), "%s printed no address "
+        "within 10 s", bin);
+    n = read (r->out_fd, c, sizeof (c));
+    fail_unless (n > 0, "%s exited before printing its address", bin);
+    g_string_append_len (line, c, n);
+  }
+  g_strchomp (line->str);
+  parts = g_strsplit (line->str, " ", -1);
+  fail_unless (g_strv_length (parts) == 2 && g_str_has_prefix (parts[0], "0x")
+      && g_ascii_string_to_unsigned (parts[1], 10, 1, 65535, &port, NULL),
+      "unexpected --print-id line '%s'", line->str);
+  r->address = g_strdup (parts[0]);
+  r->port = (guint) port;
+  g_strfreev (parts);
+  g_string_free (line, TRUE);
+  return r;
+}
+
+gboolean
+fixture_relay_proc_stop (FixtureRelayProc * r)
+{
+  gint64 end = deadline_in (5000);
+  int status = 0;
+  pid_t got = 0;
+  gboolean clean = FALSE;
+
+  kill (r->pid, SIGCONT);
+  kill (r->pid, SIGTERM);
+  while ((got = waitpid (r->pid, &status, WNOHANG)) == 0
+      && g_get_monotonic_time () < end)
+    g_usleep (10 * 1000);
+  if (got == r->pid) {
+    clean = WIFEXITED (status) && WEXITSTATUS (status) == 0;
+  } else {
+    kill (r->pid, SIGKILL);
+    waitpid (r->pid, &status, 0);
+  }
+  g_spawn_close_pid (r->pid);
+  close (r->out_fd);
+  g_free (r->address);
+  g_free (r);
+  return clean;
 }

@@ -29,4 +29,48 @@ gboolean     fixture_wait_publisher (DiodeRelay * relay, const gchar * stream,
 GstMessage  *fixture_expect_error (GstElement * element, GstState state,
                                    guint timeout_ms);
 
+/* Time and sockets: the monotonic clock in µs, as g_get_monotonic_time(). */
+/* The monotonic time @ms from now. */
+gint64       deadline_in (guint ms);
+/* Milliseconds since @t0 (a g_get_monotonic_time() value). */
+gint64       ms_since (gint64 t0);
+/* Waits until @fd is ready for @events (POLLIN, POLLOUT; or has an error or
+ * hangup, which the caller then meets). FALSE when @end (monotonic µs)
+ * passes first. Needs no gst-check: usable outside GST_START_TEST. */
+gboolean     wait_fd (int fd, short events, gint64 end);
+
+/* Polls until @relay holds exactly @n connections or @timeout_ms passes. */
+gboolean     fixture_wait_connections (DiodeRelay * relay, guint n,
+                                       guint timeout_ms);
+
+/* Synthetic media: payload bytes derived from the buffer index @i, with @i
+ * itself big-endian in the first 4 bytes (recognizable in a hex dump). */
+void         fixture_fill_payload (guint8 * data, gsize size, guint i);
+/* Buffer @i: @size bytes of fixture_fill_payload(), keyframe every @gop
+ * (else DELTA_UNIT), PTS = DTS = 1000 s + @i * 33 ms, 33 ms long,
+ * OFFSET @i, OFFSET_END @i + 1. */
+GstBuffer   *fixture_make_buffer (guint i, gsize size, guint gop);
+/* @b carries exactly the @size byte payload of buffer @i. */
+gboolean     fixture_payload_matches (GstBuffer * b, guint i, gsize size);
+
+/* The diode-relay daemon as a child process (it dies with this process:
+ * PR_SET_PDEATHSIG). */
+typedef struct
+{
+  GPid pid;
+  int out_fd;                   /* its stdout */
+  guint port;                   /* what it listens on, on 127.0.0.1 */
+  gchar *address;               /* its identity address, "0x..." */
+} FixtureRelayProc;
+
+/* Starts $DIODE_RELAY (else @fallback_bin: the build's DIODE_RELAY_PATH)
+ * with "--listen 127.0.0.1:0 --identity <temp dir>/relay.pem --print-id"
+ * and then @extra_args (NULL-terminated, may be NULL), and waits (10 s at
+ * most) for its --print-id line. Test failure if any of that fails. */
+FixtureRelayProc *fixture_relay_proc_start (const gchar * fallback_bin,
+                                            const gchar * const *extra_args);
+/* SIGCONT + SIGTERM, a 5 s bounded wait, SIGKILL if needed; frees @r. TRUE
+ * if it exited cleanly (status 0) on SIGTERM. */
+gboolean     fixture_relay_proc_stop (FixtureRelayProc * r);
+
 G_END_DECLS

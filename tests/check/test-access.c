@@ -28,9 +28,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include "fixture.h"
 #include "diode-msg.h"
@@ -68,12 +66,6 @@ who_init (Who * w)
   g_assert (id != NULL);
   w->addr = g_strdup (diode_identity_get_address (id));
   diode_identity_unref (id);
-}
-
-static gint64
-deadline_in (guint ms)
-{
-  return g_get_monotonic_time () + (gint64) ms *1000;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -380,24 +372,6 @@ typedef struct
   DiodeIdentity *id;            /* when it uses a diode identity */
   gchar *peer;                  /* relay address learned in the handshake */
 } Raw;
-
-static gboolean
-wait_fd (int fd, short events, gint64 end)
-{
-  for (;;) {
-    struct pollfd p = { fd, events, 0 };
-    gint64 left = end - g_get_monotonic_time ();
-    int r;
-
-    if (left <= 0)
-      return FALSE;
-    r = poll (&p, 1, (int) ((left + 999) / 1000));
-    if (r > 0)
-      return TRUE;
-    if (r < 0 && errno != EINTR)
-      return TRUE;
-  }
-}
 
 static Raw *
 raw_connect_cred (guint16 port, gnutls_certificate_credentials_t cred)
@@ -1049,13 +1023,6 @@ GST_START_TEST (test_fleet_reload)
 GST_END_TEST;
 
 /* The diode-relay daemon reloads its --config on SIGHUP. */
-static void
-relay_child_setup (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid () == 1)
-    _exit (1);
-}
 
 /* Push buffers until @v gets one (the daemon has no viewer counter). */
 static guint
@@ -1083,42 +1050,15 @@ pump_until_watching (GstHarness * pub, Viewer * v, guint i)
 
 GST_START_TEST (test_sighup_reloads_config)
 {
-  const gchar *bin = g_getenv ("DIODE_RELAY");
   gchar *text = g_strdup_printf ("[fleet office]\nmembers=%s\n", bob.addr);
   gchar *conf = write_temp ("sighup.conf", text);
-  gchar *key = g_build_filename (fixture_config_dir (), "relay.pem", NULL);
-  gchar *argv[] = { NULL, (gchar *) "--listen", (gchar *) "127.0.0.1:0",
-    (gchar *) "--identity", key, (gchar *) "--config", conf,
-    (gchar *) "--print-id", NULL
-  };
-  GString *line = g_string_new (NULL);
-  gint64 end = deadline_in (10000);
-  GError *err = NULL;
-  GPid pid;
-  int out_fd, status = 0;
-  gchar **parts, *hp;
+  const gchar *args[] = { "--config", conf, NULL };
+  FixtureRelayProc *rp = fixture_relay_proc_start (DIODE_RELAY_PATH, args);
+  gchar *hp = g_strdup_printf ("127.0.0.1:%u", rp->port);
   GstElement *e;
   GstHarness *pub;
   Viewer *vb, *vc;
   guint i;
-
-  argv[0] = (gchar *) (bin && *bin ? bin : DIODE_RELAY_PATH);
-  fail_unless (g_spawn_async_with_pipes (NULL, argv, NULL,
-          G_SPAWN_DO_NOT_REAP_CHILD, relay_child_setup, NULL, &pid, NULL,
-          &out_fd, NULL, &err), "%s: %s", argv[0], err ? err->message : "?");
-  while (!strchr (line->str, '\n')) {
-    gchar c[256];
-    ssize_t n;
-
-    fail_unless (wait_fd (out_fd, POLLIN, end), "no --print-id line");
-    n = read (out_fd, c, sizeof (c));
-    fail_unless (n > 0, "diode-relay exited early");
-    g_string_append_len (line, c, n);
-  }
-  g_strchomp (line->str);
-  parts = g_strsplit (line->str, " ", -1);
-  fail_unless (g_strv_length (parts) == 2, "'%s'", line->str);
-  hp = g_strdup_printf ("127.0.0.1:%s", parts[1]);
 
   e = sink_new (hp, "hq", &alice);
   g_object_set (e, "access", ACCESS_PROTECTED, "fleet", "office", NULL);
@@ -1129,7 +1069,7 @@ GST_START_TEST (test_sighup_reloads_config)
   g_free (text);
   text = g_strdup_printf ("[fleet office]\nmembers=%s\n", carol.addr);
   g_free (write_temp ("sighup.conf", text));
-  fail_unless (kill (pid, SIGHUP) == 0);
+  fail_unless (kill (rp->pid, SIGHUP) == 0);
   viewer_refused (vb, "is not in fleet 'office'");
   vc = viewer_new_hp (hp, "hq", &carol);
   pump_until_watching (pub, vc, i);
@@ -1137,24 +1077,9 @@ GST_START_TEST (test_sighup_reloads_config)
   viewer_free (vb);
   viewer_free (vc);
   gst_harness_teardown (pub);
-  kill (pid, SIGTERM);
-  end = deadline_in (WAIT_MS);
-  while (waitpid (pid, &status, WNOHANG) == 0) {
-    if (g_get_monotonic_time () > end) {
-      kill (pid, SIGKILL);
-      waitpid (pid, &status, 0);
-      fail ("diode-relay did not stop on SIGTERM");
-    }
-    g_usleep (10 * 1000);
-  }
-  fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
-      "diode-relay exited with status %d", status);
-  g_spawn_close_pid (pid);
-  close (out_fd);
-  g_strfreev (parts);
-  g_string_free (line, TRUE);
+  fail_unless (fixture_relay_proc_stop (rp), "diode-relay did not exit "
+      "cleanly (status 0) on SIGTERM");
   g_free (hp);
-  g_free (key);
   g_free (conf);
   g_free (text);
 }

@@ -15,17 +15,15 @@
 #include <gst/check/gstharness.h>
 #include <gnutls/gnutls.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "fixture.h"
+#include "rawclient.h"
 #include "diode-msg.h"
 #include "diode-tls.h"
 
@@ -36,54 +34,10 @@
 #define BIG_BUFFER    (200 * 1024)
 #define CLOSE_MS      2000      /* a dropped attacker must see EOF by then */
 #define PULL_MS       5000      /* a healthy buffer must arrive by then */
-
-static gint64
-deadline_in (guint ms)
-{
-  return g_get_monotonic_time () + (gint64) ms *1000;
-}
-
-static gint64
-ms_since (gint64 t0)
-{
-  return (g_get_monotonic_time () - t0) / 1000;
-}
-
-/* Waits until @fd is ready for @events (or has an error/hangup). FALSE when
- * @end (monotonic µs) passes first. */
-static gboolean
-wait_fd (int fd, short events, gint64 end)
-{
-  for (;;) {
-    struct pollfd p = { fd, events, 0 };
-    gint64 left = end - g_get_monotonic_time ();
-    int r;
-
-    if (left <= 0)
-      return FALSE;
-    r = poll (&p, 1, (int) ((left + 999) / 1000));
-    if (r > 0)
-      return TRUE;
-    if (r < 0 && errno != EINTR)
-      return TRUE;              /* let the caller meet the error */
-  }
-}
-
-static gboolean
-wait_connections (DiodeRelay * relay, guint n, guint timeout_ms)
-{
-  gint64 end = deadline_in (timeout_ms);
-
-  while (diode_relay_count_connections (relay) != n) {
-    if (g_get_monotonic_time () > end)
-      return FALSE;
-    g_usleep (5 * 1000);
-  }
-  return TRUE;
-}
+#define ATTACKER_KEY  "attacker.pem"    /* the raw clients' identity */
 
 #define assert_connections(relay, n) G_STMT_START {                       \
-  fail_unless (wait_connections ((relay), (n), CLOSE_MS),                  \
+  fail_unless (fixture_wait_connections ((relay), (n), CLOSE_MS),          \
       "relay holds %u connections, expected %u (bad connection leaked?)",  \
       diode_relay_count_connections (relay), (guint) (n));                 \
 } G_STMT_END
@@ -107,36 +61,6 @@ vm_size_kb (void)
 /* ------------------------------------------------------------------------ */
 /* The healthy publisher and viewer */
 
-static void
-fill_payload (guint8 * data, gsize size, guint i)
-{
-  gsize k;
-
-  for (k = 0; k < size; k++)
-    data[k] = (guint8) (i * 31 + k * 7 + (k >> 8));
-  if (size >= 4)
-    GST_WRITE_UINT32_BE (data, i);      /* recognizable in a hex dump */
-}
-
-/* Buffer @i of the healthy stream: keyframe every GOP, 33 ms apart. */
-static GstBuffer *
-make_buffer (guint i, gsize size)
-{
-  guint8 *data = g_malloc (size);
-  GstBuffer *buf;
-
-  fill_payload (data, size, i);
-  buf = gst_buffer_new_wrapped (data, size);
-  GST_BUFFER_PTS (buf) = 1000 * GST_SECOND + i * 33 * GST_MSECOND;
-  GST_BUFFER_DTS (buf) = GST_BUFFER_PTS (buf);
-  GST_BUFFER_DURATION (buf) = 33 * GST_MSECOND;
-  GST_BUFFER_OFFSET (buf) = i;
-  GST_BUFFER_OFFSET_END (buf) = i + 1;
-  if (i % GOP != 0)
-    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
-  return buf;
-}
-
 typedef struct
 {
   DiodeRelay *relay;
@@ -159,8 +83,8 @@ healthy_push (Healthy * h, guint n, gsize size)
     gsize sz = size ? size : 100 + (i * 37) % 3000;
 
     g_array_append_val (h->sizes, sz);
-    fail_unless_equals_int (gst_harness_push (h->pub, make_buffer (i, sz)),
-        GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (h->pub,
+            fixture_make_buffer (i, sz, GOP)), GST_FLOW_OK);
     h->pushed++;
   }
 }
@@ -187,7 +111,7 @@ healthy_pull (Healthy * h)
     fail_unless (gst_buffer_map (b, &map, GST_MAP_READ));
     fail_unless_equals_uint64 (map.size, want);
     expect = g_malloc (want);
-    fill_payload (expect, want, i);
+    fixture_fill_payload (expect, want, i);
     fail_unless (memcmp (map.data, expect, want) == 0,
         "healthy viewer: payload of buffer %u differs", i);
     g_free (expect);
@@ -258,280 +182,8 @@ healthy_stop (Healthy * h)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Plain TCP attackers */
-
-static int
-tcp_connect (DiodeRelay * relay, int rcvbuf)
-{
-  struct sockaddr_in sa;
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-
-  fail_unless (fd >= 0, "socket: %s", g_strerror (errno));
-  if (rcvbuf > 0)
-    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof (rcvbuf));
-  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
-  memset (&sa, 0, sizeof (sa));
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons (diode_relay_get_port (relay));
-  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  fail_unless (connect (fd, (struct sockaddr *) &sa, sizeof (sa)) == 0,
-      "connect: %s", g_strerror (errno));
-  fail_unless (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK) == 0);
-  return fd;
-}
-
-/* Best effort: the relay may hang up before it read everything. */
-static void
-tcp_send (int fd, const guint8 * data, gsize len)
-{
-  gint64 end = deadline_in (CLOSE_MS);
-  gsize off = 0;
-
-  while (off < len && wait_fd (fd, POLLOUT, end)) {
-    ssize_t n = send (fd, data + off, len - off, MSG_NOSIGNAL);
-
-    if (n > 0)
-      off += n;
-    else if (n < 0 && errno != EAGAIN && errno != EINTR)
-      return;
-  }
-}
-
-/* Reads and discards until the relay closes (EOF or reset). Returns how long
- * that took in ms, or -1 if it did not happen within @timeout_ms. */
-static gint64
-tcp_wait_closed (int fd, guint timeout_ms)
-{
-  gint64 t0 = g_get_monotonic_time ();
-  gint64 end = deadline_in (timeout_ms);
-  guint8 buf[4096];
-
-  for (;;) {
-    ssize_t n;
-
-    if (!wait_fd (fd, POLLIN, end))
-      return -1;
-    n = recv (fd, buf, sizeof (buf), MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-      return ms_since (t0);
-  }
-}
-
-/* ------------------------------------------------------------------------ */
-/* TLS attackers: a real identity and TLS session, then hand-made frames */
-
-typedef struct
-{
-  int fd;
-  DiodeIdentity *id;
-  DiodeTls *tls;
-  GByteArray *rx;               /* plaintext received, not yet parsed */
-} RawClient;
-
-typedef enum
-{
-  READ_MSG,
-  READ_CLOSED,
-  READ_TIMEOUT,
-} ReadResult;
-
-/* TLS over @fd, already connected to @relay. */
-static RawClient *
-raw_open_fd (DiodeRelay * relay, int fd)
-{
-  RawClient *c = g_new0 (RawClient, 1);
-  gchar *key = g_build_filename (fixture_config_dir (), "attacker.pem", NULL);
-  gint64 end = deadline_in (5000);
-  GError *err = NULL;
-  DiodeTlsStatus st;
-
-  c->id = diode_identity_load_or_create (key, &err);
-  fail_unless (c->id != NULL, "attacker identity: %s",
-      err ? err->message : "?");
-  g_free (key);
-  c->fd = fd;
-  c->tls = diode_tls_new_client (c->fd, c->id, NULL, &err);
-  fail_unless (c->tls != NULL, "TLS client: %s", err ? err->message : "?");
-  while ((st = diode_tls_handshake (c->tls, &err)) == DIODE_TLS_AGAIN)
-    fail_unless (wait_fd (c->fd, diode_tls_wants_write (c->tls) ? POLLOUT :
-            POLLIN, end), "TLS handshake with the relay timed out");
-  fail_unless (st == DIODE_TLS_OK, "TLS handshake with the relay failed: %s",
-      err ? err->message : "connection closed");
-  fail_unless_equals_string (diode_tls_get_peer_address (c->tls),
-      diode_relay_get_address (relay));
-  c->rx = g_byte_array_new ();
-  return c;
-}
-
-static RawClient *
-raw_open (DiodeRelay * relay, int rcvbuf)
-{
-  return raw_open_fd (relay, tcp_connect (relay, rcvbuf));
-}
-
-/* Abrupt by default: no close_notify, just close(). @reset: SO_LINGER 0,
- * so the kernel sends RST instead of FIN. */
-static void
-raw_free (RawClient * c, gboolean reset)
-{
-  if (reset) {
-    struct linger lg = { 1, 0 };
-    setsockopt (c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof (lg));
-  }
-  diode_tls_free (c->tls);
-  close (c->fd);
-  diode_identity_unref (c->id);
-  g_byte_array_unref (c->rx);
-  g_free (c);
-}
-
-/* Sends all of @len bytes; FALSE if the relay closed first or the socket
- * stayed blocked for CLOSE_MS. */
-static gboolean
-raw_send (RawClient * c, const guint8 * data, gsize len)
-{
-  gint64 end = deadline_in (CLOSE_MS);
-  gsize off = 0;
-
-  while (off < len) {
-    gsize n = 0;
-    GError *err = NULL;
-    DiodeTlsStatus st = diode_tls_send (c->tls, data + off, len - off, &n,
-        &err);
-
-    if (st == DIODE_TLS_OK) {
-      off += n;
-    } else if (st == DIODE_TLS_AGAIN) {
-      if (!wait_fd (c->fd, diode_tls_wants_write (c->tls) ? POLLOUT : POLLIN,
-              end))
-        return FALSE;
-    } else {
-      GST_INFO ("send to relay stopped: %s", err ? err->message : "closed");
-      g_clear_error (&err);
-      return FALSE;
-    }
-  }
-  return TRUE;
-}
-
-/* Sends and unrefs @frame; the relay must still be reading. */
-static void
-raw_send_frame (RawClient * c, GBytes * frame)
-{
-  gsize len;
-  const guint8 *data = g_bytes_get_data (frame, &len);
-
-  fail_unless (raw_send (c, data, len), "relay stopped reading");
-  g_bytes_unref (frame);
-}
-
-/* Reads plaintext until @c->rx holds at least @want bytes. */
-static ReadResult
-raw_fill (RawClient * c, gsize want, gint64 end)
-{
-  while (c->rx->len < want) {
-    guint8 buf[16384];
-    gsize n = 0;
-    GError *err = NULL;
-    DiodeTlsStatus st;
-
-    if (diode_tls_pending (c->tls) == 0 && !wait_fd (c->fd, POLLIN, end))
-      return READ_TIMEOUT;
-    /* never more than asked: a test may want to stop mid-frame */
-    st = diode_tls_recv (c->tls, buf, MIN (sizeof (buf), want - c->rx->len),
-        &n, &err);
-    if (st == DIODE_TLS_OK) {
-      g_byte_array_append (c->rx, buf, n);
-    } else if (st != DIODE_TLS_AGAIN) {
-      /* a reset counts as a close, like a clean close_notify */
-      GST_INFO ("relay closed: %s", err ? err->message : "EOF");
-      g_clear_error (&err);
-      return READ_CLOSED;
-    }
-  }
-  return READ_MSG;
-}
-
-/* The next whole frame from the relay, parsed into @m (cleared by caller). */
-static ReadResult
-raw_read (RawClient * c, DiodeMsg * m, guint timeout_ms)
-{
-  gint64 end = deadline_in (timeout_ms);
-  ReadResult res;
-  gsize plen = 0;
-  GError *err = NULL;
-  GBytes *frame;
-  gboolean ok;
-
-  res = raw_fill (c, DIODE_FRAME_HEADER_SIZE, end);
-  if (res != READ_MSG)
-    return res;
-  fail_unless (diode_msg_check_header (c->rx->data, &plen, &err),
-      "relay sent a bad frame header: %s", err ? err->message : "?");
-  res = raw_fill (c, DIODE_FRAME_HEADER_SIZE + plen, end);
-  if (res != READ_MSG)
-    return res;
-  frame = g_bytes_new (c->rx->data, DIODE_FRAME_HEADER_SIZE + plen);
-  g_byte_array_remove_range (c->rx, 0, DIODE_FRAME_HEADER_SIZE + plen);
-  ok = diode_msg_parse (frame, m, &err);
-  g_bytes_unref (frame);
-  fail_unless (ok, "relay sent a malformed frame: %s",
-      err ? err->message : "?");
-  return READ_MSG;
-}
-
-/* The next message must be of @type. */
-static void
-raw_expect (RawClient * c, DiodeMsgType type, DiodeMsg * m)
-{
-  ReadResult res = raw_read (c, m, CLOSE_MS);
-
-  fail_unless (res == READ_MSG, "expected %s, but the relay %s",
-      diode_msg_type_name (type), res == READ_CLOSED ? "closed" :
-      "sent nothing in time");
-  fail_unless (m->type == type, "expected %s, got %s (error %u: %s)",
-      diode_msg_type_name (type), diode_msg_type_name (m->type),
-      m->error_code, m->error_text ? m->error_text : "");
-}
-
-/* Reads until the relay closes, within @timeout_ms. Every message on the way
- * must be an ERROR; the last one's code goes to @code (-1: none). Returns ms
- * until the close, -1 if the relay kept the connection open. */
-static gint64
-raw_wait_closed (RawClient * c, guint timeout_ms, gint * code,
-    gchar ** text)
-{
-  gint64 t0 = g_get_monotonic_time ();
-
-  *code = -1;
-  if (text)
-    *text = NULL;
-  for (;;) {
-    DiodeMsg m = { 0 };
-    gint64 left = timeout_ms - ms_since (t0);
-    ReadResult res;
-
-    if (left <= 0)
-      return -1;
-    res = raw_read (c, &m, (guint) left);
-    if (res == READ_CLOSED)
-      return ms_since (t0);
-    if (res == READ_TIMEOUT)
-      return -1;
-    fail_unless (m.type == DIODE_MSG_ERROR,
-        "relay sent %s to a client it should drop",
-        diode_msg_type_name (m.type));
-    GST_INFO ("relay: ERROR %u (%s): %s", m.error_code,
-        diode_error_code_name (m.error_code), m.error_text);
-    *code = m.error_code;
-    if (text) {
-      g_free (*text);
-      *text = g_strdup (m.error_text);
-    }
-    diode_msg_clear (&m);
-  }
-}
+/* Attackers: plain TCP (tcp_*) and a real identity and TLS session, then
+ * hand-made frames (raw_*), from rawclient.h */
 
 /* The relay answers with ERROR @code (a fatal one), then closes. */
 static void
@@ -650,7 +302,7 @@ GST_START_TEST (test_garbage_bytes)
   /* TLS is fine but the frames are garbage: a fatal ERROR, then close */
   random_bytes (junk, sizeof (junk), 3);
   {
-    RawClient *c = raw_open (relay, 0);
+    RawClient *c = raw_open (relay, 0, ATTACKER_KEY);
     gint code = -1;
     gint64 ms;
 
@@ -790,7 +442,7 @@ static void
 absurd_length (Healthy * h, gboolean publish_first, guint8 type,
     guint32 announced, const gchar * what)
 {
-  RawClient *c = raw_open (h->relay, 0);
+  RawClient *c = raw_open (h->relay, 0, ATTACKER_KEY);
   guint8 header[DIODE_FRAME_HEADER_SIZE] = { type, 0, 0, 0 };
   guint64 vm0 = vm_size_kb (), vm1;
   gint64 t0;
@@ -847,7 +499,7 @@ GST_END_TEST;
 static void
 violation (Healthy * h, DiodeRole role, GBytes * frame, const gchar * what)
 {
-  RawClient *c = raw_open (h->relay, 0);
+  RawClient *c = raw_open (h->relay, 0, ATTACKER_KEY);
 
   raw_hello (c, role);
   raw_send_frame (c, frame);
@@ -883,7 +535,7 @@ GST_START_TEST (test_protocol_violations)
 
   /* a frame before HELLO (no WELCOME to wait for) */
   {
-    RawClient *c = raw_open (relay, 0);
+    RawClient *c = raw_open (relay, 0, ATTACKER_KEY);
 
     raw_send_frame (c, diode_msg_encode_subscribe ("cam", 0, 0));
     raw_expect_fatal (c, DIODE_ERR_PROTOCOL, "SUBSCRIBE before HELLO");
@@ -917,7 +569,7 @@ GST_START_TEST (test_viewer_vanishes_mid_chunk)
     healthy_push (&h, 3, BIG_BUFFER);
 
     /* a small receive buffer: the relay blocks on it mid-frame */
-    c = raw_open (relay, 4096);
+    c = raw_open (relay, 4096, ATTACKER_KEY);
     raw_hello (c, DIODE_ROLE_VIEWER);
     raw_send_frame (c, diode_msg_encode_subscribe ("cam", 0, 2000));
     raw_expect (c, DIODE_MSG_SUBSCRIBE_OK, &m);
@@ -925,7 +577,7 @@ GST_START_TEST (test_viewer_vanishes_mid_chunk)
     fail_unless (fixture_wait_viewers (relay, "cam", 2, CLOSE_MS));
 
     /* CAPS, then a few hundred bytes into the first big MEDIA */
-    fail_unless (raw_fill (c, 300, deadline_in (CLOSE_MS)) == READ_MSG,
+    fail_unless (raw_fill (c, 300, deadline_in (CLOSE_MS)) == RAW_READ_MSG,
         "attacker viewer got no data");
     healthy_push (&h, 4, BIG_BUFFER);
     GST_INFO ("attacker viewer vanishes (%s)", reset ? "RST" : "close()");
@@ -989,7 +641,7 @@ GST_START_TEST (test_silent_client)
   /* TLS up, then no HELLO: docs/protocol.md section 11 wants ERROR 203
    * TIMEOUT once TLS got that far, then the close. */
   {
-    RawClient *c = raw_open (relay, 0);
+    RawClient *c = raw_open (relay, 0, ATTACKER_KEY);
     gint code;
     gint64 ms = raw_wait_closed (c, SILENT_CLOSE_MS + 1000, &code, NULL);
 
@@ -1003,7 +655,7 @@ GST_START_TEST (test_silent_client)
 
   /* slowloris: half a HELLO header, then nothing */
   {
-    RawClient *c = raw_open (relay, 0);
+    RawClient *c = raw_open (relay, 0, ATTACKER_KEY);
     GBytes *hello = diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER, "slow");
     gint code;
     gint64 ms;
@@ -1050,7 +702,7 @@ GST_START_TEST (test_handshake_deadline_from_accept)
     int fd = tcp_connect (relay, 0);
 
     g_usleep (700 * 1000);
-    c = raw_open_fd (relay, fd);
+    c = raw_open_fd (relay, fd, ATTACKER_KEY);
   }
   fail_unless (raw_wait_closed (c, 3000, &code, NULL) >= 0,
       "relay kept a silent client open");
@@ -1084,7 +736,7 @@ GST_START_TEST (test_no_common_version)
   healthy_start (&h, relay, "cam");
 
   for (k = 0; k < G_N_ELEMENTS (ranges); k++) {
-    RawClient *c = raw_open (relay, 0);
+    RawClient *c = raw_open (relay, 0, ATTACKER_KEY);
     gchar *what = g_strdup_printf ("HELLO offering versions %u..%u",
         ranges[k][0], ranges[k][1]);
     gint code;
@@ -1109,7 +761,7 @@ GST_START_TEST (test_no_common_version)
 
   /* an overlapping range is fine: the highest common version is chosen */
   {
-    RawClient *c = raw_open (relay, 0);
+    RawClient *c = raw_open (relay, 0, ATTACKER_KEY);
     DiodeMsg m = { 0 };
 
     raw_send_frame (c, diode_msg_encode_hello (1, 7, DIODE_ROLE_VIEWER,

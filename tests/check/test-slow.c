@@ -18,20 +18,15 @@
 #include <gst/check/gstharness.h>
 #include <json-glib/json-glib.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include "fixture.h"
+#include "rawclient.h"
 #include "diode-msg.h"
 #include "diode-tls.h"
 #include "diode-identity.h"
@@ -44,69 +39,6 @@
  * relay/diode-relay.c) and its timer period (TICK_MS). */
 #define RELAY_CLOSE_FLUSH_MS 2000
 #define RELAY_TICK_MS        200
-
-static gint64
-deadline_in (guint ms)
-{
-  return g_get_monotonic_time () + (gint64) ms *1000;
-}
-
-static gint64
-ms_since (gint64 t0)
-{
-  return (g_get_monotonic_time () - t0) / 1000;
-}
-
-/* ------------------------------------------------------------------------ */
-/* buffers */
-
-static void
-fill_payload (guint8 * data, gsize size, guint i)
-{
-  gsize k;
-
-  for (k = 0; k < size; k++)
-    data[k] = (guint8) (i * 31 + k * 7 + (k >> 8));
-  if (size >= 4)
-    GST_WRITE_UINT32_BE (data, i);
-}
-
-/* Buffer @i: @size bytes, keyframe every @gop, 33 ms apart, offset @i. */
-static GstBuffer *
-make_buffer (guint i, gsize size, guint gop)
-{
-  guint8 *data = g_malloc (size);
-  GstBuffer *buf;
-
-  fill_payload (data, size, i);
-  buf = gst_buffer_new_wrapped (data, size);
-  GST_BUFFER_PTS (buf) = 1000 * GST_SECOND + i * 33 * GST_MSECOND;
-  GST_BUFFER_DTS (buf) = GST_BUFFER_PTS (buf);
-  GST_BUFFER_DURATION (buf) = 33 * GST_MSECOND;
-  GST_BUFFER_OFFSET (buf) = i;
-  GST_BUFFER_OFFSET_END (buf) = i + 1;
-  if (i % gop != 0)
-    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
-  return buf;
-}
-
-/* @b carries exactly the payload of buffer @i. */
-static gboolean
-payload_matches (GstBuffer * b, guint i, gsize size)
-{
-  GstMapInfo map;
-  guint8 *expect;
-  gboolean ok;
-
-  if (!gst_buffer_map (b, &map, GST_MAP_READ))
-    return FALSE;
-  expect = g_malloc (size);
-  fill_payload (expect, size, i);
-  ok = map.size == size && memcmp (map.data, expect, size) == 0;
-  g_free (expect);
-  gst_buffer_unmap (b, &map);
-  return ok;
-}
 
 /* ------------------------------------------------------------------------ */
 /* elements */
@@ -202,194 +134,6 @@ relay_stream_stats (DiodeRelay * relay, const gchar * name, JsonNode ** root)
 }
 
 /* ------------------------------------------------------------------------ */
-/* a raw TLS viewer (the approach of test-relay.c) */
-
-static gboolean
-wait_fd (int fd, short events, gint64 end)
-{
-  for (;;) {
-    struct pollfd p = { fd, events, 0 };
-    gint64 left = end - g_get_monotonic_time ();
-    int r;
-
-    if (left <= 0)
-      return FALSE;
-    r = poll (&p, 1, (int) ((left + 999) / 1000));
-    if (r > 0)
-      return TRUE;
-    if (r < 0 && errno != EINTR)
-      return TRUE;
-  }
-}
-
-typedef struct
-{
-  int fd;
-  DiodeIdentity *id;
-  DiodeTls *tls;
-  GByteArray *rx;
-} RawClient;
-
-/* TCP with a small receive buffer (set before connect, so the window the
- * relay sees is small from the start), then TLS. */
-static RawClient *
-raw_open (DiodeRelay * relay, int rcvbuf)
-{
-  RawClient *c = g_new0 (RawClient, 1);
-  gchar *key = g_build_filename (fixture_config_dir (), "raw-viewer.pem",
-      NULL);
-  struct sockaddr_in sa;
-  gint64 end = deadline_in (5000);
-  GError *err = NULL;
-  DiodeTlsStatus st;
-  int one = 1;
-
-  c->fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  fail_unless (c->fd >= 0, "socket: %s", g_strerror (errno));
-  if (rcvbuf > 0)
-    setsockopt (c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof (rcvbuf));
-  setsockopt (c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
-  memset (&sa, 0, sizeof (sa));
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons (diode_relay_get_port (relay));
-  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  fail_unless (connect (c->fd, (struct sockaddr *) &sa, sizeof (sa)) == 0,
-      "connect: %s", g_strerror (errno));
-  fail_unless (fcntl (c->fd, F_SETFL, fcntl (c->fd, F_GETFL) | O_NONBLOCK)
-      == 0);
-
-  c->id = diode_identity_load_or_create (key, &err);
-  fail_unless (c->id != NULL, "identity: %s", err ? err->message : "?");
-  g_free (key);
-  c->tls = diode_tls_new_client (c->fd, c->id, NULL, &err);
-  fail_unless (c->tls != NULL, "TLS client: %s", err ? err->message : "?");
-  while ((st = diode_tls_handshake (c->tls, &err)) == DIODE_TLS_AGAIN)
-    fail_unless (wait_fd (c->fd, diode_tls_wants_write (c->tls) ? POLLOUT :
-            POLLIN, end), "TLS handshake with the relay timed out");
-  fail_unless (st == DIODE_TLS_OK, "TLS handshake failed: %s",
-      err ? err->message : "closed");
-  c->rx = g_byte_array_new ();
-  return c;
-}
-
-static void
-raw_free (RawClient * c)
-{
-  diode_tls_free (c->tls);
-  close (c->fd);
-  diode_identity_unref (c->id);
-  g_byte_array_unref (c->rx);
-  g_free (c);
-}
-
-static void
-raw_send_frame (RawClient * c, GBytes * frame)
-{
-  gsize len, off = 0;
-  const guint8 *data = g_bytes_get_data (frame, &len);
-  gint64 end = deadline_in (2000);
-
-  while (off < len) {
-    gsize n = 0;
-    GError *err = NULL;
-    DiodeTlsStatus st = diode_tls_send (c->tls, data + off, len - off, &n,
-        &err);
-
-    if (st == DIODE_TLS_OK)
-      off += n;
-    else if (st == DIODE_TLS_AGAIN)
-      fail_unless (wait_fd (c->fd, diode_tls_wants_write (c->tls) ? POLLOUT :
-              POLLIN, end), "relay stopped reading");
-    else
-      fail ("send to relay failed: %s", err ? err->message : "closed");
-  }
-  g_bytes_unref (frame);
-}
-
-/* Reads one whole frame into @m; FALSE on close or timeout. */
-static gboolean
-raw_read (RawClient * c, DiodeMsg * m, guint timeout_ms)
-{
-  gint64 end = deadline_in (timeout_ms);
-  gsize want = DIODE_FRAME_HEADER_SIZE, plen = 0;
-  gboolean have_header = FALSE;
-  GBytes *frame;
-  GError *err = NULL;
-
-  for (;;) {
-    if (!have_header && c->rx->len >= DIODE_FRAME_HEADER_SIZE) {
-      fail_unless (diode_msg_check_header (c->rx->data, &plen, &err),
-          "bad frame header from relay: %s", err ? err->message : "?");
-      want = DIODE_FRAME_HEADER_SIZE + plen;
-      have_header = TRUE;
-    }
-    if (have_header && c->rx->len >= want)
-      break;
-    {
-      guint8 buf[16384];
-      gsize n = 0;
-      DiodeTlsStatus st;
-
-      if (diode_tls_pending (c->tls) == 0 && !wait_fd (c->fd, POLLIN, end))
-        return FALSE;
-      st = diode_tls_recv (c->tls, buf, MIN (sizeof (buf), want - c->rx->len),
-          &n, &err);
-      if (st == DIODE_TLS_OK)
-        g_byte_array_append (c->rx, buf, n);
-      else if (st != DIODE_TLS_AGAIN) {
-        g_clear_error (&err);
-        return FALSE;
-      }
-    }
-  }
-  frame = g_bytes_new (c->rx->data, want);
-  g_byte_array_remove_range (c->rx, 0, want);
-  fail_unless (diode_msg_parse (frame, m, &err), "malformed frame: %s",
-      err ? err->message : "?");
-  g_bytes_unref (frame);
-  return TRUE;
-}
-
-/* Reads and discards until the relay closes. Returns ms until EOF/reset, or
- * -1 if the connection was still open after @timeout_ms. */
-static gint64
-raw_drain_until_closed (RawClient * c, guint timeout_ms)
-{
-  gint64 t0 = g_get_monotonic_time ();
-  gint64 end = deadline_in (timeout_ms);
-
-  for (;;) {
-    guint8 buf[65536];
-    gsize n = 0;
-    GError *err = NULL;
-    DiodeTlsStatus st;
-
-    if (diode_tls_pending (c->tls) == 0 && !wait_fd (c->fd, POLLIN, end))
-      return -1;
-    st = diode_tls_recv (c->tls, buf, sizeof (buf), &n, &err);
-    if (st != DIODE_TLS_OK && st != DIODE_TLS_AGAIN) {
-      GST_INFO ("stalled viewer: relay closed (%s)", err ? err->message :
-          "EOF");
-      g_clear_error (&err);
-      return ms_since (t0);
-    }
-  }
-}
-
-static gboolean
-wait_connections (DiodeRelay * relay, guint n, guint timeout_ms)
-{
-  gint64 end = deadline_in (timeout_ms);
-
-  while (diode_relay_count_connections (relay) != n) {
-    if (g_get_monotonic_time () > end)
-      return FALSE;
-    g_usleep (5 * 1000);
-  }
-  return TRUE;
-}
-
-/* ------------------------------------------------------------------------ */
 /* 1. a stalled viewer does not disturb the others */
 
 #define T1_SOFT_LIMIT     (256 * 1024)
@@ -448,10 +192,11 @@ GST_START_TEST (test_stalled_viewer_does_not_disturb_others)
 
       /* HELLO, WELCOME, SUBSCRIBE, and from then on never read again. The
        * relay sees a 4 KiB window: the stall starts within one frame. */
-      stalled = raw_open (relay, 4096);
+      stalled = raw_open (relay, 4096, "raw-viewer.pem");
       raw_send_frame (stalled, diode_msg_encode_hello (1, 1,
               DIODE_ROLE_VIEWER, "stalled/0"));
-      fail_unless (raw_read (stalled, &m, 2000), "no WELCOME");
+      fail_unless (raw_read (stalled, &m, 2000) == RAW_READ_MSG,
+          "no WELCOME");
       fail_unless_equals_int (m.type, DIODE_MSG_WELCOME);
       diode_msg_clear (&m);
       raw_send_frame (stalled, diode_msg_encode_subscribe ("cam", 0, 2000));
@@ -464,15 +209,15 @@ GST_START_TEST (test_stalled_viewer_does_not_disturb_others)
     while (g_get_monotonic_time () < due)
       g_usleep (MIN (due - g_get_monotonic_time (), 5000));
     t0 = g_get_monotonic_time ();
-    fail_unless_equals_int (gst_harness_push (pub, make_buffer (i, T1_SIZE,
-                T1_GOP)), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (pub,
+            fixture_make_buffer (i, T1_SIZE, T1_GOP)), GST_FLOW_OK);
     dt = g_get_monotonic_time () - t0;
     max_push_us = MAX (max_push_us, dt);
 
     /* the healthy viewer, as it goes */
     while ((b = gst_harness_try_pull (view))) {
       fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), pulled);
-      fail_unless (payload_matches (b, pulled, T1_SIZE),
+      fail_unless (fixture_payload_matches (b, pulled, T1_SIZE),
           "healthy viewer: payload of buffer %u differs", pulled);
       fail_unless_equals_int (GST_BUFFER_FLAG_IS_SET (b,
               GST_BUFFER_FLAG_DISCONT), pulled == 0);
@@ -515,7 +260,7 @@ GST_START_TEST (test_stalled_viewer_does_not_disturb_others)
 
     fail_unless (b != NULL, "healthy viewer: buffer %u did not arrive", pulled);
     fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), pulled);
-    fail_unless (payload_matches (b, pulled, T1_SIZE),
+    fail_unless (fixture_payload_matches (b, pulled, T1_SIZE),
         "healthy viewer: payload of buffer %u differs", pulled);
     fail_unless_equals_int (GST_BUFFER_FLAG_IS_SET (b,
             GST_BUFFER_FLAG_DISCONT), pulled == 0);
@@ -553,7 +298,7 @@ GST_START_TEST (test_stalled_viewer_does_not_disturb_others)
   closed_ms = raw_drain_until_closed (stalled, 3000);
   fail_unless (closed_ms >= 0, "the relay counts the stalled viewer as gone "
       "but keeps its connection open");
-  fail_unless (wait_connections (relay, 2, 2000), "relay holds %u "
+  fail_unless (fixture_wait_connections (relay, 2, 2000), "relay holds %u "
       "connections, expected 2 (publisher + healthy viewer)",
       diode_relay_count_connections (relay));
   fail_unless_equals_int (max_conns, 3);
@@ -568,8 +313,8 @@ GST_START_TEST (test_stalled_viewer_does_not_disturb_others)
       max_buffered);
 
   /* and the healthy pair still works */
-  fail_unless_equals_int (gst_harness_push (pub, make_buffer (T1_COUNT,
-              T1_SIZE, T1_GOP)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (pub,
+          fixture_make_buffer (T1_COUNT, T1_SIZE, T1_GOP)), GST_FLOW_OK);
   {
     GstBuffer *b = pull_within (view, 5000);
 
@@ -578,7 +323,7 @@ GST_START_TEST (test_stalled_viewer_does_not_disturb_others)
     gst_buffer_unref (b);
   }
 
-  raw_free (stalled);
+  raw_free (stalled, FALSE);
   gst_harness_teardown (pub);
   gst_harness_teardown (view);
   g_free (hp);
@@ -671,12 +416,12 @@ GST_START_TEST (test_stalled_viewer_write_timeout)
   g_object_set (pub->element, "backlog-limit", (guint64) 0, NULL);
   gst_harness_play (pub);
   fail_unless (fixture_wait_publisher (relay, "wt", TRUE, 5000));
-  fail_unless_equals_int (gst_harness_push (pub, make_buffer (n++, 100000,
-              1000)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (pub,
+          fixture_make_buffer (n++, 100000, 1000)), GST_FLOW_OK);
 
   /* two viewers that stop reading after WELCOME */
-  a = raw_open (relay, 4096);
-  b = raw_open (relay, 4096);
+  a = raw_open (relay, 4096, "raw-viewer.pem");
+  b = raw_open (relay, 4096, "raw-viewer.pem");
   pa = g_strdup_printf ("(127.0.0.1:%u)", local_port (a->fd));
   pb = g_strdup_printf ("(127.0.0.1:%u)", local_port (b->fd));
   for (i = 0; i < 2; i++) {
@@ -685,7 +430,7 @@ GST_START_TEST (test_stalled_viewer_write_timeout)
 
     raw_send_frame (c, diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER,
             "stalled/0"));
-    fail_unless (raw_read (c, &m, 2000), "no WELCOME");
+    fail_unless (raw_read (c, &m, 2000) == RAW_READ_MSG, "no WELCOME");
     fail_unless_equals_int (m.type, DIODE_MSG_WELCOME);
     diode_msg_clear (&m);
     raw_send_frame (c, diode_msg_encode_subscribe ("wt", 0, 2000));
@@ -695,11 +440,11 @@ GST_START_TEST (test_stalled_viewer_write_timeout)
   /* a burst fills both sockets, then a trickle keeps the stream live */
   t_burst = g_get_monotonic_time ();
   for (i = 0; i < T1B_BURST; i++)
-    fail_unless_equals_int (gst_harness_push (pub, make_buffer (n++, 100000,
-                1000)), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (pub,
+            fixture_make_buffer (n++, 100000, 1000)), GST_FLOW_OK);
   while (ms_since (t_burst) < 6000 && (gone_ms < 0 || !b_closed)) {
-    fail_unless_equals_int (gst_harness_push (pub, make_buffer (n++, 1000,
-                1000)), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (pub,
+            fixture_make_buffer (n++, 1000, 1000)), GST_FLOW_OK);
     g_usleep (20 * 1000);
 
     if (!line_a && (line_a = relay_log_find (&log, "slow viewer", pa)))
@@ -719,8 +464,8 @@ GST_START_TEST (test_stalled_viewer_write_timeout)
       while (g_get_monotonic_time () < end) {
         DiodeMsg m = { 0 };
 
-        if (!raw_read (b, &m, (guint) MAX ((end - g_get_monotonic_time ())
-                    / 1000, 1)))
+        if (raw_read (b, &m, (guint) MAX ((end - g_get_monotonic_time ())
+                    / 1000, 1)) != RAW_READ_MSG)
           break;
         if (m.type == DIODE_MSG_ERROR) {
           GST_INFO ("viewer B: ERROR %u: %s", m.error_code, m.error_text);
@@ -757,13 +502,13 @@ GST_START_TEST (test_stalled_viewer_write_timeout)
       " ms after the relay gave up on it", gone_ms - (t_a - t_burst) / 1000);
   closed_a = raw_drain_until_closed (a, 3000);
   fail_unless (closed_a >= 0, "relay keeps the stalled viewer's connection");
-  fail_unless (wait_connections (relay, 1, 2000), "relay holds %u "
+  fail_unless (fixture_wait_connections (relay, 1, 2000), "relay holds %u "
       "connections, expected only the publisher",
       diode_relay_count_connections (relay));
 
   g_log_remove_handler ("diode-relay", handler);
-  raw_free (a);
-  raw_free (b);
+  raw_free (a, FALSE);
+  raw_free (b, FALSE);
   gst_harness_teardown (pub);
   g_object_unref (relay);
   g_free (line_a);
@@ -828,8 +573,8 @@ GST_START_TEST (test_slow_viewer_skips_to_keyframe)
   g_object_set (pub->element, "backlog-limit", (guint64) 0, NULL);
   gst_harness_play (pub);
   for (i = 0; i < T2_COUNT; i++)
-    fail_unless_equals_int (gst_harness_push (pub, make_buffer (i, T2_SIZE,
-                T2_GOP)), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (pub,
+            fixture_make_buffer (i, T2_SIZE, T2_GOP)), GST_FLOW_OK);
   /* diodesink's EOS waits until the relay has everything */
   fail_unless (gst_harness_push_event (pub, gst_event_new_eos ()));
   fail_unless_equals_uint64 (stats_u64 (pub->element, "backlog-bytes"), 0);
@@ -892,7 +637,7 @@ GST_START_TEST (test_slow_viewer_skips_to_keyframe)
       fail_unless (off > last_offset, "offset %" G_GINT64_FORMAT " after %"
           G_GINT64_FORMAT, off, last_offset);
       fail_unless_equals_int (delta, off % T2_GOP != 0);
-      fail_unless (payload_matches (b, (guint) off, T2_SIZE),
+      fail_unless (fixture_payload_matches (b, (guint) off, T2_SIZE),
           "payload of buffer %" G_GINT64_FORMAT " differs", off);
       if (received == 0) {
         fail_unless (discont, "first buffer without DISCONT");
@@ -965,104 +710,6 @@ GST_END_TEST;
 /* ------------------------------------------------------------------------ */
 /* 3. the publisher drops whole GOPs when the relay stops reading */
 
-typedef struct
-{
-  GPid pid;
-  int out_fd;
-  guint port;
-  gchar *address;
-} RelayProc;
-
-static void
-relay_child_setup (gpointer user_data)
-{
-  /* if this test process dies, the relay (perhaps stopped) goes with it */
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid () == 1)
-    _exit (1);
-}
-
-static RelayProc *
-relay_proc_start (void)
-{
-  RelayProc *r = g_new0 (RelayProc, 1);
-  const gchar *bin = g_getenv ("DIODE_RELAY");
-  gchar *key = g_build_filename (fixture_config_dir (), "relay.pem", NULL);
-  gchar *argv[] = { NULL, (gchar *) "--listen", (gchar *) "127.0.0.1:0",
-    (gchar *) "--identity", key, (gchar *) "--print-id", (gchar *) "-q",
-    /* no relay-side skips: what the viewer misses, the publisher dropped */
-    (gchar *) "--viewer-soft-limit", (gchar *) "1073741824",
-    (gchar *) "--viewer-hard-limit", (gchar *) "2147483648",
-    (gchar *) "--write-timeout", (gchar *) "60000",
-    (gchar *) "--buffer-seconds", (gchar *) "600",
-    (gchar *) "--buffer-bytes", (gchar *) "268435456", NULL
-  };
-  GString *line = g_string_new (NULL);
-  gint64 end = deadline_in (10000);
-  GError *err = NULL;
-  gchar **parts;
-  guint64 port = 0;
-
-  if (!bin || !*bin)
-    bin = DIODE_RELAY_PATH;
-  argv[0] = (gchar *) bin;
-  fail_unless (g_spawn_async_with_pipes (NULL, argv, NULL,
-          G_SPAWN_DO_NOT_REAP_CHILD, relay_child_setup, NULL, &r->pid, NULL,
-          &r->out_fd, NULL, &err), "cannot start %s: %s", bin,
-      err ? err->message : "?");
-  g_free (key);
-
-  /* --print-id: "0xADDRESS PORT\n" once listening */
-  while (!strchr (line->str, '\n')) {
-    gchar c[256];
-    ssize_t n;
-
-    fail_unless (wait_fd (r->out_fd, POLLIN, end), "%s printed no address "
-        "within 10 s", bin);
-    n = read (r->out_fd, c, sizeof (c));
-    fail_unless (n > 0, "%s exited before printing its address", bin);
-    g_string_append_len (line, c, n);
-  }
-  g_strchomp (line->str);
-  parts = g_strsplit (line->str, " ", -1);
-  fail_unless (g_strv_length (parts) == 2 && g_str_has_prefix (parts[0], "0x")
-      && g_ascii_string_to_unsigned (parts[1], 10, 1, 65535, &port, NULL),
-      "unexpected --print-id line '%s'", line->str);
-  r->address = g_strdup (parts[0]);
-  r->port = (guint) port;
-  g_strfreev (parts);
-  g_string_free (line, TRUE);
-  return r;
-}
-
-/* SIGCONT + SIGTERM, bounded wait, SIGKILL if needed. TRUE if it exited
- * cleanly (status 0) on SIGTERM. */
-static gboolean
-relay_proc_stop (RelayProc * r)
-{
-  gint64 end = deadline_in (5000);
-  int status = 0;
-  pid_t got = 0;
-  gboolean clean = FALSE;
-
-  kill (r->pid, SIGCONT);
-  kill (r->pid, SIGTERM);
-  while ((got = waitpid (r->pid, &status, WNOHANG)) == 0
-      && g_get_monotonic_time () < end)
-    g_usleep (10 * 1000);
-  if (got == r->pid) {
-    clean = WIFEXITED (status) && WEXITSTATUS (status) == 0;
-  } else {
-    kill (r->pid, SIGKILL);
-    waitpid (r->pid, &status, 0);
-  }
-  g_spawn_close_pid (r->pid);
-  close (r->out_fd);
-  g_free (r->address);
-  g_free (r);
-  return clean;
-}
-
 #define T3_BACKLOG_LIMIT  (1024 * 1024)
 #define T3_SIZE           100000
 #define T3_GOP            5
@@ -1070,9 +717,19 @@ relay_proc_stop (RelayProc * r)
 #define T3_STALLED        200
 #define T3_AFTER          10
 
+static const gchar *const t3_relay_args[] = { "-q",
+  /* no relay-side skips: what the viewer misses, the publisher dropped */
+  "--viewer-soft-limit", "1073741824",
+  "--viewer-hard-limit", "2147483648",
+  "--write-timeout", "60000",
+  "--buffer-seconds", "600",
+  "--buffer-bytes", "268435456", NULL
+};
+
 GST_START_TEST (test_publisher_drops_whole_gops_on_slow_link)
 {
-  RelayProc *rp = relay_proc_start ();
+  FixtureRelayProc *rp = fixture_relay_proc_start (DIODE_RELAY_PATH,
+      t3_relay_args);
   gchar *hp = g_strdup_printf ("127.0.0.1:%u", rp->port);
   const guint total = T3_FIRST + T3_STALLED + T3_AFTER;
   GstHarness *view, *pub;
@@ -1095,8 +752,8 @@ GST_START_TEST (test_publisher_drops_whole_gops_on_slow_link)
   gst_harness_play (pub);
 
   for (i = 0; i < T3_FIRST; i++)
-    fail_unless_equals_int (gst_harness_push (pub, make_buffer (i, T3_SIZE,
-                T3_GOP)), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (pub,
+            fixture_make_buffer (i, T3_SIZE, T3_GOP)), GST_FLOW_OK);
   for (i = 0; i < T3_FIRST; i++) {
     b = pull_within (view, 5000);
     fail_unless (b != NULL, "viewer: buffer %u did not arrive", i);
@@ -1112,8 +769,8 @@ GST_START_TEST (test_publisher_drops_whole_gops_on_slow_link)
   for (i = T3_FIRST; i < T3_FIRST + T3_STALLED; i++) {
     gint64 t0 = g_get_monotonic_time ();
 
-    fail_unless_equals_int (gst_harness_push (pub, make_buffer (i, T3_SIZE,
-                T3_GOP)), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (pub,
+            fixture_make_buffer (i, T3_SIZE, T3_GOP)), GST_FLOW_OK);
     max_push_us = MAX (max_push_us, g_get_monotonic_time () - t0);
   }
   gops = stats_u64 (pub->element, "gops-dropped");
@@ -1165,8 +822,8 @@ GST_START_TEST (test_publisher_drops_whole_gops_on_slow_link)
     g_usleep (5 * 1000);
   }
   for (i = T3_FIRST + T3_STALLED; i < total; i++)
-    fail_unless_equals_int (gst_harness_push (pub, make_buffer (i, T3_SIZE,
-                T3_GOP)), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (pub,
+            fixture_make_buffer (i, T3_SIZE, T3_GOP)), GST_FLOW_OK);
   fail_unless_equals_uint64 (stats_u64 (pub->element, "buffers-dropped"),
       dropped);
 
@@ -1181,7 +838,7 @@ GST_START_TEST (test_publisher_drops_whole_gops_on_slow_link)
     discont = GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DISCONT);
     delta = GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DELTA_UNIT);
     fail_unless ((gint64) GST_BUFFER_OFFSET (b) > last_offset);
-    fail_unless (payload_matches (b, GST_BUFFER_OFFSET (b), T3_SIZE),
+    fail_unless (fixture_payload_matches (b, GST_BUFFER_OFFSET (b), T3_SIZE),
         "viewer: payload of buffer %" G_GUINT64_FORMAT " differs",
         GST_BUFFER_OFFSET (b));
     if ((gint64) GST_BUFFER_OFFSET (b) != last_offset + 1) {
@@ -1212,8 +869,8 @@ GST_START_TEST (test_publisher_drops_whole_gops_on_slow_link)
   gst_object_unref (bus);
   if (stopped)
     kill (rp->pid, SIGCONT);
-  fail_unless (relay_proc_stop (rp), "diode-relay did not exit cleanly on "
-      "SIGTERM");
+  fail_unless (fixture_relay_proc_stop (rp), "diode-relay did not exit "
+      "cleanly on SIGTERM");
   g_free (hp);
 }
 

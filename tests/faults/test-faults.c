@@ -40,6 +40,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "fixture.h"              /* wait_fd() */
 #include "diode-identity.h"
 #include "diode-msg.h"
 #include "diode-session.h"
@@ -800,24 +801,6 @@ typedef struct {
   DiodeTls *tls;
   guint local_port;
 } RawViewer;
-
-static gboolean
-wait_fd (int fd, short events, gint64 end)
-{
-  for (;;) {
-    struct pollfd p = { fd, events, 0 };
-    gint64 left = end - g_get_monotonic_time ();
-    int r;
-
-    if (left <= 0)
-      return FALSE;
-    r = poll (&p, 1, (int) ((left + 999) / 1000));
-    if (r > 0)
-      return TRUE;
-    if (r < 0 && errno != EINTR)
-      return TRUE;
-  }
-}
 
 static void
 raw_send (RawViewer * c, GBytes * frame, DiodeSession * s, DiodeMsgType type)
