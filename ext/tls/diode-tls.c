@@ -31,6 +31,11 @@
 #define DIODE_TLS_PRIORITY \
   "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
   "+CHACHA20-POLY1305"
+/* For a client on a CPU without AES instructions (a Pi Zero): ChaCha20 is
+ * ~2.3x faster in software there, and the relay honours the client's order. */
+#define DIODE_TLS_PRIORITY_CHACHA \
+  "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305:" \
+  "+AES-128-GCM:+AES-256-GCM"
 
 struct _DiodeTls
 {
@@ -47,13 +52,42 @@ struct _DiodeTls
 
 G_DEFINE_QUARK (diode-tls-error-quark, diode_tls_error)
 
-/* The priority string is parsed once per process: a relay sets up thousands
- * of sessions and the cache is immutable, hence shareable. */
+/* Does this CPU have AES instructions? From /proc/cpuinfo: the x86 "flags"
+ * or the ARM "Features" line lists "aes". Unknown counts as yes (keep the
+ * default order). */
+static gboolean
+cpu_has_aes (void)
+{
+  gchar *info = NULL;
+  gboolean aes = TRUE;
+
+  if (g_file_get_contents ("/proc/cpuinfo", &info, NULL, NULL)) {
+    gchar **lines = g_strsplit (info, "\n", -1);
+    guint i;
+
+    for (i = 0; lines[i]; i++) {
+      if (g_str_has_prefix (lines[i], "flags")
+          || g_str_has_prefix (lines[i], "Features")) {
+        gchar *padded = g_strconcat (lines[i], " ", NULL);
+
+        aes = strstr (padded, " aes ") != NULL;
+        g_free (padded);
+        break;
+      }
+    }
+    g_strfreev (lines);
+    g_free (info);
+  }
+  return aes;
+}
+
+/* The priority strings are parsed once per process: a relay sets up
+ * thousands of sessions and the cache is immutable, hence shareable. */
 static gnutls_priority_t
-get_priority (GError ** error)
+get_priority (gboolean server, GError ** error)
 {
   static gsize prio_once = 0;
-  static gnutls_priority_t prio = NULL;
+  static gnutls_priority_t prio = NULL, prio_client = NULL;
   static int prio_ret = 0;
 
   if (g_once_init_enter (&prio_once)) {
@@ -63,13 +97,16 @@ get_priority (GError ** error)
     prio_ret = gnutls_priority_init2 (&prio, DIODE_TLS_PRIORITY, &err_pos, 0);
     if (prio_ret < 0)
       prio = NULL;
+    if (prio && !cpu_has_aes () && gnutls_priority_init2 (&prio_client,
+            DIODE_TLS_PRIORITY_CHACHA, &err_pos, 0) < 0)
+      prio_client = NULL;
     g_once_init_leave (&prio_once, 1);
   }
   if (prio == NULL)
     g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_HANDSHAKE,
         "this GnuTLS does not support TLS 1.3 with AES-GCM/ChaCha20: %s",
         gnutls_strerror (prio_ret));
-  return prio;
+  return !server && prio_client ? prio_client : prio;
 }
 
 static DiodeTls *
@@ -83,7 +120,7 @@ tls_new (int fd, DiodeIdentity * id, gboolean server, GError ** error)
   g_return_val_if_fail (fd >= 0, NULL);
   g_return_val_if_fail (id != NULL, NULL);
 
-  prio = get_priority (error);
+  prio = get_priority (server, error);
   if (prio == NULL)
     return NULL;
 
