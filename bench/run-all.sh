@@ -9,11 +9,12 @@
 #   bench/join.sh
 #   bench/hop-latency.sh
 #   bench/publisher-cost.sh
-#   bench/profile-relay.sh   (1000 viewers; --quick: 100; skip: --no-profile)
+#   bench/profile-relay.sh   relay, then tcpserversink (--anchor), under perf
+#                            with 1000 viewers (--quick: 100; --no-profile: skip)
 # All results land in one folder, bench/.cache/results/all-<time>/, with
 # summary.txt holding every table. Full run: about 15 minutes on a quiet
 # 2-core machine (plus any time spent waiting for other processes to calm
-# down, see QUIET_MAX/QUIET_WAIT in lib.sh); --quick: about 4 minutes.
+# down, see QUIET_MAX/QUIET_WAIT in lib.sh); --quick: about 7 minutes.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 quick=""
@@ -36,10 +37,12 @@ start=$(date +%s)
 "$here/hop-latency.sh" $quick
 "$here/publisher-cost.sh" $quick
 if [ $profile = yes ]; then
-  if [ -n "$quick" ]; then "$here/profile-relay.sh" 100; else "$here/profile-relay.sh" 1000; fi
+  pn=1000; [ -n "$quick" ] && pn=100
+  "$here/profile-relay.sh" $pn
+  "$here/profile-relay.sh" --anchor $pn
 fi
 {
-  for f in fanout join hop pubcost profile; do
+  for f in fanout join hop pubcost profile profile-anchor; do
     [ -f "$RESULTS/$f.txt" ] && { cat "$RESULTS/$f.txt"; echo; }
   done
   echo "total time: $(( $(date +%s) - start )) s"

@@ -105,6 +105,7 @@ struct _Stream {
   GHashTable *allow;            /* lowercase addresses */
   guint64     bytes_in, frames_in;
   guint64     last_seq;         /* copy for other threads, under lock */
+  guint       fanout_start;     /* rotates the fan-out order per frame */
   guint64     stats_bytes_in;   /* at the last stats line, for rates */
   guint64     stats_bytes_out;
 };
@@ -398,10 +399,14 @@ conn_flush (Conn * c)
 static void
 stream_fanout (Stream * s)
 {
-  guint i;
+  guint i, n = s->viewers->len;
+  /* Start each frame at the next viewer: a frame is encrypted and written
+   * viewer after viewer, so a fixed order would always make the same viewer
+   * wait for all the others (docs/performance.md). */
+  guint start = n ? s->fanout_start++ % n : 0;
 
-  for (i = 0; i < s->viewers->len; i++) {
-    Conn *v = g_ptr_array_index (s->viewers, i);
+  for (i = 0; i < n; i++) {
+    Conn *v = g_ptr_array_index (s->viewers, (start + i) % n);
 
     /* Viewers blocked on a full socket resume from EPOLLOUT. */
     if (!v->dead && !(v->events & EPOLLOUT))

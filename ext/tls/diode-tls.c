@@ -20,9 +20,9 @@
 
 #include <gnutls/x509.h>
 
-/* TLS 1.3 only; AES-GCM first (hardware-accelerated almost everywhere),
- * ChaCha20 for CPUs without AES instructions (the peer's preference among
- * these wins on its side, GnuTLS reorders by CPU support on ours). */
+/* TLS 1.3 only; AES-GCM first (hardware-accelerated almost everywhere);
+ * a client on a CPU without AES instructions puts ChaCha20 first instead,
+ * and the relay honours the client's order (see get_priority()). */
 /* Non-fatal GnuTLS codes (warning alerts...) are retried at once, since each
  * one consumed a record; a peer could still feed them forever, so bound the
  * streak to keep one connection from monopolising the caller's loop. */
