@@ -595,6 +595,57 @@ gst_diode_client_backoff (GstDiodeClient * c, guint attempt)
   return GST_DIODE_BACKOFF_RETRY;
 }
 
+gboolean
+gst_diode_client_reconnect (GstDiodeClient * c, const gchar * reason,
+    GstDiodeAttemptFunc attempt_fn, gpointer user_data, GError ** error)
+{
+  gchar *last = g_strdup (reason);
+  gboolean ok = FALSE;
+  guint attempt;
+
+  gst_diode_client_close (c);
+  gst_diode_client_post_state (c, "reconnecting", 0, reason);
+  c->connect_timeout = GST_DIODE_RECONNECT_CONNECT_TIMEOUT;
+  for (attempt = 1;; attempt++) {
+    GError *err = NULL;
+    GstDiodeBackoff b = gst_diode_client_backoff (c, attempt);
+
+    if (b == GST_DIODE_BACKOFF_CANCELLED) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "flushing");
+      break;
+    }
+    if (b == GST_DIODE_BACKOFF_GIVE_UP) {
+      gst_diode_client_post_state (c, "gave-up", attempt - 1, last);
+      g_set_error (error, GST_RESOURCE_ERROR, c->role == DIODE_ROLE_PUBLISHER ?
+          GST_RESOURCE_ERROR_WRITE : GST_RESOURCE_ERROR_READ,
+          "Gave up reconnecting to relay %s after %u attempts: %s",
+          c->hostport, attempt - 1, last);
+      break;
+    }
+    if (attempt_fn (user_data, &err)) {
+      gst_diode_client_post_state (c, "resumed", attempt, last);
+      ok = TRUE;
+      break;
+    }
+    /* Stopping; or a relay that answers but refuses us (key changed, not
+     * authorized), which will not change its mind: not an outage. */
+    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+        || (err->domain == GST_RESOURCE_ERROR && (err->code ==
+                GST_RESOURCE_ERROR_NOT_AUTHORIZED || err->code ==
+                GST_RESOURCE_ERROR_SETTINGS))) {
+      g_propagate_error (error, err);
+      break;
+    }
+    GST_DEBUG_OBJECT (c->element, "attempt %u failed: %s", attempt,
+        err->message);
+    g_free (last);
+    last = g_strdup (err->message);
+    g_error_free (err);
+  }
+  g_free (last);
+  return ok;
+}
+
 void
 gst_diode_client_post_state (GstDiodeClient * c, const gchar * state,
     guint attempt, const gchar * reason)

@@ -140,6 +140,17 @@ void     gst_diode_client_post_state (GstDiodeClient * c, const gchar * state,
                                       guint attempt, const gchar * reason);
 gboolean gst_diode_client_get_reconnect (GstDiodeClient * c);
 
+/* One reconnect attempt: connect and subscribe/publish again. */
+typedef gboolean (*GstDiodeAttemptFunc) (gpointer user_data, GError ** error);
+/* The reconnect loop both elements share: close, post "reconnecting", then
+ * back off and call @attempt until it succeeds (post "resumed", TRUE). FALSE
+ * with *error: G_IO_ERROR_CANCELLED when stopping, a GST_RESOURCE_ERROR for
+ * a refusal (not authorized, bad settings: never retried) or after
+ * max-reconnects failed attempts (post "gave-up"). */
+gboolean gst_diode_client_reconnect (GstDiodeClient * c, const gchar * reason,
+                                     GstDiodeAttemptFunc attempt,
+                                     gpointer user_data, GError ** error);
+
 /* Periodic "diode-stats" element messages: TRUE (and *posted_at updated)
  * when @interval_ms has passed; post takes ownership of @stats. */
 gboolean gst_diode_stats_due  (gint64 * posted_at, guint interval_ms);

@@ -256,71 +256,36 @@ out:
   return ok;
 }
 
+/* One reconnect attempt: publish again, then the caps (a relay that
+ * restarted has none) before anything else. */
+static gboolean
+writer_republish (gpointer user_data, GError ** error)
+{
+  GstDiodeSink *self = user_data;
+
+  if (!publish_session (self, error))
+    return FALSE;
+  if (self->caps_frame && !gst_diode_client_send_bytes (self->client,
+          self->caps_frame, error)) {
+    gst_diode_client_close (self->client);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* The link to the relay was lost: publish again with backoff. Meanwhile
  * render() keeps queueing, dropping whole GOPs past backlog-limit. Called
  * without qlock. FALSE: give up (*error set) or stopping. */
 static gboolean
 writer_reconnect (GstDiodeSink * self, const gchar * reason, GError ** error)
 {
-  GstDiodeClient *c = self->client;
-  gchar *last = g_strdup (reason);
-  guint attempt;
-
-  gst_diode_client_close (c);
-  gst_diode_client_post_state (c, "reconnecting", 0, reason);
-  c->connect_timeout = GST_DIODE_RECONNECT_CONNECT_TIMEOUT;
-  for (attempt = 1;; attempt++) {
-    GError *err = NULL;
-
-    switch (gst_diode_client_backoff (c, attempt)) {
-      case GST_DIODE_BACKOFF_CANCELLED:
-        g_free (last);
-        return FALSE;
-      case GST_DIODE_BACKOFF_GIVE_UP:
-        gst_diode_client_post_state (c, "gave-up", attempt - 1, last);
-        g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
-            "Gave up reconnecting to relay %s after %u attempts: %s",
-            c->hostport, attempt - 1, last);
-        g_free (last);
-        return FALSE;
-      case GST_DIODE_BACKOFF_RETRY:
-        break;
-    }
-    if (publish_session (self, &err)) {
-      GError *e2 = NULL;
-
-      /* Viewers need the caps again on a relay that restarted, and a
-       * keyframe before anything else: the writer skips to one. */
-      if (self->caps_frame && !gst_diode_client_send_bytes (c,
-              self->caps_frame, &e2)) {
-        g_free (last);
-        last = g_strdup (e2->message);
-        g_error_free (e2);
-        gst_diode_client_close (c);
-        continue;
-      }
-      self->need_keyframe = TRUE;
-      self->reconnects++;
-      gst_diode_client_post_state (c, "resumed", attempt, last);
-      g_free (last);
-      return TRUE;
-    }
-    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-      g_error_free (err);
-      g_free (last);
-      return FALSE;
-    }
-    if (err->domain == GST_RESOURCE_ERROR && (err->code ==
-            GST_RESOURCE_ERROR_NOT_AUTHORIZED || err->code ==
-            GST_RESOURCE_ERROR_SETTINGS)) {
-      g_propagate_error (error, err);
-      g_free (last);
-      return FALSE;
-    }
-    g_free (last);
-    last = g_strdup (err->message);
-    g_error_free (err);
-  }
+  if (!gst_diode_client_reconnect (self->client, reason, writer_republish,
+          self, error))
+    return FALSE;
+  /* Viewers need a keyframe before anything else: the writer skips to one. */
+  self->need_keyframe = TRUE;
+  self->reconnects++;
+  return TRUE;
 }
 
 /* Send one queued item; media is framed here, with the writer's seq. */

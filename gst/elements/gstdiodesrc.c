@@ -132,59 +132,31 @@ gst_diode_src_start (GstBaseSrc * bsrc)
 /* The connection was lost: connect again with backoff and resume at the
  * next seq we need (the relay starts at the latest keyframe if it no longer
  * has it, and the gap flags DISCONT). */
+static gboolean
+src_resubscribe (gpointer user_data, GError ** error)
+{
+  GstDiodeSrc *self = user_data;
+
+  return src_subscribe (self, self->last_seq ? self->last_seq + 1 : 0, error);
+}
+
 static GstFlowReturn
 src_reconnect (GstDiodeSrc * self, const gchar * reason)
 {
-  GstDiodeClient *c = self->client;
-  guint attempt;
-  gchar *last = g_strdup (reason);
+  GError *err = NULL;
 
-  gst_diode_client_close (c);
-  gst_diode_client_post_state (c, "reconnecting", 0, reason);
-  c->connect_timeout = GST_DIODE_RECONNECT_CONNECT_TIMEOUT;
-  for (attempt = 1;; attempt++) {
-    GError *err = NULL;
-
-    switch (gst_diode_client_backoff (c, attempt)) {
-      case GST_DIODE_BACKOFF_CANCELLED:
-        g_free (last);
-        return GST_FLOW_FLUSHING;
-      case GST_DIODE_BACKOFF_GIVE_UP:
-        gst_diode_client_post_state (c, "gave-up", attempt - 1, last);
-        GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Gave up reconnecting to "
-                "relay %s after %u attempts: %s", c->hostport, attempt - 1,
-                last), (NULL));
-        g_free (last);
-        return GST_FLOW_ERROR;
-      case GST_DIODE_BACKOFF_RETRY:
-        break;
-    }
-    if (src_subscribe (self, self->last_seq ? self->last_seq + 1 : 0, &err)) {
-      self->reconnects++;
-      gst_diode_client_post_state (c, "resumed", attempt, last);
-      g_free (last);
-      return GST_FLOW_OK;
-    }
-    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-      g_error_free (err);
-      g_free (last);
-      return GST_FLOW_FLUSHING;
-    }
-    /* A relay that answers but refuses us (key changed, not authorized)
-     * will not change its mind: that is an error, not an outage. */
-    if (err->domain == GST_RESOURCE_ERROR && (err->code ==
-            GST_RESOURCE_ERROR_NOT_AUTHORIZED || err->code ==
-            GST_RESOURCE_ERROR_SETTINGS)) {
-      gst_diode_client_post_error (c, err, NULL);
-      g_error_free (err);
-      g_free (last);
-      return GST_FLOW_ERROR;
-    }
-    g_free (last);
-    last = g_strdup (err->message);
-    GST_DEBUG_OBJECT (self, "attempt %u failed: %s", attempt, err->message);
-    g_error_free (err);
+  if (gst_diode_client_reconnect (self->client, reason, src_resubscribe, self,
+          &err)) {
+    self->reconnects++;
+    return GST_FLOW_OK;
   }
+  if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    g_error_free (err);
+    return GST_FLOW_FLUSHING;
+  }
+  gst_diode_client_post_error (self->client, err, NULL);
+  g_error_free (err);
+  return GST_FLOW_ERROR;
 }
 
 static gboolean
