@@ -1,0 +1,109 @@
+/* gst-diode — who may watch a stream and who may publish a name
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Pure checks over a stream's policy, the operator's configuration and name
+ * ownership (docs/security.md). Acting on the answer (refusing, cutting off)
+ * is diode-relay.c's job.
+ */
+#define G_LOG_DOMAIN "diode-relay"
+
+#include "diode-relay-private.h"
+
+/* Is @address allowed to watch @s? Fills *why (for the log and the viewer)
+ * when not. The publisher may always watch its own stream. */
+gboolean
+stream_allows (DiodeRelay * r, Stream * s, const gchar * address, gchar ** why)
+{
+  if (s->owner && !g_ascii_strcasecmp (address, s->owner))
+    return TRUE;
+  switch (s->access) {
+    case DIODE_ACCESS_PUBLIC:
+      return TRUE;
+    case DIODE_ACCESS_PROTECTED:
+      if (!s->fleet || !*s->fleet) {
+        *why = g_strdup_printf ("stream '%s' is protected but its publisher "
+            "named no fleet, so %s cannot be a member", s->name, address);
+      } else if (!diode_relay_config_has_fleet (r->config, s->fleet)) {
+        *why = g_strdup_printf ("stream '%s' is protected for fleet '%s', "
+            "which is not configured on this relay, so %s is not a member",
+            s->name, s->fleet, address);
+      } else if (diode_relay_config_in_fleet (r->config, s->fleet, address)) {
+        return TRUE;
+      } else {
+        *why = g_strdup_printf ("stream '%s' is protected: %s is not in fleet "
+            "'%s' (ask the relay operator to add it)", s->name, address,
+            s->fleet);
+      }
+      return FALSE;
+    case DIODE_ACCESS_PRIVATE:{
+      gchar *lower = g_ascii_strdown (address, -1);
+      gboolean ok = s->allow && g_hash_table_contains (s->allow, lower);
+
+      g_free (lower);
+      if (!ok)
+        *why = g_strdup_printf ("stream '%s' is private: %s is not on its "
+            "allowlist (give the publisher the address `diode id` prints)",
+            s->name, address);
+      return ok;
+    }
+    default:
+      *why = g_strdup_printf ("stream '%s' has an unknown access mode",
+          s->name);
+      return FALSE;
+  }
+}
+
+void
+stream_set_policy (Stream * s, const DiodeMsg * m)
+{
+  guint i;
+
+  s->access = m->access;
+  g_free (s->fleet);
+  s->fleet = g_strdup (m->fleet ? m->fleet : "");
+  if (s->allow)
+    g_hash_table_unref (s->allow);
+  s->allow = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (i = 0; m->allow && m->allow[i]; i++)
+    g_hash_table_add (s->allow, g_ascii_strdown (m->allow[i], -1));
+  s->has_policy = TRUE;
+}
+
+/* Who may publish @name: the operator's reservations and publisher list,
+ * then ownership: the identity that published it last keeps it while it
+ * publishes and for --name-grace after. */
+gboolean
+may_publish (Conn * c, Stream * s, const gchar * name, gchar ** why)
+{
+  DiodeRelay *r = c->relay;
+  const gchar *reserved = diode_relay_config_reserved_for (r->config, name);
+  gint64 now = g_get_monotonic_time ();
+
+  if (reserved && g_ascii_strcasecmp (reserved, c->address)) {
+    *why = g_strdup_printf ("name '%s' is reserved for %s on this relay",
+        name, reserved);
+    return FALSE;
+  }
+  if (!diode_relay_config_may_publish (r->config, c->address)) {
+    *why = g_strdup_printf ("%s may not publish on this relay (not on the "
+        "operator's list of publishers)", c->address);
+    return FALSE;
+  }
+  if (!s || !s->owner || !g_ascii_strcasecmp (s->owner, c->address))
+    return TRUE;
+  if (s->publisher) {
+    *why = g_strdup_printf ("name '%s' is owned by %s, which is publishing "
+        "it", name, s->owner);
+    return FALSE;
+  }
+  if (s->owner_until > now) {
+    *why = g_strdup_printf ("name '%s' is owned by %s; it stopped "
+        "publishing and the name stays reserved for another %"
+        G_GINT64_FORMAT " s", name, s->owner, (s->owner_until - now) /
+        G_TIME_SPAN_SECOND + 1);
+    return FALSE;
+  }
+  return TRUE;
+}
+

@@ -1,0 +1,157 @@
+/* gst-diode — the relay's private types, shared by its source files
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * diode-relay.c        the object, its I/O loop and the protocol
+ * diode-relay-access.c who may watch and who may publish (pure checks)
+ * diode-relay-stats.c  the stats log line and JSON snapshot
+ * Everything here runs on the relay's I/O thread unless it says otherwise.
+ */
+#pragma once
+
+#include "diode-relay.h"
+#include "diode-relay-config.h"
+#include "diode-msg.h"
+#include "diode-session.h"
+#include "diode-ring.h"
+#include "diode-tls.h"
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define RELAY_AGENT "diode-relay/" VERSION
+#define READ_CHUNK  (64 * 1024)
+#define TICK_MS     200
+#define CLOSE_FLUSH_MS 2000     /* time a closing peer gets to read our ERROR */
+
+typedef struct _Stream Stream;
+typedef struct _Conn Conn;
+
+typedef enum {
+  CONN_HANDSHAKE,
+  CONN_OPEN,
+  CONN_CLOSING,  /* ERROR queued; stop reading, flush, then close */
+} ConnPhase;
+
+/* What an epoll entry points at. */
+typedef enum { TAG_LISTENER, TAG_CONN } TagKind;
+
+struct _Conn {
+  TagKind     kind;
+  DiodeRelay *relay;
+  int         fd;
+  guint32     events;           /* current epoll interest */
+  gchar      *peer;             /* "ip:port" */
+  gchar      *address;          /* identity from TLS, NULL before */
+  DiodeTls   *tls;
+  DiodeSession *session;
+  ConnPhase   phase;
+  gboolean    tls_seen;         /* first byte was a TLS handshake record */
+  gint64      deadline;         /* monotonic µs: TLS+HELLO from accept, or
+                                   closing */
+  gboolean    dead;
+
+  Stream     *stream;           /* published or watched stream */
+  gboolean    publishing;
+  gboolean    viewing;
+  gboolean    waiting;          /* SUBSCRIBE held until a publisher appears */
+  guint64     start_seq;
+  gint64      wait_until;
+  guint       wait_ms;
+
+  GQueue      ctrl;             /* GBytes* control frames to send first */
+  GBytes     *out;              /* frame being written */
+  gsize       out_off;
+  DiodeCursor cursor;
+
+  guint64     bytes_out, frames_out, bytes_in;
+  guint64     skips;            /* slow-viewer jumps to the latest keyframe */
+  gint64      accepted_at;      /* monotonic µs */
+  gint64      first_media_at;   /* first MEDIA frame written, 0 before */
+  gint64      last_progress;    /* last time the socket took bytes */
+  gint64      last_rx, last_tx; /* keepalive: last bytes in, last bytes out */
+  guint64     ping_token;
+};
+
+struct _Stream {
+  gchar      *name;
+  Conn       *publisher;
+  gchar      *owner;            /* address of the current/last publisher */
+  DiodeRing  *ring;
+  GPtrArray  *viewers;          /* Conn* (may contain dead ones until reaped) */
+  GPtrArray  *waiting;          /* Conn* holding a SUBSCRIBE */
+  gboolean    eos;
+  gint64      grace_until;      /* publisher vanished without EOS */
+  gint64      created_at;
+  gint64      owner_until;      /* name held for owner after it stopped */
+  gboolean    has_policy;
+  guint8      access;           /* DiodeAccess */
+  gchar      *fleet;
+  GHashTable *allow;            /* lowercase addresses */
+  guint64     bytes_in, frames_in;
+  guint64     last_seq;         /* copy for other threads, under lock */
+  guint       fanout_start;     /* rotates the fan-out order per frame */
+  guint64     stats_bytes_in;   /* at the last stats line, for rates */
+  guint64     stats_bytes_out;
+};
+
+struct _DiodeRelay {
+  GObject     parent;
+
+  /* settings */
+  gchar      *listen;
+  gchar      *identity_path;
+  guint64     buffer_bytes;
+  guint       buffer_seconds;
+  guint       max_wait_ms;
+  guint       handshake_ms;
+  guint       grace_ms;
+  guint64     soft_limit;       /* viewer backlog that triggers a skip */
+  guint64     hard_limit;       /* viewer backlog that disconnects */
+  guint       write_timeout_ms; /* a viewer's socket takes nothing this long */
+  guint       stats_interval_ms;
+  gchar      *stats_file;
+  guint       name_grace_ms;
+  gchar      *config_path;
+  guint       keepalive_ms;     /* WELCOME.keepalive_ms; 0 = off */
+
+  /* runtime */
+  struct {
+    TagKind kind;
+  } listener_tag;
+  DiodeIdentity *identity;
+  GSocket    *listen_socket;
+  guint16     port;
+  gchar      *bound_host;
+  int         epfd;
+  GMainContext *context;
+  GMainLoop  *loop;
+  GThread    *thread;
+  GSource    *io_source;
+  GSource    *tick_source;
+  gboolean    running;
+
+  GHashTable *conns;            /* Conn* set */
+  GPtrArray  *dead;             /* closed, freed after the dispatch */
+  GHashTable *streams;          /* name -> Stream*; guarded by lock */
+  GMutex      lock;
+  guint8     *rbuf;
+  gint64      started_at;
+  gint64      stats_at;         /* last stats line */
+  DiodeRelayConfig *config;     /* loop thread's snapshot (never NULL) */
+  gchar      *stats_json;       /* last snapshot, guarded by lock */
+};
+
+/* diode-relay-access.c */
+gboolean stream_allows     (DiodeRelay * r, Stream * s, const gchar * address,
+                            gchar ** why);
+void     stream_set_policy (Stream * s, const DiodeMsg * m);
+gboolean may_publish       (Conn * c, Stream * s, const gchar * name,
+                            gchar ** why);
+
+/* diode-relay-stats.c */
+void     relay_stats_log   (DiodeRelay * r, gint64 now);
+void     relay_stats       (DiodeRelay * r, gint64 now);
+
+G_END_DECLS

@@ -1,0 +1,175 @@
+/* gst-diode — the relay's stats: a log line per stream and a JSON snapshot
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define G_LOG_DOMAIN "diode-relay"
+
+#include "diode-relay-private.h"
+
+#include <json-glib/json-glib.h>
+
+/* ------------------------------------------------------------------------ */
+/* stats: a log line per stream and a JSON snapshot (docs/stats.md) */
+
+static void
+stats_add_viewer (JsonBuilder * b, Conn * c, gint64 now)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "address");
+  json_builder_add_string_value (b, c->address);
+  json_builder_set_member_name (b, "peer");
+  json_builder_add_string_value (b, c->peer);
+  json_builder_set_member_name (b, "bytes");
+  json_builder_add_int_value (b, c->bytes_out);
+  json_builder_set_member_name (b, "frames");
+  json_builder_add_int_value (b, c->frames_out);
+  json_builder_set_member_name (b, "skips");
+  json_builder_add_int_value (b, c->skips);
+  json_builder_set_member_name (b, "backlog");
+  json_builder_add_int_value (b, c->stream ?
+      diode_cursor_backlog (&c->cursor, c->stream->ring) : 0);
+  json_builder_set_member_name (b, "join_ms");
+  json_builder_add_double_value (b, c->first_media_at ?
+      (c->first_media_at - c->accepted_at) / 1000.0 : -1);
+  json_builder_set_member_name (b, "connected_s");
+  json_builder_add_double_value (b, (now - c->accepted_at) / 1e6);
+  json_builder_end_object (b);
+}
+
+static gchar *
+relay_stats_build (DiodeRelay * r, gint64 now)
+{
+  JsonBuilder *b = json_builder_new ();
+  JsonGenerator *gen;
+  JsonNode *root;
+  GHashTableIter it;
+  gpointer v;
+  gchar *out;
+  guint i;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "relay");
+  json_builder_add_string_value (b, diode_relay_get_address (r));
+  json_builder_set_member_name (b, "listen");
+  json_builder_add_string_value (b, r->listen);
+  json_builder_set_member_name (b, "uptime_s");
+  json_builder_add_double_value (b, (now - r->started_at) / 1e6);
+  json_builder_set_member_name (b, "connections");
+  json_builder_add_int_value (b, g_hash_table_size (r->conns));
+  json_builder_set_member_name (b, "streams");
+  json_builder_begin_array (b);
+  g_hash_table_iter_init (&it, r->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    Stream *s = v;
+    guint64 sent = 0, skips = 0;
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "name");
+    json_builder_add_string_value (b, s->name);
+    json_builder_set_member_name (b, "publisher");
+    json_builder_add_string_value (b, s->publisher ? s->publisher->address :
+        NULL);
+    json_builder_set_member_name (b, "eos");
+    json_builder_add_boolean_value (b, s->eos);
+    json_builder_set_member_name (b, "bytes_in");
+    json_builder_add_int_value (b, s->bytes_in);
+    json_builder_set_member_name (b, "frames_in");
+    json_builder_add_int_value (b, s->frames_in);
+    json_builder_set_member_name (b, "last_seq");
+    json_builder_add_int_value (b, diode_ring_get_last_seq (s->ring));
+    json_builder_set_member_name (b, "chunks");
+    json_builder_add_int_value (b, diode_ring_get_n_chunks (s->ring));
+    json_builder_set_member_name (b, "buffered_bytes");
+    json_builder_add_int_value (b, diode_ring_get_bytes (s->ring));
+    json_builder_set_member_name (b, "waiting");
+    json_builder_add_int_value (b, s->waiting->len);
+    json_builder_set_member_name (b, "viewers");
+    json_builder_begin_array (b);
+    for (i = 0; i < s->viewers->len; i++) {
+      Conn *c = g_ptr_array_index (s->viewers, i);
+      if (c->dead)
+        continue;
+      sent += c->bytes_out;
+      skips += c->skips;
+      stats_add_viewer (b, c, now);
+    }
+    json_builder_end_array (b);
+    json_builder_set_member_name (b, "bytes_out");
+    json_builder_add_int_value (b, sent);
+    json_builder_set_member_name (b, "skips");
+    json_builder_add_int_value (b, skips);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+
+  root = json_builder_get_root (b);
+  gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  out = json_generator_to_data (gen, NULL);
+  json_node_unref (root);
+  g_object_unref (gen);
+  g_object_unref (b);
+  return out;
+}
+
+/* One line per stream for the log: rates since the previous line. */
+void
+relay_stats_log (DiodeRelay * r, gint64 now)
+{
+  gdouble secs = (now - r->stats_at) / 1e6;
+  GHashTableIter it;
+  gpointer v;
+  guint i;
+
+  g_hash_table_iter_init (&it, r->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    Stream *s = v;
+    guint64 out = 0, skips = 0, max_backlog = 0;
+    guint n = 0;
+
+    for (i = 0; i < s->viewers->len; i++) {
+      Conn *c = g_ptr_array_index (s->viewers, i);
+      guint64 bl;
+
+      if (c->dead)
+        continue;
+      n++;
+      out += c->bytes_out;
+      skips += c->skips;
+      bl = diode_cursor_backlog (&c->cursor, s->ring);
+      max_backlog = MAX (max_backlog, bl);
+    }
+    g_message ("stats '%s': in %.2f Mbit/s, %u viewers, out %.2f Mbit/s, "
+        "%" G_GUINT64_FORMAT " skips, max backlog %" G_GUINT64_FORMAT
+        " bytes, buffered %" G_GSIZE_FORMAT " bytes in %u chunks", s->name,
+        secs > 0 ? (s->bytes_in - s->stats_bytes_in) * 8 / secs / 1e6 : 0.0,
+        n, secs > 0 && out >= s->stats_bytes_out ?
+        (out - s->stats_bytes_out) * 8 / secs / 1e6 : 0.0, skips,
+        max_backlog, diode_ring_get_bytes (s->ring),
+        diode_ring_get_n_chunks (s->ring));
+    s->stats_bytes_in = s->bytes_in;
+    s->stats_bytes_out = out;
+  }
+}
+
+void
+relay_stats (DiodeRelay * r, gint64 now)
+{
+  gchar *json = relay_stats_build (r, now);
+
+  if (r->stats_file) {
+    GError *err = NULL;
+    /* g_file_set_contents writes a temp file and renames it: readers never
+     * see half a snapshot. */
+    if (!g_file_set_contents (r->stats_file, json, -1, &err)) {
+      g_message ("cannot write stats to %s: %s", r->stats_file, err->message);
+      g_error_free (err);
+    }
+  }
+  g_mutex_lock (&r->lock);
+  g_free (r->stats_json);
+  r->stats_json = json;
+  g_mutex_unlock (&r->lock);
+}
+
