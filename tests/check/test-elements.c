@@ -353,11 +353,15 @@ GST_START_TEST (test_stream_published_while_waiting)
 {
   DiodeRelay *relay = fixture_relay_start (0, NULL);
   GstHarness *src = src_harness (relay, "soon", 10000);
-  GstHarness *sink = sink_harness (relay, "soon");
+  GstHarness *sink;
   GstBuffer *b;
 
+  /* the viewer is held by the relay before the publisher exists (a sink
+   * harness starts playing when it is made, so make it only now) */
   gst_harness_play (src);
-  g_usleep (300 * 1000);
+  fail_unless (fixture_wait_waiting (relay, "soon", 1, 5000));
+  fail_if (diode_relay_has_publisher (relay, "soon"));
+  sink = sink_harness (relay, "soon");
   gst_harness_set_src_caps_str (sink, CAPS_STR);
   gst_harness_play (sink);
   gst_harness_push (sink, make_buffer (0, 10));
