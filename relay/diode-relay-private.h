@@ -2,9 +2,12 @@
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * diode-relay.c        the object, its I/O loop and the protocol
- * diode-relay-access.c who may watch and who may publish (pure checks)
- * diode-relay-stats.c  the stats log line and JSON snapshot
+ * diode-relay.c          the object: properties, start/stop, the I/O thread
+ * diode-relay-conn.c     connections: epoll source, accept, TLS, read, write, close
+ * diode-relay-protocol.c streams and what each client message does to them
+ * diode-relay-timers.c   every time-based decision (relay_tick)
+ * diode-relay-access.c   who may watch and who may publish (pure checks)
+ * diode-relay-stats.c    the stats log line and JSON snapshot
  * Everything here runs on the relay's I/O thread unless it says otherwise.
  */
 #pragma once
@@ -142,6 +145,33 @@ struct _DiodeRelay {
   DiodeRelayConfig *config;     /* loop thread's snapshot (never NULL) */
   gchar      *stats_json;       /* last snapshot, guarded by lock */
 };
+
+/* diode-relay-conn.c */
+extern GSourceFuncs relay_io_funcs;   /* the epoll GSource */
+void     conn_set_events   (Conn * c, guint32 events);
+void     conn_want_write   (Conn * c, gboolean want);
+void     conn_queue        (Conn * c, GBytes * frame);
+void     conn_send_error   (Conn * c, DiodeErrorCode code, const gchar * text);
+void     conn_fail         (Conn * c, DiodeErrorCode code, const gchar * text);
+void     conn_flush        (Conn * c);
+void     conn_close        (Conn * c, const gchar * why);
+void     conn_free         (Conn * c);
+void     conn_handshake    (Conn * c);
+void     conn_on_readable  (Conn * c);
+void     relay_accept      (DiodeRelay * r);
+void     relay_reap        (DiodeRelay * r);
+
+/* diode-relay-protocol.c */
+Stream  *stream_lookup     (DiodeRelay * r, const gchar * name);
+Stream  *stream_get        (DiodeRelay * r, const gchar * name);
+void     stream_free       (Stream * s);
+void     stream_maybe_free (DiodeRelay * r, Stream * s);
+void     stream_fanout     (Stream * s);
+void     conn_process      (Conn * c);
+void     relay_recheck_all (DiodeRelay * r);
+
+/* diode-relay-timers.c */
+gboolean relay_tick        (gpointer user_data);
 
 /* diode-relay-access.c */
 gboolean stream_allows     (DiodeRelay * r, Stream * s, const gchar * address,

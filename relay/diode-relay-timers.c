@@ -1,0 +1,149 @@
+/* gst-diode — the relay's timers: deadlines, keepalive, waits, grace
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * relay_tick() runs every TICK_MS on the relay's I/O thread and makes every
+ * time-based decision: handshake and HELLO deadlines, keepalive PINGs and
+ * silent peers, held SUBSCRIBEs running out, slow viewers, publishers that
+ * did not come back, names whose grace ended, and the stats line.
+ */
+#define G_LOG_DOMAIN "diode-relay"
+
+#include "diode-relay-private.h"
+
+gboolean
+relay_tick (gpointer user_data)
+{
+  DiodeRelay *r = user_data;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter it;
+  gpointer key;
+  GPtrArray *expired = g_ptr_array_new ();
+  guint i;
+
+  g_hash_table_iter_init (&it, r->conns);
+  while (g_hash_table_iter_next (&it, &key, NULL)) {
+    Conn *c = key;
+
+    if (c->dead)
+      continue;
+    if (c->deadline && now > c->deadline) {
+      if (c->phase == CONN_HANDSHAKE) {
+        g_message ("%s did not complete the TLS handshake in time", c->peer);
+      } else if (c->phase == CONN_OPEN) {
+        g_message ("%s (%s) sent no HELLO in time", c->peer, c->address);
+        /* Tell it why; the CLOSING deadline bounds how long we wait. */
+        conn_send_error (c, DIODE_ERR_TIMEOUT, "no HELLO in time");
+        continue;
+      }
+      conn_close (c, NULL);
+    } else if (r->keepalive_ms && c->phase == CONN_OPEN
+        && diode_session_get_state (c->session) != DIODE_SESSION_AWAIT_HELLO
+        && now - c->last_rx > (gint64) r->keepalive_ms * 3000) {
+      /* Silent for three keepalive periods: dead, frozen or cut off. */
+      gchar *text = g_strdup_printf ("nothing received for %" G_GINT64_FORMAT
+          " ms (keepalive %u ms)", (now - c->last_rx) / 1000, r->keepalive_ms);
+
+      g_message ("%s (%s): %s; closing", c->peer, c->address, text);
+      conn_send_error (c, DIODE_ERR_TIMEOUT, text);
+      conn_close (c, NULL);
+      g_free (text);
+    } else if (c->waiting && now > c->wait_until) {
+      g_ptr_array_add (expired, c);
+    } else if (c->viewing && c->stream && c->phase == CONN_OPEN) {
+      guint64 backlog = diode_cursor_backlog (&c->cursor, c->stream->ring);
+      gchar *text = NULL;
+
+      if (backlog > r->hard_limit)
+        text = g_strdup_printf ("viewer fell %" G_GUINT64_FORMAT " bytes "
+            "behind '%s' (limit %" G_GUINT64_FORMAT "); disconnected",
+            backlog, c->stream->name, r->hard_limit);
+      else if (c->out && now - c->last_progress >
+          (gint64) r->write_timeout_ms * 1000)
+        text = g_strdup_printf ("viewer accepted no data for %u ms; "
+            "disconnected", r->write_timeout_ms);
+      if (text) {
+        g_message ("slow viewer %s (%s): %s", c->address, c->peer, text);
+        conn_send_error (c, DIODE_ERR_SLOW_VIEWER, text);
+        g_free (text);
+      }
+    }
+    /* Quiet towards this peer for a keepalive period: PING it. */
+    if (!c->dead && r->keepalive_ms && c->phase == CONN_OPEN
+        && diode_session_get_state (c->session) != DIODE_SESSION_AWAIT_HELLO
+        && !c->out && g_queue_is_empty (&c->ctrl)
+        && now - c->last_tx >= (gint64) r->keepalive_ms * 1000) {
+      conn_queue (c, diode_msg_encode_ping (++c->ping_token));
+      conn_flush (c);
+    }
+  }
+  for (i = 0; i < expired->len; i++) {
+    Conn *c = expired->pdata[i];
+    Stream *s = c->stream;
+    gchar *text = g_strdup_printf ("stream '%s' is not published on this "
+        "relay (waited %u ms)", s->name, c->wait_ms);
+
+    g_mutex_lock (&r->lock);
+    g_ptr_array_remove (s->waiting, c);
+    g_mutex_unlock (&r->lock);
+    c->waiting = FALSE;
+    c->stream = NULL;
+    conn_send_error (c, DIODE_ERR_NOT_FOUND, text);
+    g_free (text);
+    stream_maybe_free (r, s);
+  }
+  g_ptr_array_unref (expired);
+
+  /* Publishers that vanished and did not come back: tell their viewers. */
+  {
+    GHashTableIter sit;
+    gpointer v;
+    GPtrArray *gone = g_ptr_array_new ();
+
+    g_hash_table_iter_init (&sit, r->streams);
+    while (g_hash_table_iter_next (&sit, NULL, &v)) {
+      Stream *s = v;
+      if (!s->publisher && !s->eos && s->grace_until && now > s->grace_until)
+        g_ptr_array_add (gone, s);
+    }
+    for (i = 0; i < gone->len; i++) {
+      Stream *s = gone->pdata[i];
+      gchar *text = g_strdup_printf ("the publisher of '%s' disconnected and "
+          "did not come back", s->name);
+      guint j;
+
+      for (j = 0; j < s->viewers->len; j++)
+        conn_send_error (g_ptr_array_index (s->viewers, j),
+            DIODE_ERR_NOT_FOUND, text);
+      g_free (text);
+      s->eos = TRUE;   /* lets stream_maybe_free drop it once viewers go */
+      stream_maybe_free (r, s);
+    }
+    g_ptr_array_unref (gone);
+  }
+  /* Names whose ownership grace ran out, with nobody left on them. */
+  {
+    GHashTableIter sit;
+    gpointer v;
+    GPtrArray *idle = g_ptr_array_new ();
+
+    g_hash_table_iter_init (&sit, r->streams);
+    while (g_hash_table_iter_next (&sit, NULL, &v)) {
+      Stream *s = v;
+      if (!s->publisher && s->owner_until && now >= s->owner_until)
+        g_ptr_array_add (idle, s);
+    }
+    for (i = 0; i < idle->len; i++)
+      stream_maybe_free (r, idle->pdata[i]);
+    g_ptr_array_unref (idle);
+  }
+  relay_reap (r);
+  if (r->stats_interval_ms
+      && now - r->stats_at >= (gint64) r->stats_interval_ms * 1000) {
+    if (g_hash_table_size (r->streams))
+      relay_stats_log (r, now);
+    relay_stats (r, now);
+    r->stats_at = now;
+  }
+  return G_SOURCE_CONTINUE;
+}
