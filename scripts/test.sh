@@ -28,8 +28,18 @@ scripts/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 # The plugin is ASan-built: scan it in the test process, not in the
 # uninstrumented gst-plugin-scanner helper.
 export GST_REGISTRY_FORK=no
-export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
+# The suppressions in tests/lsan.supp match function names, so stacks must be
+# symbolized: use the symbolizer setup.sh installed, never whatever happens to
+# be on PATH, and refuse to run the pass without it (an unsymbolized run
+# reports GLib's start-up allocations as leaks).
+ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
+if [ ! -x "$ASAN_SYMBOLIZER_PATH" ]; then
+  echo "test.sh: $ASAN_SYMBOLIZER_PATH is missing (Debian package llvm-14)" >&2
+  exit 1
+fi
+export ASAN_SYMBOLIZER_PATH
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:external_symbolizer_path=$ASAN_SYMBOLIZER_PATH
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0:symbolize=1
 # Build the plugin registry once with leak checking off: scanning the
 # system's plugins in an instrumented process reports their leaks, not ours.
 # Same environment as meson's test_env, so the registry stays valid.
