@@ -58,6 +58,7 @@ struct _Conn {
   Stream     *stream;           /* published or watched stream */
   gboolean    publishing;
   gboolean    viewing;
+  gboolean    caps_seen;        /* publisher: CAPS came (it must before MEDIA) */
   gboolean    waiting;          /* SUBSCRIBE held until a publisher appears */
   guint64     start_seq;
   gint64      wait_until;
@@ -167,6 +168,7 @@ Stream  *stream_get        (DiodeRelay * r, const gchar * name);
 void     stream_free       (Stream * s);
 void     stream_maybe_free (DiodeRelay * r, Stream * s);
 void     stream_fanout     (Stream * s);
+void     stream_release_finished_viewers (DiodeRelay * r, Stream * s);
 void     conn_process      (Conn * c);
 void     relay_recheck_all (DiodeRelay * r);
 

@@ -97,6 +97,30 @@ stream_fanout (Stream * s)
   }
 }
 
+/* Viewers of an ended stream that have been sent everything up to its EOS
+ * let go of it, so the name can be forgotten (docs/protocol.md section 8,
+ * "after EOS"). Their connections stay open: nothing more will come. */
+void
+stream_release_finished_viewers (DiodeRelay * r, Stream * s)
+{
+  guint i = 0;
+
+  while (i < s->viewers->len) {
+    Conn *v = g_ptr_array_index (s->viewers, i);
+
+    if (v->dead || v->out || diode_cursor_backlog (&v->cursor, s->ring)) {
+      i++;
+      continue;
+    }
+    g_mutex_lock (&r->lock);
+    g_ptr_array_remove_index (s->viewers, i);
+    g_mutex_unlock (&r->lock);
+    v->viewing = FALSE;
+    v->stream = NULL;
+    diode_cursor_clear (&v->cursor);
+  }
+}
+
 /* ------------------------------------------------------------------------ */
 /* protocol handling */
 
@@ -223,6 +247,49 @@ relay_recheck_all (DiodeRelay * r)
   g_ptr_array_unref (streams);
 }
 
+/* A stream can be joined once it holds a keyframe: docs/protocol.md
+ * section 8 promises that the first MEDIA after SUBSCRIBE_OK is one. */
+static gboolean
+stream_joinable (Stream * s)
+{
+  DiodeChunk *join = diode_ring_join_chunk (s->ring);
+
+  return join && join->keyframe;
+}
+
+/* Held subscribers of @s: refuse those the policy does not allow, attach
+ * the others if the stream can be joined, leave them waiting otherwise. */
+static void
+stream_attach_waiting (DiodeRelay * r, Stream * s)
+{
+  GPtrArray *held;
+  guint i;
+
+  if (!s->waiting->len)
+    return;
+  held = g_ptr_array_copy (s->waiting, NULL, NULL);
+  for (i = 0; i < held->len; i++) {
+    Conn *w = g_ptr_array_index (held, i);
+    gchar *why = NULL;
+
+    if (w->dead || !w->waiting)
+      continue;
+    if (!stream_allows (r, s, w->address, &why)) {
+      g_mutex_lock (&r->lock);
+      g_ptr_array_remove (s->waiting, w);
+      g_mutex_unlock (&r->lock);
+      w->waiting = FALSE;
+      w->stream = NULL;
+      conn_refuse (w, DIODE_ERR_NOT_AUTHORIZED, "viewer", why);
+      g_free (why);
+      continue;
+    }
+    if (stream_joinable (s))
+      viewer_attach (w, s);
+  }
+  g_ptr_array_unref (held);
+}
+
 static void
 handle_publish (Conn * c, DiodeMsg * m)
 {
@@ -284,27 +351,10 @@ handle_publish (Conn * c, DiodeMsg * m)
   conn_flush (c);
 
   /* Viewers still attached from an earlier run, and subscribers that were
-   * waiting for this name: each is checked against the new policy. */
+   * waiting for this name: each is checked against the new policy now.
+   * Waiting ones are attached at the first keyframe (handle_media). */
   stream_recheck_viewers (r, s);
-  while (s->waiting->len) {
-    Conn *w = g_ptr_array_index (s->waiting, 0);
-
-    if (w->dead) {
-      g_ptr_array_remove_index (s->waiting, 0);
-      continue;
-    }
-    if (!stream_allows (r, s, w->address, &why)) {
-      g_mutex_lock (&r->lock);
-      g_ptr_array_remove_index (s->waiting, 0);
-      g_mutex_unlock (&r->lock);
-      w->waiting = FALSE;
-      w->stream = NULL;
-      conn_refuse (w, DIODE_ERR_NOT_AUTHORIZED, "viewer", why);
-      g_clear_pointer (&why, g_free);
-      continue;
-    }
-    viewer_attach (w, s);
-  }
+  stream_attach_waiting (r, s);
   for (i = 0; i < s->viewers->len; i++)
     conn_flush (g_ptr_array_index (s->viewers, i));
 }
@@ -327,6 +377,8 @@ handle_subscribe (Conn * c, DiodeMsg * m)
   DiodeRelay *r = c->relay;
   Stream *s = stream_lookup (r, m->stream);
   guint wait = MIN (m->wait_ms, r->max_wait_ms);
+  DiodeChunk *at;
+  guint index;
 
   c->start_seq = m->start_seq;
   /* Checked on every SUBSCRIBE, before a byte of the stream is sent; a
@@ -340,12 +392,17 @@ handle_subscribe (Conn * c, DiodeMsg * m)
       return;
     }
   }
-  if (s && (s->publisher || diode_ring_get_n_chunks (s->ring))) {
+  /* Resume where the viewer left off if that is still held, else start at
+   * the latest keyframe; with no keyframe yet, wait for one (section 8). */
+  if (s && (stream_joinable (s) || (c->start_seq
+              && diode_ring_find_seq (s->ring, c->start_seq, &at, &index)))) {
     viewer_attach (c, s);
     return;
   }
   if (wait == 0) {
-    gchar *text = g_strdup_printf ("stream '%s' is not published on this relay",
+    gchar *text = (s && s->publisher) ?
+        g_strdup_printf ("stream '%s' has no keyframe yet", m->stream) :
+        g_strdup_printf ("stream '%s' is not published on this relay",
         m->stream);
     conn_send_error (c, DIODE_ERR_NOT_FOUND, text);
     g_free (text);
@@ -379,7 +436,14 @@ handle_media (Conn * c, DiodeMsg * m)
     g_free (text);
     return;
   }
+  if (m->type == DIODE_MSG_MEDIA && !c->caps_seen) {
+    /* Section 6: CAPS comes before the first MEDIA of a publish session,
+     * or joiners would get buffers they cannot interpret. */
+    conn_send_error (c, DIODE_ERR_PROTOCOL, "MEDIA before CAPS");
+    return;
+  }
   if (m->type == DIODE_MSG_CAPS) {
+    c->caps_seen = TRUE;
     diode_ring_push_caps (s->ring, m->frame);
   } else if (m->type == DIODE_MSG_MEDIA) {
     diode_ring_push_media (s->ring, m->frame, m->seq, t,
@@ -400,6 +464,9 @@ handle_media (Conn * c, DiodeMsg * m)
     c->stream = NULL;
     g_message ("'%s' reached end of stream", s->name);
   }
+  if (m->type == DIODE_MSG_MEDIA && (m->flags & DIODE_MEDIA_KEYFRAME)
+      && !(m->flags & DIODE_MEDIA_STREAMHEADER))
+    stream_attach_waiting (c->relay, s);
   stream_fanout (s);
   if (s->eos)
     stream_maybe_free (c->relay, s);

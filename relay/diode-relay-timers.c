@@ -133,8 +133,14 @@ relay_tick (gpointer user_data)
       if (!s->publisher && s->owner_until && now >= s->owner_until)
         g_ptr_array_add (idle, s);
     }
-    for (i = 0; i < idle->len; i++)
-      stream_maybe_free (r, idle->pdata[i]);
+    for (i = 0; i < idle->len; i++) {
+      Stream *s = idle->pdata[i];
+
+      /* An ended stream is forgotten once its viewers have read it all. */
+      if (s->eos)
+        stream_release_finished_viewers (r, s);
+      stream_maybe_free (r, s);
+    }
     g_ptr_array_unref (idle);
   }
   relay_reap (r);

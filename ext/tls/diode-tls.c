@@ -373,6 +373,13 @@ diode_tls_handshake (DiodeTls * t, GError ** error)
     if (!gnutls_error_is_fatal (ret) && retries < MAX_NONFATAL_RETRIES)
       continue;
     t->failed = TRUE;
+    /* Tell the peer why (e.g. certificate_required for a client without a
+     * certificate) instead of a bare end of file; best effort on a
+     * non-blocking socket, and nothing to say when the transport broke. */
+    if (ret != GNUTLS_E_PULL_ERROR && ret != GNUTLS_E_PUSH_ERROR
+        && ret != GNUTLS_E_PREMATURE_TERMINATION
+        && ret != GNUTLS_E_FATAL_ALERT_RECEIVED)
+      gnutls_alert_send_appropriate (t->session, ret);
     set_handshake_error (t, ret, saved_errno, error);
     return DIODE_TLS_ERROR;
   }

@@ -49,7 +49,10 @@ fixture_wait_viewers (DiodeRelay * relay, const gchar * stream, guint n,
 {
   gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 
-  while (diode_relay_count_viewers (relay, stream) != n) {
+  /* A subscriber held for the stream's first keyframe counts: it gets that
+   * keyframe first thing (docs/protocol.md section 8). */
+  while (diode_relay_count_viewers (relay, stream)
+      + diode_relay_count_waiting (relay, stream) != n) {
     if (g_get_monotonic_time () > end)
       return FALSE;
     g_usleep (10 * 1000);

@@ -15,7 +15,8 @@ const gchar *fixture_config_dir (void);
 /* A relay on 127.0.0.1 at @port (0: any free port) with its own key file
  * @key_name inside the temp dir (NULL: "relay.pem"). Started. */
 DiodeRelay  *fixture_relay_start (guint16 port, const gchar * key_name);
-/* Polls @cond-like counters until true or @timeout_ms passes. */
+/* Polls @cond-like counters until true or @timeout_ms passes. Viewers:
+ * attached, or held until the stream's first keyframe. */
 gboolean     fixture_wait_viewers (DiodeRelay * relay, const gchar * stream,
                                    guint n, guint timeout_ms);
 gboolean     fixture_wait_waiting (DiodeRelay * relay, const gchar * stream,
