@@ -140,6 +140,7 @@ struct _DiodeRelay {
   GPtrArray  *dead;             /* closed, freed after the dispatch */
   GHashTable *streams;          /* name -> Stream*; guarded by lock */
   GMutex      lock;
+  GCond       prop_cond;        /* a property change reached the loop */
   guint8     *rbuf;
   gint64      started_at;
   gint64      stats_at;         /* last stats line */
@@ -171,6 +172,7 @@ void     stream_fanout     (Stream * s);
 void     stream_release_finished_viewers (DiodeRelay * r, Stream * s);
 void     conn_process      (Conn * c);
 void     relay_recheck_all (DiodeRelay * r);
+void     relay_apply_buffer_limits (DiodeRelay * r);
 
 /* diode-relay-timers.c */
 gboolean relay_tick        (gpointer user_data);

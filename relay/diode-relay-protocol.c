@@ -43,6 +43,19 @@ stream_get (DiodeRelay * r, const gchar * name)
   return s;
 }
 
+/* New --buffer-bytes / --buffer-seconds: every open stream follows. */
+void
+relay_apply_buffer_limits (DiodeRelay * r)
+{
+  GHashTableIter it;
+  gpointer v;
+
+  g_hash_table_iter_init (&it, r->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    diode_ring_set_limits (((Stream *) v)->ring, r->buffer_bytes,
+        (guint64) r->buffer_seconds * G_TIME_SPAN_SECOND * 1000);
+}
+
 void
 stream_free (Stream * s)
 {

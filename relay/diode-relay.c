@@ -47,6 +47,9 @@ enum {
 
 G_DEFINE_FINAL_TYPE (DiodeRelay, diode_relay, G_TYPE_OBJECT)
 
+static void relay_read_property (DiodeRelay * r, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+
 
 static gpointer
 relay_thread (gpointer user_data)
@@ -410,8 +413,11 @@ diode_relay_new (const gchar * listen, const gchar * identity)
 /* ------------------------------------------------------------------------ */
 /* GObject */
 
+/* Stores one setting. While the relay runs this happens on its I/O thread
+ * (see diode_relay_set_property), under the lock so get_property sees a
+ * whole value: the loop reads its settings without locking. */
 static void
-diode_relay_set_property (GObject * object, guint prop_id,
+relay_apply_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
   DiodeRelay *r = DIODE_RELAY (object);
@@ -473,11 +479,94 @@ diode_relay_set_property (GObject * object, guint prop_id,
   }
 }
 
+typedef struct {
+  DiodeRelay *relay;
+  guint       prop_id;
+  GParamSpec *pspec;
+  GValue      value;
+  gboolean    done;
+} PropChange;
+
+static gboolean
+prop_change_apply_cb (gpointer data)
+{
+  PropChange *pc = data;
+  DiodeRelay *r = pc->relay;
+
+  g_mutex_lock (&r->lock);
+  relay_apply_property (G_OBJECT (r), pc->prop_id, &pc->value, pc->pspec);
+  g_mutex_unlock (&r->lock);
+  /* Streams already open follow new buffer limits at once. */
+  if (pc->prop_id == PROP_BUFFER_BYTES || pc->prop_id == PROP_BUFFER_SECONDS)
+    relay_apply_buffer_limits (r);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs after the change was applied, or when the loop went away first. */
+static void
+prop_change_done (gpointer data)
+{
+  PropChange *pc = data;
+  DiodeRelay *r = pc->relay;
+
+  g_mutex_lock (&r->lock);
+  pc->done = TRUE;
+  g_cond_broadcast (&r->prop_cond);
+  g_mutex_unlock (&r->lock);
+}
+
+/* The I/O thread reads settings without a lock (it is their only user
+ * while running), so a running relay's settings are changed on that thread:
+ * the caller waits until the change is in, so a set is visible to the next
+ * get and to the next thing the loop does, and a string the loop is using
+ * (stats-file while it writes the file) is never freed under it. */
+static void
+diode_relay_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  DiodeRelay *r = DIODE_RELAY (object);
+  PropChange pc = { 0 };
+  GSource *src;
+
+  if (!r->running || g_main_context_is_owner (r->context)) {
+    g_mutex_lock (&r->lock);
+    relay_apply_property (object, prop_id, value, pspec);
+    g_mutex_unlock (&r->lock);
+    return;
+  }
+  pc.relay = r;
+  pc.prop_id = prop_id;
+  pc.pspec = pspec;
+  g_value_init (&pc.value, G_VALUE_TYPE (value));
+  g_value_copy (value, &pc.value);
+  src = g_idle_source_new ();
+  g_source_set_priority (src, G_PRIORITY_HIGH);
+  g_source_set_callback (src, prop_change_apply_cb, &pc, prop_change_done);
+  g_source_attach (src, r->context);
+  g_source_unref (src);
+  g_mutex_lock (&r->lock);
+  while (!pc.done)
+    g_cond_wait (&r->prop_cond, &r->lock);
+  g_mutex_unlock (&r->lock);
+  g_value_unset (&pc.value);
+}
+
 static void
 diode_relay_get_property (GObject * object, guint prop_id, GValue * value,
     GParamSpec * pspec)
 {
   DiodeRelay *r = DIODE_RELAY (object);
+
+  g_mutex_lock (&r->lock);
+  relay_read_property (r, prop_id, value, pspec);
+  g_mutex_unlock (&r->lock);
+}
+
+static void
+relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GObject *object = G_OBJECT (r);
 
   switch (prop_id) {
     case PROP_LISTEN:
@@ -549,6 +638,7 @@ diode_relay_finalize (GObject * object)
   diode_relay_config_unref (r->config);
   g_free (r->rbuf);
   g_mutex_clear (&r->lock);
+  g_cond_clear (&r->prop_cond);
   G_OBJECT_CLASS (diode_relay_parent_class)->finalize (object);
 }
 
@@ -574,6 +664,7 @@ diode_relay_init (DiodeRelay * r)
   r->dead = g_ptr_array_new ();
   r->rbuf = g_malloc (READ_CHUNK);
   g_mutex_init (&r->lock);
+  g_cond_init (&r->prop_cond);
 }
 
 static void
