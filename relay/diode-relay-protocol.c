@@ -125,7 +125,9 @@ viewer_attach (Conn * c, Stream * s)
     join = c->cursor.chunk;
     first = join ? join->first_seq : 0;
   }
-  conn_queue (c, diode_msg_encode_subscribe_ok (s->name, first));
+  /* Naming the publisher lets a pinned viewer check it itself. */
+  conn_queue (c, diode_msg_encode_subscribe_ok_from (s->name, first,
+          s->owner));
   if (!diode_session_sent (c->session, DIODE_MSG_SUBSCRIBE_OK, 0, &err)) {
     g_warning ("session refused SUBSCRIBE_OK: %s", err->message);
     g_clear_error (&err);
@@ -223,15 +225,40 @@ relay_recheck_all (DiodeRelay * r)
   g_ptr_array_unref (streams);
 }
 
+/* A well-formed name the relay refuses (diode-name.h): ERROR 103. */
+static gboolean
+name_acceptable (Conn * c, const gchar * name, const gchar * what)
+{
+  GError *err = NULL;
+  gchar *key = diode_name_key (name, &err);
+  gchar *shown, *why;
+
+  if (key) {
+    g_free (key);
+    return TRUE;
+  }
+  shown = diode_name_escape (name);
+  why = g_strdup_printf ("stream name '%s' refused: %s", shown, err->message);
+  conn_refuse (c, DIODE_ERR_BAD_NAME, what, why);
+  g_free (why);
+  g_free (shown);
+  g_error_free (err);
+  return FALSE;
+}
+
 static void
 handle_publish (Conn * c, DiodeMsg * m)
 {
   DiodeRelay *r = c->relay;
-  Stream *s = stream_lookup (r, m->stream);
+  Stream *s;
   GError *err = NULL;
   gchar *why = NULL;
+  GPtrArray *cut, *cut_why;
   guint i;
 
+  if (!name_acceptable (c, m->stream, "publisher"))
+    return;
+  s = stream_lookup (r, m->stream);
   if (!may_publish (c, s, m->stream, &why)) {
     conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, "publisher", why);
     g_free (why);
@@ -286,6 +313,23 @@ handle_publish (Conn * c, DiodeMsg * m)
   /* Viewers still attached from an earlier run, and subscribers that were
    * waiting for this name: each is checked against the new policy. */
   stream_recheck_viewers (r, s);
+  /* Viewers that pinned another publisher: the name changed hands after
+   * its grace, and they must not be served the newcomer. */
+  cut = g_ptr_array_new ();
+  cut_why = g_ptr_array_new_with_free_func (g_free);
+  for (i = 0; i < s->viewers->len; i++) {
+    Conn *v = g_ptr_array_index (s->viewers, i);
+
+    if (!v->dead && !viewer_pin_allows (v, s, s->owner, &why)) {
+      g_ptr_array_add (cut, v);
+      g_ptr_array_add (cut_why, why);
+      why = NULL;
+    }
+  }
+  for (i = 0; i < cut->len; i++)
+    viewer_cut_off (cut->pdata[i], cut_why->pdata[i]);
+  g_ptr_array_unref (cut);
+  g_ptr_array_unref (cut_why);
   while (s->waiting->len) {
     Conn *w = g_ptr_array_index (s->waiting, 0);
 
@@ -293,7 +337,8 @@ handle_publish (Conn * c, DiodeMsg * m)
       g_ptr_array_remove_index (s->waiting, 0);
       continue;
     }
-    if (!stream_allows (r, s, w->address, &why)) {
+    if (!stream_allows (r, s, w->address, &why) ||
+        !viewer_pin_allows (w, s, s->owner, &why)) {
       g_mutex_lock (&r->lock);
       g_ptr_array_remove_index (s->waiting, 0);
       g_mutex_unlock (&r->lock);
@@ -325,10 +370,15 @@ static void
 handle_subscribe (Conn * c, DiodeMsg * m)
 {
   DiodeRelay *r = c->relay;
-  Stream *s = stream_lookup (r, m->stream);
+  Stream *s;
   guint wait = MIN (m->wait_ms, r->max_wait_ms);
 
+  if (!name_acceptable (c, m->stream, "viewer"))
+    return;
+  s = stream_lookup (r, m->stream);
   c->start_seq = m->start_seq;
+  /* the codec gives a lowercase address or NULL */
+  g_strlcpy (c->pin, m->publisher ? m->publisher : "", sizeof (c->pin));
   /* Checked on every SUBSCRIBE, before a byte of the stream is sent; a
    * subscriber waiting for an unpublished name is checked when it appears. */
   if (s && s->has_policy) {
@@ -341,6 +391,13 @@ handle_subscribe (Conn * c, DiodeMsg * m)
     }
   }
   if (s && (s->publisher || diode_ring_get_n_chunks (s->ring))) {
+    gchar *why = NULL;
+
+    if (!viewer_pin_allows (c, s, s->owner, &why)) {
+      conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, "viewer", why);
+      g_free (why);
+      return;
+    }
     viewer_attach (c, s);
     return;
   }
