@@ -33,6 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <glib/gstdio.h>
 
@@ -347,6 +350,107 @@ GST_START_TEST (test_foreign_certificates_refused)
   /* the control: an Ed25519 identity is welcome */
   raw_free (raw_hello (relay, &carol, DIODE_ROLE_VIEWER), FALSE);
   g_object_unref (relay);
+}
+
+GST_END_TEST;
+
+/* A "relay" whose certificate carries an RSA key: diodesrc refuses it
+ * right after the handshake with NOT_AUTHORIZED naming the key type, and
+ * does not record it in known-relays. The fake relay is a plain GnuTLS
+ * server in a thread, for one connection. */
+typedef struct
+{
+  int lfd;
+  gnutls_certificate_credentials_t cred;
+  gboolean handshook;
+} FakeRelay;
+
+static gpointer
+fake_relay_run (gpointer data)
+{
+  FakeRelay *f = data;
+  gnutls_session_t s;
+  struct timeval tv = { WAIT_MS / 1000, 0 };
+  guint8 buf[4096];
+  int fd, ret;
+
+  if (!wait_fd (f->lfd, POLLIN, deadline_in (WAIT_MS)))
+    return NULL;
+  fd = accept (f->lfd, NULL, NULL);
+  if (fd < 0)
+    return NULL;
+  /* blocking, but never for long */
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  gnutls_init (&s, GNUTLS_SERVER | GNUTLS_NO_SIGNAL);
+  gnutls_priority_set_direct (s, "NORMAL:-VERS-ALL:+VERS-TLS1.3", NULL);
+  gnutls_credentials_set (s, GNUTLS_CRD_CERTIFICATE, f->cred);
+  gnutls_certificate_server_set_request (s, GNUTLS_CERT_REQUEST);
+  gnutls_transport_set_int (s, fd);
+  do
+    ret = gnutls_handshake (s);
+  while (ret < 0 && !gnutls_error_is_fatal (ret));
+  f->handshook = ret == 0;
+  /* read until the client hangs up (or the timeout) */
+  while (ret == 0 && gnutls_record_recv (s, buf, sizeof buf) > 0);
+  gnutls_deinit (s);
+  close (fd);
+  return NULL;
+}
+
+GST_START_TEST (test_foreign_relay_refused)
+{
+  FakeRelay f = { -1, NULL, FALSE };
+  struct sockaddr_in sa;
+  socklen_t len = sizeof sa;
+  gchar *addr = NULL, *hp, *known, *contents = NULL;
+  GThread *t;
+  GstElement *e = gst_element_factory_make ("diodesrc", NULL);
+  GstMessage *msg;
+  GError *err = NULL;
+
+  f.cred = foreign_credentials (GNUTLS_PK_RSA, 2048, &addr);
+  f.lfd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  memset (&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  fail_unless (bind (f.lfd, (struct sockaddr *) &sa, sizeof sa) == 0);
+  fail_unless (listen (f.lfd, 1) == 0);
+  fail_unless (getsockname (f.lfd, (struct sockaddr *) &sa, &len) == 0);
+  hp = g_strdup_printf ("127.0.0.1:%u", ntohs (sa.sin_port));
+  t = g_thread_new ("fake-relay", fake_relay_run, &f);
+
+  g_object_set (e, "relay", hp, "stream", "cam", "identity", carol.key,
+      "timeout", WAIT_MS, NULL);
+  msg = fixture_expect_error (e, GST_STATE_PAUSED, WAIT_MS);
+  fail_unless (msg != NULL, "diodesrc accepted an RSA relay");
+  gst_message_parse_error (msg, &err, NULL);
+  GST_INFO ("%s", err->message);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_NOT_AUTHORIZED), "%s", err->message);
+  fail_unless (strstr (err->message, "an RSA key") != NULL &&
+      strstr (err->message, "Ed25519") != NULL &&
+      strstr (err->message, addr) != NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+  g_thread_join (t);
+  fail_unless (f.handshook, "the TLS handshake did not complete");
+
+  /* not trusted on first use either */
+  known = g_build_filename (fixture_config_dir (), "diode", "known-relays",
+      NULL);
+  if (g_file_get_contents (known, &contents, NULL, NULL))
+    fail_if (strstr (contents, hp) != NULL, "the RSA relay was recorded: %s",
+        contents);
+
+  g_free (contents);
+  g_free (known);
+  g_free (hp);
+  g_free (addr);
+  close (f.lfd);
+  gnutls_certificate_free_credentials (f.cred);
 }
 
 GST_END_TEST;
@@ -795,6 +899,7 @@ identity_names_suite (void)
   suite_add_tcase (s, tc);
   tcase_set_timeout (tc, 60);
   tcase_add_test (tc, test_foreign_certificates_refused);
+  tcase_add_test (tc, test_foreign_relay_refused);
   tcase_add_test (tc, test_owned_names_compare_normalized);
   tcase_add_test (tc, test_reserved_names_compare_normalized);
   tcase_add_test (tc, test_config_reserved_names_checked);
