@@ -2,13 +2,17 @@
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Pure checks over a stream's policy, the operator's configuration and name
- * ownership (docs/security.md). Acting on the answer (refusing, cutting off)
- * is diode-relay.c's job.
+ * Pure checks over a stream's policy, the operator's configuration, name
+ * ownership and viewers' publisher pins (docs/security.md). Names compare
+ * normalized (diode-name.h): the stream table and the reserved names are
+ * keyed that way. Acting on the answer (refusing, cutting off) is
+ * diode-relay-protocol.c's job.
  */
 #define G_LOG_DOMAIN "diode-relay"
 
 #include "diode-relay-private.h"
+
+#include <string.h>
 
 /* Is @address allowed to watch @s? Fills *why (for the log and the viewer)
  * when not. The publisher may always watch its own stream. */
@@ -81,8 +85,11 @@ may_publish (Conn * c, Stream * s, const gchar * name, gchar ** why)
   gint64 now = g_get_monotonic_time ();
 
   if (reserved && g_ascii_strcasecmp (reserved, c->address)) {
+    gchar *shown = diode_name_escape (name);
+
     *why = g_strdup_printf ("name '%s' is reserved for %s on this relay",
-        name, reserved);
+        shown, reserved);
+    g_free (shown);
     return FALSE;
   }
   if (!diode_relay_config_may_publish (r->config, c->address)) {
@@ -92,18 +99,44 @@ may_publish (Conn * c, Stream * s, const gchar * name, gchar ** why)
   }
   if (!s || !s->owner || !g_ascii_strcasecmp (s->owner, c->address))
     return TRUE;
-  if (s->publisher) {
-    *why = g_strdup_printf ("name '%s' is owned by %s, which is publishing "
-        "it", name, s->owner);
-    return FALSE;
-  }
-  if (s->owner_until > now) {
-    *why = g_strdup_printf ("name '%s' is owned by %s; it stopped "
-        "publishing and the name stays reserved for another %"
-        G_GINT64_FORMAT " s", name, s->owner, (s->owner_until - now) /
-        G_TIME_SPAN_SECOND + 1);
+  if (s->publisher || s->owner_until > now) {
+    gchar *shown = diode_name_escape (name), *as = diode_name_escape (s->name);
+    /* Say so when the owner's spelling differs: names compare normalized */
+    gchar *same = strcmp (name, s->name) ? g_strdup_printf (" (the same "
+        "name as '%s')", as) : g_strdup ("");
+
+    if (s->publisher)
+      *why = g_strdup_printf ("name '%s'%s is owned by %s, which is "
+          "publishing it", shown, same, s->owner);
+    else
+      *why = g_strdup_printf ("name '%s'%s is owned by %s; it stopped "
+          "publishing and the name stays reserved for another %"
+          G_GINT64_FORMAT " s", shown, same, s->owner, (s->owner_until - now) /
+          G_TIME_SPAN_SECOND + 1);
+    g_free (shown);
+    g_free (as);
+    g_free (same);
     return FALSE;
   }
   return TRUE;
+}
+
+/* A viewer that pinned its publisher (SUBSCRIBE's publisher field) is only
+ * served @s while @publisher (the identity publishing it, or about to) is
+ * that one: once a name's grace ends another identity may publish it, and
+ * the viewer must learn it rather than be served someone else's stream. */
+gboolean
+viewer_pin_allows (Conn * c, Stream * s, const gchar * publisher,
+    gchar ** why)
+{
+  gchar *shown;
+
+  if (!c->pin[0] || !publisher || !g_ascii_strcasecmp (c->pin, publisher))
+    return TRUE;
+  shown = diode_name_escape (s->name);
+  *why = g_strdup_printf ("stream '%s' is published by %s, not by %s, the "
+      "publisher %s asked for", shown, publisher, c->pin, c->address);
+  g_free (shown);
+  return FALSE;
 }
 

@@ -1,9 +1,15 @@
 /* gst-diode — the relay operator's configuration file
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Parses the GKeyFile described in diode-relay-config.h into an immutable
+ * snapshot. Reserved names are keyed by their normalized form
+ * (diode-name.h), like the relay's stream table, so reserving "cam" also
+ * reserves "Cam" and "ｃａｍ".
  */
 #include "diode-relay-config.h"
 #include "diode-msg.h"
+#include "diode-name.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -11,7 +17,8 @@
 struct _DiodeRelayConfig {
   gint        ref_count;
   GHashTable *fleets;      /* fleet name -> set of lowercase addresses */
-  GHashTable *reserved;    /* stream name -> lowercase address */
+  GHashTable *reserved;    /* stream name -> lowercase address; keys compare
+                              normalized (diode_name_hash/equal) */
   GHashTable *publishers;  /* set of lowercase addresses, or NULL: anyone */
 };
 
@@ -29,8 +36,8 @@ diode_relay_config_new_empty (void)
   cfg->ref_count = 1;
   cfg->fleets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       (GDestroyNotify) g_hash_table_unref);
-  cfg->reserved = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-      g_free);
+  cfg->reserved = g_hash_table_new_full (diode_name_hash, diode_name_equal,
+      g_free, g_free);
   return cfg;
 }
 
@@ -134,6 +141,40 @@ diode_relay_config_load (const gchar * path, GError ** error)
           g_free (a);
           g_strfreev (keys);
           goto fail;
+        }
+        {
+          GError *bad = NULL;
+          gchar *norm = diode_name_key (keys[k], &bad);
+          GHashTableIter it;
+          gpointer other;
+
+          if (norm == NULL) {
+            gchar *shown = diode_name_escape (keys[k]);
+
+            g_set_error (error, G_KEY_FILE_ERROR,
+                G_KEY_FILE_ERROR_INVALID_VALUE, "%s: [names] %s: %s", path,
+                shown, bad->message);
+            g_free (shown);
+            g_error_free (bad);
+            g_free (a);
+            g_strfreev (keys);
+            goto fail;
+          }
+          g_free (norm);
+          /* two spellings of one name would be one reservation: refuse
+           * rather than let the file's order pick the owner */
+          g_hash_table_iter_init (&it, cfg->reserved);
+          while (g_hash_table_iter_next (&it, &other, NULL)) {
+            if (diode_name_equal (other, keys[k])) {
+              g_set_error (error, G_KEY_FILE_ERROR,
+                  G_KEY_FILE_ERROR_INVALID_VALUE, "%s: [names] %s: the same "
+                  "name as '%s' (names compare without case and width)",
+                  path, keys[k], (const gchar *) other);
+              g_free (a);
+              g_strfreev (keys);
+              goto fail;
+            }
+          }
         }
         g_hash_table_insert (cfg->reserved, g_strdup (keys[k]),
             g_ascii_strdown (a, -1));

@@ -295,7 +295,9 @@ conn_handshake (Conn * c)
   c->address = g_strdup (diode_tls_get_peer_address (c->tls));
   c->phase = CONN_OPEN;
   if (!diode_tls_check_peer_certificate (c->tls, &err)) {
-    gchar *why = g_strdup_printf ("refused: %s; a diode identity's "
+    gchar *why = g_error_matches (err, DIODE_TLS_ERROR,
+        DIODE_TLS_ERROR_NOT_ED25519) ? g_strdup_printf ("refused: %s",
+        err->message) : g_strdup_printf ("refused: %s; a diode identity's "
         "certificate is regenerated from its key at every start", err->message);
 
     g_message ("client %s (%s): %s", c->address, c->peer, err->message);

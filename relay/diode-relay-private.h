@@ -15,6 +15,7 @@
 #include "diode-relay.h"
 #include "diode-relay-config.h"
 #include "diode-msg.h"
+#include "diode-name.h"
 #include "diode-session.h"
 #include "diode-ring.h"
 #include "diode-tls.h"
@@ -61,6 +62,8 @@ struct _Conn {
   gboolean    caps_seen;        /* publisher: CAPS came (it must before MEDIA) */
   gboolean    waiting;          /* SUBSCRIBE held until a publisher appears */
   guint64     start_seq;
+  gchar       pin[DIODE_ADDRESS_LEN + 1]; /* SUBSCRIBE's publisher pin,
+                                   lowercase; "" = any publisher */
   gint64      wait_until;
   guint       wait_ms;
 
@@ -182,6 +185,8 @@ gboolean stream_allows     (DiodeRelay * r, Stream * s, const gchar * address,
                             gchar ** why);
 void     stream_set_policy (Stream * s, const DiodeMsg * m);
 gboolean may_publish       (Conn * c, Stream * s, const gchar * name,
+                            gchar ** why);
+gboolean viewer_pin_allows (Conn * c, Stream * s, const gchar * publisher,
                             gchar ** why);
 
 /* diode-relay-stats.c */

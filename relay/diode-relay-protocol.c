@@ -162,7 +162,9 @@ viewer_attach (Conn * c, Stream * s)
     join = c->cursor.chunk;
     first = join ? join->first_seq : 0;
   }
-  conn_queue (c, diode_msg_encode_subscribe_ok (s->name, first));
+  /* Naming the publisher lets a pinned viewer check it itself. */
+  conn_queue (c, diode_msg_encode_subscribe_ok_from (s->name, first,
+          s->owner));
   if (!diode_session_sent (c->session, DIODE_MSG_SUBSCRIBE_OK, 0, &err)) {
     g_warning ("session refused SUBSCRIBE_OK: %s", err->message);
     g_clear_error (&err);
@@ -287,7 +289,8 @@ stream_attach_waiting (DiodeRelay * r, Stream * s)
 
     if (w->dead || !w->waiting)
       continue;
-    if (!stream_allows (r, s, w->address, &why)) {
+    if (!stream_allows (r, s, w->address, &why)
+        || !viewer_pin_allows (w, s, s->owner, &why)) {
       g_mutex_lock (&r->lock);
       g_ptr_array_remove (s->waiting, w);
       g_mutex_unlock (&r->lock);
@@ -303,15 +306,40 @@ stream_attach_waiting (DiodeRelay * r, Stream * s)
   g_ptr_array_unref (held);
 }
 
+/* A well-formed name the relay refuses (diode-name.h): ERROR 103. */
+static gboolean
+name_acceptable (Conn * c, const gchar * name, const gchar * what)
+{
+  GError *err = NULL;
+  gchar *key = diode_name_key (name, &err);
+  gchar *shown, *why;
+
+  if (key) {
+    g_free (key);
+    return TRUE;
+  }
+  shown = diode_name_escape (name);
+  why = g_strdup_printf ("stream name '%s' refused: %s", shown, err->message);
+  conn_refuse (c, DIODE_ERR_BAD_NAME, what, why);
+  g_free (why);
+  g_free (shown);
+  g_error_free (err);
+  return FALSE;
+}
+
 static void
 handle_publish (Conn * c, DiodeMsg * m)
 {
   DiodeRelay *r = c->relay;
-  Stream *s = stream_lookup (r, m->stream);
+  Stream *s;
   GError *err = NULL;
   gchar *why = NULL;
+  GPtrArray *cut, *cut_why;
   guint i;
 
+  if (!name_acceptable (c, m->stream, "publisher"))
+    return;
+  s = stream_lookup (r, m->stream);
   if (!may_publish (c, s, m->stream, &why)) {
     conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, "publisher", why);
     g_free (why);
@@ -367,6 +395,23 @@ handle_publish (Conn * c, DiodeMsg * m)
    * waiting for this name: each is checked against the new policy now.
    * Waiting ones are attached at the first keyframe (handle_media). */
   stream_recheck_viewers (r, s);
+  /* Viewers that pinned another publisher: the name changed hands after
+   * its grace, and they must not be served the newcomer. */
+  cut = g_ptr_array_new ();
+  cut_why = g_ptr_array_new_with_free_func (g_free);
+  for (i = 0; i < s->viewers->len; i++) {
+    Conn *v = g_ptr_array_index (s->viewers, i);
+
+    if (!v->dead && !viewer_pin_allows (v, s, s->owner, &why)) {
+      g_ptr_array_add (cut, v);
+      g_ptr_array_add (cut_why, why);
+      why = NULL;
+    }
+  }
+  for (i = 0; i < cut->len; i++)
+    viewer_cut_off (cut->pdata[i], cut_why->pdata[i]);
+  g_ptr_array_unref (cut);
+  g_ptr_array_unref (cut_why);
   stream_attach_waiting (r, s);
   for (i = 0; i < s->viewers->len; i++)
     conn_flush (g_ptr_array_index (s->viewers, i));
@@ -388,18 +433,33 @@ static void
 handle_subscribe (Conn * c, DiodeMsg * m)
 {
   DiodeRelay *r = c->relay;
-  Stream *s = stream_lookup (r, m->stream);
+  Stream *s;
   guint wait = MIN (m->wait_ms, r->max_wait_ms);
   DiodeChunk *at;
   guint index;
 
+  if (!name_acceptable (c, m->stream, "viewer"))
+    return;
+  s = stream_lookup (r, m->stream);
   c->start_seq = m->start_seq;
+  /* the codec gives a lowercase address or NULL */
+  g_strlcpy (c->pin, m->publisher ? m->publisher : "", sizeof (c->pin));
   /* Checked on every SUBSCRIBE, before a byte of the stream is sent; a
    * subscriber waiting for an unpublished name is checked when it appears. */
   if (s && s->has_policy) {
     gchar *why = NULL;
 
     if (!stream_allows (r, s, c->address, &why)) {
+      conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, "viewer", why);
+      g_free (why);
+      return;
+    }
+  }
+  /* A pinned viewer is refused at once when the name is someone else's. */
+  if (s && s->owner && (s->publisher || diode_ring_get_n_chunks (s->ring))) {
+    gchar *why = NULL;
+
+    if (!viewer_pin_allows (c, s, s->owner, &why)) {
       conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, "viewer", why);
       g_free (why);
       return;

@@ -1,6 +1,9 @@
 /* gst-diode — the relay's stats: a log line per stream and a JSON snapshot
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The per-stream log line every stats interval, and the JSON snapshot kept
+ * for diode_relay_get_stats() and written to --stats-file (mode 0600).
  */
 #define G_LOG_DOMAIN "diode-relay"
 
@@ -160,9 +163,13 @@ relay_stats (DiodeRelay * r, gint64 now)
 
   if (r->stats_file) {
     GError *err = NULL;
-    /* g_file_set_contents writes a temp file and renames it: readers never
-     * see half a snapshot. */
-    if (!g_file_set_contents (r->stats_file, json, -1, &err)) {
+    /* Written to a temp file created 0600 and renamed over the old one:
+     * readers never see half a snapshot, and the file is the operator's
+     * alone whatever the umask, an existing file's mode included (the
+     * rename replaces it). It lists every viewer's address and IP
+     * (docs/security.md). */
+    if (!g_file_set_contents_full (r->stats_file, json, -1,
+            G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err)) {
       g_message ("cannot write stats to %s: %s", r->stats_file, err->message);
       g_error_free (err);
     }

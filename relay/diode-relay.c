@@ -660,7 +660,9 @@ diode_relay_init (DiodeRelay * r)
   r->config = diode_relay_config_new_empty ();
   r->epfd = -1;
   r->conns = g_hash_table_new (NULL, NULL);
-  r->streams = g_hash_table_new (g_str_hash, g_str_equal);
+  /* Keyed by the normalized name (diode-name.h): "Cam" and "ｃａｍ" are the
+   * stream "cam", with one owner. */
+  r->streams = g_hash_table_new (diode_name_hash, diode_name_equal);
   r->dead = g_ptr_array_new ();
   r->rbuf = g_malloc (READ_CHUNK);
   g_mutex_init (&r->lock);

@@ -5,7 +5,9 @@
  * The key file is the only persistent state: an Ed25519 private key in PKCS#8
  * PEM. Everything else (public key, address, certificate, credentials) is
  * derived from it at load time, so a key file written by an older version or
- * by another tool (any key type GnuTLS can use in TLS 1.3) keeps working.
+ * by another tool keeps working, as long as it holds an Ed25519 key: only
+ * Ed25519 keys are identities (docs/security.md), so an RSA or ECDSA key
+ * file is refused here rather than by every relay it would connect to.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -112,6 +114,30 @@ diode_address_from_pubkey (gnutls_pubkey_t key, GError ** error)
     g_set_error (error, DIODE_IDENTITY_ERROR, DIODE_IDENTITY_ERROR_CRYPTO,
         "cannot hash public key");
   return address;
+}
+
+const gchar *
+diode_pk_algorithm_describe (int algo)
+{
+  switch (algo) {
+    case GNUTLS_PK_RSA:
+    case GNUTLS_PK_RSA_PSS:
+      return "an RSA key";
+    case GNUTLS_PK_ECDSA:
+      return "an ECDSA key";
+    case GNUTLS_PK_DSA:
+      return "a DSA key";
+    case GNUTLS_PK_EDDSA_ED25519:
+      return "an Ed25519 key";
+    case GNUTLS_PK_EDDSA_ED448:
+      return "an Ed448 key";
+    default:{
+      const char *name = gnutls_pk_algorithm_get_name (algo);
+
+      /* static strings only: callers put this into messages as is */
+      return name ? name : "a key of unknown type";
+    }
+  }
 }
 
 gchar *
@@ -366,7 +392,18 @@ identity_from_key (const gchar * path, gnutls_x509_privkey_t key,
   gchar *address = NULL;
   const gchar *what;
   time_t now;
-  int ret;
+  int ret, algo;
+
+  /* Only Ed25519 keys are identities: peers refuse any other certificate,
+   * so say it here, where the user can act on it. */
+  algo = gnutls_x509_privkey_get_pk_algorithm (key);
+  if (algo != GNUTLS_PK_EDDSA_ED25519) {
+    g_set_error (error, DIODE_IDENTITY_ERROR, DIODE_IDENTITY_ERROR_BAD_KEY,
+        "identity file %s holds %s, but diode identities are Ed25519 keys "
+        "only; move it away to create a new identity", path,
+        diode_pk_algorithm_describe (algo));
+    return NULL;
+  }
 
   what = "cannot use the key";
   if ((ret = gnutls_privkey_init (&priv)) < 0 ||

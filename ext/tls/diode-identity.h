@@ -45,6 +45,8 @@ gnutls_certificate_credentials_t diode_identity_get_credentials (DiodeIdentity *
 /* Address of a public key / of a DER certificate. Returns newly allocated. */
 gchar *diode_address_from_pubkey (gnutls_pubkey_t key, GError **error);
 gchar *diode_address_from_der_cert (const gnutls_datum_t *der, GError **error);
+/* "an RSA key", "an Ed25519 key"...: a gnutls_pk_algorithm_t for messages. */
+const gchar *diode_pk_algorithm_describe (int algo);
 /* gnutls_global_init() once per process; every entry point here calls it. */
 void diode_gnutls_ensure_init (void);
 /* TRUE if @s looks like an address ("0x" + 40 hex, any case). */

@@ -302,6 +302,7 @@ diode_tls_check_peer_certificate (DiodeTls * t, GError ** error)
   time_t now = time (NULL), from, until;
   gboolean ok = TRUE;
   gchar *when;
+  int algo;
 
   g_return_val_if_fail (t != NULL, FALSE);
   certs = gnutls_certificate_get_peers (t->session, &n);
@@ -316,6 +317,18 @@ diode_tls_check_peer_certificate (DiodeTls * t, GError ** error)
     g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_BAD_CERT,
         "the certificate of %s is malformed", t->peer_address ?
         t->peer_address : "the peer");
+    gnutls_x509_crt_deinit (crt);
+    return FALSE;
+  }
+  /* Only Ed25519 keys are identities. The handshake accepts any key type
+   * (TLS 1.3's CertificateVerify proved the peer holds it), so that the
+   * refusal can come here, with words, instead of as a bare TLS alert. */
+  algo = gnutls_x509_crt_get_pk_algorithm (crt, NULL);
+  if (algo != GNUTLS_PK_EDDSA_ED25519) {
+    g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_NOT_ED25519,
+        "the certificate of %s carries %s; diode identities are Ed25519 keys "
+        "only", t->peer_address ? t->peer_address : "the peer",
+        diode_pk_algorithm_describe (algo));
     gnutls_x509_crt_deinit (crt);
     return FALSE;
   }

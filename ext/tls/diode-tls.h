@@ -30,6 +30,8 @@ typedef enum {
   DIODE_TLS_ERROR_IO,            /* socket error / record error */
   DIODE_TLS_ERROR_BAD_CERT,      /* peer certificate expired/not yet valid/
                                     malformed */
+  DIODE_TLS_ERROR_NOT_ED25519,   /* peer key is not Ed25519 (RSA, ECDSA...):
+                                    not a diode identity */
 } DiodeTlsErrorCode;
 
 typedef struct _DiodeTls DiodeTls;
@@ -47,7 +49,8 @@ DiodeTlsStatus diode_tls_handshake  (DiodeTls *t, GError **error);
  * FALSE if readable. */
 gboolean       diode_tls_wants_write (DiodeTls *t);
 const gchar   *diode_tls_get_peer_address (DiodeTls *t);
-/* After the handshake: is the peer's certificate within its validity period
+/* After the handshake: does the peer's certificate carry an Ed25519 key
+ * (DIODE_TLS_ERROR_NOT_ED25519 otherwise), is it within its validity period
  * and well formed? Identity is the key alone, but an expired certificate
  * means a peer that ignores its own lifetimes: refuse it with a reason. The
  * session stays usable, so the caller can say why before closing. */

@@ -909,13 +909,15 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
       goto out;
     }
   }
-  if (!verify_relay (c, pinned, error))
-    goto out;
+  /* The certificate first: a relay whose key is not Ed25519 is no diode
+   * identity and must not be recorded in known-relays. */
   if (!diode_tls_check_peer_certificate (c->tls, &err)) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
         "Relay %s: %s", c->hostport, err->message);
     goto out;
   }
+  if (!verify_relay (c, pinned, error))
+    goto out;
   GST_INFO_OBJECT (c->element, "TLS to relay %s (%s) up: %s", c->hostport,
       c->relay_address, diode_tls_describe (c->tls));
 

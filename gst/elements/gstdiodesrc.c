@@ -17,6 +17,15 @@
  *
  * A stream that is not published yet is waited for up to `timeout` ms.
  *
+ * With `publisher-id` set to the address of the expected publisher (what
+ * `diode id` prints on the camera), the source watches the stream only
+ * while that identity publishes it: the relay refuses the subscription, or
+ * cuts the source off, when another identity holds the name (after its
+ * owner's grace period ran out), and the source checks the relay's
+ * SUBSCRIBE_OK itself. Either way it fails with
+ * GST_RESOURCE_ERROR_NOT_AUTHORIZED naming both addresses, and does not
+ * reconnect.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 diodesrc stream=pi-taipei ! h264parse ! avdec_h264 ! autovideosink
@@ -44,6 +53,7 @@ enum {
   PROP_LATENCY = GST_DIODE_PROP_LAST,
   PROP_STATS,
   PROP_STATS_INTERVAL,
+  PROP_PUBLISHER_ID,
 };
 
 #define DEFAULT_LATENCY 200     /* ms */
@@ -77,8 +87,8 @@ src_subscribe (GstDiodeSrc * self, guint64 start_seq, GError ** error)
   GST_OBJECT_LOCK (self);
   timeout = c->timeout;
   GST_OBJECT_UNLOCK (self);
-  sub = diode_msg_encode_subscribe (c->stream_name, start_seq,
-      timeout ? timeout : G_MAXUINT32);
+  sub = diode_msg_encode_subscribe_pinned (c->stream_name, start_seq,
+      timeout ? timeout : G_MAXUINT32, self->pin);
   if (!sub) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         "'%s' is not a valid stream name (1 to 255 bytes of UTF-8, no '/' "
@@ -105,6 +115,23 @@ gst_diode_src_start (GstBaseSrc * bsrc)
   GstDiodeSrc *self = GST_DIODE_SRC (bsrc);
   GstDiodeClient *c = self->client;
   GError *err = NULL;
+  gchar *pin;
+
+  GST_OBJECT_LOCK (self);
+  pin = g_strdup (self->publisher_id);
+  GST_OBJECT_UNLOCK (self);
+  g_clear_pointer (&self->pin, g_free);
+  if (pin && *pin) {
+    if (!diode_msg_address_is_valid (pin)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("publisher-id '%s' is not an address (\"0x\" and 40 hex digits, "
+              "as `diode id` prints it)", pin), (NULL));
+      g_free (pin);
+      return FALSE;
+    }
+    self->pin = g_ascii_strdown (pin, -1);
+  }
+  g_free (pin);
 
   self->subscribed = FALSE;
   self->was_live = FALSE;
@@ -381,6 +408,24 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
 
     switch (m.type) {
       case DIODE_MSG_SUBSCRIBE_OK:
+        /* The relay checked the pin already; a relay that does not know
+         * pins ignores them, so check its answer too. */
+        if (self->pin && (m.publisher == NULL ||
+                g_ascii_strcasecmp (m.publisher, self->pin))) {
+          if (m.publisher)
+            GST_ELEMENT_ERROR (self, RESOURCE, NOT_AUTHORIZED,
+                ("Relay %s: stream '%s' is published by %s, but publisher-id "
+                    "requires %s", c->hostport, c->stream_name, m.publisher,
+                    self->pin), (NULL));
+          else
+            GST_ELEMENT_ERROR (self, RESOURCE, NOT_AUTHORIZED,
+                ("Relay %s does not say who publishes stream '%s', so "
+                    "publisher-id %s cannot be checked (the relay predates "
+                    "publisher pinning)", c->hostport, c->stream_name,
+                    self->pin), (NULL));
+          diode_msg_clear (&m);
+          return GST_FLOW_ERROR;
+        }
         self->subscribed = TRUE;
         self->was_live = TRUE;
         deadline = -1;
@@ -507,6 +552,11 @@ gst_diode_src_set_property (GObject * object, guint prop_id,
     GST_OBJECT_LOCK (self);
     self->stats_interval = g_value_get_uint (value);
     GST_OBJECT_UNLOCK (self);
+  } else if (prop_id == PROP_PUBLISHER_ID) {
+    GST_OBJECT_LOCK (self);
+    g_free (self->publisher_id);
+    self->publisher_id = g_value_dup_string (value);
+    GST_OBJECT_UNLOCK (self);
   } else if (!gst_diode_client_set_property (self->client, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -525,6 +575,10 @@ gst_diode_src_get_property (GObject * object, guint prop_id, GValue * value,
   } else if (prop_id == PROP_STATS_INTERVAL) {
     GST_OBJECT_LOCK (self);
     g_value_set_uint (value, self->stats_interval);
+    GST_OBJECT_UNLOCK (self);
+  } else if (prop_id == PROP_PUBLISHER_ID) {
+    GST_OBJECT_LOCK (self);
+    g_value_set_string (value, self->publisher_id);
     GST_OBJECT_UNLOCK (self);
   } else if (prop_id == PROP_STATS) {
     /* Counters are plain 64-bit words written by one thread: a reader may
@@ -553,6 +607,8 @@ gst_diode_src_finalize (GObject * object)
 
   gst_diode_client_free (self->client);
   g_free (self->caps_str);
+  g_free (self->publisher_id);
+  g_free (self->pin);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -586,6 +642,12 @@ gst_diode_src_class_init (GstDiodeSrcClass * klass)
           "Post a diode-stats element message this often (ms, 0: never)",
           0, G_MAXUINT, DEFAULT_STATS_INTERVAL, G_PARAM_READWRITE |
           G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_PUBLISHER_ID,
+      g_param_spec_string ("publisher-id", "Publisher ID",
+          "Address (0x...) of the only publisher to watch: refused, and "
+          "never reconnected, when another identity publishes the stream "
+          "(NULL: any publisher)", NULL, G_PARAM_READWRITE |
+          G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,

@@ -19,9 +19,11 @@ struct _GstDiodeSrc {
   GstDiodeClient *client;
   /* settings (GST_OBJECT_LOCK) */
   guint           latency;      /* ms */
+  gchar          *publisher_id; /* "0x..." the viewer pins, NULL: any */
 
   /* streaming thread */
   gboolean        subscribed;   /* SUBSCRIBE_OK received */
+  gchar          *pin;          /* publisher_id as of start(), lowercase */
   gboolean        was_live;     /* the stream was live once: outages after
                                    that are ridden out (reconnect) */
   guint64         reconnects;

@@ -126,6 +126,7 @@ diode_msg_clear (DiodeMsg * msg)
   g_free (msg->caps);
   g_free (msg->error_text);
   g_free (msg->fleet);
+  g_free (msg->publisher);
   g_strfreev (msg->allow);
   if (msg->payload)
     g_bytes_unref (msg->payload);
@@ -467,32 +468,72 @@ diode_msg_encode_publish_ok (const gchar * stream, guint64 next_seq)
   return writer_finish (&w);
 }
 
+/* The optional publisher field appended to SUBSCRIBE and SUBSCRIBE_OK:
+ * u8 length (0 or 20), then the address's 20 raw bytes. A length byte
+ * rather than bare bytes, so that fields appended after it by a later
+ * version stay parseable when there is no address. */
+static void
+put_publisher (Writer * w, const gchar * address)
+{
+  guint8 b[DIODE_ADDRESS_BYTES];
+  guint k;
+
+  put_u8 (w, DIODE_ADDRESS_BYTES);
+  for (k = 0; k < DIODE_ADDRESS_BYTES; k++)
+    b[k] = (g_ascii_xdigit_value (address[2 + 2 * k]) << 4) |
+        g_ascii_xdigit_value (address[3 + 2 * k]);
+  g_byte_array_append (w->a, b, sizeof (b));
+}
+
 GBytes *
-diode_msg_encode_subscribe (const gchar * stream, guint64 start_seq,
-    guint32 wait_ms)
+diode_msg_encode_subscribe_pinned (const gchar * stream, guint64 start_seq,
+    guint32 wait_ms, const gchar * publisher)
 {
   Writer w;
 
   if (!diode_msg_check_stream_name (stream, NULL))
     return NULL;
-  writer_init (&w, DIODE_MSG_SUBSCRIBE, 2 + strlen (stream) + 12);
+  if (publisher && !diode_msg_address_is_valid (publisher))
+    return NULL;
+  writer_init (&w, DIODE_MSG_SUBSCRIBE, 2 + strlen (stream) + 12 + 21);
   put_str16 (&w, stream);
   put_u64 (&w, start_seq);
   put_u32 (&w, wait_ms);
+  /* without a pin the frame stays what version 1 always sent */
+  if (publisher)
+    put_publisher (&w, publisher);
+  return writer_finish (&w);
+}
+
+GBytes *
+diode_msg_encode_subscribe (const gchar * stream, guint64 start_seq,
+    guint32 wait_ms)
+{
+  return diode_msg_encode_subscribe_pinned (stream, start_seq, wait_ms, NULL);
+}
+
+GBytes *
+diode_msg_encode_subscribe_ok_from (const gchar * stream, guint64 first_seq,
+    const gchar * publisher)
+{
+  Writer w;
+
+  if (!diode_msg_check_stream_name (stream, NULL))
+    return NULL;
+  if (publisher && !diode_msg_address_is_valid (publisher))
+    return NULL;
+  writer_init (&w, DIODE_MSG_SUBSCRIBE_OK, 2 + strlen (stream) + 8 + 21);
+  put_str16 (&w, stream);
+  put_u64 (&w, first_seq);
+  if (publisher)
+    put_publisher (&w, publisher);
   return writer_finish (&w);
 }
 
 GBytes *
 diode_msg_encode_subscribe_ok (const gchar * stream, guint64 first_seq)
 {
-  Writer w;
-
-  if (!diode_msg_check_stream_name (stream, NULL))
-    return NULL;
-  writer_init (&w, DIODE_MSG_SUBSCRIBE_OK, 2 + strlen (stream) + 8);
-  put_str16 (&w, stream);
-  put_u64 (&w, first_seq);
-  return writer_finish (&w);
+  return diode_msg_encode_subscribe_ok_from (stream, first_seq, NULL);
 }
 
 GBytes *
@@ -790,6 +831,37 @@ get_policy (Reader * r, DiodeMsg * msg, GError ** error)
   return TRUE;
 }
 
+/* The optional publisher field (see put_publisher()): absent, or length 0,
+ * leaves *out NULL. */
+static gboolean
+get_publisher (Reader * r, gchar ** out, GError ** error)
+{
+  guint8 n;
+  guint k;
+
+  if (r->pos == r->len)
+    return TRUE;
+  if (!get_u8 (r, &n, "publisher", error))
+    return FALSE;
+  if (n == 0)
+    return TRUE;
+  if (n != DIODE_ADDRESS_BYTES) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
+        "%s: publisher address of %u bytes (0 or %d)",
+        diode_msg_type_name (r->type), n, DIODE_ADDRESS_BYTES);
+    return FALSE;
+  }
+  if (!need (r, DIODE_ADDRESS_BYTES, "publisher", error))
+    return FALSE;
+  *out = g_malloc (3 + DIODE_ADDRESS_BYTES * 2);
+  (*out)[0] = '0';
+  (*out)[1] = 'x';
+  for (k = 0; k < DIODE_ADDRESS_BYTES; k++)
+    g_snprintf (*out + 2 + 2 * k, 3, "%02x", r->p[r->pos + k]);
+  r->pos += DIODE_ADDRESS_BYTES;
+  return TRUE;
+}
+
 static gboolean
 parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
 {
@@ -821,10 +893,12 @@ parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
     case DIODE_MSG_SUBSCRIBE:
       return get_stream (r, &msg->stream, error)
           && get_u64 (r, &msg->start_seq, "start_seq", error)
-          && get_u32 (r, &msg->wait_ms, "wait_ms", error);
+          && get_u32 (r, &msg->wait_ms, "wait_ms", error)
+          && get_publisher (r, &msg->publisher, error);
     case DIODE_MSG_SUBSCRIBE_OK:
       return get_stream (r, &msg->stream, error)
-          && get_u64 (r, &msg->seq, "first_seq", error);
+          && get_u64 (r, &msg->seq, "first_seq", error)
+          && get_publisher (r, &msg->publisher, error);
     case DIODE_MSG_CAPS:{
       guint32 len;
 

@@ -114,6 +114,10 @@ typedef struct {
   guint64 start_seq;           /* SUBSCRIBE: 0 = latest keyframe, else resume */
   guint32 wait_ms;             /* SUBSCRIBE: how long the relay may wait for
                                   the stream to appear */
+  gchar  *publisher;           /* SUBSCRIBE: the publisher the viewer pins,
+                                  SUBSCRIBE_OK: the stream's publisher; a
+                                  lowercase "0x..." address, NULL = none
+                                  (field absent or empty) */
   gchar  *caps;                /* CAPS: gst_caps_to_string() form */
 
   guint64 seq;                 /* MEDIA, EOS, SUBSCRIBE_OK (first seq sent),
@@ -173,6 +177,15 @@ GBytes *diode_msg_encode_policy       (DiodeAccess access, const gchar *fleet,
 GBytes *diode_msg_encode_publish_ok   (const gchar *stream, guint64 next_seq);
 GBytes *diode_msg_encode_subscribe    (const gchar *stream, guint64 start_seq, guint32 wait_ms);
 GBytes *diode_msg_encode_subscribe_ok (const gchar *stream, guint64 first_seq);
+/* SUBSCRIBE pinned to the publisher address @publisher ("0x" + 40 hex
+ * digits): the relay refuses it unless that identity publishes the stream.
+ * NULL: no pin, the same frame as diode_msg_encode_subscribe(). NULL if
+ * @publisher is not an address. */
+GBytes *diode_msg_encode_subscribe_pinned (const gchar *stream, guint64 start_seq,
+                                           guint32 wait_ms, const gchar *publisher);
+/* SUBSCRIBE_OK naming the stream's current publisher (NULL: none known). */
+GBytes *diode_msg_encode_subscribe_ok_from (const gchar *stream, guint64 first_seq,
+                                            const gchar *publisher);
 GBytes *diode_msg_encode_caps         (const gchar *caps);
 GBytes *diode_msg_encode_eos          (guint64 seq);
 GBytes *diode_msg_encode_ping         (guint64 token);

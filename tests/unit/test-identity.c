@@ -281,6 +281,54 @@ GST_START_TEST (test_garbage_file_is_bad_key)
 
 GST_END_TEST;
 
+/* Only Ed25519 keys are identities: a key file holding an RSA or ECDSA key
+ * (written by another tool) is refused at load, naming the key type, and
+ * left alone. */
+GST_START_TEST (test_non_ed25519_key_file_refused)
+{
+  static const struct
+  {
+    gnutls_pk_algorithm_t algo;
+    guint bits;
+    const gchar *says;
+  } keys[] = {
+    {GNUTLS_PK_RSA, 2048, "an RSA key"},
+    {GNUTLS_PK_ECDSA, 256, "an ECDSA key"},
+  };
+  g_autofree gchar *dir = make_test_dir ();
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (keys); i++) {
+    g_autofree gchar *path = g_strdup_printf ("%s/other%u.pem", dir, i);
+    g_autoptr (GError) error = NULL;
+    gnutls_x509_privkey_t key;
+    gnutls_datum_t pem = { NULL, 0 };
+    DiodeIdentity *id;
+
+    fail_unless (gnutls_x509_privkey_init (&key) == 0);
+    fail_unless (gnutls_x509_privkey_generate (key, keys[i].algo,
+            keys[i].bits, 0) == 0);
+    fail_unless (gnutls_x509_privkey_export2_pkcs8 (key, GNUTLS_X509_FMT_PEM,
+            NULL, GNUTLS_PKCS_PLAIN, &pem) == 0);
+    fail_unless (g_file_set_contents (path, (const gchar *) pem.data,
+            pem.size, NULL));
+    gnutls_free (pem.data);
+    gnutls_x509_privkey_deinit (key);
+
+    id = diode_identity_load_or_create (path, &error);
+    fail_unless (id == NULL, "%s accepted as an identity", keys[i].says);
+    fail_unless (g_error_matches (error, DIODE_IDENTITY_ERROR,
+            DIODE_IDENTITY_ERROR_BAD_KEY), "%s: %s", keys[i].says,
+        error ? error->message : "no error");
+    fail_unless (strstr (error->message, keys[i].says) != NULL &&
+        strstr (error->message, "Ed25519") != NULL &&
+        strstr (error->message, path) != NULL, "%s", error->message);
+    fail_unless (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  }
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_unreadable_is_io)
 {
   g_autofree gchar *dir = make_test_dir ();
@@ -534,6 +582,7 @@ identity_suite (void)
   tcase_add_test (tc, test_two_identities_differ);
   tcase_add_test (tc, test_address_format);
   tcase_add_test (tc, test_garbage_file_is_bad_key);
+  tcase_add_test (tc, test_non_ed25519_key_file_refused);
   tcase_add_test (tc, test_unreadable_is_io);
   tcase_add_test (tc, test_refcount);
   tcase_add_test (tc, test_concurrent_create);

@@ -7,6 +7,9 @@
 
 #include "diode-msg.h"
 
+/* a publisher address, as the codec gives it back (lowercase) */
+#define PIN "0x00112233445566778899aabbccddeeff01234567"
+
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 
@@ -204,6 +207,79 @@ GST_START_TEST (test_roundtrip_subscribe)
   fail_unless_equals_uint64 (m.seq, 12345);
   diode_msg_clear (&m);
   g_bytes_unref (f);
+}
+
+GST_END_TEST;
+
+/* The publisher pin appended to SUBSCRIBE and the publisher appended to
+ * SUBSCRIBE_OK: u8 length (0 or 20) + raw address bytes. Without a pin the
+ * frame is byte for byte the one version 1 always sent. */
+GST_START_TEST (test_subscribe_publisher)
+{
+  static const guint8 pinned[] = {
+    0x12, 0, 0, 0, 0, 0, 0, 0x26,
+    0, 3, 'c', 'a', 'm', 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0x03, 0xe8,
+    20, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99,
+    0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01, 0x23, 0x45, 0x67
+  };
+  static const guint8 bad_len[] = { 0, 3, 'c', 'a', 'm', 0, 0, 0, 0, 0, 0, 0,
+    7, 0, 0, 0x03, 0xe8, 7, 1, 2, 3, 4, 5, 6, 7
+  };
+  static const guint8 empty[] = { 0, 3, 'c', 'a', 'm', 0, 0, 0, 0, 0, 0, 0,
+    7, 0, 0, 0x03, 0xe8, 0
+  };
+  GBytes *f, *plain;
+  DiodeMsg m;
+  gchar *text;
+
+  f = diode_msg_encode_subscribe_pinned ("cam", 7, 1000,
+      "0x00112233445566778899AABBCCDDEEFF01234567");
+  fail_unless (f != NULL);
+  fail_unless_equals_int (g_bytes_get_size (f), sizeof pinned);
+  fail_unless (memcmp (g_bytes_get_data (f, NULL), pinned, sizeof pinned)
+      == 0);
+  parse_ok (f, &m);
+  fail_unless_equals_string (m.stream, "cam");
+  fail_unless_equals_uint64 (m.start_seq, 7);
+  fail_unless_equals_int (m.wait_ms, 1000);
+  fail_unless_equals_string (m.publisher, PIN);
+  diode_msg_clear (&m);
+  g_bytes_unref (f);
+
+  /* no pin: the old frame, no publisher */
+  f = diode_msg_encode_subscribe_pinned ("cam", 7, 1000, NULL);
+  plain = diode_msg_encode_subscribe ("cam", 7, 1000);
+  fail_unless (g_bytes_equal (f, plain));
+  fail_unless_equals_int (g_bytes_get_size (f), 8 + 17);
+  parse_ok (f, &m);
+  fail_unless (m.publisher == NULL);
+  diode_msg_clear (&m);
+  g_bytes_unref (f);
+  g_bytes_unref (plain);
+
+  /* a bad address is not encoded */
+  fail_unless (diode_msg_encode_subscribe_pinned ("cam", 0, 0, "0x12") ==
+      NULL);
+  fail_unless (diode_msg_encode_subscribe_ok_from ("cam", 0, "cam") == NULL);
+
+  /* SUBSCRIBE_OK names the publisher */
+  f = diode_msg_encode_subscribe_ok_from ("cam", 9, PIN);
+  parse_ok (f, &m);
+  fail_unless_equals_uint64 (m.seq, 9);
+  fail_unless_equals_string (m.publisher, PIN);
+  diode_msg_clear (&m);
+  g_bytes_unref (f);
+
+  /* length 0 is "none"; any length but 0 and 20 is malformed */
+  f = frame_with_payload (DIODE_MSG_SUBSCRIBE, empty, sizeof empty);
+  parse_ok (f, &m);
+  fail_unless (m.publisher == NULL);
+  diode_msg_clear (&m);
+  g_bytes_unref (f);
+  text = parse_fails (frame_with_payload (DIODE_MSG_SUBSCRIBE, bad_len,
+          sizeof bad_len), DIODE_ERR_PROTOCOL);
+  fail_unless (strstr (text, "publisher") != NULL, "%s", text);
+  g_free (text);
 }
 
 GST_END_TEST;
@@ -635,11 +711,11 @@ sample_frame (guint i, gsize * fields)
       *fields = 2 + 3;
       return diode_msg_encode_publish_ok ("cam", 1);
     case 4:
-      *fields = 2 + 3 + 12;
-      return diode_msg_encode_subscribe ("cam", 5, 100);
+      *fields = 2 + 3 + 12 + 1 + DIODE_ADDRESS_BYTES;
+      return diode_msg_encode_subscribe_pinned ("cam", 5, 100, PIN);
     case 5:
-      *fields = 2 + 3 + 8;
-      return diode_msg_encode_subscribe_ok ("cam", 5);
+      *fields = 2 + 3 + 8 + 1 + DIODE_ADDRESS_BYTES;
+      return diode_msg_encode_subscribe_ok_from ("cam", 5, PIN);
     case 6:
       *fields = 4 + 10;
       return diode_msg_encode_caps ("video/x-h2");
@@ -679,7 +755,21 @@ GST_START_TEST (test_truncated)
     fail_unless (p->len >= fields);
     /* every prefix of the known fields is malformed */
     for (cut = 0; cut < fields; cut++) {
-      gchar *text = parse_fails (frame_with_payload (type, p->data, cut),
+      gchar *text;
+
+      /* except SUBSCRIBE(_OK) ending before its optional publisher field */
+      if ((type == DIODE_MSG_SUBSCRIBE || type == DIODE_MSG_SUBSCRIBE_OK) &&
+          cut == fields - 1 - DIODE_ADDRESS_BYTES) {
+        DiodeMsg m;
+        GBytes *shorter = frame_with_payload (type, p->data, cut);
+
+        parse_ok (shorter, &m);
+        fail_unless (m.publisher == NULL);
+        diode_msg_clear (&m);
+        g_bytes_unref (shorter);
+        continue;
+      }
+      text = parse_fails (frame_with_payload (type, p->data, cut),
           DIODE_ERR_PROTOCOL);
 
       fail_unless (strstr (text, "truncated") != NULL, "%s", text);
@@ -741,6 +831,7 @@ GST_START_TEST (test_trailing_ignored)
     fail_unless_equals_string (a.stream, b.stream);
     fail_unless_equals_uint64 (a.start_seq, b.start_seq);
     fail_unless_equals_int (a.wait_ms, b.wait_ms);
+    fail_unless_equals_string (a.publisher, b.publisher);
     fail_unless_equals_string (a.caps, b.caps);
     fail_unless_equals_uint64 (a.seq, b.seq);
     fail_unless_equals_uint64 (a.pts, b.pts);
@@ -942,6 +1033,7 @@ msg_suite (void)
   tcase_add_test (tc, test_roundtrip_welcome);
   tcase_add_test (tc, test_roundtrip_publish);
   tcase_add_test (tc, test_roundtrip_subscribe);
+  tcase_add_test (tc, test_subscribe_publisher);
   tcase_add_test (tc, test_roundtrip_policy);
   tcase_add_test (tc, test_policy_limits);
   tcase_add_test (tc, test_roundtrip_caps);

@@ -17,9 +17,12 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+
+#include <gnutls/x509.h>
 
 #include "diode-tls.h"
 
@@ -770,6 +773,170 @@ GST_START_TEST (test_peer_closes_during_handshake)
 
 GST_END_TEST;
 
+/* ---- only Ed25519 keys are identities ----------------------------------- */
+
+/* Credentials for a fresh key of @algo with a self-signed certificate, the
+ * way another TLS tool would make them. */
+static gnutls_certificate_credentials_t
+foreign_credentials (gnutls_pk_algorithm_t algo, guint bits)
+{
+  gnutls_x509_privkey_t key;
+  gnutls_privkey_t priv;
+  gnutls_pubkey_t pub;
+  gnutls_x509_crt_t crt;
+  gnutls_certificate_credentials_t cred;
+  gnutls_digest_algorithm_t dig = GNUTLS_DIG_UNKNOWN;
+  guint8 serial[8] = { 0x12, 2, 3, 4, 5, 6, 7, 8 };
+  time_t now = time (NULL);
+
+  fail_unless (gnutls_x509_privkey_init (&key) == 0);
+  fail_unless (gnutls_x509_privkey_generate (key, algo, bits, 0) == 0);
+  fail_unless (gnutls_privkey_init (&priv) == 0);
+  fail_unless (gnutls_privkey_import_x509 (priv, key, 0) == 0);
+  fail_unless (gnutls_pubkey_init (&pub) == 0);
+  fail_unless (gnutls_pubkey_import_privkey (pub, priv, 0, 0) == 0);
+  fail_unless (gnutls_x509_crt_init (&crt) == 0);
+  fail_unless (gnutls_x509_crt_set_version (crt, 3) == 0);
+  fail_unless (gnutls_x509_crt_set_dn_by_oid (crt,
+          GNUTLS_OID_X520_COMMON_NAME, 0, "foreign", 7) == 0);
+  fail_unless (gnutls_x509_crt_set_key (crt, key) == 0);
+  fail_unless (gnutls_x509_crt_set_serial (crt, serial, sizeof serial) == 0);
+  fail_unless (gnutls_x509_crt_set_activation_time (crt, now - 3600) == 0);
+  fail_unless (gnutls_x509_crt_set_expiration_time (crt, now + 86400) == 0);
+  fail_unless (gnutls_x509_crt_set_key_usage (crt,
+          GNUTLS_KEY_DIGITAL_SIGNATURE) == 0);
+  fail_unless (gnutls_pubkey_get_preferred_hash_algorithm (pub, &dig,
+          NULL) >= 0);
+  fail_unless (gnutls_x509_crt_privkey_sign (crt, crt, priv, dig, 0) == 0);
+  fail_unless (gnutls_certificate_allocate_credentials (&cred) == 0);
+  fail_unless (gnutls_certificate_set_x509_key (cred, &crt, 1, key) == 0);
+  gnutls_x509_crt_deinit (crt);
+  gnutls_pubkey_deinit (pub);
+  gnutls_privkey_deinit (priv);
+  gnutls_x509_privkey_deinit (key);
+  return cred;
+}
+
+/* Runs a DiodeTls end and a plain GnuTLS end to a completed handshake. */
+static void
+handshake_with_raw (DiodeTls * t, int tfd, gnutls_session_t raw, int rfd)
+{
+  gint64 deadline = g_get_monotonic_time () + DEADLINE_US;
+  DiodeTlsStatus st = DIODE_TLS_AGAIN;
+  int ret = GNUTLS_E_AGAIN;
+
+  while (st != DIODE_TLS_OK || ret != 0) {
+    g_autoptr (GError) error = NULL;
+
+    fail_unless (g_get_monotonic_time () < deadline, "handshake hangs");
+    if (st != DIODE_TLS_OK) {
+      st = diode_tls_handshake (t, &error);
+      fail_unless (st == DIODE_TLS_OK || st == DIODE_TLS_AGAIN,
+          "diode end: %s", error ? error->message : "closed");
+    }
+    if (ret != 0) {
+      ret = gnutls_handshake (raw);
+      fail_unless (ret == 0 || !gnutls_error_is_fatal (ret), "raw end: %s",
+          gnutls_strerror (ret));
+    }
+    if (st == DIODE_TLS_AGAIN && ret != 0)
+      wait_fds (tfd, diode_tls_wants_write (t), rfd,
+          gnutls_record_get_direction (raw) == 1);
+  }
+}
+
+/* @server: the diode end is the relay (the raw end a client with a foreign
+ * key), else the diode end is the client of a relay with a foreign key.
+ * The handshake completes, then the certificate check refuses the peer,
+ * naming its key type. */
+static void
+foreign_peer_refused (gboolean server, gnutls_pk_algorithm_t algo,
+    guint bits, const gchar * says)
+{
+  g_autoptr (DiodeIdentity) id = new_identity ("diode");
+  gnutls_certificate_credentials_t cred = foreign_credentials (algo, bits);
+  gnutls_session_t raw;
+  g_autoptr (GError) error = NULL;
+  DiodeTls *t;
+  int fds[2];                   /* [0] diode end, [1] raw end */
+
+  make_pair (fds);
+  t = server ? diode_tls_new_server (fds[0], id, NULL) :
+      diode_tls_new_client (fds[0], id, NULL, NULL);
+  fail_unless (t != NULL);
+  fail_unless (gnutls_init (&raw, (server ? GNUTLS_CLIENT : GNUTLS_SERVER) |
+          GNUTLS_NONBLOCK) == 0);
+  fail_unless (gnutls_priority_set_direct (raw, PRIORITY, NULL) == 0);
+  fail_unless (gnutls_credentials_set (raw, GNUTLS_CRD_CERTIFICATE,
+          cred) == 0);
+  if (!server)
+    gnutls_certificate_server_set_request (raw, GNUTLS_CERT_REQUEST);
+  gnutls_transport_set_int (raw, fds[1]);
+
+  handshake_with_raw (t, fds[0], raw, fds[1]);
+  fail_unless (diode_tls_get_peer_address (t) != NULL);
+  fail_if (diode_tls_check_peer_certificate (t, &error),
+      "%s peer with %s accepted", server ? "client" : "relay", says);
+  fail_unless (g_error_matches (error, DIODE_TLS_ERROR,
+          DIODE_TLS_ERROR_NOT_ED25519), "%s", error->message);
+  fail_unless (strstr (error->message, says) != NULL, "%s", error->message);
+  fail_unless (strstr (error->message, "Ed25519") != NULL, "%s",
+      error->message);
+  fail_unless (strstr (error->message, diode_tls_get_peer_address (t)) !=
+      NULL, "%s", error->message);
+  GST_INFO ("%s", error->message);
+
+  diode_tls_free (t);
+  gnutls_deinit (raw);
+  gnutls_certificate_free_credentials (cred);
+  close (fds[0]);
+  close (fds[1]);
+}
+
+GST_START_TEST (test_rsa_client_refused)
+{
+  foreign_peer_refused (TRUE, GNUTLS_PK_RSA, 2048, "an RSA key");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_ecdsa_client_refused)
+{
+  foreign_peer_refused (TRUE, GNUTLS_PK_ECDSA, 256, "an ECDSA key");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_rsa_relay_refused)
+{
+  foreign_peer_refused (FALSE, GNUTLS_PK_RSA, 2048, "an RSA key");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_ecdsa_relay_refused)
+{
+  foreign_peer_refused (FALSE, GNUTLS_PK_ECDSA, 256, "an ECDSA key");
+}
+
+GST_END_TEST;
+
+/* The control: an Ed25519 peer passes the same check. */
+GST_START_TEST (test_ed25519_peer_accepted)
+{
+  Pair p;
+  g_autoptr (GError) error = NULL;
+
+  pair_setup (&p);
+  fail_unless (diode_tls_check_peer_certificate (p.s, &error), "%s",
+      error ? error->message : "");
+  fail_unless (diode_tls_check_peer_certificate (p.c, &error), "%s",
+      error ? error->message : "");
+  pair_teardown (&p);
+}
+
+GST_END_TEST;
+
 static Suite *
 tls_suite (void)
 {
@@ -792,6 +959,11 @@ tls_suite (void)
   tcase_add_test (tc, test_garbage_random);
   tcase_add_test (tc, test_garbage_record_header);
   tcase_add_test (tc, test_peer_closes_during_handshake);
+  tcase_add_test (tc, test_rsa_client_refused);
+  tcase_add_test (tc, test_ecdsa_client_refused);
+  tcase_add_test (tc, test_rsa_relay_refused);
+  tcase_add_test (tc, test_ecdsa_relay_refused);
+  tcase_add_test (tc, test_ed25519_peer_accepted);
   return s;
 }
 
