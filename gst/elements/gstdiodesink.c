@@ -46,6 +46,7 @@
 #endif
 
 #include "gstdiodesink.h"
+#include "gstdiodepolicy.h"
 
 #include <string.h>
 
@@ -115,7 +116,8 @@ media_flags (GstDiodeSink * self, GstBuffer * buf)
 /* the send queue */
 
 typedef enum {
-  ITEM_CONTROL,                 /* a ready frame: CAPS, POLICY */
+  ITEM_CONTROL,                 /* a ready frame: CAPS */
+  ITEM_POLICY,                  /* a ready POLICY frame */
   ITEM_MEDIA,                   /* a buffer: framed by the writer */
   ITEM_EOS,                     /* framed by the writer (needs the last seq) */
 } ItemKind;
@@ -155,8 +157,45 @@ enqueue_item_locked (GstDiodeSink * self, ItemKind kind, GBytes * frame,
       DIODE_MEDIA_PREFIX_SIZE + gst_buffer_get_size (buf) :
       DIODE_FRAME_HEADER_SIZE + 8;
   self->queue_bytes += it->size;
-  g_queue_push_tail (&self->queue, it);
+  if (kind == ITEM_POLICY)
+    g_queue_push_head (&self->queue, it);
+  else
+    g_queue_push_tail (&self->queue, it);
   g_cond_signal (&self->qcond);
+}
+
+/* Drops the queued items of the kinds in @kinds (a mask of 1 << ItemKind)
+ * that the writer has not taken yet; counts dropped buffers. qlock held. */
+static void
+drop_queued_locked (GstDiodeSink * self, guint kinds)
+{
+  GList *l = self->queue.head;
+
+  while (l) {
+    GList *next = l->next;
+    QItem *it = l->data;
+
+    if (kinds & (1u << it->kind)) {
+      self->queue_bytes -= it->size;
+      if (it->kind == ITEM_MEDIA)
+        self->buffers_dropped++;
+      g_queue_delete_link (&self->queue, l);
+      qitem_free (it);
+    }
+    l = next;
+  }
+  g_cond_broadcast (&self->qcond);
+}
+
+/* A POLICY goes ahead of the media already queued: a viewer cut off must
+ * not get what was queued before (on a slow link, seconds of it), and one
+ * let in may. It replaces any POLICY still queued, so the last one set is
+ * the one the relay ends with. qlock held. */
+static void
+enqueue_policy_locked (GstDiodeSink * self, GBytes * frame)
+{
+  drop_queued_locked (self, 1u << ITEM_POLICY);
+  enqueue_item_locked (self, ITEM_POLICY, frame, NULL, 0);
 }
 
 static void
@@ -299,7 +338,7 @@ writer_send_item (GstDiodeSink * self, QItem * it, GError ** error)
   guint32 flags = it->flags;
   gsize len;
 
-  if (it->kind == ITEM_CONTROL) {
+  if (it->kind == ITEM_CONTROL || it->kind == ITEM_POLICY) {
     if (g_bytes_get_size (it->frame) > DIODE_FRAME_HEADER_SIZE
         && ((const guint8 *) g_bytes_get_data (it->frame, NULL))[0] ==
         DIODE_MSG_CAPS) {
@@ -372,14 +411,15 @@ writer_thread (gpointer user_data)
       g_mutex_unlock (&self->qlock);
       ok = writer_check_relay (self, &err);
     } else {
-      it = g_queue_peek_head (&self->queue);
+      /* Taken off the queue while it is sent (still counted in
+       * queue_bytes): a flush or a POLICY may rework the queue meanwhile. */
+      it = g_queue_pop_head (&self->queue);
       g_mutex_unlock (&self->qlock);
 
       ok = writer_send_item (self, it, &err) && writer_check_relay (self,
           &err);
 
       g_mutex_lock (&self->qlock);
-      g_queue_pop_head (&self->queue);
       self->queue_bytes -= it->size;
       if (ok)
         self->bytes_sent += it->size;
@@ -489,85 +529,121 @@ static GBytes *
 build_policy_frame (GstDiodeSink * self, const gchar * stream, GError ** error)
 {
   GstDiodeClient *c = self->client;
+  GstDiodePolicy *policy;
   DiodeAccess access;
-  gchar *allow_s, *fleet;
-  gchar **allow;
+  gchar *allow, *fleet;
   GBytes *frame = NULL;
 
   GST_OBJECT_LOCK (self);
   access = c->access;
-  allow_s = g_strdup (c->allow);
+  allow = g_strdup (c->allow);
   fleet = g_strdup (c->fleet);
   if (stream)
     self->policy_sent_gen = self->policy_gen;
   GST_OBJECT_UNLOCK (self);
 
-  allow = gst_diode_parse_allow (allow_s, error);
-  if (!allow)
-    goto out;
-  if (fleet && *fleet && !diode_msg_check_stream_name (fleet, NULL)) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "fleet '%s' is not a valid name (1 to 255 bytes of UTF-8, no '/')",
-        fleet);
-    goto out;
-  }
-  if (access == DIODE_ACCESS_PROTECTED && (!fleet || !*fleet)) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "access=protected needs a fleet (the fleet property)");
-    goto out;
-  }
-  if (stream) {
-    frame = diode_msg_encode_publish_policy (stream, access, fleet,
-        (const gchar * const *) allow);
-    if (!frame)
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-          "'%s' is not a valid stream name (1 to 255 bytes of UTF-8, no '/' "
-          "and no control characters)", stream);
-  } else {
-    frame = diode_msg_encode_policy (access, fleet,
-        (const gchar * const *) allow);
-    if (!frame)
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-          "the access policy cannot be encoded (fleet or allowlist invalid)");
-  }
+  policy = gst_diode_policy_new (access, allow, fleet, error);
+  if (policy)
+    frame = gst_diode_policy_encode (policy, stream, error);
   if (frame)
     GST_INFO_OBJECT (self, "access %s, fleet '%s', %u addresses allowed",
         diode_access_name (access), fleet ? fleet : "",
-        g_strv_length (allow));
-out:
-  g_strfreev (allow);
-  g_free (allow_s);
+        g_strv_length (policy->allow));
+  gst_diode_policy_free (policy);
+  g_free (allow);
   g_free (fleet);
   return frame;
 }
 
-/* Settings changed while publishing: the relay applies them at once. */
+/* Settings changed while publishing: the relay applies them at once.
+ *
+ * A policy that cannot be applied fails closed (docs/decisions.md, "A live
+ * policy change that cannot be applied"): the relay is told to let nobody
+ * but this publisher's own identity watch, ahead of anything queued; what
+ * was queued is dropped; access/allow/fleet then read that closed policy
+ * (private, nobody allowed), which is what the relay enforces; an error is
+ * posted and render() fails from then on. Only a restart publishes again. */
 static void
 send_policy_update (GstDiodeSink * self)
 {
+  GstDiodeClient *c = self->client;
   GError *err = NULL;
   GBytes *frame;
+  gboolean running;
   guint gen;
 
+  /* One update at a time, so the relay ends with the last one. */
+  g_mutex_lock (&self->policy_lock);
   GST_OBJECT_LOCK (self);
   gen = self->policy_gen;
+  running = gen != self->policy_sent_gen;
   GST_OBJECT_UNLOCK (self);
   g_mutex_lock (&self->qlock);
-  if (!self->writer || self->writer_done || gen == self->policy_sent_gen) {
-    g_mutex_unlock (&self->qlock);
+  running = running && self->writer && !self->writer_done;
+  g_mutex_unlock (&self->qlock);
+  if (!running) {
+    g_mutex_unlock (&self->policy_lock);
     return;                     /* not publishing yet, or nothing new */
   }
-  self->policy_sent_gen = gen;
-  g_mutex_unlock (&self->qlock);
+
   frame = build_policy_frame (self, NULL, &err);
-  if (!frame) {
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Access policy not "
-            "changed: %s", err->message), (NULL));
-    g_error_free (err);
-    return;
+  GST_OBJECT_LOCK (self);
+  if (frame) {
+    self->policy_sent_gen = gen;
+  } else {
+    /* What the properties read is what the relay enforces. */
+    c->access = DIODE_ACCESS_PRIVATE;
+    g_clear_pointer (&c->allow, g_free);
+    g_clear_pointer (&c->fleet, g_free);
+    self->policy_sent_gen = ++self->policy_gen;
   }
+  GST_OBJECT_UNLOCK (self);
+
   g_mutex_lock (&self->qlock);
-  enqueue_locked (self, frame);
+  if (!frame) {
+    GstDiodePolicy *closed = gst_diode_policy_new_closed ();
+
+    frame = gst_diode_policy_encode (closed, NULL, NULL);
+    gst_diode_policy_free (closed);
+    /* Nothing more goes out but the closed policy (and EOS at stop). */
+    drop_queued_locked (self, (1u << ITEM_MEDIA) | (1u << ITEM_CONTROL) |
+        (1u << ITEM_EOS));
+    self->failed = TRUE;
+  }
+  enqueue_policy_locked (self, frame);
+  g_mutex_unlock (&self->qlock);
+  g_mutex_unlock (&self->policy_lock);
+
+  if (err) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Access policy not "
+            "applied, publishing stopped: %s. The stream is now closed to "
+            "every viewer but this publisher's own identity.", err->message),
+        (NULL));
+    g_error_free (err);
+    /* After the locks: a notify handler may set the policy again. */
+    g_object_freeze_notify (G_OBJECT (self));
+    g_object_notify (G_OBJECT (self), "access");
+    g_object_notify (G_OBJECT (self), "allow");
+    g_object_notify (G_OBJECT (self), "fleet");
+    g_object_thaw_notify (G_OBJECT (self));
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* FLUSH */
+
+/* FLUSH_START: what is queued is not sent (caps and policy are, viewers
+ * need them), and publishing resumes at the next keyframe, flagged DISCONT,
+ * as after a GOP drop. */
+static void
+flush_queue (GstDiodeSink * self)
+{
+  g_mutex_lock (&self->qlock);
+  drop_queued_locked (self, (1u << ITEM_MEDIA) | (1u << ITEM_EOS));
+  self->dropping = TRUE;
+  self->mark_discont = TRUE;
+  GST_DEBUG_OBJECT (self, "flushed: %" G_GSIZE_FORMAT " bytes still in "
+      "flight", self->queue_bytes);
   g_mutex_unlock (&self->qlock);
 }
 
@@ -775,6 +851,8 @@ gst_diode_sink_event (GstBaseSink * sink, GstEvent * event)
 {
   GstDiodeSink *self = GST_DIODE_SINK (sink);
 
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START)
+    flush_queue (self);
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->published) {
     guint timeout;
     gint64 until;
@@ -837,6 +915,29 @@ gst_diode_sink_uri_get_type (GType type)
   return GST_URI_SINK;
 }
 
+/* The URI's query may set the policy (?access=private&allow=...&fleet=...):
+ * on a running sink that takes the same path as setting the properties. */
+static void
+uri_policy_changed (GstDiodeSink * self)
+{
+  GST_OBJECT_LOCK (self);
+  self->policy_gen++;
+  GST_OBJECT_UNLOCK (self);
+}
+
+static gboolean
+gst_diode_sink_uri_set_uri (GstURIHandler * handler, const gchar * uri,
+    GError ** error)
+{
+  GstDiodeSink *self = GST_DIODE_SINK (handler);
+
+  if (!gst_diode_client_set_uri (self->client, uri, error))
+    return FALSE;
+  uri_policy_changed (self);
+  send_policy_update (self);
+  return TRUE;
+}
+
 static void
 gst_diode_sink_uri_handler_init (gpointer g_iface, gpointer iface_data)
 {
@@ -845,6 +946,7 @@ gst_diode_sink_uri_handler_init (gpointer g_iface, gpointer iface_data)
   /* diode:// parsing and printing live in the shared client */
   gst_diode_client_uri_handler_init (iface);
   iface->get_type = gst_diode_sink_uri_get_type;
+  iface->set_uri = gst_diode_sink_uri_set_uri;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -886,6 +988,11 @@ gst_diode_sink_set_property (GObject * object, guint prop_id,
       self->client->fleet = g_value_dup_string (value);
       self->policy_gen++;
       GST_OBJECT_UNLOCK (self);
+      break;
+    case GST_DIODE_PROP_URI:
+      /* the POLICY goes out when the notification is dispatched */
+      gst_diode_client_set_property (self->client, prop_id, value);
+      uri_policy_changed (self);
       break;
     default:
       if (!gst_diode_client_set_property (self->client, prop_id, value))
@@ -955,6 +1062,7 @@ gst_diode_sink_init (GstDiodeSink * self)
   self->backlog_limit = DEFAULT_BACKLOG_LIMIT;
   self->stats_interval = DEFAULT_STATS_INTERVAL;
   g_mutex_init (&self->qlock);
+  g_mutex_init (&self->policy_lock);
   g_cond_init (&self->qcond);
   g_queue_init (&self->queue);
   /* Publishing forwards buffers as they come: the clock is the viewer's. */
@@ -970,6 +1078,7 @@ gst_diode_sink_finalize (GObject * object)
   g_queue_clear_full (&self->queue, (GDestroyNotify) qitem_free);
   g_clear_error (&self->writer_error);
   g_mutex_clear (&self->qlock);
+  g_mutex_clear (&self->policy_lock);
   g_cond_clear (&self->qcond);
   g_free (self->caps_sent);
   G_OBJECT_CLASS (parent_class)->finalize (object);
