@@ -53,6 +53,7 @@ struct _GstDiodeClient {
   /* runtime, streaming thread only */
   int           fd;
   int           wake_fd;      /* eventfd: unlock() makes it readable */
+  GCancellable *cancellable;  /* unlock() cancels: name resolution */
   gboolean      flushing;
   DiodeIdentity *id;
   DiodeTls     *tls;
