@@ -30,7 +30,13 @@
  * join: `access=public` (anyone), `protected` (members of `fleet`, a list the
  * relay operator keeps) or `private` (the addresses in `allow`, a list or a
  * file of them). Changing them while playing applies at once: viewers no
- * longer allowed are cut off.
+ * longer allowed are cut off. Access control fails closed: a change that
+ * cannot be applied (a malformed address, protected without a fleet, too
+ * many addresses, an allow file that is not a small regular file) leaves
+ * only the publisher's own identity allowed, posts an error and stops
+ * publishing; the properties then read that closed policy.
+ *
+ * A flush drops what is queued; publishing resumes at the next keyframe.
  *
  * ## Example launch lines
  * |[
@@ -1113,8 +1119,8 @@ gst_diode_sink_class_init (GstDiodeSinkClass * klass)
           GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_ALLOW,
       g_param_spec_string ("allow", "Allow", "Addresses that may watch a "
-          "private stream (comma separated), or the path of a file of them "
-          "('#' comments)", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          "private stream (comma separated), or the path of a regular file "
+          "of them ('#' comments, 128 KiB at most)", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_FLEET,
       g_param_spec_string ("fleet", "Fleet", "Fleet whose members may watch "
