@@ -13,6 +13,8 @@
  *    blocks until the lookup is cancelled, like a DNS server that never
  *    answers. Everything else is real: TLS, sockets on 127.0.0.1, an
  *    in-process relay.
+ * 3. Relay strings go through g_network_address_parse: bad ports and
+ *    brackets are SETTINGS errors, [IPV6]:PORT is accepted.
  *
  * Every wait is bounded; the bounds guard against hangs, not speed.
  */
@@ -320,6 +322,43 @@ GST_START_TEST (test_src_reconnect_resolving_is_interruptible)
 
 GST_END_TEST;
 
+/* Relay strings are parsed by GLib (g_network_address_parse): a bad port
+ * or bracket is a SETTINGS error naming the string, a bracketed IPv6
+ * literal is accepted (nothing listens there: an OPEN_WRITE error). A
+ * regression guard for the parser switch, not a fix. */
+static void
+relay_string_fails (const gchar * relay, gint code)
+{
+  GstElement *e = gst_element_factory_make ("diodesink", NULL);
+  GstMessage *msg;
+  GError *err = NULL;
+
+  g_object_set (e, "relay", relay, "timeout", WAIT_MS, NULL);
+  msg = fixture_expect_error (e, GST_STATE_PAUSED, WAIT_MS);
+  fail_unless (msg != NULL, "relay=%s: no error", relay);
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR, code), "relay=%s: "
+      "%s (code %d, expected %d)", relay, err->message, err->code, code);
+  if (code == GST_RESOURCE_ERROR_SETTINGS)
+    fail_unless (strstr (err->message, relay) != NULL, "'%s' does not name "
+        "%s", err->message, relay);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+}
+
+GST_START_TEST (test_relay_strings)
+{
+  relay_string_fails ("127.0.0.1:99999", GST_RESOURCE_ERROR_SETTINGS);
+  relay_string_fails ("127.0.0.1:0", GST_RESOURCE_ERROR_SETTINGS);
+  relay_string_fails ("[::1", GST_RESOURCE_ERROR_SETTINGS);
+  relay_string_fails ("127.0.0.1:", GST_RESOURCE_ERROR_SETTINGS);
+  relay_string_fails ("[::1]:1", GST_RESOURCE_ERROR_OPEN_WRITE);
+}
+
+GST_END_TEST;
+
 static Suite *
 lifecycle_suite (void)
 {
@@ -332,6 +371,7 @@ lifecycle_suite (void)
   tcase_add_test (tc, test_flush_drops_send_queue);
   tcase_add_test (tc, test_sink_reconnect_resolving_is_interruptible);
   tcase_add_test (tc, test_src_reconnect_resolving_is_interruptible);
+  tcase_add_test (tc, test_relay_strings);
   return s;
 }
 
