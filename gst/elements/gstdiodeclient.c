@@ -10,7 +10,6 @@
 #include "diode-known-relays.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,6 +54,7 @@ gst_diode_client_new (GstElement * element, DiodeRole role)
   c->max_reconnects = GST_DIODE_DEFAULT_MAX_RECONNECTS;
   c->fd = -1;
   c->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+  c->cancellable = g_cancellable_new ();
   c->rbuf = g_malloc (READ_CHUNK);
   return c;
 }
@@ -68,6 +68,7 @@ gst_diode_client_free (GstDiodeClient * c)
   g_clear_pointer (&c->id, diode_identity_unref);
   if (c->wake_fd >= 0)
     close (c->wake_fd);
+  g_clear_object (&c->cancellable);
   g_free (c->relay);
   g_free (c->stream);
   g_free (c->identity);
@@ -265,81 +266,6 @@ gst_diode_access_get_type (void)
     g_once_init_leave (&id, t);
   }
   return (GType) id;
-}
-
-static gboolean
-add_addresses (GPtrArray * out, const gchar * text, const gchar * file,
-    guint line, GError ** error)
-{
-  gchar **tok = g_strsplit_set (text, ", \t\r\n;", -1);
-  guint i;
-
-  for (i = 0; tok[i]; i++) {
-    if (!*tok[i])
-      continue;
-    if (!diode_msg_address_is_valid (tok[i])) {
-      if (file)
-        g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-            "%s:%u: '%s' is not an address (0x followed by 40 hex digits)",
-            file, line, tok[i]);
-      g_strfreev (tok);
-      return FALSE;
-    }
-    g_ptr_array_add (out, g_ascii_strdown (tok[i], -1));
-  }
-  g_strfreev (tok);
-  return TRUE;
-}
-
-gchar **
-gst_diode_parse_allow (const gchar * allow, GError ** error)
-{
-  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
-  gchar *contents = NULL;
-  GError *err = NULL;
-
-  if (!allow || !*allow)
-    goto done;
-  if (add_addresses (out, allow, NULL, 0, NULL))
-    goto done;
-  /* Not a list: then it names a file of addresses. */
-  g_ptr_array_set_size (out, 0);
-  if (!g_file_get_contents (allow,
-          &contents, NULL, &err)) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "allow: '%s' is neither a list of addresses (0x followed by 40 hex "
-        "digits) nor a readable file (%s)", allow, err->message);
-    g_error_free (err);
-    g_ptr_array_unref (out);
-    return NULL;
-  } else {
-    gchar **lines = g_strsplit (contents, "\n", -1);
-    guint i;
-
-    for (i = 0; lines[i]; i++) {
-      gchar *hash = strchr (lines[i], '#');
-
-      if (hash)
-        *hash = '\0';
-      if (!add_addresses (out, lines[i], allow, i + 1, error)) {
-        g_strfreev (lines);
-        g_free (contents);
-        g_ptr_array_unref (out);
-        return NULL;
-      }
-    }
-    g_strfreev (lines);
-    g_free (contents);
-  }
-done:
-  if (out->len > DIODE_MAX_ALLOW) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "allow: %u addresses, at most %d", out->len, DIODE_MAX_ALLOW);
-    g_ptr_array_unref (out);
-    return NULL;
-  }
-  g_ptr_array_add (out, NULL);
-  return (gchar **) g_ptr_array_free (out, FALSE);
 }
 
 gboolean
@@ -692,6 +618,8 @@ gst_diode_client_unlock (GstDiodeClient * c)
   guint64 one = 1;
 
   g_atomic_int_set (&c->flushing, TRUE);
+  /* A name being resolved: GResolver returns at once. */
+  g_cancellable_cancel (c->cancellable);
   if (write (c->wake_fd, &one, sizeof (one)) < 0)
     GST_WARNING ("cannot wake the streaming thread: %s", g_strerror (errno));
 }
@@ -702,74 +630,84 @@ gst_diode_client_unlock_stop (GstDiodeClient * c)
   guint64 v;
 
   while (read (c->wake_fd, &v, sizeof (v)) > 0);
+  /* The thread that was woken is out of its lookup by now. */
+  g_cancellable_reset (c->cancellable);
   g_atomic_int_set (&c->flushing, FALSE);
 }
 
 /* ------------------------------------------------------------------------ */
 /* connecting */
 
+/* HOST:PORT, [IPV6]:PORT, HOST or an IPv6 literal alone (port 7878), the
+ * way GLib parses them. FALSE with a message for the user. */
 static gboolean
-split_hostport (const gchar * s, gchar ** host, gchar ** port)
+split_hostport (const gchar * s, gchar ** host, guint16 * port,
+    GError ** error)
 {
-  const gchar *colon;
+  GSocketConnectable *addr;
+  GError *err = NULL;
 
-  if (!s || !*s)
+  addr = s && *s ? g_network_address_parse (s, GST_DIODE_DEFAULT_PORT, &err)
+      : NULL;
+  if (!addr || !g_network_address_get_port (G_NETWORK_ADDRESS (addr))) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "relay '%s' is not HOST:PORT (port 1 to 65535; an IPv6 address with "
+        "a port goes in brackets)%s%s", s ? s : "", err ? ": " : "",
+        err ? err->message : "");
+    g_clear_error (&err);
+    g_clear_object (&addr);
     return FALSE;
-  if (s[0] == '[') {
-    const gchar *end = strchr (s, ']');
-    if (!end)
-      return FALSE;
-    *host = g_strndup (s + 1, end - s - 1);
-    *port = g_strdup (end[1] == ':' ? end + 2 : "7878");
-  } else if ((colon = strchr (s, ':')) && colon == strrchr (s, ':')) {
-    *host = g_strndup (s, colon - s);
-    *port = g_strdup (colon + 1);
-  } else {
-    /* no port, or a bare IPv6 address */
-    *host = g_strdup (s);
-    *port = g_strdup ("7878");
   }
-  if (!**host)
-    return FALSE;
-  {
-    gchar *end = NULL;
-    guint64 p = g_ascii_strtoull (*port, &end, 10);
-
-    /* A port is a number from 1 to 65535, not a service name: getaddrinfo
-     * would wrap 99999 silently. */
-    if (!**port || !end || *end || p == 0 || p > 65535)
-      return FALSE;
-  }
+  *host = g_strdup (g_network_address_get_hostname (G_NETWORK_ADDRESS
+          (addr)));
+  *port = g_network_address_get_port (G_NETWORK_ADDRESS (addr));
+  g_object_unref (addr);
   return TRUE;
 }
 
+/* Resolves @host with the default GResolver, interruptibly: unlock()
+ * cancels the lookup (a reconnect stuck in DNS must not hold up a state
+ * change), then connects to each address in turn until @deadline. */
 static int
-connect_to (GstDiodeClient * c, const gchar * host, const gchar * port,
+connect_to (GstDiodeClient * c, const gchar * host, guint16 port,
     gint64 deadline, GError ** error)
 {
-  struct addrinfo hints = { 0 }, *res = NULL, *ai;
-  int rc, fd = -1, last_errno = ECONNREFUSED;
+  GResolver *resolver = g_resolver_get_default ();
+  GList *addrs, *l;
+  GError *err = NULL;
+  int fd = -1, last_errno = ECONNREFUSED;
 
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  rc = getaddrinfo (host, port, &hints, &res);
-  if (rc != 0) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
-        "Could not resolve relay host '%s': %s", host, gai_strerror (rc));
+  addrs = g_resolver_lookup_by_name (resolver, host, c->cancellable, &err);
+  g_object_unref (resolver);
+  if (!addrs) {
+    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      g_propagate_error (error, err);
+    else {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
+          "Could not resolve relay host '%s': %s", host, err->message);
+      g_error_free (err);
+    }
     return -1;
   }
-  for (ai = res; ai; ai = ai->ai_next) {
-    int err = 0, one = 1;
-    socklen_t len = sizeof (err);
+  for (l = addrs; l; l = l->next) {
+    GSocketAddress *sa = g_inet_socket_address_new (l->data, port);
+    struct sockaddr_storage ss;
+    gsize sslen = g_socket_address_get_native_size (sa);
+    int so_err = 0, one = 1;
+    socklen_t len = sizeof (so_err);
+    gboolean native = g_socket_address_to_native (sa, &ss, sizeof (ss),
+        NULL);
 
-    fd = socket (ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-        ai->ai_protocol);
+    g_object_unref (sa);
+    if (!native)
+      continue;
+    fd = socket (ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       last_errno = errno;
       continue;
     }
     c->fd = fd;
-    if (connect (fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+    if (connect (fd, (struct sockaddr *) &ss, sslen) < 0) {
       if (errno != EINPROGRESS) {
         last_errno = errno;
         goto next;
@@ -784,13 +722,13 @@ connect_to (GstDiodeClient * c, const gchar * host, const gchar * port,
           last_errno = ECANCELED;
           goto next;
       }
-      if (getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-        last_errno = err ? err : errno;
+      if (getsockopt (fd, SOL_SOCKET, SO_ERROR, &so_err, &len) < 0 || so_err) {
+        last_errno = so_err ? so_err : errno;
         goto next;
       }
     }
     setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
-    freeaddrinfo (res);
+    g_resolver_free_addresses (addrs);
     return fd;
   next:
     close (fd);
@@ -798,10 +736,10 @@ connect_to (GstDiodeClient * c, const gchar * host, const gchar * port,
     if (last_errno == ECANCELED)
       break;
   }
-  freeaddrinfo (res);
+  g_resolver_free_addresses (addrs);
   g_set_error (error, GST_RESOURCE_ERROR, c->role == DIODE_ROLE_PUBLISHER ?
       GST_RESOURCE_ERROR_OPEN_WRITE : GST_RESOURCE_ERROR_OPEN_READ,
-      "Could not connect to relay %s:%s: %s", host, port,
+      "Could not connect to relay %s: %s", c->hostport,
       g_strerror (last_errno));
   return -1;
 }
@@ -834,7 +772,8 @@ verify_relay (GstDiodeClient * c, const gchar * pinned, GError ** error)
 gboolean
 gst_diode_client_open (GstDiodeClient * c, GError ** error)
 {
-  gchar *relay, *identity, *pinned, *host = NULL, *port = NULL;
+  gchar *relay, *identity, *pinned, *host = NULL;
+  guint16 port = 0;
   guint timeout;
   gint64 deadline;
   GError *err = NULL;
@@ -861,13 +800,10 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
         "`diode-relay --print-id` shows it)", pinned);
     goto out;
   }
-  if (!split_hostport (relay, &host, &port)) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "relay '%s' is not HOST:PORT (port 1 to 65535)", relay ? relay : "");
+  if (!split_hostport (relay, &host, &port, error))
     goto out;
-  }
   g_free (c->hostport);
-  c->hostport = g_strdup_printf (strchr (host, ':') ? "[%s]:%s" : "%s:%s",
+  c->hostport = g_strdup_printf (strchr (host, ':') ? "[%s]:%u" : "%s:%u",
       host, port);
 
   if (!c->id) {
@@ -966,7 +902,6 @@ out:
   g_free (identity);
   g_free (pinned);
   g_free (host);
-  g_free (port);
   return ok;
 }
 

@@ -53,6 +53,7 @@ struct _GstDiodeClient {
   /* runtime, streaming thread only */
   int           fd;
   int           wake_fd;      /* eventfd: unlock() makes it readable */
+  GCancellable *cancellable;  /* unlock() cancels: name resolution */
   gboolean      flushing;
   DiodeIdentity *id;
   DiodeTls     *tls;
@@ -93,9 +94,6 @@ void     gst_diode_client_install_properties (GObjectClass * klass, guint timeou
 
 #define GST_TYPE_DIODE_ACCESS (gst_diode_access_get_type ())
 GType    gst_diode_access_get_type (void);
-/* @allow: addresses separated by commas/spaces/semicolons, or the path of a
- * file of them ('#' comments). NULL or "" gives an empty list. */
-gchar  **gst_diode_parse_allow (const gchar * allow, GError ** error);
 gboolean gst_diode_client_set_property (GstDiodeClient * c, guint prop_id, const GValue * value);
 gboolean gst_diode_client_get_property (GstDiodeClient * c, guint prop_id, GValue * value);
 

@@ -30,7 +30,13 @@
  * join: `access=public` (anyone), `protected` (members of `fleet`, a list the
  * relay operator keeps) or `private` (the addresses in `allow`, a list or a
  * file of them). Changing them while playing applies at once: viewers no
- * longer allowed are cut off.
+ * longer allowed are cut off. Access control fails closed: a change that
+ * cannot be applied (a malformed address, protected without a fleet, too
+ * many addresses, an allow file that is not a small regular file) leaves
+ * only the publisher's own identity allowed, posts an error and stops
+ * publishing; the properties then read that closed policy.
+ *
+ * A flush drops what is queued; publishing resumes at the next keyframe.
  *
  * ## Example launch lines
  * |[
@@ -45,7 +51,8 @@
 #include "config.h"
 #endif
 
-#include "gstdiodesink.h"
+#include "gstdiodesink-private.h"
+#include "gstdiodepolicy.h"
 
 #include <string.h>
 
@@ -54,7 +61,7 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_ALWAYS,
     GST_STATIC_CAPS_ANY);
 
-GST_DEBUG_CATEGORY_STATIC (gst_diode_sink_debug);
+GST_DEBUG_CATEGORY (gst_diode_sink_debug);
 #define GST_CAT_DEFAULT gst_diode_sink_debug
 
 /* Properties: relay, stream, identity, relay-id and timeout are the shared
@@ -71,7 +78,6 @@ enum {
 
 #define DEFAULT_BACKLOG_LIMIT   (4 * 1024 * 1024)  /* bytes */
 #define DEFAULT_STATS_INTERVAL  1000               /* ms */
-#define WRITER_IDLE_MS          100  /* writer checks the relay this often */
 
 static void gst_diode_sink_uri_handler_init (gpointer g_iface,
     gpointer iface_data);
@@ -109,341 +115,6 @@ media_flags (GstDiodeSink * self, GstBuffer * buf)
   if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_MARKER))
     f |= DIODE_MEDIA_MARKER;
   return f;
-}
-
-/* ------------------------------------------------------------------------ */
-/* the send queue */
-
-typedef enum {
-  ITEM_CONTROL,                 /* a ready frame: CAPS, POLICY */
-  ITEM_MEDIA,                   /* a buffer: framed by the writer */
-  ITEM_EOS,                     /* framed by the writer (needs the last seq) */
-} ItemKind;
-
-/* What render() queues: buffers are framed by the writer, so sequence
- * numbers follow what the relay actually received, across reconnections. */
-typedef struct {
-  ItemKind kind;
-  GBytes *frame;                /* ITEM_CONTROL */
-  GstBuffer *buf;               /* ITEM_MEDIA */
-  guint32 flags;                /* ITEM_MEDIA: DiodeMediaFlags */
-  gsize size;                   /* bytes accounted in queue_bytes */
-} QItem;
-
-static void
-qitem_free (QItem * it)
-{
-  if (it->frame)
-    g_bytes_unref (it->frame);
-  if (it->buf)
-    gst_buffer_unref (it->buf);
-  g_free (it);
-}
-
-/* Queue an item for the writer. Called with qlock held. */
-static void
-enqueue_item_locked (GstDiodeSink * self, ItemKind kind, GBytes * frame,
-    GstBuffer * buf, guint32 flags)
-{
-  QItem *it = g_new0 (QItem, 1);
-
-  it->kind = kind;
-  it->frame = frame;
-  it->buf = buf;
-  it->flags = flags;
-  it->size = frame ? g_bytes_get_size (frame) : buf ?
-      DIODE_MEDIA_PREFIX_SIZE + gst_buffer_get_size (buf) :
-      DIODE_FRAME_HEADER_SIZE + 8;
-  self->queue_bytes += it->size;
-  g_queue_push_tail (&self->queue, it);
-  g_cond_signal (&self->qcond);
-}
-
-static void
-enqueue_locked (GstDiodeSink * self, GBytes * frame)
-{
-  enqueue_item_locked (self, ITEM_CONTROL, frame, NULL, 0);
-}
-
-/* ------------------------------------------------------------------------ */
-/* the writer thread: the only user of the TLS session after start() */
-
-/* Deal with what the relay sent meanwhile (PING, ERROR), never blocking.
- * Sets *error when the relay refused us or went away. */
-static gboolean
-writer_check_relay (GstDiodeSink * self, GError ** error)
-{
-  for (;;) {
-    DiodeMsg m = { 0 };
-    DiodeSessionResult r = gst_diode_client_recv (self->client, &m, 0, error);
-
-    if (r == DIODE_SESSION_NEED_MORE)
-      return TRUE;
-    if (r == DIODE_SESSION_ERROR)
-      return FALSE;
-    if (m.type == DIODE_MSG_ERROR) {
-      g_propagate_error (error, gst_diode_client_error_from_msg (self->client,
-              &m));
-      diode_msg_clear (&m);
-      return FALSE;
-    }
-    diode_msg_clear (&m);
-  }
-}
-
-static GBytes *build_policy_frame (GstDiodeSink * self, const gchar * stream,
-    GError ** error);
-
-/* open + PUBLISH (with the current policy) + PUBLISH_OK. Sets wseq so
- * numbering goes on from where the relay's stream stands. */
-static gboolean
-publish_session (GstDiodeSink * self, GError ** error)
-{
-  GstDiodeClient *c = self->client;
-  DiodeMsg m = { 0 };
-  GBytes *publish;
-  guint timeout;
-  gboolean ok = FALSE;
-
-  if (!gst_diode_client_open (c, error))
-    return FALSE;
-  publish = build_policy_frame (self, c->stream_name, error);
-  if (!publish)
-    goto out;
-  diode_session_sent (c->session, DIODE_MSG_PUBLISH, 0, NULL);
-  ok = gst_diode_client_send_bytes (c, publish, error);
-  g_bytes_unref (publish);
-  if (!ok)
-    goto out;
-  ok = FALSE;
-
-  GST_OBJECT_LOCK (self);
-  timeout = c->timeout;
-  if (c->connect_timeout && (!timeout || c->connect_timeout < timeout))
-    timeout = c->connect_timeout;
-  GST_OBJECT_UNLOCK (self);
-  switch (gst_diode_client_recv (c, &m, timeout ?
-          g_get_monotonic_time () + (gint64) timeout * 1000 : -1, error)) {
-    case DIODE_SESSION_MESSAGE:
-      if (m.type == DIODE_MSG_PUBLISH_OK) {
-        ok = TRUE;
-        /* Number on from where the stream stands on this relay, or from our
-         * own count if that is further (a relay that restarted knows
-         * nothing): viewers then never see the sequence go back. */
-        self->wseq = MAX (self->wseq, m.seq ? m.seq - 1 : 0);
-        GST_INFO_OBJECT (self, "publishing '%s' on relay %s from seq %"
-            G_GUINT64_FORMAT, c->stream_name, c->hostport, self->wseq + 1);
-      } else if (m.type == DIODE_MSG_ERROR) {
-        g_propagate_error (error, gst_diode_client_error_from_msg (c, &m));
-      } else {
-        g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
-            "Relay %s answered PUBLISH with %s", c->hostport,
-            diode_msg_type_name (m.type));
-      }
-      diode_msg_clear (&m);
-      break;
-    case DIODE_SESSION_NEED_MORE:
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
-          "Relay %s did not accept the stream within %u ms", c->hostport,
-          timeout);
-      break;
-    case DIODE_SESSION_ERROR:
-      break;
-  }
-out:
-  if (!ok)
-    gst_diode_client_close (c);
-  return ok;
-}
-
-/* One reconnect attempt: publish again, then the caps (a relay that
- * restarted has none) before anything else. */
-static gboolean
-writer_republish (gpointer user_data, GError ** error)
-{
-  GstDiodeSink *self = user_data;
-
-  if (!publish_session (self, error))
-    return FALSE;
-  if (self->caps_frame && !gst_diode_client_send_bytes (self->client,
-          self->caps_frame, error)) {
-    gst_diode_client_close (self->client);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* The link to the relay was lost: publish again with backoff. Meanwhile
- * render() keeps queueing, dropping whole GOPs past backlog-limit. Called
- * without qlock. FALSE: give up (*error set) or stopping. */
-static gboolean
-writer_reconnect (GstDiodeSink * self, const gchar * reason, GError ** error)
-{
-  if (!gst_diode_client_reconnect (self->client, reason, writer_republish,
-          self, error))
-    return FALSE;
-  /* Viewers need a keyframe before anything else: the writer skips to one. */
-  self->need_keyframe = TRUE;
-  self->reconnects++;
-  return TRUE;
-}
-
-/* Send one queued item; media is framed here, with the writer's seq. */
-static gboolean
-writer_send_item (GstDiodeSink * self, QItem * it, GError ** error)
-{
-  GstDiodeClient *c = self->client;
-  GstMapInfo map;
-  guint8 *data;
-  gboolean ok;
-  guint32 flags = it->flags;
-  gsize len;
-
-  if (it->kind == ITEM_CONTROL) {
-    if (g_bytes_get_size (it->frame) > DIODE_FRAME_HEADER_SIZE
-        && ((const guint8 *) g_bytes_get_data (it->frame, NULL))[0] ==
-        DIODE_MSG_CAPS) {
-      g_clear_pointer (&self->caps_frame, g_bytes_unref);
-      self->caps_frame = g_bytes_ref (it->frame);
-    }
-    return gst_diode_client_send_bytes (c, it->frame, error);
-  }
-  if (it->kind == ITEM_EOS) {
-    GBytes *eos = diode_msg_encode_eos (self->wseq);
-
-    ok = gst_diode_client_send_bytes (c, eos, error);
-    g_bytes_unref (eos);
-    return ok;
-  }
-  /* After a reconnect the relay (maybe a fresh one) needs a keyframe. */
-  if (self->need_keyframe) {
-    if (!(flags & DIODE_MEDIA_KEYFRAME)) {
-      g_mutex_lock (&self->qlock);
-      self->buffers_dropped++;
-      g_mutex_unlock (&self->qlock);
-      return TRUE;
-    }
-    self->need_keyframe = FALSE;
-    flags |= DIODE_MEDIA_DISCONT;
-  }
-  if (!gst_buffer_map (it->buf, &map, GST_MAP_READ)) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
-        "Cannot read a buffer");
-    return FALSE;
-  }
-  /* One allocation per frame (header + fields + payload), sent in one go:
-   * small frames then fill one TLS record instead of two. */
-  len = DIODE_MEDIA_PREFIX_SIZE + map.size;
-  data = g_malloc (len);
-  diode_msg_write_media_prefix (data, self->wseq + 1, GST_BUFFER_PTS (it->buf),
-      GST_BUFFER_DTS (it->buf), GST_BUFFER_DURATION (it->buf),
-      GST_BUFFER_OFFSET (it->buf), GST_BUFFER_OFFSET_END (it->buf), flags,
-      map.size);
-  memcpy (data + DIODE_MEDIA_PREFIX_SIZE, map.data, map.size);
-  gst_buffer_unmap (it->buf, &map);
-  ok = gst_diode_client_send (c, data, len, error);
-  g_free (data);
-  if (ok)
-    self->wseq++;
-  return ok;
-}
-
-static gpointer
-writer_thread (gpointer user_data)
-{
-  GstDiodeSink *self = user_data;
-  GstDiodeClient *c = self->client;
-  GError *err = NULL;
-
-  g_mutex_lock (&self->qlock);
-  for (;;) {
-    QItem *it;
-    gboolean ok;
-
-    if (g_queue_is_empty (&self->queue)) {
-      gint64 until;
-
-      if (self->writer_stop)
-        break;
-      until = g_get_monotonic_time () + WRITER_IDLE_MS * 1000;
-      if (g_cond_wait_until (&self->qcond, &self->qlock, until))
-        continue;
-      /* Idle: keepalive, answer PINGs, notice a relay that refused us. */
-      g_mutex_unlock (&self->qlock);
-      ok = writer_check_relay (self, &err);
-    } else {
-      it = g_queue_peek_head (&self->queue);
-      g_mutex_unlock (&self->qlock);
-
-      ok = writer_send_item (self, it, &err) && writer_check_relay (self,
-          &err);
-
-      g_mutex_lock (&self->qlock);
-      g_queue_pop_head (&self->queue);
-      self->queue_bytes -= it->size;
-      if (ok)
-        self->bytes_sent += it->size;
-      g_cond_broadcast (&self->qcond);
-      g_mutex_unlock (&self->qlock);
-      qitem_free (it);
-    }
-
-    if (!ok && c->lost && !self->writer_stop
-        && gst_diode_client_get_reconnect (c)) {
-      gchar *reason = g_strdup (err ? err->message : "connection lost");
-
-      g_clear_error (&err);
-      ok = writer_reconnect (self, reason, &err);
-      g_free (reason);
-    }
-    g_mutex_lock (&self->qlock);
-    if (!ok)
-      break;
-  }
-  if (err) {
-    if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-        && !self->writer_stop)
-      self->writer_error = err;
-    else
-      g_error_free (err);
-  }
-  self->writer_done = TRUE;
-  g_cond_broadcast (&self->qcond);
-  g_mutex_unlock (&self->qlock);
-  return NULL;
-}
-
-/* A writer failure surfaces in the streaming thread as an element error. */
-static GstFlowReturn
-check_writer_locked (GstDiodeSink * self)
-{
-  if (self->writer_error) {
-    GError *err = self->writer_error;
-
-    self->writer_error = NULL;
-    self->failed = TRUE;
-    g_mutex_unlock (&self->qlock);
-    gst_diode_client_post_error (self->client, err, NULL);
-    g_error_free (err);
-    g_mutex_lock (&self->qlock);
-  }
-  return self->failed || self->writer_done ? GST_FLOW_ERROR : GST_FLOW_OK;
-}
-
-static void
-stop_writer (GstDiodeSink * self)
-{
-  if (!self->writer)
-    return;
-  g_mutex_lock (&self->qlock);
-  self->writer_stop = TRUE;
-  g_cond_broadcast (&self->qcond);
-  g_mutex_unlock (&self->qlock);
-  /* Interrupt a send blocked on a full socket. */
-  gst_diode_client_unlock (self->client);
-  g_thread_join (self->writer);
-  self->writer = NULL;
-  gst_diode_client_unlock_stop (self->client);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -485,89 +156,127 @@ maybe_post_stats (GstDiodeSink * self)
 /* access policy */
 
 /* PUBLISH (with @stream) or POLICY (@stream NULL) for the current settings. */
-static GBytes *
-build_policy_frame (GstDiodeSink * self, const gchar * stream, GError ** error)
+GBytes *
+gst_diode_sink_build_policy_frame (GstDiodeSink * self, const gchar * stream,
+    GError ** error)
 {
   GstDiodeClient *c = self->client;
+  GstDiodePolicy *policy;
   DiodeAccess access;
-  gchar *allow_s, *fleet;
-  gchar **allow;
+  gchar *allow, *fleet;
   GBytes *frame = NULL;
 
   GST_OBJECT_LOCK (self);
   access = c->access;
-  allow_s = g_strdup (c->allow);
+  allow = g_strdup (c->allow);
   fleet = g_strdup (c->fleet);
   if (stream)
     self->policy_sent_gen = self->policy_gen;
   GST_OBJECT_UNLOCK (self);
 
-  allow = gst_diode_parse_allow (allow_s, error);
-  if (!allow)
-    goto out;
-  if (fleet && *fleet && !diode_msg_check_stream_name (fleet, NULL)) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "fleet '%s' is not a valid name (1 to 255 bytes of UTF-8, no '/')",
-        fleet);
-    goto out;
-  }
-  if (access == DIODE_ACCESS_PROTECTED && (!fleet || !*fleet)) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "access=protected needs a fleet (the fleet property)");
-    goto out;
-  }
-  if (stream) {
-    frame = diode_msg_encode_publish_policy (stream, access, fleet,
-        (const gchar * const *) allow);
-    if (!frame)
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-          "'%s' is not a valid stream name (1 to 255 bytes of UTF-8, no '/' "
-          "and no control characters)", stream);
-  } else {
-    frame = diode_msg_encode_policy (access, fleet,
-        (const gchar * const *) allow);
-    if (!frame)
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-          "the access policy cannot be encoded (fleet or allowlist invalid)");
-  }
+  policy = gst_diode_policy_new (access, allow, fleet, error);
+  if (policy)
+    frame = gst_diode_policy_encode (policy, stream, error);
   if (frame)
     GST_INFO_OBJECT (self, "access %s, fleet '%s', %u addresses allowed",
         diode_access_name (access), fleet ? fleet : "",
-        g_strv_length (allow));
-out:
-  g_strfreev (allow);
-  g_free (allow_s);
+        g_strv_length (policy->allow));
+  gst_diode_policy_free (policy);
+  g_free (allow);
   g_free (fleet);
   return frame;
 }
 
-/* Settings changed while publishing: the relay applies them at once. */
+/* Settings changed while publishing: the relay applies them at once.
+ *
+ * A policy that cannot be applied fails closed (docs/decisions.md, "A live
+ * policy change that cannot be applied"): the relay is told to let nobody
+ * but this publisher's own identity watch, ahead of anything queued; what
+ * was queued is dropped; access/allow/fleet then read that closed policy
+ * (private, nobody allowed), which is what the relay enforces; an error is
+ * posted and render() fails from then on. Only a restart publishes again. */
 static void
 send_policy_update (GstDiodeSink * self)
 {
+  GstDiodeClient *c = self->client;
   GError *err = NULL;
   GBytes *frame;
+  gboolean running;
   guint gen;
 
+  /* One update at a time, so the relay ends with the last one. */
+  g_mutex_lock (&self->policy_lock);
   GST_OBJECT_LOCK (self);
   gen = self->policy_gen;
+  running = gen != self->policy_sent_gen;
   GST_OBJECT_UNLOCK (self);
   g_mutex_lock (&self->qlock);
-  if (!self->writer || self->writer_done || gen == self->policy_sent_gen) {
-    g_mutex_unlock (&self->qlock);
+  running = running && self->writer && !self->writer_done;
+  g_mutex_unlock (&self->qlock);
+  if (!running) {
+    g_mutex_unlock (&self->policy_lock);
     return;                     /* not publishing yet, or nothing new */
   }
-  self->policy_sent_gen = gen;
-  g_mutex_unlock (&self->qlock);
-  frame = build_policy_frame (self, NULL, &err);
-  if (!frame) {
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Access policy not "
-            "changed: %s", err->message), (NULL));
-    g_error_free (err);
-    return;
+
+  frame = gst_diode_sink_build_policy_frame (self, NULL, &err);
+  GST_OBJECT_LOCK (self);
+  if (frame) {
+    self->policy_sent_gen = gen;
+  } else {
+    /* What the properties read is what the relay enforces. */
+    c->access = DIODE_ACCESS_PRIVATE;
+    g_clear_pointer (&c->allow, g_free);
+    g_clear_pointer (&c->fleet, g_free);
+    self->policy_sent_gen = ++self->policy_gen;
   }
+  GST_OBJECT_UNLOCK (self);
+
   g_mutex_lock (&self->qlock);
-  enqueue_locked (self, frame);
+  if (!frame) {
+    GstDiodePolicy *closed = gst_diode_policy_new_closed ();
+
+    frame = gst_diode_policy_encode (closed, NULL, NULL);
+    gst_diode_policy_free (closed);
+    /* Nothing more goes out but the closed policy (and EOS at stop). */
+    gst_diode_sink_drop_queued_locked (self, (1u << ITEM_MEDIA) |
+        (1u << ITEM_CONTROL) | (1u << ITEM_EOS));
+    self->failed = TRUE;
+  }
+  gst_diode_sink_enqueue_policy_locked (self, frame);
+  g_mutex_unlock (&self->qlock);
+  g_mutex_unlock (&self->policy_lock);
+
+  if (err) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Access policy not "
+            "applied, publishing stopped: %s. The stream is now closed to "
+            "every viewer but this publisher's own identity.", err->message),
+        (NULL));
+    g_error_free (err);
+    /* After the locks: a notify handler may set the policy again. */
+    g_object_freeze_notify (G_OBJECT (self));
+    g_object_notify (G_OBJECT (self), "access");
+    g_object_notify (G_OBJECT (self), "allow");
+    g_object_notify (G_OBJECT (self), "fleet");
+    g_object_thaw_notify (G_OBJECT (self));
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* FLUSH */
+
+/* FLUSH_START: what is queued is not sent (caps and policy are, viewers
+ * need them), and publishing resumes at the next keyframe, flagged DISCONT,
+ * as after a GOP drop. */
+static void
+flush_queue (GstDiodeSink * self)
+{
+  g_mutex_lock (&self->qlock);
+  gst_diode_sink_drop_queued_locked (self, (1u << ITEM_MEDIA) |
+      (1u << ITEM_EOS));
+  self->dropping = TRUE;
+  self->mark_discont = TRUE;
+  GST_DEBUG_OBJECT (self, "flushed: %" G_GSIZE_FORMAT " bytes still in "
+      "flight", self->queue_bytes);
   g_mutex_unlock (&self->qlock);
 }
 
@@ -596,7 +305,7 @@ gst_diode_sink_start (GstBaseSink * sink)
   /* The first connection fails fast: a wrong relay or a refused name is a
    * setup error, not an outage to ride out. */
   c->connect_timeout = 0;
-  if (!publish_session (self, &err)) {
+  if (!gst_diode_sink_publish_session (self, &err)) {
     if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
       gst_diode_client_post_error (c, err, NULL);
     g_clear_error (&err);
@@ -606,7 +315,8 @@ gst_diode_sink_start (GstBaseSink * sink)
   self->connected_at = self->stats_posted_at = g_get_monotonic_time ();
   gst_diode_client_post_state (c, "connected", 0, NULL);
   g_mutex_lock (&self->qlock);
-  self->writer = g_thread_new ("diodesink-writer", writer_thread, self);
+  self->writer = g_thread_new ("diodesink-writer",
+      gst_diode_sink_writer_thread, self);
   g_mutex_unlock (&self->qlock);
   /* A policy change made while we were connecting goes out now. */
   send_policy_update (self);
@@ -618,10 +328,10 @@ gst_diode_sink_stop (GstBaseSink * sink)
 {
   GstDiodeSink *self = GST_DIODE_SINK (sink);
 
-  stop_writer (self);
+  gst_diode_sink_stop_writer (self);
   gst_diode_client_close (self->client);
   g_mutex_lock (&self->qlock);
-  g_queue_clear_full (&self->queue, (GDestroyNotify) qitem_free);
+  g_queue_clear_full (&self->queue, (GDestroyNotify) gst_diode_sink_qitem_free);
   self->queue_bytes = 0;
   g_clear_error (&self->writer_error);
   g_mutex_unlock (&self->qlock);
@@ -657,9 +367,9 @@ gst_diode_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
   }
   /* Caps are never dropped: viewers need them to decode what follows. */
   g_mutex_lock (&self->qlock);
-  ret = check_writer_locked (self);
+  ret = gst_diode_sink_check_writer_locked (self);
   if (ret == GST_FLOW_OK)
-    enqueue_locked (self, frame);
+    gst_diode_sink_enqueue_locked (self, frame);
   else
     g_bytes_unref (frame);
   g_mutex_unlock (&self->qlock);
@@ -712,7 +422,7 @@ gst_diode_sink_render (GstBaseSink * sink, GstBuffer * buf)
   GST_OBJECT_UNLOCK (self);
 
   g_mutex_lock (&self->qlock);
-  ret = check_writer_locked (self);
+  ret = gst_diode_sink_check_writer_locked (self);
   if (ret != GST_FLOW_OK) {
     g_mutex_unlock (&self->qlock);
     return ret;
@@ -762,7 +472,8 @@ gst_diode_sink_render (GstBaseSink * sink, GstBuffer * buf)
   if (self->mark_discont)
     flags |= DIODE_MEDIA_DISCONT;
   /* A reference, not a copy: the writer frames it when it sends it. */
-  enqueue_item_locked (self, ITEM_MEDIA, NULL, gst_buffer_ref (buf), flags);
+  gst_diode_sink_enqueue_item_locked (self, ITEM_MEDIA, NULL,
+      gst_buffer_ref (buf), flags);
   self->buffers_queued++;
   self->mark_discont = FALSE;
   g_mutex_unlock (&self->qlock);
@@ -775,6 +486,8 @@ gst_diode_sink_event (GstBaseSink * sink, GstEvent * event)
 {
   GstDiodeSink *self = GST_DIODE_SINK (sink);
 
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START)
+    flush_queue (self);
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->published) {
     guint timeout;
     gint64 until;
@@ -787,8 +500,8 @@ gst_diode_sink_event (GstBaseSink * sink, GstEvent * event)
     /* EOS goes after everything queued; wait (bounded) until the writer has
      * handed it to the relay, so it is not lost when the pipeline stops. */
     g_mutex_lock (&self->qlock);
-    if (check_writer_locked (self) == GST_FLOW_OK) {
-      enqueue_item_locked (self, ITEM_EOS, NULL, NULL, 0);
+    if (gst_diode_sink_check_writer_locked (self) == GST_FLOW_OK) {
+      gst_diode_sink_enqueue_item_locked (self, ITEM_EOS, NULL, NULL, 0);
       while (self->queue_bytes && !self->writer_done && !self->flushing)
         if (!g_cond_wait_until (&self->qcond, &self->qlock, until))
           break;
@@ -837,6 +550,29 @@ gst_diode_sink_uri_get_type (GType type)
   return GST_URI_SINK;
 }
 
+/* The URI's query may set the policy (?access=private&allow=...&fleet=...):
+ * on a running sink that takes the same path as setting the properties. */
+static void
+uri_policy_changed (GstDiodeSink * self)
+{
+  GST_OBJECT_LOCK (self);
+  self->policy_gen++;
+  GST_OBJECT_UNLOCK (self);
+}
+
+static gboolean
+gst_diode_sink_uri_set_uri (GstURIHandler * handler, const gchar * uri,
+    GError ** error)
+{
+  GstDiodeSink *self = GST_DIODE_SINK (handler);
+
+  if (!gst_diode_client_set_uri (self->client, uri, error))
+    return FALSE;
+  uri_policy_changed (self);
+  send_policy_update (self);
+  return TRUE;
+}
+
 static void
 gst_diode_sink_uri_handler_init (gpointer g_iface, gpointer iface_data)
 {
@@ -845,6 +581,7 @@ gst_diode_sink_uri_handler_init (gpointer g_iface, gpointer iface_data)
   /* diode:// parsing and printing live in the shared client */
   gst_diode_client_uri_handler_init (iface);
   iface->get_type = gst_diode_sink_uri_get_type;
+  iface->set_uri = gst_diode_sink_uri_set_uri;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -886,6 +623,11 @@ gst_diode_sink_set_property (GObject * object, guint prop_id,
       self->client->fleet = g_value_dup_string (value);
       self->policy_gen++;
       GST_OBJECT_UNLOCK (self);
+      break;
+    case GST_DIODE_PROP_URI:
+      /* the POLICY goes out when the notification is dispatched */
+      gst_diode_client_set_property (self->client, prop_id, value);
+      uri_policy_changed (self);
       break;
     default:
       if (!gst_diode_client_set_property (self->client, prop_id, value))
@@ -955,6 +697,7 @@ gst_diode_sink_init (GstDiodeSink * self)
   self->backlog_limit = DEFAULT_BACKLOG_LIMIT;
   self->stats_interval = DEFAULT_STATS_INTERVAL;
   g_mutex_init (&self->qlock);
+  g_mutex_init (&self->policy_lock);
   g_cond_init (&self->qcond);
   g_queue_init (&self->queue);
   /* Publishing forwards buffers as they come: the clock is the viewer's. */
@@ -967,9 +710,10 @@ gst_diode_sink_finalize (GObject * object)
   GstDiodeSink *self = GST_DIODE_SINK (object);
 
   gst_diode_client_free (self->client);
-  g_queue_clear_full (&self->queue, (GDestroyNotify) qitem_free);
+  g_queue_clear_full (&self->queue, (GDestroyNotify) gst_diode_sink_qitem_free);
   g_clear_error (&self->writer_error);
   g_mutex_clear (&self->qlock);
+  g_mutex_clear (&self->policy_lock);
   g_cond_clear (&self->qcond);
   g_free (self->caps_sent);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -1004,9 +748,9 @@ gst_diode_sink_class_init (GstDiodeSinkClass * klass)
           GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_ALLOW,
       g_param_spec_string ("allow", "Allow", "Addresses that may watch a "
-          "private stream (comma separated), or the path of a file of them "
-          "('#' comments)", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING));
+          "private stream (comma separated), or the path of a regular file "
+          "of them ('#' comments, 128 KiB at most)", NULL, G_PARAM_READWRITE |
+          G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_FLEET,
       g_param_spec_string ("fleet", "Fleet", "Fleet whose members may watch "
           "a protected stream (the relay's configuration lists them)", NULL,

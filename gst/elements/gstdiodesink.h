@@ -22,6 +22,7 @@ struct _GstDiodeSink {
   guint           stats_interval; /* ms between diode-stats messages */
   guint           policy_gen;     /* bumped by access/allow/fleet changes */
   guint           policy_sent_gen;/* what the relay was last told */
+  GMutex          policy_lock;    /* serializes live policy updates */
 
   /* streaming thread */
   guint64         wseq;           /* writer: last MEDIA seq sent */

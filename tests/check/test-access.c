@@ -28,7 +28,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "fixture.h"
 #include "diode-msg.h"
@@ -724,7 +726,7 @@ GST_START_TEST (test_private_allowlist)
   e = sink_for (relay, "secret-bad", &alice);
   g_object_set (e, "access", ACCESS_PRIVATE, "allow", bad, NULL);
   start_fails_locally (e, "malformed allow file", "allow-bad.txt:2",
-      "'0xnot-an-address' is not an address", NULL);
+      "is not an address", NULL);
   fail_if (diode_relay_has_publisher (relay, "secret-bad"));
   /* neither a list nor a file */
   e = sink_for (relay, "secret-bad", &alice);
@@ -1457,7 +1459,8 @@ GST_END_TEST;
 
 /* ------------------------------------------------------------------------ */
 /* The allowlist limit (DIODE_MAX_ALLOW addresses) is a clear SETTINGS
- * error, given as a list as well as a file, at start and while playing. */
+ * error, given as a list as well as a file, at start (and while playing:
+ * test_live_allowlist_over_limit_fails_closed). */
 
 static gchar *
 many_addresses (guint n)
@@ -1493,36 +1496,210 @@ GST_START_TEST (test_allowlist_limit)
 
 GST_END_TEST;
 
-/* The same while playing: a warning, and the policy in force stays. */
-GST_START_TEST (test_allowlist_limit_live)
+/* ------------------------------------------------------------------------ */
+/* 10. access control fails closed (docs/decisions.md): a live change the
+ * sink cannot apply closes the stream to everyone but the publisher, posts
+ * an error and stops publishing; the properties read what the relay
+ * enforces. */
+
+/* A public stream "@stream" that bob watches gets the change in the
+ * NULL-terminated property list; the error must say @needle. */
+static void
+invalid_live_change (const gchar * stream, const gchar * needle,
+    const gchar * first_prop, ...)
 {
   DiodeRelay *relay = relay_start (NULL, 0);
-  gchar *too_many = many_addresses (DIODE_MAX_ALLOW + 1);
-  GstElement *e = sink_for (relay, "many", &alice);
-  GstHarness *pub;
-  Viewer *vc;
-  GstBus *bus;
-  GstMessage *msg;
+  GstHarness *pub = publish (relay, sink_for (relay, stream, &alice), stream);
+  GstBus *bus = gst_bus_new ();
+  const gchar *needles[] = { needle, "publishing stopped", NULL };
+  gchar *allow = NULL, *fleet = NULL;
+  gint access = -1;
+  Viewer *vb, *vc;
+  va_list ap;
 
-  g_object_set (e, "access", ACCESS_PRIVATE, "allow", carol.addr, NULL);
-  pub = publish (relay, e, "many");
-  bus = gst_bus_new ();
   gst_element_set_bus (pub->element, bus);
-  vc = viewer_new (relay, "many", &carol);
-  fail_unless (fixture_wait_viewers (relay, "many", 1, WAIT_MS));
-  watches (pub, vc, 0);
-  g_object_set (pub->element, "allow", too_many, NULL);
-  msg = gst_bus_timed_pop_filtered (bus, WAIT_MS * GST_MSECOND,
-      GST_MESSAGE_WARNING);
-  fail_unless (msg != NULL, "no warning for an allowlist over the limit");
-  gst_message_unref (msg);
-  watches (pub, vc, 1);
+  vb = viewer_new (relay, stream, &bob);
+  fail_unless (fixture_wait_viewers (relay, stream, 1, WAIT_MS));
+  watches (pub, vb, 0);
 
+  va_start (ap, first_prop);
+  g_object_set_valist (G_OBJECT (pub->element), first_prop, ap);
+  va_end (ap);
+
+  check_error (gst_bus_timed_pop_filtered (bus, WAIT_MS * GST_MSECOND,
+          GST_MESSAGE_ERROR), GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+      needles, stream);
+  /* bob, watching, is cut off; carol, new, is refused at the door */
+  viewer_refused (vb, "is not on its allowlist");
+  fail_unless (fixture_wait_viewers (relay, stream, 0, WAIT_MS));
+  vc = viewer_new (relay, stream, &carol);
+  viewer_refused_at_join (vc, "is not on its allowlist");
+  /* what the properties read is what the relay enforces */
+  g_object_get (pub->element, "access", &access, "allow", &allow, "fleet",
+      &fleet, NULL);
+  fail_unless_equals_int (access, ACCESS_PRIVATE);
+  fail_unless (allow == NULL, "allow reads '%s'", allow);
+  fail_unless (fleet == NULL, "fleet reads '%s'", fleet);
+  /* and nothing more is published */
+  fail_unless_equals_int (gst_harness_push (pub, make_buffer (1)),
+      GST_FLOW_ERROR);
+  fail_unless_equals_int (gst_harness_buffers_received (vb->h), 1);
+
+  viewer_free (vb);
   viewer_free (vc);
   gst_harness_teardown (pub);
   gst_object_unref (bus);
   g_object_unref (relay);
+}
+
+GST_START_TEST (test_live_malformed_allow_fails_closed)
+{
+  invalid_live_change ("bad-allow", "neither a list of addresses",
+      "access", ACCESS_PRIVATE, "allow", "0x1234,not-an-address", NULL);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_live_protected_without_fleet_fails_closed)
+{
+  invalid_live_change ("no-fleet", "access=protected needs a fleet",
+      "access", ACCESS_PROTECTED, NULL);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_live_allowlist_over_limit_fails_closed)
+{
+  gchar *too_many = many_addresses (DIODE_MAX_ALLOW + 1);
+
+  invalid_live_change ("many", "at most 2048", "access", ACCESS_PRIVATE,
+      "allow", too_many, NULL);
   g_free (too_many);
+}
+
+GST_END_TEST;
+
+/* The uri property's query takes the same path as the properties: on a
+ * running sink the relay enforces it at once. So does the URI handler. */
+GST_START_TEST (test_uri_policy_live)
+{
+  DiodeRelay *relay = relay_start (NULL, 0);
+  guint port = diode_relay_get_port (relay);
+  GstHarness *pub = publish (relay, sink_for (relay, "uri-live", &alice),
+      "uri-live");
+  Viewer *vb = viewer_new (relay, "uri-live", &bob);
+  Viewer *vc = viewer_new (relay, "uri-live", &carol);
+  gchar *uri, *allow = NULL;
+  GError *err = NULL;
+  gint access = -1;
+
+  fail_unless (fixture_wait_viewers (relay, "uri-live", 2, WAIT_MS));
+  push (pub, 0);
+  viewer_pull (vb, 0);
+  viewer_pull (vc, 0);
+
+  uri = g_strdup_printf ("diode://127.0.0.1:%u/uri-live?access=private"
+      "&allow=%s", port, carol.addr);
+  g_object_set (pub->element, "uri", uri, NULL);
+  viewer_refused (vb, "is not on its allowlist");
+  fail_unless (fixture_wait_viewers (relay, "uri-live", 1, WAIT_MS));
+  watches (pub, vc, 1);
+  g_object_get (pub->element, "access", &access, "allow", &allow, NULL);
+  fail_unless_equals_int (access, ACCESS_PRIVATE);
+  fail_unless_equals_string (allow, carol.addr);
+
+  g_free (uri);
+  uri = g_strdup_printf ("diode://127.0.0.1:%u/uri-live?access=private"
+      "&allow=%s", port, dave.addr);
+  fail_unless (gst_uri_handler_set_uri (GST_URI_HANDLER (pub->element), uri,
+          &err), "%s", err ? err->message : "?");
+  viewer_refused (vc, "is not on its allowlist");
+  fail_unless (fixture_wait_viewers (relay, "uri-live", 0, WAIT_MS));
+
+  viewer_free (vb);
+  viewer_free (vc);
+  gst_harness_teardown (pub);
+  g_object_unref (relay);
+  g_free (uri);
+  g_free (allow);
+}
+
+GST_END_TEST;
+
+/* Starting with allow=@path must fail with a SETTINGS error within WAIT_MS
+ * whose text names @path and says @needle. Returns that text. */
+static gchar *
+allow_file_refused (DiodeRelay * relay, const gchar * path,
+    const gchar * needle)
+{
+  GstElement *e = sink_for (relay, "file", &alice);
+  gint64 t0 = g_get_monotonic_time ();
+  GstMessage *msg;
+  GError *err = NULL;
+  gchar *text;
+
+  g_object_set (e, "access", ACCESS_PRIVATE, "allow", path, NULL);
+  msg = fixture_expect_error (e, GST_STATE_PAUSED, WAIT_MS);
+  fail_unless (msg != NULL, "allow=%s: no error", path);
+  fail_unless (ms_since (t0) < WAIT_MS, "allow=%s: %" G_GINT64_FORMAT " ms "
+      "to fail", path, ms_since (t0));
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_SETTINGS), "allow=%s: %s", path, err->message);
+  fail_unless (strstr (err->message, path) != NULL, "'%s' does not name %s",
+      err->message, path);
+  fail_unless (strstr (err->message, needle) != NULL, "'%s' does not say "
+      "'%s'", err->message, needle);
+  text = g_strdup (err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  fail_if (diode_relay_has_publisher (relay, "file"));
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+  return text;
+}
+
+static glong
+max_rss_kb (void)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+/* allow= naming a file reads a small regular file only, and what it holds
+ * never appears in an error. */
+GST_START_TEST (test_allow_file_is_read_safely)
+{
+  DiodeRelay *relay = relay_start (NULL, 0);
+  gchar *fifo = g_build_filename (fixture_config_dir (), "allow.fifo", NULL);
+  gchar *secret = write_temp ("allow-secret.txt", "# who may watch\n"
+      "hunter2-do-not-echo\n");
+  gchar *text;
+  glong rss;
+
+  /* a FIFO nobody writes to: refused at once, not a hung pipeline */
+  fail_unless (mkfifo (fifo, 0600) == 0, "mkfifo: %s", g_strerror (errno));
+  g_free (allow_file_refused (relay, fifo, "not a regular file"));
+  /* /dev/zero: refused, not read until memory runs out */
+  rss = max_rss_kb ();
+  g_free (allow_file_refused (relay, "/dev/zero", "not a regular file"));
+  fail_unless (max_rss_kb () - rss < 32 * 1024, "/dev/zero: %ld KiB more",
+      max_rss_kb () - rss);
+  /* a file of something else: where, never what */
+  text = allow_file_refused (relay, secret, ":2: is not an address");
+  fail_if (strstr (text, "hunter2") != NULL, "echoed the file: %s", text);
+  g_free (text);
+  /* a file that says it is empty but is not (/proc): none of its
+   * NAME=value pairs shows */
+  text = allow_file_refused (relay, "/proc/self/environ", "NUL byte");
+  fail_if (strchr (text, '=') != NULL, "echoed the file: %s", text);
+  g_free (text);
+
+  g_object_unref (relay);
+  g_free (fifo);
+  g_free (secret);
 }
 
 GST_END_TEST;
@@ -1559,7 +1736,11 @@ access_suite (void)
   tcase_add_test (tc, test_pinned_relay_mismatch);
   tcase_add_test (tc, test_private_raw_requests);
   tcase_add_test (tc, test_allowlist_limit);
-  tcase_add_test (tc, test_allowlist_limit_live);
+  tcase_add_test (tc, test_live_malformed_allow_fails_closed);
+  tcase_add_test (tc, test_live_protected_without_fleet_fails_closed);
+  tcase_add_test (tc, test_live_allowlist_over_limit_fails_closed);
+  tcase_add_test (tc, test_uri_policy_live);
+  tcase_add_test (tc, test_allow_file_is_read_safely);
   return s;
 }
 

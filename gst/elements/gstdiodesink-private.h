@@ -1,0 +1,55 @@
+/* gst-diode — diodesink internals shared by its source files
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * gstdiodesink.c is the element (properties, policy, GstBaseSink);
+ * gstdiodesink-writer.c the send queue and the writer thread that drains
+ * it to the relay. Not installed.
+ */
+#pragma once
+
+#include "gstdiodesink.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  ITEM_CONTROL,                 /* a ready frame: CAPS */
+  ITEM_POLICY,                  /* a ready POLICY frame */
+  ITEM_MEDIA,                   /* a buffer: framed by the writer */
+  ITEM_EOS,                     /* framed by the writer (needs the last seq) */
+} ItemKind;
+
+/* What render() queues: buffers are framed by the writer, so sequence
+ * numbers follow what the relay actually received, across reconnections. */
+typedef struct {
+  ItemKind kind;
+  GBytes *frame;                /* ITEM_CONTROL */
+  GstBuffer *buf;               /* ITEM_MEDIA */
+  guint32 flags;                /* ITEM_MEDIA: DiodeMediaFlags */
+  gsize size;                   /* bytes accounted in queue_bytes */
+} QItem;
+
+void     gst_diode_sink_qitem_free (QItem * it);
+/* Queue an item for the writer (POLICY goes first). qlock held. */
+void     gst_diode_sink_enqueue_item_locked (GstDiodeSink * self, ItemKind kind,
+                                             GBytes * frame, GstBuffer * buf,
+                                             guint32 flags);
+void     gst_diode_sink_enqueue_locked (GstDiodeSink * self, GBytes * frame);
+void     gst_diode_sink_enqueue_policy_locked (GstDiodeSink * self,
+                                               GBytes * frame);
+/* Drops the queued items whose kind is in @kinds (1 << ItemKind). */
+void     gst_diode_sink_drop_queued_locked (GstDiodeSink * self, guint kinds);
+
+/* open + PUBLISH + PUBLISH_OK */
+gboolean gst_diode_sink_publish_session (GstDiodeSink * self, GError ** error);
+gpointer gst_diode_sink_writer_thread (gpointer user_data);
+GstFlowReturn gst_diode_sink_check_writer_locked (GstDiodeSink * self);
+void     gst_diode_sink_stop_writer (GstDiodeSink * self);
+
+/* gstdiodesink.c: PUBLISH (@stream) or POLICY (@stream NULL) for the
+ * current settings. */
+GBytes  *gst_diode_sink_build_policy_frame (GstDiodeSink * self,
+                                            const gchar * stream,
+                                            GError ** error);
+
+G_END_DECLS
