@@ -201,14 +201,16 @@ append (DiodeRing *r, DiodeChunk *c, GBytes *frame, guint64 seq, guint64 time)
 /* A chunk this long is closed even without a keyframe, so that its frames
  * can be evicted while the stream goes on. Half a limit: ordinary GOPs are
  * far shorter and stay whole, and under a stream without keyframes the ring
- * stays between half its limit and all of it. */
+ * stays between half its limit and all of it. The byte limit is the memory
+ * bound; time cuts chunks only when there is no byte limit, so a GOP longer
+ * than the time limit stays joinable as it always was. */
 static gboolean
 chunk_too_long (DiodeRing *r, DiodeChunk *c)
 {
   if (c->frames->len == 0)
     return FALSE;
-  if (r->max_bytes && c->cost >= r->max_bytes / 2)
-    return TRUE;
+  if (r->max_bytes)
+    return c->cost >= r->max_bytes / 2;
   if (r->max_time && c->start_time != G_MAXUINT64
       && c->end_time != G_MAXUINT64
       && c->end_time - c->start_time >= r->max_time / 2)

@@ -13,11 +13,12 @@
  * oldest first, past its byte and time limits. What it counts is what it
  * holds: every frame costs its size plus DIODE_RING_FRAME_OVERHEAD, every
  * chunk DIODE_RING_CHUNK_OVERHEAD, so a flood of tiny frames is bounded like
- * the same memory in big ones. A chunk that grows to half a limit without
- * a keyframe is closed and the stream goes on in a continuation
- * chunk: the older part then becomes evictable like any chunk, so a stream
- * that never sends another keyframe stays bounded. Joiners never start at a
- * continuation chunk. The stream header set (STREAMHEADER frames) is counted
+ * the same memory in big ones. A chunk that grows to half the byte limit
+ * (half the time limit when there is no byte limit) without a keyframe is
+ * closed and the stream goes on in a continuation chunk: the older part
+ * then becomes evictable like any chunk, so a stream that never sends
+ * another keyframe stays bounded. Joiners never start at a continuation
+ * chunk. The stream header set (STREAMHEADER frames) is counted
  * too and capped (DIODE_RING_MAX_HEADERS, DIODE_RING_MAX_HEADER_BYTES): a
  * push past the cap is refused. A viewer is a cursor (chunk + frame index):
  * it never copies. A cursor left on an evicted chunk jumps to the newest

@@ -158,6 +158,22 @@ GST_START_TEST (test_time_limit)
 
 GST_END_TEST;
 
+/* With a byte limit, time never cuts a chunk: a GOP longer than the time
+ * limit stays whole and joinable at its keyframe. */
+GST_START_TEST (test_long_gop_stays_joinable)
+{
+  DiodeRing *r = diode_ring_new (32 * 1024 * 1024, GST_SECOND);
+  guint64 s;
+
+  for (s = 1; s <= 30; s++)     /* 3 s at 100 ms, one keyframe */
+    push (r, s, s == 1, 1000);
+  fail_unless_equals_int (diode_ring_get_n_chunks (r), 1);
+  fail_unless_equals_uint64 (diode_ring_join_chunk (r)->first_seq, 1);
+  diode_ring_free (r);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_slow_cursor_skips_to_latest_keyframe)
 {
   const gsize limit = 5 * CHUNK_COST (4, 1000) + 100;
@@ -272,6 +288,7 @@ ring_suite (void)
   tcase_add_test (tc, test_byte_limit_evicts_whole_chunks);
   tcase_add_test (tc, test_long_chunk_continues);
   tcase_add_test (tc, test_time_limit);
+  tcase_add_test (tc, test_long_gop_stays_joinable);
   tcase_add_test (tc, test_slow_cursor_skips_to_latest_keyframe);
   tcase_add_test (tc, test_headers_in_prelude);
   tcase_add_test (tc, test_cursor_before_first_chunk);
