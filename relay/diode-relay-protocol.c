@@ -519,9 +519,16 @@ handle_media (Conn * c, DiodeMsg * m)
     c->caps_seen = TRUE;
     diode_ring_push_caps (s->ring, m->frame);
   } else if (m->type == DIODE_MSG_MEDIA) {
-    diode_ring_push_media (s->ring, m->frame, m->seq, t,
-        (m->flags & DIODE_MEDIA_KEYFRAME) != 0,
-        (m->flags & DIODE_MEDIA_STREAMHEADER) != 0);
+    GError *err = NULL;
+
+    /* the ring refuses a stream header set past its cap */
+    if (!diode_ring_push_media (s->ring, m->frame, m->seq, t,
+            (m->flags & DIODE_MEDIA_KEYFRAME) != 0,
+            (m->flags & DIODE_MEDIA_STREAMHEADER) != 0, &err)) {
+      conn_send_error (c, DIODE_ERR_PROTOCOL, err->message);
+      g_error_free (err);
+      return;
+    }
     g_mutex_lock (&c->relay->lock);
     s->last_seq = m->seq;
     g_mutex_unlock (&c->relay->lock);

@@ -1,6 +1,9 @@
 /* gst-diode — keyframe-aligned chunks, the per-stream ring, viewer cursors
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The rules are in diode-ring.h; docs/architecture.md ("Ring accounting")
+ * says why the constants are what they are.
  */
 #include "diode-ring.h"
 
@@ -10,13 +13,16 @@ struct _DiodeRing {
   GQueue      chunks;        /* DiodeChunk*, oldest first, one ref each */
   guint64     max_bytes;
   guint64     max_time;
-  gsize       bytes;
+  gsize       bytes;         /* accounted: chunk costs + caps + header set */
   GBytes     *caps;          /* latest CAPS frame */
   GPtrArray  *headers;       /* current header set (GBytes*) */
+  gsize       header_cost;   /* what the header set counts for */
   gboolean    headers_closed;/* a non-header frame followed the header set */
   guint64     last_seq;
   guint64     pos;           /* bytes ever appended */
 };
+
+G_DEFINE_QUARK (diode-ring-error-quark, diode_ring_error);
 
 static void
 frames_unref (gpointer p)
@@ -62,7 +68,7 @@ evict_oldest (DiodeRing *r)
 
   c->evicted = TRUE;
   c->next = NULL;
-  r->bytes -= c->bytes;
+  r->bytes -= c->cost;
   diode_chunk_unref (c);
 }
 
@@ -78,8 +84,9 @@ ring_span (DiodeRing *r)
   return newest->end_time - oldest->start_time;
 }
 
-/* Whole chunks only, oldest first; the newest chunk always stays so a viewer
- * can join. */
+/* Whole chunks only, oldest first; the newest chunk always stays, and it
+ * cannot outgrow half a limit (chunk_too_long()), so the ring stays
+ * within its limits + one frame + the caps and header set. */
 static void
 enforce_limits (DiodeRing *r)
 {
@@ -110,19 +117,39 @@ diode_ring_set_limits (DiodeRing *r, guint64 max_bytes, guint64 max_time)
   enforce_limits (r);
 }
 
+static void
+set_caps (DiodeRing *r, GBytes *caps_frame)
+{
+  if (r->caps) {
+    r->bytes -= DIODE_RING_FRAME_COST (g_bytes_get_size (r->caps));
+    g_bytes_unref (r->caps);
+  }
+  r->caps = caps_frame ? g_bytes_ref (caps_frame) : NULL;
+  if (r->caps)
+    r->bytes += DIODE_RING_FRAME_COST (g_bytes_get_size (r->caps));
+}
+
+static void
+clear_headers (DiodeRing *r)
+{
+  g_ptr_array_set_size (r->headers, 0);
+  r->bytes -= r->header_cost;
+  r->header_cost = 0;
+}
+
 void
 diode_ring_reset (DiodeRing *r)
 {
   while (!g_queue_is_empty (&r->chunks))
     evict_oldest (r);
-  g_clear_pointer (&r->caps, g_bytes_unref);
-  g_ptr_array_set_size (r->headers, 0);
+  set_caps (r, NULL);
+  clear_headers (r);
   r->headers_closed = FALSE;
-  r->bytes = 0;
+  g_assert (r->bytes == 0);
 }
 
 static DiodeChunk *
-start_chunk (DiodeRing *r, gboolean keyframe)
+start_chunk (DiodeRing *r, gboolean keyframe, gboolean continuation)
 {
   DiodeChunk *c = g_new0 (DiodeChunk, 1);
   DiodeChunk *prev = g_queue_peek_tail (&r->chunks);
@@ -130,6 +157,10 @@ start_chunk (DiodeRing *r, gboolean keyframe)
 
   c->ref_count = 1;
   c->keyframe = keyframe;
+  c->continuation = continuation;
+  c->cost = DIODE_RING_CHUNK_OVERHEAD
+      + (gsize) r->headers->len * DIODE_RING_HEADER_REF_COST;
+  r->bytes += c->cost;
   c->start_time = c->end_time = G_MAXUINT64;
   c->caps_frame = r->caps ? g_bytes_ref (r->caps) : NULL;
   c->header_frames = g_ptr_array_new_full (r->headers->len, frames_unref);
@@ -154,7 +185,8 @@ append (DiodeRing *r, DiodeChunk *c, GBytes *frame, guint64 seq, guint64 time)
   g_ptr_array_add (c->frames, g_bytes_ref (frame));
   g_array_append_val (c->seqs, seq);
   c->bytes += size;
-  r->bytes += size;
+  c->cost += DIODE_RING_FRAME_COST (size);
+  r->bytes += DIODE_RING_FRAME_COST (size);
   r->pos += size;
   if (seq && !c->first_seq)
     c->first_seq = seq;
@@ -166,66 +198,116 @@ append (DiodeRing *r, DiodeChunk *c, GBytes *frame, guint64 seq, guint64 time)
   }
 }
 
-void
-diode_ring_push_caps (DiodeRing *r, GBytes *caps_frame)
+/* A chunk this long is closed even without a keyframe, so that its frames
+ * can be evicted while the stream goes on. Half a limit: ordinary GOPs are
+ * far shorter and stay whole, and under a stream without keyframes the ring
+ * stays between half its limit and all of it. The byte limit is the memory
+ * bound; time cuts chunks only when there is no byte limit, so a GOP longer
+ * than the time limit stays joinable as it always was. */
+static gboolean
+chunk_too_long (DiodeRing *r, DiodeChunk *c)
+{
+  if (c->frames->len == 0)
+    return FALSE;
+  if (r->max_bytes)
+    return c->cost >= r->max_bytes / 2;
+  if (r->max_time && c->start_time != G_MAXUINT64
+      && c->end_time != G_MAXUINT64
+      && c->end_time - c->start_time >= r->max_time / 2)
+    return TRUE;
+  return FALSE;
+}
+
+/* The chunk a frame that starts nothing goes into: the newest one, or a
+ * continuation of it when it is too long, or (nothing yet) a first chunk
+ * that is not a keyframe chunk. */
+static DiodeChunk *
+tail_for_append (DiodeRing *r)
 {
   DiodeChunk *cur = g_queue_peek_tail (&r->chunks);
 
-  g_clear_pointer (&r->caps, g_bytes_unref);
-  r->caps = g_bytes_ref (caps_frame);
-  if (cur)
-    append (r, cur, caps_frame, 0, G_MAXUINT64);
+  if (!cur)
+    return start_chunk (r, FALSE, FALSE);
+  if (chunk_too_long (r, cur))
+    return start_chunk (r, FALSE, TRUE);
+  return cur;
 }
 
 void
-diode_ring_push_media (DiodeRing *r, GBytes *frame, guint64 seq,
-    guint64 time, gboolean keyframe, gboolean header)
+diode_ring_push_caps (DiodeRing *r, GBytes *caps_frame)
 {
-  DiodeChunk *cur = g_queue_peek_tail (&r->chunks);
+  set_caps (r, caps_frame);
+  /* Viewers in flight see the change in line; before the first chunk the
+   * caps only wait for it. */
+  if (!g_queue_is_empty (&r->chunks)) {
+    append (r, tail_for_append (r), caps_frame, 0, G_MAXUINT64);
+    enforce_limits (r);
+  }
+}
+
+gboolean
+diode_ring_push_media (DiodeRing *r, GBytes *frame, guint64 seq,
+    guint64 time, gboolean keyframe, gboolean header, GError **error)
+{
+  DiodeChunk *cur;
 
   if (header) {
+    gsize cost = DIODE_RING_FRAME_COST (g_bytes_get_size (frame));
     /* A header after ordinary frames starts a new header set. */
+    guint n = r->headers_closed ? 1 : r->headers->len + 1;
+    gsize total = r->headers_closed ? cost : r->header_cost + cost;
+
+    if (n > DIODE_RING_MAX_HEADERS || total > DIODE_RING_MAX_HEADER_BYTES) {
+      g_set_error (error, DIODE_RING_ERROR, DIODE_RING_ERROR_HEADERS,
+          "stream header set over its limit: %u frames, %" G_GSIZE_FORMAT
+          " bytes (limits %d frames, %d bytes)", n, total,
+          DIODE_RING_MAX_HEADERS, DIODE_RING_MAX_HEADER_BYTES);
+      return FALSE;
+    }
     if (r->headers_closed) {
-      g_ptr_array_set_size (r->headers, 0);
+      clear_headers (r);
       r->headers_closed = FALSE;
     }
     g_ptr_array_add (r->headers, g_bytes_ref (frame));
+    r->header_cost += cost;
+    r->bytes += cost;
     /* Viewers already watching get it in line; joiners get it in the
      * prelude of the next chunk. */
-    if (cur)
-      append (r, cur, frame, seq, G_MAXUINT64);
+    if (!g_queue_is_empty (&r->chunks))
+      append (r, tail_for_append (r), frame, seq, G_MAXUINT64);
     r->last_seq = seq;
-    return;
+    enforce_limits (r);
+    return TRUE;
   }
   r->headers_closed = TRUE;
-  if (keyframe || !cur)
-    cur = start_chunk (r, keyframe);
+  cur = keyframe ? start_chunk (r, TRUE, FALSE) : tail_for_append (r);
   append (r, cur, frame, seq, time);
   r->last_seq = seq;
   enforce_limits (r);
+  return TRUE;
 }
 
 void
 diode_ring_push_other (DiodeRing *r, GBytes *frame)
 {
-  DiodeChunk *cur = g_queue_peek_tail (&r->chunks);
-
-  if (!cur)
-    cur = start_chunk (r, FALSE);
-  append (r, cur, frame, 0, G_MAXUINT64);
+  append (r, tail_for_append (r), frame, 0, G_MAXUINT64);
+  enforce_limits (r);
 }
 
 DiodeChunk *
 diode_ring_join_chunk (DiodeRing *r)
 {
+  DiodeChunk *start = NULL;
   GList *l;
 
   for (l = r->chunks.tail; l; l = l->prev) {
     DiodeChunk *c = l->data;
     if (c->keyframe)
       return c;
+    if (!start && !c->continuation)
+      start = c;
   }
-  return g_queue_peek_tail (&r->chunks);
+  return start;
 }
 
 gboolean

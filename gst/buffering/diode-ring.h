@@ -10,10 +10,19 @@
  * decode at once.
  *
  * The ring owns the chunks from oldest to newest and evicts whole chunks,
- * oldest first, past its byte and time limits (the newest chunk is never
- * evicted). A viewer is a cursor (chunk + frame index): it never copies. A
- * cursor left on an evicted chunk jumps to the newest keyframe chunk on its
- * next read and reports the skip.
+ * oldest first, past its byte and time limits. What it counts is what it
+ * holds: every frame costs its size plus DIODE_RING_FRAME_OVERHEAD, every
+ * chunk DIODE_RING_CHUNK_OVERHEAD, so a flood of tiny frames is bounded like
+ * the same memory in big ones. A chunk that grows to half the byte limit
+ * (half the time limit when there is no byte limit) without a keyframe is
+ * closed and the stream goes on in a continuation chunk: the older part
+ * then becomes evictable like any chunk, so a stream that never sends
+ * another keyframe stays bounded. Joiners never start at a continuation
+ * chunk. The stream header set (STREAMHEADER frames) is counted
+ * too and capped (DIODE_RING_MAX_HEADERS, DIODE_RING_MAX_HEADER_BYTES): a
+ * push past the cap is refused. A viewer is a cursor (chunk + frame index):
+ * it never copies. A cursor left on an evicted chunk jumps to the newest
+ * keyframe chunk on its next read and reports the skip.
  *
  * Single-threaded: the relay's loop owns its rings.
  */
@@ -25,12 +34,35 @@ G_BEGIN_DECLS
 
 typedef struct _DiodeChunk DiodeChunk;
 
+/* Accounting (docs/architecture.md, "Ring accounting"): what one frame and
+ * one chunk cost besides the frame bytes, measured on x86-64 with GLib 2.74
+ * (tests/unit/test-ring-limits.c prints the measure) and rounded up: a frame
+ * is a GBytes (48-byte block) and its data block (malloc header), a pointer
+ * and a seq slot in arrays that grow by doubling; a chunk is its struct,
+ * three arrays with their first blocks, a queue link and the refs it holds
+ * on the header set (DIODE_RING_HEADER_REF_COST each). */
+#define DIODE_RING_FRAME_OVERHEAD   128
+#define DIODE_RING_CHUNK_OVERHEAD   1024
+#define DIODE_RING_HEADER_REF_COST  16
+/* The stream header set: at most this many frames, this many bytes (frame
+ * bytes + overhead). Real sets are a few frames of a few KiB. */
+#define DIODE_RING_MAX_HEADERS      64
+#define DIODE_RING_MAX_HEADER_BYTES (1024 * 1024)
+
+#define DIODE_RING_ERROR (diode_ring_error_quark ())
+GQuark diode_ring_error_quark (void);
+typedef enum {
+  DIODE_RING_ERROR_HEADERS,  /* the stream header set is over its cap */
+} DiodeRingError;
+
 struct _DiodeChunk {
   gint        ref_count;
   guint64     first_seq;     /* seq of the first MEDIA frame (0 if none yet) */
   guint64     start_time;    /* DTS (else PTS) of the first frame, or G_MAXUINT64 */
   guint64     end_time;      /* latest DTS/PTS seen in the chunk */
   gboolean    keyframe;      /* starts with a keyframe (a joinable point) */
+  gboolean    continuation;  /* continues the previous chunk's run of delta
+                                frames (it grew too long): never joined at */
   gboolean    closed;        /* a newer chunk exists */
   gboolean    evicted;       /* no longer in the ring: cursors must move on */
   GBytes     *caps_frame;    /* CAPS frame in force at the start (may be NULL) */
@@ -38,6 +70,7 @@ struct _DiodeChunk {
   GPtrArray  *frames;        /* GBytes*: the frames, in order */
   GArray     *seqs;          /* guint64 per frame: MEDIA seq, 0 for others */
   gsize       bytes;         /* sum of frame sizes */
+  gsize       cost;          /* what the ring counts for it: bytes + overheads */
   guint64     start_pos;     /* ring byte position of the first frame */
   DiodeChunk *next;          /* following chunk (borrowed: valid while this
                                 chunk is not evicted; cursors check first) */
@@ -48,7 +81,9 @@ void        diode_chunk_unref (DiodeChunk *c);
 
 typedef struct _DiodeRing DiodeRing;
 
-/* @max_bytes: 0 = unlimited; @max_time: ns of media kept, 0 = unlimited. */
+/* @max_bytes: accounted bytes (frames + overheads), 0 = unlimited;
+ * @max_time: ns of media kept, 0 = unlimited. With a byte limit the ring
+ * holds at most max_bytes + one frame's cost + the header set. */
 DiodeRing  *diode_ring_new    (guint64 max_bytes, guint64 max_time);
 void        diode_ring_free   (DiodeRing *r);
 void        diode_ring_set_limits (DiodeRing *r, guint64 max_bytes, guint64 max_time);
@@ -56,13 +91,16 @@ void        diode_ring_set_limits (DiodeRing *r, guint64 max_bytes, guint64 max_
 /* A CAPS frame: becomes the caps of chunks started from now on and is
  * appended to the current chunk so viewers in flight see the change. */
 void        diode_ring_push_caps   (DiodeRing *r, GBytes *caps_frame);
-/* A MEDIA frame. @keyframe starts a new chunk; @header frames (HEADER flag)
- * replace the header set once a non-header frame has come in between, the
- * way multihandlesink treats streamheaders. @time: DTS else PTS, or
- * G_MAXUINT64. */
-void        diode_ring_push_media  (DiodeRing *r, GBytes *frame, guint64 seq,
+/* A MEDIA frame. @keyframe starts a new chunk; @header frames (STREAMHEADER
+ * flag) replace the header set once a non-header frame has come in between,
+ * the way multihandlesink treats streamheaders. @time: DTS else PTS, or
+ * G_MAXUINT64. Returns FALSE, sets @error (DIODE_RING_ERROR_HEADERS) and
+ * keeps nothing of the frame when a header frame would take the header set
+ * past DIODE_RING_MAX_HEADERS or DIODE_RING_MAX_HEADER_BYTES: the relay
+ * closes such a publisher with a protocol error. */
+gboolean    diode_ring_push_media  (DiodeRing *r, GBytes *frame, guint64 seq,
                                     guint64 time, gboolean keyframe,
-                                    gboolean header);
+                                    gboolean header, GError **error);
 /* Any other frame to deliver in order (EOS). */
 void        diode_ring_push_other  (DiodeRing *r, GBytes *frame);
 /* Drop every chunk and the caps/headers (a new publisher takes the name):
@@ -70,13 +108,18 @@ void        diode_ring_push_other  (DiodeRing *r, GBytes *frame);
 void        diode_ring_reset       (DiodeRing *r);
 
 /* Where a new viewer starts: the newest chunk that begins with a keyframe,
- * else the newest chunk, else NULL (nothing yet). Borrowed. */
+ * else the newest chunk that is not a continuation (a stream that began
+ * without a keyframe), else NULL: nothing joinable yet, the viewer waits for
+ * the next keyframe. Borrowed. */
 DiodeChunk *diode_ring_join_chunk  (DiodeRing *r);
 /* Chunk and index holding MEDIA @seq, if still buffered. */
 gboolean    diode_ring_find_seq    (DiodeRing *r, guint64 seq,
                                     DiodeChunk **chunk, guint *index);
 
+/* Accounted bytes held: chunk costs + the header set's cost. */
 gsize       diode_ring_get_bytes   (DiodeRing *r);
+/* What a frame of @size bytes costs in the accounting. */
+#define     DIODE_RING_FRAME_COST(size) ((gsize) (size) + DIODE_RING_FRAME_OVERHEAD)
 guint       diode_ring_get_n_chunks(DiodeRing *r);
 guint64     diode_ring_get_last_seq(DiodeRing *r);
 GBytes     *diode_ring_get_caps    (DiodeRing *r);  /* borrowed, may be NULL */

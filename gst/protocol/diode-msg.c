@@ -98,18 +98,20 @@ diode_msg_max_payload (guint type)
       return DIODE_MAX_MEDIA_PAYLOAD;
     case DIODE_MSG_CAPS:
       return DIODE_MAX_CAPS_PAYLOAD;
+    case DIODE_MSG_PUBLISH:
+    case DIODE_MSG_POLICY:
+      return DIODE_MAX_POLICY_PAYLOAD;
     case DIODE_MSG_HELLO:
     case DIODE_MSG_WELCOME:
-    case DIODE_MSG_PUBLISH:
+    case DIODE_MSG_ERROR:
+      return DIODE_MAX_TEXT_PAYLOAD;
     case DIODE_MSG_PUBLISH_OK:
     case DIODE_MSG_SUBSCRIBE:
     case DIODE_MSG_SUBSCRIBE_OK:
-    case DIODE_MSG_POLICY:
     case DIODE_MSG_EOS:
     case DIODE_MSG_PING:
     case DIODE_MSG_PONG:
-    case DIODE_MSG_ERROR:
-      return DIODE_MAX_CONTROL_PAYLOAD;
+      return DIODE_MAX_SMALL_PAYLOAD;
     default:
       return 0;
   }

@@ -22,8 +22,19 @@ G_BEGIN_DECLS
 
 #define DIODE_PROTOCOL_VERSION      1
 #define DIODE_FRAME_HEADER_SIZE     8
-/* Upper bounds enforced by the decoder before it allocates anything. */
-#define DIODE_MAX_CONTROL_PAYLOAD   (64 * 1024)         /* every non-MEDIA frame */
+/* Upper bounds per frame type, enforced from the header before anything is
+ * allocated (docs/protocol.md section 3). Each is the largest payload the
+ * type's fields can make, rounded up to leave room for appended fields. A
+ * session further restricts which types are legal in which state. */
+#define DIODE_MAX_SMALL_PAYLOAD     1024                /* PUBLISH_OK, SUBSCRIBE,
+                                                           SUBSCRIBE_OK, EOS, PING,
+                                                           PONG: <= 269 bytes */
+#define DIODE_MAX_TEXT_PAYLOAD      (8 * 1024)          /* HELLO, WELCOME, ERROR:
+                                                           one text <= 4096 */
+#define DIODE_MAX_POLICY_PAYLOAD    (48 * 1024)         /* PUBLISH, POLICY: 2048
+                                                           addresses, <= 41 477 */
+#define DIODE_MAX_CONTROL_PAYLOAD   DIODE_MAX_POLICY_PAYLOAD /* largest non-CAPS,
+                                                           non-MEDIA limit */
 #define DIODE_MAX_CAPS_PAYLOAD      (1024 * 1024)       /* CAPS (codec_data, streamheader) */
 #define DIODE_MAX_MEDIA_PAYLOAD     (16 * 1024 * 1024)  /* one MEDIA frame */
 #define DIODE_MAX_STREAM_NAME       255                 /* bytes */

@@ -147,26 +147,20 @@ fail (DiodeSession * s, GError * err, GError ** error)
 /* ------------------------------------------------------------------------ */
 /* Receive buffer                                                           */
 
+static gboolean admit_header (DiodeSession * s, GError ** error);
+
 gsize
 diode_session_buffered (DiodeSession * s)
 {
   return s->tail - s->head;
 }
 
-void
-diode_session_feed (DiodeSession * s, const guint8 * data, gsize len)
+/* Appends @len bytes, making room first. */
+static void
+append_bytes (DiodeSession * s, const guint8 * data, gsize len)
 {
-  gsize used;
+  gsize used = s->tail - s->head;
 
-  g_return_if_fail (s != NULL);
-  g_return_if_fail (data != NULL || len == 0);
-
-  /* A closed session reads nothing more: keeping a misbehaving peer's bytes
-   * would only cost memory. */
-  if (s->state == DIODE_SESSION_CLOSED || len == 0)
-    return;
-
-  used = s->tail - s->head;
   if (s->alloc - s->tail < len) {
     if (s->head > 0) {
       /* reclaim the consumed space first */
@@ -192,6 +186,41 @@ diode_session_feed (DiodeSession * s, const guint8 * data, gsize len)
   }
   memcpy (s->buf + s->tail, data, len);
   s->tail += len;
+}
+
+void
+diode_session_feed (DiodeSession * s, const guint8 * data, gsize len)
+{
+  gsize used;
+
+  g_return_if_fail (s != NULL);
+  g_return_if_fail (data != NULL || len == 0);
+
+  /* A closed session reads nothing more: keeping a misbehaving peer's bytes
+   * would only cost memory. */
+  if (s->state == DIODE_SESSION_CLOSED || len == 0)
+    return;
+
+  /* The frame at head is the next one next() returns, so the state it will
+   * be judged in is the current one: judge its header as soon as the 8th
+   * byte arrives, before taking a byte of its payload. A refused frame
+   * closes the session here and nothing of it stays buffered. */
+  used = s->tail - s->head;
+  if (!s->have_header && used < DIODE_FRAME_HEADER_SIZE
+      && used + len >= DIODE_FRAME_HEADER_SIZE) {
+    gsize part = DIODE_FRAME_HEADER_SIZE - used;
+    GError *err = NULL;
+
+    append_bytes (s, data, part);
+    data += part;
+    len -= part;
+    if (!admit_header (s, &err)) {
+      close_with (s, err);
+      return;
+    }
+  }
+  if (len > 0)
+    append_bytes (s, data, len);
 }
 
 /* Takes the complete frame at head out of the buffer. */
@@ -289,39 +318,27 @@ received_error (DiodeSession * s, const DiodeMsg * msg)
   }
 }
 
+/* Whether a frame of @type may arrive now, judged from the type alone (the
+ * header), for this end, role and state: docs/protocol.md section 3, "What a
+ * receiver admits". Everything that can be decided before the payload is
+ * here, so a frame that could never be accepted costs its 8 header bytes and
+ * no more. The message checks that need the payload (HELLO's versions and
+ * role, sequence numbers) come after parsing. */
 static gboolean
-relay_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
+relay_end_admits (DiodeSession * s, guint type, GError ** error)
 {
-  guint type = msg->type;
-
   if (s->state == DIODE_SESSION_AWAIT_HELLO) {
-    guint16 v;
-
-    if (type != DIODE_MSG_HELLO)
+    /* A client that gives up at once may say why (ERROR); nothing else. */
+    if (type != DIODE_MSG_HELLO && type != DIODE_MSG_ERROR)
       return set_error (error, DIODE_ERR_PROTOCOL, "expected HELLO, got %s",
           diode_msg_type_name (type));
-    v = diode_version_choose (1, DIODE_PROTOCOL_VERSION, msg->version_min,
-        msg->version_max);
-    if (v == 0)
-      return set_error (error, DIODE_ERR_VERSION,
-          "client speaks versions %u..%u, relay speaks 1..%u",
-          msg->version_min, msg->version_max, DIODE_PROTOCOL_VERSION);
-    if (msg->role < DIODE_ROLE_PUBLISHER || msg->role > DIODE_ROLE_RELAY)
-      return set_error (error, DIODE_ERR_PROTOCOL,
-          "HELLO with unknown role %u", msg->role);
-    s->version = v;
-    s->role = msg->role;
-    s->hello_done = TRUE;
-    s->state = DIODE_SESSION_READY;
     return TRUE;
   }
 
   switch (type) {
     case DIODE_MSG_PING:
     case DIODE_MSG_PONG:
-      return TRUE;
     case DIODE_MSG_ERROR:
-      received_error (s, msg);
       return TRUE;
     case DIODE_MSG_PUBLISH:
     case DIODE_MSG_SUBSCRIBE:
@@ -337,18 +354,15 @@ relay_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
         return set_error (error, DIODE_ERR_PROTOCOL,
             "%s from a client with role %s", diode_msg_type_name (type),
             s->role == DIODE_ROLE_VIEWER ? "VIEWER" : "PUBLISHER");
-      s->pending = type;
       return TRUE;
     case DIODE_MSG_CAPS:
     case DIODE_MSG_POLICY:
+    case DIODE_MSG_MEDIA:
+    case DIODE_MSG_EOS:
+      /* only a PUBLISH_OK leads here, and a viewer never gets one */
       if (s->state != DIODE_SESSION_PUBLISHING)
         return unexpected (s, type, error);
       return TRUE;
-    case DIODE_MSG_MEDIA:
-    case DIODE_MSG_EOS:
-      if (s->state != DIODE_SESSION_PUBLISHING)
-        return unexpected (s, type, error);
-      return check_seq (s, msg, error);
     default:
       /* HELLO again, or a message only a relay sends */
       return unexpected (s, type, error);
@@ -356,29 +370,19 @@ relay_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
 }
 
 static gboolean
-client_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
+client_end_admits (DiodeSession * s, guint type, GError ** error)
 {
-  guint type = msg->type;
-
   if (!s->hello_done)
     return set_error (error, DIODE_ERR_PROTOCOL,
         "%s from relay before HELLO was sent", diode_msg_type_name (type));
 
-  if (type == DIODE_MSG_ERROR) {
-    received_error (s, msg);
+  if (type == DIODE_MSG_ERROR)
     return TRUE;
-  }
 
   if (s->state == DIODE_SESSION_AWAIT_WELCOME) {
     if (type != DIODE_MSG_WELCOME)
       return set_error (error, DIODE_ERR_PROTOCOL,
           "expected WELCOME, got %s", diode_msg_type_name (type));
-    if (msg->version < 1 || msg->version > DIODE_PROTOCOL_VERSION)
-      return set_error (error, DIODE_ERR_VERSION,
-          "relay chose version %u, client speaks 1..%u", msg->version,
-          DIODE_PROTOCOL_VERSION);
-    s->version = msg->version;
-    s->state = DIODE_SESSION_READY;
     return TRUE;
   }
 
@@ -391,28 +395,134 @@ client_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
         return set_error (error, DIODE_ERR_PROTOCOL,
             "PUBLISH_OK in state %s without a pending PUBLISH",
             diode_session_state_name (s->state));
-      s->pending = 0;
-      s->state = DIODE_SESSION_PUBLISHING;
       return TRUE;
     case DIODE_MSG_SUBSCRIBE_OK:
       if (s->state != DIODE_SESSION_SUBSCRIBING)
         return set_error (error, DIODE_ERR_PROTOCOL,
             "SUBSCRIBE_OK in state %s without a pending SUBSCRIBE",
             diode_session_state_name (s->state));
-      s->pending = 0;
-      s->state = DIODE_SESSION_SUBSCRIBED;
       return TRUE;
     case DIODE_MSG_CAPS:
-      if (s->state != DIODE_SESSION_SUBSCRIBED)
-        return unexpected (s, type, error);
-      return TRUE;
     case DIODE_MSG_MEDIA:
     case DIODE_MSG_EOS:
       if (s->state != DIODE_SESSION_SUBSCRIBED)
         return unexpected (s, type, error);
-      return check_seq (s, msg, error);
+      return TRUE;
     default:
       return unexpected (s, type, error);
+  }
+}
+
+gsize
+diode_session_frame_limit (DiodeSession * s, guint type)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (s != NULL, 0);
+
+  if (s->state == DIODE_SESSION_CLOSED)
+    return 0;
+  if (s->end == DIODE_SESSION_RELAY_END)
+    ok = relay_end_admits (s, type, NULL);
+  else
+    ok = client_end_admits (s, type, NULL);
+  return ok ? diode_msg_max_payload (type) : 0;
+}
+
+/* Judges the header at head: the type's own rules first (unknown type,
+ * flags, length over the type's limit: so an absurd length is TOO_LARGE
+ * whoever sends it), then whether this end admits the type now. */
+static gboolean
+admit_header (DiodeSession * s, GError ** error)
+{
+  const guint8 *h = s->buf + s->head;
+
+  if (!diode_msg_check_header (h, &s->frame_len, error))
+    return FALSE;
+  if (s->end == DIODE_SESSION_RELAY_END ? !relay_end_admits (s, h[0], error)
+      : !client_end_admits (s, h[0], error))
+    return FALSE;
+  s->have_header = TRUE;
+  return TRUE;
+}
+
+/* After parsing: the payload-dependent rules and the state changes. The
+ * type was admitted from the header already; it is judged again in case a
+ * sent() changed the state between the header and the payload. */
+static gboolean
+relay_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
+{
+  guint type = msg->type;
+
+  if (!relay_end_admits (s, type, error))
+    return FALSE;
+
+  switch (type) {
+    case DIODE_MSG_HELLO:{
+      guint16 v = diode_version_choose (1, DIODE_PROTOCOL_VERSION,
+          msg->version_min, msg->version_max);
+
+      if (v == 0)
+        return set_error (error, DIODE_ERR_VERSION,
+            "client speaks versions %u..%u, relay speaks 1..%u",
+            msg->version_min, msg->version_max, DIODE_PROTOCOL_VERSION);
+      if (msg->role < DIODE_ROLE_PUBLISHER || msg->role > DIODE_ROLE_RELAY)
+        return set_error (error, DIODE_ERR_PROTOCOL,
+            "HELLO with unknown role %u", msg->role);
+      s->version = v;
+      s->role = msg->role;
+      s->hello_done = TRUE;
+      s->state = DIODE_SESSION_READY;
+      return TRUE;
+    }
+    case DIODE_MSG_ERROR:
+      received_error (s, msg);
+      return TRUE;
+    case DIODE_MSG_PUBLISH:
+    case DIODE_MSG_SUBSCRIBE:
+      s->pending = type;
+      return TRUE;
+    case DIODE_MSG_MEDIA:
+    case DIODE_MSG_EOS:
+      return check_seq (s, msg, error);
+    default:
+      return TRUE;
+  }
+}
+
+static gboolean
+client_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
+{
+  guint type = msg->type;
+
+  if (!client_end_admits (s, type, error))
+    return FALSE;
+
+  switch (type) {
+    case DIODE_MSG_ERROR:
+      received_error (s, msg);
+      return TRUE;
+    case DIODE_MSG_WELCOME:
+      if (msg->version < 1 || msg->version > DIODE_PROTOCOL_VERSION)
+        return set_error (error, DIODE_ERR_VERSION,
+            "relay chose version %u, client speaks 1..%u", msg->version,
+            DIODE_PROTOCOL_VERSION);
+      s->version = msg->version;
+      s->state = DIODE_SESSION_READY;
+      return TRUE;
+    case DIODE_MSG_PUBLISH_OK:
+      s->pending = 0;
+      s->state = DIODE_SESSION_PUBLISHING;
+      return TRUE;
+    case DIODE_MSG_SUBSCRIBE_OK:
+      s->pending = 0;
+      s->state = DIODE_SESSION_SUBSCRIBED;
+      return TRUE;
+    case DIODE_MSG_MEDIA:
+    case DIODE_MSG_EOS:
+      return check_seq (s, msg, error);
+    default:
+      return TRUE;
   }
 }
 
@@ -440,12 +550,10 @@ diode_session_next (DiodeSession * s, DiodeMsg * msg, GError ** error)
     return DIODE_SESSION_NEED_MORE;
 
   /* Judge the header before waiting for the payload, so a peer announcing
-   * 4 GiB is refused after 8 bytes rather than after 4 GiB. */
-  if (!s->have_header) {
-    if (!diode_msg_check_header (s->buf + s->head, &s->frame_len, &err))
-      return fail (s, err, error);
-    s->have_header = TRUE;
-  }
+   * 4 GiB, or a frame its role may not send, is refused after 8 bytes. (feed()
+   * judged it already when the header completed there.) */
+  if (!s->have_header && !admit_header (s, &err))
+    return fail (s, err, error);
   if (s->tail - s->head < DIODE_FRAME_HEADER_SIZE + s->frame_len)
     return DIODE_SESSION_NEED_MORE;
 

@@ -4,10 +4,11 @@
  *
  * A DiodeSession is one end of one connection. Bytes received go in with
  * diode_session_feed(); complete, validated messages come out of
- * diode_session_next(). The session checks frame lengths against the limits
- * before buffering (so an absurd length costs nothing), parses, and checks that
- * each message is legal in the current state for this end's role. It never
- * reads or writes a socket: callers own the I/O.
+ * diode_session_next(). The session judges each frame from its 8-byte header
+ * (type legal for this end's role and state, length within the type's limit)
+ * before buffering its payload, so a frame it would refuse costs 8 bytes;
+ * then parses, and checks the payload-dependent rules. It never reads or
+ * writes a socket: callers own the I/O.
  *
  * States, relay end:   AWAIT_HELLO -> READY -> PUBLISHING | SUBSCRIBED
  * States, client end:  AWAIT_WELCOME -> READY -> PUBLISHING | SUBSCRIBING -> SUBSCRIBED
@@ -54,11 +55,21 @@ const gchar      *diode_session_state_name (DiodeSessionState state);
 DiodeRole         diode_session_get_role   (DiodeSession *s); /* relay end: from HELLO; 0 before */
 guint16           diode_session_get_version(DiodeSession *s); /* 0 until negotiated */
 
-/* Append received bytes. Cheap: frames larger than their limit are rejected
- * from the header alone, so at most one frame's worth is ever buffered. */
+/* Append received bytes. The header of the frame next() returns next is
+ * judged as soon as its 8th byte is in, before any of its payload is kept:
+ * a type this end does not admit in its role and state (200 PROTOCOL) or a
+ * length over the type's limit (202 TOO_LARGE) closes the session at once,
+ * dropping every buffered byte; next() then returns that error.
+ * diode_session_frame_limit() gives the rule. */
 void               diode_session_feed (DiodeSession *s, const guint8 *data, gsize len);
-/* Bytes buffered but not yet returned as messages. */
+/* Bytes buffered but not yet returned as messages. Callers drain with next()
+ * after every feed; once next() returned NEED_MORE this is below 8, or at
+ * most 8 + the admitted length of the frame being received. */
 gsize              diode_session_buffered (DiodeSession *s);
+/* The payload limit for a frame of @type arriving now: 0 if this end does
+ * not admit @type in its current role and state (docs/protocol.md section 3,
+ * "What a receiver admits"), else the type's limit. */
+gsize              diode_session_frame_limit (DiodeSession *s, guint type);
 DiodeSessionResult diode_session_next (DiodeSession *s, DiodeMsg *msg, GError **error);
 
 /* Tell the session about a message this end sent, so state follows

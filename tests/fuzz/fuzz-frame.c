@@ -69,18 +69,22 @@ check_header_oracle (const guint8 * h)
     case DIODE_MSG_CAPS:
       limit = 1024 * 1024;
       break;
+    case DIODE_MSG_PUBLISH:
+    case DIODE_MSG_POLICY:
+      limit = 48 * 1024;
+      break;
     case DIODE_MSG_HELLO:
     case DIODE_MSG_WELCOME:
-    case DIODE_MSG_PUBLISH:
+    case DIODE_MSG_ERROR:
+      limit = 8 * 1024;
+      break;
     case DIODE_MSG_PUBLISH_OK:
     case DIODE_MSG_SUBSCRIBE:
     case DIODE_MSG_SUBSCRIBE_OK:
-    case DIODE_MSG_POLICY:
     case DIODE_MSG_EOS:
     case DIODE_MSG_PING:
     case DIODE_MSG_PONG:
-    case DIODE_MSG_ERROR:
-      limit = 64 * 1024;
+      limit = 1024;
       break;
     default:
       limit = 0;

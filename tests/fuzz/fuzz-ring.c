@@ -12,9 +12,14 @@
  * Every frame carries its id and a byte pattern; the harness reads every
  * byte of every frame a cursor returns, so a frame freed too early is a
  * heap-use-after-free under ASan. Checks:
- *  - ring bytes = 0 when there is no chunk; with a byte limit and more than
- *    one chunk, ring bytes <= max_bytes + what was appended since the last
- *    eviction pass (CAPS, header and other frames do not evict);
+ *  - accounting: ring bytes = the caps' and the header set's cost when there
+ *    is no chunk, and never less than that; with a byte limit and more than
+ *    one chunk, ring bytes <= max_bytes (every push ends with an eviction
+ *    pass);
+ *  - a header push is refused exactly when the header set would pass
+ *    DIODE_RING_MAX_HEADERS or DIODE_RING_MAX_HEADER_BYTES (modelled here),
+ *    and a refused push changes nothing;
+ *  - the join chunk is never a continuation chunk;
  *  - the write position grows by exactly the bytes appended;
  *  - a cursor returns frames of one chunk run in push order; its prelude is
  *    CAPS/header frames only; after seek_seq (which, like a join, sends the
@@ -75,7 +80,10 @@ typedef struct
   guint64 seq;                  /* last MEDIA seq pushed */
   guint64 time;                 /* media clock, ns */
   guint64 max_bytes, max_time;
-  gsize since_enforce;          /* bytes appended since the last eviction pass */
+  gsize caps_cost;              /* model: what the latest CAPS counts for */
+  guint hdr_n;                  /* model: the header set */
+  gsize hdr_cost;
+  gboolean hdr_closed;          /* a non-header MEDIA followed the set */
   Cur cur[N_CURSORS];
 } Fuzz;
 
@@ -134,31 +142,30 @@ check_ring (Fuzz * f)
 {
   gsize bytes = diode_ring_get_bytes (f->r);
   guint n = diode_ring_get_n_chunks (f->r);
+  DiodeChunk *join = diode_ring_join_chunk (f->r);
 
   if (n == 0)
-    FUZZ_CHECK (bytes == 0, "%zu bytes in an empty ring", bytes);
+    FUZZ_CHECK (bytes == f->caps_cost + f->hdr_cost, "%zu bytes in an empty "
+        "ring, caps and headers count %zu", bytes, f->caps_cost + f->hdr_cost);
+  FUZZ_CHECK (bytes >= f->caps_cost + f->hdr_cost, "ring counts %zu bytes, "
+      "less than its caps and headers (%zu)", bytes,
+      f->caps_cost + f->hdr_cost);
   if (f->max_bytes && n > 1)
-    FUZZ_CHECK (bytes <= f->max_bytes + f->since_enforce,
-        "ring holds %zu bytes in %u chunks, limit %" G_GUINT64_FORMAT
-        " (+%zu appended since)", bytes, n, f->max_bytes, f->since_enforce);
-  FUZZ_CHECK (bytes <= diode_ring_get_position (f->r),
-      "ring holds more than was ever pushed");
+    FUZZ_CHECK (bytes <= f->max_bytes,
+        "ring holds %zu bytes in %u chunks, limit %" G_GUINT64_FORMAT, bytes,
+        n, f->max_bytes);
+  FUZZ_CHECK (join == NULL || !join->continuation,
+      "the join chunk is a continuation");
 }
 
-/* Bookkeeping after a push: the position moves by the frame or not at all;
- * a non-header MEDIA push ends with an eviction pass, other pushes only
- * add to what the next pass may evict. */
+/* Bookkeeping after a push: the position moves by the frame or not at all. */
 static void
-pushed (Fuzz * f, guint64 pos_before, gboolean evicts, gsize frame_size)
+pushed (Fuzz * f, guint64 pos_before, gsize frame_size)
 {
   gsize appended = diode_ring_get_position (f->r) - pos_before;
 
   FUZZ_CHECK (appended == 0 || appended == frame_size,
       "position moved by %zu for a %zu-byte frame", appended, frame_size);
-  if (evicts)
-    f->since_enforce = 0;
-  else
-    f->since_enforce += appended;
 }
 
 static void
@@ -175,13 +182,17 @@ op_push (Fuzz * f, guint op)
       size = g_bytes_get_size (frame);
       diode_ring_push_caps (f->r, frame);
       FUZZ_CHECK (diode_ring_get_caps (f->r) == frame, "caps not kept");
-      pushed (f, pos, FALSE, size);
+      f->caps_cost = DIODE_RING_FRAME_COST (size);
+      pushed (f, pos, size);
       break;
     case 1:                    /* MEDIA delta */
     case 2:                    /* MEDIA keyframe */
     case 3:{                   /* MEDIA header (keyframe or not) */
       gboolean header = op == 3;
       gboolean key = op == 2 || (header && (b & 1));
+      gboolean ok, over = FALSE;
+      gsize before = diode_ring_get_bytes (f->r), cost;
+      GError *err = NULL;
       guint64 t;
 
       if (b == 0xff) {
@@ -194,13 +205,46 @@ op_push (Fuzz * f, guint op)
       frame = make_frame (f, header ? KIND_HEADER : KIND_MEDIA, 4 + a * 4,
           f->seq);
       size = g_bytes_get_size (frame);
-      diode_ring_push_media (f->r, frame, f->seq, t, key, header);
+      cost = DIODE_RING_FRAME_COST (size);
+      if (header)
+        over = (f->hdr_closed ? 1 : f->hdr_n + 1) > DIODE_RING_MAX_HEADERS
+            || (f->hdr_closed ? cost : f->hdr_cost + cost)
+            > DIODE_RING_MAX_HEADER_BYTES;
+      ok = diode_ring_push_media (f->r, frame, f->seq, t, key, header, &err);
+      FUZZ_CHECK (ok == !over, "push of a %s frame of %zu bytes: %s, the "
+          "header set model (%u frames, %zu bytes%s) says %s",
+          header ? "header" : "media", size, ok ? "accepted" : "refused",
+          f->hdr_n, f->hdr_cost, f->hdr_closed ? ", closed" : "",
+          over ? "over" : "within");
+      if (!ok) {
+        FUZZ_CHECK (g_error_matches (err, DIODE_RING_ERROR,
+                DIODE_RING_ERROR_HEADERS), "refusal without its error");
+        g_clear_error (&err);
+        FUZZ_CHECK (diode_ring_get_bytes (f->r) == before
+            && diode_ring_get_position (f->r) == pos
+            && diode_ring_get_last_seq (f->r) != f->seq,
+            "a refused push changed the ring");
+        pushed (f, pos, size);
+        break;
+      }
+      FUZZ_CHECK (err == NULL, "accepted push with an error set");
+      if (header) {
+        if (f->hdr_closed) {
+          f->hdr_n = 0;
+          f->hdr_cost = 0;
+          f->hdr_closed = FALSE;
+        }
+        f->hdr_n++;
+        f->hdr_cost += cost;
+      } else {
+        f->hdr_closed = TRUE;
+      }
       FUZZ_CHECK (diode_ring_get_last_seq (f->r) == f->seq, "last_seq %"
           G_GUINT64_FORMAT ", pushed %" G_GUINT64_FORMAT,
           diode_ring_get_last_seq (f->r), f->seq);
       if (!header)
         FUZZ_CHECK (diode_ring_get_n_chunks (f->r) > 0, "no chunk after MEDIA");
-      pushed (f, pos, !header, size);
+      pushed (f, pos, size);
       break;
     }
     default:                   /* other (EOS) */
@@ -209,7 +253,7 @@ op_push (Fuzz * f, guint op)
       diode_ring_push_other (f->r, frame);
       FUZZ_CHECK (diode_ring_get_position (f->r) == pos + size,
           "other frame not appended");
-      pushed (f, pos, FALSE, size);
+      pushed (f, pos, size);
       break;
   }
   g_bytes_unref (frame);
@@ -385,13 +429,14 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
             && diode_ring_get_bytes (f.r) == 0
             && diode_ring_get_caps (f.r) == NULL
             && diode_ring_join_chunk (f.r) == NULL, "reset left something");
-        f.since_enforce = 0;
+        f.caps_cost = f.hdr_cost = 0;
+        f.hdr_n = 0;
+        f.hdr_closed = FALSE;
         break;
       case 6:
         f.max_bytes = (guint64) byte (&f) * 512;
         f.max_time = (guint64) byte (&f) * 20 * 1000000;
         diode_ring_set_limits (f.r, f.max_bytes, f.max_time);
-        f.since_enforce = 0;
         break;
       case 12:
         /* every cursor reads until caught up */

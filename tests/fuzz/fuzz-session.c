@@ -22,8 +22,9 @@
  *    duplicated or reordered by the receive buffer), and bytes fed =
  *    bytes returned + diode_session_buffered();
  *  - at NEED_MORE what is buffered is less than one frame: under 8 bytes, or
- *    a valid header whose frame is incomplete (so buffered stays below
- *    8 + max payload + the size of the last chunk fed);
+ *    a valid header whose frame is incomplete, of a type this end admits in
+ *    its state and a length within diode_session_frame_limit() (so buffered
+ *    stays below 8 + that limit);
  *  - a message is only returned in a state where it is legal for this end
  *    (MEDIA only when publishing/subscribed, PUBLISH not from a viewer...),
  *    and the state follows a model of docs/protocol.md;
@@ -247,7 +248,7 @@ relay_end_message (Fuzz * f, const DiodeMsg * m)
       FUZZ_CHECK (f->model != DIODE_SESSION_AWAIT_HELLO, "PONG before HELLO");
       break;
     case DIODE_MSG_ERROR:
-      FUZZ_CHECK (f->model != DIODE_SESSION_AWAIT_HELLO, "ERROR before HELLO");
+      /* legal before HELLO too: a client giving up at once says why */
       on_peer_error (f, m);
       break;
     default:
@@ -336,6 +337,15 @@ check_buffer (Fuzz * f)
     FUZZ_CHECK (b < DIODE_FRAME_HEADER_SIZE + len,
         "NEED_MORE with a whole frame buffered (%zu of %zu)", b,
         DIODE_FRAME_HEADER_SIZE + len);
+    /* the frame being received was admitted from its header: this end
+     * takes its type now, and its length is within the limit for it */
+    FUZZ_CHECK (len <= diode_session_frame_limit (f->s, h[0])
+        && diode_session_frame_limit (f->s, h[0]) > 0,
+        "NEED_MORE holding a %s of %zu bytes the %s end does not admit in "
+        "state %s (limit %zu)", diode_msg_type_name (h[0]), len,
+        f->end == DIODE_SESSION_RELAY_END ? "relay" : "client",
+        diode_session_state_name (diode_session_get_state (f->s)),
+        diode_session_frame_limit (f->s, h[0]));
   }
   FUZZ_CHECK (b <= DIODE_FRAME_HEADER_SIZE + DIODE_MAX_MEDIA_PAYLOAD
       + f->last_chunk, "buffered %zu", b);
@@ -445,15 +455,39 @@ static void
 feed (Fuzz * f, const guint8 * d, gsize n)
 {
   gsize before = diode_session_buffered (f->s);
+  gsize limit_before = 0;
 
   if (n == 0)
     return;
+  /* what this end admits for the type of the frame at head, as it stands
+   * before the feed (the state feed() judges its header in) */
+  if (f->consumed < f->fed->len)
+    limit_before = diode_session_frame_limit (f->s, f->fed->data[f->consumed]);
+  else
+    limit_before = diode_session_frame_limit (f->s, d[0]);
   g_byte_array_append (f->fed, d, n);
   f->last_chunk = n;
   diode_session_feed (f->s, d, n);
-  FUZZ_CHECK (diode_session_buffered (f->s) == before + n,
-      "feed of %zu: buffered %zu -> %zu", n, before,
-      diode_session_buffered (f->s));
+  if (diode_session_get_state (f->s) == DIODE_SESSION_CLOSED) {
+    /* feed() judged the header of the frame at head and refused it: the
+     * frame had to be refusable from those 8 bytes, and nothing is kept */
+    const guint8 *h = f->fed->data + f->consumed;
+    gsize len = 0;
+
+    FUZZ_CHECK (f->fed->len - f->consumed >= DIODE_FRAME_HEADER_SIZE,
+        "feed() closed the session without a whole header at head");
+    FUZZ_CHECK (!diode_msg_check_header (h, &len, NULL) || limit_before == 0
+        || len > limit_before,
+        "feed() refused a %s of %zu bytes, limit %zu in that state",
+        diode_msg_type_name (h[0]), len, limit_before);
+    FUZZ_CHECK (diode_session_buffered (f->s) == 0,
+        "feed() refused a frame but keeps %zu bytes",
+        diode_session_buffered (f->s));
+  } else {
+    FUZZ_CHECK (diode_session_buffered (f->s) == before + n,
+        "feed of %zu: buffered %zu -> %zu", n, before,
+        diode_session_buffered (f->s));
+  }
   drain (f);
 }
 

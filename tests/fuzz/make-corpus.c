@@ -202,7 +202,23 @@ frame_seeds (void)
         diode_msg_encode_error (DIODE_ERR_INTERNAL, text));
     g_free (text);
   }
+  /* PUBLISH at its largest: 2048 addresses, longest name and fleet (fits
+   * the 48 KiB limit of its type) */
+  {
+    gchar *name = g_strnfill (DIODE_MAX_STREAM_NAME, 'n');
+    gchar **allow = g_new0 (gchar *, DIODE_MAX_ALLOW + 1);
+    guint i;
+
+    for (i = 0; i < DIODE_MAX_ALLOW; i++)
+      allow[i] = g_strdup_printf ("0x%040x", i * 2654435761u);
+    frame_seed ("publish-max", diode_msg_encode_publish_policy (name,
+            DIODE_ACCESS_PRIVATE, name, (const gchar * const *) allow));
+    g_strfreev (allow);
+    g_free (name);
+  }
   /* malformed */
+  frame_seed ("bad-hello-too-large", raw (DIODE_MSG_HELLO, 0, 0,
+          DIODE_MAX_TEXT_PAYLOAD + 1, NULL, 0));
   frame_seed ("bad-truncated-hello",
       truncated (diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER, "agent"),
           12));
@@ -360,6 +376,44 @@ session_seeds (void)
   add (t, media (2, 0, 100));
   session_seed ("relay-large-media", CTL (RELAY, 5, 0), t);
 
+  /* relay end, refused from the header (docs/protocol.md section 3): a
+   * viewer sending a 16 MiB MEDIA, fed in pieces so the payload keeps
+   * coming after the refusal */
+  {
+    static const guint8 payload[200];
+
+    t = transcript_new ();
+    add (t, diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER, "diodesrc"));
+    add (t, diode_msg_encode_subscribe ("pi-taipei", 0, 3000));
+    add (t, raw (DIODE_MSG_MEDIA, 0, 0, DIODE_MAX_MEDIA_PAYLOAD, payload,
+            sizeof (payload)));
+    session_seed ("relay-viewer-media", CTL (RELAY, 6, 0), t);
+    /* a viewer's CAPS before it subscribed */
+    t = transcript_new ();
+    add (t, diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER, "diodesrc"));
+    add (t, raw (DIODE_MSG_CAPS, 0, 0, 1024 * 1024, payload,
+            sizeof (payload)));
+    session_seed ("relay-viewer-caps", CTL (RELAY, 2, 0), t);
+    /* an oversized HELLO */
+    t = transcript_new ();
+    add (t, raw (DIODE_MSG_HELLO, 0, 0, 60000, payload, sizeof (payload)));
+    session_seed ("relay-big-hello", CTL (RELAY, 4, 0), t);
+    /* media to a publisher */
+    t = transcript_new ();
+    add (t, diode_msg_encode_welcome (1, 5000, "diode-relay"));
+    add (t, diode_msg_encode_publish_ok ("pi-taipei", 1));
+    add (t, raw (DIODE_MSG_MEDIA, 0, 0, 4096, payload, sizeof (payload)));
+    session_seed ("client-publisher-media", CTL (CLIENT, 3, 0), t);
+  }
+  /* relay end: a client that says why it gives up before HELLO (a 1xx
+   * ERROR is legal there), then goes on */
+  t = transcript_new ();
+  add (t, diode_msg_encode_error (DIODE_ERR_NOT_AUTHORIZED, "pin mismatch"));
+  add (t, diode_msg_encode_hello (1, 1, DIODE_ROLE_PUBLISHER, "diodesink"));
+  add (t, diode_msg_encode_publish ("pi-taipei"));
+  publisher_stream (t, 2, 10);
+  session_seed ("relay-error-before-hello", CTL (RELAY, 0, 0), t);
+
   /* client end: publisher */
   for (p = 0; p < 8; p += 2) {
     t = transcript_new ();
@@ -473,6 +527,63 @@ ring_seeds (void)
     R_KEY, 4, 2, R_JOIN, 2, R_DRAIN,
   };
 
+  /* a 8 KiB ring and a stream that never sends a second keyframe: the long
+   * chunk continues, its beginning is evicted, the reader falls out and
+   * waits for the keyframe that finally comes */
+  {
+    guint8 prog[2 + 3 * 3 + 40 * 3 + 8];
+    gsize n = 0;
+    guint i;
+
+    prog[n++] = 16;
+    prog[n++] = 0;
+    prog[n++] = R_KEY;
+    prog[n++] = 100;
+    prog[n++] = 2;
+    prog[n++] = R_JOIN;
+    prog[n++] = 0;
+    prog[n++] = R_NEXT;
+    prog[n++] = 0;
+    for (i = 0; i < 40; i++) {
+      prog[n++] = R_DELTA;
+      prog[n++] = 100;
+      prog[n++] = 2;
+    }
+    prog[n++] = R_JOIN;
+    prog[n++] = 1;
+    prog[n++] = R_NEXT;
+    prog[n++] = (guint8) (0 | ((16 - 1) << 2));
+    prog[n++] = R_KEY;
+    prog[n++] = 10;
+    prog[n++] = 2;
+    prog[n++] = R_DRAIN;
+    ring_seed ("no-keyframe", prog, n);
+  }
+  /* a stream header flood: refused past DIODE_RING_MAX_HEADERS, then a
+   * media frame closes the set and a new one starts */
+  {
+    guint8 prog[2 + 70 * 3 + 9];
+    gsize n = 0;
+    guint i;
+
+    prog[n++] = 0;
+    prog[n++] = 0;
+    for (i = 0; i < 70; i++) {
+      prog[n++] = R_HEADER;
+      prog[n++] = (guint8) (i * 3);
+      prog[n++] = 0;
+    }
+    prog[n++] = R_KEY;
+    prog[n++] = 4;
+    prog[n++] = 2;
+    prog[n++] = R_HEADER;
+    prog[n++] = 4;
+    prog[n++] = 0;
+    prog[n++] = R_JOIN;
+    prog[n++] = 0;
+    prog[n++] = R_DRAIN;
+    ring_seed ("header-flood", prog, n);
+  }
   ring_seed ("join", join, sizeof (join));
   ring_seed ("evict", evict, sizeof (evict));
   ring_seed ("timed", timed, sizeof (timed));

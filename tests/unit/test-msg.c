@@ -666,23 +666,40 @@ GST_START_TEST (test_limit_header_length)
   header[7] = 1;
   fail_if (diode_msg_check_header (header, &len, NULL));
 
-  /* control frames: 64 KiB */
+  /* control frames: a limit per type, from what its fields can hold */
   text = parse_fails (raw_frame (DIODE_MSG_PING, 0, 0,
-          DIODE_MAX_CONTROL_PAYLOAD + 1, NULL, 0), DIODE_ERR_TOO_LARGE);
+          DIODE_MAX_SMALL_PAYLOAD + 1, NULL, 0), DIODE_ERR_TOO_LARGE);
   fail_unless_equals_string (text,
-      "frame of type PING announces 65537 bytes, limit is 65536");
+      "frame of type PING announces 1025 bytes, limit is 1024");
   g_free (text);
   expect_parse_fails (raw_frame (DIODE_MSG_HELLO, 0, 0, G_MAXUINT32, NULL, 0),
       DIODE_ERR_TOO_LARGE);
+  expect_parse_fails (raw_frame (DIODE_MSG_HELLO, 0, 0,
+          DIODE_MAX_TEXT_PAYLOAD + 1, NULL, 0), DIODE_ERR_TOO_LARGE);
+  expect_parse_fails (raw_frame (DIODE_MSG_PUBLISH, 0, 0,
+          DIODE_MAX_POLICY_PAYLOAD + 1, NULL, 0), DIODE_ERR_TOO_LARGE);
 
   fail_unless_equals_int (diode_msg_max_payload (DIODE_MSG_MEDIA),
       DIODE_MAX_MEDIA_PAYLOAD);
   fail_unless_equals_int (diode_msg_max_payload (DIODE_MSG_CAPS),
       DIODE_MAX_CAPS_PAYLOAD);
   fail_unless_equals_int (diode_msg_max_payload (DIODE_MSG_HELLO),
-      DIODE_MAX_CONTROL_PAYLOAD);
+      DIODE_MAX_TEXT_PAYLOAD);
+  fail_unless_equals_int (diode_msg_max_payload (DIODE_MSG_WELCOME),
+      DIODE_MAX_TEXT_PAYLOAD);
   fail_unless_equals_int (diode_msg_max_payload (DIODE_MSG_ERROR),
-      DIODE_MAX_CONTROL_PAYLOAD);
+      DIODE_MAX_TEXT_PAYLOAD);
+  fail_unless_equals_int (diode_msg_max_payload (DIODE_MSG_PUBLISH),
+      DIODE_MAX_POLICY_PAYLOAD);
+  fail_unless_equals_int (diode_msg_max_payload (DIODE_MSG_POLICY),
+      DIODE_MAX_POLICY_PAYLOAD);
+  fail_unless_equals_int (diode_msg_max_payload (DIODE_MSG_SUBSCRIBE),
+      DIODE_MAX_SMALL_PAYLOAD);
+  fail_unless_equals_int (diode_msg_max_payload (DIODE_MSG_EOS),
+      DIODE_MAX_SMALL_PAYLOAD);
+  fail_unless_equals_int (diode_msg_max_payload (DIODE_MSG_PONG),
+      DIODE_MAX_SMALL_PAYLOAD);
+  fail_unless (DIODE_MAX_CONTROL_PAYLOAD >= DIODE_MAX_POLICY_PAYLOAD);
   fail_unless_equals_int (diode_msg_max_payload (0), 0);
   fail_unless_equals_int (diode_msg_max_payload (0x42), 0);
   fail_unless_equals_int (diode_msg_max_payload (0x1ff), 0);
@@ -1022,6 +1039,46 @@ GST_START_TEST (test_policy_limits)
 
 GST_END_TEST;
 
+/* The per-type limits leave room for the largest message each type can
+ * carry: every encoder's maximum passes the header check of its type. */
+GST_START_TEST (test_largest_fit)
+{
+  gchar *name = g_strnfill (DIODE_MAX_STREAM_NAME, 'n');
+  gchar *fleet = g_strnfill (DIODE_MAX_STREAM_NAME, 'f');
+  gchar *text = g_strnfill (DIODE_MAX_TEXT, 't');
+  gchar **allow = g_new0 (gchar *, DIODE_MAX_ALLOW + 1);
+  GBytes *frames[7];
+  DiodeMsg m;
+  guint i;
+
+  for (i = 0; i < DIODE_MAX_ALLOW; i++)
+    allow[i] = g_strdup_printf ("0x%040x", i);
+  frames[0] = diode_msg_encode_publish_policy (name, DIODE_ACCESS_PRIVATE,
+      fleet, (const gchar * const *) allow);
+  frames[1] = diode_msg_encode_policy (DIODE_ACCESS_PRIVATE, fleet,
+      (const gchar * const *) allow);
+  frames[2] = diode_msg_encode_hello (1, 1, DIODE_ROLE_PUBLISHER, text);
+  frames[3] = diode_msg_encode_welcome (1, G_MAXUINT32, text);
+  frames[4] = diode_msg_encode_error (DIODE_ERR_INTERNAL, text);
+  frames[5] = diode_msg_encode_subscribe (name, G_MAXUINT64, G_MAXUINT32);
+  frames[6] = diode_msg_encode_publish_ok (name, G_MAXUINT64);
+  for (i = 0; i < G_N_ELEMENTS (frames); i++) {
+    fail_unless (frames[i] != NULL, "frame %u not encoded", i);
+    fail_unless (diode_msg_check_header (g_bytes_get_data (frames[i], NULL),
+            NULL, NULL), "frame %u (%" G_GSIZE_FORMAT " bytes) over its "
+        "limit", i, g_bytes_get_size (frames[i]));
+    parse_ok (frames[i], &m);
+    diode_msg_clear (&m);
+    g_bytes_unref (frames[i]);
+  }
+  g_strfreev (allow);
+  g_free (name);
+  g_free (fleet);
+  g_free (text);
+}
+
+GST_END_TEST;
+
 static Suite *
 msg_suite (void)
 {
@@ -1045,6 +1102,7 @@ msg_suite (void)
   tcase_add_test (tc, test_limit_text);
   tcase_add_test (tc, test_limit_caps);
   tcase_add_test (tc, test_limit_header_length);
+  tcase_add_test (tc, test_largest_fit);
   tcase_add_test (tc, test_truncated);
   tcase_add_test (tc, test_frame_size_mismatch);
   tcase_add_test (tc, test_trailing_ignored);

@@ -25,7 +25,8 @@ static void
 push (DiodeRing * r, guint64 seq, gboolean key, gsize size)
 {
   GBytes *f = frame ((guint8) seq, size);
-  diode_ring_push_media (r, f, seq, seq * 100 * GST_MSECOND, key, FALSE);
+  fail_unless (diode_ring_push_media (r, f, seq, seq * 100 * GST_MSECOND, key,
+          FALSE, NULL));
   g_bytes_unref (f);
 }
 
@@ -65,26 +66,38 @@ GST_START_TEST (test_join_at_latest_keyframe)
 
 GST_END_TEST;
 
+/* What a chunk of @n frames of @size bytes counts for. */
+#define CHUNK_COST(n, size) \
+  (DIODE_RING_CHUNK_OVERHEAD + (n) * DIODE_RING_FRAME_COST (size))
+
 GST_START_TEST (test_byte_limit_evicts_whole_chunks)
 {
-  DiodeRing *r = diode_ring_new (1000, 0);
+  /* room for 5 chunks of 4 frames, so no chunk reaches half of it */
+  const gsize limit = 5 * CHUNK_COST (4, 1000) + 100;
+  DiodeRing *r = diode_ring_new (limit, 0);
   guint64 s;
 
   for (s = 1; s <= 40; s++)
-    push (r, s, s % 4 == 1, 100);   /* chunks of 4 frames, 400 bytes */
-  /* at most 1000 bytes, whole chunks: 2 full chunks */
-  fail_unless (diode_ring_get_bytes (r) <= 1000);
-  fail_unless_equals_int (diode_ring_get_n_chunks (r), 2);
-  fail_unless_equals_int (diode_ring_get_bytes (r), 800);
+    push (r, s, s % 4 == 1, 1000);
+  /* at most the limit, whole chunks: 5 full chunks */
+  fail_unless (diode_ring_get_bytes (r) <= limit);
+  fail_unless_equals_int (diode_ring_get_n_chunks (r), 5);
+  fail_unless_equals_int (diode_ring_get_bytes (r), 5 * CHUNK_COST (4, 1000));
   diode_ring_free (r);
 }
 
 GST_END_TEST;
 
-GST_START_TEST (test_newest_chunk_never_evicted)
+/* Was test_newest_chunk_never_evicted: a chunk that grows to half the
+ * limit without a keyframe goes on in a continuation chunk, so its
+ * beginning can be evicted; joiners never start at a continuation. */
+GST_START_TEST (test_long_chunk_continues)
 {
-  DiodeRing *r = diode_ring_new (10, 0);
-  DiodeCursor c;
+  DiodeRing *r = diode_ring_new (2 * CHUNK_COST (2, 500), 0);
+  DiodeCursor c, late;
+  DiodeChunk *join;
+  gboolean skipped;
+  guint64 s;
 
   push (r, 1, TRUE, 500);
   push (r, 2, FALSE, 500);
@@ -92,7 +105,39 @@ GST_START_TEST (test_newest_chunk_never_evicted)
   diode_cursor_init (&c);
   diode_cursor_join (&c, r);
   fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 1);
+  /* the keyframe chunk is full (half the limit): seq 3 continues */
+  push (r, 3, FALSE, 500);
+  fail_unless_equals_int (diode_ring_get_n_chunks (r), 2);
+  join = diode_ring_join_chunk (r);
+  fail_unless (join->keyframe && join->first_seq == 1);
+  /* a reader passes from a chunk to its continuation without a skip */
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, &skipped)), 2);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, &skipped)), 3);
+  fail_if (skipped);
+  /* no keyframe ever again: the beginning goes, the ring stays bounded */
+  for (s = 4; s <= 40; s++) {
+    push (r, s, FALSE, 500);
+    fail_unless (diode_ring_get_bytes (r) <= 2 * CHUNK_COST (2, 500)
+        + DIODE_RING_FRAME_COST (500));
+  }
+  fail_unless (diode_ring_get_n_chunks (r) <= 3);
+  /* nothing to join at: a joiner waits for the next keyframe... */
+  fail_unless (diode_ring_join_chunk (r) == NULL);
+  diode_cursor_init (&late);
+  diode_cursor_join (&late, r);
+  fail_unless (diode_cursor_next (&late, r, NULL) == NULL);
+  /* ...as does a reader that fell out of the ring */
+  fail_unless (diode_cursor_next (&c, r, &skipped) == NULL);
+  fail_unless (skipped);
+  push (r, 41, TRUE, 500);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&late, r, NULL)), 41);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 41);
+  /* a seq inside a continuation can still be resumed from */
+  fail_unless (diode_cursor_seek_seq (&late, r, 40));
+  fail_unless_equals_int (tag_of (diode_cursor_next (&late, r, NULL)), 40);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&late, r, NULL)), 41);
   diode_cursor_clear (&c);
+  diode_cursor_clear (&late);
   diode_ring_free (r);
 }
 
@@ -113,29 +158,46 @@ GST_START_TEST (test_time_limit)
 
 GST_END_TEST;
 
+/* With a byte limit, time never cuts a chunk: a GOP longer than the time
+ * limit stays whole and joinable at its keyframe. */
+GST_START_TEST (test_long_gop_stays_joinable)
+{
+  DiodeRing *r = diode_ring_new (32 * 1024 * 1024, GST_SECOND);
+  guint64 s;
+
+  for (s = 1; s <= 30; s++)     /* 3 s at 100 ms, one keyframe */
+    push (r, s, s == 1, 1000);
+  fail_unless_equals_int (diode_ring_get_n_chunks (r), 1);
+  fail_unless_equals_uint64 (diode_ring_join_chunk (r)->first_seq, 1);
+  diode_ring_free (r);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_slow_cursor_skips_to_latest_keyframe)
 {
-  DiodeRing *r = diode_ring_new (1000, 0);
+  const gsize limit = 5 * CHUNK_COST (4, 1000) + 100;
+  DiodeRing *r = diode_ring_new (limit, 0);
   DiodeCursor c;
   gboolean skipped = FALSE;
   GBytes *f;
   guint64 s;
 
-  push (r, 1, TRUE, 100);
+  push (r, 1, TRUE, 1000);
   diode_cursor_init (&c);
   diode_cursor_join (&c, r);
   fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, &skipped)), 1);
   fail_if (skipped);
   /* the viewer stalls while 30 frames go by */
   for (s = 2; s <= 31; s++)
-    push (r, s, s % 4 == 1, 100);
+    push (r, s, s % 4 == 1, 1000);
   f = diode_cursor_next (&c, r, &skipped);
   fail_unless (skipped);
   fail_unless_equals_int (c.skipped, 1);
   /* lands on the newest keyframe chunk (seq 29) */
   fail_unless_equals_int (tag_of (f), 29);
   /* the stalled cursor held at most one evicted chunk: the ring is bounded */
-  fail_unless (diode_ring_get_bytes (r) <= 1000);
+  fail_unless (diode_ring_get_bytes (r) <= limit);
   diode_cursor_clear (&c);
   diode_ring_free (r);
 }
@@ -149,8 +211,10 @@ GST_START_TEST (test_headers_in_prelude)
   GBytes *caps = frame (200, 10), *h1 = frame (201, 10), *h2 = frame (202, 10);
 
   diode_ring_push_caps (r, caps);
-  diode_ring_push_media (r, h1, 1, G_MAXUINT64, FALSE, TRUE);
-  diode_ring_push_media (r, h2, 2, G_MAXUINT64, FALSE, TRUE);
+  fail_unless (diode_ring_push_media (r, h1, 1, G_MAXUINT64, FALSE, TRUE,
+          NULL));
+  fail_unless (diode_ring_push_media (r, h2, 2, G_MAXUINT64, FALSE, TRUE,
+          NULL));
   push (r, 3, TRUE, 10);
   push (r, 4, FALSE, 10);
   push (r, 5, TRUE, 10);
@@ -222,8 +286,9 @@ ring_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_join_at_latest_keyframe);
   tcase_add_test (tc, test_byte_limit_evicts_whole_chunks);
-  tcase_add_test (tc, test_newest_chunk_never_evicted);
+  tcase_add_test (tc, test_long_chunk_continues);
   tcase_add_test (tc, test_time_limit);
+  tcase_add_test (tc, test_long_gop_stays_joinable);
   tcase_add_test (tc, test_slow_cursor_skips_to_latest_keyframe);
   tcase_add_test (tc, test_headers_in_prelude);
   tcase_add_test (tc, test_cursor_before_first_chunk);
