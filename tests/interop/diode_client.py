@@ -632,16 +632,23 @@ class Connection:
             raise ConnectionClosed("send failed: %s" % e)
         self._salvaging = True
         self.state = "CLOSED"  # no keepalive PING from here on
+        skipped = 0
+        deadline = time.monotonic() + 2.0
         try:
-            m = self.recv_frame(1.0)
-        except (DiodeError, OSError, ssl.SSLError) as e2:
-            raise ConnectionClosed("send failed: %s; then: %s" % (e, e2))
+            while True:
+                # Frames queued before the ERROR (a stalled viewer's backlog)
+                # are of no use any more: skip them, bounded in time.
+                m = self.recv_frame(max(deadline - time.monotonic(), 0))
+                if m.type == ERROR:
+                    self.close()
+                    raise RemoteError(m.code, m.text)
+                skipped += 1
+        except (ConnectionClosed, Timeout, ProtocolViolation, OSError,
+                ssl.SSLError) as e2:
+            raise ConnectionClosed("send failed: %s; then (%d frames "
+                                   "skipped): %s" % (e, skipped, e2))
         finally:
             self._salvaging = False
-        if m.type == ERROR:
-            self.close()
-            raise RemoteError(m.code, m.text)
-        raise ConnectionClosed("send failed: %s" % e)
 
     def send_error(self, code, text):
         try:
@@ -861,11 +868,12 @@ class Publisher(Connection):
     def _drain(self):
         while self.sock.pending() or select.select([self.sock], [], [], 0)[0]:
             try:
-                m = self.recv(0.05)
+                # PINGs are answered inside; anything but PING/PONG/ERROR is
+                # refused by recv's state check (PUBLISHING), so it never
+                # returns a message here.
+                self.recv(0.05)
             except Timeout:
                 return
-            # Anything but PING/PONG/ERROR in PUBLISHING was refused by recv.
-            del m
 
 
 class Viewer(Connection):
