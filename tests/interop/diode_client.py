@@ -205,9 +205,11 @@ class Identity:
         self.address = address_of_cert(der)
 
     @classmethod
-    def create(cls, directory, days=1):
+    def create(cls, directory, days=1, not_before=None):
         """Make (or reuse) directory/identity.pem; a fresh certificate with a
-        validity of `days` (negative: already expired, for the tests)."""
+        validity of `days` (negative: already expired, for the tests), or
+        valid from `not_before` ("YYYYMMDDHHMMSSZ", a future date for the
+        tests) for `days`."""
         os.makedirs(directory, mode=0o700, exist_ok=True)
         key = os.path.join(directory, "identity.pem")
         cert = os.path.join(directory, "cert.pem")
@@ -218,7 +220,9 @@ class Identity:
                                 "-out", key], check=True, capture_output=True)
             finally:
                 os.umask(old)
-        if days > 0:
+        if not_before is not None:
+            cls._sign_with_dates(directory, key, cert, not_before, days)
+        elif days > 0:
             subprocess.run(["openssl", "req", "-x509", "-new", "-key", key,
                             "-subj", "/CN=diode-interop", "-days", str(days),
                             "-out", cert], check=True, capture_output=True)
@@ -232,6 +236,31 @@ class Identity:
                             "-signkey", key, "-days", str(days), "-out", cert],
                            check=True, capture_output=True)
         return cls(key, cert)
+
+    @staticmethod
+    def _sign_with_dates(directory, key, cert, not_before, days):
+        # OpenSSL 3.0's req/x509 cannot set notBefore; `openssl ca -selfsign`
+        # can, given a throwaway CA database.
+        ca = os.path.join(directory, "ca")
+        os.makedirs(ca, exist_ok=True)
+        with open(os.path.join(ca, "index.txt"), "w"):
+            pass
+        with open(os.path.join(ca, "serial"), "w") as f:
+            f.write("01\n")
+        with open(os.path.join(ca, "ca.cnf"), "w") as f:
+            f.write("[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\n"
+                    "new_certs_dir = %s\nserial = %s/serial\ndefault_md = default\n"
+                    "policy = p\n[p]\ncommonName = supplied\n" % (ca, ca, ca))
+        csr = os.path.join(ca, "req.csr")
+        subprocess.run(["openssl", "req", "-new", "-key", key,
+                        "-subj", "/CN=diode-interop", "-out", csr],
+                       check=True, capture_output=True)
+        end = time.strftime("%Y%m%d%H%M%SZ", time.gmtime(
+            time.mktime(time.strptime(not_before, "%Y%m%d%H%M%SZ")) + days * 86400))
+        subprocess.run(["openssl", "ca", "-batch", "-config",
+                        os.path.join(ca, "ca.cnf"), "-selfsign", "-keyfile", key,
+                        "-in", csr, "-startdate", not_before, "-enddate", end,
+                        "-out", cert], check=True, capture_output=True)
 
 
 # --- Section 4: field encoding -------------------------------------------------

@@ -406,8 +406,68 @@ def _check_b(ctx, relay):
     return "; ".join(summary) + "; identical frames"
 
 
-def check_c_pinning_and_private(ctx):
+def check_b_diodesink_streamheaders(ctx):
+    """diodesink with caps carrying `streamheader` (oggmux): the Python
+    viewers, early and late, get CAPS, then the STREAMHEADER frames (seq below
+    first_seq, bytes equal to the caps' streamheader buffers), then a
+    KEYFRAME at first_seq (sections 6 MEDIA, 8, 10)."""
     relay = ctx.relay()
+    sink = subprocess.Popen(
+        ["gst-launch-1.0", "audiotestsrc", "is-live=true", "num-buffers=200", "!", "vorbisenc", "!",
+         "oggmux", "!", "diodesink", "stream=ogg", "relay=%s:%d" % (HOST, relay.port),
+         "relay-id=" + relay.address],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ctx.gst_env("ogg"))
+    res = {"early": {}, "late": {}}
+
+    def viewer(who, delay):
+        try:
+            time.sleep(delay)
+            v = d.Viewer(HOST, relay.port, ctx.identity("ogg-" + who), relay_id=relay.address)
+            res[who]["first"] = v.subscribe("ogg", 0, 20000, timeout=30)
+            res[who]["msgs"] = v.read_stream(40)
+            v.close()
+        except Exception as e:  # reported below
+            res[who]["error"] = repr(e)
+    threads = [threading.Thread(target=viewer, args=("early", 0)),
+               threading.Thread(target=viewer, args=("late", 2.0))]
+    for t in threads:
+        t.start()
+    try:
+        try:
+            sink.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise Fail("oggmux ! diodesink pipeline did not end")
+    finally:
+        if sink.poll() is None:
+            sink.kill()
+            sink.wait()
+        for t in threads:
+            t.join(60)
+        relay.stop()
+    for who in res:
+        expect("error" not in res[who], "%s viewer: %s" % (who, res[who].get("error")))
+    results = [(who, res[who]["first"], res[who]["msgs"]) for who in ("early", "late")]
+    expect(sink.returncode == 0, "oggmux ! diodesink exited %d" % sink.returncode)
+    out = []
+    for who, first, msgs in results:
+        expect(msgs[0].type == d.CAPS and "streamheader=(buffer)<" in msgs[0].caps,
+               "%s: no CAPS with streamheader first" % who)
+        hexes = msgs[0].caps.split("streamheader=(buffer)<", 1)[1].split(">", 1)[0]
+        caps_headers = [bytes.fromhex(h.strip()) for h in hexes.split(",")]
+        media = check_stream_start(msgs, first, who)
+        headers = [m for m in msgs if m.type == d.MEDIA and m.flags & d.F_STREAMHEADER]
+        expect([m.data for m in headers] == caps_headers,
+               "%s: STREAMHEADER frames differ from the caps' streamheader buffers" % who)
+        expect(msgs[-1].type == d.EOS and msgs[-1].seq == media[-1].seq, "%s: EOS seq" % who)
+        out.append("%s first_seq %d after %d STREAMHEADER" % (who, first, len(headers)))
+    return "; ".join(out) + ", equal to the caps' streamheader"
+
+
+def check_c_pinning_and_private(ctx):
+    conf = os.path.join(ctx.workdir, "relay-c.conf")
+    with open(conf, "w") as f:  # docs/security.md section 5
+        f.write("[fleet crew]\nmembers=%s\n" % ctx.identity("crew").address)
+    relay = ctx.relay("--config", conf)
     try:
         return _check_c(ctx, relay)
     finally:
@@ -477,6 +537,15 @@ def _check_c(ctx, relay):
     e = expect_remote_error(lambda: s.subscribe("secret", 0, 0), d.NOT_AUTHORIZED, "stranger on a protected stream")
     expect("ops" in e.text, "ERROR 102 text does not name the fleet: %r" % e.text)
     s.close()
+    # Protected with a configured fleet: its member is admitted, others not.
+    p.send_policy(d.ACCESS_PROTECTED, "crew", [])
+    m = d.Viewer(HOST, relay.port, ctx.identity("crew"), relay_id=relay.address)
+    m.subscribe("secret", 0, 2000)
+    m.close()
+    s = d.Viewer(HOST, relay.port, stranger, relay_id=relay.address)
+    e = expect_remote_error(lambda: s.subscribe("secret", 0, 0), d.NOT_AUTHORIZED, "stranger vs fleet crew")
+    expect("crew" in e.text, "ERROR 102 text does not name the fleet: %r" % e.text)
+    s.close()
     # Public again: anyone.
     p.send_policy(d.ACCESS_PUBLIC)
     s = d.Viewer(HOST, relay.port, stranger, relay_id=relay.address)
@@ -492,7 +561,8 @@ def _check_c(ctx, relay):
     o.close()
     p3.close()
     return ("wrong relay-id and changed known-relays refused; private: stranger 102 (usable after), "
-            "friend and owner admitted; POLICY cuts off; protected names the fleet; 101 takeover")
+            "friend and owner admitted; POLICY cuts off; protected: unconfigured fleet refused, member of a "
+            "configured one admitted; 101 takeover")
 
 
 def check_d_malformed_frames(ctx):
@@ -691,6 +761,14 @@ def check_d_tls_and_identity(ctx):
             expect(e.code == d.NOT_AUTHORIZED, "expired certificate: ERROR %d %r" % (e.code, e.text))
             expired = e.text
             expect("expired" in e.text, "ERROR 102 text does not name the reason: %r" % e.text)
+        # A client certificate not valid yet: the same.
+        future = d.Identity.create(os.path.join(ctx.workdir, "id-future"), 30, not_before="20991231000000Z")
+        try:
+            d.Connection(HOST, relay.port, future, relay_id=relay.address)
+            raise Fail("a client with a certificate valid from 2099 got WELCOME")
+        except d.RemoteError as e:
+            expect(e.code == d.NOT_AUTHORIZED, "future certificate: ERROR %d %r" % (e.code, e.text))
+            not_yet = e.text
         # TLS 1.2 is refused.
         import socket
         import ssl
@@ -710,7 +788,8 @@ def check_d_tls_and_identity(ctx):
             raw.close()
     finally:
         relay.stop()
-    return "TLS 1.3 only, TLS 1.2 refused; no cert -> %s; expired cert -> 102 %r" % (no_cert, expired[:70])
+    return "TLS 1.3 only, TLS 1.2 refused; no cert -> %s; expired -> 102 %r; not yet valid -> 102 %r" % (
+        no_cert, expired[50:100], not_yet[50:100])
 
 
 def check_d_sequences_and_subscribe(ctx):
@@ -1151,6 +1230,7 @@ CHECKS = [
     ("selftest", check_selftest),
     ("a-python-publisher-diodesrc", check_a_python_publisher_to_diodesrc),
     ("b-diodesink-python-viewers", check_b_diodesink_to_python_viewers),
+    ("b-diodesink-streamheaders", check_b_diodesink_streamheaders),
     ("c-pinning-private", check_c_pinning_and_private),
     ("d-malformed", check_d_malformed_frames),
     ("d-version", check_d_version_negotiation),
