@@ -550,14 +550,24 @@ def _check_c(ctx, relay):
     p.send_policy(d.ACCESS_PUBLIC)
     s = d.Viewer(HOST, relay.port, stranger, relay_id=relay.address)
     s.subscribe("secret", 0, 2000)
-    s.close()
+    s.read_stream(5, stop_after=2)
+    o.idle(0.3)
     # Same identity publishing the name again takes it over: the old
-    # connection gets 101 and is closed.
+    # connection gets 101 and is closed; the attached stranger, not on the
+    # new PUBLISH's list, is cut off (102, closed); the owner's viewer gets
+    # the new run's CAPS and first MEDIA.
     p3 = d.Publisher(HOST, relay.port, owner, relay_id=relay.address)
     n = p3.publish("secret", d.ACCESS_PRIVATE, "", [friend.address])
     expect(n == 4, "takeover next_seq %d, expected 4" % n)
     expect_remote_error(lambda: p.recv(5), d.NAME_IN_USE, "old publisher after takeover")
     expect_closed(p, "old publisher after 101")
+    expect_remote_error(lambda: s.read_stream(5), d.NOT_AUTHORIZED, "public-era viewer after a private PUBLISH")
+    expect_closed(s, "cut-off stranger")
+    p3.send_caps("application/x-test, run=(int)2")
+    p3.send_media(b"run2", d.F_KEYFRAME | d.F_DISCONT)
+    got = o.read_stream(5, stop_after=1)
+    expect([(x.name, getattr(x, "seq", None)) for x in got] == [("CAPS", None), ("MEDIA", 4)]
+           and got[0].caps.endswith("run=(int)2"), "owner's viewer after takeover: %r" % got)
     o.close()
     p3.close()
     return ("wrong relay-id and changed known-relays refused; private: stranger 102 (usable after), "
@@ -737,6 +747,55 @@ def check_d_keepalive(ctx):
         relay.stop()
     return ("PING gaps %.0f/%.0f/%.0f ms (min/median/max) at K=%d; PONG echoes the token; silent client "
             "ERROR 203 after %.1f s; keepalive client kept" % (gaps[0] * 1000, median * 1000, longest * 1000, k, took))
+
+
+def check_d_keepalive_off(ctx):
+    relay = ctx.relay("--keepalive", "0")
+    try:
+        c = d.Connection(HOST, relay.port, ctx.identity("ka0"), relay_id=relay.address,
+                         keepalive=False, auto_pong=False)
+        expect(c.keepalive_ms == 0, "WELCOME keepalive_ms %d with --keepalive 0" % c.keepalive_ms)
+        got = c.idle(3.0)
+        expect(got == [] and not c.pings_received and c.state == "READY",
+               "K=0: relay PINGed or closed a silent client: %r" % got)
+        c.close()
+    finally:
+        relay.stop()
+    return "K=0: no PINGs, a client silent for 3 s stays connected"
+
+
+def check_d_names_and_seq_gaps(ctx):
+    relay = ctx.relay()
+    try:
+        me = ctx.identity("names")
+        for name in ["a b", "caf\u00e9\u00a0\u2603", "\u00e9" * 127 + "x", "x" * 255, "-", "..", "\U0001f600"]:
+            p = d.Publisher(HOST, relay.port, me, relay_id=relay.address)
+            expect(p.publish(name) == 1, "name %r refused" % name)
+            p.close()
+        c = d.Connection(HOST, relay.port, me, role=d.ROLE_PUBLISHER, relay_id=relay.address, send_hello=False)
+        raw_error(c, d.hello(1, 1, 0), d.PROTOCOL, "HELLO role 0")
+        # Gaps inside a session are allowed (section 9); seq 0 is not.
+        p = d.Publisher(HOST, relay.port, me, relay_id=relay.address)
+        p.publish("gaps")
+        p.send_caps("a/b")
+        v = d.Viewer(HOST, relay.port, me, relay_id=relay.address)
+        p.send_media(b"1", d.F_KEYFRAME)
+        v.subscribe("gaps", 0, 2000)
+        p.next_seq = 10
+        p.send_media(b"10")
+        p.next_seq = 1000
+        p.send_media(b"1000", d.F_KEYFRAME)
+        p.send_eos()
+        got = v.read_stream(5)
+        expect([m.seq for m in got if m.type == d.MEDIA] == [1, 10, 1000] and got[-1].seq == 1000,
+               "seq gaps: %r" % got)
+        p = d.Publisher(HOST, relay.port, me, relay_id=relay.address)
+        p.publish("zero")
+        p.send_caps("a/b")
+        raw_error(p, d.frame(d.MEDIA, b"\0" * 8 + d.media(1, b"x")[16:]), d.PROTOCOL, "MEDIA seq 0")
+    finally:
+        relay.stop()
+    return "names with spaces, U+00A0, 255 bytes, emoji accepted; role 0 -> 200; seq gaps forwarded; seq 0 -> 200"
 
 
 def check_d_tls_and_identity(ctx):
@@ -1235,6 +1294,8 @@ CHECKS = [
     ("d-malformed", check_d_malformed_frames),
     ("d-version", check_d_version_negotiation),
     ("d-keepalive", check_d_keepalive),
+    ("d-keepalive-off", check_d_keepalive_off),
+    ("d-names-seq-gaps", check_d_names_and_seq_gaps),
     ("d-tls-identity", check_d_tls_and_identity),
     ("d-seq-subscribe", check_d_sequences_and_subscribe),
     ("d-shutdown", check_d_shutdown),
