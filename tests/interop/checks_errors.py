@@ -166,7 +166,8 @@ def check_d_version_negotiation(ctx):
                          hello_extra=b"future fields")
         expect(c.version == 1, "HELLO with appended bytes not welcomed")
         c.close()
-        # Appended bytes in PUBLISH (after the policy) and SUBSCRIBE are ignored.
+        # Appended bytes in PUBLISH (after the policy) and SUBSCRIBE (after its
+        # last field, the publisher pin, here empty) are ignored.
         p = d.Publisher(HOST, relay.port, ident, relay_id=relay.address)
         p.send_raw(d.frame(d.PUBLISH, d.enc_name("fwd") + d.enc_policy(d.ACCESS_PUBLIC) + b"later"))
         p.state = "PUBLISH_SENT"
@@ -176,7 +177,7 @@ def check_d_version_negotiation(ctx):
         p.send_caps("application/x-test")
         p.send_media(b"k", d.F_KEYFRAME)
         v = d.Viewer(HOST, relay.port, ident, relay_id=relay.address)
-        v.send_raw(d.frame(d.SUBSCRIBE, d.enc_name("fwd") + b"\0" * 8 + b"\0\0\x07\xd0" + b"later"))
+        v.send_raw(d.frame(d.SUBSCRIBE, d.enc_name("fwd") + b"\0" * 8 + b"\0\0\x07\xd0" + b"\0" + b"later"))
         v.state = "SUBSCRIBING"
         m = v.recv(5)
         expect(m.type == d.SUBSCRIBE_OK, "SUBSCRIBE with appended bytes: %r" % m)

@@ -442,11 +442,11 @@ def _check_states(ctx, relay):
                      agent="\u00e9" * 2048)
     c.send_raw(d.frame(d.PING, (9).to_bytes(8, "big") + b"z" * (d.CONTROL_LIMIT - 8)))
     c.idle(0.5)
-    expect(any(t == 9 for _, t in c.pongs_received), "64 KiB PING not answered")
+    expect(any(t == 9 for _, t in c.pongs_received), "1 KiB PING not answered")
     c.close()
     return ("EOS/MEDIA/POLICY after EOS and 2nd PUBLISH -> 200; client ERRORs unanswered; RELAY role; "
             "held vs private 102; stream headers, caps change, reserved bits and appended bytes "
-            "forwarded; new run after EOS; exact 64 KiB/1 MiB/16 MiB/4096 limits accepted")
+            "forwarded; new run after EOS; exact 1 KiB/1 MiB/16 MiB/4096 limits accepted")
 
 
 def check_d_name_grace_and_handshake(ctx):
