@@ -19,6 +19,12 @@ static const gchar *const kind_names[RELAY_LOG_N_KINDS] = {
   "peer errors", "handshake failures", "slow peers",
 };
 
+/* Lines per window: accept() failing is one condition, said once. */
+static const guint kind_burst[RELAY_LOG_N_KINDS] = {
+  1, RELAY_LOG_BURST, RELAY_LOG_BURST, RELAY_LOG_BURST, RELAY_LOG_BURST,
+  RELAY_LOG_BURST, RELAY_LOG_BURST,
+};
+
 static void
 log_suppressed (RelayLogKind kind, RelayLogLimit * l)
 {
@@ -40,7 +46,7 @@ relay_log (DiodeRelay * r, RelayLogKind kind, const gchar * format, ...)
     l->window_start = now;
     l->lines = l->suppressed = 0;
   }
-  if (l->lines >= RELAY_LOG_BURST) {
+  if (l->lines >= kind_burst[kind]) {
     l->suppressed++;
     return;
   }

@@ -28,7 +28,8 @@ typedef enum {
 } RelayLogKind;
 
 #define RELAY_LOG_INTERVAL_MS 10000   /* one rate-limit window */
-#define RELAY_LOG_BURST       20      /* lines per kind and window */
+#define RELAY_LOG_BURST       20      /* lines per kind and window (accept
+                                         failures: 1) */
 #define RELAY_LOG_TEXT_MAX    200     /* characters of peer text kept */
 
 typedef struct {
