@@ -468,7 +468,11 @@ conn_on_readable (Conn * c)
 void
 relay_accept (DiodeRelay * r)
 {
-  for (;;) {
+  guint budget;
+
+  /* A crowd at the door waits for the next turn (the listener is level
+   * triggered) rather than keep the open connections waiting. */
+  for (budget = ACCEPT_BUDGET; budget > 0; budget--) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof (ss);
     char host[INET6_ADDRSTRLEN] = "?";

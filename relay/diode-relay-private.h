@@ -33,6 +33,7 @@ G_BEGIN_DECLS
  * before the others get their turn (docs/security.md, "Resource limits"). */
 #define READ_BUDGET_BYTES  (256 * 1024)
 #define READ_BUDGET_FRAMES 64
+#define ACCEPT_BUDGET      64   /* connections accepted per loop turn */
 /* What a queued control frame costs beyond its bytes (GBytes, list node):
  * counted so the reply bound holds for floods of tiny PONGs too. */
 #define CTRL_FRAME_OVERHEAD 64
