@@ -109,7 +109,7 @@ start_relay () {
   # meant for one attacker, not for a whole benchmark (docs/decisions.md).
   bench_spawn "$_max" "$bench_tmp/$_n" "$relay_bin" --listen 127.0.0.1:0 \
     --print-id --stats-interval 5 --identity "$bench_tmp/relay-key.pem" \
-    --max-connections 20000 --max-connections-per-address 20000 \
+    --max-connections 16384 --max-connections-per-address 20000 \
     --max-pending-per-address 20000 "$@"
   RELAY_PID=$SPAWN_PID; RELAY_TPID=$SPAWN_TPID
   for _i in $(seq 1 100); do

@@ -194,13 +194,23 @@ main (int argc, char **argv)
       "max-pending-per-address", (guint) max_pending, "max-streams",
       (guint) max_streams, "max-reply-bytes", (guint64) max_reply, NULL);
   /* Past the descriptor limit accept() fails (the relay then pauses it);
-   * a cap below it refuses cleanly instead. Say so at start. */
-  if (getrlimit (RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur !=
-      RLIM_INFINITY && (max_conns == 0 || (rlim_t) max_conns + 64 >
-          nofile.rlim_cur))
-    g_message ("the descriptor limit (%lu) is below --max-connections (%d) "
-        "plus some spare: past it new connections wait (ulimit -n)",
-        (unsigned long) nofile.rlim_cur, max_conns);
+   * a cap below it refuses cleanly instead. Raise the soft limit as far as
+   * the hard one allows (often 1024 of 500 000), and say so if that is
+   * still too low. */
+  if (getrlimit (RLIMIT_NOFILE, &nofile) == 0
+      && nofile.rlim_cur != RLIM_INFINITY) {
+    rlim_t want = max_conns ? (rlim_t) max_conns + 64 : nofile.rlim_max;
+
+    if (want > nofile.rlim_cur) {
+      nofile.rlim_cur = MIN (want, nofile.rlim_max);
+      setrlimit (RLIMIT_NOFILE, &nofile);
+      getrlimit (RLIMIT_NOFILE, &nofile);
+    }
+    if (max_conns == 0 || (rlim_t) max_conns + 64 > nofile.rlim_cur)
+      g_message ("the descriptor limit (%lu) is below --max-connections (%d) "
+          "plus some spare: past it new connections wait (ulimit -n)",
+          (unsigned long) nofile.rlim_cur, max_conns);
+  }
   if (!diode_relay_start (relay, &err)) {
     fprintf (stderr, "diode-relay: %s\n", err->message);
     g_object_unref (relay);

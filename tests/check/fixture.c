@@ -233,8 +233,8 @@ relay_child_setup (gpointer user_data)
   if (cs && cs->nofile) {
     struct rlimit rl;
 
-    getrlimit (RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = cs->nofile;
+    /* both limits: the daemon raises its soft limit up to the hard one */
+    rl.rlim_cur = rl.rlim_max = cs->nofile;
     if (setrlimit (RLIMIT_NOFILE, &rl) != 0)
       _exit (1);
   }

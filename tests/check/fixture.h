@@ -70,8 +70,8 @@ typedef struct
 FixtureRelayProc *fixture_relay_proc_start (const gchar * fallback_bin,
                                             const gchar * const *extra_args);
 /* The same with the relay's stderr (its log) written to @log_path (NULL:
- * inherited) and, if @nofile is not 0, its RLIMIT_NOFILE soft limit set to
- * @nofile. */
+ * inherited) and, if @nofile is not 0, its RLIMIT_NOFILE (soft and hard)
+ * set to @nofile. */
 FixtureRelayProc *fixture_relay_proc_start_full (const gchar * fallback_bin,
                                                  const gchar * const *extra_args,
                                                  const gchar * log_path,
