@@ -198,8 +198,8 @@ ping_pong (RawClient * c, guint64 token)
 /* ------------------------------------------------------------------------ */
 /* 1. replies that are never read */
 
-#define FLOOD_MAX     (16 * 1024 * 1024)
-#define FLOOD_LIMIT   (8 * 1024 * 1024)
+#define FLOOD_MAX     (32 * 1024 * 1024)
+#define FLOOD_LIMIT   (16 * 1024 * 1024)  /* kernel buffers: ~6 MB */
 
 GST_START_TEST (test_unread_replies_bounded)
 {
