@@ -32,6 +32,7 @@
 #include "rawclient.h"
 #include "diode-msg.h"
 #include "diode-tls.h"
+#include "diode-relay-log.h"
 
 #define WAIT_MS 5000
 /* RELAY_LOG_BURST in relay/diode-relay-log.h: lines per kind and window. */
@@ -536,6 +537,46 @@ GST_START_TEST (test_peer_error_text_escaped_and_limited)
 
 GST_END_TEST;
 
+/* The escaping itself, on what a peer might send. */
+GST_START_TEST (test_log_text_escaping)
+{
+  static const struct
+  {
+    const gchar *in, *out;
+  } cases[] = {
+    {"plain text", "plain text"},
+    {"a\nb\rc\td", "a\\nb\\rc\\td"},
+    {"esc \x1b[31m red", "esc \\x1b[31m red"},
+    {"back\\slash", "back\\\\slash"},
+    {"del \x7f", "del \\x7f"},
+    {"nel \xc2\x85 here", "nel \\u{85} here"},
+    {"rlo \xe2\x80\xae txt", "rlo \\u{202e} txt"},
+    {"ls \xe2\x80\xa8", "ls \\u{2028}"},
+    {"bad \xff\xfe utf8", "bad \\xff\\xfe utf8"},
+    {"caf\xc3\xa9", "caf\xc3\xa9"},
+    {"", ""},
+  };
+  gchar *long_text = g_strnfill (1000, 'x');
+  gchar *out;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    out = relay_log_text (cases[i].in);
+    fail_unless_equals_string (out, cases[i].out);
+    g_free (out);
+  }
+  out = relay_log_text (NULL);
+  fail_unless_equals_string (out, "");
+  g_free (out);
+  out = relay_log_text (long_text);
+  fail_unless (g_str_has_suffix (out, "...(800 more bytes)"), "%s", out);
+  fail_unless (strlen (out) < 250);
+  g_free (out);
+  g_free (long_text);
+}
+
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 /* 6. streams per relay */
 
@@ -584,6 +625,7 @@ limits_suite (void)
   tcase_add_test (tc, test_accept_emfile_no_spin);
   tcase_add_test (tc, test_refused_publisher_closed);
   tcase_add_test (tc, test_peer_error_text_escaped_and_limited);
+  tcase_add_test (tc, test_log_text_escaping);
   tcase_add_test (tc, test_max_streams);
   return s;
 }
