@@ -96,7 +96,8 @@ else
   cgmax=$((SECONDS_ * 10 + 120))
   bench_spawn "$cgmax" "$bench_tmp/relay" valgrind --tool=callgrind -q \
     --callgrind-out-file="$RESULTS/callgrind.out" "$relay_bin" \
-    --listen 127.0.0.1:0 --print-id -q --identity "$bench_tmp/relay-key.pem"
+    --listen 127.0.0.1:0 --print-id -q --identity "$bench_tmp/relay-key.pem" \
+    --max-pending-per-address 20000 --max-connections-per-address 20000
   RELAY_TPID=$SPAWN_TPID
   for _i in $(seq 1 200); do [ -s "$bench_tmp/relay.out" ] && break; sleep 0.1; done
   read -r RELAY_ADDR RELAY_PORT < "$bench_tmp/relay.out" || die "relay did not start"

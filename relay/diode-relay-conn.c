@@ -7,6 +7,12 @@
  * writing queued control frames and the viewer's cursor, and closing.
  * What the bytes mean is diode-relay-protocol.c's job. Runs on the relay's
  * I/O thread.
+ *
+ * It also enforces the limits on connections (docs/security.md, "Resource
+ * limits"): caps on connections in total and per source address, a bound on
+ * the control replies queued for a peer (a peer that does not read its
+ * replies is not read either), and a budget of bytes and frames per
+ * connection and loop turn, so one busy peer cannot starve the others.
  */
 #define _GNU_SOURCE   /* accept4 */
 #define G_LOG_DOMAIN "diode-relay"
@@ -41,7 +47,8 @@ conn_set_events (Conn * c, guint32 events)
 void
 conn_want_write (Conn * c, gboolean want)
 {
-  guint32 ev = (c->phase == CONN_CLOSING) ? 0 : EPOLLIN;
+  /* A closing peer, or one whose replies back up, is not read. */
+  guint32 ev = (c->phase == CONN_CLOSING || c->rx_paused) ? 0 : EPOLLIN;
   if (want)
     ev |= EPOLLOUT;
   conn_set_events (c, ev);
@@ -50,10 +57,76 @@ conn_want_write (Conn * c, gboolean want)
 /* ------------------------------------------------------------------------ */
 /* sending */
 
+/* Work is left for the next loop turn (its budget ran out, or reading was
+ * resumed while GnuTLS or the session may hold whole records): epoll will
+ * not say so, so the io source dispatches again right away. */
+static void
+relay_mark_ready (Conn * c)
+{
+  DiodeRelay *r = c->relay;
+
+  if (c->ready || c->dead)
+    return;
+  c->ready = TRUE;
+  g_ptr_array_add (r->ready, c);
+  g_source_set_ready_time (r->io_source, 0);
+}
+
 void
 conn_queue (Conn * c, GBytes * frame)
 {
+  /* Bounded by the caller: replies are only made while the peer is read,
+   * and it is not read while this is over max_reply_bytes. */
+  c->ctrl_bytes += g_bytes_get_size (frame) + CTRL_FRAME_OVERHEAD;
   g_queue_push_tail (&c->ctrl, frame);
+}
+
+/* May conn_process() take one more frame from this peer now? Not while
+ * the replies it already asked for back up (it is not read until they
+ * drain; relay_tick closes it if they never do), nor past its budget for
+ * this loop turn. */
+gboolean
+conn_take_frame (Conn * c)
+{
+  DiodeRelay *r = c->relay;
+
+  if (c->dead || c->phase != CONN_OPEN || c->rx_paused)
+    return FALSE;
+  if (r->max_reply_bytes && c->ctrl_bytes >= r->max_reply_bytes) {
+    c->rx_paused = TRUE;
+    g_debug ("%s (%s) reads none of its %" G_GSIZE_FORMAT " bytes of "
+        "replies; not reading it until they drain", c->peer, c->address,
+        c->ctrl_bytes);
+    conn_want_write (c, TRUE);
+    return FALSE;
+  }
+  if (c->frame_budget == 0)
+    return FALSE;
+  c->frame_budget--;
+  return TRUE;
+}
+
+/* relay_tick: a peer whose replies stayed backed up for the write timeout
+ * is closed. TRUE if it was. */
+gboolean
+conn_check_replies (Conn * c, gint64 now)
+{
+  DiodeRelay *r = c->relay;
+  gchar *text;
+
+  if (!c->rx_paused || c->dead || c->phase != CONN_OPEN
+      || now - c->last_progress <= (gint64) r->write_timeout_ms * 1000)
+    return FALSE;
+  text = g_strdup_printf ("read none of its replies for %u ms (%"
+      G_GSIZE_FORMAT " bytes queued, limit %" G_GUINT64_FORMAT ")",
+      r->write_timeout_ms, c->ctrl_bytes, r->max_reply_bytes);
+  relay_log (r, RELAY_LOG_SLOW, "closing %s (%s): %s", c->peer,
+      c->address ? c->address : "no identity", text);
+  /* Queued after the replies it does not read: the CLOSING deadline
+   * (CLOSE_FLUSH_MS) closes it if it never gets there. */
+  conn_fail (c, DIODE_ERR_SLOW_VIEWER, text);
+  g_free (text);
+  return TRUE;
 }
 
 void
@@ -104,6 +177,7 @@ conn_flush (Conn * c)
 
       if (next) {
         c->out = next;
+        c->out_ctrl = g_bytes_get_size (next) + CTRL_FRAME_OVERHEAD;
       } else if (c->viewing && c->stream && c->phase == CONN_OPEN) {
         DiodeRing *ring = c->stream->ring;
         gboolean skipped = FALSE;
@@ -149,6 +223,13 @@ conn_flush (Conn * c)
       if (c->out_off == size) {
         g_clear_pointer (&c->out, g_bytes_unref);
         c->frames_out++;
+        c->ctrl_bytes -= c->out_ctrl;
+        c->out_ctrl = 0;
+        /* Replies drained to half the bound: read the peer again. */
+        if (c->rx_paused && c->ctrl_bytes <= c->relay->max_reply_bytes / 2) {
+          c->rx_paused = FALSE;
+          relay_mark_ready (c);
+        }
       }
       continue;
     }
@@ -186,6 +267,18 @@ conn_close (Conn * c, const gchar * why)
   if (why)
     g_info ("closing %s (%s): %s", c->peer,
         c->address ? c->address : "no identity", why);
+  if (c->addr) {
+    /* Its slot under the caps is free from now on. */
+    AddrCount *a = c->addr;
+
+    a->open--;
+    if (c->pending)
+      a->pending--;
+    if (!a->open)
+      g_hash_table_remove (r->per_addr, a->host);
+    c->addr = NULL;
+    r->n_open--;
+  }
 
   if (s && c->publishing && s->publisher == c) {
     g_mutex_lock (&r->lock);
@@ -232,6 +325,8 @@ relay_reap (DiodeRelay * r)
     g_mutex_lock (&r->lock);
     g_hash_table_remove (r->conns, c);
     g_mutex_unlock (&r->lock);
+    if (c->ready)
+      g_ptr_array_remove_fast (r->ready, c);
     if (s) {
       g_mutex_lock (&r->lock);
       g_ptr_array_remove (s->viewers, c);
@@ -265,8 +360,8 @@ conn_check_first_byte (Conn * c)
     return TRUE;
   }
   if (n == 1)
-    g_message ("%s does not speak TLS (first byte 0x%02x); closing", c->peer,
-        b);
+    relay_log (c->relay, RELAY_LOG_HANDSHAKE, "%s does not speak TLS (first "
+        "byte 0x%02x); closing", c->peer, b);
   conn_close (c, n == 0 ? "closed before the TLS handshake" : NULL);
   return FALSE;
 }
@@ -286,8 +381,8 @@ conn_handshake (Conn * c)
     return;
   }
   if (st != DIODE_TLS_OK) {
-    g_message ("TLS handshake with %s failed: %s", c->peer,
-        err ? err->message : "connection closed");
+    relay_log (c->relay, RELAY_LOG_HANDSHAKE, "TLS handshake with %s "
+        "failed: %s", c->peer, err ? err->message : "connection closed");
     g_clear_error (&err);
     conn_close (c, NULL);
     return;
@@ -300,7 +395,8 @@ conn_handshake (Conn * c)
         err->message) : g_strdup_printf ("refused: %s; a diode identity's "
         "certificate is regenerated from its key at every start", err->message);
 
-    g_message ("client %s (%s): %s", c->address, c->peer, err->message);
+    relay_log (c->relay, RELAY_LOG_HANDSHAKE, "client %s (%s): %s",
+        c->address, c->peer, err->message);
     g_clear_error (&err);
     conn_fail (c, DIODE_ERR_NOT_AUTHORIZED, why);
     g_free (why);
@@ -314,24 +410,52 @@ conn_handshake (Conn * c)
   conn_on_readable (c);
 }
 
+/* Past HELLO: no longer counted against the pending cap of its address. */
+static void
+conn_check_hello_done (Conn * c)
+{
+  if (c->pending && c->addr
+      && diode_session_get_state (c->session) != DIODE_SESSION_AWAIT_HELLO) {
+    c->pending = FALSE;
+    c->addr->pending--;
+  }
+}
+
+/* Reads and handles what the peer sent, within this turn's budget: at most
+ * READ_BUDGET_BYTES read and READ_BUDGET_FRAMES frames handled. What is
+ * left (in the socket, in GnuTLS, in the session) waits for the next turn,
+ * after every other connection had its turn. */
 void
 conn_on_readable (Conn * c)
 {
   DiodeRelay *r = c->relay;
+  gsize budget = READ_BUDGET_BYTES;
 
   if (c->phase == CONN_HANDSHAKE) {
     conn_handshake (c);
     return;
   }
+  c->frame_budget = READ_BUDGET_FRAMES;
   while (!c->dead && c->phase == CONN_OPEN) {
     gsize n = 0;
     GError *err = NULL;
-    DiodeTlsStatus st = diode_tls_recv (c->tls, r->rbuf, READ_CHUNK, &n, &err);
+    DiodeTlsStatus st;
 
+    /* Frames already buffered first: nothing more is read while whole
+     * ones wait, so the session holds at most one read's worth. */
+    conn_process (c);
+    conn_check_hello_done (c);
+    if (c->dead || c->phase != CONN_OPEN || c->rx_paused)
+      return;
+    if (c->frame_budget == 0 || budget == 0) {
+      relay_mark_ready (c);
+      return;
+    }
+    st = diode_tls_recv (c->tls, r->rbuf, MIN (READ_CHUNK, budget), &n, &err);
     if (st == DIODE_TLS_OK) {
       c->last_rx = g_get_monotonic_time ();
+      budget -= MIN (n, budget);
       diode_session_feed (c->session, r->rbuf, n);
-      conn_process (c);
       continue;
     }
     if (st == DIODE_TLS_AGAIN)
@@ -346,7 +470,11 @@ conn_on_readable (Conn * c)
 void
 relay_accept (DiodeRelay * r)
 {
-  for (;;) {
+  guint budget;
+
+  /* A crowd at the door waits for the next turn (the listener is level
+   * triggered) rather than keep the open connections waiting. */
+  for (budget = ACCEPT_BUDGET; budget > 0; budget--) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof (ss);
     char host[INET6_ADDRSTRLEN] = "?";
@@ -358,10 +486,31 @@ relay_accept (DiodeRelay * r)
     int fd = accept4 (g_socket_get_fd (r->listen_socket),
         (struct sockaddr *) &ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+    AddrCount *a;
+    const gchar *cap = NULL;
+    guint limit = 0;
+
     if (fd < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
-          && errno != ECONNABORTED)
-        g_message ("accept failed: %s", g_strerror (errno));
+      int e = errno;
+
+      if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+        /* The connection stays in the backlog and the listener stays
+         * readable: retrying now would spin. Stop watching it for a
+         * moment; relay_tick re-arms it. */
+        struct epoll_event off = { 0 };
+
+        epoll_ctl (r->epfd, EPOLL_CTL_MOD, g_socket_get_fd (r->listen_socket),
+            &off);
+        r->accept_paused = TRUE;
+        r->accept_resume_at = g_get_monotonic_time () +
+            (gint64) ACCEPT_PAUSE_MS * 1000;
+        relay_log (r, RELAY_LOG_ACCEPT, "accept failed: %s (%u connections "
+            "open); not accepting for %u ms", g_strerror (e), r->n_open,
+            ACCEPT_PAUSE_MS);
+      } else if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR
+          && e != ECONNABORTED) {
+        relay_log (r, RELAY_LOG_ACCEPT, "accept failed: %s", g_strerror (e));
+      }
       return;
     }
     setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
@@ -373,6 +522,32 @@ relay_accept (DiodeRelay * r)
       struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &ss;
       inet_ntop (AF_INET6, &in6->sin6_addr, host, sizeof (host));
       port = ntohs (in6->sin6_port);
+    }
+
+    /* The caps, before any work is spent on it. Nothing can be said to a
+     * peer before TLS: it sees the connection closed, the log says why. */
+    a = g_hash_table_lookup (r->per_addr, host);
+    if (r->max_conns && r->n_open >= r->max_conns) {
+      cap = "connections in total (--max-connections)";
+      limit = r->max_conns;
+    } else if (a && r->max_conns_per_addr
+        && a->open >= r->max_conns_per_addr) {
+      cap = "connections from one address (--max-connections-per-address)";
+      limit = r->max_conns_per_addr;
+    } else if (a && r->max_pending_per_addr
+        && a->pending >= r->max_pending_per_addr) {
+      cap = "connections before HELLO from one address "
+          "(--max-pending-per-address)";
+      limit = r->max_pending_per_addr;
+    }
+    if (cap) {
+      g_mutex_lock (&r->lock);
+      r->refused_conns++;
+      g_mutex_unlock (&r->lock);
+      relay_log (r, RELAY_LOG_LIMIT, "refused a connection from %s:%u: the "
+          "relay already holds its maximum of %u %s", host, port, limit, cap);
+      close (fd);
+      continue;
     }
 
     c = g_new0 (Conn, 1);
@@ -401,11 +576,54 @@ relay_accept (DiodeRelay * r)
       continue;
     }
     c->events = EPOLLIN;
+    if (!a) {
+      a = g_new0 (AddrCount, 1);
+      a->host = g_strdup (host);
+      g_hash_table_insert (r->per_addr, a->host, a);
+    }
+    a->open++;
+    a->pending++;
+    c->addr = a;
+    c->pending = TRUE;
+    r->n_open++;
     g_mutex_lock (&r->lock);
     g_hash_table_add (r->conns, c);
     g_mutex_unlock (&r->lock);
     g_debug ("connection from %s", c->peer);
   }
+}
+
+/* relay_tick: watch the listener again after an accept() pause. */
+void
+relay_accept_resume (DiodeRelay * r, gint64 now)
+{
+  struct epoll_event ev = { 0 };
+
+  if (!r->accept_paused || now < r->accept_resume_at)
+    return;
+  ev.events = EPOLLIN;
+  ev.data.ptr = &r->listener_tag;
+  epoll_ctl (r->epfd, EPOLL_CTL_MOD, g_socket_get_fd (r->listen_socket), &ev);
+  r->accept_paused = FALSE;
+}
+
+/* A new stream may be added to the table (the per-relay bound). If not,
+ * @c is told why and FALSE returned. */
+gboolean
+relay_may_add_stream (Conn * c)
+{
+  DiodeRelay *r = c->relay;
+  gchar *text;
+
+  if (!r->max_streams || g_hash_table_size (r->streams) < r->max_streams)
+    return TRUE;
+  text = g_strdup_printf ("the relay already holds its maximum of %u "
+      "streams (--max-streams)", r->max_streams);
+  relay_log (r, RELAY_LOG_LIMIT, "refused a new stream for %s (%s): %s",
+      c->address, c->peer, text);
+  conn_send_error (c, DIODE_ERR_INTERNAL, text);
+  g_free (text);
+  return FALSE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -417,6 +635,22 @@ io_dispatch (GSource * source, GSourceFunc cb, gpointer user_data)
   DiodeRelay *r = user_data;
   struct epoll_event events[256];
   int n, i;
+
+  /* Connections whose budget ran out last turn, before any new event. */
+  g_source_set_ready_time (source, -1);
+  if (r->ready->len) {
+    GPtrArray *ready = r->ready;
+
+    r->ready = g_ptr_array_new ();
+    for (i = 0; i < (int) ready->len; i++) {
+      Conn *c = g_ptr_array_index (ready, i);
+
+      c->ready = FALSE;
+      if (!c->dead && !c->rx_paused && c->phase == CONN_OPEN)
+        conn_on_readable (c);
+    }
+    g_ptr_array_unref (ready);
+  }
 
   n = epoll_wait (r->epfd, events, G_N_ELEMENTS (events), 0);
   for (i = 0; i < n; i++) {
@@ -436,7 +670,8 @@ io_dispatch (GSource * source, GSourceFunc cb, gpointer user_data)
     }
     if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
       conn_on_readable (c);
-    if (!c->dead && c->phase == CONN_CLOSING
+    /* Gone while we do not read it: no EPOLLIN would ever say so. */
+    if (!c->dead && (c->phase == CONN_CLOSING || c->rx_paused)
         && (events[i].events & (EPOLLHUP | EPOLLERR))) {
       conn_close (c, NULL);
       continue;

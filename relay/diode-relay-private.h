@@ -8,12 +8,14 @@
  * diode-relay-timers.c   every time-based decision (relay_tick)
  * diode-relay-access.c   who may watch and who may publish (pure checks)
  * diode-relay-stats.c    the stats log line and JSON snapshot
+ * diode-relay-log.c      sanitized, rate-limited log lines about peers
  * Everything here runs on the relay's I/O thread unless it says otherwise.
  */
 #pragma once
 
 #include "diode-relay.h"
 #include "diode-relay-config.h"
+#include "diode-relay-log.h"
 #include "diode-msg.h"
 #include "diode-name.h"
 #include "diode-session.h"
@@ -28,9 +30,29 @@ G_BEGIN_DECLS
 #define READ_CHUNK  (64 * 1024)
 #define TICK_MS     200
 #define CLOSE_FLUSH_MS 2000     /* time a closing peer gets to read our ERROR */
+/* Fairness: what one connection may make the I/O thread do per loop turn
+ * before the others get their turn (docs/security.md, "Resource limits"). */
+#define READ_BUDGET_BYTES  (256 * 1024)
+#define READ_BUDGET_FRAMES 64
+#define ACCEPT_BUDGET      64   /* connections accepted per loop turn */
+/* What a queued control frame costs beyond its bytes (GBytes, list node):
+ * counted so the reply bound holds for floods of tiny PONGs too. */
+#define CTRL_FRAME_OVERHEAD 64
+/* Refused PUBLISHes one connection gets before it is closed. */
+#define MAX_PUBLISH_REFUSALS 3
+/* accept() failed for lack of descriptors or memory: stop watching the
+ * listener this long (relay_tick re-arms it). */
+#define ACCEPT_PAUSE_MS 500
 
 typedef struct _Stream Stream;
 typedef struct _Conn Conn;
+
+/* Connections from one source address (r->per_addr). */
+typedef struct {
+  gchar *host;
+  guint  open;                  /* all connections, pending ones included */
+  guint  pending;               /* not past HELLO yet */
+} AddrCount;
 
 typedef enum {
   CONN_HANDSHAKE,
@@ -68,8 +90,16 @@ struct _Conn {
   guint       wait_ms;
 
   GQueue      ctrl;             /* GBytes* control frames to send first */
+  gsize       ctrl_bytes;       /* what ctrl (and out, if control) holds */
   GBytes     *out;              /* frame being written */
   gsize       out_off;
+  gsize       out_ctrl;         /* out is a control frame: its ctrl_bytes */
+  gboolean    rx_paused;        /* replies backed up: requests not read */
+  gboolean    ready;            /* in r->ready: work left for the next turn */
+  guint       frame_budget;     /* frames it may still hand over this turn */
+  AddrCount  *addr;             /* its source address's counters */
+  gboolean    pending;          /* counted in addr->pending (pre-HELLO) */
+  guint       publish_refusals;
   DiodeCursor cursor;
 
   guint64     bytes_out, frames_out, bytes_in;
@@ -122,6 +152,11 @@ struct _DiodeRelay {
   guint       name_grace_ms;
   gchar      *config_path;
   guint       keepalive_ms;     /* WELCOME.keepalive_ms; 0 = off */
+  guint       max_conns;        /* open connections, in total */
+  guint       max_conns_per_addr;
+  guint       max_pending_per_addr;     /* before HELLO, per address */
+  guint       max_streams;
+  guint64     max_reply_bytes;  /* queued control replies per connection */
 
   /* runtime */
   struct {
@@ -149,6 +184,13 @@ struct _DiodeRelay {
   gint64      stats_at;         /* last stats line */
   DiodeRelayConfig *config;     /* loop thread's snapshot (never NULL) */
   gchar      *stats_json;       /* last snapshot, guarded by lock */
+  GHashTable *per_addr;         /* host -> AddrCount* */
+  guint       n_open;           /* connections not closed yet */
+  GPtrArray  *ready;            /* Conn* with work left (budget ran out) */
+  gboolean    accept_paused;    /* listener out of epoll after EMFILE */
+  gint64      accept_resume_at;
+  guint64     refused_conns;    /* by the connection caps */
+  RelayLogLimit log_limits[RELAY_LOG_N_KINDS];
 };
 
 /* diode-relay-conn.c */
@@ -164,7 +206,11 @@ void     conn_free         (Conn * c);
 void     conn_handshake    (Conn * c);
 void     conn_on_readable  (Conn * c);
 void     relay_accept      (DiodeRelay * r);
+void     relay_accept_resume (DiodeRelay * r, gint64 now);
 void     relay_reap        (DiodeRelay * r);
+gboolean conn_take_frame   (Conn * c);
+gboolean conn_check_replies (Conn * c, gint64 now);
+gboolean relay_may_add_stream (Conn * c);
 
 /* diode-relay-protocol.c */
 Stream  *stream_lookup     (DiodeRelay * r, const gchar * name);

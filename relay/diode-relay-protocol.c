@@ -179,6 +179,7 @@ handle_hello (Conn * c, DiodeMsg * m)
 {
   GError *err = NULL;
   guint16 version = diode_session_get_version (c->session);
+  gchar *agent;
 
   conn_queue (c, diode_msg_encode_welcome (version, c->relay->keepalive_ms,
           RELAY_AGENT));
@@ -187,10 +188,12 @@ handle_hello (Conn * c, DiodeMsg * m)
     g_clear_error (&err);
   }
   c->deadline = 0;
+  agent = relay_log_text (m->agent ? m->agent : "?");
   g_info ("%s %s from %s (%s, protocol v%u)",
       m->role == DIODE_ROLE_PUBLISHER ? "publisher" :
       m->role == DIODE_ROLE_VIEWER ? "viewer" : "relay",
-      c->address, c->peer, m->agent ? m->agent : "?", version);
+      c->address, c->peer, agent, version);
+  g_free (agent);
   conn_flush (c);
 }
 
@@ -202,7 +205,8 @@ static void
 conn_refuse (Conn * c, DiodeErrorCode code, const gchar * what,
     const gchar * why)
 {
-  g_message ("refused %s %s (%s): %s", what, c->address, c->peer, why);
+  relay_log (c->relay, RELAY_LOG_REFUSED, "refused %s %s (%s): %s", what,
+      c->address, c->peer, why);
   conn_send_error (c, code, why);
 }
 
@@ -340,11 +344,25 @@ handle_publish (Conn * c, DiodeMsg * m)
   if (!name_acceptable (c, m->stream, "publisher"))
     return;
   s = stream_lookup (r, m->stream);
+  /* Checked before anything costly (the allowlist, viewers rechecked);
+   * a connection refused again and again is closed. */
   if (!may_publish (c, s, m->stream, &why)) {
-    conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, "publisher", why);
+    if (++c->publish_refusals >= MAX_PUBLISH_REFUSALS) {
+      gchar *text = g_strdup_printf ("%s; closing the connection after %u "
+          "refused PUBLISH", why, c->publish_refusals);
+
+      relay_log (r, RELAY_LOG_REFUSED, "refused publisher %s (%s): %s",
+          c->address, c->peer, text);
+      conn_fail (c, DIODE_ERR_NOT_AUTHORIZED, text);
+      g_free (text);
+    } else {
+      conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, "publisher", why);
+    }
     g_free (why);
     return;
   }
+  if (!s && !relay_may_add_stream (c))
+    return;
   if (s && s->publisher) {
     /* The same identity again: its camera restarted while the old
      * connection still looks alive. The newer connection wins. */
@@ -481,6 +499,8 @@ handle_subscribe (Conn * c, DiodeMsg * m)
     g_free (text);
     return;
   }
+  if (!s && !relay_may_add_stream (c))
+    return;
   s = stream_get (r, m->stream);
   g_mutex_lock (&r->lock);
   g_ptr_array_add (s->waiting, c);
@@ -588,13 +608,18 @@ handle_message (Conn * c, DiodeMsg * m)
       break;
     case DIODE_MSG_PONG:
       break;
-    case DIODE_MSG_ERROR:
-      g_message ("%s (%s) reported error %u (%s): %s", c->peer, c->address,
-          m->error_code, diode_error_code_name (m->error_code),
-          m->error_text ? m->error_text : "");
+    case DIODE_MSG_ERROR:{
+      /* Peer text: escaped (no forged log lines) and rate limited. */
+      gchar *text = relay_log_text (m->error_text);
+
+      relay_log (c->relay, RELAY_LOG_PEER_ERROR, "%s (%s) reported error %u "
+          "(%s): %s", c->peer, c->address, m->error_code,
+          diode_error_code_name (m->error_code), text);
+      g_free (text);
       if (diode_error_code_is_fatal (m->error_code))
         conn_close (c, "peer reported a fatal error");
       break;
+    }
     default:
       conn_send_error (c, DIODE_ERR_PROTOCOL, "unexpected message");
       break;
@@ -604,7 +629,8 @@ handle_message (Conn * c, DiodeMsg * m)
 void
 conn_process (Conn * c)
 {
-  while (!c->dead && c->phase == CONN_OPEN) {
+  /* One frame at a time, within the peer's budget (conn_take_frame). */
+  while (conn_take_frame (c)) {
     DiodeMsg m = { 0 };
     GError *err = NULL;
     DiodeSessionResult res = diode_session_next (c->session, &m, &err);
@@ -612,8 +638,11 @@ conn_process (Conn * c)
     if (res == DIODE_SESSION_NEED_MORE)
       return;
     if (res == DIODE_SESSION_ERROR) {
-      g_message ("protocol error from %s (%s): %s", c->peer,
-          c->address, err->message);
+      gchar *text = relay_log_text (err->message);
+
+      relay_log (c->relay, RELAY_LOG_PROTOCOL, "protocol error from %s (%s): "
+          "%s", c->peer, c->address, text);
+      g_free (text);
       conn_send_error (c, err->domain == DIODE_PROTOCOL_ERROR ? err->code :
           DIODE_ERR_PROTOCOL, err->message);
       g_clear_error (&err);

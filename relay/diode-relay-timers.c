@@ -5,7 +5,9 @@
  * relay_tick() runs every TICK_MS on the relay's I/O thread and makes every
  * time-based decision: handshake and HELLO deadlines, keepalive PINGs and
  * silent peers, held SUBSCRIBEs running out, slow viewers, publishers that
- * did not come back, names whose grace ended, and the stats line.
+ * did not come back, names whose grace ended, peers that read none of
+ * their replies, the listener paused after accept() failed, the end of
+ * log rate-limit windows, and the stats line.
  */
 #define G_LOG_DOMAIN "diode-relay"
 
@@ -25,26 +27,29 @@ relay_tick (gpointer user_data)
   while (g_hash_table_iter_next (&it, &key, NULL)) {
     Conn *c = key;
 
-    if (c->dead)
+    if (c->dead || conn_check_replies (c, now))
       continue;
     if (c->deadline && now > c->deadline) {
       if (c->phase == CONN_HANDSHAKE) {
-        g_message ("%s did not complete the TLS handshake in time", c->peer);
+        relay_log (r, RELAY_LOG_HANDSHAKE, "%s did not complete the TLS "
+            "handshake in time", c->peer);
       } else if (c->phase == CONN_OPEN) {
-        g_message ("%s (%s) sent no HELLO in time", c->peer, c->address);
+        relay_log (r, RELAY_LOG_HANDSHAKE, "%s (%s) sent no HELLO in time",
+            c->peer, c->address);
         /* Tell it why; the CLOSING deadline bounds how long we wait. */
         conn_send_error (c, DIODE_ERR_TIMEOUT, "no HELLO in time");
         continue;
       }
       conn_close (c, NULL);
-    } else if (r->keepalive_ms && c->phase == CONN_OPEN
+    } else if (r->keepalive_ms && c->phase == CONN_OPEN && !c->rx_paused
         && diode_session_get_state (c->session) != DIODE_SESSION_AWAIT_HELLO
         && now - c->last_rx > (gint64) r->keepalive_ms * 3000) {
       /* Silent for three keepalive periods: dead, frozen or cut off. */
       gchar *text = g_strdup_printf ("nothing received for %" G_GINT64_FORMAT
           " ms (keepalive %u ms)", (now - c->last_rx) / 1000, r->keepalive_ms);
 
-      g_message ("%s (%s): %s; closing", c->peer, c->address, text);
+      relay_log (r, RELAY_LOG_SLOW, "%s (%s): %s; closing", c->peer,
+          c->address, text);
       conn_send_error (c, DIODE_ERR_TIMEOUT, text);
       conn_close (c, NULL);
       g_free (text);
@@ -63,7 +68,8 @@ relay_tick (gpointer user_data)
         text = g_strdup_printf ("viewer accepted no data for %u ms; "
             "disconnected", r->write_timeout_ms);
       if (text) {
-        g_message ("slow viewer %s (%s): %s", c->address, c->peer, text);
+        relay_log (r, RELAY_LOG_SLOW, "slow viewer %s (%s): %s", c->address,
+            c->peer, text);
         conn_send_error (c, DIODE_ERR_SLOW_VIEWER, text);
         g_free (text);
       }
@@ -144,6 +150,8 @@ relay_tick (gpointer user_data)
     g_ptr_array_unref (idle);
   }
   relay_reap (r);
+  relay_accept_resume (r, now);
+  relay_log_flush (r, now);
   if (r->stats_interval_ms
       && now - r->stats_at >= (gint64) r->stats_interval_ms * 1000) {
     if (g_hash_table_size (r->streams))

@@ -43,6 +43,11 @@ enum {
   PROP_NAME_GRACE_MS,
   PROP_CONFIG,
   PROP_KEEPALIVE_MS,
+  PROP_MAX_CONNECTIONS,
+  PROP_MAX_CONNECTIONS_PER_ADDRESS,
+  PROP_MAX_PENDING_PER_ADDRESS,
+  PROP_MAX_STREAMS,
+  PROP_MAX_REPLY_BYTES,
 };
 
 G_DEFINE_FINAL_TYPE (DiodeRelay, diode_relay, G_TYPE_OBJECT)
@@ -392,6 +397,19 @@ diode_relay_has_publisher (DiodeRelay * r, const gchar * name)
   return ret;
 }
 
+guint64
+diode_relay_count_refused_connections (DiodeRelay * r)
+{
+  guint64 n;
+
+  /* Written by the I/O thread; read under the lock: a 64-bit value is not
+   * read atomically on 32-bit ARM. */
+  g_mutex_lock (&r->lock);
+  n = r->refused_conns;
+  g_mutex_unlock (&r->lock);
+  return n;
+}
+
 guint
 diode_relay_count_connections (DiodeRelay * r)
 {
@@ -473,6 +491,21 @@ relay_apply_property (GObject * object, guint prop_id,
       break;
     case PROP_KEEPALIVE_MS:
       r->keepalive_ms = g_value_get_uint (value);
+      break;
+    case PROP_MAX_CONNECTIONS:
+      r->max_conns = g_value_get_uint (value);
+      break;
+    case PROP_MAX_CONNECTIONS_PER_ADDRESS:
+      r->max_conns_per_addr = g_value_get_uint (value);
+      break;
+    case PROP_MAX_PENDING_PER_ADDRESS:
+      r->max_pending_per_addr = g_value_get_uint (value);
+      break;
+    case PROP_MAX_STREAMS:
+      r->max_streams = g_value_get_uint (value);
+      break;
+    case PROP_MAX_REPLY_BYTES:
+      r->max_reply_bytes = g_value_get_uint64 (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -614,6 +647,21 @@ relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
     case PROP_KEEPALIVE_MS:
       g_value_set_uint (value, r->keepalive_ms);
       break;
+    case PROP_MAX_CONNECTIONS:
+      g_value_set_uint (value, r->max_conns);
+      break;
+    case PROP_MAX_CONNECTIONS_PER_ADDRESS:
+      g_value_set_uint (value, r->max_conns_per_addr);
+      break;
+    case PROP_MAX_PENDING_PER_ADDRESS:
+      g_value_set_uint (value, r->max_pending_per_addr);
+      break;
+    case PROP_MAX_STREAMS:
+      g_value_set_uint (value, r->max_streams);
+      break;
+    case PROP_MAX_REPLY_BYTES:
+      g_value_set_uint64 (value, r->max_reply_bytes);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -628,6 +676,8 @@ diode_relay_finalize (GObject * object)
   g_hash_table_unref (r->conns);
   g_hash_table_unref (r->streams);
   g_ptr_array_unref (r->dead);
+  g_ptr_array_unref (r->ready);
+  g_hash_table_unref (r->per_addr);
   g_clear_pointer (&r->identity, diode_identity_unref);
   g_free (r->bound_host);
   g_free (r->listen);
@@ -640,6 +690,15 @@ diode_relay_finalize (GObject * object)
   g_mutex_clear (&r->lock);
   g_cond_clear (&r->prop_cond);
   G_OBJECT_CLASS (diode_relay_parent_class)->finalize (object);
+}
+
+static void
+addr_count_free (gpointer data)
+{
+  AddrCount *a = data;
+
+  g_free (a->host);
+  g_free (a);
 }
 
 static void
@@ -657,6 +716,14 @@ diode_relay_init (DiodeRelay * r)
   r->stats_interval_ms = DIODE_RELAY_DEFAULT_STATS_INTERVAL_MS;
   r->name_grace_ms = DIODE_RELAY_DEFAULT_NAME_GRACE_MS;
   r->keepalive_ms = DIODE_RELAY_DEFAULT_KEEPALIVE_MS;
+  r->max_conns = DIODE_RELAY_DEFAULT_MAX_CONNECTIONS;
+  r->max_conns_per_addr = DIODE_RELAY_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+  r->max_pending_per_addr = DIODE_RELAY_DEFAULT_MAX_PENDING_PER_ADDRESS;
+  r->max_streams = DIODE_RELAY_DEFAULT_MAX_STREAMS;
+  r->max_reply_bytes = DIODE_RELAY_DEFAULT_MAX_REPLY_BYTES;
+  r->per_addr = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+      addr_count_free);
+  r->ready = g_ptr_array_new ();
   r->config = diode_relay_config_new_empty ();
   r->epfd = -1;
   r->conns = g_hash_table_new (NULL, NULL);
@@ -734,6 +801,31 @@ diode_relay_class_init (DiodeRelayClass * klass)
           "Both ends send something at least this often; silence for three "
           "times this closes the connection (ms, 0 = off)", 0, 60000,
           DIODE_RELAY_DEFAULT_KEEPALIVE_MS, f));
+  g_object_class_install_property (oc, PROP_MAX_CONNECTIONS,
+      g_param_spec_uint ("max-connections", "Max connections",
+          "Most connections open at once; more are closed at accept "
+          "(0 = no limit)", 0, G_MAXUINT, DIODE_RELAY_DEFAULT_MAX_CONNECTIONS,
+          f));
+  g_object_class_install_property (oc, PROP_MAX_CONNECTIONS_PER_ADDRESS,
+      g_param_spec_uint ("max-connections-per-address",
+          "Max connections per address", "Most connections open at once "
+          "from one source IP address (0 = no limit)", 0, G_MAXUINT,
+          DIODE_RELAY_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, f));
+  g_object_class_install_property (oc, PROP_MAX_PENDING_PER_ADDRESS,
+      g_param_spec_uint ("max-pending-per-address",
+          "Max pending per address", "Most connections from one source IP "
+          "address that have not sent HELLO yet (0 = no limit)", 0, G_MAXUINT,
+          DIODE_RELAY_DEFAULT_MAX_PENDING_PER_ADDRESS, f));
+  g_object_class_install_property (oc, PROP_MAX_STREAMS,
+      g_param_spec_uint ("max-streams", "Max streams",
+          "Most streams (published, kept or waited for) at once (0 = no "
+          "limit)", 0, G_MAXUINT, DIODE_RELAY_DEFAULT_MAX_STREAMS, f));
+  g_object_class_install_property (oc, PROP_MAX_REPLY_BYTES,
+      g_param_spec_uint64 ("max-reply-bytes", "Max reply bytes",
+          "Control replies (bytes) queued for one connection past which its "
+          "requests are not read; stuck for write-timeout-ms, it is closed "
+          "(0 = no limit)", 0, G_MAXUINT64,
+          DIODE_RELAY_DEFAULT_MAX_REPLY_BYTES, f));
   g_object_class_install_property (oc, PROP_CONFIG,
       g_param_spec_string ("config", "Config",
           "Operator configuration file: fleets, reserved names, publisher "

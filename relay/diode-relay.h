@@ -29,6 +29,15 @@ G_BEGIN_DECLS
 /* 800 ms: a silent peer is declared dead after 2.4 s (three periods), so a
  * dead relay, viewer or publisher is noticed within 3 s. */
 #define DIODE_RELAY_DEFAULT_KEEPALIVE_MS    800
+/* Resource limits (docs/security.md, "Resource limits"; 0 = no limit).
+ * Per address: a few hundred viewers behind one NAT, not one attacker
+ * holding every slot; the benchmarks (thousands of viewers from 127.0.0.1)
+ * raise them (docs/decisions.md). */
+#define DIODE_RELAY_DEFAULT_MAX_CONNECTIONS        8192
+#define DIODE_RELAY_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 256
+#define DIODE_RELAY_DEFAULT_MAX_PENDING_PER_ADDRESS 32  /* before HELLO */
+#define DIODE_RELAY_DEFAULT_MAX_STREAMS            256
+#define DIODE_RELAY_DEFAULT_MAX_REPLY_BYTES        (128 * 1024) /* per conn */
 
 #define DIODE_TYPE_RELAY (diode_relay_get_type ())
 G_DECLARE_FINAL_TYPE (DiodeRelay, diode_relay, DIODE, RELAY, GObject)
@@ -38,7 +47,8 @@ G_DECLARE_FINAL_TYPE (DiodeRelay, diode_relay, DIODE, RELAY, GObject)
  * "buffer-seconds", "max-wait-ms", "handshake-timeout-ms", "grace-ms",
  * "viewer-soft-limit", "viewer-hard-limit", "write-timeout-ms",
  * "stats-interval-ms", "stats-file", "name-grace-ms", "config",
- * "keepalive-ms". */
+ * "keepalive-ms", "max-connections", "max-connections-per-address",
+ * "max-pending-per-address", "max-streams", "max-reply-bytes". */
 DiodeRelay  *diode_relay_new        (const gchar *listen, const gchar *identity);
 /* Loads the identity, binds, listens and starts the I/O thread. */
 gboolean     diode_relay_start      (DiodeRelay *relay, GError **error);
@@ -58,6 +68,8 @@ guint        diode_relay_count_waiting (DiodeRelay *relay, const gchar *stream);
 /* Seq of the last MEDIA the relay received for @stream (0: none). */
 guint64      diode_relay_get_last_seq (DiodeRelay *relay, const gchar *stream);
 guint        diode_relay_count_connections (DiodeRelay *relay);
+/* Connections refused by the connection caps since start. */
+guint64      diode_relay_count_refused_connections (DiodeRelay *relay);
 /* The latest stats snapshot as JSON (docs/stats.md), NULL before the first
  * interval. Free with g_free. */
 gchar       *diode_relay_get_stats_json (DiodeRelay *relay);

@@ -14,6 +14,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 static void
 drop_log (const gchar * domain, GLogLevelFlags level, const gchar * message,
@@ -56,6 +57,12 @@ main (int argc, char **argv)
   gchar *stats_file = NULL, *config = NULL;
   gint name_grace = DIODE_RELAY_DEFAULT_NAME_GRACE_MS;
   gint keepalive = DIODE_RELAY_DEFAULT_KEEPALIVE_MS;
+  gint max_conns = DIODE_RELAY_DEFAULT_MAX_CONNECTIONS;
+  gint max_per_addr = DIODE_RELAY_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+  gint max_pending = DIODE_RELAY_DEFAULT_MAX_PENDING_PER_ADDRESS;
+  gint max_streams = DIODE_RELAY_DEFAULT_MAX_STREAMS;
+  gint64 max_reply = DIODE_RELAY_DEFAULT_MAX_REPLY_BYTES;
+  struct rlimit nofile;
   gboolean verbose = FALSE, debug = FALSE, quiet = FALSE, version = FALSE;
   gboolean print_id = FALSE;
   GOptionEntry entries[] = {
@@ -96,6 +103,22 @@ main (int argc, char **argv)
     {"write-timeout", 0, 0, G_OPTION_ARG_INT, &write_timeout,
         "Disconnect a viewer whose socket accepts nothing this long "
           "(default 5000)", "MS"},
+    {"max-connections", 0, 0, G_OPTION_ARG_INT, &max_conns,
+        "Most connections open at once; more are closed at once, 0 = no "
+          "limit (default 8192)", "N"},
+    {"max-connections-per-address", 0, 0, G_OPTION_ARG_INT, &max_per_addr,
+        "Most connections open at once from one IP address, 0 = no limit "
+          "(default 256)", "N"},
+    {"max-pending-per-address", 0, 0, G_OPTION_ARG_INT, &max_pending,
+        "Most connections from one IP address that have not sent HELLO yet, "
+          "0 = no limit (default 32)", "N"},
+    {"max-streams", 0, 0, G_OPTION_ARG_INT, &max_streams,
+        "Most streams at once (published, kept or waited for), 0 = no limit "
+          "(default 256)", "N"},
+    {"max-reply-bytes", 0, 0, G_OPTION_ARG_INT64, &max_reply,
+        "Control replies queued for one client past which its requests are "
+          "not read; still stuck after --write-timeout it is closed, 0 = no "
+          "limit (default 131072)", "BYTES"},
     {"stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_interval,
         "Log a stats line per stream and refresh --stats-file this often, "
           "0 = never (default 10)", "SECONDS"},
@@ -135,7 +158,9 @@ main (int argc, char **argv)
   if (buffer_bytes < 0 || buffer_seconds < 0 || max_wait_ms < 0
       || grace_ms < 0 || soft_limit < 0 || hard_limit < 0
       || write_timeout <= 0 || stats_interval < 0 || name_grace < 0
-      || keepalive < 0 || keepalive > 60000) {
+      || keepalive < 0 || keepalive > 60000 || max_conns < 0
+      || max_per_addr < 0 || max_pending < 0 || max_streams < 0
+      || max_reply < 0) {
     fprintf (stderr, "diode-relay: sizes and times must not be negative\n");
     return 2;
   }
@@ -164,7 +189,28 @@ main (int argc, char **argv)
       (guint64) hard_limit, "write-timeout-ms", (guint) write_timeout,
       "stats-interval-ms", (guint) stats_interval * 1000, "stats-file",
       stats_file, "name-grace-ms", (guint) name_grace, "config", config,
-      "keepalive-ms", (guint) keepalive, NULL);
+      "keepalive-ms", (guint) keepalive, "max-connections", (guint) max_conns,
+      "max-connections-per-address", (guint) max_per_addr,
+      "max-pending-per-address", (guint) max_pending, "max-streams",
+      (guint) max_streams, "max-reply-bytes", (guint64) max_reply, NULL);
+  /* Past the descriptor limit accept() fails (the relay then pauses it);
+   * a cap below it refuses cleanly instead. Raise the soft limit as far as
+   * the hard one allows (often 1024 of 500 000), and say so if that is
+   * still too low. */
+  if (getrlimit (RLIMIT_NOFILE, &nofile) == 0
+      && nofile.rlim_cur != RLIM_INFINITY) {
+    rlim_t want = max_conns ? (rlim_t) max_conns + 64 : nofile.rlim_max;
+
+    if (want > nofile.rlim_cur) {
+      nofile.rlim_cur = MIN (want, nofile.rlim_max);
+      setrlimit (RLIMIT_NOFILE, &nofile);
+      getrlimit (RLIMIT_NOFILE, &nofile);
+    }
+    if (max_conns == 0 || (rlim_t) max_conns + 64 > nofile.rlim_cur)
+      g_message ("the descriptor limit (%lu) is below --max-connections (%d) "
+          "plus some spare: past it new connections wait (ulimit -n)",
+          (unsigned long) nofile.rlim_cur, max_conns);
+  }
   if (!diode_relay_start (relay, &err)) {
     fprintf (stderr, "diode-relay: %s\n", err->message);
     g_object_unref (relay);

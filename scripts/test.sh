@@ -16,9 +16,9 @@ if [ $QUICK = 1 ]; then
 fi
 
 status=0
-# The default run: every suite but the long fault tests, valgrind and the
+# The default run: every suite but the long fault and limits tests, valgrind and the
 # fuzzers (those have their own commands, docs/testing.md).
-SKIP="--no-suite faults-long --no-suite valgrind --no-suite fuzz"
+SKIP="--no-suite faults-long --no-suite elements-long --no-suite valgrind --no-suite fuzz"
 # shellcheck disable=SC2086
 meson test -C build --print-errorlogs --logbase suite $SKIP || status=1
 

@@ -7,11 +7,13 @@
 #include <gst/check/gstcheck.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 const gchar *
@@ -208,19 +210,51 @@ fixture_payload_matches (GstBuffer * b, guint i, gsize size)
   return ok;
 }
 
+typedef struct
+{
+  const gchar *log_path;
+  guint nofile;
+} ChildSetup;
+
 static void
 relay_child_setup (gpointer user_data)
 {
+  const ChildSetup *cs = user_data;
+  const gchar *log_path = cs ? cs->log_path : NULL;
+
   /* if this test process dies, the relay (perhaps stopped) goes with it */
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   if (getppid () == 1)
     _exit (1);
+  if (log_path) {
+    /* open() and dup2() are async-signal-safe: fine after fork */
+    int fd = open (log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    if (fd < 0 || dup2 (fd, 2) < 0)
+      _exit (1);
+  }
+  if (cs && cs->nofile) {
+    struct rlimit rl;
+
+    /* both limits: the daemon raises its soft limit up to the hard one */
+    rl.rlim_cur = rl.rlim_max = cs->nofile;
+    if (setrlimit (RLIMIT_NOFILE, &rl) != 0)
+      _exit (1);
+  }
 }
 
 FixtureRelayProc *
 fixture_relay_proc_start (const gchar * fallback_bin,
     const gchar * const *extra_args)
 {
+  return fixture_relay_proc_start_full (fallback_bin, extra_args, NULL, 0);
+}
+
+FixtureRelayProc *
+fixture_relay_proc_start_full (const gchar * fallback_bin,
+    const gchar * const *extra_args, const gchar * log_path, guint nofile)
+{
+  ChildSetup cs = { log_path, nofile };
   FixtureRelayProc *r = g_new0 (FixtureRelayProc, 1);
   const gchar *bin = g_getenv ("DIODE_RELAY");
   gchar *key = g_build_filename (fixture_config_dir (), "relay.pem", NULL);
@@ -243,7 +277,8 @@ fixture_relay_proc_start (const gchar * fallback_bin,
     g_ptr_array_add (argv, (gpointer) * extra_args);
   g_ptr_array_add (argv, NULL);
   fail_unless (g_spawn_async_with_pipes (NULL, (gchar **) argv->pdata, NULL,
-          G_SPAWN_DO_NOT_REAP_CHILD, relay_child_setup, NULL, &r->pid, NULL,
+          G_SPAWN_DO_NOT_REAP_CHILD, relay_child_setup, &cs,
+          &r->pid, NULL,
           &r->out_fd, NULL, &err), "cannot start %s: %s", bin,
       err ? err->message : "?");
   g_ptr_array_unref (argv);
@@ -296,4 +331,41 @@ fixture_relay_proc_stop (FixtureRelayProc * r)
   g_free (r->address);
   g_free (r);
   return clean;
+}
+
+guint64
+fixture_proc_rss_kb (GPid pid)
+{
+  gchar *path = g_strdup_printf ("/proc/%d/status", (int) pid);
+  gchar *text = NULL, *line;
+  guint64 kb = 0;
+
+  if (g_file_get_contents (path, &text, NULL, NULL)
+      && (line = strstr (text, "\nVmRSS:")))
+    kb = g_ascii_strtoull (line + strlen ("\nVmRSS:"), NULL, 10);
+  g_free (text);
+  g_free (path);
+  return kb;
+}
+
+guint64
+fixture_proc_cpu_ms (GPid pid)
+{
+  gchar *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  gchar *text = NULL, *p;
+  guint64 ticks = 0;
+
+  /* fields 14 and 15 (utime, stime) come after the ")" that ends comm */
+  if (g_file_get_contents (path, &text, NULL, NULL)
+      && (p = strrchr (text, ')'))) {
+    gchar **f = g_strsplit (p + 2, " ", 0);
+
+    if (g_strv_length (f) > 12)
+      ticks = g_ascii_strtoull (f[11], NULL, 10) +
+          g_ascii_strtoull (f[12], NULL, 10);
+    g_strfreev (f);
+  }
+  g_free (text);
+  g_free (path);
+  return ticks * 1000 / sysconf (_SC_CLK_TCK);
 }

@@ -70,6 +70,17 @@ typedef struct
  * most) for its --print-id line. Test failure if any of that fails. */
 FixtureRelayProc *fixture_relay_proc_start (const gchar * fallback_bin,
                                             const gchar * const *extra_args);
+/* The same with the relay's stderr (its log) written to @log_path (NULL:
+ * inherited) and, if @nofile is not 0, its RLIMIT_NOFILE (soft and hard)
+ * set to @nofile. */
+FixtureRelayProc *fixture_relay_proc_start_full (const gchar * fallback_bin,
+                                                 const gchar * const *extra_args,
+                                                 const gchar * log_path,
+                                                 guint nofile);
+/* A process's resident memory (VmRSS, KiB) and CPU time (user + system,
+ * ms), from /proc; 0 if it cannot be read. */
+guint64      fixture_proc_rss_kb (GPid pid);
+guint64      fixture_proc_cpu_ms (GPid pid);
 /* SIGCONT + SIGTERM, a 5 s bounded wait, SIGKILL if needed; frees @r. TRUE
  * if it exited cleanly (status 0) on SIGTERM. */
 gboolean     fixture_relay_proc_stop (FixtureRelayProc * r);

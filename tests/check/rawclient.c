@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 
 int
-tcp_connect (DiodeRelay * relay, int rcvbuf)
+tcp_connect_from (const gchar * src_ip, guint port, int rcvbuf)
 {
   struct sockaddr_in sa;
   int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -27,14 +27,27 @@ tcp_connect (DiodeRelay * relay, int rcvbuf)
   if (rcvbuf > 0)
     setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof (rcvbuf));
   setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
+  if (src_ip) {
+    memset (&sa, 0, sizeof (sa));
+    sa.sin_family = AF_INET;
+    fail_unless (inet_pton (AF_INET, src_ip, &sa.sin_addr) == 1);
+    fail_unless (bind (fd, (struct sockaddr *) &sa, sizeof (sa)) == 0,
+        "bind %s: %s", src_ip, g_strerror (errno));
+  }
   memset (&sa, 0, sizeof (sa));
   sa.sin_family = AF_INET;
-  sa.sin_port = htons (diode_relay_get_port (relay));
+  sa.sin_port = htons (port);
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   fail_unless (connect (fd, (struct sockaddr *) &sa, sizeof (sa)) == 0,
       "connect: %s", g_strerror (errno));
   fail_unless (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK) == 0);
   return fd;
+}
+
+int
+tcp_connect (DiodeRelay * relay, int rcvbuf)
+{
+  return tcp_connect_from (NULL, diode_relay_get_port (relay), rcvbuf);
 }
 
 void
@@ -74,6 +87,12 @@ tcp_wait_closed (int fd, guint timeout_ms)
 RawClient *
 raw_open_fd (DiodeRelay * relay, int fd, const gchar * key_name)
 {
+  return raw_open_fd_addr (diode_relay_get_address (relay), fd, key_name);
+}
+
+RawClient *
+raw_open_fd_addr (const gchar * relay_address, int fd, const gchar * key_name)
+{
   RawClient *c = g_new0 (RawClient, 1);
   gchar *key = g_build_filename (fixture_config_dir (), key_name, NULL);
   gint64 end = deadline_in (5000);
@@ -93,7 +112,7 @@ raw_open_fd (DiodeRelay * relay, int fd, const gchar * key_name)
   fail_unless (st == DIODE_TLS_OK, "TLS handshake with the relay failed: %s",
       err ? err->message : "connection closed");
   fail_unless_equals_string (diode_tls_get_peer_address (c->tls),
-      diode_relay_get_address (relay));
+      relay_address);
   c->rx = g_byte_array_new ();
   return c;
 }

@@ -38,6 +38,9 @@ typedef enum
  * @rcvbuf > 0: SO_RCVBUF set before connect (a small window from the
  * start). */
 int           tcp_connect (DiodeRelay * relay, int rcvbuf);
+/* The same to 127.0.0.1:@port, from source address @src_ip (NULL: any;
+ * "127.0.0.2" is another loopback address: another client address). */
+int           tcp_connect_from (const gchar * src_ip, guint port, int rcvbuf);
 /* Best effort send of @len bytes (the relay may hang up before it read
  * everything); gives up after RAW_IO_MS. */
 void          tcp_send (int fd, const guint8 * data, gsize len);
@@ -49,6 +52,9 @@ gint64        tcp_wait_closed (int fd, guint timeout_ms);
  * @key_name inside the fixture's temp dir (created if needed). The relay's
  * certificate must carry @relay's address. */
 RawClient    *raw_open_fd (DiodeRelay * relay, int fd, const gchar * key_name);
+/* The same for a relay known by its address only (a diode-relay process). */
+RawClient    *raw_open_fd_addr (const gchar * relay_address, int fd,
+                                const gchar * key_name);
 /* tcp_connect() + raw_open_fd(). */
 RawClient    *raw_open (DiodeRelay * relay, int rcvbuf, const gchar * key_name);
 /* Abrupt: no close_notify, just close(). @reset: SO_LINGER 0, so the kernel
