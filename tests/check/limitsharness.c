@@ -79,6 +79,20 @@ try_send (RawClient * c, const guint8 * data, gsize len)
 /* ------------------------------------------------------------------------ */
 /* the honest pair */
 
+/* The publisher's next frame: a keyframe every GOP frames, from frame 0. */
+static void
+honest_send_frame (Honest * h)
+{
+  guint i = h->sent;
+
+  fixture_fill_payload (h->payload, FRAME_SIZE, i);
+  raw_send_frame (h->pub, diode_msg_encode_media (h->next_seq++,
+          1000 * GST_SECOND + i * 20 * GST_MSECOND, DIODE_TIME_NONE,
+          20 * GST_MSECOND, i, i + 1, i % GOP ? 0 : DIODE_MEDIA_KEYFRAME,
+          h->payload, FRAME_SIZE));
+  h->sent++;
+}
+
 
 void
 honest_start (Honest * h, FixtureRelayProc * rp)
@@ -95,9 +109,13 @@ honest_start (Honest * h, FixtureRelayProc * rp)
   expect_skip_pings (h->pub, DIODE_MSG_PUBLISH_OK, &m);
   h->next_seq = h->first_seq = m.seq;
   diode_msg_clear (&m);
-  expect_skip_pings (h->view, DIODE_MSG_SUBSCRIBE_OK, &m);
-  diode_msg_clear (&m);
   raw_send_frame (h->pub, diode_msg_encode_caps ("video/x-test"));
+  /* The held viewer is answered at the first keyframe (docs/protocol.md
+   * section 8): frame 0 is one. */
+  honest_send_frame (h);
+  expect_skip_pings (h->view, DIODE_MSG_SUBSCRIBE_OK, &m);
+  fail_unless_equals_uint64 (m.seq, h->first_seq);
+  diode_msg_clear (&m);
 }
 
 /* Reads what @c has for us; PINGs answered, MEDIA counted for the viewer. */
@@ -137,18 +155,14 @@ honest_drain (Honest * h, RawClient * c, gboolean viewer)
 void
 honest_step (Honest * h)
 {
-  guint i = h->sent;
-
-  fixture_fill_payload (h->payload, FRAME_SIZE, i);
-  raw_send_frame (h->pub, diode_msg_encode_media (h->next_seq++,
-          1000 * GST_SECOND + i * 20 * GST_MSECOND, DIODE_TIME_NONE,
-          20 * GST_MSECOND, i, i + 1, i % GOP ? 0 : DIODE_MEDIA_KEYFRAME,
-          h->payload, FRAME_SIZE));
-  h->sent++;
+  honest_send_frame (h);
   /* both ends send something every keepalive period (800 ms): a viewer
-   * only reading media would be closed as silent */
-  if (h->sent % 20 == 0)
+   * only reading media would be closed as silent. By time, not by frame:
+   * a step may come late while attackers are served. */
+  if (g_get_monotonic_time () - h->last_ping > 300 * 1000) {
     raw_send_frame (h->view, diode_msg_encode_ping (h->sent));
+    h->last_ping = g_get_monotonic_time ();
+  }
   honest_drain (h, h->pub, FALSE);
   honest_drain (h, h->view, TRUE);
 }
@@ -279,8 +293,11 @@ run_attack (FixtureRelayProc * rp, Attacker * a, guint seconds,
   Honest h;
   guint64 rss0, rss, rss_max = 0;
   gint64 t0, end;
-  guint i;
+  guint i, n_attackers = 0;
+  Attacker *x;
 
+  for (x = a; x; x = x->next)
+    n_attackers++;
   honest_start (&h, rp);
   /* settle: the honest stream flows before the attack */
   for (i = 0; i < 25; i++) {
@@ -294,10 +311,10 @@ run_attack (FixtureRelayProc * rp, Attacker * a, guint seconds,
   while (g_get_monotonic_time () < end) {
     gint64 due = t0 + (gint64) h.sent * PERIOD_MS * 1000;
 
-    Attacker *x;
-
+    /* The attackers share half a period, so the honest pair keeps its
+     * pace (and its keepalive) however many attackers there are. */
     for (x = a; x; x = x->next)
-      attacker_push (x, PERIOD_MS / 2);
+      attacker_push (x, MAX (1, PERIOD_MS / 2 / n_attackers));
     if (g_get_monotonic_time () >= due)
       honest_step (&h);
     else
@@ -307,7 +324,6 @@ run_attack (FixtureRelayProc * rp, Attacker * a, guint seconds,
   }
   {
     guint64 bytes = 0, units = 0, reconnects = 0;
-    Attacker *x;
 
     for (x = a; x; x = x->next) {
       bytes += x->bytes;

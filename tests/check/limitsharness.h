@@ -33,6 +33,7 @@ typedef struct
   guint64 first_seq, last_seen;
   guint sent, received, gaps;
   gint64 last_rx, max_gap_us;
+  gint64 last_ping;             /* the viewer's own keepalive, by time */
   guint8 *payload;
 } Honest;
 
