@@ -75,7 +75,15 @@ media_attack (const MediaShape * shape, guint64 max_units, const gchar * name)
   a.rp = rp;
   a.key = "attacker.pem";
   a.role = DIODE_ROLE_PUBLISHER;
-  a.setup = diode_msg_encode_publish ("mine");
+  /* PUBLISH, then CAPS (a MEDIA before CAPS is refused, protocol.md
+   * section 6): the MEDIA units that follow are all the relay must take */
+  {
+    GByteArray *setup = g_byte_array_new ();
+
+    append_frame (setup, diode_msg_encode_publish ("mine"));
+    append_frame (setup, diode_msg_encode_caps ("video/x-test"));
+    a.setup = g_byte_array_free_to_bytes (setup);
+  }
   a.unit = g_byte_array_new ();
   a.make_unit = make_media;
   a.make_data = (gpointer) shape;
