@@ -129,11 +129,16 @@ conn_check_replies (Conn * c, gint64 now)
   return TRUE;
 }
 
+static void conn_linger (Conn * c);
+
 void
 conn_send_error (Conn * c, DiodeErrorCode code, const gchar * text)
 {
   GError *err = NULL;
 
+  /* Already said goodbye: nothing more can be sent. */
+  if (c->dead || c->phase == CONN_LINGER)
+    return;
   conn_queue (c, diode_msg_encode_error (code, text));
   if (!diode_session_sent (c->session, DIODE_MSG_ERROR, code, &err))
     g_clear_error (&err);
@@ -152,7 +157,7 @@ void
 conn_fail (Conn * c, DiodeErrorCode code, const gchar * text)
 {
   conn_send_error (c, code, text);
-  if (!c->dead && c->phase != CONN_CLOSING) {
+  if (!c->dead && c->phase != CONN_CLOSING && c->phase != CONN_LINGER) {
     c->phase = CONN_CLOSING;
     c->deadline = g_get_monotonic_time () + CLOSE_FLUSH_MS * 1000;
     conn_want_write (c, TRUE);
@@ -163,7 +168,7 @@ conn_fail (Conn * c, DiodeErrorCode code, const gchar * text)
 void
 conn_flush (Conn * c)
 {
-  if (c->dead || c->phase == CONN_HANDSHAKE)
+  if (c->dead || c->phase == CONN_HANDSHAKE || c->phase == CONN_LINGER)
     return;
 
   for (;;) {
@@ -244,7 +249,7 @@ conn_flush (Conn * c)
   }
 
   if (c->phase == CONN_CLOSING) {
-    conn_close (c, NULL);
+    conn_linger (c);
     return;
   }
   /* Nothing pending: the write timeout only runs while we wait on it. */
@@ -255,11 +260,70 @@ conn_flush (Conn * c)
 /* ------------------------------------------------------------------------ */
 /* connection lifecycle */
 
+/* Everything for a closing peer is written: say goodbye (close_notify, then
+ * FIN) but keep the socket until the peer closes too. Closing a socket with
+ * unread input makes the kernel send RST, and a peer that gets RST loses
+ * what it had not read yet, which is where our ERROR is. */
+/* A publisher going away: its stream keeps its viewers for the grace
+ * period and its name for the name grace. Once per connection. */
+static void
+conn_release_publisher (Conn * c)
+{
+  DiodeRelay *r = c->relay;
+  Stream *s = c->stream;
+
+  if (!s || !c->publishing || s->publisher != c)
+    return;
+  g_mutex_lock (&r->lock);
+  s->publisher = NULL;
+  g_mutex_unlock (&r->lock);
+  s->owner_until = g_get_monotonic_time () + (gint64) r->name_grace_ms * 1000;
+  if (!s->eos) {
+    s->grace_until = g_get_monotonic_time () + (gint64) r->grace_ms * 1000;
+    g_message ("publisher %s of '%s' disconnected without EOS; keeping "
+        "its viewers for %u ms", c->address, s->name, r->grace_ms);
+  }
+}
+
+static void
+conn_linger (Conn * c)
+{
+  /* What it published is over now, not when it hangs up. */
+  conn_release_publisher (c);
+  if (c->tls)
+    diode_tls_bye (c->tls);
+  shutdown (c->fd, SHUT_WR);
+  c->phase = CONN_LINGER;
+  c->deadline = g_get_monotonic_time () + CLOSE_FLUSH_MS * 1000;
+  conn_set_events (c, EPOLLIN);
+}
+
+/* Discards what a lingering peer sends, at most 64 KiB a turn; its end of
+ * file (or an error) ends the connection. */
+static void
+conn_linger_drain (Conn * c)
+{
+  guint8 *buf = c->relay->rbuf;
+  gsize total = 0;
+
+  while (total < READ_CHUNK) {
+    ssize_t n = recv (c->fd, buf, READ_CHUNK, MSG_DONTWAIT);
+
+    if (n > 0) {
+      total += n;
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+      return;
+    conn_close (c, NULL);
+    return;
+  }
+}
+
 void
 conn_close (Conn * c, const gchar * why)
 {
   DiodeRelay *r = c->relay;
-  Stream *s = c->stream;
 
   if (c->dead)
     return;
@@ -280,18 +344,8 @@ conn_close (Conn * c, const gchar * why)
     r->n_open--;
   }
 
-  if (s && c->publishing && s->publisher == c) {
-    g_mutex_lock (&r->lock);
-    s->publisher = NULL;
-    g_mutex_unlock (&r->lock);
-    s->owner_until = g_get_monotonic_time () + (gint64) r->name_grace_ms * 1000;
-    if (!s->eos) {
-      s->grace_until = g_get_monotonic_time () + (gint64) r->grace_ms * 1000;
-      g_message ("publisher %s of '%s' disconnected without EOS; keeping "
-          "its viewers for %u ms", c->address, s->name, r->grace_ms);
-    }
-  }
-  if (c->tls && c->phase != CONN_HANDSHAKE)
+  conn_release_publisher (c);
+  if (c->tls && c->phase != CONN_HANDSHAKE && c->phase != CONN_LINGER)
     diode_tls_bye (c->tls);
   epoll_ctl (r->epfd, EPOLL_CTL_DEL, c->fd, NULL);
   g_ptr_array_add (r->dead, c);
@@ -666,6 +720,10 @@ io_dispatch (GSource * source, GSourceFunc cb, gpointer user_data)
       continue;
     if (c->phase == CONN_HANDSHAKE) {
       conn_handshake (c);
+      continue;
+    }
+    if (c->phase == CONN_LINGER) {
+      conn_linger_drain (c);
       continue;
     }
     if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))

@@ -58,6 +58,10 @@ typedef enum {
   CONN_HANDSHAKE,
   CONN_OPEN,
   CONN_CLOSING,  /* ERROR queued; stop reading, flush, then close */
+  CONN_LINGER,   /* all sent, close_notify + FIN out: discard what the peer
+                    still sends until it closes (or CLOSE_FLUSH_MS), so our
+                    close() does not reset the connection and throw away
+                    what it has not read yet, our ERROR included */
 } ConnPhase;
 
 /* What an epoll entry points at. */

@@ -550,6 +550,15 @@ GST_START_TEST (test_many_streams_many_viewers)
       fail_unless_equals_int (gst_harness_push (sinks[s],
               make_buffer (i + 100 * s, 10)), GST_FLOW_OK);
   for (s = 0; s < 3; s++) {
+    /* attached at the first keyframe, which diodesink's writer thread
+     * may not have delivered yet */
+    {
+      gint64 end = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+
+      while (diode_relay_count_viewers (relay, names[s]) != 3
+          && g_get_monotonic_time () < end)
+        g_usleep (5 * 1000);
+    }
     fail_unless_equals_int (diode_relay_count_viewers (relay, names[s]), 3);
     for (v = 0; v < 3; v++) {
       for (i = 0; i < 30; i++) {

@@ -535,7 +535,7 @@ def _slow_reader(ctx, relay, name, seconds=3.0):
     return msgs, count[0]
 
 
-def check_mismatch_slow_viewer_error_300(ctx):
+def check_slow_viewer_error_300(ctx):
     """Sections 7, 8, 10: a viewer that cannot keep up "is disconnected with
     ERROR 300". A viewer that reads, slowly, past the hard limit must be able
     to read that ERROR before the connection ends."""
