@@ -35,11 +35,13 @@ on_sighup (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Stays installed: a second SIGTERM while shutting down must not fall back
+ * to the default action and kill the relay before its viewers heard why. */
 static gboolean
 on_signal (gpointer user_data)
 {
   g_main_loop_quit (user_data);
-  return G_SOURCE_REMOVE;
+  return G_SOURCE_CONTINUE;
 }
 
 int
