@@ -34,23 +34,6 @@ proc_hello (FixtureRelayProc * rp, int rcvbuf, const gchar * key,
   return c;
 }
 
-/* Next message that is not a PING (PINGs are answered). */
-void
-expect_skip_pings (RawClient * c, DiodeMsgType type, DiodeMsg * m)
-{
-  for (;;) {
-    fail_unless (raw_read (c, m, RAW_IO_MS) == RAW_READ_MSG, "expected %s, "
-        "but the relay closed or sent nothing", diode_msg_type_name (type));
-    if (m->type != DIODE_MSG_PING)
-      break;
-    raw_send_frame (c, diode_msg_encode_pong (m->token));
-    diode_msg_clear (m);
-  }
-  fail_unless (m->type == type, "expected %s, got %s (%u: %s)",
-      diode_msg_type_name (type), diode_msg_type_name (m->type),
-      m->error_code, m->error_text ? m->error_text : "");
-}
-
 /* Sends what the socket takes now: bytes taken, -1 if closed. After AGAIN
  * the same data must be offered again (GnuTLS). */
 gssize
@@ -106,14 +89,14 @@ honest_start (Honest * h, FixtureRelayProc * rp)
   raw_send_frame (h->view, diode_msg_encode_subscribe ("honest", 0, 10000));
   h->pub = proc_hello (rp, 0, "honest-pub.pem", DIODE_ROLE_PUBLISHER);
   raw_send_frame (h->pub, diode_msg_encode_publish ("honest"));
-  expect_skip_pings (h->pub, DIODE_MSG_PUBLISH_OK, &m);
+  raw_expect_next (h->pub, DIODE_MSG_PUBLISH_OK, &m, "honest publisher");
   h->next_seq = h->first_seq = m.seq;
   diode_msg_clear (&m);
   raw_send_frame (h->pub, diode_msg_encode_caps ("video/x-test"));
   /* The held viewer is answered at the first keyframe (docs/protocol.md
    * section 8): frame 0 is one. */
   honest_send_frame (h);
-  expect_skip_pings (h->view, DIODE_MSG_SUBSCRIBE_OK, &m);
+  raw_expect_next (h->view, DIODE_MSG_SUBSCRIBE_OK, &m, "honest viewer");
   fail_unless_equals_uint64 (m.seq, h->first_seq);
   diode_msg_clear (&m);
 }

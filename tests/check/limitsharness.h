@@ -60,8 +60,6 @@ typedef struct _Attacker
 
 RawClient *proc_hello        (FixtureRelayProc * rp, int rcvbuf,
                               const gchar * key, DiodeRole role);
-/* The next message that is not a PING (PINGs are answered) must be @type. */
-void       expect_skip_pings (RawClient * c, DiodeMsgType type, DiodeMsg * m);
 /* Sends what the socket takes now: bytes taken, -1 if closed. After AGAIN
  * the same data must be offered again (GnuTLS). */
 gssize     try_send          (RawClient * c, const guint8 * data, gsize len);

@@ -239,6 +239,60 @@ raw_expect (RawClient * c, DiodeMsgType type, DiodeMsg * m)
       m->error_code, m->error_text ? m->error_text : "");
 }
 
+RawReadResult
+raw_next (RawClient * c, DiodeMsg * m, guint timeout_ms)
+{
+  gint64 end = deadline_in (timeout_ms);
+
+  for (;;) {
+    gint64 left = (end - g_get_monotonic_time ()) / 1000;
+    RawReadResult res;
+
+    if (left <= 0)
+      return RAW_READ_TIMEOUT;
+    res = raw_read (c, m, (guint) left);
+    if (res != RAW_READ_MSG)
+      return res;
+    if (m->type == DIODE_MSG_PING)
+      raw_send_frame (c, diode_msg_encode_pong (m->token));
+    else if (m->type != DIODE_MSG_PONG)
+      return res;
+    diode_msg_clear (m);
+  }
+}
+
+void
+raw_expect_next (RawClient * c, DiodeMsgType type, DiodeMsg * m,
+    const gchar * what)
+{
+  RawReadResult res = raw_next (c, m, RAW_IO_MS);
+
+  fail_unless (res == RAW_READ_MSG, "%s: expected %s, but the relay %s",
+      what, diode_msg_type_name (type), res == RAW_READ_CLOSED ? "closed" :
+      "sent nothing");
+  fail_unless (m->type == type, "%s: expected %s, got %s (%u %s)", what,
+      diode_msg_type_name (type), diode_msg_type_name (m->type),
+      m->error_code, m->error_text ? m->error_text : "");
+}
+
+void
+raw_expect_error_says (RawClient * c, guint code, const gchar * what, ...)
+{
+  DiodeMsg m = { 0 };
+  const gchar *n;
+  va_list ap;
+
+  raw_expect_next (c, DIODE_MSG_ERROR, &m, what);
+  GST_INFO ("%s: ERROR %u: %s", what, m.error_code, m.error_text);
+  fail_unless_equals_int (m.error_code, code);
+  va_start (ap, what);
+  while ((n = va_arg (ap, const gchar *)))
+    fail_unless (strstr (m.error_text, n) != NULL, "%s: '%s' does not say "
+        "'%s'", what, m.error_text, n);
+  va_end (ap);
+  diode_msg_clear (&m);
+}
+
 gint64
 raw_wait_closed (RawClient * c, guint timeout_ms, gint * code, gchar ** text)
 {

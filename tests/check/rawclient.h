@@ -75,6 +75,18 @@ RawReadResult raw_fill (RawClient * c, gsize want, gint64 end);
 RawReadResult raw_read (RawClient * c, DiodeMsg * m, guint timeout_ms);
 /* The next message (within RAW_IO_MS) must be of @type. */
 void          raw_expect (RawClient * c, DiodeMsgType type, DiodeMsg * m);
+/* The next message other than PING/PONG within @timeout_ms, answering the
+ * relay's PINGs on the way (a client that does not would be closed as
+ * silent after three keepalive periods). */
+RawReadResult raw_next (RawClient * c, DiodeMsg * m, guint timeout_ms);
+/* raw_next() within RAW_IO_MS must give a message of @type (@what names the
+ * step in the failure). */
+void          raw_expect_next (RawClient * c, DiodeMsgType type, DiodeMsg * m,
+                               const gchar * what);
+/* raw_next() must give ERROR @code whose text holds every needle given
+ * after @what (NULL-terminated). */
+void          raw_expect_error_says (RawClient * c, guint code,
+                                     const gchar * what, ...) G_GNUC_NULL_TERMINATED;
 /* Reads until the relay closes, within @timeout_ms. Every message on the way
  * must be an ERROR; the last one's code goes to @code (-1: none) and its
  * text to @text (if not NULL; free it). Returns ms until the close, -1 if

@@ -103,60 +103,6 @@ write_temp (const gchar * name, const gchar * text)
 /* ------------------------------------------------------------------------ */
 /* raw clients with a diode identity (rawclient.c) */
 
-/* The next message other than PING/PONG (PINGs are answered). */
-static RawReadResult
-next_msg (RawClient * c, DiodeMsg * m, guint timeout_ms)
-{
-  gint64 end = deadline_in (timeout_ms);
-
-  for (;;) {
-    gint64 left = (end - g_get_monotonic_time ()) / 1000;
-    RawReadResult res;
-
-    if (left <= 0)
-      return RAW_READ_TIMEOUT;
-    res = raw_read (c, m, (guint) left);
-    if (res != RAW_READ_MSG)
-      return res;
-    if (m->type == DIODE_MSG_PING)
-      raw_send_frame (c, diode_msg_encode_pong (m->token));
-    else if (m->type != DIODE_MSG_PONG)
-      return res;
-    diode_msg_clear (m);
-  }
-}
-
-static void
-expect_msg (RawClient * c, DiodeMsgType type, DiodeMsg * m, const gchar * what)
-{
-  RawReadResult res = next_msg (c, m, WAIT_MS);
-
-  fail_unless (res == RAW_READ_MSG, "%s: expected %s, but the relay %s",
-      what, diode_msg_type_name (type), res == RAW_READ_CLOSED ? "closed" :
-      "sent nothing");
-  fail_unless (m->type == type, "%s: expected %s, got %s (%u %s)", what,
-      diode_msg_type_name (type), diode_msg_type_name (m->type),
-      m->error_code, m->error_text ? m->error_text : "");
-}
-
-/* The next message is ERROR @code whose text holds every needle. */
-static void
-expect_error (RawClient * c, guint code, const gchar * what, ...)
-{
-  DiodeMsg m = { 0 };
-  const gchar *n;
-  va_list ap;
-
-  expect_msg (c, DIODE_MSG_ERROR, &m, what);
-  GST_INFO ("%s: ERROR %u: %s", what, m.error_code, m.error_text);
-  fail_unless_equals_int (m.error_code, code);
-  va_start (ap, what);
-  while ((n = va_arg (ap, const gchar *)))
-    fail_unless (strstr (m.error_text, n) != NULL, "%s: '%s' does not say "
-        "'%s'", what, m.error_text, n);
-  va_end (ap);
-  diode_msg_clear (&m);
-}
 
 static RawClient *
 raw_hello (DiodeRelay * relay, Who * who, DiodeRole role)
@@ -165,7 +111,7 @@ raw_hello (DiodeRelay * relay, Who * who, DiodeRole role)
   DiodeMsg m = { 0 };
 
   raw_send_frame (c, diode_msg_encode_hello (1, 1, role, "names-test/0"));
-  expect_msg (c, DIODE_MSG_WELCOME, &m, "HELLO");
+  raw_expect_next (c, DIODE_MSG_WELCOME, &m, "HELLO");
   diode_msg_clear (&m);
   return c;
 }
@@ -178,7 +124,7 @@ publish_ok (RawClient * c, const gchar * stream, const gchar * what)
   guint64 next;
 
   raw_send_frame (c, diode_msg_encode_publish (stream));
-  expect_msg (c, DIODE_MSG_PUBLISH_OK, &m, what);
+  raw_expect_next (c, DIODE_MSG_PUBLISH_OK, &m, what);
   next = m.seq;
   diode_msg_clear (&m);
   return next;
@@ -481,31 +427,31 @@ GST_START_TEST (test_owned_names_compare_normalized)
    * so he comes back on a new one */
   for (i = 0; i < G_N_ELEMENTS (others); i++) {
     raw_send_frame (b, diode_msg_encode_publish (others[i]));
-    expect_error (b, DIODE_ERR_NOT_AUTHORIZED, others[i], "is owned by",
+    raw_expect_error_says (b, DIODE_ERR_NOT_AUTHORIZED, others[i], "is owned by",
         alice.addr, "the same name as 'Cam'", NULL);
   }
   raw_free (b, FALSE);
   b = raw_hello (relay, &bob, DIODE_ROLE_PUBLISHER);
   /* nor with an invisible character: not a new name, a refused one */
   raw_send_frame (b, diode_msg_encode_publish (CAM_ZWSP));
-  expect_error (b, DIODE_ERR_BAD_NAME, "cam+U+200B", "U+200B", NULL);
+  raw_expect_error_says (b, DIODE_ERR_BAD_NAME, "cam+U+200B", "U+200B", NULL);
   raw_send_frame (b, diode_msg_encode_publish (RLO_CAM));
-  expect_error (b, DIODE_ERR_BAD_NAME, "U+202E+cam", "U+202E", NULL);
+  raw_expect_error_says (b, DIODE_ERR_BAD_NAME, "U+202E+cam", "U+202E", NULL);
   publish_ok (b, "bobcam", "bob's own name after the refusals");
 
   /* a viewer asking for any spelling watches alice's stream */
   for (i = 0; i < G_N_ELEMENTS (others); i++) {
     v = raw_subscribe (relay, &carol, others[i], NULL, 0);
-    expect_msg (v, DIODE_MSG_SUBSCRIBE_OK, &m, others[i]);
+    raw_expect_next (v, DIODE_MSG_SUBSCRIBE_OK, &m, others[i]);
     fail_unless_equals_string (m.publisher, alice.addr);
     diode_msg_clear (&m);
     raw_free (v, FALSE);
   }
   /* and one asking for a look-alike is told so, not served */
   v = raw_subscribe (relay, &carol, CAM_ZWSP, NULL, 0);
-  expect_error (v, DIODE_ERR_BAD_NAME, "viewer cam+U+200B", "U+200B", NULL);
+  raw_expect_error_says (v, DIODE_ERR_BAD_NAME, "viewer cam+U+200B", "U+200B", NULL);
   raw_send_frame (v, diode_msg_encode_subscribe (RLO_CAM, 0, 0));
-  expect_error (v, DIODE_ERR_BAD_NAME, "viewer U+202E+cam", "U+202E", NULL);
+  raw_expect_error_says (v, DIODE_ERR_BAD_NAME, "viewer U+202E+cam", "U+202E", NULL);
   raw_free (v, FALSE);
   fail_unless_equals_int (diode_relay_count_viewers (relay, "cam"), 0);
 
@@ -528,17 +474,17 @@ GST_START_TEST (test_reserved_names_compare_normalized)
 
   for (i = 0; i < G_N_ELEMENTS (spellings); i++) {
     raw_send_frame (b, diode_msg_encode_publish (spellings[i]));
-    expect_error (b, DIODE_ERR_NOT_AUTHORIZED, spellings[i], "is reserved "
+    raw_expect_error_says (b, DIODE_ERR_NOT_AUTHORIZED, spellings[i], "is reserved "
         "for", alice.addr, NULL);
   }
   /* the third refusal closed that connection */
   raw_free (b, FALSE);
   b = raw_hello (relay, &bob, DIODE_ROLE_PUBLISHER);
   raw_send_frame (b, diode_msg_encode_publish (CAM_ZWSP));
-  expect_error (b, DIODE_ERR_BAD_NAME, "reserved cam+U+200B", "U+200B",
+  raw_expect_error_says (b, DIODE_ERR_BAD_NAME, "reserved cam+U+200B", "U+200B",
       NULL);
   raw_send_frame (b, diode_msg_encode_publish (RLO_CAM));
-  expect_error (b, DIODE_ERR_BAD_NAME, "reserved U+202E+cam", "U+202E",
+  raw_expect_error_says (b, DIODE_ERR_BAD_NAME, "reserved U+202E+cam", "U+202E",
       NULL);
   /* alice may, under any spelling */
   publish_ok (a, FULLWIDTH_CAM, "alice publishes her reserved name");
@@ -675,7 +621,7 @@ GST_START_TEST (test_pin_refused_when_another_publishes)
 
   /* raw viewer pinned to alice: refused, and its connection stays usable */
   v = raw_subscribe (relay, &carol, "door", alice.addr, 0);
-  expect_error (v, DIODE_ERR_NOT_AUTHORIZED, "pinned to alice",
+  raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "pinned to alice",
       "published by", bob.addr, alice.addr, NULL);
   /* pinned to bob (any case): served, SUBSCRIBE_OK names bob */
   {
@@ -686,7 +632,7 @@ GST_START_TEST (test_pin_refused_when_another_publishes)
             upper));
     g_free (upper);
   }
-  expect_msg (v, DIODE_MSG_SUBSCRIBE_OK, &m, "pinned to bob");
+  raw_expect_next (v, DIODE_MSG_SUBSCRIBE_OK, &m, "pinned to bob");
   fail_unless_equals_string (m.publisher, bob.addr);
   diode_msg_clear (&m);
   raw_free (v, FALSE);
@@ -704,7 +650,7 @@ GST_START_TEST (test_pin_refused_when_another_publishes)
   raw_free (b, FALSE);
   b = raw_hello (relay, &bob, DIODE_ROLE_PUBLISHER);
   publish_ok (b, "gate", "bob publishes gate");
-  expect_error (held, DIODE_ERR_NOT_AUTHORIZED, "held, pinned to alice",
+  raw_expect_error_says (held, DIODE_ERR_NOT_AUTHORIZED, "held, pinned to alice",
       "published by", bob.addr, alice.addr, NULL);
   fail_unless_equals_int (diode_relay_count_viewers (relay, "gate"), 0);
 
@@ -735,11 +681,11 @@ GST_START_TEST (test_pin_cuts_off_when_owner_changes)
   fail_unless (fixture_wait_last_seq (relay, "yard", seq, WAIT_MS));
 
   pinned = raw_subscribe (relay, &carol, "yard", alice.addr, 0);
-  expect_msg (pinned, DIODE_MSG_SUBSCRIBE_OK, &m, "pinned to alice");
+  raw_expect_next (pinned, DIODE_MSG_SUBSCRIBE_OK, &m, "pinned to alice");
   fail_unless_equals_string (m.publisher, alice.addr);
   diode_msg_clear (&m);
   free_viewer = raw_subscribe (relay, &carol, "yard", NULL, 0);
-  expect_msg (free_viewer, DIODE_MSG_SUBSCRIBE_OK, &m, "not pinned");
+  raw_expect_next (free_viewer, DIODE_MSG_SUBSCRIBE_OK, &m, "not pinned");
   diode_msg_clear (&m);
   src = src_new (relay, "yard", &carol, alice.addr);
   fail_unless (fixture_wait_viewers (relay, "yard", 3, WAIT_MS));
@@ -769,7 +715,7 @@ GST_START_TEST (test_pin_cuts_off_when_owner_changes)
    * bob's frames; then the relay closes */
   do {
     diode_msg_clear (&m);
-    fail_unless (next_msg (pinned, &m, WAIT_MS) == RAW_READ_MSG,
+    fail_unless (raw_next (pinned, &m, WAIT_MS) == RAW_READ_MSG,
         "the pinned viewer was not told");
     fail_if (m.type == DIODE_MSG_MEDIA && m.seq >= seq,
         "the pinned viewer got bob's MEDIA %" G_GUINT64_FORMAT, m.seq);
@@ -787,7 +733,7 @@ GST_START_TEST (test_pin_cuts_off_when_owner_changes)
   /* the unpinned viewer goes on with bob's stream */
   do {
     diode_msg_clear (&m);
-    fail_unless (next_msg (free_viewer, &m, WAIT_MS) == RAW_READ_MSG,
+    fail_unless (raw_next (free_viewer, &m, WAIT_MS) == RAW_READ_MSG,
         "the unpinned viewer got nothing from bob");
   } while (m.type != DIODE_MSG_MEDIA || m.seq != seq);
   diode_msg_clear (&m);
