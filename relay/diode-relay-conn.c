@@ -130,6 +130,7 @@ conn_check_replies (Conn * c, gint64 now)
 }
 
 static void conn_linger (Conn * c);
+static void conn_drop_partial (Conn * c);
 
 void
 conn_send_error (Conn * c, DiodeErrorCode code, const gchar * text)
@@ -145,6 +146,7 @@ conn_send_error (Conn * c, DiodeErrorCode code, const gchar * text)
   if (diode_error_code_is_fatal (code) && c->phase != CONN_CLOSING) {
     /* Stop listening to the peer; give it a moment to read why. */
     c->phase = CONN_CLOSING;
+    conn_drop_partial (c);
     c->deadline = g_get_monotonic_time () + CLOSE_FLUSH_MS * 1000;
     conn_want_write (c, TRUE);
   }
@@ -159,6 +161,7 @@ conn_fail (Conn * c, DiodeErrorCode code, const gchar * text)
   conn_send_error (c, code, text);
   if (!c->dead && c->phase != CONN_CLOSING && c->phase != CONN_LINGER) {
     c->phase = CONN_CLOSING;
+    conn_drop_partial (c);
     c->deadline = g_get_monotonic_time () + CLOSE_FLUSH_MS * 1000;
     conn_want_write (c, TRUE);
     conn_flush (c);
@@ -195,14 +198,14 @@ conn_flush (Conn * c)
         if (backlog > c->relay->soft_limit
             && diode_cursor_skip_to_latest (&c->cursor, ring)) {
           c->skips++;
-          g_message ("viewer %s (%s) of '%s' was %" G_GUINT64_FORMAT " bytes "
+          relay_log (c->relay, RELAY_LOG_SLOW, "viewer %s (%s) of '%s' was %" G_GUINT64_FORMAT " bytes "
               "behind; skipped to the latest keyframe", c->address, c->peer,
               c->stream->name, backlog);
         }
         f = diode_cursor_next (&c->cursor, ring, &skipped);
         if (skipped) {
           c->skips++;
-          g_message ("viewer %s (%s) of '%s' fell out of the buffer; skipped "
+          relay_log (c->relay, RELAY_LOG_SLOW, "viewer %s (%s) of '%s' fell out of the buffer; skipped "
               "to the latest keyframe", c->address, c->peer, c->stream->name);
         }
         if (!f)
@@ -260,10 +263,70 @@ conn_flush (Conn * c)
 /* ------------------------------------------------------------------------ */
 /* connection lifecycle */
 
-/* Everything for a closing peer is written: say goodbye (close_notify, then
- * FIN) but keep the socket until the peer closes too. Closing a socket with
- * unread input makes the kernel send RST, and a peer that gets RST loses
- * what it had not read yet, which is where our ERROR is. */
+/* An address nothing is counted against any more is forgotten. */
+static void
+addr_maybe_forget (DiodeRelay * r, AddrCount * a)
+{
+  if (!a->open && !a->streams && !a->partial)
+    g_hash_table_remove (r->per_addr, a->host);
+}
+
+void
+relay_addr_unref_stream (DiodeRelay * r, AddrCount * a)
+{
+  if (!a)
+    return;
+  a->streams--;
+  addr_maybe_forget (r, a);
+}
+
+/* A closing connection's unfinished frames will never be used: they stop
+ * counting at once, not when the socket is finally closed. */
+static void
+conn_drop_partial (Conn * c)
+{
+  if (!c->addr)
+    return;
+  c->addr->partial -= c->partial;
+  c->relay->partial -= c->partial;
+  c->partial = 0;
+}
+
+/* Bytes of frames the session holds but has not handed out yet (the one
+ * being received, and whole ones left for the next turn) count against
+ * the peer's address and the relay: a peer trickling huge frames could
+ * otherwise make the relay hold 16 MiB per connection for as long as it
+ * likes. Past a bound the connection that crossed it is closed. */
+static void
+conn_account_partial (Conn * c)
+{
+  DiodeRelay *r = c->relay;
+  guint64 now = diode_session_buffered (c->session);
+  AddrCount *a = c->addr;
+  gchar *text = NULL;
+
+  if (!a || now == c->partial || c->phase != CONN_OPEN)
+    return;
+  a->partial = a->partial - c->partial + now;
+  r->partial = r->partial - c->partial + now;
+  c->partial = now;
+  if (r->max_partial_per_addr && a->partial > r->max_partial_per_addr)
+    text = g_strdup_printf ("%" G_GUINT64_FORMAT " bytes of unfinished "
+        "frames from %s (limit %" G_GUINT64_FORMAT ", "
+        "--max-partial-per-address)", a->partial, a->host,
+        r->max_partial_per_addr);
+  else if (r->max_partial && r->partial > r->max_partial)
+    text = g_strdup_printf ("%" G_GUINT64_FORMAT " bytes of unfinished "
+        "frames on this relay (limit %" G_GUINT64_FORMAT ", --max-partial)",
+        r->partial, r->max_partial);
+  if (!text)
+    return;
+  relay_log (r, RELAY_LOG_LIMIT, "closing %s (%s): %s", c->peer,
+      c->address ? c->address : "no identity", text);
+  conn_send_error (c, DIODE_ERR_TOO_LARGE, text);
+  g_free (text);
+}
+
 /* A publisher going away: its stream keeps its viewers for the grace
  * period and its name for the name grace. Once per connection. */
 static void
@@ -280,11 +343,15 @@ conn_release_publisher (Conn * c)
   s->owner_until = g_get_monotonic_time () + (gint64) r->name_grace_ms * 1000;
   if (!s->eos) {
     s->grace_until = g_get_monotonic_time () + (gint64) r->grace_ms * 1000;
-    g_message ("publisher %s of '%s' disconnected without EOS; keeping "
+    relay_log (r, RELAY_LOG_STREAM, "publisher %s of '%s' disconnected without EOS; keeping "
         "its viewers for %u ms", c->address, s->name, r->grace_ms);
   }
 }
 
+/* Everything for a closing peer is written: say goodbye (close_notify, then
+ * FIN) but keep the socket until the peer closes too. Closing a socket with
+ * unread input makes the kernel send RST, and a peer that gets RST loses
+ * what it had not read yet, which is where our ERROR is. */
 static void
 conn_linger (Conn * c)
 {
@@ -338,9 +405,9 @@ conn_close (Conn * c, const gchar * why)
     a->open--;
     if (c->pending)
       a->pending--;
-    if (!a->open)
-      g_hash_table_remove (r->per_addr, a->host);
+    conn_drop_partial (c);
     c->addr = NULL;
+    addr_maybe_forget (r, a);
     r->n_open--;
   }
 
@@ -499,6 +566,8 @@ conn_on_readable (Conn * c)
      * ones wait, so the session holds at most one read's worth. */
     conn_process (c);
     conn_check_hello_done (c);
+    if (!c->dead)
+      conn_account_partial (c);
     if (c->dead || c->phase != CONN_OPEN || c->rx_paused)
       return;
     if (c->frame_budget == 0 || budget == 0) {
@@ -510,6 +579,7 @@ conn_on_readable (Conn * c)
       c->last_rx = g_get_monotonic_time ();
       budget -= MIN (n, budget);
       diode_session_feed (c->session, r->rbuf, n);
+      conn_account_partial (c);
       continue;
     }
     if (st == DIODE_TLS_AGAIN)
@@ -618,7 +688,7 @@ relay_accept (DiodeRelay * r)
     c->deadline = c->accepted_at + (gint64) r->handshake_ms * 1000;
     c->tls = diode_tls_new_server (fd, r->identity, &err);
     if (!c->tls) {
-      g_message ("cannot set up TLS for %s: %s", c->peer, err->message);
+      relay_log (r, RELAY_LOG_HANDSHAKE, "cannot set up TLS for %s: %s", c->peer, err->message);
       g_clear_error (&err);
       conn_free (c);
       continue;
@@ -669,10 +739,18 @@ relay_may_add_stream (Conn * c)
   DiodeRelay *r = c->relay;
   gchar *text;
 
-  if (!r->max_streams || g_hash_table_size (r->streams) < r->max_streams)
+  /* One address's share first, so one peer cannot fill the relay's table
+   * and lock every other identity out of new names. */
+  if (c->addr && r->max_streams_per_addr
+      && c->addr->streams >= r->max_streams_per_addr)
+    text = g_strdup_printf ("this address (%s) already holds its maximum "
+        "of %u streams on this relay (--max-streams-per-address)",
+        c->addr->host, r->max_streams_per_addr);
+  else if (r->max_streams && g_hash_table_size (r->streams) >= r->max_streams)
+    text = g_strdup_printf ("the relay already holds its maximum of %u "
+        "streams (--max-streams)", r->max_streams);
+  else
     return TRUE;
-  text = g_strdup_printf ("the relay already holds its maximum of %u "
-      "streams (--max-streams)", r->max_streams);
   relay_log (r, RELAY_LOG_LIMIT, "refused a new stream for %s (%s): %s",
       c->address, c->peer, text);
   conn_send_error (c, DIODE_ERR_INTERNAL, text);

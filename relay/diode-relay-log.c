@@ -14,16 +14,19 @@
 #include <stdarg.h>
 #include <string.h>
 
-static const gchar *const kind_names[RELAY_LOG_N_KINDS] = {
+static const gchar *const kind_names[] = {
   "accept failures", "connection limit", "refusals", "protocol errors",
-  "peer errors", "handshake failures", "slow peers",
+  "peer errors", "handshake failures", "slow peers", "stream events",
 };
 
 /* Lines per window: accept() failing is one condition, said once. */
-static const guint kind_burst[RELAY_LOG_N_KINDS] = {
+static const guint kind_burst[] = {
   1, RELAY_LOG_BURST, RELAY_LOG_BURST, RELAY_LOG_BURST, RELAY_LOG_BURST,
-  RELAY_LOG_BURST, RELAY_LOG_BURST,
+  RELAY_LOG_BURST, RELAY_LOG_BURST, RELAY_LOG_BURST,
 };
+/* One entry per kind in both tables. */
+G_STATIC_ASSERT (G_N_ELEMENTS (kind_names) == RELAY_LOG_N_KINDS);
+G_STATIC_ASSERT (G_N_ELEMENTS (kind_burst) == RELAY_LOG_N_KINDS);
 
 static void
 log_suppressed (RelayLogKind kind, RelayLogLimit * l)

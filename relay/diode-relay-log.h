@@ -23,7 +23,9 @@ typedef enum {
   RELAY_LOG_PROTOCOL,           /* malformed or out-of-order frames */
   RELAY_LOG_PEER_ERROR,         /* ERROR frames a peer sent */
   RELAY_LOG_HANDSHAKE,          /* TLS failures, deadlines, not TLS */
-  RELAY_LOG_SLOW,               /* slow viewers, unread replies */
+  RELAY_LOG_SLOW,               /* slow viewers, unread replies, skips */
+  RELAY_LOG_STREAM,             /* publishes, takeovers, policy changes,
+                                   end of stream, publisher gone */
   RELAY_LOG_N_KINDS
 } RelayLogKind;
 

@@ -52,6 +52,9 @@ typedef struct {
   gchar *host;
   guint  open;                  /* all connections, pending ones included */
   guint  pending;               /* not past HELLO yet */
+  guint  streams;               /* streams its connections created (kept
+                                   while they live, after the connection) */
+  guint64 partial;              /* bytes of unfinished frames buffered */
 } AddrCount;
 
 typedef enum {
@@ -104,6 +107,7 @@ struct _Conn {
   AddrCount  *addr;             /* its source address's counters */
   gboolean    pending;          /* counted in addr->pending (pre-HELLO) */
   guint       publish_refusals;
+  guint64     partial;          /* counted in addr->partial and r->partial */
   DiodeCursor cursor;
 
   guint64     bytes_out, frames_out, bytes_in;
@@ -118,6 +122,7 @@ struct _Conn {
 struct _Stream {
   gchar      *name;
   Conn       *publisher;
+  AddrCount  *charged;          /* the source address that created it */
   gchar      *owner;            /* address of the current/last publisher */
   DiodeRing  *ring;
   GPtrArray  *viewers;          /* Conn* (may contain dead ones until reaped) */
@@ -160,6 +165,10 @@ struct _DiodeRelay {
   guint       max_conns_per_addr;
   guint       max_pending_per_addr;     /* before HELLO, per address */
   guint       max_streams;
+  guint       max_streams_per_addr;
+  guint64     max_partial_per_addr;
+  guint64     max_partial;
+  guint64     partial;          /* unfinished frame bytes, all connections */
   guint64     max_reply_bytes;  /* queued control replies per connection */
 
   /* runtime */
@@ -212,6 +221,7 @@ void     conn_on_readable  (Conn * c);
 void     relay_accept      (DiodeRelay * r);
 void     relay_accept_resume (DiodeRelay * r, gint64 now);
 void     relay_reap        (DiodeRelay * r);
+void     relay_addr_unref_stream (DiodeRelay * r, AddrCount * a);
 gboolean conn_take_frame   (Conn * c);
 gboolean conn_check_replies (Conn * c, gint64 now);
 gboolean relay_may_add_stream (Conn * c);

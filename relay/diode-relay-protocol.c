@@ -73,6 +73,17 @@ stream_free (Stream * s)
 /* Forget a stream nobody publishes or watches any more. A stream whose
  * publisher vanished without EOS is kept for the grace period so a
  * reconnecting publisher finds its viewers still there. */
+/* A new stream counts against the address of the connection that made it,
+ * for as long as it lives (docs/security.md section 9). */
+static void
+stream_charge (Conn * c, Stream * s)
+{
+  if (s->charged || !c->addr)
+    return;
+  s->charged = c->addr;
+  c->addr->streams++;
+}
+
 void
 stream_maybe_free (DiodeRelay * r, Stream * s)
 {
@@ -89,6 +100,7 @@ stream_maybe_free (DiodeRelay * r, Stream * s)
   g_mutex_lock (&r->lock);
   g_hash_table_remove (r->streams, s->name);
   g_mutex_unlock (&r->lock);
+  relay_addr_unref_stream (r, s->charged);
   stream_free (s);
 }
 
@@ -217,7 +229,7 @@ viewer_cut_off (Conn * c, const gchar * why)
   DiodeRelay *r = c->relay;
   Stream *s = c->stream;
 
-  g_message ("cutting off viewer %s (%s): %s", c->address, c->peer, why);
+  relay_log (c->relay, RELAY_LOG_REFUSED, "cutting off viewer %s (%s): %s", c->address, c->peer, why);
   g_mutex_lock (&r->lock);
   g_ptr_array_remove (s->viewers, c);
   g_ptr_array_remove (s->waiting, c);
@@ -368,7 +380,7 @@ handle_publish (Conn * c, DiodeMsg * m)
      * connection still looks alive. The newer connection wins. */
     Conn *old = s->publisher;
 
-    g_message ("%s takes over '%s' from its older connection %s",
+    relay_log (r, RELAY_LOG_STREAM, "%s takes over '%s' from its older connection %s",
         c->address, s->name, old->peer);
     g_mutex_lock (&r->lock);
     s->publisher = NULL;
@@ -382,6 +394,7 @@ handle_publish (Conn * c, DiodeMsg * m)
   }
 
   s = stream_get (r, m->stream);
+  stream_charge (c, s);
   if (diode_ring_get_n_chunks (s->ring) || diode_ring_get_caps (s->ring))
     diode_ring_reset (s->ring);  /* a new session starts a new sequence */
   g_mutex_lock (&r->lock);
@@ -404,7 +417,7 @@ handle_publish (Conn * c, DiodeMsg * m)
     g_warning ("session refused PUBLISH_OK: %s", err->message);
     g_clear_error (&err);
   }
-  g_message ("%s publishes '%s' (%s%s%s, from %s)", c->address, s->name,
+  relay_log (r, RELAY_LOG_STREAM, "%s publishes '%s' (%s%s%s, from %s)", c->address, s->name,
       diode_access_name (s->access), *s->fleet ? ", fleet " : "", s->fleet,
       c->peer);
   conn_flush (c);
@@ -441,7 +454,7 @@ handle_policy (Conn * c, DiodeMsg * m)
   Stream *s = c->stream;
 
   stream_set_policy (s, m);
-  g_message ("'%s' is now %s%s%s (%u addresses allowed)", s->name,
+  relay_log (c->relay, RELAY_LOG_STREAM, "'%s' is now %s%s%s (%u addresses allowed)", s->name,
       diode_access_name (s->access), *s->fleet ? ", fleet " : "", s->fleet,
       g_hash_table_size (s->allow));
   stream_recheck_viewers (c->relay, s);
@@ -502,6 +515,7 @@ handle_subscribe (Conn * c, DiodeMsg * m)
   if (!s && !relay_may_add_stream (c))
     return;
   s = stream_get (r, m->stream);
+  stream_charge (c, s);
   g_mutex_lock (&r->lock);
   g_ptr_array_add (s->waiting, c);
   g_mutex_unlock (&r->lock);
@@ -562,7 +576,7 @@ handle_media (Conn * c, DiodeMsg * m)
     g_mutex_unlock (&c->relay->lock);
     c->publishing = FALSE;
     c->stream = NULL;
-    g_message ("'%s' reached end of stream", s->name);
+    relay_log (c->relay, RELAY_LOG_STREAM, "'%s' reached end of stream", s->name);
   }
   if (m->type == DIODE_MSG_MEDIA && (m->flags & DIODE_MEDIA_KEYFRAME)
       && !(m->flags & DIODE_MEDIA_STREAMHEADER))

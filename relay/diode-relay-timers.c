@@ -50,8 +50,9 @@ relay_tick (gpointer user_data)
 
       relay_log (r, RELAY_LOG_SLOW, "%s (%s): %s; closing", c->peer,
           c->address, text);
+      /* Closed through CLOSING and LINGER like any fatal ERROR, so a peer
+       * that was only slow still reads why. */
       conn_send_error (c, DIODE_ERR_TIMEOUT, text);
-      conn_close (c, NULL);
       g_free (text);
     } else if (c->waiting && now > c->wait_until) {
       g_ptr_array_add (expired, c);

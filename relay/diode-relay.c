@@ -47,6 +47,9 @@ enum {
   PROP_MAX_CONNECTIONS_PER_ADDRESS,
   PROP_MAX_PENDING_PER_ADDRESS,
   PROP_MAX_STREAMS,
+  PROP_MAX_STREAMS_PER_ADDRESS,
+  PROP_MAX_PARTIAL_PER_ADDRESS,
+  PROP_MAX_PARTIAL,
   PROP_MAX_REPLY_BYTES,
 };
 
@@ -250,6 +253,7 @@ diode_relay_stop (DiodeRelay * r)
 
   g_hash_table_iter_init (&it, r->streams);
   while (g_hash_table_iter_next (&it, NULL, &v)) {
+    relay_addr_unref_stream (r, ((Stream *) v)->charged);
     stream_free (v);
     g_hash_table_iter_remove (&it);
   }
@@ -504,6 +508,15 @@ relay_apply_property (GObject * object, guint prop_id,
     case PROP_MAX_STREAMS:
       r->max_streams = g_value_get_uint (value);
       break;
+    case PROP_MAX_STREAMS_PER_ADDRESS:
+      r->max_streams_per_addr = g_value_get_uint (value);
+      break;
+    case PROP_MAX_PARTIAL_PER_ADDRESS:
+      r->max_partial_per_addr = g_value_get_uint64 (value);
+      break;
+    case PROP_MAX_PARTIAL:
+      r->max_partial = g_value_get_uint64 (value);
+      break;
     case PROP_MAX_REPLY_BYTES:
       r->max_reply_bytes = g_value_get_uint64 (value);
       break;
@@ -659,6 +672,15 @@ relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
     case PROP_MAX_STREAMS:
       g_value_set_uint (value, r->max_streams);
       break;
+    case PROP_MAX_STREAMS_PER_ADDRESS:
+      g_value_set_uint (value, r->max_streams_per_addr);
+      break;
+    case PROP_MAX_PARTIAL_PER_ADDRESS:
+      g_value_set_uint64 (value, r->max_partial_per_addr);
+      break;
+    case PROP_MAX_PARTIAL:
+      g_value_set_uint64 (value, r->max_partial);
+      break;
     case PROP_MAX_REPLY_BYTES:
       g_value_set_uint64 (value, r->max_reply_bytes);
       break;
@@ -720,6 +742,9 @@ diode_relay_init (DiodeRelay * r)
   r->max_conns_per_addr = DIODE_RELAY_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
   r->max_pending_per_addr = DIODE_RELAY_DEFAULT_MAX_PENDING_PER_ADDRESS;
   r->max_streams = DIODE_RELAY_DEFAULT_MAX_STREAMS;
+  r->max_streams_per_addr = DIODE_RELAY_DEFAULT_MAX_STREAMS_PER_ADDRESS;
+  r->max_partial_per_addr = DIODE_RELAY_DEFAULT_MAX_PARTIAL_PER_ADDRESS;
+  r->max_partial = DIODE_RELAY_DEFAULT_MAX_PARTIAL;
   r->max_reply_bytes = DIODE_RELAY_DEFAULT_MAX_REPLY_BYTES;
   r->per_addr = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
       addr_count_free);
@@ -820,6 +845,22 @@ diode_relay_class_init (DiodeRelayClass * klass)
       g_param_spec_uint ("max-streams", "Max streams",
           "Most streams (published, kept or waited for) at once (0 = no "
           "limit)", 0, G_MAXUINT, DIODE_RELAY_DEFAULT_MAX_STREAMS, f));
+  g_object_class_install_property (oc, PROP_MAX_STREAMS_PER_ADDRESS,
+      g_param_spec_uint ("max-streams-per-address", "Max streams per address",
+          "Most streams the connections of one source IP address may create "
+          "(published or waited for; 0 = no limit)", 0, G_MAXUINT,
+          DIODE_RELAY_DEFAULT_MAX_STREAMS_PER_ADDRESS, f));
+  g_object_class_install_property (oc, PROP_MAX_PARTIAL_PER_ADDRESS,
+      g_param_spec_uint64 ("max-partial-per-address",
+          "Max partial bytes per address", "Bytes of frames received but not "
+          "complete yet that one source IP address may have the relay hold; "
+          "the connection past it is closed (0 = no limit)", 0, G_MAXUINT64,
+          DIODE_RELAY_DEFAULT_MAX_PARTIAL_PER_ADDRESS, f));
+  g_object_class_install_property (oc, PROP_MAX_PARTIAL,
+      g_param_spec_uint64 ("max-partial", "Max partial bytes",
+          "Bytes of frames received but not complete yet, all connections "
+          "together; the connection past it is closed (0 = no limit)", 0,
+          G_MAXUINT64, DIODE_RELAY_DEFAULT_MAX_PARTIAL, f));
   g_object_class_install_property (oc, PROP_MAX_REPLY_BYTES,
       g_param_spec_uint64 ("max-reply-bytes", "Max reply bytes",
           "Control replies (bytes) queued for one connection past which its "

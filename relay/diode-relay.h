@@ -37,6 +37,11 @@ G_BEGIN_DECLS
 #define DIODE_RELAY_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 256
 #define DIODE_RELAY_DEFAULT_MAX_PENDING_PER_ADDRESS 32  /* before HELLO */
 #define DIODE_RELAY_DEFAULT_MAX_STREAMS            256
+#define DIODE_RELAY_DEFAULT_MAX_STREAMS_PER_ADDRESS 16
+/* bytes of frames received but not complete yet, per source address and in
+ * all: what a peer trickling huge frames can make the relay hold */
+#define DIODE_RELAY_DEFAULT_MAX_PARTIAL_PER_ADDRESS (64 * 1024 * 1024)
+#define DIODE_RELAY_DEFAULT_MAX_PARTIAL            (512 * 1024 * 1024)
 #define DIODE_RELAY_DEFAULT_MAX_REPLY_BYTES        (128 * 1024) /* per conn */
 
 #define DIODE_TYPE_RELAY (diode_relay_get_type ())

@@ -63,6 +63,9 @@ main (int argc, char **argv)
   gint max_per_addr = DIODE_RELAY_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
   gint max_pending = DIODE_RELAY_DEFAULT_MAX_PENDING_PER_ADDRESS;
   gint max_streams = DIODE_RELAY_DEFAULT_MAX_STREAMS;
+  gint max_streams_per_addr = DIODE_RELAY_DEFAULT_MAX_STREAMS_PER_ADDRESS;
+  gint64 max_partial_per_addr = DIODE_RELAY_DEFAULT_MAX_PARTIAL_PER_ADDRESS;
+  gint64 max_partial = DIODE_RELAY_DEFAULT_MAX_PARTIAL;
   gint64 max_reply = DIODE_RELAY_DEFAULT_MAX_REPLY_BYTES;
   struct rlimit nofile;
   gboolean verbose = FALSE, debug = FALSE, quiet = FALSE, version = FALSE;
@@ -117,6 +120,16 @@ main (int argc, char **argv)
     {"max-streams", 0, 0, G_OPTION_ARG_INT, &max_streams,
         "Most streams at once (published, kept or waited for), 0 = no limit "
           "(default 256)", "N"},
+    {"max-streams-per-address", 0, 0, G_OPTION_ARG_INT, &max_streams_per_addr,
+        "Most streams the connections of one IP address may create, 0 = no "
+          "limit (default 16)", "N"},
+    {"max-partial-per-address", 0, 0, G_OPTION_ARG_INT64,
+          &max_partial_per_addr,
+        "Bytes of unfinished frames one IP address may have the relay hold, "
+          "0 = no limit (default 67108864)", "BYTES"},
+    {"max-partial", 0, 0, G_OPTION_ARG_INT64, &max_partial,
+        "Bytes of unfinished frames held for all clients together, 0 = no "
+          "limit (default 536870912)", "BYTES"},
     {"max-reply-bytes", 0, 0, G_OPTION_ARG_INT64, &max_reply,
         "Control replies queued for one client past which its requests are "
           "not read; still stuck after --write-timeout it is closed, 0 = no "
@@ -162,7 +175,8 @@ main (int argc, char **argv)
       || write_timeout <= 0 || stats_interval < 0 || name_grace < 0
       || keepalive < 0 || keepalive > 60000 || max_conns < 0
       || max_per_addr < 0 || max_pending < 0 || max_streams < 0
-      || max_reply < 0) {
+      || max_reply < 0 || max_streams_per_addr < 0
+      || max_partial_per_addr < 0 || max_partial < 0) {
     fprintf (stderr, "diode-relay: sizes and times must not be negative\n");
     return 2;
   }
@@ -194,7 +208,10 @@ main (int argc, char **argv)
       "keepalive-ms", (guint) keepalive, "max-connections", (guint) max_conns,
       "max-connections-per-address", (guint) max_per_addr,
       "max-pending-per-address", (guint) max_pending, "max-streams",
-      (guint) max_streams, "max-reply-bytes", (guint64) max_reply, NULL);
+      (guint) max_streams, "max-reply-bytes", (guint64) max_reply,
+      "max-streams-per-address", (guint) max_streams_per_addr,
+      "max-partial-per-address", (guint64) max_partial_per_addr,
+      "max-partial", (guint64) max_partial, NULL);
   /* Past the descriptor limit accept() fails (the relay then pauses it);
    * a cap below it refuses cleanly instead. Raise the soft limit as far as
    * the hard one allows (often 1024 of 500 000), and say so if that is

@@ -611,6 +611,118 @@ GST_START_TEST (test_max_streams)
 
 GST_END_TEST;
 
+/* A publisher from @src_ip (a 127.0.0.0/8 address) through PUBLISH_OK and
+ * CAPS. */
+static RawClient *
+publisher_from (DiodeRelay * relay, const gchar * src_ip, const gchar * key,
+    const gchar * name)
+{
+  RawClient *c = raw_hello_fd (diode_relay_get_address (relay),
+      tcp_connect_from (src_ip, diode_relay_get_port (relay), 0), key,
+      DIODE_ROLE_PUBLISHER);
+  DiodeMsg m = { 0 };
+
+  raw_send_frame (c, diode_msg_encode_publish (name));
+  raw_expect_next (c, DIODE_MSG_PUBLISH_OK, &m, name);
+  diode_msg_clear (&m);
+  raw_send_frame (c, diode_msg_encode_caps ("video/x-test"));
+  return c;
+}
+
+/* One address cannot fill the relay's stream table and lock everybody else
+ * out of new names: it has its own share (max-streams-per-address). */
+GST_START_TEST (test_streams_per_address)
+{
+  DiodeRelay *relay = relay_start ("max-streams", 8,
+      "max-streams-per-address", 3, NULL);
+  RawClient *c, *alice;
+  gchar *text = NULL;
+  gint code;
+  guint i;
+
+  /* three ended streams still hold their names for the name grace */
+  for (i = 0; i < 3; i++) {
+    gchar *name = g_strdup_printf ("junk%u", i);
+
+    c = publisher_from (relay, "127.0.0.1", "mallory.pem", name);
+    raw_send_frame (c, diode_msg_encode_eos (0));
+    fail_unless (fixture_wait_publisher (relay, name, FALSE, WAIT_MS));
+    raw_free (c, FALSE);
+    g_free (name);
+  }
+  c = raw_hello_fd (diode_relay_get_address (relay),
+      tcp_connect_from ("127.0.0.1", diode_relay_get_port (relay), 0),
+      "mallory.pem", DIODE_ROLE_PUBLISHER);
+  raw_send_frame (c, diode_msg_encode_publish ("junk3"));
+  fail_unless (raw_wait_closed (c, WAIT_MS, &code, &text) >= 0,
+      "a fourth stream from one address was accepted");
+  fail_unless_equals_int (code, DIODE_ERR_INTERNAL);
+  fail_unless (strstr (text, "this address") != NULL, "%s", text);
+  raw_free (c, FALSE);
+  /* another address still gets a new name */
+  alice = publisher_from (relay, "127.0.0.2", "alice.pem", "alice-cam");
+  raw_free (alice, FALSE);
+  g_free (text);
+  diode_relay_stop (relay);
+  g_object_unref (relay);
+}
+
+GST_END_TEST;
+
+/* Unfinished frames count against their address: a publisher trickling a
+ * huge frame cannot make the relay hold 16 MiB per connection without end.
+ * The connection that crosses max-partial-per-address is closed with 202;
+ * the others, and other addresses, are not touched. */
+GST_START_TEST (test_partial_frames_per_address)
+{
+  DiodeRelay *relay = relay_start ("max-partial-per-address",
+      (guint64) 4 * 1024 * 1024, NULL);
+  RawClient *a1 = publisher_from (relay, "127.0.0.1", "pa.pem", "pa1");
+  RawClient *a2 = publisher_from (relay, "127.0.0.1", "pa.pem", "pa2");
+  RawClient *b = publisher_from (relay, "127.0.0.2", "pb.pem", "pb1");
+  guint8 prefix[DIODE_MEDIA_PREFIX_SIZE];
+  guint8 *chunk = g_malloc0 (2560 * 1024);
+  gchar *text = NULL;
+  gint code;
+  DiodeMsg m = { 0 };
+
+  /* each announces 3 MiB and sends 2.5 MiB of it */
+  fail_unless (diode_msg_write_media_prefix (prefix, 1, 0, 0, 0, 0, 1,
+          DIODE_MEDIA_KEYFRAME, 3 * 1024 * 1024));
+  fail_unless (raw_send (a1, prefix, sizeof (prefix)));
+  fail_unless (raw_send (a1, chunk, 2560 * 1024));
+  fail_unless (raw_send (b, prefix, sizeof (prefix)));
+  fail_unless (raw_send (b, chunk, 2560 * 1024));
+  /* the second from the same address crosses 4 MiB */
+  fail_unless (raw_send (a2, prefix, sizeof (prefix)));
+  raw_send (a2, chunk, 2560 * 1024);
+  fail_unless (raw_wait_closed (a2, WAIT_MS, &code, &text) >= 0,
+      "the relay kept 5 MiB of unfinished frames from one address");
+  fail_unless_equals_int (code, DIODE_ERR_TOO_LARGE);
+  fail_unless (strstr (text, "unfinished frames") != NULL, "%s", text);
+  /* the first one and the other address finish their frames and are
+   * still served */
+  fail_unless (raw_send (a1, chunk, 512 * 1024));
+  fail_unless (raw_send (b, chunk, 512 * 1024));
+  fail_unless (fixture_wait_last_seq (relay, "pa1", 1, WAIT_MS));
+  fail_unless (fixture_wait_last_seq (relay, "pb1", 1, WAIT_MS));
+  raw_send_frame (a1, diode_msg_encode_ping (7));
+  raw_send_frame (b, diode_msg_encode_ping (8));
+  raw_expect (a1, DIODE_MSG_PONG, &m);
+  diode_msg_clear (&m);
+  raw_expect (b, DIODE_MSG_PONG, &m);
+  diode_msg_clear (&m);
+  g_free (text);
+  g_free (chunk);
+  raw_free (a1, FALSE);
+  raw_free (a2, FALSE);
+  raw_free (b, FALSE);
+  diode_relay_stop (relay);
+  g_object_unref (relay);
+}
+
+GST_END_TEST;
+
 static Suite *
 limits_suite (void)
 {
@@ -627,6 +739,8 @@ limits_suite (void)
   tcase_add_test (tc, test_peer_error_text_escaped_and_limited);
   tcase_add_test (tc, test_log_text_escaping);
   tcase_add_test (tc, test_max_streams);
+  tcase_add_test (tc, test_streams_per_address);
+  tcase_add_test (tc, test_partial_frames_per_address);
   return s;
 }
 
