@@ -126,7 +126,10 @@ gst_diode_client_install_properties (GObjectClass * klass,
   g_object_class_install_property (klass, GST_DIODE_PROP_URI,
       g_param_spec_string ("uri", "URI",
           "diode://HOST[:PORT]/STREAM[?relay-id=0x...]: sets relay, stream "
-          "and relay-id at once", NULL, f));
+          "and relay-id at once (used at the next start); diodesink's "
+          "?access=&allow=&fleet= policy query applies at once, also while "
+          "playing", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (klass, GST_DIODE_PROP_TIMEOUT,
       g_param_spec_uint ("timeout", "Timeout",
           "Milliseconds to wait for the relay to connect, answer or accept "

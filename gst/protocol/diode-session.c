@@ -26,6 +26,7 @@ struct _DiodeSession
   DiodeMsgType pending;
 
   guint64 last_seq;             /* highest MEDIA/EOS seq seen, 0 before */
+  gboolean publish_ended;       /* relay end: the publisher sent EOS */
 
   /* Receive buffer: valid bytes are buf[head..tail). Consuming a frame only
    * moves head; bytes are moved down only when room is needed, so a feed of
@@ -362,6 +363,11 @@ relay_end_admits (DiodeSession * s, guint type, GError ** error)
       /* only a PUBLISH_OK leads here, and a viewer never gets one */
       if (s->state != DIODE_SESSION_PUBLISHING)
         return unexpected (s, type, error);
+      /* EOS ends the publish session: refused from the header, so nothing
+       * after it is buffered (docs/protocol.md section 8) */
+      if (s->publish_ended)
+        return set_error (error, DIODE_ERR_PROTOCOL, "%s after EOS",
+            diode_msg_type_name (type));
       return TRUE;
     default:
       /* HELLO again, or a message only a relay sends */
@@ -483,8 +489,12 @@ relay_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
       s->pending = type;
       return TRUE;
     case DIODE_MSG_MEDIA:
-    case DIODE_MSG_EOS:
       return check_seq (s, msg, error);
+    case DIODE_MSG_EOS:
+      if (!check_seq (s, msg, error))
+        return FALSE;
+      s->publish_ended = TRUE;
+      return TRUE;
     default:
       return TRUE;
   }

@@ -776,14 +776,29 @@ GST_START_TEST (test_relay_seq)
       "MEDIA seq 0: sequence numbers start at 1");
   diode_session_free (s);
 
-  /* EOS carries the last MEDIA's seq: equal is fine, going back is not */
+  /* EOS carries the last MEDIA's seq: equal is fine, going back is not;
+   * and EOS ends the publish session, whatever comes after */
   s = relay_publishing ();
   feed (s, media (4, 0));
   feed (s, diode_msg_encode_eos (4));
-  feed (s, media (4, 0));
+  feed (s, media (5, 0));
   expect_type (s, DIODE_MSG_MEDIA);
   expect_type (s, DIODE_MSG_EOS);
-  expect_fails_with (s, DIODE_ERR_PROTOCOL, "MEDIA seq 4 after 4");
+  expect_fails_with (s, DIODE_ERR_PROTOCOL, "MEDIA after EOS");
+  diode_session_free (s);
+
+  /* once EOS was handed out, the next MEDIA header alone is refused: its
+   * 16 MiB are never buffered */
+  s = relay_publishing ();
+  feed (s, diode_msg_encode_eos (0));
+  expect_type (s, DIODE_MSG_EOS);
+  {
+    guint8 hdr[DIODE_FRAME_HEADER_SIZE] = { DIODE_MSG_MEDIA, 0, 0, 0,
+      0x01, 0x00, 0x00, 0x00 };
+    diode_session_feed (s, hdr, sizeof (hdr));
+  }
+  fail_unless_equals_uint64 (diode_session_buffered (s), 0);
+  expect_fails_with (s, DIODE_ERR_PROTOCOL, "MEDIA after EOS");
   diode_session_free (s);
 
   s = relay_publishing ();
@@ -793,14 +808,13 @@ GST_START_TEST (test_relay_seq)
   expect_fails_with (s, DIODE_ERR_PROTOCOL, "EOS seq 3 after 4");
   diode_session_free (s);
 
-  /* EOS before any MEDIA carries 0; a restarted run continues after it */
+  /* EOS before any MEDIA carries 0; a new run needs a new PUBLISH session
+   * (docs/protocol.md section 6, EOS), so nothing may follow on this one */
   s = relay_publishing ();
   feed (s, diode_msg_encode_eos (0));
   feed (s, media (1, 0));
-  feed (s, diode_msg_encode_eos (1));
   expect_type (s, DIODE_MSG_EOS);
-  expect_type (s, DIODE_MSG_MEDIA);
-  expect_type (s, DIODE_MSG_EOS);
+  expect_fails_with (s, DIODE_ERR_PROTOCOL, "MEDIA after EOS");
   diode_session_free (s);
 
   /* gaps are fine (a relay skipping for a slow link does that) */
