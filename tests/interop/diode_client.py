@@ -38,6 +38,13 @@ PING = 0x30
 PONG = 0x31
 ERROR = 0x7F
 
+
+def name_key(name):
+    """How relays compare stream names (section 4): NFKC, case folded, NFKC
+    again; the *_OK echo may spell the name as the stream was created."""
+    import unicodedata
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
 TYPE_NAMES = {
     HELLO: "HELLO", WELCOME: "WELCOME", PUBLISH: "PUBLISH",
     PUBLISH_OK: "PUBLISH_OK", SUBSCRIBE: "SUBSCRIBE",
@@ -833,7 +840,7 @@ class Connection:
         self.send_raw(publish(name, access, fleet, allow))
         self.state = "PUBLISH_SENT"
         m = self.recv(timeout)
-        if m.stream != name:
+        if name_key(m.stream) != name_key(name):
             self._violation(ProtocolViolation(
                 PROTOCOL, "PUBLISH_OK for %r, asked %r" % (m.stream, name)))
         self.state = "PUBLISHING"
@@ -844,7 +851,7 @@ class Connection:
         self.send_raw(subscribe(name, start_seq, wait_ms))
         self.state = "SUBSCRIBING"
         m = self.recv(timeout if timeout is not None else wait_ms / 1000.0 + 10)
-        if m.stream != name:
+        if name_key(m.stream) != name_key(name):
             self._violation(ProtocolViolation(
                 PROTOCOL, "SUBSCRIBE_OK for %r, asked %r" % (m.stream, name)))
         if m.seq == 0:
