@@ -366,7 +366,9 @@ conn_linger (Conn * c)
 }
 
 /* Discards what a lingering peer sends, at most 64 KiB a turn; its end of
- * file (or an error) ends the connection. */
+ * file (or an error) ends the connection. A peer that goes on sending a lot
+ * is not reading our ERROR anyway: past LINGER_DISCARD_MAX it is closed at
+ * once, so lingering never becomes a free sink for a flood. */
 static void
 conn_linger_drain (Conn * c)
 {
@@ -378,6 +380,11 @@ conn_linger_drain (Conn * c)
 
     if (n > 0) {
       total += n;
+      c->linger_discarded += n;
+      if (c->linger_discarded > LINGER_DISCARD_MAX) {
+        conn_close (c, "kept sending while being closed");
+        return;
+      }
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))

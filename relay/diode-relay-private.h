@@ -30,6 +30,8 @@ G_BEGIN_DECLS
 #define READ_CHUNK  (64 * 1024)
 #define TICK_MS     200
 #define CLOSE_FLUSH_MS 2000     /* time a closing peer gets to read our ERROR */
+#define LINGER_DISCARD_MAX (256 * 1024) /* a lingering peer that sends more
+                                           is not reading: close at once */
 /* Fairness: what one connection may make the I/O thread do per loop turn
  * before the others get their turn (docs/security.md, "Resource limits"). */
 #define READ_BUDGET_BYTES  (256 * 1024)
@@ -108,6 +110,7 @@ struct _Conn {
   gboolean    pending;          /* counted in addr->pending (pre-HELLO) */
   guint       publish_refusals;
   guint64     partial;          /* counted in addr->partial and r->partial */
+  gsize       linger_discarded; /* bytes thrown away while lingering */
   DiodeCursor cursor;
 
   guint64     bytes_out, frames_out, bytes_in;
