@@ -572,6 +572,29 @@ cmp_u64 (const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
+/* Keepalive on a clock, as diodesrc does: a viewer the relay has not served
+ * for a while (a crowd joining at once) must still say it is alive, or it is
+ * closed as silent after three keepalive periods. At most every 100 ms. */
+static void
+keepalive_sweep (gint64 * t_sweep)
+{
+  gint64 t = now_ns ();
+  guint i;
+
+  if (!opt.tls || t - *t_sweep < 100 * G_GINT64_CONSTANT (1000000))
+    return;
+  *t_sweep = t;
+  for (i = 0; i < (guint) opt.n; i++) {
+    Viewer *v = &viewers[i];
+
+    if ((v->st == V_SUBSCRIBING || v->st == V_STREAMING)
+        && t - v->t_ping_ns > 400 * G_GINT64_CONSTANT (1000000)) {
+      v->t_ping_ns = t;
+      tls_queue (v, diode_msg_encode_ping (++v->ping_token), DIODE_MSG_PING);
+    }
+  }
+}
+
 static int
 cmp_dbl (const void *a, const void *b)
 {
@@ -682,7 +705,7 @@ main (int argc, char **argv)
   GOptionContext *ctx;
   GError *err = NULL;
   struct epoll_event evs[MAX_EVENTS];
-  gint64 t0, t_phase, t_last_start = 0, *plan;
+  gint64 t0, t_phase, t_last_start = 0, t_sweep, *plan;
   Phase phase;
   guint next_start = 0, i;
   ProcSample pre0 = { 0 }, pre1 = { 0 }, w0 = { 0 }, w1 = { 0 };
@@ -732,6 +755,7 @@ main (int argc, char **argv)
   }
 
   t0 = now_ns ();
+  t_sweep = t0;
   phase = PH_PRE;
   if (opt.pre > 0) {
     pre0 = sample_proc (opt.server_pid);
@@ -838,7 +862,12 @@ main (int argc, char **argv)
       Viewer *v = evs[k].data.ptr;
       if (v->st != V_DEAD)
         viewer_event (v, evs[k].events);
+      /* one turn over many busy viewers can take seconds: keep alive
+       * between events too */
+      if (k % 32 == 31)
+        keepalive_sweep (&t_sweep);
     }
+    keepalive_sweep (&t_sweep);
   }
 
   /* ---- report ---- */
