@@ -87,6 +87,8 @@ enum {
 };
 
 GstDiodeClient *gst_diode_client_new (GstElement * element, DiodeRole role);
+/* The client gst_diode_client_new() attached to @element. */
+GstDiodeClient *gst_diode_client_of (GstElement * element);
 void            gst_diode_client_free (GstDiodeClient * c);
 
 /* Installs relay, stream, identity, relay-id, timeout. */
