@@ -34,31 +34,6 @@ proc_hello (FixtureRelayProc * rp, int rcvbuf, const gchar * key,
   return c;
 }
 
-/* Sends what the socket takes now: bytes taken, -1 if closed. After AGAIN
- * the same data must be offered again (GnuTLS). */
-gssize
-try_send (RawClient * c, const guint8 * data, gsize len)
-{
-  gsize done = 0;
-
-  while (done < len) {
-    gsize n = 0;
-    GError *err = NULL;
-    DiodeTlsStatus st = diode_tls_send (c->tls, data + done, len - done, &n,
-        &err);
-
-    if (st == DIODE_TLS_OK) {
-      done += n;
-    } else if (st == DIODE_TLS_AGAIN) {
-      break;
-    } else {
-      g_clear_error (&err);
-      return -1;
-    }
-  }
-  return done;
-}
-
 /* ------------------------------------------------------------------------ */
 /* the honest pair */
 
@@ -219,7 +194,7 @@ attacker_push (Attacker * a, guint ms)
       a->make_unit (a->unit, a->units, a->make_data);
       a->made = a->units + 1;
     }
-    n = try_send (a->c, a->unit->data + a->off, a->unit->len - a->off);
+    n = raw_try_send (a->c, a->unit->data + a->off, a->unit->len - a->off);
     if (n < 0) {
       /* closed on us: come back */
       raw_free (a->c, FALSE);

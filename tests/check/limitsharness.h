@@ -60,9 +60,6 @@ typedef struct _Attacker
 
 RawClient *proc_hello        (FixtureRelayProc * rp, int rcvbuf,
                               const gchar * key, DiodeRole role);
-/* Sends what the socket takes now: bytes taken, -1 if closed. After AGAIN
- * the same data must be offered again (GnuTLS). */
-gssize     try_send          (RawClient * c, const guint8 * data, gsize len);
 
 void       honest_start      (Honest * h, FixtureRelayProc * rp);
 void       honest_step       (Honest * h);

@@ -239,6 +239,32 @@ raw_expect (RawClient * c, DiodeMsgType type, DiodeMsg * m)
       m->error_code, m->error_text ? m->error_text : "");
 }
 
+/* Sends what the socket takes now, without waiting: returns the bytes
+ * taken (GnuTLS rule: after AGAIN, call again with the same data), -1 if
+ * the relay closed. */
+gssize
+raw_try_send (RawClient * c, const guint8 * data, gsize len)
+{
+  gsize done = 0;
+
+  while (done < len) {
+    gsize n = 0;
+    GError *err = NULL;
+    DiodeTlsStatus st = diode_tls_send (c->tls, data + done, len - done, &n,
+        &err);
+
+    if (st == DIODE_TLS_OK) {
+      done += n;
+    } else if (st == DIODE_TLS_AGAIN) {
+      break;
+    } else {
+      g_clear_error (&err);
+      return -1;
+    }
+  }
+  return done;
+}
+
 RawReadResult
 raw_next (RawClient * c, DiodeMsg * m, guint timeout_ms)
 {

@@ -64,6 +64,10 @@ void          raw_free (RawClient * c, gboolean reset);
 /* Sends all of @len bytes; FALSE if the relay closed first or the socket
  * stayed blocked for RAW_IO_MS. */
 gboolean      raw_send (RawClient * c, const guint8 * data, gsize len);
+/* Sends what the socket takes now, without waiting: the bytes taken
+ * (GnuTLS rule: after AGAIN, offer the same data again), -1 if the relay
+ * closed. */
+gssize        raw_try_send (RawClient * c, const guint8 * data, gsize len);
 /* Sends and unrefs @frame; the relay must still be reading. */
 void          raw_send_frame (RawClient * c, GBytes * frame);
 

@@ -158,32 +158,6 @@ pings (guint64 first, guint n)
   return a;
 }
 
-/* Sends what the socket takes now, without waiting: returns the bytes
- * taken (GnuTLS rule: after AGAIN, call again with the same data), -1 if
- * the relay closed. */
-static gssize
-raw_try_send (RawClient * c, const guint8 * data, gsize len)
-{
-  gsize done = 0;
-
-  while (done < len) {
-    gsize n = 0;
-    GError *err = NULL;
-    DiodeTlsStatus st = diode_tls_send (c->tls, data + done, len - done, &n,
-        &err);
-
-    if (st == DIODE_TLS_OK) {
-      done += n;
-    } else if (st == DIODE_TLS_AGAIN) {
-      break;
-    } else {
-      g_clear_error (&err);
-      return -1;
-    }
-  }
-  return done;
-}
-
 /* A PING answered with its PONG: the relay is serving @c. */
 static void
 ping_pong (RawClient * c, guint64 token)
