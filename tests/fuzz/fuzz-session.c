@@ -15,9 +15,10 @@
  *   control bits 6+7  both set, client end: never send HELLO (every frame
  *                     from the relay must then be refused)
  *   control bit 6     alone, client end: a relay (role RELAY) offering
- *                     1..2; after a WELCOME of version 2 (a relay link) it
- *                     sends LINK (bit 4 clear: a control link) or SUBSCRIBE
- *                     (bit 4 set: a pull)
+ *                     1..2; a WELCOME of version 1 is refused (201), after
+ *                     one of version 2 (a relay link) it sends LINK (bit 4
+ *                     clear: a control link) or SUBSCRIBE (bit 4 set: a
+ *                     pull)
  *   control bit 7     alone: the end sends a fatal ERROR at the end
  *
  * The relay end behaves like the relay: it chooses the highest version of
@@ -336,8 +337,8 @@ client_end_message (Fuzz * f, const DiodeMsg * m)
     case DIODE_MSG_WELCOME:
       FUZZ_CHECK (f->model == DIODE_SESSION_AWAIT_WELCOME,
           "WELCOME accepted in state %s", diode_session_state_name (f->model));
-      FUZZ_CHECK (m->version >= 1 && m->version <= (f->link_mode ? 2 :
-              DIODE_PROTOCOL_VERSION)
+      FUZZ_CHECK (m->version >= (f->link_mode ? 2 : 1)
+          && m->version <= (f->link_mode ? 2 : DIODE_PROTOCOL_VERSION)
           && diode_session_get_version (f->s) == m->version,
           "WELCOME version %u accepted", m->version);
       f->model = DIODE_SESSION_READY;

@@ -467,7 +467,7 @@ session_seeds (void)
   add (t, media (2, 0, 20));
   add (t, diode_msg_encode_eos (2));
   session_seed ("client-pull", CTL (CLIENT, 7, LINK_BIT | VIEWER_BIT), t);
-  /* a relay that answers a relay with version 1: an ordinary connection */
+  /* a relay that answers a relay with version 1: refused (201) */
   t = transcript_new ();
   add (t, diode_msg_encode_welcome (1, 800, "old-relay"));
   add (t, diode_msg_encode_publish_ok ("cam", 1));
