@@ -109,6 +109,18 @@ src_subscribe (GstDiodeSrc * self, guint64 start_seq, GError ** error)
   return TRUE;
 }
 
+/* One attempt at the relay the client chose: at start from the latest
+ * keyframe; after a lost connection, on whichever relay of the list, at
+ * the next seq we need (a relay that does not hold it starts at its latest
+ * keyframe, and the gap flags DISCONT). */
+static gboolean
+src_resubscribe (gpointer user_data, GError ** error)
+{
+  GstDiodeSrc *self = user_data;
+
+  return src_subscribe (self, self->last_seq ? self->last_seq + 1 : 0, error);
+}
+
 static gboolean
 gst_diode_src_start (GstBaseSrc * bsrc)
 {
@@ -143,10 +155,10 @@ gst_diode_src_start (GstBaseSrc * bsrc)
   self->have_offset = FALSE;
   g_clear_pointer (&self->caps_str, g_free);
 
-  /* The first connection fails fast: a wrong relay is a setup error, not
-   * an outage to ride out. */
-  c->connect_timeout = 0;
-  if (!src_subscribe (self, 0, &err)) {
+  /* The first connection fails fast: a wrong relay (list) is a setup
+   * error, not an outage to ride out. */
+  if (!gst_diode_client_prepare (c, &err) ||
+      !gst_diode_client_connect_first (c, src_resubscribe, self, &err)) {
     if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
       gst_diode_client_post_error (c, err, NULL);
     g_clear_error (&err);
@@ -154,17 +166,6 @@ gst_diode_src_start (GstBaseSrc * bsrc)
   }
   gst_diode_client_post_state (c, "connected", 0, NULL);
   return TRUE;
-}
-
-/* The connection was lost: connect again with backoff and resume at the
- * next seq we need (the relay starts at the latest keyframe if it no longer
- * has it, and the gap flags DISCONT). */
-static gboolean
-src_resubscribe (gpointer user_data, GError ** error)
-{
-  GstDiodeSrc *self = user_data;
-
-  return src_subscribe (self, self->last_seq ? self->last_seq + 1 : 0, error);
 }
 
 static GstFlowReturn
@@ -325,8 +326,9 @@ static GstStructure *
 make_stats (GstDiodeSrc * self)
 {
   gint64 now = g_get_monotonic_time ();
+  GstStructure *s;
 
-  return gst_structure_new ("application/x-diode-src-stats",
+  s = gst_structure_new ("application/x-diode-src-stats",
       "bytes-received", G_TYPE_UINT64, self->bytes_received,
       "buffers-received", G_TYPE_UINT64, self->buffers_received,
       "discont", G_TYPE_UINT64, self->discont,
@@ -336,6 +338,8 @@ make_stats (GstDiodeSrc * self)
       (self->first_buffer_at - self->started_at) / 1000 : (gint64) - 1,
       "connected-ms", G_TYPE_UINT64, self->started_at ?
       (guint64) ((now - self->started_at) / 1000) : (guint64) 0, NULL);
+  gst_diode_client_add_stats (self->client, s);
+  return s;
 }
 
 static void
@@ -635,7 +639,9 @@ gst_diode_src_class_init (GstDiodeSrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "bytes-received, buffers-received, discont (relay skips), "
-          "buffers-missed, join-ms (start to first buffer), connected-ms",
+          "buffers-missed, reconnects, join-ms (start to first buffer), "
+          "connected-ms, relay (the relay in use, host:port), failovers "
+          "(moves to another relay of the list)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
       g_param_spec_uint ("stats-interval", "Stats interval",
