@@ -1269,6 +1269,88 @@ test_publisher_restart (void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* d2. the camera's own relay list (issue 9): publisher and viewers given
+ * relay=A,B; kill -9 A mid-stream: every one moves to B by itself, with no
+ * pipeline error and no restart. Both relays run with the run's key, so the
+ * peers' relay-id pins both entries. */
+
+static void
+test_relay_failover (void)
+{
+  Proc *a, *b, *pub, *v[2], *all[3];
+  gchar *set_list, *want_b;
+  const gchar *sets[2];
+  gint64 t_kill, worst;
+  guint i;
+
+  a = relay_start ("relayA", 0, NULL);
+  b = relay_start ("relayB", 0, NULL);
+  set_list = g_strdup_printf ("relay=%s:%u,%s:%u", relay_host, a->port,
+      relay_host, b->port);
+  want_b = g_strdup_printf ("relay=%s:%u", relay_host, b->port);
+  sets[0] = set_list;
+  sets[1] = NULL;
+  g_free (make_identity ("pub"));
+  pub = peer_start ("pub", "pub", a, "pub", sets, ns_pub);
+  for (i = 0; i < 2; i++) {
+    gchar *n = g_strdup_printf ("viewer%u", i + 1);
+
+    g_free (make_identity (n));
+    v[i] = peer_start (n, "view", a, n, sets, ns_relay);
+    g_free (n);
+  }
+  wait_decoding (v, 2, 30, 20000);
+  check (proc_find (a, 0, "publishes", NULL) >= 0, "the publisher is not on "
+      "relay A, the first of its list");
+  check (proc_find (b, 0, "publishes", NULL) < 0, "the publisher went to "
+      "relay B before A failed");
+  note ("publisher and 2 viewers decoding through relay A");
+
+  t_kill = g_get_monotonic_time ();
+  note ("kill -9 relay A (pid %d); relay B stays", proc_pid (a));
+  proc_kill9 (a);
+  worst = check_resume (v, 2, t_kill, 5000, "relay A's death");
+  all[0] = pub;
+  all[1] = v[0];
+  all[2] = v[1];
+  for (i = 0; i < 3; i++) {
+    check_reconnected (all[i], t_kill, 1000, 5000);
+    check (proc_find (all[i], t_kill, "^conn resumed", want_b) >= 0,
+        "%s did not resume on relay B (%s)", all[i]->name, want_b);
+  }
+  check (proc_wait_line (b, t_kill, "publishes", NULL, 5000) >= 0,
+      "relay B never saw the publisher");
+  check_rate (v, 2, 2000, 0.75);
+  for (i = 0; i < 3; i++)
+    check_no_restart (all[i]);
+
+  for (i = 0; i < 2; i++)
+    peer_quit (v[i]);
+  peer_quit (pub);
+  for (i = 0; i < 3; i++) {
+    check (peer_stat (all[i], "failovers") == 1, "%s: stats say %"
+        G_GUINT64_FORMAT " failovers, want 1", all[i]->name,
+        peer_stat (all[i], "failovers"));
+    note ("%s: reconnects=%" G_GUINT64_FORMAT, all[i]->name,
+        peer_stat (all[i], "reconnects"));
+  }
+  for (i = 0; i < 2; i++)
+    note ("%s: buffers-missed=%" G_GUINT64_FORMAT " discont=%"
+        G_GUINT64_FORMAT, v[i]->name, peer_stat (v[i], "buffers-missed"),
+        peer_stat (v[i], "discont"));
+  relay_stop (b);
+  g_print ("relay-failover: every viewer decoded through relay B at most "
+      "%.0f ms after relay A was killed (limit 5000)\n", worst / 1e3);
+  for (i = 0; i < 3; i++)
+    proc_free (all[i]);
+  a->exited = TRUE;
+  proc_free (a);
+  proc_free (b);
+  g_free (set_list);
+  g_free (want_b);
+}
+
+/* ------------------------------------------------------------------------ */
 /* e. the listening port is taken */
 
 static void
@@ -1658,6 +1740,7 @@ static const struct {
   {"relay-stop", test_relay_stop},
   {"slow-viewer", test_slow_viewer},
   {"publisher-restart", test_publisher_restart},
+  {"relay-failover", test_relay_failover},
   {"port-taken", test_port_taken},
   {"identity-bad", test_identity_bad},
   {"give-up", test_give_up},
