@@ -1270,13 +1270,17 @@ test_publisher_restart (void)
 
 /* ------------------------------------------------------------------------ */
 /* d2. the camera's own relay list (issue 9): publisher and viewers given
- * relay=A,B; kill -9 A mid-stream: every one moves to B by itself, with no
- * pipeline error and no restart. Both relays run with the run's key, so the
- * peers' relay-id pins both entries. */
+ * relay=A,B; kill -9 A mid-stream (@frozen: SIGSTOP it instead, so only
+ * the keepalive, 3 x 800 ms of silence, tells): every one moves to B by
+ * itself, with no pipeline error and no restart. Both relays run with the
+ * run's key, so the peers' relay-id pins both entries. */
 
 static void
-test_relay_failover (void)
+relay_failover (gboolean frozen)
 {
+  /* Killed: the kernel closes A's sockets at once. Frozen: the keepalive
+   * notices after 2.4 s of silence. */
+  guint notice_ms = frozen ? 4000 : 1000;
   Proc *a, *b, *pub, *v[2], *all[3];
   gchar *set_list, *want_b;
   const gchar *sets[2];
@@ -1307,14 +1311,18 @@ test_relay_failover (void)
   note ("publisher and 2 viewers decoding through relay A");
 
   t_kill = g_get_monotonic_time ();
-  note ("kill -9 relay A (pid %d); relay B stays", proc_pid (a));
-  proc_kill9 (a);
-  worst = check_resume (v, 2, t_kill, 5000, "relay A's death");
+  note ("%s relay A (pid %d); relay B stays", frozen ? "SIGSTOP" : "kill -9",
+      proc_pid (a));
+  if (frozen)
+    proc_signal (a, SIGSTOP);
+  else
+    proc_kill9 (a);
+  worst = check_resume (v, 2, t_kill, notice_ms + 4000, "relay A's death");
   all[0] = pub;
   all[1] = v[0];
   all[2] = v[1];
   for (i = 0; i < 3; i++) {
-    check_reconnected (all[i], t_kill, 1000, 5000);
+    check_reconnected (all[i], t_kill, notice_ms, 5000);
     check (proc_find (all[i], t_kill, "^conn resumed", want_b) >= 0,
         "%s did not resume on relay B (%s)", all[i]->name, want_b);
   }
@@ -1339,15 +1347,32 @@ test_relay_failover (void)
         G_GUINT64_FORMAT, v[i]->name, peer_stat (v[i], "buffers-missed"),
         peer_stat (v[i], "discont"));
   relay_stop (b);
-  g_print ("relay-failover: every viewer decoded through relay B at most "
-      "%.0f ms after relay A was killed (limit 5000)\n", worst / 1e3);
+  g_print ("%s: every viewer decoded through relay B at most %.0f ms after "
+      "relay A was %s (limit %u)\n", test_name, worst / 1e3,
+      frozen ? "frozen" : "killed", notice_ms + 4000);
   for (i = 0; i < 3; i++)
     proc_free (all[i]);
+  if (frozen) {
+    proc_signal (a, SIGCONT);
+    relay_stop (a);
+  }
   a->exited = TRUE;
   proc_free (a);
   proc_free (b);
   g_free (set_list);
   g_free (want_b);
+}
+
+static void
+test_relay_failover (void)
+{
+  relay_failover (FALSE);
+}
+
+static void
+test_relay_failover_frozen (void)
+{
+  relay_failover (TRUE);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1741,6 +1766,7 @@ static const struct {
   {"slow-viewer", test_slow_viewer},
   {"publisher-restart", test_publisher_restart},
   {"relay-failover", test_relay_failover},
+  {"relay-failover-frozen", test_relay_failover_frozen},
   {"port-taken", test_port_taken},
   {"identity-bad", test_identity_bad},
   {"give-up", test_give_up},
