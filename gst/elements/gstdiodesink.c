@@ -38,12 +38,18 @@
  *
  * A flush drops what is queued; publishing resumes at the next keyframe.
  *
+ * `relay` may list several relays (`a:7878,b:7878`, each entry may pin its
+ * relay as `0xADDRESS@host:port`): the sink publishes to the first that
+ * works and, when that relay is lost, goes on with the next one in order,
+ * numbering on from its own count, at the next keyframe.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 rpicamsrc ! h264parse ! diodesink name=pi-taipei
  * gst-launch-1.0 v4l2src ! videoconvert ! x264enc tune=zerolatency ! h264parse ! diodesink name=pi-taipei relay=relay.example.org:7878
  * gst-launch-1.0 tcpclientsrc host=127.0.0.1 port=3030 ! h264parse ! diodesink name=pi-taipei
  * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency ! h264parse ! diodesink uri=diode://127.0.0.1:7878/test
+ * gst-launch-1.0 rpicamsrc ! h264parse ! diodesink name=pi-taipei relay=relay-a.example.org,relay-b.example.org
  * gst-launch-1.0 v4l2src ! videoconvert ! x264enc tune=zerolatency ! h264parse ! diodesink name=door access=private allow=0x1f0c...,0x9a4e...
  * ]|
  */

@@ -17,6 +17,11 @@
  *
  * A stream that is not published yet is waited for up to `timeout` ms.
  *
+ * `relay` may list several relays (`a:7878,b:7878`, each entry may pin its
+ * relay as `0xADDRESS@host:port`): the source uses the first that works and,
+ * when that relay is lost, resumes on the next one in order at the next
+ * sequence number it needs, without the pipeline noticing more than a gap.
+ *
  * With `publisher-id` set to the address of the expected publisher (what
  * `diode id` prints on the camera), the source watches the stream only
  * while that identity publishes it: the relay refuses the subscription, or
@@ -31,6 +36,7 @@
  * gst-launch-1.0 diodesrc stream=pi-taipei ! h264parse ! avdec_h264 ! autovideosink
  * gst-launch-1.0 diodesrc relay=relay.example.org:7878 stream=pi-taipei ! decodebin ! autovideosink
  * gst-play-1.0 diode://relay.example.org/pi-taipei
+ * gst-play-1.0 diode://relay-a.example.org,relay-b.example.org/pi-taipei
  * ]|
  */
 #ifdef HAVE_CONFIG_H
