@@ -427,9 +427,9 @@ GST_START_TEST (test_uri_list_round_trip)
 GST_END_TEST;
 
 static Suite *
-failover_suite (void)
+relay_list_suite (void)
 {
-  Suite *s = suite_create ("failover");
+  Suite *s = suite_create ("relay-list");
   TCase *tc = tcase_create ("relay-list");
 
   fixture_config_dir ();
@@ -443,4 +443,4 @@ failover_suite (void)
   return s;
 }
 
-GST_CHECK_MAIN (failover);
+GST_CHECK_MAIN (relay_list);
