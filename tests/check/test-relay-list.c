@@ -282,6 +282,143 @@ GST_START_TEST (test_first_entry_refused_uses_second)
 
 GST_END_TEST;
 
+/* Wait until @e's stats name @relay (bounded). */
+static gboolean
+wait_stat_relay (GstElement * e, const gchar * relay, guint timeout_ms)
+{
+  gint64 end = deadline_in (timeout_ms);
+
+  for (;;) {
+    gchar *r = stat_string (e, "relay");
+    gboolean same = !g_strcmp0 (r, relay);
+
+    g_free (r);
+    if (same)
+      return TRUE;
+    if (g_get_monotonic_time () > end)
+      return FALSE;
+    g_usleep (10 * 1000);
+  }
+}
+
+/* While reconnecting, a relay of the list that refuses (its pin does not
+ * match) is skipped, not fatal: the viewer waits for the first relay to
+ * come back (restarted on the same port, same key) and resumes there. */
+GST_START_TEST (test_reconnect_skips_refusing_relay)
+{
+  DiodeRelay *a = fixture_relay_start (0, "back-a.pem");
+  DiodeRelay *b = fixture_relay_start (0, "back-b.pem");
+  guint16 port_a = diode_relay_get_port (a);
+  gchar *ha = diode_relay_get_hostport (a), *hb = diode_relay_get_hostport (b);
+  /* B pinned to A's address: B refuses to be used */
+  gchar *list = g_strdup_printf ("%s,%s@%s", ha, diode_relay_get_address (a),
+      hb);
+  GstBus *sbus, *vbus;
+  GstHarness *sink = harness_for ("diodesink", ha, "back", &sbus);
+  GstHarness *src = harness_for ("diodesrc", list, "back", &vbus);
+  GstStructure *resumed;
+  gint64 last = -1, end;
+  guint i = 0, got = 0;
+
+  gst_harness_set_src_caps_str (sink, CAPS_STR);
+  gst_harness_play (sink);
+  gst_harness_play (src);
+  fail_unless (fixture_wait_viewers (a, "back", 1, 5000));
+  end = deadline_in (10000);
+  while (got < GOP) {
+    fail_unless_equals_int (gst_harness_push (sink,
+            fixture_make_buffer (i++, BUF_SIZE, GOP)), GST_FLOW_OK);
+    g_usleep (10 * 1000);
+    got += drain_viewer (src, &last);
+    fail_unless (g_get_monotonic_time () < end, "only %u buffers via A", got);
+  }
+
+  /* A goes; B refuses every attempt; A comes back on its port */
+  diode_relay_stop (a);
+  g_object_unref (a);
+  g_usleep (300 * 1000);
+  a = fixture_relay_start (port_a, "back-a.pem");
+  fail_unless (wait_stat_relay (src->element, ha, 10000),
+      "the viewer did not come back to relay A");
+  got = 0;
+  end = deadline_in (10000);
+  while (got < GOP) {
+    fail_unless_equals_int (gst_harness_push (sink,
+            fixture_make_buffer (i++, BUF_SIZE, GOP)), GST_FLOW_OK);
+    g_usleep (10 * 1000);
+    got += drain_viewer (src, &last);
+    fail_unless (g_get_monotonic_time () < end, "only %u buffers via the "
+        "restarted A", got);
+  }
+  /* back on the same relay: a reconnect, not a fail-over */
+  fail_unless_equals_uint64 (stat_uint64 (src->element, "failovers"), 0);
+  fail_unless_equals_uint64 (stat_uint64 (src->element, "reconnects"), 1);
+  resumed = check_bus (vbus, "diodesrc");
+  fail_unless (resumed != NULL);
+  fail_unless_equals_string (gst_structure_get_string (resumed, "relay"), ha);
+  gst_structure_free (resumed);
+  resumed = check_bus (sbus, "diodesink");
+  if (resumed)
+    gst_structure_free (resumed);
+
+  gst_harness_teardown (sink);
+  gst_harness_teardown (src);
+  gst_object_unref (sbus);
+  gst_object_unref (vbus);
+  g_object_unref (a);
+  g_object_unref (b);
+  g_free (ha);
+  g_free (hb);
+  g_free (list);
+}
+
+GST_END_TEST;
+
+/* While reconnecting, every relay of the list refusing ends the element
+ * with NOT_AUTHORIZED naming each (a single refusal used to end it; now it
+ * takes the whole list). */
+GST_START_TEST (test_reconnect_all_refuse_is_error)
+{
+  DiodeRelay *a = fixture_relay_start (0, "ref-a.pem");
+  DiodeRelay *b = fixture_relay_start (0, "ref-b.pem");
+  guint16 port_a = diode_relay_get_port (a);
+  gchar *ha = diode_relay_get_hostport (a), *hb = diode_relay_get_hostport (b);
+  gchar *list = g_strdup_printf ("%s,%s@%s", ha, diode_relay_get_address (a),
+      hb);
+  GstBus *vbus;
+  GstHarness *src = harness_for ("diodesrc", list, "ref", &vbus);
+  GstMessage *msg;
+  GError *err = NULL;
+
+  gst_harness_play (src);
+  fail_unless (fixture_wait_waiting (a, "ref", 1, 5000));
+  /* A comes back with another key: known-relays refuses it; B refuses
+   * too (its pin) */
+  diode_relay_stop (a);
+  g_object_unref (a);
+  a = fixture_relay_start (port_a, "ref-a2.pem");
+  msg = gst_bus_timed_pop_filtered (vbus, 10 * GST_SECOND,
+      GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "no error when every relay refused");
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_NOT_AUTHORIZED), "%s", err->message);
+  fail_unless (strstr (err->message, ha) && strstr (err->message, hb),
+      "'%s' does not name both relays", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+
+  gst_harness_teardown (src);
+  gst_object_unref (vbus);
+  g_object_unref (a);
+  g_object_unref (b);
+  g_free (ha);
+  g_free (hb);
+  g_free (list);
+}
+
+GST_END_TEST;
+
 /* Every relay of the list refuses: the error names each one. */
 GST_START_TEST (test_all_entries_refused)
 {
@@ -438,6 +575,8 @@ relay_list_suite (void)
   tcase_add_test (tc, test_list_fails_over_to_second_relay);
   tcase_add_test (tc, test_first_entry_refused_uses_second);
   tcase_add_test (tc, test_all_entries_refused);
+  tcase_add_test (tc, test_reconnect_skips_refusing_relay);
+  tcase_add_test (tc, test_reconnect_all_refuse_is_error);
   tcase_add_test (tc, test_bad_list_is_clear_error);
   tcase_add_test (tc, test_uri_list_round_trip);
   return s;
