@@ -419,6 +419,78 @@ GST_START_TEST (test_reconnect_all_refuse_is_error)
 
 GST_END_TEST;
 
+/* The publisher moved to B while the viewer's relay A stayed up: A keeps
+ * the viewer for its grace, then says the stream is gone (NOT_FOUND); the
+ * viewer counts A as failed and finds the stream on B. */
+GST_START_TEST (test_viewer_follows_publisher_after_grace)
+{
+  DiodeRelay *a = fixture_relay_start (0, "gr-a.pem");
+  DiodeRelay *b = fixture_relay_start (0, "gr-b.pem");
+  gchar *list = list_of (a, b), *ha = diode_relay_get_hostport (a);
+  gchar *hb = diode_relay_get_hostport (b);
+  GstBus *sbus, *s2bus, *vbus;
+  GstHarness *sink = harness_for ("diodesink", ha, "gr", &sbus);
+  GstHarness *src = harness_for ("diodesrc", list, "gr", &vbus);
+  GstHarness *sink2;
+  GstStructure *resumed;
+  gint64 last = -1, end;
+  guint i = 0, got = 0;
+
+  g_object_set (a, "grace-ms", 300, NULL);
+  gst_harness_set_src_caps_str (sink, CAPS_STR);
+  gst_harness_play (sink);
+  gst_harness_play (src);
+  fail_unless (fixture_wait_viewers (a, "gr", 1, 5000));
+  end = deadline_in (10000);
+  while (got < GOP) {
+    fail_unless_equals_int (gst_harness_push (sink,
+            fixture_make_buffer (i++, BUF_SIZE, GOP)), GST_FLOW_OK);
+    g_usleep (10 * 1000);
+    got += drain_viewer (src, &last);
+    fail_unless (g_get_monotonic_time () < end, "only %u buffers via A", got);
+  }
+
+  /* the camera goes (no EOS) and comes back on B only */
+  gst_harness_teardown (sink);
+  resumed = check_bus (sbus, "diodesink");
+  if (resumed)
+    gst_structure_free (resumed);
+  sink2 = harness_for ("diodesink", hb, "gr", &s2bus);
+  gst_harness_set_src_caps_str (sink2, CAPS_STR);
+  gst_harness_play (sink2);
+  fail_unless (fixture_wait_publisher (b, "gr", TRUE, 5000));
+  i += GOP - i % GOP;           /* the new run starts at a keyframe */
+  got = 0;
+  end = deadline_in (15000);
+  while (got < GOP) {
+    fail_unless_equals_int (gst_harness_push (sink2,
+            fixture_make_buffer (i++, BUF_SIZE, GOP)), GST_FLOW_OK);
+    g_usleep (10 * 1000);
+    got += drain_viewer (src, &last);
+    fail_unless (g_get_monotonic_time () < end, "only %u buffers via B after "
+        "A's grace", got);
+  }
+  fail_unless (wait_stat_relay (src->element, hb, 1000));
+  fail_unless_equals_uint64 (stat_uint64 (src->element, "failovers"), 1);
+  resumed = check_bus (vbus, "diodesrc");
+  fail_unless (resumed != NULL);
+  fail_unless_equals_string (gst_structure_get_string (resumed, "relay"), hb);
+  gst_structure_free (resumed);
+
+  gst_harness_teardown (sink2);
+  gst_harness_teardown (src);
+  gst_object_unref (sbus);
+  gst_object_unref (s2bus);
+  gst_object_unref (vbus);
+  g_object_unref (a);
+  g_object_unref (b);
+  g_free (list);
+  g_free (ha);
+  g_free (hb);
+}
+
+GST_END_TEST;
+
 /* Every relay of the list refuses: the error names each one. */
 GST_START_TEST (test_all_entries_refused)
 {
@@ -577,6 +649,7 @@ relay_list_suite (void)
   tcase_add_test (tc, test_all_entries_refused);
   tcase_add_test (tc, test_reconnect_skips_refusing_relay);
   tcase_add_test (tc, test_reconnect_all_refuse_is_error);
+  tcase_add_test (tc, test_viewer_follows_publisher_after_grace);
   tcase_add_test (tc, test_bad_list_is_clear_error);
   tcase_add_test (tc, test_uri_list_round_trip);
   return s;
