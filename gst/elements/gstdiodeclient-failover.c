@@ -23,6 +23,18 @@
 GST_DEBUG_CATEGORY_STATIC (gst_diode_failover_debug);
 #define GST_CAT_DEFAULT gst_diode_failover_debug
 
+static void
+debug_init (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done)) {
+    GST_DEBUG_CATEGORY_INIT (gst_diode_failover_debug, "diodefailover", 0,
+        "diode relay list and fail-over");
+    g_once_init_leave (&done, 1);
+  }
+}
+
 /* ------------------------------------------------------------------------ */
 /* settings */
 
@@ -45,8 +57,7 @@ gst_diode_client_prepare (GstDiodeClient * c, GError ** error)
   GPtrArray *list;
   GError *err = NULL;
 
-  GST_DEBUG_CATEGORY_INIT (gst_diode_failover_debug, "diodefailover", 0,
-      "diode relay list and fail-over");
+  debug_init ();
   GST_OBJECT_LOCK (c->element);
   relay = g_strdup (c->relay);
   pin = g_strdup (c->relay_id);
@@ -100,6 +111,7 @@ gst_diode_client_post_state (GstDiodeClient * c, const gchar * state,
 {
   guint failovers;
 
+  debug_init ();
   GST_OBJECT_LOCK (c->element);
   failovers = c->failovers;
   GST_OBJECT_UNLOCK (c->element);
