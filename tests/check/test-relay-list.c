@@ -6,8 +6,12 @@
  * Issue 9, item 3: a publisher and a viewer both given relay=A,B move to B
  * when A stops, the viewer's buffers keep strictly increasing (no
  * duplicate, no pipeline error); a first entry that refuses (wrong pin)
- * makes them use the second; a bad list is a clear error at start; the URI
- * carries the list and reads back the same.
+ * makes them use the second, at start and while reconnecting; the whole
+ * list refusing is one clear error; a viewer left on A when the camera
+ * moved to B follows it after A's grace; a bad list is a clear error at
+ * start; the URI carries the list and reads back the same. The same with
+ * diode-relay processes and kill -9 / SIGSTOP: tests/faults,
+ * relay-failover.
  */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
