@@ -2,9 +2,9 @@
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * What a user sets on diodesink or diodesrc (relay, stream, identity,
- * relay-id, timeouts, reconnect, uri) and the diode:// URI handler behind
- * both, like GstSRTObject's property code. The connection itself lives in
+ * What a user sets on diodesink or diodesrc (relay or a relay list,
+ * stream, identity, relay-id, timeouts, reconnect, uri) and the diode://
+ * URI handler behind both, like GstSRTObject's property code. The connection itself lives in
  * gstdiodeclient.c. Settings are read and written under GST_OBJECT_LOCK.
  */
 #ifdef HAVE_CONFIG_H
@@ -27,7 +27,9 @@ gst_diode_client_install_properties (GObjectClass * klass,
 
   g_object_class_install_property (klass, GST_DIODE_PROP_RELAY,
       g_param_spec_string ("relay", "Relay",
-          "Relay to connect to, HOST:PORT (port defaults to 7878)",
+          "Relay to connect to, HOST[:PORT] (port defaults to 7878), or a "
+          "comma-separated list of relays tried in order (fail-over); an "
+          "entry may pin its relay's identity: 0xADDRESS@HOST[:PORT]",
           GST_DIODE_DEFAULT_RELAY, f));
   g_object_class_install_property (klass, GST_DIODE_PROP_STREAM,
       g_param_spec_string ("stream", "Stream",
@@ -38,7 +40,8 @@ gst_diode_client_install_properties (GObjectClass * klass,
           "(NULL: $XDG_CONFIG_HOME/diode/identity.pem)", NULL, f));
   g_object_class_install_property (klass, GST_DIODE_PROP_RELAY_ID,
       g_param_spec_string ("relay-id", "Relay ID",
-          "Address (0x...) the relay must present; NULL: trust on first use, "
+          "Address (0x...) the relay must present (with a relay list: every "
+          "entry that does not pin its own); NULL: trust on first use, "
           "recorded in $XDG_CONFIG_HOME/diode/known-relays", NULL, f));
   g_object_class_install_property (klass, GST_DIODE_PROP_RECONNECT,
       g_param_spec_boolean ("reconnect", "Reconnect",
@@ -59,7 +62,8 @@ gst_diode_client_install_properties (GObjectClass * klass,
           GST_DIODE_DEFAULT_MAX_RECONNECTS, f));
   g_object_class_install_property (klass, GST_DIODE_PROP_URI,
       g_param_spec_string ("uri", "URI",
-          "diode://HOST[:PORT]/STREAM[?relay-id=0x...]: sets relay, stream "
+          "diode://HOST[:PORT][,HOST[:PORT]...]/STREAM[?relay-id=0x...]: "
+          "sets relay (one or a list), stream "
           "and relay-id at once (used at the next start); diodesink's "
           "?access=&allow=&fleet= policy query applies at once, also while "
           "playing", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
@@ -205,39 +209,72 @@ gst_diode_access_get_type (void)
   return (GType) id;
 }
 
+/* "[0xPIN@]host:port,..." for a parsed list: what get_uri prints and the
+ * relay property reads after a URI set it. */
+static gchar *
+relay_list_canonical (GPtrArray * list)
+{
+  GString *out = g_string_new (NULL);
+  guint i;
+
+  for (i = 0; i < list->len; i++) {
+    const DiodeEndpoint *ep = g_ptr_array_index (list, i);
+    gchar *hp = diode_endpoint_to_string (ep);
+
+    g_string_append_printf (out, "%s%s%s%s", i ? "," : "",
+        ep->pin ? ep->pin : "", ep->pin ? "@" : "", hp);
+    g_free (hp);
+  }
+  return g_string_free (out, FALSE);
+}
+
+/* diode://RELAYS/STREAM[?query]. RELAYS is one relay or a comma-separated
+ * list, each entry [0xADDRESS@]HOST[:PORT]: not an authority GstUri can
+ * parse (commas, several ports, a pin where userinfo would be), so the
+ * authority is cut out and parsed as a relay list, and the rest (path,
+ * query) goes through GstUri behind a placeholder host. */
 gboolean
 gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri,
     GError ** error)
 {
-  GstUri *u = gst_uri_from_string (uri);
-  const gchar *host, *path, *rid;
-  gchar *full_path = NULL;
+  GstUri *u = NULL;
+  const gchar *path, *rid, *rest, *end;
+  gchar *full_path = NULL, *authority = NULL, *tail;
+  GPtrArray *list;
+  GError *err = NULL;
   gint access = -1;
-  guint port;
   gchar *hostport, *stream = NULL;
 
-  if (!u || g_strcmp0 (gst_uri_get_scheme (u), "diode") != 0) {
+  if (!uri || g_ascii_strncasecmp (uri, "diode://", 8) != 0) {
     g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
-        "'%s' is not a diode:// URI (diode://HOST[:PORT]/STREAM)", uri);
+        "'%s' is not a diode:// URI (diode://HOST[:PORT]/STREAM)",
+        uri ? uri : "");
     goto fail;
   }
-  host = gst_uri_get_host (u);
-  path = full_path = gst_uri_get_path (u);
+  rest = uri + 8;
+  end = rest + strcspn (rest, "/?#");
+  authority = g_strndup (rest, end - rest);
+  tail = g_strconcat ("diode://h", end, NULL);
+  u = gst_uri_from_string (tail);
+  g_free (tail);
+  path = full_path = u ? gst_uri_get_path (u) : NULL;
   while (path && *path == '/')
     path++;
-  if (!host || !*host || !path || !*path || strchr (path, '/')) {
+  if (!*authority || !u || !path || !*path || strchr (path, '/')) {
     g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
-        "'%s' needs a relay host and one stream name: "
-        "diode://HOST[:PORT]/STREAM", uri);
+        "'%s' needs a relay host (or a list of them) and one stream name: "
+        "diode://HOST[:PORT][,HOST[:PORT]...]/STREAM", uri);
     goto fail;
   }
-  port = gst_uri_get_port (u);
-  if (port == GST_URI_NO_PORT)
-    port = GST_DIODE_DEFAULT_PORT;
-  if (strchr (host, ':'))
-    hostport = g_strdup_printf ("[%s]:%u", host, port);
-  else
-    hostport = g_strdup_printf ("%s:%u", host, port);
+  list = diode_endpoint_list_parse (authority, GST_DIODE_DEFAULT_PORT, &err);
+  if (!list) {
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+        "'%s': %s", uri, err->message);
+    g_error_free (err);
+    goto fail;
+  }
+  hostport = relay_list_canonical (list);
+  g_ptr_array_unref (list);
   stream = g_strdup (path);
   rid = gst_uri_get_query_value (u, "relay-id");
   if (gst_uri_get_query_value (u, "access")) {
@@ -276,12 +313,14 @@ gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri,
   GST_OBJECT_UNLOCK (c->element);
   gst_uri_unref (u);
   g_free (full_path);
+  g_free (authority);
   return TRUE;
 
 fail:
   if (u)
     gst_uri_unref (u);
   g_free (full_path);
+  g_free (authority);
   return FALSE;
 }
 
@@ -315,13 +354,25 @@ gst_diode_client_uri_handler_init (GstURIHandlerInterface * iface)
 gchar *
 gst_diode_client_get_uri (GstDiodeClient * c)
 {
-  gchar *uri;
+  GPtrArray *list;
+  gchar *uri, *relay;
 
   GST_OBJECT_LOCK (c->element);
-  uri = g_strdup_printf ("diode://%s/%s%s%s", c->relay,
+  relay = g_strdup (c->relay);
+  GST_OBJECT_UNLOCK (c->element);
+  /* The canonical list (no spaces, every port) when it parses, so the URI
+   * reads back the same; as set otherwise (start will refuse it). */
+  list = diode_endpoint_list_parse (relay, GST_DIODE_DEFAULT_PORT, NULL);
+  if (list) {
+    g_free (relay);
+    relay = relay_list_canonical (list);
+    g_ptr_array_unref (list);
+  }
+  GST_OBJECT_LOCK (c->element);
+  uri = g_strdup_printf ("diode://%s/%s%s%s", relay,
       c->stream ? c->stream : GST_OBJECT_NAME (c->element),
       c->relay_id ? "?relay-id=" : "", c->relay_id ? c->relay_id : "");
   GST_OBJECT_UNLOCK (c->element);
+  g_free (relay);
   return uri;
 }
-

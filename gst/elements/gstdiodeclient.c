@@ -2,10 +2,11 @@
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Connecting (GResolver, TCP, TLS, relay verification, HELLO), reconnect
- * with backoff, blocking I/O that unlock() interrupts, keepalive, errors and
+ * Connecting to one relay (GResolver, TCP, TLS, relay verification,
+ * HELLO), blocking I/O that unlock() interrupts, keepalive, errors and
  * stats messages. The settings and the URI handler are in
- * gstdiodeclient-settings.c.
+ * gstdiodeclient-settings.c; the relay list, fail-over and reconnect in
+ * gstdiodeclient-failover.c.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -64,6 +65,7 @@ gst_diode_client_new (GstElement * element, DiodeRole role)
   c->reconnect_delay = GST_DIODE_DEFAULT_RECONNECT_DELAY;
   c->reconnect_max_delay = GST_DIODE_DEFAULT_RECONNECT_MAX_DELAY;
   c->max_reconnects = GST_DIODE_DEFAULT_MAX_RECONNECTS;
+  c->current = c->last_used = -1;
   c->fd = -1;
   c->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
   c->cancellable = g_cancellable_new ();
@@ -87,6 +89,10 @@ gst_diode_client_free (GstDiodeClient * c)
   g_free (c->relay_id);
   g_free (c->stream_name);
   g_free (c->hostport);
+  g_clear_pointer (&c->endpoints, g_ptr_array_unref);
+  g_clear_pointer (&c->failover, diode_failover_free);
+  g_free (c->pin_default);
+  g_free (c->current_relay);
   g_free (c->allow);
   g_free (c->fleet);
   g_free (c->rbuf);
@@ -184,113 +190,6 @@ deadline_after (guint ms)
 }
 
 gboolean
-gst_diode_client_get_reconnect (GstDiodeClient * c)
-{
-  gboolean r;
-
-  GST_OBJECT_LOCK (c->element);
-  r = c->reconnect;
-  GST_OBJECT_UNLOCK (c->element);
-  return r;
-}
-
-GstDiodeBackoff
-gst_diode_client_backoff (GstDiodeClient * c, guint attempt)
-{
-  guint64 delay;
-  guint max_delay;
-  gint limit;
-  struct pollfd p;
-
-  GST_OBJECT_LOCK (c->element);
-  delay = c->reconnect_delay;
-  max_delay = c->reconnect_max_delay;
-  limit = c->max_reconnects;
-  GST_OBJECT_UNLOCK (c->element);
-
-  if (limit >= 0 && attempt > (guint) limit)
-    return GST_DIODE_BACKOFF_GIVE_UP;
-  /* 1st attempt after `reconnect-delay`, then doubling up to the cap. */
-  while (attempt-- > 1 && delay < max_delay)
-    delay *= 2;
-  delay = MIN (delay, max_delay);
-  if (g_atomic_int_get (&c->flushing))
-    return GST_DIODE_BACKOFF_CANCELLED;
-  p.fd = c->wake_fd;
-  p.events = POLLIN;
-  p.revents = 0;
-  if (poll (&p, 1, (int) delay) > 0 || g_atomic_int_get (&c->flushing))
-    return GST_DIODE_BACKOFF_CANCELLED;
-  return GST_DIODE_BACKOFF_RETRY;
-}
-
-gboolean
-gst_diode_client_reconnect (GstDiodeClient * c, const gchar * reason,
-    GstDiodeAttemptFunc attempt_fn, gpointer user_data, GError ** error)
-{
-  gchar *last = g_strdup (reason);
-  gboolean ok = FALSE;
-  guint attempt;
-
-  gst_diode_client_close (c);
-  gst_diode_client_post_state (c, "reconnecting", 0, reason);
-  c->connect_timeout = GST_DIODE_RECONNECT_CONNECT_TIMEOUT;
-  for (attempt = 1;; attempt++) {
-    GError *err = NULL;
-    GstDiodeBackoff b = gst_diode_client_backoff (c, attempt);
-
-    if (b == GST_DIODE_BACKOFF_CANCELLED) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "flushing");
-      break;
-    }
-    if (b == GST_DIODE_BACKOFF_GIVE_UP) {
-      gst_diode_client_post_state (c, "gave-up", attempt - 1, last);
-      g_set_error (error, GST_RESOURCE_ERROR, c->role == DIODE_ROLE_PUBLISHER ?
-          GST_RESOURCE_ERROR_WRITE : GST_RESOURCE_ERROR_READ,
-          "Gave up reconnecting to relay %s after %u attempts: %s",
-          c->hostport, attempt - 1, last);
-      break;
-    }
-    if (attempt_fn (user_data, &err)) {
-      gst_diode_client_post_state (c, "resumed", attempt, last);
-      ok = TRUE;
-      break;
-    }
-    /* Stopping; or a relay that answers but refuses us (key changed, not
-     * authorized), which will not change its mind: not an outage. */
-    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-        || (err->domain == GST_RESOURCE_ERROR && (err->code ==
-                GST_RESOURCE_ERROR_NOT_AUTHORIZED || err->code ==
-                GST_RESOURCE_ERROR_SETTINGS))) {
-      g_propagate_error (error, err);
-      break;
-    }
-    GST_DEBUG_OBJECT (c->element, "attempt %u failed: %s", attempt,
-        err->message);
-    g_free (last);
-    last = g_strdup (err->message);
-    g_error_free (err);
-  }
-  g_free (last);
-  return ok;
-}
-
-void
-gst_diode_client_post_state (GstDiodeClient * c, const gchar * state,
-    guint attempt, const gchar * reason)
-{
-  GST_INFO_OBJECT (c->element, "%s (attempt %u): %s", state, attempt,
-      reason ? reason : "");
-  gst_element_post_message (c->element,
-      gst_message_new_element (GST_OBJECT (c->element),
-          gst_structure_new ("diode-connection",
-              "state", G_TYPE_STRING, state,
-              "relay", G_TYPE_STRING, c->hostport ? c->hostport : "",
-              "attempt", G_TYPE_UINT, attempt,
-              "reason", G_TYPE_STRING, reason ? reason : "", NULL)));
-}
-
-gboolean
 gst_diode_stats_due (gint64 * posted_at, guint interval_ms)
 {
   gint64 now = g_get_monotonic_time ();
@@ -340,33 +239,6 @@ gst_diode_client_unlock_stop (GstDiodeClient * c)
 
 /* ------------------------------------------------------------------------ */
 /* connecting */
-
-/* HOST:PORT, [IPV6]:PORT, HOST or an IPv6 literal alone (port 7878), the
- * way GLib parses them. FALSE with a message for the user. */
-static gboolean
-split_hostport (const gchar * s, gchar ** host, guint16 * port,
-    GError ** error)
-{
-  GSocketConnectable *addr;
-  GError *err = NULL;
-
-  addr = s && *s ? g_network_address_parse (s, GST_DIODE_DEFAULT_PORT, &err)
-      : NULL;
-  if (!addr || !g_network_address_get_port (G_NETWORK_ADDRESS (addr))) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "relay '%s' is not HOST:PORT (port 1 to 65535; an IPv6 address with "
-        "a port goes in brackets)%s%s", s ? s : "", err ? ": " : "",
-        err ? err->message : "");
-    g_clear_error (&err);
-    g_clear_object (&addr);
-    return FALSE;
-  }
-  *host = g_strdup (g_network_address_get_hostname (G_NETWORK_ADDRESS
-          (addr)));
-  *port = g_network_address_get_port (G_NETWORK_ADDRESS (addr));
-  g_object_unref (addr);
-  return TRUE;
-}
 
 /* Resolves @host with the default GResolver, interruptibly: unlock()
  * cancels the lookup (a reconnect stuck in DNS must not hold up a state
@@ -448,7 +320,8 @@ connect_to (GstDiodeClient * c, const gchar * host, guint16 port,
 }
 
 static gboolean
-verify_relay (GstDiodeClient * c, const gchar * pinned, GError ** error)
+verify_relay (GstDiodeClient * c, const gchar * pinned,
+    const gchar * pin_source, GError ** error)
 {
   const gchar *addr = diode_tls_get_peer_address (c->tls);
   GError *err = NULL;
@@ -457,9 +330,9 @@ verify_relay (GstDiodeClient * c, const gchar * pinned, GError ** error)
     if (g_ascii_strcasecmp (pinned, addr) != 0) {
       g_set_error (error, GST_RESOURCE_ERROR,
           GST_RESOURCE_ERROR_NOT_AUTHORIZED,
-          "Relay %s presented identity %s, but relay-id requires %s: refusing "
+          "Relay %s presented identity %s, but %s requires %s: refusing "
           "to use it (wrong relay, or someone in between)", c->hostport, addr,
-          pinned);
+          pin_source, pinned);
       return FALSE;
     }
   } else if (!diode_known_relays_check (NULL, c->hostport, addr, &err)) {
@@ -475,8 +348,10 @@ verify_relay (GstDiodeClient * c, const gchar * pinned, GError ** error)
 gboolean
 gst_diode_client_open (GstDiodeClient * c, GError ** error)
 {
-  gchar *relay, *identity, *pinned, *host = NULL;
-  guint16 port = 0;
+  gchar *identity;
+  const gchar *host, *pinned;
+  const DiodeEndpoint *ep;
+  guint16 port;
   guint timeout;
   gint64 deadline;
   GError *err = NULL;
@@ -484,10 +359,16 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
   GBytes *hello;
   gboolean ok = FALSE;
 
+  g_return_val_if_fail (c->endpoints && c->current >= 0 &&
+      (guint) c->current < c->endpoints->len, FALSE);
+  ep = g_ptr_array_index (c->endpoints, c->current);
+  host = ep->host;
+  port = ep->port;
+  /* An entry's own pin, else relay-id, else trust on first use. */
+  pinned = ep->pin ? ep->pin : c->pin_default;
+
   GST_OBJECT_LOCK (c->element);
-  relay = g_strdup (c->relay);
   identity = g_strdup (c->identity);
-  pinned = g_strdup (c->relay_id);
   timeout = c->timeout;
   if (c->connect_timeout && (!timeout || c->connect_timeout < timeout))
     timeout = c->connect_timeout;
@@ -497,17 +378,8 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
   GST_OBJECT_UNLOCK (c->element);
   deadline = deadline_after (timeout);
 
-  if (pinned && *pinned && !diode_address_is_valid (pinned)) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "relay-id '%s' is not an address (0x followed by 40 hex digits; "
-        "`diode-relay --print-id` shows it)", pinned);
-    goto out;
-  }
-  if (!split_hostport (relay, &host, &port, error))
-    goto out;
   g_free (c->hostport);
-  c->hostport = g_strdup_printf (strchr (host, ':') ? "[%s]:%u" : "%s:%u",
-      host, port);
+  c->hostport = diode_endpoint_to_string (ep);
 
   if (!c->id) {
     c->id = diode_identity_load_or_create (identity, &err);
@@ -555,7 +427,8 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
         "Relay %s: %s", c->hostport, err->message);
     goto out;
   }
-  if (!verify_relay (c, pinned, error))
+  if (!verify_relay (c, pinned, ep->pin ? "its pin in the relay list" :
+          "relay-id", error))
     goto out;
   GST_INFO_OBJECT (c->element, "TLS to relay %s (%s) up: %s", c->hostport,
       c->relay_address, diode_tls_describe (c->tls));
@@ -601,10 +474,7 @@ out:
   if (!ok)
     gst_diode_client_close (c);
   g_clear_error (&err);
-  g_free (relay);
   g_free (identity);
-  g_free (pinned);
-  g_free (host);
   return ok;
 }
 

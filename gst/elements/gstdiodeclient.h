@@ -8,6 +8,12 @@
  * verification (pinned relay-id or trust on first use), HELLO/WELCOME. I/O
  * blocks the calling streaming thread but always with poll() on both the
  * socket and a wakeup fd, so unlock() interrupts it at once.
+ *
+ * `relay` is an ordered list of relays ("a:7878,b:7878", each entry may pin
+ * its relay as "0xADDRESS@host:port"): every connect and reconnect takes the
+ * first one not in backoff (diode_failover_pick), so losing a relay moves
+ * the element to the next one (docs/decisions.md, "The camera's own relay
+ * list").
  */
 #pragma once
 
@@ -16,6 +22,8 @@
 #include "diode-msg.h"
 #include "diode-session.h"
 #include "diode-tls.h"
+#include "diode-endpoint.h"
+#include "diode-failover.h"
 
 G_BEGIN_DECLS
 
@@ -34,7 +42,7 @@ struct _GstDiodeClient {
   DiodeRole     role;
 
   /* settings, under GST_OBJECT_LOCK (element) */
-  gchar        *relay;        /* host:port */
+  gchar        *relay;        /* [0xADDR@]host[:port], comma-separated */
   gchar        *stream;       /* NULL: the element's name */
   gchar        *identity;     /* key file, NULL: default */
   gchar        *relay_id;     /* pinned relay address, NULL: TOFU */
@@ -59,6 +67,15 @@ struct _GstDiodeClient {
   DiodeTls     *tls;
   DiodeSession *session;
   gchar        *hostport;     /* what we connected to, for messages */
+  /* the relay list, parsed from `relay` at start (streaming thread) */
+  GPtrArray    *endpoints;    /* DiodeEndpoint*, in the user's order */
+  DiodeFailover *failover;    /* which endpoint next, backoff per entry */
+  gint          current;      /* index of the endpoint in use or tried */
+  gint          last_used;    /* index of the last one connected, or -1 */
+  gchar        *pin_default;  /* relay-id: pin of entries without their own */
+  /* what stats and bus messages report, under GST_OBJECT_LOCK */
+  gchar        *current_relay;/* host:port of the relay in use, or NULL */
+  guint         failovers;    /* moves to another relay of the list */
   gchar        *stream_name;  /* resolved stream name for this session */
   gchar        *relay_address;/* the relay's verified address */
   guint8       *rbuf;
@@ -106,8 +123,14 @@ gboolean gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri, GError
 void     gst_diode_client_uri_handler_init (GstURIHandlerInterface * iface);
 gchar   *gst_diode_client_get_uri (GstDiodeClient * c);
 
-/* Connect, TLS, verify the relay, HELLO/WELCOME. Errors are in the
- * GST_RESOURCE_ERROR domain, ready for gst_diode_client_post_error(). */
+/* At start: parses `relay` (the list) and checks `relay-id`; resets the
+ * fail-over state. A GST_RESOURCE_ERROR_SETTINGS error quoting the bad
+ * entry otherwise. */
+gboolean gst_diode_client_prepare (GstDiodeClient * c, GError ** error);
+
+/* Connect to the endpoint chosen last (c->current), TLS, verify the relay,
+ * HELLO/WELCOME. Errors are in the GST_RESOURCE_ERROR domain, ready for
+ * gst_diode_client_post_error(). */
 gboolean gst_diode_client_open  (GstDiodeClient * c, GError ** error);
 void     gst_diode_client_close (GstDiodeClient * c);
 
@@ -126,26 +149,31 @@ DiodeSessionResult gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg,
  * fail (c->lost) if the relay has been silent for three times that. */
 gboolean gst_diode_client_keepalive (GstDiodeClient * c, GError ** error);
 
-/* Reconnect support shared by both elements. */
-typedef enum {
-  GST_DIODE_BACKOFF_RETRY,      /* waited: try now */
-  GST_DIODE_BACKOFF_GIVE_UP,    /* attempt limit reached */
-  GST_DIODE_BACKOFF_CANCELLED,  /* unlock()/stop while waiting */
-} GstDiodeBackoff;
-/* Before attempt @attempt (1-based): wait the backoff for it, interruptibly. */
-GstDiodeBackoff gst_diode_client_backoff (GstDiodeClient * c, guint attempt);
+/* Reconnect support shared by both elements (gstdiodeclient-failover.c). */
 /* A "diode-connection" element message: state is "connected",
- * "reconnecting", "resumed" or "gave-up". */
+ * "reconnecting", "resumed" or "gave-up"; fields relay (the relay in use,
+ * or the one lost for "reconnecting"), attempt, reason, failovers. */
 void     gst_diode_client_post_state (GstDiodeClient * c, const gchar * state,
                                       guint attempt, const gchar * reason);
 gboolean gst_diode_client_get_reconnect (GstDiodeClient * c);
 
-/* One reconnect attempt: connect and subscribe/publish again. */
+/* One (re)connect attempt to the endpoint c->current: open, then
+ * subscribe/publish. */
 typedef gboolean (*GstDiodeAttemptFunc) (gpointer user_data, GError ** error);
-/* The reconnect loop both elements share: close, post "reconnecting", then
- * back off and call @attempt until it succeeds (post "resumed", TRUE). FALSE
- * with *error: G_IO_ERROR_CANCELLED when stopping, a GST_RESOURCE_ERROR for
- * a refusal (not authorized, bad settings: never retried) or after
+/* The first connection, at start: each relay of the list once, in order,
+ * until @attempt succeeds (TRUE). FALSE with *error: the only relay's
+ * error, or one naming every relay's failure; G_IO_ERROR_CANCELLED when
+ * stopping. No backoff: a wrong list is a setup error, reported at once. */
+gboolean gst_diode_client_connect_first (GstDiodeClient * c,
+                                         GstDiodeAttemptFunc attempt,
+                                         gpointer user_data, GError ** error);
+/* The reconnect loop both elements share: close, count the relay in use as
+ * failed, post "reconnecting", then call @attempt on the endpoint
+ * diode_failover_pick() gives (waiting, interruptibly, while every one is
+ * in backoff) until it succeeds (post "resumed", TRUE). FALSE with *error:
+ * G_IO_ERROR_CANCELLED when stopping, a GST_RESOURCE_ERROR when every relay
+ * of the list refused us (not authorized, bad settings: a refusal moves to
+ * the next relay, it is never retried on a single one) or after
  * max-reconnects failed attempts (post "gave-up"). */
 gboolean gst_diode_client_reconnect (GstDiodeClient * c, const gchar * reason,
                                      GstDiodeAttemptFunc attempt,
@@ -154,6 +182,9 @@ gboolean gst_diode_client_reconnect (GstDiodeClient * c, const gchar * reason,
 /* Periodic "diode-stats" element messages: TRUE (and *posted_at updated)
  * when @interval_ms has passed; post takes ownership of @stats. */
 gboolean gst_diode_stats_due  (gint64 * posted_at, guint interval_ms);
+/* Adds "relay" (the relay in use, "" before the first connection) and
+ * "failovers" to an element's stats. Any thread. */
+void     gst_diode_client_add_stats (GstDiodeClient * c, GstStructure * s);
 void     gst_diode_post_stats (GstElement * element, GstStructure * stats);
 
 void     gst_diode_client_unlock      (GstDiodeClient * c);

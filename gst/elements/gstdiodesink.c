@@ -38,12 +38,18 @@
  *
  * A flush drops what is queued; publishing resumes at the next keyframe.
  *
+ * `relay` may list several relays (`a:7878,b:7878`, each entry may pin its
+ * relay as `0xADDRESS@host:port`): the sink publishes to the first that
+ * works and, when that relay is lost, goes on with the next one in order,
+ * numbering on from its own count, at the next keyframe.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 rpicamsrc ! h264parse ! diodesink name=pi-taipei
  * gst-launch-1.0 v4l2src ! videoconvert ! x264enc tune=zerolatency ! h264parse ! diodesink name=pi-taipei relay=relay.example.org:7878
  * gst-launch-1.0 tcpclientsrc host=127.0.0.1 port=3030 ! h264parse ! diodesink name=pi-taipei
  * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency ! h264parse ! diodesink uri=diode://127.0.0.1:7878/test
+ * gst-launch-1.0 rpicamsrc ! h264parse ! diodesink name=pi-taipei relay=relay-a.example.org,relay-b.example.org
  * gst-launch-1.0 v4l2src ! videoconvert ! x264enc tune=zerolatency ! h264parse ! diodesink name=door access=private allow=0x1f0c...,0x9a4e...
  * ]|
  */
@@ -137,6 +143,8 @@ make_stats (GstDiodeSink * self)
       (guint64) ((g_get_monotonic_time () - self->connected_at) / 1000) :
       (guint64) 0, NULL);
   g_mutex_unlock (&self->qlock);
+  /* After qlock: the client's part takes the object lock. */
+  gst_diode_client_add_stats (self->client, s);
   return s;
 }
 
@@ -284,6 +292,12 @@ flush_queue (GstDiodeSink * self)
 /* GstBaseSink */
 
 static gboolean
+sink_publish_attempt (gpointer user_data, GError ** error)
+{
+  return gst_diode_sink_publish_session (user_data, error);
+}
+
+static gboolean
 gst_diode_sink_start (GstBaseSink * sink)
 {
   GstDiodeSink *self = GST_DIODE_SINK (sink);
@@ -302,10 +316,10 @@ gst_diode_sink_start (GstBaseSink * sink)
   g_clear_pointer (&self->caps_sent, g_free);
   g_clear_pointer (&self->caps_frame, g_bytes_unref);
 
-  /* The first connection fails fast: a wrong relay or a refused name is a
-   * setup error, not an outage to ride out. */
-  c->connect_timeout = 0;
-  if (!gst_diode_sink_publish_session (self, &err)) {
+  /* The first connection fails fast: a wrong relay (list) or a refused
+   * name is a setup error, not an outage to ride out. */
+  if (!gst_diode_client_prepare (c, &err) ||
+      !gst_diode_client_connect_first (c, sink_publish_attempt, self, &err)) {
     if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
       gst_diode_client_post_error (c, err, NULL);
     g_clear_error (&err);
@@ -759,7 +773,9 @@ gst_diode_sink_class_init (GstDiodeSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "bytes-sent, buffers-sent, buffers-dropped, gops-dropped, "
-          "backlog-bytes, connected-ms", GST_TYPE_STRUCTURE,
+          "reconnects, backlog-bytes, connected-ms, relay (the relay in use, "
+          "host:port), failovers (moves to another relay of the list)",
+          GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
       g_param_spec_uint ("stats-interval", "Stats interval",

@@ -17,6 +17,11 @@
  *
  * A stream that is not published yet is waited for up to `timeout` ms.
  *
+ * `relay` may list several relays (`a:7878,b:7878`, each entry may pin its
+ * relay as `0xADDRESS@host:port`): the source uses the first that works and,
+ * when that relay is lost, resumes on the next one in order at the next
+ * sequence number it needs, without the pipeline noticing more than a gap.
+ *
  * With `publisher-id` set to the address of the expected publisher (what
  * `diode id` prints on the camera), the source watches the stream only
  * while that identity publishes it: the relay refuses the subscription, or
@@ -31,6 +36,7 @@
  * gst-launch-1.0 diodesrc stream=pi-taipei ! h264parse ! avdec_h264 ! autovideosink
  * gst-launch-1.0 diodesrc relay=relay.example.org:7878 stream=pi-taipei ! decodebin ! autovideosink
  * gst-play-1.0 diode://relay.example.org/pi-taipei
+ * gst-play-1.0 diode://relay-a.example.org,relay-b.example.org/pi-taipei
  * ]|
  */
 #ifdef HAVE_CONFIG_H
@@ -109,6 +115,18 @@ src_subscribe (GstDiodeSrc * self, guint64 start_seq, GError ** error)
   return TRUE;
 }
 
+/* One attempt at the relay the client chose: at start from the latest
+ * keyframe; after a lost connection, on whichever relay of the list, at
+ * the next seq we need (a relay that does not hold it starts at its latest
+ * keyframe, and the gap flags DISCONT). */
+static gboolean
+src_resubscribe (gpointer user_data, GError ** error)
+{
+  GstDiodeSrc *self = user_data;
+
+  return src_subscribe (self, self->last_seq ? self->last_seq + 1 : 0, error);
+}
+
 static gboolean
 gst_diode_src_start (GstBaseSrc * bsrc)
 {
@@ -143,10 +161,10 @@ gst_diode_src_start (GstBaseSrc * bsrc)
   self->have_offset = FALSE;
   g_clear_pointer (&self->caps_str, g_free);
 
-  /* The first connection fails fast: a wrong relay is a setup error, not
-   * an outage to ride out. */
-  c->connect_timeout = 0;
-  if (!src_subscribe (self, 0, &err)) {
+  /* The first connection fails fast: a wrong relay (list) is a setup
+   * error, not an outage to ride out. */
+  if (!gst_diode_client_prepare (c, &err) ||
+      !gst_diode_client_connect_first (c, src_resubscribe, self, &err)) {
     if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
       gst_diode_client_post_error (c, err, NULL);
     g_clear_error (&err);
@@ -154,17 +172,6 @@ gst_diode_src_start (GstBaseSrc * bsrc)
   }
   gst_diode_client_post_state (c, "connected", 0, NULL);
   return TRUE;
-}
-
-/* The connection was lost: connect again with backoff and resume at the
- * next seq we need (the relay starts at the latest keyframe if it no longer
- * has it, and the gap flags DISCONT). */
-static gboolean
-src_resubscribe (gpointer user_data, GError ** error)
-{
-  GstDiodeSrc *self = user_data;
-
-  return src_subscribe (self, self->last_seq ? self->last_seq + 1 : 0, error);
 }
 
 static GstFlowReturn
@@ -325,8 +332,9 @@ static GstStructure *
 make_stats (GstDiodeSrc * self)
 {
   gint64 now = g_get_monotonic_time ();
+  GstStructure *s;
 
-  return gst_structure_new ("application/x-diode-src-stats",
+  s = gst_structure_new ("application/x-diode-src-stats",
       "bytes-received", G_TYPE_UINT64, self->bytes_received,
       "buffers-received", G_TYPE_UINT64, self->buffers_received,
       "discont", G_TYPE_UINT64, self->discont,
@@ -336,6 +344,8 @@ make_stats (GstDiodeSrc * self)
       (self->first_buffer_at - self->started_at) / 1000 : (gint64) - 1,
       "connected-ms", G_TYPE_UINT64, self->started_at ?
       (guint64) ((now - self->started_at) / 1000) : (guint64) 0, NULL);
+  gst_diode_client_add_stats (self->client, s);
+  return s;
 }
 
 static void
@@ -635,7 +645,9 @@ gst_diode_src_class_init (GstDiodeSrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "bytes-received, buffers-received, discont (relay skips), "
-          "buffers-missed, join-ms (start to first buffer), connected-ms",
+          "buffers-missed, reconnects, join-ms (start to first buffer), "
+          "connected-ms, relay (the relay in use, host:port), failovers "
+          "(moves to another relay of the list)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
       g_param_spec_uint ("stats-interval", "Stats interval",

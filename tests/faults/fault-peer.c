@@ -19,7 +19,8 @@
  *                                  sink (viewer: decoded frames; publisher:
  *                                  encoded frames given to diodesink) and
  *                                  buffers diodesrc flagged DISCONT
- *   conn STATE attempt=N reason=R  a "diode-connection" element message
+ *   conn STATE attempt=N relay=H:P reason=R
+ *                                  a "diode-connection" element message
  *   state OLD NEW                  the pipeline's own state changes
  *   error DOMAIN CODE ELEMENT: MESSAGE
  *   warning ELEMENT: MESSAGE
@@ -157,8 +158,10 @@ print_message (GstMessage * msg)
         guint attempt = 0;
 
         gst_structure_get_uint (s, "attempt", &attempt);
-        out ("conn %s attempt=%u reason=%s", gst_structure_get_string (s,
-                "state"), attempt, gst_structure_get_string (s, "reason"));
+        out ("conn %s attempt=%u relay=%s reason=%s",
+            gst_structure_get_string (s, "state"), attempt,
+            gst_structure_get_string (s, "relay"),
+            gst_structure_get_string (s, "reason"));
       }
       break;
     default:

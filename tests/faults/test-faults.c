@@ -1269,6 +1269,138 @@ test_publisher_restart (void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* d2. the camera's own relay list (issue 9): publisher and viewers given
+ * relay=A,B; kill -9 A mid-stream (@frozen: SIGSTOP it instead, so only
+ * the keepalive, 3 x 800 ms of silence, tells): every one moves to B by
+ * itself, with no pipeline error and no restart. Both relays run with the
+ * run's key, so the peers' relay-id pins both entries. */
+
+static void
+relay_failover (gboolean frozen)
+{
+  /* Killed: the kernel closes A's sockets at once. Frozen: the keepalive
+   * notices after 2.4 s of silence. */
+  guint notice_ms = frozen ? 4000 : 1000;
+  Proc *a, *b, *pub, *v[2], *all[3];
+  gchar *set_list, *want_b;
+  const gchar *sets[2];
+  guint64 disc[2];
+  gint64 t_kill, worst = 0;
+  guint i;
+
+  a = relay_start ("relayA", 0, NULL);
+  b = relay_start ("relayB", 0, NULL);
+  set_list = g_strdup_printf ("relay=%s:%u,%s:%u", relay_host, a->port,
+      relay_host, b->port);
+  want_b = g_strdup_printf ("relay=%s:%u", relay_host, b->port);
+  sets[0] = set_list;
+  sets[1] = NULL;
+  g_free (make_identity ("pub"));
+  pub = peer_start ("pub", "pub", a, "pub", sets, ns_pub);
+  for (i = 0; i < 2; i++) {
+    gchar *n = g_strdup_printf ("viewer%u", i + 1);
+
+    g_free (make_identity (n));
+    v[i] = peer_start (n, "view", a, n, sets, ns_relay);
+    g_free (n);
+  }
+  wait_decoding (v, 2, 30, 20000);
+  check (proc_find (a, 0, "publishes", NULL) >= 0, "the publisher is not on "
+      "relay A, the first of its list");
+  check (proc_find (b, 0, "publishes", NULL) < 0, "the publisher went to "
+      "relay B before A failed");
+  note ("publisher and 2 viewers decoding through relay A");
+
+  for (i = 0; i < 2; i++)
+    disc[i] = proc_discont (v[i]);
+  t_kill = g_get_monotonic_time ();
+  note ("%s relay A (pid %d); relay B stays", frozen ? "SIGSTOP" : "kill -9",
+      proc_pid (a));
+  if (frozen)
+    proc_signal (a, SIGSTOP);
+  else
+    proc_kill9 (a);
+  /* The first buffer through B is flagged DISCONT (the publisher restarts
+   * at a keyframe there): when a viewer's DISCONT count moves, B's frames
+   * reach it (to the 100 ms tick). Frames decoded before that may be the
+   * tail of what came through A. */
+  for (i = 0; i < 2; i++) {
+    gint64 end = t_kill + (gint64) (notice_ms + 4000) * 1000;
+
+    while (proc_discont (v[i]) == disc[i]) {
+      check (g_get_monotonic_time () < end, "%s: no buffer through relay B "
+          "within %u ms of relay A's %s", v[i]->name, notice_ms + 4000,
+          frozen ? "freeze" : "death");
+      sleep_ms (10);
+    }
+    note ("%s gets relay B's frames %.0f ms after relay A's %s", v[i]->name,
+        (g_get_monotonic_time () - t_kill) / 1e3, frozen ? "freeze" :
+        "death");
+    worst = MAX (worst, g_get_monotonic_time () - t_kill);
+  }
+  all[0] = pub;
+  all[1] = v[0];
+  all[2] = v[1];
+  for (i = 0; i < 3; i++) {
+    check_reconnected (all[i], t_kill, notice_ms, 5000);
+    check (proc_find (all[i], t_kill, "^conn resumed", want_b) >= 0,
+        "%s did not resume on relay B (%s)", all[i]->name, want_b);
+  }
+  check (proc_wait_line (b, t_kill, "publishes", NULL, 5000) >= 0,
+      "relay B never saw the publisher");
+  /* The publisher resumes on B at its next keyframe (GOP 1 s): what the
+   * viewers decoded until then may be the tail of what came through A.
+   * Measure the rate once B's frames flow. */
+  for (i = 0; i < 2; i++)
+    wait_decoding (&v[i], 1, proc_frames (v[i]) + 15, 5000);
+  check_rate (v, 2, 2000, 0.75);
+  for (i = 0; i < 3; i++)
+    check_no_restart (all[i]);
+
+  for (i = 0; i < 2; i++)
+    peer_quit (v[i]);
+  peer_quit (pub);
+  for (i = 0; i < 3; i++) {
+    check (peer_stat (all[i], "failovers") == 1, "%s: stats say %"
+        G_GUINT64_FORMAT " failovers, want 1", all[i]->name,
+        peer_stat (all[i], "failovers"));
+    note ("%s: reconnects=%" G_GUINT64_FORMAT, all[i]->name,
+        peer_stat (all[i], "reconnects"));
+  }
+  for (i = 0; i < 2; i++)
+    note ("%s: buffers-missed=%" G_GUINT64_FORMAT " discont=%"
+        G_GUINT64_FORMAT, v[i]->name, peer_stat (v[i], "buffers-missed"),
+        peer_stat (v[i], "discont"));
+  relay_stop (b);
+  g_print ("%s: every viewer got relay B's frames at most %.0f ms after "
+      "relay A was %s (limit %u)\n", test_name, worst / 1e3,
+      frozen ? "frozen" : "killed", notice_ms + 4000);
+  for (i = 0; i < 3; i++)
+    proc_free (all[i]);
+  if (frozen) {
+    proc_signal (a, SIGCONT);
+    relay_stop (a);
+  }
+  a->exited = TRUE;
+  proc_free (a);
+  proc_free (b);
+  g_free (set_list);
+  g_free (want_b);
+}
+
+static void
+test_relay_failover (void)
+{
+  relay_failover (FALSE);
+}
+
+static void
+test_relay_failover_frozen (void)
+{
+  relay_failover (TRUE);
+}
+
+/* ------------------------------------------------------------------------ */
 /* e. the listening port is taken */
 
 static void
@@ -1658,6 +1790,8 @@ static const struct {
   {"relay-stop", test_relay_stop},
   {"slow-viewer", test_slow_viewer},
   {"publisher-restart", test_publisher_restart},
+  {"relay-failover", test_relay_failover},
+  {"relay-failover-frozen", test_relay_failover_frozen},
   {"port-taken", test_port_taken},
   {"identity-bad", test_identity_bad},
   {"give-up", test_give_up},
