@@ -581,6 +581,9 @@ link_conn_gone (Conn * c)
 void
 relay_links_kick (DiodeRelay * r, gint64 now)
 {
+  /* Now, not the caller's tick time: a link that went down during this
+   * tick asked for "now" after it began. */
+  now = MAX (now, g_get_monotonic_time ());
   r->links_kick = FALSE;
   relay_upstream_tick (r, now);
   relay_pulls_tick (r, now);

@@ -16,11 +16,13 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 
+#include <signal.h>
 #include <string.h>
 
 #include "fixture.h"
 #include "rawclient.h"
 #include "diode-msg.h"
+#include "diode-identity.h"
 
 #define CAPS_STR "video/x-h264, stream-format=(string)byte-stream, " \
   "alignment=(string)au, width=(int)320, height=(int)240, " \
@@ -252,6 +254,85 @@ GST_START_TEST (test_failover_no_gap)
 
 GST_END_TEST;
 
+/* The same with mid as a diode-relay process that freezes (SIGSTOP): no
+ * EOF, no reset, only silence. The leaf notices by keepalive (3 x 800 ms)
+ * and moves to the fallback; its viewer gets every buffer, in order. */
+GST_START_TEST (test_failover_frozen_upstream)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  gchar *leaf_key = g_build_filename (fixture_config_dir (), "leaf.pem",
+      NULL);
+  DiodeIdentity *leaf_id = diode_identity_load_or_create (leaf_key, NULL);
+  gchar *conf = g_build_filename (fixture_config_dir (), "mid.conf", NULL);
+  gchar *text = g_strdup_printf ("[relays]\ntrusted=%s\n",
+      diode_identity_get_address (leaf_id));
+  gchar *up = g_strdup_printf ("%s@127.0.0.1:%u", diode_relay_get_address
+      (root), diode_relay_get_port (root));
+  const gchar *args[] = { "--upstream", up, "--config", conf, NULL };
+  FixtureRelayProc *mid;
+  gchar *mid_ep, *root_ep;
+  const gchar *fb[2] = { NULL, NULL };
+  DiodeRelay *leaf;
+  GstHarness *pub, *view;
+  GError *err = NULL;
+  gint64 frozen_at, gap_ms;
+  guint i, next;
+
+  fail_unless (g_file_set_contents (conf, text, -1, NULL));
+  mid = fixture_relay_proc_start (DIODE_RELAY_PATH, args);
+  mid_ep = g_strdup_printf ("%s@127.0.0.1:%u", mid->address, mid->port);
+  root_ep = up;
+  fb[0] = root_ep;
+  leaf = diode_relay_new ("127.0.0.1:0", leaf_key);
+  g_object_set (leaf, "upstream", mid_ep, "fallbacks", fb, NULL);
+  fail_unless (diode_relay_start (leaf, &err));
+
+  pub = publisher (root, "cam");
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  view = viewer (leaf, "cam");
+  for (i = 0; i < GOP; i++)
+    expect_buffer (view, i);
+
+  kill (mid->pid, SIGSTOP);
+  frozen_at = g_get_monotonic_time ();
+  /* a live camera: a buffer every 33 ms while the leaf notices */
+  next = GOP;
+  for (i = 0; i < 6 * 30; i++) {
+    GstBuffer *b;
+
+    push (pub, next++, 1);
+    g_usleep (33 * 1000);
+    if ((b = gst_harness_try_pull (view))) {
+      fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), GOP);
+      gst_buffer_unref (b);
+      break;
+    }
+  }
+  gap_ms = ms_since (frozen_at);
+  GST_INFO ("first buffer through the fallback %" G_GINT64_FORMAT " ms "
+      "after the upstream froze", gap_ms);
+  g_printerr ("fail-over after a freeze: first buffer via the fallback "
+      "after %" G_GINT64_FORMAT " ms\n", gap_ms);
+  fail_unless (i < 6 * 30, "no buffer through the fallback within 6 s");
+  for (i = GOP + 1; i < next; i++)
+    expect_buffer (view, i);
+
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  fixture_relay_proc_stop (mid);
+  g_object_unref (root);
+  diode_identity_unref (leaf_id);
+  g_free (mid_ep);
+  g_free (up);
+  g_free (conf);
+  g_free (text);
+  g_free (leaf_key);
+}
+
+GST_END_TEST;
+
 /* A pin that does not match: the link is refused, nothing is pulled, and
  * the relay keeps trying at a bounded rate (no storm). */
 GST_START_TEST (test_wrong_pin_refused)
@@ -312,6 +393,7 @@ links_suite (void)
   tcase_add_test (tc, test_pull_up);
   tcase_add_test (tc, test_one_pull_per_stream);
   tcase_add_test (tc, test_failover_no_gap);
+  tcase_add_test (tc, test_failover_frozen_upstream);
   return s;
 }
 
