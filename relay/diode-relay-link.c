@@ -472,7 +472,15 @@ link_on_tls_up (Conn * c)
   hello = diode_msg_encode_hello (LINK_VERSION_MIN, LINK_VERSION_MAX,
       DIODE_ROLE_RELAY, RELAY_AGENT);
   conn_set_events (c, EPOLLIN);
-  link_send (l, hello, DIODE_MSG_HELLO);
+  /* The session learns our role and offer: a WELCOME of version 2 makes
+   * this a relay link (LINK, PULL, the appended fields). */
+  if (!diode_session_sent_hello (c->session, LINK_VERSION_MIN,
+          LINK_VERSION_MAX, DIODE_ROLE_RELAY, &err)) {
+    g_warning ("link: session refused HELLO: %s", err->message);
+    g_clear_error (&err);
+  }
+  conn_queue (c, hello);
+  conn_flush (c);
   /* The relay may have answered already. */
   conn_on_readable (c);
 }

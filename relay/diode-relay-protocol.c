@@ -220,6 +220,15 @@ handle_hello (Conn * c, DiodeMsg * m)
   guint16 version = diode_session_get_version (c->session);
   gchar *agent;
 
+  /* A relay link needs version 2 (its paths, policies, LINK...): an older
+   * relay is told so rather than served as a viewer. */
+  if (!diode_session_check_link_version (c->session, &err)) {
+    relay_log (c->relay, RELAY_LOG_LINK, "refused relay %s (%s): %s",
+        c->address, c->peer, err->message);
+    conn_send_error (c, DIODE_ERR_VERSION, err->message);
+    g_clear_error (&err);
+    return;
+  }
   conn_queue (c, diode_msg_encode_welcome (version, c->relay->keepalive_ms,
           RELAY_AGENT));
   if (!diode_session_sent (c->session, DIODE_MSG_WELCOME, 0, &err)) {

@@ -218,7 +218,7 @@ GST_START_TEST (test_failover_no_gap)
   GstHarness *view;
   guint i;
 
-  trust (mid, leaf);
+  /* public: relays need no trust for it (the policy travels with it) */
 
   fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
   push (pub, 0, GOP);
@@ -333,6 +333,60 @@ GST_START_TEST (test_failover_frozen_upstream)
 
 GST_END_TEST;
 
+/* A private stream goes only to a downstream relay the upstream trusts
+ * ([relays] trusted, reloaded like SIGHUP), and the policy travels with
+ * it: the leaf serves its owner and refuses another identity. */
+GST_START_TEST (test_private_needs_trust)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 500);
+  gchar *hp = diode_relay_get_hostport (root);
+  GstElement *e = gst_element_factory_make ("diodesink", NULL);
+  GstHarness *pub, *view;
+  RawClient *bob;
+  DiodeMsg m = { 0 };
+  guint i;
+
+  g_object_set (e, "relay", hp, "stream", "vault", "access",
+      DIODE_ACCESS_PRIVATE, NULL);
+  pub = gst_harness_new_with_element (e, "sink", NULL);
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (pub, CAPS_STR);
+  gst_harness_play (pub);
+  fail_unless (fixture_wait_publisher (root, "vault", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+
+  /* untrusted: the root refuses the leaf's pull; nothing reaches it */
+  view = viewer (leaf, "vault");
+  g_usleep (1500 * 1000);
+  fail_unless_equals_int (diode_relay_count_viewers (root, "vault"), 0);
+  fail_unless_equals_uint64 (diode_relay_get_last_seq (leaf, "vault"), 0);
+
+  /* trusted: the leaf's next attempt gets it, the owner watches */
+  trust (root, leaf);
+  for (i = 0; i < GOP; i++)
+    expect_buffer (view, i);
+
+  /* another identity at the leaf: the policy travelled, it is refused */
+  bob = raw_open (leaf, 0, "bob.pem");
+  raw_send_frame (bob, diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER,
+          "links-test/0"));
+  raw_expect_next (bob, DIODE_MSG_WELCOME, &m, "bob HELLO");
+  diode_msg_clear (&m);
+  raw_send_frame (bob, diode_msg_encode_subscribe ("vault", 0, 0));
+  raw_expect_error_says (bob, DIODE_ERR_NOT_AUTHORIZED, "bob at the leaf",
+      "'vault'", "private", NULL);
+  raw_free (bob, FALSE);
+
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+  g_free (hp);
+}
+
+GST_END_TEST;
+
 /* A pin that does not match: the link is refused, nothing is pulled, and
  * the relay keeps trying at a bounded rate (no storm). */
 GST_START_TEST (test_wrong_pin_refused)
@@ -394,6 +448,7 @@ links_suite (void)
   tcase_add_test (tc, test_one_pull_per_stream);
   tcase_add_test (tc, test_failover_no_gap);
   tcase_add_test (tc, test_failover_frozen_upstream);
+  tcase_add_test (tc, test_private_needs_trust);
   return s;
 }
 
