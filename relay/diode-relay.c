@@ -768,6 +768,8 @@ diode_relay_finalize (GObject * object)
   g_strfreev (r->fallbacks);
   g_free (r->known_relays);
   g_hash_table_unref (r->links);
+  g_ptr_array_unref (r->children);
+  g_strfreev (r->upstream_path);
   diode_relay_config_unref (r->config);
   g_free (r->rbuf);
   g_mutex_clear (&r->lock);
@@ -811,6 +813,7 @@ diode_relay_init (DiodeRelay * r)
   r->link_linger_ms = DIODE_RELAY_DEFAULT_LINK_LINGER_MS;
   r->max_announced = DIODE_RELAY_DEFAULT_MAX_ANNOUNCED;
   r->links = g_hash_table_new (NULL, NULL);
+  r->children = g_ptr_array_new ();
   r->active_ep = -1;
   r->per_addr = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
       addr_count_free);
