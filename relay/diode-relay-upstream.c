@@ -224,8 +224,11 @@ upstream_became_active (Link * l)
   diode_failover_connected (r->failover, l->ep, now);
   diode_failover_set_active (r->failover, l->ep);
   r->active_ep = l->ep;
-  relay_log (r, RELAY_LOG_LINK, "linked to %s %s (%s)%s", link_kind_name (l),
-      peer, l->peer_address, was >= 0 && was != l->ep ? " (moved)" : "");
+  /* version 2 says "linked under ..., path ..." instead */
+  if (l->version < DIODE_PROTOCOL_VERSION_LINK)
+    relay_log (r, RELAY_LOG_LINK, "linked to %s %s (%s)%s",
+        link_kind_name (l), peer, l->peer_address, was >= 0 && was != l->ep ?
+        " (moved)" : "");
   g_free (peer);
 }
 
@@ -289,8 +292,8 @@ upstream_link_ok (Link * l, DiodeMsg * m)
     l->state = LINK_LINKED;
     if (first) {
       upstream_became_active (l);
-      relay_log (r, RELAY_LOG_LINK, "linked under %s %s, path %s",
-          link_kind_name (l), peer, chain);
+      relay_log (r, RELAY_LOG_LINK, "linked under %s %s (%s), path %s",
+          link_kind_name (l), peer, l->peer_address, chain);
     }
     upstream_set_path (r, g_strdupv (m->path));
     if (first)
