@@ -158,12 +158,15 @@ diode_relay_start (DiodeRelay * r, GError ** error)
     diode_relay_config_unref (r->config);
     r->config = cfg;
   }
-  r->identity = diode_identity_load_or_create (r->identity_path, error);
-  if (!r->identity) {
+  if (!relay_upstream_init (r, error)) {
     g_free (host);
     return FALSE;
   }
-  if (!relay_upstream_init (r, error)) {
+  /* A relay started again after a stop (or a failed start) loads its key
+   * again: the file may have changed. */
+  g_clear_pointer (&r->identity, diode_identity_unref);
+  r->identity = diode_identity_load_or_create (r->identity_path, error);
+  if (!r->identity) {
     g_free (host);
     return FALSE;
   }
@@ -200,6 +203,7 @@ diode_relay_start (DiodeRelay * r, GError ** error)
   r->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa));
   g_object_unref (sa);
   sa = NULL;
+  g_free (r->bound_host);
   r->bound_host = host;
   host = NULL;
 
