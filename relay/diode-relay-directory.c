@@ -184,6 +184,14 @@ directory_handle_announce (Conn * c, DiodeMsg * m)
   if (!c->announced)
     return;
   if (m->op == DIODE_ANNOUNCE_WITHDRAWN) {
+    Stream *s = stream_lookup (r, m->stream);
+
+    /* the answer to a PULL it cannot serve: look elsewhere */
+    if (s && s->push_child == c && s->push_pending) {
+      s->push_pending = FALSE;
+      s->push_child = NULL;
+      r->links_kick = TRUE;
+    }
     if (g_hash_table_remove (c->announced, m->stream)) {
       r->n_announced--;
       g_info ("child relay %s withdrew '%s'", c->address, m->stream);
@@ -225,6 +233,13 @@ directory_handle_announce (Conn * c, DiodeMsg * m)
   upstream_announce (r, DIODE_ANNOUNCE_AVAILABLE, a->name, a->owner,
       a->access, a->fleet, (const gchar * const *) a->allow,
       (const gchar * const *) a->path);
+  /* Subscribers already waiting for it here: ask for it now. */
+  {
+    Stream *s = stream_lookup (r, a->name);
+
+    if (s && s->source == SOURCE_NONE && stream_has_consumers (s))
+      pull_maybe_start (r, s);
+  }
 }
 
 /* relay_reap: a connection that was a child's control link is gone. */

@@ -234,6 +234,7 @@ struct _Stream {
                                    asked (PULL) to push it */
   gboolean    push_pending;     /* PULL sent, no push connection yet */
   guint       pushes;           /* push links serving it to the parent */
+  gint64      push_asked_at;    /* when the PULL went out */
   guint64     stats_bytes_in;   /* at the last stats line, for rates */
   guint64     stats_bytes_out;
 };

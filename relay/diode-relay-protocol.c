@@ -686,6 +686,10 @@ handle_media (Conn * c, DiodeMsg * m)
     relay_log (c->relay, RELAY_LOG_STREAM, "'%s' reached end of stream", s->name);
     if (s->source == SOURCE_LOCAL)
       directory_local_changed (c->relay, s, FALSE);
+    /* a child's push is over: the parent ends it by closing */
+    if (s->source == SOURCE_PUSHED && c->outgoing == FALSE
+        && conn_is_link (c))
+      conn_close (c, "push reached end of stream");
   }
   if (m->type == DIODE_MSG_MEDIA && (m->flags & DIODE_MEDIA_KEYFRAME)
       && !(m->flags & DIODE_MEDIA_STREAMHEADER))

@@ -490,6 +490,16 @@ relay_pulls_tick (DiodeRelay * r, gint64 now)
   while (g_hash_table_iter_next (&it, NULL, &v)) {
     Stream *s = v;
 
+    /* a PULL the child never answered (its push could not connect):
+     * asked again, at most once per handshake timeout */
+    if (s->source == SOURCE_PUSHED && s->push_pending
+        && now - s->push_asked_at > (gint64) r->handshake_ms * 1000) {
+      relay_log (r, RELAY_LOG_LINK, "child relay %s did not push '%s' "
+          "within %u ms", s->push_child ? s->push_child->address : "?",
+          s->name, r->handshake_ms);
+      s->push_pending = FALSE;
+      s->push_child = NULL;
+    }
     if (s->source == SOURCE_PUSHED && !s->publisher && !s->push_pending
         && !s->eos)
       g_ptr_array_add (todo, s);

@@ -71,6 +71,7 @@ push_request (DiodeRelay * r, Stream * s, Conn * child)
   s->source = SOURCE_PUSHED;
   s->push_child = child;
   s->push_pending = TRUE;
+  s->push_asked_at = g_get_monotonic_time ();
   relay_log (r, RELAY_LOG_LINK, "asked child relay %s to push '%s' from seq "
       "%" G_GUINT64_FORMAT, child->address, s->name, next_seq (s));
   return TRUE;

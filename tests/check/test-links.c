@@ -545,6 +545,58 @@ GST_START_TEST (test_failback_no_gap)
 
 GST_END_TEST;
 
+/* The next event from @view must be EOS (buffers before it are drained). */
+static void
+expect_eos (GstHarness * view)
+{
+  gint64 end = deadline_in (WAIT_MS);
+
+  for (;;) {
+    GstEvent *ev = gst_harness_try_pull_event (view);
+
+    if (ev) {
+      gboolean eos = GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+
+      gst_event_unref (ev);
+      if (eos)
+        return;
+      continue;
+    }
+    fail_if (g_get_monotonic_time () > end, "no EOS within %u ms", WAIT_MS);
+    g_usleep (5000);
+  }
+}
+
+/* Published at a child, watched at its parent: the parent PULLs it, the
+ * child pushes it; the publisher's EOS reaches the parent's viewer and
+ * ends the push (the parent closes it, the child lets the stream go). */
+GST_START_TEST (test_push_up_and_eos)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 300);
+  GstHarness *pub = publisher (leaf, "up");
+  GstHarness *view;
+  guint i;
+
+  fail_unless (fixture_wait_publisher (leaf, "up", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  view = viewer (root, "up");
+  for (i = 0; i < GOP; i++)
+    expect_buffer (view, i);
+  /* the leaf serves one consumer: the push */
+  fail_unless_equals_int (diode_relay_count_viewers (leaf, "up"), 1);
+  fail_unless (gst_harness_push_event (pub, gst_event_new_eos ()));
+  expect_eos (view);
+  fail_unless (fixture_wait_viewers (leaf, "up", 0, WAIT_MS),
+      "the push did not end after EOS");
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
 /* A pin that does not match: the link is refused, nothing is pulled, and
  * the relay keeps trying at a bounded rate (no storm). */
 GST_START_TEST (test_wrong_pin_refused)
@@ -609,6 +661,7 @@ links_suite (void)
   tcase_add_test (tc, test_private_needs_trust);
   tcase_add_test (tc, test_across_the_tree);
   tcase_add_test (tc, test_failback_no_gap);
+  tcase_add_test (tc, test_push_up_and_eos);
   tcase_add_test (tc, test_cycle_refused);
   return s;
 }
