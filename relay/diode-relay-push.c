@@ -54,7 +54,17 @@ push_request (DiodeRelay * r, Stream * s, Conn * child)
   }
   conn_queue (child, f);
   conn_flush (child);
-  /* Until the push says so itself: the owner and policy announced. */
+  /* Until the push says so itself: the owner, policy and path announced
+   * (a relay pushing it on before the push arrives names them). */
+  if (!s->path || !s->path->len) {
+    Announced *a = directory_announced (r, s->name);
+    guint i;
+
+    if (!s->path)
+      s->path = g_ptr_array_new_with_free_func (g_free);
+    for (i = 0; a && a->path && a->path[i]; i++)
+      g_ptr_array_add (s->path, g_strdup (a->path[i]));
+  }
   if (!s->owner) {
     Announced *a = directory_announced (r, s->name);
 

@@ -430,6 +430,24 @@ GST_START_TEST (test_across_the_tree)
     expect_buffer (view, i);
   /* one copy per hop: john pushes once, the root serves mit once */
   fail_unless_equals_int (diode_relay_count_viewers (source, "john-cam"), 1);
+  /* ben's stats: the stream came from john, through harvard, source, mit */
+  g_object_set (ben, "stats-interval-ms", 100, NULL);
+  {
+    gchar *want = g_strdup_printf ("\"path\":[\"%s\",\"%s\",\"%s\",\"%s\"]",
+        diode_relay_get_address (john), diode_relay_get_address (harvard),
+        diode_relay_get_address (source), diode_relay_get_address (mit));
+
+    end = deadline_in (WAIT_MS);
+    json = NULL;
+    while (!json || !strstr (json, want)) {
+      g_free (json);
+      fail_if (g_get_monotonic_time () > end, "ben's path is not %s", want);
+      g_usleep (50 * 1000);
+      json = diode_relay_get_stats_json (ben);
+    }
+    g_free (json);
+    g_free (want);
+  }
   fail_unless_equals_uint64 (diode_relay_get_last_seq (ben, "john-cam"),
       diode_relay_get_last_seq (john, "john-cam"));
 
