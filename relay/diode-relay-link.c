@@ -616,4 +616,7 @@ relay_links_stop (DiodeRelay * r)
     link_free (it->data);
   g_list_free (all);
   r->control = NULL;
+  r->probe = NULL;
+  /* a relay started again links afresh */
+  g_clear_pointer (&r->upstream_path, g_strfreev);
 }

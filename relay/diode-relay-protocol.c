@@ -529,6 +529,9 @@ handle_policy (Conn * c, DiodeMsg * m)
       g_hash_table_size (s->allow));
   stream_recheck_viewers (c->relay, s);
   stream_forward_policy (c->relay, s);
+  /* the tree learns the new policy too (ANNOUNCE again) */
+  if (s->source == SOURCE_LOCAL)
+    directory_local_changed (c->relay, s, TRUE);
 }
 
 static void

@@ -615,6 +615,56 @@ GST_START_TEST (test_push_up_and_eos)
 
 GST_END_TEST;
 
+/* A live policy change travels down the tree (POLICY relay -> relay) and
+ * the leaf enforces it for its own viewers: bob, watching at the leaf, is
+ * cut off when the stream becomes private. */
+GST_START_TEST (test_policy_travels)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 500);
+  GstHarness *pub = publisher (root, "cam");
+  RawClient *bob;
+  DiodeMsg m = { 0 };
+  gint64 end;
+  guint next = GOP, code = 0;
+
+  trust (root, leaf);
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  bob = raw_open (leaf, 0, "bob.pem");
+  raw_send_frame (bob, diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER,
+          "links-test/0"));
+  raw_expect_next (bob, DIODE_MSG_WELCOME, &m, "bob HELLO");
+  diode_msg_clear (&m);
+  raw_send_frame (bob, diode_msg_encode_subscribe ("cam", 0, WAIT_MS));
+  raw_expect_next (bob, DIODE_MSG_SUBSCRIBE_OK, &m, "bob at the leaf");
+  diode_msg_clear (&m);
+
+  g_object_set (pub->element, "access", DIODE_ACCESS_PRIVATE, NULL);
+  end = deadline_in (WAIT_MS);
+  while (code == 0) {
+    fail_if (g_get_monotonic_time () > end, "bob was not cut off at the leaf");
+    push (pub, next++, 1);
+    while (raw_next (bob, &m, 50) == RAW_READ_MSG) {
+      if (m.type == DIODE_MSG_ERROR) {
+        code = m.error_code;
+        fail_unless (strstr (m.error_text, "private") != NULL, "%s",
+            m.error_text);
+        diode_msg_clear (&m);
+        break;
+      }
+      diode_msg_clear (&m);
+    }
+  }
+  fail_unless_equals_int (code, DIODE_ERR_NOT_AUTHORIZED);
+  raw_free (bob, FALSE);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
 /* A pin that does not match: the link is refused, nothing is pulled, and
  * the relay keeps trying at a bounded rate (no storm). */
 GST_START_TEST (test_wrong_pin_refused)
@@ -680,6 +730,7 @@ links_suite (void)
   tcase_add_test (tc, test_across_the_tree);
   tcase_add_test (tc, test_failback_no_gap);
   tcase_add_test (tc, test_push_up_and_eos);
+  tcase_add_test (tc, test_policy_travels);
   tcase_add_test (tc, test_cycle_refused);
   return s;
 }
