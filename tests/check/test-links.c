@@ -665,6 +665,109 @@ GST_START_TEST (test_policy_travels)
 
 GST_END_TEST;
 
+/* The relay end of relay links, by hand (a raw role-RELAY client): a
+ * SUBSCRIBE whose path holds the relay is a loop (104); a PUBLISH no PULL
+ * asked for is refused (102); ANNOUNCEs are bounded by --max-announced
+ * and one whose path holds the relay is dropped. */
+GST_START_TEST (test_relay_end_rules)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  RawClient *c = raw_open (root, 0, "fake-relay.pem");
+  const gchar *loop[] = { diode_relay_get_address (root), NULL };
+  const gchar *own[] = { NULL, NULL };
+  const gchar *own_loop[] = { diode_relay_get_address (root), NULL, NULL };
+  gchar *json = NULL;
+  gint64 end;
+  DiodeMsg m = { 0 };
+  DiodeIdentity *id;
+  gchar *key = g_build_filename (fixture_config_dir (), "fake-relay.pem",
+      NULL);
+
+  id = diode_identity_load_or_create (key, NULL);
+  own[0] = diode_identity_get_address (id);
+  own_loop[1] = own[0];
+  g_object_set (root, "max-announced", 2, "stats-interval-ms", 100, NULL);
+  raw_send_frame (c, diode_msg_encode_hello (1, 2, DIODE_ROLE_RELAY,
+          "links-test/0"));
+  raw_expect_next (c, DIODE_MSG_WELCOME, &m, "relay HELLO");
+  fail_unless_equals_int (m.version, 2);
+  diode_msg_clear (&m);
+
+  raw_send_frame (c, diode_msg_encode_subscribe_relay ("x", 0, 0, NULL,
+          loop));
+  raw_expect_error_says (c, DIODE_ERR_LOOP, "SUBSCRIBE through the relay",
+      "cycle", NULL);
+  raw_send_frame (c, diode_msg_encode_publish_relay ("y",
+          DIODE_ACCESS_PUBLIC, NULL, NULL, NULL, own));
+  raw_expect_error_says (c, DIODE_ERR_NOT_AUTHORIZED, "PUBLISH unasked",
+      "no PULL", NULL);
+
+  /* a control link (LINK_OK not read: frames are handled in order) */
+  raw_send_frame (c, diode_msg_encode_link ());
+  raw_send_frame (c, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE,
+          "a1", NULL, DIODE_ACCESS_PUBLIC, NULL, NULL, own));
+  raw_send_frame (c, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE,
+          "looped", NULL, DIODE_ACCESS_PUBLIC, NULL, NULL, own_loop));
+  raw_send_frame (c, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE,
+          "a2", NULL, DIODE_ACCESS_PUBLIC, NULL, NULL, own));
+  raw_send_frame (c, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE,
+          "a3", NULL, DIODE_ACCESS_PUBLIC, NULL, NULL, own));
+  end = deadline_in (WAIT_MS);
+  while (!json || !strstr (json, "\"a2\"")) {
+    g_free (json);
+    fail_if (g_get_monotonic_time () > end, "announcements never in stats");
+    g_usleep (50 * 1000);
+    json = diode_relay_get_stats_json (root);
+  }
+  g_free (json);
+  g_usleep (300 * 1000);
+  json = diode_relay_get_stats_json (root);
+  fail_unless (strstr (json, "\"a1\"") != NULL, "%s", json);
+  fail_unless (strstr (json, "\"a3\"") == NULL, "over --max-announced: %s",
+      json);
+  fail_unless (strstr (json, "\"looped\"") == NULL, "a loop kept: %s", json);
+  g_free (json);
+
+  raw_free (c, FALSE);
+  diode_identity_unref (id);
+  g_free (key);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
+/* A name pulled from the network belongs to its owner: another identity
+ * publishing it at the leaf is refused. */
+GST_START_TEST (test_pulled_name_owned)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 500);
+  GstHarness *pub = publisher (root, "cam");
+  GstHarness *view;
+  RawClient *mallory;
+  DiodeMsg m = { 0 };
+
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  view = viewer (leaf, "cam");
+  expect_buffer (view, 0);
+  mallory = raw_open (leaf, 0, "mallory.pem");
+  raw_send_frame (mallory, diode_msg_encode_hello (1, 1,
+          DIODE_ROLE_PUBLISHER, "links-test/0"));
+  raw_expect_next (mallory, DIODE_MSG_WELCOME, &m, "mallory HELLO");
+  diode_msg_clear (&m);
+  raw_send_frame (mallory, diode_msg_encode_publish ("cam"));
+  raw_expect_error_says (mallory, DIODE_ERR_NOT_AUTHORIZED, "mallory",
+      "owned by", "elsewhere", NULL);
+  raw_free (mallory, FALSE);
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
 /* A pin that does not match: the link is refused, nothing is pulled, and
  * the relay keeps trying at a bounded rate (no storm). */
 GST_START_TEST (test_wrong_pin_refused)
@@ -731,6 +834,8 @@ links_suite (void)
   tcase_add_test (tc, test_failback_no_gap);
   tcase_add_test (tc, test_push_up_and_eos);
   tcase_add_test (tc, test_policy_travels);
+  tcase_add_test (tc, test_relay_end_rules);
+  tcase_add_test (tc, test_pulled_name_owned);
   tcase_add_test (tc, test_cycle_refused);
   return s;
 }
