@@ -385,8 +385,7 @@ pull_link_down (Link * l, const gchar * why)
   g_free (peer);
 }
 
-/* The stream no longer needs its pull (freed, EOS, a local publisher took
- * over). */
+/* The active upstream changed (fail-back): a second pull there. */
 void
 pull_fail_back (DiodeRelay * r, Stream * s)
 {
@@ -406,6 +405,8 @@ pull_fail_back (DiodeRelay * r, Stream * s)
   link_connect (n);
 }
 
+/* The stream no longer needs its pull (freed, EOS, a local publisher took
+ * over). */
 void
 pull_stop (Stream * s, const gchar * why)
 {
