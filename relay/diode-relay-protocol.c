@@ -468,6 +468,8 @@ handle_publish (Conn * c, DiodeMsg * m)
    * needed (the sequence goes on from what the pull delivered). */
   pull_stop (s, "its owner publishes it on this relay now");
   s->source = SOURCE_LOCAL;
+  s->push_pending = FALSE;
+  s->push_child = NULL;
   s->linger_until = 0;
   if (s->path)
     g_ptr_array_set_size (s->path, 0);

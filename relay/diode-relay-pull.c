@@ -109,6 +109,18 @@ pull_on_ready (Link * l)
     return;
   }
   start = stream_next_seq (s);
+  if (!start) {
+    /* Nothing held yet: a subscriber resuming (a viewer moving here from
+     * another relay) gets its seq from the upstream, not a gap. */
+    guint i;
+
+    for (i = 0; i < s->waiting->len; i++) {
+      Conn *w = g_ptr_array_index (s->waiting, i);
+
+      if (!w->dead && w->start_seq && (!start || w->start_seq < start))
+        start = w->start_seq;
+    }
+  }
   if (l->version >= DIODE_PROTOCOL_VERSION_LINK) {
     /* The path: who asked (a downstream relay's path, if one did), then
      * this relay. */

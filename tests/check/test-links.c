@@ -768,6 +768,46 @@ GST_START_TEST (test_pulled_name_owned)
 
 GST_END_TEST;
 
+/* A viewer moving to a relay that does not carry the stream yet, resuming
+ * at seq N: the relay pulls from N, not from the latest keyframe, so the
+ * viewer sees no gap. */
+GST_START_TEST (test_resume_at_a_new_relay)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 500);
+  GstHarness *pub = publisher (root, "cam");
+  RawClient *v;
+  DiodeMsg m = { 0 };
+
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, 2 * GOP);
+  fail_unless (fixture_wait_last_seq (root, "cam", 2 * GOP, WAIT_MS));
+  v = raw_open (leaf, 0, "mover.pem");
+  raw_send_frame (v, diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER,
+          "links-test/0"));
+  raw_expect_next (v, DIODE_MSG_WELCOME, &m, "HELLO");
+  diode_msg_clear (&m);
+  raw_send_frame (v, diode_msg_encode_subscribe ("cam", 3, WAIT_MS));
+  /* attached once a keyframe reaches the leaf */
+  push (pub, 2 * GOP, GOP);
+  raw_expect_next (v, DIODE_MSG_SUBSCRIBE_OK, &m, "resume at the leaf");
+  fail_unless_equals_uint64 (m.seq, 3);
+  diode_msg_clear (&m);
+  do {
+    diode_msg_clear (&m);
+    fail_unless (raw_next (v, &m, WAIT_MS) == RAW_READ_MSG);
+  } while (m.type == DIODE_MSG_CAPS);
+  fail_unless_equals_int (m.type, DIODE_MSG_MEDIA);
+  fail_unless_equals_uint64 (m.seq, 3);
+  diode_msg_clear (&m);
+  raw_free (v, FALSE);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
 /* A pin that does not match: the link is refused, nothing is pulled, and
  * the relay keeps trying at a bounded rate (no storm). */
 GST_START_TEST (test_wrong_pin_refused)
@@ -836,6 +876,7 @@ links_suite (void)
   tcase_add_test (tc, test_policy_travels);
   tcase_add_test (tc, test_relay_end_rules);
   tcase_add_test (tc, test_pulled_name_owned);
+  tcase_add_test (tc, test_resume_at_a_new_relay);
   tcase_add_test (tc, test_cycle_refused);
   return s;
 }
