@@ -320,6 +320,7 @@ struct _DiodeRelay {
   gboolean    links_kick;       /* a link went down: reconnect after this
                                    dispatch */
   guint       failovers;        /* moves to another upstream endpoint */
+  guint       failbacks;        /* moves back to a better one */
   GPtrArray  *children;         /* Conn*: child relays' control links */
   gchar     **upstream_path;    /* LINK_OK's path: parent first, to root */
   guint       n_announced;      /* entries over every child link */

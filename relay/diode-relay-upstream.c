@@ -165,6 +165,7 @@ upstream_fail_back (DiodeRelay * r, gint64 now, gboolean old_failed)
   }
   diode_failover_set_active (r->failover, p->ep);
   r->active_ep = p->ep;
+  r->failbacks++;
   relay_log (r, RELAY_LOG_LINK, "failing back from %s to %s (%s, linked "
       "for %" G_GINT64_FORMAT " ms)", from, to, p->peer_address, up_ms);
   g_free (from);
