@@ -49,8 +49,6 @@ link_state_name (LinkState st)
 const gchar *
 link_kind_name (Link * l)
 {
-  DiodeRelay *r = l->relay;
-
   switch (l->kind) {
     case LINK_CONTROL:
       if (l->probe)
@@ -61,7 +59,6 @@ link_kind_name (Link * l)
     case LINK_PUSH:
       return "push";
   }
-  (void) r;
   return "?";
 }
 
