@@ -181,6 +181,7 @@ link_connect_failed (Link * l, const gchar * why)
       link_kind_name (l), peer, why);
   g_free (peer);
   link_clear_addrs (l);
+  l->was_up = FALSE;
   l->state = LINK_IDLE;
   l->relay->links_kick = TRUE;
   if (l->kind == LINK_CONTROL)
@@ -570,6 +571,7 @@ link_conn_gone (Conn * c)
   l->conn = NULL;
   l->bytes_in += c->bytes_in;
   l->bytes_out += c->bytes_out;
+  l->was_up = l->state >= LINK_READY;
   l->state = LINK_IDLE;
   l->connected_at = 0;
   why = g_strdup (c->why ? c->why : "connection closed");

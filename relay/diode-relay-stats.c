@@ -63,7 +63,10 @@ stats_add_links (JsonBuilder * b, DiodeRelay * r, gint64 now)
   guint i;
 
   json_builder_set_member_name (b, "failovers");
-  json_builder_add_int_value (b, r->failovers);
+  /* counted where the decision is made (DiodeFailover): whichever of the
+   * control link or a pull noticed the death first */
+  json_builder_add_int_value (b, r->failover ?
+      diode_failover_get_failovers (r->failover) : 0);
   json_builder_set_member_name (b, "failbacks");
   json_builder_add_int_value (b, r->failbacks);
   json_builder_set_member_name (b, "links");

@@ -244,6 +244,22 @@ GST_START_TEST (test_failover_no_gap)
     expect_buffer (view, i);
   fail_unless_equals_uint64 (diode_relay_get_last_seq (leaf, "cam"),
       diode_relay_get_last_seq (root, "cam"));
+  /* one fail-over in the leaf's stats, whichever of its pull and control
+   * link noticed first */
+  g_object_set (leaf, "stats-interval-ms", 100, NULL);
+  {
+    gint64 end = deadline_in (WAIT_MS);
+    gchar *json = NULL;
+
+    while (!json || !strstr (json, "\"failovers\":1,")) {
+      fail_if (g_get_monotonic_time () > end, "no fail-over counted: %s",
+          json ? json : "");
+      g_free (json);
+      g_usleep (50 * 1000);
+      json = diode_relay_get_stats_json (leaf);
+    }
+    g_free (json);
+  }
 
   gst_harness_teardown (view);
   gst_harness_teardown (pub);
