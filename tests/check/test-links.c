@@ -786,6 +786,40 @@ GST_START_TEST (test_pulled_name_owned)
 
 GST_END_TEST;
 
+/* The owner publishing a pulled name at the leaf takes it over there: the
+ * pull closes, the sequence goes on. */
+GST_START_TEST (test_owner_takes_over_pulled_name)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 500);
+  GstHarness *pub = publisher (root, "cam");
+  GstHarness *view, *pub2;
+  guint64 before;
+
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  view = viewer (leaf, "cam");
+  expect_buffer (view, 0);
+  fail_unless (fixture_wait_last_seq (leaf, "cam", GOP, WAIT_MS));
+  before = diode_relay_get_last_seq (leaf, "cam");
+  /* same identity (the fixture's): the owner */
+  pub2 = publisher (leaf, "cam");
+  fail_unless (fixture_wait_publisher (leaf, "cam", TRUE, WAIT_MS));
+  fail_unless (fixture_wait_viewers (root, "cam", 0, WAIT_MS),
+      "the pull did not close when the owner published at the leaf");
+  push (pub2, GOP, GOP);
+  fail_unless (fixture_wait_last_seq (leaf, "cam", before + GOP, WAIT_MS),
+      "the sequence did not go on (last %" G_GUINT64_FORMAT ")",
+      diode_relay_get_last_seq (leaf, "cam"));
+  gst_harness_teardown (pub2);
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
 /* A viewer moving to a relay that does not carry the stream yet, resuming
  * at seq N: the relay pulls from N, not from the latest keyframe, so the
  * viewer sees no gap. */
@@ -895,6 +929,7 @@ links_suite (void)
   tcase_add_test (tc, test_relay_end_rules);
   tcase_add_test (tc, test_pulled_name_owned);
   tcase_add_test (tc, test_resume_at_a_new_relay);
+  tcase_add_test (tc, test_owner_takes_over_pulled_name);
   tcase_add_test (tc, test_cycle_refused);
   return s;
 }
