@@ -177,8 +177,8 @@ link_connect_failed (Link * l, const gchar * why)
 {
   gchar *peer = link_peer_string (l);
 
-  relay_log (l->relay, RELAY_LOG_LINK, "%s link to %s failed: %s",
-      link_kind_name (l), peer, why);
+  /* the owner's log line says it (and what happens next) */
+  g_info ("%s link to %s failed: %s", link_kind_name (l), peer, why);
   g_free (peer);
   link_clear_addrs (l);
   l->was_up = FALSE;

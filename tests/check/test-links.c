@@ -18,6 +18,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <glib/gstdio.h>
 
 #include "fixture.h"
 #include "rawclient.h"
@@ -820,6 +821,65 @@ GST_START_TEST (test_owner_takes_over_pulled_name)
 
 GST_END_TEST;
 
+/* An upstream named by host name (resolved off the I/O thread, every
+ * address tried) and without a pin: trusted on first use in the
+ * known-relays file; a different relay answering there later is refused
+ * with the elements' message. */
+GST_START_TEST (test_upstream_by_name_tofu)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  gchar *known = g_build_filename (fixture_config_dir (), "leaf-known", NULL);
+  gchar *key = g_build_filename (fixture_config_dir (), "leaf.pem", NULL);
+  gchar *up = g_strdup_printf ("localhost:%u", diode_relay_get_port (root));
+  gchar *listen = g_strdup_printf ("127.0.0.1:%u",
+      diode_relay_get_port (root));
+  gchar *text = NULL, *root2_key;
+  DiodeRelay *leaf = diode_relay_new ("127.0.0.1:0", key);
+  GstHarness *pub, *view;
+  GError *err = NULL;
+  gint64 end;
+
+  g_unlink (known);
+  g_object_set (leaf, "upstream", up, "known-relays", known, NULL);
+  fail_unless (diode_relay_start (leaf, &err));
+  pub = publisher (root, "cam");
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  view = viewer (leaf, "cam");
+  expect_buffer (view, 0);
+  fail_unless (g_file_get_contents (known, &text, NULL, NULL));
+  fail_unless (strstr (text, diode_relay_get_address (root)) != NULL, "%s",
+      text);
+  g_free (text);
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+
+  /* another relay on the same host:port: refused, the link never comes up */
+  diode_relay_stop (root);
+  root2_key = g_build_filename (fixture_config_dir (), "impostor.pem", NULL);
+  g_object_set (root, "listen", listen, "identity", root2_key, NULL);
+  fail_unless (diode_relay_start (root, &err), "%s", err ? err->message : "");
+  g_object_set (leaf, "stats-interval-ms", 100, NULL);
+  end = deadline_in (3000);
+  while (g_get_monotonic_time () < end) {
+    gchar *json = diode_relay_get_stats_json (leaf);
+
+    fail_if (json && strstr (json, "\"state\":\"linked\""),
+        "linked to an impostor: %s", json);
+    g_free (json);
+    g_usleep (100 * 1000);
+  }
+  g_object_unref (leaf);
+  g_object_unref (root);
+  g_free (root2_key);
+  g_free (listen);
+  g_free (up);
+  g_free (key);
+  g_free (known);
+}
+
+GST_END_TEST;
+
 /* A viewer moving to a relay that does not carry the stream yet, resuming
  * at seq N: the relay pulls from N, not from the latest keyframe, so the
  * viewer sees no gap. */
@@ -930,6 +990,7 @@ links_suite (void)
   tcase_add_test (tc, test_pulled_name_owned);
   tcase_add_test (tc, test_resume_at_a_new_relay);
   tcase_add_test (tc, test_owner_takes_over_pulled_name);
+  tcase_add_test (tc, test_upstream_by_name_tofu);
   tcase_add_test (tc, test_cycle_refused);
   return s;
 }
