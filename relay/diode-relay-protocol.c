@@ -66,6 +66,9 @@ stream_free (Stream * s)
   g_free (s->fleet);
   if (s->allow)
     g_hash_table_unref (s->allow);
+  if (s->path)
+    g_ptr_array_unref (s->path);
+  g_strfreev (s->req_path);
   g_free (s->name);
   g_free (s);
 }
@@ -78,7 +81,7 @@ stream_free (Stream * s)
 static void
 stream_charge (Conn * c, Stream * s)
 {
-  if (s->charged || !c->addr)
+  if (s->charged || !c->addr || conn_trusted_relay (c))
     return;
   s->charged = c->addr;
   c->addr->streams++;
@@ -89,8 +92,36 @@ stream_maybe_free (DiodeRelay * r, Stream * s)
 {
   gint64 now = g_get_monotonic_time ();
 
-  if (s->publisher || s->viewers->len || s->waiting->len)
+  if ((s->publisher && s->source != SOURCE_PUSHED) || s->viewers->len
+      || s->waiting->len || s->pushes)
     return;
+  if ((s->pull || (s->source == SOURCE_PUSHED && (s->publisher
+                  || s->push_pending))) && !s->eos) {
+    /* Nobody left on a pulled stream: its pull stays --link-linger, so a
+     * viewer zapping back finds it warm. */
+    if (!s->linger_until) {
+      s->linger_until = now + (gint64) r->link_linger_ms * 1000;
+      g_info ("'%s': no consumer left; its pull closes in %u ms", s->name,
+          r->link_linger_ms);
+    }
+    if (now < s->linger_until)
+      return;
+  }
+  pull_stop (s, "no consumer left");
+  if (s->source == SOURCE_PUSHED && s->publisher) {
+    /* The parent ends a push it no longer needs by closing it. */
+    Conn *p = s->publisher;
+
+    relay_log (r, RELAY_LOG_LINK, "closing the push of '%s' from %s: no "
+        "consumer left", s->name, p->address);
+    g_mutex_lock (&r->lock);
+    s->publisher = NULL;
+    g_mutex_unlock (&r->lock);
+    p->publishing = FALSE;
+    p->stream = NULL;
+    conn_close (p, NULL);
+  }
+  s->push_pending = FALSE;
   if (!s->eos && s->grace_until && now < s->grace_until)
     return;
   /* Keep the name's owner on record through its grace period. */
@@ -149,8 +180,8 @@ stream_release_finished_viewers (DiodeRelay * r, Stream * s)
 /* ------------------------------------------------------------------------ */
 /* protocol handling */
 
-static void
-viewer_attach (Conn * c, Stream * s)
+void
+stream_attach_conn (Conn * c, Stream * s)
 {
   DiodeRelay *r = c->relay;
   guint64 first = 0;
@@ -174,9 +205,27 @@ viewer_attach (Conn * c, Stream * s)
     join = c->cursor.chunk;
     first = join ? join->first_seq : 0;
   }
-  /* Naming the publisher lets a pinned viewer check it itself. */
-  conn_queue (c, diode_msg_encode_subscribe_ok_from (s->name, first,
-          s->owner));
+  /* Naming the publisher lets a pinned viewer check it itself. A relay
+   * also learns the policy it must enforce and the path. A push (our own
+   * connection to the parent) got PUBLISH_OK: it just starts. */
+  if (c->outgoing) {
+    g_info ("push of '%s' to %s starts at seq %" G_GUINT64_FORMAT, s->name,
+        c->address, first);
+    conn_flush (c);
+    return;
+  } else if (conn_is_link (c)) {
+    gchar **path = stream_path_out (r, s);
+    gchar **allow = stream_allow_list (s);
+
+    conn_queue (c, diode_msg_encode_subscribe_ok_relay (s->name, first,
+            s->owner, s->access, s->fleet, (const gchar * const *) allow,
+            (const gchar * const *) path));
+    g_free (allow);
+    g_strfreev (path);
+  } else {
+    conn_queue (c, diode_msg_encode_subscribe_ok_from (s->name, first,
+            s->owner));
+  }
   if (!diode_session_sent (c->session, DIODE_MSG_SUBSCRIBE_OK, 0, &err)) {
     g_warning ("session refused SUBSCRIBE_OK: %s", err->message);
     g_clear_error (&err);
@@ -193,6 +242,15 @@ handle_hello (Conn * c, DiodeMsg * m)
   guint16 version = diode_session_get_version (c->session);
   gchar *agent;
 
+  /* A relay link needs version 2 (its paths, policies, LINK...): an older
+   * relay is told so rather than served as a viewer. */
+  if (!diode_session_check_link_version (c->session, &err)) {
+    relay_log (c->relay, RELAY_LOG_LINK, "refused relay %s (%s): %s",
+        c->address, c->peer, err->message);
+    conn_send_error (c, DIODE_ERR_VERSION, err->message);
+    g_clear_error (&err);
+    return;
+  }
   conn_queue (c, diode_msg_encode_welcome (version, c->relay->keepalive_ms,
           RELAY_AGENT));
   if (!diode_session_sent (c->session, DIODE_MSG_WELCOME, 0, &err)) {
@@ -211,6 +269,14 @@ handle_hello (Conn * c, DiodeMsg * m)
 
 /* ------------------------------------------------------------------------ */
 /* access policy and name ownership (docs/security.md) */
+
+/* What a subscriber is, for log lines: a viewer or a downstream relay. */
+static const gchar *
+conn_what (Conn * c)
+{
+  return diode_session_get_role (c->session) == DIODE_ROLE_RELAY ? "relay" :
+      "viewer";
+}
 
 /* Refuse a request: log it with the address, tell the client why. */
 static void
@@ -240,7 +306,7 @@ viewer_cut_off (Conn * c, const gchar * why)
 }
 
 /* Check every viewer of @s again (policy or fleets changed). */
-static void
+void
 stream_recheck_viewers (DiodeRelay * r, Stream * s)
 {
   GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
@@ -251,7 +317,7 @@ stream_recheck_viewers (DiodeRelay * r, Stream * s)
     Conn *v = g_ptr_array_index (s->viewers, i);
     gchar *why = NULL;
 
-    if (!v->dead && !stream_allows (r, s, v->address, &why)) {
+    if (!v->dead && !conn_allowed (v, s, &why)) {
       g_ptr_array_add (who, v);
       g_ptr_array_add (out, why);
     }
@@ -290,7 +356,7 @@ stream_joinable (Stream * s)
 
 /* Held subscribers of @s: refuse those the policy does not allow, attach
  * the others if the stream can be joined, leave them waiting otherwise. */
-static void
+void
 stream_attach_waiting (DiodeRelay * r, Stream * s)
 {
   GPtrArray *held;
@@ -305,19 +371,19 @@ stream_attach_waiting (DiodeRelay * r, Stream * s)
 
     if (w->dead || !w->waiting)
       continue;
-    if (!stream_allows (r, s, w->address, &why)
+    if (!conn_allowed (w, s, &why)
         || !viewer_pin_allows (w, s, s->owner, &why)) {
       g_mutex_lock (&r->lock);
       g_ptr_array_remove (s->waiting, w);
       g_mutex_unlock (&r->lock);
       w->waiting = FALSE;
       w->stream = NULL;
-      conn_refuse (w, DIODE_ERR_NOT_AUTHORIZED, "viewer", why);
+      conn_refuse (w, DIODE_ERR_NOT_AUTHORIZED, conn_what (w), why);
       g_free (why);
       continue;
     }
     if (stream_joinable (s))
-      viewer_attach (w, s);
+      stream_attach_conn (w, s);
   }
   g_ptr_array_unref (held);
 }
@@ -354,6 +420,9 @@ handle_publish (Conn * c, DiodeMsg * m)
   guint i;
 
   if (!name_acceptable (c, m->stream, "publisher"))
+    return;
+  /* A relay publishes only what it was asked to push. */
+  if (conn_is_link (c) && push_accept (c, m))
     return;
   s = stream_lookup (r, m->stream);
   /* Checked before anything costly (the allowlist, viewers rechecked);
@@ -395,6 +464,15 @@ handle_publish (Conn * c, DiodeMsg * m)
 
   s = stream_get (r, m->stream);
   stream_charge (c, s);
+  /* The owner publishes here now: the network's copy is no longer
+   * needed (the sequence goes on from what the pull delivered). */
+  pull_stop (s, "its owner publishes it on this relay now");
+  s->source = SOURCE_LOCAL;
+  s->push_pending = FALSE;
+  s->push_child = NULL;
+  s->linger_until = 0;
+  if (s->path)
+    g_ptr_array_set_size (s->path, 0);
   if (diode_ring_get_n_chunks (s->ring) || diode_ring_get_caps (s->ring))
     diode_ring_reset (s->ring);  /* a new session starts a new sequence */
   g_mutex_lock (&r->lock);
@@ -421,6 +499,8 @@ handle_publish (Conn * c, DiodeMsg * m)
       diode_access_name (s->access), *s->fleet ? ", fleet " : "", s->fleet,
       c->peer);
   conn_flush (c);
+  /* The tree learns where it is (ANNOUNCE to the upstream). */
+  directory_local_changed (r, s, TRUE);
 
   /* Viewers still attached from an earlier run, and subscribers that were
    * waiting for this name: each is checked against the new policy now.
@@ -458,6 +538,10 @@ handle_policy (Conn * c, DiodeMsg * m)
       diode_access_name (s->access), *s->fleet ? ", fleet " : "", s->fleet,
       g_hash_table_size (s->allow));
   stream_recheck_viewers (c->relay, s);
+  stream_forward_policy (c->relay, s);
+  /* the tree learns the new policy too (ANNOUNCE again) */
+  if (s->source == SOURCE_LOCAL)
+    directory_local_changed (c->relay, s, TRUE);
 }
 
 static void
@@ -469,8 +553,25 @@ handle_subscribe (Conn * c, DiodeMsg * m)
   DiodeChunk *at;
   guint index;
 
-  if (!name_acceptable (c, m->stream, "viewer"))
+  if (!name_acceptable (c, m->stream, conn_what (c)))
     return;
+  /* A relay's request that went through this relay already: a cycle. */
+  if (conn_is_link (c) && m->path && (diode_msg_path_contains ((const gchar
+                  * const *) m->path, diode_relay_get_address (r))
+          || diode_msg_path_length ((const gchar * const *) m->path) >=
+          DIODE_MAX_PATH)) {
+    gchar *joined = g_strjoinv (",", m->path);
+    gchar *why = g_strdup_printf ("SUBSCRIBE for '%s' would close a cycle "
+        "or pass %u relays: it came through %s, and this relay is %s",
+        m->stream, DIODE_MAX_PATH, joined, diode_relay_get_address (r));
+
+    relay_log (r, RELAY_LOG_LINK, "refused relay %s (%s): %s", c->address,
+        c->peer, why);
+    conn_send_error (c, DIODE_ERR_LOOP, why);
+    g_free (why);
+    g_free (joined);
+    return;
+  }
   s = stream_lookup (r, m->stream);
   c->start_seq = m->start_seq;
   /* the codec gives a lowercase address or NULL */
@@ -480,8 +581,8 @@ handle_subscribe (Conn * c, DiodeMsg * m)
   if (s && s->has_policy) {
     gchar *why = NULL;
 
-    if (!stream_allows (r, s, c->address, &why)) {
-      conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, "viewer", why);
+    if (!conn_allowed (c, s, &why)) {
+      conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, conn_what (c), why);
       g_free (why);
       return;
     }
@@ -491,7 +592,7 @@ handle_subscribe (Conn * c, DiodeMsg * m)
     gchar *why = NULL;
 
     if (!viewer_pin_allows (c, s, s->owner, &why)) {
-      conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, "viewer", why);
+      conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, conn_what (c), why);
       g_free (why);
       return;
     }
@@ -500,7 +601,8 @@ handle_subscribe (Conn * c, DiodeMsg * m)
    * the latest keyframe; with no keyframe yet, wait for one (section 8). */
   if (s && (stream_joinable (s) || (c->start_seq
               && diode_ring_find_seq (s->ring, c->start_seq, &at, &index)))) {
-    viewer_attach (c, s);
+    s->linger_until = 0;
+    stream_attach_conn (c, s);
     return;
   }
   if (wait == 0) {
@@ -523,7 +625,15 @@ handle_subscribe (Conn * c, DiodeMsg * m)
   c->waiting = TRUE;
   c->wait_until = g_get_monotonic_time () + (gint64) wait * 1000;
   c->wait_ms = wait;
+  s->linger_until = 0;
   g_info ("viewer %s waits up to %u ms for '%s'", c->address, wait, s->name);
+  /* Not carried here: ask the network (one pull per stream). The first
+   * downstream relay's path goes along (the loop check upstream). */
+  if (!s->pull && conn_is_link (c) && m->path) {
+    g_strfreev (s->req_path);
+    s->req_path = g_strdupv (m->path);
+  }
+  pull_maybe_start (r, s);
 }
 
 static void
@@ -535,6 +645,16 @@ handle_media (Conn * c, DiodeMsg * m)
   c->bytes_in += g_bytes_get_size (m->frame);
   s->bytes_in += g_bytes_get_size (m->frame);
   s->frames_in++;
+  /* A child's push may start before what we hold (its latest keyframe):
+   * the overlap is not news, and not an error. */
+  if (conn_is_link (c) && ((m->type == DIODE_MSG_MEDIA
+              && m->seq <= diode_ring_get_last_seq (s->ring))
+          || (m->type == DIODE_MSG_CAPS && diode_ring_get_caps (s->ring)
+              && g_bytes_equal (diode_ring_get_caps (s->ring), m->frame)))) {
+    if (m->type == DIODE_MSG_CAPS)
+      c->caps_seen = TRUE;
+    return;
+  }
   if (m->type == DIODE_MSG_MEDIA && m->seq <= diode_ring_get_last_seq (s->ring)) {
     gchar *text = g_strdup_printf ("MEDIA seq %" G_GUINT64_FORMAT " is not "
         "after the stream's last seq %" G_GUINT64_FORMAT " (PUBLISH_OK gave "
@@ -577,6 +697,12 @@ handle_media (Conn * c, DiodeMsg * m)
     c->publishing = FALSE;
     c->stream = NULL;
     relay_log (c->relay, RELAY_LOG_STREAM, "'%s' reached end of stream", s->name);
+    if (s->source == SOURCE_LOCAL)
+      directory_local_changed (c->relay, s, FALSE);
+    /* a child's push is over: the parent ends it by closing */
+    if (s->source == SOURCE_PUSHED && c->outgoing == FALSE
+        && conn_is_link (c))
+      conn_close (c, "push reached end of stream");
   }
   if (m->type == DIODE_MSG_MEDIA && (m->flags & DIODE_MEDIA_KEYFRAME)
       && !(m->flags & DIODE_MEDIA_STREAMHEADER))
@@ -589,6 +715,10 @@ handle_media (Conn * c, DiodeMsg * m)
 static void
 handle_message (Conn * c, DiodeMsg * m)
 {
+  if (c->outgoing) {
+    link_handle_message (c, m);
+    return;
+  }
   switch (m->type) {
     case DIODE_MSG_HELLO:
       handle_hello (c, m);
@@ -615,6 +745,12 @@ handle_message (Conn * c, DiodeMsg * m)
         return;
       }
       handle_policy (c, m);
+      break;
+    case DIODE_MSG_LINK:
+      directory_handle_link (c);
+      break;
+    case DIODE_MSG_ANNOUNCE:
+      directory_handle_announce (c, m);
       break;
     case DIODE_MSG_PING:
       conn_queue (c, diode_msg_encode_pong (m->token));
@@ -665,4 +801,53 @@ conn_process (Conn * c)
     handle_message (c, &m);
     diode_msg_clear (&m);
   }
+}
+
+gboolean
+conn_is_link (Conn * c)
+{
+  return diode_msg_is_link_dialect (diode_session_get_version (c->session),
+      diode_session_get_role (c->session));
+}
+
+gchar **
+stream_path_out (DiodeRelay * r, Stream * s)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  guint i;
+
+  for (i = 0; s->path && i < s->path->len; i++)
+    g_ptr_array_add (out, g_strdup (g_ptr_array_index (s->path, i)));
+  if (out->len < DIODE_MAX_PATH)
+    g_ptr_array_add (out, g_ascii_strdown (diode_relay_get_address (r), -1));
+  g_ptr_array_add (out, NULL);
+  return (gchar **) g_ptr_array_free (out, FALSE);
+}
+
+void
+stream_forward_policy (DiodeRelay * r, Stream * s)
+{
+  gchar **allow = stream_allow_list (s);
+  guint i;
+
+  for (i = 0; i < s->viewers->len; i++) {
+    Conn *v = g_ptr_array_index (s->viewers, i);
+    GBytes *f;
+    GError *err = NULL;
+
+    if (v->dead || !conn_is_link (v))
+      continue;
+    f = diode_msg_encode_policy (s->access, s->fleet,
+        (const gchar * const *) allow);
+    if (!f)
+      continue;
+    if (!diode_session_sent (v->session, DIODE_MSG_POLICY, 0, &err)) {
+      g_clear_error (&err);
+      g_bytes_unref (f);
+      continue;
+    }
+    conn_queue (v, f);
+    conn_flush (v);
+  }
+  g_free (allow);
 }
