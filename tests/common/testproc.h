@@ -23,8 +23,9 @@ extern gint64 tp_t_start;       /* monotonic µs at the start of the test */
 extern gchar *tp_tmp_dir;       /* the run's XDG_CONFIG_HOME and key files */
 extern const gchar *tp_test_name;
 
-/* Called by tp_fail with the message, instead of the default (print it,
- * remove tp_tmp_dir, exit (1)). Must not return (a libcheck test aborts). */
+/* Called first by tp_fail with the message. A libcheck test aborts there
+ * (ck_abort_msg does not return); if it returns, tp_fail goes on: prints
+ * the message, removes tp_tmp_dir and exits (1). */
 extern void (*tp_fail_handler) (const gchar * msg);
 
 gdouble tp_secs (gint64 t);
