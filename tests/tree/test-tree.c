@@ -150,6 +150,8 @@ node_start (guint i)
   n->starts++;
 }
 
+static void tree_wait_linked (void);
+
 static void
 tree_start (void)
 {
@@ -157,6 +159,7 @@ tree_start (void)
 
   for (i = 0; i < N_NODES; i++)
     node_start (i);
+  tree_wait_linked ();
   tp_note ("tree up: source :%u, mit :%u, harvard :%u, ben :%u, alyssa :%u, "
       "john :%u, lawrence :%u", nodes[SOURCE].port, nodes[MIT].port,
       nodes[HARVARD].port, nodes[BEN].port, nodes[ALYSSA].port,
@@ -272,6 +275,57 @@ stats_viewers (Node * n, const gchar * stream, gchar ** first,
   if (root)
     json_node_unref (root);
   return count;
+}
+
+/* Is @n's link to @up (its active upstream) up, by its stats' "links"? */
+static gboolean
+stats_linked_to (Node * n, Node * up)
+{
+  JsonNode *root = stats_read (n);
+  JsonObject *o = root ? json_node_get_object (root) : NULL;
+  gchar *peer = g_strdup_printf ("127.0.0.1:%u", up->port);
+  gboolean yes = FALSE;
+
+  if (o && json_object_has_member (o, "links")) {
+    JsonArray *a = json_object_get_array_member (o, "links");
+    guint i;
+
+    for (i = 0; a && i < json_array_get_length (a) && !yes; i++) {
+      JsonObject *l = json_array_get_object_element (a, i);
+      const gchar *kind = json_object_get_string_member_with_default (l,
+          "kind", "");
+
+      yes = (!g_strcmp0 (kind, "upstream") || !g_strcmp0 (kind, "fallback"))
+          && !g_strcmp0 (json_object_get_string_member_with_default (l,
+              "peer", ""), peer)
+          && !g_ascii_strcasecmp (json_object_get_string_member_with_default
+          (l, "state", ""), "linked");
+    }
+  }
+  if (root)
+    json_node_unref (root);
+  g_free (peer);
+  return yes;
+}
+
+/* Every relay with an upstream has linked to it (stats), so that a
+ * SUBSCRIBE at any of them can be pulled at once. */
+static void
+tree_wait_linked (void)
+{
+  gint64 end = g_get_monotonic_time () + 15 * G_TIME_SPAN_SECOND;
+  guint i;
+
+  for (i = 0; i < N_NODES; i++) {
+    if (seed[i].upstream < 0)
+      continue;
+    while (!stats_linked_to (&nodes[i], &nodes[seed[i].upstream])) {
+      tp_check (g_get_monotonic_time () < end, "%s: no linked upstream "
+          "link to %s in its stats within 15 s", nodes[i].name,
+          nodes[seed[i].upstream].name);
+      tp_sleep_ms (100);
+    }
+  }
 }
 
 /* Wait until @n's path for the stream does (@want) or does not contain
