@@ -66,7 +66,7 @@ tree_node () {
   RELAY_KEY=$bench_tmp/$_name.pem RELAY_LISTEN=127.0.0.1:$_port \
     start_relay "$_name" "$max" --stats-interval 1 \
     --stats-file "$bench_tmp/$_name.json" \
-    --known-relays "$bench_tmp/$_name.known" "$@"
+    --known-relays "$bench_tmp/$_name.known" --max-streams-per-address 0 "$@"
   eval "${_name}_port=$RELAY_PORT ${_name}_addr=$RELAY_ADDR" \
     "${_name}_pid=$RELAY_PID ${_name}_tpid=$RELAY_TPID"
 }
