@@ -99,6 +99,14 @@ may_publish (Conn * c, Stream * s, const gchar * name, gchar ** why)
   }
   if (!s || !s->owner || !g_ascii_strcasecmp (s->owner, c->address))
     return TRUE;
+  if (s->source == SOURCE_PULLED && s->pull) {
+    gchar *shown = diode_name_escape (name);
+
+    *why = g_strdup_printf ("name '%s' is owned by %s, which publishes it "
+        "elsewhere in this relay network", shown, s->owner);
+    g_free (shown);
+    return FALSE;
+  }
   if (s->publisher || s->owner_until > now) {
     gchar *shown = diode_name_escape (name), *as = diode_name_escape (s->name);
     /* Say so when the owner's spelling differs: names compare normalized */
@@ -140,3 +148,32 @@ viewer_pin_allows (Conn * c, Stream * s, const gchar * publisher,
   return FALSE;
 }
 
+
+/* stream_allows() for a connection. A downstream relay (role RELAY) is
+ * not only a viewer: besides what its own identity may watch, it gets
+ * protected and private streams when the operator trusts it ([relays]
+ * trusted), because it serves them on to its own viewers (enforcing the
+ * policy, which travels with the stream). Public streams go to any
+ * relay. */
+gboolean
+conn_allowed (Conn * c, Stream * s, gchar ** why)
+{
+  DiodeRelay *r = c->relay;
+  gchar *own = NULL;
+
+  if (stream_allows (r, s, c->address, &own))
+    return TRUE;
+  if (diode_session_get_role (c->session) != DIODE_ROLE_RELAY) {
+    *why = own;
+    return FALSE;
+  }
+  if (diode_relay_config_trusts_relay (r->config, c->address)) {
+    g_free (own);
+    return TRUE;
+  }
+  *why = g_strdup_printf ("%s; relay %s is not trusted with %s streams "
+      "here (the relay config's [relays] trusted list)", own, c->address,
+      diode_access_name (s->access));
+  g_free (own);
+  return FALSE;
+}

@@ -20,6 +20,8 @@ struct _DiodeRelayConfig {
   GHashTable *reserved;    /* stream name -> lowercase address; keys compare
                               normalized (diode_name_hash/equal) */
   GHashTable *publishers;  /* set of lowercase addresses, or NULL: anyone */
+  GHashTable *trusted;     /* [relays] trusted: downstream relays that may
+                              pull protected and private streams */
 };
 
 static GHashTable *
@@ -38,6 +40,7 @@ diode_relay_config_new_empty (void)
       (GDestroyNotify) g_hash_table_unref);
   cfg->reserved = g_hash_table_new_full (diode_name_hash, diode_name_equal,
       g_free, g_free);
+  cfg->trusted = new_set ();
   return cfg;
 }
 
@@ -57,6 +60,7 @@ diode_relay_config_unref (DiodeRelayConfig * cfg)
   g_hash_table_unref (cfg->reserved);
   if (cfg->publishers)
     g_hash_table_unref (cfg->publishers);
+  g_hash_table_unref (cfg->trusted);
   g_free (cfg);
 }
 
@@ -114,6 +118,13 @@ diode_relay_config_load (const gchar * path, GError ** error)
       cfg->publishers = read_addresses (kf, path, g, "allow", error);
       if (!cfg->publishers)
         goto fail;
+    } else if (!strcmp (g, "relays")) {
+      g_hash_table_unref (cfg->trusted);
+      cfg->trusted = read_addresses (kf, path, g, "trusted", error);
+      if (!cfg->trusted) {
+        cfg->trusted = new_set ();
+        goto fail;
+      }
     } else if (g_str_has_prefix (g, "fleet ")) {
       const gchar *name = g + strlen ("fleet ");
       GHashTable *members;
@@ -183,8 +194,8 @@ diode_relay_config_load (const gchar * path, GError ** error)
       g_strfreev (keys);
     } else {
       g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
-          "%s: unknown section [%s] (expected [publishers], [fleet NAME] or "
-          "[names])", path, g);
+          "%s: unknown section [%s] (expected [publishers], [fleet NAME], "
+          "[names] or [relays])", path, g);
       goto fail;
     }
   }
@@ -240,4 +251,17 @@ guint
 diode_relay_config_n_fleets (DiodeRelayConfig * cfg)
 {
   return g_hash_table_size (cfg->fleets);
+}
+
+gboolean
+diode_relay_config_trusts_relay (DiodeRelayConfig * cfg,
+    const gchar * address)
+{
+  return address && set_has (cfg->trusted, address);
+}
+
+guint
+diode_relay_config_n_trusted (DiodeRelayConfig * cfg)
+{
+  return g_hash_table_size (cfg->trusted);
 }

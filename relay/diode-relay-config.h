@@ -16,6 +16,11 @@
  *   # stream names reserved for one identity
  *   pi-taipei=0x...
  *
+ *   [relays]
+ *   # downstream relays that may pull protected and private streams
+ *   # (public streams go to any relay)
+ *   trusted=0x...;0x...
+ *
  * Parsed into an immutable, refcounted snapshot: the relay thread swaps
  * snapshots, never edits one.
  */
@@ -42,6 +47,11 @@ const gchar *diode_relay_config_reserved_for (DiodeRelayConfig *cfg, const gchar
 /* TRUE if no publisher list is configured or @address is on it. */
 gboolean     diode_relay_config_may_publish  (DiodeRelayConfig *cfg, const gchar *address);
 guint        diode_relay_config_n_fleets     (DiodeRelayConfig *cfg);
+/* [relays] trusted: may the downstream relay @address pull protected and
+ * private streams from this relay? */
+gboolean     diode_relay_config_trusts_relay (DiodeRelayConfig *cfg,
+                                              const gchar *address);
+guint        diode_relay_config_n_trusted    (DiodeRelayConfig *cfg);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DiodeRelayConfig, diode_relay_config_unref)
 

@@ -171,7 +171,8 @@ conn_fail (Conn * c, DiodeErrorCode code, const gchar * text)
 void
 conn_flush (Conn * c)
 {
-  if (c->dead || c->phase == CONN_HANDSHAKE || c->phase == CONN_LINGER)
+  if (c->dead || c->phase == CONN_HANDSHAKE || c->phase == CONN_LINGER
+      || c->phase == CONN_CONNECTING)
     return;
 
   for (;;) {
@@ -402,6 +403,8 @@ conn_close (Conn * c, const gchar * why)
   if (c->dead)
     return;
   c->dead = TRUE;
+  if (c->link && why && !c->why)
+    c->why = g_strdup (why);
   if (why)
     g_info ("closing %s (%s): %s", c->peer,
         c->address ? c->address : "no identity", why);
@@ -437,6 +440,7 @@ conn_free (Conn * c)
   diode_cursor_clear (&c->cursor);
   g_free (c->peer);
   g_free (c->address);
+  g_free (c->why);
   g_free (c);
 }
 
@@ -463,6 +467,9 @@ relay_reap (DiodeRelay * r)
       c->stream = NULL;
       stream_maybe_free (r, s);
     }
+    /* An outgoing connection's owner decides what next (may connect
+     * again: new Conns go to r->conns, never to this array's past). */
+    link_conn_gone (c);
     conn_free (c);
   }
   g_ptr_array_set_size (r->dead, 0);
@@ -511,8 +518,15 @@ conn_handshake (Conn * c)
   if (st != DIODE_TLS_OK) {
     relay_log (c->relay, RELAY_LOG_HANDSHAKE, "TLS handshake with %s "
         "failed: %s", c->peer, err ? err->message : "connection closed");
+    if (c->link && !c->why)
+      c->why = g_strdup_printf ("TLS handshake failed: %s", err ?
+          err->message : "connection closed");
     g_clear_error (&err);
     conn_close (c, NULL);
+    return;
+  }
+  if (c->outgoing) {
+    link_on_tls_up (c);
     return;
   }
   c->address = g_strdup (diode_tls_get_peer_address (c->tls));
@@ -584,6 +598,8 @@ conn_on_readable (Conn * c)
     st = diode_tls_recv (c->tls, r->rbuf, MIN (READ_CHUNK, budget), &n, &err);
     if (st == DIODE_TLS_OK) {
       c->last_rx = g_get_monotonic_time ();
+      if (c->link)
+        c->bytes_in += n;
       budget -= MIN (n, budget);
       diode_session_feed (c->session, r->rbuf, n);
       conn_account_partial (c);
@@ -803,6 +819,10 @@ io_dispatch (GSource * source, GSourceFunc cb, gpointer user_data)
     c = (Conn *) kind;
     if (c->dead)
       continue;
+    if (c->phase == CONN_CONNECTING) {
+      link_on_connect (c);
+      continue;
+    }
     if (c->phase == CONN_HANDSHAKE) {
       conn_handshake (c);
       continue;
@@ -823,6 +843,10 @@ io_dispatch (GSource * source, GSourceFunc cb, gpointer user_data)
       conn_flush (c);
   }
   relay_reap (r);
+  /* Links that went down in this turn connect again now, not at the
+   * next tick: that is the fail-over. */
+  if (r->links_kick)
+    relay_links_kick (r, g_get_monotonic_time ());
   return G_SOURCE_CONTINUE;
 }
 

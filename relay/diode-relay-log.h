@@ -26,6 +26,8 @@ typedef enum {
   RELAY_LOG_SLOW,               /* slow viewers, unread replies, skips */
   RELAY_LOG_STREAM,             /* publishes, takeovers, policy changes,
                                    end of stream, publisher gone */
+  RELAY_LOG_LINK,               /* links to other relays: up, down,
+                                   fail-over, fail-back, loops, pulls */
   RELAY_LOG_N_KINDS
 } RelayLogKind;
 

@@ -9,6 +9,10 @@
  * diode-relay-access.c   who may watch and who may publish (pure checks)
  * diode-relay-stats.c    the stats log line and JSON snapshot
  * diode-relay-log.c      sanitized, rate-limited log lines about peers
+ * diode-relay-link.c     outgoing connections to other relays (links)
+ * diode-relay-upstream.c the control link: upstream, fallbacks, fail-over
+ * diode-relay-directory.c where is stream X: local, announced, upstream
+ * diode-relay-pull.c     streams pulled from (or pushed by) other relays
  * Everything here runs on the relay's I/O thread unless it says otherwise.
  */
 #pragma once
@@ -21,6 +25,8 @@
 #include "diode-session.h"
 #include "diode-ring.h"
 #include "diode-tls.h"
+#include "diode-endpoint.h"
+#include "diode-failover.h"
 
 #include <gio/gio.h>
 
@@ -48,6 +54,7 @@ G_BEGIN_DECLS
 
 typedef struct _Stream Stream;
 typedef struct _Conn Conn;
+typedef struct _Link Link;
 
 /* Connections from one source address (r->per_addr). */
 typedef struct {
@@ -60,6 +67,7 @@ typedef struct {
 } AddrCount;
 
 typedef enum {
+  CONN_CONNECTING, /* outgoing: non-blocking connect() under way */
   CONN_HANDSHAKE,
   CONN_OPEN,
   CONN_CLOSING,  /* ERROR queued; stop reading, flush, then close */
@@ -120,8 +128,65 @@ struct _Conn {
   gint64      last_progress;    /* last time the socket took bytes */
   gint64      last_rx, last_tx; /* keepalive: last bytes in, last bytes out */
   guint64     ping_token;
+
+  gboolean    outgoing;         /* this relay connected (a link) */
+  Link       *link;             /* outgoing connection: the link it
+                                   serves (NULL once the link let go) */
+  gchar      *why;              /* link: why it closed (for the link's log) */
 };
 
+/* What feeds a stream's ring. */
+typedef enum {
+  SOURCE_NONE,                  /* nothing yet (subscribers waiting) */
+  SOURCE_LOCAL,                 /* a publisher connected to this relay */
+  SOURCE_PULLED,                /* a pull connection to another relay */
+  SOURCE_PUSHED,                /* a child relay pushes it (PULL) */
+} StreamSource;
+
+typedef enum {
+  LINK_CONTROL,                 /* to the upstream (or a fallback, probe) */
+  LINK_PULL,                    /* SUBSCRIBE from role RELAY: one stream */
+  LINK_PUSH,                    /* PUBLISH from role RELAY (after PULL) */
+} LinkKind;
+
+typedef enum {
+  LINK_IDLE,                    /* no connection; retry_at says when */
+  LINK_RESOLVING,
+  LINK_CONNECTING,              /* TCP, TLS, HELLO sent */
+  LINK_READY,                   /* WELCOME received */
+  LINK_LINKING,                 /* control: LINK sent */
+  LINK_LINKED,                  /* control: LINK_OK received */
+  LINK_SUBSCRIBING,             /* pull: SUBSCRIBE sent */
+  LINK_SUBSCRIBED,              /* pull: SUBSCRIBE_OK received */
+  LINK_PUBLISHING,              /* push: PUBLISH_OK received */
+} LinkState;
+
+struct _Link {
+  DiodeRelay *relay;
+  guint       id;               /* key in r->links (resolver callbacks
+                                   hold the id, never the pointer) */
+  LinkKind    kind;
+  gboolean    probe;            /* control link to a better endpoint */
+  gint        ep;               /* index in r->endpoints, -1 none */
+  LinkState   state;
+  Conn       *conn;             /* NULL while idle or resolving */
+  GList      *addrs;            /* GInetAddress*: resolved, to try in turn */
+  GList      *next_addr;
+  gchar      *peer_address;     /* identity of the relay, once TLS is up */
+  guint16     version;          /* negotiated */
+  guint32     peer_keepalive_ms;
+  gint64      retry_at;         /* IDLE: when to connect again (0: never) */
+  guint       retry_ms;         /* current backoff (pulls) */
+  gint64      connected_at;     /* READY reached, 0 while not */
+  guint64     bytes_in, bytes_out; /* over its closed connections */
+  guint       failovers;
+  guint       streams;          /* control: streams announced over it */
+  Stream     *stream;           /* pull, push */
+  gboolean    closing;          /* freed once its connection is gone */
+  gboolean    refused;          /* pull: the upstream said 1xx */
+  gboolean    state_was_subscribed; /* pull: this connection got
+                                   SUBSCRIBE_OK */
+};
 struct _Stream {
   gchar      *name;
   Conn       *publisher;
@@ -141,6 +206,12 @@ struct _Stream {
   guint64     bytes_in, frames_in;
   guint64     last_seq;         /* copy for other threads, under lock */
   guint       fanout_start;     /* rotates the fan-out order per frame */
+  StreamSource source;
+  Link       *pull;             /* the pull feeding it (SOURCE_PULLED) */
+  Link       *pull_next;        /* fail-back: the second pull catching up */
+  gint64      linger_until;     /* pulled, nobody left: closes then */
+  GPtrArray  *path;             /* gchar* addresses, origin first (pulled
+                                   streams: from SUBSCRIBE_OK) */
   guint64     stats_bytes_in;   /* at the last stats line, for rates */
   guint64     stats_bytes_out;
 };
@@ -173,6 +244,12 @@ struct _DiodeRelay {
   guint64     max_partial;
   guint64     partial;          /* unfinished frame bytes, all connections */
   guint64     max_reply_bytes;  /* queued control replies per connection */
+  gchar      *upstream;         /* [0xADDR@]HOST[:PORT] or NULL */
+  gchar     **fallbacks;
+  guint       failback_delay_ms;
+  guint       link_linger_ms;
+  gchar      *known_relays;     /* NULL: default file */
+  guint       max_announced;
 
   /* runtime */
   struct {
@@ -207,6 +284,18 @@ struct _DiodeRelay {
   gint64      accept_resume_at;
   guint64     refused_conns;    /* by the connection caps */
   RelayLogLimit log_limits[RELAY_LOG_N_KINDS];
+
+  /* links (diode-relay-link.c, -upstream.c, -pull.c) */
+  GHashTable *links;            /* id -> Link* */
+  guint       next_link_id;
+  GPtrArray  *endpoints;        /* DiodeEndpoint*: upstream, fallbacks */
+  DiodeFailover *failover;
+  Link       *control;          /* the control link (NULL: no upstream) */
+  gint        active_ep;        /* endpoint the control link is up to */
+  gboolean    stopping;
+  gboolean    links_kick;       /* a link went down: reconnect after this
+                                   dispatch */
+  guint       failovers;        /* moves to another upstream endpoint */
 };
 
 /* diode-relay-conn.c */
@@ -237,8 +326,53 @@ void     stream_maybe_free (DiodeRelay * r, Stream * s);
 void     stream_fanout     (Stream * s);
 void     stream_release_finished_viewers (DiodeRelay * r, Stream * s);
 void     conn_process      (Conn * c);
+void     stream_attach_waiting (DiodeRelay * r, Stream * s);
+void     stream_recheck_viewers (DiodeRelay * r, Stream * s);
 void     relay_recheck_all (DiodeRelay * r);
 void     relay_apply_buffer_limits (DiodeRelay * r);
+
+/* diode-relay-link.c */
+Link    *link_new          (DiodeRelay * r, LinkKind kind, gint ep);
+void     link_connect      (Link * l);
+void     link_close        (Link * l, const gchar * why);
+void     link_free         (Link * l);
+void     link_send         (Link * l, GBytes * frame, DiodeMsgType type);
+void     link_on_connect   (Conn * c);
+void     link_on_tls_up    (Conn * c);
+void     link_handle_message (Conn * c, DiodeMsg * m);
+void     link_conn_gone    (Conn * c);
+gboolean link_is_up        (Link * l);
+const gchar *link_kind_name (Link * l);
+const gchar *link_state_name (LinkState st);
+gchar   *link_peer_string  (Link * l);
+void     relay_links_stop  (DiodeRelay * r);
+void     relay_links_kick  (DiodeRelay * r, gint64 now);
+
+/* diode-relay-upstream.c */
+gboolean relay_upstream_init (DiodeRelay * r, GError ** error);
+void     relay_upstream_tick (DiodeRelay * r, gint64 now);
+void     upstream_link_ready (Link * l);
+void     upstream_link_down  (Link * l, const gchar * why);
+void     upstream_endpoint_failed (DiodeRelay * r, gint ep, gint64 now);
+gint     upstream_pick       (DiodeRelay * r, gint64 now, gint64 * retry_at);
+void     upstream_handle_message (Link * l, DiodeMsg * m);
+
+/* diode-relay-directory.c */
+typedef enum {
+  DIR_NONE,                     /* nobody known carries it */
+  DIR_LOCAL,                    /* published here */
+  DIR_UPSTREAM,                 /* ask the upstream */
+} DirWhere;
+DirWhere directory_locate  (DiodeRelay * r, const gchar * name);
+
+/* diode-relay-pull.c */
+void     pull_maybe_start  (DiodeRelay * r, Stream * s);
+void     pull_on_ready     (Link * l);
+void     pull_handle_message (Link * l, DiodeMsg * m);
+void     pull_link_down    (Link * l, const gchar * why);
+void     pull_stop         (Stream * s, const gchar * why);
+void     relay_pulls_tick  (DiodeRelay * r, gint64 now);
+gboolean stream_has_consumers (Stream * s);
 
 /* diode-relay-timers.c */
 gboolean relay_tick        (gpointer user_data);
@@ -251,9 +385,13 @@ gboolean may_publish       (Conn * c, Stream * s, const gchar * name,
                             gchar ** why);
 gboolean viewer_pin_allows (Conn * c, Stream * s, const gchar * publisher,
                             gchar ** why);
+/* stream_allows for a connection: a relay (role RELAY) gets public streams,
+ * and protected or private ones only when [relays] trusted names it. */
+gboolean conn_allowed      (Conn * c, Stream * s, gchar ** why);
 
 /* diode-relay-stats.c */
 void     relay_stats_log   (DiodeRelay * r, gint64 now);
 void     relay_stats       (DiodeRelay * r, gint64 now);
+void     relay_stats_log_links (DiodeRelay * r, gint64 now);
 
 G_END_DECLS

@@ -66,6 +66,8 @@ stream_free (Stream * s)
   g_free (s->fleet);
   if (s->allow)
     g_hash_table_unref (s->allow);
+  if (s->path)
+    g_ptr_array_unref (s->path);
   g_free (s->name);
   g_free (s);
 }
@@ -91,6 +93,18 @@ stream_maybe_free (DiodeRelay * r, Stream * s)
 
   if (s->publisher || s->viewers->len || s->waiting->len)
     return;
+  if (s->pull && !s->eos) {
+    /* Nobody left on a pulled stream: its pull stays --link-linger, so a
+     * viewer zapping back finds it warm. */
+    if (!s->linger_until) {
+      s->linger_until = now + (gint64) r->link_linger_ms * 1000;
+      g_info ("'%s': no consumer left; its pull closes in %u ms", s->name,
+          r->link_linger_ms);
+    }
+    if (now < s->linger_until)
+      return;
+  }
+  pull_stop (s, "no consumer left");
   if (!s->eos && s->grace_until && now < s->grace_until)
     return;
   /* Keep the name's owner on record through its grace period. */
@@ -240,7 +254,7 @@ viewer_cut_off (Conn * c, const gchar * why)
 }
 
 /* Check every viewer of @s again (policy or fleets changed). */
-static void
+void
 stream_recheck_viewers (DiodeRelay * r, Stream * s)
 {
   GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
@@ -251,7 +265,7 @@ stream_recheck_viewers (DiodeRelay * r, Stream * s)
     Conn *v = g_ptr_array_index (s->viewers, i);
     gchar *why = NULL;
 
-    if (!v->dead && !stream_allows (r, s, v->address, &why)) {
+    if (!v->dead && !conn_allowed (v, s, &why)) {
       g_ptr_array_add (who, v);
       g_ptr_array_add (out, why);
     }
@@ -290,7 +304,7 @@ stream_joinable (Stream * s)
 
 /* Held subscribers of @s: refuse those the policy does not allow, attach
  * the others if the stream can be joined, leave them waiting otherwise. */
-static void
+void
 stream_attach_waiting (DiodeRelay * r, Stream * s)
 {
   GPtrArray *held;
@@ -305,7 +319,7 @@ stream_attach_waiting (DiodeRelay * r, Stream * s)
 
     if (w->dead || !w->waiting)
       continue;
-    if (!stream_allows (r, s, w->address, &why)
+    if (!conn_allowed (w, s, &why)
         || !viewer_pin_allows (w, s, s->owner, &why)) {
       g_mutex_lock (&r->lock);
       g_ptr_array_remove (s->waiting, w);
@@ -395,6 +409,13 @@ handle_publish (Conn * c, DiodeMsg * m)
 
   s = stream_get (r, m->stream);
   stream_charge (c, s);
+  /* The owner publishes here now: the network's copy is no longer
+   * needed (the sequence goes on from what the pull delivered). */
+  pull_stop (s, "its owner publishes it on this relay now");
+  s->source = SOURCE_LOCAL;
+  s->linger_until = 0;
+  if (s->path)
+    g_ptr_array_set_size (s->path, 0);
   if (diode_ring_get_n_chunks (s->ring) || diode_ring_get_caps (s->ring))
     diode_ring_reset (s->ring);  /* a new session starts a new sequence */
   g_mutex_lock (&r->lock);
@@ -480,7 +501,7 @@ handle_subscribe (Conn * c, DiodeMsg * m)
   if (s && s->has_policy) {
     gchar *why = NULL;
 
-    if (!stream_allows (r, s, c->address, &why)) {
+    if (!conn_allowed (c, s, &why)) {
       conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, "viewer", why);
       g_free (why);
       return;
@@ -500,6 +521,7 @@ handle_subscribe (Conn * c, DiodeMsg * m)
    * the latest keyframe; with no keyframe yet, wait for one (section 8). */
   if (s && (stream_joinable (s) || (c->start_seq
               && diode_ring_find_seq (s->ring, c->start_seq, &at, &index)))) {
+    s->linger_until = 0;
     viewer_attach (c, s);
     return;
   }
@@ -523,7 +545,10 @@ handle_subscribe (Conn * c, DiodeMsg * m)
   c->waiting = TRUE;
   c->wait_until = g_get_monotonic_time () + (gint64) wait * 1000;
   c->wait_ms = wait;
+  s->linger_until = 0;
   g_info ("viewer %s waits up to %u ms for '%s'", c->address, wait, s->name);
+  /* Not carried here: ask the network (one pull per stream). */
+  pull_maybe_start (r, s);
 }
 
 static void
@@ -589,6 +614,10 @@ handle_media (Conn * c, DiodeMsg * m)
 static void
 handle_message (Conn * c, DiodeMsg * m)
 {
+  if (c->outgoing) {
+    link_handle_message (c, m);
+    return;
+  }
   switch (m->type) {
     case DIODE_MSG_HELLO:
       handle_hello (c, m);

@@ -39,6 +39,71 @@ stats_add_viewer (JsonBuilder * b, Conn * c, gint64 now)
   json_builder_end_object (b);
 }
 
+static const gchar *
+stream_source_name (Stream * s)
+{
+  switch (s->source) {
+    case SOURCE_LOCAL:
+      return "local";
+    case SOURCE_PULLED:
+      return "pulled";
+    case SOURCE_PUSHED:
+      return "pushed";
+    default:
+      return s->publisher ? "local" : "none";
+  }
+}
+
+/* One entry per link to another relay (docs/stats.md, "links"). */
+static void
+stats_add_links (JsonBuilder * b, DiodeRelay * r, gint64 now)
+{
+  GHashTableIter it;
+  gpointer v;
+
+  json_builder_set_member_name (b, "failovers");
+  json_builder_add_int_value (b, r->failovers);
+  json_builder_set_member_name (b, "links");
+  json_builder_begin_array (b);
+  g_hash_table_iter_init (&it, r->links);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    Link *l = v;
+    gchar *peer = link_peer_string (l);
+    Conn *c = l->conn;
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "peer");
+    json_builder_add_string_value (b, peer);
+    json_builder_set_member_name (b, "address");
+    json_builder_add_string_value (b, l->peer_address);
+    json_builder_set_member_name (b, "kind");
+    json_builder_add_string_value (b, link_kind_name (l));
+    json_builder_set_member_name (b, "state");
+    json_builder_add_string_value (b, link_state_name (l->state));
+    json_builder_set_member_name (b, "streams");
+    if (l->kind == LINK_CONTROL) {
+      json_builder_add_int_value (b, l->streams);
+    } else {
+      json_builder_begin_array (b);
+      if (l->stream)
+        json_builder_add_string_value (b, l->stream->name);
+      json_builder_end_array (b);
+    }
+    json_builder_set_member_name (b, "bytes_in");
+    json_builder_add_int_value (b, l->bytes_in + (c ? c->bytes_in : 0));
+    json_builder_set_member_name (b, "bytes_out");
+    json_builder_add_int_value (b, l->bytes_out + (c ? c->bytes_out : 0));
+    json_builder_set_member_name (b, "connected_s");
+    json_builder_add_double_value (b, l->connected_at ?
+        (now - l->connected_at) / 1e6 : 0.0);
+    json_builder_set_member_name (b, "failovers");
+    json_builder_add_int_value (b, l->failovers);
+    json_builder_end_object (b);
+    g_free (peer);
+  }
+  json_builder_end_array (b);
+}
+
 static gchar *
 relay_stats_build (DiodeRelay * r, gint64 now)
 {
@@ -59,6 +124,7 @@ relay_stats_build (DiodeRelay * r, gint64 now)
   json_builder_add_double_value (b, (now - r->started_at) / 1e6);
   json_builder_set_member_name (b, "connections");
   json_builder_add_int_value (b, g_hash_table_size (r->conns));
+  stats_add_links (b, r, now);
   json_builder_set_member_name (b, "streams");
   json_builder_begin_array (b);
   g_hash_table_iter_init (&it, r->streams);
@@ -74,6 +140,13 @@ relay_stats_build (DiodeRelay * r, gint64 now)
         NULL);
     json_builder_set_member_name (b, "eos");
     json_builder_add_boolean_value (b, s->eos);
+    json_builder_set_member_name (b, "source");
+    json_builder_add_string_value (b, stream_source_name (s));
+    json_builder_set_member_name (b, "path");
+    json_builder_begin_array (b);
+    for (i = 0; s->path && i < s->path->len; i++)
+      json_builder_add_string_value (b, g_ptr_array_index (s->path, i));
+    json_builder_end_array (b);
     json_builder_set_member_name (b, "bytes_in");
     json_builder_add_int_value (b, s->bytes_in);
     json_builder_set_member_name (b, "frames_in");
@@ -143,9 +216,11 @@ relay_stats_log (DiodeRelay * r, gint64 now)
       bl = diode_cursor_backlog (&c->cursor, s->ring);
       max_backlog = MAX (max_backlog, bl);
     }
-    g_message ("stats '%s': in %.2f Mbit/s, %u viewers, out %.2f Mbit/s, "
-        "%" G_GUINT64_FORMAT " skips, max backlog %" G_GUINT64_FORMAT
+    g_message ("stats '%s' (%s%s%s): in %.2f Mbit/s, %u viewers, out %.2f "
+        "Mbit/s, %" G_GUINT64_FORMAT " skips, max backlog %" G_GUINT64_FORMAT
         " bytes, buffered %" G_GSIZE_FORMAT " bytes in %u chunks", s->name,
+        stream_source_name (s), s->pull && s->pull->peer_address ? " from " :
+        "", s->pull && s->pull->peer_address ? s->pull->peer_address : "",
         secs > 0 ? (s->bytes_in - s->stats_bytes_in) * 8 / secs / 1e6 : 0.0,
         n, secs > 0 && out >= s->stats_bytes_out ?
         (out - s->stats_bytes_out) * 8 / secs / 1e6 : 0.0, skips,
@@ -153,6 +228,30 @@ relay_stats_log (DiodeRelay * r, gint64 now)
         diode_ring_get_n_chunks (s->ring));
     s->stats_bytes_in = s->bytes_in;
     s->stats_bytes_out = out;
+  }
+}
+
+/* One line per link: peer, kind, state, bytes, fail-overs. */
+void
+relay_stats_log_links (DiodeRelay * r, gint64 now)
+{
+  GHashTableIter it;
+  gpointer v;
+
+  g_hash_table_iter_init (&it, r->links);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    Link *l = v;
+    Conn *c = l->conn;
+    gchar *peer = link_peer_string (l);
+
+    g_message ("stats link %s %s (%s): %s%s%s, in %" G_GUINT64_FORMAT
+        " bytes, out %" G_GUINT64_FORMAT " bytes, up %.0f s, %u fail-overs",
+        link_kind_name (l), peer, l->peer_address ? l->peer_address : "?",
+        link_state_name (l->state), l->stream ? " '" : "",
+        l->stream ? l->stream->name : "", l->bytes_in + (c ? c->bytes_in : 0),
+        l->bytes_out + (c ? c->bytes_out : 0), l->connected_at ?
+        (now - l->connected_at) / 1e6 : 0.0, l->failovers);
+    g_free (peer);
   }
 }
 

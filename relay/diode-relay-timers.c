@@ -13,6 +13,15 @@
 
 #include "diode-relay-private.h"
 
+/* Past HELLO (accepted connections) or WELCOME (links): keepalive runs. */
+static gboolean
+conn_established (Conn * c)
+{
+  if (c->outgoing)
+    return c->link && c->link->state >= LINK_READY;
+  return diode_session_get_state (c->session) != DIODE_SESSION_AWAIT_HELLO;
+}
+
 gboolean
 relay_tick (gpointer user_data)
 {
@@ -29,8 +38,14 @@ relay_tick (gpointer user_data)
 
     if (c->dead || conn_check_replies (c, now))
       continue;
+    if (c->deadline && now > c->deadline && c->outgoing
+        && c->phase != CONN_CLOSING && c->phase != CONN_LINGER) {
+      /* A link whose relay did not answer (TCP, TLS, WELCOME) in time. */
+      conn_close (c, "no answer in time");
+      continue;
+    }
     if (c->deadline && now > c->deadline) {
-      if (c->phase == CONN_HANDSHAKE) {
+      if (c->phase == CONN_HANDSHAKE || c->phase == CONN_CONNECTING) {
         relay_log (r, RELAY_LOG_HANDSHAKE, "%s did not complete the TLS "
             "handshake in time", c->peer);
       } else if (c->phase == CONN_OPEN) {
@@ -42,11 +57,22 @@ relay_tick (gpointer user_data)
       }
       conn_close (c, NULL);
     } else if (r->keepalive_ms && c->phase == CONN_OPEN && !c->rx_paused
-        && diode_session_get_state (c->session) != DIODE_SESSION_AWAIT_HELLO
+        && conn_established (c)
         && now - c->last_rx > (gint64) r->keepalive_ms * 3000) {
       /* Silent for three keepalive periods: dead, frozen or cut off. */
       gchar *text = g_strdup_printf ("nothing received for %" G_GINT64_FORMAT
           " ms (keepalive %u ms)", (now - c->last_rx) / 1000, r->keepalive_ms);
+
+      if (c->outgoing) {
+        /* A link to a relay that froze: no lingering, its streams move
+         * to the next endpoint now (within 3 s of the last sign of
+         * life). */
+        conn_queue (c, diode_msg_encode_error (DIODE_ERR_TIMEOUT, text));
+        conn_flush (c);
+        conn_close (c, text);
+        g_free (text);
+        continue;
+      }
 
       relay_log (r, RELAY_LOG_SLOW, "%s (%s): %s; closing", c->peer,
           c->address, text);
@@ -77,8 +103,7 @@ relay_tick (gpointer user_data)
     }
     /* Quiet towards this peer for a keepalive period: PING it. */
     if (!c->dead && r->keepalive_ms && c->phase == CONN_OPEN
-        && diode_session_get_state (c->session) != DIODE_SESSION_AWAIT_HELLO
-        && !c->out && g_queue_is_empty (&c->ctrl)
+        && conn_established (c) && !c->out && g_queue_is_empty (&c->ctrl)
         && now - c->last_tx >= (gint64) r->keepalive_ms * 1000) {
       conn_queue (c, diode_msg_encode_ping (++c->ping_token));
       conn_flush (c);
@@ -151,12 +176,14 @@ relay_tick (gpointer user_data)
     g_ptr_array_unref (idle);
   }
   relay_reap (r);
+  relay_links_kick (r, now);
   relay_accept_resume (r, now);
   relay_log_flush (r, now);
   if (r->stats_interval_ms
       && now - r->stats_at >= (gint64) r->stats_interval_ms * 1000) {
     if (g_hash_table_size (r->streams))
       relay_stats_log (r, now);
+    relay_stats_log_links (r, now);
     relay_stats (r, now);
     r->stats_at = now;
   }

@@ -51,6 +51,12 @@ enum {
   PROP_MAX_PARTIAL_PER_ADDRESS,
   PROP_MAX_PARTIAL,
   PROP_MAX_REPLY_BYTES,
+  PROP_UPSTREAM,
+  PROP_FALLBACKS,
+  PROP_FAILBACK_DELAY,
+  PROP_LINK_LINGER,
+  PROP_KNOWN_RELAYS,
+  PROP_MAX_ANNOUNCED,
 };
 
 G_DEFINE_FINAL_TYPE (DiodeRelay, diode_relay, G_TYPE_OBJECT)
@@ -78,6 +84,8 @@ relay_shutdown_cb (gpointer user_data)
   GHashTableIter it;
   gpointer key;
 
+  /* No link connects again from here on. */
+  r->stopping = TRUE;
   g_hash_table_iter_init (&it, r->conns);
   while (g_hash_table_iter_next (&it, &key, NULL)) {
     Conn *c = key;
@@ -155,6 +163,10 @@ diode_relay_start (DiodeRelay * r, GError ** error)
     g_free (host);
     return FALSE;
   }
+  if (!relay_upstream_init (r, error)) {
+    g_free (host);
+    return FALSE;
+  }
 
   ia = g_inet_address_new_from_string (host);
   if (!ia) {
@@ -209,6 +221,7 @@ diode_relay_start (DiodeRelay * r, GError ** error)
   g_source_attach (r->tick_source, r->context);
 
   r->running = TRUE;
+  r->stopping = FALSE;
   r->started_at = r->stats_at = g_get_monotonic_time ();
   r->thread = g_thread_new ("diode-relay", relay_thread, r);
   g_message ("relay %s listening on %s:%u", diode_identity_get_address
@@ -239,6 +252,9 @@ diode_relay_stop (DiodeRelay * r)
   g_thread_join (r->thread);
   r->thread = NULL;
   r->running = FALSE;
+  relay_links_stop (r);
+  g_clear_pointer (&r->failover, diode_failover_free);
+  g_clear_pointer (&r->endpoints, g_ptr_array_unref);
 
   g_source_destroy (r->io_source);
   g_clear_pointer (&r->io_source, g_source_unref);
@@ -520,6 +536,29 @@ relay_apply_property (GObject * object, guint prop_id,
     case PROP_MAX_REPLY_BYTES:
       r->max_reply_bytes = g_value_get_uint64 (value);
       break;
+    case PROP_UPSTREAM:
+      g_free (r->upstream);
+      r->upstream = g_value_dup_string (value);
+      if (r->upstream && !*r->upstream)
+        g_clear_pointer (&r->upstream, g_free);
+      break;
+    case PROP_FALLBACKS:
+      g_strfreev (r->fallbacks);
+      r->fallbacks = g_value_dup_boxed (value);
+      break;
+    case PROP_FAILBACK_DELAY:
+      r->failback_delay_ms = g_value_get_uint (value);
+      break;
+    case PROP_LINK_LINGER:
+      r->link_linger_ms = g_value_get_uint (value);
+      break;
+    case PROP_KNOWN_RELAYS:
+      g_free (r->known_relays);
+      r->known_relays = g_value_dup_string (value);
+      break;
+    case PROP_MAX_ANNOUNCED:
+      r->max_announced = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -684,6 +723,24 @@ relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
     case PROP_MAX_REPLY_BYTES:
       g_value_set_uint64 (value, r->max_reply_bytes);
       break;
+    case PROP_UPSTREAM:
+      g_value_set_string (value, r->upstream);
+      break;
+    case PROP_FALLBACKS:
+      g_value_set_boxed (value, r->fallbacks);
+      break;
+    case PROP_FAILBACK_DELAY:
+      g_value_set_uint (value, r->failback_delay_ms);
+      break;
+    case PROP_LINK_LINGER:
+      g_value_set_uint (value, r->link_linger_ms);
+      break;
+    case PROP_KNOWN_RELAYS:
+      g_value_set_string (value, r->known_relays);
+      break;
+    case PROP_MAX_ANNOUNCED:
+      g_value_set_uint (value, r->max_announced);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -707,6 +764,10 @@ diode_relay_finalize (GObject * object)
   g_free (r->stats_file);
   g_free (r->stats_json);
   g_free (r->config_path);
+  g_free (r->upstream);
+  g_strfreev (r->fallbacks);
+  g_free (r->known_relays);
+  g_hash_table_unref (r->links);
   diode_relay_config_unref (r->config);
   g_free (r->rbuf);
   g_mutex_clear (&r->lock);
@@ -746,6 +807,11 @@ diode_relay_init (DiodeRelay * r)
   r->max_partial_per_addr = DIODE_RELAY_DEFAULT_MAX_PARTIAL_PER_ADDRESS;
   r->max_partial = DIODE_RELAY_DEFAULT_MAX_PARTIAL;
   r->max_reply_bytes = DIODE_RELAY_DEFAULT_MAX_REPLY_BYTES;
+  r->failback_delay_ms = DIODE_RELAY_DEFAULT_FAILBACK_DELAY_MS;
+  r->link_linger_ms = DIODE_RELAY_DEFAULT_LINK_LINGER_MS;
+  r->max_announced = DIODE_RELAY_DEFAULT_MAX_ANNOUNCED;
+  r->links = g_hash_table_new (NULL, NULL);
+  r->active_ep = -1;
   r->per_addr = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
       addr_count_free);
   r->ready = g_ptr_array_new ();
@@ -867,6 +933,33 @@ diode_relay_class_init (DiodeRelayClass * klass)
           "requests are not read; stuck for write-timeout-ms, it is closed "
           "(0 = no limit)", 0, G_MAXUINT64,
           DIODE_RELAY_DEFAULT_MAX_REPLY_BYTES, f));
+  g_object_class_install_property (oc, PROP_UPSTREAM,
+      g_param_spec_string ("upstream", "Upstream",
+          "Parent relay, [0xADDRESS@]HOST[:PORT] (NULL: none); streams this "
+          "relay does not carry are pulled from it (set before start)", NULL,
+          f));
+  g_object_class_install_property (oc, PROP_FALLBACKS,
+      g_param_spec_boxed ("fallbacks", "Fallbacks",
+          "Relays tried in order when the upstream is unreachable, each "
+          "[0xADDRESS@]HOST[:PORT] (set before start)", G_TYPE_STRV, f));
+  g_object_class_install_property (oc, PROP_FAILBACK_DELAY,
+      g_param_spec_uint ("failback-delay", "Fail-back delay",
+          "A better upstream must stay linked this long before streams move "
+          "back to it (ms)", 0, G_MAXUINT,
+          DIODE_RELAY_DEFAULT_FAILBACK_DELAY_MS, f));
+  g_object_class_install_property (oc, PROP_LINK_LINGER,
+      g_param_spec_uint ("link-linger", "Link linger",
+          "A pulled stream's link closes this long after its last consumer "
+          "left (ms)", 0, G_MAXUINT, DIODE_RELAY_DEFAULT_LINK_LINGER_MS, f));
+  g_object_class_install_property (oc, PROP_KNOWN_RELAYS,
+      g_param_spec_string ("known-relays", "Known relays",
+          "Trust-on-first-use file for upstreams without a pin (NULL: "
+          "$XDG_CONFIG_HOME/diode/known-relays)", NULL, f));
+  g_object_class_install_property (oc, PROP_MAX_ANNOUNCED,
+      g_param_spec_uint ("max-announced", "Max announced",
+          "Streams announced by child relays kept per link (and four times "
+          "this in total)", 0, G_MAXUINT, DIODE_RELAY_DEFAULT_MAX_ANNOUNCED,
+          f));
   g_object_class_install_property (oc, PROP_CONFIG,
       g_param_spec_string ("config", "Config",
           "Operator configuration file: fleets, reserved names, publisher "

@@ -43,6 +43,10 @@ G_BEGIN_DECLS
 #define DIODE_RELAY_DEFAULT_MAX_PARTIAL_PER_ADDRESS (64 * 1024 * 1024)
 #define DIODE_RELAY_DEFAULT_MAX_PARTIAL            (512 * 1024 * 1024)
 #define DIODE_RELAY_DEFAULT_MAX_REPLY_BYTES        (128 * 1024) /* per conn */
+/* Relay networks (docs/architecture.md, "Relay network"). */
+#define DIODE_RELAY_DEFAULT_FAILBACK_DELAY_MS      5000
+#define DIODE_RELAY_DEFAULT_LINK_LINGER_MS         10000
+#define DIODE_RELAY_DEFAULT_MAX_ANNOUNCED          4096
 
 #define DIODE_TYPE_RELAY (diode_relay_get_type ())
 G_DECLARE_FINAL_TYPE (DiodeRelay, diode_relay, DIODE, RELAY, GObject)
@@ -53,7 +57,9 @@ G_DECLARE_FINAL_TYPE (DiodeRelay, diode_relay, DIODE, RELAY, GObject)
  * "viewer-soft-limit", "viewer-hard-limit", "write-timeout-ms",
  * "stats-interval-ms", "stats-file", "name-grace-ms", "config",
  * "keepalive-ms", "max-connections", "max-connections-per-address",
- * "max-pending-per-address", "max-streams", "max-reply-bytes". */
+ * "max-pending-per-address", "max-streams", "max-reply-bytes";
+ * links to other relays: "upstream", "fallbacks" (GStrv), "failback-delay",
+ * "link-linger", "known-relays", "max-announced". */
 DiodeRelay  *diode_relay_new        (const gchar *listen, const gchar *identity);
 /* Loads the identity, binds, listens and starts the I/O thread. */
 gboolean     diode_relay_start      (DiodeRelay *relay, GError **error);

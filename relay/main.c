@@ -67,6 +67,11 @@ main (int argc, char **argv)
   gint64 max_partial_per_addr = DIODE_RELAY_DEFAULT_MAX_PARTIAL_PER_ADDRESS;
   gint64 max_partial = DIODE_RELAY_DEFAULT_MAX_PARTIAL;
   gint64 max_reply = DIODE_RELAY_DEFAULT_MAX_REPLY_BYTES;
+  gchar *upstream = NULL, *known_relays = NULL;
+  gchar **fallbacks = NULL;
+  gint failback_delay = DIODE_RELAY_DEFAULT_FAILBACK_DELAY_MS;
+  gint link_linger = DIODE_RELAY_DEFAULT_LINK_LINGER_MS;
+  gint max_announced = DIODE_RELAY_DEFAULT_MAX_ANNOUNCED;
   struct rlimit nofile;
   gboolean verbose = FALSE, debug = FALSE, quiet = FALSE, version = FALSE;
   gboolean print_id = FALSE;
@@ -134,6 +139,25 @@ main (int argc, char **argv)
         "Control replies queued for one client past which its requests are "
           "not read; still stuck after --write-timeout it is closed, 0 = no "
           "limit (default 131072)", "BYTES"},
+    {"upstream", 'u', 0, G_OPTION_ARG_STRING, &upstream,
+        "Parent relay: streams not carried here are pulled from it "
+          "(0xADDRESS@ pins its identity; else trust on first use)",
+        "[0xADDRESS@]HOST[:PORT]"},
+    {"fallback", 0, 0, G_OPTION_ARG_STRING_ARRAY, &fallbacks,
+        "Relay to use when the upstream is unreachable (repeatable, tried "
+          "in order)", "[0xADDRESS@]HOST[:PORT]"},
+    {"failback-delay", 0, 0, G_OPTION_ARG_INT, &failback_delay,
+        "A better upstream must stay linked this long before streams move "
+          "back to it (default 5000)", "MS"},
+    {"link-linger", 0, 0, G_OPTION_ARG_INT, &link_linger,
+        "A pulled stream's link closes this long after its last consumer "
+          "left (default 10000)", "MS"},
+    {"known-relays", 0, 0, G_OPTION_ARG_FILENAME, &known_relays,
+        "Trust-on-first-use file for upstreams without a pin (default "
+          "$XDG_CONFIG_HOME/diode/known-relays)", "FILE"},
+    {"max-announced", 0, 0, G_OPTION_ARG_INT, &max_announced,
+        "Streams announced by child relays kept per link, and four times "
+          "this in total (default 4096)", "N"},
     {"stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_interval,
         "Log a stats line per stream and refresh --stats-file this often, "
           "0 = never (default 10)", "SECONDS"},
@@ -176,7 +200,8 @@ main (int argc, char **argv)
       || keepalive < 0 || keepalive > 60000 || max_conns < 0
       || max_per_addr < 0 || max_pending < 0 || max_streams < 0
       || max_reply < 0 || max_streams_per_addr < 0
-      || max_partial_per_addr < 0 || max_partial < 0) {
+      || max_partial_per_addr < 0 || max_partial < 0 || failback_delay < 0
+      || link_linger < 0 || max_announced < 0) {
     fprintf (stderr, "diode-relay: sizes and times must not be negative\n");
     return 2;
   }
@@ -211,7 +236,10 @@ main (int argc, char **argv)
       (guint) max_streams, "max-reply-bytes", (guint64) max_reply,
       "max-streams-per-address", (guint) max_streams_per_addr,
       "max-partial-per-address", (guint64) max_partial_per_addr,
-      "max-partial", (guint64) max_partial, NULL);
+      "max-partial", (guint64) max_partial, "upstream", upstream,
+      "fallbacks", fallbacks, "failback-delay", (guint) failback_delay,
+      "link-linger", (guint) link_linger, "known-relays", known_relays,
+      "max-announced", (guint) max_announced, NULL);
   /* Past the descriptor limit accept() fails (the relay then pauses it);
    * a cap below it refuses cleanly instead. Raise the soft limit as far as
    * the hard one allows (often 1024 of 500 000), and say so if that is
@@ -251,5 +279,8 @@ main (int argc, char **argv)
   g_free (identity);
   g_free (stats_file);
   g_free (config);
+  g_free (upstream);
+  g_free (known_relays);
+  g_strfreev (fallbacks);
   return 0;
 }

@@ -8,6 +8,7 @@
  * allocated, and every string is validated before it becomes a C string.
  */
 #include "diode-msg.h"
+#include "diode-msg-private.h"
 
 #include <string.h>
 
@@ -44,6 +45,14 @@ diode_msg_type_name (guint type)
       return "PING";
     case DIODE_MSG_PONG:
       return "PONG";
+    case DIODE_MSG_LINK:
+      return "LINK";
+    case DIODE_MSG_LINK_OK:
+      return "LINK_OK";
+    case DIODE_MSG_ANNOUNCE:
+      return "ANNOUNCE";
+    case DIODE_MSG_PULL:
+      return "PULL";
     case DIODE_MSG_ERROR:
       return "ERROR";
     default:
@@ -63,6 +72,8 @@ diode_error_code_name (guint code)
       return "NOT_AUTHORIZED";
     case DIODE_ERR_BAD_NAME:
       return "BAD_NAME";
+    case DIODE_ERR_LOOP:
+      return "LOOP";
     case DIODE_ERR_PROTOCOL:
       return "PROTOCOL";
     case DIODE_ERR_VERSION:
@@ -117,6 +128,24 @@ diode_msg_max_payload (guint type)
   }
 }
 
+gboolean
+diode_msg_is_link_dialect (guint16 version, DiodeRole role)
+{
+  return role == DIODE_ROLE_RELAY && version >= DIODE_PROTOCOL_VERSION_LINK;
+}
+
+gsize
+diode_msg_max_payload_v (guint type, guint16 version, DiodeRole role)
+{
+  if (diode_msg_is_link_dialect (version, role)) {
+    gsize limit = msg_link_max_payload (type);
+
+    if (limit)
+      return limit;
+  }
+  return diode_msg_max_payload (type);
+}
+
 void
 diode_msg_clear (DiodeMsg * msg)
 {
@@ -130,6 +159,8 @@ diode_msg_clear (DiodeMsg * msg)
   g_free (msg->fleet);
   g_free (msg->publisher);
   g_strfreev (msg->allow);
+  g_free (msg->owner);
+  g_strfreev (msg->path);
   if (msg->payload)
     g_bytes_unref (msg->payload);
   if (msg->frame)
@@ -198,8 +229,15 @@ gboolean
 diode_msg_check_header (const guint8 header[DIODE_FRAME_HEADER_SIZE],
     gsize * payload_len, GError ** error)
 {
+  return diode_msg_check_header_v (header, 1, 0, payload_len, error);
+}
+
+gboolean
+diode_msg_check_header_v (const guint8 header[DIODE_FRAME_HEADER_SIZE],
+    guint16 version, DiodeRole role, gsize * payload_len, GError ** error)
+{
   guint type = header[0];
-  gsize limit = diode_msg_max_payload (type);
+  gsize limit = diode_msg_max_payload_v (type, version, role);
   guint32 len;
 
   /* memcpy: the header may sit at any alignment inside a receive buffer */
@@ -207,8 +245,16 @@ diode_msg_check_header (const guint8 header[DIODE_FRAME_HEADER_SIZE],
   len = GUINT32_FROM_BE (len);
 
   if (limit == 0) {
-    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
-        "unknown frame type 0x%02x", type);
+    /* Say so precisely for a relay-link frame on another connection: a
+     * peer that sends one has probably not negotiated what it thinks. */
+    if (msg_link_max_payload (type))
+      g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
+          "frame type %s (0x%02x) exists only on relay links (role RELAY, "
+          "protocol version %d or later)", diode_msg_type_name (type), type,
+          DIODE_PROTOCOL_VERSION_LINK);
+    else
+      g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
+          "unknown frame type 0x%02x", type);
     return FALSE;
   }
   if (header[1] != 0) {
@@ -265,13 +311,8 @@ sanitize_text (const gchar * text)
 /* ------------------------------------------------------------------------ */
 /* Encoder                                                                  */
 
-typedef struct
-{
-  GByteArray *a;
-} Writer;
-
-static void
-writer_init (Writer * w, DiodeMsgType type, gsize reserve)
+void
+msg_writer_init (Writer * w, DiodeMsgType type, gsize reserve)
 {
   static const guint8 header[DIODE_FRAME_HEADER_SIZE] = { 0, };
 
@@ -280,14 +321,14 @@ writer_init (Writer * w, DiodeMsgType type, gsize reserve)
   w->a->data[0] = type;
 }
 
-static void
-put_u8 (Writer * w, guint8 v)
+void
+msg_put_u8 (Writer * w, guint8 v)
 {
   g_byte_array_append (w->a, &v, 1);
 }
 
-static void
-put_u16 (Writer * w, guint16 v)
+void
+msg_put_u16 (Writer * w, guint16 v)
 {
   guint8 b[2];
 
@@ -296,16 +337,16 @@ put_u16 (Writer * w, guint16 v)
   g_byte_array_append (w->a, b, 2);
 }
 
-static void
-put_u32 (Writer * w, guint32 v)
+void
+msg_put_u32 (Writer * w, guint32 v)
 {
   guint32 be = GUINT32_TO_BE (v);
 
   g_byte_array_append (w->a, (const guint8 *) &be, 4);
 }
 
-static void
-put_u64 (Writer * w, guint64 v)
+void
+msg_put_u64 (Writer * w, guint64 v)
 {
   guint64 be = GUINT64_TO_BE (v);
 
@@ -313,18 +354,18 @@ put_u64 (Writer * w, guint64 v)
 }
 
 /* Callers have checked that @s fits a u16 length. */
-static void
-put_str16 (Writer * w, const gchar * s)
+void
+msg_put_str16 (Writer * w, const gchar * s)
 {
   gsize len = strlen (s);
 
   g_assert (len <= G_MAXUINT16);
-  put_u16 (w, len);
+  msg_put_u16 (w, len);
   g_byte_array_append (w->a, (const guint8 *) s, len);
 }
 
-static GBytes *
-writer_finish (Writer * w)
+GBytes *
+msg_writer_finish (Writer * w)
 {
   guint32 be = GUINT32_TO_BE (w->a->len - DIODE_FRAME_HEADER_SIZE);
 
@@ -339,13 +380,13 @@ diode_msg_encode_hello (guint16 vmin, guint16 vmax, DiodeRole role,
   Writer w;
   gchar *a = sanitize_text (agent);
 
-  writer_init (&w, DIODE_MSG_HELLO, 5 + 2 + strlen (a));
-  put_u16 (&w, vmin);
-  put_u16 (&w, vmax);
-  put_u8 (&w, role);
-  put_str16 (&w, a);
+  msg_writer_init (&w, DIODE_MSG_HELLO, 5 + 2 + strlen (a));
+  msg_put_u16 (&w, vmin);
+  msg_put_u16 (&w, vmax);
+  msg_put_u8 (&w, role);
+  msg_put_str16 (&w, a);
   g_free (a);
-  return writer_finish (&w);
+  return msg_writer_finish (&w);
 }
 
 GBytes *
@@ -355,12 +396,12 @@ diode_msg_encode_welcome (guint16 version, guint32 keepalive_ms,
   Writer w;
   gchar *a = sanitize_text (agent);
 
-  writer_init (&w, DIODE_MSG_WELCOME, 6 + 2 + strlen (a));
-  put_u16 (&w, version);
-  put_u32 (&w, keepalive_ms);
-  put_str16 (&w, a);
+  msg_writer_init (&w, DIODE_MSG_WELCOME, 6 + 2 + strlen (a));
+  msg_put_u16 (&w, version);
+  msg_put_u32 (&w, keepalive_ms);
+  msg_put_str16 (&w, a);
   g_free (a);
-  return writer_finish (&w);
+  return msg_writer_finish (&w);
 }
 
 GBytes *
@@ -399,8 +440,8 @@ diode_access_name (guint access)
 }
 
 /* access u8, fleet str16, count u16, count x 20-byte addresses */
-static gboolean
-put_policy (Writer * w, DiodeAccess access, const gchar * fleet,
+gboolean
+msg_put_policy (Writer * w, DiodeAccess access, const gchar * fleet,
     const gchar * const *allow)
 {
   guint n = allow ? g_strv_length ((gchar **) allow) : 0, i, k;
@@ -412,9 +453,9 @@ put_policy (Writer * w, DiodeAccess access, const gchar * fleet,
   for (i = 0; i < n; i++)
     if (!diode_msg_address_is_valid (allow[i]))
       return FALSE;
-  put_u8 (w, access);
-  put_str16 (w, fleet ? fleet : "");
-  put_u16 (w, n);
+  msg_put_u8 (w, access);
+  msg_put_str16 (w, fleet ? fleet : "");
+  msg_put_u16 (w, n);
   for (i = 0; i < n; i++) {
     guint8 b[DIODE_ADDRESS_BYTES];
 
@@ -434,13 +475,13 @@ diode_msg_encode_publish_policy (const gchar * stream, DiodeAccess access,
 
   if (!diode_msg_check_stream_name (stream, NULL))
     return NULL;
-  writer_init (&w, DIODE_MSG_PUBLISH, 2 + strlen (stream) + 64);
-  put_str16 (&w, stream);
-  if (!put_policy (&w, access, fleet, allow)) {
+  msg_writer_init (&w, DIODE_MSG_PUBLISH, 2 + strlen (stream) + 64);
+  msg_put_str16 (&w, stream);
+  if (!msg_put_policy (&w, access, fleet, allow)) {
     g_byte_array_unref (w.a);
     return NULL;
   }
-  return writer_finish (&w);
+  return msg_writer_finish (&w);
 }
 
 GBytes *
@@ -449,12 +490,12 @@ diode_msg_encode_policy (DiodeAccess access, const gchar * fleet,
 {
   Writer w;
 
-  writer_init (&w, DIODE_MSG_POLICY, 64);
-  if (!put_policy (&w, access, fleet, allow)) {
+  msg_writer_init (&w, DIODE_MSG_POLICY, 64);
+  if (!msg_put_policy (&w, access, fleet, allow)) {
     g_byte_array_unref (w.a);
     return NULL;
   }
-  return writer_finish (&w);
+  return msg_writer_finish (&w);
 }
 
 GBytes *
@@ -464,23 +505,23 @@ diode_msg_encode_publish_ok (const gchar * stream, guint64 next_seq)
 
   if (!diode_msg_check_stream_name (stream, NULL))
     return NULL;
-  writer_init (&w, DIODE_MSG_PUBLISH_OK, 2 + strlen (stream) + 8);
-  put_str16 (&w, stream);
-  put_u64 (&w, next_seq);
-  return writer_finish (&w);
+  msg_writer_init (&w, DIODE_MSG_PUBLISH_OK, 2 + strlen (stream) + 8);
+  msg_put_str16 (&w, stream);
+  msg_put_u64 (&w, next_seq);
+  return msg_writer_finish (&w);
 }
 
 /* The optional publisher field appended to SUBSCRIBE and SUBSCRIBE_OK:
  * u8 length (0 or 20), then the address's 20 raw bytes. A length byte
  * rather than bare bytes, so that fields appended after it by a later
  * version stay parseable when there is no address. */
-static void
-put_publisher (Writer * w, const gchar * address)
+void
+msg_put_publisher (Writer * w, const gchar * address)
 {
   guint8 b[DIODE_ADDRESS_BYTES];
   guint k;
 
-  put_u8 (w, DIODE_ADDRESS_BYTES);
+  msg_put_u8 (w, DIODE_ADDRESS_BYTES);
   for (k = 0; k < DIODE_ADDRESS_BYTES; k++)
     b[k] = (g_ascii_xdigit_value (address[2 + 2 * k]) << 4) |
         g_ascii_xdigit_value (address[3 + 2 * k]);
@@ -497,14 +538,14 @@ diode_msg_encode_subscribe_pinned (const gchar * stream, guint64 start_seq,
     return NULL;
   if (publisher && !diode_msg_address_is_valid (publisher))
     return NULL;
-  writer_init (&w, DIODE_MSG_SUBSCRIBE, 2 + strlen (stream) + 12 + 21);
-  put_str16 (&w, stream);
-  put_u64 (&w, start_seq);
-  put_u32 (&w, wait_ms);
+  msg_writer_init (&w, DIODE_MSG_SUBSCRIBE, 2 + strlen (stream) + 12 + 21);
+  msg_put_str16 (&w, stream);
+  msg_put_u64 (&w, start_seq);
+  msg_put_u32 (&w, wait_ms);
   /* without a pin the frame stays what version 1 always sent */
   if (publisher)
-    put_publisher (&w, publisher);
-  return writer_finish (&w);
+    msg_put_publisher (&w, publisher);
+  return msg_writer_finish (&w);
 }
 
 GBytes *
@@ -524,12 +565,12 @@ diode_msg_encode_subscribe_ok_from (const gchar * stream, guint64 first_seq,
     return NULL;
   if (publisher && !diode_msg_address_is_valid (publisher))
     return NULL;
-  writer_init (&w, DIODE_MSG_SUBSCRIBE_OK, 2 + strlen (stream) + 8 + 21);
-  put_str16 (&w, stream);
-  put_u64 (&w, first_seq);
+  msg_writer_init (&w, DIODE_MSG_SUBSCRIBE_OK, 2 + strlen (stream) + 8 + 21);
+  msg_put_str16 (&w, stream);
+  msg_put_u64 (&w, first_seq);
   if (publisher)
-    put_publisher (&w, publisher);
-  return writer_finish (&w);
+    msg_put_publisher (&w, publisher);
+  return msg_writer_finish (&w);
 }
 
 GBytes *
@@ -550,10 +591,10 @@ diode_msg_encode_caps (const gchar * caps)
   if (len > DIODE_MAX_CAPS_PAYLOAD - 4 || !g_utf8_validate (caps, len, NULL))
     return NULL;
 
-  writer_init (&w, DIODE_MSG_CAPS, 4 + len);
-  put_u32 (&w, len);
+  msg_writer_init (&w, DIODE_MSG_CAPS, 4 + len);
+  msg_put_u32 (&w, len);
   g_byte_array_append (w.a, (const guint8 *) caps, len);
-  return writer_finish (&w);
+  return msg_writer_finish (&w);
 }
 
 GBytes *
@@ -561,9 +602,9 @@ diode_msg_encode_eos (guint64 seq)
 {
   Writer w;
 
-  writer_init (&w, DIODE_MSG_EOS, 8);
-  put_u64 (&w, seq);
-  return writer_finish (&w);
+  msg_writer_init (&w, DIODE_MSG_EOS, 8);
+  msg_put_u64 (&w, seq);
+  return msg_writer_finish (&w);
 }
 
 static GBytes *
@@ -571,9 +612,9 @@ encode_token (DiodeMsgType type, guint64 token)
 {
   Writer w;
 
-  writer_init (&w, type, 8);
-  put_u64 (&w, token);
-  return writer_finish (&w);
+  msg_writer_init (&w, type, 8);
+  msg_put_u64 (&w, token);
+  return msg_writer_finish (&w);
 }
 
 GBytes *
@@ -594,11 +635,11 @@ diode_msg_encode_error (DiodeErrorCode code, const gchar * text)
   Writer w;
   gchar *t = sanitize_text (text);
 
-  writer_init (&w, DIODE_MSG_ERROR, 2 + 2 + strlen (t));
-  put_u16 (&w, code);
-  put_str16 (&w, t);
+  msg_writer_init (&w, DIODE_MSG_ERROR, 2 + 2 + strlen (t));
+  msg_put_u16 (&w, code);
+  msg_put_str16 (&w, t);
   g_free (t);
-  return writer_finish (&w);
+  return msg_writer_finish (&w);
 }
 
 static inline void
@@ -662,16 +703,8 @@ diode_msg_encode_media (guint64 seq, guint64 pts, guint64 dts,
 /* ------------------------------------------------------------------------ */
 /* Decoder                                                                  */
 
-typedef struct
-{
-  DiodeMsgType type;
-  const guint8 *p;              /* payload */
-  gsize len;                    /* payload length */
-  gsize pos;                    /* read offset into payload */
-} Reader;
-
-static gboolean
-need (Reader * r, gsize n, const gchar * field, GError ** error)
+gboolean
+msg_need (Reader * r, gsize n, const gchar * field, GError ** error)
 {
   if (r->len - r->pos >= n)
     return TRUE;
@@ -682,32 +715,32 @@ need (Reader * r, gsize n, const gchar * field, GError ** error)
   return FALSE;
 }
 
-static gboolean
-get_u8 (Reader * r, guint8 * v, const gchar * field, GError ** error)
+gboolean
+msg_get_u8 (Reader * r, guint8 * v, const gchar * field, GError ** error)
 {
-  if (!need (r, 1, field, error))
+  if (!msg_need (r, 1, field, error))
     return FALSE;
   *v = r->p[r->pos];
   r->pos += 1;
   return TRUE;
 }
 
-static gboolean
-get_u16 (Reader * r, guint16 * v, const gchar * field, GError ** error)
+gboolean
+msg_get_u16 (Reader * r, guint16 * v, const gchar * field, GError ** error)
 {
-  if (!need (r, 2, field, error))
+  if (!msg_need (r, 2, field, error))
     return FALSE;
   *v = ((guint16) r->p[r->pos] << 8) | r->p[r->pos + 1];
   r->pos += 2;
   return TRUE;
 }
 
-static gboolean
-get_u32 (Reader * r, guint32 * v, const gchar * field, GError ** error)
+gboolean
+msg_get_u32 (Reader * r, guint32 * v, const gchar * field, GError ** error)
 {
   guint32 be;
 
-  if (!need (r, 4, field, error))
+  if (!msg_need (r, 4, field, error))
     return FALSE;
   memcpy (&be, r->p + r->pos, 4);
   *v = GUINT32_FROM_BE (be);
@@ -715,12 +748,12 @@ get_u32 (Reader * r, guint32 * v, const gchar * field, GError ** error)
   return TRUE;
 }
 
-static gboolean
-get_u64 (Reader * r, guint64 * v, const gchar * field, GError ** error)
+gboolean
+msg_get_u64 (Reader * r, guint64 * v, const gchar * field, GError ** error)
 {
   guint64 be;
 
-  if (!need (r, 8, field, error))
+  if (!msg_need (r, 8, field, error))
     return FALSE;
   memcpy (&be, r->p + r->pos, 8);
   *v = GUINT64_FROM_BE (be);
@@ -731,12 +764,12 @@ get_u64 (Reader * r, guint64 * v, const gchar * field, GError ** error)
 /* Reads @len bytes of text as a new C string: must be valid UTF-8 without
  * NULs. The length was already checked against its limit. */
 static gboolean
-get_text_bytes (Reader * r, gsize len, gchar ** out, const gchar * field,
+msg_get_text_bytes (Reader * r, gsize len, gchar ** out, const gchar * field,
     GError ** error)
 {
   const gchar *s;
 
-  if (!need (r, len, field, error))
+  if (!msg_need (r, len, field, error))
     return FALSE;
   s = (const gchar *) r->p + r->pos;
   if (!g_utf8_validate (s, len, NULL)) {
@@ -750,12 +783,12 @@ get_text_bytes (Reader * r, gsize len, gchar ** out, const gchar * field,
   return TRUE;
 }
 
-static gboolean
-get_text (Reader * r, gchar ** out, const gchar * field, GError ** error)
+gboolean
+msg_get_text (Reader * r, gchar ** out, const gchar * field, GError ** error)
 {
   guint16 len;
 
-  if (!get_u16 (r, &len, field, error))
+  if (!msg_get_u16 (r, &len, field, error))
     return FALSE;
   if (len > DIODE_MAX_TEXT) {
     g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_TOO_LARGE,
@@ -763,18 +796,18 @@ get_text (Reader * r, gchar ** out, const gchar * field, GError ** error)
         diode_msg_type_name (r->type), field, len, DIODE_MAX_TEXT);
     return FALSE;
   }
-  return get_text_bytes (r, len, out, field, error);
+  return msg_get_text_bytes (r, len, out, field, error);
 }
 
-static gboolean
-get_stream (Reader * r, gchar ** out, GError ** error)
+gboolean
+msg_get_stream (Reader * r, gchar ** out, GError ** error)
 {
   guint16 len;
   GError *err = NULL;
 
-  if (!get_u16 (r, &len, "stream", error))
+  if (!msg_get_u16 (r, &len, "stream", error))
     return FALSE;
-  if (!need (r, len, "stream", error))
+  if (!msg_need (r, len, "stream", error))
     return FALSE;
   if (!check_stream_name_len ((const gchar *) r->p + r->pos, len, &err)) {
     g_set_error (error, DIODE_PROTOCOL_ERROR, err->code, "%s: %s",
@@ -787,13 +820,13 @@ get_stream (Reader * r, gchar ** out, GError ** error)
   return TRUE;
 }
 
-static gboolean
-get_policy (Reader * r, DiodeMsg * msg, GError ** error)
+gboolean
+msg_get_policy (Reader * r, DiodeMsg * msg, GError ** error)
 {
   guint16 n, i;
   guint k;
 
-  if (!get_u8 (r, &msg->access, "access", error))
+  if (!msg_get_u8 (r, &msg->access, "access", error))
     return FALSE;
   if (msg->access > DIODE_ACCESS_PRIVATE) {
     g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
@@ -801,14 +834,14 @@ get_policy (Reader * r, DiodeMsg * msg, GError ** error)
         msg->access);
     return FALSE;
   }
-  if (!get_text (r, &msg->fleet, "fleet", error))
+  if (!msg_get_text (r, &msg->fleet, "fleet", error))
     return FALSE;
   if (*msg->fleet && !diode_msg_check_stream_name (msg->fleet, NULL)) {
     g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
         "%s: invalid fleet name", diode_msg_type_name (r->type));
     return FALSE;
   }
-  if (!get_u16 (r, &n, "allow count", error))
+  if (!msg_get_u16 (r, &n, "allow count", error))
     return FALSE;
   if (n > DIODE_MAX_ALLOW) {
     g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_TOO_LARGE,
@@ -816,7 +849,7 @@ get_policy (Reader * r, DiodeMsg * msg, GError ** error)
         diode_msg_type_name (r->type), n, DIODE_MAX_ALLOW);
     return FALSE;
   }
-  if (!need (r, (gsize) n * DIODE_ADDRESS_BYTES, "allow", error))
+  if (!msg_need (r, (gsize) n * DIODE_ADDRESS_BYTES, "allow", error))
     return FALSE;
   g_strfreev (msg->allow);
   msg->allow = g_new0 (gchar *, n + 1);
@@ -833,17 +866,17 @@ get_policy (Reader * r, DiodeMsg * msg, GError ** error)
   return TRUE;
 }
 
-/* The optional publisher field (see put_publisher()): absent, or length 0,
+/* The optional publisher field (see msg_put_publisher()): absent, or length 0,
  * leaves *out NULL. */
-static gboolean
-get_publisher (Reader * r, gchar ** out, GError ** error)
+gboolean
+msg_get_publisher (Reader * r, gchar ** out, GError ** error)
 {
   guint8 n;
   guint k;
 
   if (r->pos == r->len)
     return TRUE;
-  if (!get_u8 (r, &n, "publisher", error))
+  if (!msg_get_u8 (r, &n, "publisher", error))
     return FALSE;
   if (n == 0)
     return TRUE;
@@ -853,7 +886,7 @@ get_publisher (Reader * r, gchar ** out, GError ** error)
         diode_msg_type_name (r->type), n, DIODE_ADDRESS_BYTES);
     return FALSE;
   }
-  if (!need (r, DIODE_ADDRESS_BYTES, "publisher", error))
+  if (!msg_need (r, DIODE_ADDRESS_BYTES, "publisher", error))
     return FALSE;
   *out = g_malloc (3 + DIODE_ADDRESS_BYTES * 2);
   (*out)[0] = '0';
@@ -868,17 +901,24 @@ static gboolean
 parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
 {
   switch (r->type) {
+    case DIODE_MSG_LINK:
+    case DIODE_MSG_LINK_OK:
+    case DIODE_MSG_ANNOUNCE:
+    case DIODE_MSG_PULL:
+      /* only reached in the relay-link dialect: check_header_v() refused
+       * them elsewhere */
+      return msg_link_parse_payload (r, msg, error);
     case DIODE_MSG_HELLO:
-      return get_u16 (r, &msg->version_min, "version_min", error)
-          && get_u16 (r, &msg->version_max, "version_max", error)
-          && get_u8 (r, &msg->role, "role", error)
-          && get_text (r, &msg->agent, "agent", error);
+      return msg_get_u16 (r, &msg->version_min, "version_min", error)
+          && msg_get_u16 (r, &msg->version_max, "version_max", error)
+          && msg_get_u8 (r, &msg->role, "role", error)
+          && msg_get_text (r, &msg->agent, "agent", error);
     case DIODE_MSG_WELCOME:
-      return get_u16 (r, &msg->version, "version", error)
-          && get_u32 (r, &msg->keepalive_ms, "keepalive_ms", error)
-          && get_text (r, &msg->agent, "agent", error);
+      return msg_get_u16 (r, &msg->version, "version", error)
+          && msg_get_u32 (r, &msg->keepalive_ms, "keepalive_ms", error)
+          && msg_get_text (r, &msg->agent, "agent", error);
     case DIODE_MSG_PUBLISH:
-      if (!get_stream (r, &msg->stream, error))
+      if (!msg_get_stream (r, &msg->stream, error))
         return FALSE;
       /* The policy is optional: a PUBLISH that ends here is public. */
       if (r->pos == r->len) {
@@ -886,25 +926,25 @@ parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
         msg->allow = g_new0 (gchar *, 1);
         return TRUE;
       }
-      return get_policy (r, msg, error);
+      return msg_get_policy (r, msg, error);
     case DIODE_MSG_POLICY:
-      return get_policy (r, msg, error);
+      return msg_get_policy (r, msg, error);
     case DIODE_MSG_PUBLISH_OK:
-      return get_stream (r, &msg->stream, error)
-          && get_u64 (r, &msg->seq, "next_seq", error);
+      return msg_get_stream (r, &msg->stream, error)
+          && msg_get_u64 (r, &msg->seq, "next_seq", error);
     case DIODE_MSG_SUBSCRIBE:
-      return get_stream (r, &msg->stream, error)
-          && get_u64 (r, &msg->start_seq, "start_seq", error)
-          && get_u32 (r, &msg->wait_ms, "wait_ms", error)
-          && get_publisher (r, &msg->publisher, error);
+      return msg_get_stream (r, &msg->stream, error)
+          && msg_get_u64 (r, &msg->start_seq, "start_seq", error)
+          && msg_get_u32 (r, &msg->wait_ms, "wait_ms", error)
+          && msg_get_publisher (r, &msg->publisher, error);
     case DIODE_MSG_SUBSCRIBE_OK:
-      return get_stream (r, &msg->stream, error)
-          && get_u64 (r, &msg->seq, "first_seq", error)
-          && get_publisher (r, &msg->publisher, error);
+      return msg_get_stream (r, &msg->stream, error)
+          && msg_get_u64 (r, &msg->seq, "first_seq", error)
+          && msg_get_publisher (r, &msg->publisher, error);
     case DIODE_MSG_CAPS:{
       guint32 len;
 
-      if (!get_u32 (r, &len, "caps", error))
+      if (!msg_get_u32 (r, &len, "caps", error))
         return FALSE;
       /* the frame limit already bounds it; say so precisely if it lies */
       if (len > DIODE_MAX_CAPS_PAYLOAD - 4) {
@@ -913,16 +953,16 @@ parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
             DIODE_MAX_CAPS_PAYLOAD - 4);
         return FALSE;
       }
-      return get_text_bytes (r, len, &msg->caps, "caps", error);
+      return msg_get_text_bytes (r, len, &msg->caps, "caps", error);
     }
     case DIODE_MSG_MEDIA:
-      if (!(get_u64 (r, &msg->seq, "seq", error)
-              && get_u64 (r, &msg->pts, "pts", error)
-              && get_u64 (r, &msg->dts, "dts", error)
-              && get_u64 (r, &msg->duration, "duration", error)
-              && get_u64 (r, &msg->offset, "offset", error)
-              && get_u64 (r, &msg->offset_end, "offset_end", error)
-              && get_u32 (r, &msg->flags, "flags", error)))
+      if (!(msg_get_u64 (r, &msg->seq, "seq", error)
+              && msg_get_u64 (r, &msg->pts, "pts", error)
+              && msg_get_u64 (r, &msg->dts, "dts", error)
+              && msg_get_u64 (r, &msg->duration, "duration", error)
+              && msg_get_u64 (r, &msg->offset, "offset", error)
+              && msg_get_u64 (r, &msg->offset_end, "offset_end", error)
+              && msg_get_u32 (r, &msg->flags, "flags", error)))
         return FALSE;
       /* The rest of the frame is the buffer: a slice, never a copy. */
       msg->payload = g_bytes_new_from_bytes (frame,
@@ -930,13 +970,13 @@ parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
       r->pos = r->len;
       return TRUE;
     case DIODE_MSG_EOS:
-      return get_u64 (r, &msg->seq, "seq", error);
+      return msg_get_u64 (r, &msg->seq, "seq", error);
     case DIODE_MSG_PING:
     case DIODE_MSG_PONG:
-      return get_u64 (r, &msg->token, "token", error);
+      return msg_get_u64 (r, &msg->token, "token", error);
     case DIODE_MSG_ERROR:
-      return get_u16 (r, &msg->error_code, "code", error)
-          && get_text (r, &msg->error_text, "text", error);
+      return msg_get_u16 (r, &msg->error_code, "code", error)
+          && msg_get_text (r, &msg->error_text, "text", error);
     default:
       /* diode_msg_check_header() refused it already */
       g_assert_not_reached ();
@@ -946,6 +986,13 @@ parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
 
 gboolean
 diode_msg_parse (GBytes * frame, DiodeMsg * msg, GError ** error)
+{
+  return diode_msg_parse_v (frame, 1, 0, msg, error);
+}
+
+gboolean
+diode_msg_parse_v (GBytes * frame, guint16 version, DiodeRole role,
+    DiodeMsg * msg, GError ** error)
 {
   const guint8 *data;
   gsize size, len;
@@ -963,7 +1010,7 @@ diode_msg_parse (GBytes * frame, DiodeMsg * msg, GError ** error)
         size, DIODE_FRAME_HEADER_SIZE);
     return FALSE;
   }
-  if (!diode_msg_check_header (data, &len, error))
+  if (!diode_msg_check_header_v (data, version, role, &len, error))
     return FALSE;
   if (len != size - DIODE_FRAME_HEADER_SIZE) {
     g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
@@ -979,7 +1026,11 @@ diode_msg_parse (GBytes * frame, DiodeMsg * msg, GError ** error)
   r.pos = 0;
   msg->type = r.type;
 
-  if (!parse_payload (&r, frame, msg, error)) {
+  if (!parse_payload (&r, frame, msg, error)
+      || (diode_msg_is_link_dialect (version, role)
+          && (r.type == DIODE_MSG_PUBLISH || r.type == DIODE_MSG_SUBSCRIBE
+              || r.type == DIODE_MSG_SUBSCRIBE_OK)
+          && !msg_link_parse_appended (&r, msg, error))) {
     diode_msg_clear (msg);
     return FALSE;
   }

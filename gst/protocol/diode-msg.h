@@ -20,7 +20,16 @@
 
 G_BEGIN_DECLS
 
+/* DIODE_PROTOCOL_VERSION: what clients (diodesink, diodesrc) offer, 1..1.
+ * DIODE_PROTOCOL_VERSION_MAX: what relays speak, 1..2. Version 2 adds relay
+ * links (docs/protocol.md, "Relay links (version 2)"): the frames LINK,
+ * LINK_OK, ANNOUNCE, PULL and fields appended to PUBLISH, SUBSCRIBE and
+ * SUBSCRIBE_OK, which exist only on a connection of role RELAY that
+ * negotiated version 2 or later ("the relay-link dialect", see
+ * diode_msg_parse_v()). Everything else keeps its version-1 meaning. */
 #define DIODE_PROTOCOL_VERSION      1
+#define DIODE_PROTOCOL_VERSION_MAX  2
+#define DIODE_PROTOCOL_VERSION_LINK 2   /* the first version with relay links */
 #define DIODE_FRAME_HEADER_SIZE     8
 /* Upper bounds per frame type, enforced from the header before anything is
  * allocated (docs/protocol.md section 3). Each is the largest payload the
@@ -33,12 +42,16 @@ G_BEGIN_DECLS
                                                            one text <= 4096 */
 #define DIODE_MAX_POLICY_PAYLOAD    (48 * 1024)         /* PUBLISH, POLICY: 2048
                                                            addresses, <= 41 477 */
+#define DIODE_MAX_ANNOUNCE_PAYLOAD  DIODE_MAX_POLICY_PAYLOAD /* ANNOUNCE, and
+                                                           SUBSCRIBE_OK on a relay
+                                                           link (policy + path) */
 #define DIODE_MAX_CONTROL_PAYLOAD   DIODE_MAX_POLICY_PAYLOAD /* largest non-CAPS,
                                                            non-MEDIA limit */
 #define DIODE_MAX_CAPS_PAYLOAD      (1024 * 1024)       /* CAPS (codec_data, streamheader) */
 #define DIODE_MAX_MEDIA_PAYLOAD     (16 * 1024 * 1024)  /* one MEDIA frame */
 #define DIODE_MAX_STREAM_NAME       255                 /* bytes */
 #define DIODE_MAX_TEXT              4096                /* error text, agent */
+#define DIODE_MAX_PATH              32                  /* relay addresses in a path */
 
 /* Unset timestamps travel as all ones, like GST_CLOCK_TIME_NONE. */
 #define DIODE_TIME_NONE             G_MAXUINT64
@@ -56,13 +69,20 @@ typedef enum {
   DIODE_MSG_EOS          = 0x22, /* both ways: end of stream */
   DIODE_MSG_PING         = 0x30, /* either side */
   DIODE_MSG_PONG         = 0x31, /* answer to PING, same token */
+  /* version 2, role RELAY only (relay links) */
+  DIODE_MSG_LINK         = 0x40, /* child relay -> parent: be my control link */
+  DIODE_MSG_LINK_OK      = 0x41, /* parent -> child: accepted + parent's path;
+                                    again whenever that path changes */
+  DIODE_MSG_ANNOUNCE     = 0x42, /* child -> parent: a stream it can provide
+                                    (or no longer) */
+  DIODE_MSG_PULL         = 0x43, /* parent -> child: push stream N to me */
   DIODE_MSG_ERROR        = 0x7f, /* either side: code + text; fatal codes close */
 } DiodeMsgType;
 
 typedef enum {
   DIODE_ROLE_PUBLISHER = 1,
   DIODE_ROLE_VIEWER    = 2,
-  DIODE_ROLE_RELAY     = 3,   /* relay-to-relay link (reserved) */
+  DIODE_ROLE_RELAY     = 3,   /* relay-to-relay link (version 2) */
 } DiodeRole;
 
 /* Who may watch a stream (PUBLISH and POLICY). */
@@ -73,6 +93,12 @@ typedef enum {
 } DiodeAccess;
 #define DIODE_MAX_ALLOW       2048  /* addresses in one allowlist */
 #define DIODE_ADDRESS_BYTES   20    /* an address on the wire */
+
+/* ANNOUNCE.op */
+typedef enum {
+  DIODE_ANNOUNCE_WITHDRAWN = 0,  /* the stream is gone from the sender */
+  DIODE_ANNOUNCE_AVAILABLE = 1,  /* the sender can provide the stream */
+} DiodeAnnounceOp;
 
 /* Media flags (MEDIA.flags). Mirrors the GstBuffer flags that matter. */
 typedef enum {
@@ -94,6 +120,8 @@ typedef enum {
   DIODE_ERR_NAME_IN_USE      = 101, /* stream already has a publisher */
   DIODE_ERR_NOT_AUTHORIZED   = 102, /* access policy refuses this identity */
   DIODE_ERR_BAD_NAME         = 103, /* empty/too long/invalid stream name */
+  DIODE_ERR_LOOP             = 104, /* the link or request would close a
+                                       cycle of relays (version 2) */
   DIODE_ERR_PROTOCOL         = 200, /* malformed frame or message out of order */
   DIODE_ERR_VERSION          = 201, /* no common protocol version */
   DIODE_ERR_TOO_LARGE        = 202, /* a length field exceeds its limit */
@@ -118,10 +146,17 @@ typedef struct {
 
   gchar  *agent;               /* HELLO, WELCOME: software name */
   gchar  *stream;              /* PUBLISH, SUBSCRIBE, *_OK */
-  guint8  access;              /* PUBLISH, POLICY: DiodeAccess */
-  gchar  *fleet;               /* PUBLISH, POLICY: fleet name, "" for none */
-  gchar **allow;               /* PUBLISH, POLICY: NULL-terminated lowercase
-                                  "0x..." addresses (never NULL after parse) */
+  guint8  access;              /* PUBLISH, POLICY, ANNOUNCE, SUBSCRIBE_OK on
+                                  a relay link: DiodeAccess */
+  gchar  *fleet;               /* same: fleet name, "" for none */
+  gchar **allow;               /* same: NULL-terminated lowercase "0x..."
+                                  addresses (never NULL after parsing one of
+                                  them, but a WITHDRAWN ANNOUNCE) */
+  gboolean has_policy;         /* SUBSCRIBE_OK on a relay link: the policy
+                                  fields were present. When absent (an
+                                  upstream that predates them) the parser
+                                  fails closed: access PRIVATE, fleet "",
+                                  allow empty (only the owner may watch) */
   guint64 start_seq;           /* SUBSCRIBE: 0 = latest keyframe, else resume */
   guint32 wait_ms;             /* SUBSCRIBE: how long the relay may wait for
                                   the stream to appear */
@@ -140,6 +175,19 @@ typedef struct {
 
   guint64 token;               /* PING, PONG */
 
+  /* version 2, relay links */
+  guint8  op;                  /* ANNOUNCE: DiodeAnnounceOp */
+  gchar  *owner;               /* ANNOUNCE (AVAILABLE), PUBLISH from a relay:
+                                  the publisher's address, which owns the
+                                  name; lowercase "0x...", NULL = none */
+  gchar **path;                /* LINK_OK, ANNOUNCE, PULL, and on a relay
+                                  link PUBLISH, SUBSCRIBE, SUBSCRIBE_OK:
+                                  NULL-terminated lowercase "0x..." relay
+                                  addresses, at most DIODE_MAX_PATH (never
+                                  NULL after parsing one of them; empty when
+                                  an appended path is absent). Order: see
+                                  docs/protocol.md per message */
+
   guint16 error_code;          /* ERROR: DiodeErrorCode */
   gchar  *error_text;          /* ERROR: human readable */
 
@@ -152,8 +200,16 @@ const gchar *diode_msg_type_name    (guint type);
 const gchar *diode_error_code_name  (guint code);
 gboolean     diode_error_code_is_fatal (guint code);
 
-/* Returns the payload limit for @type, or 0 when @type is unknown. */
+/* Returns the payload limit for @type, or 0 when @type is unknown, on a
+ * version-1 connection (the new types of relay links are unknown there). */
 gsize        diode_msg_max_payload  (guint type);
+/* The same on a connection that negotiated @version with a peer of @role
+ * (version 0 = not negotiated yet: version 1 rules). In the relay-link
+ * dialect (diode_msg_is_link_dialect()) LINK, LINK_OK, ANNOUNCE and PULL
+ * are known, and SUBSCRIBE_OK may carry a policy (49 152). */
+gsize        diode_msg_max_payload_v (guint type, guint16 version, DiodeRole role);
+/* TRUE for role RELAY at version >= DIODE_PROTOCOL_VERSION_LINK. */
+gboolean     diode_msg_is_link_dialect (guint16 version, DiodeRole role);
 
 /* Validates a stream name: non-empty, at most DIODE_MAX_STREAM_NAME bytes,
  * UTF-8, no control characters, no '/'. Error code DIODE_ERR_BAD_NAME. */
@@ -167,6 +223,10 @@ const gchar *diode_access_name (guint access);
  * Lets a reader reject a frame before buffering its payload. */
 gboolean     diode_msg_check_header (const guint8 header[DIODE_FRAME_HEADER_SIZE],
                                      gsize *payload_len, GError **error);
+/* The same for a connection at @version with a peer of @role. */
+gboolean     diode_msg_check_header_v (const guint8 header[DIODE_FRAME_HEADER_SIZE],
+                                       guint16 version, DiodeRole role,
+                                       gsize *payload_len, GError **error);
 
 /* Encoders: return a complete frame (header + payload), or NULL when a stream
  * name fails diode_msg_check_stream_name() or CAPS would exceed its limit.
@@ -219,11 +279,70 @@ GBytes *diode_msg_encode_media (guint64 seq, guint64 pts, guint64 dts, guint64 d
                                 guint64 offset, guint64 offset_end, guint32 flags,
                                 const guint8 *data, gsize len);
 
+/* ---- version 2: relay links (docs/protocol.md, "Relay links") ----------
+ * A path is a NULL-terminated list of relay addresses ("0x" + 40 hex
+ * digits, any case; NULL = empty), at most DIODE_MAX_PATH. The encoders
+ * return NULL when a name, an address, the policy or the path is invalid. */
+GBytes *diode_msg_encode_link         (void);
+/* @path: the parent's own address first, then its upstream's, up to the
+ * root. */
+GBytes *diode_msg_encode_link_ok      (const gchar *const *path);
+/* WITHDRAWN: only @op and @stream are sent, the rest is ignored.
+ * AVAILABLE: @owner (the publisher's address, NULL = none), the policy,
+ * @path (origin relay first, the sender last). */
+GBytes *diode_msg_encode_announce     (DiodeAnnounceOp op, const gchar *stream,
+                                       const gchar *owner, DiodeAccess access,
+                                       const gchar *fleet,
+                                       const gchar *const *allow,
+                                       const gchar *const *path);
+/* @path: the relays that asked, the first requester first, the sender
+ * (the parent) last. */
+GBytes *diode_msg_encode_pull         (const gchar *stream, guint64 start_seq,
+                                       const gchar *const *path);
+/* PUBLISH of a push connection: the policy, @owner (the publisher's
+ * address), @path (origin first, the pushing relay last). */
+GBytes *diode_msg_encode_publish_relay (const gchar *stream, DiodeAccess access,
+                                        const gchar *fleet,
+                                        const gchar *const *allow,
+                                        const gchar *owner,
+                                        const gchar *const *path);
+/* SUBSCRIBE of a pull connection: @pin (publisher the puller expects,
+ * NULL = none), @path (the first requester first, the sender last). */
+GBytes *diode_msg_encode_subscribe_relay (const gchar *stream, guint64 start_seq,
+                                          guint32 wait_ms, const gchar *pin,
+                                          const gchar *const *path);
+/* SUBSCRIBE_OK to a pulling relay: @publisher, the stream's policy, @path
+ * (origin first, the answering relay last). */
+GBytes *diode_msg_encode_subscribe_ok_relay (const gchar *stream, guint64 first_seq,
+                                             const gchar *publisher,
+                                             DiodeAccess access,
+                                             const gchar *fleet,
+                                             const gchar *const *allow,
+                                             const gchar *const *path);
+
+/* Path helpers. contains: @address (any case) is in @path (NULL: empty).
+ * append: a new list, @path then @address (lowercased); NULL when @address
+ * is invalid or the result would exceed DIODE_MAX_PATH. length: entries. */
+gboolean diode_msg_path_contains (const gchar *const *path, const gchar *address);
+gchar  **diode_msg_path_append   (const gchar *const *path, const gchar *address);
+guint    diode_msg_path_length   (const gchar *const *path);
+
 /* Parse the payload of a complete frame (@frame holds header + payload).
  * On success fills @msg (which must be zeroed or cleared) and takes a ref on
  * @frame into msg->frame. On failure sets @error (DIODE_PROTOCOL_ERROR domain,
- * code = DiodeErrorCode) and leaves @msg cleared. */
-gboolean diode_msg_parse (GBytes *frame, DiodeMsg *msg, GError **error);
+ * code = DiodeErrorCode) and leaves @msg cleared.
+ *
+ * diode_msg_parse() reads a frame as version 1 defines it: the relay-link
+ * types are unknown (200) and bytes appended to PUBLISH, SUBSCRIBE,
+ * SUBSCRIBE_OK after the version-1 fields are ignored.
+ * diode_msg_parse_v() reads it as a connection at @version with a peer of
+ * @role does: in the relay-link dialect the new types and the appended
+ * fields are parsed (a path over DIODE_MAX_PATH: 202; ending early: 200);
+ * otherwise it is diode_msg_parse(). Sessions call it with their
+ * negotiated version and role. */
+gboolean diode_msg_parse   (GBytes *frame, DiodeMsg *msg, GError **error);
+gboolean diode_msg_parse_v (GBytes *frame, guint16 version, DiodeRole role,
+                            DiodeMsg *msg, GError **error);
 
 #define DIODE_PROTOCOL_ERROR (diode_protocol_error_quark ())
 GQuark diode_protocol_error_quark (void);

@@ -887,8 +887,13 @@ GST_START_TEST (test_unknown_type)
   for (i = 0; i < G_N_ELEMENTS (bad); i++)
     expect_parse_fails (frame_with_payload (bad[i], payload, 8),
         DIODE_ERR_PROTOCOL);
+  text = parse_fails (frame_with_payload (0x44, NULL, 0), DIODE_ERR_PROTOCOL);
+  fail_unless_equals_string (text, "unknown frame type 0x44");
+  g_free (text);
+  /* a relay-link frame outside a relay link (test-msg-link.c: inside) */
   text = parse_fails (frame_with_payload (0x42, NULL, 0), DIODE_ERR_PROTOCOL);
-  fail_unless_equals_string (text, "unknown frame type 0x42");
+  fail_unless_equals_string (text, "frame type ANNOUNCE (0x42) exists only "
+      "on relay links (role RELAY, protocol version 2 or later)");
   g_free (text);
 }
 

@@ -1,0 +1,352 @@
+/* gst-diode — streams this relay pulls from another relay
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A SUBSCRIBE for a name this relay does not carry, when the directory
+ * says "ask the upstream", makes ONE pull per stream, whatever the number
+ * of viewers or downstream relays: a link (diode-relay-link.c) to the
+ * upstream that says SUBSCRIBE as role RELAY. What the pull receives goes
+ * into the local Stream as a publisher's frames would (seq unchanged), so
+ * the ring, the latest-keyframe join, resume by seq and the fan-out are the
+ * same here as at the origin; frames at or before the stream's last seq
+ * are dropped silently (the overlap after a fail-over), as are CAPS equal
+ * to the caps in force.
+ *
+ * When the pull's connection dies while the stream still has consumers
+ * the stream keeps them and the pull connects again at once to whatever
+ * upstream_pick() says now (the next fallback once the dead endpoint is in
+ * backoff), asking for last seq + 1: viewers see nothing but the next
+ * frames. A pull with no consumer left lingers --link-linger, then closes.
+ */
+#define G_LOG_DOMAIN "diode-relay"
+
+#include "diode-relay-private.h"
+
+#include <string.h>
+
+/* A pull the upstream refused (1xx: not there after its wait, not
+ * authorized) is asked again this long after, doubling, while consumers
+ * wait; never faster, so a missing stream costs no storm. */
+#define PULL_RETRY_MIN_MS 1000
+#define PULL_RETRY_MAX_MS 8000
+/* A pull that failed again right after a fail-over: its second retry. */
+#define PULL_RETRY_FIRST_MS 250
+
+gboolean
+stream_has_consumers (Stream * s)
+{
+  guint i;
+
+  if (s->waiting->len)
+    return TRUE;
+  for (i = 0; i < s->viewers->len; i++)
+    if (!((Conn *) g_ptr_array_index (s->viewers, i))->dead)
+      return TRUE;
+  return FALSE;
+}
+
+static guint64
+stream_next_seq (Stream * s)
+{
+  guint64 last = diode_ring_get_last_seq (s->ring);
+
+  return last ? last + 1 : 0;
+}
+
+/* Connect the pull to where the upstream is now. */
+static void
+pull_connect (Link * l, gint64 now)
+{
+  DiodeRelay *r = l->relay;
+  gint64 retry_at = 0;
+  gint ep = upstream_pick (r, now, &retry_at);
+
+  if (ep < 0) {
+    l->retry_at = retry_at ? retry_at : now + PULL_RETRY_MIN_MS * 1000;
+    return;
+  }
+  l->ep = ep;
+  link_connect (l);
+}
+
+void
+pull_maybe_start (DiodeRelay * r, Stream * s)
+{
+  Link *l;
+
+  if (s->pull || s->publisher || s->source == SOURCE_LOCAL || s->eos
+      || r->stopping)
+    return;
+  if (directory_locate (r, s->name) != DIR_UPSTREAM)
+    return;
+  l = link_new (r, LINK_PULL, -1);
+  l->stream = s;
+  s->pull = l;
+  s->source = SOURCE_PULLED;
+  relay_log (r, RELAY_LOG_LINK, "pulling '%s' from upstream", s->name);
+  pull_connect (l, g_get_monotonic_time ());
+}
+
+void
+pull_on_ready (Link * l)
+{
+  DiodeRelay *r = l->relay;
+  Stream *s = l->stream;
+  guint64 start;
+  gchar *peer;
+
+  if (!s) {
+    link_close (l, "stream gone");
+    return;
+  }
+  start = stream_next_seq (s);
+  link_send (l, diode_msg_encode_subscribe (s->name, start, r->max_wait_ms),
+      DIODE_MSG_SUBSCRIBE);
+  l->state = LINK_SUBSCRIBING;
+  peer = link_peer_string (l);
+  relay_log (r, RELAY_LOG_LINK, "pull of '%s' from %s (%s): SUBSCRIBE at "
+      "seq %" G_GUINT64_FORMAT, s->name, peer, l->peer_address, start);
+  g_free (peer);
+}
+
+/* SUBSCRIBE_OK: who owns the stream, and its policy. An upstream that
+ * sends no policy (protocol version 1) gets the strictest reading: the
+ * stream is private with an empty allowlist, only its owner may watch it
+ * here (access control fails closed). */
+static void
+pull_subscribed (Link * l, DiodeMsg * m)
+{
+  DiodeRelay *r = l->relay;
+  Stream *s = l->stream;
+  DiodeMsg policy = { 0 };
+  gchar *peer = link_peer_string (l);
+
+  l->state = LINK_SUBSCRIBED;
+  l->state_was_subscribed = TRUE;
+  l->retry_ms = 0;
+  if (m->publisher) {
+    g_free (s->owner);
+    s->owner = g_strdup (m->publisher);
+  }
+  policy.access = DIODE_ACCESS_PRIVATE;
+  policy.fleet = NULL;
+  policy.allow = NULL;
+  stream_set_policy (s, &policy);
+  if (s->path)
+    g_ptr_array_set_size (s->path, 0);
+  else
+    s->path = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (s->path, g_strdup (l->peer_address));
+  relay_log (r, RELAY_LOG_LINK, "pull of '%s' from %s subscribed at seq %"
+      G_GUINT64_FORMAT " (owner %s, %s)", s->name, peer, m->seq,
+      s->owner ? s->owner : "unknown", diode_access_name (s->access));
+  g_free (peer);
+  stream_recheck_viewers (r, s);
+}
+
+/* CAPS, MEDIA, EOS from the upstream into the local ring. */
+static void
+pull_feed (Link * l, DiodeMsg * m)
+{
+  DiodeRelay *r = l->relay;
+  Stream *s = l->stream;
+  guint64 t = m->dts != DIODE_TIME_NONE ? m->dts : m->pts;
+  gsize size = g_bytes_get_size (m->frame);
+
+  if (m->type == DIODE_MSG_CAPS) {
+    GBytes *cur = diode_ring_get_caps (s->ring);
+
+    if (cur && g_bytes_equal (cur, m->frame))
+      return;
+    diode_ring_push_caps (s->ring, m->frame);
+  } else if (m->type == DIODE_MSG_MEDIA) {
+    GError *err = NULL;
+
+    /* The overlap after a fail-over (or two pulls during a fail-back):
+     * what the ring has already is not news. */
+    if (m->seq <= diode_ring_get_last_seq (s->ring))
+      return;
+    if (!diode_ring_push_media (s->ring, m->frame, m->seq, t,
+            (m->flags & DIODE_MEDIA_KEYFRAME) != 0,
+            (m->flags & DIODE_MEDIA_STREAMHEADER) != 0, &err)) {
+      gchar *peer = link_peer_string (l);
+
+      relay_log (r, RELAY_LOG_LINK, "pull of '%s' from %s: %s; closing it",
+          s->name, peer, err->message);
+      g_free (peer);
+      conn_send_error (l->conn, DIODE_ERR_PROTOCOL, err->message);
+      g_error_free (err);
+      return;
+    }
+    g_mutex_lock (&r->lock);
+    s->last_seq = m->seq;
+    g_mutex_unlock (&r->lock);
+  } else {
+    diode_ring_push_other (s->ring, m->frame);
+    s->eos = TRUE;
+    relay_log (r, RELAY_LOG_STREAM, "'%s' reached end of stream (pulled)",
+        s->name);
+  }
+  s->bytes_in += size;
+  s->frames_in++;
+  if (m->type == DIODE_MSG_MEDIA && (m->flags & DIODE_MEDIA_KEYFRAME)
+      && !(m->flags & DIODE_MEDIA_STREAMHEADER))
+    stream_attach_waiting (r, s);
+  stream_fanout (s);
+  if (s->eos) {
+    pull_stop (s, "end of stream");
+    stream_maybe_free (r, s);
+  }
+}
+
+void
+pull_handle_message (Link * l, DiodeMsg * m)
+{
+  Stream *s = l->stream;
+
+  if (!s) {
+    link_close (l, "stream gone");
+    return;
+  }
+  switch (m->type) {
+    case DIODE_MSG_SUBSCRIBE_OK:
+      pull_subscribed (l, m);
+      return;
+    case DIODE_MSG_CAPS:
+    case DIODE_MSG_MEDIA:
+    case DIODE_MSG_EOS:
+      pull_feed (l, m);
+      return;
+    case DIODE_MSG_ERROR:
+      /* 1xx: refused (not there after the upstream's wait, not
+       * authorized, loop). Ask again later while consumers wait. */
+      l->refused = TRUE;
+      link_close (l, "refused by the upstream");
+      return;
+    default:
+      conn_send_error (l->conn, DIODE_ERR_PROTOCOL, "unexpected message on "
+          "a pull");
+      return;
+  }
+}
+
+/* The pull's connection is gone (or never came up). */
+void
+pull_link_down (Link * l, const gchar * why)
+{
+  DiodeRelay *r = l->relay;
+  Stream *s = l->stream;
+  gint64 now = g_get_monotonic_time ();
+  gchar *peer;
+
+  if (!s || r->stopping) {
+    if (s) {
+      s->pull = NULL;
+      l->stream = NULL;
+    }
+    link_free (l);
+    return;
+  }
+  if (s->eos || !stream_has_consumers (s)) {
+    s->pull = NULL;
+    l->stream = NULL;
+    link_free (l);
+    stream_maybe_free (r, s);
+    return;
+  }
+  peer = link_peer_string (l);
+  if (l->refused) {
+    /* refused: the endpoint is fine, the stream is not there */
+    l->refused = FALSE;
+    l->retry_ms = MAX (l->retry_ms ? MIN (l->retry_ms * 2, PULL_RETRY_MAX_MS)
+        : PULL_RETRY_MIN_MS, PULL_RETRY_MIN_MS);
+    l->retry_at = now + (gint64) l->retry_ms * 1000;
+    relay_log (r, RELAY_LOG_LINK, "pull of '%s' from %s refused; asking "
+        "again in %u ms", s->name, peer, l->retry_ms);
+  } else {
+    /* The first retry after a pull that worked goes at once (that is the
+     * fail-over); further ones back off, so an upstream that keeps
+     * failing us costs no storm. */
+    upstream_endpoint_failed (r, l->ep, now);
+    if (l->state_was_subscribed)
+      l->failovers++;
+    l->retry_at = now + (gint64) l->retry_ms * 1000;
+    l->retry_ms = l->retry_ms ? MIN (l->retry_ms * 2, PULL_RETRY_MAX_MS) :
+        PULL_RETRY_FIRST_MS;
+    relay_log (r, RELAY_LOG_LINK, "pull of '%s' from %s lost (%s); "
+        "re-locating at seq %" G_GUINT64_FORMAT, s->name, peer, why,
+        stream_next_seq (s));
+  }
+  l->state_was_subscribed = FALSE;
+  g_free (peer);
+}
+
+/* The stream no longer needs its pull (freed, EOS, a local publisher took
+ * over). */
+void
+pull_stop (Stream * s, const gchar * why)
+{
+  Link *l = s->pull;
+
+  if (!l)
+    return;
+  s->pull = NULL;
+  l->stream = NULL;
+  if (l->conn) {
+    gchar *peer = link_peer_string (l);
+
+    relay_log (l->relay, RELAY_LOG_LINK, "closing the pull of '%s' from "
+        "%s: %s", s->name, peer, why);
+    g_free (peer);
+    l->closing = TRUE;
+    link_close (l, why);
+  } else {
+    link_free (l);
+  }
+}
+
+/* relay_tick and each dispatch: pulls waiting to connect again, and
+ * pulled streams whose linger ran out. */
+void
+relay_pulls_tick (DiodeRelay * r, gint64 now)
+{
+  GHashTableIter it;
+  gpointer v;
+  GPtrArray *todo = g_ptr_array_new ();
+  guint i;
+
+  if (r->stopping) {
+    g_ptr_array_unref (todo);
+    return;
+  }
+  g_hash_table_iter_init (&it, r->links);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    Link *l = v;
+
+    if (l->kind == LINK_PULL && l->state == LINK_IDLE && !l->conn
+        && l->retry_at && now >= l->retry_at)
+      g_ptr_array_add (todo, l);
+  }
+  for (i = 0; i < todo->len; i++) {
+    Link *l = todo->pdata[i];
+
+    l->retry_at = 0;
+    if (l->stream && stream_has_consumers (l->stream))
+      pull_connect (l, now);
+    else if (l->stream)
+      pull_stop (l->stream, "no consumer left");
+    else
+      link_free (l);
+  }
+  g_ptr_array_set_size (todo, 0);
+  g_hash_table_iter_init (&it, r->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    Stream *s = v;
+
+    if (s->pull && s->linger_until && now >= s->linger_until)
+      g_ptr_array_add (todo, s);
+  }
+  for (i = 0; i < todo->len; i++)
+    stream_maybe_free (r, todo->pdata[i]);
+  g_ptr_array_unref (todo);
+}
