@@ -277,6 +277,14 @@ stats_viewers (Node * n, const gchar * stream, gchar ** first,
   return count;
 }
 
+/* A control link's state in the stats: "ready" once TLS and HELLO are done
+ * (a link that can pull), "linked" once LINK_OK came back. */
+static gboolean
+link_is_up (const gchar * state)
+{
+  return !g_strcmp0 (state, "ready") || !g_strcmp0 (state, "linked");
+}
+
 /* Is @n's link to @up (its active upstream) up, by its stats' "links"? */
 static gboolean
 stats_linked_to (Node * n, Node * up)
@@ -298,8 +306,8 @@ stats_linked_to (Node * n, Node * up)
       yes = (!g_strcmp0 (kind, "upstream") || !g_strcmp0 (kind, "fallback"))
           && !g_strcmp0 (json_object_get_string_member_with_default (l,
               "peer", ""), peer)
-          && !g_ascii_strcasecmp (json_object_get_string_member_with_default
-          (l, "state", ""), "linked");
+          && link_is_up (json_object_get_string_member_with_default (l,
+              "state", ""));
     }
   }
   if (root)
