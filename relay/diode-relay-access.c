@@ -177,3 +177,21 @@ conn_allowed (Conn * c, Stream * s, gchar ** why)
   g_free (own);
   return FALSE;
 }
+
+/* The allowlist as a NULL-terminated array (borrowed strings, freed with
+ * g_free only), for encoders. */
+gchar **
+stream_allow_list (Stream * s)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer k;
+
+  if (s->allow) {
+    g_hash_table_iter_init (&it, s->allow);
+    while (g_hash_table_iter_next (&it, &k, NULL))
+      g_ptr_array_add (out, k);
+  }
+  g_ptr_array_add (out, NULL);
+  return (gchar **) g_ptr_array_free (out, FALSE);
+}

@@ -472,7 +472,15 @@ link_on_tls_up (Conn * c)
   hello = diode_msg_encode_hello (LINK_VERSION_MIN, LINK_VERSION_MAX,
       DIODE_ROLE_RELAY, RELAY_AGENT);
   conn_set_events (c, EPOLLIN);
-  link_send (l, hello, DIODE_MSG_HELLO);
+  /* The session learns our role and offer: a WELCOME of version 2 makes
+   * this a relay link (LINK, PULL, the appended fields). */
+  if (!diode_session_sent_hello (c->session, LINK_VERSION_MIN,
+          LINK_VERSION_MAX, DIODE_ROLE_RELAY, &err)) {
+    g_warning ("link: session refused HELLO: %s", err->message);
+    g_clear_error (&err);
+  }
+  conn_queue (c, hello);
+  conn_flush (c);
   /* The relay may have answered already. */
   conn_on_readable (c);
 }
@@ -581,6 +589,9 @@ link_conn_gone (Conn * c)
 void
 relay_links_kick (DiodeRelay * r, gint64 now)
 {
+  /* Now, not the caller's tick time: a link that went down during this
+   * tick asked for "now" after it began. */
+  now = MAX (now, g_get_monotonic_time ());
   r->links_kick = FALSE;
   relay_upstream_tick (r, now);
   relay_pulls_tick (r, now);

@@ -210,8 +210,11 @@ struct _Stream {
   Link       *pull;             /* the pull feeding it (SOURCE_PULLED) */
   Link       *pull_next;        /* fail-back: the second pull catching up */
   gint64      linger_until;     /* pulled, nobody left: closes then */
-  GPtrArray  *path;             /* gchar* addresses, origin first (pulled
-                                   streams: from SUBSCRIBE_OK) */
+  GPtrArray  *path;             /* gchar* relay addresses it came through
+                                   before this one, origin first (pulled:
+                                   SUBSCRIBE_OK's path; local: empty) */
+  gchar     **req_path;         /* pulled for a downstream relay: its
+                                   SUBSCRIBE's path (loop check upstream) */
   guint64     stats_bytes_in;   /* at the last stats line, for rates */
   guint64     stats_bytes_out;
 };
@@ -374,6 +377,14 @@ void     pull_stop         (Stream * s, const gchar * why);
 void     relay_pulls_tick  (DiodeRelay * r, gint64 now);
 gboolean stream_has_consumers (Stream * s);
 
+/* A relay connection speaking version 2 (the relay-link dialect). */
+gboolean conn_is_link      (Conn * c);
+/* @s->path + this relay: what a downstream relay is told. NULL-terminated,
+ * free with g_strfreev. */
+gchar  **stream_path_out   (DiodeRelay * r, Stream * s);
+/* Forward the policy in force to the relays subscribed to @s. */
+void     stream_forward_policy (DiodeRelay * r, Stream * s);
+
 /* diode-relay-timers.c */
 gboolean relay_tick        (gpointer user_data);
 
@@ -388,6 +399,9 @@ gboolean viewer_pin_allows (Conn * c, Stream * s, const gchar * publisher,
 /* stream_allows for a connection: a relay (role RELAY) gets public streams,
  * and protected or private ones only when [relays] trusted names it. */
 gboolean conn_allowed      (Conn * c, Stream * s, gchar ** why);
+/* The allowlist as a NULL-terminated array of borrowed strings: free the
+ * array with g_free, not its strings. Leaks if passed to g_strfreev. */
+gchar  **stream_allow_list (Stream * s);
 
 /* diode-relay-stats.c */
 void     relay_stats_log   (DiodeRelay * r, gint64 now);

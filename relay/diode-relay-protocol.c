@@ -68,6 +68,7 @@ stream_free (Stream * s)
     g_hash_table_unref (s->allow);
   if (s->path)
     g_ptr_array_unref (s->path);
+  g_strfreev (s->req_path);
   g_free (s->name);
   g_free (s);
 }
@@ -188,9 +189,21 @@ viewer_attach (Conn * c, Stream * s)
     join = c->cursor.chunk;
     first = join ? join->first_seq : 0;
   }
-  /* Naming the publisher lets a pinned viewer check it itself. */
-  conn_queue (c, diode_msg_encode_subscribe_ok_from (s->name, first,
-          s->owner));
+  /* Naming the publisher lets a pinned viewer check it itself. A relay
+   * also learns the policy it must enforce and the path. */
+  if (conn_is_link (c)) {
+    gchar **path = stream_path_out (r, s);
+    gchar **allow = stream_allow_list (s);
+
+    conn_queue (c, diode_msg_encode_subscribe_ok_relay (s->name, first,
+            s->owner, s->access, s->fleet, (const gchar * const *) allow,
+            (const gchar * const *) path));
+    g_free (allow);
+    g_strfreev (path);
+  } else {
+    conn_queue (c, diode_msg_encode_subscribe_ok_from (s->name, first,
+            s->owner));
+  }
   if (!diode_session_sent (c->session, DIODE_MSG_SUBSCRIBE_OK, 0, &err)) {
     g_warning ("session refused SUBSCRIBE_OK: %s", err->message);
     g_clear_error (&err);
@@ -207,6 +220,15 @@ handle_hello (Conn * c, DiodeMsg * m)
   guint16 version = diode_session_get_version (c->session);
   gchar *agent;
 
+  /* A relay link needs version 2 (its paths, policies, LINK...): an older
+   * relay is told so rather than served as a viewer. */
+  if (!diode_session_check_link_version (c->session, &err)) {
+    relay_log (c->relay, RELAY_LOG_LINK, "refused relay %s (%s): %s",
+        c->address, c->peer, err->message);
+    conn_send_error (c, DIODE_ERR_VERSION, err->message);
+    g_clear_error (&err);
+    return;
+  }
   conn_queue (c, diode_msg_encode_welcome (version, c->relay->keepalive_ms,
           RELAY_AGENT));
   if (!diode_session_sent (c->session, DIODE_MSG_WELCOME, 0, &err)) {
@@ -479,6 +501,7 @@ handle_policy (Conn * c, DiodeMsg * m)
       diode_access_name (s->access), *s->fleet ? ", fleet " : "", s->fleet,
       g_hash_table_size (s->allow));
   stream_recheck_viewers (c->relay, s);
+  stream_forward_policy (c->relay, s);
 }
 
 static void
@@ -492,6 +515,23 @@ handle_subscribe (Conn * c, DiodeMsg * m)
 
   if (!name_acceptable (c, m->stream, "viewer"))
     return;
+  /* A relay's request that went through this relay already: a cycle. */
+  if (conn_is_link (c) && m->path && (diode_msg_path_contains ((const gchar
+                  * const *) m->path, diode_relay_get_address (r))
+          || diode_msg_path_length ((const gchar * const *) m->path) >=
+          DIODE_MAX_PATH)) {
+    gchar *joined = g_strjoinv (",", m->path);
+    gchar *why = g_strdup_printf ("SUBSCRIBE for '%s' would close a cycle "
+        "or pass %u relays: it came through %s, and this relay is %s",
+        m->stream, DIODE_MAX_PATH, joined, diode_relay_get_address (r));
+
+    relay_log (r, RELAY_LOG_LINK, "refused relay %s (%s): %s", c->address,
+        c->peer, why);
+    conn_send_error (c, DIODE_ERR_LOOP, why);
+    g_free (why);
+    g_free (joined);
+    return;
+  }
   s = stream_lookup (r, m->stream);
   c->start_seq = m->start_seq;
   /* the codec gives a lowercase address or NULL */
@@ -547,7 +587,12 @@ handle_subscribe (Conn * c, DiodeMsg * m)
   c->wait_ms = wait;
   s->linger_until = 0;
   g_info ("viewer %s waits up to %u ms for '%s'", c->address, wait, s->name);
-  /* Not carried here: ask the network (one pull per stream). */
+  /* Not carried here: ask the network (one pull per stream). The first
+   * downstream relay's path goes along (the loop check upstream). */
+  if (!s->pull && conn_is_link (c) && m->path) {
+    g_strfreev (s->req_path);
+    s->req_path = g_strdupv (m->path);
+  }
   pull_maybe_start (r, s);
 }
 
@@ -694,4 +739,53 @@ conn_process (Conn * c)
     handle_message (c, &m);
     diode_msg_clear (&m);
   }
+}
+
+gboolean
+conn_is_link (Conn * c)
+{
+  return diode_msg_is_link_dialect (diode_session_get_version (c->session),
+      diode_session_get_role (c->session));
+}
+
+gchar **
+stream_path_out (DiodeRelay * r, Stream * s)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  guint i;
+
+  for (i = 0; s->path && i < s->path->len; i++)
+    g_ptr_array_add (out, g_strdup (g_ptr_array_index (s->path, i)));
+  if (out->len < DIODE_MAX_PATH)
+    g_ptr_array_add (out, g_ascii_strdown (diode_relay_get_address (r), -1));
+  g_ptr_array_add (out, NULL);
+  return (gchar **) g_ptr_array_free (out, FALSE);
+}
+
+void
+stream_forward_policy (DiodeRelay * r, Stream * s)
+{
+  gchar **allow = stream_allow_list (s);
+  guint i;
+
+  for (i = 0; i < s->viewers->len; i++) {
+    Conn *v = g_ptr_array_index (s->viewers, i);
+    GBytes *f;
+    GError *err = NULL;
+
+    if (v->dead || !conn_is_link (v))
+      continue;
+    f = diode_msg_encode_policy (s->access, s->fleet,
+        (const gchar * const *) allow);
+    if (!f)
+      continue;
+    if (!diode_session_sent (v->session, DIODE_MSG_POLICY, 0, &err)) {
+      g_clear_error (&err);
+      g_bytes_unref (f);
+      continue;
+    }
+    conn_queue (v, f);
+    conn_flush (v);
+  }
+  g_free (allow);
 }

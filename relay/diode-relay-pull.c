@@ -100,8 +100,27 @@ pull_on_ready (Link * l)
     return;
   }
   start = stream_next_seq (s);
-  link_send (l, diode_msg_encode_subscribe (s->name, start, r->max_wait_ms),
-      DIODE_MSG_SUBSCRIBE);
+  if (l->version >= DIODE_PROTOCOL_VERSION_LINK) {
+    /* The path: who asked (a downstream relay's path, if one did), then
+     * this relay. */
+    gchar **path = diode_msg_path_append ((const gchar * const *)
+        s->req_path, diode_relay_get_address (r));
+
+    if (!path) {
+      relay_log (r, RELAY_LOG_LINK, "not pulling '%s': its request "
+          "already passed %u relays", s->name, DIODE_MAX_PATH);
+      l->refused = TRUE;
+      link_close (l, "path too long");
+      return;
+    }
+    link_send (l, diode_msg_encode_subscribe_relay (s->name, start,
+            r->max_wait_ms, NULL, (const gchar * const *) path),
+        DIODE_MSG_SUBSCRIBE);
+    g_strfreev (path);
+  } else {
+    link_send (l, diode_msg_encode_subscribe (s->name, start,
+            r->max_wait_ms), DIODE_MSG_SUBSCRIBE);
+  }
   l->state = LINK_SUBSCRIBING;
   peer = link_peer_string (l);
   relay_log (r, RELAY_LOG_LINK, "pull of '%s' from %s (%s): SUBSCRIBE at "
@@ -120,6 +139,7 @@ pull_subscribed (Link * l, DiodeMsg * m)
   Stream *s = l->stream;
   DiodeMsg policy = { 0 };
   gchar *peer = link_peer_string (l);
+  guint i;
 
   l->state = LINK_SUBSCRIBED;
   l->state_was_subscribed = TRUE;
@@ -128,20 +148,26 @@ pull_subscribed (Link * l, DiodeMsg * m)
     g_free (s->owner);
     s->owner = g_strdup (m->publisher);
   }
-  policy.access = DIODE_ACCESS_PRIVATE;
-  policy.fleet = NULL;
-  policy.allow = NULL;
-  stream_set_policy (s, &policy);
+  if (m->has_policy) {
+    stream_set_policy (s, m);
+  } else {
+    policy.access = DIODE_ACCESS_PRIVATE;
+    stream_set_policy (s, &policy);
+  }
   if (s->path)
     g_ptr_array_set_size (s->path, 0);
   else
     s->path = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (s->path, g_strdup (l->peer_address));
+  for (i = 0; m->path && m->path[i]; i++)
+    g_ptr_array_add (s->path, g_strdup (m->path[i]));
+  if (!m->path || !m->path[0])
+    g_ptr_array_add (s->path, g_ascii_strdown (l->peer_address, -1));
   relay_log (r, RELAY_LOG_LINK, "pull of '%s' from %s subscribed at seq %"
       G_GUINT64_FORMAT " (owner %s, %s)", s->name, peer, m->seq,
       s->owner ? s->owner : "unknown", diode_access_name (s->access));
   g_free (peer);
   stream_recheck_viewers (r, s);
+  stream_forward_policy (r, s);
 }
 
 /* CAPS, MEDIA, EOS from the upstream into the local ring. */
@@ -216,6 +242,15 @@ pull_handle_message (Link * l, DiodeMsg * m)
     case DIODE_MSG_MEDIA:
     case DIODE_MSG_EOS:
       pull_feed (l, m);
+      return;
+    case DIODE_MSG_POLICY:
+      /* The publisher changed it: enforce here, pass it on down. */
+      stream_set_policy (s, m);
+      relay_log (l->relay, RELAY_LOG_STREAM, "'%s' is now %s (policy "
+          "forwarded by the upstream)", s->name, diode_access_name
+          (s->access));
+      stream_recheck_viewers (l->relay, s);
+      stream_forward_policy (l->relay, s);
       return;
     case DIODE_MSG_ERROR:
       /* 1xx: refused (not there after the upstream's wait, not

@@ -12,6 +12,7 @@
 #define G_LOG_DOMAIN "diode-relay"
 
 #include "diode-relay-private.h"
+#include "diode-keepalive.h"
 
 /* Past HELLO (accepted connections) or WELCOME (links): keepalive runs. */
 static gboolean
@@ -35,6 +36,10 @@ relay_tick (gpointer user_data)
   g_hash_table_iter_init (&it, r->conns);
   while (g_hash_table_iter_next (&it, &key, NULL)) {
     Conn *c = key;
+    /* The keepalive rule lives in the protocol core (diode-keepalive.h),
+     * shared with the elements: PING after K quiet, dead after 3K. */
+    DiodeKeepalive ka = { r->keepalive_ms, c->last_rx, c->last_tx };
+    DiodeKeepaliveAction act = diode_keepalive_check (&ka, now, NULL);
 
     if (c->dead || conn_check_replies (c, now))
       continue;
@@ -56,9 +61,8 @@ relay_tick (gpointer user_data)
         continue;
       }
       conn_close (c, NULL);
-    } else if (r->keepalive_ms && c->phase == CONN_OPEN && !c->rx_paused
-        && conn_established (c)
-        && now - c->last_rx > (gint64) r->keepalive_ms * 3000) {
+    } else if (act == DIODE_KEEPALIVE_DEAD && c->phase == CONN_OPEN
+        && !c->rx_paused && conn_established (c)) {
       /* Silent for three keepalive periods: dead, frozen or cut off. */
       gchar *text = g_strdup_printf ("nothing received for %" G_GINT64_FORMAT
           " ms (keepalive %u ms)", (now - c->last_rx) / 1000, r->keepalive_ms);
@@ -102,7 +106,7 @@ relay_tick (gpointer user_data)
       }
     }
     /* Quiet towards this peer for a keepalive period: PING it. */
-    if (!c->dead && r->keepalive_ms && c->phase == CONN_OPEN
+    if (!c->dead && act != DIODE_KEEPALIVE_NONE && c->phase == CONN_OPEN
         && conn_established (c) && !c->out && g_queue_is_empty (&c->ctrl)
         && now - c->last_tx >= (gint64) r->keepalive_ms * 1000) {
       conn_queue (c, diode_msg_encode_ping (++c->ping_token));

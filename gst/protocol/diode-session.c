@@ -15,14 +15,17 @@ struct _DiodeSession
 {
   DiodeSessionEnd end;
   DiodeSessionState state;
-  DiodeRole role;               /* relay end: from HELLO */
+  DiodeRole role;               /* relay end: the peer's, from HELLO;
+                                   client end: its own, from sent_hello() */
   guint16 version;              /* negotiated, 0 before */
+  guint16 offer_min, offer_max; /* versions in the HELLO (either end) */
 
   gboolean hello_done;          /* relay end: HELLO received; client: sent */
   gboolean welcome_sent;        /* relay end */
-  /* A PUBLISH or SUBSCRIBE awaiting its answer (0: none). The client end
-   * shows a pending SUBSCRIBE as its own state (SUBSCRIBING), a pending
-   * PUBLISH only here; the relay end only here. */
+  /* A PUBLISH, SUBSCRIBE or LINK awaiting its answer (0: none). The
+   * client end shows a pending SUBSCRIBE or LINK as its own state
+   * (SUBSCRIBING, LINKING), a pending PUBLISH only here; the relay end
+   * only here. */
   DiodeMsgType pending;
 
   guint64 last_seq;             /* highest MEDIA/EOS seq seen, 0 before */
@@ -89,6 +92,10 @@ diode_session_state_name (DiodeSessionState state)
       return "SUBSCRIBED";
     case DIODE_SESSION_CLOSED:
       return "CLOSED";
+    case DIODE_SESSION_LINKING:
+      return "LINKING";
+    case DIODE_SESSION_LINKED:
+      return "LINKED";
     default:
       return "UNKNOWN";
   }
@@ -104,6 +111,37 @@ guint16
 diode_session_get_version (DiodeSession * s)
 {
   return s->version;
+}
+
+void
+diode_session_get_offered (DiodeSession * s, guint16 * version_min,
+    guint16 * version_max)
+{
+  if (version_min)
+    *version_min = s->offer_min;
+  if (version_max)
+    *version_max = s->offer_max;
+}
+
+gboolean
+diode_session_is_link (DiodeSession * s)
+{
+  return diode_msg_is_link_dialect (s->version, s->role);
+}
+
+gboolean
+diode_session_check_link_version (DiodeSession * s, GError ** error)
+{
+  g_return_val_if_fail (s != NULL, FALSE);
+
+  if (s->end != DIODE_SESSION_RELAY_END || s->role != DIODE_ROLE_RELAY
+      || s->version >= DIODE_PROTOCOL_VERSION_LINK)
+    return TRUE;
+  g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_VERSION,
+      "relay links need protocol version %d: the relay offered versions "
+      "%u..%u, this relay speaks 1..%d", DIODE_PROTOCOL_VERSION_LINK,
+      s->offer_min, s->offer_max, DIODE_PROTOCOL_VERSION_MAX);
+  return FALSE;
 }
 
 guint16
@@ -314,7 +352,8 @@ received_error (DiodeSession * s, const DiodeMsg * msg)
   }
   if (s->end == DIODE_SESSION_CLIENT_END && s->pending != 0) {
     s->pending = 0;
-    if (s->state == DIODE_SESSION_SUBSCRIBING)
+    if (s->state == DIODE_SESSION_SUBSCRIBING
+        || s->state == DIODE_SESSION_LINKING)
       s->state = DIODE_SESSION_READY;
   }
 }
@@ -343,18 +382,26 @@ relay_end_admits (DiodeSession * s, guint type, GError ** error)
       return TRUE;
     case DIODE_MSG_PUBLISH:
     case DIODE_MSG_SUBSCRIBE:
+    case DIODE_MSG_LINK:
       if (s->state != DIODE_SESSION_READY)
         return unexpected (s, type, error);
       if (s->pending != 0)
         return set_error (error, DIODE_ERR_PROTOCOL,
             "%s while a %s is pending", diode_msg_type_name (type),
             diode_msg_type_name (s->pending));
+      /* the header check let LINK through only in the relay-link dialect */
+      if (type == DIODE_MSG_LINK)
+        return TRUE;
       /* Viewers only watch, publishers only publish; relay links do both. */
       if ((type == DIODE_MSG_PUBLISH && s->role == DIODE_ROLE_VIEWER) ||
           (type == DIODE_MSG_SUBSCRIBE && s->role == DIODE_ROLE_PUBLISHER))
         return set_error (error, DIODE_ERR_PROTOCOL,
             "%s from a client with role %s", diode_msg_type_name (type),
             s->role == DIODE_ROLE_VIEWER ? "VIEWER" : "PUBLISHER");
+      return TRUE;
+    case DIODE_MSG_ANNOUNCE:
+      if (s->state != DIODE_SESSION_LINKED)
+        return unexpected (s, type, error);
       return TRUE;
     case DIODE_MSG_CAPS:
     case DIODE_MSG_POLICY:
@@ -414,6 +461,24 @@ client_end_admits (DiodeSession * s, guint type, GError ** error)
       if (s->state != DIODE_SESSION_SUBSCRIBED)
         return unexpected (s, type, error);
       return TRUE;
+    case DIODE_MSG_POLICY:
+      /* an upstream forwards policy changes to a pulling relay */
+      if (s->state != DIODE_SESSION_SUBSCRIBED || !diode_session_is_link (s))
+        return unexpected (s, type, error);
+      return TRUE;
+    case DIODE_MSG_LINK_OK:
+      /* the answer to LINK, and again whenever the parent's path changes
+       * (the header check admits the type only on relay links) */
+      if (s->state != DIODE_SESSION_LINKING
+          && s->state != DIODE_SESSION_LINKED)
+        return set_error (error, DIODE_ERR_PROTOCOL,
+            "LINK_OK in state %s without a LINK sent",
+            diode_session_state_name (s->state));
+      return TRUE;
+    case DIODE_MSG_PULL:
+      if (s->state != DIODE_SESSION_LINKED)
+        return unexpected (s, type, error);
+      return TRUE;
     default:
       return unexpected (s, type, error);
   }
@@ -432,7 +497,7 @@ diode_session_frame_limit (DiodeSession * s, guint type)
     ok = relay_end_admits (s, type, NULL);
   else
     ok = client_end_admits (s, type, NULL);
-  return ok ? diode_msg_max_payload (type) : 0;
+  return ok ? diode_msg_max_payload_v (type, s->version, s->role) : 0;
 }
 
 /* Judges the header at head: the type's own rules first (unknown type,
@@ -443,7 +508,8 @@ admit_header (DiodeSession * s, GError ** error)
 {
   const guint8 *h = s->buf + s->head;
 
-  if (!diode_msg_check_header (h, &s->frame_len, error))
+  if (!diode_msg_check_header_v (h, s->version, s->role, &s->frame_len,
+          error))
     return FALSE;
   if (s->end == DIODE_SESSION_RELAY_END ? !relay_end_admits (s, h[0], error)
       : !client_end_admits (s, h[0], error))
@@ -465,13 +531,15 @@ relay_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
 
   switch (type) {
     case DIODE_MSG_HELLO:{
-      guint16 v = diode_version_choose (1, DIODE_PROTOCOL_VERSION,
+      guint16 v = diode_version_choose (1, DIODE_PROTOCOL_VERSION_MAX,
           msg->version_min, msg->version_max);
 
+      s->offer_min = msg->version_min;
+      s->offer_max = msg->version_max;
       if (v == 0)
         return set_error (error, DIODE_ERR_VERSION,
             "client speaks versions %u..%u, relay speaks 1..%u",
-            msg->version_min, msg->version_max, DIODE_PROTOCOL_VERSION);
+            msg->version_min, msg->version_max, DIODE_PROTOCOL_VERSION_MAX);
       if (msg->role < DIODE_ROLE_PUBLISHER || msg->role > DIODE_ROLE_RELAY)
         return set_error (error, DIODE_ERR_PROTOCOL,
             "HELLO with unknown role %u", msg->role);
@@ -486,6 +554,7 @@ relay_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
       return TRUE;
     case DIODE_MSG_PUBLISH:
     case DIODE_MSG_SUBSCRIBE:
+    case DIODE_MSG_LINK:
       s->pending = type;
       return TRUE;
     case DIODE_MSG_MEDIA:
@@ -513,12 +582,17 @@ client_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
       received_error (s, msg);
       return TRUE;
     case DIODE_MSG_WELCOME:
-      if (msg->version < 1 || msg->version > DIODE_PROTOCOL_VERSION)
+      if (msg->version < MAX (s->offer_min, 1)
+          || msg->version > s->offer_max)
         return set_error (error, DIODE_ERR_VERSION,
-            "relay chose version %u, client speaks 1..%u", msg->version,
-            DIODE_PROTOCOL_VERSION);
+            "relay chose version %u, client speaks %u..%u", msg->version,
+            s->offer_min, s->offer_max);
       s->version = msg->version;
       s->state = DIODE_SESSION_READY;
+      return TRUE;
+    case DIODE_MSG_LINK_OK:
+      s->pending = 0;
+      s->state = DIODE_SESSION_LINKED;
       return TRUE;
     case DIODE_MSG_PUBLISH_OK:
       s->pending = 0;
@@ -568,7 +642,9 @@ diode_session_next (DiodeSession * s, DiodeMsg * msg, GError ** error)
     return DIODE_SESSION_NEED_MORE;
 
   frame = take_frame (s);
-  ok = diode_msg_parse (frame, msg, &err);
+  /* with the version and role negotiated so far: the relay-link frames
+   * and fields exist only on relay links */
+  ok = diode_msg_parse_v (frame, s->version, s->role, msg, &err);
   g_bytes_unref (frame);
   if (!ok) {
     /* Any malformed frame ends the session, so report a fatal code even
@@ -633,6 +709,24 @@ relay_end_sent (DiodeSession * s, DiodeMsgType type, GError ** error)
       if (s->state != DIODE_SESSION_SUBSCRIBED)
         return illegal_send (s, type, error);
       return TRUE;
+    case DIODE_MSG_POLICY:
+      /* forwarding a policy change to a pulling relay */
+      if (s->state != DIODE_SESSION_SUBSCRIBED || !diode_session_is_link (s))
+        return illegal_send (s, type, error);
+      return TRUE;
+    case DIODE_MSG_LINK_OK:
+      /* the answer to LINK, or the parent's new path later */
+      if (!diode_session_is_link (s) || !((s->state == DIODE_SESSION_READY
+                  && s->pending == DIODE_MSG_LINK)
+              || s->state == DIODE_SESSION_LINKED))
+        return illegal_send (s, type, error);
+      s->pending = 0;
+      s->state = DIODE_SESSION_LINKED;
+      return TRUE;
+    case DIODE_MSG_PULL:
+      if (s->state != DIODE_SESSION_LINKED)
+        return illegal_send (s, type, error);
+      return TRUE;
     default:
       return illegal_send (s, type, error);
   }
@@ -646,6 +740,19 @@ client_end_sent (DiodeSession * s, DiodeMsgType type, GError ** error)
       if (s->state != DIODE_SESSION_AWAIT_WELCOME || s->hello_done)
         return illegal_send (s, type, error);
       s->hello_done = TRUE;
+      s->offer_min = 1;
+      s->offer_max = DIODE_PROTOCOL_VERSION;
+      return TRUE;
+    case DIODE_MSG_LINK:
+      if (s->state != DIODE_SESSION_READY || s->pending != 0
+          || !diode_session_is_link (s))
+        return illegal_send (s, type, error);
+      s->pending = DIODE_MSG_LINK;
+      s->state = DIODE_SESSION_LINKING;
+      return TRUE;
+    case DIODE_MSG_ANNOUNCE:
+      if (s->state != DIODE_SESSION_LINKED)
+        return illegal_send (s, type, error);
       return TRUE;
     case DIODE_MSG_PUBLISH:
       if (s->state != DIODE_SESSION_READY || s->pending != 0)
@@ -705,4 +812,20 @@ diode_session_sent (DiodeSession * s, DiodeMsgType type, guint16 error_code,
   if (s->end == DIODE_SESSION_RELAY_END)
     return relay_end_sent (s, type, error);
   return client_end_sent (s, type, error);
+}
+
+gboolean
+diode_session_sent_hello (DiodeSession * s, guint16 version_min,
+    guint16 version_max, DiodeRole role, GError ** error)
+{
+  g_return_val_if_fail (s != NULL, FALSE);
+
+  if (s->end != DIODE_SESSION_CLIENT_END || s->state == DIODE_SESSION_CLOSED)
+    return illegal_send (s, DIODE_MSG_HELLO, error);
+  if (!diode_session_sent (s, DIODE_MSG_HELLO, 0, error))
+    return FALSE;
+  s->offer_min = version_min;
+  s->offer_max = version_max;
+  s->role = role;
+  return TRUE;
 }

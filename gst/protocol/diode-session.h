@@ -11,8 +11,27 @@
  * writes a socket: callers own the I/O.
  *
  * States, relay end:   AWAIT_HELLO -> READY -> PUBLISHING | SUBSCRIBED
+ *                                         | LINKED (relay links)
  * States, client end:  AWAIT_WELCOME -> READY -> PUBLISHING | SUBSCRIBING -> SUBSCRIBED
+ *                                             | LINKING -> LINKED (relay links)
  * Any end: -> CLOSED after a fatal ERROR sent or received, or a protocol error.
+ *
+ * Relay links (protocol version 2, docs/protocol.md "Relay links"): on a
+ * connection of role RELAY that negotiated version 2 ("the relay-link
+ * dialect", diode_msg_is_link_dialect()) frames are parsed with
+ * diode_msg_parse_v() and these rows are added to the version-1 ones:
+ *   relay end,  READY, nothing pending: LINK (then pending until LINK_OK
+ *               or a refusal is sent);
+ *   relay end,  LINKED: ANNOUNCE, PING, PONG, ERROR; it may send LINK_OK
+ *               again and PULL; in SUBSCRIBED it may send POLICY;
+ *   client end, LINKING: LINK_OK, PING, PONG, ERROR (a refusal, 104 or
+ *               102, returns to READY);
+ *   client end, LINKED: LINK_OK (again), PULL, PING, PONG, ERROR; it may
+ *               send ANNOUNCE;
+ *   client end, SUBSCRIBED: POLICY too (the upstream forwards the
+ *               publisher's policy changes).
+ * The client end knows its role and offered versions from
+ * diode_session_sent_hello(), the relay end from the HELLO it received.
  */
 #pragma once
 
@@ -33,6 +52,9 @@ typedef enum {
   DIODE_SESSION_SUBSCRIBING,   /* client end: SUBSCRIBE sent, no SUBSCRIBE_OK yet */
   DIODE_SESSION_SUBSCRIBED,
   DIODE_SESSION_CLOSED,
+  /* version 2, role RELAY (after CLOSED so the values above stay) */
+  DIODE_SESSION_LINKING,       /* client end: LINK sent, no LINK_OK yet */
+  DIODE_SESSION_LINKED,        /* a control link between two relays */
 } DiodeSessionState;
 
 typedef enum {
@@ -52,8 +74,31 @@ DiodeSession     *diode_session_new        (DiodeSessionEnd end);
 void              diode_session_free       (DiodeSession *s);
 DiodeSessionState diode_session_get_state  (DiodeSession *s);
 const gchar      *diode_session_state_name (DiodeSessionState state);
-DiodeRole         diode_session_get_role   (DiodeSession *s); /* relay end: from HELLO; 0 before */
-guint16           diode_session_get_version(DiodeSession *s); /* 0 until negotiated */
+/* Relay end: the peer's role, from its HELLO. Client end: this end's own
+ * role, from diode_session_sent_hello() (0 after a plain
+ * diode_session_sent (HELLO)). 0 before. */
+DiodeRole         diode_session_get_role   (DiodeSession *s);
+/* The negotiated version: relay end, the one it chose from HELLO (the
+ * highest both speak, relays speaking 1..DIODE_PROTOCOL_VERSION_MAX), which
+ * its WELCOME must carry; client end, the one WELCOME carried. 0 until
+ * then. */
+guint16           diode_session_get_version(DiodeSession *s);
+/* Relay end, after HELLO: the version range the peer offered. */
+void              diode_session_get_offered (DiodeSession *s, guint16 *version_min,
+                                             guint16 *version_max);
+/* TRUE when the connection speaks the relay-link dialect (role RELAY,
+ * version 2 or later). */
+gboolean          diode_session_is_link    (DiodeSession *s);
+
+/* Relay end, right after next() returned the HELLO and before WELCOME is
+ * sent: FALSE for a HELLO of role RELAY that negotiated a version below
+ * DIODE_PROTOCOL_VERSION_LINK (a relay of an older release, or one offering
+ * 1..1). @error then holds code 201 VERSION and the text to send ("relay
+ * links need protocol version 2 ..."): the caller sends that ERROR instead
+ * of WELCOME (diode_session_sent (ERROR, 201) closes the session). The
+ * session does not refuse such a HELLO itself so that a caller may still
+ * choose to serve version-1 relay connections. */
+gboolean          diode_session_check_link_version (DiodeSession *s, GError **error);
 
 /* Append received bytes. The header of the frame next() returns next is
  * judged as soon as its 8th byte is in, before any of its payload is kept:
@@ -79,6 +124,15 @@ DiodeSessionResult diode_session_next (DiodeSession *s, DiodeMsg *msg, GError **
  * once CLOSED), so the error next() returned can always be reported. */
 gboolean           diode_session_sent (DiodeSession *s, DiodeMsgType type,
                                        guint16 error_code, GError **error);
+
+/* Client end: the HELLO this end sent offered @version_min..@version_max
+ * as @role. The same as diode_session_sent (HELLO) (which assumes 1..
+ * DIODE_PROTOCOL_VERSION and no role), and also tells the session which
+ * WELCOME versions to accept and, for role RELAY, that a WELCOME of
+ * version 2 or later makes this a relay link. */
+gboolean           diode_session_sent_hello (DiodeSession *s, guint16 version_min,
+                                             guint16 version_max, DiodeRole role,
+                                             GError **error);
 
 /* Version negotiation helper: highest version in both ranges, or 0. */
 guint16            diode_version_choose (guint16 our_min, guint16 our_max,

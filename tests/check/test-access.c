@@ -541,7 +541,11 @@ raw_hello (Raw * c, DiodeRole role)
 {
   DiodeMsg m = { 0 };
 
-  raw_send (c, diode_msg_encode_hello (1, 1, role, "access-test/0"));
+  /* a relay link needs version 2 (issue 9); its SUBSCRIBE_OK then carries
+   * the policy and path after the version-1 fields, which this reader
+   * ignores */
+  raw_send (c, diode_msg_encode_hello (1, role == DIODE_ROLE_RELAY ? 2 : 1,
+          role, "access-test/0"));
   raw_expect (c, DIODE_MSG_WELCOME, &m, "HELLO");
   diode_msg_clear (&m);
 }

@@ -16,11 +16,13 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 
+#include <signal.h>
 #include <string.h>
 
 #include "fixture.h"
 #include "rawclient.h"
 #include "diode-msg.h"
+#include "diode-identity.h"
 
 #define CAPS_STR "video/x-h264, stream-format=(string)byte-stream, " \
   "alignment=(string)au, width=(int)320, height=(int)240, " \
@@ -216,7 +218,7 @@ GST_START_TEST (test_failover_no_gap)
   GstHarness *view;
   guint i;
 
-  trust (mid, leaf);
+  /* public: relays need no trust for it (the policy travels with it) */
 
   fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
   push (pub, 0, GOP);
@@ -248,6 +250,139 @@ GST_START_TEST (test_failover_no_gap)
   g_object_unref (leaf);
   g_object_unref (mid);
   g_object_unref (root);
+}
+
+GST_END_TEST;
+
+/* The same with mid as a diode-relay process that freezes (SIGSTOP): no
+ * EOF, no reset, only silence. The leaf notices by keepalive (3 x 800 ms)
+ * and moves to the fallback; its viewer gets every buffer, in order. */
+GST_START_TEST (test_failover_frozen_upstream)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  gchar *leaf_key = g_build_filename (fixture_config_dir (), "leaf.pem",
+      NULL);
+  DiodeIdentity *leaf_id = diode_identity_load_or_create (leaf_key, NULL);
+  gchar *conf = g_build_filename (fixture_config_dir (), "mid.conf", NULL);
+  gchar *text = g_strdup_printf ("[relays]\ntrusted=%s\n",
+      diode_identity_get_address (leaf_id));
+  gchar *up = g_strdup_printf ("%s@127.0.0.1:%u", diode_relay_get_address
+      (root), diode_relay_get_port (root));
+  const gchar *args[] = { "--upstream", up, "--config", conf, NULL };
+  FixtureRelayProc *mid;
+  gchar *mid_ep, *root_ep;
+  const gchar *fb[2] = { NULL, NULL };
+  DiodeRelay *leaf;
+  GstHarness *pub, *view;
+  GError *err = NULL;
+  gint64 frozen_at, gap_ms;
+  guint i, next;
+
+  fail_unless (g_file_set_contents (conf, text, -1, NULL));
+  mid = fixture_relay_proc_start (DIODE_RELAY_PATH, args);
+  mid_ep = g_strdup_printf ("%s@127.0.0.1:%u", mid->address, mid->port);
+  root_ep = up;
+  fb[0] = root_ep;
+  leaf = diode_relay_new ("127.0.0.1:0", leaf_key);
+  g_object_set (leaf, "upstream", mid_ep, "fallbacks", fb, NULL);
+  fail_unless (diode_relay_start (leaf, &err));
+
+  pub = publisher (root, "cam");
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  view = viewer (leaf, "cam");
+  for (i = 0; i < GOP; i++)
+    expect_buffer (view, i);
+
+  kill (mid->pid, SIGSTOP);
+  frozen_at = g_get_monotonic_time ();
+  /* a live camera: a buffer every 33 ms while the leaf notices */
+  next = GOP;
+  for (i = 0; i < 6 * 30; i++) {
+    GstBuffer *b;
+
+    push (pub, next++, 1);
+    g_usleep (33 * 1000);
+    if ((b = gst_harness_try_pull (view))) {
+      fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), GOP);
+      gst_buffer_unref (b);
+      break;
+    }
+  }
+  gap_ms = ms_since (frozen_at);
+  GST_INFO ("first buffer through the fallback %" G_GINT64_FORMAT " ms "
+      "after the upstream froze", gap_ms);
+  g_printerr ("fail-over after a freeze: first buffer via the fallback "
+      "after %" G_GINT64_FORMAT " ms\n", gap_ms);
+  fail_unless (i < 6 * 30, "no buffer through the fallback within 6 s");
+  for (i = GOP + 1; i < next; i++)
+    expect_buffer (view, i);
+
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  fixture_relay_proc_stop (mid);
+  g_object_unref (root);
+  diode_identity_unref (leaf_id);
+  g_free (mid_ep);
+  g_free (up);
+  g_free (conf);
+  g_free (text);
+  g_free (leaf_key);
+}
+
+GST_END_TEST;
+
+/* A private stream goes only to a downstream relay the upstream trusts
+ * ([relays] trusted, reloaded like SIGHUP), and the policy travels with
+ * it: the leaf serves its owner and refuses another identity. */
+GST_START_TEST (test_private_needs_trust)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 500);
+  gchar *hp = diode_relay_get_hostport (root);
+  GstElement *e = gst_element_factory_make ("diodesink", NULL);
+  GstHarness *pub, *view;
+  RawClient *bob;
+  DiodeMsg m = { 0 };
+  guint i;
+
+  g_object_set (e, "relay", hp, "stream", "vault", "access",
+      DIODE_ACCESS_PRIVATE, NULL);
+  pub = gst_harness_new_with_element (e, "sink", NULL);
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (pub, CAPS_STR);
+  gst_harness_play (pub);
+  fail_unless (fixture_wait_publisher (root, "vault", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+
+  /* untrusted: the root refuses the leaf's pull; nothing reaches it */
+  view = viewer (leaf, "vault");
+  g_usleep (1500 * 1000);
+  fail_unless_equals_int (diode_relay_count_viewers (root, "vault"), 0);
+  fail_unless_equals_uint64 (diode_relay_get_last_seq (leaf, "vault"), 0);
+
+  /* trusted: the leaf's next attempt gets it, the owner watches */
+  trust (root, leaf);
+  for (i = 0; i < GOP; i++)
+    expect_buffer (view, i);
+
+  /* another identity at the leaf: the policy travelled, it is refused */
+  bob = raw_open (leaf, 0, "bob.pem");
+  raw_send_frame (bob, diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER,
+          "links-test/0"));
+  raw_expect_next (bob, DIODE_MSG_WELCOME, &m, "bob HELLO");
+  diode_msg_clear (&m);
+  raw_send_frame (bob, diode_msg_encode_subscribe ("vault", 0, 0));
+  raw_expect_error_says (bob, DIODE_ERR_NOT_AUTHORIZED, "bob at the leaf",
+      "'vault'", "private", NULL);
+  raw_free (bob, FALSE);
+
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+  g_free (hp);
 }
 
 GST_END_TEST;
@@ -312,6 +447,8 @@ links_suite (void)
   tcase_add_test (tc, test_pull_up);
   tcase_add_test (tc, test_one_pull_per_stream);
   tcase_add_test (tc, test_failover_no_gap);
+  tcase_add_test (tc, test_failover_frozen_upstream);
+  tcase_add_test (tc, test_private_needs_trust);
   return s;
 }
 

@@ -58,13 +58,78 @@ typedef enum
   CLIENT_READY,
   CLIENT_PUBLISHING,
   CLIENT_SUBSCRIBED,
+  /* relay links: role RELAY, version 2 (docs/protocol.md "Relay links") */
+  LINK_RELAY_READY,
+  LINK_RELAY_PENDING,           /* LINK received, no answer sent */
+  LINK_RELAY_LINKED,
+  LINK_RELAY_SUBSCRIBED,        /* a pull: the relay serves the stream */
+  LINK_RELAY_PUBLISHING,        /* a push: the relay receives it */
+  LINK_CLIENT_READY,
+  LINK_CLIENT_LINKING,
+  LINK_CLIENT_LINKED,
+  LINK_CLIENT_SUBSCRIBED,
+  LINK_CLIENT_PUBLISHING,
 } Where;
+
+static DiodeSession *
+link_session_at (Where where)
+{
+  DiodeSession *s;
+
+  if (where >= LINK_CLIENT_READY) {
+    s = diode_session_new (DIODE_SESSION_CLIENT_END);
+    fail_unless (diode_session_sent_hello (s, 1, 2, DIODE_ROLE_RELAY, NULL));
+    feed (s, diode_msg_encode_welcome (2, 0, "relay"));
+    next_is (s, DIODE_MSG_WELCOME);
+    fail_unless (diode_session_is_link (s));
+    if (where == LINK_CLIENT_LINKING || where == LINK_CLIENT_LINKED) {
+      sent (s, DIODE_MSG_LINK);
+      if (where == LINK_CLIENT_LINKED) {
+        feed (s, diode_msg_encode_link_ok (NULL));
+        next_is (s, DIODE_MSG_LINK_OK);
+      }
+    } else if (where == LINK_CLIENT_SUBSCRIBED) {
+      sent (s, DIODE_MSG_SUBSCRIBE);
+      feed (s, diode_msg_encode_subscribe_ok_relay ("cam", 1, NULL, 0, NULL,
+              NULL, NULL));
+      next_is (s, DIODE_MSG_SUBSCRIBE_OK);
+    } else if (where == LINK_CLIENT_PUBLISHING) {
+      sent (s, DIODE_MSG_PUBLISH);
+      feed (s, diode_msg_encode_publish_ok ("cam", 1));
+      next_is (s, DIODE_MSG_PUBLISH_OK);
+    }
+    return s;
+  }
+  s = diode_session_new (DIODE_SESSION_RELAY_END);
+  feed (s, diode_msg_encode_hello (1, 2, DIODE_ROLE_RELAY, "child"));
+  next_is (s, DIODE_MSG_HELLO);
+  fail_unless (diode_session_is_link (s));
+  sent (s, DIODE_MSG_WELCOME);
+  if (where == LINK_RELAY_PENDING || where == LINK_RELAY_LINKED) {
+    feed (s, diode_msg_encode_link ());
+    next_is (s, DIODE_MSG_LINK);
+    if (where == LINK_RELAY_LINKED)
+      sent (s, DIODE_MSG_LINK_OK);
+  } else if (where == LINK_RELAY_SUBSCRIBED) {
+    feed (s, diode_msg_encode_subscribe_relay ("cam", 0, 0, NULL, NULL));
+    next_is (s, DIODE_MSG_SUBSCRIBE);
+    sent (s, DIODE_MSG_SUBSCRIBE_OK);
+  } else if (where == LINK_RELAY_PUBLISHING) {
+    feed (s, diode_msg_encode_publish_relay ("cam", 0, NULL, NULL, NULL,
+            NULL));
+    next_is (s, DIODE_MSG_PUBLISH);
+    sent (s, DIODE_MSG_PUBLISH_OK);
+  }
+  return s;
+}
 
 static DiodeSession *
 session_at (Where where, DiodeRole role)
 {
   DiodeSession *s;
 
+  if (where >= LINK_RELAY_READY)
+    return link_session_at (where);
   if (where >= CLIENT_NO_HELLO) {
     s = diode_session_new (DIODE_SESSION_CLIENT_END);
     if (where == CLIENT_NO_HELLO)
@@ -114,7 +179,11 @@ where_name (Where where)
   static const gchar *names[] = { "relay AWAIT_HELLO", "relay READY",
     "relay READY (request pending)", "relay PUBLISHING/SUBSCRIBED",
     "client before HELLO", "client AWAIT_WELCOME", "client READY",
-    "client PUBLISHING", "client SUBSCRIBED"
+    "client PUBLISHING", "client SUBSCRIBED", "link relay READY",
+    "link relay READY (LINK pending)", "link relay LINKED",
+    "link relay SUBSCRIBED", "link relay PUBLISHING", "link client READY",
+    "link client LINKING", "link client LINKED", "link client SUBSCRIBED",
+    "link client PUBLISHING"
   };
   return names[where];
 }
@@ -323,6 +392,112 @@ GST_START_TEST (test_client_end_table)
 
 GST_END_TEST;
 
+/* The rows relay links add (role RELAY, version 2), and that none of them
+ * exists on a version-1 relay connection or for another role. */
+GST_START_TEST (test_link_tables)
+{
+  const guint P = DIODE_ERR_PROTOCOL, T = DIODE_ERR_TOO_LARGE;
+  const DiodeMsgType link_types[] = { DIODE_MSG_LINK, DIODE_MSG_LINK_OK,
+    DIODE_MSG_ANNOUNCE, DIODE_MSG_PULL
+  };
+  guint i;
+
+  /* not a relay link: every new type is refused from the header */
+  for (i = 0; i < G_N_ELEMENTS (link_types); i++) {
+    check (RELAY_READY, DIODE_ROLE_RELAY, link_types[i], 0, P);  /* v1 */
+    check (RELAY_READY, DIODE_ROLE_VIEWER, link_types[i], 0, P);
+    check (RELAY_READY, DIODE_ROLE_PUBLISHER, link_types[i], 0, P);
+    check (CLIENT_READY, 0, link_types[i], 0, P);
+    check (CLIENT_SUBSCRIBED, 0, link_types[i], 0, P);
+  }
+
+  /* relay end, READY: PUBLISH, SUBSCRIBE, LINK, PING, PONG, ERROR */
+  check (LINK_RELAY_READY, 0, DIODE_MSG_LINK, 1, 0);
+  check (LINK_RELAY_READY, 0, DIODE_MSG_LINK, DIODE_MAX_SMALL_PAYLOAD, 0);
+  check (LINK_RELAY_READY, 0, DIODE_MSG_LINK, DIODE_MAX_SMALL_PAYLOAD + 1, T);
+  check (LINK_RELAY_READY, 0, DIODE_MSG_PUBLISH, 40000, 0);
+  check (LINK_RELAY_READY, 0, DIODE_MSG_SUBSCRIBE, 900, 0);
+  check (LINK_RELAY_READY, 0, DIODE_MSG_PING, 8, 0);
+  check (LINK_RELAY_READY, 0, DIODE_MSG_ERROR, 100, 0);
+  check (LINK_RELAY_READY, 0, DIODE_MSG_ANNOUNCE, 100, P);
+  check (LINK_RELAY_READY, 0, DIODE_MSG_LINK_OK, 100, P);
+  check (LINK_RELAY_READY, 0, DIODE_MSG_PULL, 100, P);
+  check (LINK_RELAY_READY, 0, DIODE_MSG_MEDIA, 100, P);
+  /* LINK pending: nothing new; ANNOUNCE only once LINK_OK was sent */
+  check (LINK_RELAY_PENDING, 0, DIODE_MSG_ANNOUNCE, 100, P);
+  check (LINK_RELAY_PENDING, 0, DIODE_MSG_LINK, 0, P);
+  check (LINK_RELAY_PENDING, 0, DIODE_MSG_PUBLISH, 100, P);
+  check (LINK_RELAY_PENDING, 0, DIODE_MSG_PING, 8, 0);
+  /* LINKED: ANNOUNCE, PING, PONG, ERROR */
+  check (LINK_RELAY_LINKED, 0, DIODE_MSG_ANNOUNCE, DIODE_MAX_ANNOUNCE_PAYLOAD,
+      0);
+  check (LINK_RELAY_LINKED, 0, DIODE_MSG_ANNOUNCE,
+      DIODE_MAX_ANNOUNCE_PAYLOAD + 1, T);
+  check (LINK_RELAY_LINKED, 0, DIODE_MSG_PING, 8, 0);
+  check (LINK_RELAY_LINKED, 0, DIODE_MSG_PONG, 8, 0);
+  check (LINK_RELAY_LINKED, 0, DIODE_MSG_ERROR, 100, 0);
+  check (LINK_RELAY_LINKED, 0, DIODE_MSG_LINK, 0, P);
+  check (LINK_RELAY_LINKED, 0, DIODE_MSG_PUBLISH, 100, P);
+  check (LINK_RELAY_LINKED, 0, DIODE_MSG_SUBSCRIBE, 100, P);
+  check (LINK_RELAY_LINKED, 0, DIODE_MSG_PULL, 100, P);
+  check (LINK_RELAY_LINKED, 0, DIODE_MSG_LINK_OK, 100, P);
+  check (LINK_RELAY_LINKED, 0, DIODE_MSG_MEDIA, 100, P);
+  check (LINK_RELAY_LINKED, 0, DIODE_MSG_POLICY, 100, P);
+  /* a pull served: nothing comes up but keepalive and errors */
+  check (LINK_RELAY_SUBSCRIBED, 0, DIODE_MSG_MEDIA, 100, P);
+  check (LINK_RELAY_SUBSCRIBED, 0, DIODE_MSG_ANNOUNCE, 100, P);
+  check (LINK_RELAY_SUBSCRIBED, 0, DIODE_MSG_PING, 8, 0);
+  /* a push received: as from a publisher */
+  check (LINK_RELAY_PUBLISHING, 0, DIODE_MSG_MEDIA, DIODE_MAX_MEDIA_PAYLOAD,
+      0);
+  check (LINK_RELAY_PUBLISHING, 0, DIODE_MSG_CAPS, DIODE_MAX_CAPS_PAYLOAD, 0);
+  check (LINK_RELAY_PUBLISHING, 0, DIODE_MSG_POLICY, 41477, 0);
+  check (LINK_RELAY_PUBLISHING, 0, DIODE_MSG_EOS, 8, 0);
+  check (LINK_RELAY_PUBLISHING, 0, DIODE_MSG_ANNOUNCE, 100, P);
+
+  /* client end, READY: nothing new before LINK */
+  check (LINK_CLIENT_READY, 0, DIODE_MSG_LINK_OK, 100, P);
+  check (LINK_CLIENT_READY, 0, DIODE_MSG_PULL, 100, P);
+  check (LINK_CLIENT_READY, 0, DIODE_MSG_PING, 8, 0);
+  /* LINKING: LINK_OK, PING, PONG, ERROR */
+  check (LINK_CLIENT_LINKING, 0, DIODE_MSG_LINK_OK, DIODE_MAX_SMALL_PAYLOAD,
+      0);
+  check (LINK_CLIENT_LINKING, 0, DIODE_MSG_LINK_OK,
+      DIODE_MAX_SMALL_PAYLOAD + 1, T);
+  check (LINK_CLIENT_LINKING, 0, DIODE_MSG_PULL, 100, P);
+  check (LINK_CLIENT_LINKING, 0, DIODE_MSG_ERROR, 100, 0);
+  check (LINK_CLIENT_LINKING, 0, DIODE_MSG_PONG, 8, 0);
+  check (LINK_CLIENT_LINKING, 0, DIODE_MSG_ANNOUNCE, 100, P);
+  /* LINKED: LINK_OK, PULL, PING, PONG, ERROR */
+  check (LINK_CLIENT_LINKED, 0, DIODE_MSG_LINK_OK, 100, 0);
+  check (LINK_CLIENT_LINKED, 0, DIODE_MSG_PULL, DIODE_MAX_SMALL_PAYLOAD, 0);
+  check (LINK_CLIENT_LINKED, 0, DIODE_MSG_PULL, DIODE_MAX_SMALL_PAYLOAD + 1,
+      T);
+  check (LINK_CLIENT_LINKED, 0, DIODE_MSG_PING, 8, 0);
+  check (LINK_CLIENT_LINKED, 0, DIODE_MSG_ERROR, 100, 0);
+  check (LINK_CLIENT_LINKED, 0, DIODE_MSG_ANNOUNCE, 100, P);
+  check (LINK_CLIENT_LINKED, 0, DIODE_MSG_LINK, 100, P);
+  check (LINK_CLIENT_LINKED, 0, DIODE_MSG_MEDIA, 100, P);
+  check (LINK_CLIENT_LINKED, 0, DIODE_MSG_SUBSCRIBE_OK, 100, P);
+  /* SUBSCRIBED (a pull): CAPS, MEDIA, EOS, POLICY, PING, PONG, ERROR */
+  check (LINK_CLIENT_SUBSCRIBED, 0, DIODE_MSG_POLICY, 41477, 0);
+  check (LINK_CLIENT_SUBSCRIBED, 0, DIODE_MSG_POLICY,
+      DIODE_MAX_POLICY_PAYLOAD + 1, T);
+  check (LINK_CLIENT_SUBSCRIBED, 0, DIODE_MSG_MEDIA, DIODE_MAX_MEDIA_PAYLOAD,
+      0);
+  check (LINK_CLIENT_SUBSCRIBED, 0, DIODE_MSG_CAPS, 100, 0);
+  check (LINK_CLIENT_SUBSCRIBED, 0, DIODE_MSG_EOS, 8, 0);
+  check (LINK_CLIENT_SUBSCRIBED, 0, DIODE_MSG_PULL, 100, P);
+  check (LINK_CLIENT_SUBSCRIBED, 0, DIODE_MSG_LINK_OK, 100, P);
+  /* PUBLISHING (a push): as a publisher */
+  check (LINK_CLIENT_PUBLISHING, 0, DIODE_MSG_MEDIA, 100, P);
+  check (LINK_CLIENT_PUBLISHING, 0, DIODE_MSG_POLICY, 100, P);
+  check (LINK_CLIENT_PUBLISHING, 0, DIODE_MSG_PULL, 100, P);
+  check (LINK_CLIENT_PUBLISHING, 0, DIODE_MSG_PING, 8, 0);
+}
+
+GST_END_TEST;
+
 /* A header split over two feeds is judged when its 8th byte arrives; the
  * refusal drops the 7 bytes already kept. */
 GST_START_TEST (test_header_in_pieces)
@@ -458,6 +633,7 @@ admission_suite (void)
   tcase_add_test (tc, test_viewer_media_refused_from_header);
   tcase_add_test (tc, test_relay_end_table);
   tcase_add_test (tc, test_client_end_table);
+  tcase_add_test (tc, test_link_tables);
   tcase_add_test (tc, test_header_in_pieces);
   tcase_add_test (tc, test_buffered_bounded_by_admitted_frame);
   tcase_add_test (tc, test_client_end_still_flows);

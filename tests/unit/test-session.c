@@ -464,7 +464,10 @@ GST_START_TEST (test_relay_publisher_flow)
   fail_unless_equals_string (m.agent, "cam");
   diode_msg_clear (&m);
   fail_unless_equals_int (diode_session_get_role (s), DIODE_ROLE_PUBLISHER);
-  fail_unless_equals_int (diode_session_get_version (s), 1);
+  /* relays speak 1..2; version 2 changes nothing for a publisher */
+  fail_unless_equals_int (diode_session_get_version (s),
+      DIODE_PROTOCOL_VERSION_MAX);
+  fail_if (diode_session_is_link (s));
   sent_ok (s, DIODE_MSG_WELCOME, 0);
   ASSERT_STATE (s, DIODE_SESSION_READY);
   sent_refused (s, DIODE_MSG_WELCOME);
@@ -635,9 +638,9 @@ GST_START_TEST (test_relay_version_and_role)
   DiodeSession *s;
 
   s = diode_session_new (DIODE_SESSION_RELAY_END);
-  feed (s, diode_msg_encode_hello (2, 5, DIODE_ROLE_VIEWER, ""));
+  feed (s, diode_msg_encode_hello (3, 5, DIODE_ROLE_VIEWER, ""));
   expect_fails_with (s, DIODE_ERR_VERSION,
-      "client speaks versions 2..5, relay speaks 1..1");
+      "client speaks versions 3..5, relay speaks 1..2");
   diode_session_free (s);
 
   s = diode_session_new (DIODE_SESSION_RELAY_END);
@@ -650,9 +653,14 @@ GST_START_TEST (test_relay_version_and_role)
   expect_fails (s, DIODE_ERR_VERSION);
   diode_session_free (s);
 
-  /* a newer client that still speaks 1 gets 1 */
+  /* a newer client gets the relay's highest, a version-1 client 1 */
   s = diode_session_new (DIODE_SESSION_RELAY_END);
   feed (s, diode_msg_encode_hello (1, 9, DIODE_ROLE_VIEWER, ""));
+  expect_type (s, DIODE_MSG_HELLO);
+  fail_unless_equals_int (diode_session_get_version (s), 2);
+  diode_session_free (s);
+  s = diode_session_new (DIODE_SESSION_RELAY_END);
+  feed (s, diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER, ""));
   expect_type (s, DIODE_MSG_HELLO);
   fail_unless_equals_int (diode_session_get_version (s), 1);
   diode_session_free (s);
