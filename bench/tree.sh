@@ -261,7 +261,7 @@ case_scale () {
     tree_node "mid$m" $(child_of root)
     relays="$relays $RELAY_PID"
   done
-  per=$(( (SCALE_VIEWERS + 15) / 16 ))
+  per=$((SCALE_VIEWERS / 16)); extra=$((SCALE_VIEWERS % 16))
   loads=""
   for i in $(seq 0 15); do
     # shellcheck disable=SC2046
@@ -273,7 +273,7 @@ case_scale () {
   RELAY_PORT=$root_port RELAY_ADDR=$root_addr
   start_diode_pub pub "$max" big
   for i in $(seq 0 15); do
-    load_at "leaf$i" "$per" big "load-leaf$i"
+    load_at "leaf$i" $((per + (i < extra ? 1 : 0))) big "load-leaf$i"
     loads="$loads $LOAD_TPID"
   done
   sleep 8
@@ -291,7 +291,7 @@ case_scale () {
     failed=$((failed + $(echo "$j" | python3 -c 'import json,sys; print(json.load(sys.stdin)["failed"])')))
   done
   secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')
-  echo "{\"case\":\"scale\",\"viewers\":$((per * 16)),\"full_rate\":$full,\"failed\":$failed,\"root_in\":$((in1 - in0)),\"root_out\":$((out1 - out0)),\"root_subscribers\":$subs,\"relays_cpu_s\":$(awk -v a="$c0" -v b="$c1" -v h="$(getconf CLK_TCK)" 'BEGIN{printf "%.3f", (b - a) / h}'),\"seconds\":$secs}" >> "$out"
+  echo "{\"case\":\"scale\",\"viewers\":$SCALE_VIEWERS,\"full_rate\":$full,\"failed\":$failed,\"root_in\":$((in1 - in0)),\"root_out\":$((out1 - out0)),\"root_subscribers\":$subs,\"relays_cpu_s\":$(awk -v a="$c0" -v b="$c1" -v h="$(getconf CLK_TCK)" 'BEGIN{printf "%.3f", (b - a) / h}'),\"seconds\":$secs}" >> "$out"
   log "scale run done"
   stop_all
 }
