@@ -99,7 +99,8 @@ may_publish (Conn * c, Stream * s, const gchar * name, gchar ** why)
   }
   if (!s || !s->owner || !g_ascii_strcasecmp (s->owner, c->address))
     return TRUE;
-  if (s->source == SOURCE_PULLED && s->pull) {
+  if ((s->source == SOURCE_PULLED && s->pull)
+      || (s->source == SOURCE_PUSHED && (s->publisher || s->push_pending))) {
     gchar *shown = diode_name_escape (name);
 
     *why = g_strdup_printf ("name '%s' is owned by %s, which publishes it "
@@ -161,6 +162,9 @@ conn_allowed (Conn * c, Stream * s, gchar ** why)
   DiodeRelay *r = c->relay;
   gchar *own = NULL;
 
+  /* A push to our own upstream: the operator chose that relay. */
+  if (c->outgoing)
+    return TRUE;
   if (stream_allows (r, s, c->address, &own))
     return TRUE;
   if (diode_session_get_role (c->session) != DIODE_ROLE_RELAY) {

@@ -341,6 +341,13 @@ conn_release_publisher (Conn * c)
   g_mutex_lock (&r->lock);
   s->publisher = NULL;
   g_mutex_unlock (&r->lock);
+  if (s->source == SOURCE_PUSHED) {
+    /* A child's push ended: relay_pulls_tick asks again if someone still
+     * watches; no publisher grace for it. */
+    r->links_kick = TRUE;
+    return;
+  }
+  directory_local_changed (r, s, FALSE);
   s->owner_until = g_get_monotonic_time () + (gint64) r->name_grace_ms * 1000;
   if (!s->eos) {
     s->grace_until = g_get_monotonic_time () + (gint64) r->grace_ms * 1000;
@@ -470,6 +477,7 @@ relay_reap (DiodeRelay * r)
     /* An outgoing connection's owner decides what next (may connect
      * again: new Conns go to r->conns, never to this array's past). */
     link_conn_gone (c);
+    directory_child_gone (c);
     conn_free (c);
   }
   g_ptr_array_set_size (r->dead, 0);

@@ -2,26 +2,328 @@
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * One question, one place: a SUBSCRIBE for a name this relay does not
- * carry asks directory_locate() where the stream can be had. Today the
- * answer is "published here", "ask the upstream" (the tree's parent, which
- * asks its own, up to the root) or "nowhere known". Keeping the decision
- * behind this one function is what lets a later directory (streams
- * announced by child relays, or a DHT over thousands of independent
- * relays) replace it without touching the code that opens pulls.
+ * One question, one place: a SUBSCRIBE (or a parent's PULL) for a name
+ * this relay does not carry asks directory_locate() where the stream can
+ * be had: published here, announced by a child relay (then PULL it from
+ * that child, which pushes it), or "ask the upstream" (the tree's parent,
+ * which asks its own, up to the root). Keeping the decision behind this
+ * one function is what lets a later directory (a DHT over thousands of
+ * independent relays) replace the tree without touching the code that
+ * opens pulls and pushes.
+ *
+ * This file also keeps what the directory is made of on the parent side:
+ * child relays' control links (LINK answered with LINK_OK, or 104 LOOP
+ * when the child is in this relay's own upstream chain), their ANNOUNCEs
+ * (bounded by --max-announced per link and four times that in total;
+ * an announcement whose path already holds this relay is dropped), passed
+ * up with this relay appended to the path, and forgotten (WITHDRAWN
+ * upwards) when the child's link closes.
  */
 #define G_LOG_DOMAIN "diode-relay"
 
 #include "diode-relay-private.h"
 
+static void
+announced_free (gpointer data)
+{
+  Announced *a = data;
+
+  g_free (a->name);
+  g_free (a->owner);
+  g_free (a->fleet);
+  g_strfreev (a->allow);
+  g_strfreev (a->path);
+  g_free (a);
+}
+
+/* The child link that announced @name (the first linked), or NULL. */
+static Conn *
+directory_child_for (DiodeRelay * r, const gchar * name, Announced ** out)
+{
+  guint i;
+
+  for (i = 0; r->children && i < r->children->len; i++) {
+    Conn *c = g_ptr_array_index (r->children, i);
+    Announced *a;
+
+    if (c->dead || !c->announced)
+      continue;
+    a = g_hash_table_lookup (c->announced, name);
+    if (a) {
+      if (out)
+        *out = a;
+      return c;
+    }
+  }
+  return NULL;
+}
+
+Announced *
+directory_announced (DiodeRelay * r, const gchar * name)
+{
+  Announced *a = NULL;
+
+  directory_child_for (r, name, &a);
+  return a;
+}
+
 DirWhere
-directory_locate (DiodeRelay * r, const gchar * name)
+directory_locate (DiodeRelay * r, const gchar * name, Conn ** child)
 {
   Stream *s = stream_lookup (r, name);
+  Conn *c;
 
-  if (s && (s->publisher || s->source == SOURCE_LOCAL))
+  if (s && s->source == SOURCE_LOCAL)
     return DIR_LOCAL;
+  c = directory_child_for (r, name, NULL);
+  if (c) {
+    if (child)
+      *child = c;
+    return DIR_CHILD;
+  }
   if (r->endpoints && r->endpoints->len)
     return DIR_UPSTREAM;
   return DIR_NONE;
+}
+
+/* Our path as a parent: this relay, then its upstream chain. */
+static gchar **
+directory_own_path (DiodeRelay * r)
+{
+  const gchar *self[] = { diode_relay_get_address (r), NULL };
+  gchar **lower = diode_msg_path_append (NULL, self[0]);
+  guint i;
+
+  for (i = 0; r->upstream_path && r->upstream_path[i]; i++) {
+    gchar **next = diode_msg_path_append ((const gchar * const *) lower,
+        r->upstream_path[i]);
+
+    if (!next)
+      break;
+    g_strfreev (lower);
+    lower = next;
+  }
+  return lower;
+}
+
+static void
+send_link_ok (Conn * c)
+{
+  gchar **path = directory_own_path (c->relay);
+  GError *err = NULL;
+
+  if (!diode_session_sent (c->session, DIODE_MSG_LINK_OK, 0, &err)) {
+    g_clear_error (&err);
+    g_strfreev (path);
+    return;
+  }
+  conn_queue (c, diode_msg_encode_link_ok ((const gchar * const *) path));
+  g_strfreev (path);
+  conn_flush (c);
+}
+
+void
+directory_handle_link (Conn * c)
+{
+  DiodeRelay *r = c->relay;
+
+  /* A child that is one of our own upstreams would close a cycle. */
+  if (diode_msg_path_contains ((const gchar * const *) r->upstream_path,
+          c->address)) {
+    gchar *chain = g_strjoinv (" -> ", r->upstream_path);
+    gchar *why = g_strdup_printf ("linking %s under %s would close a cycle: "
+        "%s is already upstream of it (%s)", c->address,
+        diode_relay_get_address (r), c->address, chain);
+
+    relay_log (r, RELAY_LOG_LINK, "refused link from relay %s (%s): %s",
+        c->address, c->peer, why);
+    conn_send_error (c, DIODE_ERR_LOOP, why);
+    g_free (why);
+    g_free (chain);
+    return;
+  }
+  c->child_link = TRUE;
+  c->announced = g_hash_table_new_full (diode_name_hash, diode_name_equal,
+      NULL, announced_free);
+  g_ptr_array_add (r->children, c);
+  relay_log (r, RELAY_LOG_LINK, "child relay %s (%s) linked", c->address,
+      c->peer);
+  send_link_ok (c);
+}
+
+void
+directory_path_changed (DiodeRelay * r)
+{
+  guint i;
+
+  for (i = 0; r->children && i < r->children->len; i++) {
+    Conn *c = g_ptr_array_index (r->children, i);
+
+    if (!c->dead && c->phase == CONN_OPEN)
+      send_link_ok (c);
+  }
+}
+
+/* Does this relay still provide @name (locally or through another
+ * child)? Then a child's WITHDRAWN is not passed up. */
+static gboolean
+still_provided (DiodeRelay * r, const gchar * name)
+{
+  Stream *s = stream_lookup (r, name);
+
+  return (s && s->source == SOURCE_LOCAL && s->publisher)
+      || directory_child_for (r, name, NULL);
+}
+
+void
+directory_handle_announce (Conn * c, DiodeMsg * m)
+{
+  DiodeRelay *r = c->relay;
+  Announced *a;
+
+  if (!c->announced)
+    return;
+  if (m->op == DIODE_ANNOUNCE_WITHDRAWN) {
+    Stream *s = stream_lookup (r, m->stream);
+
+    /* the answer to a PULL it cannot serve: look elsewhere */
+    if (s && s->push_child == c && s->push_pending) {
+      s->push_pending = FALSE;
+      s->push_child = NULL;
+      r->links_kick = TRUE;
+    }
+    if (g_hash_table_remove (c->announced, m->stream)) {
+      r->n_announced--;
+      g_info ("child relay %s withdrew '%s'", c->address, m->stream);
+      if (!still_provided (r, m->stream))
+        upstream_announce (r, DIODE_ANNOUNCE_WITHDRAWN, m->stream, NULL, 0,
+            NULL, NULL, NULL);
+    }
+    return;
+  }
+  if (diode_msg_path_contains ((const gchar * const *) m->path,
+          diode_relay_get_address (r))) {
+    relay_log (r, RELAY_LOG_LINK, "dropped ANNOUNCE of '%s' from child "
+        "relay %s: its path already holds this relay (a loop)", m->stream,
+        c->address);
+    return;
+  }
+  if (!g_hash_table_contains (c->announced, m->stream)
+      && r->max_announced
+      && (g_hash_table_size (c->announced) >= r->max_announced
+          || r->n_announced >= 4 * (guint64) r->max_announced)) {
+    relay_log (r, RELAY_LOG_LIMIT, "ignored ANNOUNCE of '%s' from child "
+        "relay %s: %u streams announced by it, %u in all (limit %u per "
+        "link, %u in all, --max-announced)", m->stream, c->address,
+        g_hash_table_size (c->announced), r->n_announced, r->max_announced,
+        4 * r->max_announced);
+    return;
+  }
+  a = g_new0 (Announced, 1);
+  a->name = g_strdup (m->stream);
+  a->owner = g_strdup (m->owner);
+  a->access = m->access;
+  a->fleet = g_strdup (m->fleet ? m->fleet : "");
+  a->allow = g_strdupv (m->allow);
+  a->path = g_strdupv (m->path);
+  if (!g_hash_table_contains (c->announced, a->name))
+    r->n_announced++;
+  g_hash_table_replace (c->announced, a->name, a);
+  g_info ("child relay %s announces '%s'", c->address, a->name);
+  upstream_announce (r, DIODE_ANNOUNCE_AVAILABLE, a->name, a->owner,
+      a->access, a->fleet, (const gchar * const *) a->allow,
+      (const gchar * const *) a->path);
+  /* Subscribers already waiting for it here: ask for it now. */
+  {
+    Stream *s = stream_lookup (r, a->name);
+
+    if (s && s->source == SOURCE_NONE && stream_has_consumers (s))
+      pull_maybe_start (r, s);
+  }
+}
+
+/* relay_reap: a connection that was a child's control link is gone. */
+void
+directory_child_gone (Conn * c)
+{
+  DiodeRelay *r = c->relay;
+  GHashTableIter it;
+  gpointer v;
+  GPtrArray *names;
+  guint i;
+
+  if (!c->child_link)
+    return;
+  c->child_link = FALSE;
+  g_ptr_array_remove (r->children, c);
+  relay_log (r, RELAY_LOG_LINK, "child relay %s (%s) unlinked%s", c->address,
+      c->peer, r->stopping ? "" : "; forgetting what it announced");
+  /* Streams it was asked to push look elsewhere. */
+  g_hash_table_iter_init (&it, r->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    Stream *s = v;
+
+    if (s->push_child == c) {
+      s->push_child = NULL;
+      s->push_pending = FALSE;
+      r->links_kick = TRUE;
+    }
+  }
+  names = g_ptr_array_new_with_free_func (g_free);
+  g_hash_table_iter_init (&it, c->announced);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    g_ptr_array_add (names, g_strdup (((Announced *) v)->name));
+  r->n_announced -= g_hash_table_size (c->announced);
+  g_clear_pointer (&c->announced, g_hash_table_unref);
+  for (i = 0; !r->stopping && i < names->len; i++)
+    if (!still_provided (r, names->pdata[i]))
+      upstream_announce (r, DIODE_ANNOUNCE_WITHDRAWN, names->pdata[i], NULL,
+          0, NULL, NULL, NULL);
+  g_ptr_array_unref (names);
+}
+
+void
+directory_local_changed (DiodeRelay * r, Stream * s, gboolean available)
+{
+  if (available) {
+    gchar **allow = stream_allow_list (s);
+
+    upstream_announce (r, DIODE_ANNOUNCE_AVAILABLE, s->name, s->owner,
+        s->access, s->fleet, (const gchar * const *) allow, NULL);
+    g_free (allow);
+  } else if (!directory_child_for (r, s->name, NULL)) {
+    upstream_announce (r, DIODE_ANNOUNCE_WITHDRAWN, s->name, NULL, 0, NULL,
+        NULL, NULL);
+  }
+}
+
+void
+directory_announce_all (DiodeRelay * r)
+{
+  GHashTableIter it;
+  gpointer v;
+  guint i;
+
+  g_hash_table_iter_init (&it, r->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    Stream *s = v;
+
+    if (s->source == SOURCE_LOCAL && s->publisher)
+      directory_local_changed (r, s, TRUE);
+  }
+  for (i = 0; r->children && i < r->children->len; i++) {
+    Conn *c = g_ptr_array_index (r->children, i);
+    GHashTableIter ai;
+
+    if (c->dead || !c->announced)
+      continue;
+    g_hash_table_iter_init (&ai, c->announced);
+    while (g_hash_table_iter_next (&ai, NULL, &v)) {
+      Announced *a = v;
+
+      upstream_announce (r, DIODE_ANNOUNCE_AVAILABLE, a->name, a->owner,
+          a->access, a->fleet, (const gchar * const *) a->allow,
+          (const gchar * const *) a->path);
+    }
+  }
 }

@@ -127,6 +127,7 @@ link_free (Link * l)
   g_hash_table_remove (r->links, GUINT_TO_POINTER (l->id));
   link_clear_addrs (l);
   g_free (l->peer_address);
+  g_strfreev (l->link_path);
   g_free (l);
 }
 
@@ -189,6 +190,8 @@ link_connect_failed (Link * l, const gchar * why)
     upstream_link_down (l, why);
   else if (l->kind == LINK_PULL)
     pull_link_down (l, why);
+  else
+    push_link_down (l, why);
 }
 
 typedef struct {
@@ -514,6 +517,8 @@ link_handle_message (Conn * c, DiodeMsg * m)
         upstream_link_ready (l);
       else if (l->kind == LINK_PULL)
         pull_on_ready (l);
+      else
+        push_on_ready (l);
       return;
     }
     case DIODE_MSG_PING:
@@ -548,8 +553,8 @@ link_handle_message (Conn * c, DiodeMsg * m)
     upstream_handle_message (l, m);
   else if (l->kind == LINK_PULL)
     pull_handle_message (l, m);
-  else if (m->type != DIODE_MSG_ERROR)
-    conn_send_error (c, DIODE_ERR_PROTOCOL, "unexpected message");
+  else
+    push_handle_message (l, m);
 }
 
 /* relay_reap: a link's connection is gone. The link stays (idle); its
@@ -582,6 +587,8 @@ link_conn_gone (Conn * c)
     upstream_link_down (l, why);
   else if (l->kind == LINK_PULL)
     pull_link_down (l, why);
+  else
+    push_link_down (l, why);
   g_free (why);
 }
 
@@ -609,4 +616,7 @@ relay_links_stop (DiodeRelay * r)
     link_free (it->data);
   g_list_free (all);
   r->control = NULL;
+  r->probe = NULL;
+  /* a relay started again links afresh */
+  g_clear_pointer (&r->upstream_path, g_strfreev);
 }

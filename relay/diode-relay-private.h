@@ -133,7 +133,19 @@ struct _Conn {
   Link       *link;             /* outgoing connection: the link it
                                    serves (NULL once the link let go) */
   gchar      *why;              /* link: why it closed (for the link's log) */
+  gboolean    child_link;       /* a child relay's control link (LINKED) */
+  GHashTable *announced;        /* child link: name -> Announced* */
 };
+
+/* A stream a child relay said it can provide (ANNOUNCE AVAILABLE). */
+typedef struct {
+  gchar      *name;
+  gchar      *owner;
+  guint8      access;
+  gchar      *fleet;
+  gchar     **allow;
+  gchar     **path;             /* origin relay first, the child last */
+} Announced;
 
 /* What feeds a stream's ring. */
 typedef enum {
@@ -184,6 +196,9 @@ struct _Link {
   Stream     *stream;           /* pull, push */
   gboolean    closing;          /* freed once its connection is gone */
   gboolean    refused;          /* pull: the upstream said 1xx */
+  guint64     push_start_seq;   /* push: where the parent asked to start */
+  gchar     **link_path;        /* probe: its LINK_OK path; second pull:
+                                   its SUBSCRIBE_OK path */
   gboolean    state_was_subscribed; /* pull: this connection got
                                    SUBSCRIBE_OK */
 };
@@ -215,6 +230,11 @@ struct _Stream {
                                    SUBSCRIBE_OK's path; local: empty) */
   gchar     **req_path;         /* pulled for a downstream relay: its
                                    SUBSCRIBE's path (loop check upstream) */
+  Conn       *push_child;       /* SOURCE_PUSHED: the child control link
+                                   asked (PULL) to push it */
+  gboolean    push_pending;     /* PULL sent, no push connection yet */
+  guint       pushes;           /* push links serving it to the parent */
+  gint64      push_asked_at;    /* when the PULL went out */
   guint64     stats_bytes_in;   /* at the last stats line, for rates */
   guint64     stats_bytes_out;
 };
@@ -294,11 +314,15 @@ struct _DiodeRelay {
   GPtrArray  *endpoints;        /* DiodeEndpoint*: upstream, fallbacks */
   DiodeFailover *failover;
   Link       *control;          /* the control link (NULL: no upstream) */
+  Link       *probe;            /* on a fallback: link to a better one */
   gint        active_ep;        /* endpoint the control link is up to */
   gboolean    stopping;
   gboolean    links_kick;       /* a link went down: reconnect after this
                                    dispatch */
   guint       failovers;        /* moves to another upstream endpoint */
+  GPtrArray  *children;         /* Conn*: child relays' control links */
+  gchar     **upstream_path;    /* LINK_OK's path: parent first, to root */
+  guint       n_announced;      /* entries over every child link */
 };
 
 /* diode-relay-conn.c */
@@ -330,6 +354,9 @@ void     stream_fanout     (Stream * s);
 void     stream_release_finished_viewers (DiodeRelay * r, Stream * s);
 void     conn_process      (Conn * c);
 void     stream_attach_waiting (DiodeRelay * r, Stream * s);
+/* Serve @s to @c from its start_seq or the latest keyframe (a viewer: with
+ * SUBSCRIBE_OK; a push connection: without). */
+void     stream_attach_conn (Conn * c, Stream * s);
 void     stream_recheck_viewers (DiodeRelay * r, Stream * s);
 void     relay_recheck_all (DiodeRelay * r);
 void     relay_apply_buffer_limits (DiodeRelay * r);
@@ -364,9 +391,30 @@ void     upstream_handle_message (Link * l, DiodeMsg * m);
 typedef enum {
   DIR_NONE,                     /* nobody known carries it */
   DIR_LOCAL,                    /* published here */
+  DIR_CHILD,                    /* a child relay announced it: PULL */
   DIR_UPSTREAM,                 /* ask the upstream */
 } DirWhere;
-DirWhere directory_locate  (DiodeRelay * r, const gchar * name);
+/* Where is @name? For DIR_CHILD, *child (may be NULL) gets the child's
+ * control link. */
+DirWhere directory_locate  (DiodeRelay * r, const gchar * name, Conn ** child);
+/* What a child announced for @name (the first linked child), or NULL. */
+Announced *directory_announced (DiodeRelay * r, const gchar * name);
+void     directory_handle_link (Conn * c);
+void     directory_handle_announce (Conn * c, DiodeMsg * m);
+void     directory_child_gone (Conn * c);
+/* The control link is LINKED: tell the parent every stream we provide. */
+void     directory_announce_all (DiodeRelay * r);
+/* Our upstream path changed: tell the children (LINK_OK again). */
+void     directory_path_changed (DiodeRelay * r);
+/* A local stream appeared (a publisher) or went away. */
+void     directory_local_changed (DiodeRelay * r, Stream * s,
+                                  gboolean available);
+/* Send ANNOUNCE on the control link, if LINKED. @path: before us. */
+void     upstream_announce (DiodeRelay * r, DiodeAnnounceOp op,
+                            const gchar * name, const gchar * owner,
+                            guint8 access, const gchar * fleet,
+                            const gchar * const *allow,
+                            const gchar * const *path);
 
 /* diode-relay-pull.c */
 void     pull_maybe_start  (DiodeRelay * r, Stream * s);
@@ -374,6 +422,18 @@ void     pull_on_ready     (Link * l);
 void     pull_handle_message (Link * l, DiodeMsg * m);
 void     pull_link_down    (Link * l, const gchar * why);
 void     pull_stop         (Stream * s, const gchar * why);
+/* The active upstream changed back: a second pull there, switching at a
+ * caught-up keyframe. */
+void     pull_fail_back    (DiodeRelay * r, Stream * s);
+/* A child's push: ask it (PULL on its control link). */
+gboolean push_request      (DiodeRelay * r, Stream * s, Conn * child);
+/* The parent asked us (PULL): open a push connection for it. */
+void     push_start        (Link * control, DiodeMsg * m);
+void     push_on_ready     (Link * l);
+void     push_handle_message (Link * l, DiodeMsg * m);
+void     push_link_down    (Link * l, const gchar * why);
+/* PUBLISH on a relay link: a child's push we asked for? */
+gboolean push_accept       (Conn * c, DiodeMsg * m);
 void     relay_pulls_tick  (DiodeRelay * r, gint64 now);
 gboolean stream_has_consumers (Stream * s);
 

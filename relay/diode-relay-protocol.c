@@ -92,9 +92,11 @@ stream_maybe_free (DiodeRelay * r, Stream * s)
 {
   gint64 now = g_get_monotonic_time ();
 
-  if (s->publisher || s->viewers->len || s->waiting->len)
+  if ((s->publisher && s->source != SOURCE_PUSHED) || s->viewers->len
+      || s->waiting->len || s->pushes)
     return;
-  if (s->pull && !s->eos) {
+  if ((s->pull || (s->source == SOURCE_PUSHED && (s->publisher
+                  || s->push_pending))) && !s->eos) {
     /* Nobody left on a pulled stream: its pull stays --link-linger, so a
      * viewer zapping back finds it warm. */
     if (!s->linger_until) {
@@ -106,6 +108,20 @@ stream_maybe_free (DiodeRelay * r, Stream * s)
       return;
   }
   pull_stop (s, "no consumer left");
+  if (s->source == SOURCE_PUSHED && s->publisher) {
+    /* The parent ends a push it no longer needs by closing it. */
+    Conn *p = s->publisher;
+
+    relay_log (r, RELAY_LOG_LINK, "closing the push of '%s' from %s: no "
+        "consumer left", s->name, p->address);
+    g_mutex_lock (&r->lock);
+    s->publisher = NULL;
+    g_mutex_unlock (&r->lock);
+    p->publishing = FALSE;
+    p->stream = NULL;
+    conn_close (p, NULL);
+  }
+  s->push_pending = FALSE;
   if (!s->eos && s->grace_until && now < s->grace_until)
     return;
   /* Keep the name's owner on record through its grace period. */
@@ -164,8 +180,8 @@ stream_release_finished_viewers (DiodeRelay * r, Stream * s)
 /* ------------------------------------------------------------------------ */
 /* protocol handling */
 
-static void
-viewer_attach (Conn * c, Stream * s)
+void
+stream_attach_conn (Conn * c, Stream * s)
 {
   DiodeRelay *r = c->relay;
   guint64 first = 0;
@@ -190,8 +206,14 @@ viewer_attach (Conn * c, Stream * s)
     first = join ? join->first_seq : 0;
   }
   /* Naming the publisher lets a pinned viewer check it itself. A relay
-   * also learns the policy it must enforce and the path. */
-  if (conn_is_link (c)) {
+   * also learns the policy it must enforce and the path. A push (our own
+   * connection to the parent) got PUBLISH_OK: it just starts. */
+  if (c->outgoing) {
+    g_info ("push of '%s' to %s starts at seq %" G_GUINT64_FORMAT, s->name,
+        c->address, first);
+    conn_flush (c);
+    return;
+  } else if (conn_is_link (c)) {
     gchar **path = stream_path_out (r, s);
     gchar **allow = stream_allow_list (s);
 
@@ -353,7 +375,7 @@ stream_attach_waiting (DiodeRelay * r, Stream * s)
       continue;
     }
     if (stream_joinable (s))
-      viewer_attach (w, s);
+      stream_attach_conn (w, s);
   }
   g_ptr_array_unref (held);
 }
@@ -390,6 +412,9 @@ handle_publish (Conn * c, DiodeMsg * m)
   guint i;
 
   if (!name_acceptable (c, m->stream, "publisher"))
+    return;
+  /* A relay publishes only what it was asked to push. */
+  if (conn_is_link (c) && push_accept (c, m))
     return;
   s = stream_lookup (r, m->stream);
   /* Checked before anything costly (the allowlist, viewers rechecked);
@@ -464,6 +489,8 @@ handle_publish (Conn * c, DiodeMsg * m)
       diode_access_name (s->access), *s->fleet ? ", fleet " : "", s->fleet,
       c->peer);
   conn_flush (c);
+  /* The tree learns where it is (ANNOUNCE to the upstream). */
+  directory_local_changed (r, s, TRUE);
 
   /* Viewers still attached from an earlier run, and subscribers that were
    * waiting for this name: each is checked against the new policy now.
@@ -502,6 +529,9 @@ handle_policy (Conn * c, DiodeMsg * m)
       g_hash_table_size (s->allow));
   stream_recheck_viewers (c->relay, s);
   stream_forward_policy (c->relay, s);
+  /* the tree learns the new policy too (ANNOUNCE again) */
+  if (s->source == SOURCE_LOCAL)
+    directory_local_changed (c->relay, s, TRUE);
 }
 
 static void
@@ -562,7 +592,7 @@ handle_subscribe (Conn * c, DiodeMsg * m)
   if (s && (stream_joinable (s) || (c->start_seq
               && diode_ring_find_seq (s->ring, c->start_seq, &at, &index)))) {
     s->linger_until = 0;
-    viewer_attach (c, s);
+    stream_attach_conn (c, s);
     return;
   }
   if (wait == 0) {
@@ -605,6 +635,16 @@ handle_media (Conn * c, DiodeMsg * m)
   c->bytes_in += g_bytes_get_size (m->frame);
   s->bytes_in += g_bytes_get_size (m->frame);
   s->frames_in++;
+  /* A child's push may start before what we hold (its latest keyframe):
+   * the overlap is not news, and not an error. */
+  if (conn_is_link (c) && ((m->type == DIODE_MSG_MEDIA
+              && m->seq <= diode_ring_get_last_seq (s->ring))
+          || (m->type == DIODE_MSG_CAPS && diode_ring_get_caps (s->ring)
+              && g_bytes_equal (diode_ring_get_caps (s->ring), m->frame)))) {
+    if (m->type == DIODE_MSG_CAPS)
+      c->caps_seen = TRUE;
+    return;
+  }
   if (m->type == DIODE_MSG_MEDIA && m->seq <= diode_ring_get_last_seq (s->ring)) {
     gchar *text = g_strdup_printf ("MEDIA seq %" G_GUINT64_FORMAT " is not "
         "after the stream's last seq %" G_GUINT64_FORMAT " (PUBLISH_OK gave "
@@ -647,6 +687,12 @@ handle_media (Conn * c, DiodeMsg * m)
     c->publishing = FALSE;
     c->stream = NULL;
     relay_log (c->relay, RELAY_LOG_STREAM, "'%s' reached end of stream", s->name);
+    if (s->source == SOURCE_LOCAL)
+      directory_local_changed (c->relay, s, FALSE);
+    /* a child's push is over: the parent ends it by closing */
+    if (s->source == SOURCE_PUSHED && c->outgoing == FALSE
+        && conn_is_link (c))
+      conn_close (c, "push reached end of stream");
   }
   if (m->type == DIODE_MSG_MEDIA && (m->flags & DIODE_MEDIA_KEYFRAME)
       && !(m->flags & DIODE_MEDIA_STREAMHEADER))
@@ -689,6 +735,12 @@ handle_message (Conn * c, DiodeMsg * m)
         return;
       }
       handle_policy (c, m);
+      break;
+    case DIODE_MSG_LINK:
+      directory_handle_link (c);
+      break;
+    case DIODE_MSG_ANNOUNCE:
+      directory_handle_announce (c, m);
       break;
     case DIODE_MSG_PING:
       conn_queue (c, diode_msg_encode_pong (m->token));

@@ -37,7 +37,7 @@ stream_has_consumers (Stream * s)
 {
   guint i;
 
-  if (s->waiting->len)
+  if (s->waiting->len || s->pushes)
     return TRUE;
   for (i = 0; i < s->viewers->len; i++)
     if (!((Conn *) g_ptr_array_index (s->viewers, i))->dead)
@@ -73,12 +73,21 @@ void
 pull_maybe_start (DiodeRelay * r, Stream * s)
 {
   Link *l;
+  Conn *child = NULL;
 
   if (s->pull || s->publisher || s->source == SOURCE_LOCAL || s->eos
-      || r->stopping)
+      || s->push_pending || r->stopping)
     return;
-  if (directory_locate (r, s->name) != DIR_UPSTREAM)
-    return;
+  switch (directory_locate (r, s->name, &child)) {
+    case DIR_CHILD:
+      /* Announced below: the child pushes it up (one push per stream). */
+      push_request (r, s, child);
+      return;
+    case DIR_UPSTREAM:
+      break;
+    default:
+      return;
+  }
   l = link_new (r, LINK_PULL, -1);
   l->stream = s;
   s->pull = l;
@@ -144,6 +153,16 @@ pull_subscribed (Link * l, DiodeMsg * m)
   l->state = LINK_SUBSCRIBED;
   l->state_was_subscribed = TRUE;
   l->retry_ms = 0;
+  if (l != s->pull) {
+    /* the second pull of a fail-back: it takes over at a keyframe */
+    g_strfreev (l->link_path);
+    l->link_path = g_strdupv (m->path);
+    relay_log (r, RELAY_LOG_LINK, "second pull of '%s' from %s subscribed "
+        "at seq %" G_GUINT64_FORMAT "; switching at a caught-up keyframe",
+        s->name, peer, m->seq);
+    g_free (peer);
+    return;
+  }
   if (m->publisher) {
     g_free (s->owner);
     s->owner = g_strdup (m->publisher);
@@ -179,6 +198,41 @@ pull_feed (Link * l, DiodeMsg * m)
   guint64 t = m->dts != DIODE_TIME_NONE ? m->dts : m->pts;
   gsize size = g_bytes_get_size (m->frame);
 
+  if (l == s->pull_next) {
+    guint64 last = diode_ring_get_last_seq (s->ring);
+
+    /* Caught up, at a keyframe: the new pull takes over, the old one
+     * closes. Until then it only fills in the very next seq, never a
+     * gap. */
+    if (m->type == DIODE_MSG_MEDIA && (m->flags & DIODE_MEDIA_KEYFRAME)
+        && !(m->flags & DIODE_MEDIA_STREAMHEADER) && m->seq <= last + 1) {
+      Link *old = s->pull;
+      gchar *peer = link_peer_string (l);
+      guint k;
+
+      s->pull = l;
+      s->pull_next = NULL;
+      if (old) {
+        old->stream = NULL;
+        old->closing = TRUE;
+        if (old->conn)
+          link_close (old, "moved back to a better upstream");
+        else
+          link_free (old);
+      }
+      if (s->path && l->link_path) {
+        g_ptr_array_set_size (s->path, 0);
+        for (k = 0; l->link_path[k]; k++)
+          g_ptr_array_add (s->path, g_strdup (l->link_path[k]));
+      }
+      relay_log (r, RELAY_LOG_LINK, "'%s' moved back to %s at keyframe seq %"
+          G_GUINT64_FORMAT " (ring at %" G_GUINT64_FORMAT ")", s->name, peer,
+          m->seq, last);
+      g_free (peer);
+    } else if (m->type != DIODE_MSG_MEDIA || m->seq != last + 1) {
+      return;
+    }
+  }
   if (m->type == DIODE_MSG_CAPS) {
     GBytes *cur = diode_ring_get_caps (s->ring);
 
@@ -274,6 +328,21 @@ pull_link_down (Link * l, const gchar * why)
   gint64 now = g_get_monotonic_time ();
   gchar *peer;
 
+  if (s && l == s->pull_next) {
+    /* the second pull of a fail-back failed: the first one goes on */
+    s->pull_next = NULL;
+    l->stream = NULL;
+    link_free (l);
+    return;
+  }
+  if (s && s->pull_next && !r->stopping) {
+    /* the old pull died during a fail-back: the new one takes over */
+    s->pull = s->pull_next;
+    s->pull_next = NULL;
+    l->stream = NULL;
+    link_free (l);
+    return;
+  }
   if (!s || r->stopping) {
     if (s) {
       s->pull = NULL;
@@ -319,9 +388,40 @@ pull_link_down (Link * l, const gchar * why)
 /* The stream no longer needs its pull (freed, EOS, a local publisher took
  * over). */
 void
+pull_fail_back (DiodeRelay * r, Stream * s)
+{
+  Link *n;
+  gchar *peer;
+
+  if (!s->pull || s->pull_next || s->pull->ep == r->active_ep
+      || r->active_ep < 0 || s->eos)
+    return;
+  n = link_new (r, LINK_PULL, r->active_ep);
+  n->stream = s;
+  s->pull_next = n;
+  peer = link_peer_string (n);
+  relay_log (r, RELAY_LOG_LINK, "moving '%s' back to %s: second pull from "
+      "seq %" G_GUINT64_FORMAT, s->name, peer, stream_next_seq (s));
+  g_free (peer);
+  link_connect (n);
+}
+
+void
 pull_stop (Stream * s, const gchar * why)
 {
   Link *l = s->pull;
+
+  if (s->pull_next) {
+    Link *n = s->pull_next;
+
+    s->pull_next = NULL;
+    n->stream = NULL;
+    n->closing = TRUE;
+    if (n->conn)
+      link_close (n, why);
+    else
+      link_free (n);
+  }
 
   if (!l)
     return;
@@ -383,5 +483,36 @@ relay_pulls_tick (DiodeRelay * r, gint64 now)
   }
   for (i = 0; i < todo->len; i++)
     stream_maybe_free (r, todo->pdata[i]);
+  /* Pushed streams whose push ended or whose child went: look again
+   * (another child, the upstream), while someone watches. */
+  g_ptr_array_set_size (todo, 0);
+  g_hash_table_iter_init (&it, r->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    Stream *s = v;
+
+    /* a PULL the child never answered (its push could not connect):
+     * asked again, at most once per handshake timeout */
+    if (s->source == SOURCE_PUSHED && s->push_pending
+        && now - s->push_asked_at > (gint64) r->handshake_ms * 1000) {
+      relay_log (r, RELAY_LOG_LINK, "child relay %s did not push '%s' "
+          "within %u ms", s->push_child ? s->push_child->address : "?",
+          s->name, r->handshake_ms);
+      s->push_pending = FALSE;
+      s->push_child = NULL;
+    }
+    if (s->source == SOURCE_PUSHED && !s->publisher && !s->push_pending
+        && !s->eos)
+      g_ptr_array_add (todo, s);
+  }
+  for (i = 0; i < todo->len; i++) {
+    Stream *s = todo->pdata[i];
+
+    if (stream_has_consumers (s)) {
+      s->source = SOURCE_NONE;
+      pull_maybe_start (r, s);
+    } else {
+      stream_maybe_free (r, s);
+    }
+  }
   g_ptr_array_unref (todo);
 }

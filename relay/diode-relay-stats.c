@@ -60,6 +60,7 @@ stats_add_links (JsonBuilder * b, DiodeRelay * r, gint64 now)
 {
   GHashTableIter it;
   gpointer v;
+  guint i;
 
   json_builder_set_member_name (b, "failovers");
   json_builder_add_int_value (b, r->failovers);
@@ -100,6 +101,39 @@ stats_add_links (JsonBuilder * b, DiodeRelay * r, gint64 now)
     json_builder_add_int_value (b, l->failovers);
     json_builder_end_object (b);
     g_free (peer);
+  }
+  json_builder_end_array (b);
+  /* What the children announced: the root knows every stream of its
+   * tree. */
+  json_builder_set_member_name (b, "announced");
+  json_builder_begin_array (b);
+  for (i = 0; r->children && i < r->children->len; i++) {
+    Conn *c = g_ptr_array_index (r->children, i);
+    GHashTableIter ai;
+    guint k;
+
+    if (c->dead || !c->announced)
+      continue;
+    g_hash_table_iter_init (&ai, c->announced);
+    while (g_hash_table_iter_next (&ai, NULL, &v)) {
+      Announced *a = v;
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, a->name);
+      json_builder_set_member_name (b, "via");
+      json_builder_add_string_value (b, c->address);
+      json_builder_set_member_name (b, "owner");
+      json_builder_add_string_value (b, a->owner);
+      json_builder_set_member_name (b, "access");
+      json_builder_add_string_value (b, diode_access_name (a->access));
+      json_builder_set_member_name (b, "path");
+      json_builder_begin_array (b);
+      for (k = 0; a->path && a->path[k]; k++)
+        json_builder_add_string_value (b, a->path[k]);
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+    }
   }
   json_builder_end_array (b);
 }

@@ -158,12 +158,15 @@ diode_relay_start (DiodeRelay * r, GError ** error)
     diode_relay_config_unref (r->config);
     r->config = cfg;
   }
-  r->identity = diode_identity_load_or_create (r->identity_path, error);
-  if (!r->identity) {
+  if (!relay_upstream_init (r, error)) {
     g_free (host);
     return FALSE;
   }
-  if (!relay_upstream_init (r, error)) {
+  /* A relay started again after a stop (or a failed start) loads its key
+   * again: the file may have changed. */
+  g_clear_pointer (&r->identity, diode_identity_unref);
+  r->identity = diode_identity_load_or_create (r->identity_path, error);
+  if (!r->identity) {
     g_free (host);
     return FALSE;
   }
@@ -200,6 +203,7 @@ diode_relay_start (DiodeRelay * r, GError ** error)
   r->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa));
   g_object_unref (sa);
   sa = NULL;
+  g_free (r->bound_host);
   r->bound_host = host;
   host = NULL;
 
@@ -768,6 +772,8 @@ diode_relay_finalize (GObject * object)
   g_strfreev (r->fallbacks);
   g_free (r->known_relays);
   g_hash_table_unref (r->links);
+  g_ptr_array_unref (r->children);
+  g_strfreev (r->upstream_path);
   diode_relay_config_unref (r->config);
   g_free (r->rbuf);
   g_mutex_clear (&r->lock);
@@ -811,6 +817,7 @@ diode_relay_init (DiodeRelay * r)
   r->link_linger_ms = DIODE_RELAY_DEFAULT_LINK_LINGER_MS;
   r->max_announced = DIODE_RELAY_DEFAULT_MAX_ANNOUNCED;
   r->links = g_hash_table_new (NULL, NULL);
+  r->children = g_ptr_array_new ();
   r->active_ep = -1;
   r->per_addr = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
       addr_count_free);

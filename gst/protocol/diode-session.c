@@ -587,6 +587,13 @@ client_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
         return set_error (error, DIODE_ERR_VERSION,
             "relay chose version %u, client speaks %u..%u", msg->version,
             s->offer_min, s->offer_max);
+      /* a relay offers 1..2 so an older relay can say "1" rather than
+       * "no common version"; but links need 2 (docs/protocol.md section 5) */
+      if (s->role == DIODE_ROLE_RELAY
+          && msg->version < DIODE_PROTOCOL_VERSION_LINK)
+        return set_error (error, DIODE_ERR_VERSION,
+            "relay links need protocol version %d: the relay chose version "
+            "%u", DIODE_PROTOCOL_VERSION_LINK, msg->version);
       s->version = msg->version;
       s->state = DIODE_SESSION_READY;
       return TRUE;

@@ -128,8 +128,10 @@ gboolean           diode_session_sent (DiodeSession *s, DiodeMsgType type,
 /* Client end: the HELLO this end sent offered @version_min..@version_max
  * as @role. The same as diode_session_sent (HELLO) (which assumes 1..
  * DIODE_PROTOCOL_VERSION and no role), and also tells the session which
- * WELCOME versions to accept and, for role RELAY, that a WELCOME of
- * version 2 or later makes this a relay link. */
+ * WELCOME versions to accept and, for role RELAY, that the WELCOME makes
+ * this a relay link: with role RELAY a WELCOME below version 2 is refused
+ * like one outside the range (next() returns error 201, which the caller
+ * sends back before closing). */
 gboolean           diode_session_sent_hello (DiodeSession *s, guint16 version_min,
                                              guint16 version_max, DiodeRole role,
                                              GError **error);

@@ -49,7 +49,7 @@ start_linked (const gchar * key, DiodeRelay * upstream, DiodeRelay * fallback,
     fb[0] = g_strdup_printf ("%s@127.0.0.1:%u", diode_relay_get_address
         (fallback), diode_relay_get_port (fallback));
   g_object_set (r, "upstream", up, "fallbacks", fb, "link-linger", linger_ms,
-      NULL);
+      "failback-delay", 500, NULL);
   if (!diode_relay_start (r, &err))
     g_error ("cannot start relay: %s", err->message);
   g_free (up);
@@ -387,6 +387,284 @@ GST_START_TEST (test_private_needs_trust)
 
 GST_END_TEST;
 
+/* Peerstreamer's tree: a camera publishing at john (under harvard) is
+ * watched at ben (under mit): announced up to the root, pushed up from
+ * john through harvard (PULL), pulled down through mit. The root's stats
+ * show every stream of its tree. */
+GST_START_TEST (test_across_the_tree)
+{
+  DiodeRelay *source = fixture_relay_start (0, "source.pem");
+  DiodeRelay *mit = start_linked ("mit.pem", source, NULL, 500);
+  DiodeRelay *harvard = start_linked ("harvard.pem", source, NULL, 500);
+  DiodeRelay *ben = start_linked ("ben.pem", mit, source, 500);
+  DiodeRelay *john = start_linked ("john.pem", harvard, source, 500);
+  GstHarness *pub, *view;
+  gchar *json = NULL;
+  gint64 end;
+  guint i;
+
+  g_object_set (source, "stats-interval-ms", 200, NULL);
+  pub = publisher (john, "john-cam");
+  fail_unless (fixture_wait_publisher (john, "john-cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  /* the root learns of it (john -> harvard -> source) */
+  end = deadline_in (WAIT_MS);
+  for (;;) {
+    g_free (json);
+    json = diode_relay_get_stats_json (source);
+    if (json && strstr (json, "john-cam"))
+      break;
+    fail_if (g_get_monotonic_time () > end, "the root never learnt of "
+        "'john-cam': %s", json ? json : "(no stats)");
+    g_usleep (50 * 1000);
+  }
+  fail_unless (strstr (json, diode_relay_get_address (john)) != NULL,
+      "the root's stats do not show the path through john: %s", json);
+  g_free (json);
+
+  view = viewer (ben, "john-cam");
+  for (i = 0; i < GOP; i++)
+    expect_buffer (view, i);
+  push (pub, GOP, 2 * GOP);
+  for (i = GOP; i < 3 * GOP; i++)
+    expect_buffer (view, i);
+  /* one copy per hop: john pushes once, the root serves mit once */
+  fail_unless_equals_int (diode_relay_count_viewers (source, "john-cam"), 1);
+  /* ben's stats: the stream came from john, through harvard, source, mit */
+  g_object_set (ben, "stats-interval-ms", 100, NULL);
+  {
+    gchar *want = g_strdup_printf ("\"path\":[\"%s\",\"%s\",\"%s\",\"%s\"]",
+        diode_relay_get_address (john), diode_relay_get_address (harvard),
+        diode_relay_get_address (source), diode_relay_get_address (mit));
+
+    end = deadline_in (WAIT_MS);
+    json = NULL;
+    while (!json || !strstr (json, want)) {
+      g_free (json);
+      fail_if (g_get_monotonic_time () > end, "ben's path is not %s", want);
+      g_usleep (50 * 1000);
+      json = diode_relay_get_stats_json (ben);
+    }
+    g_free (json);
+    g_free (want);
+  }
+  fail_unless_equals_uint64 (diode_relay_get_last_seq (ben, "john-cam"),
+      diode_relay_get_last_seq (john, "john-cam"));
+
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+  g_object_unref (john);
+  g_object_unref (ben);
+  g_object_unref (harvard);
+  g_object_unref (mit);
+  g_object_unref (source);
+}
+
+GST_END_TEST;
+
+/* A and B name each other as upstream: the second link is refused as a
+ * cycle (104 LOOP), with a log line on both sides, and retries back off
+ * (no connection storm). */
+GST_START_TEST (test_cycle_refused)
+{
+  DiodeRelay *b = start_linked ("b.pem", NULL, NULL, 500);
+  DiodeRelay *a = start_linked ("a.pem", b, NULL, 500);
+  gchar *listen = g_strdup_printf ("127.0.0.1:%u", diode_relay_get_port (b));
+  gchar *up = g_strdup_printf ("%s@127.0.0.1:%u", diode_relay_get_address (a),
+      diode_relay_get_port (a));
+  gchar *ja = NULL, *jb = NULL;
+  GError *err = NULL;
+
+  /* B again, on the same port, now naming A */
+  diode_relay_stop (b);
+  g_object_set (b, "listen", listen, "upstream", up, "stats-interval-ms",
+      200, NULL);
+  g_object_set (a, "stats-interval-ms", 200, NULL);
+  fail_unless (diode_relay_start (b, &err), "%s", err ? err->message : "");
+  g_usleep (3 * G_USEC_PER_SEC);
+  ja = diode_relay_get_stats_json (a);
+  jb = diode_relay_get_stats_json (b);
+  fail_unless (ja && jb);
+  /* exactly one of them is linked under the other */
+  fail_unless ((strstr (ja, "\"state\":\"linked\"") != NULL) !=
+      (strstr (jb, "\"state\":\"linked\"") != NULL),
+      "A: %s\nB: %s", ja, jb);
+  /* backoff: a handful of connections at most, not hundreds */
+  fail_unless (diode_relay_count_connections (a) <= 3);
+  fail_unless (diode_relay_count_connections (b) <= 3);
+  g_free (ja);
+  g_free (jb);
+  g_object_unref (a);
+  g_object_unref (b);
+  g_free (listen);
+  g_free (up);
+}
+
+GST_END_TEST;
+
+/* Fail-back: mid goes away, the leaf moves to the root; mid comes back
+ * (same port, same identity): after --failback-delay the leaf moves back
+ * to it, at a keyframe. The viewer sees every buffer, in order, across
+ * both moves. */
+GST_START_TEST (test_failback_no_gap)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *mid = start_linked ("mid.pem", root, NULL, 500);
+  DiodeRelay *leaf;
+  gchar *listen = g_strdup_printf ("127.0.0.1:%u", diode_relay_get_port (mid));
+  GstHarness *pub, *view;
+  GError *err = NULL;
+  guint i, pushed = 0, pulled = 0;
+  gint64 end;
+
+  leaf = start_linked ("leaf.pem", mid, root, 500);
+  pub = publisher (root, "cam");
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  pushed = GOP;
+  view = viewer (leaf, "cam");
+  fail_unless (fixture_wait_viewers (mid, "cam", 1, WAIT_MS));
+  for (; pulled < pushed; pulled++)
+    expect_buffer (view, pulled);
+
+  diode_relay_stop (mid);
+  push (pub, pushed, GOP);
+  pushed += GOP;
+  for (; pulled < pushed; pulled++)
+    expect_buffer (view, pulled);
+
+  /* mid is back; the leaf probes it and moves back after 500 ms */
+  g_object_set (mid, "listen", listen, NULL);
+  fail_unless (diode_relay_start (mid, &err), "%s", err ? err->message : "");
+  end = deadline_in (WAIT_MS);
+  while (diode_relay_count_viewers (mid, "cam") < 1
+      || diode_relay_count_viewers (root, "cam") != 1) {
+    fail_if (g_get_monotonic_time () > end, "the leaf did not move back "
+        "(mid %u, root %u subscribers)", diode_relay_count_viewers (mid,
+            "cam"), diode_relay_count_viewers (root, "cam"));
+    /* a live camera meanwhile, keyframe every GOP */
+    push (pub, pushed++, 1);
+    g_usleep (33 * 1000);
+  }
+  for (i = 0; i < GOP; i++)
+    push (pub, pushed++, 1);
+  for (; pulled < pushed; pulled++)
+    expect_buffer (view, pulled);
+  fail_unless_equals_uint64 (diode_relay_get_last_seq (leaf, "cam"),
+      diode_relay_get_last_seq (root, "cam"));
+
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (mid);
+  g_object_unref (root);
+  g_free (listen);
+}
+
+GST_END_TEST;
+
+/* The next event from @view must be EOS (buffers before it are drained). */
+static void
+expect_eos (GstHarness * view)
+{
+  gint64 end = deadline_in (WAIT_MS);
+
+  for (;;) {
+    GstEvent *ev = gst_harness_try_pull_event (view);
+
+    if (ev) {
+      gboolean eos = GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+
+      gst_event_unref (ev);
+      if (eos)
+        return;
+      continue;
+    }
+    fail_if (g_get_monotonic_time () > end, "no EOS within %u ms", WAIT_MS);
+    g_usleep (5000);
+  }
+}
+
+/* Published at a child, watched at its parent: the parent PULLs it, the
+ * child pushes it; the publisher's EOS reaches the parent's viewer and
+ * ends the push (the parent closes it, the child lets the stream go). */
+GST_START_TEST (test_push_up_and_eos)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 300);
+  GstHarness *pub = publisher (leaf, "up");
+  GstHarness *view;
+  guint i;
+
+  fail_unless (fixture_wait_publisher (leaf, "up", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  view = viewer (root, "up");
+  for (i = 0; i < GOP; i++)
+    expect_buffer (view, i);
+  /* the leaf serves one consumer: the push */
+  fail_unless_equals_int (diode_relay_count_viewers (leaf, "up"), 1);
+  fail_unless (gst_harness_push_event (pub, gst_event_new_eos ()));
+  expect_eos (view);
+  fail_unless (fixture_wait_viewers (leaf, "up", 0, WAIT_MS),
+      "the push did not end after EOS");
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
+/* A live policy change travels down the tree (POLICY relay -> relay) and
+ * the leaf enforces it for its own viewers: bob, watching at the leaf, is
+ * cut off when the stream becomes private. */
+GST_START_TEST (test_policy_travels)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 500);
+  GstHarness *pub = publisher (root, "cam");
+  RawClient *bob;
+  DiodeMsg m = { 0 };
+  gint64 end;
+  guint next = GOP, code = 0;
+
+  trust (root, leaf);
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  bob = raw_open (leaf, 0, "bob.pem");
+  raw_send_frame (bob, diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER,
+          "links-test/0"));
+  raw_expect_next (bob, DIODE_MSG_WELCOME, &m, "bob HELLO");
+  diode_msg_clear (&m);
+  raw_send_frame (bob, diode_msg_encode_subscribe ("cam", 0, WAIT_MS));
+  raw_expect_next (bob, DIODE_MSG_SUBSCRIBE_OK, &m, "bob at the leaf");
+  diode_msg_clear (&m);
+
+  g_object_set (pub->element, "access", DIODE_ACCESS_PRIVATE, NULL);
+  end = deadline_in (WAIT_MS);
+  while (code == 0) {
+    fail_if (g_get_monotonic_time () > end, "bob was not cut off at the leaf");
+    push (pub, next++, 1);
+    while (raw_next (bob, &m, 50) == RAW_READ_MSG) {
+      if (m.type == DIODE_MSG_ERROR) {
+        code = m.error_code;
+        fail_unless (strstr (m.error_text, "private") != NULL, "%s",
+            m.error_text);
+        diode_msg_clear (&m);
+        break;
+      }
+      diode_msg_clear (&m);
+    }
+  }
+  fail_unless_equals_int (code, DIODE_ERR_NOT_AUTHORIZED);
+  raw_free (bob, FALSE);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
 /* A pin that does not match: the link is refused, nothing is pulled, and
  * the relay keeps trying at a bounded rate (no storm). */
 GST_START_TEST (test_wrong_pin_refused)
@@ -449,6 +727,11 @@ links_suite (void)
   tcase_add_test (tc, test_failover_no_gap);
   tcase_add_test (tc, test_failover_frozen_upstream);
   tcase_add_test (tc, test_private_needs_trust);
+  tcase_add_test (tc, test_across_the_tree);
+  tcase_add_test (tc, test_failback_no_gap);
+  tcase_add_test (tc, test_push_up_and_eos);
+  tcase_add_test (tc, test_policy_travels);
+  tcase_add_test (tc, test_cycle_refused);
   return s;
 }
 

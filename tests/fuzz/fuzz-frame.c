@@ -3,7 +3,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * The input is one frame, header included (parsed as is, and again with its
- * length field set to the input's size when it differs). Checks:
+ * length field set to the input's size when it differs), read twice: as
+ * version 1 (diode_msg_parse()) and as a relay link, role RELAY version 2
+ * (diode_msg_parse_v(), where LINK, LINK_OK, ANNOUNCE, PULL exist and
+ * PUBLISH, SUBSCRIBE, SUBSCRIBE_OK carry appended fields). Checks:
  *  - diode_msg_check_header() on the first 8 bytes agrees with an
  *    independent reading of the header rules (docs/protocol.md section 3);
  *  - diode_msg_parse() never crashes, and on failure sets an error of the
@@ -13,7 +16,13 @@
  *  - round trip: a parsed message re-encoded with its encoder parses back to
  *    the same fields, and the re-encoded payload is exactly the known-fields
  *    prefix of the input payload (the encoding is canonical; bytes after the
- *    known fields are the extension area and are ignored);
+ *    known fields are the extension area and are ignored); on a relay link,
+ *    optional trailing fields the input left out are re-encoded with their
+ *    defaults, after the input's bytes;
+ *  - relay links: every path has at most DIODE_MAX_PATH valid lowercase
+ *    addresses and is never NULL where the message has one, owners are
+ *    valid addresses, ANNOUNCE.op is 0 or 1, a SUBSCRIBE_OK without policy
+ *    fields fails closed (private, empty allowlist);
  *  - the text encoders (sanitising agent/error text) and the stream-name
  *    check, fed with the input as a C string, produce frames that parse.
  */
@@ -55,7 +64,7 @@ check_text (const gchar * s, gsize limit, const gchar * field)
 
 /* The header rules, written again from the specification. */
 static void
-check_header_oracle (const guint8 * h)
+check_header_oracle (const guint8 * h, gboolean link)
 {
   gsize limit, len = 0;
   gboolean expect, got;
@@ -63,6 +72,14 @@ check_header_oracle (const guint8 * h)
   guint32 announced = fuzz_be32 (h + 4);
 
   switch (h[0]) {
+    case DIODE_MSG_LINK:
+    case DIODE_MSG_LINK_OK:
+    case DIODE_MSG_PULL:
+      limit = link ? 1024 : 0;
+      break;
+    case DIODE_MSG_ANNOUNCE:
+      limit = link ? 48 * 1024 : 0;
+      break;
     case DIODE_MSG_MEDIA:
       limit = 16 * 1024 * 1024;
       break;
@@ -78,9 +95,12 @@ check_header_oracle (const guint8 * h)
     case DIODE_MSG_ERROR:
       limit = 8 * 1024;
       break;
+    case DIODE_MSG_SUBSCRIBE_OK:
+      /* carries the stream's policy to a pulling relay */
+      limit = link ? 48 * 1024 : 1024;
+      break;
     case DIODE_MSG_PUBLISH_OK:
     case DIODE_MSG_SUBSCRIBE:
-    case DIODE_MSG_SUBSCRIBE_OK:
     case DIODE_MSG_EOS:
     case DIODE_MSG_PING:
     case DIODE_MSG_PONG:
@@ -91,12 +111,13 @@ check_header_oracle (const guint8 * h)
   }
   expect = limit != 0 && h[1] == 0 && h[2] == 0 && h[3] == 0
       && announced <= limit;
-  got = diode_msg_check_header (h, &len, &err);
+  got = link ? diode_msg_check_header_v (h, 2, DIODE_ROLE_RELAY, &len, &err)
+      : diode_msg_check_header (h, &len, &err);
   FUZZ_CHECK (got == expect, "check_header(%02x %02x %02x %02x len %u) = %d, "
       "expected %d", h[0], h[1], h[2], h[3], announced, got, expect);
-  FUZZ_CHECK (diode_msg_max_payload (h[0]) == limit,
-      "max_payload(0x%02x) = %zu, expected %zu", h[0],
-      diode_msg_max_payload (h[0]), limit);
+  FUZZ_CHECK (diode_msg_max_payload_v (h[0], link ? 2 : 1, DIODE_ROLE_RELAY)
+      == limit, "max_payload(0x%02x) = %zu, expected %zu", h[0],
+      diode_msg_max_payload_v (h[0], link ? 2 : 1, DIODE_ROLE_RELAY), limit);
   if (got) {
     FUZZ_CHECK (err == NULL, "check_header succeeded with an error set");
     FUZZ_CHECK (len == announced, "payload_len %zu, header says %u", len,
@@ -112,7 +133,8 @@ check_header_oracle (const guint8 * h)
     g_error_free (err);
   }
   /* NULL payload_len and NULL error are allowed */
-  FUZZ_CHECK (diode_msg_check_header (h, NULL, NULL) == expect,
+  FUZZ_CHECK ((link ? diode_msg_check_header_v (h, 2, DIODE_ROLE_RELAY, NULL,
+              NULL) : diode_msg_check_header (h, NULL, NULL)) == expect,
       "check_header with NULL out-parameters disagrees");
 }
 
@@ -200,6 +222,117 @@ reencode (const DiodeMsg * m)
   }
 }
 
+/* Fields only relay links have. */
+static gboolean
+link_fields_equal (const DiodeMsg * a, const DiodeMsg * b)
+{
+  return a->op == b->op && a->has_policy == b->has_policy
+      && str_equal0 (a->owner, b->owner) && strv_equal (a->path, b->path)
+      && str_equal0 (a->publisher, b->publisher);
+}
+
+/* Re-encodes @m, parsed on a relay link, with the version-2 encoders. */
+static GBytes *
+reencode_link (const DiodeMsg * m)
+{
+  const gchar *const *allow = (const gchar * const *) m->allow;
+  const gchar *const *path = (const gchar * const *) m->path;
+
+  switch (m->type) {
+    case DIODE_MSG_LINK:
+      return diode_msg_encode_link ();
+    case DIODE_MSG_LINK_OK:
+      return diode_msg_encode_link_ok (path);
+    case DIODE_MSG_ANNOUNCE:
+      return diode_msg_encode_announce (m->op, m->stream, m->owner, m->access,
+          m->fleet, allow, path);
+    case DIODE_MSG_PULL:
+      return diode_msg_encode_pull (m->stream, m->start_seq, path);
+    case DIODE_MSG_PUBLISH:
+      return diode_msg_encode_publish_relay (m->stream, m->access, m->fleet,
+          allow, m->owner, path);
+    case DIODE_MSG_SUBSCRIBE:
+      return diode_msg_encode_subscribe_relay (m->stream, m->start_seq,
+          m->wait_ms, m->publisher, path);
+    case DIODE_MSG_SUBSCRIBE_OK:
+      /* without policy fields: the version-1 form, which fails closed */
+      if (!m->has_policy)
+        return diode_msg_encode_subscribe_ok_from (m->stream, m->seq,
+            m->publisher);
+      return diode_msg_encode_subscribe_ok_relay (m->stream, m->seq,
+          m->publisher, m->access, m->fleet, allow, path);
+    default:
+      return reencode (m);
+  }
+}
+
+static void
+check_path (gchar ** path, const gchar * what)
+{
+  guint i, k;
+
+  FUZZ_CHECK (path != NULL, "%s: path NULL after parse", what);
+  FUZZ_CHECK (g_strv_length (path) <= DIODE_MAX_PATH, "%s: path of %u",
+      what, g_strv_length (path));
+  for (i = 0; path[i]; i++) {
+    FUZZ_CHECK (diode_msg_address_is_valid (path[i]), "%s: path entry '%s'",
+        what, path[i]);
+    for (k = 0; path[i][k]; k++)
+      FUZZ_CHECK (!g_ascii_isupper (path[i][k]), "%s: '%s' not lowercase",
+          what, path[i]);
+  }
+}
+
+/* What a relay link adds to a parsed message. */
+static void
+check_parsed_link (const DiodeMsg * m)
+{
+  const gchar *what = diode_msg_type_name (m->type);
+
+  switch (m->type) {
+    case DIODE_MSG_LINK:
+      FUZZ_CHECK (m->path == NULL && m->stream == NULL, "LINK with fields");
+      break;
+    case DIODE_MSG_ANNOUNCE:
+      FUZZ_CHECK (m->op == DIODE_ANNOUNCE_AVAILABLE
+          || m->op == DIODE_ANNOUNCE_WITHDRAWN, "ANNOUNCE op %u", m->op);
+      FUZZ_CHECK (diode_msg_check_stream_name (m->stream, NULL),
+          "ANNOUNCE name fails the rules");
+      if (m->op == DIODE_ANNOUNCE_AVAILABLE) {
+        FUZZ_CHECK (m->fleet != NULL && m->allow != NULL
+            && m->access <= DIODE_ACCESS_PRIVATE, "ANNOUNCE policy");
+        FUZZ_CHECK (g_strv_length (m->allow) <= DIODE_MAX_ALLOW, "allow");
+      } else {
+        FUZZ_CHECK (m->owner == NULL && m->allow == NULL, "WITHDRAWN fields");
+      }
+      check_path (m->path, what);
+      break;
+    case DIODE_MSG_PULL:
+      FUZZ_CHECK (diode_msg_check_stream_name (m->stream, NULL),
+          "PULL name fails the rules");
+      check_path (m->path, what);
+      break;
+    case DIODE_MSG_LINK_OK:
+    case DIODE_MSG_PUBLISH:
+    case DIODE_MSG_SUBSCRIBE:
+      check_path (m->path, what);
+      break;
+    case DIODE_MSG_SUBSCRIBE_OK:
+      check_path (m->path, what);
+      FUZZ_CHECK (m->fleet != NULL && m->allow != NULL, "SUBSCRIBE_OK policy");
+      FUZZ_CHECK (m->has_policy || (m->access == DIODE_ACCESS_PRIVATE
+              && *m->fleet == '\0' && m->allow[0] == NULL),
+          "SUBSCRIBE_OK without policy does not fail closed");
+      break;
+    default:
+      FUZZ_CHECK (m->path == NULL && m->owner == NULL,
+          "%s has relay-link fields", what);
+  }
+  if (m->owner)
+    FUZZ_CHECK (diode_msg_address_is_valid (m->owner), "owner '%s'",
+        m->owner);
+}
+
 /* Per-type checks of a successfully parsed message. */
 static void
 check_parsed (const DiodeMsg * m, GBytes * frame)
@@ -278,6 +411,41 @@ check_lowercase_addresses (const DiodeMsg * m)
           "address '%s' is not lowercase", m->allow[i]);
 }
 
+/* On a relay link: the fields survive re-encoding, and the input and the
+ * re-encoding agree on their common prefix (optional trailing fields the
+ * input left out come back with their defaults, at the end). */
+static void
+round_trip_link (const DiodeMsg * m, GBytes * frame)
+{
+  gsize size, esize, plen, elen;
+  const guint8 *d = g_bytes_get_data (frame, &size);
+  const guint8 *e;
+  GBytes *enc = reencode_link (m);
+  DiodeMsg m2;
+  GError *err = NULL;
+
+  FUZZ_CHECK (enc != NULL, "encoder refused a %s parsed on a relay link",
+      diode_msg_type_name (m->type));
+  memset (&m2, 0, sizeof (m2));
+  if (!diode_msg_parse_v (enc, 2, DIODE_ROLE_RELAY, &m2, &err))
+    FUZZ_CHECK (FALSE, "re-encoded %s does not parse on a relay link: %s",
+        diode_msg_type_name (m->type), err->message);
+  FUZZ_CHECK (msg_fields_equal (m, &m2) && link_fields_equal (m, &m2),
+      "relay-link round trip of %s changed a field",
+      diode_msg_type_name (m->type));
+  e = g_bytes_get_data (enc, &esize);
+  plen = size - DIODE_FRAME_HEADER_SIZE;
+  elen = esize - DIODE_FRAME_HEADER_SIZE;
+  FUZZ_CHECK (memcmp (e + 8, d + 8, MIN (elen, plen)) == 0,
+      "re-encoded %s differs from the input in their common prefix",
+      diode_msg_type_name (m->type));
+  FUZZ_CHECK (elen <= plen || m->type == DIODE_MSG_PUBLISH
+      || m->type == DIODE_MSG_SUBSCRIBE || m->type == DIODE_MSG_SUBSCRIBE_OK,
+      "re-encoded %s grew", diode_msg_type_name (m->type));
+  diode_msg_clear (&m2);
+  g_bytes_unref (enc);
+}
+
 static void
 round_trip (const DiodeMsg * m, GBytes * frame)
 {
@@ -327,7 +495,7 @@ round_trip (const DiodeMsg * m, GBytes * frame)
 }
 
 static void
-fuzz_parse (const uint8_t * data, size_t size)
+fuzz_parse (const uint8_t * data, size_t size, gboolean link)
 {
   GBytes *frame = g_bytes_new (data, size);
   DiodeMsg msg;
@@ -335,16 +503,25 @@ fuzz_parse (const uint8_t * data, size_t size)
   gboolean ok;
 
   memset (&msg, 0xa5, sizeof (msg));   /* parse must zero it either way */
-  ok = diode_msg_parse (frame, &msg, &err);
+  ok = link ? diode_msg_parse_v (frame, 2, DIODE_ROLE_RELAY, &msg, &err)
+      : diode_msg_parse (frame, &msg, &err);
   if (ok) {
     FUZZ_CHECK (err == NULL, "parse succeeded with an error set");
     FUZZ_CHECK (size >= DIODE_FRAME_HEADER_SIZE
-        && diode_msg_check_header (data, NULL, NULL)
+        && diode_msg_check_header_v (data, link ? 2 : 1, DIODE_ROLE_RELAY,
+            NULL, NULL)
         && fuzz_be32 (data + 4) == size - DIODE_FRAME_HEADER_SIZE,
         "parse accepted a frame whose header does not match its size");
     check_parsed (&msg, frame);
     check_lowercase_addresses (&msg);
-    round_trip (&msg, frame);
+    if (link) {
+      check_parsed_link (&msg);
+      round_trip_link (&msg, frame);
+    } else {
+      FUZZ_CHECK (msg.path == NULL && msg.owner == NULL && !msg.has_policy,
+          "version-1 parse filled relay-link fields");
+      round_trip (&msg, frame);
+    }
     diode_msg_clear (&msg);
     FUZZ_CHECK (msg_is_zero (&msg), "diode_msg_clear left fields set");
   } else {
@@ -416,6 +593,30 @@ fuzz_encoders (const uint8_t * data, size_t size)
     g_bytes_unref (f);
   }
 
+  /* relay links: a name in ANNOUNCE and PULL follows the same rule; an
+   * address joins a path exactly when it is valid */
+  f = diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE, s, NULL,
+      DIODE_ACCESS_PUBLIC, NULL, NULL, NULL);
+  FUZZ_CHECK ((f != NULL) == name_ok, "encode_announce and "
+      "check_stream_name disagree");
+  if (f) {
+    if (!diode_msg_parse_v (f, 2, DIODE_ROLE_RELAY, &m, &err))
+      FUZZ_CHECK (FALSE, "encoded ANNOUNCE does not parse: %s", err->message);
+    FUZZ_CHECK (strcmp (m.stream, s) == 0, "stream name changed");
+    diode_msg_clear (&m);
+    g_bytes_unref (f);
+  }
+  {
+    gchar **p = diode_msg_path_append (NULL, s);
+
+    FUZZ_CHECK ((p != NULL) == diode_msg_address_is_valid (s),
+        "path_append and address_is_valid disagree");
+    if (p)
+      FUZZ_CHECK (diode_msg_path_contains ((const gchar * const *) p, s),
+          "appended address not found");
+    g_strfreev (p);
+  }
+
   /* an address check never reads past the string */
   (void) diode_msg_address_is_valid (s);
   g_free (s);
@@ -424,9 +625,12 @@ fuzz_encoders (const uint8_t * data, size_t size)
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
-  if (size >= DIODE_FRAME_HEADER_SIZE)
-    check_header_oracle (data);
-  fuzz_parse (data, size);
+  if (size >= DIODE_FRAME_HEADER_SIZE) {
+    check_header_oracle (data, FALSE);
+    check_header_oracle (data, TRUE);
+  }
+  fuzz_parse (data, size, FALSE);
+  fuzz_parse (data, size, TRUE);
   /* Most mutations change the size without the header's length field, and
    * the parser rightly stops there. Parse a copy with the length fixed too,
    * so mutations reach the payload fields. */
@@ -440,7 +644,8 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     copy[5] = len >> 16;
     copy[6] = len >> 8;
     copy[7] = len;
-    fuzz_parse (copy, size);
+    fuzz_parse (copy, size, FALSE);
+    fuzz_parse (copy, size, TRUE);
     g_free (copy);
   }
   fuzz_encoders (data, size);

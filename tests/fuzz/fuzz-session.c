@@ -14,6 +14,18 @@
  *                     request again after a refusal
  *   control bits 6+7  both set, client end: never send HELLO (every frame
  *                     from the relay must then be refused)
+ *   control bit 6     alone, client end: a relay (role RELAY) offering
+ *                     1..2; a WELCOME of version 1 is refused (201), after
+ *                     one of version 2 (a relay link) it sends LINK (bit 4
+ *                     clear: a control link) or SUBSCRIBE (bit 4 set: a
+ *                     pull)
+ *   control bit 7     alone: the end sends a fatal ERROR at the end
+ *
+ * The relay end behaves like the relay: it chooses the highest version of
+ * 1..DIODE_PROTOCOL_VERSION_MAX, refuses a role-RELAY HELLO that gets
+ * version 1 with ERROR 201 (diode_session_check_link_version()), answers
+ * LINK with LINK_OK (or, with bit 5, first with ERROR 104) and then sends
+ * LINK_OK again and PULL.
  *
  * After every feed the harness pulls messages with diode_session_next()
  * until NEED_MORE or ERROR and answers like a relay or client would
@@ -66,6 +78,7 @@ typedef struct
   DiodeSessionState model;      /* expected state */
   DiodeMsgType pending;         /* request awaiting an answer (model) */
   gboolean hello_sent;          /* client end */
+  gboolean link_mode;           /* client end: role RELAY offering 1..2 */
   gboolean refused_once;        /* relay end: refusal done */
   guint64 last_seq;             /* highest MEDIA/EOS seq returned */
   gboolean closed;
@@ -124,7 +137,13 @@ must_refuse (Fuzz * f, DiodeMsgType type)
 static void
 client_request (Fuzz * f)
 {
-  if (f->ctl & 0x10) {
+  if (f->link_mode && diode_session_is_link (f->s) && !(f->ctl & 0x10)) {
+    must_send (f, DIODE_MSG_LINK, 0);
+    f->pending = DIODE_MSG_LINK;
+    f->model = DIODE_SESSION_LINKING;
+    must_refuse (f, DIODE_MSG_LINK);
+    must_refuse (f, DIODE_MSG_ANNOUNCE);       /* not before LINK_OK */
+  } else if (f->ctl & 0x10) {
     must_send (f, DIODE_MSG_SUBSCRIBE, 0);
     f->pending = DIODE_MSG_SUBSCRIBE;
     f->model = DIODE_SESSION_SUBSCRIBING;
@@ -163,7 +182,8 @@ on_peer_error (Fuzz * f, const DiodeMsg * m)
   if (f->end == DIODE_SESSION_CLIENT_END && f->pending) {
     /* the relay refused our request: we may ask again */
     f->pending = 0;
-    if (f->model == DIODE_SESSION_SUBSCRIBING)
+    if (f->model == DIODE_SESSION_SUBSCRIBING
+        || f->model == DIODE_SESSION_LINKING)
       f->model = DIODE_SESSION_READY;
     expect_state (f, "after a refusal");
     if (f->ctl & 0x20)
@@ -182,15 +202,61 @@ relay_end_message (Fuzz * f, const DiodeMsg * m)
           "HELLO accepted in state %s", diode_session_state_name (f->model));
       FUZZ_CHECK (role >= DIODE_ROLE_PUBLISHER && role <= DIODE_ROLE_RELAY
           && role == m->role, "HELLO accepted with role %u", m->role);
-      FUZZ_CHECK (diode_session_get_version (f->s) == DIODE_PROTOCOL_VERSION,
-          "negotiated version %u", diode_session_get_version (f->s));
-      FUZZ_CHECK (m->version_min <= DIODE_PROTOCOL_VERSION
+      FUZZ_CHECK (diode_session_get_version (f->s) ==
+          diode_version_choose (1, DIODE_PROTOCOL_VERSION_MAX,
+              m->version_min, m->version_max),
+          "negotiated version %u for %u..%u", diode_session_get_version (f->s),
+          m->version_min, m->version_max);
+      FUZZ_CHECK (m->version_min <= DIODE_PROTOCOL_VERSION_MAX
           && m->version_max >= 1, "HELLO %u..%u accepted", m->version_min,
           m->version_max);
+      FUZZ_CHECK (diode_session_is_link (f->s) == (role == DIODE_ROLE_RELAY
+              && diode_session_get_version (f->s) >= 2), "is_link wrong");
       f->model = DIODE_SESSION_READY;
       expect_state (f, "after HELLO");
+      if (!diode_session_check_link_version (f->s, NULL)) {
+        /* what the relay does with a relay that cannot link */
+        FUZZ_CHECK (role == DIODE_ROLE_RELAY
+            && diode_session_get_version (f->s) < 2,
+            "check_link_version refused role %u version %u", role,
+            diode_session_get_version (f->s));
+        must_send (f, DIODE_MSG_ERROR, DIODE_ERR_VERSION);
+        f->model = DIODE_SESSION_CLOSED;
+        expect_state (f, "after refusing a version-1 relay");
+        break;
+      }
       must_send (f, DIODE_MSG_WELCOME, 0);
       must_refuse (f, DIODE_MSG_WELCOME);       /* only once */
+      must_refuse (f, DIODE_MSG_LINK_OK);       /* nothing asked */
+      break;
+    case DIODE_MSG_LINK:
+      FUZZ_CHECK (f->model == DIODE_SESSION_READY && f->pending == 0
+          && diode_session_is_link (f->s), "LINK accepted in state %s, "
+          "role %u, version %u", diode_session_state_name (f->model), role,
+          diode_session_get_version (f->s));
+      must_refuse (f, DIODE_MSG_PUBLISH_OK);
+      must_refuse (f, DIODE_MSG_PULL);
+      if ((f->ctl & 0x20) && !f->refused_once) {
+        f->refused_once = TRUE;
+        must_send (f, DIODE_MSG_ERROR, DIODE_ERR_LOOP);
+        expect_state (f, "after refusing LINK");
+        must_refuse (f, DIODE_MSG_LINK_OK);
+      } else {
+        must_send (f, DIODE_MSG_LINK_OK, 0);
+        f->model = DIODE_SESSION_LINKED;
+        expect_state (f, "after LINK_OK");
+        /* again when the path changes, and a PULL */
+        must_send (f, DIODE_MSG_LINK_OK, 0);
+        must_send (f, DIODE_MSG_PULL, 0);
+        must_refuse (f, DIODE_MSG_ANNOUNCE);
+        must_refuse (f, DIODE_MSG_MEDIA);
+      }
+      break;
+    case DIODE_MSG_ANNOUNCE:
+      FUZZ_CHECK (f->model == DIODE_SESSION_LINKED,
+          "ANNOUNCE accepted in state %s",
+          diode_session_state_name (f->model));
+      FUZZ_CHECK (m->op <= 1 && m->path != NULL, "ANNOUNCE fields");
       break;
     case DIODE_MSG_PUBLISH:
     case DIODE_MSG_SUBSCRIBE:{
@@ -225,6 +291,11 @@ relay_end_message (Fuzz * f, const DiodeMsg * m)
         if (!publish) {
           must_send (f, DIODE_MSG_CAPS, 0);
           must_send (f, DIODE_MSG_MEDIA, 0);
+          /* a pulling relay also gets the policy changes */
+          if (diode_session_is_link (f->s))
+            must_send (f, DIODE_MSG_POLICY, 0);
+          else
+            must_refuse (f, DIODE_MSG_POLICY);
         } else {
           must_refuse (f, DIODE_MSG_MEDIA);
         }
@@ -266,7 +337,8 @@ client_end_message (Fuzz * f, const DiodeMsg * m)
     case DIODE_MSG_WELCOME:
       FUZZ_CHECK (f->model == DIODE_SESSION_AWAIT_WELCOME,
           "WELCOME accepted in state %s", diode_session_state_name (f->model));
-      FUZZ_CHECK (m->version == DIODE_PROTOCOL_VERSION
+      FUZZ_CHECK (m->version >= (f->link_mode ? 2 : 1)
+          && m->version <= (f->link_mode ? 2 : DIODE_PROTOCOL_VERSION)
           && diode_session_get_version (f->s) == m->version,
           "WELCOME version %u accepted", m->version);
       f->model = DIODE_SESSION_READY;
@@ -301,6 +373,31 @@ client_end_message (Fuzz * f, const DiodeMsg * m)
           diode_msg_type_name (m->type), diode_session_state_name (f->model));
       check_seq (f, m);
       break;
+    case DIODE_MSG_POLICY:
+      FUZZ_CHECK (f->model == DIODE_SESSION_SUBSCRIBED
+          && diode_session_is_link (f->s),
+          "POLICY accepted from the relay in state %s (link %d)",
+          diode_session_state_name (f->model), diode_session_is_link (f->s));
+      break;
+    case DIODE_MSG_LINK_OK:
+      FUZZ_CHECK ((f->model == DIODE_SESSION_LINKING
+              && f->pending == DIODE_MSG_LINK)
+          || f->model == DIODE_SESSION_LINKED,
+          "LINK_OK accepted in state %s", diode_session_state_name (f->model));
+      FUZZ_CHECK (m->path != NULL, "LINK_OK without a path");
+      f->pending = 0;
+      f->model = DIODE_SESSION_LINKED;
+      expect_state (f, "after LINK_OK");
+      must_send (f, DIODE_MSG_ANNOUNCE, 0);
+      must_refuse (f, DIODE_MSG_SUBSCRIBE);
+      must_refuse (f, DIODE_MSG_LINK);
+      break;
+    case DIODE_MSG_PULL:
+      FUZZ_CHECK (f->model == DIODE_SESSION_LINKED,
+          "PULL accepted in state %s", diode_session_state_name (f->model));
+      FUZZ_CHECK (m->path != NULL && diode_msg_check_stream_name (m->stream,
+              NULL), "PULL fields");
+      break;
     case DIODE_MSG_PING:
       FUZZ_CHECK (f->model != DIODE_SESSION_AWAIT_WELCOME,
           "PING before WELCOME");
@@ -332,7 +429,8 @@ check_buffer (Fuzz * f)
   if (b >= DIODE_FRAME_HEADER_SIZE) {
     const guint8 *h = f->fed->data + f->consumed;
 
-    FUZZ_CHECK (diode_msg_check_header (h, &len, NULL),
+    FUZZ_CHECK (diode_msg_check_header_v (h, diode_session_get_version (f->s),
+            diode_session_get_role (f->s), &len, NULL),
         "NEED_MORE with an invalid header buffered");
     FUZZ_CHECK (b < DIODE_FRAME_HEADER_SIZE + len,
         "NEED_MORE with a whole frame buffered (%zu of %zu)", b,
@@ -476,7 +574,8 @@ feed (Fuzz * f, const guint8 * d, gsize n)
 
     FUZZ_CHECK (f->fed->len - f->consumed >= DIODE_FRAME_HEADER_SIZE,
         "feed() closed the session without a whole header at head");
-    FUZZ_CHECK (!diode_msg_check_header (h, &len, NULL) || limit_before == 0
+    FUZZ_CHECK (!diode_msg_check_header_v (h, diode_session_get_version (f->s),
+            diode_session_get_role (f->s), &len, NULL) || limit_before == 0
         || len > limit_before,
         "feed() refused a %s of %zu bytes, limit %zu in that state",
         diode_msg_type_name (h[0]), len, limit_before);
@@ -552,7 +651,17 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     f.model = DIODE_SESSION_AWAIT_WELCOME;
     expect_state (&f, "new");
     must_refuse (&f, DIODE_MSG_PUBLISH);
-    if ((f.ctl & 0xc0) != 0xc0) {
+    if ((f.ctl & 0xc0) == 0x40) {
+      GError *err = NULL;
+
+      f.link_mode = TRUE;
+      if (!diode_session_sent_hello (f.s, 1, 2, DIODE_ROLE_RELAY, &err))
+        FUZZ_CHECK (FALSE, "sent_hello refused: %s", err->message);
+      FUZZ_CHECK (diode_session_get_role (f.s) == DIODE_ROLE_RELAY,
+          "client end role");
+      f.hello_sent = TRUE;
+      must_refuse (&f, DIODE_MSG_HELLO);        /* only once */
+    } else if ((f.ctl & 0xc0) != 0xc0) {
       must_send (&f, DIODE_MSG_HELLO, 0);
       f.hello_sent = TRUE;
       must_refuse (&f, DIODE_MSG_HELLO);        /* only once */

@@ -230,7 +230,44 @@ frame_seeds (void)
           sizeof (big_caps_len), big_caps_len, sizeof (big_caps_len)));
   frame_seed ("bad-too-large", raw (DIODE_MSG_PING, 0, 0, 0x10001, NULL, 0));
   frame_seed ("bad-flags", raw (DIODE_MSG_PING, 1, 0, 0, NULL, 0));
-  frame_seed ("bad-type", raw (0x42, 0, 0, 0, NULL, 0));
+  frame_seed ("bad-type", raw (0x44, 0, 0, 0, NULL, 0));
+
+  /* relay links (version 2; fuzz-frame reads every seed both ways) */
+  frame_seed ("link", diode_msg_encode_link ());
+  frame_seed ("link-ok", diode_msg_encode_link_ok (two_addresses));
+  frame_seed ("link-ok-empty", diode_msg_encode_link_ok (NULL));
+  frame_seed ("announce-available",
+      diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE, "cam",
+          two_addresses[0], DIODE_ACCESS_PRIVATE, "fleet", two_addresses,
+          two_addresses));
+  frame_seed ("announce-withdrawn",
+      diode_msg_encode_announce (DIODE_ANNOUNCE_WITHDRAWN, "cam", NULL, 0,
+          NULL, NULL, NULL));
+  frame_seed ("pull", diode_msg_encode_pull ("cam", 77, two_addresses));
+  frame_seed ("publish-relay", diode_msg_encode_publish_relay ("cam",
+          DIODE_ACCESS_PROTECTED, "fleet", NULL, two_addresses[1],
+          two_addresses));
+  frame_seed ("subscribe-relay", diode_msg_encode_subscribe_relay ("cam", 9,
+          3000, NULL, two_addresses));
+  frame_seed ("subscribe-ok-relay", diode_msg_encode_subscribe_ok_relay ("cam",
+          9, two_addresses[0], DIODE_ACCESS_PUBLIC, "", NULL, two_addresses));
+  {
+    /* a path of 33 (202) and one that ends early (200) */
+    guint8 p[1 + 33 * 20];
+
+    memset (p, 0x42, sizeof (p));
+    p[0] = 33;
+    frame_seed ("bad-path-33", raw (DIODE_MSG_LINK_OK, 0, 0, sizeof (p), p,
+            sizeof (p)));
+    p[0] = 2;
+    frame_seed ("bad-path-short", raw (DIODE_MSG_LINK_OK, 0, 0, 30, p, 30));
+  }
+  {
+    static const guint8 op7[] = { 7, 0, 3, 'c', 'a', 'm' };
+
+    frame_seed ("bad-announce-op", raw (DIODE_MSG_ANNOUNCE, 0, 0,
+            sizeof (op7), op7, sizeof (op7)));
+  }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -305,6 +342,7 @@ session_seed (const gchar * name, guint8 ctl, Transcript * t)
 #define VIEWER_BIT 0x10
 #define REFUSE_BIT 0x20
 #define SHUTDOWN_BIT 0x80
+#define LINK_BIT 0x40           /* client end, without SHUTDOWN_BIT */
 
 /* What a publisher sends: @n frames in GOPs of 4, starting with seq 1. */
 static void
@@ -361,13 +399,80 @@ session_seeds (void)
     add (t, diode_msg_encode_error (DIODE_ERR_NOT_FOUND, "client says"));
     session_seed ("relay-viewer", CTL (RELAY, p, p ? REFUSE_BIT : 0), t);
   }
-  /* relay end: another relay (both directions allowed), then a fatal ERROR */
+  /* relay end: another relay pushing a stream (a push connection), then a
+   * fatal ERROR */
   t = transcript_new ();
-  add (t, diode_msg_encode_hello (1, 1, DIODE_ROLE_RELAY, "diode-relay"));
-  add (t, diode_msg_encode_publish ("upstream"));
+  add (t, diode_msg_encode_hello (1, 2, DIODE_ROLE_RELAY, "diode-relay"));
+  add (t, diode_msg_encode_publish_relay ("upstream", DIODE_ACCESS_PUBLIC,
+          NULL, NULL, two_addresses[0], two_addresses));
   publisher_stream (t, 2, 8);
   add (t, diode_msg_encode_error (DIODE_ERR_SHUTDOWN, "bye"));
   session_seed ("relay-link", CTL (RELAY, 2, 0), t);
+  /* relay end: a relay that speaks only version 1 (refused with 201) */
+  t = transcript_new ();
+  add (t, diode_msg_encode_hello (1, 1, DIODE_ROLE_RELAY, "old-relay"));
+  add (t, diode_msg_encode_link ());
+  session_seed ("relay-link-v1", CTL (RELAY, 0, 0), t);
+  /* relay end: a child's control link: LINK, announcements, keepalive; and
+   * the same refused once (104) then accepted */
+  for (p = 0; p < 8; p += 7) {
+    t = transcript_new ();
+    add (t, diode_msg_encode_hello (1, 2, DIODE_ROLE_RELAY, "child"));
+    add (t, diode_msg_encode_link ());
+    if (p)
+      add (t, diode_msg_encode_link ());
+    add (t, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE, "cam",
+            two_addresses[0], DIODE_ACCESS_PUBLIC, NULL, NULL,
+            two_addresses));
+    add (t, diode_msg_encode_ping (5));
+    add (t, diode_msg_encode_announce (DIODE_ANNOUNCE_WITHDRAWN, "cam", NULL,
+            0, NULL, NULL, NULL));
+    add (t, diode_msg_encode_error (DIODE_ERR_LOOP, "I am in your path"));
+    session_seed ("relay-control-link", CTL (RELAY, p, p ? REFUSE_BIT : 0),
+        t);
+  }
+  /* relay end: a relay pulling a stream */
+  t = transcript_new ();
+  add (t, diode_msg_encode_hello (1, 2, DIODE_ROLE_RELAY, "child"));
+  add (t, diode_msg_encode_subscribe_relay ("cam", 12, 2000, NULL,
+          two_addresses));
+  add (t, diode_msg_encode_pong (1));
+  session_seed ("relay-pull", CTL (RELAY, 3, 0), t);
+
+  /* client end of relay links: the control link (LINK_OK, PULL, the path
+   * changing), a refused LINK retried, a pull with a POLICY change */
+  t = transcript_new ();
+  add (t, diode_msg_encode_welcome (2, 800, "diode-relay"));
+  add (t, diode_msg_encode_link_ok (two_addresses));
+  add (t, diode_msg_encode_pull ("cam", 0, two_addresses));
+  add (t, diode_msg_encode_ping (2));
+  add (t, diode_msg_encode_link_ok (NULL));
+  add (t, diode_msg_encode_pull ("cam2", 5, NULL));
+  session_seed ("client-control-link", CTL (CLIENT, 0, LINK_BIT), t);
+  t = transcript_new ();
+  add (t, diode_msg_encode_welcome (2, 800, "diode-relay"));
+  add (t, diode_msg_encode_error (DIODE_ERR_LOOP, "cycle"));
+  add (t, diode_msg_encode_link_ok (two_addresses));
+  add (t, diode_msg_encode_pull ("cam", 0, NULL));
+  session_seed ("client-control-link-refused", CTL (CLIENT, 6,
+          LINK_BIT | REFUSE_BIT), t);
+  t = transcript_new ();
+  add (t, diode_msg_encode_welcome (2, 800, "diode-relay"));
+  add (t, diode_msg_encode_subscribe_ok_relay ("cam", 1, two_addresses[0],
+          DIODE_ACCESS_PROTECTED, "fleet", NULL, two_addresses));
+  add (t, diode_msg_encode_caps (H264_CAPS));
+  add (t, media (1, DIODE_MEDIA_KEYFRAME, 30));
+  add (t, diode_msg_encode_policy (DIODE_ACCESS_PRIVATE, NULL,
+          two_addresses));
+  add (t, media (2, 0, 20));
+  add (t, diode_msg_encode_eos (2));
+  session_seed ("client-pull", CTL (CLIENT, 7, LINK_BIT | VIEWER_BIT), t);
+  /* a relay that answers a relay with version 1: refused (201) */
+  t = transcript_new ();
+  add (t, diode_msg_encode_welcome (1, 800, "old-relay"));
+  add (t, diode_msg_encode_publish_ok ("cam", 1));
+  add (t, diode_msg_encode_link_ok (NULL));
+  session_seed ("client-link-v1", CTL (CLIENT, 2, LINK_BIT), t);
   /* relay end: one MEDIA frame larger than the first buffer allocation */
   t = transcript_new ();
   add (t, diode_msg_encode_hello (1, 1, DIODE_ROLE_PUBLISHER, "big"));

@@ -24,6 +24,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checks_errors as errors  # noqa: E402
 import checks_gst as gst  # noqa: E402
+import checks_links as links  # noqa: E402
 import checks_streams as streams  # noqa: E402
 from interop_harness import Ctx, Fail  # noqa: E402
 
@@ -50,6 +51,8 @@ CHECKS = [
     ("c-diodesink-private", gst.check_c_diodesink_private),
     ("identity-file-compat", lambda ctx: gst.check_identity_file_compat(ctx, ctx.diode_tool)),
     ("d-slow-viewer-error-300", streams.check_slow_viewer_error_300),
+    ("links-selftest", links.check_links_selftest),
+    ("links-admission", links.check_links_admission),
 ]
 
 # Checks that run the real elements in gst-launch-1.0.

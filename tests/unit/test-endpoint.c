@@ -111,6 +111,7 @@ GST_START_TEST (test_error_quotes_entry)
 {
   GError *err = NULL;
   gchar *longhost = g_strnfill (254, 'a');
+  DiodeEndpoint *e;
 
   fail_unless (diode_endpoint_parse ("evil\x1b[2J:7", 7878, &err) == NULL);
   fail_unless (strchr (err->message, '\x1b') == NULL, "%s", err->message);
@@ -121,7 +122,9 @@ GST_START_TEST (test_error_quotes_entry)
   fail_unless (strstr (err->message, "longer than 253") != NULL);
   g_clear_error (&err);
   longhost[253] = '\0';
-  fail_unless (diode_endpoint_parse (longhost, 7878, NULL) != NULL);
+  e = diode_endpoint_parse (longhost, 7878, NULL);
+  fail_unless (e != NULL);
+  diode_endpoint_free (e);
   g_free (longhost);
 }
 

@@ -164,6 +164,18 @@ GST_START_TEST (test_documented_examples)
   }
   g_bytes_unref (f);
 
+  /* SUBSCRIBE on a relay link, "cam", 0, 3000 ms, no pin, path A3 */
+  f = diode_msg_encode_subscribe_relay ("cam", 0, 3000, NULL, path1);
+  {
+    static const guint8 head[] = { 0x12, 0, 0, 0, 0, 0, 0, 0x27,
+      0, 3, 'c', 'a', 'm', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b, 0xb8, 0, 1
+    };
+    memcpy (expect, head, sizeof (head));
+    memset (expect + sizeof (head), 0x33, 20);
+    bytes_are (f, expect, sizeof (head) + 20);
+  }
+  g_bytes_unref (f);
+
   /* ANNOUNCE WITHDRAWN "cam": 42 00 00 00 00 00 00 06 00 00 03 63 61 6d */
   f = diode_msg_encode_announce (DIODE_ANNOUNCE_WITHDRAWN, "cam", NULL, 0,
       NULL, NULL, NULL);

@@ -498,12 +498,15 @@ GST_START_TEST (test_refusals)
   expect_fails_with (s, DIODE_ERR_PROTOCOL,
       "unexpected PULL from relay in state READY");
   diode_session_free (s);
-  /* a role-RELAY client end that got version 1 is no link either */
-  s = client_end (1, 2, DIODE_ROLE_RELAY, 1);
+  /* a role-RELAY client end that gets version 1 (an older relay) refuses
+   * it: links need 2 */
+  s = diode_session_new (DIODE_SESSION_CLIENT_END);
+  fail_unless (diode_session_sent_hello (s, 1, 2, DIODE_ROLE_RELAY, NULL));
+  feed (s, diode_msg_encode_welcome (1, 800, "old relay"));
+  expect_fails_with (s, DIODE_ERR_VERSION,
+      "relay links need protocol version 2: the relay chose version 1");
   fail_if (diode_session_is_link (s));
   sent_refused (s, DIODE_MSG_LINK);
-  feed (s, diode_msg_encode_link_ok (NULL));
-  expect_fails (s, DIODE_ERR_PROTOCOL);
   diode_session_free (s);
 
   /* path of 33 relays: 202, fatal */
