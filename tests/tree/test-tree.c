@@ -316,6 +316,42 @@ stats_linked_to (Node * n, Node * up)
   return yes;
 }
 
+/* The kind ("upstream", "fallback", "probe") of @n's control link to @up,
+ * if it is up; NULL otherwise. @failovers: the relay's fail-over count. */
+static gchar *
+stats_link_kind (Node * n, Node * up, gint64 * failovers)
+{
+  JsonNode *root = stats_read (n);
+  JsonObject *o = root ? json_node_get_object (root) : NULL;
+  gchar *peer = g_strdup_printf ("127.0.0.1:%u", up->port), *kind = NULL;
+
+  if (o && failovers)
+    *failovers = json_object_get_int_member_with_default (o, "failovers",
+        -1);
+  if (o && json_object_has_member (o, "links")) {
+    JsonArray *a = json_object_get_array_member (o, "links");
+    guint i;
+
+    for (i = 0; a && i < json_array_get_length (a) && !kind; i++) {
+      JsonObject *l = json_array_get_object_element (a, i);
+      const gchar *k = json_object_get_string_member_with_default (l, "kind",
+          "");
+
+      if ((!g_strcmp0 (k, "upstream") || !g_strcmp0 (k, "fallback")
+              || !g_strcmp0 (k, "probe"))
+          && !g_strcmp0 (json_object_get_string_member_with_default (l,
+                  "peer", ""), peer)
+          && link_is_up (json_object_get_string_member_with_default (l,
+                  "state", "")))
+        kind = g_strdup (k);
+    }
+  }
+  if (root)
+    json_node_unref (root);
+  g_free (peer);
+  return kind;
+}
+
 /* Every relay with an upstream has linked to it (stats), so that a
  * SUBSCRIBE at any of them can be pulled at once. */
 static void
@@ -577,10 +613,12 @@ first_frame_after (Pipe ** pipes, guint np, Pipe * p, guint base, gint64 t,
 
 /* kill -9 mit under ben and alyssa, @rounds times: their viewers keep
  * decoding through the source (the fallback), then move back to mit once it
- * is started again, and over the whole run decode every frame exactly once,
- * no error, no sequence gap. */
+ * is started again (their stats: mit is the upstream link again, no link to
+ * the source; with @count_failovers, the relay's "failovers" counted each
+ * round), and over the whole run decode every frame exactly once, no error,
+ * no sequence gap. */
 static void
-run_failover (guint rounds)
+run_failover (guint rounds, gboolean count_failovers)
 {
   Pipe *pipes[3], *pub;
   gint64 gap, worst = 0;
@@ -635,6 +673,34 @@ run_failover (guint rounds)
           path);
       g_free (path);
     }
+    /* The relay's own account: the link to mit is its upstream again, to
+     * the source none is active, and the fail-over was counted. */
+    for (i = 1; i < 3; i++) {
+      Node *leaf = &nodes[i == 1 ? BEN : ALYSSA];
+      gint64 end = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+      gint64 failovers = -1;
+      gchar *to_mit = NULL, *to_source = NULL;
+
+      for (;;) {
+        g_free (to_mit);
+        g_free (to_source);
+        to_mit = stats_link_kind (leaf, &nodes[MIT], &failovers);
+        to_source = stats_link_kind (leaf, &nodes[SOURCE], NULL);
+        if (!g_strcmp0 (to_mit, "upstream") && !to_source
+            && (!count_failovers || failovers >= (gint64) r + 1))
+          break;
+        tp_check (g_get_monotonic_time () < end, "%s: 5 s after its "
+            "stream came back through mit, its stats show the link to mit "
+            "as %s, to the source as %s, %" G_GINT64_FORMAT " fail-overs "
+            "(want upstream, none, %s%u)", leaf->name, to_mit ? to_mit :
+            "absent", to_source ? to_source : "absent", failovers,
+            count_failovers ? "" : "any; not checked here, want ", r + 1);
+        pipes_check (pipes, 3);
+        tp_sleep_ms (100);
+      }
+      g_free (to_mit);
+      g_free (to_source);
+    }
     /* Past the move back, at least one more GOP through mit. */
     for (i = 1; i < 3; i++)
       wait_frames (pipes, 3, pipes[i], collector_count (&pipes[i]->col) +
@@ -655,13 +721,13 @@ run_failover (guint rounds)
 static void
 test_failover (void)
 {
-  run_failover (1);
+  run_failover (1, FALSE);
 }
 
 static void
 test_failover_repeat (void)
 {
-  run_failover (3);
+  run_failover (3, TRUE);
 }
 
 /* A camera publishing at john (under harvard) is watched at ben (under mit):
