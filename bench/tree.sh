@@ -232,21 +232,34 @@ case_latency () {
 
 case_failover () {
   wait_quiet
+  # The tree lives through every trial (each takes ~10 s, a restart and a
+  # fail-back): its processes' `timeout` bound must cover them all.
+  _max_was=$max
+  max=$((TRIALS * 40 + 120))
   seed_tree
   for t in $(seq 1 "$TRIALS"); do
     on_upstream ben mit
-    json=$(timeout "$max" "$latency_bin" --port "$source_port" \
-      --relay-id "$source_addr" --view-port "$ben_port" \
-      --view-relay-id "$ben_addr" --stream "fo$t" --viewer-delay 1 \
-      --warmup 1 --duration 5 --kill-pid "$mit_pid" --kill-at 4 -q) || \
-      die "diode-latency (fail-over trial $t) failed"
-    echo "{\"case\":\"failover\",\"trial\":$t,\"r\":$json}" >> "$out"
+    # A trial whose publisher or viewer connection broke is a result too
+    # (kept, with diode-latency's reason), not the end of the run.
+    if json=$(timeout "$max" "$latency_bin" --port "$source_port" \
+        --relay-id "$source_addr" --view-port "$ben_port" \
+        --view-relay-id "$ben_addr" --stream "fo$t" --viewer-delay 1 \
+        --warmup 1 --duration 5 --kill-pid "$mit_pid" --kill-at 4 \
+        2> "$bench_tmp/fo.err"); then
+      echo "{\"case\":\"failover\",\"trial\":$t,\"r\":$json}" >> "$out"
+    else
+      why=$(tail -n 3 "$bench_tmp/fo.err" | tr '\n"\\' ' ')
+      log "fail-over trial $t broke: $why"
+      echo "{\"case\":\"failover\",\"trial\":$t,\"broken\":\"$why\"}" >> "$out"
+      kill -KILL "$mit_pid" 2>/dev/null || true
+    fi
     bench_stop "$mit_tpid"
     # shellcheck disable=SC2046
     tree_node mit $(child_of source)
   done
   log "fail-over: $TRIALS trials done"
   stop_all
+  max=$_max_was
 }
 
 # ---------------------------------------------------------------- scale
@@ -334,6 +347,8 @@ fo = [r for r in rows if r["case"] == "failover"]
 if fo:
     # A trial whose viewer had no frame before the kill measured a join,
     # not a fail-over: reported, left out of the figures.
+    broken = [r for r in fo if "broken" in r]
+    fo = [r for r in fo if "broken" not in r]
     cold = [r for r in fo if r["r"]["failover"]["seq_at_kill"] == 0]
     fo = [r for r in fo if r["r"]["failover"]["seq_at_kill"] > 0]
     gaps = sorted(r["r"]["failover"]["gap_ms"] for r in fo if r["r"]["failover"]["gap_ms"] is not None)
@@ -347,6 +362,8 @@ if fo:
         print("| %.0f | %.0f | %d | %d |" % (p50, gaps[-1], lost, never))
     if cold:
         print("(%d more trials had no frame at ben before the kill: not counted)" % len(cold))
+    for r in broken:
+        print("(trial %d broke: %s)" % (r["trial"], r["broken"].strip()))
 sc = [r for r in rows if r["case"] == "scale"]
 for r in sc:
     ratio = r["root_out"] / r["root_in"] if r["root_in"] else float("nan")
