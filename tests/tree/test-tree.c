@@ -29,7 +29,6 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
-#include <json-glib/json-glib.h>
 
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +40,7 @@
 #include <unistd.h>
 
 #include "framesums.h"
+#include "relaystats.h"
 #include "testproc.h"
 
 #ifndef DIODE_LOAD_PATH
@@ -191,163 +191,16 @@ node_kill9 (guint i)
 }
 
 /* ------------------------------------------------------------------------ */
-/* stats files (docs/stats.md): rewritten every second by each relay */
+/* stats files (relaystats.c) */
 
-static JsonNode *
-stats_read (Node * n)
-{
-  JsonParser *parser = json_parser_new ();
-  JsonNode *root = NULL;
-
-  if (json_parser_load_from_file (parser, n->stats, NULL)
-      && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    root = json_node_copy (json_parser_get_root (parser));
-  g_object_unref (parser);
-  return root;
-}
-
-static JsonObject *
-stats_stream (JsonNode * root, const gchar * name)
-{
-  JsonObject *o = json_node_get_object (root);
-  JsonArray *a;
-  guint i;
-
-  if (!json_object_has_member (o, "streams"))
-    return NULL;
-  a = json_object_get_array_member (o, "streams");
-  for (i = 0; a && i < json_array_get_length (a); i++) {
-    JsonObject *s = json_array_get_object_element (a, i);
-    if (!g_strcmp0 (json_object_get_string_member_with_default (s, "name",
-                NULL), name))
-      return s;
-  }
-  return NULL;
-}
-
-/* The stream's path as "0x..,0x.." (origin first), NULL if the relay does
- * not carry it (or has no stats yet). */
+/* The kind of @n's control link to @up if it is up (NULL if not);
+ * @failovers: @n's fail-over count. */
 static gchar *
-stats_path (Node * n, const gchar * stream)
+link_kind (Node * n, Node * up, gint64 * failovers)
 {
-  JsonNode *root = stats_read (n);
-  JsonObject *s = root ? stats_stream (root, stream) : NULL;
-  GString *out = NULL;
-
-  if (s && json_object_has_member (s, "path")) {
-    JsonArray *a = json_object_get_array_member (s, "path");
-    guint i;
-
-    out = g_string_new (NULL);
-    for (i = 0; a && i < json_array_get_length (a); i++)
-      g_string_append_printf (out, "%s%s", i ? "," : "",
-          json_array_get_string_element (a, i));
-  }
-  if (root)
-    json_node_unref (root);
-  return out ? g_string_free (out, FALSE) : NULL;
-}
-
-/* Viewers of @stream at @n (relays pulling it count as viewers there), or
- * -1; @first: the first one's address. */
-static gint
-stats_viewers (Node * n, const gchar * stream, gchar ** first,
-    gdouble * out_per_in)
-{
-  JsonNode *root = stats_read (n);
-  JsonObject *s = root ? stats_stream (root, stream) : NULL;
-  gint count = -1;
-
-  if (s && json_object_has_member (s, "viewers")) {
-    JsonArray *a = json_object_get_array_member (s, "viewers");
-
-    count = json_array_get_length (a);
-    if (first && count > 0)
-      *first = g_strdup (json_object_get_string_member_with_default
-          (json_array_get_object_element (a, 0), "address", ""));
-    if (out_per_in) {
-      gdouble in = json_object_get_double_member_with_default (s,
-          "bytes_in", 0);
-      *out_per_in = in > 0 ? json_object_get_double_member_with_default (s,
-          "bytes_out", 0) / in : -1;
-    }
-  }
-  if (root)
-    json_node_unref (root);
-  return count;
-}
-
-/* A control link's state in the stats: "ready" once TLS and HELLO are done
- * (a link that can pull), "linked" once LINK_OK came back. */
-static gboolean
-link_is_up (const gchar * state)
-{
-  return !g_strcmp0 (state, "ready") || !g_strcmp0 (state, "linked");
-}
-
-/* Is @n's link to @up (its active upstream) up, by its stats' "links"? */
-static gboolean
-stats_linked_to (Node * n, Node * up)
-{
-  JsonNode *root = stats_read (n);
-  JsonObject *o = root ? json_node_get_object (root) : NULL;
   gchar *peer = g_strdup_printf ("127.0.0.1:%u", up->port);
-  gboolean yes = FALSE;
+  gchar *kind = rstats_link_kind (n->stats, peer, failovers);
 
-  if (o && json_object_has_member (o, "links")) {
-    JsonArray *a = json_object_get_array_member (o, "links");
-    guint i;
-
-    for (i = 0; a && i < json_array_get_length (a) && !yes; i++) {
-      JsonObject *l = json_array_get_object_element (a, i);
-      const gchar *kind = json_object_get_string_member_with_default (l,
-          "kind", "");
-
-      yes = (!g_strcmp0 (kind, "upstream") || !g_strcmp0 (kind, "fallback"))
-          && !g_strcmp0 (json_object_get_string_member_with_default (l,
-              "peer", ""), peer)
-          && link_is_up (json_object_get_string_member_with_default (l,
-              "state", ""));
-    }
-  }
-  if (root)
-    json_node_unref (root);
-  g_free (peer);
-  return yes;
-}
-
-/* The kind ("upstream", "fallback", "probe") of @n's control link to @up,
- * if it is up; NULL otherwise. @failovers: the relay's fail-over count. */
-static gchar *
-stats_link_kind (Node * n, Node * up, gint64 * failovers)
-{
-  JsonNode *root = stats_read (n);
-  JsonObject *o = root ? json_node_get_object (root) : NULL;
-  gchar *peer = g_strdup_printf ("127.0.0.1:%u", up->port), *kind = NULL;
-
-  if (o && failovers)
-    *failovers = json_object_get_int_member_with_default (o, "failovers",
-        -1);
-  if (o && json_object_has_member (o, "links")) {
-    JsonArray *a = json_object_get_array_member (o, "links");
-    guint i;
-
-    for (i = 0; a && i < json_array_get_length (a) && !kind; i++) {
-      JsonObject *l = json_array_get_object_element (a, i);
-      const gchar *k = json_object_get_string_member_with_default (l, "kind",
-          "");
-
-      if ((!g_strcmp0 (k, "upstream") || !g_strcmp0 (k, "fallback")
-              || !g_strcmp0 (k, "probe"))
-          && !g_strcmp0 (json_object_get_string_member_with_default (l,
-                  "peer", ""), peer)
-          && link_is_up (json_object_get_string_member_with_default (l,
-                  "state", "")))
-        kind = g_strdup (k);
-    }
-  }
-  if (root)
-    json_node_unref (root);
   g_free (peer);
   return kind;
 }
@@ -363,12 +216,17 @@ tree_wait_linked (void)
   for (i = 0; i < N_NODES; i++) {
     if (seed[i].upstream < 0)
       continue;
-    while (!stats_linked_to (&nodes[i], &nodes[seed[i].upstream])) {
+    gchar *kind;
+
+    while (!(kind = link_kind (&nodes[i], &nodes[seed[i].upstream], NULL))
+        || !strcmp (kind, "probe")) {
+      g_free (kind);
       tp_check (g_get_monotonic_time () < end, "%s: no linked upstream "
           "link to %s in its stats within 15 s", nodes[i].name,
           nodes[seed[i].upstream].name);
       tp_sleep_ms (100);
     }
+    g_free (kind);
   }
 }
 
@@ -385,7 +243,7 @@ wait_path (Node * n, Node * via, gboolean want, guint timeout_ms,
     gboolean has;
 
     g_free (path);
-    path = stats_path (n, STREAM);
+    path = rstats_path (n->stats, STREAM);
     has = path && strstr (path, via->address);
     if (path && has == want)
       return path;
@@ -684,8 +542,8 @@ run_failover (guint rounds, gboolean count_failovers)
       for (;;) {
         g_free (to_mit);
         g_free (to_source);
-        to_mit = stats_link_kind (leaf, &nodes[MIT], &failovers);
-        to_source = stats_link_kind (leaf, &nodes[SOURCE], NULL);
+        to_mit = link_kind (leaf, &nodes[MIT], &failovers);
+        to_source = link_kind (leaf, &nodes[SOURCE], NULL);
         if (!g_strcmp0 (to_mit, "upstream") && !to_source
             && (!count_failovers || failovers >= (gint64) r + 1))
           break;
@@ -882,7 +740,7 @@ run_one_copy (const guint * leaves, guint nleaves, guint n)
   for (i = 0; i < nleaves; i++) {
     gint got;
 
-    while ((got = stats_viewers (&nodes[leaves[i]], STREAM, NULL, NULL))
+    while ((got = rstats_viewers (nodes[leaves[i]].stats, STREAM, NULL, NULL))
         < (gint) n) {
       pipes_check (pipes, 1);
       tp_check (!load[i]->eof, "diode-load at %s exited",
@@ -898,7 +756,7 @@ run_one_copy (const guint * leaves, guint nleaves, guint n)
   {
     gchar *first = NULL;
 
-    root_viewers = stats_viewers (&nodes[SOURCE], STREAM, &first, &ratio);
+    root_viewers = rstats_viewers (nodes[SOURCE].stats, STREAM, &first, &ratio);
     tp_note ("source: %d subscribers of '%s' (first %s), bytes out / in "
         "%.2f", root_viewers, STREAM, first ? first : "-", ratio);
     tp_check (root_viewers == (gint) parents, "the source serves '%s' to %d "
@@ -913,7 +771,7 @@ run_one_copy (const guint * leaves, guint nleaves, guint n)
       "the bytes it received for '%s' (want about %u)", ratio, STREAM,
       parents);
   for (i = MIT; i <= HARVARD; i++) {
-    gint v = stats_viewers (&nodes[i], STREAM, NULL, NULL);
+    gint v = rstats_viewers (nodes[i].stats, STREAM, NULL, NULL);
     guint want = 0, j;
 
     for (j = 0; j < nleaves; j++)
