@@ -606,7 +606,7 @@ conn_on_readable (Conn * c)
     st = diode_tls_recv (c->tls, r->rbuf, MIN (READ_CHUNK, budget), &n, &err);
     if (st == DIODE_TLS_OK) {
       c->last_rx = g_get_monotonic_time ();
-      if (c->link)
+      if (c->outgoing || c->child_link)
         c->bytes_in += n;
       budget -= MIN (n, budget);
       diode_session_feed (c->session, r->rbuf, n);

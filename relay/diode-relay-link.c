@@ -49,8 +49,6 @@ link_state_name (LinkState st)
 const gchar *
 link_kind_name (Link * l)
 {
-  DiodeRelay *r = l->relay;
-
   switch (l->kind) {
     case LINK_CONTROL:
       if (l->probe)
@@ -61,7 +59,6 @@ link_kind_name (Link * l)
     case LINK_PUSH:
       return "push";
   }
-  (void) r;
   return "?";
 }
 
@@ -180,10 +177,11 @@ link_connect_failed (Link * l, const gchar * why)
 {
   gchar *peer = link_peer_string (l);
 
-  relay_log (l->relay, RELAY_LOG_LINK, "%s link to %s failed: %s",
-      link_kind_name (l), peer, why);
+  /* the owner's log line says it (and what happens next) */
+  g_info ("%s link to %s failed: %s", link_kind_name (l), peer, why);
   g_free (peer);
   link_clear_addrs (l);
+  l->was_up = FALSE;
   l->state = LINK_IDLE;
   l->relay->links_kick = TRUE;
   if (l->kind == LINK_CONTROL)
@@ -573,6 +571,7 @@ link_conn_gone (Conn * c)
   l->conn = NULL;
   l->bytes_in += c->bytes_in;
   l->bytes_out += c->bytes_out;
+  l->was_up = l->state >= LINK_READY;
   l->state = LINK_IDLE;
   l->connected_at = 0;
   why = g_strdup (c->why ? c->why : "connection closed");

@@ -196,6 +196,8 @@ struct _Link {
   Stream     *stream;           /* pull, push */
   gboolean    closing;          /* freed once its connection is gone */
   gboolean    refused;          /* pull: the upstream said 1xx */
+  gboolean    was_up;           /* the connection that just went had
+                                   reached WELCOME (for the owner's log) */
   guint64     push_start_seq;   /* push: where the parent asked to start */
   gchar     **link_path;        /* probe: its LINK_OK path; second pull:
                                    its SUBSCRIBE_OK path */
@@ -319,7 +321,7 @@ struct _DiodeRelay {
   gboolean    stopping;
   gboolean    links_kick;       /* a link went down: reconnect after this
                                    dispatch */
-  guint       failovers;        /* moves to another upstream endpoint */
+  guint       failbacks;        /* moves back to a better one */
   GPtrArray  *children;         /* Conn*: child relays' control links */
   gchar     **upstream_path;    /* LINK_OK's path: parent first, to root */
   guint       n_announced;      /* entries over every child link */

@@ -270,6 +270,14 @@ handle_hello (Conn * c, DiodeMsg * m)
 /* ------------------------------------------------------------------------ */
 /* access policy and name ownership (docs/security.md) */
 
+/* What a subscriber is, for log lines: a viewer or a downstream relay. */
+static const gchar *
+conn_what (Conn * c)
+{
+  return diode_session_get_role (c->session) == DIODE_ROLE_RELAY ? "relay" :
+      "viewer";
+}
+
 /* Refuse a request: log it with the address, tell the client why. */
 static void
 conn_refuse (Conn * c, DiodeErrorCode code, const gchar * what,
@@ -370,7 +378,7 @@ stream_attach_waiting (DiodeRelay * r, Stream * s)
       g_mutex_unlock (&r->lock);
       w->waiting = FALSE;
       w->stream = NULL;
-      conn_refuse (w, DIODE_ERR_NOT_AUTHORIZED, "viewer", why);
+      conn_refuse (w, DIODE_ERR_NOT_AUTHORIZED, conn_what (w), why);
       g_free (why);
       continue;
     }
@@ -460,6 +468,8 @@ handle_publish (Conn * c, DiodeMsg * m)
    * needed (the sequence goes on from what the pull delivered). */
   pull_stop (s, "its owner publishes it on this relay now");
   s->source = SOURCE_LOCAL;
+  s->push_pending = FALSE;
+  s->push_child = NULL;
   s->linger_until = 0;
   if (s->path)
     g_ptr_array_set_size (s->path, 0);
@@ -543,7 +553,7 @@ handle_subscribe (Conn * c, DiodeMsg * m)
   DiodeChunk *at;
   guint index;
 
-  if (!name_acceptable (c, m->stream, "viewer"))
+  if (!name_acceptable (c, m->stream, conn_what (c)))
     return;
   /* A relay's request that went through this relay already: a cycle. */
   if (conn_is_link (c) && m->path && (diode_msg_path_contains ((const gchar
@@ -572,7 +582,7 @@ handle_subscribe (Conn * c, DiodeMsg * m)
     gchar *why = NULL;
 
     if (!conn_allowed (c, s, &why)) {
-      conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, "viewer", why);
+      conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, conn_what (c), why);
       g_free (why);
       return;
     }
@@ -582,7 +592,7 @@ handle_subscribe (Conn * c, DiodeMsg * m)
     gchar *why = NULL;
 
     if (!viewer_pin_allows (c, s, s->owner, &why)) {
-      conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, "viewer", why);
+      conn_refuse (c, DIODE_ERR_NOT_AUTHORIZED, conn_what (c), why);
       g_free (why);
       return;
     }

@@ -109,6 +109,18 @@ pull_on_ready (Link * l)
     return;
   }
   start = stream_next_seq (s);
+  if (!start) {
+    /* Nothing held yet: a subscriber resuming (a viewer moving here from
+     * another relay) gets its seq from the upstream, not a gap. */
+    guint i;
+
+    for (i = 0; i < s->waiting->len; i++) {
+      Conn *w = g_ptr_array_index (s->waiting, i);
+
+      if (!w->dead && w->start_seq && (!start || w->start_seq < start))
+        start = w->start_seq;
+    }
+  }
   if (l->version >= DIODE_PROTOCOL_VERSION_LINK) {
     /* The path: who asked (a downstream relay's path, if one did), then
      * this relay. */
@@ -153,6 +165,10 @@ pull_subscribed (Link * l, DiodeMsg * m)
   l->state = LINK_SUBSCRIBED;
   l->state_was_subscribed = TRUE;
   l->retry_ms = 0;
+  /* This endpoint works: DiodeFailover knows it is in use even before
+   * the control link is up (and counts the fail-over if it dies). */
+  if (r->failover && l->ep >= 0)
+    diode_failover_connected (r->failover, l->ep, g_get_monotonic_time ());
   if (l != s->pull) {
     /* the second pull of a fail-back: it takes over at a keyframe */
     g_strfreev (l->link_path);
@@ -385,8 +401,7 @@ pull_link_down (Link * l, const gchar * why)
   g_free (peer);
 }
 
-/* The stream no longer needs its pull (freed, EOS, a local publisher took
- * over). */
+/* The active upstream changed (fail-back): a second pull there. */
 void
 pull_fail_back (DiodeRelay * r, Stream * s)
 {
@@ -406,6 +421,8 @@ pull_fail_back (DiodeRelay * r, Stream * s)
   link_connect (n);
 }
 
+/* The stream no longer needs its pull (freed, EOS, a local publisher took
+ * over). */
 void
 pull_stop (Stream * s, const gchar * why)
 {
@@ -466,7 +483,18 @@ relay_pulls_tick (DiodeRelay * r, gint64 now)
     Link *l = todo->pdata[i];
 
     l->retry_at = 0;
-    if (l->stream && stream_has_consumers (l->stream))
+    if (l->stream && stream_has_consumers (l->stream)
+        && l->stream->pull == l && directory_locate (r, l->stream->name,
+            NULL) == DIR_CHILD) {
+      /* a child announces it now: it pushes it up instead */
+      Stream *st = l->stream;
+
+      st->pull = NULL;
+      st->source = SOURCE_NONE;
+      l->stream = NULL;
+      link_free (l);
+      pull_maybe_start (r, st);
+    } else if (l->stream && stream_has_consumers (l->stream))
       pull_connect (l, now);
     else if (l->stream)
       pull_stop (l->stream, "no consumer left");

@@ -272,7 +272,8 @@ push_link_down (Link * l, const gchar * why)
   Stream *s = l->stream;
 
   if (s) {
-    g_info ("push of '%s' ended: %s", s->name, why);
+    relay_log (r, RELAY_LOG_LINK, "push of '%s' to the parent ended: %s",
+        s->name, why);
     s->pushes--;
     l->stream = NULL;
   }

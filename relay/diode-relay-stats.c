@@ -63,7 +63,12 @@ stats_add_links (JsonBuilder * b, DiodeRelay * r, gint64 now)
   guint i;
 
   json_builder_set_member_name (b, "failovers");
-  json_builder_add_int_value (b, r->failovers);
+  /* counted where the decision is made (DiodeFailover): whichever of the
+   * control link or a pull noticed the death first */
+  json_builder_add_int_value (b, r->failover ?
+      diode_failover_get_failovers (r->failover) : 0);
+  json_builder_set_member_name (b, "failbacks");
+  json_builder_add_int_value (b, r->failbacks);
   json_builder_set_member_name (b, "links");
   json_builder_begin_array (b);
   g_hash_table_iter_init (&it, r->links);
@@ -101,6 +106,34 @@ stats_add_links (JsonBuilder * b, DiodeRelay * r, gint64 now)
     json_builder_add_int_value (b, l->failovers);
     json_builder_end_object (b);
     g_free (peer);
+  }
+  /* child relays' control links to this relay */
+  for (i = 0; r->children && i < r->children->len; i++) {
+    Conn *c = g_ptr_array_index (r->children, i);
+
+    if (c->dead)
+      continue;
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "peer");
+    json_builder_add_string_value (b, c->peer);
+    json_builder_set_member_name (b, "address");
+    json_builder_add_string_value (b, c->address);
+    json_builder_set_member_name (b, "kind");
+    json_builder_add_string_value (b, "child");
+    json_builder_set_member_name (b, "state");
+    json_builder_add_string_value (b, "linked");
+    json_builder_set_member_name (b, "streams");
+    json_builder_add_int_value (b, c->announced ?
+        g_hash_table_size (c->announced) : 0);
+    json_builder_set_member_name (b, "bytes_in");
+    json_builder_add_int_value (b, c->bytes_in);
+    json_builder_set_member_name (b, "bytes_out");
+    json_builder_add_int_value (b, c->bytes_out);
+    json_builder_set_member_name (b, "connected_s");
+    json_builder_add_double_value (b, (now - c->accepted_at) / 1e6);
+    json_builder_set_member_name (b, "failovers");
+    json_builder_add_int_value (b, 0);
+    json_builder_end_object (b);
   }
   json_builder_end_array (b);
   /* What the children announced: the root knows every stream of its

@@ -165,6 +165,7 @@ upstream_fail_back (DiodeRelay * r, gint64 now, gboolean old_failed)
   }
   diode_failover_set_active (r->failover, p->ep);
   r->active_ep = p->ep;
+  r->failbacks++;
   relay_log (r, RELAY_LOG_LINK, "failing back from %s to %s (%s, linked "
       "for %" G_GINT64_FORMAT " ms)", from, to, p->peer_address, up_ms);
   g_free (from);
@@ -344,8 +345,10 @@ upstream_link_down (Link * l, const gchar * why)
   DiodeRelay *r = l->relay;
   gchar *peer = link_peer_string (l);
   gint64 now = g_get_monotonic_time ();
-  gboolean was_active = r->active_ep == l->ep;
-  guint before = diode_failover_get_failovers (r->failover);
+  /* Its own state, not r->active_ep: a pull that noticed the same death
+   * first has already marked the endpoint failed (and counted the
+   * fail-over in DiodeFailover). */
+  gboolean was_active = l->was_up;
 
   if (l->probe) {
     /* the better endpoint is not back yet: backoff, try again later */
@@ -362,10 +365,8 @@ upstream_link_down (Link * l, const gchar * why)
   l->streams = 0;
   if (r->upstream_path && !r->stopping)
     upstream_set_path (r, NULL);
-  if (diode_failover_get_failovers (r->failover) != before) {
+  if (was_active && !r->stopping)
     l->failovers++;
-    r->failovers++;
-  }
   if (!r->stopping)
     relay_log (r, RELAY_LOG_LINK, "%s link to %s %s: %s%s",
         link_kind_name (l), peer, was_active ? "lost" : "not up", why,

@@ -104,6 +104,13 @@ relay_shutdown_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+relay_links_kick_cb (gpointer user_data)
+{
+  relay_links_kick (user_data, g_get_monotonic_time ());
+  return G_SOURCE_REMOVE;
+}
+
 /* ------------------------------------------------------------------------ */
 /* public API */
 
@@ -224,6 +231,14 @@ diode_relay_start (DiodeRelay * r, GError ** error)
   g_source_set_callback (r->tick_source, relay_tick, r, NULL);
   g_source_attach (r->tick_source, r->context);
 
+  /* The control link connects at once, not at the first tick. */
+  if (r->failover) {
+    GSource *kick = g_idle_source_new ();
+
+    g_source_set_callback (kick, relay_links_kick_cb, r, NULL);
+    g_source_attach (kick, r->context);
+    g_source_unref (kick);
+  }
   r->running = TRUE;
   r->stopping = FALSE;
   r->started_at = r->stats_at = g_get_monotonic_time ();

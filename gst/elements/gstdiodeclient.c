@@ -13,6 +13,7 @@
 
 #include "gstdiodeclient.h"
 #include "diode-known-relays.h"
+#include "diode-keepalive.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -718,20 +719,27 @@ gboolean
 gst_diode_client_keepalive (GstDiodeClient * c, GError ** error)
 {
   gint64 now = g_get_monotonic_time ();
+  /* the rule of protocol.md section 11 lives in the protocol core, shared
+   * with the relay */
+  DiodeKeepalive ka = { c->keepalive, c->last_rx, c->last_tx };
   GBytes *ping;
   gboolean ok;
 
-  if (!c->keepalive || !c->tls)
+  if (!c->tls)
     return TRUE;
-  if (now - c->last_rx > (gint64) c->keepalive * 3000) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
-        "Relay %s sent nothing for %u ms: it is dead, frozen or unreachable",
-        c->hostport, (guint) ((now - c->last_rx) / 1000));
-    c->lost = TRUE;
-    return FALSE;
+  switch (diode_keepalive_check (&ka, now, NULL)) {
+    case DIODE_KEEPALIVE_NONE:
+      return TRUE;
+    case DIODE_KEEPALIVE_DEAD:
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
+          "Relay %s sent nothing for %u ms: it is dead, frozen or "
+          "unreachable", c->hostport,
+          (guint) diode_keepalive_silent_ms (&ka, now));
+      c->lost = TRUE;
+      return FALSE;
+    case DIODE_KEEPALIVE_PING:
+      break;
   }
-  if (now - c->last_tx < (gint64) c->keepalive * 1000)
-    return TRUE;
   ping = diode_msg_encode_ping (++c->ping_token);
   ok = gst_diode_client_send_bytes (c, ping, error);
   g_bytes_unref (ping);
@@ -795,10 +803,13 @@ gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg, gint64 deadline,
       if (deadline == 0)
         return DIODE_SESSION_NEED_MORE;
       /* Wake for our next PING and for the relay's silence limit too. */
-      if (c->keepalive) {
-        gint64 ka = MIN (c->last_tx + (gint64) c->keepalive * 1000,
-            c->last_rx + (gint64) c->keepalive * 3000 + 1000);
-        until = deadline < 0 ? ka : MIN (deadline, ka);
+      {
+        DiodeKeepalive ka = { c->keepalive, c->last_rx, c->last_tx };
+        gint64 next;
+
+        diode_keepalive_check (&ka, g_get_monotonic_time (), &next);
+        if (next != G_MAXINT64)
+          until = deadline < 0 ? next : MIN (deadline, next);
       }
       w = wait_fd (c, diode_tls_wants_write (c->tls) ? POLLOUT : POLLIN,
           until);

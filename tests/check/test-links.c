@@ -18,6 +18,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <glib/gstdio.h>
 
 #include "fixture.h"
 #include "rawclient.h"
@@ -244,6 +245,22 @@ GST_START_TEST (test_failover_no_gap)
     expect_buffer (view, i);
   fail_unless_equals_uint64 (diode_relay_get_last_seq (leaf, "cam"),
       diode_relay_get_last_seq (root, "cam"));
+  /* one fail-over in the leaf's stats, whichever of its pull and control
+   * link noticed first */
+  g_object_set (leaf, "stats-interval-ms", 100, NULL);
+  {
+    gint64 end = deadline_in (WAIT_MS);
+    gchar *json = NULL;
+
+    while (!json || !strstr (json, "\"failovers\":1,")) {
+      fail_if (g_get_monotonic_time () > end, "no fail-over counted: %s",
+          json ? json : "");
+      g_free (json);
+      g_usleep (50 * 1000);
+      json = diode_relay_get_stats_json (leaf);
+    }
+    g_free (json);
+  }
 
   gst_harness_teardown (view);
   gst_harness_teardown (pub);
@@ -462,6 +479,8 @@ GST_START_TEST (test_across_the_tree)
 
 GST_END_TEST;
 
+#define UP_LINKED "\"kind\":\"upstream\",\"state\":\"linked\""
+
 /* A and B name each other as upstream: the second link is refused as a
  * cycle (104 LOOP), with a log line on both sides, and retries back off
  * (no connection storm). */
@@ -486,8 +505,8 @@ GST_START_TEST (test_cycle_refused)
   jb = diode_relay_get_stats_json (b);
   fail_unless (ja && jb);
   /* exactly one of them is linked under the other */
-  fail_unless ((strstr (ja, "\"state\":\"linked\"") != NULL) !=
-      (strstr (jb, "\"state\":\"linked\"") != NULL),
+  fail_unless ((strstr (ja, UP_LINKED) != NULL) !=
+      (strstr (jb, UP_LINKED) != NULL),
       "A: %s\nB: %s", ja, jb);
   /* backoff: a handful of connections at most, not hundreds */
   fail_unless (diode_relay_count_connections (a) <= 3);
@@ -665,6 +684,242 @@ GST_START_TEST (test_policy_travels)
 
 GST_END_TEST;
 
+/* The relay end of relay links, by hand (a raw role-RELAY client): a
+ * SUBSCRIBE whose path holds the relay is a loop (104); a PUBLISH no PULL
+ * asked for is refused (102); ANNOUNCEs are bounded by --max-announced
+ * and one whose path holds the relay is dropped. */
+GST_START_TEST (test_relay_end_rules)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  RawClient *c = raw_open (root, 0, "fake-relay.pem");
+  const gchar *loop[] = { diode_relay_get_address (root), NULL };
+  const gchar *own[] = { NULL, NULL };
+  const gchar *own_loop[] = { diode_relay_get_address (root), NULL, NULL };
+  gchar *json = NULL;
+  gint64 end;
+  DiodeMsg m = { 0 };
+  DiodeIdentity *id;
+  gchar *key = g_build_filename (fixture_config_dir (), "fake-relay.pem",
+      NULL);
+
+  id = diode_identity_load_or_create (key, NULL);
+  own[0] = diode_identity_get_address (id);
+  own_loop[1] = own[0];
+  g_object_set (root, "max-announced", 2, "stats-interval-ms", 100, NULL);
+  raw_send_frame (c, diode_msg_encode_hello (1, 2, DIODE_ROLE_RELAY,
+          "links-test/0"));
+  raw_expect_next (c, DIODE_MSG_WELCOME, &m, "relay HELLO");
+  fail_unless_equals_int (m.version, 2);
+  diode_msg_clear (&m);
+
+  raw_send_frame (c, diode_msg_encode_subscribe_relay ("x", 0, 0, NULL,
+          loop));
+  raw_expect_error_says (c, DIODE_ERR_LOOP, "SUBSCRIBE through the relay",
+      "cycle", NULL);
+  raw_send_frame (c, diode_msg_encode_publish_relay ("y",
+          DIODE_ACCESS_PUBLIC, NULL, NULL, NULL, own));
+  raw_expect_error_says (c, DIODE_ERR_NOT_AUTHORIZED, "PUBLISH unasked",
+      "no PULL", NULL);
+
+  /* a control link (LINK_OK not read: frames are handled in order) */
+  raw_send_frame (c, diode_msg_encode_link ());
+  raw_send_frame (c, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE,
+          "a1", NULL, DIODE_ACCESS_PUBLIC, NULL, NULL, own));
+  raw_send_frame (c, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE,
+          "looped", NULL, DIODE_ACCESS_PUBLIC, NULL, NULL, own_loop));
+  raw_send_frame (c, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE,
+          "a2", NULL, DIODE_ACCESS_PUBLIC, NULL, NULL, own));
+  raw_send_frame (c, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE,
+          "a3", NULL, DIODE_ACCESS_PUBLIC, NULL, NULL, own));
+  end = deadline_in (WAIT_MS);
+  while (!json || !strstr (json, "\"a2\"")) {
+    g_free (json);
+    fail_if (g_get_monotonic_time () > end, "announcements never in stats");
+    g_usleep (50 * 1000);
+    json = diode_relay_get_stats_json (root);
+  }
+  g_free (json);
+  g_usleep (300 * 1000);
+  json = diode_relay_get_stats_json (root);
+  fail_unless (strstr (json, "\"a1\"") != NULL, "%s", json);
+  fail_unless (strstr (json, "\"a3\"") == NULL, "over --max-announced: %s",
+      json);
+  fail_unless (strstr (json, "\"looped\"") == NULL, "a loop kept: %s", json);
+  g_free (json);
+
+  raw_free (c, FALSE);
+  diode_identity_unref (id);
+  g_free (key);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
+/* A name pulled from the network belongs to its owner: another identity
+ * publishing it at the leaf is refused. */
+GST_START_TEST (test_pulled_name_owned)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 500);
+  GstHarness *pub = publisher (root, "cam");
+  GstHarness *view;
+  RawClient *mallory;
+  DiodeMsg m = { 0 };
+
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  view = viewer (leaf, "cam");
+  expect_buffer (view, 0);
+  mallory = raw_open (leaf, 0, "mallory.pem");
+  raw_send_frame (mallory, diode_msg_encode_hello (1, 1,
+          DIODE_ROLE_PUBLISHER, "links-test/0"));
+  raw_expect_next (mallory, DIODE_MSG_WELCOME, &m, "mallory HELLO");
+  diode_msg_clear (&m);
+  raw_send_frame (mallory, diode_msg_encode_publish ("cam"));
+  raw_expect_error_says (mallory, DIODE_ERR_NOT_AUTHORIZED, "mallory",
+      "owned by", "elsewhere", NULL);
+  raw_free (mallory, FALSE);
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
+/* The owner publishing a pulled name at the leaf takes it over there: the
+ * pull closes, the sequence goes on. */
+GST_START_TEST (test_owner_takes_over_pulled_name)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 500);
+  GstHarness *pub = publisher (root, "cam");
+  GstHarness *view, *pub2;
+  guint64 before;
+
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  view = viewer (leaf, "cam");
+  expect_buffer (view, 0);
+  fail_unless (fixture_wait_last_seq (leaf, "cam", GOP, WAIT_MS));
+  before = diode_relay_get_last_seq (leaf, "cam");
+  /* same identity (the fixture's): the owner */
+  pub2 = publisher (leaf, "cam");
+  fail_unless (fixture_wait_publisher (leaf, "cam", TRUE, WAIT_MS));
+  fail_unless (fixture_wait_viewers (root, "cam", 0, WAIT_MS),
+      "the pull did not close when the owner published at the leaf");
+  push (pub2, GOP, GOP);
+  fail_unless (fixture_wait_last_seq (leaf, "cam", before + GOP, WAIT_MS),
+      "the sequence did not go on (last %" G_GUINT64_FORMAT ")",
+      diode_relay_get_last_seq (leaf, "cam"));
+  gst_harness_teardown (pub2);
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
+/* An upstream named by host name (resolved off the I/O thread, every
+ * address tried) and without a pin: trusted on first use in the
+ * known-relays file; a different relay answering there later is refused
+ * with the elements' message. */
+GST_START_TEST (test_upstream_by_name_tofu)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  gchar *known = g_build_filename (fixture_config_dir (), "leaf-known", NULL);
+  gchar *key = g_build_filename (fixture_config_dir (), "leaf.pem", NULL);
+  gchar *up = g_strdup_printf ("localhost:%u", diode_relay_get_port (root));
+  gchar *listen = g_strdup_printf ("127.0.0.1:%u",
+      diode_relay_get_port (root));
+  gchar *text = NULL, *root2_key;
+  DiodeRelay *leaf = diode_relay_new ("127.0.0.1:0", key);
+  GstHarness *pub, *view;
+  GError *err = NULL;
+  gint64 end;
+
+  g_unlink (known);
+  g_object_set (leaf, "upstream", up, "known-relays", known, NULL);
+  fail_unless (diode_relay_start (leaf, &err));
+  pub = publisher (root, "cam");
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  view = viewer (leaf, "cam");
+  expect_buffer (view, 0);
+  fail_unless (g_file_get_contents (known, &text, NULL, NULL));
+  fail_unless (strstr (text, diode_relay_get_address (root)) != NULL, "%s",
+      text);
+  g_free (text);
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+
+  /* another relay on the same host:port: refused, the link never comes up */
+  diode_relay_stop (root);
+  root2_key = g_build_filename (fixture_config_dir (), "impostor.pem", NULL);
+  g_object_set (root, "listen", listen, "identity", root2_key, NULL);
+  fail_unless (diode_relay_start (root, &err), "%s", err ? err->message : "");
+  g_object_set (leaf, "stats-interval-ms", 100, NULL);
+  end = deadline_in (3000);
+  while (g_get_monotonic_time () < end) {
+    gchar *json = diode_relay_get_stats_json (leaf);
+
+    fail_if (json && strstr (json, "\"state\":\"linked\""),
+        "linked to an impostor: %s", json);
+    g_free (json);
+    g_usleep (100 * 1000);
+  }
+  g_object_unref (leaf);
+  g_object_unref (root);
+  g_free (root2_key);
+  g_free (listen);
+  g_free (up);
+  g_free (key);
+  g_free (known);
+}
+
+GST_END_TEST;
+
+/* A viewer moving to a relay that does not carry the stream yet, resuming
+ * at seq N: the relay pulls from N, not from the latest keyframe, so the
+ * viewer sees no gap. */
+GST_START_TEST (test_resume_at_a_new_relay)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 500);
+  GstHarness *pub = publisher (root, "cam");
+  RawClient *v;
+  DiodeMsg m = { 0 };
+
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, 2 * GOP);
+  fail_unless (fixture_wait_last_seq (root, "cam", 2 * GOP, WAIT_MS));
+  v = raw_open (leaf, 0, "mover.pem");
+  raw_send_frame (v, diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER,
+          "links-test/0"));
+  raw_expect_next (v, DIODE_MSG_WELCOME, &m, "HELLO");
+  diode_msg_clear (&m);
+  raw_send_frame (v, diode_msg_encode_subscribe ("cam", 3, WAIT_MS));
+  /* attached once a keyframe reaches the leaf */
+  push (pub, 2 * GOP, GOP);
+  raw_expect_next (v, DIODE_MSG_SUBSCRIBE_OK, &m, "resume at the leaf");
+  fail_unless_equals_uint64 (m.seq, 3);
+  diode_msg_clear (&m);
+  do {
+    diode_msg_clear (&m);
+    fail_unless (raw_next (v, &m, WAIT_MS) == RAW_READ_MSG);
+  } while (m.type == DIODE_MSG_CAPS);
+  fail_unless_equals_int (m.type, DIODE_MSG_MEDIA);
+  fail_unless_equals_uint64 (m.seq, 3);
+  diode_msg_clear (&m);
+  raw_free (v, FALSE);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
 /* A pin that does not match: the link is refused, nothing is pulled, and
  * the relay keeps trying at a bounded rate (no storm). */
 GST_START_TEST (test_wrong_pin_refused)
@@ -731,6 +986,11 @@ links_suite (void)
   tcase_add_test (tc, test_failback_no_gap);
   tcase_add_test (tc, test_push_up_and_eos);
   tcase_add_test (tc, test_policy_travels);
+  tcase_add_test (tc, test_relay_end_rules);
+  tcase_add_test (tc, test_pulled_name_owned);
+  tcase_add_test (tc, test_resume_at_a_new_relay);
+  tcase_add_test (tc, test_owner_takes_over_pulled_name);
+  tcase_add_test (tc, test_upstream_by_name_tofu);
   tcase_add_test (tc, test_cycle_refused);
   return s;
 }
