@@ -182,6 +182,18 @@ conn_allowed (Conn * c, Stream * s, gchar ** why)
   return FALSE;
 }
 
+/* A downstream relay the operator trusts ([relays] trusted): its pulls
+ * (one per stream it carries) do not count against its address's share
+ * of streams, or a child carrying more than --max-streams-per-address
+ * streams could not get them all. --max-streams still bounds the table. */
+gboolean
+conn_trusted_relay (Conn * c)
+{
+  return !c->outgoing && diode_session_get_role (c->session) ==
+      DIODE_ROLE_RELAY && c->address
+      && diode_relay_config_trusts_relay (c->relay->config, c->address);
+}
+
 /* The allowlist as a NULL-terminated array (borrowed strings, freed with
  * g_free only), for encoders. */
 gchar **

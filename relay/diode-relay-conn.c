@@ -772,7 +772,7 @@ relay_may_add_stream (Conn * c)
 
   /* One address's share first, so one peer cannot fill the relay's table
    * and lock every other identity out of new names. */
-  if (c->addr && r->max_streams_per_addr
+  if (c->addr && r->max_streams_per_addr && !conn_trusted_relay (c)
       && c->addr->streams >= r->max_streams_per_addr)
     text = g_strdup_printf ("this address (%s) already holds its maximum "
         "of %u streams on this relay (--max-streams-per-address)",

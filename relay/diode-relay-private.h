@@ -461,6 +461,7 @@ gboolean viewer_pin_allows (Conn * c, Stream * s, const gchar * publisher,
 /* stream_allows for a connection: a relay (role RELAY) gets public streams,
  * and protected or private ones only when [relays] trusted names it. */
 gboolean conn_allowed      (Conn * c, Stream * s, gchar ** why);
+gboolean conn_trusted_relay (Conn * c);
 /* The allowlist as a NULL-terminated array of borrowed strings: free the
  * array with g_free, not its strings. Leaks if passed to g_strfreev. */
 gchar  **stream_allow_list (Stream * s);

@@ -81,7 +81,7 @@ stream_free (Stream * s)
 static void
 stream_charge (Conn * c, Stream * s)
 {
-  if (s->charged || !c->addr)
+  if (s->charged || !c->addr || conn_trusted_relay (c))
     return;
   s->charged = c->addr;
   c->addr->streams++;

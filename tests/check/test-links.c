@@ -880,6 +880,31 @@ GST_START_TEST (test_upstream_by_name_tofu)
 
 GST_END_TEST;
 
+/* A trusted downstream relay's pulls do not use up its address's share of
+ * streams (--max-streams-per-address): a child carrying more streams than
+ * that still gets them all. */
+GST_START_TEST (test_trusted_relay_stream_share)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 500);
+  GstHarness *va, *vb;
+
+  g_object_set (root, "max-streams-per-address", 1, NULL);
+  trust (root, leaf);
+  /* nothing published yet: each pull makes the root hold a waiting name */
+  va = viewer (leaf, "a");
+  vb = viewer (leaf, "b");
+  fail_unless (fixture_wait_waiting (root, "a", 1, WAIT_MS));
+  fail_unless (fixture_wait_waiting (root, "b", 1, WAIT_MS),
+      "the second pull was refused by the per-address share");
+  gst_harness_teardown (va);
+  gst_harness_teardown (vb);
+  g_object_unref (leaf);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
 /* A viewer moving to a relay that does not carry the stream yet, resuming
  * at seq N: the relay pulls from N, not from the latest keyframe, so the
  * viewer sees no gap. */
@@ -991,6 +1016,7 @@ links_suite (void)
   tcase_add_test (tc, test_resume_at_a_new_relay);
   tcase_add_test (tc, test_owner_takes_over_pulled_name);
   tcase_add_test (tc, test_upstream_by_name_tofu);
+  tcase_add_test (tc, test_trusted_relay_stream_share);
   tcase_add_test (tc, test_cycle_refused);
   return s;
 }

@@ -341,16 +341,29 @@ def _check_states(ctx, relay):
         except d.ConnectionClosed:
             pass
 
-    # Role RELAY may both SUBSCRIBE and PUBLISH (section 8, READY).
+    # Role RELAY needs version 2 (section 14): offering 1..1 it is refused
+    # with 201; at version 2 it may SUBSCRIBE (a pull, served like a viewer)
+    # and PUBLISH only a stream the relay asked it to push (PULL): else 102.
     p = P()
     p.publish("rr")
     p.send_caps("a/b")
     p.send_media(b"k", d.F_KEYFRAME)
-    c = d.Connection(HOST, relay.port, other, role=d.ROLE_RELAY, relay_id=relay.address)
+    try:
+        c = d.Connection(HOST, relay.port, other, role=d.ROLE_RELAY,
+                         relay_id=relay.address, version_min=1, version_max=1)
+        c.close()
+        raise Fail("role RELAY offering 1..1 was welcomed")
+    except d.RemoteError as e:
+        expect(e.code == d.VERSION, "role RELAY 1..1: ERROR %d, expected 201"
+               % e.code)
+    c = d.Connection(HOST, relay.port, other, role=d.ROLE_RELAY,
+                     relay_id=relay.address, version_min=1, version_max=2)
     expect(c.subscribe("rr", 0, 2000) == 1, "role RELAY SUBSCRIBE")
     c.close()
-    c = d.Connection(HOST, relay.port, other, role=d.ROLE_RELAY, relay_id=relay.address)
-    expect(c.publish("rr-up") == 1, "role RELAY PUBLISH")
+    c = d.Connection(HOST, relay.port, other, role=d.ROLE_RELAY,
+                     relay_id=relay.address, version_min=1, version_max=2)
+    expect_remote_error(lambda: c.publish("rr-up"), d.NOT_AUTHORIZED,
+                        "role RELAY PUBLISH without PULL")
     c.close()
     p.close()
 
