@@ -5,6 +5,13 @@
  *   diode-latency --port P [--stream lat] [--viewer-delay 3] [--warmup 2] \
  *                 [--duration 30]            publisher + 1 viewer via a relay
  *   diode-latency --direct [--duration 30]   no relay: publisher -> receiver
+ *   diode-latency --port P --view-port Q [--view-relay-id 0x..] ...
+ *                 publisher at one relay, the viewer at another (a tree of
+ *                 relays: bench/tree.sh), still one process and one clock
+ *   ... --kill-pid PID --kill-at S
+ *                 SIGKILL PID S seconds after the start (a relay between the
+ *                 two) and report the fail-over: time from the kill to the
+ *                 first frame received after it, and the frames lost
  *
  * One process, one thread, one epoll set, so the sender and the receiver read
  * the same CLOCK_MONOTONIC. The publisher is a raw diode client (DiodeTls,
@@ -28,6 +35,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +82,10 @@ static struct {
   gdouble fps, viewer_delay, warmup, duration;
   gint size, gop;
   gchar *relay_id;
+  gint view_port;
+  gchar *view_relay_id;
+  gint kill_pid;
+  gdouble kill_at;
   gboolean quiet;
 } opt = {
   .fps = 30, .viewer_delay = 0, .warmup = 2, .duration = 30, .size = 16384,
@@ -85,7 +97,11 @@ static DiodeIdentity *identity;
 static guint8 *rbuf;
 static Conn pub, view, recvc;
 static int listen_fd = -1, timer_fd = -1;
-static struct sockaddr_in dst;
+static struct sockaddr_in dst, dst_view;
+/* --kill-pid: when it was killed, the last seq received before, and when
+ * the first frame after the kill arrived (0: not yet). */
+static gint64 t_kill_ns, t_first_after_kill_ns;
+static guint64 seq_at_kill, lost_after_kill;
 static guint64 next_seq = 1, frames_sent, frames_recv, frames_lost;
 static guint64 last_seq_seen;
 static gint64 t_measure_ns;        /* frames sent before this are ignored */
@@ -202,10 +218,12 @@ static void
 start_client (Conn * c, Kind kind)
 {
   int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const struct sockaddr_in *to = kind == C_VIEW && opt.view_port ? &dst_view :
+      &dst;
   c->kind = kind;
   c->st = S_CONNECTING;
   add_fd (c, fd, EPOLLOUT);
-  if (connect (fd, (struct sockaddr *) &dst, sizeof dst) < 0
+  if (connect (fd, (const struct sockaddr *) to, sizeof *to) < 0
       && errno != EINPROGRESS)
     die (c, g_strerror (errno));
 }
@@ -247,6 +265,11 @@ on_media (DiodeMsg * m)
   frames_recv++;
   if (last_seq_seen && seq > last_seq_seen + 1 && sent >= t_measure_ns)
     frames_lost += seq - last_seq_seen - 1;
+  if (t_kill_ns && !t_first_after_kill_ns && seq > seq_at_kill) {
+    t_first_after_kill_ns = now;
+    if (seq > seq_at_kill + 1)
+      lost_after_kill = seq - seq_at_kill - 1;
+  }
   last_seq_seen = seq;
   if (t_measure_ns && sent >= t_measure_ns) {
     double ms = (now - sent) / 1e6;
@@ -360,7 +383,13 @@ handshake (Conn * c)
     set_events (c, EPOLLIN);
     return;
   }
-  if (opt.relay_id && g_ascii_strcasecmp (opt.relay_id,
+  if (c->kind == C_VIEW && opt.view_port) {
+    if (opt.view_relay_id && g_ascii_strcasecmp (opt.view_relay_id,
+            diode_tls_get_peer_address (c->tls)) != 0) {
+      die (c, "view-relay-id mismatch");
+      return;
+    }
+  } else if (opt.relay_id && g_ascii_strcasecmp (opt.relay_id,
           diode_tls_get_peer_address (c->tls)) != 0) {
     die (c, "relay-id mismatch");
     return;
@@ -484,6 +513,14 @@ main (int argc, char **argv)
         "Measurement time (30)", "S"},
     {"relay-id", 0, 0, G_OPTION_ARG_STRING, &opt.relay_id,
         "Expected relay address", "0xADDR"},
+    {"view-port", 0, 0, G_OPTION_ARG_INT, &opt.view_port,
+        "The viewer subscribes at this relay (default: --port)", "PORT"},
+    {"view-relay-id", 0, 0, G_OPTION_ARG_STRING, &opt.view_relay_id,
+        "Expected address of the --view-port relay", "0xADDR"},
+    {"kill-pid", 0, 0, G_OPTION_ARG_INT, &opt.kill_pid,
+        "SIGKILL this process at --kill-at and report the fail-over", "PID"},
+    {"kill-at", 0, 0, G_OPTION_ARG_DOUBLE, &opt.kill_at,
+        "Seconds after the start (default: viewer-delay + warmup + 1)", "S"},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &opt.quiet, "No progress", NULL},
     {NULL}
   };
@@ -554,6 +591,11 @@ main (int argc, char **argv)
   } else {
     dst.sin_port = htons (opt.port);
   }
+  dst_view = dst;
+  if (opt.view_port > 0 && opt.view_port <= 65535)
+    dst_view.sin_port = htons (opt.view_port);
+  if (opt.kill_pid && opt.kill_at <= 0)
+    opt.kill_at = opt.viewer_delay + opt.warmup + 1;
 
   timer_fd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   its.it_interval.tv_sec = 0;
@@ -579,6 +621,18 @@ main (int argc, char **argv)
     if (!opt.direct && !view_started && now >= t_view && pub.st == S_ACTIVE) {
       start_client (&view, C_VIEW);
       view_started = TRUE;
+    }
+    if (opt.kill_pid > 0 && !t_kill_ns && now - t0 >= (gint64) (opt.kill_at
+            * 1e9)) {
+      /* The last frame received so far is the last one before the kill. */
+      seq_at_kill = last_seq_seen;
+      t_kill_ns = now_ns ();
+      if (kill (opt.kill_pid, SIGKILL) < 0) {
+        fprintf (stderr, "diode-latency: kill %d: %s\n", opt.kill_pid,
+            g_strerror (errno));
+        fatal = TRUE;
+        break;
+      }
     }
     if (t_measure_ns && !t_end)
       t_end = t_measure_ns + (gint64) (opt.duration * 1e9);
@@ -626,7 +680,15 @@ main (int argc, char **argv)
     jnum (s, "p99", pct (samples, 99), FALSE);
     jnum (s, "max", samples->len ? g_array_index (samples, double,
             samples->len - 1) : NAN, TRUE);
-    g_string_append (s, "}}");
+    g_string_append (s, "}");
+    if (opt.kill_pid > 0) {
+      g_string_append (s, ",\"failover\":{");
+      jnum (s, "gap_ms", t_first_after_kill_ns ?
+          (t_first_after_kill_ns - t_kill_ns) / 1e6 : NAN, FALSE);
+      g_string_append_printf (s, "\"seq_at_kill\":%" G_GUINT64_FORMAT
+          ",\"lost\":%" G_GUINT64_FORMAT "}", seq_at_kill, lost_after_kill);
+    }
+    g_string_append (s, "}");
     printf ("%s\n", s->str);
     g_string_free (s, TRUE);
   }

@@ -100,15 +100,19 @@ free_port () {
 }
 
 # start_relay NAME MAX_S [extra relay options]: sets RELAY_PID RELAY_TPID
-# RELAY_PORT RELAY_ADDR.
+# RELAY_PORT RELAY_ADDR. RELAY_KEY (default: one key for every relay of a
+# run) and RELAY_LISTEN (default 127.0.0.1:0) override the key file and the
+# listening address: a tree of relays needs one identity per relay, and a
+# relay restarted after kill -9 its old port.
 start_relay () {
   _n=$1; _max=$2; shift 2
   # default log level: warnings plus a stats line per stream every 5 s.
   # Every viewer of a benchmark comes from 127.0.0.1 (up to ~2400 at once,
   # hundreds in their TLS handshake): lift the per-address caps, which are
   # meant for one attacker, not for a whole benchmark (docs/decisions.md).
-  bench_spawn "$_max" "$bench_tmp/$_n" "$relay_bin" --listen 127.0.0.1:0 \
-    --print-id --stats-interval 5 --identity "$bench_tmp/relay-key.pem" \
+  bench_spawn "$_max" "$bench_tmp/$_n" "$relay_bin" \
+    --listen "${RELAY_LISTEN:-127.0.0.1:0}" --print-id --stats-interval 5 \
+    --identity "${RELAY_KEY:-$bench_tmp/relay-key.pem}" \
     --max-connections 16384 --max-connections-per-address 20000 \
     --max-pending-per-address 20000 "$@"
   RELAY_PID=$SPAWN_PID; RELAY_TPID=$SPAWN_TPID

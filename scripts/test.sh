@@ -18,7 +18,7 @@ fi
 status=0
 # The default run: every suite but the long fault tests, valgrind and the
 # fuzzers (those have their own commands, docs/testing.md).
-SKIP="--no-suite faults-long --no-suite elements-long --no-suite valgrind --no-suite fuzz"
+SKIP="--no-suite faults-long --no-suite elements-long --no-suite tree-long --no-suite valgrind --no-suite fuzz"
 # shellcheck disable=SC2086
 meson test -C build --print-errorlogs --logbase suite $SKIP || status=1
 # The resource-limit attacks at full size (docs/security.md section 9): an
@@ -60,7 +60,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
     --suite unit --suite elements --logbase suite || status=1
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
   meson test -C build-asan --print-errorlogs --timeout-multiplier 3 \
-    --suite integration --suite faults --logbase integrationlog || status=1
+    --suite integration --suite faults --suite tree --logbase integrationlog \
+    || status=1
 
 echo "== fuzzers (libFuzzer + ASan + UBSan), bounded"
 FUZZ_OK=0 FUZZ_BAD=0

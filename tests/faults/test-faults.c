@@ -41,14 +41,12 @@
 #include <sys/stat.h>
 
 #include "fixture.h"              /* wait_fd() */
+#include "testproc.h"             /* Proc, relay_spawn, tp_fail */
 #include "diode-identity.h"
 #include "diode-msg.h"
 #include "diode-session.h"
 #include "diode-tls.h"
 
-#ifndef DIODE_RELAY_PATH
-#define DIODE_RELAY_PATH "diode-relay"
-#endif
 #ifndef FAULT_PEER_PATH
 #define FAULT_PEER_PATH "fault-peer"
 #endif
@@ -56,539 +54,19 @@
 #define FPS 30
 #define STREAM "faults"
 
-static gint64 t_start;          /* monotonic µs at the start of the test */
-static gchar *tmp_dir;          /* the run's XDG_CONFIG_HOME and key files */
 static gchar *relay_key;        /* the relay's key: kept across restarts */
 static gchar *relay_host = NULL;        /* what the relay listens on */
 static gchar *ns_relay, *ns_pub, *relay_dev, *pub_dev;  /* netns-* tests */
-static const gchar *test_name;
 
 /* ------------------------------------------------------------------------ */
-/* reporting */
-
-static gdouble
-secs (gint64 t)
-{
-  return (t - t_start) / 1e6;
-}
-
-static void
-cleanup_tmp (void)
-{
-  gchar *argv[] = { (gchar *) "rm", (gchar *) "-rf", tmp_dir, NULL };
-
-  if (tmp_dir && !g_getenv ("FAULTS_KEEP_TMP"))
-    g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH |
-        G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
-        NULL, NULL, NULL, NULL);
-}
-
-static void fail (const gchar * fmt, ...) G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN;
-static void
-fail (const gchar * fmt, ...)
-{
-  va_list ap;
-  gchar *s;
-
-  va_start (ap, fmt);
-  s = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_printerr ("[%7.3f] FAIL %s: %s\n", secs (g_get_monotonic_time ()),
-      test_name, s);
-  g_print ("FAIL %s: %s\n", test_name, s);
-  g_free (s);
-  cleanup_tmp ();
-  /* Children go with us: PR_SET_PDEATHSIG, and their stdin closes. */
-  exit (1);
-}
-
-#define check(cond, ...) G_STMT_START { if (!(cond)) fail (__VA_ARGS__); } G_STMT_END
-
-static void note (const gchar * fmt, ...) G_GNUC_PRINTF (1, 2);
-static void
-note (const gchar * fmt, ...)
-{
-  va_list ap;
-  gchar *s;
-
-  va_start (ap, fmt);
-  s = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_printerr ("[%7.3f] ---- %s\n", secs (g_get_monotonic_time ()), s);
-  g_free (s);
-}
-
-static void
-sleep_ms (guint ms)
-{
-  g_usleep ((gulong) ms * 1000);
-}
-
-/* ------------------------------------------------------------------------ */
-/* child processes: the relay and fault-peers */
-
-typedef struct {
-  gint64 t;
-  gchar *text;
-} Line;
-
-typedef struct {
-  gint64 t;
-  guint64 frames;
-} Mark;
-
-typedef struct {
-  gchar *name;
-  GSubprocess *proc;
-  GOutputStream *in;            /* peers: commands */
-  GThread *reader;
-  GMutex lock;
-  GCond cond;
-  GPtrArray *lines;             /* Line*, everything but ticks */
-  GArray *marks;                /* Mark: each change of the frame count */
-  guint64 frames, discont;
-  gboolean eof;
-  gboolean exited;
-  gint status;                  /* exit status, or 128 + signal */
-  /* relay: from --print-id */
-  gchar *address;
-  guint port;
-} Proc;
-
-static void
-line_free (gpointer p)
-{
-  Line *l = p;
-  g_free (l->text);
-  g_free (l);
-}
-
-static void
-child_setup (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid () == 1)
-    _exit (1);
-}
-
-static gpointer
-proc_reader (gpointer data)
-{
-  Proc *p = data;
-  GDataInputStream *in =
-      g_data_input_stream_new (g_subprocess_get_stdout_pipe (p->proc));
-  gchar *text;
-
-  while ((text = g_data_input_stream_read_line_utf8 (in, NULL, NULL, NULL))) {
-    gint64 now = g_get_monotonic_time ();
-    guint64 f, d;
-
-    g_mutex_lock (&p->lock);
-    if (sscanf (text, "tick frames=%" G_GUINT64_FORMAT " discont=%"
-            G_GUINT64_FORMAT, &f, &d) == 2) {
-      if (f != p->frames) {
-        Mark m = { now, f };
-        g_array_append_val (p->marks, m);
-      }
-      p->frames = f;
-      p->discont = d;
-      g_free (text);
-    } else {
-      Line *l = g_new (Line, 1);
-      gchar **parts;
-
-      g_printerr ("[%7.3f %s] %s\n", secs (now), p->name, text);
-      l->t = now;
-      l->text = text;
-      g_ptr_array_add (p->lines, l);
-      parts = g_strsplit (text, " ", -1);
-      if (!p->address && g_strv_length (parts) == 2
-          && g_str_has_prefix (parts[0], "0x") && strlen (parts[0]) == 42) {
-        p->address = g_strdup (parts[0]);
-        p->port = (guint) g_ascii_strtoull (parts[1], NULL, 10);
-      }
-      g_strfreev (parts);
-    }
-    g_cond_broadcast (&p->cond);
-    g_mutex_unlock (&p->lock);
-  }
-  g_mutex_lock (&p->lock);
-  p->eof = TRUE;
-  g_cond_broadcast (&p->cond);
-  g_mutex_unlock (&p->lock);
-  g_object_unref (in);
-  return NULL;
-}
-
-/* @argv: the command; prefixed with `ip netns exec NS` when @ns is set. */
-static Proc *
-proc_spawn (const gchar * name, const gchar * ns, GPtrArray * argv)
-{
-  Proc *p = g_new0 (Proc, 1);
-  GSubprocessLauncher *l;
-  GError *err = NULL;
-  GPtrArray *full = g_ptr_array_new ();
-  guint i;
-
-  if (ns) {
-    g_ptr_array_add (full, (gpointer) "ip");
-    g_ptr_array_add (full, (gpointer) "netns");
-    g_ptr_array_add (full, (gpointer) "exec");
-    g_ptr_array_add (full, (gpointer) ns);
-  }
-  for (i = 0; i < argv->len; i++)
-    g_ptr_array_add (full, argv->pdata[i]);
-  g_ptr_array_add (full, NULL);
-
-  p->name = g_strdup (name);
-  g_mutex_init (&p->lock);
-  g_cond_init (&p->cond);
-  p->lines = g_ptr_array_new_with_free_func (line_free);
-  p->marks = g_array_new (FALSE, FALSE, sizeof (Mark));
-  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
-      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_setenv (l, "XDG_CONFIG_HOME", tmp_dir, TRUE);
-  g_subprocess_launcher_setenv (l, "LC_ALL", "C", TRUE);
-  g_subprocess_launcher_set_child_setup (l, child_setup, NULL, NULL);
-  p->proc = g_subprocess_launcher_spawnv (l,
-      (const gchar * const *) full->pdata, &err);
-  g_object_unref (l);
-  check (p->proc != NULL, "cannot start %s (%s): %s", name,
-      (gchar *) argv->pdata[0], err ? err->message : "?");
-  p->in = g_subprocess_get_stdin_pipe (p->proc);
-  p->reader = g_thread_new (name, proc_reader, p);
-  g_ptr_array_unref (full);
-  return p;
-}
-
-static gint
-proc_pid (Proc * p)
-{
-  const gchar *id = g_subprocess_get_identifier (p->proc);
-  return id ? atoi (id) : -1;
-}
-
-static void
-proc_signal (Proc * p, int sig)
-{
-  g_subprocess_send_signal (p->proc, sig);
-}
-
-static void
-proc_send (Proc * p, const gchar * cmd)
-{
-  gchar *line = g_strconcat (cmd, "\n", NULL);
-
-  g_output_stream_write_all (p->in, line, strlen (line), NULL, NULL, NULL);
-  g_output_stream_flush (p->in, NULL, NULL);
-  g_free (line);
-}
-
-/* Has it exited (within @timeout_ms)? Sets p->status. */
-static gboolean
-proc_wait_exit (Proc * p, guint timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  /* The reader reaching EOF means the pipe closed: the process (and, for
-   * `ip netns exec`, what it exec'd) is gone or closing. Then reap. */
-  g_mutex_lock (&p->lock);
-  while (!p->eof)
-    if (!g_cond_wait_until (&p->cond, &p->lock, end))
-      break;
-  g_mutex_unlock (&p->lock);
-  if (p->exited)
-    return TRUE;
-  while (g_get_monotonic_time () < end) {
-    /* g_subprocess_wait with a cancellable would need a main loop; poll. */
-    gchar path[64];
-    gchar *stat = NULL;
-    gboolean zombie_or_gone;
-
-    g_snprintf (path, sizeof path, "/proc/%d/stat", proc_pid (p));
-    zombie_or_gone = !g_file_get_contents (path, &stat, NULL, NULL)
-        || strstr (stat, ") Z ") != NULL;
-    g_free (stat);
-    if (zombie_or_gone)
-      break;
-    sleep_ms (10);
-  }
-  if (g_get_monotonic_time () >= end)
-    return FALSE;
-  g_subprocess_wait (p->proc, NULL, NULL);
-  p->exited = TRUE;
-  if (g_subprocess_get_if_exited (p->proc))
-    p->status = g_subprocess_get_exit_status (p->proc);
-  else
-    p->status = 128 + g_subprocess_get_term_sig (p->proc);
-  g_thread_join (p->reader);
-  p->reader = NULL;
-  return TRUE;
-}
-
-static void
-proc_kill9 (Proc * p)
-{
-  proc_signal (p, SIGKILL);
-  check (proc_wait_exit (p, 5000), "%s survived SIGKILL for 5 s", p->name);
-}
-
-/* Does @text match @a: a substring, or with a leading '^' a prefix. */
-static gboolean
-matches (const gchar * text, const gchar * a)
-{
-  return a[0] == '^' ? g_str_has_prefix (text, a + 1) : strstr (text, a) !=
-      NULL;
-}
-
-/* Time of the first line at or after @after containing @a (and @b). */
-static gint64
-proc_find_locked (Proc * p, gint64 after, const gchar * a, const gchar * b)
-{
-  guint i;
-
-  for (i = 0; i < p->lines->len; i++) {
-    Line *l = p->lines->pdata[i];
-    if (l->t >= after && matches (l->text, a) && (!b || strstr (l->text, b)))
-      return l->t;
-  }
-  return -1;
-}
-
-static gint64
-proc_find (Proc * p, gint64 after, const gchar * a, const gchar * b)
-{
-  gint64 t;
-
-  g_mutex_lock (&p->lock);
-  t = proc_find_locked (p, after, a, b);
-  g_mutex_unlock (&p->lock);
-  return t;
-}
-
-/* The text of that line (a copy), or NULL. */
-static gchar *
-proc_find_text (Proc * p, gint64 after, const gchar * a, const gchar * b)
-{
-  guint i;
-  gchar *r = NULL;
-
-  g_mutex_lock (&p->lock);
-  for (i = 0; i < p->lines->len && !r; i++) {
-    Line *l = p->lines->pdata[i];
-    if (l->t >= after && matches (l->text, a) && (!b || strstr (l->text, b)))
-      r = g_strdup (l->text);
-  }
-  g_mutex_unlock (&p->lock);
-  return r;
-}
-
-static guint
-proc_count (Proc * p, gint64 after, const gchar * a, const gchar * b)
-{
-  guint i, n = 0;
-
-  g_mutex_lock (&p->lock);
-  for (i = 0; i < p->lines->len; i++) {
-    Line *l = p->lines->pdata[i];
-    if (l->t >= after && matches (l->text, a) && (!b || strstr (l->text, b)))
-      n++;
-  }
-  g_mutex_unlock (&p->lock);
-  return n;
-}
-
-static gint64
-proc_wait_line (Proc * p, gint64 after, const gchar * a, const gchar * b,
-    guint timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000, t;
-
-  g_mutex_lock (&p->lock);
-  while ((t = proc_find_locked (p, after, a, b)) < 0 && !p->eof)
-    if (!g_cond_wait_until (&p->cond, &p->lock, end))
-      break;
-  t = proc_find_locked (p, after, a, b);
-  g_mutex_unlock (&p->lock);
-  return t;
-}
-
-static guint64
-proc_frames (Proc * p)
-{
-  guint64 n;
-
-  g_mutex_lock (&p->lock);
-  n = p->frames;
-  g_mutex_unlock (&p->lock);
-  return n;
-}
-
-static guint64
-proc_discont (Proc * p)
-{
-  guint64 n;
-
-  g_mutex_lock (&p->lock);
-  n = p->discont;
-  g_mutex_unlock (&p->lock);
-  return n;
-}
-
-/* Frames counted at time @t (from the marks). */
-static guint64
-proc_frames_at (Proc * p, gint64 t)
-{
-  guint i;
-  guint64 n = 0;
-
-  g_mutex_lock (&p->lock);
-  for (i = 0; i < p->marks->len; i++) {
-    Mark *m = &g_array_index (p->marks, Mark, i);
-    if (m->t > t)
-      break;
-    n = m->frames;
-  }
-  g_mutex_unlock (&p->lock);
-  return n;
-}
-
-/* When the count first went above @base at or after @after; -1: not yet. */
-static gint64
-proc_frames_above_locked (Proc * p, gint64 after, guint64 base)
-{
-  guint i;
-
-  for (i = 0; i < p->marks->len; i++) {
-    Mark *m = &g_array_index (p->marks, Mark, i);
-    if (m->t >= after && m->frames > base)
-      return m->t;
-  }
-  return -1;
-}
-
-static gint64
-proc_frames_above (Proc * p, gint64 after, guint64 base)
-{
-  gint64 t;
-
-  g_mutex_lock (&p->lock);
-  t = proc_frames_above_locked (p, after, base);
-  g_mutex_unlock (&p->lock);
-  return t;
-}
-
-static gint64
-proc_wait_frames_above (Proc * p, gint64 after, guint64 base,
-    guint timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000, t;
-
-  g_mutex_lock (&p->lock);
-  while ((t = proc_frames_above_locked (p, after, base)) < 0 && !p->eof)
-    if (!g_cond_wait_until (&p->cond, &p->lock, end))
-      break;
-  t = proc_frames_above_locked (p, after, base);
-  g_mutex_unlock (&p->lock);
-  return t;
-}
-
-/* The largest gap between frames (µs) in [from, to]. */
-static gint64
-proc_max_gap (Proc * p, gint64 from, gint64 to)
-{
-  guint i;
-  gint64 prev = from, gap = 0;
-
-  g_mutex_lock (&p->lock);
-  for (i = 0; i < p->marks->len; i++) {
-    Mark *m = &g_array_index (p->marks, Mark, i);
-    if (m->t < from)
-      continue;
-    if (m->t > to)
-      break;
-    gap = MAX (gap, m->t - prev);
-    prev = m->t;
-  }
-  g_mutex_unlock (&p->lock);
-  return MAX (gap, to - prev);
-}
-
-static void
-proc_free (Proc * p)
-{
-  if (!p->exited) {
-    proc_signal (p, SIGKILL);
-    proc_wait_exit (p, 5000);
-  }
-  if (p->reader)
-    g_thread_join (p->reader);
-  g_object_unref (p->proc);
-  g_ptr_array_unref (p->lines);
-  g_array_unref (p->marks);
-  g_mutex_clear (&p->lock);
-  g_cond_clear (&p->cond);
-  g_free (p->address);
-  g_free (p->name);
-  g_free (p);
-}
-
-/* ------------------------------------------------------------------------ */
-/* the relay */
-
-static const gchar *
-relay_bin (void)
-{
-  const gchar *bin = g_getenv ("DIODE_RELAY");
-  return bin && *bin ? bin : DIODE_RELAY_PATH;
-}
+/* the relay (testproc.c starts, watches and stops it) */
 
 /* Start diode-relay on @port (0: any) with the run's key; wait until it
  * listens. @extra: more options, NULL-terminated. */
 static Proc *
 relay_start (const gchar * name, guint port, const gchar * const *extra)
 {
-  GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
-  Proc *p;
-  gint64 t;
-
-  g_ptr_array_add (argv, g_strdup (relay_bin ()));
-  g_ptr_array_add (argv, g_strdup ("--listen"));
-  g_ptr_array_add (argv, g_strdup_printf ("%s:%u", relay_host, port));
-  g_ptr_array_add (argv, g_strdup ("--identity"));
-  g_ptr_array_add (argv, g_strdup (relay_key));
-  g_ptr_array_add (argv, g_strdup ("--print-id"));
-  g_ptr_array_add (argv, g_strdup ("-v"));
-  for (; extra && *extra; extra++)
-    g_ptr_array_add (argv, g_strdup (*extra));
-  p = proc_spawn (name, ns_relay, argv);
-  g_ptr_array_unref (argv);
-
-  t = g_get_monotonic_time ();
-  g_mutex_lock (&p->lock);
-  while (!p->address && !p->eof)
-    if (!g_cond_wait_until (&p->cond, &p->lock, t + 10 * G_TIME_SPAN_SECOND))
-      break;
-  g_mutex_unlock (&p->lock);
-  check (p->address != NULL, "%s did not print its address within 10 s (%s)",
-      name, p->eof ? "it exited" : "still running");
-  check (port == 0 || p->port == port, "%s listens on port %u, not %u", name,
-      p->port, port);
-  return p;
-}
-
-/* SIGTERM; it must exit cleanly within 5 s. */
-static void
-relay_stop (Proc * r)
-{
-  proc_signal (r, SIGTERM);
-  if (!proc_wait_exit (r, 5000)) {
-    proc_signal (r, SIGKILL);
-    proc_wait_exit (r, 5000);
-    fail ("%s did not exit within 5 s of SIGTERM (killed)", r->name);
-  }
-  check (r->status == 0, "%s exited with status %d after SIGTERM", r->name,
-      r->status);
+  return relay_spawn (name, ns_relay, relay_host, port, relay_key, extra);
 }
 
 /* Run diode-relay with @args to completion (it must exit within 5 s);
@@ -607,7 +85,7 @@ relay_run_expect_exit (const gchar * const *args, gint * status)
   p = proc_spawn ("relay", NULL, argv);
   g_ptr_array_unref (argv);
   if (!proc_wait_exit (p, 5000))
-    fail ("diode-relay did not exit within 5 s (expected it to refuse to "
+    tp_fail ("diode-relay did not exit within 5 s (expected it to refuse to "
         "start)");
   for (i = 0; i < p->lines->len; i++)
     g_string_append_printf (out, "%s\n", ((Line *) p->lines->pdata[i])->text);
@@ -623,7 +101,7 @@ static gchar *
 key_path (const gchar * name)
 {
   gchar *file = g_strconcat (name, ".pem", NULL);
-  gchar *path = g_build_filename (tmp_dir, file, NULL);
+  gchar *path = g_build_filename (tp_tmp_dir, file, NULL);
   g_free (file);
   return path;
 }
@@ -637,7 +115,7 @@ make_identity (const gchar * name)
   DiodeIdentity *id = diode_identity_load_or_create (path, &err);
   gchar *addr;
 
-  check (id != NULL, "cannot create identity %s: %s", path,
+  tp_check (id != NULL, "cannot create identity %s: %s", path,
       err ? err->message : "?");
   addr = g_strdup (diode_identity_get_address (id));
   diode_identity_unref (id);
@@ -646,7 +124,7 @@ make_identity (const gchar * name)
 }
 
 /* A fault-peer, started and PLAYING. @role: "pub" or "view". @key: name of
- * its key file in tmp_dir (made if missing), or a full path. @sets:
+ * its key file in tp_tmp_dir (made if missing), or a full path. @sets:
  * NULL-terminated PROP=VALUE for the diode element. */
 static Proc *
 peer_start_full (const gchar * name, const gchar * role, Proc * relay,
@@ -676,7 +154,7 @@ peer_start_full (const gchar * name, const gchar * role, Proc * relay,
     return p;
   /* The first GStreamer process of a run may rebuild the registry. */
   t = proc_wait_line (p, t0, "ready", NULL, 30000);
-  check (t >= 0, "%s did not start its pipeline within 30 s", name);
+  tp_check (t >= 0, "%s did not start its pipeline within 30 s", name);
   return p;
 }
 
@@ -701,10 +179,10 @@ peer_quit (Proc * p)
   if (!proc_wait_exit (p, 5000)) {
     proc_signal (p, SIGKILL);
     proc_wait_exit (p, 2000);
-    fail ("%s did not stop within 5 s of being asked to (a pipeline hangs "
+    tp_fail ("%s did not stop within 5 s of being asked to (a pipeline hangs "
         "in set_state(NULL)?)", p->name);
   }
-  check (p->status == 0, "%s exited with status %d", p->name, p->status);
+  tp_check (p->status == 0, "%s exited with status %d", p->name, p->status);
 }
 
 /* A field of its last "stats" line (at exit), or G_MAXUINT64 if none. */
@@ -747,12 +225,12 @@ wait_decoding (Proc ** v, guint nv, guint64 n, guint timeout_ms)
 
   for (i = 0; i < nv; i++) {
     while (proc_frames (v[i]) < n) {
-      check (!v[i]->eof, "%s exited before decoding %" G_GUINT64_FORMAT
+      tp_check (!v[i]->eof, "%s exited before decoding %" G_GUINT64_FORMAT
           " frames", v[i]->name, n);
-      check (g_get_monotonic_time () < end, "%s decoded only %"
+      tp_check (g_get_monotonic_time () < end, "%s decoded only %"
           G_GUINT64_FORMAT " frames within %u ms (want %" G_GUINT64_FORMAT
           ")", v[i]->name, proc_frames (v[i]), timeout_ms, n);
-      sleep_ms (20);
+      tp_sleep_ms (20);
     }
   }
 }
@@ -763,10 +241,10 @@ check_no_restart (Proc * p)
 {
   guint n = proc_count (p, 0, "^state PLAYING ", NULL);
 
-  check (n == 0, "%s: the pipeline left PLAYING %u times (it must ride "
+  tp_check (n == 0, "%s: the pipeline left PLAYING %u times (it must ride "
       "out the fault without a restart)", p->name, n);
-  check (!p->eof || p->exited, "%s exited unexpectedly", p->name);
-  check (proc_count (p, 0, "^error ", NULL) == 0, "%s posted an error",
+  tp_check (!p->eof || p->exited, "%s exited unexpectedly", p->name);
+  tp_check (proc_count (p, 0, "^error ", NULL) == 0, "%s posted an error",
       p->name);
 }
 
@@ -780,13 +258,13 @@ check_rate (Proc ** v, guint nv, guint ms, gdouble min_frac)
   g_assert (nv <= G_N_ELEMENTS (before));
   for (i = 0; i < nv; i++)
     before[i] = proc_frames (v[i]);
-  sleep_ms (ms);
+  tp_sleep_ms (ms);
   for (i = 0; i < nv; i++) {
     guint64 got = proc_frames (v[i]) - before[i];
     guint64 want = (guint64) (min_frac * FPS * ms / 1000);
 
-    note ("%s: %" G_GUINT64_FORMAT " frames in %u ms", v[i]->name, got, ms);
-    check (got >= want, "%s decoded %" G_GUINT64_FORMAT " frames in %u ms, "
+    tp_note ("%s: %" G_GUINT64_FORMAT " frames in %u ms", v[i]->name, got, ms);
+    tp_check (got >= want, "%s decoded %" G_GUINT64_FORMAT " frames in %u ms, "
         "want at least %" G_GUINT64_FORMAT " (%.0f %% of %d fps)", v[i]->name,
         got, ms, want, min_frac * 100, FPS);
   }
@@ -818,9 +296,9 @@ raw_send (RawViewer * c, GBytes * frame, DiodeSession * s, DiodeMsgType type)
     if (st == DIODE_TLS_OK)
       off += n;
     else if (st == DIODE_TLS_AGAIN)
-      check (wait_fd (c->fd, POLLOUT, end), "raw viewer: send timed out");
+      tp_check (wait_fd (c->fd, POLLOUT, end), "raw viewer: send timed out");
     else
-      fail ("raw viewer: send failed");
+      tp_fail ("raw viewer: send failed");
   }
   g_bytes_unref (frame);
 }
@@ -841,26 +319,26 @@ raw_viewer_open (Proc * relay, const gchar * keyname)
   int rcv = 32768;
 
   c->fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  check (c->fd >= 0, "socket: %s", g_strerror (errno));
+  tp_check (c->fd >= 0, "socket: %s", g_strerror (errno));
   /* A small window: the relay's sends to it stall soon. */
   setsockopt (c->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
   sa.sin_family = AF_INET;
   sa.sin_port = htons (relay->port);
   inet_pton (AF_INET, relay_host, &sa.sin_addr);
-  check (connect (c->fd, (struct sockaddr *) &sa, sizeof sa) == 0,
+  tp_check (connect (c->fd, (struct sockaddr *) &sa, sizeof sa) == 0,
       "raw viewer: connect: %s", g_strerror (errno));
   getsockname (c->fd, (struct sockaddr *) &sa, &sl);
   c->local_port = ntohs (sa.sin_port);
   g_unix_set_fd_nonblocking (c->fd, TRUE, NULL);
   c->id = diode_identity_load_or_create (key, &err);
-  check (c->id != NULL, "raw viewer identity: %s", err ? err->message : "?");
+  tp_check (c->id != NULL, "raw viewer identity: %s", err ? err->message : "?");
   g_free (key);
   c->tls = diode_tls_new_client (c->fd, c->id, NULL, &err);
-  check (c->tls != NULL, "raw viewer TLS: %s", err ? err->message : "?");
+  tp_check (c->tls != NULL, "raw viewer TLS: %s", err ? err->message : "?");
   while ((st = diode_tls_handshake (c->tls, &err)) == DIODE_TLS_AGAIN)
-    check (wait_fd (c->fd, diode_tls_wants_write (c->tls) ? POLLOUT : POLLIN,
+    tp_check (wait_fd (c->fd, diode_tls_wants_write (c->tls) ? POLLOUT : POLLIN,
             end), "raw viewer: TLS handshake timed out");
-  check (st == DIODE_TLS_OK, "raw viewer: TLS handshake failed: %s",
+  tp_check (st == DIODE_TLS_OK, "raw viewer: TLS handshake failed: %s",
       err ? err->message : "closed");
   s = diode_session_new (DIODE_SESSION_CLIENT_END);
   raw_send (c, diode_msg_encode_hello (DIODE_PROTOCOL_VERSION,
@@ -875,11 +353,11 @@ raw_viewer_open (Proc * relay, const gchar * keyname)
 
     st = diode_tls_recv (c->tls, buf, sizeof buf, &n, &err);
     if (st == DIODE_TLS_AGAIN) {
-      check (wait_fd (c->fd, POLLIN, end), "raw viewer: no SUBSCRIBE_OK "
+      tp_check (wait_fd (c->fd, POLLIN, end), "raw viewer: no SUBSCRIBE_OK "
           "within 10 s");
       continue;
     }
-    check (st == DIODE_TLS_OK, "raw viewer: receive failed");
+    tp_check (st == DIODE_TLS_OK, "raw viewer: receive failed");
     diode_session_feed (s, buf, n);
     while ((r = diode_session_next (s, &m, &err)) == DIODE_SESSION_MESSAGE) {
       if (m.type == DIODE_MSG_WELCOME)
@@ -887,11 +365,11 @@ raw_viewer_open (Proc * relay, const gchar * keyname)
             DIODE_MSG_SUBSCRIBE);
       if (m.type == DIODE_MSG_SUBSCRIBE_OK)
         ok = TRUE;
-      check (m.type != DIODE_MSG_ERROR, "raw viewer: relay refused it: %s",
+      tp_check (m.type != DIODE_MSG_ERROR, "raw viewer: relay refused it: %s",
           m.error_text);
       diode_msg_clear (&m);
     }
-    check (r != DIODE_SESSION_ERROR, "raw viewer: %s", err->message);
+    tp_check (r != DIODE_SESSION_ERROR, "raw viewer: %s", err->message);
   }
   diode_session_free (s);
   return c;
@@ -953,7 +431,7 @@ scene_start (Scene * s, guint nviewers, const gchar * const *relay_extra,
     g_free (n);
   }
   wait_decoding (s->v, s->nv, 30, 20000);
-  note ("all %u viewers decoding", nviewers);
+  tp_note ("all %u viewers decoding", nviewers);
 }
 
 static void
@@ -997,9 +475,9 @@ check_resume (Proc ** v, guint nv, gint64 t, guint limit_ms, const gchar * what)
     guint64 base = proc_frames_at (v[i], t);
     gint64 r = proc_wait_frames_above (v[i], t, base, limit_ms);
 
-    check (r >= 0, "%s: no frame decoded within %u ms of %s (stuck at %"
+    tp_check (r >= 0, "%s: no frame decoded within %u ms of %s (stuck at %"
         G_GUINT64_FORMAT ")", v[i]->name, limit_ms, what, proc_frames (v[i]));
-    note ("%s decodes again %.0f ms after %s", v[i]->name, (r - t) / 1e3,
+    tp_note ("%s decodes again %.0f ms after %s", v[i]->name, (r - t) / 1e3,
         what);
     worst = MAX (worst, r - t);
   }
@@ -1014,10 +492,10 @@ check_reconnected (Proc * p, gint64 t, guint notice_ms, guint resume_ms)
   gint64 rec = proc_wait_line (p, t, "^conn reconnecting", NULL, notice_ms);
   gint64 res;
 
-  check (rec >= 0, "%s: no diode-connection 'reconnecting' within %u ms",
+  tp_check (rec >= 0, "%s: no diode-connection 'reconnecting' within %u ms",
       p->name, notice_ms);
   res = proc_wait_line (p, rec, "^conn resumed", NULL, resume_ms);
-  check (res >= 0, "%s: 'reconnecting' at +%.0f ms but no 'resumed' within "
+  tp_check (res >= 0, "%s: 'reconnecting' at +%.0f ms but no 'resumed' within "
       "%u ms", p->name, (rec - t) / 1e3, resume_ms);
   return rec - t;
 }
@@ -1037,12 +515,12 @@ test_relay_kill (void)
   port = s.relay->port;
 
   t_kill = g_get_monotonic_time ();
-  note ("kill -9 the relay (pid %d)", proc_pid (s.relay));
+  tp_note ("kill -9 the relay (pid %d)", proc_pid (s.relay));
   proc_kill9 (s.relay);
-  sleep_ms (500);
+  tp_sleep_ms (500);
   relay2 = relay_start ("relay2", port, NULL);
   t_restart = g_get_monotonic_time ();
-  note ("relay restarted on port %u, same key", port);
+  tp_note ("relay restarted on port %u, same key", port);
 
   worst = check_resume (s.v, s.nv, t_restart, 5000, "the restart");
   all[0] = s.pub;
@@ -1059,17 +537,17 @@ test_relay_kill (void)
   peer_quit (s.pub);
   for (i = 0; i < s.nv; i++) {
     guint64 missed = peer_stat (s.v[i], "buffers-missed");
-    check (peer_stat (s.v[i], "reconnects") == 1, "%s: stats say %"
+    tp_check (peer_stat (s.v[i], "reconnects") == 1, "%s: stats say %"
         G_GUINT64_FORMAT " reconnects, want 1", s.v[i]->name,
         peer_stat (s.v[i], "reconnects"));
     /* A relay that restarted numbers from 1 again: that is a new run, not
      * billions of lost buffers. */
-    check (missed < 10000, "%s: stats say buffers-missed=%" G_GUINT64_FORMAT
+    tp_check (missed < 10000, "%s: stats say buffers-missed=%" G_GUINT64_FORMAT
         " after the relay restart (the new relay numbers from 1 again: "
         "diodesrc computes the gap as new seq - last seq - 1, which wraps)",
         s.v[i]->name, missed);
   }
-  check (peer_stat (s.pub, "reconnects") == 1, "publisher: stats say %"
+  tp_check (peer_stat (s.pub, "reconnects") == 1, "publisher: stats say %"
       G_GUINT64_FORMAT " reconnects, want 1", peer_stat (s.pub, "reconnects"));
   relay_stop (relay2);
   g_print ("relay-kill: every viewer decoded again at most %.0f ms after the "
@@ -1096,38 +574,38 @@ test_relay_stop (void)
     all[i + 1] = s.v[i];
 
   t_stop = g_get_monotonic_time ();
-  note ("SIGSTOP the relay for 4 s");
+  tp_note ("SIGSTOP the relay for 4 s");
   proc_signal (s.relay, SIGSTOP);
-  sleep_ms (4000);
+  tp_sleep_ms (4000);
   t_cont = g_get_monotonic_time ();
   proc_signal (s.relay, SIGCONT);
-  note ("SIGCONT");
+  tp_note ("SIGCONT");
 
   for (i = 0; i < 4; i++) {
     gint64 rec = proc_find (all[i], t_stop, "^conn reconnecting", NULL);
 
-    check (rec >= 0 && rec < t_cont, "%s did not notice the frozen relay "
+    tp_check (rec >= 0 && rec < t_cont, "%s did not notice the frozen relay "
         "within the 4 s it was stopped (keepalive: 3 x 800 ms)",
         all[i]->name);
     if (i > 0) {
       guint64 last = proc_frames_at (all[i], rec);
       gint64 t_last = proc_frames_above (all[i], 0, last - 1);
 
-      note ("%s posted 'reconnecting' %.0f ms after SIGSTOP (last frame "
+      tp_note ("%s posted 'reconnecting' %.0f ms after SIGSTOP (last frame "
           "counted at %+.0f ms, 100 ms ticks)", all[i]->name,
           (rec - t_stop) / 1e3, (t_last - t_stop) / 1e3);
     } else {
-      note ("%s posted 'reconnecting' %.0f ms after SIGSTOP", all[i]->name,
+      tp_note ("%s posted 'reconnecting' %.0f ms after SIGSTOP", all[i]->name,
           (rec - t_stop) / 1e3);
     }
-    check (rec - t_stop <= 3500 * 1000, "%s noticed the frozen relay after "
+    tp_check (rec - t_stop <= 3500 * 1000, "%s noticed the frozen relay after "
         "%.0f ms, want about 3 s at most (3 x 800 ms keepalive)",
         all[i]->name, (rec - t_stop) / 1e3);
     worst_notice = MAX (worst_notice, rec - t_stop);
   }
   worst = check_resume (s.v, s.nv, t_cont, 5000, "SIGCONT");
   for (i = 0; i < 4; i++)
-    check (proc_wait_line (all[i], t_stop, "^conn resumed", NULL, 5000) >= 0,
+    tp_check (proc_wait_line (all[i], t_stop, "^conn resumed", NULL, 5000) >= 0,
         "%s did not post 'resumed' after SIGCONT", all[i]->name);
   check_rate (s.v, s.nv, 2000, 0.75);
   for (i = 0; i < 4; i++)
@@ -1161,13 +639,13 @@ test_slow_viewer (void)
   raw_addr = make_identity ("raw");
   raw = raw_viewer_open (s.relay, "raw");
   t_raw = g_get_monotonic_time ();
-  note ("raw TLS viewer (port %u) subscribed and reads no more",
+  tp_note ("raw TLS viewer (port %u) subscribed and reads no more",
       raw->local_port);
   proc_send (s.v[2], "block " G_STRINGIFY (BLOCK_MS));
   t_block = g_get_monotonic_time ();
   for (i = 0; i < 2; i++)
     before[i] = proc_frames (healthy[i]);
-  sleep_ms (BLOCK_MS);
+  tp_sleep_ms (BLOCK_MS);
   t_unblock = g_get_monotonic_time ();
 
   /* The others did not notice. */
@@ -1175,14 +653,14 @@ test_slow_viewer (void)
     guint64 got = proc_frames (healthy[i]) - before[i];
     gint64 gap = proc_max_gap (healthy[i], t_block, t_unblock);
 
-    note ("%s: %" G_GUINT64_FORMAT " frames while viewer3 was blocked, "
+    tp_note ("%s: %" G_GUINT64_FORMAT " frames while viewer3 was blocked, "
         "longest gap %.0f ms", healthy[i]->name, got, gap / 1e3);
-    check (got >= 0.8 * FPS * BLOCK_MS / 1000, "%s decoded only %"
+    tp_check (got >= 0.8 * FPS * BLOCK_MS / 1000, "%s decoded only %"
         G_GUINT64_FORMAT " frames in %d ms beside a blocked viewer",
         healthy[i]->name, got, BLOCK_MS);
-    check (gap < 500 * 1000, "%s stalled %.0f ms beside a blocked viewer",
+    tp_check (gap < 500 * 1000, "%s stalled %.0f ms beside a blocked viewer",
         healthy[i]->name, gap / 1e3);
-    check (proc_count (healthy[i], 0, "^conn reconnecting", NULL) == 0,
+    tp_check (proc_count (healthy[i], 0, "^conn reconnecting", NULL) == 0,
         "%s reconnected (it should not have noticed anything)",
         healthy[i]->name);
   }
@@ -1190,23 +668,23 @@ test_slow_viewer (void)
   t_drop = proc_find (s.relay, t_block, s.vaddr[2], "closing");
   if (t_drop < 0)
     t_drop = proc_find (s.relay, t_block, s.vaddr[2], "slow viewer");
-  check (t_drop >= 0, "the relay did not drop the blocked viewer (%s) "
+  tp_check (t_drop >= 0, "the relay did not drop the blocked viewer (%s) "
       "within %d ms", s.vaddr[2], BLOCK_MS);
-  note ("relay dropped the blocked viewer after %.0f ms",
+  tp_note ("relay dropped the blocked viewer after %.0f ms",
       (t_drop - t_block) / 1e3);
-  check (t_drop - t_block < 4000 * 1000, "the relay dropped the blocked "
+  tp_check (t_drop - t_block < 4000 * 1000, "the relay dropped the blocked "
       "viewer only after %.0f ms (keepalive: 3 x 800 ms)",
       (t_drop - t_block) / 1e3);
   pattern = g_strdup_printf ("127.0.0.1:%u", raw->local_port);
   t_rawdrop = proc_find (s.relay, t_raw, raw_addr, "closing");
   if (t_rawdrop < 0)
     t_rawdrop = proc_find (s.relay, t_raw, raw_addr, "slow viewer");
-  check (t_rawdrop >= 0, "the relay did not drop the raw viewer that never "
+  tp_check (t_rawdrop >= 0, "the relay did not drop the raw viewer that never "
       "reads (%s, %s) within %d ms", raw_addr, pattern, BLOCK_MS);
-  note ("relay dropped the raw viewer after %.0f ms",
+  tp_note ("relay dropped the raw viewer after %.0f ms",
       (t_rawdrop - t_raw) / 1e3);
   t_closed = raw_viewer_wait_closed (raw, 5000);
-  check (t_closed >= 0, "the raw viewer's connection was not closed by the "
+  tp_check (t_closed >= 0, "the raw viewer's connection was not closed by the "
       "relay (no FIN/RST within 5 s of reading again)");
   g_free (pattern);
 
@@ -1242,21 +720,21 @@ test_publisher_restart (void)
   for (i = 0; i < s.nv; i++)
     disc[i] = proc_discont (s.v[i]);
   t_kill = g_get_monotonic_time ();
-  note ("kill -9 the publisher");
+  tp_note ("kill -9 the publisher");
   proc_kill9 (s.pub);
   proc_free (s.pub);
-  check (proc_wait_line (s.relay, t_kill, "without EOS", NULL, 3000) >= 0,
+  tp_check (proc_wait_line (s.relay, t_kill, "without EOS", NULL, 3000) >= 0,
       "the relay did not notice the publisher's death within 3 s");
-  sleep_ms (1000);
+  tp_sleep_ms (1000);
   s.pub = peer_start ("pub2", "pub", s.relay, "pub", NULL, ns_pub);
   t_new = g_get_monotonic_time ();
-  note ("new publisher, same identity, PLAYING");
+  tp_note ("new publisher, same identity, PLAYING");
   worst = check_resume (s.v, s.nv, t_new, 5000, "the new publisher started");
   check_rate (s.v, s.nv, 2000, 0.75);
   for (i = 0; i < s.nv; i++) {
-    check (proc_discont (s.v[i]) > disc[i], "%s: no DISCONT buffer after the "
+    tp_check (proc_discont (s.v[i]) > disc[i], "%s: no DISCONT buffer after the "
         "publisher changed", s.v[i]->name);
-    check (proc_count (s.v[i], t_kill, "^conn ", NULL) == 0, "%s changed its "
+    tp_check (proc_count (s.v[i], t_kill, "^conn ", NULL) == 0, "%s changed its "
         "connection (the relay keeps viewers through the grace period)",
         s.v[i]->name);
     check_no_restart (s.v[i]);
@@ -1305,16 +783,16 @@ relay_failover (gboolean frozen)
     g_free (n);
   }
   wait_decoding (v, 2, 30, 20000);
-  check (proc_find (a, 0, "publishes", NULL) >= 0, "the publisher is not on "
+  tp_check (proc_find (a, 0, "publishes", NULL) >= 0, "the publisher is not on "
       "relay A, the first of its list");
-  check (proc_find (b, 0, "publishes", NULL) < 0, "the publisher went to "
+  tp_check (proc_find (b, 0, "publishes", NULL) < 0, "the publisher went to "
       "relay B before A failed");
-  note ("publisher and 2 viewers decoding through relay A");
+  tp_note ("publisher and 2 viewers decoding through relay A");
 
   for (i = 0; i < 2; i++)
     disc[i] = proc_discont (v[i]);
   t_kill = g_get_monotonic_time ();
-  note ("%s relay A (pid %d); relay B stays", frozen ? "SIGSTOP" : "kill -9",
+  tp_note ("%s relay A (pid %d); relay B stays", frozen ? "SIGSTOP" : "kill -9",
       proc_pid (a));
   if (frozen)
     proc_signal (a, SIGSTOP);
@@ -1328,12 +806,12 @@ relay_failover (gboolean frozen)
     gint64 end = t_kill + (gint64) (notice_ms + 4000) * 1000;
 
     while (proc_discont (v[i]) == disc[i]) {
-      check (g_get_monotonic_time () < end, "%s: no buffer through relay B "
+      tp_check (g_get_monotonic_time () < end, "%s: no buffer through relay B "
           "within %u ms of relay A's %s", v[i]->name, notice_ms + 4000,
           frozen ? "freeze" : "death");
-      sleep_ms (10);
+      tp_sleep_ms (10);
     }
-    note ("%s gets relay B's frames %.0f ms after relay A's %s", v[i]->name,
+    tp_note ("%s gets relay B's frames %.0f ms after relay A's %s", v[i]->name,
         (g_get_monotonic_time () - t_kill) / 1e3, frozen ? "freeze" :
         "death");
     worst = MAX (worst, g_get_monotonic_time () - t_kill);
@@ -1343,10 +821,10 @@ relay_failover (gboolean frozen)
   all[2] = v[1];
   for (i = 0; i < 3; i++) {
     check_reconnected (all[i], t_kill, notice_ms, 5000);
-    check (proc_find (all[i], t_kill, "^conn resumed", want_b) >= 0,
+    tp_check (proc_find (all[i], t_kill, "^conn resumed", want_b) >= 0,
         "%s did not resume on relay B (%s)", all[i]->name, want_b);
   }
-  check (proc_wait_line (b, t_kill, "publishes", NULL, 5000) >= 0,
+  tp_check (proc_wait_line (b, t_kill, "publishes", NULL, 5000) >= 0,
       "relay B never saw the publisher");
   /* The publisher resumes on B at its next keyframe (GOP 1 s): what the
    * viewers decoded until then may be the tail of what came through A.
@@ -1361,19 +839,19 @@ relay_failover (gboolean frozen)
     peer_quit (v[i]);
   peer_quit (pub);
   for (i = 0; i < 3; i++) {
-    check (peer_stat (all[i], "failovers") == 1, "%s: stats say %"
+    tp_check (peer_stat (all[i], "failovers") == 1, "%s: stats say %"
         G_GUINT64_FORMAT " failovers, want 1", all[i]->name,
         peer_stat (all[i], "failovers"));
-    note ("%s: reconnects=%" G_GUINT64_FORMAT, all[i]->name,
+    tp_note ("%s: reconnects=%" G_GUINT64_FORMAT, all[i]->name,
         peer_stat (all[i], "reconnects"));
   }
   for (i = 0; i < 2; i++)
-    note ("%s: buffers-missed=%" G_GUINT64_FORMAT " discont=%"
+    tp_note ("%s: buffers-missed=%" G_GUINT64_FORMAT " discont=%"
         G_GUINT64_FORMAT, v[i]->name, peer_stat (v[i], "buffers-missed"),
         peer_stat (v[i], "discont"));
   relay_stop (b);
   g_print ("%s: every viewer got relay B's frames at most %.0f ms after "
-      "relay A was %s (limit %u)\n", test_name, worst / 1e3,
+      "relay A was %s (limit %u)\n", tp_test_name, worst / 1e3,
       frozen ? "frozen" : "killed", notice_ms + 4000);
   for (i = 0; i < 3; i++)
     proc_free (all[i]);
@@ -1415,7 +893,7 @@ test_port_taken (void)
 
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  check (fd >= 0 && bind (fd, (struct sockaddr *) &sa, sizeof sa) == 0
+  tp_check (fd >= 0 && bind (fd, (struct sockaddr *) &sa, sizeof sa) == 0
       && listen (fd, 1) == 0, "cannot take a port: %s", g_strerror (errno));
   getsockname (fd, (struct sockaddr *) &sa, &sl);
   addr = g_strdup_printf ("127.0.0.1:%u", ntohs (sa.sin_port));
@@ -1427,13 +905,13 @@ test_port_taken (void)
   args[4] = "--print-id";
   args[5] = NULL;
   out = relay_run_expect_exit (args, &status);
-  check (status != 0, "diode-relay exited with status 0 although %s is taken",
+  tp_check (status != 0, "diode-relay exited with status 0 although %s is taken",
       addr);
-  check (strstr (out, addr) != NULL, "diode-relay's message does not name "
+  tp_check (strstr (out, addr) != NULL, "diode-relay's message does not name "
       "the address %s:\n%s", addr, out);
-  check (strstr (out, "in use") != NULL, "diode-relay's message does not say "
+  tp_check (strstr (out, "in use") != NULL, "diode-relay's message does not say "
       "the address is in use:\n%s", out);
-  check (strstr (out, "listening") == NULL, "diode-relay says it listens "
+  tp_check (strstr (out, "listening") == NULL, "diode-relay says it listens "
       "although it cannot:\n%s", out);
   g_print ("port-taken: exit status %d, \"%s\"\n", status, g_strstrip (out));
   g_free (out);
@@ -1453,9 +931,9 @@ expect_relay_refuses_key (const gchar * what, const gchar * path)
   gint status;
   gchar *out = relay_run_expect_exit (args, &status);
 
-  check (status != 0, "diode-relay started with %s as its key (%s)", what,
+  tp_check (status != 0, "diode-relay started with %s as its key (%s)", what,
       path);
-  check (strstr (out, path) != NULL, "diode-relay refused %s but its "
+  tp_check (strstr (out, path) != NULL, "diode-relay refused %s but its "
       "message does not name %s:\n%s", what, path, out);
   g_print ("identity-bad: relay, %s: exit status %d, \"%s\"\n", what, status,
       g_strstrip (out));
@@ -1470,17 +948,17 @@ expect_peer_refuses_key (Proc * relay, const gchar * role,
   Proc *p = peer_start_full (name, role, relay, path, NULL, NULL, FALSE);
   gchar *err;
 
-  check (proc_wait_exit (p, 15000), "%s with %s as its key neither failed "
+  tp_check (proc_wait_exit (p, 15000), "%s with %s as its key neither failed "
       "nor exited within 15 s", name, what);
   err = proc_find_text (p, 0, "^error ", NULL);
-  check (err != NULL, "%s: no error message with %s as its key", name, what);
-  check (g_str_has_prefix (err, "error gst-resource-error-quark "),
+  tp_check (err != NULL, "%s: no error message with %s as its key", name, what);
+  tp_check (g_str_has_prefix (err, "error gst-resource-error-quark "),
       "%s: the error is not a GST_RESOURCE_ERROR: %s", name, err);
-  check (strstr (err, path) != NULL, "%s: the error does not name %s: %s",
+  tp_check (strstr (err, path) != NULL, "%s: the error does not name %s: %s",
       name, path, err);
-  check (proc_find (p, 0, "start failed", NULL) >= 0 && p->status == 4,
+  tp_check (proc_find (p, 0, "start failed", NULL) >= 0 && p->status == 4,
       "%s: the pipeline did not fail to start (status %d)", name, p->status);
-  check (proc_find (p, 0, "ready", NULL) < 0, "%s reached PLAYING", name);
+  tp_check (proc_find (p, 0, "ready", NULL) < 0, "%s reached PLAYING", name);
   g_print ("identity-bad: %s, %s: %s\n", role, what, err);
   g_free (err);
   g_free (name);
@@ -1490,11 +968,11 @@ expect_peer_refuses_key (Proc * relay, const gchar * role,
 static void
 test_identity_bad (void)
 {
-  gchar *dir = g_build_filename (tmp_dir, "key-is-a-dir", NULL);
-  gchar *garbage = g_build_filename (tmp_dir, "garbage.pem", NULL);
-  gchar *plain = g_build_filename (tmp_dir, "plain-file", NULL);
+  gchar *dir = g_build_filename (tp_tmp_dir, "key-is-a-dir", NULL);
+  gchar *garbage = g_build_filename (tp_tmp_dir, "garbage.pem", NULL);
+  gchar *plain = g_build_filename (tp_tmp_dir, "plain-file", NULL);
   gchar *under = g_build_filename (plain, "identity.pem", NULL);
-  gchar *nodir = g_build_filename (tmp_dir, "no-such-dir", "stats.json",
+  gchar *nodir = g_build_filename (tp_tmp_dir, "no-such-dir", "stats.json",
       NULL);
   const gchar *junk = "this is not a key\n";
   const gchar *relay_opts[] = { "--stats-file", nodir, "--stats-interval",
@@ -1504,18 +982,18 @@ test_identity_bad (void)
   Scene s;
   gint64 t;
 
-  check (g_mkdir (dir, 0700) == 0, "mkdir %s", dir);
-  check (g_file_set_contents (garbage, junk, -1, NULL), "write %s", garbage);
-  check (g_file_set_contents (plain, "x", -1, NULL), "write %s", plain);
+  tp_check (g_mkdir (dir, 0700) == 0, "mkdir %s", dir);
+  tp_check (g_file_set_contents (garbage, junk, -1, NULL), "write %s", garbage);
+  tp_check (g_file_set_contents (plain, "x", -1, NULL), "write %s", plain);
 
   expect_relay_refuses_key ("a directory", dir);
   expect_relay_refuses_key ("a file of garbage", garbage);
-  check (g_file_get_contents (garbage, &contents, NULL, NULL)
+  tp_check (g_file_get_contents (garbage, &contents, NULL, NULL)
       && !strcmp (contents, junk), "diode-relay changed %s", garbage);
   g_free (contents);
   expect_relay_refuses_key ("a path that cannot be created", under);
   if (geteuid () != 0) {
-    gchar *locked = g_build_filename (tmp_dir, "locked.pem", NULL);
+    gchar *locked = g_build_filename (tp_tmp_dir, "locked.pem", NULL);
     gchar *a = NULL;
 
     a = make_identity ("locked");
@@ -1531,7 +1009,7 @@ test_identity_bad (void)
   /* A good relay whose stats file cannot be written keeps relaying. */
   scene_start (&s, 1, relay_opts, NULL, NULL);
   t = proc_wait_line (s.relay, 0, "cannot write stats to", nodir, 3000);
-  check (t >= 0, "the relay did not say it cannot write %s", nodir);
+  tp_check (t >= 0, "the relay did not say it cannot write %s", nodir);
   check_rate (s.v, 1, 1500, 0.75);
 
   expect_peer_refuses_key (s.relay, "pub", "a file of garbage", garbage);
@@ -1557,24 +1035,24 @@ check_gave_up (Proc * p, gint64 t, guint limit_ms, gint64 * took)
   gint64 g, e;
   gchar *err;
 
-  check (proc_wait_exit (p, limit_ms + 2000), "%s still runs %u ms after "
+  tp_check (proc_wait_exit (p, limit_ms + 2000), "%s still runs %u ms after "
       "the relay went away (max-reconnects=2)", p->name, limit_ms + 2000);
   g = proc_find (p, t, "^conn gave-up", "attempt=2");
-  check (g >= 0, "%s: no diode-connection 'gave-up' with attempt=2", p->name);
-  check (proc_find (p, t, "^conn reconnecting", NULL) >= 0
+  tp_check (g >= 0, "%s: no diode-connection 'gave-up' with attempt=2", p->name);
+  tp_check (proc_find (p, t, "^conn reconnecting", NULL) >= 0
       && proc_find (p, t, "^conn reconnecting", NULL) <= g,
       "%s: 'gave-up' without 'reconnecting' first", p->name);
   e = proc_find (p, g, "^error ", NULL);
   err = proc_find_text (p, g, "^error ", NULL);
-  check (e >= 0 && err, "%s: 'gave-up' but no error message", p->name);
-  check (strstr (err, "Gave up reconnecting") && strstr (err, "2 attempts")
+  tp_check (e >= 0 && err, "%s: 'gave-up' but no error message", p->name);
+  tp_check (strstr (err, "Gave up reconnecting") && strstr (err, "2 attempts")
       && strstr (err, "gst-resource-error-quark"), "%s: unclear error: %s",
       p->name, err);
-  check (p->status == 3, "%s exited with %d, want 3 (error)", p->name,
+  tp_check (p->status == 3, "%s exited with %d, want 3 (error)", p->name,
       p->status);
-  check (e - t <= (gint64) limit_ms * 1000, "%s gave up after %.0f ms, "
+  tp_check (e - t <= (gint64) limit_ms * 1000, "%s gave up after %.0f ms, "
       "want at most %u", p->name, (e - t) / 1e3, limit_ms);
-  note ("%s: error %.0f ms after the relay went: %s", p->name, (e - t) / 1e3,
+  tp_note ("%s: error %.0f ms after the relay went: %s", p->name, (e - t) / 1e3,
       err);
   *took = e - t;
   g_free (err);
@@ -1596,16 +1074,16 @@ run_give_up (gboolean frozen)
   scene_start (&s, 1, NULL, sets, sets);
   t = g_get_monotonic_time ();
   if (frozen) {
-    note ("SIGSTOP the relay, for good");
+    tp_note ("SIGSTOP the relay, for good");
     proc_signal (s.relay, SIGSTOP);
   } else {
-    note ("kill -9 the relay, for good");
+    tp_note ("kill -9 the relay, for good");
     proc_kill9 (s.relay);
   }
   check_gave_up (s.v[0], t, limit, &tv);
   check_gave_up (s.pub, t, limit, &tp);
   g_print ("%s: with max-reconnects=2, diodesrc failed %.0f ms and "
-      "diodesink %.0f ms after the relay %s (limit %u ms)\n", test_name,
+      "diodesink %.0f ms after the relay %s (limit %u ms)\n", tp_test_name,
       tv / 1e3, tp / 1e3, frozen ? "froze" : "died", limit);
   if (frozen) {
     proc_signal (s.relay, SIGCONT);
@@ -1638,8 +1116,8 @@ tc (const gchar * ns, const gchar * cmd)
   gchar *err = NULL;
   gint status = -1;
 
-  note ("%s", line);
-  check (g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+  tp_note ("%s", line);
+  tp_check (g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
           NULL, &err, &status, NULL) && g_spawn_check_wait_status (status,
           NULL), "'%s' failed: %s", line, err ? err : "");
   g_strfreev (argv);
@@ -1688,7 +1166,7 @@ partition_and_heal (Scene * s, gboolean netem)
   } else {
     partition (TRUE);
   }
-  sleep_ms (PARTITION_MS);
+  tp_sleep_ms (PARTITION_MS);
   t_heal = g_get_monotonic_time ();
   if (netem) {
     g_free (a);
@@ -1706,26 +1184,26 @@ partition_and_heal (Scene * s, gboolean netem)
   g_free (b);
 
   rec = proc_find (s->pub, t_part, "^conn reconnecting", NULL);
-  check (rec >= 0 && rec - t_part <= 3500 * 1000, "the publisher did not "
+  tp_check (rec >= 0 && rec - t_part <= 3500 * 1000, "the publisher did not "
       "notice the partition within 3.5 s (%s)", rec < 0 ? "never" : "late");
-  note ("publisher noticed the partition after %.0f ms", (rec - t_part) / 1e3);
-  check (proc_find (s->relay, t_part, s->pub_addr, "closing") >= 0,
+  tp_note ("publisher noticed the partition after %.0f ms", (rec - t_part) / 1e3);
+  tp_check (proc_find (s->relay, t_part, s->pub_addr, "closing") >= 0,
       "the relay did not close the silent publisher during the %d ms "
       "partition", PARTITION_MS);
   for (i = 0; i < s->nv; i++)
-    check (proc_count (s->v[i], t_part, "^conn ", NULL) == 0, "%s lost its "
+    tp_check (proc_count (s->v[i], t_part, "^conn ", NULL) == 0, "%s lost its "
         "connection although only the publisher's path failed",
         s->v[i]->name);
   /* A SYN lost in the partition is sent again 1 s later, then 2 s; plus a
    * keyframe every second. */
   worst = check_resume (s->v, s->nv, t_heal, 8000, "the heal");
-  check (proc_wait_line (s->pub, t_heal - PARTITION_MS * 1000,
+  tp_check (proc_wait_line (s->pub, t_heal - PARTITION_MS * 1000,
           "^conn resumed", NULL, 1000) >= 0, "the publisher did not post "
       "'resumed'");
   check_rate (s->v, s->nv, 2000, 0.6);
   g_print ("%s: publisher noticed the partition after %.0f ms; viewers "
       "decoded again at most %.0f ms after the heal (limit 8000)\n",
-      test_name, (rec - t_part) / 1e3, worst / 1e3);
+      tp_test_name, (rec - t_part) / 1e3, worst / 1e3);
 }
 
 static void
@@ -1735,7 +1213,7 @@ test_netns_partition (void)
   const gchar *relay_opts[] = { "--grace", "30000", NULL };
   guint i;
 
-  check (ns_relay && ns_pub && relay_dev && pub_dev, "netns-* tests need "
+  tp_check (ns_relay && ns_pub && relay_dev && pub_dev, "netns-* tests need "
       "--ns-relay, --ns-pub, --relay-dev, --pub-dev (run through netns.sh)");
   scene_start (&s, 2, relay_opts, NULL, NULL);
   partition_and_heal (&s, FALSE);
@@ -1755,7 +1233,7 @@ test_netns_netem (void)
   gint64 t0;
   guint i;
 
-  check (ns_relay && ns_pub && relay_dev && pub_dev, "netns-* tests need "
+  tp_check (ns_relay && ns_pub && relay_dev && pub_dev, "netns-* tests need "
       "--ns-relay, --ns-pub, --relay-dev, --pub-dev (run through netns.sh)");
   /* 80-100 ms round trip, 1 % loss from the publisher. */
   a = g_strdup_printf ("qdisc replace dev %s root netem delay 40ms 10ms "
@@ -1770,7 +1248,7 @@ test_netns_netem (void)
   t0 = g_get_monotonic_time ();
   /* A slow, lossy path is not a dead one: no false keepalive alarm. */
   check_rate (s.v, s.nv, 10000, 0.7);
-  check (proc_count (s.pub, t0, "^conn ", NULL) == 0, "the publisher "
+  tp_check (proc_count (s.pub, t0, "^conn ", NULL) == 0, "the publisher "
       "reconnected over a slow but live path (keepalive false alarm)");
   partition_and_heal (&s, TRUE);
   for (i = 0; i < s.nv; i++)
@@ -1833,25 +1311,25 @@ main (int argc, char **argv)
   if (!relay_host)
     relay_host = g_strdup ("127.0.0.1");
   signal (SIGPIPE, SIG_IGN);
-  t_start = g_get_monotonic_time ();
-  tmp_dir = g_dir_make_tmp ("gst-diode-faults-XXXXXX", &err);
-  if (!tmp_dir) {
+  tp_t_start = g_get_monotonic_time ();
+  tp_tmp_dir = g_dir_make_tmp ("gst-diode-faults-XXXXXX", &err);
+  if (!tp_tmp_dir) {
     g_printerr ("test-faults: %s\n", err->message);
     return 1;
   }
-  relay_key = g_build_filename (tmp_dir, "relay.pem", NULL);
+  relay_key = g_build_filename (tp_tmp_dir, "relay.pem", NULL);
   for (i = 0; i < G_N_ELEMENTS (tests); i++) {
     if (strcmp (tests[i].name, argv[1]))
       continue;
-    test_name = tests[i].name;
-    g_printerr ("[%7.3f] ==== %s (XDG_CONFIG_HOME=%s)\n", 0.0, test_name,
-        tmp_dir);
+    tp_test_name = tests[i].name;
+    g_printerr ("[%7.3f] ==== %s (XDG_CONFIG_HOME=%s)\n", 0.0, tp_test_name,
+        tp_tmp_dir);
     tests[i].fn ();
-    g_print ("PASS %s (%.1f s)\n", test_name, secs (g_get_monotonic_time ()));
-    cleanup_tmp ();
+    g_print ("PASS %s (%.1f s)\n", tp_test_name, tp_secs (g_get_monotonic_time ()));
+    tp_cleanup_tmp ();
     return 0;
   }
   g_printerr ("test-faults: no test '%s'\n", argv[1]);
-  cleanup_tmp ();
+  tp_cleanup_tmp ();
   return 2;
 }

@@ -22,14 +22,10 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
-#include <signal.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <unistd.h>
+#include "framesums.h"
+#include "testproc.h"
 
-#ifndef DIODE_RELAY_PATH
-#define DIODE_RELAY_PATH "diode-relay"
-#endif
+#include <string.h>
 
 #define FPS 30
 
@@ -38,410 +34,39 @@
 static gchar *config_dir;
 
 /* ------------------------------------------------------------------------ */
-/* the relay process */
+/* the relay process: tests/common/testproc.c */
 
-typedef struct
-{
-  GSubprocess *proc;
-  GThread *reader;
-  GMutex lock;
-  GCond cond;
-  GPtrArray *lines;             /* its log, one line each */
-  gboolean eof;
-  gchar *address;               /* from --print-id */
-  guint port;
-} Relay;
-
-static void
-relay_child_setup (gpointer user_data)
-{
-  /* If this test process dies (failed assertion, timeout, crash), the relay
-   * goes with it. */
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid () == 1)
-    _exit (1);
-}
-
-static gboolean
-parse_print_id (const gchar * line, gchar ** address, guint * port)
-{
-  gchar **parts = g_strsplit (line, " ", -1);
-  gboolean ok = FALSE;
-  guint64 p;
-
-  if (g_strv_length (parts) == 2 && g_str_has_prefix (parts[0], "0x")
-      && strlen (parts[0]) == 42
-      && g_ascii_string_to_unsigned (parts[1], 10, 1, 65535, &p, NULL)) {
-    *address = g_strdup (parts[0]);
-    *port = (guint) p;
-    ok = TRUE;
-  }
-  g_strfreev (parts);
-  return ok;
-}
-
-static gpointer
-relay_reader (gpointer data)
-{
-  Relay *r = data;
-  GDataInputStream *in =
-      g_data_input_stream_new (g_subprocess_get_stdout_pipe (r->proc));
-  gchar *line;
-
-  while ((line = g_data_input_stream_read_line_utf8 (in, NULL, NULL, NULL))) {
-    g_printerr ("[relay] %s\n", line);
-    g_mutex_lock (&r->lock);
-    if (!r->address)
-      parse_print_id (line, &r->address, &r->port);
-    g_ptr_array_add (r->lines, line);
-    g_cond_broadcast (&r->cond);
-    g_mutex_unlock (&r->lock);
-  }
-  g_mutex_lock (&r->lock);
-  r->eof = TRUE;
-  g_cond_broadcast (&r->cond);
-  g_mutex_unlock (&r->lock);
-  g_object_unref (in);
-  return NULL;
-}
-
-static Relay *
+static Proc *
 relay_start (void)
 {
-  Relay *r = g_new0 (Relay, 1);
-  GSubprocessLauncher *l;
-  const gchar *bin = g_getenv ("DIODE_RELAY");
   gchar *key = g_build_filename (config_dir, "relay.pem", NULL);
-  GError *err = NULL;
-  gint64 deadline;
+  Proc *r = relay_spawn ("relay", NULL, "127.0.0.1", 0, key, NULL);
 
-  if (!bin || !*bin)
-    bin = DIODE_RELAY_PATH;
-  g_mutex_init (&r->lock);
-  g_cond_init (&r->cond);
-  r->lines = g_ptr_array_new_with_free_func (g_free);
-
-  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-      G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_setenv (l, "XDG_CONFIG_HOME", config_dir, TRUE);
-  g_subprocess_launcher_set_child_setup (l, relay_child_setup, NULL, NULL);
-  r->proc = g_subprocess_launcher_spawn (l, &err, bin, "--listen",
-      "127.0.0.1:0", "--identity", key, "--print-id", "-v", NULL);
-  g_object_unref (l);
   g_free (key);
-  fail_unless (r->proc != NULL, "cannot start %s: %s", bin,
-      err ? err->message : "?");
-  r->reader = g_thread_new ("relay-log", relay_reader, r);
-
-  deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
-  g_mutex_lock (&r->lock);
-  while (!r->address && !r->eof)
-    if (!g_cond_wait_until (&r->cond, &r->lock, deadline))
-      break;
-  g_mutex_unlock (&r->lock);
-  fail_unless (r->address != NULL, "%s did not print its address and port "
-      "within 10 s (%s)", bin, r->eof ? "it exited" : "still running");
   return r;
 }
 
-/* Number of log lines containing all of @a and @b (NULL: any). Locked. */
-static guint
-relay_count_lines_locked (Relay * r, const gchar * a, const gchar * b)
-{
-  guint i, n = 0;
-
-  for (i = 0; i < r->lines->len; i++) {
-    const gchar *s = g_ptr_array_index (r->lines, i);
-    if (strstr (s, a) && (!b || strstr (s, b)))
-      n++;
-  }
-  return n;
-}
-
 static gboolean
-relay_wait_lines (Relay * r, const gchar * a, const gchar * b, guint count,
+relay_wait_lines (Proc * r, const gchar * a, const gchar * b, guint count,
     guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  gboolean ok;
-
-  g_mutex_lock (&r->lock);
-  while (!(ok = relay_count_lines_locked (r, a, b) >= count) && !r->eof)
-    if (!g_cond_wait_until (&r->cond, &r->lock, deadline))
-      break;
-  ok = relay_count_lines_locked (r, a, b) >= count;
-  g_mutex_unlock (&r->lock);
-  return ok;
+  return proc_wait_count (r, 0, a, b, count, timeout_ms);
 }
 
 static void
-on_relay_exited (GObject * proc, GAsyncResult * res, gpointer user_data)
+relay_finish (Proc * r)
 {
-  g_subprocess_wait_finish (G_SUBPROCESS (proc), res, NULL);
-  *(gboolean *) user_data = TRUE;
-}
-
-/* Wait for the process, at most @timeout_ms. */
-static gboolean
-relay_wait_exit (Relay * r, guint timeout_ms)
-{
-  GMainContext *ctx = g_main_context_new ();
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  gboolean done = FALSE;
-
-  g_main_context_push_thread_default (ctx);
-  g_subprocess_wait_async (r->proc, NULL, on_relay_exited, &done);
-  while (!done && g_get_monotonic_time () < deadline) {
-    if (!g_main_context_iteration (ctx, FALSE))
-      g_usleep (10 * 1000);
-  }
-  g_main_context_pop_thread_default (ctx);
-  /* A pending wait_async still holds the context; it is finished when the
-   * process is reaped after a kill, below. */
-  g_main_context_unref (ctx);
-  return done;
-}
-
-/* SIGTERM, bounded wait, SIGKILL if needed; then check it exited cleanly. */
-static void
-relay_stop (Relay * r)
-{
-  gboolean exited, clean;
-  gint status = -1;
-
-  g_subprocess_send_signal (r->proc, SIGTERM);
-  exited = relay_wait_exit (r, 5000);
-  if (!exited) {
-    g_subprocess_force_exit (r->proc);
-    relay_wait_exit (r, 5000);
-  }
-  g_thread_join (r->reader);
-  clean = exited && g_subprocess_get_if_exited (r->proc);
-  if (clean)
-    status = g_subprocess_get_exit_status (r->proc);
-
-  g_object_unref (r->proc);
-  g_ptr_array_unref (r->lines);
-  g_free (r->address);
-  g_mutex_clear (&r->lock);
-  g_cond_clear (&r->cond);
-  g_free (r);
-
-  fail_unless (exited, "diode-relay did not exit within 5 s of SIGTERM "
-      "(killed)");
-  fail_unless (clean && status == 0, "diode-relay did not exit cleanly on "
-      "SIGTERM (%s %d)", clean ? "exit status" : "killed by signal", status);
+  relay_stop (r);
+  proc_free (r);
 }
 
 /* ------------------------------------------------------------------------ */
-/* pipelines */
-
-/* SHA-1 of each decoded frame's visible pixels, in arrival order. */
-typedef struct
-{
-  GMutex lock;
-  GPtrArray *sums;
-  gint64 first_us;              /* monotonic time of the first frame, or 0 */
-} Collector;
-
-typedef struct
-{
-  gchar *name;
-  GstElement *pipeline;
-  GstBus *bus;
-  gboolean eos;
-  Collector col;
-} Pipe;
-
-static GstFlowReturn
-on_new_sample (GstAppSink * sink, gpointer user_data)
-{
-  Collector *col = user_data;
-  GstSample *sample = gst_app_sink_pull_sample (sink);
-  GstVideoInfo info;
-  GstVideoFrame frame;
-  GChecksum *sum;
-  guint p, row;
-
-  if (!sample)
-    return GST_FLOW_FLUSHING;
-  if (!gst_video_info_from_caps (&info, gst_sample_get_caps (sample))
-      || !gst_video_frame_map (&frame, &info, gst_sample_get_buffer (sample),
-          GST_MAP_READ)) {
-    gst_sample_unref (sample);
-    GST_ELEMENT_ERROR (sink, STREAM, FAILED, ("cannot map a decoded frame"),
-        (NULL));
-    return GST_FLOW_ERROR;
-  }
-  /* Row by row, so that stride padding cannot make equal frames differ. */
-  sum = g_checksum_new (G_CHECKSUM_SHA1);
-  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
-    const guint8 *data = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
-    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
-    gsize row_bytes = (gsize) GST_VIDEO_FRAME_COMP_WIDTH (&frame, p) *
-        GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, p);
-
-    for (row = 0; row < (guint) GST_VIDEO_FRAME_COMP_HEIGHT (&frame, p); row++)
-      g_checksum_update (sum, data + (gsize) row * stride, row_bytes);
-  }
-  gst_video_frame_unmap (&frame);
-  gst_sample_unref (sample);
-
-  g_mutex_lock (&col->lock);
-  if (!col->first_us)
-    col->first_us = g_get_monotonic_time ();
-  g_ptr_array_add (col->sums, g_strdup (g_checksum_get_string (sum)));
-  g_mutex_unlock (&col->lock);
-  g_checksum_free (sum);
-  return GST_FLOW_OK;
-}
+/* pipelines: tests/common/framesums.c; its failures end the check test */
 
 static void
-collector_attach (Collector * col, GstElement * pipeline, const gchar * name)
+fail_from_helpers (const gchar * msg)
 {
-  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), name);
-  GstAppSinkCallbacks cb = { 0 };
-
-  fail_unless (sink != NULL, "no appsink '%s'", name);
-  cb.new_sample = on_new_sample;
-  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cb, col, NULL);
-  gst_object_unref (sink);
-}
-
-static guint
-collector_count (Collector * col)
-{
-  guint n;
-
-  g_mutex_lock (&col->lock);
-  n = col->sums->len;
-  g_mutex_unlock (&col->lock);
-  return n;
-}
-
-static Pipe *
-pipe_new (const gchar * name, const gchar * desc, const gchar * appsink)
-{
-  Pipe *p = g_new0 (Pipe, 1);
-  GError *err = NULL;
-
-  p->name = g_strdup (name);
-  p->pipeline = gst_parse_launch (desc, &err);
-  fail_unless (p->pipeline != NULL && err == NULL, "%s: cannot build '%s': "
-      "%s", name, desc, err ? err->message : "?");
-  p->bus = gst_element_get_bus (p->pipeline);
-  g_mutex_init (&p->col.lock);
-  p->col.sums = g_ptr_array_new_with_free_func (g_free);
-  if (appsink)
-    collector_attach (&p->col, p->pipeline, appsink);
-  return p;
-}
-
-static void
-pipe_play (Pipe * p)
-{
-  fail_if (gst_element_set_state (p->pipeline, GST_STATE_PLAYING) ==
-      GST_STATE_CHANGE_FAILURE, "%s: cannot start the pipeline", p->name);
-}
-
-/* Stop the pipeline (bounded: NULL from PLAYING does not wait on data). */
-static void
-pipe_stop (Pipe * p)
-{
-  if (p->pipeline)
-    fail_if (gst_element_set_state (p->pipeline, GST_STATE_NULL) ==
-        GST_STATE_CHANGE_FAILURE, "%s: cannot stop the pipeline", p->name);
-}
-
-static void
-pipe_free (Pipe * p)
-{
-  pipe_stop (p);
-  gst_object_unref (p->bus);
-  gst_object_unref (p->pipeline);
-  g_ptr_array_unref (p->col.sums);
-  g_mutex_clear (&p->col.lock);
-  g_free (p->name);
-  g_free (p);
-}
-
-/* Handle bus messages for up to @timeout: errors fail the test, EOS is
- * recorded, warnings are shown. Returns early after an EOS. */
-static void
-pipe_poll (Pipe * p, GstClockTime timeout)
-{
-  GstMessage *msg = gst_bus_timed_pop_filtered (p->bus, timeout,
-      GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING);
-  GError *err = NULL;
-  gchar *dbg = NULL;
-
-  if (!msg)
-    return;
-  switch (GST_MESSAGE_TYPE (msg)) {
-    case GST_MESSAGE_EOS:
-      p->eos = TRUE;
-      break;
-    case GST_MESSAGE_WARNING:
-      gst_message_parse_warning (msg, &err, &dbg);
-      g_printerr ("%s: warning from %s: %s (%s)\n", p->name,
-          GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message,
-          dbg ? dbg : "");
-      break;
-    case GST_MESSAGE_ERROR:
-      gst_message_parse_error (msg, &err, &dbg);
-      fail ("%s: error from %s: %s (%s)", p->name,
-          GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message,
-          dbg ? dbg : "");
-      break;
-    default:
-      break;
-  }
-  g_clear_error (&err);
-  g_free (dbg);
-  gst_message_unref (msg);
-}
-
-/* Fail if any pipeline reported an error; keep their EOS. */
-static void
-pipes_check (Pipe ** pipes, guint n)
-{
-  guint i;
-
-  for (i = 0; i < n; i++)
-    pipe_poll (pipes[i], 0);
-}
-
-static void
-pipe_wait_eos (Pipe * p, gint64 deadline_us, const gchar * why)
-{
-  while (!p->eos) {
-    gint64 left = deadline_us - g_get_monotonic_time ();
-
-    fail_unless (left > 0, "%s: no EOS %s (%u frames decoded so far)",
-        p->name, why, collector_count (&p->col));
-    pipe_poll (p, MIN (left, 100 * G_TIME_SPAN_MILLISECOND) * GST_USECOND);
-  }
-}
-
-/* Sleep @ms while watching @pipes for errors. */
-static void
-pipes_run_for (Pipe ** pipes, guint n, guint ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
-
-  while (g_get_monotonic_time () < end) {
-    pipes_check (pipes, n);
-    g_usleep (10 * 1000);
-  }
-}
-
-static gchar *
-viewer_desc (guint port, const gchar * stream, const gchar * extra)
-{
-  return g_strdup_printf ("diodesrc relay=127.0.0.1:%u stream=%s "
-      "timeout=20000 %s ! h264parse ! avdec_h264 ! videoconvert ! "
-      "video/x-raw,format=I420 ! appsink name=out sync=false", port, stream,
-      extra ? extra : "");
+  ck_abort_msg ("%s", msg);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -477,6 +102,9 @@ config_setup (void)
   fail_unless (config_dir != NULL, "cannot make a temporary directory: %s",
       err ? err->message : "?");
   g_setenv ("XDG_CONFIG_HOME", config_dir, TRUE);
+  tp_fail_handler = fail_from_helpers;
+  /* testproc.c gives its children tp_tmp_dir as XDG_CONFIG_HOME. */
+  tp_tmp_dir = config_dir;
   /* The elements find their files through g_get_user_config_dir(), which
    * GLib computes once per process. */
   fail_unless_equals_string (g_get_user_config_dir (), config_dir);
@@ -486,6 +114,7 @@ static void
 config_teardown (void)
 {
   remove_tree (config_dir);
+  tp_tmp_dir = NULL;
   g_clear_pointer (&config_dir, g_free);
 }
 
@@ -500,7 +129,7 @@ config_teardown (void)
  * the publisher's EOS reaches each of them. */
 GST_START_TEST (test_e2e_three_viewers)
 {
-  Relay *relay = relay_start ();
+  Proc *relay = relay_start ();
   Pipe *pipes[E2E_VIEWERS + 1], *pub, **viewers = pipes + 1;
   GPtrArray *ref;
   GString *report;
@@ -585,7 +214,7 @@ GST_START_TEST (test_e2e_three_viewers)
 
   for (i = 0; i <= E2E_VIEWERS; i++)
     pipe_free (pipes[i]);
-  relay_stop (relay);
+  relay_finish (relay);
 }
 
 GST_END_TEST;
@@ -689,7 +318,7 @@ tee_log_is_keyframe (TeeLog * log, guint idx)
  * there. */
 GST_START_TEST (test_late_joiner)
 {
-  Relay *relay = relay_start ();
+  Proc *relay = relay_start ();
   TeeLog log = { 0 };
   Pipe *pipes[2], *pub, *viewer;
   GstElement *tee;
@@ -840,7 +469,7 @@ GST_START_TEST (test_late_joiner)
   pipe_free (pub);
   g_array_unref (log.keyframes);
   g_mutex_clear (&log.lock);
-  relay_stop (relay);
+  relay_finish (relay);
 }
 
 GST_END_TEST;
@@ -849,7 +478,7 @@ GST_END_TEST;
  * decodes is the publisher's video, frame for frame. */
 GST_START_TEST (test_playbin_uri)
 {
-  Relay *relay = relay_start ();
+  Proc *relay = relay_start ();
   Pipe *pipes[2], *pub, *viewer;
   GstElement *src = NULL, *vsink;
   GPtrArray *ref, *got;
@@ -911,7 +540,7 @@ GST_START_TEST (test_playbin_uri)
 
   pipe_free (viewer);
   pipe_free (pub);
-  relay_stop (relay);
+  relay_finish (relay);
 }
 
 GST_END_TEST;
