@@ -455,30 +455,47 @@ conn_free (Conn * c)
 void
 relay_reap (DiodeRelay * r)
 {
-  guint i;
+  guint done = 0;
 
-  for (i = 0; i < r->dead->len; i++) {
-    Conn *c = g_ptr_array_index (r->dead, i);
-    Stream *s = c->stream;
+  /* In rounds: judging a stream may close more connections (a push nobody
+   * needs any more); they join r->dead and go in the next round. */
+  while (done < r->dead->len) {
+    guint end = r->dead->len, i;
+    GPtrArray *streams = g_ptr_array_new ();
 
-    g_mutex_lock (&r->lock);
-    g_hash_table_remove (r->conns, c);
-    g_mutex_unlock (&r->lock);
-    if (c->ready)
-      g_ptr_array_remove_fast (r->ready, c);
-    if (s) {
+    /* Every dead connection lets go of its stream before any stream is
+     * judged: a stream freed for its last viewer while a push closing in
+     * the same turn still pointed at it was used after free. */
+    for (i = done; i < end; i++) {
+      Conn *c = g_ptr_array_index (r->dead, i);
+      Stream *s = c->stream;
+
       g_mutex_lock (&r->lock);
-      g_ptr_array_remove (s->viewers, c);
-      g_ptr_array_remove (s->waiting, c);
+      g_hash_table_remove (r->conns, c);
+      if (s) {
+        g_ptr_array_remove (s->viewers, c);
+        g_ptr_array_remove (s->waiting, c);
+      }
       g_mutex_unlock (&r->lock);
+      if (c->ready)
+        g_ptr_array_remove_fast (r->ready, c);
       c->stream = NULL;
-      stream_maybe_free (r, s);
+      if (s && !g_ptr_array_find (streams, s, NULL))
+        g_ptr_array_add (streams, s);
     }
-    /* An outgoing connection's owner decides what next (may connect
-     * again: new Conns go to r->conns, never to this array's past). */
-    link_conn_gone (c);
-    directory_child_gone (c);
-    conn_free (c);
+    for (i = 0; i < streams->len; i++)
+      stream_maybe_free (r, g_ptr_array_index (streams, i));
+    g_ptr_array_unref (streams);
+    for (i = done; i < end; i++) {
+      Conn *c = g_ptr_array_index (r->dead, i);
+
+      /* An outgoing connection's owner decides what next (may connect
+       * again: new Conns go to r->conns, never to this array's past). */
+      link_conn_gone (c);
+      directory_child_gone (c);
+      conn_free (c);
+    }
+    done = end;
   }
   g_ptr_array_set_size (r->dead, 0);
 }
