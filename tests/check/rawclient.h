@@ -25,6 +25,8 @@ typedef struct
   DiodeIdentity *id;
   DiodeTls *tls;
   GByteArray *rx;               /* plaintext received, not yet parsed */
+  gboolean relay_link;          /* role RELAY, version 2: the frames of
+                                   relay links are admitted (raw_read) */
 } RawClient;
 
 typedef enum
