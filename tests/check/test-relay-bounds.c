@@ -152,10 +152,13 @@ GST_START_TEST (test_push_and_viewer_die_together)
   DiodeRelay *r = fixture_relay_start (0, "m.pem");
   gchar *evil = raw_key_address ("evil.pem");
   const gchar *path[] = { evil, NULL };
+  gchar **allow = g_new0 (gchar *, 2049);
   DiodeMsg m = { 0 };
   RawClient *c;
-  guint i;
+  guint i, j;
 
+  for (i = 0; i < 2048; i++)
+    allow[i] = fake_address (0xa13, i);
   for (i = 0; i < 20; i++) {
     gchar *name = g_strdup_printf ("z%u", i);
     RawClient *ctl = linked_child (r, "evil.pem", 0);
@@ -175,7 +178,17 @@ GST_START_TEST (test_push_and_viewer_die_together)
             DIODE_ACCESS_PUBLIC, NULL, NULL, evil, path));
     raw_expect_next (p, DIODE_MSG_PUBLISH_OK, &m, "the push");
     diode_msg_clear (&m);
-    /* both at once, reset: one epoll batch */
+    /* Keep the relay's thread busy (announcements with 2048-address
+     * allowlists to parse) while both close, reset, so that it finds the
+     * two resets in one epoll batch, the viewer's first. */
+    for (j = 0; j < 24; j++) {
+      gchar *pad = g_strdup_printf ("pad-%u-%u", i, j);
+
+      raw_send_frame (ctl, diode_msg_encode_announce
+          (DIODE_ANNOUNCE_AVAILABLE, pad, evil, DIODE_ACCESS_PRIVATE, NULL,
+              (const gchar * const *) allow, path));
+      g_free (pad);
+    }
     raw_free (v, TRUE);
     raw_free (p, TRUE);
     g_usleep (100 * 1000);
@@ -185,6 +198,7 @@ GST_START_TEST (test_push_and_viewer_die_together)
   c = raw_open (r, 0, "after.pem");
   hello (c, DIODE_ROLE_VIEWER, 1);
   raw_free (c, FALSE);
+  g_strfreev (allow);
   g_free (evil);
   g_object_unref (r);
 }
