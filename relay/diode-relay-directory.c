@@ -14,10 +14,14 @@
  * This file also keeps what the directory is made of on the parent side:
  * child relays' control links (LINK answered with LINK_OK, or 104 LOOP
  * when the child is in this relay's own upstream chain), their ANNOUNCEs
- * (bounded by --max-announced per link and four times that in total;
- * an announcement whose path already holds this relay is dropped), passed
- * up with this relay appended to the path, and forgotten (WITHDRAWN
- * upwards) when the child's link closes.
+ * (bounded by --max-announced per link and four times that in total, in
+ * entries and in bytes, a link's byte share an eighth of the total;
+ * allowlists not kept; unchanged re-announcements dropped and changes
+ * rate-limited per link; an announcement whose path already holds this
+ * relay is dropped), passed up with this relay appended to the path, and
+ * forgotten (WITHDRAWN upwards) when the child's link closes. LINK_OK goes
+ * down again when our own path changes: at most every PATH_CHANGE_MIN_MS,
+ * one unsent LINK_OK per child (a newer one replaces it).
  */
 #define G_LOG_DOMAIN "diode-relay"
 
