@@ -107,7 +107,6 @@ relay_may_add_link (DiodeRelay * r, const gchar * what)
 {
   if (!r->max_streams || g_hash_table_size (r->links) < RELAY_MAX_LINKS (r))
     return TRUE;
-  r->refused_links++;
   relay_log (r, RELAY_LOG_LIMIT, "not opening %s: this relay already has "
       "%u outgoing links (limit %" G_GUINT64_FORMAT ", from --max-streams)",
       what, g_hash_table_size (r->links), RELAY_MAX_LINKS (r));

@@ -358,7 +358,6 @@ struct _DiodeRelay {
   guint64     announced_bytes;  /* what those entries cost, in total */
   gint64      path_sent_at;     /* LINK_OK last passed down (rate limit) */
   gboolean    path_pending;     /* a newer path waits for the interval */
-  guint64     refused_links;    /* outgoing links over RELAY_MAX_LINKS */
 };
 
 /* diode-relay-conn.c */
