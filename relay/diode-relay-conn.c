@@ -185,6 +185,8 @@ conn_flush (Conn * c)
       GBytes *next = g_queue_pop_head (&c->ctrl);
 
       if (next) {
+        if (next == c->link_ok_queued)
+          c->link_ok_queued = NULL;     /* being sent: no longer replaced */
         c->out = next;
         c->out_ctrl = g_bytes_get_size (next) + CTRL_FRAME_OVERHEAD;
       } else if (c->viewing && c->stream && c->phase == CONN_OPEN) {

@@ -14,14 +14,20 @@
  * This file also keeps what the directory is made of on the parent side:
  * child relays' control links (LINK answered with LINK_OK, or 104 LOOP
  * when the child is in this relay's own upstream chain), their ANNOUNCEs
- * (bounded by --max-announced per link and four times that in total;
- * an announcement whose path already holds this relay is dropped), passed
- * up with this relay appended to the path, and forgotten (WITHDRAWN
- * upwards) when the child's link closes.
+ * (bounded by --max-announced per link and four times that in total, in
+ * entries and in bytes, a link's byte share an eighth of the total;
+ * allowlists not kept; unchanged re-announcements dropped and changes
+ * rate-limited per link; an announcement whose path already holds this
+ * relay is dropped), passed up with this relay appended to the path, and
+ * forgotten (WITHDRAWN upwards) when the child's link closes. LINK_OK goes
+ * down again when our own path changes: at most every PATH_CHANGE_MIN_MS,
+ * one unsent LINK_OK per child (a newer one replaces it).
  */
 #define G_LOG_DOMAIN "diode-relay"
 
 #include "diode-relay-private.h"
+
+#include <string.h>
 
 static void
 announced_free (gpointer data)
@@ -31,9 +37,101 @@ announced_free (gpointer data)
   g_free (a->name);
   g_free (a->owner);
   g_free (a->fleet);
-  g_strfreev (a->allow);
   g_strfreev (a->path);
   g_free (a);
+}
+
+static gsize
+block_cost (gsize size)
+{
+  return size + ANNOUNCED_BLOCK_OVERHEAD;
+}
+
+static gsize
+str_cost (const gchar * str)
+{
+  return str ? block_cost (strlen (str) + 1) : 0;
+}
+
+/* What an entry really holds on the heap: the struct, its strings, the
+ * path array and the hash table's node, each block with its overhead. */
+static gsize
+announced_cost (const Announced * a)
+{
+  gsize cost = block_cost (sizeof (Announced)) + block_cost (4 *
+      sizeof (gpointer));
+  guint i;
+
+  cost += str_cost (a->name) + str_cost (a->owner) + str_cost (a->fleet);
+  if (a->path) {
+    for (i = 0; a->path[i]; i++)
+      cost += str_cost (a->path[i]);
+    cost += block_cost ((i + 1) * sizeof (gchar *));
+  }
+  return cost;
+}
+
+static gboolean
+strv_same (gchar ** a, gchar ** b)
+{
+  guint i;
+
+  for (i = 0; a && b && a[i] && b[i]; i++)
+    if (g_strcmp0 (a[i], b[i]))
+      return FALSE;
+  return (!a || !a[i]) && (!b || !b[i]);
+}
+
+/* An AVAILABLE for a name already held with the same owner, policy and
+ * path says nothing new. */
+static gboolean
+announced_same (const Announced * a, const DiodeMsg * m)
+{
+  return !g_strcmp0 (a->owner, m->owner) && a->access == m->access
+      && !g_strcmp0 (a->fleet, m->fleet ? m->fleet : "")
+      && strv_same (a->path, m->path);
+}
+
+/* One change to an announced entry: the link's token bucket. */
+static gboolean
+announce_change_allowed (Conn * c)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (!c->announce_refill_at) {
+    c->announce_tokens = ANNOUNCE_CHANGES_BURST;
+  } else {
+    c->announce_tokens += (now - c->announce_refill_at) / 1e6 *
+        ANNOUNCE_CHANGES_PER_S;
+    if (c->announce_tokens > ANNOUNCE_CHANGES_BURST)
+      c->announce_tokens = ANNOUNCE_CHANGES_BURST;
+  }
+  c->announce_refill_at = now;
+  if (c->announce_tokens < 1)
+    return FALSE;
+  c->announce_tokens -= 1;
+  return TRUE;
+}
+
+static guint64
+announced_budget (DiodeRelay * r)
+{
+  return 4 * (guint64) r->max_announced * ANNOUNCED_BYTES_PER_ENTRY;
+}
+
+/* Take @a out of @c's table, uncounted. */
+static void
+announced_remove (Conn * c, const gchar * name)
+{
+  DiodeRelay *r = c->relay;
+  Announced *old = g_hash_table_lookup (c->announced, name);
+
+  if (!old)
+    return;
+  c->announced_bytes -= old->cost;
+  r->announced_bytes -= old->cost;
+  r->n_announced--;
+  g_hash_table_remove (c->announced, name);
 }
 
 /* The child link that announced @name (the first linked), or NULL. */
@@ -111,14 +209,29 @@ send_link_ok (Conn * c)
 {
   gchar **path = directory_own_path (c->relay);
   GError *err = NULL;
+  GList *node;
+  GBytes *f;
 
   if (!diode_session_sent (c->session, DIODE_MSG_LINK_OK, 0, &err)) {
     g_clear_error (&err);
     g_strfreev (path);
     return;
   }
-  conn_queue (c, diode_msg_encode_link_ok ((const gchar * const *) path));
+  f = diode_msg_encode_link_ok ((const gchar * const *) path);
   g_strfreev (path);
+  /* A child that does not read gets the latest path, not every one: the
+   * LINK_OK it has not been sent yet is replaced. */
+  node = c->link_ok_queued ? g_queue_find (&c->ctrl, c->link_ok_queued) :
+      NULL;
+  if (node) {
+    c->ctrl_bytes -= g_bytes_get_size (node->data);
+    c->ctrl_bytes += g_bytes_get_size (f);
+    g_bytes_unref (node->data);
+    node->data = f;
+  } else {
+    conn_queue (c, f);
+  }
+  c->link_ok_queued = f;
   conn_flush (c);
 }
 
@@ -154,7 +267,17 @@ directory_handle_link (Conn * c)
 void
 directory_path_changed (DiodeRelay * r)
 {
+  gint64 now = g_get_monotonic_time ();
   guint i;
+
+  /* An upstream changing its path in a loop: the children hear of it at
+   * most every PATH_CHANGE_MIN_MS (directory_tick sends the last one). */
+  if (r->path_sent_at && now < r->path_sent_at + PATH_CHANGE_MIN_MS * 1000) {
+    r->path_pending = TRUE;
+    return;
+  }
+  r->path_sent_at = now;
+  r->path_pending = FALSE;
 
   for (i = 0; r->children && i < r->children->len; i++) {
     Conn *c = g_ptr_array_index (r->children, i);
@@ -162,6 +285,13 @@ directory_path_changed (DiodeRelay * r)
     if (!c->dead && c->phase == CONN_OPEN)
       send_link_ok (c);
   }
+}
+
+void
+directory_tick (DiodeRelay * r, gint64 now)
+{
+  if (r->path_pending && now >= r->path_sent_at + PATH_CHANGE_MIN_MS * 1000)
+    directory_path_changed (r);
 }
 
 /* Does this relay still provide @name (locally or through another
@@ -179,7 +309,7 @@ void
 directory_handle_announce (Conn * c, DiodeMsg * m)
 {
   DiodeRelay *r = c->relay;
-  Announced *a;
+  Announced *a, *old;
 
   if (!c->announced)
     return;
@@ -192,8 +322,8 @@ directory_handle_announce (Conn * c, DiodeMsg * m)
       s->push_child = NULL;
       r->links_kick = TRUE;
     }
-    if (g_hash_table_remove (c->announced, m->stream)) {
-      r->n_announced--;
+    if (g_hash_table_contains (c->announced, m->stream)) {
+      announced_remove (c, m->stream);
       g_info ("child relay %s withdrew '%s'", c->address, m->stream);
       if (!still_provided (r, m->stream))
         upstream_announce (r, DIODE_ANNOUNCE_WITHDRAWN, m->stream, NULL, 0,
@@ -208,8 +338,10 @@ directory_handle_announce (Conn * c, DiodeMsg * m)
         c->address);
     return;
   }
-  if (!g_hash_table_contains (c->announced, m->stream)
-      && r->max_announced
+  old = g_hash_table_lookup (c->announced, m->stream);
+  if (old && announced_same (old, m))
+    return;                     /* nothing new: not passed up either */
+  if (!old && r->max_announced
       && (g_hash_table_size (c->announced) >= r->max_announced
           || r->n_announced >= 4 * (guint64) r->max_announced)) {
     relay_log (r, RELAY_LOG_LIMIT, "ignored ANNOUNCE of '%s' from child "
@@ -219,20 +351,44 @@ directory_handle_announce (Conn * c, DiodeMsg * m)
         4 * r->max_announced);
     return;
   }
+  if (old && !announce_change_allowed (c)) {
+    relay_log (r, RELAY_LOG_LIMIT, "ignored ANNOUNCE of '%s' from child "
+        "relay %s: it changes its announcements more than %u times a "
+        "second", m->stream, c->address, ANNOUNCE_CHANGES_PER_S);
+    return;
+  }
   a = g_new0 (Announced, 1);
   a->name = g_strdup (m->stream);
   a->owner = g_strdup (m->owner);
   a->access = m->access;
   a->fleet = g_strdup (m->fleet ? m->fleet : "");
-  a->allow = g_strdupv (m->allow);
   a->path = g_strdupv (m->path);
-  if (!g_hash_table_contains (c->announced, a->name))
-    r->n_announced++;
+  a->cost = announced_cost (a);
+  if (r->max_announced) {
+    guint64 total = announced_budget (r);
+    guint64 share = total / ANNOUNCED_LINK_SHARES;
+    guint64 freed = old ? old->cost : 0;
+
+    if (c->announced_bytes - freed + a->cost > share
+        || r->announced_bytes - freed + a->cost > total) {
+      relay_log (r, RELAY_LOG_LIMIT, "ignored ANNOUNCE of '%s' from child "
+          "relay %s: its announcements hold %" G_GUINT64_FORMAT " bytes, "
+          "%" G_GUINT64_FORMAT " in all (limit %" G_GUINT64_FORMAT " per "
+          "link, %" G_GUINT64_FORMAT " in all, from --max-announced)",
+          m->stream, c->address, c->announced_bytes, r->announced_bytes,
+          share, total);
+      announced_free (a);
+      return;
+    }
+  }
+  announced_remove (c, a->name);
+  r->n_announced++;
+  c->announced_bytes += a->cost;
+  r->announced_bytes += a->cost;
   g_hash_table_replace (c->announced, a->name, a);
   g_info ("child relay %s announces '%s'", c->address, a->name);
   upstream_announce (r, DIODE_ANNOUNCE_AVAILABLE, a->name, a->owner,
-      a->access, a->fleet, (const gchar * const *) a->allow,
-      (const gchar * const *) a->path);
+      a->access, a->fleet, NULL, (const gchar * const *) a->path);
   /* Subscribers already waiting for it here: ask for it now. */
   {
     Stream *s = stream_lookup (r, a->name);
@@ -274,6 +430,8 @@ directory_child_gone (Conn * c)
   while (g_hash_table_iter_next (&it, NULL, &v))
     g_ptr_array_add (names, g_strdup (((Announced *) v)->name));
   r->n_announced -= g_hash_table_size (c->announced);
+  r->announced_bytes -= c->announced_bytes;
+  c->announced_bytes = 0;
   g_clear_pointer (&c->announced, g_hash_table_unref);
   for (i = 0; !r->stopping && i < names->len; i++)
     if (!still_provided (r, names->pdata[i]))
@@ -322,8 +480,7 @@ directory_announce_all (DiodeRelay * r)
       Announced *a = v;
 
       upstream_announce (r, DIODE_ANNOUNCE_AVAILABLE, a->name, a->owner,
-          a->access, a->fleet, (const gchar * const *) a->allow,
-          (const gchar * const *) a->path);
+          a->access, a->fleet, NULL, (const gchar * const *) a->path);
     }
   }
 }

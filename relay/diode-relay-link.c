@@ -102,6 +102,17 @@ link_new (DiodeRelay * r, LinkKind kind, gint ep)
   return l;
 }
 
+gboolean
+relay_may_add_link (DiodeRelay * r, const gchar * what)
+{
+  if (!r->max_streams || g_hash_table_size (r->links) < RELAY_MAX_LINKS (r))
+    return TRUE;
+  relay_log (r, RELAY_LOG_LIMIT, "not opening %s: this relay already has "
+      "%u outgoing links (limit %" G_GUINT64_FORMAT ", from --max-streams)",
+      what, g_hash_table_size (r->links), RELAY_MAX_LINKS (r));
+  return FALSE;
+}
+
 static void
 link_clear_addrs (Link * l)
 {

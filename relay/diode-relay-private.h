@@ -48,6 +48,28 @@ G_BEGIN_DECLS
 #define CTRL_FRAME_OVERHEAD 64
 /* Refused PUBLISHes one connection gets before it is closed. */
 #define MAX_PUBLISH_REFUSALS 3
+/* What children's announcements may make this relay hold (issue 9,
+ * docs/security.md section 9): bytes counted like the ring counts frames
+ * (each heap block costs its size plus ANNOUNCED_BLOCK_OVERHEAD), a budget
+ * of ANNOUNCED_BYTES_PER_ENTRY per --max-announced entry in total (x4,
+ * like the entry count), and one link's share of it a fixed
+ * 1/ANNOUNCED_LINK_SHARES, so a few links cannot fill it. */
+#define ANNOUNCED_BLOCK_OVERHEAD  16
+#define ANNOUNCED_BYTES_PER_ENTRY 1024
+#define ANNOUNCED_LINK_SHARES     8
+/* Changes to an entry already announced (same name, other owner, policy
+ * or path), per child link: a token bucket (per second, burst). Unchanged
+ * re-announcements cost nothing and are dropped. */
+#define ANNOUNCE_CHANGES_PER_S    10
+#define ANNOUNCE_CHANGES_BURST    50
+/* LINK_OK passed down (our path changed) at most this often; the last
+ * path is sent when the interval is over. */
+#define PATH_CHANGE_MIN_MS        500
+/* Outgoing connections (links of every kind) this relay keeps at most:
+ * per stream a pull and fail-back's second pull, or a push to the
+ * control link's parent and one to the probe's; the control and probe
+ * links. --max-streams 0 (no limit) leaves links unbounded too. */
+#define RELAY_MAX_LINKS(r) (4 * (guint64) (r)->max_streams + 16)
 /* accept() failed for lack of descriptors or memory: stop watching the
  * listener this long (relay_tick re-arms it). */
 #define ACCEPT_PAUSE_MS 500
@@ -135,6 +157,11 @@ struct _Conn {
   gchar      *why;              /* link: why it closed (for the link's log) */
   gboolean    child_link;       /* a child relay's control link (LINKED) */
   GHashTable *announced;        /* child link: name -> Announced* */
+  guint64     announced_bytes;  /* child link: what its entries cost */
+  gdouble     announce_tokens;  /* child link: changes it may still make */
+  gint64      announce_refill_at;
+  GBytes     *link_ok_queued;   /* child link: a LINK_OK still in ctrl
+                                   (replaced, never appended, by the next) */
 };
 
 /* A stream a child relay said it can provide (ANNOUNCE AVAILABLE). */
@@ -143,8 +170,11 @@ typedef struct {
   gchar      *owner;
   guint8      access;
   gchar      *fleet;
-  gchar     **allow;
+  /* No allowlist: announced allowlists are not kept (each could hold
+   * 2048 addresses); a stream pulled from a child has no policy until its
+   * push brings it, and its viewers wait until then (decisions.md). */
   gchar     **path;             /* origin relay first, the child last */
+  gsize       cost;             /* bytes it holds (ANNOUNCED_BLOCK_OVERHEAD) */
 } Announced;
 
 /* What feeds a stream's ring. */
@@ -325,6 +355,9 @@ struct _DiodeRelay {
   GPtrArray  *children;         /* Conn*: child relays' control links */
   gchar     **upstream_path;    /* LINK_OK's path: parent first, to root */
   guint       n_announced;      /* entries over every child link */
+  guint64     announced_bytes;  /* what those entries cost, in total */
+  gint64      path_sent_at;     /* LINK_OK last passed down (rate limit) */
+  gboolean    path_pending;     /* a newer path waits for the interval */
 };
 
 /* diode-relay-conn.c */
@@ -374,6 +407,8 @@ void     link_on_tls_up    (Conn * c);
 void     link_handle_message (Conn * c, DiodeMsg * m);
 void     link_conn_gone    (Conn * c);
 gboolean link_is_up        (Link * l);
+/* May another outgoing link be opened (RELAY_MAX_LINKS)? Logs if not. */
+gboolean relay_may_add_link (DiodeRelay * r, const gchar * what);
 const gchar *link_kind_name (Link * l);
 const gchar *link_state_name (LinkState st);
 gchar   *link_peer_string  (Link * l);
@@ -408,6 +443,8 @@ void     directory_child_gone (Conn * c);
 void     directory_announce_all (DiodeRelay * r);
 /* Our upstream path changed: tell the children (LINK_OK again). */
 void     directory_path_changed (DiodeRelay * r);
+/* relay_tick: pass down a path change held back by PATH_CHANGE_MIN_MS. */
+void     directory_tick    (DiodeRelay * r, gint64 now);
 /* A local stream appeared (a publisher) or went away. */
 void     directory_local_changed (DiodeRelay * r, Stream * s,
                                   gboolean available);

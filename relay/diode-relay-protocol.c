@@ -421,9 +421,18 @@ handle_publish (Conn * c, DiodeMsg * m)
 
   if (!name_acceptable (c, m->stream, "publisher"))
     return;
-  /* A relay publishes only what it was asked to push. */
-  if (conn_is_link (c) && push_accept (c, m))
+  /* A relay publishes only what it was asked to push; one that keeps
+   * pushing what nobody asked for is closed like a refused publisher. */
+  if (conn_is_link (c) && push_accept (c, m)) {
+    if (!c->publishing && !c->dead
+        && ++c->publish_refusals >= MAX_PUBLISH_REFUSALS) {
+      relay_log (r, RELAY_LOG_REFUSED, "closing relay %s (%s) after %u "
+          "refused PUBLISH", c->address, c->peer, c->publish_refusals);
+      conn_fail (c, DIODE_ERR_NOT_AUTHORIZED, "too many refused PUBLISH; "
+          "closing the connection");
+    }
     return;
+  }
   s = stream_lookup (r, m->stream);
   /* Checked before anything costly (the allowlist, viewers rechecked);
    * a connection refused again and again is closed. */

@@ -88,6 +88,8 @@ pull_maybe_start (DiodeRelay * r, Stream * s)
     default:
       return;
   }
+  if (!relay_may_add_link (r, "a pull"))
+    return;
   l = link_new (r, LINK_PULL, -1);
   l->stream = s;
   s->pull = l;

@@ -65,18 +65,14 @@ push_request (DiodeRelay * r, Stream * s, Conn * child)
     for (i = 0; a && a->path && a->path[i]; i++)
       g_ptr_array_add (s->path, g_strdup (a->path[i]));
   }
+  /* The owner announced, until the push names it; no policy: announced
+   * allowlists are not kept (docs/decisions.md), so the stream has none
+   * until the push brings it, and its subscribers wait until then. */
   if (!s->owner) {
     Announced *a = directory_announced (r, s->name);
 
-    if (a) {
-      DiodeMsg pol = { 0 };
-
+    if (a)
       s->owner = g_strdup (a->owner);
-      pol.access = a->access;
-      pol.fleet = a->fleet;
-      pol.allow = a->allow;
-      stream_set_policy (s, &pol);
-    }
   }
   s->source = SOURCE_PUSHED;
   s->push_child = child;
@@ -157,6 +153,24 @@ push_withdraw (Link * control, const gchar * name, const gchar * why)
           name, NULL, 0, NULL, NULL, NULL), DIODE_MSG_ANNOUNCE);
 }
 
+/* The push of @s to the endpoint of @control still open, or NULL. */
+static Link *
+push_find (DiodeRelay * r, Stream * s, Link * control)
+{
+  GHashTableIter it;
+  gpointer v;
+
+  g_hash_table_iter_init (&it, r->links);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    Link *l = v;
+
+    if (l->kind == LINK_PUSH && l->stream == s && l->ep == control->ep
+        && !l->closing && (!l->conn || !l->conn->dead))
+      return l;
+  }
+  return NULL;
+}
+
 void
 push_start (Link * control, DiodeMsg * m)
 {
@@ -193,6 +207,22 @@ push_start (Link * control, DiodeMsg * m)
       stream_maybe_free (r, s);
       return;
     }
+  }
+  /* One push per (stream, parent): a PULL repeated while the push it
+   * asked for is still under way or serving restarts nothing (a parent
+   * that no longer needs a push closes it, and only then asks again). */
+  if ((p = push_find (r, s, control))) {
+    relay_log (r, RELAY_LOG_LIMIT, "ignored PULL of '%s' from the parent "
+        "%s: it is already pushed there (%s)", s->name,
+        control->peer_address ? control->peer_address : "?",
+        link_state_name (p->state));
+    return;
+  }
+  if (!relay_may_add_link (r, "a push")) {
+    push_withdraw (control, m->stream, "this relay holds its maximum of "
+        "outgoing links");
+    stream_maybe_free (r, s);
+    return;
   }
   p = link_new (r, LINK_PUSH, control->ep);
   p->stream = s;

@@ -180,6 +180,7 @@ relay_tick (gpointer user_data)
     g_ptr_array_unref (idle);
   }
   relay_reap (r);
+  directory_tick (r, now);
   relay_links_kick (r, now);
   relay_accept_resume (r, now);
   relay_log_flush (r, now);

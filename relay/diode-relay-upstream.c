@@ -248,9 +248,25 @@ upstream_link_ready (Link * l)
   }
 }
 
+static gboolean
+path_same (gchar ** a, gchar ** b)
+{
+  guint i;
+
+  for (i = 0; a && b && a[i] && b[i]; i++)
+    if (g_strcmp0 (a[i], b[i]))
+      return FALSE;
+  return (!a || !a[i]) && (!b || !b[i]);
+}
+
 static void
 upstream_set_path (DiodeRelay * r, gchar ** path)
 {
+  /* A LINK_OK repeating the path we have changes nothing below. */
+  if (path_same (r->upstream_path, path)) {
+    g_strfreev (path);
+    return;
+  }
   g_strfreev (r->upstream_path);
   r->upstream_path = path;
   directory_path_changed (r);

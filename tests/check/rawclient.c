@@ -212,14 +212,17 @@ raw_read (RawClient * c, DiodeMsg * m, guint timeout_ms)
   res = raw_fill (c, DIODE_FRAME_HEADER_SIZE, end);
   if (res != RAW_READ_MSG)
     return res;
-  fail_unless (diode_msg_check_header (c->rx->data, &plen, &err),
+  fail_unless (c->relay_link ? diode_msg_check_header_v (c->rx->data,
+          DIODE_PROTOCOL_VERSION_LINK, DIODE_ROLE_RELAY, &plen, &err) :
+      diode_msg_check_header (c->rx->data, &plen, &err),
       "relay sent a bad frame header: %s", err ? err->message : "?");
   res = raw_fill (c, DIODE_FRAME_HEADER_SIZE + plen, end);
   if (res != RAW_READ_MSG)
     return res;
   frame = g_bytes_new (c->rx->data, DIODE_FRAME_HEADER_SIZE + plen);
   g_byte_array_remove_range (c->rx, 0, DIODE_FRAME_HEADER_SIZE + plen);
-  ok = diode_msg_parse (frame, m, &err);
+  ok = c->relay_link ? diode_msg_parse_v (frame, DIODE_PROTOCOL_VERSION_LINK,
+      DIODE_ROLE_RELAY, m, &err) : diode_msg_parse (frame, m, &err);
   g_bytes_unref (frame);
   fail_unless (ok, "relay sent a malformed frame: %s",
       err ? err->message : "?");
@@ -374,4 +377,104 @@ raw_drain_until_closed (RawClient * c, guint timeout_ms)
       return ms_since (t0);
     }
   }
+}
+
+int
+raw_listen (guint16 * port)
+{
+  struct sockaddr_in sa;
+  socklen_t len = sizeof (sa);
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  fail_unless (fd >= 0, "socket: %s", g_strerror (errno));
+  memset (&sa, 0, sizeof (sa));
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  fail_unless (bind (fd, (struct sockaddr *) &sa, sizeof (sa)) == 0,
+      "bind: %s", g_strerror (errno));
+  fail_unless (listen (fd, 128) == 0, "listen: %s", g_strerror (errno));
+  fail_unless (getsockname (fd, (struct sockaddr *) &sa, &len) == 0);
+  fail_unless (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK) == 0);
+  *port = ntohs (sa.sin_port);
+  return fd;
+}
+
+static int
+accept_within (int lfd, gint64 end)
+{
+  for (;;) {
+    int fd = accept (lfd, NULL, NULL);
+
+    if (fd >= 0) {
+      fail_unless (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK) == 0);
+      fcntl (fd, F_SETFD, FD_CLOEXEC);
+      return fd;
+    }
+    fail_unless (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR,
+        "accept: %s", g_strerror (errno));
+    if (!wait_fd (lfd, POLLIN, end))
+      return -1;
+  }
+}
+
+RawClient *
+raw_accept (int lfd, const gchar * key_name, guint timeout_ms)
+{
+  gchar *key = g_build_filename (fixture_config_dir (), key_name, NULL);
+  gint64 end = deadline_in (timeout_ms);
+  GError *err = NULL;
+  DiodeTlsStatus st;
+  RawClient *c;
+  int fd = accept_within (lfd, end), one = 1;
+
+  if (fd < 0) {
+    g_free (key);
+    return NULL;
+  }
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
+  c = g_new0 (RawClient, 1);
+  c->fd = fd;
+  c->id = diode_identity_load_or_create (key, &err);
+  fail_unless (c->id != NULL, "raw server identity %s: %s", key_name,
+      err ? err->message : "?");
+  g_free (key);
+  c->tls = diode_tls_new_server (c->fd, c->id, &err);
+  fail_unless (c->tls != NULL, "TLS server: %s", err ? err->message : "?");
+  end = deadline_in (5000);
+  while ((st = diode_tls_handshake (c->tls, &err)) == DIODE_TLS_AGAIN)
+    fail_unless (wait_fd (c->fd, diode_tls_wants_write (c->tls) ? POLLOUT :
+            POLLIN, end), "TLS handshake with the relay timed out");
+  fail_unless (st == DIODE_TLS_OK, "TLS handshake with the relay failed: %s",
+      err ? err->message : "connection closed");
+  c->rx = g_byte_array_new ();
+  c->relay_link = TRUE;         /* only relays link to it */
+  return c;
+}
+
+guint
+tcp_count_accepts (int lfd, guint timeout_ms)
+{
+  gint64 end = deadline_in (timeout_ms);
+  guint n = 0;
+  int fd;
+
+  while ((fd = accept_within (lfd, end)) >= 0) {
+    close (fd);
+    n++;
+  }
+  return n;
+}
+
+gchar *
+raw_key_address (const gchar * key_name)
+{
+  gchar *key = g_build_filename (fixture_config_dir (), key_name, NULL);
+  DiodeIdentity *id = diode_identity_load_or_create (key, NULL);
+  gchar *address;
+
+  fail_unless (id != NULL, "identity %s", key_name);
+  address = g_strdup (diode_identity_get_address (id));
+  diode_identity_unref (id);
+  g_free (key);
+  return address;
 }

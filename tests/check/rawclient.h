@@ -25,6 +25,8 @@ typedef struct
   DiodeIdentity *id;
   DiodeTls *tls;
   GByteArray *rx;               /* plaintext received, not yet parsed */
+  gboolean relay_link;          /* role RELAY, version 2: the frames of
+                                   relay links are admitted (raw_read) */
 } RawClient;
 
 typedef enum
@@ -101,5 +103,18 @@ gint64        raw_wait_closed (RawClient * c, guint timeout_ms, gint * code,
  * Returns ms until EOF/reset, or -1 if the connection was still open after
  * @timeout_ms. */
 gint64        raw_drain_until_closed (RawClient * c, guint timeout_ms);
+
+/* The other end: a listening socket on 127.0.0.1 (port chosen by the
+ * kernel, returned in @port), non-blocking, for a fake relay that a relay
+ * under test links to (--upstream pointed at it). */
+int           raw_listen (guint16 * port);
+/* One connection accepted on @lfd within @timeout_ms, TLS server side as
+ * the identity in key file @key_name; NULL if none came. */
+RawClient    *raw_accept (int lfd, const gchar * key_name, guint timeout_ms);
+/* TCP connections accepted (and closed at once) on @lfd within
+ * @timeout_ms: how many connections the relay opened. */
+guint         tcp_count_accepts (int lfd, guint timeout_ms);
+/* The address of the identity in key file @key_name (created if needed). */
+gchar        *raw_key_address (const gchar * key_name);
 
 G_END_DECLS
