@@ -100,6 +100,8 @@ struct _Conn {
   gboolean    viewing;
   gboolean    caps_seen;        /* publisher: CAPS came (it must before MEDIA) */
   gboolean    waiting;          /* SUBSCRIBE held until a publisher appears */
+  gboolean    join_tail;        /* SUBSCRIBE past the last seq of a live
+                                   stream: attach after it (section 8) */
   guint64     start_seq;
   gchar       pin[DIODE_ADDRESS_LEN + 1]; /* SUBSCRIBE's publisher pin,
                                    lowercase; "" = any publisher */
