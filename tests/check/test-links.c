@@ -1064,18 +1064,13 @@ GST_START_TEST (test_viewer_moves_between_relays)
 
 GST_END_TEST;
 
-/* Bytes the relay sent on its (only) subscriber connection for @stream,
- * from a stats snapshot taken after this call (stats-interval-ms set);
- * -1 if none. */
-static gint64
-subscriber_bytes (DiodeRelay * r, const gchar * stream)
+/* A fresh stats snapshot of @r (stats-interval-ms set): the JSON root. */
+static JsonNode *
+fresh_stats (DiodeRelay * r)
 {
   gchar *old = diode_relay_get_stats_json (r), *json = NULL;
   gint64 end = deadline_in (WAIT_MS);
   JsonNode *root;
-  JsonArray *streams;
-  gint64 bytes = -1;
-  guint i;
 
   while (!(json = diode_relay_get_stats_json (r))
       || g_strcmp0 (json, old) == 0) {
@@ -1086,6 +1081,21 @@ subscriber_bytes (DiodeRelay * r, const gchar * stream)
   g_free (old);
   root = json_from_string (json, NULL);
   fail_unless (root != NULL);
+  g_free (json);
+  return root;
+}
+
+/* Bytes the relay sent on its (only) subscriber connection for @stream,
+ * from a stats snapshot taken after this call (stats-interval-ms set);
+ * -1 if none. */
+static gint64
+subscriber_bytes (DiodeRelay * r, const gchar * stream)
+{
+  JsonNode *root = fresh_stats (r);
+  JsonArray *streams;
+  gint64 bytes = -1;
+  guint i;
+
   streams = json_object_get_array_member (json_node_get_object (root),
       "streams");
   for (i = 0; i < json_array_get_length (streams); i++) {
@@ -1098,7 +1108,6 @@ subscriber_bytes (DiodeRelay * r, const gchar * stream)
               0), "bytes");
   }
   json_node_unref (root);
-  g_free (json);
   return bytes;
 }
 
@@ -1208,6 +1217,130 @@ GST_START_TEST (test_viewer_drops_overlap_from_relay_behind)
 
 GST_END_TEST;
 
+/* Member @member of @r's link of kind @kind (to @peer if not NULL), from
+ * a fresh snapshot; -1 if there is no such link. */
+static gint64
+link_stat (DiodeRelay * r, const gchar * kind, const gchar * peer,
+    const gchar * member)
+{
+  JsonNode *root = fresh_stats (r);
+  JsonArray *links = json_object_get_array_member (json_node_get_object
+      (root), "links");
+  gint64 v = -1;
+  guint i;
+
+  for (i = 0; i < json_array_get_length (links); i++) {
+    JsonObject *o = json_array_get_object_element (links, i);
+
+    if (!g_strcmp0 (json_object_get_string_member (o, "kind"), kind)
+        && (!peer || !g_strcmp0 (json_object_get_string_member (o, "peer"),
+                peer)))
+      v = json_object_get_int_member (o, member);
+  }
+  json_node_unref (root);
+  return v;
+}
+
+/* Review D4: the control link's `streams` counts the distinct names
+ * announced over it, not ANNOUNCE messages: two policy changes (private,
+ * public again) announce the one stream again (3 AVAILABLE), and its EOS
+ * withdraws it. */
+GST_START_TEST (test_control_streams_counts_names)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 500);
+  GstHarness *pub;
+  gint64 end, n;
+  gchar *json = NULL;
+
+  g_object_set (leaf, "stats-interval-ms", 50, NULL);
+  g_object_set (root, "stats-interval-ms", 50, NULL);
+  trust (root, leaf);
+  end = deadline_in (WAIT_MS);
+  while (link_stat (leaf, "upstream", NULL, "streams") < 0)
+    fail_if (g_get_monotonic_time () > end, "the leaf never linked");
+  pub = publisher (leaf, "cam");
+  fail_unless (fixture_wait_publisher (leaf, "cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  g_object_set (pub->element, "access", DIODE_ACCESS_PRIVATE, NULL);
+  push (pub, GOP, 1);
+  /* the root heard it is private, then public again */
+  end = deadline_in (WAIT_MS);
+  while (!json || !strstr (json, "\"access\":\"private\"")) {
+    fail_if (g_get_monotonic_time () > end, "the root never heard 'cam' is "
+        "private: %s", json ? json : "");
+    g_free (json);
+    g_usleep (20 * 1000);
+    json = diode_relay_get_stats_json (root);
+  }
+  g_object_set (pub->element, "access", DIODE_ACCESS_PUBLIC, NULL);
+  push (pub, GOP + 1, 1);
+  while (strstr (json, "\"access\":\"private\"")) {
+    fail_if (g_get_monotonic_time () > end, "the root never heard 'cam' is "
+        "public again: %s", json);
+    g_free (json);
+    g_usleep (20 * 1000);
+    json = diode_relay_get_stats_json (root);
+  }
+  g_free (json);
+  n = link_stat (leaf, "upstream", NULL, "streams");
+  fail_unless (n == 1, "the control link counts %" G_GINT64_FORMAT
+      " streams for one stream announced 3 times", n);
+
+  /* EOS: withdrawn, no stream left */
+  fail_unless (gst_harness_push_event (pub, gst_event_new_eos ()));
+  end = deadline_in (WAIT_MS);
+  while ((n = link_stat (leaf, "upstream", NULL, "streams")) != 0)
+    fail_if (g_get_monotonic_time () > end, "still %" G_GINT64_FORMAT
+        " streams after 'cam' ended", n);
+
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
+/* Review D5: fail-over counts are kept per endpoint: the leaf fails over
+ * from mid to the root, then back to mid (its probe is promoted to be the
+ * control link): the link to mid still shows that fail-over. */
+GST_START_TEST (test_failover_count_survives_failback)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *mid = start_linked ("mid.pem", root, NULL, 500);
+  DiodeRelay *leaf = start_linked ("leaf.pem", mid, root, 500);
+  gchar *hm = diode_relay_get_hostport (mid);
+  gchar *listen = g_strdup_printf ("127.0.0.1:%u", diode_relay_get_port (mid));
+  GError *err = NULL;
+  gint64 end, n = -1;
+
+  g_object_set (leaf, "stats-interval-ms", 50, NULL);
+  end = deadline_in (WAIT_MS);
+  while (link_stat (leaf, "upstream", hm, "failovers") != 0)
+    fail_if (g_get_monotonic_time () > end, "the leaf never linked to mid");
+  diode_relay_stop (mid);
+  end = deadline_in (WAIT_MS);
+  while (link_stat (leaf, "fallback", NULL, "streams") < 0)
+    fail_if (g_get_monotonic_time () > end, "no fail-over to the root");
+  g_object_set (mid, "listen", listen, NULL);
+  fail_unless (diode_relay_start (mid, &err), "%s", err ? err->message : "");
+  /* fail-back after 500 ms linked; the count of the move away from mid
+   * is mid's */
+  end = deadline_in (WAIT_MS);
+  while ((n = link_stat (leaf, "upstream", hm, "failovers")) != 1
+      || link_stat (leaf, "fallback", NULL, "failovers") != -1)
+    fail_if (g_get_monotonic_time () > end, "after the fail-back the link "
+        "to mid shows %" G_GINT64_FORMAT " fail-overs (want 1)", n);
+
+  g_object_unref (leaf);
+  g_object_unref (mid);
+  g_object_unref (root);
+  g_free (listen);
+  g_free (hm);
+}
+
+GST_END_TEST;
+
 static Suite *
 links_suite (void)
 {
@@ -1229,6 +1362,8 @@ links_suite (void)
   tcase_add_test (tc, test_viewer_moves_between_relays);
   tcase_add_test (tc, test_failover_pull_no_refetch);
   tcase_add_test (tc, test_viewer_drops_overlap_from_relay_behind);
+  tcase_add_test (tc, test_control_streams_counts_names);
+  tcase_add_test (tc, test_failover_count_survives_failback);
   tcase_add_test (tc, test_push_up_and_eos);
   tcase_add_test (tc, test_policy_travels);
   tcase_add_test (tc, test_relay_end_rules);
