@@ -189,9 +189,14 @@ static gboolean
 stream_resumes_at_tail (Stream * s, guint64 start_seq)
 {
   guint64 last = diode_ring_get_last_seq (s->ring);
+  DiodeChunk *at;
+  guint index;
 
+  /* the last frame must still be buffered (a new publisher's session
+   * empties the ring but the sequence goes on) */
   return start_seq && last && start_seq > last && !s->eos
-      && (s->publisher || s->pull || s->pull_next);
+      && (s->publisher || s->pull || s->pull_next)
+      && diode_ring_find_seq (s->ring, last, &at, &index);
 }
 
 void

@@ -498,6 +498,57 @@ GST_START_TEST (test_resume_at_next_seq_joins_tail)
 
 GST_END_TEST;
 
+/* The tail join needs the last frame buffered: a publisher's new session
+ * empties the ring while the sequence goes on, and a resume past it then
+ * waits for the new session's first keyframe like any join (never
+ * SUBSCRIBE_OK with first_seq 0). */
+GST_START_TEST (test_resume_after_new_session_waits_for_keyframe)
+{
+  DiodeRelay *relay = relay_with (NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  RawClient *v;
+  DiodeMsg m = { 0 };
+  guint64 next, s;
+
+  next = publish (p, "cam");
+  raw_send_frame (p, diode_msg_encode_caps (CAPS_STR));
+  for (s = next; s < next + 10; s++)
+    send_media (p, s, s == next);
+  fail_unless (fixture_wait_last_seq (relay, "cam", next + 9, 2000));
+  raw_free (p, FALSE);
+  fail_unless (fixture_wait_publisher (relay, "cam", FALSE, 2000));
+  p = raw_open (relay, 0, "pub.pem");
+  next = publish (p, "cam");
+  fail_unless_equals_uint64 (next, 11);
+  raw_send_frame (p, diode_msg_encode_caps (CAPS_STR));
+
+  v = raw_open (relay, 0, "viewer.pem");
+  hello (v, DIODE_ROLE_VIEWER, NULL);
+  raw_send_frame (v, diode_msg_encode_subscribe ("cam", 11, 5000));
+  fail_unless (raw_read (v, &m, 300) != RAW_READ_MSG
+      || m.type == DIODE_MSG_PING, "viewer got %s before any keyframe",
+      diode_msg_type_name (m.type));
+  diode_msg_clear (&m);
+  send_media (p, 11, TRUE);
+  read_skipping_pings (v, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_SUBSCRIBE_OK);
+  fail_unless_equals_uint64 (m.seq, 11);
+  diode_msg_clear (&m);
+  read_skipping_pings (v, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_CAPS);
+  diode_msg_clear (&m);
+  read_skipping_pings (v, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_MEDIA);
+  fail_unless_equals_uint64 (m.seq, 11);
+  diode_msg_clear (&m);
+
+  raw_free (v, FALSE);
+  raw_free (p, FALSE);
+  relay_free (relay);
+}
+
+GST_END_TEST;
+
 static Suite *
 conformance_suite (void)
 {
@@ -509,6 +560,7 @@ conformance_suite (void)
   tcase_add_test (tc, test_waiting_viewer_starts_at_first_keyframe);
   tcase_add_test (tc, test_subscribe_before_first_keyframe);
   tcase_add_test (tc, test_resume_at_next_seq_joins_tail);
+  tcase_add_test (tc, test_resume_after_new_session_waits_for_keyframe);
   tcase_add_test (tc, test_ended_stream_join_gets_last_chunk);
   tcase_add_test (tc, test_media_before_caps_refused);
   tcase_add_test (tc, test_next_seq_enforced);
