@@ -136,6 +136,7 @@ link_free (Link * l)
   link_clear_addrs (l);
   g_free (l->peer_address);
   g_strfreev (l->link_path);
+  g_clear_pointer (&l->announced, g_hash_table_unref);
   g_free (l);
 }
 

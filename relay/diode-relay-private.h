@@ -122,6 +122,8 @@ struct _Conn {
   gboolean    viewing;
   gboolean    caps_seen;        /* publisher: CAPS came (it must before MEDIA) */
   gboolean    waiting;          /* SUBSCRIBE held until a publisher appears */
+  gboolean    join_tail;        /* SUBSCRIBE past the last seq of a live
+                                   stream: attach after it (section 8) */
   guint64     start_seq;
   gchar       pin[DIODE_ADDRESS_LEN + 1]; /* SUBSCRIBE's publisher pin,
                                    lowercase; "" = any publisher */
@@ -222,7 +224,10 @@ struct _Link {
   gint64      connected_at;     /* READY reached, 0 while not */
   guint64     bytes_in, bytes_out; /* over its closed connections */
   guint       failovers;
-  guint       streams;          /* control: streams announced over it */
+  guint       streams;          /* control: streams announced over it
+                                   (distinct names, = size of announced) */
+  GHashTable *announced;        /* control: names announced AVAILABLE over
+                                   it and not withdrawn since */
   Stream     *stream;           /* pull, push */
   gboolean    closing;          /* freed once its connection is gone */
   gboolean    refused;          /* pull: the upstream said 1xx */
@@ -352,6 +357,9 @@ struct _DiodeRelay {
   gboolean    links_kick;       /* a link went down: reconnect after this
                                    dispatch */
   guint       failbacks;        /* moves back to a better one */
+  guint      *ep_failovers;     /* per endpoint: moves away from it while
+                                   it was the control link's (kept across
+                                   the Links that come and go: fail-back) */
   GPtrArray  *children;         /* Conn*: child relays' control links */
   gchar     **upstream_path;    /* LINK_OK's path: parent first, to root */
   guint       n_announced;      /* entries over every child link */

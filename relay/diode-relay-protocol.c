@@ -180,6 +180,25 @@ stream_release_finished_viewers (DiodeRelay * r, Stream * s)
 /* ------------------------------------------------------------------------ */
 /* protocol handling */
 
+/* A SUBSCRIBE resuming past the last seq held, for a stream that is live
+ * here (a source attached, not ended): the subscriber is caught up (or
+ * ahead of us, after a fail-over), so it joins at the tail rather than at
+ * the latest keyframe, which would repeat a GOP (docs/protocol.md section
+ * 8). A stream not held yet waits for a keyframe, as any join. */
+static gboolean
+stream_resumes_at_tail (Stream * s, guint64 start_seq)
+{
+  guint64 last = diode_ring_get_last_seq (s->ring);
+  DiodeChunk *at;
+  guint index;
+
+  /* the last frame must still be buffered (a new publisher's session
+   * empties the ring but the sequence goes on) */
+  return start_seq && last && start_seq > last && !s->eos
+      && (s->publisher || s->pull || s->pull_next)
+      && diode_ring_find_seq (s->ring, last, &at, &index);
+}
+
 void
 stream_attach_conn (Conn * c, Stream * s)
 {
@@ -198,6 +217,10 @@ stream_attach_conn (Conn * c, Stream * s)
   diode_cursor_init (&c->cursor);
   if (c->start_seq && diode_cursor_seek_seq (&c->cursor, s->ring, c->start_seq)) {
     first = c->start_seq;
+  } else if (c->join_tail && diode_cursor_seek_tail (&c->cursor, s->ring)) {
+    /* It has everything we hold (a puller or viewer failing over to us):
+     * the next frame is its next one, not a GOP again (section 8). */
+    first = diode_ring_get_last_seq (s->ring) + 1;
   } else {
     DiodeChunk *join;
 
@@ -205,6 +228,7 @@ stream_attach_conn (Conn * c, Stream * s)
     join = c->cursor.chunk;
     first = join ? join->first_seq : 0;
   }
+  c->join_tail = FALSE;
   /* Naming the publisher lets a pinned viewer check it itself. A relay
    * also learns the policy it must enforce and the path. A push (our own
    * connection to the parent) got PUBLISH_OK: it just starts. */
@@ -606,9 +630,13 @@ handle_subscribe (Conn * c, DiodeMsg * m)
       return;
     }
   }
-  /* Resume where the viewer left off if that is still held, else start at
-   * the latest keyframe; with no keyframe yet, wait for one (section 8). */
-  if (s && (stream_joinable (s) || (c->start_seq
+  /* Resume where the viewer left off if that is still held, or after the
+   * last seq of a live stream when it has that already, else start at the
+   * latest keyframe; with no keyframe yet, wait for one (section 8). The
+   * tail is decided here, once: a subscriber held for a stream not carried
+   * yet waits for a keyframe and joins there, whatever it asked. */
+  c->join_tail = s && stream_resumes_at_tail (s, c->start_seq);
+  if (s && (stream_joinable (s) || c->join_tail || (c->start_seq
               && diode_ring_find_seq (s->ring, c->start_seq, &at, &index)))) {
     s->linger_until = 0;
     stream_attach_conn (c, s);

@@ -231,6 +231,8 @@ pull_feed (Link * l, DiodeMsg * m)
       s->pull = l;
       s->pull_next = NULL;
       if (old) {
+        /* the stream's fail-overs stay with its pull */
+        l->failovers += old->failovers;
         old->stream = NULL;
         old->closing = TRUE;
         if (old->conn)
@@ -354,9 +356,11 @@ pull_link_down (Link * l, const gchar * why)
     return;
   }
   if (s && s->pull_next && !r->stopping) {
-    /* the old pull died during a fail-back: the new one takes over */
+    /* the old pull died during a fail-back: the new one takes over, and
+     * carries the stream's fail-overs (this one counted) */
     s->pull = s->pull_next;
     s->pull_next = NULL;
+    s->pull->failovers += l->failovers + (l->state_was_subscribed ? 1 : 0);
     l->stream = NULL;
     link_free (l);
     return;

@@ -14,6 +14,18 @@
 /* ------------------------------------------------------------------------ */
 /* stats: a log line per stream and a JSON snapshot (docs/stats.md) */
 
+/* A control link's fail-overs are its endpoint's: the Link to an
+ * endpoint is replaced (a probe promoted at fail-back) but its history
+ * stays. A pull's are its own (a fail-back's second pull inherits them). */
+static guint
+link_failover_count (DiodeRelay * r, Link * l)
+{
+  if (l->kind == LINK_CONTROL && r->ep_failovers && r->endpoints
+      && l->ep >= 0 && (guint) l->ep < r->endpoints->len)
+    return r->ep_failovers[l->ep];
+  return l->failovers;
+}
+
 static void
 stats_add_viewer (JsonBuilder * b, Conn * c, gint64 now)
 {
@@ -103,7 +115,7 @@ stats_add_links (JsonBuilder * b, DiodeRelay * r, gint64 now)
     json_builder_add_double_value (b, l->connected_at ?
         (now - l->connected_at) / 1e6 : 0.0);
     json_builder_set_member_name (b, "failovers");
-    json_builder_add_int_value (b, l->failovers);
+    json_builder_add_int_value (b, link_failover_count (r, l));
     json_builder_end_object (b);
     g_free (peer);
   }
@@ -317,7 +329,7 @@ relay_stats_log_links (DiodeRelay * r, gint64 now)
         link_state_name (l->state), l->stream ? " '" : "",
         l->stream ? l->stream->name : "", l->bytes_in + (c ? c->bytes_in : 0),
         l->bytes_out + (c ? c->bytes_out : 0), l->connected_at ?
-        (now - l->connected_at) / 1e6 : 0.0, l->failovers);
+        (now - l->connected_at) / 1e6 : 0.0, link_failover_count (r, l));
     g_free (peer);
   }
 }

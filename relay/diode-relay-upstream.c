@@ -39,6 +39,7 @@ relay_upstream_init (DiodeRelay * r, GError ** error)
   r->endpoints = g_ptr_array_new_with_free_func ((GDestroyNotify)
       diode_endpoint_free);
   g_clear_pointer (&r->failover, diode_failover_free);
+  g_clear_pointer (&r->ep_failovers, g_free);
   r->active_ep = -1;
   if (!r->upstream && r->fallbacks && r->fallbacks[0]) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -76,6 +77,8 @@ relay_upstream_init (DiodeRelay * r, GError ** error)
   }
   r->failover = diode_failover_new (r->endpoints->len, UPSTREAM_RETRY_MIN_MS,
       UPSTREAM_RETRY_MAX_MS, r->failback_delay_ms);
+  g_free (r->ep_failovers);
+  r->ep_failovers = g_new0 (guint, r->endpoints->len);
   return TRUE;
 }
 
@@ -348,10 +351,16 @@ upstream_announce (DiodeRelay * r, DiodeAnnounceOp op, const gchar * name,
   }
   if (!f)
     return;
+  /* `streams` counts names, not messages: a policy change announces a
+   * name again. */
+  if (!l->announced)
+    l->announced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+        NULL);
   if (op == DIODE_ANNOUNCE_AVAILABLE)
-    l->streams++;
-  else if (l->streams)
-    l->streams--;
+    g_hash_table_add (l->announced, g_strdup (name));
+  else
+    g_hash_table_remove (l->announced, name);
+  l->streams = g_hash_table_size (l->announced);
   link_send (l, f, DIODE_MSG_ANNOUNCE);
 }
 
@@ -378,11 +387,18 @@ upstream_link_down (Link * l, const gchar * why)
     return;
   }
   upstream_endpoint_failed (r, l->ep, now);
+  /* the parent forgets what a link announced when it closes */
   l->streams = 0;
+  if (l->announced)
+    g_hash_table_remove_all (l->announced);
   if (r->upstream_path && !r->stopping)
     upstream_set_path (r, NULL);
-  if (was_active && !r->stopping)
+  if (was_active && !r->stopping) {
     l->failovers++;
+    if (r->ep_failovers && l->ep >= 0
+        && (guint) l->ep < r->endpoints->len)
+      r->ep_failovers[l->ep]++;
+  }
   if (!r->stopping)
     relay_log (r, RELAY_LOG_LINK, "%s link to %s %s: %s%s",
         link_kind_name (l), peer, was_active ? "lost" : "not up", why,

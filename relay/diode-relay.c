@@ -273,6 +273,7 @@ diode_relay_stop (DiodeRelay * r)
   r->running = FALSE;
   relay_links_stop (r);
   g_clear_pointer (&r->failover, diode_failover_free);
+  g_clear_pointer (&r->ep_failovers, g_free);
   g_clear_pointer (&r->endpoints, g_ptr_array_unref);
 
   g_source_destroy (r->io_source);

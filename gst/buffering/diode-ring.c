@@ -422,6 +422,20 @@ diode_cursor_seek_seq (DiodeCursor *c, DiodeRing *r, guint64 seq)
   return TRUE;
 }
 
+gboolean
+diode_cursor_seek_tail (DiodeCursor *c, DiodeRing *r)
+{
+  DiodeChunk *chunk;
+  guint index;
+
+  if (!diode_ring_find_seq (r, r->last_seq, &chunk, &index))
+    return FALSE;
+  /* Caps and headers still come first (the subscriber may be a new
+   * process), then the frame after the last one it has. */
+  attach (c, chunk, index + 1, TRUE);
+  return TRUE;
+}
+
 GBytes *
 diode_cursor_next (DiodeCursor *c, DiodeRing *r, gboolean *skipped)
 {

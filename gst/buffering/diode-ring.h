@@ -142,6 +142,11 @@ void        diode_cursor_join      (DiodeCursor *c, DiodeRing *r);
 /* Position @c at @seq if buffered (caps and headers of its chunk first);
  * FALSE if not, and @c is unchanged. */
 gboolean    diode_cursor_seek_seq  (DiodeCursor *c, DiodeRing *r, guint64 seq);
+/* Position @c just after the last MEDIA frame buffered (caps and headers
+ * of its chunk first, then whatever is pushed next): a subscriber that
+ * already has everything joins at the tail. FALSE if no MEDIA is buffered,
+ * and @c is unchanged. */
+gboolean    diode_cursor_seek_tail (DiodeCursor *c, DiodeRing *r);
 /* The next frame to send (borrowed) or NULL when caught up; moves the cursor.
  * Sets *@skipped when the cursor had to jump over evicted chunks. */
 GBytes     *diode_cursor_next      (DiodeCursor *c, DiodeRing *r, gboolean *skipped);

@@ -110,6 +110,7 @@ src_subscribe (GstDiodeSrc * self, guint64 start_seq, GError ** error)
     return FALSE;
   }
   self->subscribed = FALSE;
+  self->resumed = start_seq != 0;
   GST_INFO_OBJECT (self, "subscribed to '%s' on relay %s from seq %"
       G_GUINT64_FORMAT, c->stream_name, c->hostport, start_seq);
   return TRUE;
@@ -158,6 +159,8 @@ gst_diode_src_start (GstBaseSrc * bsrc)
   self->first_buffer_at = 0;
   self->buffers_received = self->bytes_received = 0;
   self->discont = self->buffers_missed = self->reconnects = 0;
+  self->duplicates = 0;
+  self->resumed = FALSE;
   self->have_offset = FALSE;
   g_clear_pointer (&self->caps_str, g_free);
 
@@ -339,6 +342,7 @@ make_stats (GstDiodeSrc * self)
       "buffers-received", G_TYPE_UINT64, self->buffers_received,
       "discont", G_TYPE_UINT64, self->discont,
       "buffers-missed", G_TYPE_UINT64, self->buffers_missed,
+      "duplicates", G_TYPE_UINT64, self->duplicates,
       "reconnects", G_TYPE_UINT64, self->reconnects,
       "join-ms", G_TYPE_INT64, self->first_buffer_at ?
       (self->first_buffer_at - self->started_at) / 1000 : (gint64) - 1,
@@ -454,6 +458,17 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
               ("The relay sent media before caps"), (NULL));
           diode_msg_clear (&m);
           return GST_FLOW_ERROR;
+        }
+        /* After a resume, a relay behind us (docs/protocol.md section 8)
+         * starts at its next seq, below ours: what we had already is a
+         * duplicate. A new run of the stream (a restarted publisher, whose
+         * first buffer is flagged DISCONT) is still taken as one. */
+        if (self->resumed && self->last_seq && m.seq <= self->last_seq
+            && !(m.flags & DIODE_MEDIA_DISCONT)) {
+          self->duplicates++;
+          GST_DEBUG_OBJECT (self, "dropping seq %" G_GUINT64_FORMAT
+              ", had up to %" G_GUINT64_FORMAT, m.seq, self->last_seq);
+          break;
         }
         *outbuf = make_buffer (self, &m);
         diode_msg_clear (&m);

@@ -29,6 +29,9 @@ struct _GstDiodeSrc {
   guint64         reconnects;
   gchar          *caps_str;     /* caps in force */
   guint64         last_seq;
+  gboolean        resumed;      /* this subscription asked for a seq (not
+                                   the latest keyframe): seqs already had
+                                   are duplicates (another relay's overlap) */
   gboolean        have_offset;
   GstClockTimeDiff ts_offset;   /* publisher time -> our running time */
   guint           stats_interval; /* ms, GST_OBJECT_LOCK */
@@ -40,6 +43,7 @@ struct _GstDiodeSrc {
   guint64         bytes_received;
   guint64         discont;        /* gaps in the sequence (relay skips) */
   guint64         buffers_missed; /* buffers in those gaps */
+  guint64         duplicates;     /* seqs had already, dropped after a resume */
 };
 
 GST_ELEMENT_REGISTER_DECLARE (diodesrc);

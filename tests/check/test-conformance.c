@@ -441,6 +441,114 @@ GST_START_TEST (test_no_certificate_gets_alert)
 
 GST_END_TEST;
 
+/* Section 8 (resume): a subscriber that asks for the next seq, not yet
+ * published, of a live stream is caught up: SUBSCRIBE_OK's first_seq is
+ * that seq and the next MEDIA is it, after CAPS, not the latest keyframe
+ * again (a repeated GOP at every fail-over). One that asks past it (the
+ * relay is behind it) gets first_seq = last + 1, the only case where
+ * first_seq < start_seq. start_seq held: resumed there, as before. */
+GST_START_TEST (test_resume_at_next_seq_joins_tail)
+{
+  DiodeRelay *relay = relay_with (NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  RawClient *v[3];
+  const guint64 ask[3] = { 15, 21, 25 }, first_at[3] = { 15, 21, 21 };
+  DiodeMsg m = { 0 };
+  guint64 next, s;
+  guint i;
+
+  next = publish (p, "cam");
+  fail_unless_equals_uint64 (next, 1);
+  raw_send_frame (p, diode_msg_encode_caps (CAPS_STR));
+  for (s = 1; s <= 20; s++)
+    send_media (p, s, s == 1 || s == 11);
+  fail_unless (fixture_wait_last_seq (relay, "cam", 20, 2000));
+
+  for (i = 0; i < 3; i++) {
+    v[i] = raw_open (relay, 0, "viewer.pem");
+    hello (v[i], DIODE_ROLE_VIEWER, NULL);
+    raw_send_frame (v[i], diode_msg_encode_subscribe ("cam", ask[i], 0));
+    read_skipping_pings (v[i], &m);
+    fail_unless_equals_int (m.type, DIODE_MSG_SUBSCRIBE_OK);
+    fail_unless (m.seq == first_at[i], "start_seq %" G_GUINT64_FORMAT
+        ": first_seq %" G_GUINT64_FORMAT ", expected %" G_GUINT64_FORMAT,
+        ask[i], m.seq, first_at[i]);
+    diode_msg_clear (&m);
+    read_skipping_pings (v[i], &m);
+    fail_unless_equals_int (m.type, DIODE_MSG_CAPS);
+    diode_msg_clear (&m);
+  }
+  send_media (p, 21, FALSE);
+  for (i = 0; i < 3; i++) {
+    guint64 want = first_at[i];
+
+    do {
+      read_skipping_pings (v[i], &m);
+      fail_unless_equals_int (m.type, DIODE_MSG_MEDIA);
+      fail_unless (m.seq == want, "start_seq %" G_GUINT64_FORMAT
+          ": MEDIA %" G_GUINT64_FORMAT ", expected %" G_GUINT64_FORMAT,
+          ask[i], m.seq, want);
+      diode_msg_clear (&m);
+    } while (want++ < 21);
+    raw_free (v[i], FALSE);
+  }
+  raw_free (p, FALSE);
+  relay_free (relay);
+}
+
+GST_END_TEST;
+
+/* The tail join needs the last frame buffered: a publisher's new session
+ * empties the ring while the sequence goes on, and a resume past it then
+ * waits for the new session's first keyframe like any join (never
+ * SUBSCRIBE_OK with first_seq 0). */
+GST_START_TEST (test_resume_after_new_session_waits_for_keyframe)
+{
+  DiodeRelay *relay = relay_with (NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  RawClient *v;
+  DiodeMsg m = { 0 };
+  guint64 next, s;
+
+  next = publish (p, "cam");
+  raw_send_frame (p, diode_msg_encode_caps (CAPS_STR));
+  for (s = next; s < next + 10; s++)
+    send_media (p, s, s == next);
+  fail_unless (fixture_wait_last_seq (relay, "cam", next + 9, 2000));
+  raw_free (p, FALSE);
+  fail_unless (fixture_wait_publisher (relay, "cam", FALSE, 2000));
+  p = raw_open (relay, 0, "pub.pem");
+  next = publish (p, "cam");
+  fail_unless_equals_uint64 (next, 11);
+  raw_send_frame (p, diode_msg_encode_caps (CAPS_STR));
+
+  v = raw_open (relay, 0, "viewer.pem");
+  hello (v, DIODE_ROLE_VIEWER, NULL);
+  raw_send_frame (v, diode_msg_encode_subscribe ("cam", 11, 5000));
+  fail_unless (raw_read (v, &m, 300) != RAW_READ_MSG
+      || m.type == DIODE_MSG_PING, "viewer got %s before any keyframe",
+      diode_msg_type_name (m.type));
+  diode_msg_clear (&m);
+  send_media (p, 11, TRUE);
+  read_skipping_pings (v, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_SUBSCRIBE_OK);
+  fail_unless_equals_uint64 (m.seq, 11);
+  diode_msg_clear (&m);
+  read_skipping_pings (v, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_CAPS);
+  diode_msg_clear (&m);
+  read_skipping_pings (v, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_MEDIA);
+  fail_unless_equals_uint64 (m.seq, 11);
+  diode_msg_clear (&m);
+
+  raw_free (v, FALSE);
+  raw_free (p, FALSE);
+  relay_free (relay);
+}
+
+GST_END_TEST;
+
 static Suite *
 conformance_suite (void)
 {
@@ -451,6 +559,8 @@ conformance_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_waiting_viewer_starts_at_first_keyframe);
   tcase_add_test (tc, test_subscribe_before_first_keyframe);
+  tcase_add_test (tc, test_resume_at_next_seq_joins_tail);
+  tcase_add_test (tc, test_resume_after_new_session_waits_for_keyframe);
   tcase_add_test (tc, test_ended_stream_join_gets_last_chunk);
   tcase_add_test (tc, test_media_before_caps_refused);
   tcase_add_test (tc, test_next_seq_enforced);

@@ -25,6 +25,8 @@
 #include "diode-msg.h"
 #include "diode-identity.h"
 
+#include <json-glib/json-glib.h>
+
 #define CAPS_STR "video/x-h264, stream-format=(string)byte-stream, " \
   "alignment=(string)au, width=(int)320, height=(int)240, " \
   "framerate=(fraction)30/1"
@@ -991,6 +993,354 @@ GST_START_TEST (test_bad_upstream)
 
 GST_END_TEST;
 
+/* Issue 9 item 2 (review D3): a caught-up viewer with relay=A,B moving
+ * from A to B, both pulling the stream from the root, resumes at the next
+ * seq: B, which holds every frame the viewer had, attaches it at the tail
+ * (not at its latest keyframe, a repeated GOP). Strictly consecutive
+ * offsets, no duplicate, no gap. */
+GST_START_TEST (test_viewer_moves_between_relays)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *a = start_linked ("a.pem", root, NULL, 500);
+  DiodeRelay *b = start_linked ("b.pem", root, NULL, 500);
+  gchar *ha = diode_relay_get_hostport (a), *hb = diode_relay_get_hostport (b);
+  gchar *list = g_strdup_printf ("%s,%s", ha, hb);
+  GstHarness *pub = publisher (root, "cam");
+  GstHarness *other, *mover;
+  GstElement *e;
+  GstStructure *st = NULL;
+  guint64 dups = G_MAXUINT64;
+  guint i, n = 2 * GOP;
+
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, n);
+  fail_unless (fixture_wait_last_seq (root, "cam", n, WAIT_MS));
+  /* B carries the stream for a viewer of its own */
+  other = viewer (b, "cam");
+  e = gst_element_factory_make ("diodesrc", NULL);
+  g_object_set (e, "relay", list, "stream", "cam", "timeout", WAIT_MS, NULL);
+  mover = gst_harness_new_with_element (e, NULL, "src");
+  gst_object_unref (e);
+  gst_harness_play (mover);
+  fail_unless (fixture_wait_viewers (a, "cam", 1, WAIT_MS));
+  fail_unless (fixture_wait_viewers (b, "cam", 1, WAIT_MS));
+  /* both joined at the latest keyframe */
+  for (i = GOP; i < n; i++) {
+    expect_buffer (mover, i);
+    expect_buffer (other, i);
+  }
+  push (pub, n, 5);
+  for (i = n; i < n + 5; i++) {
+    expect_buffer (mover, i);
+    expect_buffer (other, i);
+  }
+  n += 5;
+  fail_unless (fixture_wait_last_seq (b, "cam", n, WAIT_MS));
+
+  /* A goes: the viewer, caught up, resumes at B at seq n + 1, which B does
+   * not hold yet (n frames published, seqs 1..n) */
+  diode_relay_stop (a);
+  fail_unless (fixture_wait_viewers (b, "cam", 2, WAIT_MS),
+      "the viewer did not move to B");
+  push (pub, n, 2 * GOP);
+  for (i = n; i < n + 2 * GOP; i++)
+    expect_buffer (mover, i);
+  fail_unless (gst_harness_try_pull (mover) == NULL);
+  g_object_get (mover->element, "stats", &st, NULL);
+  fail_unless (gst_structure_get_uint64 (st, "duplicates", &dups));
+  fail_unless_equals_uint64 (dups, 0);
+  gst_structure_free (st);
+
+  gst_harness_teardown (mover);
+  gst_harness_teardown (other);
+  gst_harness_teardown (pub);
+  g_object_unref (a);
+  g_object_unref (b);
+  g_object_unref (root);
+  g_free (list);
+  g_free (ha);
+  g_free (hb);
+}
+
+GST_END_TEST;
+
+/* A fresh stats snapshot of @r (stats-interval-ms set): the JSON root. */
+static JsonNode *
+fresh_stats (DiodeRelay * r)
+{
+  gchar *old = diode_relay_get_stats_json (r), *json = NULL;
+  gint64 end = deadline_in (WAIT_MS);
+  JsonNode *root;
+
+  while (!(json = diode_relay_get_stats_json (r))
+      || g_strcmp0 (json, old) == 0) {
+    fail_if (g_get_monotonic_time () > end, "no new stats snapshot");
+    g_free (json);
+    g_usleep (20 * 1000);
+  }
+  g_free (old);
+  root = json_from_string (json, NULL);
+  fail_unless (root != NULL);
+  g_free (json);
+  return root;
+}
+
+/* Bytes the relay sent on its (only) subscriber connection for @stream,
+ * from a stats snapshot taken after this call (stats-interval-ms set);
+ * -1 if none. */
+static gint64
+subscriber_bytes (DiodeRelay * r, const gchar * stream)
+{
+  JsonNode *root = fresh_stats (r);
+  JsonArray *streams;
+  gint64 bytes = -1;
+  guint i;
+
+  streams = json_object_get_array_member (json_node_get_object (root),
+      "streams");
+  for (i = 0; i < json_array_get_length (streams); i++) {
+    JsonObject *o = json_array_get_object_element (streams, i);
+    JsonArray *v = json_object_get_array_member (o, "viewers");
+
+    if (g_strcmp0 (json_object_get_string_member (o, "name"), stream) == 0
+        && json_array_get_length (v) == 1)
+      bytes = json_object_get_int_member (json_array_get_object_element (v,
+              0), "bytes");
+  }
+  json_node_unref (root);
+  return bytes;
+}
+
+/* Review D3: a pull that fails over resumes at last + 1 without fetching
+ * a GOP again. mid dies between frames; the leaf, caught up at seq 2 x GOP
+ * (keyframes 1 and GOP + 1), subscribes at the root with start_seq
+ * 2 x GOP + 1: the root attaches it at the tail and sends it CAPS and the
+ * next frame only, not the GOP from its latest keyframe (~5 KB here). */
+GST_START_TEST (test_failover_pull_no_refetch)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *mid = start_linked ("mid.pem", root, NULL, 500);
+  DiodeRelay *leaf = start_linked ("leaf.pem", mid, root, 500);
+  GstHarness *pub = publisher (root, "cam");
+  GstHarness *view;
+  gint64 bytes;
+  guint i;
+
+  g_object_set (root, "stats-interval-ms", 100, NULL);
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  view = viewer (leaf, "cam");
+  fail_unless (fixture_wait_viewers (mid, "cam", 1, WAIT_MS));
+  for (i = 0; i < GOP; i++)
+    expect_buffer (view, i);
+  push (pub, GOP, GOP);
+  for (i = GOP; i < 2 * GOP; i++)
+    expect_buffer (view, i);
+  fail_unless (fixture_wait_last_seq (leaf, "cam", 2 * GOP, WAIT_MS));
+
+  diode_relay_stop (mid);
+  fail_unless (fixture_wait_viewers (root, "cam", 1, WAIT_MS));
+  push (pub, 2 * GOP, 1);
+  expect_buffer (view, 2 * GOP);
+  /* everything before that frame went out on the new pull already */
+  bytes = subscriber_bytes (root, "cam");
+  fail_unless (bytes > 0, "no subscriber at the root");
+  fail_unless (bytes < 3000, "the root sent %" G_GINT64_FORMAT " bytes to "
+      "the leaf's new pull for one new frame: it fetched a GOP again",
+      bytes);
+  fail_unless (gst_harness_try_pull (view) == NULL);
+
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (mid);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
+/* Review D3 (c): a viewer resuming at a relay that is behind it gets
+ * first_seq below its start_seq (docs/protocol.md section 8) and the
+ * frames it had already: diodesrc drops them (counted in `duplicates`)
+ * instead of taking them for a new run. Two unlinked relays each fed the
+ * same frames by a publisher of their own, B a few frames behind A. */
+GST_START_TEST (test_viewer_drops_overlap_from_relay_behind)
+{
+  DiodeRelay *a = fixture_relay_start (0, "a.pem");
+  DiodeRelay *b = fixture_relay_start (0, "b.pem");
+  gchar *ha = diode_relay_get_hostport (a), *hb = diode_relay_get_hostport (b);
+  gchar *list = g_strdup_printf ("%s,%s", ha, hb);
+  GstHarness *pa = publisher (a, "cam"), *pb = publisher (b, "cam");
+  GstHarness *mover;
+  GstElement *e;
+  GstStructure *st = NULL;
+  guint64 dups = 0;
+  guint i, n = 3 * GOP;
+
+  fail_unless (fixture_wait_publisher (a, "cam", TRUE, WAIT_MS));
+  fail_unless (fixture_wait_publisher (b, "cam", TRUE, WAIT_MS));
+  push (pa, 0, n);
+  push (pb, 0, n - 5);
+  fail_unless (fixture_wait_last_seq (a, "cam", n, WAIT_MS));
+  fail_unless (fixture_wait_last_seq (b, "cam", n - 5, WAIT_MS));
+  e = gst_element_factory_make ("diodesrc", NULL);
+  g_object_set (e, "relay", list, "stream", "cam", "timeout", WAIT_MS, NULL);
+  mover = gst_harness_new_with_element (e, NULL, "src");
+  gst_object_unref (e);
+  gst_harness_play (mover);
+  for (i = 2 * GOP; i < n; i++)
+    expect_buffer (mover, i);
+
+  /* A goes: the viewer asks B for seq n + 1; B is at n - 5, live: it
+   * starts at n - 4, and the viewer drops the 5 it had */
+  diode_relay_stop (a);
+  fail_unless (fixture_wait_viewers (b, "cam", 1, WAIT_MS),
+      "the viewer did not move to B");
+  push (pb, n - 5, 5 + GOP);
+  for (i = n; i < n + GOP; i++)
+    expect_buffer (mover, i);
+  fail_unless (gst_harness_try_pull (mover) == NULL);
+  g_object_get (mover->element, "stats", &st, NULL);
+  fail_unless (gst_structure_get_uint64 (st, "duplicates", &dups));
+  fail_unless_equals_uint64 (dups, 5);
+  gst_structure_free (st);
+
+  gst_harness_teardown (mover);
+  gst_harness_teardown (pa);
+  gst_harness_teardown (pb);
+  g_object_unref (a);
+  g_object_unref (b);
+  g_free (list);
+  g_free (ha);
+  g_free (hb);
+}
+
+GST_END_TEST;
+
+/* Member @member of @r's link of kind @kind (to @peer if not NULL), from
+ * a fresh snapshot; -1 if there is no such link. */
+static gint64
+link_stat (DiodeRelay * r, const gchar * kind, const gchar * peer,
+    const gchar * member)
+{
+  JsonNode *root = fresh_stats (r);
+  JsonArray *links = json_object_get_array_member (json_node_get_object
+      (root), "links");
+  gint64 v = -1;
+  guint i;
+
+  for (i = 0; i < json_array_get_length (links); i++) {
+    JsonObject *o = json_array_get_object_element (links, i);
+
+    if (!g_strcmp0 (json_object_get_string_member (o, "kind"), kind)
+        && (!peer || !g_strcmp0 (json_object_get_string_member (o, "peer"),
+                peer)))
+      v = json_object_get_int_member (o, member);
+  }
+  json_node_unref (root);
+  return v;
+}
+
+/* Review D4: the control link's `streams` counts the distinct names
+ * announced over it, not ANNOUNCE messages: two policy changes (private,
+ * public again) announce the one stream again (3 AVAILABLE), and its EOS
+ * withdraws it. */
+GST_START_TEST (test_control_streams_counts_names)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 500);
+  GstHarness *pub;
+  gint64 end, n;
+  gchar *json = NULL;
+
+  g_object_set (leaf, "stats-interval-ms", 50, NULL);
+  g_object_set (root, "stats-interval-ms", 50, NULL);
+  trust (root, leaf);
+  end = deadline_in (WAIT_MS);
+  while (link_stat (leaf, "upstream", NULL, "streams") < 0)
+    fail_if (g_get_monotonic_time () > end, "the leaf never linked");
+  pub = publisher (leaf, "cam");
+  fail_unless (fixture_wait_publisher (leaf, "cam", TRUE, WAIT_MS));
+  push (pub, 0, GOP);
+  g_object_set (pub->element, "access", DIODE_ACCESS_PRIVATE, NULL);
+  push (pub, GOP, 1);
+  /* the root heard it is private, then public again */
+  end = deadline_in (WAIT_MS);
+  while (!json || !strstr (json, "\"access\":\"private\"")) {
+    fail_if (g_get_monotonic_time () > end, "the root never heard 'cam' is "
+        "private: %s", json ? json : "");
+    g_free (json);
+    g_usleep (20 * 1000);
+    json = diode_relay_get_stats_json (root);
+  }
+  g_object_set (pub->element, "access", DIODE_ACCESS_PUBLIC, NULL);
+  push (pub, GOP + 1, 1);
+  while (strstr (json, "\"access\":\"private\"")) {
+    fail_if (g_get_monotonic_time () > end, "the root never heard 'cam' is "
+        "public again: %s", json);
+    g_free (json);
+    g_usleep (20 * 1000);
+    json = diode_relay_get_stats_json (root);
+  }
+  g_free (json);
+  n = link_stat (leaf, "upstream", NULL, "streams");
+  fail_unless (n == 1, "the control link counts %" G_GINT64_FORMAT
+      " streams for one stream announced 3 times", n);
+
+  /* EOS: withdrawn, no stream left */
+  fail_unless (gst_harness_push_event (pub, gst_event_new_eos ()));
+  end = deadline_in (WAIT_MS);
+  while ((n = link_stat (leaf, "upstream", NULL, "streams")) != 0)
+    fail_if (g_get_monotonic_time () > end, "still %" G_GINT64_FORMAT
+        " streams after 'cam' ended", n);
+
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
+/* Review D5: fail-over counts are kept per endpoint: the leaf fails over
+ * from mid to the root, then back to mid (its probe is promoted to be the
+ * control link): the link to mid still shows that fail-over. */
+GST_START_TEST (test_failover_count_survives_failback)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *mid = start_linked ("mid.pem", root, NULL, 500);
+  DiodeRelay *leaf = start_linked ("leaf.pem", mid, root, 500);
+  gchar *hm = diode_relay_get_hostport (mid);
+  gchar *listen = g_strdup_printf ("127.0.0.1:%u", diode_relay_get_port (mid));
+  GError *err = NULL;
+  gint64 end, n = -1;
+
+  g_object_set (leaf, "stats-interval-ms", 50, NULL);
+  end = deadline_in (WAIT_MS);
+  while (link_stat (leaf, "upstream", hm, "failovers") != 0)
+    fail_if (g_get_monotonic_time () > end, "the leaf never linked to mid");
+  diode_relay_stop (mid);
+  end = deadline_in (WAIT_MS);
+  while (link_stat (leaf, "fallback", NULL, "streams") < 0)
+    fail_if (g_get_monotonic_time () > end, "no fail-over to the root");
+  g_object_set (mid, "listen", listen, NULL);
+  fail_unless (diode_relay_start (mid, &err), "%s", err ? err->message : "");
+  /* fail-back after 500 ms linked; the count of the move away from mid
+   * is mid's */
+  end = deadline_in (WAIT_MS);
+  while ((n = link_stat (leaf, "upstream", hm, "failovers")) != 1
+      || link_stat (leaf, "fallback", NULL, "failovers") != -1)
+    fail_if (g_get_monotonic_time () > end, "after the fail-back the link "
+        "to mid shows %" G_GINT64_FORMAT " fail-overs (want 1)", n);
+
+  g_object_unref (leaf);
+  g_object_unref (mid);
+  g_object_unref (root);
+  g_free (listen);
+  g_free (hm);
+}
+
+GST_END_TEST;
+
 static Suite *
 links_suite (void)
 {
@@ -1009,6 +1359,11 @@ links_suite (void)
   tcase_add_test (tc, test_private_needs_trust);
   tcase_add_test (tc, test_across_the_tree);
   tcase_add_test (tc, test_failback_no_gap);
+  tcase_add_test (tc, test_viewer_moves_between_relays);
+  tcase_add_test (tc, test_failover_pull_no_refetch);
+  tcase_add_test (tc, test_viewer_drops_overlap_from_relay_behind);
+  tcase_add_test (tc, test_control_streams_counts_names);
+  tcase_add_test (tc, test_failover_count_survives_failback);
   tcase_add_test (tc, test_push_up_and_eos);
   tcase_add_test (tc, test_policy_travels);
   tcase_add_test (tc, test_relay_end_rules);

@@ -219,11 +219,12 @@ def check_d_sequences_and_subscribe(ctx):
         expect(got[0].type == d.CAPS and [m.seq for m in got if m.type == d.MEDIA] == [3, 4, 5, 6, 7],
                "resume: %r" % got)
         r.close()
-        # Resume at a seq the relay does not hold (not published yet): back
-        # to the latest keyframe, as for 0.
+        # Resume past the last seq (7) of a live stream (not published
+        # yet): the viewer is ahead of the relay, which attaches it at the
+        # tail, first_seq = last + 1 (section 8), not the latest keyframe.
         r = d.Viewer(HOST, relay.port, me, relay_id=relay.address)
         first = r.subscribe("seqs", 50, 2000)
-        expect(first == 5, "resume at unheld seq 50: first_seq %d, expected 5" % first)
+        expect(first == 8, "resume at unheld seq 50: first_seq %d, expected 8 (tail)" % first)
         r.close()
         # Resume at seq 1, the delta sent before any keyframe. Section 10
         # says relays buffer whole chunks (seq 1 is in none); section 8 says

@@ -277,6 +277,36 @@ GST_START_TEST (test_seek_seq_and_reset)
 
 GST_END_TEST;
 
+/* A subscriber that has every frame joins after the last one: caps and
+ * headers, then only what is pushed next (no repeated GOP). */
+GST_START_TEST (test_seek_tail)
+{
+  DiodeRing *r = diode_ring_new (0, 0);
+  GBytes *caps = g_bytes_new_static ("caps", 4);
+  DiodeCursor c;
+  guint64 s;
+
+  diode_cursor_init (&c);
+  fail_if (diode_cursor_seek_tail (&c, r));
+  diode_ring_push_caps (r, caps);
+  for (s = 1; s <= 20; s++)
+    push (r, s, s % 10 == 1, 10);
+  fail_unless (diode_cursor_seek_tail (&c, r));
+  fail_unless (diode_cursor_next (&c, r, NULL) == caps);
+  fail_unless (diode_cursor_next (&c, r, NULL) == NULL);
+  push (r, 21, FALSE, 10);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 21);
+  /* the next keyframe opens a chunk: the cursor moves on without a prelude */
+  push (r, 22, TRUE, 10);
+  fail_unless_equals_int (tag_of (diode_cursor_next (&c, r, NULL)), 22);
+  fail_unless (diode_cursor_next (&c, r, NULL) == NULL);
+  diode_cursor_clear (&c);
+  diode_ring_free (r);
+  g_bytes_unref (caps);
+}
+
+GST_END_TEST;
+
 static Suite *
 ring_suite (void)
 {
@@ -293,6 +323,7 @@ ring_suite (void)
   tcase_add_test (tc, test_headers_in_prelude);
   tcase_add_test (tc, test_cursor_before_first_chunk);
   tcase_add_test (tc, test_seek_seq_and_reset);
+  tcase_add_test (tc, test_seek_tail);
   return s;
 }
 
