@@ -82,6 +82,7 @@ push_request (DiodeRelay * r, Stream * s, Conn * child)
   s->push_child = child;
   s->push_pending = TRUE;
   s->push_asked_at = g_get_monotonic_time ();
+  s->push_frames_at_ask = s->frames_in;
   relay_log (r, RELAY_LOG_LINK, "asked child relay %s to push '%s' from seq "
       "%" G_GUINT64_FORMAT, child->address, s->name, next_seq (s));
   return TRUE;
@@ -108,6 +109,33 @@ push_accept (Conn * c, DiodeMsg * m)
     conn_send_error (c, DIODE_ERR_NOT_AUTHORIZED, why);
     g_free (why);
     return TRUE;
+  }
+  /* The owner it claims: what it announced, and allowed by this relay's
+   * own rules ([names], [publishers], names held for another owner). */
+  {
+    Announced *a = s->push_child->announced ?
+        g_hash_table_lookup (s->push_child->announced, m->stream) : NULL;
+    gchar *why = NULL;
+
+    if (a && g_strcmp0 (a->owner, m->owner))
+      why = g_strdup_printf ("its push of '%s' names owner %s, but it "
+          "announced owner %s", m->stream, m->owner ? m->owner : "unknown",
+          a->owner ? a->owner : "unknown");
+    else
+      child_claim_allowed (r, s->push_child, m->stream, m->owner, &why);
+    if (why) {
+      Conn *child = s->push_child;
+
+      relay_log (r, RELAY_LOG_REFUSED, "refused push from %s (%s): %s",
+          c->address, c->peer, why);
+      conn_send_error (c, DIODE_ERR_NOT_AUTHORIZED, why);
+      s->push_pending = FALSE;
+      s->push_child = NULL;
+      directory_shun_child (r, s, child, "pushed an owner it may not claim");
+      r->links_kick = TRUE;
+      g_free (why);
+      return TRUE;
+    }
   }
   g_mutex_lock (&r->lock);
   s->publisher = c;
