@@ -212,14 +212,15 @@ raw_read (RawClient * c, DiodeMsg * m, guint timeout_ms)
   res = raw_fill (c, DIODE_FRAME_HEADER_SIZE, end);
   if (res != RAW_READ_MSG)
     return res;
-  fail_unless (diode_msg_check_header (c->rx->data, &plen, &err),
+  fail_unless (diode_msg_check_header_v (c->rx->data, c->version, c->role,
+          &plen, &err),
       "relay sent a bad frame header: %s", err ? err->message : "?");
   res = raw_fill (c, DIODE_FRAME_HEADER_SIZE + plen, end);
   if (res != RAW_READ_MSG)
     return res;
   frame = g_bytes_new (c->rx->data, DIODE_FRAME_HEADER_SIZE + plen);
   g_byte_array_remove_range (c->rx, 0, DIODE_FRAME_HEADER_SIZE + plen);
-  ok = diode_msg_parse (frame, m, &err);
+  ok = diode_msg_parse_v (frame, c->version, c->role, m, &err);
   g_bytes_unref (frame);
   fail_unless (ok, "relay sent a malformed frame: %s",
       err ? err->message : "?");
