@@ -370,7 +370,13 @@ GST_START_TEST (test_pin_unknown_owner_refused)
           DIODE_MEDIA_KEYFRAME, data, sizeof (data)));
   raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "pinned viewer of a "
       "stream of unknown owner", "no known publisher", NULL);
+  /* the push ends while the stream has nobody left (it was freed under
+   * the lingering push connection: heap-use-after-free, attacker's a12) */
+  raw_send_frame (p, diode_msg_encode_eos (1));
   raw_free (p, FALSE);
+  raw_free (c, FALSE);
+  g_usleep (500 * 1000);
+  c = child_link (root, "rogue.pem");
   raw_free (v, FALSE);
   raw_free (c, FALSE);
   g_object_unref (root);
