@@ -455,6 +455,9 @@ void     push_link_down    (Link * l, const gchar * why);
 gboolean push_accept       (Conn * c, DiodeMsg * m);
 void     relay_pulls_tick  (DiodeRelay * r, gint64 now);
 gboolean stream_has_consumers (Stream * s);
+/* The seq a pull or push should start at: the ring's last + 1, or 0 (the
+ * latest keyframe) when it holds nothing yet. */
+guint64  stream_next_seq   (Stream * s);
 
 /* A relay connection speaking version 2 (the relay-link dialect). */
 gboolean conn_is_link      (Conn * c);

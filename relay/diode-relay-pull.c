@@ -45,7 +45,7 @@ stream_has_consumers (Stream * s)
   return FALSE;
 }
 
-static guint64
+guint64
 stream_next_seq (Stream * s)
 {
   guint64 last = diode_ring_get_last_seq (s->ring);
