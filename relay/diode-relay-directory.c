@@ -12,7 +12,8 @@
  * opens pulls and pushes.
  *
  * This file also keeps what the directory is made of on the parent side:
- * child relays' control links (LINK answered with LINK_OK, or 104 LOOP
+ * child relays' control links (LINK answered with LINK_OK, 102 when the
+ * operator does not list the relay in [relays] children, or 104 LOOP
  * when the child is in this relay's own upstream chain), their ANNOUNCEs
  * (bounded by --max-announced per link and four times that in total;
  * an announcement whose path already holds this relay is dropped), passed
@@ -162,9 +163,9 @@ directory_handle_link (Conn * c)
   /* Only the relays the operator lists may be children: a child's
    * announcements and pushes name streams and their owners. */
   if (!diode_relay_config_accepts_child (r->config, c->address)) {
-    gchar *why = g_strdup_printf ("relay %s may not link to this relay as "
+    gchar *why = g_strdup_printf ("relay %s may not link to relay %s as "
         "a child: it is not in the relay config's [relays] children list",
-        c->address);
+        c->address, diode_relay_get_address (r));
 
     relay_log (r, RELAY_LOG_REFUSED, "refused link from relay %s (%s): %s",
         c->address, c->peer, why);

@@ -181,7 +181,8 @@ GST_START_TEST (test_unlisted_link_refused)
 
   raw_send_frame (c, diode_msg_encode_link ());
   raw_expect_error_says (c, DIODE_ERR_NOT_AUTHORIZED, "LINK from an "
-      "unlisted relay", rogue, "[relays] children", NULL);
+      "unlisted relay", rogue, diode_relay_get_address (root),
+      "[relays] children", NULL);
   raw_send_frame (c, diode_msg_encode_ping (7));
   raw_expect (c, DIODE_MSG_PONG, &m);
   diode_msg_clear (&m);
