@@ -56,6 +56,10 @@ max=$((DURATION * 3 + 120))
 
 # ---------------------------------------------------------------- the tree
 
+# Every relay here is ours: each accepts any relay as a child ([relays]
+# children=*; a parent takes LINK only from relays its config lists).
+printf '[relays]\nchildren=*\n' > "$bench_tmp/tree.conf"
+
 # tree_node NAME [relay options]: starts relay NAME with its own key, stats file
 # and known-relays; records NAME_port NAME_addr NAME_pid NAME_tpid. A
 # restarted node keeps its key and port.
@@ -64,7 +68,7 @@ tree_node () {
   eval "_port=\${${_name}_port:-0}"
   RELAY_KEY=$bench_tmp/$_name.pem RELAY_LISTEN=127.0.0.1:$_port \
     start_relay "$_name" "$max" --stats-interval 1 \
-    --stats-file "$bench_tmp/$_name.json" \
+    --stats-file "$bench_tmp/$_name.json" --config "$bench_tmp/tree.conf" \
     --known-relays "$bench_tmp/$_name.known" --max-streams-per-address 0 "$@"
   eval "${_name}_port=$RELAY_PORT ${_name}_addr=$RELAY_ADDR" \
     "${_name}_pid=$RELAY_PID ${_name}_tpid=$RELAY_TPID"

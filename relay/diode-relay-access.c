@@ -130,6 +130,70 @@ may_publish (Conn * c, Stream * s, const gchar * name, gchar ** why)
   return TRUE;
 }
 
+/* What a child relay claims (ANNOUNCE, or its push's PUBLISH): that
+ * @owner publishes @name. A child is listed ([relays] children) but its
+ * claim still meets this relay's own rules, as a publisher connected here
+ * would: [names] (a reserved name only for its identity), [publishers]
+ * (the owner must be allowed; an unknown owner is not, when a list
+ * exists), and ownership (a name this relay holds for another owner:
+ * published here or in its grace, pulled from the upstream, or announced
+ * by another child with a different owner). @from: the claiming child's
+ * control link (other children's announcements are compared). */
+gboolean
+child_claim_allowed (DiodeRelay * r, Conn * from, const gchar * name,
+    const gchar * owner, gchar ** why)
+{
+  const gchar *reserved = diode_relay_config_reserved_for (r->config, name);
+  const gchar *shown_owner = owner ? owner : "unknown";
+  Stream *s = stream_lookup (r, name);
+  gint64 now = g_get_monotonic_time ();
+  gchar *shown = diode_name_escape (name);
+  guint i;
+
+  if (reserved && (!owner || g_ascii_strcasecmp (reserved, owner))) {
+    *why = g_strdup_printf ("name '%s' is reserved for %s on this relay "
+        "([names]), not for the claimed owner %s", shown, reserved,
+        shown_owner);
+    goto refused;
+  }
+  if (!diode_relay_config_may_publish (r->config, owner)) {
+    *why = g_strdup_printf ("the claimed owner %s of '%s' may not publish "
+        "on this relay (not on the operator's list of publishers, "
+        "[publishers] allow)", shown_owner, shown);
+    goto refused;
+  }
+  if (s && s->owner && (!owner || g_ascii_strcasecmp (s->owner, owner))
+      && ((s->source == SOURCE_LOCAL && s->publisher)
+          || s->owner_until > now
+          || (s->source == SOURCE_PULLED && s->pull))) {
+    *why = g_strdup_printf ("name '%s' is held here for %s (%s), not for "
+        "the claimed owner %s", shown, s->owner, s->publisher ?
+        "published on this relay" : s->pull ? "pulled from the upstream" :
+        "its name grace", shown_owner);
+    goto refused;
+  }
+  for (i = 0; r->children && i < r->children->len; i++) {
+    Conn *o = g_ptr_array_index (r->children, i);
+    Announced *a;
+
+    if (o == from || o->dead || !o->announced)
+      continue;
+    a = g_hash_table_lookup (o->announced, name);
+    if (a && (!a->owner || !owner || g_ascii_strcasecmp (a->owner, owner))) {
+      *why = g_strdup_printf ("name '%s' is announced here by child relay %s "
+          "for owner %s, not for the claimed owner %s", shown, o->address,
+          a->owner ? a->owner : "unknown", shown_owner);
+      goto refused;
+    }
+  }
+  g_free (shown);
+  return TRUE;
+
+refused:
+  g_free (shown);
+  return FALSE;
+}
+
 /* A viewer that pinned its publisher (SUBSCRIBE's publisher field) is only
  * served @s while @publisher (the identity publishing it, or about to) is
  * that one: once a name's grace ends another identity may publish it, and
@@ -140,11 +204,18 @@ viewer_pin_allows (Conn * c, Stream * s, const gchar * publisher,
 {
   gchar *shown;
 
-  if (!c->pin[0] || !publisher || !g_ascii_strcasecmp (c->pin, publisher))
+  if (!c->pin[0] || (publisher && !g_ascii_strcasecmp (c->pin, publisher)))
     return TRUE;
   shown = diode_name_escape (s->name);
-  *why = g_strdup_printf ("stream '%s' is published by %s, not by %s, the "
-      "publisher %s asked for", shown, publisher, c->pin, c->address);
+  /* Fails closed: a stream whose owner is unknown (a push or pull that
+   * named none) is not the pinned publisher's as far as we know. */
+  if (!publisher)
+    *why = g_strdup_printf ("stream '%s' has no known publisher here, so it "
+        "cannot be shown to be %s, the publisher %s asked for", shown,
+        c->pin, c->address);
+  else
+    *why = g_strdup_printf ("stream '%s' is published by %s, not by %s, the "
+        "publisher %s asked for", shown, publisher, c->pin, c->address);
   g_free (shown);
   return FALSE;
 }

@@ -22,6 +22,9 @@ struct _DiodeRelayConfig {
   GHashTable *publishers;  /* set of lowercase addresses, or NULL: anyone */
   GHashTable *trusted;     /* [relays] trusted: downstream relays that may
                               pull protected and private streams */
+  GHashTable *children;    /* [relays] children: relays that may LINK here
+                              (become child relays) */
+  gboolean    children_any;        /* children=*: any relay may */
 };
 
 static GHashTable *
@@ -41,6 +44,7 @@ diode_relay_config_new_empty (void)
   cfg->reserved = g_hash_table_new_full (diode_name_hash, diode_name_equal,
       g_free, g_free);
   cfg->trusted = new_set ();
+  cfg->children = new_set ();
   return cfg;
 }
 
@@ -61,6 +65,7 @@ diode_relay_config_unref (DiodeRelayConfig * cfg)
   if (cfg->publishers)
     g_hash_table_unref (cfg->publishers);
   g_hash_table_unref (cfg->trusted);
+  g_hash_table_unref (cfg->children);
   g_free (cfg);
 }
 
@@ -97,6 +102,53 @@ read_addresses (GKeyFile * kf, const gchar * path, const gchar * group,
   return set;
 }
 
+/* [relays]: trusted= and children= (each optional; children=* admits any
+ * relay as a child). */
+static gboolean
+read_relays (GKeyFile * kf, const gchar * path, DiodeRelayConfig * cfg,
+    GError ** error)
+{
+  gchar **keys = g_key_file_get_keys (kf, "relays", NULL, NULL);
+  gboolean ok = TRUE;
+  gsize k;
+
+  for (k = 0; ok && keys && keys[k]; k++) {
+    GHashTable *set;
+
+    if (strcmp (keys[k], "trusted") && strcmp (keys[k], "children")) {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+          "%s: [relays]: unknown key '%s' (expected trusted or children)",
+          path, keys[k]);
+      ok = FALSE;
+      break;
+    }
+    if (!strcmp (keys[k], "children")) {
+      gchar *v = g_key_file_get_string (kf, "relays", "children", NULL);
+
+      if (v && !strcmp (g_strstrip (v), "*")) {
+        cfg->children_any = TRUE;
+        g_free (v);
+        continue;
+      }
+      g_free (v);
+    }
+    set = read_addresses (kf, path, "relays", keys[k], error);
+    if (!set) {
+      ok = FALSE;
+      break;
+    }
+    if (!strcmp (keys[k], "trusted")) {
+      g_hash_table_unref (cfg->trusted);
+      cfg->trusted = set;
+    } else {
+      g_hash_table_unref (cfg->children);
+      cfg->children = set;
+    }
+  }
+  g_strfreev (keys);
+  return ok;
+}
+
 DiodeRelayConfig *
 diode_relay_config_load (const gchar * path, GError ** error)
 {
@@ -119,12 +171,8 @@ diode_relay_config_load (const gchar * path, GError ** error)
       if (!cfg->publishers)
         goto fail;
     } else if (!strcmp (g, "relays")) {
-      g_hash_table_unref (cfg->trusted);
-      cfg->trusted = read_addresses (kf, path, g, "trusted", error);
-      if (!cfg->trusted) {
-        cfg->trusted = new_set ();
+      if (!read_relays (kf, path, cfg, error))
         goto fail;
-      }
     } else if (g_str_has_prefix (g, "fleet ")) {
       const gchar *name = g + strlen ("fleet ");
       GHashTable *members;
@@ -264,4 +312,23 @@ guint
 diode_relay_config_n_trusted (DiodeRelayConfig * cfg)
 {
   return g_hash_table_size (cfg->trusted);
+}
+
+gboolean
+diode_relay_config_accepts_child (DiodeRelayConfig * cfg,
+    const gchar * address)
+{
+  return address && (cfg->children_any || set_has (cfg->children, address));
+}
+
+gboolean
+diode_relay_config_children_any (DiodeRelayConfig * cfg)
+{
+  return cfg->children_any;
+}
+
+guint
+diode_relay_config_n_children (DiodeRelayConfig * cfg)
+{
+  return g_hash_table_size (cfg->children);
 }

@@ -52,6 +52,13 @@ guint        diode_relay_config_n_fleets     (DiodeRelayConfig *cfg);
 gboolean     diode_relay_config_trusts_relay (DiodeRelayConfig *cfg,
                                               const gchar *address);
 guint        diode_relay_config_n_trusted    (DiodeRelayConfig *cfg);
+/* [relays] children: may the relay @address link here as a child? */
+gboolean     diode_relay_config_accepts_child (DiodeRelayConfig *cfg,
+                                               const gchar *address);
+/* children=* (any relay may link) */
+gboolean     diode_relay_config_children_any (DiodeRelayConfig *cfg);
+/* children listed by address (0 with children=*) */
+guint        diode_relay_config_n_children   (DiodeRelayConfig *cfg);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DiodeRelayConfig, diode_relay_config_unref)
 

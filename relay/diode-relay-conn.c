@@ -345,7 +345,10 @@ conn_release_publisher (Conn * c)
   g_mutex_unlock (&r->lock);
   if (s->source == SOURCE_PUSHED) {
     /* A child's push ended: relay_pulls_tick asks again if someone still
-     * watches; no publisher grace for it. */
+     * watches (or frees the stream: so this connection, lingering on,
+     * lets go of it now); no publisher grace for it. */
+    c->publishing = FALSE;
+    c->stream = NULL;
     r->links_kick = TRUE;
     return;
   }

@@ -12,7 +12,8 @@
  * opens pulls and pushes.
  *
  * This file also keeps what the directory is made of on the parent side:
- * child relays' control links (LINK answered with LINK_OK, or 104 LOOP
+ * child relays' control links (LINK answered with LINK_OK, 102 when the
+ * operator does not list the relay in [relays] children, or 104 LOOP
  * when the child is in this relay's own upstream chain), their ANNOUNCEs
  * (bounded by --max-announced per link and four times that in total, in
  * entries and in bytes, a link's byte share an eighth of the total;
@@ -165,15 +166,46 @@ directory_announced (DiodeRelay * r, const gchar * name)
   return a;
 }
 
+static gboolean
+path_equal (const gchar * const *a, const gchar * const *b)
+{
+  guint i;
+
+  for (i = 0; a && b && a[i] && b[i]; i++)
+    if (g_ascii_strcasecmp (a[i], b[i]))
+      return FALSE;
+  return (!a || !a[i]) && (!b || !b[i]);
+}
+
+/* Is @c the child a PULL for @s failed at lately? */
+static gboolean
+shunned (Stream * s, Conn * c)
+{
+  return s && s->push_shunned && c->address
+      && g_get_monotonic_time () < s->push_shunned_until
+      && !g_ascii_strcasecmp (s->push_shunned, c->address);
+}
+
 DirWhere
 directory_locate (DiodeRelay * r, const gchar * name, Conn ** child)
 {
   Stream *s = stream_lookup (r, name);
-  Conn *c;
+  Conn *c = NULL;
+  guint i;
 
   if (s && s->source == SOURCE_LOCAL)
     return DIR_LOCAL;
-  c = directory_child_for (r, name, NULL);
+  /* the first child that announced it, but not one whose PULL just
+   * failed (it announced and never pushed, or pushed nothing) */
+  for (i = 0; r->children && i < r->children->len; i++) {
+    Conn *o = g_ptr_array_index (r->children, i);
+
+    if (!o->dead && o->announced && g_hash_table_contains (o->announced,
+            name) && !shunned (s, o)) {
+      c = o;
+      break;
+    }
+  }
   if (c) {
     if (child)
       *child = c;
@@ -239,7 +271,21 @@ void
 directory_handle_link (Conn * c)
 {
   DiodeRelay *r = c->relay;
+  guint i;
 
+  /* Only the relays the operator lists may be children: a child's
+   * announcements and pushes name streams and their owners. */
+  if (!diode_relay_config_accepts_child (r->config, c->address)) {
+    gchar *why = g_strdup_printf ("relay %s may not link to relay %s as "
+        "a child: it is not in the relay config's [relays] children list",
+        c->address, diode_relay_get_address (r));
+
+    relay_log (r, RELAY_LOG_REFUSED, "refused link from relay %s (%s): %s",
+        c->address, c->peer, why);
+    conn_send_error (c, DIODE_ERR_NOT_AUTHORIZED, why);
+    g_free (why);
+    return;
+  }
   /* A child that is one of our own upstreams would close a cycle. */
   if (diode_msg_path_contains ((const gchar * const *) r->upstream_path,
           c->address)) {
@@ -254,6 +300,21 @@ directory_handle_link (Conn * c)
     g_free (why);
     g_free (chain);
     return;
+  }
+  /* One control link per child identity (its share of --max-announced is
+   * per link): a newer link replaces an older one that may not have
+   * noticed its peer is gone yet. */
+  for (i = 0; r->children && i < r->children->len; i++) {
+    Conn *o = g_ptr_array_index (r->children, i);
+
+    if (o != c && !o->dead && !g_ascii_strcasecmp (o->address, c->address)) {
+      relay_log (r, RELAY_LOG_LINK, "child relay %s (%s) linked again from "
+          "%s: closing the older link", c->address, o->peer, c->peer);
+      conn_fail (o, DIODE_ERR_NAME_IN_USE, "replaced by a newer link of the "
+          "same relay");
+      directory_child_gone (o);
+      break;
+    }
   }
   c->child_link = TRUE;
   c->announced = g_hash_table_new_full (diode_name_hash, diode_name_equal,
@@ -305,6 +366,27 @@ still_provided (DiodeRelay * r, const gchar * name)
       || directory_child_for (r, name, NULL);
 }
 
+/* --max-announced bounds a link's announcements; the total is that times
+ * the children the operator listed (at least 4, the figure with
+ * children=*), so listed children cannot fill it (one link per child
+ * identity); each link's share is the total divided among the links up,
+ * at most --max-announced, so a few links cannot fill it either. */
+static guint
+announce_total (DiodeRelay * r)
+{
+  guint64 n = MAX (4, diode_relay_config_n_children (r->config));
+
+  return (guint) MIN ((guint64) G_MAXUINT, n * r->max_announced);
+}
+
+static guint
+announce_share (DiodeRelay * r)
+{
+  guint links = MAX (1, r->children ? r->children->len : 1);
+
+  return MAX (1, MIN (r->max_announced, announce_total (r) / links));
+}
+
 void
 directory_handle_announce (Conn * c, DiodeMsg * m)
 {
@@ -338,17 +420,30 @@ directory_handle_announce (Conn * c, DiodeMsg * m)
         c->address);
     return;
   }
+  /* The claimed owner meets this relay's own rules, as a publisher
+   * connected here would. */
+  {
+    gchar *why = NULL;
+
+    if (!child_claim_allowed (r, c, m->stream, m->owner, &why)) {
+      relay_log (r, RELAY_LOG_REFUSED, "ignored ANNOUNCE of '%s' from child "
+          "relay %s: %s", m->stream, c->address, why);
+      g_free (why);
+      return;
+    }
+  }
   old = g_hash_table_lookup (c->announced, m->stream);
   if (old && announced_same (old, m))
     return;                     /* nothing new: not passed up either */
   if (!old && r->max_announced
-      && (g_hash_table_size (c->announced) >= r->max_announced
-          || r->n_announced >= 4 * (guint64) r->max_announced)) {
+      && (g_hash_table_size (c->announced) >= announce_share (r)
+          || r->n_announced >= announce_total (r))) {
     relay_log (r, RELAY_LOG_LIMIT, "ignored ANNOUNCE of '%s' from child "
-        "relay %s: %u streams announced by it, %u in all (limit %u per "
-        "link, %u in all, --max-announced)", m->stream, c->address,
-        g_hash_table_size (c->announced), r->n_announced, r->max_announced,
-        4 * r->max_announced);
+        "relay %s: %u streams announced by it, %u in all (limit %u for "
+        "this link, %u in all: --max-announced per link, times the children "
+        "listed, shared among the links)", m->stream, c->address,
+        g_hash_table_size (c->announced), r->n_announced,
+        announce_share (r), announce_total (r));
     return;
   }
   if (old && !announce_change_allowed (c)) {
@@ -356,6 +451,16 @@ directory_handle_announce (Conn * c, DiodeMsg * m)
         "relay %s: it changes its announcements more than %u times a "
         "second", m->stream, c->address, ANNOUNCE_CHANGES_PER_S);
     return;
+  }
+  /* A changed announcement lifts a failed PULL's shunning of it. */
+  {
+    Stream *s = stream_lookup (r, m->stream);
+
+    if (s && s->push_shunned && !g_ascii_strcasecmp (s->push_shunned,
+            c->address) && (!old || g_strcmp0 (old->owner, m->owner)
+            || !path_equal ((const gchar * const *) old->path,
+                (const gchar * const *) m->path)))
+      g_clear_pointer (&s->push_shunned, g_free);
   }
   a = g_new0 (Announced, 1);
   a->name = g_strdup (m->stream);
@@ -483,4 +588,55 @@ directory_announce_all (DiodeRelay * r)
           a->access, a->fleet, NULL, (const gchar * const *) a->path);
     }
   }
+}
+
+void
+directory_shun_child (DiodeRelay * r, Stream * s, Conn * child,
+    const gchar * why)
+{
+  if (!child || !child->address)
+    return;
+  relay_log (r, RELAY_LOG_LINK, "child relay %s %s for '%s': not asking it "
+      "again for %u s (or until it announces the stream anew); looking "
+      "elsewhere", child->address, why, s->name, PUSH_SHUN_MS / 1000);
+  g_free (s->push_shunned);
+  s->push_shunned = g_strdup (child->address);
+  s->push_shunned_until = g_get_monotonic_time () +
+      (gint64) PUSH_SHUN_MS * 1000;
+}
+
+/* SIGHUP: a child no longer in [relays] children is unlinked: its control
+ * link closes (what it announced is forgotten and withdrawn upwards when
+ * relay_reap frees it) and so do its pushes. */
+void
+directory_recheck_children (DiodeRelay * r)
+{
+  GHashTableIter it;
+  gpointer k;
+  GPtrArray *cut = g_ptr_array_new ();
+  guint i;
+
+  g_hash_table_iter_init (&it, r->conns);
+  while (g_hash_table_iter_next (&it, &k, NULL)) {
+    Conn *c = k;
+
+    if (c->dead || c->outgoing || !c->address
+        || diode_relay_config_accepts_child (r->config, c->address))
+      continue;
+    if (c->child_link || (c->publishing && c->stream
+            && c->stream->source == SOURCE_PUSHED))
+      g_ptr_array_add (cut, c);
+  }
+  for (i = 0; i < cut->len; i++) {
+    Conn *c = cut->pdata[i];
+
+    relay_log (r, RELAY_LOG_LINK, "child relay %s (%s) is no longer in "
+        "[relays] children: closing its %s", c->address, c->peer,
+        c->child_link ? "control link" : "push");
+    if (c->child_link)
+      directory_child_gone (c);
+    conn_fail (c, DIODE_ERR_NOT_AUTHORIZED, "this relay no longer accepts "
+        "you as a child relay ([relays] children)");
+  }
+  g_ptr_array_unref (cut);
 }

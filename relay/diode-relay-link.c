@@ -184,6 +184,19 @@ link_send (Link * l, GBytes * frame, DiodeMsgType type)
 static void link_try_next_addr (Link * l);
 
 /* Nothing more to try: the owner decides what next. */
+/* The link's connection failed or went: its owner (by kind) decides what
+ * next. */
+static void
+link_down (Link * l, const gchar * why)
+{
+  if (l->kind == LINK_CONTROL)
+    upstream_link_down (l, why);
+  else if (l->kind == LINK_PULL)
+    pull_link_down (l, why);
+  else
+    push_link_down (l, why);
+}
+
 static void
 link_connect_failed (Link * l, const gchar * why)
 {
@@ -196,12 +209,7 @@ link_connect_failed (Link * l, const gchar * why)
   l->was_up = FALSE;
   l->state = LINK_IDLE;
   l->relay->links_kick = TRUE;
-  if (l->kind == LINK_CONTROL)
-    upstream_link_down (l, why);
-  else if (l->kind == LINK_PULL)
-    pull_link_down (l, why);
-  else
-    push_link_down (l, why);
+  link_down (l, why);
 }
 
 typedef struct {
@@ -594,12 +602,7 @@ link_conn_gone (Conn * c)
     return;
   }
   l->relay->links_kick = TRUE;
-  if (l->kind == LINK_CONTROL)
-    upstream_link_down (l, why);
-  else if (l->kind == LINK_PULL)
-    pull_link_down (l, why);
-  else
-    push_link_down (l, why);
+  link_down (l, why);
   g_free (why);
 }
 

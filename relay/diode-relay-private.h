@@ -70,6 +70,9 @@ G_BEGIN_DECLS
  * control link's parent and one to the probe's; the control and probe
  * links. --max-streams 0 (no limit) leaves links unbounded too. */
 #define RELAY_MAX_LINKS(r) (4 * (guint64) (r)->max_streams + 16)
+/* A child whose PULL did not give a working push is not asked for that
+ * stream again for this long (unless it announces it anew). */
+#define PUSH_SHUN_MS 30000
 /* accept() failed for lack of descriptors or memory: stop watching the
  * listener this long (relay_tick re-arms it). */
 #define ACCEPT_PAUSE_MS 500
@@ -272,6 +275,14 @@ struct _Stream {
   gboolean    push_pending;     /* PULL sent, no push connection yet */
   guint       pushes;           /* push links serving it to the parent */
   gint64      push_asked_at;    /* when the PULL went out */
+  guint64     push_frames_at_ask; /* frames_in when the PULL went out: a
+                                   push that adds none within the handshake
+                                   timeout is not working */
+  gchar      *push_shunned;     /* a child whose PULL failed (no push, or
+                                   a push of nothing): not asked again
+                                   until push_shunned_until or until it
+                                   announces the stream differently */
+  gint64      push_shunned_until;
   guint64     stats_bytes_in;   /* at the last stats line, for rates */
   guint64     stats_bytes_out;
 };
@@ -447,6 +458,12 @@ Announced *directory_announced (DiodeRelay * r, const gchar * name);
 void     directory_handle_link (Conn * c);
 void     directory_handle_announce (Conn * c, DiodeMsg * m);
 void     directory_child_gone (Conn * c);
+/* The configuration changed: unlink children no longer listed ([relays]
+ * children), closing their control links and pushes. */
+void     directory_recheck_children (DiodeRelay * r);
+/* A PULL to @child for @s failed: look elsewhere for a while. */
+void     directory_shun_child (DiodeRelay * r, Stream * s, Conn * child,
+                               const gchar * why);
 /* The control link is LINKED: tell the parent every stream we provide. */
 void     directory_announce_all (DiodeRelay * r);
 /* Our upstream path changed: tell the children (LINK_OK again). */
@@ -483,6 +500,9 @@ void     push_link_down    (Link * l, const gchar * why);
 gboolean push_accept       (Conn * c, DiodeMsg * m);
 void     relay_pulls_tick  (DiodeRelay * r, gint64 now);
 gboolean stream_has_consumers (Stream * s);
+/* The seq a pull or push should start at: the ring's last + 1, or 0 (the
+ * latest keyframe) when it holds nothing yet. */
+guint64  stream_next_seq   (Stream * s);
 
 /* A relay connection speaking version 2 (the relay-link dialect). */
 gboolean conn_is_link      (Conn * c);
@@ -503,6 +523,10 @@ gboolean may_publish       (Conn * c, Stream * s, const gchar * name,
                             gchar ** why);
 gboolean viewer_pin_allows (Conn * c, Stream * s, const gchar * publisher,
                             gchar ** why);
+/* May the child relay (control link @from) claim that @owner publishes
+ * @name? [names], [publishers], and names held here for another owner. */
+gboolean child_claim_allowed (DiodeRelay * r, Conn * from, const gchar * name,
+                              const gchar * owner, gchar ** why);
 /* stream_allows for a connection: a relay (role RELAY) gets public streams,
  * and protected or private ones only when [relays] trusted names it. */
 gboolean conn_allowed      (Conn * c, Stream * s, gchar ** why);

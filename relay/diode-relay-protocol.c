@@ -69,6 +69,7 @@ stream_free (Stream * s)
   if (s->path)
     g_ptr_array_unref (s->path);
   g_strfreev (s->req_path);
+  g_free (s->push_shunned);
   g_free (s->name);
   g_free (s);
 }
@@ -621,7 +622,7 @@ handle_subscribe (Conn * c, DiodeMsg * m)
     }
   }
   /* A pinned viewer is refused at once when the name is someone else's. */
-  if (s && s->owner && (s->publisher || diode_ring_get_n_chunks (s->ring))) {
+  if (s && (s->publisher || diode_ring_get_n_chunks (s->ring))) {
     gchar *why = NULL;
 
     if (!viewer_pin_allows (c, s, s->owner, &why)) {

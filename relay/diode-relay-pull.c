@@ -45,7 +45,7 @@ stream_has_consumers (Stream * s)
   return FALSE;
 }
 
-static guint64
+guint64
 stream_next_seq (Stream * s)
 {
   guint64 last = diode_ring_get_last_seq (s->ring);
@@ -531,8 +531,21 @@ relay_pulls_tick (DiodeRelay * r, gint64 now)
       relay_log (r, RELAY_LOG_LINK, "child relay %s did not push '%s' "
           "within %u ms", s->push_child ? s->push_child->address : "?",
           s->name, r->handshake_ms);
+      /* not the same child again at once: the upstream (or another
+       * child) may well have it */
+      directory_shun_child (r, s, s->push_child, "did not push");
       s->push_pending = FALSE;
       s->push_child = NULL;
+    }
+    /* a push that delivers nothing is no better than none */
+    if (s->source == SOURCE_PUSHED && s->publisher && !s->push_pending
+        && s->frames_in == s->push_frames_at_ask
+        && now - s->push_asked_at > (gint64) r->handshake_ms * 1000
+        && !s->publisher->dead && s->publisher->phase == CONN_OPEN) {
+      directory_shun_child (r, s, s->push_child, "pushed no frame within "
+          "the handshake timeout");
+      conn_fail (s->publisher, DIODE_ERR_TIMEOUT, "the push delivered no "
+          "frame within the handshake timeout");
     }
     if (s->source == SOURCE_PUSHED && !s->publisher && !s->push_pending
         && !s->eos)

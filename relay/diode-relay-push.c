@@ -19,14 +19,6 @@
 
 #include "diode-relay-private.h"
 
-static guint64
-next_seq (Stream * s)
-{
-  guint64 last = diode_ring_get_last_seq (s->ring);
-
-  return last ? last + 1 : 0;
-}
-
 /* ------------------------------------------------------------------------ */
 /* parent side */
 
@@ -43,8 +35,8 @@ push_request (DiodeRelay * r, Stream * s, Conn * child)
         "passed %u relays", s->name, DIODE_MAX_PATH);
     return FALSE;
   }
-  f = diode_msg_encode_pull (s->name, next_seq (s), (const gchar * const *)
-      path);
+  f = diode_msg_encode_pull (s->name, stream_next_seq (s),
+      (const gchar * const *) path);
   g_strfreev (path);
   if (!f || !diode_session_sent (child->session, DIODE_MSG_PULL, 0, &err)) {
     g_clear_error (&err);
@@ -78,8 +70,9 @@ push_request (DiodeRelay * r, Stream * s, Conn * child)
   s->push_child = child;
   s->push_pending = TRUE;
   s->push_asked_at = g_get_monotonic_time ();
+  s->push_frames_at_ask = s->frames_in;
   relay_log (r, RELAY_LOG_LINK, "asked child relay %s to push '%s' from seq "
-      "%" G_GUINT64_FORMAT, child->address, s->name, next_seq (s));
+      "%" G_GUINT64_FORMAT, child->address, s->name, stream_next_seq (s));
   return TRUE;
 }
 
@@ -105,6 +98,33 @@ push_accept (Conn * c, DiodeMsg * m)
     g_free (why);
     return TRUE;
   }
+  /* The owner it claims: what it announced, and allowed by this relay's
+   * own rules ([names], [publishers], names held for another owner). */
+  {
+    Announced *a = s->push_child->announced ?
+        g_hash_table_lookup (s->push_child->announced, m->stream) : NULL;
+    gchar *why = NULL;
+
+    if (a && g_strcmp0 (a->owner, m->owner))
+      why = g_strdup_printf ("its push of '%s' names owner %s, but it "
+          "announced owner %s", m->stream, m->owner ? m->owner : "unknown",
+          a->owner ? a->owner : "unknown");
+    else
+      child_claim_allowed (r, s->push_child, m->stream, m->owner, &why);
+    if (why) {
+      Conn *child = s->push_child;
+
+      relay_log (r, RELAY_LOG_REFUSED, "refused push from %s (%s): %s",
+          c->address, c->peer, why);
+      conn_send_error (c, DIODE_ERR_NOT_AUTHORIZED, why);
+      s->push_pending = FALSE;
+      s->push_child = NULL;
+      directory_shun_child (r, s, child, "pushed an owner it may not claim");
+      r->links_kick = TRUE;
+      g_free (why);
+      return TRUE;
+    }
+  }
   g_mutex_lock (&r->lock);
   s->publisher = c;
   g_mutex_unlock (&r->lock);
@@ -123,8 +143,8 @@ push_accept (Conn * c, DiodeMsg * m)
     s->path = g_ptr_array_new_with_free_func (g_free);
   for (i = 0; m->path && m->path[i]; i++)
     g_ptr_array_add (s->path, g_strdup (m->path[i]));
-  conn_queue (c, diode_msg_encode_publish_ok (m->stream, next_seq (s) ?
-          next_seq (s) : 1));
+  conn_queue (c, diode_msg_encode_publish_ok (m->stream,
+          stream_next_seq (s) ? stream_next_seq (s) : 1));
   if (!diode_session_sent (c->session, DIODE_MSG_PUBLISH_OK, 0, &err)) {
     g_warning ("session refused PUBLISH_OK: %s", err->message);
     g_clear_error (&err);

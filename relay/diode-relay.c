@@ -354,6 +354,8 @@ config_swap_cb (gpointer data)
       diode_relay_config_n_fleets (r->config));
   /* Fleets may have lost members: check every viewer again. */
   relay_recheck_all (r);
+  /* Children may have been taken off [relays] children. */
+  directory_recheck_children (r);
   relay_reap (r);
   g_free (sw);
   return G_SOURCE_REMOVE;

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "fixture.h"
+#include "diode-identity.h"
 
 #include <gst/check/gstcheck.h>
 
@@ -43,6 +44,51 @@ fixture_relay_start (guint16 port, const gchar * key_name)
   g_free (listen);
   g_free (key);
   return relay;
+}
+
+gchar *
+fixture_key_address (const gchar * key_name)
+{
+  gchar *key = g_build_filename (fixture_config_dir (), key_name, NULL);
+  GError *err = NULL;
+  DiodeIdentity *id = diode_identity_load_or_create (key, &err);
+  gchar *address;
+
+  if (!id)
+    g_error ("cannot load identity %s: %s", key, err->message);
+  address = g_strdup (diode_identity_get_address (id));
+  diode_identity_unref (id);
+  g_free (key);
+  return address;
+}
+
+void
+fixture_relay_conf_add (DiodeRelay * relay, const gchar * group,
+    const gchar * key, const gchar * value)
+{
+  gchar *path = NULL, *old, *now;
+  GKeyFile *kf = g_key_file_new ();
+  GError *err = NULL;
+
+  g_object_get (relay, "config", &path, NULL);
+  if (path)
+    g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, NULL);
+  else
+    path = g_strdup_printf ("%s/relay-%u.conf", fixture_config_dir (),
+        diode_relay_get_port (relay));
+  old = g_key_file_get_string (kf, group, key, NULL);
+  now = old && *old ? g_strdup_printf ("%s;%s", old, value) :
+      g_strdup (value);
+  g_key_file_set_string (kf, group, key, now);
+  if (!g_key_file_save_to_file (kf, path, &err))
+    g_error ("cannot write %s: %s", path, err->message);
+  g_object_set (relay, "config", path, NULL);
+  if (!diode_relay_reload_config (relay, &err))
+    g_error ("cannot reload %s: %s", path, err->message);
+  g_free (old);
+  g_free (now);
+  g_free (path);
+  g_key_file_unref (kf);
 }
 
 gboolean

@@ -15,6 +15,14 @@ const gchar *fixture_config_dir (void);
 /* A relay on 127.0.0.1 at @port (0: any free port) with its own key file
  * @key_name inside the temp dir (NULL: "relay.pem"). Started. */
 DiodeRelay  *fixture_relay_start (guint16 port, const gchar * key_name);
+/* The address of the identity in key file @key_name of the config dir
+ * (created if missing), to list a relay before it starts. g_free it. */
+gchar       *fixture_key_address (const gchar * key_name);
+/* Appends @value to @key in @group (";"-separated) of @relay's config file
+ * (one per relay, made on first use), and reloads it as SIGHUP would: e.g.
+ * ("relays", "children", address) lets that relay link as a child. */
+void         fixture_relay_conf_add (DiodeRelay * relay, const gchar * group,
+                                     const gchar * key, const gchar * value);
 /* Polls @cond-like counters until true or @timeout_ms passes. Viewers:
  * attached, or held until the stream's first keyframe. */
 gboolean     fixture_wait_viewers (DiodeRelay * relay, const gchar * stream,

@@ -212,17 +212,15 @@ raw_read (RawClient * c, DiodeMsg * m, guint timeout_ms)
   res = raw_fill (c, DIODE_FRAME_HEADER_SIZE, end);
   if (res != RAW_READ_MSG)
     return res;
-  fail_unless (c->relay_link ? diode_msg_check_header_v (c->rx->data,
-          DIODE_PROTOCOL_VERSION_LINK, DIODE_ROLE_RELAY, &plen, &err) :
-      diode_msg_check_header (c->rx->data, &plen, &err),
+  fail_unless (diode_msg_check_header_v (c->rx->data, c->version, c->role,
+          &plen, &err),
       "relay sent a bad frame header: %s", err ? err->message : "?");
   res = raw_fill (c, DIODE_FRAME_HEADER_SIZE + plen, end);
   if (res != RAW_READ_MSG)
     return res;
   frame = g_bytes_new (c->rx->data, DIODE_FRAME_HEADER_SIZE + plen);
   g_byte_array_remove_range (c->rx, 0, DIODE_FRAME_HEADER_SIZE + plen);
-  ok = c->relay_link ? diode_msg_parse_v (frame, DIODE_PROTOCOL_VERSION_LINK,
-      DIODE_ROLE_RELAY, m, &err) : diode_msg_parse (frame, m, &err);
+  ok = diode_msg_parse_v (frame, c->version, c->role, m, &err);
   g_bytes_unref (frame);
   fail_unless (ok, "relay sent a malformed frame: %s",
       err ? err->message : "?");
@@ -447,7 +445,8 @@ raw_accept (int lfd, const gchar * key_name, guint timeout_ms)
   fail_unless (st == DIODE_TLS_OK, "TLS handshake with the relay failed: %s",
       err ? err->message : "connection closed");
   c->rx = g_byte_array_new ();
-  c->relay_link = TRUE;         /* only relays link to it */
+  c->version = DIODE_PROTOCOL_VERSION_LINK;  /* only relays link to it */
+  c->role = DIODE_ROLE_RELAY;
   return c;
 }
 

@@ -25,8 +25,11 @@ typedef struct
   DiodeIdentity *id;
   DiodeTls *tls;
   GByteArray *rx;               /* plaintext received, not yet parsed */
-  gboolean relay_link;          /* role RELAY, version 2: the frames of
-                                   relay links are admitted (raw_read) */
+  /* what the connection negotiated, for reading frames (0: version 1
+   * rules); a test speaking as a relay sets 2 and DIODE_ROLE_RELAY so the
+   * relay-link frames parse */
+  guint16 version;
+  DiodeRole role;
 } RawClient;
 
 typedef enum

@@ -43,8 +43,15 @@ start_linked (const gchar * key, DiodeRelay * upstream, DiodeRelay * fallback,
   DiodeRelay *r = diode_relay_new ("127.0.0.1:0", path);
   gchar *up = NULL;
   gchar *fb[2] = { NULL, NULL };
+  gchar *self = fixture_key_address (key);
   GError *err = NULL;
 
+  /* its parents accept it as a child ([relays] children) */
+  if (upstream)
+    fixture_relay_conf_add (upstream, "relays", "children", self);
+  if (fallback)
+    fixture_relay_conf_add (fallback, "relays", "children", self);
+  g_free (self);
   if (upstream)
     up = g_strdup_printf ("%s@127.0.0.1:%u", diode_relay_get_address
         (upstream), diode_relay_get_port (upstream));
@@ -126,17 +133,8 @@ expect_buffer (GstHarness * view, guint i)
 static void
 trust (DiodeRelay * r, DiodeRelay * child)
 {
-  gchar *path = g_build_filename (fixture_config_dir (), "trust.conf", NULL);
-  gchar *text = g_strdup_printf ("[relays]\ntrusted=%s\n",
+  fixture_relay_conf_add (r, "relays", "trusted",
       diode_relay_get_address (child));
-  GError *err = NULL;
-
-  fail_unless (g_file_set_contents (path, text, -1, NULL));
-  g_object_set (r, "config", path, NULL);
-  fail_unless (diode_relay_reload_config (r, &err), "%s", err ?
-      err->message : "");
-  g_free (text);
-  g_free (path);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -283,7 +281,8 @@ GST_START_TEST (test_failover_frozen_upstream)
       NULL);
   DiodeIdentity *leaf_id = diode_identity_load_or_create (leaf_key, NULL);
   gchar *conf = g_build_filename (fixture_config_dir (), "mid.conf", NULL);
-  gchar *text = g_strdup_printf ("[relays]\ntrusted=%s\n",
+  gchar *text = g_strdup_printf ("[relays]\ntrusted=%s\nchildren=%s\n",
+      diode_identity_get_address (leaf_id),
       diode_identity_get_address (leaf_id));
   gchar *up = g_strdup_printf ("%s@127.0.0.1:%u", diode_relay_get_address
       (root), diode_relay_get_port (root));
@@ -298,6 +297,9 @@ GST_START_TEST (test_failover_frozen_upstream)
   guint i, next;
 
   fail_unless (g_file_set_contents (conf, text, -1, NULL));
+  /* mid's address is its process's: the root takes any relay as a child
+   * (the leaf too, when it falls back to it) */
+  fixture_relay_conf_add (root, "relays", "children", "*");
   mid = fixture_relay_proc_start (DIODE_RELAY_PATH, args);
   mid_ep = g_strdup_printf ("%s@127.0.0.1:%u", mid->address, mid->port);
   root_ep = up;
@@ -496,7 +498,10 @@ GST_START_TEST (test_cycle_refused)
   gchar *ja = NULL, *jb = NULL;
   GError *err = NULL;
 
-  /* B again, on the same port, now naming A */
+  /* B again, on the same port, now naming A (which accepts B as a child:
+   * the refusal must be the cycle, not the list) */
+  fixture_relay_conf_add (a, "relays", "children", diode_relay_get_address
+      (b));
   diode_relay_stop (b);
   g_object_set (b, "listen", listen, "upstream", up, "stats-interval-ms",
       200, NULL);
@@ -708,6 +713,7 @@ GST_START_TEST (test_relay_end_rules)
   own[0] = diode_identity_get_address (id);
   own_loop[1] = own[0];
   g_object_set (root, "max-announced", 2, "stats-interval-ms", 100, NULL);
+  fixture_relay_conf_add (root, "relays", "children", own[0]);
   raw_send_frame (c, diode_msg_encode_hello (1, 2, DIODE_ROLE_RELAY,
           "links-test/0"));
   raw_expect_next (c, DIODE_MSG_WELCOME, &m, "relay HELLO");
@@ -842,6 +848,12 @@ GST_START_TEST (test_upstream_by_name_tofu)
   gint64 end;
 
   g_unlink (known);
+  {
+    gchar *self = fixture_key_address ("leaf.pem");
+
+    fixture_relay_conf_add (root, "relays", "children", self);
+    g_free (self);
+  }
   g_object_set (leaf, "upstream", up, "known-relays", known, NULL);
   fail_unless (diode_relay_start (leaf, &err));
   pub = publisher (root, "cam");

@@ -40,7 +40,10 @@ hello (RawClient * c, DiodeRole role, guint16 vmax)
 {
   DiodeMsg m = { 0 };
 
-  c->relay_link = role == DIODE_ROLE_RELAY && vmax >= 2;
+  if (role == DIODE_ROLE_RELAY && vmax >= 2) {
+    c->version = DIODE_PROTOCOL_VERSION_LINK;
+    c->role = DIODE_ROLE_RELAY;
+  }
   raw_send_frame (c, diode_msg_encode_hello (1, vmax, role, "bounds-test/0"));
   raw_expect_next (c, DIODE_MSG_WELCOME, &m, "HELLO");
   diode_msg_clear (&m);
@@ -106,6 +109,17 @@ count_of (const gchar * haystack, const gchar * needle)
   return n;
 }
 
+/* The relay under test, letting any relay link to it as a child
+ * ([relays] children=*): these tests play hostile children. */
+static DiodeRelay *
+relay_with_children (void)
+{
+  DiodeRelay *r = fixture_relay_start (0, "m.pem");
+
+  fixture_relay_conf_add (r, "relays", "children", "*");
+  return r;
+}
+
 /* A relay whose --upstream is a fake relay listening on @lfd as @up_key;
  * the control link is accepted and LINKED (LINK_OK with the fake's own
  * address as its path). */
@@ -125,6 +139,7 @@ start_under_fake (const gchar * key, int lfd, guint16 port,
   g_object_set (r, "upstream", up, "stats-interval-ms", 100, NULL);
   if (!diode_relay_start (r, &err))
     g_error ("cannot start relay: %s", err->message);
+  fixture_relay_conf_add (r, "relays", "children", "*");
   c = raw_accept (lfd, up_key, WAIT_MS);
   fail_unless (c != NULL, "the relay did not connect to its upstream");
   raw_expect_next (c, DIODE_MSG_HELLO, &m, "the relay's HELLO");
@@ -149,7 +164,7 @@ start_under_fake (const gchar * key, int lfd, guint16 port,
  * still answer. */
 GST_START_TEST (test_push_and_viewer_die_together)
 {
-  DiodeRelay *r = fixture_relay_start (0, "m.pem");
+  DiodeRelay *r = relay_with_children ();
   gchar *evil = raw_key_address ("evil.pem");
   const gchar *path[] = { evil, NULL };
   gchar **allow = g_new0 (gchar *, 2049);
@@ -212,7 +227,7 @@ GST_END_TEST;
  * free. */
 GST_START_TEST (test_announce_byte_budget)
 {
-  DiodeRelay *r = fixture_relay_start (0, "m.pem");
+  DiodeRelay *r = relay_with_children ();
   gchar *evil = raw_key_address ("evil.pem");
   gchar *path[32] = { NULL };
   const gchar *honest_path[2] = { NULL, NULL };
@@ -408,7 +423,7 @@ GST_END_TEST;
  * as for a publisher refused again and again (before: never closed). */
 GST_START_TEST (test_unasked_push_closed)
 {
-  DiodeRelay *r = fixture_relay_start (0, "m.pem");
+  DiodeRelay *r = relay_with_children ();
   gchar *evil = raw_key_address ("evil.pem");
   const gchar *path[] = { evil, NULL };
   RawClient *c = raw_open (r, 0, "evil.pem");
@@ -457,7 +472,7 @@ rss_bytes (void)
  * test) grows by far less than the ~160 MB the entries held before. */
 GST_START_TEST (test_announce_flood_rss)
 {
-  DiodeRelay *r = fixture_relay_start (0, "m.pem");
+  DiodeRelay *r = relay_with_children ();
   gchar *evil = raw_key_address ("evil.pem");
   gchar *path[32] = { NULL };
   gchar **allow = g_new0 (gchar *, 2049);

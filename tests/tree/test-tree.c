@@ -46,6 +46,9 @@
 #ifndef DIODE_LOAD_PATH
 #define DIODE_LOAD_PATH "diode-load"
 #endif
+#ifndef DIODE_TOOL_PATH
+#define DIODE_TOOL_PATH "diode"
+#endif
 
 #define FPS 30
 #define GOP 30
@@ -76,6 +79,8 @@ typedef struct {
   guint port;                   /* kept across restarts */
   gchar *address;
   gchar *key, *stats, *known;
+  gchar *conf;                  /* [relays] children: its children, NULL
+                                   for a leaf */
   guint starts;
 } Node;
 
@@ -99,6 +104,73 @@ pinned (Node * n)
   return g_strdup_printf ("%s@127.0.0.1:%u", n->address, n->port);
 }
 
+/* The address of key file @key (made if missing), as `diode id` prints
+ * it: a parent lists its children before they first start. */
+static gchar *
+key_address (const gchar * key)
+{
+  const gchar *argv[] = { DIODE_TOOL_PATH, "id", "--identity", key, NULL };
+  gchar *out = NULL;
+  gint status = 0;
+  GError *err = NULL;
+
+  tp_check (g_spawn_sync (NULL, (gchar **) argv, NULL,
+          G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL, &status, &err),
+      "cannot run %s: %s", argv[0], err ? err->message : "?");
+  tp_check (g_spawn_check_wait_status (status, NULL), "%s id --identity %s "
+      "failed", argv[0], key);
+  return g_strstrip (out);
+}
+
+/* A relay config for @path accepting @children (NULL-terminated addresses)
+ * as child relays: relays link only to parents that list them. */
+static void
+write_children_conf (const gchar * path, const gchar * const *children)
+{
+  gchar *list = g_strjoinv (";", (gchar **) children);
+  gchar *text = g_strdup_printf ("[relays]\nchildren=%s\n", list);
+
+  tp_check (g_file_set_contents (path, text, -1, NULL), "cannot write %s",
+      path);
+  g_free (text);
+  g_free (list);
+}
+
+/* Key, files and address of node @i, and the config of every node that
+ * is a parent (upstream or fallback) of another. Once. */
+static void
+tree_prepare (void)
+{
+  guint i, j;
+
+  for (i = 0; i < N_NODES; i++) {
+    Node *n = &nodes[i];
+
+    if (n->key)
+      continue;
+    n->name = seed[i].name;
+    n->key = tmp_file (n->name, ".pem");
+    n->stats = tmp_file (n->name, ".json");
+    n->known = tmp_file (n->name, "-known-relays");
+    n->address = key_address (n->key);
+  }
+  for (i = 0; i < N_NODES; i++) {
+    GPtrArray *kids = g_ptr_array_new ();
+
+    for (j = 0; j < N_NODES; j++)
+      if (seed[j].upstream == (gint) i
+          || (i == SOURCE && seed[j].fallback_source))
+        g_ptr_array_add (kids, nodes[j].address);
+    g_ptr_array_add (kids, NULL);
+    if (kids->len > 1 && !nodes[i].conf) {
+      nodes[i].conf = tmp_file (nodes[i].name, ".conf");
+      write_children_conf (nodes[i].conf, (const gchar * const *)
+          kids->pdata);
+    }
+    g_ptr_array_unref (kids);
+  }
+}
+
 /* Start (or restart, same key and port) node @i; its upstream and fallback
  * must be running already (their addresses and ports are needed). */
 static void
@@ -109,11 +181,10 @@ node_start (guint i)
   const gchar *const *e;
   gchar *name;
 
-  n->name = seed[i].name;
-  if (!n->key) {
-    n->key = tmp_file (n->name, ".pem");
-    n->stats = tmp_file (n->name, ".json");
-    n->known = tmp_file (n->name, "-known-relays");
+  tree_prepare ();
+  if (n->conf) {
+    g_ptr_array_add (args, g_strdup ("--config"));
+    g_ptr_array_add (args, g_strdup (n->conf));
   }
   g_ptr_array_add (args, g_strdup ("--stats-interval"));
   g_ptr_array_add (args, g_strdup ("1"));
@@ -656,13 +727,20 @@ test_cycle (void)
   guint port_b = free_port ();
   gchar *key_a = tmp_file ("a", ".pem"), *key_b = tmp_file ("b", ".pem");
   gchar *up_b = g_strdup_printf ("127.0.0.1:%u", port_b), *up_a;
-  const gchar *args_a[] = { "--upstream", up_b, NULL };
-  const gchar *args_b[] = { "--upstream", NULL, NULL };
+  gchar *conf_a = tmp_file ("a", ".conf"), *conf_b = tmp_file ("b", ".conf");
+  gchar *addr_a = key_address (key_a), *addr_b = key_address (key_b);
+  const gchar *kid_a[] = { addr_b, NULL }, *kid_b[] = { addr_a, NULL };
+  const gchar *args_a[] = { "--upstream", up_b, "--config", conf_a, NULL };
+  const gchar *args_b[] = { "--upstream", NULL, "--config", conf_b, NULL };
   Proc *a, *b;
   gint64 t_loop, end;
   gchar *line;
   guint closes;
 
+  /* each accepts the other as a child: what refuses the second link must
+   * be the cycle, not the list */
+  write_children_conf (conf_a, kid_a);
+  write_children_conf (conf_b, kid_b);
   a = relay_spawn ("A", NULL, "127.0.0.1", 0, key_a, args_a);
   up_a = g_strdup_printf ("127.0.0.1:%u", a->port);
   args_b[1] = up_a;
@@ -698,6 +776,10 @@ test_cycle (void)
   proc_free (b);
   g_free (up_a);
   g_free (up_b);
+  g_free (conf_a);
+  g_free (conf_b);
+  g_free (addr_a);
+  g_free (addr_b);
   g_free (key_a);
   g_free (key_b);
 }
