@@ -897,6 +897,68 @@ test_one_copy_all (void)
   run_one_copy (leaves, 4, 100);
 }
 
+/* Waits until @at's stats count @n viewers of the stream. */
+static void
+wait_leaf_viewers (guint at, guint n, Proc * load, Pipe ** pipes, guint np)
+{
+  gint64 end = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  gint got;
+
+  while ((got = rstats_viewers (nodes[at].stats, STREAM, NULL, NULL))
+      < (gint) n) {
+    pipes_check (pipes, np);
+    tp_check (!load->eof, "diode-load at %s exited", nodes[at].name);
+    tp_check (g_get_monotonic_time () < end, "%s: %d viewers of '%s' in its "
+        "stats after 30 s, want %u", nodes[at].name, got, STREAM, n);
+    tp_sleep_ms (200);
+  }
+}
+
+/* Issue 9 item 5: a relay restarting under a crowd does not make its
+ * upstream open a link per viewer. ben is killed with 100 viewers and
+ * started again, and 100 viewers join it at once (one diode-load, all
+ * within 200 ms): ben opens one pull of the stream and mit serves it once. */
+static void
+test_restart_crowd (void)
+{
+  const gchar *extra[] = { "--max-pending-per-address", "1000",
+    "--max-connections-per-address", "1000", NULL
+  };
+  Pipe *pipes[1], *pub;
+  Proc *load;
+  guint pulls;
+  gint at_mit;
+
+  tree_extra = extra;
+  tree_start ();
+  pub = pipes[0] = publisher_new (&nodes[SOURCE], -1);
+  pipe_play (pub);
+  wait_frames (pipes, 1, pub, 15, 20000);
+  load = load_start (&nodes[BEN], 100);
+  wait_leaf_viewers (BEN, 100, load, pipes, 1);
+  node_kill9 (BEN);
+  load_stop (load);
+  g_unlink (nodes[BEN].stats);  /* the dead relay's last numbers */
+  node_start (BEN);
+  tp_note ("ben started again; 100 viewers join it at once");
+  load = load_start (&nodes[BEN], 100);
+  wait_leaf_viewers (BEN, 100, load, pipes, 1);
+  pipes_run_for (pipes, 1, 2500);
+  pulls = proc_count (nodes[BEN].p, 0, "pulling '" STREAM "' from upstream",
+      NULL);
+  at_mit = rstats_viewers (nodes[MIT].stats, STREAM, NULL, NULL);
+  tp_check (pulls == 1, "ben opened %u pulls of '%s' for 100 viewers joining "
+      "at once after its restart; want 1", pulls, STREAM);
+  tp_check (at_mit == 1, "mit serves '%s' to %d subscribers after ben's "
+      "restart; want 1 (ben's one pull)", STREAM, at_mit);
+  g_print ("restart-crowd: ben restarted under 100 viewers: 1 pull, mit "
+      "serves 1 subscriber\n");
+  load_stop (load);
+  pipe_free (pub);
+  tree_stop ();
+  tree_extra = NULL;
+}
+
 /* ------------------------------------------------------------------------ */
 
 static const struct {
@@ -908,6 +970,7 @@ static const struct {
   {"tree-across", test_across},
   {"tree-cycle", test_cycle},
   {"tree-one-copy", test_one_copy},
+  {"tree-restart-crowd", test_restart_crowd},
   {"tree-failover-repeat", test_failover_repeat},
   {"tree-one-copy-all", test_one_copy_all},
 };
