@@ -323,11 +323,12 @@ relay_stats_log_links (DiodeRelay * r, gint64 now)
     Conn *c = l->conn;
     gchar *peer = link_peer_string (l);
 
-    g_message ("stats link %s %s (%s): %s%s%s, in %" G_GUINT64_FORMAT
+    g_message ("stats link %s %s (%s): %s%s%s%s, in %" G_GUINT64_FORMAT
         " bytes, out %" G_GUINT64_FORMAT " bytes, up %.0f s, %u fail-overs",
         link_kind_name (l), peer, l->peer_address ? l->peer_address : "?",
         link_state_name (l->state), l->stream ? " '" : "",
-        l->stream ? l->stream->name : "", l->bytes_in + (c ? c->bytes_in : 0),
+        l->stream ? l->stream->name : "", l->stream ? "'" : "",
+        l->bytes_in + (c ? c->bytes_in : 0),
         l->bytes_out + (c ? c->bytes_out : 0), l->connected_at ?
         (now - l->connected_at) / 1e6 : 0.0, link_failover_count (r, l));
     g_free (peer);
