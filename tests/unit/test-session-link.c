@@ -13,62 +13,14 @@
 #include <string.h>
 
 #include "diode-session.h"
+#include "sessioncheck.h"
 
 #define A1 "0x1111111111111111111111111111111111111111"
 #define A2 "0x2222222222222222222222222222222222222222"
 
-static void
-feed (DiodeSession * s, GBytes * frame)
-{
-  gsize size;
-  const guint8 *d;
 
-  fail_unless (frame != NULL, "encoder refused");
-  d = g_bytes_get_data (frame, &size);
-  diode_session_feed (s, d, size);
-  g_bytes_unref (frame);
-}
 
-static void
-expect_msg (DiodeSession * s, DiodeMsgType type, DiodeMsg * m)
-{
-  GError *err = NULL;
-  DiodeSessionResult r = diode_session_next (s, m, &err);
 
-  if (r == DIODE_SESSION_ERROR)
-    fail ("expected %s, got error: %s", diode_msg_type_name (type),
-        err->message);
-  fail_unless_equals_int (r, DIODE_SESSION_MESSAGE);
-  fail_unless_equals_string (diode_msg_type_name (m->type),
-      diode_msg_type_name (type));
-}
-
-static void
-expect_type (DiodeSession * s, DiodeMsgType type)
-{
-  DiodeMsg m;
-
-  expect_msg (s, type, &m);
-  diode_msg_clear (&m);
-}
-
-static gchar *
-next_fails (DiodeSession * s, guint code)
-{
-  DiodeMsg m;
-  GError *err = NULL;
-  gchar *text;
-
-  fail_unless_equals_int (diode_session_next (s, &m, &err),
-      DIODE_SESSION_ERROR);
-  fail_unless (g_error_matches (err, DIODE_PROTOCOL_ERROR, code),
-      "code %d, expected %u: %s", err->code, code, err->message);
-  fail_unless_equals_int (diode_session_get_state (s), DIODE_SESSION_CLOSED);
-  text = g_strdup (err->message);
-  GST_INFO ("%s", text);
-  g_error_free (err);
-  return text;
-}
 
 static void
 expect_fails (DiodeSession * s, guint code)

@@ -6,77 +6,15 @@
 #include <string.h>
 
 #include "diode-session.h"
+#include "sessioncheck.h"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 
-/* Feeds @frame (consumed) in one piece. */
-static void
-feed (DiodeSession * s, GBytes * frame)
-{
-  gsize size;
-  const guint8 *d = g_bytes_get_data (frame, &size);
 
-  diode_session_feed (s, d, size);
-  g_bytes_unref (frame);
-}
 
-static void
-expect_need_more (DiodeSession * s)
-{
-  DiodeMsg m;
-  GError *err = NULL;
-  DiodeSessionResult r = diode_session_next (s, &m, &err);
 
-  if (r == DIODE_SESSION_ERROR)
-    fail ("expected NEED_MORE, got error: %s", err->message);
-  fail_unless_equals_int (r, DIODE_SESSION_NEED_MORE);
-  fail_unless (err == NULL);
-}
 
-/* Expects a message of @type; the caller clears @m. */
-static void
-expect_msg (DiodeSession * s, DiodeMsgType type, DiodeMsg * m)
-{
-  GError *err = NULL;
-  DiodeSessionResult r = diode_session_next (s, m, &err);
-
-  if (r == DIODE_SESSION_ERROR)
-    fail ("expected %s, got error: %s", diode_msg_type_name (type),
-        err->message);
-  fail_unless_equals_int (r, DIODE_SESSION_MESSAGE);
-  fail_unless_equals_string (diode_msg_type_name (m->type),
-      diode_msg_type_name (type));
-}
-
-static void
-expect_type (DiodeSession * s, DiodeMsgType type)
-{
-  DiodeMsg m;
-
-  expect_msg (s, type, &m);
-  diode_msg_clear (&m);
-}
-
-/* Expects an ERROR result with @code; returns its message. */
-static gchar *
-next_fails (DiodeSession * s, guint code)
-{
-  DiodeMsg m;
-  GError *err = NULL;
-  DiodeSessionResult r = diode_session_next (s, &m, &err);
-  gchar *text;
-
-  fail_unless_equals_int (r, DIODE_SESSION_ERROR);
-  fail_unless (err != NULL);
-  fail_unless (err->domain == DIODE_PROTOCOL_ERROR);
-  fail_unless_equals_int (err->code, code);
-  fail_unless (m.frame == NULL && m.stream == NULL && m.payload == NULL);
-  fail_unless_equals_int (diode_session_get_state (s), DIODE_SESSION_CLOSED);
-  text = g_strdup (err->message);
-  g_error_free (err);
-  return text;
-}
 
 static void
 expect_fails (DiodeSession * s, guint code)
