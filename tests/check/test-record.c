@@ -392,6 +392,104 @@ GST_START_TEST (test_store_unusable_live_goes_on)
 
 GST_END_TEST;
 
+static void
+rm_tree (const gchar * path)
+{
+  GDir *d = g_dir_open (path, 0, NULL);
+  const gchar *n;
+
+  if (d) {
+    while ((n = g_dir_read_name (d))) {
+      gchar *child = g_build_filename (path, n, NULL);
+
+      rm_tree (child);
+      g_free (child);
+    }
+    g_dir_close (d);
+    g_rmdir (path);
+  } else {
+    g_unlink (path);
+  }
+}
+
+/* The store fails while the relay runs (its directory replaced by a file:
+ * even root cannot create in it): the failure is noticed (stats healthy
+ * false with the reason), later RECORD publishers hear UNAVAILABLE, and a
+ * stream that was being recorded goes on live for its viewers. */
+GST_START_TEST (test_store_fails_later)
+{
+  gchar *top = tmp_store ();
+  gchar *dir = g_build_filename (top, "store", NULL);
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *a = raw_open (relay, 0, "pub.pem");
+  RawClient *b = raw_open (relay, 0, "pub.pem");
+  RawClient *c = raw_open (relay, 0, "pub.pem");
+  RawClient *v = raw_open (relay, 0, "viewer.pem");
+  DiodeMsg m = { 0 };
+  guint8 state = 0xff;
+  guint64 next, last, seq = 0;
+  gint64 end;
+  JsonNode *root = NULL;
+  JsonObject *so;
+  GstCheckLogFilter *filter;
+
+  next = publish3 (a, "cam", DIODE_PUBLISH_RECORD, &state);
+  fail_unless_equals_int (state, DIODE_STORE_RECORDING);
+  last = send_gops (a, next, 2, 10, 256);
+  fail_unless (fixture_wait_last_seq (relay, "cam", last, 5000));
+  /* STORED: what was queued so far (its meta included) is on disk */
+  raw_expect_next (a, DIODE_MSG_STORED, &m, "STORED");
+  diode_msg_clear (&m);
+
+  rm_tree (dir);
+  fail_unless (g_file_set_contents (dir, "not a directory", -1, NULL));
+  /* the store's one clear line about it is expected (not a test failure) */
+  filter = gst_check_add_log_filter (NULL, G_LOG_LEVEL_WARNING,
+      g_regex_new ("^store: .* failed", 0, 0, NULL),
+      NULL, NULL, NULL);
+  /* a new recording needs a new stream directory: the write fails */
+  publish3 (b, "dog", DIODE_PUBLISH_RECORD, &state);
+  end = deadline_in (10000);
+  for (;;) {
+    so = stats_store (relay, &root);
+    if (!json_object_get_boolean_member (so, "healthy"))
+      break;
+    json_node_unref (root);
+    fail_unless (g_get_monotonic_time () < end, "the store never failed");
+  }
+  fail_unless (json_object_get_string_member (so, "error") != NULL);
+  json_node_unref (root);
+  publish3 (c, "eel", DIODE_PUBLISH_RECORD, &state);
+  fail_unless_equals_int (state, DIODE_STORE_UNAVAILABLE);
+
+  /* the recorded stream goes on live */
+  hello3 (v, DIODE_ROLE_VIEWER);
+  raw_send_frame (v, diode_msg_encode_subscribe ("cam", 0, 5000));
+  raw_expect_next (v, DIODE_MSG_SUBSCRIBE_OK, &m, "SUBSCRIBE_OK");
+  diode_msg_clear (&m);
+  next = last + 1;
+  last = send_gops (a, next, 3, 10, 256);
+  while (seq < last) {
+    fail_unless (raw_next (v, &m, RAW_IO_MS) == RAW_READ_MSG,
+        "live frames stopped after seq %" G_GUINT64_FORMAT, seq);
+    if (m.type == DIODE_MSG_MEDIA)
+      seq = m.seq;
+    diode_msg_clear (&m);
+  }
+
+  raw_free (v, FALSE);
+  raw_free (c, FALSE);
+  raw_free (b, FALSE);
+  raw_free (a, FALSE);
+  relay_free (relay);
+  gst_check_remove_log_filter (filter);
+  rm_tree (top);
+  g_free (dir);
+  g_free (top);
+}
+
+GST_END_TEST;
+
 /* Polls until @relay's store has nothing queued (its writer took it all). */
 static void
 wait_queue_empty (DiodeRelay * relay)
@@ -710,6 +808,7 @@ record_suite (void)
   tcase_add_test (tc, test_record_chunks_reach_store);
   tcase_add_test (tc, test_no_record_not_stored);
   tcase_add_test (tc, test_store_unusable_live_goes_on);
+  tcase_add_test (tc, test_store_fails_later);
   tcase_add_test (tc, test_upload_paced_by_store);
   tcase_add_test (tc, test_live_record_drops_with_discont);
   tcase_add_test (tc, test_owner_and_seq_across_restart);
