@@ -636,6 +636,47 @@ GST_START_TEST (test_live_record_drops_with_discont)
 
 GST_END_TEST;
 
+/* The highest seq @relay's store holds of @key (its index, any thread). */
+static guint64
+stored_last (DiodeRelay * relay, const gchar * key)
+{
+  DiodeSpan spans[DIODE_MAX_SPANS];
+  guint n = diode_store_get_spans (relay->store, key, spans, DIODE_MAX_SPANS);
+
+  return n ? spans[n - 1].last_seq : 0;
+}
+
+/* A publisher that vanishes without EOS: the chunk the ring still had
+ * open is stored at once (its session is over), not when the stream is
+ * forgotten after the grace. */
+GST_START_TEST (test_vanished_publisher_open_chunk_stored)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, "grace-ms", 60000,
+      NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  guint64 next, last;
+  gint64 end;
+
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, NULL);
+  last = send_gops (p, next, 3, 10, 256);
+  send_media (p, last + 1, TRUE, 256);
+  send_media (p, last + 2, FALSE, 256);
+  fail_unless (fixture_wait_last_seq (relay, "cam", last + 2, 5000));
+  raw_free (p, TRUE);
+  end = deadline_in (5000);
+  while (stored_last (relay, "cam") != last + 2) {
+    fail_unless (g_get_monotonic_time () < end, "the open chunk was not "
+        "stored: the store holds up to %" G_GUINT64_FORMAT,
+        stored_last (relay, "cam"));
+    g_usleep (20 * 1000);
+  }
+  relay_free (relay);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 /* A relay restarted on the same directory: the stored name keeps its
  * owner (another identity's PUBLISH is refused, 102), the finished
  * recording is known (relay_record_lookup, for replay), and its owner's
@@ -695,6 +736,10 @@ GST_START_TEST (test_owner_and_seq_across_restart)
   relay_free (relay);
 
   st = store_open (dir);
+  fail_unless (diode_store_get_meta (st, "cam", &meta));
+  fail_unless_equals_string (meta.name, "Cam");
+  fail_unless (meta.finished);
+  diode_store_meta_clear (&meta);
   store_walk (st, "cam", &w);
   fail_unless_equals_int (w.chunks, 5);
   fail_unless_equals_uint64 (w.media, last);
@@ -811,6 +856,7 @@ record_suite (void)
   tcase_add_test (tc, test_store_fails_later);
   tcase_add_test (tc, test_upload_paced_by_store);
   tcase_add_test (tc, test_live_record_drops_with_discont);
+  tcase_add_test (tc, test_vanished_publisher_open_chunk_stored);
   tcase_add_test (tc, test_owner_and_seq_across_restart);
   tcase_add_test (tc, test_policy_reaches_meta);
   tcase_add_test (tc, test_record_stats);
