@@ -244,10 +244,10 @@ relay_record_state (Stream * s)
 /* who may publish a stored name */
 
 gboolean
-relay_record_may_publish (Conn * c, const gchar * name, gchar ** why)
+relay_record_owner_allows (DiodeRelay * r, const gchar * name,
+    const gchar * owner, gchar ** why)
 {
-  DiodeRelay *r = c->relay;
-  gchar *key;
+  gchar *key, *shown;
   RelayRec *rec;
   gboolean ok = TRUE;
 
@@ -255,18 +255,30 @@ relay_record_may_publish (Conn * c, const gchar * name, gchar ** why)
     return TRUE;
   key = diode_name_key (name, NULL);
   rec = key ? g_hash_table_lookup (r->recordings, key) : NULL;
-  if (rec && rec->known && !rec->meta_ok) {
+  if (!rec || !rec->known) {
+    g_free (key);
+    return TRUE;
+  }
+  shown = diode_name_escape (name);
+  if (!rec->meta_ok) {
     *why = g_strdup_printf ("stream name '%s' is a recording stored on this "
-        "relay whose owner cannot be read; nobody may publish it", name);
+        "relay whose owner cannot be read; nobody may publish it", shown);
     ok = FALSE;
-  } else if (rec && rec->known && rec->meta.owner && (!c->address
-          || g_ascii_strcasecmp (rec->meta.owner, c->address))) {
+  } else if (rec->meta.owner && (!owner
+          || g_ascii_strcasecmp (rec->meta.owner, owner))) {
     *why = g_strdup_printf ("stream name '%s' is a recording stored on this "
-        "relay for %s", name, rec->meta.owner);
+        "relay for %s", shown, rec->meta.owner);
     ok = FALSE;
   }
+  g_free (shown);
   g_free (key);
   return ok;
+}
+
+gboolean
+relay_record_may_publish (Conn * c, const gchar * name, gchar ** why)
+{
+  return relay_record_owner_allows (c->relay, name, c->address, why);
 }
 
 /* ------------------------------------------------------------------------ */

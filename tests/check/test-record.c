@@ -755,6 +755,72 @@ GST_START_TEST (test_owner_and_seq_across_restart)
 
 GST_END_TEST;
 
+/* @relay's stats snapshot mentions @needle (TRUE) or not, within 10 s. */
+static void
+wait_stats_says (DiodeRelay * relay, const gchar * needle, gboolean want)
+{
+  gint64 end = deadline_in (10000);
+  gchar *json = NULL;
+
+  for (;;) {
+    json = diode_relay_get_stats_json (relay);
+    if ((json && strstr (json, needle) != NULL) == want)
+      break;
+    fail_if (g_get_monotonic_time () > end, "stats %s '%s': %s", want ?
+        "never show" : "still show", needle, json ? json : "(none)");
+    g_free (json);
+    g_usleep (50 * 1000);
+  }
+  g_free (json);
+}
+
+/* A listed child relay claiming a stored name for another owner (its
+ * ANNOUNCE) is not believed, as a local PUBLISH would be refused; its
+ * claim of a free name is. */
+GST_START_TEST (test_child_claim_of_stored_name_ignored)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem"), *c;
+  gchar *child = raw_key_address ("child.pem");
+  const gchar *path[] = { child, NULL };
+  DiodeMsg m = { 0 };
+  guint64 next, last;
+
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, NULL);
+  last = send_gops (p, next, 2, 10, 256);
+  raw_send_frame (p, diode_msg_encode_eos (last));
+  wait_stored_final (p, 10000, NULL);
+  raw_free (p, FALSE);
+  relay_free (relay);
+
+  relay = relay_with ("store-dir", dir, NULL);
+  fixture_relay_conf_add (relay, "relays", "children", child);
+  c = raw_open (relay, 0, "child.pem");
+  raw_send_frame (c, diode_msg_encode_hello (1, 2, DIODE_ROLE_RELAY,
+          "record-test/0"));
+  raw_expect_next (c, DIODE_MSG_WELCOME, &m, "relay HELLO");
+  diode_msg_clear (&m);
+  c->version = 2;
+  c->role = DIODE_ROLE_RELAY;
+  raw_send_frame (c, diode_msg_encode_link ());
+  raw_expect_next (c, DIODE_MSG_LINK_OK, &m, "LINK");
+  diode_msg_clear (&m);
+  raw_send_frame (c, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE,
+          "cam", child, DIODE_ACCESS_PUBLIC, NULL, NULL, path));
+  raw_send_frame (c, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE,
+          "dog", child, DIODE_ACCESS_PUBLIC, NULL, NULL, path));
+  wait_stats_says (relay, "\"dog\"", TRUE);
+  wait_stats_says (relay, "\"cam\"", FALSE);
+
+  raw_free (c, FALSE);
+  relay_free (relay);
+  g_free (child);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 /* POLICY during a recording reaches the stored meta: the recording is
  * watched under the policy in force. */
 GST_START_TEST (test_policy_reaches_meta)
@@ -858,6 +924,7 @@ record_suite (void)
   tcase_add_test (tc, test_live_record_drops_with_discont);
   tcase_add_test (tc, test_vanished_publisher_open_chunk_stored);
   tcase_add_test (tc, test_owner_and_seq_across_restart);
+  tcase_add_test (tc, test_child_claim_of_stored_name_ignored);
   tcase_add_test (tc, test_policy_reaches_meta);
   tcase_add_test (tc, test_record_stats);
   return s;
