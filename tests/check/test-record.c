@@ -897,6 +897,8 @@ GST_START_TEST (test_record_stats)
   fail_unless_equals_string (json_object_get_string_member (so, "dir"), dir);
   fail_unless (json_object_get_int_member (so, "bytes") > 0);
   fail_unless (json_object_has_member (so, "queued"));
+  fail_unless_equals_int (json_object_get_int_member (so, "streams"), 1);
+  fail_unless (json_object_get_int_member (so, "chunks") >= 3);
   streams = json_object_get_array_member (json_node_get_object (root),
       "streams");
   s = json_array_get_object_element (streams, 0);
