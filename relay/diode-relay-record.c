@@ -343,7 +343,6 @@ static void
 rec_send_stored (RelayRec * rec, gboolean final)
 {
   Conn *c = rec->conn;
-
   GError *err = NULL;
 
   if (!c || c->dead || c->phase != CONN_OPEN
@@ -736,7 +735,6 @@ relay_record_publish (DiodeRelay * r, Stream * s, Conn * c, guint32 pubflags)
   c->rec = rec;
   s->rec = rec;
   g_clear_pointer (&rec->open, diode_chunk_unref);
-  r->store_failed_logged = FALSE;
   relay_log (r, RELAY_LOG_STORE, "'%s' is recorded to %s%s", s->name,
       r->store_dir, rec->upload ? " (upload: paced by the store)" : "");
   return DIODE_STORE_RECORDING;
