@@ -761,6 +761,18 @@ relay_record_tick (DiodeRelay * r, gint64 now)
   }
 }
 
+gchar *
+relay_record_stats_text (Stream * s)
+{
+  RelayRec *rec = s->rec;
+
+  if (!rec)
+    return g_strdup ("");
+  return g_strdup_printf (", recorded: stored up to seq %" G_GUINT64_FORMAT
+      ", %" G_GUINT64_FORMAT " bytes, %" G_GUINT64_FORMAT " chunks lost",
+      rec->stored_seq, rec->stored_bytes, rec->dropped);
+}
+
 void
 relay_record_stats_stream (JsonBuilder * b, Stream * s)
 {
