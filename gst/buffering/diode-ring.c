@@ -394,9 +394,9 @@ find_by_key (DiodeRing *r, ChunkKey key, guint64 target, guint snap)
     k = key (c);
     if (!oldest)
       oldest = c;
-    if (k <= target) {
+    if (k <= target)
       before = c;
-    } else if (!after) {
+    if (k >= target) {
       after = c;
       break;
     }
