@@ -243,7 +243,7 @@ relay_replay_init (DiodeRelay * r)
   r->replays = g_hash_table_new (NULL, NULL);
   r->fetches = g_hash_table_new (NULL, NULL);
   g_queue_init (&r->replay_waiting);
-  r->replay_max_bytes = REPLAY_MAX_BYTES_DEFAULT;
+  r->replay_max_bytes = DIODE_RELAY_DEFAULT_REPLAY_BYTES;
 }
 
 void
@@ -569,7 +569,9 @@ replay_try_ring (Replay * rp, gboolean store_done)
   guint64 seq = rp->next_seq;
   gboolean gap = FALSE;
 
-  if (!s || !s->ring || rp->cur || rp->ahead)
+  /* Only a live stream's ring: an ended one is wholly in the store (its
+   * open chunk went there at EOS), and its Stream may go any time. */
+  if (!stream_live_here (s) || rp->cur || rp->ahead)
     return FALSE;
   if (!diode_ring_find_seq (s->ring, seq, &at, &index)) {
     /* The store ended before the ring starts (it missed chunks: a full
@@ -834,6 +836,28 @@ relay_replay_tick (DiodeRelay * r, gint64 now)
       replay_maybe_read (rp);
   }
   g_ptr_array_unref (again);
+}
+
+/* The "replay" member of the stats (docs/stats.md). */
+void
+relay_replay_stats (JsonBuilder * b, DiodeRelay * r)
+{
+  json_builder_set_member_name (b, "replay");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "viewers");
+  json_builder_add_int_value (b, g_hash_table_size (r->replays));
+  json_builder_set_member_name (b, "fetches");
+  json_builder_add_int_value (b, g_hash_table_size (r->fetches));
+  json_builder_set_member_name (b, "bytes");
+  json_builder_add_int_value (b, (gint64) r->replay_bytes);
+  json_builder_set_member_name (b, "max_bytes");
+  json_builder_add_int_value (b, (gint64) MIN (r->replay_max_bytes,
+          (guint64) G_MAXINT64));
+  json_builder_set_member_name (b, "waiting");
+  json_builder_add_int_value (b, g_queue_get_length (&r->replay_waiting));
+  json_builder_set_member_name (b, "damaged");
+  json_builder_add_int_value (b, (gint64) r->replay_damaged);
+  json_builder_end_object (b);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1173,7 +1197,9 @@ fetch_read (Fetch * f)
   guint index;
 
   f->reading = TRUE;
-  if (s && diode_ring_find_seq (s->ring, f->next_seq, &at, &index)) {
+  /* a live stream's ring first (an ended one is wholly in the store) */
+  if (stream_live_here (s)
+      && diode_ring_find_seq (s->ring, f->next_seq, &at, &index)) {
     DiodeStoredChunk *ch = fetch_from_ring (s, f->next_seq);
 
     if (ch) {
@@ -1253,10 +1279,11 @@ fetch_next_frame (Conn * c)
     if (f->index < ch->frames->len)
       return g_bytes_ref (g_ptr_array_index (ch->frames, f->index++));
     f->next_seq = ch->hdr.last_seq + 1;
-    replay_release (r, ch);
-    f->cur = NULL;
+    /* after the stream's EOS nothing more can come */
     if (ch->hdr.flags & DIODE_CHUNK_EOS)
       f->next_seq = MAX (f->next_seq, f->to_seq + 1);
+    f->cur = NULL;
+    replay_release (r, ch);
   }
 }
 
