@@ -546,17 +546,19 @@ tmp_store (void)
   return dir;
 }
 
-/* A v3 publisher of @name with @pubflags; returns next_seq. */
+/* A v3 publisher of @name with @pubflags and a policy; returns next_seq. */
 static guint64
-publish3 (RawClient * c, const gchar * name, guint32 pubflags)
+publish3_policy (RawClient * c, const gchar * name, guint32 pubflags,
+    DiodeAccess access, const gchar * const *allow)
 {
   DiodePublishArgs a = { 0 };
   DiodeMsg m = { 0 };
   guint64 next;
 
   a.stream = name;
-  a.access = DIODE_ACCESS_PUBLIC;
+  a.access = access;
   a.fleet = "";
+  a.allow = allow;
   a.pubflags = pubflags;
   hello_v (c, DIODE_ROLE_PUBLISHER, 3);
   raw_send_frame (c, diode_msg_encode_publish_args (&a, 3,
@@ -567,6 +569,12 @@ publish3 (RawClient * c, const gchar * name, guint32 pubflags)
   diode_msg_clear (&m);
   raw_send_frame (c, diode_msg_encode_caps (CAPS_STR));
   return next;
+}
+
+static guint64
+publish3 (RawClient * c, const gchar * name, guint32 pubflags)
+{
+  return publish3_policy (c, name, pubflags, DIODE_ACCESS_PUBLIC, NULL);
 }
 
 /* Reads STORED until one says @seq (or final) is durable. */
@@ -736,6 +744,7 @@ GST_START_TEST (test_store_to_ring_no_gap)
       (guint64) 8000, NULL);
   RawClient *p = raw_open (relay, 0, "pub.pem");
   RawClient *v = raw_open (relay, 0, "viewer.pem");
+  DiodeMsg m = { 0 };
   gchar *json;
 
   fail_unless_equals_uint64 (publish3 (p, "cam", DIODE_PUBLISH_RECORD), 1);
@@ -743,6 +752,16 @@ GST_START_TEST (test_store_to_ring_no_gap)
   wait_stored (p, 55, FALSE);   /* chunks up to 51..55 are durable */
 
   hello_v (v, DIODE_ROLE_VIEWER, 3);
+  /* the stored spans and the ring's overlap: one span, to the live edge */
+  raw_send_frame (v, diode_msg_encode_range ("cam", 0));
+  next_msg (v, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_RANGE_OK);
+  fail_unless_equals_int (m.stream_state, DIODE_STREAM_LIVE_RECORDED);
+  fail_unless_equals_int (m.n_spans, 1);
+  fail_unless_equals_uint64 (m.spans[0].first_seq, 1);
+  fail_unless_equals_uint64 (m.spans[0].last_seq, 60);
+  fail_unless_equals_uint64 (m.spans[0].end_time, 600 * MS);
+  diode_msg_clear (&m);
   raw_send_frame (v, subscribe_at ("cam", DIODE_START_EARLIEST, 0, 0));
   fail_unless_equals_uint64 (expect_play (v, 1, 60,
           DIODE_STREAM_LIVE_RECORDED), 10 * MS);
@@ -984,6 +1003,81 @@ GST_START_TEST (test_store_memory_bounded)
 
 GST_END_TEST;
 
+/* A finished private recording, its publisher gone: the stored meta's
+ * policy decides, exactly as SUBSCRIBE would (after a restart too): a
+ * stranger gets 102 for RANGE, FETCH and SUBSCRIBE (with a start or LIVE);
+ * the allowed viewer plays it and is not told the allowlist; an untrusted
+ * relay gets 102, a trusted one the full allowlist. */
+GST_START_TEST (test_store_policy)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  gchar *friend = raw_key_address ("friend.pem");
+  gchar *relay2 = raw_key_address ("relay2.pem");
+  const gchar *allow[] = { friend, NULL };
+  RawClient *v, *ok, *rl;
+  DiodeMsg m = { 0 };
+
+  fail_unless_equals_uint64 (publish3_policy (p, "secret",
+          DIODE_PUBLISH_RECORD | DIODE_PUBLISH_UPLOAD, DIODE_ACCESS_PRIVATE,
+          allow), 1);
+  send_range (p, 1, 10, 5);
+  raw_send_frame (p, diode_msg_encode_eos (10));
+  wait_stored (p, 10, TRUE);
+  raw_free (p, FALSE);
+  relay_free (relay);
+  relay = relay_with ("store-dir", dir, NULL);
+
+  v = raw_open (relay, 0, "stranger.pem");
+  hello_v (v, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (v, diode_msg_encode_range ("secret", 0));
+  raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "RANGE", NULL);
+  raw_send_frame (v, diode_msg_encode_fetch ("secret", 1, 10, 0));
+  raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "FETCH", NULL);
+  raw_send_frame (v, subscribe_at ("secret", DIODE_START_EARLIEST, 0, 0));
+  raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "SUBSCRIBE start",
+      NULL);
+  raw_send_frame (v, subscribe_at ("secret", DIODE_START_LIVE, 0, 0));
+  raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "SUBSCRIBE live",
+      NULL);
+  raw_free (v, FALSE);
+
+  ok = raw_open (relay, 0, "friend.pem");
+  hello_v (ok, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (ok, diode_msg_encode_range ("secret", 0));
+  next_msg (ok, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_RANGE_OK);
+  fail_unless_equals_int (m.access, DIODE_ACCESS_PRIVATE);
+  fail_unless (m.allow == NULL || m.allow[0] == NULL);
+  diode_msg_clear (&m);
+  raw_send_frame (ok, subscribe_at ("secret", DIODE_START_LIVE, 0, 0));
+  expect_play (ok, 1, 1, DIODE_STREAM_RECORDING);
+  expect_rest_and_eos (ok, 2, 10);
+  raw_free (ok, FALSE);
+
+  rl = raw_open (relay, 0, "relay2.pem");
+  hello_v (rl, DIODE_ROLE_RELAY, 3);
+  raw_send_frame (rl, diode_msg_encode_range ("secret", 0));
+  raw_expect_error_says (rl, DIODE_ERR_NOT_AUTHORIZED, "untrusted relay",
+      "trusted", NULL);
+  fixture_relay_conf_add (relay, "relays", "trusted", relay2);
+  raw_send_frame (rl, diode_msg_encode_range ("secret", 0));
+  next_msg (rl, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_RANGE_OK);
+  fail_unless (m.allow && m.allow[0] && !m.allow[1]);
+  fail_unless_equals_string (m.allow[0], friend);
+  diode_msg_clear (&m);
+  raw_free (rl, FALSE);
+
+  relay_free (relay);
+  g_free (friend);
+  g_free (relay2);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 replay_suite (void)
 {
@@ -1006,6 +1100,7 @@ replay_suite (void)
   tcase_add_test (tc, test_store_to_ring_no_gap);
   tcase_add_test (tc, test_store_damaged_chunk_skipped);
   tcase_add_test (tc, test_store_memory_bounded);
+  tcase_add_test (tc, test_store_policy);
   return s;
 }
 
