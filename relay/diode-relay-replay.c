@@ -1061,6 +1061,7 @@ struct _Fetch {
   gboolean    reading;
   gboolean    sent_any;
   gboolean    ended;            /* FETCH_END handed to conn_flush */
+  guint64     damaged_seq;      /* a damaged chunk was skipped there */
 };
 
 static void fetch_read (Fetch * f);
@@ -1086,13 +1087,32 @@ fetch_conn_gone (Conn * c)
   }
 }
 
-/* The FETCH_END frame; the Fetch is over. */
+/* The FETCH_END frame; the Fetch is over. A FETCH that found only a
+ * damaged chunk is answered ERROR 106 instead (docs/protocol.md: "a damaged
+ * chunk with no other copy"), so a relay fetching it asks elsewhere. */
 static GBytes *
 fetch_end (Fetch * f, guint8 status)
 {
   Conn *c = f->conn;
   GError *err = NULL;
-  GBytes *b = diode_msg_encode_fetch_end (f->next_seq, status);
+  GBytes *b;
+
+  if (!f->sent_any && f->damaged_seq) {
+    gchar *text = g_strdup_printf ("the stored chunk of '%s' at seq %"
+        G_GUINT64_FORMAT " is damaged and this relay has no other copy",
+        f->name, f->damaged_seq);
+
+    b = diode_msg_encode_error (DIODE_ERR_STORE_FAILED, text);
+    g_free (text);
+    if (!diode_session_sent (c->session, DIODE_MSG_ERROR,
+            DIODE_ERR_STORE_FAILED, &err)) {
+      g_warning ("session refused ERROR 106: %s", err->message);
+      g_clear_error (&err);
+    }
+    fetch_free (c->relay, f);
+    return b;
+  }
+  b = diode_msg_encode_fetch_end (f->next_seq, status);
 
   if (!diode_session_sent (c->session, DIODE_MSG_FETCH_END, 0, &err)) {
     g_warning ("session refused FETCH_END: %s", err->message);
@@ -1158,6 +1178,8 @@ fetch_on_chunk (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
   if (!ch && g_error_matches (error, DIODE_STORE_ERROR,
           DIODE_STORE_ERROR_DAMAGED)) {
     /* Never served: the next good chunk comes with DISCONT. */
+    if (!f->damaged_seq)
+      f->damaged_seq = f->next_seq;
     r->replay_damaged++;
     relay_log (r, RELAY_LOG_STREAM, "'%s': the stored chunk at seq %"
         G_GUINT64_FORMAT " is damaged; FETCH by %s skips it", f->name,
