@@ -1085,6 +1085,128 @@ GST_START_TEST (test_store_policy)
 
 GST_END_TEST;
 
+/* Stream headers: a recording that starts with two STREAMHEADER frames.
+ * A replay from its second chunk gets CAPS, both header frames, then the
+ * chunk: byte for byte the frames FETCH returns for that stored chunk. */
+GST_START_TEST (test_store_prelude_exact)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  RawClient *v = raw_open (relay, 0, "viewer.pem");
+  RawClient *f = raw_open (relay, 0, "viewer.pem");
+  GPtrArray *fetched = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      g_bytes_unref);
+  DiodeMsg m = { 0 };
+  guint64 s;
+  guint i, n_frames = 0;
+
+  fail_unless_equals_uint64 (publish3 (p, "hdr", DIODE_PUBLISH_RECORD
+          | DIODE_PUBLISH_UPLOAD), 1);
+  for (s = 1; s <= 2; s++)
+    raw_send_frame (p, diode_msg_encode_media (s, DIODE_TIME_NONE,
+            DIODE_TIME_NONE, DIODE_TIME_NONE, 0, 0,
+            DIODE_MEDIA_STREAMHEADER, (const guint8 *) "header", 6));
+  for (s = 3; s <= 22; s++)     /* keyframes at 3, 8, 13, 18 */
+    raw_send_frame (p, media_frame (s, (s - 3) % 5 == 0));
+  raw_send_frame (p, diode_msg_encode_eos (22));
+  wait_stored (p, 22, TRUE);
+  raw_free (p, FALSE);
+
+  /* the stored chunk of seqs 8..12, as FETCH gives it */
+  hello_v (f, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (f, diode_msg_encode_fetch ("hdr", 8, 12, 0));
+  next_msg (f, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_CHUNK);
+  fail_unless_equals_uint64 (m.chunk.first_seq, 8);
+  fail_unless_equals_int (m.chunk.n_prelude, 3);        /* CAPS + 2 headers */
+  n_frames = m.chunk.n_frames;
+  diode_msg_clear (&m);
+  for (i = 0; i < n_frames; i++) {
+    next_msg (f, &m);
+    g_ptr_array_add (fetched, g_bytes_ref (m.frame));
+    diode_msg_clear (&m);
+  }
+  raw_expect_next (f, DIODE_MSG_FETCH_END, &m, "FETCH_END");
+  diode_msg_clear (&m);
+
+  hello_v (v, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (v, subscribe_at ("hdr", DIODE_START_TIME, 80 * MS,
+          DIODE_SNAP_BEFORE));
+  next_msg (v, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_SUBSCRIBE_OK);
+  fail_unless_equals_uint64 (m.seq, 8);
+  fail_unless_equals_uint64 (m.start_time, 80 * MS);
+  diode_msg_clear (&m);
+  for (i = 0; i < fetched->len; i++) {
+    next_msg (v, &m);
+    fail_unless (g_bytes_equal (m.frame, fetched->pdata[i]),
+        "frame %u of the replay differs from the stored chunk", i);
+    diode_msg_clear (&m);
+  }
+  /* the next chunk without its prelude */
+  expect_rest_and_eos (v, 13, 22);
+
+  g_ptr_array_unref (fetched);
+  raw_free (v, FALSE);
+  raw_free (f, FALSE);
+  relay_free (relay);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* Per FETCH at most 32 MiB of frames: chunks of one 1 MiB frame each come
+ * as 31 (32 would pass the cap) then FETCH_END MORE; the rest after. */
+GST_START_TEST (test_fetch_byte_cap)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay;
+  RawClient *v;
+  GArray *seqs = g_array_new (FALSE, FALSE, sizeof (guint64));
+  GArray *hdrs;
+  guint64 next, total = 0;
+  guint8 status;
+  guint i;
+
+  payload_size = 1024 * 1024;
+  relay = relay_with ("store-dir", dir, NULL);
+  {
+    RawClient *p = raw_open (relay, 0, "pub.pem");
+
+    fail_unless_equals_uint64 (publish3 (p, "big", DIODE_PUBLISH_RECORD
+            | DIODE_PUBLISH_UPLOAD), 1);
+    send_range (p, 1, 34, 1);
+    raw_send_frame (p, diode_msg_encode_eos (34));
+    wait_stored (p, 34, TRUE);
+    raw_free (p, FALSE);
+  }
+  v = raw_open (relay, 0, "viewer.pem");
+  hello_v (v, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (v, diode_msg_encode_fetch ("big", 1, 34, 0));
+  hdrs = read_fetch (v, seqs, &next, &status);
+  fail_unless_equals_int (status, DIODE_FETCH_MORE);
+  fail_unless_equals_int (hdrs->len, 31);
+  for (i = 0; i < hdrs->len; i++)
+    total += g_array_index (hdrs, DiodeChunkHeader, i).bytes;
+  fail_unless (total <= DIODE_FETCH_MAX_BYTES);
+  fail_unless_equals_uint64 (next, 32);
+  g_array_unref (hdrs);
+  raw_send_frame (v, diode_msg_encode_fetch ("big", next, 34, 0));
+  hdrs = read_fetch (v, seqs, &next, &status);
+  fail_unless_equals_int (status, DIODE_FETCH_DONE);
+  fail_unless_equals_int (hdrs->len, 3);
+  fail_unless_equals_int (seqs->len, 34);
+  g_array_unref (hdrs);
+  g_array_unref (seqs);
+  raw_free (v, FALSE);
+  relay_free (relay);
+  payload_size = 64;
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 replay_suite (void)
 {
@@ -1108,6 +1230,8 @@ replay_suite (void)
   tcase_add_test (tc, test_store_damaged_chunk_skipped);
   tcase_add_test (tc, test_store_memory_bounded);
   tcase_add_test (tc, test_store_policy);
+  tcase_add_test (tc, test_store_prelude_exact);
+  tcase_add_test (tc, test_fetch_byte_cap);
   return s;
 }
 
