@@ -453,6 +453,7 @@ struct _Replay {
 };
 
 static void replay_maybe_read (Replay * rp);
+static void fetch_resume (Fetch * f);
 static void replay_on_chunk (DiodeRelay * r, DiodeStoredChunk * ch,
     const GError * error, gpointer user_data);
 
@@ -475,13 +476,22 @@ replay_release (DiodeRelay * r, DiodeStoredChunk * ch)
   diode_stored_chunk_unref (ch);
   while (!g_queue_is_empty (&r->replay_waiting)
       && r->replay_bytes < r->replay_max_bytes) {
-    guint id = GPOINTER_TO_UINT (g_queue_pop_head (&r->replay_waiting));
-    Replay *w = g_hash_table_lookup (r->replays, GUINT_TO_POINTER (id));
+    gpointer id = g_queue_pop_head (&r->replay_waiting);
+    Replay *w = g_hash_table_lookup (r->replays, id);
+    Fetch *f = w ? NULL : g_hash_table_lookup (r->fetches, id);
 
-    if (!w)
-      continue;
-    w->queued = FALSE;
-    replay_maybe_read (w);
+    if (w) {
+      Conn *c = w->conn;
+
+      w->queued = FALSE;
+      replay_maybe_read (w);
+      /* it may have moved onto the ring: nothing else flushes it if the
+       * stream is quiet */
+      if (c && !c->replay && !c->dead)
+        conn_flush (c);
+    } else if (f) {
+      fetch_resume (f);
+    }
   }
 }
 
@@ -1061,6 +1071,7 @@ struct _Fetch {
   gboolean    reading;
   gboolean    sent_any;
   gboolean    ended;            /* FETCH_END handed to conn_flush */
+  gboolean    queued;           /* in r->replay_waiting (over the bound) */
   guint64     damaged_seq;      /* a damaged chunk was skipped there */
 };
 
@@ -1229,12 +1240,30 @@ fetch_read (Fetch * f)
       return;
     }
   }
+  /* the relay-wide bound, as for replay cursors */
+  if (r->replay_bytes >= r->replay_max_bytes && r->replay_bytes > 0) {
+    f->queued = TRUE;
+    g_queue_push_tail (&r->replay_waiting, GUINT_TO_POINTER (f->id));
+    return;
+  }
   if (f->local)
     relay_chunk_get_local (r, f->key, f->next_seq, fetch_on_chunk,
         GUINT_TO_POINTER (f->id));
   else
     relay_chunk_get (r, f->key, f->name, f->next_seq, fetch_on_chunk,
         GUINT_TO_POINTER (f->id));
+}
+
+/* Its turn under the replay bound came. */
+static void
+fetch_resume (Fetch * f)
+{
+  Conn *c = f->conn;
+
+  f->queued = FALSE;
+  fetch_read (f);
+  if (!f->reading && c && !c->dead)
+    conn_flush (c);
 }
 
 /* conn_flush: the next frame of a FETCH answer (a new ref), or NULL while

@@ -963,6 +963,27 @@ GST_START_TEST (test_store_memory_bounded)
   relay_free (relay);
 
   relay = relay_with ("store-dir", dir, "replay-bytes", (guint64) 1, NULL);
+  /* a stalled viewer holds the whole (one-byte) bound: a FETCH waits for
+   * it, and is answered once the viewer is gone */
+  slow = raw_open (relay, 4096, "viewer.pem");
+  hello_v (slow, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (slow, subscribe_at ("film", DIODE_START_EARLIEST, 0, 0));
+  next_msg (slow, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_SUBSCRIBE_OK);
+  diode_msg_clear (&m);
+  g_usleep (300 * 1000);
+  v[0] = raw_open (relay, 0, "viewer.pem");
+  hello_v (v[0], DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (v[0], diode_msg_encode_fetch ("film", 1, 5, 0));
+  fail_unless (raw_next (v[0], &m, 500) != RAW_READ_MSG,
+      "FETCH answered over the replay bound (%s)",
+      diode_msg_type_name (m.type));
+  diode_msg_clear (&m);
+  raw_free (slow, FALSE);
+  next_msg (v[0], &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_CHUNK);
+  diode_msg_clear (&m);
+  raw_free (v[0], FALSE);
   for (i = 0; i < 3; i++) {
     v[i] = raw_open (relay, 0, "viewer.pem");
     hello_v (v[i], DIODE_ROLE_VIEWER, 3);
