@@ -1228,6 +1228,100 @@ GST_START_TEST (test_fetch_byte_cap)
 
 GST_END_TEST;
 
+/* WALLCLOCK and BACK against the relay's receive times: four GOPs 200 ms
+ * apart (keyframes at 1, 6, 11, 16), their chunks' wall_us read from FETCH
+ * (the ring's, or the store's); then targets just after the third chunk's
+ * time land on it (BEFORE), on the fourth (AFTER), and BACK from now to
+ * the same instant lands on it too. @stored: with a store (a live
+ * recording), else the ring. */
+static void
+check_wall_starts (gboolean stored)
+{
+  gchar *dir = stored ? tmp_store () : NULL;
+  DiodeRelay *relay = stored ? relay_with ("store-dir", dir, NULL) :
+      relay_with (NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  RawClient *v = raw_open (relay, 0, "viewer.pem");
+  GArray *seqs = g_array_new (FALSE, FALSE, sizeof (guint64));
+  GArray *hdrs;
+  guint64 next, wall3, target;
+  guint8 status;
+  guint g;
+
+  if (stored) {
+    fail_unless_equals_uint64 (publish3 (p, "cam", DIODE_PUBLISH_RECORD), 1);
+  } else {
+    publish (p, "cam", DIODE_ACCESS_PUBLIC, NULL);
+  }
+  for (g = 0; g < 4; g++) {
+    send_range (p, 1 + 5 * g, 5 + 5 * g, 5);
+    g_usleep (200 * 1000);
+  }
+  send_range (p, 21, 21, 5);    /* closes the fourth chunk */
+  if (stored)
+    wait_stored (p, 20, FALSE);
+  else
+    fail_unless (fixture_wait_last_seq (relay, "cam", 21, 2000));
+
+  hello_v (v, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (v, diode_msg_encode_fetch ("cam", 1, 20, 0));
+  hdrs = read_fetch (v, seqs, &next, &status);
+  fail_unless_equals_int (hdrs->len, 4);
+  wall3 = g_array_index (hdrs, DiodeChunkHeader, 2).wall_us;
+  fail_unless (wall3 > g_array_index (hdrs, DiodeChunkHeader, 1).wall_us
+      + 100000, "chunks not 200 ms apart");
+  fail_unless (g_array_index (hdrs, DiodeChunkHeader, 3).wall_us > wall3
+      + 100000);
+  g_array_unref (hdrs);
+  raw_free (v, FALSE);
+
+  target = wall3 + 50000;       /* 50 ms into the third GOP */
+  v = raw_open (relay, 0, "viewer.pem");
+  hello_v (v, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (v, subscribe_at ("cam", DIODE_START_WALLCLOCK, target,
+          DIODE_SNAP_BEFORE));
+  expect_play (v, 11, 21, stored ? DIODE_STREAM_LIVE_RECORDED :
+      DIODE_STREAM_LIVE);
+  raw_free (v, FALSE);
+  v = raw_open (relay, 0, "viewer.pem");
+  hello_v (v, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (v, subscribe_at ("cam", DIODE_START_WALLCLOCK, target,
+          DIODE_SNAP_AFTER));
+  expect_play (v, 16, 21, stored ? DIODE_STREAM_LIVE_RECORDED :
+      DIODE_STREAM_LIVE);
+  raw_free (v, FALSE);
+  v = raw_open (relay, 0, "viewer.pem");
+  hello_v (v, DIODE_ROLE_VIEWER, 3);
+  /* BACK: ns from the relay's now back to the same instant (the few ms
+   * between this line and the relay's clock move it later, still inside
+   * the third GOP's 200 ms) */
+  raw_send_frame (v, subscribe_at ("cam", DIODE_START_BACK,
+          ((guint64) g_get_real_time () - target) * 1000,
+          DIODE_SNAP_BEFORE));
+  expect_play (v, 11, 21, stored ? DIODE_STREAM_LIVE_RECORDED :
+      DIODE_STREAM_LIVE);
+  raw_free (v, FALSE);
+
+  g_array_unref (seqs);
+  raw_free (p, FALSE);
+  relay_free (relay);
+  g_free (dir);
+}
+
+GST_START_TEST (test_ring_wall_starts)
+{
+  check_wall_starts (FALSE);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_store_wall_starts)
+{
+  check_wall_starts (TRUE);
+}
+
+GST_END_TEST;
+
 static Suite *
 replay_suite (void)
 {
@@ -1242,6 +1336,7 @@ replay_suite (void)
   tcase_add_test (tc, test_fetch_ring);
   tcase_add_test (tc, test_fetch_cap_more);
   tcase_add_test (tc, test_errors_and_access);
+  tcase_add_test (tc, test_ring_wall_starts);
   tc = tcase_create ("store");
   suite_add_tcase (s, tc);
   tcase_set_timeout (tc, 60);
@@ -1253,6 +1348,7 @@ replay_suite (void)
   tcase_add_test (tc, test_store_policy);
   tcase_add_test (tc, test_store_prelude_exact);
   tcase_add_test (tc, test_fetch_byte_cap);
+  tcase_add_test (tc, test_store_wall_starts);
   return s;
 }
 
