@@ -276,9 +276,12 @@ static void
 rec_fill_meta (RelayRec * rec, Stream * s, guint32 pubflags)
 {
   gchar **allow = stream_allow_list (s);
+  /* the name as first spelled stays (a later run may spell it otherwise) */
+  gchar *name = rec->known && rec->meta.name ? g_strdup (rec->meta.name) :
+      g_strdup (s->name);
 
   diode_store_meta_clear (&rec->meta);
-  rec->meta.name = g_strdup (s->name);
+  rec->meta.name = name;
   rec->meta.owner = g_strdup (s->owner);
   rec->meta.access = s->access;
   rec->meta.fleet = g_strdup (s->fleet ? s->fleet : "");
