@@ -356,6 +356,7 @@ struct _Replay {
   gboolean    idle;             /* nothing more stored yet: tick retries */
   gboolean    started;          /* SUBSCRIBE_OK sent */
   guint64     next_seq;         /* first seq to read next */
+  guint64     sent_seq;         /* last MEDIA seq handed out */
   guint64     chunks, skipped;
   /* the SUBSCRIBE, for a fallback to the live path */
   guint8      mode, snap;
@@ -678,6 +679,21 @@ replay_on_chunk (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
   conn_flush (c);
 }
 
+/* The seq of a MEDIA frame (its first payload field), 0 for others. */
+static guint64
+frame_media_seq (GBytes * f)
+{
+  gsize n;
+  const guint8 *d = g_bytes_get_data (f, &n);
+  guint64 be;
+
+  if (n < DIODE_FRAME_HEADER_SIZE + 8 || d[0] != DIODE_MSG_MEDIA)
+    return 0;
+  /* frames may be slices of a stored record: no alignment assumed */
+  memcpy (&be, d + DIODE_FRAME_HEADER_SIZE, sizeof (be));
+  return GUINT64_FROM_BE (be);
+}
+
 /* conn_flush: the next frame of a replay cursor (a new ref), or NULL
  * while it waits for a read. Moves the viewer onto the ring when it gets
  * there (c->replay is NULL after that). */
@@ -697,11 +713,19 @@ replay_next_frame (Conn * c)
     if (!rp->cur_prelude && rp->index < ch->hdr.n_prelude)
       rp->index = ch->hdr.n_prelude;
     if (rp->index < ch->frames->len) {
-      GBytes *f = g_bytes_ref (g_ptr_array_index (ch->frames, rp->index++));
+      gboolean prelude = rp->index < ch->hdr.n_prelude;
+      GBytes *f = g_ptr_array_index (ch->frames, rp->index++);
+      guint64 seq = prelude ? 0 : frame_media_seq (f);
 
+      /* A chunk that overlaps what was sent (a read that landed inside a
+       * chunk, a tier that cut chunks differently): each MEDIA once. */
+      if (seq && seq <= rp->sent_seq)
+        continue;
+      if (seq)
+        rp->sent_seq = seq;
       if (!rp->ahead)
         replay_maybe_read (rp);
-      return f;
+      return g_bytes_ref (f);
     }
     /* chunk done */
     if (ch->hdr.flags & DIODE_CHUNK_EOS) {
