@@ -849,9 +849,13 @@ replay_subscribe (Conn * c, DiodeMsg * m, Stream * s)
   Replay *rp;
   ChunkJob *j;
 
+  /* A finished recording plays from its start. Not for a relay's LIVE
+   * pull: its ring would take the whole recording at full speed as if it
+   * were live; relays replay recordings with RANGE/FETCH (the tiers). */
   if (stored && meta.finished && mode == DIODE_START_LIVE
-      && !stream_live_here (s) && !m->start_seq)
-    mode = DIODE_START_EARLIEST;  /* a finished recording plays from its start */
+      && !stream_live_here (s) && !m->start_seq
+      && diode_session_get_role (c->session) != DIODE_ROLE_RELAY)
+    mode = DIODE_START_EARLIEST;
   if (mode == DIODE_START_LIVE) {
     diode_store_meta_clear (&meta);
     return FALSE;
