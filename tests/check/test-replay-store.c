@@ -14,6 +14,7 @@
 #include "replayharness.h"
 
 #include <string.h>
+#include <glib/gstdio.h>
 
 /* A finished recording subscribed LIVE plays from its start (state
  * RECORDING) to its EOS, by v3 and by v1 viewers, and again after a
@@ -539,6 +540,47 @@ GST_START_TEST (test_store_wall_starts)
 
 GST_END_TEST;
 
+/* The daemon's --replay-bytes reaches the relay (its stats say the bound)
+ * and 0 is refused. */
+GST_START_TEST (test_daemon_replay_bytes)
+{
+  gchar *stats = g_build_filename (fixture_config_dir (), "replay-stats.json",
+      NULL);
+  const gchar *args[] = { "--replay-bytes", "1234567", "--stats-file", stats,
+    "--stats-interval", "1", NULL
+  };
+  FixtureRelayProc *proc;
+  gchar *argv0 = (gchar *) DIODE_RELAY_PATH, *out = NULL;
+  gchar *bad[] = { argv0, (gchar *) "--replay-bytes", (gchar *) "0", NULL };
+  gint status = 0;
+  gint64 end = deadline_in (5000);
+  gboolean seen = FALSE;
+
+  g_unlink (stats);
+  proc = fixture_relay_proc_start (DIODE_RELAY_PATH, args);
+  while (!seen && g_get_monotonic_time () < end) {
+    gchar *json = NULL;
+
+    if (g_file_get_contents (stats, &json, NULL, NULL))
+      seen = strstr (json, "\"max_bytes\" : 1234567") != NULL
+          || strstr (json, "\"max_bytes\":1234567") != NULL;
+    g_free (json);
+    if (!seen)
+      g_usleep (100 * 1000);
+  }
+  fail_unless (seen, "the stats never showed replay max_bytes 1234567");
+  fail_unless (fixture_relay_proc_stop (proc));
+
+  fail_unless (g_spawn_sync (NULL, bad, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+          NULL, NULL, NULL, &out, &status, NULL));
+  fail_if (g_spawn_check_wait_status (status, NULL));
+  fail_unless (strstr (out, "--replay-bytes") != NULL, "%s", out);
+  g_free (out);
+  g_free (stats);
+}
+
+GST_END_TEST;
+
 static Suite *
 replay_store_suite (void)
 {
@@ -556,6 +598,7 @@ replay_store_suite (void)
   tcase_add_test (tc, test_store_prelude_exact);
   tcase_add_test (tc, test_fetch_byte_cap);
   tcase_add_test (tc, test_store_wall_starts);
+  tcase_add_test (tc, test_daemon_replay_bytes);
   return s;
 }
 
