@@ -581,6 +581,69 @@ GST_START_TEST (test_daemon_replay_bytes)
 
 GST_END_TEST;
 
+static gint
+cmp_i64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* Relay-side seek latency: 100 SUBSCRIBEs at random publisher times in a
+ * finished recording of 600 GOPs (3 000 frames of 1 KiB), each on a
+ * connection already past HELLO, timed from SUBSCRIBE sent to the first
+ * MEDIA read (store find + read on the pool + the frames up to it).
+ * Printed; the bound only catches a regression by orders of magnitude. */
+GST_START_TEST (test_seek_latency)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay;
+  GArray *lat = g_array_new (FALSE, FALSE, sizeof (gint64));
+  GRand *rand = g_rand_new_with_seed (10);
+  const guint64 last = 3000;
+  guint i;
+
+  payload_size = 1024;
+  relay = relay_with ("store-dir", dir, NULL);
+  record_finished (relay, "film", last);
+  for (i = 0; i < 100; i++) {
+    RawClient *v = raw_open (relay, 0, "viewer.pem");
+    guint64 t = (guint64) g_rand_int_range (rand, 1, (gint) last) * 10 * MS;
+    DiodeMsg m = { 0 };
+    gint64 t0, dt;
+
+    hello_v (v, DIODE_ROLE_VIEWER, 3);
+    t0 = g_get_monotonic_time ();
+    raw_send_frame (v, subscribe_at ("film", DIODE_START_TIME, t,
+            DIODE_SNAP_BEFORE));
+    do {
+      diode_msg_clear (&m);
+      next_msg (v, &m);
+    } while (m.type != DIODE_MSG_MEDIA);
+    dt = g_get_monotonic_time () - t0;
+    /* BEFORE: the keyframe at or before the target */
+    fail_unless (m.seq * 10 * MS <= t && m.seq % 5 == 1);
+    diode_msg_clear (&m);
+    g_array_append_val (lat, dt);
+    raw_free (v, FALSE);
+  }
+  g_array_sort (lat, cmp_i64);
+  g_print ("seek (SUBSCRIBE TIME -> first MEDIA) over 100 seeks in %"
+      G_GUINT64_FORMAT " stored chunks: p50 %.2f ms, p99 %.2f ms, max "
+      "%.2f ms\n", last / 5, g_array_index (lat, gint64, 49) / 1000.0,
+      g_array_index (lat, gint64, 98) / 1000.0,
+      g_array_index (lat, gint64, 99) / 1000.0);
+  fail_unless (g_array_index (lat, gint64, 49) < 1000 * 1000,
+      "p50 seek over a second");
+  g_array_unref (lat);
+  g_rand_free (rand);
+  relay_free (relay);
+  payload_size = 64;
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 replay_store_suite (void)
 {
@@ -599,6 +662,7 @@ replay_store_suite (void)
   tcase_add_test (tc, test_fetch_byte_cap);
   tcase_add_test (tc, test_store_wall_starts);
   tcase_add_test (tc, test_daemon_replay_bytes);
+  tcase_add_test (tc, test_seek_latency);
   return s;
 }
 
