@@ -644,6 +644,37 @@ GST_START_TEST (test_seek_latency)
 
 GST_END_TEST;
 
+/* A stream recorded here but with nothing stored yet (its publisher sent
+ * only CAPS): a SUBSCRIBE with a start has nothing to start at and no
+ * keyframe to join: 105, the connection usable. */
+GST_START_TEST (test_store_nothing_stored_105)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  RawClient *v = raw_open (relay, 0, "viewer.pem");
+  DiodeMsg m = { 0 };
+
+  fail_unless_equals_uint64 (publish3 (p, "cam", DIODE_PUBLISH_RECORD), 1);
+  fail_unless (fixture_wait_publisher (relay, "cam", TRUE, 2000));
+  hello_v (v, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (v, subscribe_at ("cam", DIODE_START_EARLIEST, 0, 0));
+  raw_expect_error_says (v, DIODE_ERR_NOT_STORED, "start, nothing stored",
+      "cam", NULL);
+  raw_send_frame (v, diode_msg_encode_range ("cam", 0));
+  next_msg (v, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_RANGE_OK);
+  fail_unless_equals_int (m.n_spans, 0);
+  fail_unless_equals_int (m.stream_state, DIODE_STREAM_LIVE_RECORDED);
+  diode_msg_clear (&m);
+  raw_free (v, FALSE);
+  raw_free (p, FALSE);
+  relay_free (relay);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 replay_store_suite (void)
 {
@@ -663,6 +694,7 @@ replay_store_suite (void)
   tcase_add_test (tc, test_store_wall_starts);
   tcase_add_test (tc, test_daemon_replay_bytes);
   tcase_add_test (tc, test_seek_latency);
+  tcase_add_test (tc, test_store_nothing_stored_105);
   return s;
 }
 
