@@ -76,6 +76,11 @@ G_BEGIN_DECLS
 /* A child whose PULL did not give a working push is not asked for that
  * stream again for this long (unless it announces it anew). */
 #define PUSH_SHUN_MS 30000
+/* Replay (issue 10, diode-relay-replay.c): threads reading the store,
+ * how often a cursor that found nothing more stored looks again (the
+ * relay-wide bound on what they hold is the replay-bytes property). */
+#define REPLAY_THREADS     2
+#define REPLAY_RETRY_MS    500
 /* accept() failed for lack of descriptors or memory: stop watching the
  * listener this long (relay_tick re-arms it). */
 #define ACCEPT_PAUSE_MS 500
@@ -83,6 +88,8 @@ G_BEGIN_DECLS
 typedef struct _Stream Stream;
 typedef struct _Conn Conn;
 typedef struct _Link Link;
+typedef struct _Replay Replay;
+typedef struct _Fetch Fetch;
 /* What the relay knows of one stored stream (diode-relay-record.c). */
 typedef struct _RelayRec RelayRec;
 
@@ -152,6 +159,9 @@ struct _Conn {
   guint64     partial;          /* counted in addr->partial and r->partial */
   gsize       linger_discarded; /* bytes thrown away while lingering */
   DiodeCursor cursor;
+  Replay     *replay;           /* a viewer fed from the store (until it
+                                   reaches the ring), or NULL */
+  Fetch      *fetch;            /* a FETCH being answered, or NULL */
 
   guint64     bytes_out, frames_out, bytes_in;
   guint64     skips;            /* slow-viewer jumps to the latest keyframe */
@@ -392,6 +402,16 @@ struct _DiodeRelay {
   gint64      path_sent_at;     /* LINK_OK last passed down (rate limit) */
   gboolean    path_pending;     /* a newer path waits for the interval */
 
+  /* replay (diode-relay-replay.c) */
+  GThreadPool *replay_pool;     /* store reads, created on first use */
+  GHashTable *replays;          /* id -> Replay* */
+  GHashTable *fetches;          /* id -> Fetch* */
+  guint       next_replay_id;
+  GQueue      replay_waiting;   /* Replay ids waiting for replay bytes */
+  guint64     replay_bytes;     /* stored chunks held for replay/FETCH */
+  guint64     replay_max_bytes; /* bound on replay_bytes */
+  gint64      replay_tick_at;
+  guint64     replay_damaged;   /* damaged chunks skipped */
   /* recordings (diode-relay-record.c) */
   DiodeStore *store;            /* NULL: no --store, or it failed to open */
   gchar      *store_error;      /* why it failed to open */
@@ -538,6 +558,71 @@ gchar  **stream_path_out   (DiodeRelay * r, Stream * s);
 /* Forward the policy in force to the relays subscribed to @s. */
 void     stream_forward_policy (DiodeRelay * r, Stream * s);
 
+/* diode-relay-replay.c */
+/* A chunk for a reader, on the I/O thread: @chunk (transfer full,
+ * verified) or NULL and @error (DIODE_STORE_ERROR: NOT_FOUND nothing held
+ * at or after the seq, DAMAGED every copy was damaged, FAILED). */
+typedef void (*RelayChunkFunc) (DiodeRelay * relay, DiodeStoredChunk * chunk,
+    const GError * error, gpointer user_data);
+/* The stored chunk holding MEDIA @seq, or the first one after it: the
+ * local store (on the pool), then (peers helper) peers and the upstream.
+ * @cb always runs, later, on the I/O thread. */
+void     relay_chunk_get   (DiodeRelay * relay, const gchar * key,
+                            const gchar * name, guint64 seq,
+                            RelayChunkFunc cb, gpointer user_data);
+/* The same from this relay's store only (FETCH with DIODE_RANGE_LOCAL). */
+void     relay_chunk_get_local (DiodeRelay * relay, const gchar * key,
+                                guint64 seq, RelayChunkFunc cb,
+                                gpointer user_data);
+/* The chunk at @seq is damaged everywhere: the first good one after it
+ * in the local store, with DIODE_CHUNK_DISCONT set. */
+void     relay_chunk_skip_damaged (DiodeRelay * relay, const gchar * key,
+                                   guint64 seq, RelayChunkFunc cb,
+                                   gpointer user_data);
+/* The stored meta of @name (FALSE: not stored, @meta zeroed; clear it
+ * either way with diode_store_meta_clear). */
+gboolean relay_store_meta  (DiodeRelay * r, const gchar * name,
+                            DiodeStoreMeta * meta);
+guint8   relay_stream_state (DiodeRelay * r, Stream * s,
+                             const DiodeStoreMeta * meta);
+/* Access for SUBSCRIBE-with-start, RANGE, FETCH: as SUBSCRIBE, with the
+ * live stream's policy, else the stored meta's. */
+gboolean relay_replay_allowed (Conn * c, Stream * s,
+                               const DiodeStoreMeta * meta, gchar ** why);
+/* A stream here with a source (publisher or pull) that has not ended. */
+gboolean stream_live_here  (Stream * s);
+/* @tmp: a Stream carrying @meta's name, owner and policy for the access
+ * checks (unref tmp->allow after). */
+void     meta_policy_stream (Stream * tmp, const DiodeStoreMeta * meta);
+/* The relay-wide replay bound: a stored chunk held / let go (waiting
+ * reads start as bytes free up). */
+void     replay_hold       (DiodeRelay * r, DiodeStoredChunk * ch);
+void     replay_release    (DiodeRelay * r, DiodeStoredChunk * ch);
+/* SUBSCRIBE: TRUE when it is served by a replay cursor (or refused);
+ * FALSE: the live path goes on (c->start_seq may have been set to the
+ * ring chunk a start landed on). */
+gboolean replay_subscribe  (Conn * c, DiodeMsg * m, Stream * s);
+/* conn_flush: the next frame to write (a new ref), NULL when none yet. */
+GBytes  *replay_next_frame (Conn * c);
+void     replay_conn_gone  (Conn * c);
+void     relay_replay_tick (DiodeRelay * r, gint64 now);
+void     relay_replay_init (DiodeRelay * r);
+void     relay_replay_stop (DiodeRelay * r);
+void     relay_replay_stats (JsonBuilder * b, DiodeRelay * r);
+/* The SUBSCRIBE's live path (a start that found nothing stored). */
+void     relay_subscribe_live (Conn * c, Stream * s);
+/* diode-relay-fetch.c */
+/* A FETCH whose read waited for replay bytes: its turn. */
+void     fetch_resume      (Fetch * f);
+void     handle_range      (Conn * c, DiodeMsg * m);
+void     handle_fetch      (Conn * c, DiodeMsg * m);
+/* conn_flush: the next frame of a FETCH answer (a new ref), NULL when
+ * none yet. */
+GBytes  *fetch_next_frame  (Conn * c);
+void     fetch_conn_gone   (Conn * c);
+/* Spans held (store + ring), merged, oldest first: count (<= 256). */
+guint    relay_spans       (DiodeRelay * r, Stream * s, const gchar * key,
+                            DiodeSpan * out);
 /* diode-relay-record.c */
 void     relay_record_start (DiodeRelay * r);
 void     relay_record_stop (DiodeRelay * r);

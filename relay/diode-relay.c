@@ -61,6 +61,7 @@ enum {
   PROP_STORE_SECONDS,
   PROP_STORE_BYTES,
   PROP_STORE_QUEUE_BYTES,
+  PROP_REPLAY_BYTES,
 };
 
 G_DEFINE_FINAL_TYPE (DiodeRelay, diode_relay, G_TYPE_OBJECT)
@@ -277,6 +278,8 @@ diode_relay_stop (DiodeRelay * r)
   g_thread_join (r->thread);
   r->thread = NULL;
   r->running = FALSE;
+  /* store reads under way end before the store and the context go */
+  relay_replay_stop (r);
   relay_links_stop (r);
   g_clear_pointer (&r->failover, diode_failover_free);
   g_clear_pointer (&r->ep_failovers, g_free);
@@ -605,6 +608,9 @@ relay_apply_property (GObject * object, guint prop_id,
     case PROP_STORE_QUEUE_BYTES:
       r->store_queue_bytes = g_value_get_uint64 (value);
       break;
+    case PROP_REPLAY_BYTES:
+      r->replay_max_bytes = g_value_get_uint64 (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -799,6 +805,9 @@ relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
     case PROP_STORE_QUEUE_BYTES:
       g_value_set_uint64 (value, r->store_queue_bytes);
       break;
+    case PROP_REPLAY_BYTES:
+      g_value_set_uint64 (value, r->replay_max_bytes);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -828,6 +837,8 @@ diode_relay_finalize (GObject * object)
   g_free (r->store_dir);
   g_free (r->store_error);
   g_hash_table_unref (r->links);
+  g_hash_table_unref (r->replays);
+  g_hash_table_unref (r->fetches);
   g_ptr_array_unref (r->children);
   g_strfreev (r->upstream_path);
   diode_relay_config_unref (r->config);
@@ -887,6 +898,7 @@ diode_relay_init (DiodeRelay * r)
   /* Keyed by the normalized name (diode-name.h): "Cam" and "ｃａｍ" are the
    * stream "cam", with one owner. */
   r->streams = g_hash_table_new (diode_name_hash, diode_name_equal);
+  relay_replay_init (r);
   r->dead = g_ptr_array_new ();
   r->rbuf = g_malloc (READ_CHUNK);
   g_mutex_init (&r->lock);
@@ -1047,6 +1059,12 @@ diode_relay_class_init (DiodeRelayClass * klass)
           "recording loses chunks and an upload is not read (set before "
           "start)", 1, G_MAXUINT64, DIODE_RELAY_DEFAULT_STORE_QUEUE_BYTES,
           f));
+  g_object_class_install_property (oc, PROP_REPLAY_BYTES,
+      g_param_spec_uint64 ("replay-bytes", "Replay bytes",
+          "Stored chunks held in memory for replay viewers and FETCH "
+          "answers, in total, past which new store reads wait (counted "
+          "with diode_stored_chunk_cost; set before start)", 1, G_MAXUINT64,
+          DIODE_RELAY_DEFAULT_REPLAY_BYTES, f));
   g_object_class_install_property (oc, PROP_CONFIG,
       g_param_spec_string ("config", "Config",
           "Operator configuration file: fleets, reserved names, publisher "
