@@ -152,8 +152,12 @@ src_range (GstDiodeSrc * self, GError ** error)
     GST_INFO_OBJECT (self, "relay %s holds no recording of '%s': %s (%u)",
         c->hostport, c->stream_name, m.error_text, m.error_code);
   } else if (m.type == DIODE_MSG_ERROR) {
-    g_propagate_error (error, gst_diode_client_error_from_msg (c, &m));
-    ok = FALSE;
+    /* A relay that cannot answer RANGE (or refuses it outright) leaves us
+     * where version 2 was: live. The connection is closed; the caller
+     * opens another for the SUBSCRIBE. */
+    GST_WARNING_OBJECT (self, "relay %s refused RANGE: %s (%u); watching "
+        "live", c->hostport, m.error_text, m.error_code);
+    gst_diode_client_close (c);
   } else {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
         "Relay %s answered RANGE with %s", c->hostport,
@@ -181,6 +185,8 @@ src_first_attempt (gpointer user_data, GError ** error)
     gst_diode_client_close (c);
     return FALSE;
   }
+  /* RANGE then SUBSCRIBE on one connection (back in READY after
+   * RANGE_OK or a refusal class ERROR). */
   self->sub_mode = self->start_mode;
   self->sub_value = self->start_value;
   self->sub_snap = DIODE_SNAP_BEFORE;
@@ -193,7 +199,6 @@ src_first_attempt (gpointer user_data, GError ** error)
     GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Relay %s speaks "
             "protocol version %u, which has no recordings: watching '%s' "
             "live instead", c->hostport, c->version, c->stream_name), (NULL));
-  gst_diode_client_close (c);
   return gst_diode_src_subscribe (self, 0, error);
 }
 
@@ -515,8 +520,8 @@ gst_diode_src_event (GstBaseSrc * bsrc, GstEvent * event)
     self->seek_flags = flags;
     GST_OBJECT_UNLOCK (self);
   }
-  return GST_BASE_SRC_CLASS (g_type_class_peek_parent
-      (GST_DIODE_SRC_GET_CLASS (self)))->event (bsrc, event);
+  return GST_BASE_SRC_CLASS (g_type_class_peek_parent (G_OBJECT_GET_CLASS
+          (self)))->event (bsrc, event);
 }
 
 static guint8

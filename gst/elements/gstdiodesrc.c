@@ -90,7 +90,8 @@ gst_diode_src_subscribe (GstDiodeSrc * self, guint64 start_seq,
   GBytes *sub;
   gboolean ok;
 
-  if (!gst_diode_client_open (c, error))
+  /* A connection may be open already: the one RANGE was asked on. */
+  if (!c->session && !gst_diode_client_open (c, error))
     return FALSE;
   sub = gst_diode_src_subscribe_frame (self, start_seq);
   if (!sub) {
