@@ -487,7 +487,8 @@ GST_START_TEST (test_live_seek_back_then_live)
   g_free (desc);
   /* Still live: a live source, no preroll. */
   fail_unless_equals_int (gst_element_set_state (viewer->pipeline,
-          GST_STATE_PLAYING), GST_STATE_CHANGE_NO_PREROLL);
+          GST_STATE_PAUSED), GST_STATE_CHANGE_NO_PREROLL);
+  pipe_play (viewer);
   wait_count (pipes, 2, viewer, 10, 20, "watching live");
   fail_unless (query_seekable (viewer), "a live recorded stream must be "
       "seekable");
@@ -602,8 +603,12 @@ GST_START_TEST (test_vod_upload_mp4)
   fail_unless (bl.uploads >= 1, "no diode-upload progress message");
   gst_structure_get_boolean (bl.last_upload, "final", &final);
   gst_structure_get_int (bl.last_upload, "percent", &percent);
-  g_print ("upload: %u progress messages, last %" GST_PTR_FORMAT "\n",
-      bl.uploads, bl.last_upload);
+  {
+    gchar *str = gst_structure_to_string (bl.last_upload);
+
+    g_print ("upload: %u progress messages, last %s\n", bl.uploads, str);
+    g_free (str);
+  }
   fail_unless (final, "the relay did not confirm the upload (STORED final)");
   fail_unless_equals_int (percent, 100);
   fail_unless (bl.warnings->len == 0, "upload warnings: %s",
