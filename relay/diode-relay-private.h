@@ -625,6 +625,9 @@ DiodeStoreState relay_record_state (Stream * s);
 /* A stored name keeps its owner: may @c publish @name? */
 gboolean relay_record_may_publish (Conn * c, const gchar * name,
                                    gchar ** why);
+/* The same for any claimed @owner (a child relay's ANNOUNCE or push). */
+gboolean relay_record_owner_allows (DiodeRelay * r, const gchar * name,
+                                    const gchar * owner, gchar ** why);
 /* The seq after the highest stored or queued for @name (0: none). */
 guint64  relay_record_next_seq (DiodeRelay * r, const gchar * name);
 /* PUBLISH accepted (policy set): record @s if @pubflags ask and the store

@@ -244,10 +244,10 @@ relay_record_state (Stream * s)
 /* who may publish a stored name */
 
 gboolean
-relay_record_may_publish (Conn * c, const gchar * name, gchar ** why)
+relay_record_owner_allows (DiodeRelay * r, const gchar * name,
+    const gchar * owner, gchar ** why)
 {
-  DiodeRelay *r = c->relay;
-  gchar *key;
+  gchar *key, *shown;
   RelayRec *rec;
   gboolean ok = TRUE;
 
@@ -255,18 +255,30 @@ relay_record_may_publish (Conn * c, const gchar * name, gchar ** why)
     return TRUE;
   key = diode_name_key (name, NULL);
   rec = key ? g_hash_table_lookup (r->recordings, key) : NULL;
-  if (rec && rec->known && !rec->meta_ok) {
+  if (!rec || !rec->known) {
+    g_free (key);
+    return TRUE;
+  }
+  shown = diode_name_escape (name);
+  if (!rec->meta_ok) {
     *why = g_strdup_printf ("stream name '%s' is a recording stored on this "
-        "relay whose owner cannot be read; nobody may publish it", name);
+        "relay whose owner cannot be read; nobody may publish it", shown);
     ok = FALSE;
-  } else if (rec && rec->known && rec->meta.owner && (!c->address
-          || g_ascii_strcasecmp (rec->meta.owner, c->address))) {
+  } else if (rec->meta.owner && (!owner
+          || g_ascii_strcasecmp (rec->meta.owner, owner))) {
     *why = g_strdup_printf ("stream name '%s' is a recording stored on this "
-        "relay for %s", name, rec->meta.owner);
+        "relay for %s", shown, rec->meta.owner);
     ok = FALSE;
   }
+  g_free (shown);
   g_free (key);
   return ok;
+}
+
+gboolean
+relay_record_may_publish (Conn * c, const gchar * name, gchar ** why)
+{
+  return relay_record_owner_allows (c->relay, name, c->address, why);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -276,9 +288,12 @@ static void
 rec_fill_meta (RelayRec * rec, Stream * s, guint32 pubflags)
 {
   gchar **allow = stream_allow_list (s);
+  /* the name as first spelled stays (a later run may spell it otherwise) */
+  gchar *name = rec->known && rec->meta.name ? g_strdup (rec->meta.name) :
+      g_strdup (s->name);
 
   diode_store_meta_clear (&rec->meta);
-  rec->meta.name = g_strdup (s->name);
+  rec->meta.name = name;
   rec->meta.owner = g_strdup (s->owner);
   rec->meta.access = s->access;
   rec->meta.fleet = g_strdup (s->fleet ? s->fleet : "");
@@ -618,15 +633,16 @@ relay_record_detach (Stream * s)
 
   if (!rec)
     return;
-  if (rec->open)
+  /* an upload's chunk waiting for room first (it is the older one), then
+   * the open one; one more try for whichever the queue still refuses */
+  if (rec->pending && rec_append (rec, rec->pending))
+    g_clear_pointer (&rec->pending, diode_stored_chunk_unref);
+  if (rec->open && !rec->pending)
     rec_chunk (rec, rec->open, rec->open_wall_us, FALSE);
   g_clear_pointer (&rec->open, diode_chunk_unref);
-  if (rec->pending && rec->relay->store
-      && !diode_store_append (rec->relay->store, rec->key, rec->pending)) {
-    /* stopping with a full queue: that chunk is lost, say so */
-    g_warning ("'%s': last chunk of the upload not recorded (the store's "
+  if (rec->pending && !rec_append (rec, rec->pending))
+    g_warning ("'%s': the end of the upload is not recorded (the store's "
         "queue is full)", rec->meta.name);
-  }
   g_clear_pointer (&rec->pending, diode_stored_chunk_unref);
   rec_set_paused (rec, FALSE);
   if (rec->conn) {
