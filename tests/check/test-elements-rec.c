@@ -229,7 +229,7 @@ GST_START_TEST (test_properties)
   GstElement *src = gst_element_factory_make ("diodesrc", NULL);
   GParamSpec *ps;
   gboolean record = TRUE;
-  gchar *start = NULL, *stream = NULL;
+  gchar *start = NULL, *stream = NULL, *uri;
 
   g_object_get (sink, "record", &record, NULL);
   fail_if (record, "record defaults to FALSE");
@@ -257,6 +257,15 @@ GST_START_TEST (test_properties)
   fail_unless_equals_string (stream, "cam");
   g_free (start);
   g_free (stream);
+  /* and reads back, also with a zone's '+' */
+  g_object_set (src, "start", "2026-12-01T10:00:00+02:00", NULL);
+  uri = gst_uri_handler_get_uri (GST_URI_HANDLER (src));
+  fail_unless (gst_uri_handler_set_uri (GST_URI_HANDLER (src), uri, NULL));
+  g_object_get (src, "start", &start, NULL);
+  fail_unless_equals_string (start, "2026-12-01T10:00:00+02:00");
+  fail_unless (strstr (uri, "start=") != NULL, "%s", uri);
+  g_free (start);
+  g_free (uri);
 
   gst_object_unref (sink);
   gst_object_unref (src);
