@@ -778,6 +778,22 @@ relay_record_stats_stream (JsonBuilder * b, Stream * s)
   json_builder_add_int_value (b, rec ? rec->dropped : 0);
 }
 
+/* Stored streams the relay knows of (begun now or listed at start). */
+static guint
+rec_count_known (DiodeRelay * r)
+{
+  GHashTableIter it;
+  gpointer v;
+  guint n = 0;
+
+  if (!r->recordings)
+    return 0;
+  g_hash_table_iter_init (&it, r->recordings);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    n += ((RelayRec *) v)->known ? 1 : 0;
+  return n;
+}
+
 void
 relay_record_stats (JsonBuilder * b, DiodeRelay * r)
 {
@@ -805,8 +821,7 @@ relay_record_stats (JsonBuilder * b, DiodeRelay * r)
   json_builder_add_int_value (b, r->store ?
       diode_store_queued_bytes (r->store) : 0);
   json_builder_set_member_name (b, "streams");
-  json_builder_add_int_value (b, r->recordings ?
-      g_hash_table_size (r->recordings) : 0);
+  json_builder_add_int_value (b, rec_count_known (r));
   json_builder_set_member_name (b, "chunks");
   json_builder_add_int_value (b, r->store_chunks);
   json_builder_set_member_name (b, "dropped");
