@@ -482,6 +482,34 @@ last_segment (GstHarness * h, GstSegment * out)
   return found;
 }
 
+/* A flushing KEY_UNIT seek with @snap to buffer @to lands on buffer
+ * @expect, and the segment starts there. */
+static void
+seek_lands (GstHarness * src, GstSeekFlags snap, guint to, guint expect)
+{
+  GstBuffer *b = NULL;
+  GstSegment seg;
+  guint i;
+
+  fail_unless (gst_harness_push_upstream_event (src,
+          gst_event_new_seek (1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH |
+              GST_SEEK_FLAG_KEY_UNIT | snap, GST_SEEK_TYPE_SET,
+              to * 33 * GST_MSECOND, GST_SEEK_TYPE_NONE, -1)));
+  for (i = 0; i < REC_N + 2; i++) {
+    b = gst_harness_pull (src);
+    fail_unless (b != NULL);
+    if (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DISCONT))
+      break;
+    gst_buffer_unref (b);
+    b = NULL;
+  }
+  fail_unless (b != NULL, "no buffer after the seek to %u", to);
+  expect_buffer (b, expect);
+  gst_buffer_unref (b);
+  fail_unless (last_segment (src, &seg));
+  fail_unless_equals_uint64 (seg.start, expect * 33 * GST_MSECOND);
+}
+
 /* A flushing KEY_UNIT seek lands on the keyframe at or before the target;
  * an accurate one starts its segment at the target itself. */
 GST_START_TEST (test_src_seek)
@@ -542,7 +570,14 @@ GST_START_TEST (test_src_seek)
   fail_unless (last_segment (src, &seg), "no segment after the accurate "
       "seek");
   fail_unless_equals_uint64 (seg.start, target);
-  fail_unless_equals_uint64 (stat_u64 (src->element, "seeks"), 2);
+
+  /* KEY_UNIT | SNAP_AFTER: the keyframe at or after buffer 25 (30); both
+   * SNAP flags: the nearest one to buffer 28 (30) */
+  seek_lands (src, GST_SEEK_FLAG_SNAP_AFTER, 25, 30);
+  seek_lands (src, GST_SEEK_FLAG_SNAP_BEFORE | GST_SEEK_FLAG_SNAP_AFTER, 28,
+      30);
+  seek_lands (src, GST_SEEK_FLAG_SNAP_BEFORE, 28, 20);
+  fail_unless_equals_uint64 (stat_u64 (src->element, "seeks"), 5);
 
   gst_harness_teardown (src);
   relay_free (relay);
