@@ -404,6 +404,26 @@ GST_START_TEST (test_record_stored_progress)
 
 GST_END_TEST;
 
+/* The last SEGMENT event queued in the harness. */
+static gboolean
+last_segment (GstHarness * h, GstSegment * out)
+{
+  GstEvent *ev;
+  gboolean found = FALSE;
+
+  while ((ev = gst_harness_try_pull_event (h))) {
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
+      const GstSegment *seg;
+
+      gst_event_parse_segment (ev, &seg);
+      gst_segment_copy_into (seg, out);
+      found = TRUE;
+    }
+    gst_event_unref (ev);
+  }
+  return found;
+}
+
 #define REC_N 60
 
 /* A finished recording: the source is not live, starts at position 0,
@@ -456,31 +476,29 @@ GST_START_TEST (test_src_finished_recording)
   g_free (state);
   g_free (start);
   gst_harness_teardown (src);
+
+  /* start=-0.5: back from the recording's end (1.98 s), the keyframe at or
+   * before 1.48 s is buffer 40; the segment starts there, so a sink does
+   * not wait 1.32 s for it */
+  src = src_harness (relay, "film", "-0.5");
+  gst_harness_play (src);
+  {
+    GstBuffer *b = gst_harness_pull (src);
+    GstSegment seg;
+
+    expect_buffer (b, 40);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b), 40 * 33 * GST_MSECOND);
+    gst_buffer_unref (b);
+    fail_unless (last_segment (src, &seg));
+    fail_unless_equals_uint64 (seg.start, 40 * 33 * GST_MSECOND);
+    fail_unless_equals_uint64 (seg.time, 40 * 33 * GST_MSECOND);
+  }
+  gst_harness_teardown (src);
   relay_free (relay);
   g_free (dir);
 }
 
 GST_END_TEST;
-
-/* The last SEGMENT event queued in the harness. */
-static gboolean
-last_segment (GstHarness * h, GstSegment * out)
-{
-  GstEvent *ev;
-  gboolean found = FALSE;
-
-  while ((ev = gst_harness_try_pull_event (h))) {
-    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
-      const GstSegment *seg;
-
-      gst_event_parse_segment (ev, &seg);
-      gst_segment_copy_into (seg, out);
-      found = TRUE;
-    }
-    gst_event_unref (ev);
-  }
-  return found;
-}
 
 /* A flushing KEY_UNIT seek with @snap to buffer @to lands on buffer
  * @expect, and the segment starts there. */
