@@ -657,6 +657,8 @@ void     relay_record_conn_gone (Conn * c);
 /* stats (docs/stats.md): the "store" member; a stream's recording members */
 void     relay_record_stats (JsonBuilder * b, DiodeRelay * r);
 void     relay_record_stats_stream (JsonBuilder * b, Stream * s);
+/* For the stats log line: ", recorded: ..." or "" (g_free it). */
+gchar   *relay_record_stats_text (Stream * s);
 
 /* diode-relay-timers.c */
 gboolean relay_tick        (gpointer user_data);

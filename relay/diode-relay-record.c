@@ -343,7 +343,6 @@ static void
 rec_send_stored (RelayRec * rec, gboolean final)
 {
   Conn *c = rec->conn;
-
   GError *err = NULL;
 
   if (!c || c->dead || c->phase != CONN_OPEN
@@ -437,8 +436,10 @@ rec_arm_retry (DiodeRelay * r)
   g_source_attach (r->rec_retry_source, r->context);
 }
 
-/* The store failed: say so once; recording stops for every stream (the
- * store refuses appends), live fan-out goes on. */
+/* The store failed: recording stops for every stream (the store refuses
+ * appends), live fan-out goes on. The store said why in one clear line
+ * (path, strerror); this one is for --verbose only, so a full disk is one
+ * line in the log, not two. */
 static void
 rec_store_failed (DiodeRelay * r)
 {
@@ -448,8 +449,8 @@ rec_store_failed (DiodeRelay * r)
     return;
   r->store_failed_logged = TRUE;
   diode_store_is_healthy (r->store, &reason);
-  g_warning ("store %s failed: %s; recording stopped for every stream, "
-      "live streams go on", r->store_dir, reason ? reason : "unknown error");
+  g_info ("store %s failed (%s): recording stopped for every stream, live "
+      "streams go on", r->store_dir, reason ? reason : "unknown error");
   g_free (reason);
 }
 
@@ -736,7 +737,6 @@ relay_record_publish (DiodeRelay * r, Stream * s, Conn * c, guint32 pubflags)
   c->rec = rec;
   s->rec = rec;
   g_clear_pointer (&rec->open, diode_chunk_unref);
-  r->store_failed_logged = FALSE;
   relay_log (r, RELAY_LOG_STORE, "'%s' is recorded to %s%s", s->name,
       r->store_dir, rec->upload ? " (upload: paced by the store)" : "");
   return DIODE_STORE_RECORDING;
@@ -761,6 +761,18 @@ relay_record_tick (DiodeRelay * r, gint64 now)
         && now - rec->stored_at >= STORED_INTERVAL_US)
       rec_request_sync (rec, FALSE);
   }
+}
+
+gchar *
+relay_record_stats_text (Stream * s)
+{
+  RelayRec *rec = s->rec;
+
+  if (!rec)
+    return g_strdup ("");
+  return g_strdup_printf (", recorded: stored up to seq %" G_GUINT64_FORMAT
+      ", %" G_GUINT64_FORMAT " bytes, %" G_GUINT64_FORMAT " chunks lost",
+      rec->stored_seq, rec->stored_bytes, rec->dropped);
 }
 
 void

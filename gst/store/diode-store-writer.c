@@ -451,11 +451,10 @@ failed:
     g_free (p);
   }
 cut:
-  /* leave the segment ending on a whole record */
-  if (ftruncate (st->w_seg_fd, (off_t) st->w_offset) != 0
-      || lseek (st->w_seg_fd, (off_t) st->w_offset, SEEK_SET) < 0) {
-    /* the scan at the next open cuts the torn tail */
-  }
+  /* leave the segment ending on a whole record (if even this fails, the
+   * scan at the next open cuts the torn tail) */
+  if (ftruncate (st->w_seg_fd, (off_t) st->w_offset) == 0)
+    lseek (st->w_seg_fd, (off_t) st->w_offset, SEEK_SET);
   {
     guint32 n = 0;
 
