@@ -62,7 +62,8 @@ gst_diode_client_install_properties (GObjectClass * klass,
           GST_DIODE_DEFAULT_MAX_RECONNECTS, f));
   g_object_class_install_property (klass, GST_DIODE_PROP_URI,
       g_param_spec_string ("uri", "URI",
-          "diode://HOST[:PORT][,HOST[:PORT]...]/STREAM[?relay-id=0x...]: "
+          "diode://HOST[:PORT][,HOST[:PORT]...]/STREAM[?relay-id=0x...]"
+          "[&start=...]: "
           "sets relay (one or a list), stream "
           "and relay-id at once (used at the next start); diodesink's "
           "?access=&allow=&fleet= policy query applies at once, also while "
@@ -303,6 +304,12 @@ gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri,
     g_free (c->fleet);
     c->fleet = g_strdup (gst_uri_get_query_value (u, "fleet"));
   }
+  /* diodesrc's `start` (live, earliest, -SECONDS, an ISO 8601 time): the
+   * source checks it when it starts. */
+  if (gst_uri_get_query_value (u, "start")) {
+    g_free (c->start);
+    c->start = g_strdup (gst_uri_get_query_value (u, "start"));
+  }
   g_free (c->relay);
   c->relay = hostport;
   g_free (c->stream);
@@ -372,6 +379,16 @@ gst_diode_client_get_uri (GstDiodeClient * c)
   uri = g_strdup_printf ("diode://%s/%s%s%s", relay,
       c->stream ? c->stream : GST_OBJECT_NAME (c->element),
       c->relay_id ? "?relay-id=" : "", c->relay_id ? c->relay_id : "");
+  /* diodesrc's start, when it is not the default, reads back too */
+  if (c->start && *c->start && g_ascii_strcasecmp (c->start, "live")) {
+    gchar *esc = g_uri_escape_string (c->start, ":", FALSE);
+    gchar *full = g_strdup_printf ("%s%sstart=%s", uri, c->relay_id ? "&" :
+        "?", esc);
+
+    g_free (esc);
+    g_free (uri);
+    uri = full;
+  }
   GST_OBJECT_UNLOCK (c->element);
   g_free (relay);
   return uri;
