@@ -35,7 +35,9 @@
 #include <netinet/tcp.h>
 
 #define LINK_VERSION_MIN 1
-#define LINK_VERSION_MAX 2
+/* Version 3 (recordings: RANGE, FETCH) when both speak it; links work
+ * from 2, peer links need 3 (diode-relay-peers.c checks). */
+#define LINK_VERSION_MAX DIODE_PROTOCOL_VERSION_MAX
 
 const gchar *
 link_state_name (LinkState st)
@@ -58,6 +60,8 @@ link_kind_name (Link * l)
       return "pull";
     case LINK_PUSH:
       return "push";
+    case LINK_PEER:
+      return l->endpoint ? "peer" : "fetch";
   }
   return "?";
 }
@@ -67,6 +71,8 @@ link_endpoint (Link * l)
 {
   DiodeRelay *r = l->relay;
 
+  if (l->endpoint)
+    return l->endpoint;
   if (l->ep < 0 || !r->endpoints || (guint) l->ep >= r->endpoints->len)
     return NULL;
   return g_ptr_array_index (r->endpoints, l->ep);
@@ -193,6 +199,8 @@ link_down (Link * l, const gchar * why)
     upstream_link_down (l, why);
   else if (l->kind == LINK_PULL)
     pull_link_down (l, why);
+  else if (l->kind == LINK_PEER)
+    peer_link_down (l, why);
   else
     push_link_down (l, why);
 }
@@ -535,6 +543,8 @@ link_handle_message (Conn * c, DiodeMsg * m)
         upstream_link_ready (l);
       else if (l->kind == LINK_PULL)
         pull_on_ready (l);
+      else if (l->kind == LINK_PEER)
+        peer_on_ready (l);
       else
         push_on_ready (l);
       return;
@@ -571,6 +581,8 @@ link_handle_message (Conn * c, DiodeMsg * m)
     upstream_handle_message (l, m);
   else if (l->kind == LINK_PULL)
     pull_handle_message (l, m);
+  else if (l->kind == LINK_PEER)
+    peer_handle_message (l, m);
   else
     push_handle_message (l, m);
 }
@@ -616,6 +628,7 @@ relay_links_kick (DiodeRelay * r, gint64 now)
   r->links_kick = FALSE;
   relay_upstream_tick (r, now);
   relay_pulls_tick (r, now);
+  relay_peers_tick (r, now);
   relay_reap (r);
 }
 

@@ -57,6 +57,8 @@ enum {
   PROP_LINK_LINGER,
   PROP_KNOWN_RELAYS,
   PROP_MAX_ANNOUNCED,
+  PROP_PEERS,
+  PROP_CACHE_BYTES,
 };
 
 G_DEFINE_FINAL_TYPE (DiodeRelay, diode_relay, G_TYPE_OBJECT)
@@ -86,6 +88,8 @@ relay_shutdown_cb (gpointer user_data)
 
   /* No link connects again from here on. */
   r->stopping = TRUE;
+  /* what waits for a peer is answered while its viewer still exists */
+  relay_peers_shutdown (r);
   g_hash_table_iter_init (&it, r->conns);
   while (g_hash_table_iter_next (&it, &key, NULL)) {
     Conn *c = key;
@@ -165,7 +169,7 @@ diode_relay_start (DiodeRelay * r, GError ** error)
     diode_relay_config_unref (r->config);
     r->config = cfg;
   }
-  if (!relay_upstream_init (r, error)) {
+  if (!relay_upstream_init (r, error) || !relay_peers_init (r, error)) {
     g_free (host);
     return FALSE;
   }
@@ -271,6 +275,7 @@ diode_relay_stop (DiodeRelay * r)
   g_thread_join (r->thread);
   r->thread = NULL;
   r->running = FALSE;
+  relay_peers_stop (r);
   relay_links_stop (r);
   g_clear_pointer (&r->failover, diode_failover_free);
   g_clear_pointer (&r->ep_failovers, g_free);
@@ -581,6 +586,15 @@ relay_apply_property (GObject * object, guint prop_id,
     case PROP_MAX_ANNOUNCED:
       r->max_announced = g_value_get_uint (value);
       break;
+    case PROP_PEERS:
+      g_strfreev (r->peers);
+      r->peers = g_value_dup_boxed (value);
+      break;
+    case PROP_CACHE_BYTES:
+      r->cache_bytes = g_value_get_uint64 (value);
+      if (r->cache)
+        relay_cache_set_max (r->cache, r->cache_bytes);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -763,6 +777,12 @@ relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
     case PROP_MAX_ANNOUNCED:
       g_value_set_uint (value, r->max_announced);
       break;
+    case PROP_PEERS:
+      g_value_set_boxed (value, r->peers);
+      break;
+    case PROP_CACHE_BYTES:
+      g_value_set_uint64 (value, r->cache_bytes);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -788,6 +808,7 @@ diode_relay_finalize (GObject * object)
   g_free (r->config_path);
   g_free (r->upstream);
   g_strfreev (r->fallbacks);
+  g_strfreev (r->peers);
   g_free (r->known_relays);
   g_hash_table_unref (r->links);
   g_ptr_array_unref (r->children);
@@ -834,6 +855,7 @@ diode_relay_init (DiodeRelay * r)
   r->failback_delay_ms = DIODE_RELAY_DEFAULT_FAILBACK_DELAY_MS;
   r->link_linger_ms = DIODE_RELAY_DEFAULT_LINK_LINGER_MS;
   r->max_announced = DIODE_RELAY_DEFAULT_MAX_ANNOUNCED;
+  r->cache_bytes = DIODE_RELAY_DEFAULT_CACHE_BYTES;
   r->links = g_hash_table_new (NULL, NULL);
   r->children = g_ptr_array_new ();
   r->active_ep = -1;
@@ -985,6 +1007,16 @@ diode_relay_class_init (DiodeRelayClass * klass)
           "Streams announced by child relays kept per link (and four times "
           "this in total)", 0, G_MAXUINT, DIODE_RELAY_DEFAULT_MAX_ANNOUNCED,
           f));
+  g_object_class_install_property (oc, PROP_PEERS,
+      g_param_spec_boxed ("peers", "Peers",
+          "Sibling relays asked first for chunks of recordings this relay "
+          "lacks, in order, each [0xADDRESS@]HOST[:PORT] (set before start)",
+          G_TYPE_STRV, f));
+  g_object_class_install_property (oc, PROP_CACHE_BYTES,
+      g_param_spec_uint64 ("cache-bytes", "Cache bytes",
+          "Most bytes of chunks fetched from peers or the upstream kept in "
+          "memory, least recently used dropped first (0 = no cache)", 0,
+          G_MAXUINT64, DIODE_RELAY_DEFAULT_CACHE_BYTES, f));
   g_object_class_install_property (oc, PROP_CONFIG,
       g_param_spec_string ("config", "Config",
           "Operator configuration file: fleets, reserved names, publisher "

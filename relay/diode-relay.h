@@ -47,6 +47,9 @@ G_BEGIN_DECLS
 #define DIODE_RELAY_DEFAULT_FAILBACK_DELAY_MS      5000
 #define DIODE_RELAY_DEFAULT_LINK_LINGER_MS         10000
 #define DIODE_RELAY_DEFAULT_MAX_ANNOUNCED          4096
+/* Chunks fetched from peers and the upstream kept in memory (--cache-bytes,
+ * counted with diode_stored_chunk_cost). */
+#define DIODE_RELAY_DEFAULT_CACHE_BYTES    (256 * 1024 * 1024)
 
 #define DIODE_TYPE_RELAY (diode_relay_get_type ())
 G_DECLARE_FINAL_TYPE (DiodeRelay, diode_relay, DIODE, RELAY, GObject)
