@@ -35,8 +35,9 @@
 #include <netinet/tcp.h>
 
 #define LINK_VERSION_MIN 1
-/* Version 3 (recordings: RANGE, FETCH) when both speak it; links work
- * from 2, peer links need 3 (diode-relay-peers.c checks). */
+/* links need version 2 (the session refuses a WELCOME below it); 3 adds
+ * recordings (RANGE, FETCH) when both relays speak it; peer links need 3
+ * (diode-relay-peers.c checks) */
 #define LINK_VERSION_MAX DIODE_PROTOCOL_VERSION_MAX
 
 const gchar *
