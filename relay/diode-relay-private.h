@@ -29,6 +29,7 @@
 #include "diode-tls.h"
 #include "diode-endpoint.h"
 #include "diode-failover.h"
+#include "diode-chunkrec.h"
 
 #include <gio/gio.h>
 
