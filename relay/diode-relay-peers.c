@@ -40,6 +40,9 @@
 /* A request a source leaves unanswered (no frame of its answer) this long:
  * the connection is closed and the next source asked. */
 #define FETCH_TIMEOUT_MS  10000
+/* A chunk no source had is not asked for again this soon (a viewer idle at
+ * the end of a recording polls). */
+#define FETCH_MISS_MS     1000
 
 typedef enum {
   REQ_CHUNK,
@@ -65,6 +68,8 @@ typedef struct {
   RelayRange *range;            /* the answer */
   gchar      *reason;           /* why the last source had nothing */
   Peer       *on;               /* the source it waits on (queue or cur) */
+  gboolean    skip;             /* REQ_CHUNK, second round: nobody holds
+                                   seq, so the first chunk after it */
 } FetchReq;
 
 struct _Peer {
@@ -106,6 +111,28 @@ relay_range_free (RelayRange * rr)
   g_free (rr);
 }
 
+RelayRange *
+relay_range_copy (const RelayRange * rr)
+{
+  RelayRange *c = g_new0 (RelayRange, 1);
+
+  *c = *rr;
+  c->name = g_strdup (rr->name);
+  c->owner = g_strdup (rr->owner);
+  c->fleet = g_strdup (rr->fleet);
+  c->allow = g_strdupv (rr->allow);
+  c->spans = g_memdup2 (rr->spans, sizeof (DiodeSpan) * rr->n_spans);
+  return c;
+}
+
+/* The policy and spans the last RANGE_OK from another relay gave for
+ * stream @key (borrowed), or NULL. */
+const RelayRange *
+relay_peers_remote (DiodeRelay * r, const gchar * key)
+{
+  return r->remote_meta ? g_hash_table_lookup (r->remote_meta, key) : NULL;
+}
+
 static void
 req_free (FetchReq * q)
 {
@@ -128,9 +155,14 @@ req_call (DiodeRelay * r, FetchReq * q)
   for (it = q->waiters; it; it = it->next) {
     Waiter *w = it->data;
 
-    if (q->kind == REQ_CHUNK)
-      w->chunk_cb (r, q->chunk, q->chunk ? NULL : q->reason, w->user_data);
-    else
+    if (q->kind == REQ_CHUNK) {
+      GError *err = q->chunk ? NULL : g_error_new_literal (DIODE_STORE_ERROR,
+          DIODE_STORE_ERROR_NOT_FOUND, q->reason ? q->reason : "not found");
+
+      w->chunk_cb (r, q->chunk ? diode_stored_chunk_ref (q->chunk) : NULL,
+          err, w->user_data);
+      g_clear_error (&err);
+    } else
       w->range_cb (r, q->range, q->range ? NULL : q->reason, w->user_data);
   }
 }
@@ -159,8 +191,15 @@ req_done (DiodeRelay * r, FetchReq * q)
   if (q->hkey && r->fetch_reqs
       && g_hash_table_lookup (r->fetch_reqs, q->hkey) == q)
     g_hash_table_remove (r->fetch_reqs, q->hkey);
-  if (q->kind == REQ_CHUNK && !q->chunk)
+  if (q->kind == REQ_CHUNK && !q->chunk && !r->stopping) {
     r->fetch_failed++;
+    if (q->hkey && r->fetch_misses) {
+      gint64 *until = g_new (gint64, 1);
+
+      *until = g_get_monotonic_time () + FETCH_MISS_MS * 1000;
+      g_hash_table_replace (r->fetch_misses, g_strdup (q->hkey), until);
+    }
+  }
   g_queue_push_tail (&r->fetch_done, q);
   if (!r->fetch_done_source && r->context) {
     GSource *s = g_idle_source_new ();
@@ -241,6 +280,14 @@ req_next (DiodeRelay * r, FetchReq * q)
       return;
     }
   }
+  if (q->kind == REQ_CHUNK && !q->skip && !q->chunk) {
+    /* Nobody holds seq: like a store read, the first chunk after it (a
+     * gap: it goes out with DISCONT). Every source again, same order. */
+    q->skip = TRUE;
+    q->source = 0;
+    req_next (r, q);
+    return;
+  }
   if (!q->reason)
     req_set_reason (q, "no peer and no upstream could be asked");
   req_done (r, q);
@@ -267,12 +314,18 @@ peer_send_cur (Peer * p)
   p->requests++;
   p->cur_deadline = g_get_monotonic_time () + FETCH_TIMEOUT_MS * 1000;
   if (q->kind == REQ_CHUNK) {
+    guint64 from = q->skip ? q->seq + 1 : q->seq;
+    guint64 to = q->skip ? G_MAXUINT64 : q->seq;
+
     r->fetch_requests++;
-    /* Peers answer from what they hold; the upstream may ask further. */
-    link_send (l, diode_msg_encode_fetch (q->name, q->seq, q->seq,
+    /* Peers answer from what they hold; the upstream may ask further.
+     * One chunk; after a gap, from the next seq on (the source stops at
+     * its per-FETCH caps; what comes is cached: the viewer needs it
+     * next). */
+    link_send (l, diode_msg_encode_fetch (q->name, from, to,
             p->upstream ? 0 : DIODE_RANGE_LOCAL), DIODE_MSG_FETCH);
-    g_debug ("%s %s: FETCH '%s' seq %" G_GUINT64_FORMAT,
-        link_kind_name (l), p->text, q->name, q->seq);
+    g_debug ("%s %s: FETCH '%s' seq %" G_GUINT64_FORMAT "..%"
+        G_GUINT64_FORMAT, link_kind_name (l), p->text, q->name, from, to);
   } else {
     r->range_requests++;
     link_send (l, diode_msg_encode_range (q->name, p->upstream ? 0 :
@@ -459,8 +512,29 @@ peer_range_ok (Peer * p, DiodeMsg * m)
   rr->n_spans = m->n_spans;
   rr->from_upstream = p->upstream;
   q->range = rr;
+  if (r->remote_meta)
+    g_hash_table_replace (r->remote_meta, g_strdup (q->key),
+        relay_range_copy (rr));
   peer_request_over (p);
   req_done (r, q);
+}
+
+/* The first chunk after a gap, as handed to the viewer: the same frames,
+ * DISCONT set (the cached copy stays as the source sent it). */
+static DiodeStoredChunk *
+chunk_with_discont (DiodeStoredChunk * c)
+{
+  DiodeChunkHeader h = c->hdr;
+  GPtrArray *frames = g_ptr_array_new_full (c->frames->len,
+      (GDestroyNotify) g_bytes_unref);
+  guint i;
+
+  if (h.flags & DIODE_CHUNK_DISCONT)
+    return diode_stored_chunk_ref (c);
+  h.flags |= DIODE_CHUNK_DISCONT;
+  for (i = 0; i < c->frames->len; i++)
+    g_ptr_array_add (frames, g_bytes_ref (g_ptr_array_index (c->frames, i)));
+  return diode_stored_chunk_new (&h, frames);
 }
 
 /* A whole chunk arrived: verify, count, keep. */
@@ -500,8 +574,11 @@ peer_chunk_complete (Peer * p)
     r->fetched_from_peers += p->hdr.bytes;
   if (r->cache)
     relay_cache_put (r->cache, q->key, c);
-  if (!q->chunk && q->seq >= p->hdr.first_seq && q->seq <= p->hdr.last_seq)
+  if (!q->chunk && !q->skip && q->seq >= p->hdr.first_seq
+      && q->seq <= p->hdr.last_seq)
     q->chunk = diode_stored_chunk_ref (c);
+  else if (!q->chunk && q->skip && p->hdr.first_seq > q->seq)
+    q->chunk = chunk_with_discont (c);
   diode_stored_chunk_unref (c);
 }
 
@@ -587,8 +664,9 @@ peer_handle_message (Link * l, DiodeMsg * m)
       if (q->chunk) {
         req_done (r, q);
       } else {
-        req_set_reason (q, "%s %s does not hold seq %" G_GUINT64_FORMAT,
-            p->upstream ? "upstream" : "peer", p->text, q->seq);
+        req_set_reason (q, "%s %s holds nothing %s seq %" G_GUINT64_FORMAT,
+            p->upstream ? "upstream" : "peer", p->text, q->skip ? "after" :
+            "at", q->seq);
         req_next (r, q);
       }
       return;
@@ -690,6 +768,12 @@ relay_peers_init (DiodeRelay * r, GError ** error)
     relay_cache_set_max (r->cache, r->cache_bytes);
   if (!r->fetch_reqs)
     r->fetch_reqs = g_hash_table_new (g_str_hash, g_str_equal);
+  if (!r->fetch_misses)
+    r->fetch_misses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+        g_free);
+  if (!r->remote_meta)
+    r->remote_meta = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+        (GDestroyNotify) relay_range_free);
   return TRUE;
 }
 
@@ -754,6 +838,8 @@ relay_peers_stop (DiodeRelay * r)
   g_clear_pointer (&r->peer_list, g_ptr_array_unref);
   g_clear_pointer (&r->up_peer, peer_free);
   g_clear_pointer (&r->fetch_reqs, g_hash_table_unref);
+  g_clear_pointer (&r->fetch_misses, g_hash_table_unref);
+  g_clear_pointer (&r->remote_meta, g_hash_table_unref);
   g_clear_pointer (&r->cache, relay_cache_free);
 }
 
@@ -794,6 +880,15 @@ relay_peers_tick (DiodeRelay * r, gint64 now)
 
   if (r->stopping)
     return;
+  if (r->fetch_misses && g_hash_table_size (r->fetch_misses)) {
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init (&it, r->fetch_misses);
+    while (g_hash_table_iter_next (&it, NULL, &v))
+      if (*(gint64 *) v <= now)
+        g_hash_table_iter_remove (&it);
+  }
   for (i = 0; r->peer_list && i < r->peer_list->len; i++)
     peer_tick (g_ptr_array_index (r->peer_list, i), now);
   if (r->up_peer)
@@ -831,6 +926,18 @@ relay_peers_chunk_get (DiodeRelay * r, const gchar * key, const gchar * name,
       req_set_reason (q, "the relay is not running");
     req_done (r, q);
     return;
+  }
+  if (r->fetch_misses) {
+    gint64 *until = g_hash_table_lookup (r->fetch_misses, hkey);
+
+    if (until && *until > g_get_monotonic_time ()) {
+      /* every source said no a moment ago: no new round yet */
+      g_free (hkey);
+      req_set_reason (q, "no peer and no upstream holds it (asked less "
+          "than a second ago)");
+      req_done (r, q);
+      return;
+    }
   }
   q->hkey = hkey;
   g_hash_table_insert (r->fetch_reqs, q->hkey, q);

@@ -30,6 +30,7 @@
 #include "diode-endpoint.h"
 #include "diode-failover.h"
 #include "diode-chunkrec.h"
+#include "diode-store.h"
 
 #include <gio/gio.h>
 
@@ -394,6 +395,10 @@ struct _DiodeRelay {
   Peer       *up_peer;          /* fetches from the current upstream */
   struct _RelayCache *cache;
   GHashTable *fetch_reqs;       /* "key\nseq" -> FetchReq in flight */
+  GHashTable *fetch_misses;     /* same key -> gint64* until: nobody had
+                                   it a moment ago */
+  GHashTable *remote_meta;      /* key -> RelayRange*: the last RANGE_OK
+                                   from another relay (policy, spans) */
   GQueue      fetch_done;       /* FetchReq* whose callbacks are due */
   GSource    *fetch_done_source;
   guint64     fetched_bytes;    /* verified chunk bytes, every source */
@@ -570,6 +575,8 @@ typedef struct {
   gboolean    from_upstream;
 } RelayRange;
 void     relay_range_free        (RelayRange * rr);
+RelayRange *relay_range_copy     (const RelayRange * rr);
+const RelayRange *relay_peers_remote (DiodeRelay * r, const gchar * key);
 /* @range NULL: nobody holds it (@reason says why); the callback owns
  * neither. Runs on the I/O thread, never from inside the call. */
 typedef void (*RelayRangeFunc) (DiodeRelay * relay, const RelayRange * range,
@@ -585,10 +592,12 @@ void     relay_peers_stats       (DiodeRelay * r, struct _JsonBuilder * b,
 void     relay_peers_tick        (DiodeRelay * r, gint64 now);
 gboolean relay_peers_configured  (DiodeRelay * r);
 /* The remote tiers: cache, peers in order (LOCAL), the upstream; @cb gets
- * a verified chunk holding @seq, or NULL + reason. */
+ * (transfer full) a verified chunk holding @seq or, when nobody has it,
+ * the first one after it with DISCONT set; else NULL + an error
+ * DIODE_STORE_ERROR_NOT_FOUND saying why. */
 typedef void (*RelayPeerChunkFunc) (DiodeRelay * relay,
                                     DiodeStoredChunk * chunk,
-                                    const gchar * reason, gpointer user_data);
+                                    const GError * error, gpointer user_data);
 void     relay_peers_chunk_get   (DiodeRelay * r, const gchar * key,
                                   const gchar * name, guint64 seq,
                                   RelayPeerChunkFunc cb, gpointer user_data);
