@@ -15,6 +15,7 @@
  * diode-relay-pull.c     streams pulled from (or pushed by) other relays
  * diode-relay-peers.c    chunks fetched from sibling relays and the upstream
  * diode-relay-cache.c    the LRU cache of those chunks (--cache-bytes)
+ * diode-relay-record.c   recording RECORD streams into --store
  * Everything here runs on the relay's I/O thread unless it says otherwise.
  */
 #pragma once
@@ -33,6 +34,7 @@
 #include "diode-store.h"
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -77,6 +79,13 @@ G_BEGIN_DECLS
 /* A child whose PULL did not give a working push is not asked for that
  * stream again for this long (unless it announces it anew). */
 #define PUSH_SHUN_MS 30000
+/* Replay (issue 10, diode-relay-replay.c): threads reading the store,
+ * how often a cursor that found nothing more stored looks again, and the
+ * default relay-wide bound on stored chunks held in memory for replay
+ * viewers and FETCH answers (diode_stored_chunk_cost). */
+#define REPLAY_THREADS     2
+#define REPLAY_RETRY_MS    500
+#define REPLAY_MAX_BYTES_DEFAULT (64 * 1024 * 1024)
 /* accept() failed for lack of descriptors or memory: stop watching the
  * listener this long (relay_tick re-arms it). */
 #define ACCEPT_PAUSE_MS 500
@@ -85,6 +94,10 @@ typedef struct _Stream Stream;
 typedef struct _Conn Conn;
 typedef struct _Link Link;
 typedef struct _Peer Peer;
+typedef struct _Replay Replay;
+typedef struct _Fetch Fetch;
+/* What the relay knows of one stored stream (diode-relay-record.c). */
+typedef struct _RelayRec RelayRec;
 
 /* Connections from one source address (r->per_addr). */
 typedef struct {
@@ -152,6 +165,9 @@ struct _Conn {
   guint64     partial;          /* counted in addr->partial and r->partial */
   gsize       linger_discarded; /* bytes thrown away while lingering */
   DiodeCursor cursor;
+  Replay     *replay;           /* a viewer fed from the store (until it
+                                   reaches the ring), or NULL */
+  Fetch      *fetch;            /* a FETCH being answered, or NULL */
 
   guint64     bytes_out, frames_out, bytes_in;
   guint64     skips;            /* slow-viewer jumps to the latest keyframe */
@@ -172,6 +188,10 @@ struct _Conn {
   gint64      announce_refill_at;
   GBytes     *link_ok_queued;   /* child link: a LINK_OK still in ctrl
                                    (replaced, never appended, by the next) */
+  RelayRec   *rec;              /* publisher of a recorded stream: where
+                                   STORED comes from (also after its EOS) */
+  gboolean    store_paused;     /* upload publisher not read while the
+                                   store's write queue is full */
 };
 
 /* A stream a child relay said it can provide (ANNOUNCE AVAILABLE). */
@@ -295,6 +315,7 @@ struct _Stream {
   gint64      push_shunned_until;
   guint64     stats_bytes_in;   /* at the last stats line, for rates */
   guint64     stats_bytes_out;
+  RelayRec   *rec;              /* recorded now (a RECORD publisher) */
 };
 
 struct _DiodeRelay {
@@ -331,6 +352,10 @@ struct _DiodeRelay {
   guint       link_linger_ms;
   gchar      *known_relays;     /* NULL: default file */
   guint       max_announced;
+  gchar      *store_dir;        /* --store: NULL = no recordings */
+  guint64     store_seconds;
+  guint64     store_bytes;
+  guint64     store_queue_bytes;
 
   /* runtime */
   struct {
@@ -409,6 +434,25 @@ struct _DiodeRelay {
   guint64     fetch_requests;   /* FETCHes sent, every source */
   guint64     fetch_failed;     /* chunks no source had */
   guint64     range_requests;   /* RANGEs sent, every source */
+  /* replay (diode-relay-replay.c) */
+  GThreadPool *replay_pool;     /* store reads, created on first use */
+  GHashTable *replays;          /* id -> Replay* */
+  GHashTable *fetches;          /* id -> Fetch* */
+  guint       next_replay_id;
+  GQueue      replay_waiting;   /* Replay ids waiting for replay bytes */
+  guint64     replay_bytes;     /* stored chunks held for replay/FETCH */
+  guint64     replay_max_bytes; /* bound on replay_bytes */
+  gint64      replay_tick_at;
+  guint64     replay_damaged;   /* damaged chunks skipped */
+  /* recordings (diode-relay-record.c) */
+  DiodeStore *store;            /* NULL: no --store, or it failed to open */
+  gchar      *store_error;      /* why it failed to open */
+  GHashTable *recordings;       /* name key -> RelayRec* (stored streams) */
+  GSource    *rec_retry_source; /* paused uploads looked at again */
+  gboolean    store_failed_logged;
+  guint64     store_chunks;     /* chunks handed to the store */
+  guint64     store_dropped;    /* chunks live recordings lost (queue full) */
+  guint64     store_pauses;     /* times an upload was paused */
 };
 
 /* diode-relay-conn.c */
@@ -430,6 +474,8 @@ void     relay_addr_unref_stream (DiodeRelay * r, AddrCount * a);
 gboolean conn_take_frame   (Conn * c);
 gboolean conn_check_replies (Conn * c, gint64 now);
 gboolean relay_may_add_stream (Conn * c);
+/* Stop (TRUE) or resume reading an upload publisher (the store paces it). */
+void     conn_set_store_paused (Conn * c, gboolean paused);
 
 /* diode-relay-protocol.c */
 Stream  *stream_lookup     (DiodeRelay * r, const gchar * name);
@@ -607,6 +653,87 @@ void     relay_peers_range       (DiodeRelay * r, const gchar * key,
 void     peer_on_ready           (Link * l);
 void     peer_handle_message     (Link * l, DiodeMsg * m);
 void     peer_link_down          (Link * l, const gchar * why);
+/* diode-relay-replay.c */
+/* A chunk for a reader, on the I/O thread: @chunk (transfer full,
+ * verified) or NULL and @error (DIODE_STORE_ERROR: NOT_FOUND nothing held
+ * at or after the seq, DAMAGED every copy was damaged, FAILED). */
+typedef void (*RelayChunkFunc) (DiodeRelay * relay, DiodeStoredChunk * chunk,
+    const GError * error, gpointer user_data);
+/* The stored chunk holding MEDIA @seq, or the first one after it: the
+ * local store (on the pool), then (peers helper) peers and the upstream.
+ * @cb always runs, later, on the I/O thread. */
+void     relay_chunk_get   (DiodeRelay * relay, const gchar * key,
+                            const gchar * name, guint64 seq,
+                            RelayChunkFunc cb, gpointer user_data);
+/* The same from this relay's store only (FETCH with DIODE_RANGE_LOCAL). */
+void     relay_chunk_get_local (DiodeRelay * relay, const gchar * key,
+                                guint64 seq, RelayChunkFunc cb,
+                                gpointer user_data);
+/* The chunk at @seq is damaged everywhere: the first good one after it
+ * in the local store, with DIODE_CHUNK_DISCONT set. */
+void     relay_chunk_skip_damaged (DiodeRelay * relay, const gchar * key,
+                                   guint64 seq, RelayChunkFunc cb,
+                                   gpointer user_data);
+/* The stored meta of @name (FALSE: not stored, @meta zeroed; clear it
+ * either way with diode_store_meta_clear). */
+gboolean relay_store_meta  (DiodeRelay * r, const gchar * name,
+                            DiodeStoreMeta * meta);
+guint8   relay_stream_state (DiodeRelay * r, Stream * s,
+                             const DiodeStoreMeta * meta);
+/* Access for SUBSCRIBE-with-start, RANGE, FETCH: as SUBSCRIBE, with the
+ * live stream's policy, else the stored meta's. */
+gboolean relay_replay_allowed (Conn * c, Stream * s,
+                               const DiodeStoreMeta * meta, gchar ** why);
+/* Spans held (store + ring), merged, oldest first: count (<= 256). */
+guint    relay_spans       (DiodeRelay * r, Stream * s, const gchar * key,
+                            DiodeSpan * out);
+/* SUBSCRIBE: TRUE when it is served by a replay cursor (or refused);
+ * FALSE: the live path goes on (c->start_seq may have been set to the
+ * ring chunk a start landed on). */
+gboolean replay_subscribe  (Conn * c, DiodeMsg * m, Stream * s);
+void     handle_range      (Conn * c, DiodeMsg * m);
+void     handle_fetch      (Conn * c, DiodeMsg * m);
+/* conn_flush: the next frame to write (a new ref), NULL when none yet. */
+GBytes  *replay_next_frame (Conn * c);
+GBytes  *fetch_next_frame  (Conn * c);
+void     replay_conn_gone  (Conn * c);
+void     fetch_conn_gone   (Conn * c);
+void     relay_replay_tick (DiodeRelay * r, gint64 now);
+void     relay_replay_init (DiodeRelay * r);
+void     relay_replay_stop (DiodeRelay * r);
+/* The SUBSCRIBE's live path (a start that found nothing stored). */
+void     relay_subscribe_live (Conn * c, Stream * s);
+/* diode-relay-record.c */
+void     relay_record_start (DiodeRelay * r);
+void     relay_record_stop (DiodeRelay * r);
+void     relay_record_tick (DiodeRelay * r, gint64 now);
+/* What the relay knows of the stored stream @key (diode_name_key()): its
+ * name as first spelled, owner, policy, pubflags, finished. FALSE when
+ * nothing is stored under @key (or its meta is unreadable). @out may be
+ * NULL; else it is filled with copies: diode_store_meta_clear() it. */
+gboolean relay_record_lookup (DiodeRelay * r, const gchar * key,
+                              DiodeStoreMeta * out);
+/* NONE or RECORDING: is @s being recorded now? */
+DiodeStoreState relay_record_state (Stream * s);
+/* A stored name keeps its owner: may @c publish @name? */
+gboolean relay_record_may_publish (Conn * c, const gchar * name,
+                                   gchar ** why);
+/* The seq after the highest stored or queued for @name (0: none). */
+guint64  relay_record_next_seq (DiodeRelay * r, const gchar * name);
+/* PUBLISH accepted (policy set): record @s if @pubflags ask and the store
+ * can; the state for PUBLISH_OK. */
+DiodeStoreState relay_record_publish (DiodeRelay * r, Stream * s, Conn * c,
+                                      guint32 pubflags);
+/* After each frame of a recorded stream (s->rec set): closed chunks go to
+ * the store; @eos: the stream ended, the open chunk too. */
+void     relay_record_frame (DiodeRelay * r, Stream * s, gboolean eos);
+void     relay_record_policy (DiodeRelay * r, Stream * s);
+/* The stream's recording session ends (new publisher, freed, stop). */
+void     relay_record_detach (Stream * s);
+void     relay_record_conn_gone (Conn * c);
+/* stats (docs/stats.md): the "store" member; a stream's recording members */
+void     relay_record_stats (JsonBuilder * b, DiodeRelay * r);
+void     relay_record_stats_stream (JsonBuilder * b, Stream * s);
 
 /* diode-relay-timers.c */
 gboolean relay_tick        (gpointer user_data);

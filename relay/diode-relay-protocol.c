@@ -59,6 +59,8 @@ relay_apply_buffer_limits (DiodeRelay * r)
 void
 stream_free (Stream * s)
 {
+  /* what the ring holds open of a recorded stream goes to the store */
+  relay_record_detach (s);
   diode_ring_free (s->ring);
   g_ptr_array_unref (s->viewers);
   g_ptr_array_unref (s->waiting);
@@ -238,18 +240,33 @@ stream_attach_conn (Conn * c, Stream * s)
         c->address, first);
     conn_flush (c);
     return;
-  } else if (conn_is_link (c)) {
+  } else {
     gchar **path = stream_path_out (r, s);
     gchar **allow = stream_allow_list (s);
+    DiodeSubscribeOkArgs a = { 0 };
+    DiodeStoreMeta meta;
+    gboolean stored = relay_store_meta (r, s->name, &meta);
+    DiodeChunk *at = c->cursor.chunk;
 
-    conn_queue (c, diode_msg_encode_subscribe_ok_relay (s->name, first,
-            s->owner, s->access, s->fleet, (const gchar * const *) allow,
-            (const gchar * const *) path));
+    /* the v1/v2 layouts for older peers; v3 adds state and start time
+     * (the publisher time of the chunk it starts at, when it starts at
+     * one) */
+    a.stream = s->name;
+    a.first_seq = first;
+    a.publisher = s->owner;
+    a.access = s->access;
+    a.fleet = s->fleet;
+    a.allow = (const gchar * const *) allow;
+    a.path = (const gchar * const *) path;
+    a.stream_state = relay_stream_state (r, s, stored ? &meta : NULL);
+    a.start_time = (at && at->first_seq == first) ?
+        at->start_time : DIODE_TIME_NONE;
+    conn_queue (c, diode_msg_encode_subscribe_ok_args (&a,
+            diode_session_get_version (c->session),
+            diode_session_get_role (c->session)));
+    diode_store_meta_clear (&meta);
     g_free (allow);
     g_strfreev (path);
-  } else {
-    conn_queue (c, diode_msg_encode_subscribe_ok_from (s->name, first,
-            s->owner));
   }
   if (!diode_session_sent (c->session, DIODE_MSG_SUBSCRIBE_OK, 0, &err)) {
     g_warning ("session refused SUBSCRIBE_OK: %s", err->message);
@@ -413,6 +430,24 @@ stream_attach_waiting (DiodeRelay * r, Stream * s)
   g_ptr_array_unref (held);
 }
 
+/* A start in time that found nothing stored (retention took it since the
+ * SUBSCRIBE): the live stream if there is one to join, else NOT_STORED. */
+void
+relay_subscribe_live (Conn * c, Stream * s)
+{
+  gchar *text;
+
+  if (s && stream_joinable (s)) {
+    c->start_seq = 0;
+    stream_attach_conn (c, s);
+    return;
+  }
+  text = g_strdup_printf ("nothing of '%s' is stored on this relay any more",
+      s ? s->name : "this stream");
+  conn_send_error (c, DIODE_ERR_NOT_STORED, text);
+  g_free (text);
+}
+
 /* A well-formed name the relay refuses (diode-name.h): ERROR 103. */
 static gboolean
 name_acceptable (Conn * c, const gchar * name, const gchar * what)
@@ -443,6 +478,7 @@ handle_publish (Conn * c, DiodeMsg * m)
   gchar *why = NULL;
   GPtrArray *cut, *cut_why;
   guint i;
+  DiodeStoreState store_state;
 
   if (!name_acceptable (c, m->stream, "publisher"))
     return;
@@ -461,7 +497,8 @@ handle_publish (Conn * c, DiodeMsg * m)
   s = stream_lookup (r, m->stream);
   /* Checked before anything costly (the allowlist, viewers rechecked);
    * a connection refused again and again is closed. */
-  if (!may_publish (c, s, m->stream, &why)) {
+  if (!may_publish (c, s, m->stream, &why)
+      || !relay_record_may_publish (c, m->stream, &why)) {
     if (++c->publish_refusals >= MAX_PUBLISH_REFUSALS) {
       gchar *text = g_strdup_printf ("%s; closing the connection after %u "
           "refused PUBLISH", why, c->publish_refusals);
@@ -520,18 +557,24 @@ handle_publish (Conn * c, DiodeMsg * m)
   stream_set_policy (s, m);
   c->stream = s;
   c->publishing = TRUE;
+  store_state = relay_record_publish (r, s, c, m->pubflags);
 
   /* The sequence goes on where the last publisher of this name left it, so
-   * viewers that stay see one increasing sequence. */
-  conn_queue (c, diode_msg_encode_publish_ok (m->stream,
-          diode_ring_get_last_seq (s->ring) + 1));
+   * viewers that stay see one increasing sequence; a recorded name goes on
+   * after what its store holds (a restarted relay has an empty ring). */
+  conn_queue (c, diode_msg_encode_publish_ok_v (m->stream,
+          MAX (diode_ring_get_last_seq (s->ring) + 1,
+              relay_record_next_seq (r, m->stream)), store_state,
+          diode_session_get_version (c->session)));
   if (!diode_session_sent (c->session, DIODE_MSG_PUBLISH_OK, 0, &err)) {
     g_warning ("session refused PUBLISH_OK: %s", err->message);
     g_clear_error (&err);
   }
-  relay_log (r, RELAY_LOG_STREAM, "%s publishes '%s' (%s%s%s, from %s)", c->address, s->name,
+  relay_log (r, RELAY_LOG_STREAM, "%s publishes '%s' (%s%s%s, from %s%s)", c->address, s->name,
       diode_access_name (s->access), *s->fleet ? ", fleet " : "", s->fleet,
-      c->peer);
+      c->peer, store_state == DIODE_STORE_RECORDING ? ", recorded" :
+      store_state == DIODE_STORE_UNAVAILABLE ? ", not recorded: store "
+      "unavailable" : "");
   conn_flush (c);
   /* The tree learns where it is (ANNOUNCE to the upstream). */
   directory_local_changed (r, s, TRUE);
@@ -573,6 +616,8 @@ handle_policy (Conn * c, DiodeMsg * m)
       g_hash_table_size (s->allow));
   stream_recheck_viewers (c->relay, s);
   stream_forward_policy (c->relay, s);
+  /* a recording keeps the policy in force (its meta) */
+  relay_record_policy (c->relay, s);
   /* the tree learns the new policy too (ANNOUNCE again) */
   if (s->source == SOURCE_LOCAL)
     directory_local_changed (c->relay, s, TRUE);
@@ -631,6 +676,11 @@ handle_subscribe (Conn * c, DiodeMsg * m)
       return;
     }
   }
+  /* Version 3: a start in time (or a finished recording) is served from
+   * the store by a replay cursor (diode-relay-replay.c); without a store
+   * the start is found in the ring and taken as start_seq below. */
+  if (replay_subscribe (c, m, s))
+    return;
   /* Resume where the viewer left off if that is still held, or after the
    * last seq of a live stream when it has that already, else start at the
    * latest keyframe; with no keyframe yet, wait for one (section 8). The
@@ -742,6 +792,9 @@ handle_media (Conn * c, DiodeMsg * m)
         && conn_is_link (c))
       conn_close (c, "push reached end of stream");
   }
+  /* a chunk the ring closed goes to the store (and at EOS the open one) */
+  if (s->rec)
+    relay_record_frame (c->relay, s, m->type == DIODE_MSG_EOS);
   if (m->type == DIODE_MSG_MEDIA && (m->flags & DIODE_MEDIA_KEYFRAME)
       && !(m->flags & DIODE_MEDIA_STREAMHEADER))
     stream_attach_waiting (c->relay, s);
@@ -783,6 +836,14 @@ handle_message (Conn * c, DiodeMsg * m)
         return;
       }
       handle_policy (c, m);
+      break;
+    case DIODE_MSG_RANGE:
+      if (name_acceptable (c, m->stream, conn_what (c)))
+        handle_range (c, m);
+      break;
+    case DIODE_MSG_FETCH:
+      if (name_acceptable (c, m->stream, conn_what (c)))
+        handle_fetch (c, m);
       break;
     case DIODE_MSG_LINK:
       directory_handle_link (c);

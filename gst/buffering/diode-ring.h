@@ -138,6 +138,9 @@ DiodeChunk *diode_ring_newest_chunk (DiodeRing *r);
 /* The oldest chunk, or NULL. Borrowed. */
 DiodeChunk *diode_ring_oldest_chunk (DiodeRing *r);
 
+/* The newest chunk (the one frames go into), borrowed; NULL when empty.
+ * A recorder notices a chunk closed when this changes. */
+DiodeChunk *diode_ring_get_newest  (DiodeRing *r);
 /* Chunk and index holding MEDIA @seq, if still buffered. */
 gboolean    diode_ring_find_seq    (DiodeRing *r, guint64 seq,
                                     DiodeChunk **chunk, guint *index);
