@@ -167,6 +167,8 @@ struct _Conn {
   DiodeCursor cursor;
   Replay     *replay;           /* a viewer fed from the store (until it
                                    reaches the ring), or NULL */
+  gboolean    no_remote;        /* SUBSCRIBE handled again after other
+                                   relays had no recording of it */
   Fetch      *fetch;            /* a FETCH being answered, or NULL */
 
   guint64     bytes_out, frames_out, bytes_in;
@@ -646,7 +648,18 @@ typedef void (*RelayPeerChunkFunc) (DiodeRelay * relay,
                                     const GError * error, gpointer user_data);
 void     relay_peers_chunk_get   (DiodeRelay * r, const gchar * key,
                                   const gchar * name, guint64 seq,
+                                  gboolean exact, RelayPeerChunkFunc cb,
+                                  gpointer user_data);
+/* The whole of relay_chunk_get: the local store, then the remote tiers
+ * when they can help (the stream is not live here, or @seq is behind its
+ * ring). */
+void     relay_chunk_get_tiers   (DiodeRelay * r, const gchar * key,
+                                  const gchar * name, guint64 seq,
                                   RelayPeerChunkFunc cb, gpointer user_data);
+gboolean relay_peers_remote_meta (DiodeRelay * r, const gchar * key,
+                                  DiodeStoreMeta * meta);
+guint64  relay_range_find_start  (const RelayRange * rr, guint8 mode,
+                                  guint64 value, guint64 now_us);
 void     relay_peers_range       (DiodeRelay * r, const gchar * key,
                                   const gchar * name, RelayRangeFunc cb,
                                   gpointer user_data);
@@ -703,6 +716,7 @@ void     relay_replay_init (DiodeRelay * r);
 void     relay_replay_stop (DiodeRelay * r);
 /* The SUBSCRIBE's live path (a start that found nothing stored). */
 void     relay_subscribe_live (Conn * c, Stream * s);
+void     relay_subscribe_retry (Conn * c, GBytes * frame);
 /* diode-relay-record.c */
 void     relay_record_start (DiodeRelay * r);
 void     relay_record_stop (DiodeRelay * r);
