@@ -841,6 +841,7 @@ relay_peers_stop (DiodeRelay * r)
   g_clear_pointer (&r->fetch_reqs, g_hash_table_unref);
   g_clear_pointer (&r->fetch_misses, g_hash_table_unref);
   g_clear_pointer (&r->remote_meta, g_hash_table_unref);
+  g_clear_pointer (&r->range_waits, g_hash_table_unref);
   g_clear_pointer (&r->cache, relay_cache_free);
 }
 
@@ -1238,4 +1239,101 @@ relay_range_find_start (const RelayRange * rr, guint8 mode, guint64 value,
         (sp->last_seq - sp->first_seq));
   }
   return first->first_seq;
+}
+
+/* ------------------------------------------------------------------------ */
+/* a client's RANGE passed on */
+
+static void
+range_for_done (DiodeRelay * r, const RelayRange * rr, const gchar * reason,
+    gpointer user_data)
+{
+  Conn *c = r->range_waits ? g_hash_table_lookup (r->range_waits,
+      user_data) : NULL;
+  gboolean relay_role;
+  DiodeStoreMeta meta;
+  gchar *why = NULL, *key;
+  GError *err = NULL;
+  GBytes *f;
+
+  if (!c)
+    return;
+  g_hash_table_remove (r->range_waits, user_data);
+  c->range_wait = 0;
+  if (c->dead || c->phase != CONN_OPEN)
+    return;
+  if (!rr) {
+    gchar *text = g_strdup_printf ("stream is neither live nor stored on "
+        "this relay, its peers or its upstream (%s)", reason ? reason :
+        "nobody answered");
+
+    conn_send_error (c, DIODE_ERR_NOT_FOUND, text);
+    g_free (text);
+    conn_flush (c);
+    return;
+  }
+  key = diode_name_key (rr->name, NULL);
+  relay_peers_remote_meta (r, key ? key : "", &meta);
+  g_free (key);
+  if (!meta.name) {
+    /* a race with a newer answer: the policy of this one */
+    meta.name = g_strdup (rr->name);
+    meta.owner = g_strdup (rr->owner);
+    meta.access = rr->access;
+    meta.fleet = g_strdup (rr->fleet);
+    meta.allow = g_strdupv (rr->allow);
+  }
+  if (!relay_replay_allowed (c, NULL, &meta, &why)) {
+    relay_log (r, RELAY_LOG_REFUSED, "refused RANGE from %s (%s): %s",
+        c->address, c->peer, why);
+    conn_send_error (c, DIODE_ERR_NOT_AUTHORIZED, why);
+    g_free (why);
+    diode_store_meta_clear (&meta);
+    conn_flush (c);
+    return;
+  }
+  /* an allowlist is told to relays only (they enforce it downstream) */
+  relay_role = diode_session_get_role (c->session) == DIODE_ROLE_RELAY;
+  f = diode_msg_encode_range_ok (rr->name, rr->stream_state, rr->owner,
+      rr->access, rr->fleet, relay_role ? (const gchar * const *) rr->allow :
+      NULL, rr->spans, MIN (rr->n_spans, DIODE_MAX_SPANS));
+  diode_store_meta_clear (&meta);
+  if (!f) {
+    conn_send_error (c, DIODE_ERR_INTERNAL, "cannot encode RANGE_OK");
+    return;
+  }
+  conn_queue (c, f);
+  if (!diode_session_sent (c->session, DIODE_MSG_RANGE_OK, 0, &err)) {
+    g_warning ("session refused RANGE_OK: %s", err->message);
+    g_clear_error (&err);
+  }
+  conn_flush (c);
+}
+
+void
+relay_peers_range_for (Conn * c, const gchar * name)
+{
+  DiodeRelay *r = c->relay;
+  gchar *key = diode_name_key (name, NULL);
+  guint id;
+
+  if (!r->range_waits)
+    r->range_waits = g_hash_table_new (NULL, NULL);
+  id = ++r->next_range_wait;
+  if (!id)
+    id = ++r->next_range_wait;
+  c->range_wait = id;
+  g_hash_table_insert (r->range_waits, GUINT_TO_POINTER (id), c);
+  relay_peers_range (r, key ? key : name, name, range_for_done,
+      GUINT_TO_POINTER (id));
+  g_free (key);
+}
+
+void
+relay_peers_conn_gone (Conn * c)
+{
+  if (c->range_wait && c->relay->range_waits)
+    g_hash_table_remove (c->relay->range_waits,
+        GUINT_TO_POINTER (c->range_wait));
+  c->range_wait = 0;
 }

@@ -169,6 +169,8 @@ struct _Conn {
                                    reaches the ring), or NULL */
   gboolean    no_remote;        /* SUBSCRIBE handled again after other
                                    relays had no recording of it */
+  guint       range_wait;       /* a RANGE passed on to other relays: its
+                                   id in r->range_waits, 0 none */
   Fetch      *fetch;            /* a FETCH being answered, or NULL */
 
   guint64     bytes_out, frames_out, bytes_in;
@@ -426,6 +428,8 @@ struct _DiodeRelay {
                                    it a moment ago */
   GHashTable *remote_meta;      /* key -> RelayRange*: the last RANGE_OK
                                    from another relay (policy, spans) */
+  GHashTable *range_waits;      /* id -> Conn*: RANGEs passed on */
+  guint       next_range_wait;
   GQueue      fetch_done;       /* FetchReq* whose callbacks are due */
   GSource    *fetch_done_source;
   guint64     fetched_bytes;    /* verified chunk bytes, every source */
@@ -658,6 +662,11 @@ void     relay_chunk_get_tiers   (DiodeRelay * r, const gchar * key,
                                   RelayPeerChunkFunc cb, gpointer user_data);
 gboolean relay_peers_remote_meta (DiodeRelay * r, const gchar * key,
                                   DiodeStoreMeta * meta);
+/* A client's RANGE (not LOCAL) for a stream not held here: asked of the
+ * peers and the upstream; RANGE_OK (the policy checked as for SUBSCRIBE)
+ * or ERROR 100 goes to @c when they answer. */
+void     relay_peers_range_for   (Conn * c, const gchar * name);
+void     relay_peers_conn_gone   (Conn * c);
 guint64  relay_range_find_start  (const RelayRange * rr, guint8 mode,
                                   guint64 value, guint64 now_us);
 void     relay_peers_range       (DiodeRelay * r, const gchar * key,

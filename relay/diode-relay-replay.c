@@ -1070,9 +1070,17 @@ handle_range (Conn * c, DiodeMsg * m)
 
   if (!stream_live_here (s) && !stored && !(s && s->ring
           && diode_ring_get_last_seq (s->ring))) {
-    gchar *text = g_strdup_printf ("stream '%s' is neither live nor stored "
-        "on this relay", m->stream);
+    gchar *text;
 
+    /* Not held here: unless LOCAL, the peers and the upstream may have it
+     * (diode-relay-peers.c answers, or says NOT_FOUND). */
+    if (!(m->range_flags & DIODE_RANGE_LOCAL) && relay_peers_configured (r)) {
+      diode_store_meta_clear (&meta);
+      relay_peers_range_for (c, m->stream);
+      return;
+    }
+    text = g_strdup_printf ("stream '%s' is neither live nor stored "
+        "on this relay", m->stream);
     conn_send_error (c, DIODE_ERR_NOT_FOUND, text);
     g_free (text);
     diode_store_meta_clear (&meta);
@@ -1373,13 +1381,23 @@ handle_fetch (Conn * c, DiodeMsg * m)
 
   if (!stream_live_here (s) && !stored && !(s && s->ring
           && diode_ring_get_last_seq (s->ring))) {
-    gchar *text = g_strdup_printf ("stream '%s' is neither live nor stored "
-        "on this relay", m->stream);
+    gchar *text, *key = diode_name_key (m->stream, NULL);
 
-    conn_send_error (c, DIODE_ERR_NOT_FOUND, text);
-    g_free (text);
-    diode_store_meta_clear (&meta);
-    return;
+    /* Not held here, but other relays told us of it (a RANGE passed on
+     * before): unless LOCAL, served through the tiers, under the policy
+     * they gave. */
+    stored = !(m->range_flags & DIODE_RANGE_LOCAL) && key
+        && relay_peers_configured (r)
+        && relay_peers_remote_meta (r, key, &meta);
+    g_free (key);
+    if (!stored) {
+      text = g_strdup_printf ("stream '%s' is neither live nor stored "
+          "on this relay", m->stream);
+      conn_send_error (c, DIODE_ERR_NOT_FOUND, text);
+      g_free (text);
+      diode_store_meta_clear (&meta);
+      return;
+    }
   }
   if (!relay_replay_allowed (c, s, stored ? &meta : NULL, &why)) {
     relay_log (r, RELAY_LOG_REFUSED, "refused FETCH from %s (%s): %s",

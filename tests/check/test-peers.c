@@ -838,6 +838,71 @@ GST_START_TEST (test_down_peer_skipped_with_backoff)
 
 GST_END_TEST;
 
+/* A viewer's RANGE (not LOCAL) for a recording only a peer holds is
+ * passed on: RANGE_OK with the peer's span and policy; then a FETCH on
+ * the same connection gets the chunk through the tiers, byte for byte. */
+GST_START_TEST (test_range_and_fetch_passed_on)
+{
+  FakePeer *p = fake_peer_new ("peer-a.pem", PEER_GOOD, 0);
+  DiodeRelay *r = start_relay ("r.pem", NULL, &p, 1, G_MAXUINT64);
+  RawClient *v = raw_open (r, 0, "viewer.pem");
+  DiodeMsg m = { 0 };
+  gint64 end;
+  guint frames = 0, i;
+  gboolean got_end = FALSE;
+
+  raw_send_frame (v, diode_msg_encode_hello (1, 3, DIODE_ROLE_VIEWER,
+          "peers-test/0"));
+  raw_expect_next (v, DIODE_MSG_WELCOME, &m, "HELLO");
+  v->version = 3;
+  v->role = DIODE_ROLE_VIEWER;
+  diode_msg_clear (&m);
+  raw_send_frame (v, diode_msg_encode_range (STREAM, 0));
+  end = deadline_in (WAIT_MS);
+  while (g_get_monotonic_time () < end) {
+    fake_peer_poll (p, 20);
+    if (raw_read (v, &m, 20) == RAW_READ_MSG && m.type != DIODE_MSG_PING)
+      break;
+    diode_msg_clear (&m);
+  }
+  fail_unless_equals_int (m.type, DIODE_MSG_RANGE_OK);
+  fail_unless_equals_int (m.n_spans, 1);
+  fail_unless_equals_uint64 (m.spans[0].first_seq, 1);
+  fail_unless_equals_uint64 (m.spans[0].last_seq, N_CHUNKS * GOP);
+  fail_unless_equals_int (m.stream_state, DIODE_STREAM_RECORDING);
+  diode_msg_clear (&m);
+
+  raw_send_frame (v, diode_msg_encode_fetch (STREAM, 1 + GOP, 1 + GOP, 0));
+  end = deadline_in (WAIT_MS);
+  while (!got_end && g_get_monotonic_time () < end) {
+    fake_peer_poll (p, 20);
+    if (raw_read (v, &m, 20) != RAW_READ_MSG)
+      continue;
+    if (m.type == DIODE_MSG_CHUNK) {
+      fail_unless_equals_uint64 (m.chunk.first_seq, 1 + GOP);
+      fail_unless_equals_int (m.chunk.crc, p->chunks[1]->hdr.crc);
+    } else if (m.type == DIODE_MSG_FETCH_END) {
+      got_end = TRUE;
+    } else if (m.type != DIODE_MSG_PING) {
+      fail_unless (frames < p->chunks[1]->frames->len);
+      fail_unless (g_bytes_equal (m.frame,
+              g_ptr_array_index (p->chunks[1]->frames, frames)));
+      frames++;
+    }
+    diode_msg_clear (&m);
+  }
+  fail_unless (got_end, "no FETCH_END");
+  fail_unless_equals_int (frames, p->chunks[1]->frames->len);
+  for (i = 0; i < p->fetched->len; i++)
+    fail_unless_equals_uint64 (g_array_index (p->fetched, guint64, i),
+        1 + GOP);
+  raw_free (v, FALSE);
+  stop_relay (r);
+  fake_peer_free (p);
+}
+
+GST_END_TEST;
+
 /* --peer is parsed like --upstream: a bad one fails the start. */
 GST_START_TEST (test_bad_peer_option)
 {
@@ -882,6 +947,7 @@ peers_suite (void)
   tcase_add_test (tc, test_huge_chunk_count_closed);
   tcase_add_test (tc, test_one_request_per_connection);
   tcase_add_test (tc, test_down_peer_skipped_with_backoff);
+  tcase_add_test (tc, test_range_and_fetch_passed_on);
   return s;
 }
 
