@@ -494,6 +494,45 @@ fetch_stat (DiodeRelay * r, const gchar * member)
   return v;
 }
 
+/* The relay's control link is up (the stats say "linked"). */
+static gboolean
+upstream_linked (DiodeRelay * r)
+{
+  gint64 end = deadline_in (WAIT_MS);
+
+  while (g_get_monotonic_time () < end) {
+    gchar *json = diode_relay_get_stats_json (r);
+    gboolean ok = json && strstr (json, "\"linked\"") != NULL;
+
+    g_free (json);
+    if (ok)
+      return TRUE;
+    g_usleep (50 * 1000);
+  }
+  return FALSE;
+}
+
+/* Member @member of the fetch stats' "upstream" source. */
+static gint64
+upstream_stat (DiodeRelay * r, const gchar * member)
+{
+  gchar *json;
+  JsonParser *p = json_parser_new ();
+  JsonObject *o;
+  gint64 v;
+
+  g_usleep (150 * 1000);
+  json = diode_relay_get_stats_json (r);
+  fail_unless (json_parser_load_from_data (p, json, -1, NULL));
+  o = json_object_get_object_member (json_object_get_object_member
+      (json_node_get_object (json_parser_get_root (p)), "fetch"), "upstream");
+  fail_unless (o != NULL, "no upstream source: %s", json);
+  v = json_object_get_int_member (o, member);
+  g_object_unref (p);
+  g_free (json);
+  return v;
+}
+
 /* Member @member of the stats of peer number @i. */
 static JsonNode *
 peer_stat (DiodeRelay * r, guint i, const gchar * member)
@@ -548,10 +587,18 @@ expect_all (Watched * w)
 GST_START_TEST (test_peer_before_upstream)
 {
   DiodeRelay *up = start_plain ("up.pem");
-  FakePeer *p = fake_peer_new ("peer-a.pem", PEER_GOOD, 0);
-  DiodeRelay *r = start_relay ("r.pem", up, &p, 1, G_MAXUINT64);
-  RawClient *v = viewer_earliest (r, "viewer.pem", STREAM);
+  FakePeer *p;
+  DiodeRelay *r;
+  RawClient *v;
   Watched w;
+
+  /* the upstream takes the relay as its child: it is reachable */
+  fixture_relay_conf_add (up, "relays", "children", "*");
+  p = fake_peer_new ("peer-a.pem", PEER_GOOD, 0);
+  r = start_relay ("r.pem", up, &p, 1, G_MAXUINT64);
+  fail_unless (upstream_linked (r), "the relay did not link to its "
+      "upstream");
+  v = viewer_earliest (r, "viewer.pem", STREAM);
 
   watch (v, &p, 1, N_CHUNKS * GOP, &w);
   expect_all (&w);
@@ -560,6 +607,8 @@ GST_START_TEST (test_peer_before_upstream)
   fail_unless_equals_uint64 (fetch_stat (r, "fetched_from_peers"),
       recording_bytes ());
   fail_unless_equals_uint64 (fetch_stat (r, "fetched_from_upstream"), 0);
+  /* the peer answered first: the upstream was never asked */
+  fail_unless_equals_int (upstream_stat (r, "requests"), 0);
   watched_clear (&w);
   raw_free (v, FALSE);
   stop_relay (r);
