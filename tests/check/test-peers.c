@@ -955,6 +955,128 @@ GST_START_TEST (test_range_and_fetch_passed_on)
 
 GST_END_TEST;
 
+/* The same with real relays (issue 10 item 7, "a peer supplying a chunk
+ * the upstream does not have"): a publisher records a stream on relay P
+ * (--store) and ends it; relay R names P with --peer and has an upstream U
+ * that never carried the stream. A viewer at R asking for the start gets
+ * every frame P stored, byte for byte, then EOS; only P was asked. */
+static void
+publish_recording (DiodeRelay * p, GPtrArray * sent)
+{
+  RawClient *c = raw_open (p, 0, "publisher.pem");
+  DiodePublishArgs a = { 0 };
+  DiodeMsg m = { 0 };
+  gint64 end;
+  guint64 seq;
+
+  raw_send_frame (c, diode_msg_encode_hello (1, 3, DIODE_ROLE_PUBLISHER,
+          "peers-test/0"));
+  raw_expect_next (c, DIODE_MSG_WELCOME, &m, "HELLO");
+  c->version = 3;
+  diode_msg_clear (&m);
+  a.stream = STREAM;
+  a.access = DIODE_ACCESS_PUBLIC;
+  a.pubflags = DIODE_PUBLISH_RECORD;
+  raw_send_frame (c, diode_msg_encode_publish_args (&a, 3,
+          DIODE_ROLE_PUBLISHER));
+  raw_expect_next (c, DIODE_MSG_PUBLISH_OK, &m, "PUBLISH_OK");
+  fail_unless_equals_int (m.store_state, DIODE_STORE_RECORDING);
+  fail_unless_equals_uint64 (m.seq, 1);
+  diode_msg_clear (&m);
+  raw_send_frame (c, diode_msg_encode_caps ("video/x-test"));
+  for (seq = 1; seq <= N_CHUNKS * GOP; seq++) {
+    GBytes *f = media_frame (seq);
+
+    g_ptr_array_add (sent, g_bytes_ref (f));
+    raw_send_frame (c, f);
+  }
+  raw_send_frame (c, diode_msg_encode_eos (N_CHUNKS * GOP));
+  end = deadline_in (WAIT_MS);
+  while (g_get_monotonic_time () < end) {
+    if (raw_next (c, &m, 200) == RAW_READ_MSG && m.type == DIODE_MSG_STORED
+        && m.final) {
+      diode_msg_clear (&m);
+      break;
+    }
+    diode_msg_clear (&m);
+  }
+  fail_unless (g_get_monotonic_time () < end, "no STORED final");
+  raw_free (c, FALSE);
+}
+
+GST_START_TEST (test_real_peer_has_what_upstream_lacks)
+{
+  gchar *dir = g_build_filename (fixture_config_dir (), "storeXXXXXX", NULL);
+  gchar *key = g_build_filename (fixture_config_dir (), "peer-p.pem", NULL);
+  DiodeRelay *up = start_plain ("up.pem");
+  DiodeRelay *p = diode_relay_new ("127.0.0.1:0", key);
+  DiodeRelay *r;
+  GPtrArray *sent = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      g_bytes_unref);
+  GError *err = NULL;
+  gchar *hp, *spec[2] = { NULL, NULL };
+  RawClient *v;
+  gint64 end;
+  guint got = 0;
+  gboolean eos = FALSE;
+
+  fail_unless (g_mkdtemp (dir) != NULL);
+  fixture_relay_conf_add (up, "relays", "children", "*");
+  g_object_set (p, "store-dir", dir, "keepalive-ms", 0, NULL);
+  if (!diode_relay_start (p, &err))
+    g_error ("cannot start relay: %s", err->message);
+  publish_recording (p, sent);
+
+  hp = diode_relay_get_hostport (p);
+  spec[0] = g_strdup_printf ("%s@%s", diode_relay_get_address (p), hp);
+  r = start_relay ("r.pem", up, NULL, 0, G_MAXUINT64);
+  diode_relay_stop (r);
+  g_object_set (r, "peers", spec, NULL);
+  if (!diode_relay_start (r, &err))
+    g_error ("cannot start relay: %s", err->message);
+  fail_unless (upstream_linked (r), "the relay did not link to its "
+      "upstream");
+
+  v = viewer_earliest (r, "viewer.pem", STREAM);
+  end = deadline_in (WAIT_MS);
+  while (!eos && g_get_monotonic_time () < end) {
+    DiodeMsg m = { 0 };
+
+    if (raw_next (v, &m, 200) != RAW_READ_MSG)
+      continue;
+    if (m.type == DIODE_MSG_MEDIA) {
+      fail_unless (got < sent->len, "more MEDIA than published");
+      fail_unless (g_bytes_equal (m.frame, g_ptr_array_index (sent, got)),
+          "MEDIA %u differs from what was published", got);
+      got++;
+    } else if (m.type == DIODE_MSG_EOS) {
+      eos = TRUE;
+    } else {
+      fail_unless (m.type == DIODE_MSG_SUBSCRIBE_OK
+          || m.type == DIODE_MSG_CAPS, "unexpected %s",
+          diode_msg_type_name (m.type));
+    }
+    diode_msg_clear (&m);
+  }
+  fail_unless_equals_int (got, sent->len);
+  fail_unless (eos, "no EOS at the end of the recording");
+  fail_unless (fetch_stat (r, "fetched_from_peers") > 0);
+  fail_unless_equals_uint64 (fetch_stat (r, "fetched_from_upstream"), 0);
+  fail_unless_equals_int (upstream_stat (r, "requests"), 0);
+
+  raw_free (v, FALSE);
+  stop_relay (r);
+  stop_relay (p);
+  stop_relay (up);
+  g_ptr_array_unref (sent);
+  g_free (spec[0]);
+  g_free (hp);
+  g_free (key);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 /* --peer is parsed like --upstream: a bad one fails the start. */
 GST_START_TEST (test_bad_peer_option)
 {
@@ -1000,6 +1122,7 @@ peers_suite (void)
   tcase_add_test (tc, test_one_request_per_connection);
   tcase_add_test (tc, test_down_peer_skipped_with_backoff);
   tcase_add_test (tc, test_range_and_fetch_passed_on);
+  tcase_add_test (tc, test_real_peer_has_what_upstream_lacks);
   return s;
 }
 
