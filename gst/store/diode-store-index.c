@@ -219,6 +219,23 @@ set_aside (const gchar *path, const gchar *why)
   g_free (to);
 }
 
+static gboolean
+idx_same (const gchar *path, const guint8 *buf, gsize n)
+{
+  gint fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  guint8 *old;
+  gboolean same;
+
+  if (fd < 0)
+    return FALSE;
+  old = g_malloc (n + 1);
+  /* one byte more than expected must not be there */
+  same = pread_all (fd, old, n, 0) && pread (fd, old + n, 1, n) == 0 && memcmp (old, buf, n) == 0;
+  close (fd);
+  g_free (old);
+  return same;
+}
+
 /* Walks segment @number of @st. Returns FALSE when it holds nothing usable
  * (then it has been removed or set aside). *@prev_seq: the last seq of the
  * stream before it, updated. */
@@ -233,11 +250,13 @@ scan_segment (StoreStream *st, guint64 number, gboolean last, guint64 *prev_seq,
   guint64 size, off;
   gboolean ok = FALSE;
   GError *err = NULL;
+  guint64 seg_prev;
   gint fd;
   guint i;
 
   memset (seg, 0, sizeof *seg);
   seg->number = number;
+  seg_prev = *prev_seq;
   fd = g_open (path, O_RDWR | O_CLOEXEC, 0);
   if (fd < 0) {
     g_warning ("store: cannot open %s: %s", path, g_strerror (errno));
@@ -285,24 +304,32 @@ scan_segment (StoreStream *st, guint64 number, gboolean last, guint64 *prev_seq,
   }
   g_clear_error (&err);
 
-  /* the last segment: every record's frames too; a last record that fails
-   * is the torn write of a crash */
+  /* the last segment: every record's frames too. Records at the end that
+   * fail are what a crash tore (the last one; more than one only if damage
+   * sits right before it): cut, so the tail always ends on a good record
+   * and the next open finds nothing more to cut. A failing record with a
+   * good one after it is damage, not a tear: kept, reads refuse it. */
   if (last) {
-    for (i = 0; i < entries->len; i++) {
+    while (entries->len > 0) {
+      StoreEntry *e = &g_array_index (entries, StoreEntry, entries->len - 1);
+
+      if (record_verify (fd, e, &err))
+        break;
+      g_message ("store: %s: last chunk (seq %" G_GUINT64_FORMAT ") torn (%s), removed",
+          path, e->first_seq, err->message);
+      g_clear_error (&err);
+      off = e->offset;
+      g_array_set_size (entries, entries->len - 1);
+      *prev_seq = entries->len > 0
+          ? g_array_index (entries, StoreEntry, entries->len - 1).last_seq : seg_prev;
+    }
+    for (i = 0; i + 1 < entries->len; i++) {
       StoreEntry *e = &g_array_index (entries, StoreEntry, i);
 
       if (record_verify (fd, e, &err))
         continue;
-      if (i + 1 == entries->len) {
-        g_message ("store: %s: last chunk (seq %" G_GUINT64_FORMAT ") torn (%s), removed",
-            path, e->first_seq, err->message);
-        off = e->offset;
-        g_array_set_size (entries, i);
-        *prev_seq = i > 0 ? g_array_index (entries, StoreEntry, i - 1).last_seq : 0;
-      } else {
-        g_warning ("store: %s: chunk at seq %" G_GUINT64_FORMAT " is damaged (%s); "
-            "kept, reads refuse it", path, e->first_seq, err->message);
-      }
+      g_warning ("store: %s: chunk at seq %" G_GUINT64_FORMAT " is damaged (%s); "
+          "kept, reads refuse it", path, e->first_seq, err->message);
       g_clear_error (&err);
     }
   }
@@ -333,6 +360,15 @@ scan_segment (StoreStream *st, guint64 number, gboolean last, guint64 *prev_seq,
     for (i = 0; i < entries->len; i++) {
       store_entry_write (&g_array_index (entries, StoreEntry, i), buf + (gsize) i * STORE_IDX_ENTRY_SIZE);
       store_segment_add_entry (seg, &g_array_index (entries, StoreEntry, i));
+    }
+    /* an index that already says exactly this is left alone: no write at
+     * every open, and a store on a full disk still opens */
+    if (idx_same (ipath, buf, n)) {
+      g_free (tmp);
+      g_free (buf);
+      seg->size += STORE_SEG_HEADER_SIZE;
+      ok = TRUE;
+      goto out;
     }
     ifd = g_open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (ifd < 0 || !write_all (ifd, buf, n) || close (ifd) != 0 || g_rename (tmp, ipath) != 0) {
@@ -409,6 +445,24 @@ store_scan_stream (DiodeStore *s, StoreStream *st)
     if (scan_segment (st, n, i + 1 == numbers->len, &prev, &seg)) {
       g_array_append_val (st->segs, seg);
       st->bytes += seg.size;
+    } else if (i + 1 == numbers->len) {
+      /* the last file held nothing: the segment before it is now the
+       * stream's last, and is verified in full like one (so that the next
+       * open, which will see it last, finds nothing more to cut) */
+      while (st->segs->len > 0) {
+        StoreSegment *lastseg = &g_array_index (st->segs, StoreSegment, st->segs->len - 1);
+        guint64 number = lastseg->number;
+
+        st->bytes -= lastseg->size;
+        g_array_set_size (st->segs, st->segs->len - 1);
+        prev = st->segs->len > 0
+            ? g_array_index (st->segs, StoreSegment, st->segs->len - 1).last_seq : 0;
+        if (scan_segment (st, number, TRUE, &prev, &seg)) {
+          g_array_append_val (st->segs, seg);
+          st->bytes += seg.size;
+          break;
+        }
+      }
     }
   }
   st->last_seq = st->queued_seq = st->durable_seq = prev;
