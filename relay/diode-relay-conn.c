@@ -386,6 +386,9 @@ conn_release_publisher (Conn * c)
     return;
   }
   directory_local_changed (r, s, FALSE);
+  /* its recording's session is over (a return starts a new one): what
+   * the ring holds open goes to the store now, not at the grace's end */
+  relay_record_detach (s);
   s->owner_until = g_get_monotonic_time () + (gint64) r->name_grace_ms * 1000;
   if (!s->eos) {
     s->grace_until = g_get_monotonic_time () + (gint64) r->grace_ms * 1000;
