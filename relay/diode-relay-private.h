@@ -80,12 +80,10 @@ G_BEGIN_DECLS
  * stream again for this long (unless it announces it anew). */
 #define PUSH_SHUN_MS 30000
 /* Replay (issue 10, diode-relay-replay.c): threads reading the store,
- * how often a cursor that found nothing more stored looks again, and the
- * default relay-wide bound on stored chunks held in memory for replay
- * viewers and FETCH answers (diode_stored_chunk_cost). */
+ * how often a cursor that found nothing more stored looks again (the
+ * relay-wide bound on what they hold is the replay-bytes property). */
 #define REPLAY_THREADS     2
 #define REPLAY_RETRY_MS    500
-#define REPLAY_MAX_BYTES_DEFAULT (64 * 1024 * 1024)
 /* accept() failed for lack of descriptors or memory: stop watching the
  * listener this long (relay_tick re-arms it). */
 #define ACCEPT_PAUSE_MS 500
@@ -723,6 +721,7 @@ void     fetch_conn_gone   (Conn * c);
 void     relay_replay_tick (DiodeRelay * r, gint64 now);
 void     relay_replay_init (DiodeRelay * r);
 void     relay_replay_stop (DiodeRelay * r);
+void     relay_replay_stats (JsonBuilder * b, DiodeRelay * r);
 /* The SUBSCRIBE's live path (a start that found nothing stored). */
 void     relay_subscribe_live (Conn * c, Stream * s);
 void     relay_subscribe_retry (Conn * c, GBytes * frame);

@@ -206,6 +206,7 @@ relay_stats_build (DiodeRelay * r, gint64 now)
   stats_add_links (b, r, now);
   relay_peers_stats (r, b, now);
   relay_record_stats (b, r);
+  relay_replay_stats (b, r);
   json_builder_set_member_name (b, "streams");
   json_builder_begin_array (b);
   g_hash_table_iter_init (&it, r->streams);
