@@ -1049,6 +1049,8 @@ relay_peers_stats (DiodeRelay * r, JsonBuilder * b, gint64 now)
   json_builder_add_int_value (b, misses);
   json_builder_set_member_name (b, "cache_evictions");
   json_builder_add_int_value (b, evictions);
+  json_builder_set_member_name (b, "served_from_cache");
+  json_builder_add_int_value (b, r->served_from_cache);
   json_builder_set_member_name (b, "upstream");
   if (r->up_peer)
     stats_add_peer (b, r->up_peer, now);
@@ -1336,4 +1338,53 @@ relay_peers_conn_gone (Conn * c)
     g_hash_table_remove (c->relay->range_waits,
         GUINT_TO_POINTER (c->range_wait));
   c->range_wait = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* what this relay holds, for a LOCAL FETCH: the store, then the cache */
+
+typedef struct {
+  gchar      *key;
+  guint64     seq;
+  RelayChunkFunc cb;
+  gpointer    user_data;
+} HeldReq;
+
+static void
+held_local_done (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
+    gpointer user_data)
+{
+  HeldReq *h = user_data;
+  DiodeStoredChunk *cached = NULL;
+
+  if ((!ch || ch->hdr.first_seq > h->seq) && r->cache && !r->stopping)
+    cached = relay_cache_get (r->cache, h->key, h->seq);
+  if (cached) {
+    if (ch)
+      diode_stored_chunk_unref (ch);
+    r->served_from_cache++;
+    h->cb (r, cached, NULL, h->user_data);
+  } else {
+    h->cb (r, ch, error, h->user_data);
+  }
+  g_free (h->key);
+  g_free (h);
+}
+
+void
+relay_chunk_get_held (DiodeRelay * r, const gchar * key, guint64 seq,
+    RelayChunkFunc cb, gpointer user_data)
+{
+  HeldReq *h;
+
+  if (!r->cache) {
+    relay_chunk_get_local (r, key, seq, cb, user_data);
+    return;
+  }
+  h = g_new0 (HeldReq, 1);
+  h->key = g_strdup (key);
+  h->seq = seq;
+  h->cb = cb;
+  h->user_data = user_data;
+  relay_chunk_get_local (r, key, seq, held_local_done, h);
 }

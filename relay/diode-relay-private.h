@@ -438,6 +438,8 @@ struct _DiodeRelay {
   guint64     fetch_requests;   /* FETCHes sent, every source */
   guint64     fetch_failed;     /* chunks no source had */
   guint64     range_requests;   /* RANGEs sent, every source */
+  guint64     served_from_cache;      /* chunks LOCAL FETCHes got from the
+                                   cache (siblings sharing a fetch) */
   /* replay (diode-relay-replay.c) */
   GThreadPool *replay_pool;     /* store reads, created on first use */
   GHashTable *replays;          /* id -> Replay* */
@@ -664,6 +666,10 @@ gboolean relay_peers_remote_meta (DiodeRelay * r, const gchar * key,
  * peers and the upstream; RANGE_OK (the policy checked as for SUBSCRIBE)
  * or ERROR 100 goes to @c when they answer. */
 void     relay_peers_range_for   (Conn * c, const gchar * name);
+/* A LOCAL FETCH's read: this relay's store, then its cache (no network). */
+void     relay_chunk_get_held    (DiodeRelay * r, const gchar * key,
+                                  guint64 seq, RelayPeerChunkFunc cb,
+                                  gpointer user_data);
 void     relay_peers_conn_gone   (Conn * c);
 guint64  relay_range_find_start  (const RelayRange * rr, guint8 mode,
                                   guint64 value, guint64 now_us);

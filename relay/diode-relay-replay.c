@@ -1356,7 +1356,9 @@ fetch_read (Fetch * f)
     return;
   }
   if (f->local)
-    relay_chunk_get_local (r, f->key, f->next_seq, fetch_on_chunk,
+    /* what this relay holds: its store, and the chunks it fetched for its
+     * own viewers (the cache): siblings share what one of them fetched */
+    relay_chunk_get_held (r, f->key, f->next_seq, fetch_on_chunk,
         GUINT_TO_POINTER (f->id));
   else
     relay_chunk_get (r, f->key, f->name, f->next_seq, fetch_on_chunk,
@@ -1462,11 +1464,9 @@ handle_fetch (Conn * c, DiodeMsg * m)
     gchar *text, *key = diode_name_key (m->stream, NULL);
 
     /* Not held here, but other relays told us of it (a RANGE passed on
-     * before): unless LOCAL, served through the tiers, under the policy
-     * they gave. */
-    stored = !(m->range_flags & DIODE_RANGE_LOCAL) && key
-        && relay_peers_configured (r)
-        && relay_peers_remote_meta (r, key, &meta);
+     * before): served through the tiers (LOCAL: from the cache only),
+     * under the policy they gave. */
+    stored = key && relay_peers_remote_meta (r, key, &meta);
     g_free (key);
     if (!stored) {
       text = g_strdup_printf ("stream '%s' is neither live nor stored "

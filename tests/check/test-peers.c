@@ -1077,6 +1077,130 @@ GST_START_TEST (test_real_peer_has_what_upstream_lacks)
 
 GST_END_TEST;
 
+/* Issue 10 item 8's sibling set, as a test: four relays with the same
+ * upstream, each naming the three others with --peer, watch one recording
+ * stored at the upstream, one after the other. The first fetches it from
+ * the upstream; the three others get every chunk from the first one's
+ * cache (LOCAL FETCH) and nothing from the upstream. Prints the upstream
+ * bytes the peers saved (75 % here: 3 of 4 copies). */
+#define N_SIBLINGS 4
+
+static void
+watch_to_eos (DiodeRelay * r, const gchar * key, GPtrArray * sent)
+{
+  RawClient *v = viewer_earliest (r, key, STREAM);
+  gint64 end = deadline_in (WAIT_MS);
+  guint got = 0;
+  gboolean eos = FALSE;
+
+  while (!eos && g_get_monotonic_time () < end) {
+    DiodeMsg m = { 0 };
+
+    if (raw_next (v, &m, 200) != RAW_READ_MSG)
+      continue;
+    if (m.type == DIODE_MSG_MEDIA) {
+      fail_unless (got < sent->len, "more MEDIA than published");
+      fail_unless (g_bytes_equal (m.frame, g_ptr_array_index (sent, got)),
+          "MEDIA %u differs from what was published", got);
+      got++;
+    } else if (m.type == DIODE_MSG_EOS) {
+      eos = TRUE;
+    }
+    diode_msg_clear (&m);
+  }
+  fail_unless_equals_int (got, sent->len);
+  fail_unless (eos, "no EOS");
+  raw_free (v, FALSE);
+}
+
+GST_START_TEST (test_siblings_save_upstream_bytes)
+{
+  gchar *dir = g_build_filename (fixture_config_dir (), "storeXXXXXX", NULL);
+  gchar *ukey = g_build_filename (fixture_config_dir (), "up-store.pem",
+      NULL);
+  DiodeRelay *up = diode_relay_new ("127.0.0.1:0", ukey);
+  DiodeRelay *sib[N_SIBLINGS];
+  gchar *addr[N_SIBLINGS], *keyname[N_SIBLINGS];
+  guint16 port[N_SIBLINGS];
+  GPtrArray *sent = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      g_bytes_unref);
+  GError *err = NULL;
+  gchar *uhp, *uspec;
+  guint64 from_up = 0, from_peers = 0;
+  guint i, j;
+
+  fail_unless (g_mkdtemp (dir) != NULL);
+  g_object_set (up, "store-dir", dir, "keepalive-ms", 0, NULL);
+  if (!diode_relay_start (up, &err))
+    g_error ("cannot start relay: %s", err->message);
+  fixture_relay_conf_add (up, "relays", "children", "*");
+  publish_recording (up, sent);
+  uhp = diode_relay_get_hostport (up);
+  uspec = g_strdup_printf ("%s@%s", diode_relay_get_address (up), uhp);
+
+  for (i = 0; i < N_SIBLINGS; i++) {
+    int fd;
+
+    keyname[i] = g_strdup_printf ("sib%u.pem", i);
+    addr[i] = raw_key_address (keyname[i]);
+    fd = raw_listen (&port[i]);         /* a free port, released */
+    close (fd);
+  }
+  for (i = 0; i < N_SIBLINGS; i++) {
+    gchar *path = g_build_filename (fixture_config_dir (), keyname[i], NULL);
+    gchar *listen = g_strdup_printf ("127.0.0.1:%u", port[i]);
+    gchar **peers = g_new0 (gchar *, N_SIBLINGS);
+    guint n = 0;
+
+    for (j = 0; j < N_SIBLINGS; j++)
+      if (j != i)
+        peers[n++] = g_strdup_printf ("%s@127.0.0.1:%u", addr[j], port[j]);
+    sib[i] = diode_relay_new (listen, path);
+    g_object_set (sib[i], "upstream", uspec, "peers", peers,
+        "stats-interval-ms", 100, "keepalive-ms", 0, NULL);
+    if (!diode_relay_start (sib[i], &err))
+      g_error ("cannot start relay: %s", err->message);
+    g_strfreev (peers);
+    g_free (listen);
+    g_free (path);
+  }
+  for (i = 0; i < N_SIBLINGS; i++)
+    watch_to_eos (sib[i], "viewer.pem", sent);
+  for (i = 0; i < N_SIBLINGS; i++) {
+    gint64 u = fetch_stat (sib[i], "fetched_from_upstream");
+    gint64 p = fetch_stat (sib[i], "fetched_from_peers");
+
+    if (i == 0) {
+      fail_unless (u > 0, "the first sibling fetched nothing upstream");
+      fail_unless_equals_uint64 (p, 0);
+    } else {
+      fail_unless_equals_uint64 (u, 0);
+      fail_unless (p > 0);
+    }
+    from_up += u;
+    from_peers += p;
+  }
+  g_print ("sibling set of %u relays watching one recording: %"
+      G_GUINT64_FORMAT " bytes from the upstream, %" G_GUINT64_FORMAT
+      " from peers: %.0f %% of the upstream bytes saved\n", N_SIBLINGS,
+      from_up, from_peers, 100.0 * from_peers / (from_up + from_peers));
+  fail_unless_equals_uint64 (from_peers, (N_SIBLINGS - 1) * from_up);
+
+  for (i = 0; i < N_SIBLINGS; i++) {
+    stop_relay (sib[i]);
+    g_free (addr[i]);
+    g_free (keyname[i]);
+  }
+  stop_relay (up);
+  g_ptr_array_unref (sent);
+  g_free (uspec);
+  g_free (uhp);
+  g_free (ukey);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 /* --peer is parsed like --upstream: a bad one fails the start. */
 GST_START_TEST (test_bad_peer_option)
 {
@@ -1123,6 +1247,7 @@ peers_suite (void)
   tcase_add_test (tc, test_down_peer_skipped_with_backoff);
   tcase_add_test (tc, test_range_and_fetch_passed_on);
   tcase_add_test (tc, test_real_peer_has_what_upstream_lacks);
+  tcase_add_test (tc, test_siblings_save_upstream_bytes);
   return s;
 }
 
