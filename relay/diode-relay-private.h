@@ -14,6 +14,8 @@
  * diode-relay-directory.c where is stream X: local, announced, upstream
  * diode-relay-pull.c     streams pulled from (or pushed by) other relays
  * diode-relay-peers.c    chunks fetched from sibling relays and the upstream
+ * diode-relay-tiers.c    relay_chunk_get's remote tiers, LOCAL FETCH from
+ *                        the cache, RANGE passed on
  * diode-relay-cache.c    the LRU cache of those chunks (--cache-bytes)
  * diode-relay-record.c   recording RECORD streams into --store
  * Everything here runs on the relay's I/O thread unless it says otherwise.
