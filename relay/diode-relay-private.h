@@ -748,6 +748,9 @@ DiodeStoreState relay_record_state (Stream * s);
 /* A stored name keeps its owner: may @c publish @name? */
 gboolean relay_record_may_publish (Conn * c, const gchar * name,
                                    gchar ** why);
+/* The same for any claimed @owner (a child relay's ANNOUNCE or push). */
+gboolean relay_record_owner_allows (DiodeRelay * r, const gchar * name,
+                                    const gchar * owner, gchar ** why);
 /* The seq after the highest stored or queued for @name (0: none). */
 guint64  relay_record_next_seq (DiodeRelay * r, const gchar * name);
 /* PUBLISH accepted (policy set): record @s if @pubflags ask and the store
@@ -764,6 +767,8 @@ void     relay_record_conn_gone (Conn * c);
 /* stats (docs/stats.md): the "store" member; a stream's recording members */
 void     relay_record_stats (JsonBuilder * b, DiodeRelay * r);
 void     relay_record_stats_stream (JsonBuilder * b, Stream * s);
+/* For the stats log line: ", recorded: ..." or "" (g_free it). */
+gchar   *relay_record_stats_text (Stream * s);
 
 /* diode-relay-timers.c */
 gboolean relay_tick        (gpointer user_data);

@@ -755,6 +755,76 @@ GST_START_TEST (test_owner_and_seq_across_restart)
 
 GST_END_TEST;
 
+/* The first stats snapshot of @relay that mentions @needle (10 s at most):
+ * g_free it. */
+static gchar *
+stats_with (DiodeRelay * relay, const gchar * needle)
+{
+  gint64 end = deadline_in (10000);
+  gchar *json = NULL;
+
+  for (;;) {
+    json = diode_relay_get_stats_json (relay);
+    if (json && strstr (json, needle))
+      return json;
+    fail_if (g_get_monotonic_time () > end, "stats never show '%s': %s",
+        needle, json ? json : "(none)");
+    g_free (json);
+    g_usleep (20 * 1000);
+  }
+}
+
+/* A listed child relay claiming a stored name for another owner (its
+ * ANNOUNCE) is not believed, as a local PUBLISH would be refused; its
+ * claim of a free name is. */
+GST_START_TEST (test_child_claim_of_stored_name_ignored)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem"), *c;
+  gchar *child = raw_key_address ("child.pem");
+  const gchar *path[] = { child, NULL };
+  DiodeMsg m = { 0 };
+  guint64 next, last;
+  gchar *json;
+
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, NULL);
+  last = send_gops (p, next, 2, 10, 256);
+  raw_send_frame (p, diode_msg_encode_eos (last));
+  wait_stored_final (p, 10000, NULL);
+  raw_free (p, FALSE);
+  relay_free (relay);
+
+  relay = relay_with ("store-dir", dir, NULL);
+  fixture_relay_conf_add (relay, "relays", "children", child);
+  c = raw_open (relay, 0, "child.pem");
+  raw_send_frame (c, diode_msg_encode_hello (1, 2, DIODE_ROLE_RELAY,
+          "record-test/0"));
+  raw_expect_next (c, DIODE_MSG_WELCOME, &m, "relay HELLO");
+  diode_msg_clear (&m);
+  c->version = 2;
+  c->role = DIODE_ROLE_RELAY;
+  raw_send_frame (c, diode_msg_encode_link ());
+  raw_expect_next (c, DIODE_MSG_LINK_OK, &m, "LINK");
+  diode_msg_clear (&m);
+  raw_send_frame (c, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE,
+          "cam", child, DIODE_ACCESS_PUBLIC, NULL, NULL, path));
+  raw_send_frame (c, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE,
+          "dog", child, DIODE_ACCESS_PUBLIC, NULL, NULL, path));
+  /* the same snapshot (the child is still linked: it announced both) */
+  json = stats_with (relay, "\"dog\"");
+  fail_unless (strstr (json, "\"cam\"") == NULL, "the claim of a stored "
+      "name was believed: %s", json);
+  g_free (json);
+
+  raw_free (c, FALSE);
+  relay_free (relay);
+  g_free (child);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 /* POLICY during a recording reaches the stored meta: the recording is
  * watched under the policy in force. */
 GST_START_TEST (test_policy_reaches_meta)
@@ -827,6 +897,8 @@ GST_START_TEST (test_record_stats)
   fail_unless_equals_string (json_object_get_string_member (so, "dir"), dir);
   fail_unless (json_object_get_int_member (so, "bytes") > 0);
   fail_unless (json_object_has_member (so, "queued"));
+  fail_unless_equals_int (json_object_get_int_member (so, "streams"), 1);
+  fail_unless (json_object_get_int_member (so, "chunks") >= 3);
   streams = json_object_get_array_member (json_node_get_object (root),
       "streams");
   s = json_array_get_object_element (streams, 0);
@@ -858,6 +930,7 @@ record_suite (void)
   tcase_add_test (tc, test_live_record_drops_with_discont);
   tcase_add_test (tc, test_vanished_publisher_open_chunk_stored);
   tcase_add_test (tc, test_owner_and_seq_across_restart);
+  tcase_add_test (tc, test_child_claim_of_stored_name_ignored);
   tcase_add_test (tc, test_policy_reaches_meta);
   tcase_add_test (tc, test_record_stats);
   return s;
