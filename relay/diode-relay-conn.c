@@ -473,6 +473,7 @@ conn_close (Conn * c, const gchar * why)
   /* what it held of the store is free for other readers now */
   replay_conn_gone (c);
   fetch_conn_gone (c);
+  relay_peers_conn_gone (c);
   if (c->tls && c->phase != CONN_HANDSHAKE && c->phase != CONN_LINGER)
     diode_tls_bye (c->tls);
   epoll_ctl (r->epfd, EPOLL_CTL_DEL, c->fd, NULL);

@@ -131,9 +131,17 @@ handle_range (Conn * c, DiodeMsg * m)
 
   if (!stream_live_here (s) && !stored && !(s && s->ring
           && diode_ring_get_last_seq (s->ring))) {
-    gchar *text = g_strdup_printf ("stream '%s' is neither live nor stored "
-        "on this relay", m->stream);
+    gchar *text;
 
+    /* Not held here: unless LOCAL, the peers and the upstream may have it
+     * (diode-relay-tiers.c answers, or says NOT_FOUND). */
+    if (!(m->range_flags & DIODE_RANGE_LOCAL) && relay_peers_configured (r)) {
+      diode_store_meta_clear (&meta);
+      relay_peers_range_for (c, m->stream);
+      return;
+    }
+    text = g_strdup_printf ("stream '%s' is neither live nor stored "
+        "on this relay", m->stream);
     conn_send_error (c, DIODE_ERR_NOT_FOUND, text);
     g_free (text);
     diode_store_meta_clear (&meta);
@@ -376,7 +384,9 @@ fetch_read (Fetch * f)
     return;
   }
   if (f->local)
-    relay_chunk_get_local (r, f->key, f->next_seq, fetch_on_chunk,
+    /* what this relay holds: its store, and the chunks it fetched for its
+     * own viewers (the cache): siblings share what one of them fetched */
+    relay_chunk_get_held (r, f->key, f->next_seq, fetch_on_chunk,
         GUINT_TO_POINTER (f->id));
   else
     relay_chunk_get (r, f->key, f->name, f->next_seq, fetch_on_chunk,
@@ -479,13 +489,21 @@ handle_fetch (Conn * c, DiodeMsg * m)
 
   if (!stream_live_here (s) && !stored && !(s && s->ring
           && diode_ring_get_last_seq (s->ring))) {
-    gchar *text = g_strdup_printf ("stream '%s' is neither live nor stored "
-        "on this relay", m->stream);
+    gchar *text, *key = diode_name_key (m->stream, NULL);
 
-    conn_send_error (c, DIODE_ERR_NOT_FOUND, text);
-    g_free (text);
-    diode_store_meta_clear (&meta);
-    return;
+    /* Not held here, but other relays told us of it (a RANGE passed on
+     * before): served through the tiers (LOCAL: from the cache only),
+     * under the policy they gave (diode-relay-tiers.c). */
+    stored = key && relay_peers_remote_meta (r, key, &meta);
+    g_free (key);
+    if (!stored) {
+      text = g_strdup_printf ("stream '%s' is neither live nor stored "
+          "on this relay", m->stream);
+      conn_send_error (c, DIODE_ERR_NOT_FOUND, text);
+      g_free (text);
+      diode_store_meta_clear (&meta);
+      return;
+    }
   }
   if (!relay_replay_allowed (c, s, stored ? &meta : NULL, &why)) {
     relay_log (r, RELAY_LOG_REFUSED, "refused FETCH from %s (%s): %s",
