@@ -6,6 +6,7 @@
  * against its limit before it is used to allocate or to index.
  */
 #include "diode-chunkrec.h"
+#include "diode-store-be.h"
 
 #include <string.h>
 #include <zlib.h>
@@ -179,82 +180,50 @@ diode_stored_chunk_verify (const DiodeStoredChunk *c, GError **error)
   return TRUE;
 }
 
-static void
-put32 (guint8 *p, guint32 v)
-{
-  v = GUINT32_TO_BE (v);
-  memcpy (p, &v, 4);
-}
-
-static void
-put64 (guint8 *p, guint64 v)
-{
-  v = GUINT64_TO_BE (v);
-  memcpy (p, &v, 8);
-}
-
-static guint32
-get32 (const guint8 *p)
-{
-  guint32 v;
-
-  memcpy (&v, p, 4);
-  return GUINT32_FROM_BE (v);
-}
-
-static guint64
-get64 (const guint8 *p)
-{
-  guint64 v;
-
-  memcpy (&v, p, 8);
-  return GUINT64_FROM_BE (v);
-}
-
 void
 diode_chunkrec_write_header (const DiodeChunkHeader *h, guint8 out[DIODE_CHUNKREC_HEADER_SIZE])
 {
-  put64 (out, h->first_seq);
-  put64 (out + 8, h->last_seq);
-  put64 (out + 16, h->time);
-  put64 (out + 24, h->end_time);
-  put64 (out + 32, h->wall_us);
-  put32 (out + 40, h->flags);
-  put32 (out + 44, h->n_prelude);
-  put32 (out + 48, h->n_frames);
-  put32 (out + 52, h->bytes);
-  put32 (out + 56, h->crc);
+  store_put64 (out, h->first_seq);
+  store_put64 (out + 8, h->last_seq);
+  store_put64 (out + 16, h->time);
+  store_put64 (out + 24, h->end_time);
+  store_put64 (out + 32, h->wall_us);
+  store_put32 (out + 40, h->flags);
+  store_put32 (out + 44, h->n_prelude);
+  store_put32 (out + 48, h->n_frames);
+  store_put32 (out + 52, h->bytes);
+  store_put32 (out + 56, h->crc);
 }
 
 void
 diode_chunkrec_read_header (const guint8 in[DIODE_CHUNKREC_HEADER_SIZE], DiodeChunkHeader *h)
 {
-  h->first_seq = get64 (in);
-  h->last_seq = get64 (in + 8);
-  h->time = get64 (in + 16);
-  h->end_time = get64 (in + 24);
-  h->wall_us = get64 (in + 32);
-  h->flags = get32 (in + 40);
-  h->n_prelude = get32 (in + 44);
-  h->n_frames = get32 (in + 48);
-  h->bytes = get32 (in + 52);
-  h->crc = get32 (in + 56);
+  h->first_seq = store_get64 (in);
+  h->last_seq = store_get64 (in + 8);
+  h->time = store_get64 (in + 16);
+  h->end_time = store_get64 (in + 24);
+  h->wall_us = store_get64 (in + 32);
+  h->flags = store_get32 (in + 40);
+  h->n_prelude = store_get32 (in + 44);
+  h->n_frames = store_get32 (in + 48);
+  h->bytes = store_get32 (in + 52);
+  h->crc = store_get32 (in + 56);
 }
 
 void
 diode_chunkrec_write_head (const DiodeChunkHeader *h, guint8 out[DIODE_CHUNKREC_HEAD_SIZE])
 {
-  put32 (out, DIODE_CHUNKREC_MAGIC);
-  put32 (out + 4, DIODE_CHUNKREC_HEADER_SIZE + h->bytes);
+  store_put32 (out, DIODE_CHUNKREC_MAGIC);
+  store_put32 (out + 4, DIODE_CHUNKREC_HEADER_SIZE + h->bytes);
   diode_chunkrec_write_header (h, out + DIODE_CHUNKREC_PREFIX_SIZE);
   /* the CRC covers magic + length + chunk header: computed with the CRC
    * field itself left out */
-  put32 (out + 8, 0);
+  store_put32 (out + 8, 0);
   {
     guint32 crc = crc32 (0, out, 8);
 
     crc = crc32 (crc, out + DIODE_CHUNKREC_PREFIX_SIZE, DIODE_CHUNKREC_HEADER_SIZE);
-    put32 (out + 8, crc);
+    store_put32 (out + 8, crc);
   }
 }
 
@@ -264,13 +233,13 @@ diode_chunkrec_parse_head (const guint8 in[DIODE_CHUNKREC_HEAD_SIZE], DiodeChunk
 {
   guint32 crc;
 
-  if (get32 (in) != DIODE_CHUNKREC_MAGIC) {
+  if (store_get32 (in) != DIODE_CHUNKREC_MAGIC) {
     g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID, "no record magic");
     return FALSE;
   }
   crc = crc32 (0, in, 8);
   crc = crc32 (crc, in + DIODE_CHUNKREC_PREFIX_SIZE, DIODE_CHUNKREC_HEADER_SIZE);
-  if (crc != get32 (in + 8)) {
+  if (crc != store_get32 (in + 8)) {
     g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID,
         "record header checksum mismatch");
     return FALSE;
@@ -278,9 +247,9 @@ diode_chunkrec_parse_head (const guint8 in[DIODE_CHUNKREC_HEAD_SIZE], DiodeChunk
   diode_chunkrec_read_header (in + DIODE_CHUNKREC_PREFIX_SIZE, hdr);
   if (!diode_chunkrec_check_header (hdr, error))
     return FALSE;
-  if (get32 (in + 4) != (guint64) DIODE_CHUNKREC_HEADER_SIZE + hdr->bytes) {
+  if (store_get32 (in + 4) != (guint64) DIODE_CHUNKREC_HEADER_SIZE + hdr->bytes) {
     g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID,
-        "record length %u does not match its %u frame bytes", get32 (in + 4), hdr->bytes);
+        "record length %u does not match its %u frame bytes", store_get32 (in + 4), hdr->bytes);
     return FALSE;
   }
   return TRUE;
@@ -335,7 +304,7 @@ diode_chunkrec_parse_frames (const DiodeChunkHeader *hdr, GBytes *data, GError *
 
     if (len - off < DIODE_FRAME_HEADER_SIZE)
       goto bad;
-    plen = get32 (d + off + 4);
+    plen = store_get32 (d + off + 4);
     limit = chunk_frame_limit (d[off]);
     if (limit == 0 || plen > limit || d[off + 1] != 0 || d[off + 2] != 0 || d[off + 3] != 0
         || plen > len - off - DIODE_FRAME_HEADER_SIZE)

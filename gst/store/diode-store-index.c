@@ -14,6 +14,7 @@
  * segments were fsync'd when closed and are checked structurally only.
  */
 #include "diode-store-private.h"
+#include "diode-store-be.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,84 +33,52 @@ store_seg_path (StoreStream *st, guint64 number, const gchar *ext)
   return g_build_filename (st->dir, name, NULL);
 }
 
-static void
-put32 (guint8 *p, guint32 v)
-{
-  v = GUINT32_TO_BE (v);
-  memcpy (p, &v, 4);
-}
-
-static void
-put64 (guint8 *p, guint64 v)
-{
-  v = GUINT64_TO_BE (v);
-  memcpy (p, &v, 8);
-}
-
-static guint32
-get32 (const guint8 *p)
-{
-  guint32 v;
-
-  memcpy (&v, p, 4);
-  return GUINT32_FROM_BE (v);
-}
-
-static guint64
-get64 (const guint8 *p)
-{
-  guint64 v;
-
-  memcpy (&v, p, 8);
-  return GUINT64_FROM_BE (v);
-}
-
 void
 store_seg_header (guint64 number, guint8 out[STORE_SEG_HEADER_SIZE])
 {
   memcpy (out, STORE_SEG_MAGIC, 8);
-  put32 (out + 8, STORE_SEG_FORMAT);
-  put32 (out + 12, STORE_SEG_HEADER_SIZE);
-  put64 (out + 16, number);
-  put32 (out + 24, 0);
-  put32 (out + 28, crc32 (0, out, 28));
+  store_put32 (out + 8, STORE_SEG_FORMAT);
+  store_put32 (out + 12, STORE_SEG_HEADER_SIZE);
+  store_put64 (out + 16, number);
+  store_put32 (out + 24, 0);
+  store_put32 (out + 28, crc32 (0, out, 28));
 }
 
 static gboolean
 seg_header_ok (const guint8 in[STORE_SEG_HEADER_SIZE], guint64 number)
 {
-  return memcmp (in, STORE_SEG_MAGIC, 8) == 0 && get32 (in + 8) == STORE_SEG_FORMAT
-      && get32 (in + 12) == STORE_SEG_HEADER_SIZE && get64 (in + 16) == number
-      && get32 (in + 28) == crc32 (0, in, 28);
+  return memcmp (in, STORE_SEG_MAGIC, 8) == 0 && store_get32 (in + 8) == STORE_SEG_FORMAT
+      && store_get32 (in + 12) == STORE_SEG_HEADER_SIZE && store_get64 (in + 16) == number
+      && store_get32 (in + 28) == crc32 (0, in, 28);
 }
 
 void
 store_entry_write (const StoreEntry *e, guint8 out[STORE_IDX_ENTRY_SIZE])
 {
-  put64 (out, e->offset);
-  put64 (out + 8, e->first_seq);
-  put64 (out + 16, e->last_seq);
-  put64 (out + 24, e->time);
-  put64 (out + 32, e->end_time);
-  put64 (out + 40, e->wall_us);
-  put32 (out + 48, e->flags);
-  put32 (out + 52, e->size);
-  put32 (out + 56, e->n_frames);
-  put32 (out + 60, 0);
+  store_put64 (out, e->offset);
+  store_put64 (out + 8, e->first_seq);
+  store_put64 (out + 16, e->last_seq);
+  store_put64 (out + 24, e->time);
+  store_put64 (out + 32, e->end_time);
+  store_put64 (out + 40, e->wall_us);
+  store_put32 (out + 48, e->flags);
+  store_put32 (out + 52, e->size);
+  store_put32 (out + 56, e->n_frames);
+  store_put32 (out + 60, 0);
 }
 
 void
 store_entry_read (const guint8 in[STORE_IDX_ENTRY_SIZE], StoreEntry *e)
 {
-  e->offset = get64 (in);
-  e->first_seq = get64 (in + 8);
-  e->last_seq = get64 (in + 16);
-  e->time = get64 (in + 24);
-  e->end_time = get64 (in + 32);
-  e->wall_us = get64 (in + 40);
-  e->flags = get32 (in + 48);
-  e->size = get32 (in + 52);
-  e->n_frames = get32 (in + 56);
+  e->offset = store_get64 (in);
+  e->first_seq = store_get64 (in + 8);
+  e->last_seq = store_get64 (in + 16);
+  e->time = store_get64 (in + 24);
+  e->end_time = store_get64 (in + 32);
+  e->wall_us = store_get64 (in + 40);
+  e->flags = store_get32 (in + 48);
+  e->size = store_get32 (in + 52);
+  e->n_frames = store_get32 (in + 56);
 }
 
 guint64
