@@ -87,10 +87,11 @@ queue_meta (DiodeStore *s, const gchar *key, const DiodeStoreMeta *meta, gboolea
     /* Looked at before the lock (no file I/O under it): a directory there
      * that no loaded stream owns is someone's recording whose meta we
      * could not read, or one put there behind the store's back. Anything
-     * but "no such file" counts as there (fail closed). */
+     * but "no such file" (or a parent that is no directory: the write
+     * fails then and says so) counts as there (fail closed). */
     name = store_key_dirname (key);
     path = g_build_filename (s->streams_dir, name, NULL);
-    on_disk = g_lstat (path, &sb) == 0 || errno != ENOENT;
+    on_disk = g_lstat (path, &sb) == 0 || (errno != ENOENT && errno != ENOTDIR);
   }
   g_mutex_lock (&s->lock);
   if (!s->healthy) {
