@@ -21,7 +21,9 @@
  * kept for the relay's life) is loaded at start from diode_store_list, so
  * a stored name keeps its owner across restarts (another identity's
  * PUBLISH is refused, 102) and a new run goes on after the stored last
- * seq. The store failing to open or later (disk full, unwritable) stops
+ * seq. A stored stream whose meta the store could not read (quarantined,
+ * diode_store_key_state) has no known owner: its name is refused to every
+ * publisher and, as a stored stream nobody may see, to every viewer. The store failing to open or later (disk full, unwritable) stops
  * recording only: live fan-out is not touched, PUBLISH_OK says
  * UNAVAILABLE. Runs on the relay's I/O thread unless it says otherwise.
  */
