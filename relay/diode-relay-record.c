@@ -5,8 +5,9 @@
  * A stream whose publisher sets RECORD (PUBLISH pubflags, protocol v3) is
  * written to the relay's store (gst/store/diode-store.h) chunk by chunk:
  * each ring chunk is handed over when the ring closes it (a newer chunk
- * began), the open one when the stream ends (with the EOS flag) or its
- * session does. Handing over is diode_store_append(): a reference, no copy,
+ * began and holds MEDIA: one without is never stored, so the chunk before
+ * waits, and at EOS takes the EOS frame), the open one when the stream
+ * ends (with the EOS flag) or its session does. Handing over is diode_store_append(): a reference, no copy,
  * queued to the store's writer thread, so the I/O thread never waits for a
  * disk. When that queue is over its bound:
  *   - a live stream loses the chunk from its recording (never from its
@@ -23,9 +24,9 @@
  * PUBLISH is refused, 102) and a new run goes on after the stored last
  * seq. A stored stream whose meta the store could not read (quarantined,
  * diode_store_key_state) has no known owner: its name is refused to every
- * publisher and, as a stored stream nobody may see, to every viewer. The store failing to open or later (disk full, unwritable) stops
- * recording only: live fan-out is not touched, PUBLISH_OK says
- * UNAVAILABLE. Runs on the relay's I/O thread unless it says otherwise.
+ * publisher and, as a stored stream nobody may see, to every viewer. The
+ * store failing to open or later (disk full, unwritable) stops recording
+ * only: live fan-out is not touched, PUBLISH_OK says UNAVAILABLE. Runs on the relay's I/O thread unless it says otherwise.
  */
 #define G_LOG_DOMAIN "diode-relay"
 
