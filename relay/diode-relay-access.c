@@ -236,6 +236,14 @@ conn_allowed (Conn * c, Stream * s, gchar ** why)
   DiodeRelay *r = c->relay;
   gchar *own = NULL;
 
+  /* A stored recording whose meta (its owner, its policy) is unreadable:
+   * nobody, not even a trusted relay, until the operator repairs it. */
+  if (s->access == RELAY_ACCESS_UNREADABLE) {
+    *why = relay_record_unreadable_why (r, s->name);
+    if (!*why)
+      *why = g_strdup ("the stored recording's metadata is unreadable");
+    return FALSE;
+  }
   /* A push to our own upstream: the operator chose that relay. */
   if (c->outgoing)
     return TRUE;

@@ -758,10 +758,19 @@ void     relay_record_stop (DiodeRelay * r);
 void     relay_record_tick (DiodeRelay * r, gint64 now);
 /* What the relay knows of the stored stream @key (diode_name_key()): its
  * name as first spelled, owner, policy, pubflags, finished. FALSE when
- * nothing is stored under @key (or its meta is unreadable). @out may be
- * NULL; else it is filled with copies: diode_store_meta_clear() it. */
+ * nothing is stored under @key. A stored stream whose meta is unreadable
+ * (DIODE_STORE_KEY_QUARANTINED) is TRUE with access
+ * RELAY_ACCESS_UNREADABLE and no owner: every access check refuses it
+ * (conn_allowed, 102), so it is never served. @out may be NULL; else it
+ * is filled with copies: diode_store_meta_clear() it. */
 gboolean relay_record_lookup (DiodeRelay * r, const gchar * key,
                               DiodeStoreMeta * out);
+/* The access value (not a DiodeAccess: never on the wire) of a stored
+ * stream whose meta cannot be read: nobody may see it. */
+#define RELAY_ACCESS_UNREADABLE 0xff
+/* Why a stored name whose meta is unreadable is refused (for the peer and
+ * the log, no peer text): NULL when @name is not such a name. g_free. */
+gchar   *relay_record_unreadable_why (DiodeRelay * r, const gchar * name);
 /* NONE or RECORDING: is @s being recorded now? */
 DiodeStoreState relay_record_state (Stream * s);
 /* A stored name keeps its owner: may @c publish @name? */

@@ -5,8 +5,9 @@
  * A stream whose publisher sets RECORD (PUBLISH pubflags, protocol v3) is
  * written to the relay's store (gst/store/diode-store.h) chunk by chunk:
  * each ring chunk is handed over when the ring closes it (a newer chunk
- * began), the open one when the stream ends (with the EOS flag) or its
- * session does. Handing over is diode_store_append(): a reference, no copy,
+ * began and holds MEDIA: one without is never stored, so the chunk before
+ * waits, and at EOS takes the EOS frame), the open one when the stream
+ * ends (with the EOS flag) or its session does. Handing over is diode_store_append(): a reference, no copy,
  * queued to the store's writer thread, so the I/O thread never waits for a
  * disk. When that queue is over its bound:
  *   - a live stream loses the chunk from its recording (never from its
@@ -21,9 +22,11 @@
  * kept for the relay's life) is loaded at start from diode_store_list, so
  * a stored name keeps its owner across restarts (another identity's
  * PUBLISH is refused, 102) and a new run goes on after the stored last
- * seq. The store failing to open or later (disk full, unwritable) stops
- * recording only: live fan-out is not touched, PUBLISH_OK says
- * UNAVAILABLE. Runs on the relay's I/O thread unless it says otherwise.
+ * seq. A stored stream whose meta the store could not read (quarantined,
+ * diode_store_key_state) has no known owner: its name is refused to every
+ * publisher and, as a stored stream nobody may see, to every viewer. The
+ * store failing to open or later (disk full, unwritable) stops recording
+ * only: live fan-out is not touched, PUBLISH_OK says UNAVAILABLE. Runs on the relay's I/O thread unless it says otherwise.
  */
 #define G_LOG_DOMAIN "diode-relay"
 
@@ -219,8 +222,19 @@ relay_record_lookup (DiodeRelay * r, const gchar * key, DiodeStoreMeta * out)
   RelayRec *rec = r->recordings ? g_hash_table_lookup (r->recordings, key) :
       NULL;
 
-  if (!rec || !rec->known || !rec->meta_ok)
-    return FALSE;
+  if (!rec || !rec->known || !rec->meta_ok) {
+    /* Its directory is there, its meta is not readable: stored, and
+     * refused to everyone (fail closed), not "not stored", which would
+     * let the name be looked for elsewhere or its viewers wait for it. */
+    if (!r->store || diode_store_key_state (r->store, key, NULL) !=
+        DIODE_STORE_KEY_QUARANTINED)
+      return FALSE;
+    if (out) {
+      memset (out, 0, sizeof (*out));
+      out->access = RELAY_ACCESS_UNREADABLE;
+    }
+    return TRUE;
+  }
   if (out) {
     memset (out, 0, sizeof (*out));
     out->name = g_strdup (rec->meta.name);
@@ -243,6 +257,23 @@ relay_record_state (Stream * s)
 /* ------------------------------------------------------------------------ */
 /* who may publish a stored name */
 
+gchar *
+relay_record_unreadable_why (DiodeRelay * r, const gchar * name)
+{
+  gchar *key, *dir = NULL, *why = NULL;
+
+  if (!r->store || !name)
+    return NULL;
+  key = diode_name_key (name, NULL);
+  if (key && diode_store_key_state (r->store, key, &dir) ==
+      DIODE_STORE_KEY_QUARANTINED)
+    why = g_strdup_printf ("the stored recording's metadata is unreadable: "
+        "the relay operator must repair or remove %s", dir);
+  g_free (dir);
+  g_free (key);
+  return why;
+}
+
 gboolean
 relay_record_owner_allows (DiodeRelay * r, const gchar * name,
     const gchar * owner, gchar ** why)
@@ -251,6 +282,10 @@ relay_record_owner_allows (DiodeRelay * r, const gchar * name,
   RelayRec *rec;
   gboolean ok = TRUE;
 
+  /* A stored stream whose meta is unreadable: its owner is unknown, so
+   * nobody may publish its name (fail closed). */
+  if ((*why = relay_record_unreadable_why (r, name)))
+    return FALSE;
   if (!r->recordings || !g_hash_table_size (r->recordings))
     return TRUE;
   key = diode_name_key (name, NULL);
@@ -484,10 +519,35 @@ rec_append (RelayRec * rec, DiodeStoredChunk * sc)
   return FALSE;
 }
 
+/* @sc with @eos_frame (the stream's EOS frame, from a later ring chunk
+ * that holds no MEDIA) as its last frame: counts, bytes and CRC follow.
+ * FALSE (nothing changed) when the chunk has no room for one more frame
+ * within the record limits. */
+static gboolean
+stored_chunk_add_eos (DiodeStoredChunk * sc, GBytes * eos_frame)
+{
+  gsize n = g_bytes_get_size (eos_frame);
+
+  if (sc->hdr.n_frames >= DIODE_MAX_CHUNK_FRAMES
+      || (guint64) sc->hdr.bytes + n > DIODE_MAX_CHUNK_BYTES)
+    return FALSE;
+  g_ptr_array_add (sc->frames, g_bytes_ref (eos_frame));
+  sc->hdr.n_frames++;
+  sc->hdr.bytes += n;
+  sc->hdr.crc = diode_chunk_crc (sc->hdr.crc, eos_frame);
+  return TRUE;
+}
+
 /* A chunk the ring is done with (or the open one at the end of a
- * session, @eos when it ends with the stream's EOS). */
+ * session, @eos when it ends with the stream's EOS). @eos_frame: the EOS
+ * frame came in a newer ring chunk without MEDIA (a continuation begun by
+ * the EOS itself, or after a CAPS change), which is never stored on its
+ * own (nothing in it to seek to): it goes at the end of this one, so the
+ * last stored chunk ends with EOS as a finished recording must (its
+ * replay viewers get the EOS frame, then the replay ends). */
 static void
-rec_chunk (RelayRec * rec, DiodeChunk * c, guint64 wall_us, gboolean eos)
+rec_chunk (RelayRec * rec, DiodeChunk * c, guint64 wall_us, gboolean eos,
+    GBytes * eos_frame)
 {
   DiodeRelay *r = rec->relay;
   DiodeStoredChunk *sc;
@@ -498,6 +558,9 @@ rec_chunk (RelayRec * rec, DiodeChunk * c, guint64 wall_us, gboolean eos)
   sc = diode_stored_chunk_new_from_ring (c, wall_us, rec->discont);
   if (!sc)
     return;
+  if (eos_frame && !stored_chunk_add_eos (sc, eos_frame))
+    g_warning ("'%s': the recording's last chunk is full: its end is "
+        "stored without the EOS frame", rec->meta.name);
   if (eos)
     sc->hdr.flags |= DIODE_CHUNK_EOS;
   if (rec->upload && rec->pending) {
@@ -599,13 +662,33 @@ relay_record_frame (DiodeRelay * r, Stream * s, gboolean eos)
 {
   RelayRec *rec = s->rec;
   DiodeChunk *newest = diode_ring_get_newest (s->ring);
+  GBytes *eos_frame = NULL;
 
   if (newest != rec->open) {
-    if (rec->open)
-      rec_chunk (rec, rec->open, rec->open_wall_us, FALSE);
-    g_clear_pointer (&rec->open, diode_chunk_unref);
-    rec->open = newest ? diode_chunk_ref (newest) : NULL;
-    rec->open_wall_us = g_get_real_time ();
+    /* A newer chunk without MEDIA yet (a continuation begun by a CAPS
+     * change, or by the EOS itself): the one before is held back until
+     * MEDIA comes, so that an EOS before any can still end it. */
+    if (newest && !newest->first_seq && rec->open && rec->open->first_seq) {
+      if (!eos)
+        return;
+      /* The EOS frame ends the newest chunk; the stored end is the held
+       * chunk with it. */
+      if (newest->frames->len) {
+        GBytes *f = g_ptr_array_index (newest->frames,
+            newest->frames->len - 1);
+
+        if (g_bytes_get_size (f) > 0
+            && ((const guint8 *) g_bytes_get_data (f, NULL))[0] ==
+            DIODE_MSG_EOS)
+          eos_frame = f;
+      }
+    } else {
+      if (rec->open)
+        rec_chunk (rec, rec->open, rec->open_wall_us, FALSE, NULL);
+      g_clear_pointer (&rec->open, diode_chunk_unref);
+      rec->open = newest ? diode_chunk_ref (newest) : NULL;
+      rec->open_wall_us = g_get_real_time ();
+    }
   }
   if (!eos)
     return;
@@ -613,7 +696,7 @@ relay_record_frame (DiodeRelay * r, Stream * s, gboolean eos)
    * recording is finished and the publisher hears STORED final once all
    * of it is durable. */
   if (rec->open)
-    rec_chunk (rec, rec->open, rec->open_wall_us, TRUE);
+    rec_chunk (rec, rec->open, rec->open_wall_us, TRUE, eos_frame);
   g_clear_pointer (&rec->open, diode_chunk_unref);
   rec->meta.finished = TRUE;
   rec_write_meta (rec);
@@ -639,7 +722,7 @@ relay_record_detach (Stream * s)
   if (rec->pending && rec_append (rec, rec->pending))
     g_clear_pointer (&rec->pending, diode_stored_chunk_unref);
   if (rec->open && !rec->pending)
-    rec_chunk (rec, rec->open, rec->open_wall_us, FALSE);
+    rec_chunk (rec, rec->open, rec->open_wall_us, FALSE, NULL);
   g_clear_pointer (&rec->open, diode_chunk_unref);
   if (rec->pending && !rec_append (rec, rec->pending))
     g_warning ("'%s': the end of the upload is not recorded (the store's "

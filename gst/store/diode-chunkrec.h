@@ -43,6 +43,9 @@ typedef enum {
   DIODE_STORE_ERROR_FAILED,     /* the store cannot write (see is_healthy) or
                                    a read or open failed */
   DIODE_STORE_ERROR_INVALID,    /* a record or header that is not one */
+  DIODE_STORE_ERROR_REFUSED,    /* begin: the key's directory is quarantined
+                                   (its meta unreadable) or holds another
+                                   owner's recording */
 } DiodeStoreError;
 
 typedef struct {

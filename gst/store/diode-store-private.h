@@ -81,6 +81,8 @@ struct _DiodeStore {
   GCond cond;                  /* the writer waits for jobs */
   GCond idle_cond;             /* a job finished (wait_idle) */
   GHashTable *streams;         /* key -> StoreStream* (never removed before close) */
+  GHashTable *quarantined;     /* directory names (streams/<name>) on disk
+                                  without a loaded stream: unusable */
   GQueue jobs;
   guint64 queued_bytes;
   guint busy;                  /* jobs queued or being processed */

@@ -77,20 +77,53 @@ queue_meta (DiodeStore *s, const gchar *key, const DiodeStoreMeta *meta, gboolea
 {
   StoreStream *st;
   Job *j;
+  gchar *name = NULL, *path = NULL;
+  gboolean on_disk = FALSE, newly = FALSE;
 
   g_return_val_if_fail (s != NULL && key != NULL && *key != '\0' && meta != NULL, FALSE);
+  if (create) {
+    GStatBuf sb;
+
+    /* Looked at before the lock (no file I/O under it): a directory there
+     * that no loaded stream owns is someone's recording whose meta we
+     * could not read, or one put there behind the store's back. Anything
+     * but "no such file" (or a parent that is no directory: the write
+     * fails then and says so) counts as there (fail closed). */
+    name = store_key_dirname (key);
+    path = g_build_filename (s->streams_dir, name, NULL);
+    on_disk = g_lstat (path, &sb) == 0 || (errno != ENOENT && errno != ENOTDIR);
+  }
   g_mutex_lock (&s->lock);
   if (!s->healthy) {
     g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_FAILED, "%s", s->reason);
-    g_mutex_unlock (&s->lock);
-    return FALSE;
+    goto refused;
   }
-  st = create ? stream_lookup_or_new (s, key) : g_hash_table_lookup (s->streams, key);
+  st = g_hash_table_lookup (s->streams, key);
+  if (create && st == NULL && (on_disk || g_hash_table_contains (s->quarantined, name))) {
+    if (!g_hash_table_contains (s->quarantined, name)) {
+      g_hash_table_add (s->quarantined, g_strdup (name));
+      newly = TRUE;
+    }
+    g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_REFUSED,
+        "the stored recording's metadata is unreadable: the operator must repair or remove %s",
+        path);
+    goto refused;
+  }
+  if (create && st != NULL && st->meta.owner
+      && (meta->owner == NULL || g_ascii_strcasecmp (st->meta.owner, meta->owner))) {
+    g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_REFUSED,
+        "the stored stream belongs to %s, not to %s", st->meta.owner,
+        meta->owner ? meta->owner : "an unknown owner");
+    goto refused;
+  }
+  if (create && st == NULL)
+    st = stream_lookup_or_new (s, key);
+  g_clear_pointer (&name, g_free);
+  g_clear_pointer (&path, g_free);
   if (st == NULL) {
     g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_NOT_FOUND,
         "no stored stream of that name");
-    g_mutex_unlock (&s->lock);
-    return FALSE;
+    goto refused;
   }
   diode_store_meta_clear (&st->meta);
   store_meta_copy (&st->meta, meta);
@@ -103,6 +136,15 @@ queue_meta (DiodeStore *s, const gchar *key, const DiodeStoreMeta *meta, gboolea
   enqueue (s, j);
   g_mutex_unlock (&s->lock);
   return TRUE;
+
+refused:
+  g_mutex_unlock (&s->lock);
+  if (newly)
+    g_warning ("store: %s appeared without a loaded stream: quarantined (neither recorded "
+        "nor served until the operator repairs or removes it)", path);
+  g_free (name);
+  g_free (path);
+  return FALSE;
 }
 
 gboolean

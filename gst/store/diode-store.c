@@ -258,16 +258,25 @@ open_streams (DiodeStore *s)
     DiodeStoreMeta meta;
     StoreStream *st;
 
+    /* A directory whose meta cannot be read (or names another key) is
+     * quarantined, not skipped: its owner is unknown, so the name it holds
+     * must not become free to publish (another identity would record
+     * into, or beside, the earlier owner's chunks) nor be served. */
     if (!store_meta_read (path, &key, &meta, &err)) {
-      g_warning ("store: %s/%s skipped, its meta cannot be read: %s", s->streams_dir, name,
-          err->message);
+      g_warning ("store: %s/%s is quarantined, its meta cannot be read (%s): the stream stored "
+          "there is neither recorded nor served until the operator repairs or removes that "
+          "directory", s->streams_dir, name, err->message);
+      g_hash_table_add (s->quarantined, g_strdup (name));
       g_clear_error (&err);
       g_free (path);
       continue;
     }
     expect = store_key_dirname (key);
     if (!g_str_equal (expect, name) || g_hash_table_contains (s->streams, key)) {
-      g_warning ("store: %s/%s skipped: its meta names another stream", s->streams_dir, name);
+      g_warning ("store: %s/%s is quarantined: its meta names another stream; it is neither "
+          "recorded nor served until the operator repairs or removes that directory",
+          s->streams_dir, name);
+      g_hash_table_add (s->quarantined, g_strdup (name));
       diode_store_meta_clear (&meta);
     } else {
       st = store_stream_new (s, key);
@@ -311,6 +320,7 @@ diode_store_open (const gchar *dir, const DiodeStoreLimits *limits, GError **err
   g_cond_init (&s->idle_cond);
   s->streams = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
       (GDestroyNotify) store_stream_free);
+  s->quarantined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   s->healthy = TRUE;
 
   if (!open_layout (s, error)) {
@@ -318,6 +328,7 @@ diode_store_open (const gchar *dir, const DiodeStoreLimits *limits, GError **err
       close (s->lock_fd);
     s->lock_fd = -1;
     g_hash_table_unref (s->streams);
+    g_hash_table_unref (s->quarantined);
     g_mutex_clear (&s->lock);
     g_cond_clear (&s->cond);
     g_cond_clear (&s->idle_cond);
@@ -343,6 +354,7 @@ diode_store_close (DiodeStore *s)
   g_thread_join (s->writer);
   store_writer_close_all (s);
   g_hash_table_unref (s->streams);
+  g_hash_table_unref (s->quarantined);
   if (s->lock_fd >= 0)
     close (s->lock_fd);   /* releases the flock */
   g_mutex_clear (&s->lock);
@@ -370,6 +382,26 @@ diode_store_get_meta (DiodeStore *s, const gchar *key, DiodeStoreMeta *out)
   }
   g_mutex_unlock (&s->lock);
   return found;
+}
+
+DiodeStoreKeyState
+diode_store_key_state (DiodeStore *s, const gchar *key, gchar **dir)
+{
+  gchar *name;
+  DiodeStoreKeyState state = DIODE_STORE_KEY_ABSENT;
+
+  g_return_val_if_fail (s != NULL && key != NULL, DIODE_STORE_KEY_ABSENT);
+  name = store_key_dirname (key);
+  g_mutex_lock (&s->lock);
+  if (g_hash_table_contains (s->streams, key))
+    state = DIODE_STORE_KEY_STORED;
+  else if (g_hash_table_contains (s->quarantined, name))
+    state = DIODE_STORE_KEY_QUARANTINED;
+  g_mutex_unlock (&s->lock);
+  if (dir)
+    *dir = g_build_filename (s->streams_dir, name, NULL);
+  g_free (name);
+  return state;
 }
 
 gchar **

@@ -50,11 +50,26 @@ typedef struct _DiodeStore DiodeStore;
    @limits may be NULL for the defaults. */
 DiodeStore *diode_store_open (const gchar *dir, const DiodeStoreLimits *limits, GError **error);
 void        diode_store_close (DiodeStore *s);          /* flushes the writer, joins it */
-/* Streams are keyed by the normalized name key (diode_name_key(), gst/protocol/diode-name.h). */
+/* Streams are keyed by the normalized name key (diode_name_key(), gst/protocol/diode-name.h). begin: a new
+   stream, or a new run of a stored one; refused (DIODE_STORE_ERROR_REFUSED) for a QUARANTINED key, a key whose
+   directory exists without a loaded stream (it is quarantined from then on), and a stored stream whose meta
+   names another owner (meta->owner differs, case-insensitively, or is NULL): one directory never mixes runs of
+   different owners and never has another recording's meta written over. */
 gboolean    diode_store_begin (DiodeStore *s, const gchar *key, const DiodeStoreMeta *meta, GError **error);
 gboolean    diode_store_set_meta (DiodeStore *s, const gchar *key, const DiodeStoreMeta *meta, GError **error);
 gboolean    diode_store_get_meta (DiodeStore *s, const gchar *key, DiodeStoreMeta *out);
 gchar     **diode_store_list (DiodeStore *s);            /* keys of stored streams */
+/* What the store holds under @key. QUARANTINED: its directory (streams/<hash>) is on disk but no stream of it
+   is loaded: its meta could not be read at open (garbage, truncated, not a file, another key's), or it appeared
+   after open (seen by a begin). Its owner is unknown, so the name must be neither recorded (begin refuses it)
+   nor served, until the operator repairs or removes the directory and restarts. No disk access: the state
+   is what open and begin saw. @dir (may be NULL): the directory's full path (g_free). */
+typedef enum {
+  DIODE_STORE_KEY_ABSENT,      /* nothing of it on disk */
+  DIODE_STORE_KEY_STORED,      /* a stream (get_meta answers) */
+  DIODE_STORE_KEY_QUARANTINED, /* a directory nobody may use */
+} DiodeStoreKeyState;
+DiodeStoreKeyState diode_store_key_state (DiodeStore *s, const gchar *key, gchar **dir);
 /* Queue a chunk for writing (takes a ref, no copy). FALSE when the store has failed (see status) or the
    queue is over its bound: the caller decides (live stream: the chunk is not recorded and the next stored
    chunk gets DISCONT; upload: stop reading the publisher until diode_store_queued_bytes() drops). */

@@ -914,6 +914,267 @@ GST_START_TEST (test_record_stats)
 
 GST_END_TEST;
 
+/* Counts the store's quarantine warnings (gst-check makes warnings
+ * fatal); any other warning is still a failure. */
+static void
+count_quarantine (const gchar * domain, GLogLevelFlags level,
+    const gchar * msg, gpointer user_data)
+{
+  fail_unless (strstr (msg, "quarantined") != NULL, "unexpected warning: %s",
+      msg);
+  (*(gint *) user_data)++;
+}
+
+/* streams/<hash> of @name in the store at @dir. */
+static gchar *
+stream_dir (const gchar * dir, const gchar * name)
+{
+  gchar *key = diode_name_key (name, NULL);
+  gchar *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
+  gchar *path;
+
+  sum[32] = '\0';
+  path = g_build_filename (dir, "streams", sum, NULL);
+  g_free (sum);
+  g_free (key);
+  return path;
+}
+
+/* A v3 PUBLISH of @name by @key_name with @pubflags: refused, 102, the
+ * text naming the unreadable meta and the directory to repair. */
+static void
+publish_refused_unreadable (DiodeRelay * relay, const gchar * key_name,
+    const gchar * name, guint32 pubflags, const gchar * sdir)
+{
+  RawClient *c = raw_open (relay, 0, key_name);
+  DiodePublishArgs a = { 0 };
+
+  hello3 (c, DIODE_ROLE_PUBLISHER);
+  a.stream = name;
+  a.pubflags = pubflags;
+  raw_send_frame (c, diode_msg_encode_publish_args (&a,
+          DIODE_PROTOCOL_VERSION_STORE, DIODE_ROLE_PUBLISHER));
+  raw_expect_error_says (c, DIODE_ERR_NOT_AUTHORIZED, key_name,
+      "metadata is unreadable", "repair or remove", sdir, NULL);
+  raw_free (c, FALSE);
+}
+
+/* A recording whose meta became unreadable (garbage) while the relay was
+ * down: after the restart its name is owned by nobody, so nobody may
+ * publish it (another identity, its earlier owner, with or without
+ * RECORD): 102 saying the operator must repair or remove the directory;
+ * nor is it served: SUBSCRIBE with a start, RANGE, FETCH get 102 (not
+ * "not found", which would send viewers elsewhere). The stored chunks and
+ * the meta on disk are left as they were. */
+GST_START_TEST (test_unreadable_meta_fails_closed)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem"), *v;
+  gchar *sdir = stream_dir (dir, "cam"), *meta, *text = NULL;
+  DiodeSubscribeArgs sa = { 0 };
+  guint64 next, last;
+  gint warned = 0;
+  DiodeStore *st;
+
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, NULL);
+  last = send_gops (p, next, 2, 10, 256);
+  raw_send_frame (p, diode_msg_encode_eos (last));
+  wait_stored_final (p, 10000, NULL);
+  raw_free (p, FALSE);
+  relay_free (relay);
+
+  meta = g_build_filename (sdir, "meta", NULL);
+  fail_unless (g_file_test (meta, G_FILE_TEST_IS_REGULAR), "no %s", meta);
+  fail_unless (g_file_set_contents (meta, "\x01garbage [not a key file",
+          -1, NULL));
+
+  g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  g_log_set_handler (NULL, G_LOG_LEVEL_WARNING, count_quarantine, &warned);
+  relay = relay_with ("store-dir", dir, NULL);
+  fail_unless_equals_int (warned, 1);
+
+  publish_refused_unreadable (relay, "other.pem", "cam",
+      DIODE_PUBLISH_RECORD, sdir);
+  publish_refused_unreadable (relay, "other.pem", "CAM", 0, sdir);
+  publish_refused_unreadable (relay, "pub.pem", "cam", DIODE_PUBLISH_RECORD,
+      sdir);
+  fail_unless (stream_lookup (relay, "cam") == NULL ||
+      stream_lookup (relay, "cam")->publisher == NULL);
+
+  /* SUBSCRIBE from the start of the recording */
+  v = raw_open (relay, 0, "viewer.pem");
+  hello3 (v, DIODE_ROLE_VIEWER);
+  sa.stream = "cam";
+  sa.wait_ms = 2000;
+  sa.start_mode = DIODE_START_EARLIEST;
+  raw_send_frame (v, diode_msg_encode_subscribe_args (&sa,
+          DIODE_PROTOCOL_VERSION_STORE, DIODE_ROLE_VIEWER));
+  raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "SUBSCRIBE EARLIEST",
+      "metadata is unreadable", sdir, NULL);
+  raw_free (v, FALSE);
+  /* RANGE */
+  v = raw_open (relay, 0, "viewer.pem");
+  hello3 (v, DIODE_ROLE_VIEWER);
+  raw_send_frame (v, diode_msg_encode_range ("cam", 0));
+  raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "RANGE",
+      "metadata is unreadable", sdir, NULL);
+  raw_free (v, FALSE);
+  /* FETCH, by its earlier owner too */
+  v = raw_open (relay, 0, "pub.pem");
+  hello3 (v, DIODE_ROLE_VIEWER);
+  raw_send_frame (v, diode_msg_encode_fetch ("cam", 1, last, 0));
+  raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "FETCH",
+      "metadata is unreadable", sdir, NULL);
+  raw_free (v, FALSE);
+  relay_free (relay);
+
+  /* nothing written over */
+  fail_unless (g_file_get_contents (meta, &text, NULL, NULL));
+  fail_unless_equals_string (text, "\x01garbage [not a key file");
+  g_free (text);
+  st = store_open (dir);
+  fail_unless_equals_int (diode_store_key_state (st, "cam", NULL),
+      DIODE_STORE_KEY_QUARANTINED);
+  diode_store_close (st);
+  g_free (meta);
+  g_free (sdir);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* Retention removed every segment of a recording: its meta stays, so the
+ * name stays owned by its publisher (another identity's PUBLISH: 102),
+ * also across a restart, until the operator removes the directory
+ * (docs/security.md). */
+GST_START_TEST (test_owner_survives_full_retention)
+{
+  gchar *dir = tmp_store ();
+  /* 1 byte: retention removes every segment it can */
+  DiodeRelay *relay = relay_with ("store-dir", dir, "store-bytes",
+      (guint64) 1, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem"), *other;
+  DiodePublishArgs a = { 0 };
+  DiodeStoreMeta meta = { 0 };
+  DiodeSpan spans[4];
+  gchar *owner = raw_key_address ("pub.pem");
+  guint64 next, last;
+  gint pass;
+  gint64 end;
+
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, NULL);
+  last = send_gops (p, next, 2, 10, 256);
+  raw_send_frame (p, diode_msg_encode_eos (last));
+  wait_stored_final (p, 10000, NULL);
+  raw_free (p, FALSE);
+  end = deadline_in (10000);
+  while (diode_store_get_spans (relay->store, "cam", spans, 4) > 0) {
+    fail_unless (g_get_monotonic_time () < end, "retention kept chunks");
+    g_usleep (20 * 1000);
+  }
+  for (pass = 0; pass < 2; pass++) {
+    fail_unless_equals_int (diode_store_get_spans (relay->store, "cam",
+            spans, 4), 0);
+    fail_unless (relay_record_lookup (relay, "cam", &meta));
+    fail_unless (!g_ascii_strcasecmp (meta.owner, owner));
+    diode_store_meta_clear (&meta);
+    other = raw_open (relay, 0, "other.pem");
+    hello3 (other, DIODE_ROLE_PUBLISHER);
+    a.stream = "cam";
+    a.pubflags = DIODE_PUBLISH_RECORD;
+    raw_send_frame (other, diode_msg_encode_publish_args (&a,
+            DIODE_PROTOCOL_VERSION_STORE, DIODE_ROLE_PUBLISHER));
+    /* first in its name grace, then (restarted) as a stored name */
+    raw_expect_error_says (other, DIODE_ERR_NOT_AUTHORIZED, "other publisher",
+        pass ? "recording stored on this relay" : "owned by", owner, NULL);
+    raw_free (other, FALSE);
+    relay_free (relay);
+    relay = relay_with ("store-dir", dir, "store-bytes", (guint64) 1, NULL);
+  }
+  relay_free (relay);
+  g_free (owner);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* The EOS frame lands in a chunk of its own without MEDIA (the ring began
+ * a continuation: the chunk before was over half the ring's byte limit):
+ * that chunk is not stored on its own, the EOS goes at the end of the
+ * last stored chunk, which carries the EOS flag; a viewer of the finished
+ * recording gets every MEDIA, then EOS, from the store. */
+GST_START_TEST (test_eos_in_continuation_chunk_stored)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, "buffer-bytes",
+      (guint64) 64 * 1024, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem"), *v;
+  DiodeSubscribeArgs sa = { 0 };
+  DiodeStoredChunk *c;
+  DiodeStore *st;
+  DiodeMsg m = { 0 };
+  guint64 next, last, seq = 0;
+  gboolean eos = FALSE;
+  Walk w;
+
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, NULL);
+  last = send_gops (p, next, 1, 10, 256);
+  /* one keyframe over half the ring's limit: the EOS after it begins a
+   * continuation chunk */
+  send_media (p, ++last, TRUE, 40 * 1024);
+  fail_unless (fixture_wait_last_seq (relay, "cam", last, 5000));
+  raw_send_frame (p, diode_msg_encode_eos (last));
+  fail_unless_equals_uint64 (wait_stored_final (p, 10000, NULL), last);
+  raw_free (p, FALSE);
+
+  /* the finished recording, from the store: MEDIA 1..last, then EOS */
+  v = raw_open (relay, 0, "viewer.pem");
+  hello3 (v, DIODE_ROLE_VIEWER);
+  sa.stream = "cam";
+  sa.wait_ms = 2000;
+  sa.start_mode = DIODE_START_EARLIEST;
+  raw_send_frame (v, diode_msg_encode_subscribe_args (&sa,
+          DIODE_PROTOCOL_VERSION_STORE, DIODE_ROLE_VIEWER));
+  raw_expect_next (v, DIODE_MSG_SUBSCRIBE_OK, &m, "SUBSCRIBE_OK");
+  diode_msg_clear (&m);
+  while (!eos) {
+    fail_unless (raw_next (v, &m, RAW_IO_MS) == RAW_READ_MSG,
+        "no EOS after seq %" G_GUINT64_FORMAT, seq);
+    if (m.type == DIODE_MSG_MEDIA) {
+      fail_unless_equals_uint64 (m.seq, seq + 1);
+      seq = m.seq;
+    } else if (m.type == DIODE_MSG_EOS) {
+      eos = TRUE;
+    }
+    diode_msg_clear (&m);
+  }
+  fail_unless_equals_uint64 (seq, last);
+  raw_free (v, FALSE);
+  relay_free (relay);
+
+  st = store_open (dir);
+  store_walk (st, "cam", &w);
+  fail_unless_equals_uint64 (w.last_seq, last);
+  fail_unless_equals_uint64 (w.media, last);
+  fail_unless (w.eos_last, "the last stored chunk does not carry EOS");
+  fail_unless_equals_int (w.eos, 1);
+  c = diode_store_read (st, "cam", last, NULL);
+  fail_unless (c != NULL);
+  fail_unless (diode_stored_chunk_verify (c, NULL));
+  {
+    GBytes *f = c->frames->pdata[c->frames->len - 1];
+
+    fail_unless_equals_int (((const guint8 *) g_bytes_get_data (f,
+                NULL))[0], DIODE_MSG_EOS);
+  }
+  diode_stored_chunk_unref (c);
+  diode_store_close (st);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 record_suite (void)
 {
@@ -933,6 +1194,9 @@ record_suite (void)
   tcase_add_test (tc, test_child_claim_of_stored_name_ignored);
   tcase_add_test (tc, test_policy_reaches_meta);
   tcase_add_test (tc, test_record_stats);
+  tcase_add_test (tc, test_unreadable_meta_fails_closed);
+  tcase_add_test (tc, test_owner_survives_full_retention);
+  tcase_add_test (tc, test_eos_in_continuation_chunk_stored);
   return s;
 }
 

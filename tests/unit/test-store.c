@@ -411,6 +411,160 @@ test_flipped_byte_on_disk (void)
   g_free (dir);
 }
 
+/* A stored stream whose meta cannot be read (garbage, a truncated file, a
+ * directory in its place, another key's meta): at open its directory is
+ * quarantined, not skipped. Its key is neither listed nor begun again (by
+ * any owner: its owner is unknown), the meta on disk is never written
+ * over, its chunks never appended to; the state is QUARANTINED. A
+ * directory that appears after open is refused and quarantined by the
+ * first begin; a stored stream is never begun for another owner. */
+static void
+test_quarantine (void)
+{
+  static const gchar *const damage[] = { "garbage", "truncated", "directory", "other-key" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (damage); i++) {
+    gchar *dir = sc_tmpdir ();
+    DiodeStore *s = sc_open (dir);
+    gchar *sdir, *meta, *seg, *qdir = NULL, *before = NULL, *after = NULL, **keys, *segdata;
+    gsize seg_len, seg_len2;
+    DiodeStoreMeta m;
+    DiodeStoredChunk *c;
+    GError *err = NULL;
+
+    g_test_message ("meta damage: %s", damage[i]);
+    begin (s, KEY);
+    sc_fill (s, KEY, 1, 10, 5, 100, WALL0);
+    g_assert_cmpint (diode_store_key_state (s, KEY, NULL), ==, DIODE_STORE_KEY_STORED);
+    g_assert_cmpint (diode_store_key_state (s, "other", NULL), ==, DIODE_STORE_KEY_ABSENT);
+    sdir = diode_store_stream_dir (s, KEY);
+    seg = sc_seg_path (s, KEY, 1);
+    diode_store_close (s);
+    meta = g_build_filename (sdir, "meta", NULL);
+    if (g_str_equal (damage[i], "garbage")) {
+      g_assert_true (g_file_set_contents (meta, "\x01\x02 not [a key file\n\xff", -1, NULL));
+    } else if (g_str_equal (damage[i], "truncated")) {
+      gchar *text;
+      gsize len;
+
+      g_assert_true (g_file_get_contents (meta, &text, &len, NULL));
+      /* cut inside the group header: no key survives */
+      g_assert_true (g_file_set_contents (meta, text, 5, NULL));
+      g_free (text);
+    } else if (g_str_equal (damage[i], "directory")) {
+      g_assert_cmpint (g_unlink (meta), ==, 0);
+      g_assert_cmpint (g_mkdir (meta, 0700), ==, 0);
+    } else {
+      g_assert_true (g_file_set_contents (meta, "[stream]\nkey=someone-else\nowner=0xbad\n", -1,
+              NULL));
+    }
+    if (!g_file_test (meta, G_FILE_TEST_IS_DIR))
+      g_assert_true (g_file_get_contents (meta, &before, NULL, NULL));
+    g_assert_true (g_file_get_contents (seg, &segdata, &seg_len, NULL));
+    g_free (segdata);
+
+    g_test_expect_message (NULL, G_LOG_LEVEL_WARNING, "*is quarantined*");
+    s = sc_open (dir);
+    g_test_assert_expected_messages ();
+    g_assert_cmpint (diode_store_key_state (s, KEY, &qdir), ==, DIODE_STORE_KEY_QUARANTINED);
+    g_assert_cmpstr (qdir, ==, sdir);
+    g_assert_false (diode_store_get_meta (s, KEY, &m));
+    keys = diode_store_list (s);
+    g_assert_cmpuint (g_strv_length (keys), ==, 0);
+    g_strfreev (keys);
+    /* nobody may begin it, whoever the owner */
+    sc_meta (&m, KEY);
+    g_assert_false (diode_store_begin (s, KEY, &m, &err));
+    g_assert_error (err, DIODE_STORE_ERROR, DIODE_STORE_ERROR_REFUSED);
+    g_assert_nonnull (strstr (err->message, "metadata is unreadable"));
+    g_assert_nonnull (strstr (err->message, sdir));
+    g_clear_error (&err);
+    g_free (m.owner);
+    m.owner = g_strdup ("0xffffffffffffffffffffffffffffffffffffffff");
+    g_assert_false (diode_store_begin (s, KEY, &m, &err));
+    g_assert_error (err, DIODE_STORE_ERROR, DIODE_STORE_ERROR_REFUSED);
+    g_clear_error (&err);
+    g_assert_false (diode_store_set_meta (s, KEY, &m, NULL));
+    diode_store_meta_clear (&m);
+    c = sc_chunk (11, 15, 100, WALL0, TRUE);
+    g_assert_false (diode_store_append (s, KEY, c));
+    diode_stored_chunk_unref (c);
+    g_assert_null (diode_store_read (s, KEY, 1, &err));
+    g_assert_error (err, DIODE_STORE_ERROR, DIODE_STORE_ERROR_NOT_FOUND);
+    g_clear_error (&err);
+    diode_store_wait_idle (s);
+    diode_store_close (s);
+    /* nothing on disk changed */
+    if (before) {
+      g_assert_true (g_file_get_contents (meta, &after, NULL, NULL));
+      g_assert_cmpstr (after, ==, before);
+    } else {
+      g_assert_true (g_file_test (meta, G_FILE_TEST_IS_DIR));
+    }
+    g_assert_true (g_file_get_contents (seg, &segdata, &seg_len2, NULL));
+    g_free (segdata);
+    g_assert_cmpuint (seg_len2, ==, seg_len);
+    g_free (before);
+    g_free (after);
+    g_free (qdir);
+    g_free (seg);
+    g_free (meta);
+    g_free (sdir);
+    sc_rmdir (dir);
+    g_free (dir);
+  }
+
+  /* a directory put there after open; a stored stream of another owner */
+  {
+    gchar *dir = sc_tmpdir ();
+    DiodeStore *s = sc_open (dir);
+    gchar *qdir = NULL;
+    DiodeStoreMeta m;
+    GError *err = NULL;
+
+    g_assert_cmpint (diode_store_key_state (s, "late", &qdir), ==, DIODE_STORE_KEY_ABSENT);
+    g_assert_cmpint (g_mkdir_with_parents (qdir, 0700), ==, 0);
+    sc_meta (&m, "late");
+    g_test_expect_message (NULL, G_LOG_LEVEL_WARNING, "*appeared without a loaded stream*");
+    g_assert_false (diode_store_begin (s, "late", &m, &err));
+    g_test_assert_expected_messages ();
+    g_assert_error (err, DIODE_STORE_ERROR, DIODE_STORE_ERROR_REFUSED);
+    g_clear_error (&err);
+    g_assert_cmpint (diode_store_key_state (s, "late", NULL), ==, DIODE_STORE_KEY_QUARANTINED);
+    diode_store_wait_idle (s);
+    {
+      gchar *qmeta = g_build_filename (qdir, "meta", NULL);
+
+      g_assert_false (g_file_test (qmeta, G_FILE_TEST_EXISTS));   /* nothing written there */
+      g_free (qmeta);
+    }
+    diode_store_meta_clear (&m);
+    g_free (qdir);
+
+    begin (s, KEY);
+    sc_meta (&m, KEY);
+    g_free (m.owner);
+    m.owner = g_strdup ("0xffffffffffffffffffffffffffffffffffffffff");
+    g_assert_false (diode_store_begin (s, KEY, &m, &err));
+    g_assert_error (err, DIODE_STORE_ERROR, DIODE_STORE_ERROR_REFUSED);
+    g_clear_error (&err);
+    diode_store_meta_clear (&m);
+    g_assert_true (diode_store_get_meta (s, KEY, &m));
+    g_assert_cmpstr (m.owner, ==, "0x00112233445566778899aabbccddeeff00112233");
+    diode_store_meta_clear (&m);
+    /* its own owner, spelled in capitals: the same owner */
+    sc_meta (&m, KEY);
+    g_free (m.owner);
+    m.owner = g_strdup ("0x00112233445566778899AABBCCDDEEFF00112233");
+    g_assert_true (diode_store_begin (s, KEY, &m, NULL));
+    diode_store_meta_clear (&m);
+    diode_store_close (s);
+    sc_rmdir (dir);
+    g_free (dir);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -422,5 +576,6 @@ main (int argc, char **argv)
   g_test_add_func ("/store/append-read-reopen", test_append_read_reopen);
   g_test_add_func ("/store/gaps", test_gaps_and_unknown);
   g_test_add_func ("/store/flipped-byte", test_flipped_byte_on_disk);
+  g_test_add_func ("/store/quarantine", test_quarantine);
   return g_test_run ();
 }
