@@ -333,7 +333,7 @@ relay_replay_allowed (Conn * c, Stream * s, const DiodeStoreMeta * meta,
 
 /* The ring's chunk for a start (no store, or a stream not stored here).
  * NULL: live (a target past the newest keyframe). */
-static DiodeChunk *
+DiodeChunk *
 ring_find_start (Stream * s, guint8 mode, guint64 value, guint8 snap)
 {
   DiodeRing *ring = s->ring;

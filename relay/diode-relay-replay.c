@@ -163,17 +163,20 @@ replay_try_ring (Replay * rp, gboolean store_done)
   guint64 seq = rp->next_seq;
   gboolean gap = FALSE;
 
-  /* Only a live stream's ring: an ended one is wholly in the store (its
-   * open chunk went there at EOS), and its Stream may go any time. */
-  if (!stream_live_here (s) || rp->cur || rp->ahead)
+  /* A live stream's ring; an ended one's too while it still holds the
+   * next seq: right after an EOS the store's writer may not have written
+   * the last chunks yet (they are in its queue), and the ring has them. */
+  if (!s || rp->cur || rp->ahead || !diode_ring_get_n_chunks (s->ring))
     return FALSE;
   if (!diode_ring_find_seq (s->ring, seq, &at, &index)) {
     /* The store ended before the ring starts (it missed chunks: a full
      * queue, a failed disk): go on at the ring's oldest start, a gap the
-     * viewer sees in the seqs. */
+     * viewer sees in the seqs. Only for a live stream: an ended one's
+     * missing chunks may still be on their way to the disk. */
     DiodeChunk *first = diode_ring_earliest_chunk (s->ring);
 
-    if (!store_done || !first || first->first_seq < seq)
+    if (!store_done || !first || first->first_seq < seq
+        || !stream_live_here (s))
       return FALSE;
     seq = first->first_seq;
     gap = TRUE;
@@ -257,6 +260,50 @@ replay_skip_damaged (Replay * rp)
       GUINT_TO_POINTER (rp->id));
 }
 
+/* The start the store found (@ch, NULL: none) against the ring's: the
+ * store's writer works behind the ring (chunks queued, not yet on disk;
+ * after an EOS, or a live recording's newest chunks), so the target may be
+ * held by the ring only. The ring wins when it holds an earlier chunk for
+ * EARLIEST and AFTER, or a later one for BEFORE and NEAREST that is not
+ * just its oldest (a target older than the ring lands there; the store's
+ * answer is then the better one). Then the viewer is a ring viewer from
+ * that seq (@ch is dropped) and TRUE. */
+static gboolean
+replay_start_on_ring (Replay * rp, Stream * s, DiodeStoredChunk * ch)
+{
+  Conn *c = rp->conn;
+  DiodeChunk *at;
+  gboolean ring;
+
+  if (rp->remote || !s || !diode_ring_get_n_chunks (s->ring))
+    return FALSE;
+  at = ring_find_start (s, rp->mode, rp->value, rp->snap);
+  if (!at)
+    return FALSE;
+  if (!ch)
+    ring = TRUE;
+  else if (rp->mode == DIODE_START_EARLIEST
+      || rp->snap == DIODE_SNAP_AFTER)
+    ring = at->first_seq < ch->hdr.first_seq;
+  else
+    ring = at->first_seq > ch->hdr.last_seq
+        && at != diode_ring_earliest_chunk (s->ring);
+  if (!ring)
+    return FALSE;
+  if (ch)
+    diode_stored_chunk_unref (ch);
+  g_info ("replay viewer %s (%s) of '%s' starts from the ring at seq %"
+      G_GUINT64_FORMAT " (not stored yet)", c->address, c->peer, rp->name,
+      at->first_seq);
+  c->viewing = FALSE;
+  c->start_seq = at->first_seq;
+  c->join_tail = FALSE;
+  replay_free (c->relay, rp);
+  s->linger_until = 0;
+  stream_attach_conn (c, s);
+  return TRUE;
+}
+
 void
 replay_on_chunk (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
     gpointer user_data)
@@ -312,6 +359,8 @@ replay_on_chunk (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
       replay_free (r, rp);
       conn_send_error (c, DIODE_ERR_STORE_FAILED, text);
       g_free (text);
+    } else if (!rp->started && replay_start_on_ring (rp, s, NULL)) {
+      /* nothing stored yet (the writer has it queued): the ring has it */
     } else if (!rp->started) {
       /* Nothing stored to start at (retention took it meanwhile): the
        * live path decides, as for a LIVE SUBSCRIBE. */
@@ -326,6 +375,10 @@ replay_on_chunk (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
         relay_log (r, RELAY_LOG_STREAM, "replay of '%s' for %s: %s",
             rp->name, c->address, error->message);
     }
+    diode_store_meta_clear (&meta);
+    return;
+  }
+  if (!rp->started && replay_start_on_ring (rp, s, ch)) {
     diode_store_meta_clear (&meta);
     return;
   }

@@ -39,3 +39,5 @@ void     replay_maybe_read (Replay * rp);
 void     replay_free       (DiodeRelay * r, Replay * rp);
 void     replay_on_chunk   (DiodeRelay * r, DiodeStoredChunk * ch,
                             const GError * error, gpointer user_data);
+DiodeChunk *ring_find_start (Stream * s, guint8 mode, guint64 value,
+                             guint8 snap);
