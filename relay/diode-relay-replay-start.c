@@ -444,6 +444,49 @@ replay_subscribe_remote (Conn * c, DiodeMsg * m, guint8 mode)
   return TRUE;
 }
 
+/* A viewer resuming (LIVE, start_seq) on a live stream whose ring no
+ * longer holds start_seq (or has not got it yet: a gap after a
+ * fail-over): a replay cursor from start_seq through the tiers (store,
+ * cache, peers, upstream: relay_chunk_get), then the ring. The SUBSCRIBE
+ * goes back to the live path (no_remote: today's behaviour) when no tier
+ * has start_seq. Relays pulling are left to the live path: their own
+ * resume is the pull's business (diode-relay-pull.c). */
+static gboolean
+replay_subscribe_resume (Conn * c, DiodeMsg * m, Stream * s)
+{
+  DiodeRelay *r = c->relay;
+  DiodeChunk *oldest;
+  Replay *rp;
+
+  if (!m->start_seq || c->no_remote || !stream_live_here (s)
+      || diode_session_get_role (c->session) == DIODE_ROLE_RELAY)
+    return FALSE;
+  oldest = diode_ring_oldest_chunk (s->ring);
+  if (!oldest || m->start_seq >= oldest->first_seq)
+    return FALSE;
+  rp = g_new0 (Replay, 1);
+  rp->id = ++r->next_replay_id;
+  rp->conn = c;
+  rp->key = diode_name_key (m->stream, NULL);
+  rp->name = g_strdup (m->stream);
+  rp->mode = DIODE_START_LIVE;
+  rp->resume = TRUE;
+  rp->next_seq = m->start_seq;
+  /* the frames of the first chunk before start_seq were seen already */
+  rp->sent_seq = m->start_seq - 1;
+  rp->subscribe = g_bytes_ref (m->frame);
+  g_hash_table_insert (r->replays, GUINT_TO_POINTER (rp->id), rp);
+  c->replay = rp;
+  c->viewing = TRUE;
+  c->stream = NULL;
+  diode_cursor_init (&c->cursor);
+  g_info ("viewer %s (%s) resumes '%s' at seq %" G_GUINT64_FORMAT
+      ", before the ring's oldest (%" G_GUINT64_FORMAT "): asking the tiers",
+      c->address, c->peer, s->name, m->start_seq, oldest->first_seq);
+  replay_maybe_read (rp);
+  return TRUE;
+}
+
 gboolean
 replay_subscribe (Conn * c, DiodeMsg * m, Stream * s)
 {
@@ -463,7 +506,7 @@ replay_subscribe (Conn * c, DiodeMsg * m, Stream * s)
     mode = DIODE_START_EARLIEST;
   if (mode == DIODE_START_LIVE) {
     diode_store_meta_clear (&meta);
-    return FALSE;
+    return replay_subscribe_resume (c, m, s);
   }
   if (!stored && !(s && diode_ring_get_n_chunks (s->ring))
       && !stream_live_here (s) && !c->no_remote

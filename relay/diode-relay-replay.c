@@ -260,6 +260,24 @@ replay_skip_damaged (Replay * rp)
       GUINT_TO_POINTER (rp->id));
 }
 
+/* A resume no tier could fill: its SUBSCRIBE goes to the live path
+ * (which joins where it always did: start_seq if the ring has it by now,
+ * else the latest keyframe). */
+static void
+replay_resume_give_up (Replay * rp)
+{
+  Conn *c = rp->conn;
+  GBytes *again = g_bytes_ref (rp->subscribe);
+
+  g_info ("viewer %s (%s) of '%s': no tier holds seq %" G_GUINT64_FORMAT
+      "; the live path decides", c->address, c->peer, rp->name,
+      rp->next_seq);
+  c->viewing = FALSE;
+  replay_free (c->relay, rp);
+  relay_subscribe_retry (c, again);
+  g_bytes_unref (again);
+}
+
 /* The start the store found (@ch, NULL: none) against the ring's: the
  * store's writer works behind the ring (chunks queued, not yet on disk;
  * after an EOS, or a live recording's newest chunks), so the target may be
@@ -341,6 +359,15 @@ replay_on_chunk (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
     diode_store_meta_clear (&meta);
     return;
   }
+  if (rp->resume && !rp->started
+      && (!ch || ch->hdr.first_seq > rp->next_seq)) {
+    /* No tier has the seq it resumes at: the live path, as before. */
+    if (ch)
+      diode_stored_chunk_unref (ch);
+    diode_store_meta_clear (&meta);
+    replay_resume_give_up (rp);
+    return;
+  }
   if (!ch) {
     gboolean damaged = g_error_matches (error, DIODE_STORE_ERROR,
         DIODE_STORE_ERROR_DAMAGED);
@@ -385,7 +412,8 @@ replay_on_chunk (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
   replay_hold (r, ch);
   if (!rp->started) {
     rp->started = TRUE;
-    replay_subscribe_ok (c, rp->name, ch->hdr.first_seq, ch->hdr.time,
+    replay_subscribe_ok (c, rp->name, MAX (ch->hdr.first_seq,
+            rp->sent_seq + 1), ch->hdr.time,
         relay_stream_state (r, s, have_meta ? &meta : NULL), s,
         have_meta ? &meta : NULL);
     g_info ("replay viewer %s (%s) joined '%s' at stored seq %"

@@ -33,6 +33,9 @@ struct _Replay {
   gboolean    remote;
   GBytes     *subscribe;        /* the SUBSCRIBE frame, to handle it again
                                    when no other relay has it recorded */
+  /* a LIVE resume (start_seq) older than the ring: filled from the tiers
+   * from start_seq, then the ring; none has it: the live path, as before */
+  gboolean    resume;
 };
 
 void     replay_maybe_read (Replay * rp);

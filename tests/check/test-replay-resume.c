@@ -110,12 +110,19 @@ GST_START_TEST (test_resume_filled_from_peer)
   DiodeSubscribeArgs sa = { 0 };
   DiodeMsg m = { 0 };
   guint64 s = 11;
+  gchar *bkey = g_build_filename (fixture_config_dir (), "relay-b.pem", NULL);
+  GError *err = NULL;
 
   spec[0] = g_strdup_printf ("%s@%s", diode_relay_get_address (a), hp);
-  b = relay_with ("peers", spec, "buffer-bytes", (guint64) 4000, NULL);
+  /* another identity: a relay refuses itself as a peer */
+  b = diode_relay_new ("127.0.0.1:0", bkey);
+  g_object_set (b, "peers", spec, "buffer-bytes", (guint64) 4000, NULL);
+  if (!diode_relay_start (b, &err))
+    g_error ("cannot start relay: %s", err->message);
   pb = raw_open (b, 0, "pub.pem");
   fail_unless_equals_uint64 (publish3 (pa, "cam", DIODE_PUBLISH_RECORD), 1);
-  fail_unless_equals_uint64 (publish3 (pb, "cam", 0), 1);
+  fail_unless_equals_uint64 (publish (pb, "cam", DIODE_ACCESS_PUBLIC, NULL),
+      1);
   send_range (pa, 1, 60, 5);
   send_range (pb, 1, 60, 5);
   wait_stored (pa, 55, FALSE);
@@ -155,6 +162,7 @@ GST_START_TEST (test_resume_filled_from_peer)
   relay_free (b);
   relay_free (a);
   g_free (spec[0]);
+  g_free (bkey);
   g_free (hp);
   g_free (dir);
 }
