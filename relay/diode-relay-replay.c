@@ -164,9 +164,12 @@ replay_try_ring (Replay * rp, gboolean store_done)
   gboolean gap = FALSE;
 
   /* A live stream's ring; an ended one's too while it still holds the
-   * next seq: right after an EOS the store's writer may not have written
-   * the last chunks yet (they are in its queue), and the ring has them. */
-  if (!s || rp->cur || rp->ahead || !diode_ring_get_n_chunks (s->ring))
+   * next seq and the store said it has nothing there (@store_done): right
+   * after an EOS the store's writer may not have written the last chunks
+   * yet (they are in its queue), and the ring has them. Otherwise an ended
+   * stream is read from the store, as it is kept. */
+  if (!s || rp->cur || rp->ahead || !diode_ring_get_n_chunks (s->ring)
+      || (!store_done && !stream_live_here (s)))
     return FALSE;
   if (!diode_ring_find_seq (s->ring, seq, &at, &index)) {
     /* The store ended before the ring starts (it missed chunks: a full
