@@ -27,212 +27,21 @@
  * Requests for the same chunk (stream key and seq) share one fetch. Every
  * callback runs on the I/O thread from an idle source, never from inside
  * the call that asked, so callers need no re-entrancy care.
+ *
+ * This file: the sources (their connections, what they answer, backoff,
+ * stats). The requests and their callbacks: diode-relay-peers-req.c.
  */
 #define G_LOG_DOMAIN "diode-relay"
 
-#include "diode-relay-private.h"
+#include "diode-relay-peers.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#define PEER_RETRY_MIN_MS 1000
-#define PEER_RETRY_MAX_MS 30000
-/* A request a source leaves unanswered (no frame of its answer) this long:
- * the connection is closed and the next source asked. */
-#define FETCH_TIMEOUT_MS  10000
-/* A chunk no source had is not asked for again this soon (a viewer idle at
- * the end of a recording polls). */
-#define FETCH_MISS_MS     1000
-
-typedef enum {
-  REQ_CHUNK,
-  REQ_RANGE,
-} ReqKind;
-
-typedef struct {
-  RelayPeerChunkFunc chunk_cb;
-  RelayRangeFunc range_cb;
-  gpointer    user_data;
-} Waiter;
-
-typedef struct {
-  ReqKind     kind;
-  gchar      *key;              /* diode_name_key */
-  gchar      *name;             /* as spelled by the viewer */
-  guint64     seq;              /* REQ_CHUNK */
-  gchar      *hkey;             /* REQ_CHUNK: key in r->fetch_reqs */
-  guint       source;           /* next source: peers 0..n-1, then n the
-                                   upstream */
-  GSList     *waiters;          /* Waiter*, in the order they asked */
-  DiodeStoredChunk *chunk;      /* the answer */
-  RelayRange *range;            /* the answer */
-  gchar      *reason;           /* why the last source had nothing */
-  Peer       *on;               /* the source it waits on (queue or cur) */
-  gboolean    skip;             /* REQ_CHUNK, second round: nobody holds
-                                   seq, so the first chunk after it */
-  gboolean    exact;            /* REQ_CHUNK: no second round */
-} FetchReq;
-
-struct _Peer {
-  DiodeRelay *relay;
-  gboolean    upstream;         /* the current upstream (r->up_peer) */
-  DiodeEndpoint *ep;            /* a --peer's endpoint (NULL: upstream) */
-  gchar      *text;             /* "host:port" for logs */
-  Link       *link;
-  gint64      retry_at;         /* skipped until then (0: usable) */
-  guint       retry_ms;
-  FetchReq   *cur;              /* the request on the wire */
-  GQueue      queue;            /* FetchReq* waiting for this source */
-  gint64      cur_deadline;     /* monotonic µs */
-  gint64      idle_since;       /* no request since (monotonic µs) */
-  /* the CHUNK being received */
-  gboolean    in_chunk;
-  DiodeChunkHeader hdr;
-  GPtrArray  *frames;
-  guint64     got_bytes;
-  guint       fetch_chunks;     /* chunks in the current FETCH */
-  guint64     fetch_bytes;      /* their bytes */
-  /* stats */
-  guint64     bytes, chunks, damaged, requests, failures;
-};
-
-/* ------------------------------------------------------------------------ */
-/* requests */
-
-void
-relay_range_free (RelayRange * rr)
-{
-  if (!rr)
-    return;
-  g_free (rr->name);
-  g_free (rr->owner);
-  g_free (rr->fleet);
-  g_strfreev (rr->allow);
-  g_free (rr->spans);
-  g_free (rr);
-}
-
-RelayRange *
-relay_range_copy (const RelayRange * rr)
-{
-  RelayRange *c = g_new0 (RelayRange, 1);
-
-  *c = *rr;
-  c->name = g_strdup (rr->name);
-  c->owner = g_strdup (rr->owner);
-  c->fleet = g_strdup (rr->fleet);
-  c->allow = g_strdupv (rr->allow);
-  c->spans = g_memdup2 (rr->spans, sizeof (DiodeSpan) * rr->n_spans);
-  return c;
-}
-
-/* The policy and spans the last RANGE_OK from another relay gave for
- * stream @key (borrowed), or NULL. */
-const RelayRange *
-relay_peers_remote (DiodeRelay * r, const gchar * key)
-{
-  return r->remote_meta ? g_hash_table_lookup (r->remote_meta, key) : NULL;
-}
-
-static void
-req_free (FetchReq * q)
-{
-  g_slist_free_full (q->waiters, g_free);
-  if (q->chunk)
-    diode_stored_chunk_unref (q->chunk);
-  relay_range_free (q->range);
-  g_free (q->key);
-  g_free (q->name);
-  g_free (q->hkey);
-  g_free (q->reason);
-  g_free (q);
-}
-
-static void
-req_call (DiodeRelay * r, FetchReq * q)
-{
-  GSList *it;
-
-  for (it = q->waiters; it; it = it->next) {
-    Waiter *w = it->data;
-
-    if (q->kind == REQ_CHUNK) {
-      GError *err = q->chunk ? NULL : g_error_new_literal (DIODE_STORE_ERROR,
-          DIODE_STORE_ERROR_NOT_FOUND, q->reason ? q->reason : "not found");
-
-      w->chunk_cb (r, q->chunk ? diode_stored_chunk_ref (q->chunk) : NULL,
-          err, w->user_data);
-      g_clear_error (&err);
-    } else
-      w->range_cb (r, q->range, q->range ? NULL : q->reason, w->user_data);
-  }
-}
-
-static gboolean
-fetch_done_cb (gpointer data)
-{
-  DiodeRelay *r = data;
-  FetchReq *q;
-
-  r->fetch_done_source = NULL;
-  /* a callback may ask again: what it asks goes after these */
-  while ((q = g_queue_pop_head (&r->fetch_done))) {
-    req_call (r, q);
-    req_free (q);
-  }
-  relay_reap (r);
-  return G_SOURCE_REMOVE;
-}
-
-/* The answer (or none) is known: the callbacks run from an idle source. */
-static void
-req_done (DiodeRelay * r, FetchReq * q)
-{
-  q->on = NULL;
-  if (q->hkey && r->fetch_reqs
-      && g_hash_table_lookup (r->fetch_reqs, q->hkey) == q)
-    g_hash_table_remove (r->fetch_reqs, q->hkey);
-  if (q->kind == REQ_CHUNK && !q->chunk && !r->stopping) {
-    r->fetch_failed++;
-    if (q->hkey && r->fetch_misses) {
-      gint64 *until = g_new (gint64, 1);
-
-      *until = g_get_monotonic_time () + FETCH_MISS_MS * 1000;
-      g_hash_table_replace (r->fetch_misses, g_strdup (q->hkey), until);
-    }
-  }
-  g_queue_push_tail (&r->fetch_done, q);
-  if (!r->fetch_done_source && r->context) {
-    GSource *s = g_idle_source_new ();
-
-    g_source_set_priority (s, G_PRIORITY_DEFAULT);
-    g_source_set_callback (s, fetch_done_cb, r, NULL);
-    g_source_attach (s, r->context);
-    r->fetch_done_source = s;
-    g_source_unref (s);
-  }
-}
-
-static void req_next (DiodeRelay * r, FetchReq * q);
-
-static void
-req_set_reason (FetchReq * q, const gchar * fmt, ...) G_GNUC_PRINTF (2, 3);
-
-static void
-req_set_reason (FetchReq * q, const gchar * fmt, ...)
-{
-  va_list ap;
-
-  g_free (q->reason);
-  va_start (ap, fmt);
-  q->reason = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-}
-
 /* ------------------------------------------------------------------------ */
 /* sources */
 
-static gboolean
+gboolean
 peer_usable (Peer * p, gint64 now)
 {
   DiodeRelay *r = p->relay;
@@ -252,46 +61,12 @@ peer_usable (Peer * p, gint64 now)
   return TRUE;
 }
 
-static void peer_kick (Peer * p);
-
-static void
+void
 peer_enqueue (Peer * p, FetchReq * q)
 {
   q->on = p;
   g_queue_push_tail (&p->queue, q);
   peer_kick (p);
-}
-
-/* Ask the next source in order that is not in its backoff; none left:
- * done without an answer. */
-static void
-req_next (DiodeRelay * r, FetchReq * q)
-{
-  gint64 now = g_get_monotonic_time ();
-  guint n = r->peer_list ? r->peer_list->len : 0;
-
-  q->on = NULL;
-  while (q->source <= n) {
-    Peer *p = q->source < n ? g_ptr_array_index (r->peer_list, q->source)
-        : r->up_peer;
-
-    q->source++;
-    if (p && peer_usable (p, now)) {
-      peer_enqueue (p, q);
-      return;
-    }
-  }
-  if (q->kind == REQ_CHUNK && !q->skip && !q->exact && !q->chunk) {
-    /* Nobody holds seq: like a store read, the first chunk after it (a
-     * gap: it goes out with DISCONT). Every source again, same order. */
-    q->skip = TRUE;
-    q->source = 0;
-    req_next (r, q);
-    return;
-  }
-  if (!q->reason)
-    req_set_reason (q, "no peer and no upstream could be asked");
-  req_done (r, q);
 }
 
 /* The chunk being received is dropped (connection gone, bad frame). */
@@ -337,7 +112,7 @@ peer_send_cur (Peer * p)
 
 /* Connect if needed; send the next request once the connection is up and
  * nothing is outstanding on it (one request at a time). */
-static void
+void
 peer_kick (Peer * p)
 {
   DiodeRelay *r = p->relay;
@@ -819,7 +594,7 @@ relay_peers_shutdown (DiodeRelay * r)
     g_source_destroy (r->fetch_done_source);
     r->fetch_done_source = NULL;
   }
-  fetch_done_cb (r);
+  peers_fetch_done_cb (r);
 }
 
 /* After the I/O thread ended: forget the sources (their links are freed
@@ -897,77 +672,6 @@ relay_peers_tick (DiodeRelay * r, gint64 now)
     peer_tick (r->up_peer, now);
 }
 
-void
-relay_peers_chunk_get (DiodeRelay * r, const gchar * key, const gchar * name,
-    guint64 seq, gboolean exact, RelayPeerChunkFunc cb, gpointer user_data)
-{
-  Waiter *w = g_new0 (Waiter, 1);
-  gchar *hkey = g_strdup_printf ("%s\n%" G_GUINT64_FORMAT "\n%d", key, seq,
-      exact);
-  FetchReq *q = r->fetch_reqs ? g_hash_table_lookup (r->fetch_reqs, hkey)
-      : NULL;
-
-  w->chunk_cb = cb;
-  w->user_data = user_data;
-  if (q) {
-    /* the same chunk is on its way already */
-    q->waiters = g_slist_append (q->waiters, w);
-    g_free (hkey);
-    return;
-  }
-  q = g_new0 (FetchReq, 1);
-  q->kind = REQ_CHUNK;
-  q->key = g_strdup (key);
-  q->name = g_strdup (name);
-  q->seq = seq;
-  q->exact = exact;
-  q->waiters = g_slist_append (NULL, w);
-  if (r->cache)
-    q->chunk = relay_cache_get (r->cache, key, seq);
-  if (q->chunk || !r->fetch_reqs || r->stopping) {
-    g_free (hkey);
-    if (!q->chunk)
-      req_set_reason (q, "the relay is not running");
-    req_done (r, q);
-    return;
-  }
-  if (r->fetch_misses) {
-    gint64 *until = g_hash_table_lookup (r->fetch_misses, hkey);
-
-    if (until && *until > g_get_monotonic_time ()) {
-      /* every source said no a moment ago: no new round yet */
-      g_free (hkey);
-      req_set_reason (q, "no peer and no upstream holds it (asked less "
-          "than a second ago)");
-      req_done (r, q);
-      return;
-    }
-  }
-  q->hkey = hkey;
-  g_hash_table_insert (r->fetch_reqs, q->hkey, q);
-  req_next (r, q);
-}
-
-void
-relay_peers_range (DiodeRelay * r, const gchar * key, const gchar * name,
-    RelayRangeFunc cb, gpointer user_data)
-{
-  Waiter *w = g_new0 (Waiter, 1);
-  FetchReq *q = g_new0 (FetchReq, 1);
-
-  w->range_cb = cb;
-  w->user_data = user_data;
-  q->kind = REQ_RANGE;
-  q->key = g_strdup (key);
-  q->name = g_strdup (name);
-  q->waiters = g_slist_append (NULL, w);
-  if (!r->peer_list || r->stopping) {
-    req_set_reason (q, "the relay is not running");
-    req_done (r, q);
-    return;
-  }
-  req_next (r, q);
-}
 
 /* ------------------------------------------------------------------------ */
 /* stats (docs/stats.md, "peers" and "fetch") */
@@ -1058,3 +762,4 @@ relay_peers_stats (DiodeRelay * r, JsonBuilder * b, gint64 now)
     json_builder_add_null_value (b);
   json_builder_end_object (b);
 }
+

@@ -2,7 +2,8 @@
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * diode-relay.c          the object: properties, start/stop, the I/O thread
+ * diode-relay.c          the object: start/stop, the I/O thread, public API
+ * diode-relay-props.c    the object's GObject properties
  * diode-relay-conn.c     connections: epoll source, accept, TLS, read, write, close
  * diode-relay-protocol.c streams and what each client message does to them
  * diode-relay-timers.c   every time-based decision (relay_tick)
@@ -13,11 +14,16 @@
  * diode-relay-upstream.c the control link: upstream, fallbacks, fail-over
  * diode-relay-directory.c where is stream X: local, announced, upstream
  * diode-relay-pull.c     streams pulled from (or pushed by) other relays
- * diode-relay-peers.c    chunks fetched from sibling relays and the upstream
+ * diode-relay-peers.c    chunks fetched from sibling relays and the upstream:
+ *                        the sources (connections, answers, backoff)
+ * diode-relay-peers-req.c  ... the requests (shared, answered in order)
  * diode-relay-tiers.c    relay_chunk_get's remote tiers, LOCAL FETCH from
  *                        the cache, RANGE passed on
  * diode-relay-cache.c    the LRU cache of those chunks (--cache-bytes)
  * diode-relay-record.c   recording RECORD streams into --store
+ * diode-relay-replay-start.c  where a SUBSCRIBE with a start begins, store
+ *                        reads on the pool, what is held (relay_chunk_get)
+ * diode-relay-replay.c   the replay cursor: stored chunks, then the ring
  * Everything here runs on the relay's I/O thread unless it says otherwise.
  */
 #pragma once
@@ -737,6 +743,9 @@ void     relay_replay_tick (DiodeRelay * r, gint64 now);
 void     relay_replay_init (DiodeRelay * r);
 void     relay_replay_stop (DiodeRelay * r);
 void     relay_replay_stats (JsonBuilder * b, DiodeRelay * r);
+
+/* diode-relay-props.c: the object's properties (diode_relay_class_init) */
+void     relay_install_properties (GObjectClass * oc);
 /* The SUBSCRIBE's live path (a start that found nothing stored). */
 void     relay_subscribe_live (Conn * c, Stream * s);
 void     relay_subscribe_retry (Conn * c, GBytes * frame);
