@@ -35,7 +35,9 @@
 #include <netinet/tcp.h>
 
 #define LINK_VERSION_MIN 1
-#define LINK_VERSION_MAX 2
+/* links need version 2 (the session refuses a WELCOME below it); 3 adds
+ * recordings (RANGE, FETCH) when both relays speak it */
+#define LINK_VERSION_MAX DIODE_PROTOCOL_VERSION_MAX
 
 const gchar *
 link_state_name (LinkState st)

@@ -437,9 +437,12 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
   c->keepalive = 0;
   c->lost = FALSE;
   c->last_rx = c->last_tx = g_get_monotonic_time ();
-  hello = diode_msg_encode_hello (1, DIODE_PROTOCOL_VERSION, c->role,
+  /* 1..3: a relay of an older release answers 1 or 2, and the session
+   * then knows which frames and fields exist on this connection */
+  hello = diode_msg_encode_hello (1, DIODE_PROTOCOL_VERSION_MAX, c->role,
       CLIENT_AGENT);
-  diode_session_sent (c->session, DIODE_MSG_HELLO, 0, NULL);
+  diode_session_sent_hello (c->session, 1, DIODE_PROTOCOL_VERSION_MAX,
+      c->role, NULL);
   if (!gst_diode_client_send_bytes (c, hello, error)) {
     g_bytes_unref (hello);
     goto out;

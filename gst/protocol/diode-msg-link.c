@@ -82,8 +82,8 @@ put_address_bytes (Writer * w, const gchar * address)
   g_byte_array_append (w->a, b, sizeof (b));
 }
 
-static gboolean
-path_is_valid (const gchar * const *path)
+gboolean
+msg_path_is_valid (const gchar * const *path)
 {
   guint i;
 
@@ -95,9 +95,9 @@ path_is_valid (const gchar * const *path)
   return TRUE;
 }
 
-/* Callers checked path_is_valid(). */
-static void
-put_path (Writer * w, const gchar * const *path)
+/* Callers checked msg_path_is_valid(). */
+void
+msg_put_path (Writer * w, const gchar * const *path)
 {
   guint n = diode_msg_path_length (path), i;
 
@@ -107,8 +107,8 @@ put_path (Writer * w, const gchar * const *path)
 }
 
 /* u8 0 (none) or 20 + bytes, like the publisher field */
-static void
-put_owner (Writer * w, const gchar * owner)
+void
+msg_put_owner (Writer * w, const gchar * owner)
 {
   if (owner)
     msg_put_publisher (w, owner);
@@ -182,11 +182,11 @@ diode_msg_encode_link_ok (const gchar * const *path)
 {
   Writer w;
 
-  if (!path_is_valid (path))
+  if (!msg_path_is_valid (path))
     return NULL;
   msg_writer_init (&w, DIODE_MSG_LINK_OK, 1 + DIODE_MAX_PATH *
       DIODE_ADDRESS_BYTES);
-  put_path (&w, path);
+  msg_put_path (&w, path);
   return msg_writer_finish (&w);
 }
 
@@ -202,18 +202,18 @@ diode_msg_encode_announce (DiodeAnnounceOp op, const gchar * stream,
   if (op != DIODE_ANNOUNCE_AVAILABLE && op != DIODE_ANNOUNCE_WITHDRAWN)
     return NULL;
   if (op == DIODE_ANNOUNCE_AVAILABLE && ((owner
-              && !diode_msg_address_is_valid (owner)) || !path_is_valid (path)))
+              && !diode_msg_address_is_valid (owner)) || !msg_path_is_valid (path)))
     return NULL;
   msg_writer_init (&w, DIODE_MSG_ANNOUNCE, 3 + strlen (stream) + 128);
   msg_put_u8 (&w, op);
   msg_put_str16 (&w, stream);
   if (op == DIODE_ANNOUNCE_AVAILABLE) {
-    put_owner (&w, owner);
+    msg_put_owner (&w, owner);
     if (!msg_put_policy (&w, access, fleet, allow)) {
       g_byte_array_unref (w.a);
       return NULL;
     }
-    put_path (&w, path);
+    msg_put_path (&w, path);
   }
   return msg_writer_finish (&w);
 }
@@ -224,13 +224,13 @@ diode_msg_encode_pull (const gchar * stream, guint64 start_seq,
 {
   Writer w;
 
-  if (!diode_msg_check_stream_name (stream, NULL) || !path_is_valid (path))
+  if (!diode_msg_check_stream_name (stream, NULL) || !msg_path_is_valid (path))
     return NULL;
   msg_writer_init (&w, DIODE_MSG_PULL, 2 + strlen (stream) + 9 +
       DIODE_ADDRESS_BYTES * diode_msg_path_length (path));
   msg_put_str16 (&w, stream);
   msg_put_u64 (&w, start_seq);
-  put_path (&w, path);
+  msg_put_path (&w, path);
   return msg_writer_finish (&w);
 }
 
@@ -241,7 +241,7 @@ diode_msg_encode_publish_relay (const gchar * stream, DiodeAccess access,
 {
   Writer w;
 
-  if (!diode_msg_check_stream_name (stream, NULL) || !path_is_valid (path))
+  if (!diode_msg_check_stream_name (stream, NULL) || !msg_path_is_valid (path))
     return NULL;
   if (owner && !diode_msg_address_is_valid (owner))
     return NULL;
@@ -251,8 +251,8 @@ diode_msg_encode_publish_relay (const gchar * stream, DiodeAccess access,
     g_byte_array_unref (w.a);
     return NULL;
   }
-  put_owner (&w, owner);
-  put_path (&w, path);
+  msg_put_owner (&w, owner);
+  msg_put_path (&w, path);
   return msg_writer_finish (&w);
 }
 
@@ -262,7 +262,7 @@ diode_msg_encode_subscribe_relay (const gchar * stream, guint64 start_seq,
 {
   Writer w;
 
-  if (!diode_msg_check_stream_name (stream, NULL) || !path_is_valid (path))
+  if (!diode_msg_check_stream_name (stream, NULL) || !msg_path_is_valid (path))
     return NULL;
   if (pin && !diode_msg_address_is_valid (pin))
     return NULL;
@@ -273,8 +273,8 @@ diode_msg_encode_subscribe_relay (const gchar * stream, guint64 start_seq,
   msg_put_u32 (&w, wait_ms);
   /* the publisher field is optional in version 1; here it is always
    * written (length 0 without a pin) so the path can follow it */
-  put_owner (&w, pin);
-  put_path (&w, path);
+  msg_put_owner (&w, pin);
+  msg_put_path (&w, path);
   return msg_writer_finish (&w);
 }
 
@@ -285,19 +285,19 @@ diode_msg_encode_subscribe_ok_relay (const gchar * stream, guint64 first_seq,
 {
   Writer w;
 
-  if (!diode_msg_check_stream_name (stream, NULL) || !path_is_valid (path))
+  if (!diode_msg_check_stream_name (stream, NULL) || !msg_path_is_valid (path))
     return NULL;
   if (publisher && !diode_msg_address_is_valid (publisher))
     return NULL;
   msg_writer_init (&w, DIODE_MSG_SUBSCRIBE_OK, 2 + strlen (stream) + 128);
   msg_put_str16 (&w, stream);
   msg_put_u64 (&w, first_seq);
-  put_owner (&w, publisher);
+  msg_put_owner (&w, publisher);
   if (!msg_put_policy (&w, access, fleet, allow)) {
     g_byte_array_unref (w.a);
     return NULL;
   }
-  put_path (&w, path);
+  msg_put_path (&w, path);
   return msg_writer_finish (&w);
 }
 

@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * diode-msg.c holds the version-1 codec, diode-msg-link.c what version 2
- * adds for relay links; both build frames with a Writer and take payloads
+ * adds for relay links, diode-msg-store.c what version 3 adds for
+ * recordings; all build frames with a Writer and take payloads
  * apart with a Reader, defined once in diode-msg.c. Not installed, not for
  * callers outside gst/protocol.
  */
@@ -67,5 +68,21 @@ G_GNUC_INTERNAL gboolean msg_link_parse_payload (Reader *r, DiodeMsg *msg,
  * SUBSCRIBE_OK: the fields version 2 appends on relay links */
 G_GNUC_INTERNAL gboolean msg_link_parse_appended (Reader *r, DiodeMsg *msg,
                                                   GError **error);
+
+/* diode-msg-link.c, shared with diode-msg-store.c */
+G_GNUC_INTERNAL gboolean msg_path_is_valid (const gchar *const *path);
+/* u8 count + addresses; @path checked by msg_path_is_valid() */
+G_GNUC_INTERNAL void     msg_put_path      (Writer *w, const gchar *const *path);
+/* u8 0 (none) or 20 + bytes, like the publisher field; @owner valid or NULL */
+G_GNUC_INTERNAL void     msg_put_owner     (Writer *w, const gchar *owner);
+
+/* diode-msg-store.c: version 3, recordings */
+G_GNUC_INTERNAL gsize    msg_store_max_payload (guint type);
+G_GNUC_INTERNAL gboolean msg_store_parse_payload (Reader *r, DiodeMsg *msg,
+                                                  GError **error);
+/* after the fields of versions 1 and 2 of PUBLISH, PUBLISH_OK, SUBSCRIBE,
+ * SUBSCRIBE_OK: the v3 block, when present */
+G_GNUC_INTERNAL gboolean msg_store_parse_appended (Reader *r, DiodeMsg *msg,
+                                                   GError **error);
 
 G_END_DECLS

@@ -53,6 +53,18 @@ diode_msg_type_name (guint type)
       return "ANNOUNCE";
     case DIODE_MSG_PULL:
       return "PULL";
+    case DIODE_MSG_RANGE:
+      return "RANGE";
+    case DIODE_MSG_RANGE_OK:
+      return "RANGE_OK";
+    case DIODE_MSG_FETCH:
+      return "FETCH";
+    case DIODE_MSG_CHUNK:
+      return "CHUNK";
+    case DIODE_MSG_FETCH_END:
+      return "FETCH_END";
+    case DIODE_MSG_STORED:
+      return "STORED";
     case DIODE_MSG_ERROR:
       return "ERROR";
     default:
@@ -74,6 +86,10 @@ diode_error_code_name (guint code)
       return "BAD_NAME";
     case DIODE_ERR_LOOP:
       return "LOOP";
+    case DIODE_ERR_NOT_STORED:
+      return "NOT_STORED";
+    case DIODE_ERR_STORE_FAILED:
+      return "STORE_FAILED";
     case DIODE_ERR_PROTOCOL:
       return "PROTOCOL";
     case DIODE_ERR_VERSION:
@@ -143,6 +159,12 @@ diode_msg_max_payload_v (guint type, guint16 version, DiodeRole role)
     if (limit)
       return limit;
   }
+  if (version >= DIODE_PROTOCOL_VERSION_STORE) {
+    gsize limit = msg_store_max_payload (type);
+
+    if (limit)
+      return limit;
+  }
   return diode_msg_max_payload (type);
 }
 
@@ -161,6 +183,7 @@ diode_msg_clear (DiodeMsg * msg)
   g_strfreev (msg->allow);
   g_free (msg->owner);
   g_strfreev (msg->path);
+  g_free (msg->spans);
   if (msg->payload)
     g_bytes_unref (msg->payload);
   if (msg->frame)
@@ -252,6 +275,11 @@ diode_msg_check_header_v (const guint8 header[DIODE_FRAME_HEADER_SIZE],
           "frame type %s (0x%02x) exists only on relay links (role RELAY, "
           "protocol version %d or later)", diode_msg_type_name (type), type,
           DIODE_PROTOCOL_VERSION_LINK);
+    else if (msg_store_max_payload (type))
+      g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
+          "frame type %s (0x%02x) exists only at protocol version %d or "
+          "later", diode_msg_type_name (type), type,
+          DIODE_PROTOCOL_VERSION_STORE);
     else
       g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
           "unknown frame type 0x%02x", type);
@@ -908,6 +936,14 @@ parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
       /* only reached in the relay-link dialect: check_header_v() refused
        * them elsewhere */
       return msg_link_parse_payload (r, msg, error);
+    case DIODE_MSG_RANGE:
+    case DIODE_MSG_RANGE_OK:
+    case DIODE_MSG_FETCH:
+    case DIODE_MSG_CHUNK:
+    case DIODE_MSG_FETCH_END:
+    case DIODE_MSG_STORED:
+      /* only reached at version 3 or later, as above */
+      return msg_store_parse_payload (r, msg, error);
     case DIODE_MSG_HELLO:
       return msg_get_u16 (r, &msg->version_min, "version_min", error)
           && msg_get_u16 (r, &msg->version_max, "version_max", error)
@@ -938,6 +974,8 @@ parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
           && msg_get_u32 (r, &msg->wait_ms, "wait_ms", error)
           && msg_get_publisher (r, &msg->publisher, error);
     case DIODE_MSG_SUBSCRIBE_OK:
+      /* unknown unless a v3 block says otherwise */
+      msg->start_time = DIODE_TIME_NONE;
       return msg_get_stream (r, &msg->stream, error)
           && msg_get_u64 (r, &msg->seq, "first_seq", error)
           && msg_get_publisher (r, &msg->publisher, error);
@@ -1030,7 +1068,12 @@ diode_msg_parse_v (GBytes * frame, guint16 version, DiodeRole role,
       || (diode_msg_is_link_dialect (version, role)
           && (r.type == DIODE_MSG_PUBLISH || r.type == DIODE_MSG_SUBSCRIBE
               || r.type == DIODE_MSG_SUBSCRIBE_OK)
-          && !msg_link_parse_appended (&r, msg, error))) {
+          && !msg_link_parse_appended (&r, msg, error))
+      || (version >= DIODE_PROTOCOL_VERSION_STORE
+          && (r.type == DIODE_MSG_PUBLISH || r.type == DIODE_MSG_PUBLISH_OK
+              || r.type == DIODE_MSG_SUBSCRIBE
+              || r.type == DIODE_MSG_SUBSCRIBE_OK)
+          && !msg_store_parse_appended (&r, msg, error))) {
     diode_msg_clear (msg);
     return FALSE;
   }

@@ -20,16 +20,23 @@
 
 G_BEGIN_DECLS
 
-/* DIODE_PROTOCOL_VERSION: what clients (diodesink, diodesrc) offer, 1..1.
- * DIODE_PROTOCOL_VERSION_MAX: what relays speak, 1..2. Version 2 adds relay
- * links (docs/protocol.md, "Relay links (version 2)"): the frames LINK,
- * LINK_OK, ANNOUNCE, PULL and fields appended to PUBLISH, SUBSCRIBE and
- * SUBSCRIBE_OK, which exist only on a connection of role RELAY that
- * negotiated version 2 or later ("the relay-link dialect", see
- * diode_msg_parse_v()). Everything else keeps its version-1 meaning. */
-#define DIODE_PROTOCOL_VERSION      1
-#define DIODE_PROTOCOL_VERSION_MAX  2
-#define DIODE_PROTOCOL_VERSION_LINK 2   /* the first version with relay links */
+/* DIODE_PROTOCOL_VERSION: version 1, the base protocol (what a session
+ * assumes for a plain diode_session_sent (HELLO): an offer of 1..1).
+ * DIODE_PROTOCOL_VERSION_MAX: what relays speak, and what the elements
+ * (diodesink, diodesrc) offer: 1..3.
+ * Version 2 adds relay links (docs/protocol.md, "Relay links (version 2)"):
+ * the frames LINK, LINK_OK, ANNOUNCE, PULL and fields appended to PUBLISH,
+ * SUBSCRIBE and SUBSCRIBE_OK, which exist only on a connection of role
+ * RELAY that negotiated version 2 or later ("the relay-link dialect", see
+ * diode_msg_parse_v()).
+ * Version 3 adds recordings (docs/protocol.md, "Recordings (version 3)"),
+ * on connections of every role: the frames RANGE, RANGE_OK, FETCH, CHUNK,
+ * FETCH_END, STORED and a "v3 block" appended to PUBLISH, PUBLISH_OK,
+ * SUBSCRIBE and SUBSCRIBE_OK. Everything else keeps its version-1 meaning. */
+#define DIODE_PROTOCOL_VERSION       1
+#define DIODE_PROTOCOL_VERSION_MAX   3
+#define DIODE_PROTOCOL_VERSION_LINK  2   /* the first version with relay links */
+#define DIODE_PROTOCOL_VERSION_STORE 3   /* the first version with recordings */
 #define DIODE_FRAME_HEADER_SIZE     8
 /* Upper bounds per frame type, enforced from the header before anything is
  * allocated (docs/protocol.md section 3). Each is the largest payload the
@@ -76,6 +83,14 @@ typedef enum {
   DIODE_MSG_ANNOUNCE     = 0x42, /* child -> parent: a stream it can provide
                                     (or no longer) */
   DIODE_MSG_PULL         = 0x43, /* parent -> child: push stream N to me */
+  /* version 3, any role (recordings) */
+  DIODE_MSG_RANGE        = 0x50, /* client -> relay: what is held of stream N */
+  DIODE_MSG_RANGE_OK     = 0x51, /* relay -> client: state, policy, spans */
+  DIODE_MSG_FETCH        = 0x52, /* client -> relay: chunks of seqs a..b */
+  DIODE_MSG_CHUNK        = 0x53, /* relay -> client: chunk header, then its
+                                    n_frames frames */
+  DIODE_MSG_FETCH_END    = 0x54, /* relay -> client: the FETCH is answered */
+  DIODE_MSG_STORED       = 0x55, /* relay -> publisher: recording progress */
   DIODE_MSG_ERROR        = 0x7f, /* either side: code + text; fatal codes close */
 } DiodeMsgType;
 
@@ -122,6 +137,11 @@ typedef enum {
   DIODE_ERR_BAD_NAME         = 103, /* empty/too long/invalid stream name */
   DIODE_ERR_LOOP             = 104, /* the link or request would close a
                                        cycle of relays (version 2) */
+  DIODE_ERR_NOT_STORED       = 105, /* nothing of the stream is held in the
+                                       asked range / not recorded here (v3) */
+  DIODE_ERR_STORE_FAILED     = 106, /* the relay's store cannot serve: read
+                                       error, damaged chunk with no other
+                                       copy (version 3) */
   DIODE_ERR_PROTOCOL         = 200, /* malformed frame or message out of order */
   DIODE_ERR_VERSION          = 201, /* no common protocol version */
   DIODE_ERR_TOO_LARGE        = 202, /* a length field exceeds its limit */
@@ -130,6 +150,100 @@ typedef enum {
   DIODE_ERR_SHUTDOWN         = 301, /* relay is shutting down */
   DIODE_ERR_INTERNAL         = 302, /* relay-side failure */
 } DiodeErrorCode;
+
+/* ---- version 3: recordings (docs/protocol.md, "Recordings") ---------- */
+
+/* PUBLISH v3 block: u32 pubflags. UPLOAD without RECORD is refused (200);
+ * other bits: senders 0, receivers ignore. */
+typedef enum {
+  DIODE_PUBLISH_RECORD = 1 << 0,  /* relays may store this stream */
+  DIODE_PUBLISH_UPLOAD = 1 << 1,  /* a non-live source: store everything,
+                                     pace the publisher by the store; a
+                                     finished recording at EOS */
+} DiodePublishFlags;
+
+/* PUBLISH_OK v3 block: u8 store */
+typedef enum {
+  DIODE_STORE_NONE        = 0,  /* not stored (no RECORD, or no store) */
+  DIODE_STORE_RECORDING   = 1,
+  DIODE_STORE_UNAVAILABLE = 2,  /* a store, but failed (disk full...) */
+} DiodeStoreState;
+
+/* SUBSCRIBE v3 block: u8 start_mode, u64 start_value, u8 snap */
+typedef enum {
+  DIODE_START_LIVE      = 0,  /* version-1 meaning: start_seq decides */
+  DIODE_START_EARLIEST  = 1,  /* the oldest stored keyframe chunk */
+  DIODE_START_BACK      = 2,  /* start_value ns back from the live edge
+                                 (a finished recording: from its end) */
+  DIODE_START_WALLCLOCK = 3,  /* start_value µs since the Unix epoch, the
+                                 relay's receive time of the chunk */
+  DIODE_START_TIME      = 4,  /* start_value = publisher time ns (MEDIA
+                                 dts, else pts) */
+} DiodeStartMode;
+#define DIODE_START_MODE_LAST DIODE_START_TIME
+
+typedef enum {
+  DIODE_SNAP_BEFORE  = 0,     /* keyframe chunk at or before the target */
+  DIODE_SNAP_AFTER   = 1,     /* at or after */
+  DIODE_SNAP_NEAREST = 2,
+} DiodeSnap;
+#define DIODE_SNAP_LAST DIODE_SNAP_NEAREST
+
+/* SUBSCRIBE_OK and RANGE_OK: u8 stream_state */
+typedef enum {
+  DIODE_STREAM_LIVE           = 0,  /* live, not recorded here */
+  DIODE_STREAM_LIVE_RECORDED  = 1,  /* live and being recorded */
+  DIODE_STREAM_RECORDING      = 2,  /* finished: publisher sent EOS, gone */
+} DiodeStreamState;
+#define DIODE_STREAM_STATE_LAST DIODE_STREAM_RECORDING
+
+/* CHUNK flags (DiodeChunkHeader.flags); unknown bits are ignored */
+typedef enum {
+  DIODE_CHUNK_KEYFRAME     = 1,   /* starts with a keyframe */
+  DIODE_CHUNK_CONTINUATION = 2,
+  DIODE_CHUNK_DISCONT      = 4,   /* something is missing before it */
+  DIODE_CHUNK_EOS          = 8,   /* ends with the stream's EOS frame */
+} DiodeChunkFlags;
+
+#define DIODE_RANGE_LOCAL 1          /* RANGE / FETCH flags: answer from what
+                                        this relay holds, ask no one else */
+
+/* FETCH_END status */
+typedef enum {
+  DIODE_FETCH_DONE = 0,   /* everything held in the range was sent */
+  DIODE_FETCH_MORE = 1,   /* stopped at the per-FETCH cap: FETCH on from
+                             next_seq */
+  DIODE_FETCH_NONE = 2,   /* nothing held in the range */
+} DiodeFetchStatus;
+#define DIODE_FETCH_STATUS_LAST DIODE_FETCH_NONE
+
+#define DIODE_MAX_SPANS             256             /* RANGE_OK spans */
+#define DIODE_SPAN_SIZE             48              /* bytes of one span */
+#define DIODE_MAX_RANGE_OK_PAYLOAD  (64 * 1024)
+#define DIODE_CHUNK_HEADER_SIZE     60              /* CHUNK payload */
+#define DIODE_MAX_CHUNK_FRAMES      65536           /* n_frames, prelude incl. */
+#define DIODE_MAX_CHUNK_BYTES       (64 * 1024 * 1024) /* frames of one CHUNK */
+#define DIODE_FETCH_MAX_CHUNKS      64              /* per FETCH, then MORE */
+#define DIODE_FETCH_MAX_BYTES       (32 * 1024 * 1024)
+
+/* One contiguous run of held seqs (RANGE_OK). Times: first_time is the
+ * publisher time of the first MEDIA, end_time the end of the last one;
+ * wall_*_us the relay's receive times (µs since the epoch). */
+typedef struct {
+  guint64 first_seq, last_seq, first_time, end_time, wall_start_us, wall_end_us;
+} DiodeSpan;
+
+/* The 60-byte CHUNK payload (docs/protocol.md section 15). */
+typedef struct {
+  guint64 first_seq, last_seq;  /* MEDIA seqs of the chunk proper */
+  guint64 time, end_time;       /* publisher time, DIODE_TIME_NONE if none */
+  guint64 wall_us;              /* relay receive time of the first frame */
+  guint32 flags;                /* DiodeChunkFlags */
+  guint32 n_prelude;            /* CAPS + STREAMHEADER frames in force */
+  guint32 n_frames;             /* frames that follow, prelude included */
+  guint32 bytes;                /* their sizes, frame headers included */
+  guint32 crc;                  /* CRC-32/ISO-HDLC over their bytes */
+} DiodeChunkHeader;
 
 /* A decoded message. Which fields are meaningful depends on @type
  * (docs/protocol.md). Strings are owned; @payload is a slice of @frame. */
@@ -187,6 +301,30 @@ typedef struct {
                                   NULL after parsing one of them; empty when
                                   an appended path is absent). Order: see
                                   docs/protocol.md per message */
+
+  /* version 3, recordings. When a v3 block is absent (an older peer, a
+   * connection below version 3) these hold their defaults: 0, and
+   * start_time DIODE_TIME_NONE. */
+  guint32 pubflags;            /* PUBLISH: DiodePublishFlags */
+  guint8  store_state;         /* PUBLISH_OK: DiodeStoreState */
+  guint8  start_mode;          /* SUBSCRIBE: DiodeStartMode */
+  guint64 start_value;         /* SUBSCRIBE */
+  guint8  snap;                /* SUBSCRIBE: DiodeSnap */
+  guint8  stream_state;        /* SUBSCRIBE_OK, RANGE_OK: DiodeStreamState */
+  guint64 start_time;          /* SUBSCRIBE_OK: publisher time of the first
+                                  MEDIA that follows, DIODE_TIME_NONE if
+                                  unknown */
+  guint8  range_flags;         /* RANGE, FETCH: DIODE_RANGE_LOCAL */
+  DiodeSpan *spans;            /* RANGE_OK: n_spans spans, oldest first */
+  guint   n_spans;
+  guint64 from_seq, to_seq;    /* FETCH, inclusive */
+  DiodeChunkHeader chunk;      /* CHUNK */
+  guint64 next_seq;            /* FETCH_END */
+  guint8  fetch_status;        /* FETCH_END: DiodeFetchStatus */
+  guint64 stored_seq;          /* STORED: last_seq */
+  guint64 stored_bytes;        /* STORED: bytes */
+  gboolean final;              /* STORED */
+  /* RANGE_OK also fills stream, owner, access, fleet, allow */
 
   guint16 error_code;          /* ERROR: DiodeErrorCode */
   gchar  *error_text;          /* ERROR: human readable */
@@ -327,6 +465,83 @@ gboolean diode_msg_path_contains (const gchar *const *path, const gchar *address
 gchar  **diode_msg_path_append   (const gchar *const *path, const gchar *address);
 guint    diode_msg_path_length   (const gchar *const *path);
 
+/* ---- version 3: recordings (docs/protocol.md, "Recordings") ----------
+ * The argument structs gather every field a message may carry on any
+ * connection; each encoder writes the fields @version and @role call for:
+ * below version 3 exactly the frame of the earlier encoders (v1 layout, or
+ * the relay-link one for role RELAY at version >= 2), at version 3 the
+ * same plus the v3 block, with every optional field before it present.
+ * Fields that @version/@role do not carry are ignored. NULL when a field is
+ * invalid (name, address, policy, path, UPLOAD without RECORD, start_mode
+ * or snap out of range, start_mode != LIVE with start_seq != 0). */
+typedef struct {
+  const gchar *stream;
+  DiodeAccess access;
+  const gchar *fleet;
+  const gchar *const *allow;
+  const gchar *owner;            /* relay links only */
+  const gchar *const *path;      /* relay links only */
+  guint32 pubflags;              /* v3 */
+} DiodePublishArgs;
+
+typedef struct {
+  const gchar *stream;
+  guint64 start_seq;
+  guint32 wait_ms;
+  const gchar *pin;              /* publisher address the viewer pins */
+  const gchar *const *path;      /* relay links only */
+  guint8 start_mode;             /* v3 */
+  guint64 start_value;           /* v3 */
+  guint8 snap;                   /* v3 */
+} DiodeSubscribeArgs;
+
+typedef struct {
+  const gchar *stream;
+  guint64 first_seq;
+  const gchar *publisher;
+  DiodeAccess access;            /* relay links only */
+  const gchar *fleet;            /* relay links only */
+  const gchar *const *allow;     /* relay links only */
+  const gchar *const *path;      /* relay links only */
+  guint8 stream_state;           /* v3 */
+  guint64 start_time;            /* v3: DIODE_TIME_NONE if unknown */
+} DiodeSubscribeOkArgs;
+
+GBytes *diode_msg_encode_publish_args      (const DiodePublishArgs *a,
+                                            guint16 version, DiodeRole role);
+GBytes *diode_msg_encode_publish_ok_v      (const gchar *stream, guint64 next_seq,
+                                            guint8 store_state, guint16 version);
+GBytes *diode_msg_encode_subscribe_args    (const DiodeSubscribeArgs *a,
+                                            guint16 version, DiodeRole role);
+GBytes *diode_msg_encode_subscribe_ok_args (const DiodeSubscribeOkArgs *a,
+                                            guint16 version, DiodeRole role);
+/* The new frames exist only at version 3; these encoders do not check it
+ * (the session refuses to send them below version 3). */
+GBytes *diode_msg_encode_range     (const gchar *stream, guint8 flags);
+/* @owner: the publisher's address or NULL. The policy as given: a relay
+ * passes the full policy to role RELAY, access + fleet with no allowlist
+ * to others. @spans: n_spans (<= DIODE_MAX_SPANS) spans, each
+ * first_seq <= last_seq, oldest first, not overlapping; NULL otherwise. */
+GBytes *diode_msg_encode_range_ok  (const gchar *stream, guint8 stream_state,
+                                    const gchar *owner, DiodeAccess access,
+                                    const gchar *fleet, const gchar *const *allow,
+                                    const DiodeSpan *spans, guint n_spans);
+/* NULL when @from_seq > @to_seq */
+GBytes *diode_msg_encode_fetch     (const gchar *stream, guint64 from_seq,
+                                    guint64 to_seq, guint8 flags);
+/* NULL when the header breaks a rule the parser checks (n_frames 0 or over
+ * DIODE_MAX_CHUNK_FRAMES, n_prelude > n_frames, bytes over
+ * DIODE_MAX_CHUNK_BYTES or below 8 per frame, first_seq > last_seq) */
+GBytes *diode_msg_encode_chunk     (const DiodeChunkHeader *h);
+GBytes *diode_msg_encode_fetch_end (guint64 next_seq, guint8 status);
+GBytes *diode_msg_encode_stored    (guint64 last_seq, guint64 bytes, gboolean final);
+/* Running CRC-32/ISO-HDLC (zlib crc32()) over a chunk's frames: start with
+ * 0, feed each frame's bytes (header included) in order. */
+guint32 diode_chunk_crc (guint32 crc, GBytes *frame);
+guint32 diode_chunk_crc_data (guint32 crc, const guint8 *data, gsize len);
+const gchar *diode_stream_state_name (guint state);
+const gchar *diode_store_state_name  (guint state);
+
 /* Parse the payload of a complete frame (@frame holds header + payload).
  * On success fills @msg (which must be zeroed or cleared) and takes a ref on
  * @frame into msg->frame. On failure sets @error (DIODE_PROTOCOL_ERROR domain,
@@ -339,7 +554,9 @@ guint    diode_msg_path_length   (const gchar *const *path);
  * @role does: in the relay-link dialect the new types and the appended
  * fields are parsed (a path over DIODE_MAX_PATH: 202; ending early: 200);
  * otherwise it is diode_msg_parse(). Sessions call it with their
- * negotiated version and role. */
+ * negotiated version and role. At version 3 or later (any role) the
+ * recording frames are known and the v3 blocks appended to PUBLISH,
+ * PUBLISH_OK, SUBSCRIBE and SUBSCRIBE_OK are parsed when present. */
 gboolean diode_msg_parse   (GBytes *frame, DiodeMsg *msg, GError **error);
 gboolean diode_msg_parse_v (GBytes *frame, guint16 version, DiodeRole role,
                             DiodeMsg *msg, GError **error);

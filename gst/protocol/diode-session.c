@@ -31,6 +31,18 @@ struct _DiodeSession
   guint64 last_seq;             /* highest MEDIA/EOS seq seen, 0 before */
   gboolean publish_ended;       /* relay end: the publisher sent EOS */
 
+  /* Client end, FETCHING (version 3): the CHUNK being received. Its frames
+   * are counted so that CAPS/MEDIA/EOS are admitted only while some are
+   * outstanding and CHUNK/FETCH_END only between chunks, and their sizes
+   * are bounded by the CHUNK's bytes from each header (a receiver keeps a
+   * chunk's frames until it has checked the CRC). */
+  guint32 chunk_left;           /* frames still to come, 0 between chunks */
+  guint32 chunk_prelude_left;   /* of which prelude frames */
+  guint64 chunk_bytes_left;     /* bytes the remaining frames may take */
+  guint64 chunk_first, chunk_last;  /* the CHUNK's seq range */
+  guint64 fetch_last_seq;       /* highest chunk-proper MEDIA seq of this
+                                   FETCH, 0 before */
+
   /* Receive buffer: valid bytes are buf[head..tail). Consuming a frame only
    * moves head; bytes are moved down only when room is needed, so a feed of
    * many small frames costs no memmove per frame. */
@@ -96,6 +108,8 @@ diode_session_state_name (DiodeSessionState state)
       return "LINKING";
     case DIODE_SESSION_LINKED:
       return "LINKED";
+    case DIODE_SESSION_FETCHING:
+      return "FETCHING";
     default:
       return "UNKNOWN";
   }
@@ -165,6 +179,7 @@ close_with (DiodeSession * s, GError * err)
 {
   s->state = DIODE_SESSION_CLOSED;
   s->pending = 0;
+  s->chunk_left = 0;
   if (s->error == NULL)
     s->error = err;
   else
@@ -352,8 +367,12 @@ received_error (DiodeSession * s, const DiodeMsg * msg)
   }
   if (s->end == DIODE_SESSION_CLIENT_END && s->pending != 0) {
     s->pending = 0;
+    /* a refusal may come in the middle of a FETCH's chunks: what was
+     * outstanding of a chunk will not come */
+    s->chunk_left = 0;
     if (s->state == DIODE_SESSION_SUBSCRIBING
-        || s->state == DIODE_SESSION_LINKING)
+        || s->state == DIODE_SESSION_LINKING
+        || s->state == DIODE_SESSION_FETCHING)
       s->state = DIODE_SESSION_READY;
   }
 }
@@ -383,6 +402,8 @@ relay_end_admits (DiodeSession * s, guint type, GError ** error)
     case DIODE_MSG_PUBLISH:
     case DIODE_MSG_SUBSCRIBE:
     case DIODE_MSG_LINK:
+    case DIODE_MSG_RANGE:
+    case DIODE_MSG_FETCH:
       if (s->state != DIODE_SESSION_READY)
         return unexpected (s, type, error);
       if (s->pending != 0)
@@ -392,6 +413,13 @@ relay_end_admits (DiodeSession * s, guint type, GError ** error)
       /* the header check let LINK through only in the relay-link dialect */
       if (type == DIODE_MSG_LINK)
         return TRUE;
+      /* and RANGE/FETCH only at version 3; they read what is held, which
+       * is watching: viewers and relays, never publishers */
+      if ((type == DIODE_MSG_RANGE || type == DIODE_MSG_FETCH)
+          && s->role == DIODE_ROLE_PUBLISHER)
+        return set_error (error, DIODE_ERR_PROTOCOL,
+            "%s from a client with role PUBLISHER",
+            diode_msg_type_name (type));
       /* Viewers only watch, publishers only publish; relay links do both. */
       if ((type == DIODE_MSG_PUBLISH && s->role == DIODE_ROLE_VIEWER) ||
           (type == DIODE_MSG_SUBSCRIBE && s->role == DIODE_ROLE_PUBLISHER))
@@ -458,7 +486,44 @@ client_end_admits (DiodeSession * s, guint type, GError ** error)
     case DIODE_MSG_CAPS:
     case DIODE_MSG_MEDIA:
     case DIODE_MSG_EOS:
+      if (s->state == DIODE_SESSION_FETCHING) {
+        /* a CHUNK's frames, and nothing of the kind outside one */
+        if (s->chunk_left == 0)
+          return set_error (error, DIODE_ERR_PROTOCOL,
+              "%s in state FETCHING outside a CHUNK",
+              diode_msg_type_name (type));
+        if (type == DIODE_MSG_EOS && s->chunk_left != 1)
+          return set_error (error, DIODE_ERR_PROTOCOL,
+              "EOS in a CHUNK with %u frames still to come (EOS ends a "
+              "chunk)", s->chunk_left - 1);
+        if (type == DIODE_MSG_EOS && s->chunk_prelude_left > 0)
+          return set_error (error, DIODE_ERR_PROTOCOL,
+              "EOS among a CHUNK's prelude frames");
+        return TRUE;
+      }
       if (s->state != DIODE_SESSION_SUBSCRIBED)
+        return unexpected (s, type, error);
+      return TRUE;
+    case DIODE_MSG_RANGE_OK:
+      if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_RANGE)
+        return set_error (error, DIODE_ERR_PROTOCOL,
+            "RANGE_OK in state %s without a pending RANGE",
+            diode_session_state_name (s->state));
+      return TRUE;
+    case DIODE_MSG_CHUNK:
+    case DIODE_MSG_FETCH_END:
+      if (s->state != DIODE_SESSION_FETCHING)
+        return set_error (error, DIODE_ERR_PROTOCOL,
+            "%s in state %s without a pending FETCH",
+            diode_msg_type_name (type), diode_session_state_name (s->state));
+      if (s->chunk_left > 0)
+        return set_error (error, DIODE_ERR_PROTOCOL,
+            "%s while %u frames of a CHUNK are still to come",
+            diode_msg_type_name (type), s->chunk_left);
+      return TRUE;
+    case DIODE_MSG_STORED:
+      /* the relay's recording progress, also after this end sent EOS */
+      if (s->state != DIODE_SESSION_PUBLISHING)
         return unexpected (s, type, error);
       return TRUE;
     case DIODE_MSG_POLICY:
@@ -484,10 +549,19 @@ client_end_admits (DiodeSession * s, guint type, GError ** error)
   }
 }
 
+/* Client end: a CHUNK's frames are outstanding. The CHUNK's own check
+ * guarantees 8 bytes per outstanding frame, so chunk_bytes_left >= 8. */
+static gboolean
+in_chunk (DiodeSession * s)
+{
+  return s->state == DIODE_SESSION_FETCHING && s->chunk_left > 0;
+}
+
 gsize
 diode_session_frame_limit (DiodeSession * s, guint type)
 {
   gboolean ok;
+  gsize limit;
 
   g_return_val_if_fail (s != NULL, 0);
 
@@ -497,7 +571,12 @@ diode_session_frame_limit (DiodeSession * s, guint type)
     ok = relay_end_admits (s, type, NULL);
   else
     ok = client_end_admits (s, type, NULL);
-  return ok ? diode_msg_max_payload_v (type, s->version, s->role) : 0;
+  if (!ok)
+    return 0;
+  limit = diode_msg_max_payload_v (type, s->version, s->role);
+  if (in_chunk (s) && s->chunk_bytes_left - DIODE_FRAME_HEADER_SIZE < limit)
+    limit = s->chunk_bytes_left - DIODE_FRAME_HEADER_SIZE;
+  return limit;
 }
 
 /* Judges the header at head: the type's own rules first (unknown type,
@@ -514,6 +593,20 @@ admit_header (DiodeSession * s, GError ** error)
   if (s->end == DIODE_SESSION_RELAY_END ? !relay_end_admits (s, h[0], error)
       : !client_end_admits (s, h[0], error))
     return FALSE;
+  /* the frames of a CHUNK must fit its announced bytes, leaving 8 for
+   * each frame still to come after this one */
+  if (in_chunk (s) && h[0] != DIODE_MSG_PING && h[0] != DIODE_MSG_PONG
+      && h[0] != DIODE_MSG_ERROR
+      && (guint64) DIODE_FRAME_HEADER_SIZE + s->frame_len +
+      (guint64) (s->chunk_left - 1) * DIODE_FRAME_HEADER_SIZE >
+      s->chunk_bytes_left) {
+    g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_TOO_LARGE,
+        "%s of %" G_GSIZE_FORMAT " bytes exceeds what its CHUNK announced (%"
+        G_GUINT64_FORMAT " bytes left for %u frames)",
+        diode_msg_type_name (h[0]), DIODE_FRAME_HEADER_SIZE + s->frame_len,
+        s->chunk_bytes_left, s->chunk_left);
+    return FALSE;
+  }
   s->have_header = TRUE;
   return TRUE;
 }
@@ -555,6 +648,8 @@ relay_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
     case DIODE_MSG_PUBLISH:
     case DIODE_MSG_SUBSCRIBE:
     case DIODE_MSG_LINK:
+    case DIODE_MSG_RANGE:
+    case DIODE_MSG_FETCH:
       s->pending = type;
       return TRUE;
     case DIODE_MSG_MEDIA:
@@ -567,6 +662,45 @@ relay_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
     default:
       return TRUE;
   }
+}
+
+/* One frame of the CHUNK being received (admitted from its header, which
+ * also bounded its size). Prelude frames are CAPS or stream headers,
+ * carrying the seqs they were published with (lower than the chunk's);
+ * the chunk proper's MEDIA lie in the CHUNK's range and strictly increase
+ * over the whole FETCH; EOS carries the seq of the last MEDIA before it. */
+static gboolean
+chunk_frame_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
+{
+  gboolean prelude = s->chunk_prelude_left > 0;
+
+  s->chunk_bytes_left -= g_bytes_get_size (msg->frame);
+  s->chunk_left--;
+  if (prelude)
+    s->chunk_prelude_left--;
+
+  if (msg->type == DIODE_MSG_CAPS)
+    return TRUE;
+  if (prelude) {
+    if (!(msg->flags & DIODE_MEDIA_STREAMHEADER))
+      return set_error (error, DIODE_ERR_PROTOCOL,
+          "MEDIA seq %" G_GUINT64_FORMAT " among a CHUNK's prelude frames "
+          "without the STREAMHEADER flag", msg->seq);
+    return TRUE;
+  }
+  if (msg->seq < s->chunk_first || msg->seq > s->chunk_last)
+    return set_error (error, DIODE_ERR_PROTOCOL,
+        "%s seq %" G_GUINT64_FORMAT " outside its CHUNK's %" G_GUINT64_FORMAT
+        "..%" G_GUINT64_FORMAT, diode_msg_type_name (msg->type), msg->seq,
+        s->chunk_first, s->chunk_last);
+  if (msg->type == DIODE_MSG_EOS ? msg->seq < s->fetch_last_seq
+      : msg->seq <= s->fetch_last_seq)
+    return set_error (error, DIODE_ERR_PROTOCOL,
+        "%s seq %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT " in one "
+        "FETCH", diode_msg_type_name (msg->type), msg->seq,
+        s->fetch_last_seq);
+  s->fetch_last_seq = msg->seq;
+  return TRUE;
 }
 
 static gboolean
@@ -609,8 +743,27 @@ client_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
       s->pending = 0;
       s->state = DIODE_SESSION_SUBSCRIBED;
       return TRUE;
+    case DIODE_MSG_RANGE_OK:
+      s->pending = 0;
+      return TRUE;
+    case DIODE_MSG_CHUNK:
+      s->chunk_left = msg->chunk.n_frames;
+      s->chunk_prelude_left = msg->chunk.n_prelude;
+      s->chunk_bytes_left = msg->chunk.bytes;
+      s->chunk_first = msg->chunk.first_seq;
+      s->chunk_last = msg->chunk.last_seq;
+      return TRUE;
+    case DIODE_MSG_FETCH_END:
+      s->pending = 0;
+      s->state = DIODE_SESSION_READY;
+      return TRUE;
+    case DIODE_MSG_CAPS:
     case DIODE_MSG_MEDIA:
     case DIODE_MSG_EOS:
+      if (s->state == DIODE_SESSION_FETCHING)
+        return chunk_frame_received (s, msg, error);
+      if (type == DIODE_MSG_CAPS)
+        return TRUE;
       return check_seq (s, msg, error);
     default:
       return TRUE;
@@ -713,7 +866,29 @@ relay_end_sent (DiodeSession * s, DiodeMsgType type, GError ** error)
     case DIODE_MSG_CAPS:
     case DIODE_MSG_MEDIA:
     case DIODE_MSG_EOS:
-      if (s->state != DIODE_SESSION_SUBSCRIBED)
+      /* to a viewer, or the frames of a CHUNK answering FETCH */
+      if (s->state != DIODE_SESSION_SUBSCRIBED
+          && !(s->state == DIODE_SESSION_READY
+              && s->pending == DIODE_MSG_FETCH))
+        return illegal_send (s, type, error);
+      return TRUE;
+    case DIODE_MSG_RANGE_OK:
+      if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_RANGE)
+        return illegal_send (s, type, error);
+      s->pending = 0;
+      return TRUE;
+    case DIODE_MSG_CHUNK:
+      if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_FETCH)
+        return illegal_send (s, type, error);
+      return TRUE;
+    case DIODE_MSG_FETCH_END:
+      if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_FETCH)
+        return illegal_send (s, type, error);
+      s->pending = 0;
+      return TRUE;
+    case DIODE_MSG_STORED:
+      if (s->state != DIODE_SESSION_PUBLISHING
+          || s->version < DIODE_PROTOCOL_VERSION_STORE)
         return illegal_send (s, type, error);
       return TRUE;
     case DIODE_MSG_POLICY:
@@ -771,6 +946,19 @@ client_end_sent (DiodeSession * s, DiodeMsgType type, GError ** error)
         return illegal_send (s, type, error);
       s->pending = DIODE_MSG_SUBSCRIBE;
       s->state = DIODE_SESSION_SUBSCRIBING;
+      return TRUE;
+    case DIODE_MSG_RANGE:
+    case DIODE_MSG_FETCH:
+      if (s->state != DIODE_SESSION_READY || s->pending != 0
+          || s->version < DIODE_PROTOCOL_VERSION_STORE
+          || s->role == DIODE_ROLE_PUBLISHER)
+        return illegal_send (s, type, error);
+      s->pending = type;
+      if (type == DIODE_MSG_FETCH) {
+        s->state = DIODE_SESSION_FETCHING;
+        s->chunk_left = 0;
+        s->fetch_last_seq = 0;
+      }
       return TRUE;
     case DIODE_MSG_PING:
     case DIODE_MSG_PONG:

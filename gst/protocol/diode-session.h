@@ -30,6 +30,23 @@
  *               send ANNOUNCE;
  *   client end, SUBSCRIBED: POLICY too (the upstream forwards the
  *               publisher's policy changes).
+ *
+ * Recordings (protocol version 3, docs/protocol.md section 15), any role:
+ *   relay end,  READY, nothing pending, role VIEWER or RELAY: RANGE, FETCH
+ *               (then pending until RANGE_OK / FETCH_END / a 1xx ERROR is
+ *               sent; meanwhile it sends CHUNK, CAPS, MEDIA, EOS for a
+ *               FETCH); PUBLISHING: it may send STORED;
+ *   client end, READY, RANGE sent: RANGE_OK (or a refusal) -> READY;
+ *   client end, FETCHING (FETCH sent): CHUNK and FETCH_END between chunks;
+ *               CAPS, MEDIA, EOS only while a CHUNK's frames are
+ *               outstanding (counted; their sizes bounded by its bytes;
+ *               prelude frames CAPS or STREAMHEADER MEDIA; the chunk's
+ *               MEDIA inside its seq range, increasing over the FETCH; EOS
+ *               last); FETCH_END or a refusal -> READY;
+ *   client end, PUBLISHING: STORED.
+ * The session checks a CHUNK's frame count and bounds its bytes; the
+ * exact byte total and the CRC are the receiver's to check
+ * (diode_chunk_crc()), since a damaged chunk is dropped, not fatal.
  * The client end knows its role and offered versions from
  * diode_session_sent_hello(), the relay end from the HELLO it received.
  */
@@ -55,6 +72,8 @@ typedef enum {
   /* version 2, role RELAY (after CLOSED so the values above stay) */
   DIODE_SESSION_LINKING,       /* client end: LINK sent, no LINK_OK yet */
   DIODE_SESSION_LINKED,        /* a control link between two relays */
+  /* version 3 */
+  DIODE_SESSION_FETCHING,      /* client end: FETCH sent, no FETCH_END yet */
 } DiodeSessionState;
 
 typedef enum {

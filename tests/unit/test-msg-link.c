@@ -550,6 +550,9 @@ GST_START_TEST (test_other_dialects)
     g_free (link_fails (diode_msg_encode_pull ("c", 0, NULL),
             others[i].version, others[i].role, DIODE_ERR_PROTOCOL));
 
+    /* at version 3 appended bytes are the v3 block (test-msg-store.c) */
+    if (others[i].version >= DIODE_PROTOCOL_VERSION_STORE)
+      continue;
     /* a version-1 SUBSCRIBE with trailing bytes: ignored */
     f = diode_msg_encode_subscribe_relay ("cam", 4, 5, OWNER, path2);
     fail_unless (diode_msg_parse_v (f, others[i].version, others[i].role,

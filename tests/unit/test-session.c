@@ -177,14 +177,14 @@ GST_END_TEST;
 
 GST_START_TEST (test_bad_header)
 {
-  static const guint8 unknown[] = { 0x55, 0, 0, 0, 0, 0, 0, 0 };
+  static const guint8 unknown[] = { 0x5f, 0, 0, 0, 0, 0, 0, 0 };
   static const guint8 flags[] = { DIODE_MSG_PING, 1, 0, 0, 0, 0, 0, 8 };
   static const guint8 rsv[] = { DIODE_MSG_PING, 0, 0, 9, 0, 0, 0, 8 };
   DiodeSession *s;
 
   s = diode_session_new (DIODE_SESSION_RELAY_END);
   diode_session_feed (s, unknown, 8);
-  expect_fails_with (s, DIODE_ERR_PROTOCOL, "unknown frame type 0x55");
+  expect_fails_with (s, DIODE_ERR_PROTOCOL, "unknown frame type 0x5f");
   diode_session_free (s);
 
   s = relay_ready (DIODE_ROLE_VIEWER);
@@ -576,9 +576,9 @@ GST_START_TEST (test_relay_version_and_role)
   DiodeSession *s;
 
   s = diode_session_new (DIODE_SESSION_RELAY_END);
-  feed (s, diode_msg_encode_hello (3, 5, DIODE_ROLE_VIEWER, ""));
+  feed (s, diode_msg_encode_hello (4, 5, DIODE_ROLE_VIEWER, ""));
   expect_fails_with (s, DIODE_ERR_VERSION,
-      "client speaks versions 3..5, relay speaks 1..2");
+      "client speaks versions 4..5, relay speaks 1..3");
   diode_session_free (s);
 
   s = diode_session_new (DIODE_SESSION_RELAY_END);
@@ -587,7 +587,7 @@ GST_START_TEST (test_relay_version_and_role)
   diode_session_free (s);
 
   s = diode_session_new (DIODE_SESSION_RELAY_END);
-  feed (s, diode_msg_encode_hello (3, 1, DIODE_ROLE_VIEWER, ""));
+  feed (s, diode_msg_encode_hello (4, 1, DIODE_ROLE_VIEWER, ""));
   expect_fails (s, DIODE_ERR_VERSION);
   diode_session_free (s);
 
@@ -595,7 +595,7 @@ GST_START_TEST (test_relay_version_and_role)
   s = diode_session_new (DIODE_SESSION_RELAY_END);
   feed (s, diode_msg_encode_hello (1, 9, DIODE_ROLE_VIEWER, ""));
   expect_type (s, DIODE_MSG_HELLO);
-  fail_unless_equals_int (diode_session_get_version (s), 2);
+  fail_unless_equals_int (diode_session_get_version (s), 3);
   diode_session_free (s);
   s = diode_session_new (DIODE_SESSION_RELAY_END);
   feed (s, diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER, ""));
