@@ -1,0 +1,132 @@
+/* gst-diode — the store's internals shared by its files (not installed)
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * diode-store.c        open/close, streams, meta, health, test hooks
+ * diode-store-index.c  segment files and their index files: the scan at
+ *                      open (rebuild + verify + truncate a torn tail) and
+ *                      index entry reads
+ * diode-store-writer.c the writer thread: append, segment roll, sync,
+ *                      retention, failure
+ * diode-store-read.c   read, find, spans (any thread)
+ *
+ * Locking: one mutex (DiodeStore.lock) guards the stream table, every
+ * stream's segment array and counters, the queue and the health state. File
+ * I/O never happens under it. The writer thread alone writes segment and
+ * index files and owns each stream's open descriptors (the w_* fields).
+ */
+#pragma once
+
+#include "diode-store.h"
+
+G_BEGIN_DECLS
+
+/* Segment file header (32 bytes): "DIODESEG", u32 format (1), u32 header
+ * size (32), u64 segment number, u32 reserved (0), u32 crc32 of the first
+ * 28 bytes. */
+#define STORE_SEG_MAGIC        "DIODESEG"
+#define STORE_SEG_FORMAT       1
+#define STORE_SEG_HEADER_SIZE  32
+/* Index entry (64 bytes, big endian): u64 offset, u64 first_seq,
+ * u64 last_seq, u64 time, u64 end_time, u64 wall_us, u32 flags,
+ * u32 record size, u32 n_frames, u32 reserved. */
+#define STORE_IDX_ENTRY_SIZE   64
+/* A segment also closes at this many chunks: its index stays <= 256 KiB
+ * however small the chunks are. */
+#define STORE_SEGMENT_CHUNKS   4096
+
+typedef struct {
+  guint64 offset, first_seq, last_seq, time, end_time, wall_us;
+  guint32 flags, size, n_frames;
+} StoreEntry;
+
+/* What memory holds about one segment: O(1), whatever its chunk count. */
+typedef struct {
+  guint64 number;              /* file name: %016" G_GINT64_MODIFIER "x.seg */
+  guint64 first_seq, last_seq; /* of its first and last chunk */
+  guint64 first_time, end_time;/* time of its first chunk, end_time of its last */
+  guint64 wall_start, wall_end;/* wall_us of its first chunk, end of its last */
+  guint64 size;                /* segment file + index file bytes */
+  guint32 n_chunks;            /* records (and index entries) readers may use */
+  guint32 n_keys;              /* KEYFRAME chunks among them */
+  gboolean gaps;               /* a seq gap between two of its chunks */
+} StoreSegment;
+
+typedef struct {
+  gchar *key;
+  gchar *dir;                  /* full path of the stream's directory */
+  DiodeStoreMeta meta;
+  GArray *segs;                /* StoreSegment, oldest first */
+  guint64 bytes;               /* on disk */
+  guint64 last_seq;            /* highest seq written */
+  guint64 queued_seq;          /* highest seq accepted by append */
+  guint64 durable_seq;         /* highest seq fsync'd */
+  guint64 next_number;         /* next segment file number */
+  /* writer thread only */
+  gint w_seg_fd, w_idx_fd;     /* the active segment, or -1 */
+  guint64 w_number;
+  guint64 w_offset;            /* its size */
+  gboolean w_dirty;            /* written since the last fsync */
+  gboolean w_dir_made;         /* directory exists on disk */
+} StoreStream;
+
+struct _DiodeStore {
+  gchar *dir;
+  gchar *streams_dir;
+  DiodeStoreLimits limits;
+  guint64 seg_bytes, seg_us, seg_chunks;   /* segment roll limits */
+  gint lock_fd;
+
+  GMutex lock;
+  GCond cond;                  /* the writer waits for jobs */
+  GCond idle_cond;             /* a job finished (wait_idle) */
+  GHashTable *streams;         /* key -> StoreStream* (never removed before close) */
+  GQueue jobs;
+  guint64 queued_bytes;
+  guint busy;                  /* jobs queued or being processed */
+  gboolean quit;
+  gboolean healthy;
+  gchar *reason;
+  guint64 bytes;               /* on disk, every stream */
+  guint64 damaged;             /* damaged chunks met by reads */
+  gint64 retention_at;         /* next age check (monotonic µs) */
+  GThread *writer;
+};
+
+/* diode-store.c */
+gchar       *store_key_dirname (const gchar *key);
+StoreStream *store_stream_new (DiodeStore *s, const gchar *key);
+void         store_stream_free (StoreStream *st);
+void         store_meta_copy (DiodeStoreMeta *dst, const DiodeStoreMeta *src);
+gboolean     store_meta_write (const gchar *dir, const gchar *key, const DiodeStoreMeta *m,
+                               GError **error);
+gboolean     store_meta_read (const gchar *path, gchar **key, DiodeStoreMeta *meta, GError **error);
+/* Marks @s failed (once: one g_warning with @what, @path and @why). */
+void         store_fail (DiodeStore *s, const gchar *what, const gchar *path, const gchar *why);
+
+/* diode-store-index.c */
+gchar   *store_seg_path (StoreStream *st, guint64 number, const gchar *ext);
+void     store_seg_header (guint64 number, guint8 out[STORE_SEG_HEADER_SIZE]);
+void     store_entry_write (const StoreEntry *e, guint8 out[STORE_IDX_ENTRY_SIZE]);
+void     store_entry_read (const guint8 in[STORE_IDX_ENTRY_SIZE], StoreEntry *e);
+guint64  store_entry_wall_end (const StoreEntry *e);
+void     store_segment_add_entry (StoreSegment *seg, const StoreEntry *e);
+/* Rebuilds every segment of @st from its files (at open). */
+void     store_scan_stream (DiodeStore *s, StoreStream *st);
+/* Reads entries [@first, @first + @n) of segment @number's index. */
+gboolean store_idx_read (StoreStream *st, guint64 number, guint32 first, guint32 n,
+                         StoreEntry *out, GError **error);
+
+/* diode-store-writer.c */
+gpointer store_writer_main (gpointer data);
+void     store_writer_close_all (DiodeStore *s);
+
+/* Test hooks (tests/unit/test-store*.c) */
+void     diode_store_set_segment_limits (DiodeStore *s, guint64 bytes, guint64 seconds, guint chunks);
+void     diode_store_wait_idle (DiodeStore *s);   /* every queued job done */
+gsize    diode_store_index_memory (DiodeStore *s);/* bytes the in-memory index holds */
+guint    diode_store_n_segments (DiodeStore *s, const gchar *key);
+gchar   *diode_store_stream_dir (DiodeStore *s, const gchar *key);
+guint64  diode_store_damaged (DiodeStore *s);     /* damaged chunks met */
+
+G_END_DECLS

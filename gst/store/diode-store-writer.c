@@ -1,0 +1,659 @@
+/* gst-diode — the store's writer thread: append, segment roll, sync, retention
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Callers queue jobs (a chunk to append, a sync, a meta file to write) and
+ * return at once; one thread per store does the file I/O in queue order, so
+ * a stream's chunks reach the disk in the order they were appended. The
+ * queue is bounded in bytes (DiodeStoreLimits.queue_bytes, counted with
+ * diode_stored_chunk_cost()): an append over the bound is refused, never
+ * waited for, so the relay's I/O thread never blocks on the disk.
+ *
+ * A record is written with one buffered series of write()s into the active
+ * segment, then its index entry; readers see it only once both are written
+ * (the segment's n_chunks is raised under the lock afterwards). A failed
+ * write (ENOSPC, EIO…) cuts the partial record off again, logs one warning
+ * and marks the store failed: later appends are refused, reads go on.
+ */
+#include "diode-store-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+typedef enum { JOB_APPEND, JOB_SYNC, JOB_META } JobType;
+
+typedef struct {
+  JobType type;
+  StoreStream *st;             /* streams live until the store closes */
+  DiodeStoredChunk *chunk;     /* APPEND */
+  gsize cost;
+  GMainContext *context;       /* SYNC */
+  DiodeStoreSyncedFunc cb;
+  gpointer user_data;
+  GDestroyNotify destroy;
+  DiodeStoreMeta meta;         /* META: the meta to write */
+} Job;
+
+/* Write buffer: records are gathered into it, then written in big pieces. */
+#define WBUF_SIZE (256 * 1024)
+
+static void
+job_free (Job *j)
+{
+  diode_stored_chunk_unref (j->chunk);
+  diode_store_meta_clear (&j->meta);
+  if (j->context)
+    g_main_context_unref (j->context);
+  g_free (j);
+}
+
+/* Called with the lock held. */
+static void
+enqueue (DiodeStore *s, Job *j)
+{
+  g_queue_push_tail (&s->jobs, j);
+  s->busy++;
+  g_cond_signal (&s->cond);
+}
+
+static StoreStream *
+stream_lookup_or_new (DiodeStore *s, const gchar *key)
+{
+  StoreStream *st = g_hash_table_lookup (s->streams, key);
+
+  if (st == NULL) {
+    st = store_stream_new (s, key);
+    g_hash_table_insert (s->streams, st->key, st);
+  }
+  return st;
+}
+
+static gboolean
+queue_meta (DiodeStore *s, const gchar *key, const DiodeStoreMeta *meta, gboolean create,
+    GError **error)
+{
+  StoreStream *st;
+  Job *j;
+
+  g_return_val_if_fail (s != NULL && key != NULL && *key != '\0' && meta != NULL, FALSE);
+  g_mutex_lock (&s->lock);
+  if (!s->healthy) {
+    g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_FAILED, "%s", s->reason);
+    g_mutex_unlock (&s->lock);
+    return FALSE;
+  }
+  st = create ? stream_lookup_or_new (s, key) : g_hash_table_lookup (s->streams, key);
+  if (st == NULL) {
+    g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_NOT_FOUND,
+        "no stored stream of that name");
+    g_mutex_unlock (&s->lock);
+    return FALSE;
+  }
+  diode_store_meta_clear (&st->meta);
+  store_meta_copy (&st->meta, meta);
+  if (st->meta.name == NULL)
+    st->meta.name = g_strdup (key);
+  j = g_new0 (Job, 1);
+  j->type = JOB_META;
+  j->st = st;
+  store_meta_copy (&j->meta, &st->meta);
+  enqueue (s, j);
+  g_mutex_unlock (&s->lock);
+  return TRUE;
+}
+
+gboolean
+diode_store_begin (DiodeStore *s, const gchar *key, const DiodeStoreMeta *meta, GError **error)
+{
+  return queue_meta (s, key, meta, TRUE, error);
+}
+
+gboolean
+diode_store_set_meta (DiodeStore *s, const gchar *key, const DiodeStoreMeta *meta, GError **error)
+{
+  return queue_meta (s, key, meta, FALSE, error);
+}
+
+gboolean
+diode_store_append (DiodeStore *s, const gchar *key, DiodeStoredChunk *chunk)
+{
+  StoreStream *st;
+  gsize cost;
+  Job *j;
+
+  g_return_val_if_fail (s != NULL && key != NULL && chunk != NULL, FALSE);
+  /* a chunk without MEDIA has no seq to be found by: nothing to store */
+  if (chunk->hdr.first_seq == 0)
+    return TRUE;
+  if (!diode_chunkrec_check_header (&chunk->hdr, NULL) || chunk->frames->len != chunk->hdr.n_frames)
+    return FALSE;
+  cost = diode_stored_chunk_cost (chunk);
+  g_mutex_lock (&s->lock);
+  st = g_hash_table_lookup (s->streams, key);
+  /* refused: failed store, unknown stream (begin first), seqs going back
+   * (what is stored is append-only), or the queue over its bound (one
+   * chunk is always let in so a chunk bigger than the bound can pass) */
+  if (!s->healthy || st == NULL || chunk->hdr.first_seq <= st->queued_seq
+      || (s->queued_bytes > 0 && s->queued_bytes + cost > s->limits.queue_bytes)) {
+    g_mutex_unlock (&s->lock);
+    return FALSE;
+  }
+  st->queued_seq = chunk->hdr.last_seq;
+  j = g_new0 (Job, 1);
+  j->type = JOB_APPEND;
+  j->st = st;
+  j->chunk = diode_stored_chunk_ref (chunk);
+  j->cost = cost;
+  s->queued_bytes += cost;
+  enqueue (s, j);
+  g_mutex_unlock (&s->lock);
+  return TRUE;
+}
+
+guint64
+diode_store_queued_bytes (DiodeStore *s)
+{
+  guint64 b;
+
+  g_mutex_lock (&s->lock);
+  b = s->queued_bytes;
+  g_mutex_unlock (&s->lock);
+  return b;
+}
+
+void
+diode_store_sync (DiodeStore *s, const gchar *key, GMainContext *context,
+    DiodeStoreSyncedFunc cb, gpointer user_data, GDestroyNotify destroy)
+{
+  StoreStream *st;
+  Job *j;
+
+  g_return_if_fail (s != NULL && key != NULL && cb != NULL);
+  g_mutex_lock (&s->lock);
+  st = stream_lookup_or_new (s, key);
+  j = g_new0 (Job, 1);
+  j->type = JOB_SYNC;
+  j->st = st;
+  j->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
+  j->cb = cb;
+  j->user_data = user_data;
+  j->destroy = destroy;
+  enqueue (s, j);
+  g_mutex_unlock (&s->lock);
+}
+
+/* --- the writer thread --- */
+
+typedef struct {
+  gchar *key;
+  guint64 last_seq, bytes;
+  DiodeStoreSyncedFunc cb;
+  gpointer user_data;
+  GDestroyNotify destroy;
+} Synced;
+
+static gboolean
+synced_dispatch (gpointer data)
+{
+  Synced *y = data;
+
+  y->cb (y->key, y->last_seq, y->bytes, y->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+synced_free (gpointer data)
+{
+  Synced *y = data;
+
+  if (y->destroy)
+    y->destroy (y->user_data);
+  g_free (y->key);
+  g_free (y);
+}
+
+static gboolean
+dir_sync (const gchar *dir)
+{
+  gint fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  gboolean ok;
+
+  if (fd < 0)
+    return FALSE;
+  ok = fsync (fd) == 0;
+  close (fd);
+  return ok;
+}
+
+static gboolean
+make_dir (DiodeStore *s, StoreStream *st)
+{
+  if (st->w_dir_made)
+    return TRUE;
+  if (g_mkdir_with_parents (st->dir, 0700) != 0) {
+    store_fail (s, "creating", st->dir, g_strerror (errno));
+    return FALSE;
+  }
+  dir_sync (s->streams_dir);
+  st->w_dir_made = TRUE;
+  return TRUE;
+}
+
+/* fsyncs and closes @st's active segment. */
+static void
+close_active (DiodeStore *s, StoreStream *st)
+{
+  if (st->w_seg_fd < 0)
+    return;
+  if (st->w_dirty) {
+    if (fdatasync (st->w_seg_fd) != 0) {
+      int e = errno;
+      gchar *p = store_seg_path (st, st->w_number, "seg");
+
+      store_fail (s, "syncing", p, g_strerror (e));
+      g_free (p);
+    } else {
+      g_mutex_lock (&s->lock);
+      st->durable_seq = st->last_seq;
+      g_mutex_unlock (&s->lock);
+    }
+  }
+  close (st->w_seg_fd);
+  close (st->w_idx_fd);
+  st->w_seg_fd = st->w_idx_fd = -1;
+  st->w_dirty = FALSE;
+}
+
+static gboolean
+write_all (int fd, const void *buf, gsize len)
+{
+  const guint8 *p = buf;
+
+  while (len > 0) {
+    ssize_t n = write (fd, p, len);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return FALSE;
+    if (n == 0) {
+      errno = ENOSPC;
+      return FALSE;
+    }
+    p += n;
+    len -= n;
+  }
+  return TRUE;
+}
+
+static gboolean
+open_active (DiodeStore *s, StoreStream *st)
+{
+  guint8 sh[STORE_SEG_HEADER_SIZE];
+  StoreSegment seg = { 0, };
+  gchar *path, *ipath;
+  gboolean ok = FALSE;
+
+  if (!make_dir (s, st))
+    return FALSE;
+  st->w_number = st->next_number++;
+  path = store_seg_path (st, st->w_number, "seg");
+  ipath = store_seg_path (st, st->w_number, "idx");
+  st->w_seg_fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (st->w_seg_fd < 0) {
+    store_fail (s, "creating", path, g_strerror (errno));
+    goto out;
+  }
+  st->w_idx_fd = g_open (ipath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (st->w_idx_fd < 0) {
+    store_fail (s, "creating", ipath, g_strerror (errno));
+    goto fail;
+  }
+  store_seg_header (st->w_number, sh);
+  if (!write_all (st->w_seg_fd, sh, sizeof sh)) {
+    store_fail (s, "writing", path, g_strerror (errno));
+    goto fail;
+  }
+  /* the new file's name must survive a crash as much as its records */
+  dir_sync (st->dir);
+  st->w_offset = STORE_SEG_HEADER_SIZE;
+  st->w_dirty = TRUE;
+  seg.number = st->w_number;
+  seg.size = STORE_SEG_HEADER_SIZE;
+  g_mutex_lock (&s->lock);
+  g_array_append_val (st->segs, seg);
+  st->bytes += seg.size;
+  s->bytes += seg.size;
+  g_mutex_unlock (&s->lock);
+  ok = TRUE;
+  goto out;
+
+fail:
+  if (st->w_seg_fd >= 0)
+    close (st->w_seg_fd);
+  if (st->w_idx_fd >= 0)
+    close (st->w_idx_fd);
+  st->w_seg_fd = st->w_idx_fd = -1;
+  g_unlink (path);
+  g_unlink (ipath);
+out:
+  g_free (path);
+  g_free (ipath);
+  return ok;
+}
+
+static StoreSegment *
+find_seg (StoreStream *st, guint64 number)
+{
+  guint i;
+
+  for (i = st->segs->len; i > 0; i--) {
+    StoreSegment *seg = &g_array_index (st->segs, StoreSegment, i - 1);
+
+    if (seg->number == number)
+      return seg;
+  }
+  return NULL;
+}
+
+static void
+do_append (DiodeStore *s, StoreStream *st, DiodeStoredChunk *c, guint8 *wbuf)
+{
+  const DiodeChunkHeader *h = &c->hdr;
+  guint64 rsize = DIODE_CHUNKREC_HEAD_SIZE + (guint64) h->bytes;
+  guint8 entry[STORE_IDX_ENTRY_SIZE];
+  StoreSegment *seg;
+  StoreEntry e;
+  gsize fill;
+  guint i;
+
+  if (st->w_seg_fd >= 0) {
+    g_mutex_lock (&s->lock);
+    seg = find_seg (st, st->w_number);
+    /* roll to a new segment: size, time span, chunk count */
+    if (seg == NULL || (seg->n_chunks > 0
+            && (st->w_offset + rsize > s->seg_bytes || seg->n_chunks >= s->seg_chunks
+                || (h->wall_us > seg->wall_start && h->wall_us - seg->wall_start >= s->seg_us)))) {
+      g_mutex_unlock (&s->lock);
+      close_active (s, st);
+    } else {
+      g_mutex_unlock (&s->lock);
+    }
+  }
+  if (st->w_seg_fd < 0 && !open_active (s, st))
+    return;
+
+  /* the record: head + frames through the write buffer */
+  diode_chunkrec_write_head (h, wbuf);
+  fill = DIODE_CHUNKREC_HEAD_SIZE;
+  for (i = 0; i < c->frames->len; i++) {
+    gsize n;
+    const guint8 *d = g_bytes_get_data (g_ptr_array_index (c->frames, i), &n);
+
+    if (fill + n > WBUF_SIZE) {
+      if (!write_all (st->w_seg_fd, wbuf, fill))
+        goto failed;
+      fill = 0;
+    }
+    if (n >= WBUF_SIZE) {
+      if (!write_all (st->w_seg_fd, d, n))
+        goto failed;
+    } else {
+      memcpy (wbuf + fill, d, n);
+      fill += n;
+    }
+  }
+  if (fill > 0 && !write_all (st->w_seg_fd, wbuf, fill))
+    goto failed;
+
+  e.offset = st->w_offset;
+  e.first_seq = h->first_seq;
+  e.last_seq = h->last_seq;
+  e.time = h->time;
+  e.end_time = h->end_time;
+  e.wall_us = h->wall_us;
+  e.flags = h->flags;
+  e.size = (guint32) rsize;
+  e.n_frames = h->n_frames;
+  store_entry_write (&e, entry);
+  if (!write_all (st->w_idx_fd, entry, sizeof entry)) {
+    int saved = errno;
+    gchar *p = store_seg_path (st, st->w_number, "idx");
+
+    store_fail (s, "writing", p, g_strerror (saved));
+    g_free (p);
+    goto cut;
+  }
+  st->w_offset += rsize;
+  st->w_dirty = TRUE;
+  g_mutex_lock (&s->lock);
+  seg = find_seg (st, st->w_number);
+  if (seg) {
+    store_segment_add_entry (seg, &e);
+    st->bytes += e.size + STORE_IDX_ENTRY_SIZE;
+    s->bytes += e.size + STORE_IDX_ENTRY_SIZE;
+  }
+  st->last_seq = h->last_seq;
+  g_mutex_unlock (&s->lock);
+  return;
+
+failed:
+  {
+    int saved = errno;
+    gchar *p = store_seg_path (st, st->w_number, "seg");
+
+    store_fail (s, "writing", p, g_strerror (saved));
+    g_free (p);
+  }
+cut:
+  /* leave the segment ending on a whole record */
+  if (ftruncate (st->w_seg_fd, (off_t) st->w_offset) != 0
+      || lseek (st->w_seg_fd, (off_t) st->w_offset, SEEK_SET) < 0) {
+    /* the scan at the next open cuts the torn tail */
+  }
+  {
+    guint32 n = 0;
+
+    g_mutex_lock (&s->lock);
+    seg = find_seg (st, st->w_number);
+    if (seg)
+      n = seg->n_chunks;
+    g_mutex_unlock (&s->lock);
+    if (ftruncate (st->w_idx_fd, (off_t) n * STORE_IDX_ENTRY_SIZE) == 0)
+      lseek (st->w_idx_fd, (off_t) n * STORE_IDX_ENTRY_SIZE, SEEK_SET);
+  }
+}
+
+static void
+do_sync (DiodeStore *s, Job *j)
+{
+  StoreStream *st = j->st;
+  Synced *y = g_new0 (Synced, 1);
+  GSource *src;
+
+  if (st->w_seg_fd >= 0 && st->w_dirty) {
+    if (fdatasync (st->w_seg_fd) != 0) {
+      int e = errno;
+      gchar *p = store_seg_path (st, st->w_number, "seg");
+
+      store_fail (s, "syncing", p, g_strerror (e));
+      g_free (p);
+    } else {
+      st->w_dirty = FALSE;
+      g_mutex_lock (&s->lock);
+      st->durable_seq = st->last_seq;
+      g_mutex_unlock (&s->lock);
+    }
+  } else if (st->w_seg_fd < 0 || !st->w_dirty) {
+    g_mutex_lock (&s->lock);
+    st->durable_seq = st->last_seq;
+    g_mutex_unlock (&s->lock);
+  }
+  g_mutex_lock (&s->lock);
+  y->key = g_strdup (st->key);
+  y->last_seq = st->durable_seq;
+  y->bytes = st->bytes;
+  g_mutex_unlock (&s->lock);
+  y->cb = j->cb;
+  y->user_data = j->user_data;
+  y->destroy = j->destroy;
+  j->destroy = NULL;
+  src = g_idle_source_new ();
+  g_source_set_priority (src, G_PRIORITY_DEFAULT);
+  g_source_set_callback (src, synced_dispatch, y, synced_free);
+  g_source_attach (src, j->context);
+  g_source_unref (src);
+}
+
+static void
+do_meta (DiodeStore *s, Job *j)
+{
+  StoreStream *st = j->st;
+  GError *err = NULL;
+
+  if (!make_dir (s, st))
+    return;
+  /* jobs run in queue order: the last meta queued is the one on disk */
+  if (!store_meta_write (st->dir, st->key, &j->meta, &err)) {
+    gchar *p = g_build_filename (st->dir, "meta", NULL);
+
+    store_fail (s, "writing", p, err->message);
+    g_clear_error (&err);
+    g_free (p);
+  }
+}
+
+/* Removes segment @i of @st (lock held on entry, released and taken again). */
+static void
+remove_segment (DiodeStore *s, StoreStream *st, guint i)
+{
+  StoreSegment seg = g_array_index (st->segs, StoreSegment, i);
+  gchar *p, *ip;
+
+  g_array_remove_index (st->segs, i);
+  st->bytes -= MIN (st->bytes, seg.size);
+  s->bytes -= MIN (s->bytes, seg.size);
+  g_mutex_unlock (&s->lock);
+  if (st->w_seg_fd >= 0 && st->w_number == seg.number)
+    close_active (s, st);
+  p = store_seg_path (st, seg.number, "seg");
+  ip = store_seg_path (st, seg.number, "idx");
+  g_unlink (p);
+  g_unlink (ip);
+  g_debug ("store: retention removed %s", p);
+  g_free (p);
+  g_free (ip);
+  g_mutex_lock (&s->lock);
+}
+
+/* Whole segments, oldest first: by age (its newest chunk older than
+ * max_seconds), then by total size. Lock held. */
+static void
+retention (DiodeStore *s)
+{
+  gint64 now = g_get_real_time ();
+  GHashTableIter it;
+  gpointer v;
+
+  if (s->limits.max_seconds > 0) {
+    guint64 horizon = (guint64) now > s->limits.max_seconds * G_USEC_PER_SEC
+        ? (guint64) now - s->limits.max_seconds * G_USEC_PER_SEC : 0;
+
+    g_hash_table_iter_init (&it, s->streams);
+    while (g_hash_table_iter_next (&it, NULL, &v)) {
+      StoreStream *st = v;
+
+      while (st->segs->len > 0) {
+        StoreSegment *seg = &g_array_index (st->segs, StoreSegment, 0);
+
+        if (seg->n_chunks == 0 || seg->wall_end >= horizon)
+          break;
+        remove_segment (s, st, 0);
+      }
+    }
+  }
+  while (s->limits.max_bytes > 0 && s->bytes > s->limits.max_bytes) {
+    StoreStream *oldest = NULL;
+    guint64 oldest_end = G_MAXUINT64;
+
+    g_hash_table_iter_init (&it, s->streams);
+    while (g_hash_table_iter_next (&it, NULL, &v)) {
+      StoreStream *st = v;
+      StoreSegment *seg;
+
+      if (st->segs->len == 0)
+        continue;
+      seg = &g_array_index (st->segs, StoreSegment, 0);
+      if (seg->n_chunks > 0 && seg->wall_end < oldest_end) {
+        oldest = st;
+        oldest_end = seg->wall_end;
+      }
+    }
+    if (oldest == NULL)
+      break;
+    remove_segment (s, oldest, 0);
+  }
+}
+
+gpointer
+store_writer_main (gpointer data)
+{
+  DiodeStore *s = data;
+  guint8 *wbuf = g_malloc (WBUF_SIZE);
+
+  g_mutex_lock (&s->lock);
+  while (TRUE) {
+    Job *j;
+    gint64 now = g_get_monotonic_time ();
+
+    if (now >= s->retention_at || (s->limits.max_bytes > 0 && s->bytes > s->limits.max_bytes)) {
+      retention (s);
+      s->retention_at = now + G_USEC_PER_SEC;
+    }
+    j = g_queue_pop_head (&s->jobs);
+    if (j == NULL) {
+      if (s->quit)
+        break;
+      g_cond_wait_until (&s->cond, &s->lock, s->retention_at);
+      continue;
+    }
+    g_mutex_unlock (&s->lock);
+    switch (j->type) {
+      case JOB_APPEND:
+        if (diode_store_is_healthy (s, NULL))
+          do_append (s, j->st, j->chunk, wbuf);
+        break;
+      case JOB_SYNC:
+        do_sync (s, j);
+        break;
+      case JOB_META:
+        if (diode_store_is_healthy (s, NULL))
+          do_meta (s, j);
+        break;
+    }
+    g_mutex_lock (&s->lock);
+    s->queued_bytes -= MIN (s->queued_bytes, j->cost);
+    s->busy--;
+    g_cond_broadcast (&s->idle_cond);
+    g_mutex_unlock (&s->lock);
+    job_free (j);
+    g_mutex_lock (&s->lock);
+  }
+  g_mutex_unlock (&s->lock);
+  g_free (wbuf);
+  return NULL;
+}
+
+void
+store_writer_close_all (DiodeStore *s)
+{
+  GHashTableIter it;
+  gpointer v;
+
+  g_hash_table_iter_init (&it, s->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    close_active (s, v);
+}
