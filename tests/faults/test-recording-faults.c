@@ -262,10 +262,15 @@ test_record_kill_loop (void)
 /* ------------------------------------------------------------------------ */
 /* a flipped byte on disk */
 
-/* The segment files of the store (docs/architecture.md, "The recording
- * store on disk"): every regular file under store_dir whose name ends in
- * SEGMENT_SUFFIX. */
+/* The on-disk layout of docs/architecture.md ("The recording store"):
+ * streams/<hash>/<n>.seg segment files, each a 32-byte segment header
+ * then chunk records: a 12-byte prefix (u32 magic "DREC", u32 length of
+ * what follows, u32 crc32), the 60-byte chunk header (the CHUNK payload),
+ * then the chunk's frames (length - 60 bytes). All big endian. */
 #define SEGMENT_SUFFIX ".seg"
+#define SEG_HEADER_SIZE 32
+#define REC_PREFIX_SIZE 12
+#define REC_HEADER_SIZE 60
 
 static void
 find_segments (const gchar * dir, GPtrArray * out)
@@ -285,6 +290,43 @@ find_segments (const gchar * dir, GPtrArray * out)
     g_free (p);
   }
   g_dir_close (d);
+}
+
+/* Walks the records of segment @data: the offset of the frames of the
+ * middle one (neither the first nor the last: the last chunk of the last
+ * segment failing its check is a torn write, not damage) and their size. */
+static gboolean
+middle_record_frames (const guint8 * data, gsize size, goffset * frames_off,
+    gsize * frames_len, guint * n_records)
+{
+  GArray *offs = g_array_new (FALSE, FALSE, sizeof (goffset));
+  gsize off = SEG_HEADER_SIZE;
+  goffset mid;
+  guint32 len;
+
+  tp_check (size >= SEG_HEADER_SIZE && memcmp (data, "DIODESEG", 8) == 0,
+      "the segment file does not start with DIODESEG: not the documented "
+      "layout");
+  while (off + REC_PREFIX_SIZE + REC_HEADER_SIZE <= size) {
+    tp_check (memcmp (data + off, "DREC", 4) == 0, "no record magic DREC at "
+        "offset %" G_GSIZE_FORMAT " of the segment", off);
+    len = GUINT32_FROM_BE (*(const guint32 *) (data + off + 4));
+    tp_check (len >= REC_HEADER_SIZE && off + REC_PREFIX_SIZE + len <= size,
+        "record at %" G_GSIZE_FORMAT ": length %u out of the file", off, len);
+    g_array_append_val (offs, off);
+    off += REC_PREFIX_SIZE + len;
+  }
+  *n_records = offs->len;
+  if (offs->len < 3) {
+    g_array_unref (offs);
+    return FALSE;
+  }
+  mid = g_array_index (offs, goffset, offs->len / 2);
+  len = GUINT32_FROM_BE (*(const guint32 *) (data + mid + 4));
+  *frames_off = mid + REC_PREFIX_SIZE + REC_HEADER_SIZE;
+  *frames_len = len - REC_HEADER_SIZE;
+  g_array_unref (offs);
+  return TRUE;
 }
 
 /* Flips (XOR 0xff) the byte at @off of @path. */
@@ -312,7 +354,10 @@ test_record_flip (void)
   guint64 whole, after, d0;
   GPtrArray *segs = g_ptr_array_new_with_free_func (g_free);
   const gchar *seg = NULL;
-  goffset size = 0, off;
+  goffset size = 0, off = 0;
+  gsize len = 0, frames_len = 0;
+  guint n_records = 0;
+  gchar *data = NULL;
   gint64 t_restart;
   gchar *line;
   guint i;
@@ -339,9 +384,8 @@ test_record_flip (void)
   tp_check (whole >= 4 * FPS, "only %" G_GUINT64_FORMAT " frames recorded "
       "in 8 s", whole);
 
-  /* The largest segment file; a byte in its middle is in the frames of a
-   * chunk that is neither the first nor the last (those are most of the
-   * bytes). */
+  /* The largest segment file, the middle chunk record in it, a byte in
+   * the middle of that chunk's frames. */
   find_segments (store_dir, segs);
   tp_check (segs->len > 0, "no segment file (*" SEGMENT_SUFFIX ") under %s: "
       "the on-disk layout is not the one docs/architecture.md describes",
@@ -354,10 +398,17 @@ test_record_flip (void)
       seg = segs->pdata[i];
     }
   }
-  off = size / 2;
+  tp_check (g_file_get_contents (seg, &data, &len, NULL), "cannot read %s",
+      seg);
+  tp_check (middle_record_frames ((const guint8 *) data, len, &off,
+          &frames_len, &n_records), "%s holds %u chunk records, want 3 or "
+      "more", seg, n_records);
+  g_free (data);
+  off += frames_len / 2;
   flip_byte (seg, off);
   tp_note ("flipped the byte at %" G_GINT64_FORMAT " of %s (%" G_GINT64_FORMAT
-      " bytes)", (gint64) off, seg, (gint64) size);
+      " bytes, %u chunk records: in the frames of the middle one)",
+      (gint64) off, seg, (gint64) size, n_records);
 
   t_restart = g_get_monotonic_time ();
   relay = relay_with_store ("relay3", port);
