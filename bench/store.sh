@@ -254,13 +254,35 @@ peers_round () { # MODE (nopeers|peers)
   sleep 2
   _u1=$(cat "$bench_tmp/ss-$_mode.txt")
   bench_stop "$SS_TPID"
+  # the siblings' own count (docs/stats.md "fetch"), summed
+  _fetch=$(python3 - "$bench_tmp/sa.json" "$bench_tmp/sb.json" "$bench_tmp/sc.json" <<'PY'
+import json, sys
+tot = {"fetched_from_peers": 0, "fetched_from_upstream": 0, "cache_hits": 0, "damaged": 0}
+def walk(o):
+    if isinstance(o, dict):
+        for k, v in o.items():
+            if k in tot and isinstance(v, (int, float)):
+                tot[k] += v
+            else:
+                walk(v)
+    elif isinstance(o, list):
+        for v in o:
+            walk(v)
+for f in sys.argv[1:]:
+    try:
+        walk(json.load(open(f)))
+    except Exception:
+        pass
+print(json.dumps(tot))
+PY
+)
   for s in sa sb sc; do
     cp "$bench_tmp/$s.json" "$RESULTS/peers-$_mode-$s.json" 2>/dev/null || true
     cp "$bench_tmp/$s.err" "$RESULTS/peers-$_mode-$s.log"
     eval "bench_stop \$${s}_tpid"
   done
   _up=$((_u1 - _u0))
-  echo "{\"case\":\"peers\",\"mode\":\"$_mode\",\"film_bytes\":$film_bytes,\"upstream_bytes\":$_up,\"watch_s\":[$(echo $_times | tr ' ' ',')]}" >> "$out"
+  echo "{\"case\":\"peers\",\"mode\":\"$_mode\",\"film_bytes\":$film_bytes,\"upstream_bytes\":$_up,\"siblings_fetch\":$_fetch,\"watch_s\":[$(echo $_times | tr ' ' ',')]}" >> "$out"
   log "peers $_mode: the upstream sent $_up bytes for 3 viewers of a $film_bytes-byte recording (watch times:$_times s)"
 }
 
@@ -338,13 +360,15 @@ pe = {r["mode"]: r for r in rows if r["case"] == "peers"}
 if pe:
     print()
     print("peers: 3 siblings under one upstream, one viewer of the recording at each in turn")
-    print("| siblings | recording bytes | upstream sent | x recording | viewer times s |")
-    print("|---|---|---|---|---|")
+    print("| siblings | recording bytes | upstream sent | x recording | siblings' fetched from upstream / from peers | viewer times s |")
+    print("|---|---|---|---|---|---|")
     for mode in ("nopeers", "peers"):
         if mode in pe:
             r = pe[mode]
-            print("| %s | %d | %d | %.2f | %s |" % ("without --peer" if mode == "nopeers" else "with --peer",
+            f = r.get("siblings_fetch", {})
+            print("| %s | %d | %d | %.2f | %s / %s | %s |" % ("without --peer" if mode == "nopeers" else "with --peer",
                   r["film_bytes"], r["upstream_bytes"], r["upstream_bytes"] / r["film_bytes"],
+                  f.get("fetched_from_upstream", "?"), f.get("fetched_from_peers", "?"),
                   " ".join("%.1f" % t for t in r["watch_s"])))
     if "peers" in pe and "nopeers" in pe and pe["nopeers"]["upstream_bytes"] > 0:
         a, b = pe["nopeers"]["upstream_bytes"], pe["peers"]["upstream_bytes"]
