@@ -48,7 +48,8 @@ void
 conn_want_write (Conn * c, gboolean want)
 {
   /* A closing peer, or one whose replies back up, is not read. */
-  guint32 ev = (c->phase == CONN_CLOSING || c->rx_paused) ? 0 : EPOLLIN;
+  guint32 ev = (c->phase == CONN_CLOSING || c->rx_paused
+      || c->store_paused) ? 0 : EPOLLIN;
   if (want)
     ev |= EPOLLOUT;
   conn_set_events (c, ev);
@@ -90,7 +91,7 @@ conn_take_frame (Conn * c)
 {
   DiodeRelay *r = c->relay;
 
-  if (c->dead || c->phase != CONN_OPEN || c->rx_paused)
+  if (c->dead || c->phase != CONN_OPEN || c->rx_paused || c->store_paused)
     return FALSE;
   if (r->max_reply_bytes && c->ctrl_bytes >= r->max_reply_bytes) {
     c->rx_paused = TRUE;
@@ -104,6 +105,22 @@ conn_take_frame (Conn * c)
     return FALSE;
   c->frame_budget--;
   return TRUE;
+}
+
+/* An upload's publisher is not read while the store's write queue is
+ * full (diode-relay-record.c): the store paces it, nothing is dropped. */
+void
+conn_set_store_paused (Conn * c, gboolean paused)
+{
+  if (c->store_paused == paused)
+    return;
+  c->store_paused = paused;
+  if (c->dead)
+    return;
+  conn_want_write (c, (c->events & EPOLLOUT) != 0);
+  /* whole frames may wait in GnuTLS or the session: no EPOLLIN for them */
+  if (!paused)
+    relay_mark_ready (c);
 }
 
 /* relay_tick: a peer whose replies stayed backed up for the write timeout
@@ -443,6 +460,8 @@ conn_close (Conn * c, const gchar * why)
 void
 conn_free (Conn * c)
 {
+  if (c->rec)
+    relay_record_conn_gone (c);
   g_clear_pointer (&c->tls, diode_tls_free);
   if (c->fd >= 0)
     close (c->fd);
@@ -619,7 +638,7 @@ conn_on_readable (Conn * c)
     conn_check_hello_done (c);
     if (!c->dead)
       conn_account_partial (c);
-    if (c->dead || c->phase != CONN_OPEN || c->rx_paused)
+    if (c->dead || c->phase != CONN_OPEN || c->rx_paused || c->store_paused)
       return;
     if (c->frame_budget == 0 || budget == 0) {
       relay_mark_ready (c);
@@ -831,7 +850,8 @@ io_dispatch (GSource * source, GSourceFunc cb, gpointer user_data)
       Conn *c = g_ptr_array_index (ready, i);
 
       c->ready = FALSE;
-      if (!c->dead && !c->rx_paused && c->phase == CONN_OPEN)
+      if (!c->dead && !c->rx_paused && !c->store_paused
+          && c->phase == CONN_OPEN)
         conn_on_readable (c);
     }
     g_ptr_array_unref (ready);
@@ -864,7 +884,8 @@ io_dispatch (GSource * source, GSourceFunc cb, gpointer user_data)
     if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
       conn_on_readable (c);
     /* Gone while we do not read it: no EPOLLIN would ever say so. */
-    if (!c->dead && (c->phase == CONN_CLOSING || c->rx_paused)
+    if (!c->dead && (c->phase == CONN_CLOSING || c->rx_paused
+            || c->store_paused)
         && (events[i].events & (EPOLLHUP | EPOLLERR))) {
       conn_close (c, NULL);
       continue;

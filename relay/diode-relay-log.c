@@ -17,13 +17,14 @@
 static const gchar *const kind_names[] = {
   "accept failures", "connection limit", "refusals", "protocol errors",
   "peer errors", "handshake failures", "slow peers", "stream events",
-  "link events",
+  "link events", "store events",
 };
 
 /* Lines per window: accept() failing is one condition, said once. */
 static const guint kind_burst[] = {
   1, RELAY_LOG_BURST, RELAY_LOG_BURST, RELAY_LOG_BURST, RELAY_LOG_BURST,
   RELAY_LOG_BURST, RELAY_LOG_BURST, RELAY_LOG_BURST, RELAY_LOG_BURST,
+  RELAY_LOG_BURST,
 };
 /* One entry per kind in both tables. */
 G_STATIC_ASSERT (G_N_ELEMENTS (kind_names) == RELAY_LOG_N_KINDS);

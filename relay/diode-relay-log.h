@@ -28,6 +28,8 @@ typedef enum {
                                    end of stream, publisher gone */
   RELAY_LOG_LINK,               /* links to other relays: up, down,
                                    fail-over, fail-back, loops, pulls */
+  RELAY_LOG_STORE,              /* recordings: chunks not recorded (write
+                                   queue full), streams not recorded */
   RELAY_LOG_N_KINDS
 } RelayLogKind;
 

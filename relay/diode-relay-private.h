@@ -13,6 +13,7 @@
  * diode-relay-upstream.c the control link: upstream, fallbacks, fail-over
  * diode-relay-directory.c where is stream X: local, announced, upstream
  * diode-relay-pull.c     streams pulled from (or pushed by) other relays
+ * diode-relay-record.c   recording RECORD streams into --store
  * Everything here runs on the relay's I/O thread unless it says otherwise.
  */
 #pragma once
@@ -27,8 +28,10 @@
 #include "diode-tls.h"
 #include "diode-endpoint.h"
 #include "diode-failover.h"
+#include "diode-store.h"
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -80,6 +83,8 @@ G_BEGIN_DECLS
 typedef struct _Stream Stream;
 typedef struct _Conn Conn;
 typedef struct _Link Link;
+/* What the relay knows of one stored stream (diode-relay-record.c). */
+typedef struct _RelayRec RelayRec;
 
 /* Connections from one source address (r->per_addr). */
 typedef struct {
@@ -167,6 +172,10 @@ struct _Conn {
   gint64      announce_refill_at;
   GBytes     *link_ok_queued;   /* child link: a LINK_OK still in ctrl
                                    (replaced, never appended, by the next) */
+  RelayRec   *rec;              /* publisher of a recorded stream: where
+                                   STORED comes from (also after its EOS) */
+  gboolean    store_paused;     /* upload publisher not read while the
+                                   store's write queue is full */
 };
 
 /* A stream a child relay said it can provide (ANNOUNCE AVAILABLE). */
@@ -285,6 +294,7 @@ struct _Stream {
   gint64      push_shunned_until;
   guint64     stats_bytes_in;   /* at the last stats line, for rates */
   guint64     stats_bytes_out;
+  RelayRec   *rec;              /* recorded now (a RECORD publisher) */
 };
 
 struct _DiodeRelay {
@@ -321,6 +331,10 @@ struct _DiodeRelay {
   guint       link_linger_ms;
   gchar      *known_relays;     /* NULL: default file */
   guint       max_announced;
+  gchar      *store_dir;        /* --store: NULL = no recordings */
+  guint64     store_seconds;
+  guint64     store_bytes;
+  guint64     store_queue_bytes;
 
   /* runtime */
   struct {
@@ -377,6 +391,16 @@ struct _DiodeRelay {
   guint64     announced_bytes;  /* what those entries cost, in total */
   gint64      path_sent_at;     /* LINK_OK last passed down (rate limit) */
   gboolean    path_pending;     /* a newer path waits for the interval */
+
+  /* recordings (diode-relay-record.c) */
+  DiodeStore *store;            /* NULL: no --store, or it failed to open */
+  gchar      *store_error;      /* why it failed to open */
+  GHashTable *recordings;       /* name key -> RelayRec* (stored streams) */
+  GSource    *rec_retry_source; /* paused uploads looked at again */
+  gboolean    store_failed_logged;
+  guint64     store_chunks;     /* chunks handed to the store */
+  guint64     store_dropped;    /* chunks live recordings lost (queue full) */
+  guint64     store_pauses;     /* times an upload was paused */
 };
 
 /* diode-relay-conn.c */
@@ -398,6 +422,8 @@ void     relay_addr_unref_stream (DiodeRelay * r, AddrCount * a);
 gboolean conn_take_frame   (Conn * c);
 gboolean conn_check_replies (Conn * c, gint64 now);
 gboolean relay_may_add_stream (Conn * c);
+/* Stop (TRUE) or resume reading an upload publisher (the store paces it). */
+void     conn_set_store_paused (Conn * c, gboolean paused);
 
 /* diode-relay-protocol.c */
 Stream  *stream_lookup     (DiodeRelay * r, const gchar * name);
@@ -511,6 +537,38 @@ gboolean conn_is_link      (Conn * c);
 gchar  **stream_path_out   (DiodeRelay * r, Stream * s);
 /* Forward the policy in force to the relays subscribed to @s. */
 void     stream_forward_policy (DiodeRelay * r, Stream * s);
+
+/* diode-relay-record.c */
+void     relay_record_start (DiodeRelay * r);
+void     relay_record_stop (DiodeRelay * r);
+void     relay_record_tick (DiodeRelay * r, gint64 now);
+/* What the relay knows of the stored stream @key (diode_name_key()): its
+ * name as first spelled, owner, policy, pubflags, finished. FALSE when
+ * nothing is stored under @key (or its meta is unreadable). @out may be
+ * NULL; else it is filled with copies: diode_store_meta_clear() it. */
+gboolean relay_record_lookup (DiodeRelay * r, const gchar * key,
+                              DiodeStoreMeta * out);
+/* NONE or RECORDING: is @s being recorded now? */
+DiodeStoreState relay_record_state (Stream * s);
+/* A stored name keeps its owner: may @c publish @name? */
+gboolean relay_record_may_publish (Conn * c, const gchar * name,
+                                   gchar ** why);
+/* The seq after the highest stored or queued for @name (0: none). */
+guint64  relay_record_next_seq (DiodeRelay * r, const gchar * name);
+/* PUBLISH accepted (policy set): record @s if @pubflags ask and the store
+ * can; the state for PUBLISH_OK. */
+DiodeStoreState relay_record_publish (DiodeRelay * r, Stream * s, Conn * c,
+                                      guint32 pubflags);
+/* After each frame of a recorded stream (s->rec set): closed chunks go to
+ * the store; @eos: the stream ended, the open chunk too. */
+void     relay_record_frame (DiodeRelay * r, Stream * s, gboolean eos);
+void     relay_record_policy (DiodeRelay * r, Stream * s);
+/* The stream's recording session ends (new publisher, freed, stop). */
+void     relay_record_detach (Stream * s);
+void     relay_record_conn_gone (Conn * c);
+/* stats (docs/stats.md): the "store" member; a stream's recording members */
+void     relay_record_stats (JsonBuilder * b, DiodeRelay * r);
+void     relay_record_stats_stream (JsonBuilder * b, Stream * s);
 
 /* diode-relay-timers.c */
 gboolean relay_tick        (gpointer user_data);

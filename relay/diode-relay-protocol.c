@@ -59,6 +59,8 @@ relay_apply_buffer_limits (DiodeRelay * r)
 void
 stream_free (Stream * s)
 {
+  /* what the ring holds open of a recorded stream goes to the store */
+  relay_record_detach (s);
   diode_ring_free (s->ring);
   g_ptr_array_unref (s->viewers);
   g_ptr_array_unref (s->waiting);
@@ -443,6 +445,7 @@ handle_publish (Conn * c, DiodeMsg * m)
   gchar *why = NULL;
   GPtrArray *cut, *cut_why;
   guint i;
+  DiodeStoreState store_state;
 
   if (!name_acceptable (c, m->stream, "publisher"))
     return;
@@ -461,7 +464,8 @@ handle_publish (Conn * c, DiodeMsg * m)
   s = stream_lookup (r, m->stream);
   /* Checked before anything costly (the allowlist, viewers rechecked);
    * a connection refused again and again is closed. */
-  if (!may_publish (c, s, m->stream, &why)) {
+  if (!may_publish (c, s, m->stream, &why)
+      || !relay_record_may_publish (c, m->stream, &why)) {
     if (++c->publish_refusals >= MAX_PUBLISH_REFUSALS) {
       gchar *text = g_strdup_printf ("%s; closing the connection after %u "
           "refused PUBLISH", why, c->publish_refusals);
@@ -520,18 +524,24 @@ handle_publish (Conn * c, DiodeMsg * m)
   stream_set_policy (s, m);
   c->stream = s;
   c->publishing = TRUE;
+  store_state = relay_record_publish (r, s, c, m->pubflags);
 
   /* The sequence goes on where the last publisher of this name left it, so
-   * viewers that stay see one increasing sequence. */
-  conn_queue (c, diode_msg_encode_publish_ok (m->stream,
-          diode_ring_get_last_seq (s->ring) + 1));
+   * viewers that stay see one increasing sequence; a recorded name goes on
+   * after what its store holds (a restarted relay has an empty ring). */
+  conn_queue (c, diode_msg_encode_publish_ok_v (m->stream,
+          MAX (diode_ring_get_last_seq (s->ring) + 1,
+              relay_record_next_seq (r, m->stream)), store_state,
+          diode_session_get_version (c->session)));
   if (!diode_session_sent (c->session, DIODE_MSG_PUBLISH_OK, 0, &err)) {
     g_warning ("session refused PUBLISH_OK: %s", err->message);
     g_clear_error (&err);
   }
-  relay_log (r, RELAY_LOG_STREAM, "%s publishes '%s' (%s%s%s, from %s)", c->address, s->name,
+  relay_log (r, RELAY_LOG_STREAM, "%s publishes '%s' (%s%s%s, from %s%s)", c->address, s->name,
       diode_access_name (s->access), *s->fleet ? ", fleet " : "", s->fleet,
-      c->peer);
+      c->peer, store_state == DIODE_STORE_RECORDING ? ", recorded" :
+      store_state == DIODE_STORE_UNAVAILABLE ? ", not recorded: store "
+      "unavailable" : "");
   conn_flush (c);
   /* The tree learns where it is (ANNOUNCE to the upstream). */
   directory_local_changed (r, s, TRUE);
@@ -573,6 +583,8 @@ handle_policy (Conn * c, DiodeMsg * m)
       g_hash_table_size (s->allow));
   stream_recheck_viewers (c->relay, s);
   stream_forward_policy (c->relay, s);
+  /* a recording keeps the policy in force (its meta) */
+  relay_record_policy (c->relay, s);
   /* the tree learns the new policy too (ANNOUNCE again) */
   if (s->source == SOURCE_LOCAL)
     directory_local_changed (c->relay, s, TRUE);
@@ -742,6 +754,9 @@ handle_media (Conn * c, DiodeMsg * m)
         && conn_is_link (c))
       conn_close (c, "push reached end of stream");
   }
+  /* a chunk the ring closed goes to the store (and at EOS the open one) */
+  if (s->rec)
+    relay_record_frame (c->relay, s, m->type == DIODE_MSG_EOS);
   if (m->type == DIODE_MSG_MEDIA && (m->flags & DIODE_MEDIA_KEYFRAME)
       && !(m->flags & DIODE_MEDIA_STREAMHEADER))
     stream_attach_waiting (c->relay, s);

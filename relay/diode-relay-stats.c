@@ -204,6 +204,7 @@ relay_stats_build (DiodeRelay * r, gint64 now)
   json_builder_set_member_name (b, "connections");
   json_builder_add_int_value (b, g_hash_table_size (r->conns));
   stats_add_links (b, r, now);
+  relay_record_stats (b, r);
   json_builder_set_member_name (b, "streams");
   json_builder_begin_array (b);
   g_hash_table_iter_init (&it, r->streams);
@@ -238,6 +239,7 @@ relay_stats_build (DiodeRelay * r, gint64 now)
     json_builder_add_int_value (b, diode_ring_get_bytes (s->ring));
     json_builder_set_member_name (b, "waiting");
     json_builder_add_int_value (b, s->waiting->len);
+    relay_record_stats_stream (b, s);
     json_builder_set_member_name (b, "viewers");
     json_builder_begin_array (b);
     for (i = 0; i < s->viewers->len; i++) {

@@ -62,7 +62,7 @@ relay_tick (gpointer user_data)
       }
       conn_close (c, NULL);
     } else if (act == DIODE_KEEPALIVE_DEAD && c->phase == CONN_OPEN
-        && !c->rx_paused && conn_established (c)) {
+        && !c->rx_paused && !c->store_paused && conn_established (c)) {
       /* Silent for three keepalive periods: dead, frozen or cut off. */
       gchar *text = g_strdup_printf ("nothing received for %" G_GINT64_FORMAT
           " ms (keepalive %u ms)", (now - c->last_rx) / 1000, r->keepalive_ms);
@@ -179,6 +179,7 @@ relay_tick (gpointer user_data)
     }
     g_ptr_array_unref (idle);
   }
+  relay_record_tick (r, now);
   relay_reap (r);
   directory_tick (r, now);
   relay_links_kick (r, now);

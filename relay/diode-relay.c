@@ -57,6 +57,10 @@ enum {
   PROP_LINK_LINGER,
   PROP_KNOWN_RELAYS,
   PROP_MAX_ANNOUNCED,
+  PROP_STORE_DIR,
+  PROP_STORE_SECONDS,
+  PROP_STORE_BYTES,
+  PROP_STORE_QUEUE_BYTES,
 };
 
 G_DEFINE_FINAL_TYPE (DiodeRelay, diode_relay, G_TYPE_OBJECT)
@@ -239,6 +243,8 @@ diode_relay_start (DiodeRelay * r, GError ** error)
     g_source_attach (kick, r->context);
     g_source_unref (kick);
   }
+  /* A store that cannot be used is logged; the relay runs without it. */
+  relay_record_start (r);
   r->running = TRUE;
   r->stopping = FALSE;
   r->started_at = r->stats_at = g_get_monotonic_time ();
@@ -275,6 +281,9 @@ diode_relay_stop (DiodeRelay * r)
   g_clear_pointer (&r->failover, diode_failover_free);
   g_clear_pointer (&r->ep_failovers, g_free);
   g_clear_pointer (&r->endpoints, g_ptr_array_unref);
+  /* What recorded streams hold goes to the store, which closes; before the
+   * context goes (sync callbacks may still be posted to it). */
+  relay_record_stop (r);
 
   g_source_destroy (r->io_source);
   g_clear_pointer (&r->io_source, g_source_unref);
@@ -581,6 +590,21 @@ relay_apply_property (GObject * object, guint prop_id,
     case PROP_MAX_ANNOUNCED:
       r->max_announced = g_value_get_uint (value);
       break;
+    case PROP_STORE_DIR:
+      g_free (r->store_dir);
+      r->store_dir = g_value_dup_string (value);
+      if (r->store_dir && !*r->store_dir)
+        g_clear_pointer (&r->store_dir, g_free);
+      break;
+    case PROP_STORE_SECONDS:
+      r->store_seconds = g_value_get_uint64 (value);
+      break;
+    case PROP_STORE_BYTES:
+      r->store_bytes = g_value_get_uint64 (value);
+      break;
+    case PROP_STORE_QUEUE_BYTES:
+      r->store_queue_bytes = g_value_get_uint64 (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -763,6 +787,18 @@ relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
     case PROP_MAX_ANNOUNCED:
       g_value_set_uint (value, r->max_announced);
       break;
+    case PROP_STORE_DIR:
+      g_value_set_string (value, r->store_dir);
+      break;
+    case PROP_STORE_SECONDS:
+      g_value_set_uint64 (value, r->store_seconds);
+      break;
+    case PROP_STORE_BYTES:
+      g_value_set_uint64 (value, r->store_bytes);
+      break;
+    case PROP_STORE_QUEUE_BYTES:
+      g_value_set_uint64 (value, r->store_queue_bytes);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -789,6 +825,8 @@ diode_relay_finalize (GObject * object)
   g_free (r->upstream);
   g_strfreev (r->fallbacks);
   g_free (r->known_relays);
+  g_free (r->store_dir);
+  g_free (r->store_error);
   g_hash_table_unref (r->links);
   g_ptr_array_unref (r->children);
   g_strfreev (r->upstream_path);
@@ -834,6 +872,9 @@ diode_relay_init (DiodeRelay * r)
   r->failback_delay_ms = DIODE_RELAY_DEFAULT_FAILBACK_DELAY_MS;
   r->link_linger_ms = DIODE_RELAY_DEFAULT_LINK_LINGER_MS;
   r->max_announced = DIODE_RELAY_DEFAULT_MAX_ANNOUNCED;
+  r->store_seconds = DIODE_RELAY_DEFAULT_STORE_SECONDS;
+  r->store_bytes = DIODE_RELAY_DEFAULT_STORE_BYTES;
+  r->store_queue_bytes = DIODE_RELAY_DEFAULT_STORE_QUEUE_BYTES;
   r->links = g_hash_table_new (NULL, NULL);
   r->children = g_ptr_array_new ();
   r->active_ep = -1;
@@ -984,6 +1025,27 @@ diode_relay_class_init (DiodeRelayClass * klass)
       g_param_spec_uint ("max-announced", "Max announced",
           "Streams announced by child relays kept per link (and four times "
           "this in total)", 0, G_MAXUINT, DIODE_RELAY_DEFAULT_MAX_ANNOUNCED,
+          f));
+  g_object_class_install_property (oc, PROP_STORE_DIR,
+      g_param_spec_string ("store-dir", "Store directory",
+          "Directory recordings are kept in: streams whose publisher allows "
+          "it (record) are written there (NULL: nothing is recorded; set "
+          "before start)", NULL, f));
+  g_object_class_install_property (oc, PROP_STORE_SECONDS,
+      g_param_spec_uint64 ("store-seconds", "Store seconds",
+          "Recordings older than this are removed, oldest whole segments "
+          "first (s, 0 = no age limit; set before start)", 0, G_MAXUINT64,
+          DIODE_RELAY_DEFAULT_STORE_SECONDS, f));
+  g_object_class_install_property (oc, PROP_STORE_BYTES,
+      g_param_spec_uint64 ("store-bytes", "Store bytes",
+          "Most bytes the store keeps, oldest whole segments removed first "
+          "(0 = no size limit; set before start)", 0, G_MAXUINT64,
+          DIODE_RELAY_DEFAULT_STORE_BYTES, f));
+  g_object_class_install_property (oc, PROP_STORE_QUEUE_BYTES,
+      g_param_spec_uint64 ("store-queue-bytes", "Store queue bytes",
+          "Chunk bytes waiting for the store's writer past which a live "
+          "recording loses chunks and an upload is not read (set before "
+          "start)", 1, G_MAXUINT64, DIODE_RELAY_DEFAULT_STORE_QUEUE_BYTES,
           f));
   g_object_class_install_property (oc, PROP_CONFIG,
       g_param_spec_string ("config", "Config",

@@ -47,6 +47,10 @@ G_BEGIN_DECLS
 #define DIODE_RELAY_DEFAULT_FAILBACK_DELAY_MS      5000
 #define DIODE_RELAY_DEFAULT_LINK_LINGER_MS         10000
 #define DIODE_RELAY_DEFAULT_MAX_ANNOUNCED          4096
+/* Recordings (docs/security.md, "Recordings"): what --store keeps. */
+#define DIODE_RELAY_DEFAULT_STORE_SECONDS   604800  /* 7 days; 0 = no limit */
+#define DIODE_RELAY_DEFAULT_STORE_BYTES     G_GUINT64_CONSTANT (17179869184) /* 16 GiB */
+#define DIODE_RELAY_DEFAULT_STORE_QUEUE_BYTES (64 * 1024 * 1024)
 
 #define DIODE_TYPE_RELAY (diode_relay_get_type ())
 G_DECLARE_FINAL_TYPE (DiodeRelay, diode_relay, DIODE, RELAY, GObject)
@@ -59,7 +63,9 @@ G_DECLARE_FINAL_TYPE (DiodeRelay, diode_relay, DIODE, RELAY, GObject)
  * "keepalive-ms", "max-connections", "max-connections-per-address",
  * "max-pending-per-address", "max-streams", "max-reply-bytes";
  * links to other relays: "upstream", "fallbacks" (GStrv), "failback-delay",
- * "link-linger", "known-relays", "max-announced". */
+ * "link-linger", "known-relays", "max-announced";
+ * recordings: "store-dir" (NULL: none), "store-seconds", "store-bytes",
+ * "store-queue-bytes". */
 DiodeRelay  *diode_relay_new        (const gchar *listen, const gchar *identity);
 /* Loads the identity, binds, listens and starts the I/O thread. */
 gboolean     diode_relay_start      (DiodeRelay *relay, GError **error);

@@ -72,6 +72,9 @@ main (int argc, char **argv)
   gint failback_delay = DIODE_RELAY_DEFAULT_FAILBACK_DELAY_MS;
   gint link_linger = DIODE_RELAY_DEFAULT_LINK_LINGER_MS;
   gint max_announced = DIODE_RELAY_DEFAULT_MAX_ANNOUNCED;
+  gchar *store_dir = NULL;
+  gint64 store_seconds = DIODE_RELAY_DEFAULT_STORE_SECONDS;
+  gint64 store_bytes = DIODE_RELAY_DEFAULT_STORE_BYTES;
   struct rlimit nofile;
   gboolean verbose = FALSE, debug = FALSE, quiet = FALSE, version = FALSE;
   gboolean print_id = FALSE;
@@ -158,6 +161,17 @@ main (int argc, char **argv)
     {"max-announced", 0, 0, G_OPTION_ARG_INT, &max_announced,
         "Streams announced by child relays kept per link, and four times "
           "this in total (default 4096)", "N"},
+    {"store", 0, 0, G_OPTION_ARG_FILENAME, &store_dir,
+        "Record streams whose publisher allows it (diodesink record=true) "
+          "into this directory (created 0700; docs/security.md, "
+          "\"Recordings\"); unusable: logged, live streams go on",
+        "DIR"},
+    {"store-seconds", 0, 0, G_OPTION_ARG_INT64, &store_seconds,
+        "Remove recorded chunks older than this, oldest first, 0 = no age "
+          "limit (default 604800: 7 days)", "SECONDS"},
+    {"store-bytes", 0, 0, G_OPTION_ARG_INT64, &store_bytes,
+        "Most bytes the store keeps, oldest chunks removed first, 0 = no "
+          "size limit (default 17179869184: 16 GiB)", "BYTES"},
     {"stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_interval,
         "Log a stats line per stream and refresh --stats-file this often, "
           "0 = never (default 10)", "SECONDS"},
@@ -201,7 +215,8 @@ main (int argc, char **argv)
       || max_per_addr < 0 || max_pending < 0 || max_streams < 0
       || max_reply < 0 || max_streams_per_addr < 0
       || max_partial_per_addr < 0 || max_partial < 0 || failback_delay < 0
-      || link_linger < 0 || max_announced < 0) {
+      || link_linger < 0 || max_announced < 0 || store_seconds < 0
+      || store_bytes < 0) {
     fprintf (stderr, "diode-relay: sizes and times must not be negative\n");
     return 2;
   }
@@ -239,7 +254,9 @@ main (int argc, char **argv)
       "max-partial", (guint64) max_partial, "upstream", upstream,
       "fallbacks", fallbacks, "failback-delay", (guint) failback_delay,
       "link-linger", (guint) link_linger, "known-relays", known_relays,
-      "max-announced", (guint) max_announced, NULL);
+      "max-announced", (guint) max_announced, "store-dir", store_dir,
+      "store-seconds", (guint64) store_seconds, "store-bytes",
+      (guint64) store_bytes, NULL);
   /* Past the descriptor limit accept() fails (the relay then pauses it);
    * a cap below it refuses cleanly instead. Raise the soft limit as far as
    * the hard one allows (often 1024 of 500 000), and say so if that is
@@ -281,6 +298,7 @@ main (int argc, char **argv)
   g_free (config);
   g_free (upstream);
   g_free (known_relays);
+  g_free (store_dir);
   g_strfreev (fallbacks);
   return 0;
 }

@@ -342,6 +342,12 @@ diode_ring_find_seq (DiodeRing *r, guint64 seq, DiodeChunk **chunk,
   return FALSE;
 }
 
+DiodeChunk *
+diode_ring_get_newest (DiodeRing *r)
+{
+  return g_queue_peek_tail (&r->chunks);
+}
+
 gsize
 diode_ring_get_bytes (DiodeRing *r)
 {

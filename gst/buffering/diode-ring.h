@@ -112,6 +112,9 @@ void        diode_ring_reset       (DiodeRing *r);
  * without a keyframe), else NULL: nothing joinable yet, the viewer waits for
  * the next keyframe. Borrowed. */
 DiodeChunk *diode_ring_join_chunk  (DiodeRing *r);
+/* The newest chunk (the one frames go into), borrowed; NULL when empty.
+ * A recorder notices a chunk closed when this changes. */
+DiodeChunk *diode_ring_get_newest  (DiodeRing *r);
 /* Chunk and index holding MEDIA @seq, if still buffered. */
 gboolean    diode_ring_find_seq    (DiodeRing *r, guint64 seq,
                                     DiodeChunk **chunk, guint *index);

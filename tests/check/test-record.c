@@ -1,0 +1,696 @@
+/* gst-diode — the relay's recording side (issue 10, design section 3)
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * In-process relays with --store (store-dir) and raw clients speaking
+ * protocol version 3 by hand. What the relay wrote is checked by opening
+ * the same directory with the store API after the relay stopped: chunks
+ * of a RECORD stream are there (closed ring chunks, and the open one at
+ * EOS with the EOS flag), a stream without RECORD never is; PUBLISH_OK's
+ * store state; STORED progress and final; an upload paced by the store
+ * (nothing lost) while a live stream loses chunks from its recording with
+ * DISCONT on the next; a stored name's owner and seq across a restart;
+ * policy changes in the meta; an unusable store directory.
+ */
+#include <gst/check/gstcheck.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "rawclient.h"
+#include "diode-relay-private.h"
+#include "diode-store.h"
+
+#define CAPS_STR "video/x-h264, stream-format=(string)byte-stream, " \
+  "alignment=(string)au"
+
+static gchar *
+tmp_store (void)
+{
+  gchar *dir = g_build_filename (fixture_config_dir (), "storeXXXXXX", NULL);
+
+  fail_unless (g_mkdtemp (dir) != NULL);
+  return dir;
+}
+
+static DiodeRelay *
+relay_with (const gchar * first_prop, ...)
+{
+  gchar *key = g_build_filename (fixture_config_dir (), "relay.pem", NULL);
+  DiodeRelay *relay = diode_relay_new ("127.0.0.1:0", key);
+  GError *err = NULL;
+  va_list ap;
+
+  g_object_set (relay, "stats-interval-ms", 200, NULL);
+  va_start (ap, first_prop);
+  if (first_prop)
+    g_object_set_valist (G_OBJECT (relay), first_prop, ap);
+  va_end (ap);
+  if (!diode_relay_start (relay, &err))
+    g_error ("cannot start relay: %s", err->message);
+  g_free (key);
+  return relay;
+}
+
+static void
+relay_free (DiodeRelay * relay)
+{
+  diode_relay_stop (relay);
+  g_object_unref (relay);
+}
+
+/* HELLO offering 1..3 as @role; the client then parses version 3. */
+static void
+hello3 (RawClient * c, DiodeRole role)
+{
+  DiodeMsg m = { 0 };
+
+  raw_send_frame (c, diode_msg_encode_hello (1, DIODE_PROTOCOL_VERSION_STORE,
+          role, "record-test/0"));
+  raw_expect (c, DIODE_MSG_WELCOME, &m);
+  fail_unless_equals_int (m.version, DIODE_PROTOCOL_VERSION_STORE);
+  c->version = m.version;
+  diode_msg_clear (&m);
+}
+
+/* PUBLISH with @pubflags; PUBLISH_OK's next_seq, its store state in
+ * @state. */
+static guint64
+publish3 (RawClient * c, const gchar * name, guint32 pubflags, guint8 * state)
+{
+  DiodePublishArgs a = { 0 };
+  DiodeMsg m = { 0 };
+  guint64 next;
+
+  a.stream = name;
+  a.access = DIODE_ACCESS_PUBLIC;
+  a.pubflags = pubflags;
+  hello3 (c, DIODE_ROLE_PUBLISHER);
+  raw_send_frame (c, diode_msg_encode_publish_args (&a,
+          DIODE_PROTOCOL_VERSION_STORE, DIODE_ROLE_PUBLISHER));
+  raw_expect_next (c, DIODE_MSG_PUBLISH_OK, &m, "PUBLISH_OK");
+  next = m.seq;
+  if (state)
+    *state = m.store_state;
+  diode_msg_clear (&m);
+  return next;
+}
+
+static void
+send_media (RawClient * c, guint64 seq, gboolean keyframe, gsize size)
+{
+  guint8 *data = g_malloc (size);
+
+  memset (data, (guint8) seq, size);
+  raw_send_frame (c, diode_msg_encode_media (seq, seq * GST_MSECOND,
+          seq * GST_MSECOND, GST_MSECOND, seq, seq + 1,
+          keyframe ? DIODE_MEDIA_KEYFRAME : 0, data, size));
+  g_free (data);
+}
+
+/* CAPS, then @gops GOPs of @gop frames from @first. Returns the last seq. */
+static guint64
+send_gops (RawClient * c, guint64 first, guint gops, guint gop, gsize size)
+{
+  guint64 seq = first;
+  guint i;
+
+  raw_send_frame (c, diode_msg_encode_caps (CAPS_STR));
+  for (i = 0; i < gops * gop; i++, seq++)
+    send_media (c, seq, i % gop == 0, size);
+  return seq - 1;
+}
+
+/* Reads until STORED final (PINGs answered): its last seq; every STORED on
+ * the way counted in @n_progress (may be NULL). */
+static guint64
+wait_stored_final (RawClient * c, guint timeout_ms, guint * n_progress)
+{
+  gint64 end = deadline_in (timeout_ms);
+  DiodeMsg m = { 0 };
+  guint64 last = 0, prev = 0;
+
+  while (g_get_monotonic_time () < end) {
+    if (raw_next (c, &m, 500) != RAW_READ_MSG) {
+      diode_msg_clear (&m);
+      continue;
+    }
+    fail_unless_equals_int (m.type, DIODE_MSG_STORED);
+    fail_unless (m.stored_seq >= prev, "STORED went back: %" G_GUINT64_FORMAT
+        " after %" G_GUINT64_FORMAT, m.stored_seq, prev);
+    prev = m.stored_seq;
+    if (m.final) {
+      last = m.stored_seq;
+      diode_msg_clear (&m);
+      return last;
+    }
+    if (n_progress)
+      (*n_progress)++;
+    diode_msg_clear (&m);
+  }
+  fail ("no STORED final within %u ms", timeout_ms);
+  return 0;
+}
+
+/* The store at @dir, opened after the relay stopped. */
+static DiodeStore *
+store_open (const gchar * dir)
+{
+  DiodeStoreLimits limits = { 0, 0, 0 };
+  GError *err = NULL;
+  DiodeStore *st = diode_store_open (dir, &limits, &err);
+
+  fail_unless (st != NULL, "store %s: %s", dir, err ? err->message : "?");
+  return st;
+}
+
+/* Walks the stored chunks of @key from seq 1: how many, the seqs they
+ * cover (each MEDIA seq at most once, increasing), the flags seen. */
+typedef struct
+{
+  guint chunks;
+  guint64 first_seq, last_seq;
+  guint64 media;                /* MEDIA seqs covered */
+  guint discont;                /* chunks with DISCONT */
+  gboolean eos_last;            /* the last chunk has EOS */
+  guint eos;                    /* chunks with EOS (one per ended run) */
+  gboolean keyframes;           /* every chunk begins with a keyframe */
+} Walk;
+
+static void
+store_walk (DiodeStore * st, const gchar * key, Walk * w)
+{
+  guint64 seq = 1;
+
+  memset (w, 0, sizeof (*w));
+  w->keyframes = TRUE;
+  for (;;) {
+    GError *err = NULL;
+    DiodeStoredChunk *c = diode_store_read (st, key, seq, &err);
+
+    if (!c) {
+      fail_unless (g_error_matches (err, DIODE_STORE_ERROR,
+              DIODE_STORE_ERROR_NOT_FOUND), "read at %" G_GUINT64_FORMAT
+          ": %s", seq, err->message);
+      g_error_free (err);
+      break;
+    }
+    fail_unless (diode_stored_chunk_verify (c, NULL));
+    fail_unless (c->hdr.first_seq >= seq);
+    if (!w->chunks)
+      w->first_seq = c->hdr.first_seq;
+    w->last_seq = c->hdr.last_seq;
+    w->media += c->hdr.last_seq - c->hdr.first_seq + 1;
+    w->chunks++;
+    if (c->hdr.flags & DIODE_CHUNK_DISCONT)
+      w->discont++;
+    if (!(c->hdr.flags & DIODE_CHUNK_KEYFRAME))
+      w->keyframes = FALSE;
+    w->eos_last = (c->hdr.flags & DIODE_CHUNK_EOS) != 0;
+    if (w->eos_last)
+      w->eos++;
+    /* the prelude: the CAPS frame in force comes first */
+    fail_unless (c->hdr.n_prelude >= 1);
+    fail_unless (g_bytes_get_size (c->frames->pdata[0]) > 0);
+    seq = c->hdr.last_seq + 1;
+    diode_stored_chunk_unref (c);
+  }
+}
+
+/* A member of the relay's stats snapshot, after a fresh one came. */
+static JsonObject *
+stats_store (DiodeRelay * relay, JsonNode ** root)
+{
+  gchar *old = diode_relay_get_stats_json (relay), *json = NULL;
+  gint64 end = deadline_in (5000);
+  JsonParser *p = json_parser_new ();
+  JsonObject *o;
+
+  while (g_get_monotonic_time () < end) {
+    json = diode_relay_get_stats_json (relay);
+    if (json && g_strcmp0 (json, old))
+      break;
+    g_clear_pointer (&json, g_free);
+    g_usleep (50 * 1000);
+  }
+  fail_unless (json != NULL, "no stats snapshot");
+  fail_unless (json_parser_load_from_data (p, json, -1, NULL));
+  *root = json_node_ref (json_parser_get_root (p));
+  o = json_object_get_object_member (json_node_get_object (*root), "store");
+  g_object_unref (p);
+  g_free (json);
+  g_free (old);
+  return o;
+}
+
+/* A RECORD stream: PUBLISH_OK says RECORDING, every closed ring chunk and
+ * the open one at EOS (flagged EOS) reach the store, each starting with
+ * its keyframe and the CAPS prelude; STORED progress then STORED final
+ * with the last seq; the stored name keeps its owner and the meta says
+ * finished. */
+GST_START_TEST (test_record_chunks_reach_store)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  guint8 state = 0xff;
+  guint64 next, last, final;
+  DiodeStore *st;
+  DiodeStoreMeta meta = { 0 };
+  gchar *owner = raw_key_address ("pub.pem");
+  Walk w;
+
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, &state);
+  fail_unless_equals_int (state, DIODE_STORE_RECORDING);
+  fail_unless_equals_uint64 (next, 1);
+  last = send_gops (p, next, 5, 10, 512);
+  fail_unless (fixture_wait_last_seq (relay, "cam", last, 5000));
+  raw_send_frame (p, diode_msg_encode_eos (last));
+  final = wait_stored_final (p, 10000, NULL);
+  fail_unless_equals_uint64 (final, last);
+  raw_free (p, FALSE);
+  relay_free (relay);
+
+  st = store_open (dir);
+  store_walk (st, "cam", &w);
+  fail_unless_equals_int (w.chunks, 5);
+  fail_unless_equals_uint64 (w.first_seq, 1);
+  fail_unless_equals_uint64 (w.last_seq, last);
+  fail_unless_equals_uint64 (w.media, last);
+  fail_unless (w.eos_last, "the last chunk does not carry EOS");
+  fail_unless_equals_int (w.eos, 1);
+  fail_unless (w.keyframes);
+  fail_unless_equals_int (w.discont, 0);
+  fail_unless (diode_store_get_meta (st, "cam", &meta));
+  fail_unless_equals_string (meta.name, "cam");
+  fail_unless (!g_ascii_strcasecmp (meta.owner, owner));
+  fail_unless (meta.pubflags & DIODE_PUBLISH_RECORD);
+  fail_unless (meta.finished, "an ended recording is not finished");
+  diode_store_meta_clear (&meta);
+  diode_store_close (st);
+  g_free (owner);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* No RECORD, no store: the stream is never written, and PUBLISH_OK says
+ * NONE; RECORD on a relay without --store is NONE too. */
+GST_START_TEST (test_no_record_not_stored)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  DiodeRelay *plain = relay_with (NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  RawClient *q = raw_open (plain, 0, "pub.pem");
+  guint8 state = 0xff;
+  guint64 next, last;
+  DiodeStore *st;
+  DiodeSpan spans[4];
+  gchar **keys;
+
+  next = publish3 (p, "cam", 0, &state);
+  fail_unless_equals_int (state, DIODE_STORE_NONE);
+  last = send_gops (p, next, 4, 10, 512);
+  raw_send_frame (p, diode_msg_encode_eos (last));
+  fail_unless (fixture_wait_publisher (relay, "cam", FALSE, 5000));
+
+  publish3 (q, "cam", DIODE_PUBLISH_RECORD, &state);
+  fail_unless_equals_int (state, DIODE_STORE_NONE);
+
+  raw_free (p, FALSE);
+  raw_free (q, FALSE);
+  relay_free (relay);
+  relay_free (plain);
+
+  st = store_open (dir);
+  keys = diode_store_list (st);
+  fail_unless_equals_int (g_strv_length (keys), 0);
+  fail_unless_equals_int (diode_store_get_spans (st, "cam", spans, 4), 0);
+  g_strfreev (keys);
+  diode_store_close (st);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* An unusable store directory (below a regular file: even root cannot
+ * create it): the relay starts and says why, a RECORD publisher hears
+ * UNAVAILABLE and its viewers get every frame live as always. */
+GST_START_TEST (test_store_unusable_live_goes_on)
+{
+  gchar *file = g_build_filename (fixture_config_dir (), "not-a-dir", NULL);
+  gchar *dir = g_build_filename (file, "store", NULL);
+  DiodeRelay *relay;
+  RawClient *p, *v;
+  DiodeMsg m = { 0 };
+  guint8 state = 0xff;
+  guint64 next, last, seq = 0;
+  JsonNode *root;
+  JsonObject *so;
+
+  fail_unless (g_file_set_contents (file, "x", 1, NULL));
+  relay = relay_with ("store-dir", dir, NULL);
+  p = raw_open (relay, 0, "pub.pem");
+  v = raw_open (relay, 0, "viewer.pem");
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, &state);
+  fail_unless_equals_int (state, DIODE_STORE_UNAVAILABLE);
+
+  hello3 (v, DIODE_ROLE_VIEWER);
+  raw_send_frame (v, diode_msg_encode_subscribe ("cam", 0, 5000));
+  fail_unless (fixture_wait_waiting (relay, "cam", 1, 2000));
+  last = send_gops (p, next, 3, 10, 256);
+  raw_expect_next (v, DIODE_MSG_SUBSCRIBE_OK, &m, "SUBSCRIBE_OK");
+  diode_msg_clear (&m);
+  while (seq < last) {
+    fail_unless (raw_next (v, &m, RAW_IO_MS) == RAW_READ_MSG,
+        "live frames stopped after seq %" G_GUINT64_FORMAT, seq);
+    if (m.type == DIODE_MSG_MEDIA) {
+      fail_unless_equals_uint64 (m.seq, seq ? seq + 1 : next);
+      seq = m.seq;
+    } else {
+      fail_unless_equals_int (m.type, DIODE_MSG_CAPS);
+    }
+    diode_msg_clear (&m);
+  }
+
+  so = stats_store (relay, &root);
+  fail_unless (so != NULL, "no store in the stats");
+  fail_unless (!json_object_get_boolean_member (so, "healthy"));
+  fail_unless_equals_string (json_object_get_string_member (so, "dir"), dir);
+  fail_unless (json_object_get_string_member (so, "error") != NULL);
+  json_node_unref (root);
+
+  raw_free (v, FALSE);
+  raw_free (p, FALSE);
+  relay_free (relay);
+  g_unlink (file);
+  g_free (dir);
+  g_free (file);
+}
+
+GST_END_TEST;
+
+/* An upload (RECORD | UPLOAD) through a store whose write queue holds one
+ * chunk: the relay stops reading the uploader while the queue is full
+ * rather than dropping, so every chunk is stored, none DISCONT, and the
+ * stats count the pauses; STORED came on the way and final at the end. */
+GST_START_TEST (test_upload_paced_by_store)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, "store-queue-bytes",
+      (guint64) 1, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  guint8 state = 0xff;
+  guint64 next, last, final;
+  guint progress = 0;
+  DiodeStore *st;
+  JsonNode *root;
+  JsonObject *so;
+  Walk w;
+
+  next = publish3 (p, "movie", DIODE_PUBLISH_RECORD | DIODE_PUBLISH_UPLOAD,
+      &state);
+  fail_unless_equals_int (state, DIODE_STORE_RECORDING);
+  /* 400 one-frame chunks: many reach the relay in one read, faster than
+   * a writer thread takes them one by one */
+  last = send_gops (p, next, 400, 1, 2048);
+  raw_send_frame (p, diode_msg_encode_eos (last));
+  final = wait_stored_final (p, 30000, &progress);
+  fail_unless_equals_uint64 (final, last);
+
+  so = stats_store (relay, &root);
+  fail_unless (json_object_get_boolean_member (so, "healthy"));
+  fail_unless (json_object_get_int_member (so, "pauses") > 0,
+      "the uploader was never paused");
+  fail_unless_equals_int (json_object_get_int_member (so, "dropped"), 0);
+  json_node_unref (root);
+  raw_free (p, FALSE);
+  relay_free (relay);
+
+  st = store_open (dir);
+  store_walk (st, "movie", &w);
+  fail_unless_equals_int (w.chunks, 400);
+  fail_unless_equals_uint64 (w.media, last);
+  fail_unless_equals_int (w.discont, 0);
+  fail_unless (w.eos_last);
+  diode_store_close (st);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* A live RECORD stream through the same one-chunk queue: the publisher is
+ * never held back (all of it reaches a live viewer), chunks the queue
+ * could not take are missing from the recording and the next stored
+ * chunk after each gap says DISCONT. */
+GST_START_TEST (test_live_record_drops_with_discont)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, "store-queue-bytes",
+      (guint64) 1, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  guint8 state = 0xff;
+  guint64 next, last, dropped, seq;
+  DiodeStore *st;
+  JsonNode *root;
+  JsonObject *so;
+  guint gaps = 0;
+
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, &state);
+  fail_unless_equals_int (state, DIODE_STORE_RECORDING);
+  /* bursts of 20 one-frame chunks: in each, the writer takes the first
+   * and the queue is full for most of the others; between bursts it
+   * empties, so chunks after gaps are stored */
+  raw_send_frame (p, diode_msg_encode_caps (CAPS_STR));
+  for (seq = next; seq < next + 400; seq++) {
+    send_media (p, seq, TRUE, 2048);
+    if ((seq - next) % 20 == 19)
+      g_usleep (30 * 1000);
+  }
+  last = seq - 1;
+  raw_send_frame (p, diode_msg_encode_eos (last));
+  wait_stored_final (p, 30000, NULL);
+
+  so = stats_store (relay, &root);
+  dropped = json_object_get_int_member (so, "dropped");
+  fail_unless_equals_int (json_object_get_int_member (so, "pauses"), 0);
+  json_node_unref (root);
+  fail_unless (dropped > 0, "no chunk was dropped: the queue never filled");
+  raw_free (p, FALSE);
+  relay_free (relay);
+
+  /* each gap is followed by a DISCONT chunk, and only gaps are */
+  st = store_open (dir);
+  seq = 1;
+  for (;;) {
+    GError *err = NULL;
+    DiodeStoredChunk *c = diode_store_read (st, "cam", seq, &err);
+
+    if (!c) {
+      fail_unless (g_error_matches (err, DIODE_STORE_ERROR,
+              DIODE_STORE_ERROR_NOT_FOUND), "read at %" G_GUINT64_FORMAT
+          ": %s", seq, err->message);
+      g_error_free (err);
+      break;
+    }
+    if (c->hdr.first_seq != seq) {
+      gaps++;
+      fail_unless (c->hdr.flags & DIODE_CHUNK_DISCONT,
+          "chunk %" G_GUINT64_FORMAT " after a gap without DISCONT",
+          c->hdr.first_seq);
+    } else {
+      fail_unless (!(c->hdr.flags & DIODE_CHUNK_DISCONT),
+          "chunk %" G_GUINT64_FORMAT " DISCONT without a gap", seq);
+    }
+    seq = c->hdr.last_seq + 1;
+    diode_stored_chunk_unref (c);
+  }
+  fail_unless (gaps > 0);
+  diode_store_close (st);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* A relay restarted on the same directory: the stored name keeps its
+ * owner (another identity's PUBLISH is refused, 102), the finished
+ * recording is known (relay_record_lookup, for replay), and its owner's
+ * new run goes on after the stored last seq. */
+GST_START_TEST (test_owner_and_seq_across_restart)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem"), *other;
+  DiodePublishArgs a = { 0 };
+  DiodeStoreMeta meta = { 0 };
+  gchar *owner = raw_key_address ("pub.pem");
+  guint8 state = 0xff;
+  guint64 next, last;
+  Walk w;
+  DiodeStore *st;
+
+  next = publish3 (p, "Cam", DIODE_PUBLISH_RECORD, NULL);
+  last = send_gops (p, next, 3, 10, 256);
+  raw_send_frame (p, diode_msg_encode_eos (last));
+  wait_stored_final (p, 10000, NULL);
+  raw_free (p, FALSE);
+  relay_free (relay);
+
+  relay = relay_with ("store-dir", dir, NULL);
+  fail_unless (relay_record_lookup (relay, "cam", &meta));
+  fail_unless_equals_string (meta.name, "Cam");
+  fail_unless (!g_ascii_strcasecmp (meta.owner, owner));
+  fail_unless (meta.finished);
+  diode_store_meta_clear (&meta);
+  fail_unless (!relay_record_lookup (relay, "dog", NULL));
+
+  other = raw_open (relay, 0, "other.pem");
+  hello3 (other, DIODE_ROLE_PUBLISHER);
+  a.stream = "cam";
+  a.pubflags = DIODE_PUBLISH_RECORD;
+  raw_send_frame (other, diode_msg_encode_publish_args (&a,
+          DIODE_PROTOCOL_VERSION_STORE, DIODE_ROLE_PUBLISHER));
+  raw_expect_error_says (other, DIODE_ERR_NOT_AUTHORIZED, "other publisher",
+      "recording", NULL);
+  /* without RECORD it is still someone else's name */
+  a.pubflags = 0;
+  raw_send_frame (other, diode_msg_encode_publish_args (&a,
+          DIODE_PROTOCOL_VERSION_STORE, DIODE_ROLE_PUBLISHER));
+  raw_expect_error_says (other, DIODE_ERR_NOT_AUTHORIZED, "other, no RECORD",
+      "recording", NULL);
+  raw_free (other, FALSE);
+
+  p = raw_open (relay, 0, "pub.pem");
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, &state);
+  fail_unless_equals_int (state, DIODE_STORE_RECORDING);
+  fail_unless_equals_uint64 (next, last + 1);
+  last = send_gops (p, next, 2, 10, 256);
+  raw_send_frame (p, diode_msg_encode_eos (last));
+  wait_stored_final (p, 10000, NULL);
+  raw_free (p, FALSE);
+  relay_free (relay);
+
+  st = store_open (dir);
+  store_walk (st, "cam", &w);
+  fail_unless_equals_int (w.chunks, 5);
+  fail_unless_equals_uint64 (w.media, last);
+  fail_unless_equals_uint64 (w.last_seq, last);
+  /* each run ended with EOS; the second starts after a gap in time */
+  fail_unless_equals_int (w.eos, 2);
+  fail_unless (w.eos_last);
+  fail_unless_equals_int (w.discont, 1);
+  diode_store_close (st);
+  g_free (owner);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* POLICY during a recording reaches the stored meta: the recording is
+ * watched under the policy in force. */
+GST_START_TEST (test_policy_reaches_meta)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  const gchar *allow[] = { NULL, NULL };
+  gchar *friend = raw_key_address ("friend.pem");
+  DiodeStoreMeta meta = { 0 };
+  DiodeStore *st;
+  guint64 next, last;
+
+  allow[0] = friend;
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, NULL);
+  last = send_gops (p, next, 2, 10, 256);
+  raw_send_frame (p, diode_msg_encode_policy (DIODE_ACCESS_PRIVATE, NULL,
+          allow));
+  send_media (p, last + 1, TRUE, 256);
+  raw_send_frame (p, diode_msg_encode_eos (last + 1));
+  wait_stored_final (p, 10000, NULL);
+  raw_free (p, FALSE);
+  relay_free (relay);
+
+  st = store_open (dir);
+  fail_unless (diode_store_get_meta (st, "cam", &meta));
+  fail_unless_equals_int (meta.access, DIODE_ACCESS_PRIVATE);
+  fail_unless (meta.allow && meta.allow[0] && !meta.allow[1]);
+  fail_unless (!g_ascii_strcasecmp (meta.allow[0], friend));
+  diode_store_meta_clear (&meta);
+  diode_store_close (st);
+  g_free (friend);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* The stats: the "store" object and each stream's recording members. */
+GST_START_TEST (test_record_stats)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  JsonNode *root;
+  JsonObject *so, *s;
+  JsonArray *streams;
+  guint64 next, last;
+  gint64 end = deadline_in (10000);
+
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, NULL);
+  last = send_gops (p, next, 3, 10, 1024);
+  /* a keyframe closes the third chunk; STORED says when it is durable */
+  send_media (p, last + 1, TRUE, 1024);
+  for (;;) {
+    DiodeMsg m = { 0 };
+
+    fail_unless (g_get_monotonic_time () < end, "no STORED up to %"
+        G_GUINT64_FORMAT, last);
+    raw_expect_next (p, DIODE_MSG_STORED, &m, "STORED progress");
+    if (m.stored_seq == last) {
+      fail_unless (!m.final);
+      fail_unless (m.stored_bytes > 3 * 10 * 1024);
+      diode_msg_clear (&m);
+      break;
+    }
+    diode_msg_clear (&m);
+  }
+  so = stats_store (relay, &root);
+  fail_unless (json_object_get_boolean_member (so, "healthy"));
+  fail_unless_equals_string (json_object_get_string_member (so, "dir"), dir);
+  fail_unless (json_object_get_int_member (so, "bytes") > 0);
+  fail_unless (json_object_has_member (so, "queued"));
+  streams = json_object_get_array_member (json_node_get_object (root),
+      "streams");
+  s = json_array_get_object_element (streams, 0);
+  fail_unless (json_object_get_boolean_member (s, "recording"));
+  fail_unless_equals_uint64 (json_object_get_int_member (s, "stored_seq"),
+      last);
+  fail_unless (json_object_get_int_member (s, "stored_bytes") > 0);
+  json_node_unref (root);
+  raw_free (p, FALSE);
+  relay_free (relay);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+static Suite *
+record_suite (void)
+{
+  Suite *s = suite_create ("record");
+  TCase *tc = tcase_create ("general");
+
+  tcase_set_timeout (tc, 90);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_record_chunks_reach_store);
+  tcase_add_test (tc, test_no_record_not_stored);
+  tcase_add_test (tc, test_store_unusable_live_goes_on);
+  tcase_add_test (tc, test_upload_paced_by_store);
+  tcase_add_test (tc, test_live_record_drops_with_discont);
+  tcase_add_test (tc, test_owner_and_seq_across_restart);
+  tcase_add_test (tc, test_policy_reaches_meta);
+  tcase_add_test (tc, test_record_stats);
+  return s;
+}
+
+GST_CHECK_MAIN (record);
