@@ -206,6 +206,22 @@ conn_flush (Conn * c)
           c->link_ok_queued = NULL;     /* being sent: no longer replaced */
         c->out = next;
         c->out_ctrl = g_bytes_get_size (next) + CTRL_FRAME_OVERHEAD;
+      } else if (c->replay && c->phase == CONN_OPEN) {
+        /* a replay viewer: stored chunks until it reaches the ring */
+        GBytes *f = replay_next_frame (c);
+
+        if (!f) {
+          if (!c->replay && c->viewing && c->stream)
+            continue;           /* moved onto the ring: go on from there */
+          break;
+        }
+        c->out = f;
+      } else if (c->fetch && c->phase == CONN_OPEN) {
+        GBytes *f = fetch_next_frame (c);
+
+        if (!f)
+          break;
+        c->out = f;
       } else if (c->viewing && c->stream && c->phase == CONN_OPEN) {
         DiodeRing *ring = c->stream->ring;
         gboolean skipped = FALSE;
@@ -451,6 +467,9 @@ conn_close (Conn * c, const gchar * why)
   }
 
   conn_release_publisher (c);
+  /* what it held of the store is free for other readers now */
+  replay_conn_gone (c);
+  fetch_conn_gone (c);
   if (c->tls && c->phase != CONN_HANDSHAKE && c->phase != CONN_LINGER)
     diode_tls_bye (c->tls);
   epoll_ctl (r->epfd, EPOLL_CTL_DEL, c->fd, NULL);

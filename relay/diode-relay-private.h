@@ -76,6 +76,13 @@ G_BEGIN_DECLS
 /* A child whose PULL did not give a working push is not asked for that
  * stream again for this long (unless it announces it anew). */
 #define PUSH_SHUN_MS 30000
+/* Replay (issue 10, diode-relay-replay.c): threads reading the store,
+ * how often a cursor that found nothing more stored looks again, and the
+ * default relay-wide bound on stored chunks held in memory for replay
+ * viewers and FETCH answers (diode_stored_chunk_cost). */
+#define REPLAY_THREADS     2
+#define REPLAY_RETRY_MS    500
+#define REPLAY_MAX_BYTES_DEFAULT (64 * 1024 * 1024)
 /* accept() failed for lack of descriptors or memory: stop watching the
  * listener this long (relay_tick re-arms it). */
 #define ACCEPT_PAUSE_MS 500
@@ -85,6 +92,8 @@ typedef struct _Conn Conn;
 typedef struct _Link Link;
 /* What the relay knows of one stored stream (diode-relay-record.c). */
 typedef struct _RelayRec RelayRec;
+typedef struct _Replay Replay;
+typedef struct _Fetch Fetch;
 
 /* Connections from one source address (r->per_addr). */
 typedef struct {
@@ -152,6 +161,9 @@ struct _Conn {
   guint64     partial;          /* counted in addr->partial and r->partial */
   gsize       linger_discarded; /* bytes thrown away while lingering */
   DiodeCursor cursor;
+  Replay     *replay;           /* a viewer fed from the store (until it
+                                   reaches the ring), or NULL */
+  Fetch      *fetch;            /* a FETCH being answered, or NULL */
 
   guint64     bytes_out, frames_out, bytes_in;
   guint64     skips;            /* slow-viewer jumps to the latest keyframe */
@@ -401,6 +413,16 @@ struct _DiodeRelay {
   guint64     store_chunks;     /* chunks handed to the store */
   guint64     store_dropped;    /* chunks live recordings lost (queue full) */
   guint64     store_pauses;     /* times an upload was paused */
+  /* replay (diode-relay-replay.c) */
+  GThreadPool *replay_pool;     /* store reads, created on first use */
+  GHashTable *replays;          /* id -> Replay* */
+  GHashTable *fetches;          /* id -> Fetch* */
+  guint       next_replay_id;
+  GQueue      replay_waiting;   /* Replay ids waiting for replay bytes */
+  guint64     replay_bytes;     /* stored chunks held for replay/FETCH */
+  guint64     replay_max_bytes; /* bound on replay_bytes */
+  gint64      replay_tick_at;
+  guint64     replay_damaged;   /* damaged chunks skipped */
 };
 
 /* diode-relay-conn.c */
@@ -569,6 +591,56 @@ void     relay_record_conn_gone (Conn * c);
 /* stats (docs/stats.md): the "store" member; a stream's recording members */
 void     relay_record_stats (JsonBuilder * b, DiodeRelay * r);
 void     relay_record_stats_stream (JsonBuilder * b, Stream * s);
+/* diode-relay-replay.c */
+/* A chunk for a reader, on the I/O thread: @chunk (transfer full,
+ * verified) or NULL and @error (DIODE_STORE_ERROR: NOT_FOUND nothing held
+ * at or after the seq, DAMAGED every copy was damaged, FAILED). */
+typedef void (*RelayChunkFunc) (DiodeRelay * relay, DiodeStoredChunk * chunk,
+    const GError * error, gpointer user_data);
+/* The stored chunk holding MEDIA @seq, or the first one after it: the
+ * local store (on the pool), then (peers helper) peers and the upstream.
+ * @cb always runs, later, on the I/O thread. */
+void     relay_chunk_get   (DiodeRelay * relay, const gchar * key,
+                            const gchar * name, guint64 seq,
+                            RelayChunkFunc cb, gpointer user_data);
+/* The same from this relay's store only (FETCH with DIODE_RANGE_LOCAL). */
+void     relay_chunk_get_local (DiodeRelay * relay, const gchar * key,
+                                guint64 seq, RelayChunkFunc cb,
+                                gpointer user_data);
+/* The chunk at @seq is damaged everywhere: the first good one after it
+ * in the local store, with DIODE_CHUNK_DISCONT set. */
+void     relay_chunk_skip_damaged (DiodeRelay * relay, const gchar * key,
+                                   guint64 seq, RelayChunkFunc cb,
+                                   gpointer user_data);
+/* The stored meta of @name (FALSE: not stored, @meta zeroed; clear it
+ * either way with diode_store_meta_clear). */
+gboolean relay_store_meta  (DiodeRelay * r, const gchar * name,
+                            DiodeStoreMeta * meta);
+guint8   relay_stream_state (DiodeRelay * r, Stream * s,
+                             const DiodeStoreMeta * meta);
+/* Access for SUBSCRIBE-with-start, RANGE, FETCH: as SUBSCRIBE, with the
+ * live stream's policy, else the stored meta's. */
+gboolean relay_replay_allowed (Conn * c, Stream * s,
+                               const DiodeStoreMeta * meta, gchar ** why);
+/* Spans held (store + ring), merged, oldest first: count (<= 256). */
+guint    relay_spans       (DiodeRelay * r, Stream * s, const gchar * key,
+                            DiodeSpan * out);
+/* SUBSCRIBE: TRUE when it is served by a replay cursor (or refused);
+ * FALSE: the live path goes on (c->start_seq may have been set to the
+ * ring chunk a start landed on). */
+gboolean replay_subscribe  (Conn * c, DiodeMsg * m, Stream * s);
+void     handle_range      (Conn * c, DiodeMsg * m);
+void     handle_fetch      (Conn * c, DiodeMsg * m);
+/* conn_flush: the next frame to write (a new ref), NULL when none yet. */
+GBytes  *replay_next_frame (Conn * c);
+GBytes  *fetch_next_frame  (Conn * c);
+void     replay_conn_gone  (Conn * c);
+void     fetch_conn_gone   (Conn * c);
+void     relay_replay_tick (DiodeRelay * r, gint64 now);
+void     relay_replay_init (DiodeRelay * r);
+void     relay_replay_stop (DiodeRelay * r);
+/* The SUBSCRIBE's live path (a start that found nothing stored). */
+void     relay_subscribe_live (Conn * c, Stream * s);
 
 /* diode-relay-timers.c */
 gboolean relay_tick        (gpointer user_data);

@@ -240,18 +240,33 @@ stream_attach_conn (Conn * c, Stream * s)
         c->address, first);
     conn_flush (c);
     return;
-  } else if (conn_is_link (c)) {
+  } else {
     gchar **path = stream_path_out (r, s);
     gchar **allow = stream_allow_list (s);
+    DiodeSubscribeOkArgs a = { 0 };
+    DiodeStoreMeta meta;
+    gboolean stored = relay_store_meta (r, s->name, &meta);
+    DiodeChunk *at = c->cursor.chunk;
 
-    conn_queue (c, diode_msg_encode_subscribe_ok_relay (s->name, first,
-            s->owner, s->access, s->fleet, (const gchar * const *) allow,
-            (const gchar * const *) path));
+    /* the v1/v2 layouts for older peers; v3 adds state and start time
+     * (the publisher time of the chunk it starts at, when it starts at
+     * one) */
+    a.stream = s->name;
+    a.first_seq = first;
+    a.publisher = s->owner;
+    a.access = s->access;
+    a.fleet = s->fleet;
+    a.allow = (const gchar * const *) allow;
+    a.path = (const gchar * const *) path;
+    a.stream_state = relay_stream_state (r, s, stored ? &meta : NULL);
+    a.start_time = (at && at->first_seq == first) ?
+        at->start_time : DIODE_TIME_NONE;
+    conn_queue (c, diode_msg_encode_subscribe_ok_args (&a,
+            diode_session_get_version (c->session),
+            diode_session_get_role (c->session)));
+    diode_store_meta_clear (&meta);
     g_free (allow);
     g_strfreev (path);
-  } else {
-    conn_queue (c, diode_msg_encode_subscribe_ok_from (s->name, first,
-            s->owner));
   }
   if (!diode_session_sent (c->session, DIODE_MSG_SUBSCRIBE_OK, 0, &err)) {
     g_warning ("session refused SUBSCRIBE_OK: %s", err->message);
@@ -413,6 +428,24 @@ stream_attach_waiting (DiodeRelay * r, Stream * s)
       stream_attach_conn (w, s);
   }
   g_ptr_array_unref (held);
+}
+
+/* A start in time that found nothing stored (retention took it since the
+ * SUBSCRIBE): the live stream if there is one to join, else NOT_STORED. */
+void
+relay_subscribe_live (Conn * c, Stream * s)
+{
+  gchar *text;
+
+  if (s && stream_joinable (s)) {
+    c->start_seq = 0;
+    stream_attach_conn (c, s);
+    return;
+  }
+  text = g_strdup_printf ("nothing of '%s' is stored on this relay any more",
+      s ? s->name : "this stream");
+  conn_send_error (c, DIODE_ERR_NOT_STORED, text);
+  g_free (text);
 }
 
 /* A well-formed name the relay refuses (diode-name.h): ERROR 103. */
@@ -643,6 +676,11 @@ handle_subscribe (Conn * c, DiodeMsg * m)
       return;
     }
   }
+  /* Version 3: a start in time (or a finished recording) is served from
+   * the store by a replay cursor (diode-relay-replay.c); without a store
+   * the start is found in the ring and taken as start_seq below. */
+  if (replay_subscribe (c, m, s))
+    return;
   /* Resume where the viewer left off if that is still held, or after the
    * last seq of a live stream when it has that already, else start at the
    * latest keyframe; with no keyframe yet, wait for one (section 8). The
@@ -798,6 +836,14 @@ handle_message (Conn * c, DiodeMsg * m)
         return;
       }
       handle_policy (c, m);
+      break;
+    case DIODE_MSG_RANGE:
+      if (name_acceptable (c, m->stream, conn_what (c)))
+        handle_range (c, m);
+      break;
+    case DIODE_MSG_FETCH:
+      if (name_acceptable (c, m->stream, conn_what (c)))
+        handle_fetch (c, m);
       break;
     case DIODE_MSG_LINK:
       directory_handle_link (c);

@@ -86,8 +86,12 @@ relay_tick (gpointer user_data)
       g_free (text);
     } else if (c->waiting && now > c->wait_until) {
       g_ptr_array_add (expired, c);
-    } else if (c->viewing && c->stream && c->phase == CONN_OPEN) {
-      guint64 backlog = diode_cursor_backlog (&c->cursor, c->stream->ring);
+    } else if (((c->viewing && c->stream) || c->replay || c->fetch)
+        && c->phase == CONN_OPEN) {
+      /* a replay viewer or a FETCH has no ring backlog, only the write
+       * timeout */
+      guint64 backlog = c->stream ? diode_cursor_backlog (&c->cursor,
+          c->stream->ring) : 0;
       gchar *text = NULL;
 
       if (backlog > r->hard_limit)
@@ -182,6 +186,7 @@ relay_tick (gpointer user_data)
   relay_record_tick (r, now);
   relay_reap (r);
   directory_tick (r, now);
+  relay_replay_tick (r, now);
   relay_links_kick (r, now);
   relay_accept_resume (r, now);
   relay_log_flush (r, now);

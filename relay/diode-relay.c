@@ -277,6 +277,8 @@ diode_relay_stop (DiodeRelay * r)
   g_thread_join (r->thread);
   r->thread = NULL;
   r->running = FALSE;
+  /* store reads under way end before the store and the context go */
+  relay_replay_stop (r);
   relay_links_stop (r);
   g_clear_pointer (&r->failover, diode_failover_free);
   g_clear_pointer (&r->ep_failovers, g_free);
@@ -828,6 +830,8 @@ diode_relay_finalize (GObject * object)
   g_free (r->store_dir);
   g_free (r->store_error);
   g_hash_table_unref (r->links);
+  g_hash_table_unref (r->replays);
+  g_hash_table_unref (r->fetches);
   g_ptr_array_unref (r->children);
   g_strfreev (r->upstream_path);
   diode_relay_config_unref (r->config);
@@ -887,6 +891,7 @@ diode_relay_init (DiodeRelay * r)
   /* Keyed by the normalized name (diode-name.h): "Cam" and "ｃａｍ" are the
    * stream "cam", with one owner. */
   r->streams = g_hash_table_new (diode_name_hash, diode_name_equal);
+  relay_replay_init (r);
   r->dead = g_ptr_array_new ();
   r->rbuf = g_malloc (READ_CHUNK);
   g_mutex_init (&r->lock);

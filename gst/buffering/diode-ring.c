@@ -175,6 +175,7 @@ start_chunk (DiodeRing *r, gboolean keyframe, gboolean continuation)
   c->frames = g_ptr_array_new_with_free_func (frames_unref);
   c->seqs = g_array_new (FALSE, FALSE, sizeof (guint64));
   c->start_pos = r->pos;
+  c->wall_us = (guint64) g_get_real_time ();
   if (prev) {
     prev->closed = TRUE;
     prev->next = c;
@@ -346,6 +347,102 @@ DiodeChunk *
 diode_ring_get_newest (DiodeRing *r)
 {
   return g_queue_peek_tail (&r->chunks);
+}
+
+/* A chunk a replay may start at: a keyframe chunk with MEDIA in it. */
+static gboolean
+chunk_startable (DiodeChunk *c)
+{
+  return c->keyframe && c->first_seq != 0;
+}
+
+DiodeChunk *
+diode_ring_earliest_chunk (DiodeRing *r)
+{
+  GList *l;
+
+  for (l = r->chunks.head; l; l = l->next)
+    if (chunk_startable (l->data))
+      return l->data;
+  return NULL;
+}
+
+typedef guint64 (*ChunkKey) (DiodeChunk *c);
+
+static guint64
+key_time (DiodeChunk *c)
+{
+  return c->start_time;
+}
+
+static guint64
+key_wall (DiodeChunk *c)
+{
+  return c->wall_us;
+}
+
+/* The snap rules of diode_ring_find_time() over any key that grows along
+ * the ring (a publisher's time may jump back at a new segment: the walk
+ * takes the last candidate at or before, the first at or after, in ring
+ * order, which is what a viewer scrubbing the ring expects). */
+static DiodeChunk *
+find_by_key (DiodeRing *r, ChunkKey key, guint64 target, guint snap)
+{
+  DiodeChunk *before = NULL, *after = NULL, *oldest = NULL;
+  GList *l;
+
+  for (l = r->chunks.head; l; l = l->next) {
+    DiodeChunk *c = l->data;
+    guint64 k;
+
+    if (!chunk_startable (c) || key (c) == G_MAXUINT64)
+      continue;
+    k = key (c);
+    if (!oldest)
+      oldest = c;
+    if (k <= target)
+      before = c;
+    if (k >= target) {
+      after = c;
+      break;
+    }
+  }
+  switch (snap) {
+    case DIODE_RING_SNAP_AFTER:
+      return after;
+    case DIODE_RING_SNAP_NEAREST:
+      if (!before)
+        return after ? after : oldest;
+      if (!after)
+        return before;
+      return (target - key (before) <= key (after) - target) ? before : after;
+    default:
+      return before ? before : oldest;
+  }
+}
+
+DiodeChunk *
+diode_ring_find_time (DiodeRing *r, guint64 time, guint snap)
+{
+  return find_by_key (r, key_time, time, snap);
+}
+
+DiodeChunk *
+diode_ring_find_wall (DiodeRing *r, guint64 wall_us, guint snap)
+{
+  return find_by_key (r, key_wall, wall_us, snap);
+}
+
+DiodeChunk *
+diode_ring_newest_chunk (DiodeRing *r)
+{
+  return g_queue_peek_tail (&r->chunks);
+}
+
+DiodeChunk *
+diode_ring_oldest_chunk (DiodeRing *r)
+{
+  return g_queue_peek_head (&r->chunks);
 }
 
 gsize

@@ -72,6 +72,9 @@ struct _DiodeChunk {
   gsize       bytes;         /* sum of frame sizes */
   gsize       cost;          /* what the ring counts for it: bytes + overheads */
   guint64     start_pos;     /* ring byte position of the first frame */
+  guint64     wall_us;       /* wall clock (g_get_real_time, µs since the
+                                epoch) when the chunk was started: the
+                                relay's receive time of its first frame */
   DiodeChunk *next;          /* following chunk (borrowed: valid while this
                                 chunk is not evicted; cursors check first) */
 };
@@ -115,6 +118,29 @@ DiodeChunk *diode_ring_join_chunk  (DiodeRing *r);
 /* The newest chunk (the one frames go into), borrowed; NULL when empty.
  * A recorder notices a chunk closed when this changes. */
 DiodeChunk *diode_ring_get_newest  (DiodeRing *r);
+/* Replay starts without a store (issue 10): the keyframe chunk a target
+ * lands on, among the chunks still buffered. Candidates are keyframe
+ * chunks holding MEDIA. @snap as DiodeSnap (gst/protocol/diode-msg.h):
+ * DIODE_RING_SNAP_BEFORE the last candidate at or before the target (the
+ * oldest one when the target is older than all), _AFTER the first at or
+ * after it (NULL when the target is newer than all: the caller goes live),
+ * _NEAREST the closer of the two (the earlier one on a tie). Borrowed. */
+#define DIODE_RING_SNAP_BEFORE  0
+#define DIODE_RING_SNAP_AFTER   1
+#define DIODE_RING_SNAP_NEAREST 2
+/* The oldest keyframe chunk holding MEDIA (start mode EARLIEST), or NULL. */
+DiodeChunk *diode_ring_earliest_chunk (DiodeRing *r);
+/* By the publisher's time (DTS else PTS) of the chunk's first frame;
+ * chunks without a time are not candidates. */
+DiodeChunk *diode_ring_find_time   (DiodeRing *r, guint64 time, guint snap);
+/* By the chunk's wall_us (start modes WALLCLOCK, and BACK from the wall
+ * clock now). */
+DiodeChunk *diode_ring_find_wall   (DiodeRing *r, guint64 wall_us, guint snap);
+/* The newest chunk (the open one), or NULL. Borrowed. */
+DiodeChunk *diode_ring_newest_chunk (DiodeRing *r);
+/* The oldest chunk, or NULL. Borrowed. */
+DiodeChunk *diode_ring_oldest_chunk (DiodeRing *r);
+
 /* Chunk and index holding MEDIA @seq, if still buffered. */
 gboolean    diode_ring_find_seq    (DiodeRing *r, guint64 seq,
                                     DiodeChunk **chunk, guint *index);

@@ -307,6 +307,107 @@ GST_START_TEST (test_seek_tail)
 
 GST_END_TEST;
 
+/* Replay starts without a store (issue 10): chunks at seq 1, 4, 7, 10
+ * (keyframes every 3 frames, 100 ms a frame), found by time and by wall
+ * clock with every snap, the oldest as EARLIEST. */
+static DiodeRing *
+ring_of_four_gops (void)
+{
+  DiodeRing *r = diode_ring_new (0, 0);
+  guint64 s;
+
+  for (s = 1; s <= 12; s++)
+    push (r, s, s % 3 == 1, 10);
+  return r;
+}
+
+GST_START_TEST (test_find_time_snaps)
+{
+  DiodeRing *r = ring_of_four_gops ();
+  const guint64 ms = GST_MSECOND;
+
+  fail_unless_equals_int (diode_ring_get_n_chunks (r), 4);
+  fail_unless_equals_int (diode_ring_earliest_chunk (r)->first_seq, 1);
+  /* exactly on a keyframe: every snap lands on it */
+  fail_unless_equals_int (diode_ring_find_time (r, 400 * ms,
+          DIODE_RING_SNAP_BEFORE)->first_seq, 4);
+  fail_unless_equals_int (diode_ring_find_time (r, 400 * ms,
+          DIODE_RING_SNAP_AFTER)->first_seq, 4);
+  fail_unless_equals_int (diode_ring_find_time (r, 400 * ms,
+          DIODE_RING_SNAP_NEAREST)->first_seq, 4);
+  /* between 700 and 1000 ms */
+  fail_unless_equals_int (diode_ring_find_time (r, 800 * ms,
+          DIODE_RING_SNAP_BEFORE)->first_seq, 7);
+  fail_unless_equals_int (diode_ring_find_time (r, 800 * ms,
+          DIODE_RING_SNAP_AFTER)->first_seq, 10);
+  fail_unless_equals_int (diode_ring_find_time (r, 800 * ms,
+          DIODE_RING_SNAP_NEAREST)->first_seq, 7);
+  fail_unless_equals_int (diode_ring_find_time (r, 900 * ms,
+          DIODE_RING_SNAP_NEAREST)->first_seq, 10);
+  /* a tie goes to the earlier one */
+  fail_unless_equals_int (diode_ring_find_time (r, 850 * ms,
+          DIODE_RING_SNAP_NEAREST)->first_seq, 7);
+  /* before the oldest: the oldest, whatever the snap */
+  fail_unless_equals_int (diode_ring_find_time (r, 0,
+          DIODE_RING_SNAP_BEFORE)->first_seq, 1);
+  fail_unless_equals_int (diode_ring_find_time (r, 0,
+          DIODE_RING_SNAP_AFTER)->first_seq, 1);
+  /* after the newest keyframe: BEFORE/NEAREST the newest, AFTER none */
+  fail_unless_equals_int (diode_ring_find_time (r, 5000 * ms,
+          DIODE_RING_SNAP_BEFORE)->first_seq, 10);
+  fail_unless_equals_int (diode_ring_find_time (r, 5000 * ms,
+          DIODE_RING_SNAP_NEAREST)->first_seq, 10);
+  fail_unless (diode_ring_find_time (r, 5000 * ms,
+          DIODE_RING_SNAP_AFTER) == NULL);
+  diode_ring_free (r);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_find_wall_and_earliest)
+{
+  DiodeRing *r = ring_of_four_gops ();
+  DiodeChunk *c;
+  DiodeCursor cur;
+  guint64 base = 1000000000000ULL;
+  guint i = 0;
+
+  /* chunks are stamped when they start; give them known stamps 1 s apart */
+  for (c = diode_ring_oldest_chunk (r); c; c = c->next)
+    c->wall_us = base + (i++) * G_USEC_PER_SEC;
+  fail_unless (diode_ring_newest_chunk (r)->wall_us == base + 3 *
+      G_USEC_PER_SEC);
+  fail_unless_equals_int (diode_ring_find_wall (r, base + 1500000,
+          DIODE_RING_SNAP_BEFORE)->first_seq, 4);
+  fail_unless_equals_int (diode_ring_find_wall (r, base + 1500000,
+          DIODE_RING_SNAP_AFTER)->first_seq, 7);
+  fail_unless_equals_int (diode_ring_find_wall (r, base + 1600000,
+          DIODE_RING_SNAP_NEAREST)->first_seq, 7);
+  fail_unless_equals_int (diode_ring_find_wall (r, 1,
+          DIODE_RING_SNAP_BEFORE)->first_seq, 1);
+
+  /* a chunk that starts with a delta frame is never a start: after an
+   * eviction of the first keyframe chunk... simulated by a fresh ring that
+   * begins without a keyframe */
+  diode_ring_free (r);
+  r = diode_ring_new (0, 0);
+  push (r, 1, FALSE, 10);
+  push (r, 2, FALSE, 10);
+  fail_unless (diode_ring_earliest_chunk (r) == NULL);
+  fail_unless (diode_ring_find_time (r, 0, DIODE_RING_SNAP_BEFORE) == NULL);
+  push (r, 3, TRUE, 10);
+  fail_unless_equals_int (diode_ring_earliest_chunk (r)->first_seq, 3);
+  /* a cursor put there gets the whole chunk from its first frame */
+  diode_cursor_init (&cur);
+  fail_unless (diode_cursor_seek_seq (&cur, r,
+          diode_ring_earliest_chunk (r)->first_seq));
+  fail_unless_equals_int (tag_of (diode_cursor_next (&cur, r, NULL)), 3);
+  diode_cursor_clear (&cur);
+  diode_ring_free (r);
+}
+
+GST_END_TEST;
+
 static Suite *
 ring_suite (void)
 {
@@ -324,6 +425,8 @@ ring_suite (void)
   tcase_add_test (tc, test_cursor_before_first_chunk);
   tcase_add_test (tc, test_seek_seq_and_reset);
   tcase_add_test (tc, test_seek_tail);
+  tcase_add_test (tc, test_find_time_snaps);
+  tcase_add_test (tc, test_find_wall_and_earliest);
   return s;
 }
 
