@@ -62,7 +62,8 @@ gst_diode_client_install_properties (GObjectClass * klass,
           GST_DIODE_DEFAULT_MAX_RECONNECTS, f));
   g_object_class_install_property (klass, GST_DIODE_PROP_URI,
       g_param_spec_string ("uri", "URI",
-          "diode://HOST[:PORT][,HOST[:PORT]...]/STREAM[?relay-id=0x...]: "
+          "diode://HOST[:PORT][,HOST[:PORT]...]/STREAM[?relay-id=0x...]"
+          "[&start=...]: "
           "sets relay (one or a list), stream "
           "and relay-id at once (used at the next start); diodesink's "
           "?access=&allow=&fleet= policy query applies at once, also while "
@@ -302,6 +303,12 @@ gst_diode_client_set_uri (GstDiodeClient * c, const gchar * uri,
   if (gst_uri_get_query_value (u, "fleet")) {
     g_free (c->fleet);
     c->fleet = g_strdup (gst_uri_get_query_value (u, "fleet"));
+  }
+  /* diodesrc's `start` (live, earliest, -SECONDS, an ISO 8601 time): the
+   * source checks it when it starts. */
+  if (gst_uri_get_query_value (u, "start")) {
+    g_free (c->start);
+    c->start = g_strdup (gst_uri_get_query_value (u, "start"));
   }
   g_free (c->relay);
   c->relay = hostport;

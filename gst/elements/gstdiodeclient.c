@@ -95,6 +95,7 @@ gst_diode_client_free (GstDiodeClient * c)
   g_free (c->current_relay);
   g_free (c->allow);
   g_free (c->fleet);
+  g_free (c->start);
   g_free (c->rbuf);
   g_free (c);
 }
@@ -435,6 +436,7 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
 
   c->session = diode_session_new (DIODE_SESSION_CLIENT_END);
   c->keepalive = 0;
+  c->version = 0;
   c->lost = FALSE;
   c->last_rx = c->last_tx = g_get_monotonic_time ();
   /* 1..3: a relay of an older release answers 1 or 2, and the session
@@ -455,6 +457,7 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
         GST_DEBUG_OBJECT (c->element, "relay speaks v%u (%s), keepalive %u ms",
             m.version, m.agent, m.keepalive_ms);
         c->keepalive = m.keepalive_ms;
+        c->version = m.version;
         ok = TRUE;
       } else if (m.type == DIODE_MSG_ERROR) {
         g_propagate_error (error, gst_diode_client_error_from_msg (c, &m));

@@ -52,6 +52,7 @@ struct _GstDiodeClient {
   DiodeAccess   access;
   gchar        *allow;        /* addresses, or a file of them */
   gchar        *fleet;
+  gchar        *start;        /* diodesrc `start`, also ?start= in the URI */
   gboolean      reconnect;    /* after a lost connection, not a refusal */
   guint         reconnect_delay;     /* ms, doubled per failed attempt */
   guint         reconnect_max_delay; /* ms */
@@ -80,6 +81,7 @@ struct _GstDiodeClient {
   gchar        *relay_address;/* the relay's verified address */
   guint8       *rbuf;
   /* keepalive (docs/protocol.md section 11) */
+  guint16       version;      /* negotiated in WELCOME, 0 before */
   guint         keepalive;    /* ms, from WELCOME; 0 = off */
   gint64        last_rx;      /* monotonic µs of the last bytes received */
   gint64        last_tx;      /* ... and sent */

@@ -219,11 +219,24 @@ gst_diode_policy_free (GstDiodePolicy * p)
 
 GBytes *
 gst_diode_policy_encode (const GstDiodePolicy * p, const gchar * stream,
-    GError ** error)
+    guint32 pubflags, guint16 version, GError ** error)
 {
   GBytes *frame;
 
-  if (stream) {
+  if (stream && version >= DIODE_PROTOCOL_VERSION_STORE) {
+    DiodePublishArgs a = { 0 };
+
+    a.stream = stream;
+    a.access = p->access;
+    a.fleet = p->fleet;
+    a.allow = (const gchar * const *) p->allow;
+    a.pubflags = pubflags;
+    frame = diode_msg_encode_publish_args (&a, version, DIODE_ROLE_PUBLISHER);
+    if (!frame)
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+          "'%s' is not a valid stream name (1 to 255 bytes of UTF-8, no '/' "
+          "and no control characters)", stream);
+  } else if (stream) {
     frame = diode_msg_encode_publish_policy (stream, p->access, p->fleet,
         (const gchar * const *) p->allow);
     if (!frame)

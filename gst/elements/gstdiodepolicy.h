@@ -39,9 +39,12 @@ GstDiodePolicy *gst_diode_policy_new (DiodeAccess access, const gchar * allow,
  * lets only the publisher's own identity watch). */
 GstDiodePolicy *gst_diode_policy_new_closed (void);
 void     gst_diode_policy_free (GstDiodePolicy * p);
-/* PUBLISH for @stream, or POLICY when @stream is NULL. */
+/* PUBLISH for @stream, or POLICY when @stream is NULL. @pubflags
+ * (DiodePublishFlags) go into a PUBLISH when the connection negotiated
+ * @version >= DIODE_PROTOCOL_VERSION_STORE; older relays get none. */
 GBytes  *gst_diode_policy_encode (const GstDiodePolicy * p,
-                                  const gchar * stream, GError ** error);
+                                  const gchar * stream, guint32 pubflags,
+                                  guint16 version, GError ** error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstDiodePolicy, gst_diode_policy_free)
 

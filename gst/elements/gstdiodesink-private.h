@@ -41,10 +41,33 @@ void     gst_diode_sink_enqueue_policy_locked (GstDiodeSink * self,
 void     gst_diode_sink_drop_queued_locked (GstDiodeSink * self, guint kinds);
 
 /* open + PUBLISH + PUBLISH_OK */
+gboolean gst_diode_sink_start_publishing (GstDiodeSink * self, GError ** error);
 gboolean gst_diode_sink_publish_session (GstDiodeSink * self, GError ** error);
 gpointer gst_diode_sink_writer_thread (gpointer user_data);
 GstFlowReturn gst_diode_sink_check_writer_locked (GstDiodeSink * self);
 void     gst_diode_sink_stop_writer (GstDiodeSink * self);
+
+/* gstdiodesink-upload.c: recording and uploads. */
+/* record=TRUE: decide live or upload (LATENCY query upstream), then make
+ * the first connection. GST_FLOW_OK when publishing. Streaming thread. */
+GstFlowReturn gst_diode_sink_publish_deferred (GstDiodeSink * self);
+/* After PUBLISH_OK (writer or start): note the relay's store state and
+ * warn when record=TRUE cannot be honoured. */
+void     gst_diode_sink_note_store_state (GstDiodeSink * self,
+                                          const DiodeMsg * m);
+/* A STORED frame from the relay (writer thread). */
+void     gst_diode_sink_note_stored (GstDiodeSink * self, const DiodeMsg * m);
+/* Upload: wait while the queue is over its limit. Streaming thread,
+ * without qlock. */
+GstFlowReturn gst_diode_sink_upload_wait (GstDiodeSink * self, guint64 limit);
+/* Upload: after EOS went out, wait for STORED final (bounded). */
+void     gst_diode_sink_upload_wait_final (GstDiodeSink * self);
+/* The "diode-upload" progress message, at most every stats-interval (or
+ * now when @force). */
+void     gst_diode_sink_upload_progress (GstDiodeSink * self, gboolean force);
+/* The recording fields of stats: recording, stored-seq, stored-bytes. */
+void     gst_diode_sink_add_store_stats (GstDiodeSink * self, GstStructure * s);
+const gchar *gst_diode_store_state_name (gint state);
 
 /* gstdiodesink.c: PUBLISH (@stream) or POLICY (@stream NULL) for the
  * current settings. */

@@ -117,6 +117,8 @@ writer_check_relay (GstDiodeSink * self, GError ** error)
       diode_msg_clear (&m);
       return FALSE;
     }
+    if (m.type == DIODE_MSG_STORED)
+      gst_diode_sink_note_stored (self, &m);
     diode_msg_clear (&m);
   }
 }
@@ -158,6 +160,7 @@ gst_diode_sink_publish_session (GstDiodeSink * self, GError ** error)
          * own count if that is further (a relay that restarted knows
          * nothing): viewers then never see the sequence go back. */
         self->wseq = MAX (self->wseq, m.seq ? m.seq - 1 : 0);
+        gst_diode_sink_note_store_state (self, &m);
         GST_INFO_OBJECT (self, "publishing '%s' on relay %s from seq %"
             G_GUINT64_FORMAT, c->stream_name, c->hostport, self->wseq + 1);
       } else if (m.type == DIODE_MSG_ERROR) {

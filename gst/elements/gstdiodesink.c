@@ -80,6 +80,7 @@ enum {
   PROP_ACCESS,
   PROP_ALLOW,
   PROP_FLEET,
+  PROP_RECORD,
 };
 
 #define DEFAULT_BACKLOG_LIMIT   (4 * 1024 * 1024)  /* bytes */
@@ -142,6 +143,7 @@ make_stats (GstDiodeSink * self)
       "connected-ms", G_TYPE_UINT64, self->connected_at ?
       (guint64) ((g_get_monotonic_time () - self->connected_at) / 1000) :
       (guint64) 0, NULL);
+  gst_diode_sink_add_store_stats (self, s);
   g_mutex_unlock (&self->qlock);
   /* After qlock: the client's part takes the object lock. */
   gst_diode_client_add_stats (self->client, s);
@@ -184,7 +186,8 @@ gst_diode_sink_build_policy_frame (GstDiodeSink * self, const gchar * stream,
 
   policy = gst_diode_policy_new (access, allow, fleet, error);
   if (policy)
-    frame = gst_diode_policy_encode (policy, stream, error);
+    frame = gst_diode_policy_encode (policy, stream, self->pubflags,
+        c->version, error);
   if (frame)
     GST_INFO_OBJECT (self, "access %s, fleet '%s', %u addresses allowed",
         diode_access_name (access), fleet ? fleet : "",
@@ -243,7 +246,7 @@ send_policy_update (GstDiodeSink * self)
   if (!frame) {
     GstDiodePolicy *closed = gst_diode_policy_new_closed ();
 
-    frame = gst_diode_policy_encode (closed, NULL, NULL);
+    frame = gst_diode_policy_encode (closed, NULL, 0, 0, NULL);
     gst_diode_policy_free (closed);
     /* Nothing more goes out but the closed policy (and EOS at stop). */
     gst_diode_sink_drop_queued_locked (self, (1u << ITEM_MEDIA) |
@@ -297,12 +300,37 @@ sink_publish_attempt (gpointer user_data, GError ** error)
   return gst_diode_sink_publish_session (user_data, error);
 }
 
+/* The first connection (each relay of the list once) and the writer. At
+ * start(), or at the first buffer with record=TRUE. */
+gboolean
+gst_diode_sink_start_publishing (GstDiodeSink * self, GError ** error)
+{
+  GstDiodeClient *c = self->client;
+
+  /* The first connection fails fast: a wrong relay (list) or a refused
+   * name is a setup error, not an outage to ride out. */
+  if (!gst_diode_client_connect_first (c, sink_publish_attempt, self, error))
+    return FALSE;
+  self->published = TRUE;
+  self->connected_at = self->stats_posted_at = g_get_monotonic_time ();
+  self->upload_posted_at = self->connected_at;
+  gst_diode_client_post_state (c, "connected", 0, NULL);
+  g_mutex_lock (&self->qlock);
+  self->writer = g_thread_new ("diodesink-writer",
+      gst_diode_sink_writer_thread, self);
+  g_mutex_unlock (&self->qlock);
+  /* A policy change made while we were connecting goes out now. */
+  send_policy_update (self);
+  return TRUE;
+}
+
 static gboolean
 gst_diode_sink_start (GstBaseSink * sink)
 {
   GstDiodeSink *self = GST_DIODE_SINK (sink);
   GstDiodeClient *c = self->client;
   GError *err = NULL;
+  gboolean record;
 
   self->wseq = 0;
   self->published = FALSE;
@@ -315,25 +343,30 @@ gst_diode_sink_start (GstBaseSink * sink)
   self->writer_stop = self->writer_done = FALSE;
   g_clear_pointer (&self->caps_sent, g_free);
   g_clear_pointer (&self->caps_frame, g_bytes_unref);
+  GST_OBJECT_LOCK (self);
+  record = self->record;
+  GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->qlock);
+  self->store_state = -1;
+  self->stored_seq = self->stored_bytes = 0;
+  self->stored_final = FALSE;
+  self->stored_at = 0;
+  self->store_warned = FALSE;
+  g_mutex_unlock (&self->qlock);
+  self->upload = FALSE;
+  self->pubflags = record ? DIODE_PUBLISH_RECORD : 0;
+  self->position = self->first_position = GST_CLOCK_TIME_NONE;
+  /* record=TRUE: live recording or upload? The upstream can say only once
+   * it runs, so the PUBLISH waits for the first buffer. */
+  self->deferred = record;
 
-  /* The first connection fails fast: a wrong relay (list) or a refused
-   * name is a setup error, not an outage to ride out. */
-  if (!gst_diode_client_prepare (c, &err) ||
-      !gst_diode_client_connect_first (c, sink_publish_attempt, self, &err)) {
+  if (!gst_diode_client_prepare (c, &err) || (!record &&
+          !gst_diode_sink_start_publishing (self, &err))) {
     if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
       gst_diode_client_post_error (c, err, NULL);
     g_clear_error (&err);
     return FALSE;
   }
-  self->published = TRUE;
-  self->connected_at = self->stats_posted_at = g_get_monotonic_time ();
-  gst_diode_client_post_state (c, "connected", 0, NULL);
-  g_mutex_lock (&self->qlock);
-  self->writer = g_thread_new ("diodesink-writer",
-      gst_diode_sink_writer_thread, self);
-  g_mutex_unlock (&self->qlock);
-  /* A policy change made while we were connecting goes out now. */
-  send_policy_update (self);
   return TRUE;
 }
 
@@ -429,11 +462,24 @@ gst_diode_sink_render (GstBaseSink * sink, GstBuffer * buf)
   GstFlowReturn ret;
   guint32 flags;
 
+  if (!self->published && self->deferred) {
+    ret = gst_diode_sink_publish_deferred (self);
+    if (ret != GST_FLOW_OK)
+      return ret;
+  }
   if (!self->published)
     return GST_FLOW_ERROR;
   GST_OBJECT_LOCK (self);
   limit = self->backlog_limit;
   GST_OBJECT_UNLOCK (self);
+  if (self->upload) {
+    /* An upload never drops: wait for the relay (and its store) instead. */
+    ret = gst_diode_sink_upload_wait (self, limit ? limit :
+        DEFAULT_BACKLOG_LIMIT);
+    if (ret != GST_FLOW_OK)
+      return ret;
+    limit = 0;
+  }
 
   g_mutex_lock (&self->qlock);
   ret = gst_diode_sink_check_writer_locked (self);
@@ -491,7 +537,18 @@ gst_diode_sink_render (GstBaseSink * sink, GstBuffer * buf)
   self->buffers_queued++;
   self->mark_discont = FALSE;
   g_mutex_unlock (&self->qlock);
+  if (GST_BUFFER_PTS_IS_VALID (buf) || GST_BUFFER_DTS_IS_VALID (buf)) {
+    GstClockTime t = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) :
+        GST_BUFFER_DTS (buf);
+    GstClockTime st = gst_segment_to_stream_time (&sink->segment,
+        GST_FORMAT_TIME, t);
+
+    if (GST_CLOCK_TIME_IS_VALID (st) && (!GST_CLOCK_TIME_IS_VALID
+            (self->position) || st > self->position))
+      self->position = st;
+  }
   maybe_post_stats (self);
+  gst_diode_sink_upload_progress (self, FALSE);
   return GST_FLOW_OK;
 }
 
@@ -527,6 +584,9 @@ gst_diode_sink_event (GstBaseSink * sink, GstEvent * event)
             self->wseq);
     }
     g_mutex_unlock (&self->qlock);
+    /* An upload is done when the relay says it stored all of it. */
+    if (self->upload)
+      gst_diode_sink_upload_wait_final (self);
   }
   return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
 }
@@ -638,6 +698,11 @@ gst_diode_sink_set_property (GObject * object, guint prop_id,
       self->policy_gen++;
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_RECORD:
+      GST_OBJECT_LOCK (self);
+      self->record = g_value_get_boolean (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
     case GST_DIODE_PROP_URI:
       /* the POLICY goes out when the notification is dispatched */
       gst_diode_client_set_property (self->client, prop_id, value);
@@ -682,6 +747,11 @@ gst_diode_sink_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_FLEET:
       GST_OBJECT_LOCK (self);
       g_value_set_string (value, self->client->fleet);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_RECORD:
+      GST_OBJECT_LOCK (self);
+      g_value_set_boolean (value, self->record);
       GST_OBJECT_UNLOCK (self);
       break;
     default:
@@ -770,11 +840,20 @@ gst_diode_sink_class_init (GstDiodeSinkClass * klass)
           "a protected stream (the relay's configuration lists them)", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_RECORD,
+      g_param_spec_boolean ("record", "Record", "Let relays with a store "
+          "record the stream (the access policy applies to the recording "
+          "too). From a non-live upstream (a file) the stream is uploaded "
+          "at full speed as a recording: nothing dropped, finished at EOS",
+          FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "bytes-sent, buffers-sent, buffers-dropped, gops-dropped, "
           "reconnects, backlog-bytes, connected-ms, relay (the relay in use, "
-          "host:port), failovers (moves to another relay of the list)",
+          "host:port), failovers (moves to another relay of the list), "
+          "recording (the relay's store state: none, recording, unavailable, "
+          "unknown), stored-seq, stored-bytes (what the relay has stored)",
           GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,

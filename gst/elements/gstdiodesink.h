@@ -23,6 +23,18 @@ struct _GstDiodeSink {
   guint           policy_gen;     /* bumped by access/allow/fleet changes */
   guint           policy_sent_gen;/* what the relay was last told */
   GMutex          policy_lock;    /* serializes live policy updates */
+  gboolean        record;         /* relays may store the stream */
+
+  /* recording and upload (gstdiodesink-upload.c) */
+  gboolean        deferred;       /* record=TRUE: PUBLISH waits for the
+                                     first buffer (live or not?) */
+  gboolean        upload;         /* record=TRUE, upstream not live: no GOP
+                                     is ever dropped, render() waits */
+  guint32         pubflags;       /* DiodePublishFlags of the PUBLISH */
+  gint64          upload_posted_at;
+  GstClockTime    position;       /* stream time of the last buffer */
+  GstClockTime    first_position;
+  gboolean        store_warned;   /* the record warning was posted */
 
   /* streaming thread */
   guint64         wseq;           /* writer: last MEDIA seq sent */
@@ -52,6 +64,12 @@ struct _GstDiodeSink {
   guint64         buffers_queued;
   guint64         buffers_dropped;
   guint64         gops_dropped;
+  /* the relay's store, from PUBLISH_OK and STORED (qlock) */
+  gint            store_state;    /* DiodeStoreState, -1: not told (v < 3) */
+  guint64         stored_seq;
+  guint64         stored_bytes;
+  gboolean        stored_final;
+  gint64          stored_at;      /* monotonic µs of the last STORED */
 };
 
 GST_ELEMENT_REGISTER_DECLARE (diodesink);

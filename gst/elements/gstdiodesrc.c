@@ -43,14 +43,14 @@
 #include "config.h"
 #endif
 
-#include "gstdiodesrc.h"
+#include "gstdiodesrc-private.h"
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC,
     GST_PAD_ALWAYS,
     GST_STATIC_CAPS_ANY);
 
-GST_DEBUG_CATEGORY_STATIC (gst_diode_src_debug);
+GST_DEBUG_CATEGORY (gst_diode_src_debug);
 #define GST_CAT_DEFAULT gst_diode_src_debug
 
 /* Properties: relay, stream, identity, relay-id and timeout are the shared
@@ -60,6 +60,7 @@ enum {
   PROP_STATS,
   PROP_STATS_INTERVAL,
   PROP_PUBLISHER_ID,
+  PROP_START,
 };
 
 #define DEFAULT_LATENCY 200     /* ms */
@@ -77,24 +78,22 @@ G_DEFINE_TYPE_WITH_CODE (GstDiodeSrc, gst_diode_src, GST_TYPE_PUSH_SRC,
 GST_ELEMENT_REGISTER_DEFINE (diodesrc, "diodesrc", GST_RANK_PRIMARY,
     GST_TYPE_DIODE_SRC);
 
-/* Connect, TLS, HELLO, then SUBSCRIBE from @start_seq (0: latest keyframe).
- * The relay holds the subscription until the stream appears, up to our
- * timeout (0: as long as the relay allows). */
-static gboolean
-src_subscribe (GstDiodeSrc * self, guint64 start_seq, GError ** error)
+/* Connect, TLS, HELLO, then SUBSCRIBE from @start_seq (0: latest keyframe)
+ * or, on a relay of version 3, where self->sub_* say (a time, the
+ * earliest stored chunk). The relay holds the subscription until the
+ * stream appears, up to our timeout (0: as long as the relay allows). */
+gboolean
+gst_diode_src_subscribe (GstDiodeSrc * self, guint64 start_seq,
+    GError ** error)
 {
   GstDiodeClient *c = self->client;
   GBytes *sub;
-  guint timeout;
   gboolean ok;
 
-  if (!gst_diode_client_open (c, error))
+  /* A connection may be open already: the one RANGE was asked on. */
+  if (!c->session && !gst_diode_client_open (c, error))
     return FALSE;
-  GST_OBJECT_LOCK (self);
-  timeout = c->timeout;
-  GST_OBJECT_UNLOCK (self);
-  sub = diode_msg_encode_subscribe_pinned (c->stream_name, start_seq,
-      timeout ? timeout : G_MAXUINT32, self->pin);
+  sub = gst_diode_src_subscribe_frame (self, start_seq);
   if (!sub) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         "'%s' is not a valid stream name (1 to 255 bytes of UTF-8, no '/' "
@@ -110,9 +109,12 @@ src_subscribe (GstDiodeSrc * self, guint64 start_seq, GError ** error)
     return FALSE;
   }
   self->subscribed = FALSE;
-  self->resumed = start_seq != 0;
+  self->resumed = start_seq != 0 || (self->last_seq
+      && self->sub_mode == DIODE_START_TIME);
   GST_INFO_OBJECT (self, "subscribed to '%s' on relay %s from seq %"
-      G_GUINT64_FORMAT, c->stream_name, c->hostport, start_seq);
+      G_GUINT64_FORMAT " (start mode %u, %" G_GUINT64_FORMAT ")",
+      c->stream_name, c->hostport, start_seq, self->sub_mode,
+      self->sub_value);
   return TRUE;
 }
 
@@ -125,15 +127,17 @@ src_resubscribe (gpointer user_data, GError ** error)
 {
   GstDiodeSrc *self = user_data;
 
-  return src_subscribe (self, self->last_seq ? self->last_seq + 1 : 0, error);
+  gst_diode_src_prepare_resume (self);
+  return gst_diode_src_subscribe (self, self->last_seq &&
+      self->sub_mode == DIODE_START_LIVE ? self->last_seq + 1 : 0, error);
 }
 
+/* READY->PAUSED, before the base class: settings, counters, and the
+ * connection (gst_diode_src_connect), because whether this source is live
+ * depends on what the relay holds. */
 static gboolean
-gst_diode_src_start (GstBaseSrc * bsrc)
+src_prepare (GstDiodeSrc * self)
 {
-  GstDiodeSrc *self = GST_DIODE_SRC (bsrc);
-  GstDiodeClient *c = self->client;
-  GError *err = NULL;
   gchar *pin;
 
   GST_OBJECT_LOCK (self);
@@ -162,18 +166,33 @@ gst_diode_src_start (GstBaseSrc * bsrc)
   self->duplicates = 0;
   self->resumed = FALSE;
   self->have_offset = FALSE;
+  self->connected_early = FALSE;
   g_clear_pointer (&self->caps_str, g_free);
+  return gst_diode_src_connect (self);
+}
 
-  /* The first connection fails fast: a wrong relay (list) is a setup
-   * error, not an outage to ride out. */
-  if (!gst_diode_client_prepare (c, &err) ||
-      !gst_diode_client_connect_first (c, src_resubscribe, self, &err)) {
-    if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-      gst_diode_client_post_error (c, err, NULL);
-    g_clear_error (&err);
+static GstStateChangeReturn
+gst_diode_src_change_state (GstElement * element, GstStateChange transition)
+{
+  GstDiodeSrc *self = GST_DIODE_SRC (element);
+
+  /* GstBaseSrc reads is_live to decide NO_PREROLL before it starts us. */
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !src_prepare (self))
+    return GST_STATE_CHANGE_FAILURE;
+  return GST_ELEMENT_CLASS (parent_class)->change_state (element,
+      transition);
+}
+
+static gboolean
+gst_diode_src_start (GstBaseSrc * bsrc)
+{
+  GstDiodeSrc *self = GST_DIODE_SRC (bsrc);
+
+  /* Connected in change_state; a start without it (an activation the
+   * state change did not make) connects now. */
+  if (!self->connected_early && !src_prepare (self))
     return FALSE;
-  }
-  gst_diode_client_post_state (c, "connected", 0, NULL);
+  self->connected_early = FALSE;
   return TRUE;
 }
 
@@ -250,6 +269,8 @@ map_ts (GstDiodeSrc * self, guint64 t)
 {
   gint64 r;
 
+  if (self->fixed_offset)
+    return gst_diode_src_recording_ts (self, t);
   if (t == DIODE_TIME_NONE || !self->have_offset)
     return GST_CLOCK_TIME_NONE;
   r = (gint64) t + self->ts_offset;
@@ -263,7 +284,8 @@ update_offset (GstDiodeSrc * self, const DiodeMsg * m, gboolean discont)
   GstClockTime now, base;
   guint64 ref = m->dts != DIODE_TIME_NONE ? m->dts : m->pts;
 
-  if (ref == DIODE_TIME_NONE || (self->have_offset && !discont))
+  if (self->fixed_offset || ref == DIODE_TIME_NONE || (self->have_offset
+          && !discont))
     return;
   GST_OBJECT_LOCK (self);
   clock = GST_ELEMENT_CLOCK (self) ? gst_object_ref (GST_ELEMENT_CLOCK (self))
@@ -277,6 +299,8 @@ update_offset (GstDiodeSrc * self, const DiodeMsg * m, gboolean discont)
     now = now > base ? now - base : 0;
     gst_object_unref (clock);
   }
+  /* running time -> buffer time in the current segment */
+  now += GST_BASE_SRC (self)->segment.start;
   self->ts_offset = (GstClockTimeDiff) now - (GstClockTimeDiff) ref;
   self->have_offset = TRUE;
   GST_DEBUG_OBJECT (self, "publisher time %" GST_TIME_FORMAT " is running "
@@ -308,6 +332,16 @@ make_buffer (GstDiodeSrc * self, const DiodeMsg * m)
 
   GST_BUFFER_PTS (buf) = map_ts (self, m->pts);
   GST_BUFFER_DTS (buf) = map_ts (self, m->dts);
+  {
+    guint64 ref = m->dts != DIODE_TIME_NONE ? m->dts : m->pts;
+
+    if (ref != DIODE_TIME_NONE) {
+      gst_diode_src_maybe_new_segment (self, ref, map_ts (self, ref));
+      GST_OBJECT_LOCK (self);
+      self->last_time = ref;
+      GST_OBJECT_UNLOCK (self);
+    }
+  }
   GST_BUFFER_DURATION (buf) = m->duration == DIODE_TIME_NONE ?
       GST_CLOCK_TIME_NONE : m->duration;
   GST_BUFFER_OFFSET (buf) = m->offset;
@@ -349,6 +383,7 @@ make_stats (GstDiodeSrc * self)
       "connected-ms", G_TYPE_UINT64, self->started_at ?
       (guint64) ((now - self->started_at) / 1000) : (guint64) 0, NULL);
   gst_diode_client_add_stats (self->client, s);
+  gst_diode_src_add_recording_stats (self, s);
   return s;
 }
 
@@ -442,6 +477,7 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
         }
         self->subscribed = TRUE;
         self->was_live = TRUE;
+        gst_diode_src_note_subscribed (self, &m);
         deadline = -1;
         GST_INFO_OBJECT (self, "'%s' is live, starting at seq %"
             G_GUINT64_FORMAT, c->stream_name, m.seq);
@@ -513,7 +549,10 @@ gst_diode_src_query (GstBaseSrc * bsrc, GstQuery * query)
 {
   GstDiodeSrc *self = GST_DIODE_SRC (bsrc);
 
-  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+  if (gst_diode_src_query_recording (self, query))
+    return TRUE;
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY
+      && gst_base_src_is_live (bsrc)) {
     GstClockTime lat;
 
     GST_OBJECT_LOCK (self);
@@ -582,6 +621,11 @@ gst_diode_src_set_property (GObject * object, guint prop_id,
     g_free (self->publisher_id);
     self->publisher_id = g_value_dup_string (value);
     GST_OBJECT_UNLOCK (self);
+  } else if (prop_id == PROP_START) {
+    GST_OBJECT_LOCK (self);
+    g_free (self->client->start);
+    self->client->start = g_value_dup_string (value);
+    GST_OBJECT_UNLOCK (self);
   } else if (!gst_diode_client_set_property (self->client, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -605,6 +649,11 @@ gst_diode_src_get_property (GObject * object, guint prop_id, GValue * value,
     GST_OBJECT_LOCK (self);
     g_value_set_string (value, self->publisher_id);
     GST_OBJECT_UNLOCK (self);
+  } else if (prop_id == PROP_START) {
+    GST_OBJECT_LOCK (self);
+    g_value_set_string (value, self->client->start ? self->client->start :
+        "live");
+    GST_OBJECT_UNLOCK (self);
   } else if (prop_id == PROP_STATS) {
     /* Counters are plain 64-bit words written by one thread: a reader may
      * see a slightly stale set, never a torn value on 64-bit targets. */
@@ -620,6 +669,8 @@ gst_diode_src_init (GstDiodeSrc * self)
   self->client = gst_diode_client_new (GST_ELEMENT (self), DIODE_ROLE_VIEWER);
   self->latency = DEFAULT_LATENCY;
   self->stats_interval = DEFAULT_STATS_INTERVAL;
+  self->first_time = self->end_time = self->last_time = DIODE_TIME_NONE;
+  self->start_time = DIODE_TIME_NONE;
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
   gst_base_src_set_do_timestamp (GST_BASE_SRC (self), FALSE);
@@ -662,7 +713,9 @@ gst_diode_src_class_init (GstDiodeSrcClass * klass)
           "bytes-received, buffers-received, discont (relay skips), "
           "buffers-missed, reconnects, join-ms (start to first buffer), "
           "connected-ms, relay (the relay in use, host:port), failovers "
-          "(moves to another relay of the list)",
+          "(moves to another relay of the list), start, position (in the "
+          "recording, ns), stream-state (live, live-recorded, recording, "
+          "unknown), seeks",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
       g_param_spec_uint ("stats-interval", "Stats interval",
@@ -676,13 +729,26 @@ gst_diode_src_class_init (GstDiodeSrcClass * klass)
           "(NULL: any publisher)", NULL, G_PARAM_READWRITE |
           G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
+  g_object_class_install_property (gobject_class, PROP_START,
+      g_param_spec_string ("start", "Start",
+          "Where to start watching: live (the latest keyframe), earliest "
+          "(the oldest stored chunk of a recording), -SECONDS back from the "
+          "live edge (e.g. -30), or an ISO 8601 date-time (e.g. "
+          "2026-12-01T10:00:00Z, no zone = UTC); also ?start= in the URI",
+          "live", G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,
       "Diode viewer", "Source/Network",
       "Watch a stream from a diode relay over TLS",
       "gst-diode developers");
 
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_diode_src_change_state);
   basesrc_class->start = GST_DEBUG_FUNCPTR (gst_diode_src_start);
+  basesrc_class->is_seekable = GST_DEBUG_FUNCPTR (gst_diode_src_is_seekable);
+  basesrc_class->do_seek = GST_DEBUG_FUNCPTR (gst_diode_src_do_seek);
+  basesrc_class->event = GST_DEBUG_FUNCPTR (gst_diode_src_event);
   basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_diode_src_stop);
   basesrc_class->negotiate = GST_DEBUG_FUNCPTR (gst_diode_src_negotiate);
   basesrc_class->query = GST_DEBUG_FUNCPTR (gst_diode_src_query);

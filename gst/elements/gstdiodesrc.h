@@ -44,6 +44,33 @@ struct _GstDiodeSrc {
   guint64         discont;        /* gaps in the sequence (relay skips) */
   guint64         buffers_missed; /* buffers in those gaps */
   guint64         duplicates;     /* seqs had already, dropped after a resume */
+
+  /* recordings: gstdiodesrc-seek.c */
+  guint8          start_mode;     /* `start` as of READY->PAUSED:        */
+  guint64         start_value;    /*   DiodeStartMode and its value       */
+  guint8          sub_mode;       /* what the next SUBSCRIBE asks for     */
+  guint64         sub_value;
+  guint8          sub_snap;       /* DiodeSnap */
+  gboolean        connected_early;/* READY->PAUSED made the connection */
+  gboolean        non_live;       /* a finished recording: played like a
+                                     file (not a live source) */
+  gboolean        fixed_offset;   /* publisher time - first_time is the
+                                     buffer time (non-live, after a seek) */
+  gboolean        need_segment;   /* push a segment before the next buffer */
+  gboolean        at_live;        /* following the live edge */
+  /* under GST_OBJECT_LOCK: queries and stats read them from any thread */
+  gboolean        have_range;     /* RANGE_OK received */
+  guint8          stream_state;   /* DiodeStreamState (RANGE_OK, then
+                                     SUBSCRIBE_OK) */
+  guint64         first_time;     /* publisher time of the oldest stored
+                                     chunk: position 0 (DIODE_TIME_NONE) */
+  guint64         end_time;       /* end of the held range at range_at */
+  gint64          range_at;       /* monotonic µs of the RANGE_OK */
+  guint64         start_time;     /* SUBSCRIBE_OK: where it landed */
+  guint64         last_time;      /* publisher time of the last buffer */
+  gboolean        seek_requested; /* a SEEK event is being performed */
+  GstSeekFlags    seek_flags;
+  guint64         seeks;
 };
 
 GST_ELEMENT_REGISTER_DECLARE (diodesrc);
