@@ -118,6 +118,8 @@ case_seek () {
   bench_stop "$RSS_TPID"
   store_bytes=$(du -sb "$bench_tmp/store-rec" | cut -f1)
   cp "$bench_tmp/rec.err" "$RESULTS/relay-seek.log"
+  cp "$bench_tmp/watch.err" "$RESULTS/watcher-seek.log"
+  cp "$bench_tmp/seek.err" "$RESULTS/diode-seek.log"
   cp "$bench_tmp/rss.txt" "$RESULTS/rss-seek.txt"
   bench_stop "$RELAY_TPID"
   rss=$(awk -v n="$rss_during" 'NR <= n && $2 != "" { a[++k] = $2 }
@@ -134,7 +136,7 @@ case_seek () {
 
 fanout_point () { # MODE (nostore|store)
   _mode=$1
-  _n=$((STREAMS * VIEWERS_PER))
+  _nv=$((STREAMS * VIEWERS_PER))
   max=$((STEADY + 180))
   _store=""
   [ "$_mode" = store ] && _store="--store $bench_tmp/store-fan --store-bytes 8589934592"
@@ -153,7 +155,7 @@ fanout_point () { # MODE (nostore|store)
   _b0=$(du -sb "$bench_tmp/store-fan" 2>/dev/null | cut -f1 || echo 0)
   _t0=$(date +%s.%N)
   json=$(timeout "$max" "$load_bin" --tls --port "$RELAY_PORT" \
-    --relay-id "$RELAY_ADDR" --stream rec --streams "$STREAMS" -n "$_n" \
+    --relay-id "$RELAY_ADDR" --stream rec --streams "$STREAMS" -n "$_nv" \
     --ramp 250 --warmup 3 --duration "$STEADY" --pre 0 \
     --expect-bps 4000000 --server-pid "$RELAY_PID" -q \
     2> "$bench_tmp/load.err") || true
@@ -165,7 +167,7 @@ fanout_point () { # MODE (nostore|store)
   cp "$bench_tmp/fan-$_mode.err" "$RESULTS/relay-fanout-$_mode.log"
   [ -n "$json" ] || { cat "$bench_tmp/load.err" >&2; die "diode-load failed"; }
   _wps=$(echo "${_b0:-0} ${_b1:-0} $_t0 $_t1" | awk '{printf "%.0f", ($2 - $1) / ($4 - $3)}')
-  echo "{\"case\":\"fanout\",\"mode\":\"$_mode\",\"streams\":$STREAMS,\"viewers\":$_n,\"store_write_Bps\":$_wps,\"load\":$json}" >> "$out"
+  echo "{\"case\":\"fanout\",\"mode\":\"$_mode\",\"streams\":$STREAMS,\"viewers\":$_nv,\"store_write_Bps\":$_wps,\"load\":$json}" >> "$out"
   log "fanout $_mode: store wrote $_wps B/s; $(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["server"]; print("full rate %s/%d, cpu %.2f s for %.3f Gbit" % (d["full_rate"], d["connected"], s["cpu_s"], d["delivered_gbit"]))')"
   rm -rf "$bench_tmp/store-fan"
 }
