@@ -574,8 +574,15 @@ diode_session_frame_limit (DiodeSession * s, guint type)
   if (!ok)
     return 0;
   limit = diode_msg_max_payload_v (type, s->version, s->role);
-  if (in_chunk (s) && s->chunk_bytes_left - DIODE_FRAME_HEADER_SIZE < limit)
-    limit = s->chunk_bytes_left - DIODE_FRAME_HEADER_SIZE;
+  if (in_chunk (s) && type != DIODE_MSG_PING && type != DIODE_MSG_PONG
+      && type != DIODE_MSG_ERROR) {
+    /* this frame's header and 8 bytes for each frame after it */
+    guint64 room = s->chunk_bytes_left -
+        (guint64) s->chunk_left * DIODE_FRAME_HEADER_SIZE;
+
+    if (room < limit)
+      limit = room;
+  }
   return limit;
 }
 

@@ -3,10 +3,13 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * The input is one frame, header included (parsed as is, and again with its
- * length field set to the input's size when it differs), read twice: as
- * version 1 (diode_msg_parse()) and as a relay link, role RELAY version 2
+ * length field set to the input's size when it differs), read four times:
+ * as version 1 (diode_msg_parse()), as a relay link, role RELAY version 2
  * (diode_msg_parse_v(), where LINK, LINK_OK, ANNOUNCE, PULL exist and
- * PUBLISH, SUBSCRIBE, SUBSCRIBE_OK carry appended fields). Checks:
+ * PUBLISH, SUBSCRIBE, SUBSCRIBE_OK carry appended fields), and at version 3
+ * as a viewer's connection and as a relay link (where RANGE, RANGE_OK,
+ * FETCH, CHUNK, FETCH_END, STORED exist and PUBLISH, PUBLISH_OK, SUBSCRIBE,
+ * SUBSCRIBE_OK may end with a v3 block). Checks:
  *  - diode_msg_check_header() on the first 8 bytes agrees with an
  *    independent reading of the header rules (docs/protocol.md section 3);
  *  - diode_msg_parse() never crashes, and on failure sets an error of the
@@ -23,6 +26,12 @@
  *    addresses and is never NULL where the message has one, owners are
  *    valid addresses, ANNOUNCE.op is 0 or 1, a SUBSCRIBE_OK without policy
  *    fields fails closed (private, empty allowlist);
+ *  - version 3: the v3 fields are in range (pubflags, start_mode, snap,
+ *    stream_state, store, status, final), spans ordered and at most 256,
+ *    chunk headers within their limits; below version 3 every v3 field
+ *    keeps its default; the round trip through the version-3 encoders
+ *    (diode_msg_encode_*_args, _range_ok, _chunk...) gives the same fields
+ *    and agrees with the input on their common prefix;
  *  - the text encoders (sanitising agent/error text) and the stream-name
  *    check, fed with the input as a C string, produce frames that parse.
  */
@@ -62,16 +71,39 @@ check_text (const gchar * s, gsize limit, const gchar * field)
   FUZZ_CHECK (g_utf8_validate (s, -1, NULL), "%s is not UTF-8", field);
 }
 
+/* The connections a frame is read on. */
+typedef struct
+{
+  guint16 version;
+  DiodeRole role;
+} Dialect;
+
+static const Dialect dialects[] = {
+  {1, 0}, {2, DIODE_ROLE_RELAY}, {3, DIODE_ROLE_VIEWER}, {3, DIODE_ROLE_RELAY},
+};
+
 /* The header rules, written again from the specification. */
 static void
-check_header_oracle (const guint8 * h, gboolean link)
+check_header_oracle (const guint8 * h, const Dialect * dl)
 {
   gsize limit, len = 0;
   gboolean expect, got;
   GError *err = NULL;
   guint32 announced = fuzz_be32 (h + 4);
+  gboolean link = dl->role == DIODE_ROLE_RELAY && dl->version >= 2;
+  gboolean v3 = dl->version >= 3;
 
   switch (h[0]) {
+    case DIODE_MSG_RANGE:
+    case DIODE_MSG_FETCH:
+    case DIODE_MSG_CHUNK:
+    case DIODE_MSG_FETCH_END:
+    case DIODE_MSG_STORED:
+      limit = v3 ? 1024 : 0;
+      break;
+    case DIODE_MSG_RANGE_OK:
+      limit = v3 ? 64 * 1024 : 0;
+      break;
     case DIODE_MSG_LINK:
     case DIODE_MSG_LINK_OK:
     case DIODE_MSG_PULL:
@@ -111,13 +143,14 @@ check_header_oracle (const guint8 * h, gboolean link)
   }
   expect = limit != 0 && h[1] == 0 && h[2] == 0 && h[3] == 0
       && announced <= limit;
-  got = link ? diode_msg_check_header_v (h, 2, DIODE_ROLE_RELAY, &len, &err)
-      : diode_msg_check_header (h, &len, &err);
+  got = dl->version > 1 ? diode_msg_check_header_v (h, dl->version, dl->role,
+      &len, &err) : diode_msg_check_header (h, &len, &err);
   FUZZ_CHECK (got == expect, "check_header(%02x %02x %02x %02x len %u) = %d, "
       "expected %d", h[0], h[1], h[2], h[3], announced, got, expect);
-  FUZZ_CHECK (diode_msg_max_payload_v (h[0], link ? 2 : 1, DIODE_ROLE_RELAY)
-      == limit, "max_payload(0x%02x) = %zu, expected %zu", h[0],
-      diode_msg_max_payload_v (h[0], link ? 2 : 1, DIODE_ROLE_RELAY), limit);
+  FUZZ_CHECK (diode_msg_max_payload_v (h[0], dl->version, dl->role)
+      == limit, "max_payload(0x%02x, v%u role %u) = %zu, expected %zu", h[0],
+      dl->version, dl->role, diode_msg_max_payload_v (h[0], dl->version,
+          dl->role), limit);
   if (got) {
     FUZZ_CHECK (err == NULL, "check_header succeeded with an error set");
     FUZZ_CHECK (len == announced, "payload_len %zu, header says %u", len,
@@ -133,8 +166,9 @@ check_header_oracle (const guint8 * h, gboolean link)
     g_error_free (err);
   }
   /* NULL payload_len and NULL error are allowed */
-  FUZZ_CHECK ((link ? diode_msg_check_header_v (h, 2, DIODE_ROLE_RELAY, NULL,
-              NULL) : diode_msg_check_header (h, NULL, NULL)) == expect,
+  FUZZ_CHECK ((dl->version > 1 ? diode_msg_check_header_v (h, dl->version,
+              dl->role, NULL, NULL) : diode_msg_check_header (h, NULL,
+              NULL)) == expect,
       "check_header with NULL out-parameters disagrees");
 }
 
@@ -324,6 +358,10 @@ check_parsed_link (const DiodeMsg * m)
               && *m->fleet == '\0' && m->allow[0] == NULL),
           "SUBSCRIBE_OK without policy does not fail closed");
       break;
+    case DIODE_MSG_RANGE_OK:
+      /* version 3: the owner, checked below; no path */
+      FUZZ_CHECK (m->path == NULL, "RANGE_OK with a path");
+      break;
     default:
       FUZZ_CHECK (m->path == NULL && m->owner == NULL,
           "%s has relay-link fields", what);
@@ -494,27 +532,222 @@ round_trip (const DiodeMsg * m, GBytes * frame)
   g_bytes_unref (enc);
 }
 
+/* Version 3: the fields are in range; below it they keep their defaults. */
 static void
-fuzz_parse (const uint8_t * data, size_t size, gboolean link)
+check_parsed_v3 (const DiodeMsg * m, guint16 version)
+{
+  const gchar *what = diode_msg_type_name (m->type);
+  guint i;
+
+  if (version < 3) {
+    FUZZ_CHECK (m->pubflags == 0 && m->store_state == 0 && m->start_mode == 0
+        && m->start_value == 0 && m->snap == 0 && m->stream_state == 0
+        && m->spans == NULL && m->n_spans == 0 && m->range_flags == 0,
+        "%s parsed below version 3 has v3 fields", what);
+    FUZZ_CHECK (m->start_time == (m->type == DIODE_MSG_SUBSCRIBE_OK ?
+            DIODE_TIME_NONE : 0), "%s start_time %" G_GUINT64_FORMAT, what,
+        m->start_time);
+    return;
+  }
+  switch (m->type) {
+    case DIODE_MSG_PUBLISH:
+      FUZZ_CHECK (!(m->pubflags & DIODE_PUBLISH_UPLOAD)
+          || (m->pubflags & DIODE_PUBLISH_RECORD), "UPLOAD without RECORD");
+      break;
+    case DIODE_MSG_PUBLISH_OK:
+      FUZZ_CHECK (m->store_state <= 2, "store %u", m->store_state);
+      break;
+    case DIODE_MSG_SUBSCRIBE:
+      FUZZ_CHECK (m->start_mode <= 4 && m->snap <= 2 && (m->start_mode == 0
+              || m->start_seq == 0), "SUBSCRIBE start %u/%u/%" G_GUINT64_FORMAT,
+          m->start_mode, m->snap, m->start_seq);
+      break;
+    case DIODE_MSG_SUBSCRIBE_OK:
+      FUZZ_CHECK (m->stream_state <= 2, "stream_state %u", m->stream_state);
+      break;
+    case DIODE_MSG_RANGE:
+    case DIODE_MSG_FETCH:
+      FUZZ_CHECK (diode_msg_check_stream_name (m->stream, NULL),
+          "%s name fails the rules", what);
+      FUZZ_CHECK (m->from_seq <= m->to_seq, "FETCH %" G_GUINT64_FORMAT "..%"
+          G_GUINT64_FORMAT, m->from_seq, m->to_seq);
+      break;
+    case DIODE_MSG_RANGE_OK:
+      FUZZ_CHECK (diode_msg_check_stream_name (m->stream, NULL),
+          "RANGE_OK name fails the rules");
+      FUZZ_CHECK (m->stream_state <= 2 && m->fleet != NULL && m->allow != NULL
+          && m->access <= DIODE_ACCESS_PRIVATE, "RANGE_OK fields");
+      FUZZ_CHECK (m->owner == NULL || diode_msg_address_is_valid (m->owner),
+          "RANGE_OK owner");
+      FUZZ_CHECK (m->n_spans <= DIODE_MAX_SPANS && (m->n_spans == 0
+              || m->spans != NULL), "RANGE_OK %u spans", m->n_spans);
+      for (i = 0; i < m->n_spans; i++) {
+        FUZZ_CHECK (m->spans[i].first_seq <= m->spans[i].last_seq,
+            "span %u inverted", i);
+        FUZZ_CHECK (i == 0 || m->spans[i].first_seq > m->spans[i - 1].last_seq,
+            "span %u overlaps", i);
+      }
+      break;
+    case DIODE_MSG_CHUNK:
+      FUZZ_CHECK (m->chunk.n_frames >= 1 && m->chunk.n_frames <= 65536
+          && m->chunk.n_prelude <= m->chunk.n_frames
+          && m->chunk.bytes <= 64 * 1024 * 1024
+          && (guint64) m->chunk.bytes >= 8 * (guint64) m->chunk.n_frames
+          && m->chunk.first_seq <= m->chunk.last_seq, "CHUNK header");
+      break;
+    case DIODE_MSG_FETCH_END:
+      FUZZ_CHECK (m->fetch_status <= 2, "status %u", m->fetch_status);
+      break;
+    case DIODE_MSG_STORED:
+      FUZZ_CHECK (m->final == TRUE || m->final == FALSE, "final %d", m->final);
+      break;
+    default:
+      break;
+  }
+  if (m->type != DIODE_MSG_RANGE_OK)
+    FUZZ_CHECK (m->spans == NULL && m->n_spans == 0, "%s has spans", what);
+  if (m->type != DIODE_MSG_SUBSCRIBE_OK)
+    FUZZ_CHECK (m->start_time == 0, "%s has a start_time", what);
+}
+
+static gboolean
+v3_fields_equal (const DiodeMsg * a, const DiodeMsg * b)
+{
+  return a->pubflags == b->pubflags && a->store_state == b->store_state
+      && a->start_mode == b->start_mode && a->start_value == b->start_value
+      && a->snap == b->snap && a->stream_state == b->stream_state
+      && a->start_time == b->start_time && a->range_flags == b->range_flags
+      && a->n_spans == b->n_spans && (a->n_spans == 0
+      || memcmp (a->spans, b->spans, a->n_spans * sizeof (DiodeSpan)) == 0)
+      && a->from_seq == b->from_seq && a->to_seq == b->to_seq
+      && memcmp (&a->chunk, &b->chunk, sizeof (a->chunk)) == 0
+      && a->next_seq == b->next_seq && a->fetch_status == b->fetch_status
+      && a->stored_seq == b->stored_seq && a->stored_bytes == b->stored_bytes
+      && a->final == b->final;
+}
+
+/* Re-encodes @m, parsed at version 3 on a connection of @dl, with the
+ * version-3 encoders. */
+static GBytes *
+reencode_v3 (const DiodeMsg * m, const Dialect * dl)
+{
+  const gchar *const *allow = (const gchar * const *) m->allow;
+  const gchar *const *path = (const gchar * const *) m->path;
+  gboolean link = diode_msg_is_link_dialect (dl->version, dl->role);
+
+  switch (m->type) {
+    case DIODE_MSG_PUBLISH:{
+      DiodePublishArgs a = { m->stream, m->access, m->fleet, allow, m->owner,
+        path, m->pubflags
+      };
+      return diode_msg_encode_publish_args (&a, dl->version, dl->role);
+    }
+    case DIODE_MSG_PUBLISH_OK:
+      return diode_msg_encode_publish_ok_v (m->stream, m->seq, m->store_state,
+          dl->version);
+    case DIODE_MSG_SUBSCRIBE:{
+      DiodeSubscribeArgs a = { m->stream, m->start_seq, m->wait_ms,
+        m->publisher, path, m->start_mode, m->start_value, m->snap
+      };
+      return diode_msg_encode_subscribe_args (&a, dl->version, dl->role);
+    }
+    case DIODE_MSG_SUBSCRIBE_OK:{
+      DiodeSubscribeOkArgs a = { m->stream, m->seq, m->publisher, m->access,
+        m->fleet, allow, path, m->stream_state, m->start_time
+      };
+      /* a relay link's SUBSCRIBE_OK without policy: the version-1 form
+       * (which fails closed), and then no v3 block either */
+      if (link && !m->has_policy)
+        return diode_msg_encode_subscribe_ok_from (m->stream, m->seq,
+            m->publisher);
+      return diode_msg_encode_subscribe_ok_args (&a, dl->version, dl->role);
+    }
+    case DIODE_MSG_RANGE:
+      return diode_msg_encode_range (m->stream, m->range_flags);
+    case DIODE_MSG_RANGE_OK:
+      return diode_msg_encode_range_ok (m->stream, m->stream_state, m->owner,
+          m->access, m->fleet, allow, m->spans, m->n_spans);
+    case DIODE_MSG_FETCH:
+      return diode_msg_encode_fetch (m->stream, m->from_seq, m->to_seq,
+          m->range_flags);
+    case DIODE_MSG_CHUNK:
+      return diode_msg_encode_chunk (&m->chunk);
+    case DIODE_MSG_FETCH_END:
+      return diode_msg_encode_fetch_end (m->next_seq, m->fetch_status);
+    case DIODE_MSG_STORED:
+      return diode_msg_encode_stored (m->stored_seq, m->stored_bytes,
+          m->final);
+    default:
+      return link ? reencode_link (m) : reencode (m);
+  }
+}
+
+/* Version 3: the fields survive re-encoding, and the input and the
+ * re-encoding agree on their common prefix (a message whose optional
+ * fields the input left out comes back with them, at the end). */
+static void
+round_trip_v3 (const DiodeMsg * m, GBytes * frame, const Dialect * dl)
+{
+  gsize size, esize, plen, elen;
+  const guint8 *d = g_bytes_get_data (frame, &size);
+  const guint8 *e;
+  GBytes *enc = reencode_v3 (m, dl);
+  DiodeMsg m2;
+  GError *err = NULL;
+
+  FUZZ_CHECK (enc != NULL, "encoder refused a %s parsed at version 3, role %u",
+      diode_msg_type_name (m->type), dl->role);
+  memset (&m2, 0, sizeof (m2));
+  if (!diode_msg_parse_v (enc, dl->version, dl->role, &m2, &err))
+    FUZZ_CHECK (FALSE, "re-encoded %s does not parse at version 3: %s",
+        diode_msg_type_name (m->type), err->message);
+  FUZZ_CHECK (msg_fields_equal (m, &m2) && link_fields_equal (m, &m2)
+      && v3_fields_equal (m, &m2), "version-3 round trip of %s changed a "
+      "field", diode_msg_type_name (m->type));
+  e = g_bytes_get_data (enc, &esize);
+  plen = size - DIODE_FRAME_HEADER_SIZE;
+  elen = esize - DIODE_FRAME_HEADER_SIZE;
+  FUZZ_CHECK (memcmp (e + 8, d + 8, MIN (elen, plen)) == 0,
+      "re-encoded %s differs from the input in their common prefix",
+      diode_msg_type_name (m->type));
+  FUZZ_CHECK (elen <= plen || m->type == DIODE_MSG_PUBLISH
+      || m->type == DIODE_MSG_PUBLISH_OK || m->type == DIODE_MSG_SUBSCRIBE
+      || m->type == DIODE_MSG_SUBSCRIBE_OK, "re-encoded %s grew",
+      diode_msg_type_name (m->type));
+  diode_msg_clear (&m2);
+  g_bytes_unref (enc);
+}
+
+static void
+fuzz_parse (const uint8_t * data, size_t size, const Dialect * dl)
 {
   GBytes *frame = g_bytes_new (data, size);
   DiodeMsg msg;
   GError *err = NULL;
   gboolean ok;
+  gboolean link = diode_msg_is_link_dialect (dl->version, dl->role);
 
   memset (&msg, 0xa5, sizeof (msg));   /* parse must zero it either way */
-  ok = link ? diode_msg_parse_v (frame, 2, DIODE_ROLE_RELAY, &msg, &err)
-      : diode_msg_parse (frame, &msg, &err);
+  ok = dl->version > 1 ? diode_msg_parse_v (frame, dl->version, dl->role,
+      &msg, &err) : diode_msg_parse (frame, &msg, &err);
   if (ok) {
     FUZZ_CHECK (err == NULL, "parse succeeded with an error set");
     FUZZ_CHECK (size >= DIODE_FRAME_HEADER_SIZE
-        && diode_msg_check_header_v (data, link ? 2 : 1, DIODE_ROLE_RELAY,
-            NULL, NULL)
+        && diode_msg_check_header_v (data, dl->version, dl->role, NULL, NULL)
         && fuzz_be32 (data + 4) == size - DIODE_FRAME_HEADER_SIZE,
         "parse accepted a frame whose header does not match its size");
     check_parsed (&msg, frame);
     check_lowercase_addresses (&msg);
-    if (link) {
+    check_parsed_v3 (&msg, dl->version);
+    if (dl->version >= 3) {
+      if (link)
+        check_parsed_link (&msg);
+      else
+        FUZZ_CHECK (msg.path == NULL && !msg.has_policy && (msg.owner == NULL
+                || msg.type == DIODE_MSG_RANGE_OK),
+            "version-3 viewer parse filled relay-link fields");
+      round_trip_v3 (&msg, frame, dl);
+    } else if (link) {
       check_parsed_link (&msg);
       round_trip_link (&msg, frame);
     } else {
@@ -617,6 +850,23 @@ fuzz_encoders (const uint8_t * data, size_t size)
     g_strfreev (p);
   }
 
+  /* version 3: RANGE and FETCH take a name by the same rule */
+  f = diode_msg_encode_range (s, DIODE_RANGE_LOCAL);
+  FUZZ_CHECK ((f != NULL) == name_ok, "encode_range and check_stream_name "
+      "disagree");
+  if (f) {
+    if (!diode_msg_parse_v (f, 3, DIODE_ROLE_VIEWER, &m, &err))
+      FUZZ_CHECK (FALSE, "encoded RANGE does not parse: %s", err->message);
+    FUZZ_CHECK (strcmp (m.stream, s) == 0, "stream name changed");
+    diode_msg_clear (&m);
+    g_bytes_unref (f);
+  }
+  f = diode_msg_encode_fetch (s, 1, 2, 0);
+  FUZZ_CHECK ((f != NULL) == name_ok, "encode_fetch and check_stream_name "
+      "disagree");
+  if (f)
+    g_bytes_unref (f);
+
   /* an address check never reads past the string */
   (void) diode_msg_address_is_valid (s);
   g_free (s);
@@ -625,12 +875,13 @@ fuzz_encoders (const uint8_t * data, size_t size)
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
-  if (size >= DIODE_FRAME_HEADER_SIZE) {
-    check_header_oracle (data, FALSE);
-    check_header_oracle (data, TRUE);
-  }
-  fuzz_parse (data, size, FALSE);
-  fuzz_parse (data, size, TRUE);
+  guint i;
+
+  if (size >= DIODE_FRAME_HEADER_SIZE)
+    for (i = 0; i < G_N_ELEMENTS (dialects); i++)
+      check_header_oracle (data, &dialects[i]);
+  for (i = 0; i < G_N_ELEMENTS (dialects); i++)
+    fuzz_parse (data, size, &dialects[i]);
   /* Most mutations change the size without the header's length field, and
    * the parser rightly stops there. Parse a copy with the length fixed too,
    * so mutations reach the payload fields. */
@@ -644,8 +895,8 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     copy[5] = len >> 16;
     copy[6] = len >> 8;
     copy[7] = len;
-    fuzz_parse (copy, size, FALSE);
-    fuzz_parse (copy, size, TRUE);
+    for (i = 0; i < G_N_ELEMENTS (dialects); i++)
+      fuzz_parse (copy, size, &dialects[i]);
     g_free (copy);
   }
   fuzz_encoders (data, size);

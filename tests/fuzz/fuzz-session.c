@@ -15,17 +15,26 @@
  *   control bits 6+7  both set, client end: never send HELLO (every frame
  *                     from the relay must then be refused)
  *   control bit 6     alone, client end: a relay (role RELAY) offering
- *                     1..2; a WELCOME of version 1 is refused (201), after
- *                     one of version 2 (a relay link) it sends LINK (bit 4
- *                     clear: a control link) or SUBSCRIBE (bit 4 set: a
- *                     pull)
- *   control bit 7     alone: the end sends a fatal ERROR at the end
+ *                     1..3; a WELCOME of version 1 is refused (201), after
+ *                     one of version 2 or 3 (a relay link) it sends LINK
+ *                     (bit 4 clear: a control link) or SUBSCRIBE (bit 4
+ *                     set: a pull)
+ *   bits 6, 7 clear   client end: a publisher or viewer (bit 4) offering
+ *                     1..3 as diodesink/diodesrc do; at version 3 a viewer
+ *                     sends RANGE, then FETCH, then SUBSCRIBE (each after
+ *                     the answer or a refusal of the one before), a
+ *                     publisher also takes STORED
+ *   control bit 7     alone: the end sends a fatal ERROR at the end; a
+ *                     client end offers 1..1 (a client of an older release)
  *
  * The relay end behaves like the relay: it chooses the highest version of
  * 1..DIODE_PROTOCOL_VERSION_MAX, refuses a role-RELAY HELLO that gets
  * version 1 with ERROR 201 (diode_session_check_link_version()), answers
  * LINK with LINK_OK (or, with bit 5, first with ERROR 104) and then sends
- * LINK_OK again and PULL.
+ * LINK_OK again and PULL. At version 3 it answers RANGE with RANGE_OK and
+ * FETCH with CHUNK, its frames and FETCH_END (with bit 5, the first with
+ * ERROR 105 NOT_STORED / 106 STORE_FAILED after a CHUNK), and sends STORED
+ * to a publisher.
  *
  * After every feed the harness pulls messages with diode_session_next()
  * until NEED_MORE or ERROR and answers like a relay or client would
@@ -43,6 +52,11 @@
  *  - the answers a real peer gives (WELCOME, *_OK, ERROR 1xx, PONG) are
  *    accepted; answering twice is refused;
  *  - MEDIA seq strictly increases, EOS seq never goes back;
+ *  - FETCHING (client end, version 3): CHUNK and FETCH_END only between
+ *    chunks, CAPS/MEDIA/EOS only as a CHUNK's announced frames, each within
+ *    the bytes it announced, prelude frames CAPS or STREAMHEADER MEDIA, the
+ *    others' seqs in the chunk's range and increasing over the FETCH, EOS
+ *    last; RANGE_OK only after RANGE, STORED only to a publisher;
  *  - ERROR is fatal (code >= 200), closes the session, and is sticky: every
  *    later next() returns the same error, feed() buffers nothing, sent()
  *    refuses anything but ERROR;
@@ -78,7 +92,13 @@ typedef struct
   DiodeSessionState model;      /* expected state */
   DiodeMsgType pending;         /* request awaiting an answer (model) */
   gboolean hello_sent;          /* client end */
-  gboolean link_mode;           /* client end: role RELAY offering 1..2 */
+  gboolean link_mode;           /* client end: role RELAY offering 1..3 */
+  guint16 offer_max;            /* client end: highest version offered */
+  guint step;                   /* client end, version-3 viewer: 0 RANGE
+                                   next, 1 FETCH next, 2 SUBSCRIBE */
+  /* client end, FETCHING: the model of the CHUNK being received */
+  guint32 chunk_left, prelude_left;
+  guint64 bytes_left, chunk_first, chunk_last, fetch_last;
   gboolean refused_once;        /* relay end: refusal done */
   guint64 last_seq;             /* highest MEDIA/EOS seq returned */
   gboolean closed;
@@ -143,6 +163,22 @@ client_request (Fuzz * f)
     f->model = DIODE_SESSION_LINKING;
     must_refuse (f, DIODE_MSG_LINK);
     must_refuse (f, DIODE_MSG_ANNOUNCE);       /* not before LINK_OK */
+  } else if ((f->ctl & 0x10) && !f->link_mode
+      && diode_session_get_version (f->s) >= 3 && f->step < 2) {
+    /* a version-3 viewer asks what is held, fetches, then subscribes */
+    if (f->step == 0) {
+      must_send (f, DIODE_MSG_RANGE, 0);
+      f->pending = DIODE_MSG_RANGE;
+    } else {
+      must_send (f, DIODE_MSG_FETCH, 0);
+      f->pending = DIODE_MSG_FETCH;
+      f->model = DIODE_SESSION_FETCHING;
+      f->chunk_left = 0;
+      f->fetch_last = 0;
+    }
+    f->step++;
+    must_refuse (f, DIODE_MSG_RANGE);
+    must_refuse (f, DIODE_MSG_FETCH);
   } else if (f->ctl & 0x10) {
     must_send (f, DIODE_MSG_SUBSCRIBE, 0);
     f->pending = DIODE_MSG_SUBSCRIBE;
@@ -181,12 +217,18 @@ on_peer_error (Fuzz * f, const DiodeMsg * m)
   }
   if (f->end == DIODE_SESSION_CLIENT_END && f->pending) {
     /* the relay refused our request: we may ask again */
+    gboolean store_request = f->pending == DIODE_MSG_RANGE
+        || f->pending == DIODE_MSG_FETCH;
+
     f->pending = 0;
+    f->chunk_left = 0;
     if (f->model == DIODE_SESSION_SUBSCRIBING
-        || f->model == DIODE_SESSION_LINKING)
+        || f->model == DIODE_SESSION_LINKING
+        || f->model == DIODE_SESSION_FETCHING)
       f->model = DIODE_SESSION_READY;
     expect_state (f, "after a refusal");
-    if (f->ctl & 0x20)
+    /* a refused RANGE or FETCH: the viewer goes on with its next step */
+    if ((f->ctl & 0x20) || store_request)
       client_request (f);
   }
 }
@@ -258,6 +300,50 @@ relay_end_message (Fuzz * f, const DiodeMsg * m)
           diode_session_state_name (f->model));
       FUZZ_CHECK (m->op <= 1 && m->path != NULL, "ANNOUNCE fields");
       break;
+    case DIODE_MSG_RANGE:
+    case DIODE_MSG_FETCH:{
+      gboolean range = m->type == DIODE_MSG_RANGE;
+
+      FUZZ_CHECK (f->model == DIODE_SESSION_READY && f->pending == 0
+          && diode_session_get_version (f->s) >= 3
+          && role != DIODE_ROLE_PUBLISHER, "%s accepted in state %s, role "
+          "%u, version %u", diode_msg_type_name (m->type),
+          diode_session_state_name (f->model), role,
+          diode_session_get_version (f->s));
+      FUZZ_CHECK (diode_msg_check_stream_name (m->stream, NULL)
+          && m->from_seq <= m->to_seq, "%s fields",
+          diode_msg_type_name (m->type));
+      /* answering the other request, or a subscription, is refused */
+      must_refuse (f, range ? DIODE_MSG_FETCH_END : DIODE_MSG_RANGE_OK);
+      must_refuse (f, DIODE_MSG_SUBSCRIBE_OK);
+      if (range)
+        must_refuse (f, DIODE_MSG_CHUNK);
+      if ((f->ctl & 0x20) && !f->refused_once) {
+        f->refused_once = TRUE;
+        if (!range) {
+          /* a store that fails in the middle of the answer */
+          must_send (f, DIODE_MSG_CHUNK, 0);
+          must_send (f, DIODE_MSG_MEDIA, 0);
+        }
+        must_send (f, DIODE_MSG_ERROR, range ? DIODE_ERR_NOT_STORED :
+            DIODE_ERR_STORE_FAILED);
+      } else if (range) {
+        must_send (f, DIODE_MSG_RANGE_OK, 0);
+      } else {
+        must_send (f, DIODE_MSG_CHUNK, 0);
+        must_send (f, DIODE_MSG_CAPS, 0);
+        must_send (f, DIODE_MSG_MEDIA, 0);
+        must_send (f, DIODE_MSG_EOS, 0);
+        must_send (f, DIODE_MSG_FETCH_END, 0);
+      }
+      expect_state (f, "after answering");
+      /* answered: nothing more of it */
+      must_refuse (f, DIODE_MSG_RANGE_OK);
+      must_refuse (f, DIODE_MSG_FETCH_END);
+      must_refuse (f, DIODE_MSG_CHUNK);
+      must_refuse (f, DIODE_MSG_MEDIA);
+      break;
+    }
     case DIODE_MSG_PUBLISH:
     case DIODE_MSG_SUBSCRIBE:{
       gboolean publish = m->type == DIODE_MSG_PUBLISH;
@@ -298,6 +384,11 @@ relay_end_message (Fuzz * f, const DiodeMsg * m)
             must_refuse (f, DIODE_MSG_POLICY);
         } else {
           must_refuse (f, DIODE_MSG_MEDIA);
+          /* recording progress, version 3 only */
+          if (diode_session_get_version (f->s) >= 3)
+            must_send (f, DIODE_MSG_STORED, 0);
+          else
+            must_refuse (f, DIODE_MSG_STORED);
         }
       }
       break;
@@ -338,11 +429,16 @@ client_end_message (Fuzz * f, const DiodeMsg * m)
       FUZZ_CHECK (f->model == DIODE_SESSION_AWAIT_WELCOME,
           "WELCOME accepted in state %s", diode_session_state_name (f->model));
       FUZZ_CHECK (m->version >= (f->link_mode ? 2 : 1)
-          && m->version <= (f->link_mode ? 2 : DIODE_PROTOCOL_VERSION)
+          && m->version <= f->offer_max
           && diode_session_get_version (f->s) == m->version,
           "WELCOME version %u accepted", m->version);
       f->model = DIODE_SESSION_READY;
       expect_state (f, "after WELCOME");
+      /* the recording requests need version 3, and are a viewer's */
+      if (m->version < 3 || (!(f->ctl & 0x10) && !f->link_mode)) {
+        must_refuse (f, DIODE_MSG_RANGE);
+        must_refuse (f, DIODE_MSG_FETCH);
+      }
       client_request (f);
       break;
     case DIODE_MSG_PUBLISH_OK:
@@ -355,6 +451,46 @@ client_end_message (Fuzz * f, const DiodeMsg * m)
       must_send (f, DIODE_MSG_CAPS, 0);
       must_send (f, DIODE_MSG_MEDIA, 0);
       must_send (f, DIODE_MSG_POLICY, 0);
+      must_refuse (f, DIODE_MSG_RANGE);
+      break;
+    case DIODE_MSG_STORED:
+      FUZZ_CHECK (f->model == DIODE_SESSION_PUBLISHING
+          && diode_session_get_version (f->s) >= 3,
+          "STORED accepted in state %s, version %u",
+          diode_session_state_name (f->model),
+          diode_session_get_version (f->s));
+      break;
+    case DIODE_MSG_RANGE_OK:
+      FUZZ_CHECK (f->model == DIODE_SESSION_READY
+          && f->pending == DIODE_MSG_RANGE,
+          "RANGE_OK accepted without a pending RANGE");
+      FUZZ_CHECK (m->n_spans <= DIODE_MAX_SPANS, "RANGE_OK spans");
+      f->pending = 0;
+      expect_state (f, "after RANGE_OK");
+      client_request (f);
+      break;
+    case DIODE_MSG_CHUNK:
+      FUZZ_CHECK (f->model == DIODE_SESSION_FETCHING && f->chunk_left == 0,
+          "CHUNK accepted in state %s with %u frames outstanding",
+          diode_session_state_name (f->model), f->chunk_left);
+      FUZZ_CHECK (m->chunk.n_frames >= 1 && m->chunk.n_prelude <=
+          m->chunk.n_frames && (guint64) m->chunk.bytes >=
+          8 * (guint64) m->chunk.n_frames, "CHUNK header accepted");
+      f->chunk_left = m->chunk.n_frames;
+      f->prelude_left = m->chunk.n_prelude;
+      f->bytes_left = m->chunk.bytes;
+      f->chunk_first = m->chunk.first_seq;
+      f->chunk_last = m->chunk.last_seq;
+      must_refuse (f, DIODE_MSG_FETCH);
+      break;
+    case DIODE_MSG_FETCH_END:
+      FUZZ_CHECK (f->model == DIODE_SESSION_FETCHING && f->chunk_left == 0,
+          "FETCH_END accepted in state %s with %u frames outstanding",
+          diode_session_state_name (f->model), f->chunk_left);
+      f->pending = 0;
+      f->model = DIODE_SESSION_READY;
+      expect_state (f, "after FETCH_END");
+      client_request (f);
       break;
     case DIODE_MSG_SUBSCRIBE_OK:
       FUZZ_CHECK (f->model == DIODE_SESSION_SUBSCRIBING
@@ -368,6 +504,38 @@ client_end_message (Fuzz * f, const DiodeMsg * m)
     case DIODE_MSG_CAPS:
     case DIODE_MSG_MEDIA:
     case DIODE_MSG_EOS:
+      if (f->model == DIODE_SESSION_FETCHING) {
+        gsize size = g_bytes_get_size (m->frame);
+        gboolean prelude = f->prelude_left > 0;
+
+        FUZZ_CHECK (f->chunk_left > 0, "%s accepted outside a CHUNK",
+            diode_msg_type_name (m->type));
+        FUZZ_CHECK (size + 8 * (guint64) (f->chunk_left - 1) <= f->bytes_left,
+            "%s of %zu bytes accepted with %" G_GUINT64_FORMAT " left for %u "
+            "frames", diode_msg_type_name (m->type), size, f->bytes_left,
+            f->chunk_left);
+        f->bytes_left -= size;
+        f->chunk_left--;
+        if (prelude)
+          f->prelude_left--;
+        if (m->type == DIODE_MSG_CAPS)
+          break;
+        FUZZ_CHECK (m->type != DIODE_MSG_EOS || (!prelude
+                && f->chunk_left == 0), "EOS accepted inside a chunk");
+        if (prelude) {
+          FUZZ_CHECK (m->flags & DIODE_MEDIA_STREAMHEADER,
+              "prelude MEDIA without STREAMHEADER accepted");
+          break;
+        }
+        FUZZ_CHECK (m->seq >= f->chunk_first && m->seq <= f->chunk_last
+            && (m->type == DIODE_MSG_EOS ? m->seq >= f->fetch_last :
+                m->seq > f->fetch_last), "%s seq %" G_GUINT64_FORMAT
+            " accepted in chunk %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
+            " after %" G_GUINT64_FORMAT, diode_msg_type_name (m->type),
+            m->seq, f->chunk_first, f->chunk_last, f->fetch_last);
+        f->fetch_last = m->seq;
+        break;
+      }
       FUZZ_CHECK (f->model == DIODE_SESSION_SUBSCRIBED,
           "%s accepted from the relay in state %s",
           diode_msg_type_name (m->type), diode_session_state_name (f->model));
@@ -655,14 +823,29 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
       GError *err = NULL;
 
       f.link_mode = TRUE;
-      if (!diode_session_sent_hello (f.s, 1, 2, DIODE_ROLE_RELAY, &err))
+      f.offer_max = DIODE_PROTOCOL_VERSION_MAX;
+      if (!diode_session_sent_hello (f.s, 1, f.offer_max, DIODE_ROLE_RELAY,
+              &err))
         FUZZ_CHECK (FALSE, "sent_hello refused: %s", err->message);
       FUZZ_CHECK (diode_session_get_role (f.s) == DIODE_ROLE_RELAY,
           "client end role");
       f.hello_sent = TRUE;
       must_refuse (&f, DIODE_MSG_HELLO);        /* only once */
-    } else if ((f.ctl & 0xc0) != 0xc0) {
+    } else if ((f.ctl & 0xc0) == 0x80) {
+      /* a client of an older release: a plain HELLO offers 1..1 */
       must_send (&f, DIODE_MSG_HELLO, 0);
+      f.offer_max = DIODE_PROTOCOL_VERSION;
+      f.hello_sent = TRUE;
+      must_refuse (&f, DIODE_MSG_HELLO);        /* only once */
+    } else if ((f.ctl & 0xc0) == 0) {
+      /* diodesink / diodesrc: 1..3 */
+      GError *err = NULL;
+      DiodeRole role = (f.ctl & 0x10) ? DIODE_ROLE_VIEWER :
+          DIODE_ROLE_PUBLISHER;
+
+      f.offer_max = DIODE_PROTOCOL_VERSION_MAX;
+      if (!diode_session_sent_hello (f.s, 1, f.offer_max, role, &err))
+        FUZZ_CHECK (FALSE, "sent_hello refused: %s", err->message);
       f.hello_sent = TRUE;
       must_refuse (&f, DIODE_MSG_HELLO);        /* only once */
     }

@@ -268,6 +268,93 @@ frame_seeds (void)
     frame_seed ("bad-announce-op", raw (DIODE_MSG_ANNOUNCE, 0, 0,
             sizeof (op7), op7, sizeof (op7)));
   }
+
+  /* recordings (version 3; fuzz-frame reads every seed at versions 1, 2
+   * and 3): the v3 blocks, every new frame, and their refusals */
+  {
+    DiodePublishArgs pa = { "cam", DIODE_ACCESS_PRIVATE, "fleet",
+      two_addresses, two_addresses[0], two_addresses,
+      DIODE_PUBLISH_RECORD | DIODE_PUBLISH_UPLOAD
+    };
+    DiodeSubscribeArgs sa = { "cam", 0, 3000, two_addresses[1], two_addresses,
+      DIODE_START_WALLCLOCK, G_GUINT64_CONSTANT (1767225600000000),
+      DIODE_SNAP_NEAREST
+    };
+    DiodeSubscribeOkArgs oa = { "cam", 100, two_addresses[0],
+      DIODE_ACCESS_PROTECTED, "fleet", NULL, two_addresses,
+      DIODE_STREAM_RECORDING, G_GUINT64_CONSTANT (2000000000)
+    };
+    DiodeSpan spans[3] = {
+      {1, 99, 0, 3300000000, 1767225600000000, 1767225603300000},
+      {120, 200, 4000000000, 6700000000, 1767225604000000, 1767225606700000},
+      {300, 301, DIODE_TIME_NONE, DIODE_TIME_NONE, 0, 0},
+    };
+    DiodeChunkHeader ch = { 100, 131, 2000000000, 4000000000,
+      1767225600000000, DIODE_CHUNK_KEYFRAME | DIODE_CHUNK_DISCONT, 2, 34,
+      200000, 0xcbf43926
+    };
+
+    frame_seed ("v3-publish", diode_msg_encode_publish_args (&pa, 3,
+            DIODE_ROLE_PUBLISHER));
+    frame_seed ("v3-publish-relay", diode_msg_encode_publish_args (&pa, 3,
+            DIODE_ROLE_RELAY));
+    frame_seed ("v3-publish-ok", diode_msg_encode_publish_ok_v ("cam", 5,
+            DIODE_STORE_UNAVAILABLE, 3));
+    frame_seed ("v3-subscribe", diode_msg_encode_subscribe_args (&sa, 3,
+            DIODE_ROLE_VIEWER));
+    frame_seed ("v3-subscribe-relay", diode_msg_encode_subscribe_args (&sa, 3,
+            DIODE_ROLE_RELAY));
+    frame_seed ("v3-subscribe-ok", diode_msg_encode_subscribe_ok_args (&oa, 3,
+            DIODE_ROLE_VIEWER));
+    frame_seed ("v3-subscribe-ok-relay",
+        diode_msg_encode_subscribe_ok_args (&oa, 3, DIODE_ROLE_RELAY));
+    frame_seed ("v3-range", diode_msg_encode_range ("cam", DIODE_RANGE_LOCAL));
+    frame_seed ("v3-range-ok", diode_msg_encode_range_ok ("cam",
+            DIODE_STREAM_LIVE_RECORDED, two_addresses[0],
+            DIODE_ACCESS_PRIVATE, "fleet", two_addresses, spans, 3));
+    frame_seed ("v3-range-ok-empty", diode_msg_encode_range_ok ("cam",
+            DIODE_STREAM_LIVE, NULL, DIODE_ACCESS_PUBLIC, NULL, NULL, NULL,
+            0));
+    frame_seed ("v3-fetch", diode_msg_encode_fetch ("cam", 100, 163,
+            DIODE_RANGE_LOCAL));
+    frame_seed ("v3-chunk", diode_msg_encode_chunk (&ch));
+    frame_seed ("v3-fetch-end", diode_msg_encode_fetch_end (164,
+            DIODE_FETCH_MORE));
+    frame_seed ("v3-stored", diode_msg_encode_stored (163, 1048576, TRUE));
+  }
+  {
+    /* UPLOAD without RECORD; start_mode 5; a span count of 257; a CHUNK
+     * of 0 frames; FETCH backwards; STORED final 2 */
+    static const guint8 upload_only[] = { 0, 3, 'c', 'a', 'm', 0, 0, 0, 0, 0,
+      0, 0, 0, 2
+    };
+    static const guint8 mode5[] = { 0, 3, 'c', 'a', 'm', 0, 0, 0, 0, 0, 0, 0,
+      0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    };
+    static const guint8 spans257[] = { 0, 3, 'c', 'a', 'm', 0, 0, 0, 0, 0, 0,
+      0, 1, 1
+    };
+    static const guint8 chunk0[60] = { 0, };
+    static const guint8 backwards[] = { 0, 3, 'c', 'a', 'm', 0, 0, 0, 0, 0,
+      0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 8, 0
+    };
+    static const guint8 final2[17] = { [16] = 2 };
+
+    frame_seed ("bad-v3-upload-only", raw (DIODE_MSG_PUBLISH, 0, 0,
+            sizeof (upload_only), upload_only, sizeof (upload_only)));
+    frame_seed ("bad-v3-start-mode", raw (DIODE_MSG_SUBSCRIBE, 0, 0,
+            sizeof (mode5), mode5, sizeof (mode5)));
+    frame_seed ("bad-v3-spans-257", raw (DIODE_MSG_RANGE_OK, 0, 0,
+            sizeof (spans257), spans257, sizeof (spans257)));
+    frame_seed ("bad-v3-chunk-0", raw (DIODE_MSG_CHUNK, 0, 0,
+            sizeof (chunk0), chunk0, sizeof (chunk0)));
+    frame_seed ("bad-v3-fetch-backwards", raw (DIODE_MSG_FETCH, 0, 0,
+            sizeof (backwards), backwards, sizeof (backwards)));
+    frame_seed ("bad-v3-stored-final", raw (DIODE_MSG_STORED, 0, 0,
+            sizeof (final2), final2, sizeof (final2)));
+    frame_seed ("bad-v3-range-ok-too-large", raw (DIODE_MSG_RANGE_OK, 0, 0,
+            DIODE_MAX_RANGE_OK_PAYLOAD + 1, NULL, 0));
+  }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -560,6 +647,158 @@ session_seeds (void)
   add (t, diode_msg_encode_subscribe_ok ("big", 1));
   add (t, media (1, DIODE_MEDIA_KEYFRAME, 4500));
   session_seed ("client-large-media", CTL (CLIENT, 1, VIEWER_BIT), t);
+  /* ---- version 3: recordings ---- */
+  {
+    DiodePublishArgs pa = { "cam", DIODE_ACCESS_PUBLIC, NULL, NULL, NULL,
+      NULL, DIODE_PUBLISH_RECORD | DIODE_PUBLISH_UPLOAD
+    };
+    DiodeSubscribeArgs sa = { "cam", 0, 1000, NULL, NULL, DIODE_START_BACK,
+      G_GUINT64_CONSTANT (30000000000), DIODE_SNAP_BEFORE
+    };
+    DiodeSubscribeOkArgs oa = { "cam", 5, NULL, 0, NULL, NULL, NULL,
+      DIODE_STREAM_LIVE_RECORDED, 5 * 33333333
+    };
+    DiodeSpan span = { 1, 9, 33333333, 330000000, 1767225600000000,
+      1767225600300000
+    };
+    GBytes *caps = diode_msg_encode_caps (H264_CAPS);
+    GBytes *hdr = media (1, DIODE_MEDIA_HEADER | DIODE_MEDIA_STREAMHEADER
+        | DIODE_MEDIA_KEYFRAME, 12);
+    GBytes *m2 = media (2, DIODE_MEDIA_KEYFRAME, 30);
+    GBytes *m3 = media (3, 0, 20);
+    GBytes *m4 = media (4, DIODE_MEDIA_KEYFRAME, 30);
+    GBytes *eos = diode_msg_encode_eos (4);
+    DiodeChunkHeader c1 = { 2, 3, 2 * 33333333, 4 * 33333333,
+      1767225600000000, DIODE_CHUNK_KEYFRAME, 2, 4, 0, 0
+    };
+    DiodeChunkHeader c2 = { 4, 4, 4 * 33333333, 5 * 33333333,
+      1767225600100000, DIODE_CHUNK_KEYFRAME | DIODE_CHUNK_EOS, 1, 3, 0, 0
+    };
+
+    c1.bytes = g_bytes_get_size (caps) + g_bytes_get_size (hdr)
+        + g_bytes_get_size (m2) + g_bytes_get_size (m3);
+    c1.crc = diode_chunk_crc (diode_chunk_crc (diode_chunk_crc
+            (diode_chunk_crc (0, caps), hdr), m2), m3);
+    c2.bytes = g_bytes_get_size (caps) + g_bytes_get_size (m4)
+        + g_bytes_get_size (eos);
+    c2.crc = diode_chunk_crc (diode_chunk_crc (diode_chunk_crc (0, caps), m4),
+        eos);
+
+    /* relay end: an upload, recorded */
+    for (p = 0; p < 8; p += 5) {
+      t = transcript_new ();
+      add (t, diode_msg_encode_hello (1, 3, DIODE_ROLE_PUBLISHER, "diodesink"));
+      add (t, diode_msg_encode_publish_args (&pa, 3, DIODE_ROLE_PUBLISHER));
+      publisher_stream (t, 6, 30);
+      session_seed ("v3-relay-upload", CTL (RELAY, p, 0), t);
+    }
+    /* relay end: a viewer asking RANGE, FETCH, then SUBSCRIBE BACK 30 s;
+     * and the same refused (105, then 106 after a CHUNK) */
+    for (p = 0; p < 8; p += 3) {
+      t = transcript_new ();
+      add (t, diode_msg_encode_hello (1, 3, DIODE_ROLE_VIEWER, "diodesrc"));
+      add (t, diode_msg_encode_range ("cam", 0));
+      add (t, diode_msg_encode_ping (1));
+      add (t, diode_msg_encode_fetch ("cam", 1, 9, 0));
+      add (t, diode_msg_encode_subscribe_args (&sa, 3, DIODE_ROLE_VIEWER));
+      session_seed ("v3-relay-viewer", CTL (RELAY, p, p ? REFUSE_BIT : 0), t);
+    }
+    /* relay end: a peer relay fetching with LOCAL */
+    t = transcript_new ();
+    add (t, diode_msg_encode_hello (1, 3, DIODE_ROLE_RELAY, "peer"));
+    add (t, diode_msg_encode_range ("cam", DIODE_RANGE_LOCAL));
+    add (t, diode_msg_encode_fetch ("cam", 100, 163, DIODE_RANGE_LOCAL));
+    add (t, diode_msg_encode_fetch ("cam", 164, 200, DIODE_RANGE_LOCAL));
+    session_seed ("v3-relay-peer", CTL (RELAY, 7, 0), t);
+    /* relay end: RANGE from a publisher, and at version 2 (refused) */
+    t = transcript_new ();
+    add (t, diode_msg_encode_hello (1, 3, DIODE_ROLE_PUBLISHER, "x"));
+    add (t, diode_msg_encode_range ("cam", 0));
+    session_seed ("v3-relay-range-publisher", CTL (RELAY, 0, 0), t);
+    t = transcript_new ();
+    add (t, diode_msg_encode_hello (1, 2, DIODE_ROLE_VIEWER, "x"));
+    add (t, diode_msg_encode_range ("cam", 0));
+    session_seed ("v3-relay-range-v2", CTL (RELAY, 1, 0), t);
+
+    /* client end: a version-3 viewer: RANGE_OK, a FETCH of two chunks
+     * (prelude CAPS + stream header, then EOS at the end), FETCH_END, then
+     * the live subscription */
+    for (p = 0; p < 8; p++) {
+      t = transcript_new ();
+      add (t, diode_msg_encode_welcome (3, 800, "diode-relay"));
+      add (t, diode_msg_encode_range_ok ("cam", DIODE_STREAM_LIVE_RECORDED,
+              NULL, DIODE_ACCESS_PUBLIC, NULL, NULL, &span, 1));
+      add (t, diode_msg_encode_chunk (&c1));
+      add (t, g_bytes_ref (caps));
+      add (t, g_bytes_ref (hdr));
+      add (t, diode_msg_encode_ping (9));
+      add (t, g_bytes_ref (m2));
+      add (t, g_bytes_ref (m3));
+      add (t, diode_msg_encode_chunk (&c2));
+      add (t, g_bytes_ref (caps));
+      add (t, g_bytes_ref (m4));
+      add (t, g_bytes_ref (eos));
+      add (t, diode_msg_encode_fetch_end (5, DIODE_FETCH_DONE));
+      add (t, diode_msg_encode_subscribe_ok_args (&oa, 3, DIODE_ROLE_VIEWER));
+      add (t, diode_msg_encode_caps (H264_CAPS));
+      add (t, media (5, DIODE_MEDIA_KEYFRAME, 40));
+      session_seed ("v3-client-viewer", CTL (CLIENT, p, VIEWER_BIT), t);
+    }
+    /* client end: refusals: 105 to RANGE, 106 in the middle of a chunk */
+    t = transcript_new ();
+    add (t, diode_msg_encode_welcome (3, 800, "diode-relay"));
+    add (t, diode_msg_encode_error (DIODE_ERR_NOT_STORED, "not recorded"));
+    add (t, diode_msg_encode_chunk (&c1));
+    add (t, g_bytes_ref (caps));
+    add (t, diode_msg_encode_error (DIODE_ERR_STORE_FAILED, "read error"));
+    add (t, diode_msg_encode_subscribe_ok ("cam", 5));
+    session_seed ("v3-client-viewer-refused", CTL (CLIENT, 6, VIEWER_BIT), t);
+    /* client end: a frame larger than its CHUNK announced */
+    t = transcript_new ();
+    add (t, diode_msg_encode_welcome (3, 800, "diode-relay"));
+    add (t, diode_msg_encode_range_ok ("cam", 0, NULL, 0, NULL, NULL, NULL,
+            0));
+    c2.bytes = 24;
+    add (t, diode_msg_encode_chunk (&c2));
+    add (t, g_bytes_ref (caps));
+    session_seed ("v3-client-chunk-too-large", CTL (CLIENT, 0, VIEWER_BIT), t);
+    /* client end: a version-3 publisher uploading: PUBLISH_OK RECORDING,
+     * STORED progress, then final */
+    t = transcript_new ();
+    add (t, diode_msg_encode_welcome (3, 800, "diode-relay"));
+    add (t, diode_msg_encode_publish_ok_v ("cam", 1, DIODE_STORE_RECORDING,
+            3));
+    add (t, diode_msg_encode_stored (10, 40960, FALSE));
+    add (t, diode_msg_encode_ping (3));
+    add (t, diode_msg_encode_stored (20, 81920, TRUE));
+    session_seed ("v3-client-publisher", CTL (CLIENT, 2, 0), t);
+    /* client end: a relay link at version 3 (a pull) */
+    t = transcript_new ();
+    add (t, diode_msg_encode_welcome (3, 800, "diode-relay"));
+    {
+      DiodeSubscribeOkArgs ra = { "cam", 1, two_addresses[0],
+        DIODE_ACCESS_PROTECTED, "fleet", NULL, two_addresses,
+        DIODE_STREAM_RECORDING, 0
+      };
+      add (t, diode_msg_encode_subscribe_ok_args (&ra, 3, DIODE_ROLE_RELAY));
+    }
+    add (t, diode_msg_encode_caps (H264_CAPS));
+    add (t, media (1, DIODE_MEDIA_KEYFRAME, 30));
+    session_seed ("v3-client-pull", CTL (CLIENT, 4, LINK_BIT | VIEWER_BIT),
+        t);
+    /* client end of an older release (1..1, SHUTDOWN_BIT) answered 3 */
+    t = transcript_new ();
+    add (t, diode_msg_encode_welcome (3, 800, "diode-relay"));
+    session_seed ("v3-client-v1-offer", CTL (CLIENT, 0, SHUTDOWN_BIT), t);
+
+    g_bytes_unref (caps);
+    g_bytes_unref (hdr);
+    g_bytes_unref (m2);
+    g_bytes_unref (m3);
+    g_bytes_unref (m4);
+    g_bytes_unref (eos);
+  }
+
   /* client end: HELLO never sent (everything must be refused) */
   t = transcript_new ();
   add (t, diode_msg_encode_welcome (1, 5000, "diode-relay"));

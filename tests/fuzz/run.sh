@@ -99,7 +99,8 @@ if ! command -v llvm-symbolizer > /dev/null 2>&1; then
 fi
 
 GLIB_CFLAGS=$(pkg-config --cflags glib-2.0)
-GLIB_LIBS=$(pkg-config --libs glib-2.0)
+# zlib: the chunk CRC of protocol version 3 (diode-msg-store.c)
+GLIB_LIBS="$(pkg-config --libs glib-2.0) $(pkg-config --libs zlib 2>/dev/null || echo -lz)"
 SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
 -Wno-missing-field-initializers -DGLIB_VERSION_MIN_REQUIRED=GLIB_VERSION_2_74 \
@@ -107,8 +108,8 @@ CFLAGS="-g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
 
 sources_of() {
   case $1 in
-    frame) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-link.c" ;;
-    session) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-session.c" ;;
+    frame) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c" ;;
+    session) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-session.c" ;;
     ring) echo "$ROOT/gst/buffering/diode-ring.c" ;;
     *) echo "run.sh: unknown target '$1' (frame, session, ring)" >&2; exit 2 ;;
   esac
@@ -147,7 +148,8 @@ if [ $MAKE_CORPUS = 1 ]; then
   echo "== building make-corpus"
   # shellcheck disable=SC2086
   $CC $CFLAGS -I"$ROOT/gst/protocol" $GLIB_CFLAGS "$HERE/make-corpus.c" \
-    "$ROOT/gst/protocol/diode-msg.c" "$ROOT/gst/protocol/diode-msg-link.c" $GLIB_LIBS -o "$BUILD/make-corpus"
+    "$ROOT/gst/protocol/diode-msg.c" "$ROOT/gst/protocol/diode-msg-link.c" \
+    "$ROOT/gst/protocol/diode-msg-store.c" $GLIB_LIBS -o "$BUILD/make-corpus"
   rm -rf "$HERE/corpus/frame" "$HERE/corpus/session" "$HERE/corpus/ring"
   "$BUILD/make-corpus" "$HERE/corpus"
   for d in frame session ring; do
