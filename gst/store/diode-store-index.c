@@ -219,6 +219,23 @@ set_aside (const gchar *path, const gchar *why)
   g_free (to);
 }
 
+static gboolean
+idx_same (const gchar *path, const guint8 *buf, gsize n)
+{
+  gint fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  guint8 *old;
+  gboolean same;
+
+  if (fd < 0)
+    return FALSE;
+  old = g_malloc (n + 1);
+  /* one byte more than expected must not be there */
+  same = pread_all (fd, old, n, 0) && pread (fd, old + n, 1, n) == 0 && memcmp (old, buf, n) == 0;
+  close (fd);
+  g_free (old);
+  return same;
+}
+
 /* Walks segment @number of @st. Returns FALSE when it holds nothing usable
  * (then it has been removed or set aside). *@prev_seq: the last seq of the
  * stream before it, updated. */
@@ -333,6 +350,15 @@ scan_segment (StoreStream *st, guint64 number, gboolean last, guint64 *prev_seq,
     for (i = 0; i < entries->len; i++) {
       store_entry_write (&g_array_index (entries, StoreEntry, i), buf + (gsize) i * STORE_IDX_ENTRY_SIZE);
       store_segment_add_entry (seg, &g_array_index (entries, StoreEntry, i));
+    }
+    /* an index that already says exactly this is left alone: no write at
+     * every open, and a store on a full disk still opens */
+    if (idx_same (ipath, buf, n)) {
+      g_free (tmp);
+      g_free (buf);
+      seg->size += STORE_SEG_HEADER_SIZE;
+      ok = TRUE;
+      goto out;
     }
     ifd = g_open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (ifd < 0 || !write_all (ifd, buf, n) || close (ifd) != 0 || g_rename (tmp, ipath) != 0) {

@@ -85,6 +85,7 @@ struct _DiodeStore {
   guint64 queued_bytes;
   guint busy;                  /* jobs queued or being processed */
   gboolean quit;
+  gboolean paused;             /* test hook: the writer holds off */
   gboolean healthy;
   gchar *reason;
   guint64 bytes;               /* on disk, every stream */
@@ -124,6 +125,7 @@ void     store_writer_close_all (DiodeStore *s);
 /* Test hooks (tests/unit/test-store*.c) */
 void     diode_store_set_segment_limits (DiodeStore *s, guint64 bytes, guint64 seconds, guint chunks);
 void     diode_store_wait_idle (DiodeStore *s);   /* every queued job done */
+void     diode_store_pause_writer (DiodeStore *s, gboolean paused);
 gsize    diode_store_index_memory (DiodeStore *s);/* bytes the in-memory index holds */
 guint    diode_store_n_segments (DiodeStore *s, const gchar *key);
 gchar   *diode_store_stream_dir (DiodeStore *s, const gchar *key);

@@ -173,9 +173,11 @@ diode_store_sync (DiodeStore *s, const gchar *key, GMainContext *context,
 
   g_return_if_fail (s != NULL && key != NULL && cb != NULL);
   g_mutex_lock (&s->lock);
-  st = stream_lookup_or_new (s, key);
+  /* an unknown stream: NULL, answered with 0, 0 in queue order */
+  st = g_hash_table_lookup (s->streams, key);
   j = g_new0 (Job, 1);
   j->type = JOB_SYNC;
+  j->meta.name = g_strdup (key);
   j->st = st;
   j->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
   j->cb = cb;
@@ -474,7 +476,9 @@ do_sync (DiodeStore *s, Job *j)
   Synced *y = g_new0 (Synced, 1);
   GSource *src;
 
-  if (st->w_seg_fd >= 0 && st->w_dirty) {
+  if (st == NULL) {
+    y->key = g_strdup (j->meta.name);
+  } else if (st->w_seg_fd >= 0 && st->w_dirty) {
     if (fdatasync (st->w_seg_fd) != 0) {
       int e = errno;
       gchar *p = store_seg_path (st, st->w_number, "seg");
@@ -487,16 +491,19 @@ do_sync (DiodeStore *s, Job *j)
       st->durable_seq = st->last_seq;
       g_mutex_unlock (&s->lock);
     }
-  } else if (st->w_seg_fd < 0 || !st->w_dirty) {
+  } else if (st->w_seg_fd >= 0) {
+    /* nothing written since the last fsync */
     g_mutex_lock (&s->lock);
     st->durable_seq = st->last_seq;
     g_mutex_unlock (&s->lock);
   }
-  g_mutex_lock (&s->lock);
-  y->key = g_strdup (st->key);
-  y->last_seq = st->durable_seq;
-  y->bytes = st->bytes;
-  g_mutex_unlock (&s->lock);
+  if (st) {
+    g_mutex_lock (&s->lock);
+    y->key = g_strdup (st->key);
+    y->last_seq = st->durable_seq;
+    y->bytes = st->bytes;
+    g_mutex_unlock (&s->lock);
+  }
   y->cb = j->cb;
   y->user_data = j->user_data;
   y->destroy = j->destroy;
@@ -613,9 +620,9 @@ store_writer_main (gpointer data)
       retention (s);
       s->retention_at = now + G_USEC_PER_SEC;
     }
-    j = g_queue_pop_head (&s->jobs);
+    j = s->paused && !s->quit ? NULL : g_queue_pop_head (&s->jobs);
     if (j == NULL) {
-      if (s->quit)
+      if (s->quit && g_queue_is_empty (&s->jobs))
         break;
       g_cond_wait_until (&s->cond, &s->lock, s->retention_at);
       continue;

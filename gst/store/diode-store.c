@@ -426,6 +426,15 @@ diode_store_set_segment_limits (DiodeStore *s, guint64 bytes, guint64 seconds, g
 }
 
 void
+diode_store_pause_writer (DiodeStore *s, gboolean paused)
+{
+  g_mutex_lock (&s->lock);
+  s->paused = paused;
+  g_cond_broadcast (&s->cond);
+  g_mutex_unlock (&s->lock);
+}
+
+void
 diode_store_wait_idle (DiodeStore *s)
 {
   g_mutex_lock (&s->lock);

@@ -169,3 +169,123 @@ sc_seg_path (DiodeStore *s, const gchar *key, guint n)
   g_free (dir);
   return p;
 }
+
+static void
+write_file (const gchar *path, const gchar *data, gsize len)
+{
+  GError *err = NULL;
+
+  g_assert_true (g_file_set_contents (path, data, len, &err));
+  g_assert_no_error (err);
+}
+
+guint
+sc_cut_sweep (guint n_chunks, gsize payload, guint step, guint append_every)
+{
+  gchar *dir = sc_tmpdir ();
+  DiodeStore *s = sc_open (dir);
+  DiodeStoreMeta m;
+  gchar *seg, *idx, *sdata, *idata;
+  gsize slen, ilen, last_start, cut;
+  guint64 last_first = 0, per = 4, keep_last;
+  guint tried = 0;
+
+  sc_meta (&m, "cam");
+  g_assert_true (diode_store_begin (s, "cam", &m, NULL));
+  diode_store_meta_clear (&m);
+  sc_fill (s, "cam", 1, n_chunks * per, per, payload, 1700000000000000);
+  seg = sc_seg_path (s, "cam", 1);
+  idx = g_strndup (seg, strlen (seg) - 3);
+  {
+    gchar *t = g_strconcat (idx, "idx", NULL);
+
+    g_free (idx);
+    idx = t;
+  }
+  diode_store_close (s);
+  g_assert_true (g_file_get_contents (seg, &sdata, &slen, NULL));
+  g_assert_true (g_file_get_contents (idx, &idata, &ilen, NULL));
+  g_assert_cmpuint (ilen, ==, n_chunks * STORE_IDX_ENTRY_SIZE);
+  /* the last record's offset, from the index's last entry */
+  {
+    StoreEntry e;
+
+    store_entry_read ((const guint8 *) idata + ilen - STORE_IDX_ENTRY_SIZE, &e);
+    last_start = e.offset;
+    last_first = e.first_seq;
+    g_assert_cmpuint (last_start + e.size, ==, slen);
+  }
+  keep_last = last_first - 1;
+
+  for (cut = last_start; cut < slen; cut++) {
+    GError *err = NULL;
+    DiodeStoredChunk *c;
+    DiodeSpan span;
+    gchar *ndata;
+    gsize nlen;
+
+    if (!((cut - last_start) % step == 0 || cut - last_start < 80 || slen - cut <= 80))
+      continue;
+    tried++;
+    /* the state a kill -9 leaves: the record cut at @cut, the index
+     * already holding (or not) its entry; any .idx.tmp left over */
+    write_file (seg, sdata, cut);
+    write_file (idx, idata, (tried % 2) ? ilen : ilen - STORE_IDX_ENTRY_SIZE);
+    s = sc_open (dir);
+    g_assert_cmpuint (diode_store_get_spans (s, "cam", &span, 1), ==, 1);
+    g_assert_cmpuint (span.first_seq, ==, 1);
+    g_assert_cmpuint (span.last_seq, ==, keep_last);
+    c = diode_store_read (s, "cam", keep_last, &err);
+    g_assert_no_error (err);
+    {
+      DiodeStoredChunk *ref = sc_chunk (keep_last - per + 1, keep_last, payload,
+          1700000000000000 + (keep_last - per + 1) * 40000, TRUE);
+
+      g_assert_true (sc_chunk_equal (c, ref));
+      diode_stored_chunk_unref (ref);
+    }
+    diode_stored_chunk_unref (c);
+    g_assert_null (diode_store_read (s, "cam", last_first, &err));
+    g_assert_error (err, DIODE_STORE_ERROR, DIODE_STORE_ERROR_NOT_FOUND);
+    g_clear_error (&err);
+    /* the segment ends on a whole record, the index was rebuilt */
+    g_assert_true (g_file_get_contents (seg, &ndata, &nlen, NULL));
+    g_assert_cmpuint (nlen, ==, last_start);
+    g_free (ndata);
+    g_assert_true (g_file_get_contents (idx, &ndata, &nlen, NULL));
+    g_assert_cmpuint (nlen, ==, ilen - STORE_IDX_ENTRY_SIZE);
+    g_assert_cmpmem (ndata, nlen, idata, ilen - STORE_IDX_ENTRY_SIZE);
+    g_free (ndata);
+    if (append_every && tried % append_every == 0) {
+      /* recording goes on after the restart, in a new segment */
+      gchar *seg2, *idx2;
+
+      sc_fill (s, "cam", last_first, last_first + per - 1, per, payload, 1700000000000000);
+      seg2 = sc_seg_path (s, "cam", 2);
+      g_assert_nonnull (seg2);
+      diode_store_close (s);
+      s = sc_open (dir);
+      c = diode_store_read (s, "cam", last_first, &err);
+      g_assert_no_error (err);
+      g_assert_cmpuint (c->hdr.last_seq, ==, last_first + per - 1);
+      diode_stored_chunk_unref (c);
+      diode_store_close (s);
+      /* back to one segment for the next cut */
+      idx2 = g_strdup (seg2);
+      memcpy (idx2 + strlen (idx2) - 3, "idx", 3);
+      g_unlink (seg2);
+      g_unlink (idx2);
+      g_free (seg2);
+      g_free (idx2);
+    } else {
+      diode_store_close (s);
+    }
+  }
+  g_free (sdata);
+  g_free (idata);
+  g_free (seg);
+  g_free (idx);
+  sc_rmdir (dir);
+  g_free (dir);
+  return tried;
+}

@@ -29,3 +29,17 @@ void              sc_fill (DiodeStore *s, const gchar *key, guint64 first, guint
 gchar            *sc_seg_path (DiodeStore *s, const gchar *key, guint n);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+/* The crash sweep (test-store-crash.c samples it, test-store-long.c runs
+ * every offset): a stream of @n_chunks chunks of @payload-byte frames is
+ * written and closed; then for every cut length in the last record (every
+ * @step-th byte, plus the first and last 80), the segment file is put back
+ * cut to that length with the old, now stale index beside it, and the store
+ * is opened: it must hold exactly the chunks before the torn one, readable
+ * and equal to what was written, the torn one gone (NOT_FOUND), the segment
+ * truncated to a whole record, the index rebuilt (one entry per chunk), and
+ * every @append_every-th time a new chunk appended and read back. Returns
+ * how many cuts were tried. */
+guint sc_cut_sweep (guint n_chunks, gsize payload, guint step, guint append_every);
+G_END_DECLS
