@@ -618,15 +618,16 @@ relay_record_detach (Stream * s)
 
   if (!rec)
     return;
-  if (rec->open)
+  /* an upload's chunk waiting for room first (it is the older one), then
+   * the open one; one more try for whichever the queue still refuses */
+  if (rec->pending && rec_append (rec, rec->pending))
+    g_clear_pointer (&rec->pending, diode_stored_chunk_unref);
+  if (rec->open && !rec->pending)
     rec_chunk (rec, rec->open, rec->open_wall_us, FALSE);
   g_clear_pointer (&rec->open, diode_chunk_unref);
-  if (rec->pending && rec->relay->store
-      && !diode_store_append (rec->relay->store, rec->key, rec->pending)) {
-    /* stopping with a full queue: that chunk is lost, say so */
-    g_warning ("'%s': last chunk of the upload not recorded (the store's "
+  if (rec->pending && !rec_append (rec, rec->pending))
+    g_warning ("'%s': the end of the upload is not recorded (the store's "
         "queue is full)", rec->meta.name);
-  }
   g_clear_pointer (&rec->pending, diode_stored_chunk_unref);
   rec_set_paused (rec, FALSE);
   if (rec->conn) {
