@@ -90,10 +90,10 @@ G_BEGIN_DECLS
 typedef struct _Stream Stream;
 typedef struct _Conn Conn;
 typedef struct _Link Link;
-/* What the relay knows of one stored stream (diode-relay-record.c). */
-typedef struct _RelayRec RelayRec;
 typedef struct _Replay Replay;
 typedef struct _Fetch Fetch;
+/* What the relay knows of one stored stream (diode-relay-record.c). */
+typedef struct _RelayRec RelayRec;
 
 /* Connections from one source address (r->per_addr). */
 typedef struct {
@@ -404,15 +404,6 @@ struct _DiodeRelay {
   gint64      path_sent_at;     /* LINK_OK last passed down (rate limit) */
   gboolean    path_pending;     /* a newer path waits for the interval */
 
-  /* recordings (diode-relay-record.c) */
-  DiodeStore *store;            /* NULL: no --store, or it failed to open */
-  gchar      *store_error;      /* why it failed to open */
-  GHashTable *recordings;       /* name key -> RelayRec* (stored streams) */
-  GSource    *rec_retry_source; /* paused uploads looked at again */
-  gboolean    store_failed_logged;
-  guint64     store_chunks;     /* chunks handed to the store */
-  guint64     store_dropped;    /* chunks live recordings lost (queue full) */
-  guint64     store_pauses;     /* times an upload was paused */
   /* replay (diode-relay-replay.c) */
   GThreadPool *replay_pool;     /* store reads, created on first use */
   GHashTable *replays;          /* id -> Replay* */
@@ -423,6 +414,15 @@ struct _DiodeRelay {
   guint64     replay_max_bytes; /* bound on replay_bytes */
   gint64      replay_tick_at;
   guint64     replay_damaged;   /* damaged chunks skipped */
+  /* recordings (diode-relay-record.c) */
+  DiodeStore *store;            /* NULL: no --store, or it failed to open */
+  gchar      *store_error;      /* why it failed to open */
+  GHashTable *recordings;       /* name key -> RelayRec* (stored streams) */
+  GSource    *rec_retry_source; /* paused uploads looked at again */
+  gboolean    store_failed_logged;
+  guint64     store_chunks;     /* chunks handed to the store */
+  guint64     store_dropped;    /* chunks live recordings lost (queue full) */
+  guint64     store_pauses;     /* times an upload was paused */
 };
 
 /* diode-relay-conn.c */
@@ -560,37 +560,6 @@ gchar  **stream_path_out   (DiodeRelay * r, Stream * s);
 /* Forward the policy in force to the relays subscribed to @s. */
 void     stream_forward_policy (DiodeRelay * r, Stream * s);
 
-/* diode-relay-record.c */
-void     relay_record_start (DiodeRelay * r);
-void     relay_record_stop (DiodeRelay * r);
-void     relay_record_tick (DiodeRelay * r, gint64 now);
-/* What the relay knows of the stored stream @key (diode_name_key()): its
- * name as first spelled, owner, policy, pubflags, finished. FALSE when
- * nothing is stored under @key (or its meta is unreadable). @out may be
- * NULL; else it is filled with copies: diode_store_meta_clear() it. */
-gboolean relay_record_lookup (DiodeRelay * r, const gchar * key,
-                              DiodeStoreMeta * out);
-/* NONE or RECORDING: is @s being recorded now? */
-DiodeStoreState relay_record_state (Stream * s);
-/* A stored name keeps its owner: may @c publish @name? */
-gboolean relay_record_may_publish (Conn * c, const gchar * name,
-                                   gchar ** why);
-/* The seq after the highest stored or queued for @name (0: none). */
-guint64  relay_record_next_seq (DiodeRelay * r, const gchar * name);
-/* PUBLISH accepted (policy set): record @s if @pubflags ask and the store
- * can; the state for PUBLISH_OK. */
-DiodeStoreState relay_record_publish (DiodeRelay * r, Stream * s, Conn * c,
-                                      guint32 pubflags);
-/* After each frame of a recorded stream (s->rec set): closed chunks go to
- * the store; @eos: the stream ended, the open chunk too. */
-void     relay_record_frame (DiodeRelay * r, Stream * s, gboolean eos);
-void     relay_record_policy (DiodeRelay * r, Stream * s);
-/* The stream's recording session ends (new publisher, freed, stop). */
-void     relay_record_detach (Stream * s);
-void     relay_record_conn_gone (Conn * c);
-/* stats (docs/stats.md): the "store" member; a stream's recording members */
-void     relay_record_stats (JsonBuilder * b, DiodeRelay * r);
-void     relay_record_stats_stream (JsonBuilder * b, Stream * s);
 /* diode-relay-replay.c */
 /* A chunk for a reader, on the I/O thread: @chunk (transfer full,
  * verified) or NULL and @error (DIODE_STORE_ERROR: NOT_FOUND nothing held
@@ -641,6 +610,37 @@ void     relay_replay_init (DiodeRelay * r);
 void     relay_replay_stop (DiodeRelay * r);
 /* The SUBSCRIBE's live path (a start that found nothing stored). */
 void     relay_subscribe_live (Conn * c, Stream * s);
+/* diode-relay-record.c */
+void     relay_record_start (DiodeRelay * r);
+void     relay_record_stop (DiodeRelay * r);
+void     relay_record_tick (DiodeRelay * r, gint64 now);
+/* What the relay knows of the stored stream @key (diode_name_key()): its
+ * name as first spelled, owner, policy, pubflags, finished. FALSE when
+ * nothing is stored under @key (or its meta is unreadable). @out may be
+ * NULL; else it is filled with copies: diode_store_meta_clear() it. */
+gboolean relay_record_lookup (DiodeRelay * r, const gchar * key,
+                              DiodeStoreMeta * out);
+/* NONE or RECORDING: is @s being recorded now? */
+DiodeStoreState relay_record_state (Stream * s);
+/* A stored name keeps its owner: may @c publish @name? */
+gboolean relay_record_may_publish (Conn * c, const gchar * name,
+                                   gchar ** why);
+/* The seq after the highest stored or queued for @name (0: none). */
+guint64  relay_record_next_seq (DiodeRelay * r, const gchar * name);
+/* PUBLISH accepted (policy set): record @s if @pubflags ask and the store
+ * can; the state for PUBLISH_OK. */
+DiodeStoreState relay_record_publish (DiodeRelay * r, Stream * s, Conn * c,
+                                      guint32 pubflags);
+/* After each frame of a recorded stream (s->rec set): closed chunks go to
+ * the store; @eos: the stream ended, the open chunk too. */
+void     relay_record_frame (DiodeRelay * r, Stream * s, gboolean eos);
+void     relay_record_policy (DiodeRelay * r, Stream * s);
+/* The stream's recording session ends (new publisher, freed, stop). */
+void     relay_record_detach (Stream * s);
+void     relay_record_conn_gone (Conn * c);
+/* stats (docs/stats.md): the "store" member; a stream's recording members */
+void     relay_record_stats (JsonBuilder * b, DiodeRelay * r);
+void     relay_record_stats_stream (JsonBuilder * b, Stream * s);
 
 /* diode-relay-timers.c */
 gboolean relay_tick        (gpointer user_data);

@@ -272,8 +272,11 @@ relay_store_meta (DiodeRelay * r, const gchar * name, DiodeStoreMeta * meta)
   if (!r->store)
     return FALSE;
   key = diode_name_key (name, NULL);
-  ok = key && diode_store_get_meta (r->store, key, meta);
+  /* the recorder's table (diode-relay-record.c): no disk access */
+  ok = key && relay_record_lookup (r, key, meta);
   g_free (key);
+  if (ok && !meta->name)
+    meta->name = g_strdup (name);
   return ok;
 }
 
@@ -287,8 +290,13 @@ stream_live_here (Stream * s)
 guint8
 relay_stream_state (DiodeRelay * r, Stream * s, const DiodeStoreMeta * meta)
 {
-  if (meta && meta->name && meta->finished && !stream_live_here (s))
+  if (stream_live_here (s))
+    return relay_record_state (s) == DIODE_STORE_RECORDING ?
+        DIODE_STREAM_LIVE_RECORDED : DIODE_STREAM_LIVE;
+  if (meta && meta->name && meta->finished)
     return DIODE_STREAM_RECORDING;
+  /* stored, not finished, nobody publishing: a recording cut off (its
+   * publisher may come back) */
   if (meta && meta->name)
     return DIODE_STREAM_LIVE_RECORDED;
   return DIODE_STREAM_LIVE;

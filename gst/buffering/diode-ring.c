@@ -343,12 +343,6 @@ diode_ring_find_seq (DiodeRing *r, guint64 seq, DiodeChunk **chunk,
   return FALSE;
 }
 
-DiodeChunk *
-diode_ring_get_newest (DiodeRing *r)
-{
-  return g_queue_peek_tail (&r->chunks);
-}
-
 /* A chunk a replay may start at: a keyframe chunk with MEDIA in it. */
 static gboolean
 chunk_startable (DiodeChunk *c)
@@ -435,6 +429,12 @@ diode_ring_find_wall (DiodeRing *r, guint64 wall_us, guint snap)
 
 DiodeChunk *
 diode_ring_newest_chunk (DiodeRing *r)
+{
+  return g_queue_peek_tail (&r->chunks);
+}
+
+DiodeChunk *
+diode_ring_get_newest (DiodeRing *r)
 {
   return g_queue_peek_tail (&r->chunks);
 }

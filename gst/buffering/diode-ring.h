@@ -115,9 +115,6 @@ void        diode_ring_reset       (DiodeRing *r);
  * without a keyframe), else NULL: nothing joinable yet, the viewer waits for
  * the next keyframe. Borrowed. */
 DiodeChunk *diode_ring_join_chunk  (DiodeRing *r);
-/* The newest chunk (the one frames go into), borrowed; NULL when empty.
- * A recorder notices a chunk closed when this changes. */
-DiodeChunk *diode_ring_get_newest  (DiodeRing *r);
 /* Replay starts without a store (issue 10): the keyframe chunk a target
  * lands on, among the chunks still buffered. Candidates are keyframe
  * chunks holding MEDIA. @snap as DiodeSnap (gst/protocol/diode-msg.h):
@@ -141,6 +138,9 @@ DiodeChunk *diode_ring_newest_chunk (DiodeRing *r);
 /* The oldest chunk, or NULL. Borrowed. */
 DiodeChunk *diode_ring_oldest_chunk (DiodeRing *r);
 
+/* The newest chunk (the one frames go into), borrowed; NULL when empty.
+ * A recorder notices a chunk closed when this changes. */
+DiodeChunk *diode_ring_get_newest  (DiodeRing *r);
 /* Chunk and index holding MEDIA @seq, if still buffered. */
 gboolean    diode_ring_find_seq    (DiodeRing *r, guint64 seq,
                                     DiodeChunk **chunk, guint *index);
