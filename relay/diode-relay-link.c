@@ -36,7 +36,8 @@
 
 #define LINK_VERSION_MIN 1
 /* links need version 2 (the session refuses a WELCOME below it); 3 adds
- * recordings (RANGE, FETCH) when both relays speak it */
+ * recordings (RANGE, FETCH) when both relays speak it; peer links need 3
+ * (diode-relay-peers.c checks) */
 #define LINK_VERSION_MAX DIODE_PROTOCOL_VERSION_MAX
 
 const gchar *
@@ -60,6 +61,8 @@ link_kind_name (Link * l)
       return "pull";
     case LINK_PUSH:
       return "push";
+    case LINK_PEER:
+      return l->endpoint ? "peer" : "fetch";
   }
   return "?";
 }
@@ -69,6 +72,8 @@ link_endpoint (Link * l)
 {
   DiodeRelay *r = l->relay;
 
+  if (l->endpoint)
+    return l->endpoint;
   if (l->ep < 0 || !r->endpoints || (guint) l->ep >= r->endpoints->len)
     return NULL;
   return g_ptr_array_index (r->endpoints, l->ep);
@@ -195,6 +200,8 @@ link_down (Link * l, const gchar * why)
     upstream_link_down (l, why);
   else if (l->kind == LINK_PULL)
     pull_link_down (l, why);
+  else if (l->kind == LINK_PEER)
+    peer_link_down (l, why);
   else
     push_link_down (l, why);
 }
@@ -537,6 +544,8 @@ link_handle_message (Conn * c, DiodeMsg * m)
         upstream_link_ready (l);
       else if (l->kind == LINK_PULL)
         pull_on_ready (l);
+      else if (l->kind == LINK_PEER)
+        peer_on_ready (l);
       else
         push_on_ready (l);
       return;
@@ -573,6 +582,8 @@ link_handle_message (Conn * c, DiodeMsg * m)
     upstream_handle_message (l, m);
   else if (l->kind == LINK_PULL)
     pull_handle_message (l, m);
+  else if (l->kind == LINK_PEER)
+    peer_handle_message (l, m);
   else
     push_handle_message (l, m);
 }
@@ -618,6 +629,7 @@ relay_links_kick (DiodeRelay * r, gint64 now)
   r->links_kick = FALSE;
   relay_upstream_tick (r, now);
   relay_pulls_tick (r, now);
+  relay_peers_tick (r, now);
   relay_reap (r);
 }
 

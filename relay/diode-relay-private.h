@@ -13,6 +13,8 @@
  * diode-relay-upstream.c the control link: upstream, fallbacks, fail-over
  * diode-relay-directory.c where is stream X: local, announced, upstream
  * diode-relay-pull.c     streams pulled from (or pushed by) other relays
+ * diode-relay-peers.c    chunks fetched from sibling relays and the upstream
+ * diode-relay-cache.c    the LRU cache of those chunks (--cache-bytes)
  * diode-relay-record.c   recording RECORD streams into --store
  * Everything here runs on the relay's I/O thread unless it says otherwise.
  */
@@ -28,6 +30,7 @@
 #include "diode-tls.h"
 #include "diode-endpoint.h"
 #include "diode-failover.h"
+#include "diode-chunkrec.h"
 #include "diode-store.h"
 
 #include <gio/gio.h>
@@ -90,6 +93,7 @@ G_BEGIN_DECLS
 typedef struct _Stream Stream;
 typedef struct _Conn Conn;
 typedef struct _Link Link;
+typedef struct _Peer Peer;
 typedef struct _Replay Replay;
 typedef struct _Fetch Fetch;
 /* What the relay knows of one stored stream (diode-relay-record.c). */
@@ -163,6 +167,8 @@ struct _Conn {
   DiodeCursor cursor;
   Replay     *replay;           /* a viewer fed from the store (until it
                                    reaches the ring), or NULL */
+  gboolean    no_remote;        /* SUBSCRIBE handled again after other
+                                   relays had no recording of it */
   Fetch      *fetch;            /* a FETCH being answered, or NULL */
 
   guint64     bytes_out, frames_out, bytes_in;
@@ -215,6 +221,8 @@ typedef enum {
   LINK_CONTROL,                 /* to the upstream (or a fallback, probe) */
   LINK_PULL,                    /* SUBSCRIBE from role RELAY: one stream */
   LINK_PUSH,                    /* PUBLISH from role RELAY (after PULL) */
+  LINK_PEER,                    /* RANGE/FETCH to a --peer or the upstream
+                                   (diode-relay-peers.c) */
 } LinkKind;
 
 typedef enum {
@@ -262,6 +270,9 @@ struct _Link {
                                    its SUBSCRIBE_OK path */
   gboolean    state_was_subscribed; /* pull: this connection got
                                    SUBSCRIBE_OK */
+  DiodeEndpoint *endpoint;      /* peer: its own endpoint (a --peer), not
+                                   one of r->endpoints; owned by the Peer */
+  Peer       *peer;             /* peer: the source it serves */
 };
 struct _Stream {
   gchar      *name;
@@ -404,6 +415,27 @@ struct _DiodeRelay {
   gint64      path_sent_at;     /* LINK_OK last passed down (rate limit) */
   gboolean    path_pending;     /* a newer path waits for the interval */
 
+  /* peers and the fetch cache (diode-relay-peers.c, -cache.c) */
+  gchar     **peers;            /* --peer: [0xADDR@]HOST[:PORT] each */
+  guint64     cache_bytes;      /* --cache-bytes */
+  GPtrArray  *peer_list;        /* Peer*: the --peers in order */
+  Peer       *up_peer;          /* fetches from the current upstream */
+  struct _RelayCache *cache;
+  GHashTable *fetch_reqs;       /* "key\nseq" -> FetchReq in flight */
+  GHashTable *fetch_misses;     /* same key -> gint64* until: nobody had
+                                   it a moment ago */
+  GHashTable *remote_meta;      /* key -> RelayRange*: the last RANGE_OK
+                                   from another relay (policy, spans) */
+  GQueue      fetch_done;       /* FetchReq* whose callbacks are due */
+  GSource    *fetch_done_source;
+  guint64     fetched_bytes;    /* verified chunk bytes, every source */
+  guint64     fetched_from_peers;     /* of those, from --peers */
+  guint64     fetched_from_upstream;  /* of those, from the upstream */
+  guint64     fetched_chunks;
+  guint64     fetch_damaged;    /* chunks dropped: count, bytes or CRC */
+  guint64     fetch_requests;   /* FETCHes sent, every source */
+  guint64     fetch_failed;     /* chunks no source had */
+  guint64     range_requests;   /* RANGEs sent, every source */
   /* replay (diode-relay-replay.c) */
   GThreadPool *replay_pool;     /* store reads, created on first use */
   GHashTable *replays;          /* id -> Replay* */
@@ -560,6 +592,80 @@ gchar  **stream_path_out   (DiodeRelay * r, Stream * s);
 /* Forward the policy in force to the relays subscribed to @s. */
 void     stream_forward_policy (DiodeRelay * r, Stream * s);
 
+/* diode-relay-cache.c: chunks fetched from other relays, LRU, bounded by
+ * --cache-bytes (diode_stored_chunk_cost). I/O thread only. */
+typedef struct _RelayCache RelayCache;
+RelayCache *relay_cache_new      (guint64 max_bytes);
+void     relay_cache_free        (RelayCache * c);
+void     relay_cache_set_max     (RelayCache * c, guint64 max_bytes);
+DiodeStoredChunk *relay_cache_get (RelayCache * c, const gchar * key,
+                                   guint64 seq);
+void     relay_cache_put         (RelayCache * c, const gchar * key,
+                                  DiodeStoredChunk * chunk);
+guint64  relay_cache_get_bytes   (RelayCache * c);
+guint    relay_cache_get_count   (RelayCache * c);
+void     relay_cache_get_counters (RelayCache * c, guint64 * hits,
+                                   guint64 * misses, guint64 * evictions);
+
+/* diode-relay-peers.c: the remote tiers of relay_chunk_get and RANGE for
+ * streams not held here. */
+/* What a peer or the upstream said a stream holds (RANGE_OK). The policy
+ * is the one the fetching relay enforces: absent or unknown → private. */
+typedef struct {
+  gchar      *name;
+  guint8      stream_state;     /* DiodeStreamState */
+  gchar      *owner;
+  guint8      access;
+  gchar      *fleet;
+  gchar     **allow;
+  DiodeSpan  *spans;
+  guint       n_spans;
+  gboolean    from_upstream;
+} RelayRange;
+void     relay_range_free        (RelayRange * rr);
+RelayRange *relay_range_copy     (const RelayRange * rr);
+const RelayRange *relay_peers_remote (DiodeRelay * r, const gchar * key);
+/* @range NULL: nobody holds it (@reason says why); the callback owns
+ * neither. Runs on the I/O thread, never from inside the call. */
+typedef void (*RelayRangeFunc) (DiodeRelay * relay, const RelayRange * range,
+                                const gchar * reason, gpointer user_data);
+gboolean relay_peers_init        (DiodeRelay * r, GError ** error);
+/* I/O thread at shutdown: waiting callbacks run (no answer). */
+void     relay_peers_shutdown    (DiodeRelay * r);
+/* After the I/O thread ended, before relay_links_stop. */
+void     relay_peers_stop        (DiodeRelay * r);
+struct _JsonBuilder;
+void     relay_peers_stats       (DiodeRelay * r, struct _JsonBuilder * b,
+                                  gint64 now);
+void     relay_peers_tick        (DiodeRelay * r, gint64 now);
+gboolean relay_peers_configured  (DiodeRelay * r);
+/* The remote tiers: cache, peers in order (LOCAL), the upstream; @cb gets
+ * (transfer full) a verified chunk holding @seq or, when nobody has it,
+ * the first one after it with DISCONT set; else NULL + an error
+ * DIODE_STORE_ERROR_NOT_FOUND saying why. */
+typedef void (*RelayPeerChunkFunc) (DiodeRelay * relay,
+                                    DiodeStoredChunk * chunk,
+                                    const GError * error, gpointer user_data);
+void     relay_peers_chunk_get   (DiodeRelay * r, const gchar * key,
+                                  const gchar * name, guint64 seq,
+                                  gboolean exact, RelayPeerChunkFunc cb,
+                                  gpointer user_data);
+/* The whole of relay_chunk_get: the local store, then the remote tiers
+ * when they can help (the stream is not live here, or @seq is behind its
+ * ring). */
+void     relay_chunk_get_tiers   (DiodeRelay * r, const gchar * key,
+                                  const gchar * name, guint64 seq,
+                                  RelayPeerChunkFunc cb, gpointer user_data);
+gboolean relay_peers_remote_meta (DiodeRelay * r, const gchar * key,
+                                  DiodeStoreMeta * meta);
+guint64  relay_range_find_start  (const RelayRange * rr, guint8 mode,
+                                  guint64 value, guint64 now_us);
+void     relay_peers_range       (DiodeRelay * r, const gchar * key,
+                                  const gchar * name, RelayRangeFunc cb,
+                                  gpointer user_data);
+void     peer_on_ready           (Link * l);
+void     peer_handle_message     (Link * l, DiodeMsg * m);
+void     peer_link_down          (Link * l, const gchar * why);
 /* diode-relay-replay.c */
 /* A chunk for a reader, on the I/O thread: @chunk (transfer full,
  * verified) or NULL and @error (DIODE_STORE_ERROR: NOT_FOUND nothing held
@@ -610,6 +716,7 @@ void     relay_replay_init (DiodeRelay * r);
 void     relay_replay_stop (DiodeRelay * r);
 /* The SUBSCRIBE's live path (a start that found nothing stored). */
 void     relay_subscribe_live (Conn * c, Stream * s);
+void     relay_subscribe_retry (Conn * c, GBytes * frame);
 /* diode-relay-record.c */
 void     relay_record_start (DiodeRelay * r);
 void     relay_record_stop (DiodeRelay * r);

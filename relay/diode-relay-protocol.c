@@ -950,3 +950,24 @@ stream_forward_policy (DiodeRelay * r, Stream * s)
   }
   g_free (allow);
 }
+
+/* A SUBSCRIBE handled again (@frame as received): other relays had no
+ * recording of it, so the live path decides (diode-relay-replay.c). */
+void
+relay_subscribe_retry (Conn * c, GBytes * frame)
+{
+  DiodeMsg m = { 0 };
+  GError *err = NULL;
+
+  if (c->dead)
+    return;
+  if (!diode_msg_parse_v (frame, diode_session_get_version (c->session),
+          diode_session_get_role (c->session), &m, &err)) {
+    conn_fail (c, DIODE_ERR_INTERNAL, err->message);
+    g_clear_error (&err);
+    return;
+  }
+  c->no_remote = TRUE;
+  handle_subscribe (c, &m);
+  diode_msg_clear (&m);
+}

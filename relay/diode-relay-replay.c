@@ -227,14 +227,14 @@ relay_chunk_skip_damaged (DiodeRelay * relay, const gchar * key,
   chunk_job_push (relay, j);
 }
 
-/* The tiers: this relay's store. (The peers helper asks peers, then the
- * upstream, when the local store has nothing or a damaged copy.) */
+/* The tiers: this relay's store, then (diode-relay-peers.c) the cache of
+ * fetched chunks, the peers in order and the upstream, when the local
+ * store has nothing, a damaged copy or only a later chunk. */
 void
 relay_chunk_get (DiodeRelay * relay, const gchar * key, const gchar * name,
     guint64 seq, RelayChunkFunc cb, gpointer user_data)
 {
-  (void) name;
-  relay_chunk_get_local (relay, key, seq, cb, user_data);
+  relay_chunk_get_tiers (relay, key, name, seq, cb, user_data);
 }
 
 void
@@ -450,6 +450,11 @@ struct _Replay {
   /* the SUBSCRIBE, for a fallback to the live path */
   guint8      mode, snap;
   guint64     value;
+  /* a recording this relay does not hold: RANGE asked of other relays
+   * (diode-relay-peers.c), its chunks fetched through relay_chunk_get */
+  gboolean    remote;
+  GBytes     *subscribe;        /* the SUBSCRIBE frame, to handle it again
+                                   when no other relay has it recorded */
 };
 
 static void replay_maybe_read (Replay * rp);
@@ -493,6 +498,8 @@ replay_free (DiodeRelay * r, Replay * rp)
     rp->conn->replay = NULL;
   replay_release (r, rp->cur);
   replay_release (r, rp->ahead);
+  if (rp->subscribe)
+    g_bytes_unref (rp->subscribe);
   g_free (rp->key);
   g_free (rp->name);
   g_free (rp);
@@ -623,6 +630,10 @@ replay_maybe_read (Replay * rp)
 
   if (!c || c->dead || rp->reading || rp->ahead || rp->queued || rp->idle)
     return;
+  /* nothing follows a finished recording's EOS chunk: no read (a read
+   * past it would go to the peers and the upstream, for nothing) */
+  if (rp->cur && (rp->cur->hdr.flags & DIODE_CHUNK_EOS))
+    return;
   r = c->relay;
   if (rp->started && replay_try_ring (rp, FALSE))
     return;
@@ -677,6 +688,9 @@ replay_on_chunk (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
   rp->reading = FALSE;
   s = stream_lookup (r, rp->name);
   have_meta = relay_store_meta (r, rp->name, &meta);
+  /* a recording held elsewhere: the policy its RANGE_OK gave */
+  if (!have_meta && rp->remote)
+    have_meta = relay_peers_remote_meta (r, rp->key, &meta);
   /* The policy may have changed since the last chunk: checked per chunk,
    * so a replay viewer is cut off within one chunk, like a live one. */
   if (!relay_replay_allowed (c, s, have_meta ? &meta : NULL, &why)) {
@@ -872,6 +886,86 @@ ring_find_start (Stream * s, guint8 mode, guint64 value, guint8 snap)
   }
 }
 
+/* RANGE_OK from a peer or the upstream (or nobody): start the remote
+ * replay at the seq the start mode lands on, or hand the SUBSCRIBE back to
+ * the live path. */
+static void
+replay_on_range (DiodeRelay * r, const RelayRange * rr, const gchar * reason,
+    gpointer user_data)
+{
+  Replay *rp = g_hash_table_lookup (r->replays, user_data);
+  Conn *c;
+  DiodeStoreMeta meta;
+  gchar *why = NULL;
+  GBytes *again;
+
+  if (!rp || !rp->conn || rp->conn->dead)
+    return;
+  c = rp->conn;
+  rp->reading = FALSE;
+  /* A stream live somewhere is the live path's (it pulls it from the
+   * upstream) when there is an upstream; a finished recording, or anything
+   * held by a peer when there is no upstream, is replayed from there. */
+  if (!rr || (rr->stream_state != DIODE_STREAM_RECORDING && r->failover)) {
+    g_info ("viewer %s (%s) of '%s': %s; the live path decides",
+        c->address, c->peer, rp->name, rr ? "live elsewhere" : reason);
+    again = g_bytes_ref (rp->subscribe);
+    c->viewing = FALSE;
+    replay_free (r, rp);
+    relay_subscribe_retry (c, again);
+    g_bytes_unref (again);
+    return;
+  }
+  relay_peers_remote_meta (r, rp->key, &meta);
+  if (!relay_replay_allowed (c, NULL, &meta, &why)
+      || !viewer_pin_allows (c, &(Stream) {.name = meta.name}, meta.owner,
+          &why)) {
+    relay_log (r, RELAY_LOG_REFUSED, "refused replay viewer %s (%s): %s",
+        c->address, c->peer, why);
+    c->viewing = FALSE;
+    replay_free (r, rp);
+    conn_send_error (c, DIODE_ERR_NOT_AUTHORIZED, why);
+    g_free (why);
+    diode_store_meta_clear (&meta);
+    return;
+  }
+  diode_store_meta_clear (&meta);
+  rp->next_seq = relay_range_find_start (rr, rp->mode, rp->value,
+      g_get_real_time ());
+  g_info ("replay viewer %s (%s) of '%s' starts at seq %" G_GUINT64_FORMAT
+      " held by %s", c->address, c->peer, rp->name, rp->next_seq,
+      rr->from_upstream ? "the upstream" : "a peer");
+  replay_maybe_read (rp);
+}
+
+/* SUBSCRIBE with a start for a stream this relay holds nothing of: RANGE
+ * to the peers, then the upstream (diode-relay-peers.c). */
+static gboolean
+replay_subscribe_remote (Conn * c, DiodeMsg * m, guint8 mode)
+{
+  DiodeRelay *r = c->relay;
+  Replay *rp = g_new0 (Replay, 1);
+
+  rp->id = ++r->next_replay_id;
+  rp->conn = c;
+  rp->key = diode_name_key (m->stream, NULL);
+  rp->name = g_strdup (m->stream);
+  rp->mode = mode;
+  rp->snap = m->snap;
+  rp->value = m->start_value;
+  rp->remote = TRUE;
+  rp->subscribe = g_bytes_ref (m->frame);
+  g_hash_table_insert (r->replays, GUINT_TO_POINTER (rp->id), rp);
+  c->replay = rp;
+  c->viewing = TRUE;
+  c->stream = NULL;
+  diode_cursor_init (&c->cursor);
+  rp->reading = TRUE;
+  relay_peers_range (r, rp->key, rp->name, replay_on_range,
+      GUINT_TO_POINTER (rp->id));
+  return TRUE;
+}
+
 gboolean
 replay_subscribe (Conn * c, DiodeMsg * m, Stream * s)
 {
@@ -888,6 +982,13 @@ replay_subscribe (Conn * c, DiodeMsg * m, Stream * s)
   if (mode == DIODE_START_LIVE) {
     diode_store_meta_clear (&meta);
     return FALSE;
+  }
+  if (!stored && !(s && diode_ring_get_n_chunks (s->ring))
+      && !stream_live_here (s) && !c->no_remote
+      && relay_peers_configured (r)) {
+    /* Nothing of it here: other relays may have it recorded. */
+    diode_store_meta_clear (&meta);
+    return replay_subscribe_remote (c, m, mode);
   }
   if (!stored) {
     /* Without a store: what the ring holds. */

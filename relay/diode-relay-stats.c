@@ -204,6 +204,7 @@ relay_stats_build (DiodeRelay * r, gint64 now)
   json_builder_set_member_name (b, "connections");
   json_builder_add_int_value (b, g_hash_table_size (r->conns));
   stats_add_links (b, r, now);
+  relay_peers_stats (r, b, now);
   relay_record_stats (b, r);
   json_builder_set_member_name (b, "streams");
   json_builder_begin_array (b);

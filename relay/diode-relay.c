@@ -57,6 +57,8 @@ enum {
   PROP_LINK_LINGER,
   PROP_KNOWN_RELAYS,
   PROP_MAX_ANNOUNCED,
+  PROP_PEERS,
+  PROP_CACHE_BYTES,
   PROP_STORE_DIR,
   PROP_STORE_SECONDS,
   PROP_STORE_BYTES,
@@ -90,6 +92,8 @@ relay_shutdown_cb (gpointer user_data)
 
   /* No link connects again from here on. */
   r->stopping = TRUE;
+  /* what waits for a peer is answered while its viewer still exists */
+  relay_peers_shutdown (r);
   g_hash_table_iter_init (&it, r->conns);
   while (g_hash_table_iter_next (&it, &key, NULL)) {
     Conn *c = key;
@@ -169,7 +173,7 @@ diode_relay_start (DiodeRelay * r, GError ** error)
     diode_relay_config_unref (r->config);
     r->config = cfg;
   }
-  if (!relay_upstream_init (r, error)) {
+  if (!relay_upstream_init (r, error) || !relay_peers_init (r, error)) {
     g_free (host);
     return FALSE;
   }
@@ -277,6 +281,7 @@ diode_relay_stop (DiodeRelay * r)
   g_thread_join (r->thread);
   r->thread = NULL;
   r->running = FALSE;
+  relay_peers_stop (r);
   /* store reads under way end before the store and the context go */
   relay_replay_stop (r);
   relay_links_stop (r);
@@ -592,6 +597,15 @@ relay_apply_property (GObject * object, guint prop_id,
     case PROP_MAX_ANNOUNCED:
       r->max_announced = g_value_get_uint (value);
       break;
+    case PROP_PEERS:
+      g_strfreev (r->peers);
+      r->peers = g_value_dup_boxed (value);
+      break;
+    case PROP_CACHE_BYTES:
+      r->cache_bytes = g_value_get_uint64 (value);
+      if (r->cache)
+        relay_cache_set_max (r->cache, r->cache_bytes);
+      break;
     case PROP_STORE_DIR:
       g_free (r->store_dir);
       r->store_dir = g_value_dup_string (value);
@@ -789,6 +803,12 @@ relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
     case PROP_MAX_ANNOUNCED:
       g_value_set_uint (value, r->max_announced);
       break;
+    case PROP_PEERS:
+      g_value_set_boxed (value, r->peers);
+      break;
+    case PROP_CACHE_BYTES:
+      g_value_set_uint64 (value, r->cache_bytes);
+      break;
     case PROP_STORE_DIR:
       g_value_set_string (value, r->store_dir);
       break;
@@ -826,6 +846,7 @@ diode_relay_finalize (GObject * object)
   g_free (r->config_path);
   g_free (r->upstream);
   g_strfreev (r->fallbacks);
+  g_strfreev (r->peers);
   g_free (r->known_relays);
   g_free (r->store_dir);
   g_free (r->store_error);
@@ -876,6 +897,7 @@ diode_relay_init (DiodeRelay * r)
   r->failback_delay_ms = DIODE_RELAY_DEFAULT_FAILBACK_DELAY_MS;
   r->link_linger_ms = DIODE_RELAY_DEFAULT_LINK_LINGER_MS;
   r->max_announced = DIODE_RELAY_DEFAULT_MAX_ANNOUNCED;
+  r->cache_bytes = DIODE_RELAY_DEFAULT_CACHE_BYTES;
   r->store_seconds = DIODE_RELAY_DEFAULT_STORE_SECONDS;
   r->store_bytes = DIODE_RELAY_DEFAULT_STORE_BYTES;
   r->store_queue_bytes = DIODE_RELAY_DEFAULT_STORE_QUEUE_BYTES;
@@ -1031,6 +1053,16 @@ diode_relay_class_init (DiodeRelayClass * klass)
           "Streams announced by child relays kept per link (and four times "
           "this in total)", 0, G_MAXUINT, DIODE_RELAY_DEFAULT_MAX_ANNOUNCED,
           f));
+  g_object_class_install_property (oc, PROP_PEERS,
+      g_param_spec_boxed ("peers", "Peers",
+          "Sibling relays asked first for chunks of recordings this relay "
+          "lacks, in order, each [0xADDRESS@]HOST[:PORT] (set before start)",
+          G_TYPE_STRV, f));
+  g_object_class_install_property (oc, PROP_CACHE_BYTES,
+      g_param_spec_uint64 ("cache-bytes", "Cache bytes",
+          "Most bytes of chunks fetched from peers or the upstream kept in "
+          "memory, least recently used dropped first (0 = no cache)", 0,
+          G_MAXUINT64, DIODE_RELAY_DEFAULT_CACHE_BYTES, f));
   g_object_class_install_property (oc, PROP_STORE_DIR,
       g_param_spec_string ("store-dir", "Store directory",
           "Directory recordings are kept in: streams whose publisher allows "

@@ -47,6 +47,9 @@ G_BEGIN_DECLS
 #define DIODE_RELAY_DEFAULT_FAILBACK_DELAY_MS      5000
 #define DIODE_RELAY_DEFAULT_LINK_LINGER_MS         10000
 #define DIODE_RELAY_DEFAULT_MAX_ANNOUNCED          4096
+/* Chunks fetched from peers and the upstream kept in memory (--cache-bytes,
+ * counted with diode_stored_chunk_cost). */
+#define DIODE_RELAY_DEFAULT_CACHE_BYTES    (256 * 1024 * 1024)
 /* Recordings (docs/security.md, "Recordings"): what --store keeps. */
 #define DIODE_RELAY_DEFAULT_STORE_SECONDS   604800  /* 7 days; 0 = no limit */
 #define DIODE_RELAY_DEFAULT_STORE_BYTES     G_GUINT64_CONSTANT (17179869184) /* 16 GiB */

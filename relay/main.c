@@ -68,7 +68,8 @@ main (int argc, char **argv)
   gint64 max_partial = DIODE_RELAY_DEFAULT_MAX_PARTIAL;
   gint64 max_reply = DIODE_RELAY_DEFAULT_MAX_REPLY_BYTES;
   gchar *upstream = NULL, *known_relays = NULL;
-  gchar **fallbacks = NULL;
+  gchar **fallbacks = NULL, **peers = NULL;
+  gint64 cache_bytes = DIODE_RELAY_DEFAULT_CACHE_BYTES;
   gint failback_delay = DIODE_RELAY_DEFAULT_FAILBACK_DELAY_MS;
   gint link_linger = DIODE_RELAY_DEFAULT_LINK_LINGER_MS;
   gint max_announced = DIODE_RELAY_DEFAULT_MAX_ANNOUNCED;
@@ -155,6 +156,14 @@ main (int argc, char **argv)
     {"link-linger", 0, 0, G_OPTION_ARG_INT, &link_linger,
         "A pulled stream's link closes this long after its last consumer "
           "left (default 10000)", "MS"},
+    {"peer", 0, 0, G_OPTION_ARG_STRING_ARRAY, &peers,
+        "Sibling relay asked first for chunks of recordings this relay "
+          "lacks (repeatable, asked in order, then the upstream)",
+        "[0xADDRESS@]HOST[:PORT]"},
+    {"cache-bytes", 0, 0, G_OPTION_ARG_INT64, &cache_bytes,
+        "Most bytes of chunks fetched from peers or the upstream kept in "
+          "memory, least recently used dropped first; 0 = no cache "
+          "(default 268435456)", "BYTES"},
     {"known-relays", 0, 0, G_OPTION_ARG_FILENAME, &known_relays,
         "Trust-on-first-use file for upstreams without a pin (default "
           "$XDG_CONFIG_HOME/diode/known-relays)", "FILE"},
@@ -216,7 +225,7 @@ main (int argc, char **argv)
       || max_reply < 0 || max_streams_per_addr < 0
       || max_partial_per_addr < 0 || max_partial < 0 || failback_delay < 0
       || link_linger < 0 || max_announced < 0 || store_seconds < 0
-      || store_bytes < 0) {
+      || store_bytes < 0 || cache_bytes < 0) {
     fprintf (stderr, "diode-relay: sizes and times must not be negative\n");
     return 2;
   }
@@ -254,7 +263,8 @@ main (int argc, char **argv)
       "max-partial", (guint64) max_partial, "upstream", upstream,
       "fallbacks", fallbacks, "failback-delay", (guint) failback_delay,
       "link-linger", (guint) link_linger, "known-relays", known_relays,
-      "max-announced", (guint) max_announced, "store-dir", store_dir,
+      "max-announced", (guint) max_announced, "peers", peers,
+      "cache-bytes", (guint64) cache_bytes, "store-dir", store_dir,
       "store-seconds", (guint64) store_seconds, "store-bytes",
       (guint64) store_bytes, NULL);
   /* Past the descriptor limit accept() fails (the relay then pauses it);
@@ -300,5 +310,6 @@ main (int argc, char **argv)
   g_free (known_relays);
   g_free (store_dir);
   g_strfreev (fallbacks);
+  g_strfreev (peers);
   return 0;
 }
