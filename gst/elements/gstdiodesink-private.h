@@ -60,7 +60,8 @@ void     gst_diode_sink_note_stored (GstDiodeSink * self, const DiodeMsg * m);
 /* Upload: wait while the queue is over its limit. Streaming thread,
  * without qlock. */
 GstFlowReturn gst_diode_sink_upload_wait (GstDiodeSink * self, guint64 limit);
-/* Upload: after EOS went out, wait for STORED final (bounded). */
+/* record=TRUE: after EOS went out, wait for STORED final (bounded); an
+ * upload posts its last progress message. */
 void     gst_diode_sink_upload_wait_final (GstDiodeSink * self);
 /* The "diode-upload" progress message, at most every stats-interval (or
  * now when @force). */

@@ -584,8 +584,9 @@ gst_diode_sink_event (GstBaseSink * sink, GstEvent * event)
             self->wseq);
     }
     g_mutex_unlock (&self->qlock);
-    /* An upload is done when the relay says it stored all of it. */
-    if (self->upload)
+    /* A recording (an upload, or a live one) is done when the relay says
+     * it stored all of it. */
+    if (self->pubflags & DIODE_PUBLISH_RECORD)
       gst_diode_sink_upload_wait_final (self);
   }
   return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
