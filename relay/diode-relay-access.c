@@ -172,6 +172,9 @@ child_claim_allowed (DiodeRelay * r, Conn * from, const gchar * name,
         "its name grace", shown_owner);
     goto refused;
   }
+  /* a recording stored here keeps its owner (docs/security.md 11) */
+  if (!relay_record_owner_allows (r, name, owner, why))
+    goto refused;
   for (i = 0; r->children && i < r->children->len; i++) {
     Conn *o = g_ptr_array_index (r->children, i);
     Announced *a;

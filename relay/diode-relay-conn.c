@@ -386,6 +386,9 @@ conn_release_publisher (Conn * c)
     return;
   }
   directory_local_changed (r, s, FALSE);
+  /* its recording's session is over (a return starts a new one): what
+   * the ring holds open goes to the store now, not at the grace's end */
+  relay_record_detach (s);
   s->owner_until = g_get_monotonic_time () + (gint64) r->name_grace_ms * 1000;
   if (!s->eos) {
     s->grace_until = g_get_monotonic_time () + (gint64) r->grace_ms * 1000;
@@ -470,6 +473,7 @@ conn_close (Conn * c, const gchar * why)
   /* what it held of the store is free for other readers now */
   replay_conn_gone (c);
   fetch_conn_gone (c);
+  relay_peers_conn_gone (c);
   if (c->tls && c->phase != CONN_HANDSHAKE && c->phase != CONN_LINGER)
     diode_tls_bye (c->tls);
   epoll_ctl (r->epfd, EPOLL_CTL_DEL, c->fd, NULL);

@@ -841,6 +841,7 @@ relay_peers_stop (DiodeRelay * r)
   g_clear_pointer (&r->fetch_reqs, g_hash_table_unref);
   g_clear_pointer (&r->fetch_misses, g_hash_table_unref);
   g_clear_pointer (&r->remote_meta, g_hash_table_unref);
+  g_clear_pointer (&r->range_waits, g_hash_table_unref);
   g_clear_pointer (&r->cache, relay_cache_free);
 }
 
@@ -1048,194 +1049,12 @@ relay_peers_stats (DiodeRelay * r, JsonBuilder * b, gint64 now)
   json_builder_add_int_value (b, misses);
   json_builder_set_member_name (b, "cache_evictions");
   json_builder_add_int_value (b, evictions);
+  json_builder_set_member_name (b, "served_from_cache");
+  json_builder_add_int_value (b, r->served_from_cache);
   json_builder_set_member_name (b, "upstream");
   if (r->up_peer)
     stats_add_peer (b, r->up_peer, now);
   else
     json_builder_add_null_value (b);
   json_builder_end_object (b);
-}
-
-/* ------------------------------------------------------------------------ */
-/* the tiers of relay_chunk_get: the local store, then the remote ones */
-
-typedef struct {
-  gchar      *key, *name;
-  guint64     seq;
-  RelayChunkFunc cb;
-  gpointer    user_data;
-  DiodeStoredChunk *local;      /* the store's first chunk after a gap */
-  GError     *local_error;
-  gboolean    exact;
-} TierReq;
-
-static void
-tier_req_free (TierReq * t)
-{
-  if (t->local)
-    diode_stored_chunk_unref (t->local);
-  g_clear_error (&t->local_error);
-  g_free (t->key);
-  g_free (t->name);
-  g_free (t);
-}
-
-/* Is asking other relays for @seq of @name of any use? Not when the
- * stream is live here and its ring (which the replay cursor moves onto)
- * reaches back to @seq: that is the live edge of a recording, polled. */
-static gboolean
-remote_wanted (DiodeRelay * r, const gchar * name, guint64 seq)
-{
-  Stream *s;
-  DiodeChunk *oldest;
-
-  if (r->stopping || !relay_peers_configured (r))
-    return FALSE;
-  s = stream_lookup (r, name);
-  if (!s || s->eos || !(s->publisher || s->pull || s->pull_next))
-    return TRUE;
-  oldest = diode_ring_oldest_chunk (s->ring);
-  return oldest && oldest->first_seq && seq < oldest->first_seq;
-}
-
-static void
-tier_remote_done (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
-    gpointer user_data)
-{
-  TierReq *t = user_data;
-
-  if (ch && t->exact && ch->hdr.first_seq > t->seq)
-    g_clear_pointer (&ch, diode_stored_chunk_unref);
-  if (ch) {
-    t->cb (r, ch, NULL, t->user_data);
-  } else if (t->local) {
-    /* nobody has the chunk the local store lacks: its next one */
-    DiodeStoredChunk *l = t->local;
-
-    t->local = NULL;
-    t->cb (r, l, NULL, t->user_data);
-  } else if (t->local_error && g_error_matches (t->local_error,
-          DIODE_STORE_ERROR, DIODE_STORE_ERROR_DAMAGED)) {
-    /* nobody has an intact copy: the replay skips it in the store */
-    t->cb (r, NULL, t->local_error, t->user_data);
-  } else {
-    t->cb (r, NULL, error, t->user_data);
-  }
-  tier_req_free (t);
-}
-
-static void
-tier_local_done (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
-    gpointer user_data)
-{
-  TierReq *t = user_data;
-
-  if ((ch && ch->hdr.first_seq <= t->seq) || !remote_wanted (r, t->name,
-          t->seq)) {
-    t->cb (r, ch, error, t->user_data);
-    tier_req_free (t);
-    return;
-  }
-  /* Not here, damaged here, or only a later chunk here (a gap in the
-   * store): the peers, then the upstream. The store's own answer stands
-   * when they have nothing better. */
-  if (ch) {
-    t->local = ch;
-    t->exact = TRUE;
-  } else {
-    t->local_error = error ? g_error_copy (error) : NULL;
-    t->exact = g_error_matches (error, DIODE_STORE_ERROR,
-        DIODE_STORE_ERROR_DAMAGED);
-  }
-  relay_peers_chunk_get (r, t->key, t->name, t->seq, t->exact,
-      tier_remote_done, t);
-}
-
-/* relay_chunk_get: this relay's store, then the cache, the peers in order
- * and the upstream (docs/architecture.md, "Relays that share chunks"). */
-void
-relay_chunk_get_tiers (DiodeRelay * r, const gchar * key, const gchar * name,
-    guint64 seq, RelayChunkFunc cb, gpointer user_data)
-{
-  TierReq *t;
-
-  if (!relay_peers_configured (r)) {
-    relay_chunk_get_local (r, key, seq, cb, user_data);
-    return;
-  }
-  t = g_new0 (TierReq, 1);
-  t->key = g_strdup (key);
-  t->name = g_strdup (name);
-  t->seq = seq;
-  t->cb = cb;
-  t->user_data = user_data;
-  relay_chunk_get_local (r, key, seq, tier_local_done, t);
-}
-
-/* A DiodeStoreMeta (copies) from what another relay said of @key: the
- * policy a replay of it is checked against. FALSE: nothing known. */
-gboolean
-relay_peers_remote_meta (DiodeRelay * r, const gchar * key,
-    DiodeStoreMeta * meta)
-{
-  const RelayRange *rr = relay_peers_remote (r, key);
-
-  memset (meta, 0, sizeof (*meta));
-  if (!rr)
-    return FALSE;
-  meta->name = g_strdup (rr->name);
-  meta->owner = g_strdup (rr->owner);
-  meta->access = rr->access <= DIODE_ACCESS_PRIVATE ? rr->access :
-      DIODE_ACCESS_PRIVATE;
-  meta->fleet = g_strdup (rr->fleet ? rr->fleet : "");
-  meta->allow = rr->allow ? g_strdupv (rr->allow) : g_new0 (gchar *, 1);
-  meta->finished = rr->stream_state == DIODE_STREAM_RECORDING;
-  return TRUE;
-}
-
-/* Where a start mode lands in the spans another relay gave: the seq to
- * FETCH first (the chunk holding it starts at or before it, as
- * diode_store_find's BEFORE); 0 when the spans are empty. Times inside a
- * span are interpolated: the chunk boundaries are the source's. */
-guint64
-relay_range_find_start (const RelayRange * rr, guint8 mode, guint64 value,
-    guint64 now_us)
-{
-  const DiodeSpan *first, *last;
-  guint i;
-
-  if (!rr || !rr->n_spans)
-    return 0;
-  first = &rr->spans[0];
-  last = &rr->spans[rr->n_spans - 1];
-  switch (mode) {
-    case DIODE_START_BACK:
-      if (rr->stream_state == DIODE_STREAM_RECORDING
-          && last->end_time != DIODE_TIME_NONE) {
-        value = last->end_time > value ? last->end_time - value : 0;
-        mode = DIODE_START_TIME;
-      } else {
-        value = now_us > value / 1000 ? now_us - value / 1000 : 0;
-        mode = DIODE_START_WALLCLOCK;
-      }
-      break;
-    case DIODE_START_TIME:
-    case DIODE_START_WALLCLOCK:
-      break;
-    default:
-      return first->first_seq;
-  }
-  for (i = rr->n_spans; i > 0; i--) {
-    const DiodeSpan *sp = &rr->spans[i - 1];
-    guint64 lo = mode == DIODE_START_TIME ? sp->first_time : sp->wall_start_us;
-    guint64 hi = mode == DIODE_START_TIME ? sp->end_time : sp->wall_end_us;
-
-    if (lo == DIODE_TIME_NONE || value < lo)
-      continue;
-    if (hi == DIODE_TIME_NONE || hi <= lo || value >= hi)
-      return sp->last_seq;
-    return sp->first_seq + (guint64) ((gdouble) (value - lo) / (hi - lo) *
-        (sp->last_seq - sp->first_seq));
-  }
-  return first->first_seq;
 }

@@ -14,6 +14,8 @@
  * diode-relay-directory.c where is stream X: local, announced, upstream
  * diode-relay-pull.c     streams pulled from (or pushed by) other relays
  * diode-relay-peers.c    chunks fetched from sibling relays and the upstream
+ * diode-relay-tiers.c    relay_chunk_get's remote tiers, LOCAL FETCH from
+ *                        the cache, RANGE passed on
  * diode-relay-cache.c    the LRU cache of those chunks (--cache-bytes)
  * diode-relay-record.c   recording RECORD streams into --store
  * Everything here runs on the relay's I/O thread unless it says otherwise.
@@ -80,12 +82,10 @@ G_BEGIN_DECLS
  * stream again for this long (unless it announces it anew). */
 #define PUSH_SHUN_MS 30000
 /* Replay (issue 10, diode-relay-replay.c): threads reading the store,
- * how often a cursor that found nothing more stored looks again, and the
- * default relay-wide bound on stored chunks held in memory for replay
- * viewers and FETCH answers (diode_stored_chunk_cost). */
+ * how often a cursor that found nothing more stored looks again (the
+ * relay-wide bound on what they hold is the replay-bytes property). */
 #define REPLAY_THREADS     2
 #define REPLAY_RETRY_MS    500
-#define REPLAY_MAX_BYTES_DEFAULT (64 * 1024 * 1024)
 /* accept() failed for lack of descriptors or memory: stop watching the
  * listener this long (relay_tick re-arms it). */
 #define ACCEPT_PAUSE_MS 500
@@ -169,6 +169,8 @@ struct _Conn {
                                    reaches the ring), or NULL */
   gboolean    no_remote;        /* SUBSCRIBE handled again after other
                                    relays had no recording of it */
+  guint       range_wait;       /* a RANGE passed on to other relays: its
+                                   id in r->range_waits, 0 none */
   Fetch      *fetch;            /* a FETCH being answered, or NULL */
 
   guint64     bytes_out, frames_out, bytes_in;
@@ -426,6 +428,8 @@ struct _DiodeRelay {
                                    it a moment ago */
   GHashTable *remote_meta;      /* key -> RelayRange*: the last RANGE_OK
                                    from another relay (policy, spans) */
+  GHashTable *range_waits;      /* id -> Conn*: RANGEs passed on */
+  guint       next_range_wait;
   GQueue      fetch_done;       /* FetchReq* whose callbacks are due */
   GSource    *fetch_done_source;
   guint64     fetched_bytes;    /* verified chunk bytes, every source */
@@ -436,6 +440,8 @@ struct _DiodeRelay {
   guint64     fetch_requests;   /* FETCHes sent, every source */
   guint64     fetch_failed;     /* chunks no source had */
   guint64     range_requests;   /* RANGEs sent, every source */
+  guint64     served_from_cache;      /* chunks LOCAL FETCHes got from the
+                                   cache (siblings sharing a fetch) */
   /* replay (diode-relay-replay.c) */
   GThreadPool *replay_pool;     /* store reads, created on first use */
   GHashTable *replays;          /* id -> Replay* */
@@ -658,6 +664,15 @@ void     relay_chunk_get_tiers   (DiodeRelay * r, const gchar * key,
                                   RelayPeerChunkFunc cb, gpointer user_data);
 gboolean relay_peers_remote_meta (DiodeRelay * r, const gchar * key,
                                   DiodeStoreMeta * meta);
+/* A client's RANGE (not LOCAL) for a stream not held here: asked of the
+ * peers and the upstream; RANGE_OK (the policy checked as for SUBSCRIBE)
+ * or ERROR 100 goes to @c when they answer. */
+void     relay_peers_range_for   (Conn * c, const gchar * name);
+/* A LOCAL FETCH's read: this relay's store, then its cache (no network). */
+void     relay_chunk_get_held    (DiodeRelay * r, const gchar * key,
+                                  guint64 seq, RelayPeerChunkFunc cb,
+                                  gpointer user_data);
+void     relay_peers_conn_gone   (Conn * c);
 guint64  relay_range_find_start  (const RelayRange * rr, guint8 mode,
                                   guint64 value, guint64 now_us);
 void     relay_peers_range       (DiodeRelay * r, const gchar * key,
@@ -714,6 +729,7 @@ void     fetch_conn_gone   (Conn * c);
 void     relay_replay_tick (DiodeRelay * r, gint64 now);
 void     relay_replay_init (DiodeRelay * r);
 void     relay_replay_stop (DiodeRelay * r);
+void     relay_replay_stats (JsonBuilder * b, DiodeRelay * r);
 /* The SUBSCRIBE's live path (a start that found nothing stored). */
 void     relay_subscribe_live (Conn * c, Stream * s);
 void     relay_subscribe_retry (Conn * c, GBytes * frame);
@@ -732,6 +748,9 @@ DiodeStoreState relay_record_state (Stream * s);
 /* A stored name keeps its owner: may @c publish @name? */
 gboolean relay_record_may_publish (Conn * c, const gchar * name,
                                    gchar ** why);
+/* The same for any claimed @owner (a child relay's ANNOUNCE or push). */
+gboolean relay_record_owner_allows (DiodeRelay * r, const gchar * name,
+                                    const gchar * owner, gchar ** why);
 /* The seq after the highest stored or queued for @name (0: none). */
 guint64  relay_record_next_seq (DiodeRelay * r, const gchar * name);
 /* PUBLISH accepted (policy set): record @s if @pubflags ask and the store
@@ -748,6 +767,8 @@ void     relay_record_conn_gone (Conn * c);
 /* stats (docs/stats.md): the "store" member; a stream's recording members */
 void     relay_record_stats (JsonBuilder * b, DiodeRelay * r);
 void     relay_record_stats_stream (JsonBuilder * b, Stream * s);
+/* For the stats log line: ", recorded: ..." or "" (g_free it). */
+gchar   *relay_record_stats_text (Stream * s);
 
 /* diode-relay-timers.c */
 gboolean relay_tick        (gpointer user_data);

@@ -969,5 +969,7 @@ relay_subscribe_retry (Conn * c, GBytes * frame)
   }
   c->no_remote = TRUE;
   handle_subscribe (c, &m);
+  /* for this SUBSCRIBE only: a later one may look elsewhere again */
+  c->no_remote = FALSE;
   diode_msg_clear (&m);
 }

@@ -244,10 +244,10 @@ relay_record_state (Stream * s)
 /* who may publish a stored name */
 
 gboolean
-relay_record_may_publish (Conn * c, const gchar * name, gchar ** why)
+relay_record_owner_allows (DiodeRelay * r, const gchar * name,
+    const gchar * owner, gchar ** why)
 {
-  DiodeRelay *r = c->relay;
-  gchar *key;
+  gchar *key, *shown;
   RelayRec *rec;
   gboolean ok = TRUE;
 
@@ -255,18 +255,30 @@ relay_record_may_publish (Conn * c, const gchar * name, gchar ** why)
     return TRUE;
   key = diode_name_key (name, NULL);
   rec = key ? g_hash_table_lookup (r->recordings, key) : NULL;
-  if (rec && rec->known && !rec->meta_ok) {
+  if (!rec || !rec->known) {
+    g_free (key);
+    return TRUE;
+  }
+  shown = diode_name_escape (name);
+  if (!rec->meta_ok) {
     *why = g_strdup_printf ("stream name '%s' is a recording stored on this "
-        "relay whose owner cannot be read; nobody may publish it", name);
+        "relay whose owner cannot be read; nobody may publish it", shown);
     ok = FALSE;
-  } else if (rec && rec->known && rec->meta.owner && (!c->address
-          || g_ascii_strcasecmp (rec->meta.owner, c->address))) {
+  } else if (rec->meta.owner && (!owner
+          || g_ascii_strcasecmp (rec->meta.owner, owner))) {
     *why = g_strdup_printf ("stream name '%s' is a recording stored on this "
-        "relay for %s", name, rec->meta.owner);
+        "relay for %s", shown, rec->meta.owner);
     ok = FALSE;
   }
+  g_free (shown);
   g_free (key);
   return ok;
+}
+
+gboolean
+relay_record_may_publish (Conn * c, const gchar * name, gchar ** why)
+{
+  return relay_record_owner_allows (c->relay, name, c->address, why);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -276,9 +288,12 @@ static void
 rec_fill_meta (RelayRec * rec, Stream * s, guint32 pubflags)
 {
   gchar **allow = stream_allow_list (s);
+  /* the name as first spelled stays (a later run may spell it otherwise) */
+  gchar *name = rec->known && rec->meta.name ? g_strdup (rec->meta.name) :
+      g_strdup (s->name);
 
   diode_store_meta_clear (&rec->meta);
-  rec->meta.name = g_strdup (s->name);
+  rec->meta.name = name;
   rec->meta.owner = g_strdup (s->owner);
   rec->meta.access = s->access;
   rec->meta.fleet = g_strdup (s->fleet ? s->fleet : "");
@@ -328,7 +343,6 @@ static void
 rec_send_stored (RelayRec * rec, gboolean final)
 {
   Conn *c = rec->conn;
-
   GError *err = NULL;
 
   if (!c || c->dead || c->phase != CONN_OPEN
@@ -721,7 +735,6 @@ relay_record_publish (DiodeRelay * r, Stream * s, Conn * c, guint32 pubflags)
   c->rec = rec;
   s->rec = rec;
   g_clear_pointer (&rec->open, diode_chunk_unref);
-  r->store_failed_logged = FALSE;
   relay_log (r, RELAY_LOG_STORE, "'%s' is recorded to %s%s", s->name,
       r->store_dir, rec->upload ? " (upload: paced by the store)" : "");
   return DIODE_STORE_RECORDING;
@@ -748,6 +761,18 @@ relay_record_tick (DiodeRelay * r, gint64 now)
   }
 }
 
+gchar *
+relay_record_stats_text (Stream * s)
+{
+  RelayRec *rec = s->rec;
+
+  if (!rec)
+    return g_strdup ("");
+  return g_strdup_printf (", recorded: stored up to seq %" G_GUINT64_FORMAT
+      ", %" G_GUINT64_FORMAT " bytes, %" G_GUINT64_FORMAT " chunks lost",
+      rec->stored_seq, rec->stored_bytes, rec->dropped);
+}
+
 void
 relay_record_stats_stream (JsonBuilder * b, Stream * s)
 {
@@ -761,6 +786,22 @@ relay_record_stats_stream (JsonBuilder * b, Stream * s)
   json_builder_add_int_value (b, rec ? rec->stored_seq : 0);
   json_builder_set_member_name (b, "store_dropped");
   json_builder_add_int_value (b, rec ? rec->dropped : 0);
+}
+
+/* Stored streams the relay knows of (begun now or listed at start). */
+static guint
+rec_count_known (DiodeRelay * r)
+{
+  GHashTableIter it;
+  gpointer v;
+  guint n = 0;
+
+  if (!r->recordings)
+    return 0;
+  g_hash_table_iter_init (&it, r->recordings);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    n += ((RelayRec *) v)->known ? 1 : 0;
+  return n;
 }
 
 void
@@ -790,8 +831,7 @@ relay_record_stats (JsonBuilder * b, DiodeRelay * r)
   json_builder_add_int_value (b, r->store ?
       diode_store_queued_bytes (r->store) : 0);
   json_builder_set_member_name (b, "streams");
-  json_builder_add_int_value (b, r->recordings ?
-      g_hash_table_size (r->recordings) : 0);
+  json_builder_add_int_value (b, rec_count_known (r));
   json_builder_set_member_name (b, "chunks");
   json_builder_add_int_value (b, r->store_chunks);
   json_builder_set_member_name (b, "dropped");

@@ -243,7 +243,7 @@ relay_replay_init (DiodeRelay * r)
   r->replays = g_hash_table_new (NULL, NULL);
   r->fetches = g_hash_table_new (NULL, NULL);
   g_queue_init (&r->replay_waiting);
-  r->replay_max_bytes = REPLAY_MAX_BYTES_DEFAULT;
+  r->replay_max_bytes = DIODE_RELAY_DEFAULT_REPLAY_BYTES;
 }
 
 void
@@ -458,6 +458,7 @@ struct _Replay {
 };
 
 static void replay_maybe_read (Replay * rp);
+static void fetch_resume (Fetch * f);
 static void replay_on_chunk (DiodeRelay * r, DiodeStoredChunk * ch,
     const GError * error, gpointer user_data);
 
@@ -480,13 +481,22 @@ replay_release (DiodeRelay * r, DiodeStoredChunk * ch)
   diode_stored_chunk_unref (ch);
   while (!g_queue_is_empty (&r->replay_waiting)
       && r->replay_bytes < r->replay_max_bytes) {
-    guint id = GPOINTER_TO_UINT (g_queue_pop_head (&r->replay_waiting));
-    Replay *w = g_hash_table_lookup (r->replays, GUINT_TO_POINTER (id));
+    gpointer id = g_queue_pop_head (&r->replay_waiting);
+    Replay *w = g_hash_table_lookup (r->replays, id);
+    Fetch *f = w ? NULL : g_hash_table_lookup (r->fetches, id);
 
-    if (!w)
-      continue;
-    w->queued = FALSE;
-    replay_maybe_read (w);
+    if (w) {
+      Conn *c = w->conn;
+
+      w->queued = FALSE;
+      replay_maybe_read (w);
+      /* it may have moved onto the ring: nothing else flushes it if the
+       * stream is quiet */
+      if (c && !c->replay && !c->dead)
+        conn_flush (c);
+    } else if (f) {
+      fetch_resume (f);
+    }
   }
 }
 
@@ -576,7 +586,9 @@ replay_try_ring (Replay * rp, gboolean store_done)
   guint64 seq = rp->next_seq;
   gboolean gap = FALSE;
 
-  if (!s || !s->ring || rp->cur || rp->ahead)
+  /* Only a live stream's ring: an ended one is wholly in the store (its
+   * open chunk went there at EOS), and its Stream may go any time. */
+  if (!stream_live_here (s) || rp->cur || rp->ahead)
     return FALSE;
   if (!diode_ring_find_seq (s->ring, seq, &at, &index)) {
     /* The store ended before the ring starts (it missed chunks: a full
@@ -850,6 +862,28 @@ relay_replay_tick (DiodeRelay * r, gint64 now)
   g_ptr_array_unref (again);
 }
 
+/* The "replay" member of the stats (docs/stats.md). */
+void
+relay_replay_stats (JsonBuilder * b, DiodeRelay * r)
+{
+  json_builder_set_member_name (b, "replay");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "viewers");
+  json_builder_add_int_value (b, g_hash_table_size (r->replays));
+  json_builder_set_member_name (b, "fetches");
+  json_builder_add_int_value (b, g_hash_table_size (r->fetches));
+  json_builder_set_member_name (b, "bytes");
+  json_builder_add_int_value (b, (gint64) r->replay_bytes);
+  json_builder_set_member_name (b, "max_bytes");
+  json_builder_add_int_value (b, (gint64) MIN (r->replay_max_bytes,
+          (guint64) G_MAXINT64));
+  json_builder_set_member_name (b, "waiting");
+  json_builder_add_int_value (b, g_queue_get_length (&r->replay_waiting));
+  json_builder_set_member_name (b, "damaged");
+  json_builder_add_int_value (b, (gint64) r->replay_damaged);
+  json_builder_end_object (b);
+}
+
 /* ------------------------------------------------------------------------ */
 /* SUBSCRIBE with a start */
 
@@ -1070,9 +1104,17 @@ handle_range (Conn * c, DiodeMsg * m)
 
   if (!stream_live_here (s) && !stored && !(s && s->ring
           && diode_ring_get_last_seq (s->ring))) {
-    gchar *text = g_strdup_printf ("stream '%s' is neither live nor stored "
-        "on this relay", m->stream);
+    gchar *text;
 
+    /* Not held here: unless LOCAL, the peers and the upstream may have it
+     * (diode-relay-peers.c answers, or says NOT_FOUND). */
+    if (!(m->range_flags & DIODE_RANGE_LOCAL) && relay_peers_configured (r)) {
+      diode_store_meta_clear (&meta);
+      relay_peers_range_for (c, m->stream);
+      return;
+    }
+    text = g_strdup_printf ("stream '%s' is neither live nor stored "
+        "on this relay", m->stream);
     conn_send_error (c, DIODE_ERR_NOT_FOUND, text);
     g_free (text);
     diode_store_meta_clear (&meta);
@@ -1138,6 +1180,8 @@ struct _Fetch {
   gboolean    reading;
   gboolean    sent_any;
   gboolean    ended;            /* FETCH_END handed to conn_flush */
+  gboolean    queued;           /* in r->replay_waiting (over the bound) */
+  guint64     damaged_seq;      /* a damaged chunk was skipped there */
 };
 
 static void fetch_read (Fetch * f);
@@ -1163,13 +1207,32 @@ fetch_conn_gone (Conn * c)
   }
 }
 
-/* The FETCH_END frame; the Fetch is over. */
+/* The FETCH_END frame; the Fetch is over. A FETCH that found only a
+ * damaged chunk is answered ERROR 106 instead (docs/protocol.md: "a damaged
+ * chunk with no other copy"), so a relay fetching it asks elsewhere. */
 static GBytes *
 fetch_end (Fetch * f, guint8 status)
 {
   Conn *c = f->conn;
   GError *err = NULL;
-  GBytes *b = diode_msg_encode_fetch_end (f->next_seq, status);
+  GBytes *b;
+
+  if (!f->sent_any && f->damaged_seq) {
+    gchar *text = g_strdup_printf ("the stored chunk of '%s' at seq %"
+        G_GUINT64_FORMAT " is damaged and this relay has no other copy",
+        f->name, f->damaged_seq);
+
+    b = diode_msg_encode_error (DIODE_ERR_STORE_FAILED, text);
+    g_free (text);
+    if (!diode_session_sent (c->session, DIODE_MSG_ERROR,
+            DIODE_ERR_STORE_FAILED, &err)) {
+      g_warning ("session refused ERROR 106: %s", err->message);
+      g_clear_error (&err);
+    }
+    fetch_free (c->relay, f);
+    return b;
+  }
+  b = diode_msg_encode_fetch_end (f->next_seq, status);
 
   if (!diode_session_sent (c->session, DIODE_MSG_FETCH_END, 0, &err)) {
     g_warning ("session refused FETCH_END: %s", err->message);
@@ -1235,6 +1298,8 @@ fetch_on_chunk (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
   if (!ch && g_error_matches (error, DIODE_STORE_ERROR,
           DIODE_STORE_ERROR_DAMAGED)) {
     /* Never served: the next good chunk comes with DISCONT. */
+    if (!f->damaged_seq)
+      f->damaged_seq = f->next_seq;
     r->replay_damaged++;
     relay_log (r, RELAY_LOG_STREAM, "'%s': the stored chunk at seq %"
         G_GUINT64_FORMAT " is damaged; FETCH by %s skips it", f->name,
@@ -1274,7 +1339,9 @@ fetch_read (Fetch * f)
   guint index;
 
   f->reading = TRUE;
-  if (s && diode_ring_find_seq (s->ring, f->next_seq, &at, &index)) {
+  /* a live stream's ring first (an ended one is wholly in the store) */
+  if (stream_live_here (s)
+      && diode_ring_find_seq (s->ring, f->next_seq, &at, &index)) {
     DiodeStoredChunk *ch = fetch_from_ring (s, f->next_seq);
 
     if (ch) {
@@ -1282,12 +1349,32 @@ fetch_read (Fetch * f)
       return;
     }
   }
+  /* the relay-wide bound, as for replay cursors */
+  if (r->replay_bytes >= r->replay_max_bytes && r->replay_bytes > 0) {
+    f->queued = TRUE;
+    g_queue_push_tail (&r->replay_waiting, GUINT_TO_POINTER (f->id));
+    return;
+  }
   if (f->local)
-    relay_chunk_get_local (r, f->key, f->next_seq, fetch_on_chunk,
+    /* what this relay holds: its store, and the chunks it fetched for its
+     * own viewers (the cache): siblings share what one of them fetched */
+    relay_chunk_get_held (r, f->key, f->next_seq, fetch_on_chunk,
         GUINT_TO_POINTER (f->id));
   else
     relay_chunk_get (r, f->key, f->name, f->next_seq, fetch_on_chunk,
         GUINT_TO_POINTER (f->id));
+}
+
+/* Its turn under the replay bound came. */
+static void
+fetch_resume (Fetch * f)
+{
+  Conn *c = f->conn;
+
+  f->queued = FALSE;
+  fetch_read (f);
+  if (!f->reading && c && !c->dead)
+    conn_flush (c);
 }
 
 /* conn_flush: the next frame of a FETCH answer (a new ref), or NULL while
@@ -1354,10 +1441,11 @@ fetch_next_frame (Conn * c)
     if (f->index < ch->frames->len)
       return g_bytes_ref (g_ptr_array_index (ch->frames, f->index++));
     f->next_seq = ch->hdr.last_seq + 1;
-    replay_release (r, ch);
-    f->cur = NULL;
+    /* after the stream's EOS nothing more can come */
     if (ch->hdr.flags & DIODE_CHUNK_EOS)
       f->next_seq = MAX (f->next_seq, f->to_seq + 1);
+    f->cur = NULL;
+    replay_release (r, ch);
   }
 }
 
@@ -1373,13 +1461,21 @@ handle_fetch (Conn * c, DiodeMsg * m)
 
   if (!stream_live_here (s) && !stored && !(s && s->ring
           && diode_ring_get_last_seq (s->ring))) {
-    gchar *text = g_strdup_printf ("stream '%s' is neither live nor stored "
-        "on this relay", m->stream);
+    gchar *text, *key = diode_name_key (m->stream, NULL);
 
-    conn_send_error (c, DIODE_ERR_NOT_FOUND, text);
-    g_free (text);
-    diode_store_meta_clear (&meta);
-    return;
+    /* Not held here, but other relays told us of it (a RANGE passed on
+     * before): served through the tiers (LOCAL: from the cache only),
+     * under the policy they gave. */
+    stored = key && relay_peers_remote_meta (r, key, &meta);
+    g_free (key);
+    if (!stored) {
+      text = g_strdup_printf ("stream '%s' is neither live nor stored "
+          "on this relay", m->stream);
+      conn_send_error (c, DIODE_ERR_NOT_FOUND, text);
+      g_free (text);
+      diode_store_meta_clear (&meta);
+      return;
+    }
   }
   if (!relay_replay_allowed (c, s, stored ? &meta : NULL, &why)) {
     relay_log (r, RELAY_LOG_REFUSED, "refused FETCH from %s (%s): %s",

@@ -206,6 +206,7 @@ relay_stats_build (DiodeRelay * r, gint64 now)
   stats_add_links (b, r, now);
   relay_peers_stats (r, b, now);
   relay_record_stats (b, r);
+  relay_replay_stats (b, r);
   json_builder_set_member_name (b, "streams");
   json_builder_begin_array (b);
   g_hash_table_iter_init (&it, r->streams);
@@ -285,6 +286,7 @@ relay_stats_log (DiodeRelay * r, gint64 now)
     Stream *s = v;
     guint64 out = 0, skips = 0, max_backlog = 0;
     guint n = 0;
+    gchar *rec = relay_record_stats_text (s);
 
     for (i = 0; i < s->viewers->len; i++) {
       Conn *c = g_ptr_array_index (s->viewers, i);
@@ -300,14 +302,15 @@ relay_stats_log (DiodeRelay * r, gint64 now)
     }
     g_message ("stats '%s' (%s%s%s): in %.2f Mbit/s, %u viewers, out %.2f "
         "Mbit/s, %" G_GUINT64_FORMAT " skips, max backlog %" G_GUINT64_FORMAT
-        " bytes, buffered %" G_GSIZE_FORMAT " bytes in %u chunks", s->name,
+        " bytes, buffered %" G_GSIZE_FORMAT " bytes in %u chunks%s", s->name,
         stream_source_name (s), s->pull && s->pull->peer_address ? " from " :
         "", s->pull && s->pull->peer_address ? s->pull->peer_address : "",
         secs > 0 ? (s->bytes_in - s->stats_bytes_in) * 8 / secs / 1e6 : 0.0,
         n, secs > 0 && out >= s->stats_bytes_out ?
         (out - s->stats_bytes_out) * 8 / secs / 1e6 : 0.0, skips,
         max_backlog, diode_ring_get_bytes (s->ring),
-        diode_ring_get_n_chunks (s->ring));
+        diode_ring_get_n_chunks (s->ring), rec);
+    g_free (rec);
     s->stats_bytes_in = s->bytes_in;
     s->stats_bytes_out = out;
   }

@@ -63,6 +63,7 @@ enum {
   PROP_STORE_SECONDS,
   PROP_STORE_BYTES,
   PROP_STORE_QUEUE_BYTES,
+  PROP_REPLAY_BYTES,
 };
 
 G_DEFINE_FINAL_TYPE (DiodeRelay, diode_relay, G_TYPE_OBJECT)
@@ -621,6 +622,9 @@ relay_apply_property (GObject * object, guint prop_id,
     case PROP_STORE_QUEUE_BYTES:
       r->store_queue_bytes = g_value_get_uint64 (value);
       break;
+    case PROP_REPLAY_BYTES:
+      r->replay_max_bytes = g_value_get_uint64 (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -820,6 +824,9 @@ relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
       break;
     case PROP_STORE_QUEUE_BYTES:
       g_value_set_uint64 (value, r->store_queue_bytes);
+      break;
+    case PROP_REPLAY_BYTES:
+      g_value_set_uint64 (value, r->replay_max_bytes);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1084,6 +1091,12 @@ diode_relay_class_init (DiodeRelayClass * klass)
           "recording loses chunks and an upload is not read (set before "
           "start)", 1, G_MAXUINT64, DIODE_RELAY_DEFAULT_STORE_QUEUE_BYTES,
           f));
+  g_object_class_install_property (oc, PROP_REPLAY_BYTES,
+      g_param_spec_uint64 ("replay-bytes", "Replay bytes",
+          "Stored chunks held in memory for replay viewers and FETCH "
+          "answers, in total, past which new store reads wait (counted "
+          "with diode_stored_chunk_cost; set before start)", 1, G_MAXUINT64,
+          DIODE_RELAY_DEFAULT_REPLAY_BYTES, f));
   g_object_class_install_property (oc, PROP_CONFIG,
       g_param_spec_string ("config", "Config",
           "Operator configuration file: fleets, reserved names, publisher "

@@ -54,6 +54,8 @@ G_BEGIN_DECLS
 #define DIODE_RELAY_DEFAULT_STORE_SECONDS   604800  /* 7 days; 0 = no limit */
 #define DIODE_RELAY_DEFAULT_STORE_BYTES     G_GUINT64_CONSTANT (17179869184) /* 16 GiB */
 #define DIODE_RELAY_DEFAULT_STORE_QUEUE_BYTES (64 * 1024 * 1024)
+/* stored chunks held for replay viewers and FETCH answers, relay-wide */
+#define DIODE_RELAY_DEFAULT_REPLAY_BYTES (64 * 1024 * 1024)
 
 #define DIODE_TYPE_RELAY (diode_relay_get_type ())
 G_DECLARE_FINAL_TYPE (DiodeRelay, diode_relay, DIODE, RELAY, GObject)

@@ -250,11 +250,13 @@ scan_segment (StoreStream *st, guint64 number, gboolean last, guint64 *prev_seq,
   guint64 size, off;
   gboolean ok = FALSE;
   GError *err = NULL;
+  guint64 seg_prev;
   gint fd;
   guint i;
 
   memset (seg, 0, sizeof *seg);
   seg->number = number;
+  seg_prev = *prev_seq;
   fd = g_open (path, O_RDWR | O_CLOEXEC, 0);
   if (fd < 0) {
     g_warning ("store: cannot open %s: %s", path, g_strerror (errno));
@@ -302,24 +304,32 @@ scan_segment (StoreStream *st, guint64 number, gboolean last, guint64 *prev_seq,
   }
   g_clear_error (&err);
 
-  /* the last segment: every record's frames too; a last record that fails
-   * is the torn write of a crash */
+  /* the last segment: every record's frames too. Records at the end that
+   * fail are what a crash tore (the last one; more than one only if damage
+   * sits right before it): cut, so the tail always ends on a good record
+   * and the next open finds nothing more to cut. A failing record with a
+   * good one after it is damage, not a tear: kept, reads refuse it. */
   if (last) {
-    for (i = 0; i < entries->len; i++) {
+    while (entries->len > 0) {
+      StoreEntry *e = &g_array_index (entries, StoreEntry, entries->len - 1);
+
+      if (record_verify (fd, e, &err))
+        break;
+      g_message ("store: %s: last chunk (seq %" G_GUINT64_FORMAT ") torn (%s), removed",
+          path, e->first_seq, err->message);
+      g_clear_error (&err);
+      off = e->offset;
+      g_array_set_size (entries, entries->len - 1);
+      *prev_seq = entries->len > 0
+          ? g_array_index (entries, StoreEntry, entries->len - 1).last_seq : seg_prev;
+    }
+    for (i = 0; i + 1 < entries->len; i++) {
       StoreEntry *e = &g_array_index (entries, StoreEntry, i);
 
       if (record_verify (fd, e, &err))
         continue;
-      if (i + 1 == entries->len) {
-        g_message ("store: %s: last chunk (seq %" G_GUINT64_FORMAT ") torn (%s), removed",
-            path, e->first_seq, err->message);
-        off = e->offset;
-        g_array_set_size (entries, i);
-        *prev_seq = i > 0 ? g_array_index (entries, StoreEntry, i - 1).last_seq : 0;
-      } else {
-        g_warning ("store: %s: chunk at seq %" G_GUINT64_FORMAT " is damaged (%s); "
-            "kept, reads refuse it", path, e->first_seq, err->message);
-      }
+      g_warning ("store: %s: chunk at seq %" G_GUINT64_FORMAT " is damaged (%s); "
+          "kept, reads refuse it", path, e->first_seq, err->message);
       g_clear_error (&err);
     }
   }
@@ -435,6 +445,24 @@ store_scan_stream (DiodeStore *s, StoreStream *st)
     if (scan_segment (st, n, i + 1 == numbers->len, &prev, &seg)) {
       g_array_append_val (st->segs, seg);
       st->bytes += seg.size;
+    } else if (i + 1 == numbers->len) {
+      /* the last file held nothing: the segment before it is now the
+       * stream's last, and is verified in full like one (so that the next
+       * open, which will see it last, finds nothing more to cut) */
+      while (st->segs->len > 0) {
+        StoreSegment *lastseg = &g_array_index (st->segs, StoreSegment, st->segs->len - 1);
+        guint64 number = lastseg->number;
+
+        st->bytes -= lastseg->size;
+        g_array_set_size (st->segs, st->segs->len - 1);
+        prev = st->segs->len > 0
+            ? g_array_index (st->segs, StoreSegment, st->segs->len - 1).last_seq : 0;
+        if (scan_segment (st, number, TRUE, &prev, &seg)) {
+          g_array_append_val (st->segs, seg);
+          st->bytes += seg.size;
+          break;
+        }
+      }
     }
   }
   st->last_seq = st->queued_seq = st->durable_seq = prev;

@@ -451,11 +451,10 @@ failed:
     g_free (p);
   }
 cut:
-  /* leave the segment ending on a whole record */
-  if (ftruncate (st->w_seg_fd, (off_t) st->w_offset) != 0
-      || lseek (st->w_seg_fd, (off_t) st->w_offset, SEEK_SET) < 0) {
-    /* the scan at the next open cuts the torn tail */
-  }
+  /* leave the segment ending on a whole record (if even this fails, the
+   * scan at the next open cuts the torn tail) */
+  if (ftruncate (st->w_seg_fd, (off_t) st->w_offset) == 0)
+    lseek (st->w_seg_fd, (off_t) st->w_offset, SEEK_SET);
   {
     guint32 n = 0;
 
@@ -569,9 +568,16 @@ retention (DiodeStore *s)
     guint64 horizon = (guint64) now > s->limits.max_seconds * G_USEC_PER_SEC
         ? (guint64) now - s->limits.max_seconds * G_USEC_PER_SEC : 0;
 
+    GPtrArray *expired = g_ptr_array_new ();
+    guint i;
+
+    /* remove_segment() drops the lock: collect first, so no iterator is
+     * held over it (a begin() may add a stream meanwhile) */
     g_hash_table_iter_init (&it, s->streams);
-    while (g_hash_table_iter_next (&it, NULL, &v)) {
-      StoreStream *st = v;
+    while (g_hash_table_iter_next (&it, NULL, &v))
+      g_ptr_array_add (expired, v);
+    for (i = 0; i < expired->len; i++) {
+      StoreStream *st = g_ptr_array_index (expired, i);
 
       while (st->segs->len > 0) {
         StoreSegment *seg = &g_array_index (st->segs, StoreSegment, 0);
@@ -581,6 +587,7 @@ retention (DiodeStore *s)
         remove_segment (s, st, 0);
       }
     }
+    g_ptr_array_unref (expired);
   }
   while (s->limits.max_bytes > 0 && s->bytes > s->limits.max_bytes) {
     StoreStream *oldest = NULL;

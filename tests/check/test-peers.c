@@ -494,6 +494,45 @@ fetch_stat (DiodeRelay * r, const gchar * member)
   return v;
 }
 
+/* The relay's control link is up (the stats say "linked"). */
+static gboolean
+upstream_linked (DiodeRelay * r)
+{
+  gint64 end = deadline_in (WAIT_MS);
+
+  while (g_get_monotonic_time () < end) {
+    gchar *json = diode_relay_get_stats_json (r);
+    gboolean ok = json && strstr (json, "\"linked\"") != NULL;
+
+    g_free (json);
+    if (ok)
+      return TRUE;
+    g_usleep (50 * 1000);
+  }
+  return FALSE;
+}
+
+/* Member @member of the fetch stats' "upstream" source. */
+static gint64
+upstream_stat (DiodeRelay * r, const gchar * member)
+{
+  gchar *json;
+  JsonParser *p = json_parser_new ();
+  JsonObject *o;
+  gint64 v;
+
+  g_usleep (150 * 1000);
+  json = diode_relay_get_stats_json (r);
+  fail_unless (json_parser_load_from_data (p, json, -1, NULL));
+  o = json_object_get_object_member (json_object_get_object_member
+      (json_node_get_object (json_parser_get_root (p)), "fetch"), "upstream");
+  fail_unless (o != NULL, "no upstream source: %s", json);
+  v = json_object_get_int_member (o, member);
+  g_object_unref (p);
+  g_free (json);
+  return v;
+}
+
 /* Member @member of the stats of peer number @i. */
 static JsonNode *
 peer_stat (DiodeRelay * r, guint i, const gchar * member)
@@ -548,10 +587,18 @@ expect_all (Watched * w)
 GST_START_TEST (test_peer_before_upstream)
 {
   DiodeRelay *up = start_plain ("up.pem");
-  FakePeer *p = fake_peer_new ("peer-a.pem", PEER_GOOD, 0);
-  DiodeRelay *r = start_relay ("r.pem", up, &p, 1, G_MAXUINT64);
-  RawClient *v = viewer_earliest (r, "viewer.pem", STREAM);
+  FakePeer *p;
+  DiodeRelay *r;
+  RawClient *v;
   Watched w;
+
+  /* the upstream takes the relay as its child: it is reachable */
+  fixture_relay_conf_add (up, "relays", "children", "*");
+  p = fake_peer_new ("peer-a.pem", PEER_GOOD, 0);
+  r = start_relay ("r.pem", up, &p, 1, G_MAXUINT64);
+  fail_unless (upstream_linked (r), "the relay did not link to its "
+      "upstream");
+  v = viewer_earliest (r, "viewer.pem", STREAM);
 
   watch (v, &p, 1, N_CHUNKS * GOP, &w);
   expect_all (&w);
@@ -560,6 +607,8 @@ GST_START_TEST (test_peer_before_upstream)
   fail_unless_equals_uint64 (fetch_stat (r, "fetched_from_peers"),
       recording_bytes ());
   fail_unless_equals_uint64 (fetch_stat (r, "fetched_from_upstream"), 0);
+  /* the peer answered first: the upstream was never asked */
+  fail_unless_equals_int (upstream_stat (r, "requests"), 0);
   watched_clear (&w);
   raw_free (v, FALSE);
   stop_relay (r);
@@ -768,7 +817,10 @@ GST_START_TEST (test_one_request_per_connection)
   while (g_get_monotonic_time () < end)
     fake_peer_poll (p, 50);
   fail_unless_equals_int (p->ranges + p->fetches, before);
+  /* and on one connection that never broke (a second request on it would
+   * have been answered out of turn: a protocol error) */
   fail_unless (!p->closed);
+  fail_unless_equals_int (p->accepts, 1);
   raw_free (v1, FALSE);
   raw_free (v2, FALSE);
   stop_relay (r);
@@ -821,8 +873,19 @@ GST_START_TEST (test_down_peer_skipped_with_backoff)
       " connection failures", f1);
   fail_unless_equals_int (peers[1]->fetches, N_CHUNKS);
 
-  /* after the backoff it is tried again (and fails again) */
-  g_usleep (G_USEC_PER_SEC * 2);
+  /* after the backoff (1 s doubling: at most 4 s after three failures) it
+   * is tried again, and fails again */
+  {
+    gint64 end = deadline_in (WAIT_MS);
+    gboolean is_down = TRUE;
+
+    while (is_down && g_get_monotonic_time () < end) {
+      down = peer_stat (r, 0, "down");
+      is_down = json_node_get_boolean (down);
+      json_node_unref (down);
+    }
+    fail_if (is_down, "the peer's backoff never ended");
+  }
   v = viewer_earliest (r, "viewer2.pem", STREAM);
   watch (v, &peers[1], 1, N_CHUNKS * GOP, &w);
   expect_all (&w);
@@ -834,6 +897,317 @@ GST_START_TEST (test_down_peer_skipped_with_backoff)
   stop_relay (r);
   fake_peer_free (peers[0]);
   fake_peer_free (peers[1]);
+}
+
+GST_END_TEST;
+
+/* A viewer's RANGE (not LOCAL) for a recording only a peer holds is
+ * passed on: RANGE_OK with the peer's span and policy; then a FETCH on
+ * the same connection gets the chunk through the tiers, byte for byte. */
+GST_START_TEST (test_range_and_fetch_passed_on)
+{
+  FakePeer *p = fake_peer_new ("peer-a.pem", PEER_GOOD, 0);
+  DiodeRelay *r = start_relay ("r.pem", NULL, &p, 1, G_MAXUINT64);
+  RawClient *v = raw_open (r, 0, "viewer.pem");
+  DiodeMsg m = { 0 };
+  gint64 end;
+  guint frames = 0, i;
+  gboolean got_end = FALSE;
+
+  raw_send_frame (v, diode_msg_encode_hello (1, 3, DIODE_ROLE_VIEWER,
+          "peers-test/0"));
+  raw_expect_next (v, DIODE_MSG_WELCOME, &m, "HELLO");
+  v->version = 3;
+  v->role = DIODE_ROLE_VIEWER;
+  diode_msg_clear (&m);
+  raw_send_frame (v, diode_msg_encode_range (STREAM, 0));
+  end = deadline_in (WAIT_MS);
+  while (g_get_monotonic_time () < end) {
+    fake_peer_poll (p, 20);
+    if (raw_read (v, &m, 20) == RAW_READ_MSG && m.type != DIODE_MSG_PING)
+      break;
+    diode_msg_clear (&m);
+  }
+  fail_unless_equals_int (m.type, DIODE_MSG_RANGE_OK);
+  fail_unless_equals_int (m.n_spans, 1);
+  fail_unless_equals_uint64 (m.spans[0].first_seq, 1);
+  fail_unless_equals_uint64 (m.spans[0].last_seq, N_CHUNKS * GOP);
+  fail_unless_equals_int (m.stream_state, DIODE_STREAM_RECORDING);
+  diode_msg_clear (&m);
+
+  raw_send_frame (v, diode_msg_encode_fetch (STREAM, 1 + GOP, 1 + GOP, 0));
+  end = deadline_in (WAIT_MS);
+  while (!got_end && g_get_monotonic_time () < end) {
+    fake_peer_poll (p, 20);
+    if (raw_read (v, &m, 20) != RAW_READ_MSG)
+      continue;
+    if (m.type == DIODE_MSG_CHUNK) {
+      fail_unless_equals_uint64 (m.chunk.first_seq, 1 + GOP);
+      fail_unless_equals_int (m.chunk.crc, p->chunks[1]->hdr.crc);
+    } else if (m.type == DIODE_MSG_FETCH_END) {
+      got_end = TRUE;
+    } else if (m.type != DIODE_MSG_PING) {
+      fail_unless (frames < p->chunks[1]->frames->len);
+      fail_unless (g_bytes_equal (m.frame,
+              g_ptr_array_index (p->chunks[1]->frames, frames)));
+      frames++;
+    }
+    diode_msg_clear (&m);
+  }
+  fail_unless (got_end, "no FETCH_END");
+  fail_unless_equals_int (frames, p->chunks[1]->frames->len);
+  for (i = 0; i < p->fetched->len; i++)
+    fail_unless_equals_uint64 (g_array_index (p->fetched, guint64, i),
+        1 + GOP);
+  raw_free (v, FALSE);
+  stop_relay (r);
+  fake_peer_free (p);
+}
+
+GST_END_TEST;
+
+/* The same with real relays (issue 10 item 7, "a peer supplying a chunk
+ * the upstream does not have"): a publisher records a stream on relay P
+ * (--store) and ends it; relay R names P with --peer and has an upstream U
+ * that never carried the stream. A viewer at R asking for the start gets
+ * every frame P stored, byte for byte, then EOS; only P was asked. */
+static void
+publish_recording (DiodeRelay * p, GPtrArray * sent)
+{
+  RawClient *c = raw_open (p, 0, "publisher.pem");
+  DiodePublishArgs a = { 0 };
+  DiodeMsg m = { 0 };
+  gint64 end;
+  guint64 seq;
+
+  raw_send_frame (c, diode_msg_encode_hello (1, 3, DIODE_ROLE_PUBLISHER,
+          "peers-test/0"));
+  raw_expect_next (c, DIODE_MSG_WELCOME, &m, "HELLO");
+  c->version = 3;
+  diode_msg_clear (&m);
+  a.stream = STREAM;
+  a.access = DIODE_ACCESS_PUBLIC;
+  a.pubflags = DIODE_PUBLISH_RECORD;
+  raw_send_frame (c, diode_msg_encode_publish_args (&a, 3,
+          DIODE_ROLE_PUBLISHER));
+  raw_expect_next (c, DIODE_MSG_PUBLISH_OK, &m, "PUBLISH_OK");
+  fail_unless_equals_int (m.store_state, DIODE_STORE_RECORDING);
+  fail_unless_equals_uint64 (m.seq, 1);
+  diode_msg_clear (&m);
+  raw_send_frame (c, diode_msg_encode_caps ("video/x-test"));
+  for (seq = 1; seq <= N_CHUNKS * GOP; seq++) {
+    GBytes *f = media_frame (seq);
+
+    g_ptr_array_add (sent, g_bytes_ref (f));
+    raw_send_frame (c, f);
+  }
+  raw_send_frame (c, diode_msg_encode_eos (N_CHUNKS * GOP));
+  end = deadline_in (WAIT_MS);
+  while (g_get_monotonic_time () < end) {
+    if (raw_next (c, &m, 200) == RAW_READ_MSG && m.type == DIODE_MSG_STORED
+        && m.final) {
+      diode_msg_clear (&m);
+      break;
+    }
+    diode_msg_clear (&m);
+  }
+  fail_unless (g_get_monotonic_time () < end, "no STORED final");
+  raw_free (c, FALSE);
+}
+
+GST_START_TEST (test_real_peer_has_what_upstream_lacks)
+{
+  gchar *dir = g_build_filename (fixture_config_dir (), "storeXXXXXX", NULL);
+  gchar *key = g_build_filename (fixture_config_dir (), "peer-p.pem", NULL);
+  DiodeRelay *up = start_plain ("up.pem");
+  DiodeRelay *p = diode_relay_new ("127.0.0.1:0", key);
+  DiodeRelay *r;
+  GPtrArray *sent = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      g_bytes_unref);
+  GError *err = NULL;
+  gchar *hp, *spec[2] = { NULL, NULL };
+  RawClient *v;
+  gint64 end;
+  guint got = 0;
+  gboolean eos = FALSE;
+
+  fail_unless (g_mkdtemp (dir) != NULL);
+  fixture_relay_conf_add (up, "relays", "children", "*");
+  g_object_set (p, "store-dir", dir, "keepalive-ms", 0, NULL);
+  if (!diode_relay_start (p, &err))
+    g_error ("cannot start relay: %s", err->message);
+  publish_recording (p, sent);
+
+  hp = diode_relay_get_hostport (p);
+  spec[0] = g_strdup_printf ("%s@%s", diode_relay_get_address (p), hp);
+  r = start_relay ("r.pem", up, NULL, 0, G_MAXUINT64);
+  diode_relay_stop (r);
+  g_object_set (r, "peers", spec, NULL);
+  if (!diode_relay_start (r, &err))
+    g_error ("cannot start relay: %s", err->message);
+  fail_unless (upstream_linked (r), "the relay did not link to its "
+      "upstream");
+
+  v = viewer_earliest (r, "viewer.pem", STREAM);
+  end = deadline_in (WAIT_MS);
+  while (!eos && g_get_monotonic_time () < end) {
+    DiodeMsg m = { 0 };
+
+    if (raw_next (v, &m, 200) != RAW_READ_MSG)
+      continue;
+    if (m.type == DIODE_MSG_MEDIA) {
+      fail_unless (got < sent->len, "more MEDIA than published");
+      fail_unless (g_bytes_equal (m.frame, g_ptr_array_index (sent, got)),
+          "MEDIA %u differs from what was published", got);
+      got++;
+    } else if (m.type == DIODE_MSG_EOS) {
+      eos = TRUE;
+    } else {
+      fail_unless (m.type == DIODE_MSG_SUBSCRIBE_OK
+          || m.type == DIODE_MSG_CAPS, "unexpected %s",
+          diode_msg_type_name (m.type));
+    }
+    diode_msg_clear (&m);
+  }
+  fail_unless_equals_int (got, sent->len);
+  fail_unless (eos, "no EOS at the end of the recording");
+  fail_unless (fetch_stat (r, "fetched_from_peers") > 0);
+  fail_unless_equals_uint64 (fetch_stat (r, "fetched_from_upstream"), 0);
+  fail_unless_equals_int (upstream_stat (r, "requests"), 0);
+
+  raw_free (v, FALSE);
+  stop_relay (r);
+  stop_relay (p);
+  stop_relay (up);
+  g_ptr_array_unref (sent);
+  g_free (spec[0]);
+  g_free (hp);
+  g_free (key);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* Issue 10 item 8's sibling set, as a test: four relays with the same
+ * upstream, each naming the three others with --peer, watch one recording
+ * stored at the upstream, one after the other. The first fetches it from
+ * the upstream; the three others get every chunk from the first one's
+ * cache (LOCAL FETCH) and nothing from the upstream. Prints the upstream
+ * bytes the peers saved (75 % here: 3 of 4 copies). */
+#define N_SIBLINGS 4
+
+static void
+watch_to_eos (DiodeRelay * r, const gchar * key, GPtrArray * sent)
+{
+  RawClient *v = viewer_earliest (r, key, STREAM);
+  gint64 end = deadline_in (WAIT_MS);
+  guint got = 0;
+  gboolean eos = FALSE;
+
+  while (!eos && g_get_monotonic_time () < end) {
+    DiodeMsg m = { 0 };
+
+    if (raw_next (v, &m, 200) != RAW_READ_MSG)
+      continue;
+    if (m.type == DIODE_MSG_MEDIA) {
+      fail_unless (got < sent->len, "more MEDIA than published");
+      fail_unless (g_bytes_equal (m.frame, g_ptr_array_index (sent, got)),
+          "MEDIA %u differs from what was published", got);
+      got++;
+    } else if (m.type == DIODE_MSG_EOS) {
+      eos = TRUE;
+    }
+    diode_msg_clear (&m);
+  }
+  fail_unless_equals_int (got, sent->len);
+  fail_unless (eos, "no EOS");
+  raw_free (v, FALSE);
+}
+
+GST_START_TEST (test_siblings_save_upstream_bytes)
+{
+  gchar *dir = g_build_filename (fixture_config_dir (), "storeXXXXXX", NULL);
+  gchar *ukey = g_build_filename (fixture_config_dir (), "up-store.pem",
+      NULL);
+  DiodeRelay *up = diode_relay_new ("127.0.0.1:0", ukey);
+  DiodeRelay *sib[N_SIBLINGS];
+  gchar *addr[N_SIBLINGS], *keyname[N_SIBLINGS];
+  guint16 port[N_SIBLINGS];
+  GPtrArray *sent = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      g_bytes_unref);
+  GError *err = NULL;
+  gchar *uhp, *uspec;
+  guint64 from_up = 0, from_peers = 0;
+  guint i, j;
+
+  fail_unless (g_mkdtemp (dir) != NULL);
+  g_object_set (up, "store-dir", dir, "keepalive-ms", 0, NULL);
+  if (!diode_relay_start (up, &err))
+    g_error ("cannot start relay: %s", err->message);
+  fixture_relay_conf_add (up, "relays", "children", "*");
+  publish_recording (up, sent);
+  uhp = diode_relay_get_hostport (up);
+  uspec = g_strdup_printf ("%s@%s", diode_relay_get_address (up), uhp);
+
+  for (i = 0; i < N_SIBLINGS; i++) {
+    int fd;
+
+    keyname[i] = g_strdup_printf ("sib%u.pem", i);
+    addr[i] = raw_key_address (keyname[i]);
+    fd = raw_listen (&port[i]);         /* a free port, released */
+    close (fd);
+  }
+  for (i = 0; i < N_SIBLINGS; i++) {
+    gchar *path = g_build_filename (fixture_config_dir (), keyname[i], NULL);
+    gchar *listen = g_strdup_printf ("127.0.0.1:%u", port[i]);
+    gchar **peers = g_new0 (gchar *, N_SIBLINGS);
+    guint n = 0;
+
+    for (j = 0; j < N_SIBLINGS; j++)
+      if (j != i)
+        peers[n++] = g_strdup_printf ("%s@127.0.0.1:%u", addr[j], port[j]);
+    sib[i] = diode_relay_new (listen, path);
+    g_object_set (sib[i], "upstream", uspec, "peers", peers,
+        "stats-interval-ms", 100, "keepalive-ms", 0, NULL);
+    if (!diode_relay_start (sib[i], &err))
+      g_error ("cannot start relay: %s", err->message);
+    g_strfreev (peers);
+    g_free (listen);
+    g_free (path);
+  }
+  for (i = 0; i < N_SIBLINGS; i++)
+    watch_to_eos (sib[i], "viewer.pem", sent);
+  for (i = 0; i < N_SIBLINGS; i++) {
+    gint64 u = fetch_stat (sib[i], "fetched_from_upstream");
+    gint64 p = fetch_stat (sib[i], "fetched_from_peers");
+
+    if (i == 0) {
+      fail_unless (u > 0, "the first sibling fetched nothing upstream");
+      fail_unless_equals_uint64 (p, 0);
+    } else {
+      fail_unless_equals_uint64 (u, 0);
+      fail_unless (p > 0);
+    }
+    from_up += u;
+    from_peers += p;
+  }
+  g_print ("sibling set of %u relays watching one recording: %"
+      G_GUINT64_FORMAT " bytes from the upstream, %" G_GUINT64_FORMAT
+      " from peers: %.0f %% of the upstream bytes saved\n", N_SIBLINGS,
+      from_up, from_peers, 100.0 * from_peers / (from_up + from_peers));
+  fail_unless_equals_uint64 (from_peers, (N_SIBLINGS - 1) * from_up);
+
+  for (i = 0; i < N_SIBLINGS; i++) {
+    stop_relay (sib[i]);
+    g_free (addr[i]);
+    g_free (keyname[i]);
+  }
+  stop_relay (up);
+  g_ptr_array_unref (sent);
+  g_free (uspec);
+  g_free (uhp);
+  g_free (ukey);
+  g_free (dir);
 }
 
 GST_END_TEST;
@@ -882,6 +1256,9 @@ peers_suite (void)
   tcase_add_test (tc, test_huge_chunk_count_closed);
   tcase_add_test (tc, test_one_request_per_connection);
   tcase_add_test (tc, test_down_peer_skipped_with_backoff);
+  tcase_add_test (tc, test_range_and_fetch_passed_on);
+  tcase_add_test (tc, test_real_peer_has_what_upstream_lacks);
+  tcase_add_test (tc, test_siblings_save_upstream_bytes);
   return s;
 }
 

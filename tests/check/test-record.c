@@ -20,6 +20,7 @@
 #include "rawclient.h"
 #include "diode-relay-private.h"
 #include "diode-store.h"
+#include "diode-store-private.h"   /* diode_store_pause_writer */
 
 #define CAPS_STR "video/x-h264, stream-format=(string)byte-stream, " \
   "alignment=(string)au"
@@ -391,10 +392,122 @@ GST_START_TEST (test_store_unusable_live_goes_on)
 
 GST_END_TEST;
 
-/* An upload (RECORD | UPLOAD) through a store whose write queue holds one
- * chunk: the relay stops reading the uploader while the queue is full
- * rather than dropping, so every chunk is stored, none DISCONT, and the
- * stats count the pauses; STORED came on the way and final at the end. */
+static void
+rm_tree (const gchar * path)
+{
+  GDir *d = g_dir_open (path, 0, NULL);
+  const gchar *n;
+
+  if (d) {
+    while ((n = g_dir_read_name (d))) {
+      gchar *child = g_build_filename (path, n, NULL);
+
+      rm_tree (child);
+      g_free (child);
+    }
+    g_dir_close (d);
+    g_rmdir (path);
+  } else {
+    g_unlink (path);
+  }
+}
+
+/* The store fails while the relay runs (its directory replaced by a file:
+ * even root cannot create in it): the failure is noticed (stats healthy
+ * false with the reason), later RECORD publishers hear UNAVAILABLE, and a
+ * stream that was being recorded goes on live for its viewers. */
+GST_START_TEST (test_store_fails_later)
+{
+  gchar *top = tmp_store ();
+  gchar *dir = g_build_filename (top, "store", NULL);
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *a = raw_open (relay, 0, "pub.pem");
+  RawClient *b = raw_open (relay, 0, "pub.pem");
+  RawClient *c = raw_open (relay, 0, "pub.pem");
+  RawClient *v = raw_open (relay, 0, "viewer.pem");
+  DiodeMsg m = { 0 };
+  guint8 state = 0xff;
+  guint64 next, last, seq = 0;
+  gint64 end;
+  JsonNode *root = NULL;
+  JsonObject *so;
+  GstCheckLogFilter *filter;
+
+  next = publish3 (a, "cam", DIODE_PUBLISH_RECORD, &state);
+  fail_unless_equals_int (state, DIODE_STORE_RECORDING);
+  last = send_gops (a, next, 2, 10, 256);
+  fail_unless (fixture_wait_last_seq (relay, "cam", last, 5000));
+  /* STORED: what was queued so far (its meta included) is on disk */
+  raw_expect_next (a, DIODE_MSG_STORED, &m, "STORED");
+  diode_msg_clear (&m);
+
+  rm_tree (dir);
+  fail_unless (g_file_set_contents (dir, "not a directory", -1, NULL));
+  /* the store's one clear line about it is expected (not a test failure) */
+  filter = gst_check_add_log_filter (NULL, G_LOG_LEVEL_WARNING,
+      g_regex_new ("^store: .* failed", 0, 0, NULL),
+      NULL, NULL, NULL);
+  /* a new recording needs a new stream directory: the write fails */
+  publish3 (b, "dog", DIODE_PUBLISH_RECORD, &state);
+  end = deadline_in (10000);
+  for (;;) {
+    so = stats_store (relay, &root);
+    if (!json_object_get_boolean_member (so, "healthy"))
+      break;
+    json_node_unref (root);
+    fail_unless (g_get_monotonic_time () < end, "the store never failed");
+  }
+  fail_unless (json_object_get_string_member (so, "error") != NULL);
+  json_node_unref (root);
+  publish3 (c, "eel", DIODE_PUBLISH_RECORD, &state);
+  fail_unless_equals_int (state, DIODE_STORE_UNAVAILABLE);
+
+  /* the recorded stream goes on live */
+  hello3 (v, DIODE_ROLE_VIEWER);
+  raw_send_frame (v, diode_msg_encode_subscribe ("cam", 0, 5000));
+  raw_expect_next (v, DIODE_MSG_SUBSCRIBE_OK, &m, "SUBSCRIBE_OK");
+  diode_msg_clear (&m);
+  next = last + 1;
+  last = send_gops (a, next, 3, 10, 256);
+  while (seq < last) {
+    fail_unless (raw_next (v, &m, RAW_IO_MS) == RAW_READ_MSG,
+        "live frames stopped after seq %" G_GUINT64_FORMAT, seq);
+    if (m.type == DIODE_MSG_MEDIA)
+      seq = m.seq;
+    diode_msg_clear (&m);
+  }
+
+  raw_free (v, FALSE);
+  raw_free (c, FALSE);
+  raw_free (b, FALSE);
+  raw_free (a, FALSE);
+  relay_free (relay);
+  gst_check_remove_log_filter (filter);
+  rm_tree (top);
+  g_free (dir);
+  g_free (top);
+}
+
+GST_END_TEST;
+
+/* Polls until @relay's store has nothing queued (its writer took it all). */
+static void
+wait_queue_empty (DiodeRelay * relay)
+{
+  gint64 end = deadline_in (10000);
+
+  while (diode_store_queued_bytes (relay->store) > 0) {
+    fail_unless (g_get_monotonic_time () < end, "the store queue never "
+        "emptied");
+    g_usleep (2000);
+  }
+}
+
+/* An upload (RECORD | UPLOAD) while the store's writer is held: the relay
+ * takes the first chunk, the queue is then at its bound and the relay
+ * stops reading the uploader (its last seq stays put however long we
+ * wait) rather than dropping chunks; once the writer goes on, every chunk
+ * is stored, none DISCONT, STORED final says the last seq. */
 GST_START_TEST (test_upload_paced_by_store)
 {
   gchar *dir = tmp_store ();
@@ -402,7 +515,7 @@ GST_START_TEST (test_upload_paced_by_store)
       (guint64) 1, NULL);
   RawClient *p = raw_open (relay, 0, "pub.pem");
   guint8 state = 0xff;
-  guint64 next, last, final;
+  guint64 next, last, final, held;
   guint progress = 0;
   DiodeStore *st;
   JsonNode *root;
@@ -412,17 +525,23 @@ GST_START_TEST (test_upload_paced_by_store)
   next = publish3 (p, "movie", DIODE_PUBLISH_RECORD | DIODE_PUBLISH_UPLOAD,
       &state);
   fail_unless_equals_int (state, DIODE_STORE_RECORDING);
-  /* 400 one-frame chunks: many reach the relay in one read, faster than
-   * a writer thread takes them one by one */
-  last = send_gops (p, next, 400, 1, 2048);
+  diode_store_pause_writer (relay->store, TRUE);
+  /* 100 one-frame chunks of 2 KiB: far less than the socket buffers
+   * take, so the sends complete while the relay does not read */
+  last = send_gops (p, next, 100, 1, 2048);
   raw_send_frame (p, diode_msg_encode_eos (last));
+  fail_unless (fixture_wait_last_seq (relay, "movie", next + 1, 5000));
+  g_usleep (500 * 1000);
+  held = diode_relay_get_last_seq (relay, "movie");
+  fail_unless (held <= next + 2, "the relay read the uploader up to seq %"
+      G_GUINT64_FORMAT " while its store queue was full", held);
+  diode_store_pause_writer (relay->store, FALSE);
+
   final = wait_stored_final (p, 30000, &progress);
   fail_unless_equals_uint64 (final, last);
-
   so = stats_store (relay, &root);
   fail_unless (json_object_get_boolean_member (so, "healthy"));
-  fail_unless (json_object_get_int_member (so, "pauses") > 0,
-      "the uploader was never paused");
+  fail_unless (json_object_get_int_member (so, "pauses") > 0);
   fail_unless_equals_int (json_object_get_int_member (so, "dropped"), 0);
   json_node_unref (root);
   raw_free (p, FALSE);
@@ -430,7 +549,7 @@ GST_START_TEST (test_upload_paced_by_store)
 
   st = store_open (dir);
   store_walk (st, "movie", &w);
-  fail_unless_equals_int (w.chunks, 400);
+  fail_unless_equals_int (w.chunks, 100);
   fail_unless_equals_uint64 (w.media, last);
   fail_unless_equals_int (w.discont, 0);
   fail_unless (w.eos_last);
@@ -440,10 +559,10 @@ GST_START_TEST (test_upload_paced_by_store)
 
 GST_END_TEST;
 
-/* A live RECORD stream through the same one-chunk queue: the publisher is
- * never held back (all of it reaches a live viewer), chunks the queue
- * could not take are missing from the recording and the next stored
- * chunk after each gap says DISCONT. */
+/* A live RECORD stream while the store's writer is held: the publisher is
+ * never held back (the relay reads all of it), the chunks the full queue
+ * refused are missing from the recording, and the first chunk stored
+ * after the gap says DISCONT (and only that one). */
 GST_START_TEST (test_live_record_drops_with_discont)
 {
   gchar *dir = tmp_store ();
@@ -451,36 +570,40 @@ GST_START_TEST (test_live_record_drops_with_discont)
       (guint64) 1, NULL);
   RawClient *p = raw_open (relay, 0, "pub.pem");
   guint8 state = 0xff;
-  guint64 next, last, dropped, seq;
+  guint64 next, seq;
   DiodeStore *st;
   JsonNode *root;
   JsonObject *so;
-  guint gaps = 0;
+  guint n = 0;
 
   next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, &state);
   fail_unless_equals_int (state, DIODE_STORE_RECORDING);
-  /* bursts of 20 one-frame chunks: in each, the writer takes the first
-   * and the queue is full for most of the others; between bursts it
-   * empties, so chunks after gaps are stored */
+  fail_unless_equals_uint64 (next, 1);
+  diode_store_pause_writer (relay->store, TRUE);
+  /* chunk 1 is queued, 2..9 find the queue full, 10 is still open */
   raw_send_frame (p, diode_msg_encode_caps (CAPS_STR));
-  for (seq = next; seq < next + 400; seq++) {
+  for (seq = 1; seq <= 10; seq++)
     send_media (p, seq, TRUE, 2048);
-    if ((seq - next) % 20 == 19)
-      g_usleep (30 * 1000);
+  fail_unless (fixture_wait_last_seq (relay, "cam", 10, 5000),
+      "a live publisher was held back by its recording");
+  diode_store_pause_writer (relay->store, FALSE);
+  /* from here each chunk finds the queue empty */
+  for (seq = 11; seq <= 20; seq++) {
+    wait_queue_empty (relay);
+    send_media (p, seq, TRUE, 2048);
+    fail_unless (fixture_wait_last_seq (relay, "cam", seq, 5000));
   }
-  last = seq - 1;
-  raw_send_frame (p, diode_msg_encode_eos (last));
-  wait_stored_final (p, 30000, NULL);
+  wait_queue_empty (relay);
+  raw_send_frame (p, diode_msg_encode_eos (20));
+  wait_stored_final (p, 10000, NULL);
 
   so = stats_store (relay, &root);
-  dropped = json_object_get_int_member (so, "dropped");
+  fail_unless_equals_int (json_object_get_int_member (so, "dropped"), 8);
   fail_unless_equals_int (json_object_get_int_member (so, "pauses"), 0);
   json_node_unref (root);
-  fail_unless (dropped > 0, "no chunk was dropped: the queue never filled");
   raw_free (p, FALSE);
   relay_free (relay);
 
-  /* each gap is followed by a DISCONT chunk, and only gaps are */
   st = store_open (dir);
   seq = 1;
   for (;;) {
@@ -494,20 +617,61 @@ GST_START_TEST (test_live_record_drops_with_discont)
       g_error_free (err);
       break;
     }
-    if (c->hdr.first_seq != seq) {
-      gaps++;
+    /* 1, then the gap 2..9, then 10..20 */
+    fail_unless_equals_uint64 (c->hdr.first_seq, seq == 2 ? 10 : seq);
+    if (c->hdr.first_seq == 10)
       fail_unless (c->hdr.flags & DIODE_CHUNK_DISCONT,
-          "chunk %" G_GUINT64_FORMAT " after a gap without DISCONT",
-          c->hdr.first_seq);
-    } else {
+          "the chunk after the gap has no DISCONT");
+    else
       fail_unless (!(c->hdr.flags & DIODE_CHUNK_DISCONT),
           "chunk %" G_GUINT64_FORMAT " DISCONT without a gap", seq);
-    }
     seq = c->hdr.last_seq + 1;
+    n++;
     diode_stored_chunk_unref (c);
   }
-  fail_unless (gaps > 0);
+  fail_unless_equals_int (n, 12);
   diode_store_close (st);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* The highest seq @relay's store holds of @key (its index, any thread). */
+static guint64
+stored_last (DiodeRelay * relay, const gchar * key)
+{
+  DiodeSpan spans[DIODE_MAX_SPANS];
+  guint n = diode_store_get_spans (relay->store, key, spans, DIODE_MAX_SPANS);
+
+  return n ? spans[n - 1].last_seq : 0;
+}
+
+/* A publisher that vanishes without EOS: the chunk the ring still had
+ * open is stored at once (its session is over), not when the stream is
+ * forgotten after the grace. */
+GST_START_TEST (test_vanished_publisher_open_chunk_stored)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, "grace-ms", 60000,
+      NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  guint64 next, last;
+  gint64 end;
+
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, NULL);
+  last = send_gops (p, next, 3, 10, 256);
+  send_media (p, last + 1, TRUE, 256);
+  send_media (p, last + 2, FALSE, 256);
+  fail_unless (fixture_wait_last_seq (relay, "cam", last + 2, 5000));
+  raw_free (p, TRUE);
+  end = deadline_in (5000);
+  while (stored_last (relay, "cam") != last + 2) {
+    fail_unless (g_get_monotonic_time () < end, "the open chunk was not "
+        "stored: the store holds up to %" G_GUINT64_FORMAT,
+        stored_last (relay, "cam"));
+    g_usleep (20 * 1000);
+  }
+  relay_free (relay);
   g_free (dir);
 }
 
@@ -572,6 +736,10 @@ GST_START_TEST (test_owner_and_seq_across_restart)
   relay_free (relay);
 
   st = store_open (dir);
+  fail_unless (diode_store_get_meta (st, "cam", &meta));
+  fail_unless_equals_string (meta.name, "Cam");
+  fail_unless (meta.finished);
+  diode_store_meta_clear (&meta);
   store_walk (st, "cam", &w);
   fail_unless_equals_int (w.chunks, 5);
   fail_unless_equals_uint64 (w.media, last);
@@ -582,6 +750,76 @@ GST_START_TEST (test_owner_and_seq_across_restart)
   fail_unless_equals_int (w.discont, 1);
   diode_store_close (st);
   g_free (owner);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* The first stats snapshot of @relay that mentions @needle (10 s at most):
+ * g_free it. */
+static gchar *
+stats_with (DiodeRelay * relay, const gchar * needle)
+{
+  gint64 end = deadline_in (10000);
+  gchar *json = NULL;
+
+  for (;;) {
+    json = diode_relay_get_stats_json (relay);
+    if (json && strstr (json, needle))
+      return json;
+    fail_if (g_get_monotonic_time () > end, "stats never show '%s': %s",
+        needle, json ? json : "(none)");
+    g_free (json);
+    g_usleep (20 * 1000);
+  }
+}
+
+/* A listed child relay claiming a stored name for another owner (its
+ * ANNOUNCE) is not believed, as a local PUBLISH would be refused; its
+ * claim of a free name is. */
+GST_START_TEST (test_child_claim_of_stored_name_ignored)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem"), *c;
+  gchar *child = raw_key_address ("child.pem");
+  const gchar *path[] = { child, NULL };
+  DiodeMsg m = { 0 };
+  guint64 next, last;
+  gchar *json;
+
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, NULL);
+  last = send_gops (p, next, 2, 10, 256);
+  raw_send_frame (p, diode_msg_encode_eos (last));
+  wait_stored_final (p, 10000, NULL);
+  raw_free (p, FALSE);
+  relay_free (relay);
+
+  relay = relay_with ("store-dir", dir, NULL);
+  fixture_relay_conf_add (relay, "relays", "children", child);
+  c = raw_open (relay, 0, "child.pem");
+  raw_send_frame (c, diode_msg_encode_hello (1, 2, DIODE_ROLE_RELAY,
+          "record-test/0"));
+  raw_expect_next (c, DIODE_MSG_WELCOME, &m, "relay HELLO");
+  diode_msg_clear (&m);
+  c->version = 2;
+  c->role = DIODE_ROLE_RELAY;
+  raw_send_frame (c, diode_msg_encode_link ());
+  raw_expect_next (c, DIODE_MSG_LINK_OK, &m, "LINK");
+  diode_msg_clear (&m);
+  raw_send_frame (c, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE,
+          "cam", child, DIODE_ACCESS_PUBLIC, NULL, NULL, path));
+  raw_send_frame (c, diode_msg_encode_announce (DIODE_ANNOUNCE_AVAILABLE,
+          "dog", child, DIODE_ACCESS_PUBLIC, NULL, NULL, path));
+  /* the same snapshot (the child is still linked: it announced both) */
+  json = stats_with (relay, "\"dog\"");
+  fail_unless (strstr (json, "\"cam\"") == NULL, "the claim of a stored "
+      "name was believed: %s", json);
+  g_free (json);
+
+  raw_free (c, FALSE);
+  relay_free (relay);
+  g_free (child);
   g_free (dir);
 }
 
@@ -659,6 +897,8 @@ GST_START_TEST (test_record_stats)
   fail_unless_equals_string (json_object_get_string_member (so, "dir"), dir);
   fail_unless (json_object_get_int_member (so, "bytes") > 0);
   fail_unless (json_object_has_member (so, "queued"));
+  fail_unless_equals_int (json_object_get_int_member (so, "streams"), 1);
+  fail_unless (json_object_get_int_member (so, "chunks") >= 3);
   streams = json_object_get_array_member (json_node_get_object (root),
       "streams");
   s = json_array_get_object_element (streams, 0);
@@ -685,9 +925,12 @@ record_suite (void)
   tcase_add_test (tc, test_record_chunks_reach_store);
   tcase_add_test (tc, test_no_record_not_stored);
   tcase_add_test (tc, test_store_unusable_live_goes_on);
+  tcase_add_test (tc, test_store_fails_later);
   tcase_add_test (tc, test_upload_paced_by_store);
   tcase_add_test (tc, test_live_record_drops_with_discont);
+  tcase_add_test (tc, test_vanished_publisher_open_chunk_stored);
   tcase_add_test (tc, test_owner_and_seq_across_restart);
+  tcase_add_test (tc, test_child_claim_of_stored_name_ignored);
   tcase_add_test (tc, test_policy_reaches_meta);
   tcase_add_test (tc, test_record_stats);
   return s;

@@ -7,7 +7,7 @@
 #   SECONDS       fuzzing time per target (default 30; with --runs alone: no limit)
 #   --runs N      stop a target after N executions in total (split over the jobs)
 #   --jobs N      parallel fuzzing processes per target (-jobs=N -workers=N)
-#   --targets     which harnesses (default: frame session ring)
+#   --targets     which harnesses (default: frame session ring store)
 #   --build-dir   where binaries go (default: build-fuzz/ at the top of the tree)
 #   --make-corpus rebuild tests/fuzz/corpus/ with make-corpus.c, then exit
 #
@@ -25,7 +25,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 SECONDS_PER_TARGET=
 RUNS=
 JOBS=1
-TARGETS="frame session ring"
+TARGETS="frame session ring store"
 BUILD=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 MAKE_CORPUS=0
 
@@ -111,7 +111,11 @@ sources_of() {
     frame) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c" ;;
     session) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-session.c" ;;
     ring) echo "$ROOT/gst/buffering/diode-ring.c" ;;
-    *) echo "run.sh: unknown target '$1' (frame, session, ring)" >&2; exit 2 ;;
+    store) echo "$ROOT/gst/store/diode-chunkrec.c $ROOT/gst/store/diode-store.c \
+$ROOT/gst/store/diode-store-index.c $ROOT/gst/store/diode-store-writer.c \
+$ROOT/gst/store/diode-store-read.c $ROOT/gst/buffering/diode-ring.c \
+$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c" ;;
+    *) echo "run.sh: unknown target '$1' (frame, session, ring, store)" >&2; exit 2 ;;
   esac
 }
 
@@ -121,6 +125,7 @@ sources_of() {
 max_len_of() {
   case $1 in
     frame|session) echo 70000 ;;
+    store) echo 65536 ;;
     *) echo 4096 ;;
   esac
 }
@@ -132,12 +137,13 @@ build() {
   srcs=$(sources_of "$t")
   # shellcheck disable=SC2086
   if [ -x "$bin" ] && [ -z "$(find "$HERE/fuzz-$t.c" "$HERE/fuzz-common.h" \
-      "$ROOT"/gst/protocol/*.[ch] "$ROOT"/gst/buffering/*.[ch] -newer "$bin" 2>/dev/null)" ]; then
+      "$ROOT"/gst/protocol/*.[ch] "$ROOT"/gst/buffering/*.[ch] "$ROOT"/gst/store/*.[ch] \
+      -newer "$bin" 2>/dev/null)" ]; then
     return 0
   fi
   echo "== building fuzz-$t"
   # shellcheck disable=SC2086
-  $CC $CFLAGS $SAN -I"$ROOT/gst/protocol" -I"$ROOT/gst/buffering" $GLIB_CFLAGS \
+  $CC $CFLAGS $SAN -I"$ROOT/gst/protocol" -I"$ROOT/gst/buffering" -I"$ROOT/gst/store" $GLIB_CFLAGS \
     "$HERE/fuzz-$t.c" $srcs $GLIB_LIBS -o "$bin"
 }
 
@@ -152,7 +158,11 @@ if [ $MAKE_CORPUS = 1 ]; then
     "$ROOT/gst/protocol/diode-msg-store.c" $GLIB_LIBS -o "$BUILD/make-corpus"
   rm -rf "$HERE/corpus/frame" "$HERE/corpus/session" "$HERE/corpus/ring"
   "$BUILD/make-corpus" "$HERE/corpus"
-  for d in frame session ring; do
+  # the store's seeds are written by the store itself (fuzz-store.c)
+  build store
+  rm -rf "$HERE/corpus/store"
+  FUZZ_STORE_MAKE_CORPUS="$HERE/corpus/store" G_SLICE=always-malloc "$BUILD/fuzz-store"
+  for d in frame session ring store; do
     echo "corpus/$d: $(find "$HERE/corpus/$d" -type f | wc -l) files, $(cat "$HERE/corpus/$d"/* | wc -c) bytes"
   done
   exit 0

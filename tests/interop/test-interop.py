@@ -56,6 +56,7 @@ CHECKS = [
     ("links-admission", links.check_links_admission),
     ("store-selftest", store.check_store_selftest),
     ("store-admission", store.check_store_admission),
+    ("store-relay-answers", store.check_store_relay_answers),
 ]
 
 # Checks that run the real elements in gst-launch-1.0.
@@ -69,10 +70,7 @@ GST_LAUNCH_CHECKS = {
 # document is fixed; then that test turns red ("unexpected pass") and the
 # check moves up into CHECKS.
 KNOWN_MISMATCHES = [
-    # Protocol version 3 (section 15): the codec and the session admit RANGE
-    # and FETCH, but the relay does not serve them yet (the relay's replay
-    # side answers them); it answers ERROR 200 "unexpected message".
-    ("store-relay-answers", store.check_store_relay_answers),
+    # (none: store-relay-answers moved up once the relay served RANGE/FETCH)
 ]
 
 

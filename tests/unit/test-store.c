@@ -161,6 +161,7 @@ test_from_ring (void)
   g_assert_cmpuint (sc->hdr.flags, ==, DIODE_CHUNK_KEYFRAME | DIODE_CHUNK_EOS);
   g_assert_cmpuint (sc->hdr.last_seq, ==, 11);
   /* a frame changed after the fact: verify catches it */
+  g_bytes_unref (g_ptr_array_index (sc->frames, 3));
   g_ptr_array_index (sc->frames, 3) = g_bytes_ref (caps);
   g_assert_false (diode_stored_chunk_verify (sc, &err));
   g_assert_error (err, DIODE_STORE_ERROR, DIODE_STORE_ERROR_DAMAGED);
