@@ -4,6 +4,7 @@
 # streams for the fan-out, and the upstream bytes peers save.
 #
 #   bench/store.sh [--quick] [seek] [fanout] [peers]     default: all three
+#   bench/store.sh --report DIR       the tables again from DIR/store.jsonl
 #
 # seek    One relay with --store. A 1-hour recording (--quick: 10 min) is
 #         uploaded at full speed by a non-live pipeline,
@@ -38,6 +39,78 @@
 set -eu
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
+report () { # JSONL MACHINE_LINE
+python3 - "$1" "$2" <<'EOF'
+
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print("recordings: %s" % sys.argv[2])
+for r in rows:
+    if r["case"] == "seek":
+        s = r["seek"]; l = s["latency_ms"]; m = r["rss"]
+        print()
+        print("seek: %.0f s recording (uploaded in %.1f s, %.1f MB stored, %.1f MB sent "
+              "to the viewer watching it meanwhile); %d seeks (%d failed), KEY_UNIT, "
+              "flushing, seek -> first decoded frame:"
+              % (r["rec_seconds"], r["upload_s"], r["store_bytes"] / 1e6,
+                 r.get("watched_bytes", -1) / 1e6, s["seeks"], s["failed"]))
+        print("| p50 ms | p90 ms | p99 ms | max ms | mean ms | landing error p50 ms |")
+        print("|---|---|---|---|---|---|")
+        print("| %.1f | %.1f | %.1f | %.1f | %.1f | %s |" % (l["p50"], l["p90"], l["p99"],
+              l["max"], l["mean"], s["landing_error_ms"]["p50"]))
+        if m:
+            print()
+            print("relay RSS while the recording was written and watched (%d samples, 1/s): "
+                  "min %.1f MiB, max %.1f MiB, at 10 %% %.1f MiB, at the end %.1f MiB"
+                  % (m["samples"], m["min_kib"] / 1024, m["max_kib"] / 1024,
+                     m["at_10pct_kib"] / 1024, m["at_end_kib"] / 1024))
+fan = {r["mode"]: r for r in rows if r["case"] == "fanout"}
+if fan:
+    print()
+    print("fan-out while recording: CPU s = relay utime+stime over the window, Gbit delivered to the viewers")
+    print("| mode | streams | viewers | full rate | CPU s | Gbit | CPU s/Gbit | store writes MB/s | RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    per = {}
+    for mode in ("nostore", "store"):
+        if mode not in fan:
+            continue
+        r = fan[mode]; d = r["load"]; s = d["server"]
+        g = d["delivered_gbit"]; per[mode] = s["cpu_s"] / g if g > 0 else float("nan")
+        print("| %s | %d | %d | %s/%d | %.2f | %.3f | %.3f | %.1f | %.1f |" % (
+            mode, r["streams"], r["viewers"], d["full_rate"], d["connected"],
+            s["cpu_s"], g, per[mode], r["store_write_Bps"] / 1e6,
+            s["rss_steady_kb"] / 1024))
+    if "store" in per and "nostore" in per:
+        print()
+        print("CPU per Gbit, --store / without: %.2f (target <= 1.10)"
+              % (per["store"] / per["nostore"]))
+pe = {r["mode"]: r for r in rows if r["case"] == "peers"}
+if pe:
+    print()
+    print("peers: 3 siblings under one upstream, one viewer of the recording at each in turn")
+    print("| siblings | recording bytes | upstream sent | x recording | siblings' fetched from upstream / from peers | viewer times s |")
+    print("|---|---|---|---|---|---|")
+    for mode in ("nopeers", "peers"):
+        if mode in pe:
+            r = pe[mode]
+            f = r.get("siblings_fetch", {})
+            print("| %s | %d | %d | %.2f | %s / %s | %s |" % ("without --peer" if mode == "nopeers" else "with --peer",
+                  r["film_bytes"], r["upstream_bytes"], r["upstream_bytes"] / r["film_bytes"],
+                  f.get("fetched_from_upstream", "?"), f.get("fetched_from_peers", "?"),
+                  " ".join("%.1f" % t for t in r["watch_s"])))
+    if "peers" in pe and "nopeers" in pe and pe["nopeers"]["upstream_bytes"] > 0:
+        a, b = pe["nopeers"]["upstream_bytes"], pe["peers"]["upstream_bytes"]
+        print()
+        print("upstream bytes saved by peers: %d (%.0f %%)" % (a - b, 100.0 * (a - b) / a))
+EOF
+}
+
+# --report DIR: the tables again from DIR/store.jsonl (no run)
+if [ "${1:-}" = "--report" ]; then
+  [ -f "${2:-}/store.jsonl" ] || die "--report DIR: no DIR/store.jsonl"
+  report "$2/store.jsonl" "(machine: see the run's log)"
+  exit 0
+fi
 quick=""
 if [ "${1:-}" = "--quick" ]; then quick=yes; shift; fi
 SEEKS=${SEEKS:-${quick:+30}}; SEEKS=${SEEKS:-100}
@@ -107,6 +180,21 @@ case_seek () {
   log "seek: uploading a ${REC_SECONDS} s recording (160x120, 30 fps, 256 kbit/s)"
   upload up rec1h "$REC_SECONDS" 160 120 256
   rss_during=$(wc -l < "$bench_tmp/rss.txt")
+  # what the relay sent to the watcher (and any viewer) of rec1h so far
+  sleep 1
+  watched=$(python3 - "$bench_tmp/rec.json" <<'PY'
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+except Exception:
+    print(-1); sys.exit()
+for s in d.get("streams", []):
+    if s.get("name") == "rec1h":
+        print(s.get("bytes_out", -1)); break
+else:
+    print(-1)
+PY
+)
   log "seek: uploaded in ${UPLOAD_S} s; the watcher goes on for 5 s"
   sleep 5
   kill "$watch_pid" 2>/dev/null || true
@@ -127,7 +215,7 @@ case_seek () {
       lo = a[1]; hi = a[1]; for (i = 1; i <= k; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
       q = int(k / 10); if (q < 1) q = 1
       printf "{\"samples\":%d,\"min_kib\":%d,\"max_kib\":%d,\"at_10pct_kib\":%d,\"at_end_kib\":%d}", k, lo, hi, a[q], a[k] }' "$bench_tmp/rss.txt")
-  echo "{\"case\":\"seek\",\"rec_seconds\":$REC_SECONDS,\"upload_s\":$UPLOAD_S,\"store_bytes\":$store_bytes,\"rss\":$rss,\"seek\":$json}" >> "$out"
+  echo "{\"case\":\"seek\",\"rec_seconds\":$REC_SECONDS,\"upload_s\":$UPLOAD_S,\"watched_bytes\":$watched,\"store_bytes\":$store_bytes,\"rss\":$rss,\"seek\":$json}" >> "$out"
   log "seek: $json"
   log "seek: relay RSS while written and watched: $rss"
 }
@@ -316,65 +404,5 @@ for c in $CASES; do
   esac
 done
 
-python3 - "$out" "$(machine_line)" <<'EOF' | tee "$RESULTS/store.txt"
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print("recordings: %s" % sys.argv[2])
-for r in rows:
-    if r["case"] == "seek":
-        s = r["seek"]; l = s["latency_ms"]; m = r["rss"]
-        print()
-        print("seek: %.0f s recording (uploaded in %.1f s, %.1f MB stored); %d seeks "
-              "(%d failed), KEY_UNIT, flushing, seek -> first decoded frame:"
-              % (r["rec_seconds"], r["upload_s"], r["store_bytes"] / 1e6,
-                 s["seeks"], s["failed"]))
-        print("| p50 ms | p90 ms | p99 ms | max ms | mean ms | landing error p50 ms |")
-        print("|---|---|---|---|---|---|")
-        print("| %.1f | %.1f | %.1f | %.1f | %.1f | %s |" % (l["p50"], l["p90"], l["p99"],
-              l["max"], l["mean"], s["landing_error_ms"]["p50"]))
-        if m:
-            print()
-            print("relay RSS while the recording was written and watched (%d samples, 1/s): "
-                  "min %.1f MiB, max %.1f MiB, at 10 %% %.1f MiB, at the end %.1f MiB"
-                  % (m["samples"], m["min_kib"] / 1024, m["max_kib"] / 1024,
-                     m["at_10pct_kib"] / 1024, m["at_end_kib"] / 1024))
-fan = {r["mode"]: r for r in rows if r["case"] == "fanout"}
-if fan:
-    print()
-    print("fan-out while recording: CPU s = relay utime+stime over the window, Gbit delivered to the viewers")
-    print("| mode | streams | viewers | full rate | CPU s | Gbit | CPU s/Gbit | store writes MB/s | RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    per = {}
-    for mode in ("nostore", "store"):
-        if mode not in fan:
-            continue
-        r = fan[mode]; d = r["load"]; s = d["server"]
-        g = d["delivered_gbit"]; per[mode] = s["cpu_s"] / g if g > 0 else float("nan")
-        print("| %s | %d | %d | %s/%d | %.2f | %.3f | %.3f | %.1f | %.1f |" % (
-            mode, r["streams"], r["viewers"], d["full_rate"], d["connected"],
-            s["cpu_s"], g, per[mode], r["store_write_Bps"] / 1e6,
-            s["rss_steady_kb"] / 1024))
-    if "store" in per and "nostore" in per:
-        print()
-        print("CPU per Gbit, --store / without: %.2f (target <= 1.10)"
-              % (per["store"] / per["nostore"]))
-pe = {r["mode"]: r for r in rows if r["case"] == "peers"}
-if pe:
-    print()
-    print("peers: 3 siblings under one upstream, one viewer of the recording at each in turn")
-    print("| siblings | recording bytes | upstream sent | x recording | siblings' fetched from upstream / from peers | viewer times s |")
-    print("|---|---|---|---|---|---|")
-    for mode in ("nopeers", "peers"):
-        if mode in pe:
-            r = pe[mode]
-            f = r.get("siblings_fetch", {})
-            print("| %s | %d | %d | %.2f | %s / %s | %s |" % ("without --peer" if mode == "nopeers" else "with --peer",
-                  r["film_bytes"], r["upstream_bytes"], r["upstream_bytes"] / r["film_bytes"],
-                  f.get("fetched_from_upstream", "?"), f.get("fetched_from_peers", "?"),
-                  " ".join("%.1f" % t for t in r["watch_s"])))
-    if "peers" in pe and "nopeers" in pe and pe["nopeers"]["upstream_bytes"] > 0:
-        a, b = pe["nopeers"]["upstream_bytes"], pe["peers"]["upstream_bytes"]
-        print()
-        print("upstream bytes saved by peers: %d (%.0f %%)" % (a - b, 100.0 * (a - b) / a))
-EOF
+report "$out" "$(machine_line)" | tee "$RESULTS/store.txt"
 log "results in $RESULTS"
