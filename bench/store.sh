@@ -34,7 +34,8 @@
 #         without.
 #
 # Environment: SEEKS, REC_SECONDS (3600; --quick 600), STREAMS, VIEWERS_PER,
-# STEADY (20; --quick 10), PEER_SECONDS (600; --quick 120), RESULTS.
+# STEADY (20; --quick 10), PEER_SECONDS (600; --quick 120), RESULTS;
+# PERF=1: perf profile of the relay in each fan-out point (perf-MODE.txt).
 # Results: $RESULTS/store.jsonl and store.txt.
 set -eu
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
@@ -242,12 +243,23 @@ fanout_point () { # MODE (nostore|store)
   check_alive "$PUBS_PID" "pubs-$_mode"
   _b0=$(du -sb "$bench_tmp/store-fan" 2>/dev/null | cut -f1 || echo 0)
   _t0=$(date +%s.%N)
+  if [ -n "${PERF:-}" ]; then
+    # PERF=1: where the relay's time goes, 10 s of the steady window
+    ( sleep $((_nv / 250 + 5))
+      perf record -q -e cpu-clock -g -p "$RELAY_PID" -o "$RESULTS/perf-$_mode.data" \
+        -- sleep 10 > /dev/null 2>&1
+      perf report -i "$RESULTS/perf-$_mode.data" --stdio --no-children \
+        --sort dso,sym 2> /dev/null | grep -v '^$' | head -80 > "$RESULTS/perf-$_mode.txt"
+    ) &
+    _perf_pid=$!
+  fi
   json=$(timeout "$max" "$load_bin" --tls --port "$RELAY_PORT" \
     --relay-id "$RELAY_ADDR" --stream rec --streams "$STREAMS" -n "$_nv" \
     --ramp 250 --warmup 3 --duration "$STEADY" --pre 0 \
     --expect-bps 4000000 --server-pid "$RELAY_PID" -q \
     2> "$bench_tmp/load.err") || true
   _t1=$(date +%s.%N)
+  [ -n "${PERF:-}" ] && wait "$_perf_pid" 2>/dev/null || true
   _b1=$(du -sb "$bench_tmp/store-fan" 2>/dev/null | cut -f1 || echo 0)
   check_alive "$RELAY_PID" "fan-$_mode"
   check_alive "$PUBS_PID" "pubs-$_mode"
