@@ -13,7 +13,8 @@
 #           bitrate=256 ! h264parse ! diodesink record=true
 #         (timestamps rise from 0 to 3600 s: the recording spans an hour of
 #         media; a keyframe, so a chunk, every second), while a viewer
-#         (diodesrc start=earliest ! fakesink) watches it from the start.
+#         (tests/faults/fault-peer: diodesrc start=earliest ! h264parse !
+#         avdec_h264 ! fakesink, frames counted) watches it from the start.
 #         The relay's VmRSS is sampled every second meanwhile (flat = does
 #         not grow with the recording). Then bench/diode-seek does SEEKS
 #         (100; --quick 30) flushing KEY_UNIT seeks to random targets in the
@@ -50,11 +51,11 @@ for r in rows:
     if r["case"] == "seek":
         s = r["seek"]; l = s["latency_ms"]; m = r["rss"]
         print()
-        print("seek: %.0f s recording (uploaded in %.1f s, %.1f MB stored, %.1f MB sent "
-              "to the viewer watching it meanwhile); %d seeks (%d failed), KEY_UNIT, "
-              "flushing, seek -> first decoded frame:"
+        print("seek: %.0f s recording (uploaded in %.1f s, %.1f MB stored; the viewer "
+              "watching it from the start meanwhile decoded %s of its %d frames); %d seeks "
+              "(%d failed), KEY_UNIT, flushing, seek -> first decoded frame:"
               % (r["rec_seconds"], r["upload_s"], r["store_bytes"] / 1e6,
-                 r.get("watched_bytes", -1) / 1e6, s["seeks"], s["failed"]))
+                 r.get("watched_frames", "?"), r["rec_seconds"] * 30, s["seeks"], s["failed"]))
         print("| p50 ms | p90 ms | p99 ms | max ms | mean ms | landing error p50 ms |")
         print("|---|---|---|---|---|---|")
         print("| %.1f | %.1f | %.1f | %.1f | %.1f | %s |" % (l["p50"], l["p90"], l["p99"],
@@ -128,6 +129,10 @@ out=$RESULTS/store.jsonl
 
 need_build
 [ -x "$seek_bin" ] || die "build first: ninja -C $build (bench/diode-seek)"
+# the watcher of the seek case: tests/faults/fault-peer (decodes, counts)
+peer_bin=$build/tests/faults/fault-peer
+[ -x "$peer_bin" ] || die "build first: ninja -C $build (tests/faults/fault-peer)"
+cp "$peer_bin" "$bench_tmp/bin/"; peer_bin=$bench_tmp/bin/fault-peer
 "$relay_bin" --help | grep -q -- '--store' || \
   die "$relay_bin has no --store: build a relay with recordings (issue 10)"
 gst-inspect-1.0 diodesink | grep -q ' record ' || \
@@ -173,33 +178,22 @@ case_seek () {
   # the viewer joins once the upload has begun, and watches from the start
   # while the rest is written
   ( sleep 3
-    exec timeout "$max" gst-launch-1.0 -q diodesrc relay=127.0.0.1:"$RELAY_PORT" \
-      relay-id="$RELAY_ADDR" stream=rec1h start=earliest timeout=30000 ! \
-      fakesink sync=false ) > "$bench_tmp/watch.out" 2> "$bench_tmp/watch.err" &
+    exec timeout "$max" "$peer_bin" view --relay 127.0.0.1:"$RELAY_PORT" \
+      --relay-id "$RELAY_ADDR" --stream rec1h --set start=earliest \
+      --set timeout=30000 --no-stdin --tick-ms 1000 \
+    ) > "$bench_tmp/watch.out" 2> "$bench_tmp/watch.err" &
   watch_pid=$!
   bench_pids="$bench_pids $watch_pid"
   log "seek: uploading a ${REC_SECONDS} s recording (160x120, 30 fps, 256 kbit/s)"
   upload up rec1h "$REC_SECONDS" 160 120 256
   rss_during=$(wc -l < "$bench_tmp/rss.txt")
-  # what the relay sent to the watcher (and any viewer) of rec1h so far
-  sleep 1
-  watched=$(python3 - "$bench_tmp/rec.json" <<'PY'
-import json, sys
-try:
-    d = json.load(open(sys.argv[1]))
-except Exception:
-    print(-1); sys.exit()
-for s in d.get("streams", []):
-    if s.get("name") == "rec1h":
-        print(s.get("bytes_out", -1)); break
-else:
-    print(-1)
-PY
-)
   log "seek: uploaded in ${UPLOAD_S} s; the watcher goes on for 5 s"
   sleep 5
   kill "$watch_pid" 2>/dev/null || true
   wait "$watch_pid" 2>/dev/null || true
+  # frames the watcher decoded (fault-peer's last "tick frames=N")
+  watched=$(sed -n 's/^tick frames=\([0-9]*\).*/\1/p' "$bench_tmp/watch.out" | tail -n1)
+  watched=${watched:-0}
   check_alive "$RELAY_PID" rec
   json=$(timeout 900 "$seek_bin" --relay 127.0.0.1:"$RELAY_PORT" \
     --relay-id "$RELAY_ADDR" --stream rec1h --seeks "$SEEKS" \
@@ -216,7 +210,7 @@ PY
       lo = a[1]; hi = a[1]; for (i = 1; i <= k; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
       q = int(k / 10); if (q < 1) q = 1
       printf "{\"samples\":%d,\"min_kib\":%d,\"max_kib\":%d,\"at_10pct_kib\":%d,\"at_end_kib\":%d}", k, lo, hi, a[q], a[k] }' "$bench_tmp/rss.txt")
-  echo "{\"case\":\"seek\",\"rec_seconds\":$REC_SECONDS,\"upload_s\":$UPLOAD_S,\"watched_bytes\":$watched,\"store_bytes\":$store_bytes,\"rss\":$rss,\"seek\":$json}" >> "$out"
+  echo "{\"case\":\"seek\",\"rec_seconds\":$REC_SECONDS,\"upload_s\":$UPLOAD_S,\"watched_frames\":$watched,\"store_bytes\":$store_bytes,\"rss\":$rss,\"seek\":$json}" >> "$out"
   log "seek: $json"
   log "seek: relay RSS while written and watched: $rss"
 }
