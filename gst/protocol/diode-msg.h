@@ -344,7 +344,9 @@ gsize        diode_msg_max_payload  (guint type);
 /* The same on a connection that negotiated @version with a peer of @role
  * (version 0 = not negotiated yet: version 1 rules). In the relay-link
  * dialect (diode_msg_is_link_dialect()) LINK, LINK_OK, ANNOUNCE and PULL
- * are known, and SUBSCRIBE_OK may carry a policy (49 152). */
+ * are known, and SUBSCRIBE_OK may carry a policy (49 152). At version 3 or
+ * later, whatever the role, RANGE, FETCH, CHUNK, FETCH_END, STORED (1 024)
+ * and RANGE_OK (65 536) are known. */
 gsize        diode_msg_max_payload_v (guint type, guint16 version, DiodeRole role);
 /* TRUE for role RELAY at version >= DIODE_PROTOCOL_VERSION_LINK. */
 gboolean     diode_msg_is_link_dialect (guint16 version, DiodeRole role);

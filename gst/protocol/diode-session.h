@@ -14,6 +14,7 @@
  *                                         | LINKED (relay links)
  * States, client end:  AWAIT_WELCOME -> READY -> PUBLISHING | SUBSCRIBING -> SUBSCRIBED
  *                                             | LINKING -> LINKED (relay links)
+ *                                             | FETCHING -> READY (version 3)
  * Any end: -> CLOSED after a fatal ERROR sent or received, or a protocol error.
  *
  * Relay links (protocol version 2, docs/protocol.md "Relay links"): on a
