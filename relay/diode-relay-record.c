@@ -436,8 +436,10 @@ rec_arm_retry (DiodeRelay * r)
   g_source_attach (r->rec_retry_source, r->context);
 }
 
-/* The store failed: say so once; recording stops for every stream (the
- * store refuses appends), live fan-out goes on. */
+/* The store failed: recording stops for every stream (the store refuses
+ * appends), live fan-out goes on. The store said why in one clear line
+ * (path, strerror); this one is for --verbose only, so a full disk is one
+ * line in the log, not two. */
 static void
 rec_store_failed (DiodeRelay * r)
 {
@@ -447,8 +449,8 @@ rec_store_failed (DiodeRelay * r)
     return;
   r->store_failed_logged = TRUE;
   diode_store_is_healthy (r->store, &reason);
-  g_warning ("store %s failed: %s; recording stopped for every stream, "
-      "live streams go on", r->store_dir, reason ? reason : "unknown error");
+  g_info ("store %s failed (%s): recording stopped for every stream, live "
+      "streams go on", r->store_dir, reason ? reason : "unknown error");
   g_free (reason);
 }
 
