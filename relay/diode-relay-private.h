@@ -712,20 +712,22 @@ guint8   relay_stream_state (DiodeRelay * r, Stream * s,
  * live stream's policy, else the stored meta's. */
 gboolean relay_replay_allowed (Conn * c, Stream * s,
                                const DiodeStoreMeta * meta, gchar ** why);
-/* Spans held (store + ring), merged, oldest first: count (<= 256). */
-guint    relay_spans       (DiodeRelay * r, Stream * s, const gchar * key,
-                            DiodeSpan * out);
+/* A stream here with a source (publisher or pull) that has not ended. */
+gboolean stream_live_here  (Stream * s);
+/* @tmp: a Stream carrying @meta's name, owner and policy for the access
+ * checks (unref tmp->allow after). */
+void     meta_policy_stream (Stream * tmp, const DiodeStoreMeta * meta);
+/* The relay-wide replay bound: a stored chunk held / let go (waiting
+ * reads start as bytes free up). */
+void     replay_hold       (DiodeRelay * r, DiodeStoredChunk * ch);
+void     replay_release    (DiodeRelay * r, DiodeStoredChunk * ch);
 /* SUBSCRIBE: TRUE when it is served by a replay cursor (or refused);
  * FALSE: the live path goes on (c->start_seq may have been set to the
  * ring chunk a start landed on). */
 gboolean replay_subscribe  (Conn * c, DiodeMsg * m, Stream * s);
-void     handle_range      (Conn * c, DiodeMsg * m);
-void     handle_fetch      (Conn * c, DiodeMsg * m);
 /* conn_flush: the next frame to write (a new ref), NULL when none yet. */
 GBytes  *replay_next_frame (Conn * c);
-GBytes  *fetch_next_frame  (Conn * c);
 void     replay_conn_gone  (Conn * c);
-void     fetch_conn_gone   (Conn * c);
 void     relay_replay_tick (DiodeRelay * r, gint64 now);
 void     relay_replay_init (DiodeRelay * r);
 void     relay_replay_stop (DiodeRelay * r);
@@ -733,6 +735,18 @@ void     relay_replay_stats (JsonBuilder * b, DiodeRelay * r);
 /* The SUBSCRIBE's live path (a start that found nothing stored). */
 void     relay_subscribe_live (Conn * c, Stream * s);
 void     relay_subscribe_retry (Conn * c, GBytes * frame);
+/* diode-relay-fetch.c */
+/* A FETCH whose read waited for replay bytes: its turn. */
+void     fetch_resume      (Fetch * f);
+void     handle_range      (Conn * c, DiodeMsg * m);
+void     handle_fetch      (Conn * c, DiodeMsg * m);
+/* conn_flush: the next frame of a FETCH answer (a new ref), NULL when
+ * none yet. */
+GBytes  *fetch_next_frame  (Conn * c);
+void     fetch_conn_gone   (Conn * c);
+/* Spans held (store + ring), merged, oldest first: count (<= 256). */
+guint    relay_spans       (DiodeRelay * r, Stream * s, const gchar * key,
+                            DiodeSpan * out);
 /* diode-relay-record.c */
 void     relay_record_start (DiodeRelay * r);
 void     relay_record_stop (DiodeRelay * r);
