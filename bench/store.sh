@@ -29,7 +29,8 @@
 # peers   An upstream relay holding a recording (PEER_SECONDS of 320x240 at
 #         ~1 Mbit/s, uploaded first) and 3 sibling relays under it. One
 #         viewer of the recording (start=earliest, to its end) at each
-#         sibling in turn; twice: siblings without --peer, then with --peer
+#         sibling in turn (fault-peer: decodes, counts, exits at EOS);
+#         twice: siblings without --peer, then with --peer
 #         to the two others. Bytes the upstream sent (TCP bytes_acked of
 #         every connection on its port, sampled by ss) with peers vs
 #         without.
@@ -90,15 +91,16 @@ pe = {r["mode"]: r for r in rows if r["case"] == "peers"}
 if pe:
     print()
     print("peers: 3 siblings under one upstream, one viewer of the recording at each in turn")
-    print("| siblings | recording bytes | upstream sent | x recording | siblings' fetched from upstream / from peers | viewer times s |")
-    print("|---|---|---|---|---|---|")
+    print("| siblings | recording bytes | upstream sent | x recording | siblings' fetched from upstream / from peers | frames decoded by the 3 viewers (of N) | viewer times s |")
+    print("|---|---|---|---|---|---|---|")
     for mode in ("nopeers", "peers"):
         if mode in pe:
             r = pe[mode]
             f = r.get("siblings_fetch", {})
-            print("| %s | %d | %d | %.2f | %s / %s | %s |" % ("without --peer" if mode == "nopeers" else "with --peer",
+            print("| %s | %d | %d | %.2f | %s / %s | %s (of %s) | %s |" % ("without --peer" if mode == "nopeers" else "with --peer",
                   r["film_bytes"], r["upstream_bytes"], r["upstream_bytes"] / r["film_bytes"],
                   f.get("fetched_from_upstream", "?"), f.get("fetched_from_peers", "?"),
+                  " ".join(str(x) for x in r.get("frames", [])), r.get("rec_frames", "?"),
                   " ".join("%.1f" % t for t in r["watch_s"])))
     if "peers" in pe and "nopeers" in pe and pe["nopeers"]["upstream_bytes"] > 0:
         a, b = pe["nopeers"]["upstream_bytes"], pe["peers"]["upstream_bytes"]
@@ -319,11 +321,13 @@ while True:
 watch_to_end () {
   eval "_p=\$${1}_port _a=\$${1}_addr"
   _t0=$(date +%s.%N)
-  timeout 600 gst-launch-1.0 -q diodesrc relay=127.0.0.1:"$_p" relay-id="$_a" \
-    stream=film start=earliest timeout=30000 ! fakesink sync=false \
+  timeout 600 "$peer_bin" view --relay 127.0.0.1:"$_p" --relay-id "$_a" \
+    --stream film --set start=earliest --set timeout=30000 --no-stdin \
+    --exit-on-eos --tick-ms 1000 \
     > "$bench_tmp/w-$1.out" 2> "$bench_tmp/w-$1.err" || \
     { cat "$bench_tmp/w-$1.err" >&2; log "peers: the viewer at $1 failed"; }
   WATCH_S=$(echo "$_t0 $(date +%s.%N)" | awk '{printf "%.1f", $2 - $1}')
+  WATCH_F=$(sed -n 's/^tick frames=\([0-9]*\).*/\1/p' "$bench_tmp/w-$1.out" | tail -n1)
 }
 
 peers_round () { # MODE (nopeers|peers)
@@ -342,10 +346,10 @@ peers_round () { # MODE (nopeers|peers)
   ss_bytes "$up_port" "$bench_tmp/ss-$_mode.txt"
   sleep 1
   _u0=$(cat "$bench_tmp/ss-$_mode.txt" 2>/dev/null || echo 0)
-  _times=""
+  _times=""; _frames=""
   for s in sa sb sc; do
     watch_to_end "$s"
-    _times="$_times $WATCH_S"
+    _times="$_times $WATCH_S"; _frames="$_frames ${WATCH_F:-0}"
   done
   sleep 2
   _u1=$(cat "$bench_tmp/ss-$_mode.txt")
@@ -378,8 +382,8 @@ PY
     eval "bench_stop \$${s}_tpid"
   done
   _up=$((_u1 - _u0))
-  echo "{\"case\":\"peers\",\"mode\":\"$_mode\",\"film_bytes\":$film_bytes,\"upstream_bytes\":$_up,\"siblings_fetch\":$_fetch,\"watch_s\":[$(echo $_times | tr ' ' ',')]}" >> "$out"
-  log "peers $_mode: the upstream sent $_up bytes for 3 viewers of a $film_bytes-byte recording (watch times:$_times s)"
+  echo "{\"case\":\"peers\",\"mode\":\"$_mode\",\"film_bytes\":$film_bytes,\"upstream_bytes\":$_up,\"siblings_fetch\":$_fetch,\"watch_s\":[$(echo $_times | tr ' ' ',')],\"frames\":[$(echo $_frames | tr ' ' ',')],\"rec_frames\":$((PEER_SECONDS * 30))}" >> "$out"
+  log "peers $_mode: the upstream sent $_up bytes for 3 viewers of a $film_bytes-byte recording (watch times:$_times s, frames decoded:$_frames)"
 }
 
 case_peers () {
