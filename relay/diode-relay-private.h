@@ -429,6 +429,8 @@ struct _DiodeRelay {
   GHashTable *remote_meta;      /* key -> RelayRange*: the last RANGE_OK
                                    from another relay (policy, spans) */
   GHashTable *range_waits;      /* id -> Conn*: RANGEs passed on */
+  GHashTable *tier_pending;     /* tier requests waiting for a store read
+                                   -> their GDestroyNotify */
   guint       next_range_wait;
   GQueue      fetch_done;       /* FetchReq* whose callbacks are due */
   GSource    *fetch_done_source;
@@ -673,6 +675,9 @@ void     relay_chunk_get_held    (DiodeRelay * r, const gchar * key,
                                   guint64 seq, RelayPeerChunkFunc cb,
                                   gpointer user_data);
 void     relay_peers_conn_gone   (Conn * c);
+/* After the I/O thread ended: tier requests whose store read never came
+ * back are freed. */
+void     relay_tiers_stop        (DiodeRelay * r);
 guint64  relay_range_find_start  (const RelayRange * rr, guint8 mode,
                                   guint64 value, guint64 now_us);
 void     relay_peers_range       (DiodeRelay * r, const gchar * key,

@@ -30,6 +30,38 @@ typedef struct {
   gboolean    exact;
 } TierReq;
 
+/* Requests waiting for a store read are tracked: a relay stopped before
+ * the read came back (its answer is dropped with the relay's context)
+ * frees them in relay_tiers_stop. */
+static void
+pending_add (DiodeRelay * r, gpointer req, GDestroyNotify free_func)
+{
+  if (!r->tier_pending)
+    r->tier_pending = g_hash_table_new (NULL, NULL);
+  g_hash_table_insert (r->tier_pending, req, free_func);
+}
+
+static void
+pending_remove (DiodeRelay * r, gpointer req)
+{
+  if (r->tier_pending)
+    g_hash_table_remove (r->tier_pending, req);
+}
+
+void
+relay_tiers_stop (DiodeRelay * r)
+{
+  GHashTableIter it;
+  gpointer req, free_func;
+
+  if (!r->tier_pending)
+    return;
+  g_hash_table_iter_init (&it, r->tier_pending);
+  while (g_hash_table_iter_next (&it, &req, &free_func))
+    ((GDestroyNotify) free_func) (req);
+  g_clear_pointer (&r->tier_pending, g_hash_table_unref);
+}
+
 static void
 tier_req_free (TierReq * t)
 {
@@ -91,6 +123,7 @@ tier_local_done (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
 {
   TierReq *t = user_data;
 
+  pending_remove (r, t);
   if ((ch && ch->hdr.first_seq <= t->seq) || !remote_wanted (r, t->name,
           t->seq)) {
     t->cb (r, ch, error, t->user_data);
@@ -130,6 +163,7 @@ relay_chunk_get_tiers (DiodeRelay * r, const gchar * key, const gchar * name,
   t->seq = seq;
   t->cb = cb;
   t->user_data = user_data;
+  pending_add (r, t, (GDestroyNotify) tier_req_free);
   relay_chunk_get_local (r, key, seq, tier_local_done, t);
 }
 
@@ -309,12 +343,22 @@ typedef struct {
 } HeldReq;
 
 static void
+held_req_free (gpointer p)
+{
+  HeldReq *h = p;
+
+  g_free (h->key);
+  g_free (h);
+}
+
+static void
 held_local_done (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
     gpointer user_data)
 {
   HeldReq *h = user_data;
   DiodeStoredChunk *cached = NULL;
 
+  pending_remove (r, h);
   if ((!ch || ch->hdr.first_seq > h->seq) && r->cache && !r->stopping)
     cached = relay_cache_get (r->cache, h->key, h->seq);
   if (cached) {
@@ -325,8 +369,7 @@ held_local_done (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
   } else {
     h->cb (r, ch, error, h->user_data);
   }
-  g_free (h->key);
-  g_free (h);
+  held_req_free (h);
 }
 
 void
@@ -344,5 +387,6 @@ relay_chunk_get_held (DiodeRelay * r, const gchar * key, guint64 seq,
   h->seq = seq;
   h->cb = cb;
   h->user_data = user_data;
+  pending_add (r, h, held_req_free);
   relay_chunk_get_local (r, key, seq, held_local_done, h);
 }

@@ -285,6 +285,8 @@ diode_relay_stop (DiodeRelay * r)
   relay_peers_stop (r);
   /* store reads under way end before the store and the context go */
   relay_replay_stop (r);
+  /* after the reads ended: their answers are dropped with the context */
+  relay_tiers_stop (r);
   relay_links_stop (r);
   g_clear_pointer (&r->failover, diode_failover_free);
   g_clear_pointer (&r->ep_failovers, g_free);
