@@ -76,6 +76,7 @@ main (int argc, char **argv)
   gchar *store_dir = NULL;
   gint64 store_seconds = DIODE_RELAY_DEFAULT_STORE_SECONDS;
   gint64 store_bytes = DIODE_RELAY_DEFAULT_STORE_BYTES;
+  gint64 replay_bytes = DIODE_RELAY_DEFAULT_REPLAY_BYTES;
   struct rlimit nofile;
   gboolean verbose = FALSE, debug = FALSE, quiet = FALSE, version = FALSE;
   gboolean print_id = FALSE;
@@ -181,6 +182,10 @@ main (int argc, char **argv)
     {"store-bytes", 0, 0, G_OPTION_ARG_INT64, &store_bytes,
         "Most bytes the store keeps, oldest chunks removed first, 0 = no "
           "size limit (default 17179869184: 16 GiB)", "BYTES"},
+    {"replay-bytes", 0, 0, G_OPTION_ARG_INT64, &replay_bytes,
+        "Stored chunks held in memory for viewers watching recordings and "
+          "for FETCH answers, in total; over it new reads wait (default "
+          "67108864: 64 MiB)", "BYTES"},
     {"stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_interval,
         "Log a stats line per stream and refresh --stats-file this often, "
           "0 = never (default 10)", "SECONDS"},
@@ -225,8 +230,12 @@ main (int argc, char **argv)
       || max_reply < 0 || max_streams_per_addr < 0
       || max_partial_per_addr < 0 || max_partial < 0 || failback_delay < 0
       || link_linger < 0 || max_announced < 0 || store_seconds < 0
-      || store_bytes < 0 || cache_bytes < 0) {
+      || store_bytes < 0 || cache_bytes < 0 || replay_bytes < 0) {
     fprintf (stderr, "diode-relay: sizes and times must not be negative\n");
+    return 2;
+  }
+  if (replay_bytes == 0) {
+    fprintf (stderr, "diode-relay: --replay-bytes must be at least 1\n");
     return 2;
   }
   /* Logs go to stderr, all levels; stdout carries only --print-id. */
@@ -267,6 +276,7 @@ main (int argc, char **argv)
       "cache-bytes", (guint64) cache_bytes, "store-dir", store_dir,
       "store-seconds", (guint64) store_seconds, "store-bytes",
       (guint64) store_bytes, NULL);
+  g_object_set (relay, "replay-bytes", (guint64) replay_bytes, NULL);
   /* Past the descriptor limit accept() fails (the relay then pauses it);
    * a cap below it refuses cleanly instead. Raise the soft limit as far as
    * the hard one allows (often 1024 of 500 000), and say so if that is

@@ -14,6 +14,7 @@
 #include "replayharness.h"
 
 #include <string.h>
+#include <glib/gstdio.h>
 
 /* A finished recording subscribed LIVE plays from its start (state
  * RECORDING) to its EOS, by v3 and by v1 viewers, and again after a
@@ -539,6 +540,141 @@ GST_START_TEST (test_store_wall_starts)
 
 GST_END_TEST;
 
+/* The daemon's --replay-bytes reaches the relay (its stats say the bound)
+ * and 0 is refused. */
+GST_START_TEST (test_daemon_replay_bytes)
+{
+  gchar *stats = g_build_filename (fixture_config_dir (), "replay-stats.json",
+      NULL);
+  const gchar *args[] = { "--replay-bytes", "1234567", "--stats-file", stats,
+    "--stats-interval", "1", NULL
+  };
+  FixtureRelayProc *proc;
+  gchar *argv0 = (gchar *) DIODE_RELAY_PATH, *out = NULL;
+  gchar *bad[] = { argv0, (gchar *) "--replay-bytes", (gchar *) "0", NULL };
+  gint status = 0;
+  gint64 end = deadline_in (5000);
+  gboolean seen = FALSE;
+
+  g_unlink (stats);
+  proc = fixture_relay_proc_start (DIODE_RELAY_PATH, args);
+  while (!seen && g_get_monotonic_time () < end) {
+    gchar *json = NULL;
+
+    if (g_file_get_contents (stats, &json, NULL, NULL))
+      seen = strstr (json, "\"max_bytes\" : 1234567") != NULL
+          || strstr (json, "\"max_bytes\":1234567") != NULL;
+    g_free (json);
+    if (!seen)
+      g_usleep (100 * 1000);
+  }
+  fail_unless (seen, "the stats never showed replay max_bytes 1234567");
+  fail_unless (fixture_relay_proc_stop (proc));
+
+  fail_unless (g_spawn_sync (NULL, bad, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+          NULL, NULL, NULL, &out, &status, NULL));
+  fail_if (g_spawn_check_wait_status (status, NULL));
+  fail_unless (strstr (out, "--replay-bytes") != NULL, "%s", out);
+  g_free (out);
+  g_free (stats);
+}
+
+GST_END_TEST;
+
+static gint
+cmp_i64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* Relay-side seek latency: 100 SUBSCRIBEs at random publisher times in a
+ * finished recording of 600 GOPs (3 000 frames of 1 KiB), each on a
+ * connection already past HELLO, timed from SUBSCRIBE sent to the first
+ * MEDIA read (store find + read on the pool + the frames up to it).
+ * Printed; the bound only catches a regression by orders of magnitude. */
+GST_START_TEST (test_seek_latency)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay;
+  GArray *lat = g_array_new (FALSE, FALSE, sizeof (gint64));
+  GRand *rand = g_rand_new_with_seed (10);
+  const guint64 last = 3000;
+  guint i;
+
+  payload_size = 1024;
+  relay = relay_with ("store-dir", dir, NULL);
+  record_finished (relay, "film", last);
+  for (i = 0; i < 100; i++) {
+    RawClient *v = raw_open (relay, 0, "viewer.pem");
+    guint64 t = (guint64) g_rand_int_range (rand, 1, (gint) last) * 10 * MS;
+    DiodeMsg m = { 0 };
+    gint64 t0, dt;
+
+    hello_v (v, DIODE_ROLE_VIEWER, 3);
+    t0 = g_get_monotonic_time ();
+    raw_send_frame (v, subscribe_at ("film", DIODE_START_TIME, t,
+            DIODE_SNAP_BEFORE));
+    do {
+      diode_msg_clear (&m);
+      next_msg (v, &m);
+    } while (m.type != DIODE_MSG_MEDIA);
+    dt = g_get_monotonic_time () - t0;
+    /* BEFORE: the keyframe at or before the target */
+    fail_unless (m.seq * 10 * MS <= t && m.seq % 5 == 1);
+    diode_msg_clear (&m);
+    g_array_append_val (lat, dt);
+    raw_free (v, FALSE);
+  }
+  g_array_sort (lat, cmp_i64);
+  g_print ("seek (SUBSCRIBE TIME -> first MEDIA) over 100 seeks in %"
+      G_GUINT64_FORMAT " stored chunks: p50 %.2f ms, p99 %.2f ms, max "
+      "%.2f ms\n", last / 5, g_array_index (lat, gint64, 49) / 1000.0,
+      g_array_index (lat, gint64, 98) / 1000.0,
+      g_array_index (lat, gint64, 99) / 1000.0);
+  fail_unless (g_array_index (lat, gint64, 49) < 1000 * 1000,
+      "p50 seek over a second");
+  g_array_unref (lat);
+  g_rand_free (rand);
+  relay_free (relay);
+  payload_size = 64;
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* A stream recorded here but with nothing stored yet (its publisher sent
+ * only CAPS): a SUBSCRIBE with a start has nothing to start at and no
+ * keyframe to join: 105, the connection usable. */
+GST_START_TEST (test_store_nothing_stored_105)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem");
+  RawClient *v = raw_open (relay, 0, "viewer.pem");
+  DiodeMsg m = { 0 };
+
+  fail_unless_equals_uint64 (publish3 (p, "cam", DIODE_PUBLISH_RECORD), 1);
+  fail_unless (fixture_wait_publisher (relay, "cam", TRUE, 2000));
+  hello_v (v, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (v, subscribe_at ("cam", DIODE_START_EARLIEST, 0, 0));
+  raw_expect_error_says (v, DIODE_ERR_NOT_STORED, "start, nothing stored",
+      "cam", NULL);
+  raw_send_frame (v, diode_msg_encode_range ("cam", 0));
+  next_msg (v, &m);
+  fail_unless_equals_int (m.type, DIODE_MSG_RANGE_OK);
+  fail_unless_equals_int (m.n_spans, 0);
+  fail_unless_equals_int (m.stream_state, DIODE_STREAM_LIVE_RECORDED);
+  diode_msg_clear (&m);
+  raw_free (v, FALSE);
+  raw_free (p, FALSE);
+  relay_free (relay);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 replay_store_suite (void)
 {
@@ -556,6 +692,9 @@ replay_store_suite (void)
   tcase_add_test (tc, test_store_prelude_exact);
   tcase_add_test (tc, test_fetch_byte_cap);
   tcase_add_test (tc, test_store_wall_starts);
+  tcase_add_test (tc, test_daemon_replay_bytes);
+  tcase_add_test (tc, test_seek_latency);
+  tcase_add_test (tc, test_store_nothing_stored_105);
   return s;
 }
 
