@@ -60,7 +60,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
     --suite unit --suite elements --logbase suite || status=1
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
   meson test -C build-asan --print-errorlogs --timeout-multiplier 3 \
-    --suite integration --suite faults --suite tree --logbase integrationlog \
+    --suite integration --suite recording --suite faults --suite tree \
+    --logbase integrationlog \
     || status=1
 
 echo "== fuzzers (libFuzzer + ASan + UBSan), bounded"

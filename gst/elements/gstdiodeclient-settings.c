@@ -379,6 +379,16 @@ gst_diode_client_get_uri (GstDiodeClient * c)
   uri = g_strdup_printf ("diode://%s/%s%s%s", relay,
       c->stream ? c->stream : GST_OBJECT_NAME (c->element),
       c->relay_id ? "?relay-id=" : "", c->relay_id ? c->relay_id : "");
+  /* diodesrc's start, when it is not the default, reads back too */
+  if (c->start && *c->start && g_ascii_strcasecmp (c->start, "live")) {
+    gchar *esc = g_uri_escape_string (c->start, ":", FALSE);
+    gchar *full = g_strdup_printf ("%s%sstart=%s", uri, c->relay_id ? "&" :
+        "?", esc);
+
+    g_free (esc);
+    g_free (uri);
+    uri = full;
+  }
   GST_OBJECT_UNLOCK (c->element);
   g_free (relay);
   return uri;

@@ -216,6 +216,7 @@ gst_diode_sink_upload_progress (GstDiodeSink * self, gboolean force)
 {
   GstClockTime pos, dur = GST_CLOCK_TIME_NONE;
   GstStructure *s;
+  gchar *stream;
   guint interval;
   gint64 d;
   gint percent = -1;
@@ -227,6 +228,11 @@ gst_diode_sink_upload_progress (GstDiodeSink * self, gboolean force)
   GST_OBJECT_UNLOCK (self);
   if (!force && !gst_diode_stats_due (&self->upload_posted_at, interval))
     return;
+  /* a reconnect (writer thread) sets it again, under the object lock */
+  GST_OBJECT_LOCK (self);
+  stream = g_strdup (self->client->stream_name ? self->client->stream_name :
+      "");
+  GST_OBJECT_UNLOCK (self);
   if (gst_pad_peer_query_duration (GST_BASE_SINK_PAD (self), GST_FORMAT_TIME,
           &d) && d >= 0)
     dur = (GstClockTime) d;
@@ -238,8 +244,7 @@ gst_diode_sink_upload_progress (GstDiodeSink * self, gboolean force)
   if (self->stored_final)
     percent = 100;
   s = gst_structure_new ("diode-upload",
-      "stream", G_TYPE_STRING, self->client->stream_name ?
-      self->client->stream_name : "",
+      "stream", G_TYPE_STRING, stream,
       "sent-bytes", G_TYPE_UINT64, self->bytes_sent,
       "sent-frames", G_TYPE_UINT64, self->buffers_queued,
       "position", G_TYPE_UINT64, (guint64) pos,
@@ -249,6 +254,7 @@ gst_diode_sink_upload_progress (GstDiodeSink * self, gboolean force)
       "final", G_TYPE_BOOLEAN, self->stored_final,
       "percent", G_TYPE_INT, percent, NULL);
   g_mutex_unlock (&self->qlock);
+  g_free (stream);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
 }

@@ -43,6 +43,28 @@
  * works and, when that relay is lost, goes on with the next one in order,
  * numbering on from its own count, at the next keyframe.
  *
+ * ## Recording and uploading
+ *
+ * With `record=true` relays that have a store (`diode-relay --store DIR`)
+ * record the stream; its access policy applies to the recording too. The
+ * relay's answer shows in `stats` (`recording`, `stored-seq`,
+ * `stored-bytes`); a relay without a store, with a failed store or too old
+ * for recordings gets a warning, and publishing goes on live.
+ *
+ * Whether that is a live recording or an upload depends on the upstream,
+ * asked (LATENCY query) when the first buffer arrives, so the PUBLISH waits
+ * for it. A live upstream (a camera) is recorded as it goes. A non-live one
+ * (`filesrc ! qtdemux ! h264parse`) is uploaded at full speed: nothing is
+ * ever dropped, render() waits while more than `backlog-limit` bytes are
+ * queued, the relay stores all of it (not just its ring) and paces the
+ * upload by its disk, `diode-upload` element messages report progress
+ * (sent, position, duration, stored, percent) every `stats-interval` ms and
+ * at the end. At EOS the sink waits, bounded by `timeout` since the relay's
+ * last report, until the relay confirms that everything is stored (STORED
+ * final) before it lets EOS through; the stream is then a finished
+ * recording that viewers play from the start, pause and seek. Without that
+ * confirmation a warning says the recording may be incomplete.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 rpicamsrc ! h264parse ! diodesink name=pi-taipei
@@ -51,6 +73,12 @@
  * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency ! h264parse ! diodesink uri=diode://127.0.0.1:7878/test
  * gst-launch-1.0 rpicamsrc ! h264parse ! diodesink name=pi-taipei relay=relay-a.example.org,relay-b.example.org
  * gst-launch-1.0 v4l2src ! videoconvert ! x264enc tune=zerolatency ! h264parse ! diodesink name=door access=private allow=0x1f0c...,0x9a4e...
+ * ]|
+ * Recording (the relay runs with `--store`), and uploading a film for
+ * on-demand viewing (`-m` prints the diode-upload progress messages):
+ * |[
+ * gst-launch-1.0 -e rpicamsrc ! h264parse ! diodesink name=pi-taipei relay=relay.example.org record=true
+ * gst-launch-1.0 -m filesrc location=movie.mp4 ! qtdemux ! h264parse ! diodesink name=movie relay=relay.example.org record=true
  * ]|
  */
 #ifdef HAVE_CONFIG_H

@@ -194,6 +194,20 @@ src_first_attempt (gpointer user_data, GError ** error)
   if (self->stream_state == DIODE_STREAM_RECORDING
       && self->sub_mode == DIODE_START_LIVE)
     self->sub_mode = DIODE_START_EARLIEST;
+  /* -SECONDS in a finished recording is back from its end in its own
+   * time: an upload ran at full speed, so its wall-clock span says
+   * nothing about its length. Asked as a publisher time (TIME), from the
+   * span RANGE_OK gave. */
+  if (self->stream_state == DIODE_STREAM_RECORDING
+      && self->sub_mode == DIODE_START_BACK
+      && self->end_time != DIODE_TIME_NONE
+      && self->first_time != DIODE_TIME_NONE) {
+    guint64 t = self->end_time > self->sub_value ?
+        self->end_time - self->sub_value : 0;
+
+    self->sub_mode = DIODE_START_TIME;
+    self->sub_value = MAX (t, self->first_time);
+  }
   if (self->sub_mode != DIODE_START_LIVE
       && c->version < DIODE_PROTOCOL_VERSION_STORE)
     GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Relay %s speaks "

@@ -10,10 +10,10 @@
  * Watches a stream published with diodesink, through a diode relay, over
  * TLS 1.3. It outputs exactly the publisher's caps, and starts at the relay's
  * latest keyframe (with the stream's headers first) so decoding begins at
- * once. It is a live source: buffer timestamps are mapped onto this
- * pipeline's running time when they arrive, and the `latency` property says
- * how much jitter a `sync=true` sink should absorb. The publisher's EOS
- * becomes EOS here.
+ * once. On a live stream it is a live source: buffer timestamps are mapped
+ * onto this pipeline's running time when they arrive, and the `latency`
+ * property says how much jitter a `sync=true` sink should absorb. The
+ * publisher's EOS becomes EOS here.
  *
  * A stream that is not published yet is waited for up to `timeout` ms.
  *
@@ -31,6 +31,28 @@
  * GST_RESOURCE_ERROR_NOT_AUTHORIZED naming both addresses, and does not
  * reconnect.
  *
+ * ## Recordings
+ *
+ * A relay with a store (`diode-relay --store DIR`) keeps the streams whose
+ * publisher set `record=true`. `start` says where to begin: `live` (the
+ * default: the latest keyframe), `earliest` (the oldest stored chunk),
+ * `-SECONDS` back from the live edge (`-30`, `-1.5`), or an ISO 8601 time
+ * (`2026-12-01T09:30:00Z`; no zone means UTC; the relay's receive time).
+ * The URI takes it too: `diode://relay/cam?start=-3600`.
+ *
+ * Before it goes to PAUSED the source asks the relay what it holds (RANGE).
+ * A finished recording (its publisher sent EOS, e.g. an uploaded film) is
+ * played like a file: a non-live source that prerolls, pauses, and plays
+ * from its start. Anything else stays a live source. On a recorded stream
+ * the source answers SEEKING (seekable, in TIME), POSITION and DURATION in
+ * recording time (0 is the oldest stored chunk; a live recording's duration
+ * grows), and takes flushing TIME seeks: KEY_UNIT lands on the keyframe at
+ * or before the target (SNAP_AFTER: after, both SNAP flags: nearest), an
+ * accurate seek decodes from that keyframe and the sinks drop what comes
+ * before the target. Seeking to the live edge or past it returns to live.
+ * So `gst-play-1.0 diode://...` seeks with its arrow keys and an
+ * application's gst_element_seek_simple() works.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 diodesrc stream=pi-taipei ! h264parse ! avdec_h264 ! autovideosink
@@ -38,6 +60,17 @@
  * gst-play-1.0 diode://relay.example.org/pi-taipei
  * gst-play-1.0 diode://relay-a.example.org,relay-b.example.org/pi-taipei
  * ]|
+ * Recordings (the relay runs with `--store`):
+ * |[
+ * gst-launch-1.0 diodesrc relay=relay.example.org stream=pi-taipei start=earliest ! decodebin ! autovideosink
+ * gst-launch-1.0 diodesrc relay=relay.example.org stream=pi-taipei start=-30 ! decodebin ! autovideosink
+ * gst-launch-1.0 diodesrc relay=relay.example.org stream=pi-taipei start=2026-12-01T09:30:00Z ! decodebin ! autovideosink
+ * gst-play-1.0 "diode://relay.example.org/pi-taipei?start=-3600"
+ * gst-play-1.0 diode://relay.example.org/movie
+ * ]|
+ * In gst-play-1.0, the left and right arrows seek 10 s back and forward
+ * (space pauses): on a live recorded stream, right at the end goes back
+ * to live.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

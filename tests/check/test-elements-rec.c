@@ -229,7 +229,7 @@ GST_START_TEST (test_properties)
   GstElement *src = gst_element_factory_make ("diodesrc", NULL);
   GParamSpec *ps;
   gboolean record = TRUE;
-  gchar *start = NULL, *stream = NULL;
+  gchar *start = NULL, *stream = NULL, *uri;
 
   g_object_get (sink, "record", &record, NULL);
   fail_if (record, "record defaults to FALSE");
@@ -257,6 +257,15 @@ GST_START_TEST (test_properties)
   fail_unless_equals_string (stream, "cam");
   g_free (start);
   g_free (stream);
+  /* and reads back, also with a zone's '+' */
+  g_object_set (src, "start", "2026-12-01T10:00:00+02:00", NULL);
+  uri = gst_uri_handler_get_uri (GST_URI_HANDLER (src));
+  fail_unless (gst_uri_handler_set_uri (GST_URI_HANDLER (src), uri, NULL));
+  g_object_get (src, "start", &start, NULL);
+  fail_unless_equals_string (start, "2026-12-01T10:00:00+02:00");
+  fail_unless (strstr (uri, "start=") != NULL, "%s", uri);
+  g_free (start);
+  g_free (uri);
 
   gst_object_unref (sink);
   gst_object_unref (src);
@@ -395,6 +404,26 @@ GST_START_TEST (test_record_stored_progress)
 
 GST_END_TEST;
 
+/* The last SEGMENT event queued in the harness. */
+static gboolean
+last_segment (GstHarness * h, GstSegment * out)
+{
+  GstEvent *ev;
+  gboolean found = FALSE;
+
+  while ((ev = gst_harness_try_pull_event (h))) {
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
+      const GstSegment *seg;
+
+      gst_event_parse_segment (ev, &seg);
+      gst_segment_copy_into (seg, out);
+      found = TRUE;
+    }
+    gst_event_unref (ev);
+  }
+  return found;
+}
+
 #define REC_N 60
 
 /* A finished recording: the source is not live, starts at position 0,
@@ -447,30 +476,56 @@ GST_START_TEST (test_src_finished_recording)
   g_free (state);
   g_free (start);
   gst_harness_teardown (src);
+
+  /* start=-0.5: back from the recording's end (1.98 s), the keyframe at or
+   * before 1.48 s is buffer 40; the segment starts there, so a sink does
+   * not wait 1.32 s for it */
+  src = src_harness (relay, "film", "-0.5");
+  gst_harness_play (src);
+  {
+    GstBuffer *b = gst_harness_pull (src);
+    GstSegment seg;
+
+    expect_buffer (b, 40);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b), 40 * 33 * GST_MSECOND);
+    gst_buffer_unref (b);
+    fail_unless (last_segment (src, &seg));
+    fail_unless_equals_uint64 (seg.start, 40 * 33 * GST_MSECOND);
+    fail_unless_equals_uint64 (seg.time, 40 * 33 * GST_MSECOND);
+  }
+  gst_harness_teardown (src);
   relay_free (relay);
   g_free (dir);
 }
 
 GST_END_TEST;
 
-/* The last SEGMENT event queued in the harness. */
-static gboolean
-last_segment (GstHarness * h, GstSegment * out)
+/* A flushing KEY_UNIT seek with @snap to buffer @to lands on buffer
+ * @expect, and the segment starts there. */
+static void
+seek_lands (GstHarness * src, GstSeekFlags snap, guint to, guint expect)
 {
-  GstEvent *ev;
-  gboolean found = FALSE;
+  GstBuffer *b = NULL;
+  GstSegment seg;
+  guint i;
 
-  while ((ev = gst_harness_try_pull_event (h))) {
-    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
-      const GstSegment *seg;
-
-      gst_event_parse_segment (ev, &seg);
-      gst_segment_copy_into (seg, out);
-      found = TRUE;
-    }
-    gst_event_unref (ev);
+  fail_unless (gst_harness_push_upstream_event (src,
+          gst_event_new_seek (1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH |
+              GST_SEEK_FLAG_KEY_UNIT | snap, GST_SEEK_TYPE_SET,
+              to * 33 * GST_MSECOND, GST_SEEK_TYPE_NONE, -1)));
+  for (i = 0; i < REC_N + 2; i++) {
+    b = gst_harness_pull (src);
+    fail_unless (b != NULL);
+    if (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DISCONT))
+      break;
+    gst_buffer_unref (b);
+    b = NULL;
   }
-  return found;
+  fail_unless (b != NULL, "no buffer after the seek to %u", to);
+  expect_buffer (b, expect);
+  gst_buffer_unref (b);
+  fail_unless (last_segment (src, &seg));
+  fail_unless_equals_uint64 (seg.start, expect * 33 * GST_MSECOND);
 }
 
 /* A flushing KEY_UNIT seek lands on the keyframe at or before the target;
@@ -533,7 +588,14 @@ GST_START_TEST (test_src_seek)
   fail_unless (last_segment (src, &seg), "no segment after the accurate "
       "seek");
   fail_unless_equals_uint64 (seg.start, target);
-  fail_unless_equals_uint64 (stat_u64 (src->element, "seeks"), 2);
+
+  /* KEY_UNIT | SNAP_AFTER: the keyframe at or after buffer 25 (30); both
+   * SNAP flags: the nearest one to buffer 28 (30) */
+  seek_lands (src, GST_SEEK_FLAG_SNAP_AFTER, 25, 30);
+  seek_lands (src, GST_SEEK_FLAG_SNAP_BEFORE | GST_SEEK_FLAG_SNAP_AFTER, 28,
+      30);
+  seek_lands (src, GST_SEEK_FLAG_SNAP_BEFORE, 28, 20);
+  fail_unless_equals_uint64 (stat_u64 (src->element, "seeks"), 5);
 
   gst_harness_teardown (src);
   relay_free (relay);
