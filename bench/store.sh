@@ -36,7 +36,8 @@
 #         without.
 #
 # Environment: SEEKS, REC_SECONDS (3600; --quick 600), STREAMS, VIEWERS_PER,
-# STEADY (20; --quick 10), PEER_SECONDS (600; --quick 120), RESULTS;
+# STEADY (20; --quick 10), ROUNDS (1: fan-out pairs, alternated),
+# PEER_SECONDS (600; --quick 120), RESULTS;
 # PERF=1: perf profile of the relay in each fan-out point (perf-MODE.txt).
 # Results: $RESULTS/store.jsonl and store.txt.
 set -eu
@@ -67,26 +68,27 @@ for r in rows:
                   "min %.1f MiB, max %.1f MiB, at 10 %% %.1f MiB, at the end %.1f MiB"
                   % (m["samples"], m["min_kib"] / 1024, m["max_kib"] / 1024,
                      m["at_10pct_kib"] / 1024, m["at_end_kib"] / 1024))
-fan = {r["mode"]: r for r in rows if r["case"] == "fanout"}
+fan = [r for r in rows if r["case"] == "fanout"]
 if fan:
     print()
     print("fan-out while recording: CPU s = relay utime+stime over the window, Gbit delivered to the viewers")
-    print("| mode | streams | viewers | full rate | CPU s | Gbit | CPU s/Gbit | store writes MB/s | RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| round | mode | streams | viewers | full rate | CPU s | Gbit | CPU s/Gbit | store writes MB/s | RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     per = {}
-    for mode in ("nostore", "store"):
-        if mode not in fan:
-            continue
-        r = fan[mode]; d = r["load"]; s = d["server"]
-        g = d["delivered_gbit"]; per[mode] = s["cpu_s"] / g if g > 0 else float("nan")
-        print("| %s | %d | %d | %s/%d | %.2f | %.3f | %.3f | %.1f | %.1f |" % (
-            mode, r["streams"], r["viewers"], d["full_rate"], d["connected"],
-            s["cpu_s"], g, per[mode], r["store_write_Bps"] / 1e6,
+    for r in fan:
+        d = r["load"]; s = d["server"]; g = d["delivered_gbit"]
+        v = s["cpu_s"] / g if g > 0 else float("nan")
+        per.setdefault(r.get("round", 1), {})[r["mode"]] = v
+        print("| %d | %s | %d | %d | %s/%d | %.2f | %.3f | %.3f | %.1f | %.1f |" % (
+            r.get("round", 1), r["mode"], r["streams"], r["viewers"], d["full_rate"],
+            d["connected"], s["cpu_s"], g, v, r["store_write_Bps"] / 1e6,
             s["rss_steady_kb"] / 1024))
-    if "store" in per and "nostore" in per:
+    ratios = [p["store"] / p["nostore"] for p in per.values() if "store" in p and "nostore" in p]
+    if ratios:
+        ratios.sort()
         print()
-        print("CPU per Gbit, --store / without: %.2f (target <= 1.10)"
-              % (per["store"] / per["nostore"]))
+        print("CPU per Gbit, --store / without, per round: %s; median %.2f (target <= 1.10)"
+              % (" ".join("%.2f" % x for x in ratios), ratios[len(ratios) // 2]))
 pe = {r["mode"]: r for r in rows if r["case"] == "peers"}
 if pe:
     print()
@@ -121,6 +123,7 @@ SEEKS=${SEEKS:-${quick:+30}}; SEEKS=${SEEKS:-100}
 REC_SECONDS=${REC_SECONDS:-${quick:+600}}; REC_SECONDS=${REC_SECONDS:-3600}
 STREAMS=${STREAMS:-${quick:+20}}; STREAMS=${STREAMS:-100}
 VIEWERS_PER=${VIEWERS_PER:-2}
+ROUNDS=${ROUNDS:-1}
 STEADY=${STEADY:-${quick:+10}}; STEADY=${STEADY:-20}
 PEER_SECONDS=${PEER_SECONDS:-${quick:+120}}; PEER_SECONDS=${PEER_SECONDS:-600}
 CASES=${*:-seek fanout peers}
@@ -263,14 +266,19 @@ fanout_point () { # MODE (nostore|store)
   cp "$bench_tmp/fan-$_mode.err" "$RESULTS/relay-fanout-$_mode.log"
   [ -n "$json" ] || { cat "$bench_tmp/load.err" >&2; die "diode-load failed"; }
   _wps=$(echo "${_b0:-0} ${_b1:-0} $_t0 $_t1" | awk '{printf "%.0f", ($2 - $1) / ($4 - $3)}')
-  echo "{\"case\":\"fanout\",\"mode\":\"$_mode\",\"streams\":$STREAMS,\"viewers\":$_nv,\"store_write_Bps\":$_wps,\"load\":$json}" >> "$out"
+  echo "{\"case\":\"fanout\",\"round\":${ROUND:-1},\"mode\":\"$_mode\",\"streams\":$STREAMS,\"viewers\":$_nv,\"store_write_Bps\":$_wps,\"load\":$json}" >> "$out"
   log "fanout $_mode: store wrote $_wps B/s; $(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["server"]; print("full rate %s/%d, cpu %.2f s for %.3f Gbit" % (d["full_rate"], d["connected"], s["cpu_s"], d["delivered_gbit"]))')"
   rm -rf "$bench_tmp/store-fan"
 }
 
 case_fanout () {
-  fanout_point nostore
-  fanout_point store
+  _r=1
+  while [ "$_r" -le "$ROUNDS" ]; do
+    ROUND=$_r
+    fanout_point nostore
+    fanout_point store
+    _r=$((_r + 1))
+  done
 }
 
 # ------------------------------------------------------------------ peers
