@@ -115,6 +115,8 @@ typedef struct {
   gboolean    closed;           /* the relay closed the connection */
   gint        error_code;       /* last ERROR from the relay, -1 none */
   gboolean    stalled;          /* PEER_SILENT: sat on a FETCH */
+  DiodeAccess access;           /* the policy its RANGE_OK gives */
+  gchar     **allow;
 } FakePeer;
 
 static FakePeer *
@@ -147,6 +149,7 @@ fake_peer_free (FakePeer * p)
   for (i = 0; i < N_CHUNKS; i++)
     tchunk_free (p->chunks[i]);
   g_array_unref (p->fetched);
+  g_strfreev (p->allow);
   g_free (p->key);
   g_free (p->address);
   g_free (p);
@@ -258,8 +261,8 @@ fake_peer_poll (FakePeer * p, guint timeout_ms)
       fail_unless (m.range_flags & DIODE_RANGE_LOCAL, "RANGE to a peer is "
           "LOCAL");
       raw_send_frame (p->c, diode_msg_encode_range_ok (m.stream,
-              DIODE_STREAM_RECORDING, NULL, DIODE_ACCESS_PUBLIC, "", NULL,
-              &span, 1));
+              DIODE_STREAM_RECORDING, NULL, p->access, "",
+              (const gchar * const *) p->allow, &span, 1));
       break;
     }
     case DIODE_MSG_FETCH:{
@@ -454,6 +457,8 @@ watch (RawClient * v, FakePeer ** peers, guint n_peers, guint64 last_seq,
       break;
     } else if (m.type == DIODE_MSG_ERROR) {
       w->error_code = m.error_code;
+      diode_msg_clear (&m);
+      break;
     }
     diode_msg_clear (&m);
   }
@@ -1212,6 +1217,46 @@ GST_START_TEST (test_siblings_save_upstream_bytes)
 
 GST_END_TEST;
 
+/* The fetching relay enforces the policy the peer's RANGE_OK gave: a
+ * private recording (allowlist: one viewer) is refused (102) to anyone
+ * else at this relay, before any chunk is fetched, and served to the
+ * listed viewer. */
+GST_START_TEST (test_remote_policy_enforced)
+{
+  FakePeer *p = fake_peer_new ("peer-a.pem", PEER_GOOD, 0);
+  DiodeRelay *r;
+  RawClient *v;
+  Watched w;
+
+  p->access = DIODE_ACCESS_PRIVATE;
+  p->allow = g_new0 (gchar *, 2);
+  {
+    gchar *friend = raw_key_address ("friend.pem");
+
+    p->allow[0] = g_ascii_strdown (friend, -1);
+    g_free (friend);
+  }
+  r = start_relay ("r.pem", NULL, &p, 1, G_MAXUINT64);
+
+  v = viewer_earliest (r, "stranger.pem", STREAM);
+  watch (v, &p, 1, N_CHUNKS * GOP, &w);
+  fail_unless_equals_int (w.error_code, DIODE_ERR_NOT_AUTHORIZED);
+  fail_unless_equals_int (w.seqs->len, 0);
+  fail_unless_equals_int (p->fetches, 0);
+  watched_clear (&w);
+  raw_free (v, FALSE);
+
+  v = viewer_earliest (r, "friend.pem", STREAM);
+  watch (v, &p, 1, N_CHUNKS * GOP, &w);
+  expect_all (&w);
+  watched_clear (&w);
+  raw_free (v, FALSE);
+  stop_relay (r);
+  fake_peer_free (p);
+}
+
+GST_END_TEST;
+
 /* --peer is parsed like --upstream: a bad one fails the start. */
 GST_START_TEST (test_bad_peer_option)
 {
@@ -1259,6 +1304,7 @@ peers_suite (void)
   tcase_add_test (tc, test_range_and_fetch_passed_on);
   tcase_add_test (tc, test_real_peer_has_what_upstream_lacks);
   tcase_add_test (tc, test_siblings_save_upstream_bytes);
+  tcase_add_test (tc, test_remote_policy_enforced);
   return s;
 }
 
