@@ -548,8 +548,33 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
         diode_msg_clear (&m);
         return GST_FLOW_EOS;
       case DIODE_MSG_ERROR:{
-        GError *e = gst_diode_client_error_from_msg (c, &m);
+        GError *e;
 
+        /* A start in time where nothing is stored yet (a recording that
+         * just began): watch live instead, which waits for the first
+         * keyframe. */
+        if (m.error_code == DIODE_ERR_NOT_STORED && !self->subscribed
+            && self->sub_mode != DIODE_START_LIVE) {
+          GError *err2 = NULL;
+
+          GST_INFO_OBJECT (self, "relay %s: %s; watching '%s' live",
+              c->hostport, m.error_text, c->stream_name);
+          diode_msg_clear (&m);
+          self->sub_mode = DIODE_START_LIVE;
+          self->sub_value = 0;
+          gst_diode_client_close (c);
+          if (!gst_diode_src_subscribe (self, 0, &err2)) {
+            if (g_error_matches (err2, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+              g_error_free (err2);
+              return GST_FLOW_FLUSHING;
+            }
+            gst_diode_client_post_error (c, err2, NULL);
+            g_error_free (err2);
+            return GST_FLOW_ERROR;
+          }
+          continue;
+        }
+        e = gst_diode_client_error_from_msg (c, &m);
         /* The relay is going away (shutdown, keepalive) or the publisher
          * did not come back in time: an outage, if we were watching. */
         if ((c->lost || (self->was_live && m.error_code == DIODE_ERR_NOT_FOUND))

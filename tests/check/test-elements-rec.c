@@ -604,6 +604,49 @@ GST_START_TEST (test_src_seek)
 
 GST_END_TEST;
 
+/* start=earliest on a recording that has nothing stored yet (its
+ * publisher sent no keyframe): the relay says 105, the source watches live
+ * instead and gets the first keyframe. */
+GST_START_TEST (test_src_nothing_stored_goes_live)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with_store (dir);
+  GstHarness *sink = sink_harness (relay, "young", TRUE);
+  GstHarness *src;
+  GstBuffer *b = NULL;
+  gint64 end;
+  guint i;
+
+  gst_harness_set_src_caps_str (sink, CAPS_STR);
+  gst_harness_play (sink);
+  /* a delta frame only: published, recorded, no keyframe */
+  fail_unless_equals_int (gst_harness_push (sink, fixture_make_buffer (1,
+              SIZE, GOP)), GST_FLOW_OK);
+  fail_unless (fixture_wait_last_seq (relay, "young", 1, 5000));
+  src = src_harness (relay, "young", "earliest");
+  gst_harness_play (src);
+  fail_unless (fixture_wait_waiting (relay, "young", 1, 5000),
+      "the source did not fall back to a live subscription");
+  for (i = 10; i < 10 + GOP; i++)
+    fail_unless_equals_int (gst_harness_push (sink,
+            fixture_make_buffer (i, SIZE, GOP)), GST_FLOW_OK);
+  end = deadline_in (5000);
+  while (!b && g_get_monotonic_time () < end) {
+    b = gst_harness_try_pull (src);
+    if (!b)
+      g_usleep (10 * 1000);
+  }
+  fail_unless (b != NULL, "no buffer: the source gave up on 105");
+  expect_buffer (b, 10);
+  gst_buffer_unref (b);
+  gst_harness_teardown (src);
+  gst_harness_teardown (sink);
+  relay_free (relay);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 elements_rec_suite (void)
 {
@@ -617,6 +660,7 @@ elements_rec_suite (void)
   tcase_add_test (tc, test_record_stored_progress);
   tcase_add_test (tc, test_src_finished_recording);
   tcase_add_test (tc, test_src_seek);
+  tcase_add_test (tc, test_src_nothing_stored_goes_live);
   suite_add_tcase (s, tc);
   return s;
 }
