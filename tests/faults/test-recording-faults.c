@@ -292,6 +292,16 @@ find_segments (const gchar * dir, GPtrArray * out)
   g_dir_close (d);
 }
 
+/* Big-endian u32 at any address (a record's length field is not aligned). */
+static guint32
+get_be32 (const guint8 * p)
+{
+  guint32 v;
+
+  memcpy (&v, p, 4);
+  return GUINT32_FROM_BE (v);
+}
+
 /* Walks the records of segment @data: the offset of the frames of the
  * middle one (neither the first nor the last: the last chunk of the last
  * segment failing its check is a torn write, not damage) and their size. */
@@ -310,7 +320,7 @@ middle_record_frames (const guint8 * data, gsize size, goffset * frames_off,
   while (off + REC_PREFIX_SIZE + REC_HEADER_SIZE <= size) {
     tp_check (memcmp (data + off, "DREC", 4) == 0, "no record magic DREC at "
         "offset %" G_GSIZE_FORMAT " of the segment", off);
-    len = GUINT32_FROM_BE (*(const guint32 *) (data + off + 4));
+    len = get_be32 (data + off + 4);
     tp_check (len >= REC_HEADER_SIZE && off + REC_PREFIX_SIZE + len <= size,
         "record at %" G_GSIZE_FORMAT ": length %u out of the file", off, len);
     g_array_append_val (offs, off);
@@ -322,7 +332,7 @@ middle_record_frames (const guint8 * data, gsize size, goffset * frames_off,
     return FALSE;
   }
   mid = g_array_index (offs, goffset, offs->len / 2);
-  len = GUINT32_FROM_BE (*(const guint32 *) (data + mid + 4));
+  len = get_be32 (data + mid + 4);
   *frames_off = mid + REC_PREFIX_SIZE + REC_HEADER_SIZE;
   *frames_len = len - REC_HEADER_SIZE;
   g_array_unref (offs);
