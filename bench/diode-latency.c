@@ -8,6 +8,11 @@
  *   diode-latency --port P --view-port Q [--view-relay-id 0x..] ...
  *                 publisher at one relay, the viewer at another (a tree of
  *                 relays: bench/tree.sh), still one process and one clock
+ *   diode-latency --port P --publishers 100 --stream rec --record ...
+ *                 100 publishers in this one process, streams rec-1 ..
+ *                 rec-100 (the viewer watches rec-1), each with the RECORD
+ *                 flag (protocol version 3: relays may store them): the load
+ *                 of bench/store.sh
  *   ... --kill-pid PID --kill-at S
  *                 SIGKILL PID S seconds after the start (a relay between the
  *                 two) and report the fail-over: time from the kill to the
@@ -72,6 +77,10 @@ typedef struct {
   guint32 keepalive_ms;         /* from WELCOME; 0 = none */
   gint64 last_sent_ns;          /* keepalive: when we last sent a frame */
   guint64 ping_token;
+  /* publishers */
+  gchar *stream;
+  guint64 next_seq, frames_sent;
+  guint16 version;              /* from WELCOME */
 } Conn;
 
 static struct {
@@ -87,22 +96,24 @@ static struct {
   gint kill_pid;
   gdouble kill_at;
   gboolean quiet;
+  gint publishers;
+  gboolean record;
 } opt = {
   .fps = 30, .viewer_delay = 0, .warmup = 2, .duration = 30, .size = 16384,
-  .gop = 60,
+  .gop = 60, .publishers = 1,
 };
 
 static int epfd;
 static DiodeIdentity *identity;
 static guint8 *rbuf;
-static Conn pub, view, recvc;
+static Conn *pubs, view, recvc;    /* pubs[0]: the measured stream */
 static int listen_fd = -1, timer_fd = -1;
 static struct sockaddr_in dst, dst_view;
 /* --kill-pid: when it was killed, the last seq received before, and when
  * the first frame after the kill arrived (0: not yet). */
 static gint64 t_kill_ns, t_first_after_kill_ns;
 static guint64 seq_at_kill, lost_after_kill;
-static guint64 next_seq = 1, frames_sent, frames_recv, frames_lost;
+static guint64 frames_sent, frames_recv, frames_lost;
 static guint64 last_seq_seen;
 static gint64 t_measure_ns;        /* frames sent before this are ignored */
 static GArray *samples;            /* double ms */
@@ -229,25 +240,27 @@ start_client (Conn * c, Kind kind)
 }
 
 static void
-send_media (void)
+send_media (Conn * c)
 {
-  guint32 flags = (frames_sent % opt.gop == 0) ? DIODE_MEDIA_KEYFRAME : 0;
-  guint64 pts = (guint64) (frames_sent * (1e9 / opt.fps));
+  guint32 flags = (c->frames_sent % opt.gop == 0) ? DIODE_MEDIA_KEYFRAME : 0;
+  guint64 pts = (guint64) (c->frames_sent * (1e9 / opt.fps));
   gint64 t;
-  guint64 seq = next_seq++;
+  guint64 seq;
 
-  if (pub.st != S_ACTIVE)
+  if (c->st != S_ACTIVE)
     return;
+  seq = c->next_seq++;
   diode_msg_write_media_prefix (frame_buf, seq, pts, DIODE_TIME_NONE,
       (guint64) (1e9 / opt.fps), DIODE_TIME_NONE, DIODE_TIME_NONE, flags,
       opt.size);
   memcpy (frame_buf + DIODE_MEDIA_PREFIX_SIZE + 8, &seq, 8);
   t = now_ns ();
   memcpy (frame_buf + DIODE_MEDIA_PREFIX_SIZE, &t, 8);
+  c->frames_sent++;
   frames_sent++;
-  g_byte_array_append (pub.outq, frame_buf, frame_len);
-  pub.last_sent_ns = t;
-  flush (&pub);
+  g_byte_array_append (c->outq, frame_buf, frame_len);
+  c->last_sent_ns = t;
+  flush (c);
 }
 
 static void
@@ -283,18 +296,32 @@ handle (Conn * c, DiodeMsg * m)
   switch (m->type) {
     case DIODE_MSG_WELCOME:
       c->keepalive_ms = m->keepalive_ms;
-      if (c->kind == C_PUB) {
+      c->version = m->version;
+      if (c->kind == C_PUB && opt.record) {
+        DiodePublishArgs a = { 0 };
+
+        if (c->version < DIODE_PROTOCOL_VERSION_STORE) {
+          die (c, "--record: the relay speaks no protocol version 3");
+          break;
+        }
+        a.stream = c->stream;
+        a.access = DIODE_ACCESS_PUBLIC;
+        a.pubflags = DIODE_PUBLISH_RECORD;
         c->st = S_REQUEST;
-        queue_frame (c, diode_msg_encode_publish (opt.stream),
+        queue_frame (c, diode_msg_encode_publish_args (&a, c->version,
+                DIODE_ROLE_PUBLISHER), DIODE_MSG_PUBLISH);
+      } else if (c->kind == C_PUB) {
+        c->st = S_REQUEST;
+        queue_frame (c, diode_msg_encode_publish (c->stream),
             DIODE_MSG_PUBLISH);
       } else {
         c->st = S_REQUEST;
-        queue_frame (c, diode_msg_encode_subscribe (opt.stream, 0, 10000),
+        queue_frame (c, diode_msg_encode_subscribe (pubs[0].stream, 0, 10000),
             DIODE_MSG_SUBSCRIBE);
       }
       break;
     case DIODE_MSG_PUBLISH_OK:
-      next_seq = m->seq ? m->seq : 1;
+      c->next_seq = m->seq ? m->seq : 1;
       c->st = S_ACTIVE;
       queue_frame (c, diode_msg_encode_caps ("application/x-diode-latency"),
           DIODE_MSG_CAPS);
@@ -396,9 +423,24 @@ handshake (Conn * c)
   }
   c->sess = diode_session_new (DIODE_SESSION_CLIENT_END);
   c->st = S_WELCOME;
-  queue_frame (c, diode_msg_encode_hello (DIODE_PROTOCOL_VERSION,
-          DIODE_PROTOCOL_VERSION, c->kind == C_PUB ? DIODE_ROLE_PUBLISHER :
-          DIODE_ROLE_VIEWER, "diode-latency"), DIODE_MSG_HELLO);
+  {
+    /* --record needs version 3 (PUBLISH's pubflags); the session must know
+     * what the HELLO offered to accept the relay's choice */
+    guint16 vmax = opt.record ? DIODE_PROTOCOL_VERSION_MAX :
+        DIODE_PROTOCOL_VERSION;
+    DiodeRole role = c->kind == C_PUB ? DIODE_ROLE_PUBLISHER :
+        DIODE_ROLE_VIEWER;
+    GBytes *f = diode_msg_encode_hello (DIODE_PROTOCOL_VERSION, vmax, role,
+        "diode-latency");
+
+    diode_session_sent_hello (c->sess, DIODE_PROTOCOL_VERSION, vmax, role,
+        NULL);
+    g_byte_array_append (c->outq, g_bytes_get_data (f, NULL),
+        g_bytes_get_size (f));
+    g_bytes_unref (f);
+    c->last_sent_ns = now_ns ();
+    flush (c);
+  }
 }
 
 static void
@@ -521,6 +563,10 @@ main (int argc, char **argv)
         "SIGKILL this process at --kill-at and report the fail-over", "PID"},
     {"kill-at", 0, 0, G_OPTION_ARG_DOUBLE, &opt.kill_at,
         "Seconds after the start (default: viewer-delay + warmup + 1)", "S"},
+    {"publishers", 0, 0, G_OPTION_ARG_INT, &opt.publishers,
+        "Publishers (1); more than 1: streams NAME-1 .. NAME-N", "N"},
+    {"record", 0, 0, G_OPTION_ARG_NONE, &opt.record,
+        "Publish with the RECORD flag (protocol version 3)", NULL},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &opt.quiet, "No progress", NULL},
     {NULL}
   };
@@ -540,7 +586,8 @@ main (int argc, char **argv)
   g_option_context_free (ctx);
   if ((!opt.direct && (opt.port <= 0 || opt.port > 65535)) || opt.fps <= 0
       || opt.fps > 1000 || opt.size < 16 || opt.size > 4 * 1024 * 1024
-      || opt.gop < 1 || opt.viewer_delay + opt.warmup + opt.duration >
+      || opt.gop < 1 || opt.publishers < 1 || opt.publishers > 10000
+      || (opt.direct && opt.publishers > 1) || opt.viewer_delay + opt.warmup + opt.duration >
       MAX_RUN_S) {
     fprintf (stderr, "diode-latency: bad options (see --help)\n");
     return 2;
@@ -559,7 +606,13 @@ main (int argc, char **argv)
   frame_buf = g_malloc (frame_len);
   for (gsize i = 0; i < frame_len; i++)
     frame_buf[i] = (guint8) (i * 131 + 7);
-  pub.fd = view.fd = recvc.fd = -1;
+  pubs = g_new0 (Conn, opt.publishers);
+  for (gint i = 0; i < opt.publishers; i++) {
+    pubs[i].fd = -1;
+    pubs[i].stream = opt.publishers == 1 ? g_strdup (opt.stream) :
+        g_strdup_printf ("%s-%d", opt.stream, i + 1);
+  }
+  view.fd = recvc.fd = -1;
 
   memset (&dst, 0, sizeof dst);
   dst.sin_family = AF_INET;
@@ -610,7 +663,8 @@ main (int argc, char **argv)
     epoll_ctl (epfd, EPOLL_CTL_ADD, timer_fd, &e);
   }
 
-  start_client (&pub, C_PUB);
+  for (gint i = 0; i < opt.publishers; i++)
+    start_client (&pubs[i], C_PUB);
   t0 = now_ns ();
   t_view = t0 + (gint64) (opt.viewer_delay * 1e9);
 
@@ -618,7 +672,7 @@ main (int argc, char **argv)
     gint64 now = now_ns ();
     int n;
 
-    if (!opt.direct && !view_started && now >= t_view && pub.st == S_ACTIVE) {
+    if (!opt.direct && !view_started && now >= t_view && pubs[0].st == S_ACTIVE) {
       start_client (&view, C_VIEW);
       view_started = TRUE;
     }
@@ -651,8 +705,10 @@ main (int argc, char **argv)
         guint64 exp = 0;
         if (read (timer_fd, &exp, sizeof exp) == sizeof exp)
           while (exp-- > 0)
-            send_media ();
-        keepalive (&pub);
+            for (gint i = 0; i < opt.publishers; i++)
+              send_media (&pubs[i]);
+        for (gint i = 0; i < opt.publishers; i++)
+          keepalive (&pubs[i]);
         keepalive (&view);
       } else if (c == &listen_tag) {
         accept_one ();
@@ -692,8 +748,9 @@ main (int argc, char **argv)
     printf ("%s\n", s->str);
     g_string_free (s, TRUE);
   }
-  if (pub.tls)
-    diode_tls_bye (pub.tls);
+  for (gint i = 0; i < opt.publishers; i++)
+    if (pubs[i].tls)
+      diode_tls_bye (pubs[i].tls);
   if (view.tls)
     diode_tls_bye (view.tls);
   return fatal ? 1 : 0;

@@ -5,6 +5,8 @@
  *   diode-load --tls --port P [--stream NAME] -n 1000 --ramp 250 \
  *              --warmup 3 --duration 20 --expect-bps 4000000 --server-pid PID
  *   diode-load --tcp --port P -n 1000 ...          (tcpserversink anchor)
+ *   diode-load --tls --port P --stream rec --streams 100 -n 200 ...
+ *              viewer i watches rec-(i mod 100 + 1) (bench/store.sh)
  *
  * One thread, one epoll set (level-triggered), every socket non-blocking.
  *
@@ -100,6 +102,7 @@ static struct {
   gchar *host;
   gint port;
   gchar *stream;
+  gint streams;
   gint n;
   gdouble duration, warmup, ramp, spread, pre, connect_timeout, linger;
   gchar *relay_id;
@@ -309,7 +312,11 @@ handle_msg (Viewer * v, DiodeMsg * m)
   switch (m->type) {
     case DIODE_MSG_WELCOME:
       if (v->st == V_WELCOME) {
-        GBytes *sub = diode_msg_encode_subscribe (opt.stream, 0, opt.wait_ms);
+        /* --streams K: viewer i watches NAME-(i mod K + 1) */
+        gchar *name = opt.streams > 1 ? g_strdup_printf ("%s-%u", opt.stream,
+            v->idx % (guint) opt.streams + 1) : g_strdup (opt.stream);
+        GBytes *sub = diode_msg_encode_subscribe (name, 0, opt.wait_ms);
+        g_free (name);
         v->st = V_SUBSCRIBING;
         tls_queue (v, sub, DIODE_MSG_SUBSCRIBE);
       }
@@ -667,6 +674,8 @@ main (int argc, char **argv)
     {"port", 'p', 0, G_OPTION_ARG_INT, &opt.port, "Server port", "PORT"},
     {"stream", 's', 0, G_OPTION_ARG_STRING, &opt.stream,
         "Stream name (tls; default bench)", "NAME"},
+    {"streams", 0, 0, G_OPTION_ARG_INT, &opt.streams,
+        "Spread the viewers over K streams NAME-1 .. NAME-K (tls; 1)", "K"},
     {"viewers", 'n', 0, G_OPTION_ARG_INT, &opt.n, "Number of viewers", "N"},
     {"duration", 'd', 0, G_OPTION_ARG_DOUBLE, &opt.duration,
         "Measurement window (default 10)", "SECONDS"},
@@ -719,7 +728,8 @@ main (int argc, char **argv)
     return 2;
   }
   g_option_context_free (ctx);
-  if (opt.tls == opt.tcp || opt.port <= 0 || opt.port > 65535 || opt.n < 1
+  if (opt.tls == opt.tcp || opt.streams < 0 || opt.streams > 100000
+      || opt.port <= 0 || opt.port > 65535 || opt.n < 1
       || opt.duration < 0 || opt.warmup < 0 || opt.linger < 0
       || opt.linger + opt.duration + opt.warmup +
       opt.spread + opt.pre + opt.connect_timeout > MAX_LOOP_S) {

@@ -12,6 +12,7 @@ cache=${BENCH_CACHE:-$here/.cache}
 relay_bin=$build/relay/diode-relay
 load_bin=$build/bench/diode-load
 latency_bin=$build/bench/diode-latency
+seek_bin=$build/bench/diode-seek
 
 bench_tmp=$(mktemp -d /tmp/diode-bench.XXXXXX)
 export XDG_CONFIG_HOME="$bench_tmp/config"
@@ -78,10 +79,12 @@ need_build () {
     die "build first: ninja -C $build"
   mkdir -p "$bench_tmp/bin" "$bench_tmp/plugins"
   cp "$relay_bin" "$load_bin" "$latency_bin" "$bench_tmp/bin/"
+  [ -x "$seek_bin" ] && cp "$seek_bin" "$bench_tmp/bin/"
   cp "$build/gst/elements/libgstdiode.so" "$bench_tmp/plugins/"
   relay_bin=$bench_tmp/bin/diode-relay
   load_bin=$bench_tmp/bin/diode-load
   latency_bin=$bench_tmp/bin/diode-latency
+  seek_bin=$bench_tmp/bin/diode-seek
   gst-inspect-1.0 diodesink > /dev/null || die "diodesink not loadable"
   BENCH_COMMIT=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')
   git -C "$root" diff --quiet HEAD -- relay gst ext 2>/dev/null || \

@@ -11,12 +11,15 @@
 #   bench/publisher-cost.sh
 #   bench/tree.sh            a tree of relays (issue 9): root egress, latency
 #                            per level, fail-over gap, 1 + 4 + 16 relays
+#   bench/store.sh           recordings (issue 10): seek latency in a 1-hour
+#                            recording, relay RSS while it is written, fan-out
+#                            CPU with vs without --store, bytes peers save
 #   bench/profile-relay.sh   relay, then tcpserversink (--anchor), under perf
 #                            with 1000 viewers (--quick: 100; --no-profile: skip)
 # All results land in one folder, bench/.cache/results/all-<time>/, with
-# summary.txt holding every table. Full run: about 27 minutes on a quiet
+# summary.txt holding every table. Full run: about 35 minutes on a quiet
 # 2-core machine (plus any time spent waiting for other processes to calm
-# down, see QUIET_MAX/QUIET_WAIT in lib.sh); --quick: about 12 minutes.
+# down, see QUIET_MAX/QUIET_WAIT in lib.sh); --quick: about 16 minutes.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 quick=""
@@ -39,13 +42,14 @@ start=$(date +%s)
 "$here/hop-latency.sh" $quick
 "$here/publisher-cost.sh" $quick
 "$here/tree.sh" $quick
+"$here/store.sh" $quick
 if [ $profile = yes ]; then
   pn=1000; [ -n "$quick" ] && pn=100
   "$here/profile-relay.sh" $pn
   "$here/profile-relay.sh" --anchor $pn
 fi
 {
-  for f in fanout join hop pubcost tree profile profile-anchor; do
+  for f in fanout join hop pubcost tree store profile profile-anchor; do
     [ -f "$RESULTS/$f.txt" ] && { cat "$RESULTS/$f.txt"; echo; }
   done
   echo "total time: $(( $(date +%s) - start )) s"
