@@ -587,6 +587,95 @@ GST_START_TEST (test_stalled_child_bypassed)
 
 GST_END_TEST;
 
+/* The same child's push of cam2 is taken (PUBLISH_OK) and then goes
+ * silent: no frame, no PONG. With a handshake timeout longer than three
+ * keepalive periods the root closes the push as silent first; a push that
+ * ended before delivering any frame is no better than none, so the child
+ * is not asked again at once and the viewer gets the upstream's copy
+ * (before: the root asked the same child again every 2.4 s, forever). */
+GST_START_TEST (test_silent_push_bypassed)
+{
+  DiodeRelay *top = fixture_relay_start (0, "top.pem");
+  gchar *rogue = fixture_key_address ("rogue.pem");
+  gchar *rootaddr = fixture_key_address ("root.pem");
+  gchar *rootkey = g_build_filename (fixture_config_dir (), "root.pem", NULL);
+  gchar *text = g_strdup_printf ("[relays]\nchildren=%s\n", rogue);
+  gchar *conf = g_build_filename (fixture_config_dir (), "silent.conf", NULL);
+  gchar *up;
+  DiodeRelay *root;
+  RawClient *pub, *c, *p, *v;
+  const gchar *path[] = { rogue, NULL };
+  DiodeMsg m = { 0 };
+  guint8 data[64] = { 0 };
+  GError *err = NULL;
+  Idle idle[2] = { {0} };
+  guint seq;
+
+  fixture_relay_conf_add (top, "relays", "children", rootaddr);
+  up = g_strdup_printf ("%s@127.0.0.1:%u", diode_relay_get_address (top),
+      diode_relay_get_port (top));
+  fail_unless (g_file_set_contents (conf, text, -1, NULL));
+  root = diode_relay_new ("127.0.0.1:0", rootkey);
+  /* 6 s: the keepalive (3 x 800 ms) ends the silent push first */
+  g_object_set (root, "upstream", up, "config", conf,
+      "handshake-timeout-ms", 6000, "stats-interval-ms", 100, NULL);
+  fail_unless (diode_relay_start (root, &err), "%s", err ? err->message :
+      "");
+
+  pub = raw_open (top, 0, "victim.pem");
+  raw_send_frame (pub, diode_msg_encode_hello (1, 1, DIODE_ROLE_PUBLISHER,
+          "trust-test/0"));
+  raw_expect_next (pub, DIODE_MSG_WELCOME, &m, "publisher HELLO");
+  diode_msg_clear (&m);
+  raw_send_frame (pub, diode_msg_encode_publish ("cam2"));
+  raw_expect_next (pub, DIODE_MSG_PUBLISH_OK, &m, "PUBLISH at top");
+  diode_msg_clear (&m);
+  raw_send_frame (pub, diode_msg_encode_caps ("video/x-test"));
+  for (seq = 1; seq <= 3; seq++)
+    raw_send_frame (pub, diode_msg_encode_media (seq, seq, seq, 1, 0, 0,
+            DIODE_MEDIA_KEYFRAME, data, sizeof (data)));
+  fail_unless (fixture_wait_last_seq (top, "cam2", 3, WAIT_MS));
+
+  c = child_link (root, "rogue.pem");
+  announce (c, "rogue.pem", "cam2", rogue);
+  wait_stats (root, "\"cam2\"", TRUE);
+  idle[0].c = c;
+  idle[0].quiet = TRUE;
+  idle[0].what = "the child whose push went silent";
+  idle[1].c = pub;
+  idle[1].what = "publisher of cam2 at top";
+  pump_idle (idle, 2);
+
+  v = viewer (root, "cam2", NULL, 30000);
+  expect_pull (c, "cam2");
+  p = relay_open (root, "rogue.pem");
+  raw_send_frame (p, diode_msg_encode_publish_relay ("cam2",
+          DIODE_ACCESS_PUBLIC, NULL, NULL, rogue, path));
+  raw_expect_next (p, DIODE_MSG_PUBLISH_OK, &m, "a push");
+  diode_msg_clear (&m);
+  /* p is never read again: it answers no PING */
+  expect_within_pumping (v, DIODE_MSG_SUBSCRIBE_OK, 20000, "viewer at the "
+      "root, the child's push silent", idle, 2);
+  raw_expect_next (v, DIODE_MSG_CAPS, &m, "the upstream's copy");
+  diode_msg_clear (&m);
+  expect_quiet (c, QUIET_MS, "the child whose push went silent");
+
+  raw_free (p, FALSE);
+  raw_free (v, FALSE);
+  raw_free (c, FALSE);
+  raw_free (pub, FALSE);
+  g_object_unref (root);
+  g_object_unref (top);
+  g_free (up);
+  g_free (conf);
+  g_free (text);
+  g_free (rootkey);
+  g_free (rootaddr);
+  g_free (rogue);
+}
+
+GST_END_TEST;
+
 static Suite *
 links_trust_suite (void)
 {
@@ -601,6 +690,7 @@ links_trust_suite (void)
   tcase_add_test (tc, test_reload_unlinks_child);
   tcase_add_test (tc, test_pin_unknown_owner_refused);
   tcase_add_test (tc, test_stalled_child_bypassed);
+  tcase_add_test (tc, test_silent_push_bypassed);
   suite_add_tcase (s, tc);
   return s;
 }
