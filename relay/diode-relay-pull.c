@@ -548,8 +548,17 @@ relay_pulls_tick (DiodeRelay * r, gint64 now)
           "frame within the handshake timeout");
     }
     if (s->source == SOURCE_PUSHED && !s->publisher && !s->push_pending
-        && !s->eos)
+        && !s->eos) {
+      /* a push that ended (closed as silent by the keepalive, reset)
+       * before its first frame is no better than one that never came:
+       * asked again at once, a child whose pushes stall would keep its
+       * parent from the upstream's copy for good */
+      if (s->push_child && s->frames_in == s->push_frames_at_ask)
+        directory_shun_child (r, s, s->push_child, "ended its push before "
+            "any frame");
+      s->push_child = NULL;
       g_ptr_array_add (todo, s);
+    }
   }
   for (i = 0; i < todo->len; i++) {
     Stream *s = todo->pdata[i];

@@ -86,6 +86,30 @@ viewer (DiodeRelay * r, const gchar * name, const gchar * pin, guint wait_ms)
   return v;
 }
 
+/* raw_next() for a client that may be a linked child: a parent sends its
+ * children a new LINK_OK whenever its own path changes (protocol.md
+ * section 14: it linked upstream, failed over), so the root linking to its
+ * upstream after the child linked gives the child a second LINK_OK at
+ * any point of the test. Nothing is asked of the child by it: skipped,
+ * like PING and PONG. */
+static RawReadResult
+next_skip_link_ok (RawClient * c, DiodeMsg * m, guint timeout_ms)
+{
+  gint64 end = deadline_in (timeout_ms);
+  RawReadResult res;
+
+  for (;;) {
+    gint64 left = (end - g_get_monotonic_time ()) / 1000;
+
+    res = raw_next (c, m, (guint) MAX (left, 1));
+    if (res != RAW_READ_MSG || m->type != DIODE_MSG_LINK_OK)
+      return res;
+    diode_msg_clear (m);
+    if (left <= 0)
+      return RAW_READ_TIMEOUT;
+  }
+}
+
 /* Nothing but PING/PONG reaches @c for @ms; FAILs naming what came. */
 static void
 expect_quiet (RawClient * c, guint ms, const gchar * what)
@@ -94,7 +118,7 @@ expect_quiet (RawClient * c, guint ms, const gchar * what)
   DiodeMsg m = { 0 };
 
   while (g_get_monotonic_time () < end) {
-    RawReadResult res = raw_next (c, &m, 100);
+    RawReadResult res = next_skip_link_ok (c, &m, 100);
 
     if (res == RAW_READ_MSG) {
       fail ("%s: got %s (%s)", what, diode_msg_type_name (m.type),
@@ -106,13 +130,70 @@ expect_quiet (RawClient * c, guint ms, const gchar * what)
   }
 }
 
-/* The next message to @c within @ms is of @type. */
+/* A raw client answers the relay's PINGs only while the test reads it
+ * (raw_next), and a relay closes a connection silent for three keepalive
+ * periods (2.4 s at the default 800 ms). A test that waits out the root's
+ * 2 s handshake timeout on one client leaves the others unread for that
+ * long and more on a loaded machine (load 8 on 2 cores): the child was
+ * then closed as silent, and the test read its ERROR ("nothing received
+ * for 2403 ms") instead of what it checks. So every wait of such a test
+ * goes through expect_within_pumping(), which keeps the clients it does
+ * not wait for answering PINGs, like the live peers they play. */
+typedef struct
+{
+  RawClient *c;
+  /* TRUE: anything but PING/PONG to it fails the test (the child, which
+   * must not be asked again); FALSE: other messages are dropped, and an
+   * ERROR or close ends its pumping (the push the root fails) */
+  gboolean quiet;
+  const gchar *what;
+  gboolean done;
+} Idle;
+
+/* Answers the PINGs waiting at each client in @idle (@n of them). */
 static void
-expect_within (RawClient * c, DiodeMsgType type, guint ms, const gchar * what)
+pump_idle (Idle * idle, guint n)
 {
   DiodeMsg m = { 0 };
+  RawReadResult res;
+  guint i;
 
-  fail_unless_equals_int (raw_next (c, &m, ms), RAW_READ_MSG);
+  for (i = 0; i < n; i++) {
+    if (idle[i].done)
+      continue;
+    while ((res = next_skip_link_ok (idle[i].c, &m, 1)) == RAW_READ_MSG) {
+      fail_if (idle[i].quiet, "%s: got %s (%s)", idle[i].what,
+          diode_msg_type_name (m.type), m.error_text ? m.error_text : "");
+      if (m.type == DIODE_MSG_ERROR)
+        idle[i].done = TRUE;
+      diode_msg_clear (&m);
+      if (idle[i].done)
+        break;
+    }
+    if (res == RAW_READ_CLOSED) {
+      fail_if (idle[i].quiet, "%s: the relay closed it", idle[i].what);
+      idle[i].done = TRUE;
+    }
+  }
+}
+
+/* The next message to @c within @ms is of @type, the clients in @idle
+ * answering PINGs meanwhile. */
+static void
+expect_within_pumping (RawClient * c, DiodeMsgType type, guint ms,
+    const gchar * what, Idle * idle, guint n_idle)
+{
+  gint64 end = deadline_in (ms);
+  DiodeMsg m = { 0 };
+  RawReadResult res;
+
+  do {
+    pump_idle (idle, n_idle);
+    res = raw_next (c, &m, 50);
+  } while (res == RAW_READ_TIMEOUT && g_get_monotonic_time () < end);
+  fail_unless (res == RAW_READ_MSG, "%s: expected %s, but the relay %s",
+      what, diode_msg_type_name (type), res == RAW_READ_CLOSED ? "closed" :
+      "sent nothing in time");
   fail_unless (m.type == type, "%s: expected %s, got %s (%s)", what,
       diode_msg_type_name (type), diode_msg_type_name (m.type),
       m.error_text ? m.error_text : "");
@@ -124,8 +205,13 @@ static void
 expect_pull (RawClient * c, const gchar * name)
 {
   DiodeMsg m = { 0 };
+  RawReadResult res = next_skip_link_ok (c, &m, RAW_IO_MS);
 
-  raw_expect_next (c, DIODE_MSG_PULL, &m, "PULL for an announced stream");
+  fail_unless (res == RAW_READ_MSG, "PULL for an announced stream: the "
+      "relay %s", res == RAW_READ_CLOSED ? "closed" : "sent nothing");
+  fail_unless (m.type == DIODE_MSG_PULL, "PULL for an announced stream: "
+      "got %s (%u %s)", diode_msg_type_name (m.type), m.error_code,
+      m.error_text ? m.error_text : "");
   fail_unless_equals_string (m.stream, name);
   diode_msg_clear (&m);
 }
@@ -407,7 +493,8 @@ GST_START_TEST (test_stalled_child_bypassed)
   DiodeMsg m = { 0 };
   guint8 data[64] = { 0 };
   GError *err = NULL;
-  guint i, seq;
+  Idle idle[5] = { {0} };
+  guint i, seq, n_idle;
 
   fixture_relay_conf_add (top, "relays", "children", rootaddr);
   up = g_strdup_printf ("%s@127.0.0.1:%u", diode_relay_get_address (top),
@@ -440,12 +527,25 @@ GST_START_TEST (test_stalled_child_bypassed)
   announce (c, "rogue.pem", "cam", rogue);
   announce (c, "rogue.pem", "cam2", rogue);
   wait_stats (root, "\"cam2\"", TRUE);
+  /* the child (quiet: it is asked for nothing before the PULL) and the
+   * publishers at top stay alive, answering PINGs, through every wait of
+   * a handshake timeout: the child is bypassed because it does not push,
+   * not because it went silent; the top keeps its publishers */
+  idle[0].c = c;
+  idle[0].quiet = TRUE;
+  idle[0].what = "the child, while the root waits for a push";
+  idle[1].c = pubs[0];
+  idle[1].what = "publisher of cam at top";
+  idle[2].c = pubs[1];
+  idle[2].what = "publisher of cam2 at top";
+  n_idle = 3;
+  pump_idle (idle, n_idle);
 
   /* nopush: asked, never pushes */
   v = viewer (root, "cam", NULL, WAIT_MS);
   expect_pull (c, "cam");
-  expect_within (v, DIODE_MSG_SUBSCRIBE_OK, WAIT_MS, "viewer at the root, "
-      "the child never pushing");
+  expect_within_pumping (v, DIODE_MSG_SUBSCRIBE_OK, WAIT_MS, "viewer at the "
+      "root, the child never pushing", idle, n_idle);
 
   /* mute: pushes, but nothing */
   v2 = viewer (root, "cam2", NULL, WAIT_MS);
@@ -455,8 +555,15 @@ GST_START_TEST (test_stalled_child_bypassed)
           DIODE_ACCESS_PUBLIC, NULL, NULL, rogue, path));
   raw_expect_next (p, DIODE_MSG_PUBLISH_OK, &m, "a push");
   diode_msg_clear (&m);
-  expect_within (v2, DIODE_MSG_SUBSCRIBE_OK, WAIT_MS, "viewer at the root, "
-      "the child pushing nothing");
+  /* the mute push too stays alive until the root fails it (ERROR): closed
+   * as silent first, it would only have ended, and the child, not
+   * shunned, been asked again */
+  idle[n_idle].c = p;
+  idle[n_idle++].what = "the mute push";
+  idle[n_idle].c = v;
+  idle[n_idle++].what = "the viewer of cam";
+  expect_within_pumping (v2, DIODE_MSG_SUBSCRIBE_OK, WAIT_MS, "viewer at the "
+      "root, the child pushing nothing", idle, n_idle);
   raw_expect_next (v2, DIODE_MSG_CAPS, &m, "the upstream's copy");
   diode_msg_clear (&m);
   /* and the child is not asked again for either (shunned for 30 s) */
@@ -468,6 +575,95 @@ GST_START_TEST (test_stalled_child_bypassed)
   raw_free (c, FALSE);
   raw_free (pubs[0], FALSE);
   raw_free (pubs[1], FALSE);
+  g_object_unref (root);
+  g_object_unref (top);
+  g_free (up);
+  g_free (conf);
+  g_free (text);
+  g_free (rootkey);
+  g_free (rootaddr);
+  g_free (rogue);
+}
+
+GST_END_TEST;
+
+/* The same child's push of cam2 is taken (PUBLISH_OK) and then goes
+ * silent: no frame, no PONG. With a handshake timeout longer than three
+ * keepalive periods the root closes the push as silent first; a push that
+ * ended before delivering any frame is no better than none, so the child
+ * is not asked again at once and the viewer gets the upstream's copy
+ * (before: the root asked the same child again every 2.4 s, forever). */
+GST_START_TEST (test_silent_push_bypassed)
+{
+  DiodeRelay *top = fixture_relay_start (0, "top.pem");
+  gchar *rogue = fixture_key_address ("rogue.pem");
+  gchar *rootaddr = fixture_key_address ("root.pem");
+  gchar *rootkey = g_build_filename (fixture_config_dir (), "root.pem", NULL);
+  gchar *text = g_strdup_printf ("[relays]\nchildren=%s\n", rogue);
+  gchar *conf = g_build_filename (fixture_config_dir (), "silent.conf", NULL);
+  gchar *up;
+  DiodeRelay *root;
+  RawClient *pub, *c, *p, *v;
+  const gchar *path[] = { rogue, NULL };
+  DiodeMsg m = { 0 };
+  guint8 data[64] = { 0 };
+  GError *err = NULL;
+  Idle idle[2] = { {0} };
+  guint seq;
+
+  fixture_relay_conf_add (top, "relays", "children", rootaddr);
+  up = g_strdup_printf ("%s@127.0.0.1:%u", diode_relay_get_address (top),
+      diode_relay_get_port (top));
+  fail_unless (g_file_set_contents (conf, text, -1, NULL));
+  root = diode_relay_new ("127.0.0.1:0", rootkey);
+  /* 6 s: the keepalive (3 x 800 ms) ends the silent push first */
+  g_object_set (root, "upstream", up, "config", conf,
+      "handshake-timeout-ms", 6000, "stats-interval-ms", 100, NULL);
+  fail_unless (diode_relay_start (root, &err), "%s", err ? err->message :
+      "");
+
+  pub = raw_open (top, 0, "victim.pem");
+  raw_send_frame (pub, diode_msg_encode_hello (1, 1, DIODE_ROLE_PUBLISHER,
+          "trust-test/0"));
+  raw_expect_next (pub, DIODE_MSG_WELCOME, &m, "publisher HELLO");
+  diode_msg_clear (&m);
+  raw_send_frame (pub, diode_msg_encode_publish ("cam2"));
+  raw_expect_next (pub, DIODE_MSG_PUBLISH_OK, &m, "PUBLISH at top");
+  diode_msg_clear (&m);
+  raw_send_frame (pub, diode_msg_encode_caps ("video/x-test"));
+  for (seq = 1; seq <= 3; seq++)
+    raw_send_frame (pub, diode_msg_encode_media (seq, seq, seq, 1, 0, 0,
+            DIODE_MEDIA_KEYFRAME, data, sizeof (data)));
+  fail_unless (fixture_wait_last_seq (top, "cam2", 3, WAIT_MS));
+
+  c = child_link (root, "rogue.pem");
+  announce (c, "rogue.pem", "cam2", rogue);
+  wait_stats (root, "\"cam2\"", TRUE);
+  idle[0].c = c;
+  idle[0].quiet = TRUE;
+  idle[0].what = "the child whose push went silent";
+  idle[1].c = pub;
+  idle[1].what = "publisher of cam2 at top";
+  pump_idle (idle, 2);
+
+  v = viewer (root, "cam2", NULL, 30000);
+  expect_pull (c, "cam2");
+  p = relay_open (root, "rogue.pem");
+  raw_send_frame (p, diode_msg_encode_publish_relay ("cam2",
+          DIODE_ACCESS_PUBLIC, NULL, NULL, rogue, path));
+  raw_expect_next (p, DIODE_MSG_PUBLISH_OK, &m, "a push");
+  diode_msg_clear (&m);
+  /* p is never read again: it answers no PING */
+  expect_within_pumping (v, DIODE_MSG_SUBSCRIBE_OK, 20000, "viewer at the "
+      "root, the child's push silent", idle, 2);
+  raw_expect_next (v, DIODE_MSG_CAPS, &m, "the upstream's copy");
+  diode_msg_clear (&m);
+  expect_quiet (c, QUIET_MS, "the child whose push went silent");
+
+  raw_free (p, FALSE);
+  raw_free (v, FALSE);
+  raw_free (c, FALSE);
+  raw_free (pub, FALSE);
   g_object_unref (root);
   g_object_unref (top);
   g_free (up);
@@ -494,6 +690,7 @@ links_trust_suite (void)
   tcase_add_test (tc, test_reload_unlinks_child);
   tcase_add_test (tc, test_pin_unknown_owner_refused);
   tcase_add_test (tc, test_stalled_child_bypassed);
+  tcase_add_test (tc, test_silent_push_bypassed);
   suite_add_tcase (s, tc);
   return s;
 }
