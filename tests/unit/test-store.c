@@ -563,14 +563,21 @@ test_damaged_logged_once (void)
  * left out (at the latest when the store closes). */
 static gint rate_lines, rate_suppressed;
 
-static gboolean
+static void
 count_store_warnings (const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data)
 {
   if (strstr (msg, "damaged chunk at seq"))
     rate_lines++;
   else if (strstr (msg, "suppressed") && strstr (msg, "damaged chunks"))
     rate_suppressed++;
-  return FALSE;                /* never fatal: counted */
+  else
+    g_error ("unexpected warning: %s", msg);
+}
+
+static gboolean
+not_fatal (const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data)
+{
+  return FALSE;                /* the warnings of this test are counted */
 }
 
 static void
@@ -581,7 +588,7 @@ test_warn_rate_limited (void)
   gchar *seg, *data;
   gsize len, rec;
   GError *err = NULL;
-  guint i, n = 20;
+  guint i, n = 20, handler;
 
   begin (s, KEY);
   sc_fill (s, KEY, 1, n * 10, 10, 200, WALL0);
@@ -593,7 +600,9 @@ test_warn_rate_limited (void)
     data[STORE_SEG_HEADER_SIZE + i * rec + DIODE_CHUNKREC_HEAD_SIZE + 100] ^= 0x01;
   g_assert_true (g_file_set_contents (seg, data, len, NULL));
   rate_lines = rate_suppressed = 0;
-  g_test_log_set_fatal_handler (count_store_warnings, NULL);
+  g_test_log_set_fatal_handler (not_fatal, NULL);
+  handler = g_log_set_handler (NULL, G_LOG_LEVEL_WARNING | G_LOG_FLAG_FATAL, count_store_warnings,
+      NULL);
   for (i = 0; i < n; i++) {
     g_assert_null (diode_store_read (s, KEY, 1 + i * 10, &err));
     g_assert_error (err, DIODE_STORE_ERROR, DIODE_STORE_ERROR_DAMAGED);
@@ -605,6 +614,7 @@ test_warn_rate_limited (void)
   g_assert_cmpint (rate_lines, <, (gint) n);
   diode_store_close (s);
   g_assert_cmpint (rate_suppressed, >=, 1);
+  g_log_remove_handler (NULL, handler);
   g_test_log_set_fatal_handler (NULL, NULL);
   g_free (data);
   g_free (seg);
