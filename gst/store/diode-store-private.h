@@ -52,9 +52,34 @@ typedef struct {
   gboolean gaps;               /* a seq gap between two of its chunks */
 } StoreSegment;
 
+/* Store warnings a peer's requests can cause again and again (a damaged
+ * chunk met by reads): at most STORE_WARN_BURST lines per kind per
+ * STORE_WARN_INTERVAL_US, then one line with the count left out (the idea
+ * of relay/diode-relay-log.c, which the store cannot reach). */
+typedef enum {
+  STORE_WARN_DAMAGED = 0,      /* a chunk found damaged by a read */
+  STORE_WARN_N_KINDS
+} StoreWarnKind;
+#define STORE_WARN_BURST        5
+#define STORE_WARN_INTERVAL_US  G_USEC_PER_SEC
+
+typedef struct {
+  gint64 window_start;         /* monotonic µs */
+  guint lines, suppressed;
+} StoreWarnLimit;
+
+/* A chunk a read found damaged: its segment and record offset. Reads of it
+ * answer DAMAGED from this mark, without reading or logging again. */
+typedef struct {
+  guint64 number, offset;
+} StoreDamageMark;
+
 typedef struct {
   gchar *key;
   gchar *dir;                  /* full path of the stream's directory */
+  GHashTable *damage_marks;    /* StoreDamageMark set (under the store lock),
+                                  NULL until a read finds one; kept until
+                                  close (segment numbers are never reused) */
   DiodeStoreMeta meta;
   GArray *segs;                /* StoreSegment, oldest first */
   guint64 bytes;               /* on disk */
@@ -91,7 +116,8 @@ struct _DiodeStore {
   gboolean healthy;
   gchar *reason;
   guint64 bytes;               /* on disk, every stream */
-  guint64 damaged;             /* damaged chunks met by reads */
+  guint64 damaged;             /* distinct damaged chunks met by reads */
+  StoreWarnLimit warn_limits[STORE_WARN_N_KINDS];  /* under lock */
   gint64 retention_at;         /* next age check (monotonic µs) */
   GThread *writer;
 };
@@ -104,6 +130,10 @@ void         store_meta_copy (DiodeStoreMeta *dst, const DiodeStoreMeta *src);
 gboolean     store_meta_write (const gchar *dir, const gchar *key, const DiodeStoreMeta *m,
                                GError **error);
 gboolean     store_meta_read (const gchar *path, gchar **key, DiodeStoreMeta *meta, GError **error);
+/* g_warning() rate limited per @kind (see StoreWarnKind). Takes the lock:
+ * callers must not hold it. */
+void         store_warn (DiodeStore *s, StoreWarnKind kind, const gchar *format, ...)
+                         G_GNUC_PRINTF (3, 4);
 /* Marks @s failed (once: one g_warning with @what, @path and @why). */
 void         store_fail (DiodeStore *s, const gchar *what, const gchar *path, const gchar *why);
 
@@ -131,6 +161,6 @@ void     diode_store_pause_writer (DiodeStore *s, gboolean paused);
 gsize    diode_store_index_memory (DiodeStore *s);/* bytes the in-memory index holds */
 guint    diode_store_n_segments (DiodeStore *s, const gchar *key);
 gchar   *diode_store_stream_dir (DiodeStore *s, const gchar *key);
-guint64  diode_store_damaged (DiodeStore *s);     /* damaged chunks met */
+guint64  diode_store_damaged (DiodeStore *s);     /* distinct damaged chunks met */
 
 G_END_DECLS

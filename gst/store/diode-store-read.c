@@ -88,6 +88,55 @@ seg_lookup (StoreStream *st, const StoreSegment *seg, guint64 seq, StoreEntry *o
   return store_idx_read (st, seg->number, lo, 1, out, error);
 }
 
+static guint
+mark_hash (gconstpointer p)
+{
+  const StoreDamageMark *m = p;
+
+  return g_int64_hash (&m->number) ^ g_int64_hash (&m->offset);
+}
+
+static gboolean
+mark_equal (gconstpointer a, gconstpointer b)
+{
+  const StoreDamageMark *x = a, *y = b;
+
+  return x->number == y->number && x->offset == y->offset;
+}
+
+/* TRUE when a read already found the chunk at @e of @seg damaged. */
+static gboolean
+is_marked (DiodeStore *s, StoreStream *st, const StoreSegment *seg, const StoreEntry *e)
+{
+  StoreDamageMark m = { seg->number, e->offset };
+  gboolean marked;
+
+  g_mutex_lock (&s->lock);
+  marked = st->damage_marks && g_hash_table_contains (st->damage_marks, &m);
+  g_mutex_unlock (&s->lock);
+  return marked;
+}
+
+/* Marks the chunk damaged; TRUE when this read is the first to find it
+ * (the one that logs and counts it). */
+static gboolean
+mark_damaged (DiodeStore *s, StoreStream *st, const StoreSegment *seg, const StoreEntry *e)
+{
+  StoreDamageMark m = { seg->number, e->offset };
+  gboolean first = FALSE;
+
+  g_mutex_lock (&s->lock);
+  if (st->damage_marks == NULL)
+    st->damage_marks = g_hash_table_new_full (mark_hash, mark_equal, g_free, NULL);
+  if (!g_hash_table_contains (st->damage_marks, &m)) {
+    g_hash_table_add (st->damage_marks, g_memdup2 (&m, sizeof m));
+    s->damaged++;
+    first = TRUE;
+  }
+  g_mutex_unlock (&s->lock);
+  return first;
+}
+
 static DiodeStoredChunk *
 read_record (DiodeStore *s, StoreStream *st, const StoreSegment *seg, const StoreEntry *e,
     GError **error)
@@ -135,14 +184,16 @@ read_record (DiodeStore *s, StoreStream *st, const StoreSegment *seg, const Stor
   goto out;
 
 damaged:
-  g_warning ("store: %s: damaged chunk at seq %" G_GUINT64_FORMAT " (offset %" G_GUINT64_FORMAT
-      "): %s; not served", path, e->first_seq, e->offset, err->message);
+  /* one line per damaged chunk (two readers racing on it: one), and those
+   * lines rate limited too: a viewer asking for it again and again must
+   * not write the log */
+  if (mark_damaged (s, st, seg, e))
+    store_warn (s, STORE_WARN_DAMAGED, "store: %s: damaged chunk at seq %" G_GUINT64_FORMAT
+        " (offset %" G_GUINT64_FORMAT "): %s; not served", path, e->first_seq, e->offset,
+        err->message);
   g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_DAMAGED,
       "stored chunk at seq %" G_GUINT64_FORMAT " is damaged: %s", e->first_seq, err->message);
   g_clear_error (&err);
-  g_mutex_lock (&s->lock);
-  s->damaged++;
-  g_mutex_unlock (&s->lock);
 out:
   close (fd);
   g_free (path);
@@ -172,6 +223,12 @@ diode_store_read (DiodeStore *s, const gchar *key, guint64 seq, GError **error)
       /* removed by retention meanwhile: try the next one */
       g_clear_error (&err);
       continue;
+    }
+    if (is_marked (s, st, seg, &e)) {
+      g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_DAMAGED,
+          "stored chunk at seq %" G_GUINT64_FORMAT " is damaged", e.first_seq);
+      g_array_unref (segs);
+      return NULL;
     }
     c = read_record (s, st, seg, &e, &err);
     if (c == NULL && g_error_matches (err, DIODE_STORE_ERROR, DIODE_STORE_ERROR_NOT_FOUND)) {

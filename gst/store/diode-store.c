@@ -16,6 +16,7 @@
 #include "diode-store-private.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
@@ -82,6 +83,7 @@ store_stream_free (StoreStream *st)
   if (st->w_idx_fd >= 0)
     close (st->w_idx_fd);
   diode_store_meta_clear (&st->meta);
+  g_clear_pointer (&st->damage_marks, g_hash_table_unref);
   g_array_unref (st->segs);
   g_free (st->key);
   g_free (st->dir);
@@ -89,6 +91,63 @@ store_stream_free (StoreStream *st)
 }
 
 #define META_GROUP "stream"
+#define META_KNOWN_PUBFLAGS (DIODE_PUBLISH_RECORD | DIODE_PUBLISH_UPLOAD)
+
+/* An optional string key: absent → NULL and TRUE; present but not UTF-8
+ * (or otherwise unparsable) → FALSE. */
+static gboolean
+meta_get_opt_string (GKeyFile *kf, const gchar *k, gchar **out,
+    const gchar *path, GError **error)
+{
+  *out = NULL;
+  if (!g_key_file_has_key (kf, META_GROUP, k, NULL))
+    return TRUE;
+  *out = g_key_file_get_string (kf, META_GROUP, k, NULL);
+  if (*out == NULL || !g_utf8_validate (*out, -1, NULL)) {
+    g_clear_pointer (out, g_free);
+    g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID,
+        "%s: bad %s", path, k);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* access: the number the store writes (0 public, 1 protected, 2 private) or,
+ * for a hand edit, the name (public, protected, private; ASCII case
+ * ignored). Absent → private. Anything else → FALSE: never a default. */
+static gboolean
+meta_get_access (GKeyFile *kf, guint8 *out, const gchar *path, GError **error)
+{
+  gchar *v;
+  guint64 n;
+  gboolean ok = TRUE;
+
+  *out = DIODE_ACCESS_PRIVATE;
+  if (!g_key_file_has_key (kf, META_GROUP, "access", NULL))
+    return TRUE;
+  v = g_key_file_get_string (kf, META_GROUP, "access", NULL);
+  if (v != NULL)
+    g_strstrip (v);
+  if (v == NULL)
+    ok = FALSE;
+  else if (g_ascii_strcasecmp (v, "public") == 0)
+    *out = DIODE_ACCESS_PUBLIC;
+  else if (g_ascii_strcasecmp (v, "protected") == 0)
+    *out = DIODE_ACCESS_PROTECTED;
+  else if (g_ascii_strcasecmp (v, "private") == 0)
+    *out = DIODE_ACCESS_PRIVATE;
+  else if (g_ascii_string_to_unsigned (v, 10, 0, DIODE_ACCESS_PRIVATE, &n, NULL))
+    *out = (guint8) n;
+  else
+    ok = FALSE;
+  if (!ok) {
+    *out = DIODE_ACCESS_PRIVATE;
+    g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID,
+        "%s: access is not 0, 1, 2, public, protected or private", path);
+  }
+  g_free (v);
+  return ok;
+}
 
 gboolean
 store_meta_write (const gchar *dir, const gchar *key, const DiodeStoreMeta *m, GError **error)
@@ -126,7 +185,6 @@ store_meta_read (const gchar *path, gchar **key, DiodeStoreMeta *m, GError **err
 {
   GKeyFile *kf = g_key_file_new ();
   gboolean ok = FALSE;
-  gint access;
 
   memset (m, 0, sizeof *m);
   *key = NULL;
@@ -150,23 +208,138 @@ store_meta_read (const gchar *path, gchar **key, DiodeStoreMeta *m, GError **err
     g_clear_pointer (key, g_free);
     goto out;
   }
-  m->name = g_key_file_get_string (kf, META_GROUP, "name", NULL);
+  /* Every field is parsed strictly and any error makes the whole meta
+   * unreadable (the caller quarantines the directory: refused to everyone).
+   * A lenient parse would fail open: g_key_file_get_integer() returns 0,
+   * which is PUBLIC, for "access=private" or "access=banana". */
+  if (!meta_get_opt_string (kf, "name", &m->name, path, error))
+    goto out;
   if (m->name == NULL)
     m->name = g_strdup (*key);
-  m->owner = g_key_file_get_string (kf, META_GROUP, "owner", NULL);
-  access = g_key_file_get_integer (kf, META_GROUP, "access", NULL);
-  /* unknown policy: fail closed (private) */
-  m->access = (access >= 0 && access <= 2) ? access : 2;
-  if (!g_key_file_has_key (kf, META_GROUP, "access", NULL))
-    m->access = 2;
-  m->fleet = g_key_file_get_string (kf, META_GROUP, "fleet", NULL);
-  m->allow = g_key_file_get_string_list (kf, META_GROUP, "allow", NULL, NULL);
-  m->pubflags = (guint32) g_key_file_get_uint64 (kf, META_GROUP, "pubflags", NULL);
-  m->finished = g_key_file_get_boolean (kf, META_GROUP, "finished", NULL);
+  else if (!diode_msg_check_stream_name (m->name, NULL)) {
+    g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID,
+        "%s: invalid name", path);
+    goto out;
+  }
+  if (!meta_get_opt_string (kf, "owner", &m->owner, path, error))
+    goto out;
+  if (m->owner && !diode_msg_address_is_valid (m->owner)) {
+    g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID,
+        "%s: owner is not an address", path);
+    goto out;
+  }
+  if (!meta_get_access (kf, &m->access, path, error))
+    goto out;
+  if (!meta_get_opt_string (kf, "fleet", &m->fleet, path, error))
+    goto out;
+  if (m->fleet && *m->fleet && !diode_msg_check_stream_name (m->fleet, NULL)) {
+    g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID,
+        "%s: invalid fleet name", path);
+    goto out;
+  }
+  if (g_key_file_has_key (kf, META_GROUP, "allow", NULL)) {
+    gsize n = 0, i;
+
+    m->allow = g_key_file_get_string_list (kf, META_GROUP, "allow", &n, error);
+    if (m->allow == NULL) {
+      if (error && *error == NULL)
+        g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID,
+            "%s: bad allow list", path);
+      goto out;
+    }
+    if (n > DIODE_MAX_ALLOW) {
+      g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID,
+          "%s: %" G_GSIZE_FORMAT " allow entries (at most %d)", path, n,
+          DIODE_MAX_ALLOW);
+      goto out;
+    }
+    for (i = 0; i < n; i++)
+      if (!diode_msg_address_is_valid (m->allow[i])) {
+        g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID,
+            "%s: allow entry %" G_GSIZE_FORMAT " is not an address", path, i);
+        goto out;
+      }
+  }
+  if (g_key_file_has_key (kf, META_GROUP, "pubflags", NULL)) {
+    GError *e = NULL;
+    guint64 v = g_key_file_get_uint64 (kf, META_GROUP, "pubflags", &e);
+
+    if (e != NULL || (v & ~(guint64) META_KNOWN_PUBFLAGS) != 0) {
+      g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID,
+          "%s: bad pubflags", path);
+      g_clear_error (&e);
+      goto out;
+    }
+    m->pubflags = (guint32) v;
+  }
+  if (g_key_file_has_key (kf, META_GROUP, "finished", NULL)) {
+    GError *e = NULL;
+
+    m->finished = g_key_file_get_boolean (kf, META_GROUP, "finished", &e);
+    if (e != NULL) {
+      g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID,
+          "%s: bad finished", path);
+      g_clear_error (&e);
+      goto out;
+    }
+  }
   ok = TRUE;
 out:
+  if (!ok) {
+    diode_store_meta_clear (m);
+    g_clear_pointer (key, g_free);
+  }
   g_key_file_unref (kf);
   return ok;
+}
+
+static const gchar *const warn_kind_names[] = {
+  "damaged chunks",
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (warn_kind_names) == STORE_WARN_N_KINDS);
+
+/* Under s->lock: says how many lines of @kind the last window left out and
+ * opens a new window. */
+static void
+store_warn_flush (DiodeStore *s, guint kind, gint64 now)
+{
+  StoreWarnLimit *l = &s->warn_limits[kind];
+
+  if (l->suppressed)
+    g_warning ("store: suppressed %u similar lines (%s) in the last %" G_GINT64_FORMAT " s",
+        l->suppressed, warn_kind_names[kind], (now - l->window_start + G_USEC_PER_SEC - 1) /
+        G_USEC_PER_SEC);
+  l->window_start = now;
+  l->lines = l->suppressed = 0;
+}
+
+void
+store_warn (DiodeStore *s, StoreWarnKind kind, const gchar *format, ...)
+{
+  StoreWarnLimit *l = &s->warn_limits[kind];
+  gint64 now = g_get_monotonic_time ();
+  gboolean say;
+  va_list ap;
+  gchar *line;
+
+  g_mutex_lock (&s->lock);
+  if (l->lines == 0 && l->suppressed == 0)
+    l->window_start = now;
+  else if (now - l->window_start >= STORE_WARN_INTERVAL_US)
+    store_warn_flush (s, kind, now);
+  say = l->lines < STORE_WARN_BURST;
+  if (say)
+    l->lines++;
+  else
+    l->suppressed++;
+  g_mutex_unlock (&s->lock);
+  if (!say)
+    return;
+  va_start (ap, format);
+  line = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_warning ("%s", line);
+  g_free (line);
 }
 
 void
@@ -353,6 +526,13 @@ diode_store_close (DiodeStore *s)
   g_mutex_unlock (&s->lock);
   g_thread_join (s->writer);
   store_writer_close_all (s);
+  {
+    guint k;
+
+    for (k = 0; k < STORE_WARN_N_KINDS; k++)
+      if (s->warn_limits[k].suppressed)
+        store_warn_flush (s, k, g_get_monotonic_time ());
+  }
   g_hash_table_unref (s->streams);
   g_hash_table_unref (s->quarantined);
   if (s->lock_fd >= 0)

@@ -1044,6 +1044,109 @@ GST_START_TEST (test_unreadable_meta_fails_closed)
 
 GST_END_TEST;
 
+/* SUBSCRIBE EARLIEST, RANGE and FETCH of "cam" by @key_name: 102 each,
+ * the text saying @says. */
+static void
+stranger_refused (DiodeRelay * relay, const gchar * key_name, guint64 last,
+    const gchar * says)
+{
+  DiodeSubscribeArgs sa = { 0 };
+  RawClient *v;
+
+  v = raw_open (relay, 0, key_name);
+  hello3 (v, DIODE_ROLE_VIEWER);
+  sa.stream = "cam";
+  sa.wait_ms = 2000;
+  sa.start_mode = DIODE_START_EARLIEST;
+  raw_send_frame (v, diode_msg_encode_subscribe_args (&sa,
+          DIODE_PROTOCOL_VERSION_STORE, DIODE_ROLE_VIEWER));
+  raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "SUBSCRIBE EARLIEST",
+      says, NULL);
+  raw_free (v, FALSE);
+  v = raw_open (relay, 0, key_name);
+  hello3 (v, DIODE_ROLE_VIEWER);
+  raw_send_frame (v, diode_msg_encode_range ("cam", 0));
+  raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "RANGE", says, NULL);
+  raw_free (v, FALSE);
+  v = raw_open (relay, 0, key_name);
+  hello3 (v, DIODE_ROLE_VIEWER);
+  raw_send_frame (v, diode_msg_encode_fetch ("cam", 1, last, 0));
+  raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "FETCH", says, NULL);
+  raw_free (v, FALSE);
+}
+
+/* A private recording whose meta an operator edited by hand: a value of
+ * access that does not parse ("banana") used to read as 0, PUBLIC, and the
+ * recording was served to anyone. Now the meta is unreadable: quarantined,
+ * refused to everyone (102). The names are accepted: "access=private"
+ * keeps it private (a stranger 102, the allowed friend served). */
+GST_START_TEST (test_hand_edited_access_fails_closed)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  RawClient *p = raw_open (relay, 0, "pub.pem"), *v;
+  const gchar *allow[] = { NULL, NULL };
+  gchar *friend = raw_key_address ("friend.pem");
+  gchar *sdir = stream_dir (dir, "cam"), *meta, *text = NULL, *edited;
+  GRegex *re;
+  DiodeMsg m = { 0 };
+  guint64 next, last;
+  gint warned = 0;
+
+  allow[0] = friend;
+  next = publish3 (p, "cam", DIODE_PUBLISH_RECORD, NULL);
+  raw_send_frame (p, diode_msg_encode_policy (DIODE_ACCESS_PRIVATE, NULL,
+          allow));
+  last = send_gops (p, next, 2, 10, 256);
+  raw_send_frame (p, diode_msg_encode_eos (last));
+  wait_stored_final (p, 10000, NULL);
+  raw_free (p, FALSE);
+  relay_free (relay);
+
+  meta = g_build_filename (sdir, "meta", NULL);
+  fail_unless (g_file_get_contents (meta, &text, NULL, NULL));
+  fail_unless (strstr (text, "\naccess=2\n") != NULL, "meta: %s", text);
+  re = g_regex_new ("^access=2$", G_REGEX_MULTILINE, 0, NULL);
+
+  /* access=banana: quarantined, refused to a stranger and to the friend */
+  edited = g_regex_replace_literal (re, text, -1, 0, "access=banana", 0,
+      NULL);
+  fail_unless (g_file_set_contents (meta, edited, -1, NULL));
+  g_free (edited);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  g_log_set_handler (NULL, G_LOG_LEVEL_WARNING, count_quarantine, &warned);
+  relay = relay_with ("store-dir", dir, NULL);
+  stranger_refused (relay, "viewer.pem", last, "metadata is unreadable");
+  stranger_refused (relay, "friend.pem", last, "metadata is unreadable");
+  fail_unless_equals_int (warned, 1);
+  relay_free (relay);
+
+  /* access=private: read as private */
+  edited = g_regex_replace_literal (re, text, -1, 0, "access=private", 0,
+      NULL);
+  fail_unless (g_file_set_contents (meta, edited, -1, NULL));
+  g_free (edited);
+  relay = relay_with ("store-dir", dir, NULL);
+  fail_unless_equals_int (warned, 1);
+  stranger_refused (relay, "viewer.pem", last, "cam");
+  v = raw_open (relay, 0, "friend.pem");
+  hello3 (v, DIODE_ROLE_VIEWER);
+  raw_send_frame (v, diode_msg_encode_range ("cam", 0));
+  raw_expect_next (v, DIODE_MSG_RANGE_OK, &m, "RANGE by the friend");
+  diode_msg_clear (&m);
+  raw_free (v, FALSE);
+  relay_free (relay);
+
+  g_regex_unref (re);
+  g_free (text);
+  g_free (meta);
+  g_free (sdir);
+  g_free (friend);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 /* Retention removed every segment of a recording: its meta stays, so the
  * name stays owned by its publisher (another identity's PUBLISH: 102),
  * also across a restart, until the operator removes the directory
@@ -1195,6 +1298,7 @@ record_suite (void)
   tcase_add_test (tc, test_policy_reaches_meta);
   tcase_add_test (tc, test_record_stats);
   tcase_add_test (tc, test_unreadable_meta_fails_closed);
+  tcase_add_test (tc, test_hand_edited_access_fails_closed);
   tcase_add_test (tc, test_owner_survives_full_retention);
   tcase_add_test (tc, test_eos_in_continuation_chunk_stored);
   return s;

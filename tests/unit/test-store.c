@@ -411,6 +411,217 @@ test_flipped_byte_on_disk (void)
   g_free (dir);
 }
 
+/* The meta is parsed strictly (docs/security.md, "Stored streams"): any
+ * field that does not parse or is out of range makes it unreadable, and the
+ * directory quarantined, never a default that would widen access
+ * (g_key_file_get_integer() once read "access=banana" or the hand edit
+ * "access=private" as 0, PUBLIC). The names public/protected/private are
+ * accepted; a missing access is private. */
+#define META_HEAD "[stream]\nkey=" KEY "\nname=" KEY "\nowner=0x00112233445566778899aabbccddeeff00112233\n"
+#define ADDR_A "0x00112233445566778899aabbccddeeff00112233"
+
+static gchar *
+allow_list (guint n, const gchar *last)
+{
+  GString *g = g_string_new ("allow=");
+  guint i;
+
+  for (i = 0; i < n; i++)
+    g_string_append_printf (g, "0x%040x;", i);
+  if (last)
+    g_string_append_printf (g, "%s;", last);
+  g_string_append_c (g, '\n');
+  return g_string_free (g, FALSE);
+}
+
+static void
+test_meta_strict (void)
+{
+  static const struct {
+    const gchar *lines;
+    gint access;               /* -1: quarantined */
+  } cases[] = {
+    { "access=banana\n", -1 },
+    { "access=privat\n", -1 },
+    { "access=3\n", -1 },
+    { "access=-1\n", -1 },
+    { "access=256\n", -1 },
+    { "access=2x\n", -1 },
+    { "access=\n", -1 },
+    { "access=2\naccess=0\n[stream]\naccess=x\n", -1 },
+    { "access=2\nowner=0xbad\n", -1 },
+    { "access=2\nowner=alice\n", -1 },
+    { "access=1\nfleet=a\\tb\n", -1 },
+    { "access=2\nallow=" ADDR_A ";mallory;\n", -1 },
+    { "access=2\nallow=" ADDR_A "00;\n", -1 },
+    { "access=2\npubflags=4\n", -1 },
+    { "access=2\npubflags=banana\n", -1 },
+    { "access=2\npubflags=-1\n", -1 },
+    { "access=2\nfinished=maybe\n", -1 },
+    { "access=0\nname=a\\nb\n", -1 },
+    { "ALLOW-2049", -1 },
+    { "access=private\n", DIODE_ACCESS_PRIVATE },
+    { "access=Protected\nfleet=0xfleet\n", DIODE_ACCESS_PROTECTED },
+    { "access=public\n", DIODE_ACCESS_PUBLIC },
+    { "access=0\n", DIODE_ACCESS_PUBLIC },
+    { "access=2\nallow=" ADDR_A ";\npubflags=3\nfinished=true\n", DIODE_ACCESS_PRIVATE },
+    { "ALLOW-2048", DIODE_ACCESS_PRIVATE },
+    { "", DIODE_ACCESS_PRIVATE },
+  };
+  gchar *dir = sc_tmpdir ();
+  DiodeStore *s = sc_open (dir);
+  gchar *sdir, *meta;
+  guint i;
+
+  begin (s, KEY);
+  sc_fill (s, KEY, 1, 10, 5, 100, WALL0);
+  sdir = diode_store_stream_dir (s, KEY);
+  meta = g_build_filename (sdir, "meta", NULL);
+  diode_store_close (s);
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    gchar *text, *extra = NULL;
+    DiodeStoreMeta m;
+
+    if (g_str_has_prefix (cases[i].lines, "ALLOW-"))
+      extra = allow_list (g_str_equal (cases[i].lines, "ALLOW-2049") ? 2049 : 2048, NULL);
+    text = g_strconcat (META_HEAD, extra ? "access=2\n" : "", extra ? extra : cases[i].lines, NULL);
+    g_test_message ("meta: %s", cases[i].lines);
+    g_assert_true (g_file_set_contents (meta, text, -1, NULL));
+    if (cases[i].access < 0) {
+      g_test_expect_message (NULL, G_LOG_LEVEL_WARNING, "*is quarantined, its meta cannot be read*");
+      s = sc_open (dir);
+      g_test_assert_expected_messages ();
+      g_assert_cmpint (diode_store_key_state (s, KEY, NULL), ==, DIODE_STORE_KEY_QUARANTINED);
+      g_assert_false (diode_store_get_meta (s, KEY, &m));
+    } else {
+      s = sc_open (dir);
+      g_assert_cmpint (diode_store_key_state (s, KEY, NULL), ==, DIODE_STORE_KEY_STORED);
+      g_assert_true (diode_store_get_meta (s, KEY, &m));
+      g_assert_cmpint (m.access, ==, cases[i].access);
+      if (extra)
+        g_assert_cmpuint (g_strv_length (m.allow), ==, 2048);
+      diode_store_meta_clear (&m);
+    }
+    diode_store_close (s);
+    g_free (extra);
+    g_free (text);
+  }
+  g_free (meta);
+  g_free (sdir);
+  sc_rmdir (dir);
+  g_free (dir);
+}
+
+/* A viewer asking again and again for a damaged chunk must not write the
+ * log: the first read that finds it logs one line and marks it, later reads
+ * answer DAMAGED from the mark. 1000 reads, exactly one warning (the test
+ * aborts on any other). */
+static void
+test_damaged_logged_once (void)
+{
+  gchar *dir = sc_tmpdir ();
+  DiodeStore *s = sc_open (dir);
+  gchar *seg, *data;
+  gsize len, rec, off;
+  GError *err = NULL;
+  guint i;
+
+  begin (s, KEY);
+  sc_fill (s, KEY, 1, 30, 10, 500, WALL0);    /* 3 chunks, one segment */
+  seg = sc_seg_path (s, KEY, 1);
+  g_assert_true (g_file_get_contents (seg, &data, &len, NULL));
+  rec = DIODE_CHUNKREC_HEAD_SIZE + (len - STORE_SEG_HEADER_SIZE - 3 * DIODE_CHUNKREC_HEAD_SIZE) / 3;
+  off = STORE_SEG_HEADER_SIZE + rec + DIODE_CHUNKREC_HEAD_SIZE + 300;
+  data[off] ^= 0x01;
+  g_assert_true (g_file_set_contents (seg, data, len, NULL));
+
+  g_test_expect_message (NULL, G_LOG_LEVEL_WARNING, "*damaged chunk at seq 11*");
+  for (i = 0; i < 1000; i++) {
+    g_assert_null (diode_store_read (s, KEY, 11 + i % 10, &err));
+    g_assert_error (err, DIODE_STORE_ERROR, DIODE_STORE_ERROR_DAMAGED);
+    g_clear_error (&err);
+  }
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (diode_store_damaged (s), ==, 1);
+  /* its neighbours still read */
+  for (i = 0; i < 2; i++) {
+    DiodeStoredChunk *c = diode_store_read (s, KEY, i ? 25 : 5, &err);
+
+    g_assert_no_error (err);
+    g_assert_cmpuint (c->hdr.first_seq, ==, i ? 21 : 1);
+    diode_stored_chunk_unref (c);
+  }
+  diode_store_close (s);
+  g_free (data);
+  g_free (seg);
+  sc_rmdir (dir);
+  g_free (dir);
+}
+
+/* The store's rate limit on its own (several damaged chunks within a
+ * second): at most STORE_WARN_BURST lines, then one saying how many were
+ * left out (at the latest when the store closes). */
+static gint rate_lines, rate_suppressed;
+
+static void
+count_store_warnings (const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data)
+{
+  if (strstr (msg, "damaged chunk at seq"))
+    rate_lines++;
+  else if (strstr (msg, "suppressed") && strstr (msg, "damaged chunks"))
+    rate_suppressed++;
+  else
+    g_error ("unexpected warning: %s", msg);
+}
+
+static gboolean
+not_fatal (const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data)
+{
+  return FALSE;                /* the warnings of this test are counted */
+}
+
+static void
+test_warn_rate_limited (void)
+{
+  gchar *dir = sc_tmpdir ();
+  DiodeStore *s = sc_open (dir);
+  gchar *seg, *data;
+  gsize len, rec;
+  GError *err = NULL;
+  guint i, n = 20, handler;
+
+  begin (s, KEY);
+  sc_fill (s, KEY, 1, n * 10, 10, 200, WALL0);
+  g_assert_cmpuint (diode_store_n_segments (s, KEY), ==, 1);
+  seg = sc_seg_path (s, KEY, 1);
+  g_assert_true (g_file_get_contents (seg, &data, &len, NULL));
+  rec = (len - STORE_SEG_HEADER_SIZE) / n;
+  for (i = 0; i < n; i++)
+    data[STORE_SEG_HEADER_SIZE + i * rec + DIODE_CHUNKREC_HEAD_SIZE + 100] ^= 0x01;
+  g_assert_true (g_file_set_contents (seg, data, len, NULL));
+  rate_lines = rate_suppressed = 0;
+  g_test_log_set_fatal_handler (not_fatal, NULL);
+  handler = g_log_set_handler (NULL, G_LOG_LEVEL_WARNING | G_LOG_FLAG_FATAL, count_store_warnings,
+      NULL);
+  for (i = 0; i < n; i++) {
+    g_assert_null (diode_store_read (s, KEY, 1 + i * 10, &err));
+    g_assert_error (err, DIODE_STORE_ERROR, DIODE_STORE_ERROR_DAMAGED);
+    g_clear_error (&err);
+  }
+  g_assert_cmpuint (diode_store_damaged (s), ==, n);
+  /* a slow machine may open a second window: still far fewer than n */
+  g_assert_cmpint (rate_lines, >=, STORE_WARN_BURST);
+  g_assert_cmpint (rate_lines, <, (gint) n);
+  diode_store_close (s);
+  g_assert_cmpint (rate_suppressed, >=, 1);
+  g_log_remove_handler (NULL, handler);
+  g_test_log_set_fatal_handler (NULL, NULL);
+  g_free (data);
+  g_free (seg);
+  sc_rmdir (dir);
+  g_free (dir);
+}
+
 /* A stored stream whose meta cannot be read (garbage, a truncated file, a
  * directory in its place, another key's meta): at open its directory is
  * quarantined, not skipped. Its key is neither listed nor begun again (by
@@ -577,5 +788,8 @@ main (int argc, char **argv)
   g_test_add_func ("/store/gaps", test_gaps_and_unknown);
   g_test_add_func ("/store/flipped-byte", test_flipped_byte_on_disk);
   g_test_add_func ("/store/quarantine", test_quarantine);
+  g_test_add_func ("/store/meta-strict", test_meta_strict);
+  g_test_add_func ("/store/damaged-logged-once", test_damaged_logged_once);
+  g_test_add_func ("/store/warn-rate-limited", test_warn_rate_limited);
   return g_test_run ();
 }
