@@ -4,9 +4,9 @@
  *
  * diode-msg.c holds the version-1 codec, diode-msg-link.c what version 2
  * adds for relay links, diode-msg-store.c what version 3 adds for
- * recordings; all build frames with a Writer and take payloads
- * apart with a Reader, defined once in diode-msg.c. Not installed, not for
- * callers outside gst/protocol.
+ * recordings; all build frames with a Writer and take payloads apart
+ * with a Reader, defined once in diode-msg-field.c. Not installed, not
+ * for callers outside gst/protocol.
  */
 #pragma once
 
@@ -54,6 +54,10 @@ G_GNUC_INTERNAL gboolean msg_get_u64       (Reader *r, guint64 *v, const gchar *
                                             GError **error);
 G_GNUC_INTERNAL gboolean msg_get_text      (Reader *r, gchar **out, const gchar *field,
                                             GError **error);
+/* @len bytes of valid UTF-8 without NULs; @len already checked against
+ * its limit */
+G_GNUC_INTERNAL gboolean msg_get_text_bytes (Reader *r, gsize len, gchar **out,
+                                             const gchar *field, GError **error);
 G_GNUC_INTERNAL gboolean msg_get_stream    (Reader *r, gchar **out, GError **error);
 G_GNUC_INTERNAL gboolean msg_get_policy    (Reader *r, DiodeMsg *msg, GError **error);
 /* optional u8 0/20 + bytes: absent or 0 leaves *out NULL */
