@@ -137,12 +137,25 @@ msg_writer_finish (Writer * w)
   return g_byte_array_free_to_bytes (w->a);
 }
 
+/* The 20 raw bytes of @address, which must be valid. */
+void
+msg_put_address (Writer * w, const gchar * address)
+{
+  guint8 b[DIODE_ADDRESS_BYTES];
+  guint k;
+
+  for (k = 0; k < DIODE_ADDRESS_BYTES; k++)
+    b[k] = (g_ascii_xdigit_value (address[2 + 2 * k]) << 4) |
+        g_ascii_xdigit_value (address[3 + 2 * k]);
+  g_byte_array_append (w->a, b, sizeof (b));
+}
+
 /* access u8, fleet str16, count u16, count x 20-byte addresses */
 gboolean
 msg_put_policy (Writer * w, DiodeAccess access, const gchar * fleet,
     const gchar * const *allow)
 {
-  guint n = allow ? g_strv_length ((gchar **) allow) : 0, i, k;
+  guint n = allow ? g_strv_length ((gchar **) allow) : 0, i;
 
   if (access > DIODE_ACCESS_PRIVATE || n > DIODE_MAX_ALLOW)
     return FALSE;
@@ -154,14 +167,8 @@ msg_put_policy (Writer * w, DiodeAccess access, const gchar * fleet,
   msg_put_u8 (w, access);
   msg_put_str16 (w, fleet ? fleet : "");
   msg_put_u16 (w, n);
-  for (i = 0; i < n; i++) {
-    guint8 b[DIODE_ADDRESS_BYTES];
-
-    for (k = 0; k < DIODE_ADDRESS_BYTES; k++)
-      b[k] = (g_ascii_xdigit_value (allow[i][2 + 2 * k]) << 4) |
-          g_ascii_xdigit_value (allow[i][3 + 2 * k]);
-    g_byte_array_append (w->a, b, sizeof (b));
-  }
+  for (i = 0; i < n; i++)
+    msg_put_address (w, allow[i]);
   return TRUE;
 }
 
@@ -172,14 +179,8 @@ msg_put_policy (Writer * w, DiodeAccess access, const gchar * fleet,
 void
 msg_put_publisher (Writer * w, const gchar * address)
 {
-  guint8 b[DIODE_ADDRESS_BYTES];
-  guint k;
-
   msg_put_u8 (w, DIODE_ADDRESS_BYTES);
-  for (k = 0; k < DIODE_ADDRESS_BYTES; k++)
-    b[k] = (g_ascii_xdigit_value (address[2 + 2 * k]) << 4) |
-        g_ascii_xdigit_value (address[3 + 2 * k]);
-  g_byte_array_append (w->a, b, sizeof (b));
+  msg_put_address (w, address);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -302,11 +303,24 @@ msg_get_stream (Reader * r, gchar ** out, GError ** error)
   return TRUE;
 }
 
+/* "0x" + 40 lower-case hex digits for the 20 bytes at @b */
+gchar *
+msg_address_from_bytes (const guint8 * b)
+{
+  gchar *a = g_malloc (3 + DIODE_ADDRESS_BYTES * 2);
+  guint k;
+
+  a[0] = '0';
+  a[1] = 'x';
+  for (k = 0; k < DIODE_ADDRESS_BYTES; k++)
+    g_snprintf (a + 2 + 2 * k, 3, "%02x", b[k]);
+  return a;
+}
+
 gboolean
 msg_get_policy (Reader * r, DiodeMsg * msg, GError ** error)
 {
   guint16 n, i;
-  guint k;
 
   if (!msg_get_u8 (r, &msg->access, "access", error))
     return FALSE;
@@ -336,14 +350,8 @@ msg_get_policy (Reader * r, DiodeMsg * msg, GError ** error)
   g_strfreev (msg->allow);
   msg->allow = g_new0 (gchar *, n + 1);
   for (i = 0; i < n; i++) {
-    gchar *a = g_malloc (3 + DIODE_ADDRESS_BYTES * 2);
-
-    a[0] = '0';
-    a[1] = 'x';
-    for (k = 0; k < DIODE_ADDRESS_BYTES; k++)
-      g_snprintf (a + 2 + 2 * k, 3, "%02x", r->p[r->pos + k]);
+    msg->allow[i] = msg_address_from_bytes (r->p + r->pos);
     r->pos += DIODE_ADDRESS_BYTES;
-    msg->allow[i] = a;
   }
   return TRUE;
 }
@@ -354,7 +362,6 @@ gboolean
 msg_get_publisher (Reader * r, gchar ** out, GError ** error)
 {
   guint8 n;
-  guint k;
 
   if (r->pos == r->len)
     return TRUE;
@@ -370,11 +377,7 @@ msg_get_publisher (Reader * r, gchar ** out, GError ** error)
   }
   if (!msg_need (r, DIODE_ADDRESS_BYTES, "publisher", error))
     return FALSE;
-  *out = g_malloc (3 + DIODE_ADDRESS_BYTES * 2);
-  (*out)[0] = '0';
-  (*out)[1] = 'x';
-  for (k = 0; k < DIODE_ADDRESS_BYTES; k++)
-    g_snprintf (*out + 2 + 2 * k, 3, "%02x", r->p[r->pos + k]);
+  *out = msg_address_from_bytes (r->p + r->pos);
   r->pos += DIODE_ADDRESS_BYTES;
   return TRUE;
 }

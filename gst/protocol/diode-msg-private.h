@@ -39,6 +39,8 @@ G_GNUC_INTERNAL void     msg_put_str16     (Writer *w, const gchar *s);
 G_GNUC_INTERNAL gboolean msg_put_policy    (Writer *w, DiodeAccess access,
                                             const gchar *fleet,
                                             const gchar *const *allow);
+/* the 20 raw bytes of @address, which must be valid */
+G_GNUC_INTERNAL void     msg_put_address   (Writer *w, const gchar *address);
 /* u8 20 + the address's bytes; @address must be valid */
 G_GNUC_INTERNAL void     msg_put_publisher (Writer *w, const gchar *address);
 
@@ -60,6 +62,8 @@ G_GNUC_INTERNAL gboolean msg_get_text_bytes (Reader *r, gsize len, gchar **out,
                                              const gchar *field, GError **error);
 G_GNUC_INTERNAL gboolean msg_get_stream    (Reader *r, gchar **out, GError **error);
 G_GNUC_INTERNAL gboolean msg_get_policy    (Reader *r, DiodeMsg *msg, GError **error);
+/* a new "0x" + 40 hex digits string for the 20 bytes at @b */
+G_GNUC_INTERNAL gchar   *msg_address_from_bytes (const guint8 *b);
 /* optional u8 0/20 + bytes: absent or 0 leaves *out NULL */
 G_GNUC_INTERNAL gboolean msg_get_publisher (Reader *r, gchar **out, GError **error);
 
