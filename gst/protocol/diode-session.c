@@ -504,33 +504,40 @@ client_end_admits (DiodeSession * s, guint type, GError ** error)
   }
 }
 
-/* Client end: a CHUNK's frames are outstanding. The CHUNK's own check
- * guarantees 8 bytes per outstanding frame, so chunk_bytes_left >= 8. */
+/* Client end: a frame of @type would be one of a CHUNK's outstanding
+ * frames, bounded by its bytes (PING, PONG and ERROR may come between them
+ * and are not counted). The CHUNK's own check guarantees 8 bytes per
+ * outstanding frame, so chunk_bytes_left >= 8. */
 static gboolean
-in_chunk (DiodeSession * s)
+in_chunk (DiodeSession * s, guint type)
 {
-  return s->state == DIODE_SESSION_FETCHING && s->chunk_left > 0;
+  return s->state == DIODE_SESSION_FETCHING && s->chunk_left > 0
+      && type != DIODE_MSG_PING && type != DIODE_MSG_PONG
+      && type != DIODE_MSG_ERROR;
+}
+
+/* relay_end_admits() or client_end_admits(), for this session's end */
+static gboolean
+end_admits (DiodeSession * s, guint type, GError ** error)
+{
+  if (s->end == DIODE_SESSION_RELAY_END)
+    return relay_end_admits (s, type, error);
+  return client_end_admits (s, type, error);
 }
 
 gsize
 diode_session_frame_limit (DiodeSession * s, guint type)
 {
-  gboolean ok;
   gsize limit;
 
   g_return_val_if_fail (s != NULL, 0);
 
   if (s->state == DIODE_SESSION_CLOSED)
     return 0;
-  if (s->end == DIODE_SESSION_RELAY_END)
-    ok = relay_end_admits (s, type, NULL);
-  else
-    ok = client_end_admits (s, type, NULL);
-  if (!ok)
+  if (!end_admits (s, type, NULL))
     return 0;
   limit = diode_msg_max_payload_v (type, s->version, s->role);
-  if (in_chunk (s) && type != DIODE_MSG_PING && type != DIODE_MSG_PONG
-      && type != DIODE_MSG_ERROR) {
+  if (in_chunk (s, type)) {
     /* this frame's header and 8 bytes for each frame after it */
     guint64 room = s->chunk_bytes_left -
         (guint64) s->chunk_left * DIODE_FRAME_HEADER_SIZE;
@@ -552,13 +559,11 @@ admit_header (DiodeSession * s, GError ** error)
   if (!diode_msg_check_header_v (h, s->version, s->role, &s->frame_len,
           error))
     return FALSE;
-  if (s->end == DIODE_SESSION_RELAY_END ? !relay_end_admits (s, h[0], error)
-      : !client_end_admits (s, h[0], error))
+  if (!end_admits (s, h[0], error))
     return FALSE;
   /* the frames of a CHUNK must fit its announced bytes, leaving 8 for
    * each frame still to come after this one */
-  if (in_chunk (s) && h[0] != DIODE_MSG_PING && h[0] != DIODE_MSG_PONG
-      && h[0] != DIODE_MSG_ERROR
+  if (in_chunk (s, h[0])
       && (guint64) DIODE_FRAME_HEADER_SIZE + s->frame_len +
       (guint64) (s->chunk_left - 1) * DIODE_FRAME_HEADER_SIZE >
       s->chunk_bytes_left) {
