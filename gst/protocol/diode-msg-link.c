@@ -70,18 +70,6 @@ diode_msg_path_append (const gchar * const *path, const gchar * address)
   return out;
 }
 
-static void
-put_address_bytes (Writer * w, const gchar * address)
-{
-  guint8 b[DIODE_ADDRESS_BYTES];
-  guint k;
-
-  for (k = 0; k < DIODE_ADDRESS_BYTES; k++)
-    b[k] = (g_ascii_xdigit_value (address[2 + 2 * k]) << 4) |
-        g_ascii_xdigit_value (address[3 + 2 * k]);
-  g_byte_array_append (w->a, b, sizeof (b));
-}
-
 gboolean
 msg_path_is_valid (const gchar * const *path)
 {
@@ -103,7 +91,7 @@ msg_put_path (Writer * w, const gchar * const *path)
 
   msg_put_u8 (w, n);
   for (i = 0; i < n; i++)
-    put_address_bytes (w, path[i]);
+    msg_put_address (w, path[i]);
 }
 
 /* u8 0 (none) or 20 + bytes, like the publisher field */
@@ -114,19 +102,6 @@ msg_put_owner (Writer * w, const gchar * owner)
     msg_put_publisher (w, owner);
   else
     msg_put_u8 (w, 0);
-}
-
-static gchar *
-address_from_bytes (const guint8 * b)
-{
-  gchar *a = g_malloc (3 + DIODE_ADDRESS_BYTES * 2);
-  guint k;
-
-  a[0] = '0';
-  a[1] = 'x';
-  for (k = 0; k < DIODE_ADDRESS_BYTES; k++)
-    g_snprintf (a + 2 + 2 * k, 3, "%02x", b[k]);
-  return a;
 }
 
 static gboolean
@@ -148,7 +123,7 @@ get_path (Reader * r, DiodeMsg * msg, GError ** error)
   g_strfreev (msg->path);
   msg->path = g_new0 (gchar *, n + 1);
   for (i = 0; i < n; i++) {
-    msg->path[i] = address_from_bytes (r->p + r->pos);
+    msg->path[i] = msg_address_from_bytes (r->p + r->pos);
     r->pos += DIODE_ADDRESS_BYTES;
   }
   return TRUE;

@@ -4,9 +4,9 @@
  *
  * diode-msg.c holds the version-1 codec, diode-msg-link.c what version 2
  * adds for relay links, diode-msg-store.c what version 3 adds for
- * recordings; all build frames with a Writer and take payloads
- * apart with a Reader, defined once in diode-msg.c. Not installed, not for
- * callers outside gst/protocol.
+ * recordings; all build frames with a Writer and take payloads apart
+ * with a Reader, defined once in diode-msg-field.c. Not installed, not
+ * for callers outside gst/protocol.
  */
 #pragma once
 
@@ -39,6 +39,8 @@ G_GNUC_INTERNAL void     msg_put_str16     (Writer *w, const gchar *s);
 G_GNUC_INTERNAL gboolean msg_put_policy    (Writer *w, DiodeAccess access,
                                             const gchar *fleet,
                                             const gchar *const *allow);
+/* the 20 raw bytes of @address, which must be valid */
+G_GNUC_INTERNAL void     msg_put_address   (Writer *w, const gchar *address);
 /* u8 20 + the address's bytes; @address must be valid */
 G_GNUC_INTERNAL void     msg_put_publisher (Writer *w, const gchar *address);
 
@@ -54,8 +56,14 @@ G_GNUC_INTERNAL gboolean msg_get_u64       (Reader *r, guint64 *v, const gchar *
                                             GError **error);
 G_GNUC_INTERNAL gboolean msg_get_text      (Reader *r, gchar **out, const gchar *field,
                                             GError **error);
+/* @len bytes of valid UTF-8 without NULs; @len already checked against
+ * its limit */
+G_GNUC_INTERNAL gboolean msg_get_text_bytes (Reader *r, gsize len, gchar **out,
+                                             const gchar *field, GError **error);
 G_GNUC_INTERNAL gboolean msg_get_stream    (Reader *r, gchar **out, GError **error);
 G_GNUC_INTERNAL gboolean msg_get_policy    (Reader *r, DiodeMsg *msg, GError **error);
+/* a new "0x" + 40 hex digits string for the 20 bytes at @b */
+G_GNUC_INTERNAL gchar   *msg_address_from_bytes (const guint8 *b);
 /* optional u8 0/20 + bytes: absent or 0 leaves *out NULL */
 G_GNUC_INTERNAL gboolean msg_get_publisher (Reader *r, gchar **out, GError **error);
 

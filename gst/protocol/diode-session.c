@@ -5,56 +5,15 @@
  * Receive buffering plus the per-end rules of docs/protocol.md ("Connection
  * flow"). Every failure closes the session for good and is remembered, so a
  * caller that keeps calling diode_session_next() keeps getting the same error
- * instead of resynchronising on garbage.
+ * instead of resynchronising on garbage. This file: the session object,
+ * its receive buffer and what it admits and receives; what each end may
+ * send is in diode-session-send.c, the state both share in
+ * diode-session-private.h.
  */
 #include "diode-session.h"
+#include "diode-session-private.h"
 
 #include <string.h>
-
-struct _DiodeSession
-{
-  DiodeSessionEnd end;
-  DiodeSessionState state;
-  DiodeRole role;               /* relay end: the peer's, from HELLO;
-                                   client end: its own, from sent_hello() */
-  guint16 version;              /* negotiated, 0 before */
-  guint16 offer_min, offer_max; /* versions in the HELLO (either end) */
-
-  gboolean hello_done;          /* relay end: HELLO received; client: sent */
-  gboolean welcome_sent;        /* relay end */
-  /* A PUBLISH, SUBSCRIBE or LINK awaiting its answer (0: none). The
-   * client end shows a pending SUBSCRIBE or LINK as its own state
-   * (SUBSCRIBING, LINKING), a pending PUBLISH only here; the relay end
-   * only here. */
-  DiodeMsgType pending;
-
-  guint64 last_seq;             /* highest MEDIA/EOS seq seen, 0 before */
-  gboolean publish_ended;       /* relay end: the publisher sent EOS */
-
-  /* Client end, FETCHING (version 3): the CHUNK being received. Its frames
-   * are counted so that CAPS/MEDIA/EOS are admitted only while some are
-   * outstanding and CHUNK/FETCH_END only between chunks, and their sizes
-   * are bounded by the CHUNK's bytes from each header (a receiver keeps a
-   * chunk's frames until it has checked the CRC). */
-  guint32 chunk_left;           /* frames still to come, 0 between chunks */
-  guint32 chunk_prelude_left;   /* of which prelude frames */
-  guint64 chunk_bytes_left;     /* bytes the remaining frames may take */
-  guint64 chunk_first, chunk_last;  /* the CHUNK's seq range */
-  guint64 fetch_last_seq;       /* highest chunk-proper MEDIA seq of this
-                                   FETCH, 0 before */
-
-  /* Receive buffer: valid bytes are buf[head..tail). Consuming a frame only
-   * moves head; bytes are moved down only when room is needed, so a feed of
-   * many small frames costs no memmove per frame. */
-  guint8 *buf;
-  gsize alloc;
-  gsize head;
-  gsize tail;
-  gboolean have_header;         /* header at head checked; frame_len valid */
-  gsize frame_len;              /* payload length of the frame at head */
-
-  GError *error;                /* sticky; set whenever state is CLOSED */
-};
 
 /* Below this, a fresh receive buffer is not worth allocating smaller. */
 #define MIN_ALLOC 4096
@@ -174,8 +133,8 @@ diode_version_choose (guint16 our_min, guint16 our_max, guint16 their_min,
 /* ------------------------------------------------------------------------ */
 /* Closing                                                                  */
 
-static void
-close_with (DiodeSession * s, GError * err)
+void
+session_close_with (DiodeSession * s, GError * err)
 {
   s->state = DIODE_SESSION_CLOSED;
   s->pending = 0;
@@ -193,7 +152,7 @@ close_with (DiodeSession * s, GError * err)
 static DiodeSessionResult
 fail (DiodeSession * s, GError * err, GError ** error)
 {
-  close_with (s, err);
+  session_close_with (s, err);
   g_propagate_error (error, g_error_copy (s->error));
   return DIODE_SESSION_ERROR;
 }
@@ -269,7 +228,7 @@ diode_session_feed (DiodeSession * s, const guint8 * data, gsize len)
     data += part;
     len -= part;
     if (!admit_header (s, &err)) {
-      close_with (s, err);
+      session_close_with (s, err);
       return;
     }
   }
@@ -304,12 +263,8 @@ take_frame (DiodeSession * s)
 /* ------------------------------------------------------------------------ */
 /* State rules                                                              */
 
-static gboolean
-set_error (GError ** error, guint code, const gchar * format, ...)
-    G_GNUC_PRINTF (3, 4);
-
-static gboolean
-set_error (GError ** error, guint code, const gchar * format, ...)
+gboolean
+session_set_error (GError ** error, guint code, const gchar * format, ...)
 {
   va_list args;
   gchar *text;
@@ -325,7 +280,7 @@ set_error (GError ** error, guint code, const gchar * format, ...)
 static gboolean
 unexpected (DiodeSession * s, guint type, GError ** error)
 {
-  return set_error (error, DIODE_ERR_PROTOCOL,
+  return session_set_error (error, DIODE_ERR_PROTOCOL,
       "unexpected %s from %s in state %s", diode_msg_type_name (type),
       s->end == DIODE_SESSION_RELAY_END ? "client" : "relay",
       diode_session_state_name (s->state));
@@ -340,9 +295,9 @@ check_seq (DiodeSession * s, const DiodeMsg * msg, GError ** error)
 
   if (is_eos ? msg->seq < s->last_seq : msg->seq <= s->last_seq) {
     if (!is_eos && msg->seq == 0)
-      return set_error (error, DIODE_ERR_PROTOCOL,
+      return session_set_error (error, DIODE_ERR_PROTOCOL,
           "MEDIA seq 0: sequence numbers start at 1");
-    return set_error (error, DIODE_ERR_PROTOCOL,
+    return session_set_error (error, DIODE_ERR_PROTOCOL,
         "%s seq %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT,
         diode_msg_type_name (msg->type), msg->seq, s->last_seq);
   }
@@ -362,7 +317,7 @@ received_error (DiodeSession * s, const DiodeMsg * msg)
         "session closed: peer sent ERROR %u (%s): %s", msg->error_code,
         diode_error_code_name (msg->error_code), msg->error_text);
 
-    close_with (s, err);
+    session_close_with (s, err);
     return;
   }
   if (s->end == DIODE_SESSION_CLIENT_END && s->pending != 0) {
@@ -389,7 +344,7 @@ relay_end_admits (DiodeSession * s, guint type, GError ** error)
   if (s->state == DIODE_SESSION_AWAIT_HELLO) {
     /* A client that gives up at once may say why (ERROR); nothing else. */
     if (type != DIODE_MSG_HELLO && type != DIODE_MSG_ERROR)
-      return set_error (error, DIODE_ERR_PROTOCOL, "expected HELLO, got %s",
+      return session_set_error (error, DIODE_ERR_PROTOCOL, "expected HELLO, got %s",
           diode_msg_type_name (type));
     return TRUE;
   }
@@ -407,7 +362,7 @@ relay_end_admits (DiodeSession * s, guint type, GError ** error)
       if (s->state != DIODE_SESSION_READY)
         return unexpected (s, type, error);
       if (s->pending != 0)
-        return set_error (error, DIODE_ERR_PROTOCOL,
+        return session_set_error (error, DIODE_ERR_PROTOCOL,
             "%s while a %s is pending", diode_msg_type_name (type),
             diode_msg_type_name (s->pending));
       /* the header check let LINK through only in the relay-link dialect */
@@ -417,13 +372,13 @@ relay_end_admits (DiodeSession * s, guint type, GError ** error)
        * is watching: viewers and relays, never publishers */
       if ((type == DIODE_MSG_RANGE || type == DIODE_MSG_FETCH)
           && s->role == DIODE_ROLE_PUBLISHER)
-        return set_error (error, DIODE_ERR_PROTOCOL,
+        return session_set_error (error, DIODE_ERR_PROTOCOL,
             "%s from a client with role PUBLISHER",
             diode_msg_type_name (type));
       /* Viewers only watch, publishers only publish; relay links do both. */
       if ((type == DIODE_MSG_PUBLISH && s->role == DIODE_ROLE_VIEWER) ||
           (type == DIODE_MSG_SUBSCRIBE && s->role == DIODE_ROLE_PUBLISHER))
-        return set_error (error, DIODE_ERR_PROTOCOL,
+        return session_set_error (error, DIODE_ERR_PROTOCOL,
             "%s from a client with role %s", diode_msg_type_name (type),
             s->role == DIODE_ROLE_VIEWER ? "VIEWER" : "PUBLISHER");
       return TRUE;
@@ -441,7 +396,7 @@ relay_end_admits (DiodeSession * s, guint type, GError ** error)
       /* EOS ends the publish session: refused from the header, so nothing
        * after it is buffered (docs/protocol.md section 8) */
       if (s->publish_ended)
-        return set_error (error, DIODE_ERR_PROTOCOL, "%s after EOS",
+        return session_set_error (error, DIODE_ERR_PROTOCOL, "%s after EOS",
             diode_msg_type_name (type));
       return TRUE;
     default:
@@ -454,7 +409,7 @@ static gboolean
 client_end_admits (DiodeSession * s, guint type, GError ** error)
 {
   if (!s->hello_done)
-    return set_error (error, DIODE_ERR_PROTOCOL,
+    return session_set_error (error, DIODE_ERR_PROTOCOL,
         "%s from relay before HELLO was sent", diode_msg_type_name (type));
 
   if (type == DIODE_MSG_ERROR)
@@ -462,7 +417,7 @@ client_end_admits (DiodeSession * s, guint type, GError ** error)
 
   if (s->state == DIODE_SESSION_AWAIT_WELCOME) {
     if (type != DIODE_MSG_WELCOME)
-      return set_error (error, DIODE_ERR_PROTOCOL,
+      return session_set_error (error, DIODE_ERR_PROTOCOL,
           "expected WELCOME, got %s", diode_msg_type_name (type));
     return TRUE;
   }
@@ -473,13 +428,13 @@ client_end_admits (DiodeSession * s, guint type, GError ** error)
       return TRUE;
     case DIODE_MSG_PUBLISH_OK:
       if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_PUBLISH)
-        return set_error (error, DIODE_ERR_PROTOCOL,
+        return session_set_error (error, DIODE_ERR_PROTOCOL,
             "PUBLISH_OK in state %s without a pending PUBLISH",
             diode_session_state_name (s->state));
       return TRUE;
     case DIODE_MSG_SUBSCRIBE_OK:
       if (s->state != DIODE_SESSION_SUBSCRIBING)
-        return set_error (error, DIODE_ERR_PROTOCOL,
+        return session_set_error (error, DIODE_ERR_PROTOCOL,
             "SUBSCRIBE_OK in state %s without a pending SUBSCRIBE",
             diode_session_state_name (s->state));
       return TRUE;
@@ -489,15 +444,15 @@ client_end_admits (DiodeSession * s, guint type, GError ** error)
       if (s->state == DIODE_SESSION_FETCHING) {
         /* a CHUNK's frames, and nothing of the kind outside one */
         if (s->chunk_left == 0)
-          return set_error (error, DIODE_ERR_PROTOCOL,
+          return session_set_error (error, DIODE_ERR_PROTOCOL,
               "%s in state FETCHING outside a CHUNK",
               diode_msg_type_name (type));
         if (type == DIODE_MSG_EOS && s->chunk_left != 1)
-          return set_error (error, DIODE_ERR_PROTOCOL,
+          return session_set_error (error, DIODE_ERR_PROTOCOL,
               "EOS in a CHUNK with %u frames still to come (EOS ends a "
               "chunk)", s->chunk_left - 1);
         if (type == DIODE_MSG_EOS && s->chunk_prelude_left > 0)
-          return set_error (error, DIODE_ERR_PROTOCOL,
+          return session_set_error (error, DIODE_ERR_PROTOCOL,
               "EOS among a CHUNK's prelude frames");
         return TRUE;
       }
@@ -506,18 +461,18 @@ client_end_admits (DiodeSession * s, guint type, GError ** error)
       return TRUE;
     case DIODE_MSG_RANGE_OK:
       if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_RANGE)
-        return set_error (error, DIODE_ERR_PROTOCOL,
+        return session_set_error (error, DIODE_ERR_PROTOCOL,
             "RANGE_OK in state %s without a pending RANGE",
             diode_session_state_name (s->state));
       return TRUE;
     case DIODE_MSG_CHUNK:
     case DIODE_MSG_FETCH_END:
       if (s->state != DIODE_SESSION_FETCHING)
-        return set_error (error, DIODE_ERR_PROTOCOL,
+        return session_set_error (error, DIODE_ERR_PROTOCOL,
             "%s in state %s without a pending FETCH",
             diode_msg_type_name (type), diode_session_state_name (s->state));
       if (s->chunk_left > 0)
-        return set_error (error, DIODE_ERR_PROTOCOL,
+        return session_set_error (error, DIODE_ERR_PROTOCOL,
             "%s while %u frames of a CHUNK are still to come",
             diode_msg_type_name (type), s->chunk_left);
       return TRUE;
@@ -536,7 +491,7 @@ client_end_admits (DiodeSession * s, guint type, GError ** error)
        * (the header check admits the type only on relay links) */
       if (s->state != DIODE_SESSION_LINKING
           && s->state != DIODE_SESSION_LINKED)
-        return set_error (error, DIODE_ERR_PROTOCOL,
+        return session_set_error (error, DIODE_ERR_PROTOCOL,
             "LINK_OK in state %s without a LINK sent",
             diode_session_state_name (s->state));
       return TRUE;
@@ -549,33 +504,40 @@ client_end_admits (DiodeSession * s, guint type, GError ** error)
   }
 }
 
-/* Client end: a CHUNK's frames are outstanding. The CHUNK's own check
- * guarantees 8 bytes per outstanding frame, so chunk_bytes_left >= 8. */
+/* Client end: a frame of @type would be one of a CHUNK's outstanding
+ * frames, bounded by its bytes (PING, PONG and ERROR may come between them
+ * and are not counted). The CHUNK's own check guarantees 8 bytes per
+ * outstanding frame, so chunk_bytes_left >= 8. */
 static gboolean
-in_chunk (DiodeSession * s)
+in_chunk (DiodeSession * s, guint type)
 {
-  return s->state == DIODE_SESSION_FETCHING && s->chunk_left > 0;
+  return s->state == DIODE_SESSION_FETCHING && s->chunk_left > 0
+      && type != DIODE_MSG_PING && type != DIODE_MSG_PONG
+      && type != DIODE_MSG_ERROR;
+}
+
+/* relay_end_admits() or client_end_admits(), for this session's end */
+static gboolean
+end_admits (DiodeSession * s, guint type, GError ** error)
+{
+  if (s->end == DIODE_SESSION_RELAY_END)
+    return relay_end_admits (s, type, error);
+  return client_end_admits (s, type, error);
 }
 
 gsize
 diode_session_frame_limit (DiodeSession * s, guint type)
 {
-  gboolean ok;
   gsize limit;
 
   g_return_val_if_fail (s != NULL, 0);
 
   if (s->state == DIODE_SESSION_CLOSED)
     return 0;
-  if (s->end == DIODE_SESSION_RELAY_END)
-    ok = relay_end_admits (s, type, NULL);
-  else
-    ok = client_end_admits (s, type, NULL);
-  if (!ok)
+  if (!end_admits (s, type, NULL))
     return 0;
   limit = diode_msg_max_payload_v (type, s->version, s->role);
-  if (in_chunk (s) && type != DIODE_MSG_PING && type != DIODE_MSG_PONG
-      && type != DIODE_MSG_ERROR) {
+  if (in_chunk (s, type)) {
     /* this frame's header and 8 bytes for each frame after it */
     guint64 room = s->chunk_bytes_left -
         (guint64) s->chunk_left * DIODE_FRAME_HEADER_SIZE;
@@ -597,13 +559,11 @@ admit_header (DiodeSession * s, GError ** error)
   if (!diode_msg_check_header_v (h, s->version, s->role, &s->frame_len,
           error))
     return FALSE;
-  if (s->end == DIODE_SESSION_RELAY_END ? !relay_end_admits (s, h[0], error)
-      : !client_end_admits (s, h[0], error))
+  if (!end_admits (s, h[0], error))
     return FALSE;
   /* the frames of a CHUNK must fit its announced bytes, leaving 8 for
    * each frame still to come after this one */
-  if (in_chunk (s) && h[0] != DIODE_MSG_PING && h[0] != DIODE_MSG_PONG
-      && h[0] != DIODE_MSG_ERROR
+  if (in_chunk (s, h[0])
       && (guint64) DIODE_FRAME_HEADER_SIZE + s->frame_len +
       (guint64) (s->chunk_left - 1) * DIODE_FRAME_HEADER_SIZE >
       s->chunk_bytes_left) {
@@ -637,11 +597,11 @@ relay_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
       s->offer_min = msg->version_min;
       s->offer_max = msg->version_max;
       if (v == 0)
-        return set_error (error, DIODE_ERR_VERSION,
+        return session_set_error (error, DIODE_ERR_VERSION,
             "client speaks versions %u..%u, relay speaks 1..%u",
             msg->version_min, msg->version_max, DIODE_PROTOCOL_VERSION_MAX);
       if (msg->role < DIODE_ROLE_PUBLISHER || msg->role > DIODE_ROLE_RELAY)
-        return set_error (error, DIODE_ERR_PROTOCOL,
+        return session_set_error (error, DIODE_ERR_PROTOCOL,
             "HELLO with unknown role %u", msg->role);
       s->version = v;
       s->role = msg->role;
@@ -690,19 +650,19 @@ chunk_frame_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
     return TRUE;
   if (prelude) {
     if (!(msg->flags & DIODE_MEDIA_STREAMHEADER))
-      return set_error (error, DIODE_ERR_PROTOCOL,
+      return session_set_error (error, DIODE_ERR_PROTOCOL,
           "MEDIA seq %" G_GUINT64_FORMAT " among a CHUNK's prelude frames "
           "without the STREAMHEADER flag", msg->seq);
     return TRUE;
   }
   if (msg->seq < s->chunk_first || msg->seq > s->chunk_last)
-    return set_error (error, DIODE_ERR_PROTOCOL,
+    return session_set_error (error, DIODE_ERR_PROTOCOL,
         "%s seq %" G_GUINT64_FORMAT " outside its CHUNK's %" G_GUINT64_FORMAT
         "..%" G_GUINT64_FORMAT, diode_msg_type_name (msg->type), msg->seq,
         s->chunk_first, s->chunk_last);
   if (msg->type == DIODE_MSG_EOS ? msg->seq < s->fetch_last_seq
       : msg->seq <= s->fetch_last_seq)
-    return set_error (error, DIODE_ERR_PROTOCOL,
+    return session_set_error (error, DIODE_ERR_PROTOCOL,
         "%s seq %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT " in one "
         "FETCH", diode_msg_type_name (msg->type), msg->seq,
         s->fetch_last_seq);
@@ -725,14 +685,14 @@ client_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
     case DIODE_MSG_WELCOME:
       if (msg->version < MAX (s->offer_min, 1)
           || msg->version > s->offer_max)
-        return set_error (error, DIODE_ERR_VERSION,
+        return session_set_error (error, DIODE_ERR_VERSION,
             "relay chose version %u, client speaks %u..%u", msg->version,
             s->offer_min, s->offer_max);
       /* a relay offers 1..2 so an older relay can say "1" rather than
        * "no common version"; but links need 2 (docs/protocol.md section 5) */
       if (s->role == DIODE_ROLE_RELAY
           && msg->version < DIODE_PROTOCOL_VERSION_LINK)
-        return set_error (error, DIODE_ERR_VERSION,
+        return session_set_error (error, DIODE_ERR_VERSION,
             "relay links need protocol version %d: the relay chose version "
             "%u", DIODE_PROTOCOL_VERSION_LINK, msg->version);
       s->version = msg->version;
@@ -830,204 +790,4 @@ diode_session_next (DiodeSession * s, DiodeMsg * msg, GError ** error)
     return fail (s, err, error);
   }
   return DIODE_SESSION_MESSAGE;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Sending                                                                  */
-
-static gboolean
-illegal_send (DiodeSession * s, DiodeMsgType type, GError ** error)
-{
-  return set_error (error, DIODE_ERR_PROTOCOL,
-      "%s end may not send %s in state %s",
-      s->end == DIODE_SESSION_RELAY_END ? "relay" : "client",
-      diode_msg_type_name (type), diode_session_state_name (s->state));
-}
-
-static gboolean
-relay_end_sent (DiodeSession * s, DiodeMsgType type, GError ** error)
-{
-  switch (type) {
-    case DIODE_MSG_WELCOME:
-      if (s->state != DIODE_SESSION_READY || s->welcome_sent)
-        return illegal_send (s, type, error);
-      s->welcome_sent = TRUE;
-      return TRUE;
-    case DIODE_MSG_PUBLISH_OK:
-      if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_PUBLISH)
-        return illegal_send (s, type, error);
-      s->pending = 0;
-      s->state = DIODE_SESSION_PUBLISHING;
-      return TRUE;
-    case DIODE_MSG_SUBSCRIBE_OK:
-      if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_SUBSCRIBE)
-        return illegal_send (s, type, error);
-      s->pending = 0;
-      s->state = DIODE_SESSION_SUBSCRIBED;
-      return TRUE;
-    case DIODE_MSG_PING:
-    case DIODE_MSG_PONG:
-      if (!s->hello_done)
-        return illegal_send (s, type, error);
-      return TRUE;
-    case DIODE_MSG_CAPS:
-    case DIODE_MSG_MEDIA:
-    case DIODE_MSG_EOS:
-      /* to a viewer, or the frames of a CHUNK answering FETCH */
-      if (s->state != DIODE_SESSION_SUBSCRIBED
-          && !(s->state == DIODE_SESSION_READY
-              && s->pending == DIODE_MSG_FETCH))
-        return illegal_send (s, type, error);
-      return TRUE;
-    case DIODE_MSG_RANGE_OK:
-      if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_RANGE)
-        return illegal_send (s, type, error);
-      s->pending = 0;
-      return TRUE;
-    case DIODE_MSG_CHUNK:
-      if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_FETCH)
-        return illegal_send (s, type, error);
-      return TRUE;
-    case DIODE_MSG_FETCH_END:
-      if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_FETCH)
-        return illegal_send (s, type, error);
-      s->pending = 0;
-      return TRUE;
-    case DIODE_MSG_STORED:
-      if (s->state != DIODE_SESSION_PUBLISHING
-          || s->version < DIODE_PROTOCOL_VERSION_STORE)
-        return illegal_send (s, type, error);
-      return TRUE;
-    case DIODE_MSG_POLICY:
-      /* forwarding a policy change to a pulling relay */
-      if (s->state != DIODE_SESSION_SUBSCRIBED || !diode_session_is_link (s))
-        return illegal_send (s, type, error);
-      return TRUE;
-    case DIODE_MSG_LINK_OK:
-      /* the answer to LINK, or the parent's new path later */
-      if (!diode_session_is_link (s) || !((s->state == DIODE_SESSION_READY
-                  && s->pending == DIODE_MSG_LINK)
-              || s->state == DIODE_SESSION_LINKED))
-        return illegal_send (s, type, error);
-      s->pending = 0;
-      s->state = DIODE_SESSION_LINKED;
-      return TRUE;
-    case DIODE_MSG_PULL:
-      if (s->state != DIODE_SESSION_LINKED)
-        return illegal_send (s, type, error);
-      return TRUE;
-    default:
-      return illegal_send (s, type, error);
-  }
-}
-
-static gboolean
-client_end_sent (DiodeSession * s, DiodeMsgType type, GError ** error)
-{
-  switch (type) {
-    case DIODE_MSG_HELLO:
-      if (s->state != DIODE_SESSION_AWAIT_WELCOME || s->hello_done)
-        return illegal_send (s, type, error);
-      s->hello_done = TRUE;
-      s->offer_min = 1;
-      s->offer_max = DIODE_PROTOCOL_VERSION;
-      return TRUE;
-    case DIODE_MSG_LINK:
-      if (s->state != DIODE_SESSION_READY || s->pending != 0
-          || !diode_session_is_link (s))
-        return illegal_send (s, type, error);
-      s->pending = DIODE_MSG_LINK;
-      s->state = DIODE_SESSION_LINKING;
-      return TRUE;
-    case DIODE_MSG_ANNOUNCE:
-      if (s->state != DIODE_SESSION_LINKED)
-        return illegal_send (s, type, error);
-      return TRUE;
-    case DIODE_MSG_PUBLISH:
-      if (s->state != DIODE_SESSION_READY || s->pending != 0)
-        return illegal_send (s, type, error);
-      s->pending = DIODE_MSG_PUBLISH;
-      return TRUE;
-    case DIODE_MSG_SUBSCRIBE:
-      if (s->state != DIODE_SESSION_READY || s->pending != 0)
-        return illegal_send (s, type, error);
-      s->pending = DIODE_MSG_SUBSCRIBE;
-      s->state = DIODE_SESSION_SUBSCRIBING;
-      return TRUE;
-    case DIODE_MSG_RANGE:
-    case DIODE_MSG_FETCH:
-      if (s->state != DIODE_SESSION_READY || s->pending != 0
-          || s->version < DIODE_PROTOCOL_VERSION_STORE
-          || s->role == DIODE_ROLE_PUBLISHER)
-        return illegal_send (s, type, error);
-      s->pending = type;
-      if (type == DIODE_MSG_FETCH) {
-        s->state = DIODE_SESSION_FETCHING;
-        s->chunk_left = 0;
-        s->fetch_last_seq = 0;
-      }
-      return TRUE;
-    case DIODE_MSG_PING:
-    case DIODE_MSG_PONG:
-      if (!s->hello_done)
-        return illegal_send (s, type, error);
-      return TRUE;
-    case DIODE_MSG_CAPS:
-    case DIODE_MSG_POLICY:
-    case DIODE_MSG_MEDIA:
-    case DIODE_MSG_EOS:
-      if (s->state != DIODE_SESSION_PUBLISHING)
-        return illegal_send (s, type, error);
-      return TRUE;
-    default:
-      return illegal_send (s, type, error);
-  }
-}
-
-gboolean
-diode_session_sent (DiodeSession * s, DiodeMsgType type, guint16 error_code,
-    GError ** error)
-{
-  g_return_val_if_fail (s != NULL, FALSE);
-
-  /* Sending ERROR is always legal: it is how a caller reports the error
-   * diode_session_next() just returned, in whatever state that left. */
-  if (type == DIODE_MSG_ERROR) {
-    if (s->state == DIODE_SESSION_CLOSED)
-      return TRUE;
-    if (diode_error_code_is_fatal (error_code)) {
-      close_with (s, g_error_new (DIODE_PROTOCOL_ERROR, error_code,
-              "session closed: sent ERROR %u (%s)", error_code,
-              diode_error_code_name (error_code)));
-    } else if (s->end == DIODE_SESSION_RELAY_END && s->pending != 0) {
-      /* the relay refused the pending PUBLISH/SUBSCRIBE: the client may
-       * try again (another name, later) on the same connection */
-      s->pending = 0;
-    }
-    return TRUE;
-  }
-
-  if (s->state == DIODE_SESSION_CLOSED)
-    return set_error (error, DIODE_ERR_PROTOCOL,
-        "cannot send %s: session is closed", diode_msg_type_name (type));
-
-  if (s->end == DIODE_SESSION_RELAY_END)
-    return relay_end_sent (s, type, error);
-  return client_end_sent (s, type, error);
-}
-
-gboolean
-diode_session_sent_hello (DiodeSession * s, guint16 version_min,
-    guint16 version_max, DiodeRole role, GError ** error)
-{
-  g_return_val_if_fail (s != NULL, FALSE);
-
-  if (s->end != DIODE_SESSION_CLIENT_END || s->state == DIODE_SESSION_CLOSED)
-    return illegal_send (s, DIODE_MSG_HELLO, error);
-  if (!diode_session_sent (s, DIODE_MSG_HELLO, 0, error))
-    return FALSE;
-  s->offer_min = version_min;
-  s->offer_max = version_max;
-  s->role = role;
-  return TRUE;
 }

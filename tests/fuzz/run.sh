@@ -108,13 +108,13 @@ CFLAGS="-g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
 
 sources_of() {
   case $1 in
-    frame) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c" ;;
-    session) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-session.c" ;;
+    frame) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c" ;;
+    session) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-session.c $ROOT/gst/protocol/diode-session-send.c" ;;
     ring) echo "$ROOT/gst/buffering/diode-ring.c" ;;
     store) echo "$ROOT/gst/store/diode-chunkrec.c $ROOT/gst/store/diode-store.c \
 $ROOT/gst/store/diode-store-index.c $ROOT/gst/store/diode-store-writer.c \
 $ROOT/gst/store/diode-store-read.c $ROOT/gst/buffering/diode-ring.c \
-$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c" ;;
+$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c" ;;
     *) echo "run.sh: unknown target '$1' (frame, session, ring, store)" >&2; exit 2 ;;
   esac
 }
@@ -154,7 +154,8 @@ if [ $MAKE_CORPUS = 1 ]; then
   echo "== building make-corpus"
   # shellcheck disable=SC2086
   $CC $CFLAGS -I"$ROOT/gst/protocol" $GLIB_CFLAGS "$HERE/make-corpus.c" \
-    "$ROOT/gst/protocol/diode-msg.c" "$ROOT/gst/protocol/diode-msg-link.c" \
+    "$ROOT/gst/protocol/diode-msg.c" "$ROOT/gst/protocol/diode-msg-field.c" \
+    "$ROOT/gst/protocol/diode-msg-link.c" \
     "$ROOT/gst/protocol/diode-msg-store.c" $GLIB_LIBS -o "$BUILD/make-corpus"
   rm -rf "$HERE/corpus/frame" "$HERE/corpus/session" "$HERE/corpus/ring"
   "$BUILD/make-corpus" "$HERE/corpus"
