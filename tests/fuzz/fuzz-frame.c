@@ -1,4 +1,4 @@
-/* gst-diode — fuzzing: the frame codec (gst/protocol/diode-msg.c)
+/* gst-diode — fuzzing: the frame codec (gst/protocol/diode-msg*.c)
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *

@@ -1,4 +1,4 @@
-/* gst-diode — fuzzing: the session state machines (diode-session.c)
+/* gst-diode — fuzzing: the session state machines (diode-session*.c)
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
