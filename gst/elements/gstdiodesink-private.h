@@ -68,7 +68,6 @@ void     gst_diode_sink_upload_wait_final (GstDiodeSink * self);
 void     gst_diode_sink_upload_progress (GstDiodeSink * self, gboolean force);
 /* The recording fields of stats: recording, stored-seq, stored-bytes. */
 void     gst_diode_sink_add_store_stats (GstDiodeSink * self, GstStructure * s);
-const gchar *gst_diode_store_state_name (gint state);
 
 /* gstdiodesink.c: PUBLISH (@stream) or POLICY (@stream NULL) for the
  * current settings. */

@@ -30,21 +30,6 @@ GST_DEBUG_CATEGORY_EXTERN (gst_diode_sink_debug);
  * so a writer that died is noticed even without a broadcast. */
 #define UPLOAD_WAIT_SLICE_MS 200
 
-const gchar *
-gst_diode_store_state_name (gint state)
-{
-  switch (state) {
-    case DIODE_STORE_NONE:
-      return "none";
-    case DIODE_STORE_RECORDING:
-      return "recording";
-    case DIODE_STORE_UNAVAILABLE:
-      return "unavailable";
-    default:
-      return "unknown";         /* before PUBLISH_OK, or a relay < v3 */
-  }
-}
-
 /* Is the upstream live? FALSE only when it says so: a query nobody
  * answers counts as live, so a camera is never taken for a file. */
 static gboolean
@@ -205,7 +190,7 @@ gst_diode_sink_add_store_stats (GstDiodeSink * self, GstStructure * s)
 {
   /* qlock held by the caller */
   gst_structure_set (s,
-      "recording", G_TYPE_STRING, gst_diode_store_state_name
+      "recording", G_TYPE_STRING, diode_store_state_name
       (self->store_state),
       "stored-seq", G_TYPE_UINT64, self->stored_seq,
       "stored-bytes", G_TYPE_UINT64, self->stored_bytes, NULL);

@@ -76,21 +76,6 @@ gst_diode_src_parse_start (const gchar * str, guint8 * mode, guint64 * value,
   return FALSE;
 }
 
-static const gchar *
-stream_state_name (gint state)
-{
-  switch (state) {
-    case DIODE_STREAM_LIVE:
-      return "live";
-    case DIODE_STREAM_LIVE_RECORDED:
-      return "live-recorded";
-    case DIODE_STREAM_RECORDING:
-      return "recording";
-    default:
-      return "unknown";
-  }
-}
-
 /* ------------------------------------------------------------------------ */
 /* RANGE, before PAUSED */
 
@@ -146,7 +131,7 @@ src_range (GstDiodeSrc * self, GError ** error)
     GST_OBJECT_UNLOCK (self);
     GST_INFO_OBJECT (self, "'%s' on relay %s: %s, %u span(s), %"
         GST_TIME_FORMAT " .. %" GST_TIME_FORMAT, c->stream_name, c->hostport,
-        stream_state_name (m.stream_state), m.n_spans,
+        diode_stream_state_name (m.stream_state), m.n_spans,
         GST_TIME_ARGS (self->first_time), GST_TIME_ARGS (self->end_time));
   } else if (m.type == DIODE_MSG_ERROR && m.error_code < 200) {
     GST_INFO_OBJECT (self, "relay %s holds no recording of '%s': %s (%u)",
@@ -311,7 +296,7 @@ gst_diode_src_note_subscribed (GstDiodeSrc * self, const DiodeMsg * m)
       && m->stream_state != DIODE_STREAM_RECORDING;
   GST_INFO_OBJECT (self, "'%s' (%s) starts at publisher time %"
       GST_TIME_FORMAT "%s", c->stream_name,
-      stream_state_name (m->stream_state), GST_TIME_ARGS (m->start_time),
+      diode_stream_state_name (m->stream_state), GST_TIME_ARGS (m->start_time),
       self->at_live ? ", live" : "");
 }
 
@@ -489,7 +474,7 @@ gst_diode_src_add_recording_stats (GstDiodeSrc * self, GstStructure * s)
   gst_structure_set (s, "start", G_TYPE_STRING, start,
       "position", G_TYPE_UINT64, (guint64) pos,
       "stream-state", G_TYPE_STRING, self->have_range || self->client->version
-      >= DIODE_PROTOCOL_VERSION_STORE ? stream_state_name
+      >= DIODE_PROTOCOL_VERSION_STORE ? diode_stream_state_name
       (self->stream_state) : "unknown",
       "seeks", G_TYPE_UINT64, self->seeks, NULL);
   GST_OBJECT_UNLOCK (self);
