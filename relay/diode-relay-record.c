@@ -661,7 +661,7 @@ void
 relay_record_frame (DiodeRelay * r, Stream * s, gboolean eos)
 {
   RelayRec *rec = s->rec;
-  DiodeChunk *newest = diode_ring_get_newest (s->ring);
+  DiodeChunk *newest = diode_ring_newest_chunk (s->ring);
   GBytes *eos_frame = NULL;
 
   if (newest != rec->open) {

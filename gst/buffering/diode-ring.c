@@ -434,12 +434,6 @@ diode_ring_newest_chunk (DiodeRing *r)
 }
 
 DiodeChunk *
-diode_ring_get_newest (DiodeRing *r)
-{
-  return g_queue_peek_tail (&r->chunks);
-}
-
-DiodeChunk *
 diode_ring_oldest_chunk (DiodeRing *r)
 {
   return g_queue_peek_head (&r->chunks);

@@ -133,14 +133,12 @@ DiodeChunk *diode_ring_find_time   (DiodeRing *r, guint64 time, guint snap);
 /* By the chunk's wall_us (start modes WALLCLOCK, and BACK from the wall
  * clock now). */
 DiodeChunk *diode_ring_find_wall   (DiodeRing *r, guint64 wall_us, guint snap);
-/* The newest chunk (the open one), or NULL. Borrowed. */
+/* The newest chunk (the open one, frames go into it), or NULL. Borrowed.
+ * A recorder notices a chunk closed when this changes. */
 DiodeChunk *diode_ring_newest_chunk (DiodeRing *r);
 /* The oldest chunk, or NULL. Borrowed. */
 DiodeChunk *diode_ring_oldest_chunk (DiodeRing *r);
 
-/* The newest chunk (the one frames go into), borrowed; NULL when empty.
- * A recorder notices a chunk closed when this changes. */
-DiodeChunk *diode_ring_get_newest  (DiodeRing *r);
 /* Chunk and index holding MEDIA @seq, if still buffered. */
 gboolean    diode_ring_find_seq    (DiodeRing *r, guint64 seq,
                                     DiodeChunk **chunk, guint *index);
