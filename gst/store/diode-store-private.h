@@ -72,6 +72,7 @@ typedef struct {
                                 * give back its fds (LRU, idle): the next
                                 * append may reopen it (diode-store-writer.c) */
   gboolean w_finished;         /* the last meta written says finished */
+  gboolean w_numbered;         /* next_number is past every numbered file of dir */
   gboolean w_meta_retry;       /* in DiodeStore.w_meta_retry */
   gint64 w_used;               /* monotonic time of the last write */
   GList w_link;                /* in DiodeStore.w_open while its fds are open */

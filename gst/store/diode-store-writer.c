@@ -351,17 +351,18 @@ write_all (int fd, const void *buf, gsize len)
 
 typedef enum { OPEN_OK, OPEN_FAILED, OPEN_NO_FDS } OpenResult;
 
-/* The highest number among the files of @dir named like a segment's
- * ("%016x." then anything: .seg, .idx, .seg.damaged, .idx.tmp), 0 if none. */
-static guint64
-highest_number (const gchar *dir)
+/* *@high: the highest number among the files of @dir named like a
+ * segment's ("%016x." then anything: .seg, .idx, .seg.damaged, .idx.tmp),
+ * 0 if none. FALSE if @dir cannot be read (out of fds…). */
+static gboolean
+highest_number (const gchar *dir, guint64 *high)
 {
   GDir *d = g_dir_open (dir, 0, NULL);
   const gchar *name;
-  guint64 high = 0;
 
+  *high = 0;
   if (d == NULL)
-    return 0;
+    return FALSE;
   while ((name = g_dir_read_name (d)) != NULL) {
     gchar *end = NULL;
     guint64 n;
@@ -370,10 +371,10 @@ highest_number (const gchar *dir)
       continue;
     n = g_ascii_strtoull (name, &end, 16);
     if (end == name + 16)
-      high = MAX (high, n);
+      *high = MAX (*high, n);
   }
   g_dir_close (d);
-  return high;
+  return TRUE;
 }
 
 static void
@@ -431,7 +432,9 @@ out:
 
 /* Creates the next segment of @st: its number after the highest numbered
  * file of the directory (a stream begun again over files the store did not
- * load, a file left by another run: none is ever opened over), O_EXCL. */
+ * load, a file left by another run: none is ever opened over), O_EXCL. The
+ * directory is read once per stream (the store's lock makes this writer the
+ * only one creating files in it afterwards) and again on EEXIST. */
 static OpenResult
 create_active (DiodeStore *s, StoreStream *st)
 {
@@ -443,7 +446,12 @@ create_active (DiodeStore *s, StoreStream *st)
   int e;
 
   for (attempt = 0;; attempt++) {
-    st->next_number = MAX (st->next_number, highest_number (st->dir) + 1);
+    if (!st->w_numbered || attempt > 0) {
+      guint64 high;
+
+      st->w_numbered = highest_number (st->dir, &high);
+      st->next_number = MAX (st->next_number, high + 1);
+    }
     st->w_number = st->next_number++;
     path = store_seg_path (st, st->w_number, "seg");
     ipath = store_seg_path (st, st->w_number, "idx");
