@@ -336,6 +336,7 @@ test_emfile_child (void)
   append (s, "a", 5, 8);
   diode_store_wait_idle (s);
   sc_meta (&m, "a");
+  g_free (m.fleet);
   m.fleet = g_strdup ("after-emfile");
   g_assert_true (diode_store_set_meta (s, "a", &m, NULL));
   diode_store_meta_clear (&m);
