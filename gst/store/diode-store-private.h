@@ -7,7 +7,7 @@
  *                      open (rebuild + verify + truncate a torn tail) and
  *                      index entry reads
  * diode-store-writer.c the writer thread: append, segment roll, sync,
- *                      retention, failure
+ *                      retention, failure, the bound on open segment fds
  * diode-store-read.c   read, find, spans (any thread)
  *
  * Locking: one mutex (DiodeStore.lock) guards the stream table, every
