@@ -728,6 +728,8 @@ relay_record_detach (Stream * s)
     g_warning ("'%s': the end of the upload is not recorded (the store's "
         "queue is full)", rec->meta.name);
   g_clear_pointer (&rec->pending, diode_stored_chunk_unref);
+  if (rec->relay->store)        /* its segment's fds go back now */
+    diode_store_end (rec->relay->store, rec->key);
   rec_set_paused (rec, FALSE);
   if (rec->conn) {
     rec->conn->rec = NULL;

@@ -7,7 +7,7 @@
  *                      open (rebuild + verify + truncate a torn tail) and
  *                      index entry reads
  * diode-store-writer.c the writer thread: append, segment roll, sync,
- *                      retention, failure
+ *                      retention, failure, the bound on open segment fds
  * diode-store-read.c   read, find, spans (any thread)
  *
  * Locking: one mutex (DiodeStore.lock) guards the stream table, every
@@ -93,6 +93,14 @@ typedef struct {
   guint64 w_offset;            /* its size */
   gboolean w_dirty;            /* written since the last fsync */
   gboolean w_dir_made;         /* directory exists on disk */
+  gboolean w_resume;           /* w_number/w_offset: a segment closed only to
+                                * give back its fds (LRU, idle): the next
+                                * append may reopen it (diode-store-writer.c) */
+  gboolean w_finished;         /* the last meta written says finished */
+  gboolean w_numbered;         /* next_number is past every numbered file of dir */
+  gboolean w_meta_retry;       /* in DiodeStore.w_meta_retry */
+  gint64 w_used;               /* monotonic time of the last write */
+  GList w_link;                /* in DiodeStore.w_open while its fds are open */
 } StoreStream;
 
 struct _DiodeStore {
@@ -120,7 +128,16 @@ struct _DiodeStore {
   StoreWarnLimit warn_limits[STORE_WARN_N_KINDS];  /* under lock */
   gint64 retention_at;         /* next age check (monotonic µs) */
   GThread *writer;
+  /* writer thread only (zero at open is right for all of them) */
+  GQueue w_open;               /* streams with open segment fds, least recently used first */
+  guint max_open;              /* bound on w_open, 0 = STORE_MAX_OPEN_SEGMENTS (test hook) */
+  GQueue w_meta_retry;         /* streams whose meta write ran out of fds */
+  gint64 w_fds_warned;         /* last "out of file descriptors" warning (monotonic) */
 };
+
+/* At most this many segments are open at once (two fds each: segment and
+ * index); opening one more closes the least recently written one first. */
+#define STORE_MAX_OPEN_SEGMENTS 128
 
 /* diode-store.c */
 gchar       *store_key_dirname (const gchar *key);
@@ -156,6 +173,7 @@ void     store_writer_close_all (DiodeStore *s);
 
 /* Test hooks (tests/unit/test-store*.c) */
 void     diode_store_set_segment_limits (DiodeStore *s, guint64 bytes, guint64 seconds, guint chunks);
+void     diode_store_set_max_open (DiodeStore *s, guint n);   /* 0 = default */
 void     diode_store_wait_idle (DiodeStore *s);   /* every queued job done */
 void     diode_store_pause_writer (DiodeStore *s, gboolean paused);
 gsize    diode_store_index_memory (DiodeStore *s);/* bytes the in-memory index holds */

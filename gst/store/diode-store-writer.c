@@ -14,16 +14,26 @@
  * (the segment's n_chunks is raised under the lock afterwards). A failed
  * write (ENOSPC, EIO…) cuts the partial record off again, logs one warning
  * and marks the store failed: later appends are refused, reads go on.
+ *
+ * File descriptors are given back: a stream's segment is closed when its
+ * recording ends (a sync after a finished meta, diode_store_end), when it
+ * was not written for the segment time limit, and when more than
+ * STORE_MAX_OPEN_SEGMENTS are open (the least recently written goes; it is
+ * reopened where it was on that stream's next append). Running out of
+ * descriptors anyway (EMFILE, ENFILE) loses that chunk only, never the
+ * store. A new segment never reuses a file: its number comes after every
+ * numbered file of the directory and it is created O_EXCL.
  */
 #include "diode-store-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
-typedef enum { JOB_APPEND, JOB_SYNC, JOB_META } JobType;
+typedef enum { JOB_APPEND, JOB_SYNC, JOB_META, JOB_END } JobType;
 
 typedef struct {
   JobType type;
@@ -229,7 +239,52 @@ diode_store_sync (DiodeStore *s, const gchar *key, GMainContext *context,
   g_mutex_unlock (&s->lock);
 }
 
+void
+diode_store_end (DiodeStore *s, const gchar *key)
+{
+  StoreStream *st;
+  Job *j;
+
+  g_return_if_fail (s != NULL && key != NULL);
+  g_mutex_lock (&s->lock);
+  st = g_hash_table_lookup (s->streams, key);
+  if (st) {
+    j = g_new0 (Job, 1);
+    j->type = JOB_END;
+    j->st = st;
+    enqueue (s, j);
+  }
+  g_mutex_unlock (&s->lock);
+}
+
+void
+diode_store_set_max_open (DiodeStore *s, guint n)
+{
+  g_atomic_int_set (&s->max_open, n);
+}
+
 /* --- the writer thread --- */
+
+/* EMFILE/ENFILE: the process (or system) is out of descriptors, perhaps
+ * because of many connections; that append or meta write is lost, the store
+ * stays healthy. One warning a minute. */
+static gboolean
+fds_out (int e)
+{
+  return e == EMFILE || e == ENFILE;
+}
+
+static void
+warn_fds (DiodeStore *s, const gchar *what, const gchar *path)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (s->w_fds_warned != 0 && now - s->w_fds_warned < 60 * G_USEC_PER_SEC)
+    return;
+  s->w_fds_warned = now;
+  g_warning ("store: %s %s: out of file descriptors; not recorded, the store goes on "
+      "(such warnings held back for a minute)", what, path);
+}
 
 typedef struct {
   gchar *key;
@@ -286,12 +341,15 @@ make_dir (DiodeStore *s, StoreStream *st)
   return TRUE;
 }
 
-/* fsyncs and closes @st's active segment. */
+/* fsyncs and closes @st's active segment. @resume: only to give back its
+ * fds, the stream's next append may go on in it. */
 static void
-close_active (DiodeStore *s, StoreStream *st)
+close_active (DiodeStore *s, StoreStream *st, gboolean resume)
 {
+  st->w_resume = resume && st->w_seg_fd >= 0;
   if (st->w_seg_fd < 0)
     return;
+  g_queue_unlink (&s->w_open, &st->w_link);
   if (st->w_dirty) {
     if (fdatasync (st->w_seg_fd) != 0) {
       int e = errno;
@@ -333,33 +391,150 @@ write_all (int fd, const void *buf, gsize len)
   return TRUE;
 }
 
+typedef enum { OPEN_OK, OPEN_FAILED, OPEN_NO_FDS } OpenResult;
+
+/* *@high: the highest number among the files of @dir named like a
+ * segment's ("%016x." then anything: .seg, .idx, .seg.damaged, .idx.tmp),
+ * 0 if none. FALSE if @dir cannot be read (out of fds…). */
 static gboolean
-open_active (DiodeStore *s, StoreStream *st)
+highest_number (const gchar *dir, guint64 *high)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+
+  *high = 0;
+  if (d == NULL)
+    return FALSE;
+  while ((name = g_dir_read_name (d)) != NULL) {
+    gchar *end = NULL;
+    guint64 n;
+
+    if (strlen (name) < 17 || name[16] != '.' || !g_ascii_isxdigit (name[0]))
+      continue;
+    n = g_ascii_strtoull (name, &end, 16);
+    if (end == name + 16)
+      *high = MAX (*high, n);
+  }
+  g_dir_close (d);
+  return TRUE;
+}
+
+static void
+close_fds (StoreStream *st)
+{
+  if (st->w_seg_fd >= 0)
+    close (st->w_seg_fd);
+  if (st->w_idx_fd >= 0)
+    close (st->w_idx_fd);
+  st->w_seg_fd = st->w_idx_fd = -1;
+}
+
+static StoreSegment *find_seg (StoreStream *st, guint64 number);
+
+/* Opens again the segment close_active (resume) left: only if the files are
+ * exactly as the writer left them. OPEN_FAILED here: begin a new one. */
+static OpenResult
+reopen_active (DiodeStore *s, StoreStream *st)
+{
+  gchar *path = store_seg_path (st, st->w_number, "seg");
+  gchar *ipath = store_seg_path (st, st->w_number, "idx");
+  OpenResult r = OPEN_FAILED;
+  struct stat sb, ib;
+  guint64 idx_size;
+  StoreSegment *seg;
+
+  g_mutex_lock (&s->lock);
+  seg = find_seg (st, st->w_number);
+  idx_size = seg ? (guint64) seg->n_chunks * STORE_IDX_ENTRY_SIZE : G_MAXUINT64;
+  g_mutex_unlock (&s->lock);
+  if (idx_size == G_MAXUINT64)
+    goto out;
+  st->w_seg_fd = g_open (path, O_WRONLY | O_CLOEXEC, 0);
+  if (st->w_seg_fd >= 0)
+    st->w_idx_fd = g_open (ipath, O_WRONLY | O_CLOEXEC, 0);
+  if (st->w_seg_fd < 0 || st->w_idx_fd < 0) {
+    if (fds_out (errno))
+      r = OPEN_NO_FDS;
+    goto out;
+  }
+  if (fstat (st->w_seg_fd, &sb) != 0 || (guint64) sb.st_size != st->w_offset
+      || fstat (st->w_idx_fd, &ib) != 0 || (guint64) ib.st_size != idx_size
+      || lseek (st->w_seg_fd, (off_t) st->w_offset, SEEK_SET) < 0
+      || lseek (st->w_idx_fd, (off_t) idx_size, SEEK_SET) < 0)
+    goto out;
+  st->w_dirty = FALSE;
+  r = OPEN_OK;
+out:
+  if (r != OPEN_OK)
+    close_fds (st);
+  g_free (path);
+  g_free (ipath);
+  return r;
+}
+
+/* Creates the next segment of @st: its number after the highest numbered
+ * file of the directory (a stream begun again over files the store did not
+ * load, a file left by another run: none is ever opened over), O_EXCL. The
+ * directory is read once per stream (the store's lock makes this writer the
+ * only one creating files in it afterwards) and again on EEXIST. */
+static OpenResult
+create_active (DiodeStore *s, StoreStream *st)
 {
   guint8 sh[STORE_SEG_HEADER_SIZE];
   StoreSegment seg = { 0, };
-  gchar *path, *ipath;
-  gboolean ok = FALSE;
+  gchar *path = NULL, *ipath = NULL;
+  OpenResult r = OPEN_FAILED;
+  guint attempt;
+  int e;
 
-  if (!make_dir (s, st))
-    return FALSE;
-  st->w_number = st->next_number++;
-  path = store_seg_path (st, st->w_number, "seg");
-  ipath = store_seg_path (st, st->w_number, "idx");
-  st->w_seg_fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (st->w_seg_fd < 0) {
-    store_fail (s, "creating", path, g_strerror (errno));
+  for (attempt = 0;; attempt++) {
+    if (!st->w_numbered || attempt > 0) {
+      guint64 high;
+
+      st->w_numbered = highest_number (st->dir, &high);
+      st->next_number = MAX (st->next_number, high + 1);
+    }
+    st->w_number = st->next_number++;
+    path = store_seg_path (st, st->w_number, "seg");
+    ipath = store_seg_path (st, st->w_number, "idx");
+    st->w_seg_fd = g_open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (st->w_seg_fd >= 0)
+      break;
+    e = errno;
+    if (e == EEXIST && attempt < 3) {
+      g_free (path);
+      g_free (ipath);
+      continue;
+    }
+    if (fds_out (e)) {
+      r = OPEN_NO_FDS;
+      warn_fds (s, "creating", path);
+    } else {
+      store_fail (s, "creating", path, g_strerror (e));
+    }
     goto out;
   }
-  st->w_idx_fd = g_open (ipath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  st->w_idx_fd = g_open (ipath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (st->w_idx_fd < 0) {
-    store_fail (s, "creating", ipath, g_strerror (errno));
-    goto fail;
+    e = errno;
+    /* the segment file is ours (O_EXCL): it goes; the index name is not */
+    close_fds (st);
+    g_unlink (path);
+    if (fds_out (e)) {
+      r = OPEN_NO_FDS;
+      warn_fds (s, "creating", ipath);
+    } else {
+      store_fail (s, "creating", ipath, g_strerror (e));
+    }
+    goto out;
   }
   store_seg_header (st->w_number, sh);
   if (!write_all (st->w_seg_fd, sh, sizeof sh)) {
     store_fail (s, "writing", path, g_strerror (errno));
-    goto fail;
+    close_fds (st);
+    g_unlink (path);
+    g_unlink (ipath);
+    goto out;
   }
   /* the new file's name must survive a crash as much as its records */
   dir_sync (st->dir);
@@ -372,21 +547,61 @@ open_active (DiodeStore *s, StoreStream *st)
   st->bytes += seg.size;
   s->bytes += seg.size;
   g_mutex_unlock (&s->lock);
-  ok = TRUE;
-  goto out;
-
-fail:
-  if (st->w_seg_fd >= 0)
-    close (st->w_seg_fd);
-  if (st->w_idx_fd >= 0)
-    close (st->w_idx_fd);
-  st->w_seg_fd = st->w_idx_fd = -1;
-  g_unlink (path);
-  g_unlink (ipath);
+  r = OPEN_OK;
 out:
   g_free (path);
   g_free (ipath);
-  return ok;
+  return r;
+}
+
+/* At most max_open segments open: the least recently written ones close
+ * (to be reopened on their stream's next append). */
+static void
+make_room (DiodeStore *s, guint room)
+{
+  guint max = g_atomic_int_get (&s->max_open);
+
+  if (max == 0)
+    max = STORE_MAX_OPEN_SEGMENTS;
+  while (s->w_open.head != NULL && s->w_open.length + room > max)
+    close_active (s, s->w_open.head->data, TRUE);
+}
+
+static OpenResult
+open_active (DiodeStore *s, StoreStream *st)
+{
+  OpenResult r = OPEN_FAILED;
+  guint tries;
+
+  if (!make_dir (s, st))
+    return OPEN_FAILED;
+  make_room (s, 1);
+  for (tries = 0; tries < 2; tries++) {
+    if (st->w_resume) {
+      r = reopen_active (s, st);
+      if (r == OPEN_FAILED)
+        st->w_resume = FALSE;
+    }
+    if (!st->w_resume)
+      r = create_active (s, st);
+    if (r != OPEN_NO_FDS || s->w_open.head == NULL)
+      break;
+    /* out of descriptors: give back one of ours and try once more */
+    close_active (s, s->w_open.head->data, TRUE);
+  }
+  if (r == OPEN_NO_FDS && st->w_resume) {
+    gchar *p = store_seg_path (st, st->w_number, "seg");
+
+    warn_fds (s, "reopening", p);
+    g_free (p);
+  }
+  if (r != OPEN_OK)
+    return r;
+  st->w_resume = FALSE;
+  st->w_used = g_get_monotonic_time ();
+  st->w_link.data = st;
+  g_queue_push_tail_link (&s->w_open, &st->w_link);
+  return OPEN_OK;
 }
 
 static StoreSegment *
@@ -414,7 +629,7 @@ do_append (DiodeStore *s, StoreStream *st, DiodeStoredChunk *c, guint8 *wbuf)
   gsize fill;
   guint i;
 
-  if (st->w_seg_fd >= 0) {
+  if (st->w_seg_fd >= 0 || st->w_resume) {
     g_mutex_lock (&s->lock);
     seg = find_seg (st, st->w_number);
     /* roll to a new segment: size, time span, chunk count */
@@ -422,13 +637,18 @@ do_append (DiodeStore *s, StoreStream *st, DiodeStoredChunk *c, guint8 *wbuf)
             && (st->w_offset + rsize > s->seg_bytes || seg->n_chunks >= s->seg_chunks
                 || (h->wall_us > seg->wall_start && h->wall_us - seg->wall_start >= s->seg_us)))) {
       g_mutex_unlock (&s->lock);
-      close_active (s, st);
+      close_active (s, st, FALSE);
+      st->w_resume = FALSE;
     } else {
       g_mutex_unlock (&s->lock);
     }
   }
-  if (st->w_seg_fd < 0 && !open_active (s, st))
+  if (st->w_seg_fd < 0 && open_active (s, st) != OPEN_OK)
     return;
+  /* most recently written last in w_open */
+  st->w_used = g_get_monotonic_time ();
+  g_queue_unlink (&s->w_open, &st->w_link);
+  g_queue_push_tail_link (&s->w_open, &st->w_link);
 
   /* the record: head + frames through the write buffer */
   diode_chunkrec_write_head (h, wbuf);
@@ -538,6 +758,10 @@ do_sync (DiodeStore *s, Job *j)
     st->durable_seq = st->last_seq;
     g_mutex_unlock (&s->lock);
   }
+  /* the recording ended (EOS: the relay wrote a finished meta, then asked
+   * for this sync): its fds go back now, not at the next roll */
+  if (st && st->w_finished)
+    close_active (s, st, FALSE);
   if (st) {
     g_mutex_lock (&s->lock);
     y->key = g_strdup (st->key);
@@ -557,20 +781,71 @@ do_sync (DiodeStore *s, Job *j)
 }
 
 static void
-do_meta (DiodeStore *s, Job *j)
+write_meta (DiodeStore *s, StoreStream *st, const DiodeStoreMeta *m)
 {
-  StoreStream *st = j->st;
   GError *err = NULL;
+  gchar *p;
 
   if (!make_dir (s, st))
     return;
-  /* jobs run in queue order: the last meta queued is the one on disk */
-  if (!store_meta_write (st->dir, st->key, &j->meta, &err)) {
-    gchar *p = g_build_filename (st->dir, "meta", NULL);
-
+  if (store_meta_write (st->dir, st->key, m, &err))
+    return;
+  p = g_build_filename (st->dir, "meta", NULL);
+  if (err->domain == G_FILE_ERROR
+      && (err->code == G_FILE_ERROR_MFILE || err->code == G_FILE_ERROR_NFILE)) {
+    /* written again from the writer's next tick */
+    warn_fds (s, "writing", p);
+    if (!st->w_meta_retry) {
+      st->w_meta_retry = TRUE;
+      g_queue_push_tail (&s->w_meta_retry, st);
+    }
+  } else {
     store_fail (s, "writing", p, err->message);
-    g_clear_error (&err);
-    g_free (p);
+  }
+  g_clear_error (&err);
+  g_free (p);
+}
+
+static void
+do_meta (DiodeStore *s, Job *j)
+{
+  j->st->w_finished = j->meta.finished;
+  /* jobs run in queue order: the last meta queued is the one on disk */
+  write_meta (s, j->st, &j->meta);
+}
+
+/* Meta writes that ran out of descriptors: the stream's meta as it is now. */
+static void
+retry_metas (DiodeStore *s)
+{
+  guint n = s->w_meta_retry.length;
+
+  while (n-- > 0) {
+    StoreStream *st = g_queue_pop_head (&s->w_meta_retry);
+    DiodeStoreMeta m;
+
+    st->w_meta_retry = FALSE;
+    memset (&m, 0, sizeof m);
+    g_mutex_lock (&s->lock);
+    store_meta_copy (&m, &st->meta);
+    g_mutex_unlock (&s->lock);
+    write_meta (s, st, &m);
+    diode_store_meta_clear (&m);
+  }
+}
+
+/* Segments not written for @idle_us close (to be reopened if written again). */
+static void
+close_idle (DiodeStore *s, guint64 idle_us)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  while (s->w_open.head != NULL) {
+    StoreStream *st = s->w_open.head->data;
+
+    if (now - st->w_used < (gint64) idle_us)
+      break;
+    close_active (s, st, TRUE);
   }
 }
 
@@ -586,7 +861,9 @@ remove_segment (DiodeStore *s, StoreStream *st, guint i)
   s->bytes -= MIN (s->bytes, seg.size);
   g_mutex_unlock (&s->lock);
   if (st->w_seg_fd >= 0 && st->w_number == seg.number)
-    close_active (s, st);
+    close_active (s, st, FALSE);
+  if (st->w_number == seg.number)
+    st->w_resume = FALSE;
   p = store_seg_path (st, seg.number, "seg");
   ip = store_seg_path (st, seg.number, "idx");
   g_unlink (p);
@@ -666,8 +943,16 @@ store_writer_main (gpointer data)
     gint64 now = g_get_monotonic_time ();
 
     if (now >= s->retention_at || (s->limits.max_bytes > 0 && s->bytes > s->limits.max_bytes)) {
+      guint64 idle_us = s->seg_us;
+      gboolean healthy = s->healthy;
+
       retention (s);
       s->retention_at = now + G_USEC_PER_SEC;
+      g_mutex_unlock (&s->lock);
+      close_idle (s, idle_us);
+      if (healthy)
+        retry_metas (s);
+      g_mutex_lock (&s->lock);
     }
     j = s->paused && !s->quit ? NULL : g_queue_pop_head (&s->jobs);
     if (j == NULL) {
@@ -689,6 +974,9 @@ store_writer_main (gpointer data)
         if (diode_store_is_healthy (s, NULL))
           do_meta (s, j);
         break;
+      case JOB_END:
+        close_active (s, j->st, FALSE);
+        break;
     }
     g_mutex_lock (&s->lock);
     s->queued_bytes -= MIN (s->queued_bytes, j->cost);
@@ -709,7 +997,10 @@ store_writer_close_all (DiodeStore *s)
   GHashTableIter it;
   gpointer v;
 
+  if (diode_store_is_healthy (s, NULL))
+    retry_metas (s);
+  g_queue_clear (&s->w_meta_retry);
   g_hash_table_iter_init (&it, s->streams);
   while (g_hash_table_iter_next (&it, NULL, &v))
-    close_active (s, v);
+    close_active (s, v, FALSE);
 }

@@ -79,8 +79,13 @@ guint64     diode_store_queued_bytes (DiodeStore *s);
 typedef void (*DiodeStoreSyncedFunc) (const gchar *key, guint64 last_seq, guint64 bytes, gpointer user_data);
 void        diode_store_sync (DiodeStore *s, const gchar *key, GMainContext *context,
                               DiodeStoreSyncedFunc cb, gpointer user_data, GDestroyNotify destroy);
+/* The recording session of @key ended (without EOS, or for good): its open segment is fsync'd and closed, so
+   its file descriptors are given back (queued like an append; an unknown key is ignored). A sync after a meta
+   saying finished does the same; an idle segment closes by itself after DIODE_STORE_SEGMENT_SECONDS. */
+void        diode_store_end (DiodeStore *s, const gchar *key);
 /* Failure state: FALSE + reason once a write failed (ENOSPC, EIO, EACCES…): recording stops for every
-   stream; reads of what is on disk go on. */
+   stream; reads of what is on disk go on. Running out of file descriptors (EMFILE, ENFILE) is not a failure of
+   the store: the chunk (or meta write, retried later) it hit is lost, one warning a minute says so. */
 gboolean    diode_store_is_healthy (DiodeStore *s, gchar **reason);
 guint64     diode_store_get_bytes (DiodeStore *s);       /* bytes on disk */
 /* Reads: blocking, safe from any thread (the relay calls them from a GThreadPool). */
