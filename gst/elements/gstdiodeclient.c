@@ -622,6 +622,27 @@ gst_diode_client_keepalive (GstDiodeClient * c, GError ** error)
   return ok;
 }
 
+/* A PING if one is due, after a successful read or with a message in hand.
+ * A reader that never finds its socket empty (a viewer whose downstream
+ * syncs to the clock holds the streaming thread between reads, so data is
+ * always waiting) would otherwise never reach the keepalive below and the
+ * relay, hearing nothing from it for 3·K, drops it (ERROR 203). No DEAD
+ * judgement here: the peer has just been heard. */
+static gboolean
+ping_if_due (GstDiodeClient * c, GError ** error)
+{
+  DiodeKeepalive ka = { c->keepalive, c->last_rx, c->last_tx };
+  GBytes *ping;
+  gboolean ok;
+
+  if (!c->tls || !diode_keepalive_ping_due (&ka, g_get_monotonic_time ()))
+    return TRUE;
+  ping = diode_msg_encode_ping (++c->ping_token);
+  ok = gst_diode_client_send_bytes (c, ping, error);
+  g_bytes_unref (ping);
+  return ok;
+}
+
 DiodeSessionResult
 gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg, gint64 deadline,
     GError ** error)
@@ -655,6 +676,10 @@ gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg, gint64 deadline,
               DIODE_ERR_SHUTDOWN || msg->error_code == DIODE_ERR_TIMEOUT
               || msg->error_code == DIODE_ERR_SLOW_VIEWER))
         c->lost = TRUE;         /* the relay went away: try again later */
+      else if (!ping_if_due (c, error)) {
+        diode_msg_clear (msg);
+        return DIODE_SESSION_ERROR;
+      }
       return res;
     }
     if (res == DIODE_SESSION_ERROR) {
@@ -668,6 +693,8 @@ gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg, gint64 deadline,
     if (st == DIODE_TLS_OK) {
       c->last_rx = g_get_monotonic_time ();
       diode_session_feed (c->session, c->rbuf, n);
+      if (!ping_if_due (c, error))
+        return DIODE_SESSION_ERROR;
       continue;
     }
     if (st == DIODE_TLS_AGAIN) {

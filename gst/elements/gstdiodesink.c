@@ -341,7 +341,10 @@ gst_diode_sink_start_publishing (GstDiodeSink * self, GError ** error)
     return FALSE;
   self->published = TRUE;
   self->connected_at = self->stats_posted_at = g_get_monotonic_time ();
-  self->upload_posted_at = self->connected_at;
+  /* 0: the first buffer of an upload posts a diode-upload at once (percent
+   * 0, the duration), so even an upload shorter than stats-interval reports
+   * progress before its final message */
+  self->upload_posted_at = 0;
   gst_diode_client_post_state (c, "connected", 0, NULL);
   g_mutex_lock (&self->qlock);
   self->writer = g_thread_new ("diodesink-writer",

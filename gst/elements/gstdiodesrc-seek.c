@@ -7,8 +7,8 @@
  * source goes to PAUSED (a finished recording is played like a file, a
  * non-live source; anything else stays live), the SEEKING, POSITION and
  * DURATION queries, and flushing TIME seeks: each seek is a new
- * subscription (SUBSCRIBE TIME with the snap the seek flags ask for) made
- * in do_seek, so the new segment already knows where the relay landed.
+ * subscription (SUBSCRIBE TIME with the snap a KEY_UNIT seek's flags ask
+ * for; an accurate seek always snaps BEFORE) made in do_seek, so the new segment already knows where the relay landed.
  * Positions are in recording time: publisher time minus the publisher time
  * of the oldest stored chunk.
  */
@@ -467,8 +467,11 @@ gst_diode_src_add_recording_stats (GstDiodeSrc * self, GstStructure * s)
 
   GST_OBJECT_LOCK (self);
   start = g_strdup (self->client->start ? self->client->start : "live");
-  if (self->first_time != DIODE_TIME_NONE && self->last_time !=
-      DIODE_TIME_NONE)
+  /* "Recorded" as the SEEKING/POSITION/DURATION answers judge it: a stream
+   * that is not being recorded (state live) has no position, even when the relay still holds an older
+   * recording of the name (whose start would be the origin of a number
+   * that means nothing for what is being watched). */
+  if (src_recorded_locked (self) && self->last_time != DIODE_TIME_NONE)
     pos = self->last_time > self->first_time ?
         self->last_time - self->first_time : 0;
   gst_structure_set (s, "start", G_TYPE_STRING, start,
@@ -613,7 +616,14 @@ gst_diode_src_do_seek (GstBaseSrc * bsrc, GstSegment * segment)
     self->sub_mode = DIODE_START_TIME;
     self->sub_value = first + target;
   }
-  self->sub_snap = snap_from_flags (flags);
+  /* SNAP_* moves a KEY_UNIT seek's landing. An accurate one keeps its
+   * segment at the target, so it needs the keyframe at or before the
+   * target whatever SNAP says (gst_event_new_seek drops SNAP without
+   * KEY_UNIT, but an event built from a structure keeps it): with AFTER or NEAREST the relay could start
+   * at the next keyframe and the frames from the target to it would never
+   * come. */
+  self->sub_snap = flags & GST_SEEK_FLAG_KEY_UNIT ? snap_from_flags (flags) :
+      DIODE_SNAP_BEFORE;
   GST_INFO_OBJECT (self, "seek to %" GST_TIME_FORMAT "%s (%s%s)",
       GST_TIME_ARGS (target), live_edge ? ": back to live" : "",
       flags & GST_SEEK_FLAG_KEY_UNIT ? "key unit" : "accurate",

@@ -69,3 +69,12 @@ diode_keepalive_check (const DiodeKeepalive * k, gint64 now_us,
     *next_check_us = MIN (ping_at, dead_at);
   return DIODE_KEEPALIVE_NONE;
 }
+
+gboolean
+diode_keepalive_ping_due (const DiodeKeepalive * k, gint64 now_us)
+{
+  g_return_val_if_fail (k != NULL, FALSE);
+
+  return k->interval_ms != 0
+      && now_us >= k->last_tx + (gint64) k->interval_ms * 1000;
+}

@@ -44,6 +44,12 @@ void diode_keepalive_sent     (DiodeKeepalive *k, gint64 now_us);
 DiodeKeepaliveAction diode_keepalive_check (const DiodeKeepalive *k, gint64 now_us,
                                             gint64 *next_check_us);
 
+/* TRUE when a PING is due at @now_us (quiet towards the peer for K),
+ * whatever the peer's silence: for an end that has just read something and
+ * so must not judge DEAD from a stale last_rx, but must still PING an end
+ * that reads busily and never finds its socket empty. */
+gboolean diode_keepalive_ping_due (const DiodeKeepalive *k, gint64 now_us);
+
 /* Milliseconds since the peer was last heard, for log lines. */
 gint64 diode_keepalive_silent_ms (const DiodeKeepalive *k, gint64 now_us);
 

@@ -500,19 +500,27 @@ GST_START_TEST (test_src_finished_recording)
 
 GST_END_TEST;
 
-/* A flushing KEY_UNIT seek with @snap to buffer @to lands on buffer
- * @expect, and the segment starts there. */
+/* A flushing seek with @how (KEY_UNIT or ACCURATE, and SNAP flags) to
+ * buffer @to: the first buffer is buffer @expect and the segment starts at
+ * buffer @seg_start. */
 static void
-seek_lands (GstHarness * src, GstSeekFlags snap, guint to, guint expect)
+seek_lands_at (GstHarness * src, GstSeekFlags how, guint to, guint expect,
+    guint seg_start)
 {
   GstBuffer *b = NULL;
   GstSegment seg;
+  GstEvent *seek;
   guint i;
 
-  fail_unless (gst_harness_push_upstream_event (src,
-          gst_event_new_seek (1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH |
-              GST_SEEK_FLAG_KEY_UNIT | snap, GST_SEEK_TYPE_SET,
-              to * 33 * GST_MSECOND, GST_SEEK_TYPE_NONE, -1)));
+  seek = gst_event_new_seek (1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH |
+      (how & ~(GST_SEEK_FLAG_SNAP_BEFORE | GST_SEEK_FLAG_SNAP_AFTER)),
+      GST_SEEK_TYPE_SET, to * 33 * GST_MSECOND, GST_SEEK_TYPE_NONE, -1);
+  /* gst_event_new_seek() drops SNAP flags without KEY_UNIT (with a
+   * g_warning); an event built otherwise (a binding, a structure from an
+   * application) can still carry them, so set them in the structure */
+  gst_structure_set (gst_event_writable_structure (seek), "flags",
+      GST_TYPE_SEEK_FLAGS, GST_SEEK_FLAG_FLUSH | how, NULL);
+  fail_unless (gst_harness_push_upstream_event (src, seek));
   for (i = 0; i < REC_N + 2; i++) {
     b = gst_harness_pull (src);
     fail_unless (b != NULL);
@@ -525,7 +533,15 @@ seek_lands (GstHarness * src, GstSeekFlags snap, guint to, guint expect)
   expect_buffer (b, expect);
   gst_buffer_unref (b);
   fail_unless (last_segment (src, &seg));
-  fail_unless_equals_uint64 (seg.start, expect * 33 * GST_MSECOND);
+  fail_unless_equals_uint64 (seg.start, seg_start * 33 * GST_MSECOND);
+}
+
+/* A flushing KEY_UNIT seek with @snap to buffer @to lands on buffer
+ * @expect, and the segment starts there. */
+static void
+seek_lands (GstHarness * src, GstSeekFlags snap, guint to, guint expect)
+{
+  seek_lands_at (src, GST_SEEK_FLAG_KEY_UNIT | snap, to, expect, expect);
 }
 
 /* A flushing KEY_UNIT seek lands on the keyframe at or before the target;
@@ -595,7 +611,15 @@ GST_START_TEST (test_src_seek)
   seek_lands (src, GST_SEEK_FLAG_SNAP_BEFORE | GST_SEEK_FLAG_SNAP_AFTER, 28,
       30);
   seek_lands (src, GST_SEEK_FLAG_SNAP_BEFORE, 28, 20);
-  fail_unless_equals_uint64 (stat_u64 (src->element, "seeks"), 5);
+  /* SNAP flags on an accurate seek (events from gst_event_new_seek never
+   * have them, see seek_lands_at): it still starts at the keyframe at or
+   * before the target (20), its segment at the target; snapping to 30
+   * would lose buffers 25..29 */
+  seek_lands_at (src, GST_SEEK_FLAG_ACCURATE | GST_SEEK_FLAG_SNAP_AFTER, 25,
+      20, 25);
+  seek_lands_at (src, GST_SEEK_FLAG_ACCURATE | GST_SEEK_FLAG_SNAP_BEFORE |
+      GST_SEEK_FLAG_SNAP_AFTER, 28, 20, 28);
+  fail_unless_equals_uint64 (stat_u64 (src->element, "seeks"), 7);
 
   gst_harness_teardown (src);
   relay_free (relay);
@@ -647,6 +671,102 @@ GST_START_TEST (test_src_nothing_stored_goes_live)
 
 GST_END_TEST;
 
+/* An upload shorter than stats-interval still reports progress: a
+ * diode-upload with final=false (at its first buffer) before the final
+ * one. */
+GST_START_TEST (test_upload_progress_before_final)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with_store (dir);
+  GstHarness *sink = sink_harness (relay, "short", TRUE);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *m;
+  guint progress = 0, finals = 0, i;
+
+  /* a minute: no progress message can be due by time during this upload */
+  g_object_set (sink->element, "stats-interval", 60000, NULL);
+  gst_element_set_bus (sink->element, bus);
+  make_upstream_not_live (sink);
+  gst_harness_set_src_caps_str (sink, CAPS_STR);
+  gst_harness_play (sink);
+  for (i = 0; i < 2 * GOP; i++)
+    fail_unless_equals_int (gst_harness_push (sink,
+            fixture_make_buffer (i, SIZE, GOP)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (sink, gst_event_new_eos ()));
+  while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
+    gboolean final = FALSE;
+
+    if (gst_message_has_name (m, "diode-upload")) {
+      fail_unless (gst_structure_get_boolean (gst_message_get_structure (m),
+              "final", &final));
+      if (final)
+        finals++;
+      else {
+        fail_unless (finals == 0, "a progress message after the final one");
+        progress++;
+      }
+    }
+    gst_message_unref (m);
+  }
+  fail_unless_equals_int (finals, 1);
+  fail_unless (progress >= 1, "no diode-upload with final=false before the "
+      "final one");
+  gst_harness_teardown (sink);
+  gst_object_unref (bus);
+  relay_free (relay);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* A name with an older finished recording, published again live and not
+ * recorded: stream-state is live and the stats' position is NONE (not a
+ * number measured from the old recording's start), as diodesrc's recording
+ * queries judge "recorded" (SEEKING says not seekable, no DURATION). */
+GST_START_TEST (test_src_position_none_when_not_recorded)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with_store (dir);
+  GstHarness *sink, *src;
+  GstStructure *st;
+  GstBuffer *b;
+  gchar *state;
+  guint64 pos = 0;
+  guint i;
+
+  publish_recording (relay, "again", 2 * GOP);
+  sink = sink_harness (relay, "again", FALSE);
+  gst_harness_set_src_caps_str (sink, CAPS_STR);
+  gst_harness_play (sink);
+  for (i = 0; i < GOP; i++)
+    fail_unless_equals_int (gst_harness_push (sink,
+            fixture_make_buffer (100 + i, SIZE, GOP)), GST_FLOW_OK);
+  fail_unless (fixture_wait_publisher (relay, "again", TRUE, 5000));
+
+  src = src_harness (relay, "again", "live");
+  gst_harness_play (src);
+  for (i = 0; i < 2; i++)
+    fail_unless_equals_int (gst_harness_push (sink,
+            fixture_make_buffer (100 + GOP + i, SIZE, GOP)), GST_FLOW_OK);
+  b = gst_harness_pull (src);
+  fail_unless (b != NULL);
+  gst_buffer_unref (b);
+  state = stat_string (src->element, "stream-state");
+  fail_unless_equals_string (state, "live");
+  g_free (state);
+  st = stats_of (src->element);
+  fail_unless (gst_structure_get_uint64 (st, "position", &pos));
+  gst_structure_free (st);
+  fail_unless_equals_uint64 (pos, GST_CLOCK_TIME_NONE);
+
+  gst_harness_teardown (src);
+  gst_harness_teardown (sink);
+  relay_free (relay);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 elements_rec_suite (void)
 {
@@ -661,6 +781,8 @@ elements_rec_suite (void)
   tcase_add_test (tc, test_src_finished_recording);
   tcase_add_test (tc, test_src_seek);
   tcase_add_test (tc, test_src_nothing_stored_goes_live);
+  tcase_add_test (tc, test_upload_progress_before_final);
+  tcase_add_test (tc, test_src_position_none_when_not_recorded);
   suite_add_tcase (s, tc);
   return s;
 }

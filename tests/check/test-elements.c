@@ -579,6 +579,75 @@ GST_START_TEST (test_many_streams_many_viewers)
 
 GST_END_TEST;
 
+/* The streaming thread of a viewer whose downstream syncs to the clock (the
+ * README's `diodesrc ! h264parse ! avdec_h264 ! autovideosink`) is held
+ * between reads, so its socket always has data waiting: the viewer must
+ * PING the relay all the same, or the relay, hearing nothing from it for
+ * 3·K, drops it with ERROR 203 and it reconnects every few seconds. A pad
+ * probe that sleeps a little longer per buffer than the publisher's pace
+ * stands for the syncing sink (the viewer stays behind, never finds its
+ * socket empty); the relay's keepalive is short so that 3 s is 10 periods. */
+static GstPadProbeReturn
+hold_streaming_thread (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  g_usleep (GPOINTER_TO_UINT (data) * 1000);
+  return GST_PAD_PROBE_OK;
+}
+
+GST_START_TEST (test_held_viewer_keeps_alive)
+{
+  gchar *key = g_build_filename (fixture_config_dir (), "relay.pem", NULL);
+  DiodeRelay *relay = diode_relay_new ("127.0.0.1:0", key);
+  GstHarness *sink, *src;
+  GstStructure *st = NULL;
+  GstPad *pad;
+  GError *err = NULL;
+  guint64 reconnects = 1, received = 0;
+  gint64 end;
+  guint i;
+
+  g_object_set (relay, "keepalive-ms", 300, NULL);
+  if (!diode_relay_start (relay, &err))
+    g_error ("cannot start relay: %s", err->message);
+  sink = sink_harness (relay, "held");
+  gst_harness_set_src_caps_str (sink, CAPS_STR);
+  gst_harness_play (sink);
+  fail_unless (fixture_wait_publisher (relay, "held", TRUE, 5000));
+  src = src_harness (relay, "held", 5000);
+  pad = gst_element_get_static_pad (src->element, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, hold_streaming_thread,
+      GUINT_TO_POINTER (12), NULL);
+  gst_object_unref (pad);
+  gst_harness_play (src);
+
+  /* 3 s of a 10 ms pace (bounded in count too); the viewer takes 12 ms */
+  end = g_get_monotonic_time () + 3 * G_TIME_SPAN_SECOND;
+  for (i = 0; i < 400 && g_get_monotonic_time () < end; i++) {
+    GstBuffer *b;
+
+    fail_unless_equals_int (gst_harness_push (sink, make_buffer (i, 30)),
+        GST_FLOW_OK);
+    while ((b = gst_harness_try_pull (src))) {
+      received++;
+      gst_buffer_unref (b);
+    }
+    g_usleep (10 * 1000);
+  }
+  g_object_get (src->element, "stats", &st, NULL);
+  fail_unless (gst_structure_get_uint64 (st, "reconnects", &reconnects));
+  gst_structure_free (st);
+  fail_unless (received > 50, "the viewer got only %" G_GUINT64_FORMAT
+      " buffers", received);
+  fail_unless_equals_uint64 (reconnects, 0);
+
+  gst_harness_teardown (src);
+  gst_harness_teardown (sink);
+  g_object_unref (relay);
+  g_free (key);
+}
+
+GST_END_TEST;
+
 static Suite *
 elements_suite (void)
 {
@@ -601,6 +670,7 @@ elements_suite (void)
   tcase_add_test (tc, test_pinned_relay_id_accepted);
   tcase_add_test (tc, test_uri_handler);
   tcase_add_test (tc, test_stream_defaults_to_element_name);
+  tcase_add_test (tc, test_held_viewer_keeps_alive);
   return s;
 }
 

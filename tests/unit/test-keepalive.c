@@ -107,6 +107,28 @@ GST_START_TEST (test_large_period)
 
 GST_END_TEST;
 
+/* ping_due: quiet towards the peer for K, whatever the peer's silence (a
+ * reader with a message in hand must PING even when last_rx is old) */
+GST_START_TEST (test_ping_due)
+{
+  DiodeKeepalive k;
+
+  diode_keepalive_init (&k, 800, T0);
+  fail_if (diode_keepalive_ping_due (&k, T0 + 799 * MS));
+  fail_unless (diode_keepalive_ping_due (&k, T0 + 800 * MS));
+  /* past 3K of silence from the peer: check says DEAD, ping_due still PING */
+  fail_unless_equals_int (diode_keepalive_check (&k, T0 + 2401 * MS, NULL),
+      DIODE_KEEPALIVE_DEAD);
+  fail_unless (diode_keepalive_ping_due (&k, T0 + 2401 * MS));
+  diode_keepalive_sent (&k, T0 + 2401 * MS);
+  fail_if (diode_keepalive_ping_due (&k, T0 + 3000 * MS));
+  /* disabled: never */
+  diode_keepalive_init (&k, 0, T0);
+  fail_if (diode_keepalive_ping_due (&k, T0 + (gint64) 3600 * G_USEC_PER_SEC));
+}
+
+GST_END_TEST;
+
 static Suite *
 keepalive_suite (void)
 {
@@ -118,6 +140,7 @@ keepalive_suite (void)
   tcase_add_test (tc, test_received_keeps_alive);
   tcase_add_test (tc, test_disabled);
   tcase_add_test (tc, test_large_period);
+  tcase_add_test (tc, test_ping_due);
   return s;
 }
 
