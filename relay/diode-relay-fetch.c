@@ -310,15 +310,14 @@ fetch_take (Fetch * f, DiodeStoredChunk * ch)
     g_clear_pointer (&ch, diode_stored_chunk_unref);
   if (ch)
     replay_hold (r, ch);
-  /* landed: its slot goes (what it holds is counted now) */
-  r->replay_reserved = r->replay_reserved > f->reserved ?
-      r->replay_reserved - f->reserved : 0;
-  f->reserved = 0;
   f->reading = FALSE;
   f->cur = ch;
   f->index = 0;
   f->header_sent = FALSE;
   f->ended = (ch == NULL);
+  /* landed: its slot goes (what it holds is counted now), and those
+   * waiting get the room left */
+  replay_unreserve (r, &f->reserved);
 }
 
 static void

@@ -402,9 +402,23 @@ replay_start_on_ring (Replay * rp, Stream * s, DiodeStoredChunk * ch)
   return TRUE;
 }
 
+static void replay_on_chunk_do (DiodeRelay * r, DiodeStoredChunk * ch,
+    const GError * error, gpointer user_data);
+
+/* A read landed: its slot is given back (in _do, before the chunk is
+ * held), then those waiting get the room that is left, even when the read
+ * brought nothing. */
 void
 replay_on_chunk (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
     gpointer user_data)
+{
+  replay_on_chunk_do (r, ch, error, user_data);
+  replay_drain (r);
+}
+
+static void
+replay_on_chunk_do (DiodeRelay * r, DiodeStoredChunk * ch,
+    const GError * error, gpointer user_data)
 {
   Replay *rp = g_hash_table_lookup (r->replays, user_data);
   Conn *c;
