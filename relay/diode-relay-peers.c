@@ -371,10 +371,10 @@ peer_chunk_complete (Peer * p)
   }
   if (!err && p->got_bytes == p->hdr.bytes
       && (p->fetch_chunks > 1 ? p->hdr.first_seq <= p->fetch_last_seq :
-          q->skip ? p->hdr.first_seq <= q->seq :
+          q->skip ? p->hdr.last_seq <= q->seq :
           (p->hdr.first_seq > q->seq || p->hdr.last_seq < q->seq))) {
     /* Not what was asked: the first chunk must hold the seq (or, after a
-     * gap, start past it), each later one start past the one before. */
+     * gap, go past it), each later one start past the one before. */
     peer_bad_answer (p, "chunk seq %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
         " for a FETCH %s seq %" G_GUINT64_FORMAT, p->hdr.first_seq,
         p->hdr.last_seq, q->skip ? "after" : "at", p->fetch_chunks > 1 ?
