@@ -147,6 +147,10 @@ relay_cache_put (RelayCache * c, const gchar * key, DiodeStoredChunk * chunk)
 
   if (!c->max_bytes || cost > c->max_bytes)
     return;
+  /* callers put only verified chunks (diode_stored_chunk_verify); a
+   * header whose range could not be looked up sanely never goes in */
+  if (!diode_chunkrec_check_header (&chunk->hdr, NULL))
+    return;
   t = g_hash_table_lookup (c->streams, key);
   if (!t) {
     t = g_tree_new_full (seq_cmp, NULL, NULL, NULL);

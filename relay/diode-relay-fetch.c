@@ -208,6 +208,7 @@ struct _Fetch {
   gboolean    sent_any;
   gboolean    ended;            /* FETCH_END handed to conn_flush */
   gboolean    queued;           /* in r->replay_waiting (over the bound) */
+  gsize       reserved;         /* its read's slot under the bound */
   guint64     damaged_seq;      /* a damaged chunk was skipped there */
 };
 
@@ -221,6 +222,7 @@ fetch_free (DiodeRelay * r, Fetch * f)
   if (f->conn)
     f->conn->fetch = NULL;
   replay_release (r, f->cur);
+  replay_unreserve (r, &f->reserved);
   g_free (f->key);
   g_free (f->name);
   g_free (f);
@@ -301,7 +303,10 @@ fetch_take (Fetch * f, DiodeStoredChunk * ch)
 {
   DiodeRelay *r = f->conn->relay;
 
-  if (ch && ch->hdr.first_seq > f->to_seq)
+  if (ch && (ch->hdr.first_seq > f->to_seq
+          || ch->hdr.last_seq < f->next_seq))
+    /* past the range, or not taking it forward (a tier answered an older
+     * range): the FETCH ends rather than ask for the same seqs again */
     g_clear_pointer (&ch, diode_stored_chunk_unref);
   if (ch)
     replay_hold (r, ch);
@@ -310,6 +315,9 @@ fetch_take (Fetch * f, DiodeStoredChunk * ch)
   f->index = 0;
   f->header_sent = FALSE;
   f->ended = (ch == NULL);
+  /* landed: its slot goes (what it holds is counted now), and those
+   * waiting get the room left */
+  replay_unreserve (r, &f->reserved);
 }
 
 static void
@@ -367,6 +375,10 @@ fetch_read (Fetch * f)
   guint index;
 
   f->reading = TRUE;
+  /* the relay-wide bound, as for replay cursors: a chunk from the ring is
+   * held as well as one read from the store */
+  if (!replay_admit (r, f->id, &f->reserved, &f->queued))
+    return;
   /* a live stream's ring first (an ended one is wholly in the store) */
   if (stream_live_here (s)
       && diode_ring_find_seq (s->ring, f->next_seq, &at, &index)) {
@@ -376,12 +388,6 @@ fetch_read (Fetch * f)
       fetch_take (f, ch);
       return;
     }
-  }
-  /* the relay-wide bound, as for replay cursors */
-  if (r->replay_bytes >= r->replay_max_bytes && r->replay_bytes > 0) {
-    f->queued = TRUE;
-    g_queue_push_tail (&r->replay_waiting, GUINT_TO_POINTER (f->id));
-    return;
   }
   if (f->local)
     /* what this relay holds: its store, and the chunks it fetched for its
@@ -454,6 +460,8 @@ fetch_next_frame (Conn * c)
         f->next_seq = h.last_seq + 1;
         replay_release (r, ch);
         f->cur = NULL;
+        if (h.last_seq >= f->to_seq)
+          f->ended = TRUE;      /* nothing after it (and no wrap to 0) */
         continue;
       }
       if (!diode_session_sent (c->session, DIODE_MSG_CHUNK, 0, &err)) {
@@ -469,9 +477,12 @@ fetch_next_frame (Conn * c)
     if (f->index < ch->frames->len)
       return g_bytes_ref (g_ptr_array_index (ch->frames, f->index++));
     f->next_seq = ch->hdr.last_seq + 1;
-    /* after the stream's EOS nothing more can come */
+    /* after the stream's EOS nothing more can come; past to_seq (or the
+     * end of the seq space: last_seq + 1 would wrap) neither */
     if (ch->hdr.flags & DIODE_CHUNK_EOS)
       f->next_seq = MAX (f->next_seq, f->to_seq + 1);
+    if ((ch->hdr.flags & DIODE_CHUNK_EOS) || ch->hdr.last_seq >= f->to_seq)
+      f->ended = TRUE;
     f->cur = NULL;
     replay_release (r, ch);
   }

@@ -204,12 +204,15 @@ peer_link_down (Link * l, const gchar * why)
   p->cur = NULL;
   while ((q = g_queue_pop_head (&p->queue)))
     g_queue_push_tail (&moved, q);
-  if (!l->was_up || moved.length) {
+  if (!l->was_up || moved.length || p->bad_backoff_ms) {
     /* it failed us: skip it for a while */
     p->failures++;
     if (p->retry_ms < PEER_RETRY_MAX_MS || !p->retry_at)
       p->retry_ms = p->retry_ms ? MIN (p->retry_ms * 2, PEER_RETRY_MAX_MS) :
           PEER_RETRY_MIN_MS;
+    /* a bad answer's backoff counts across reconnections */
+    p->retry_ms = MAX (p->retry_ms, p->bad_backoff_ms);
+    p->bad_backoff_ms = 0;
     p->retry_at = now + (gint64) p->retry_ms * 1000;
     relay_log (r, RELAY_LOG_LINK, "%s %s is down (%s); skipped for %u ms",
         link_kind_name (l), p->text, why, p->retry_ms);
@@ -253,6 +256,34 @@ peer_violation (Peer * p, DiodeErrorCode code, const gchar * fmt, ...)
   peer_reset_chunk (p);
   if (l->conn)
     conn_send_error (l->conn, code, text);
+  g_free (text);
+}
+
+static void
+peer_bad_answer (Peer * p, const gchar * fmt, ...) G_GNUC_PRINTF (2, 3);
+
+/* A chunk that is not what was asked, or not what its own frames say: a
+ * bad answer. Nothing of it is kept (not cached, not served); the source
+ * is closed (its request goes to the next source, peer_link_down) and
+ * skipped for a backoff that doubles with each bad answer in a row, even
+ * across reconnections: a source that keeps answering nonsense is asked
+ * less and less often, never in a loop. */
+static void
+peer_bad_answer (Peer * p, const gchar * fmt, ...)
+{
+  DiodeRelay *r = p->relay;
+  gchar *text;
+  va_list ap;
+
+  va_start (ap, fmt);
+  text = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  p->bad_answers++;
+  r->fetch_bad++;
+  p->bad_in_row = MIN (p->bad_in_row + 1, 16);
+  p->bad_backoff_ms = MIN ((guint64) PEER_RETRY_MIN_MS << (p->bad_in_row - 1),
+      (guint64) PEER_RETRY_MAX_MS);
+  peer_violation (p, DIODE_ERR_PROTOCOL, "bad answer: %s", text);
   g_free (text);
 }
 
@@ -328,7 +359,30 @@ peer_chunk_complete (Peer * p)
   /* frames: transfer full */
   g_ptr_array_set_free_func (frames, (GDestroyNotify) g_bytes_unref);
   c = diode_stored_chunk_new (&p->hdr, frames);
-  if (p->got_bytes != p->hdr.bytes || !diode_stored_chunk_verify (c, &err)) {
+  if (p->got_bytes == p->hdr.bytes && !diode_stored_chunk_verify (c, &err)
+      && g_error_matches (err, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID)) {
+    /* Intact bytes under a header that says something else (seqs that are
+     * not its frames'): forged or confused, never a disk's damage. */
+    peer_bad_answer (p, "a chunk that does not match its own frames (%s)",
+        err->message);
+    g_clear_error (&err);
+    diode_stored_chunk_unref (c);
+    return;
+  }
+  if (!err && p->got_bytes == p->hdr.bytes
+      && (p->fetch_chunks > 1 ? p->hdr.first_seq <= p->fetch_last_seq :
+          q->skip ? p->hdr.last_seq <= q->seq :
+          (p->hdr.first_seq > q->seq || p->hdr.last_seq < q->seq))) {
+    /* Not what was asked: the first chunk must hold the seq (or, after a
+     * gap, go past it), each later one start past the one before. */
+    peer_bad_answer (p, "chunk seq %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
+        " for a FETCH %s seq %" G_GUINT64_FORMAT, p->hdr.first_seq,
+        p->hdr.last_seq, q->skip ? "after" : "at", p->fetch_chunks > 1 ?
+        p->fetch_last_seq : q->seq);
+    diode_stored_chunk_unref (c);
+    return;
+  }
+  if (err || p->got_bytes != p->hdr.bytes) {
     p->damaged++;
     r->fetch_damaged++;
     relay_log (r, RELAY_LOG_LINK, "chunk seq %" G_GUINT64_FORMAT "..%"
@@ -340,6 +394,8 @@ peer_chunk_complete (Peer * p)
     diode_stored_chunk_unref (c);
     return;
   }
+  p->fetch_last_seq = p->hdr.last_seq;
+  p->bad_in_row = 0;
   p->chunks++;
   p->bytes += p->hdr.bytes;
   r->fetched_chunks++;
@@ -708,6 +764,8 @@ stats_add_peer (JsonBuilder * b, Peer * p, gint64 now)
   json_builder_add_int_value (b, p->damaged);
   json_builder_set_member_name (b, "failures");
   json_builder_add_int_value (b, p->failures);
+  json_builder_set_member_name (b, "bad_answers");
+  json_builder_add_int_value (b, p->bad_answers);
   json_builder_end_object (b);
 }
 
@@ -741,6 +799,8 @@ relay_peers_stats (DiodeRelay * r, JsonBuilder * b, gint64 now)
   json_builder_add_int_value (b, r->fetch_failed);
   json_builder_set_member_name (b, "damaged");
   json_builder_add_int_value (b, r->fetch_damaged);
+  json_builder_set_member_name (b, "bad_answers");
+  json_builder_add_int_value (b, r->fetch_bad);
   json_builder_set_member_name (b, "cache_bytes");
   json_builder_add_int_value (b, relay_cache_get_bytes (r->cache));
   json_builder_set_member_name (b, "cache_limit");

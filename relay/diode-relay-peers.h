@@ -67,8 +67,14 @@ struct _Peer {
   guint64     got_bytes;
   guint       fetch_chunks;     /* chunks in the current FETCH */
   guint64     fetch_bytes;      /* their bytes */
+  guint64     fetch_last_seq;   /* last seq of the FETCH's previous chunk */
+  /* bad answers in a row (chunks that do not verify against their own
+   * frames, or do not answer what was asked): the backoff they earned,
+   * applied when the link goes down (not reset by a new connection) */
+  guint       bad_in_row;
+  guint       bad_backoff_ms;
   /* stats */
-  guint64     bytes, chunks, damaged, requests, failures;
+  guint64     bytes, chunks, damaged, requests, failures, bad_answers;
 };
 
 void     req_free          (FetchReq * q);

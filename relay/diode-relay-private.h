@@ -92,6 +92,10 @@ G_BEGIN_DECLS
  * relay-wide bound on what they hold is the replay-bytes property). */
 #define REPLAY_THREADS     2
 #define REPLAY_RETRY_MS    500
+/* A read's reservation against the replay bound before its chunk lands
+ * (its size is not known yet): at least this, else the biggest chunk the
+ * relay held so far (chunks of one relay are alike in size). */
+#define REPLAY_SLOT_MIN    (1024 * 1024)
 /* accept() failed for lack of descriptors or memory: stop watching the
  * listener this long (relay_tick re-arms it). */
 #define ACCEPT_PAUSE_MS 500
@@ -445,6 +449,8 @@ struct _DiodeRelay {
   guint64     fetched_from_upstream;  /* of those, from the upstream */
   guint64     fetched_chunks;
   guint64     fetch_damaged;    /* chunks dropped: count, bytes or CRC */
+  guint64     fetch_bad;        /* bad answers: forged or mismatching
+                                   chunks (the source backs off) */
   guint64     fetch_requests;   /* FETCHes sent, every source */
   guint64     fetch_failed;     /* chunks no source had */
   guint64     range_requests;   /* RANGEs sent, every source */
@@ -458,6 +464,10 @@ struct _DiodeRelay {
   GQueue      replay_waiting;   /* Replay ids waiting for replay bytes */
   guint64     replay_bytes;     /* stored chunks held for replay/FETCH */
   guint64     replay_max_bytes; /* bound on replay_bytes */
+  guint64     replay_reserved;  /* reads in flight: their slots */
+  gsize       replay_slot;      /* a read's slot: the biggest chunk held
+                                   so far, at least REPLAY_SLOT_MIN */
+  gboolean    replay_draining;  /* replay_drain is running */
   gint64      replay_tick_at;
   guint64     replay_damaged;   /* damaged chunks skipped */
   /* recordings (diode-relay-record.c) */
@@ -731,6 +741,9 @@ void     meta_policy_stream (Stream * tmp, const DiodeStoreMeta * meta);
 /* The relay-wide replay bound: a stored chunk held / let go (waiting
  * reads start as bytes free up). */
 void     replay_hold       (DiodeRelay * r, DiodeStoredChunk * ch);
+gboolean replay_admit      (DiodeRelay * r, guint id, gsize * reserved,
+                            gboolean * queued);
+void     replay_unreserve  (DiodeRelay * r, gsize * reserved);
 void     replay_release    (DiodeRelay * r, DiodeStoredChunk * ch);
 /* SUBSCRIBE: TRUE when it is served by a replay cursor (or refused);
  * FALSE: the live path goes on (c->start_seq may have been set to the

@@ -495,7 +495,6 @@ replay_subscribe (Conn * c, DiodeMsg * m, Stream * s)
   gboolean stored = relay_store_meta (r, m->stream, &meta);
   guint8 mode = m->start_mode;
   Replay *rp;
-  ChunkJob *j;
 
   /* A finished recording plays from its start. Not for a relay's LIVE
    * pull: its ring would take the whole recording at full speed as if it
@@ -559,18 +558,29 @@ replay_subscribe (Conn * c, DiodeMsg * m, Stream * s)
   c->stream = NULL;
   diode_cursor_init (&c->cursor);
 
-  rp->reading = TRUE;
-  j = g_new0 (ChunkJob, 1);
+  /* the first read lands a chunk too: under the replay bound
+   * (replay_maybe_read admits it, or queues it) */
+  rp->find = TRUE;
+  replay_maybe_read (rp);
+  diode_store_meta_clear (&meta);
+  return TRUE;
+}
+
+/* The SUBSCRIBE's first read, admitted under the replay bound: where its
+ * start (mode, value, snap) lands in the store. */
+void
+replay_push_find (DiodeRelay * r, Replay * rp)
+{
+  ChunkJob *j = g_new0 (ChunkJob, 1);
+
   j->relay = r;
   j->key = g_strdup (rp->key);
   j->find = TRUE;
-  j->mode = mode;
-  j->value = m->start_value;
-  j->snap = m->snap;
+  j->mode = rp->mode;
+  j->value = rp->value;
+  j->snap = rp->snap;
   j->now_us = g_get_real_time ();
   j->cb = replay_on_chunk;
   j->user_data = GUINT_TO_POINTER (rp->id);
   chunk_job_push (r, j);
-  diode_store_meta_clear (&meta);
-  return TRUE;
 }

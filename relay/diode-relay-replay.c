@@ -39,10 +39,67 @@
 
 
 
+/* The relay-wide replay bound (--replay-bytes) counts what is held
+ * (replay_hold) and what reads in flight will land (a slot each, reserved
+ * when the read is dispatched: replay_admit, given back when it lands or
+ * is dropped: replay_unreserve). A read is dispatched only while held +
+ * reserved is under the bound, so the total stays under the bound plus
+ * one chunk (a chunk bigger than its slot adds its excess once; the slot
+ * grows to it). Requests over the bound wait in r->replay_waiting, in
+ * order, and are resumed as bytes come free (replay_drain). */
+
+static void replay_drain (DiodeRelay * r);
+
 void
 replay_hold (DiodeRelay * r, DiodeStoredChunk * ch)
 {
-  r->replay_bytes += diode_stored_chunk_cost (ch);
+  gsize cost = diode_stored_chunk_cost (ch);
+
+  r->replay_bytes += cost;
+  r->replay_slot = MAX (r->replay_slot, cost);
+}
+
+static guint64
+replay_used (DiodeRelay * r)
+{
+  return r->replay_bytes + r->replay_reserved;
+}
+
+/* May request @id dispatch a read now? TRUE: a slot is reserved in
+ * *@reserved. FALSE: it waits its turn (*@queued, in r->replay_waiting).
+ * When nothing at all is held or reserved a read always goes (a chunk
+ * bigger than the bound must not stop replay for good). Newcomers queue
+ * behind those waiting already. */
+gboolean
+replay_admit (DiodeRelay * r, guint id, gsize * reserved, gboolean * queued)
+{
+  guint64 used = replay_used (r);
+
+  if (*queued)
+    return FALSE;
+  if (*reserved)
+    return TRUE;
+  if (used > 0 && (used >= r->replay_max_bytes || (!r->replay_draining
+              && !g_queue_is_empty (&r->replay_waiting)))) {
+    *queued = TRUE;
+    g_queue_push_tail (&r->replay_waiting, GUINT_TO_POINTER (id));
+    return FALSE;
+  }
+  *reserved = MAX (r->replay_slot, (gsize) REPLAY_SLOT_MIN);
+  r->replay_reserved += *reserved;
+  return TRUE;
+}
+
+/* A read landed or was dropped: its slot is free. */
+void
+replay_unreserve (DiodeRelay * r, gsize * reserved)
+{
+  if (!*reserved)
+    return;
+  r->replay_reserved = r->replay_reserved > *reserved ?
+      r->replay_reserved - *reserved : 0;
+  *reserved = 0;
+  replay_drain (r);
 }
 
 /* A chunk let go: its bytes are free for the reads waiting for them. */
@@ -56,8 +113,20 @@ replay_release (DiodeRelay * r, DiodeStoredChunk * ch)
   cost = diode_stored_chunk_cost (ch);
   r->replay_bytes = r->replay_bytes > cost ? r->replay_bytes - cost : 0;
   diode_stored_chunk_unref (ch);
+  replay_drain (r);
+}
+
+/* Those waiting, oldest first, while there is room. Not re-entered: a
+ * resumed request that frees bytes (it moved onto the ring) lets this
+ * loop go on. */
+static void
+replay_drain (DiodeRelay * r)
+{
+  if (r->replay_draining)
+    return;
+  r->replay_draining = TRUE;
   while (!g_queue_is_empty (&r->replay_waiting)
-      && r->replay_bytes < r->replay_max_bytes) {
+      && (replay_used (r) < r->replay_max_bytes || replay_used (r) == 0)) {
     gpointer id = g_queue_pop_head (&r->replay_waiting);
     Replay *w = g_hash_table_lookup (r->replays, id);
     Fetch *f = w ? NULL : g_hash_table_lookup (r->fetches, id);
@@ -75,6 +144,7 @@ replay_release (DiodeRelay * r, DiodeStoredChunk * ch)
       fetch_resume (f);
     }
   }
+  r->replay_draining = FALSE;
 }
 
 void
@@ -85,6 +155,7 @@ replay_free (DiodeRelay * r, Replay * rp)
     rp->conn->replay = NULL;
   replay_release (r, rp->cur);
   replay_release (r, rp->ahead);
+  replay_unreserve (r, &rp->reserved);
   if (rp->subscribe)
     g_bytes_unref (rp->subscribe);
   g_free (rp->key);
@@ -235,12 +306,15 @@ replay_maybe_read (Replay * rp)
   /* The relay-wide bound: a read lands a chunk in memory. A cursor that
    * holds nothing may read when nothing at all is held (a chunk bigger
    * than the bound must not stop replay for good). */
-  if (r->replay_bytes >= r->replay_max_bytes && r->replay_bytes > 0) {
-    rp->queued = TRUE;
-    g_queue_push_tail (&r->replay_waiting, GUINT_TO_POINTER (rp->id));
+  if (!replay_admit (r, rp->id, &rp->reserved, &rp->queued))
+    return;
+  rp->reading = TRUE;
+  if (rp->find) {
+    /* the SUBSCRIBE's first read: where the start lands */
+    rp->find = FALSE;
+    replay_push_find (r, rp);
     return;
   }
-  rp->reading = TRUE;
   relay_chunk_get (r, rp->key, rp->name, rp->next_seq, replay_on_chunk,
       GUINT_TO_POINTER (rp->id));
 }
@@ -259,6 +333,9 @@ replay_skip_damaged (Replay * rp)
       "next chunk (a gap in its seqs)", rp->name, rp->next_seq, c->address,
       c->peer);
   rp->reading = TRUE;
+  /* the read goes on: it keeps a slot (admitted already) */
+  rp->reserved = MAX (c->relay->replay_slot, (gsize) REPLAY_SLOT_MIN);
+  c->relay->replay_reserved += rp->reserved;
   relay_chunk_skip_damaged (c->relay, rp->key, rp->next_seq, replay_on_chunk,
       GUINT_TO_POINTER (rp->id));
 }
@@ -325,9 +402,23 @@ replay_start_on_ring (Replay * rp, Stream * s, DiodeStoredChunk * ch)
   return TRUE;
 }
 
+static void replay_on_chunk_do (DiodeRelay * r, DiodeStoredChunk * ch,
+    const GError * error, gpointer user_data);
+
+/* A read landed: its slot is given back (in _do, before the chunk is
+ * held), then those waiting get the room that is left, even when the read
+ * brought nothing. */
 void
 replay_on_chunk (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
     gpointer user_data)
+{
+  replay_on_chunk_do (r, ch, error, user_data);
+  replay_drain (r);
+}
+
+static void
+replay_on_chunk_do (DiodeRelay * r, DiodeStoredChunk * ch,
+    const GError * error, gpointer user_data)
 {
   Replay *rp = g_hash_table_lookup (r->replays, user_data);
   Conn *c;
@@ -343,6 +434,25 @@ replay_on_chunk (DiodeRelay * r, DiodeStoredChunk * ch, const GError * error,
   }
   c = rp->conn;
   rp->reading = FALSE;
+  /* landed: its slot goes; what it holds is counted by replay_hold */
+  r->replay_reserved = r->replay_reserved > rp->reserved ?
+      r->replay_reserved - rp->reserved : 0;
+  rp->reserved = 0;
+  if (ch && rp->started && (ch->hdr.last_seq < rp->next_seq
+          || ch->hdr.last_seq == G_MAXUINT64)) {
+    /* A chunk that does not take the cursor forward (a tier answered an
+     * older range, or one that ends the seq space): reading on from it
+     * would ask for the same seqs again and again. The replay stops. */
+    relay_log (r, RELAY_LOG_STREAM, "replay viewer %s (%s) of '%s': a "
+        "chunk %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT " for seq %"
+        G_GUINT64_FORMAT " does not advance; replay ends", c->address,
+        c->peer, rp->name, ch->hdr.first_seq, ch->hdr.last_seq,
+        rp->next_seq);
+    diode_stored_chunk_unref (ch);
+    c->viewing = FALSE;
+    replay_free (r, rp);
+    return;
+  }
   s = stream_lookup (r, rp->name);
   have_meta = relay_store_meta (r, rp->name, &meta);
   /* a recording held elsewhere: the policy its RANGE_OK gave */
@@ -561,6 +671,8 @@ relay_replay_stats (JsonBuilder * b, DiodeRelay * r)
   json_builder_set_member_name (b, "max_bytes");
   json_builder_add_int_value (b, (gint64) MIN (r->replay_max_bytes,
           (guint64) G_MAXINT64));
+  json_builder_set_member_name (b, "reserved");
+  json_builder_add_int_value (b, (gint64) r->replay_reserved);
   json_builder_set_member_name (b, "waiting");
   json_builder_add_int_value (b, g_queue_get_length (&r->replay_waiting));
   json_builder_set_member_name (b, "damaged");

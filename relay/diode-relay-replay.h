@@ -19,6 +19,10 @@ struct _Replay {
   DiodeStoredChunk *ahead;      /* read ahead (one at most) */
   gboolean    ahead_prelude;
   gboolean    reading;          /* a read in flight */
+  gsize       reserved;         /* its slot under the replay bound */
+  gboolean    find;             /* the first read is the SUBSCRIBE's
+                                   find (mode, value, snap): waits for the
+                                   bound like any read */
   gboolean    queued;           /* in r->replay_waiting (over the bound) */
   gboolean    idle;             /* nothing more stored yet: tick retries */
   gboolean    started;          /* SUBSCRIBE_OK sent */
@@ -39,6 +43,7 @@ struct _Replay {
 };
 
 void     replay_maybe_read (Replay * rp);
+void     replay_push_find  (DiodeRelay * r, Replay * rp);
 void     replay_free       (DiodeRelay * r, Replay * rp);
 void     replay_on_chunk   (DiodeRelay * r, DiodeStoredChunk * ch,
                             const GError * error, gpointer user_data);

@@ -135,10 +135,63 @@ diode_chunkrec_check_header (const DiodeChunkHeader *h, GError **error)
     why = "fewer bytes than its frames' headers";
   else if (h->first_seq == 0 || h->first_seq > h->last_seq)
     why = "bad sequence range";
+  else if (h->last_seq == G_MAXUINT64)
+    /* nothing could follow it: a reader's next seq would wrap to 0 */
+    why = "last seq at the end of the seq space";
   if (why) {
     g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID,
         "chunk header: %s (seqs %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
         ", %u frames, %u bytes)", why, h->first_seq, h->last_seq, h->n_frames, h->bytes);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The header against the frames it carries (a forged or confused source:
+ * correct count, bytes and CRC, but seqs that say something else; a reader
+ * going by the header would ask again and again, or wrap): first_seq and
+ * last_seq are the first and last MEDIA seq of the chunk proper (the
+ * prelude's CAPS and stream headers are older frames, not counted), its
+ * MEDIA seqs strictly increase, and its times do not run backwards
+ * (end_time G_MAXUINT64: unknown). Refused as INVALID (not DAMAGED: the
+ * bytes are what the source meant to send). */
+static gboolean
+chunk_check_seqs (const DiodeStoredChunk *c, GError **error)
+{
+  guint64 first = 0, last = 0;
+  const gchar *why = NULL;
+  guint i;
+
+  for (i = c->hdr.n_prelude; i < c->frames->len && !why; i++) {
+    gsize len;
+    const guint8 *d = g_bytes_get_data (g_ptr_array_index (c->frames, i), &len);
+    guint64 seq;
+
+    if (len < 1 || d[0] != DIODE_MSG_MEDIA)
+      continue;
+    if (len < DIODE_FRAME_HEADER_SIZE + 8) {
+      why = "a MEDIA frame too short to hold its seq";
+      break;
+    }
+    memcpy (&seq, d + DIODE_FRAME_HEADER_SIZE, 8);
+    seq = GUINT64_FROM_BE (seq);
+    if (seq == 0 || seq <= last)
+      why = "MEDIA seqs that do not strictly increase";
+    if (!first)
+      first = seq;
+    last = seq;
+  }
+  if (!why && !first)
+    why = "no MEDIA frame after its prelude";
+  else if (!why && (first != c->hdr.first_seq || last != c->hdr.last_seq))
+    why = "a seq range that is not its MEDIA frames'";
+  else if (!why && c->hdr.end_time != G_MAXUINT64 && c->hdr.end_time < c->hdr.time)
+    why = "an end time before its start time";
+  if (why) {
+    g_set_error (error, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID,
+        "chunk header %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT ": %s (MEDIA seqs %"
+        G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT ")", c->hdr.first_seq, c->hdr.last_seq, why,
+        first, last);
     return FALSE;
   }
   return TRUE;
@@ -177,7 +230,7 @@ diode_stored_chunk_verify (const DiodeStoredChunk *c, GError **error)
         c->hdr.first_seq, crc, c->hdr.crc);
     return FALSE;
   }
-  return TRUE;
+  return chunk_check_seqs (c, error);
 }
 
 void

@@ -60,7 +60,10 @@ DiodeStoredChunk *diode_stored_chunk_new (const DiodeChunkHeader *hdr, GPtrArray
 DiodeStoredChunk *diode_stored_chunk_new_from_ring (DiodeChunk *c, guint64 wall_us, gboolean discont);
 DiodeStoredChunk *diode_stored_chunk_ref (DiodeStoredChunk *c);
 void              diode_stored_chunk_unref (DiodeStoredChunk *c);
-gboolean          diode_stored_chunk_verify (const DiodeStoredChunk *c, GError **error); /* count, bytes, crc */
+/* count, bytes, crc (else DAMAGED); the header's seqs and times against its frames: first_seq and
+ * last_seq are the first and last MEDIA seq after the prelude, MEDIA seqs strictly increase,
+ * end_time >= time unless G_MAXUINT64 (else INVALID) */
+gboolean          diode_stored_chunk_verify (const DiodeStoredChunk *c, GError **error);
 gsize             diode_stored_chunk_cost (const DiodeStoredChunk *c);   /* bytes held in memory, for bounds */
 
 /* What one frame costs in diode_stored_chunk_cost() besides its bytes (a
@@ -72,7 +75,7 @@ gsize             diode_stored_chunk_cost (const DiodeStoredChunk *c);   /* byte
 
 /* Checks the header fields alone: 1 <= n_frames <= DIODE_MAX_CHUNK_FRAMES,
  * n_prelude <= n_frames, 8 * n_frames <= bytes <= DIODE_MAX_CHUNK_BYTES,
- * 1 <= first_seq <= last_seq. Unknown flag bits are ignored (as in CHUNK). */
+ * 1 <= first_seq <= last_seq < G_MAXUINT64. Unknown flag bits are ignored (as in CHUNK). */
 gboolean diode_chunkrec_check_header (const DiodeChunkHeader *hdr, GError **error);
 /* The 60-byte chunk header (CHUNK payload layout) to and from bytes. */
 void     diode_chunkrec_write_header (const DiodeChunkHeader *hdr, guint8 out[DIODE_CHUNKREC_HEADER_SIZE]);

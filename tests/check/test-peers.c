@@ -98,6 +98,8 @@ typedef enum {
   PEER_OVERSEND,                /* chunk @special: one frame more than said */
   PEER_HUGE_COUNT,              /* chunk @special: n_frames 70000 */
   PEER_SILENT,                  /* FETCH of chunk @special: no answer */
+  PEER_FORGED,                  /* chunk @special: header seqs up to
+                                   G_MAXUINT64, count/bytes/CRC right */
 } PeerMode;
 
 typedef struct {
@@ -183,6 +185,8 @@ fake_peer_send_chunk (FakePeer * p, TChunk * t)
 
   if (special && p->mode == PEER_DAMAGE)
     h.crc ^= 1;
+  if (special && p->mode == PEER_FORGED)
+    h.last_seq = G_MAXUINT64;   /* the CRC covers the frames only */
   if (special && p->mode == PEER_HUGE_COUNT) {
     /* the encoder refuses it: the frame by hand (60-byte payload) */
     guint8 buf[DIODE_FRAME_HEADER_SIZE + 60] = { 0 };
@@ -652,6 +656,58 @@ GST_START_TEST (test_damaged_chunk_fetched_elsewhere)
   stop_relay (r);
   fake_peer_free (peers[0]);
   fake_peer_free (peers[1]);
+}
+
+GST_END_TEST;
+
+/* A peer whose chunk says seqs 1..2^64-1 over frames holding 1..GOP, its
+ * count, bytes and CRC right (a forged range): a bad answer. The relay
+ * does not loop asking for it again (its next seq would wrap to 0), the
+ * viewer gets no MEDIA twice, the peer backs off, the stats count it and
+ * the cache keeps nothing of it. */
+GST_START_TEST (test_forged_range_bad_answer)
+{
+  FakePeer *p = fake_peer_new ("peer-a.pem", PEER_FORGED, 1);
+  DiodeRelay *r = start_relay ("r.pem", NULL, &p, 1, G_MAXUINT64);
+  RawClient *v = viewer_earliest (r, "viewer.pem", STREAM);
+  gint64 end = deadline_in (4000);
+  GHashTable *seen = g_hash_table_new_full (g_int64_hash, g_int64_equal,
+      g_free, NULL);
+  guint caps = 0;
+
+  while (g_get_monotonic_time () < end) {
+    DiodeMsg m = { 0 };
+    RawReadResult res;
+
+    fake_peer_poll (p, 20);
+    res = raw_read (v, &m, 20);
+    if (res == RAW_READ_CLOSED)
+      break;
+    if (res != RAW_READ_MSG)
+      continue;
+    if (m.type == DIODE_MSG_PING) {
+      raw_send_frame (v, diode_msg_encode_pong (m.token));
+    } else if (m.type == DIODE_MSG_CAPS) {
+      caps++;
+    } else if (m.type == DIODE_MSG_MEDIA) {
+      gint64 *k = g_new (gint64, 1);
+
+      *k = (gint64) m.seq;
+      fail_if (g_hash_table_contains (seen, k), "MEDIA seq %"
+          G_GUINT64_FORMAT " delivered twice", m.seq);
+      g_hash_table_add (seen, k);
+    }
+    diode_msg_clear (&m);
+  }
+  fail_unless (caps <= 1, "%u CAPS frames", caps);
+  fail_unless (p->fetches >= 1, "the peer was never asked");
+  fail_unless (p->fetches <= 4, "%u FETCHes in 4 s", p->fetches);
+  fail_unless (fetch_stat (r, "bad_answers") >= 1);
+  fail_unless_equals_int (fetch_stat (r, "cache_chunks"), 0);
+  g_hash_table_unref (seen);
+  raw_free (v, FALSE);
+  stop_relay (r);
+  fake_peer_free (p);
 }
 
 GST_END_TEST;
@@ -1295,6 +1351,7 @@ peers_suite (void)
   tcase_add_test (tc, test_peer_before_upstream);
   tcase_add_test (tc, test_damaged_chunk_fetched_elsewhere);
   tcase_add_test (tc, test_missing_chunk_skipped);
+  tcase_add_test (tc, test_forged_range_bad_answer);
   tcase_add_test (tc, test_cache_serves_second_viewer);
   tcase_add_test (tc, test_cache_lru_bound);
   tcase_add_test (tc, test_oversending_peer_closed);

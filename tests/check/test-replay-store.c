@@ -540,6 +540,93 @@ GST_START_TEST (test_store_wall_starts)
 
 GST_END_TEST;
 
+/* bytes + reserved of one fresh replay stats snapshot; *@held: bytes */
+static gint64
+replay_used (DiodeRelay * relay, gint64 * held)
+{
+  gchar *json;
+  JsonParser *p = json_parser_new ();
+  JsonObject *o;
+  gint64 v;
+
+  g_usleep (150 * 1000);        /* stats-interval-ms 100: a fresh one */
+  json = diode_relay_get_stats_json (relay);
+  fail_unless (json != NULL, "no stats snapshot");
+  fail_unless (json_parser_load_from_data (p, json, -1, NULL));
+  o = json_object_get_object_member (json_node_get_object
+      (json_parser_get_root (p)), "replay");
+  fail_unless (o != NULL, "no replay member in the stats");
+  *held = json_object_get_int_member (o, "bytes");
+  v = *held + json_object_get_int_member_with_default (o, "reserved", 0);
+  g_object_unref (p);
+  g_free (json);
+  return v;
+}
+
+/* The relay-wide replay bound holds against many clients that never read:
+ * 50 SUBSCRIBE EARLIEST viewers and 50 FETCHes of a recording, with the
+ * bound at 1 MiB. A read reserves its slot when it is dispatched (not
+ * when it lands), the SUBSCRIBE's first read and every FETCH wait their
+ * turn, so what is held (and reserved) never passes the bound by more than
+ * one slot (a read's reservation: 1 MiB at least). Once they are gone, an
+ * honest viewer gets the whole recording. */
+GST_START_TEST (test_store_bound_many_stalled)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay;
+  RawClient *v[100], *honest;
+  const guint64 last = 200, bound = 1024 * 1024;
+  const gint64 slot = 1024 * 1024;     /* REPLAY_SLOT_MIN */
+  gint64 held, used, max_held = 0, max_used = 0;
+  guint i;
+
+  payload_size = 32 * 1024;
+  relay = relay_with ("store-dir", dir, "stats-interval-ms", 100,
+      "replay-bytes", bound, NULL);
+  record_finished (relay, "film", last);        /* 40 chunks of ~165 KiB */
+  for (i = 0; i < G_N_ELEMENTS (v); i++) {
+    v[i] = raw_open (relay, 4096, "viewer.pem");
+    hello_v (v[i], DIODE_ROLE_VIEWER, 3);
+  }
+  /* all the requests at once: many reach the relay before any read lands */
+  for (i = 0; i < G_N_ELEMENTS (v); i++) {
+    if (i % 2)
+      raw_send_frame (v[i], subscribe_at ("film", DIODE_START_EARLIEST, 0,
+              0));
+    else
+      raw_send_frame (v[i], diode_msg_encode_fetch ("film", 1, last, 0));
+  }
+  /* none of them reads: sample what the relay holds for a while */
+  for (i = 0; i < 12; i++) {
+    used = replay_used (relay, &held);
+    max_held = MAX (max_held, held);
+    max_used = MAX (max_used, used);
+  }
+  fail_unless (max_held > 0, "nothing was ever held");
+  fail_unless (max_held <= (gint64) bound + slot, "100 stalled clients made "
+      "the relay hold %" G_GINT64_FORMAT " bytes (bound %" G_GUINT64_FORMAT
+      ")", max_held, bound);
+  fail_unless (max_used <= (gint64) bound + slot, "held + reserved reached %"
+      G_GINT64_FORMAT " (bound %" G_GUINT64_FORMAT ")", max_used, bound);
+  fail_unless (stats_replay (relay, "waiting") > 0, "nobody waits its turn");
+  for (i = 0; i < G_N_ELEMENTS (v); i++)
+    raw_free (v[i], FALSE);
+  fail_unless_equals_int (stats_replay (relay, "bytes"), 0);
+  fail_unless_equals_int (stats_replay (relay, "reserved"), 0);
+
+  honest = raw_open (relay, 0, "viewer.pem");
+  hello_v (honest, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (honest, subscribe_at ("film", DIODE_START_EARLIEST, 0, 0));
+  expect_play (honest, 1, 1, DIODE_STREAM_RECORDING);
+  expect_rest_and_eos (honest, 2, last);
+  raw_free (honest, FALSE);
+  payload_size = 64;
+  relay_free (relay);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 /* The daemon's --replay-bytes reaches the relay (its stats say the bound)
  * and 0 is refused. */
 GST_START_TEST (test_daemon_replay_bytes)
@@ -688,6 +775,7 @@ replay_store_suite (void)
   tcase_add_test (tc, test_store_to_ring_no_gap);
   tcase_add_test (tc, test_store_damaged_chunk_skipped);
   tcase_add_test (tc, test_store_memory_bounded);
+  tcase_add_test (tc, test_store_bound_many_stalled);
   tcase_add_test (tc, test_store_policy);
   tcase_add_test (tc, test_store_prelude_exact);
   tcase_add_test (tc, test_fetch_byte_cap);

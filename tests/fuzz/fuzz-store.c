@@ -252,7 +252,16 @@ fuzz_record (const uint8_t * data, size_t size)
     g_error_free (err);
     return;
   }
-  FUZZ_CHECK (diode_stored_chunk_verify (c, NULL), "a parsed chunk does not verify");
+  /* a parsed record is intact (count, bytes, CRC); its header may still
+   * claim seqs its frames do not hold: verify refuses that as INVALID */
+  {
+    GError *verr = NULL;
+
+    FUZZ_CHECK (diode_stored_chunk_verify (c, &verr)
+        || g_error_matches (verr, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID),
+        "a parsed chunk is damaged");
+    g_clear_error (&verr);
+  }
   {
     GBytes *again = diode_chunkrec_serialize (c);
 
@@ -381,7 +390,14 @@ fuzz_open (guint8 mode, const uint8_t * data, size_t size)
         g_error_free (err);
         break;
       }
-      FUZZ_CHECK (diode_stored_chunk_verify (c, NULL), "a read returned a damaged chunk");
+      {
+        GError *verr = NULL;
+
+        FUZZ_CHECK (diode_stored_chunk_verify (c, &verr)
+            || g_error_matches (verr, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID),
+            "a read returned a damaged chunk");
+        g_clear_error (&verr);
+      }
       FUZZ_CHECK (c->hdr.last_seq >= seq, "read %" G_GUINT64_FORMAT " returned %"
           G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT, seq, c->hdr.first_seq, c->hdr.last_seq);
       seq = c->hdr.last_seq + 1;

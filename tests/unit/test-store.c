@@ -172,6 +172,91 @@ test_from_ring (void)
   diode_ring_free (r);
 }
 
+/* The header's seqs and times against the frames it carries: a chunk
+ * with a right count, bytes and CRC whose header claims other seqs (a
+ * forged range from a peer) is refused as INVALID. */
+static DiodeStoredChunk *
+with_header (const DiodeStoredChunk *c, guint64 first, guint64 last, guint64 time,
+    guint64 end_time)
+{
+  DiodeChunkHeader h = c->hdr;
+  GPtrArray *frames = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  guint i;
+
+  for (i = 0; i < c->frames->len; i++)
+    g_ptr_array_add (frames, g_bytes_ref (g_ptr_array_index (c->frames, i)));
+  h.first_seq = first;
+  h.last_seq = last;
+  h.time = time;
+  h.end_time = end_time;
+  return diode_stored_chunk_new (&h, frames);
+}
+
+static void
+expect_invalid (DiodeStoredChunk *c)
+{
+  GError *err = NULL;
+
+  g_assert_false (diode_stored_chunk_verify (c, &err));
+  g_assert_error (err, DIODE_STORE_ERROR, DIODE_STORE_ERROR_INVALID);
+  g_clear_error (&err);
+  diode_stored_chunk_unref (c);
+}
+
+static void
+test_record_verify_seqs (void)
+{
+  DiodeStoredChunk *c = sc_chunk (10, 14, 50, WALL0, TRUE), *x;
+  guint64 t = c->hdr.time, e = c->hdr.end_time;
+  GPtrArray *frames;
+  DiodeChunkHeader h;
+  guint i;
+
+  g_assert_true (diode_stored_chunk_verify (c, NULL));
+  /* the attack: one chunk claiming the rest of the seq space */
+  expect_invalid (with_header (c, 10, G_MAXUINT64, t, e));
+  expect_invalid (with_header (c, 1, G_MAXUINT64, t, e));
+  /* a range wider or narrower than its MEDIA frames, either end */
+  expect_invalid (with_header (c, 9, 14, t, e));
+  expect_invalid (with_header (c, 11, 14, t, e));
+  expect_invalid (with_header (c, 10, 15, t, e));
+  expect_invalid (with_header (c, 10, 13, t, e));
+  /* times running backwards; an unknown end is fine */
+  expect_invalid (with_header (c, 10, 14, e, t));
+  x = with_header (c, 10, 14, t, G_MAXUINT64);
+  g_assert_true (diode_stored_chunk_verify (x, NULL));
+  diode_stored_chunk_unref (x);
+  /* the header check alone refuses a last seq nothing can follow */
+  h = c->hdr;
+  h.last_seq = G_MAXUINT64;
+  g_assert_false (diode_chunkrec_check_header (&h, NULL));
+
+  /* MEDIA out of order (CRC, count and bytes recomputed: intact bytes) */
+  frames = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  for (i = 0; i < c->frames->len; i++)
+    g_ptr_array_add (frames, g_bytes_ref (g_ptr_array_index (c->frames,
+                i == 2 ? 3 : i == 3 ? 2 : i)));
+  h = c->hdr;
+  h.crc = 0;
+  for (i = 0; i < frames->len; i++)
+    h.crc = diode_chunk_crc (h.crc, g_ptr_array_index (frames, i));
+  expect_invalid (diode_stored_chunk_new (&h, frames));
+  /* a chunk with no MEDIA after its prelude */
+  frames = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_ptr_array_add (frames, g_bytes_ref (g_ptr_array_index (c->frames, 0)));
+  g_ptr_array_add (frames, diode_msg_encode_eos (14));
+  h = c->hdr;
+  h.n_frames = 2;
+  h.bytes = 0;
+  h.crc = 0;
+  for (i = 0; i < frames->len; i++) {
+    h.bytes += g_bytes_get_size (g_ptr_array_index (frames, i));
+    h.crc = diode_chunk_crc (h.crc, g_ptr_array_index (frames, i));
+  }
+  expect_invalid (diode_stored_chunk_new (&h, frames));
+  diode_stored_chunk_unref (c);
+}
+
 /* --- the store --- */
 
 static void
@@ -784,6 +869,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/record/flip-every-byte", test_record_flip_every_byte);
   g_test_add_func ("/store/record/absurd-header", test_record_absurd_header);
   g_test_add_func ("/store/record/from-ring", test_from_ring);
+  g_test_add_func ("/store/record/verify-seqs", test_record_verify_seqs);
   g_test_add_func ("/store/append-read-reopen", test_append_read_reopen);
   g_test_add_func ("/store/gaps", test_gaps_and_unknown);
   g_test_add_func ("/store/flipped-byte", test_flipped_byte_on_disk);
