@@ -9,6 +9,7 @@
 #define G_LOG_DOMAIN "diode-relay"
 
 #include "diode-relay.h"
+#include "diode-store.h"
 
 #include <glib-unix.h>
 #include <locale.h>
@@ -247,6 +248,16 @@ main (int argc, char **argv)
   if (quiet)
     g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO
         | G_LOG_LEVEL_DEBUG, drop_log, NULL);
+
+  /* Retention removes whole segments (diode_store_segment_bytes(): at
+   * least 64 KiB each): under DIODE_STORE_SMALL_BYTES a removal takes a
+   * big part of the store at once. */
+  if (store_dir && store_bytes > 0 && (guint64) store_bytes < DIODE_STORE_SMALL_BYTES)
+    g_warning ("--store-bytes %" G_GINT64_FORMAT " is small: the store removes "
+        "%" G_GUINT64_FORMAT "-byte segments at a time, fewer than 16 fit; "
+        "use at least %u", store_bytes,
+        diode_store_segment_bytes ((guint64) store_bytes),
+        (guint) DIODE_STORE_SMALL_BYTES);
 
   /* Handlers first: a SIGTERM during start-up still shuts down cleanly. */
   loop = g_main_loop_new (NULL, FALSE);
