@@ -181,8 +181,9 @@ main (int argc, char **argv)
         "Remove recorded chunks older than this, oldest first, 0 = no age "
           "limit (default 604800: 7 days)", "SECONDS"},
     {"store-bytes", 0, 0, G_OPTION_ARG_INT64, &store_bytes,
-        "Most bytes the store keeps, oldest chunks removed first, 0 = no "
-          "size limit (default 17179869184: 16 GiB)", "BYTES"},
+        "Most bytes the store keeps, oldest chunks removed first in "
+          "segments of 1/64 of it (64 KiB to 16 MiB), 0 = no size limit "
+          "(default 17179869184: 16 GiB)", "BYTES"},
     {"replay-bytes", 0, 0, G_OPTION_ARG_INT64, &replay_bytes,
         "Stored chunks held in memory for viewers watching recordings and "
           "for FETCH answers, in total; over it new reads wait (default "
