@@ -9,6 +9,7 @@
 #define G_LOG_DOMAIN "diode-relay"
 
 #include "diode-relay.h"
+#include "diode-store.h"
 
 #include <glib-unix.h>
 #include <locale.h>
@@ -180,8 +181,9 @@ main (int argc, char **argv)
         "Remove recorded chunks older than this, oldest first, 0 = no age "
           "limit (default 604800: 7 days)", "SECONDS"},
     {"store-bytes", 0, 0, G_OPTION_ARG_INT64, &store_bytes,
-        "Most bytes the store keeps, oldest chunks removed first, 0 = no "
-          "size limit (default 17179869184: 16 GiB)", "BYTES"},
+        "Most bytes the store keeps, oldest chunks removed first in "
+          "segments of 1/64 of it (64 KiB to 16 MiB), 0 = no size limit "
+          "(default 17179869184: 16 GiB)", "BYTES"},
     {"replay-bytes", 0, 0, G_OPTION_ARG_INT64, &replay_bytes,
         "Stored chunks held in memory for viewers watching recordings and "
           "for FETCH answers, in total; over it new reads wait (default "
@@ -247,6 +249,16 @@ main (int argc, char **argv)
   if (quiet)
     g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO
         | G_LOG_LEVEL_DEBUG, drop_log, NULL);
+
+  /* Retention removes whole segments (diode_store_segment_bytes(): at
+   * least 64 KiB each): under DIODE_STORE_SMALL_BYTES a removal takes a
+   * big part of the store at once. */
+  if (store_dir && store_bytes > 0 && (guint64) store_bytes < DIODE_STORE_SMALL_BYTES)
+    g_warning ("--store-bytes %" G_GINT64_FORMAT " is small: the store removes "
+        "%" G_GUINT64_FORMAT "-byte segments at a time, fewer than 16 fit; "
+        "use at least %u", store_bytes,
+        diode_store_segment_bytes ((guint64) store_bytes),
+        (guint) DIODE_STORE_SMALL_BYTES);
 
   /* Handlers first: a SIGTERM during start-up still shuts down cleanly. */
   loop = g_main_loop_new (NULL, FALSE);

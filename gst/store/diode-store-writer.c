@@ -874,8 +874,55 @@ remove_segment (DiodeStore *s, StoreStream *st, guint i)
   g_mutex_lock (&s->lock);
 }
 
+/* TRUE if @seg is the segment @st is writing: open, or closed only to give
+ * back its fds (its next append goes on in it). Writer thread. */
+static gboolean
+is_active (StoreStream *st, const StoreSegment *seg)
+{
+  return st->w_number == seg->number && (st->w_seg_fd >= 0 || st->w_resume);
+}
+
+/* The stream whose oldest segment is the oldest of the store (by the wall
+ * time of its newest chunk), among segments holding chunks; @active: among
+ * the segments streams are writing (else among the closed ones). Lock held. */
+static StoreStream *
+oldest_stream (DiodeStore *s, gboolean active)
+{
+  StoreStream *oldest = NULL;
+  guint64 oldest_end = G_MAXUINT64;
+  GHashTableIter it;
+  gpointer v;
+
+  g_hash_table_iter_init (&it, s->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    StoreStream *st = v;
+    StoreSegment *seg;
+
+    if (st->segs->len == 0)
+      continue;
+    seg = &g_array_index (st->segs, StoreSegment, 0);
+    if (is_active (st, seg) != active)
+      continue;
+    /* a closed segment without chunks (a crash right after its creation)
+     * holds nothing: it goes first, it must not keep the closed segments
+     * behind it from going */
+    if (!active && seg->n_chunks == 0)
+      return st;
+    if (seg->n_chunks > 0 && seg->wall_end < oldest_end) {
+      oldest = st;
+      oldest_end = seg->wall_end;
+    }
+  }
+  return oldest;
+}
+
 /* Whole segments, oldest first: by age (its newest chunk older than
- * max_seconds), then by total size. Lock held. */
+ * max_seconds), then by total size. Segments are small against max_bytes
+ * (diode_store_segment_bytes()), so the size bound removes a small part of
+ * the store at a time. A segment a stream is writing goes by size only when
+ * no closed segment (of any stream) is left: then the one with the oldest
+ * chunks is closed (the stream's next chunk begins a new segment) and
+ * removed. Lock held. */
 static void
 retention (DiodeStore *s)
 {
@@ -898,6 +945,8 @@ retention (DiodeStore *s)
     for (i = 0; i < expired->len; i++) {
       StoreStream *st = g_ptr_array_index (expired, i);
 
+      /* every chunk of it is older than max_seconds: even the segment
+       * being written goes (its stream has not written for that long) */
       while (st->segs->len > 0) {
         StoreSegment *seg = &g_array_index (st->segs, StoreSegment, 0);
 
@@ -909,22 +958,10 @@ retention (DiodeStore *s)
     g_ptr_array_unref (expired);
   }
   while (s->limits.max_bytes > 0 && s->bytes > s->limits.max_bytes) {
-    StoreStream *oldest = NULL;
-    guint64 oldest_end = G_MAXUINT64;
+    StoreStream *oldest = oldest_stream (s, FALSE);
 
-    g_hash_table_iter_init (&it, s->streams);
-    while (g_hash_table_iter_next (&it, NULL, &v)) {
-      StoreStream *st = v;
-      StoreSegment *seg;
-
-      if (st->segs->len == 0)
-        continue;
-      seg = &g_array_index (st->segs, StoreSegment, 0);
-      if (seg->n_chunks > 0 && seg->wall_end < oldest_end) {
-        oldest = st;
-        oldest_end = seg->wall_end;
-      }
-    }
+    if (oldest == NULL)
+      oldest = oldest_stream (s, TRUE);
     if (oldest == NULL)
       break;
     remove_segment (s, oldest, 0);

@@ -466,6 +466,15 @@ open_streams (DiodeStore *s)
   g_dir_close (d);
 }
 
+guint64
+diode_store_segment_bytes (guint64 max_bytes)
+{
+  if (max_bytes == 0)
+    return DIODE_STORE_SEGMENT_BYTES;
+  return CLAMP (max_bytes / DIODE_STORE_SEGMENT_FRACTION,
+      (guint64) DIODE_STORE_SEGMENT_MIN_BYTES, (guint64) DIODE_STORE_SEGMENT_BYTES);
+}
+
 DiodeStore *
 diode_store_open (const gchar *dir, const DiodeStoreLimits *limits, GError **error)
 {
@@ -485,7 +494,7 @@ diode_store_open (const gchar *dir, const DiodeStoreLimits *limits, GError **err
   }
   if (s->limits.queue_bytes == 0)
     s->limits.queue_bytes = DIODE_STORE_DEFAULT_QUEUE_BYTES;
-  s->seg_bytes = DIODE_STORE_SEGMENT_BYTES;
+  s->seg_bytes = diode_store_segment_bytes (s->limits.max_bytes);
   s->seg_us = (guint64) DIODE_STORE_SEGMENT_SECONDS * G_USEC_PER_SEC;
   s->seg_chunks = STORE_SEGMENT_CHUNKS;
   g_mutex_init (&s->lock);
@@ -631,7 +640,7 @@ void
 diode_store_set_segment_limits (DiodeStore *s, guint64 bytes, guint64 seconds, guint chunks)
 {
   g_mutex_lock (&s->lock);
-  s->seg_bytes = bytes ? bytes : DIODE_STORE_SEGMENT_BYTES;
+  s->seg_bytes = bytes ? bytes : diode_store_segment_bytes (s->limits.max_bytes);
   s->seg_us = (seconds ? seconds : DIODE_STORE_SEGMENT_SECONDS) * G_USEC_PER_SEC;
   s->seg_chunks = chunks ? MIN (chunks, STORE_SEGMENT_CHUNKS) : STORE_SEGMENT_CHUNKS;
   g_mutex_unlock (&s->lock);

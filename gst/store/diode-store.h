@@ -29,10 +29,22 @@ typedef struct {
 #define DIODE_STORE_DEFAULT_SECONDS     G_GUINT64_CONSTANT (604800)
 #define DIODE_STORE_DEFAULT_BYTES       (G_GUINT64_CONSTANT (16) * 1024 * 1024 * 1024)
 #define DIODE_STORE_DEFAULT_QUEUE_BYTES (G_GUINT64_CONSTANT (64) * 1024 * 1024)
-/* A segment is closed (fsync'd) and the next one begun at this size or when
- * its chunks span this long (relay wall clock). */
+/* A segment is closed (fsync'd) and the next one begun at its size or when
+ * its chunks span DIODE_STORE_SEGMENT_SECONDS (relay wall clock). Retention
+ * removes whole segments, so the size is a small part of max_bytes:
+ * max_bytes / DIODE_STORE_SEGMENT_FRACTION, at least
+ * DIODE_STORE_SEGMENT_MIN_BYTES, at most DIODE_STORE_SEGMENT_BYTES (also
+ * the size without a size limit); see diode_store_segment_bytes(). */
 #define DIODE_STORE_SEGMENT_BYTES       (16 * 1024 * 1024)
+#define DIODE_STORE_SEGMENT_MIN_BYTES   (64 * 1024)
+#define DIODE_STORE_SEGMENT_FRACTION    64
 #define DIODE_STORE_SEGMENT_SECONDS     60
+/* Below this max_bytes the store holds fewer than 16 segments: retention
+ * then removes more than 1/16 of it at once (the relay warns at start). */
+#define DIODE_STORE_SMALL_BYTES         (16 * DIODE_STORE_SEGMENT_MIN_BYTES)
+
+/* The segment size of a store bounded to @max_bytes (0 = no size limit). */
+guint64 diode_store_segment_bytes (guint64 max_bytes);
 
 typedef struct {               /* what is kept about a stream, beside its chunks (a GKeyFile "meta" per stream) */
   gchar *name;                 /* as first spelled */

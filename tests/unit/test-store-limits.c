@@ -61,10 +61,13 @@ test_retention_size (void)
   /* a (older) lost whole segments first: its first seq moved by whole
    * segments (16 seqs), and its files are gone */
   g_assert_false (g_file_test (oldest_seg, G_FILE_TEST_EXISTS));
+  /* seq 1 is gone: a read of it answers the first chunk kept after it,
+   * a's active segment (65..80), which stays while closed ones are left */
   c = diode_store_read (s, "a", 1, &err);
-  g_assert_null (c);
-  g_assert_error (err, DIODE_STORE_ERROR, DIODE_STORE_ERROR_NOT_FOUND);
-  g_clear_error (&err);
+  g_assert_no_error (err);
+  g_assert_nonnull (c);
+  g_assert_cmpuint (c->hdr.first_seq, ==, 65);
+  diode_stored_chunk_unref (c);
   {
     guint64 fa = first_stored (s, "a"), fb = first_stored (s, "b");
 
@@ -76,9 +79,11 @@ test_retention_size (void)
     c = diode_store_read (s, "b", 200, &err);
     g_assert_no_error (err);
     diode_stored_chunk_unref (c);
-    /* every segment of a is gone before b lost any: a's chunks are older */
+    /* every closed segment of a is gone before b lost any: a's chunks are
+     * older; a's active segment (65..80, a still records) is not removed
+     * while closed segments are left */
     if (fb > 1)
-      g_assert_cmpuint (fa, ==, 0);
+      g_assert_cmpuint (fa, ==, 65);
   }
   /* what the store counts is what is on disk */
   {
@@ -90,6 +95,139 @@ test_retention_size (void)
   }
   diode_store_close (s);
   g_free (oldest_seg);
+  sc_rmdir (dir);
+  g_free (dir);
+}
+
+/* Writes chunks of ~10 KB (4 frames of 2500 bytes) continuously to each
+ * of @keys in turn into a store bounded to 400 000 bytes (segments of the
+ * default size for it), and checks after each: once the store reached half
+ * the bound it never drops below it again (retention removes small
+ * segments, never a whole recording), each stream's newest chunk reads
+ * back, each stream's oldest chunk only moves forward (oldest go first);
+ * at the end every chunk from each stream's oldest to its newest reads. */
+static void
+retention_continuous (const gchar * const *keys, guint n_keys, guint rounds)
+{
+  gchar *dir = sc_tmpdir ();
+  DiodeStoreLimits lim = { 0, 400000, 64 * 1024 * 1024 };
+  DiodeStore *s = diode_store_open (dir, &lim, NULL);
+  guint64 wall = g_get_real_time () - 3600 * (gint64) G_USEC_PER_SEC;
+  guint64 *first = g_new0 (guint64, n_keys);
+  guint64 low = G_MAXUINT64, high = 0;
+  gboolean reached = FALSE;
+  guint r, k;
+
+  g_assert_nonnull (s);
+  for (k = 0; k < n_keys; k++)
+    begin (s, keys[k]);
+  for (r = 0; r < rounds; r++) {
+    for (k = 0; k < n_keys; k++) {
+      guint64 seq = 1 + (guint64) r * 4;
+      DiodeStoredChunk *c = sc_chunk (seq, seq + 3, 2500,
+          wall + ((guint64) r * n_keys + k) * 40000, TRUE);
+      GError *err = NULL;
+      guint64 bytes, f;
+
+      while (!diode_store_append (s, keys[k], c))
+        diode_store_wait_idle (s);
+      diode_stored_chunk_unref (c);
+      diode_store_wait_idle (s);
+      bytes = diode_store_get_bytes (s);
+      /* near the bound: retention has work from now on */
+      if (bytes >= lim.max_bytes / 4 * 3)
+        reached = TRUE;
+      if (reached) {
+        low = MIN (low, bytes);
+        g_assert_cmpuint (bytes, >=, lim.max_bytes / 2);
+      }
+      high = MAX (high, bytes);
+      /* newest readable */
+      c = diode_store_read (s, keys[k], seq + 3, &err);
+      g_assert_no_error (err);
+      g_assert_nonnull (c);
+      diode_stored_chunk_unref (c);
+      /* oldest first: the first stored seq only moves forward */
+      f = first_stored (s, keys[k]);
+      g_assert_cmpuint (f, >=, first[k]);
+      g_assert_cmpuint (f, >=, 1);
+      first[k] = f;
+    }
+  }
+  g_assert_true (reached);
+  g_test_message ("%u stream(s), %u rounds: store between %" G_GUINT64_FORMAT " and %"
+      G_GUINT64_FORMAT " bytes once near the bound of %" G_GUINT64_FORMAT, n_keys, rounds,
+      low, high, lim.max_bytes);
+  for (k = 0; k < n_keys; k++) {
+    guint64 last = (guint64) rounds * 4, seq;
+
+    /* retention happened to every stream, and what is left is contiguous */
+    g_assert_cmpuint (first[k], >, 1);
+    for (seq = first[k]; seq <= last; seq += 4) {
+      GError *err = NULL;
+      DiodeStoredChunk *c = diode_store_read (s, keys[k], seq, &err);
+
+      g_assert_no_error (err);
+      diode_stored_chunk_unref (c);
+    }
+  }
+  diode_store_close (s);
+  g_free (first);
+  sc_rmdir (dir);
+  g_free (dir);
+}
+
+/* One stream recording over the size bound: its oldest chunks go, a small
+ * part of the store at a time, not the whole recording. */
+static void
+test_retention_continuous_one (void)
+{
+  const gchar *keys[] = { "cam" };
+
+  retention_continuous (keys, 1, 150);
+}
+
+/* The same with two streams recording at once. */
+static void
+test_retention_continuous_two (void)
+{
+  const gchar *keys[] = { "a", "b" };
+
+  retention_continuous (keys, 2, 100);
+}
+
+/* Only the segments streams are writing are left over the bound: the one
+ * with the oldest chunks is closed and removed, its stream goes on in a new
+ * segment. */
+static void
+test_retention_active_only (void)
+{
+  gchar *dir = sc_tmpdir ();
+  DiodeStoreLimits lim = { 0, 100 * 1024, 64 * 1024 * 1024 };
+  DiodeStore *s = diode_store_open (dir, &lim, NULL);
+  guint64 wall = g_get_real_time () - 3600 * (gint64) G_USEC_PER_SEC;
+  DiodeStoredChunk *c;
+  GError *err = NULL;
+
+  g_assert_nonnull (s);
+  diode_store_set_segment_limits (s, 1024 * 1024, 0, 0);   /* no roll by size */
+  begin (s, "a");
+  begin (s, "b");
+  sc_fill (s, "a", 1, 40, 4, 1000, wall);                     /* ~42 KB, older */
+  sc_fill (s, "b", 1, 40, 4, 1000, wall + G_USEC_PER_SEC);    /* ~42 KB */
+  g_assert_cmpuint (first_stored (s, "a"), ==, 1);
+  /* over the bound with a's active segment (the oldest) and b's */
+  sc_fill (s, "b", 41, 80, 4, 1000, wall + 2 * G_USEC_PER_SEC);
+  diode_store_wait_idle (s);
+  g_assert_cmpuint (first_stored (s, "a"), ==, 0);
+  g_assert_cmpuint (first_stored (s, "b"), ==, 1);
+  g_assert_cmpuint (diode_store_get_bytes (s), <=, lim.max_bytes);
+  /* a goes on recording in a new segment */
+  sc_fill (s, "a", 41, 44, 4, 1000, wall + 3 * G_USEC_PER_SEC);
+  c = diode_store_read (s, "a", 41, &err);
+  g_assert_no_error (err);
+  diode_stored_chunk_unref (c);
+  diode_store_close (s);
   sc_rmdir (dir);
   g_free (dir);
 }
@@ -435,6 +573,9 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/store/retention/size", test_retention_size);
+  g_test_add_func ("/store/retention/continuous-one", test_retention_continuous_one);
+  g_test_add_func ("/store/retention/continuous-two", test_retention_continuous_two);
+  g_test_add_func ("/store/retention/active-only", test_retention_active_only);
   g_test_add_func ("/store/retention/age", test_retention_age);
   g_test_add_func ("/store/queue-bound", test_queue_bound);
   g_test_add_func ("/store/memory-flat", test_memory_flat);
