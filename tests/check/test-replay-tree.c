@@ -1,0 +1,103 @@
+/* gst-diode — watching a live recording back through a relay tree
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Issue 10 ("watch the last hour from any relay of the network"; docs/
+ * decisions.md, "Recordings: watching back through a relay tree"): a root
+ * relay with a store records a stream a child relay pulls (-u root, a
+ * small ring). At the child, RANGE reports LIVE_RECORDED with the root's
+ * spans merged with the ring's (seq 1 to the live edge), EARLIEST plays
+ * every seq from 1 (fetched from the root, then the child's ring) and goes
+ * on live with no gap and no duplicate, and a TIME start lands on the
+ * keyframe at or before the target. Before the fix the child answered
+ * with its ring alone, state LIVE. In-process relays, raw v3 clients, real
+ * TLS on 127.0.0.1.
+ */
+#include "replayharness.h"
+#include "fixture.h"
+
+#include <string.h>
+
+GST_START_TEST (test_live_recording_from_child)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *root = relay_with ("store-dir", dir, NULL);
+  gchar *ckey = g_build_filename (fixture_config_dir (), "relay-b.pem", NULL);
+  gchar *self = fixture_key_address ("relay-b.pem");
+  gchar *up = g_strdup_printf ("%s@127.0.0.1:%u",
+      diode_relay_get_address (root), diode_relay_get_port (root));
+  DiodeRelay *child;
+  RawClient *p, *live, *v, *t;
+  DiodeMsg m = { 0 };
+  GError *err = NULL;
+
+  fixture_relay_conf_add (root, "relays", "children", self);
+  child = diode_relay_new ("127.0.0.1:0", ckey);
+  /* a ring far smaller than the recording: seq 1 is long gone from it */
+  g_object_set (child, "upstream", up, "buffer-bytes", (guint64) 4000, NULL);
+  if (!diode_relay_start (child, &err))
+    g_error ("cannot start relay: %s", err->message);
+
+  p = raw_open (root, 0, "pub.pem");
+  fail_unless_equals_uint64 (publish3 (p, "cam", DIODE_PUBLISH_RECORD), 1);
+  /* a live viewer at the child: the child pulls "cam" from the root */
+  live = raw_open (child, 0, "viewer.pem");
+  hello_v (live, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (live, subscribe_at ("cam", DIODE_START_LIVE, 0, 0));
+  send_range (p, 1, 60, 5);
+  wait_stored (p, 55, FALSE);
+  fail_unless (fixture_wait_last_seq (child, "cam", 60, 5000));
+
+  /* RANGE at the child: the root's store + the child's ring */
+  v = raw_open (child, 0, "viewer.pem");
+  hello_v (v, DIODE_ROLE_VIEWER, 3);
+  range_until_ok (v, "cam", &m);
+  fail_unless_equals_int (m.stream_state, DIODE_STREAM_LIVE_RECORDED);
+  fail_unless (m.n_spans >= 1);
+  fail_unless_equals_uint64 (m.spans[0].first_seq, 1);
+  fail_unless_equals_uint64 (m.spans[m.n_spans - 1].last_seq, 60);
+  diode_msg_clear (&m);
+
+  /* EARLIEST at the child: 1..60 (root, then ring), then live */
+  raw_send_frame (v, subscribe_at ("cam", DIODE_START_EARLIEST, 0, 0));
+  expect_play (v, 1, 60, DIODE_STREAM_LIVE_RECORDED);
+  send_range (p, 61, 65, 5);
+  fail_unless_equals_uint64 (expect_play_more (v, 61, 65), 65);
+
+  /* TIME 230 ms (seq 23's pts) snapped BEFORE: the keyframe at 21 */
+  t = raw_open (child, 0, "viewer.pem");
+  hello_v (t, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (t, subscribe_at ("cam", DIODE_START_TIME, 230 * MS,
+          DIODE_SNAP_BEFORE));
+  expect_play (t, 21, 65, DIODE_STREAM_LIVE_RECORDED);
+  send_range (p, 66, 70, 5);
+  fail_unless_equals_uint64 (expect_play_more (t, 66, 70), 70);
+  fail_unless_equals_uint64 (expect_play_more (v, 66, 70), 70);
+
+  raw_free (t, FALSE);
+  raw_free (v, FALSE);
+  raw_free (live, FALSE);
+  raw_free (p, FALSE);
+  relay_free (child);
+  relay_free (root);
+  g_free (up);
+  g_free (self);
+  g_free (ckey);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+static Suite *
+replay_tree_suite (void)
+{
+  Suite *s = suite_create ("replay-tree");
+  TCase *tc = tcase_create ("tree");
+
+  suite_add_tcase (s, tc);
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, test_live_recording_from_child);
+  return s;
+}
+
+GST_CHECK_MAIN (replay_tree);
