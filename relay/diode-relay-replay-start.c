@@ -391,11 +391,11 @@ replay_on_range (DiodeRelay * r, const RelayRange * rr, const gchar * reason,
   /* A stream live somewhere is the live path's (it pulls it from the
    * upstream) when there is an upstream; a finished recording, or anything
    * held by a peer when there is no upstream, is replayed from there. A
-   * stream pulled here and recorded elsewhere (LIVE_RECORDED) is replayed
-   * from there too, up to this relay's ring (decisions.md, "Recordings:
-   * watching back through a relay tree"). */
-  if (!rr || (rr->stream_state != DIODE_STREAM_RECORDING && r->failover
-          && !(pulled && rr->stream_state == DIODE_STREAM_LIVE_RECORDED))) {
+   * stream recorded elsewhere while live (LIVE_RECORDED) is replayed from
+   * there too, up to this relay's ring when it pulls the stream (else the
+   * cursor follows the live edge chunk by chunk; decisions.md,
+   * "Recordings: watching back through a relay tree"). */
+  if (!rr || (rr->stream_state == DIODE_STREAM_LIVE && r->failover)) {
     g_info ("viewer %s (%s) of '%s': %s; the live path decides",
         c->address, c->peer, rp->name, rr ? "live elsewhere" : reason);
     again = g_bytes_ref (rp->subscribe);

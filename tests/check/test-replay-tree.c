@@ -18,25 +18,37 @@
 
 #include <string.h>
 
-GST_START_TEST (test_live_recording_from_child)
+/* A child of @root (-u root, accepted in its [relays] children) with a
+ * ring far smaller than the recordings: seq 1 is long gone from it. */
+static DiodeRelay *
+child_of (DiodeRelay * root)
 {
-  gchar *dir = tmp_store ();
-  DiodeRelay *root = relay_with ("store-dir", dir, NULL);
   gchar *ckey = g_build_filename (fixture_config_dir (), "relay-b.pem", NULL);
   gchar *self = fixture_key_address ("relay-b.pem");
   gchar *up = g_strdup_printf ("%s@127.0.0.1:%u",
       diode_relay_get_address (root), diode_relay_get_port (root));
   DiodeRelay *child;
-  RawClient *p, *live, *v, *t;
-  DiodeMsg m = { 0 };
   GError *err = NULL;
 
   fixture_relay_conf_add (root, "relays", "children", self);
   child = diode_relay_new ("127.0.0.1:0", ckey);
-  /* a ring far smaller than the recording: seq 1 is long gone from it */
   g_object_set (child, "upstream", up, "buffer-bytes", (guint64) 4000, NULL);
   if (!diode_relay_start (child, &err))
     g_error ("cannot start relay: %s", err->message);
+  g_free (up);
+  g_free (self);
+  g_free (ckey);
+  return child;
+}
+
+/* The child pulls "cam" (a live viewer there) while the root records it. */
+GST_START_TEST (test_live_recording_from_child)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *root = relay_with ("store-dir", dir, NULL);
+  DiodeRelay *child = child_of (root);
+  RawClient *p, *live, *v, *t;
+  DiodeMsg m = { 0 };
 
   p = raw_open (root, 0, "pub.pem");
   fail_unless_equals_uint64 (publish3 (p, "cam", DIODE_PUBLISH_RECORD), 1);
@@ -80,9 +92,43 @@ GST_START_TEST (test_live_recording_from_child)
   raw_free (p, FALSE);
   relay_free (child);
   relay_free (root);
-  g_free (up);
-  g_free (self);
-  g_free (ckey);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* Nobody watches "cam" live at the child (it does not pull it): EARLIEST
+ * there still plays the root's recording from seq 1, and the cursor goes
+ * on with the chunks the root closes after it (fetched one by one). */
+GST_START_TEST (test_live_recording_not_pulled)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *root = relay_with ("store-dir", dir, NULL);
+  DiodeRelay *child = child_of (root);
+  RawClient *p = raw_open (root, 0, "pub.pem");
+  RawClient *v;
+  DiodeMsg m = { 0 };
+
+  fail_unless_equals_uint64 (publish3 (p, "cam", DIODE_PUBLISH_RECORD), 1);
+  send_range (p, 1, 60, 5);
+  wait_stored (p, 55, FALSE);
+
+  v = raw_open (child, 0, "viewer.pem");
+  hello_v (v, DIODE_ROLE_VIEWER, 3);
+  range_until_ok (v, "cam", &m);
+  fail_unless_equals_int (m.stream_state, DIODE_STREAM_LIVE_RECORDED);
+  fail_unless_equals_uint64 (m.spans[0].first_seq, 1);
+  diode_msg_clear (&m);
+  raw_send_frame (v, subscribe_at ("cam", DIODE_START_EARLIEST, 0, 0));
+  /* 56..60 is the root's open chunk: it closes with the keyframe at 61 */
+  expect_play (v, 1, 55, DIODE_STREAM_LIVE_RECORDED);
+  send_range (p, 61, 70, 5);
+  fail_unless_equals_uint64 (expect_play_more (v, 56, 65), 65);
+
+  raw_free (v, FALSE);
+  raw_free (p, FALSE);
+  relay_free (child);
+  relay_free (root);
   g_free (dir);
 }
 
@@ -97,6 +143,7 @@ replay_tree_suite (void)
   suite_add_tcase (s, tc);
   tcase_set_timeout (tc, 60);
   tcase_add_test (tc, test_live_recording_from_child);
+  tcase_add_test (tc, test_live_recording_not_pulled);
   return s;
 }
 
