@@ -15,6 +15,7 @@
 
 #include "diode-relay-private.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------ */
@@ -325,6 +326,14 @@ relay_peers_range_for (Conn * c, const gchar * name)
 
 /* A RANGE for a stream pulled here: what the upstream (and the peers)
  * hold, merged with this relay's ring. */
+static gint
+span_cmp (const void *a, const void *b)
+{
+  const DiodeSpan *x = a, *y = b;
+
+  return x->first_seq < y->first_seq ? -1 : x->first_seq > y->first_seq;
+}
+
 typedef struct {
   guint       id;               /* in r->range_waits */
   gchar      *name;
@@ -363,6 +372,10 @@ pulled_range_done (DiodeRelay * r, const RelayRange * rr, const gchar * reason,
     if (!relay_replay_allowed (c, s, NULL, &why)) {
       g_hash_table_remove (r->range_waits, GUINT_TO_POINTER (pr->id));
       c->range_wait = 0;
+      if (c->dead || c->phase != CONN_OPEN) {
+        g_free (why);
+        goto out;
+      }
       relay_log (r, RELAY_LOG_REFUSED, "refused RANGE from %s (%s): %s",
           c->address, c->peer, why);
       conn_send_error (c, DIODE_ERR_NOT_AUTHORIZED, why);
@@ -374,25 +387,30 @@ pulled_range_done (DiodeRelay * r, const RelayRange * rr, const gchar * reason,
       ring = g_new0 (DiodeSpan, DIODE_MAX_SPANS + 1);
       n = relay_spans (r, s, NULL, ring);
       merged->spans = g_renew (DiodeSpan, merged->spans, rr->n_spans + n);
-      for (i = 0; i < n; i++) {
-        DiodeSpan *sp = &ring[i];
+      memcpy (merged->spans + rr->n_spans, ring, n * sizeof (DiodeSpan));
+      n += rr->n_spans;
+      qsort (merged->spans, n, sizeof (DiodeSpan), span_cmp);
+      for (i = 0, j = 0; i < n; i++) {
+        DiodeSpan *sp = &merged->spans[i];
+        DiodeSpan *last = j ? &merged->spans[j - 1] : NULL;
 
-        for (j = 0; j < merged->n_spans; j++) {
-          DiodeSpan *m = &merged->spans[j];
-
-          if (sp->first_seq <= m->last_seq + 1 && m->first_seq <= sp->last_seq
-              + 1) {
-            if (sp->last_seq > m->last_seq) {
-              m->last_seq = sp->last_seq;
-              m->end_time = sp->end_time;
-              m->wall_end_us = MAX (m->wall_end_us, sp->wall_end_us);
-            }
-            break;
+        if (last && sp->first_seq <= last->last_seq + 1) {
+          if (sp->last_seq > last->last_seq) {
+            last->last_seq = sp->last_seq;
+            last->end_time = sp->end_time;
+            last->wall_end_us = MAX (last->wall_end_us, sp->wall_end_us);
           }
+          continue;
         }
-        if (j == merged->n_spans)
-          merged->spans[merged->n_spans++] = *sp;
+        merged->spans[j++] = *sp;
       }
+      /* at most DIODE_MAX_SPANS, the newest */
+      if (j > DIODE_MAX_SPANS) {
+        memmove (merged->spans, merged->spans + j - DIODE_MAX_SPANS,
+            DIODE_MAX_SPANS * sizeof (DiodeSpan));
+        j = DIODE_MAX_SPANS;
+      }
+      merged->n_spans = j;
       merged->stream_state = DIODE_STREAM_LIVE_RECORDED;
       g_free (ring);
       /* answered under the policy RANGE_OK gave (range_for_done) */
@@ -400,6 +418,7 @@ pulled_range_done (DiodeRelay * r, const RelayRange * rr, const gchar * reason,
       relay_range_free (merged);
     }
   }
+out:
   g_free (pr->name);
   g_free (pr);
 }
