@@ -16,6 +16,8 @@
 #include "replayharness.h"
 #include "fixture.h"
 
+#include <gst/check/gstharness.h>
+
 #include <string.h>
 
 /* A child of @root (-u root, accepted in its [relays] children) with a
@@ -134,6 +136,90 @@ GST_START_TEST (test_live_recording_not_pulled)
 
 GST_END_TEST;
 
+/* diodesrc start=earliest at the child (which pulls the stream): it plays
+ * from seq 1, says live-recorded, answers SEEKING with TRUE and a duration,
+ * and a TIME seek is accepted (each seek is a SUBSCRIBE with TIME). Before,
+ * the child said live, not seekable, and the seek failed. */
+GST_START_TEST (test_diodesrc_seekable_at_child)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *root = relay_with ("store-dir", dir, NULL);
+  DiodeRelay *child = child_of (root);
+  RawClient *p = raw_open (root, 0, "pub.pem");
+  RawClient *live = raw_open (child, 0, "viewer.pem");
+  gchar *hp = diode_relay_get_hostport (child);
+  GstElement *e = gst_element_factory_make ("diodesrc", NULL);
+  GstHarness *h;
+  GstBuffer *b;
+  GstQuery *q;
+  GstStructure *st = NULL;
+  gboolean seekable = FALSE;
+  gint64 dur = -1;
+
+  fail_unless_equals_uint64 (publish3 (p, "cam", DIODE_PUBLISH_RECORD), 1);
+  hello_v (live, DIODE_ROLE_VIEWER, 3);
+  raw_send_frame (live, subscribe_at ("cam", DIODE_START_LIVE, 0, 0));
+  /* 3 s of stream: a seek well before the live edge (diodesrc takes one
+   * within 0.5 s of it as "back to live") */
+  send_range (p, 1, 300, 5);
+  wait_stored (p, 295, FALSE);
+  fail_unless (fixture_wait_last_seq (child, "cam", 300, 5000));
+
+  g_object_set (e, "relay", hp, "stream", "cam", "timeout", 5000,
+      "start", "earliest", NULL);
+  h = gst_harness_new_with_element (e, NULL, "src");
+  gst_harness_play (h);
+  b = gst_harness_pull (h);
+  fail_unless (b != NULL);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), 1);
+  gst_buffer_unref (b);
+  g_object_get (e, "stats", &st, NULL);
+  fail_unless (st != NULL);
+  fail_unless_equals_string (gst_structure_get_string (st, "stream-state"),
+      "live-recorded");
+  gst_structure_free (st);
+  q = gst_query_new_seeking (GST_FORMAT_TIME);
+  fail_unless (gst_element_query (e, q));
+  gst_query_parse_seeking (q, NULL, &seekable, NULL, NULL);
+  gst_query_unref (q);
+  fail_unless (seekable, "diodesrc at the child is not seekable");
+  fail_unless (gst_element_query_duration (e, GST_FORMAT_TIME, &dur));
+  fail_unless (dur > 0, "no duration at the child");
+  /* A flushing KEY_UNIT seek to 130 ms into the recording (publisher time
+   * 140 ms, seq 14's pts): the keyframe at or before it is 11. The first
+   * buffer the new SUBSCRIBE gives is DISCONT. */
+  fail_unless (gst_harness_push_upstream_event (h,
+          gst_event_new_seek (1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH |
+              GST_SEEK_FLAG_KEY_UNIT | GST_SEEK_FLAG_SNAP_BEFORE,
+              GST_SEEK_TYPE_SET, 130 * MS, GST_SEEK_TYPE_NONE, -1)));
+  {
+    guint i;
+
+    for (i = 0; i < 400; i++) {
+      b = gst_harness_pull (h);
+      fail_unless (b != NULL);
+      if (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DISCONT))
+        break;
+      gst_buffer_unref (b);
+      b = NULL;
+    }
+    fail_unless (b != NULL, "no buffer after the seek");
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), 11);
+    gst_buffer_unref (b);
+  }
+
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+  raw_free (live, FALSE);
+  raw_free (p, FALSE);
+  relay_free (child);
+  relay_free (root);
+  g_free (hp);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 replay_tree_suite (void)
 {
@@ -144,6 +230,7 @@ replay_tree_suite (void)
   tcase_set_timeout (tc, 60);
   tcase_add_test (tc, test_live_recording_from_child);
   tcase_add_test (tc, test_live_recording_not_pulled);
+  tcase_add_test (tc, test_diodesrc_seekable_at_child);
   return s;
 }
 
