@@ -130,9 +130,9 @@ handle_range (Conn * c, DiodeMsg * m)
   GBytes *f;
 
   if (!(m->range_flags & DIODE_RANGE_LOCAL) && !stored
-      && stream_live_here (s) && !s->publisher && relay_peers_configured (r)) {
-    /* Pulled here: what the upstream (and peers) hold of it, merged with
-     * the ring's span (diode-relay-tiers.c). */
+      && relay_stream_state (r, s, NULL) == DIODE_STREAM_LIVE_RECORDED) {
+    /* Pulled here, recorded upstream: what the upstream (and peers) hold
+     * of it, merged with the ring's span (diode-relay-tiers.c). */
     diode_store_meta_clear (&meta);
     relay_range_pulled_for (c, m->stream);
     return;

@@ -543,11 +543,12 @@ replay_subscribe (Conn * c, DiodeMsg * m, Stream * s)
     diode_store_meta_clear (&meta);
     return replay_subscribe_remote (c, m, mode);
   }
-  if (!stored && stream_live_here (s) && !s->publisher && !c->no_remote
-      && relay_peers_configured (r)
+  if (!stored && !c->no_remote
+      && relay_stream_state (r, s, NULL) == DIODE_STREAM_LIVE_RECORDED
       && diode_session_get_role (c->session) != DIODE_ROLE_RELAY) {
-    /* Pulled here: the upstream (or a peer) may record it; the start is
-     * resolved against what they hold, then this relay's ring. */
+    /* Pulled here and recorded upstream: the start is resolved against
+     * what the upstream (or a peer) holds, then this relay's ring. A
+     * stream recorded nowhere keeps the ring's answer, at once. */
     diode_store_meta_clear (&meta);
     return replay_subscribe_remote (c, m, mode);
   }
