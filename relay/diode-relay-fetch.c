@@ -129,6 +129,14 @@ handle_range (Conn * c, DiodeMsg * m)
   GError *err = NULL;
   GBytes *f;
 
+  if (!(m->range_flags & DIODE_RANGE_LOCAL) && !stored
+      && relay_stream_state (r, s, NULL) == DIODE_STREAM_LIVE_RECORDED) {
+    /* Pulled here, recorded upstream: what the upstream (and peers) hold
+     * of it, merged with the ring's span (diode-relay-tiers.c). */
+    diode_store_meta_clear (&meta);
+    relay_range_pulled_for (c, m->stream);
+    return;
+  }
   if (!stream_live_here (s) && !stored && !(s && s->ring
           && diode_ring_get_last_seq (s->ring))) {
     gchar *text;

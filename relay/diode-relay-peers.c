@@ -406,8 +406,9 @@ peer_chunk_complete (Peer * p)
     r->fetched_from_peers += p->hdr.bytes;
   if (r->cache)
     relay_cache_put (r->cache, q->key, c);
-  if (!q->chunk && !q->skip && q->seq >= p->hdr.first_seq
-      && q->seq <= p->hdr.last_seq)
+  /* holding seq: the answer, in a skip round too (a live edge: the
+   * source closed the chunk holding seq meanwhile; no gap then) */
+  if (!q->chunk && q->seq >= p->hdr.first_seq && q->seq <= p->hdr.last_seq)
     q->chunk = diode_stored_chunk_ref (c);
   else if (!q->chunk && q->skip && p->hdr.first_seq > q->seq)
     q->chunk = chunk_with_discont (c);

@@ -307,6 +307,9 @@ struct _Stream {
   guint       fanout_start;     /* rotates the fan-out order per frame */
   StreamSource source;
   Link       *pull;             /* the pull feeding it (SOURCE_PULLED) */
+  guint8      upstream_state;   /* the state the upstream's SUBSCRIBE_OK
+                                   gave the pull (LIVE_RECORDED: it is
+                                   recorded upstream; replay-start.c) */
   Link       *pull_next;        /* fail-back: the second pull catching up */
   gint64      linger_until;     /* pulled, nobody left: closes then */
   GPtrArray  *path;             /* gchar* relay addresses it came through
@@ -686,6 +689,7 @@ gboolean relay_peers_remote_meta (DiodeRelay * r, const gchar * key,
  * peers and the upstream; RANGE_OK (the policy checked as for SUBSCRIBE)
  * or ERROR 100 goes to @c when they answer. */
 void     relay_peers_range_for   (Conn * c, const gchar * name);
+void     relay_range_pulled_for  (Conn * c, const gchar * name);
 /* A LOCAL FETCH's read: this relay's store, then its cache (no network). */
 void     relay_chunk_get_held    (DiodeRelay * r, const gchar * key,
                                   guint64 seq, RelayPeerChunkFunc cb,

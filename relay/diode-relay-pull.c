@@ -181,6 +181,8 @@ pull_subscribed (Link * l, DiodeMsg * m)
     g_free (peer);
     return;
   }
+  /* recorded upstream: this relay serves its past too (replay-start.c) */
+  s->upstream_state = m->stream_state;
   if (m->publisher) {
     g_free (s->owner);
     s->owner = g_strdup (m->publisher);

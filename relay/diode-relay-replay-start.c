@@ -280,7 +280,9 @@ guint8
 relay_stream_state (DiodeRelay * r, Stream * s, const DiodeStoreMeta * meta)
 {
   if (stream_live_here (s))
-    return relay_record_state (s) == DIODE_STORE_RECORDING ?
+    return relay_record_state (s) == DIODE_STORE_RECORDING
+        || (!s->publisher && s->upstream_state == DIODE_STREAM_LIVE_RECORDED
+        && relay_peers_configured (r)) ?
         DIODE_STREAM_LIVE_RECORDED : DIODE_STREAM_LIVE;
   if (meta && meta->name && meta->finished)
     return DIODE_STREAM_RECORDING;
@@ -376,15 +378,24 @@ replay_on_range (DiodeRelay * r, const RelayRange * rr, const gchar * reason,
   DiodeStoreMeta meta;
   gchar *why = NULL;
   GBytes *again;
+  Stream *s;
+  gboolean pulled;
+  DiodeChunk *oldest;
 
   if (!rp || !rp->conn || rp->conn->dead)
     return;
   c = rp->conn;
   rp->reading = FALSE;
+  s = stream_lookup (r, rp->name);
+  pulled = stream_live_here (s) && !s->publisher;
   /* A stream live somewhere is the live path's (it pulls it from the
    * upstream) when there is an upstream; a finished recording, or anything
-   * held by a peer when there is no upstream, is replayed from there. */
-  if (!rr || (rr->stream_state != DIODE_STREAM_RECORDING && r->failover)) {
+   * held by a peer when there is no upstream, is replayed from there. A
+   * stream recorded elsewhere while live (LIVE_RECORDED) is replayed from
+   * there too, up to this relay's ring when it pulls the stream (else the
+   * cursor follows the live edge chunk by chunk; decisions.md,
+   * "Recordings: watching back through a relay tree"). */
+  if (!rr || (rr->stream_state == DIODE_STREAM_LIVE && r->failover)) {
     g_info ("viewer %s (%s) of '%s': %s; the live path decides",
         c->address, c->peer, rp->name, rr ? "live elsewhere" : reason);
     again = g_bytes_ref (rp->subscribe);
@@ -410,6 +421,23 @@ replay_on_range (DiodeRelay * r, const RelayRange * rr, const gchar * reason,
   diode_store_meta_clear (&meta);
   rp->next_seq = relay_range_find_start (rr, rp->mode, rp->value,
       g_get_real_time ());
+  oldest = pulled ? diode_ring_earliest_chunk (s->ring) : NULL;
+  if (oldest && (!rp->next_seq || rp->next_seq >= oldest->first_seq)) {
+    /* The start is in this relay's ring (or past it: live): the ring's own
+     * answer, exact; the SUBSCRIBE_OK says LIVE_RECORDED all the same. */
+    DiodeChunk *at = ring_find_start (s, rp->mode, rp->value, rp->snap);
+
+    g_info ("replay viewer %s (%s) of '%s' starts from the ring at seq %"
+        G_GUINT64_FORMAT, c->address, c->peer, rp->name,
+        at ? at->first_seq : 0);
+    c->viewing = FALSE;
+    c->start_seq = at ? at->first_seq : 0;
+    c->join_tail = FALSE;
+    replay_free (r, rp);
+    s->linger_until = 0;
+    stream_attach_conn (c, s);
+    return;
+  }
   g_info ("replay viewer %s (%s) of '%s' starts at seq %" G_GUINT64_FORMAT
       " held by %s", c->address, c->peer, rp->name, rp->next_seq,
       rr->from_upstream ? "the upstream" : "a peer");
@@ -511,6 +539,15 @@ replay_subscribe (Conn * c, DiodeMsg * m, Stream * s)
       && !stream_live_here (s) && !c->no_remote
       && relay_peers_configured (r)) {
     /* Nothing of it here: other relays may have it recorded. */
+    diode_store_meta_clear (&meta);
+    return replay_subscribe_remote (c, m, mode);
+  }
+  if (!stored && !c->no_remote
+      && relay_stream_state (r, s, NULL) == DIODE_STREAM_LIVE_RECORDED
+      && diode_session_get_role (c->session) != DIODE_ROLE_RELAY) {
+    /* Pulled here and recorded upstream: the start is resolved against
+     * what the upstream (or a peer) holds, then this relay's ring. A
+     * stream recorded nowhere keeps the ring's answer, at once. */
     diode_store_meta_clear (&meta);
     return replay_subscribe_remote (c, m, mode);
   }

@@ -15,6 +15,7 @@
 
 #include "diode-relay-private.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------ */
@@ -320,6 +321,124 @@ relay_peers_range_for (Conn * c, const gchar * name)
   g_hash_table_insert (r->range_waits, GUINT_TO_POINTER (id), c);
   relay_peers_range (r, key ? key : name, name, range_for_done,
       GUINT_TO_POINTER (id));
+  g_free (key);
+}
+
+/* A RANGE for a stream pulled here: what the upstream (and the peers)
+ * hold, merged with this relay's ring. */
+static gint
+span_cmp (const void *a, const void *b)
+{
+  const DiodeSpan *x = a, *y = b;
+
+  return x->first_seq < y->first_seq ? -1 : x->first_seq > y->first_seq;
+}
+
+typedef struct {
+  guint       id;               /* in r->range_waits */
+  gchar      *name;
+} PulledRange;
+
+static void
+pulled_range_done (DiodeRelay * r, const RelayRange * rr, const gchar * reason,
+    gpointer user_data)
+{
+  PulledRange *pr = user_data;
+  Conn *c = r->range_waits ? g_hash_table_lookup (r->range_waits,
+      GUINT_TO_POINTER (pr->id)) : NULL;
+  Stream *s = stream_lookup (r, pr->name);
+  DiodeMsg local = { 0 };
+  RelayRange *merged;
+  DiodeSpan *ring;
+  guint n, i, j;
+
+  if (c && (!rr || rr->stream_state == DIODE_STREAM_LIVE || !s
+          || !s->has_policy)) {
+    /* Recorded nowhere else (or the stream went meanwhile): what this
+     * relay holds, as a LOCAL RANGE is answered. */
+    g_hash_table_remove (r->range_waits, GUINT_TO_POINTER (pr->id));
+    c->range_wait = 0;
+    if (!c->dead && c->phase == CONN_OPEN) {
+      local.stream = pr->name;
+      local.range_flags = DIODE_RANGE_LOCAL;
+      handle_range (c, &local);
+      conn_flush (c);
+    }
+  } else if (c) {
+    gchar *why = NULL;
+
+    /* The stream's policy as the pull got it applies as well as the
+     * one RANGE_OK gave (fail closed: both must allow). */
+    if (!relay_replay_allowed (c, s, NULL, &why)) {
+      g_hash_table_remove (r->range_waits, GUINT_TO_POINTER (pr->id));
+      c->range_wait = 0;
+      if (c->dead || c->phase != CONN_OPEN) {
+        g_free (why);
+        goto out;
+      }
+      relay_log (r, RELAY_LOG_REFUSED, "refused RANGE from %s (%s): %s",
+          c->address, c->peer, why);
+      conn_send_error (c, DIODE_ERR_NOT_AUTHORIZED, why);
+      g_free (why);
+      conn_flush (c);
+    } else {
+      /* the remote spans + the ring's, merged into contiguous runs */
+      merged = relay_range_copy (rr);
+      ring = g_new0 (DiodeSpan, DIODE_MAX_SPANS + 1);
+      n = relay_spans (r, s, NULL, ring);
+      merged->spans = g_renew (DiodeSpan, merged->spans, rr->n_spans + n);
+      memcpy (merged->spans + rr->n_spans, ring, n * sizeof (DiodeSpan));
+      n += rr->n_spans;
+      qsort (merged->spans, n, sizeof (DiodeSpan), span_cmp);
+      for (i = 0, j = 0; i < n; i++) {
+        DiodeSpan *sp = &merged->spans[i];
+        DiodeSpan *last = j ? &merged->spans[j - 1] : NULL;
+
+        if (last && sp->first_seq <= last->last_seq + 1) {
+          if (sp->last_seq > last->last_seq) {
+            last->last_seq = sp->last_seq;
+            last->end_time = sp->end_time;
+            last->wall_end_us = MAX (last->wall_end_us, sp->wall_end_us);
+          }
+          continue;
+        }
+        merged->spans[j++] = *sp;
+      }
+      /* at most DIODE_MAX_SPANS, the newest */
+      if (j > DIODE_MAX_SPANS) {
+        memmove (merged->spans, merged->spans + j - DIODE_MAX_SPANS,
+            DIODE_MAX_SPANS * sizeof (DiodeSpan));
+        j = DIODE_MAX_SPANS;
+      }
+      merged->n_spans = j;
+      merged->stream_state = DIODE_STREAM_LIVE_RECORDED;
+      g_free (ring);
+      /* answered under the policy RANGE_OK gave (range_for_done) */
+      range_for_done (r, merged, reason, GUINT_TO_POINTER (pr->id));
+      relay_range_free (merged);
+    }
+  }
+out:
+  g_free (pr->name);
+  g_free (pr);
+}
+
+void
+relay_range_pulled_for (Conn * c, const gchar * name)
+{
+  DiodeRelay *r = c->relay;
+  gchar *key = diode_name_key (name, NULL);
+  PulledRange *pr = g_new0 (PulledRange, 1);
+
+  if (!r->range_waits)
+    r->range_waits = g_hash_table_new (NULL, NULL);
+  pr->id = ++r->next_range_wait;
+  if (!pr->id)
+    pr->id = ++r->next_range_wait;
+  pr->name = g_strdup (name);
+  c->range_wait = pr->id;
+  g_hash_table_insert (r->range_waits, GUINT_TO_POINTER (pr->id), c);
+  relay_peers_range (r, key ? key : name, name, pulled_range_done, pr);
   g_free (key);
 }
 
