@@ -46,6 +46,41 @@ fixture_relay_start (guint16 port, const gchar * key_name)
   return relay;
 }
 
+DiodeRelay *
+relay_with (const gchar * first_prop, ...)
+{
+  gchar *key = g_build_filename (fixture_config_dir (), "relay.pem", NULL);
+  DiodeRelay *relay = diode_relay_new ("127.0.0.1:0", key);
+  GError *err = NULL;
+  va_list ap;
+
+  g_object_set (relay, "stats-interval-ms", 200, NULL);
+  va_start (ap, first_prop);
+  if (first_prop)
+    g_object_set_valist (G_OBJECT (relay), first_prop, ap);
+  va_end (ap);
+  if (!diode_relay_start (relay, &err))
+    g_error ("cannot start relay: %s", err->message);
+  g_free (key);
+  return relay;
+}
+
+void
+relay_free (DiodeRelay * relay)
+{
+  diode_relay_stop (relay);
+  g_object_unref (relay);
+}
+
+gchar *
+tmp_store (void)
+{
+  gchar *dir = g_build_filename (fixture_config_dir (), "storeXXXXXX", NULL);
+
+  fail_unless (g_mkdtemp (dir) != NULL);
+  return dir;
+}
+
 gchar *
 fixture_key_address (const gchar * key_name)
 {

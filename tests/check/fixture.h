@@ -15,6 +15,15 @@ const gchar *fixture_config_dir (void);
 /* A relay on 127.0.0.1 at @port (0: any free port) with its own key file
  * @key_name inside the temp dir (NULL: "relay.pem"). Started. */
 DiodeRelay  *fixture_relay_start (guint16 port, const gchar * key_name);
+/* A relay on 127.0.0.1 (any free port, key "relay.pem"), stats every
+ * 200 ms (a test waiting for a fresh snapshot needs no 10 s), then the
+ * NULL-terminated property list given (which may change those). Started;
+ * g_error() when it cannot start. The relay and record/replay tests. */
+DiodeRelay  *relay_with (const gchar * first_prop, ...);
+/* Stops and unrefs @relay. */
+void         relay_free (DiodeRelay * relay);
+/* A new empty directory under the config dir, for store-dir. g_free it. */
+gchar       *tmp_store (void);
 /* The address of the identity in key file @key_name of the config dir
  * (created if missing), to list a relay before it starts. g_free it. */
 gchar       *fixture_key_address (const gchar * key_name);

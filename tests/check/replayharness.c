@@ -11,31 +11,6 @@
 #include <string.h>
 #include <stdio.h>
 
-DiodeRelay *
-relay_with (const gchar * first_prop, ...)
-{
-  gchar *key = g_build_filename (fixture_config_dir (), "relay.pem", NULL);
-  DiodeRelay *relay = diode_relay_new ("127.0.0.1:0", key);
-  GError *err = NULL;
-  va_list ap;
-
-  va_start (ap, first_prop);
-  if (first_prop)
-    g_object_set_valist (G_OBJECT (relay), first_prop, ap);
-  va_end (ap);
-  if (!diode_relay_start (relay, &err))
-    g_error ("cannot start relay: %s", err->message);
-  g_free (key);
-  return relay;
-}
-
-void
-relay_free (DiodeRelay * relay)
-{
-  diode_relay_stop (relay);
-  g_object_unref (relay);
-}
-
 /* HELLO offering 1..@vmax; the client then parses as that version. */
 void
 hello_v (RawClient * c, DiodeRole role, guint16 vmax)
@@ -244,15 +219,6 @@ read_fetch (RawClient * c, GArray * seqs, guint64 * next_seq, guint8 * status)
 
 /* ------------------------------------------------------------------------ */
 /* with a store (store-dir): recorded by the relay itself, then replayed */
-
-gchar *
-tmp_store (void)
-{
-  gchar *dir = g_build_filename (fixture_config_dir (), "replayXXXXXX", NULL);
-
-  fail_unless (g_mkdtemp (dir) != NULL);
-  return dir;
-}
 
 /* A v3 publisher of @name with @pubflags and a policy; returns next_seq. */
 guint64

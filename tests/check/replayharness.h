@@ -23,10 +23,6 @@ G_BEGIN_DECLS
   "alignment=(string)au"
 #define MS GST_MSECOND
 
-DiodeRelay *relay_with (const gchar * first_prop, ...);
-
-void relay_free (DiodeRelay * relay);
-
 /* HELLO offering 1..@vmax; the client then parses as that version. */
 void hello_v (RawClient * c, DiodeRole role, guint16 vmax);
 
@@ -70,9 +66,6 @@ void range_until_ok (RawClient * c, const gchar * name, DiodeMsg * m);
  * headers; *@frames gets every MEDIA seq in order. */
 GArray *read_fetch (RawClient * c, GArray * seqs, guint64 * next_seq,
                     guint8 * status);
-
-/* with a store: a new store directory under the fixture's temp dir */
-gchar *tmp_store (void);
 
 /* A v3 publisher of @name with @pubflags and a policy; returns next_seq. */
 guint64 publish3_policy (RawClient * c, const gchar * name, guint32 pubflags,

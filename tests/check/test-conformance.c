@@ -18,31 +18,6 @@
 #define CAPS_STR "video/x-h264, stream-format=(string)byte-stream, " \
   "alignment=(string)au"
 
-static DiodeRelay *
-relay_with (const gchar * first_prop, ...)
-{
-  gchar *key = g_build_filename (fixture_config_dir (), "relay.pem", NULL);
-  DiodeRelay *relay = diode_relay_new ("127.0.0.1:0", key);
-  GError *err = NULL;
-  va_list ap;
-
-  va_start (ap, first_prop);
-  if (first_prop)
-    g_object_set_valist (G_OBJECT (relay), first_prop, ap);
-  va_end (ap);
-  if (!diode_relay_start (relay, &err))
-    g_error ("cannot start relay: %s", err->message);
-  g_free (key);
-  return relay;
-}
-
-static void
-relay_free (DiodeRelay * relay)
-{
-  diode_relay_stop (relay);
-  g_object_unref (relay);
-}
-
 static void
 hello (RawClient * c, DiodeRole role, DiodeMsg * welcome)
 {

@@ -18,15 +18,6 @@
 #define GOP 10
 #define SIZE 500
 
-static gchar *
-tmp_store (void)
-{
-  gchar *dir = g_build_filename (fixture_config_dir (), "storeXXXXXX", NULL);
-
-  fail_unless (g_mkdtemp (dir) != NULL);
-  return dir;
-}
-
 static DiodeRelay *
 relay_with_store (const gchar * dir)
 {
@@ -40,13 +31,6 @@ relay_with_store (const gchar * dir)
     g_error ("cannot start relay: %s", err->message);
   g_free (key);
   return relay;
-}
-
-static void
-relay_free (DiodeRelay * relay)
-{
-  diode_relay_stop (relay);
-  g_object_unref (relay);
 }
 
 static GstHarness *
