@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 #include <unistd.h>
+
 #include "fixture.h"
 #include "rawclient.h"
 #include "diode-msg.h"

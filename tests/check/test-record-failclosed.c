@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+
 #include "rawclient.h"
 #include "diode-relay-private.h"
 #include "diode-store.h"

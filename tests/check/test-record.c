@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+
 #include "rawclient.h"
 #include "diode-relay-private.h"
 #include "diode-store.h"
