@@ -15,8 +15,9 @@
  *   - an upload (UPLOAD: a file published at full speed) keeps the chunk
  *     and its publisher is not read (EPOLLIN off) until the queue drained,
  *     so the store paces the upload and nothing is lost.
- * The publisher hears about durable progress with STORED (at most once a
- * second, after diode_store_sync) and, after its EOS, STORED final.
+ * The publisher hears about durable progress with STORED (at most once
+ * every 5 seconds, after diode_store_sync) and, after its EOS, STORED final
+ * at once.
  *
  * What the relay knows of each stored stream (RelayRec, one per name key,
  * kept for the relay's life) is loaded at start from diode_store_list, so
@@ -35,8 +36,11 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-/* STORED progress at most this often per stream (design section 3). */
-#define STORED_INTERVAL_US  G_USEC_PER_SEC
+/* STORED progress at most this often per stream (design section 3 said a
+ * second; every STORED costs the writer an fdatasync of the stream's
+ * segment, 100 a second for 100 recorded streams: docs/performance.md,
+ * Recordings). The first STORED of a run and STORED final go at once. */
+#define STORED_INTERVAL_US  (5 * G_USEC_PER_SEC)
 /* A paused upload is looked at this often for room in the store queue. */
 #define UPLOAD_RETRY_MS     10
 
