@@ -61,6 +61,8 @@ struct _RelayRec {
   DiodeChunk *open;             /* the ring's newest chunk, not handed over
                                    yet (a ref) */
   guint64     open_wall_us;     /* when its first frame came */
+  DiodeRingCrc open_crc;        /* CRC of its frames so far, kept up as
+                                   they come (still in cache) */
   gboolean    discont;          /* a chunk was lost: the next one says so */
   DiodeStoredChunk *pending;    /* upload: refused by a full queue */
   guint64     last_seq;         /* highest seq stored or queued */
@@ -559,7 +561,8 @@ rec_chunk (RelayRec * rec, DiodeChunk * c, guint64 wall_us, gboolean eos,
   /* A chunk without MEDIA (caps only) holds nothing to seek to. */
   if (!c->first_seq || !c->frames->len)
     return;
-  sc = diode_stored_chunk_new_from_ring (c, wall_us, rec->discont);
+  sc = diode_stored_chunk_new_from_ring_crc (c, wall_us, rec->discont,
+      c == rec->open ? &rec->open_crc : NULL);
   if (!sc)
     return;
   if (eos_frame && !stored_chunk_add_eos (sc, eos_frame))
@@ -692,8 +695,11 @@ relay_record_frame (DiodeRelay * r, Stream * s, gboolean eos)
       g_clear_pointer (&rec->open, diode_chunk_unref);
       rec->open = newest ? diode_chunk_ref (newest) : NULL;
       rec->open_wall_us = g_get_real_time ();
+      memset (&rec->open_crc, 0, sizeof rec->open_crc);
     }
   }
+  if (rec->open && rec->open == newest)
+    diode_ring_crc_update (&rec->open_crc, rec->open);
   if (!eos)
     return;
   /* The end: the open chunk (it ends with the EOS frame), then the
