@@ -15,8 +15,9 @@
  *   - an upload (UPLOAD: a file published at full speed) keeps the chunk
  *     and its publisher is not read (EPOLLIN off) until the queue drained,
  *     so the store paces the upload and nothing is lost.
- * The publisher hears about durable progress with STORED (at most once a
- * second, after diode_store_sync) and, after its EOS, STORED final.
+ * The publisher hears about durable progress with STORED (at most once
+ * every 5 seconds, after diode_store_sync) and, after its EOS, STORED final
+ * at once.
  *
  * What the relay knows of each stored stream (RelayRec, one per name key,
  * kept for the relay's life) is loaded at start from diode_store_list, so
@@ -35,8 +36,11 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-/* STORED progress at most this often per stream (design section 3). */
-#define STORED_INTERVAL_US  G_USEC_PER_SEC
+/* STORED progress at most this often per stream (design section 3 said a
+ * second; every STORED costs the writer an fdatasync of the stream's
+ * segment, 100 a second for 100 recorded streams: docs/performance.md,
+ * Recordings). The first STORED of a run and STORED final go at once. */
+#define STORED_INTERVAL_US  (5 * G_USEC_PER_SEC)
 /* A paused upload is looked at this often for room in the store queue. */
 #define UPLOAD_RETRY_MS     10
 
@@ -57,6 +61,8 @@ struct _RelayRec {
   DiodeChunk *open;             /* the ring's newest chunk, not handed over
                                    yet (a ref) */
   guint64     open_wall_us;     /* when its first frame came */
+  DiodeRingCrc open_crc;        /* CRC of its frames so far, kept up as
+                                   they come (still in cache) */
   gboolean    discont;          /* a chunk was lost: the next one says so */
   DiodeStoredChunk *pending;    /* upload: refused by a full queue */
   guint64     last_seq;         /* highest seq stored or queued */
@@ -555,7 +561,8 @@ rec_chunk (RelayRec * rec, DiodeChunk * c, guint64 wall_us, gboolean eos,
   /* A chunk without MEDIA (caps only) holds nothing to seek to. */
   if (!c->first_seq || !c->frames->len)
     return;
-  sc = diode_stored_chunk_new_from_ring (c, wall_us, rec->discont);
+  sc = diode_stored_chunk_new_from_ring_crc (c, wall_us, rec->discont,
+      c == rec->open ? &rec->open_crc : NULL);
   if (!sc)
     return;
   if (eos_frame && !stored_chunk_add_eos (sc, eos_frame))
@@ -688,8 +695,11 @@ relay_record_frame (DiodeRelay * r, Stream * s, gboolean eos)
       g_clear_pointer (&rec->open, diode_chunk_unref);
       rec->open = newest ? diode_chunk_ref (newest) : NULL;
       rec->open_wall_us = g_get_real_time ();
+      memset (&rec->open_crc, 0, sizeof rec->open_crc);
     }
   }
+  if (rec->open && rec->open == newest)
+    diode_ring_crc_update (&rec->open_crc, rec->open);
   if (!eos)
     return;
   /* The end: the open chunk (it ends with the EOS frame), then the

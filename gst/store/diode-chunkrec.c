@@ -41,11 +41,31 @@ frame_type (GBytes *frame)
   return len > 0 ? d[0] : 0;
 }
 
+void
+diode_ring_crc_update (DiodeRingCrc *rcrc, DiodeChunk *c)
+{
+  /* a ring chunk's frames are only ever appended */
+  for (; rcrc->n < c->frames->len; rcrc->n++) {
+    GBytes *f = g_ptr_array_index (c->frames, rcrc->n);
+
+    rcrc->crc = diode_chunk_crc (rcrc->crc, f);
+    rcrc->len += g_bytes_get_size (f);
+  }
+}
+
 DiodeStoredChunk *
 diode_stored_chunk_new_from_ring (DiodeChunk *rc, guint64 wall_us, gboolean discont)
 {
+  return diode_stored_chunk_new_from_ring_crc (rc, wall_us, discont, NULL);
+}
+
+DiodeStoredChunk *
+diode_stored_chunk_new_from_ring_crc (DiodeChunk *rc, guint64 wall_us, gboolean discont,
+    const DiodeRingCrc *done)
+{
   DiodeChunkHeader hdr = { 0, };
   GPtrArray *frames;
+  DiodeRingCrc rest = { 0, };
   guint64 last_seq = 0;
   guint32 crc = 0;
   guint64 bytes = 0;
@@ -64,12 +84,19 @@ diode_stored_chunk_new_from_ring (DiodeChunk *rc, guint64 wall_us, gboolean disc
     g_ptr_array_add (frames, g_bytes_ref (g_ptr_array_index (rc->frames, i)));
   for (i = 0; i < rc->seqs->len; i++)
     last_seq = MAX (last_seq, g_array_index (rc->seqs, guint64, i));
-  for (i = 0; i < frames->len; i++) {
+  /* prelude, then the frames: the CRC kept over the first of them
+   * (@done) joined with crc32_combine, the rest computed now */
+  for (i = 0; i < hdr.n_prelude; i++) {
     GBytes *f = g_ptr_array_index (frames, i);
 
     crc = diode_chunk_crc (crc, f);
     bytes += g_bytes_get_size (f);
   }
+  if (done && done->n <= rc->frames->len)
+    rest = *done;
+  diode_ring_crc_update (&rest, rc);
+  crc = rest.len > 0 ? (guint32) crc32_combine (crc, rest.crc, (z_off_t) rest.len) : crc;
+  bytes += rest.len;
 
   hdr.first_seq = rc->first_seq;
   hdr.last_seq = last_seq;

@@ -58,6 +58,22 @@ DiodeStoredChunk *diode_stored_chunk_new (const DiodeChunkHeader *hdr, GPtrArray
 /* from a closed ring chunk: prelude = its caps frame + header frames, then its frames; computes n_*, bytes, crc,
    time/end_time/first_seq/last_seq/flags from the ring chunk; @wall_us given by the caller */
 DiodeStoredChunk *diode_stored_chunk_new_from_ring (DiodeChunk *c, guint64 wall_us, gboolean discont);
+
+/* The CRC of a growing ring chunk's frames (its prelude not included), kept
+ * up as each frame comes, while it is still in the CPU's cache: computed at
+ * chunk close instead, the frames are read back from memory (a recorder's
+ * largest CPU cost after the fix of docs/performance.md, Recordings). */
+typedef struct {
+  guint   n;                   /* frames of c->frames in @crc */
+  guint32 crc;                 /* diode_chunk_crc over them, from 0 */
+  guint64 len;                 /* their bytes */
+} DiodeRingCrc;
+
+void              diode_ring_crc_update (DiodeRingCrc *rcrc, DiodeChunk *c);   /* adds c's newer frames */
+/* as diode_stored_chunk_new_from_ring, with @done (may be NULL) kept over @c's frames: the rest is
+   computed here, the whole CRC is the same */
+DiodeStoredChunk *diode_stored_chunk_new_from_ring_crc (DiodeChunk *c, guint64 wall_us, gboolean discont,
+                                                        const DiodeRingCrc *done);
 DiodeStoredChunk *diode_stored_chunk_ref (DiodeStoredChunk *c);
 void              diode_stored_chunk_unref (DiodeStoredChunk *c);
 /* count, bytes, crc (else DAMAGED); the header's seqs and times against its frames: first_seq and

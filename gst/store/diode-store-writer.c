@@ -9,8 +9,9 @@
  * diode_stored_chunk_cost()): an append over the bound is refused, never
  * waited for, so the relay's I/O thread never blocks on the disk.
  *
- * A record is written with one buffered series of write()s into the active
- * segment, then its index entry; readers see it only once both are written
+ * A record is written with writev()s of its head and its frames' own
+ * buffers (no copy into a buffer first) into the active segment, then its
+ * index entry; readers see it only once both are written
  * (the segment's n_chunks is raised under the lock afterwards). A failed
  * write (ENOSPC, EIO…) cuts the partial record off again, logs one warning
  * and marks the store failed: later appends are refused, reads go on.
@@ -30,6 +31,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -47,8 +49,12 @@ typedef struct {
   DiodeStoreMeta meta;         /* META: the meta to write */
 } Job;
 
-/* Write buffer: records are gathered into it, then written in big pieces. */
-#define WBUF_SIZE (256 * 1024)
+/* Write buffer: a record's head is built in it (the frames are written
+ * from their own GBytes with writev). */
+#define WBUF_SIZE DIODE_CHUNKREC_HEAD_SIZE
+/* Frames per writev() (well under IOV_MAX, which POSIX puts at >= 16; Linux
+ * 1024): 64 video frames of a 4 Mbit/s stream are a megabyte a call. */
+#define WRITEV_BATCH 64
 
 static void
 job_free (Job *j)
@@ -618,6 +624,42 @@ find_seg (StoreStream *st, guint64 number)
   return NULL;
 }
 
+/* Writes @iov[0..@n) whole: a short write resumes where it stopped (the
+ * array is changed). FALSE with errno set on an error. */
+static gboolean
+writev_all (int fd, struct iovec *iov, guint n)
+{
+  while (n > 0) {
+    ssize_t w;
+
+    while (n > 0 && iov->iov_len == 0) {
+      iov++;
+      n--;
+    }
+    if (n == 0)
+      break;
+    w = writev (fd, iov, (int) n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return FALSE;
+    if (w == 0) {
+      errno = ENOSPC;
+      return FALSE;
+    }
+    while (n > 0 && (gsize) w >= iov->iov_len) {
+      w -= iov->iov_len;
+      iov++;
+      n--;
+    }
+    if (n > 0 && w > 0) {
+      iov->iov_base = (guint8 *) iov->iov_base + w;
+      iov->iov_len -= w;
+    }
+  }
+  return TRUE;
+}
+
 static void
 do_append (DiodeStore *s, StoreStream *st, DiodeStoredChunk *c, guint8 *wbuf)
 {
@@ -626,8 +668,8 @@ do_append (DiodeStore *s, StoreStream *st, DiodeStoredChunk *c, guint8 *wbuf)
   guint8 entry[STORE_IDX_ENTRY_SIZE];
   StoreSegment *seg;
   StoreEntry e;
-  gsize fill;
-  guint i;
+  struct iovec iov[WRITEV_BATCH];
+  guint i, n_iov;
 
   if (st->w_seg_fd >= 0 || st->w_resume) {
     g_mutex_lock (&s->lock);
@@ -650,27 +692,25 @@ do_append (DiodeStore *s, StoreStream *st, DiodeStoredChunk *c, guint8 *wbuf)
   g_queue_unlink (&s->w_open, &st->w_link);
   g_queue_push_tail_link (&s->w_open, &st->w_link);
 
-  /* the record: head + frames through the write buffer */
+  /* the record: its head, then the frames' own bytes (writev, no copy) */
   diode_chunkrec_write_head (h, wbuf);
-  fill = DIODE_CHUNKREC_HEAD_SIZE;
+  iov[0].iov_base = wbuf;
+  iov[0].iov_len = DIODE_CHUNKREC_HEAD_SIZE;
+  n_iov = 1;
   for (i = 0; i < c->frames->len; i++) {
     gsize n;
     const guint8 *d = g_bytes_get_data (g_ptr_array_index (c->frames, i), &n);
 
-    if (fill + n > WBUF_SIZE) {
-      if (!write_all (st->w_seg_fd, wbuf, fill))
+    if (n_iov == G_N_ELEMENTS (iov)) {
+      if (!writev_all (st->w_seg_fd, iov, n_iov))
         goto failed;
-      fill = 0;
+      n_iov = 0;
     }
-    if (n >= WBUF_SIZE) {
-      if (!write_all (st->w_seg_fd, d, n))
-        goto failed;
-    } else {
-      memcpy (wbuf + fill, d, n);
-      fill += n;
-    }
+    iov[n_iov].iov_base = (gpointer) d;
+    iov[n_iov].iov_len = n;
+    n_iov++;
   }
-  if (fill > 0 && !write_all (st->w_seg_fd, wbuf, fill))
+  if (n_iov > 0 && !writev_all (st->w_seg_fd, iov, n_iov))
     goto failed;
 
   e.offset = st->w_offset;
@@ -751,6 +791,14 @@ do_sync (DiodeStore *s, Job *j)
       g_mutex_lock (&s->lock);
       st->durable_seq = st->last_seq;
       g_mutex_unlock (&s->lock);
+      /* What is on disk need not stay in the page cache (viewers of a
+       * live recording are served from the ring; replay reads it back).
+       * Given back, its pages are the ones the next write() fills: a
+       * recorder that keeps taking fresh pages instead pays for memory
+       * never touched before, 10x the copy itself in a VM guest
+       * (docs/performance.md, Recordings). Clean whole pages only: the
+       * partly written last page stays. */
+      posix_fadvise (st->w_seg_fd, 0, (off_t) st->w_offset, POSIX_FADV_DONTNEED);
     }
   } else if (st->w_seg_fd >= 0) {
     /* nothing written since the last fsync */

@@ -372,7 +372,7 @@ GST_START_TEST (test_record_stored_progress)
   state = stat_string (sink->element, "recording");
   fail_unless_equals_string (state, "recording");
   g_free (state);
-  /* closed chunks (3 GOPs) are stored; STORED comes at most once a second */
+  /* closed chunks (3 GOPs) are stored; STORED comes at most every 5 s */
   end = deadline_in (10000);
   while (stat_u64 (sink->element, "stored-seq") < 3 * GOP) {
     fail_unless (g_get_monotonic_time () < end, "no STORED up to seq %u "

@@ -119,13 +119,15 @@ GST_START_TEST (test_resume_filled_from_peer)
   g_object_set (b, "peers", spec, "buffer-bytes", (guint64) 4000, NULL);
   if (!diode_relay_start (b, &err))
     g_error ("cannot start relay: %s", err->message);
-  pb = raw_open (b, 0, "pub.pem");
   fail_unless_equals_uint64 (publish3 (pa, "cam", DIODE_PUBLISH_RECORD), 1);
+  send_range (pa, 1, 60, 5);
+  /* STORED comes up to 5 s later: B's publisher starts after it, or its
+   * keepalive (no PONG while we wait here) would close it */
+  wait_stored (pa, 55, FALSE);
+  pb = raw_open (b, 0, "pub.pem");
   fail_unless_equals_uint64 (publish (pb, "cam", DIODE_ACCESS_PUBLIC, NULL),
       1);
-  send_range (pa, 1, 60, 5);
   send_range (pb, 1, 60, 5);
-  wait_stored (pa, 55, FALSE);
   fail_unless (fixture_wait_last_seq (b, "cam", 60, 5000));
 
   v = raw_open (b, 0, "viewer.pem");

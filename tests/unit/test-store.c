@@ -257,6 +257,60 @@ test_record_verify_seqs (void)
   diode_stored_chunk_unref (c);
 }
 
+/* The CRC kept up frame by frame as the chunk grows (what the recorder
+ * does, diode_ring_crc_update) joined with the prelude's at close is the
+ * CRC computed from scratch, prelude or not; a kept CRC over more frames
+ * than the chunk has is not used. */
+static void
+test_from_ring_crc_kept (void)
+{
+  DiodeRing *r = diode_ring_new (0, 0);
+  GBytes *caps = diode_msg_encode_caps ("video/x-h264");
+  guint8 pl[300];
+  DiodeRingCrc kept = { 0, }, bad = { 0, };
+  DiodeChunk *rc = NULL;
+  DiodeStoredChunk *a, *b, *c;
+  guint64 seq;
+  guint idx;
+
+  for (idx = 0; idx < sizeof pl; idx++)
+    pl[idx] = (guint8) (idx * 7);
+  diode_ring_push_caps (r, caps);
+  for (seq = 1; seq <= 8; seq++) {
+    GBytes *m = diode_msg_encode_media (seq, seq * 1000, seq * 1000, 1000, DIODE_TIME_NONE,
+        DIODE_TIME_NONE, seq == 1 ? DIODE_MEDIA_KEYFRAME : 0, pl, sizeof pl - seq);
+
+    g_assert_true (diode_ring_push_media (r, m, seq, seq * 1000, seq == 1, FALSE, NULL));
+    g_bytes_unref (m);
+    rc = diode_ring_get_newest (r);
+    /* kept up to the 5th frame only: the rest is computed at close */
+    if (seq <= 5)
+      diode_ring_crc_update (&kept, rc);
+  }
+  g_assert_cmpuint (kept.n, ==, 5);
+  a = diode_stored_chunk_new_from_ring (rc, WALL0, FALSE);
+  b = diode_stored_chunk_new_from_ring_crc (rc, WALL0, FALSE, &kept);
+  g_assert_cmpuint (a->hdr.n_prelude, ==, 1);
+  g_assert_cmpuint (b->hdr.crc, ==, a->hdr.crc);
+  g_assert_cmpuint (b->hdr.bytes, ==, a->hdr.bytes);
+  g_assert_true (diode_stored_chunk_verify (b, NULL));
+  diode_ring_crc_update (&kept, rc);
+  g_assert_cmpuint (kept.n, ==, 8);
+  diode_stored_chunk_unref (b);
+  b = diode_stored_chunk_new_from_ring_crc (rc, WALL0, FALSE, &kept);
+  g_assert_cmpuint (b->hdr.crc, ==, a->hdr.crc);
+  bad.n = 9;
+  bad.crc = 0x12345678;
+  bad.len = 1;
+  c = diode_stored_chunk_new_from_ring_crc (rc, WALL0, FALSE, &bad);
+  g_assert_cmpuint (c->hdr.crc, ==, a->hdr.crc);
+  diode_stored_chunk_unref (a);
+  diode_stored_chunk_unref (b);
+  diode_stored_chunk_unref (c);
+  g_bytes_unref (caps);
+  diode_ring_free (r);
+}
+
 /* --- the store --- */
 
 static void
@@ -870,6 +924,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/record/absurd-header", test_record_absurd_header);
   g_test_add_func ("/store/record/from-ring", test_from_ring);
   g_test_add_func ("/store/record/verify-seqs", test_record_verify_seqs);
+  g_test_add_func ("/store/record/from-ring-crc-kept", test_from_ring_crc_kept);
   g_test_add_func ("/store/append-read-reopen", test_append_read_reopen);
   g_test_add_func ("/store/gaps", test_gaps_and_unknown);
   g_test_add_func ("/store/flipped-byte", test_flipped_byte_on_disk);
