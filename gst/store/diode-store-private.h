@@ -170,6 +170,12 @@ gboolean store_idx_read (StoreStream *st, guint64 number, guint32 first, guint32
 /* diode-store-writer.c */
 gpointer store_writer_main (gpointer data);
 void     store_writer_close_all (DiodeStore *s);
+/* diode-store-writer.c: fsyncs and closes @st's active segment (@resume:
+ * only to give back its fds; its next append goes on in it). Writer thread. */
+G_GNUC_INTERNAL void store_close_active (DiodeStore *s, StoreStream *st, gboolean resume);
+/* diode-store-retention.c: removes whole segments past the age and size
+ * bounds, oldest first. Writer thread, lock held (dropped and taken again). */
+G_GNUC_INTERNAL void store_retention (DiodeStore *s);
 
 /* Test hooks (tests/unit/test-store*.c) */
 void     diode_store_set_segment_limits (DiodeStore *s, guint64 bytes, guint64 seconds, guint chunks);

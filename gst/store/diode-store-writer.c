@@ -349,8 +349,8 @@ make_dir (DiodeStore *s, StoreStream *st)
 
 /* fsyncs and closes @st's active segment. @resume: only to give back its
  * fds, the stream's next append may go on in it. */
-static void
-close_active (DiodeStore *s, StoreStream *st, gboolean resume)
+void
+store_close_active (DiodeStore *s, StoreStream *st, gboolean resume)
 {
   st->w_resume = resume && st->w_seg_fd >= 0;
   if (st->w_seg_fd < 0)
@@ -437,8 +437,8 @@ close_fds (StoreStream *st)
 
 static StoreSegment *find_seg (StoreStream *st, guint64 number);
 
-/* Opens again the segment close_active (resume) left: only if the files are
- * exactly as the writer left them. OPEN_FAILED here: begin a new one. */
+/* Opens again the segment store_close_active (resume) left: only if the
+ * files are exactly as the writer left them. OPEN_FAILED here: begin a new one. */
 static OpenResult
 reopen_active (DiodeStore *s, StoreStream *st)
 {
@@ -570,7 +570,7 @@ make_room (DiodeStore *s, guint room)
   if (max == 0)
     max = STORE_MAX_OPEN_SEGMENTS;
   while (s->w_open.head != NULL && s->w_open.length + room > max)
-    close_active (s, s->w_open.head->data, TRUE);
+    store_close_active (s, s->w_open.head->data, TRUE);
 }
 
 static OpenResult
@@ -593,7 +593,7 @@ open_active (DiodeStore *s, StoreStream *st)
     if (r != OPEN_NO_FDS || s->w_open.head == NULL)
       break;
     /* out of descriptors: give back one of ours and try once more */
-    close_active (s, s->w_open.head->data, TRUE);
+    store_close_active (s, s->w_open.head->data, TRUE);
   }
   if (r == OPEN_NO_FDS && st->w_resume) {
     gchar *p = store_seg_path (st, st->w_number, "seg");
@@ -679,7 +679,7 @@ do_append (DiodeStore *s, StoreStream *st, DiodeStoredChunk *c, guint8 *wbuf)
             && (st->w_offset + rsize > s->seg_bytes || seg->n_chunks >= s->seg_chunks
                 || (h->wall_us > seg->wall_start && h->wall_us - seg->wall_start >= s->seg_us)))) {
       g_mutex_unlock (&s->lock);
-      close_active (s, st, FALSE);
+      store_close_active (s, st, FALSE);
       st->w_resume = FALSE;
     } else {
       g_mutex_unlock (&s->lock);
@@ -809,7 +809,7 @@ do_sync (DiodeStore *s, Job *j)
   /* the recording ended (EOS: the relay wrote a finished meta, then asked
    * for this sync): its fds go back now, not at the next roll */
   if (st && st->w_finished)
-    close_active (s, st, FALSE);
+    store_close_active (s, st, FALSE);
   if (st) {
     g_mutex_lock (&s->lock);
     y->key = g_strdup (st->key);
@@ -893,126 +893,7 @@ close_idle (DiodeStore *s, guint64 idle_us)
 
     if (now - st->w_used < (gint64) idle_us)
       break;
-    close_active (s, st, TRUE);
-  }
-}
-
-/* Removes segment @i of @st (lock held on entry, released and taken again). */
-static void
-remove_segment (DiodeStore *s, StoreStream *st, guint i)
-{
-  StoreSegment seg = g_array_index (st->segs, StoreSegment, i);
-  gchar *p, *ip;
-
-  g_array_remove_index (st->segs, i);
-  st->bytes -= MIN (st->bytes, seg.size);
-  s->bytes -= MIN (s->bytes, seg.size);
-  g_mutex_unlock (&s->lock);
-  if (st->w_seg_fd >= 0 && st->w_number == seg.number)
-    close_active (s, st, FALSE);
-  if (st->w_number == seg.number)
-    st->w_resume = FALSE;
-  p = store_seg_path (st, seg.number, "seg");
-  ip = store_seg_path (st, seg.number, "idx");
-  g_unlink (p);
-  g_unlink (ip);
-  g_debug ("store: retention removed %s", p);
-  g_free (p);
-  g_free (ip);
-  g_mutex_lock (&s->lock);
-}
-
-/* TRUE if @seg is the segment @st is writing: open, or closed only to give
- * back its fds (its next append goes on in it). Writer thread. */
-static gboolean
-is_active (StoreStream *st, const StoreSegment *seg)
-{
-  return st->w_number == seg->number && (st->w_seg_fd >= 0 || st->w_resume);
-}
-
-/* The stream whose oldest segment is the oldest of the store (by the wall
- * time of its newest chunk), among segments holding chunks; @active: among
- * the segments streams are writing (else among the closed ones). Lock held. */
-static StoreStream *
-oldest_stream (DiodeStore *s, gboolean active)
-{
-  StoreStream *oldest = NULL;
-  guint64 oldest_end = G_MAXUINT64;
-  GHashTableIter it;
-  gpointer v;
-
-  g_hash_table_iter_init (&it, s->streams);
-  while (g_hash_table_iter_next (&it, NULL, &v)) {
-    StoreStream *st = v;
-    StoreSegment *seg;
-
-    if (st->segs->len == 0)
-      continue;
-    seg = &g_array_index (st->segs, StoreSegment, 0);
-    if (is_active (st, seg) != active)
-      continue;
-    /* a closed segment without chunks (a crash right after its creation)
-     * holds nothing: it goes first, it must not keep the closed segments
-     * behind it from going */
-    if (!active && seg->n_chunks == 0)
-      return st;
-    if (seg->n_chunks > 0 && seg->wall_end < oldest_end) {
-      oldest = st;
-      oldest_end = seg->wall_end;
-    }
-  }
-  return oldest;
-}
-
-/* Whole segments, oldest first: by age (its newest chunk older than
- * max_seconds), then by total size. Segments are small against max_bytes
- * (diode_store_segment_bytes()), so the size bound removes a small part of
- * the store at a time. A segment a stream is writing goes by size only when
- * no closed segment (of any stream) is left: then the one with the oldest
- * chunks is closed (the stream's next chunk begins a new segment) and
- * removed. Lock held. */
-static void
-retention (DiodeStore *s)
-{
-  gint64 now = g_get_real_time ();
-  GHashTableIter it;
-  gpointer v;
-
-  if (s->limits.max_seconds > 0) {
-    guint64 horizon = (guint64) now > s->limits.max_seconds * G_USEC_PER_SEC
-        ? (guint64) now - s->limits.max_seconds * G_USEC_PER_SEC : 0;
-
-    GPtrArray *expired = g_ptr_array_new ();
-    guint i;
-
-    /* remove_segment() drops the lock: collect first, so no iterator is
-     * held over it (a begin() may add a stream meanwhile) */
-    g_hash_table_iter_init (&it, s->streams);
-    while (g_hash_table_iter_next (&it, NULL, &v))
-      g_ptr_array_add (expired, v);
-    for (i = 0; i < expired->len; i++) {
-      StoreStream *st = g_ptr_array_index (expired, i);
-
-      /* every chunk of it is older than max_seconds: even the segment
-       * being written goes (its stream has not written for that long) */
-      while (st->segs->len > 0) {
-        StoreSegment *seg = &g_array_index (st->segs, StoreSegment, 0);
-
-        if (seg->n_chunks == 0 || seg->wall_end >= horizon)
-          break;
-        remove_segment (s, st, 0);
-      }
-    }
-    g_ptr_array_unref (expired);
-  }
-  while (s->limits.max_bytes > 0 && s->bytes > s->limits.max_bytes) {
-    StoreStream *oldest = oldest_stream (s, FALSE);
-
-    if (oldest == NULL)
-      oldest = oldest_stream (s, TRUE);
-    if (oldest == NULL)
-      break;
-    remove_segment (s, oldest, 0);
+    store_close_active (s, st, TRUE);
   }
 }
 
@@ -1031,7 +912,7 @@ store_writer_main (gpointer data)
       guint64 idle_us = s->seg_us;
       gboolean healthy = s->healthy;
 
-      retention (s);
+      store_retention (s);
       s->retention_at = now + G_USEC_PER_SEC;
       g_mutex_unlock (&s->lock);
       close_idle (s, idle_us);
@@ -1060,7 +941,7 @@ store_writer_main (gpointer data)
           do_meta (s, j);
         break;
       case JOB_END:
-        close_active (s, j->st, FALSE);
+        store_close_active (s, j->st, FALSE);
         break;
     }
     g_mutex_lock (&s->lock);
@@ -1087,5 +968,5 @@ store_writer_close_all (DiodeStore *s)
   g_queue_clear (&s->w_meta_retry);
   g_hash_table_iter_init (&it, s->streams);
   while (g_hash_table_iter_next (&it, NULL, &v))
-    close_active (s, v, FALSE);
+    store_close_active (s, v, FALSE);
 }

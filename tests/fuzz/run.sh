@@ -112,7 +112,7 @@ sources_of() {
     session) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-session.c $ROOT/gst/protocol/diode-session-send.c" ;;
     ring) echo "$ROOT/gst/buffering/diode-ring.c" ;;
     store) echo "$ROOT/gst/store/diode-chunkrec.c $ROOT/gst/store/diode-store.c \
-$ROOT/gst/store/diode-store-index.c $ROOT/gst/store/diode-store-writer.c \
+$ROOT/gst/store/diode-store-index.c $ROOT/gst/store/diode-store-writer.c $ROOT/gst/store/diode-store-retention.c \
 $ROOT/gst/store/diode-store-read.c $ROOT/gst/buffering/diode-ring.c \
 $ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c" ;;
     *) echo "run.sh: unknown target '$1' (frame, session, ring, store)" >&2; exit 2 ;;
