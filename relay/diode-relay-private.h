@@ -764,7 +764,7 @@ void     relay_replay_stats (JsonBuilder * b, DiodeRelay * r);
 /* diode-relay-props.c: the object's properties (diode_relay_class_init) */
 void     relay_install_properties (GObjectClass * oc);
 /* The SUBSCRIBE's live path (a start that found nothing stored). */
-void     relay_subscribe_live (Conn * c, Stream * s);
+void     relay_subscribe_live (Conn * c, Stream * s, const gchar * name);
 void     relay_subscribe_retry (Conn * c, GBytes * frame);
 /* diode-relay-fetch.c */
 /* A FETCH whose read waited for replay bytes: its turn. */

@@ -433,18 +433,21 @@ stream_attach_waiting (DiodeRelay * r, Stream * s)
 /* A start in time that found nothing stored (retention took it since the
  * SUBSCRIBE): the live stream if there is one to join, else NOT_STORED. */
 void
-relay_subscribe_live (Conn * c, Stream * s)
+relay_subscribe_live (Conn * c, Stream * s, const gchar * name)
 {
-  gchar *text;
+  gchar *text, *shown;
 
   if (s && stream_joinable (s)) {
     c->start_seq = 0;
     stream_attach_conn (c, s);
     return;
   }
+  /* the name as the viewer asked for it, escaped like every name we echo */
+  shown = diode_name_escape (s ? s->name : name);
   text = g_strdup_printf ("nothing of '%s' is stored on this relay any more",
-      s ? s->name : "this stream");
+      shown);
   conn_send_error (c, DIODE_ERR_NOT_STORED, text);
+  g_free (shown);
   g_free (text);
 }
 

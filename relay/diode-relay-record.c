@@ -272,9 +272,16 @@ relay_record_unreadable_why (DiodeRelay * r, const gchar * name)
     return NULL;
   key = diode_name_key (name, NULL);
   if (key && diode_store_key_state (r->store, key, &dir) ==
-      DIODE_STORE_KEY_QUARANTINED)
+      DIODE_STORE_KEY_QUARANTINED) {
+    /* The peer is told which directory, not where the store lives on the
+     * relay's disk (the operator's own log line at open has the full path). */
+    gchar *base = g_path_get_basename (dir);
+
     why = g_strdup_printf ("the stored recording's metadata is unreadable: "
-        "the relay operator must repair or remove %s", dir);
+        "the relay operator must repair or remove streams/%s in the relay's "
+        "store directory", base);
+    g_free (base);
+  }
   g_free (dir);
   g_free (key);
   return why;

@@ -506,7 +506,7 @@ replay_on_chunk_do (DiodeRelay * r, DiodeStoredChunk * ch,
        * live path decides, as for a LIVE SUBSCRIBE. */
       c->viewing = FALSE;
       replay_free (r, rp);
-      relay_subscribe_live (c, s);
+      relay_subscribe_live (c, s, rp->name);
     } else if (!replay_try_ring (rp, TRUE)) {
       /* Nothing more stored yet, the ring does not have it either: a
        * recording still being written, or one that was cut off. */

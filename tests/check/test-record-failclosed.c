@@ -235,6 +235,11 @@ GST_START_TEST (test_unreadable_meta_fails_closed)
   DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
   RawClient *p = raw_open (relay, 0, "pub.pem"), *v;
   gchar *sdir = stream_dir (dir, "cam"), *meta, *text = NULL;
+  /* what the peer is told: the directory relative to the store, never the
+   * store's place on the relay's disk */
+  gchar *sbase = g_path_get_basename (sdir);
+  gchar *rel = g_strdup_printf ("streams/%s in the relay's store directory",
+      sbase);
   DiodeSubscribeArgs sa = { 0 };
   guint64 next, last;
   gint warned = 0;
@@ -258,10 +263,10 @@ GST_START_TEST (test_unreadable_meta_fails_closed)
   fail_unless_equals_int (warned, 1);
 
   publish_refused_unreadable (relay, "other.pem", "cam",
-      DIODE_PUBLISH_RECORD, sdir);
-  publish_refused_unreadable (relay, "other.pem", "CAM", 0, sdir);
+      DIODE_PUBLISH_RECORD, rel);
+  publish_refused_unreadable (relay, "other.pem", "CAM", 0, rel);
   publish_refused_unreadable (relay, "pub.pem", "cam", DIODE_PUBLISH_RECORD,
-      sdir);
+      rel);
   fail_unless (stream_lookup (relay, "cam") == NULL ||
       stream_lookup (relay, "cam")->publisher == NULL);
 
@@ -274,21 +279,21 @@ GST_START_TEST (test_unreadable_meta_fails_closed)
   raw_send_frame (v, diode_msg_encode_subscribe_args (&sa,
           DIODE_PROTOCOL_VERSION_STORE, DIODE_ROLE_VIEWER));
   raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "SUBSCRIBE EARLIEST",
-      "metadata is unreadable", sdir, NULL);
+      "metadata is unreadable", rel, NULL);
   raw_free (v, FALSE);
   /* RANGE */
   v = raw_open (relay, 0, "viewer.pem");
   hello3 (v, DIODE_ROLE_VIEWER);
   raw_send_frame (v, diode_msg_encode_range ("cam", 0));
   raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "RANGE",
-      "metadata is unreadable", sdir, NULL);
+      "metadata is unreadable", rel, NULL);
   raw_free (v, FALSE);
   /* FETCH, by its earlier owner too */
   v = raw_open (relay, 0, "pub.pem");
   hello3 (v, DIODE_ROLE_VIEWER);
   raw_send_frame (v, diode_msg_encode_fetch ("cam", 1, last, 0));
   raw_expect_error_says (v, DIODE_ERR_NOT_AUTHORIZED, "FETCH",
-      "metadata is unreadable", sdir, NULL);
+      "metadata is unreadable", rel, NULL);
   raw_free (v, FALSE);
   relay_free (relay);
 
@@ -301,6 +306,8 @@ GST_START_TEST (test_unreadable_meta_fails_closed)
       DIODE_STORE_KEY_QUARANTINED);
   diode_store_close (st);
   g_free (meta);
+  g_free (rel);
+  g_free (sbase);
   g_free (sdir);
   g_free (dir);
 }
