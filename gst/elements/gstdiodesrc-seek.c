@@ -113,9 +113,13 @@ src_range (GstDiodeSrc * self, GError ** error)
     case DIODE_SESSION_MESSAGE:
       break;
     case DIODE_SESSION_NEED_MORE:
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
-          "Relay %s did not answer RANGE within %u ms", c->hostport, timeout);
-      return FALSE;
+      /* RANGE is advice (is there a recording?), not the subscription: a
+       * relay slow to answer it (it may ask its upstream) leaves us live,
+       * on a new connection, rather than failing the state change. */
+      GST_WARNING_OBJECT (self, "relay %s did not answer RANGE within %u ms; "
+          "watching live", c->hostport, timeout);
+      gst_diode_client_close (c);
+      return TRUE;
     default:
       return FALSE;
   }

@@ -596,11 +596,17 @@ GST_START_TEST (test_store_bound_many_stalled)
     else
       raw_send_frame (v[i], diode_msg_encode_fetch ("film", 1, last, 0));
   }
-  /* none of them reads: sample what the relay holds for a while */
-  for (i = 0; i < 12; i++) {
-    used = replay_used (relay, &held);
-    max_held = MAX (max_held, held);
-    max_used = MAX (max_used, used);
+  /* none of them reads: sample what the relay holds for a while (at
+   * least 12 samples, and on a slow machine, e.g. under ASan, until the
+   * first reads have landed, 20 s at most) */
+  {
+    gint64 until = deadline_in (20000);
+
+    for (i = 0; i < 12 || (max_held == 0 && g_get_monotonic_time () < until); i++) {
+      used = replay_used (relay, &held);
+      max_held = MAX (max_held, held);
+      max_used = MAX (max_used, used);
+    }
   }
   fail_unless (max_held > 0, "nothing was ever held");
   fail_unless (max_held <= (gint64) bound + slot, "100 stalled clients made "
