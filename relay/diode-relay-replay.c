@@ -504,9 +504,12 @@ replay_on_chunk_do (DiodeRelay * r, DiodeStoredChunk * ch,
     } else if (!rp->started) {
       /* Nothing stored to start at (retention took it meanwhile): the
        * live path decides, as for a LIVE SUBSCRIBE. */
+      gchar *name = g_strdup (rp->name);
+
       c->viewing = FALSE;
       replay_free (r, rp);
-      relay_subscribe_live (c, s, rp->name);
+      relay_subscribe_live (c, s, name);
+      g_free (name);
     } else if (!replay_try_ring (rp, TRUE)) {
       /* Nothing more stored yet, the ring does not have it either: a
        * recording still being written, or one that was cut off. */
