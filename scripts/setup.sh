@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # llvm-14 brings llvm-symbolizer: without it sanitizer stacks are not
 # symbolized and tests/lsan.supp (which matches function names) never matches.
-PACKAGES="meson ninja-build pkg-config gcc libglib2.0-dev zlib1g-dev libgnutls28-dev libjson-glib-dev \
+PACKAGES="meson ninja-build pkg-config gcc libglib2.0-dev zlib1g-dev libgnutls28-dev libjson-glib-dev libsoup-3.0-dev \
 libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools \
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x \

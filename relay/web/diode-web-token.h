@@ -1,0 +1,51 @@
+/* gst-diode — share links on the relay: checking tokens, revocations
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A share link (`diode link NAME`) carries a token signed with the
+ * stream owner's key. The relay checks it on every web connection to a
+ * protected or private stream (diode-web-ws.c via the access check) and
+ * keeps the owners' revocations. Runs on the relay's I/O thread.
+ */
+#pragma once
+
+#include "diode-relay-private.h"
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  RELAY_TOKEN_OK,
+  RELAY_TOKEN_MISSING,          /* no token: the stream needs a share link */
+  RELAY_TOKEN_MALFORMED,        /* not a token, or its signature is wrong */
+  RELAY_TOKEN_WRONG_STREAM,     /* made for another stream */
+  RELAY_TOKEN_WRONG_OWNER,      /* not signed by the stream's owner */
+  RELAY_TOKEN_EXPIRED,
+  RELAY_TOKEN_REVOKED,
+  RELAY_TOKEN_WRONG_SCOPE,      /* does not allow what is asked */
+  RELAY_TOKEN_UNAVAILABLE,      /* the relay cannot check links now (e.g.
+                                   its revocation list is unreadable):
+                                   fails closed */
+} RelayTokenResult;
+
+/* Scope bits a token grants (and a connection needs). */
+#define RELAY_TOKEN_SCOPE_LIVE      0x01
+#define RELAY_TOKEN_SCOPE_RECORDING 0x02
+
+/* Sets up / frees the relay's revocation list (relay start and stop). */
+gboolean relay_web_tokens_init (DiodeRelay * r, GError ** error);
+void     relay_web_tokens_free (DiodeRelay * r);
+
+/* Checks @token (the URL's `t` parameter, NULL when absent) for a
+ * connection to @stream owned by @owner (an address) that needs @scope,
+ * at @now_unix (seconds). On OK, *@expires_unix is the token's expiry. */
+RelayTokenResult relay_web_token_check (DiodeRelay * r, const gchar * token,
+    const gchar * stream, const gchar * owner, guint scope,
+    gint64 now_unix, gint64 * expires_unix);
+/* What the page shows for @res (a constant English sentence). */
+const gchar *relay_web_token_result_text (RelayTokenResult res);
+
+/* POST /api/revoke: an owner's signed revocation. */
+void     relay_web_token_revoke (DiodeRelay * r, SoupServerMessage * msg);
+
+G_END_DECLS
