@@ -1,0 +1,849 @@
+/* gst-diode — the relay's stream list, JSON API, health and metrics
+ * (issue 11, items 3 and 4)
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Real publishers (GstHarness diodesink) and viewers (diodesrc) on an
+ * in-process relay; the bodies come from diode_relay_web_render(), which
+ * builds them on the relay's I/O thread exactly as the HTTP handlers do.
+ * /api/streams must carry the right viewers, bitrate and resolution and
+ * leave protected and private streams out; / the same as escaped HTML;
+ * /metrics must pass a strict Prometheus text parser (written here, and
+ * tests/check/promcheck.py for a second, independent reading), name
+ * non-public streams only when the operator asks, escape label values,
+ * count a joining viewer in diode_join_seconds and keep per-stream
+ * counters from going down when viewers leave.
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "fixture.h"
+#include "diode-msg.h"
+
+#define CAPS_STR "video/x-h264, stream-format=(string)byte-stream, " \
+  "alignment=(string)au, width=(int)320, height=(int)240, " \
+  "framerate=(fraction)30/1"
+#define WAIT_MS 5000
+#define GOP 5
+#define BUF_SIZE 1000
+/* a valid stream name that needs escaping everywhere */
+#define ODD_NAME "say \"hi\" \\ there <b>&"
+
+typedef struct
+{
+  GstHarness *h;
+  guint next;
+} Pub;
+
+static gchar *
+key_path (const gchar * name)
+{
+  gchar *addr = fixture_key_address (name);
+
+  g_free (addr);
+  return g_build_filename (fixture_config_dir (), name, NULL);
+}
+
+static Pub *
+publish (DiodeRelay * relay, const gchar * stream, gint access,
+    const gchar * extra_prop, const gchar * extra_value)
+{
+  GstElement *e = gst_element_factory_make ("diodesink", NULL);
+  gchar *hp = diode_relay_get_hostport (relay);
+  gchar *key = key_path ("alice.pem");
+  Pub *p = g_new0 (Pub, 1);
+
+  fail_unless (e != NULL);
+  g_object_set (e, "relay", hp, "stream", stream, "identity", key,
+      "timeout", WAIT_MS, "access", access, NULL);
+  if (extra_prop)
+    g_object_set (e, extra_prop, extra_value, NULL);
+  p->h = gst_harness_new_with_element (e, "sink", NULL);
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (p->h, CAPS_STR);
+  gst_harness_play (p->h);
+  fail_unless (fixture_wait_publisher (relay, stream, TRUE, WAIT_MS),
+      "'%s' was not published", stream);
+  g_free (hp);
+  g_free (key);
+  return p;
+}
+
+static void
+pub_push (Pub * p, guint n)
+{
+  while (n--) {
+    fail_unless_equals_int (gst_harness_push (p->h,
+            fixture_make_buffer (p->next, BUF_SIZE, GOP)), GST_FLOW_OK);
+    p->next++;
+  }
+}
+
+static void
+pub_free (Pub * p)
+{
+  gst_harness_teardown (p->h);
+  g_free (p);
+}
+
+static GstHarness *
+viewer_new (DiodeRelay * relay, const gchar * stream)
+{
+  GstElement *e = gst_element_factory_make ("diodesrc", NULL);
+  gchar *hp = diode_relay_get_hostport (relay);
+  gchar *key = key_path ("bob.pem");
+  GstHarness *h;
+
+  g_object_set (e, "relay", hp, "stream", stream, "identity", key,
+      "timeout", 10000, NULL);
+  h = gst_harness_new_with_element (e, NULL, "src");
+  gst_object_unref (e);
+  gst_harness_play (h);
+  g_free (hp);
+  g_free (key);
+  return h;
+}
+
+/* @v receives at least one buffer within WAIT_MS while @p publishes. */
+static void
+viewer_gets_media (GstHarness * v, Pub * p)
+{
+  gint64 end = deadline_in (WAIT_MS);
+  GstBuffer *b;
+
+  while (!(b = gst_harness_try_pull (v))) {
+    fail_if (g_get_monotonic_time () > end, "the viewer got no buffer");
+    pub_push (p, 1);
+    g_usleep (10 * 1000);
+  }
+  gst_buffer_unref (b);
+}
+
+static gchar *
+render (DiodeRelay * relay, const gchar * path, const gchar * want_type)
+{
+  guint status = 0;
+  gchar *type = NULL;
+  gchar *body = diode_relay_web_render (relay, path, &status, &type);
+
+  fail_unless (body != NULL, "%s: no body", path);
+  fail_unless_equals_int (status, 200);
+  fail_unless_equals_string (type, want_type);
+  g_free (type);
+  return body;
+}
+
+/* ------------------------------------------------------------------------ */
+/* /api/streams */
+
+static JsonNode *
+streams_json (DiodeRelay * relay)
+{
+  gchar *text = render (relay, "/api/streams", "application/json");
+  JsonParser *p = json_parser_new ();
+  GError *err = NULL;
+  JsonNode *root;
+
+  fail_unless (json_parser_load_from_data (p, text, -1, &err), "%s: %s",
+      text, err ? err->message : "?");
+  root = json_node_copy (json_parser_get_root (p));
+  fail_unless (JSON_NODE_HOLDS_OBJECT (root), "%s", text);
+  g_object_unref (p);
+  g_free (text);
+  return root;
+}
+
+/* The entry of @name in /api/streams, or NULL. */
+static JsonObject *
+find_stream (JsonNode * root, const gchar * name)
+{
+  JsonArray *a = json_object_get_array_member (json_node_get_object (root),
+      "streams");
+  guint i;
+
+  fail_unless (a != NULL);
+  for (i = 0; i < json_array_get_length (a); i++) {
+    JsonObject *o = json_array_get_object_element (a, i);
+
+    if (!g_strcmp0 (json_object_get_string_member (o, "name"), name))
+      return o;
+  }
+  return NULL;
+}
+
+static DiodeRelay *
+relay_new (void)
+{
+  return relay_with ("stats-interval-ms", 0, NULL);
+}
+
+GST_START_TEST (test_streams_json)
+{
+  DiodeRelay *relay = relay_new ();
+  gchar *alice = fixture_key_address ("alice.pem");
+  Pub *cam = publish (relay, "cam", DIODE_ACCESS_PUBLIC, NULL, NULL);
+  Pub *odd = publish (relay, ODD_NAME, DIODE_ACCESS_PUBLIC, NULL, NULL);
+  Pub *priv = publish (relay, "hidden-private", DIODE_ACCESS_PRIVATE,
+      "allow", alice);
+  Pub *prot = publish (relay, "hidden-protected", DIODE_ACCESS_PROTECTED,
+      "fleet", "office");
+  GstHarness *v;
+  JsonNode *root = NULL;
+  JsonObject *o = NULL;
+  gint64 end;
+
+  pub_push (priv, 3);
+  pub_push (prot, 3);
+  pub_push (odd, 3);
+  v = viewer_new (relay, "cam");
+  viewer_gets_media (v, cam);
+  fail_unless (fixture_wait_viewers (relay, "cam", 1, WAIT_MS));
+
+  /* the bitrate is measured over a window: publish until it shows */
+  end = deadline_in (WAIT_MS);
+  for (;;) {
+    pub_push (cam, 3);
+    if (root)
+      json_node_unref (root);
+    root = streams_json (relay);
+    o = find_stream (root, "cam");
+    fail_unless (o != NULL);
+    if (json_object_get_int_member (o, "bitrate_bps") > 0)
+      break;
+    fail_if (g_get_monotonic_time () > end, "no bitrate after %u ms",
+        WAIT_MS);
+    g_usleep (50 * 1000);
+  }
+  fail_unless_equals_string (json_object_get_string_member
+      (json_node_get_object (root), "relay"),
+      diode_relay_get_address (relay));
+  fail_unless_equals_string (json_object_get_string_member (o, "state"),
+      "live");
+  fail_unless_equals_string (json_object_get_string_member (o, "access"),
+      "public");
+  fail_unless_equals_int (json_object_get_int_member (o, "viewers"), 1);
+  fail_unless_equals_int (json_object_get_int_member (o, "web_viewers"), 0);
+  fail_unless_equals_int (json_object_get_int_member (o, "width"), 320);
+  fail_unless_equals_int (json_object_get_int_member (o, "height"), 240);
+  fail_unless (json_object_get_double_member (o, "framerate") == 30.0);
+  fail_unless_equals_string (json_object_get_string_member (o, "codec"),
+      "h264");
+  fail_unless_equals_string (json_object_get_string_member (o, "owner"),
+      alice);
+  fail_unless (json_object_get_double_member (o, "uptime_s") >= 0.0);
+  /* not more than what was pushed could have come in a window */
+  fail_unless (json_object_get_int_member (o, "bitrate_bps") <
+      (gint64) cam->next * (BUF_SIZE + 200) * 8 * 5);
+
+  /* the odd name as it is, without viewers; never the non-public ones */
+  o = find_stream (root, ODD_NAME);
+  fail_unless (o != NULL);
+  fail_unless_equals_int (json_object_get_int_member (o, "viewers"), 0);
+  fail_unless (find_stream (root, "hidden-private") == NULL);
+  fail_unless (find_stream (root, "hidden-protected") == NULL);
+  fail_unless_equals_int (json_array_get_length (json_object_get_array_member
+          (json_node_get_object (root), "streams")), 2);
+  json_node_unref (root);
+
+  /* the publisher ends: still listed, "ended", its viewer still counted
+   * until it goes */
+  pub_free (cam);
+  end = deadline_in (WAIT_MS);
+  for (;;) {
+    root = streams_json (relay);
+    o = find_stream (root, "cam");
+    if (!o || !g_strcmp0 (json_object_get_string_member (o, "state"),
+            "ended"))
+      break;
+    json_node_unref (root);
+    fail_if (g_get_monotonic_time () > end, "'cam' never ended");
+    g_usleep (20 * 1000);
+  }
+  if (o)
+    fail_unless_equals_int (json_object_get_int_member (o, "bitrate_bps"),
+        0);
+  json_node_unref (root);
+
+  gst_harness_teardown (v);
+  pub_free (odd);
+  pub_free (priv);
+  pub_free (prot);
+  relay_free (relay);
+  g_free (alice);
+}
+
+GST_END_TEST;
+
+/* ------------------------------------------------------------------------ */
+/* GET / and /healthz */
+
+GST_START_TEST (test_list_page)
+{
+  DiodeRelay *relay = relay_new ();
+  gchar *alice = fixture_key_address ("alice.pem");
+  Pub *cam = publish (relay, "cam", DIODE_ACCESS_PUBLIC, NULL, NULL);
+  Pub *odd = publish (relay, ODD_NAME, DIODE_ACCESS_PUBLIC, NULL, NULL);
+  Pub *priv = publish (relay, "hidden-private", DIODE_ACCESS_PRIVATE,
+      "allow", alice);
+  gchar *html, *text, *type = NULL;
+  guint status = 0;
+
+  pub_push (cam, 3);
+  pub_push (odd, 3);
+  pub_push (priv, 3);
+  fail_unless (fixture_wait_last_seq (relay, ODD_NAME, 3, WAIT_MS));
+  html = render (relay, "/", "text/html; charset=utf-8");
+  fail_unless (strstr (html, "<a href=\"/watch/cam\">cam</a>") != NULL,
+      "%s", html);
+  /* escaped as HTML text, and as a URL path segment in the link */
+  fail_unless (strstr (html, "<a href=\"/watch/say%20%22hi%22%20%5C%20there"
+          "%20%3Cb%3E%26\">say &quot;hi&quot; \\ there &lt;b&gt;&amp;</a>")
+      != NULL, "%s", html);
+  fail_unless (strstr (html, "<b>&") == NULL);
+  fail_unless (strstr (html, "hidden") == NULL, "%s", html);
+  fail_unless (strstr (html, "320×240 @ 30 fps") != NULL, "%s", html);
+  /* nothing inline: the CSP forbids it */
+  fail_unless (strstr (html, "<script") == NULL
+      && strstr (html, "style=") == NULL && strstr (html, "<style") == NULL);
+  g_free (html);
+
+  text = render (relay, "/healthz", "text/plain; charset=utf-8");
+  fail_unless_equals_string (text, "ok\n");
+  g_free (text);
+  fail_unless (diode_relay_web_render (relay, "/nope", &status, &type) ==
+      NULL);
+  fail_unless_equals_int (status, 404);
+  fail_unless (type == NULL);
+
+  pub_free (cam);
+  pub_free (odd);
+  pub_free (priv);
+  relay_free (relay);
+  g_free (alice);
+}
+
+GST_END_TEST;
+
+/* ------------------------------------------------------------------------ */
+/* /metrics: a strict reader of the Prometheus text format 0.0.4 */
+
+typedef struct
+{
+  GHashTable *samples;          /* "name{k=v,...}" (values unescaped, le
+                                   last) -> gdouble* */
+} Metrics;
+
+static void
+metrics_free (Metrics * m)
+{
+  g_hash_table_unref (m->samples);
+  g_free (m);
+}
+
+/* Within metrics_parse_full: on a broken rule, say which and give up. */
+#define REQUIRE(cond, ...) G_STMT_START { \
+    if (!(cond)) { \
+      gchar *what_ = g_strdup_printf (__VA_ARGS__); \
+      *error = g_strdup_printf ("line %u: %s", lineno, what_); \
+      g_free (what_); \
+      goto out; \
+    } \
+  } G_STMT_END
+
+static gboolean
+metric_name_ok (const gchar * s, gsize n)
+{
+  gsize i;
+
+  if (!n || !(g_ascii_isalpha (s[0]) || s[0] == '_' || s[0] == ':'))
+    return FALSE;
+  for (i = 1; i < n; i++)
+    if (!(g_ascii_isalnum (s[i]) || s[i] == '_' || s[i] == ':'))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+parse_value (const gchar * v, gdouble * out)
+{
+  gchar *end = NULL;
+
+  if (!strcmp (v, "+Inf") || !strcmp (v, "-Inf") || !strcmp (v, "NaN")) {
+    *out = !strcmp (v, "NaN") ? NAN : v[0] == '+' ? INFINITY : -INFINITY;
+    return TRUE;
+  }
+  /* digits, sign, point, exponent only (strtod would take "inf", hex) */
+  if (!*v || strspn (v, "0123456789+-.eE") != strlen (v))
+    return FALSE;
+  *out = g_ascii_strtod (v, &end);
+  return end && *end == '\0';
+}
+
+/* One histogram family's buckets as written (this relay writes one label
+ * set per histogram): le ascending, cumulative, +Inf last and equal to
+ * _count, _sum present. NULL when fine, else why. */
+static gchar *
+histogram_error (Metrics * m, const gchar * base, GPtrArray * les,
+    GArray * counts)
+{
+  gchar *key = g_strdup_printf ("%s_count{}", base);
+  gdouble *count = g_hash_table_lookup (m->samples, key);
+  gchar *sum = g_strdup_printf ("%s_sum{}", base);
+  gboolean has_sum = g_hash_table_contains (m->samples, sum);
+  gdouble prev = -INFINITY;
+  guint i;
+
+  g_free (key);
+  g_free (sum);
+  if (!count || !has_sum)
+    return g_strdup_printf ("%s: no _count or _sum", base);
+  if (les->len < 1)
+    return g_strdup_printf ("%s: no bucket", base);
+  for (i = 0; i < les->len; i++) {
+    gdouble le;
+
+    if (!parse_value (les->pdata[i], &le) || le <= prev)
+      return g_strdup_printf ("%s: le=%s not ascending", base,
+          (gchar *) les->pdata[i]);
+    if (i && g_array_index (counts, gdouble, i) <
+        g_array_index (counts, gdouble, i - 1))
+      return g_strdup_printf ("%s: bucket le=%s not cumulative", base,
+          (gchar *) les->pdata[i]);
+    prev = le;
+  }
+  if (strcmp (les->pdata[les->len - 1], "+Inf"))
+    return g_strdup_printf ("%s: no +Inf bucket last", base);
+  if (g_array_index (counts, gdouble, les->len - 1) != *count)
+    return g_strdup_printf ("%s: +Inf bucket is not _count", base);
+  return NULL;
+}
+
+/* The samples of @text, or NULL and *@error (g_free) saying which rule
+ * it broke. */
+static Metrics *
+metrics_parse_full (const gchar * text, gchar ** error)
+{
+  static const gchar *const types[] = { "counter", "gauge", "histogram",
+    "summary", "untyped", NULL
+  };
+  static const gchar *const hist_suffixes[] = { "_bucket", "_sum", "_count",
+    NULL
+  };
+  Metrics *m = g_new0 (Metrics, 1);
+  GHashTable *families = g_hash_table_new_full (g_str_hash, g_str_equal,
+      g_free, NULL);
+  GPtrArray *les = g_ptr_array_new_with_free_func (g_free);
+  GArray *counts = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  gchar *fam = NULL, *fam_type = NULL, *help_for = NULL, *why = NULL;
+  gchar **lines = NULL, **f = NULL, *name = NULL, *k = NULL, *le = NULL;
+  GString *key = NULL, *val = NULL;
+  guint i, lineno = 0;
+  gboolean ok = FALSE;
+
+  *error = NULL;
+  m->samples = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      g_free);
+  REQUIRE (g_str_has_suffix (text, "\n"), "no final newline");
+  lines = g_strsplit (text, "\n", -1);
+  for (i = 0; lines[i] && lines[i + 1]; i++) {
+    const gchar *l = lines[i];
+
+    lineno = i + 1;
+    REQUIRE (*l != '\0', "empty line");
+    if (g_str_has_prefix (l, "# HELP ")) {
+      const gchar *n = l + 7, *sp = strchr (n, ' ');
+
+      REQUIRE (sp && metric_name_ok (n, sp - n), "bad HELP: %s", l);
+      if (fam && !strcmp (fam_type, "histogram")
+          && (why = histogram_error (m, fam, les, counts)))
+        REQUIRE (FALSE, "%s", why);
+      g_free (help_for);
+      help_for = g_strndup (n, sp - n);
+      REQUIRE (!g_hash_table_contains (families, help_for), "family %s "
+          "twice", help_for);
+      g_clear_pointer (&fam, g_free);
+      g_clear_pointer (&fam_type, g_free);
+    } else if (g_str_has_prefix (l, "# TYPE ")) {
+      f = g_strsplit (l + 7, " ", -1);
+      REQUIRE (g_strv_length (f) == 2, "bad TYPE: %s", l);
+      REQUIRE (help_for && !strcmp (f[0], help_for) && !fam, "TYPE %s "
+          "without its HELP just before", f[0]);
+      REQUIRE (g_strv_contains (types, f[1]), "bad type: %s", l);
+      fam = g_strdup (f[0]);
+      fam_type = g_strdup (f[1]);
+      g_hash_table_add (families, g_strdup (fam));
+      g_ptr_array_set_size (les, 0);
+      g_array_set_size (counts, 0);
+      g_clear_pointer (&f, g_strfreev);
+    } else {
+      const gchar *p = l;
+      gdouble v;
+
+      REQUIRE (*l != '#', "unknown comment: %s", l);
+      while (*p && *p != '{' && *p != ' ')
+        p++;
+      REQUIRE (metric_name_ok (l, p - l), "bad name: %s", l);
+      name = g_strndup (l, p - l);
+      REQUIRE (fam != NULL, "sample outside a family: %s", l);
+      if (!strcmp (fam_type, "histogram"))
+        REQUIRE (g_str_has_prefix (name, fam)
+            && g_strv_contains (hist_suffixes, name + strlen (fam)),
+            "%s is not of histogram %s", name, fam);
+      else
+        REQUIRE (!strcmp (name, fam), "%s is not of family %s", name, fam);
+      key = g_string_new (name);
+      g_string_append_c (key, '{');
+      if (*p == '{') {
+        p++;
+        while (*p != '}') {
+          const gchar *k0 = p;
+
+          while (g_ascii_isalnum (*p) || *p == '_')
+            p++;
+          REQUIRE (p > k0 && !g_ascii_isdigit (*k0), "bad label: %s", l);
+          k = g_strndup (k0, p - k0);
+          REQUIRE (p[0] == '=' && p[1] == '"', "bad label: %s", l);
+          p += 2;
+          val = g_string_new (NULL);
+          while (*p != '"') {
+            REQUIRE (*p != '\0', "unterminated label value: %s", l);
+            if (*p == '\\') {
+              p++;
+              REQUIRE (*p == '\\' || *p == '"' || *p == 'n', "bad escape: "
+                  "%s", l);
+              g_string_append_c (val, *p == 'n' ? '\n' : *p);
+            } else {
+              g_string_append_c (val, *p);
+            }
+            p++;
+          }
+          p++;
+          if (!strcmp (k, "le")) {
+            REQUIRE (!le, "le twice: %s", l);
+            le = g_string_free (val, FALSE);
+          } else {
+            g_string_append_printf (key, "%s%s=%s", key->str[key->len - 1]
+                == '{' ? "" : ",", k, val->str);
+            g_string_free (val, TRUE);
+          }
+          val = NULL;
+          g_clear_pointer (&k, g_free);
+          if (*p == ',')
+            p++;
+          else
+            REQUIRE (*p == '}', "bad labels: %s", l);
+        }
+        p++;
+      }
+      REQUIRE (*p == ' ' && p[1] && !strchr (p + 1, ' '), "bad sample (or "
+          "a timestamp): %s", l);
+      REQUIRE (parse_value (p + 1, &v), "bad value: %s", l);
+      if (le) {
+        REQUIRE (g_str_has_suffix (name, "_bucket"), "le on %s", name);
+        g_string_append_printf (key, "%sle=%s", key->str[key->len - 1]
+            == '{' ? "" : ",", le);
+        g_ptr_array_add (les, le);
+        le = NULL;
+        g_array_append_val (counts, v);
+      } else {
+        REQUIRE (!g_str_has_suffix (name, "_bucket")
+            || strcmp (fam_type, "histogram"), "bucket without le: %s", l);
+      }
+      g_string_append_c (key, '}');
+      REQUIRE (!g_hash_table_contains (m->samples, key->str), "series "
+          "twice: %s", key->str);
+      g_hash_table_insert (m->samples, g_string_free (key, FALSE),
+          g_memdup2 (&v, sizeof (v)));
+      key = NULL;
+      g_clear_pointer (&name, g_free);
+    }
+  }
+  lineno++;
+  if (fam && !strcmp (fam_type, "histogram")
+      && (why = histogram_error (m, fam, les, counts)))
+    REQUIRE (FALSE, "%s", why);
+  ok = TRUE;
+out:
+  g_strfreev (lines);
+  g_strfreev (f);
+  g_hash_table_unref (families);
+  g_ptr_array_unref (les);
+  g_array_unref (counts);
+  g_free (fam);
+  g_free (fam_type);
+  g_free (help_for);
+  g_free (why);
+  g_free (name);
+  g_free (k);
+  g_free (le);
+  if (key)
+    g_string_free (key, TRUE);
+  if (val)
+    g_string_free (val, TRUE);
+  if (!ok) {
+    metrics_free (m);
+    return NULL;
+  }
+  return m;
+}
+
+/* A failure message may not be long (check's limit): the start of @t. */
+static gchar *
+excerpt (const gchar * t)
+{
+  static gchar buf[2048];
+
+  g_strlcpy (buf, t, sizeof (buf));
+  return buf;
+}
+
+static Metrics *
+metrics_parse (const gchar * text)
+{
+  gchar *error = NULL;
+  Metrics *m = metrics_parse_full (text, &error);
+
+  fail_unless (m != NULL, "/metrics: %s\n%s", error, excerpt (text));
+  return m;
+}
+
+/* The value of @name{stream=@stream} (@stream NULL: no labels); -1 when
+ * absent. */
+static gdouble
+mget (Metrics * m, const gchar * name, const gchar * stream)
+{
+  gchar *key = stream ? g_strdup_printf ("%s{stream=%s}", name, stream) :
+      g_strdup_printf ("%s{}", name);
+  gdouble *v = g_hash_table_lookup (m->samples, key);
+
+  g_free (key);
+  return v ? *v : -1;
+}
+
+/* The second reading: tests/check/promcheck.py (no prometheus_client).
+ * TRUE when it finds @text well formed; its output in *@out_text. */
+static gboolean
+python_reads (const gchar * text, gchar ** out_text)
+{
+  gchar *path = g_build_filename (fixture_config_dir (), "metrics.txt", NULL);
+  const gchar *argv[] = { "python3", PROMCHECK_PY, path, NULL };
+  gchar *out = NULL, *err = NULL;
+  gint status = -1;
+  GError *error = NULL;
+  gboolean ok;
+
+  fail_unless (g_file_set_contents (path, text, -1, NULL));
+  fail_unless (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH,
+          NULL, NULL, &out, &err, &status, &error), "python3: %s",
+      error ? error->message : "?");
+  ok = g_spawn_check_wait_status (status, NULL);
+  /* a crash of the script itself is not a verdict */
+  fail_unless (ok || WEXITSTATUS (status) == 1, "promcheck.py: %s%s", out,
+      err);
+  if (out_text)
+    *out_text = g_strconcat (out, err, NULL);
+  g_free (out);
+  g_free (err);
+  g_free (path);
+  return ok;
+}
+
+static void
+python_check (const gchar * text)
+{
+  gchar *why = NULL;
+
+  fail_unless (python_reads (text, &why), "%s\n%s", why, excerpt (text));
+  g_free (why);
+}
+
+static Metrics *
+metrics (DiodeRelay * relay, gchar ** text_out)
+{
+  gchar *text = render (relay, "/metrics",
+      "text/plain; version=0.0.4; charset=utf-8");
+  Metrics *m = metrics_parse (text);
+
+  python_check (text);
+  if (text_out)
+    *text_out = text;
+  else
+    g_free (text);
+  return m;
+}
+
+GST_START_TEST (test_metrics)
+{
+  DiodeRelay *relay = relay_new ();
+  gchar *alice = fixture_key_address ("alice.pem");
+  Pub *cam = publish (relay, "cam", DIODE_ACCESS_PUBLIC, NULL, NULL);
+  Pub *odd = publish (relay, ODD_NAME, DIODE_ACCESS_PUBLIC, NULL, NULL);
+  Pub *priv = publish (relay, "hidden-private", DIODE_ACCESS_PRIVATE,
+      "allow", alice);
+  Pub *prot = publish (relay, "hidden-protected", DIODE_ACCESS_PROTECTED,
+      "fleet", "office");
+  GstHarness *v;
+  Metrics *m;
+  gchar *text;
+  gdouble sent, frames;
+
+  /* before anyone joined: an empty histogram, still well formed */
+  m = metrics (relay, NULL);
+  fail_unless (mget (m, "diode_join_seconds_count", NULL) == 0);
+  fail_unless (mget (m, "diode_stream_viewers", "cam") == 0);
+  metrics_free (m);
+
+  pub_push (priv, 4);
+  pub_push (prot, 4);
+  pub_push (odd, 2);
+  fail_unless (fixture_wait_last_seq (relay, "hidden-protected", 4, WAIT_MS));
+  fail_unless (fixture_wait_last_seq (relay, ODD_NAME, 2, WAIT_MS));
+  v = viewer_new (relay, "cam");
+  viewer_gets_media (v, cam);
+  fail_unless (fixture_wait_viewers (relay, "cam", 1, WAIT_MS));
+
+  m = metrics (relay, &text);
+  fail_unless (mget (m, "diode_stream_viewers", "cam") == 1);
+  fail_unless (mget (m, "diode_stream_web_viewers", "cam") == 0);
+  fail_unless (mget (m, "diode_stream_bytes_in_total", "cam") > 0);
+  fail_unless (mget (m, "diode_stream_bytes_out_total", "cam") > 0);
+  fail_unless (mget (m, "diode_stream_live", "cam") == 1);
+  fail_unless (mget (m, "diode_connections_accepted_total", NULL) >= 5);
+  /* the join: one viewer, counted once, in a bucket no later than 10 s */
+  fail_unless (mget (m, "diode_join_seconds_count", NULL) == 1, "%s", excerpt (text));
+  fail_unless (g_hash_table_contains (m->samples,
+          "diode_join_seconds_bucket{le=10}"));
+  fail_unless (*(gdouble *) g_hash_table_lookup (m->samples,
+          "diode_join_seconds_bucket{le=10}") == 1);
+  fail_unless (mget (m, "diode_join_seconds_sum", NULL) > 0);
+  /* the odd name: escaped in the text, read back as it is */
+  fail_unless (strstr (text, "stream=\"say \\\"hi\\\" \\\\ there <b>&\"")
+      != NULL, "%s", excerpt (text));
+  fail_unless (mget (m, "diode_stream_bytes_in_total", ODD_NAME) > 0);
+  /* non-public streams: summed under stream="", never named */
+  fail_unless (strstr (text, "hidden") == NULL, "%s", excerpt (strstr (text,
+          "hidden")));
+  fail_unless (mget (m, "diode_stream_bytes_in_total", "") > 0);
+  fail_unless (mget (m, "diode_stream_frames_in_total", "") >= 8);
+  fail_unless (mget (m, "diode_stream_live", "") == 2);
+  fail_unless (g_hash_table_contains (m->samples,
+          "diode_streams{access=private}"));
+  fail_unless (*(gdouble *) g_hash_table_lookup (m->samples,
+          "diode_streams{access=private}") == 1);
+  sent = mget (m, "diode_stream_bytes_out_total", "cam");
+  frames = mget (m, "diode_stream_frames_out_total", "cam");
+  metrics_free (m);
+  g_free (text);
+
+  /* the viewer goes: what it was sent stays counted */
+  gst_harness_teardown (v);
+  fail_unless (fixture_wait_viewers (relay, "cam", 0, WAIT_MS));
+  m = metrics (relay, NULL);
+  fail_unless (mget (m, "diode_stream_viewers", "cam") == 0);
+  fail_unless (mget (m, "diode_stream_bytes_out_total", "cam") >= sent,
+      "bytes_out went down: %f < %f", mget (m,
+          "diode_stream_bytes_out_total", "cam"), sent);
+  fail_unless (mget (m, "diode_stream_frames_out_total", "cam") >= frames);
+  fail_unless (mget (m, "diode_join_seconds_count", NULL) == 1);
+  metrics_free (m);
+
+  /* the operator asks: every stream by name */
+  g_object_set (relay, "http-metrics-private", TRUE, NULL);
+  m = metrics (relay, &text);
+  /* 4 buffers and their CAPS */
+  fail_unless (mget (m, "diode_stream_frames_in_total", "hidden-private")
+      == 5, "%s", excerpt (text));
+  fail_unless (mget (m, "diode_stream_frames_in_total", "hidden-protected")
+      == 5);
+  fail_unless (mget (m, "diode_stream_live", "") == -1);
+  metrics_free (m);
+  g_free (text);
+
+  pub_free (cam);
+  pub_free (odd);
+  pub_free (priv);
+  pub_free (prot);
+  relay_free (relay);
+  g_free (alice);
+}
+
+GST_END_TEST;
+
+/* Both readers refuse what the format forbids (so the tests above can
+ * fail), and read escapes back. */
+GST_START_TEST (test_metrics_readers_strict)
+{
+  static const gchar *const bad[] = {
+    "# HELP a x\n# TYPE a counter\na 1",                /* no final newline */
+    "a 1\n",                                            /* no family */
+    "# TYPE a counter\na 1\n",                          /* no HELP */
+    "# HELP a x\na 1\n",                                /* no TYPE */
+    "# HELP a x\n# TYPE a counter\nb 1\n",              /* other family */
+    "# HELP a x\n# TYPE a counter\na 1\n# HELP a x\n# TYPE a counter\n",
+    "# HELP a x\n# TYPE a counter\na 1\na 2\n",         /* series twice */
+    "# HELP a x\n# TYPE a counter\na{s=\"x\"} 1\na{s=\"x\"} 1\n",
+    "# HELP a x\n# TYPE a counter\na{s=\"x\\t\"} 1\n",  /* bad escape */
+    "# HELP a x\n# TYPE a counter\na{s=\"x} 1\n",       /* unterminated */
+    "# HELP a x\n# TYPE a counter\na{s=x} 1\n",         /* unquoted */
+    "# HELP a x\n# TYPE a counter\na{1s=\"x\"} 1\n",    /* bad label name */
+    "# HELP a x\n# TYPE a counter\na one\n",            /* bad value */
+    "# HELP a x\n# TYPE a counter\na 1 1700000000\n",   /* timestamp */
+    "# HELP a x\n# TYPE a counter\n\na 1\n",            /* empty line */
+    "# HELP a x\n# TYPE a thing\na 1\n",                /* bad type */
+    "# HELP 1a x\n# TYPE 1a counter\n1a 1\n",           /* bad name */
+    "# HELP a x\n# TYPE a counter\n# note\na 1\n",      /* stray comment */
+    /* histograms: not cumulative, +Inf not _count, no +Inf, le order */
+    "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\n"
+        "h_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+    "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\n"
+        "h_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 3\n",
+    "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\n"
+        "h_count 1\n",
+    "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"2\"} 1\n"
+        "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+    "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n",
+  };
+  const gchar *good = "# HELP a x y\n# TYPE a counter\n"
+      "a{stream=\"q\\\"\\\\\\n\"} 1\na{stream=\"\"} 2.5e3\n"
+      "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\n"
+      "h_bucket{le=\"+Inf\"} 2\nh_sum 7.25\nh_count 2\n";
+  Metrics *m = metrics_parse (good);
+  guint i;
+
+  fail_unless (mget (m, "a", "q\"\\\n") == 1);
+  fail_unless (mget (m, "a", "") == 2500);
+  fail_unless (mget (m, "h_count", NULL) == 2);
+  metrics_free (m);
+  python_check (good);
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    gchar *error = NULL;
+
+    m = metrics_parse_full (bad[i], &error);
+    fail_unless (m == NULL, "the C reader took bad text %u:\n%s", i, bad[i]);
+    g_free (error);
+    fail_if (python_reads (bad[i], NULL), "promcheck.py took bad text %u:\n"
+        "%s", i, bad[i]);
+  }
+}
+
+GST_END_TEST;
+
+static Suite *
+web_api_suite (void)
+{
+  Suite *s = suite_create ("web-api");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, test_streams_json);
+  tcase_add_test (tc, test_list_page);
+  tcase_add_test (tc, test_metrics);
+  tcase_add_test (tc, test_metrics_readers_strict);
+  return s;
+}
+
+GST_CHECK_MAIN (web_api);
