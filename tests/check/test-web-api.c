@@ -17,6 +17,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -831,6 +832,241 @@ GST_START_TEST (test_metrics_readers_strict)
 
 GST_END_TEST;
 
+/* ------------------------------------------------------------------------ */
+/* the same over real HTTP (the web server: diode-web.c) */
+
+typedef struct
+{
+  guint status;
+  gchar *type, *cache, *csp, *nosniff;
+  gchar *body;
+} HttpReply;
+
+static void
+http_reply_free (HttpReply * h)
+{
+  g_free (h->type);
+  g_free (h->cache);
+  g_free (h->csp);
+  g_free (h->nosniff);
+  g_free (h->body);
+  g_free (h);
+}
+
+static HttpReply *
+http_do (DiodeRelay * relay, const gchar * method, const gchar * path)
+{
+  gchar *url = g_strdup_printf ("http://127.0.0.1:%u%s",
+      diode_relay_get_http_port (relay), path);
+  SoupSession *session = soup_session_new_with_options ("timeout", 10, NULL);
+  SoupMessage *msg = soup_message_new (method, url);
+  HttpReply *h = g_new0 (HttpReply, 1);
+  SoupMessageHeaders *rh;
+  GError *err = NULL;
+  GBytes *body;
+  gsize len;
+  const gchar *data;
+
+  body = soup_session_send_and_read (session, msg, NULL, &err);
+  fail_unless (body != NULL, "%s %s: %s", method, url, err ? err->message :
+      "?");
+  rh = soup_message_get_response_headers (msg);
+  h->status = soup_message_get_status (msg);
+  h->type = g_strdup (soup_message_headers_get_one (rh, "Content-Type"));
+  h->cache = g_strdup (soup_message_headers_get_one (rh, "Cache-Control"));
+  h->csp = g_strdup (soup_message_headers_get_one (rh,
+          "Content-Security-Policy"));
+  h->nosniff = g_strdup (soup_message_headers_get_one (rh,
+          "X-Content-Type-Options"));
+  data = g_bytes_get_data (body, &len);
+  h->body = g_strndup (data, len);
+  g_bytes_unref (body);
+  g_object_unref (msg);
+  g_object_unref (session);
+  g_free (url);
+  return h;
+}
+
+/* GET @path: 200, @type, the security headers, the API's no-store. */
+static gchar *
+http_get (DiodeRelay * relay, const gchar * path, const gchar * type,
+    gboolean no_store)
+{
+  HttpReply *h = http_do (relay, "GET", path);
+  gchar *body;
+
+  fail_unless_equals_int (h->status, 200);
+  fail_unless_equals_string (h->type, type);
+  fail_unless (h->csp && strstr (h->csp, "default-src 'self'"), "%s: CSP "
+      "%s", path, h->csp);
+  fail_unless_equals_string (h->nosniff, "nosniff");
+  if (no_store)
+    fail_unless_equals_string (h->cache, "no-store");
+  body = h->body;
+  h->body = NULL;
+  http_reply_free (h);
+  return body;
+}
+
+typedef struct
+{
+  SoupWebsocketConnection *ws;
+  GError *error;
+  guint binary;                 /* binary messages received */
+  guint media;                  /* of those, MEDIA frames */
+  gboolean closed;
+} WsViewer;
+
+static void
+ws_message (SoupWebsocketConnection * ws, gint type, GBytes * msg,
+    WsViewer * v)
+{
+  gsize len;
+  const guint8 *d = g_bytes_get_data (msg, &len);
+
+  if (type != SOUP_WEBSOCKET_DATA_BINARY)
+    return;
+  v->binary++;
+  if (len > 8 && d[0] == DIODE_MSG_MEDIA)
+    v->media++;
+}
+
+static void
+ws_closed (SoupWebsocketConnection * ws, WsViewer * v)
+{
+  v->closed = TRUE;
+}
+
+static void
+ws_connected (GObject * src, GAsyncResult * res, gpointer data)
+{
+  WsViewer *v = data;
+
+  v->ws = soup_session_websocket_connect_finish (SOUP_SESSION (src), res,
+      &v->error);
+  if (v->ws) {
+    g_signal_connect (v->ws, "message", G_CALLBACK (ws_message), v);
+    g_signal_connect (v->ws, "closed", G_CALLBACK (ws_closed), v);
+  }
+}
+
+/* Iterates the default context until @cond or @ms pass, pushing a
+ * buffer of @p every 20 ms. */
+#define WS_WAIT(cond, p, ms) G_STMT_START { \
+    gint64 end_ = deadline_in (ms), next_ = 0; \
+    while (!(cond)) { \
+      fail_if (g_get_monotonic_time () > end_, "timeout waiting for " #cond); \
+      if ((p) && g_get_monotonic_time () > next_) { \
+        pub_push ((p), 1); \
+        next_ = g_get_monotonic_time () + 20 * 1000; \
+      } \
+      g_main_context_iteration (NULL, FALSE); \
+      g_usleep (2000); \
+    } \
+  } G_STMT_END
+
+GST_START_TEST (test_over_http)
+{
+  DiodeRelay *relay = relay_with ("stats-interval-ms", 0, "http-listen",
+      "127.0.0.1:0", NULL);
+  gchar *alice = fixture_key_address ("alice.pem");
+  Pub *cam = publish (relay, "cam", DIODE_ACCESS_PUBLIC, NULL, NULL);
+  Pub *priv = publish (relay, "hidden-private", DIODE_ACCESS_PRIVATE,
+      "allow", alice);
+  SoupSession *session = soup_session_new ();
+  SoupMessage *upgrade;
+  WsViewer v = { NULL };
+  JsonParser *jp = json_parser_new ();
+  JsonNode *root;
+  JsonObject *o;
+  HttpReply *h;
+  gchar *text, *url;
+  Metrics *m;
+
+  pub_push (cam, 3);
+  pub_push (priv, 3);
+  fail_unless (diode_relay_get_http_port (relay) != 0);
+
+  /* a browser watching 'cam' over /ws/cam */
+  url = g_strdup_printf ("ws://127.0.0.1:%u/ws/cam",
+      diode_relay_get_http_port (relay));
+  upgrade = soup_message_new ("GET", url);
+  soup_session_websocket_connect_async (session, upgrade, NULL, NULL,
+      G_PRIORITY_DEFAULT, NULL, ws_connected, &v);
+  WS_WAIT (v.ws || v.error, cam, WAIT_MS);
+  fail_unless (v.ws != NULL, "WebSocket: %s", v.error ? v.error->message :
+      "?");
+  WS_WAIT (v.media >= 2, cam, WAIT_MS);
+
+  /* /api/streams: the web viewer is counted, twice */
+  text = http_get (relay, "/api/streams", "application/json", TRUE);
+  fail_unless (json_parser_load_from_data (jp, text, -1, NULL), "%s", text);
+  root = json_parser_get_root (jp);
+  o = find_stream (root, "cam");
+  fail_unless (o != NULL, "%s", text);
+  fail_unless_equals_int (json_object_get_int_member (o, "viewers"), 1);
+  fail_unless_equals_int (json_object_get_int_member (o, "web_viewers"), 1);
+  fail_unless_equals_int (json_object_get_int_member (o, "width"), 320);
+  fail_unless (find_stream (root, "hidden-private") == NULL);
+  g_free (text);
+
+  /* /metrics: its join, its bytes */
+  text = http_get (relay, "/metrics",
+      "text/plain; version=0.0.4; charset=utf-8", TRUE);
+  m = metrics_parse (text);
+  python_check (text);
+  fail_unless (mget (m, "diode_stream_web_viewers", "cam") == 1);
+  fail_unless (mget (m, "diode_stream_viewers", "cam") == 1);
+  fail_unless (mget (m, "diode_join_seconds_count", NULL) == 1, "%s",
+      excerpt (strstr (text, "diode_join")));
+  fail_unless (mget (m, "diode_stream_bytes_out_total", "cam") > 0);
+  fail_unless (strstr (text, "hidden") == NULL);
+  metrics_free (m);
+  g_free (text);
+
+  text = http_get (relay, "/", "text/html; charset=utf-8", FALSE);
+  fail_unless (strstr (text, "<a href=\"/watch/cam\">cam</a>") != NULL,
+      "%s", text);
+  fail_unless (strstr (text, "hidden") == NULL);
+  g_free (text);
+  text = http_get (relay, "/healthz", "text/plain; charset=utf-8", TRUE);
+  fail_unless_equals_string (text, "ok\n");
+  g_free (text);
+
+  /* HEAD gets the headers; other methods are refused */
+  h = http_do (relay, "HEAD", "/metrics");
+  fail_unless_equals_int (h->status, 200);
+  fail_unless (!h->body || !*h->body);
+  http_reply_free (h);
+  h = http_do (relay, "POST", "/api/streams");
+  fail_unless_equals_int (h->status, 405);
+  http_reply_free (h);
+
+  /* the browser goes: the web viewer count drops, its bytes stay */
+  soup_websocket_connection_close (v.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  WS_WAIT (v.closed, cam, WAIT_MS);
+  fail_unless (fixture_wait_viewers (relay, "cam", 0, WAIT_MS));
+  text = http_get (relay, "/metrics",
+      "text/plain; version=0.0.4; charset=utf-8", TRUE);
+  m = metrics_parse (text);
+  fail_unless (mget (m, "diode_stream_web_viewers", "cam") == 0);
+  fail_unless (mget (m, "diode_stream_bytes_out_total", "cam") > 0);
+  metrics_free (m);
+  g_free (text);
+
+  g_object_unref (v.ws);
+  g_object_unref (upgrade);
+  g_object_unref (session);
+  g_object_unref (jp);
+  g_free (url);
+  pub_free (cam);
+  pub_free (priv);
+  relay_free (relay);
+  g_free (alice);
+}
+
+GST_END_TEST;
+
 static Suite *
 web_api_suite (void)
 {
@@ -843,6 +1079,7 @@ web_api_suite (void)
   tcase_add_test (tc, test_list_page);
   tcase_add_test (tc, test_metrics);
   tcase_add_test (tc, test_metrics_readers_strict);
+  tcase_add_test (tc, test_over_http);
   return s;
 }
 
