@@ -455,6 +455,7 @@ failover_count (DiodeRelay * r, Link * l)
 
 typedef struct {
   gchar *id, *kind, *peer;
+  const gchar *state;           /* static */
   guint64 up, bytes_in, bytes_out, failovers;
 } LinkRow;
 
@@ -499,6 +500,7 @@ metrics_links (GString * o, DiodeRelay * r)
     row.kind = g_strdup (link_kind_name (l));
     row.peer = link_peer_string (l);
     row.up = l->state >= LINK_READY;
+    row.state = link_state_name (l->state);
     row.bytes_in = l->bytes_in + (c ? c->bytes_in : 0);
     row.bytes_out = l->bytes_out + (c ? c->bytes_out : 0);
     row.failovers = failover_count (r, l);
@@ -515,6 +517,7 @@ metrics_links (GString * o, DiodeRelay * r)
     row.kind = g_strdup ("child");
     row.peer = g_strdup (c->peer);
     row.up = 1;
+    row.state = "linked";
     row.bytes_in = c->bytes_in;
     row.bytes_out = c->bytes_out;
     row.failovers = 0;
@@ -532,6 +535,17 @@ metrics_links (GString * o, DiodeRelay * r)
       sample_u64 (o, fams[f].name, l,
           G_STRUCT_MEMBER (guint64, row, fams[f].offset));
     }
+  }
+  /* the state as a label: one series per link, the current one */
+  family (o, "diode_link_state", "gauge", "Always 1: the link's state is "
+      "its state label.");
+  for (i = 0; i < rows->len; i++) {
+    LinkRow *row = &g_array_index (rows, LinkRow, i);
+    const gchar *l[] = { "link", row->id, "kind", row->kind, "peer",
+      row->peer, "state", row->state, NULL
+    };
+
+    sample_u64 (o, "diode_link_state", l, 1);
   }
   for (i = 0; i < rows->len; i++) {
     LinkRow *row = &g_array_index (rows, LinkRow, i);
