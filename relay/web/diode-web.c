@@ -39,7 +39,9 @@
 /* the player's files, compiled in (diode-web-resources.c) */
 #include "diode-web-resources.h"
 
-#define WEB_HEAD_MS        10000  /* a request, from accept or its 1st byte */
+/* A request (head and body) must come within handshake-timeout-ms (the
+ * TLS + HELLO deadline of diode connections, 10 s), from accept or from
+ * its first byte. */
 #define WEB_ANSWER_MS      30000  /* our answer, written */
 #define WEB_IDLE_MS        30000  /* keep-alive with no request */
 #define WEB_MAX_HTTP       1024   /* HTTP connections (not WebSockets) */
@@ -275,7 +277,7 @@ relay_web_accept (DiodeRelay * r)
     h->key = key;
     h->addr = a;
     h->accepted_at = g_get_monotonic_time ();
-    h->deadline = h->accepted_at + (gint64) WEB_HEAD_MS * 1000;
+    h->deadline = h->accepted_at + (gint64) r->handshake_ms * 1000;
     h->sock = g_socket_connection_factory_create_connection (s);
     g_object_unref (s);
     g_hash_table_insert (w->http, h->key, h);
@@ -355,7 +357,8 @@ on_request_started (SoupServer * server, SoupServerMessage * msg,
 
   /* the first one at accept; the next ones at their first byte */
   if (h && !h->cut)
-    h->deadline = g_get_monotonic_time () + (gint64) WEB_HEAD_MS * 1000;
+    h->deadline = g_get_monotonic_time () +
+        (gint64) w->relay->handshake_ms * 1000;
 }
 
 static void
@@ -384,13 +387,47 @@ set_text (SoupServerMessage * msg, guint status, const gchar * text)
       SOUP_MEMORY_COPY, text, strlen (text));
 }
 
-/* A request body is read by libsoup before any handler runs: one we will
- * not take is refused from its head, and the connection closed (its body
- * is never read). */
+/* A request body is read by libsoup before any handler runs, and a
+ * status set from its head does not stop that: one we will not take is
+ * answered here, on the connection taken from libsoup, which is then
+ * closed (its body never read). */
+static void
+reject_raw (RelayWeb * w, SoupServerMessage * msg, guint status,
+    const gchar * text)
+{
+  WebHttp *h = http_for_msg (w, msg);
+  GIOStream *soup_stream;
+  gchar *resp;
+
+  if (!h)
+    return;
+  g_object_ref (msg);
+  soup_stream = soup_server_message_steal_connection (msg);
+  g_object_unref (msg);
+  if (soup_stream)
+    g_object_unref (soup_stream);
+  resp = g_strdup_printf ("HTTP/1.1 %u %s\r\nContent-Type: text/plain; "
+      "charset=utf-8\r\nContent-Length: %u\r\nConnection: close\r\n"
+      "Content-Security-Policy: " WEB_CSP "\r\nX-Content-Type-Options: "
+      "nosniff\r\n\r\n%s", status, soup_status_get_phrase (status),
+      (guint) strlen (text), text);
+  /* small: the socket takes it whole, or the client does not read */
+  g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM
+      (g_io_stream_get_output_stream (h->stream)), resp, strlen (resp), NULL,
+      NULL);
+  g_free (resp);
+  g_socket_shutdown (g_socket_connection_get_socket (h->sock), FALSE, TRUE,
+      NULL);
+  /* closed by relay_web_tick after CLOSE_FLUSH_MS */
+  h->cut = TRUE;
+  h->deadline = g_get_monotonic_time ();
+}
+
 static void
 early_handler (SoupServer * server, SoupServerMessage * msg,
     const char *path, GHashTable * query, gpointer data)
 {
+  RelayWeb *w = data;
   SoupMessageHeaders *hd = soup_server_message_get_request_headers (msg);
   SoupEncoding enc = soup_message_headers_get_encoding (hd);
   goffset len = enc == SOUP_ENCODING_CONTENT_LENGTH ?
@@ -403,11 +440,14 @@ early_handler (SoupServer * server, SoupServerMessage * msg,
     return;
   if (may && enc == SOUP_ENCODING_CONTENT_LENGTH && len <= WEB_MAX_BODY)
     return;
-  soup_message_headers_replace (soup_server_message_get_response_headers
-      (msg), "Connection", "close");
-  set_text (msg, may ? SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE :
-      SOUP_STATUS_BAD_REQUEST, may ? "request body over 4096 bytes\n" :
-      "no request body is accepted here\n");
+  relay_log (w->relay, RELAY_LOG_PROTOCOL, "HTTP request with a body "
+      "refused (%s)", may ? "over 4096 bytes" : "none is taken there");
+  if (may)
+    reject_raw (w, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+        "request body over 4096 bytes\n");
+  else
+    reject_raw (w, msg, SOUP_STATUS_BAD_REQUEST,
+        "no request body is accepted here\n");
 }
 
 /* The player page with the stream's name in its diode-stream meta. */
@@ -797,14 +837,17 @@ relay_web_stop (DiodeRelay * r)
   w->stopping = TRUE;
   epoll_ctl (r->epfd, EPOLL_CTL_DEL, g_socket_get_fd (w->listen), NULL);
   g_signal_handlers_disconnect_by_data (w->server, w);
+  /* shut down first: closing TLS writes close_notify, which must fail at
+   * once on a peer that reads nothing rather than block this thread */
+  g_hash_table_iter_init (&it, w->http);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    http_cut (v);
   soup_server_disconnect (w->server);
   g_hash_table_iter_init (&it, w->http);
   while (g_hash_table_iter_next (&it, NULL, &v)) {
     WebHttp *h = v;
 
-    if (h->handshaking)
-      g_cancellable_cancel (h->cancel);
-    else
+    if (!h->handshaking)
       g_io_stream_close (h->stream, NULL, NULL);
   }
 }
