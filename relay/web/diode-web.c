@@ -706,6 +706,7 @@ relay_web_start (DiodeRelay * r, GError ** error)
   GInetAddress *ia;
   GSocketAddress *sa;
   GTlsCertificate *cert = NULL;
+  GTlsDatabase *db_warm = NULL;
 
   if (!r->http_listen || !*r->http_listen)
     return TRUE;
@@ -726,6 +727,12 @@ relay_web_start (DiodeRelay * r, GError ** error)
       g_free (host);
       return FALSE;
     }
+    /* GIO loads the system's CA list on first use, even for a server
+     * connection: here, not on the I/O thread at the first visitor */
+    g_clear_object (&db_warm);
+    db_warm = g_tls_backend_get_default_database (g_tls_backend_get_default
+        ());
+    g_clear_object (&db_warm);
     cert = g_tls_certificate_new_from_files (r->http_cert, r->http_key,
         error);
     if (!cert) {
