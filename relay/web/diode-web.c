@@ -539,6 +539,9 @@ typedef struct {
   RelayWeb   *web;
   gchar      *name;
   gchar      *token;
+  gint64      asked_at;         /* the upgrade request was read: where a
+                                   viewer's join time starts (a keep-alive
+                                   connection may be older) */
 } WsUpgrade;
 
 static void
@@ -574,7 +577,7 @@ ws_upgraded (SoupServerMessage * msg, WsUpgrade * u)
   a = h->addr;
   http_release (h, TRUE);
   c = relay_ws_conn_new (r, h->stream, h->sock, a, h->key, u->token,
-      h->accepted_at);
+      u->asked_at);
   g_hash_table_remove (w->http, h->key);
   g_info ("web viewer %s for '%s'", c->peer, u->name);
   if (!c->dead)
@@ -603,6 +606,7 @@ serve_ws (RelayWeb * w, SoupServerMessage * msg, const gchar * name,
   u->web = w;
   u->name = g_strdup (name);
   u->token = g_strdup (token);
+  u->asked_at = g_get_monotonic_time ();
   g_signal_connect_data (msg, "wrote-informational", G_CALLBACK (ws_upgraded),
       u, ws_upgrade_free, 0);
 }
