@@ -229,6 +229,11 @@ relay_web_accept (DiodeRelay * r)
     host = g_inet_address_to_string (ia);
     key = addr_key (remote);
 
+    /* a closed connection of the same address and port that the next
+     * tick would have forgotten: forgotten now */
+    h = g_hash_table_lookup (w->http, key);
+    if (h && !h->handshaking && g_io_stream_is_closed (h->stream))
+      g_hash_table_remove (w->http, key);
     /* the caps, before any work (the diode port's, shared) */
     a = g_hash_table_lookup (r->per_addr, host);
     if (r->max_conns && r->n_open >= r->max_conns) {
