@@ -373,6 +373,8 @@ struct _DiodeRelay {
   guint64     store_seconds;
   guint64     store_bytes;
   guint64     store_queue_bytes;
+  gchar      *link_revocations; /* --link-revocations: NULL = beside the
+                                   identity (diode-web-token.c) */
 
   /* runtime */
   struct {
@@ -482,6 +484,8 @@ struct _DiodeRelay {
   guint64     store_chunks;     /* chunks handed to the store */
   guint64     store_dropped;    /* chunks live recordings lost (queue full) */
   guint64     store_pauses;     /* times an upload was paused */
+  /* share links: revocations (relay/web/diode-web-token.c) */
+  struct _RelayTokens *tokens;
 };
 
 /* diode-relay-conn.c */

@@ -16,6 +16,7 @@
 #define G_LOG_DOMAIN "diode-relay"
 
 #include "diode-relay-private.h"
+#include "diode-web-token.h"
 
 #include <errno.h>
 #include <string.h>
@@ -143,6 +144,11 @@ diode_relay_start (DiodeRelay * r, GError ** error)
     g_free (host);
     return FALSE;
   }
+  /* share links' revocations (an unreadable list fails closed, logged) */
+  if (!relay_web_tokens_init (r, error)) {
+    g_free (host);
+    return FALSE;
+  }
 
   ia = g_inet_address_new_from_string (host);
   if (!ia) {
@@ -216,6 +222,7 @@ diode_relay_start (DiodeRelay * r, GError ** error)
   return TRUE;
 
 fail:
+  relay_web_tokens_free (r);
   g_clear_object (&sa);
   g_clear_object (&r->listen_socket);
   g_free (host);
@@ -251,6 +258,7 @@ diode_relay_stop (DiodeRelay * r)
   /* What recorded streams hold goes to the store, which closes; before the
    * context goes (sync callbacks may still be posted to it). */
   relay_record_stop (r);
+  relay_web_tokens_free (r);
 
   g_source_destroy (r->io_source);
   g_clear_pointer (&r->io_source, g_source_unref);
@@ -470,6 +478,7 @@ diode_relay_finalize (GObject * object)
   g_free (r->known_relays);
   g_free (r->store_dir);
   g_free (r->store_error);
+  g_free (r->link_revocations);
   g_hash_table_unref (r->links);
   g_hash_table_unref (r->replays);
   g_hash_table_unref (r->fetches);

@@ -75,6 +75,7 @@ main (int argc, char **argv)
   gint link_linger = DIODE_RELAY_DEFAULT_LINK_LINGER_MS;
   gint max_announced = DIODE_RELAY_DEFAULT_MAX_ANNOUNCED;
   gchar *store_dir = NULL;
+  gchar *link_revocations = NULL;
   gint64 store_seconds = DIODE_RELAY_DEFAULT_STORE_SECONDS;
   gint64 store_bytes = DIODE_RELAY_DEFAULT_STORE_BYTES;
   gint64 replay_bytes = DIODE_RELAY_DEFAULT_REPLAY_BYTES;
@@ -104,6 +105,10 @@ main (int argc, char **argv)
     {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
         "Operator configuration: fleets, reserved names, who may publish "
           "(GKeyFile, docs/security.md); SIGHUP reloads it", "FILE"},
+    {"link-revocations", 0, 0, G_OPTION_ARG_FILENAME, &link_revocations,
+        "Where the share links their owners revoked are kept (default: "
+          "beside the identity, IDENTITY.link-revocations); unreadable: "
+          "every share link is refused", "FILE"},
     {"name-grace", 0, 0, G_OPTION_ARG_INT, &name_grace,
         "How long a stream name stays its publisher's after it stops "
           "(default 60000)", "MS"},
@@ -288,7 +293,8 @@ main (int argc, char **argv)
       "cache-bytes", (guint64) cache_bytes, "store-dir", store_dir,
       "store-seconds", (guint64) store_seconds, "store-bytes",
       (guint64) store_bytes, NULL);
-  g_object_set (relay, "replay-bytes", (guint64) replay_bytes, NULL);
+  g_object_set (relay, "replay-bytes", (guint64) replay_bytes,
+      "link-revocations", link_revocations, NULL);
   /* Past the descriptor limit accept() fails (the relay then pauses it);
    * a cap below it refuses cleanly instead. Raise the soft limit as far as
    * the hard one allows (often 1024 of 500 000), and say so if that is
@@ -331,6 +337,7 @@ main (int argc, char **argv)
   g_free (upstream);
   g_free (known_relays);
   g_free (store_dir);
+  g_free (link_revocations);
   g_strfreev (fallbacks);
   g_strfreev (peers);
   return 0;
