@@ -11,7 +11,7 @@ PACKAGES="meson ninja-build pkg-config gcc libglib2.0-dev zlib1g-dev libgnutls28
 libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools \
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x \
-gstreamer1.0-plugins-base-apps python3 openssl clang libclang-rt-14-dev llvm-14"
+gstreamer1.0-plugins-base-apps python3 openssl clang libclang-rt-14-dev llvm-14 glib-networking"
 
 missing=""
 for p in $PACKAGES; do
