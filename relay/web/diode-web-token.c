@@ -351,7 +351,10 @@ relay_web_tokens_init (DiodeRelay * r, GError ** error)
   RelayTokens *tk;
   gchar *why = NULL;
 
-  relay_web_tokens_free (r);
+  /* diode_relay_start loads the list once per start (freed at stop);
+   * relay_web_start calls this too: the list loaded already is kept */
+  if (r->tokens)
+    return TRUE;
   tk = g_new0 (RelayTokens, 1);
   tk->path = r->link_revocations ? g_strdup (r->link_revocations) :
       default_path (r);
