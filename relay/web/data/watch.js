@@ -164,7 +164,7 @@
     caps: null, codec: null, width: 0, height: 0, fps: 0, bitrateBps: 0, delayMs: null,
     framesReceived: 0, framesDecoded: 0, framesDropped: 0, framesPainted: 0, errors: 0,
     bytesReceived: 0, connects: 0, reconnects: 0, closeCode: null, closeReason: '',
-    firstPaintMs: null,         /* page start → first picture on the canvas */
+    firstPaintMs: null,         /* navigation start → first picture on the canvas (ms) */
     audio: { stream: null, state: 'none', codec: null, framesReceived: 0, framesDecoded: 0,
       framesDropped: 0, errors: 0, playing: false, message: '' }
   };
@@ -504,7 +504,7 @@
         P.delayMs = Math.max(0, Math.round(now - frame.timestamp / 1000 - this.minOffset));
       } else if (this.paced) P.delayMs = null;
       frame.close();
-      if (P.firstPaintMs === null) P.firstPaintMs = Math.round(now - t0);
+      if (P.firstPaintMs === null) P.firstPaintMs = Math.round(now); /* since navigation start */
       if (P.message && (P.state === 'live' || P.state === 'recording')) say('');
       this.backoff = 500; /* a picture: the connection is good */
     }
