@@ -97,7 +97,8 @@ function publish (name, stream, chain, extra = '') {
     ' stream=' + stream + ' ' + extra;
   return start(name, 'gst-launch-1.0', ['-q', '-e', ...desc.split(/\s+/).filter(Boolean)]);
 }
-const VIDEO = 'videotestsrc pattern=smpte is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! ' +
+// format=I420: left to itself x264enc picks High 4:4:4 10-bit from videotestsrc
+const VIDEO = 'videotestsrc pattern=smpte is-live=true ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! ' +
   'x264enc tune=zerolatency key-int-max=30 speed-preset=ultrafast ! h264parse';
 const AUDIO = 'audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=48000,channels=2 ! opusenc ! opusparse';
 
@@ -140,9 +141,9 @@ async function httpGet (path) {
 }
 
 // SMPTE bars (videotestsrc pattern=smpte): the top two thirds hold seven
-// 75 % bars; x264 and the YUV→RGB conversion move them a little.
-const BARS = [['white', [191, 191, 191]], ['yellow', [191, 191, 0]], ['cyan', [0, 191, 191]],
-  ['green', [0, 191, 0]], ['magenta', [191, 0, 191]], ['red', [191, 0, 0]], ['blue', [0, 0, 191]]];
+// full-intensity bars; x264 and the YUV→RGB conversion move them a little.
+const BARS = [['white', [255, 255, 255]], ['yellow', [255, 255, 0]], ['cyan', [0, 255, 255]],
+  ['green', [0, 255, 0]], ['magenta', [255, 0, 255]], ['red', [255, 0, 0]], ['blue', [0, 0, 255]]];
 const TOLERANCE = 40;
 
 async function main () {
@@ -298,6 +299,18 @@ async function main () {
     assert(lines.some((l) => l.startsWith('diode_join_seconds_bucket')), 'no diode_join_seconds histogram');
     return { note: lines.length + ' samples' };
   });
+
+  const vp8 = publish('pub-vp8', 'vp8cam', 'videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=15/1 ! vp8enc deadline=1');
+  await check('unsupported-codec-said', async () => {
+    const p = await openPage('/watch/vp8cam');
+    const s = await waitPlayer(p, (x) => x.reason === 'unsupported', 15000, 'reason unsupported');
+    const text = await p.textContent('#overlay');
+    assert(/cannot play video\/x-vp8/.test(text), 'overlay says ' + text);
+    assert(s.framesDecoded === 0, 'decoded ' + s.framesDecoded);
+    await p.close();
+    return { note: 'overlay: ' + text };
+  });
+  await stopChild(vp8, 'SIGINT');
 
   const aud = publish('pub-audio', 'cam.audio', AUDIO);
   await check('audio-opus-decoded', async () => {

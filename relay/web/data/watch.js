@@ -619,6 +619,7 @@
       if (!tryIt) return;
       companion = new Track(name, true);
       P.audio.stream = name; P.audio.state = 'connecting';
+      showAudio();
       companion.open();
     });
   }
