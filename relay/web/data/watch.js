@@ -265,7 +265,8 @@
       ws.binaryType = 'arraybuffer';
       this.ws = ws;
       this.gotError = null;
-      ws.onopen = () => { if (!this.companion && !P.firstPaintMs) setState('waiting', 'Waiting for the stream…'); };
+      /* a reason shown (not found, refused...) stays until something better is known */
+      ws.onopen = () => { if (!this.companion && P.state === 'connecting') setState('waiting', 'Waiting for the stream…'); };
       ws.onmessage = (ev) => this.onMessage(ev.data);
       ws.onclose = (ev) => this.onClose(ev);
     }
@@ -576,7 +577,7 @@
       const jitter = wait * (0.8 + 0.4 * Math.random());
       this.backoff = Math.min(this.backoff * 2, 30000);
       if (!this.companion && P.message && P.state !== 'connecting') {
-        say(P.message.replace(/\s*(Trying again|reconnecting)[^]*$/i, '') + ' Trying again in ' + Math.round(jitter / 1000) + ' s.');
+        say(P.message.replace(/\s*(Trying again|reconnecting)[^]*$/i, '') + (jitter < 1500 ? ' Trying again…' : ' Trying again in ' + Math.round(jitter / 1000) + ' s.'));
       }
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.open(), jitter);
