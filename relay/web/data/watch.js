@@ -165,7 +165,7 @@
     framesReceived: 0, framesDecoded: 0, framesDropped: 0, framesPainted: 0, errors: 0,
     bytesReceived: 0, connects: 0, reconnects: 0, closeCode: null, closeReason: '',
     firstPaintMs: null,         /* navigation start → first picture on the canvas (ms) */
-    audio: { stream: null, state: 'none', codec: null, framesReceived: 0, framesDecoded: 0,
+    audio: { stream: null, state: 'none', codec: null, framesReceived: 0, framesDecoded: 0, bytesReceived: 0,
       framesDropped: 0, errors: 0, playing: false, message: '' }
   };
   const t0 = performance.now();
@@ -405,7 +405,8 @@
         this.onDecoderError = onError;
         this.makeDecoder(cfg);
       }, (e) => this.setUnsupported(cfg.codec, 'This browser refuses the decoder for ' + cfg.codec + ': ' + e.message));
-      if (isVideo) { P.codec = cfg.codec; $('codec').textContent = cfg.codec; } else { P.audio.codec = cfg.codec; showAudio(); }
+      if (isVideo || !this.companion) { P.codec = cfg.codec; $('codec').textContent = cfg.codec; }
+      if (!isVideo) { P.audio.codec = cfg.codec; showAudio(); }
     }
 
     makeDecoder (cfg) {
@@ -512,6 +513,11 @@
 
     onAudio (ad) {
       P.audio.framesDecoded++;
+      if (!this.companion) {
+        /* a stream that is audio only */
+        P.framesDecoded++;
+        if (P.message && (P.state === 'live' || P.state === 'recording')) say('Audio only');
+      }
       playAudio(ad);
       updateSoundButton();
     }
