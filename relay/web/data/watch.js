@@ -246,6 +246,7 @@
       this.capsText = null; this.headers = []; this.unsupported = false;
       this.minOffset = Infinity; this.bytesWin = []; this.frameWin = [];
       this.pendingNoDesc = null; this.paced = false; this.queue = []; this.base = null;
+      this.waiting = null; this.deferredClose = null; clearTimeout(this.pumpTimer);
     }
 
     url () {
@@ -388,6 +389,7 @@
       }
       if (isVideo) { cfg.optimizeForLatency = true; if (this.width) { cfg.codedWidth = this.width; cfg.codedHeight = this.height; } }
       const capsText = this.capsText;
+      this.waiting = [];
       this.configuring = Dec.isConfigSupported(cfg).then((res) => {
         if (capsText !== this.capsText) return; /* caps changed meanwhile */
         if (!res.supported) {
@@ -404,6 +406,8 @@
         };
         this.onDecoderError = onError;
         this.makeDecoder(cfg);
+        const w = this.waiting || []; this.waiting = null;
+        for (const [f, ts] of w) this.decode(f, ts);
       }, (e) => this.setUnsupported(cfg.codec, 'This browser refuses the decoder for ' + cfg.codec + ': ' + e.message));
       if (isVideo || !this.companion) { P.codec = cfg.codec; $('codec').textContent = cfg.codec; }
       if (!isVideo) { P.audio.codec = cfg.codec; showAudio(); }
@@ -449,12 +453,14 @@
       while (this.queue.length) {
         const { f, ts } = this.queue[0];
         const now = performance.now();
+        if (f.type === T.EOS) { this.queue.shift(); this.ended(); continue; }
         if (this.base === null || ts === null) this.base = { wall: now, ts: ts || 0 };
         const due = this.base.wall + (ts - this.base.ts) / 1000;
         if (due > now + 5) { this.pumpTimer = setTimeout(() => this.pump(), Math.min(due - now, 1000)); return; }
         this.queue.shift();
         this.decode(f, ts);
       }
+      if (this.deferredClose) { const ev = this.deferredClose; this.deferredClose = null; this.onClose(ev); }
     }
 
     decode (f, ts) {
@@ -470,12 +476,8 @@
         }
       }
       if (!this.configured || !this.decoder || this.decoder.state !== 'configured') {
-        /* isConfigSupported still running: keep the keyframe that started it */
-        if (key && this.configuring && !this.held) {
-          this.held = true;
-          this.configuring.then(() => { this.held = false; if (this.configured) this.decode(Object.assign({}, f, { data }), ts); });
-          return;
-        }
+        /* isConfigSupported still running: keep what comes meanwhile */
+        if (this.waiting && this.waiting.length < 300) { this.waiting.push([f, ts]); return; }
         this.count('framesDropped'); return;
       }
       if (this.needKey && !key && this.kind === 'video') { this.count('framesDropped'); return; }
@@ -523,9 +525,17 @@
     }
 
     onEos (f) {
-      if (this.companion) { P.audio.state = 'ended'; showAudio(); return; }
-      /* flush what is queued so the last pictures show */
+      /* a paced recording ends when its last frame is due */
+      if (this.paced && this.queue.length) { this.queue.push({ f, ts: null }); return; }
+      this.ended();
+    }
+
+    ended () {
+      /* flush what is queued so the last pictures show; a decoder takes
+       * only a keyframe after a flush */
       if (this.decoder && this.decoder.state === 'configured') this.decoder.flush().catch(() => {});
+      this.needKey = true;
+      if (this.companion) { P.audio.state = 'ended'; showAudio(); return; }
       this.afterEos = true;
       setState('ended', this.paced ? 'The recording has ended.' : 'The stream has ended.', 'ended');
     }
@@ -550,6 +560,9 @@
     onClose (ev) {
       if (this.ws && ev.target !== this.ws) return;
       this.ws = null;
+      /* a recording still being played out: its end (or the reconnect)
+       * comes when the queue has drained */
+      if (this.paced && this.queue.length && !this.closedByUs) { this.deferredClose = ev; return; }
       this.closeDecoder();
       if (this.closedByUs) return;
       if (this.companion) {
