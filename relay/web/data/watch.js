@@ -272,6 +272,13 @@
       ws.onclose = (ev) => this.onClose(ev);
     }
 
+    /* something this page cannot go on with: say it, drop the connection,
+     * and let onClose reconnect */
+    fail (reason, msg) {
+      if (this.companion) { P.audio.state = 'error'; P.audio.message = msg; showAudio(); } else setState('error', msg, reason);
+      if (this.ws) { try { this.ws.close(); } catch (e) { /* closing anyway */ } } else this.retry(this.backoff);
+    }
+
     close () {
       this.closedByUs = true; clearTimeout(this.timer);
       if (this.ws) { try { this.ws.close(1000); } catch (e) { /* closing anyway */ } this.ws = null; }
