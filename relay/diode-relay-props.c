@@ -52,6 +52,7 @@ enum {
   PROP_STORE_BYTES,
   PROP_STORE_QUEUE_BYTES,
   PROP_REPLAY_BYTES,
+  PROP_HTTP_METRICS_PRIVATE,
   PROP_HTTP_LISTEN,
   PROP_HTTP_CERT,
   PROP_HTTP_KEY,
@@ -214,6 +215,9 @@ relay_apply_property (GObject * object, guint prop_id,
       break;
     case PROP_REPLAY_BYTES:
       r->replay_max_bytes = g_value_get_uint64 (value);
+      break;
+    case PROP_HTTP_METRICS_PRIVATE:
+      r->http_metrics_private = g_value_get_boolean (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -430,6 +434,9 @@ relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
     case PROP_REPLAY_BYTES:
       g_value_set_uint64 (value, r->replay_max_bytes);
       break;
+    case PROP_HTTP_METRICS_PRIVATE:
+      g_value_set_boolean (value, r->http_metrics_private);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -605,6 +612,11 @@ relay_install_properties (GObjectClass * oc)
           "answers, in total, past which new store reads wait (counted "
           "with diode_stored_chunk_cost; set before start)", 1, G_MAXUINT64,
           DIODE_RELAY_DEFAULT_REPLAY_BYTES, f));
+  g_object_class_install_property (oc, PROP_HTTP_METRICS_PRIVATE,
+      g_param_spec_boolean ("http-metrics-private", "HTTP metrics private",
+          "/metrics names protected and private streams too (default: "
+          "only public streams are named, the others are summed in one "
+          "series with an empty stream label)", FALSE, f));
   g_object_class_install_property (oc, PROP_HTTP_LISTEN,
       g_param_spec_string ("http-listen", "HTTP listen",
           "HOST:PORT of the web side (player pages, stream list, API, "

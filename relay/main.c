@@ -81,7 +81,7 @@ main (int argc, char **argv)
   gint64 replay_bytes = DIODE_RELAY_DEFAULT_REPLAY_BYTES;
   struct rlimit nofile;
   gboolean verbose = FALSE, debug = FALSE, quiet = FALSE, version = FALSE;
-  gboolean print_id = FALSE;
+  gboolean print_id = FALSE, metrics_private = FALSE;
   GOptionEntry entries[] = {
     {"listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
         "Address to listen on (default " DIODE_RELAY_DEFAULT_LISTEN
@@ -214,6 +214,10 @@ main (int argc, char **argv)
         "Log every connection", NULL},
     {"debug", 'd', 0, G_OPTION_ARG_NONE, &debug, "Log everything", NULL},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Log only warnings", NULL},
+    {"http-metrics-private", 0, 0, G_OPTION_ARG_NONE, &metrics_private,
+        "Name protected and private streams in /metrics too (default: "
+          "only public ones are named, the others summed; docs/stats.md)",
+        NULL},
     {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
     {NULL}
   };
@@ -302,7 +306,8 @@ main (int argc, char **argv)
       "cache-bytes", (guint64) cache_bytes, "store-dir", store_dir,
       "store-seconds", (guint64) store_seconds, "store-bytes",
       (guint64) store_bytes, NULL);
-  g_object_set (relay, "replay-bytes", (guint64) replay_bytes, NULL);
+  g_object_set (relay, "replay-bytes", (guint64) replay_bytes,
+      "http-metrics-private", metrics_private, NULL);
   g_object_set (relay, "http-listen", http, "http-cert", http_cert,
       "http-key", http_key, "http-domain", http_domain, NULL);
   /* Past the descriptor limit accept() fails (the relay then pauses it);
