@@ -124,13 +124,14 @@ async function openPage (path) {
   await page.goto(http + path);
   return page;
 }
-const player = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.diodePlayer)));
+// window.diodePlayer as plain data (null while the page has not set it up)
+const player = (page) => page.evaluate(() => (window.diodePlayer ? JSON.parse(JSON.stringify(window.diodePlayer)) : null));
 async function waitPlayer (page, pred, ms, what) {
   const end = Date.now() + ms;
   let p;
   for (;;) {
     p = await player(page);
-    if (pred(p)) return p;
+    if (p && pred(p)) return p;
     if (Date.now() > end) throw new Error(what + ' not reached within ' + ms + ' ms; player: ' + JSON.stringify(p));
     await sleep(100);
   }
