@@ -837,14 +837,17 @@ relay_web_stop (DiodeRelay * r)
   w->stopping = TRUE;
   epoll_ctl (r->epfd, EPOLL_CTL_DEL, g_socket_get_fd (w->listen), NULL);
   g_signal_handlers_disconnect_by_data (w->server, w);
+  /* shut down first: closing TLS writes close_notify, which must fail at
+   * once on a peer that reads nothing rather than block this thread */
+  g_hash_table_iter_init (&it, w->http);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    http_cut (v);
   soup_server_disconnect (w->server);
   g_hash_table_iter_init (&it, w->http);
   while (g_hash_table_iter_next (&it, NULL, &v)) {
     WebHttp *h = v;
 
-    if (h->handshaking)
-      g_cancellable_cancel (h->cancel);
-    else
+    if (!h->handshaking)
       g_io_stream_close (h->stream, NULL, NULL);
   }
 }
