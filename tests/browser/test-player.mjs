@@ -326,6 +326,20 @@ async function main () {
   });
   await stopChild(vp8, 'SIGINT');
 
+  // H.264 whose codec_data names profile 255: WebCodecs' isConfigSupported
+  // says no, and the page says so
+  const odd = publish('pub-odd', 'oddcam', VIDEO + ' ! capssetter caps=video/x-h264,codec_data=(buffer)01ff00ffffe100');
+  await check('unsupported-profile-said', async () => {
+    const p = await openPage('/watch/oddcam');
+    const s = await waitPlayer(p, (x) => x.reason === 'unsupported', 15000, 'reason unsupported');
+    const text = await p.textContent('#overlay');
+    assert(/cannot decode avc1\.ff00ff/.test(text), 'overlay says ' + text);
+    assert(s.framesDecoded === 0, 'decoded ' + s.framesDecoded);
+    await p.close();
+    return { note: 'overlay: ' + text };
+  });
+  await stopChild(odd, 'SIGINT');
+
   const aud = publish('pub-audio', 'cam.audio', AUDIO);
   await check('audio-opus-decoded', async () => {
     const p = await openPage('/watch/cam');
