@@ -359,6 +359,18 @@ async function main () {
     assert(/ended/.test(text), 'overlay says ' + text);
     return { note: 'overlay: ' + text + ' (close ' + s.closeCode + ')' };
   });
+
+  await check('plays-again-after-restart', async () => {
+    // the camera comes back (a new run of the same stream): the page, left
+    // "ended", reconnects by itself and plays the new run
+    const before = await player(page);
+    const cam2 = publish('pub-cam-again', 'cam', VIDEO);
+    const s = await waitPlayer(page, (x) => x.state === 'live' && x.framesDecoded >= before.framesDecoded + 30, 30000,
+      'the new run playing');
+    assert(s.reconnects > before.reconnects, 'no reconnect counted');
+    await stopChild(cam2, 'SIGINT');
+    return { note: 'reconnects ' + before.reconnects + ' -> ' + s.reconnects + ', ' + (s.framesDecoded - before.framesDecoded) + ' frames of the new run' };
+  });
   await stopChild(priv, 'SIGINT'); await stopChild(aud, 'SIGINT');
 }
 

@@ -246,7 +246,7 @@
       this.capsText = null; this.headers = []; this.unsupported = false;
       this.minOffset = Infinity; this.bytesWin = []; this.frameWin = [];
       this.pendingNoDesc = null; this.paced = false; this.queue = []; this.base = null;
-      this.waiting = null; this.deferredClose = null; clearTimeout(this.pumpTimer);
+      this.waiting = null; this.deferredClose = null; this.flushWhenReady = false; clearTimeout(this.pumpTimer);
     }
 
     url () {
@@ -415,6 +415,7 @@
         this.makeDecoder(cfg);
         const w = this.waiting || []; this.waiting = null;
         for (const [f, ts] of w) this.decode(f, ts);
+        if (this.flushWhenReady) { this.flushWhenReady = false; this.ended(); }
       }, (e) => this.setUnsupported(cfg.codec, 'This browser refuses the decoder for ' + cfg.codec + ': ' + e.message));
       if (isVideo || !this.companion) { P.codec = cfg.codec; $('codec').textContent = cfg.codec; }
       if (!isVideo) { P.audio.codec = cfg.codec; showAudio(); }
@@ -541,6 +542,7 @@
       /* flush what is queued so the last pictures show; a decoder takes
        * only a keyframe after a flush */
       if (this.decoder && this.decoder.state === 'configured') this.decoder.flush().catch(() => {});
+      else if (this.waiting) this.flushWhenReady = true; /* still being configured: flush after */
       this.needKey = true;
       if (this.companion) { P.audio.state = 'ended'; showAudio(); return; }
       this.afterEos = true;
@@ -570,7 +572,9 @@
       /* a recording still being played out: its end (or the reconnect)
        * comes when the queue has drained */
       if (this.paced && this.queue.length && !this.closedByUs) { this.deferredClose = ev; return; }
-      this.closeDecoder();
+      /* after an EOS the decoder finishes what it has (the next open()
+       * closes it): a short stream's last frames are shown */
+      if (!(this.afterEos && ev.code === 1000)) this.closeDecoder();
       if (this.closedByUs) return;
       if (this.companion) {
         /* no companion (4100), refused or gone: quietly without audio; the
