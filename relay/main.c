@@ -284,6 +284,11 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGTERM, on_signal, loop);
   g_unix_signal_add (SIGHUP, on_sighup, &relay);
 
+  if (!http && (http_cert || http_key || http_domain)) {
+    g_printerr ("diode-relay: --http-cert, --http-key and --http-domain "
+        "need --http HOST:PORT\n");
+    return 1;
+  }
   relay = diode_relay_new (listen ? listen : DIODE_RELAY_DEFAULT_LISTEN,
       identity);
   g_object_set (relay, "buffer-bytes", (guint64) buffer_bytes,

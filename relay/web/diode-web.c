@@ -706,6 +706,7 @@ relay_web_start (DiodeRelay * r, GError ** error)
   GInetAddress *ia;
   GSocketAddress *sa;
   GTlsCertificate *cert = NULL;
+  GTlsDatabase *db_warm = NULL;
 
   if (!r->http_listen || !*r->http_listen)
     return TRUE;
@@ -726,6 +727,12 @@ relay_web_start (DiodeRelay * r, GError ** error)
       g_free (host);
       return FALSE;
     }
+    /* GIO loads the system's CA list on first use, even for a server
+     * connection: here, not on the I/O thread at the first visitor */
+    g_clear_object (&db_warm);
+    db_warm = g_tls_backend_get_default_database (g_tls_backend_get_default
+        ());
+    g_clear_object (&db_warm);
     cert = g_tls_certificate_new_from_files (r->http_cert, r->http_key,
         error);
     if (!cert) {
@@ -734,6 +741,12 @@ relay_web_start (DiodeRelay * r, GError ** error)
       return FALSE;
     }
   }
+  /* share links: the revocation list (diode-web-token.c) */
+  if (!relay_web_tokens_init (r, error)) {
+    g_free (host);
+    g_clear_object (&cert);
+    return FALSE;
+  }
   ia = g_inet_address_new_from_string (host);
   if (!ia) {
     GResolver *res = g_resolver_get_default ();
@@ -741,6 +754,7 @@ relay_web_start (DiodeRelay * r, GError ** error)
 
     g_object_unref (res);
     if (!addrs) {
+      relay_web_tokens_free (r);
       g_prefix_error (error, "cannot resolve --http host '%s': ", host);
       g_free (host);
       g_clear_object (&cert);
@@ -798,6 +812,7 @@ relay_web_start (DiodeRelay * r, GError ** error)
   return TRUE;
 
 fail:
+  relay_web_tokens_free (r);
   g_clear_object (&sa);
   if (w->listen)
     g_socket_close (w->listen, NULL);
@@ -865,6 +880,7 @@ relay_web_free (DiodeRelay * r)
     g_main_context_iteration (r->context, FALSE);
   g_hash_table_unref (w->http);
   g_clear_object (&w->server);
+  relay_web_tokens_free (r);
   g_socket_close (w->listen, NULL);
   g_clear_object (&w->listen);
   g_clear_object (&w->cert);

@@ -410,8 +410,15 @@ GST_START_TEST (test_ws_slow_viewer_cut)
   fail_unless (fixture_wait_viewers (e->relay, "cam", 2, 10000),
       "the slow web viewer was not cut off");
   rss1 = fixture_proc_rss_kb (getpid ());
+#ifndef __SANITIZE_ADDRESS__
+  /* 30 MB went through; the relay holds its 4 MiB ring and one frame per
+   * viewer (ASan's quarantine keeps freed memory: not measured there) */
   fail_unless (rss1 < rss0 + 64 * 1024, "RSS grew from %" G_GUINT64_FORMAT
       " to %" G_GUINT64_FORMAT " KiB", rss0, rss1);
+#else
+  (void) rss0;
+  (void) rss1;
+#endif
   web_free (slow);
   web_free (good);
   gst_harness_teardown (dv);
