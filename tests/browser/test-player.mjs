@@ -92,8 +92,8 @@ async function stopChild (p, sig = 'SIGTERM', ms = 5000) {
 }
 
 let relay; let browser; let http; let diodePort; let relayId;
-function publish (name, stream, chain, extra = '') {
-  const desc = chain + ' ! diodesink relay=127.0.0.1:' + diodePort + ' relay-id=' + relayId +
+function publish (name, stream, chain, extra = '', port = diodePort, id = relayId) {
+  const desc = chain + ' ! diodesink relay=127.0.0.1:' + port + ' relay-id=' + id +
     ' stream=' + stream + ' ' + extra;
   return start(name, 'gst-launch-1.0', ['-q', '-e', ...desc.split(/\s+/).filter(Boolean)]);
 }
@@ -358,6 +358,29 @@ async function main () {
     const text = await page.textContent('#overlay');
     assert(/ended/.test(text), 'overlay says ' + text);
     return { note: 'overlay: ' + text + ' (close ' + s.closeCode + ')' };
+  });
+
+  await check('https-wss-plays', async () => {
+    // --http-cert/--http-key (an openssl certificate made here): the page
+    // over https, its WebSocket over wss
+    const cert = join(tmp, 'cert.pem'); const key = join(tmp, 'key.pem');
+    const o = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+      '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost'], { encoding: 'utf8' });
+    assert(o.status === 0, 'openssl req failed: ' + o.stderr);
+    const r2 = start('relay-https', relayBin, ['--listen', '127.0.0.1:0', '--identity', join(tmp, 'relay2.pem'),
+      '--print-id', '-v', '--http', '127.0.0.1:0', '--http-cert', cert, '--http-key', key]);
+    const id2 = await waitLine(r2, /^(0x[0-9a-f]{40}) (\d+)$/, 15000);
+    const web2 = (await waitLine(r2, /web side listening on (https:\/\/[^\s]+)/, 15000))[1].replace(/\/$/, '');
+    const pub = publish('pub-tls', 'tlscam', VIDEO, '', id2[2], id2[1]);
+    const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+    const p = await ctx.newPage();
+    await p.goto(web2 + '/watch/tlscam');
+    const s = await waitPlayer(p, (x) => x.framesDecoded >= 10, 15000, '10 decoded frames over https');
+    const proto = await p.evaluate(() => location.protocol);
+    await ctx.close();
+    await stopChild(pub, 'SIGINT'); await stopChild(r2, 'SIGTERM');
+    assert(proto === 'https:', 'page protocol ' + proto);
+    return { note: s.framesDecoded + ' frames decoded at ' + web2 + '/watch/tlscam' };
   });
 
   await check('plays-again-after-restart', async () => {
