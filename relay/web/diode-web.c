@@ -229,6 +229,11 @@ relay_web_accept (DiodeRelay * r)
     host = g_inet_address_to_string (ia);
     key = addr_key (remote);
 
+    /* a closed connection of the same address and port that the next
+     * tick would have forgotten: forgotten now */
+    h = g_hash_table_lookup (w->http, key);
+    if (h && !h->handshaking && g_io_stream_is_closed (h->stream))
+      g_hash_table_remove (w->http, key);
     /* the caps, before any work (the diode port's, shared) */
     a = g_hash_table_lookup (r->per_addr, host);
     if (r->max_conns && r->n_open >= r->max_conns) {
@@ -539,6 +544,9 @@ typedef struct {
   RelayWeb   *web;
   gchar      *name;
   gchar      *token;
+  gint64      asked_at;         /* the upgrade request was read: where a
+                                   viewer's join time starts (a keep-alive
+                                   connection may be older) */
 } WsUpgrade;
 
 static void
@@ -574,7 +582,7 @@ ws_upgraded (SoupServerMessage * msg, WsUpgrade * u)
   a = h->addr;
   http_release (h, TRUE);
   c = relay_ws_conn_new (r, h->stream, h->sock, a, h->key, u->token,
-      h->accepted_at);
+      u->asked_at);
   g_hash_table_remove (w->http, h->key);
   g_info ("web viewer %s for '%s'", c->peer, u->name);
   if (!c->dead)
@@ -603,6 +611,7 @@ serve_ws (RelayWeb * w, SoupServerMessage * msg, const gchar * name,
   u->web = w;
   u->name = g_strdup (name);
   u->token = g_strdup (token);
+  u->asked_at = g_get_monotonic_time ();
   g_signal_connect_data (msg, "wrote-informational", G_CALLBACK (ws_upgraded),
       u, ws_upgrade_free, 0);
 }
@@ -800,7 +809,9 @@ relay_web_start (DiodeRelay * r, GError ** error)
       G_CALLBACK (on_request_done), w);
   g_signal_connect (w->server, "request-aborted",
       G_CALLBACK (on_request_done), w);
-  g_resources_register (diode_web_get_resource ());
+  /* registered by its own constructor; the reference keeps its object
+   * linked in from the static library */
+  (void) diode_web_get_resource ();
   r->web = w;
   if (strchr (host, ':'))
     g_message ("web side listening on %s://[%s]:%u", w->scheme, host,
