@@ -23,6 +23,7 @@
 
 #include "fixture.h"
 #include "promreader.h"
+#include "rawclient.h"
 #include "diode-msg.h"
 
 #define CAPS_STR "video/x-h264, stream-format=(string)byte-stream, " \
@@ -441,6 +442,72 @@ GST_START_TEST (test_metrics)
 
 GST_END_TEST;
 
+/* A viewer that stops reading is cut at the hard limit: counted in its
+ * stream's drops and the relay's, and what it was sent stays counted. */
+GST_START_TEST (test_metrics_drops)
+{
+  DiodeRelay *relay = relay_with ("stats-interval-ms", 0,
+      "viewer-soft-limit", (guint64) 64 * 1024, "viewer-hard-limit",
+      (guint64) 512 * 1024, "write-timeout-ms", 60000, "buffer-bytes",
+      (guint64) 8 * 1024 * 1024, NULL);
+  Pub *cam = publish (relay, "cam", DIODE_ACCESS_PUBLIC, NULL, NULL);
+  RawClient *stalled;
+  DiodeMsg msg = { 0 };
+  Metrics *m;
+  gint64 end;
+  guint i = 0;
+
+  m = metrics (relay, NULL);
+  fail_unless (mget (m, "diode_stream_drops_total", "cam") == 0);
+  fail_unless (mget (m, "diode_viewer_drops_total", NULL) == 0);
+  metrics_free (m);
+
+  /* one keyframe, then only deltas: no skip can save the stalled viewer */
+  fail_unless_equals_int (gst_harness_push (cam->h,
+          fixture_make_buffer (i++, 8192, 1000000)), GST_FLOW_OK);
+  stalled = raw_open (relay, 4096, "stalled.pem");
+  raw_send_frame (stalled, diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER,
+          "stalled/0"));
+  fail_unless (raw_read (stalled, &msg, 2000) == RAW_READ_MSG);
+  fail_unless_equals_int (msg.type, DIODE_MSG_WELCOME);
+  diode_msg_clear (&msg);
+  raw_send_frame (stalled, diode_msg_encode_subscribe ("cam", 0, 2000));
+  fail_unless (fixture_wait_viewers (relay, "cam", 1, WAIT_MS));
+
+  /* publish until the relay judges it (the ERROR it queues cannot reach
+   * a viewer that does not read: it stays counted until closed) */
+  end = deadline_in (20000);
+  for (;;) {
+    gdouble drops;
+
+    fail_if (g_get_monotonic_time () > end || i > 8000, "the stalled viewer "
+        "was not dropped after %u buffers", i);
+    fail_unless_equals_int (gst_harness_push (cam->h,
+            fixture_make_buffer (i++, 8192, 1000000)), GST_FLOW_OK);
+    if (i % 64)
+      continue;
+    m = metrics (relay, NULL);
+    drops = mget (m, "diode_stream_drops_total", "cam");
+    metrics_free (m);
+    if (drops > 0)
+      break;
+    g_usleep (20 * 1000);
+  }
+  fail_unless (fixture_wait_viewers (relay, "cam", 0, WAIT_MS));
+  m = metrics (relay, NULL);
+  fail_unless (mget (m, "diode_stream_drops_total", "cam") == 1);
+  fail_unless (mget (m, "diode_viewer_drops_total", NULL) == 1);
+  fail_unless (mget (m, "diode_stream_viewers", "cam") == 0);
+  fail_unless (mget (m, "diode_stream_bytes_out_total", "cam") > 0);
+  metrics_free (m);
+
+  raw_free (stalled, TRUE);
+  pub_free (cam);
+  relay_free (relay);
+}
+
+GST_END_TEST;
+
 /* Both readers refuse what the format forbids (so the tests above can
  * fail), and read escapes back. */
 GST_START_TEST (test_metrics_readers_strict)
@@ -746,6 +813,7 @@ web_api_suite (void)
   tcase_add_test (tc, test_streams_json);
   tcase_add_test (tc, test_list_page);
   tcase_add_test (tc, test_metrics);
+  tcase_add_test (tc, test_metrics_drops);
   tcase_add_test (tc, test_metrics_readers_strict);
   tcase_add_test (tc, test_over_http);
   return s;
