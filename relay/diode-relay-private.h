@@ -406,6 +406,8 @@ struct _DiodeRelay {
   guint64     store_seconds;
   guint64     store_bytes;
   guint64     store_queue_bytes;
+  gchar      *link_revocations; /* --link-revocations: NULL = beside the
+                                   identity (diode-web-token.c) */
   gchar      *http_listen;      /* --http HOST:PORT, NULL: no web side */
   gchar      *http_cert;        /* --http-cert/--http-key: HTTPS */
   gchar      *http_key;
@@ -526,6 +528,8 @@ struct _DiodeRelay {
   guint64     join_sum_us;      /* sum of the join times counted */
   guint64     viewer_drops;     /* slow viewers disconnected, every stream */
   guint64     accepted_conns;   /* connections accepted since start */
+  /* share links: revocations (relay/web/diode-web-token.c) */
+  struct _RelayTokens *tokens;
   /* the web side (relay/web/diode-web.c), NULL when off */
   RelayWeb   *web;
   guint16     http_port;        /* bound HTTP port, under lock */

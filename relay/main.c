@@ -75,6 +75,7 @@ main (int argc, char **argv)
   gint link_linger = DIODE_RELAY_DEFAULT_LINK_LINGER_MS;
   gint max_announced = DIODE_RELAY_DEFAULT_MAX_ANNOUNCED;
   gchar *store_dir = NULL;
+  gchar *link_revocations = NULL;
   gchar *http = NULL, *http_cert = NULL, *http_key = NULL, *http_domain = NULL;
   gint64 store_seconds = DIODE_RELAY_DEFAULT_STORE_SECONDS;
   gint64 store_bytes = DIODE_RELAY_DEFAULT_STORE_BYTES;
@@ -105,6 +106,10 @@ main (int argc, char **argv)
     {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
         "Operator configuration: fleets, reserved names, who may publish "
           "(GKeyFile, docs/security.md); SIGHUP reloads it", "FILE"},
+    {"link-revocations", 0, 0, G_OPTION_ARG_FILENAME, &link_revocations,
+        "Where the share links their owners revoked are kept (default: "
+          "beside the identity, IDENTITY.link-revocations); unreadable: "
+          "every share link is refused", "FILE"},
     {"name-grace", 0, 0, G_OPTION_ARG_INT, &name_grace,
         "How long a stream name stays its publisher's after it stops "
           "(default 60000)", "MS"},
@@ -312,7 +317,8 @@ main (int argc, char **argv)
       "store-seconds", (guint64) store_seconds, "store-bytes",
       (guint64) store_bytes, NULL);
   g_object_set (relay, "replay-bytes", (guint64) replay_bytes,
-      "http-metrics-private", metrics_private, NULL);
+      "http-metrics-private", metrics_private,
+      "link-revocations", link_revocations, NULL);
   g_object_set (relay, "http-listen", http, "http-cert", http_cert,
       "http-key", http_key, "http-domain", http_domain, NULL);
   /* Past the descriptor limit accept() fails (the relay then pauses it);
@@ -357,6 +363,7 @@ main (int argc, char **argv)
   g_free (upstream);
   g_free (known_relays);
   g_free (store_dir);
+  g_free (link_revocations);
   g_free (http);
   g_free (http_cert);
   g_free (http_key);
