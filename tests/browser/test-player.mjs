@@ -278,7 +278,6 @@ async function main () {
     const short = mk('1s');
     const p = await openPage(good.replace(/^https?:\/\/[^/]+/, ''));
     await waitPlayer(p, (x) => x.framesDecoded >= 10, 15000, '10 decoded frames with a share link');
-    await p.close();
     await sleep(2500); // the 1 s link has expired
     const q = await openPage(short.replace(/^https?:\/\/[^/]+/, ''));
     const s = await waitPlayer(q, (x) => x.reason === 'refused', 15000, 'the expired link refused');
@@ -286,7 +285,16 @@ async function main () {
     assert(/expired/i.test(text), 'overlay says ' + text);
     assert(s.framesReceived === 0, 'an expired link received ' + s.framesReceived + ' frames');
     await q.close();
-    return { note: 'expired: ' + text };
+    // the owner revokes the good link: its page, still playing, is cut off
+    const playing = await player(p);
+    assert(playing.state === 'live' && playing.reason === null, 'the share link page is not playing: ' + JSON.stringify(playing));
+    const rv = spawnSync(diodeBin, ['link', '--revoke', good, '--relay', http], { env, encoding: 'utf8' });
+    assert(rv.status === 0, 'diode link --revoke failed: ' + rv.stderr + rv.stdout);
+    const cut = await waitPlayer(p, (x) => x.reason === 'refused', 15000, 'the revoked link cut off');
+    const said = await p.textContent('#overlay');
+    assert(/revoked/i.test(said), 'overlay says ' + said);
+    await p.close();
+    return { note: 'expired: ' + text + ' revoked: ' + said + ' (close ' + cut.closeCode + ')' };
   });
 
   await check('api-streams-json', async () => {
