@@ -413,6 +413,8 @@
         };
         this.onDecoderError = onError;
         this.makeDecoder(cfg);
+        /* caps this page could not play before, and now can */
+        if (!this.companion && P.reason === 'unsupported') setState(this.paced ? 'recording' : 'live', '', null);
         const w = this.waiting || []; this.waiting = null;
         for (const [f, ts] of w) this.decode(f, ts);
         if (this.flushWhenReady) { this.flushWhenReady = false; this.ended(); }
@@ -463,7 +465,10 @@
         const now = performance.now();
         if (f.type === T.EOS) { this.queue.shift(); this.ended(); continue; }
         if (this.base === null || ts === null) this.base = { wall: now, ts: ts || 0 };
-        const due = this.base.wall + (ts - this.base.ts) / 1000;
+        let due = this.base.wall + (ts - this.base.ts) / 1000;
+        /* a jump in the timestamps (a new run of the publisher): start the
+         * clock again there instead of waiting for it */
+        if (due > now + 5000 || due < now - 5000) { this.base = { wall: now, ts }; due = now; }
         if (due > now + 5) { this.pumpTimer = setTimeout(() => this.pump(), Math.min(due - now, 1000)); return; }
         this.queue.shift();
         this.decode(f, ts);
