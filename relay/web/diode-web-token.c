@@ -218,6 +218,7 @@ load (RelayTokens * tk, gint64 now, gchar ** why)
   gsize len = 0;
   GError *err = NULL;
   GStatBuf st;
+  GHashTable *per_owner;
   guint i;
 
   if (g_stat (tk->path, &st) < 0) {
@@ -245,8 +246,12 @@ load (RelayTokens * tk, gint64 now, gchar ** why)
   }
   lines = g_strsplit (data, "\n", -1);
   g_free (data);
+  /* entries per owner, counted as they come (the bound is checked at each
+   * line: a huge file costs no more than the bound's worth) */
+  per_owner = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (i = 0; lines[i]; i++) {
     Revoked *e;
+    guint n;
 
     if (!*lines[i] || lines[i][0] == '#')
       continue;
@@ -254,19 +259,23 @@ load (RelayTokens * tk, gint64 now, gchar ** why)
     if (!e) {
       *why = g_strdup_printf ("%s: line %u is not a revocation", tk->path,
           i + 1);
+      g_hash_table_unref (per_owner);
       g_strfreev (lines);
       return FALSE;
     }
+    n = GPOINTER_TO_UINT (g_hash_table_lookup (per_owner, e->owner)) + 1;
+    g_hash_table_replace (per_owner, g_strdup (e->owner), GUINT_TO_POINTER (n));
     insert (tk, e);
-    if (n_entries (tk) > RELAY_REVOKED_MAX
-        || n_of_owner (tk, e->owner) > RELAY_REVOKED_PER_OWNER) {
+    if (n_entries (tk) > RELAY_REVOKED_MAX || n > RELAY_REVOKED_PER_OWNER) {
       *why = g_strdup_printf ("%s holds more revocations than a relay keeps "
           "(%d per owner, %d in all)", tk->path, RELAY_REVOKED_PER_OWNER,
           RELAY_REVOKED_MAX);
+      g_hash_table_unref (per_owner);
       g_strfreev (lines);
       return FALSE;
     }
   }
+  g_hash_table_unref (per_owner);
   g_strfreev (lines);
   prune (tk, now);
   return TRUE;
@@ -342,7 +351,10 @@ relay_web_tokens_init (DiodeRelay * r, GError ** error)
   RelayTokens *tk;
   gchar *why = NULL;
 
-  relay_web_tokens_free (r);
+  /* diode_relay_start loads the list once per start (freed at stop);
+   * relay_web_start calls this too: the list loaded already is kept */
+  if (r->tokens)
+    return TRUE;
   tk = g_new0 (RelayTokens, 1);
   tk->path = r->link_revocations ? g_strdup (r->link_revocations) :
       default_path (r);

@@ -318,6 +318,63 @@ GST_START_TEST (test_ws_revoked_link)
 
 GST_END_TEST;
 
+/* `diode link` and `diode link --revoke URL` against the running relay:
+ * the printed URL plays, the revocation the CLI posts cuts it off. */
+GST_START_TEST (test_cli_link_and_revoke)
+{
+  Env *e = env_new ();
+  gchar *key = g_build_filename (fixture_config_dir (), "owner.pem", NULL);
+  gchar *relay_opt = g_strdup_printf ("127.0.0.1:%u", e->http);
+  gchar *out = NULL, *err = NULL, *tok, *reason = NULL;
+  gchar *mk[] = { (gchar *) DIODE_PATH, (gchar *) "link", (gchar *) "cam",
+    (gchar *) "--identity", key, (gchar *) "--relay", relay_opt,
+    (gchar *) "--expires", (gchar *) "10m", NULL
+  };
+  gint status = -1, code;
+  guint errc;
+  WebClient *w;
+
+  env_push (e, GOP);
+  fail_unless (g_spawn_sync (NULL, mk, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+          &out, &err, &status, NULL));
+  fail_unless (g_spawn_check_wait_status (status, NULL), "diode link: %s",
+      err);
+  g_strstrip (out);
+  fail_unless (g_str_has_prefix (out, "http://127.0.0.1:"), "%s", out);
+  tok = strstr (out, "?t=");
+  fail_unless (tok != NULL, "%s", out);
+  w = ws_viewer (e, tok + 3);
+  fail_unless (ws_until_media_or_close (w, &code, &reason, &errc),
+      "the CLI's link does not play (close %d '%s')", code, reason);
+  g_free (err);
+  {
+    gchar *rv[] = { (gchar *) DIODE_PATH, (gchar *) "link",
+      (gchar *) "--revoke", out, (gchar *) "--identity", key, NULL
+    };
+    gchar *out2 = NULL;
+
+    fail_unless (g_spawn_sync (NULL, rv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+            &out2, &err, &status, NULL));
+    fail_unless (g_spawn_check_wait_status (status, NULL),
+        "diode link --revoke: %s", err);
+    fail_unless (strstr (out2, "revoked link") != NULL, "%s", out2);
+    g_free (out2);
+    g_free (err);
+  }
+  /* cut off, and refused from now on */
+  while (ws_until_media_or_close (w, &code, &reason, &errc));
+  fail_unless_equals_int (code, 4102);
+  g_free (reason);
+  web_free (w);
+  expect_refused (e, tok + 3, "revoked");
+  g_free (out);
+  g_free (relay_opt);
+  g_free (key);
+  env_free (e);
+}
+
+GST_END_TEST;
+
 static Suite *
 web_token_ws_suite (void)
 {
@@ -328,6 +385,7 @@ web_token_ws_suite (void)
   tcase_set_timeout (tc, 120);
   tcase_add_test (tc, test_ws_link_plays_expired_refused);
   tcase_add_test (tc, test_ws_revoked_link);
+  tcase_add_test (tc, test_cli_link_and_revoke);
   return s;
 }
 
