@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # llvm-14 brings llvm-symbolizer: without it sanitizer stacks are not
 # symbolized and tests/lsan.supp (which matches function names) never matches.
 # chromium, nodejs, npm: the browser suite (tests/browser: Debian's Chromium
-# driven by playwright-core, which wants node >= 20); glib-networking: TLS
+# driven by playwright-core 1.60, which runs on Debian 12's node 18); glib-networking: TLS
 # for the relay's HTTPS. A nodejs that brings its own npm (NodeSource's
 # conflicts with Debian's npm package) is kept: npm is asked for only when
 # there is no npm command.
