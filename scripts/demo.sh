@@ -35,7 +35,7 @@ echo "   relay identity and port: $(cat "$OUT/relay.out")"
 # the relay's log line has the web side's real address
 WEB=$(grep -o "web side listening on [a-z]*://[^ ]*" "$OUT/relay.log" | head -1 \
   | sed 's/web side listening on //')
-echo "   watch it in a browser while it runs: ${WEB:-http://127.0.0.1:$HTTP_PORT}/watch/demo"
+echo "   watch it in a browser while it runs ($SECONDS_TO_RUN s; scripts/demo.sh 300 runs 5 minutes): ${WEB:-http://127.0.0.1:$HTTP_PORT}/watch/demo"
 
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   SHOW="t. ! queue ! videoconvert ! autovideosink"
@@ -56,7 +56,7 @@ sleep 1
 
 echo "== publisher: videotestsrc ! x264enc ! h264parse ! diodesink name=demo ($SECONDS_TO_RUN s)"
 if ! gst-launch-1.0 -e videotestsrc is-live=true pattern=ball num-buffers=$FRAMES \
-  ! video/x-raw,width=640,height=360,framerate=30/1 ! timeoverlay \
+  ! video/x-raw,width=640,height=360,framerate=30/1,format=I420 ! timeoverlay \
   ! x264enc tune=zerolatency key-int-max=60 bitrate=2000 ! h264parse \
   ! diodesink name=demo relay=127.0.0.1:$PORT > "$OUT/publisher.log" 2>&1; then
   echo "publisher failed:"; tail -20 "$OUT/publisher.log"; exit 1
