@@ -420,6 +420,24 @@ is_revoked (DiodeRelay * r, const DiodeLinkToken * t)
   return e && (gint64) t->issued < e->before;
 }
 
+/* A link to NAME admits NAME and its audio companion NAME.audio (the
+ * player opens both; docs/decisions.md "The player page"): the owner check
+ * that follows still applies, so the companion must be published by the
+ * same key. */
+static gboolean
+token_names_stream (const gchar * token_stream, const gchar * stream)
+{
+  gchar *companion;
+  gboolean same;
+
+  if (diode_name_same (token_stream, stream))
+    return TRUE;
+  companion = g_strconcat (token_stream, ".audio", NULL);
+  same = diode_name_same (companion, stream);
+  g_free (companion);
+  return same;
+}
+
 RelayTokenResult
 relay_web_token_check (DiodeRelay * r, const gchar * token,
     const gchar * stream, const gchar * owner, guint scope,
@@ -435,7 +453,7 @@ relay_web_token_check (DiodeRelay * r, const gchar * token,
     return RELAY_TOKEN_UNAVAILABLE;
   if (!diode_link_token_read (token, &t, NULL))
     return RELAY_TOKEN_MALFORMED;
-  if (!stream || !diode_name_same (t.stream, stream))
+  if (!stream || !token_names_stream (t.stream, stream))
     return RELAY_TOKEN_WRONG_STREAM;
   /* a stream whose owner is unknown takes no link: fails closed */
   address = owner ? diode_link_key_address (t.owner, NULL) : NULL;

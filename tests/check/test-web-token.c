@@ -196,6 +196,19 @@ GST_START_TEST (test_check_owner_stream_scope)
   /* another stream of the same owner */
   fail_unless_equals_int (check (relay, tok, "cam2", owner, now),
       RELAY_TOKEN_WRONG_STREAM);
+  /* the camera's audio companion (the player opens NAME.audio beside
+   * NAME) comes with the link, still only when the same key owns it; a
+   * companion of the companion does not */
+  fail_unless_equals_int (check (relay, tok, "cam.audio", owner, now),
+      RELAY_TOKEN_OK);
+  other = fixture_key_address ("other.pem");
+  fail_unless_equals_int (check (relay, tok, "cam.audio", other, now),
+      RELAY_TOKEN_WRONG_OWNER);
+  g_free (other);
+  fail_unless_equals_int (check (relay, tok, "cam.audio.audio", owner, now),
+      RELAY_TOKEN_WRONG_STREAM);
+  fail_unless_equals_int (check (relay, tok, "camaudio", owner, now),
+      RELAY_TOKEN_WRONG_STREAM);
   /* the stream is someone else's: the token's key is not its owner */
   other = fixture_key_address ("other.pem");
   fail_unless_equals_int (check (relay, tok, "cam", other, now),
