@@ -7,11 +7,14 @@ cd "$(dirname "$0")/.."
 
 # llvm-14 brings llvm-symbolizer: without it sanitizer stacks are not
 # symbolized and tests/lsan.supp (which matches function names) never matches.
+# chromium, nodejs, npm: the browser suite (tests/browser: Debian's Chromium
+# driven by playwright-core); glib-networking: TLS for the relay's HTTPS.
 PACKAGES="meson ninja-build pkg-config gcc libglib2.0-dev zlib1g-dev libgnutls28-dev libjson-glib-dev libsoup-3.0-dev \
 libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools \
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x \
-gstreamer1.0-plugins-base-apps python3 openssl clang libclang-rt-14-dev llvm-14"
+gstreamer1.0-plugins-base-apps python3 openssl clang libclang-rt-14-dev llvm-14 \
+glib-networking chromium nodejs npm"
 
 missing=""
 for p in $PACKAGES; do
@@ -30,6 +33,15 @@ if [ -n "$missing" ]; then
     echo "  apt-get update && apt-get install -y$missing" >&2
     exit 1
   fi
+fi
+
+# The browser suite's one npm package (playwright-core, pinned by
+# tests/browser/package-lock.json), installed again only when the lock file
+# changed. playwright-core downloads no browser: the tests use
+# /usr/bin/chromium.
+if [ ! -f tests/browser/node_modules/.package-lock.json ] \
+  || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 BUILD=${1:-build}

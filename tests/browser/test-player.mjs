@@ -1,0 +1,342 @@
+// gst-diode — the player page in a real browser (issue 11, item 7)
+// Copyright (C) 2026 gst-diode developers
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// Starts the real diode-relay with its web side (--http 127.0.0.1:0), real
+// publishers (gst-launch-1.0: videotestsrc smpte ! x264enc ! diodesink,
+// audiotestsrc ! opusenc ! diodesink) and Debian's Chromium, headless,
+// driven by playwright-core (never a downloaded browser), then checks what
+// the page at /watch/NAME does: frames decoded, the picture on the canvas,
+// a late join, refusals, share links, the API and metrics, audio.
+//
+//   node test-player.mjs RELAY DIODE PLUGIN_DIR [SCREENSHOT.png]
+//
+// Run by `meson test -C build --suite browser` (tests/browser/meson.build).
+// Exit 77 (skipped) when playwright-core is not installed (scripts/setup.sh
+// runs `npm ci` here) or /usr/bin/chromium is missing. Prints one line per
+// case and "N passed, N failed, N skipped".
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const [relayBin, diodeBin, pluginDir, screenshotPath] = process.argv.slice(2);
+const CHROMIUM = process.env.DIODE_CHROMIUM || '/usr/bin/chromium';
+const SKIP = 77;
+
+if (!relayBin || !diodeBin || !pluginDir) {
+  console.error('usage: test-player.mjs RELAY DIODE PLUGIN_DIR [SCREENSHOT.png]');
+  process.exit(2);
+}
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch (e) {
+  console.log('SKIP: playwright-core is not installed in tests/browser (run scripts/setup.sh, which runs npm ci): ' + e.message);
+  process.exit(SKIP);
+}
+if (!existsSync(CHROMIUM)) {
+  console.log('SKIP: no ' + CHROMIUM + ' (Debian package chromium, installed by scripts/setup.sh)');
+  process.exit(SKIP);
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'diode-browser-'));
+const env = {
+  ...process.env,
+  XDG_CONFIG_HOME: join(tmp, 'config'),
+  GST_PLUGIN_PATH_1_0: pluginDir,
+  GST_DEBUG: process.env.GST_DEBUG || '1'
+};
+const children = [];
+const t0 = Date.now();
+const log = (...a) => console.log('[' + ((Date.now() - t0) / 1000).toFixed(1) + ' s]', ...a);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// A child process whose output lines are kept (and echoed) for waits.
+function start (name, cmd, args) {
+  const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  p.name = name; p.lines = []; p.exited = null;
+  const feed = (stream) => {
+    let rest = '';
+    stream.on('data', (d) => {
+      rest += d.toString();
+      let i;
+      while ((i = rest.indexOf('\n')) >= 0) {
+        const line = rest.slice(0, i); rest = rest.slice(i + 1);
+        p.lines.push(line);
+        if (process.env.DIODE_TEST_VERBOSE || /warn|error|critical/i.test(line)) console.log('  ' + name + ': ' + line);
+      }
+    });
+  };
+  feed(p.stdout); feed(p.stderr);
+  p.on('exit', (code, sig) => { p.exited = { code, sig }; });
+  children.push(p);
+  return p;
+}
+async function waitLine (p, re, ms) {
+  const end = Date.now() + ms;
+  for (;;) {
+    for (const l of p.lines) { const m = re.exec(l); if (m) return m; }
+    if (p.exited) throw new Error(p.name + ' exited (' + JSON.stringify(p.exited) + ') before printing ' + re);
+    if (Date.now() > end) throw new Error(p.name + ' did not print ' + re + ' within ' + ms + ' ms');
+    await sleep(50);
+  }
+}
+async function stopChild (p, sig = 'SIGTERM', ms = 5000) {
+  if (p.exited) return;
+  p.kill(sig);
+  const end = Date.now() + ms;
+  while (!p.exited && Date.now() < end) await sleep(50);
+  if (!p.exited) p.kill('SIGKILL');
+}
+
+let relay; let browser; let http; let diodePort; let relayId;
+function publish (name, stream, chain, extra = '') {
+  const desc = chain + ' ! diodesink relay=127.0.0.1:' + diodePort + ' relay-id=' + relayId +
+    ' stream=' + stream + ' ' + extra;
+  return start(name, 'gst-launch-1.0', ['-q', '-e', ...desc.split(/\s+/).filter(Boolean)]);
+}
+const VIDEO = 'videotestsrc pattern=smpte is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! ' +
+  'x264enc tune=zerolatency key-int-max=30 speed-preset=ultrafast ! h264parse';
+const AUDIO = 'audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=48000,channels=2 ! opusenc ! opusparse';
+
+// ---- cases ----
+const results = [];
+async function check (name, fn) {
+  const t = Date.now();
+  try {
+    const r = await fn();
+    if (r && r.skip) { results.push(['SKIP', name]); log('SKIP ' + name + ': ' + r.skip); } else {
+      results.push(['PASS', name]); log('PASS ' + name + ' (' + (Date.now() - t) + ' ms)' + (r && r.note ? ': ' + r.note : ''));
+    }
+  } catch (e) {
+    results.push(['FAIL', name]); log('FAIL ' + name + ': ' + (e && e.stack ? e.stack : e));
+  }
+}
+function assert (cond, msg) { if (!cond) throw new Error(msg); }
+
+async function openPage (path) {
+  const page = await browser.newPage({ viewport: { width: 800, height: 640 } });
+  page.on('pageerror', (e) => log('page error: ' + e.message));
+  page.on('console', (m) => { if (m.type() === 'error' || process.env.DIODE_TEST_VERBOSE) log('console: ' + m.text()); });
+  await page.goto(http + path);
+  return page;
+}
+const player = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.diodePlayer)));
+async function waitPlayer (page, pred, ms, what) {
+  const end = Date.now() + ms;
+  let p;
+  for (;;) {
+    p = await player(page);
+    if (pred(p)) return p;
+    if (Date.now() > end) throw new Error(what + ' not reached within ' + ms + ' ms; player: ' + JSON.stringify(p));
+    await sleep(100);
+  }
+}
+async function httpGet (path) {
+  const r = await fetch(http + path);
+  return { status: r.status, type: r.headers.get('content-type') || '', text: await r.text() };
+}
+
+// SMPTE bars (videotestsrc pattern=smpte): the top two thirds hold seven
+// 75 % bars; x264 and the YUV→RGB conversion move them a little.
+const BARS = [['white', [191, 191, 191]], ['yellow', [191, 191, 0]], ['cyan', [0, 191, 191]],
+  ['green', [0, 191, 0]], ['magenta', [191, 0, 191]], ['red', [191, 0, 0]], ['blue', [0, 0, 191]]];
+const TOLERANCE = 40;
+
+async function main () {
+  relay = start('relay', relayBin, ['--listen', '127.0.0.1:0', '--identity', join(tmp, 'relay.pem'),
+    '--print-id', '-v', '--http', '127.0.0.1:0']);
+  const id = await waitLine(relay, /^(0x[0-9a-f]{40}) (\d+)$/, 15000);
+  relayId = id[1]; diodePort = id[2];
+  const web = await waitLine(relay, /web side listening on (http:\/\/[^\s]+)/, 15000);
+  http = web[1].replace(/\/$/, '');
+  log('relay ' + relayId + ' diode port ' + diodePort + ', web ' + http);
+
+  const cam = publish('pub-cam', 'cam', VIDEO);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...(process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : []),
+      '--autoplay-policy=no-user-gesture-required', '--mute-audio']
+  });
+
+  let page;
+  await check('decode-90-percent', async () => {
+    page = await openPage('/watch/cam');
+    await waitPlayer(page, (p) => p.framesDecoded > 0, 20000, 'a first decoded frame');
+    const a = await player(page);
+    await sleep(10000);
+    const b = await player(page);
+    const rx = b.framesReceived - a.framesReceived; const dec = b.framesDecoded - a.framesDecoded;
+    // 30 fps for 10 s: 300 frames published; 90 % of them decoded
+    assert(dec >= 270, 'decoded ' + dec + ' frames in 10 s (received ' + rx + '), fewer than 270 (90 % of 300)');
+    assert(dec >= 0.9 * rx, 'decoded ' + dec + ' of ' + rx + ' received frames');
+    assert(b.state === 'live', 'state ' + b.state);
+    assert(b.width === 320 && b.height === 240, 'resolution ' + b.width + 'x' + b.height);
+    return { note: dec + ' decoded of ' + rx + ' received in 10 s, dropped ' + (b.framesDropped - a.framesDropped) +
+      ', errors ' + b.errors + ', codec ' + b.codec + ', ' + b.fps + ' fps, ' + b.bitrateBps + ' bit/s, delay ' + b.delayMs + ' ms' };
+  });
+
+  await check('canvas-smpte-pixels', async () => {
+    assert(page, 'no page');
+    const px = await page.evaluate(() => {
+      const c = document.getElementById('video');
+      const g = c.getContext('2d');
+      const y = Math.floor(c.height * 0.3);
+      const out = [];
+      for (let i = 0; i < 7; i++) {
+        const x = Math.floor((i + 0.5) * c.width / 7);
+        out.push(Array.from(g.getImageData(x, y, 1, 1).data.slice(0, 3)));
+      }
+      return { w: c.width, h: c.height, out };
+    });
+    assert(px.w === 320 && px.h === 240, 'canvas ' + px.w + 'x' + px.h);
+    const bad = [];
+    BARS.forEach(([name, want], i) => {
+      const got = px.out[i];
+      if (want.some((v, k) => Math.abs(v - got[k]) > TOLERANCE)) bad.push(name + ' ' + JSON.stringify(got) + ' vs ' + JSON.stringify(want));
+    });
+    assert(bad.length === 0, 'bars off: ' + bad.join('; '));
+    return { note: px.out.map((c) => c.join(',')).join(' | ') };
+  });
+
+  await check('stats-shown', async () => {
+    const t = await page.evaluate(() => ['res', 'fps', 'bitrate', 'delay', 'state'].map((i) => document.getElementById(i).textContent));
+    assert(t[0] === '320×240', 'resolution shown as ' + t[0]);
+    assert(/fps$/.test(t[1]) && parseFloat(t[1]) > 10, 'frame rate shown as ' + t[1]);
+    assert(/bit\/s$/.test(t[2]), 'bitrate shown as ' + t[2]);
+    assert(/ms$/.test(t[3]), 'delay shown as ' + t[3]);
+    assert(/live/.test(t[4]), 'state shown as ' + t[4]);
+    if (screenshotPath) await page.screenshot({ path: screenshotPath });
+    return { note: t.join(' / ') + (screenshotPath ? '; screenshot ' + screenshotPath : '') };
+  });
+
+  await check('late-join-within-1s', async () => {
+    // the stream has been live for > 10 s: a new page joins mid-GOP
+    const joins = [];
+    for (let i = 0; i < 3; i++) {
+      const p2 = await openPage('/watch/cam');
+      const s = await waitPlayer(p2, (p) => p.firstPaintMs !== null, 5000, 'a first picture');
+      joins.push(s.firstPaintMs);
+      await p2.close();
+    }
+    joins.sort((x, y) => x - y);
+    const median = joins[1];
+    assert(median <= 1000, 'first picture ' + joins.join(', ') + ' ms after navigation start (median over 1 s)');
+    return { note: 'first picture at ' + joins.join(', ') + ' ms after navigation start' };
+  });
+
+  await check('not-found-said', async () => {
+    const p = await openPage('/watch/nosuch');
+    const s = await waitPlayer(p, (x) => x.reason === 'not-found', 15000, 'reason not-found');
+    const text = await p.textContent('#overlay');
+    assert(/No stream named/.test(text), 'overlay says ' + text);
+    await p.close();
+    return { note: 'overlay: ' + text + ' (close ' + s.closeCode + ')' };
+  });
+
+  const priv = publish('pub-private', 'secret', VIDEO, 'access=private');
+  await check('refused-says-why', async () => {
+    const p = await openPage('/watch/secret');
+    const s = await waitPlayer(p, (x) => x.reason === 'refused', 15000, 'reason refused');
+    const text = await p.textContent('#overlay');
+    assert(/share link/.test(text), 'overlay says ' + text);
+    assert(s.framesReceived === 0, 'a refused page received ' + s.framesReceived + ' frames');
+    await p.close();
+    return { note: 'overlay: ' + text + ' (close ' + s.closeCode + ')' };
+  });
+
+  await check('share-link-and-expired-twin', async () => {
+    const help = spawnSync(diodeBin, ['link', '--help'], { env, encoding: 'utf8' });
+    if (help.status !== 0) return { skip: '`diode link` is not in this build yet (i11-token): ' + (help.stderr || '').trim().split('\n')[0] };
+    const mk = (expires) => {
+      const r = spawnSync(diodeBin, ['link', 'secret', '--expires', expires, '--relay', http.replace(/^http:\/\//, '')],
+        { env, encoding: 'utf8' });
+      assert(r.status === 0, 'diode link --expires ' + expires + ' failed: ' + r.stderr);
+      const m = /https?:\/\/\S+/.exec(r.stdout);
+      assert(m, 'diode link printed no URL: ' + r.stdout);
+      return m[0];
+    };
+    const good = mk('1h');
+    const short = mk('1s');
+    const p = await openPage(good.replace(/^https?:\/\/[^/]+/, ''));
+    await waitPlayer(p, (x) => x.framesDecoded >= 10, 15000, '10 decoded frames with a share link');
+    await p.close();
+    await sleep(2500); // the 1 s link has expired
+    const q = await openPage(short.replace(/^https?:\/\/[^/]+/, ''));
+    const s = await waitPlayer(q, (x) => x.reason === 'refused', 15000, 'the expired link refused');
+    const text = await q.textContent('#overlay');
+    assert(/expired/i.test(text), 'overlay says ' + text);
+    assert(s.framesReceived === 0, 'an expired link received ' + s.framesReceived + ' frames');
+    await q.close();
+    return { note: 'expired: ' + text };
+  });
+
+  await check('api-streams-json', async () => {
+    const r = await httpGet('/api/streams');
+    if (r.status === 501) return { skip: '/api/streams answers 501 (i11-api not merged yet)' };
+    assert(r.status === 200, 'status ' + r.status);
+    const j = JSON.parse(r.text);
+    assert(Array.isArray(j.streams), 'no streams array: ' + r.text.slice(0, 200));
+    const c = j.streams.find((s) => s.name === 'cam');
+    assert(c, 'cam not listed: ' + r.text.slice(0, 300));
+    assert(!j.streams.find((s) => s.name === 'secret'), 'the private stream is listed');
+    return { note: JSON.stringify(c) };
+  });
+
+  await check('metrics-prometheus', async () => {
+    const r = await httpGet('/metrics');
+    if (r.status === 501) return { skip: '/metrics answers 501 (i11-api not merged yet)' };
+    assert(r.status === 200, 'status ' + r.status);
+    const lines = r.text.split('\n').filter((l) => l && !l.startsWith('#'));
+    const re = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*",?)*\})? [-+]?([0-9.eE+-]+|NaN|\+Inf|-Inf)( -?\d+)?$/;
+    const bad = lines.filter((l) => !re.test(l));
+    assert(lines.length > 0, 'no samples');
+    assert(bad.length === 0, 'lines not in the text format: ' + bad.slice(0, 3).join(' | '));
+    assert(lines.some((l) => l.startsWith('diode_join_seconds_bucket')), 'no diode_join_seconds histogram');
+    return { note: lines.length + ' samples' };
+  });
+
+  const aud = publish('pub-audio', 'cam.audio', AUDIO);
+  await check('audio-opus-decoded', async () => {
+    const p = await openPage('/watch/cam');
+    const s = await waitPlayer(p, (x) => x.audio.framesDecoded >= 20, 30000, '20 decoded Opus frames');
+    await p.close();
+    return { note: s.audio.framesDecoded + ' audio frames decoded (' + s.audio.codec + ', ' + s.audio.stream + ')' };
+  });
+
+  await check('ended-said', async () => {
+    // gst-launch -e: SIGINT sends EOS down the pipeline, diodesink sends EOS
+    cam.kill('SIGINT');
+    const s = await waitPlayer(page, (x) => x.state === 'ended', 15000, 'state ended');
+    const text = await page.textContent('#overlay');
+    assert(/ended/.test(text), 'overlay says ' + text);
+    return { note: 'overlay: ' + text + ' (close ' + s.closeCode + ')' };
+  });
+  await stopChild(priv, 'SIGINT'); await stopChild(aud, 'SIGINT');
+}
+
+const deadline = setTimeout(() => { log('FAIL: the whole test took over 240 s'); cleanup(1); }, 240000);
+let exiting = false;
+async function cleanup (code) {
+  if (exiting) return; exiting = true;
+  clearTimeout(deadline);
+  try { if (browser) await browser.close(); } catch (e) { /* closing anyway */ }
+  for (const p of children.reverse()) if (p !== relay) await stopChild(p, 'SIGINT', 3000);
+  if (relay) {
+    await stopChild(relay, 'SIGTERM', 5000);
+    if (relay.exited && relay.exited.code !== 0) { log('FAIL relay exited with ' + JSON.stringify(relay.exited)); code = 1; }
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  process.exit(code);
+}
+try {
+  await main();
+} catch (e) {
+  results.push(['FAIL', 'setup']); log('FAIL setup: ' + (e && e.stack ? e.stack : e));
+}
+const n = (k) => results.filter((r) => r[0] === k).length;
+console.log(n('PASS') + ' passed, ' + n('FAIL') + ' failed, ' + n('SKIP') + ' skipped');
+await cleanup(n('FAIL') ? 1 : 0);
