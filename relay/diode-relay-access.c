@@ -11,6 +11,7 @@
 #define G_LOG_DOMAIN "diode-relay"
 
 #include "diode-relay-private.h"
+#include "diode-web.h"
 
 #include <string.h>
 
@@ -247,6 +248,9 @@ conn_allowed (Conn * c, Stream * s, gchar ** why)
   /* A push to our own upstream: the operator chose that relay. */
   if (c->outgoing)
     return TRUE;
+  /* A browser has no identity: public streams, or a share link. */
+  if (c->web)
+    return relay_ws_allowed (c, s, why);
   if (stream_allows (r, s, c->address, &own))
     return TRUE;
   if (diode_session_get_role (c->session) != DIODE_ROLE_RELAY) {

@@ -18,6 +18,7 @@
 #define G_LOG_DOMAIN "diode-relay"
 
 #include "diode-relay-private.h"
+#include "diode-web.h"
 
 #include <errno.h>
 #include <string.h>
@@ -61,8 +62,8 @@ conn_want_write (Conn * c, gboolean want)
 /* Work is left for the next loop turn (its budget ran out, or reading was
  * resumed while GnuTLS or the session may hold whole records): epoll will
  * not say so, so the io source dispatches again right away. */
-static void
-relay_mark_ready (Conn * c)
+void
+conn_mark_ready (Conn * c)
 {
   DiodeRelay *r = c->relay;
 
@@ -120,7 +121,7 @@ conn_set_store_paused (Conn * c, gboolean paused)
   conn_want_write (c, (c->events & EPOLLOUT) != 0);
   /* whole frames may wait in GnuTLS or the session: no EPOLLIN for them */
   if (!paused)
-    relay_mark_ready (c);
+    conn_mark_ready (c);
 }
 
 /* relay_tick: a peer whose replies stayed backed up for the write timeout
@@ -198,6 +199,22 @@ conn_flush (Conn * c)
     DiodeTlsStatus st;
     GError *err = NULL;
 
+    if (!c->out && c->web) {
+      /* a WebSocket's own control frames go between messages; after its
+       * close frame nothing more */
+      st = relay_ws_flush_control (c, &err);
+      if (st == DIODE_TLS_AGAIN) {
+        conn_want_write (c, TRUE);
+        return;
+      }
+      if (st != DIODE_TLS_OK) {
+        conn_close (c, err ? err->message : "peer closed the connection");
+        g_clear_error (&err);
+        return;
+      }
+      if (relay_ws_close_sent (c))
+        break;
+    }
     if (!c->out) {
       GBytes *next = g_queue_pop_head (&c->ctrl);
 
@@ -258,7 +275,8 @@ conn_flush (Conn * c)
     }
 
     data = g_bytes_get_data (c->out, &size);
-    st = diode_tls_send (c->tls, data + c->out_off, size - c->out_off, &n,
+    st = c->web ? relay_ws_send (c, data, size, &n, &err) :
+        diode_tls_send (c->tls, data + c->out_off, size - c->out_off, &n,
         &err);
     if (st == DIODE_TLS_OK) {
       c->out_off += n;
@@ -272,7 +290,7 @@ conn_flush (Conn * c)
         /* Replies drained to half the bound: read the peer again. */
         if (c->rx_paused && c->ctrl_bytes <= c->relay->max_reply_bytes / 2) {
           c->rx_paused = FALSE;
-          relay_mark_ready (c);
+          conn_mark_ready (c);
         }
       }
       continue;
@@ -288,6 +306,15 @@ conn_flush (Conn * c)
   }
 
   if (c->phase == CONN_CLOSING) {
+    if (c->web && !relay_ws_close_sent (c)) {
+      /* closed by the relay (its ERROR went, or none could): the close
+       * frame still has to */
+      relay_ws_queue_close (c, 1011, NULL);
+      if (!relay_ws_close_sent (c)) {
+        conn_flush (c);
+        return;
+      }
+    }
     conn_linger (c);
     return;
   }
@@ -483,6 +510,7 @@ conn_close (Conn * c, const gchar * why)
 void
 conn_free (Conn * c)
 {
+  relay_ws_conn_free (c);
   if (c->rec)
     relay_record_conn_gone (c);
   g_clear_pointer (&c->tls, diode_tls_free);
@@ -649,6 +677,10 @@ conn_on_readable (Conn * c)
     conn_handshake (c);
     return;
   }
+  if (c->web) {
+    relay_ws_on_readable (c);
+    return;
+  }
   c->frame_budget = READ_BUDGET_FRAMES;
   while (!c->dead && c->phase == CONN_OPEN) {
     gsize n = 0;
@@ -664,7 +696,7 @@ conn_on_readable (Conn * c)
     if (c->dead || c->phase != CONN_OPEN || c->rx_paused || c->store_paused)
       return;
     if (c->frame_budget == 0 || budget == 0) {
-      relay_mark_ready (c);
+      conn_mark_ready (c);
       return;
     }
     st = diode_tls_recv (c->tls, r->rbuf, MIN (READ_CHUNK, budget), &n, &err);
@@ -887,6 +919,10 @@ io_dispatch (GSource * source, GSourceFunc cb, gpointer user_data)
 
     if (*kind == TAG_LISTENER) {
       relay_accept (r);
+      continue;
+    }
+    if (*kind == TAG_HTTP_LISTENER) {
+      relay_web_accept (r);
       continue;
     }
     c = (Conn *) kind;

@@ -131,7 +131,12 @@ typedef enum {
 } ConnPhase;
 
 /* What an epoll entry points at. */
-typedef enum { TAG_LISTENER, TAG_CONN } TagKind;
+typedef enum { TAG_LISTENER, TAG_CONN, TAG_HTTP_LISTENER } TagKind;
+
+/* A WebSocket viewer's side of its Conn (relay/web/diode-web-ws.c). */
+typedef struct _WebConn WebConn;
+/* The relay's web side: HTTP(S) server, listener (relay/web/diode-web.c). */
+typedef struct _RelayWeb RelayWeb;
 
 struct _Conn {
   TagKind     kind;
@@ -206,6 +211,9 @@ struct _Conn {
                                    STORED comes from (also after its EOS) */
   gboolean    store_paused;     /* upload publisher not read while the
                                    store's write queue is full */
+  WebConn    *web;              /* a browser's WebSocket viewer (no TLS
+                                   identity, no DiodeTls: its bytes go
+                                   through diode-web-ws.c), else NULL */
 };
 
 /* A stream a child relay said it can provide (ANNOUNCE AVAILABLE). */
@@ -373,6 +381,10 @@ struct _DiodeRelay {
   guint64     store_seconds;
   guint64     store_bytes;
   guint64     store_queue_bytes;
+  gchar      *http_listen;      /* --http HOST:PORT, NULL: no web side */
+  gchar      *http_cert;        /* --http-cert/--http-key: HTTPS */
+  gchar      *http_key;
+  gchar      *http_domain;      /* --http-domain: NAME.DOMAIN hosts */
 
   /* runtime */
   struct {
@@ -482,6 +494,9 @@ struct _DiodeRelay {
   guint64     store_chunks;     /* chunks handed to the store */
   guint64     store_dropped;    /* chunks live recordings lost (queue full) */
   guint64     store_pauses;     /* times an upload was paused */
+  /* the web side (relay/web/diode-web.c), NULL when off */
+  RelayWeb   *web;
+  guint16     http_port;        /* bound HTTP port, under lock */
 };
 
 /* diode-relay-conn.c */
@@ -503,6 +518,12 @@ void     relay_addr_unref_stream (DiodeRelay * r, AddrCount * a);
 gboolean conn_take_frame   (Conn * c);
 gboolean conn_check_replies (Conn * c, gint64 now);
 gboolean relay_may_add_stream (Conn * c);
+/* Work left for the next loop turn (budget ran out, bytes buffered below
+ * epoll's sight). */
+void     conn_mark_ready   (Conn * c);
+/* "HOST:PORT" or "[V6]:PORT" -> host, port (diode-relay.c). */
+gboolean relay_parse_listen (const gchar * listen, gchar ** host,
+                             guint16 * port, GError ** error);
 /* Stop (TRUE) or resume reading an upload publisher (the store paces it). */
 void     conn_set_store_paused (Conn * c, gboolean paused);
 

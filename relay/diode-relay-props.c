@@ -52,6 +52,10 @@ enum {
   PROP_STORE_BYTES,
   PROP_STORE_QUEUE_BYTES,
   PROP_REPLAY_BYTES,
+  PROP_HTTP_LISTEN,
+  PROP_HTTP_CERT,
+  PROP_HTTP_KEY,
+  PROP_HTTP_DOMAIN,
 };
 
 static void relay_read_property (DiodeRelay * r, guint prop_id,
@@ -117,6 +121,22 @@ relay_apply_property (GObject * object, guint prop_id,
     case PROP_CONFIG:
       g_free (r->config_path);
       r->config_path = g_value_dup_string (value);
+      break;
+    case PROP_HTTP_LISTEN:
+      g_free (r->http_listen);
+      r->http_listen = g_value_dup_string (value);
+      break;
+    case PROP_HTTP_CERT:
+      g_free (r->http_cert);
+      r->http_cert = g_value_dup_string (value);
+      break;
+    case PROP_HTTP_KEY:
+      g_free (r->http_key);
+      r->http_key = g_value_dup_string (value);
+      break;
+    case PROP_HTTP_DOMAIN:
+      g_free (r->http_domain);
+      r->http_domain = g_value_dup_string (value);
       break;
     case PROP_KEEPALIVE_MS:
       r->keepalive_ms = g_value_get_uint (value);
@@ -328,6 +348,18 @@ relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
       break;
     case PROP_NAME_GRACE_MS:
       g_value_set_uint (value, r->name_grace_ms);
+      break;
+    case PROP_HTTP_LISTEN:
+      g_value_set_string (value, r->http_listen);
+      break;
+    case PROP_HTTP_CERT:
+      g_value_set_string (value, r->http_cert);
+      break;
+    case PROP_HTTP_KEY:
+      g_value_set_string (value, r->http_key);
+      break;
+    case PROP_HTTP_DOMAIN:
+      g_value_set_string (value, r->http_domain);
       break;
     case PROP_CONFIG:
       g_value_set_string (value, r->config_path);
@@ -573,6 +605,23 @@ relay_install_properties (GObjectClass * oc)
           "answers, in total, past which new store reads wait (counted "
           "with diode_stored_chunk_cost; set before start)", 1, G_MAXUINT64,
           DIODE_RELAY_DEFAULT_REPLAY_BYTES, f));
+  g_object_class_install_property (oc, PROP_HTTP_LISTEN,
+      g_param_spec_string ("http-listen", "HTTP listen",
+          "HOST:PORT of the web side (player pages, stream list, API, "
+          "WebSocket viewers; port 0: any free one, "
+          "diode_relay_get_http_port); NULL: no web side (set before start)",
+          NULL, f));
+  g_object_class_install_property (oc, PROP_HTTP_CERT,
+      g_param_spec_string ("http-cert", "HTTP certificate",
+          "PEM certificate (chain) file: the web side speaks HTTPS (with "
+          "http-key; set before start)", NULL, f));
+  g_object_class_install_property (oc, PROP_HTTP_KEY,
+      g_param_spec_string ("http-key", "HTTP key",
+          "PEM private key file of http-cert (set before start)", NULL, f));
+  g_object_class_install_property (oc, PROP_HTTP_DOMAIN,
+      g_param_spec_string ("http-domain", "HTTP domain",
+          "A request whose Host is NAME.DOMAIN gets NAME's player at / and "
+          "its WebSocket at /ws (NULL: none)", NULL, f));
   g_object_class_install_property (oc, PROP_CONFIG,
       g_param_spec_string ("config", "Config",
           "Operator configuration file: fleets, reserved names, publisher "

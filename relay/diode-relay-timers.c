@@ -13,6 +13,7 @@
 
 #include "diode-relay-private.h"
 #include "diode-keepalive.h"
+#include "diode-web.h"
 
 /* Past HELLO (accepted connections) or WELCOME (links): keepalive runs. */
 static gboolean
@@ -43,6 +44,9 @@ relay_tick (gpointer user_data)
 
     if (c->dead || conn_check_replies (c, now))
       continue;
+    /* a browser: WebSocket pings, its share link's expiry */
+    if (c->web && relay_ws_tick (c, now))
+      continue;
     if (c->deadline && now > c->deadline && c->outgoing
         && c->phase != CONN_CLOSING && c->phase != CONN_LINGER) {
       /* A link whose relay did not answer (TCP, TLS, WELCOME) in time. */
@@ -61,7 +65,7 @@ relay_tick (gpointer user_data)
         continue;
       }
       conn_close (c, NULL);
-    } else if (act == DIODE_KEEPALIVE_DEAD && c->phase == CONN_OPEN
+    } else if (act == DIODE_KEEPALIVE_DEAD && !c->web && c->phase == CONN_OPEN
         && !c->rx_paused && !c->store_paused && conn_established (c)) {
       /* Silent for three keepalive periods: dead, frozen or cut off. */
       gchar *text = g_strdup_printf ("nothing received for %" G_GINT64_FORMAT
@@ -110,7 +114,8 @@ relay_tick (gpointer user_data)
       }
     }
     /* Quiet towards this peer for a keepalive period: PING it. */
-    if (!c->dead && act != DIODE_KEEPALIVE_NONE && c->phase == CONN_OPEN
+    if (!c->dead && !c->web && act != DIODE_KEEPALIVE_NONE
+        && c->phase == CONN_OPEN
         && conn_established (c) && !c->out && g_queue_is_empty (&c->ctrl)
         && now - c->last_tx >= (gint64) r->keepalive_ms * 1000) {
       conn_queue (c, diode_msg_encode_ping (++c->ping_token));
@@ -184,6 +189,7 @@ relay_tick (gpointer user_data)
     g_ptr_array_unref (idle);
   }
   relay_record_tick (r, now);
+  relay_web_tick (r, now);
   relay_reap (r);
   directory_tick (r, now);
   relay_replay_tick (r, now);

@@ -16,6 +16,7 @@
 #define G_LOG_DOMAIN "diode-relay"
 
 #include "diode-relay-private.h"
+#include "diode-web.h"
 
 #include <errno.h>
 #include <string.h>
@@ -50,6 +51,8 @@ relay_shutdown_cb (gpointer user_data)
 
   /* No link connects again from here on. */
   r->stopping = TRUE;
+  /* HTTP connections go; WebSocket viewers are Conns, closed below */
+  relay_web_stop (r);
   /* what waits for a peer is answered while its viewer still exists */
   relay_peers_shutdown (r);
   g_hash_table_iter_init (&it, r->conns);
@@ -80,8 +83,8 @@ relay_links_kick_cb (gpointer user_data)
 /* ------------------------------------------------------------------------ */
 /* public API */
 
-static gboolean
-parse_listen (const gchar * listen, gchar ** host, guint16 * port,
+gboolean
+relay_parse_listen (const gchar * listen, gchar ** host, guint16 * port,
     GError ** error)
 {
   const gchar *colon = strrchr (listen, ':');
@@ -119,7 +122,7 @@ diode_relay_start (DiodeRelay * r, GError ** error)
   g_return_val_if_fail (DIODE_IS_RELAY (r), FALSE);
   g_return_val_if_fail (!r->running, FALSE);
 
-  if (!parse_listen (r->listen, &host, &port, error))
+  if (!relay_parse_listen (r->listen, &host, &port, error))
     return FALSE;
   if (r->config_path) {
     DiodeRelayConfig *cfg = diode_relay_config_load (r->config_path, error);
@@ -179,12 +182,16 @@ diode_relay_start (DiodeRelay * r, GError ** error)
   g_free (r->bound_host);
   r->bound_host = host;
   host = NULL;
+  /* the web side (--http): its listener, certificate, server */
+  if (!relay_web_start (r, error))
+    goto fail;
 
   r->epfd = epoll_create1 (EPOLL_CLOEXEC);
   r->listener_tag.kind = TAG_LISTENER;
   ev.events = EPOLLIN;
   ev.data.ptr = &r->listener_tag;
   epoll_ctl (r->epfd, EPOLL_CTL_ADD, g_socket_get_fd (r->listen_socket), &ev);
+  relay_web_attach (r);
 
   r->context = g_main_context_new ();
   r->loop = g_main_loop_new (r->context, FALSE);
@@ -251,6 +258,8 @@ diode_relay_stop (DiodeRelay * r)
   /* What recorded streams hold goes to the store, which closes; before the
    * context goes (sync callbacks may still be posted to it). */
   relay_record_stop (r);
+  /* the web side's TLS handshakes end on the context, then it goes */
+  relay_web_free (r);
 
   g_source_destroy (r->io_source);
   g_clear_pointer (&r->io_source, g_source_unref);
@@ -276,6 +285,17 @@ guint16
 diode_relay_get_port (DiodeRelay * r)
 {
   return r->port;
+}
+
+guint16
+diode_relay_get_http_port (DiodeRelay * r)
+{
+  guint16 p;
+
+  g_mutex_lock (&r->lock);
+  p = r->http_port;
+  g_mutex_unlock (&r->lock);
+  return p;
 }
 
 gchar *
@@ -470,6 +490,10 @@ diode_relay_finalize (GObject * object)
   g_free (r->known_relays);
   g_free (r->store_dir);
   g_free (r->store_error);
+  g_free (r->http_listen);
+  g_free (r->http_cert);
+  g_free (r->http_key);
+  g_free (r->http_domain);
   g_hash_table_unref (r->links);
   g_hash_table_unref (r->replays);
   g_hash_table_unref (r->fetches);

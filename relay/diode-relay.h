@@ -78,6 +78,8 @@ gboolean     diode_relay_start      (DiodeRelay *relay, GError **error);
 void         diode_relay_stop       (DiodeRelay *relay);
 /* The bound port (after start) and "HOST:PORT" clients should dial. */
 guint16      diode_relay_get_port   (DiodeRelay *relay);
+/* The web side's bound port (http-listen, port 0 resolved), 0 when off. */
+guint16      diode_relay_get_http_port (DiodeRelay *relay);
 gchar       *diode_relay_get_hostport (DiodeRelay *relay);
 /* The relay's identity address ("0x..."), after start. */
 const gchar *diode_relay_get_address (DiodeRelay *relay);

@@ -75,6 +75,7 @@ main (int argc, char **argv)
   gint link_linger = DIODE_RELAY_DEFAULT_LINK_LINGER_MS;
   gint max_announced = DIODE_RELAY_DEFAULT_MAX_ANNOUNCED;
   gchar *store_dir = NULL;
+  gchar *http = NULL, *http_cert = NULL, *http_key = NULL, *http_domain = NULL;
   gint64 store_seconds = DIODE_RELAY_DEFAULT_STORE_SECONDS;
   gint64 store_bytes = DIODE_RELAY_DEFAULT_STORE_BYTES;
   gint64 replay_bytes = DIODE_RELAY_DEFAULT_REPLAY_BYTES;
@@ -188,6 +189,19 @@ main (int argc, char **argv)
         "Stored chunks held in memory for viewers watching recordings and "
           "for FETCH answers, in total; over it new reads wait (default "
           "67108864: 64 MiB)", "BYTES"},
+    {"http", 0, 0, G_OPTION_ARG_STRING, &http,
+        "Serve the web side on this address: players at /watch/NAME, the "
+          "stream list at /, /api/streams, /healthz, /metrics, WebSocket "
+          "viewers at /ws/NAME (off by default; port 0: any free one)",
+        "HOST:PORT"},
+    {"http-cert", 0, 0, G_OPTION_ARG_FILENAME, &http_cert,
+        "HTTPS: the operator's PEM certificate (chain), e.g. Let's "
+          "Encrypt's fullchain.pem (with --http-key)", "FILE"},
+    {"http-key", 0, 0, G_OPTION_ARG_FILENAME, &http_key,
+        "HTTPS: the certificate's PEM private key", "FILE"},
+    {"http-domain", 0, 0, G_OPTION_ARG_STRING, &http_domain,
+        "A request for NAME.DOMAIN (Host header) gets NAME's player at / "
+          "(e.g. diode.link: http://cam.diode.link/)", "DOMAIN"},
     {"stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_interval,
         "Log a stats line per stream and refresh --stats-file this often, "
           "0 = never (default 10)", "SECONDS"},
@@ -289,6 +303,8 @@ main (int argc, char **argv)
       "store-seconds", (guint64) store_seconds, "store-bytes",
       (guint64) store_bytes, NULL);
   g_object_set (relay, "replay-bytes", (guint64) replay_bytes, NULL);
+  g_object_set (relay, "http-listen", http, "http-cert", http_cert,
+      "http-key", http_key, "http-domain", http_domain, NULL);
   /* Past the descriptor limit accept() fails (the relay then pauses it);
    * a cap below it refuses cleanly instead. Raise the soft limit as far as
    * the hard one allows (often 1024 of 500 000), and say so if that is
@@ -331,6 +347,10 @@ main (int argc, char **argv)
   g_free (upstream);
   g_free (known_relays);
   g_free (store_dir);
+  g_free (http);
+  g_free (http_cert);
+  g_free (http_key);
+  g_free (http_domain);
   g_strfreev (fallbacks);
   g_strfreev (peers);
   return 0;
