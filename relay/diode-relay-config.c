@@ -10,6 +10,7 @@
 #include "diode-relay-config.h"
 #include "diode-msg.h"
 #include "diode-name.h"
+#include "diode-link-token.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -25,6 +26,8 @@ struct _DiodeRelayConfig {
   GHashTable *children;    /* [relays] children: relays that may LINK here
                               (become child relays) */
   gboolean    children_any;        /* children=*: any relay may */
+  GHashTable *revoked_links;       /* [links] revoked: link ids (16
+                                      lowercase hex digits) */
 };
 
 static GHashTable *
@@ -45,6 +48,7 @@ diode_relay_config_new_empty (void)
       g_free, g_free);
   cfg->trusted = new_set ();
   cfg->children = new_set ();
+  cfg->revoked_links = new_set ();
   return cfg;
 }
 
@@ -66,6 +70,7 @@ diode_relay_config_unref (DiodeRelayConfig * cfg)
     g_hash_table_unref (cfg->publishers);
   g_hash_table_unref (cfg->trusted);
   g_hash_table_unref (cfg->children);
+  g_hash_table_unref (cfg->revoked_links);
   g_free (cfg);
 }
 
@@ -149,6 +154,66 @@ read_relays (GKeyFile * kf, const gchar * path, DiodeRelayConfig * cfg,
   return ok;
 }
 
+/* [links] revoked=: share links the operator revoked, each given by its
+ * link id (what `diode link` prints), its token or its whole URL. */
+static gboolean
+read_links (GKeyFile * kf, const gchar * path, DiodeRelayConfig * cfg,
+    GError ** error)
+{
+  gchar **keys = g_key_file_get_keys (kf, "links", NULL, NULL);
+  gchar **list = NULL;
+  gsize n = 0, i;
+  gboolean ok = TRUE;
+
+  for (i = 0; keys && keys[i]; i++) {
+    if (strcmp (keys[i], "revoked")) {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+          "%s: [links]: unknown key '%s' (expected revoked)", path, keys[i]);
+      g_strfreev (keys);
+      return FALSE;
+    }
+  }
+  g_strfreev (keys);
+  list = g_key_file_get_string_list (kf, "links", "revoked", &n, NULL);
+  for (i = 0; ok && list && i < n; i++) {
+    gchar *v = g_strstrip (list[i]);
+    const gchar *t = strstr (v, "t=");
+    guint8 id[DIODE_LINK_ID_SIZE], p[DIODE_LINK_MAX_PAYLOAD],
+        sig[DIODE_LINK_SIG_SIZE];
+    gchar hex[2 * DIODE_LINK_ID_SIZE + 1];
+    DiodeLinkToken tok;
+    gsize len = 0;
+
+    if (!*v)
+      continue;
+    if (t) {
+      gchar *amp;
+
+      v = (gchar *) t + 2;
+      amp = strchr (v, '&');
+      if (amp)
+        *amp = '\0';
+    }
+    if (diode_link_id_from_hex (v, id)) {
+      /* an id as is */
+    } else if (diode_link_text_decode (v, p, &len, sig, NULL)
+        && diode_link_token_parse (p, len, &tok, NULL)) {
+      /* the operator's word: no signature needed to refuse a link */
+      memcpy (id, tok.id, sizeof id);
+    } else {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+          "%s: [links] revoked: '%.40s' is neither a link id (16 hex "
+          "digits), a share link's token nor its URL", path, list[i]);
+      ok = FALSE;
+      break;
+    }
+    diode_link_id_to_hex (id, hex);
+    g_hash_table_add (cfg->revoked_links, g_strdup (hex));
+  }
+  g_strfreev (list);
+  return ok;
+}
+
 DiodeRelayConfig *
 diode_relay_config_load (const gchar * path, GError ** error)
 {
@@ -172,6 +237,9 @@ diode_relay_config_load (const gchar * path, GError ** error)
         goto fail;
     } else if (!strcmp (g, "relays")) {
       if (!read_relays (kf, path, cfg, error))
+        goto fail;
+    } else if (!strcmp (g, "links")) {
+      if (!read_links (kf, path, cfg, error))
         goto fail;
     } else if (g_str_has_prefix (g, "fleet ")) {
       const gchar *name = g + strlen ("fleet ");
@@ -243,7 +311,7 @@ diode_relay_config_load (const gchar * path, GError ** error)
     } else {
       g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
           "%s: unknown section [%s] (expected [publishers], [fleet NAME], "
-          "[names] or [relays])", path, g);
+          "[names], [relays] or [links])", path, g);
       goto fail;
     }
   }
@@ -331,4 +399,10 @@ guint
 diode_relay_config_n_children (DiodeRelayConfig * cfg)
 {
   return g_hash_table_size (cfg->children);
+}
+
+gboolean
+diode_relay_config_link_revoked (DiodeRelayConfig * cfg, const gchar * id_hex)
+{
+  return id_hex && g_hash_table_contains (cfg->revoked_links, id_hex);
 }

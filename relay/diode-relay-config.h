@@ -21,6 +21,11 @@
  *   # (public streams go to any relay)
  *   trusted=0x...;0x...
  *
+ *   [links]
+ *   # share links the operator revoked: link ids (`diode link` prints
+ *   # them), tokens or whole link URLs
+ *   revoked=0123456789abcdef;...
+ *
  * Parsed into an immutable, refcounted snapshot: the relay thread swaps
  * snapshots, never edits one.
  */
@@ -59,6 +64,11 @@ gboolean     diode_relay_config_accepts_child (DiodeRelayConfig *cfg,
 gboolean     diode_relay_config_children_any (DiodeRelayConfig *cfg);
 /* children listed by address (0 with children=*) */
 guint        diode_relay_config_n_children   (DiodeRelayConfig *cfg);
+
+/* [links] revoked: has the operator revoked the share link @id_hex (16
+ * lowercase hex digits)? */
+gboolean     diode_relay_config_link_revoked (DiodeRelayConfig *cfg,
+                                              const gchar *id_hex);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DiodeRelayConfig, diode_relay_config_unref)
 

@@ -266,7 +266,7 @@ conn_flush (Conn * c)
         if (!c->first_media_at && g_bytes_get_size (f) > DIODE_FRAME_HEADER_SIZE
             && ((const guint8 *) g_bytes_get_data (f, NULL))[0] ==
             DIODE_MSG_MEDIA)
-          c->first_media_at = g_get_monotonic_time ();
+          relay_note_join (c, g_get_monotonic_time ());
         c->out = g_bytes_ref (f);
       } else {
         break;
@@ -548,7 +548,8 @@ relay_reap (DiodeRelay * r)
       g_mutex_lock (&r->lock);
       g_hash_table_remove (r->conns, c);
       if (s) {
-        g_ptr_array_remove (s->viewers, c);
+        if (g_ptr_array_remove (s->viewers, c))
+          stream_viewer_left (s, c);
         g_ptr_array_remove (s->waiting, c);
       }
       g_mutex_unlock (&r->lock);
@@ -812,6 +813,7 @@ relay_accept (DiodeRelay * r)
     c->phase = CONN_HANDSHAKE;
     c->accepted_at = c->last_progress = c->last_rx = c->last_tx =
         g_get_monotonic_time ();
+    r->accepted_conns++;
     c->deadline = c->accepted_at + (gint64) r->handshake_ms * 1000;
     c->tls = diode_tls_new_server (fd, r->identity, &err);
     if (!c->tls) {

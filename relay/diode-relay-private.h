@@ -40,6 +40,7 @@
 #include "diode-failover.h"
 #include "diode-chunkrec.h"
 #include "diode-store.h"
+#include "diode-caps-info.h"
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
@@ -99,6 +100,14 @@ G_BEGIN_DECLS
 /* accept() failed for lack of descriptors or memory: stop watching the
  * listener this long (relay_tick re-arms it). */
 #define ACCEPT_PAUSE_MS 500
+/* The join-time histogram (issue 11, /metrics diode_join_seconds): upper
+ * bounds of its buckets in ms (cumulative counts are made when it is
+ * shown; the last, +Inf, is implicit). */
+#define RELAY_JOIN_BUCKETS 9
+#define RELAY_JOIN_BUCKET_MS { 50, 100, 250, 500, 1000, 2500, 5000, 7500, 10000 }
+/* A stream's bitrate (the web list, /api/streams) is measured over at
+ * least this long, by relay_tick. */
+#define RELAY_RATE_WINDOW_MS 1000
 
 typedef struct _Stream Stream;
 typedef struct _Conn Conn;
@@ -191,7 +200,11 @@ struct _Conn {
   guint64     bytes_out, frames_out, bytes_in;
   guint64     skips;            /* slow-viewer jumps to the latest keyframe */
   gint64      accepted_at;      /* monotonic µs */
-  gint64      first_media_at;   /* first MEDIA frame written, 0 before */
+  gint64      first_media_at;   /* first MEDIA frame written, 0 before
+                                   (set by relay_note_join) */
+  /* its counters when it became a viewer of its stream: what it adds to
+   * the stream's totals is the difference (diode-relay-stats.c) */
+  guint64     view_bytes0, view_frames0, view_skips0;
   gint64      last_progress;    /* last time the socket took bytes */
   gint64      last_rx, last_tx; /* keepalive: last bytes in, last bytes out */
   guint64     ping_token;
@@ -340,6 +353,18 @@ struct _Stream {
   gint64      push_shunned_until;
   guint64     stats_bytes_in;   /* at the last stats line, for rates */
   guint64     stats_bytes_out;
+  /* What viewers gone from it were sent (so the per-stream counters of
+   * /metrics never go down while the stream lives), and slow viewers
+   * disconnected (hard limit, write timeout). */
+  guint64     gone_bytes_out, gone_frames_out, gone_skips;
+  guint64     drops;
+  guint64     bitrate_bps;      /* bytes_in over the last rate window */
+  gint64      rate_at;          /* start of the current window, 0: none */
+  guint64     rate_bytes;       /* bytes_in at rate_at */
+  gint64      media_since;      /* first MEDIA received (monotonic µs) */
+  GBytes     *caps_parsed;      /* the ring's CAPS frame caps_info is of
+                                   (a ref: the pointer stays unique) */
+  DiodeCapsInfo caps_info;
   RelayRec   *rec;              /* recorded now (a RECORD publisher) */
 };
 
@@ -381,6 +406,8 @@ struct _DiodeRelay {
   guint64     store_seconds;
   guint64     store_bytes;
   guint64     store_queue_bytes;
+  gchar      *link_revocations; /* --link-revocations: NULL = beside the
+                                   identity (diode-web-token.c) */
   gchar      *http_listen;      /* --http HOST:PORT, NULL: no web side */
   gchar      *http_cert;        /* --http-cert/--http-key: HTTPS */
   gchar      *http_key;
@@ -494,6 +521,15 @@ struct _DiodeRelay {
   guint64     store_chunks;     /* chunks handed to the store */
   guint64     store_dropped;    /* chunks live recordings lost (queue full) */
   guint64     store_pauses;     /* times an upload was paused */
+  /* issue 11: metrics (diode-relay-stats.c, web/diode-web-api.c) */
+  gboolean    http_metrics_private; /* /metrics names every stream */
+  guint64     join_counts[RELAY_JOIN_BUCKETS + 1]; /* per bucket, not
+                                   cumulative; the last is over 10 s */
+  guint64     join_sum_us;      /* sum of the join times counted */
+  guint64     viewer_drops;     /* slow viewers disconnected, every stream */
+  guint64     accepted_conns;   /* connections accepted since start */
+  /* share links: revocations (relay/web/diode-web-token.c) */
+  struct _RelayTokens *tokens;
   /* the web side (relay/web/diode-web.c), NULL when off */
   RelayWeb   *web;
   guint16     http_port;        /* bound HTTP port, under lock */
@@ -869,6 +905,26 @@ gboolean conn_trusted_relay (Conn * c);
 gchar  **stream_allow_list (Stream * s);
 
 /* diode-relay-stats.c */
+/* @c wrote its first MEDIA frame at @now: first_media_at, and its join
+ * time (accept -> first MEDIA) counted in the histogram (viewers only:
+ * not pushes to another relay). Web viewers call it too. */
+void     relay_note_join   (Conn * c, gint64 now);
+/* @c was added to / removed from @s->viewers: the stream's totals follow
+ * (call each once per add/remove). */
+void     stream_viewer_added (Stream * s, Conn * c);
+void     stream_viewer_left (Stream * s, Conn * c);
+/* Totals of @s over its viewers, present and gone (never going down
+ * while @s lives). */
+typedef struct {
+  guint64 bytes_out, frames_out, skips;
+  guint   viewers, web_viewers;  /* current, dead ones excluded */
+  guint64 max_backlog;
+} StreamTotals;
+void     stream_totals     (Stream * s, StreamTotals * t);
+/* relay_tick: each stream's bitrate over RELAY_RATE_WINDOW_MS. */
+void     relay_rates_tick  (DiodeRelay * r, gint64 now);
+/* The caps of @s read for display (cached per CAPS frame). */
+const DiodeCapsInfo *stream_caps_info (Stream * s);
 void     relay_stats_log   (DiodeRelay * r, gint64 now);
 void     relay_stats       (DiodeRelay * r, gint64 now);
 void     relay_stats_log_links (DiodeRelay * r, gint64 now);

@@ -52,6 +52,8 @@ enum {
   PROP_STORE_BYTES,
   PROP_STORE_QUEUE_BYTES,
   PROP_REPLAY_BYTES,
+  PROP_HTTP_METRICS_PRIVATE,
+  PROP_LINK_REVOCATIONS,
   PROP_HTTP_LISTEN,
   PROP_HTTP_CERT,
   PROP_HTTP_KEY,
@@ -203,6 +205,12 @@ relay_apply_property (GObject * object, guint prop_id,
       if (r->store_dir && !*r->store_dir)
         g_clear_pointer (&r->store_dir, g_free);
       break;
+    case PROP_LINK_REVOCATIONS:
+      g_free (r->link_revocations);
+      r->link_revocations = g_value_dup_string (value);
+      if (r->link_revocations && !*r->link_revocations)
+        g_clear_pointer (&r->link_revocations, g_free);
+      break;
     case PROP_STORE_SECONDS:
       r->store_seconds = g_value_get_uint64 (value);
       break;
@@ -214,6 +222,9 @@ relay_apply_property (GObject * object, guint prop_id,
       break;
     case PROP_REPLAY_BYTES:
       r->replay_max_bytes = g_value_get_uint64 (value);
+      break;
+    case PROP_HTTP_METRICS_PRIVATE:
+      r->http_metrics_private = g_value_get_boolean (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -418,6 +429,9 @@ relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
     case PROP_STORE_DIR:
       g_value_set_string (value, r->store_dir);
       break;
+    case PROP_LINK_REVOCATIONS:
+      g_value_set_string (value, r->link_revocations);
+      break;
     case PROP_STORE_SECONDS:
       g_value_set_uint64 (value, r->store_seconds);
       break;
@@ -429,6 +443,9 @@ relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
       break;
     case PROP_REPLAY_BYTES:
       g_value_set_uint64 (value, r->replay_max_bytes);
+      break;
+    case PROP_HTTP_METRICS_PRIVATE:
+      g_value_set_boolean (value, r->http_metrics_private);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -583,6 +600,12 @@ relay_install_properties (GObjectClass * oc)
           "Directory recordings are kept in: streams whose publisher allows "
           "it (record) are written there (NULL: nothing is recorded; set "
           "before start)", NULL, f));
+  g_object_class_install_property (oc, PROP_LINK_REVOCATIONS,
+      g_param_spec_string ("link-revocations", "Link revocations",
+          "File keeping the share links their owners revoked (NULL: "
+          "beside the identity, IDENTITY-without-.pem.link-revocations; "
+          "read at start, fails closed when unreadable; set before start)",
+          NULL, f));
   g_object_class_install_property (oc, PROP_STORE_SECONDS,
       g_param_spec_uint64 ("store-seconds", "Store seconds",
           "Recordings older than this are removed, oldest whole segments "
@@ -605,6 +628,11 @@ relay_install_properties (GObjectClass * oc)
           "answers, in total, past which new store reads wait (counted "
           "with diode_stored_chunk_cost; set before start)", 1, G_MAXUINT64,
           DIODE_RELAY_DEFAULT_REPLAY_BYTES, f));
+  g_object_class_install_property (oc, PROP_HTTP_METRICS_PRIVATE,
+      g_param_spec_boolean ("http-metrics-private", "HTTP metrics private",
+          "/metrics names protected and private streams too (default: "
+          "only public streams are named, the others are summed in one "
+          "series with an empty stream label)", FALSE, f));
   g_object_class_install_property (oc, PROP_HTTP_LISTEN,
       g_param_spec_string ("http-listen", "HTTP listen",
           "HOST:PORT of the web side (player pages, stream list, API, "

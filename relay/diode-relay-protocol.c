@@ -64,6 +64,7 @@ stream_free (Stream * s)
   diode_ring_free (s->ring);
   g_ptr_array_unref (s->viewers);
   g_ptr_array_unref (s->waiting);
+  g_clear_pointer (&s->caps_parsed, g_bytes_unref);
   g_free (s->owner);
   g_free (s->fleet);
   if (s->allow)
@@ -174,6 +175,7 @@ stream_release_finished_viewers (DiodeRelay * r, Stream * s)
     g_mutex_lock (&r->lock);
     g_ptr_array_remove_index (s->viewers, i);
     g_mutex_unlock (&r->lock);
+    stream_viewer_left (s, v);
     v->viewing = FALSE;
     v->stream = NULL;
     diode_cursor_clear (&v->cursor);
@@ -213,6 +215,7 @@ stream_attach_conn (Conn * c, Stream * s)
   g_ptr_array_remove (s->waiting, c);
   g_ptr_array_add (s->viewers, c);
   g_mutex_unlock (&r->lock);
+  stream_viewer_added (s, c);
   c->waiting = FALSE;
   c->viewing = TRUE;
   c->stream = s;
@@ -339,7 +342,8 @@ viewer_cut_off (Conn * c, const gchar * why)
 
   relay_log (c->relay, RELAY_LOG_REFUSED, "cutting off viewer %s (%s): %s", c->address, c->peer, why);
   g_mutex_lock (&r->lock);
-  g_ptr_array_remove (s->viewers, c);
+  if (g_ptr_array_remove (s->viewers, c))
+    stream_viewer_left (s, c);
   g_ptr_array_remove (s->waiting, c);
   g_mutex_unlock (&r->lock);
   c->viewing = c->waiting = FALSE;
@@ -736,6 +740,8 @@ handle_media (Conn * c, DiodeMsg * m)
   c->bytes_in += g_bytes_get_size (m->frame);
   s->bytes_in += g_bytes_get_size (m->frame);
   s->frames_in++;
+  if (!s->media_since)
+    s->media_since = g_get_monotonic_time ();
   /* A child's push may start before what we hold (its latest keyframe):
    * the overlap is not news, and not an error. */
   if (conn_is_link (c) && ((m->type == DIODE_MSG_MEDIA

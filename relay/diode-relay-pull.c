@@ -291,6 +291,8 @@ pull_feed (Link * l, DiodeMsg * m)
   }
   s->bytes_in += size;
   s->frames_in++;
+  if (!s->media_since)
+    s->media_since = g_get_monotonic_time ();
   if (m->type == DIODE_MSG_MEDIA && (m->flags & DIODE_MEDIA_KEYFRAME)
       && !(m->flags & DIODE_MEDIA_STREAMHEADER))
     stream_attach_waiting (r, s);

@@ -278,6 +278,7 @@ replay_try_ring (Replay * rp, gboolean store_done)
   g_mutex_lock (&r->lock);
   g_ptr_array_add (s->viewers, c);
   g_mutex_unlock (&r->lock);
+  stream_viewer_added (s, c);
   c->stream = s;
   s->linger_until = 0;
   g_info ("replay viewer %s (%s) of '%s' reached the ring at seq %"

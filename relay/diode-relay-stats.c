@@ -10,6 +10,7 @@
 #include "diode-relay-private.h"
 
 #include <json-glib/json-glib.h>
+#include <string.h>
 
 /* ------------------------------------------------------------------------ */
 /* stats: a log line per stream and a JSON snapshot (docs/stats.md) */
@@ -365,3 +366,117 @@ relay_stats (DiodeRelay * r, gint64 now)
   g_mutex_unlock (&r->lock);
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* counters for /metrics and the web list (issue 11) */
+
+static const guint join_bucket_ms[RELAY_JOIN_BUCKETS] = RELAY_JOIN_BUCKET_MS;
+
+void
+relay_note_join (Conn * c, gint64 now)
+{
+  DiodeRelay *r = c->relay;
+  gint64 us;
+  guint i;
+
+  if (c->first_media_at)
+    return;
+  c->first_media_at = now;
+  /* a push to another relay is not a viewer joining */
+  if (c->outgoing)
+    return;
+  us = MAX (now - c->accepted_at, 0);
+  for (i = 0; i < RELAY_JOIN_BUCKETS; i++)
+    if (us <= (gint64) join_bucket_ms[i] * 1000)
+      break;
+  r->join_counts[i]++;
+  r->join_sum_us += us;
+}
+
+void
+stream_viewer_added (Stream * s, Conn * c)
+{
+  c->view_bytes0 = c->bytes_out;
+  c->view_frames0 = c->frames_out;
+  c->view_skips0 = c->skips;
+}
+
+void
+stream_viewer_left (Stream * s, Conn * c)
+{
+  s->gone_bytes_out += c->bytes_out - c->view_bytes0;
+  s->gone_frames_out += c->frames_out - c->view_frames0;
+  s->gone_skips += c->skips - c->view_skips0;
+}
+
+void
+stream_totals (Stream * s, StreamTotals * t)
+{
+  guint i;
+
+  memset (t, 0, sizeof (*t));
+  t->bytes_out = s->gone_bytes_out;
+  t->frames_out = s->gone_frames_out;
+  t->skips = s->gone_skips;
+  /* dead conns still in the array count in the sums (they leave it, and
+   * move to gone_*, when reaped), not as viewers */
+  for (i = 0; i < s->viewers->len; i++) {
+    Conn *c = g_ptr_array_index (s->viewers, i);
+
+    t->bytes_out += c->bytes_out - c->view_bytes0;
+    t->frames_out += c->frames_out - c->view_frames0;
+    t->skips += c->skips - c->view_skips0;
+    if (c->dead)
+      continue;
+    t->viewers++;
+    if (c->web)
+      t->web_viewers++;
+    t->max_backlog = MAX (t->max_backlog, diode_cursor_backlog (&c->cursor,
+            s->ring));
+  }
+}
+
+void
+relay_rates_tick (DiodeRelay * r, gint64 now)
+{
+  GHashTableIter it;
+  gpointer v;
+
+  g_hash_table_iter_init (&it, r->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    Stream *s = v;
+    gint64 dt = now - s->rate_at;
+
+    if (!s->rate_at) {
+      s->rate_at = now;
+      s->rate_bytes = s->bytes_in;
+    } else if (dt >= RELAY_RATE_WINDOW_MS * 1000) {
+      s->bitrate_bps = (s->bytes_in - s->rate_bytes) * 8 * G_USEC_PER_SEC
+          / (guint64) dt;
+      s->rate_at = now;
+      s->rate_bytes = s->bytes_in;
+    }
+  }
+}
+
+const DiodeCapsInfo *
+stream_caps_info (Stream * s)
+{
+  GBytes *caps = diode_ring_get_caps (s->ring);
+  DiodeMsg m;
+
+  if (caps == s->caps_parsed)
+    return &s->caps_info;
+  g_clear_pointer (&s->caps_parsed, g_bytes_unref);
+  memset (&s->caps_info, 0, sizeof (s->caps_info));
+  if (!caps)
+    return &s->caps_info;
+  s->caps_parsed = g_bytes_ref (caps);
+  /* the frame passed the relay's checks when it came in: parse it as any
+   * CAPS frame */
+  memset (&m, 0, sizeof (m));
+  if (diode_msg_parse (caps, &m, NULL) && m.type == DIODE_MSG_CAPS && m.caps)
+    diode_caps_info_parse (m.caps, strlen (m.caps), &s->caps_info);
+  diode_msg_clear (&m);
+  return &s->caps_info;
+}

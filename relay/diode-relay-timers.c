@@ -109,6 +109,9 @@ relay_tick (gpointer user_data)
       if (text) {
         relay_log (r, RELAY_LOG_SLOW, "slow viewer %s (%s): %s", c->address,
             c->peer, text);
+        r->viewer_drops++;
+        if (c->stream)
+          c->stream->drops++;
         conn_send_error (c, DIODE_ERR_SLOW_VIEWER, text);
         g_free (text);
       }
@@ -191,6 +194,7 @@ relay_tick (gpointer user_data)
   relay_record_tick (r, now);
   relay_web_tick (r, now);
   relay_reap (r);
+  relay_rates_tick (r, now);
   directory_tick (r, now);
   relay_replay_tick (r, now);
   relay_links_kick (r, now);

@@ -16,6 +16,7 @@
 #define G_LOG_DOMAIN "diode-relay"
 
 #include "diode-relay-private.h"
+#include "diode-web-token.h"
 #include "diode-web.h"
 
 #include <errno.h>
@@ -146,6 +147,11 @@ diode_relay_start (DiodeRelay * r, GError ** error)
     g_free (host);
     return FALSE;
   }
+  /* share links' revocations (an unreadable list fails closed, logged) */
+  if (!relay_web_tokens_init (r, error)) {
+    g_free (host);
+    return FALSE;
+  }
 
   ia = g_inet_address_new_from_string (host);
   if (!ia) {
@@ -223,6 +229,7 @@ diode_relay_start (DiodeRelay * r, GError ** error)
   return TRUE;
 
 fail:
+  relay_web_tokens_free (r);
   g_clear_object (&sa);
   g_clear_object (&r->listen_socket);
   g_free (host);
@@ -260,6 +267,7 @@ diode_relay_stop (DiodeRelay * r)
   relay_record_stop (r);
   /* the web side's TLS handshakes end on the context, then it goes */
   relay_web_free (r);
+  relay_web_tokens_free (r);
 
   g_source_destroy (r->io_source);
   g_clear_pointer (&r->io_source, g_source_unref);
@@ -490,6 +498,7 @@ diode_relay_finalize (GObject * object)
   g_free (r->known_relays);
   g_free (r->store_dir);
   g_free (r->store_error);
+  g_free (r->link_revocations);
   g_free (r->http_listen);
   g_free (r->http_cert);
   g_free (r->http_key);

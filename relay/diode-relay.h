@@ -100,5 +100,12 @@ gchar       *diode_relay_get_stats_json (DiodeRelay *relay);
 /* Re-read the "config" file (SIGHUP in the daemon), from any thread. On a
  * parse error nothing changes. Viewers no longer allowed are cut off. */
 gboolean     diode_relay_reload_config (DiodeRelay *relay, GError **error);
+/* Test hook (issue 11): the body the web side serves at @path ("/",
+ * "/api/streams", "/healthz", "/metrics"), built on the relay's I/O
+ * thread without HTTP; *@status the HTTP status, *@content_type (g_free)
+ * its type. NULL for another path (status 404) or a relay not started.
+ * The body holds no NUL for these paths. g_free it. */
+gchar       *diode_relay_web_render (DiodeRelay *relay, const gchar *path,
+                                     guint *status, gchar **content_type);
 
 G_END_DECLS

@@ -75,13 +75,14 @@ main (int argc, char **argv)
   gint link_linger = DIODE_RELAY_DEFAULT_LINK_LINGER_MS;
   gint max_announced = DIODE_RELAY_DEFAULT_MAX_ANNOUNCED;
   gchar *store_dir = NULL;
+  gchar *link_revocations = NULL;
   gchar *http = NULL, *http_cert = NULL, *http_key = NULL, *http_domain = NULL;
   gint64 store_seconds = DIODE_RELAY_DEFAULT_STORE_SECONDS;
   gint64 store_bytes = DIODE_RELAY_DEFAULT_STORE_BYTES;
   gint64 replay_bytes = DIODE_RELAY_DEFAULT_REPLAY_BYTES;
   struct rlimit nofile;
   gboolean verbose = FALSE, debug = FALSE, quiet = FALSE, version = FALSE;
-  gboolean print_id = FALSE;
+  gboolean print_id = FALSE, metrics_private = FALSE;
   GOptionEntry entries[] = {
     {"listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
         "Address to listen on (default " DIODE_RELAY_DEFAULT_LISTEN
@@ -105,6 +106,10 @@ main (int argc, char **argv)
     {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
         "Operator configuration: fleets, reserved names, who may publish "
           "(GKeyFile, docs/security.md); SIGHUP reloads it", "FILE"},
+    {"link-revocations", 0, 0, G_OPTION_ARG_FILENAME, &link_revocations,
+        "Where the share links their owners revoked are kept (default: "
+          "beside the identity, IDENTITY.link-revocations); unreadable: "
+          "every share link is refused", "FILE"},
     {"name-grace", 0, 0, G_OPTION_ARG_INT, &name_grace,
         "How long a stream name stays its publisher's after it stops "
           "(default 60000)", "MS"},
@@ -214,6 +219,10 @@ main (int argc, char **argv)
         "Log every connection", NULL},
     {"debug", 'd', 0, G_OPTION_ARG_NONE, &debug, "Log everything", NULL},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Log only warnings", NULL},
+    {"http-metrics-private", 0, 0, G_OPTION_ARG_NONE, &metrics_private,
+        "Name protected and private streams in /metrics too (default: "
+          "only public ones are named, the others summed; docs/stats.md)",
+        NULL},
     {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
     {NULL}
   };
@@ -280,6 +289,11 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGTERM, on_signal, loop);
   g_unix_signal_add (SIGHUP, on_sighup, &relay);
 
+  if (!http && (http_cert || http_key || http_domain)) {
+    g_printerr ("diode-relay: --http-cert, --http-key and --http-domain "
+        "need --http HOST:PORT\n");
+    return 1;
+  }
   relay = diode_relay_new (listen ? listen : DIODE_RELAY_DEFAULT_LISTEN,
       identity);
   g_object_set (relay, "buffer-bytes", (guint64) buffer_bytes,
@@ -302,7 +316,9 @@ main (int argc, char **argv)
       "cache-bytes", (guint64) cache_bytes, "store-dir", store_dir,
       "store-seconds", (guint64) store_seconds, "store-bytes",
       (guint64) store_bytes, NULL);
-  g_object_set (relay, "replay-bytes", (guint64) replay_bytes, NULL);
+  g_object_set (relay, "replay-bytes", (guint64) replay_bytes,
+      "http-metrics-private", metrics_private,
+      "link-revocations", link_revocations, NULL);
   g_object_set (relay, "http-listen", http, "http-cert", http_cert,
       "http-key", http_key, "http-domain", http_domain, NULL);
   /* Past the descriptor limit accept() fails (the relay then pauses it);
@@ -347,6 +363,7 @@ main (int argc, char **argv)
   g_free (upstream);
   g_free (known_relays);
   g_free (store_dir);
+  g_free (link_revocations);
   g_free (http);
   g_free (http_cert);
   g_free (http_key);

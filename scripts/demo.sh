@@ -15,9 +15,11 @@ OUT=$PWD/demo-output
 rm -rf "$OUT"; mkdir -p "$OUT"
 FRAMES=$((SECONDS_TO_RUN * 30))
 PORT=${DIODE_DEMO_PORT:-7878}
+HTTP_PORT=${DIODE_DEMO_HTTP_PORT:-8080}
 
-echo "== relay: diode-relay --listen 127.0.0.1:$PORT"
-"$B/relay/diode-relay" --listen "127.0.0.1:$PORT" --print-id -v > "$OUT/relay.out" 2> "$OUT/relay.log" &
+echo "== relay: diode-relay --listen 127.0.0.1:$PORT --http 127.0.0.1:$HTTP_PORT"
+"$B/relay/diode-relay" --listen "127.0.0.1:$PORT" --http "127.0.0.1:$HTTP_PORT" \
+  --print-id -v > "$OUT/relay.out" 2> "$OUT/relay.log" &
 RELAY=$!
 VIEWER=""
 trap 'kill $RELAY $VIEWER 2>/dev/null || true' EXIT INT TERM
@@ -30,6 +32,10 @@ until [ -s "$OUT/relay.out" ]; do
   sleep 0.1
 done
 echo "   relay identity and port: $(cat "$OUT/relay.out")"
+# the relay's log line has the web side's real address
+WEB=$(grep -o "web side listening on [a-z]*://[^ ]*" "$OUT/relay.log" | head -1 \
+  | sed 's/web side listening on //')
+echo "   watch it in a browser while it runs: ${WEB:-http://127.0.0.1:$HTTP_PORT}/watch/demo"
 
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   SHOW="t. ! queue ! videoconvert ! autovideosink"

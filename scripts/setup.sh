@@ -8,13 +8,17 @@ cd "$(dirname "$0")/.."
 # llvm-14 brings llvm-symbolizer: without it sanitizer stacks are not
 # symbolized and tests/lsan.supp (which matches function names) never matches.
 # chromium, nodejs, npm: the browser suite (tests/browser: Debian's Chromium
-# driven by playwright-core); glib-networking: TLS for the relay's HTTPS.
+# driven by playwright-core, which wants node >= 20); glib-networking: TLS
+# for the relay's HTTPS. A nodejs that brings its own npm (NodeSource's
+# conflicts with Debian's npm package) is kept: npm is asked for only when
+# there is no npm command.
 PACKAGES="meson ninja-build pkg-config gcc libglib2.0-dev zlib1g-dev libgnutls28-dev libjson-glib-dev libsoup-3.0-dev \
 libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools \
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x \
 gstreamer1.0-plugins-base-apps python3 openssl clang libclang-rt-14-dev llvm-14 \
-glib-networking chromium nodejs npm"
+glib-networking chromium nodejs"
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 
 missing=""
 for p in $PACKAGES; do

@@ -53,7 +53,7 @@ GST_REGISTRY_1_0=$PWD/build-asan/tests/registry.bin \
 ASAN_OPTIONS=detect_leaks=0 \
   build-asan/tests/unit/test-ring > /dev/null 2>&1 || true
 # Leak checking on for everything of ours (the relay runs in-process in the
-# elements suite). The integration suite loads libav and x264, under which
+# elements and web suites). The integration suite loads libav and x264, under which
 # LeakSanitizer's own tracer crashes at exit; memory errors are still fatal.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
   meson test -C build-asan --print-errorlogs --timeout-multiplier 3 \

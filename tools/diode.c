@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  *   diode id [--identity FILE]    print this node's address (create the key)
+ *   diode link NAME [...]         print a share link for a browser (and
+ *                                 --revoke one): tools/diode-link.c
  *
  * Exit status: 0 success, 1 error, 2 usage error. Results go to stdout (one
  * line, script-friendly), notes and errors to stderr.
@@ -18,6 +20,7 @@
 
 #include <glib.h>
 
+#include "diode-commands.h"
 #include "diode-identity.h"
 
 #ifndef VERSION
@@ -38,6 +41,8 @@ static int cmd_id (int argc, char **argv);
 static const Command commands[] = {
   {"id", "Print the address of this node's identity (created on first use)",
       cmd_id},
+  {"link", "Print a link that plays a stream in a browser; --revoke one",
+      diode_cmd_link},
 };
 
 static void

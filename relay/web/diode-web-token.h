@@ -26,7 +26,14 @@ typedef enum {
   RELAY_TOKEN_UNAVAILABLE,      /* the relay cannot check links now (e.g.
                                    its revocation list is unreadable):
                                    fails closed */
+  RELAY_TOKEN_NOT_YET_VALID,    /* issued more than 300 s in the future */
 } RelayTokenResult;
+
+/* Clock skew allowed on a token's issued time (s). */
+#define RELAY_TOKEN_SKEW_S          300
+/* Revocation list bounds (docs/protocol.md section 16). */
+#define RELAY_REVOKED_PER_OWNER     256
+#define RELAY_REVOKED_MAX           4096
 
 /* Scope bits a token grants (and a connection needs). */
 #define RELAY_TOKEN_SCOPE_LIVE      0x01
@@ -47,5 +54,20 @@ const gchar *relay_web_token_result_text (RelayTokenResult res);
 
 /* POST /api/revoke: an owner's signed revocation. */
 void     relay_web_token_revoke (DiodeRelay * r, SoupServerMessage * msg);
+/* Its work without HTTP (I/O thread): @text a signed revocation, @now_unix
+ * the time. Returns the HTTP status, *@message what to answer (g_free). */
+guint    relay_web_token_revoke_text (DiodeRelay * r, const gchar * text,
+    gint64 now_unix, gchar ** message);
+
+/* Test hooks: the same on the running relay's I/O thread (directly when
+ * it is not running), waiting for the answer. */
+RelayTokenResult diode_relay_web_token_check_sync (DiodeRelay * r,
+    const gchar * token, const gchar * stream, const gchar * owner,
+    guint scope, gint64 now_unix, gint64 * expires_unix);
+guint    diode_relay_web_revoke_sync (DiodeRelay * r, const gchar * text,
+    gint64 now_unix, gchar ** message);
+/* The stream's owner as the revocation check sees it (live or stored),
+ * NULL when unknown. g_free. */
+gchar   *relay_web_stream_owner (DiodeRelay * r, const gchar * name);
 
 G_END_DECLS

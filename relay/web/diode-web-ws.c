@@ -482,6 +482,11 @@ relay_ws_conn_free (Conn * c)
     return;
   /* the GSocket owns the fd: closed with it, not by conn_free */
   c->fd = -1;
+  /* a TLS close would write close_notify, blocking the I/O thread on a
+   * peer that reads nothing: the socket is shut down first, so it fails
+   * at once */
+  g_socket_shutdown (g_socket_connection_get_socket (w->sock), TRUE, TRUE,
+      NULL);
   g_io_stream_close (w->stream, NULL, NULL);
   g_object_unref (w->stream);
   g_object_unref (w->sock);

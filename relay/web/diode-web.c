@@ -229,6 +229,11 @@ relay_web_accept (DiodeRelay * r)
     host = g_inet_address_to_string (ia);
     key = addr_key (remote);
 
+    /* a closed connection of the same address and port that the next
+     * tick would have forgotten: forgotten now */
+    h = g_hash_table_lookup (w->http, key);
+    if (h && !h->handshaking && g_io_stream_is_closed (h->stream))
+      g_hash_table_remove (w->http, key);
     /* the caps, before any work (the diode port's, shared) */
     a = g_hash_table_lookup (r->per_addr, host);
     if (r->max_conns && r->n_open >= r->max_conns) {
@@ -539,6 +544,9 @@ typedef struct {
   RelayWeb   *web;
   gchar      *name;
   gchar      *token;
+  gint64      asked_at;         /* the upgrade request was read: where a
+                                   viewer's join time starts (a keep-alive
+                                   connection may be older) */
 } WsUpgrade;
 
 static void
@@ -574,7 +582,7 @@ ws_upgraded (SoupServerMessage * msg, WsUpgrade * u)
   a = h->addr;
   http_release (h, TRUE);
   c = relay_ws_conn_new (r, h->stream, h->sock, a, h->key, u->token,
-      h->accepted_at);
+      u->asked_at);
   g_hash_table_remove (w->http, h->key);
   g_info ("web viewer %s for '%s'", c->peer, u->name);
   if (!c->dead)
@@ -603,6 +611,7 @@ serve_ws (RelayWeb * w, SoupServerMessage * msg, const gchar * name,
   u->web = w;
   u->name = g_strdup (name);
   u->token = g_strdup (token);
+  u->asked_at = g_get_monotonic_time ();
   g_signal_connect_data (msg, "wrote-informational", G_CALLBACK (ws_upgraded),
       u, ws_upgrade_free, 0);
 }
@@ -706,6 +715,7 @@ relay_web_start (DiodeRelay * r, GError ** error)
   GInetAddress *ia;
   GSocketAddress *sa;
   GTlsCertificate *cert = NULL;
+  GTlsDatabase *db_warm = NULL;
 
   if (!r->http_listen || !*r->http_listen)
     return TRUE;
@@ -726,6 +736,12 @@ relay_web_start (DiodeRelay * r, GError ** error)
       g_free (host);
       return FALSE;
     }
+    /* GIO loads the system's CA list on first use, even for a server
+     * connection: here, not on the I/O thread at the first visitor */
+    g_clear_object (&db_warm);
+    db_warm = g_tls_backend_get_default_database (g_tls_backend_get_default
+        ());
+    g_clear_object (&db_warm);
     cert = g_tls_certificate_new_from_files (r->http_cert, r->http_key,
         error);
     if (!cert) {
@@ -734,6 +750,12 @@ relay_web_start (DiodeRelay * r, GError ** error)
       return FALSE;
     }
   }
+  /* share links: the revocation list (diode-web-token.c) */
+  if (!relay_web_tokens_init (r, error)) {
+    g_free (host);
+    g_clear_object (&cert);
+    return FALSE;
+  }
   ia = g_inet_address_new_from_string (host);
   if (!ia) {
     GResolver *res = g_resolver_get_default ();
@@ -741,6 +763,7 @@ relay_web_start (DiodeRelay * r, GError ** error)
 
     g_object_unref (res);
     if (!addrs) {
+      relay_web_tokens_free (r);
       g_prefix_error (error, "cannot resolve --http host '%s': ", host);
       g_free (host);
       g_clear_object (&cert);
@@ -786,7 +809,9 @@ relay_web_start (DiodeRelay * r, GError ** error)
       G_CALLBACK (on_request_done), w);
   g_signal_connect (w->server, "request-aborted",
       G_CALLBACK (on_request_done), w);
-  g_resources_register (diode_web_get_resource ());
+  /* registered by its own constructor; the reference keeps its object
+   * linked in from the static library */
+  (void) diode_web_get_resource ();
   r->web = w;
   if (strchr (host, ':'))
     g_message ("web side listening on %s://[%s]:%u", w->scheme, host,
@@ -798,6 +823,7 @@ relay_web_start (DiodeRelay * r, GError ** error)
   return TRUE;
 
 fail:
+  relay_web_tokens_free (r);
   g_clear_object (&sa);
   if (w->listen)
     g_socket_close (w->listen, NULL);
@@ -837,14 +863,17 @@ relay_web_stop (DiodeRelay * r)
   w->stopping = TRUE;
   epoll_ctl (r->epfd, EPOLL_CTL_DEL, g_socket_get_fd (w->listen), NULL);
   g_signal_handlers_disconnect_by_data (w->server, w);
+  /* shut down first: closing TLS writes close_notify, which must fail at
+   * once on a peer that reads nothing rather than block this thread */
+  g_hash_table_iter_init (&it, w->http);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    http_cut (v);
   soup_server_disconnect (w->server);
   g_hash_table_iter_init (&it, w->http);
   while (g_hash_table_iter_next (&it, NULL, &v)) {
     WebHttp *h = v;
 
-    if (h->handshaking)
-      g_cancellable_cancel (h->cancel);
-    else
+    if (!h->handshaking)
       g_io_stream_close (h->stream, NULL, NULL);
   }
 }
@@ -862,6 +891,7 @@ relay_web_free (DiodeRelay * r)
     g_main_context_iteration (r->context, FALSE);
   g_hash_table_unref (w->http);
   g_clear_object (&w->server);
+  relay_web_tokens_free (r);
   g_socket_close (w->listen, NULL);
   g_clear_object (&w->listen);
   g_clear_object (&w->cert);

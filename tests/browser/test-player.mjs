@@ -92,12 +92,13 @@ async function stopChild (p, sig = 'SIGTERM', ms = 5000) {
 }
 
 let relay; let browser; let http; let diodePort; let relayId;
-function publish (name, stream, chain, extra = '') {
-  const desc = chain + ' ! diodesink relay=127.0.0.1:' + diodePort + ' relay-id=' + relayId +
+function publish (name, stream, chain, extra = '', port = diodePort, id = relayId) {
+  const desc = chain + ' ! diodesink relay=127.0.0.1:' + port + ' relay-id=' + id +
     ' stream=' + stream + ' ' + extra;
   return start(name, 'gst-launch-1.0', ['-q', '-e', ...desc.split(/\s+/).filter(Boolean)]);
 }
-const VIDEO = 'videotestsrc pattern=smpte is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! ' +
+// format=I420: left to itself x264enc picks High 4:4:4 10-bit from videotestsrc
+const VIDEO = 'videotestsrc pattern=smpte is-live=true ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! ' +
   'x264enc tune=zerolatency key-int-max=30 speed-preset=ultrafast ! h264parse';
 const AUDIO = 'audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=48000,channels=2 ! opusenc ! opusparse';
 
@@ -123,13 +124,14 @@ async function openPage (path) {
   await page.goto(http + path);
   return page;
 }
-const player = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.diodePlayer)));
+// window.diodePlayer as plain data (null while the page has not set it up)
+const player = (page) => page.evaluate(() => (window.diodePlayer ? JSON.parse(JSON.stringify(window.diodePlayer)) : null));
 async function waitPlayer (page, pred, ms, what) {
   const end = Date.now() + ms;
   let p;
   for (;;) {
     p = await player(page);
-    if (pred(p)) return p;
+    if (p && pred(p)) return p;
     if (Date.now() > end) throw new Error(what + ' not reached within ' + ms + ' ms; player: ' + JSON.stringify(p));
     await sleep(100);
   }
@@ -140,14 +142,14 @@ async function httpGet (path) {
 }
 
 // SMPTE bars (videotestsrc pattern=smpte): the top two thirds hold seven
-// 75 % bars; x264 and the YUV→RGB conversion move them a little.
-const BARS = [['white', [191, 191, 191]], ['yellow', [191, 191, 0]], ['cyan', [0, 191, 191]],
-  ['green', [0, 191, 0]], ['magenta', [191, 0, 191]], ['red', [191, 0, 0]], ['blue', [0, 0, 191]]];
+// full-intensity bars; x264 and the YUV→RGB conversion move them a little.
+const BARS = [['white', [255, 255, 255]], ['yellow', [255, 255, 0]], ['cyan', [0, 255, 255]],
+  ['green', [0, 255, 0]], ['magenta', [255, 0, 255]], ['red', [255, 0, 0]], ['blue', [0, 0, 255]]];
 const TOLERANCE = 40;
 
 async function main () {
   relay = start('relay', relayBin, ['--listen', '127.0.0.1:0', '--identity', join(tmp, 'relay.pem'),
-    '--print-id', '-v', '--http', '127.0.0.1:0']);
+    '--print-id', '-v', '--http', '127.0.0.1:0', '--http-domain', 'diode.test']);
   const id = await waitLine(relay, /^(0x[0-9a-f]{40}) (\d+)$/, 15000);
   relayId = id[1]; diodePort = id[2];
   const web = await waitLine(relay, /web side listening on (http:\/\/[^\s]+)/, 15000);
@@ -159,7 +161,11 @@ async function main () {
     executablePath: CHROMIUM,
     headless: true,
     args: [...(process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : []),
-      '--autoplay-policy=no-user-gesture-required', '--mute-audio']
+      '--autoplay-policy=no-user-gesture-required', '--mute-audio',
+      // NAME.diode.test is this relay (--http-domain); WebCodecs needs a
+      // secure context, which plain http on a name other than localhost is not
+      '--host-resolver-rules=MAP *.diode.test 127.0.0.1',
+      '--unsafely-treat-insecure-origin-as-secure=' + http.replace('127.0.0.1', 'cam.diode.test')]
   });
 
   let page;
@@ -209,8 +215,7 @@ async function main () {
     assert(/bit\/s$/.test(t[2]), 'bitrate shown as ' + t[2]);
     assert(/ms$/.test(t[3]), 'delay shown as ' + t[3]);
     assert(/live/.test(t[4]), 'state shown as ' + t[4]);
-    if (screenshotPath) await page.screenshot({ path: screenshotPath });
-    return { note: t.join(' / ') + (screenshotPath ? '; screenshot ' + screenshotPath : '') };
+    return { note: t.join(' / ') };
   });
 
   await check('late-join-within-1s', async () => {
@@ -226,6 +231,16 @@ async function main () {
     const median = joins[1];
     assert(median <= 1000, 'first picture ' + joins.join(', ') + ' ms after navigation start (median over 1 s)');
     return { note: 'first picture at ' + joins.join(', ') + ' ms after navigation start' };
+  });
+
+  await check('domain-host-plays', async () => {
+    // Host cam.diode.test (--http-domain diode.test): the player at /
+    const p = await browser.newPage();
+    await p.goto(http.replace('127.0.0.1', 'cam.diode.test') + '/');
+    const s = await waitPlayer(p, (x) => x.framesDecoded >= 10, 10000, '10 decoded frames at cam.diode.test/');
+    await p.close();
+    assert(s.stream === 'cam', 'stream ' + s.stream);
+    return { note: s.framesDecoded + ' frames decoded at ' + http.replace('127.0.0.1', 'cam.diode.test') + '/' };
   });
 
   await check('not-found-said', async () => {
@@ -263,7 +278,6 @@ async function main () {
     const short = mk('1s');
     const p = await openPage(good.replace(/^https?:\/\/[^/]+/, ''));
     await waitPlayer(p, (x) => x.framesDecoded >= 10, 15000, '10 decoded frames with a share link');
-    await p.close();
     await sleep(2500); // the 1 s link has expired
     const q = await openPage(short.replace(/^https?:\/\/[^/]+/, ''));
     const s = await waitPlayer(q, (x) => x.reason === 'refused', 15000, 'the expired link refused');
@@ -271,7 +285,16 @@ async function main () {
     assert(/expired/i.test(text), 'overlay says ' + text);
     assert(s.framesReceived === 0, 'an expired link received ' + s.framesReceived + ' frames');
     await q.close();
-    return { note: 'expired: ' + text };
+    // the owner revokes the good link: its page, still playing, is cut off
+    const playing = await player(p);
+    assert(playing.state === 'live' && playing.reason === null, 'the share link page is not playing: ' + JSON.stringify(playing));
+    const rv = spawnSync(diodeBin, ['link', '--revoke', good, '--relay', http], { env, encoding: 'utf8' });
+    assert(rv.status === 0, 'diode link --revoke failed: ' + rv.stderr + rv.stdout);
+    const cut = await waitPlayer(p, (x) => x.reason === 'refused', 15000, 'the revoked link cut off');
+    const said = await p.textContent('#overlay');
+    assert(/revoked/i.test(said), 'overlay says ' + said);
+    await p.close();
+    return { note: 'expired: ' + text + ' revoked: ' + said + ' (close ' + cut.closeCode + ')' };
   });
 
   await check('api-streams-json', async () => {
@@ -299,12 +322,41 @@ async function main () {
     return { note: lines.length + ' samples' };
   });
 
+  const vp8 = publish('pub-vp8', 'vp8cam', 'videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=15/1 ! vp8enc deadline=1');
+  await check('unsupported-codec-said', async () => {
+    const p = await openPage('/watch/vp8cam');
+    const s = await waitPlayer(p, (x) => x.reason === 'unsupported', 15000, 'reason unsupported');
+    const text = await p.textContent('#overlay');
+    assert(/cannot play video\/x-vp8/.test(text), 'overlay says ' + text);
+    assert(s.framesDecoded === 0, 'decoded ' + s.framesDecoded);
+    await p.close();
+    return { note: 'overlay: ' + text };
+  });
+  await stopChild(vp8, 'SIGINT');
+
+  // H.264 whose codec_data names profile 255: WebCodecs' isConfigSupported
+  // says no, and the page says so
+  const odd = publish('pub-odd', 'oddcam', VIDEO + ' ! capssetter caps=video/x-h264,codec_data=(buffer)01ff00ffffe100');
+  await check('unsupported-profile-said', async () => {
+    const p = await openPage('/watch/oddcam');
+    const s = await waitPlayer(p, (x) => x.reason === 'unsupported', 15000, 'reason unsupported');
+    const text = await p.textContent('#overlay');
+    assert(/cannot decode avc1\.ff00ff/.test(text), 'overlay says ' + text);
+    assert(s.framesDecoded === 0, 'decoded ' + s.framesDecoded);
+    await p.close();
+    return { note: 'overlay: ' + text };
+  });
+  await stopChild(odd, 'SIGINT');
+
   const aud = publish('pub-audio', 'cam.audio', AUDIO);
   await check('audio-opus-decoded', async () => {
     const p = await openPage('/watch/cam');
-    const s = await waitPlayer(p, (x) => x.audio.framesDecoded >= 20, 30000, '20 decoded Opus frames');
+    const s = await waitPlayer(p, (x) => x.audio.framesDecoded >= 20 && x.framesDecoded >= 30, 30000, '20 decoded Opus frames');
+    await sleep(1000); // the numbers under the picture are updated twice a second
+    if (screenshotPath) await p.screenshot({ path: screenshotPath });
     await p.close();
-    return { note: s.audio.framesDecoded + ' audio frames decoded (' + s.audio.codec + ', ' + s.audio.stream + ')' };
+    return { note: s.audio.framesDecoded + ' audio frames decoded (' + s.audio.codec + ', ' + s.audio.stream + ')' +
+      (screenshotPath ? '; screenshot ' + screenshotPath : '') };
   });
 
   await check('ended-said', async () => {
@@ -314,6 +366,41 @@ async function main () {
     const text = await page.textContent('#overlay');
     assert(/ended/.test(text), 'overlay says ' + text);
     return { note: 'overlay: ' + text + ' (close ' + s.closeCode + ')' };
+  });
+
+  await check('https-wss-plays', async () => {
+    // --http-cert/--http-key (an openssl certificate made here): the page
+    // over https, its WebSocket over wss
+    const cert = join(tmp, 'cert.pem'); const key = join(tmp, 'key.pem');
+    const o = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+      '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost'], { encoding: 'utf8' });
+    assert(o.status === 0, 'openssl req failed: ' + o.stderr);
+    const r2 = start('relay-https', relayBin, ['--listen', '127.0.0.1:0', '--identity', join(tmp, 'relay2.pem'),
+      '--print-id', '-v', '--http', '127.0.0.1:0', '--http-cert', cert, '--http-key', key]);
+    const id2 = await waitLine(r2, /^(0x[0-9a-f]{40}) (\d+)$/, 15000);
+    const web2 = (await waitLine(r2, /web side listening on (https:\/\/[^\s]+)/, 15000))[1].replace(/\/$/, '');
+    const pub = publish('pub-tls', 'tlscam', VIDEO, '', id2[2], id2[1]);
+    const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+    const p = await ctx.newPage();
+    await p.goto(web2 + '/watch/tlscam');
+    const s = await waitPlayer(p, (x) => x.framesDecoded >= 10, 15000, '10 decoded frames over https');
+    const proto = await p.evaluate(() => location.protocol);
+    await ctx.close();
+    await stopChild(pub, 'SIGINT'); await stopChild(r2, 'SIGTERM');
+    assert(proto === 'https:', 'page protocol ' + proto);
+    return { note: s.framesDecoded + ' frames decoded at ' + web2 + '/watch/tlscam' };
+  });
+
+  await check('plays-again-after-restart', async () => {
+    // the camera comes back (a new run of the same stream): the page, left
+    // "ended", reconnects by itself and plays the new run
+    const before = await player(page);
+    const cam2 = publish('pub-cam-again', 'cam', VIDEO);
+    const s = await waitPlayer(page, (x) => x.state === 'live' && x.framesDecoded >= before.framesDecoded + 30, 30000,
+      'the new run playing');
+    assert(s.reconnects > before.reconnects, 'no reconnect counted');
+    await stopChild(cam2, 'SIGINT');
+    return { note: 'reconnects ' + before.reconnects + ' -> ' + s.reconnects + ', ' + (s.framesDecoded - before.framesDecoded) + ' frames of the new run' };
   });
   await stopChild(priv, 'SIGINT'); await stopChild(aud, 'SIGINT');
 }

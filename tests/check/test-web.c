@@ -410,8 +410,15 @@ GST_START_TEST (test_ws_slow_viewer_cut)
   fail_unless (fixture_wait_viewers (e->relay, "cam", 2, 10000),
       "the slow web viewer was not cut off");
   rss1 = fixture_proc_rss_kb (getpid ());
+#ifndef __SANITIZE_ADDRESS__
+  /* 30 MB went through; the relay holds its 4 MiB ring and one frame per
+   * viewer (ASan's quarantine keeps freed memory: not measured there) */
   fail_unless (rss1 < rss0 + 64 * 1024, "RSS grew from %" G_GUINT64_FORMAT
       " to %" G_GUINT64_FORMAT " KiB", rss0, rss1);
+#else
+  (void) rss0;
+  (void) rss1;
+#endif
   web_free (slow);
   web_free (good);
   gst_harness_teardown (dv);
@@ -597,15 +604,18 @@ GST_START_TEST (test_https)
   };
   gint status = -1;
   Env *e;
-  WebClient *w;
+  WebClient *w, *slow;
   gchar *a = NULL;
   gint index = -1;
+  guint k;
 
   g_mkdir_with_parents (dir, 0700);
   fail_unless (g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH |
           G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
           NULL, NULL, &status, NULL) && status == 0, "openssl req failed");
-  e = env_new ("http-cert", cert, "http-key", key, NULL);
+  e = env_new ("http-cert", cert, "http-key", key, "viewer-soft-limit",
+      (guint64) 1024 * 1024, "viewer-hard-limit", (guint64) 2 * 1024 * 1024,
+      "write-timeout-ms", 1000, NULL);
   env_publish (e, "cam", -1);
   env_push (e, GOP, SIZE);
   fail_unless_equals_int (http_get (e->http, TRUE, "/watch/cam", NULL, &a),
@@ -627,6 +637,24 @@ GST_START_TEST (test_https)
 
     ws_expect_media (w, &i, SIZE);
   }
+  /* a TLS viewer that stops reading: cut off, and the TLS one that reads
+   * gets every frame meanwhile (no TLS write blocks the relay) */
+  slow = web_connect (e->http, TRUE, 4096);
+  fail_unless_equals_int (ws_open (slow, e->http, "/ws/cam", NULL), 101);
+  fail_unless (fixture_wait_viewers (e->relay, "cam", 2, 5000));
+  for (k = 0; k < 20; k++) {
+    guint j;
+
+    env_push (e, GOP, 50000);
+    for (j = e->pushed - GOP; j < e->pushed; j++) {
+      gint i = j;
+
+      ws_expect_media (w, &i, 50000);
+    }
+  }
+  fail_unless (fixture_wait_viewers (e->relay, "cam", 1, 10000),
+      "the stalled HTTPS viewer was not cut off");
+  web_free (slow);
   web_free (w);
   env_free (e);
   g_free (cert);

@@ -41,8 +41,11 @@ web_connect (guint port, gboolean tls, int rcvbuf)
   fail_unless (w->io != NULL, "TLS: %s", err ? err->message : "?");
   g_signal_connect (w->io, "accept-certificate", G_CALLBACK (accept_any),
       NULL);
+  /* a handshake may take a while on a loaded machine (or under ASan) */
+  g_socket_set_timeout (g_socket_connection_get_socket (w->sc), 20);
   fail_unless (g_tls_connection_handshake (G_TLS_CONNECTION (w->io), NULL,
           &err), "TLS handshake: %s", err ? err->message : "?");
+  g_socket_set_timeout (g_socket_connection_get_socket (w->sc), 1);
   return w;
 }
 

@@ -325,10 +325,14 @@ DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
 
 
 def doc_examples(path=DOC):
-    """{id: bytes} of every `<!-- example: id -->` block of the document:
+    """{id: bytes} of every `<!-- example: id -->` block of its section 15:
     the hex pairs of the fenced block after the marker, '#' comments."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
+    # section 15 only: section 16's examples (share links) are not frames
+    start = text.find("\n## 15.")
+    end = text.find("\n## 16.", start)
+    text = text[start:end if end > start else len(text)]
     out = {}
     for m in re.finditer(r"<!-- example: ([a-z0-9-]+) -->\s*```\n(.*?)```", text, re.S):
         hexes = []

@@ -165,7 +165,7 @@
     framesReceived: 0, framesDecoded: 0, framesDropped: 0, framesPainted: 0, errors: 0,
     bytesReceived: 0, connects: 0, reconnects: 0, closeCode: null, closeReason: '',
     firstPaintMs: null,         /* navigation start → first picture on the canvas (ms) */
-    audio: { stream: null, state: 'none', codec: null, framesReceived: 0, framesDecoded: 0,
+    audio: { stream: null, state: 'none', codec: null, framesReceived: 0, framesDecoded: 0, bytesReceived: 0,
       framesDropped: 0, errors: 0, playing: false, message: '' }
   };
   const t0 = performance.now();
@@ -246,6 +246,7 @@
       this.capsText = null; this.headers = []; this.unsupported = false;
       this.minOffset = Infinity; this.bytesWin = []; this.frameWin = [];
       this.pendingNoDesc = null; this.paced = false; this.queue = []; this.base = null;
+      this.waiting = null; this.deferredClose = null; this.flushWhenReady = false; clearTimeout(this.pumpTimer);
     }
 
     url () {
@@ -265,9 +266,17 @@
       ws.binaryType = 'arraybuffer';
       this.ws = ws;
       this.gotError = null;
-      ws.onopen = () => { if (!this.companion && !P.firstPaintMs) setState('waiting', 'Waiting for the stream…'); };
+      /* a reason shown (not found, refused...) stays until something better is known */
+      ws.onopen = () => { if (!this.companion && P.state === 'connecting') setState('waiting', 'Waiting for the stream…'); };
       ws.onmessage = (ev) => this.onMessage(ev.data);
       ws.onclose = (ev) => this.onClose(ev);
+    }
+
+    /* something this page cannot go on with: say it, drop the connection,
+     * and let onClose reconnect */
+    fail (reason, msg) {
+      if (this.companion) { P.audio.state = 'error'; P.audio.message = msg; showAudio(); } else setState('error', msg, reason);
+      if (this.ws) { try { this.ws.close(); } catch (e) { /* closing anyway */ } } else this.retry(this.backoff);
     }
 
     close () {
@@ -387,6 +396,7 @@
       }
       if (isVideo) { cfg.optimizeForLatency = true; if (this.width) { cfg.codedWidth = this.width; cfg.codedHeight = this.height; } }
       const capsText = this.capsText;
+      this.waiting = [];
       this.configuring = Dec.isConfigSupported(cfg).then((res) => {
         if (capsText !== this.capsText) return; /* caps changed meanwhile */
         if (!res.supported) {
@@ -403,8 +413,14 @@
         };
         this.onDecoderError = onError;
         this.makeDecoder(cfg);
+        /* caps this page could not play before, and now can */
+        if (!this.companion && P.reason === 'unsupported') setState(this.paced ? 'recording' : 'live', '', null);
+        const w = this.waiting || []; this.waiting = null;
+        for (const [f, ts] of w) this.decode(f, ts);
+        if (this.flushWhenReady) { this.flushWhenReady = false; this.ended(); }
       }, (e) => this.setUnsupported(cfg.codec, 'This browser refuses the decoder for ' + cfg.codec + ': ' + e.message));
-      if (isVideo) { P.codec = cfg.codec; $('codec').textContent = cfg.codec; } else { P.audio.codec = cfg.codec; showAudio(); }
+      if (isVideo || !this.companion) { P.codec = cfg.codec; $('codec').textContent = cfg.codec; }
+      if (!isVideo) { P.audio.codec = cfg.codec; showAudio(); }
     }
 
     makeDecoder (cfg) {
@@ -447,12 +463,17 @@
       while (this.queue.length) {
         const { f, ts } = this.queue[0];
         const now = performance.now();
+        if (f.type === T.EOS) { this.queue.shift(); this.ended(); continue; }
         if (this.base === null || ts === null) this.base = { wall: now, ts: ts || 0 };
-        const due = this.base.wall + (ts - this.base.ts) / 1000;
+        let due = this.base.wall + (ts - this.base.ts) / 1000;
+        /* a jump in the timestamps (a new run of the publisher): start the
+         * clock again there instead of waiting for it */
+        if (due > now + 5000 || due < now - 5000) { this.base = { wall: now, ts }; due = now; }
         if (due > now + 5) { this.pumpTimer = setTimeout(() => this.pump(), Math.min(due - now, 1000)); return; }
         this.queue.shift();
         this.decode(f, ts);
       }
+      if (this.deferredClose) { const ev = this.deferredClose; this.deferredClose = null; this.onClose(ev); }
     }
 
     decode (f, ts) {
@@ -468,12 +489,8 @@
         }
       }
       if (!this.configured || !this.decoder || this.decoder.state !== 'configured') {
-        /* isConfigSupported still running: keep the keyframe that started it */
-        if (key && this.configuring && !this.held) {
-          this.held = true;
-          this.configuring.then(() => { this.held = false; if (this.configured) this.decode(Object.assign({}, f, { data }), ts); });
-          return;
-        }
+        /* isConfigSupported still running: keep what comes meanwhile */
+        if (this.waiting && this.waiting.length < 300) { this.waiting.push([f, ts]); return; }
         this.count('framesDropped'); return;
       }
       if (this.needKey && !key && this.kind === 'video') { this.count('framesDropped'); return; }
@@ -511,14 +528,28 @@
 
     onAudio (ad) {
       P.audio.framesDecoded++;
+      if (!this.companion) {
+        /* a stream that is audio only */
+        P.framesDecoded++;
+        if (P.message && (P.state === 'live' || P.state === 'recording')) say('Audio only');
+      }
       playAudio(ad);
       updateSoundButton();
     }
 
     onEos (f) {
-      if (this.companion) { P.audio.state = 'ended'; showAudio(); return; }
-      /* flush what is queued so the last pictures show */
+      /* a paced recording ends when its last frame is due */
+      if (this.paced && this.queue.length) { this.queue.push({ f, ts: null }); return; }
+      this.ended();
+    }
+
+    ended () {
+      /* flush what is queued so the last pictures show; a decoder takes
+       * only a keyframe after a flush */
       if (this.decoder && this.decoder.state === 'configured') this.decoder.flush().catch(() => {});
+      else if (this.waiting) this.flushWhenReady = true; /* still being configured: flush after */
+      this.needKey = true;
+      if (this.companion) { P.audio.state = 'ended'; showAudio(); return; }
       this.afterEos = true;
       setState('ended', this.paced ? 'The recording has ended.' : 'The stream has ended.', 'ended');
     }
@@ -543,7 +574,12 @@
     onClose (ev) {
       if (this.ws && ev.target !== this.ws) return;
       this.ws = null;
-      this.closeDecoder();
+      /* a recording still being played out: its end (or the reconnect)
+       * comes when the queue has drained */
+      if (this.paced && this.queue.length && !this.closedByUs) { this.deferredClose = ev; return; }
+      /* after an EOS the decoder finishes what it has (the next open()
+       * closes it): a short stream's last frames are shown */
+      if (!(this.afterEos && ev.code === 1000)) this.closeDecoder();
       if (this.closedByUs) return;
       if (this.companion) {
         /* no companion (4100), refused or gone: quietly without audio; the
@@ -576,7 +612,7 @@
       const jitter = wait * (0.8 + 0.4 * Math.random());
       this.backoff = Math.min(this.backoff * 2, 30000);
       if (!this.companion && P.message && P.state !== 'connecting') {
-        say(P.message.replace(/\s*(Trying again|reconnecting)[^]*$/i, '') + ' Trying again in ' + Math.round(jitter / 1000) + ' s.');
+        say(P.message.replace(/\s*(Trying again|reconnecting)[^]*$/i, '') + (jitter < 1500 ? ' Trying again…' : ' Trying again in ' + Math.round(jitter / 1000) + ' s.'));
       }
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.open(), jitter);
@@ -619,6 +655,7 @@
       if (!tryIt) return;
       companion = new Track(name, true);
       P.audio.stream = name; P.audio.state = 'connecting';
+      showAudio();
       companion.open();
     });
   }

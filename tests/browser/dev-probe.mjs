@@ -1,0 +1,12 @@
+import { chromium } from 'playwright-core';
+const url = process.argv[2]; const wait = +(process.argv[3] || 5000);
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'], headless: true });
+const p = await b.newPage({ viewport: { width: 800, height: 640 } });
+p.on('console', (m) => console.log('console:', m.type(), m.text()));
+p.on('pageerror', (e) => console.log('pageerror:', e.message));
+await p.goto(url);
+await new Promise((r) => setTimeout(r, wait));
+const P = await p.evaluate(() => window.diodePlayer); console.log(JSON.stringify({state: P.state, reason: P.reason, message: P.message, codec: P.codec, rx: P.framesReceived, dec: P.framesDecoded, drop: P.framesDropped, err: P.errors, audio: P.audio}));
+console.log(JSON.stringify(await p.evaluate(() => { const c = document.getElementById("video"); const g = c.getContext("2d"); const out = []; for (let i = 0; i < 7; i++) out.push(Array.from(g.getImageData(Math.floor((i + 0.5) * c.width / 7), Math.floor(c.height * 0.3), 1, 1).data.slice(0, 3))); return out; })));
+if (process.argv[4]) await p.screenshot({ path: process.argv[4] });
+await b.close();
