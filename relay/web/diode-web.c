@@ -160,6 +160,34 @@ http_cut (WebHttp * h)
   h->cut = TRUE;
 }
 
+/* HTTPS: the TLS connection is made and handshaken on a GTask thread,
+ * not on the I/O thread: GIO parses the certificate and key again for
+ * every connection (a libtasn1 walk that took seconds under ASan and
+ * stalled every stream), and a handshake blocks on its peer. Only this
+ * thread touches h->sock until the callback; the I/O thread may shut its
+ * socket down (deadline, stop), which ends the handshake at once. */
+static void
+http_tls_thread (GTask * task, gpointer source, gpointer data,
+    GCancellable * cancel)
+{
+  WebHttp *h = data;
+  GError *err = NULL;
+  GIOStream *tls = (GIOStream *) g_tls_server_connection_new (G_IO_STREAM
+      (h->sock), h->web->cert, &err);
+
+  if (!tls) {
+    g_task_return_error (task, err);
+    return;
+  }
+  g_object_set (tls, "require-close-notify", FALSE, NULL);
+  if (!g_tls_connection_handshake (G_TLS_CONNECTION (tls), cancel, &err)) {
+    g_object_unref (tls);
+    g_task_return_error (task, err);
+    return;
+  }
+  g_task_return_pointer (task, tls, g_object_unref);
+}
+
 static void
 http_handshake_done (GObject * source, GAsyncResult * res, gpointer data)
 {
@@ -167,19 +195,21 @@ http_handshake_done (GObject * source, GAsyncResult * res, gpointer data)
   RelayWeb *w = h->web;
   GError *err = NULL;
   GSocketAddress *local, *remote;
+  GIOStream *tls = g_task_propagate_pointer (G_TASK (res), &err);
 
   w->handshakes--;
   h->handshaking = FALSE;
-  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), res,
-          &err)) {
-    if (!w->stopping)
+  if (!tls) {
+    if (!w->stopping && !h->cut)
       relay_log (w->relay, RELAY_LOG_HANDSHAKE, "HTTPS handshake with %s "
           "failed: %s", h->key, err->message);
     g_clear_error (&err);
+    /* freed by relay_web_tick (or at stop) once closed */
+    h->stream = g_object_ref (G_IO_STREAM (h->sock));
     g_io_stream_close (h->stream, NULL, NULL);
-    /* freed by relay_web_tick (or at stop) */
     return;
   }
+  h->stream = tls;
   if (w->stopping) {
     g_io_stream_close (h->stream, NULL, NULL);
     return;
@@ -287,22 +317,15 @@ relay_web_accept (DiodeRelay * r)
     g_object_unref (s);
     g_hash_table_insert (w->http, h->key, h);
     if (w->cert) {
-      h->stream = (GIOStream *) g_tls_server_connection_new (G_IO_STREAM
-          (h->sock), w->cert, &err);
-      if (!h->stream) {
-        relay_log (r, RELAY_LOG_HANDSHAKE, "cannot set up HTTPS for %s: %s",
-            h->key, err->message);
-        g_clear_error (&err);
-        g_object_unref (remote);
-        g_hash_table_remove (w->http, h->key);
-        continue;
-      }
-      g_object_set (h->stream, "require-close-notify", FALSE, NULL);
+      GTask *task;
+
       h->cancel = g_cancellable_new ();
       h->handshaking = TRUE;
       w->handshakes++;
-      g_tls_connection_handshake_async (G_TLS_CONNECTION (h->stream),
-          G_PRIORITY_DEFAULT, h->cancel, http_handshake_done, h);
+      task = g_task_new (NULL, h->cancel, http_handshake_done, h);
+      g_task_set_task_data (task, h, NULL);
+      g_task_run_in_thread (task, http_tls_thread);
+      g_object_unref (task);
     } else {
       h->stream = g_object_ref (G_IO_STREAM (h->sock));
       local = g_socket_connection_get_local_address (h->sock, NULL);

@@ -664,6 +664,47 @@ GST_START_TEST (test_https)
 
 GST_END_TEST;
 
+/* The daemon: --http 127.0.0.1:0 logs the real port and serves there;
+ * --http-cert without --http is refused. */
+GST_START_TEST (test_daemon_http_option)
+{
+  const gchar *args[] = { "--http", "127.0.0.1:0", NULL };
+  gchar *log = g_build_filename (fixture_config_dir (), "web-daemon.log",
+      NULL);
+  FixtureRelayProc *p;
+  gchar *text = NULL, *at, *a = NULL;
+  gint64 end = deadline_in (10000);
+  guint port = 0;
+  const gchar *bad[] = { DIODE_RELAY_PATH, "--http-cert", "x.pem", NULL };
+  gint status = 0;
+
+  p = fixture_relay_proc_start_full (DIODE_RELAY_PATH, args, log, 0);
+  while (!port && g_get_monotonic_time () < end) {
+    g_free (text);
+    text = NULL;
+    if (g_file_get_contents (log, &text, NULL, NULL)
+        && (at = strstr (text, "web side listening on http://127.0.0.1:")))
+      port = atoi (at + strlen ("web side listening on http://127.0.0.1:"));
+    else
+      g_usleep (50 * 1000);
+  }
+  fail_unless (port > 0, "no 'web side listening' line: %s", text);
+  fail_unless_equals_int (http_get (port, FALSE, "/watch/cam", NULL, &a),
+      200);
+  fail_unless (strstr (a, "content=\"cam\"") != NULL);
+  g_free (a);
+  fail_unless (fixture_relay_proc_stop (p));
+  fail_unless (g_spawn_sync (NULL, (gchar **) bad, NULL,
+          G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+          NULL, NULL, &status, NULL));
+  fail_if (g_spawn_check_wait_status (status, NULL),
+      "--http-cert without --http was accepted");
+  g_free (text);
+  g_free (log);
+}
+
+GST_END_TEST;
+
 static Suite *
 web_suite (void)
 {
@@ -681,6 +722,7 @@ web_suite (void)
   tcase_add_test (tc, test_http_bad_input);
   tcase_add_test (tc, test_ws_garbage);
   tcase_add_test (tc, test_https);
+  tcase_add_test (tc, test_daemon_http_option);
   return s;
 }
 
