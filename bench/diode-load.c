@@ -7,16 +7,25 @@
  *   diode-load --tcp --port P -n 1000 ...          (tcpserversink anchor)
  *   diode-load --tls --port P --stream rec --streams 100 -n 200 ...
  *              viewer i watches rec-(i mod 100 + 1) (bench/store.sh)
+ *   diode-load --ws --port HTTP_PORT [--token T] -n 1000 ...
+ *              WebSocket viewers of the relay's web side (bench/web.sh)
  *
  * One thread, one epoll set (level-triggered), every socket non-blocking.
+ * This file: options, the timeline, the epoll loop and the JSON report; the
+ * modes live in diode-load-tls.c, diode-load-ws.c and diode-load-tcp.c, what
+ * they share in diode-load-common.c (see diode-load.h).
  *
- * --tls: each viewer is a real diode client: TCP connect, TLS 1.3 (DiodeTls
- *   client, one DiodeIdentity shared by every connection), HELLO as VIEWER,
- *   SUBSCRIBE (start at the latest keyframe, wait for the stream), then it
- *   reads frames through its own DiodeSession (CLIENT_END), counting bytes,
- *   MEDIA frames and keyframes, and answers PING with PONG.
+ * --tls: each viewer is a real diode client: TCP connect, TLS 1.3, HELLO as
+ *   VIEWER, SUBSCRIBE (latest keyframe), frames through a DiodeSession.
+ * --ws: each viewer is what the player page is to the relay: HTTP upgrade
+ *   on GET /ws/NAME, then one diode frame per binary WebSocket message.
  * --tcp: plain TCP reader (tcpserversink); counts bytes and scans the H.264
  *   byte-stream for the first IDR NAL after an SPS and a PPS.
+ *
+ * "At full rate" (tls, ws): alive over the whole window, no MEDIA seq gap in
+ * it, and a lag behind live under --max-lag (1 s) all along (how lag is
+ * measured: diode-load-common.c). "full_rate_bytes" is the older criterion
+ * (>= 95 % of --expect-bps over the window), the only one for tcp.
  *
  * Timeline: [--pre S: server idle sample] -> connect phase (ramp or spread)
  * -> --warmup S -> measurement window of --duration S -> [--linger S, still
@@ -31,543 +40,20 @@
  * scripts need no clock alignment.
  */
 #define _GNU_SOURCE
-#include <glib.h>
+#include "diode-load.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 
-#include "diode-identity.h"
-#include "diode-tls.h"
-#include "diode-msg.h"
-#include "diode-session.h"
-
-#define RBUF_SIZE       (256 * 1024)
 #define MAX_EVENTS      512
-#define AGENT           "diode-load/0.1"
-#define MAX_LOOP_S      3600          /* hard bound on any run */
-
-typedef enum {
-  V_IDLE,            /* not started yet */
-  V_CONNECTING,      /* TCP connect in progress */
-  V_HANDSHAKE,       /* TLS handshake */
-  V_WELCOME,         /* HELLO sent, waiting WELCOME */
-  V_SUBSCRIBING,     /* SUBSCRIBE sent */
-  V_STREAMING,       /* subscribed (tls) / connected (tcp) */
-  V_DEAD,
-} VState;
-
-typedef struct {
-  int fd;
-  guint idx;
-  VState st;
-  guint32 events;
-  gint64 t_start_ns;            /* planned / actual connect() time */
-  gint64 t_ready_ns;            /* subscribed (tls) / connected (tcp) */
-  gint64 t_key_ns;              /* first decodable frame, 0 = none yet */
-  gboolean was_ready;
-  gboolean got_caps;
-  guint64 bytes;
-  guint64 bytes_win0, bytes_win1;
-  gboolean win0_alive;
-  guint64 media, keyframes;
-  /* tls */
-  DiodeTls *tls;
-  DiodeSession *sess;
-  GByteArray *outq;
-  gint64 t_ping_ns;             /* last PING we sent (keepalive) */
-  guint64 ping_token;
-  /* tcp H.264 scan */
-  guint zeros;
-  gboolean want_nal_header, sps, pps;
-  const gchar *why;             /* failure reason (static string) */
-} Viewer;
 
 typedef enum { PH_PRE, PH_CONNECT, PH_WARMUP, PH_WINDOW, PH_LINGER, PH_DONE } Phase;
-
-static struct {
-  gboolean tls, tcp, quiet;
-  gchar *host;
-  gint port;
-  gchar *stream;
-  gint streams;
-  gint n;
-  gdouble duration, warmup, ramp, spread, pre, connect_timeout, linger;
-  gchar *relay_id;
-  gchar *identity;
-  gdouble expect_bps;
-  gint server_pid;
-  guint wait_ms;
-  guint64 seed;
-} opt = {
-  .host = NULL, .port = 0, .n = 1, .duration = 10, .warmup = 3, .ramp = 0,
-  .spread = 0, .pre = 0, .connect_timeout = 30, .wait_ms = 10000,
-};
-
-static int epfd = -1;
-static Viewer *viewers;
-static DiodeIdentity *identity;
-static struct sockaddr_storage dst;
-static socklen_t dst_len;
-static guint8 *rbuf;
-static GHashTable *fail_reasons;   /* reason -> count */
-static guint n_started, n_settled; /* settled = ready or dead */
-
-static gint64
-now_ns (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (gint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void
-logf_ (const gchar * fmt, ...) G_GNUC_PRINTF (1, 2);
-static void
-logf_ (const gchar * fmt, ...)
-{
-  va_list ap;
-  if (opt.quiet)
-    return;
-  va_start (ap, fmt);
-  fprintf (stderr, "diode-load: ");
-  vfprintf (stderr, fmt, ap);
-  fprintf (stderr, "\n");
-  va_end (ap);
-}
-
-/* ------------------------------------------------------------------------ */
-/* /proc sampling of the server */
-
-typedef struct {
-  gboolean ok;
-  gdouble cpu_s;
-  guint64 rss_kb;
-} ProcSample;
-
-static ProcSample
-sample_proc (int pid)
-{
-  ProcSample s = { 0 };
-  gchar path[64], *txt = NULL, *p;
-  gchar **tok;
-
-  if (pid <= 0)
-    return s;
-  g_snprintf (path, sizeof path, "/proc/%d/stat", pid);
-  if (!g_file_get_contents (path, &txt, NULL, NULL))
-    return s;
-  p = strrchr (txt, ')');
-  if (p) {
-    tok = g_strsplit (p + 2, " ", 0);
-    /* after ") ": field 3 is tok[0]; utime = field 14, stime = field 15 */
-    if (g_strv_length (tok) > 13) {
-      double tck = (double) sysconf (_SC_CLK_TCK);
-      s.cpu_s = (g_ascii_strtoull (tok[11], NULL, 10) +
-          g_ascii_strtoull (tok[12], NULL, 10)) / tck;
-      s.ok = TRUE;
-    }
-    g_strfreev (tok);
-  }
-  g_free (txt);
-  g_snprintf (path, sizeof path, "/proc/%d/status", pid);
-  if (g_file_get_contents (path, &txt, NULL, NULL)) {
-    p = strstr (txt, "VmRSS:");
-    if (p)
-      s.rss_kb = g_ascii_strtoull (p + 6, NULL, 10);
-    g_free (txt);
-  }
-  return s;
-}
-
-/* CPU seconds spent by the whole machine (every core, every process) so
- * far: the background load during a window is this minus ours. */
-static gdouble
-machine_cpu_s (void)
-{
-  gchar *txt = NULL;
-  gdouble r = 0;
-  if (g_file_get_contents ("/proc/stat", &txt, NULL, NULL)
-      && g_str_has_prefix (txt, "cpu ")) {
-    guint64 v[8] = { 0 };
-    if (sscanf (txt + 4, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %"
-            G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %"
-            G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT,
-            &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8)
-      /* user nice system (idle iowait) irq softirq steal */
-      r = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) /
-          (double) sysconf (_SC_CLK_TCK);
-  }
-  g_free (txt);
-  return r;
-}
-
-static gdouble
-self_cpu_s (void)
-{
-  struct rusage ru;
-  getrusage (RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-      ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-/* ------------------------------------------------------------------------ */
-/* viewers */
-
-static void
-set_events (Viewer * v, guint32 ev)
-{
-  struct epoll_event e = { 0 };
-  if (v->fd < 0 || v->events == ev)
-    return;
-  e.events = ev;
-  e.data.ptr = v;
-  if (epoll_ctl (epfd, EPOLL_CTL_MOD, v->fd, &e) == 0)
-    v->events = ev;
-}
-
-static void
-viewer_fail (Viewer * v, const gchar * why)
-{
-  if (v->st == V_DEAD)
-    return;
-  if (!v->was_ready)
-    n_settled++;
-  v->why = why;
-  g_hash_table_insert (fail_reasons, (gpointer) why,
-      GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (fail_reasons,
-                  why)) + 1));
-  v->st = V_DEAD;
-  if (v->fd >= 0) {
-    epoll_ctl (epfd, EPOLL_CTL_DEL, v->fd, NULL);
-    close (v->fd);
-    v->fd = -1;
-  }
-  g_clear_pointer (&v->tls, diode_tls_free);
-  g_clear_pointer (&v->sess, diode_session_free);
-  if (v->outq)
-    g_byte_array_set_size (v->outq, 0);
-}
-
-static void
-viewer_ready (Viewer * v)
-{
-  v->st = V_STREAMING;
-  v->t_ready_ns = now_ns ();
-  v->was_ready = TRUE;
-  n_settled++;
-}
-
-/* TLS mode: push the queued plaintext; returns FALSE if the viewer died. */
-static gboolean
-tls_flush (Viewer * v)
-{
-  while (v->outq->len > 0) {
-    gsize n = 0;
-    GError *err = NULL;
-    DiodeTlsStatus st = diode_tls_send (v->tls, v->outq->data, v->outq->len,
-        &n, &err);
-    if (st == DIODE_TLS_OK) {
-      g_byte_array_remove_range (v->outq, 0, n);
-      continue;
-    }
-    g_clear_error (&err);
-    if (st == DIODE_TLS_AGAIN) {
-      set_events (v, EPOLLIN | EPOLLOUT);
-      return TRUE;
-    }
-    viewer_fail (v, "tls send failed");
-    return FALSE;
-  }
-  set_events (v, EPOLLIN);
-  return TRUE;
-}
-
-static gboolean
-tls_queue (Viewer * v, GBytes * frame, DiodeMsgType type)
-{
-  gsize len;
-  const guint8 *d = g_bytes_get_data (frame, &len);
-  diode_session_sent (v->sess, type, 0, NULL);
-  g_byte_array_append (v->outq, d, len);
-  g_bytes_unref (frame);
-  return tls_flush (v);
-}
-
-static void
-handle_msg (Viewer * v, DiodeMsg * m)
-{
-  switch (m->type) {
-    case DIODE_MSG_WELCOME:
-      if (v->st == V_WELCOME) {
-        /* --streams K: viewer i watches NAME-(i mod K + 1) */
-        gchar *name = opt.streams > 1 ? g_strdup_printf ("%s-%u", opt.stream,
-            v->idx % (guint) opt.streams + 1) : g_strdup (opt.stream);
-        GBytes *sub = diode_msg_encode_subscribe (name, 0, opt.wait_ms);
-        g_free (name);
-        v->st = V_SUBSCRIBING;
-        tls_queue (v, sub, DIODE_MSG_SUBSCRIBE);
-      }
-      break;
-    case DIODE_MSG_SUBSCRIBE_OK:
-      viewer_ready (v);
-      break;
-    case DIODE_MSG_CAPS:
-      v->got_caps = TRUE;
-      break;
-    case DIODE_MSG_MEDIA:
-      v->media++;
-      /* Keepalive (protocol section 11): a viewer sends something at least
-       * every keepalive period; media flowing in is a cheap clock for it. */
-      if (now_ns () - v->t_ping_ns > 400 * G_GINT64_CONSTANT (1000000)) {
-        v->t_ping_ns = now_ns ();
-        tls_queue (v, diode_msg_encode_ping (++v->ping_token),
-            DIODE_MSG_PING);
-      }
-      if (m->flags & DIODE_MEDIA_KEYFRAME) {
-        v->keyframes++;
-        if (v->got_caps && v->t_key_ns == 0)
-          v->t_key_ns = now_ns ();
-      }
-      break;
-    case DIODE_MSG_PING:
-      tls_queue (v, diode_msg_encode_pong (m->token), DIODE_MSG_PONG);
-      break;
-    case DIODE_MSG_ERROR:
-      viewer_fail (v, m->error_code == DIODE_ERR_SLOW_VIEWER ?
-          "relay: ERROR 300 slow viewer" : m->error_code == DIODE_ERR_NOT_FOUND ?
-          "relay: ERROR 100 not found" : "relay: ERROR");
-      break;
-    default:
-      break;
-  }
-}
-
-static void
-tls_on_handshake_done (Viewer * v)
-{
-  if (opt.relay_id && g_ascii_strcasecmp (opt.relay_id,
-          diode_tls_get_peer_address (v->tls)) != 0) {
-    viewer_fail (v, "relay-id mismatch");
-    return;
-  }
-  v->sess = diode_session_new (DIODE_SESSION_CLIENT_END);
-  v->st = V_WELCOME;
-  tls_queue (v, diode_msg_encode_hello (DIODE_PROTOCOL_VERSION,
-          DIODE_PROTOCOL_VERSION, DIODE_ROLE_VIEWER, AGENT), DIODE_MSG_HELLO);
-}
-
-static void
-tls_handshake_step (Viewer * v)
-{
-  GError *err = NULL;
-  DiodeTlsStatus st = diode_tls_handshake (v->tls, &err);
-
-  if (st == DIODE_TLS_OK) {
-    tls_on_handshake_done (v);
-  } else if (st == DIODE_TLS_AGAIN) {
-    set_events (v, diode_tls_wants_write (v->tls) ? EPOLLOUT : EPOLLIN);
-  } else {
-    gchar *why = g_strdup_printf ("tls handshake: %s",
-        err ? err->message : "failed");
-    viewer_fail (v, g_intern_string (why));
-    g_free (why);
-  }
-  g_clear_error (&err);
-}
-
-static void
-tls_read (Viewer * v)
-{
-  for (;;) {
-    gsize n = 0;
-    GError *err = NULL;
-    DiodeTlsStatus st = diode_tls_recv (v->tls, rbuf, RBUF_SIZE, &n, &err);
-
-    if (st == DIODE_TLS_OK) {
-      DiodeMsg m;
-      DiodeSessionResult r;
-
-      v->bytes += n;
-      diode_session_feed (v->sess, rbuf, n);
-      while ((r = diode_session_next (v->sess, &m, &err)) ==
-          DIODE_SESSION_MESSAGE) {
-        handle_msg (v, &m);
-        diode_msg_clear (&m);
-        if (v->st == V_DEAD)
-          return;
-      }
-      if (r == DIODE_SESSION_ERROR) {
-        gchar *why = g_strdup_printf ("protocol: %s", err->message);
-        g_clear_error (&err);
-        viewer_fail (v, g_intern_string (why));
-        g_free (why);
-        return;
-      }
-      continue;
-    }
-    if (st == DIODE_TLS_AGAIN)
-      return;
-    if (st == DIODE_TLS_CLOSED) {
-      viewer_fail (v, v->was_ready ? "closed by server" :
-          "closed by server before SUBSCRIBE_OK");
-    } else {
-      gchar *why = g_strdup_printf ("tls receive: %s",
-          err ? err->message : "failed");
-      viewer_fail (v, g_intern_string (why));
-      g_free (why);
-    }
-    g_clear_error (&err);
-    return;
-  }
-}
-
-/* Annex B scan: first IDR (type 5) after SPS (7) and PPS (8). */
-static void
-scan_h264 (Viewer * v, const guint8 * p, gsize n)
-{
-  gsize i;
-  for (i = 0; i < n && v->t_key_ns == 0; i++) {
-    guint8 b = p[i];
-    if (v->want_nal_header) {
-      guint t = b & 0x1f;
-      v->want_nal_header = FALSE;
-      if (t == 7)
-        v->sps = TRUE;
-      else if (t == 8)
-        v->pps = TRUE;
-      else if (t == 5 && v->sps && v->pps)
-        v->t_key_ns = now_ns ();
-    }
-    if (b == 0) {
-      v->zeros++;
-    } else {
-      if (b == 1 && v->zeros >= 2)
-        v->want_nal_header = TRUE;
-      v->zeros = 0;
-    }
-  }
-}
-
-static void
-tcp_read (Viewer * v)
-{
-  for (;;) {
-    ssize_t r = read (v->fd, rbuf, RBUF_SIZE);
-    if (r > 0) {
-      v->bytes += r;
-      if (v->t_key_ns == 0)
-        scan_h264 (v, rbuf, r);
-      continue;
-    }
-    if (r < 0 && (errno == EAGAIN || errno == EINTR))
-      return;
-    viewer_fail (v, r == 0 ? "closed by server" : "read failed");
-    return;
-  }
-}
-
-static void
-viewer_start (Viewer * v)
-{
-  struct epoll_event e = { 0 };
-  int one = 1;
-  int fd = socket (dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-      0);
-
-  n_started++;
-  v->t_start_ns = now_ns ();
-  if (fd < 0) {
-    viewer_fail (v, "socket() failed (fd limit?)");
-    return;
-  }
-  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  v->fd = fd;
-  if (connect (fd, (struct sockaddr *) &dst, dst_len) < 0
-      && errno != EINPROGRESS) {
-    viewer_fail (v, "connect failed");
-    return;
-  }
-  v->st = V_CONNECTING;
-  e.events = EPOLLOUT;
-  e.data.ptr = v;
-  if (epoll_ctl (epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
-    viewer_fail (v, "epoll_ctl failed");
-    return;
-  }
-  v->events = EPOLLOUT;
-}
-
-static void
-viewer_connected (Viewer * v)
-{
-  int err = 0;
-  socklen_t l = sizeof err;
-
-  getsockopt (v->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-  if (err != 0) {
-    viewer_fail (v, err == ECONNREFUSED ? "connection refused" :
-        "connect failed");
-    return;
-  }
-  if (opt.tcp) {
-    viewer_ready (v);
-    set_events (v, EPOLLIN);
-    return;
-  }
-  {
-    GError *e = NULL;
-    v->tls = diode_tls_new_client (v->fd, identity, NULL, &e);
-    if (!v->tls) {
-      logf_ ("%s", e->message);
-      g_clear_error (&e);
-      viewer_fail (v, "tls setup failed");
-      return;
-    }
-  }
-  v->outq = v->outq ? v->outq : g_byte_array_new ();
-  v->st = V_HANDSHAKE;
-  tls_handshake_step (v);
-}
-
-static void
-viewer_event (Viewer * v, guint32 ev)
-{
-  switch (v->st) {
-    case V_CONNECTING:
-      viewer_connected (v);
-      break;
-    case V_HANDSHAKE:
-      tls_handshake_step (v);
-      break;
-    case V_WELCOME:
-    case V_SUBSCRIBING:
-    case V_STREAMING:
-      if (opt.tcp) {
-        tcp_read (v);
-        break;
-      }
-      if ((ev & EPOLLOUT) && v->outq->len > 0 && !tls_flush (v))
-        break;
-      if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
-        tls_read (v);
-      break;
-    default:
-      break;
-  }
-}
 
 /* ------------------------------------------------------------------------ */
 /* statistics */
@@ -577,29 +63,6 @@ cmp_u64 (const void *a, const void *b)
 {
   guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
   return x < y ? -1 : x > y;
-}
-
-/* Keepalive on a clock, as diodesrc does: a viewer the relay has not served
- * for a while (a crowd joining at once) must still say it is alive, or it is
- * closed as silent after three keepalive periods. At most every 100 ms. */
-static void
-keepalive_sweep (gint64 * t_sweep)
-{
-  gint64 t = now_ns ();
-  guint i;
-
-  if (!opt.tls || t - *t_sweep < 100 * G_GINT64_CONSTANT (1000000))
-    return;
-  *t_sweep = t;
-  for (i = 0; i < (guint) opt.n; i++) {
-    Viewer *v = &viewers[i];
-
-    if ((v->st == V_SUBSCRIBING || v->st == V_STREAMING)
-        && t - v->t_ping_ns > 400 * G_GINT64_CONSTANT (1000000)) {
-      v->t_ping_ns = t;
-      tls_queue (v, diode_msg_encode_ping (++v->ping_token), DIODE_MSG_PING);
-    }
-  }
 }
 
 static int
@@ -669,13 +132,21 @@ main (int argc, char **argv)
     {"tls", 0, 0, G_OPTION_ARG_NONE, &opt.tls, "Diode viewers (TLS)", NULL},
     {"tcp", 0, 0, G_OPTION_ARG_NONE, &opt.tcp,
         "Plain TCP readers (tcpserversink)", NULL},
+    {"ws", 0, 0, G_OPTION_ARG_NONE, &opt.ws,
+        "WebSocket viewers of the relay's web side (--port: its --http port)",
+        NULL},
+    {"token", 0, 0, G_OPTION_ARG_STRING, &opt.token,
+        "Share-link token for --ws (?t=TOKEN)", "TOKEN"},
+    {"max-lag", 0, 0, G_OPTION_ARG_DOUBLE, &opt.max_lag,
+        "Full rate needs a lag behind live below this (default 1)",
+        "SECONDS"},
     {"host", 'H', 0, G_OPTION_ARG_STRING, &opt.host,
         "Server host (default 127.0.0.1)", "HOST"},
     {"port", 'p', 0, G_OPTION_ARG_INT, &opt.port, "Server port", "PORT"},
     {"stream", 's', 0, G_OPTION_ARG_STRING, &opt.stream,
-        "Stream name (tls; default bench)", "NAME"},
+        "Stream name (tls, ws; default bench)", "NAME"},
     {"streams", 0, 0, G_OPTION_ARG_INT, &opt.streams,
-        "Spread the viewers over K streams NAME-1 .. NAME-K (tls; 1)", "K"},
+        "Spread the viewers over K streams NAME-1 .. NAME-K (tls, ws; 1)", "K"},
     {"viewers", 'n', 0, G_OPTION_ARG_INT, &opt.n, "Number of viewers", "N"},
     {"duration", 'd', 0, G_OPTION_ARG_DOUBLE, &opt.duration,
         "Measurement window (default 10)", "SECONDS"},
@@ -718,22 +189,25 @@ main (int argc, char **argv)
   Phase phase;
   guint next_start = 0, i;
   ProcSample pre0 = { 0 }, pre1 = { 0 }, w0 = { 0 }, w1 = { 0 };
+  GError *tls_err = NULL;
   gdouble self0 = 0, self1 = 0, connect_phase_s = 0, mach0 = 0, mach1 = 0;
   gint64 t_win0 = 0, t_win1 = 0;
 
-  ctx = g_option_context_new ("- open N diode (or TCP) viewers in one process");
+  ctx = g_option_context_new ("- open N diode (TLS or WebSocket) or TCP "
+      "viewers in one process");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &err)) {
     fprintf (stderr, "diode-load: %s\n", err->message);
     return 2;
   }
   g_option_context_free (ctx);
-  if (opt.tls == opt.tcp || opt.streams < 0 || opt.streams > 100000
+  if (opt.tls + opt.tcp + opt.ws != 1 || opt.streams < 0
+      || opt.streams > 100000 || !(opt.max_lag > 0)
       || opt.port <= 0 || opt.port > 65535 || opt.n < 1
       || opt.duration < 0 || opt.warmup < 0 || opt.linger < 0
       || opt.linger + opt.duration + opt.warmup +
       opt.spread + opt.pre + opt.connect_timeout > MAX_LOOP_S) {
-    fprintf (stderr, "diode-load: need exactly one of --tls/--tcp, --port, "
+    fprintf (stderr, "diode-load: need exactly one of --tls/--ws/--tcp, --port, "
         "-n >= 1 and bounded times (see --help)\n");
     return 2;
   }
@@ -745,13 +219,11 @@ main (int argc, char **argv)
     fprintf (stderr, "diode-load: cannot resolve %s\n", opt.host);
     return 2;
   }
+  opt.mode = opt.tls ? MODE_TLS : opt.ws ? MODE_WS : MODE_TCP;
   raise_nofile ((guint) opt.n + 64);
-  if (opt.tls) {
-    identity = diode_identity_load_or_create (opt.identity, &err);
-    if (!identity) {
-      fprintf (stderr, "diode-load: %s\n", err->message);
-      return 1;
-    }
+  if (opt.mode == MODE_TLS && !tls_init (&tls_err)) {
+    fprintf (stderr, "diode-load: %s\n", tls_err->message);
+    return 1;
   }
 
   epfd = epoll_create1 (EPOLL_CLOEXEC);
@@ -759,9 +231,14 @@ main (int argc, char **argv)
   fail_reasons = g_hash_table_new (g_str_hash, g_str_equal);
   viewers = g_new0 (Viewer, opt.n);
   plan = g_new0 (gint64, opt.n);
+  late_min = g_new (gint64, MAX (opt.streams, 1));
+  for (i = 0; i < (guint) MAX (opt.streams, 1); i++)
+    late_min[i] = G_MAXINT64;
   for (i = 0; i < (guint) opt.n; i++) {
     viewers[i].fd = -1;
     viewers[i].idx = i;
+    viewers[i].sidx = opt.streams > 1 ? i % (guint) opt.streams : 0;
+    viewers[i].newest_pts = DIODE_TIME_NONE;
   }
 
   t0 = now_ns ();
@@ -796,7 +273,8 @@ main (int argc, char **argv)
         qsort (plan, opt.n, sizeof (gint64), cmp_u64);
       g_rand_free (rnd);
       logf_ ("connecting %d %s viewers to %s:%d", opt.n,
-          opt.tls ? "TLS" : "TCP", opt.host, opt.port);
+          opt.mode == MODE_TLS ? "TLS" : opt.mode == MODE_WS ? "WebSocket" :
+          "TCP", opt.host, opt.port);
     }
     if (phase == PH_CONNECT) {
       while (next_start < (guint) opt.n && plan[next_start] <= now) {
@@ -810,7 +288,9 @@ main (int argc, char **argv)
           if (!viewers[i].was_ready && viewers[i].st != V_DEAD)
             viewer_fail (&viewers[i],
                 viewers[i].st == V_CONNECTING ? "timeout: in TCP connect" :
-                viewers[i].st == V_HANDSHAKE ? "timeout: in TLS handshake" :
+                viewers[i].st == V_HANDSHAKE ? (opt.mode == MODE_WS ?
+                    "timeout: waiting for the 101" :
+                    "timeout: in TLS handshake") :
                 viewers[i].st == V_WELCOME ? "timeout: waiting for WELCOME" :
                 "timeout: waiting for SUBSCRIBE_OK");
         connect_phase_s = (now - t_phase) / 1e9;
@@ -834,6 +314,7 @@ main (int argc, char **argv)
       self0 = self_cpu_s ();
       mach0 = machine_cpu_s ();
       t_win0 = now;
+      in_window = TRUE;
       phase = PH_WINDOW;
       t_phase = now + (gint64) (opt.duration * 1e9);
       logf_ ("measuring for %.1f s", opt.duration);
@@ -843,8 +324,8 @@ main (int argc, char **argv)
       self1 = self_cpu_s ();
       mach1 = machine_cpu_s ();
       t_win1 = now;
-      for (i = 0; i < (guint) opt.n; i++)
-        viewers[i].bytes_win1 = viewers[i].bytes;
+      in_window = FALSE;
+      load_window_end (now);
       phase = PH_LINGER;
       t_phase = now + (gint64) (opt.linger * 1e9);
     }
@@ -875,15 +356,17 @@ main (int argc, char **argv)
       /* one turn over many busy viewers can take seconds: keep alive
        * between events too */
       if (k % 32 == 31)
-        keepalive_sweep (&t_sweep);
+        tls_keepalive_sweep (&t_sweep);
     }
-    keepalive_sweep (&t_sweep);
+    tls_keepalive_sweep (&t_sweep);
   }
 
   /* ---- report ---- */
   {
     guint ready = 0, failed = 0, alive_end = 0, full = 0, nk = 0, nw = 0;
-    guint receiving = 0;
+    guint receiving = 0, full_seq = 0, nl = 0;
+    guint64 gaps = 0, lost = 0;
+    double *lag = g_new0 (double, opt.n);
     guint64 *wb = g_new0 (guint64, opt.n), total_win = 0, total = 0;
     guint64 media = 0, keys = 0;
     double *ttfk = g_new0 (double, opt.n);
@@ -916,13 +399,25 @@ main (int argc, char **argv)
       }
       if (v->t_key_ns)
         ttfk[nk++] = (v->t_key_ns - v->t_start_ns) / 1e6;
+      gaps += v->gaps_win;
+      lost += v->lost_win;
+      if (v->was_ready && v->late_seen && late_min[v->sidx] != G_MAXINT64) {
+        double l = (v->late_max_win - late_min[v->sidx]) / 1e9;
+        lag[nl++] = l * 1e3;
+        /* the whole window: there at both edges, frames in it, no gap,
+         * never more than --max-lag behind live */
+        if (v->win0_alive && v->win1_alive && v->media_win > 0
+            && v->gaps_win == 0 && l < opt.max_lag)
+          full_seq++;
+      }
     }
+    qsort (lag, nl, sizeof (double), cmp_dbl);
     qsort (wb, nw, sizeof (guint64), cmp_u64);
     qsort (ttfk, nk, sizeof (double), cmp_dbl);
 
     g_string_append_printf (s, "\"mode\":\"%s\",\"requested\":%d,"
         "\"connected\":%u,\"receiving\":%u,\"failed\":%u,\"alive_end\":%u,",
-        opt.tls ? "tls" : "tcp", opt.n, ready, receiving, failed, alive_end);
+        opt.mode == MODE_TLS ? "tls" : opt.mode == MODE_WS ? "ws" : "tcp", opt.n, ready, receiving, failed, alive_end);
     json_num (s, "ramp_per_s", opt.ramp, FALSE);
     json_num (s, "spread_s", opt.spread, FALSE);
     json_num (s, "connect_phase_s", connect_phase_s, FALSE);
@@ -941,6 +436,18 @@ main (int argc, char **argv)
       g_string_append (s, "\"full_rate\":null,");
     g_string_append_printf (s, "\"media_frames\":%" G_GUINT64_FORMAT
         ",\"keyframes\":%" G_GUINT64_FORMAT ",", media, keys);
+    if (opt.mode == MODE_TCP)
+      g_string_append (s, "\"full_rate_seq\":null,");
+    else
+      g_string_append_printf (s, "\"full_rate_seq\":%u,\"seq_gaps\":%"
+          G_GUINT64_FORMAT ",\"frames_lost\":%" G_GUINT64_FORMAT ",",
+          full_seq, gaps, lost);
+    json_num (s, "max_lag_s", opt.max_lag, FALSE);
+    g_string_append_printf (s, "\"lag_ms\":{\"n\":%u,", nl);
+    json_num (s, "p50", pct_d (lag, nl, 50), FALSE);
+    json_num (s, "p90", pct_d (lag, nl, 90), FALSE);
+    json_num (s, "max", nl ? lag[nl - 1] : NAN, TRUE);
+    g_string_append (s, "},");
     g_string_append_printf (s, "\"ttfk_ms\":{\"n\":%u,", nk);
     json_num (s, "p50", pct_d (ttfk, nk, 50), FALSE);
     json_num (s, "p90", pct_d (ttfk, nk, 90), FALSE);
@@ -980,25 +487,17 @@ main (int argc, char **argv)
     g_string_free (s, TRUE);
     g_free (wb);
     g_free (ttfk);
+    g_free (lag);
   }
 
-  for (i = 0; i < (guint) opt.n; i++) {
-    Viewer *v = &viewers[i];
-    if (v->tls && v->st == V_STREAMING)
-      diode_tls_bye (v->tls);
-    if (v->fd >= 0)
-      close (v->fd);
-    g_clear_pointer (&v->tls, diode_tls_free);
-    g_clear_pointer (&v->sess, diode_session_free);
-    if (v->outq)
-      g_byte_array_unref (v->outq);
-  }
+  for (i = 0; i < (guint) opt.n; i++)
+    viewer_free (&viewers[i]);
   g_free (viewers);
   g_free (plan);
   g_free (rbuf);
   close (epfd);
   g_hash_table_unref (fail_reasons);
-  if (identity)
-    diode_identity_unref (identity);
+  g_free (late_min);
+  tls_cleanup ();
   return 0;
 }

@@ -14,6 +14,9 @@
 #   bench/store.sh           recordings (issue 10): seek latency in a 1-hour
 #                            recording, relay RSS while it is written, fan-out
 #                            CPU with vs without --store, bytes peers save
+#   bench/web.sh             the web side (issue 11): WebSocket vs TLS viewers,
+#                            the fan-out with and without --http, joins in
+#                            Chromium (--quick: N = 100, 5 joins)
 #   bench/profile-relay.sh   relay, then tcpserversink (--anchor), under perf
 #                            with 1000 viewers (--quick: 100; --no-profile: skip)
 # All results land in one folder, bench/.cache/results/all-<time>/, with
@@ -43,13 +46,14 @@ start=$(date +%s)
 "$here/publisher-cost.sh" $quick
 "$here/tree.sh" $quick
 "$here/store.sh" $quick
+"$here/web.sh" $quick
 if [ $profile = yes ]; then
   pn=1000; [ -n "$quick" ] && pn=100
   "$here/profile-relay.sh" $pn
   "$here/profile-relay.sh" --anchor $pn
 fi
 {
-  for f in fanout join hop pubcost tree store profile profile-anchor; do
+  for f in fanout join hop pubcost tree store web profile profile-anchor; do
     [ -f "$RESULTS/$f.txt" ] && { cat "$RESULTS/$f.txt"; echo; }
   done
   echo "total time: $(( $(date +%s) - start )) s"
