@@ -16,6 +16,9 @@ if [ $QUICK = 1 ]; then
 fi
 
 status=0
+# setup.sh installed node, playwright-core and chromium: the browser suite
+# must run, a missing piece is a failure, not a skip (tests/browser/run.sh).
+export DIODE_REQUIRE_BROWSER=1
 # The default run: every suite but the long fault tests, valgrind and the
 # fuzzers (those have their own commands, docs/testing.md).
 SKIP="--no-suite faults-long --no-suite elements-long --no-suite tree-long --no-suite valgrind --no-suite fuzz"

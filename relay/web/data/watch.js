@@ -152,16 +152,29 @@
     if (m) { try { streamName = decodeURIComponent(m[1]); } catch (e) { streamName = ''; } }
   }
   const token = params.get('t');
+  /* what a share link's t looks like (docs/protocol.md 16.x): "d1."
+   * base64url(payload) "." base64url(signature), at most 1024 characters.
+   * Only used to explain a WebSocket the relay refused before opening (it
+   * answers 400 to a malformed t): the relay alone judges a token. */
+  const tokenLooksValid = token === null ||
+    (token.length <= 1024 && /^d1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token));
+  /* publisher timestamps this close to the browser's wall clock are taken
+   * as Unix-epoch times (a camera stamping its frames with NTP time) */
+  const EPOCH_WINDOW_MS = 24 * 3600 * 1000;
 
   const P = window.diodePlayer = {
     stream: streamName,
     state: 'connecting',        /* connecting, waiting, live, recording, ended, error */
-    reason: null,               /* not-found, refused, unsupported, ended, slow, lost, bad-frame */
+    reason: null,               /* not-found, refused, bad-link, unsupported, ended, slow, lost, bad-frame */
     message: '',                /* what the overlay says */
     lastMessage: null,          /* last diode frame type received */
     lastError: null,            /* { code, text } of the last ERROR frame */
     streamState: null,          /* SUBSCRIBE_OK's stream_state as text */
-    caps: null, codec: null, width: 0, height: 0, fps: 0, bitrateBps: 0, delayMs: null,
+    caps: null, codec: null, width: 0, height: 0, fps: 0, bitrateBps: 0,
+    delayMs: null,              /* the figure shown under "behind camera" or "jitter" */
+    delayKind: null,            /* 'camera': wall clock now − the frame's epoch timestamp
+                                   (clocks assumed in sync, NTP); 'jitter': how much later
+                                   than the fastest frame seen this one came; null: none */
     framesReceived: 0, framesDecoded: 0, framesDropped: 0, framesPainted: 0, errors: 0,
     bytesReceived: 0, connects: 0, reconnects: 0, closeCode: null, closeReason: '',
     firstPaintMs: null,         /* navigation start → first picture on the canvas (ms) */
@@ -244,7 +257,8 @@
        * connection starts afresh (a restarted relay may number anew). */
       if (!this.afterEos) this.lastSeq = -1n;
       this.capsText = null; this.headers = []; this.unsupported = false;
-      this.minOffset = Infinity; this.bytesWin = []; this.frameWin = [];
+      this.minOffset = Infinity; this.bytesWin = []; this.frameWin = []; this.epochTs = null;
+      this.opened = false;
       this.pendingNoDesc = null; this.paced = false; this.queue = []; this.base = null;
       this.waiting = null; this.deferredClose = null; this.flushWhenReady = false; clearTimeout(this.pumpTimer);
     }
@@ -267,7 +281,7 @@
       this.ws = ws;
       this.gotError = null;
       /* a reason shown (not found, refused...) stays until something better is known */
-      ws.onopen = () => { if (!this.companion && P.state === 'connecting') setState('waiting', 'Waiting for the stream…'); };
+      ws.onopen = () => { this.opened = true; if (!this.companion && P.state === 'connecting') setState('waiting', 'Waiting for the stream…'); };
       ws.onmessage = (ev) => this.onMessage(ev.data);
       ws.onclose = (ev) => this.onClose(ev);
     }
@@ -312,6 +326,10 @@
     onSubscribed (f) {
       this.streamState = STREAM_STATES[f.streamState] || 'live';
       this.paced = f.streamState === 2; /* a finished recording arrives faster than real time */
+      /* start_time (the publisher time of the keyframe this viewer lands
+       * on) tells whether the publisher stamps its frames on the Unix
+       * epoch; unknown (all ones): the first frame's timestamp decides */
+      if (f.startTime !== NONE) this.epochTs = looksLikeEpoch(nsToUs(f.startTime));
       if (this.companion) { P.audio.state = 'subscribed'; return; }
       P.streamState = this.streamState;
       P.publisher = f.publisher;
@@ -449,6 +467,7 @@
       if (f.flags & F.STREAMHEADER) { this.headers.push(f.data.slice()); return; }
       if (this.unsupported || !this.kind) { this.count('framesDropped'); return; }
       const ts = nsToUs(f.pts !== NONE ? f.pts : f.dts);
+      if (ts !== null && this.epochTs === null) this.epochTs = looksLikeEpoch(ts);
       if (ts !== null && !this.companion) {
         const off = now - ts / 1000;
         if (off < this.minOffset) this.minOffset = off;
@@ -517,9 +536,16 @@
       if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
       try { g.drawImage(frame, 0, 0, w, h); P.framesPainted++; } catch (e) { P.errors++; }
       P.width = w; P.height = h;
-      if (frame.timestamp !== null && Number.isFinite(this.minOffset) && !this.paced) {
-        P.delayMs = Math.max(0, Math.round(now - frame.timestamp / 1000 - this.minOffset));
-      } else if (this.paced) P.delayMs = null;
+      if (this.paced || frame.timestamp === null) {
+        P.delayMs = null; P.delayKind = null;
+      } else if (this.epochTs) {
+        /* the real delay behind the camera: its clock and ours must agree */
+        P.delayMs = Math.round(Date.now() - frame.timestamp / 1000); P.delayKind = 'camera';
+      } else if (Number.isFinite(this.minOffset)) {
+        /* no wall clock in the timestamps: only how much later than the
+         * fastest frame seen this one is shown (a steady delay shows 0) */
+        P.delayMs = Math.max(0, Math.round(now - frame.timestamp / 1000 - this.minOffset)); P.delayKind = 'jitter';
+      }
       frame.close();
       if (P.firstPaintMs === null) P.firstPaintMs = Math.round(now); /* since navigation start */
       if (P.message && (P.state === 'live' || P.state === 'recording')) say('');
@@ -574,6 +600,16 @@
     onClose (ev) {
       if (this.ws && ev.target !== this.ws) return;
       this.ws = null;
+      /* refused before opening with a t that is no token: the relay
+       * answered 400 (docs/protocol.md 16.2); retrying cannot help */
+      if (!this.opened && !this.closedByUs && !tokenLooksValid) {
+        P.closeCode = ev.code; P.closeReason = ev.reason;
+        if (this.companion) { P.audio.state = 'refused'; P.audio.message = 'invalid share link'; showAudio(); return; }
+        stopCompanion();
+        setState('error', 'The share link is not valid (its t= part is damaged or cut short): ask its owner for a new one.',
+          'bad-link');
+        return;
+      }
       /* a recording still being played out: its end (or the reconnect)
        * comes when the queue has drained */
       if (this.paced && this.queue.length && !this.closedByUs) { this.deferredClose = ev; return; }
@@ -627,6 +663,8 @@
     }
   }
 
+  function looksLikeEpoch (us) { return us !== null && Math.abs(us / 1000 - Date.now()) < EPOCH_WINDOW_MS; }
+
   function concat (parts) {
     let n = 0; for (const p of parts) n += p.length;
     const out = new Uint8Array(n); let o = 0;
@@ -679,9 +717,15 @@
     const a = companion ? companion.stats(performance.now()) : { bps: 0 };
     P.fps = s.fps; P.bitrateBps = s.bps + a.bps;
     $('res').textContent = P.width ? P.width + '×' + P.height : '–';
-    $('fps').textContent = P.framesDecoded ? s.fps.toFixed(1) + ' fps' : '–';
+    /* an audio-only stream has no frame rate to show */
+    $('fps').textContent = P.framesDecoded && video.kind !== 'audio' ? s.fps.toFixed(1) + ' fps' : '–';
     $('bitrate').textContent = P.bytesReceived ? fmtRate(P.bitrateBps) : '–';
     $('delay').textContent = P.state === 'recording' ? 'recording' : (P.delayMs === null ? '–' : P.delayMs + ' ms');
+    const dl = $('delay-label');
+    dl.textContent = P.delayKind === 'jitter' ? 'jitter' : 'behind camera';
+    dl.title = P.delayKind === 'jitter'
+      ? 'How much later than the fastest frame seen this one arrived; the stream carries no wall-clock times, so a steady delay shows 0'
+      : 'Wall-clock delay behind the camera; assumes the camera and this computer have synchronized clocks (NTP)';
   }, 500);
 
   if (!streamName) setState('error', 'This page has no stream name: open /watch/NAME.', 'not-found');
