@@ -39,13 +39,16 @@ if [ -n "$missing" ]; then
   fi
 fi
 
-# The browser suite's one npm package (playwright-core, pinned by
-# tests/browser/package-lock.json), installed again only when the lock file
-# changed. playwright-core downloads no browser: the tests use
+# The browser suite's one npm package, playwright-core, is the published
+# release's own tarball kept in tests/browser/vendor/ (its sha512 is npm's
+# dist.integrity, checked by npm ci against package-lock.json): installed
+# offline, so the suite needs no registry (a machine behind a TLS-inspecting
+# proxy could not reach it; docs/decisions.md), and again only when the lock
+# file changed. playwright-core downloads no browser: the tests use
 # /usr/bin/chromium.
 if [ ! -f tests/browser/node_modules/.package-lock.json ] \
   || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
-  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --offline --no-audit --no-fund --loglevel=error)
 fi
 
 BUILD=${1:-build}
