@@ -367,8 +367,12 @@ check_revocation (const DiodeLinkRevocation * rv, gsize name_len,
     GError ** error)
 {
   if (rv->kind == DIODE_LINK_REVOKE_ONE) {
+    /* issued 0 is refused like before 0 below: every time a relay keeps
+     * must read back from its revocation list, which takes times >= 1 (a
+     * 0 accepted here once made the list unreadable at the next start,
+     * and an unreadable list refuses every link: attack finding 1) */
     if (rv->issued > DIODE_LINK_MAX_TIME || rv->expires > DIODE_LINK_MAX_TIME
-        || rv->expires == 0) {
+        || rv->expires == 0 || rv->issued == 0) {
       g_set_error (error, DIODE_LINK_ERROR, DIODE_LINK_ERROR_BAD_FIELD,
           "the revoked link's times are out of range");
       return FALSE;

@@ -338,6 +338,14 @@ GST_START_TEST (test_revocation_round_trip)
   fail_if (diode_link_revocation_parse (p, len + 1, &back, &err));
   fail_unless (err->code == DIODE_LINK_ERROR_TRAILING);
   g_clear_error (&err);
+  /* a revoked link's issued time of 0 is refused, written and read
+   * (a relay stored one and could not read its list back) */
+  memset (p + 46, 0, 8);
+  fail_if (diode_link_revocation_parse (p, len, &back, &err));
+  fail_unless (err->code == DIODE_LINK_ERROR_BAD_FIELD);
+  g_clear_error (&err);
+  rv.issued = 0;
+  fail_unless_equals_int (diode_link_revocation_serialize (&rv, p, NULL), 0);
 
   memset (&rv, 0, sizeof rv);
   rv.kind = DIODE_LINK_REVOKE_ALL;
