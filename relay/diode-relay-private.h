@@ -911,7 +911,8 @@ gchar  **stream_allow_list (Stream * s);
 /* diode-relay-stats.c */
 /* @c wrote its first MEDIA frame at @now: first_media_at, and its join
  * time (accept -> first MEDIA) counted in the histograms, the relay's and
- * its stream's (viewers only: not pushes to another relay). Web viewers call it too. */
+ * its stream's (viewers only: not pushes to another relay). Web viewers
+ * call it too. */
 void     relay_note_join   (Conn * c, gint64 now);
 /* @c was added to / removed from @s->viewers: the stream's totals follow
  * (call each once per add/remove). */
