@@ -366,6 +366,10 @@ struct _Stream {
                                    (a ref: the pointer stays unique) */
   DiodeCapsInfo caps_info;
   RelayRec   *rec;              /* recorded now (a RECORD publisher) */
+  /* its viewers' join times, as the relay-wide join_counts/join_sum_us
+   * (diode_stream_join_seconds) */
+  guint64     join_counts[RELAY_JOIN_BUCKETS + 1];
+  guint64     join_sum_us;
 };
 
 struct _DiodeRelay {
@@ -906,8 +910,9 @@ gchar  **stream_allow_list (Stream * s);
 
 /* diode-relay-stats.c */
 /* @c wrote its first MEDIA frame at @now: first_media_at, and its join
- * time (accept -> first MEDIA) counted in the histogram (viewers only:
- * not pushes to another relay). Web viewers call it too. */
+ * time (accept -> first MEDIA) counted in the histograms, the relay's and
+ * its stream's (viewers only: not pushes to another relay). Web viewers
+ * call it too. */
 void     relay_note_join   (Conn * c, gint64 now);
 /* @c was added to / removed from @s->viewers: the stream's totals follow
  * (call each once per add/remove). */

@@ -391,6 +391,11 @@ relay_note_join (Conn * c, gint64 now)
       break;
   r->join_counts[i]++;
   r->join_sum_us += us;
+  /* and in its stream's histogram: a viewer writing MEDIA has one */
+  if (c->stream) {
+    c->stream->join_counts[i]++;
+    c->stream->join_sum_us += us;
+  }
 }
 
 void

@@ -345,12 +345,14 @@ typedef struct {
   const gchar *label;           /* the stream label: its name, or "" */
   guint64 bytes_in, frames_in, bytes_out, frames_out, skips, drops;
   guint64 viewers, web_viewers, waiting, buffered, live;
+  guint64 join_counts[RELAY_JOIN_BUCKETS + 1], join_sum_us;
 } StreamRow;
 
 static void
 row_add (StreamRow * row, Stream * s)
 {
   StreamTotals t;
+  guint i;
 
   stream_totals (s, &t);
   row->bytes_in += s->bytes_in;
@@ -364,6 +366,70 @@ row_add (StreamRow * row, Stream * s)
   row->waiting += s->waiting->len;
   row->buffered += diode_ring_get_bytes (s->ring);
   row->live += stream_live_here (s) ? 1 : 0;
+  for (i = 0; i <= RELAY_JOIN_BUCKETS; i++)
+    row->join_counts[i] += s->join_counts[i];
+  row->join_sum_us += s->join_sum_us;
+}
+
+/* A bucket bound of @ms milliseconds in seconds, as docs/stats.md writes
+ * it: exact decimal digits, no trailing zero (0.05 and 10, not
+ * g_ascii_dtostr's 0.050000000000000003), which is also the shortest text
+ * that reads back as the same double. */
+static void
+le_format (gchar * buf, gsize len, guint ms)
+{
+  gchar *end;
+
+  if (ms % 1000 == 0) {
+    g_snprintf (buf, len, "%u", ms / 1000);
+    return;
+  }
+  g_snprintf (buf, len, "%u.%03u", ms / 1000, ms % 1000);
+  for (end = buf + strlen (buf) - 1; *end == '0'; end--)
+    *end = '\0';
+}
+
+/* One label set of a join-time histogram (RELAY_JOIN_BUCKET_MS buckets,
+ * @counts not cumulative): its buckets, _sum and _count. @stream NULL:
+ * no label but le. */
+static void
+histogram_samples (GString * o, const gchar * base, const gchar * stream,
+    const guint64 * counts, guint64 sum_us)
+{
+  static const guint bucket_ms[RELAY_JOIN_BUCKETS] = RELAY_JOIN_BUCKET_MS;
+  gchar *bucket = g_strconcat (base, "_bucket", NULL);
+  gchar *sum = g_strconcat (base, "_sum", NULL);
+  gchar *count = g_strconcat (base, "_count", NULL);
+  const gchar *nl[] = { "stream", stream, NULL };
+  guint64 cum = 0;
+  guint i;
+
+  for (i = 0; i <= RELAY_JOIN_BUCKETS; i++) {
+    gchar le[G_ASCII_DTOSTR_BUF_SIZE];
+    const gchar *sl[] = { "stream", stream, "le", le, NULL };
+    const gchar *l[] = { "le", le, NULL };
+
+    cum += counts[i];
+    if (i < RELAY_JOIN_BUCKETS)
+      le_format (le, sizeof (le), bucket_ms[i]);
+    else
+      g_strlcpy (le, "+Inf", sizeof (le));
+    sample_u64 (o, bucket, stream ? sl : l, cum);
+  }
+  sample_double (o, sum, stream ? nl : NULL, sum_us / 1e6);
+  sample_u64 (o, count, stream ? nl : NULL, cum);
+  g_free (bucket);
+  g_free (sum);
+  g_free (count);
+}
+
+/* /metrics names @s (else it is summed under stream=""): public, or the
+ * operator asked for every name. */
+static gboolean
+stream_named (DiodeRelay * r, Stream * s)
+{
+  return (s->has_policy && s->access == DIODE_ACCESS_PUBLIC)
+      || r->http_metrics_private;
 }
 
 static void
@@ -407,10 +473,9 @@ metrics_streams (GString * o, DiodeRelay * r)
 
   for (i = 0; i < streams->len; i++) {
     Stream *s = streams->pdata[i];
-    gboolean is_public = s->has_policy && s->access == DIODE_ACCESS_PUBLIC;
 
     by_access[!s->has_policy ? 3 : MIN (s->access, 2)]++;
-    if (is_public || r->http_metrics_private) {
+    if (stream_named (r, s)) {
       StreamRow row = { s->name };
 
       row_add (&row, s);
@@ -440,6 +505,16 @@ metrics_streams (GString * o, DiodeRelay * r)
           G_STRUCT_MEMBER (guint64, row, fams[f].offset));
     }
   }
+  /* the "per stream ... join times as a histogram" */
+  family (o, "diode_stream_join_seconds", "histogram", "Join times of the "
+      "stream's viewers: connection accepted to first MEDIA frame "
+      "written.");
+  for (i = 0; i < rows->len; i++) {
+    StreamRow *row = &g_array_index (rows, StreamRow, i);
+
+    histogram_samples (o, "diode_stream_join_seconds", row->label,
+        row->join_counts, row->join_sum_us);
+  }
   g_array_unref (rows);
   g_ptr_array_unref (streams);
 }
@@ -455,6 +530,9 @@ failover_count (DiodeRelay * r, Link * l)
 
 typedef struct {
   gchar *id, *kind, *peer;
+  const gchar *stream;          /* a pull's or push's stream as the stream
+                                   families label it ("" for the others,
+                                   and for streams not named) */
   const gchar *state;           /* static */
   guint64 up, bytes_in, bytes_out, failovers;
 } LinkRow;
@@ -504,6 +582,9 @@ metrics_links (GString * o, DiodeRelay * r)
     row.bytes_in = l->bytes_in + (c ? c->bytes_in : 0);
     row.bytes_out = l->bytes_out + (c ? c->bytes_out : 0);
     row.failovers = failover_count (r, l);
+    /* a pull's fail-overs are its stream's: labelled with it */
+    row.stream = l->stream && stream_named (r, l->stream) ?
+        l->stream->name : "";
     g_array_append_val (rows, row);
   }
   for (i = 0; r->children && i < r->children->len; i++) {
@@ -521,6 +602,7 @@ metrics_links (GString * o, DiodeRelay * r)
     row.bytes_in = c->bytes_in;
     row.bytes_out = c->bytes_out;
     row.failovers = 0;
+    row.stream = "";
     g_array_append_val (rows, row);
   }
   g_array_sort (rows, link_row_cmp);
@@ -529,7 +611,7 @@ metrics_links (GString * o, DiodeRelay * r)
     for (i = 0; i < rows->len; i++) {
       LinkRow *row = &g_array_index (rows, LinkRow, i);
       const gchar *l[] = { "link", row->id, "kind", row->kind, "peer",
-        row->peer, NULL
+        row->peer, "stream", row->stream, NULL
       };
 
       sample_u64 (o, fams[f].name, l,
@@ -542,7 +624,7 @@ metrics_links (GString * o, DiodeRelay * r)
   for (i = 0; i < rows->len; i++) {
     LinkRow *row = &g_array_index (rows, LinkRow, i);
     const gchar *l[] = { "link", row->id, "kind", row->kind, "peer",
-      row->peer, "state", row->state, NULL
+      row->peer, "stream", row->stream, "state", row->state, NULL
     };
 
     sample_u64 (o, "diode_link_state", l, 1);
@@ -560,25 +642,10 @@ metrics_links (GString * o, DiodeRelay * r)
 static void
 metrics_join (GString * o, DiodeRelay * r)
 {
-  static const guint bucket_ms[RELAY_JOIN_BUCKETS] = RELAY_JOIN_BUCKET_MS;
-  guint64 cum = 0;
-  guint i;
-
   family (o, "diode_join_seconds", "histogram", "Viewers' join times: "
       "connection accepted to first MEDIA frame written.");
-  for (i = 0; i <= RELAY_JOIN_BUCKETS; i++) {
-    gchar le[G_ASCII_DTOSTR_BUF_SIZE];
-    const gchar *l[] = { "le", le, NULL };
-
-    cum += r->join_counts[i];
-    if (i < RELAY_JOIN_BUCKETS)
-      g_ascii_dtostr (le, sizeof (le), bucket_ms[i] / 1000.0);
-    else
-      g_strlcpy (le, "+Inf", sizeof (le));
-    sample_u64 (o, "diode_join_seconds_bucket", l, cum);
-  }
-  sample_double (o, "diode_join_seconds_sum", NULL, r->join_sum_us / 1e6);
-  sample_u64 (o, "diode_join_seconds_count", NULL, cum);
+  histogram_samples (o, "diode_join_seconds", NULL, r->join_counts,
+      r->join_sum_us);
 }
 
 static GBytes *

@@ -6,8 +6,9 @@
 # TYPE before a family's samples, each family once and its samples
 # together; names and label names valid; label values with only \\ \" \n
 # escapes; values floats or +Inf/-Inf/NaN; no series twice; histograms:
-# per label set, le ascending, buckets cumulative, +Inf last and equal to
-# _count, _sum present.
+# per label set, le ascending and in the shortest form that reads back
+# (0.05, not 0.050000000000000003), buckets cumulative, +Inf last and equal
+# to _count, _sum present.
 import math
 import re
 import sys
@@ -65,6 +66,12 @@ def labels(line, i):
     return out, i + 1
 
 
+def shortest(x):
+    """The shortest text that reads back as x (repr), without a '.0'."""
+    r = repr(x)
+    return r[:-2] if r.endswith('.0') else r
+
+
 def check_histogram(name, series):
     groups = {}
     for (sname, lab), v in series.items():
@@ -75,6 +82,8 @@ def check_histogram(name, series):
             le = dict(lab).get('le')
             if le is None:
                 raise Bad('%s bucket without le' % name)
+            if le != '+Inf' and le != shortest(value(le)):
+                raise Bad('%s: le=%s is not in its shortest form' % (name, le))
             g['buckets'].append((value(le), v))
         elif sname == name + '_count':
             g['count'] = v

@@ -62,42 +62,113 @@ parse_value (const gchar * v, gdouble * out)
   return end && *end == '\0';
 }
 
-/* One histogram family's buckets as written (this relay writes one label
- * set per histogram): le ascending, cumulative, +Inf last and equal to
- * _count, _sum present. NULL when fine, else why. */
-static gchar *
-histogram_error (Metrics * m, const gchar * base, GPtrArray * les,
-    GArray * counts)
+/* The buckets of one label set of a histogram, in the order written. */
+typedef struct
 {
-  gchar *key = g_strdup_printf ("%s_count{}", base);
-  gdouble *count = g_hash_table_lookup (m->samples, key);
-  gchar *sum = g_strdup_printf ("%s_sum{}", base);
-  gboolean has_sum = g_hash_table_contains (m->samples, sum);
-  gdouble prev = -INFINITY;
-  guint i;
+  GPtrArray *les;               /* gchar*: the le values as written */
+  GArray *counts;               /* gdouble */
+} HGroup;
 
-  g_free (key);
-  g_free (sum);
-  if (!count || !has_sum)
-    return g_strdup_printf ("%s: no _count or _sum", base);
-  if (les->len < 1)
-    return g_strdup_printf ("%s: no bucket", base);
-  for (i = 0; i < les->len; i++) {
-    gdouble le;
+static void
+hgroup_free (gpointer p)
+{
+  HGroup *g = p;
 
-    if (!parse_value (les->pdata[i], &le) || le <= prev)
-      return g_strdup_printf ("%s: le=%s not ascending", base,
-          (gchar *) les->pdata[i]);
-    if (i && g_array_index (counts, gdouble, i) <
-        g_array_index (counts, gdouble, i - 1))
-      return g_strdup_printf ("%s: bucket le=%s not cumulative", base,
-          (gchar *) les->pdata[i]);
-    prev = le;
+  g_ptr_array_unref (g->les);
+  g_array_unref (g->counts);
+  g_free (g);
+}
+
+/* @le written as the shortest text that reads back as the same double
+ * (0.05, not 0.050000000000000003; 10, not 1e+01), or +Inf. */
+static gboolean
+le_shortest (const gchar * le)
+{
+  gchar buf[G_ASCII_DTOSTR_BUF_SIZE], best[G_ASCII_DTOSTR_BUF_SIZE] = "";
+  gdouble v;
+  gint digits;
+
+  if (!strcmp (le, "+Inf"))
+    return TRUE;
+  if (!parse_value (le, &v))
+    return FALSE;
+  for (digits = 1; digits <= 17; digits++) {
+    gchar fmt[8];
+
+    g_snprintf (fmt, sizeof (fmt), "%%.%dg", digits);
+    g_ascii_formatd (buf, sizeof (buf), fmt, v);
+    if (g_ascii_strtod (buf, NULL) == v
+        && (!*best || strlen (buf) < strlen (best)))
+      g_strlcpy (best, buf, sizeof (best));
   }
-  if (strcmp (les->pdata[les->len - 1], "+Inf"))
-    return g_strdup_printf ("%s: no +Inf bucket last", base);
-  if (g_array_index (counts, gdouble, les->len - 1) != *count)
-    return g_strdup_printf ("%s: +Inf bucket is not _count", base);
+  return !strcmp (best, le);
+}
+
+/* One histogram family's buckets, per label set (@groups: the labels
+ * other than le, "{k=v,..." as in the keys -> HGroup): le ascending and
+ * in the shortest form, cumulative, +Inf last and equal to the set's
+ * _count, its _sum present. NULL when fine, else why. */
+static gchar *
+histogram_error (Metrics * m, const gchar * base, GHashTable * groups)
+{
+  GHashTableIter it;
+  gpointer k, v;
+
+  g_hash_table_iter_init (&it, groups);
+  while (g_hash_table_iter_next (&it, &k, &v)) {
+    const gchar *rest = k;
+    HGroup *g = v;
+    gchar *key = g_strdup_printf ("%s_count%s}", base, rest);
+    gdouble *count = g_hash_table_lookup (m->samples, key);
+    gchar *sum = g_strdup_printf ("%s_sum%s}", base, rest);
+    gboolean has_sum = g_hash_table_contains (m->samples, sum);
+    gdouble prev = -INFINITY;
+    guint i;
+
+    g_free (key);
+    g_free (sum);
+    if (!count || !has_sum)
+      return g_strdup_printf ("%s%s}: no _count or _sum", base, rest);
+    for (i = 0; i < g->les->len; i++) {
+      const gchar *les = g->les->pdata[i];
+      gdouble le;
+
+      if (!parse_value (les, &le) || le <= prev)
+        return g_strdup_printf ("%s%s}: le=%s not ascending", base, rest,
+            les);
+      if (!le_shortest (les))
+        return g_strdup_printf ("%s%s}: le=%s not in its shortest form",
+            base, rest, les);
+      if (i && g_array_index (g->counts, gdouble, i) <
+          g_array_index (g->counts, gdouble, i - 1))
+        return g_strdup_printf ("%s%s}: bucket le=%s not cumulative", base,
+            rest, les);
+      prev = le;
+    }
+    if (strcmp (g->les->pdata[g->les->len - 1], "+Inf"))
+      return g_strdup_printf ("%s%s}: no +Inf bucket last", base, rest);
+    if (g_array_index (g->counts, gdouble, g->les->len - 1) != *count)
+      return g_strdup_printf ("%s%s}: +Inf bucket is not _count", base,
+          rest);
+  }
+  /* a _count or _sum without buckets */
+  g_hash_table_iter_init (&it, m->samples);
+  while (g_hash_table_iter_next (&it, &k, NULL)) {
+    const gchar *key = k;
+    gsize n = strlen (base);
+    const gchar *after = key + n;
+    gchar *rest;
+    gboolean found;
+
+    if (strncmp (key, base, n) || !(g_str_has_prefix (after, "_count{")
+            || g_str_has_prefix (after, "_sum{")))
+      continue;
+    rest = g_strndup (strchr (after, '{'), strlen (strchr (after, '{')) - 1);
+    found = g_hash_table_contains (groups, rest);
+    g_free (rest);
+    if (!found)
+      return g_strdup_printf ("%s: no bucket", key);
+  }
   return NULL;
 }
 
@@ -115,8 +186,8 @@ metrics_parse_full (const gchar * text, gchar ** error)
   Metrics *m = g_new0 (Metrics, 1);
   GHashTable *families = g_hash_table_new_full (g_str_hash, g_str_equal,
       g_free, NULL);
-  GPtrArray *les = g_ptr_array_new_with_free_func (g_free);
-  GArray *counts = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  GHashTable *groups = g_hash_table_new_full (g_str_hash, g_str_equal,
+      g_free, hgroup_free);
   gchar *fam = NULL, *fam_type = NULL, *help_for = NULL, *why = NULL;
   gchar **lines = NULL, **f = NULL, *name = NULL, *k = NULL, *le = NULL;
   GString *key = NULL, *val = NULL;
@@ -138,7 +209,7 @@ metrics_parse_full (const gchar * text, gchar ** error)
 
       REQUIRE (sp && metric_name_ok (n, sp - n), "bad HELP: %s", l);
       if (fam && !strcmp (fam_type, "histogram")
-          && (why = histogram_error (m, fam, les, counts)))
+          && (why = histogram_error (m, fam, groups)))
         REQUIRE (FALSE, "%s", why);
       g_free (help_for);
       help_for = g_strndup (n, sp - n);
@@ -155,8 +226,7 @@ metrics_parse_full (const gchar * text, gchar ** error)
       fam = g_strdup (f[0]);
       fam_type = g_strdup (f[1]);
       g_hash_table_add (families, g_strdup (fam));
-      g_ptr_array_set_size (les, 0);
-      g_array_set_size (counts, 0);
+      g_hash_table_remove_all (groups);
       g_clear_pointer (&f, g_strfreev);
     } else {
       const gchar *p = l;
@@ -222,12 +292,23 @@ metrics_parse_full (const gchar * text, gchar ** error)
           "a timestamp): %s", l);
       REQUIRE (parse_value (p + 1, &v), "bad value: %s", l);
       if (le) {
+        const gchar *rest = key->str + strlen (name);
+        HGroup *g;
+
         REQUIRE (g_str_has_suffix (name, "_bucket"), "le on %s", name);
+        /* its label set's buckets: "{k=v,..." as the _count's key has */
+        g = g_hash_table_lookup (groups, rest);
+        if (!g) {
+          g = g_new0 (HGroup, 1);
+          g->les = g_ptr_array_new_with_free_func (g_free);
+          g->counts = g_array_new (FALSE, FALSE, sizeof (gdouble));
+          g_hash_table_insert (groups, g_strdup (rest), g);
+        }
         g_string_append_printf (key, "%sle=%s", key->str[key->len - 1]
             == '{' ? "" : ",", le);
-        g_ptr_array_add (les, le);
+        g_ptr_array_add (g->les, le);
         le = NULL;
-        g_array_append_val (counts, v);
+        g_array_append_val (g->counts, v);
       } else {
         REQUIRE (!g_str_has_suffix (name, "_bucket")
             || strcmp (fam_type, "histogram"), "bucket without le: %s", l);
@@ -243,15 +324,14 @@ metrics_parse_full (const gchar * text, gchar ** error)
   }
   lineno++;
   if (fam && !strcmp (fam_type, "histogram")
-      && (why = histogram_error (m, fam, les, counts)))
+      && (why = histogram_error (m, fam, groups)))
     REQUIRE (FALSE, "%s", why);
   ok = TRUE;
 out:
   g_strfreev (lines);
   g_strfreev (f);
   g_hash_table_unref (families);
-  g_ptr_array_unref (les);
-  g_array_unref (counts);
+  g_hash_table_unref (groups);
   g_free (fam);
   g_free (fam_type);
   g_free (help_for);

@@ -6,8 +6,10 @@
  * comment or `name{labels} value`; HELP then TYPE before a family's
  * samples, each family once and its samples together; valid names and
  * label names; only \\ \" \n escapes; float values (or +Inf, -Inf, NaN), no
- * timestamps, no series twice; histograms: le ascending, cumulative, +Inf
- * last and equal to _count, _sum present. Failures are gst-check failures
+ * timestamps, no series twice; histograms, per label set: le ascending and
+ * written in the shortest form that reads back (0.05, never
+ * 0.050000000000000003), cumulative, +Inf last and equal to _count, _sum
+ * present. Failures are gst-check failures
  * (except metrics_parse_full and python_reads, which report).
  */
 #pragma once

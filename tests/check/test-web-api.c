@@ -93,11 +93,11 @@ pub_free (Pub * p)
 }
 
 static GstHarness *
-viewer_new (DiodeRelay * relay, const gchar * stream)
+viewer_new_as (DiodeRelay * relay, const gchar * stream, const gchar * who)
 {
   GstElement *e = gst_element_factory_make ("diodesrc", NULL);
   gchar *hp = diode_relay_get_hostport (relay);
-  gchar *key = key_path ("bob.pem");
+  gchar *key = key_path (who);
   GstHarness *h;
 
   g_object_set (e, "relay", hp, "stream", stream, "identity", key,
@@ -108,6 +108,12 @@ viewer_new (DiodeRelay * relay, const gchar * stream)
   g_free (hp);
   g_free (key);
   return h;
+}
+
+static GstHarness *
+viewer_new (DiodeRelay * relay, const gchar * stream)
+{
+  return viewer_new_as (relay, stream, "bob.pem");
 }
 
 /* @v receives at least one buffer within WAIT_MS while @p publishes. */
@@ -345,6 +351,43 @@ metrics (DiodeRelay * relay, gchar ** text_out)
   return m;
 }
 
+/* The join-time histogram @base{@labels...} has exactly the buckets
+ * docs/stats.md lists, written as it writes them (le="0.05", not
+ * le="0.050000000000000003"); @labels: "" or "stream=NAME,". */
+static void
+check_join_buckets (Metrics * m, const gchar * text, const gchar * base,
+    const gchar * labels)
+{
+  static const gchar *const les[] = { "0.05", "0.1", "0.25", "0.5", "1",
+    "2.5", "5", "7.5", "10", "+Inf"
+  };
+  gchar *prefix = g_strdup_printf ("%s_bucket{%s", base, labels);
+  gchar *written = g_strdup_printf ("%s_bucket{%sle=\"0.05\"} ", base,
+      *labels ? "stream=\"" : "");
+  GHashTableIter it;
+  gpointer k;
+  guint i, n = 0;
+
+  for (i = 0; i < G_N_ELEMENTS (les); i++) {
+    gchar *key = g_strdup_printf ("%sle=%s}", prefix, les[i]);
+
+    fail_unless (g_hash_table_contains (m->samples, key), "no %s:\n%s", key,
+        excerpt (strstr (text, base)));
+    g_free (key);
+  }
+  g_hash_table_iter_init (&it, m->samples);
+  while (g_hash_table_iter_next (&it, &k, NULL))
+    n += g_str_has_prefix (k, prefix);
+  fail_unless_equals_int (n, G_N_ELEMENTS (les));
+  if (!*labels)
+    fail_unless (strstr (text, written) != NULL, "%s", excerpt (strstr (text,
+                base)));
+  else
+    fail_unless (strstr (text, "le=\"0.05\"} ") != NULL);
+  g_free (prefix);
+  g_free (written);
+}
+
 GST_START_TEST (test_metrics)
 {
   DiodeRelay *relay = relay_new ();
@@ -389,6 +432,15 @@ GST_START_TEST (test_metrics)
   fail_unless (*(gdouble *) g_hash_table_lookup (m->samples,
           "diode_join_seconds_bucket{le=10}") == 1);
   fail_unless (mget (m, "diode_join_seconds_sum", NULL) > 0);
+  check_join_buckets (m, text, "diode_join_seconds", "");
+  /* and in its stream's histogram; the others' are empty */
+  check_join_buckets (m, text, "diode_stream_join_seconds", "stream=cam,");
+  fail_unless (mget (m, "diode_stream_join_seconds_count", "cam") == 1);
+  fail_unless (mget_key (m,
+          "diode_stream_join_seconds_bucket{stream=cam,le=10}") == 1);
+  fail_unless (mget (m, "diode_stream_join_seconds_sum", "cam") > 0);
+  fail_unless (mget (m, "diode_stream_join_seconds_count", ODD_NAME) == 0);
+  fail_unless (mget (m, "diode_stream_join_seconds_count", "") == 0);
   /* the odd name: escaped in the text, read back as it is */
   fail_unless (strstr (text, "stream=\"say \\\"hi\\\" \\\\ there <b>&\"")
       != NULL, "%s", excerpt (text));
@@ -418,17 +470,39 @@ GST_START_TEST (test_metrics)
           "diode_stream_bytes_out_total", "cam"), sent);
   fail_unless (mget (m, "diode_stream_frames_out_total", "cam") >= frames);
   fail_unless (mget (m, "diode_join_seconds_count", NULL) == 1);
+  fail_unless (mget (m, "diode_stream_join_seconds_count", "cam") == 1);
   metrics_free (m);
+
+  /* a viewer of the private stream (alice is allowed): its join counted
+   * under stream="" with the other non-public streams, never by name */
+  v = viewer_new_as (relay, "hidden-private", "alice.pem");
+  viewer_gets_media (v, priv);
+  m = metrics (relay, &text);
+  fail_unless (mget (m, "diode_join_seconds_count", NULL) == 2);
+  fail_unless (mget (m, "diode_stream_join_seconds_count", "") == 1, "%s",
+      excerpt (strstr (text, "diode_stream_join")));
+  fail_unless (mget (m, "diode_stream_join_seconds_count", "cam") == 1);
+  check_join_buckets (m, text, "diode_stream_join_seconds", "stream=,");
+  fail_unless (strstr (text, "hidden") == NULL);
+  metrics_free (m);
+  g_free (text);
+  gst_harness_teardown (v);
 
   /* the operator asks: every stream by name */
   g_object_set (relay, "http-metrics-private", TRUE, NULL);
   m = metrics (relay, &text);
-  /* 4 buffers and their CAPS */
+  /* 4 buffers and their CAPS (the private one: and what its viewer was
+   * fed) */
   fail_unless (mget (m, "diode_stream_frames_in_total", "hidden-private")
-      == 5, "%s", excerpt (text));
+      >= 5, "%s", excerpt (text));
   fail_unless (mget (m, "diode_stream_frames_in_total", "hidden-protected")
       == 5);
   fail_unless (mget (m, "diode_stream_live", "") == -1);
+  fail_unless (mget (m, "diode_stream_join_seconds_count", "hidden-private")
+      == 1);
+  fail_unless (mget (m, "diode_stream_join_seconds_count",
+          "hidden-protected") == 0);
+  fail_unless (mget (m, "diode_stream_join_seconds_count", "") == -1);
   metrics_free (m);
   g_free (text);
 
@@ -541,17 +615,40 @@ GST_START_TEST (test_metrics_readers_strict)
     "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"2\"} 1\n"
         "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
     "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n",
+    /* le not in its shortest form (docs/stats.md promises 0.05) */
+    "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"0.050000000000000003\"} 1\n"
+        "h_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+    "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"1.0\"} 1\n"
+        "h_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+    "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"1e+01\"} 1\n"
+        "h_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+    /* per label set: the second set's +Inf is not its _count, or it has
+     * no _sum */
+    "# HELP h x\n# TYPE h histogram\nh_bucket{s=\"a\",le=\"+Inf\"} 1\n"
+        "h_sum{s=\"a\"} 1\nh_count{s=\"a\"} 1\n"
+        "h_bucket{s=\"b\",le=\"+Inf\"} 2\nh_sum{s=\"b\"} 1\n"
+        "h_count{s=\"b\"} 1\n",
+    "# HELP h x\n# TYPE h histogram\nh_bucket{s=\"a\",le=\"+Inf\"} 1\n"
+        "h_sum{s=\"a\"} 1\nh_count{s=\"a\"} 1\n"
+        "h_bucket{s=\"b\",le=\"+Inf\"} 2\nh_count{s=\"b\"} 2\n",
   };
   const gchar *good = "# HELP a x y\n# TYPE a counter\n"
       "a{stream=\"q\\\"\\\\\\n\"} 1\na{stream=\"\"} 2.5e3\n"
       "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\n"
-      "h_bucket{le=\"+Inf\"} 2\nh_sum 7.25\nh_count 2\n";
+      "h_bucket{le=\"+Inf\"} 2\nh_sum 7.25\nh_count 2\n"
+      "# HELP g x\n# TYPE g histogram\ng_bucket{s=\"a\",le=\"0.05\"} 0\n"
+      "g_bucket{s=\"a\",le=\"+Inf\"} 1\ng_sum{s=\"a\"} 9\n"
+      "g_count{s=\"a\"} 1\ng_bucket{s=\"b\",le=\"0.05\"} 3\n"
+      "g_bucket{s=\"b\",le=\"+Inf\"} 3\ng_sum{s=\"b\"} 0.1\n"
+      "g_count{s=\"b\"} 3\n";
   Metrics *m = metrics_parse (good);
   guint i;
 
   fail_unless (mget (m, "a", "q\"\\\n") == 1);
   fail_unless (mget (m, "a", "") == 2500);
   fail_unless (mget (m, "h_count", NULL) == 2);
+  fail_unless (mget_key (m, "g_bucket{s=b,le=0.05}") == 3);
+  fail_unless (mget (m, "g_count", NULL) == -1);
   metrics_free (m);
   python_check (good);
   for (i = 0; i < G_N_ELEMENTS (bad); i++) {

@@ -7,7 +7,8 @@
  * its control link to the root up and linked and its pull subscribed, with
  * bytes; the root's shows the leaf as a child link; both pass the strict
  * readers (promreader.c, promcheck.py) and count the joins (the leaf's
- * viewer at the leaf, the leaf's pull at the root).
+ * viewer at the leaf, the leaf's pull at the root), relay-wide and per
+ * stream; the pull's series carry its stream's name (stream="cam").
  */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
@@ -99,8 +100,17 @@ GST_START_TEST (test_link_metrics)
       > 0);
   fail_unless (series (m, "diode_link_failovers_total", "kind=upstream",
           NULL) == 0);
+  /* the pull's fail-overs are its stream's: the link carries its name;
+   * a control link carries none */
+  fail_unless (series (m, "diode_link_failovers_total", "kind=pull",
+          "stream=cam", NULL) == 0);
+  fail_unless (series (m, "diode_link_state", "kind=pull", "stream=cam",
+          "state=subscribed", NULL) == 1);
+  fail_unless (series (m, "diode_link_up", "kind=upstream", "stream=}",
+          NULL) == 1);
   fail_unless (mget (m, "diode_stream_viewers", "cam") == 1);
   fail_unless (mget (m, "diode_join_seconds_count", NULL) == 1);
+  fail_unless (mget (m, "diode_stream_join_seconds_count", "cam") == 1);
   metrics_free (m);
 
   /* the root: the leaf as a child, and its pull as a viewer that joined */
@@ -110,6 +120,7 @@ GST_START_TEST (test_link_metrics)
           NULL) == 1);
   fail_unless (mget (m, "diode_stream_viewers", "cam") == 1);
   fail_unless (mget (m, "diode_join_seconds_count", NULL) == 1);
+  fail_unless (mget (m, "diode_stream_join_seconds_count", "cam") == 1);
   metrics_free (m);
 
   gst_harness_teardown (view);

@@ -20,6 +20,7 @@
 
 #include "diode-link-sign.h"
 #include "diode-link-token.h"
+#include "docexample.h"
 
 static gchar *tmp_root;
 
@@ -449,69 +450,6 @@ GST_START_TEST (test_sign_verify)
 
 GST_END_TEST;
 
-/* The hex block after "<!-- example: ID -->" in docs/protocol.md. */
-static GByteArray *
-doc_bytes (const gchar * doc, const gchar * id)
-{
-  gchar *marker = g_strdup_printf ("<!-- example: %s -->", id);
-  const gchar *p = strstr (doc, marker);
-  GByteArray *a = g_byte_array_new ();
-  gchar **lines;
-  gboolean in_block = FALSE;
-  guint i, k;
-
-  fail_unless (p != NULL, "no example '%s' in docs/protocol.md", id);
-  g_free (marker);
-  lines = g_strsplit (p, "\n", -1);
-  for (i = 1; lines[i]; i++) {
-    gchar **tok, *hash;
-
-    if (g_str_has_prefix (g_strstrip (lines[i]), "```")) {
-      if (in_block)
-        break;
-      in_block = TRUE;
-      continue;
-    }
-    if (!in_block)
-      continue;
-    hash = strchr (lines[i], '#');
-    if (hash)
-      *hash = '\0';
-    tok = g_strsplit_set (lines[i], " \t", -1);
-    for (k = 0; tok[k]; k++) {
-      guint8 b;
-
-      if (!*tok[k])
-        continue;
-      fail_unless (strlen (tok[k]) == 2 && g_ascii_isxdigit (tok[k][0])
-          && g_ascii_isxdigit (tok[k][1]), "example '%s': '%s' is not a "
-          "byte", id, tok[k]);
-      b = (g_ascii_xdigit_value (tok[k][0]) << 4) |
-          g_ascii_xdigit_value (tok[k][1]);
-      g_byte_array_append (a, &b, 1);
-    }
-    g_strfreev (tok);
-  }
-  g_strfreev (lines);
-  return a;
-}
-
-/* The one-line block after "<!-- example: ID -->". */
-static gchar *
-doc_text (const gchar * doc, const gchar * id)
-{
-  gchar *marker = g_strdup_printf ("<!-- example: %s -->", id);
-  const gchar *p = strstr (doc, marker), *start, *end;
-
-  fail_unless (p != NULL, "no example '%s' in docs/protocol.md", id);
-  g_free (marker);
-  start = strstr (p, "```\n");
-  fail_unless (start != NULL);
-  start += 4;
-  end = strchr (start, '\n');
-  return g_strndup (start, end - start);
-}
-
 static void
 fail_unless_bytes (GByteArray * doc, const guint8 * p, gsize len,
     const gchar * id)
@@ -551,14 +489,14 @@ GST_START_TEST (test_doc_example)
   text = diode_link_token_sign (id, &t, NULL);
   fail_unless (text != NULL);
   len = diode_link_token_serialize (&t, p, NULL);
-  a = doc_bytes (doc, "link-token-payload");
+  a = doc_example_bytes (doc, "link-token-payload");
   fail_unless_bytes (a, p, len, "link-token-payload");
   g_byte_array_unref (a);
   fail_unless (diode_link_text_decode (text, p, &len, sig, NULL));
-  a = doc_bytes (doc, "link-token-signature");
+  a = doc_example_bytes (doc, "link-token-signature");
   fail_unless_bytes (a, sig, sizeof sig, "link-token-signature");
   g_byte_array_unref (a);
-  dtext = doc_text (doc, "link-token-text");
+  dtext = doc_example_text (doc, "link-token-text");
   fail_unless_equals_string (dtext, text);
   g_free (dtext);
   g_free (text);
@@ -573,15 +511,30 @@ GST_START_TEST (test_doc_example)
   text = diode_link_revocation_sign (id, &rv, NULL);
   fail_unless (text != NULL);
   len = diode_link_revocation_serialize (&rv, p, NULL);
-  a = doc_bytes (doc, "link-revoke-payload");
+  a = doc_example_bytes (doc, "link-revoke-payload");
   fail_unless_bytes (a, p, len, "link-revoke-payload");
   g_byte_array_unref (a);
-  dtext = doc_text (doc, "link-revoke-text");
+  dtext = doc_example_text (doc, "link-revoke-text");
   fail_unless_equals_string (dtext, text);
   g_free (dtext);
   g_free (text);
   g_free (doc);
   diode_identity_unref (id);
+}
+
+GST_END_TEST;
+
+/* Section 16 reads right on GitHub: its share-link subsection is 16.5
+ * (not "16.x"), and no paragraph is glued to a table. */
+GST_START_TEST (test_doc_format)
+{
+  gchar *doc = NULL;
+  GError *err = NULL;
+
+  fail_unless (g_file_get_contents (DOCS_PROTOCOL_MD, &doc, NULL, &err));
+  doc_check_format (doc, 16);
+  fail_unless (strstr (doc, "### 16.5 Share links") != NULL);
+  g_free (doc);
 }
 
 GST_END_TEST;
@@ -602,6 +555,7 @@ link_token_suite (void)
   suite_add_tcase (s, ts);
   tcase_add_test (ts, test_sign_verify);
   tcase_add_test (ts, test_doc_example);
+  tcase_add_test (ts, test_doc_format);
   return s;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "diode-msg.h"
+#include "docexample.h"
 
 #define A1 "0x1111111111111111111111111111111111111111"
 #define A2 "0x2222222222222222222222222222222222222222"
@@ -834,67 +835,15 @@ GST_END_TEST;
 /* ------------------------------------------------------------------------ */
 /* docs/protocol.md section 15: its byte examples, read from the document   */
 
-/* The bytes of the example @id: after a line "<!-- example: @id -->", the
- * hex pairs of the fenced block that follows ('#' starts a comment). */
-static GByteArray *
-doc_example (const gchar * doc, const gchar * id)
-{
-  gchar *marker = g_strdup_printf ("<!-- example: %s -->", id);
-  const gchar *p = strstr (doc, marker);
-  GByteArray *a;
-  gchar **lines;
-  guint i;
-  gboolean in_block = FALSE;
-
-  fail_unless (p != NULL, "docs/protocol.md has no example '%s'", id);
-  fail_unless (strstr (p + 1, marker) == NULL, "example '%s' twice", id);
-  g_free (marker);
-  a = g_byte_array_new ();
-  lines = g_strsplit (p, "\n", -1);
-  for (i = 1; lines[i]; i++) {
-    gchar **tok;
-    guint k;
-    gchar *hash;
-
-    if (g_str_has_prefix (g_strstrip (lines[i]), "```")) {
-      if (in_block)
-        break;
-      in_block = TRUE;
-      continue;
-    }
-    if (!in_block)
-      continue;
-    hash = strchr (lines[i], '#');
-    if (hash)
-      *hash = '\0';
-    tok = g_strsplit_set (lines[i], " \t", -1);
-    for (k = 0; tok[k]; k++) {
-      guint8 b;
-
-      if (!*tok[k])
-        continue;
-      fail_unless (strlen (tok[k]) == 2 && g_ascii_isxdigit (tok[k][0])
-          && g_ascii_isxdigit (tok[k][1]), "example '%s': '%s' is not a "
-          "byte", id, tok[k]);
-      b = (g_ascii_xdigit_value (tok[k][0]) << 4) |
-          g_ascii_xdigit_value (tok[k][1]);
-      g_byte_array_append (a, &b, 1);
-    }
-    g_strfreev (tok);
-  }
-  g_strfreev (lines);
-  fail_unless (a->len >= 8, "example '%s' is empty", id);
-  return a;
-}
-
 static void
 doc_matches (const gchar * doc, const gchar * id, GBytes * frame)
 {
-  GByteArray *a = doc_example (doc, id);
+  GByteArray *a = doc_example_bytes (doc, id);
   gsize size;
   const guint8 *d;
   gsize i;
 
+  fail_unless (a->len >= 8, "example '%s' is shorter than a header", id);
   fail_unless (frame != NULL, "example '%s': encoder refused", id);
   d = g_bytes_get_data (frame, &size);
   for (i = 0; i < MIN (size, a->len); i++)

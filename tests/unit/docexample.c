@@ -1,0 +1,111 @@
+/* gst-diode — test helper: the worked examples of docs/protocol.md
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * One reader of the document's examples for every unit test that checks
+ * them (docexample.h).
+ */
+#include "docexample.h"
+
+#include <string.h>
+
+/* The marker of @id in @doc, once and only once. */
+static const gchar *
+find_marker (const gchar * doc, const gchar * id)
+{
+  gchar *marker = g_strdup_printf ("<!-- example: %s -->", id);
+  const gchar *p = strstr (doc, marker);
+
+  fail_unless (p != NULL, "docs/protocol.md has no example '%s'", id);
+  fail_unless (strstr (p + 1, marker) == NULL, "example '%s' twice", id);
+  g_free (marker);
+  return p;
+}
+
+GByteArray *
+doc_example_bytes (const gchar * doc, const gchar * id)
+{
+  const gchar *p = find_marker (doc, id);
+  GByteArray *a = g_byte_array_new ();
+  gboolean in_block = FALSE;
+  gchar **lines;
+  guint i;
+
+  lines = g_strsplit (p, "\n", -1);
+  for (i = 1; lines[i]; i++) {
+    gchar **tok, *hash;
+    guint k;
+
+    if (g_str_has_prefix (g_strstrip (lines[i]), "```")) {
+      if (in_block)
+        break;
+      in_block = TRUE;
+      continue;
+    }
+    if (!in_block)
+      continue;
+    hash = strchr (lines[i], '#');
+    if (hash)
+      *hash = '\0';
+    tok = g_strsplit_set (lines[i], " \t", -1);
+    for (k = 0; tok[k]; k++) {
+      guint8 b;
+
+      if (!*tok[k])
+        continue;
+      fail_unless (strlen (tok[k]) == 2 && g_ascii_isxdigit (tok[k][0])
+          && g_ascii_isxdigit (tok[k][1]), "example '%s': '%s' is not a "
+          "byte", id, tok[k]);
+      b = (g_ascii_xdigit_value (tok[k][0]) << 4) |
+          g_ascii_xdigit_value (tok[k][1]);
+      g_byte_array_append (a, &b, 1);
+    }
+    g_strfreev (tok);
+  }
+  g_strfreev (lines);
+  fail_unless (a->len > 0, "example '%s' is empty", id);
+  return a;
+}
+
+gchar *
+doc_example_text (const gchar * doc, const gchar * id)
+{
+  const gchar *p = find_marker (doc, id), *start, *end;
+
+  start = strstr (p, "```\n");
+  fail_unless (start != NULL, "example '%s': no block", id);
+  start += 4;
+  end = strchr (start, '\n');
+  fail_unless (end != NULL, "example '%s': unterminated", id);
+  return g_strndup (start, end - start);
+}
+
+void
+doc_check_format (const gchar * doc, guint section)
+{
+  gchar **lines = g_strsplit (doc, "\n", -1);
+  gchar *head = g_strdup_printf ("### %u.", section);
+  gchar *placeholder = g_strdup_printf ("%u.x", section);
+  guint i, next = 1;
+
+  fail_unless (strstr (doc, placeholder) == NULL, "docs/protocol.md still "
+      "says %s: %.60s", placeholder, strstr (doc, placeholder));
+  for (i = 0; lines[i] && lines[i + 1]; i++) {
+    const gchar *a = lines[i], *b = lines[i + 1];
+
+    fail_unless (a[0] != '|' || b[0] == '|' || b[0] == '\0',
+        "docs/protocol.md line %u follows a table row without a blank line "
+        "(it renders as a row): '%s'", i + 2, b);
+    if (g_str_has_prefix (a, head)) {
+      gchar *want = g_strdup_printf ("%s%u ", head, next++);
+
+      fail_unless (g_str_has_prefix (a, want), "docs/protocol.md line %u: "
+          "'%s' is not numbered '%s'", i + 1, a, want);
+      g_free (want);
+    }
+  }
+  fail_unless (next > 1, "docs/protocol.md has no subsection of %u", section);
+  g_strfreev (lines);
+  g_free (head);
+  g_free (placeholder);
+}
