@@ -92,12 +92,14 @@ hex_of (const guint8 * b, gsize n, gchar * out)
   out[2 * n] = '\0';
 }
 
-/* Entries of one class (@pooled), of @owner (hex) or of all if NULL. */
-static guint
-n_of_owner (RelayTokens * tk, const gchar * owner, gboolean pooled)
+/* The entries of @owner (hex; NULL: everyone's) in one class (@pooled 0
+ * or 1) or both (-1), in no order (g_ptr_array_unref; not owned). */
+static GPtrArray *
+entries_of (RelayTokens * tk, const gchar * owner, gint pooled)
 {
   GHashTable *tables[] = { tk->one, tk->all };
-  guint n = 0, i;
+  GPtrArray *out = g_ptr_array_new ();
+  guint i;
 
   for (i = 0; i < G_N_ELEMENTS (tables); i++) {
     GHashTableIter it;
@@ -107,9 +109,21 @@ n_of_owner (RelayTokens * tk, const gchar * owner, gboolean pooled)
     while (g_hash_table_iter_next (&it, NULL, &v)) {
       Revoked *e = v;
 
-      n += !e->pooled == !pooled && (!owner || !strcmp (e->owner, owner));
+      if ((pooled < 0 || !e->pooled == !pooled)
+          && (!owner || !strcmp (e->owner, owner)))
+        g_ptr_array_add (out, e);
     }
   }
+  return out;
+}
+
+static guint
+n_of_owner (RelayTokens * tk, const gchar * owner, gboolean pooled)
+{
+  GPtrArray *a = entries_of (tk, owner, pooled);
+  guint n = a->len;
+
+  g_ptr_array_unref (a);
   return n;
 }
 
@@ -362,18 +376,10 @@ save (RelayTokens * tk, GError ** error)
 {
   GString *s = g_string_new ("# share links revoked by their owners "
       "(diode-relay writes this file; docs/protocol.md section 16)\n");
-  GPtrArray *all = g_ptr_array_new ();
-  GHashTableIter it;
-  gpointer v;
+  GPtrArray *all = entries_of (tk, NULL, -1);
   gboolean ok;
   guint i;
 
-  g_hash_table_iter_init (&it, tk->one);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    g_ptr_array_add (all, v);
-  g_hash_table_iter_init (&it, tk->all);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    g_ptr_array_add (all, v);
   /* a stable order: the same list, the same bytes */
   g_ptr_array_sort (all, entry_cmp);
   for (i = 0; i < all->len; i++) {
@@ -654,23 +660,10 @@ age_cmp (gconstpointer a, gconstpointer b)
 static Revoked *
 pool_oldest (DiodeRelay * r, RelayTokens * tk, const gchar * owner)
 {
-  GHashTable *tables[] = { tk->one, tk->all };
-  GPtrArray *pool = g_ptr_array_new ();
+  GPtrArray *pool = entries_of (tk, owner, TRUE);
   Revoked *found = NULL;
   guint i;
 
-  for (i = 0; i < G_N_ELEMENTS (tables); i++) {
-    GHashTableIter it;
-    gpointer v;
-
-    g_hash_table_iter_init (&it, tables[i]);
-    while (g_hash_table_iter_next (&it, NULL, &v)) {
-      Revoked *e = v;
-
-      if (e->pooled && (!owner || !strcmp (e->owner, owner)))
-        g_ptr_array_add (pool, e);
-    }
-  }
   g_ptr_array_sort (pool, age_cmp);
   for (i = 0; i < pool->len && !found; i++)
     if (!pooled_is_held (r, pool->pdata[i]))
