@@ -343,6 +343,62 @@ relay_addr_unref_stream (DiodeRelay * r, AddrCount * a)
   addr_maybe_forget (r, a);
 }
 
+/* The caps an accepted connection from @host must pass before any work is
+ * spent on it, shared by the relay's port and the web side (which adds its
+ * own): the first it would exceed (its text; its value in @limit), or NULL.
+ * @pending_cap names the pending cap as that side counts it. */
+const gchar *
+relay_peer_cap (DiodeRelay * r, const gchar * host,
+    const gchar * pending_cap, guint * limit)
+{
+  AddrCount *a = g_hash_table_lookup (r->per_addr, host);
+
+  if (r->max_conns && r->n_open >= r->max_conns) {
+    *limit = r->max_conns;
+    return "connections in total (--max-connections)";
+  }
+  if (a && r->max_conns_per_addr && a->open >= r->max_conns_per_addr) {
+    *limit = r->max_conns_per_addr;
+    return "connections from one address (--max-connections-per-address)";
+  }
+  if (a && r->max_pending_per_addr && a->pending >= r->max_pending_per_addr) {
+    *limit = r->max_pending_per_addr;
+    return pending_cap;
+  }
+  return NULL;
+}
+
+/* Nothing can be said to a peer refused at accept (before TLS or HTTP):
+ * it sees the connection closed; the count and the log say why. */
+void
+relay_peer_refused (DiodeRelay * r, const gchar * peer, const gchar * what,
+    const gchar * cap, guint limit)
+{
+  g_mutex_lock (&r->lock);
+  r->refused_conns++;
+  g_mutex_unlock (&r->lock);
+  relay_log (r, RELAY_LOG_LIMIT, "refused %s from %s: the relay already "
+      "holds its maximum of %u %s", what, peer, limit, cap);
+}
+
+/* A connection from @host admitted: counted (open, pending) on its
+ * address and in the relay's total; the address's counters returned. */
+AddrCount *
+relay_admit_peer (DiodeRelay * r, const gchar * host)
+{
+  AddrCount *a = g_hash_table_lookup (r->per_addr, host);
+
+  if (!a) {
+    a = g_new0 (AddrCount, 1);
+    a->host = g_strdup (host);
+    g_hash_table_insert (r->per_addr, a->host, a);
+  }
+  a->open++;
+  a->pending++;
+  r->n_open++;
+  return a;
+}
+
 /* A closing connection's unfinished frames will never be used: they stop
  * counting at once, not when the socket is finally closed. */
 static void
@@ -737,9 +793,7 @@ relay_accept (DiodeRelay * r)
     int one = 1;
     int fd = accept4 (g_socket_get_fd (r->listen_socket),
         (struct sockaddr *) &ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-    AddrCount *a;
-    const gchar *cap = NULL;
+    const gchar *cap;
     guint limit = 0;
 
     if (fd < 0) {
@@ -778,26 +832,13 @@ relay_accept (DiodeRelay * r)
 
     /* The caps, before any work is spent on it. Nothing can be said to a
      * peer before TLS: it sees the connection closed, the log says why. */
-    a = g_hash_table_lookup (r->per_addr, host);
-    if (r->max_conns && r->n_open >= r->max_conns) {
-      cap = "connections in total (--max-connections)";
-      limit = r->max_conns;
-    } else if (a && r->max_conns_per_addr
-        && a->open >= r->max_conns_per_addr) {
-      cap = "connections from one address (--max-connections-per-address)";
-      limit = r->max_conns_per_addr;
-    } else if (a && r->max_pending_per_addr
-        && a->pending >= r->max_pending_per_addr) {
-      cap = "connections before HELLO from one address "
-          "(--max-pending-per-address)";
-      limit = r->max_pending_per_addr;
-    }
+    cap = relay_peer_cap (r, host, "connections before HELLO from one "
+        "address (--max-pending-per-address)", &limit);
     if (cap) {
-      g_mutex_lock (&r->lock);
-      r->refused_conns++;
-      g_mutex_unlock (&r->lock);
-      relay_log (r, RELAY_LOG_LIMIT, "refused a connection from %s:%u: the "
-          "relay already holds its maximum of %u %s", host, port, limit, cap);
+      gchar *peer = g_strdup_printf ("%s:%u", host, port);
+
+      relay_peer_refused (r, peer, "a connection", cap, limit);
+      g_free (peer);
       close (fd);
       continue;
     }
@@ -829,16 +870,8 @@ relay_accept (DiodeRelay * r)
       continue;
     }
     c->events = EPOLLIN;
-    if (!a) {
-      a = g_new0 (AddrCount, 1);
-      a->host = g_strdup (host);
-      g_hash_table_insert (r->per_addr, a->host, a);
-    }
-    a->open++;
-    a->pending++;
-    c->addr = a;
+    c->addr = relay_admit_peer (r, host);
     c->pending = TRUE;
-    r->n_open++;
     g_mutex_lock (&r->lock);
     g_hash_table_add (r->conns, c);
     g_mutex_unlock (&r->lock);

@@ -561,6 +561,20 @@ gboolean relay_may_add_stream (Conn * c);
 /* Work left for the next loop turn (budget ran out, bytes buffered below
  * epoll's sight). */
 void     conn_mark_ready   (Conn * c);
+/* A non-blocking listening socket on HOST:PORT, its port in @bound_port
+ * (diode-relay.c; the relay's port and --http). */
+GSocket *relay_listen_socket (const gchar * spec, const gchar * host,
+    guint16 port, gint backlog, const gchar * option, guint16 * bound_port,
+    GError ** error);
+/* Admission of an accepted connection (diode-relay-conn.c; the relay's
+ * port and --http share the caps): the cap it would pass (NULL if none),
+ * refusing it (counted and logged), admitting it (counted on its address,
+ * returned). */
+const gchar *relay_peer_cap (DiodeRelay * r, const gchar * host,
+    const gchar * pending_cap, guint * limit);
+void     relay_peer_refused (DiodeRelay * r, const gchar * peer,
+    const gchar * what, const gchar * cap, guint limit);
+AddrCount *relay_admit_peer (DiodeRelay * r, const gchar * host);
 /* "HOST:PORT" or "[V6]:PORT" -> host, port (diode-relay.c). */
 gboolean relay_parse_listen (const gchar * listen, gchar ** host,
                              guint16 * port, GError ** error);

@@ -111,13 +111,66 @@ relay_parse_listen (const gchar * listen, gchar ** host, guint16 * port,
   return TRUE;
 }
 
+/* The listening socket for HOST:PORT (@spec as the user wrote it, for
+ * errors; @option names the command-line option, or NULL for the relay's
+ * own port): resolved, non-blocking, bound, listening; its port (the one
+ * the kernel chose for port 0) in @bound_port. Shared by the relay's port
+ * and the web side (--http). */
+GSocket *
+relay_listen_socket (const gchar * spec, const gchar * host, guint16 port,
+    gint backlog, const gchar * option, guint16 * bound_port,
+    GError ** error)
+{
+  GInetAddress *ia = g_inet_address_new_from_string (host);
+  GSocketAddress *sa;
+  GSocket *s;
+
+  if (!ia) {
+    GResolver *res = g_resolver_get_default ();
+    GList *addrs = g_resolver_lookup_by_name (res, host, NULL, error);
+
+    g_object_unref (res);
+    if (!addrs) {
+      g_prefix_error (error, "cannot resolve %s host '%s': ",
+          option ? option : "listen", host);
+      return NULL;
+    }
+    ia = g_object_ref (addrs->data);
+    g_resolver_free_addresses (addrs);
+  }
+  sa = g_inet_socket_address_new (ia, port);
+  s = g_socket_new (g_inet_address_get_family (ia), G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, error);
+  g_object_unref (ia);
+  if (!s) {
+    g_object_unref (sa);
+    return NULL;
+  }
+  g_socket_set_blocking (s, FALSE);
+  g_socket_set_listen_backlog (s, backlog);
+  if (!g_socket_bind (s, sa, TRUE, error) || !g_socket_listen (s, error)) {
+    if (option)
+      g_prefix_error (error, "cannot listen on %s (%s): ", spec, option);
+    else
+      g_prefix_error (error, "cannot listen on %s: ", spec);
+    g_object_unref (sa);
+    g_socket_close (s, NULL);
+    g_object_unref (s);
+    return NULL;
+  }
+  g_object_unref (sa);
+  sa = g_socket_get_local_address (s, NULL);
+  *bound_port = sa ?
+      g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa)) : port;
+  g_clear_object (&sa);
+  return s;
+}
+
 gboolean
 diode_relay_start (DiodeRelay * r, GError ** error)
 {
   gchar *host = NULL;
   guint16 port = 0;
-  GInetAddress *ia;
-  GSocketAddress *sa;
   struct epoll_event ev = { 0 };
 
   g_return_val_if_fail (DIODE_IS_RELAY (r), FALSE);
@@ -153,38 +206,11 @@ diode_relay_start (DiodeRelay * r, GError ** error)
     return FALSE;
   }
 
-  ia = g_inet_address_new_from_string (host);
-  if (!ia) {
-    GResolver *res = g_resolver_get_default ();
-    GList *addrs = g_resolver_lookup_by_name (res, host, NULL, error);
-    g_object_unref (res);
-    if (!addrs) {
-      g_prefix_error (error, "cannot resolve listen host '%s': ", host);
-      g_free (host);
-      return FALSE;
-    }
-    ia = g_object_ref (addrs->data);
-    g_resolver_free_addresses (addrs);
-  }
-  sa = g_inet_socket_address_new (ia, port);
-  r->listen_socket = g_socket_new (g_inet_address_get_family (ia),
-      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
-  g_object_unref (ia);
+  /* A crowd of viewers joining at once must not stall in the backlog. */
+  r->listen_socket = relay_listen_socket (r->listen, host, port, 4096, NULL,
+      &r->port, error);
   if (!r->listen_socket)
     goto fail;
-  g_socket_set_blocking (r->listen_socket, FALSE);
-  /* A crowd of viewers joining at once must not stall in the backlog. */
-  g_socket_set_listen_backlog (r->listen_socket, 4096);
-  if (!g_socket_bind (r->listen_socket, sa, TRUE, error)
-      || !g_socket_listen (r->listen_socket, error)) {
-    g_prefix_error (error, "cannot listen on %s: ", r->listen);
-    goto fail;
-  }
-  g_object_unref (sa);
-  sa = g_socket_get_local_address (r->listen_socket, NULL);
-  r->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa));
-  g_object_unref (sa);
-  sa = NULL;
   g_free (r->bound_host);
   r->bound_host = host;
   host = NULL;
@@ -230,7 +256,6 @@ diode_relay_start (DiodeRelay * r, GError ** error)
 
 fail:
   relay_web_tokens_free (r);
-  g_clear_object (&sa);
   g_clear_object (&r->listen_socket);
   g_free (host);
   return FALSE;

@@ -5,8 +5,14 @@
  * relay_web_token_check() is a pure function of its arguments, the
  * revocation list and the operator's [links] revoked= (docs/protocol.md
  * section 16, "What the relay checks"). The revocation list holds what
- * owners revoked through POST /api/revoke, bounded per owner and in total,
- * each entry kept only while the links it revokes could still be valid.
+ * owners revoked through POST /api/revoke, each entry kept only while the
+ * links it revokes could still be valid, in two classes: revocations by
+ * the owner of a stream this relay holds (live or stored) are bounded per
+ * owner and in total and never evicted; revocations for a stream it does
+ * not hold (any key can sign one: they cannot be told from a flood) go to
+ * a smaller pool, bounded the same way, whose oldest entry is evicted to
+ * make room, except entries whose stream has become known here with that
+ * owner (docs/security.md says what this guarantees).
  * It is saved after every change (g_file_set_contents_full: a temporary
  * file renamed over the old one, 0600) and read at start; a file that
  * exists but cannot be read or parsed makes every check answer
@@ -40,6 +46,9 @@ typedef struct {
   gint64      issued;           /* ONE: the link's issued (or later) */
   gint64      before;           /* ALL */
   gint64      keep_until;       /* dropped after this */
+  gboolean    pooled;           /* taken for a stream not held here */
+  gint64      added;            /* pooled: when taken (unix s) */
+  guint64     seq;              /* pooled: order taken, within a second */
 } Revoked;
 
 typedef struct _RelayTokens {
@@ -47,6 +56,7 @@ typedef struct _RelayTokens {
   gchar      *unavailable;      /* why every check fails closed, or NULL */
   GHashTable *one;              /* "OWNER/ID" -> Revoked* */
   GHashTable *all;              /* "OWNER\nKEY" -> Revoked* */
+  guint64     seq;              /* the next pooled entry's seq */
 } RelayTokens;
 
 static void
@@ -82,26 +92,45 @@ hex_of (const guint8 * b, gsize n, gchar * out)
   out[2 * n] = '\0';
 }
 
-static guint
-n_entries (RelayTokens * tk)
+/* The entries of @owner (hex; NULL: everyone's) in one class (@pooled 0
+ * or 1) or both (-1), in no order (g_ptr_array_unref; not owned). */
+static GPtrArray *
+entries_of (RelayTokens * tk, const gchar * owner, gint pooled)
 {
-  return g_hash_table_size (tk->one) + g_hash_table_size (tk->all);
+  GHashTable *tables[] = { tk->one, tk->all };
+  GPtrArray *out = g_ptr_array_new ();
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (tables); i++) {
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init (&it, tables[i]);
+    while (g_hash_table_iter_next (&it, NULL, &v)) {
+      Revoked *e = v;
+
+      if ((pooled < 0 || !e->pooled == !pooled)
+          && (!owner || !strcmp (e->owner, owner)))
+        g_ptr_array_add (out, e);
+    }
+  }
+  return out;
 }
 
 static guint
-n_of_owner (RelayTokens * tk, const gchar * owner)
+n_of_owner (RelayTokens * tk, const gchar * owner, gboolean pooled)
 {
-  GHashTableIter it;
-  gpointer v;
-  guint n = 0;
+  GPtrArray *a = entries_of (tk, owner, pooled);
+  guint n = a->len;
 
-  g_hash_table_iter_init (&it, tk->one);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    n += !strcmp (((Revoked *) v)->owner, owner);
-  g_hash_table_iter_init (&it, tk->all);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    n += !strcmp (((Revoked *) v)->owner, owner);
+  g_ptr_array_unref (a);
   return n;
+}
+
+static guint
+n_entries (RelayTokens * tk, gboolean pooled)
+{
+  return n_of_owner (tk, NULL, pooled);
 }
 
 static void
@@ -163,7 +192,7 @@ parse_time (const gchar * s, gint64 * out)
 
 /* "one OWNER ID ISSUED KEEP NAME" / "all OWNER BEFORE KEEP NAME". */
 static Revoked *
-parse_line (const gchar * line)
+parse_plain (const gchar * line)
 {
   gchar **f = g_strsplit (line, " ", 6);
   Revoked *e = g_new0 (Revoked, 1);
@@ -208,6 +237,34 @@ out:
     revoked_free (e);
     return NULL;
   }
+  return e;
+}
+
+/* A plain line, or a pooled one: "pool-one ADDED ..." / "pool-all ADDED
+ * ..." (the plain line's fields after ADDED). */
+static Revoked *
+parse_line (const gchar * line)
+{
+  const gchar *sp, *sp2;
+  gchar *added, *plain;
+  gint64 t = 0;
+  Revoked *e;
+
+  if (!g_str_has_prefix (line, "pool-"))
+    return parse_plain (line);
+  sp = strchr (line, ' ');
+  sp2 = sp ? strchr (sp + 1, ' ') : NULL;
+  if (!sp2)
+    return NULL;
+  added = g_strndup (sp + 1, sp2 - sp - 1);
+  plain = g_strdup_printf ("%.*s%s", (int) (sp - line - 5), line + 5, sp2);
+  e = parse_time (added, &t) ? parse_plain (plain) : NULL;
+  if (e) {
+    e->pooled = TRUE;
+    e->added = t;
+  }
+  g_free (added);
+  g_free (plain);
   return e;
 }
 
@@ -263,13 +320,24 @@ load (RelayTokens * tk, gint64 now, gchar ** why)
       g_strfreev (lines);
       return FALSE;
     }
-    n = GPOINTER_TO_UINT (g_hash_table_lookup (per_owner, e->owner)) + 1;
-    g_hash_table_replace (per_owner, g_strdup (e->owner), GUINT_TO_POINTER (n));
+    {
+      /* counted per class: "OWNER" and "+OWNER" for the pool */
+      gchar *ok = g_strconcat (e->pooled ? "+" : "", e->owner, NULL);
+
+      n = GPOINTER_TO_UINT (g_hash_table_lookup (per_owner, ok)) + 1;
+      g_hash_table_replace (per_owner, ok, GUINT_TO_POINTER (n));
+    }
+    /* file order is age order within the pool (save sorts it so) */
+    e->seq = tk->seq++;
     insert (tk, e);
-    if (n_entries (tk) > RELAY_REVOKED_MAX || n > RELAY_REVOKED_PER_OWNER) {
+    if (e->pooled ? (n_entries (tk, TRUE) > RELAY_REVOKED_POOL_MAX
+            || n > RELAY_REVOKED_POOL_PER_OWNER)
+        : (n_entries (tk, FALSE) > RELAY_REVOKED_MAX
+            || n > RELAY_REVOKED_PER_OWNER)) {
       *why = g_strdup_printf ("%s holds more revocations than a relay keeps "
-          "(%d per owner, %d in all)", tk->path, RELAY_REVOKED_PER_OWNER,
-          RELAY_REVOKED_MAX);
+          "(%d per owner, %d in all; for streams it does not hold %d and "
+          "%d)", tk->path, RELAY_REVOKED_PER_OWNER, RELAY_REVOKED_MAX,
+          RELAY_REVOKED_POOL_PER_OWNER, RELAY_REVOKED_POOL_MAX);
       g_hash_table_unref (per_owner);
       g_strfreev (lines);
       return FALSE;
@@ -285,8 +353,16 @@ static gint
 entry_cmp (gconstpointer a, gconstpointer b)
 {
   const Revoked *x = *(Revoked **) a, *y = *(Revoked **) b;
-  gint c = strcmp (x->owner, y->owner);
+  gint c;
 
+  /* the held streams' first; the pool after them, oldest first */
+  if (!x->pooled != !y->pooled)
+    return x->pooled ? 1 : -1;
+  if (x->pooled && x->added != y->added)
+    return x->added < y->added ? -1 : 1;
+  if (x->pooled && x->seq != y->seq)
+    return x->seq < y->seq ? -1 : 1;
+  c = strcmp (x->owner, y->owner);
   if (c)
     return c;
   if (x->kind != y->kind)
@@ -300,29 +376,26 @@ save (RelayTokens * tk, GError ** error)
 {
   GString *s = g_string_new ("# share links revoked by their owners "
       "(diode-relay writes this file; docs/protocol.md section 16)\n");
-  GPtrArray *all = g_ptr_array_new ();
-  GHashTableIter it;
-  gpointer v;
+  GPtrArray *all = entries_of (tk, NULL, -1);
   gboolean ok;
   guint i;
 
-  g_hash_table_iter_init (&it, tk->one);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    g_ptr_array_add (all, v);
-  g_hash_table_iter_init (&it, tk->all);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    g_ptr_array_add (all, v);
   /* a stable order: the same list, the same bytes */
   g_ptr_array_sort (all, entry_cmp);
   for (i = 0; i < all->len; i++) {
     Revoked *e = all->pdata[i];
 
+    /* pooled: "pool-one ADDED ..." where a held one says "one ..." */
+    g_string_append_printf (s, "%s%s ", e->pooled ? "pool-" : "",
+        e->kind == DIODE_LINK_REVOKE_ONE ? "one" : "all");
+    if (e->pooled)
+      g_string_append_printf (s, "%" G_GINT64_FORMAT " ", e->added);
     if (e->kind == DIODE_LINK_REVOKE_ONE)
-      g_string_append_printf (s, "one %s %s %" G_GINT64_FORMAT " %"
+      g_string_append_printf (s, "%s %s %" G_GINT64_FORMAT " %"
           G_GINT64_FORMAT " %s\n", e->owner, e->id, e->issued,
           e->keep_until, e->name);
     else
-      g_string_append_printf (s, "all %s %" G_GINT64_FORMAT " %"
+      g_string_append_printf (s, "%s %" G_GINT64_FORMAT " %"
           G_GINT64_FORMAT " %s\n", e->owner, e->before, e->keep_until,
           e->name);
   }
@@ -508,7 +581,9 @@ relay_web_token_result_text (RelayTokenResult res)
 /* ---- revocations -------------------------------------------------------- */
 
 /* The single-link entries @all (kind ALL) covers: same owner and stream,
- * issued before it. Counted, or removed when @remove. */
+ * issued before it. Counted, or removed when @remove. A held-stream @all
+ * covers both classes; a pooled one only the pool's (a held-stream entry
+ * is never given up for one that can be evicted). */
 static guint
 n_covered (RelayTokens * tk, const Revoked * all, gboolean remove)
 {
@@ -520,9 +595,9 @@ n_covered (RelayTokens * tk, const Revoked * all, gboolean remove)
   while (g_hash_table_iter_next (&it, NULL, &v)) {
     Revoked *o = v;
 
-    if (!strcmp (o->owner, all->owner) && !strcmp (o->key, all->key)
-        && o->issued < all->before) {
-      n++;
+    if ((!all->pooled || o->pooled) && !strcmp (o->owner, all->owner)
+        && !strcmp (o->key, all->key) && o->issued < all->before) {
+      n += !o->pooled == !all->pooled;
       if (remove)
         g_hash_table_iter_remove (&it);
     }
@@ -548,6 +623,77 @@ relay_web_stream_owner (DiodeRelay * r, const gchar * name)
   return owner;
 }
 
+/* A pooled entry whose stream this relay now holds, published by the
+ * entry's owner: kept (not evicted) while that lasts. */
+static gboolean
+pooled_is_held (DiodeRelay * r, const Revoked * e)
+{
+  guint8 key[DIODE_LINK_KEY_SIZE];
+  gchar *owner, *address;
+  gboolean held;
+  guint i;
+
+  for (i = 0; i < DIODE_LINK_KEY_SIZE; i++)
+    key[i] = g_ascii_xdigit_value (e->owner[2 * i]) << 4 |
+        g_ascii_xdigit_value (e->owner[2 * i + 1]);
+  owner = relay_web_stream_owner (r, e->name);
+  address = owner ? diode_link_key_address (key, NULL) : NULL;
+  held = address && !g_ascii_strcasecmp (address, owner);
+  g_free (owner);
+  g_free (address);
+  return held;
+}
+
+static gint
+age_cmp (gconstpointer a, gconstpointer b)
+{
+  const Revoked *x = *(Revoked **) a, *y = *(Revoked **) b;
+
+  if (x->added != y->added)
+    return x->added < y->added ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The pool's oldest entry (of @owner, hex, or of anyone if NULL) that may
+ * be evicted, or NULL. Streams are looked up oldest first until one is
+ * not held: usually the first. */
+static Revoked *
+pool_oldest (DiodeRelay * r, RelayTokens * tk, const gchar * owner)
+{
+  GPtrArray *pool = entries_of (tk, owner, TRUE);
+  Revoked *found = NULL;
+  guint i;
+
+  g_ptr_array_sort (pool, age_cmp);
+  for (i = 0; i < pool->len && !found; i++)
+    if (!pooled_is_held (r, pool->pdata[i]))
+      found = pool->pdata[i];
+  g_ptr_array_unref (pool);
+  return found;
+}
+
+static void
+evict (RelayTokens * tk, Revoked * e)
+{
+  gchar *k = e->kind == DIODE_LINK_REVOKE_ONE ? one_key (e->owner, e->id) :
+      all_key (e->owner, e->key);
+
+  g_info ("share links: the revocation pool is full: evicted the oldest "
+      "(owner %.16s..., stream '%s')", e->owner, e->name);
+  g_hash_table_remove (e->kind == DIODE_LINK_REVOKE_ONE ? tk->one : tk->all,
+      k);
+  g_free (k);
+}
+
+/* Whether @old (same key as @e, same class) already revokes all @e does. */
+static gboolean
+already (const Revoked * old, const Revoked * e)
+{
+  if (e->kind == DIODE_LINK_REVOKE_ONE)
+    return old->keep_until >= e->keep_until;
+  return old->before >= e->before;
+}
+
 guint
 relay_web_token_revoke_text (DiodeRelay * r, const gchar * text,
     gint64 now, gchar ** message)
@@ -559,6 +705,7 @@ relay_web_token_revoke_text (DiodeRelay * r, const gchar * text,
   gchar owner_hex[2 * DIODE_LINK_KEY_SIZE + 1];
   Revoked *e = NULL, *old = NULL;
   guint status, freed = 0;
+  gboolean replaces;
 
   if (!tk || tk->unavailable) {
     *message = g_strdup ("this relay cannot take revocations now: its "
@@ -574,8 +721,11 @@ relay_web_token_revoke_text (DiodeRelay * r, const gchar * text,
   shown = diode_name_escape (rv.stream);
   address = diode_link_key_address (rv.owner, NULL);
   owner = relay_web_stream_owner (r, rv.stream);
-  if (!address || !owner || g_ascii_strcasecmp (address, owner)) {
-    *message = g_strdup_printf ("this relay has no stream '%s' owned by %s",
+  /* a stream held here by another key: its owner's links are not this
+   * key's to revoke. A stream not held here: taken into the pool (an edge
+   * relay that pulls on demand must refuse the link when a viewer comes) */
+  if (!address || (owner && g_ascii_strcasecmp (address, owner))) {
+    *message = g_strdup_printf ("this relay's stream '%s' is not owned by %s",
         shown, address ? address : "that key");
     status = SOUP_STATUS_FORBIDDEN;
     goto out;
@@ -588,6 +738,8 @@ relay_web_token_revoke_text (DiodeRelay * r, const gchar * text,
   memcpy (e->owner, owner_hex, sizeof e->owner);
   e->name = g_strdup (rv.stream);
   e->key = diode_name_key (rv.stream, NULL);
+  e->pooled = owner == NULL;
+  e->added = now;
   if (!e->key) {
     *message = g_strdup_printf ("'%s' is not a stream name this relay "
         "takes", shown);
@@ -611,12 +763,6 @@ relay_web_token_revoke_text (DiodeRelay * r, const gchar * text,
     k = one_key (e->owner, e->id);
     old = g_hash_table_lookup (tk->one, k);
     g_free (k);
-    if (old && old->keep_until >= e->keep_until) {
-      *message = g_strdup_printf ("link %s of '%s' was revoked already",
-          e->id, shown);
-      status = SOUP_STATUS_OK;
-      goto out;
-    }
   } else {
     if ((gint64) rv.before > now + RELAY_TOKEN_SKEW_S) {
       *message = g_strdup ("the revocation is dated in the future (check "
@@ -636,36 +782,103 @@ relay_web_token_revoke_text (DiodeRelay * r, const gchar * text,
     k = all_key (e->owner, e->key);
     old = g_hash_table_lookup (tk->all, k);
     g_free (k);
-    if (old && old->before >= e->before) {
-      *message = g_strdup_printf ("the links of '%s' were revoked already",
-          shown);
+  }
+  if (old) {
+    /* one entry per key: a held-stream one stays held; a pooled one
+     * becomes held when its stream is held now and the owner has room */
+    if (!old->pooled)
+      e->pooled = FALSE;
+    else if (!e->pooled && n_of_owner (tk, owner_hex, FALSE) >=
+        RELAY_REVOKED_PER_OWNER)
+      e->pooled = TRUE;
+    if (!old->pooled == !e->pooled && already (old, e)) {
+      if (e->kind == DIODE_LINK_REVOKE_ONE)
+        *message = g_strdup_printf ("link %s of '%s' was revoked already",
+            e->id, shown);
+      else
+        *message = g_strdup_printf ("the links of '%s' were revoked "
+            "already", shown);
       status = SOUP_STATUS_OK;
       goto out;
     }
+    /* what the old one revoked stays revoked */
+    e->keep_until = MAX (e->keep_until, old->keep_until);
+    e->before = MAX (e->before, old->before);
+    if (e->pooled) {
+      e->added = old->added;
+      e->seq = old->seq;
+    }
+  }
+  replaces = old && !old->pooled == !e->pooled;
+  if (e->kind == DIODE_LINK_REVOKE_ALL)
     freed = n_covered (tk, e, FALSE);
-  }
-  /* bounds: per owner, then in total (what this one replaces is freed) */
-  if (!old && n_of_owner (tk, owner_hex) - freed >= RELAY_REVOKED_PER_OWNER) {
-    *message = g_strdup_printf ("this relay keeps at most %d revocations "
-        "per owner: revoke every link of '%s' at once instead (diode link "
-        "--revoke --all)", RELAY_REVOKED_PER_OWNER, shown);
-    status = SOUP_STATUS_INSUFFICIENT_STORAGE;
-    goto out;
-  }
-  if (!old && n_entries (tk) - freed >= RELAY_REVOKED_MAX) {
-    *message = g_strdup_printf ("this relay's revocation list is full (%d "
-        "entries); ask its operator ([links] revoked= in its configuration)",
-        RELAY_REVOKED_MAX);
-    status = SOUP_STATUS_INSUFFICIENT_STORAGE;
-    goto out;
+  if (!e->pooled) {
+    /* bounds: per owner, then in total (what this one replaces is freed) */
+    if (!replaces && n_of_owner (tk, owner_hex, FALSE) - freed >=
+        RELAY_REVOKED_PER_OWNER) {
+      *message = g_strdup_printf ("this relay keeps at most %d revocations "
+          "per owner: revoke every link of '%s' at once instead (diode link "
+          "--revoke --all)", RELAY_REVOKED_PER_OWNER, shown);
+      status = SOUP_STATUS_INSUFFICIENT_STORAGE;
+      goto out;
+    }
+    if (!replaces && n_entries (tk, FALSE) - freed >= RELAY_REVOKED_MAX) {
+      *message = g_strdup_printf ("this relay's revocation list is full (%d "
+          "entries); ask its operator ([links] revoked= in its "
+          "configuration)", RELAY_REVOKED_MAX);
+      status = SOUP_STATUS_INSUFFICIENT_STORAGE;
+      goto out;
+    }
+  } else if (!replaces) {
+    /* the pool: room is made by evicting its oldest (never one whose
+     * stream is held here now); none evictable: refused */
+    if ((n_of_owner (tk, owner_hex, TRUE) - freed >=
+            RELAY_REVOKED_POOL_PER_OWNER && !pool_oldest (r, tk, owner_hex))
+        || (n_entries (tk, TRUE) - freed >= RELAY_REVOKED_POOL_MAX
+            && !pool_oldest (r, tk, NULL))) {
+      *message = g_strdup_printf ("this relay does not hold '%s' and its "
+          "revocations for streams it does not hold are all in use: revoke "
+          "on the relay that holds it", shown);
+      status = SOUP_STATUS_INSUFFICIENT_STORAGE;
+      goto out;
+    }
   }
   if (e->kind == DIODE_LINK_REVOKE_ALL)
     n_covered (tk, e, TRUE);
+  if (old && !replaces) {
+    /* moved from the pool to the held class */
+    k = e->kind == DIODE_LINK_REVOKE_ONE ? one_key (e->owner, e->id) :
+        all_key (e->owner, e->key);
+    g_hash_table_remove (e->kind == DIODE_LINK_REVOKE_ONE ? tk->one :
+        tk->all, k);
+    g_free (k);
+    old = NULL;
+  }
+  if (e->pooled && !replaces) {
+    Revoked *o;
+
+    while (n_of_owner (tk, owner_hex, TRUE) >= RELAY_REVOKED_POOL_PER_OWNER
+        && (o = pool_oldest (r, tk, owner_hex)))
+      evict (tk, o);
+    while (n_entries (tk, TRUE) >= RELAY_REVOKED_POOL_MAX
+        && (o = pool_oldest (r, tk, NULL)))
+      evict (tk, o);
+    e->seq = tk->seq++;
+  }
   if (e->kind == DIODE_LINK_REVOKE_ONE)
     *message = g_strdup_printf ("revoked link %s of '%s'", e->id, shown);
   else
     *message = g_strdup_printf ("revoked every link of '%s' issued before %"
         G_GINT64_FORMAT, shown, e->before);
+  if (e->pooled) {
+    gchar *m = *message;
+
+    *message = g_strdup_printf ("%s (this relay does not hold '%s' now: "
+        "kept among at most %d revocations for streams it does not hold, "
+        "oldest evicted first; revoke on every relay the link can reach)",
+        m, shown, RELAY_REVOKED_POOL_MAX);
+    g_free (m);
+  }
   insert (tk, e);
   e = NULL;
   status = SOUP_STATUS_OK;

@@ -31,9 +31,15 @@ typedef enum {
 
 /* Clock skew allowed on a token's issued time (s). */
 #define RELAY_TOKEN_SKEW_S          300
-/* Revocation list bounds (docs/protocol.md section 16). */
+/* Revocation list bounds (docs/protocol.md section 16, docs/security.md):
+ * revocations by the owner of a stream this relay holds (live or stored),
+ * never evicted... */
 #define RELAY_REVOKED_PER_OWNER     256
 #define RELAY_REVOKED_MAX           4096
+/* ...and the pool of revocations for streams it does not hold (an edge
+ * relay that pulls on demand), oldest evicted first when full. */
+#define RELAY_REVOKED_POOL_PER_OWNER 64
+#define RELAY_REVOKED_POOL_MAX       1024
 
 /* Scope bits a token grants (and a connection needs). */
 #define RELAY_TOKEN_SCOPE_LIVE      0x01

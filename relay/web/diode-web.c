@@ -265,31 +265,17 @@ relay_web_accept (DiodeRelay * r)
     if (h && !h->handshaking && g_io_stream_is_closed (h->stream))
       g_hash_table_remove (w->http, key);
     /* the caps, before any work (the diode port's, shared) */
-    a = g_hash_table_lookup (r->per_addr, host);
-    if (r->max_conns && r->n_open >= r->max_conns) {
-      cap = "connections in total (--max-connections)";
-      limit = r->max_conns;
-    } else if (g_hash_table_size (w->http) >= WEB_MAX_HTTP) {
+    cap = relay_peer_cap (r, host, "HTTP connections from one address "
+        "(--max-pending-per-address)", &limit);
+    if (!cap && g_hash_table_size (w->http) >= WEB_MAX_HTTP) {
       cap = "HTTP connections";
       limit = WEB_MAX_HTTP;
-    } else if (a && r->max_conns_per_addr
-        && a->open >= r->max_conns_per_addr) {
-      cap = "connections from one address (--max-connections-per-address)";
-      limit = r->max_conns_per_addr;
-    } else if (a && r->max_pending_per_addr
-        && a->pending >= r->max_pending_per_addr) {
-      cap = "HTTP connections from one address (--max-pending-per-address)";
-      limit = r->max_pending_per_addr;
-    } else if (g_hash_table_contains (w->http, key)) {
+    } else if (!cap && g_hash_table_contains (w->http, key)) {
       cap = "connections from that address and port";
       limit = 1;
     }
     if (cap) {
-      g_mutex_lock (&r->lock);
-      r->refused_conns++;
-      g_mutex_unlock (&r->lock);
-      relay_log (r, RELAY_LOG_LIMIT, "refused an HTTP connection from %s: "
-          "the relay already holds its maximum of %u %s", key, limit, cap);
+      relay_peer_refused (r, key, "an HTTP connection", cap, limit);
       g_socket_close (s, NULL);
       g_object_unref (s);
       g_object_unref (remote);
@@ -297,14 +283,7 @@ relay_web_accept (DiodeRelay * r)
       g_free (key);
       continue;
     }
-    if (!a) {
-      a = g_new0 (AddrCount, 1);
-      a->host = g_strdup (host);
-      g_hash_table_insert (r->per_addr, a->host, a);
-    }
-    a->open++;
-    a->pending++;
-    r->n_open++;
+    a = relay_admit_peer (r, host);
     g_free (host);
 
     h = g_new0 (WebHttp, 1);
@@ -478,6 +457,32 @@ early_handler (SoupServer * server, SoupServerMessage * msg,
         "no request body is accepted here\n");
 }
 
+/* The t parameter (a share link) as the page and the WebSocket take it:
+ * absent, or "d1." then base64url and dots, at most WEB_MAX_TOKEN bytes
+ * (the signature is checked when the WebSocket subscribes). Answers 400
+ * and returns FALSE otherwise: a page that could only loop "Connection
+ * lost" is not served. */
+static gboolean
+token_ok (SoupServerMessage * msg, GHashTable * query)
+{
+  const gchar *t = query ? g_hash_table_lookup (query, "t") : NULL;
+  gsize n, i;
+
+  if (!t)
+    return TRUE;
+  n = strlen (t);
+  if (n > 3 && n <= WEB_MAX_TOKEN && g_str_has_prefix (t, "d1.")) {
+    for (i = 3; i < n; i++)
+      if (!g_ascii_isalnum (t[i]) && t[i] != '-' && t[i] != '_'
+          && t[i] != '.')
+        break;
+    if (i == n)
+      return TRUE;
+  }
+  set_text (msg, SOUP_STATUS_BAD_REQUEST, "the share link is not valid\n");
+  return FALSE;
+}
+
 /* The player page with the stream's name in its diode-stream meta. */
 static void
 serve_watch (SoupServerMessage * msg, const gchar * name)
@@ -620,12 +625,8 @@ serve_ws (RelayWeb * w, SoupServerMessage * msg, const gchar * name,
   const gchar *token = query ? g_hash_table_lookup (query, "t") : NULL;
   WsUpgrade *u;
 
-  if (!name_ok (msg, name))
+  if (!name_ok (msg, name) || !token_ok (msg, query))
     return;
-  if (token && (!*token || strlen (token) > WEB_MAX_TOKEN)) {
-    set_text (msg, SOUP_STATUS_BAD_REQUEST, "invalid share link\n");
-    return;
-  }
   /* any origin: nothing but the URL (its token) authorizes a viewer */
   if (!soup_websocket_server_process_handshake (msg, NULL,
           (char **) protocols, NULL, NULL))
@@ -701,7 +702,7 @@ handler (SoupServer * server, SoupServerMessage * msg, const char *path,
   if (hname && (!strcmp (path, "/") || !strcmp (path, "/ws"))) {
     if (!strcmp (path, "/ws"))
       serve_ws (w, msg, hname, query);
-    else if (name_ok (msg, hname))
+    else if (name_ok (msg, hname) && token_ok (msg, query))
       serve_watch (msg, hname);
     g_free (hname);
     return;
@@ -716,7 +717,7 @@ handler (SoupServer * server, SoupServerMessage * msg, const char *path,
   else if (!strcmp (path, "/metrics"))
     relay_web_api_metrics (r, msg);
   else if (g_str_has_prefix (path, "/watch/")) {
-    if (name_ok (msg, path + 7))
+    if (name_ok (msg, path + 7) && token_ok (msg, query))
       serve_watch (msg, path + 7);
   } else if (g_str_has_prefix (path, "/static/"))
     serve_static (msg, path + 8);
@@ -735,8 +736,7 @@ relay_web_start (DiodeRelay * r, GError ** error)
   RelayWeb *w;
   gchar *host = NULL;
   guint16 port = 0;
-  GInetAddress *ia;
-  GSocketAddress *sa;
+  guint16 bound = 0;
   GTlsCertificate *cert = NULL;
   GTlsDatabase *db_warm = NULL;
 
@@ -779,47 +779,19 @@ relay_web_start (DiodeRelay * r, GError ** error)
     g_clear_object (&cert);
     return FALSE;
   }
-  ia = g_inet_address_new_from_string (host);
-  if (!ia) {
-    GResolver *res = g_resolver_get_default ();
-    GList *addrs = g_resolver_lookup_by_name (res, host, NULL, error);
-
-    g_object_unref (res);
-    if (!addrs) {
-      relay_web_tokens_free (r);
-      g_prefix_error (error, "cannot resolve --http host '%s': ", host);
-      g_free (host);
-      g_clear_object (&cert);
-      return FALSE;
-    }
-    ia = g_object_ref (addrs->data);
-    g_resolver_free_addresses (addrs);
-  }
   w = g_new0 (RelayWeb, 1);
   w->tag = TAG_HTTP_LISTENER;
   w->relay = r;
   w->cert = cert;
   w->scheme = g_strdup (cert ? "https" : "http");
   w->http = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, http_free);
-  sa = g_inet_socket_address_new (ia, port);
-  w->listen = g_socket_new (g_inet_address_get_family (ia),
-      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
-  g_object_unref (ia);
+  w->listen = relay_listen_socket (r->http_listen, host, port, 1024,
+      "--http", &bound, error);
   if (!w->listen)
     goto fail;
-  g_socket_set_blocking (w->listen, FALSE);
-  g_socket_set_listen_backlog (w->listen, 1024);
-  if (!g_socket_bind (w->listen, sa, TRUE, error)
-      || !g_socket_listen (w->listen, error)) {
-    g_prefix_error (error, "cannot listen on %s (--http): ", r->http_listen);
-    goto fail;
-  }
-  g_object_unref (sa);
-  sa = g_socket_get_local_address (w->listen, NULL);
   g_mutex_lock (&r->lock);
-  r->http_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa));
+  r->http_port = bound;
   g_mutex_unlock (&r->lock);
-  g_object_unref (sa);
 
   w->server = soup_server_new ("server-header", RELAY_AGENT, NULL);
   soup_server_add_early_handler (w->server, NULL, early_handler, w, NULL);
@@ -847,10 +819,6 @@ relay_web_start (DiodeRelay * r, GError ** error)
 
 fail:
   relay_web_tokens_free (r);
-  g_clear_object (&sa);
-  if (w->listen)
-    g_socket_close (w->listen, NULL);
-  g_clear_object (&w->listen);
   g_clear_object (&w->cert);
   g_hash_table_unref (w->http);
   g_free (w->scheme);

@@ -318,6 +318,70 @@ GST_START_TEST (test_ws_revoked_link)
 
 GST_END_TEST;
 
+/* A viewer whose link expires while it watches is cut off by relay_ws_tick:
+ * ERROR 102 saying "expired", close 4102, within a bounded wait (the link
+ * expires 2 to 3 s after it is made; the tick looks at every connection
+ * at least once a second). */
+GST_START_TEST (test_ws_link_expires_while_watching)
+{
+  Env *e = env_new ();
+  gint64 now;
+  gchar *tok, *reason = NULL;
+  WebClient *w;
+  gint code = 0;
+  guint err = 0;
+  gboolean error_said_expired = FALSE;
+  gint64 end;
+
+  env_push (e, GOP);
+  /* 2 to 3 s from now (whole seconds) */
+  now = now_s ();
+  tok = token ("owner.pem", now - 60, now + 3, NULL);
+  w = ws_viewer (e, tok);
+  fail_unless (ws_until_media_or_close (w, &code, &reason, &err),
+      "the link got no MEDIA before it expired (close %d '%s')", code,
+      reason);
+  /* frames keep coming until the link expires; then ERROR and close */
+  end = deadline_in (15000);
+  code = 0;
+  while (!code && g_get_monotonic_time () < end) {
+    guint8 op = 0;
+    GBytes *p = NULL;
+    const guint8 *d;
+    gsize n;
+
+    env_push (e, 1);
+    if (!ws_next (w, &op, &p, 500, TRUE))
+      continue;                 /* nothing in 500 ms (no MEDIA is sent) */
+    d = g_bytes_get_data (p, &n);
+    if (op == 0x8) {
+      fail_unless (n >= 2);
+      code = (d[0] << 8) | d[1];
+      reason = g_strndup ((const gchar *) d + 2, n - 2);
+    } else if (op == 0x2 && n >= 10 && d[0] == DIODE_MSG_ERROR) {
+      gsize j;
+
+      /* the text follows the code (the header holds NUL bytes) */
+      err = (d[8] << 8) | d[9];
+      for (j = 10; j + 7 <= n; j++)
+        error_said_expired |= !memcmp (d + j, "expired", 7);
+    }
+    g_bytes_unref (p);
+  }
+  fail_unless_equals_int (code, 4102);
+  fail_unless_equals_int (err, DIODE_ERR_NOT_AUTHORIZED);
+  fail_unless (error_said_expired, "the ERROR does not say 'expired'");
+  fail_unless (reason && strstr (reason, "expired"), "close reason '%s'",
+      reason);
+  fail_unless (now_s () >= now + 3, "cut off before the link expired");
+  g_free (reason);
+  web_free (w);
+  g_free (tok);
+  env_free (e);
+}
+
+GST_END_TEST;
+
 /* `diode link` and `diode link --revoke URL` against the running relay:
  * the printed URL plays, the revocation the CLI posts cuts it off. */
 GST_START_TEST (test_cli_link_and_revoke)
@@ -385,6 +449,7 @@ web_token_ws_suite (void)
   tcase_set_timeout (tc, 120);
   tcase_add_test (tc, test_ws_link_plays_expired_refused);
   tcase_add_test (tc, test_ws_revoked_link);
+  tcase_add_test (tc, test_ws_link_expires_while_watching);
   tcase_add_test (tc, test_cli_link_and_revoke);
   return s;
 }

@@ -311,13 +311,8 @@ GST_START_TEST (test_revoke_one_and_all)
   /* someone else cannot revoke the owner's links */
   rv = make_revocation ("other.pem", "cam", DIODE_LINK_REVOKE_ONE, id1,
       now - 100, now + 3600);
-  fail_unless_equals_int (do_revoke (relay, rv, "no stream 'cam' owned by"),
+  fail_unless_equals_int (do_revoke (relay, rv, "'cam' is not owned by"),
       403);
-  g_free (rv);
-  /* nor can the owner for a stream the relay does not know */
-  rv = make_revocation ("owner.pem", "nothere", DIODE_LINK_REVOKE_ONE, id1,
-      now - 100, now + 3600);
-  fail_unless_equals_int (do_revoke (relay, rv, NULL), 403);
   g_free (rv);
   fail_unless_equals_int (check (relay, t1, "cam", owner, now),
       RELAY_TOKEN_OK);
@@ -555,6 +550,132 @@ GST_START_TEST (test_revocation_bounds)
 
 GST_END_TEST;
 
+/* Links of @key_name's for @stream, @n of them, each revoked (one at a
+ * time) on @relay: all taken (200). The tokens in @toks if not NULL. */
+static void
+revoke_n (DiodeRelay * relay, const gchar * key_name, const gchar * stream,
+    guint n, gchar ** toks)
+{
+  gint64 now = now_s ();
+  guint8 id[DIODE_LINK_ID_SIZE];
+  guint i;
+
+  for (i = 0; i < n; i++) {
+    gchar *tok = make_token_full (key_name, stream, now - 100, now + 3600,
+        DIODE_LINK_SCOPE_LIVE, id);
+    gchar *rv = make_revocation (key_name, stream, DIODE_LINK_REVOKE_ONE, id,
+        now - 100, now + 3600);
+
+    fail_unless_equals_int (do_revoke (relay, rv, "does not hold"), 200);
+    g_free (rv);
+    if (toks)
+      toks[i] = tok;
+    else
+      g_free (tok);
+  }
+}
+
+/* A revocation for a stream this relay does not hold (an edge relay that
+ * pulls on demand, idle) is taken into the pool and refuses the link when
+ * the stream comes; it is saved; the pool is bounded per owner and in
+ * total, oldest evicted first, but never an entry whose stream is held
+ * here by its owner; what other keys can evict is what security.md says. */
+GST_START_TEST (test_revoke_unheld_stream_pool)
+{
+  gchar *file = revocations_file ("r8.revoked");
+  DiodeRelay *relay = relay_with ("link-revocations", file, NULL);
+  gchar *owner = fixture_key_address ("owner.pem");
+  gchar *flood_addr = fixture_key_address ("flood0.pem");
+  gint64 now = now_s ();
+  guint8 id1[DIODE_LINK_ID_SIZE], id2[DIODE_LINK_ID_SIZE];
+  gchar *t1 = make_token_full ("owner.pem", "cam", now - 100, now + 3600,
+      DIODE_LINK_SCOPE_LIVE, id1);
+  gchar *t2 = make_token_full ("owner.pem", "lobby", now - 100, now + 3600,
+      DIODE_LINK_SCOPE_LIVE, id2);
+  gchar *t3 = make_token ("owner.pem", "cam");
+  gchar *ftok[RELAY_REVOKED_POOL_PER_OWNER], *rv, *contents = NULL;
+  GstHarness *pub;
+  guint i;
+
+  /* nothing is published: the owner revokes t1 (cam) and t2 (lobby) */
+  rv = make_revocation ("owner.pem", "cam", DIODE_LINK_REVOKE_ONE, id1,
+      now - 100, now + 3600);
+  fail_unless_equals_int (do_revoke (relay, rv, "does not hold 'cam'"), 200);
+  fail_unless_equals_int (do_revoke (relay, rv, "already"), 200);
+  g_free (rv);
+  rv = make_revocation ("owner.pem", "lobby", DIODE_LINK_REVOKE_ONE, id2,
+      now - 100, now + 3600);
+  fail_unless_equals_int (do_revoke (relay, rv, "does not hold"), 200);
+  g_free (rv);
+  /* the stream arrives later (its owner known): the link is refused */
+  fail_unless_equals_int (check (relay, t1, "cam", owner, now),
+      RELAY_TOKEN_REVOKED);
+  fail_unless_equals_int (check (relay, t3, "cam", owner, now),
+      RELAY_TOKEN_OK);
+  /* saved: a new relay on the file still refuses it */
+  fail_unless (g_file_get_contents (file, &contents, NULL, NULL));
+  fail_unless (strstr (contents, "\npool-one ") != NULL, "%s", contents);
+  g_free (contents);
+  relay_free (relay);
+  relay = relay_with ("link-revocations", file, NULL);
+  fail_unless_equals_int (check (relay, t1, "cam", owner, now),
+      RELAY_TOKEN_REVOKED);
+
+  /* cam is now held here by its owner: its pooled revocation is kept */
+  pub = publish (relay, "cam", "owner.pem");
+  /* per owner: a key's 65th evicts its own oldest, nobody else's */
+  revoke_n (relay, "flood0.pem", "x", RELAY_REVOKED_POOL_PER_OWNER, ftok);
+  fail_unless_equals_int (check (relay, ftok[0], "x", flood_addr, now),
+      RELAY_TOKEN_REVOKED);
+  revoke_n (relay, "flood0.pem", "x", 1, NULL);
+  fail_unless_equals_int (check (relay, ftok[0], "x", flood_addr, now),
+      RELAY_TOKEN_OK);
+  fail_unless_equals_int (check (relay, ftok[1], "x", flood_addr, now),
+      RELAY_TOKEN_REVOKED);
+  fail_unless_equals_int (check (relay, t2, "lobby", owner, now),
+      RELAY_TOKEN_REVOKED);
+  /* in total: enough keys to fill the pool twice over evict the unheld
+   * stream's revocation (lobby: the documented limit) but not the held
+   * one's (cam) */
+  for (i = 1; i <= 2 * RELAY_REVOKED_POOL_MAX / RELAY_REVOKED_POOL_PER_OWNER;
+      i++) {
+    gchar *name = g_strdup_printf ("flood%u.pem", i);
+
+    revoke_n (relay, name, "x", RELAY_REVOKED_POOL_PER_OWNER, NULL);
+    g_free (name);
+  }
+  fail_unless_equals_int (check (relay, t2, "lobby", owner, now),
+      RELAY_TOKEN_OK);
+  fail_unless_equals_int (check (relay, t1, "cam", owner, now),
+      RELAY_TOKEN_REVOKED);
+  /* the file holds the pool's bound, no more */
+  fail_unless (g_file_get_contents (file, &contents, NULL, NULL));
+  {
+    guint pooled = 0;
+    gchar **lines = g_strsplit (contents, "\n", -1);
+
+    for (i = 0; lines[i]; i++)
+      pooled += g_str_has_prefix (lines[i], "pool-");
+    fail_unless_equals_int (pooled, RELAY_REVOKED_POOL_MAX);
+    g_strfreev (lines);
+  }
+  g_free (contents);
+
+  gst_harness_teardown (pub);
+  for (i = 0; i < RELAY_REVOKED_POOL_PER_OWNER; i++)
+    g_free (ftok[i]);
+  g_free (t1);
+  g_free (t2);
+  g_free (t3);
+  g_free (owner);
+  g_free (flood_addr);
+  relay_free (relay);
+  g_unlink (file);
+  g_free (file);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_operator_revoked)
 {
   gchar *file = revocations_file ("r7.revoked");
@@ -608,6 +729,7 @@ web_token_suite (void)
   tcase_add_test (tc, test_unreadable_list_fails_closed);
   tcase_add_test (tc, test_revocation_bounds);
   tcase_add_test (tc, test_operator_revoked);
+  tcase_add_test (tc, test_revoke_unheld_stream_pool);
   return s;
 }
 

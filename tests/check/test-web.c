@@ -287,6 +287,53 @@ GST_START_TEST (test_pages_and_routes)
 
 GST_END_TEST;
 
+/* The t parameter (a share link) on the page routes as on the WebSocket:
+ * over 1024 bytes, or not "d1." + base64url, is 400 with a plain sentence
+ * (protocol.md 16.3), not a page that loops "Connection lost". */
+GST_START_TEST (test_page_token_checked)
+{
+  Env *e = env_new ("http-domain", "diode.test", NULL);
+  GString *t = g_string_new ("d1.");
+  gchar *path, *a = NULL;
+
+  /* a token-shaped t of 1024 bytes: the page (the WebSocket checks it) */
+  while (t->len < 1024)
+    g_string_append_c (t, 'A');
+  path = g_strconcat ("/watch/cam?t=", t->str, NULL);
+  fail_unless_equals_int (http_get (e->http, FALSE, path, NULL, NULL), 200);
+  g_free (path);
+  /* 1025 bytes: refused, on both page routes and on the WebSocket's */
+  g_string_append_c (t, 'A');
+  path = g_strconcat ("/watch/cam?t=", t->str, NULL);
+  fail_unless_equals_int (http_get (e->http, FALSE, path, NULL, &a), 400);
+  fail_unless (strstr (a, "the share link is not valid") != NULL, "%s", a);
+  g_free (a);
+  g_free (path);
+  path = g_strconcat ("/?t=", t->str, NULL);
+  fail_unless_equals_int (http_get (e->http, FALSE, path, "cam.diode.test",
+          NULL), 400);
+  g_free (path);
+  path = g_strconcat ("/ws/cam?t=", t->str, NULL);
+  fail_unless_equals_int (http_get (e->http, FALSE, path, NULL, NULL), 400);
+  g_free (path);
+  /* not a token: no prefix, other characters, empty */
+  fail_unless_equals_int (http_get (e->http, FALSE, "/watch/cam?t=abc", NULL,
+          NULL), 400);
+  fail_unless_equals_int (http_get (e->http, FALSE,
+          "/watch/cam?t=d1.ab%2Bcd", NULL, NULL), 400);
+  fail_unless_equals_int (http_get (e->http, FALSE, "/watch/cam?t=", NULL,
+          NULL), 400);
+  fail_unless_equals_int (http_get (e->http, FALSE, "/ws/cam?t=x%20y", NULL,
+          NULL), 400);
+  /* no t at all: the page */
+  fail_unless_equals_int (http_get (e->http, FALSE, "/watch/cam", NULL,
+          NULL), 200);
+  g_string_free (t, TRUE);
+  env_free (e);
+}
+
+GST_END_TEST;
+
 /* With http-domain, Host NAME.DOMAIN (any case, port ignored) gets NAME's
  * player at / and its WebSocket at /ws. */
 GST_START_TEST (test_host_domain)
@@ -715,6 +762,7 @@ web_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_ws_frames_in_order);
   tcase_add_test (tc, test_pages_and_routes);
+  tcase_add_test (tc, test_page_token_checked);
   tcase_add_test (tc, test_host_domain);
   tcase_add_test (tc, test_ws_not_found);
   tcase_add_test (tc, test_ws_protected_refused);
