@@ -152,7 +152,7 @@
     if (m) { try { streamName = decodeURIComponent(m[1]); } catch (e) { streamName = ''; } }
   }
   const token = params.get('t');
-  /* what a share link's t looks like (docs/protocol.md 16.x): "d1."
+  /* what a share link's t looks like (docs/protocol.md 16.5): "d1."
    * base64url(payload) "." base64url(signature), at most 1024 characters.
    * Only used to explain a WebSocket the relay refused before opening (it
    * answers 400 to a malformed t): the relay alone judges a token. */
