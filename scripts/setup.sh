@@ -17,7 +17,7 @@ libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools \
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x \
 gstreamer1.0-plugins-base-apps python3 openssl clang libclang-rt-14-dev llvm-14 \
-glib-networking chromium nodejs"
+glib-networking chromium nodejs libnice-dev coturn iptables"
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 
 missing=""

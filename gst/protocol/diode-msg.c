@@ -188,6 +188,8 @@ diode_msg_clear (DiodeMsg * msg)
   g_free (msg->owner);
   g_strfreev (msg->path);
   g_free (msg->spans);
+  g_free (msg->peer);
+  g_free (msg->signal_data);
   if (msg->payload)
     g_bytes_unref (msg->payload);
   if (msg->frame)

@@ -37,6 +37,8 @@ G_BEGIN_DECLS
 #define DIODE_PROTOCOL_VERSION_MAX   3
 #define DIODE_PROTOCOL_VERSION_LINK  2   /* the first version with relay links */
 #define DIODE_PROTOCOL_VERSION_STORE 3   /* the first version with recordings */
+#define DIODE_PROTOCOL_VERSION_DIRECT 4  /* the first version with direct paths
+                                           (docs/protocol.md section 17) */
 #define DIODE_FRAME_HEADER_SIZE     8
 /* Upper bounds per frame type, enforced from the header before anything is
  * allocated (docs/protocol.md section 3). Each is the largest payload the
@@ -91,6 +93,11 @@ typedef enum {
                                     n_frames frames */
   DIODE_MSG_FETCH_END    = 0x54, /* relay -> client: the FETCH is answered */
   DIODE_MSG_STORED       = 0x55, /* relay -> publisher: recording progress */
+  /* version 4, roles PUBLISHER and VIEWER (direct paths) */
+  DIODE_MSG_SIGNAL       = 0x60, /* viewer <-> relay <-> publisher: ICE
+                                    signalling of one direct session */
+  DIODE_MSG_PATH         = 0x61, /* viewer -> relay: media on the direct
+                                    path now / back on the relay path */
   DIODE_MSG_ERROR        = 0x7f, /* either side: code + text; fatal codes close */
 } DiodeMsgType;
 
@@ -160,6 +167,8 @@ typedef enum {
   DIODE_PUBLISH_UPLOAD = 1 << 1,  /* a non-live source: store everything,
                                      pace the publisher by the store; a
                                      finished recording at EOS */
+  DIODE_PUBLISH_DIRECT = 1 << 2,  /* version 4: the publisher offers direct
+                                     paths (SIGNAL is forwarded to it) */
 } DiodePublishFlags;
 
 /* PUBLISH_OK v3 block: u8 store */
@@ -196,6 +205,30 @@ typedef enum {
   DIODE_STREAM_RECORDING      = 2,  /* finished: publisher sent EOS, gone */
 } DiodeStreamState;
 #define DIODE_STREAM_STATE_LAST DIODE_STREAM_RECORDING
+
+/* ---- version 4: direct paths (docs/protocol.md section 17) ---------- */
+
+/* SIGNAL.kind */
+typedef enum {
+  DIODE_SIGNAL_OFFER     = 1,  /* viewer -> publisher: "ufrag pwd", opens sid */
+  DIODE_SIGNAL_ANSWER    = 2,  /* publisher -> viewer: "ufrag pwd" */
+  DIODE_SIGNAL_CANDIDATE = 3,  /* either: one ICE candidate (SDP attribute
+                                  form without "a=") */
+  DIODE_SIGNAL_GATHERED  = 4,  /* either: no more candidates */
+  DIODE_SIGNAL_CLOSE     = 5,  /* either, or the relay: sid is over; data =
+                                  the reason */
+} DiodeSignalKind;
+#define DIODE_SIGNAL_KIND_LAST DIODE_SIGNAL_CLOSE
+
+/* PATH.path */
+typedef enum {
+  DIODE_PATH_RELAY  = 0,       /* send me media again, from from_seq */
+  DIODE_PATH_DIRECT = 1,       /* stop sending media: I have it directly */
+} DiodePathKind;
+#define DIODE_PATH_KIND_LAST DIODE_PATH_DIRECT
+
+#define DIODE_MAX_SIGNAL_DATA       2048            /* SIGNAL data bytes */
+#define DIODE_MAX_SIGNAL_PAYLOAD    4096            /* SIGNAL frame payload */
 
 /* CHUNK flags (DiodeChunkHeader.flags); unknown bits are ignored */
 typedef enum {
@@ -325,6 +358,16 @@ typedef struct {
   guint64 stored_bytes;        /* STORED: bytes */
   gboolean final;              /* STORED */
   /* RANGE_OK also fills stream, owner, access, fleet, allow */
+
+  /* version 4, direct paths */
+  guint16 stun_port;           /* WELCOME v4 block: the relay's STUN UDP
+                                  port, 0 = none (and below version 4) */
+  guint32 sid;                 /* SIGNAL: direct session id (non-zero) */
+  guint8  signal_kind;         /* SIGNAL: DiodeSignalKind */
+  gchar  *peer;                /* SIGNAL: the other end's address as the
+                                  relay filled it in, NULL when empty */
+  gchar  *signal_data;         /* SIGNAL: never NULL after parsing one */
+  guint8  path_kind;           /* PATH: DiodePathKind; from_seq: PATH too */
 
   guint16 error_code;          /* ERROR: DiodeErrorCode */
   gchar  *error_text;          /* ERROR: human readable */
@@ -543,6 +586,19 @@ guint32 diode_chunk_crc (guint32 crc, GBytes *frame);
 guint32 diode_chunk_crc_data (guint32 crc, const guint8 *data, gsize len);
 const gchar *diode_stream_state_name (guint state);
 const gchar *diode_store_state_name  (guint state);
+
+/* ---- version 4: direct paths (gst/protocol/diode-msg-direct.c) -------
+ * The new frames exist only at version 4 (the session refuses to send
+ * them below). NULL when a field is invalid: @sid 0, @kind out of range,
+ * @peer neither NULL/"" nor an address, @data over DIODE_MAX_SIGNAL_DATA
+ * or not UTF-8; @path out of range. */
+GBytes *diode_msg_encode_signal  (guint32 sid, guint8 kind, const gchar *peer,
+                                  const gchar *data);
+GBytes *diode_msg_encode_path    (guint8 path, guint64 from_seq);
+/* WELCOME; at @version >= 4 with the v4 block (@stun_port). */
+GBytes *diode_msg_encode_welcome_v (guint16 version, guint32 keepalive_ms,
+                                    const gchar *agent, guint16 stun_port);
+const gchar *diode_signal_kind_name (guint kind);
 
 /* Parse the payload of a complete frame (@frame holds header + payload).
  * On success fills @msg (which must be zeroed or cleared) and takes a ref on

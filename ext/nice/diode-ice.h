@@ -1,0 +1,88 @@
+/* gst-diode — one ICE connection (libnice) as a reliable byte stream on an fd
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A DiodeIce wraps one NiceAgent with one stream of one component. It knows
+ * nothing of the diode protocol: credentials and candidates go out through
+ * a callback as strings (the direct layer carries them in SIGNAL frames),
+ * the remote ones come in by function, and once ICE has selected a pair and
+ * the reliable transport is up, the caller gets a connected non-blocking fd
+ * (one end of a socketpair) carrying the byte stream both ways, on which it
+ * runs TLS as on a TCP socket. Everything runs on the GMainContext given at
+ * creation (the caller's thread iterates it); every function must be called
+ * from that thread.
+ *
+ * Transports (docs/decisions.md, "Direct paths: which reliable transport"):
+ * DIODE_ICE_PSEUDOTCP is libnice's reliable mode (RFC 5245 ICE-UDP with
+ * pseudo-TCP on top); DIODE_ICE_TCP uses ICE-TCP candidates only (RFC 6544),
+ * where TCP itself is the reliable stream.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  DIODE_ICE_PSEUDOTCP = 0,
+  DIODE_ICE_TCP       = 1,
+} DiodeIceTransport;
+
+typedef struct {
+  DiodeIceTransport transport;
+  gboolean controlling;        /* the viewer controls, the publisher not */
+  const gchar *stun_server;    /* "host:port" or "stun:host:port"; NULL none */
+  const gchar *turn_server;    /* "turn://user:pass@host:port[?transport=udp|tcp]"
+                                  or "turns://..."; NULL none */
+  guint connect_timeout_ms;    /* no selected pair by then: FAILED; 0: 15000 */
+  /* Test and benchmark hook: only gather host candidates on interfaces
+   * with these addresses (NULL: all). */
+  const gchar *const *local_addresses;
+} DiodeIceConfig;
+
+typedef enum {
+  DIODE_ICE_EVENT_CREDENTIALS,  /* text = "ufrag pwd" (once, at start) */
+  DIODE_ICE_EVENT_CANDIDATE,    /* text = one local candidate, SDP attribute
+                                   form without "a=" */
+  DIODE_ICE_EVENT_GATHERED,     /* all local candidates given */
+  DIODE_ICE_EVENT_CONNECTED,    /* the fd is ready: diode_ice_take_fd();
+                                   text = "local-type remote-type" of the
+                                   selected pair, e.g. "host srflx" */
+  DIODE_ICE_EVENT_FAILED,       /* text = reason; final: the fd (if taken)
+                                   reads EOF */
+} DiodeIceEvent;
+
+typedef void (*DiodeIceFunc) (DiodeIceEvent event, const gchar * text,
+    gpointer user_data);
+
+typedef struct _DiodeIce DiodeIce;
+
+/* NULL and @error on a bad configuration (unparsable STUN/TURN URI: the
+ * message names it). Gathering starts at once; the CREDENTIALS event is
+ * emitted from an idle on @context, never from inside this call. */
+DiodeIce *diode_ice_new (GMainContext * context, const DiodeIceConfig * config,
+    DiodeIceFunc func, gpointer user_data, GError ** error);
+void      diode_ice_free (DiodeIce * ice);
+
+/* The peer's "ufrag pwd". FALSE and @error when malformed. */
+gboolean  diode_ice_set_remote_credentials (DiodeIce * ice, const gchar * text,
+    GError ** error);
+/* One remote candidate (as DIODE_ICE_EVENT_CANDIDATE gives them); FALSE and
+ * @error when unparsable (ignored candidates of another transport: TRUE). */
+gboolean  diode_ice_add_remote_candidate (DiodeIce * ice, const gchar * text,
+    GError ** error);
+void      diode_ice_remote_gathered (DiodeIce * ice);
+
+/* After CONNECTED: the caller's end of the socketpair (non-blocking,
+ * close-on-exec), now owned by the caller; -1 before or when taken. */
+int       diode_ice_take_fd (DiodeIce * ice);
+
+/* Counters: bytes moved from the fd to the peer and back. */
+void      diode_ice_get_stats (DiodeIce * ice, guint64 * bytes_out,
+    guint64 * bytes_in);
+
+/* Parse helpers shared by the elements' property checks. */
+gboolean  diode_ice_check_stun_uri (const gchar * uri, GError ** error);
+gboolean  diode_ice_check_turn_uri (const gchar * uri, GError ** error);
+
+G_END_DECLS
