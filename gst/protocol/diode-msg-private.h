@@ -4,7 +4,8 @@
  *
  * diode-msg.c holds the version-1 codec, diode-msg-link.c what version 2
  * adds for relay links, diode-msg-store.c what version 3 adds for
- * recordings; all build frames with a Writer and take payloads apart
+ * recordings, diode-msg-direct.c what version 4 adds for direct paths;
+ * all build frames with a Writer and take payloads apart
  * with a Reader, defined once in diode-msg-field.c. Not installed, not
  * for callers outside gst/protocol.
  */
@@ -92,5 +93,14 @@ G_GNUC_INTERNAL gboolean msg_store_parse_payload (Reader *r, DiodeMsg *msg,
  * SUBSCRIBE_OK: the v3 block, when present */
 G_GNUC_INTERNAL gboolean msg_store_parse_appended (Reader *r, DiodeMsg *msg,
                                                    GError **error);
+
+/* diode-msg-direct.c: version 4, direct paths */
+G_GNUC_INTERNAL gsize    msg_direct_max_payload (guint type);
+G_GNUC_INTERNAL gboolean msg_direct_parse_payload (Reader *r, DiodeMsg *msg,
+                                                   GError **error);
+/* after the version-1 fields of WELCOME: the v4 block (stun_port) when the
+ * WELCOME's version is 4 or later and it is present */
+G_GNUC_INTERNAL gboolean msg_direct_parse_appended (Reader *r, DiodeMsg *msg,
+                                                    GError **error);
 
 G_END_DECLS

@@ -9,7 +9,7 @@
  * This file: names and limits, the header check and the version-1
  * messages; the field writers and readers they are built from are in
  * diode-msg-field.c, versions 2 and 3 in diode-msg-link.c and
- * diode-msg-store.c.
+ * diode-msg-store.c, version 4 in diode-msg-direct.c.
  */
 #include "diode-msg.h"
 #include "diode-msg-private.h"
@@ -69,6 +69,10 @@ diode_msg_type_name (guint type)
       return "FETCH_END";
     case DIODE_MSG_STORED:
       return "STORED";
+    case DIODE_MSG_SIGNAL:
+      return "SIGNAL";
+    case DIODE_MSG_PATH:
+      return "PATH";
     case DIODE_MSG_ERROR:
       return "ERROR";
     default:
@@ -169,6 +173,13 @@ diode_msg_max_payload_v (guint type, guint16 version, DiodeRole role)
     if (limit)
       return limit;
   }
+  /* direct paths are between publishers and viewers, never relay links */
+  if (version >= DIODE_PROTOCOL_VERSION_DIRECT && role != DIODE_ROLE_RELAY) {
+    gsize limit = msg_direct_max_payload (type);
+
+    if (limit)
+      return limit;
+  }
   return diode_msg_max_payload (type);
 }
 
@@ -232,6 +243,11 @@ diode_msg_check_header_v (const guint8 header[DIODE_FRAME_HEADER_SIZE],
           "frame type %s (0x%02x) exists only at protocol version %d or "
           "later", diode_msg_type_name (type), type,
           DIODE_PROTOCOL_VERSION_STORE);
+    else if (msg_direct_max_payload (type))
+      g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
+          "frame type %s (0x%02x) exists only at protocol version %d or "
+          "later, roles PUBLISHER and VIEWER", diode_msg_type_name (type),
+          type, DIODE_PROTOCOL_VERSION_DIRECT);
     else
       g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
           "unknown frame type 0x%02x", type);
@@ -595,6 +611,10 @@ parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
     case DIODE_MSG_STORED:
       /* only reached at version 3 or later, as above */
       return msg_store_parse_payload (r, msg, error);
+    case DIODE_MSG_SIGNAL:
+    case DIODE_MSG_PATH:
+      /* only reached at version 4 or later, roles PUBLISHER and VIEWER */
+      return msg_direct_parse_payload (r, msg, error);
     case DIODE_MSG_HELLO:
       return msg_get_u16 (r, &msg->version_min, "version_min", error)
           && msg_get_u16 (r, &msg->version_max, "version_max", error)
@@ -724,7 +744,9 @@ diode_msg_parse_v (GBytes * frame, guint16 version, DiodeRole role,
           && (r.type == DIODE_MSG_PUBLISH || r.type == DIODE_MSG_PUBLISH_OK
               || r.type == DIODE_MSG_SUBSCRIBE
               || r.type == DIODE_MSG_SUBSCRIBE_OK)
-          && !msg_store_parse_appended (&r, msg, error))) {
+          && !msg_store_parse_appended (&r, msg, error))
+      || (r.type == DIODE_MSG_WELCOME
+          && !msg_direct_parse_appended (&r, msg, error))) {
     diode_msg_clear (msg);
     return FALSE;
   }

@@ -23,7 +23,7 @@ G_BEGIN_DECLS
 /* DIODE_PROTOCOL_VERSION: version 1, the base protocol (what a session
  * assumes for a plain diode_session_sent (HELLO): an offer of 1..1).
  * DIODE_PROTOCOL_VERSION_MAX: what relays speak, and what the elements
- * (diodesink, diodesrc) offer: 1..3.
+ * (diodesink, diodesrc) offer: 1..4.
  * Version 2 adds relay links (docs/protocol.md, "Relay links (version 2)"):
  * the frames LINK, LINK_OK, ANNOUNCE, PULL and fields appended to PUBLISH,
  * SUBSCRIBE and SUBSCRIBE_OK, which exist only on a connection of role
@@ -32,9 +32,14 @@ G_BEGIN_DECLS
  * Version 3 adds recordings (docs/protocol.md, "Recordings (version 3)"),
  * on connections of every role: the frames RANGE, RANGE_OK, FETCH, CHUNK,
  * FETCH_END, STORED and a "v3 block" appended to PUBLISH, PUBLISH_OK,
- * SUBSCRIBE and SUBSCRIBE_OK. Everything else keeps its version-1 meaning. */
+ * SUBSCRIBE and SUBSCRIBE_OK. Everything else keeps its version-1 meaning.
+ * Version 4 adds direct paths (docs/protocol.md section 17, "Direct paths
+ * (version 4)") on connections of role PUBLISHER and VIEWER: the frames
+ * SIGNAL and PATH, the DIRECT bit of pubflags and a "v4 block" appended to
+ * WELCOME (stun_port). Below version 4, and on relay links, SIGNAL and
+ * PATH are unknown types (200). */
 #define DIODE_PROTOCOL_VERSION       1
-#define DIODE_PROTOCOL_VERSION_MAX   3
+#define DIODE_PROTOCOL_VERSION_MAX   4
 #define DIODE_PROTOCOL_VERSION_LINK  2   /* the first version with relay links */
 #define DIODE_PROTOCOL_VERSION_STORE 3   /* the first version with recordings */
 #define DIODE_PROTOCOL_VERSION_DIRECT 4  /* the first version with direct paths
@@ -389,7 +394,8 @@ gsize        diode_msg_max_payload  (guint type);
  * dialect (diode_msg_is_link_dialect()) LINK, LINK_OK, ANNOUNCE and PULL
  * are known, and SUBSCRIBE_OK may carry a policy (49 152). At version 3 or
  * later, whatever the role, RANGE, FETCH, CHUNK, FETCH_END, STORED (1 024)
- * and RANGE_OK (65 536) are known. */
+ * and RANGE_OK (65 536) are known. At version 4 or later with a @role
+ * other than RELAY, SIGNAL (4 096) and PATH (1 024) are known. */
 gsize        diode_msg_max_payload_v (guint type, guint16 version, DiodeRole role);
 /* TRUE for role RELAY at version >= DIODE_PROTOCOL_VERSION_LINK. */
 gboolean     diode_msg_is_link_dialect (guint16 version, DiodeRole role);
@@ -590,8 +596,13 @@ const gchar *diode_store_state_name  (guint state);
 /* ---- version 4: direct paths (gst/protocol/diode-msg-direct.c) -------
  * The new frames exist only at version 4 (the session refuses to send
  * them below). NULL when a field is invalid: @sid 0, @kind out of range,
- * @peer neither NULL/"" nor an address, @data over DIODE_MAX_SIGNAL_DATA
- * or not UTF-8; @path out of range. */
+ * @peer neither NULL/"" nor an address (any case; sent lower-case),
+ * @data over DIODE_MAX_SIGNAL_DATA or not UTF-8 (NULL: ""); @path out of
+ * range. The parser refuses the same (data over 2048: 202, the rest 200)
+ * and a peer that is not the lower-case wire form; msg->peer is NULL for
+ * an empty peer, msg->signal_data never NULL. A WELCOME whose version is
+ * 4 or later has its v4 block read when present (msg->stun_port, else 0)
+ * by every parse function: the WELCOME itself sets the version. */
 GBytes *diode_msg_encode_signal  (guint32 sid, guint8 kind, const gchar *peer,
                                   const gchar *data);
 GBytes *diode_msg_encode_path    (guint8 path, guint64 from_seq);

@@ -32,6 +32,9 @@ struct _DiodeSession
   DiodeMsgType pending;
 
   guint64 last_seq;             /* highest MEDIA/EOS seq seen, 0 before */
+  gboolean path_resume;         /* client end, version 4: a PATH was sent,
+                                   so the relay may resume the stream once
+                                   at a lower seq (docs/protocol.md 17.4) */
   gboolean publish_ended;       /* relay end: the publisher sent EOS */
 
   /* Client end, FETCHING (version 3): the CHUNK being received. Its frames

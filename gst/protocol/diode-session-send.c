@@ -19,6 +19,20 @@ illegal_send (DiodeSession * s, DiodeMsgType type, GError ** error)
       diode_msg_type_name (type), diode_session_state_name (s->state));
 }
 
+/* Version 4, not a relay link: SIGNAL travels on a publisher's connection
+ * while it publishes and on a viewer's while it is subscribed, either
+ * way. (Relay end: the peer's role; client end: its own; the same test.) */
+static gboolean
+direct_signal_state (DiodeSession * s)
+{
+  if (s->version < DIODE_PROTOCOL_VERSION_DIRECT)
+    return FALSE;
+  return (s->state == DIODE_SESSION_PUBLISHING
+      && s->role == DIODE_ROLE_PUBLISHER)
+      || (s->state == DIODE_SESSION_SUBSCRIBED
+      && s->role == DIODE_ROLE_VIEWER);
+}
+
 static gboolean
 relay_end_sent (DiodeSession * s, DiodeMsgType type, GError ** error)
 {
@@ -91,7 +105,12 @@ relay_end_sent (DiodeSession * s, DiodeMsgType type, GError ** error)
       if (s->state != DIODE_SESSION_LINKED)
         return illegal_send (s, type, error);
       return TRUE;
+    case DIODE_MSG_SIGNAL:
+      if (!direct_signal_state (s))
+        return illegal_send (s, type, error);
+      return TRUE;
     default:
+      /* PATH among them: the relay never sends it */
       return illegal_send (s, type, error);
   }
 }
@@ -153,6 +172,18 @@ client_end_sent (DiodeSession * s, DiodeMsgType type, GError ** error)
     case DIODE_MSG_EOS:
       if (s->state != DIODE_SESSION_PUBLISHING)
         return illegal_send (s, type, error);
+      return TRUE;
+    case DIODE_MSG_SIGNAL:
+      if (!direct_signal_state (s))
+        return illegal_send (s, type, error);
+      return TRUE;
+    case DIODE_MSG_PATH:
+      if (!direct_signal_state (s) || s->role != DIODE_ROLE_VIEWER)
+        return illegal_send (s, type, error);
+      /* a PATH RELAY makes the relay resume at from_seq, which may be
+       * below what it sent before it read the PATH: the seq check lets
+       * the stream start again once (client_end_received()) */
+      s->path_resume = TRUE;
       return TRUE;
     default:
       return illegal_send (s, type, error);

@@ -305,6 +305,31 @@ check_seq (DiodeSession * s, const DiodeMsg * msg, GError ** error)
   return TRUE;
 }
 
+/* SIGNAL kinds that go one way only: OFFER opens a direct session from the
+ * viewer's side, ANSWER is the publisher's reply. The receiver judges the
+ * sender's role: relay end, the peer's; client end, its own (so the
+ * relay's role is the opposite). */
+static gboolean
+check_signal_kind (DiodeSession * s, const DiodeMsg * msg, GError ** error)
+{
+  DiodeRole from;
+
+  if (s->end == DIODE_SESSION_RELAY_END)
+    from = s->role;
+  else
+    from = s->role == DIODE_ROLE_VIEWER ? DIODE_ROLE_PUBLISHER :
+        DIODE_ROLE_VIEWER;
+  if ((msg->signal_kind == DIODE_SIGNAL_OFFER && from != DIODE_ROLE_VIEWER)
+      || (msg->signal_kind == DIODE_SIGNAL_ANSWER
+          && from != DIODE_ROLE_PUBLISHER))
+    return session_set_error (error, DIODE_ERR_PROTOCOL,
+        "SIGNAL %s %s a %s (OFFER goes viewer -> publisher, ANSWER "
+        "publisher -> viewer)", diode_signal_kind_name (msg->signal_kind),
+        s->end == DIODE_SESSION_RELAY_END ? "from" : "to",
+        s->role == DIODE_ROLE_VIEWER ? "viewer" : "publisher");
+  return TRUE;
+}
+
 /* An ERROR from the peer: legal in any state once the handshake began. A
  * fatal one closes. At the client end a refusal (1xx) is the relay's answer
  * to the pending request, which is then over; at the relay end a client's
@@ -384,6 +409,22 @@ relay_end_admits (DiodeSession * s, guint type, GError ** error)
       return TRUE;
     case DIODE_MSG_ANNOUNCE:
       if (s->state != DIODE_SESSION_LINKED)
+        return unexpected (s, type, error);
+      return TRUE;
+    case DIODE_MSG_SIGNAL:
+      /* version 4 (the header check knows the type only there, never on a
+       * relay link): between a publisher that is publishing and a viewer
+       * that is subscribed, nobody else (docs/protocol.md section 17) */
+      if (!(s->state == DIODE_SESSION_PUBLISHING
+              && s->role == DIODE_ROLE_PUBLISHER)
+          && !(s->state == DIODE_SESSION_SUBSCRIBED
+              && s->role == DIODE_ROLE_VIEWER))
+        return unexpected (s, type, error);
+      return TRUE;
+    case DIODE_MSG_PATH:
+      /* where a subscribed viewer takes its media from */
+      if (s->state != DIODE_SESSION_SUBSCRIBED
+          || s->role != DIODE_ROLE_VIEWER)
         return unexpected (s, type, error);
       return TRUE;
     case DIODE_MSG_CAPS:
@@ -499,7 +540,17 @@ client_end_admits (DiodeSession * s, guint type, GError ** error)
       if (s->state != DIODE_SESSION_LINKED)
         return unexpected (s, type, error);
       return TRUE;
+    case DIODE_MSG_SIGNAL:
+      /* version 4: the relay forwards signalling to a publishing
+       * publisher and a subscribed viewer (never during a FETCH) */
+      if (!(s->state == DIODE_SESSION_PUBLISHING
+              && s->role == DIODE_ROLE_PUBLISHER)
+          && !(s->state == DIODE_SESSION_SUBSCRIBED
+              && s->role == DIODE_ROLE_VIEWER))
+        return unexpected (s, type, error);
+      return TRUE;
     default:
+      /* PATH among them: only a viewer sends it */
       return unexpected (s, type, error);
   }
 }
@@ -626,6 +677,8 @@ relay_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
         return FALSE;
       s->publish_ended = TRUE;
       return TRUE;
+    case DIODE_MSG_SIGNAL:
+      return check_signal_kind (s, msg, error);
     default:
       return TRUE;
   }
@@ -724,6 +777,8 @@ client_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
       s->pending = 0;
       s->state = DIODE_SESSION_READY;
       return TRUE;
+    case DIODE_MSG_SIGNAL:
+      return check_signal_kind (s, msg, error);
     case DIODE_MSG_CAPS:
     case DIODE_MSG_MEDIA:
     case DIODE_MSG_EOS:
@@ -731,6 +786,14 @@ client_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
         return chunk_frame_received (s, msg, error);
       if (type == DIODE_MSG_CAPS)
         return TRUE;
+      if (s->path_resume && type == DIODE_MSG_MEDIA && msg->seq != 0
+          && msg->seq <= s->last_seq) {
+        /* the relay resumed the stream at the PATH RELAY's from_seq (its
+         * prelude first): seqs start again lower, once per PATH sent */
+        s->path_resume = FALSE;
+        s->last_seq = msg->seq;
+        return TRUE;
+      }
       return check_seq (s, msg, error);
     default:
       return TRUE;

@@ -48,6 +48,22 @@
  * The session checks a CHUNK's frame count and bounds its bytes; the
  * exact byte total and the CRC are the receiver's to check
  * (diode_chunk_crc()), since a damaged chunk is dropped, not fatal.
+ *
+ * Direct paths (protocol version 4, docs/protocol.md section 17), roles
+ * PUBLISHER and VIEWER only (on relay links SIGNAL and PATH are unknown
+ * types, as they are below version 4: 200 from the header):
+ *   relay end,  PUBLISHING (peer role PUBLISHER): SIGNAL; it may send
+ *               SIGNAL;
+ *   relay end,  SUBSCRIBED (peer role VIEWER): SIGNAL, PATH; it may send
+ *               SIGNAL (never PATH). Not in READY, SUBSCRIBING, FETCHING;
+ *   client end, PUBLISHING as PUBLISHER / SUBSCRIBED as VIEWER: SIGNAL,
+ *               and it may send SIGNAL; a VIEWER may send PATH when
+ *               SUBSCRIBED.
+ * After parsing, SIGNAL's direction is checked: OFFER only from a viewer
+ * (to a publisher), ANSWER only from a publisher (to a viewer); the other
+ * way is 200. After a client end sent PATH, the relay may resume the
+ * stream at a lower seq (PATH RELAY's from_seq, prelude first): the MEDIA
+ * seq check lets the seqs start again once per PATH sent.
  * The client end knows its role and offered versions from
  * diode_session_sent_hello(), the relay end from the HELLO it received.
  */

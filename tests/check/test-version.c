@@ -4,7 +4,7 @@
  *
  * diodesink and diodesrc offer versions 1..DIODE_PROTOCOL_VERSION_MAX
  * (docs/protocol.md section 5), so against a relay of this release they
- * speak version 3 (recordings, section 15), which the relay logs for each
+ * speak version 4 (direct paths, section 17), which the relay logs for each
  * HELLO ("publisher 0x... from ... (agent, protocol v3)"). The relay's log
  * domain is watched for those lines while a stream goes through.
  */
@@ -88,7 +88,7 @@ GST_START_TEST (test_elements_speak_version_3)
   gst_buffer_unref (b);
 
   tail = g_strdup_printf (", protocol v%d)", DIODE_PROTOCOL_VERSION_MAX);
-  fail_unless_equals_int (DIODE_PROTOCOL_VERSION_MAX, 3);
+  fail_unless_equals_int (DIODE_PROTOCOL_VERSION_MAX, 4);
   fail_unless (wait_log ("publisher 0x", tail, 5000),
       "no relay log line: publisher ... %s", tail);
   fail_unless (wait_log ("viewer 0x", tail, 5000),

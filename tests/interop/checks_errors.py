@@ -153,18 +153,19 @@ def check_d_version_negotiation(ctx):
     relay = ctx.relay()
     try:
         ident = ctx.identity("ver")
-        # relays speak 1..3 (version 2 adds relay links, 3 recordings, section 5)
-        for lo, hi in [(4, 5), (0, 0), (4, 3), (0xFFFF, 0xFFFF)]:
+        # relays speak 1..4 (version 2 adds relay links, 3 recordings, 4 direct
+        # paths, section 5)
+        for lo, hi in [(5, 6), (0, 0), (4, 3), (0xFFFF, 0xFFFF)]:
             c = d.Connection(HOST, relay.port, ident, relay_id=relay.address, send_hello=False)
             e, _ = raw_error(c, d.hello(lo, hi, d.ROLE_VIEWER), d.VERSION, "HELLO %d..%d" % (lo, hi))
             expect_closed(c, "HELLO %d..%d" % (lo, hi))
-            if (lo, hi) == (4, 5):
-                expect("4..5" in e.text and "1..3" in e.text, "ERROR 201 text does not name the ranges: %r" % e.text)
-        # the highest common version: 3 for a viewer offering up to 7, 2 for
+            if (lo, hi) == (5, 6):
+                expect("5..6" in e.text and "1..4" in e.text, "ERROR 201 text does not name the ranges: %r" % e.text)
+        # the highest common version: 4 for a viewer offering up to 7, 2 for
         # one offering up to 2 (version 2 changes nothing for viewers), 1 for
         # one offering 1..1
         c = d.Connection(HOST, relay.port, ident, relay_id=relay.address, version_min=0, version_max=7)
-        expect(c.version == 3, "HELLO 0..7: WELCOME version %d, expected 3" % c.version)
+        expect(c.version == 4, "HELLO 0..7: WELCOME version %d, expected 4" % c.version)
         c.close()
         c = d.Connection(HOST, relay.port, ident, relay_id=relay.address, version_min=1, version_max=2)
         expect(c.version == 2, "HELLO 1..2: WELCOME version %d, expected 2" % c.version)
@@ -195,7 +196,7 @@ def check_d_version_negotiation(ctx):
         p.close()
     finally:
         relay.stop()
-    return "4..5, 0..0, 4..3, 65535..65535 -> ERROR 201; 0..7 -> version 3; 1..2 -> 2; 1..1 -> 1; appended bytes ignored"
+    return "5..6, 0..0, 4..3, 65535..65535 -> ERROR 201; 0..7 -> version 4; 1..2 -> 2; 1..1 -> 1; appended bytes ignored"
 
 
 def check_d_names_and_seq_gaps(ctx):

@@ -774,7 +774,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_names_and_codes)
 {
-  fail_unless_equals_int (DIODE_PROTOCOL_VERSION_MAX, 3);
+  fail_unless_equals_int (DIODE_PROTOCOL_VERSION_MAX, 4);
   fail_unless_equals_int (DIODE_PROTOCOL_VERSION_STORE, 3);
   fail_unless_equals_string (diode_msg_type_name (DIODE_MSG_RANGE), "RANGE");
   fail_unless_equals_string (diode_msg_type_name (DIODE_MSG_RANGE_OK),

@@ -120,7 +120,7 @@ GST_START_TEST (test_link_version)
   fail_if (diode_session_check_link_version (s, &err));
   fail_unless (g_error_matches (err, DIODE_PROTOCOL_ERROR, DIODE_ERR_VERSION));
   fail_unless_equals_string (err->message, "relay links need protocol "
-      "version 2: the relay offered versions 1..1, this relay speaks 1..3");
+      "version 2: the relay offered versions 1..1, this relay speaks 1..4");
   g_clear_error (&err);
   sent_ok (s, DIODE_MSG_ERROR, DIODE_ERR_VERSION);
   ASSERT_STATE (s, DIODE_SESSION_CLOSED);

@@ -576,9 +576,9 @@ GST_START_TEST (test_relay_version_and_role)
   DiodeSession *s;
 
   s = diode_session_new (DIODE_SESSION_RELAY_END);
-  feed (s, diode_msg_encode_hello (4, 5, DIODE_ROLE_VIEWER, ""));
+  feed (s, diode_msg_encode_hello (5, 6, DIODE_ROLE_VIEWER, ""));
   expect_fails_with (s, DIODE_ERR_VERSION,
-      "client speaks versions 4..5, relay speaks 1..3");
+      "client speaks versions 5..6, relay speaks 1..4");
   diode_session_free (s);
 
   s = diode_session_new (DIODE_SESSION_RELAY_END);
@@ -595,7 +595,7 @@ GST_START_TEST (test_relay_version_and_role)
   s = diode_session_new (DIODE_SESSION_RELAY_END);
   feed (s, diode_msg_encode_hello (1, 9, DIODE_ROLE_VIEWER, ""));
   expect_type (s, DIODE_MSG_HELLO);
-  fail_unless_equals_int (diode_session_get_version (s), 3);
+  fail_unless_equals_int (diode_session_get_version (s), 4);
   diode_session_free (s);
   s = diode_session_new (DIODE_SESSION_RELAY_END);
   feed (s, diode_msg_encode_hello (1, 1, DIODE_ROLE_VIEWER, ""));
