@@ -32,8 +32,17 @@
  *    keeps its default; the round trip through the version-3 encoders
  *    (diode_msg_encode_*_args, _range_ok, _chunk...) gives the same fields
  *    and agrees with the input on their common prefix;
+ *  - version 4 (read as a viewer's, a publisher's connection and a relay
+ *    link): SIGNAL and PATH exist for publishers and viewers only; a
+ *    parsed SIGNAL has sid != 0, a kind 1..5, a peer NULL or a valid
+ *    lower-case address, data within 2048 bytes of UTF-8; PATH a path
+ *    0..1; a WELCOME has a stun_port only at its own version >= 4; all
+ *    round-trip through their encoders (diode_msg_encode_signal, _path,
+ *    _welcome_v) canonically;
  *  - the text encoders (sanitising agent/error text) and the stream-name
- *    check, fed with the input as a C string, produce frames that parse.
+ *    check, fed with the input as a C string, produce frames that parse;
+ *    the same bytes as SIGNAL data are refused exactly when over 2048
+ *    bytes or not UTF-8, as a SIGNAL peer exactly when not an address.
  */
 #include "fuzz-common.h"
 
@@ -80,6 +89,7 @@ typedef struct
 
 static const Dialect dialects[] = {
   {1, 0}, {2, DIODE_ROLE_RELAY}, {3, DIODE_ROLE_VIEWER}, {3, DIODE_ROLE_RELAY},
+  {4, DIODE_ROLE_VIEWER}, {4, DIODE_ROLE_PUBLISHER}, {4, DIODE_ROLE_RELAY},
 };
 
 /* The header rules, written again from the specification. */
@@ -92,8 +102,15 @@ check_header_oracle (const guint8 * h, const Dialect * dl)
   guint32 announced = fuzz_be32 (h + 4);
   gboolean link = dl->role == DIODE_ROLE_RELAY && dl->version >= 2;
   gboolean v3 = dl->version >= 3;
+  gboolean v4 = dl->version >= 4 && dl->role != DIODE_ROLE_RELAY;
 
   switch (h[0]) {
+    case DIODE_MSG_SIGNAL:
+      limit = v4 ? 4096 : 0;
+      break;
+    case DIODE_MSG_PATH:
+      limit = v4 ? 1024 : 0;
+      break;
     case DIODE_MSG_RANGE:
     case DIODE_MSG_FETCH:
     case DIODE_MSG_CHUNK:
@@ -202,7 +219,11 @@ msg_fields_equal (const DiodeMsg * a, const DiodeMsg * b)
       || a->duration != b->duration || a->offset != b->offset
       || a->offset_end != b->offset_end || a->flags != b->flags
       || a->token != b->token || a->error_code != b->error_code
-      || !str_equal0 (a->error_text, b->error_text))
+      || !str_equal0 (a->error_text, b->error_text)
+      || a->stun_port != b->stun_port || a->sid != b->sid
+      || a->signal_kind != b->signal_kind || !str_equal0 (a->peer, b->peer)
+      || !str_equal0 (a->signal_data, b->signal_data)
+      || a->path_kind != b->path_kind)
     return FALSE;
   if ((a->payload == NULL) != (b->payload == NULL))
     return FALSE;
@@ -220,7 +241,16 @@ reencode (const DiodeMsg * m)
       return diode_msg_encode_hello (m->version_min, m->version_max, m->role,
           m->agent);
     case DIODE_MSG_WELCOME:
+      /* a v4 block of 0 and no block read the same: the shorter form */
+      if (m->stun_port)
+        return diode_msg_encode_welcome_v (m->version, m->keepalive_ms,
+            m->agent, m->stun_port);
       return diode_msg_encode_welcome (m->version, m->keepalive_ms, m->agent);
+    case DIODE_MSG_SIGNAL:
+      return diode_msg_encode_signal (m->sid, m->signal_kind, m->peer,
+          m->signal_data);
+    case DIODE_MSG_PATH:
+      return diode_msg_encode_path (m->path_kind, m->from_seq);
     case DIODE_MSG_PUBLISH:
       return diode_msg_encode_publish_policy (m->stream, m->access, m->fleet,
           (const gchar * const *) m->allow);
@@ -390,6 +420,24 @@ check_parsed (const DiodeMsg * m, GBytes * frame)
     case DIODE_MSG_ERROR:
       check_text (m->error_text, DIODE_MAX_TEXT, "error text");
       break;
+    case DIODE_MSG_SIGNAL:
+      FUZZ_CHECK (m->sid != 0, "SIGNAL sid 0 parsed");
+      FUZZ_CHECK (m->signal_kind >= DIODE_SIGNAL_OFFER
+          && m->signal_kind <= DIODE_SIGNAL_KIND_LAST, "SIGNAL kind %u",
+          m->signal_kind);
+      check_text (m->signal_data, DIODE_MAX_SIGNAL_DATA, "signal data");
+      if (m->peer) {
+        FUZZ_CHECK (diode_msg_address_is_valid (m->peer), "peer '%s'",
+            m->peer);
+        for (i = 0; m->peer[i]; i++)
+          FUZZ_CHECK (!g_ascii_isupper (m->peer[i]), "peer '%s' is not "
+              "lowercase", m->peer);
+      }
+      break;
+    case DIODE_MSG_PATH:
+      FUZZ_CHECK (m->path_kind <= DIODE_PATH_KIND_LAST, "PATH path %u",
+          m->path_kind);
+      break;
     case DIODE_MSG_CAPS:
       check_text (m->caps, DIODE_MAX_CAPS_PAYLOAD - 4, "caps");
       break;
@@ -433,6 +481,18 @@ check_parsed (const DiodeMsg * m, GBytes * frame)
   }
   if (m->type != DIODE_MSG_MEDIA)
     FUZZ_CHECK (m->payload == NULL, "payload set on %s",
+        diode_msg_type_name (m->type));
+  /* the v4 fields belong to their types only */
+  FUZZ_CHECK (m->stun_port == 0 || (m->type == DIODE_MSG_WELCOME
+          && m->version >= DIODE_PROTOCOL_VERSION_DIRECT),
+      "stun_port %u on a %s of version %u", m->stun_port,
+      diode_msg_type_name (m->type), m->version);
+  if (m->type != DIODE_MSG_SIGNAL)
+    FUZZ_CHECK (m->sid == 0 && m->signal_kind == 0 && m->peer == NULL
+        && m->signal_data == NULL, "SIGNAL fields set on %s",
+        diode_msg_type_name (m->type));
+  if (m->type != DIODE_MSG_PATH)
+    FUZZ_CHECK (m->path_kind == 0, "PATH field set on %s",
         diode_msg_type_name (m->type));
 }
 
@@ -866,6 +926,36 @@ fuzz_encoders (const uint8_t * data, size_t size)
       "disagree");
   if (f)
     g_bytes_unref (f);
+
+  /* version 4: SIGNAL data refused exactly when over 2048 bytes or not
+   * UTF-8, a peer exactly when not an address; both parse back */
+  {
+    gboolean data_ok = strlen (s) <= DIODE_MAX_SIGNAL_DATA
+        && g_utf8_validate (s, -1, NULL);
+    gboolean peer_ok = *s == '\0' || diode_msg_address_is_valid (s);
+
+    f = diode_msg_encode_signal (7, DIODE_SIGNAL_CANDIDATE, NULL, s);
+    FUZZ_CHECK ((f != NULL) == data_ok, "encode_signal data refusal wrong");
+    if (f) {
+      if (!diode_msg_parse_v (f, 4, DIODE_ROLE_VIEWER, &m, &err))
+        FUZZ_CHECK (FALSE, "encoded SIGNAL does not parse: %s",
+            err->message);
+      FUZZ_CHECK (strcmp (m.signal_data, s) == 0, "signal data changed");
+      diode_msg_clear (&m);
+      g_bytes_unref (f);
+    }
+    f = diode_msg_encode_signal (7, DIODE_SIGNAL_CLOSE, s, "");
+    FUZZ_CHECK ((f != NULL) == peer_ok, "encode_signal peer refusal wrong");
+    if (f) {
+      if (!diode_msg_parse_v (f, 4, DIODE_ROLE_PUBLISHER, &m, &err))
+        FUZZ_CHECK (FALSE, "encoded SIGNAL does not parse: %s",
+            err->message);
+      FUZZ_CHECK (*s ? g_ascii_strcasecmp (m.peer, s) == 0 : m.peer == NULL,
+          "peer changed");
+      diode_msg_clear (&m);
+      g_bytes_unref (f);
+    }
+  }
 
   /* an address check never reads past the string */
   (void) diode_msg_address_is_valid (s);

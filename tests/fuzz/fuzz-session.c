@@ -15,15 +15,17 @@
  *   control bits 6+7  both set, client end: never send HELLO (every frame
  *                     from the relay must then be refused)
  *   control bit 6     alone, client end: a relay (role RELAY) offering
- *                     1..3; a WELCOME of version 1 is refused (201), after
+ *                     1..4; a WELCOME of version 1 is refused (201), after
  *                     one of version 2 or 3 (a relay link) it sends LINK
  *                     (bit 4 clear: a control link) or SUBSCRIBE (bit 4
  *                     set: a pull)
  *   bits 6, 7 clear   client end: a publisher or viewer (bit 4) offering
- *                     1..3 as diodesink/diodesrc do; at version 3 a viewer
- *                     sends RANGE, then FETCH, then SUBSCRIBE (each after
- *                     the answer or a refusal of the one before), a
- *                     publisher also takes STORED
+ *                     1..4 as diodesink/diodesrc do; at version 3 or later
+ *                     a viewer sends RANGE, then FETCH, then SUBSCRIBE
+ *                     (each after the answer or a refusal of the one
+ *                     before), a publisher also takes STORED; at version 4
+ *                     both take SIGNAL once publishing / subscribed and
+ *                     answer it with a SIGNAL, a viewer also with PATH
  *   control bit 7     alone: the end sends a fatal ERROR at the end; a
  *                     client end offers 1..1 (a client of an older release)
  *
@@ -34,7 +36,9 @@
  * LINK_OK again and PULL. At version 3 it answers RANGE with RANGE_OK and
  * FETCH with CHUNK, its frames and FETCH_END (with bit 5, the first with
  * ERROR 105 NOT_STORED / 106 STORE_FAILED after a CHUNK), and sends STORED
- * to a publisher.
+ * to a publisher. At version 4 it takes SIGNAL from a publishing publisher
+ * and a subscribed viewer, PATH from the viewer, and answers SIGNAL with a
+ * SIGNAL (never PATH); on relay links neither exists.
  *
  * After every feed the harness pulls messages with diode_session_next()
  * until NEED_MORE or ERROR and answers like a relay or client would
@@ -51,7 +55,10 @@
  *    and the state follows a model of docs/protocol.md;
  *  - the answers a real peer gives (WELCOME, *_OK, ERROR 1xx, PONG) are
  *    accepted; answering twice is refused;
- *  - MEDIA seq strictly increases, EOS seq never goes back;
+ *  - MEDIA seq strictly increases, EOS seq never goes back, except once
+ *    after the client end sent PATH (the relay resumes at from_seq);
+ *  - SIGNAL (version 4): only in those states and roles, never on a relay
+ *    link, OFFER only from a viewer and ANSWER only from a publisher;
  *  - FETCHING (client end, version 3): CHUNK and FETCH_END only between
  *    chunks, CAPS/MEDIA/EOS only as a CHUNK's announced frames, each within
  *    the bytes it announced, prelude frames CAPS or STREAMHEADER MEDIA, the
@@ -101,6 +108,8 @@ typedef struct
   guint64 bytes_left, chunk_first, chunk_last, fetch_last;
   gboolean refused_once;        /* relay end: refusal done */
   guint64 last_seq;             /* highest MEDIA/EOS seq returned */
+  gboolean path_resume;         /* client end: PATH sent, seqs may start
+                                   again once (docs/protocol.md 17.4) */
   gboolean closed;
   gint err_code;
   gchar *err_message;
@@ -195,7 +204,12 @@ client_request (Fuzz * f)
 static void
 check_seq (Fuzz * f, const DiodeMsg * m)
 {
-  if (m->type == DIODE_MSG_MEDIA) {
+  if (m->type == DIODE_MSG_MEDIA && f->path_resume && m->seq != 0
+      && m->seq <= f->last_seq) {
+    FUZZ_CHECK (f->end == DIODE_SESSION_CLIENT_END, "resume at a relay end");
+    f->path_resume = FALSE;
+    f->last_seq = m->seq;
+  } else if (m->type == DIODE_MSG_MEDIA) {
     FUZZ_CHECK (m->seq > f->last_seq, "MEDIA seq %" G_GUINT64_FORMAT
         " returned after %" G_GUINT64_FORMAT, m->seq, f->last_seq);
     f->last_seq = m->seq;
@@ -402,6 +416,30 @@ relay_end_message (Fuzz * f, const DiodeMsg * m)
           diode_msg_type_name (m->type), diode_session_state_name (f->model));
       check_seq (f, m);
       break;
+    case DIODE_MSG_SIGNAL:
+    case DIODE_MSG_PATH:
+      FUZZ_CHECK (diode_session_get_version (f->s) >= 4
+          && role != DIODE_ROLE_RELAY, "%s accepted at version %u, role %u",
+          diode_msg_type_name (m->type), diode_session_get_version (f->s),
+          role);
+      FUZZ_CHECK ((f->model == DIODE_SESSION_SUBSCRIBED
+              && role == DIODE_ROLE_VIEWER)
+          || (m->type == DIODE_MSG_SIGNAL
+              && f->model == DIODE_SESSION_PUBLISHING
+              && role == DIODE_ROLE_PUBLISHER),
+          "%s accepted in state %s from role %u",
+          diode_msg_type_name (m->type), diode_session_state_name (f->model),
+          role);
+      if (m->type == DIODE_MSG_SIGNAL) {
+        FUZZ_CHECK (m->signal_kind != (role == DIODE_ROLE_VIEWER ?
+                DIODE_SIGNAL_ANSWER : DIODE_SIGNAL_OFFER),
+            "SIGNAL %s accepted from role %u",
+            diode_signal_kind_name (m->signal_kind), role);
+        /* the relay's CLOSE, say */
+        must_send (f, DIODE_MSG_SIGNAL, 0);
+      }
+      must_refuse (f, DIODE_MSG_PATH);
+      break;
     case DIODE_MSG_PING:
       FUZZ_CHECK (f->model != DIODE_SESSION_AWAIT_HELLO, "PING before HELLO");
       must_send (f, DIODE_MSG_PONG, 0);
@@ -575,6 +613,32 @@ client_end_message (Fuzz * f, const DiodeMsg * m)
       FUZZ_CHECK (f->model != DIODE_SESSION_AWAIT_WELCOME,
           "PONG before WELCOME");
       break;
+    case DIODE_MSG_SIGNAL:{
+      DiodeRole own = diode_session_get_role (f->s);
+
+      FUZZ_CHECK (diode_session_get_version (f->s) >= 4 && !f->link_mode,
+          "SIGNAL accepted at version %u (link %d)",
+          diode_session_get_version (f->s), f->link_mode);
+      FUZZ_CHECK ((f->model == DIODE_SESSION_SUBSCRIBED
+              && own == DIODE_ROLE_VIEWER)
+          || (f->model == DIODE_SESSION_PUBLISHING
+              && own == DIODE_ROLE_PUBLISHER),
+          "SIGNAL accepted in state %s as role %u",
+          diode_session_state_name (f->model), own);
+      FUZZ_CHECK (m->signal_kind != (own == DIODE_ROLE_VIEWER ?
+              DIODE_SIGNAL_OFFER : DIODE_SIGNAL_ANSWER),
+          "SIGNAL %s accepted as role %u",
+          diode_signal_kind_name (m->signal_kind), own);
+      must_send (f, DIODE_MSG_SIGNAL, 0);
+      if (own == DIODE_ROLE_VIEWER) {
+        /* as a viewer switching paths: the relay may resume lower once */
+        must_send (f, DIODE_MSG_PATH, 0);
+        f->path_resume = TRUE;
+      } else {
+        must_refuse (f, DIODE_MSG_PATH);
+      }
+      break;
+    }
     case DIODE_MSG_ERROR:
       on_peer_error (f, m);
       break;

@@ -355,6 +355,52 @@ frame_seeds (void)
     frame_seed ("bad-v3-range-ok-too-large", raw (DIODE_MSG_RANGE_OK, 0, 0,
             DIODE_MAX_RANGE_OK_PAYLOAD + 1, NULL, 0));
   }
+
+  /* direct paths (version 4; fuzz-frame reads every seed at version 4 as
+   * a viewer, a publisher and a relay link too): SIGNAL of each kind,
+   * PATH, the WELCOME v4 block, and their refusals */
+  {
+    gchar *big = g_strnfill (DIODE_MAX_SIGNAL_DATA, 'c');
+    static const guint8 sid0[] = { 0, 0, 0, 0, 1, 0, 0, 0, 0 };
+    static const guint8 kind6[] = { 0, 0, 0, 1, 6, 0, 0, 0, 0 };
+    static const guint8 upper_peer[] = { 0, 0, 0, 1, 3, 0, 42,
+      '0', 'x', 'A', 'B', 'C', 'D', 'E', 'F', '0', '1', '2', '3', '4', '5',
+      '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f', '0', '1', '2', '3',
+      '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 0, 0
+    };
+    static const guint8 path2[] = { 2, 0, 0, 0, 0, 0, 0, 0, 1 };
+
+    frame_seed ("v4-signal-offer", diode_msg_encode_signal (1,
+            DIODE_SIGNAL_OFFER, NULL, "Abcd 0123456789abcdefghijkl"));
+    frame_seed ("v4-signal-answer", diode_msg_encode_signal (0x80000001,
+            DIODE_SIGNAL_ANSWER, two_addresses[0], "wxyz 0123456789ABCDEFGHIJKL"));
+    frame_seed ("v4-signal-candidate", diode_msg_encode_signal (9,
+            DIODE_SIGNAL_CANDIDATE, two_addresses[1],
+            "candidate:1 1 UDP 2013266431 192.168.1.20 50000 typ host"));
+    frame_seed ("v4-signal-gathered", diode_msg_encode_signal (9,
+            DIODE_SIGNAL_GATHERED, NULL, ""));
+    frame_seed ("v4-signal-close-2048", diode_msg_encode_signal (G_MAXUINT32,
+            DIODE_SIGNAL_CLOSE, two_addresses[0], big));
+    frame_seed ("v4-path-direct", diode_msg_encode_path (DIODE_PATH_DIRECT,
+            12));
+    frame_seed ("v4-path-relay", diode_msg_encode_path (DIODE_PATH_RELAY,
+            G_MAXUINT64));
+    frame_seed ("v4-welcome", diode_msg_encode_welcome_v (4, 2000,
+            "diode-relay", 3478));
+    frame_seed ("v4-welcome-no-block", diode_msg_encode_welcome (4, 2000,
+            "diode-relay"));
+    frame_seed ("bad-v4-signal-sid0", raw (DIODE_MSG_SIGNAL, 0, 0,
+            sizeof (sid0), sid0, sizeof (sid0)));
+    frame_seed ("bad-v4-signal-kind6", raw (DIODE_MSG_SIGNAL, 0, 0,
+            sizeof (kind6), kind6, sizeof (kind6)));
+    frame_seed ("bad-v4-signal-upper-peer", raw (DIODE_MSG_SIGNAL, 0, 0,
+            sizeof (upper_peer), upper_peer, sizeof (upper_peer)));
+    frame_seed ("bad-v4-path-2", raw (DIODE_MSG_PATH, 0, 0, sizeof (path2),
+            path2, sizeof (path2)));
+    frame_seed ("bad-v4-signal-too-large", raw (DIODE_MSG_SIGNAL, 0, 0,
+            DIODE_MAX_SIGNAL_PAYLOAD + 1, NULL, 0));
+    g_free (big);
+  }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -797,6 +843,115 @@ session_seeds (void)
     g_bytes_unref (m3);
     g_bytes_unref (m4);
     g_bytes_unref (eos);
+  }
+
+  /* ---- version 4: direct paths ---- */
+  {
+    DiodePublishArgs pa = { "cam", DIODE_ACCESS_PUBLIC, NULL, NULL, NULL,
+      NULL, DIODE_PUBLISH_DIRECT
+    };
+
+    /* relay end: a publisher offering direct paths, signalling while it
+     * streams */
+    for (p = 0; p < 8; p += 3) {
+      t = transcript_new ();
+      add (t, diode_msg_encode_hello (1, 4, DIODE_ROLE_PUBLISHER, "diodesink"));
+      add (t, diode_msg_encode_publish_args (&pa, 4, DIODE_ROLE_PUBLISHER));
+      add (t, diode_msg_encode_caps (H264_CAPS));
+      add (t, media (1, DIODE_MEDIA_KEYFRAME, 30));
+      add (t, diode_msg_encode_signal (1, DIODE_SIGNAL_ANSWER, NULL,
+              "ufra 0123456789abcdefghijkl"));
+      add (t, diode_msg_encode_signal (1, DIODE_SIGNAL_CANDIDATE, NULL,
+              "candidate:1 1 UDP 2013266431 10.0.1.2 50000 typ host"));
+      add (t, media (2, 0, 20));
+      add (t, diode_msg_encode_signal (1, DIODE_SIGNAL_GATHERED, NULL, ""));
+      add (t, diode_msg_encode_eos (2));
+      add (t, diode_msg_encode_signal (1, DIODE_SIGNAL_CLOSE, NULL, "eos"));
+      session_seed ("v4-relay-publisher", CTL (RELAY, p, 0), t);
+    }
+    /* relay end: a viewer offering, trickling, switching both ways */
+    for (p = 0; p < 8; p += 4) {
+      t = transcript_new ();
+      add (t, diode_msg_encode_hello (1, 4, DIODE_ROLE_VIEWER, "diodesrc"));
+      add (t, diode_msg_encode_subscribe ("cam", 0, 1000));
+      add (t, diode_msg_encode_signal (7, DIODE_SIGNAL_OFFER, NULL,
+              "vwra 0123456789abcdefghijkl"));
+      add (t, diode_msg_encode_signal (7, DIODE_SIGNAL_CANDIDATE, NULL,
+              "candidate:2 1 UDP 1677724415 203.0.113.9 61000 typ srflx "
+              "raddr 10.0.2.2 rport 50000"));
+      add (t, diode_msg_encode_signal (7, DIODE_SIGNAL_GATHERED, NULL, ""));
+      add (t, diode_msg_encode_path (DIODE_PATH_DIRECT, 40));
+      add (t, diode_msg_encode_ping (4));
+      add (t, diode_msg_encode_path (DIODE_PATH_RELAY, 90));
+      add (t, diode_msg_encode_signal (7, DIODE_SIGNAL_CLOSE, NULL, "down"));
+      session_seed ("v4-relay-viewer", CTL (RELAY, p, p ? REFUSE_BIT : 0), t);
+    }
+    /* relay end: an ANSWER from a viewer (200), PATH from a publisher */
+    t = transcript_new ();
+    add (t, diode_msg_encode_hello (1, 4, DIODE_ROLE_VIEWER, "x"));
+    add (t, diode_msg_encode_subscribe ("cam", 0, 0));
+    add (t, diode_msg_encode_signal (7, DIODE_SIGNAL_ANSWER, NULL, "a b"));
+    session_seed ("v4-relay-viewer-answer", CTL (RELAY, 0, 0), t);
+    t = transcript_new ();
+    add (t, diode_msg_encode_hello (1, 4, DIODE_ROLE_PUBLISHER, "x"));
+    add (t, diode_msg_encode_publish ("cam"));
+    add (t, diode_msg_encode_path (DIODE_PATH_DIRECT, 1));
+    session_seed ("v4-relay-publisher-path", CTL (RELAY, 1, 0), t);
+    /* relay end: a version-3 viewer signalling (unknown type, 200) */
+    t = transcript_new ();
+    add (t, diode_msg_encode_hello (1, 3, DIODE_ROLE_VIEWER, "x"));
+    add (t, diode_msg_encode_subscribe ("cam", 0, 0));
+    add (t, diode_msg_encode_signal (7, DIODE_SIGNAL_OFFER, NULL, "a b"));
+    session_seed ("v4-relay-v3-viewer-signal", CTL (RELAY, 0, 0), t);
+
+    /* client end: a publisher offered a session through the relay */
+    t = transcript_new ();
+    add (t, diode_msg_encode_welcome_v (4, 800, "diode-relay", 3478));
+    add (t, diode_msg_encode_publish_ok_v ("cam", 1, DIODE_STORE_NONE, 4));
+    add (t, diode_msg_encode_signal (3, DIODE_SIGNAL_OFFER, two_addresses[1],
+            "vwra 0123456789abcdefghijkl"));
+    add (t, diode_msg_encode_signal (3, DIODE_SIGNAL_CANDIDATE,
+            two_addresses[1], "candidate:1 1 TCP 1015022079 10.0.2.2 9 typ "
+            "host tcptype active"));
+    add (t, diode_msg_encode_ping (1));
+    add (t, diode_msg_encode_signal (3, DIODE_SIGNAL_CLOSE, NULL,
+            "replaced by a new offer"));
+    session_seed ("v4-client-publisher", CTL (CLIENT, 5, 0), t);
+    /* client end: a viewer (RANGE, FETCH, then SUBSCRIBE as at version 3),
+     * answered, switching to the direct path and back: the relay resumes
+     * below what was in flight (once) */
+    for (p = 0; p < 8; p += 7) {
+      t = transcript_new ();
+      add (t, diode_msg_encode_welcome_v (4, 800, "diode-relay", 3478));
+      add (t, diode_msg_encode_range_ok ("cam", DIODE_STREAM_LIVE, NULL,
+              DIODE_ACCESS_PUBLIC, NULL, NULL, NULL, 0));
+      add (t, diode_msg_encode_fetch_end (1, DIODE_FETCH_NONE));
+      add (t, diode_msg_encode_subscribe_ok_from ("cam", 5,
+              two_addresses[0]));
+      add (t, diode_msg_encode_caps (H264_CAPS));
+      add (t, media (5, DIODE_MEDIA_KEYFRAME, 30));
+      add (t, media (6, 0, 10));
+      add (t, diode_msg_encode_signal (7, DIODE_SIGNAL_ANSWER,
+              two_addresses[0], "pubr 0123456789abcdefghijkl"));
+      add (t, media (7, 0, 10));
+      add (t, media (8, 0, 10));
+      add (t, diode_msg_encode_caps (H264_CAPS));
+      add (t, media (7, DIODE_MEDIA_KEYFRAME, 30));
+      add (t, media (8, 0, 10));
+      add (t, diode_msg_encode_eos (8));
+      session_seed ("v4-client-viewer", CTL (CLIENT, p, VIEWER_BIT), t);
+    }
+    /* client end: a relay link at version 4 gets no SIGNAL */
+    t = transcript_new ();
+    add (t, diode_msg_encode_welcome (4, 800, "diode-relay"));
+    {
+      static const gchar *const path1[] = {
+        "0x00112233445566778899aabbccddeeff00112233", NULL
+      };
+      add (t, diode_msg_encode_link_ok (path1));
+    }
+    add (t, diode_msg_encode_signal (1, DIODE_SIGNAL_CLOSE, NULL, "x"));
+    session_seed ("v4-client-link-signal", CTL (CLIENT, 0, LINK_BIT), t);
   }
 
   /* client end: HELLO never sent (everything must be refused) */

@@ -7,7 +7,7 @@
 #   SECONDS       fuzzing time per target (default 30; with --runs alone: no limit)
 #   --runs N      stop a target after N executions in total (split over the jobs)
 #   --jobs N      parallel fuzzing processes per target (-jobs=N -workers=N)
-#   --targets     which harnesses (default: frame session ring store caps token)
+#   --targets     which harnesses (default: frame session ring store caps token stun)
 #   --build-dir   where binaries go (default: build-fuzz/ at the top of the tree)
 #   --make-corpus rebuild tests/fuzz/corpus/ with make-corpus.c, then exit
 #
@@ -25,7 +25,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 SECONDS_PER_TARGET=
 RUNS=
 JOBS=1
-TARGETS="frame session ring store caps token"
+TARGETS="frame session ring store caps token stun"
 BUILD=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 MAKE_CORPUS=0
 
@@ -108,16 +108,17 @@ CFLAGS="-g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
 
 sources_of() {
   case $1 in
-    frame) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c" ;;
-    session) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-session.c $ROOT/gst/protocol/diode-session-send.c" ;;
+    frame) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-msg-direct.c" ;;
+    session) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-msg-direct.c $ROOT/gst/protocol/diode-session.c $ROOT/gst/protocol/diode-session-send.c" ;;
     ring) echo "$ROOT/gst/buffering/diode-ring.c" ;;
     caps) echo "$ROOT/gst/protocol/diode-caps-info.c" ;;
+    stun) echo "$ROOT/gst/protocol/diode-stun.c" ;;
     store) echo "$ROOT/gst/store/diode-chunkrec.c $ROOT/gst/store/diode-store.c \
 $ROOT/gst/store/diode-store-index.c $ROOT/gst/store/diode-store-writer.c $ROOT/gst/store/diode-store-retention.c \
 $ROOT/gst/store/diode-store-read.c $ROOT/gst/buffering/diode-ring.c \
-$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c" ;;
-    token) echo "$ROOT/gst/protocol/diode-link-token.c $ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c" ;;
-    *) echo "run.sh: unknown target '$1' (frame, session, ring, store, caps, token)" >&2; exit 2 ;;
+$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-msg-direct.c" ;;
+    token) echo "$ROOT/gst/protocol/diode-link-token.c $ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-msg-direct.c" ;;
+    *) echo "run.sh: unknown target '$1' (frame, session, ring, store, caps, token, stun)" >&2; exit 2 ;;
   esac
 }
 
@@ -129,6 +130,7 @@ max_len_of() {
     frame|session) echo 70000 ;;
     store) echo 65536 ;;
     token) echo 2048 ;;
+    stun) echo 600 ;;
     *) echo 4096 ;;
   esac
 }
@@ -159,7 +161,8 @@ if [ $MAKE_CORPUS = 1 ]; then
   $CC $CFLAGS -I"$ROOT/gst/protocol" $GLIB_CFLAGS "$HERE/make-corpus.c" \
     "$ROOT/gst/protocol/diode-msg.c" "$ROOT/gst/protocol/diode-msg-field.c" \
     "$ROOT/gst/protocol/diode-msg-link.c" \
-    "$ROOT/gst/protocol/diode-msg-store.c" $GLIB_LIBS -o "$BUILD/make-corpus"
+    "$ROOT/gst/protocol/diode-msg-store.c" "$ROOT/gst/protocol/diode-msg-direct.c" \
+    $GLIB_LIBS -o "$BUILD/make-corpus"
   rm -rf "$HERE/corpus/frame" "$HERE/corpus/session" "$HERE/corpus/ring"
   "$BUILD/make-corpus" "$HERE/corpus"
   # the store's seeds are written by the store itself (fuzz-store.c)
