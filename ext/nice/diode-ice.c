@@ -324,6 +324,10 @@ find_tcp_fd (DiodeIce * ice)
       continue;
     if (getpeername (fd, &ra.sa, &rl) < 0 || getsockname (fd, &la.sa, &ll) < 0)
       continue;
+    /* libnice takes only IP addresses (anything else is a critical) */
+    if ((ra.sa.sa_family != AF_INET && ra.sa.sa_family != AF_INET6)
+        || la.sa.sa_family != ra.sa.sa_family)
+      continue;
     if (!sockaddr_is (&ra.sa, &remote->addr, TRUE))
       continue;
     /* tcp-active candidates carry port 9 (RFC 6544) or 0, not the real one */
