@@ -2,7 +2,7 @@
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- *   ice-throughput --transport pseudotcp|tcp [--seconds 30]
+ *   ice-throughput --transport pseudotcp|tcp|auto [--seconds 30]
  *       [--rate-bps 4000000] [--fps 25]
  *       [--ns-pub NAME --addr-pub IP --ns-view NAME --addr-view IP]
  *
@@ -222,7 +222,8 @@ on_event (DiodeIceEvent ev, const gchar * text, gpointer data)
     case DIODE_ICE_EVENT_CONNECTED:{
       GSource *src;
       s->t_connected = mono_ns ();
-      s->pair = g_strdup (text);
+      s->pair = g_strdup_printf ("%s %s", text,
+          diode_ice_get_transport (s->ice) == DIODE_ICE_TCP ? "tcp" : "udp");
       s->fd = diode_ice_take_fd (s->ice);
       if (s->publisher) {
         g_timeout_add (1000 / s->fps, on_tick, s);
@@ -340,7 +341,8 @@ main (int argc, char **argv)
   gchar *addr_pub = NULL, *addr_view = NULL;
   gint seconds = 30, rate = 4000000, fps = 25;
   GOptionEntry entries[] = {
-    {"transport", 0, 0, G_OPTION_ARG_STRING, &transport, "pseudotcp|tcp",
+    {"transport", 0, 0, G_OPTION_ARG_STRING, &transport,
+          "pseudotcp|tcp|auto",
         NULL},
     {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "stream length", NULL},
     {"rate-bps", 0, 0, G_OPTION_ARG_INT, &rate, "bits per second", NULL},
@@ -365,13 +367,14 @@ main (int argc, char **argv)
   }
   g_option_context_free (ctx);
   if (!transport || (strcmp (transport, "pseudotcp") && strcmp (transport,
-              "tcp")) || seconds < 1 || seconds > 600 || fps < 1 || fps > 200
+              "tcp") && strcmp (transport, "auto")) || seconds < 1 || seconds > 600 || fps < 1 || fps > 200
       || rate < 8 * fps * (HDR + 1) || rate > 1000000000) {
-    g_printerr ("ice-throughput: --transport pseudotcp|tcp, --seconds 1..600,"
+    g_printerr ("ice-throughput: --transport pseudotcp|tcp|auto, --seconds 1..600,"
         " --fps 1..200, a --rate-bps that fits\n");
     return 2;
   }
-  t = strcmp (transport, "tcp") == 0 ? DIODE_ICE_TCP : DIODE_ICE_PSEUDOTCP;
+  t = strcmp (transport, "tcp") == 0 ? DIODE_ICE_TCP :
+      strcmp (transport, "auto") == 0 ? DIODE_ICE_AUTO : DIODE_ICE_PSEUDOTCP;
   s.seconds = seconds;
   s.fps = fps;
   s.frame_size = rate / 8 / fps;

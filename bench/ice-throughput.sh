@@ -8,7 +8,8 @@
 #
 # The link: netem when the kernel has it, else bench/delay-link (a
 # userspace forwarder between TUN devices, seeded loss). Prints one line
-# per run, then a table with ratios (ICE-TCP / pseudo-TCP).
+# per run, then a table with ratios (ICE-TCP / pseudo-TCP). "auto" is
+# DIODE_ICE_AUTO (both kinds of candidates; ICE picks), the default.
 # docs/decisions.md, "Direct paths: which reliable transport", has figures.
 set -eu
 cd "$(dirname "$0")/.."
@@ -50,6 +51,7 @@ echo "== CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //
 echo "== loopback"
 run loopback pseudotcp
 run loopback tcp
+run loopback auto
 
 setup_link () {  # DELAY LOSS
   cleanup
@@ -100,6 +102,8 @@ if [ "$(id -u)" = 0 ]; then
       --ns-view "$ns_view" --addr-view 10.77.0.2
     run "$name" tcp --ns-pub "$ns_pub" --addr-pub 10.77.0.1 \
       --ns-view "$ns_view" --addr-view 10.77.0.2
+    run "$name" auto --ns-pub "$ns_pub" --addr-pub 10.77.0.1 \
+      --ns-view "$ns_view" --addr-view 10.77.0.2
     cleanup
   done
 else
@@ -114,14 +118,14 @@ for line in open(sys.argv[1]):
     name, rest = line.split(' ', 1)
     kv = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', rest))
     rows.setdefault(name, {})[kv.get('transport', '?')] = kv
-print(f"{'path':<24}{'transport':<11}{'Mbit/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'connect ms':>12}  frames")
+print(f"{'path':<24}{'transport':<11}{'Mbit/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'connect ms':>12}  frames   pair")
 for name, byt in rows.items():
-    for t in ('pseudotcp', 'tcp'):
+    for t in ('pseudotcp', 'tcp', 'auto'):
         kv = byt.get(t, {})
         if 'mbps' not in kv:
             print(f"{name:<24}{t:<11}  failed"); continue
         print(f"{name:<24}{t:<11}{float(kv['mbps']):>8.2f}{float(kv['p50_ms']):>9.1f}"
-              f"{float(kv['p99_ms']):>9.1f}{float(kv['max_ms']):>9.1f}{float(kv['connect_ms']):>12.0f}  {kv['frames']}")
+              f"{float(kv['p99_ms']):>9.1f}{float(kv['max_ms']):>9.1f}{float(kv['connect_ms']):>12.0f}  {kv['frames']}  {kv.get('pair', '')}")
 print()
 print("ratios ICE-TCP / pseudo-TCP (throughput; p99 latency: below 1 = ICE-TCP better)")
 for name, byt in rows.items():
