@@ -10,6 +10,7 @@
  * dispatch only, and closed() is the last thing a dispatch does, so the
  * owner may free the conn inside it.
  */
+#define G_LOG_DOMAIN "diode-direct"
 #include "diode-direct-private.h"
 #include "diode-tls.h"
 #include "diode-keepalive.h"
@@ -75,6 +76,7 @@ conn_die (DirectConn * c, const gchar * reason)
 {
   if (c->state == CONN_DEAD)
     return;
+  g_debug ("conn %p dies: %s", c, reason);
   c->state = CONN_DEAD;
   c->fail_reason = g_strdup (reason);
   if (c->tls)
@@ -113,6 +115,8 @@ conn_update (DirectConn * c)
     if (t < 0 || s < t)
       t = s;
   }
+  if (c->kick)
+    t = 0;
   g_source_set_ready_time (c->source, t);
 }
 
@@ -145,9 +149,9 @@ direct_conn_new (GMainContext * ctx, int fd, gboolean server,
   g_source_set_name (c->source, "diode-direct-conn");
   c->fd_tag = g_source_add_unix_fd (c->source, fd, G_IO_IN);
   g_source_attach (c->source, ctx);
-  conn_update (c);
   /* the handshake's first flight: a client writes first */
-  g_source_set_ready_time (c->source, 0);
+  c->kick = TRUE;
+  conn_update (c);
   return c;
 }
 
@@ -434,6 +438,7 @@ conn_dispatch (GSource * src, GSourceFunc cb, gpointer data)
   GIOCondition rev = g_source_query_unix_fd (src, c->fd_tag);
   gint64 now = g_get_monotonic_time ();
 
+  c->kick = FALSE;
   g_source_set_ready_time (src, -1);
   if (c->state == CONN_HANDSHAKE)
     conn_handshake (c);
@@ -483,10 +488,6 @@ conn_dispatch (GSource * src, GSourceFunc cb, gpointer data)
     return G_SOURCE_CONTINUE;
   }
   conn_update (c);
-  if (c->kick) {
-    c->kick = FALSE;
-    g_source_set_ready_time (src, 0);
-  }
   return G_SOURCE_CONTINUE;
 }
 

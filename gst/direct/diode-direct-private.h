@@ -113,4 +113,17 @@ void      direct_conn_set_stall_limit (DirectConn * c, guint ms);
  * follows from the loop, never from inside this call. */
 void      direct_conn_fail (DirectConn * c, guint16 code, const gchar * reason);
 
+/* ---- test hooks ---------------------------------------------------------- */
+
+/* What DIODE_ICE_EVENT_CONNECTED does, with @fd (taken) in place of the
+ * ICE stream's: tests of the TLS and protocol part run over a socketpair,
+ * as DiodeIce hands one over. Server: as if the relay had vouched for
+ * @viewer in an OFFER of session @sid. */
+struct _DiodeDirectServer;
+struct _DiodeDirectViewer;
+void      direct_server_test_adopt (struct _DiodeDirectServer * s, guint32 sid,
+    const gchar * viewer, int fd);
+void      direct_viewer_test_adopt (struct _DiodeDirectViewer * v, int fd);
+guint32   direct_viewer_test_sid (struct _DiodeDirectViewer * v);
+
 G_END_DECLS

@@ -168,25 +168,27 @@ static gboolean
 peer_pump (Peer * p)
 {
   DiodeDirectServer *s = p->server;
+  gboolean behind = FALSE;
 
-  while (direct_conn_queued (p->conn) < DIRECT_PUMP_BYTES) {
-    GBytes *f;
+  for (;;) {
+    GBytes *f = NULL;
     gboolean skipped = FALSE;
-    guint64 backlog;
-    gsize size;
 
     g_mutex_lock (&s->lock);
-    backlog = diode_cursor_backlog (&p->cursor, s->ring)
-        + direct_conn_queued (p->conn);
-    f = backlog > DIRECT_BACKLOG_MAX ? NULL
-        : diode_cursor_next (&p->cursor, s->ring, &skipped);
+    /* judged at every call, also while the write queue is full: that is
+     * when a viewer falls behind */
+    if (diode_cursor_backlog (&p->cursor, s->ring)
+        + direct_conn_queued (p->conn) > DIRECT_BACKLOG_MAX)
+      behind = TRUE;
+    else if (direct_conn_queued (p->conn) < DIRECT_PUMP_BYTES)
+      f = diode_cursor_next (&p->cursor, s->ring, &skipped);
     if (f)
       g_bytes_ref (f);
     if (f && !skipped)
       s->stats.bytes_sent += g_bytes_get_size (f);
     g_mutex_unlock (&s->lock);
 
-    if (backlog > DIRECT_BACKLOG_MAX || skipped) {
+    if (behind || skipped) {
       /* the viewer's relay path holds what it misses */
       if (f)
         g_bytes_unref (f);
@@ -195,9 +197,9 @@ peer_pump (Peer * p)
       return FALSE;
     }
     if (!f)
-      break;
-    size = g_bytes_get_size (f);
-    if (size < DIODE_FRAME_HEADER_SIZE || !direct_conn_send (p->conn, f,
+      return TRUE;
+    if (g_bytes_get_size (f) < DIODE_FRAME_HEADER_SIZE
+        || !direct_conn_send (p->conn, f,
             ((const guint8 *) g_bytes_get_data (f, NULL))[0])) {
       g_bytes_unref (f);
       direct_conn_fail (p->conn, DIODE_ERR_INTERNAL, "cannot send a frame");
@@ -205,7 +207,6 @@ peer_pump (Peer * p)
     }
     g_bytes_unref (f);
   }
-  return TRUE;
 }
 
 static gboolean
@@ -374,6 +375,34 @@ static const DirectConnFuncs conn_funcs = {
 
 static gboolean server_sweep_idle (gpointer data);
 
+/* ICE is up: TLS as the server over @fd (taken). */
+static void
+peer_connected (Peer * p, int fd, const gchar * pair)
+{
+  DiodeDirectServer *s = p->server;
+  GError *err = NULL;
+
+  if (fd < 0)
+    return;
+  g_debug ("direct session %u: connected (%s)", p->sid, pair);
+  p->state = PEER_SETUP;
+  p->conn = direct_conn_new (s->loop.ctx, fd, TRUE, s->identity,
+      DIODE_SESSION_RELAY_END, &conn_funcs, p, &err);
+  if (!p->conn) {
+    gchar *r = g_strdup_printf ("TLS: %s", err->message);
+
+    g_error_free (err);
+    /* not from inside the agent's callback: swept later */
+    server_signal (s, p->sid, DIODE_SIGNAL_CLOSE, r);
+    p->sid = 0;
+    g_free (r);
+    direct_loop_invoke (&s->loop, server_sweep_idle, s, NULL);
+    return;
+  }
+  direct_conn_set_deadline (p->conn, DIRECT_SETUP_MS);
+  direct_conn_set_stall_limit (p->conn, DIRECT_STALL_MS);
+}
+
 static void
 ice_event (DiodeIceEvent event, const gchar * text, gpointer data)
 {
@@ -390,32 +419,10 @@ ice_event (DiodeIceEvent event, const gchar * text, gpointer data)
     case DIODE_ICE_EVENT_GATHERED:
       server_signal (s, p->sid, DIODE_SIGNAL_GATHERED, "");
       break;
-    case DIODE_ICE_EVENT_CONNECTED:{
-      int fd = diode_ice_take_fd (p->ice);
-      GError *err = NULL;
-
-      if (p->state != PEER_ICE || fd < 0)
-        break;
-      g_debug ("direct session %u: ICE connected (%s)", p->sid, text);
-      p->conn = direct_conn_new (s->loop.ctx, fd, TRUE, s->identity,
-          DIODE_SESSION_RELAY_END, &conn_funcs, p, &err);
-      if (!p->conn) {
-        gchar *r = g_strdup_printf ("TLS: %s", err->message);
-
-        g_error_free (err);
-        /* not from inside the agent's callback: swept later */
-        p->state = PEER_SETUP;
-        server_signal (s, p->sid, DIODE_SIGNAL_CLOSE, r);
-        p->sid = 0;
-        g_free (r);
-        direct_loop_invoke (&s->loop, server_sweep_idle, s, NULL);
-        break;
-      }
-      p->state = PEER_SETUP;
-      direct_conn_set_deadline (p->conn, DIRECT_SETUP_MS);
-      direct_conn_set_stall_limit (p->conn, DIRECT_STALL_MS);
+    case DIODE_ICE_EVENT_CONNECTED:
+      if (p->state == PEER_ICE)
+        peer_connected (p, diode_ice_take_fd (p->ice), text);
       break;
-    }
     case DIODE_ICE_EVENT_FAILED:
       /* once connected, the conn sees the fd's EOF and ends the session */
       if (p->state == PEER_ICE) {
@@ -564,6 +571,46 @@ server_on_signal (gpointer data)
   }
   server_sweep (s);
   return G_SOURCE_REMOVE;
+}
+
+/* ---- test hook ----------------------------------------------------------- */
+
+typedef struct {
+  DiodeDirectServer *s;
+  guint32 sid;
+  gchar *viewer;
+  int fd;
+} Adopt;
+
+static gboolean
+server_on_adopt (gpointer data)
+{
+  Adopt *a = data;
+  Peer *p = g_new0 (Peer, 1);
+
+  p->server = a->s;
+  p->sid = a->sid;
+  p->viewer = g_ascii_strdown (a->viewer, -1);
+  p->state = PEER_ICE;
+  diode_cursor_init (&p->cursor);
+  g_ptr_array_add (a->s->peers, p);
+  peer_connected (p, a->fd, "socketpair");
+  g_free (a->viewer);
+  g_free (a);
+  return G_SOURCE_REMOVE;
+}
+
+void
+direct_server_test_adopt (DiodeDirectServer * s, guint32 sid,
+    const gchar * viewer, int fd)
+{
+  Adopt *a = g_new0 (Adopt, 1);
+
+  a->s = s;
+  a->sid = sid;
+  a->viewer = g_strdup (viewer);
+  a->fd = fd;
+  direct_loop_invoke (&s->loop, server_on_adopt, a, NULL);
 }
 
 /* ---- public API ---------------------------------------------------------- */

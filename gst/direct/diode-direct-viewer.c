@@ -296,6 +296,30 @@ static const DirectConnFuncs conn_funcs = {
   conn_handshaked, conn_message, conn_drained, conn_closed
 };
 
+/* ICE is up: TLS as the client over @fd (taken). */
+static void
+viewer_connected (DiodeDirectViewer * v, int fd, const gchar * pair)
+{
+  GError *err = NULL;
+
+  if (fd < 0 || v->conn || v->down)
+    return;
+  g_free (v->ice_pair);
+  v->ice_pair = g_strdup (pair);
+  v->conn = direct_conn_new (v->loop.ctx, fd, FALSE, v->identity,
+      DIODE_SESSION_CLIENT_END, &conn_funcs, v, &err);
+  if (!v->conn) {
+    gchar *r = g_strdup_printf ("TLS: %s", err->message);
+
+    g_error_free (err);
+    viewer_down (v, r, r);
+    g_free (r);
+    return;
+  }
+  direct_conn_set_deadline (v->conn, VIEWER_SETUP_MS);
+  direct_conn_set_stall_limit (v->conn, VIEWER_STALL_MS);
+}
+
 /* ---- ICE and signalling -------------------------------------------------- */
 
 static void
@@ -328,28 +352,9 @@ ice_event (DiodeIceEvent event, const gchar * text, gpointer data)
     case DIODE_ICE_EVENT_GATHERED:
       viewer_signal (v, DIODE_SIGNAL_GATHERED, "");
       break;
-    case DIODE_ICE_EVENT_CONNECTED:{
-      int fd = diode_ice_take_fd (v->ice);
-      GError *err = NULL;
-
-      if (fd < 0 || v->conn)
-        break;
-      g_free (v->ice_pair);
-      v->ice_pair = g_strdup (text);
-      v->conn = direct_conn_new (v->loop.ctx, fd, FALSE, v->identity,
-          DIODE_SESSION_CLIENT_END, &conn_funcs, v, &err);
-      if (!v->conn) {
-        gchar *r = g_strdup_printf ("TLS: %s", err->message);
-
-        g_error_free (err);
-        viewer_down (v, r, r);
-        g_free (r);
-        break;
-      }
-      direct_conn_set_deadline (v->conn, VIEWER_SETUP_MS);
-      direct_conn_set_stall_limit (v->conn, VIEWER_STALL_MS);
+    case DIODE_ICE_EVENT_CONNECTED:
+      viewer_connected (v, diode_ice_take_fd (v->ice), text);
       break;
-    }
     case DIODE_ICE_EVENT_FAILED:{
       gchar *r = g_strdup_printf ("ICE failed: %s", text ? text : "");
 
@@ -452,6 +457,40 @@ viewer_on_signal (gpointer data)
       break;                    /* OFFER to a viewer: the session refused it */
   }
   return G_SOURCE_REMOVE;
+}
+
+/* ---- test hook ----------------------------------------------------------- */
+
+typedef struct {
+  DiodeDirectViewer *v;
+  int fd;
+} Adopt;
+
+static gboolean
+viewer_on_adopt (gpointer data)
+{
+  Adopt *a = data;
+
+  a->v->started = TRUE;
+  viewer_connected (a->v, a->fd, "socketpair");
+  g_free (a);
+  return G_SOURCE_REMOVE;
+}
+
+void
+direct_viewer_test_adopt (DiodeDirectViewer * v, int fd)
+{
+  Adopt *a = g_new0 (Adopt, 1);
+
+  a->v = v;
+  a->fd = fd;
+  direct_loop_invoke (&v->loop, viewer_on_adopt, a, NULL);
+}
+
+guint32
+direct_viewer_test_sid (DiodeDirectViewer * v)
+{
+  return v->sid;
 }
 
 /* ---- public API ---------------------------------------------------------- */
