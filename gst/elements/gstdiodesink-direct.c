@@ -107,7 +107,9 @@ static gpointer
 direct_pump (gpointer user_data)
 {
   GstDiodeSink *self = user_data;
-  int fd = diode_direct_server_get_fd (self->direct_server);
+  /* the server outlives this thread: stop() joins it before freeing */
+  DiodeDirectServer *server = self->direct_pump_server;
+  int fd = diode_direct_server_get_fd (server);
 
   for (;;) {
     struct pollfd p[2] = {
@@ -124,7 +126,7 @@ direct_pump (gpointer user_data)
     }
     if (p[1].revents)
       break;
-    while ((frame = diode_direct_server_next_signal (self->direct_server))) {
+    while ((frame = diode_direct_server_next_signal (server))) {
       g_mutex_lock (&self->qlock);
       if (self->failed || self->writer_done)
         g_bytes_unref (frame);
@@ -183,9 +185,10 @@ gst_diode_sink_direct_start (GstDiodeSink * self)
   g_free (turn);
   if (!server)
     goto fail;
-  g_mutex_lock (&self->admit_lock);
+  g_mutex_lock (&self->server_lock);
   self->direct_server = server;
-  g_mutex_unlock (&self->admit_lock);
+  g_mutex_unlock (&self->server_lock);
+  self->direct_pump_server = server;
   self->direct_stop_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
   self->direct_pump = g_thread_new ("diodesink-direct",
       direct_pump, self);
@@ -206,6 +209,8 @@ gst_diode_sink_direct_stop (GstDiodeSink * self)
 {
   DiodeDirectServer *server;
 
+  /* stop() and a direct=false while playing may meet */
+  g_mutex_lock (&self->direct_stop_lock);
   self->direct_tried = FALSE;
   if (self->direct_pump) {
     guint64 one = 1;
@@ -219,47 +224,75 @@ gst_diode_sink_direct_stop (GstDiodeSink * self)
   if (self->direct_stop_fd >= 0)
     close (self->direct_stop_fd);
   self->direct_stop_fd = -1;
-  /* stats may be reading it from another thread */
-  g_mutex_lock (&self->admit_lock);
+  /* the writer or stats may be using it on another thread */
+  g_mutex_lock (&self->server_lock);
   server = self->direct_server;
   self->direct_server = NULL;
-  g_mutex_unlock (&self->admit_lock);
-  if (server)
+  g_mutex_unlock (&self->server_lock);
+  self->direct_pump_server = NULL;
+  if (server) {
+    GST_INFO_OBJECT (self, "direct paths closed");
     diode_direct_server_free (server);
+  }
+  g_mutex_unlock (&self->direct_stop_lock);
 }
 
 guint32
 gst_diode_sink_direct_pubflags (GstDiodeSink * self)
 {
+  guint32 flags = 0;
+
   /* "other bits: senders 0" below version 4 (docs/protocol.md 17.1) */
+  g_mutex_lock (&self->server_lock);
   if (self->direct_server
       && self->client->version >= DIODE_PROTOCOL_VERSION_DIRECT)
-    return DIODE_PUBLISH_DIRECT;
-  return 0;
+    flags = DIODE_PUBLISH_DIRECT;
+  g_mutex_unlock (&self->server_lock);
+  return flags;
 }
 
 void
 gst_diode_sink_direct_signal (GstDiodeSink * self, const DiodeMsg * m)
 {
-  if (self->direct_server)
+  gboolean offering;
+
+  g_mutex_lock (&self->server_lock);
+  offering = self->direct_server != NULL;
+  if (offering)
     diode_direct_server_handle_signal (self->direct_server, m);
-  else
-    GST_DEBUG_OBJECT (self, "SIGNAL without direct paths: ignored");
+  g_mutex_unlock (&self->server_lock);
+  /* direct=false since the PUBLISH: say so rather than let the viewer
+   * wait for its ICE timeout */
+  if (!offering && m->signal_kind == DIODE_SIGNAL_OFFER) {
+    GBytes *close = diode_msg_encode_signal (m->sid, DIODE_SIGNAL_CLOSE,
+        NULL, "direct paths not offered");
+
+    g_mutex_lock (&self->qlock);
+    if (close)
+      enqueue_signal_locked (self, close);
+    g_mutex_unlock (&self->qlock);
+  }
 }
 
 void
 gst_diode_sink_direct_push (GstDiodeSink * self, GBytes * frame)
 {
+  g_mutex_lock (&self->server_lock);
   if (self->direct_server)
     diode_direct_server_push_frame (self->direct_server, frame);
+  g_mutex_unlock (&self->server_lock);
 }
 
 void
 gst_diode_sink_direct_relay_reset (GstDiodeSink * self)
 {
-  if (!self->direct_server)
+  g_mutex_lock (&self->server_lock);
+  if (!self->direct_server) {
+    g_mutex_unlock (&self->server_lock);
     return;
+  }
   diode_direct_server_relay_reset (self->direct_server);
+  g_mutex_unlock (&self->server_lock);
   /* Queued SIGNALs name the old connection's sessions. */
   g_mutex_lock (&self->qlock);
   gst_diode_sink_drop_queued_locked (self, 1u << ITEM_SIGNAL);
@@ -273,12 +306,12 @@ gst_diode_sink_direct_add_stats (GstDiodeSink * self, GstStructure * s)
   gboolean offering;
 
   /* The server's counters are read under its own lock (64-bit values on a
-   * 32-bit camera); admit_lock keeps stop() from freeing it meanwhile. */
-  g_mutex_lock (&self->admit_lock);
+   * 32-bit camera); server_lock keeps stop() from freeing it meanwhile. */
+  g_mutex_lock (&self->server_lock);
   offering = self->direct_server != NULL;
   if (offering)
     diode_direct_server_get_stats (self->direct_server, &st);
-  g_mutex_unlock (&self->admit_lock);
+  g_mutex_unlock (&self->server_lock);
   gst_structure_set (s, "direct", G_TYPE_BOOLEAN, offering,
       "direct-viewers", G_TYPE_UINT, st.viewers,
       "direct-sessions", G_TYPE_UINT64, st.sessions,

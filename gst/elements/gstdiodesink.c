@@ -750,6 +750,10 @@ gst_diode_sink_set_property (GObject * object, guint prop_id,
       GST_OBJECT_LOCK (self);
       self->direct = g_value_get_boolean (value);
       GST_OBJECT_UNLOCK (self);
+      /* off while playing: every direct path closes now (their viewers go
+       * back to the relay path); on: at the next start */
+      if (!g_value_get_boolean (value))
+        gst_diode_sink_direct_stop (self);
       break;
     case PROP_DIRECT_MAX:
       GST_OBJECT_LOCK (self);
@@ -847,6 +851,8 @@ gst_diode_sink_init (GstDiodeSink * self)
   self->direct_max = DEFAULT_DIRECT_MAX;
   self->direct_stop_fd = -1;
   g_mutex_init (&self->admit_lock);
+  g_mutex_init (&self->server_lock);
+  g_mutex_init (&self->direct_stop_lock);
   g_mutex_init (&self->qlock);
   g_mutex_init (&self->policy_lock);
   g_cond_init (&self->qcond);
@@ -863,12 +869,14 @@ gst_diode_sink_finalize (GObject * object)
   gst_diode_client_free (self->client);
   g_queue_clear_full (&self->queue, (GDestroyNotify) gst_diode_sink_qitem_free);
   g_clear_error (&self->writer_error);
+  gst_diode_sink_direct_stop (self);
   g_mutex_clear (&self->qlock);
   g_mutex_clear (&self->policy_lock);
-  gst_diode_sink_direct_stop (self);
   gst_diode_policy_free (self->admit_policy);
   g_free (self->own_address);
   g_mutex_clear (&self->admit_lock);
+  g_mutex_clear (&self->server_lock);
+  g_mutex_clear (&self->direct_stop_lock);
   g_cond_clear (&self->qcond);
   g_free (self->caps_sent);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -923,9 +931,10 @@ gst_diode_sink_class_init (GstDiodeSinkClass * klass)
           "Offer viewers a direct path (ICE through NATs, TLS 1.3 end to "
           "end, the access policy checked again by this sink) so media need "
           "not cross the relay; the relay path stays their fallback. Needs "
-          "a relay of protocol version 4", DEFAULT_DIRECT,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+          "a relay of protocol version 4. Set to false while playing, it "
+          "closes every direct path at once; true applies at the next start",
+          DEFAULT_DIRECT, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_DIRECT_MAX,
       g_param_spec_uint ("direct-max", "Direct max",
           "Most viewers on direct paths at once (each costs the uplink a "

@@ -29,10 +29,14 @@ struct _GstDiodeSink {
   guint           direct_max;     /* direct viewers at once */
 
   /* direct paths (gstdiodesink-direct.c) */
+  GMutex          server_lock;    /* guards the direct_server pointer:
+                                     direct=false while playing frees it */
   DiodeDirectServer *direct_server; /* NULL: not offering */
   gboolean        direct_tried;   /* made (or failed) at this start's
                                      first connection */
   GThread        *direct_pump;    /* moves its SIGNALs into the queue */
+  DiodeDirectServer *direct_pump_server; /* the pump's, until joined */
+  GMutex          direct_stop_lock; /* one direct_stop() at a time */
   int             direct_stop_fd; /* eventfd: ends the pump */
   GMutex          admit_lock;     /* guards admit_policy and own_address */
   gpointer        admit_policy;   /* GstDiodePolicy *: what the relay was
