@@ -11,8 +11,11 @@
  *                             buffer entered diodesink (publisher) or left
  *                             diodesrc (viewer), and its size; KEY: the
  *                             first 16 hex digits of the SHA-1 of its bytes
- *   path US STRUCTURE         a diode-path element message, with the
- *                             wall-clock µs at which it was read
+ *   path US PATH pair=L-R from=SEQ reason=TEXT
+ *                             a diode-path element message (PATH relay or
+ *                             direct, the ICE pair's local and remote
+ *                             candidate types), with the wall-clock µs at
+ *                             which it was read
  *   stats STRUCTURE           a diode-stats element message
  *   final-stats STRUCTURE     the element's stats property at the end
  *   started US                wall-clock µs when the pipeline was set
@@ -108,6 +111,25 @@ print_stats (const gchar * what, GstElement * e)
   out ("%s %s", what, text);
   g_free (text);
   gst_structure_free (s);
+}
+
+/* "path US PATH pair=LOCAL-REMOTE from=SEQ reason=TEXT": the message's
+ * fields in a form the scripts grep without a GstStructure parser. */
+static void
+print_path (const GstStructure * s)
+{
+  const gchar *path = gst_structure_get_string (s, "path");
+  const gchar *reason = gst_structure_get_string (s, "reason");
+  gchar *pair = g_strdup (gst_structure_get_string (s, "pair"));
+  guint64 from = 0;
+
+  gst_structure_get_uint64 (s, "from-seq", &from);
+  if (pair)
+    g_strdelimit (pair, " ", '-');
+  out ("path %" G_GINT64_FORMAT " %s pair=%s from=%" G_GUINT64_FORMAT
+      " reason=%s", g_get_real_time (), path ? path : "?",
+      pair && *pair ? pair : "none", from, reason ? reason : "");
+  g_free (pair);
 }
 
 /* Print the frames the collector got since the last call. */
@@ -267,11 +289,8 @@ main (int argc, char **argv)
           eos = TRUE;
           break;
         case GST_MESSAGE_ELEMENT:
-          if (gst_structure_has_name (s, "diode-path")) {
-            text = gst_structure_to_string (s);
-            out ("path %" G_GINT64_FORMAT " %s", g_get_real_time (), text);
-            g_free (text);
-          } else if (gst_structure_has_name (s, "diode-stats")) {
+          if (gst_structure_has_name (s, "diode-path"))
+            print_path (s); else if (gst_structure_has_name (s, "diode-stats")) {
             const GstStructure *st = NULL;
             const GValue *v = gst_structure_get_value (s, "stats");
 

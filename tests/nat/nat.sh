@@ -114,10 +114,10 @@ nat_log "publisher (pid $pub) in $pub_ns, viewer (pid $view) in $view_ns"
 # and the cut once the direct path has carried media for 3 s.
 in_sw=""; out_sw=""; cut_done=0; i=0
 while kill -0 "$view" 2> /dev/null && [ $i -lt $(((SECONDS_PUB + 30) * 10)) ]; do
-  if [ -z "$in_sw" ] && grep -q '^path .*direct' "$NAT_T/view.log"; then
+  if [ -z "$in_sw" ] && grep -q '^path [0-9]* direct' "$NAT_T/view.log"; then
     out_sw=$(nat_metric diode_stream_bytes_out_total)
     in_sw=$(nat_metric diode_stream_bytes_in_total)
-    nat_log "viewer on the direct path: $(grep -m1 '^path .*direct' "$NAT_T/view.log")"
+    nat_log "viewer on the direct path: $(grep -m1 '^path [0-9]* direct' "$NAT_T/view.log")"
     sw_i=$i
   fi
   if [ "$case_name" = cut ] && [ -n "$in_sw" ] && [ $cut_done = 0 ] && [ $i -ge $((sw_i + 30)) ]; then
@@ -169,7 +169,7 @@ msg="the relay's counters are missing (bytes in $in_end)"
 check [ "$in_end" -gt 100000 ]
 if [ "$expect" = relay ]; then
   msg="the viewer took a direct path where none can exist"
-  check sh -c "! grep -q '^path .*direct' '$NAT_T/view.log'"
+  check sh -c "! grep -q '^path [0-9]* direct' '$NAT_T/view.log'"
   # The relay carried all the viewer got: at least what the publisher
   # sent from 1 s in (the viewer joined then) to the end.
   msg="on the relay path the relay sent only $out_end bytes of $in_end"
@@ -178,19 +178,20 @@ if [ "$expect" = relay ]; then
 fi
 
 msg="the viewer never reported a direct path (diode-path)"; check [ -n "$in_sw" ]
-line=$(grep -m1 '^path .*direct' "$NAT_T/view.log")
+line=$(grep -m1 '^path [0-9]* direct' "$NAT_T/view.log")
+line_has () { echo "$line" | grep -q -- "$1"; }
 case $pair_want in
   host-host) msg="the LAN path is not host to host: $line"
-    check sh -c "echo '$line' | grep -q 'host host'" ;;
+    check line_has ' pair=host-host ' ;;
   srflx) msg="the path through two NATs is not server-reflexive: $line"
-    check sh -c "echo '$line' | grep -q 'srflx\|prflx'" ;;
-  relay) msg="the path with UDP blocked is not through TURN: $line"
-    check sh -c "echo '$line' | grep -q 'relay relay\|relay [a-z]*\"\|[a-z]* relay\"'" ;;
+    check line_has ' pair=\(host\|srflx\|prflx\)-\(srflx\|prflx\) \| pair=\(srflx\|prflx\)-\(host\|srflx\|prflx\) ' ;;
+  relay) msg="the path is not through TURN: $line"
+    check line_has ' pair=\(relay-[a-z]*\|[a-z]*-relay\) ' ;;
 esac
 if [ "$case_name" = cut ]; then
   msg="the direct path was never cut (it came up too late)"; check [ "$cut_done" = 1 ]
   msg="after the cut the viewer did not report going back to the relay path"
-  check sh -c "grep '^path ' '$NAT_T/view.log' | tail -n 1 | grep -q 'relay'"
+  check sh -c "grep '^path ' '$NAT_T/view.log' | tail -n 1 | grep -q '^path [0-9]* relay '"
   # Until the cut the relay sent (nearly) nothing; after it, the rest.
   d_in=$((in_cut - in_sw)); d_out=$((out_cut - out_sw))
   nat_log "on the direct path: relay out $d_out bytes while the publisher sent $d_in"

@@ -63,6 +63,7 @@ nat_stop () {
 }
 
 nat_cleanup () {
+  set +e      # a failure under nat_setup's set -e lands here: go on anyway
   [ -n "$nat_pids" ] && nat_stop $nat_pids
   nat_pids=""
   # Deleting a namespace removes the veth ends in it and their peers.
