@@ -139,13 +139,17 @@ static void
 peer_end (Peer * p, const gchar * reason)
 {
   DiodeDirectServer *s = p->server;
+  guint32 sid = p->sid;
+  gchar *why = g_strdup (reason);
 
-  if (reason) {
-    g_debug ("direct session %u with %s ends: %s", p->sid, p->viewer, reason);
-    server_signal (s, p->sid, DIODE_SIGNAL_CLOSE, reason);
-  }
+  if (why)
+    g_debug ("direct session %u with %s ends: %s", sid, p->viewer, why);
   g_ptr_array_remove_fast (s->peers, p);
   peer_free (p);
+  /* After the stats changed: whoever reads the CLOSE sees them. */
+  if (why)
+    server_signal (s, sid, DIODE_SIGNAL_CLOSE, why);
+  g_free (why);
 }
 
 static Peer *
@@ -490,6 +494,7 @@ server_offer (DiodeDirectServer * s, SignalIn * in)
   DiodeIceConfig ic = { 0 };
   GError *err = NULL;
   Peer *p, *old = peer_find (s, in->sid);
+  gchar *reason;
 
   if (old)                      /* the relay reuses only closed ids */
     peer_end (old, NULL);
@@ -499,11 +504,11 @@ server_offer (DiodeDirectServer * s, SignalIn * in)
 
   if (!in->peer || !diode_msg_address_is_valid (in->peer)
       || !server_admits (s, in->peer)) {
-    server_signal (s, in->sid, DIODE_SIGNAL_CLOSE, "not authorized");
+    reason = g_strdup ("not authorized");
     goto refused;
   }
   if (s->peers->len >= s->max_viewers) {
-    server_signal (s, in->sid, DIODE_SIGNAL_CLOSE, "too many direct sessions");
+    reason = g_strdup ("too many direct sessions");
     goto refused;
   }
 
@@ -520,11 +525,8 @@ server_offer (DiodeDirectServer * s, SignalIn * in)
   ic.local_addresses = direct_env_local_addresses ();
   p->ice = diode_ice_new (s->loop.ctx, &ic, ice_event, p, &err);
   if (!p->ice || !diode_ice_set_remote_credentials (p->ice, in->data, &err)) {
-    gchar *r = g_strdup_printf ("ICE: %s", err->message);
-
+    reason = g_strdup_printf ("ICE: %s", err->message);
     g_error_free (err);
-    server_signal (s, in->sid, DIODE_SIGNAL_CLOSE, r);
-    g_free (r);
     peer_free (p);
     goto refused;
   }
@@ -532,9 +534,13 @@ server_offer (DiodeDirectServer * s, SignalIn * in)
   return;
 
 refused:
+  /* Counted before the CLOSE is queued: whoever reads the CLOSE (the
+   * element, a test) then sees the refusal in the stats too. */
   g_mutex_lock (&s->lock);
   s->stats.refused++;
   g_mutex_unlock (&s->lock);
+  server_signal (s, in->sid, DIODE_SIGNAL_CLOSE, reason);
+  g_free (reason);
 }
 
 static gboolean
