@@ -21,6 +21,8 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <stun/stunagent.h>
+#include <stun/usages/bind.h>
 
 #include "rawclient.h"
 
@@ -960,6 +962,81 @@ GST_START_TEST (test_stun)
 
 GST_END_TEST;
 
+/* libnice's own STUN client (what its ICE agent sends: RFC 5389 with
+ * FINGERPRINT, and its RFC 3489 compatibility mode) against the relay's
+ * socket: the mapped address it reads is our own. */
+static void
+libnice_bind (int fd, guint16 local, StunCompatibility compat,
+    StunAgentUsageFlags flags)
+{
+  static const uint16_t known[] = {
+    STUN_ATTRIBUTE_MAPPED_ADDRESS, STUN_ATTRIBUTE_XOR_MAPPED_ADDRESS,
+    STUN_ATTRIBUTE_FINGERPRINT, 0
+  };
+  StunAgent agent;
+  StunMessage req, resp;
+  guint8 buf[STUN_MAX_MESSAGE_SIZE], ans[STUN_MAX_MESSAGE_SIZE];
+  struct sockaddr_storage mapped, alt;
+  socklen_t mapped_len = sizeof (mapped), alt_len = sizeof (alt);
+  struct sockaddr_in *sin = (struct sockaddr_in *) &mapped;
+  gsize len;
+  gssize n;
+
+  stun_agent_init (&agent, known, compat, flags);
+  len = stun_usage_bind_create (&agent, &req, buf, sizeof (buf));
+  fail_unless (len >= 20);
+  fail_unless (send (fd, buf, len, 0) == (gssize) len);
+  n = udp_recv (fd, ans, sizeof (ans), 2000);
+  fail_unless (n > 0, "libnice's request was not answered");
+  fail_unless (n <= (gssize) len + 32, "amplification");
+  fail_unless_equals_int (stun_agent_validate (&agent, &resp, ans, n, NULL,
+          NULL), STUN_VALIDATION_SUCCESS);
+  fail_unless_equals_int (stun_usage_bind_process (&resp,
+          (struct sockaddr *) &mapped, &mapped_len,
+          (struct sockaddr *) &alt, &alt_len), STUN_USAGE_BIND_RETURN_SUCCESS);
+  fail_unless_equals_int (sin->sin_family, AF_INET);
+  fail_unless_equals_int (ntohs (sin->sin_port), local);
+  fail_unless_equals_int (ntohl (sin->sin_addr.s_addr), INADDR_LOOPBACK);
+}
+
+GST_START_TEST (test_stun_libnice)
+{
+  DiodeRelay *relay = relay_with ("stun", "127.0.0.1:0", NULL);
+  guint16 local;
+  int fd = udp_to (diode_relay_get_stun_port (relay), &local);
+  int probe = socket (AF_INET6, SOCK_DGRAM, 0);
+  struct sockaddr_in6 any6 = { 0 };
+
+  libnice_bind (fd, local, STUN_COMPATIBILITY_RFC5389,
+      STUN_AGENT_USAGE_USE_FINGERPRINT);
+  libnice_bind (fd, local, STUN_COMPATIBILITY_RFC5389, 0);
+  libnice_bind (fd, local, STUN_COMPATIBILITY_RFC3489, 0);
+  fail_unless_equals_int (stats_int (relay, "stun", "answered"), 3);
+  close (fd);
+  relay_free (relay);
+
+  /* a dual-stack socket ([::]) sees IPv4 clients as ::ffff:a.b.c.d and
+   * answers them as IPv4 (where the machine has IPv6 at all) */
+  any6.sin6_family = AF_INET6;
+  if (probe >= 0 && bind (probe, (struct sockaddr *) &any6,
+          sizeof (any6)) == 0) {
+    close (probe);
+    relay = relay_with ("stun", "[::]:0", NULL);
+    fd = udp_to (diode_relay_get_stun_port (relay), &local);
+    libnice_bind (fd, local, STUN_COMPATIBILITY_RFC5389,
+        STUN_AGENT_USAGE_USE_FINGERPRINT);
+    libnice_bind (fd, local, STUN_COMPATIBILITY_RFC3489, 0);
+    close (fd);
+    relay_free (relay);
+  } else {
+    GST_INFO ("no IPv6 here: dual-stack case not run");
+    if (probe >= 0)
+      close (probe);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 direct_relay_suite (void)
 {
@@ -978,6 +1055,7 @@ direct_relay_suite (void)
   tcase_add_test (tc, test_policy_change);
   tcase_add_test (tc, test_path);
   tcase_add_test (tc, test_stun);
+  tcase_add_test (tc, test_stun_libnice);
   return s;
 }
 
