@@ -416,6 +416,53 @@ GST_START_TEST (test_refusals)
 
 GST_END_TEST;
 
+/* A stream pulled from another relay has no publisher here to signal:
+ * "publisher not on this relay", and its origin's publisher hears
+ * nothing (signalling does not cross relay links). */
+GST_START_TEST (test_pulled_stream)
+{
+  DiodeRelay *root = relay_quiet ();
+  gchar *key = g_build_filename (fixture_config_dir (), "leaf.pem", NULL);
+  gchar *self = fixture_key_address ("leaf.pem");
+  gchar *up = g_strdup_printf ("%s@127.0.0.1:%u",
+      diode_relay_get_address (root), diode_relay_get_port (root));
+  DiodeRelay *leaf = diode_relay_new ("127.0.0.1:0", key);
+  RawClient *p, *v;
+  DiodeSubscribeArgs a = { 0 };
+  DiodeMsg m = { 0 };
+  GError *err = NULL;
+
+  fixture_relay_conf_add (root, "relays", "children", self);
+  g_object_set (leaf, "upstream", up, "keepalive-ms", 0,
+      "stats-interval-ms", 200, NULL);
+  fail_unless (diode_relay_start (leaf, &err), "%s", err ? err->message :
+      "?");
+  p = pub_direct (root, "p.pem", "cam", 5);
+  v = raw_open (leaf, 0, "v.pem");
+  hello (v, DIODE_ROLE_VIEWER, 4);
+  a.stream = "cam";
+  a.wait_ms = 10000;
+  raw_send_frame (v, diode_msg_encode_subscribe_args (&a, 4,
+          DIODE_ROLE_VIEWER));
+  fail_unless (next_control (v, &m, 10000) == RAW_READ_MSG,
+      "no SUBSCRIBE_OK from the leaf");
+  fail_unless_equals_int (m.type, DIODE_MSG_SUBSCRIBE_OK);
+  diode_msg_clear (&m);
+  sig (v, 1, DIODE_SIGNAL_OFFER, CRED_V);
+  expect_signal (v, DIODE_SIGNAL_CLOSE, "", "publisher not on this relay",
+      "pulled stream");
+  expect_quiet (p, 300, "the origin's publisher");
+  raw_free (v, FALSE);
+  raw_free (p, FALSE);
+  relay_free (leaf);
+  relay_free (root);
+  g_free (up);
+  g_free (self);
+  g_free (key);
+}
+
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 /* bounds */
 
@@ -1048,6 +1095,7 @@ direct_relay_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_forward_rewrites_sid_and_peer);
   tcase_add_test (tc, test_refusals);
+  tcase_add_test (tc, test_pulled_stream);
   tcase_add_test (tc, test_sessions_per_publisher);
   tcase_add_test (tc, test_signals_per_session);
   tcase_add_test (tc, test_signal_bucket);
