@@ -139,13 +139,18 @@ static void
 peer_end (Peer * p, const gchar * reason)
 {
   DiodeDirectServer *s = p->server;
+  guint32 sid = p->sid;
+  /* it may be the conn's own text, which peer_free frees */
+  gchar *why = g_strdup (reason);
 
-  if (reason) {
-    g_debug ("direct session %u with %s ends: %s", p->sid, p->viewer, reason);
-    server_signal (s, p->sid, DIODE_SIGNAL_CLOSE, reason);
-  }
+  if (why)
+    g_debug ("direct session %u with %s ends: %s", sid, p->viewer, why);
   g_ptr_array_remove_fast (s->peers, p);
+  /* the stats first: whoever reads the CLOSE sees them */
   peer_free (p);
+  if (why)
+    server_signal (s, sid, DIODE_SIGNAL_CLOSE, why);
+  g_free (why);
 }
 
 static Peer *
@@ -484,6 +489,17 @@ signal_in_free (gpointer data)
   g_free (in);
 }
 
+/* Counted before the CLOSE is queued: whoever reads the CLOSE sees the
+ * stats that go with it. */
+static void
+server_refuse (DiodeDirectServer * s, guint32 sid, const gchar * reason)
+{
+  g_mutex_lock (&s->lock);
+  s->stats.refused++;
+  g_mutex_unlock (&s->lock);
+  server_signal (s, sid, DIODE_SIGNAL_CLOSE, reason);
+}
+
 static void
 server_offer (DiodeDirectServer * s, SignalIn * in)
 {
@@ -499,12 +515,12 @@ server_offer (DiodeDirectServer * s, SignalIn * in)
 
   if (!in->peer || !diode_msg_address_is_valid (in->peer)
       || !server_admits (s, in->peer)) {
-    server_signal (s, in->sid, DIODE_SIGNAL_CLOSE, "not authorized");
-    goto refused;
+    server_refuse (s, in->sid, "not authorized");
+    return;
   }
   if (s->peers->len >= s->max_viewers) {
-    server_signal (s, in->sid, DIODE_SIGNAL_CLOSE, "too many direct sessions");
-    goto refused;
+    server_refuse (s, in->sid, "too many direct sessions");
+    return;
   }
 
   p = g_new0 (Peer, 1);
@@ -523,18 +539,12 @@ server_offer (DiodeDirectServer * s, SignalIn * in)
     gchar *r = g_strdup_printf ("ICE: %s", err->message);
 
     g_error_free (err);
-    server_signal (s, in->sid, DIODE_SIGNAL_CLOSE, r);
-    g_free (r);
     peer_free (p);
-    goto refused;
+    server_refuse (s, in->sid, r);
+    g_free (r);
+    return;
   }
   g_ptr_array_add (s->peers, p);
-  return;
-
-refused:
-  g_mutex_lock (&s->lock);
-  s->stats.refused++;
-  g_mutex_unlock (&s->lock);
 }
 
 static gboolean
