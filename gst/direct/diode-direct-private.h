@@ -125,5 +125,11 @@ void      direct_server_test_adopt (struct _DiodeDirectServer * s, guint32 sid,
     const gchar * viewer, int fd);
 void      direct_viewer_test_adopt (struct _DiodeDirectViewer * v, int fd);
 guint32   direct_viewer_test_sid (struct _DiodeDirectViewer * v);
+/* The viewer stops reading its direct session (as a stuck viewer would):
+ * the publisher's bounds must close it. */
+void      direct_viewer_test_stop_reading (struct _DiodeDirectViewer * v);
+/* The most bytes any one session's write queue held so far. */
+gsize     direct_server_test_queue_peak (struct _DiodeDirectServer * s);
+void      direct_conn_test_pause (DirectConn * c);
 
 G_END_DECLS

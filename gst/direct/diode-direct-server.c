@@ -75,6 +75,7 @@ struct _DiodeDirectServer {
   gboolean wake_pending;
   DiodeDirectServerStats stats;
   guint64 signals_dropped;
+  gsize queue_peak;             /* test hook: largest write queue seen */
 
   /* thread only */
   GPtrArray *peers;             /* Peer*, at most max_viewers */
@@ -211,6 +212,9 @@ peer_pump (Peer * p)
       return FALSE;
     }
     g_bytes_unref (f);
+    g_mutex_lock (&s->lock);
+    s->queue_peak = MAX (s->queue_peak, direct_conn_queued (p->conn));
+    g_mutex_unlock (&s->lock);
   }
 }
 
@@ -621,6 +625,17 @@ direct_server_test_adopt (DiodeDirectServer * s, guint32 sid,
   a->viewer = g_strdup (viewer);
   a->fd = fd;
   direct_loop_invoke (&s->loop, server_on_adopt, a, NULL);
+}
+
+gsize
+direct_server_test_queue_peak (DiodeDirectServer * s)
+{
+  gsize peak;
+
+  g_mutex_lock (&s->lock);
+  peak = s->queue_peak;
+  g_mutex_unlock (&s->lock);
+  return peak;
 }
 
 /* ---- public API ---------------------------------------------------------- */
