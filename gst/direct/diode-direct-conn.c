@@ -101,7 +101,7 @@ conn_update (DirectConn * c)
     cond = (c->paused ? 0 : G_IO_IN) | (c->out.length ? G_IO_OUT : 0);
   g_source_modify_unix_fd (c->source, c->fd_tag, cond);
 
-  if (!c->keepalive_on && c->deadline)
+  if (c->deadline)
     t = c->deadline;
   if (c->keepalive_on) {
     gint64 next = G_MAXINT64;
@@ -203,7 +203,6 @@ void
 direct_conn_start_keepalive (DirectConn * c, guint interval_ms)
 {
   c->keepalive_on = TRUE;
-  c->deadline = 0;
   diode_keepalive_init (&c->ka, interval_ms, g_get_monotonic_time ());
   conn_update (c);
 }
@@ -212,6 +211,13 @@ void
 direct_conn_test_pause (DirectConn * c)
 {
   c->paused = TRUE;
+  conn_update (c);
+}
+
+void
+direct_conn_clear_deadline (DirectConn * c)
+{
+  c->deadline = 0;
   conn_update (c);
 }
 
@@ -459,7 +465,7 @@ conn_dispatch (GSource * src, GSourceFunc cb, gpointer data)
     conn_flush (c);
 
   if (c->state != CONN_DEAD) {
-    if (!c->keepalive_on && c->deadline && now >= c->deadline)
+    if (c->deadline && now >= c->deadline)
       conn_die (c, "setup timed out");
     else if (c->keepalive_on) {
       DiodeKeepaliveAction a = diode_keepalive_check (&c->ka, now, NULL);

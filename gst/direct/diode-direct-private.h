@@ -102,10 +102,11 @@ void      direct_conn_queue (DirectConn * c, GBytes * frame);
 gsize     direct_conn_queued (DirectConn * c);
 /* Total plaintext bytes written to TLS. */
 guint64   direct_conn_bytes_out (DirectConn * c);
-/* Until keepalive starts, the whole setup (TLS, HELLO...) must be over by
- * @ms from creation. */
+/* The whole setup (TLS, HELLO, SUBSCRIBE) must be over by @ms from now,
+ * until clear_deadline. */
 void      direct_conn_set_deadline (DirectConn * c, guint ms);
-/* Keepalive (section 11) with period @interval_ms; clears the deadline. */
+void      direct_conn_clear_deadline (DirectConn * c);
+/* Keepalive (section 11) with period @interval_ms. */
 void      direct_conn_start_keepalive (DirectConn * c, guint interval_ms);
 /* Close when data waits and nothing was written for @ms (0: never). */
 void      direct_conn_set_stall_limit (DirectConn * c, guint ms);

@@ -301,6 +301,7 @@ peer_subscribe (Peer * p, DiodeMsg * m)
   s->stats.sessions++;
   g_mutex_unlock (&s->lock);
   p->state = PEER_MEDIA;
+  direct_conn_clear_deadline (p->conn);
 
   a.stream = m->stream;
   a.first_seq = first;

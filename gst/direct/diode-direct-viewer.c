@@ -205,6 +205,7 @@ viewer_up (DiodeDirectViewer * v, DirectConn * c, DiodeMsg * m)
     return;
   }
   v->subscribed = TRUE;
+  direct_conn_clear_deadline (c);
   e = g_new0 (ViewerEvent, 1);
   e->type = DIODE_DIRECT_UP;
   e->text = g_strdup (v->ice_pair ? v->ice_pair : "");
