@@ -31,6 +31,20 @@
  * GST_RESOURCE_ERROR_NOT_AUTHORIZED naming both addresses, and does not
  * reconnect.
  *
+ * ## Direct paths
+ *
+ * When the publisher offers direct paths (diodesink `direct=true`) and
+ * `direct` is `auto` (the default), a live viewer asks for one as soon as
+ * it is subscribed, while it keeps playing from the relay. It switches when
+ * the direct path delivers the next sequence number it needs (PATH DIRECT:
+ * the relay stops sending it media), and goes back to the relay path at the
+ * next sequence number it needs when the direct path breaks (PATH RELAY:
+ * the relay resends from there): no gap, no duplicate, no pipeline error.
+ * It tries again later (2 s, doubling to 60 s). Each change posts a
+ * `diode-path` element message (`path`, `pair`, `from-seq`, `reason`);
+ * `stats` has `path` and `pair`. `stun-server` and `turn-server` as on
+ * diodesink; `direct=never` always uses the relay.
+ *
  * ## Recordings
  *
  * A relay with a store (`diode-relay --store DIR`) keeps the streams whose
@@ -59,6 +73,7 @@
  * gst-launch-1.0 diodesrc relay=relay.example.org:7878 stream=pi-taipei ! decodebin ! autovideosink
  * gst-play-1.0 diode://relay.example.org/pi-taipei
  * gst-play-1.0 diode://relay-a.example.org,relay-b.example.org/pi-taipei
+ * gst-launch-1.0 diodesrc relay=relay.example.org stream=pi-taipei turn-server=turn://me:secret@turn.example.org:3478 ! decodebin ! autovideosink
  * ]|
  * Recordings (the relay runs with `--store`):
  * |[
