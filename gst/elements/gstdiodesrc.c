@@ -115,6 +115,7 @@ enum {
 #define DEFAULT_LATENCY 200     /* ms */
 #define DEFAULT_STATS_INTERVAL 1000     /* ms */
 #define DEFAULT_DIRECT GST_DIODE_DIRECT_AUTO
+#define RELAY_POLL_MS 100       /* read the relay at least this often */
 
 static void gst_diode_src_uri_handler_init (gpointer g_iface,
     gpointer iface_data);
@@ -477,20 +478,29 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     gint64 wake_at, until;
     DiodeSessionResult r;
 
-    /* The direct path first: its next buffer, its SIGNALs, a due
-     * attempt, a switch or a fallback (gstdiodesrc-direct.c). */
-    if (gst_diode_src_direct_service (self, outbuf, &dret, &wake_at)) {
-      if (dret == GST_FLOW_OK)
-        maybe_post_stats (self);
-      return dret;
+    /* While the direct path delivers back to back, the relay connection
+     * is still read now and then: its PINGs want answers, and our
+     * keepalive judges the relay by what we read. */
+    if (self->on_direct && g_get_monotonic_time () - self->relay_polled_at >
+        RELAY_POLL_MS * 1000) {
+      until = 0;
+    } else {
+      /* The direct path first: its next buffer, its SIGNALs, a due
+       * attempt, a switch or a fallback (gstdiodesrc-direct.c). */
+      if (gst_diode_src_direct_service (self, outbuf, &dret, &wake_at)) {
+        if (dret == GST_FLOW_OK)
+          maybe_post_stats (self);
+        return dret;
+      }
+      until = wake_at < 0 ? deadline : deadline < 0 ? wake_at :
+          MIN (deadline, wake_at);
     }
-    until = wake_at < 0 ? deadline : deadline < 0 ? wake_at :
-        MIN (deadline, wake_at);
+    self->relay_polled_at = g_get_monotonic_time ();
     r = gst_diode_client_recv (c, &m, until, &err);
 
-    /* woken for the direct path, or by its timer */
-    if (r == DIODE_SESSION_NEED_MORE && (c->aux_ready || deadline < 0
-            || g_get_monotonic_time () < deadline))
+    /* woken for the direct path, or by its timer, or a poll */
+    if (r == DIODE_SESSION_NEED_MORE && (c->aux_ready || until == 0
+            || deadline < 0 || g_get_monotonic_time () < deadline))
       continue;
     if (r == DIODE_SESSION_NEED_MORE) {
       if (self->was_live && gst_diode_client_get_reconnect (c)) {
