@@ -1,0 +1,26 @@
+/* gst-diode — internals shared by the ICE layer's files (not installed)
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "diode-ice.h"
+
+G_BEGIN_DECLS
+
+/* A STUN or TURN server as parsed from its URI (diode-ice-uri.c). */
+typedef struct {
+  gchar   *host;     /* name or address, as written (no brackets) */
+  guint16  port;
+  gchar   *user;     /* TURN only, decoded */
+  gchar   *pass;     /* TURN only, decoded; wiped on clear */
+  gboolean tcp;      /* TURN: ?transport=tcp */
+} DiodeIceServer;
+
+gboolean diode_ice_parse_stun (const gchar * uri, DiodeIceServer * out,
+    GError ** error);
+gboolean diode_ice_parse_turn (const gchar * uri, DiodeIceServer * out,
+    GError ** error);
+void     diode_ice_server_clear (DiodeIceServer * s);
+
+G_END_DECLS
