@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "diode-ice.h"
 #include "diode-identity.h"
 #include "diode-msg.h"
 
@@ -51,19 +50,6 @@ who_init (Who * w)
   g_assert (id != NULL);
   w->addr = g_strdup (diode_identity_get_address (id));
   diode_identity_unref (id);
-}
-
-/* The ICE layer is real once issue 12's branches are merged: until then
- * its placeholder refuses every URI, and a test needing a direct path
- * says so and stops. */
-static gboolean
-direct_layers_built (void)
-{
-  gboolean built = diode_ice_check_stun_uri ("127.0.0.1:3478", NULL);
-
-  if (!built)
-    g_print ("SKIP: the ICE layer is the placeholder (not merged yet)\n");
-  return built;
 }
 
 static GstBus *
@@ -379,13 +365,6 @@ GST_START_TEST (test_sink_not_offering)
   guint next = 0, i;
   gboolean offering = TRUE;
 
-  if (!direct_layers_built ()) {
-    gst_harness_teardown (src);
-    gst_harness_teardown (sink);
-    gst_object_unref (bus);
-    relay_free (relay);
-    return;
-  }
   start_both (relay, "plain", src, sink);
   /* longer than the first retry would wait (2 s) */
   for (i = 0; i < 200; i++)
@@ -420,10 +399,6 @@ GST_START_TEST (test_switch_to_direct)
   gboolean offering = FALSE;
   guint viewers = 0;
 
-  if (!direct_layers_built ()) {
-    teardown (src, bus, sink, relay);
-    return;
-  }
   start_both (relay, "cam", src, sink);
   from = steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
   /* seqs are 1-based; the switch took the next one needed */
@@ -477,10 +452,6 @@ GST_START_TEST (test_fallback_to_relay)
   guint next = 0, i;
   guint64 from, before;
 
-  if (!direct_layers_built ()) {
-    teardown (src, bus, sink, relay);
-    return;
-  }
   start_both (relay, "cut", src, sink);
   steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
   for (i = 0; i < 20; i++)
@@ -518,8 +489,6 @@ GST_START_TEST (test_policy_refuses_direct)
   GstMessage *msg;
   guint next = 0, i;
 
-  if (!direct_layers_built ())
-    return;
   who_init (&bob);
   conf_text = g_strdup_printf ("[fleet office]\nmembers=%s\n", bob.addr);
   conf = g_build_filename (fixture_config_dir (), "direct-fleet.conf", NULL);
