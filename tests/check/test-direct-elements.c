@@ -130,6 +130,31 @@ step (GstHarness * sink, GstHarness * src, guint * next)
   g_usleep (TICK_MS * 1000);
 }
 
+/* Buffer @i, then EOS, from the source (bounded). */
+static void
+expect_last_then_eos (GstHarness * src, guint i)
+{
+  gint64 end = deadline_in (10000);
+  GstBuffer *b = gst_harness_pull (src);
+
+  fail_unless (b != NULL);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), i);
+  gst_buffer_unref (b);
+  for (;;) {
+    GstEvent *ev = gst_harness_try_pull_event (src);
+
+    if (ev && GST_EVENT_TYPE (ev) == GST_EVENT_EOS) {
+      gst_event_unref (ev);
+      break;
+    }
+    if (ev)
+      gst_event_unref (ev);
+    else
+      g_usleep (10 * 1000);
+    fail_unless (g_get_monotonic_time () < end, "no EOS");
+  }
+}
+
 /* A diode-path message already posted, or NULL. */
 static const GstStructure *
 pop_path (GstBus * bus, GstMessage ** msg)
@@ -433,6 +458,37 @@ GST_START_TEST (test_switch_to_direct)
   fail_unless (stat_u64 (st, "direct-sessions") >= 1);
   fail_unless (stat_u64 (st, "direct-bytes-sent") >= 100 * SIZE);
   gst_structure_free (st);
+
+  /* EOS comes over the direct path too, after the last buffer (the
+   * relay's, which may come first, waits for it) */
+  fail_unless (gst_harness_push (sink, fixture_make_buffer (next, SIZE,
+              GOP)) == GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (sink, gst_event_new_eos ()));
+  expect_last_then_eos (src, next);
+  teardown (src, bus, sink, relay);
+}
+
+GST_END_TEST;
+
+/* A private stream: the viewer on the allowlist gets a direct path too
+ * (the sink's own check admits it). */
+GST_START_TEST (test_private_allowlist_direct)
+{
+  DiodeRelay *relay = relay_with (NULL);
+  GstBus *bus;
+  GstHarness *src = src_h (relay, "door", "auto", &bus);
+  GstHarness *sink = sink_h (relay, "door", TRUE);
+  GstStructure *st;
+  guint next = 0;
+
+  g_object_set (sink->element, "access", DIODE_ACCESS_PRIVATE, "allow",
+      bob.addr, NULL);
+  start_both (relay, "door", src, sink);
+  steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
+  st = stats_of (sink);
+  fail_unless_equals_uint64 (stat_u64 (st, "direct-refused"), 0);
+  fail_unless (stat_u64 (st, "direct-sessions") >= 1);
+  gst_structure_free (st);
   teardown (src, bus, sink, relay);
 }
 
@@ -533,6 +589,7 @@ direct_elements_suite (void)
   tcase_add_test (tc, test_switch_to_direct);
   tcase_add_test (tc, test_fallback_to_relay);
   tcase_add_test (tc, test_policy_refuses_direct);
+  tcase_add_test (tc, test_private_allowlist_direct);
   return s;
 }
 
