@@ -80,9 +80,11 @@ sleep $((WARM + DURATION + 2))
 # The relay's bytes to each viewer, told apart by their addresses.
 for v in direct relay; do
   addr=$("$build/tools/diode" id -i "$NAT_T/$v-home/diode/identity.pem")
-  jq -r --arg a "$addr" '[.streams[] | select(.name == "bench") | .viewers[]
-    | select(.address == $a) | .bytes] | add // 0' "$NAT_T/relay-stats.json" \
-    > "$NAT_T/$v.relaybytes"
+  python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(sum(v["bytes"] for s in d["streams"] if s["name"] == "bench"
+          for v in s["viewers"] if v["address"] == sys.argv[2]))' \
+    "$NAT_T/relay-stats.json" "$addr" > "$NAT_T/$v.relaybytes"
 done
 for v in direct relay; do
   grep '^final-stats\|^stats ' "$NAT_T/$v.log" | tail -n 1 > "$NAT_T/$v.stats"
