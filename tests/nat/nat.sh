@@ -168,7 +168,7 @@ check sh -c "tail -n $n_view '$NAT_T/pub.sums' | cmp -s - '$NAT_T/view.sums'"
 nat_log "frame-identical: the viewer decoded the publisher's last $n_view of $n_pub frames"
 
 # The path, and the relay's bytes.
-paths=$(grep '^path ' "$NAT_T/view.log" | cut -d' ' -f3-)
+paths=$(grep '^path ' "$NAT_T/view.log" | cut -d' ' -f3- | tr '\n' ';')
 nat_log "viewer's paths: ${paths:-none (no diode-path message)}"
 nat_log "relay /metrics for $NAT_STREAM: bytes in $in_end, bytes out $out_end"
 msg="the relay's counters are missing (bytes in $in_end)"
