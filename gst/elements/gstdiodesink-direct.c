@@ -153,14 +153,21 @@ gst_diode_sink_direct_start (GstDiodeSink * self)
   GST_OBJECT_LOCK (self);
   direct = self->direct;
   max = self->direct_max;
-  stream = g_strdup (c->stream ? c->stream : GST_OBJECT_NAME (self));
   GST_OBJECT_UNLOCK (self);
+  /* the name open() resolved for this session */
+  stream = g_strdup (c->stream_name);
   /* Once per start: at the first connection, whose WELCOME says where the
    * relay answers STUN. */
   if (!direct || self->direct_tried)
     goto out_stream;
   self->direct_tried = TRUE;
 
+  if (c->version < DIODE_PROTOCOL_VERSION_DIRECT) {
+    g_set_error (&err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "relay %s speaks protocol version %u, direct paths need %u",
+        c->hostport, c->version, DIODE_PROTOCOL_VERSION_DIRECT);
+    goto fail;
+  }
   id = gst_diode_client_identity (c, &err);
   if (!id)
     goto fail;
