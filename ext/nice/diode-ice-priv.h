@@ -6,6 +6,8 @@
 
 #include "diode-ice.h"
 
+#include <nice/agent.h>
+
 G_BEGIN_DECLS
 
 /* A STUN or TURN server as parsed from its URI (diode-ice-uri.c). */
@@ -22,5 +24,10 @@ gboolean diode_ice_parse_stun (const gchar * uri, DiodeIceServer * out,
 gboolean diode_ice_parse_turn (const gchar * uri, DiodeIceServer * out,
     GError ** error);
 void     diode_ice_server_clear (DiodeIceServer * s);
+
+/* The descriptor of the selected ICE-TCP pair's kernel socket (skipping
+ * @skip1, @skip2), or -1 (diode-ice-tcp.c). Only ever polled. */
+int      diode_ice_find_tcp_fd (NiceAgent * agent, guint stream_id,
+    int skip1, int skip2);
 
 G_END_DECLS

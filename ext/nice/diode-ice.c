@@ -98,6 +98,7 @@ struct _DiodeIce {
   gboolean ice_blocked;     /* the transport took no more: wait */
   gboolean ice_eof;         /* the peer closed its side */
   gchar *pair_types;
+  gboolean sel_tcp;         /* the selected pair is ICE-TCP (else pseudo-TCP) */
   int tcp_fd;               /* ICE-TCP: the selected pair's socket, or -1 */
 
   Buf out;          /* fd -> ICE */
@@ -268,73 +269,6 @@ watch_fd_in (DiodeIce * ice)
   g_source_attach (ice->fd_in_src, ice->ctx);
 }
 
-/* ICE-TCP: the kernel socket of the selected pair. libnice 0.1.21 does
- * not give it: its NiceOutputStream looks at the local candidate's socket,
- * which is the listening socket on the side that accepted, or a
- * placeholder without a kernel socket on the side that connected, and
- * nice_agent_get_sockets() leaves accepted connections out. So we find it
- * the way the kernel knows it: among this process's descriptors, the TCP
- * socket connected to the selected remote candidate (and bound to the
- * selected local one when that has a real port). Looked up again whenever
- * the pair changes; only polled, never read or written. */
-static gboolean
-sockaddr_is (const struct sockaddr *sa, const NiceAddress * want,
-    gboolean with_port)
-{
-  NiceAddress na;
-
-  nice_address_init (&na);
-  nice_address_set_from_sockaddr (&na, sa);
-  if (!nice_address_is_valid (&na))
-    return FALSE;
-  if (with_port)
-    return nice_address_equal (&na, want);
-  return nice_address_equal_no_port (&na, want);
-}
-
-static int
-find_tcp_fd (DiodeIce * ice)
-{
-  NiceCandidate *local = NULL, *remote = NULL;
-  GDir *dir;
-  const gchar *name;
-  int found = -1;
-  guint lport;
-
-  if (!nice_agent_get_selected_pair (ice->agent, ice->stream_id, 1, &local,
-          &remote))
-    return -1;
-  lport = nice_address_get_port (&local->addr);
-  dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  if (!dir)
-    return -1;
-  while (found < 0 && (name = g_dir_read_name (dir))) {
-    union {
-      struct sockaddr sa;
-      struct sockaddr_storage ss;
-    } la, ra;
-    socklen_t ll = sizeof (la), rl = sizeof (ra);
-    int fd = atoi (name), type;
-    socklen_t tl = sizeof (type);
-
-    if (fd <= 2 || fd == ice->fd || fd == ice->peer_fd)
-      continue;
-    if (getsockopt (fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0
-        || type != SOCK_STREAM)
-      continue;
-    if (getpeername (fd, &ra.sa, &rl) < 0 || getsockname (fd, &la.sa, &ll) < 0)
-      continue;
-    if (!sockaddr_is (&ra.sa, &remote->addr, TRUE))
-      continue;
-    /* tcp-active candidates carry port 9 (RFC 6544) or 0, not the real one */
-    if (!sockaddr_is (&la.sa, &local->addr, lport != 0 && lport != 9))
-      continue;
-    found = fd;
-  }
-  g_dir_close (dir);
-  return found;
-}
-
 /* Whether the kernel takes more: what it refuses libnice queues without
  * bound, so we only send when it has room (libnice's queue then holds at
  * most one send chunk). */
@@ -344,7 +278,8 @@ tcp_writable (DiodeIce * ice)
   struct pollfd pfd;
 
   if (ice->tcp_fd < 0)
-    ice->tcp_fd = find_tcp_fd (ice);
+    ice->tcp_fd = diode_ice_find_tcp_fd (ice->agent, ice->stream_id,
+        ice->fd, ice->peer_fd);
   if (ice->tcp_fd < 0)
     return FALSE;       /* retried: the pair may be settling */
   pfd.fd = ice->tcp_fd;
@@ -367,7 +302,7 @@ pump_out (DiodeIce * ice)
   while (ice->out.len > 0 && !ice->ice_blocked) {
     gint n;
 
-    if (ice->transport == DIODE_ICE_TCP && !tcp_writable (ice)) {
+    if (ice->sel_tcp && !tcp_writable (ice)) {
       wait_writable (ice);
       break;
     }
@@ -394,7 +329,7 @@ pump_out (DiodeIce * ice)
      * and takes an EOF from the peer for a broken path, so nothing is
      * sent; the session ends when the caller frees us (the TLS layer
      * above has said close_notify by then). */
-    if (ice->transport == DIODE_ICE_PSEUDOTCP) {
+    if (!ice->sel_tcp) {
       g_output_stream_close (G_OUTPUT_STREAM (ice->nout), NULL, NULL);
       maybe_finish (ice);
       return;
@@ -597,6 +532,7 @@ on_selected_pair (NiceAgent * agent, guint stream_id, guint component,
   g_free (ice->pair_types);
   ice->pair_types = g_strdup_printf ("%s %s", cand_type (local),
       cand_type (remote));
+  ice->sel_tcp = local->transport != NICE_CANDIDATE_TRANSPORT_UDP;
   ice->tcp_fd = -1;
 }
 
@@ -757,7 +693,8 @@ diode_ice_new (GMainContext * context, const DiodeIceConfig * config,
   g_return_val_if_fail (config != NULL && func != NULL, NULL);
 
   if (config->transport != DIODE_ICE_PSEUDOTCP
-      && config->transport != DIODE_ICE_TCP) {
+      && config->transport != DIODE_ICE_TCP
+      && config->transport != DIODE_ICE_AUTO) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
         "unknown ICE transport %d", (int) config->transport);
     return NULL;
@@ -787,14 +724,22 @@ diode_ice_new (GMainContext * context, const DiodeIceConfig * config,
     return NULL;
   }
 
-  if (config->transport == DIODE_ICE_TCP)
+  if (config->transport != DIODE_ICE_PSEUDOTCP)
     opts |= NICE_AGENT_OPTION_BYTESTREAM_TCP;
+  /* AUTO: both kinds of candidates in one reliable agent, which ranks
+   * UDP ones at half their type preference (libnice's candidate.c): an
+   * ICE-TCP pair wins when one works, pseudo-TCP over UDP otherwise.
+   * Regular nomination: the viewer nominates once the checks have run,
+   * so the pair (and with it the transport) is chosen once and never
+   * switched under a running stream, as aggressive nomination may. */
+  if (config->transport == DIODE_ICE_AUTO)
+    opts |= NICE_AGENT_OPTION_REGULAR_NOMINATION;
   ice->agent = nice_agent_new_full (ice->ctx, NICE_COMPATIBILITY_RFC5245,
       opts);
   g_object_set (ice->agent,
       "controlling-mode", config->controlling,
-      "ice-udp", config->transport == DIODE_ICE_PSEUDOTCP,
-      "ice-tcp", config->transport == DIODE_ICE_TCP, NULL);
+      "ice-udp", config->transport != DIODE_ICE_TCP,
+      "ice-tcp", config->transport != DIODE_ICE_PSEUDOTCP, NULL);
   /* no UPnP port mappings behind the user's back (and no multicast
    * discovery delaying gathering) */
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (ice->agent), "upnp"))
@@ -965,7 +910,7 @@ diode_ice_add_remote_candidate (DiodeIce * ice, const gchar * text,
 {
   NiceCandidate *c;
   gchar *sdp;
-  gboolean want_tcp = ice->transport == DIODE_ICE_TCP;
+
   gboolean is_tcp;
   GSList *l;
   gint n;
@@ -994,7 +939,9 @@ diode_ice_add_remote_candidate (DiodeIce * ice, const gchar * text,
     return FALSE;
   }
   is_tcp = c->transport != NICE_CANDIDATE_TRANSPORT_UDP;
-  if (is_tcp != want_tcp || c->component_id != 1) {
+  if ((ice->transport == DIODE_ICE_TCP && !is_tcp)
+      || (ice->transport == DIODE_ICE_PSEUDOTCP && is_tcp)
+      || c->component_id != 1) {
     /* another transport (or a component we do not have): not ours to
      * use, not an error (docs/protocol.md 17.3) */
     nice_candidate_free (c);
@@ -1030,6 +977,14 @@ diode_ice_take_fd (DiodeIce * ice)
   fd = ice->peer_fd;
   ice->peer_fd = -1;
   return fd;
+}
+
+DiodeIceTransport
+diode_ice_get_transport (DiodeIce * ice)
+{
+  if (!ice->connected)
+    return ice->transport;
+  return ice->sel_tcp ? DIODE_ICE_TCP : DIODE_ICE_PSEUDOTCP;
 }
 
 void

@@ -21,6 +21,8 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <stun/stunagent.h>
+#include <stun/usages/bind.h>
 
 #include "rawclient.h"
 
@@ -35,7 +37,7 @@
 /* raw version-4 clients */
 
 /* A relay without keepalive: clients that sit still while the test
- * works on others are not closed as silent (test_path keeps it on). */
+ * works on others are not closed as silent. */
 static DiodeRelay *
 relay_quiet (void)
 {
@@ -414,6 +416,53 @@ GST_START_TEST (test_refusals)
 
 GST_END_TEST;
 
+/* A stream pulled from another relay has no publisher here to signal:
+ * "publisher not on this relay", and its origin's publisher hears
+ * nothing (signalling does not cross relay links). */
+GST_START_TEST (test_pulled_stream)
+{
+  DiodeRelay *root = relay_quiet ();
+  gchar *key = g_build_filename (fixture_config_dir (), "leaf.pem", NULL);
+  gchar *self = fixture_key_address ("leaf.pem");
+  gchar *up = g_strdup_printf ("%s@127.0.0.1:%u",
+      diode_relay_get_address (root), diode_relay_get_port (root));
+  DiodeRelay *leaf = diode_relay_new ("127.0.0.1:0", key);
+  RawClient *p, *v;
+  DiodeSubscribeArgs a = { 0 };
+  DiodeMsg m = { 0 };
+  GError *err = NULL;
+
+  fixture_relay_conf_add (root, "relays", "children", self);
+  g_object_set (leaf, "upstream", up, "keepalive-ms", 0,
+      "stats-interval-ms", 200, NULL);
+  fail_unless (diode_relay_start (leaf, &err), "%s", err ? err->message :
+      "?");
+  p = pub_direct (root, "p.pem", "cam", 5);
+  v = raw_open (leaf, 0, "v.pem");
+  hello (v, DIODE_ROLE_VIEWER, 4);
+  a.stream = "cam";
+  a.wait_ms = 10000;
+  raw_send_frame (v, diode_msg_encode_subscribe_args (&a, 4,
+          DIODE_ROLE_VIEWER));
+  fail_unless (next_control (v, &m, 10000) == RAW_READ_MSG,
+      "no SUBSCRIBE_OK from the leaf");
+  fail_unless_equals_int (m.type, DIODE_MSG_SUBSCRIBE_OK);
+  diode_msg_clear (&m);
+  sig (v, 1, DIODE_SIGNAL_OFFER, CRED_V);
+  expect_signal (v, DIODE_SIGNAL_CLOSE, "", "publisher not on this relay",
+      "pulled stream");
+  expect_quiet (p, 300, "the origin's publisher");
+  raw_free (v, FALSE);
+  raw_free (p, FALSE);
+  relay_free (leaf);
+  relay_free (root);
+  g_free (up);
+  g_free (self);
+  g_free (key);
+}
+
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 /* bounds */
 
@@ -741,7 +790,8 @@ GST_END_TEST;
  * with no gap; from the tail; not held: the latest keyframe. */
 GST_START_TEST (test_path)
 {
-  DiodeRelay *relay = relay_with ("buffer-bytes", (guint64) 4096, NULL);
+  DiodeRelay *relay = relay_with ("buffer-bytes", (guint64) 4096,
+      "keepalive-ms", 0, NULL);
   RawClient *p = pub_direct (relay, "p.pem", "cam", 0);
   RawClient *v;
   DiodeMsg m = { 0 };
@@ -758,7 +808,7 @@ GST_START_TEST (test_path)
   fail_unless_equals_int (stats_stream_int (relay, "direct_viewers"), 1);
   media0 = stats_stream_int (relay, "media_bytes_out");
   send_range (p, 11, 15);
-  /* nothing for 1.5 s (two keepalive periods: the PINGs are answered) */
+  /* nothing for 1.5 s */
   fail_unless (raw_next (v, &m, 1500) == RAW_READ_TIMEOUT,
       "media on the direct path still came from the relay");
   fail_unless_equals_int (stats_stream_int (relay, "media_bytes_out"),
@@ -960,6 +1010,81 @@ GST_START_TEST (test_stun)
 
 GST_END_TEST;
 
+/* libnice's own STUN client (what its ICE agent sends: RFC 5389 with
+ * FINGERPRINT, and its RFC 3489 compatibility mode) against the relay's
+ * socket: the mapped address it reads is our own. */
+static void
+libnice_bind (int fd, guint16 local, StunCompatibility compat,
+    StunAgentUsageFlags flags)
+{
+  static const uint16_t known[] = {
+    STUN_ATTRIBUTE_MAPPED_ADDRESS, STUN_ATTRIBUTE_XOR_MAPPED_ADDRESS,
+    STUN_ATTRIBUTE_FINGERPRINT, 0
+  };
+  StunAgent agent;
+  StunMessage req, resp;
+  guint8 buf[STUN_MAX_MESSAGE_SIZE], ans[STUN_MAX_MESSAGE_SIZE];
+  struct sockaddr_storage mapped, alt;
+  socklen_t mapped_len = sizeof (mapped), alt_len = sizeof (alt);
+  struct sockaddr_in *sin = (struct sockaddr_in *) &mapped;
+  gsize len;
+  gssize n;
+
+  stun_agent_init (&agent, known, compat, flags);
+  len = stun_usage_bind_create (&agent, &req, buf, sizeof (buf));
+  fail_unless (len >= 20);
+  fail_unless (send (fd, buf, len, 0) == (gssize) len);
+  n = udp_recv (fd, ans, sizeof (ans), 2000);
+  fail_unless (n > 0, "libnice's request was not answered");
+  fail_unless (n <= (gssize) len + 32, "amplification");
+  fail_unless_equals_int (stun_agent_validate (&agent, &resp, ans, n, NULL,
+          NULL), STUN_VALIDATION_SUCCESS);
+  fail_unless_equals_int (stun_usage_bind_process (&resp,
+          (struct sockaddr *) &mapped, &mapped_len,
+          (struct sockaddr *) &alt, &alt_len), STUN_USAGE_BIND_RETURN_SUCCESS);
+  fail_unless_equals_int (sin->sin_family, AF_INET);
+  fail_unless_equals_int (ntohs (sin->sin_port), local);
+  fail_unless_equals_int (ntohl (sin->sin_addr.s_addr), INADDR_LOOPBACK);
+}
+
+GST_START_TEST (test_stun_libnice)
+{
+  DiodeRelay *relay = relay_with ("stun", "127.0.0.1:0", NULL);
+  guint16 local;
+  int fd = udp_to (diode_relay_get_stun_port (relay), &local);
+  int probe = socket (AF_INET6, SOCK_DGRAM, 0);
+  struct sockaddr_in6 any6 = { 0 };
+
+  libnice_bind (fd, local, STUN_COMPATIBILITY_RFC5389,
+      STUN_AGENT_USAGE_USE_FINGERPRINT);
+  libnice_bind (fd, local, STUN_COMPATIBILITY_RFC5389, 0);
+  libnice_bind (fd, local, STUN_COMPATIBILITY_RFC3489, 0);
+  fail_unless_equals_int (stats_int (relay, "stun", "answered"), 3);
+  close (fd);
+  relay_free (relay);
+
+  /* a dual-stack socket ([::]) sees IPv4 clients as ::ffff:a.b.c.d and
+   * answers them as IPv4 (where the machine has IPv6 at all) */
+  any6.sin6_family = AF_INET6;
+  if (probe >= 0 && bind (probe, (struct sockaddr *) &any6,
+          sizeof (any6)) == 0) {
+    close (probe);
+    relay = relay_with ("stun", "[::]:0", NULL);
+    fd = udp_to (diode_relay_get_stun_port (relay), &local);
+    libnice_bind (fd, local, STUN_COMPATIBILITY_RFC5389,
+        STUN_AGENT_USAGE_USE_FINGERPRINT);
+    libnice_bind (fd, local, STUN_COMPATIBILITY_RFC3489, 0);
+    close (fd);
+    relay_free (relay);
+  } else {
+    GST_INFO ("no IPv6 here: dual-stack case not run");
+    if (probe >= 0)
+      close (probe);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 direct_relay_suite (void)
 {
@@ -970,6 +1095,7 @@ direct_relay_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_forward_rewrites_sid_and_peer);
   tcase_add_test (tc, test_refusals);
+  tcase_add_test (tc, test_pulled_stream);
   tcase_add_test (tc, test_sessions_per_publisher);
   tcase_add_test (tc, test_signals_per_session);
   tcase_add_test (tc, test_signal_bucket);
@@ -978,6 +1104,7 @@ direct_relay_suite (void)
   tcase_add_test (tc, test_policy_change);
   tcase_add_test (tc, test_path);
   tcase_add_test (tc, test_stun);
+  tcase_add_test (tc, test_stun_libnice);
   return s;
 }
 

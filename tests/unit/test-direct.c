@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "diode-direct.h"
+#include "diode-direct-private.h"
 #include "directcheck.h"
 
 #define CONNECT_MS 20000
@@ -200,25 +201,6 @@ push_range (Relay * r, guint64 from, guint64 to, guint gop, gsize size)
   }
 }
 
-/* Skips the test, saying why, while ext/nice is the fail-closed
- * placeholder (before the ICE layer is merged). */
-static gboolean
-ice_missing (Relay * r, guint i)
-{
-  gchar *text = NULL;
-  DiodeMsg m = { 0 };
-  DiodeDirectEvent e;
-
-  e = diode_direct_viewer_next (r->viewer[i], &m, &text);
-  if (e == DIODE_DIRECT_DOWN && text && strstr (text, "not built")) {
-    g_printerr ("SKIP: %s (the ICE layer is the placeholder)\n", text);
-    g_free (text);
-    return TRUE;
-  }
-  fail_unless_equals_int (e, DIODE_DIRECT_NONE);
-  return FALSE;
-}
-
 static void
 expect_up (Relay * r, guint i)
 {
@@ -271,11 +253,6 @@ GST_START_TEST (test_direct_frames)
   relay_init (&r, 4, dc_admit_all);
   push_range (&r, 1, 20, 10, 2000);
   start_viewer (&r, 0, diode_identity_get_address (r.pub_id), 15, 0);
-  g_usleep (100 * 1000);
-  if (ice_missing (&r, 0)) {
-    relay_clear (&r);
-    return;
-  }
   expect_up (&r, 0);
   /* held: from 15, its chunk's caps first; same bytes, same seqs */
   expect_msg (&r, 0, DIODE_MSG_CAPS, 0);
@@ -309,11 +286,6 @@ GST_START_TEST (test_direct_not_held)
   relay_init (&r, 4, dc_admit_all);
   push_range (&r, 1, 25, 10, 2000);
   start_viewer (&r, 0, diode_identity_get_address (r.pub_id), 0, 0);
-  g_usleep (100 * 1000);
-  if (ice_missing (&r, 0)) {
-    relay_clear (&r);
-    return;
-  }
   expect_up (&r, 0);
   expect_msg (&r, 0, DIODE_MSG_CAPS, 0);
   for (seq = 21; seq <= 25; seq++)
@@ -335,11 +307,6 @@ GST_START_TEST (test_direct_relay_lies_about_viewer)
   r.lie_viewer = diode_identity_get_address (r.other_id);
   push_range (&r, 1, 10, 10, 2000);
   start_viewer (&r, 0, diode_identity_get_address (r.pub_id), 0, 0);
-  g_usleep (100 * 1000);
-  if (ice_missing (&r, 0)) {
-    relay_clear (&r);
-    return;
-  }
   expect_down (&r, 0, "");
   diode_direct_server_get_stats (r.server, &ss);
   fail_unless_equals_uint64 (ss.sessions, 0);
@@ -359,11 +326,6 @@ GST_START_TEST (test_direct_relay_lies_about_publisher)
   r.lie_publisher = diode_identity_get_address (r.other_id);
   push_range (&r, 1, 10, 10, 2000);
   start_viewer (&r, 0, diode_identity_get_address (r.other_id), 0, 0);
-  g_usleep (100 * 1000);
-  if (ice_missing (&r, 0)) {
-    relay_clear (&r);
-    return;
-  }
   expect_down (&r, 0, "not the stream's publisher");
   relay_clear (&r);
 }
@@ -379,11 +341,6 @@ GST_START_TEST (test_direct_wrong_publisher_answers)
   relay_init (&r, 4, dc_admit_all);
   push_range (&r, 1, 10, 10, 2000);
   start_viewer (&r, 0, diode_identity_get_address (r.other_id), 0, 0);
-  g_usleep (100 * 1000);
-  if (ice_missing (&r, 0)) {
-    relay_clear (&r);
-    return;
-  }
   expect_down (&r, 0, "another publisher");
   relay_clear (&r);
 }
@@ -397,11 +354,6 @@ GST_START_TEST (test_direct_admit_refuses)
 
   relay_init (&r, 4, dc_admit_none);
   start_viewer (&r, 0, diode_identity_get_address (r.pub_id), 0, 0);
-  g_usleep (100 * 1000);
-  if (ice_missing (&r, 0)) {
-    relay_clear (&r);
-    return;
-  }
   expect_down (&r, 0, "not authorized");
   diode_direct_server_get_stats (r.server, &ss);
   fail_unless_equals_uint64 (ss.refused, 1);
@@ -418,11 +370,6 @@ GST_START_TEST (test_direct_max)
   relay_init (&r, 1, dc_admit_all);
   push_range (&r, 1, 10, 10, 2000);
   start_viewer (&r, 0, diode_identity_get_address (r.pub_id), 0, 0);
-  g_usleep (100 * 1000);
-  if (ice_missing (&r, 0)) {
-    relay_clear (&r);
-    return;
-  }
   expect_up (&r, 0);
   start_viewer (&r, 1, diode_identity_get_address (r.pub_id), 0, 0);
   expect_down (&r, 1, "too many direct sessions");
@@ -448,11 +395,6 @@ GST_START_TEST (test_direct_queue_bound)
   relay_init (&r, 4, dc_admit_all);
   push_range (&r, 1, 1, 100, 1000);
   start_viewer (&r, 0, diode_identity_get_address (r.pub_id), 0, 256 * 1024);
-  g_usleep (100 * 1000);
-  if (ice_missing (&r, 0)) {
-    relay_clear (&r);
-    return;
-  }
   expect_up (&r, 0);
   push_range (&r, 2, 40, 100, 16 * 1024);
   /* its CLOSE goes through the relay: the server ends the session */
@@ -482,6 +424,57 @@ GST_START_TEST (test_direct_queue_bound)
 
 GST_END_TEST;
 
+GST_START_TEST (test_direct_backlog_bound)
+{
+  Relay r;
+  DiodeDirectServerStats ss;
+  guint64 seq;
+
+  /* a viewer that stops reading its direct session: the publisher closes
+   * it when it is 2 MiB behind (or after 3 s without progress), and its
+   * write queue never held more than 256 KiB + a frame */
+  relay_init (&r, 4, dc_admit_all);
+  push_range (&r, 1, 1, 10, 1000);
+  start_viewer (&r, 0, diode_identity_get_address (r.pub_id), 0, 0);
+  expect_up (&r, 0);
+  expect_msg (&r, 0, DIODE_MSG_CAPS, 0);
+  expect_msg (&r, 0, DIODE_MSG_MEDIA, 1);
+  direct_viewer_test_stop_reading (r.viewer[0]);
+  g_usleep (100 * 1000);
+  for (seq = 2; seq <= 97; seq++) {
+    GBytes *m = dc_media (seq, (seq - 1) % 10 == 0, 32 * 1024);
+
+    diode_direct_server_push_frame (r.server, m);
+    g_bytes_unref (m);
+  }
+  /* the CLOSE reaches the viewer through the relay: DOWN, its reason */
+  {
+    gchar *text = NULL;
+    DiodeMsg m = { 0 };
+    DiodeDirectEvent e;
+    guint n;
+
+    for (n = 0; n < 100; n++) {
+      e = relay_until_event (&r, 0, &m, &text, 10000);
+      diode_msg_clear (&m);
+      if (e != DIODE_DIRECT_MSG)
+        break;
+    }
+    fail_unless_equals_int (e, DIODE_DIRECT_DOWN);
+    fail_unless (text && (strstr (text, "fell behind")
+            || strstr (text, "no write progress")), "DOWN: %s", text);
+    g_free (text);
+  }
+  diode_direct_server_get_stats (r.server, &ss);
+  fail_unless_equals_int (ss.viewers, 0);
+  fail_unless (direct_server_test_queue_peak (r.server)
+      <= 256 * 1024 + 32 * 1024 + 64, "write queue reached %" G_GSIZE_FORMAT,
+      direct_server_test_queue_peak (r.server));
+  relay_clear (&r);
+}
+
+GST_END_TEST;
+
 static Suite *
 direct_suite (void)
 {
@@ -498,6 +491,7 @@ direct_suite (void)
   tcase_add_test (tc, test_direct_admit_refuses);
   tcase_add_test (tc, test_direct_max);
   tcase_add_test (tc, test_direct_queue_bound);
+  tcase_add_test (tc, test_direct_backlog_bound);
   return s;
 }
 

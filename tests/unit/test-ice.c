@@ -41,6 +41,7 @@ typedef struct {
 struct _Pair {
   End a, b;               /* a controls (the viewer), b (the publisher) */
   gboolean spoil_credentials;   /* give a a wrong password of b's */
+  gboolean drop_tcp;            /* carry no TCP candidate (a NAT would not) */
 };
 
 static void
@@ -68,6 +69,8 @@ end_event (DiodeIceEvent ev, const gchar * text, gpointer data)
     case DIODE_ICE_EVENT_CANDIDATE:
       fail_if (g_str_has_prefix (text, "a="));
       g_ptr_array_add (e->candidates, g_strdup (text));
+      if (e->pair->drop_tcp && strstr (text, " TCP "))
+        break;
       fail_unless (diode_ice_add_remote_candidate (other->ice, text, &err),
           "candidate %s: %s", text, err ? err->message : "");
       break;
@@ -277,21 +280,28 @@ both_failed (gpointer data)
 }
 
 static void
-check_transport (DiodeIceTransport t)
+check_transport (DiodeIceTransport t, gboolean drop_tcp,
+    DiodeIceTransport want, guint64 bytes)
 {
   Pair *p = pair_new (t, 10000, FALSE);
+  gboolean udp = FALSE, tcp = FALSE;
   guint i;
 
+  p->drop_tcp = drop_tcp;
   connect_pair (p);
-  /* every candidate is of the transport asked for */
+  /* the candidates are of the transports asked for */
   for (i = 0; i < p->a.candidates->len; i++) {
     const gchar *c = g_ptr_array_index (p->a.candidates, i);
-    fail_unless (strstr (c, t == DIODE_ICE_TCP ? " TCP " : " UDP ") != NULL,
-        "%s", c);
+    udp |= strstr (c, " UDP ") != NULL;
+    tcp |= strstr (c, " TCP ") != NULL;
   }
+  fail_unless (udp == (t != DIODE_ICE_TCP) && tcp == (t != DIODE_ICE_PSEUDOTCP));
+  /* and the pair is of the one expected, on both ends */
+  fail_unless_equals_int (diode_ice_get_transport (p->a.ice), want);
+  fail_unless_equals_int (diode_ice_get_transport (p->b.ice), want);
   fail_unless (p->a.gathered && p->b.gathered);
-  transfer_both_ways (p, 20 * 1000 * 1000, t == DIODE_ICE_PSEUDOTCP);
-  if (t == DIODE_ICE_PSEUDOTCP) {
+  transfer_both_ways (p, bytes, want == DIODE_ICE_PSEUDOTCP);
+  if (want == DIODE_ICE_PSEUDOTCP) {
     /* both directions closed: both ends report the end */
     spin_until (both_failed, p, 5000);
     fail_unless (p->a.failed && p->b.failed);
@@ -305,14 +315,26 @@ check_transport (DiodeIceTransport t)
 
 GST_START_TEST (test_pseudotcp_20mb)
 {
-  check_transport (DIODE_ICE_PSEUDOTCP);
+  check_transport (DIODE_ICE_PSEUDOTCP, FALSE, DIODE_ICE_PSEUDOTCP,
+      20 * 1000 * 1000);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_tcp_20mb)
 {
-  check_transport (DIODE_ICE_TCP);
+  check_transport (DIODE_ICE_TCP, FALSE, DIODE_ICE_TCP, 20 * 1000 * 1000);
+}
+
+GST_END_TEST;
+
+/* AUTO: ICE-TCP when it works; with no TCP candidate carried (TCP blocked,
+ * two NATs), pseudo-TCP over UDP */
+GST_START_TEST (test_auto)
+{
+  check_transport (DIODE_ICE_AUTO, FALSE, DIODE_ICE_TCP, 20 * 1000 * 1000);
+  check_transport (DIODE_ICE_AUTO, TRUE, DIODE_ICE_PSEUDOTCP,
+      4 * 1000 * 1000);
 }
 
 GST_END_TEST;
@@ -731,6 +753,7 @@ ice_suite (void)
   tcase_add_test (tc, test_wrong_credentials);
   tcase_add_test (tc, test_pseudotcp_20mb);
   tcase_add_test (tc, test_tcp_20mb);
+  tcase_add_test (tc, test_auto);
   tcase_add_test (tc, test_flow_control_pseudotcp);
   tcase_add_test (tc, test_flow_control_tcp);
   tcase_add_test (tc, test_peer_gone);
