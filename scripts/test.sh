@@ -21,7 +21,7 @@ status=0
 export DIODE_REQUIRE_BROWSER=1
 # The default run: every suite but the long fault tests, valgrind and the
 # fuzzers (those have their own commands, docs/testing.md).
-SKIP="--no-suite faults-long --no-suite elements-long --no-suite tree-long --no-suite valgrind --no-suite fuzz"
+SKIP="--no-suite nat --no-suite faults-long --no-suite elements-long --no-suite tree-long --no-suite valgrind --no-suite fuzz"
 # shellcheck disable=SC2086
 meson test -C build --print-errorlogs --logbase suite $SKIP || status=1
 # The resource-limit attacks at full size (docs/security.md section 9): an

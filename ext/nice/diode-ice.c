@@ -1,69 +1,997 @@
-/* gst-diode — one ICE connection (libnice): placeholder until issue 12's
- * ICE layer lands. Fails closed: no agent is ever made.
+/* gst-diode — one ICE connection (libnice) as a reliable byte stream on an fd
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * One reliable NiceAgent (RFC 5245, trickle), one stream, one component.
+ * DIODE_ICE_PSEUDOTCP: ICE-UDP candidates, libnice's pseudo-TCP on the
+ * selected pair. DIODE_ICE_TCP: ICE-TCP candidates only; a reliable agent
+ * then runs no pseudo-TCP on a TCP pair and, with bytestream-tcp, reads are
+ * a plain byte stream.
+ *
+ * Reading from ICE: through libnice's pollable NiceInputStream
+ * (nice_agent_get_io_stream), not nice_agent_attach_recv(). With an
+ * attached callback libnice drains the pseudo-TCP receive buffer into the
+ * callback whatever we can take, so its window never closes and a reader
+ * that stops would make us buffer without bound. With the pollable stream
+ * we read only into the free space of a bounded staging buffer (in): when
+ * it is full we stop polling, the pseudo-TCP receive buffer fills, its
+ * window closes and the peer stops sending (TCP: the kernel's window does
+ * the same). The price: while we do not read, libnice does not read its
+ * sockets either (STUN, pseudo-TCP ACKs for our own direction) until the
+ * caller reads again; the caller of a TLS session always reads.
+ *
+ * Writing to ICE: nice_agent_send() takes what pseudo-TCP's send buffer
+ * holds and returns -1 or a short count when full; we then wait for
+ * "reliable-transport-writable" and stop reading the socketpair (out is
+ * bounded). On ICE-TCP libnice queues without bound what the kernel does
+ * not take, so before each send we ask whether the kernel socket is
+ * writable (NiceOutputStream's is_writable): libnice's queue then holds at
+ * most about one send chunk.
  */
-#include "diode-ice.h"
+#include "diode-ice-priv.h"
 
+#include <nice/agent.h>
 #include <gio/gio.h>
+#include <glib-unix.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+/* Each way, what we hold ourselves on top of the kernel's socketpair
+ * buffers and the transport's window: enough for 4 Mbit/s with room. */
+#define DIODE_ICE_BUF_SIZE   (256 * 1024)
+/* One nice_agent_send(): bounds what libnice queues on ICE-TCP. */
+#define DIODE_ICE_SEND_CHUNK (16 * 1024)
+#define DIODE_ICE_DEFAULT_TIMEOUT_MS 15000
+/* While the transport is full, look again this often in case no
+ * writable signal comes (the kernel buffer filled exactly: nothing queued
+ * in libnice, so nothing to signal the drain of). */
+#define DIODE_ICE_RETRY_MS   10
+
+typedef struct {
+  guint8 *data;
+  gsize start, len;
+} Buf;
+
+typedef struct {
+  DiodeIceEvent event;
+  gchar *text;
+} Pending;
+
+struct _DiodeIce {
+  gint ref;
+  gboolean freed;
+  GMainContext *ctx;
+  DiodeIceFunc func;
+  gpointer user_data;
+  DiodeIceTransport transport;
+  guint timeout_ms;
+
+  NiceAgent *agent;
+  guint stream_id;
+  GIOStream *io;
+  GPollableInputStream *nin;
+  GPollableOutputStream *nout;
+
+  DiodeIceServer stun, turn;
+  gchar *stun_ip, *turn_ip;
+  guint resolving;
+  GCancellable *cancel;
+
+  GQueue events;
+  GSource *event_src;
+  GSource *timeout_src;
+  GSource *nice_in_src;
+  GSource *fd_in_src;
+  GSource *fd_out_src;
+  GSource *retry_src;
+
+  int fd;           /* our end of the socketpair */
+  int peer_fd;      /* the caller's end until taken */
+  gboolean connected, failed;
+  gboolean fd_eof;          /* the caller closed (or shut) its writing */
+  gboolean ice_out_closed;  /* we shut ICE's write side after fd_eof */
+  gboolean ice_blocked;     /* the transport took no more: wait */
+  gboolean ice_eof;         /* the peer closed its side */
+  gchar *pair_types;
+  gboolean sel_tcp;         /* the selected pair is ICE-TCP (else pseudo-TCP) */
+  int tcp_fd;               /* ICE-TCP: the selected pair's socket, or -1 */
+
+  Buf out;          /* fd -> ICE */
+  Buf in;           /* ICE -> fd */
+
+  GMutex lock;      /* the counters: 64-bit, read from other threads */
+  guint64 bytes_out, bytes_in;
+};
+
+static void ice_unref (DiodeIce * ice);
+static void ice_fail (DiodeIce * ice, const gchar * reason);
+static void pump_out (DiodeIce * ice);
+static void pump_in (DiodeIce * ice);
+static void watch_nice_in (DiodeIce * ice);
+
+/* ---- events: queued, delivered from an idle so that the callback never
+ * runs inside libnice's signal emission or inside one of our calls; the
+ * callback may free the DiodeIce. */
+
+static gboolean
+deliver_events (gpointer data)
+{
+  DiodeIce *ice = data;
+  Pending *p;
+
+  ice->ref++;
+  g_source_unref (ice->event_src);
+  ice->event_src = NULL;
+  while (!ice->freed && (p = g_queue_pop_head (&ice->events))) {
+    ice->func (p->event, p->text, ice->user_data);
+    g_free (p->text);
+    g_free (p);
+  }
+  ice_unref (ice);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+queue_event (DiodeIce * ice, DiodeIceEvent event, gchar * text)
+{
+  Pending *p = g_new0 (Pending, 1);
+
+  p->event = event;
+  p->text = text;
+  g_queue_push_tail (&ice->events, p);
+  if (!ice->event_src) {
+    ice->event_src = g_idle_source_new ();
+    g_source_set_callback (ice->event_src, deliver_events, ice, NULL);
+    g_source_attach (ice->event_src, ice->ctx);
+  }
+}
+
+static void
+drop_source (GSource ** src)
+{
+  if (*src) {
+    g_source_destroy (*src);
+    g_source_unref (*src);
+    *src = NULL;
+  }
+}
+
+static void
+buf_compact (Buf * b)
+{
+  if (b->start > 0) {
+    memmove (b->data, b->data + b->start, b->len);
+    b->start = 0;
+  }
+}
+
+/* ---- failure: final. Our end is closed so the caller reads EOF. */
+
+static void
+close_our_end (DiodeIce * ice)
+{
+  drop_source (&ice->fd_in_src);
+  drop_source (&ice->fd_out_src);
+  drop_source (&ice->retry_src);
+  drop_source (&ice->nice_in_src);
+  drop_source (&ice->timeout_src);
+  if (ice->fd >= 0) {
+    close (ice->fd);
+    ice->fd = -1;
+  }
+}
+
+static void
+ice_fail (DiodeIce * ice, const gchar * reason)
+{
+  if (ice->failed)
+    return;
+  ice->failed = TRUE;
+  close_our_end (ice);
+  queue_event (ice, DIODE_ICE_EVENT_FAILED, g_strdup (reason));
+}
+
+/* Both directions closed cleanly: the session is over (final event). */
+static void
+maybe_finish (DiodeIce * ice)
+{
+  if (ice->ice_eof && ice->in.len == 0 && ice->ice_out_closed)
+    ice_fail (ice, "closed");
+}
+
+/* ---- fd -> ICE */
+
+static gboolean
+on_retry (gpointer data)
+{
+  DiodeIce *ice = data;
+
+  g_source_unref (ice->retry_src);
+  ice->retry_src = NULL;
+  ice->ice_blocked = FALSE;
+  pump_out (ice);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+wait_writable (DiodeIce * ice)
+{
+  ice->ice_blocked = TRUE;
+  if (!ice->retry_src) {
+    ice->retry_src = g_timeout_source_new (DIODE_ICE_RETRY_MS);
+    g_source_set_callback (ice->retry_src, on_retry, ice, NULL);
+    g_source_attach (ice->retry_src, ice->ctx);
+  }
+}
+
+static gboolean
+on_fd_readable (gint fd, GIOCondition cond, gpointer data)
+{
+  DiodeIce *ice = data;
+  gsize space;
+  gssize n;
+
+  buf_compact (&ice->out);
+  space = DIODE_ICE_BUF_SIZE - ice->out.len;
+  if (space > 0) {
+    n = read (ice->fd, ice->out.data + ice->out.len, space);
+    if (n > 0) {
+      ice->out.len += n;
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      ice->fd_eof = TRUE;
+    }
+  }
+  if (ice->fd_eof || ice->out.len == DIODE_ICE_BUF_SIZE) {
+    /* full: stop reading until the transport took some */
+    g_source_unref (ice->fd_in_src);
+    ice->fd_in_src = NULL;
+    pump_out (ice);
+    return G_SOURCE_REMOVE;
+  }
+  pump_out (ice);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+watch_fd_in (DiodeIce * ice)
+{
+  if (ice->fd_in_src || ice->fd < 0 || ice->fd_eof
+      || ice->out.len >= DIODE_ICE_BUF_SIZE)
+    return;
+  ice->fd_in_src = g_unix_fd_source_new (ice->fd, G_IO_IN | G_IO_HUP);
+  g_source_set_callback (ice->fd_in_src, G_SOURCE_FUNC (on_fd_readable), ice,
+      NULL);
+  g_source_attach (ice->fd_in_src, ice->ctx);
+}
+
+/* Whether the kernel takes more: what it refuses libnice queues without
+ * bound, so we only send when it has room (libnice's queue then holds at
+ * most one send chunk). */
+static gboolean
+tcp_writable (DiodeIce * ice)
+{
+  struct pollfd pfd;
+
+  if (ice->tcp_fd < 0)
+    ice->tcp_fd = diode_ice_find_tcp_fd (ice->agent, ice->stream_id,
+        ice->fd, ice->peer_fd);
+  if (ice->tcp_fd < 0)
+    return FALSE;       /* retried: the pair may be settling */
+  pfd.fd = ice->tcp_fd;
+  pfd.events = POLLOUT;
+  pfd.revents = 0;
+  if (poll (&pfd, 1, 0) < 0)
+    return FALSE;
+  if (pfd.revents & (POLLNVAL | POLLERR | POLLHUP)) {
+    ice->tcp_fd = -1;
+    return FALSE;
+  }
+  return (pfd.revents & POLLOUT) != 0;
+}
+
+static void
+pump_out (DiodeIce * ice)
+{
+  if (!ice->connected || ice->failed)
+    return;
+  while (ice->out.len > 0 && !ice->ice_blocked) {
+    gint n;
+
+    if (ice->sel_tcp && !tcp_writable (ice)) {
+      wait_writable (ice);
+      break;
+    }
+    n = nice_agent_send (ice->agent, ice->stream_id, 1,
+        MIN (ice->out.len, DIODE_ICE_SEND_CHUNK),
+        (const gchar *) ice->out.data + ice->out.start);
+    if (n <= 0) {
+      wait_writable (ice);
+      break;
+    }
+    ice->out.start += n;
+    ice->out.len -= n;
+    if (ice->out.len == 0)
+      ice->out.start = 0;
+    g_mutex_lock (&ice->lock);
+    ice->bytes_out += n;
+    g_mutex_unlock (&ice->lock);
+  }
+  if (ice->fd_eof && ice->out.len == 0 && !ice->ice_out_closed) {
+    ice->ice_out_closed = TRUE;
+    /* The caller is done writing. Pseudo-TCP: send FIN, the peer reads
+     * EOF and the other direction goes on (half-close). ICE-TCP: libnice
+     * 0.1.21 shuts the kernel socket even with data still in its queue,
+     * and takes an EOF from the peer for a broken path, so nothing is
+     * sent; the session ends when the caller frees us (the TLS layer
+     * above has said close_notify by then). */
+    if (!ice->sel_tcp) {
+      g_output_stream_close (G_OUTPUT_STREAM (ice->nout), NULL, NULL);
+      maybe_finish (ice);
+      return;
+    }
+  }
+  watch_fd_in (ice);
+}
+
+static void
+on_transport_writable (NiceAgent * agent, guint stream_id, guint component,
+    gpointer data)
+{
+  DiodeIce *ice = data;
+
+  if (stream_id != ice->stream_id)
+    return;
+  ice->ice_blocked = FALSE;
+  drop_source (&ice->retry_src);
+  pump_out (ice);
+}
+
+/* ---- ICE -> fd */
+
+static gboolean
+on_fd_writable (gint fd, GIOCondition cond, gpointer data)
+{
+  DiodeIce *ice = data;
+
+  g_source_unref (ice->fd_out_src);
+  ice->fd_out_src = NULL;
+  pump_in (ice);
+  return G_SOURCE_REMOVE;
+}
+
+/* Writes what `in` holds to the caller; then polls ICE again if there is
+ * room. */
+static void
+pump_in (DiodeIce * ice)
+{
+  while (ice->in.len > 0 && ice->fd >= 0) {
+    gssize n = send (ice->fd, ice->in.data + ice->in.start, ice->in.len,
+        MSG_NOSIGNAL);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && errno == EAGAIN) {
+      if (!ice->fd_out_src) {
+        ice->fd_out_src = g_unix_fd_source_new (ice->fd, G_IO_OUT);
+        g_source_set_callback (ice->fd_out_src, G_SOURCE_FUNC (on_fd_writable),
+            ice, NULL);
+        g_source_attach (ice->fd_out_src, ice->ctx);
+      }
+      return;
+    }
+    if (n <= 0) {
+      /* the caller closed its end: nobody left to deliver to */
+      ice_fail (ice, "the local end closed");
+      return;
+    }
+    ice->in.start += n;
+    ice->in.len -= n;
+    g_mutex_lock (&ice->lock);
+    ice->bytes_in += n;
+    g_mutex_unlock (&ice->lock);
+  }
+  ice->in.start = 0;
+  if (ice->ice_eof) {
+    /* the peer is done writing: so are we towards the caller; the other
+     * direction goes on until the caller closes too */
+    if (!ice->failed && ice->fd >= 0)
+      shutdown (ice->fd, SHUT_WR);
+    maybe_finish (ice);
+    return;
+  }
+  watch_nice_in (ice);
+}
+
+static gboolean
+on_nice_readable (GObject * stream, gpointer data)
+{
+  DiodeIce *ice = data;
+  GError *err = NULL;
+
+  /* Before CONNECTED the reads only let libnice process STUN (nothing is
+   * delivered); after it, the data land in `in`, never beyond its size. */
+  while (ice->in.len < DIODE_ICE_BUF_SIZE) {
+    gssize n;
+
+    buf_compact (&ice->in);
+    n = g_pollable_input_stream_read_nonblocking (ice->nin,
+        ice->in.data + ice->in.len, DIODE_ICE_BUF_SIZE - ice->in.len, NULL,
+        &err);
+    if (ice->failed) {
+      /* a state change libnice emitted inside the read failed us: this
+       * source is already destroyed */
+      g_clear_error (&err);
+      return G_SOURCE_REMOVE;
+    }
+    if (n > 0) {
+      ice->in.len += n;
+      continue;
+    }
+    if (n == 0) {
+      ice->ice_eof = TRUE;
+      break;
+    }
+    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+      g_clear_error (&err);
+      break;
+    }
+    /* a socket error after the pair is up: the path is gone */
+    if (ice->connected) {
+      g_debug ("diode-ice %p: read: %s", ice, err->message);
+      g_clear_error (&err);
+      ice_fail (ice, "ICE connection lost (read error)");
+      return G_SOURCE_REMOVE;
+    }
+    g_clear_error (&err);
+    break;
+  }
+  if (ice->in.len > 0 || ice->ice_eof) {
+    if (!ice->connected) {
+      /* cannot happen (no pair, no data); never keep it unbounded */
+      ice->in.len = 0;
+      return G_SOURCE_CONTINUE;
+    }
+    /* stop polling ICE while we hold data; pump_in polls again */
+    g_source_unref (ice->nice_in_src);
+    ice->nice_in_src = NULL;
+    pump_in (ice);
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+watch_nice_in (DiodeIce * ice)
+{
+  if (ice->nice_in_src || ice->failed || ice->ice_eof
+      || ice->in.len >= DIODE_ICE_BUF_SIZE)
+    return;
+  ice->nice_in_src = g_pollable_input_stream_create_source (ice->nin, NULL);
+  g_source_set_callback (ice->nice_in_src, G_SOURCE_FUNC (on_nice_readable),
+      ice, NULL);
+  g_source_attach (ice->nice_in_src, ice->ctx);
+}
+
+/* ---- libnice signals */
+
+static const gchar *
+cand_type (const NiceCandidate * c)
+{
+  switch (c->type) {
+    case NICE_CANDIDATE_TYPE_HOST:
+      return "host";
+    case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE:
+      return "srflx";
+    case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE:
+      return "prflx";
+    case NICE_CANDIDATE_TYPE_RELAYED:
+      return "relay";
+  }
+  return "unknown";
+}
+
+static void
+on_new_candidate (NiceAgent * agent, NiceCandidate * cand, gpointer data)
+{
+  DiodeIce *ice = data;
+  gchar *sdp;
+
+  if (cand->stream_id != ice->stream_id || ice->failed)
+    return;
+  sdp = nice_agent_generate_local_candidate_sdp (agent, cand);
+  if (!sdp)
+    return;
+  if (g_str_has_prefix (sdp, "a="))
+    memmove (sdp, sdp + 2, strlen (sdp + 2) + 1);
+  queue_event (ice, DIODE_ICE_EVENT_CANDIDATE, sdp);
+}
+
+static void
+on_gathering_done (NiceAgent * agent, guint stream_id, gpointer data)
+{
+  DiodeIce *ice = data;
+
+  if (stream_id != ice->stream_id || ice->failed)
+    return;
+  queue_event (ice, DIODE_ICE_EVENT_GATHERED, NULL);
+}
+
+static void
+on_selected_pair (NiceAgent * agent, guint stream_id, guint component,
+    NiceCandidate * local, NiceCandidate * remote, gpointer data)
+{
+  DiodeIce *ice = data;
+
+  if (stream_id != ice->stream_id)
+    return;
+  g_free (ice->pair_types);
+  ice->pair_types = g_strdup_printf ("%s %s", cand_type (local),
+      cand_type (remote));
+  ice->sel_tcp = local->transport != NICE_CANDIDATE_TRANSPORT_UDP;
+  ice->tcp_fd = -1;
+}
+
+static void
+on_connected (DiodeIce * ice)
+{
+  int sv[2];
+
+  if (ice->connected || ice->failed)
+    return;
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+          sv) < 0) {
+    ice_fail (ice, "socketpair failed");
+    return;
+  }
+  ice->fd = sv[0];
+  ice->peer_fd = sv[1];
+  ice->connected = TRUE;
+  drop_source (&ice->timeout_src);
+  queue_event (ice, DIODE_ICE_EVENT_CONNECTED,
+      g_strdup (ice->pair_types ? ice->pair_types : "unknown unknown"));
+  watch_fd_in (ice);
+  watch_nice_in (ice);
+}
+
+static void
+on_state (NiceAgent * agent, guint stream_id, guint component, guint state,
+    gpointer data)
+{
+  DiodeIce *ice = data;
+
+  if (stream_id != ice->stream_id)
+    return;
+  switch (state) {
+    case NICE_COMPONENT_STATE_CONNECTED:
+    case NICE_COMPONENT_STATE_READY:
+      on_connected (ice);
+      break;
+    case NICE_COMPONENT_STATE_FAILED:
+      ice_fail (ice, ice->connected ? "ICE connection lost" :
+          "ICE failed: no candidate pair worked");
+      break;
+    default:
+      break;
+  }
+}
+
+static gboolean
+on_timeout (gpointer data)
+{
+  DiodeIce *ice = data;
+  gchar *reason;
+
+  g_source_unref (ice->timeout_src);
+  ice->timeout_src = NULL;
+  if (!ice->connected) {
+    reason = g_strdup_printf ("no direct path within %u ms", ice->timeout_ms);
+    ice_fail (ice, reason);
+    g_free (reason);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* ---- gathering, after the servers' names are resolved */
+
+static void
+start_gathering (DiodeIce * ice)
+{
+  if (ice->failed)
+    return;
+  if (ice->stun_ip) {
+    g_object_set (ice->agent, "stun-server", ice->stun_ip,
+        "stun-server-port", (guint) ice->stun.port, NULL);
+  }
+  if (ice->turn_ip) {
+    nice_agent_set_relay_info (ice->agent, ice->stream_id, 1, ice->turn_ip,
+        ice->turn.port, ice->turn.user, ice->turn.pass,
+        ice->turn.tcp ? NICE_RELAY_TYPE_TURN_TCP : NICE_RELAY_TYPE_TURN_UDP);
+  }
+  if (!nice_agent_gather_candidates (ice->agent, ice->stream_id))
+    ice_fail (ice, "gathering candidates failed (no usable local address)");
+}
+
+typedef struct {
+  DiodeIce *ice;
+  gboolean turn;
+} Lookup;
+
+static void
+on_resolved (GObject * src, GAsyncResult * res, gpointer data)
+{
+  Lookup *l = data;
+  DiodeIce *ice = l->ice;
+  GList *addrs;
+  GError *err = NULL;
+
+  addrs = g_resolver_lookup_by_name_finish (G_RESOLVER (src), res, &err);
+  if (!ice->freed) {
+    if (addrs) {
+      gchar *ip = g_inet_address_to_string (addrs->data);
+      if (l->turn)
+        ice->turn_ip = ip;
+      else
+        ice->stun_ip = ip;
+    } else {
+      /* go on without it: host candidates may still be enough; the
+       * reason is in the debug log, never with the peer's text */
+      g_debug ("diode-ice: %s server name not resolved: %s",
+          l->turn ? "TURN" : "STUN", err ? err->message : "?");
+    }
+    if (--ice->resolving == 0)
+      start_gathering (ice);
+  }
+  g_clear_error (&err);
+  g_resolver_free_addresses (addrs);
+  ice_unref (ice);
+  g_free (l);
+}
+
+static void
+resolve (DiodeIce * ice, const gchar * host, gboolean turn)
+{
+  GResolver *r;
+  Lookup *l;
+
+  if (g_hostname_is_ip_address (host)) {
+    if (turn)
+      ice->turn_ip = g_strdup (host);
+    else
+      ice->stun_ip = g_strdup (host);
+    return;
+  }
+  l = g_new0 (Lookup, 1);
+  l->ice = ice;
+  l->turn = turn;
+  ice->ref++;
+  ice->resolving++;
+  r = g_resolver_get_default ();
+  /* the answer is dispatched on the context that is thread-default here */
+  g_main_context_push_thread_default (ice->ctx);
+  g_resolver_lookup_by_name_async (r, host, ice->cancel, on_resolved, l);
+  g_main_context_pop_thread_default (ice->ctx);
+  g_object_unref (r);
+}
+
+/* ---- public API */
 
 DiodeIce *
 diode_ice_new (GMainContext * context, const DiodeIceConfig * config,
     DiodeIceFunc func, gpointer user_data, GError ** error)
 {
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-      "direct paths are not built yet");
-  return NULL;
+  DiodeIce *ice;
+  NiceAgentOption opts = NICE_AGENT_OPTION_RELIABLE |
+      NICE_AGENT_OPTION_ICE_TRICKLE;
+  gchar *ufrag = NULL, *pwd = NULL;
+  guint i;
+
+  g_return_val_if_fail (config != NULL && func != NULL, NULL);
+
+  if (config->transport != DIODE_ICE_PSEUDOTCP
+      && config->transport != DIODE_ICE_TCP
+      && config->transport != DIODE_ICE_AUTO) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "unknown ICE transport %d", (int) config->transport);
+    return NULL;
+  }
+  ice = g_new0 (DiodeIce, 1);
+  ice->ref = 1;
+  ice->fd = ice->peer_fd = ice->tcp_fd = -1;
+  ice->ctx = g_main_context_ref (context ? context :
+      g_main_context_default ());
+  ice->func = func;
+  ice->user_data = user_data;
+  ice->transport = config->transport;
+  ice->timeout_ms = config->connect_timeout_ms ? config->connect_timeout_ms :
+      DIODE_ICE_DEFAULT_TIMEOUT_MS;
+  ice->cancel = g_cancellable_new ();
+  g_mutex_init (&ice->lock);
+  g_queue_init (&ice->events);
+  ice->out.data = g_malloc (DIODE_ICE_BUF_SIZE);
+  ice->in.data = g_malloc (DIODE_ICE_BUF_SIZE);
+
+  if ((config->stun_server
+          && !diode_ice_parse_stun (config->stun_server, &ice->stun, error))
+      || (config->turn_server
+          && !diode_ice_parse_turn (config->turn_server, &ice->turn,
+              error))) {
+    diode_ice_free (ice);
+    return NULL;
+  }
+
+  if (config->transport != DIODE_ICE_PSEUDOTCP)
+    opts |= NICE_AGENT_OPTION_BYTESTREAM_TCP;
+  /* AUTO: both kinds of candidates in one reliable agent, which ranks
+   * UDP ones at half their type preference (libnice's candidate.c): an
+   * ICE-TCP pair wins when one works, pseudo-TCP over UDP otherwise.
+   * Regular nomination: the viewer nominates once the checks have run,
+   * so the pair (and with it the transport) is chosen once and never
+   * switched under a running stream, as aggressive nomination may. */
+  if (config->transport == DIODE_ICE_AUTO)
+    opts |= NICE_AGENT_OPTION_REGULAR_NOMINATION;
+  ice->agent = nice_agent_new_full (ice->ctx, NICE_COMPATIBILITY_RFC5245,
+      opts);
+  g_object_set (ice->agent,
+      "controlling-mode", config->controlling,
+      "ice-udp", config->transport != DIODE_ICE_TCP,
+      "ice-tcp", config->transport != DIODE_ICE_PSEUDOTCP, NULL);
+  /* no UPnP port mappings behind the user's back (and no multicast
+   * discovery delaying gathering) */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (ice->agent), "upnp"))
+    g_object_set (ice->agent, "upnp", FALSE, NULL);
+
+  for (i = 0; config->local_addresses && config->local_addresses[i]; i++) {
+    NiceAddress a;
+
+    nice_address_init (&a);
+    if (!nice_address_set_from_string (&a, config->local_addresses[i])) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+          "local address %u is not an IP address", i);
+      diode_ice_free (ice);
+      return NULL;
+    }
+    nice_agent_add_local_address (ice->agent, &a);
+  }
+
+  ice->stream_id = nice_agent_add_stream (ice->agent, 1);
+  if (ice->stream_id == 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+        "libnice refused a stream");
+    diode_ice_free (ice);
+    return NULL;
+  }
+  ice->io = nice_agent_get_io_stream (ice->agent, ice->stream_id, 1);
+  ice->nin = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (ice->io));
+  ice->nout =
+      G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (ice->io));
+
+  g_signal_connect (ice->agent, "new-candidate-full",
+      G_CALLBACK (on_new_candidate), ice);
+  g_signal_connect (ice->agent, "candidate-gathering-done",
+      G_CALLBACK (on_gathering_done), ice);
+  g_signal_connect (ice->agent, "component-state-changed",
+      G_CALLBACK (on_state), ice);
+  g_signal_connect (ice->agent, "new-selected-pair-full",
+      G_CALLBACK (on_selected_pair), ice);
+  g_signal_connect (ice->agent, "reliable-transport-writable",
+      G_CALLBACK (on_transport_writable), ice);
+
+  if (!nice_agent_get_local_credentials (ice->agent, ice->stream_id, &ufrag,
+          &pwd)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+        "libnice gave no credentials");
+    diode_ice_free (ice);
+    return NULL;
+  }
+  /* first in the queue, so before any candidate */
+  queue_event (ice, DIODE_ICE_EVENT_CREDENTIALS,
+      g_strdup_printf ("%s %s", ufrag, pwd));
+  g_free (ufrag);
+  g_free (pwd);
+
+  /* STUN has to be read for the checks to progress: poll from the start */
+  watch_nice_in (ice);
+  ice->timeout_src = g_timeout_source_new (ice->timeout_ms);
+  g_source_set_callback (ice->timeout_src, on_timeout, ice, NULL);
+  g_source_attach (ice->timeout_src, ice->ctx);
+
+  if (ice->stun.host)
+    resolve (ice, ice->stun.host, FALSE);
+  if (ice->turn.host)
+    resolve (ice, ice->turn.host, TRUE);
+  if (ice->resolving == 0)
+    start_gathering (ice);
+  return ice;
+}
+
+static void
+ice_unref (DiodeIce * ice)
+{
+  Pending *p;
+
+  if (--ice->ref > 0)
+    return;
+  while ((p = g_queue_pop_head (&ice->events))) {
+    g_free (p->text);
+    g_free (p);
+  }
+  diode_ice_server_clear (&ice->stun);
+  diode_ice_server_clear (&ice->turn);
+  g_free (ice->stun_ip);
+  g_free (ice->turn_ip);
+  g_free (ice->pair_types);
+  g_free (ice->out.data);
+  g_free (ice->in.data);
+  g_mutex_clear (&ice->lock);
+  g_main_context_unref (ice->ctx);
+  g_free (ice);
 }
 
 void
 diode_ice_free (DiodeIce * ice)
 {
+  if (!ice || ice->freed)
+    return;
+  ice->freed = TRUE;
+  g_cancellable_cancel (ice->cancel);
+  g_clear_object (&ice->cancel);
+  drop_source (&ice->event_src);
+  close_our_end (ice);
+  if (ice->peer_fd >= 0) {
+    close (ice->peer_fd);
+    ice->peer_fd = -1;
+  }
+  if (ice->agent) {
+    g_signal_handlers_disconnect_by_data (ice->agent, ice);
+    g_clear_object (&ice->io);
+    g_object_unref (ice->agent);
+    ice->agent = NULL;
+  }
+  ice_unref (ice);
+}
+
+/* RFC 8839 section 5.4: ice-char is ALPHA / DIGIT / "+" / "/" */
+static gboolean
+ice_chars (const gchar * s, gsize len, gsize min, gsize max)
+{
+  gsize i;
+
+  if (len < min || len > max)
+    return FALSE;
+  for (i = 0; i < len; i++) {
+    if (!g_ascii_isalnum (s[i]) && s[i] != '+' && s[i] != '/')
+      return FALSE;
+  }
+  return TRUE;
 }
 
 gboolean
 diode_ice_set_remote_credentials (DiodeIce * ice, const gchar * text,
     GError ** error)
 {
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "not built");
-  return FALSE;
+  const gchar *sp;
+  gchar *ufrag, *pwd;
+  gboolean ok;
+
+  sp = text ? strchr (text, ' ') : NULL;
+  if (!sp || !ice_chars (text, sp - text, 4, 256)
+      || !ice_chars (sp + 1, strlen (sp + 1), 22, 256)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+        "ICE credentials: want \"ufrag pwd\" (ufrag 4..256, pwd 22..256 "
+        "characters of ALPHA / DIGIT / + /)");
+    return FALSE;
+  }
+  if (ice->failed) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "ICE already failed");
+    return FALSE;
+  }
+  ufrag = g_strndup (text, sp - text);
+  pwd = g_strdup (sp + 1);
+  ok = nice_agent_set_remote_credentials (ice->agent, ice->stream_id, ufrag,
+      pwd);
+  g_free (ufrag);
+  g_free (pwd);
+  if (!ok) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+        "libnice refused the remote credentials");
+    return FALSE;
+  }
+  return TRUE;
 }
 
 gboolean
 diode_ice_add_remote_candidate (DiodeIce * ice, const gchar * text,
     GError ** error)
 {
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "not built");
-  return FALSE;
+  NiceCandidate *c;
+  gchar *sdp;
+
+  gboolean is_tcp;
+  GSList *l;
+  gint n;
+  const gchar *p;
+
+  if (!text || strlen (text) > 2048) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+        "ICE candidate: missing or too long");
+    return FALSE;
+  }
+  for (p = text; *p; p++) {
+    if ((guchar) * p < 0x20 || (guchar) * p >= 0x7f) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+          "ICE candidate: not printable ASCII");
+      return FALSE;
+    }
+  }
+  if (ice->failed)
+    return TRUE;        /* nothing to use it for any more */
+  sdp = g_strconcat ("a=", text, NULL);
+  c = nice_agent_parse_remote_candidate_sdp (ice->agent, ice->stream_id, sdp);
+  g_free (sdp);
+  if (!c) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+        "ICE candidate: libnice cannot parse it");
+    return FALSE;
+  }
+  is_tcp = c->transport != NICE_CANDIDATE_TRANSPORT_UDP;
+  if ((ice->transport == DIODE_ICE_TCP && !is_tcp)
+      || (ice->transport == DIODE_ICE_PSEUDOTCP && is_tcp)
+      || c->component_id != 1) {
+    /* another transport (or a component we do not have): not ours to
+     * use, not an error (docs/protocol.md 17.3) */
+    nice_candidate_free (c);
+    return TRUE;
+  }
+  l = g_slist_append (NULL, c);
+  n = nice_agent_set_remote_candidates (ice->agent, ice->stream_id, 1, l);
+  g_slist_free_full (l, (GDestroyNotify) nice_candidate_free);
+  /* 0: libnice found no local candidate of the family to pair it with
+   * (an IPv6 candidate on an IPv4-only host, say): ignored, as 17.3 says */
+  if (n < 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+        "ICE candidate: libnice refused it");
+    return FALSE;
+  }
+  return TRUE;
 }
 
 void
 diode_ice_remote_gathered (DiodeIce * ice)
 {
+  if (ice->agent && !ice->failed)
+    nice_agent_peer_candidate_gathering_done (ice->agent, ice->stream_id);
 }
 
 int
 diode_ice_take_fd (DiodeIce * ice)
 {
-  return -1;
+  int fd;
+
+  if (!ice->connected)
+    return -1;
+  fd = ice->peer_fd;
+  ice->peer_fd = -1;
+  return fd;
+}
+
+DiodeIceTransport
+diode_ice_get_transport (DiodeIce * ice)
+{
+  if (!ice->connected)
+    return ice->transport;
+  return ice->sel_tcp ? DIODE_ICE_TCP : DIODE_ICE_PSEUDOTCP;
 }
 
 void
 diode_ice_get_stats (DiodeIce * ice, guint64 * bytes_out, guint64 * bytes_in)
 {
-  *bytes_out = *bytes_in = 0;
-}
-
-gboolean
-diode_ice_check_stun_uri (const gchar * uri, GError ** error)
-{
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "not built");
-  return FALSE;
-}
-
-gboolean
-diode_ice_check_turn_uri (const gchar * uri, GError ** error)
-{
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "not built");
-  return FALSE;
+  g_mutex_lock (&ice->lock);
+  *bytes_out = ice->bytes_out;
+  *bytes_in = ice->bytes_in;
+  g_mutex_unlock (&ice->lock);
 }

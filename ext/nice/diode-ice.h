@@ -15,7 +15,17 @@
  * Transports (docs/decisions.md, "Direct paths: which reliable transport"):
  * DIODE_ICE_PSEUDOTCP is libnice's reliable mode (RFC 5245 ICE-UDP with
  * pseudo-TCP on top); DIODE_ICE_TCP uses ICE-TCP candidates only (RFC 6544),
- * where TCP itself is the reliable stream.
+ * where TCP itself is the reliable stream; DIODE_ICE_AUTO gathers both and
+ * ICE picks: an ICE-TCP pair when one works (same LAN, a reachable
+ * publisher), pseudo-TCP over UDP otherwise (through NATs, TURN).
+ * DIODE_ICE_DEFAULT_TRANSPORT is what the elements use. Both ends of a
+ * session must use the same transport setting.
+ *
+ * Closing: the caller shutting (or closing) its end is seen as EOF. On a
+ * pseudo-TCP pair it is sent on (FIN: the peer's fd reads EOF, the other
+ * direction goes on) and FAILED "closed" follows once both directions are
+ * done. libnice cannot half-close ICE-TCP: there the session simply ends
+ * when either side frees its DiodeIce (the peer gets FAILED, its fd EOF).
  */
 #pragma once
 
@@ -26,7 +36,12 @@ G_BEGIN_DECLS
 typedef enum {
   DIODE_ICE_PSEUDOTCP = 0,
   DIODE_ICE_TCP       = 1,
+  DIODE_ICE_AUTO      = 2,
 } DiodeIceTransport;
+
+/* The pick of docs/decisions.md ("Direct paths: which reliable
+ * transport"): ICE-TCP where it connects, pseudo-TCP where only UDP does. */
+#define DIODE_ICE_DEFAULT_TRANSPORT DIODE_ICE_AUTO
 
 typedef struct {
   DiodeIceTransport transport;
@@ -76,6 +91,10 @@ void      diode_ice_remote_gathered (DiodeIce * ice);
 /* After CONNECTED: the caller's end of the socketpair (non-blocking,
  * close-on-exec), now owned by the caller; -1 before or when taken. */
 int       diode_ice_take_fd (DiodeIce * ice);
+
+/* After CONNECTED: the transport of the selected pair (DIODE_ICE_TCP or
+ * DIODE_ICE_PSEUDOTCP, also under DIODE_ICE_AUTO); before: as configured. */
+DiodeIceTransport diode_ice_get_transport (DiodeIce * ice);
 
 /* Counters: bytes moved from the fd to the peer and back. */
 void      diode_ice_get_stats (DiodeIce * ice, guint64 * bytes_out,

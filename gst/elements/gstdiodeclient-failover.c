@@ -71,6 +71,8 @@ gst_diode_client_prepare (GstDiodeClient * c, GError ** error)
         "`diode-relay --print-id` shows it)", pin);
     goto fail;
   }
+  if (!gst_diode_client_check_direct (c, error))
+    goto fail;
   list = diode_endpoint_list_parse (relay, GST_DIODE_DEFAULT_PORT, &err);
   if (!list) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,

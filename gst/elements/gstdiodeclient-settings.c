@@ -75,6 +75,7 @@ gst_diode_client_install_properties (GObjectClass * klass,
           "data; diodesrc also waits this long for a stream that is not "
           "published yet (0: no limit)",
           0, G_MAXUINT, timeout_default, f));
+  gst_diode_client_install_direct_properties (klass);
 }
 
 gboolean
@@ -83,6 +84,8 @@ gst_diode_client_set_property (GstDiodeClient * c, guint prop_id,
 {
   GstElement *e = c->element;
 
+  if (gst_diode_client_set_direct_property (c, prop_id, value))
+    return TRUE;
   if (prop_id == GST_DIODE_PROP_URI) {
     GError *err = NULL;
     const gchar *uri = g_value_get_string (value);
@@ -146,6 +149,8 @@ gst_diode_client_get_property (GstDiodeClient * c, guint prop_id,
 {
   GstElement *e = c->element;
 
+  if (gst_diode_client_get_direct_property (c, prop_id, value))
+    return TRUE;
   if (prop_id == GST_DIODE_PROP_URI) {
     g_value_take_string (value, gst_diode_client_get_uri (c));
     return TRUE;

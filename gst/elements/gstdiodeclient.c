@@ -67,6 +67,7 @@ gst_diode_client_new (GstElement * element, DiodeRole role)
   c->max_reconnects = GST_DIODE_DEFAULT_MAX_RECONNECTS;
   c->current = c->last_used = -1;
   c->fd = -1;
+  c->aux_fd = -1;
   c->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
   c->cancellable = g_cancellable_new ();
   c->rbuf = g_malloc (READ_CHUNK);
@@ -96,6 +97,9 @@ gst_diode_client_free (GstDiodeClient * c)
   g_free (c->allow);
   g_free (c->fleet);
   g_free (c->start);
+  g_free (c->stun_server);
+  g_free (c->turn_server);
+  g_free (c->relay_host);
   g_free (c->rbuf);
   g_free (c);
 }
@@ -150,17 +154,19 @@ gst_diode_client_error_from_msg (GstDiodeClient * c, const DiodeMsg * m)
 /* ------------------------------------------------------------------------ */
 /* waiting */
 
-typedef enum { WAIT_READY, WAIT_TIMEOUT, WAIT_CANCELLED } WaitResult;
+typedef enum { WAIT_READY, WAIT_TIMEOUT, WAIT_CANCELLED, WAIT_AUX } WaitResult;
 
 /* Wait for @events on the socket, or the wakeup fd, until @deadline
- * (monotonic µs, -1 = forever). */
+ * (monotonic µs, -1 = forever). With @aux, c->aux_fd (a direct path's
+ * eventfd) readable ends the wait too. */
 static WaitResult
-wait_fd (GstDiodeClient * c, short events, gint64 deadline)
+wait_fd_aux (GstDiodeClient * c, short events, gint64 deadline, gboolean aux)
 {
   for (;;) {
-    struct pollfd p[2] = {
+    struct pollfd p[3] = {
       {c->fd, events, 0},
       {c->wake_fd, POLLIN, 0},
+      {aux ? c->aux_fd : -1, POLLIN, 0},
     };
     int timeout = -1, r;
 
@@ -172,7 +178,7 @@ wait_fd (GstDiodeClient * c, short events, gint64 deadline)
         return WAIT_TIMEOUT;
       timeout = (int) MIN ((left + 999) / 1000, G_MAXINT);
     }
-    r = poll (p, 2, timeout);
+    r = poll (p, 3, timeout);
     if (r < 0 && errno == EINTR)
       continue;
     if (r < 0)
@@ -181,7 +187,15 @@ wait_fd (GstDiodeClient * c, short events, gint64 deadline)
       return WAIT_CANCELLED;
     if (p[0].revents)
       return WAIT_READY;
+    if (p[2].revents)
+      return WAIT_AUX;
   }
+}
+
+static WaitResult
+wait_fd (GstDiodeClient * c, short events, gint64 deadline)
+{
+  return wait_fd_aux (c, events, deadline, FALSE);
 }
 
 static gint64
@@ -295,6 +309,7 @@ connect_to (GstDiodeClient * c, const gchar * host, guint16 port,
           last_errno = ETIMEDOUT;
           goto next;
         case WAIT_CANCELLED:
+        case WAIT_AUX:         /* not asked for here */
           last_errno = ECANCELED;
           goto next;
       }
@@ -349,7 +364,6 @@ verify_relay (GstDiodeClient * c, const gchar * pinned,
 gboolean
 gst_diode_client_open (GstDiodeClient * c, GError ** error)
 {
-  gchar *identity;
   const gchar *host, *pinned;
   const DiodeEndpoint *ep;
   guint16 port;
@@ -369,7 +383,6 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
   pinned = ep->pin ? ep->pin : c->pin_default;
 
   GST_OBJECT_LOCK (c->element);
-  identity = g_strdup (c->identity);
   timeout = c->timeout;
   if (c->connect_timeout && (!timeout || c->connect_timeout < timeout))
     timeout = c->connect_timeout;
@@ -382,14 +395,8 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
   g_free (c->hostport);
   c->hostport = diode_endpoint_to_string (ep);
 
-  if (!c->id) {
-    c->id = diode_identity_load_or_create (identity, &err);
-    if (!c->id) {
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ,
-          "Cannot load identity: %s", err->message);
-      goto out;
-    }
-  }
+  if (!gst_diode_client_identity (c, error))
+    goto out;
 
   if (connect_to (c, host, port, deadline, error) < 0)
     goto out;
@@ -437,6 +444,7 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
   c->session = diode_session_new (DIODE_SESSION_CLIENT_END);
   c->keepalive = 0;
   c->version = 0;
+  c->stun_port = 0;
   c->lost = FALSE;
   c->last_rx = c->last_tx = g_get_monotonic_time ();
   /* 1..3: a relay of an older release answers 1 or 2, and the session
@@ -458,6 +466,10 @@ gst_diode_client_open (GstDiodeClient * c, GError ** error)
             m.version, m.agent, m.keepalive_ms);
         c->keepalive = m.keepalive_ms;
         c->version = m.version;
+        /* version 4: where the relay answers STUN (0: it does not) */
+        c->stun_port = m.stun_port;
+        g_free (c->relay_host);
+        c->relay_host = g_strdup (host);
         ok = TRUE;
       } else if (m.type == DIODE_MSG_ERROR) {
         g_propagate_error (error, gst_diode_client_error_from_msg (c, &m));
@@ -480,7 +492,6 @@ out:
   if (!ok)
     gst_diode_client_close (c);
   g_clear_error (&err);
-  g_free (identity);
   return ok;
 }
 
@@ -652,6 +663,7 @@ gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg, gint64 deadline,
         "Not connected to a relay");
     return DIODE_SESSION_ERROR;
   }
+  c->aux_ready = FALSE;
   for (;;) {
     GError *err = NULL;
     DiodeSessionResult res = diode_session_next (c->session, msg, &err);
@@ -714,10 +726,15 @@ gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg, gint64 deadline,
         if (next != G_MAXINT64)
           until = deadline < 0 ? next : MIN (deadline, next);
       }
-      w = wait_fd (c, diode_tls_wants_write (c->tls) ? POLLOUT : POLLIN,
-          until);
+      c->aux_ready = FALSE;
+      w = wait_fd_aux (c, diode_tls_wants_write (c->tls) ? POLLOUT : POLLIN,
+          until, c->aux_fd >= 0);
       if (w == WAIT_READY)
         continue;
+      if (w == WAIT_AUX) {
+        c->aux_ready = TRUE;
+        return DIODE_SESSION_NEED_MORE;
+      }
       if (w == WAIT_TIMEOUT) {
         if (deadline >= 0 && g_get_monotonic_time () >= deadline)
           return DIODE_SESSION_NEED_MORE;

@@ -58,6 +58,11 @@ struct _GstDiodeClient {
   guint         reconnect_max_delay; /* ms */
   gint          max_reconnects;      /* attempts in a row, -1 = forever */
   guint         connect_timeout;     /* ms override for open(), 0 = timeout */
+  /* direct paths (gstdiodeclient-direct.c): "host:port", "stun:host:port"
+   * or "none" (NULL: the relay's own STUN answer, if it offers one); TURN
+   * "turn://user:pass@host:port[?transport=udp|tcp]" (NULL: none) */
+  gchar        *stun_server;
+  gchar        *turn_server;
 
   /* runtime, streaming thread only */
   int           fd;
@@ -89,6 +94,14 @@ struct _GstDiodeClient {
   gboolean      lost;         /* the connection died (EOF, I/O error,
                                  keepalive, relay shutdown): worth a
                                  reconnect, unlike a refusal */
+  /* version 4 (docs/protocol.md section 17) */
+  guint16       stun_port;    /* WELCOME's v4 block: the relay's STUN port */
+  gchar        *relay_host;   /* the host of the relay in use (its STUN
+                                 answer is there) */
+  int           aux_fd;       /* polled by recv() too (a direct path's
+                                 eventfd), -1: none */
+  gboolean      aux_ready;    /* recv() returned NEED_MORE because aux_fd
+                                 became readable */
 };
 
 enum {
@@ -102,6 +115,8 @@ enum {
   GST_DIODE_PROP_RECONNECT_DELAY,
   GST_DIODE_PROP_RECONNECT_MAX_DELAY,
   GST_DIODE_PROP_MAX_RECONNECTS,
+  GST_DIODE_PROP_STUN_SERVER,
+  GST_DIODE_PROP_TURN_SERVER,
   GST_DIODE_PROP_LAST,
 };
 
@@ -141,9 +156,10 @@ gboolean gst_diode_client_send  (GstDiodeClient * c, const guint8 * data, gsize 
 gboolean gst_diode_client_send_bytes (GstDiodeClient * c, GBytes * frame, GError ** error);
 
 /* Next message. @deadline: monotonic µs, or -1 for none; 0 = do not block.
- * Returns MESSAGE, NEED_MORE (deadline passed / would block), or ERROR
- * (*error set; GST_RESOURCE_ERROR domain, or G_IO_ERROR_CANCELLED when
- * flushing). Answers PING itself. */
+ * Returns MESSAGE, NEED_MORE (deadline passed / would block, or c->aux_fd
+ * became readable: then c->aux_ready is TRUE), or ERROR (*error set;
+ * GST_RESOURCE_ERROR domain, or G_IO_ERROR_CANCELLED when flushing).
+ * Answers PING itself. */
 DiodeSessionResult gst_diode_client_recv (GstDiodeClient * c, DiodeMsg * msg,
                                           gint64 deadline, GError ** error);
 
@@ -197,5 +213,41 @@ void     gst_diode_client_post_error (GstDiodeClient * c, const GError * error,
                                       const gchar * debug);
 /* Translate a relay ERROR message into a GError a user can act on. */
 GError  *gst_diode_client_error_from_msg (GstDiodeClient * c, const DiodeMsg * msg);
+
+/* ---- direct paths (gstdiodeclient-direct.c) ---------------------------- */
+
+/* diodesrc `direct` */
+typedef enum {
+  GST_DIODE_DIRECT_NEVER = 0,   /* always the relay path */
+  GST_DIODE_DIRECT_AUTO  = 1,   /* a direct path when offered and it connects */
+} GstDiodeDirectMode;
+#define GST_TYPE_DIODE_DIRECT_MODE (gst_diode_direct_mode_get_type ())
+GType    gst_diode_direct_mode_get_type (void);
+
+/* stun-server, turn-server (both elements; installed by
+ * gst_diode_client_install_properties). */
+void     gst_diode_client_install_direct_properties (GObjectClass * klass);
+gboolean gst_diode_client_set_direct_property (GstDiodeClient * c,
+                                               guint prop_id,
+                                               const GValue * value);
+gboolean gst_diode_client_get_direct_property (GstDiodeClient * c,
+                                               guint prop_id, GValue * value);
+/* At start (from gst_diode_client_prepare): stun-server and turn-server
+ * parse. A GST_RESOURCE_ERROR_SETTINGS error naming the property and the
+ * accepted forms otherwise. */
+gboolean gst_diode_client_check_direct (GstDiodeClient * c, GError ** error);
+/* The STUN server a direct path uses now: stun-server when set (NULL for
+ * "none"), else the relay in use at WELCOME's stun_port, else NULL. */
+gchar   *gst_diode_client_stun_server (GstDiodeClient * c);
+gchar   *gst_diode_client_turn_server (GstDiodeClient * c);
+/* The identity (loaded now if it was not yet): NULL and @error when the
+ * key file cannot be read or made. */
+DiodeIdentity *gst_diode_client_identity (GstDiodeClient * c, GError ** error);
+/* A "diode-path" element message: path "relay" or "direct", pair (the ICE
+ * pair type, "" on the relay path), from-seq (the first seq taken from
+ * that path), reason (why, "" when none). */
+void     gst_diode_post_path (GstElement * element, const gchar * path,
+                              const gchar * pair, guint64 from_seq,
+                              const gchar * reason);
 
 G_END_DECLS

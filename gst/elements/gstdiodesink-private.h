@@ -17,6 +17,8 @@ typedef enum {
   ITEM_POLICY,                  /* a ready POLICY frame */
   ITEM_MEDIA,                   /* a buffer: framed by the writer */
   ITEM_EOS,                     /* framed by the writer (needs the last seq) */
+  ITEM_SIGNAL,                  /* a SIGNAL from the direct server: ahead
+                                   of media, in order among themselves */
 } ItemKind;
 
 /* What render() queues: buffers are framed by the writer, so sequence
@@ -74,5 +76,27 @@ void     gst_diode_sink_add_store_stats (GstDiodeSink * self, GstStructure * s);
 GBytes  *gst_diode_sink_build_policy_frame (GstDiodeSink * self,
                                             const gchar * stream,
                                             GError ** error);
+
+/* gstdiodesink-direct.c: direct paths (docs/protocol.md section 17). */
+/* At the first connection, after WELCOME and before PUBLISH: with
+ * direct=TRUE, make the server (the pubflags then carry DIRECT) and its
+ * SIGNAL pump. A server that cannot be made is a warning: publishing goes
+ * on through the relay alone. */
+void     gst_diode_sink_direct_start (GstDiodeSink * self);
+void     gst_diode_sink_direct_stop (GstDiodeSink * self);
+/* DIODE_PUBLISH_DIRECT when offering on a connection at version >= 4. */
+guint32  gst_diode_sink_direct_pubflags (GstDiodeSink * self);
+/* The policy the relay was just told (copied): the direct path applies it
+ * too. NULL: closed. */
+void     gst_diode_sink_direct_note_policy (GstDiodeSink * self,
+                                            const gpointer policy);
+/* Writer thread: a SIGNAL from the relay; every CAPS/MEDIA/EOS frame sent
+ * to the relay; the relay connection was made again. */
+void     gst_diode_sink_direct_signal (GstDiodeSink * self, const DiodeMsg * m);
+void     gst_diode_sink_direct_push (GstDiodeSink * self, GBytes * frame);
+void     gst_diode_sink_direct_relay_reset (GstDiodeSink * self);
+/* direct, direct-viewers, direct-sessions, direct-offers, direct-refused,
+ * direct-bytes-sent. */
+void     gst_diode_sink_direct_add_stats (GstDiodeSink * self, GstStructure * s);
 
 G_END_DECLS

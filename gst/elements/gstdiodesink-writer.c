@@ -119,6 +119,8 @@ writer_check_relay (GstDiodeSink * self, GError ** error)
     }
     if (m.type == DIODE_MSG_STORED)
       gst_diode_sink_note_stored (self, &m);
+    else if (m.type == DIODE_MSG_SIGNAL)
+      gst_diode_sink_direct_signal (self, &m);
     diode_msg_clear (&m);
   }
 }
@@ -136,6 +138,8 @@ gst_diode_sink_publish_session (GstDiodeSink * self, GError ** error)
 
   if (!gst_diode_client_open (c, error))
     return FALSE;
+  /* the first time: direct paths, whose STUN default the WELCOME gave */
+  gst_diode_sink_direct_start (self);
   publish = gst_diode_sink_build_policy_frame (self, c->stream_name, error);
   if (!publish)
     goto out;
@@ -214,6 +218,7 @@ writer_reconnect (GstDiodeSink * self, const gchar * reason, GError ** error)
     return FALSE;
   /* Viewers need a keyframe before anything else: the writer skips to one. */
   self->need_keyframe = TRUE;
+  gst_diode_sink_direct_relay_reset (self);
   self->reconnects++;
   return TRUE;
 }
@@ -229,19 +234,34 @@ writer_send_item (GstDiodeSink * self, QItem * it, GError ** error)
   guint32 flags = it->flags;
   gsize len;
 
+  if (it->kind == ITEM_SIGNAL) {
+    /* only where the session allows it (a relay of version 4 on which we
+     * publish); otherwise the direct server's frame has no one to go to */
+    if (!c->session || !diode_session_sent (c->session, DIODE_MSG_SIGNAL, 0,
+            NULL))
+      return TRUE;
+    return gst_diode_client_send_bytes (c, it->frame, error);
+  }
   if (it->kind == ITEM_CONTROL || it->kind == ITEM_POLICY) {
-    if (g_bytes_get_size (it->frame) > DIODE_FRAME_HEADER_SIZE
+    gboolean caps = g_bytes_get_size (it->frame) > DIODE_FRAME_HEADER_SIZE
         && ((const guint8 *) g_bytes_get_data (it->frame, NULL))[0] ==
-        DIODE_MSG_CAPS) {
+        DIODE_MSG_CAPS;
+
+    if (caps) {
       g_clear_pointer (&self->caps_frame, g_bytes_unref);
       self->caps_frame = g_bytes_ref (it->frame);
     }
-    return gst_diode_client_send_bytes (c, it->frame, error);
+    ok = gst_diode_client_send_bytes (c, it->frame, error);
+    if (ok && caps)
+      gst_diode_sink_direct_push (self, it->frame);
+    return ok;
   }
   if (it->kind == ITEM_EOS) {
     GBytes *eos = diode_msg_encode_eos (self->wseq);
 
     ok = gst_diode_client_send_bytes (c, eos, error);
+    if (ok)
+      gst_diode_sink_direct_push (self, eos);
     g_bytes_unref (eos);
     return ok;
   }
@@ -272,9 +292,16 @@ writer_send_item (GstDiodeSink * self, QItem * it, GError ** error)
   memcpy (data + DIODE_MEDIA_PREFIX_SIZE, map.data, map.size);
   gst_buffer_unmap (it->buf, &map);
   ok = gst_diode_client_send (c, data, len, error);
-  g_free (data);
-  if (ok)
+  if (ok) {
+    GBytes *frame = g_bytes_new_take (data, len);
+
     self->wseq++;
+    /* the same frame, the same seq, to the viewers on direct paths */
+    gst_diode_sink_direct_push (self, frame);
+    g_bytes_unref (frame);
+  } else {
+    g_free (data);
+  }
   return ok;
 }
 

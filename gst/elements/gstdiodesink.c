@@ -65,9 +65,24 @@
  * recording that viewers play from the start, pause and seek. Without that
  * confirmation a warning says the recording may be incomplete.
  *
+ * ## Direct paths
+ *
+ * With `direct=true` the sink offers viewers a direct path: the relay
+ * forwards a viewer's ICE credentials and candidates (protocol version 4),
+ * libnice finds a path through the NATs, and the viewer gets the very
+ * frames the relay gets, with the same sequence numbers, over TLS 1.3 with
+ * mutual authentication; the sink checks each viewer against its own access
+ * policy (public: anyone the relay admitted; private: `allow`; protected:
+ * never). At most `direct-max` viewers at once. `stun-server` (default: the
+ * relay's own STUN answer, `diode-relay --stun`) and `turn-server` say how
+ * ICE finds its candidates. `stats` counts direct viewers, sessions and
+ * bytes. Setting `direct=false` while playing closes every direct path: the
+ * viewers go back to the relay path without a gap.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 rpicamsrc ! h264parse ! diodesink name=pi-taipei
+ * gst-launch-1.0 rpicamsrc ! h264parse ! diodesink name=pi-taipei relay=relay.example.org direct=true direct-max=2
  * gst-launch-1.0 v4l2src ! videoconvert ! x264enc tune=zerolatency ! h264parse ! diodesink name=pi-taipei relay=relay.example.org:7878
  * gst-launch-1.0 tcpclientsrc host=127.0.0.1 port=3030 ! h264parse ! diodesink name=pi-taipei
  * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency ! h264parse ! diodesink uri=diode://127.0.0.1:7878/test
@@ -109,10 +124,14 @@ enum {
   PROP_ALLOW,
   PROP_FLEET,
   PROP_RECORD,
+  PROP_DIRECT,
+  PROP_DIRECT_MAX,
 };
 
 #define DEFAULT_BACKLOG_LIMIT   (4 * 1024 * 1024)  /* bytes */
 #define DEFAULT_STATS_INTERVAL  1000               /* ms */
+#define DEFAULT_DIRECT          FALSE
+#define DEFAULT_DIRECT_MAX      4  /* a Pi Zero's uplink: 4 x 4 Mbit/s */
 
 static void gst_diode_sink_uri_handler_init (gpointer g_iface,
     gpointer iface_data);
@@ -173,6 +192,7 @@ make_stats (GstDiodeSink * self)
       (guint64) 0, NULL);
   gst_diode_sink_add_store_stats (self, s);
   g_mutex_unlock (&self->qlock);
+  gst_diode_sink_direct_add_stats (self, s);
   /* After qlock: the client's part takes the object lock. */
   gst_diode_client_add_stats (self->client, s);
   return s;
@@ -214,8 +234,11 @@ gst_diode_sink_build_policy_frame (GstDiodeSink * self, const gchar * stream,
 
   policy = gst_diode_policy_new (access, allow, fleet, error);
   if (policy)
-    frame = gst_diode_policy_encode (policy, stream, self->pubflags,
-        c->version, error);
+    frame = gst_diode_policy_encode (policy, stream, self->pubflags |
+        gst_diode_sink_direct_pubflags (self), c->version, error);
+  /* the direct paths apply what the relay applies */
+  if (frame)
+    gst_diode_sink_direct_note_policy (self, policy);
   if (frame)
     GST_INFO_OBJECT (self, "access %s, fleet '%s', %u addresses allowed",
         diode_access_name (access), fleet ? fleet : "",
@@ -278,11 +301,13 @@ send_policy_update (GstDiodeSink * self)
     gst_diode_policy_free (closed);
     /* Nothing more goes out but the closed policy (and EOS at stop). */
     gst_diode_sink_drop_queued_locked (self, (1u << ITEM_MEDIA) |
-        (1u << ITEM_CONTROL) | (1u << ITEM_EOS));
+        (1u << ITEM_CONTROL) | (1u << ITEM_EOS) | (1u << ITEM_SIGNAL));
     self->failed = TRUE;
   }
   gst_diode_sink_enqueue_policy_locked (self, frame);
   g_mutex_unlock (&self->qlock);
+  if (err)
+    gst_diode_sink_direct_note_policy (self, NULL);
   g_mutex_unlock (&self->policy_lock);
 
   if (err) {
@@ -407,6 +432,7 @@ gst_diode_sink_stop (GstBaseSink * sink)
   GstDiodeSink *self = GST_DIODE_SINK (sink);
 
   gst_diode_sink_stop_writer (self);
+  gst_diode_sink_direct_stop (self);
   gst_diode_client_close (self->client);
   g_mutex_lock (&self->qlock);
   g_queue_clear_full (&self->queue, (GDestroyNotify) gst_diode_sink_qitem_free);
@@ -735,6 +761,20 @@ gst_diode_sink_set_property (GObject * object, guint prop_id,
       self->record = g_value_get_boolean (value);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_DIRECT:
+      GST_OBJECT_LOCK (self);
+      self->direct = g_value_get_boolean (value);
+      GST_OBJECT_UNLOCK (self);
+      /* off while playing: every direct path closes now (their viewers go
+       * back to the relay path); on: at the next start */
+      if (!g_value_get_boolean (value))
+        gst_diode_sink_direct_stop (self);
+      break;
+    case PROP_DIRECT_MAX:
+      GST_OBJECT_LOCK (self);
+      self->direct_max = g_value_get_uint (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
     case GST_DIODE_PROP_URI:
       /* the POLICY goes out when the notification is dispatched */
       gst_diode_client_set_property (self->client, prop_id, value);
@@ -786,6 +826,16 @@ gst_diode_sink_get_property (GObject * object, guint prop_id, GValue * value,
       g_value_set_boolean (value, self->record);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_DIRECT:
+      GST_OBJECT_LOCK (self);
+      g_value_set_boolean (value, self->direct);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_DIRECT_MAX:
+      GST_OBJECT_LOCK (self);
+      g_value_set_uint (value, self->direct_max);
+      GST_OBJECT_UNLOCK (self);
+      break;
     default:
       if (!gst_diode_client_get_property (self->client, prop_id, value))
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -812,6 +862,12 @@ gst_diode_sink_init (GstDiodeSink * self)
       DIODE_ROLE_PUBLISHER);
   self->backlog_limit = DEFAULT_BACKLOG_LIMIT;
   self->stats_interval = DEFAULT_STATS_INTERVAL;
+  self->direct = DEFAULT_DIRECT;
+  self->direct_max = DEFAULT_DIRECT_MAX;
+  self->direct_stop_fd = -1;
+  g_mutex_init (&self->admit_lock);
+  g_mutex_init (&self->server_lock);
+  g_mutex_init (&self->direct_stop_lock);
   g_mutex_init (&self->qlock);
   g_mutex_init (&self->policy_lock);
   g_cond_init (&self->qcond);
@@ -828,8 +884,14 @@ gst_diode_sink_finalize (GObject * object)
   gst_diode_client_free (self->client);
   g_queue_clear_full (&self->queue, (GDestroyNotify) gst_diode_sink_qitem_free);
   g_clear_error (&self->writer_error);
+  gst_diode_sink_direct_stop (self);
   g_mutex_clear (&self->qlock);
   g_mutex_clear (&self->policy_lock);
+  gst_diode_policy_free (self->admit_policy);
+  g_free (self->own_address);
+  g_mutex_clear (&self->admit_lock);
+  g_mutex_clear (&self->server_lock);
+  g_mutex_clear (&self->direct_stop_lock);
   g_cond_clear (&self->qcond);
   g_free (self->caps_sent);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -879,13 +941,31 @@ gst_diode_sink_class_init (GstDiodeSinkClass * klass)
           "at full speed as a recording: nothing dropped, finished at EOS",
           FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_DIRECT,
+      g_param_spec_boolean ("direct", "Direct",
+          "Offer viewers a direct path (ICE through NATs, TLS 1.3 end to "
+          "end, the access policy checked again by this sink) so media need "
+          "not cross the relay; the relay path stays their fallback. Needs "
+          "a relay of protocol version 4. Set to false while playing, it "
+          "closes every direct path at once; true applies at the next start",
+          DEFAULT_DIRECT, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_DIRECT_MAX,
+      g_param_spec_uint ("direct-max", "Direct max",
+          "Most viewers on direct paths at once (each costs the uplink a "
+          "copy of the stream); more are refused and stay on the relay path",
+          0, 64, DEFAULT_DIRECT_MAX, G_PARAM_READWRITE |
+          G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "bytes-sent, buffers-sent, buffers-dropped, gops-dropped, "
           "reconnects, backlog-bytes, connected-ms, relay (the relay in use, "
           "host:port), failovers (moves to another relay of the list), "
           "recording (the relay's store state: none, recording, unavailable, "
-          "unknown), stored-seq, stored-bytes (what the relay has stored)",
+          "unknown), stored-seq, stored-bytes (what the relay has stored), "
+          "direct (offering direct paths), direct-viewers (on direct paths "
+          "now), direct-sessions, direct-offers, direct-refused, "
+          "direct-bytes-sent (media bytes over direct paths)",
           GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,

@@ -7,6 +7,7 @@
 #include <gst/gst.h>
 #include <gst/base/gstbasesink.h>
 #include "gstdiodeclient.h"
+#include "diode-direct.h"
 
 G_BEGIN_DECLS
 
@@ -24,6 +25,24 @@ struct _GstDiodeSink {
   guint           policy_sent_gen;/* what the relay was last told */
   GMutex          policy_lock;    /* serializes live policy updates */
   gboolean        record;         /* relays may store the stream */
+  gboolean        direct;         /* offer direct paths to viewers */
+  guint           direct_max;     /* direct viewers at once */
+
+  /* direct paths (gstdiodesink-direct.c) */
+  GMutex          server_lock;    /* guards the direct_server pointer:
+                                     direct=false while playing frees it */
+  DiodeDirectServer *direct_server; /* NULL: not offering */
+  gboolean        direct_tried;   /* made (or failed) at this start's
+                                     first connection */
+  GThread        *direct_pump;    /* moves its SIGNALs into the queue */
+  DiodeDirectServer *direct_pump_server; /* the pump's, until joined */
+  GMutex          direct_stop_lock; /* one direct_stop() at a time */
+  int             direct_stop_fd; /* eventfd: ends the pump */
+  GMutex          admit_lock;     /* guards admit_policy and own_address */
+  gpointer        admit_policy;   /* GstDiodePolicy *: what the relay was
+                                     last told, for the direct path's own
+                                     check of a viewer */
+  gchar          *own_address;
 
   /* recording and upload (gstdiodesink-upload.c) */
   gboolean        deferred;       /* record=TRUE: PUBLISH waits for the

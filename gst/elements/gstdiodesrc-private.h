@@ -50,4 +50,37 @@ gboolean gst_diode_src_query_recording (GstDiodeSrc * self, GstQuery * query);
 void     gst_diode_src_add_recording_stats (GstDiodeSrc * self,
                                             GstStructure * s);
 
+/* gstdiodesrc.c, for the direct path's frames */
+GstBuffer *gst_diode_src_make_buffer (GstDiodeSrc * self, const DiodeMsg * m);
+gboolean gst_diode_src_apply_caps (GstDiodeSrc * self, const gchar * str);
+
+/* gstdiodesrc-direct.c: direct paths (docs/protocol.md section 17). All on
+ * the streaming thread. */
+/* start/stop: no viewer, counters zeroed (start only). */
+void     gst_diode_src_direct_reset (GstDiodeSrc * self, gboolean counters);
+/* A SUBSCRIBE is about to go out (start, reconnect, seek): the direct
+ * session of the old subscription ends; if media came from it, the path is
+ * the relay's again. */
+void     gst_diode_src_direct_resubscribing (GstDiodeSrc * self);
+/* SUBSCRIBE_OK: an attempt is due at once when the subscription is live,
+ * the connection at version 4, `direct` auto. */
+void     gst_diode_src_direct_subscribed (GstDiodeSrc * self, const DiodeMsg * m);
+/* A SIGNAL from the relay. */
+void     gst_diode_src_direct_relay_signal (GstDiodeSrc * self, const DiodeMsg * m);
+/* A relay CAPS or MEDIA: TRUE when it must be dropped (the direct path
+ * carries the stream, or a seq had already after PATH RELAY). */
+gboolean gst_diode_src_direct_drop_relay (GstDiodeSrc * self, const DiodeMsg * m);
+/* A relay EOS: TRUE when it waits for the direct path's (which comes in
+ * order after the frames still on their way). */
+gboolean gst_diode_src_direct_hold_eos (GstDiodeSrc * self);
+/* The direct path's work: start a due attempt, relay its SIGNALs, take its
+ * events, switch, fall back. Sets c->aux_fd for the next wait and
+ * *wake_at (monotonic µs, or -1) for a timer. Returns TRUE with *ret (and
+ * *outbuf for OK) when it produced the next buffer, EOS or an error. */
+gboolean gst_diode_src_direct_service (GstDiodeSrc * self, GstBuffer ** outbuf,
+                                       GstFlowReturn * ret, gint64 * wake_at);
+/* path, pair, direct-attempts, direct-switches, direct-fallbacks,
+ * direct-bytes-received, relay-dropped (object lock taken). */
+void     gst_diode_src_direct_add_stats (GstDiodeSrc * self, GstStructure * s);
+
 G_END_DECLS

@@ -31,6 +31,20 @@
  * GST_RESOURCE_ERROR_NOT_AUTHORIZED naming both addresses, and does not
  * reconnect.
  *
+ * ## Direct paths
+ *
+ * When the publisher offers direct paths (diodesink `direct=true`) and
+ * `direct` is `auto` (the default), a live viewer asks for one as soon as
+ * it is subscribed, while it keeps playing from the relay. It switches when
+ * the direct path delivers the next sequence number it needs (PATH DIRECT:
+ * the relay stops sending it media), and goes back to the relay path at the
+ * next sequence number it needs when the direct path breaks (PATH RELAY:
+ * the relay resends from there): no gap, no duplicate, no pipeline error.
+ * It tries again later (2 s, doubling to 60 s). Each change posts a
+ * `diode-path` element message (`path`, `pair`, `from-seq`, `reason`);
+ * `stats` has `path` and `pair`. `stun-server` and `turn-server` as on
+ * diodesink; `direct=never` always uses the relay.
+ *
  * ## Recordings
  *
  * A relay with a store (`diode-relay --store DIR`) keeps the streams whose
@@ -59,6 +73,7 @@
  * gst-launch-1.0 diodesrc relay=relay.example.org:7878 stream=pi-taipei ! decodebin ! autovideosink
  * gst-play-1.0 diode://relay.example.org/pi-taipei
  * gst-play-1.0 diode://relay-a.example.org,relay-b.example.org/pi-taipei
+ * gst-launch-1.0 diodesrc relay=relay.example.org stream=pi-taipei turn-server=turn://me:secret@turn.example.org:3478 ! decodebin ! autovideosink
  * ]|
  * Recordings (the relay runs with `--store`):
  * |[
@@ -94,10 +109,13 @@ enum {
   PROP_STATS_INTERVAL,
   PROP_PUBLISHER_ID,
   PROP_START,
+  PROP_DIRECT,
 };
 
 #define DEFAULT_LATENCY 200     /* ms */
 #define DEFAULT_STATS_INTERVAL 1000     /* ms */
+#define DEFAULT_DIRECT GST_DIODE_DIRECT_AUTO
+#define RELAY_POLL_MS 100       /* read the relay at least this often */
 
 static void gst_diode_src_uri_handler_init (gpointer g_iface,
     gpointer iface_data);
@@ -123,6 +141,8 @@ gst_diode_src_subscribe (GstDiodeSrc * self, guint64 start_seq,
   GBytes *sub;
   gboolean ok;
 
+  /* A new subscription: any direct session belonged to the old one. */
+  gst_diode_src_direct_resubscribing (self);
   /* A connection may be open already: the one RANGE was asked on. */
   if (!c->session && !gst_diode_client_open (c, error))
     return FALSE;
@@ -201,6 +221,7 @@ src_prepare (GstDiodeSrc * self)
   self->have_offset = FALSE;
   self->connected_early = FALSE;
   g_clear_pointer (&self->caps_str, g_free);
+  gst_diode_src_direct_reset (self, TRUE);
   return gst_diode_src_connect (self);
 }
 
@@ -253,6 +274,7 @@ gst_diode_src_stop (GstBaseSrc * bsrc)
 {
   GstDiodeSrc *self = GST_DIODE_SRC (bsrc);
 
+  gst_diode_src_direct_reset (self, FALSE);
   gst_diode_client_close (self->client);
   GST_INFO_OBJECT (self, "received %" G_GUINT64_FORMAT " buffers, %"
       G_GUINT64_FORMAT " bytes", self->buffers_received, self->bytes_received);
@@ -266,7 +288,7 @@ gst_diode_src_negotiate (GstBaseSrc * bsrc)
   return TRUE;
 }
 
-static gboolean
+gboolean
 gst_diode_src_apply_caps (GstDiodeSrc * self, const gchar * str)
 {
   GstCaps *caps;
@@ -340,8 +362,8 @@ update_offset (GstDiodeSrc * self, const DiodeMsg * m, gboolean discont)
       "time %" GST_TIME_FORMAT, GST_TIME_ARGS (ref), GST_TIME_ARGS (now));
 }
 
-static GstBuffer *
-make_buffer (GstDiodeSrc * self, const DiodeMsg * m)
+GstBuffer *
+gst_diode_src_make_buffer (GstDiodeSrc * self, const DiodeMsg * m)
 {
   GstBuffer *buf = gst_buffer_new_wrapped_bytes (m->payload);
   gboolean gap = self->last_seq && m->seq > self->last_seq + 1;
@@ -417,6 +439,7 @@ make_stats (GstDiodeSrc * self)
       (guint64) ((now - self->started_at) / 1000) : (guint64) 0, NULL);
   gst_diode_client_add_stats (self->client, s);
   gst_diode_src_add_recording_stats (self, s);
+  gst_diode_src_direct_add_stats (self, s);
   return s;
 }
 
@@ -451,8 +474,34 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   for (;;) {
     DiodeMsg m = { 0 };
     GError *err = NULL;
-    DiodeSessionResult r = gst_diode_client_recv (c, &m, deadline, &err);
+    GstFlowReturn dret = GST_FLOW_OK;
+    gint64 wake_at, until;
+    DiodeSessionResult r;
 
+    /* While the direct path delivers back to back, the relay connection
+     * is still read now and then: its PINGs want answers, and our
+     * keepalive judges the relay by what we read. */
+    if (self->on_direct && g_get_monotonic_time () - self->relay_polled_at >
+        RELAY_POLL_MS * 1000) {
+      until = 0;
+    } else {
+      /* The direct path first: its next buffer, its SIGNALs, a due
+       * attempt, a switch or a fallback (gstdiodesrc-direct.c). */
+      if (gst_diode_src_direct_service (self, outbuf, &dret, &wake_at)) {
+        if (dret == GST_FLOW_OK)
+          maybe_post_stats (self);
+        return dret;
+      }
+      until = wake_at < 0 ? deadline : deadline < 0 ? wake_at :
+          MIN (deadline, wake_at);
+    }
+    self->relay_polled_at = g_get_monotonic_time ();
+    r = gst_diode_client_recv (c, &m, until, &err);
+
+    /* woken for the direct path, or by its timer, or a poll */
+    if (r == DIODE_SESSION_NEED_MORE && (c->aux_ready || until == 0
+            || deadline < 0 || g_get_monotonic_time () < deadline))
+      continue;
     if (r == DIODE_SESSION_NEED_MORE) {
       if (self->was_live && gst_diode_client_get_reconnect (c)) {
         GstFlowReturn ret = src_reconnect (self, "the relay did not answer "
@@ -511,11 +560,17 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
         self->subscribed = TRUE;
         self->was_live = TRUE;
         gst_diode_src_note_subscribed (self, &m);
+        gst_diode_src_direct_subscribed (self, &m);
         deadline = -1;
         GST_INFO_OBJECT (self, "'%s' is live, starting at seq %"
             G_GUINT64_FORMAT, c->stream_name, m.seq);
         break;
+      case DIODE_MSG_SIGNAL:
+        gst_diode_src_direct_relay_signal (self, &m);
+        break;
       case DIODE_MSG_CAPS:
+        if (gst_diode_src_direct_drop_relay (self, &m))
+          break;
         if (!gst_diode_src_apply_caps (self, m.caps)) {
           diode_msg_clear (&m);
           return GST_FLOW_NOT_NEGOTIATED;
@@ -528,6 +583,8 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
           diode_msg_clear (&m);
           return GST_FLOW_ERROR;
         }
+        if (gst_diode_src_direct_drop_relay (self, &m))
+          break;
         /* After a resume, a relay behind us (docs/protocol.md section 8)
          * starts at its next seq, below ours: what we had already is a
          * duplicate. A new run of the stream (a restarted publisher, whose
@@ -539,11 +596,14 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
               ", had up to %" G_GUINT64_FORMAT, m.seq, self->last_seq);
           break;
         }
-        *outbuf = make_buffer (self, &m);
+        *outbuf = gst_diode_src_make_buffer (self, &m);
         diode_msg_clear (&m);
         maybe_post_stats (self);
         return GST_FLOW_OK;
       case DIODE_MSG_EOS:
+        /* on the direct path its own EOS comes after the frames in flight */
+        if (gst_diode_src_direct_hold_eos (self))
+          break;
         GST_INFO_OBJECT (self, "publisher ended '%s'", c->stream_name);
         diode_msg_clear (&m);
         return GST_FLOW_EOS;
@@ -684,6 +744,10 @@ gst_diode_src_set_property (GObject * object, guint prop_id,
     g_free (self->client->start);
     self->client->start = g_value_dup_string (value);
     GST_OBJECT_UNLOCK (self);
+  } else if (prop_id == PROP_DIRECT) {
+    GST_OBJECT_LOCK (self);
+    self->direct_mode = g_value_get_enum (value);
+    GST_OBJECT_UNLOCK (self);
   } else if (!gst_diode_client_set_property (self->client, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -712,6 +776,10 @@ gst_diode_src_get_property (GObject * object, guint prop_id, GValue * value,
     g_value_set_string (value, self->client->start ? self->client->start :
         "live");
     GST_OBJECT_UNLOCK (self);
+  } else if (prop_id == PROP_DIRECT) {
+    GST_OBJECT_LOCK (self);
+    g_value_set_enum (value, self->direct_mode);
+    GST_OBJECT_UNLOCK (self);
   } else if (prop_id == PROP_STATS) {
     /* Counters are plain 64-bit words written by one thread: a reader may
      * see a slightly stale set, never a torn value on 64-bit targets. */
@@ -729,6 +797,8 @@ gst_diode_src_init (GstDiodeSrc * self)
   self->stats_interval = DEFAULT_STATS_INTERVAL;
   self->first_time = self->end_time = self->last_time = DIODE_TIME_NONE;
   self->start_time = DIODE_TIME_NONE;
+  self->direct_mode = self->dmode = DEFAULT_DIRECT;
+  g_queue_init (&self->dqueue);
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
   gst_base_src_set_do_timestamp (GST_BASE_SRC (self), FALSE);
@@ -739,6 +809,7 @@ gst_diode_src_finalize (GObject * object)
 {
   GstDiodeSrc *self = GST_DIODE_SRC (object);
 
+  gst_diode_src_direct_reset (self, FALSE);
   gst_diode_client_free (self->client);
   g_free (self->caps_str);
   g_free (self->publisher_id);
@@ -773,7 +844,10 @@ gst_diode_src_class_init (GstDiodeSrcClass * klass)
           "connected-ms, relay (the relay in use, host:port), failovers "
           "(moves to another relay of the list), start, position (in the "
           "recording, ns), stream-state (live, live-recorded, recording, "
-          "unknown), seeks",
+          "unknown), seeks, path (relay or direct), pair (the direct path's "
+          "ICE pair, e.g. \"host srflx\"), direct-attempts, direct-switches, "
+          "direct-fallbacks, direct-bytes-received, relay-dropped (relay "
+          "frames dropped as the direct path carried them)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
       g_param_spec_uint ("stats-interval", "Stats interval",
@@ -795,6 +869,14 @@ gst_diode_src_class_init (GstDiodeSrcClass * klass)
           "2026-12-01T10:00:00Z, no zone = UTC); also ?start= in the URI",
           "live", G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
+
+  g_object_class_install_property (gobject_class, PROP_DIRECT,
+      g_param_spec_enum ("direct", "Direct",
+          "Direct path to the publisher: never (always through the relay), "
+          "auto (when the publisher offers one and ICE connects: the relay "
+          "path until then, and again as fallback, without a gap)",
+          GST_TYPE_DIODE_DIRECT_MODE, DEFAULT_DIRECT, G_PARAM_READWRITE |
+          G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,

@@ -7,6 +7,7 @@
 #include <gst/gst.h>
 #include <gst/base/gstpushsrc.h>
 #include "gstdiodeclient.h"
+#include "diode-direct.h"
 
 G_BEGIN_DECLS
 
@@ -44,6 +45,37 @@ struct _GstDiodeSrc {
   guint64         discont;        /* gaps in the sequence (relay skips) */
   guint64         buffers_missed; /* buffers in those gaps */
   guint64         duplicates;     /* seqs had already, dropped after a resume */
+
+  /* direct paths: gstdiodesrc-direct.c (streaming thread) */
+  GstDiodeDirectMode direct_mode; /* setting, GST_OBJECT_LOCK */
+  GstDiodeDirectMode dmode;       /* as of start */
+  DiodeDirectViewer *viewer;      /* an attempt or a path up, NULL: none */
+  GQueue          dqueue;         /* DiodeMsg*: frames taken from the viewer
+                                     not pushed yet */
+  gsize           dqueue_bytes;
+  gchar          *dcaps;          /* CAPS of the direct path dropped before
+                                     the switch: applied at it */
+  gboolean        direct_up;      /* the viewer said UP */
+  gboolean        direct_down;    /* ... and then DOWN: drain, then fall back */
+  gchar          *down_reason;
+  gboolean        on_direct;      /* media comes from the direct path */
+  gboolean        direct_refused; /* the relay will not introduce us: no
+                                     retry until the next SUBSCRIBE_OK */
+  gchar          *direct_publisher; /* SUBSCRIBE_OK's publisher */
+  gint64          direct_retry_at;  /* monotonic µs of the next attempt, 0 */
+  guint           direct_backoff;   /* ms */
+  gint64          direct_since;     /* monotonic µs the switch happened */
+  gboolean        path_dedup;     /* after PATH RELAY: drop seqs had */
+  gboolean        relay_eos;      /* EOS came via the relay while direct */
+  gint64          relay_polled_at;/* monotonic µs create() last read the
+                                     relay connection */
+  /* under GST_OBJECT_LOCK (stats read them from any thread) */
+  gchar          *dpair;          /* "host host"..., NULL on the relay path */
+  guint64         direct_attempts;
+  guint64         direct_switches;
+  guint64         direct_fallbacks;
+  guint64         direct_bytes;
+  guint64         relay_dropped;  /* relay frames dropped while direct */
 
   /* recordings: gstdiodesrc-seek.c */
   guint8          start_mode;     /* `start` as of READY->PAUSED:        */

@@ -1,0 +1,321 @@
+/* gst-diode — diodesink's direct paths: the publisher's DiodeDirectServer
+ * Copyright (C) 2026 gst-diode developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * With direct=true the sink sets DIRECT in its PUBLISH (docs/protocol.md
+ * section 17) and runs a DiodeDirectServer (gst/direct): viewers the relay
+ * admitted send it OFFERs through the relay, ICE finds a path, and the
+ * server serves them the same frames the sink sends the relay. The sink's
+ * part is glue:
+ *  - SIGNALs from the relay go to the server (writer thread, which reads
+ *    the relay connection);
+ *  - SIGNALs from the server go to the relay through the send queue, ahead
+ *    of media (a pump thread waits on the server's eventfd: the writer
+ *    waits on a GCond, not on fds);
+ *  - every CAPS, MEDIA and EOS frame the writer sent the relay is pushed to
+ *    the server, so seqs are the same on both paths;
+ *  - the server asks, per viewer, whether the sink's own access policy
+ *    admits it (the last policy the relay was told; a closed policy after
+ *    a failed change).
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstdiodesink-private.h"
+#include "gstdiodepolicy.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+
+GST_DEBUG_CATEGORY_EXTERN (gst_diode_sink_debug);
+#define GST_CAT_DEFAULT gst_diode_sink_debug
+
+/* The server's thread asks; the sink's policy answers. Public: anyone the
+ * relay vouched for; private: the allowlist (and the publisher itself);
+ * protected: refused, fleets are the relay's knowledge (section 17.7). */
+static gboolean
+direct_admit (const gchar * viewer, gpointer user_data)
+{
+  GstDiodeSink *self = user_data;
+  GstDiodePolicy *p;
+  gboolean ok = FALSE;
+  guint i;
+
+  g_mutex_lock (&self->admit_lock);
+  p = self->admit_policy;
+  if (p && p->access == DIODE_ACCESS_PUBLIC) {
+    ok = TRUE;
+  } else if (p && p->access == DIODE_ACCESS_PRIVATE) {
+    ok = self->own_address && !g_ascii_strcasecmp (viewer,
+        self->own_address);
+    for (i = 0; !ok && p->allow[i]; i++)
+      ok = !g_ascii_strcasecmp (viewer, p->allow[i]);
+  }
+  g_mutex_unlock (&self->admit_lock);
+  GST_INFO_OBJECT (self, "direct path for viewer %s: %s", viewer,
+      ok ? "admitted" : "refused by the access policy");
+  return ok;
+}
+
+void
+gst_diode_sink_direct_note_policy (GstDiodeSink * self, const gpointer policy)
+{
+  const GstDiodePolicy *p = policy;
+  GstDiodePolicy *copy;
+
+  if (p) {
+    copy = g_new0 (GstDiodePolicy, 1);
+    copy->access = p->access;
+    copy->fleet = g_strdup (p->fleet);
+    copy->allow = g_strdupv (p->allow);
+  } else {
+    copy = gst_diode_policy_new_closed ();
+  }
+  g_mutex_lock (&self->admit_lock);
+  gst_diode_policy_free (self->admit_policy);
+  self->admit_policy = copy;
+  g_mutex_unlock (&self->admit_lock);
+}
+
+/* Into the send queue after the POLICY and SIGNAL items already at its
+ * head, so SIGNALs keep their order (ANSWER before its CANDIDATEs) and do
+ * not wait behind seconds of media. qlock held. */
+static void
+enqueue_signal_locked (GstDiodeSink * self, GBytes * frame)
+{
+  QItem *it = g_new0 (QItem, 1);
+  GList *l = self->queue.head;
+
+  it->kind = ITEM_SIGNAL;
+  it->frame = frame;
+  it->size = g_bytes_get_size (frame);
+  while (l && (((QItem *) l->data)->kind == ITEM_POLICY
+          || ((QItem *) l->data)->kind == ITEM_SIGNAL))
+    l = l->next;
+  if (l)
+    g_queue_insert_before (&self->queue, l, it);
+  else
+    g_queue_push_tail (&self->queue, it);
+  self->queue_bytes += it->size;
+  g_cond_signal (&self->qcond);
+}
+
+static gpointer
+direct_pump (gpointer user_data)
+{
+  GstDiodeSink *self = user_data;
+  /* the server outlives this thread: stop() joins it before freeing */
+  DiodeDirectServer *server = self->direct_pump_server;
+  int fd = diode_direct_server_get_fd (server);
+
+  for (;;) {
+    struct pollfd p[2] = {
+      {fd, POLLIN, 0},
+      {self->direct_stop_fd, POLLIN, 0},
+    };
+    GBytes *frame;
+
+    if (poll (p, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      GST_ERROR_OBJECT (self, "direct pump: poll: %s", g_strerror (errno));
+      break;
+    }
+    if (p[1].revents)
+      break;
+    while ((frame = diode_direct_server_next_signal (server))) {
+      g_mutex_lock (&self->qlock);
+      if (self->failed || self->writer_done)
+        g_bytes_unref (frame);
+      else
+        enqueue_signal_locked (self, frame);
+      g_mutex_unlock (&self->qlock);
+    }
+  }
+  return NULL;
+}
+
+void
+gst_diode_sink_direct_start (GstDiodeSink * self)
+{
+  GstDiodeClient *c = self->client;
+  DiodeDirectServerConfig cfg = { 0 };
+  DiodeIdentity *id;
+  DiodeDirectServer *server;
+  GError *err = NULL;
+  gboolean direct;
+  guint max;
+  gchar *stream, *stun, *turn;
+
+  GST_OBJECT_LOCK (self);
+  direct = self->direct;
+  max = self->direct_max;
+  stream = g_strdup (c->stream ? c->stream : GST_OBJECT_NAME (self));
+  GST_OBJECT_UNLOCK (self);
+  /* Once per start: at the first connection, whose WELCOME says where the
+   * relay answers STUN. */
+  if (!direct || self->direct_tried)
+    goto out_stream;
+  self->direct_tried = TRUE;
+
+  id = gst_diode_client_identity (c, &err);
+  if (!id)
+    goto fail;
+  g_mutex_lock (&self->admit_lock);
+  g_free (self->own_address);
+  self->own_address = g_strdup (diode_identity_get_address (id));
+  g_mutex_unlock (&self->admit_lock);
+  /* stun-server, else the relay just connected (its WELCOME's stun_port)
+   * when it answers STUN. */
+  stun = gst_diode_client_stun_server (c);
+  turn = gst_diode_client_turn_server (c);
+  cfg.identity = id;
+  cfg.stream = stream;
+  cfg.max_viewers = max;
+  cfg.stun_server = stun;
+  cfg.turn_server = turn;
+  cfg.transport = DIODE_ICE_PSEUDOTCP;
+  cfg.admit = direct_admit;
+  cfg.admit_data = self;
+  server = diode_direct_server_new (&cfg, &err);
+  g_free (stun);
+  g_free (turn);
+  if (!server)
+    goto fail;
+  g_mutex_lock (&self->server_lock);
+  self->direct_server = server;
+  g_mutex_unlock (&self->server_lock);
+  self->direct_pump_server = server;
+  self->direct_stop_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+  self->direct_pump = g_thread_new ("diodesink-direct",
+      direct_pump, self);
+  GST_INFO_OBJECT (self, "offering direct paths to %u viewers at most", max);
+  goto out_stream;
+
+fail:
+  GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Direct paths are not "
+          "offered: %s. Viewers watch through the relay.", err->message),
+      (NULL));
+  g_clear_error (&err);
+out_stream:
+  g_free (stream);
+}
+
+void
+gst_diode_sink_direct_stop (GstDiodeSink * self)
+{
+  DiodeDirectServer *server;
+
+  /* stop() and a direct=false while playing may meet */
+  g_mutex_lock (&self->direct_stop_lock);
+  self->direct_tried = FALSE;
+  if (self->direct_pump) {
+    guint64 one = 1;
+
+    if (write (self->direct_stop_fd, &one, sizeof (one)) < 0)
+      GST_WARNING_OBJECT (self, "cannot stop the direct pump: %s",
+          g_strerror (errno));
+    g_thread_join (self->direct_pump);
+    self->direct_pump = NULL;
+  }
+  if (self->direct_stop_fd >= 0)
+    close (self->direct_stop_fd);
+  self->direct_stop_fd = -1;
+  /* the writer or stats may be using it on another thread */
+  g_mutex_lock (&self->server_lock);
+  server = self->direct_server;
+  self->direct_server = NULL;
+  g_mutex_unlock (&self->server_lock);
+  self->direct_pump_server = NULL;
+  if (server) {
+    GST_INFO_OBJECT (self, "direct paths closed");
+    diode_direct_server_free (server);
+  }
+  g_mutex_unlock (&self->direct_stop_lock);
+}
+
+guint32
+gst_diode_sink_direct_pubflags (GstDiodeSink * self)
+{
+  guint32 flags = 0;
+
+  /* "other bits: senders 0" below version 4 (docs/protocol.md 17.1) */
+  g_mutex_lock (&self->server_lock);
+  if (self->direct_server
+      && self->client->version >= DIODE_PROTOCOL_VERSION_DIRECT)
+    flags = DIODE_PUBLISH_DIRECT;
+  g_mutex_unlock (&self->server_lock);
+  return flags;
+}
+
+void
+gst_diode_sink_direct_signal (GstDiodeSink * self, const DiodeMsg * m)
+{
+  gboolean offering;
+
+  g_mutex_lock (&self->server_lock);
+  offering = self->direct_server != NULL;
+  if (offering)
+    diode_direct_server_handle_signal (self->direct_server, m);
+  g_mutex_unlock (&self->server_lock);
+  /* direct=false since the PUBLISH: say so rather than let the viewer
+   * wait for its ICE timeout */
+  if (!offering && m->signal_kind == DIODE_SIGNAL_OFFER) {
+    GBytes *close = diode_msg_encode_signal (m->sid, DIODE_SIGNAL_CLOSE,
+        NULL, "direct paths not offered");
+
+    g_mutex_lock (&self->qlock);
+    if (close)
+      enqueue_signal_locked (self, close);
+    g_mutex_unlock (&self->qlock);
+  }
+}
+
+void
+gst_diode_sink_direct_push (GstDiodeSink * self, GBytes * frame)
+{
+  g_mutex_lock (&self->server_lock);
+  if (self->direct_server)
+    diode_direct_server_push_frame (self->direct_server, frame);
+  g_mutex_unlock (&self->server_lock);
+}
+
+void
+gst_diode_sink_direct_relay_reset (GstDiodeSink * self)
+{
+  g_mutex_lock (&self->server_lock);
+  if (!self->direct_server) {
+    g_mutex_unlock (&self->server_lock);
+    return;
+  }
+  diode_direct_server_relay_reset (self->direct_server);
+  g_mutex_unlock (&self->server_lock);
+  /* Queued SIGNALs name the old connection's sessions. */
+  g_mutex_lock (&self->qlock);
+  gst_diode_sink_drop_queued_locked (self, 1u << ITEM_SIGNAL);
+  g_mutex_unlock (&self->qlock);
+}
+
+void
+gst_diode_sink_direct_add_stats (GstDiodeSink * self, GstStructure * s)
+{
+  DiodeDirectServerStats st = { 0 };
+  gboolean offering;
+
+  /* The server's counters are read under its own lock (64-bit values on a
+   * 32-bit camera); server_lock keeps stop() from freeing it meanwhile. */
+  g_mutex_lock (&self->server_lock);
+  offering = self->direct_server != NULL;
+  if (offering)
+    diode_direct_server_get_stats (self->direct_server, &st);
+  g_mutex_unlock (&self->server_lock);
+  gst_structure_set (s, "direct", G_TYPE_BOOLEAN, offering,
+      "direct-viewers", G_TYPE_UINT, st.viewers,
+      "direct-sessions", G_TYPE_UINT64, st.sessions,
+      "direct-offers", G_TYPE_UINT64, st.offers,
+      "direct-refused", G_TYPE_UINT64, st.refused,
+      "direct-bytes-sent", G_TYPE_UINT64, st.bytes_sent, NULL);
+}
