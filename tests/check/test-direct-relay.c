@@ -243,6 +243,22 @@ stats_stream_int (DiodeRelay * relay, const gchar * member)
   return v;
 }
 
+/* /metrics (built as the web side serves it) holds the sample @line. */
+static void
+expect_metric (DiodeRelay * relay, const gchar * line)
+{
+  guint status = 0;
+  gchar *type = NULL;
+  gchar *body = diode_relay_web_render (relay, "/metrics", &status, &type);
+  gchar *want = g_strdup_printf ("\n%s\n", line);
+
+  fail_unless (body != NULL && status == 200);
+  fail_unless (strstr (body, want) != NULL, "/metrics has no '%s'", line);
+  g_free (want);
+  g_free (type);
+  g_free (body);
+}
+
 /* MEDIA @from..@to in order, no gap, no duplicate (CAPS allowed first). */
 static void
 expect_media (RawClient * c, guint64 from, guint64 to, const gchar * what)
@@ -335,6 +351,10 @@ GST_START_TEST (test_forward_rewrites_sid_and_peer)
   /* OFFER, ANSWER, CANDIDATE x2, GATHERED, OFFER, CLOSE */
   fail_unless_equals_int (stats_int (relay, "direct", "signals"), 7);
   fail_unless (stats_int (relay, "direct", "memory_bytes") > 0);
+  expect_metric (relay, "diode_direct_sessions 1");
+  expect_metric (relay, "diode_direct_offers_total 2");
+  expect_metric (relay, "diode_direct_signals_total 7");
+  expect_metric (relay, "diode_direct_signals_dropped_total 3");
 
   g_free (paddr);
   g_free (vaddr);
@@ -806,6 +826,8 @@ GST_START_TEST (test_path)
   fail_unless_equals_int (stats_int (relay, "direct", "viewers_on_direct"),
       1);
   fail_unless_equals_int (stats_stream_int (relay, "direct_viewers"), 1);
+  expect_metric (relay, "diode_stream_direct_viewers{stream=\"cam\"} 1");
+  expect_metric (relay, "diode_direct_viewers 1");
   media0 = stats_stream_int (relay, "media_bytes_out");
   send_range (p, 11, 15);
   /* nothing for 1.5 s */
@@ -989,6 +1011,8 @@ GST_START_TEST (test_stun)
       "junk was answered");
   fail_unless_equals_int (stats_int (relay, "stun", "answered"), 2);
   fail_unless_equals_int (stats_int (relay, "stun", "dropped"), 2);
+  expect_metric (relay, "diode_stun_answered_total 2");
+  expect_metric (relay, "diode_stun_dropped_total 2");
 
   /* the rate limit: 400 at once, at most the burst (200) answered */
   g_usleep (1100 * 1000);       /* a full bucket */
