@@ -51,6 +51,13 @@
  * writable signal comes (the kernel buffer filled exactly: nothing queued
  * in libnice, so nothing to signal the drain of). */
 #define DIODE_ICE_RETRY_MS   10
+/* AUTO: how long ICE-TCP has before UDP candidates join (release_udp):
+ * a TCP check takes two round trips plus the checks' pacing; 1 s covers
+ * round trips up to ~300 ms. */
+#define DIODE_ICE_TCP_GRACE_MS 1000
+/* AUTO: most peer UDP candidates kept meanwhile (the relay forwards at
+ * most 128 signals per session) */
+#define DIODE_ICE_MAX_HELD   128
 
 typedef struct {
   guint8 *data;
@@ -99,6 +106,12 @@ struct _DiodeIce {
   gboolean ice_eof;         /* the peer closed its side */
   gchar *pair_types;
   gboolean sel_tcp;         /* the selected pair is ICE-TCP (else pseudo-TCP) */
+  /* AUTO: the peer's UDP candidates (and its GATHERED) wait until ICE-TCP
+   * had its chance (see hold_udp) */
+  GPtrArray *held_udp;
+  gboolean held_gathered;
+  gboolean udp_released;
+  GSource *grace_src;
   int tcp_fd;               /* ICE-TCP: the selected pair's socket, or -1 */
 
   Buf out;          /* fd -> ICE */
@@ -536,6 +549,50 @@ on_selected_pair (NiceAgent * agent, guint stream_id, guint component,
   ice->tcp_fd = -1;
 }
 
+/* AUTO. libnice ranks ICE-TCP pairs first in a reliable agent, but its
+ * regular nomination stops at the first valid host-host pair, and a UDP
+ * check (one round trip) beats a TCP one (connect, then the check) as
+ * soon as the round trip is longer than the checks' pacing: measured on a
+ * 40 ms RTT link, AUTO then ran pseudo-TCP. So both ends hold the peer's
+ * UDP candidates back for DIODE_ICE_TCP_GRACE_MS after the session
+ * starts (the remote credentials): no UDP check is made by either end
+ * before, an ICE-TCP pair that works is chosen, and when none does
+ * (NATs, TCP blocked) the UDP candidates join and pseudo-TCP is used, at
+ * the cost of the grace in setup time (the viewer is on the relay path
+ * meanwhile). Once connected over TCP they are dropped. */
+static void
+release_udp (DiodeIce * ice)
+{
+  GSList *l = NULL;
+  guint i;
+
+  if (ice->udp_released)
+    return;
+  ice->udp_released = TRUE;
+  drop_source (&ice->grace_src);
+  if (!ice->connected && !ice->failed) {
+    for (i = 0; i < ice->held_udp->len; i++)
+      l = g_slist_append (l, g_ptr_array_index (ice->held_udp, i));
+    if (l)
+      nice_agent_set_remote_candidates (ice->agent, ice->stream_id, 1, l);
+    g_slist_free (l);
+  }
+  g_ptr_array_set_size (ice->held_udp, 0);
+  if (ice->held_gathered && !ice->failed)
+    nice_agent_peer_candidate_gathering_done (ice->agent, ice->stream_id);
+}
+
+static gboolean
+on_grace (gpointer data)
+{
+  DiodeIce *ice = data;
+
+  g_source_unref (ice->grace_src);
+  ice->grace_src = NULL;
+  release_udp (ice);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_connected (DiodeIce * ice)
 {
@@ -552,6 +609,8 @@ on_connected (DiodeIce * ice)
   ice->peer_fd = sv[1];
   ice->connected = TRUE;
   drop_source (&ice->timeout_src);
+  if (ice->transport == DIODE_ICE_AUTO)
+    release_udp (ice);      /* connected: the held ones are dropped */
   queue_event (ice, DIODE_ICE_EVENT_CONNECTED,
       g_strdup (ice->pair_types ? ice->pair_types : "unknown unknown"));
   watch_fd_in (ice);
@@ -712,6 +771,9 @@ diode_ice_new (GMainContext * context, const DiodeIceConfig * config,
   ice->cancel = g_cancellable_new ();
   g_mutex_init (&ice->lock);
   g_queue_init (&ice->events);
+  ice->held_udp = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      nice_candidate_free);
+  ice->udp_released = config->transport != DIODE_ICE_AUTO;
   ice->out.data = g_malloc (DIODE_ICE_BUF_SIZE);
   ice->in.data = g_malloc (DIODE_ICE_BUF_SIZE);
 
@@ -825,6 +887,7 @@ ice_unref (DiodeIce * ice)
   g_free (ice->stun_ip);
   g_free (ice->turn_ip);
   g_free (ice->pair_types);
+  g_ptr_array_unref (ice->held_udp);
   g_free (ice->out.data);
   g_free (ice->in.data);
   g_mutex_clear (&ice->lock);
@@ -841,6 +904,7 @@ diode_ice_free (DiodeIce * ice)
   g_cancellable_cancel (ice->cancel);
   g_clear_object (&ice->cancel);
   drop_source (&ice->event_src);
+  drop_source (&ice->grace_src);
   close_our_end (ice);
   if (ice->peer_fd >= 0) {
     close (ice->peer_fd);
@@ -901,6 +965,11 @@ diode_ice_set_remote_credentials (DiodeIce * ice, const gchar * text,
         "libnice refused the remote credentials");
     return FALSE;
   }
+  if (!ice->udp_released && !ice->grace_src) {
+    ice->grace_src = g_timeout_source_new (DIODE_ICE_TCP_GRACE_MS);
+    g_source_set_callback (ice->grace_src, on_grace, ice, NULL);
+    g_source_attach (ice->grace_src, ice->ctx);
+  }
   return TRUE;
 }
 
@@ -947,6 +1016,15 @@ diode_ice_add_remote_candidate (DiodeIce * ice, const gchar * text,
     nice_candidate_free (c);
     return TRUE;
   }
+  if (!is_tcp && !ice->udp_released) {
+    /* AUTO: kept until ICE-TCP had its chance (release_udp); bounded as
+     * the relay bounds a session's signals */
+    if (ice->held_udp->len < DIODE_ICE_MAX_HELD)
+      g_ptr_array_add (ice->held_udp, c);
+    else
+      nice_candidate_free (c);
+    return TRUE;
+  }
   l = g_slist_append (NULL, c);
   n = nice_agent_set_remote_candidates (ice->agent, ice->stream_id, 1, l);
   g_slist_free_full (l, (GDestroyNotify) nice_candidate_free);
@@ -963,6 +1041,10 @@ diode_ice_add_remote_candidate (DiodeIce * ice, const gchar * text,
 void
 diode_ice_remote_gathered (DiodeIce * ice)
 {
+  if (!ice->udp_released) {
+    ice->held_gathered = TRUE;      /* passed on with the UDP candidates */
+    return;
+  }
   if (ice->agent && !ice->failed)
     nice_agent_peer_candidate_gathering_done (ice->agent, ice->stream_id);
 }

@@ -18,8 +18,9 @@
  * where TCP itself is the reliable stream; DIODE_ICE_AUTO gathers both and
  * ICE picks: an ICE-TCP pair when one works (same LAN, a reachable
  * publisher), pseudo-TCP over UDP otherwise (through NATs, TURN).
- * DIODE_ICE_DEFAULT_TRANSPORT is what the elements use. Both ends of a
- * session must use the same transport setting.
+ * (ICE-TCP gets a 1 s head start before UDP candidates are used.)
+ * DIODE_ICE_DEFAULT_TRANSPORT is what the elements use. AUTO works with a
+ * peer of any setting; PSEUDOTCP and TCP do not work with each other.
  *
  * Closing: the caller shutting (or closing) its end is seen as EOF. On a
  * pseudo-TCP pair it is sent on (FIN: the peer's fd reads EOF, the other
