@@ -184,7 +184,7 @@ gst_diode_sink_direct_start (GstDiodeSink * self)
   cfg.max_viewers = max;
   cfg.stun_server = stun;
   cfg.turn_server = turn;
-  cfg.transport = DIODE_ICE_PSEUDOTCP;
+  cfg.transport = DIODE_ICE_DEFAULT_TRANSPORT;
   cfg.admit = direct_admit;
   cfg.admit_data = self;
   server = diode_direct_server_new (&cfg, &err);

@@ -318,7 +318,7 @@ start_attempt (GstDiodeSrc * self)
   cfg.publisher = self->direct_publisher;
   cfg.stun_server = stun;
   cfg.turn_server = turn;
-  cfg.transport = DIODE_ICE_PSEUDOTCP;
+  cfg.transport = DIODE_ICE_DEFAULT_TRANSPORT;
   self->viewer = diode_direct_viewer_new (&cfg, &err);
   g_free (stun);
   g_free (turn);
