@@ -319,7 +319,10 @@ gst_diode_sink_direct_add_stats (GstDiodeSink * self, GstStructure * s)
   if (offering)
     diode_direct_server_get_stats (self->direct_server, &st);
   g_mutex_unlock (&self->server_lock);
-  gst_structure_set (s, "direct", G_TYPE_BOOLEAN, offering,
+  /* the relay always gets the stream; "direct": some viewer takes it
+   * straight from here now */
+  gst_structure_set (s, "path", G_TYPE_STRING, st.viewers ? "direct" :
+      "relay", "direct", G_TYPE_BOOLEAN, offering,
       "direct-viewers", G_TYPE_UINT, st.viewers,
       "direct-sessions", G_TYPE_UINT64, st.sessions,
       "direct-offers", G_TYPE_UINT64, st.offers,

@@ -455,6 +455,8 @@ GST_START_TEST (test_switch_to_direct)
   fail_unless (offering);
   fail_unless (gst_structure_get_uint (st, "direct-viewers", &viewers));
   fail_unless_equals_int (viewers, 1);
+  fail_unless_equals_string (gst_structure_get_string (st, "path"),
+      "direct");
   fail_unless (stat_u64 (st, "direct-sessions") >= 1);
   fail_unless (stat_u64 (st, "direct-bytes-sent") >= 100 * SIZE);
   gst_structure_free (st);
@@ -521,6 +523,9 @@ GST_START_TEST (test_fallback_to_relay)
     step (sink, src, &next);
   fail_unless (relay_bytes_out (relay, "cut") - before >= 60 * SIZE);
 
+  st = stats_of (sink);
+  fail_unless_equals_string (gst_structure_get_string (st, "path"), "relay");
+  gst_structure_free (st);
   st = stats_of (src);
   fail_unless_equals_string (gst_structure_get_string (st, "path"), "relay");
   fail_unless_equals_uint64 (stat_u64 (st, "direct-fallbacks"), 1);
