@@ -188,10 +188,11 @@ gst_diode_sink_direct_start (GstDiodeSink * self)
   cfg.admit = direct_admit;
   cfg.admit_data = self;
   server = diode_direct_server_new (&cfg, &err);
-  g_free (stun);
-  g_free (turn);
-  if (!server)
+  if (!server) {
+    g_free (stun);
+    g_free (turn);
     goto fail;
+  }
   g_mutex_lock (&self->server_lock);
   self->direct_server = server;
   g_mutex_unlock (&self->server_lock);
@@ -199,7 +200,10 @@ gst_diode_sink_direct_start (GstDiodeSink * self)
   self->direct_stop_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
   self->direct_pump = g_thread_new ("diodesink-direct",
       direct_pump, self);
-  GST_INFO_OBJECT (self, "offering direct paths to %u viewers at most", max);
+  GST_INFO_OBJECT (self, "offering direct paths to %u viewers at most (STUN "
+      "%s)", max, cfg.stun_server ? cfg.stun_server : "none");
+  g_free (stun);
+  g_free (turn);
   goto out_stream;
 
 fail:

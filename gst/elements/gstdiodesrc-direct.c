@@ -320,22 +320,25 @@ start_attempt (GstDiodeSrc * self)
   cfg.turn_server = turn;
   cfg.transport = DIODE_ICE_DEFAULT_TRANSPORT;
   self->viewer = diode_direct_viewer_new (&cfg, &err);
-  g_free (stun);
-  g_free (turn);
   GST_OBJECT_LOCK (self);
   self->direct_attempts++;
   GST_OBJECT_UNLOCK (self);
   if (!self->viewer) {
     GST_INFO_OBJECT (self, "no direct path: %s", err->message);
     g_error_free (err);
+    g_free (stun);
+    g_free (turn);
     schedule_retry (self);
     return;
   }
   diode_direct_viewer_set_next_seq (self->viewer, self->last_seq ?
       self->last_seq + 1 : 0);
   diode_direct_viewer_start (self->viewer);
-  GST_INFO_OBJECT (self, "asking %s for a direct path",
-      self->direct_publisher);
+  GST_INFO_OBJECT (self, "asking %s for a direct path (STUN %s, TURN %s)",
+      self->direct_publisher, cfg.stun_server ? cfg.stun_server : "none",
+      cfg.turn_server ? "set" : "none");
+  g_free (stun);
+  g_free (turn);
 }
 
 /* Not on the direct path yet and it is over: try again later. */

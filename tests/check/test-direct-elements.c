@@ -90,7 +90,7 @@ sink_h (DiodeRelay * relay, const gchar * stream, gboolean direct,
 /* Viewer @who; *bus gets the element's messages. */
 static GstHarness *
 src_as (DiodeRelay * relay, const gchar * stream, const gchar * mode,
-    GstBus ** bus, Who * who)
+    GstBus ** bus, Who * who, const gchar * stun)
 {
   gchar *hp = diode_relay_get_hostport (relay);
   GstElement *e = gst_element_factory_make ("diodesrc", NULL);
@@ -99,7 +99,7 @@ src_as (DiodeRelay * relay, const gchar * stream, const gchar * mode,
   who_init (who);
   gst_util_set_object_arg (G_OBJECT (e), "direct", mode);
   g_object_set (e, "relay", hp, "stream", stream, "identity", who->key,
-      "timeout", 5000, "stun-server", "none", NULL);
+      "timeout", 5000, "stun-server", stun, NULL);
   *bus = bus_for (e);
   h = gst_harness_new_with_element (e, NULL, "src");
   gst_object_unref (e);
@@ -112,7 +112,7 @@ static GstHarness *
 src_h (DiodeRelay * relay, const gchar * stream, const gchar * mode,
     GstBus ** bus)
 {
-  return src_as (relay, stream, mode, bus, &bob);
+  return src_as (relay, stream, mode, bus, &bob, "none");
 }
 
 /* The viewer first (it waits), then the publisher: the viewer gets every
@@ -620,7 +620,7 @@ GST_START_TEST (test_direct_max)
   DiodeRelay *relay = relay_with (NULL);
   GstBus *bus1, *bus2;
   GstHarness *src1 = src_h (relay, "max", "auto", &bus1);
-  GstHarness *src2 = src_as (relay, "max", "auto", &bus2, &carol);
+  GstHarness *src2 = src_as (relay, "max", "auto", &bus2, &carol, "none");
   GstHarness *sink = sink_h (relay, "max", TRUE, "direct-max", 1, NULL);
   GstStructure *st;
   GstMessage *msg;
@@ -668,6 +668,44 @@ GST_START_TEST (test_direct_max)
 
 GST_END_TEST;
 
+/* The relay answers STUN (--stun) and says so in WELCOME: with no
+ * stun-server set, both ends ask it (stun.answered counts them) and the
+ * direct path comes up as before. */
+GST_START_TEST (test_relay_stun_default)
+{
+  DiodeRelay *relay;
+  GstBus *bus;
+  GstHarness *src, *sink;
+  JsonParser *p = json_parser_new ();
+  gchar *json;
+  guint next = 0;
+  gint64 answered;
+
+  /* The relay answers on 127.0.0.1: the ICE agents gather there too (the
+   * direct layer's knob; libnice leaves loopback out otherwise). */
+  g_setenv ("DIODE_ICE_LOCAL_ADDRESSES", "127.0.0.1", TRUE);
+  relay = relay_with ("stun", "127.0.0.1:0", NULL);
+  src = src_as (relay, "stun", "auto", &bus, &bob, NULL);
+  sink = sink_h (relay, "stun", TRUE, "stun-server", NULL, NULL);
+
+  start_both (relay, "stun", src, sink);
+  steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
+  g_usleep (450 * 1000);
+  json = diode_relay_get_stats_json (relay);
+  fail_unless (json_parser_load_from_data (p, json, -1, NULL));
+  answered = json_object_get_int_member (json_object_get_object_member
+      (json_node_get_object (json_parser_get_root (p)), "stun"), "answered");
+  /* one Binding request per end at least */
+  fail_unless (answered >= 2, "the relay answered %" G_GINT64_FORMAT
+      " STUN requests", answered);
+  g_object_unref (p);
+  g_free (json);
+  teardown (src, bus, sink, relay);
+  g_unsetenv ("DIODE_ICE_LOCAL_ADDRESSES");
+}
+
+GST_END_TEST;
+
 static Suite *
 direct_elements_suite (void)
 {
@@ -686,6 +724,7 @@ direct_elements_suite (void)
   tcase_add_test (tc, test_policy_refuses_direct);
   tcase_add_test (tc, test_private_allowlist_direct);
   tcase_add_test (tc, test_direct_max);
+  tcase_add_test (tc, test_relay_stun_default);
   return s;
 }
 
