@@ -593,36 +593,29 @@ GST_START_TEST (test_signal_bucket)
     got++;
     diode_msg_clear (&m);
   }
-  fail_unless (got >= 49 && got <= 51, "%u forwarded", got);
+  fail_unless (got >= 49 && got <= 55, "%u forwarded", got);
   expect_signal (v, DIODE_SIGNAL_CLOSE, paddr, "too many signals",
       "viewer over its bucket");
   expect_quiet (v, 300, "nothing more for the dropped ones");
   fail_unless_equals_int (stats_int (relay, "direct", "signals_dropped"),
       60 - got);
 
-  /* OFFERs over the bucket that open nothing: each sid told once */
+  /* OFFERs over the bucket that open nothing: each refused, told once */
   for (i = 0; i < 100; i++)
     sig (w, 100 + i, DIODE_SIGNAL_OFFER, CRED_V);
-  for (i = 0; i < 3; i++)
-    sig (w, 500, DIODE_SIGNAL_OFFER, CRED_V);
   while (next_control (w, &m, 500) == RAW_READ_MSG) {
     fail_unless_equals_int (m.type, DIODE_MSG_SIGNAL);
     fail_unless_equals_int (m.signal_kind, DIODE_SIGNAL_CLOSE);
     fail_unless_equals_string (m.signal_data, "too many signals");
     fail_unless (m.peer == NULL);
-    if (m.sid == 500) {
-      told500++;
-    } else {
-      fail_unless (m.sid >= 100 && m.sid < 200 && !was_refused[m.sid - 100],
-          "CLOSE for sid %u", m.sid);
-      was_refused[m.sid - 100] = TRUE;
-      refused++;
-    }
+    fail_unless (m.sid >= 100 && m.sid < 200 && !was_refused[m.sid - 100],
+        "CLOSE for sid %u", m.sid);
+    was_refused[m.sid - 100] = TRUE;
+    refused++;
     diode_msg_clear (&m);
   }
-  fail_unless_equals_int (told500, 1);
-  /* the burst, and a token or two that refilled meanwhile */
-  fail_unless (refused >= 40 && refused <= 50, "%u refused", refused);
+  /* the burst, and what refilled meanwhile (a slow build refills more) */
+  fail_unless (refused >= 25 && refused <= 50, "%u refused", refused);
   for (i = 0; i < 100; i++)
     if (!was_refused[i])
       last_open = 100 + i;
@@ -641,6 +634,25 @@ GST_START_TEST (test_signal_bucket)
   g_usleep (1000 * 1000);
   sig (w, last_open, DIODE_SIGNAL_GATHERED, "");
   expect_signal (p, DIODE_SIGNAL_GATHERED, NULL, "", "after the refill");
+
+  /* one sid offered again and again over an empty bucket (a sid never
+   * opened empties it: dropped either way, unanswered): told once. A
+   * token that refills meanwhile may open it, and the next frame over
+   * the bucket then ends that session (a CLOSE naming the publisher),
+   * but the refusal (empty peer) comes once. */
+  for (i = 0; i < 100; i++)
+    sig (w, 77, DIODE_SIGNAL_GATHERED, "");
+  for (i = 0; i < 30; i++)
+    sig (w, 500, DIODE_SIGNAL_OFFER, CRED_V);
+  while (next_control (w, &m, 500) == RAW_READ_MSG) {
+    fail_unless_equals_int (m.type, DIODE_MSG_SIGNAL);
+    fail_unless_equals_int (m.signal_kind, DIODE_SIGNAL_CLOSE);
+    fail_unless_equals_int (m.sid, 500);
+    if (!m.peer)
+      told500++;
+    diode_msg_clear (&m);
+  }
+  fail_unless_equals_int (told500, 1);
   g_free (paddr);
   raw_free (w, FALSE);
   raw_free (v, FALSE);
