@@ -795,6 +795,9 @@ GST_START_TEST (test_policy_change)
   DiodeMsg m = { 0 };
 
   rsid = open_session (p, v, 1);
+  /* on a direct path: the policy still reaches it (17.4) */
+  raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 2));
+  g_usleep (100 * 1000);
   raw_send_frame (p, diode_msg_encode_policy (DIODE_ACCESS_PRIVATE, "",
           none));
   fail_unless_equals_int (expect_signal (v, DIODE_SIGNAL_CLOSE, paddr,
@@ -903,6 +906,44 @@ GST_START_TEST (test_path)
   fail_unless_equals_int (m.type, DIODE_MSG_EOS);
   diode_msg_clear (&m);
 
+  raw_free (v, FALSE);
+  raw_free (p, FALSE);
+  relay_free (relay);
+}
+
+GST_END_TEST;
+
+/* A viewer on a direct path keeps its keepalive: the relay PINGs it while
+ * it sends it no media, and it is not closed as slow or silent while it
+ * answers. */
+GST_START_TEST (test_path_keepalive)
+{
+  DiodeRelay *relay = relay_with ("keepalive-ms", 300, NULL);
+  RawClient *p = pub_direct (relay, "p.pem", "cam", 0);
+  RawClient *v;
+  DiodeMsg m = { 0 };
+  guint pings = 0;
+  gint64 end;
+
+  send_range (p, 1, 1);
+  v = viewer (relay, "v.pem", "cam");
+  expect_media (v, 1, 1, "join");
+  raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 2));
+  end = g_get_monotonic_time () + 1500 * 1000;
+  while (g_get_monotonic_time () < end) {
+    /* raw_read: PINGs too, answered here by hand */
+    if (raw_read (v, &m, 100) == RAW_READ_MSG) {
+      fail_unless (m.type == DIODE_MSG_PING, "a %s on the direct path",
+          diode_msg_type_name (m.type));
+      raw_send_frame (v, diode_msg_encode_pong (m.token));
+      pings++;
+      diode_msg_clear (&m);
+    }
+    /* the publisher is not silent either (its PONGs are not read) */
+    raw_send_frame (p, diode_msg_encode_ping (1));
+  }
+  fail_unless (pings >= 2, "%u PINGs in 1.5 s on the direct path", pings);
+  fail_unless_equals_int (diode_relay_count_viewers (relay, "cam"), 1);
   raw_free (v, FALSE);
   raw_free (p, FALSE);
   relay_free (relay);
@@ -1139,6 +1180,7 @@ direct_relay_suite (void)
   tcase_add_test (tc, test_ends);
   tcase_add_test (tc, test_policy_change);
   tcase_add_test (tc, test_path);
+  tcase_add_test (tc, test_path_keepalive);
   tcase_add_test (tc, test_stun);
   tcase_add_test (tc, test_stun_libnice);
   return s;
