@@ -483,6 +483,79 @@ GST_START_TEST (test_pulled_stream)
 
 GST_END_TEST;
 
+/* What the session refuses reaches the peer as ERROR, the relay forwarding
+ * nothing: SIGNAL below version 4, PATH from a publisher, sid 0, data over
+ * 2048 bytes (a SIGNAL frame built by hand: the encoder refuses both). */
+static GBytes *
+signal_frame_raw (guint32 sid, gsize data_len)
+{
+  gsize plen = 4 + 1 + 2 + 2 + data_len;
+  guint8 *f = g_malloc0 (8 + plen);
+
+  f[0] = DIODE_MSG_SIGNAL;
+  f[4] = plen >> 24;
+  f[5] = plen >> 16;
+  f[6] = plen >> 8;
+  f[7] = plen;
+  f[8] = sid >> 24;
+  f[9] = sid >> 16;
+  f[10] = sid >> 8;
+  f[11] = sid;
+  f[12] = DIODE_SIGNAL_CANDIDATE;
+  /* peer: empty (f[13..14] = 0); data */
+  f[15] = data_len >> 8;
+  f[16] = data_len;
+  memset (f + 17, 'a', data_len);
+  return g_bytes_new_take (f, 8 + plen);
+}
+
+GST_START_TEST (test_bad_frames)
+{
+  DiodeRelay *relay = relay_quiet ();
+  RawClient *p = pub_direct (relay, "p.pem", "cam", 1);
+  RawClient *v, *v3;
+  DiodeSubscribeArgs a = { 0 };
+  DiodeMsg m = { 0 };
+
+  /* a version-3 viewer: SIGNAL is an unknown type */
+  v3 = raw_open (relay, 0, "v3.pem");
+  hello (v3, DIODE_ROLE_VIEWER, 3);
+  a.stream = "cam";
+  a.wait_ms = 2000;
+  raw_send_frame (v3, diode_msg_encode_subscribe_args (&a, 3,
+          DIODE_ROLE_VIEWER));
+  raw_expect_next (v3, DIODE_MSG_SUBSCRIBE_OK, &m, "v3 SUBSCRIBE_OK");
+  diode_msg_clear (&m);
+  expect_media (v3, 1, 1, "v3 joins");
+  raw_send_frame (v3, diode_msg_encode_signal (1, DIODE_SIGNAL_OFFER, NULL,
+          CRED_V));
+  raw_expect_error_says (v3, DIODE_ERR_PROTOCOL, "SIGNAL below v4",
+      "version 4", NULL);
+  raw_free (v3, FALSE);
+
+  /* sid 0, then data of 2049 bytes, from a version-4 viewer */
+  v = viewer (relay, "v.pem", "cam");
+  expect_media (v, 1, 1, "joins");
+  raw_send_frame (v, signal_frame_raw (0, 4));
+  raw_expect_error_says (v, DIODE_ERR_PROTOCOL, "sid 0", "sid", NULL);
+  raw_free (v, FALSE);
+  v = viewer (relay, "v.pem", "cam");
+  expect_media (v, 1, 1, "joins again");
+  raw_send_frame (v, signal_frame_raw (1, 2049));
+  raw_expect_error_says (v, DIODE_ERR_TOO_LARGE, "data 2049", "2048", NULL);
+  raw_free (v, FALSE);
+
+  /* PATH from a publisher */
+  raw_send_frame (p, diode_msg_encode_path (DIODE_PATH_DIRECT, 1));
+  raw_expect_error_says (p, DIODE_ERR_PROTOCOL, "PATH from a publisher",
+      "PATH", NULL);
+  fail_unless_equals_int (stats_int (relay, "direct", "signals"), 0);
+  raw_free (p, FALSE);
+  relay_free (relay);
+}
+
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 /* bounds */
 
@@ -1173,6 +1246,7 @@ direct_relay_suite (void)
   tcase_add_test (tc, test_forward_rewrites_sid_and_peer);
   tcase_add_test (tc, test_refusals);
   tcase_add_test (tc, test_pulled_stream);
+  tcase_add_test (tc, test_bad_frames);
   tcase_add_test (tc, test_sessions_per_publisher);
   tcase_add_test (tc, test_signals_per_session);
   tcase_add_test (tc, test_signal_bucket);
