@@ -483,6 +483,79 @@ GST_START_TEST (test_pulled_stream)
 
 GST_END_TEST;
 
+/* What the session refuses reaches the peer as ERROR, the relay forwarding
+ * nothing: SIGNAL below version 4, PATH from a publisher, sid 0, data over
+ * 2048 bytes (a SIGNAL frame built by hand: the encoder refuses both). */
+static GBytes *
+signal_frame_raw (guint32 sid, gsize data_len)
+{
+  gsize plen = 4 + 1 + 2 + 2 + data_len;
+  guint8 *f = g_malloc0 (8 + plen);
+
+  f[0] = DIODE_MSG_SIGNAL;
+  f[4] = plen >> 24;
+  f[5] = plen >> 16;
+  f[6] = plen >> 8;
+  f[7] = plen;
+  f[8] = sid >> 24;
+  f[9] = sid >> 16;
+  f[10] = sid >> 8;
+  f[11] = sid;
+  f[12] = DIODE_SIGNAL_CANDIDATE;
+  /* peer: empty (f[13..14] = 0); data */
+  f[15] = data_len >> 8;
+  f[16] = data_len;
+  memset (f + 17, 'a', data_len);
+  return g_bytes_new_take (f, 8 + plen);
+}
+
+GST_START_TEST (test_bad_frames)
+{
+  DiodeRelay *relay = relay_quiet ();
+  RawClient *p = pub_direct (relay, "p.pem", "cam", 1);
+  RawClient *v, *v3;
+  DiodeSubscribeArgs a = { 0 };
+  DiodeMsg m = { 0 };
+
+  /* a version-3 viewer: SIGNAL is an unknown type */
+  v3 = raw_open (relay, 0, "v3.pem");
+  hello (v3, DIODE_ROLE_VIEWER, 3);
+  a.stream = "cam";
+  a.wait_ms = 2000;
+  raw_send_frame (v3, diode_msg_encode_subscribe_args (&a, 3,
+          DIODE_ROLE_VIEWER));
+  raw_expect_next (v3, DIODE_MSG_SUBSCRIBE_OK, &m, "v3 SUBSCRIBE_OK");
+  diode_msg_clear (&m);
+  expect_media (v3, 1, 1, "v3 joins");
+  raw_send_frame (v3, diode_msg_encode_signal (1, DIODE_SIGNAL_OFFER, NULL,
+          CRED_V));
+  raw_expect_error_says (v3, DIODE_ERR_PROTOCOL, "SIGNAL below v4",
+      "version 4", NULL);
+  raw_free (v3, FALSE);
+
+  /* sid 0, then data of 2049 bytes, from a version-4 viewer */
+  v = viewer (relay, "v.pem", "cam");
+  expect_media (v, 1, 1, "joins");
+  raw_send_frame (v, signal_frame_raw (0, 4));
+  raw_expect_error_says (v, DIODE_ERR_PROTOCOL, "sid 0", "sid", NULL);
+  raw_free (v, FALSE);
+  v = viewer (relay, "v.pem", "cam");
+  expect_media (v, 1, 1, "joins again");
+  raw_send_frame (v, signal_frame_raw (1, 2049));
+  raw_expect_error_says (v, DIODE_ERR_TOO_LARGE, "data 2049", "2048", NULL);
+  raw_free (v, FALSE);
+
+  /* PATH from a publisher */
+  raw_send_frame (p, diode_msg_encode_path (DIODE_PATH_DIRECT, 1));
+  raw_expect_error_says (p, DIODE_ERR_PROTOCOL, "PATH from a publisher",
+      "PATH", NULL);
+  fail_unless_equals_int (stats_int (relay, "direct", "signals"), 0);
+  raw_free (p, FALSE);
+  relay_free (relay);
+}
+
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 /* bounds */
 
@@ -593,36 +666,29 @@ GST_START_TEST (test_signal_bucket)
     got++;
     diode_msg_clear (&m);
   }
-  fail_unless (got >= 49 && got <= 51, "%u forwarded", got);
+  fail_unless (got >= 49 && got <= 55, "%u forwarded", got);
   expect_signal (v, DIODE_SIGNAL_CLOSE, paddr, "too many signals",
       "viewer over its bucket");
   expect_quiet (v, 300, "nothing more for the dropped ones");
   fail_unless_equals_int (stats_int (relay, "direct", "signals_dropped"),
       60 - got);
 
-  /* OFFERs over the bucket that open nothing: each sid told once */
+  /* OFFERs over the bucket that open nothing: each refused, told once */
   for (i = 0; i < 100; i++)
     sig (w, 100 + i, DIODE_SIGNAL_OFFER, CRED_V);
-  for (i = 0; i < 3; i++)
-    sig (w, 500, DIODE_SIGNAL_OFFER, CRED_V);
   while (next_control (w, &m, 500) == RAW_READ_MSG) {
     fail_unless_equals_int (m.type, DIODE_MSG_SIGNAL);
     fail_unless_equals_int (m.signal_kind, DIODE_SIGNAL_CLOSE);
     fail_unless_equals_string (m.signal_data, "too many signals");
     fail_unless (m.peer == NULL);
-    if (m.sid == 500) {
-      told500++;
-    } else {
-      fail_unless (m.sid >= 100 && m.sid < 200 && !was_refused[m.sid - 100],
-          "CLOSE for sid %u", m.sid);
-      was_refused[m.sid - 100] = TRUE;
-      refused++;
-    }
+    fail_unless (m.sid >= 100 && m.sid < 200 && !was_refused[m.sid - 100],
+        "CLOSE for sid %u", m.sid);
+    was_refused[m.sid - 100] = TRUE;
+    refused++;
     diode_msg_clear (&m);
   }
-  fail_unless_equals_int (told500, 1);
-  /* the burst, and a token or two that refilled meanwhile */
-  fail_unless (refused >= 40 && refused <= 50, "%u refused", refused);
+  /* the burst, and what refilled meanwhile (a slow build refills more) */
+  fail_unless (refused >= 25 && refused <= 50, "%u refused", refused);
   for (i = 0; i < 100; i++)
     if (!was_refused[i])
       last_open = 100 + i;
@@ -641,6 +707,25 @@ GST_START_TEST (test_signal_bucket)
   g_usleep (1000 * 1000);
   sig (w, last_open, DIODE_SIGNAL_GATHERED, "");
   expect_signal (p, DIODE_SIGNAL_GATHERED, NULL, "", "after the refill");
+
+  /* one sid offered again and again over an empty bucket (a sid never
+   * opened empties it: dropped either way, unanswered): told once. A
+   * token that refills meanwhile may open it, and the next frame over
+   * the bucket then ends that session (a CLOSE naming the publisher),
+   * but the refusal (empty peer) comes once. */
+  for (i = 0; i < 100; i++)
+    sig (w, 77, DIODE_SIGNAL_GATHERED, "");
+  for (i = 0; i < 30; i++)
+    sig (w, 500, DIODE_SIGNAL_OFFER, CRED_V);
+  while (next_control (w, &m, 500) == RAW_READ_MSG) {
+    fail_unless_equals_int (m.type, DIODE_MSG_SIGNAL);
+    fail_unless_equals_int (m.signal_kind, DIODE_SIGNAL_CLOSE);
+    fail_unless_equals_int (m.sid, 500);
+    if (!m.peer)
+      told500++;
+    diode_msg_clear (&m);
+  }
+  fail_unless_equals_int (told500, 1);
   g_free (paddr);
   raw_free (w, FALSE);
   raw_free (v, FALSE);
@@ -783,6 +868,9 @@ GST_START_TEST (test_policy_change)
   DiodeMsg m = { 0 };
 
   rsid = open_session (p, v, 1);
+  /* on a direct path: the policy still reaches it (17.4) */
+  raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 2));
+  g_usleep (100 * 1000);
   raw_send_frame (p, diode_msg_encode_policy (DIODE_ACCESS_PRIVATE, "",
           none));
   fail_unless_equals_int (expect_signal (v, DIODE_SIGNAL_CLOSE, paddr,
@@ -891,6 +979,44 @@ GST_START_TEST (test_path)
   fail_unless_equals_int (m.type, DIODE_MSG_EOS);
   diode_msg_clear (&m);
 
+  raw_free (v, FALSE);
+  raw_free (p, FALSE);
+  relay_free (relay);
+}
+
+GST_END_TEST;
+
+/* A viewer on a direct path keeps its keepalive: the relay PINGs it while
+ * it sends it no media, and it is not closed as slow or silent while it
+ * answers. */
+GST_START_TEST (test_path_keepalive)
+{
+  DiodeRelay *relay = relay_with ("keepalive-ms", 300, NULL);
+  RawClient *p = pub_direct (relay, "p.pem", "cam", 0);
+  RawClient *v;
+  DiodeMsg m = { 0 };
+  guint pings = 0;
+  gint64 end;
+
+  send_range (p, 1, 1);
+  v = viewer (relay, "v.pem", "cam");
+  expect_media (v, 1, 1, "join");
+  raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 2));
+  end = g_get_monotonic_time () + 1500 * 1000;
+  while (g_get_monotonic_time () < end) {
+    /* raw_read: PINGs too, answered here by hand */
+    if (raw_read (v, &m, 100) == RAW_READ_MSG) {
+      fail_unless (m.type == DIODE_MSG_PING, "a %s on the direct path",
+          diode_msg_type_name (m.type));
+      raw_send_frame (v, diode_msg_encode_pong (m.token));
+      pings++;
+      diode_msg_clear (&m);
+    }
+    /* the publisher is not silent either (its PONGs are not read) */
+    raw_send_frame (p, diode_msg_encode_ping (1));
+  }
+  fail_unless (pings >= 2, "%u PINGs in 1.5 s on the direct path", pings);
+  fail_unless_equals_int (diode_relay_count_viewers (relay, "cam"), 1);
   raw_free (v, FALSE);
   raw_free (p, FALSE);
   relay_free (relay);
@@ -1120,6 +1246,7 @@ direct_relay_suite (void)
   tcase_add_test (tc, test_forward_rewrites_sid_and_peer);
   tcase_add_test (tc, test_refusals);
   tcase_add_test (tc, test_pulled_stream);
+  tcase_add_test (tc, test_bad_frames);
   tcase_add_test (tc, test_sessions_per_publisher);
   tcase_add_test (tc, test_signals_per_session);
   tcase_add_test (tc, test_signal_bucket);
@@ -1127,6 +1254,7 @@ direct_relay_suite (void)
   tcase_add_test (tc, test_ends);
   tcase_add_test (tc, test_policy_change);
   tcase_add_test (tc, test_path);
+  tcase_add_test (tc, test_path_keepalive);
   tcase_add_test (tc, test_stun);
   tcase_add_test (tc, test_stun_libnice);
   return s;
