@@ -48,8 +48,9 @@ typedef struct {
   DiodeIceTransport transport;
   gboolean controlling;        /* the viewer controls, the publisher not */
   const gchar *stun_server;    /* "host:port" or "stun:host:port"; NULL none */
-  const gchar *turn_server;    /* "turn://user:pass@host:port[?transport=udp|tcp]"
-                                  or "turns://..."; NULL none */
+  const gchar *turn_server;    /* "turn://user:pass@host:port[?transport=udp|tcp]";
+                                  NULL none ("turns://" is refused: libnice
+                                  0.1.21 would not use TLS) */
   guint connect_timeout_ms;    /* no selected pair by then: FAILED; 0: 15000 */
   /* Test and benchmark hook: only gather host candidates on interfaces
    * with these addresses (NULL: all). */
