@@ -483,6 +483,44 @@ GST_START_TEST (test_close_from_relay)
 
 GST_END_TEST;
 
+GST_START_TEST (test_relay_reset)
+{
+  Fixture f;
+  DiodeDirectServerStats ss;
+  DiodeMsg m = { 0 };
+  guint64 seq;
+  gint i;
+
+  /* the publisher's relay connection is made again: an established
+   * session goes on; it has no relay id any more, so its end is CLOSEd
+   * through nothing */
+  fixture_init (&f, 4, dc_admit_all);
+  push_range (&f, 1, 10, 10, 1000);
+  f.viewer = make_viewer (&f, diode_identity_get_address (f.pub_id), 0, 0);
+  connect_pair (&f, 12, diode_identity_get_address (f.view_id));
+  expect_up (f.viewer);
+  expect_caps (&f);
+  expect_media (&f, 1);
+  diode_direct_server_relay_reset (f.server);
+  push_range (&f, 11, 25, 10, 1000);
+  for (seq = 2; seq <= 25; seq++)
+    expect_media (&f, seq);
+  diode_direct_viewer_free (f.viewer);
+  f.viewer = NULL;
+  /* the session ends (stats), and no CLOSE comes out for it */
+  for (i = 0; i < 200; i++) {
+    diode_direct_server_get_stats (f.server, &ss);
+    if (ss.viewers == 0)
+      break;
+    g_usleep (10 * 1000);
+  }
+  fail_unless_equals_int (ss.viewers, 0);
+  fail_if (dc_server_signal (f.server, &m, 300), "a CLOSE for a reset id");
+  fixture_clear (&f);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_viewer_queue_bound)
 {
   Fixture f;
@@ -673,6 +711,7 @@ direct_session_suite (void)
   tcase_add_test (tc, test_admit_refuses_at_tls);
   tcase_add_test (tc, test_direct_max);
   tcase_add_test (tc, test_close_from_relay);
+  tcase_add_test (tc, test_relay_reset);
   tcase_add_test (tc, test_viewer_queue_bound);
   tcase_add_test (tc, test_backlog_bound);
   tcase_add_test (tc, test_stall_bound);
