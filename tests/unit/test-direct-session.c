@@ -564,7 +564,8 @@ GST_END_TEST;
 /* Drives a TLS client on @fd through HELLO/WELCOME/SUBSCRIBE/SUBSCRIBE_OK
  * by hand, then leaves it: nothing more is read. */
 static DiodeTls *
-raw_viewer (DiodeIdentity * id, int fd, DiodeSession ** out_session)
+raw_viewer_steps (DiodeIdentity * id, int fd, DiodeSession ** out_session,
+    guint steps)
 {
   GError *err = NULL;
   DiodeTls *t = diode_tls_new_client (fd, id, NULL, &err);
@@ -586,7 +587,7 @@ raw_viewer (DiodeIdentity * id, int fd, DiodeSession ** out_session)
   frames[0] = diode_msg_encode_hello (1, 4, DIODE_ROLE_VIEWER, "raw");
   diode_session_sent_hello (s, 1, 4, DIODE_ROLE_VIEWER, NULL);
   frames[1] = diode_msg_encode_subscribe ("cam", 0, 0);
-  while (step < 2) {
+  while (step < steps) {
     gsize n, off = 0, len;
     const guint8 *d;
     DiodeMsg m = { 0 };
@@ -635,6 +636,12 @@ raw_viewer (DiodeIdentity * id, int fd, DiodeSession ** out_session)
   g_bytes_unref (frames[1]);
   *out_session = s;
   return t;
+}
+
+static DiodeTls *
+raw_viewer (DiodeIdentity * id, int fd, DiodeSession ** out_session)
+{
+  return raw_viewer_steps (id, fd, out_session, 2);
 }
 
 static void
@@ -693,6 +700,34 @@ GST_START_TEST (test_stall_bound)
 
 GST_END_TEST;
 
+GST_START_TEST (test_setup_deadline)
+{
+  Fixture f;
+  DiodeDirectServerStats ss;
+  DiodeSession *session;
+  DiodeTls *t;
+  int fds[2];
+
+  /* TLS and HELLO, then nothing: the session never got to media and is
+   * closed at the setup deadline (10 s; 500 ms here), keepalives or not */
+  fixture_init (&f, 4, dc_admit_all);
+  direct_server_test_set_setup_ms (f.server, 500);
+  push_range (&f, 1, 1, 10, 1000);
+  make_pair (fds);
+  direct_server_test_adopt (f.server, 13,
+      diode_identity_get_address (f.view_id), fds[0]);
+  t = raw_viewer_steps (f.view_id, fds[1], &session, 1);
+  expect_server_close (&f, 13, "setup timed out");
+  diode_direct_server_get_stats (f.server, &ss);
+  fail_unless_equals_uint64 (ss.sessions, 0);
+  diode_tls_free (t);
+  diode_session_free (session);
+  close (fds[1]);
+  fixture_clear (&f);
+}
+
+GST_END_TEST;
+
 static Suite *
 direct_session_suite (void)
 {
@@ -713,6 +748,7 @@ direct_session_suite (void)
   tcase_add_test (tc, test_close_from_relay);
   tcase_add_test (tc, test_relay_reset);
   tcase_add_test (tc, test_viewer_queue_bound);
+  tcase_add_test (tc, test_setup_deadline);
   tcase_add_test (tc, test_backlog_bound);
   tcase_add_test (tc, test_stall_bound);
   return s;
