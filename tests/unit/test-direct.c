@@ -475,6 +475,86 @@ GST_START_TEST (test_direct_backlog_bound)
 
 GST_END_TEST;
 
+static int
+cmp_i64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+GST_START_TEST (test_direct_rate)
+{
+  Relay r;
+  const guint fps = 30, seconds = 3, n = fps * seconds;
+  const gsize size = 4000000 / 8 / fps;        /* 4 Mbit/s */
+  gint64 *pushed_at = g_new0 (gint64, n + 2);
+  GArray *lat = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 start, end;
+  guint64 next = 2, got = 1;
+  gint64 p50, p99;
+
+  /* a paced 4 Mbit/s stream over pseudo-TCP on loopback: every frame
+   * arrives, in order, identical; the latency the direct layer adds
+   * (push to event, both ends in this process) is printed */
+  relay_init (&r, 4, dc_admit_all);
+  push_range (&r, 1, 1, 30, size);
+  start_viewer (&r, 0, diode_identity_get_address (r.pub_id), 0, 0);
+  expect_up (&r, 0);
+  expect_msg (&r, 0, DIODE_MSG_CAPS, 0);
+  expect_msg (&r, 0, DIODE_MSG_MEDIA, 1);
+  start = g_get_monotonic_time ();
+  end = start + (gint64) (seconds + 10) * G_USEC_PER_SEC;
+  while (got < n + 1 && g_get_monotonic_time () < end) {
+    gint64 now = g_get_monotonic_time ();
+    DiodeMsg m = { 0 };
+    gchar *text = NULL;
+    DiodeDirectEvent e;
+
+    if (next <= n + 1 && now >= start + (gint64) (next - 2) * G_USEC_PER_SEC
+        / fps) {
+      GBytes *f = dc_media (next, (next - 1) % fps == 0, size);
+
+      g_ptr_array_set_size (r.pushed, MAX (r.pushed->len, next + 1));
+      g_ptr_array_index (r.pushed, next) = f;
+      pushed_at[next] = g_get_monotonic_time ();
+      diode_direct_server_push_frame (r.server, f);
+      next++;
+    }
+    relay_pump (&r);
+    while ((e = diode_direct_viewer_next (r.viewer[0], &m, &text))
+        == DIODE_DIRECT_MSG) {
+      gint64 l = g_get_monotonic_time () - pushed_at[m.seq];
+
+      fail_unless_equals_int (m.type, DIODE_MSG_MEDIA);
+      fail_unless_equals_uint64 (m.seq, got + 1);
+      fail_unless (g_bytes_equal (m.frame, g_ptr_array_index (r.pushed,
+                  m.seq)));
+      g_array_append_val (lat, l);
+      got = m.seq;
+      diode_msg_clear (&m);
+    }
+    fail_unless (e == DIODE_DIRECT_NONE, "DOWN: %s", text);
+    g_usleep (500);
+  }
+  fail_unless_equals_uint64 (got, n + 1);
+  g_array_sort (lat, cmp_i64);
+  p50 = g_array_index (lat, gint64, lat->len / 2);
+  p99 = g_array_index (lat, gint64, lat->len * 99 / 100);
+  g_printerr ("direct path, 4 Mbit/s (%u frames of %" G_GSIZE_FORMAT
+      " bytes at %u fps) over ICE pseudo-TCP on loopback: latency p50 %"
+      G_GINT64_FORMAT " us, p99 %" G_GINT64_FORMAT " us\n", n, size, fps,
+      p50, p99);
+  /* a camera's frame interval: far above what loopback should take */
+  fail_unless (p99 < G_USEC_PER_SEC / fps * 10, "p99 %" G_GINT64_FORMAT
+      " us", p99);
+  g_array_unref (lat);
+  g_free (pushed_at);
+  relay_clear (&r);
+}
+
+GST_END_TEST;
+
 static Suite *
 direct_suite (void)
 {
@@ -492,6 +572,7 @@ direct_suite (void)
   tcase_add_test (tc, test_direct_max);
   tcase_add_test (tc, test_direct_queue_bound);
   tcase_add_test (tc, test_direct_backlog_bound);
+  tcase_add_test (tc, test_direct_rate);
   return s;
 }
 
