@@ -35,6 +35,7 @@ typedef struct {
   const gchar *lie_publisher;        /* peer put in what viewers get */
   guint forwarded;
   GPtrArray *pushed;
+  DiodeIceTransport transport;       /* both ends' */
 } Relay;
 
 static DiodeMsg
@@ -127,7 +128,8 @@ relay_until_event (Relay * r, guint i, DiodeMsg * msg, gchar ** text,
 }
 
 static void
-relay_init (Relay * r, guint max_viewers, DiodeDirectAdmitFunc admit)
+relay_init_transport (Relay * r, guint max_viewers,
+    DiodeDirectAdmitFunc admit, DiodeIceTransport transport)
 {
   DiodeDirectServerConfig sc = { 0 };
   GError *err = NULL;
@@ -142,10 +144,17 @@ relay_init (Relay * r, guint max_viewers, DiodeDirectAdmitFunc admit)
   sc.stream = "cam";
   sc.max_viewers = max_viewers;
   sc.admit = admit;
-  sc.transport = DIODE_ICE_PSEUDOTCP;
+  sc.transport = transport;
+  r->transport = transport;
   r->server = diode_direct_server_new (&sc, &err);
   fail_unless (r->server != NULL, "server: %s", err ? err->message : "");
   r->pushed = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+}
+
+static void
+relay_init (Relay * r, guint max_viewers, DiodeDirectAdmitFunc admit)
+{
+  relay_init_transport (r, max_viewers, admit, DIODE_ICE_PSEUDOTCP);
 }
 
 static void
@@ -173,7 +182,7 @@ start_viewer (Relay * r, guint i, const gchar * publisher, guint64 next_seq,
   vc.identity = r->view_id[i];
   vc.stream = "cam";
   vc.publisher = publisher;
-  vc.transport = DIODE_ICE_PSEUDOTCP;
+  vc.transport = r->transport;
   vc.queue_bytes = queue_bytes;
   r->viewer[i] = diode_direct_viewer_new (&vc, &err);
   fail_unless (r->viewer[i] != NULL, "viewer: %s", err ? err->message : "");
@@ -272,6 +281,27 @@ GST_START_TEST (test_direct_frames)
   fail_unless (vs.pair != NULL);
   g_free (vs.pair);
   fail_unless (r.forwarded >= 4, "only %u SIGNALs went through", r.forwarded);
+  relay_clear (&r);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_direct_frames_ice_tcp)
+{
+  Relay r;
+  guint64 seq;
+
+  /* the other transport: ICE-TCP candidates only, TCP as the stream */
+  relay_init_transport (&r, 4, dc_admit_all, DIODE_ICE_TCP);
+  push_range (&r, 1, 12, 10, 2000);
+  start_viewer (&r, 0, diode_identity_get_address (r.pub_id), 5, 0);
+  expect_up (&r, 0);
+  expect_msg (&r, 0, DIODE_MSG_CAPS, 0);
+  for (seq = 5; seq <= 12; seq++)
+    expect_msg (&r, 0, DIODE_MSG_MEDIA, seq);
+  push_range (&r, 13, 44, 10, 32 * 1024);
+  for (seq = 13; seq <= 44; seq++)
+    expect_msg (&r, 0, DIODE_MSG_MEDIA, seq);
   relay_clear (&r);
 }
 
@@ -483,7 +513,8 @@ cmp_i64 (gconstpointer a, gconstpointer b)
   return x < y ? -1 : x > y;
 }
 
-GST_START_TEST (test_direct_rate)
+static void
+rate_run (DiodeIceTransport transport, const gchar * name)
 {
   Relay r;
   const guint fps = 30, seconds = 3, n = fps * seconds;
@@ -497,7 +528,7 @@ GST_START_TEST (test_direct_rate)
   /* a paced 4 Mbit/s stream over pseudo-TCP on loopback: every frame
    * arrives, in order, identical; the latency the direct layer adds
    * (push to event, both ends in this process) is printed */
-  relay_init (&r, 4, dc_admit_all);
+  relay_init_transport (&r, 4, dc_admit_all, transport);
   push_range (&r, 1, 1, 30, size);
   start_viewer (&r, 0, diode_identity_get_address (r.pub_id), 0, 0);
   expect_up (&r, 0);
@@ -542,15 +573,27 @@ GST_START_TEST (test_direct_rate)
   p50 = g_array_index (lat, gint64, lat->len / 2);
   p99 = g_array_index (lat, gint64, lat->len * 99 / 100);
   g_printerr ("direct path, 4 Mbit/s (%u frames of %" G_GSIZE_FORMAT
-      " bytes at %u fps) over ICE pseudo-TCP on loopback: latency p50 %"
+      " bytes at %u fps) over %s on loopback: latency p50 %"
       G_GINT64_FORMAT " us, p99 %" G_GINT64_FORMAT " us\n", n, size, fps,
-      p50, p99);
+      name, p50, p99);
   /* a camera's frame interval: far above what loopback should take */
   fail_unless (p99 < G_USEC_PER_SEC / fps * 10, "p99 %" G_GINT64_FORMAT
       " us", p99);
   g_array_unref (lat);
   g_free (pushed_at);
   relay_clear (&r);
+}
+
+GST_START_TEST (test_direct_rate)
+{
+  rate_run (DIODE_ICE_PSEUDOTCP, "ICE pseudo-TCP");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_direct_rate_ice_tcp)
+{
+  rate_run (DIODE_ICE_TCP, "ICE-TCP");
 }
 
 GST_END_TEST;
@@ -564,6 +607,7 @@ direct_suite (void)
   suite_add_tcase (s, tc);
   tcase_set_timeout (tc, 90);
   tcase_add_test (tc, test_direct_frames);
+  tcase_add_test (tc, test_direct_frames_ice_tcp);
   tcase_add_test (tc, test_direct_not_held);
   tcase_add_test (tc, test_direct_relay_lies_about_viewer);
   tcase_add_test (tc, test_direct_relay_lies_about_publisher);
@@ -573,6 +617,7 @@ direct_suite (void)
   tcase_add_test (tc, test_direct_queue_bound);
   tcase_add_test (tc, test_direct_backlog_bound);
   tcase_add_test (tc, test_direct_rate);
+  tcase_add_test (tc, test_direct_rate_ice_tcp);
   return s;
 }
 
