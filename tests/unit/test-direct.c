@@ -286,6 +286,40 @@ GST_START_TEST (test_direct_frames)
 
 GST_END_TEST;
 
+GST_START_TEST (test_direct_two_viewers)
+{
+  Relay r;
+  guint64 seq;
+  DiodeDirectServerStats ss;
+
+  /* two direct sessions at once, one ring: each its own start, both the
+   * same bytes */
+  relay_init (&r, 4, dc_admit_all);
+  push_range (&r, 1, 20, 10, 2000);
+  start_viewer (&r, 0, diode_identity_get_address (r.pub_id), 0, 0);
+  start_viewer (&r, 1, diode_identity_get_address (r.pub_id), 17, 0);
+  expect_up (&r, 0);
+  expect_up (&r, 1);
+  expect_msg (&r, 0, DIODE_MSG_CAPS, 0);
+  expect_msg (&r, 1, DIODE_MSG_CAPS, 0);
+  for (seq = 11; seq <= 20; seq++)
+    expect_msg (&r, 0, DIODE_MSG_MEDIA, seq);
+  for (seq = 17; seq <= 20; seq++)
+    expect_msg (&r, 1, DIODE_MSG_MEDIA, seq);
+  push_range (&r, 21, 40, 10, 16 * 1024);
+  for (seq = 21; seq <= 40; seq++) {
+    expect_msg (&r, 0, DIODE_MSG_MEDIA, seq);
+    expect_msg (&r, 1, DIODE_MSG_MEDIA, seq);
+  }
+  diode_direct_server_get_stats (r.server, &ss);
+  fail_unless_equals_int (ss.viewers, 2);
+  fail_unless_equals_uint64 (ss.sessions, 2);
+  fail_unless_equals_uint64 (ss.offers, 2);
+  relay_clear (&r);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_direct_frames_ice_tcp)
 {
   Relay r;
@@ -607,6 +641,7 @@ direct_suite (void)
   suite_add_tcase (s, tc);
   tcase_set_timeout (tc, 90);
   tcase_add_test (tc, test_direct_frames);
+  tcase_add_test (tc, test_direct_two_viewers);
   tcase_add_test (tc, test_direct_frames_ice_tcp);
   tcase_add_test (tc, test_direct_not_held);
   tcase_add_test (tc, test_direct_relay_lies_about_viewer);
