@@ -8,7 +8,11 @@
 #   "internet"  nI   10.231.0.1/32 on lo: diode-relay (TCP 7878, --stun
 #                    UDP 3479, --http 8080) and coturn (UDP/TCP 3478).
 #                    Forwards between the routers' WAN links and has no
-#                    route to any LAN: private addresses stay private.
+#                    route to any LAN (its default route goes into a dummy
+#                    device): private addresses stay private.
+#   void        nV   10.231.9.2, the internet's default route: forwards
+#                    nothing, so what is sent to an unrouted address is
+#                    lost on the way, not refused at the sender
 #   router A    nRa  WAN 10.231.1.2 (nI side 10.231.1.1), LAN bridge
 #                    10.231.11.1/24, MASQUERADE out of WAN
 #   host A1     nA1  10.231.11.2 on LAN A   (the publisher)
@@ -100,7 +104,7 @@ nat_init () {
   trap nat_cleanup EXIT
   trap 'exit 143' TERM
   trap 'exit 130' INT
-  NS_I=nI$$; NS_RA=nRa$$; NS_RB=nRb$$; NS_A1=nA1$$; NS_A2=nA2$$; NS_B1=nB1$$
+  NS_I=nI$$; NS_V=nV$$; NS_RA=nRa$$; NS_RB=nRb$$; NS_A1=nA1$$; NS_A2=nA2$$; NS_B1=nB1$$
   RELAY_IP=10.231.0.1
   RA_WAN=10.231.1.2
   RB_WAN=10.231.2.2
@@ -137,8 +141,15 @@ _nat_link () {
 # nat_setup: the whole topology above (plain MASQUERADE on both routers).
 nat_setup () {
   set -e
-  for _ns in "$NS_I" "$NS_RA" "$NS_RB" "$NS_A1" "$NS_A2" "$NS_B1"; do _nat_ns "$_ns"; done
+  for _ns in "$NS_I" "$NS_V" "$NS_RA" "$NS_RB" "$NS_A1" "$NS_A2" "$NS_B1"; do _nat_ns "$_ns"; done
   ip -n "$NS_I" addr add "$RELAY_IP/32" dev lo
+  # The rest of the internet: a default route to a namespace that forwards
+  # nothing, where datagrams to addresses nobody routes (a peer's private
+  # host candidate) vanish, as they would past a real ISP, instead of
+  # failing the sender with ENETUNREACH (coturn's relay socket gives up on
+  # that error). No dummy device: not every kernel has the module.
+  _nat_link "$NS_I" void 10.231.9.1/24 "$NS_V" eth0 10.231.9.2/24
+  ip -n "$NS_I" route add default via 10.231.9.2
   _nat_link "$NS_I" ia 10.231.1.1/24 "$NS_RA" wan "$RA_WAN/24"
   _nat_link "$NS_I" ib 10.231.2.1/24 "$NS_RB" wan "$RB_WAN/24"
   # LAN A is a bridge in router A with two hosts on it.
@@ -171,11 +182,11 @@ nat_setup () {
   done
   set +e
   # The NATs must really hide the LANs: the internet has no route to them
-  # (the peers' reachability is what the tests themselves show).
-  if ip -n "$NS_I" route get "$A1_IP" > /dev/null 2>&1 \
-    || ip -n "$NS_I" route get "$B1_IP" > /dev/null 2>&1; then
-    nat_fail "the internet namespace has a route to a LAN: no NAT"
-  fi
+  # but into the void (the peers' reachability is what the tests show).
+  for _a in "$A1_IP" "$A2_IP" "$B1_IP"; do
+    ip -n "$NS_I" route get "$_a" | grep -q ' via 10.231.9.2 ' \
+      || nat_fail "the internet namespace has a route to LAN address $_a: no NAT"
+  done
 }
 
 # nat_symmetric ROUTER_NS: a symmetric NAT (a random port for each
