@@ -706,6 +706,76 @@ GST_START_TEST (test_relay_stun_default)
 
 GST_END_TEST;
 
+/* The relay restarts while the viewer is on the direct path: both ends
+ * reconnect (the viewer's direct session belonged to the old
+ * subscription: diode-path relay), the stream goes on, and a new direct
+ * path comes up through the new relay. The new relay holds none of the
+ * old seqs, so a gap is allowed here; a repeat never is. */
+GST_START_TEST (test_relay_restart_while_direct)
+{
+  DiodeRelay *relay = fixture_relay_start (0, NULL);
+  guint16 port = diode_relay_get_port (relay);
+  GstBus *bus;
+  GstHarness *src = src_h (relay, "again", "auto", &bus);
+  GstHarness *sink = sink_h (relay, "again", TRUE, NULL);
+  GstStructure *st;
+  GstMessage *msg;
+  const GstStructure *ps;
+  guint next = 0, got = 0, after = 0;
+  guint64 last = 0;
+  gboolean back_on_relay = FALSE, direct_again = FALSE;
+  gint64 end;
+
+  start_both (relay, "again", src, sink);
+  steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
+  last = next - 1;
+
+  relay_free (relay);
+  relay = fixture_relay_start (port, NULL);
+  end = deadline_in (SWITCH_MS);
+  while (!direct_again || after < 30) {
+    GstBuffer *b;
+
+    fail_unless_equals_int (gst_harness_push (sink,
+            fixture_make_buffer (next, SIZE, GOP)), GST_FLOW_OK);
+    next++;
+    g_usleep (TICK_MS * 1000);
+    while ((b = gst_harness_try_pull (src))) {
+      guint64 off = GST_BUFFER_OFFSET (b);
+
+      fail_unless (off > last, "buffer %" G_GUINT64_FORMAT " after %"
+          G_GUINT64_FORMAT, off, last);
+      fail_unless (fixture_payload_matches (b, (guint) off, SIZE));
+      last = off;
+      got++;
+      if (direct_again)
+        after++;
+      gst_buffer_unref (b);
+    }
+    while ((ps = pop_path (bus, &msg))) {
+      const gchar *path = gst_structure_get_string (ps, "path");
+
+      if (!strcmp (path, "relay"))
+        back_on_relay = TRUE;
+      else if (back_on_relay)
+        direct_again = TRUE;
+      gst_message_unref (msg);
+    }
+    fail_unless (g_get_monotonic_time () < end, "after the restart: %u "
+        "buffers, back on the relay %d, direct again %d", got,
+        back_on_relay, direct_again);
+  }
+  st = stats_of (src);
+  fail_unless (stat_u64 (st, "reconnects") >= 1);
+  fail_unless_equals_uint64 (stat_u64 (st, "direct-switches"), 2);
+  fail_unless_equals_string (gst_structure_get_string (st, "path"),
+      "direct");
+  gst_structure_free (st);
+  teardown (src, bus, sink, relay);
+}
+
+GST_END_TEST;
+
 static Suite *
 direct_elements_suite (void)
 {
@@ -725,6 +795,7 @@ direct_elements_suite (void)
   tcase_add_test (tc, test_private_allowlist_direct);
   tcase_add_test (tc, test_direct_max);
   tcase_add_test (tc, test_relay_stun_default);
+  tcase_add_test (tc, test_relay_restart_while_direct);
   return s;
 }
 
