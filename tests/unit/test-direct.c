@@ -610,9 +610,10 @@ rate_run (DiodeIceTransport transport, const gchar * name)
       " bytes at %u fps) over %s on loopback: latency p50 %"
       G_GINT64_FORMAT " us, p99 %" G_GINT64_FORMAT " us\n", n, size, fps,
       name, p50, p99);
-  /* a camera's frame interval: far above what loopback should take */
-  fail_unless (p99 < G_USEC_PER_SEC / fps * 10, "p99 %" G_GINT64_FORMAT
-      " us", p99);
+  /* not a benchmark (bench/ has those): a bound that only a stuck path
+   * (frames waiting for a keepalive or a retransmission timeout) breaks,
+   * with room for ASan and a loaded shared machine */
+  fail_unless (p99 < G_USEC_PER_SEC, "p99 %" G_GINT64_FORMAT " us", p99);
   g_array_unref (lat);
   g_free (pushed_at);
   relay_clear (&r);
