@@ -221,6 +221,18 @@ stats_int (DiodeRelay * relay, const gchar * obj, const gchar * member)
   return v;
 }
 
+/* Until the relay counts @n viewers on a direct path (its PATH read),
+ * within 5 s. */
+static void
+wait_on_direct (DiodeRelay * relay, gint64 n)
+{
+  gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (stats_int (relay, "direct", "viewers_on_direct") != n)
+    fail_unless (g_get_monotonic_time () < end, "the relay never counted %"
+        G_GINT64_FORMAT " viewers on a direct path", n);
+}
+
 /* The first stream's @member in a fresh stats snapshot. */
 static gint64
 stats_stream_int (DiodeRelay * relay, const gchar * member)
@@ -933,7 +945,7 @@ GST_START_TEST (test_policy_change)
   rsid = open_session (p, v, 1);
   /* on a direct path: the policy still reaches it (17.4) */
   raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 2));
-  g_usleep (100 * 1000);
+  wait_on_direct (relay, 1);
   raw_send_frame (p, diode_msg_encode_policy (DIODE_ACCESS_PRIVATE, "",
           none));
   fail_unless_equals_int (expect_signal (v, DIODE_SIGNAL_CLOSE, paddr,
@@ -974,8 +986,7 @@ GST_START_TEST (test_path)
   send_range (p, 2, 10);
   expect_media (v, 2, 10, "relay path");
   raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 11));
-  fail_unless_equals_int (stats_int (relay, "direct", "viewers_on_direct"),
-      1);
+  wait_on_direct (relay, 1);
   fail_unless_equals_int (stats_stream_int (relay, "direct_viewers"), 1);
   expect_metric (relay, "diode_stream_direct_viewers{stream=\"cam\"} 1");
   expect_metric (relay, "diode_direct_viewers 1");
@@ -1021,7 +1032,7 @@ GST_START_TEST (test_path)
 
   /* not held any more: the latest keyframe chunk (a gap the viewer sees) */
   raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 21));
-  g_usleep (200 * 1000);        /* read before the media that follows */
+  wait_on_direct (relay, 1);    /* read before the media that follows */
   send_range (p, 21, 100);
   fail_unless (fixture_wait_last_seq (relay, "cam", 100, 2000));
   raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_RELAY, 2));
@@ -1032,7 +1043,7 @@ GST_START_TEST (test_path)
 
   /* EOS still reaches a viewer on DIRECT */
   raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 101));
-  g_usleep (100 * 1000);
+  wait_on_direct (relay, 1);
   send_range (p, 101, 102);
   raw_send_frame (p, diode_msg_encode_eos (103));
   fail_unless (next_control (v, &m, RAW_IO_MS) == RAW_READ_MSG);
