@@ -221,6 +221,18 @@ stats_int (DiodeRelay * relay, const gchar * obj, const gchar * member)
   return v;
 }
 
+/* Until the relay counts @n viewers on a direct path (its PATH read),
+ * within 5 s. */
+static void
+wait_on_direct (DiodeRelay * relay, gint64 n)
+{
+  gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (stats_int (relay, "direct", "viewers_on_direct") != n)
+    fail_unless (g_get_monotonic_time () < end, "the relay never counted %"
+        G_GINT64_FORMAT " viewers on a direct path", n);
+}
+
 /* The first stream's @member in a fresh stats snapshot. */
 static gint64
 stats_stream_int (DiodeRelay * relay, const gchar * member)
@@ -651,10 +663,13 @@ GST_START_TEST (test_signal_bucket)
   DiodeMsg m = { 0 };
 
   rsid = open_session (p, v, 9);
-  for (i = 0; i < 60; i++)
+  /* a sid never opened empties the bucket (dropped either way, never
+   * answered): whatever refilled while a slow build worked is used up */
+  for (i = 0; i < 100; i++)
+    sig (v, 55, DIODE_SIGNAL_GATHERED, "");
+  for (i = 0; i < 10; i++)
     sig (v, 9, DIODE_SIGNAL_CANDIDATE, CAND);
-  /* 49 forwarded (the OFFER took a token; one more if one refilled
-   * meanwhile), then the CLOSE */
+  /* at most a token or two refilled meanwhile, then the CLOSE */
   while (next_control (p, &m, RAW_IO_MS) == RAW_READ_MSG) {
     fail_unless_equals_int (m.type, DIODE_MSG_SIGNAL);
     fail_unless_equals_int (m.sid, rsid);
@@ -666,12 +681,12 @@ GST_START_TEST (test_signal_bucket)
     got++;
     diode_msg_clear (&m);
   }
-  fail_unless (got >= 49 && got <= 55, "%u forwarded", got);
+  fail_unless (got <= 5, "%u forwarded over an empty bucket", got);
   expect_signal (v, DIODE_SIGNAL_CLOSE, paddr, "too many signals",
       "viewer over its bucket");
   expect_quiet (v, 300, "nothing more for the dropped ones");
   fail_unless_equals_int (stats_int (relay, "direct", "signals_dropped"),
-      60 - got);
+      110 - got);
 
   /* OFFERs over the bucket that open nothing: each refused, told once */
   for (i = 0; i < 100; i++)
@@ -788,6 +803,66 @@ GST_START_TEST (test_receiver_not_reading)
 
 GST_END_TEST;
 
+/* The other way: a publisher that does not read. 60 viewers' SIGNALs
+ * (5.5 MB, past what the kernel buffers on loopback) back up in its reply
+ * queue; those that do not fit end their sessions, "publisher not
+ * reading" to the viewer. */
+GST_START_TEST (test_publisher_not_reading)
+{
+  DiodeRelay *relay = relay_with ("max-reply-bytes", (guint64) 8192,
+      "keepalive-ms", 0, "max-connections-per-address", 128, NULL);
+  RawClient *p = raw_open (relay, 4096, "p.pem");
+  RawClient *v[60];
+  DiodePublishArgs a = { 0 };
+  DiodeMsg m = { 0 };
+  gchar *big = g_strnfill (2000, 'c');
+  guint i, k, told = 0;
+
+  a.stream = "cam";
+  a.access = DIODE_ACCESS_PUBLIC;
+  a.fleet = "";
+  a.pubflags = DIODE_PUBLISH_DIRECT;
+  hello (p, DIODE_ROLE_PUBLISHER, 4);
+  raw_send_frame (p, diode_msg_encode_publish_args (&a, 4,
+          DIODE_ROLE_PUBLISHER));
+  raw_expect_next (p, DIODE_MSG_PUBLISH_OK, &m, "PUBLISH_OK");
+  diode_msg_clear (&m);
+  raw_send_frame (p, diode_msg_encode_caps (CAPS_STR));
+  send_range (p, 1, 1);
+  /* the publisher reads nothing from here on */
+  for (i = 0; i < G_N_ELEMENTS (v); i++) {
+    v[i] = viewer (relay, "v.pem", "cam");
+    sig (v[i], 1, DIODE_SIGNAL_OFFER, CRED_V);
+  }
+  for (k = 0; k < 45; k++)
+    for (i = 0; i < G_N_ELEMENTS (v); i++)
+      sig (v[i], 1, DIODE_SIGNAL_CANDIDATE, big);
+  g_usleep (1000 * 1000);       /* every CLOSE on its way */
+  for (i = 0; i < G_N_ELEMENTS (v); i++) {
+    while (next_control (v[i], &m, 200) == RAW_READ_MSG) {
+      fail_unless_equals_int (m.type, DIODE_MSG_SIGNAL);
+      fail_unless_equals_int (m.signal_kind, DIODE_SIGNAL_CLOSE);
+      fail_unless_equals_string (m.signal_data, "publisher not reading");
+      fail_unless_equals_int (m.sid, 1);
+      told++;
+      diode_msg_clear (&m);
+    }
+  }
+  fail_unless (told >= 1, "no viewer was told the publisher does not read");
+  fail_unless (stats_int (relay, "direct", "signals_dropped") >= told);
+  /* each told viewer's session is over (a CLOSE still on its way under a
+   * loaded machine is not counted in told) */
+  fail_unless (stats_int (relay, "direct", "sessions") <=
+      (gint64) (G_N_ELEMENTS (v) - told));
+  for (i = 0; i < G_N_ELEMENTS (v); i++)
+    raw_free (v[i], FALSE);
+  g_free (big);
+  raw_free (p, FALSE);
+  relay_free (relay);
+}
+
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 /* ends */
 
@@ -870,7 +945,7 @@ GST_START_TEST (test_policy_change)
   rsid = open_session (p, v, 1);
   /* on a direct path: the policy still reaches it (17.4) */
   raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 2));
-  g_usleep (100 * 1000);
+  wait_on_direct (relay, 1);
   raw_send_frame (p, diode_msg_encode_policy (DIODE_ACCESS_PRIVATE, "",
           none));
   fail_unless_equals_int (expect_signal (v, DIODE_SIGNAL_CLOSE, paddr,
@@ -911,8 +986,7 @@ GST_START_TEST (test_path)
   send_range (p, 2, 10);
   expect_media (v, 2, 10, "relay path");
   raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 11));
-  fail_unless_equals_int (stats_int (relay, "direct", "viewers_on_direct"),
-      1);
+  wait_on_direct (relay, 1);
   fail_unless_equals_int (stats_stream_int (relay, "direct_viewers"), 1);
   expect_metric (relay, "diode_stream_direct_viewers{stream=\"cam\"} 1");
   expect_metric (relay, "diode_direct_viewers 1");
@@ -958,7 +1032,7 @@ GST_START_TEST (test_path)
 
   /* not held any more: the latest keyframe chunk (a gap the viewer sees) */
   raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 21));
-  g_usleep (200 * 1000);        /* read before the media that follows */
+  wait_on_direct (relay, 1);    /* read before the media that follows */
   send_range (p, 21, 100);
   fail_unless (fixture_wait_last_seq (relay, "cam", 100, 2000));
   raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_RELAY, 2));
@@ -969,7 +1043,7 @@ GST_START_TEST (test_path)
 
   /* EOS still reaches a viewer on DIRECT */
   raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 101));
-  g_usleep (100 * 1000);
+  wait_on_direct (relay, 1);
   send_range (p, 101, 102);
   raw_send_frame (p, diode_msg_encode_eos (103));
   fail_unless (next_control (v, &m, RAW_IO_MS) == RAW_READ_MSG);
@@ -1084,6 +1158,8 @@ GST_START_TEST (test_stun)
   RawClient *c;
   DiodeMsg m = { 0 };
   guint i, answered = 0;
+  gint64 t0;
+  gdouble secs;
 
   fail_unless (port != 0);
   /* WELCOME v4 announces it; a version-3 WELCOME has no block */
@@ -1140,8 +1216,10 @@ GST_START_TEST (test_stun)
   expect_metric (relay, "diode_stun_answered_total 2");
   expect_metric (relay, "diode_stun_dropped_total 2");
 
-  /* the rate limit: 400 at once, at most the burst (200) answered */
+  /* the rate limit: 400 at once, at most the burst (200) answered, and
+   * what refills while they are read (200/s: a loaded machine is slow) */
   g_usleep (1100 * 1000);       /* a full bucket */
+  t0 = g_get_monotonic_time ();
   for (i = 0; i < 400; i++) {
     send (fd, req, binding_request (req, TRUE, (guint8) i), 0);
     if (i % 50 == 49) {
@@ -1152,8 +1230,12 @@ GST_START_TEST (test_stun)
   }
   while (udp_recv (fd, ans, sizeof (ans), 300) > 0)
     answered++;
-  fail_unless (answered >= 150 && answered <= 215, "%u answered", answered);
-  fail_unless (stats_int (relay, "stun", "rate_limited") >= 150);
+  /* the last 300 ms were only waiting for stragglers */
+  secs = (g_get_monotonic_time () - t0) / 1e6 - 0.3;
+  fail_unless (answered >= 150 && answered <= 205 + 200 * secs,
+      "%u answered in %.2f s", answered, secs);
+  fail_unless (stats_int (relay, "stun", "rate_limited") >=
+      (gint64) 400 - answered - 100, "few rate-limited");
   close (fd);
   relay_free (relay);
 }
@@ -1251,6 +1333,7 @@ direct_relay_suite (void)
   tcase_add_test (tc, test_signals_per_session);
   tcase_add_test (tc, test_signal_bucket);
   tcase_add_test (tc, test_receiver_not_reading);
+  tcase_add_test (tc, test_publisher_not_reading);
   tcase_add_test (tc, test_ends);
   tcase_add_test (tc, test_policy_change);
   tcase_add_test (tc, test_path);
