@@ -686,6 +686,14 @@ gather_with_turn (const gchar * uri, gchar ** relay_cand)
   }
   diode_ice_free (solo.e.ice);
   g_ptr_array_unref (solo.e.candidates);
+  /* the TURN allocation is released (nice_agent_close_async) while the
+   * context runs: let it */
+  {
+    gint64 until = g_get_monotonic_time () + G_USEC_PER_SEC;
+    while (g_get_monotonic_time () < until)
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+  }
   return solo.e.gathered;
 }
 
