@@ -65,35 +65,38 @@ nat_wait_line "$NAT_T/pub.log" '^stamp ' 20 || { cat "$NAT_T/pub.log"; nat_fail 
 sleep 2
 for v in direct relay; do
   mode=auto; [ $v = relay ] && mode=never
-  nat_bg "$v" "$NS_B1" env XDG_CONFIG_HOME="$NAT_T/$v-home" LC_ALL=C \
+  # logs v-direct.log, v-relay.log (relay.log is diode-relay's)
+  nat_bg "v-$v" "$NS_B1" env XDG_CONFIG_HOME="$NAT_T/$v-home" LC_ALL=C \
     "$PEER" view "$RELAY" "$NAT_STREAM" --no-decode --stamps \
     --timeout $((total + 20)) --prop direct=$mode
   eval "pid_$v=\$nat_last"
 done
-nat_wait_line "$NAT_T/direct.log" '^path .*direct' 30 || {
-  grep -v '^stamp' "$NAT_T/direct.log"; nat_fail "the direct viewer never reported a direct path"; }
-up_us=$(grep -m1 '^path .*direct' "$NAT_T/direct.log" | cut -d' ' -f2)
-t0=$(grep -m1 '^started ' "$NAT_T/direct.log" | cut -d' ' -f2)
-nat_log "direct path up after $(( (up_us - t0) / 1000 )) ms: $(grep -m1 '^path .*direct' "$NAT_T/direct.log" | cut -d' ' -f3-)"
+nat_wait_line "$NAT_T/v-direct.log" '^path .*direct' 30 || {
+  grep -v '^stamp' "$NAT_T/v-direct.log"; nat_fail "the direct viewer never reported a direct path"; }
+up_us=$(grep -m1 '^path .*direct' "$NAT_T/v-direct.log" | cut -d' ' -f2)
+t0=$(grep -m1 '^started ' "$NAT_T/v-direct.log" | cut -d' ' -f2)
+nat_log "direct path up after $(( (up_us - t0) / 1000 )) ms: $(grep -m1 '^path .*direct' "$NAT_T/v-direct.log" | cut -d' ' -f3-)"
 sleep $((WARM + DURATION + 2))
 
 # The relay's bytes to each viewer, told apart by their addresses.
 for v in direct relay; do
   addr=$("$build/tools/diode" id -i "$NAT_T/$v-home/diode/identity.pem")
-  jq -r --arg a "$addr" '[.streams[] | select(.name == "bench") | .viewers[]
-    | select(.address == $a) | .bytes] | add // 0' "$NAT_T/relay-stats.json" \
-    > "$NAT_T/$v.relaybytes"
+  python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(sum(v["bytes"] for s in d["streams"] if s["name"] == "bench"
+          for v in s["viewers"] if v["address"] == sys.argv[2]))' \
+    "$NAT_T/relay-stats.json" "$addr" > "$NAT_T/$v.relaybytes"
 done
 for v in direct relay; do
-  grep '^final-stats\|^stats ' "$NAT_T/$v.log" | tail -n 1 > "$NAT_T/$v.stats"
+  grep '^final-stats\|^stats ' "$NAT_T/v-$v.log" | tail -n 1 > "$NAT_T/$v.stats"
 done
 nat_stop "$pub" "$pid_direct" "$pid_relay"
 grep "^stamp " "$NAT_T/pub.log" > "$RESULTS/pub.stamps"
 for v in direct relay; do
-  grep "^stamp " "$NAT_T/$v.log" > "$RESULTS/$v.stamps"
-  grep -v "^stamp " "$NAT_T/$v.log" > "$RESULTS/$v.log"
+  grep "^stamp " "$NAT_T/v-$v.log" > "$RESULTS/$v.stamps"
+  grep -v "^stamp " "$NAT_T/v-$v.log" > "$RESULTS/$v.log"
 done
-cp "$NAT_T/relay-stats.json" "$RESULTS/"
+cp "$NAT_T/relay-stats.json" "$NAT_T/relay.log" "$RESULTS/"
 
 # One line per viewer: frames sent in the window by the publisher (stamped
 # between from and to), how many of them the viewer got, their latency
@@ -118,6 +121,9 @@ for v in direct relay; do
   printf '%-7s %9s %9s %8s %8s %8s %8s %9s %14s\n' "$v" "$n" "$m" "$mbit" \
     "$(q 0.5)" "$(q 0.99)" "$(q 1)" "${disc:-?}" "$(cat "$NAT_T/$v.relaybytes")"
 done | tee "$RESULTS/summary.txt"
+# The direct viewer must have stayed on the direct path through the window.
+n_paths=$(grep -c '^path ' "$NAT_T/v-direct.log")
+[ "$n_paths" = 1 ] || echo "WARNING: the direct viewer changed path $n_paths times: $(grep '^path ' "$NAT_T/v-direct.log" | cut -d' ' -f3- | tr '\n' ';')" | tee -a "$RESULTS/summary.txt"
 d=$(cat "$NAT_T/direct.relaybytes"); r=$(cat "$NAT_T/relay.relaybytes")
 echo "direct path up $(( (up_us - t0) / 1000 )) ms after subscribe; relay bytes saved by the direct viewer: $((r - d)) ($(awk -v d="$d" -v r="$r" 'BEGIN { printf "%.1f", r ? 100 * (r - d) / r : 0 }') %)" \
   | tee -a "$RESULTS/summary.txt"

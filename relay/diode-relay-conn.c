@@ -239,7 +239,9 @@ conn_flush (Conn * c)
         if (!f)
           break;
         c->out = f;
-      } else if (c->viewing && c->stream && c->phase == CONN_OPEN) {
+      } else if (c->viewing && c->stream && c->phase == CONN_OPEN
+          && !c->on_direct) {
+        /* (a viewer on a direct path gets nothing from the ring) */
         DiodeRing *ring = c->stream->ring;
         gboolean skipped = FALSE;
         guint64 backlog = diode_cursor_backlog (&c->cursor, ring);
@@ -268,6 +270,7 @@ conn_flush (Conn * c)
             DIODE_MSG_MEDIA)
           relay_note_join (c, g_get_monotonic_time ());
         c->out = g_bytes_ref (f);
+        c->out_media = TRUE;
       } else {
         break;
       }
@@ -281,9 +284,12 @@ conn_flush (Conn * c)
     if (st == DIODE_TLS_OK) {
       c->out_off += n;
       c->bytes_out += n;
+      if (c->out_media)
+        c->media_bytes_out += n;
       c->last_progress = c->last_tx = g_get_monotonic_time ();
       if (c->out_off == size) {
         g_clear_pointer (&c->out, g_bytes_unref);
+        c->out_media = FALSE;
         c->frames_out++;
         c->ctrl_bytes -= c->out_ctrl;
         c->out_ctrl = 0;
@@ -341,62 +347,6 @@ relay_addr_unref_stream (DiodeRelay * r, AddrCount * a)
     return;
   a->streams--;
   addr_maybe_forget (r, a);
-}
-
-/* The caps an accepted connection from @host must pass before any work is
- * spent on it, shared by the relay's port and the web side (which adds its
- * own): the first it would exceed (its text; its value in @limit), or NULL.
- * @pending_cap names the pending cap as that side counts it. */
-const gchar *
-relay_peer_cap (DiodeRelay * r, const gchar * host,
-    const gchar * pending_cap, guint * limit)
-{
-  AddrCount *a = g_hash_table_lookup (r->per_addr, host);
-
-  if (r->max_conns && r->n_open >= r->max_conns) {
-    *limit = r->max_conns;
-    return "connections in total (--max-connections)";
-  }
-  if (a && r->max_conns_per_addr && a->open >= r->max_conns_per_addr) {
-    *limit = r->max_conns_per_addr;
-    return "connections from one address (--max-connections-per-address)";
-  }
-  if (a && r->max_pending_per_addr && a->pending >= r->max_pending_per_addr) {
-    *limit = r->max_pending_per_addr;
-    return pending_cap;
-  }
-  return NULL;
-}
-
-/* Nothing can be said to a peer refused at accept (before TLS or HTTP):
- * it sees the connection closed; the count and the log say why. */
-void
-relay_peer_refused (DiodeRelay * r, const gchar * peer, const gchar * what,
-    const gchar * cap, guint limit)
-{
-  g_mutex_lock (&r->lock);
-  r->refused_conns++;
-  g_mutex_unlock (&r->lock);
-  relay_log (r, RELAY_LOG_LIMIT, "refused %s from %s: the relay already "
-      "holds its maximum of %u %s", what, peer, limit, cap);
-}
-
-/* A connection from @host admitted: counted (open, pending) on its
- * address and in the relay's total; the address's counters returned. */
-AddrCount *
-relay_admit_peer (DiodeRelay * r, const gchar * host)
-{
-  AddrCount *a = g_hash_table_lookup (r->per_addr, host);
-
-  if (!a) {
-    a = g_new0 (AddrCount, 1);
-    a->host = g_strdup (host);
-    g_hash_table_insert (r->per_addr, a->host, a);
-  }
-  a->open++;
-  a->pending++;
-  r->n_open++;
-  return a;
 }
 
 /* A closing connection's unfinished frames will never be used: they stop
@@ -489,6 +439,7 @@ conn_linger (Conn * c)
 {
   /* What it published is over now, not when it hangs up. */
   conn_release_publisher (c);
+  relay_direct_conn_gone (c);
   if (c->tls)
     diode_tls_bye (c->tls);
   shutdown (c->fd, SHUT_WR);
@@ -553,6 +504,7 @@ conn_close (Conn * c, const gchar * why)
   }
 
   conn_release_publisher (c);
+  relay_direct_conn_gone (c);
   /* what it held of the store is free for other readers now */
   replay_conn_gone (c);
   fetch_conn_gone (c);
@@ -567,6 +519,7 @@ void
 conn_free (Conn * c)
 {
   relay_ws_conn_free (c);
+  relay_direct_free (c);
   if (c->rec)
     relay_record_conn_gone (c);
   g_clear_pointer (&c->tls, diode_tls_free);
@@ -893,33 +846,6 @@ relay_accept_resume (DiodeRelay * r, gint64 now)
   r->accept_paused = FALSE;
 }
 
-/* A new stream may be added to the table (the per-relay bound). If not,
- * @c is told why and FALSE returned. */
-gboolean
-relay_may_add_stream (Conn * c)
-{
-  DiodeRelay *r = c->relay;
-  gchar *text;
-
-  /* One address's share first, so one peer cannot fill the relay's table
-   * and lock every other identity out of new names. */
-  if (c->addr && r->max_streams_per_addr && !conn_trusted_relay (c)
-      && c->addr->streams >= r->max_streams_per_addr)
-    text = g_strdup_printf ("this address (%s) already holds its maximum "
-        "of %u streams on this relay (--max-streams-per-address)",
-        c->addr->host, r->max_streams_per_addr);
-  else if (r->max_streams && g_hash_table_size (r->streams) >= r->max_streams)
-    text = g_strdup_printf ("the relay already holds its maximum of %u "
-        "streams (--max-streams)", r->max_streams);
-  else
-    return TRUE;
-  relay_log (r, RELAY_LOG_LIMIT, "refused a new stream for %s (%s): %s",
-      c->address, c->peer, text);
-  conn_send_error (c, DIODE_ERR_INTERNAL, text);
-  g_free (text);
-  return FALSE;
-}
-
 /* ------------------------------------------------------------------------ */
 /* loop sources */
 
@@ -958,6 +884,10 @@ io_dispatch (GSource * source, GSourceFunc cb, gpointer user_data)
     }
     if (*kind == TAG_HTTP_LISTENER) {
       relay_web_accept (r);
+      continue;
+    }
+    if (*kind == TAG_STUN) {
+      relay_stun_readable (r);
       continue;
     }
     c = (Conn *) kind;

@@ -24,6 +24,8 @@
  * diode-relay-replay-start.c  where a SUBSCRIBE with a start begins, store
  *                        reads on the pool, what is held (relay_chunk_get)
  * diode-relay-replay.c   the replay cursor: stored chunks, then the ring
+ * diode-relay-direct.c   direct paths: SIGNAL forwarding, PATH (v4)
+ * diode-relay-stun.c     the --stun UDP answerer (v4)
  * Everything here runs on the relay's I/O thread unless it says otherwise.
  */
 #pragma once
@@ -117,6 +119,10 @@ typedef struct _Replay Replay;
 typedef struct _Fetch Fetch;
 /* What the relay knows of one stored stream (diode-relay-record.c). */
 typedef struct _RelayRec RelayRec;
+/* A connection's direct-path state (diode-relay-direct.c). */
+typedef struct _RelayDirect RelayDirect;
+/* The --stun answerer (diode-relay-stun.c). */
+typedef struct _RelayStun RelayStun;
 
 /* Connections from one source address (r->per_addr). */
 typedef struct {
@@ -140,7 +146,7 @@ typedef enum {
 } ConnPhase;
 
 /* What an epoll entry points at. */
-typedef enum { TAG_LISTENER, TAG_CONN, TAG_HTTP_LISTENER } TagKind;
+typedef enum { TAG_LISTENER, TAG_CONN, TAG_HTTP_LISTENER, TAG_STUN } TagKind;
 
 /* A WebSocket viewer's side of its Conn (relay/web/diode-web-ws.c). */
 typedef struct _WebConn WebConn;
@@ -227,6 +233,17 @@ struct _Conn {
   WebConn    *web;              /* a browser's WebSocket viewer (no TLS
                                    identity, no DiodeTls: its bytes go
                                    through diode-web-ws.c), else NULL */
+  /* version 4, direct paths (diode-relay-direct.c) */
+  guint32     pubflags;         /* publisher: its PUBLISH's (DIRECT bit) */
+  gboolean    replay_view;      /* viewer: SUBSCRIBE with a start mode
+                                   other than LIVE (never signals) */
+  gboolean    on_direct;        /* viewer: last PATH was DIRECT (no
+                                   CAPS/MEDIA from the ring, no cursor) */
+  RelayDirect *direct;          /* its sessions and SIGNAL bucket, NULL
+                                   before its first SIGNAL */
+  guint64     media_bytes_out;  /* bytes of ring frames (CAPS, headers,
+                                   MEDIA, EOS) written: what crossed */
+  gboolean    out_media;        /* out is a ring frame */
 };
 
 /* A stream a child relay said it can provide (ANNOUNCE AVAILABLE). */
@@ -537,6 +554,15 @@ struct _DiodeRelay {
   /* the web side (relay/web/diode-web.c), NULL when off */
   RelayWeb   *web;
   guint16     http_port;        /* bound HTTP port, under lock */
+  /* direct paths (diode-relay-direct.c; I/O thread) */
+  guint       direct_sessions;  /* open now */
+  guint       direct_viewers_on_direct;
+  guint64     direct_offers, direct_signals, direct_signals_dropped;
+  guint64     direct_memory;    /* what the sessions' state holds */
+  /* --stun (diode-relay-stun.c) */
+  gchar      *stun_listen;      /* HOST:PORT, NULL: off */
+  RelayStun  *stun;             /* the socket, NULL when off */
+  guint16     stun_port;        /* bound UDP port (WELCOME), 0 off; lock */
 };
 
 /* diode-relay-conn.c */
@@ -901,6 +927,34 @@ gchar   *relay_record_stats_text (Stream * s);
 
 /* diode-relay-timers.c */
 gboolean relay_tick        (gpointer user_data);
+
+/* diode-relay-direct.c: direct paths (docs/protocol.md 17.4, 17.6) */
+void     relay_direct_signal (Conn * c, DiodeMsg * m);
+void     relay_direct_path (Conn * c, DiodeMsg * m);
+/* The connection is going (close, linger): its sessions end ("viewer
+ * gone" / "publisher gone"), it leaves the direct path. */
+void     relay_direct_conn_gone (Conn * c);
+void     relay_direct_free (Conn * c);
+/* Publisher @c's sessions end: "end of stream", "publisher replaced". */
+void     relay_direct_publisher_end (Conn * c, const gchar * reason);
+/* The policy no longer admits viewer @c (before its ERROR 102). */
+void     relay_direct_viewer_refused (Conn * c);
+/* EOS of @s to its viewers on a direct path (they have no cursor). */
+void     relay_direct_stream_eos (Stream * s, GBytes * eos);
+guint    relay_direct_stream_viewers (Stream * s);
+void     relay_direct_stats (JsonBuilder * b, DiodeRelay * r);
+
+/* diode-relay-stun.c: the --stun UDP answerer (docs/protocol.md 17.8) */
+/* Binds the socket (nothing when stun_listen is NULL), then attach adds
+ * it to the epoll set; stop closes it (after the I/O thread ended). */
+gboolean relay_stun_start (DiodeRelay * r, GError ** error);
+void     relay_stun_attach (DiodeRelay * r);
+void     relay_stun_stop (DiodeRelay * r);
+void     relay_stun_readable (DiodeRelay * r);
+void     relay_stun_stats (JsonBuilder * b, DiodeRelay * r);
+/* answered, dropped (0 when off) */
+void     relay_stun_counters (DiodeRelay * r, guint64 * answered,
+                              guint64 * dropped);
 
 /* diode-relay-access.c */
 gboolean stream_allows     (DiodeRelay * r, Stream * s, const gchar * address,

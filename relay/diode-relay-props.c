@@ -58,6 +58,7 @@ enum {
   PROP_HTTP_CERT,
   PROP_HTTP_KEY,
   PROP_HTTP_DOMAIN,
+  PROP_STUN,
 };
 
 static void relay_read_property (DiodeRelay * r, guint prop_id,
@@ -127,6 +128,10 @@ relay_apply_property (GObject * object, guint prop_id,
     case PROP_HTTP_LISTEN:
       g_free (r->http_listen);
       r->http_listen = g_value_dup_string (value);
+      break;
+    case PROP_STUN:
+      g_free (r->stun_listen);
+      r->stun_listen = g_value_dup_string (value);
       break;
     case PROP_HTTP_CERT:
       g_free (r->http_cert);
@@ -359,6 +364,9 @@ relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
       break;
     case PROP_NAME_GRACE_MS:
       g_value_set_uint (value, r->name_grace_ms);
+      break;
+    case PROP_STUN:
+      g_value_set_string (value, r->stun_listen);
       break;
     case PROP_HTTP_LISTEN:
       g_value_set_string (value, r->http_listen);
@@ -639,6 +647,12 @@ relay_install_properties (GObjectClass * oc)
           "WebSocket viewers; port 0: any free one, "
           "diode_relay_get_http_port); NULL: no web side (set before start)",
           NULL, f));
+  g_object_class_install_property (oc, PROP_STUN,
+      g_param_spec_string ("stun", "STUN",
+          "HOST:PORT of a UDP socket answering STUN Binding requests (RFC "
+          "5389 and classic RFC 3489) for direct paths, announced in "
+          "WELCOME (port 0: any free one, diode_relay_get_stun_port); "
+          "NULL: off (set before start)", NULL, f));
   g_object_class_install_property (oc, PROP_HTTP_CERT,
       g_param_spec_string ("http-cert", "HTTP certificate",
           "PEM certificate (chain) file: the web side speaks HTTPS (with "

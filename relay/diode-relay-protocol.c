@@ -296,8 +296,10 @@ handle_hello (Conn * c, DiodeMsg * m)
     g_clear_error (&err);
     return;
   }
-  conn_queue (c, diode_msg_encode_welcome (version, c->relay->keepalive_ms,
-          RELAY_AGENT));
+  /* version 4: the v4 block says where the relay answers STUN (17.1) */
+  conn_queue (c, diode_msg_encode_welcome_v (version, c->relay->keepalive_ms,
+          RELAY_AGENT, version >= DIODE_PROTOCOL_VERSION_DIRECT ?
+          c->relay->stun_port : 0));
   if (!diode_session_sent (c->session, DIODE_MSG_WELCOME, 0, &err)) {
     g_warning ("session refused WELCOME: %s", err->message);
     g_clear_error (&err);
@@ -341,6 +343,7 @@ viewer_cut_off (Conn * c, const gchar * why)
   Stream *s = c->stream;
 
   relay_log (c->relay, RELAY_LOG_REFUSED, "cutting off viewer %s (%s): %s", c->address, c->peer, why);
+  relay_direct_viewer_refused (c);
   g_mutex_lock (&r->lock);
   if (g_ptr_array_remove (s->viewers, c))
     stream_viewer_left (s, c);
@@ -534,6 +537,7 @@ handle_publish (Conn * c, DiodeMsg * m)
     g_mutex_unlock (&r->lock);
     old->publishing = FALSE;
     old->stream = NULL;
+    relay_direct_publisher_end (old, "publisher replaced");
     /* NAME_IN_USE, not SHUTDOWN: the old side must not reconnect and take
      * the name back, or two copies of one camera would fight forever. */
     conn_fail (old, DIODE_ERR_NAME_IN_USE, "replaced by a newer connection "
@@ -564,6 +568,7 @@ handle_publish (Conn * c, DiodeMsg * m)
   stream_set_policy (s, m);
   c->stream = s;
   c->publishing = TRUE;
+  c->pubflags = m->pubflags;
   store_state = relay_record_publish (r, s, c, m->pubflags);
 
   /* The sequence goes on where the last publisher of this name left it, so
@@ -660,6 +665,7 @@ handle_subscribe (Conn * c, DiodeMsg * m)
   }
   s = stream_lookup (r, m->stream);
   c->start_seq = m->start_seq;
+  c->replay_view = m->start_mode != DIODE_START_LIVE;
   /* the codec gives a lowercase address or NULL */
   g_strlcpy (c->pin, m->publisher ? m->publisher : "", sizeof (c->pin));
   /* Checked on every SUBSCRIBE, before a byte of the stream is sent; a
@@ -794,6 +800,8 @@ handle_media (Conn * c, DiodeMsg * m)
     c->publishing = FALSE;
     c->stream = NULL;
     relay_log (c->relay, RELAY_LOG_STREAM, "'%s' reached end of stream", s->name);
+    relay_direct_publisher_end (c, "end of stream");
+    relay_direct_stream_eos (s, m->frame);
     if (s->source == SOURCE_LOCAL)
       directory_local_changed (c->relay, s, FALSE);
     /* a child's push is over: the parent ends it by closing */
@@ -859,6 +867,12 @@ handle_message (Conn * c, DiodeMsg * m)
       break;
     case DIODE_MSG_ANNOUNCE:
       directory_handle_announce (c, m);
+      break;
+    case DIODE_MSG_SIGNAL:        /* version 4: direct paths */
+      relay_direct_signal (c, m);
+      break;
+    case DIODE_MSG_PATH:
+      relay_direct_path (c, m);
       break;
     case DIODE_MSG_PING:
       conn_queue (c, diode_msg_encode_pong (m->token));

@@ -41,6 +41,11 @@ stats_add_viewer (JsonBuilder * b, Conn * c, gint64 now)
   json_builder_add_int_value (b, c->frames_out);
   json_builder_set_member_name (b, "skips");
   json_builder_add_int_value (b, c->skips);
+  /* what of it came from the stream's ring: 0 growth while on DIRECT */
+  json_builder_set_member_name (b, "media_bytes");
+  json_builder_add_int_value (b, c->media_bytes_out);
+  json_builder_set_member_name (b, "path");
+  json_builder_add_string_value (b, c->on_direct ? "direct" : "relay");
   json_builder_set_member_name (b, "backlog");
   json_builder_add_int_value (b, c->stream ?
       diode_cursor_backlog (&c->cursor, c->stream->ring) : 0);
@@ -208,12 +213,14 @@ relay_stats_build (DiodeRelay * r, gint64 now)
   relay_peers_stats (r, b, now);
   relay_record_stats (b, r);
   relay_replay_stats (b, r);
+  relay_direct_stats (b, r);
+  relay_stun_stats (b, r);
   json_builder_set_member_name (b, "streams");
   json_builder_begin_array (b);
   g_hash_table_iter_init (&it, r->streams);
   while (g_hash_table_iter_next (&it, NULL, &v)) {
     Stream *s = v;
-    guint64 sent = 0, skips = 0;
+    guint64 sent = 0, skips = 0, media = 0;
 
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "name");
@@ -250,12 +257,17 @@ relay_stats_build (DiodeRelay * r, gint64 now)
       if (c->dead)
         continue;
       sent += c->bytes_out;
+      media += c->media_bytes_out;
       skips += c->skips;
       stats_add_viewer (b, c, now);
     }
     json_builder_end_array (b);
     json_builder_set_member_name (b, "bytes_out");
     json_builder_add_int_value (b, sent);
+    json_builder_set_member_name (b, "media_bytes_out");
+    json_builder_add_int_value (b, media);
+    json_builder_set_member_name (b, "direct_viewers");
+    json_builder_add_int_value (b, relay_direct_stream_viewers (s));
     json_builder_set_member_name (b, "skips");
     json_builder_add_int_value (b, skips);
     json_builder_end_object (b);

@@ -217,6 +217,9 @@ diode_relay_start (DiodeRelay * r, GError ** error)
   /* the web side (--http): its listener, certificate, server */
   if (!relay_web_start (r, error))
     goto fail;
+  /* --stun: the UDP answerer (docs/protocol.md 17.8) */
+  if (!relay_stun_start (r, error))
+    goto fail;
 
   r->epfd = epoll_create1 (EPOLL_CLOEXEC);
   r->listener_tag.kind = TAG_LISTENER;
@@ -224,6 +227,7 @@ diode_relay_start (DiodeRelay * r, GError ** error)
   ev.data.ptr = &r->listener_tag;
   epoll_ctl (r->epfd, EPOLL_CTL_ADD, g_socket_get_fd (r->listen_socket), &ev);
   relay_web_attach (r);
+  relay_stun_attach (r);
 
   r->context = g_main_context_new ();
   r->loop = g_main_loop_new (r->context, FALSE);
@@ -255,6 +259,7 @@ diode_relay_start (DiodeRelay * r, GError ** error)
   return TRUE;
 
 fail:
+  relay_stun_stop (r);
   relay_web_tokens_free (r);
   g_clear_object (&r->listen_socket);
   g_free (host);
@@ -300,6 +305,7 @@ diode_relay_stop (DiodeRelay * r)
   g_clear_pointer (&r->tick_source, g_source_unref);
   g_clear_pointer (&r->loop, g_main_loop_unref);
   g_clear_pointer (&r->context, g_main_context_unref);
+  relay_stun_stop (r);
   close (r->epfd);
   r->epfd = -1;
   g_socket_close (r->listen_socket, NULL);
@@ -318,6 +324,17 @@ guint16
 diode_relay_get_port (DiodeRelay * r)
 {
   return r->port;
+}
+
+guint16
+diode_relay_get_stun_port (DiodeRelay * r)
+{
+  guint16 p;
+
+  g_mutex_lock (&r->lock);
+  p = r->stun_port;
+  g_mutex_unlock (&r->lock);
+  return p;
 }
 
 guint16
@@ -525,6 +542,7 @@ diode_relay_finalize (GObject * object)
   g_free (r->store_error);
   g_free (r->link_revocations);
   g_free (r->http_listen);
+  g_free (r->stun_listen);
   g_free (r->http_cert);
   g_free (r->http_key);
   g_free (r->http_domain);

@@ -80,6 +80,8 @@ void         diode_relay_stop       (DiodeRelay *relay);
 guint16      diode_relay_get_port   (DiodeRelay *relay);
 /* The web side's bound port (http-listen, port 0 resolved), 0 when off. */
 guint16      diode_relay_get_http_port (DiodeRelay *relay);
+/* The --stun UDP port (the `stun` property, port 0 resolved), 0 when off. */
+guint16      diode_relay_get_stun_port (DiodeRelay *relay);
 gchar       *diode_relay_get_hostport (DiodeRelay *relay);
 /* The relay's identity address ("0x..."), after start. */
 const gchar *diode_relay_get_address (DiodeRelay *relay);

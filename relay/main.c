@@ -77,6 +77,7 @@ main (int argc, char **argv)
   gchar *store_dir = NULL;
   gchar *link_revocations = NULL;
   gchar *http = NULL, *http_cert = NULL, *http_key = NULL, *http_domain = NULL;
+  gchar *stun = NULL;
   gint64 store_seconds = DIODE_RELAY_DEFAULT_STORE_SECONDS;
   gint64 store_bytes = DIODE_RELAY_DEFAULT_STORE_BYTES;
   gint64 replay_bytes = DIODE_RELAY_DEFAULT_REPLAY_BYTES;
@@ -194,6 +195,11 @@ main (int argc, char **argv)
         "Stored chunks held in memory for viewers watching recordings and "
           "for FETCH answers, in total; over it new reads wait (default "
           "67108864: 64 MiB)", "BYTES"},
+    {"stun", 0, 0, G_OPTION_ARG_STRING, &stun,
+        "Answer STUN Binding requests (RFC 5389 and classic RFC 3489) on "
+          "this UDP address, announced to version-4 clients so direct paths "
+          "need no third-party STUN server (off by default; port 0: any "
+          "free one)", "HOST:PORT"},
     {"http", 0, 0, G_OPTION_ARG_STRING, &http,
         "Serve the web side on this address: players at /watch/NAME, the "
           "stream list at /, /api/streams, /healthz, /metrics, WebSocket "
@@ -319,6 +325,7 @@ main (int argc, char **argv)
   g_object_set (relay, "replay-bytes", (guint64) replay_bytes,
       "http-metrics-private", metrics_private,
       "link-revocations", link_revocations, NULL);
+  g_object_set (relay, "stun", stun, NULL);
   g_object_set (relay, "http-listen", http, "http-cert", http_cert,
       "http-key", http_key, "http-domain", http_domain, NULL);
   /* Past the descriptor limit accept() fails (the relay then pauses it);
@@ -365,6 +372,7 @@ main (int argc, char **argv)
   g_free (store_dir);
   g_free (link_revocations);
   g_free (http);
+  g_free (stun);
   g_free (http_cert);
   g_free (http_key);
   g_free (http_domain);

@@ -53,6 +53,7 @@ struct _DirectConn {
                                    queue went from empty to non-empty */
   guint64 ping_token;
 
+  gboolean paused;              /* test hook: reads nothing */
   gboolean kick;                /* dispatch again at once (more to read,
                                    TLS just done) */
   gchar *fail_reason;           /* set when it died: closed() carries it */
@@ -97,10 +98,10 @@ conn_update (DirectConn * c)
   if (c->state == CONN_HANDSHAKE)
     cond = diode_tls_wants_write (c->tls) ? G_IO_OUT : G_IO_IN;
   else
-    cond = G_IO_IN | (c->out.length ? G_IO_OUT : 0);
+    cond = (c->paused ? 0 : G_IO_IN) | (c->out.length ? G_IO_OUT : 0);
   g_source_modify_unix_fd (c->source, c->fd_tag, cond);
 
-  if (!c->keepalive_on && c->deadline)
+  if (c->deadline)
     t = c->deadline;
   if (c->keepalive_on) {
     gint64 next = G_MAXINT64;
@@ -202,8 +203,21 @@ void
 direct_conn_start_keepalive (DirectConn * c, guint interval_ms)
 {
   c->keepalive_on = TRUE;
-  c->deadline = 0;
   diode_keepalive_init (&c->ka, interval_ms, g_get_monotonic_time ());
+  conn_update (c);
+}
+
+void
+direct_conn_test_pause (DirectConn * c)
+{
+  c->paused = TRUE;
+  conn_update (c);
+}
+
+void
+direct_conn_clear_deadline (DirectConn * c)
+{
+  c->deadline = 0;
   conn_update (c);
 }
 
@@ -443,14 +457,15 @@ conn_dispatch (GSource * src, GSourceFunc cb, gpointer data)
   if (c->state == CONN_HANDSHAKE)
     conn_handshake (c);
 
-  if (c->state == CONN_OPEN && ((rev & (G_IO_IN | G_IO_HUP | G_IO_ERR))
+  if (c->state == CONN_OPEN && !c->paused
+      && ((rev & (G_IO_IN | G_IO_HUP | G_IO_ERR))
           || diode_tls_pending (c->tls) > 0))
     conn_read (c);
   if (c->state == CONN_OPEN && c->out.length)
     conn_flush (c);
 
   if (c->state != CONN_DEAD) {
-    if (!c->keepalive_on && c->deadline && now >= c->deadline)
+    if (c->deadline && now >= c->deadline)
       conn_die (c, "setup timed out");
     else if (c->keepalive_on) {
       DiodeKeepaliveAction a = diode_keepalive_check (&c->ka, now, NULL);

@@ -102,10 +102,11 @@ void      direct_conn_queue (DirectConn * c, GBytes * frame);
 gsize     direct_conn_queued (DirectConn * c);
 /* Total plaintext bytes written to TLS. */
 guint64   direct_conn_bytes_out (DirectConn * c);
-/* Until keepalive starts, the whole setup (TLS, HELLO...) must be over by
- * @ms from creation. */
+/* The whole setup (TLS, HELLO, SUBSCRIBE) must be over by @ms from now,
+ * until clear_deadline. */
 void      direct_conn_set_deadline (DirectConn * c, guint ms);
-/* Keepalive (section 11) with period @interval_ms; clears the deadline. */
+void      direct_conn_clear_deadline (DirectConn * c);
+/* Keepalive (section 11) with period @interval_ms. */
 void      direct_conn_start_keepalive (DirectConn * c, guint interval_ms);
 /* Close when data waits and nothing was written for @ms (0: never). */
 void      direct_conn_set_stall_limit (DirectConn * c, guint ms);
@@ -125,5 +126,11 @@ void      direct_server_test_adopt (struct _DiodeDirectServer * s, guint32 sid,
     const gchar * viewer, int fd);
 void      direct_viewer_test_adopt (struct _DiodeDirectViewer * v, int fd);
 guint32   direct_viewer_test_sid (struct _DiodeDirectViewer * v);
+/* The viewer stops reading its direct session (as a stuck viewer would):
+ * the publisher's bounds must close it. */
+void      direct_viewer_test_stop_reading (struct _DiodeDirectViewer * v);
+/* The most bytes any one session's write queue held so far. */
+gsize     direct_server_test_queue_peak (struct _DiodeDirectServer * s);
+void      direct_conn_test_pause (DirectConn * c);
 
 G_END_DECLS

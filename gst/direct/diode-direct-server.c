@@ -75,6 +75,7 @@ struct _DiodeDirectServer {
   gboolean wake_pending;
   DiodeDirectServerStats stats;
   guint64 signals_dropped;
+  gsize queue_peak;             /* test hook: largest write queue seen */
 
   /* thread only */
   GPtrArray *peers;             /* Peer*, at most max_viewers */
@@ -140,13 +141,14 @@ peer_end (Peer * p, const gchar * reason)
 {
   DiodeDirectServer *s = p->server;
   guint32 sid = p->sid;
+  /* it may be the conn's own text, which peer_free frees */
   gchar *why = g_strdup (reason);
 
   if (why)
     g_debug ("direct session %u with %s ends: %s", sid, p->viewer, why);
   g_ptr_array_remove_fast (s->peers, p);
+  /* the stats first: whoever reads the CLOSE sees them */
   peer_free (p);
-  /* After the stats changed: whoever reads the CLOSE sees them. */
   if (why)
     server_signal (s, sid, DIODE_SIGNAL_CLOSE, why);
   g_free (why);
@@ -210,6 +212,9 @@ peer_pump (Peer * p)
       return FALSE;
     }
     g_bytes_unref (f);
+    g_mutex_lock (&s->lock);
+    s->queue_peak = MAX (s->queue_peak, direct_conn_queued (p->conn));
+    g_mutex_unlock (&s->lock);
   }
 }
 
@@ -296,6 +301,7 @@ peer_subscribe (Peer * p, DiodeMsg * m)
   s->stats.sessions++;
   g_mutex_unlock (&s->lock);
   p->state = PEER_MEDIA;
+  direct_conn_clear_deadline (p->conn);
 
   a.stream = m->stream;
   a.first_seq = first;
@@ -488,13 +494,23 @@ signal_in_free (gpointer data)
   g_free (in);
 }
 
+/* Counted before the CLOSE is queued: whoever reads the CLOSE sees the
+ * stats that go with it. */
+static void
+server_refuse (DiodeDirectServer * s, guint32 sid, const gchar * reason)
+{
+  g_mutex_lock (&s->lock);
+  s->stats.refused++;
+  g_mutex_unlock (&s->lock);
+  server_signal (s, sid, DIODE_SIGNAL_CLOSE, reason);
+}
+
 static void
 server_offer (DiodeDirectServer * s, SignalIn * in)
 {
   DiodeIceConfig ic = { 0 };
   GError *err = NULL;
   Peer *p, *old = peer_find (s, in->sid);
-  gchar *reason;
 
   if (old)                      /* the relay reuses only closed ids */
     peer_end (old, NULL);
@@ -504,12 +520,12 @@ server_offer (DiodeDirectServer * s, SignalIn * in)
 
   if (!in->peer || !diode_msg_address_is_valid (in->peer)
       || !server_admits (s, in->peer)) {
-    reason = g_strdup ("not authorized");
-    goto refused;
+    server_refuse (s, in->sid, "not authorized");
+    return;
   }
   if (s->peers->len >= s->max_viewers) {
-    reason = g_strdup ("too many direct sessions");
-    goto refused;
+    server_refuse (s, in->sid, "too many direct sessions");
+    return;
   }
 
   p = g_new0 (Peer, 1);
@@ -525,22 +541,15 @@ server_offer (DiodeDirectServer * s, SignalIn * in)
   ic.local_addresses = direct_env_local_addresses ();
   p->ice = diode_ice_new (s->loop.ctx, &ic, ice_event, p, &err);
   if (!p->ice || !diode_ice_set_remote_credentials (p->ice, in->data, &err)) {
-    reason = g_strdup_printf ("ICE: %s", err->message);
+    gchar *r = g_strdup_printf ("ICE: %s", err->message);
+
     g_error_free (err);
     peer_free (p);
-    goto refused;
+    server_refuse (s, in->sid, r);
+    g_free (r);
+    return;
   }
   g_ptr_array_add (s->peers, p);
-  return;
-
-refused:
-  /* Counted before the CLOSE is queued: whoever reads the CLOSE (the
-   * element, a test) then sees the refusal in the stats too. */
-  g_mutex_lock (&s->lock);
-  s->stats.refused++;
-  g_mutex_unlock (&s->lock);
-  server_signal (s, in->sid, DIODE_SIGNAL_CLOSE, reason);
-  g_free (reason);
 }
 
 static gboolean
@@ -617,6 +626,17 @@ direct_server_test_adopt (DiodeDirectServer * s, guint32 sid,
   a->viewer = g_strdup (viewer);
   a->fd = fd;
   direct_loop_invoke (&s->loop, server_on_adopt, a, NULL);
+}
+
+gsize
+direct_server_test_queue_peak (DiodeDirectServer * s)
+{
+  gsize peak;
+
+  g_mutex_lock (&s->lock);
+  peak = s->queue_peak;
+  g_mutex_unlock (&s->lock);
+  return peak;
 }
 
 /* ---- public API ---------------------------------------------------------- */

@@ -205,6 +205,7 @@ viewer_up (DiodeDirectViewer * v, DirectConn * c, DiodeMsg * m)
     return;
   }
   v->subscribed = TRUE;
+  direct_conn_clear_deadline (c);
   e = g_new0 (ViewerEvent, 1);
   e->type = DIODE_DIRECT_UP;
   e->text = g_strdup (v->ice_pair ? v->ice_pair : "");
@@ -246,6 +247,11 @@ conn_message (DirectConn * c, DiodeMsg * m, gpointer data)
 {
   DiodeDirectViewer *v = data;
 
+  if (v->down) {
+    /* DOWN is final: the conn is released in a moment */
+    diode_msg_clear (m);
+    return;
+  }
   switch (m->type) {
     case DIODE_MSG_WELCOME:
       viewer_subscribe (v, c, m);
@@ -491,6 +497,22 @@ guint32
 direct_viewer_test_sid (DiodeDirectViewer * v)
 {
   return v->sid;
+}
+
+static gboolean
+viewer_on_stop_reading (gpointer data)
+{
+  DiodeDirectViewer *v = data;
+
+  if (v->conn)
+    direct_conn_test_pause (v->conn);
+  return G_SOURCE_REMOVE;
+}
+
+void
+direct_viewer_test_stop_reading (DiodeDirectViewer * v)
+{
+  direct_loop_invoke (&v->loop, viewer_on_stop_reading, v, NULL);
 }
 
 /* ---- public API ---------------------------------------------------------- */

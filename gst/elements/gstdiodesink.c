@@ -65,9 +65,24 @@
  * recording that viewers play from the start, pause and seek. Without that
  * confirmation a warning says the recording may be incomplete.
  *
+ * ## Direct paths
+ *
+ * With `direct=true` the sink offers viewers a direct path: the relay
+ * forwards a viewer's ICE credentials and candidates (protocol version 4),
+ * libnice finds a path through the NATs, and the viewer gets the very
+ * frames the relay gets, with the same sequence numbers, over TLS 1.3 with
+ * mutual authentication; the sink checks each viewer against its own access
+ * policy (public: anyone the relay admitted; private: `allow`; protected:
+ * never). At most `direct-max` viewers at once. `stun-server` (default: the
+ * relay's own STUN answer, `diode-relay --stun`) and `turn-server` say how
+ * ICE finds its candidates. `stats` counts direct viewers, sessions and
+ * bytes. Setting `direct=false` while playing closes every direct path: the
+ * viewers go back to the relay path without a gap.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 rpicamsrc ! h264parse ! diodesink name=pi-taipei
+ * gst-launch-1.0 rpicamsrc ! h264parse ! diodesink name=pi-taipei relay=relay.example.org direct=true direct-max=2
  * gst-launch-1.0 v4l2src ! videoconvert ! x264enc tune=zerolatency ! h264parse ! diodesink name=pi-taipei relay=relay.example.org:7878
  * gst-launch-1.0 tcpclientsrc host=127.0.0.1 port=3030 ! h264parse ! diodesink name=pi-taipei
  * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency ! h264parse ! diodesink uri=diode://127.0.0.1:7878/test

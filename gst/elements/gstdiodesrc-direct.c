@@ -106,23 +106,27 @@ schedule_retry (GstDiodeSrc * self)
 }
 
 static void
-set_path (GstDiodeSrc * self, gboolean direct, const gchar * pair,
+set_path (GstDiodeSrc * self, gboolean direct, const gchar * pair_in,
     guint64 from_seq, const gchar * reason)
 {
+  /* @pair_in may be self->dpair itself, replaced below */
+  gchar *pair = g_strdup (direct && pair_in ? pair_in : "");
+
   GST_OBJECT_LOCK (self);
   self->on_direct = direct;
   g_free (self->dpair);
-  self->dpair = direct ? g_strdup (pair ? pair : "") : NULL;
+  self->dpair = direct ? g_strdup (pair) : NULL;
   if (direct)
     self->direct_switches++;
   else
     self->direct_fallbacks++;
   GST_OBJECT_UNLOCK (self);
   GST_INFO_OBJECT (self, "now on the %s path (%s) from seq %" G_GUINT64_FORMAT
-      "%s%s", direct ? "direct" : "relay", pair ? pair : "", from_seq,
+      "%s%s", direct ? "direct" : "relay", pair, from_seq,
       reason ? ": " : "", reason ? reason : "");
   gst_diode_post_path (GST_ELEMENT (self), direct ? "direct" : "relay",
-      direct ? pair : "", from_seq, reason);
+      pair, from_seq, reason);
+  g_free (pair);
 }
 
 /* Sends a frame the direct layer made, or PATH, on the relay connection.

@@ -31,6 +31,20 @@
  * GST_RESOURCE_ERROR_NOT_AUTHORIZED naming both addresses, and does not
  * reconnect.
  *
+ * ## Direct paths
+ *
+ * When the publisher offers direct paths (diodesink `direct=true`) and
+ * `direct` is `auto` (the default), a live viewer asks for one as soon as
+ * it is subscribed, while it keeps playing from the relay. It switches when
+ * the direct path delivers the next sequence number it needs (PATH DIRECT:
+ * the relay stops sending it media), and goes back to the relay path at the
+ * next sequence number it needs when the direct path breaks (PATH RELAY:
+ * the relay resends from there): no gap, no duplicate, no pipeline error.
+ * It tries again later (2 s, doubling to 60 s). Each change posts a
+ * `diode-path` element message (`path`, `pair`, `from-seq`, `reason`);
+ * `stats` has `path` and `pair`. `stun-server` and `turn-server` as on
+ * diodesink; `direct=never` always uses the relay.
+ *
  * ## Recordings
  *
  * A relay with a store (`diode-relay --store DIR`) keeps the streams whose
@@ -59,6 +73,7 @@
  * gst-launch-1.0 diodesrc relay=relay.example.org:7878 stream=pi-taipei ! decodebin ! autovideosink
  * gst-play-1.0 diode://relay.example.org/pi-taipei
  * gst-play-1.0 diode://relay-a.example.org,relay-b.example.org/pi-taipei
+ * gst-launch-1.0 diodesrc relay=relay.example.org stream=pi-taipei turn-server=turn://me:secret@turn.example.org:3478 ! decodebin ! autovideosink
  * ]|
  * Recordings (the relay runs with `--store`):
  * |[
@@ -100,6 +115,7 @@ enum {
 #define DEFAULT_LATENCY 200     /* ms */
 #define DEFAULT_STATS_INTERVAL 1000     /* ms */
 #define DEFAULT_DIRECT GST_DIODE_DIRECT_AUTO
+#define RELAY_POLL_MS 100       /* read the relay at least this often */
 
 static void gst_diode_src_uri_handler_init (gpointer g_iface,
     gpointer iface_data);
@@ -462,20 +478,29 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     gint64 wake_at, until;
     DiodeSessionResult r;
 
-    /* The direct path first: its next buffer, its SIGNALs, a due
-     * attempt, a switch or a fallback (gstdiodesrc-direct.c). */
-    if (gst_diode_src_direct_service (self, outbuf, &dret, &wake_at)) {
-      if (dret == GST_FLOW_OK)
-        maybe_post_stats (self);
-      return dret;
+    /* While the direct path delivers back to back, the relay connection
+     * is still read now and then: its PINGs want answers, and our
+     * keepalive judges the relay by what we read. */
+    if (self->on_direct && g_get_monotonic_time () - self->relay_polled_at >
+        RELAY_POLL_MS * 1000) {
+      until = 0;
+    } else {
+      /* The direct path first: its next buffer, its SIGNALs, a due
+       * attempt, a switch or a fallback (gstdiodesrc-direct.c). */
+      if (gst_diode_src_direct_service (self, outbuf, &dret, &wake_at)) {
+        if (dret == GST_FLOW_OK)
+          maybe_post_stats (self);
+        return dret;
+      }
+      until = wake_at < 0 ? deadline : deadline < 0 ? wake_at :
+          MIN (deadline, wake_at);
     }
-    until = wake_at < 0 ? deadline : deadline < 0 ? wake_at :
-        MIN (deadline, wake_at);
+    self->relay_polled_at = g_get_monotonic_time ();
     r = gst_diode_client_recv (c, &m, until, &err);
 
-    /* woken for the direct path, or by its timer */
-    if (r == DIODE_SESSION_NEED_MORE && (c->aux_ready || deadline < 0
-            || g_get_monotonic_time () < deadline))
+    /* woken for the direct path, or by its timer, or a poll */
+    if (r == DIODE_SESSION_NEED_MORE && (c->aux_ready || until == 0
+            || deadline < 0 || g_get_monotonic_time () < deadline))
       continue;
     if (r == DIODE_SESSION_NEED_MORE) {
       if (self->was_live && gst_diode_client_get_reconnect (c)) {

@@ -344,7 +344,7 @@ scalar (GString * o, const gchar * name, const gchar * type,
 typedef struct {
   const gchar *label;           /* the stream label: its name, or "" */
   guint64 bytes_in, frames_in, bytes_out, frames_out, skips, drops;
-  guint64 viewers, web_viewers, waiting, buffered, live;
+  guint64 viewers, web_viewers, waiting, buffered, live, direct_viewers;
   guint64 join_counts[RELAY_JOIN_BUCKETS + 1], join_sum_us;
 } StreamRow;
 
@@ -366,6 +366,7 @@ row_add (StreamRow * row, Stream * s)
   row->waiting += s->waiting->len;
   row->buffered += diode_ring_get_bytes (s->ring);
   row->live += stream_live_here (s) ? 1 : 0;
+  row->direct_viewers += relay_direct_stream_viewers (s);
   for (i = 0; i <= RELAY_JOIN_BUCKETS; i++)
     row->join_counts[i] += s->join_counts[i];
   row->join_sum_us += s->join_sum_us;
@@ -460,6 +461,8 @@ metrics_streams (GString * o, DiodeRelay * r)
         buffered),
     F ("live", "gauge", "1 while a source feeds the stream (for the "
         "non-public sum: how many do).", live),
+    F ("direct_viewers", "gauge", "Viewers taking the stream over a direct "
+        "path (their last PATH was DIRECT).", direct_viewers),
 #undef F
   };
   GPtrArray *streams = streams_sorted (r);
@@ -648,6 +651,33 @@ metrics_join (GString * o, DiodeRelay * r)
       r->join_sum_us);
 }
 
+/* direct paths and the STUN answerer (issue 12) */
+static void
+metrics_direct (GString * o, DiodeRelay * r)
+{
+  guint64 answered, dropped;
+
+  scalar (o, "diode_direct_sessions", "gauge", "Direct sessions open "
+      "(signalling between a viewer and a publisher).", r->direct_sessions);
+  scalar (o, "diode_direct_offers_total", "counter", "OFFERs forwarded "
+      "(direct sessions opened).", r->direct_offers);
+  scalar (o, "diode_direct_signals_total", "counter", "SIGNAL frames "
+      "forwarded.", r->direct_signals);
+  scalar (o, "diode_direct_signals_dropped_total", "counter", "SIGNAL "
+      "frames dropped (bounds, unknown sids, receivers not reading).",
+      r->direct_signals_dropped);
+  scalar (o, "diode_direct_viewers", "gauge", "Viewers on a direct path.",
+      r->direct_viewers_on_direct);
+  scalar (o, "diode_direct_memory_bytes", "gauge", "Bytes the direct "
+      "sessions' state holds.", r->direct_memory);
+  relay_stun_counters (r, &answered, &dropped);
+  scalar (o, "diode_stun_answered_total", "counter", "STUN Binding "
+      "requests answered (--stun).", answered);
+  scalar (o, "diode_stun_dropped_total", "counter", "STUN datagrams not "
+      "answered (not a Binding Request, malformed, over the rate).",
+      dropped);
+}
+
 static GBytes *
 build_metrics (DiodeRelay * r, gint64 now)
 {
@@ -714,6 +744,7 @@ build_metrics (DiodeRelay * r, gint64 now)
       "replay and FETCH.", r->replay_bytes);
   scalar (o, "diode_replay_damaged_total", "counter", "Damaged stored "
       "chunks skipped.", r->replay_damaged);
+  metrics_direct (o, r);
   return g_string_free_to_bytes (o);
 }
 

@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "diode-ice.h"
 #include "diode-identity.h"
 #include "diode-msg.h"
 
@@ -51,19 +50,6 @@ who_init (Who * w)
   g_assert (id != NULL);
   w->addr = g_strdup (diode_identity_get_address (id));
   diode_identity_unref (id);
-}
-
-/* The ICE layer is real once issue 12's branches are merged: until then
- * its placeholder refuses every URI, and a test needing a direct path
- * says so and stops. */
-static gboolean
-direct_layers_built (void)
-{
-  gboolean built = diode_ice_check_stun_uri ("127.0.0.1:3478", NULL);
-
-  if (!built)
-    g_print ("SKIP: the ICE layer is the placeholder (not merged yet)\n");
-  return built;
 }
 
 static GstBus *
@@ -142,6 +128,31 @@ step (GstHarness * sink, GstHarness * src, guint * next)
   gst_buffer_unref (b);
   (*next)++;
   g_usleep (TICK_MS * 1000);
+}
+
+/* Buffer @i, then EOS, from the source (bounded). */
+static void
+expect_last_then_eos (GstHarness * src, guint i)
+{
+  gint64 end = deadline_in (10000);
+  GstBuffer *b = gst_harness_pull (src);
+
+  fail_unless (b != NULL);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), i);
+  gst_buffer_unref (b);
+  for (;;) {
+    GstEvent *ev = gst_harness_try_pull_event (src);
+
+    if (ev && GST_EVENT_TYPE (ev) == GST_EVENT_EOS) {
+      gst_event_unref (ev);
+      break;
+    }
+    if (ev)
+      gst_event_unref (ev);
+    else
+      g_usleep (10 * 1000);
+    fail_unless (g_get_monotonic_time () < end, "no EOS");
+  }
 }
 
 /* A diode-path message already posted, or NULL. */
@@ -379,13 +390,6 @@ GST_START_TEST (test_sink_not_offering)
   guint next = 0, i;
   gboolean offering = TRUE;
 
-  if (!direct_layers_built ()) {
-    gst_harness_teardown (src);
-    gst_harness_teardown (sink);
-    gst_object_unref (bus);
-    relay_free (relay);
-    return;
-  }
   start_both (relay, "plain", src, sink);
   /* longer than the first retry would wait (2 s) */
   for (i = 0; i < 200; i++)
@@ -420,10 +424,6 @@ GST_START_TEST (test_switch_to_direct)
   gboolean offering = FALSE;
   guint viewers = 0;
 
-  if (!direct_layers_built ()) {
-    teardown (src, bus, sink, relay);
-    return;
-  }
   start_both (relay, "cam", src, sink);
   from = steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
   /* seqs are 1-based; the switch took the next one needed */
@@ -458,6 +458,37 @@ GST_START_TEST (test_switch_to_direct)
   fail_unless (stat_u64 (st, "direct-sessions") >= 1);
   fail_unless (stat_u64 (st, "direct-bytes-sent") >= 100 * SIZE);
   gst_structure_free (st);
+
+  /* EOS comes over the direct path too, after the last buffer (the
+   * relay's, which may come first, waits for it) */
+  fail_unless (gst_harness_push (sink, fixture_make_buffer (next, SIZE,
+              GOP)) == GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (sink, gst_event_new_eos ()));
+  expect_last_then_eos (src, next);
+  teardown (src, bus, sink, relay);
+}
+
+GST_END_TEST;
+
+/* A private stream: the viewer on the allowlist gets a direct path too
+ * (the sink's own check admits it). */
+GST_START_TEST (test_private_allowlist_direct)
+{
+  DiodeRelay *relay = relay_with (NULL);
+  GstBus *bus;
+  GstHarness *src = src_h (relay, "door", "auto", &bus);
+  GstHarness *sink = sink_h (relay, "door", TRUE);
+  GstStructure *st;
+  guint next = 0;
+
+  g_object_set (sink->element, "access", DIODE_ACCESS_PRIVATE, "allow",
+      bob.addr, NULL);
+  start_both (relay, "door", src, sink);
+  steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
+  st = stats_of (sink);
+  fail_unless_equals_uint64 (stat_u64 (st, "direct-refused"), 0);
+  fail_unless (stat_u64 (st, "direct-sessions") >= 1);
+  gst_structure_free (st);
   teardown (src, bus, sink, relay);
 }
 
@@ -477,10 +508,6 @@ GST_START_TEST (test_fallback_to_relay)
   guint next = 0, i;
   guint64 from, before;
 
-  if (!direct_layers_built ()) {
-    teardown (src, bus, sink, relay);
-    return;
-  }
   start_both (relay, "cut", src, sink);
   steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
   for (i = 0; i < 20; i++)
@@ -518,8 +545,6 @@ GST_START_TEST (test_policy_refuses_direct)
   GstMessage *msg;
   guint next = 0, i;
 
-  if (!direct_layers_built ())
-    return;
   who_init (&bob);
   conf_text = g_strdup_printf ("[fleet office]\nmembers=%s\n", bob.addr);
   conf = g_build_filename (fixture_config_dir (), "direct-fleet.conf", NULL);
@@ -564,6 +589,7 @@ direct_elements_suite (void)
   tcase_add_test (tc, test_switch_to_direct);
   tcase_add_test (tc, test_fallback_to_relay);
   tcase_add_test (tc, test_policy_refuses_direct);
+  tcase_add_test (tc, test_private_allowlist_direct);
   return s;
 }
 

@@ -158,8 +158,17 @@ nat_setup () {
   for _ns in "$NS_I" "$NS_RA" "$NS_RB"; do
     nat_in "$_ns" sysctl -q -w net.ipv4.ip_forward=1
   done
-  nat_in "$NS_RA" iptables -t nat -A POSTROUTING -o wan -j MASQUERADE
-  nat_in "$NS_RB" iptables -t nat -A POSTROUTING -o wan -j MASQUERADE
+  for _ns in "$NS_RA" "$NS_RB"; do
+    nat_in "$_ns" iptables -t nat -A POSTROUTING -o wan -j MASQUERADE
+    # A home router's firewall: nothing unsolicited from the WAN reaches
+    # the router itself. It also keeps the NAT endpoint-independent for
+    # hole punching: without it, the peer's first check (arriving before
+    # our own went out) is delivered to the router, answered with ICMP and
+    # its conntrack entry confirmed; that entry then takes the port our
+    # own check needs, MASQUERADE picks another one, and every check of
+    # both sides misses (a dropped packet's entry is never confirmed).
+    nat_in "$_ns" iptables -A INPUT -i wan -m conntrack --ctstate NEW -j DROP
+  done
   set +e
   # The NATs must really hide the LANs: the internet has no route to them
   # (the peers' reachability is what the tests themselves show).
@@ -222,7 +231,8 @@ nat_relay () {
 }
 
 # nat_turn: coturn on the internet host, one static user, no file in /etc
-# read (-n) and its database in the run's directory.
+# read (-n) and its database in the run's directory. NAT_TURN_VERBOSE=1:
+# coturn's verbose log (turn.log).
 nat_turn () {
   command -v turnserver > /dev/null || nat_skip "no turnserver (package coturn)"
   nat_bg turn "$NS_I" turnserver -n --listening-ip="$RELAY_IP" \
@@ -231,7 +241,7 @@ nat_turn () {
     --user="$TURN_USER:$TURN_PASS" --realm=diode.test \
     --userdb="$NAT_T/turndb" --pidfile="$NAT_T/turn.pid" \
     --no-tls --no-dtls --no-cli --no-software-attribute \
-    --log-file=stdout --simple-log
+    --log-file=stdout --simple-log ${NAT_TURN_VERBOSE:+-V}
   NAT_TURN_PID=$nat_last
   _i=0
   # coturn logs its listeners once they are bound.
