@@ -241,7 +241,10 @@ on_connected (DiodeIce * ice)
   queue_event (ice, DIODE_ICE_EVENT_CONNECTED,
       g_strdup (ice->pair_types ? ice->pair_types : "unknown unknown"));
   diode_ice_watch_fd_in (ice);
-  diode_ice_watch_nice_in (ice);
+  if (ice->in.len > 0 || ice->ice_eof)
+    diode_ice_pump_in (ice);        /* what came before CONNECTED */
+  else
+    diode_ice_watch_nice_in (ice);
 }
 
 static void
