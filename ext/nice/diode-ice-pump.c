@@ -280,9 +280,14 @@ on_nice_readable (GObject * stream, gpointer data)
   }
   if (ice->in.len > 0 || ice->ice_eof) {
     if (!ice->connected) {
-      /* cannot happen (no pair, no data); never keep it unbounded */
-      ice->in.len = 0;
-      return G_SOURCE_CONTINUE;
+      /* The peer saw the pair up first and has begun (a TLS ClientHello)
+       * before our state changed: keep it for the fd, which exists from
+       * CONNECTED on, and keep reading (STUN) while there is room. */
+      if (ice->in.len < DIODE_ICE_BUF_SIZE && !ice->ice_eof)
+        return G_SOURCE_CONTINUE;
+      g_source_unref (ice->nice_in_src);
+      ice->nice_in_src = NULL;
+      return G_SOURCE_REMOVE;
     }
     /* stop polling ICE while we hold data; diode_ice_pump_in polls again */
     g_source_unref (ice->nice_in_src);

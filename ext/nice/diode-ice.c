@@ -241,7 +241,10 @@ on_connected (DiodeIce * ice)
   queue_event (ice, DIODE_ICE_EVENT_CONNECTED,
       g_strdup (ice->pair_types ? ice->pair_types : "unknown unknown"));
   diode_ice_watch_fd_in (ice);
-  diode_ice_watch_nice_in (ice);
+  if (ice->in.len > 0 || ice->ice_eof)
+    diode_ice_pump_in (ice);        /* what came before CONNECTED */
+  else
+    diode_ice_watch_nice_in (ice);
 }
 
 static void
@@ -522,6 +525,12 @@ ice_unref (DiodeIce * ice)
   g_free (ice);
 }
 
+static void
+on_agent_closed (GObject * src, GAsyncResult * res, gpointer agent)
+{
+  g_object_unref (agent);
+}
+
 void
 diode_ice_free (DiodeIce * ice)
 {
@@ -540,7 +549,18 @@ diode_ice_free (DiodeIce * ice)
   if (ice->agent) {
     g_signal_handlers_disconnect_by_data (ice->agent, ice);
     g_clear_object (&ice->io);
-    g_object_unref (ice->agent);
+    if (ice->turn.host) {
+      /* Release the TURN allocations now rather than leave them on the
+       * server for their lifetime (coturn's per-user quota would refuse
+       * the next sessions): the agent lives on until the server answered
+       * (or libnice gave up), on this context, which must go on being
+       * iterated for that; our reference goes to the callback. */
+      g_main_context_push_thread_default (ice->ctx);
+      nice_agent_close_async (ice->agent, on_agent_closed, ice->agent);
+      g_main_context_pop_thread_default (ice->ctx);
+    } else {
+      g_object_unref (ice->agent);
+    }
     ice->agent = NULL;
   }
   ice_unref (ice);

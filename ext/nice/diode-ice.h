@@ -79,6 +79,9 @@ typedef struct _DiodeIce DiodeIce;
  * emitted from an idle on @context, never from inside this call. */
 DiodeIce *diode_ice_new (GMainContext * context, const DiodeIceConfig * config,
     DiodeIceFunc func, gpointer user_data, GError ** error);
+/* With a TURN server, the allocations are released after this returns:
+ * keep iterating @context a moment (a round trip to the server) or the
+ * agent stays until it is. */
 void      diode_ice_free (DiodeIce * ice);
 
 /* The peer's "ufrag pwd". FALSE and @error when malformed. */
