@@ -152,12 +152,15 @@ direct_refuse (Conn * c, guint32 sid, const gchar * reason)
   direct_send (c, sid, DIODE_SIGNAL_CLOSE, NULL, reason, FALSE);
 }
 
+/* Counted, not logged above debug: a flood of them is what the bounds
+ * are for, and it must not use up the log budget of real protocol
+ * errors. */
 static void
 direct_drop (Conn * c, const gchar * why)
 {
   c->relay->direct_signals_dropped++;
-  relay_log (c->relay, RELAY_LOG_PROTOCOL, "dropped a SIGNAL from %s (%s): "
-      "%s", c->peer, c->address ? c->address : "?", why);
+  g_debug ("direct: dropped a SIGNAL from %s (%s): %s", c->peer,
+      c->address ? c->address : "?", why);
 }
 
 /* Ends @d; CLOSE @to_viewer / @to_publisher (NULL: none) to each end,
@@ -314,12 +317,15 @@ direct_forward (DirectSess * d, gboolean from_viewer, DiodeMsg * m)
   }
   if (!direct_send (to, sid, m->signal_kind, from->address, m->signal_data,
           TRUE)) {
-    /* rule 6: the receiver does not read (or is going) */
+    /* rule 6: the receiver does not read; or it is closing (its ERROR
+     * queued), which rule 7 calls gone */
+    gboolean gone = !conn_can_take (to);
+
     r->direct_signals_dropped++;
     if (from_viewer)
-      direct_end (d, "publisher not reading", NULL);
+      direct_end (d, gone ? "publisher gone" : "publisher not reading", NULL);
     else
-      direct_end (d, NULL, "viewer not reading");
+      direct_end (d, NULL, gone ? "viewer gone" : "viewer not reading");
     return;
   }
   r->direct_signals++;

@@ -210,7 +210,7 @@ struct _Conn {
                                    (set by relay_note_join) */
   /* its counters when it became a viewer of its stream: what it adds to
    * the stream's totals is the difference (diode-relay-stats.c) */
-  guint64     view_bytes0, view_frames0, view_skips0;
+  guint64     view_bytes0, view_frames0, view_skips0, view_media0;
   gint64      last_progress;    /* last time the socket took bytes */
   gint64      last_rx, last_tx; /* keepalive: last bytes in, last bytes out */
   guint64     ping_token;
@@ -374,6 +374,7 @@ struct _Stream {
    * /metrics never go down while the stream lives), and slow viewers
    * disconnected (hard limit, write timeout). */
   guint64     gone_bytes_out, gone_frames_out, gone_skips;
+  guint64     gone_media_out;   /* their media_bytes_out (direct paths) */
   guint64     drops;
   guint64     bitrate_bps;      /* bytes_in over the last rate window */
   gint64      rate_at;          /* start of the current window, 0: none */
@@ -990,6 +991,7 @@ void     stream_viewer_left (Stream * s, Conn * c);
  * while @s lives). */
 typedef struct {
   guint64 bytes_out, frames_out, skips;
+  guint64 media_out;            /* ring frames only (media_bytes_out) */
   guint   viewers, web_viewers;  /* current, dead ones excluded */
   guint64 max_backlog;
 } StreamTotals;

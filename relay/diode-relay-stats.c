@@ -220,7 +220,8 @@ relay_stats_build (DiodeRelay * r, gint64 now)
   g_hash_table_iter_init (&it, r->streams);
   while (g_hash_table_iter_next (&it, NULL, &v)) {
     Stream *s = v;
-    guint64 sent = 0, skips = 0, media = 0;
+    guint64 sent = 0, skips = 0;
+    StreamTotals tot;
 
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "name");
@@ -257,15 +258,16 @@ relay_stats_build (DiodeRelay * r, gint64 now)
       if (c->dead)
         continue;
       sent += c->bytes_out;
-      media += c->media_bytes_out;
       skips += c->skips;
       stats_add_viewer (b, c, now);
     }
     json_builder_end_array (b);
     json_builder_set_member_name (b, "bytes_out");
     json_builder_add_int_value (b, sent);
+    /* viewers present and gone (never goes down while the stream lives) */
+    stream_totals (s, &tot);
     json_builder_set_member_name (b, "media_bytes_out");
-    json_builder_add_int_value (b, media);
+    json_builder_add_int_value (b, tot.media_out);
     json_builder_set_member_name (b, "direct_viewers");
     json_builder_add_int_value (b, relay_direct_stream_viewers (s));
     json_builder_set_member_name (b, "skips");
@@ -416,6 +418,7 @@ stream_viewer_added (Stream * s, Conn * c)
   c->view_bytes0 = c->bytes_out;
   c->view_frames0 = c->frames_out;
   c->view_skips0 = c->skips;
+  c->view_media0 = c->media_bytes_out;
 }
 
 void
@@ -424,6 +427,7 @@ stream_viewer_left (Stream * s, Conn * c)
   s->gone_bytes_out += c->bytes_out - c->view_bytes0;
   s->gone_frames_out += c->frames_out - c->view_frames0;
   s->gone_skips += c->skips - c->view_skips0;
+  s->gone_media_out += c->media_bytes_out - c->view_media0;
 }
 
 void
@@ -435,6 +439,7 @@ stream_totals (Stream * s, StreamTotals * t)
   t->bytes_out = s->gone_bytes_out;
   t->frames_out = s->gone_frames_out;
   t->skips = s->gone_skips;
+  t->media_out = s->gone_media_out;
   /* dead conns still in the array count in the sums (they leave it, and
    * move to gone_*, when reaped), not as viewers */
   for (i = 0; i < s->viewers->len; i++) {
@@ -443,6 +448,7 @@ stream_totals (Stream * s, StreamTotals * t)
     t->bytes_out += c->bytes_out - c->view_bytes0;
     t->frames_out += c->frames_out - c->view_frames0;
     t->skips += c->skips - c->view_skips0;
+    t->media_out += c->media_bytes_out - c->view_media0;
     if (c->dead)
       continue;
     t->viewers++;

@@ -25,8 +25,8 @@
  * "reliable-transport-writable" and stop reading the socketpair (out is
  * bounded). On ICE-TCP libnice queues without bound what the kernel does
  * not take, so before each send we ask whether the kernel socket is
- * writable (NiceOutputStream's is_writable): libnice's queue then holds at
- * most about one send chunk.
+ * writable (diode-ice-tcp.c finds it): libnice's queue then holds at most
+ * about one send chunk. The pumps are in diode-ice-pump.c.
  */
 #include "diode-ice-priv.h"
 
@@ -41,78 +41,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
-/* Each way, what we hold ourselves on top of the kernel's socketpair
- * buffers and the transport's window: enough for 4 Mbit/s with room. */
-#define DIODE_ICE_BUF_SIZE   (256 * 1024)
-/* One nice_agent_send(): bounds what libnice queues on ICE-TCP. */
-#define DIODE_ICE_SEND_CHUNK (16 * 1024)
-#define DIODE_ICE_DEFAULT_TIMEOUT_MS 15000
-/* While the transport is full, look again this often in case no
- * writable signal comes (the kernel buffer filled exactly: nothing queued
- * in libnice, so nothing to signal the drain of). */
-#define DIODE_ICE_RETRY_MS   10
-
-typedef struct {
-  guint8 *data;
-  gsize start, len;
-} Buf;
-
-typedef struct {
-  DiodeIceEvent event;
-  gchar *text;
-} Pending;
-
-struct _DiodeIce {
-  gint ref;
-  gboolean freed;
-  GMainContext *ctx;
-  DiodeIceFunc func;
-  gpointer user_data;
-  DiodeIceTransport transport;
-  guint timeout_ms;
-
-  NiceAgent *agent;
-  guint stream_id;
-  GIOStream *io;
-  GPollableInputStream *nin;
-  GPollableOutputStream *nout;
-
-  DiodeIceServer stun, turn;
-  gchar *stun_ip, *turn_ip;
-  guint resolving;
-  GCancellable *cancel;
-
-  GQueue events;
-  GSource *event_src;
-  GSource *timeout_src;
-  GSource *nice_in_src;
-  GSource *fd_in_src;
-  GSource *fd_out_src;
-  GSource *retry_src;
-
-  int fd;           /* our end of the socketpair */
-  int peer_fd;      /* the caller's end until taken */
-  gboolean connected, failed;
-  gboolean fd_eof;          /* the caller closed (or shut) its writing */
-  gboolean ice_out_closed;  /* we shut ICE's write side after fd_eof */
-  gboolean ice_blocked;     /* the transport took no more: wait */
-  gboolean ice_eof;         /* the peer closed its side */
-  gchar *pair_types;
-  gboolean sel_tcp;         /* the selected pair is ICE-TCP (else pseudo-TCP) */
-  int tcp_fd;               /* ICE-TCP: the selected pair's socket, or -1 */
-
-  Buf out;          /* fd -> ICE */
-  Buf in;           /* ICE -> fd */
-
-  GMutex lock;      /* the counters: 64-bit, read from other threads */
-  guint64 bytes_out, bytes_in;
-};
-
 static void ice_unref (DiodeIce * ice);
-static void ice_fail (DiodeIce * ice, const gchar * reason);
-static void pump_out (DiodeIce * ice);
-static void pump_in (DiodeIce * ice);
-static void watch_nice_in (DiodeIce * ice);
 
 /* ---- events: queued, delivered from an idle so that the callback never
  * runs inside libnice's signal emission or inside one of our calls; the
@@ -151,8 +80,8 @@ queue_event (DiodeIce * ice, DiodeIceEvent event, gchar * text)
   }
 }
 
-static void
-drop_source (GSource ** src)
+void
+diode_ice_drop_source (GSource ** src)
 {
   if (*src) {
     g_source_destroy (*src);
@@ -161,33 +90,24 @@ drop_source (GSource ** src)
   }
 }
 
-static void
-buf_compact (Buf * b)
-{
-  if (b->start > 0) {
-    memmove (b->data, b->data + b->start, b->len);
-    b->start = 0;
-  }
-}
-
 /* ---- failure: final. Our end is closed so the caller reads EOF. */
 
 static void
 close_our_end (DiodeIce * ice)
 {
-  drop_source (&ice->fd_in_src);
-  drop_source (&ice->fd_out_src);
-  drop_source (&ice->retry_src);
-  drop_source (&ice->nice_in_src);
-  drop_source (&ice->timeout_src);
+  diode_ice_drop_source (&ice->fd_in_src);
+  diode_ice_drop_source (&ice->fd_out_src);
+  diode_ice_drop_source (&ice->retry_src);
+  diode_ice_drop_source (&ice->nice_in_src);
+  diode_ice_drop_source (&ice->timeout_src);
   if (ice->fd >= 0) {
     close (ice->fd);
     ice->fd = -1;
   }
 }
 
-static void
-ice_fail (DiodeIce * ice, const gchar * reason)
+void
+diode_ice_fail (DiodeIce * ice, const gchar * reason)
 {
   if (ice->failed)
     return;
@@ -196,286 +116,6 @@ ice_fail (DiodeIce * ice, const gchar * reason)
   queue_event (ice, DIODE_ICE_EVENT_FAILED, g_strdup (reason));
 }
 
-/* Both directions closed cleanly: the session is over (final event). */
-static void
-maybe_finish (DiodeIce * ice)
-{
-  if (ice->ice_eof && ice->in.len == 0 && ice->ice_out_closed)
-    ice_fail (ice, "closed");
-}
-
-/* ---- fd -> ICE */
-
-static gboolean
-on_retry (gpointer data)
-{
-  DiodeIce *ice = data;
-
-  g_source_unref (ice->retry_src);
-  ice->retry_src = NULL;
-  ice->ice_blocked = FALSE;
-  pump_out (ice);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-wait_writable (DiodeIce * ice)
-{
-  ice->ice_blocked = TRUE;
-  if (!ice->retry_src) {
-    ice->retry_src = g_timeout_source_new (DIODE_ICE_RETRY_MS);
-    g_source_set_callback (ice->retry_src, on_retry, ice, NULL);
-    g_source_attach (ice->retry_src, ice->ctx);
-  }
-}
-
-static gboolean
-on_fd_readable (gint fd, GIOCondition cond, gpointer data)
-{
-  DiodeIce *ice = data;
-  gsize space;
-  gssize n;
-
-  buf_compact (&ice->out);
-  space = DIODE_ICE_BUF_SIZE - ice->out.len;
-  if (space > 0) {
-    n = read (ice->fd, ice->out.data + ice->out.len, space);
-    if (n > 0) {
-      ice->out.len += n;
-    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-      ice->fd_eof = TRUE;
-    }
-  }
-  if (ice->fd_eof || ice->out.len == DIODE_ICE_BUF_SIZE) {
-    /* full: stop reading until the transport took some */
-    g_source_unref (ice->fd_in_src);
-    ice->fd_in_src = NULL;
-    pump_out (ice);
-    return G_SOURCE_REMOVE;
-  }
-  pump_out (ice);
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-watch_fd_in (DiodeIce * ice)
-{
-  if (ice->fd_in_src || ice->fd < 0 || ice->fd_eof
-      || ice->out.len >= DIODE_ICE_BUF_SIZE)
-    return;
-  ice->fd_in_src = g_unix_fd_source_new (ice->fd, G_IO_IN | G_IO_HUP);
-  g_source_set_callback (ice->fd_in_src, G_SOURCE_FUNC (on_fd_readable), ice,
-      NULL);
-  g_source_attach (ice->fd_in_src, ice->ctx);
-}
-
-/* Whether the kernel takes more: what it refuses libnice queues without
- * bound, so we only send when it has room (libnice's queue then holds at
- * most one send chunk). */
-static gboolean
-tcp_writable (DiodeIce * ice)
-{
-  struct pollfd pfd;
-
-  if (ice->tcp_fd < 0)
-    ice->tcp_fd = diode_ice_find_tcp_fd (ice->agent, ice->stream_id,
-        ice->fd, ice->peer_fd);
-  if (ice->tcp_fd < 0)
-    return FALSE;       /* retried: the pair may be settling */
-  pfd.fd = ice->tcp_fd;
-  pfd.events = POLLOUT;
-  pfd.revents = 0;
-  if (poll (&pfd, 1, 0) < 0)
-    return FALSE;
-  if (pfd.revents & (POLLNVAL | POLLERR | POLLHUP)) {
-    ice->tcp_fd = -1;
-    return FALSE;
-  }
-  return (pfd.revents & POLLOUT) != 0;
-}
-
-static void
-pump_out (DiodeIce * ice)
-{
-  if (!ice->connected || ice->failed)
-    return;
-  while (ice->out.len > 0 && !ice->ice_blocked) {
-    gint n;
-
-    if (ice->sel_tcp && !tcp_writable (ice)) {
-      wait_writable (ice);
-      break;
-    }
-    n = nice_agent_send (ice->agent, ice->stream_id, 1,
-        MIN (ice->out.len, DIODE_ICE_SEND_CHUNK),
-        (const gchar *) ice->out.data + ice->out.start);
-    if (n <= 0) {
-      wait_writable (ice);
-      break;
-    }
-    ice->out.start += n;
-    ice->out.len -= n;
-    if (ice->out.len == 0)
-      ice->out.start = 0;
-    g_mutex_lock (&ice->lock);
-    ice->bytes_out += n;
-    g_mutex_unlock (&ice->lock);
-  }
-  if (ice->fd_eof && ice->out.len == 0 && !ice->ice_out_closed) {
-    ice->ice_out_closed = TRUE;
-    /* The caller is done writing. Pseudo-TCP: send FIN, the peer reads
-     * EOF and the other direction goes on (half-close). ICE-TCP: libnice
-     * 0.1.21 shuts the kernel socket even with data still in its queue,
-     * and takes an EOF from the peer for a broken path, so nothing is
-     * sent; the session ends when the caller frees us (the TLS layer
-     * above has said close_notify by then). */
-    if (!ice->sel_tcp) {
-      g_output_stream_close (G_OUTPUT_STREAM (ice->nout), NULL, NULL);
-      maybe_finish (ice);
-      return;
-    }
-  }
-  watch_fd_in (ice);
-}
-
-static void
-on_transport_writable (NiceAgent * agent, guint stream_id, guint component,
-    gpointer data)
-{
-  DiodeIce *ice = data;
-
-  if (stream_id != ice->stream_id)
-    return;
-  ice->ice_blocked = FALSE;
-  drop_source (&ice->retry_src);
-  pump_out (ice);
-}
-
-/* ---- ICE -> fd */
-
-static gboolean
-on_fd_writable (gint fd, GIOCondition cond, gpointer data)
-{
-  DiodeIce *ice = data;
-
-  g_source_unref (ice->fd_out_src);
-  ice->fd_out_src = NULL;
-  pump_in (ice);
-  return G_SOURCE_REMOVE;
-}
-
-/* Writes what `in` holds to the caller; then polls ICE again if there is
- * room. */
-static void
-pump_in (DiodeIce * ice)
-{
-  while (ice->in.len > 0 && ice->fd >= 0) {
-    gssize n = send (ice->fd, ice->in.data + ice->in.start, ice->in.len,
-        MSG_NOSIGNAL);
-
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && errno == EAGAIN) {
-      if (!ice->fd_out_src) {
-        ice->fd_out_src = g_unix_fd_source_new (ice->fd, G_IO_OUT);
-        g_source_set_callback (ice->fd_out_src, G_SOURCE_FUNC (on_fd_writable),
-            ice, NULL);
-        g_source_attach (ice->fd_out_src, ice->ctx);
-      }
-      return;
-    }
-    if (n <= 0) {
-      /* the caller closed its end: nobody left to deliver to */
-      ice_fail (ice, "the local end closed");
-      return;
-    }
-    ice->in.start += n;
-    ice->in.len -= n;
-    g_mutex_lock (&ice->lock);
-    ice->bytes_in += n;
-    g_mutex_unlock (&ice->lock);
-  }
-  ice->in.start = 0;
-  if (ice->ice_eof) {
-    /* the peer is done writing: so are we towards the caller; the other
-     * direction goes on until the caller closes too */
-    if (!ice->failed && ice->fd >= 0)
-      shutdown (ice->fd, SHUT_WR);
-    maybe_finish (ice);
-    return;
-  }
-  watch_nice_in (ice);
-}
-
-static gboolean
-on_nice_readable (GObject * stream, gpointer data)
-{
-  DiodeIce *ice = data;
-  GError *err = NULL;
-
-  /* Before CONNECTED the reads only let libnice process STUN (nothing is
-   * delivered); after it, the data land in `in`, never beyond its size. */
-  while (ice->in.len < DIODE_ICE_BUF_SIZE) {
-    gssize n;
-
-    buf_compact (&ice->in);
-    n = g_pollable_input_stream_read_nonblocking (ice->nin,
-        ice->in.data + ice->in.len, DIODE_ICE_BUF_SIZE - ice->in.len, NULL,
-        &err);
-    if (ice->failed) {
-      /* a state change libnice emitted inside the read failed us: this
-       * source is already destroyed */
-      g_clear_error (&err);
-      return G_SOURCE_REMOVE;
-    }
-    if (n > 0) {
-      ice->in.len += n;
-      continue;
-    }
-    if (n == 0) {
-      ice->ice_eof = TRUE;
-      break;
-    }
-    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-      g_clear_error (&err);
-      break;
-    }
-    /* a socket error after the pair is up: the path is gone */
-    if (ice->connected) {
-      g_debug ("diode-ice %p: read: %s", ice, err->message);
-      g_clear_error (&err);
-      ice_fail (ice, "ICE connection lost (read error)");
-      return G_SOURCE_REMOVE;
-    }
-    g_clear_error (&err);
-    break;
-  }
-  if (ice->in.len > 0 || ice->ice_eof) {
-    if (!ice->connected) {
-      /* cannot happen (no pair, no data); never keep it unbounded */
-      ice->in.len = 0;
-      return G_SOURCE_CONTINUE;
-    }
-    /* stop polling ICE while we hold data; pump_in polls again */
-    g_source_unref (ice->nice_in_src);
-    ice->nice_in_src = NULL;
-    pump_in (ice);
-    return G_SOURCE_REMOVE;
-  }
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-watch_nice_in (DiodeIce * ice)
-{
-  if (ice->nice_in_src || ice->failed || ice->ice_eof
-      || ice->in.len >= DIODE_ICE_BUF_SIZE)
-    return;
-  ice->nice_in_src = g_pollable_input_stream_create_source (ice->nin, NULL);
-  g_source_set_callback (ice->nice_in_src, G_SOURCE_FUNC (on_nice_readable),
-      ice, NULL);
-  g_source_attach (ice->nice_in_src, ice->ctx);
-}
 
 /* ---- libnice signals */
 
@@ -536,6 +176,50 @@ on_selected_pair (NiceAgent * agent, guint stream_id, guint component,
   ice->tcp_fd = -1;
 }
 
+/* AUTO. libnice ranks ICE-TCP pairs first in a reliable agent, but its
+ * regular nomination stops at the first valid host-host pair, and a UDP
+ * check (one round trip) beats a TCP one (connect, then the check) as
+ * soon as the round trip is longer than the checks' pacing: measured on a
+ * 40 ms RTT link, AUTO then ran pseudo-TCP. So both ends hold the peer's
+ * UDP candidates back for DIODE_ICE_TCP_GRACE_MS after the session
+ * starts (the remote credentials): no UDP check is made by either end
+ * before, an ICE-TCP pair that works is chosen, and when none does
+ * (NATs, TCP blocked) the UDP candidates join and pseudo-TCP is used, at
+ * the cost of the grace in setup time (the viewer is on the relay path
+ * meanwhile). Once connected over TCP they are dropped. */
+static void
+release_udp (DiodeIce * ice)
+{
+  GSList *l = NULL;
+  guint i;
+
+  if (ice->udp_released)
+    return;
+  ice->udp_released = TRUE;
+  diode_ice_drop_source (&ice->grace_src);
+  if (!ice->connected && !ice->failed) {
+    for (i = 0; i < ice->held_udp->len; i++)
+      l = g_slist_append (l, g_ptr_array_index (ice->held_udp, i));
+    if (l)
+      nice_agent_set_remote_candidates (ice->agent, ice->stream_id, 1, l);
+    g_slist_free (l);
+  }
+  g_ptr_array_set_size (ice->held_udp, 0);
+  if (ice->held_gathered && !ice->failed)
+    nice_agent_peer_candidate_gathering_done (ice->agent, ice->stream_id);
+}
+
+static gboolean
+on_grace (gpointer data)
+{
+  DiodeIce *ice = data;
+
+  g_source_unref (ice->grace_src);
+  ice->grace_src = NULL;
+  release_udp (ice);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_connected (DiodeIce * ice)
 {
@@ -545,17 +229,22 @@ on_connected (DiodeIce * ice)
     return;
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
           sv) < 0) {
-    ice_fail (ice, "socketpair failed");
+    diode_ice_fail (ice, "socketpair failed");
     return;
   }
   ice->fd = sv[0];
   ice->peer_fd = sv[1];
   ice->connected = TRUE;
-  drop_source (&ice->timeout_src);
+  diode_ice_drop_source (&ice->timeout_src);
+  if (ice->transport == DIODE_ICE_AUTO)
+    release_udp (ice);      /* connected: the held ones are dropped */
   queue_event (ice, DIODE_ICE_EVENT_CONNECTED,
       g_strdup (ice->pair_types ? ice->pair_types : "unknown unknown"));
-  watch_fd_in (ice);
-  watch_nice_in (ice);
+  diode_ice_watch_fd_in (ice);
+  if (ice->in.len > 0 || ice->ice_eof)
+    diode_ice_pump_in (ice);        /* what came before CONNECTED */
+  else
+    diode_ice_watch_nice_in (ice);
 }
 
 static void
@@ -572,7 +261,7 @@ on_state (NiceAgent * agent, guint stream_id, guint component, guint state,
       on_connected (ice);
       break;
     case NICE_COMPONENT_STATE_FAILED:
-      ice_fail (ice, ice->connected ? "ICE connection lost" :
+      diode_ice_fail (ice, ice->connected ? "ICE connection lost" :
           "ICE failed: no candidate pair worked");
       break;
     default:
@@ -590,7 +279,7 @@ on_timeout (gpointer data)
   ice->timeout_src = NULL;
   if (!ice->connected) {
     reason = g_strdup_printf ("no direct path within %u ms", ice->timeout_ms);
-    ice_fail (ice, reason);
+    diode_ice_fail (ice, reason);
     g_free (reason);
   }
   return G_SOURCE_REMOVE;
@@ -613,7 +302,7 @@ start_gathering (DiodeIce * ice)
         ice->turn.tcp ? NICE_RELAY_TYPE_TURN_TCP : NICE_RELAY_TYPE_TURN_UDP);
   }
   if (!nice_agent_gather_candidates (ice->agent, ice->stream_id))
-    ice_fail (ice, "gathering candidates failed (no usable local address)");
+    diode_ice_fail (ice, "gathering candidates failed (no usable local address)");
 }
 
 typedef struct {
@@ -712,6 +401,9 @@ diode_ice_new (GMainContext * context, const DiodeIceConfig * config,
   ice->cancel = g_cancellable_new ();
   g_mutex_init (&ice->lock);
   g_queue_init (&ice->events);
+  ice->held_udp = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      nice_candidate_free);
+  ice->udp_released = config->transport != DIODE_ICE_AUTO;
   ice->out.data = g_malloc (DIODE_ICE_BUF_SIZE);
   ice->in.data = g_malloc (DIODE_ICE_BUF_SIZE);
 
@@ -779,7 +471,7 @@ diode_ice_new (GMainContext * context, const DiodeIceConfig * config,
   g_signal_connect (ice->agent, "new-selected-pair-full",
       G_CALLBACK (on_selected_pair), ice);
   g_signal_connect (ice->agent, "reliable-transport-writable",
-      G_CALLBACK (on_transport_writable), ice);
+      G_CALLBACK (diode_ice_on_transport_writable), ice);
 
   if (!nice_agent_get_local_credentials (ice->agent, ice->stream_id, &ufrag,
           &pwd)) {
@@ -795,7 +487,7 @@ diode_ice_new (GMainContext * context, const DiodeIceConfig * config,
   g_free (pwd);
 
   /* STUN has to be read for the checks to progress: poll from the start */
-  watch_nice_in (ice);
+  diode_ice_watch_nice_in (ice);
   ice->timeout_src = g_timeout_source_new (ice->timeout_ms);
   g_source_set_callback (ice->timeout_src, on_timeout, ice, NULL);
   g_source_attach (ice->timeout_src, ice->ctx);
@@ -825,11 +517,18 @@ ice_unref (DiodeIce * ice)
   g_free (ice->stun_ip);
   g_free (ice->turn_ip);
   g_free (ice->pair_types);
+  g_ptr_array_unref (ice->held_udp);
   g_free (ice->out.data);
   g_free (ice->in.data);
   g_mutex_clear (&ice->lock);
   g_main_context_unref (ice->ctx);
   g_free (ice);
+}
+
+static void
+on_agent_closed (GObject * src, GAsyncResult * res, gpointer agent)
+{
+  g_object_unref (agent);
 }
 
 void
@@ -840,7 +539,8 @@ diode_ice_free (DiodeIce * ice)
   ice->freed = TRUE;
   g_cancellable_cancel (ice->cancel);
   g_clear_object (&ice->cancel);
-  drop_source (&ice->event_src);
+  diode_ice_drop_source (&ice->event_src);
+  diode_ice_drop_source (&ice->grace_src);
   close_our_end (ice);
   if (ice->peer_fd >= 0) {
     close (ice->peer_fd);
@@ -849,7 +549,18 @@ diode_ice_free (DiodeIce * ice)
   if (ice->agent) {
     g_signal_handlers_disconnect_by_data (ice->agent, ice);
     g_clear_object (&ice->io);
-    g_object_unref (ice->agent);
+    if (ice->turn.host) {
+      /* Release the TURN allocations now rather than leave them on the
+       * server for their lifetime (coturn's per-user quota would refuse
+       * the next sessions): the agent lives on until the server answered
+       * (or libnice gave up), on this context, which must go on being
+       * iterated for that; our reference goes to the callback. */
+      g_main_context_push_thread_default (ice->ctx);
+      nice_agent_close_async (ice->agent, on_agent_closed, ice->agent);
+      g_main_context_pop_thread_default (ice->ctx);
+    } else {
+      g_object_unref (ice->agent);
+    }
     ice->agent = NULL;
   }
   ice_unref (ice);
@@ -901,6 +612,11 @@ diode_ice_set_remote_credentials (DiodeIce * ice, const gchar * text,
         "libnice refused the remote credentials");
     return FALSE;
   }
+  if (!ice->udp_released && !ice->grace_src) {
+    ice->grace_src = g_timeout_source_new (DIODE_ICE_TCP_GRACE_MS);
+    g_source_set_callback (ice->grace_src, on_grace, ice, NULL);
+    g_source_attach (ice->grace_src, ice->ctx);
+  }
   return TRUE;
 }
 
@@ -947,6 +663,15 @@ diode_ice_add_remote_candidate (DiodeIce * ice, const gchar * text,
     nice_candidate_free (c);
     return TRUE;
   }
+  if (!is_tcp && !ice->udp_released) {
+    /* AUTO: kept until ICE-TCP had its chance (release_udp); bounded as
+     * the relay bounds a session's signals */
+    if (ice->held_udp->len < DIODE_ICE_MAX_HELD)
+      g_ptr_array_add (ice->held_udp, c);
+    else
+      nice_candidate_free (c);
+    return TRUE;
+  }
   l = g_slist_append (NULL, c);
   n = nice_agent_set_remote_candidates (ice->agent, ice->stream_id, 1, l);
   g_slist_free_full (l, (GDestroyNotify) nice_candidate_free);
@@ -963,6 +688,10 @@ diode_ice_add_remote_candidate (DiodeIce * ice, const gchar * text,
 void
 diode_ice_remote_gathered (DiodeIce * ice)
 {
+  if (!ice->udp_released) {
+    ice->held_gathered = TRUE;      /* passed on with the UDP candidates */
+    return;
+  }
   if (ice->agent && !ice->failed)
     nice_agent_peer_candidate_gathering_done (ice->agent, ice->stream_id);
 }

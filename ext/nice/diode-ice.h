@@ -18,8 +18,9 @@
  * where TCP itself is the reliable stream; DIODE_ICE_AUTO gathers both and
  * ICE picks: an ICE-TCP pair when one works (same LAN, a reachable
  * publisher), pseudo-TCP over UDP otherwise (through NATs, TURN).
- * DIODE_ICE_DEFAULT_TRANSPORT is what the elements use. Both ends of a
- * session must use the same transport setting.
+ * (ICE-TCP gets a 1 s head start before UDP candidates are used.)
+ * DIODE_ICE_DEFAULT_TRANSPORT is what the elements use. AUTO works with a
+ * peer of any setting; PSEUDOTCP and TCP do not work with each other.
  *
  * Closing: the caller shutting (or closing) its end is seen as EOF. On a
  * pseudo-TCP pair it is sent on (FIN: the peer's fd reads EOF, the other
@@ -47,8 +48,9 @@ typedef struct {
   DiodeIceTransport transport;
   gboolean controlling;        /* the viewer controls, the publisher not */
   const gchar *stun_server;    /* "host:port" or "stun:host:port"; NULL none */
-  const gchar *turn_server;    /* "turn://user:pass@host:port[?transport=udp|tcp]"
-                                  or "turns://..."; NULL none */
+  const gchar *turn_server;    /* "turn://user:pass@host:port[?transport=udp|tcp]";
+                                  NULL none ("turns://" is refused: libnice
+                                  0.1.21 would not use TLS) */
   guint connect_timeout_ms;    /* no selected pair by then: FAILED; 0: 15000 */
   /* Test and benchmark hook: only gather host candidates on interfaces
    * with these addresses (NULL: all). */
@@ -77,6 +79,9 @@ typedef struct _DiodeIce DiodeIce;
  * emitted from an idle on @context, never from inside this call. */
 DiodeIce *diode_ice_new (GMainContext * context, const DiodeIceConfig * config,
     DiodeIceFunc func, gpointer user_data, GError ** error);
+/* With a TURN server, the allocations are released after this returns:
+ * keep iterating @context a moment (a round trip to the server) or the
+ * agent stays until it is. */
 void      diode_ice_free (DiodeIce * ice);
 
 /* The peer's "ufrag pwd". FALSE and @error when malformed. */

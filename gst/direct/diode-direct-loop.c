@@ -14,11 +14,13 @@ static gpointer
 loop_thread (gpointer data)
 {
   DirectLoop *l = data;
+  guint i;
 
   g_main_context_push_thread_default (l->ctx);
   g_main_loop_run (l->loop);
-  /* sources the owner left (it tears down in a sync call first) */
-  while (g_main_context_iteration (l->ctx, FALSE));
+  /* idles queued before the stop (signals, wakes) run against the torn
+   * down owner, which expects it; bounded, should a source re-arm */
+  for (i = 0; i < 1000 && g_main_context_iteration (l->ctx, FALSE); i++);
   g_main_context_pop_thread_default (l->ctx);
   return NULL;
 }

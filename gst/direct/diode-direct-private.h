@@ -132,5 +132,8 @@ void      direct_viewer_test_stop_reading (struct _DiodeDirectViewer * v);
 /* The most bytes any one session's write queue held so far. */
 gsize     direct_server_test_queue_peak (struct _DiodeDirectServer * s);
 void      direct_conn_test_pause (DirectConn * c);
+/* A shorter setup deadline (TLS to SUBSCRIBE_OK), before any session. */
+void      direct_server_test_set_setup_ms (struct _DiodeDirectServer * s,
+    guint ms);
 
 G_END_DECLS

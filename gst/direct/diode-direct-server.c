@@ -76,6 +76,7 @@ struct _DiodeDirectServer {
   DiodeDirectServerStats stats;
   guint64 signals_dropped;
   gsize queue_peak;             /* test hook: largest write queue seen */
+  guint setup_ms;               /* DIRECT_SETUP_MS, or a test's */
 
   /* thread only */
   GPtrArray *peers;             /* Peer*, at most max_viewers */
@@ -409,7 +410,7 @@ peer_connected (Peer * p, int fd, const gchar * pair)
     direct_loop_invoke (&s->loop, server_sweep_idle, s, NULL);
     return;
   }
-  direct_conn_set_deadline (p->conn, DIRECT_SETUP_MS);
+  direct_conn_set_deadline (p->conn, s->setup_ms);
   direct_conn_set_stall_limit (p->conn, DIRECT_STALL_MS);
 }
 
@@ -628,6 +629,12 @@ direct_server_test_adopt (DiodeDirectServer * s, guint32 sid,
   direct_loop_invoke (&s->loop, server_on_adopt, a, NULL);
 }
 
+void
+direct_server_test_set_setup_ms (DiodeDirectServer * s, guint ms)
+{
+  s->setup_ms = ms;             /* before any session: no lock needed */
+}
+
 gsize
 direct_server_test_queue_peak (DiodeDirectServer * s)
 {
@@ -664,6 +671,7 @@ diode_direct_server_new (const DiodeDirectServerConfig * cfg, GError ** error)
   g_queue_init (&s->signals);
   s->ring = diode_ring_new (DIRECT_RING_BYTES, 0);
   s->peers = g_ptr_array_new ();
+  s->setup_ms = DIRECT_SETUP_MS;
   direct_loop_start (&s->loop, "diode-direct-srv");
   return s;
 }

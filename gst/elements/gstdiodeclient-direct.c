@@ -52,8 +52,9 @@ gst_diode_client_install_direct_properties (GObjectClass * klass)
   g_object_class_install_property (klass, GST_DIODE_PROP_TURN_SERVER,
       g_param_spec_string ("turn-server", "TURN server",
           "TURN server for direct paths when no direct route exists: "
-          "turn://USER:PASS@HOST:PORT[?transport=udp|tcp] (turns:// for "
-          "TLS). NULL: none", NULL, f));
+          "turn://USER:PASS@HOST:PORT[?transport=udp|tcp] (turns://, TURN "
+          "over TLS, is refused: libnice would not use TLS). NULL: none",
+          NULL, f));
 }
 
 gboolean
@@ -116,7 +117,7 @@ gst_diode_client_check_direct (GstDiodeClient * c, GError ** error)
   } else if (turn && *turn && !diode_ice_check_turn_uri (turn, &err)) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         "turn-server is not usable (%s): give "
-        "turn://USER:PASS@HOST:PORT[?transport=udp|tcp] or turns://...",
+        "turn://USER:PASS@HOST:PORT[?transport=udp|tcp]",
         err->message);
     ok = FALSE;
   }

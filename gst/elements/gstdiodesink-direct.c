@@ -153,14 +153,21 @@ gst_diode_sink_direct_start (GstDiodeSink * self)
   GST_OBJECT_LOCK (self);
   direct = self->direct;
   max = self->direct_max;
-  stream = g_strdup (c->stream ? c->stream : GST_OBJECT_NAME (self));
   GST_OBJECT_UNLOCK (self);
+  /* the name open() resolved for this session */
+  stream = g_strdup (c->stream_name);
   /* Once per start: at the first connection, whose WELCOME says where the
    * relay answers STUN. */
   if (!direct || self->direct_tried)
     goto out_stream;
   self->direct_tried = TRUE;
 
+  if (c->version < DIODE_PROTOCOL_VERSION_DIRECT) {
+    g_set_error (&err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "relay %s speaks protocol version %u, direct paths need %u",
+        c->hostport, c->version, DIODE_PROTOCOL_VERSION_DIRECT);
+    goto fail;
+  }
   id = gst_diode_client_identity (c, &err);
   if (!id)
     goto fail;
@@ -177,14 +184,15 @@ gst_diode_sink_direct_start (GstDiodeSink * self)
   cfg.max_viewers = max;
   cfg.stun_server = stun;
   cfg.turn_server = turn;
-  cfg.transport = DIODE_ICE_PSEUDOTCP;
+  cfg.transport = DIODE_ICE_DEFAULT_TRANSPORT;
   cfg.admit = direct_admit;
   cfg.admit_data = self;
   server = diode_direct_server_new (&cfg, &err);
-  g_free (stun);
-  g_free (turn);
-  if (!server)
+  if (!server) {
+    g_free (stun);
+    g_free (turn);
     goto fail;
+  }
   g_mutex_lock (&self->server_lock);
   self->direct_server = server;
   g_mutex_unlock (&self->server_lock);
@@ -192,7 +200,10 @@ gst_diode_sink_direct_start (GstDiodeSink * self)
   self->direct_stop_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
   self->direct_pump = g_thread_new ("diodesink-direct",
       direct_pump, self);
-  GST_INFO_OBJECT (self, "offering direct paths to %u viewers at most", max);
+  GST_INFO_OBJECT (self, "offering direct paths to %u viewers at most (STUN "
+      "%s)", max, cfg.stun_server ? cfg.stun_server : "none");
+  g_free (stun);
+  g_free (turn);
   goto out_stream;
 
 fail:
@@ -312,7 +323,10 @@ gst_diode_sink_direct_add_stats (GstDiodeSink * self, GstStructure * s)
   if (offering)
     diode_direct_server_get_stats (self->direct_server, &st);
   g_mutex_unlock (&self->server_lock);
-  gst_structure_set (s, "direct", G_TYPE_BOOLEAN, offering,
+  /* the relay always gets the stream; "direct": some viewer takes it
+   * straight from here now */
+  gst_structure_set (s, "path", G_TYPE_STRING, st.viewers ? "direct" :
+      "relay", "direct", G_TYPE_BOOLEAN, offering,
       "direct-viewers", G_TYPE_UINT, st.viewers,
       "direct-sessions", G_TYPE_UINT64, st.sessions,
       "direct-offers", G_TYPE_UINT64, st.offers,

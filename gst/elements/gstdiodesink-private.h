@@ -95,8 +95,8 @@ void     gst_diode_sink_direct_note_policy (GstDiodeSink * self,
 void     gst_diode_sink_direct_signal (GstDiodeSink * self, const DiodeMsg * m);
 void     gst_diode_sink_direct_push (GstDiodeSink * self, GBytes * frame);
 void     gst_diode_sink_direct_relay_reset (GstDiodeSink * self);
-/* direct, direct-viewers, direct-sessions, direct-offers, direct-refused,
- * direct-bytes-sent. */
+/* path, direct, direct-viewers, direct-sessions, direct-offers,
+ * direct-refused, direct-bytes-sent. */
 void     gst_diode_sink_direct_add_stats (GstDiodeSink * self, GstStructure * s);
 
 G_END_DECLS

@@ -963,6 +963,8 @@ gst_diode_sink_class_init (GstDiodeSinkClass * klass)
           "host:port), failovers (moves to another relay of the list), "
           "recording (the relay's store state: none, recording, unavailable, "
           "unknown), stored-seq, stored-bytes (what the relay has stored), "
+          "path (direct: some viewer takes the stream over a direct path "
+          "now, else relay), "
           "direct (offering direct paths), direct-viewers (on direct paths "
           "now), direct-sessions, direct-offers, direct-refused, "
           "direct-bytes-sent (media bytes over direct paths)",

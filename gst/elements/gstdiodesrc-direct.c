@@ -171,13 +171,13 @@ void
 gst_diode_src_direct_reset (GstDiodeSrc * self, gboolean counters)
 {
   viewer_free (self);
-  self->on_direct = FALSE;
   self->direct_refused = FALSE;
   self->direct_retry_at = 0;
   self->direct_backoff = RETRY_FIRST_MS;
   self->path_dedup = self->relay_eos = FALSE;
   g_clear_pointer (&self->direct_publisher, g_free);
   GST_OBJECT_LOCK (self);
+  self->on_direct = FALSE;
   self->dmode = self->direct_mode;
   g_clear_pointer (&self->dpair, g_free);
   if (counters)
@@ -243,6 +243,15 @@ is_final_refusal (const DiodeMsg * m)
 void
 gst_diode_src_direct_relay_signal (GstDiodeSrc * self, const DiodeMsg * m)
 {
+  /* The relay ends direct sessions at the publisher's EOS (17.6 rule 7),
+   * but the direct path still carries the last frames and the EOS itself,
+   * in order: cutting it now would lose them. It ends by itself after the
+   * EOS; the relay's EOS bounds the wait (hold_eos). */
+  if (self->on_direct && m->signal_kind == DIODE_SIGNAL_CLOSE
+      && !g_strcmp0 (m->signal_data, "end of stream")) {
+    GST_INFO_OBJECT (self, "relay: end of stream; the direct path drains");
+    return;
+  }
   if (is_final_refusal (m)) {
     gchar *reason = g_strescape (m->signal_data, NULL);
 
@@ -276,11 +285,16 @@ gst_diode_src_direct_drop_relay (GstDiodeSrc * self, const DiodeMsg * m)
 }
 
 gboolean
-gst_diode_src_direct_hold_eos (GstDiodeSrc * self)
+gst_diode_src_direct_hold_eos (GstDiodeSrc * self, const DiodeMsg * m)
 {
   if (!self->on_direct)
     return FALSE;
+  /* EOS carries the seq of the last MEDIA: if the direct path ends
+   * before delivering it, the relay path gives the rest, then EOS */
   self->relay_eos = TRUE;
+  self->eos_seq = m->seq;
+  GST_INFO_OBJECT (self, "the relay says the stream ended after seq %"
+      G_GUINT64_FORMAT "; the direct path brings the rest", m->seq);
   return TRUE;
 }
 
@@ -304,24 +318,27 @@ start_attempt (GstDiodeSrc * self)
   cfg.publisher = self->direct_publisher;
   cfg.stun_server = stun;
   cfg.turn_server = turn;
-  cfg.transport = DIODE_ICE_PSEUDOTCP;
+  cfg.transport = DIODE_ICE_DEFAULT_TRANSPORT;
   self->viewer = diode_direct_viewer_new (&cfg, &err);
-  g_free (stun);
-  g_free (turn);
   GST_OBJECT_LOCK (self);
   self->direct_attempts++;
   GST_OBJECT_UNLOCK (self);
   if (!self->viewer) {
     GST_INFO_OBJECT (self, "no direct path: %s", err->message);
     g_error_free (err);
+    g_free (stun);
+    g_free (turn);
     schedule_retry (self);
     return;
   }
   diode_direct_viewer_set_next_seq (self->viewer, self->last_seq ?
       self->last_seq + 1 : 0);
   diode_direct_viewer_start (self->viewer);
-  GST_INFO_OBJECT (self, "asking %s for a direct path",
-      self->direct_publisher);
+  GST_INFO_OBJECT (self, "asking %s for a direct path (STUN %s, TURN %s)",
+      self->direct_publisher, cfg.stun_server ? cfg.stun_server : "none",
+      cfg.turn_server ? "set" : "none");
+  g_free (stun);
+  g_free (turn);
 }
 
 /* Not on the direct path yet and it is over: try again later. */
@@ -496,6 +513,16 @@ gst_diode_src_direct_service (GstDiodeSrc * self, GstBuffer ** outbuf,
   GBytes *sig;
 
   *wake_at = -1;
+  /* back on the relay path after the stream ended: up to its last seq */
+  if (self->relay_eos && !self->on_direct
+      && self->last_seq >= self->eos_seq) {
+    GST_INFO_OBJECT (self, "publisher ended the stream at seq %"
+        G_GUINT64_FORMAT, self->eos_seq);
+    viewer_free (self);
+    self->direct_retry_at = 0;
+    *ret = GST_FLOW_EOS;
+    return TRUE;
+  }
   if (!self->viewer && self->direct_retry_at) {
     if (g_get_monotonic_time () >= self->direct_retry_at)
       start_attempt (self);
@@ -531,14 +558,8 @@ gst_diode_src_direct_service (GstDiodeSrc * self, GstBuffer ** outbuf,
   if (self->on_direct) {
     if (take_direct (self, outbuf, ret))
       return TRUE;
-    if (self->direct_down) {
-      if (!fall_back (self, ret))
-        return TRUE;
-      if (self->relay_eos) {
-        *ret = GST_FLOW_EOS;
-        return TRUE;
-      }
-    }
+    if (self->direct_down && !fall_back (self, ret))
+      return TRUE;
   }
   c->aux_fd = self->viewer ? diode_direct_viewer_get_fd (self->viewer) : -1;
   if (!self->viewer && self->direct_retry_at)

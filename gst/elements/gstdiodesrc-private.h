@@ -72,7 +72,7 @@ void     gst_diode_src_direct_relay_signal (GstDiodeSrc * self, const DiodeMsg *
 gboolean gst_diode_src_direct_drop_relay (GstDiodeSrc * self, const DiodeMsg * m);
 /* A relay EOS: TRUE when it waits for the direct path's (which comes in
  * order after the frames still on their way). */
-gboolean gst_diode_src_direct_hold_eos (GstDiodeSrc * self);
+gboolean gst_diode_src_direct_hold_eos (GstDiodeSrc * self, const DiodeMsg * m);
 /* The direct path's work: start a due attempt, relay its SIGNALs, take its
  * events, switch, fall back. Sets c->aux_fd for the next wait and
  * *wake_at (monotonic µs, or -1) for a timer. Returns TRUE with *ret (and

@@ -602,7 +602,7 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
         return GST_FLOW_OK;
       case DIODE_MSG_EOS:
         /* on the direct path its own EOS comes after the frames in flight */
-        if (gst_diode_src_direct_hold_eos (self))
+        if (gst_diode_src_direct_hold_eos (self, &m))
           break;
         GST_INFO_OBJECT (self, "publisher ended '%s'", c->stream_name);
         diode_msg_clear (&m);

@@ -67,6 +67,7 @@ struct _GstDiodeSrc {
   gint64          direct_since;     /* monotonic µs the switch happened */
   gboolean        path_dedup;     /* after PATH RELAY: drop seqs had */
   gboolean        relay_eos;      /* EOS came via the relay while direct */
+  guint64         eos_seq;        /* ... after this seq */
   gint64          relay_polled_at;/* monotonic µs create() last read the
                                      relay connection */
   /* under GST_OBJECT_LOCK (stats read them from any thread) */

@@ -344,6 +344,7 @@ scalar (GString * o, const gchar * name, const gchar * type,
 typedef struct {
   const gchar *label;           /* the stream label: its name, or "" */
   guint64 bytes_in, frames_in, bytes_out, frames_out, skips, drops;
+  guint64 media_out;
   guint64 viewers, web_viewers, waiting, buffered, live, direct_viewers;
   guint64 join_counts[RELAY_JOIN_BUCKETS + 1], join_sum_us;
 } StreamRow;
@@ -359,6 +360,7 @@ row_add (StreamRow * row, Stream * s)
   row->frames_in += s->frames_in;
   row->bytes_out += t.bytes_out;
   row->frames_out += t.frames_out;
+  row->media_out += t.media_out;
   row->skips += t.skips;
   row->drops += s->drops;
   row->viewers += t.viewers;
@@ -461,6 +463,9 @@ metrics_streams (GString * o, DiodeRelay * r)
         buffered),
     F ("live", "gauge", "1 while a source feeds the stream (for the "
         "non-public sum: how many do).", live),
+    F ("media_bytes_out_total", "counter", "Bytes of the stream's frames "
+        "(CAPS, MEDIA, EOS) sent to its viewers, present and gone: not "
+        "what viewers on a direct path receive.", media_out),
     F ("direct_viewers", "gauge", "Viewers taking the stream over a direct "
         "path (their last PATH was DIRECT).", direct_viewers),
 #undef F

@@ -35,7 +35,7 @@ typedef struct
   gchar *addr;
 } Who;
 
-static Who alice = { "alice" }, bob = { "bob" };
+static Who alice = { "alice" }, bob = { "bob" }, carol = { "carol" };
 
 static void
 who_init (Who * w)
@@ -61,17 +61,25 @@ bus_for (GstElement * e)
   return bus;
 }
 
-/* Publisher alice, stun-server=none (host candidates are enough here). */
+/* Publisher alice, stun-server=none (host candidates are enough here),
+ * then the NULL-terminated properties given: set before the harness
+ * exists (it starts the element). */
 static GstHarness *
-sink_h (DiodeRelay * relay, const gchar * stream, gboolean direct)
+sink_h (DiodeRelay * relay, const gchar * stream, gboolean direct,
+    const gchar * first_prop, ...)
 {
   gchar *hp = diode_relay_get_hostport (relay);
   GstElement *e = gst_element_factory_make ("diodesink", NULL);
   GstHarness *h;
+  va_list ap;
 
   who_init (&alice);
   g_object_set (e, "relay", hp, "stream", stream, "identity", alice.key,
       "direct", direct, "stun-server", "none", NULL);
+  va_start (ap, first_prop);
+  if (first_prop)
+    g_object_set_valist (G_OBJECT (e), first_prop, ap);
+  va_end (ap);
   h = gst_harness_new_with_element (e, "sink", NULL);
   gst_harness_set_src_caps_str (h, CAPS_STR);
   gst_object_unref (e);
@@ -79,24 +87,32 @@ sink_h (DiodeRelay * relay, const gchar * stream, gboolean direct)
   return h;
 }
 
-/* Viewer bob; *bus gets the element's messages. */
+/* Viewer @who; *bus gets the element's messages. */
 static GstHarness *
-src_h (DiodeRelay * relay, const gchar * stream, const gchar * mode,
-    GstBus ** bus)
+src_as (DiodeRelay * relay, const gchar * stream, const gchar * mode,
+    GstBus ** bus, Who * who, const gchar * stun)
 {
   gchar *hp = diode_relay_get_hostport (relay);
   GstElement *e = gst_element_factory_make ("diodesrc", NULL);
   GstHarness *h;
 
-  who_init (&bob);
+  who_init (who);
   gst_util_set_object_arg (G_OBJECT (e), "direct", mode);
-  g_object_set (e, "relay", hp, "stream", stream, "identity", bob.key,
-      "timeout", 5000, "stun-server", "none", NULL);
+  g_object_set (e, "relay", hp, "stream", stream, "identity", who->key,
+      "timeout", 5000, "stun-server", stun, NULL);
   *bus = bus_for (e);
   h = gst_harness_new_with_element (e, NULL, "src");
   gst_object_unref (e);
   g_free (hp);
   return h;
+}
+
+/* Viewer bob. */
+static GstHarness *
+src_h (DiodeRelay * relay, const gchar * stream, const gchar * mode,
+    GstBus ** bus)
+{
+  return src_as (relay, stream, mode, bus, &bob, "none");
 }
 
 /* The viewer first (it waits), then the publisher: the viewer gets every
@@ -349,7 +365,7 @@ GST_START_TEST (test_never_stays_on_relay)
   DiodeRelay *relay = relay_with (NULL);
   GstBus *bus;
   GstHarness *src = src_h (relay, "never", "never", &bus);
-  GstHarness *sink = sink_h (relay, "never", TRUE);
+  GstHarness *sink = sink_h (relay, "never", TRUE, NULL);
   GstStructure *st;
   GstMessage *msg;
   guint next = 0, i;
@@ -384,7 +400,7 @@ GST_START_TEST (test_sink_not_offering)
   DiodeRelay *relay = relay_with (NULL);
   GstBus *bus;
   GstHarness *src = src_h (relay, "plain", "auto", &bus);
-  GstHarness *sink = sink_h (relay, "plain", FALSE);
+  GstHarness *sink = sink_h (relay, "plain", FALSE, NULL);
   GstStructure *st;
   GstMessage *msg;
   guint next = 0, i;
@@ -417,7 +433,7 @@ GST_START_TEST (test_switch_to_direct)
   DiodeRelay *relay = relay_with (NULL);
   GstBus *bus;
   GstHarness *src = src_h (relay, "cam", "auto", &bus);
-  GstHarness *sink = sink_h (relay, "cam", TRUE);
+  GstHarness *sink = sink_h (relay, "cam", TRUE, NULL);
   GstStructure *st;
   guint next = 0, i;
   guint64 from, before, after;
@@ -455,6 +471,8 @@ GST_START_TEST (test_switch_to_direct)
   fail_unless (offering);
   fail_unless (gst_structure_get_uint (st, "direct-viewers", &viewers));
   fail_unless_equals_int (viewers, 1);
+  fail_unless_equals_string (gst_structure_get_string (st, "path"),
+      "direct");
   fail_unless (stat_u64 (st, "direct-sessions") >= 1);
   fail_unless (stat_u64 (st, "direct-bytes-sent") >= 100 * SIZE);
   gst_structure_free (st);
@@ -477,12 +495,11 @@ GST_START_TEST (test_private_allowlist_direct)
   DiodeRelay *relay = relay_with (NULL);
   GstBus *bus;
   GstHarness *src = src_h (relay, "door", "auto", &bus);
-  GstHarness *sink = sink_h (relay, "door", TRUE);
+  GstHarness *sink = sink_h (relay, "door", TRUE, "access",
+      DIODE_ACCESS_PRIVATE, "allow", bob.addr, NULL);
   GstStructure *st;
   guint next = 0;
 
-  g_object_set (sink->element, "access", DIODE_ACCESS_PRIVATE, "allow",
-      bob.addr, NULL);
   start_both (relay, "door", src, sink);
   steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
   st = stats_of (sink);
@@ -503,7 +520,7 @@ GST_START_TEST (test_fallback_to_relay)
   DiodeRelay *relay = relay_with (NULL);
   GstBus *bus;
   GstHarness *src = src_h (relay, "cut", "auto", &bus);
-  GstHarness *sink = sink_h (relay, "cut", TRUE);
+  GstHarness *sink = sink_h (relay, "cut", TRUE, NULL);
   GstStructure *st;
   guint next = 0, i;
   guint64 from, before;
@@ -521,6 +538,9 @@ GST_START_TEST (test_fallback_to_relay)
     step (sink, src, &next);
   fail_unless (relay_bytes_out (relay, "cut") - before >= 60 * SIZE);
 
+  st = stats_of (sink);
+  fail_unless_equals_string (gst_structure_get_string (st, "path"), "relay");
+  gst_structure_free (st);
   st = stats_of (src);
   fail_unless_equals_string (gst_structure_get_string (st, "path"), "relay");
   fail_unless_equals_uint64 (stat_u64 (st, "direct-fallbacks"), 1);
@@ -551,9 +571,8 @@ GST_START_TEST (test_policy_refuses_direct)
   fail_unless (g_file_set_contents (conf, conf_text, -1, NULL));
   relay = relay_with ("config", conf, NULL);
   src = src_h (relay, "hq", "auto", &bus);
-  sink = sink_h (relay, "hq", TRUE);
-  g_object_set (sink->element, "access", DIODE_ACCESS_PROTECTED, "fleet",
-      "office", NULL);
+  sink = sink_h (relay, "hq", TRUE, "access", DIODE_ACCESS_PROTECTED,
+      "fleet", "office", NULL);
   start_both (relay, "hq", src, sink);
   for (i = 0; i < 150; i++)
     step (sink, src, &next);
@@ -569,6 +588,190 @@ GST_START_TEST (test_policy_refuses_direct)
   teardown (src, bus, sink, relay);
   g_free (conf);
   g_free (conf_text);
+}
+
+GST_END_TEST;
+
+/* One buffer in, the same out of each of two viewers. */
+static void
+step2 (GstHarness * sink, GstHarness * src1, GstHarness * src2, guint * next)
+{
+  GstHarness *srcs[2] = { src1, src2 };
+  guint k;
+
+  fail_unless_equals_int (gst_harness_push (sink,
+          fixture_make_buffer (*next, SIZE, GOP)), GST_FLOW_OK);
+  for (k = 0; k < 2; k++) {
+    GstBuffer *b = gst_harness_pull (srcs[k]);
+
+    fail_unless (b != NULL, "viewer %u: no buffer %u", k, *next);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), *next);
+    fail_unless (fixture_payload_matches (b, *next, SIZE));
+    gst_buffer_unref (b);
+  }
+  (*next)++;
+  g_usleep (TICK_MS * 1000);
+}
+
+/* direct-max=1 and two viewers: one goes direct, the publisher refuses
+ * the other, which watches through the relay; both get every buffer. */
+GST_START_TEST (test_direct_max)
+{
+  DiodeRelay *relay = relay_with (NULL);
+  GstBus *bus1, *bus2;
+  GstHarness *src1 = src_h (relay, "max", "auto", &bus1);
+  GstHarness *src2 = src_as (relay, "max", "auto", &bus2, &carol, "none");
+  GstHarness *sink = sink_h (relay, "max", TRUE, "direct-max", 1, NULL);
+  GstStructure *st;
+  GstMessage *msg;
+  const GstStructure *ps;
+  guint next = 0, direct = 0, i, viewers = 0;
+  gint64 end;
+
+  gst_harness_play (src1);
+  gst_harness_play (src2);
+  fail_unless (fixture_wait_waiting (relay, "max", 2, 5000));
+  gst_harness_play (sink);
+  fail_unless (fixture_wait_publisher (relay, "max", TRUE, 5000));
+  end = deadline_in (SWITCH_MS);
+  while (!direct) {
+    step2 (sink, src1, src2, &next);
+    if ((ps = pop_path (bus1, &msg))) {
+      direct = 1;
+      gst_message_unref (msg);
+    }
+    if ((ps = pop_path (bus2, &msg))) {
+      direct = direct ? 3 : 2;
+      gst_message_unref (msg);
+    }
+    fail_unless (g_get_monotonic_time () < end, "nobody went direct");
+  }
+  fail_unless (direct != 3, "both viewers went direct with direct-max=1");
+  /* the other's attempts are refused meanwhile (first retry after 2 s) */
+  for (i = 0; i < 150; i++)
+    step2 (sink, src1, src2, &next);
+  fail_unless (pop_path (direct == 1 ? bus2 : bus1, &msg) == NULL,
+      "the second viewer went direct");
+  st = stats_of (sink);
+  fail_unless (gst_structure_get_uint (st, "direct-viewers", &viewers));
+  fail_unless_equals_int (viewers, 1);
+  fail_unless (stat_u64 (st, "direct-refused") >= 1);
+  gst_structure_free (st);
+  st = stats_of (direct == 1 ? src2 : src1);
+  fail_unless_equals_string (gst_structure_get_string (st, "path"), "relay");
+  fail_unless (stat_u64 (st, "direct-attempts") >= 1);
+  gst_structure_free (st);
+  gst_harness_teardown (src2);
+  gst_object_unref (bus2);
+  teardown (src1, bus1, sink, relay);
+}
+
+GST_END_TEST;
+
+/* The relay answers STUN (--stun) and says so in WELCOME: with no
+ * stun-server set, both ends ask it (stun.answered counts them) and the
+ * direct path comes up as before. */
+GST_START_TEST (test_relay_stun_default)
+{
+  DiodeRelay *relay;
+  GstBus *bus;
+  GstHarness *src, *sink;
+  JsonParser *p = json_parser_new ();
+  gchar *json;
+  guint next = 0;
+  gint64 answered;
+
+  /* The relay answers on 127.0.0.1: the ICE agents gather there too (the
+   * direct layer's knob; libnice leaves loopback out otherwise). */
+  g_setenv ("DIODE_ICE_LOCAL_ADDRESSES", "127.0.0.1", TRUE);
+  relay = relay_with ("stun", "127.0.0.1:0", NULL);
+  src = src_as (relay, "stun", "auto", &bus, &bob, NULL);
+  sink = sink_h (relay, "stun", TRUE, "stun-server", NULL, NULL);
+
+  start_both (relay, "stun", src, sink);
+  steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
+  g_usleep (450 * 1000);
+  json = diode_relay_get_stats_json (relay);
+  fail_unless (json_parser_load_from_data (p, json, -1, NULL));
+  answered = json_object_get_int_member (json_object_get_object_member
+      (json_node_get_object (json_parser_get_root (p)), "stun"), "answered");
+  /* one Binding request per end at least */
+  fail_unless (answered >= 2, "the relay answered %" G_GINT64_FORMAT
+      " STUN requests", answered);
+  g_object_unref (p);
+  g_free (json);
+  teardown (src, bus, sink, relay);
+  g_unsetenv ("DIODE_ICE_LOCAL_ADDRESSES");
+}
+
+GST_END_TEST;
+
+/* The relay restarts while the viewer is on the direct path: both ends
+ * reconnect (the viewer's direct session belonged to the old
+ * subscription: diode-path relay), the stream goes on, and a new direct
+ * path comes up through the new relay. The new relay holds none of the
+ * old seqs, so a gap is allowed here; a repeat never is. */
+GST_START_TEST (test_relay_restart_while_direct)
+{
+  DiodeRelay *relay = fixture_relay_start (0, NULL);
+  guint16 port = diode_relay_get_port (relay);
+  GstBus *bus;
+  GstHarness *src = src_h (relay, "again", "auto", &bus);
+  GstHarness *sink = sink_h (relay, "again", TRUE, NULL);
+  GstStructure *st;
+  GstMessage *msg;
+  const GstStructure *ps;
+  guint next = 0, got = 0, after = 0;
+  guint64 last = 0;
+  gboolean back_on_relay = FALSE, direct_again = FALSE;
+  gint64 end;
+
+  start_both (relay, "again", src, sink);
+  steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
+  last = next - 1;
+
+  relay_free (relay);
+  relay = fixture_relay_start (port, NULL);
+  end = deadline_in (SWITCH_MS);
+  while (!direct_again || after < 30) {
+    GstBuffer *b;
+
+    fail_unless_equals_int (gst_harness_push (sink,
+            fixture_make_buffer (next, SIZE, GOP)), GST_FLOW_OK);
+    next++;
+    g_usleep (TICK_MS * 1000);
+    while ((b = gst_harness_try_pull (src))) {
+      guint64 off = GST_BUFFER_OFFSET (b);
+
+      fail_unless (off > last, "buffer %" G_GUINT64_FORMAT " after %"
+          G_GUINT64_FORMAT, off, last);
+      fail_unless (fixture_payload_matches (b, (guint) off, SIZE));
+      last = off;
+      got++;
+      if (direct_again)
+        after++;
+      gst_buffer_unref (b);
+    }
+    while ((ps = pop_path (bus, &msg))) {
+      const gchar *path = gst_structure_get_string (ps, "path");
+
+      if (!strcmp (path, "relay"))
+        back_on_relay = TRUE;
+      else if (back_on_relay)
+        direct_again = TRUE;
+      gst_message_unref (msg);
+    }
+    fail_unless (g_get_monotonic_time () < end, "after the restart: %u "
+        "buffers, back on the relay %d, direct again %d", got,
+        back_on_relay, direct_again);
+  }
+  st = stats_of (src);
+  fail_unless (stat_u64 (st, "reconnects") >= 1);
+  fail_unless_equals_uint64 (stat_u64 (st, "direct-switches"), 2);
+  fail_unless_equals_string (gst_structure_get_string (st, "path"),
+      "direct");
+  gst_structure_free (st);
+  teardown (src, bus, sink, relay);
 }
 
 GST_END_TEST;
@@ -590,6 +793,9 @@ direct_elements_suite (void)
   tcase_add_test (tc, test_fallback_to_relay);
   tcase_add_test (tc, test_policy_refuses_direct);
   tcase_add_test (tc, test_private_allowlist_direct);
+  tcase_add_test (tc, test_direct_max);
+  tcase_add_test (tc, test_relay_stun_default);
+  tcase_add_test (tc, test_relay_restart_while_direct);
   return s;
 }
 

@@ -221,6 +221,18 @@ stats_int (DiodeRelay * relay, const gchar * obj, const gchar * member)
   return v;
 }
 
+/* Until the relay counts @n viewers on a direct path (its PATH read),
+ * within 5 s. */
+static void
+wait_on_direct (DiodeRelay * relay, gint64 n)
+{
+  gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (stats_int (relay, "direct", "viewers_on_direct") != n)
+    fail_unless (g_get_monotonic_time () < end, "the relay never counted %"
+        G_GINT64_FORMAT " viewers on a direct path", n);
+}
+
 /* The first stream's @member in a fresh stats snapshot. */
 static gint64
 stats_stream_int (DiodeRelay * relay, const gchar * member)
@@ -241,6 +253,22 @@ stats_stream_int (DiodeRelay * relay, const gchar * member)
   g_object_unref (p);
   g_free (json);
   return v;
+}
+
+/* /metrics (built as the web side serves it) holds the sample @line. */
+static void
+expect_metric (DiodeRelay * relay, const gchar * line)
+{
+  guint status = 0;
+  gchar *type = NULL;
+  gchar *body = diode_relay_web_render (relay, "/metrics", &status, &type);
+  gchar *want = g_strdup_printf ("\n%s\n", line);
+
+  fail_unless (body != NULL && status == 200);
+  fail_unless (strstr (body, want) != NULL, "/metrics has no '%s'", line);
+  g_free (want);
+  g_free (type);
+  g_free (body);
 }
 
 /* MEDIA @from..@to in order, no gap, no duplicate (CAPS allowed first). */
@@ -335,6 +363,10 @@ GST_START_TEST (test_forward_rewrites_sid_and_peer)
   /* OFFER, ANSWER, CANDIDATE x2, GATHERED, OFFER, CLOSE */
   fail_unless_equals_int (stats_int (relay, "direct", "signals"), 7);
   fail_unless (stats_int (relay, "direct", "memory_bytes") > 0);
+  expect_metric (relay, "diode_direct_sessions 1");
+  expect_metric (relay, "diode_direct_offers_total 2");
+  expect_metric (relay, "diode_direct_signals_total 7");
+  expect_metric (relay, "diode_direct_signals_dropped_total 3");
 
   g_free (paddr);
   g_free (vaddr);
@@ -463,6 +495,79 @@ GST_START_TEST (test_pulled_stream)
 
 GST_END_TEST;
 
+/* What the session refuses reaches the peer as ERROR, the relay forwarding
+ * nothing: SIGNAL below version 4, PATH from a publisher, sid 0, data over
+ * 2048 bytes (a SIGNAL frame built by hand: the encoder refuses both). */
+static GBytes *
+signal_frame_raw (guint32 sid, gsize data_len)
+{
+  gsize plen = 4 + 1 + 2 + 2 + data_len;
+  guint8 *f = g_malloc0 (8 + plen);
+
+  f[0] = DIODE_MSG_SIGNAL;
+  f[4] = plen >> 24;
+  f[5] = plen >> 16;
+  f[6] = plen >> 8;
+  f[7] = plen;
+  f[8] = sid >> 24;
+  f[9] = sid >> 16;
+  f[10] = sid >> 8;
+  f[11] = sid;
+  f[12] = DIODE_SIGNAL_CANDIDATE;
+  /* peer: empty (f[13..14] = 0); data */
+  f[15] = data_len >> 8;
+  f[16] = data_len;
+  memset (f + 17, 'a', data_len);
+  return g_bytes_new_take (f, 8 + plen);
+}
+
+GST_START_TEST (test_bad_frames)
+{
+  DiodeRelay *relay = relay_quiet ();
+  RawClient *p = pub_direct (relay, "p.pem", "cam", 1);
+  RawClient *v, *v3;
+  DiodeSubscribeArgs a = { 0 };
+  DiodeMsg m = { 0 };
+
+  /* a version-3 viewer: SIGNAL is an unknown type */
+  v3 = raw_open (relay, 0, "v3.pem");
+  hello (v3, DIODE_ROLE_VIEWER, 3);
+  a.stream = "cam";
+  a.wait_ms = 2000;
+  raw_send_frame (v3, diode_msg_encode_subscribe_args (&a, 3,
+          DIODE_ROLE_VIEWER));
+  raw_expect_next (v3, DIODE_MSG_SUBSCRIBE_OK, &m, "v3 SUBSCRIBE_OK");
+  diode_msg_clear (&m);
+  expect_media (v3, 1, 1, "v3 joins");
+  raw_send_frame (v3, diode_msg_encode_signal (1, DIODE_SIGNAL_OFFER, NULL,
+          CRED_V));
+  raw_expect_error_says (v3, DIODE_ERR_PROTOCOL, "SIGNAL below v4",
+      "version 4", NULL);
+  raw_free (v3, FALSE);
+
+  /* sid 0, then data of 2049 bytes, from a version-4 viewer */
+  v = viewer (relay, "v.pem", "cam");
+  expect_media (v, 1, 1, "joins");
+  raw_send_frame (v, signal_frame_raw (0, 4));
+  raw_expect_error_says (v, DIODE_ERR_PROTOCOL, "sid 0", "sid", NULL);
+  raw_free (v, FALSE);
+  v = viewer (relay, "v.pem", "cam");
+  expect_media (v, 1, 1, "joins again");
+  raw_send_frame (v, signal_frame_raw (1, 2049));
+  raw_expect_error_says (v, DIODE_ERR_TOO_LARGE, "data 2049", "2048", NULL);
+  raw_free (v, FALSE);
+
+  /* PATH from a publisher */
+  raw_send_frame (p, diode_msg_encode_path (DIODE_PATH_DIRECT, 1));
+  raw_expect_error_says (p, DIODE_ERR_PROTOCOL, "PATH from a publisher",
+      "PATH", NULL);
+  fail_unless_equals_int (stats_int (relay, "direct", "signals"), 0);
+  raw_free (p, FALSE);
+  relay_free (relay);
+}
+
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 /* bounds */
 
@@ -558,10 +663,13 @@ GST_START_TEST (test_signal_bucket)
   DiodeMsg m = { 0 };
 
   rsid = open_session (p, v, 9);
-  for (i = 0; i < 60; i++)
+  /* a sid never opened empties the bucket (dropped either way, never
+   * answered): whatever refilled while a slow build worked is used up */
+  for (i = 0; i < 100; i++)
+    sig (v, 55, DIODE_SIGNAL_GATHERED, "");
+  for (i = 0; i < 10; i++)
     sig (v, 9, DIODE_SIGNAL_CANDIDATE, CAND);
-  /* 49 forwarded (the OFFER took a token; one more if one refilled
-   * meanwhile), then the CLOSE */
+  /* at most a token or two refilled meanwhile, then the CLOSE */
   while (next_control (p, &m, RAW_IO_MS) == RAW_READ_MSG) {
     fail_unless_equals_int (m.type, DIODE_MSG_SIGNAL);
     fail_unless_equals_int (m.sid, rsid);
@@ -573,36 +681,29 @@ GST_START_TEST (test_signal_bucket)
     got++;
     diode_msg_clear (&m);
   }
-  fail_unless (got >= 49 && got <= 51, "%u forwarded", got);
+  fail_unless (got <= 5, "%u forwarded over an empty bucket", got);
   expect_signal (v, DIODE_SIGNAL_CLOSE, paddr, "too many signals",
       "viewer over its bucket");
   expect_quiet (v, 300, "nothing more for the dropped ones");
   fail_unless_equals_int (stats_int (relay, "direct", "signals_dropped"),
-      60 - got);
+      110 - got);
 
-  /* OFFERs over the bucket that open nothing: each sid told once */
+  /* OFFERs over the bucket that open nothing: each refused, told once */
   for (i = 0; i < 100; i++)
     sig (w, 100 + i, DIODE_SIGNAL_OFFER, CRED_V);
-  for (i = 0; i < 3; i++)
-    sig (w, 500, DIODE_SIGNAL_OFFER, CRED_V);
   while (next_control (w, &m, 500) == RAW_READ_MSG) {
     fail_unless_equals_int (m.type, DIODE_MSG_SIGNAL);
     fail_unless_equals_int (m.signal_kind, DIODE_SIGNAL_CLOSE);
     fail_unless_equals_string (m.signal_data, "too many signals");
     fail_unless (m.peer == NULL);
-    if (m.sid == 500) {
-      told500++;
-    } else {
-      fail_unless (m.sid >= 100 && m.sid < 200 && !was_refused[m.sid - 100],
-          "CLOSE for sid %u", m.sid);
-      was_refused[m.sid - 100] = TRUE;
-      refused++;
-    }
+    fail_unless (m.sid >= 100 && m.sid < 200 && !was_refused[m.sid - 100],
+        "CLOSE for sid %u", m.sid);
+    was_refused[m.sid - 100] = TRUE;
+    refused++;
     diode_msg_clear (&m);
   }
-  fail_unless_equals_int (told500, 1);
-  /* the burst, and a token or two that refilled meanwhile */
-  fail_unless (refused >= 40 && refused <= 50, "%u refused", refused);
+  /* the burst, and what refilled meanwhile (a slow build refills more) */
+  fail_unless (refused >= 25 && refused <= 50, "%u refused", refused);
   for (i = 0; i < 100; i++)
     if (!was_refused[i])
       last_open = 100 + i;
@@ -621,6 +722,25 @@ GST_START_TEST (test_signal_bucket)
   g_usleep (1000 * 1000);
   sig (w, last_open, DIODE_SIGNAL_GATHERED, "");
   expect_signal (p, DIODE_SIGNAL_GATHERED, NULL, "", "after the refill");
+
+  /* one sid offered again and again over an empty bucket (a sid never
+   * opened empties it: dropped either way, unanswered): told once. A
+   * token that refills meanwhile may open it, and the next frame over
+   * the bucket then ends that session (a CLOSE naming the publisher),
+   * but the refusal (empty peer) comes once. */
+  for (i = 0; i < 100; i++)
+    sig (w, 77, DIODE_SIGNAL_GATHERED, "");
+  for (i = 0; i < 30; i++)
+    sig (w, 500, DIODE_SIGNAL_OFFER, CRED_V);
+  while (next_control (w, &m, 500) == RAW_READ_MSG) {
+    fail_unless_equals_int (m.type, DIODE_MSG_SIGNAL);
+    fail_unless_equals_int (m.signal_kind, DIODE_SIGNAL_CLOSE);
+    fail_unless_equals_int (m.sid, 500);
+    if (!m.peer)
+      told500++;
+    diode_msg_clear (&m);
+  }
+  fail_unless_equals_int (told500, 1);
   g_free (paddr);
   raw_free (w, FALSE);
   raw_free (v, FALSE);
@@ -677,6 +797,66 @@ GST_START_TEST (test_receiver_not_reading)
   g_free (payload);
   g_free (big);
   raw_free (v, FALSE);
+  raw_free (p, FALSE);
+  relay_free (relay);
+}
+
+GST_END_TEST;
+
+/* The other way: a publisher that does not read. 60 viewers' SIGNALs
+ * (5.5 MB, past what the kernel buffers on loopback) back up in its reply
+ * queue; those that do not fit end their sessions, "publisher not
+ * reading" to the viewer. */
+GST_START_TEST (test_publisher_not_reading)
+{
+  DiodeRelay *relay = relay_with ("max-reply-bytes", (guint64) 8192,
+      "keepalive-ms", 0, "max-connections-per-address", 128, NULL);
+  RawClient *p = raw_open (relay, 4096, "p.pem");
+  RawClient *v[60];
+  DiodePublishArgs a = { 0 };
+  DiodeMsg m = { 0 };
+  gchar *big = g_strnfill (2000, 'c');
+  guint i, k, told = 0;
+
+  a.stream = "cam";
+  a.access = DIODE_ACCESS_PUBLIC;
+  a.fleet = "";
+  a.pubflags = DIODE_PUBLISH_DIRECT;
+  hello (p, DIODE_ROLE_PUBLISHER, 4);
+  raw_send_frame (p, diode_msg_encode_publish_args (&a, 4,
+          DIODE_ROLE_PUBLISHER));
+  raw_expect_next (p, DIODE_MSG_PUBLISH_OK, &m, "PUBLISH_OK");
+  diode_msg_clear (&m);
+  raw_send_frame (p, diode_msg_encode_caps (CAPS_STR));
+  send_range (p, 1, 1);
+  /* the publisher reads nothing from here on */
+  for (i = 0; i < G_N_ELEMENTS (v); i++) {
+    v[i] = viewer (relay, "v.pem", "cam");
+    sig (v[i], 1, DIODE_SIGNAL_OFFER, CRED_V);
+  }
+  for (k = 0; k < 45; k++)
+    for (i = 0; i < G_N_ELEMENTS (v); i++)
+      sig (v[i], 1, DIODE_SIGNAL_CANDIDATE, big);
+  g_usleep (1000 * 1000);       /* every CLOSE on its way */
+  for (i = 0; i < G_N_ELEMENTS (v); i++) {
+    while (next_control (v[i], &m, 200) == RAW_READ_MSG) {
+      fail_unless_equals_int (m.type, DIODE_MSG_SIGNAL);
+      fail_unless_equals_int (m.signal_kind, DIODE_SIGNAL_CLOSE);
+      fail_unless_equals_string (m.signal_data, "publisher not reading");
+      fail_unless_equals_int (m.sid, 1);
+      told++;
+      diode_msg_clear (&m);
+    }
+  }
+  fail_unless (told >= 1, "no viewer was told the publisher does not read");
+  fail_unless (stats_int (relay, "direct", "signals_dropped") >= told);
+  /* each told viewer's session is over (a CLOSE still on its way under a
+   * loaded machine is not counted in told) */
+  fail_unless (stats_int (relay, "direct", "sessions") <=
+      (gint64) (G_N_ELEMENTS (v) - told));
+  for (i = 0; i < G_N_ELEMENTS (v); i++)
+    raw_free (v[i], FALSE);
+  g_free (big);
   raw_free (p, FALSE);
   relay_free (relay);
 }
@@ -763,6 +943,9 @@ GST_START_TEST (test_policy_change)
   DiodeMsg m = { 0 };
 
   rsid = open_session (p, v, 1);
+  /* on a direct path: the policy still reaches it (17.4) */
+  raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 2));
+  wait_on_direct (relay, 1);
   raw_send_frame (p, diode_msg_encode_policy (DIODE_ACCESS_PRIVATE, "",
           none));
   fail_unless_equals_int (expect_signal (v, DIODE_SIGNAL_CLOSE, paddr,
@@ -803,9 +986,10 @@ GST_START_TEST (test_path)
   send_range (p, 2, 10);
   expect_media (v, 2, 10, "relay path");
   raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 11));
-  fail_unless_equals_int (stats_int (relay, "direct", "viewers_on_direct"),
-      1);
+  wait_on_direct (relay, 1);
   fail_unless_equals_int (stats_stream_int (relay, "direct_viewers"), 1);
+  expect_metric (relay, "diode_stream_direct_viewers{stream=\"cam\"} 1");
+  expect_metric (relay, "diode_direct_viewers 1");
   media0 = stats_stream_int (relay, "media_bytes_out");
   send_range (p, 11, 15);
   /* nothing for 1.5 s */
@@ -848,7 +1032,7 @@ GST_START_TEST (test_path)
 
   /* not held any more: the latest keyframe chunk (a gap the viewer sees) */
   raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 21));
-  g_usleep (200 * 1000);        /* read before the media that follows */
+  wait_on_direct (relay, 1);    /* read before the media that follows */
   send_range (p, 21, 100);
   fail_unless (fixture_wait_last_seq (relay, "cam", 100, 2000));
   raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_RELAY, 2));
@@ -859,7 +1043,7 @@ GST_START_TEST (test_path)
 
   /* EOS still reaches a viewer on DIRECT */
   raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 101));
-  g_usleep (100 * 1000);
+  wait_on_direct (relay, 1);
   send_range (p, 101, 102);
   raw_send_frame (p, diode_msg_encode_eos (103));
   fail_unless (next_control (v, &m, RAW_IO_MS) == RAW_READ_MSG);
@@ -869,6 +1053,44 @@ GST_START_TEST (test_path)
   fail_unless_equals_int (m.type, DIODE_MSG_EOS);
   diode_msg_clear (&m);
 
+  raw_free (v, FALSE);
+  raw_free (p, FALSE);
+  relay_free (relay);
+}
+
+GST_END_TEST;
+
+/* A viewer on a direct path keeps its keepalive: the relay PINGs it while
+ * it sends it no media, and it is not closed as slow or silent while it
+ * answers. */
+GST_START_TEST (test_path_keepalive)
+{
+  DiodeRelay *relay = relay_with ("keepalive-ms", 300, NULL);
+  RawClient *p = pub_direct (relay, "p.pem", "cam", 0);
+  RawClient *v;
+  DiodeMsg m = { 0 };
+  guint pings = 0;
+  gint64 end;
+
+  send_range (p, 1, 1);
+  v = viewer (relay, "v.pem", "cam");
+  expect_media (v, 1, 1, "join");
+  raw_send_frame (v, diode_msg_encode_path (DIODE_PATH_DIRECT, 2));
+  end = g_get_monotonic_time () + 1500 * 1000;
+  while (g_get_monotonic_time () < end) {
+    /* raw_read: PINGs too, answered here by hand */
+    if (raw_read (v, &m, 100) == RAW_READ_MSG) {
+      fail_unless (m.type == DIODE_MSG_PING, "a %s on the direct path",
+          diode_msg_type_name (m.type));
+      raw_send_frame (v, diode_msg_encode_pong (m.token));
+      pings++;
+      diode_msg_clear (&m);
+    }
+    /* the publisher is not silent either (its PONGs are not read) */
+    raw_send_frame (p, diode_msg_encode_ping (1));
+  }
+  fail_unless (pings >= 2, "%u PINGs in 1.5 s on the direct path", pings);
+  fail_unless_equals_int (diode_relay_count_viewers (relay, "cam"), 1);
   raw_free (v, FALSE);
   raw_free (p, FALSE);
   relay_free (relay);
@@ -936,6 +1158,8 @@ GST_START_TEST (test_stun)
   RawClient *c;
   DiodeMsg m = { 0 };
   guint i, answered = 0;
+  gint64 t0;
+  gdouble secs;
 
   fail_unless (port != 0);
   /* WELCOME v4 announces it; a version-3 WELCOME has no block */
@@ -989,9 +1213,13 @@ GST_START_TEST (test_stun)
       "junk was answered");
   fail_unless_equals_int (stats_int (relay, "stun", "answered"), 2);
   fail_unless_equals_int (stats_int (relay, "stun", "dropped"), 2);
+  expect_metric (relay, "diode_stun_answered_total 2");
+  expect_metric (relay, "diode_stun_dropped_total 2");
 
-  /* the rate limit: 400 at once, at most the burst (200) answered */
+  /* the rate limit: 400 at once, at most the burst (200) answered, and
+   * what refills while they are read (200/s: a loaded machine is slow) */
   g_usleep (1100 * 1000);       /* a full bucket */
+  t0 = g_get_monotonic_time ();
   for (i = 0; i < 400; i++) {
     send (fd, req, binding_request (req, TRUE, (guint8) i), 0);
     if (i % 50 == 49) {
@@ -1002,8 +1230,12 @@ GST_START_TEST (test_stun)
   }
   while (udp_recv (fd, ans, sizeof (ans), 300) > 0)
     answered++;
-  fail_unless (answered >= 150 && answered <= 215, "%u answered", answered);
-  fail_unless (stats_int (relay, "stun", "rate_limited") >= 150);
+  /* the last 300 ms were only waiting for stragglers */
+  secs = (g_get_monotonic_time () - t0) / 1e6 - 0.3;
+  fail_unless (answered >= 150 && answered <= 205 + 200 * secs,
+      "%u answered in %.2f s", answered, secs);
+  fail_unless (stats_int (relay, "stun", "rate_limited") >=
+      (gint64) 400 - answered - 100, "few rate-limited");
   close (fd);
   relay_free (relay);
 }
@@ -1096,13 +1328,16 @@ direct_relay_suite (void)
   tcase_add_test (tc, test_forward_rewrites_sid_and_peer);
   tcase_add_test (tc, test_refusals);
   tcase_add_test (tc, test_pulled_stream);
+  tcase_add_test (tc, test_bad_frames);
   tcase_add_test (tc, test_sessions_per_publisher);
   tcase_add_test (tc, test_signals_per_session);
   tcase_add_test (tc, test_signal_bucket);
   tcase_add_test (tc, test_receiver_not_reading);
+  tcase_add_test (tc, test_publisher_not_reading);
   tcase_add_test (tc, test_ends);
   tcase_add_test (tc, test_policy_change);
   tcase_add_test (tc, test_path);
+  tcase_add_test (tc, test_path_keepalive);
   tcase_add_test (tc, test_stun);
   tcase_add_test (tc, test_stun_libnice);
   return s;

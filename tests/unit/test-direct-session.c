@@ -483,6 +483,44 @@ GST_START_TEST (test_close_from_relay)
 
 GST_END_TEST;
 
+GST_START_TEST (test_relay_reset)
+{
+  Fixture f;
+  DiodeDirectServerStats ss;
+  DiodeMsg m = { 0 };
+  guint64 seq;
+  gint i;
+
+  /* the publisher's relay connection is made again: an established
+   * session goes on; it has no relay id any more, so its end is CLOSEd
+   * through nothing */
+  fixture_init (&f, 4, dc_admit_all);
+  push_range (&f, 1, 10, 10, 1000);
+  f.viewer = make_viewer (&f, diode_identity_get_address (f.pub_id), 0, 0);
+  connect_pair (&f, 12, diode_identity_get_address (f.view_id));
+  expect_up (f.viewer);
+  expect_caps (&f);
+  expect_media (&f, 1);
+  diode_direct_server_relay_reset (f.server);
+  push_range (&f, 11, 25, 10, 1000);
+  for (seq = 2; seq <= 25; seq++)
+    expect_media (&f, seq);
+  diode_direct_viewer_free (f.viewer);
+  f.viewer = NULL;
+  /* the session ends (stats), and no CLOSE comes out for it */
+  for (i = 0; i < 200; i++) {
+    diode_direct_server_get_stats (f.server, &ss);
+    if (ss.viewers == 0)
+      break;
+    g_usleep (10 * 1000);
+  }
+  fail_unless_equals_int (ss.viewers, 0);
+  fail_if (dc_server_signal (f.server, &m, 300), "a CLOSE for a reset id");
+  fixture_clear (&f);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_viewer_queue_bound)
 {
   Fixture f;
@@ -526,7 +564,8 @@ GST_END_TEST;
 /* Drives a TLS client on @fd through HELLO/WELCOME/SUBSCRIBE/SUBSCRIBE_OK
  * by hand, then leaves it: nothing more is read. */
 static DiodeTls *
-raw_viewer (DiodeIdentity * id, int fd, DiodeSession ** out_session)
+raw_viewer_steps (DiodeIdentity * id, int fd, DiodeSession ** out_session,
+    guint steps)
 {
   GError *err = NULL;
   DiodeTls *t = diode_tls_new_client (fd, id, NULL, &err);
@@ -548,7 +587,7 @@ raw_viewer (DiodeIdentity * id, int fd, DiodeSession ** out_session)
   frames[0] = diode_msg_encode_hello (1, 4, DIODE_ROLE_VIEWER, "raw");
   diode_session_sent_hello (s, 1, 4, DIODE_ROLE_VIEWER, NULL);
   frames[1] = diode_msg_encode_subscribe ("cam", 0, 0);
-  while (step < 2) {
+  while (step < steps) {
     gsize n, off = 0, len;
     const guint8 *d;
     DiodeMsg m = { 0 };
@@ -597,6 +636,12 @@ raw_viewer (DiodeIdentity * id, int fd, DiodeSession ** out_session)
   g_bytes_unref (frames[1]);
   *out_session = s;
   return t;
+}
+
+static DiodeTls *
+raw_viewer (DiodeIdentity * id, int fd, DiodeSession ** out_session)
+{
+  return raw_viewer_steps (id, fd, out_session, 2);
 }
 
 static void
@@ -655,6 +700,34 @@ GST_START_TEST (test_stall_bound)
 
 GST_END_TEST;
 
+GST_START_TEST (test_setup_deadline)
+{
+  Fixture f;
+  DiodeDirectServerStats ss;
+  DiodeSession *session;
+  DiodeTls *t;
+  int fds[2];
+
+  /* TLS and HELLO, then nothing: the session never got to media and is
+   * closed at the setup deadline (10 s; 500 ms here), keepalives or not */
+  fixture_init (&f, 4, dc_admit_all);
+  direct_server_test_set_setup_ms (f.server, 500);
+  push_range (&f, 1, 1, 10, 1000);
+  make_pair (fds);
+  direct_server_test_adopt (f.server, 13,
+      diode_identity_get_address (f.view_id), fds[0]);
+  t = raw_viewer_steps (f.view_id, fds[1], &session, 1);
+  expect_server_close (&f, 13, "setup timed out");
+  diode_direct_server_get_stats (f.server, &ss);
+  fail_unless_equals_uint64 (ss.sessions, 0);
+  diode_tls_free (t);
+  diode_session_free (session);
+  close (fds[1]);
+  fixture_clear (&f);
+}
+
+GST_END_TEST;
+
 static Suite *
 direct_session_suite (void)
 {
@@ -673,7 +746,9 @@ direct_session_suite (void)
   tcase_add_test (tc, test_admit_refuses_at_tls);
   tcase_add_test (tc, test_direct_max);
   tcase_add_test (tc, test_close_from_relay);
+  tcase_add_test (tc, test_relay_reset);
   tcase_add_test (tc, test_viewer_queue_bound);
+  tcase_add_test (tc, test_setup_deadline);
   tcase_add_test (tc, test_backlog_bound);
   tcase_add_test (tc, test_stall_bound);
   return s;

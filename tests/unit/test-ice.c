@@ -19,6 +19,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <stdlib.h>
 
 #include "diode-ice.h"
 #include "diode-stun.h"
@@ -640,6 +643,141 @@ GST_START_TEST (test_stun_srflx)
 
 GST_END_TEST;
 
+/* ---- TURN: a real coturn on loopback gives relayed candidates, over UDP
+ * and over TCP to the server (skipped without turnserver, package coturn) */
+
+static guint16
+free_port (void)
+{
+  struct sockaddr_in sin = { 0 };
+  socklen_t sl = sizeof (sin);
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  guint16 port;
+
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  fail_unless (bind (fd, (struct sockaddr *) &sin, sizeof (sin)) == 0);
+  fail_unless (getsockname (fd, (struct sockaddr *) &sin, &sl) == 0);
+  port = ntohs (sin.sin_port);
+  close (fd);
+  return port;
+}
+
+static gboolean
+gather_with_turn (const gchar * uri, gchar ** relay_cand)
+{
+  DiodeIceConfig cfg = { 0 };
+  Solo solo = { {0} };
+  GError *err = NULL;
+  guint i;
+
+  cfg.transport = DIODE_ICE_PSEUDOTCP;
+  cfg.turn_server = uri;
+  cfg.local_addresses = loopback;
+  solo.e.candidates = g_ptr_array_new_with_free_func (g_free);
+  solo.e.ice = diode_ice_new (NULL, &cfg, solo_event, &solo, &err);
+  fail_unless (solo.e.ice != NULL, "%s", err ? err->message : "");
+  spin_until (solo_gathered, &solo, 10000);
+  *relay_cand = NULL;
+  for (i = 0; i < solo.e.candidates->len; i++) {
+    const gchar *c = g_ptr_array_index (solo.e.candidates, i);
+    if (strstr (c, " typ relay ") && !*relay_cand)
+      *relay_cand = g_strdup (c);
+  }
+  diode_ice_free (solo.e.ice);
+  g_ptr_array_unref (solo.e.candidates);
+  /* the TURN allocation is released (nice_agent_close_async) while the
+   * context runs: let it */
+  {
+    gint64 until = g_get_monotonic_time () + G_USEC_PER_SEC;
+    while (g_get_monotonic_time () < until)
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+  }
+  return solo.e.gathered;
+}
+
+GST_START_TEST (test_turn_relay)
+{
+  gchar *turnserver = g_find_program_in_path ("turnserver");
+  gchar *dir, *log, *cmd, *uri, *cand = NULL, *text = NULL;
+  gchar *argv[] = { (gchar *) "/bin/sh", (gchar *) "-c", NULL, NULL };
+  GPid pid;
+  guint16 port;
+  gint64 end;
+  GError *err = NULL;
+
+  if (!turnserver) {
+    GST_WARNING ("skipped: no turnserver (package coturn)");
+    return;
+  }
+  dir = g_dir_make_tmp ("test-ice-turn-XXXXXX", NULL);
+  log = g_build_filename (dir, "turn.log", NULL);
+  port = free_port ();
+  cmd = g_strdup_printf ("exec '%s' -n --listening-ip=127.0.0.1 "
+      "--listening-port=%u --relay-ip=127.0.0.1 --allow-loopback-peers "
+      "--min-port=49152 --max-port=49452 --lt-cred-mech "
+      "--user=diode:secret --realm=diode.test --userdb='%s/turndb' "
+      "--pidfile='%s/turn.pid' --no-tls --no-dtls --no-cli "
+      "--log-file=stdout --simple-log > '%s' 2>&1", turnserver, port, dir,
+      dir, log);
+  argv[2] = cmd;
+  fail_unless (g_spawn_async (NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+          &pid, &err), "%s", err ? err->message : "");
+  /* coturn logs its listeners once they are bound */
+  end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < end) {
+    g_free (text);
+    text = NULL;
+    if (g_file_get_contents (log, &text, NULL, NULL)
+        && (strstr (text, "istener opened on")
+            || strstr (text, "Total General servers")))
+      break;
+    g_usleep (100 * 1000);
+  }
+  fail_unless (text && (strstr (text, "istener opened on")
+          || strstr (text, "Total General servers")), "coturn did not start");
+
+  uri = g_strdup_printf ("turn://diode:secret@127.0.0.1:%u", port);
+  fail_unless (gather_with_turn (uri, &cand));
+  fail_unless (cand != NULL, "no relayed candidate over TURN/UDP");
+  GST_INFO ("TURN/UDP: %s", cand);
+  fail_unless (strstr (cand, " UDP ") != NULL);
+  g_clear_pointer (&cand, g_free);
+  g_free (uri);
+
+  uri = g_strdup_printf ("turn://diode:secret@127.0.0.1:%u?transport=tcp",
+      port);
+  fail_unless (gather_with_turn (uri, &cand));
+  fail_unless (cand != NULL, "no relayed candidate over TURN/TCP");
+  GST_INFO ("TURN/TCP: %s", cand);
+  g_clear_pointer (&cand, g_free);
+  g_free (uri);
+
+  /* a wrong password: gathering ends without a relayed candidate */
+  uri = g_strdup_printf ("turn://diode:wrong@127.0.0.1:%u", port);
+  fail_unless (gather_with_turn (uri, &cand));
+  fail_unless (cand == NULL, "relayed with a wrong password: %s", cand);
+  g_free (uri);
+
+  kill (pid, SIGTERM);
+  waitpid (pid, NULL, 0);
+  g_spawn_close_pid (pid);
+  g_free (text);
+  g_free (cmd);
+  g_free (log);
+  /* coturn's files */
+  {
+    gchar *rm = g_strdup_printf ("rm -rf '%s'", dir);
+    fail_unless (system (rm) == 0);
+    g_free (rm);
+  }
+  g_free (dir);
+  g_free (turnserver);
+}
+
+GST_END_TEST;
+
 /* ---- the remote side's input is judged */
 
 GST_START_TEST (test_remote_input)
@@ -750,6 +888,7 @@ ice_suite (void)
   tcase_add_test (tc, test_uris);
   tcase_add_test (tc, test_remote_input);
   tcase_add_test (tc, test_stun_srflx);
+  tcase_add_test (tc, test_turn_relay);
   tcase_add_test (tc, test_wrong_credentials);
   tcase_add_test (tc, test_pseudotcp_20mb);
   tcase_add_test (tc, test_tcp_20mb);
