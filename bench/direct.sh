@@ -27,7 +27,9 @@
 #                share the direct path saved
 #
 # Environment: DURATION (measured seconds, 30), WARM (2), BITRATE (kbit/s,
-# 4000), SIZE (640x480), BUILD_DIR (build), RESULTS (output folder, default
+# 4000), SIZE (640x480), RELAY_DELAY_MS (0: the relay on the internet
+# namespace itself; N: behind a link of N ms each way, bench/delay-link),
+# BUILD_DIR (build), RESULTS (output folder, default
 # bench/.cache/results/direct-DATE). NAT_KEEP=1 keeps the raw logs.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +39,7 @@ DURATION=${DURATION:-30}
 WARM=${WARM:-2}
 BITRATE=${BITRATE:-4000}
 SIZE=${SIZE:-640x480}
+RELAY_DELAY_MS=${RELAY_DELAY_MS:-0}
 RESULTS=${RESULTS:-$here/.cache/results/direct-$(date +%Y%m%d-%H%M%S)}
 PEER=$build/tests/nat/nat-peer
 . "$root/tests/nat/natlib.sh"
@@ -49,13 +52,19 @@ nat_require
 nat_init
 mkdir -p "$RESULTS"
 nat_setup
+# RELAY_DELAY_MS > 0: the relay is that far (each way) from the internet
+# the peers share, as a relay in another city is; 0: every link is a veth
+# with no delay.
+if [ "$RELAY_DELAY_MS" -gt 0 ]; then
+  nat_distant_relay "$build" "$RELAY_DELAY_MS"
+fi
 nat_relay "$build"
 [ "$NAT_RELAY_STUN" = 1 ] || nat_fail "diode-relay has no --stun"
 NAT_STREAM=bench
 RELAY=$RELAY_IP:$RELAY_PORT
 total=$((DURATION + WARM + 40))
 
-nat_log "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), built from $(git -C "$root" rev-parse --short HEAD)"
+nat_log "relay $RELAY_IP, ${RELAY_DELAY_MS} ms each way from the internet; machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), built from $(git -C "$root" rev-parse --short HEAD)"
 nat_bg pub "$NS_A1" env XDG_CONFIG_HOME="$NAT_T/pub-home" LC_ALL=C \
   "$PEER" publish "$RELAY" "$NAT_STREAM" --seconds $total --size "$SIZE" \
   --pattern snow --bitrate "$BITRATE" --keyint 30 --no-decode --stamps \

@@ -6,7 +6,8 @@
 #   nat.sh CASE BUILD_DIR NAT_PEER
 #
 #   lan       publisher and viewer on one LAN (a bridge behind router A):
-#             direct through host candidates
+#             direct through host candidates (ICE-TCP's active end may
+#             show as peer-reflexive)
 #   nat       publisher behind NAT A, viewer behind NAT B (plain
 #             MASQUERADE): direct through server-reflexive candidates from
 #             the relay's own STUN answer (diode-relay --stun)
@@ -200,8 +201,11 @@ check [ "${d_recv:-0}" -gt 0 ] && check [ "${d_sent:-0}" -gt 0 ]
 line=$(grep -m1 '^path [0-9]* direct' "$NAT_T/view.log")
 line_has () { echo "$line" | grep -q -- "$1"; }
 case $pair_want in
+  # On one LAN: host candidates only, or a peer-reflexive one (ICE-TCP's
+  # active end shows up so, from its ephemeral port), never a NAT's
+  # srflx or a TURN relay.
   host-host) msg="the LAN path is not host to host: $line"
-    check line_has ' pair=host-host ' ;;
+    check line_has ' pair=\(host\|prflx\)-\(host\|prflx\) ' ;;
   srflx) msg="the path through two NATs is not server-reflexive: $line"
     check line_has ' pair=\(host\|srflx\|prflx\)-\(srflx\|prflx\) \| pair=\(srflx\|prflx\)-\(host\|srflx\|prflx\) ' ;;
   relay) msg="the path is not through TURN: $line"

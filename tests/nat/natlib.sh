@@ -214,6 +214,31 @@ nat_cut () {
   nat_in "$1" iptables -I FORWARD 1 -d "$RELAY_IP" -j ACCEPT
 }
 
+# nat_distant_relay BUILD DELAY_MS: (benchmark) the relay moves to its own
+# namespace nS, 10.231.5.1, behind a link of DELAY_MS each way from the
+# internet (bench/delay-link: a userspace TUN forwarder, since this kernel
+# has no netem), as a relay in another city is; the peers' direct path does
+# not cross that link. Sets NAT_RELAY_NS and RELAY_IP for nat_relay.
+nat_distant_relay () {
+  _dl=$1/bench/delay-link
+  [ -x "$_dl" ] || nat_fail "no $_dl (build first)"
+  NS_S=nS$$
+  _nat_ns "$NS_S"
+  "$_dl" --ns-a "$NS_I" --ns-b "$NS_S" --delay-ms "$2" --loss-pct 0 \
+    --seconds 3600 > "$NAT_T/delay-link.log" 2>&1 &
+  nat_pids="$nat_pids $!"
+  nat_wait_line "$NAT_T/delay-link.log" '^ready' 10 || nat_fail "delay-link did not start: $(cat "$NAT_T/delay-link.log")"
+  ip -n "$NS_I" addr add 10.231.4.1/24 dev dl0
+  ip -n "$NS_S" addr add 10.231.4.2/24 dev dl0
+  ip -n "$NS_I" link set dl0 up
+  ip -n "$NS_S" link set dl0 up
+  ip -n "$NS_S" addr add 10.231.5.1/32 dev lo
+  ip -n "$NS_I" route add 10.231.5.1/32 via 10.231.4.2
+  ip -n "$NS_S" route add default via 10.231.4.1
+  NAT_RELAY_NS=$NS_S
+  RELAY_IP=10.231.5.1
+}
+
 # nat_relay BUILD [EXTRA...]: diode-relay on the internet host, with its
 # STUN answer when it has one (--stun) and the web side for /metrics.
 # Sets NAT_RELAY_STUN=1 when --stun was given.
@@ -227,7 +252,7 @@ nat_relay () {
     _stun="--stun $RELAY_IP:$STUN_PORT"
   fi
   # shellcheck disable=SC2086
-  nat_bg relay "$NS_I" env XDG_CONFIG_HOME="$NAT_T/relay-home" LC_ALL=C \
+  nat_bg relay "${NAT_RELAY_NS:-$NS_I}" env XDG_CONFIG_HOME="$NAT_T/relay-home" LC_ALL=C \
     "$_bin" --listen "$RELAY_IP:$RELAY_PORT" --identity "$NAT_T/relay.pem" \
     --print-id --http "$RELAY_IP:$HTTP_PORT" --stats-interval 1 \
     --stats-file "$NAT_T/relay-stats.json" $_stun -v "$@"
@@ -267,7 +292,7 @@ nat_turn () {
 # nat_metric NAME: the relay's counter NAME{stream="$NAT_STREAM"} from
 # /metrics (0 when absent).
 nat_metric () {
-  nat_in "$NS_I" curl -s -m 3 "http://$RELAY_IP:$HTTP_PORT/metrics" \
+  nat_in "${NAT_RELAY_NS:-$NS_I}" curl -s -m 3 "http://$RELAY_IP:$HTTP_PORT/metrics" \
     | awk -v m="$1{stream=\"$NAT_STREAM\"}" '$1 == m { v = $2 } END { printf "%.0f\n", v + 0 }'
 }
 
