@@ -175,9 +175,18 @@ nat_log "viewer's paths: ${paths:-none (no diode-path message)}"
 nat_log "relay /metrics for $NAT_STREAM: bytes in $in_end, bytes out $out_end"
 msg="the relay's counters are missing (bytes in $in_end)"
 check [ "$in_end" -gt 100000 ]
+# The elements' own counters agree with their messages.
+stat_of () { grep '^final-stats ' "$NAT_T/$1.log" | sed -n "s/.*[ ,]$2=([a-z0-9]*)\([0-9]*\).*/\1/p"; }
+d_recv=$(stat_of view direct-bytes-received)
+d_sent=$(stat_of pub direct-bytes-sent)
+nat_log "elements' stats: viewer direct-bytes-received ${d_recv:-?}, publisher direct-bytes-sent ${d_sent:-?}"
 if [ "$expect" = relay ]; then
   msg="the viewer took a direct path where none can exist"
   check sh -c "! grep -q '^path [0-9]* direct' '$NAT_T/view.log'"
+  if [ "$DIRECT" = 1 ]; then
+    msg="the viewer's stats count direct bytes ($d_recv) where no direct path exists"
+    check [ "${d_recv:-x}" = 0 ]
+  fi
   # The relay carried all the viewer got: at least what the publisher
   # sent from 1 s in (the viewer joined then) to the end.
   msg="on the relay path the relay sent only $out_end bytes of $in_end"
@@ -186,6 +195,8 @@ if [ "$expect" = relay ]; then
 fi
 
 msg="the viewer never reported a direct path (diode-path)"; check [ -n "$in_sw" ]
+msg="the elements' stats show no media on the direct path (viewer ${d_recv:-?}, publisher ${d_sent:-?} bytes)"
+check [ "${d_recv:-0}" -gt 0 ] && check [ "${d_sent:-0}" -gt 0 ]
 line=$(grep -m1 '^path [0-9]* direct' "$NAT_T/view.log")
 line_has () { echo "$line" | grep -q -- "$1"; }
 case $pair_want in
