@@ -399,6 +399,14 @@ void
 relay_direct_conn_gone (Conn * c)
 {
   direct_end_all (c, "publisher gone", "viewer gone");
+  relay_direct_viewer_left (c);
+}
+
+/* @c stops viewing its stream (left, finished, cut off, closed): it is on
+ * no path of it any more, so it no longer counts as a viewer on DIRECT. */
+void
+relay_direct_viewer_left (Conn * c)
+{
   if (c->on_direct) {
     c->on_direct = FALSE;
     c->relay->direct_viewers_on_direct--;
@@ -445,7 +453,9 @@ direct_resume (Conn * c, Stream * s, guint64 from_seq)
     diode_cursor_join (&c->cursor, ring);
     how = "at the latest keyframe (not held)";
   }
-  g_info ("viewer %s of '%s' back on the relay path from seq %"
+  /* debug, not info: nothing bounds how often a viewer sends PATH, and a
+   * line per frame would let one viewer flood the log */
+  g_debug ("viewer %s of '%s' back on the relay path from seq %"
       G_GUINT64_FORMAT " (%s)", c->address, s->name, from_seq, how);
   conn_flush (c);
 }
@@ -468,7 +478,7 @@ relay_direct_path (Conn * c, DiodeMsg * m)
      * frame half written is finished by conn_flush. */
     diode_cursor_clear (&c->cursor);
     diode_cursor_init (&c->cursor);
-    g_info ("viewer %s takes '%s' over a direct path from seq %"
+    g_debug ("viewer %s takes '%s' over a direct path from seq %"
         G_GUINT64_FORMAT, c->address, c->stream ? c->stream->name : "?",
         m->from_seq);
     return;

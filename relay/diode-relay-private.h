@@ -935,6 +935,7 @@ void     relay_direct_path (Conn * c, DiodeMsg * m);
 /* The connection is going (close, linger): its sessions end ("viewer
  * gone" / "publisher gone"), it leaves the direct path. */
 void     relay_direct_conn_gone (Conn * c);
+void     relay_direct_viewer_left (Conn * c);
 void     relay_direct_free (Conn * c);
 /* Publisher @c's sessions end: "end of stream", "publisher replaced". */
 void     relay_direct_publisher_end (Conn * c, const gchar * reason);

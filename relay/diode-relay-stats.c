@@ -428,6 +428,7 @@ stream_viewer_left (Stream * s, Conn * c)
   s->gone_frames_out += c->frames_out - c->view_frames0;
   s->gone_skips += c->skips - c->view_skips0;
   s->gone_media_out += c->media_bytes_out - c->view_media0;
+  relay_direct_viewer_left (c);
 }
 
 void

@@ -24,7 +24,8 @@ buf_compact (Buf * b)
   }
 }
 
-/* Both directions closed cleanly: the session is over (final event). */
+/* Both directions closed cleanly (the peer, another implementation
+ * perhaps, sent a FIN): the session is over (final event). */
 static void
 maybe_finish (DiodeIce * ice)
 {
@@ -150,18 +151,18 @@ diode_ice_pump_out (DiodeIce * ice)
     g_mutex_unlock (&ice->lock);
   }
   if (ice->fd_eof && ice->out.len == 0 && !ice->ice_out_closed) {
+    /* The caller is done writing; nothing is sent for it. libnice 0.1.21
+     * cannot half-close safely: its pseudo-TCP answers a write shutdown
+     * with a RST when received data waits unread (RFC 1122's rule for a
+     * full close), and after a FIN it was seen (test-ice, over TURN) to
+     * leave the last lost segments unsent; on ICE-TCP a shutdown discards
+     * libnice's queue and the peer takes the EOF for a broken path. The
+     * TLS layer above has said close_notify; the session ends when a side
+     * frees its DiodeIce. */
     ice->ice_out_closed = TRUE;
-    /* The caller is done writing. Pseudo-TCP: send FIN, the peer reads
-     * EOF and the other direction goes on (half-close). ICE-TCP: libnice
-     * 0.1.21 shuts the kernel socket even with data still in its queue,
-     * and takes an EOF from the peer for a broken path, so nothing is
-     * sent; the session ends when the caller frees us (the TLS layer
-     * above has said close_notify by then). */
-    if (!ice->sel_tcp) {
-      g_output_stream_close (G_OUTPUT_STREAM (ice->nout), NULL, NULL);
-      maybe_finish (ice);
+    maybe_finish (ice);
+    if (ice->failed)
       return;
-    }
   }
   diode_ice_watch_fd_in (ice);
 }

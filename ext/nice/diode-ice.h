@@ -22,11 +22,11 @@
  * DIODE_ICE_DEFAULT_TRANSPORT is what the elements use. AUTO works with a
  * peer of any setting; PSEUDOTCP and TCP do not work with each other.
  *
- * Closing: the caller shutting (or closing) its end is seen as EOF. On a
- * pseudo-TCP pair it is sent on (FIN: the peer's fd reads EOF, the other
- * direction goes on) and FAILED "closed" follows once both directions are
- * done. libnice cannot half-close ICE-TCP: there the session simply ends
- * when either side frees its DiodeIce (the peer gets FAILED, its fd EOF).
+ * Closing: the caller shutting (or closing) its end stops our reading of
+ * it, and nothing is sent for it: libnice 0.1.21 cannot half-close
+ * either transport safely (docs/decisions.md). A session ends when a side
+ * frees its DiodeIce (after TLS close_notify); the other side learns it
+ * from TLS, its keepalive, or FAILED once the transport notices.
  */
 #pragma once
 
