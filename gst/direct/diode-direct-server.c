@@ -792,6 +792,41 @@ diode_direct_server_relay_reset (DiodeDirectServer * s)
   direct_loop_invoke (&s->loop, server_on_reset, s, NULL);
 }
 
+static gboolean
+server_on_recheck (gpointer data)
+{
+  DiodeDirectServer *s = data;
+  guint i = 0;
+
+  /* The check at OFFER and at TLS saw the old policy; after a relay
+   * reconnect (sid 0) no relay can close these sessions either: only
+   * this re-check ends a viewer whose access was revoked. */
+  while (i < s->peers->len) {
+    Peer *p = g_ptr_array_index (s->peers, i);
+
+    if (server_admits (s, p->viewer)) {
+      i++;
+    } else if (p->conn) {
+      /* closed() follows from the loop and ends the peer (CLOSE with
+       * this reason when it still has a relay id) */
+      direct_conn_fail (p->conn, DIODE_ERR_NOT_AUTHORIZED, "not authorized");
+      i++;
+    } else if (p->state == PEER_ICE) {
+      peer_end (p, "not authorized");   /* removes index i */
+    } else {
+      i++;                      /* ICE over without a conn: swept */
+    }
+  }
+  server_sweep (s);
+  return G_SOURCE_REMOVE;
+}
+
+void
+diode_direct_server_recheck (DiodeDirectServer * s)
+{
+  direct_loop_invoke (&s->loop, server_on_recheck, s, NULL);
+}
+
 int
 diode_direct_server_get_fd (DiodeDirectServer * s)
 {

@@ -78,6 +78,13 @@ gst_diode_sink_direct_note_policy (GstDiodeSink * self, const gpointer policy)
   gst_diode_policy_free (self->admit_policy);
   self->admit_policy = copy;
   g_mutex_unlock (&self->admit_lock);
+  /* Sessions admitted under the old policy are judged again: a revoked
+   * viewer (or everyone but this identity, after a policy that could not
+   * be applied) loses its direct path now. */
+  g_mutex_lock (&self->server_lock);
+  if (self->direct_server)
+    diode_direct_server_recheck (self->direct_server);
+  g_mutex_unlock (&self->server_lock);
 }
 
 /* Into the send queue after the POLICY and SIGNAL items already at its
@@ -150,27 +157,33 @@ gst_diode_sink_direct_start (GstDiodeSink * self)
   guint max;
   gchar *stream, *stun, *turn;
 
+  /* the name open() resolved for this session */
+  stream = g_strdup (c->stream_name);
+  /* Held to the end: a direct=false meanwhile (set_property's stop(), on
+   * another thread) waits for the server and pump made here, then frees
+   * them, rather than free them under us or miss them. */
+  g_mutex_lock (&self->direct_stop_lock);
+  /* read under the lock: a direct=false before it is seen here, one after
+   * it stops what this makes */
   GST_OBJECT_LOCK (self);
   direct = self->direct;
   max = self->direct_max;
   GST_OBJECT_UNLOCK (self);
-  /* the name open() resolved for this session */
-  stream = g_strdup (c->stream_name);
   /* Once per start: at the first connection, whose WELCOME says where the
    * relay answers STUN. */
   if (!direct || self->direct_tried)
-    goto out_stream;
+    goto out_unlock;
   self->direct_tried = TRUE;
 
   if (c->version < DIODE_PROTOCOL_VERSION_DIRECT) {
     g_set_error (&err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         "relay %s speaks protocol version %u, direct paths need %u",
         c->hostport, c->version, DIODE_PROTOCOL_VERSION_DIRECT);
-    goto fail;
+    goto out_unlock;
   }
   id = gst_diode_client_identity (c, &err);
   if (!id)
-    goto fail;
+    goto out_unlock;
   g_mutex_lock (&self->admit_lock);
   g_free (self->own_address);
   self->own_address = g_strdup (diode_identity_get_address (id));
@@ -191,7 +204,7 @@ gst_diode_sink_direct_start (GstDiodeSink * self)
   if (!server) {
     g_free (stun);
     g_free (turn);
-    goto fail;
+    goto out_unlock;
   }
   g_mutex_lock (&self->server_lock);
   self->direct_server = server;
@@ -204,14 +217,16 @@ gst_diode_sink_direct_start (GstDiodeSink * self)
       "%s)", max, cfg.stun_server ? cfg.stun_server : "none");
   g_free (stun);
   g_free (turn);
-  goto out_stream;
 
-fail:
-  GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Direct paths are not "
-          "offered: %s. Viewers watch through the relay.", err->message),
-      (NULL));
-  g_clear_error (&err);
-out_stream:
+out_unlock:
+  g_mutex_unlock (&self->direct_stop_lock);
+  /* after the lock: a bus sync handler may set direct=false */
+  if (err) {
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Direct paths are not "
+            "offered: %s. Viewers watch through the relay.", err->message),
+        (NULL));
+    g_clear_error (&err);
+  }
   g_free (stream);
 }
 
