@@ -66,7 +66,9 @@ void     diode_direct_server_relay_reset (DiodeDirectServer * s);
  * authorized" (their viewers fall back to the relay path, where the
  * relay's own check applies). Any thread; never blocks. */
 void     diode_direct_server_recheck (DiodeDirectServer * s);
-/* Readable while SIGNAL frames wait: pop them with next_signal. */
+/* Readable while SIGNAL frames wait (pop them with next_signal), and once
+ * the number of viewers on direct paths went from 0 or to 0 (read it with
+ * get_stats): next_signal clears it when no frame is left. */
 int      diode_direct_server_get_fd (DiodeDirectServer * s);
 /* The next SIGNAL frame to send to the relay (owned by the caller), or
  * NULL; clears the fd when none is left. */

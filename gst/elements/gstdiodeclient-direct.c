@@ -185,12 +185,16 @@ gst_diode_client_identity (GstDiodeClient * c, GError ** error)
 
 void
 gst_diode_post_path (GstElement * element, const gchar * path,
-    const gchar * pair, guint64 from_seq, const gchar * reason)
+    const gchar * pair, guint64 from_seq, const gchar * reason, gint viewers)
 {
+  GstStructure *s = gst_structure_new ("diode-path",
+      "path", G_TYPE_STRING, path,
+      "pair", G_TYPE_STRING, pair ? pair : "",
+      "from-seq", G_TYPE_UINT64, from_seq,
+      "reason", G_TYPE_STRING, reason ? reason : "", NULL);
+
+  if (viewers >= 0)
+    gst_structure_set (s, "viewers", G_TYPE_UINT, (guint) viewers, NULL);
   gst_element_post_message (element, gst_message_new_element (GST_OBJECT
-          (element), gst_structure_new ("diode-path",
-              "path", G_TYPE_STRING, path,
-              "pair", G_TYPE_STRING, pair ? pair : "",
-              "from-seq", G_TYPE_UINT64, from_seq,
-              "reason", G_TYPE_STRING, reason ? reason : "", NULL)));
+          (element), s));
 }

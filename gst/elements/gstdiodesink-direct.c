@@ -110,6 +110,27 @@ enqueue_signal_locked (GstDiodeSink * self, GBytes * frame)
   g_cond_signal (&self->qcond);
 }
 
+/* Deliver 4: the path in use is also a `diode-path` message on the sink,
+ * posted when some viewer takes the stream straight from here (the count
+ * of direct viewers leaves 0) and when none does any more (it reaches 0),
+ * with the same fields as diodesrc's (pair "" and from-seq 0: one sink
+ * serves many pairs and seqs) plus viewers. Returns the count posted. */
+static guint
+post_path_change (GstDiodeSink * self, DiodeDirectServer * server,
+    guint posted)
+{
+  DiodeDirectServerStats st;
+
+  diode_direct_server_get_stats (server, &st);
+  if ((st.viewers > 0) == (posted > 0))
+    return posted;
+  GST_INFO_OBJECT (self, "%u viewers on direct paths", st.viewers);
+  gst_diode_post_path (GST_ELEMENT (self), st.viewers ? "direct" : "relay",
+      "", 0, st.viewers ? "a viewer took a direct path" :
+      "no viewer on a direct path", (gint) MIN (st.viewers, G_MAXINT));
+  return st.viewers;
+}
+
 static gpointer
 direct_pump (gpointer user_data)
 {
@@ -117,6 +138,8 @@ direct_pump (gpointer user_data)
   /* the server outlives this thread: stop() joins it before freeing */
   DiodeDirectServer *server = self->direct_pump_server;
   int fd = diode_direct_server_get_fd (server);
+  /* what the last diode-path said: 0 "relay", else "direct" */
+  guint posted = 0;
 
   for (;;) {
     struct pollfd p[2] = {
@@ -141,7 +164,13 @@ direct_pump (gpointer user_data)
         enqueue_signal_locked (self, frame);
       g_mutex_unlock (&self->qlock);
     }
+    /* the server raises the fd when its direct viewers go from 0 or to 0 */
+    posted = post_path_change (self, server, posted);
   }
+  /* direct paths closed (direct=false, stop): none is left */
+  if (posted)
+    gst_diode_post_path (GST_ELEMENT (self), "relay", "", 0,
+        "direct paths closed", 0);
   return NULL;
 }
 

@@ -125,7 +125,7 @@ set_path (GstDiodeSrc * self, gboolean direct, const gchar * pair_in,
       "%s%s", direct ? "direct" : "relay", pair, from_seq,
       reason ? ": " : "", reason ? reason : "");
   gst_diode_post_path (GST_ELEMENT (self), direct ? "direct" : "relay",
-      pair, from_seq, reason);
+      pair, from_seq, reason, -1);
   g_free (pair);
 }
 

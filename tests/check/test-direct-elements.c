@@ -185,6 +185,34 @@ pop_path (GstBus * bus, GstMessage ** msg)
   return NULL;
 }
 
+/* The sink's next diode-path (bounded by @timeout_ms): path @path, its
+ * viewers field @viewers, the fields diodesrc's has. */
+static void
+expect_sink_path (GstBus * bus, const gchar * path, guint viewers,
+    guint timeout_ms)
+{
+  gint64 end = deadline_in (timeout_ms);
+  GstMessage *msg;
+  const GstStructure *s;
+  guint v = G_MAXUINT;
+  guint64 from = G_MAXUINT64;
+
+  /* diode-stats messages come too: skipped */
+  while (!(s = pop_path (bus, &msg))) {
+    fail_unless (g_get_monotonic_time () < end, "the sink posted no "
+        "diode-path %s", path);
+    g_usleep (10 * 1000);
+  }
+  fail_unless_equals_string (gst_structure_get_string (s, "path"), path);
+  fail_unless (gst_structure_get_uint (s, "viewers", &v));
+  fail_unless_equals_int (v, viewers);
+  fail_unless (gst_structure_get_uint64 (s, "from-seq", &from));
+  fail_unless_equals_uint64 (from, 0);
+  fail_unless (gst_structure_get_string (s, "pair") != NULL);
+  fail_unless (gst_structure_get_string (s, "reason") != NULL);
+  gst_message_unref (msg);
+}
+
 /* Steps until the source posts diode-path @path (bounded): its from-seq. */
 static guint64
 steps_until_path (GstHarness * sink, GstHarness * src, GstBus * bus,
@@ -434,17 +462,23 @@ GST_START_TEST (test_switch_to_direct)
   GstBus *bus;
   GstHarness *src = src_h (relay, "cam", "auto", &bus);
   GstHarness *sink = sink_h (relay, "cam", TRUE, NULL);
+  GstBus *sbus = bus_for (sink->element);
   GstStructure *st;
+  GstMessage *msg;
   guint next = 0, i;
   guint64 from, before, after;
   gboolean offering = FALSE;
   guint viewers = 0;
 
   start_both (relay, "cam", src, sink);
+  /* the sink's message: none while its viewer is on the relay path */
+  fail_unless (pop_path (sbus, &msg) == NULL);
   from = steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
   /* seqs are 1-based; the switch took the next one needed */
   fail_unless (from >= 1 && from <= next, "from-seq %" G_GUINT64_FORMAT
       " after %u buffers", from, next);
+  /* the sink says so too (before the viewer could: SUBSCRIBE_OK) */
+  expect_sink_path (sbus, "direct", 1, 2000);
 
   /* relay frames already on their way are dropped by seq meanwhile */
   for (i = 0; i < 10; i++)
@@ -483,7 +517,20 @@ GST_START_TEST (test_switch_to_direct)
               GOP)) == GST_FLOW_OK);
   fail_unless (gst_harness_push_event (sink, gst_event_new_eos ()));
   expect_last_then_eos (src, next);
+  /* once per change: nothing more while the viewer stayed direct */
+  {
+    const GstStructure *ps = pop_path (sbus, &msg);
+
+    /* the direct session may end after EOS: "relay" then, never "direct"
+     * twice */
+    if (ps) {
+      fail_unless_equals_string (gst_structure_get_string (ps, "path"),
+          "relay");
+      gst_message_unref (msg);
+    }
+  }
   teardown (src, bus, sink, relay);
+  gst_object_unref (sbus);
 }
 
 GST_END_TEST;
@@ -521,17 +568,21 @@ GST_START_TEST (test_fallback_to_relay)
   GstBus *bus;
   GstHarness *src = src_h (relay, "cut", "auto", &bus);
   GstHarness *sink = sink_h (relay, "cut", TRUE, NULL);
+  GstBus *sbus = bus_for (sink->element);
   GstStructure *st;
   guint next = 0, i;
   guint64 from, before;
 
   start_both (relay, "cut", src, sink);
   steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
+  expect_sink_path (sbus, "direct", 1, 2000);
   for (i = 0; i < 20; i++)
     step (sink, src, &next);
 
   before = relay_bytes_out (relay, "cut");
   g_object_set (sink->element, "direct", FALSE, NULL);
+  /* the set joined the pump, which said so on its way out */
+  expect_sink_path (sbus, "relay", 0, 2000);
   from = steps_until_path (sink, src, bus, &next, "relay", 10000);
   fail_unless (from >= 1 && from <= next);
   for (i = 0; i < 60; i++)
@@ -548,6 +599,7 @@ GST_START_TEST (test_fallback_to_relay)
   fail_unless_equals_uint64 (stat_u64 (st, "discont"), 0);
   gst_structure_free (st);
   teardown (src, bus, sink, relay);
+  gst_object_unref (sbus);
 }
 
 GST_END_TEST;

@@ -379,6 +379,48 @@ GST_START_TEST (test_admit_refuses_offer)
 
 GST_END_TEST;
 
+GST_START_TEST (test_close_never_dropped)
+{
+  Fixture f;
+  DiodeDirectServerStats ss;
+  DiodeMsg offer = { 0 }, m = { 0 };
+  GBytes *frame;
+  guint32 sid;
+  guint n = 0, i;
+  const guint offers = 1100;    /* past the SIGNAL queue's 1024 */
+
+  /* Refused OFFERs while nothing drains the queue: every one still gets
+   * its CLOSE (a dropped CLOSE leaves a viewer waiting for its timeout) */
+  fixture_init (&f, 4, dc_admit_none);
+  for (sid = 1; sid <= offers; sid++) {
+    frame = diode_msg_encode_signal (sid, DIODE_SIGNAL_OFFER,
+        diode_identity_get_address (f.view_id),
+        "abcd 0123456789abcdefghijklmn");
+    fail_unless (diode_msg_parse_v (frame, 4, DIODE_ROLE_PUBLISHER, &offer,
+            NULL));
+    g_bytes_unref (frame);
+    diode_direct_server_handle_signal (f.server, &offer);
+    diode_msg_clear (&offer);
+  }
+  for (i = 0; i < 500; i++) {
+    diode_direct_server_get_stats (f.server, &ss);
+    if (ss.refused == offers)
+      break;
+    g_usleep (10 * 1000);
+  }
+  fail_unless_equals_uint64 (ss.refused, offers);
+  while (dc_server_signal (f.server, &m, 200)) {
+    fail_unless_equals_int (m.signal_kind, DIODE_SIGNAL_CLOSE);
+    fail_unless_equals_int (m.sid, n + 1);
+    diode_msg_clear (&m);
+    n++;
+  }
+  fail_unless_equals_int (n, offers);
+  fixture_clear (&f);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_admit_refuses_at_tls)
 {
   Fixture f;
@@ -887,6 +929,7 @@ direct_session_suite (void)
   tcase_add_test (tc, test_recheck_revoked);
   tcase_add_test (tc, test_recheck_closes_with_sid);
   tcase_add_test (tc, test_loop_stop_drains);
+  tcase_add_test (tc, test_close_never_dropped);
   return s;
 }
 
