@@ -286,6 +286,16 @@ stat_u64 (const GstStructure * s, const gchar * field)
   return v;
 }
 
+static guint64
+src_attempts (GstHarness * src)
+{
+  GstStructure *st = stats_of (src);
+  guint64 n = stat_u64 (st, "direct-attempts");
+
+  gst_structure_free (st);
+  return n;
+}
+
 static void
 teardown (GstHarness * src, GstBus * bus, GstHarness * sink, DiodeRelay * r)
 {
@@ -571,7 +581,8 @@ GST_START_TEST (test_fallback_to_relay)
   GstBus *sbus = bus_for (sink->element);
   GstStructure *st;
   guint next = 0, i;
-  guint64 from, before;
+  guint64 from, before, attempts;
+  gint64 end;
 
   start_both (relay, "cut", src, sink);
   steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
@@ -597,6 +608,25 @@ GST_START_TEST (test_fallback_to_relay)
   fail_unless_equals_uint64 (stat_u64 (st, "direct-fallbacks"), 1);
   fail_unless_equals_uint64 (stat_u64 (st, "buffers-missed"), 0);
   fail_unless_equals_uint64 (stat_u64 (st, "discont"), 0);
+  gst_structure_free (st);
+
+  /* The viewer asks again after its backoff (2 s); the sink answers CLOSE
+   * "direct paths not offered", which the relay forwards with the
+   * publisher as peer: final all the same (the publisher's own word), so
+   * no third attempt follows (the next would come 4 s later). */
+  end = deadline_in (20000);
+  while ((attempts = src_attempts (src)) < 2) {
+    step (sink, src, &next);
+    fail_unless (g_get_monotonic_time () < end, "no second attempt");
+  }
+  fail_unless_equals_uint64 (attempts, 2);
+  end = deadline_in (6500);
+  while (g_get_monotonic_time () < end)
+    step (sink, src, &next);
+  fail_unless_equals_uint64 (src_attempts (src), 2);
+  st = stats_of (src);
+  fail_unless_equals_string (gst_structure_get_string (st, "path"), "relay");
+  fail_unless_equals_uint64 (stat_u64 (st, "buffers-missed"), 0);
   gst_structure_free (st);
   teardown (src, bus, sink, relay);
   gst_object_unref (sbus);
