@@ -346,6 +346,25 @@ GST_START_TEST (test_properties)
   fail_unless_equals_int (max, 0);
   ps = g_object_class_find_property (G_OBJECT_GET_CLASS (src), "turn-server");
   fail_unless (ps->flags & GST_PARAM_MUTABLE_READY);
+
+  /* turn-server reads back without its password */
+  {
+    static const gchar *in_out[][2] = {
+      {"turn://alice:s3cret@turn.example:3478?transport=tcp",
+          "turn://alice:***@turn.example:3478?transport=tcp"},
+      {"turn://alice:p@ss@10.0.0.1:3478", "turn://alice:***@10.0.0.1:3478"},
+      {"turn://alice@10.0.0.1:3478", "turn://alice@10.0.0.1:3478"},
+      {"turn.example:3478", "turn.example:3478"},
+    };
+    guint k;
+
+    for (k = 0; k < G_N_ELEMENTS (in_out); k++) {
+      g_object_set (sink, "turn-server", in_out[k][0], NULL);
+      g_object_get (sink, "turn-server", &turn, NULL);
+      fail_unless_equals_string (turn, in_out[k][1]);
+      g_free (turn);
+    }
+  }
   gst_object_unref (sink);
   gst_object_unref (src);
 }
