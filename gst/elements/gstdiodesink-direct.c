@@ -87,21 +87,43 @@ gst_diode_sink_direct_note_policy (GstDiodeSink * self, const gpointer policy)
   g_mutex_unlock (&self->server_lock);
 }
 
+/* SIGNAL items the send queue holds at most (each at most a header and
+ * 2 KiB of candidate). What fills it: the server's own queue (1024 frames,
+ * plus at most 1024 CLOSEs past that: diode-direct-server.c), which the
+ * pump moves here, and the CLOSE answering each OFFER while not offering.
+ * What a relay may ask is bounded by the relay (64 sessions a publisher,
+ * 128 SIGNALs a session), but a relay faces the internet and a stalled link
+ * stops the writer: past this bound SIGNALs are dropped (a dropped one
+ * costs that viewer its direct attempt, never the stream), and a relay
+ * reconnect drops them all anyway (they name its sessions). */
+#define SINK_MAX_SIGNALS 2048
+
 /* Into the send queue after the POLICY and SIGNAL items already at its
  * head, so SIGNALs keep their order (ANSWER before its CANDIDATEs) and do
- * not wait behind seconds of media. qlock held. */
+ * not wait behind seconds of media. qlock held. Takes @frame. */
 static void
 enqueue_signal_locked (GstDiodeSink * self, GBytes * frame)
 {
-  QItem *it = g_new0 (QItem, 1);
+  QItem *it;
   GList *l = self->queue.head;
+  guint n = 0;
 
+  /* SIGNALs only ever sit in that run at the head: counting it counts
+   * them all */
+  while (l && (((QItem *) l->data)->kind == ITEM_POLICY
+          || ((QItem *) l->data)->kind == ITEM_SIGNAL)) {
+    n += ((QItem *) l->data)->kind == ITEM_SIGNAL;
+    l = l->next;
+  }
+  if (n >= SINK_MAX_SIGNALS) {
+    GST_DEBUG_OBJECT (self, "%u SIGNALs wait for the relay: one dropped", n);
+    g_bytes_unref (frame);
+    return;
+  }
+  it = g_new0 (QItem, 1);
   it->kind = ITEM_SIGNAL;
   it->frame = frame;
   it->size = g_bytes_get_size (frame);
-  while (l && (((QItem *) l->data)->kind == ITEM_POLICY
-          || ((QItem *) l->data)->kind == ITEM_SIGNAL))
-    l = l->next;
   if (l)
     g_queue_insert_before (&self->queue, l, it);
   else
