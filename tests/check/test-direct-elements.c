@@ -587,6 +587,63 @@ GST_START_TEST (test_private_allowlist_direct)
 
 GST_END_TEST;
 
+/* The sink's policy changes to one that still lets the viewer watch
+ * through the relay (protected, bob a member of the relay's fleet) but no
+ * longer admits it to a direct path (the sink cannot know fleets): the
+ * sink's own check runs again and ends that direct session; the viewer
+ * goes on through the relay, which admits it, with nothing missed. The
+ * relay does not end the session here (it still admits bob): only the
+ * sink's re-check does. */
+GST_START_TEST (test_revoked_viewer_leaves_direct)
+{
+  gchar *conf_text, *conf;
+  DiodeRelay *relay;
+  GstBus *bus, *sbus;
+  GstHarness *src, *sink;
+  GstStructure *st;
+  guint next = 0, viewers = 1, i;
+  gint64 end;
+
+  who_init (&bob);
+  conf_text = g_strdup_printf ("[fleet office]\nmembers=%s\n", bob.addr);
+  conf = g_build_filename (fixture_config_dir (), "direct-revoke.conf", NULL);
+  fail_unless (g_file_set_contents (conf, conf_text, -1, NULL));
+  relay = relay_with ("config", conf, NULL);
+  src = src_h (relay, "door2", "auto", &bus);
+  sink = sink_h (relay, "door2", TRUE, "access", DIODE_ACCESS_PRIVATE,
+      "allow", bob.addr, NULL);
+  sbus = bus_for (sink->element);
+  start_both (relay, "door2", src, sink);
+  steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
+  expect_sink_path (sbus, "direct", 1, 2000);
+
+  g_object_set (sink->element, "fleet", "office", "access",
+      DIODE_ACCESS_PROTECTED, NULL);
+  end = deadline_in (10000);
+  while (viewers) {
+    step (sink, src, &next);
+    st = stats_of (sink);
+    fail_unless (gst_structure_get_uint (st, "direct-viewers", &viewers));
+    gst_structure_free (st);
+    fail_unless (g_get_monotonic_time () < end, "the revoked viewer is "
+        "still on its direct path");
+  }
+  expect_sink_path (sbus, "relay", 0, 2000);
+  steps_until_path (sink, src, bus, &next, "relay", 10000);
+  for (i = 0; i < 30; i++)
+    step (sink, src, &next);
+  st = stats_of (src);
+  fail_unless_equals_string (gst_structure_get_string (st, "path"), "relay");
+  fail_unless_equals_uint64 (stat_u64 (st, "buffers-missed"), 0);
+  gst_structure_free (st);
+  teardown (src, bus, sink, relay);
+  gst_object_unref (sbus);
+  g_free (conf);
+  g_free (conf_text);
+}
+
+GST_END_TEST;
+
 /* The publisher ends its direct paths mid-stream (direct=false while
  * playing frees its server: the TLS session and ICE go): the viewer takes
  * what the direct path delivered, sends PATH RELAY at the next seq, and
@@ -894,6 +951,7 @@ direct_elements_suite (void)
   tcase_add_test (tc, test_fallback_to_relay);
   tcase_add_test (tc, test_policy_refuses_direct);
   tcase_add_test (tc, test_private_allowlist_direct);
+  tcase_add_test (tc, test_revoked_viewer_leaves_direct);
   tcase_add_test (tc, test_direct_max);
   tcase_add_test (tc, test_relay_stun_default);
   tcase_add_test (tc, test_relay_restart_while_direct);
