@@ -10,17 +10,67 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+/* How long the stopped loop goes on for work still attached to it. */
+#define DRAIN_MS 2000
+
+/* After the loop quit: runs what is still attached to the context until
+ * nothing is (at most DRAIN_MS). Idles queued before the stop (signals,
+ * wakes) run against the torn down owner, which expects it. And an ICE
+ * agent with TURN allocations is closed with nice_agent_close_async
+ * (ext/nice diode_ice_free): its sockets and timers stay on this context
+ * until the TURN server answered the deallocation or libnice gave up, and
+ * only then is the agent freed. A non-blocking drain left them, the
+ * agent, its sockets and the context leaked at every teardown with TURN.
+ * "Nothing attached" is read from the context itself: no source ready,
+ * none with a timeout, and no fd but the context's own wakeup one. */
+static void
+loop_drain (GMainContext * ctx)
+{
+  gint64 end = g_get_monotonic_time () + DRAIN_MS * G_TIME_SPAN_MILLISECOND;
+  gint nfds = 8, n, prio, timeout;
+  GPollFD *fds = g_new (GPollFD, nfds);
+  guint i;
+
+  if (!g_main_context_acquire (ctx)) {
+    g_free (fds);
+    return;                     /* never: the loop that held it is over */
+  }
+  for (i = 0; i < 100000; i++) {
+    gboolean ready = g_main_context_prepare (ctx, &prio);
+    gint64 left;
+
+    while ((n = g_main_context_query (ctx, ready ? prio : G_MAXINT,
+                &timeout, fds, nfds)) > nfds) {
+      nfds = n;
+      fds = g_renew (GPollFD, fds, nfds);
+    }
+    left = (end - g_get_monotonic_time ()) / G_TIME_SPAN_MILLISECOND;
+    if ((!ready && n <= 1 && timeout < 0) || left <= 0) {
+      /* check() ends the iteration prepare() began */
+      g_main_context_check (ctx, prio, fds, 0);
+      break;
+    }
+    if (ready)
+      timeout = 0;
+    else if (timeout < 0 || timeout > left)
+      timeout = (gint) left;
+    if (g_poll (fds, n, timeout) < 0 && errno != EINTR)
+      n = 0;
+    if (g_main_context_check (ctx, prio, fds, n))
+      g_main_context_dispatch (ctx);
+  }
+  g_main_context_release (ctx);
+  g_free (fds);
+}
+
 static gpointer
 loop_thread (gpointer data)
 {
   DirectLoop *l = data;
-  guint i;
 
   g_main_context_push_thread_default (l->ctx);
   g_main_loop_run (l->loop);
-  /* idles queued before the stop (signals, wakes) run against the torn
-   * down owner, which expects it; bounded, should a source re-arm */
-  for (i = 0; i < 1000 && g_main_context_iteration (l->ctx, FALSE); i++);
+  loop_drain (l->ctx);
   g_main_context_pop_thread_default (l->ctx);
   return NULL;
 }

@@ -39,6 +39,11 @@
 /* SIGNAL frames waiting for the element: a bound, not a working size
  * (a session signals a few dozen frames). */
 #define DIRECT_MAX_SIGNALS     1024
+/* CLOSEs go in past that bound (a dropped CLOSE leaves the viewer waiting
+ * for its ICE timeout and the relay holding the session): at most one per
+ * sid waits, and at most this many over the bound, should a relay open
+ * sessions faster than the element drains (it allows 64 a publisher). */
+#define DIRECT_MAX_CLOSES_OVER 1024
 #define DIRECT_AGENT           "gst-diode-direct"
 
 typedef enum {
@@ -70,7 +75,7 @@ struct _DiodeDirectServer {
 
   GMutex lock;                  /* everything below up to "thread only" */
   DiodeRing *ring;
-  GQueue signals;               /* GBytes SIGNAL frames for the relay */
+  GQueue signals;               /* OutSignal: SIGNAL frames for the relay */
   DirectNotify notify;
   gboolean wake_pending;
   DiodeDirectServerStats stats;
@@ -90,6 +95,40 @@ server_admits (DiodeDirectServer * s, const gchar * viewer)
 
 /* ---- SIGNAL frames out --------------------------------------------------- */
 
+typedef struct {
+  GBytes *frame;
+  guint32 sid;
+  guint8 kind;
+} OutSignal;
+
+static void
+out_signal_free (gpointer data)
+{
+  OutSignal *o = data;
+
+  g_bytes_unref (o->frame);
+  g_free (o);
+}
+
+/* Whether a CLOSE may join a queue past DIRECT_MAX_SIGNALS (lock held).
+ * Below that bound every CLOSE goes in: the relay may have reused the sid
+ * of one still queued for a new session. */
+static gboolean
+server_close_fits_locked (DiodeDirectServer * s, guint32 sid)
+{
+  GList *l;
+
+  if (s->signals.length >= DIRECT_MAX_SIGNALS + DIRECT_MAX_CLOSES_OVER)
+    return FALSE;
+  for (l = s->signals.head; l; l = l->next) {
+    OutSignal *o = l->data;
+
+    if (o->kind == DIODE_SIGNAL_CLOSE && o->sid == sid)
+      return FALSE;             /* one is enough */
+  }
+  return TRUE;
+}
+
 static void
 server_signal (DiodeDirectServer * s, guint32 sid, guint8 kind,
     const gchar * data)
@@ -106,11 +145,17 @@ server_signal (DiodeDirectServer * s, guint32 sid, guint8 kind,
     return;
   }
   g_mutex_lock (&s->lock);
-  if (s->signals.length >= DIRECT_MAX_SIGNALS) {
+  if (s->signals.length >= DIRECT_MAX_SIGNALS
+      && (kind != DIODE_SIGNAL_CLOSE || !server_close_fits_locked (s, sid))) {
     s->signals_dropped++;
     g_bytes_unref (f);
   } else {
-    g_queue_push_tail (&s->signals, f);
+    OutSignal *o = g_new (OutSignal, 1);
+
+    o->frame = f;
+    o->sid = sid;
+    o->kind = kind;
+    g_queue_push_tail (&s->signals, o);
     direct_notify_raise (&s->notify);
   }
   g_mutex_unlock (&s->lock);
@@ -124,8 +169,8 @@ peer_free (Peer * p)
   DiodeDirectServer *s = p->server;
 
   g_mutex_lock (&s->lock);
-  if (p->state == PEER_MEDIA)
-    s->stats.viewers--;
+  if (p->state == PEER_MEDIA && --s->stats.viewers == 0)
+    direct_notify_raise (&s->notify);   /* the owner says "relay" */
   diode_cursor_clear (&p->cursor);
   g_mutex_unlock (&s->lock);
   direct_conn_free (p->conn);
@@ -298,7 +343,8 @@ peer_subscribe (Peer * p, DiodeMsg * m)
     diode_cursor_join (&p->cursor, s->ring);
     first = p->cursor.chunk ? p->cursor.chunk->first_seq : 0;
   }
-  s->stats.viewers++;
+  if (s->stats.viewers++ == 0)
+    direct_notify_raise (&s->notify);   /* the owner says "direct" */
   s->stats.sessions++;
   g_mutex_unlock (&s->lock);
   p->state = PEER_MEDIA;
@@ -698,7 +744,7 @@ diode_direct_server_free (DiodeDirectServer * s)
   direct_loop_stop (&s->loop);
   g_ptr_array_unref (s->peers);
   diode_ring_free (s->ring);
-  g_queue_clear_full (&s->signals, (GDestroyNotify) g_bytes_unref);
+  g_queue_clear_full (&s->signals, out_signal_free);
   direct_notify_clear (&s->notify);
   g_mutex_clear (&s->lock);
   diode_identity_unref (s->identity);
@@ -785,11 +831,46 @@ void
 diode_direct_server_relay_reset (DiodeDirectServer * s)
 {
   g_mutex_lock (&s->lock);
-  g_queue_clear_full (&s->signals, (GDestroyNotify) g_bytes_unref);
+  g_queue_clear_full (&s->signals, out_signal_free);
   g_queue_init (&s->signals);
   direct_notify_lower (&s->notify);
   g_mutex_unlock (&s->lock);
   direct_loop_invoke (&s->loop, server_on_reset, s, NULL);
+}
+
+static gboolean
+server_on_recheck (gpointer data)
+{
+  DiodeDirectServer *s = data;
+  guint i = 0;
+
+  /* The check at OFFER and at TLS saw the old policy; after a relay
+   * reconnect (sid 0) no relay can close these sessions either: only
+   * this re-check ends a viewer whose access was revoked. */
+  while (i < s->peers->len) {
+    Peer *p = g_ptr_array_index (s->peers, i);
+
+    if (server_admits (s, p->viewer)) {
+      i++;
+    } else if (p->conn) {
+      /* closed() follows from the loop and ends the peer (CLOSE with
+       * this reason when it still has a relay id) */
+      direct_conn_fail (p->conn, DIODE_ERR_NOT_AUTHORIZED, "not authorized");
+      i++;
+    } else if (p->state == PEER_ICE) {
+      peer_end (p, "not authorized");   /* removes index i */
+    } else {
+      i++;                      /* ICE over without a conn: swept */
+    }
+  }
+  server_sweep (s);
+  return G_SOURCE_REMOVE;
+}
+
+void
+diode_direct_server_recheck (DiodeDirectServer * s)
+{
+  direct_loop_invoke (&s->loop, server_on_recheck, s, NULL);
 }
 
 int
@@ -801,13 +882,18 @@ diode_direct_server_get_fd (DiodeDirectServer * s)
 GBytes *
 diode_direct_server_next_signal (DiodeDirectServer * s)
 {
-  GBytes *f;
+  OutSignal *o;
+  GBytes *f = NULL;
 
   g_mutex_lock (&s->lock);
-  f = g_queue_pop_head (&s->signals);
+  o = g_queue_pop_head (&s->signals);
   if (!s->signals.length)
     direct_notify_lower (&s->notify);
   g_mutex_unlock (&s->lock);
+  if (o) {
+    f = o->frame;
+    g_free (o);
+  }
   return f;
 }
 

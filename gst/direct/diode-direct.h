@@ -60,7 +60,15 @@ void     diode_direct_server_handle_signal (DiodeDirectServer * s,
 /* The relay connection was lost and made again: every direct session's
  * signalling is gone (established direct sessions go on). */
 void     diode_direct_server_relay_reset (DiodeDirectServer * s);
-/* Readable while SIGNAL frames wait: pop them with next_signal. */
+/* The owner's access policy changed: every session (signalling or
+ * established, with or without a relay id) is asked again through the
+ * admit function, on the server's thread; those it refuses end with "not
+ * authorized" (their viewers fall back to the relay path, where the
+ * relay's own check applies). Any thread; never blocks. */
+void     diode_direct_server_recheck (DiodeDirectServer * s);
+/* Readable while SIGNAL frames wait (pop them with next_signal), and once
+ * the number of viewers on direct paths went from 0 or to 0 (read it with
+ * get_stats): next_signal clears it when no frame is left. */
 int      diode_direct_server_get_fd (DiodeDirectServer * s);
 /* The next SIGNAL frame to send to the relay (owned by the caller), or
  * NULL; clears the fd when none is left. */

@@ -53,7 +53,8 @@ gst_diode_client_install_direct_properties (GObjectClass * klass)
       g_param_spec_string ("turn-server", "TURN server",
           "TURN server for direct paths when no direct route exists: "
           "turn://USER:PASS@HOST:PORT[?transport=udp|tcp] (turns://, TURN "
-          "over TLS, is refused: libnice would not use TLS). NULL: none",
+          "over TLS, is refused: libnice would not use TLS). NULL: none. "
+          "Read back with the password as *** (turn://USER:***@HOST:PORT)",
           NULL, f));
 }
 
@@ -76,17 +77,42 @@ gst_diode_client_set_direct_property (GstDiodeClient * c, guint prop_id,
   return TRUE;
 }
 
+/* A TURN URI as turn-server reads: the password (what follows the first
+ * ':' of the user part, up to its last '@') as "***", so that printing
+ * the element's properties (gst-launch -v, gst-inspect of a running
+ * pipeline, logs) does not give it away, as srtsink keeps its passphrase
+ * write-only. */
+static gchar *
+redact_turn (const gchar * uri)
+{
+  const gchar *user, *at, *colon;
+
+  if (!uri)
+    return NULL;
+  user = strstr (uri, "://");
+  user = user ? user + 3 : uri;
+  at = strrchr (user, '@');
+  colon = at ? memchr (user, ':', at - user) : NULL;
+  if (!colon)
+    return g_strdup (uri);      /* no password in it */
+  return g_strdup_printf ("%.*s***%s", (int) (colon + 1 - uri), uri, at);
+}
+
 gboolean
 gst_diode_client_get_direct_property (GstDiodeClient * c, guint prop_id,
     GValue * value)
 {
-  if (prop_id != GST_DIODE_PROP_STUN_SERVER
-      && prop_id != GST_DIODE_PROP_TURN_SERVER)
+  if (prop_id == GST_DIODE_PROP_STUN_SERVER) {
+    GST_OBJECT_LOCK (c->element);
+    g_value_set_string (value, c->stun_server);
+    GST_OBJECT_UNLOCK (c->element);
+  } else if (prop_id == GST_DIODE_PROP_TURN_SERVER) {
+    GST_OBJECT_LOCK (c->element);
+    g_value_take_string (value, redact_turn (c->turn_server));
+    GST_OBJECT_UNLOCK (c->element);
+  } else {
     return FALSE;
-  GST_OBJECT_LOCK (c->element);
-  g_value_set_string (value, prop_id == GST_DIODE_PROP_STUN_SERVER ?
-      c->stun_server : c->turn_server);
-  GST_OBJECT_UNLOCK (c->element);
+  }
   return TRUE;
 }
 
@@ -185,12 +211,16 @@ gst_diode_client_identity (GstDiodeClient * c, GError ** error)
 
 void
 gst_diode_post_path (GstElement * element, const gchar * path,
-    const gchar * pair, guint64 from_seq, const gchar * reason)
+    const gchar * pair, guint64 from_seq, const gchar * reason, gint viewers)
 {
+  GstStructure *s = gst_structure_new ("diode-path",
+      "path", G_TYPE_STRING, path,
+      "pair", G_TYPE_STRING, pair ? pair : "",
+      "from-seq", G_TYPE_UINT64, from_seq,
+      "reason", G_TYPE_STRING, reason ? reason : "", NULL);
+
+  if (viewers >= 0)
+    gst_structure_set (s, "viewers", G_TYPE_UINT, (guint) viewers, NULL);
   gst_element_post_message (element, gst_message_new_element (GST_OBJECT
-          (element), gst_structure_new ("diode-path",
-              "path", G_TYPE_STRING, path,
-              "pair", G_TYPE_STRING, pair ? pair : "",
-              "from-seq", G_TYPE_UINT64, from_seq,
-              "reason", G_TYPE_STRING, reason ? reason : "", NULL)));
+          (element), s));
 }

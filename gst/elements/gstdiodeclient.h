@@ -245,9 +245,10 @@ gchar   *gst_diode_client_turn_server (GstDiodeClient * c);
 DiodeIdentity *gst_diode_client_identity (GstDiodeClient * c, GError ** error);
 /* A "diode-path" element message: path "relay" or "direct", pair (the ICE
  * pair type, "" on the relay path), from-seq (the first seq taken from
- * that path), reason (why, "" when none). */
+ * that path), reason (why, "" when none); @viewers >= 0 adds "viewers"
+ * (diodesink: viewers on direct paths now), -1 leaves it out. */
 void     gst_diode_post_path (GstElement * element, const gchar * path,
                               const gchar * pair, guint64 from_seq,
-                              const gchar * reason);
+                              const gchar * reason, gint viewers);
 
 G_END_DECLS

@@ -78,29 +78,79 @@ gst_diode_sink_direct_note_policy (GstDiodeSink * self, const gpointer policy)
   gst_diode_policy_free (self->admit_policy);
   self->admit_policy = copy;
   g_mutex_unlock (&self->admit_lock);
+  /* Sessions admitted under the old policy are judged again: a revoked
+   * viewer (or everyone but this identity, after a policy that could not
+   * be applied) loses its direct path now. */
+  g_mutex_lock (&self->server_lock);
+  if (self->direct_server)
+    diode_direct_server_recheck (self->direct_server);
+  g_mutex_unlock (&self->server_lock);
 }
+
+/* SIGNAL items the send queue holds at most (each at most a header and
+ * 2 KiB of candidate). What fills it: the server's own queue (1024 frames,
+ * plus at most 1024 CLOSEs past that: diode-direct-server.c), which the
+ * pump moves here, and the CLOSE answering each OFFER while not offering.
+ * What a relay may ask is bounded by the relay (64 sessions a publisher,
+ * 128 SIGNALs a session), but a relay faces the internet and a stalled link
+ * stops the writer: past this bound SIGNALs are dropped (a dropped one
+ * costs that viewer its direct attempt, never the stream), and a relay
+ * reconnect drops them all anyway (they name its sessions). */
+#define SINK_MAX_SIGNALS 2048
 
 /* Into the send queue after the POLICY and SIGNAL items already at its
  * head, so SIGNALs keep their order (ANSWER before its CANDIDATEs) and do
- * not wait behind seconds of media. qlock held. */
+ * not wait behind seconds of media. qlock held. Takes @frame. */
 static void
 enqueue_signal_locked (GstDiodeSink * self, GBytes * frame)
 {
-  QItem *it = g_new0 (QItem, 1);
+  QItem *it;
   GList *l = self->queue.head;
+  guint n = 0;
 
+  /* SIGNALs only ever sit in that run at the head: counting it counts
+   * them all */
+  while (l && (((QItem *) l->data)->kind == ITEM_POLICY
+          || ((QItem *) l->data)->kind == ITEM_SIGNAL)) {
+    n += ((QItem *) l->data)->kind == ITEM_SIGNAL;
+    l = l->next;
+  }
+  if (n >= SINK_MAX_SIGNALS) {
+    GST_DEBUG_OBJECT (self, "%u SIGNALs wait for the relay: one dropped", n);
+    g_bytes_unref (frame);
+    return;
+  }
+  it = g_new0 (QItem, 1);
   it->kind = ITEM_SIGNAL;
   it->frame = frame;
   it->size = g_bytes_get_size (frame);
-  while (l && (((QItem *) l->data)->kind == ITEM_POLICY
-          || ((QItem *) l->data)->kind == ITEM_SIGNAL))
-    l = l->next;
   if (l)
     g_queue_insert_before (&self->queue, l, it);
   else
     g_queue_push_tail (&self->queue, it);
   self->queue_bytes += it->size;
   g_cond_signal (&self->qcond);
+}
+
+/* Deliver 4: the path in use is also a `diode-path` message on the sink,
+ * posted when some viewer takes the stream straight from here (the count
+ * of direct viewers leaves 0) and when none does any more (it reaches 0),
+ * with the same fields as diodesrc's (pair "" and from-seq 0: one sink
+ * serves many pairs and seqs) plus viewers. Returns the count posted. */
+static guint
+post_path_change (GstDiodeSink * self, DiodeDirectServer * server,
+    guint posted)
+{
+  DiodeDirectServerStats st;
+
+  diode_direct_server_get_stats (server, &st);
+  if ((st.viewers > 0) == (posted > 0))
+    return posted;
+  GST_INFO_OBJECT (self, "%u viewers on direct paths", st.viewers);
+  gst_diode_post_path (GST_ELEMENT (self), st.viewers ? "direct" : "relay",
+      "", 0, st.viewers ? "a viewer took a direct path" :
+      "no viewer on a direct path", (gint) MIN (st.viewers, G_MAXINT));
+  return st.viewers;
 }
 
 static gpointer
@@ -110,6 +160,8 @@ direct_pump (gpointer user_data)
   /* the server outlives this thread: stop() joins it before freeing */
   DiodeDirectServer *server = self->direct_pump_server;
   int fd = diode_direct_server_get_fd (server);
+  /* what the last diode-path said: 0 "relay", else "direct" */
+  guint posted = 0;
 
   for (;;) {
     struct pollfd p[2] = {
@@ -134,7 +186,13 @@ direct_pump (gpointer user_data)
         enqueue_signal_locked (self, frame);
       g_mutex_unlock (&self->qlock);
     }
+    /* the server raises the fd when its direct viewers go from 0 or to 0 */
+    posted = post_path_change (self, server, posted);
   }
+  /* direct paths closed (direct=false, stop): none is left */
+  if (posted)
+    gst_diode_post_path (GST_ELEMENT (self), "relay", "", 0,
+        "direct paths closed", 0);
   return NULL;
 }
 
@@ -150,27 +208,33 @@ gst_diode_sink_direct_start (GstDiodeSink * self)
   guint max;
   gchar *stream, *stun, *turn;
 
+  /* the name open() resolved for this session */
+  stream = g_strdup (c->stream_name);
+  /* Held to the end: a direct=false meanwhile (set_property's stop(), on
+   * another thread) waits for the server and pump made here, then frees
+   * them, rather than free them under us or miss them. */
+  g_mutex_lock (&self->direct_stop_lock);
+  /* read under the lock: a direct=false before it is seen here, one after
+   * it stops what this makes */
   GST_OBJECT_LOCK (self);
   direct = self->direct;
   max = self->direct_max;
   GST_OBJECT_UNLOCK (self);
-  /* the name open() resolved for this session */
-  stream = g_strdup (c->stream_name);
   /* Once per start: at the first connection, whose WELCOME says where the
    * relay answers STUN. */
   if (!direct || self->direct_tried)
-    goto out_stream;
+    goto out_unlock;
   self->direct_tried = TRUE;
 
   if (c->version < DIODE_PROTOCOL_VERSION_DIRECT) {
     g_set_error (&err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         "relay %s speaks protocol version %u, direct paths need %u",
         c->hostport, c->version, DIODE_PROTOCOL_VERSION_DIRECT);
-    goto fail;
+    goto out_unlock;
   }
   id = gst_diode_client_identity (c, &err);
   if (!id)
-    goto fail;
+    goto out_unlock;
   g_mutex_lock (&self->admit_lock);
   g_free (self->own_address);
   self->own_address = g_strdup (diode_identity_get_address (id));
@@ -191,7 +255,7 @@ gst_diode_sink_direct_start (GstDiodeSink * self)
   if (!server) {
     g_free (stun);
     g_free (turn);
-    goto fail;
+    goto out_unlock;
   }
   g_mutex_lock (&self->server_lock);
   self->direct_server = server;
@@ -204,14 +268,16 @@ gst_diode_sink_direct_start (GstDiodeSink * self)
       "%s)", max, cfg.stun_server ? cfg.stun_server : "none");
   g_free (stun);
   g_free (turn);
-  goto out_stream;
 
-fail:
-  GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Direct paths are not "
-          "offered: %s. Viewers watch through the relay.", err->message),
-      (NULL));
-  g_clear_error (&err);
-out_stream:
+out_unlock:
+  g_mutex_unlock (&self->direct_stop_lock);
+  /* after the lock: a bus sync handler may set direct=false */
+  if (err) {
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Direct paths are not "
+            "offered: %s. Viewers watch through the relay.", err->message),
+        (NULL));
+    g_clear_error (&err);
+  }
   g_free (stream);
 }
 

@@ -766,7 +766,8 @@ gst_diode_sink_set_property (GObject * object, guint prop_id,
       self->direct = g_value_get_boolean (value);
       GST_OBJECT_UNLOCK (self);
       /* off while playing: every direct path closes now (their viewers go
-       * back to the relay path); on: at the next start */
+       * back to the relay path); on: at the next relay connection (a
+       * reconnect or the next start), whose PUBLISH carries DIRECT */
       if (!g_value_get_boolean (value))
         gst_diode_sink_direct_stop (self);
       break;
@@ -947,7 +948,9 @@ gst_diode_sink_class_init (GstDiodeSinkClass * klass)
           "end, the access policy checked again by this sink) so media need "
           "not cross the relay; the relay path stays their fallback. Needs "
           "a relay of protocol version 4. Set to false while playing, it "
-          "closes every direct path at once; true applies at the next start",
+          "closes every direct path at once; set to true while playing, it "
+          "applies at the next connection to a relay (a reconnect or the "
+          "next start)",
           DEFAULT_DIRECT, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_DIRECT_MAX,

@@ -36,7 +36,9 @@ struct _GstDiodeSink {
                                      first connection */
   GThread        *direct_pump;    /* moves its SIGNALs into the queue */
   DiodeDirectServer *direct_pump_server; /* the pump's, until joined */
-  GMutex          direct_stop_lock; /* one direct_stop() at a time */
+  GMutex          direct_stop_lock; /* direct_start()/stop() one at
+                                     a time: direct_tried, the server,
+                                     pump and stop fd they make/free */
   int             direct_stop_fd; /* eventfd: ends the pump */
   GMutex          admit_lock;     /* guards admit_policy and own_address */
   gpointer        admit_policy;   /* GstDiodePolicy *: what the relay was

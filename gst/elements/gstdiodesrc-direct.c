@@ -125,7 +125,7 @@ set_path (GstDiodeSrc * self, gboolean direct, const gchar * pair_in,
       "%s%s", direct ? "direct" : "relay", pair, from_seq,
       reason ? ": " : "", reason ? reason : "");
   gst_diode_post_path (GST_ELEMENT (self), direct ? "direct" : "relay",
-      pair, from_seq, reason);
+      pair, from_seq, reason, -1);
   g_free (pair);
 }
 
@@ -223,7 +223,11 @@ gst_diode_src_direct_subscribed (GstDiodeSrc * self, const DiodeMsg * m)
 }
 
 /* The relay's own CLOSEs (peer empty) that will not change while this
- * subscription lasts. */
+ * subscription lasts; and the publisher's "direct paths not offered"
+ * (the relay forwards it with the publisher as peer): diodesink says it
+ * once direct=false was set while publishing, and only a new start offers
+ * again. A publisher's "not authorized" is not final: its policy may
+ * change back. */
 static gboolean
 is_final_refusal (const DiodeMsg * m)
 {
@@ -232,8 +236,10 @@ is_final_refusal (const DiodeMsg * m)
   };
   guint i;
 
-  if (m->signal_kind != DIODE_SIGNAL_CLOSE || m->peer)
+  if (m->signal_kind != DIODE_SIGNAL_CLOSE)
     return FALSE;
+  if (m->peer)
+    return !g_strcmp0 (m->signal_data, final[0]);
   for (i = 0; final[i]; i++)
     if (!g_strcmp0 (m->signal_data, final[i]))
       return TRUE;

@@ -185,6 +185,34 @@ pop_path (GstBus * bus, GstMessage ** msg)
   return NULL;
 }
 
+/* The sink's next diode-path (bounded by @timeout_ms): path @path, its
+ * viewers field @viewers, the fields diodesrc's has. */
+static void
+expect_sink_path (GstBus * bus, const gchar * path, guint viewers,
+    guint timeout_ms)
+{
+  gint64 end = deadline_in (timeout_ms);
+  GstMessage *msg;
+  const GstStructure *s;
+  guint v = G_MAXUINT;
+  guint64 from = G_MAXUINT64;
+
+  /* diode-stats messages come too: skipped */
+  while (!(s = pop_path (bus, &msg))) {
+    fail_unless (g_get_monotonic_time () < end, "the sink posted no "
+        "diode-path %s", path);
+    g_usleep (10 * 1000);
+  }
+  fail_unless_equals_string (gst_structure_get_string (s, "path"), path);
+  fail_unless (gst_structure_get_uint (s, "viewers", &v));
+  fail_unless_equals_int (v, viewers);
+  fail_unless (gst_structure_get_uint64 (s, "from-seq", &from));
+  fail_unless_equals_uint64 (from, 0);
+  fail_unless (gst_structure_get_string (s, "pair") != NULL);
+  fail_unless (gst_structure_get_string (s, "reason") != NULL);
+  gst_message_unref (msg);
+}
+
 /* Steps until the source posts diode-path @path (bounded): its from-seq. */
 static guint64
 steps_until_path (GstHarness * sink, GstHarness * src, GstBus * bus,
@@ -258,6 +286,16 @@ stat_u64 (const GstStructure * s, const gchar * field)
   return v;
 }
 
+static guint64
+src_attempts (GstHarness * src)
+{
+  GstStructure *st = stats_of (src);
+  guint64 n = stat_u64 (st, "direct-attempts");
+
+  gst_structure_free (st);
+  return n;
+}
+
 static void
 teardown (GstHarness * src, GstBus * bus, GstHarness * sink, DiodeRelay * r)
 {
@@ -308,6 +346,25 @@ GST_START_TEST (test_properties)
   fail_unless_equals_int (max, 0);
   ps = g_object_class_find_property (G_OBJECT_GET_CLASS (src), "turn-server");
   fail_unless (ps->flags & GST_PARAM_MUTABLE_READY);
+
+  /* turn-server reads back without its password */
+  {
+    static const gchar *in_out[][2] = {
+      {"turn://alice:s3cret@turn.example:3478?transport=tcp",
+          "turn://alice:***@turn.example:3478?transport=tcp"},
+      {"turn://alice:p@ss@10.0.0.1:3478", "turn://alice:***@10.0.0.1:3478"},
+      {"turn://alice@10.0.0.1:3478", "turn://alice@10.0.0.1:3478"},
+      {"turn.example:3478", "turn.example:3478"},
+    };
+    guint k;
+
+    for (k = 0; k < G_N_ELEMENTS (in_out); k++) {
+      g_object_set (sink, "turn-server", in_out[k][0], NULL);
+      g_object_get (sink, "turn-server", &turn, NULL);
+      fail_unless_equals_string (turn, in_out[k][1]);
+      g_free (turn);
+    }
+  }
   gst_object_unref (sink);
   gst_object_unref (src);
 }
@@ -434,17 +491,23 @@ GST_START_TEST (test_switch_to_direct)
   GstBus *bus;
   GstHarness *src = src_h (relay, "cam", "auto", &bus);
   GstHarness *sink = sink_h (relay, "cam", TRUE, NULL);
+  GstBus *sbus = bus_for (sink->element);
   GstStructure *st;
+  GstMessage *msg;
   guint next = 0, i;
   guint64 from, before, after;
   gboolean offering = FALSE;
   guint viewers = 0;
 
   start_both (relay, "cam", src, sink);
+  /* the sink's message: none while its viewer is on the relay path */
+  fail_unless (pop_path (sbus, &msg) == NULL);
   from = steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
   /* seqs are 1-based; the switch took the next one needed */
   fail_unless (from >= 1 && from <= next, "from-seq %" G_GUINT64_FORMAT
       " after %u buffers", from, next);
+  /* the sink says so too (before the viewer could: SUBSCRIBE_OK) */
+  expect_sink_path (sbus, "direct", 1, 2000);
 
   /* relay frames already on their way are dropped by seq meanwhile */
   for (i = 0; i < 10; i++)
@@ -483,7 +546,20 @@ GST_START_TEST (test_switch_to_direct)
               GOP)) == GST_FLOW_OK);
   fail_unless (gst_harness_push_event (sink, gst_event_new_eos ()));
   expect_last_then_eos (src, next);
+  /* once per change: nothing more while the viewer stayed direct */
+  {
+    const GstStructure *ps = pop_path (sbus, &msg);
+
+    /* the direct session may end after EOS: "relay" then, never "direct"
+     * twice */
+    if (ps) {
+      fail_unless_equals_string (gst_structure_get_string (ps, "path"),
+          "relay");
+      gst_message_unref (msg);
+    }
+  }
   teardown (src, bus, sink, relay);
+  gst_object_unref (sbus);
 }
 
 GST_END_TEST;
@@ -511,6 +587,63 @@ GST_START_TEST (test_private_allowlist_direct)
 
 GST_END_TEST;
 
+/* The sink's policy changes to one that still lets the viewer watch
+ * through the relay (protected, bob a member of the relay's fleet) but no
+ * longer admits it to a direct path (the sink cannot know fleets): the
+ * sink's own check runs again and ends that direct session; the viewer
+ * goes on through the relay, which admits it, with nothing missed. The
+ * relay does not end the session here (it still admits bob): only the
+ * sink's re-check does. */
+GST_START_TEST (test_revoked_viewer_leaves_direct)
+{
+  gchar *conf_text, *conf;
+  DiodeRelay *relay;
+  GstBus *bus, *sbus;
+  GstHarness *src, *sink;
+  GstStructure *st;
+  guint next = 0, viewers = 1, i;
+  gint64 end;
+
+  who_init (&bob);
+  conf_text = g_strdup_printf ("[fleet office]\nmembers=%s\n", bob.addr);
+  conf = g_build_filename (fixture_config_dir (), "direct-revoke.conf", NULL);
+  fail_unless (g_file_set_contents (conf, conf_text, -1, NULL));
+  relay = relay_with ("config", conf, NULL);
+  src = src_h (relay, "door2", "auto", &bus);
+  sink = sink_h (relay, "door2", TRUE, "access", DIODE_ACCESS_PRIVATE,
+      "allow", bob.addr, NULL);
+  sbus = bus_for (sink->element);
+  start_both (relay, "door2", src, sink);
+  steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
+  expect_sink_path (sbus, "direct", 1, 2000);
+
+  g_object_set (sink->element, "fleet", "office", "access",
+      DIODE_ACCESS_PROTECTED, NULL);
+  end = deadline_in (10000);
+  while (viewers) {
+    step (sink, src, &next);
+    st = stats_of (sink);
+    fail_unless (gst_structure_get_uint (st, "direct-viewers", &viewers));
+    gst_structure_free (st);
+    fail_unless (g_get_monotonic_time () < end, "the revoked viewer is "
+        "still on its direct path");
+  }
+  expect_sink_path (sbus, "relay", 0, 2000);
+  steps_until_path (sink, src, bus, &next, "relay", 10000);
+  for (i = 0; i < 30; i++)
+    step (sink, src, &next);
+  st = stats_of (src);
+  fail_unless_equals_string (gst_structure_get_string (st, "path"), "relay");
+  fail_unless_equals_uint64 (stat_u64 (st, "buffers-missed"), 0);
+  gst_structure_free (st);
+  teardown (src, bus, sink, relay);
+  gst_object_unref (sbus);
+  g_free (conf);
+  g_free (conf_text);
+}
+
+GST_END_TEST;
+
 /* The publisher ends its direct paths mid-stream (direct=false while
  * playing frees its server: the TLS session and ICE go): the viewer takes
  * what the direct path delivered, sends PATH RELAY at the next seq, and
@@ -521,17 +654,22 @@ GST_START_TEST (test_fallback_to_relay)
   GstBus *bus;
   GstHarness *src = src_h (relay, "cut", "auto", &bus);
   GstHarness *sink = sink_h (relay, "cut", TRUE, NULL);
+  GstBus *sbus = bus_for (sink->element);
   GstStructure *st;
   guint next = 0, i;
-  guint64 from, before;
+  guint64 from, before, attempts;
+  gint64 end;
 
   start_both (relay, "cut", src, sink);
   steps_until_path (sink, src, bus, &next, "direct", SWITCH_MS);
+  expect_sink_path (sbus, "direct", 1, 2000);
   for (i = 0; i < 20; i++)
     step (sink, src, &next);
 
   before = relay_bytes_out (relay, "cut");
   g_object_set (sink->element, "direct", FALSE, NULL);
+  /* the set joined the pump, which said so on its way out */
+  expect_sink_path (sbus, "relay", 0, 2000);
   from = steps_until_path (sink, src, bus, &next, "relay", 10000);
   fail_unless (from >= 1 && from <= next);
   for (i = 0; i < 60; i++)
@@ -547,7 +685,27 @@ GST_START_TEST (test_fallback_to_relay)
   fail_unless_equals_uint64 (stat_u64 (st, "buffers-missed"), 0);
   fail_unless_equals_uint64 (stat_u64 (st, "discont"), 0);
   gst_structure_free (st);
+
+  /* The viewer asks again after its backoff (2 s); the sink answers CLOSE
+   * "direct paths not offered", which the relay forwards with the
+   * publisher as peer: final all the same (the publisher's own word), so
+   * no third attempt follows (the next would come 4 s later). */
+  end = deadline_in (20000);
+  while ((attempts = src_attempts (src)) < 2) {
+    step (sink, src, &next);
+    fail_unless (g_get_monotonic_time () < end, "no second attempt");
+  }
+  fail_unless_equals_uint64 (attempts, 2);
+  end = deadline_in (6500);
+  while (g_get_monotonic_time () < end)
+    step (sink, src, &next);
+  fail_unless_equals_uint64 (src_attempts (src), 2);
+  st = stats_of (src);
+  fail_unless_equals_string (gst_structure_get_string (st, "path"), "relay");
+  fail_unless_equals_uint64 (stat_u64 (st, "buffers-missed"), 0);
+  gst_structure_free (st);
   teardown (src, bus, sink, relay);
+  gst_object_unref (sbus);
 }
 
 GST_END_TEST;
@@ -793,6 +951,7 @@ direct_elements_suite (void)
   tcase_add_test (tc, test_fallback_to_relay);
   tcase_add_test (tc, test_policy_refuses_direct);
   tcase_add_test (tc, test_private_allowlist_direct);
+  tcase_add_test (tc, test_revoked_viewer_leaves_direct);
   tcase_add_test (tc, test_direct_max);
   tcase_add_test (tc, test_relay_stun_default);
   tcase_add_test (tc, test_relay_restart_while_direct);

@@ -379,6 +379,48 @@ GST_START_TEST (test_admit_refuses_offer)
 
 GST_END_TEST;
 
+GST_START_TEST (test_close_never_dropped)
+{
+  Fixture f;
+  DiodeDirectServerStats ss;
+  DiodeMsg offer = { 0 }, m = { 0 };
+  GBytes *frame;
+  guint32 sid;
+  guint n = 0, i;
+  const guint offers = 1100;    /* past the SIGNAL queue's 1024 */
+
+  /* Refused OFFERs while nothing drains the queue: every one still gets
+   * its CLOSE (a dropped CLOSE leaves a viewer waiting for its timeout) */
+  fixture_init (&f, 4, dc_admit_none);
+  for (sid = 1; sid <= offers; sid++) {
+    frame = diode_msg_encode_signal (sid, DIODE_SIGNAL_OFFER,
+        diode_identity_get_address (f.view_id),
+        "abcd 0123456789abcdefghijklmn");
+    fail_unless (diode_msg_parse_v (frame, 4, DIODE_ROLE_PUBLISHER, &offer,
+            NULL));
+    g_bytes_unref (frame);
+    diode_direct_server_handle_signal (f.server, &offer);
+    diode_msg_clear (&offer);
+  }
+  for (i = 0; i < 500; i++) {
+    diode_direct_server_get_stats (f.server, &ss);
+    if (ss.refused == offers)
+      break;
+    g_usleep (10 * 1000);
+  }
+  fail_unless_equals_uint64 (ss.refused, offers);
+  while (dc_server_signal (f.server, &m, 200)) {
+    fail_unless_equals_int (m.signal_kind, DIODE_SIGNAL_CLOSE);
+    fail_unless_equals_int (m.sid, n + 1);
+    diode_msg_clear (&m);
+    n++;
+  }
+  fail_unless_equals_int (n, offers);
+  fixture_clear (&f);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_admit_refuses_at_tls)
 {
   Fixture f;
@@ -517,6 +559,139 @@ GST_START_TEST (test_relay_reset)
   fail_unless_equals_int (ss.viewers, 0);
   fail_if (dc_server_signal (f.server, &m, 300), "a CLOSE for a reset id");
   fixture_clear (&f);
+}
+
+GST_END_TEST;
+
+/* The publisher's policy as a test flag: admitted while it is set. */
+static gint revocable_ok = 1;
+
+static gboolean
+admit_revocable (const gchar * viewer, gpointer data)
+{
+  return g_atomic_int_get (&revocable_ok) != 0;
+}
+
+GST_START_TEST (test_recheck_revoked)
+{
+  Fixture f;
+  DiodeDirectServerStats ss;
+  gchar *text = NULL;
+  DiodeDirectEvent e;
+  DiodeMsg m = { 0 };
+  gint i;
+
+  /* Admitted at OFFER and TLS; then the relay connection is made again
+   * (the session has no relay id: no relay can close it) and the policy
+   * changes to exclude the viewer: recheck ends the session. */
+  g_atomic_int_set (&revocable_ok, 1);
+  fixture_init (&f, 4, admit_revocable);
+  push_range (&f, 1, 10, 10, 1000);
+  f.viewer = make_viewer (&f, diode_identity_get_address (f.pub_id), 0, 0);
+  connect_pair (&f, 21, diode_identity_get_address (f.view_id));
+  expect_up (f.viewer);
+  expect_caps (&f);
+  expect_media (&f, 1);
+  diode_direct_server_relay_reset (f.server);
+  /* still admitted: recheck leaves it alone */
+  diode_direct_server_recheck (f.server);
+  push_range (&f, 11, 12, 10, 1000);
+  for (i = 2; i <= 12; i++)
+    expect_media (&f, i);
+
+  g_atomic_int_set (&revocable_ok, 0);
+  diode_direct_server_recheck (f.server);
+  push_range (&f, 13, 14, 10, 1000);
+  /* frames already queued may come first; then DOWN, "not authorized" */
+  for (i = 0; i < 10; i++) {
+    e = dc_viewer_next (f.viewer, &m, &text, WAIT_MS);
+    if (e != DIODE_DIRECT_MSG)
+      break;
+    diode_msg_clear (&m);
+  }
+  fail_unless_equals_int (e, DIODE_DIRECT_DOWN);
+  fail_unless (text && strstr (text, "not authorized"), "DOWN says '%s'",
+      text);
+  g_free (text);
+  for (i = 0; i < 200; i++) {
+    diode_direct_server_get_stats (f.server, &ss);
+    if (ss.viewers == 0)
+      break;
+    g_usleep (10 * 1000);
+  }
+  fail_unless_equals_int (ss.viewers, 0);
+  /* its relay id is gone: no CLOSE goes out for it */
+  fail_if (dc_server_signal (f.server, &m, 300), "a CLOSE for a reset id");
+  fixture_clear (&f);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_recheck_closes_with_sid)
+{
+  Fixture f;
+
+  /* the same with its relay id: the relay is told, "not authorized" */
+  g_atomic_int_set (&revocable_ok, 1);
+  fixture_init (&f, 4, admit_revocable);
+  push_range (&f, 1, 10, 10, 1000);
+  f.viewer = make_viewer (&f, diode_identity_get_address (f.pub_id), 0, 0);
+  connect_pair (&f, 22, diode_identity_get_address (f.view_id));
+  expect_up (f.viewer);
+  expect_caps (&f);
+  expect_media (&f, 1);
+  g_atomic_int_set (&revocable_ok, 0);
+  diode_direct_server_recheck (f.server);
+  expect_server_close (&f, 22, "not authorized");
+  fixture_clear (&f);
+}
+
+GST_END_TEST;
+
+/* ---- the loop's teardown ------------------------------------------------ */
+
+static gboolean
+set_flag (gpointer data)
+{
+  g_atomic_int_set ((gint *) data, 1);
+  return G_SOURCE_REMOVE;
+}
+
+/* On the loop's thread: what nice_agent_close_async leaves behind (a
+ * timer on the context, as TURN deallocation's retransmissions are). */
+static gboolean
+attach_late_timer (gpointer data)
+{
+  GSource *t = g_timeout_source_new (300);
+
+  g_source_set_callback (t, set_flag, data, NULL);
+  g_source_attach (t, g_main_context_get_thread_default ());
+  g_source_unref (t);
+  return G_SOURCE_REMOVE;
+}
+
+GST_START_TEST (test_loop_stop_drains)
+{
+  DirectLoop l = { 0 };
+  gint fired = 0;
+  gint64 t0;
+
+  /* work still attached when the loop stops runs first (bounded) */
+  direct_loop_start (&l, "test-drain");
+  direct_loop_invoke (&l, attach_late_timer, &fired, NULL);
+  t0 = g_get_monotonic_time ();
+  direct_loop_stop (&l);
+  fail_unless (g_atomic_int_get (&fired), "the timer attached before the "
+      "stop never ran: it was left on a context being freed");
+  fail_unless (g_get_monotonic_time () - t0 < 1500 * 1000);
+
+  /* nothing attached: the stop does not wait for the bound */
+  direct_loop_start (&l, "test-drain");
+  t0 = g_get_monotonic_time ();
+  direct_loop_stop (&l);
+  fail_unless (g_get_monotonic_time () - t0 < 500 * 1000,
+      "an idle loop took %" G_GINT64_FORMAT " us to stop",
+      g_get_monotonic_time () - t0);
 }
 
 GST_END_TEST;
@@ -751,6 +926,10 @@ direct_session_suite (void)
   tcase_add_test (tc, test_setup_deadline);
   tcase_add_test (tc, test_backlog_bound);
   tcase_add_test (tc, test_stall_bound);
+  tcase_add_test (tc, test_recheck_revoked);
+  tcase_add_test (tc, test_recheck_closes_with_sid);
+  tcase_add_test (tc, test_loop_stop_drains);
+  tcase_add_test (tc, test_close_never_dropped);
   return s;
 }
 
