@@ -53,12 +53,15 @@ run loopback pseudotcp
 run loopback tcp
 run loopback auto
 
+# ip in a namespace (not `ip -n`, which remounts /sys and fails in a chroot)
+nsip () { _ns=$1; shift; nsenter --net=/run/netns/"$_ns" ip "$@"; }
+
 setup_link () {  # DELAY LOSS
   cleanup
   ip netns add "$ns_pub"
   ip netns add "$ns_view"
-  ip -n "$ns_pub" link set lo up
-  ip -n "$ns_view" link set lo up
+  nsip "$ns_pub" link set lo up
+  nsip "$ns_view" link set lo up
   if ip link add icetest$tag type veth peer name icetestp$tag 2>/dev/null \
      && ip link set icetest$tag netns "$ns_pub" \
      && ip link set icetestp$tag netns "$ns_view" \
@@ -66,18 +69,18 @@ setup_link () {  # DELAY LOSS
           netem delay "${1}ms" loss "${2}%" 2>/dev/null \
      && nsenter --net=/run/netns/"$ns_view" tc qdisc add dev icetestp$tag \
           root netem delay "${1}ms" loss "${2}%" 2>/dev/null; then
-    ip -n "$ns_pub" addr add 10.77.0.1/24 dev icetest$tag
-    ip -n "$ns_view" addr add 10.77.0.2/24 dev icetestp$tag
-    ip -n "$ns_pub" link set icetest$tag up
-    ip -n "$ns_view" link set icetestp$tag up
+    nsip "$ns_pub" addr add 10.77.0.1/24 dev icetest$tag
+    nsip "$ns_view" addr add 10.77.0.2/24 dev icetestp$tag
+    nsip "$ns_pub" link set icetest$tag up
+    nsip "$ns_view" link set icetestp$tag up
     echo "   (netem)"
     return
   fi
   # no netem: the userspace link
   ip netns del "$ns_pub"; ip netns del "$ns_view"
   ip netns add "$ns_pub"; ip netns add "$ns_view"
-  ip -n "$ns_pub" link set lo up
-  ip -n "$ns_view" link set lo up
+  nsip "$ns_pub" link set lo up
+  nsip "$ns_view" link set lo up
   rm -f "$out.fifo"; mkfifo "$out.fifo"
   timeout $((SECONDS_RUN * 2 + 120)) "$link" --ns-a "$ns_pub" --ns-b "$ns_view" \
     --delay-ms "$1" --loss-pct "$2" --seed 1 \
@@ -85,10 +88,10 @@ setup_link () {  # DELAY LOSS
   link_pid=$!
   read -r ready < "$out.fifo"
   [ "$ready" = ready ] || { echo "delay-link did not start" >&2; exit 1; }
-  ip -n "$ns_pub" addr add 10.77.0.1/24 dev dl0
-  ip -n "$ns_view" addr add 10.77.0.2/24 dev dl0
-  ip -n "$ns_pub" link set dl0 up
-  ip -n "$ns_view" link set dl0 up
+  nsip "$ns_pub" addr add 10.77.0.1/24 dev dl0
+  nsip "$ns_view" addr add 10.77.0.2/24 dev dl0
+  nsip "$ns_pub" link set dl0 up
+  nsip "$ns_view" link set dl0 up
   echo "   (userspace delay-link: no netem in this kernel)"
 }
 

@@ -26,8 +26,10 @@
 # (ICE's server-reflexive candidates work through it). nat_symmetric
 # adds --random: a new random port per destination (a symmetric NAT).
 #
-# Commands in a namespace: nsenter --net=/run/netns/NS (not `ip netns
-# exec`, which needs to remount /sys and fails in the CI chroot).
+# Commands in a namespace: nsenter --net=/run/netns/NS, `ip` included
+# (not `ip netns exec` nor `ip -n NS`: both switch namespaces the way that
+# remounts /sys, which fails in a chroot such as the CI's: '"mount
+# --make-rslave /" failed: Invalid argument').
 #
 # Every process started with nat_bg and every namespace is removed by
 # nat_cleanup, which the caller installs as its EXIT trap (nat_init does).
@@ -91,7 +93,7 @@ nat_require () {
     ip netns del "$_probe"
     nat_skip "iptables NAT does not work in a namespace: $_why"
   fi
-  if ! _why=$(ip -n "$_probe" link add dnpbr type bridge 2>&1); then
+  if ! _why=$(nat_in "$_probe" ip link add dnpbr type bridge 2>&1); then
     ip netns del "$_probe"
     nat_skip "no bridge devices in this kernel: $_why"
   fi
@@ -125,47 +127,47 @@ _nat_ns () {
   ip netns add "$1"
   nat_nses="$nat_nses $1"
   nat_in "$1" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-  ip -n "$1" link set lo up
+  nat_in "$1" ip link set lo up
 }
 
 # _nat_link NS1 DEV1 ADDR1 NS2 DEV2 ADDR2: a veth pair; an empty address
 # leaves that end without one (a bridge port).
 _nat_link () {
   ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
-  [ -n "$3" ] && ip -n "$1" addr add "$3" dev "$2"
-  [ -n "$6" ] && ip -n "$4" addr add "$6" dev "$5"
-  ip -n "$1" link set "$2" up
-  ip -n "$4" link set "$5" up
+  [ -n "$3" ] && nat_in "$1" ip addr add "$3" dev "$2"
+  [ -n "$6" ] && nat_in "$4" ip addr add "$6" dev "$5"
+  nat_in "$1" ip link set "$2" up
+  nat_in "$4" ip link set "$5" up
 }
 
 # nat_setup: the whole topology above (plain MASQUERADE on both routers).
 nat_setup () {
   set -e
   for _ns in "$NS_I" "$NS_V" "$NS_RA" "$NS_RB" "$NS_A1" "$NS_A2" "$NS_B1"; do _nat_ns "$_ns"; done
-  ip -n "$NS_I" addr add "$RELAY_IP/32" dev lo
+  nat_in "$NS_I" ip addr add "$RELAY_IP/32" dev lo
   # The rest of the internet: a default route to a namespace that forwards
   # nothing, where datagrams to addresses nobody routes (a peer's private
   # host candidate) vanish, as they would past a real ISP, instead of
   # failing the sender with ENETUNREACH (coturn's relay socket gives up on
   # that error). No dummy device: not every kernel has the module.
   _nat_link "$NS_I" void 10.231.9.1/24 "$NS_V" eth0 10.231.9.2/24
-  ip -n "$NS_I" route add default via 10.231.9.2
+  nat_in "$NS_I" ip route add default via 10.231.9.2
   _nat_link "$NS_I" ia 10.231.1.1/24 "$NS_RA" wan "$RA_WAN/24"
   _nat_link "$NS_I" ib 10.231.2.1/24 "$NS_RB" wan "$RB_WAN/24"
   # LAN A is a bridge in router A with two hosts on it.
-  ip -n "$NS_RA" link add lan type bridge
-  ip -n "$NS_RA" addr add 10.231.11.1/24 dev lan
-  ip -n "$NS_RA" link set lan up
+  nat_in "$NS_RA" ip link add lan type bridge
+  nat_in "$NS_RA" ip addr add 10.231.11.1/24 dev lan
+  nat_in "$NS_RA" ip link set lan up
   _nat_link "$NS_RA" p1 "" "$NS_A1" eth0 "$A1_IP/24"
   _nat_link "$NS_RA" p2 "" "$NS_A2" eth0 "$A2_IP/24"
-  ip -n "$NS_RA" link set p1 master lan
-  ip -n "$NS_RA" link set p2 master lan
+  nat_in "$NS_RA" ip link set p1 master lan
+  nat_in "$NS_RA" ip link set p2 master lan
   _nat_link "$NS_RB" lan 10.231.12.1/24 "$NS_B1" eth0 "$B1_IP/24"
-  ip -n "$NS_A1" route add default via 10.231.11.1
-  ip -n "$NS_A2" route add default via 10.231.11.1
-  ip -n "$NS_B1" route add default via 10.231.12.1
-  ip -n "$NS_RA" route add default via 10.231.1.1
-  ip -n "$NS_RB" route add default via 10.231.2.1
+  nat_in "$NS_A1" ip route add default via 10.231.11.1
+  nat_in "$NS_A2" ip route add default via 10.231.11.1
+  nat_in "$NS_B1" ip route add default via 10.231.12.1
+  nat_in "$NS_RA" ip route add default via 10.231.1.1
+  nat_in "$NS_RB" ip route add default via 10.231.2.1
   for _ns in "$NS_I" "$NS_RA" "$NS_RB"; do
     nat_in "$_ns" sysctl -q -w net.ipv4.ip_forward=1
   done
@@ -184,7 +186,7 @@ nat_setup () {
   # The NATs must really hide the LANs: the internet has no route to them
   # but into the void (the peers' reachability is what the tests show).
   for _a in "$A1_IP" "$A2_IP" "$B1_IP"; do
-    ip -n "$NS_I" route get "$_a" | grep -q ' via 10.231.9.2 ' \
+    nat_in "$NS_I" ip route get "$_a" | grep -q ' via 10.231.9.2 ' \
       || nat_fail "the internet namespace has a route to LAN address $_a: no NAT"
   done
 }
@@ -228,13 +230,13 @@ nat_distant_relay () {
     --seconds 3600 > "$NAT_T/delay-link.log" 2>&1 &
   nat_pids="$nat_pids $!"
   nat_wait_line "$NAT_T/delay-link.log" '^ready' 10 || nat_fail "delay-link did not start: $(cat "$NAT_T/delay-link.log")"
-  ip -n "$NS_I" addr add 10.231.4.1/24 dev dl0
-  ip -n "$NS_S" addr add 10.231.4.2/24 dev dl0
-  ip -n "$NS_I" link set dl0 up
-  ip -n "$NS_S" link set dl0 up
-  ip -n "$NS_S" addr add 10.231.5.1/32 dev lo
-  ip -n "$NS_I" route add 10.231.5.1/32 via 10.231.4.2
-  ip -n "$NS_S" route add default via 10.231.4.1
+  nat_in "$NS_I" ip addr add 10.231.4.1/24 dev dl0
+  nat_in "$NS_S" ip addr add 10.231.4.2/24 dev dl0
+  nat_in "$NS_I" ip link set dl0 up
+  nat_in "$NS_S" ip link set dl0 up
+  nat_in "$NS_S" ip addr add 10.231.5.1/32 dev lo
+  nat_in "$NS_I" ip route add 10.231.5.1/32 via 10.231.4.2
+  nat_in "$NS_S" ip route add default via 10.231.4.1
   NAT_RELAY_NS=$NS_S
   RELAY_IP=10.231.5.1
 }
