@@ -132,6 +132,33 @@ enqueue_signal_locked (GstDiodeSink * self, GBytes * frame)
   g_cond_signal (&self->qcond);
 }
 
+typedef struct {
+  guint viewers;
+  const gchar *reason;          /* static */
+} PathPost;
+
+static void
+post_path_now (GstElement * element, gpointer data)
+{
+  PathPost *pp = data;
+
+  gst_diode_post_path (element, pp->viewers ? "direct" : "relay", "", 0,
+      pp->reason, (gint) MIN (pp->viewers, G_MAXINT));
+}
+
+/* Posted from a GStreamer pool thread, not the pump's: a bus sync handler
+ * that sets direct=false on it would have stop() join the very thread it
+ * runs on. gst_element_call_async holds a ref on the sink meanwhile. */
+static void
+post_path_async (GstDiodeSink * self, guint viewers, const gchar * reason)
+{
+  PathPost *pp = g_new (PathPost, 1);
+
+  pp->viewers = viewers;
+  pp->reason = reason;
+  gst_element_call_async (GST_ELEMENT (self), post_path_now, pp, g_free);
+}
+
 /* Deliver 4: the path in use is also a `diode-path` message on the sink,
  * posted when some viewer takes the stream straight from here (the count
  * of direct viewers leaves 0) and when none does any more (it reaches 0),
@@ -147,9 +174,8 @@ post_path_change (GstDiodeSink * self, DiodeDirectServer * server,
   if ((st.viewers > 0) == (posted > 0))
     return posted;
   GST_INFO_OBJECT (self, "%u viewers on direct paths", st.viewers);
-  gst_diode_post_path (GST_ELEMENT (self), st.viewers ? "direct" : "relay",
-      "", 0, st.viewers ? "a viewer took a direct path" :
-      "no viewer on a direct path", (gint) MIN (st.viewers, G_MAXINT));
+  post_path_async (self, st.viewers, st.viewers ?
+      "a viewer took a direct path" : "no viewer on a direct path");
   return st.viewers;
 }
 
@@ -191,8 +217,7 @@ direct_pump (gpointer user_data)
   }
   /* direct paths closed (direct=false, stop): none is left */
   if (posted)
-    gst_diode_post_path (GST_ELEMENT (self), "relay", "", 0,
-        "direct paths closed", 0);
+    post_path_async (self, 0, "direct paths closed");
   return NULL;
 }
 
