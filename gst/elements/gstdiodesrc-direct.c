@@ -278,14 +278,25 @@ gst_diode_src_direct_drop_relay (GstDiodeSrc * self, const DiodeMsg * m)
     GST_OBJECT_UNLOCK (self);
     return TRUE;
   }
+  /* Back on the relay path (PATH RELAY from last_seq + 1): frames the
+   * relay sent before it read our PATH DIRECT may still arrive first, some
+   * of them newer than what the direct path gave; then comes its resend,
+   * CAPS first (docs/protocol.md 17.4), from the seq we asked for. So every
+   * seq already pushed is dropped until the resend has begun and a newer
+   * seq arrived; ending at the first newer seq would let the resend repeat
+   * the in-flight frames. A new run of the stream (DISCONT) ends it too. */
+  if (self->path_dedup && m->type == DIODE_MSG_CAPS)
+    self->path_resent = TRUE;
   if (self->path_dedup && m->type == DIODE_MSG_MEDIA) {
-    if (self->last_seq && m->seq <= self->last_seq) {
+    if (self->last_seq && m->seq <= self->last_seq
+        && !(m->flags & DIODE_MEDIA_DISCONT)) {
       GST_OBJECT_LOCK (self);
       self->relay_dropped++;
       GST_OBJECT_UNLOCK (self);
       return TRUE;
     }
-    self->path_dedup = FALSE;
+    if (self->path_resent || (m->flags & DIODE_MEDIA_DISCONT))
+      self->path_dedup = FALSE;
   }
   return FALSE;
 }
@@ -368,6 +379,7 @@ fall_back (GstDiodeSrc * self, GstFlowReturn * ret)
 
   viewer_free (self);
   self->path_dedup = TRUE;
+  self->path_resent = FALSE;
   if (lasted >= (gint64) STABLE_MS * 1000)
     self->direct_backoff = RETRY_FIRST_MS;
   set_path (self, FALSE, NULL, from, reason);

@@ -66,6 +66,7 @@ struct _GstDiodeSrc {
   guint           direct_backoff;   /* ms */
   gint64          direct_since;     /* monotonic µs the switch happened */
   gboolean        path_dedup;     /* after PATH RELAY: drop seqs had */
+  gboolean        path_resent;    /* the relay's resend (CAPS first) began */
   gboolean        relay_eos;      /* EOS came via the relay while direct */
   guint64         eos_seq;        /* ... after this seq */
   gint64          relay_polled_at;/* monotonic µs create() last read the
