@@ -97,6 +97,30 @@ direct_loop_invoke (DirectLoop * l, GSourceFunc func, gpointer data,
   g_source_unref (src);
 }
 
+static void
+signal_in_free (gpointer data)
+{
+  DirectSignalIn *in = data;
+
+  g_free (in->peer);
+  g_free (in->data);
+  g_free (in);
+}
+
+void
+direct_loop_invoke_signal (DirectLoop * l, GSourceFunc func, gpointer owner,
+    const DiodeMsg * m)
+{
+  DirectSignalIn *in = g_new0 (DirectSignalIn, 1);
+
+  in->owner = owner;
+  in->sid = m->sid;
+  in->kind = m->signal_kind;
+  in->peer = g_strdup (m->peer);
+  in->data = g_strdup (m->signal_data ? m->signal_data : "");
+  direct_loop_invoke (l, func, in, signal_in_free);
+}
+
 typedef struct {
   GSourceFunc func;
   gpointer data;

@@ -37,6 +37,20 @@ void      direct_loop_call_sync (DirectLoop * l, GSourceFunc func, gpointer data
 /* Quits and joins the thread, frees the context. */
 void      direct_loop_stop   (DirectLoop * l);
 
+/* A SIGNAL the element handed over, copied for the loop's thread. */
+typedef struct {
+  gpointer owner;               /* the DiodeDirectServer or Viewer */
+  guint32 sid;
+  guint8 kind;
+  gchar *peer;
+  gchar *data;
+} DirectSignalIn;
+
+/* Copies @m (a SIGNAL) and runs @func(the copy) on @l's thread, later;
+ * the copy is freed after. */
+void      direct_loop_invoke_signal (DirectLoop * l, GSourceFunc func,
+    gpointer owner, const DiodeMsg * m);
+
 /* ---- the element's fd ---------------------------------------------------- */
 
 typedef struct {

@@ -523,24 +523,6 @@ server_sweep_idle (gpointer data)
 
 /* ---- SIGNALs from the relay ---------------------------------------------- */
 
-typedef struct {
-  DiodeDirectServer *s;
-  guint32 sid;
-  guint8 kind;
-  gchar *peer;
-  gchar *data;
-} SignalIn;
-
-static void
-signal_in_free (gpointer data)
-{
-  SignalIn *in = data;
-
-  g_free (in->peer);
-  g_free (in->data);
-  g_free (in);
-}
-
 /* Counted before the CLOSE is queued: whoever reads the CLOSE sees the
  * stats that go with it. */
 static void
@@ -553,7 +535,7 @@ server_refuse (DiodeDirectServer * s, guint32 sid, const gchar * reason)
 }
 
 static void
-server_offer (DiodeDirectServer * s, SignalIn * in)
+server_offer (DiodeDirectServer * s, DirectSignalIn * in)
 {
   DiodeIceConfig ic = { 0 };
   GError *err = NULL;
@@ -602,8 +584,8 @@ server_offer (DiodeDirectServer * s, SignalIn * in)
 static gboolean
 server_on_signal (gpointer data)
 {
-  SignalIn *in = data;
-  DiodeDirectServer *s = in->s;
+  DirectSignalIn *in = data;
+  DiodeDirectServer *s = in->owner;
   Peer *p;
 
   if (in->kind == DIODE_SIGNAL_OFFER) {
@@ -792,17 +774,9 @@ diode_direct_server_push_frame (DiodeDirectServer * s, GBytes * frame)
 void
 diode_direct_server_handle_signal (DiodeDirectServer * s, const DiodeMsg * m)
 {
-  SignalIn *in;
-
   if (m->type != DIODE_MSG_SIGNAL || !m->sid)
     return;
-  in = g_new0 (SignalIn, 1);
-  in->s = s;
-  in->sid = m->sid;
-  in->kind = m->signal_kind;
-  in->peer = g_strdup (m->peer);
-  in->data = g_strdup (m->signal_data ? m->signal_data : "");
-  direct_loop_invoke (&s->loop, server_on_signal, in, signal_in_free);
+  direct_loop_invoke_signal (&s->loop, server_on_signal, s, m);
 }
 
 static gboolean

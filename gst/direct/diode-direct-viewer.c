@@ -401,28 +401,11 @@ viewer_on_start (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-typedef struct {
-  DiodeDirectViewer *v;
-  guint8 kind;
-  gchar *peer;
-  gchar *data;
-} SignalIn;
-
-static void
-signal_in_free (gpointer data)
-{
-  SignalIn *in = data;
-
-  g_free (in->peer);
-  g_free (in->data);
-  g_free (in);
-}
-
 static gboolean
 viewer_on_signal (gpointer data)
 {
-  SignalIn *in = data;
-  DiodeDirectViewer *v = in->v;
+  DirectSignalIn *in = data;
+  DiodeDirectViewer *v = in->owner;
   GError *err = NULL;
 
   if (v->down || !v->ice)
@@ -598,17 +581,10 @@ diode_direct_viewer_set_next_seq (DiodeDirectViewer * v, guint64 seq)
 void
 diode_direct_viewer_handle_signal (DiodeDirectViewer * v, const DiodeMsg * m)
 {
-  SignalIn *in;
-
   /* another attempt's, or one that crossed our CLOSE: ignored (17.2) */
   if (m->type != DIODE_MSG_SIGNAL || m->sid != v->sid)
     return;
-  in = g_new0 (SignalIn, 1);
-  in->v = v;
-  in->kind = m->signal_kind;
-  in->peer = g_strdup (m->peer);
-  in->data = g_strdup (m->signal_data ? m->signal_data : "");
-  direct_loop_invoke (&v->loop, viewer_on_signal, in, signal_in_free);
+  direct_loop_invoke_signal (&v->loop, viewer_on_signal, v, m);
 }
 
 int
