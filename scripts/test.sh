@@ -78,7 +78,7 @@ ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 echo "== fuzzers (libFuzzer + ASan + UBSan), bounded"
 FUZZ_OK=0 FUZZ_BAD=0
 if [ -x tests/fuzz/run.sh ]; then
-  if tests/fuzz/run.sh "${DIODE_FUZZ_SECONDS:-15}"; then FUZZ_OK=1; else
+  if tests/fuzz/run.sh "${DIODE_FUZZ_SECONDS:-10}"; then FUZZ_OK=1; else
     FUZZ_BAD=1; status=1; fi
 fi
 
