@@ -8,6 +8,8 @@
  */
 #include "testproc.h"
 
+#include <glib/gstdio.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,29 @@ tp_cleanup_tmp (void)
     g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH |
         G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
         NULL, NULL, NULL, NULL);
+}
+
+void
+tp_rm_rf (const gchar * path)
+{
+  GDir *dir;
+  const gchar *name;
+
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR)
+      || g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
+    g_unlink (path);
+    return;
+  }
+  dir = g_dir_open (path, 0, NULL);
+  while (dir && (name = g_dir_read_name (dir)) != NULL) {
+    gchar *child = g_build_filename (path, name, NULL);
+
+    tp_rm_rf (child);
+    g_free (child);
+  }
+  if (dir)
+    g_dir_close (dir);
+  g_rmdir (path);
 }
 
 void

@@ -30,6 +30,8 @@ extern void (*tp_fail_handler) (const gchar * msg);
 
 gdouble tp_secs (gint64 t);
 void tp_cleanup_tmp (void);
+/* Removes @path and, for a directory, all below it (links not followed). */
+void tp_rm_rf (const gchar * path);
 void tp_fail (const gchar * fmt, ...) G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN;
 void tp_note (const gchar * fmt, ...) G_GNUC_PRINTF (1, 2);
 void tp_sleep_ms (guint ms);

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "directcheck.h"
+#include "testproc.h"
 
 #include <gst/check/gstcheck.h>
 #include <glib/gstdio.h>
@@ -10,30 +11,6 @@
 #include <string.h>
 
 static gchar *tmp_root;
-
-static void
-rm_rf (const gchar * path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir == NULL) {
-    g_unlink (path);
-    return;
-  }
-  while ((name = g_dir_read_name (dir)) != NULL) {
-    gchar *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-        !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-      rm_rf (child);
-    else
-      g_unlink (child);
-    g_free (child);
-  }
-  g_dir_close (dir);
-  g_rmdir (path);
-}
 
 void
 dc_setup_tmp (const gchar * name)
@@ -49,7 +26,7 @@ dc_setup_tmp (const gchar * name)
 void
 dc_teardown_tmp (void)
 {
-  rm_rf (tmp_root);
+  tp_rm_rf (tmp_root);
   g_free (tmp_root);
 }
 

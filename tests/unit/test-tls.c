@@ -9,6 +9,7 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
+#include "testproc.h"
 
 #include <gst/check/gstcheck.h>
 
@@ -31,29 +32,6 @@
   "+AES-256-GCM:+CHACHA20-POLY1305"
 
 static gchar *tmp_root;
-
-static void
-rm_rf (const gchar * path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir == NULL) {
-    g_unlink (path);
-    return;
-  }
-  while ((name = g_dir_read_name (dir)) != NULL) {
-    gchar *child = g_build_filename (path, name, NULL);
-    if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-        !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-      rm_rf (child);
-    else
-      g_unlink (child);
-    g_free (child);
-  }
-  g_dir_close (dir);
-  g_rmdir (path);
-}
 
 static DiodeIdentity *
 new_identity (const gchar * name)
@@ -982,7 +960,7 @@ main (int argc, char **argv)
   gst_check_init (&argc, &argv);
   ret = gst_check_run_suite (tls_suite (), "tls", __FILE__);
 
-  rm_rf (tmp_root);
+  tp_rm_rf (tmp_root);
   g_free (tmp_root);
   return ret;
 }
