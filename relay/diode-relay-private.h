@@ -348,6 +348,10 @@ struct _Stream {
   guint8      upstream_state;   /* the state the upstream's SUBSCRIBE_OK
                                    gave the pull (LIVE_RECORDED: it is
                                    recorded upstream; replay-start.c) */
+  guint64     upstream_live_seq; /* the upstream's live edge when the pull
+                                   was answered (SUBSCRIBE_OK live_seq): a
+                                   viewer joining while the pull still
+                                   brings its first GOP is told that one */
   Link       *pull_next;        /* fail-back: the second pull catching up */
   gint64      linger_until;     /* pulled, nobody left: closes then */
   GPtrArray  *path;             /* gchar* relay addresses it came through
