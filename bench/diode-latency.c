@@ -5,6 +5,8 @@
  *   diode-latency --port P [--stream lat] [--viewer-delay 3] [--warmup 2] \
  *                 [--duration 30]            publisher + 1 viewer via a relay
  *   diode-latency --direct [--duration 30]   no relay: publisher -> receiver
+ *   diode-latency --port P --viewers 100 ... publisher + 100 measuring
+ *                 viewers: first / median / last arrival per frame
  *   diode-latency --port P --view-port Q [--view-relay-id 0x..] ...
  *                 publisher at one relay, the viewer at another (a tree of
  *                 relays: bench/tree.sh), still one process and one clock
@@ -23,10 +25,19 @@
  * HELLO as PUBLISHER, PUBLISH, CAPS) sending MEDIA frames at --fps with a
  * --size byte payload whose first 8 bytes are the monotonic time (ns) taken
  * right before the frame is handed to TLS; every --gop-th frame is a
- * KEYFRAME. The measuring viewer (HELLO VIEWER, SUBSCRIBE) joins after
- * --viewer-delay seconds (start other viewers first, e.g. with diode-load, so
- * it is the last one the relay serves) and records (receive - send) of every
- * frame sent after the warm-up.
+ * KEYFRAME. The measuring viewers (--viewers N, default 1; HELLO VIEWER,
+ * SUBSCRIBE) join after --viewer-delay seconds and each records (receive -
+ * send) of every frame sent after the warm-up, which starts once all of them
+ * are subscribed. The relay writes a frame viewer after viewer, starting
+ * each frame at the next one (relay/diode-relay-protocol.c stream_fanout),
+ * so no viewer is always the last: per frame the tool takes the first, the
+ * median and the last arrival across the N viewers and reports p50/p90/p99/
+ * max of each over the frames every viewer got ("last" is the viewer served
+ * last, whichever it was). Receive times are read when the bytes come out
+ * of the socket in this one thread: with many viewers a frame can wait in a
+ * socket while the thread reads the others, so "last" is an upper bound.
+ * After --duration the publisher stops and the viewers drain for 1 s, so the
+ * last frames measured reach everyone.
  *
  * --direct replaces the relay by an in-process TLS server that answers HELLO
  * and PUBLISH itself and measures the frames it receives: the baseline of
@@ -50,6 +61,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 
@@ -81,6 +93,9 @@ typedef struct {
   gchar *stream;
   guint64 next_seq, frames_sent;
   guint16 version;              /* from WELCOME */
+  /* viewers */
+  guint idx;                    /* column in the per-frame arrival matrix */
+  guint64 last_seq;
 } Conn;
 
 static struct {
@@ -98,15 +113,17 @@ static struct {
   gboolean quiet;
   gint publishers;
   gboolean record;
+  gint viewers;
 } opt = {
   .fps = 30, .viewer_delay = 0, .warmup = 2, .duration = 30, .size = 16384,
-  .gop = 60, .publishers = 1,
+  .gop = 60, .publishers = 1, .viewers = 1,
 };
 
 static int epfd;
 static DiodeIdentity *identity;
 static guint8 *rbuf;
-static Conn *pubs, view, recvc;    /* pubs[0]: the measured stream */
+static Conn *pubs, *views, recvc;  /* pubs[0]: the measured stream */
+static guint n_subscribed;
 static int listen_fd = -1, timer_fd = -1;
 static struct sockaddr_in dst, dst_view;
 /* --kill-pid: when it was killed, the last seq received before, and when
@@ -116,7 +133,13 @@ static guint64 seq_at_kill, lost_after_kill;
 static guint64 frames_sent, frames_recv, frames_lost;
 static guint64 last_seq_seen;
 static gint64 t_measure_ns;        /* frames sent before this are ignored */
+static gint64 t_end_ns;            /* nor those sent from this on */
 static GArray *samples;            /* double ms */
+/* per measured frame (seq - seq0) and viewer: receive - send, ms; NAN =
+ * not received */
+static float *arrivals;
+static guint64 seq0;               /* first seq sent at or after t_measure */
+static guint max_frames, n_cols;
 static gboolean fatal;
 static guint8 *frame_buf;
 static gsize frame_len;
@@ -231,6 +254,11 @@ start_client (Conn * c, Kind kind)
   int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const struct sockaddr_in *to = kind == C_VIEW && opt.view_port ? &dst_view :
       &dst;
+  if (fd < 0) {
+    c->kind = kind;
+    die (c, "socket() failed (fd limit?)");
+    return;
+  }
   c->kind = kind;
   c->st = S_CONNECTING;
   add_fd (c, fd, EPOLLOUT);
@@ -247,7 +275,7 @@ send_media (Conn * c)
   gint64 t;
   guint64 seq;
 
-  if (c->st != S_ACTIVE)
+  if (c->st != S_ACTIVE || (t_end_ns && now_ns () >= t_end_ns))
     return;
   seq = c->next_seq++;
   diode_msg_write_media_prefix (frame_buf, seq, pts, DIODE_TIME_NONE,
@@ -256,6 +284,8 @@ send_media (Conn * c)
   memcpy (frame_buf + DIODE_MEDIA_PREFIX_SIZE + 8, &seq, 8);
   t = now_ns ();
   memcpy (frame_buf + DIODE_MEDIA_PREFIX_SIZE, &t, 8);
+  if (c == &pubs[0] && t_measure_ns && t >= t_measure_ns && !seq0)
+    seq0 = seq;
   c->frames_sent++;
   frames_sent++;
   g_byte_array_append (c->outq, frame_buf, frame_len);
@@ -264,11 +294,11 @@ send_media (Conn * c)
 }
 
 static void
-on_media (DiodeMsg * m)
+on_media (Conn * c, DiodeMsg * m, gint64 now)
 {
   gsize len;
   const guint8 *d = g_bytes_get_data (m->payload, &len);
-  gint64 sent, now = now_ns ();
+  gint64 sent;
   guint64 seq;
 
   if (len < 16)
@@ -276,17 +306,22 @@ on_media (DiodeMsg * m)
   memcpy (&sent, d, 8);
   memcpy (&seq, d + 8, 8);
   frames_recv++;
-  if (last_seq_seen && seq > last_seq_seen + 1 && sent >= t_measure_ns)
-    frames_lost += seq - last_seq_seen - 1;
-  if (t_kill_ns && !t_first_after_kill_ns && seq > seq_at_kill) {
-    t_first_after_kill_ns = now;
-    if (seq > seq_at_kill + 1)
-      lost_after_kill = seq - seq_at_kill - 1;
+  if (c->last_seq && seq > c->last_seq + 1 && sent >= t_measure_ns)
+    frames_lost += seq - c->last_seq - 1;
+  c->last_seq = seq;
+  if (c->idx == 0) {
+    if (t_kill_ns && !t_first_after_kill_ns && seq > seq_at_kill) {
+      t_first_after_kill_ns = now;
+      if (seq > seq_at_kill + 1)
+        lost_after_kill = seq - seq_at_kill - 1;
+    }
+    last_seq_seen = seq;
   }
-  last_seq_seen = seq;
-  if (t_measure_ns && sent >= t_measure_ns) {
+  if (t_measure_ns && sent >= t_measure_ns && (!t_end_ns || sent < t_end_ns)) {
     double ms = (now - sent) / 1e6;
     g_array_append_val (samples, ms);
+    if (seq0 && seq >= seq0 && seq - seq0 < max_frames)
+      arrivals[(seq - seq0) * n_cols + c->idx] = (float) ms;
   }
 }
 
@@ -328,9 +363,12 @@ handle (Conn * c, DiodeMsg * m)
       break;
     case DIODE_MSG_SUBSCRIBE_OK:
       c->st = S_ACTIVE;
-      t_measure_ns = now_ns () + (gint64) (opt.warmup * 1e9);
-      if (!opt.quiet)
-        fprintf (stderr, "diode-latency: viewer subscribed\n");
+      if (++n_subscribed == (guint) opt.viewers) {
+        t_measure_ns = now_ns () + (gint64) (opt.warmup * 1e9);
+        if (!opt.quiet)
+          fprintf (stderr, "diode-latency: %u viewer(s) subscribed\n",
+              n_subscribed);
+      }
       break;
     case DIODE_MSG_HELLO:     /* --direct receiver plays the relay */
       queue_frame (c, diode_msg_encode_welcome (DIODE_PROTOCOL_VERSION, 0,
@@ -344,7 +382,7 @@ handle (Conn * c, DiodeMsg * m)
       break;
     case DIODE_MSG_MEDIA:
       if (c->kind != C_PUB)
-        on_media (m);
+        on_media (c, m, now_ns ());
       break;
     case DIODE_MSG_PING:
       queue_frame (c, diode_msg_encode_pong (m->token), DIODE_MSG_PONG);
@@ -531,6 +569,68 @@ jnum (GString * s, const gchar * k, double v, gboolean last)
     g_string_append_printf (s, "\"%s\":%.4f%s", k, v, last ? "" : ",");
 }
 
+static int
+cmp_flt (const void *a, const void *b)
+{
+  float x = *(const float *) a, y = *(const float *) b;
+  return x < y ? -1 : x > y;
+}
+
+static void
+jpcts (GString * s, const gchar * k, GArray * a)
+{
+  g_array_sort (a, cmp_dbl);
+  g_string_append_printf (s, ",\"%s\":{", k);
+  jnum (s, "p50", pct (a, 50), FALSE);
+  jnum (s, "p90", pct (a, 90), FALSE);
+  jnum (s, "p99", pct (a, 99), FALSE);
+  jnum (s, "max", a->len ? g_array_index (a, double, a->len - 1) : NAN, TRUE);
+  g_string_append (s, "}");
+}
+
+/* Per frame: the first, the median (nearest rank) and the last arrival
+ * across the viewers, over the frames that reached every viewer. */
+static void
+add_positions (GString * s)
+{
+  GArray *first = g_array_new (FALSE, FALSE, sizeof (double));
+  GArray *median = g_array_new (FALSE, FALSE, sizeof (double));
+  GArray *last = g_array_new (FALSE, FALSE, sizeof (double));
+  float *row = g_new (float, n_cols);
+  guint incomplete = 0;
+
+  for (guint f = 0; f < max_frames; f++) {
+    guint got = 0;
+    double v;
+
+    for (guint i = 0; i < n_cols; i++)
+      if (!isnan (arrivals[(gsize) f * n_cols + i]))
+        row[got++] = arrivals[(gsize) f * n_cols + i];
+    if (got == 0)
+      continue;
+    if (got < n_cols) {
+      incomplete++;
+      continue;
+    }
+    qsort (row, got, sizeof (float), cmp_flt);
+    v = row[0];
+    g_array_append_val (first, v);
+    v = row[(got - 1) / 2];
+    g_array_append_val (median, v);
+    v = row[got - 1];
+    g_array_append_val (last, v);
+  }
+  g_string_append_printf (s, ",\"viewers\":%u,\"frames_complete\":%u,"
+      "\"frames_incomplete\":%u", n_cols, first->len, incomplete);
+  jpcts (s, "first_ms", first);
+  jpcts (s, "median_ms", median);
+  jpcts (s, "last_ms", last);
+  g_array_free (first, TRUE);
+  g_array_free (median, TRUE);
+  g_array_free (last, TRUE);
+  g_free (row);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -567,15 +667,17 @@ main (int argc, char **argv)
         "Publishers (1); more than 1: streams NAME-1 .. NAME-N", "N"},
     {"record", 0, 0, G_OPTION_ARG_NONE, &opt.record,
         "Publish with the RECORD flag (protocol version 3)", NULL},
+    {"viewers", 'n', 0, G_OPTION_ARG_INT, &opt.viewers,
+        "Measuring viewers (1), all in this process", "N"},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &opt.quiet, "No progress", NULL},
     {NULL}
   };
   GOptionContext *ctx = g_option_context_new ("- one-hop latency probe");
   GError *err = NULL;
-  gint64 t0, t_view = 0, t_end = 0;
+  gint64 t0, t_view = 0;
   gboolean view_started = FALSE;
   struct itimerspec its = { 0 };
-  struct epoll_event evs[16];
+  struct epoll_event evs[256];
   Conn timer_tag, listen_tag;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -587,8 +689,9 @@ main (int argc, char **argv)
   if ((!opt.direct && (opt.port <= 0 || opt.port > 65535)) || opt.fps <= 0
       || opt.fps > 1000 || opt.size < 16 || opt.size > 4 * 1024 * 1024
       || opt.gop < 1 || opt.publishers < 1 || opt.publishers > 10000
-      || (opt.direct && opt.publishers > 1) || opt.viewer_delay + opt.warmup + opt.duration >
-      MAX_RUN_S) {
+      || (opt.direct && opt.publishers > 1) || opt.viewers < 1
+      || opt.viewers > 20000 || (opt.direct && opt.viewers > 1)
+      || opt.viewer_delay + opt.warmup + opt.duration > MAX_RUN_S) {
     fprintf (stderr, "diode-latency: bad options (see --help)\n");
     return 2;
   }
@@ -612,7 +715,25 @@ main (int argc, char **argv)
     pubs[i].stream = opt.publishers == 1 ? g_strdup (opt.stream) :
         g_strdup_printf ("%s-%d", opt.stream, i + 1);
   }
-  view.fd = recvc.fd = -1;
+  views = g_new0 (Conn, opt.viewers);
+  for (gint i = 0; i < opt.viewers; i++) {
+    views[i].fd = -1;
+    views[i].idx = (guint) i;
+  }
+  recvc.fd = -1;
+  n_cols = (guint) opt.viewers;
+  max_frames = (guint) (opt.duration * opt.fps) + 2 * (guint) opt.fps + 16;
+  arrivals = g_new (float, (gsize) max_frames * n_cols);
+  for (gsize i = 0; i < (gsize) max_frames * n_cols; i++)
+    arrivals[i] = NAN;
+  {
+    struct rlimit rl;
+    rlim_t need = (rlim_t) opt.viewers + opt.publishers + 64;
+    if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
+      rl.rlim_cur = MIN (need, rl.rlim_max);
+      setrlimit (RLIMIT_NOFILE, &rl);
+    }
+  }
 
   memset (&dst, 0, sizeof dst);
   dst.sin_family = AF_INET;
@@ -672,8 +793,10 @@ main (int argc, char **argv)
     gint64 now = now_ns ();
     int n;
 
-    if (!opt.direct && !view_started && now >= t_view && pubs[0].st == S_ACTIVE) {
-      start_client (&view, C_VIEW);
+    if (!opt.direct && !view_started && now >= t_view
+        && pubs[0].st == S_ACTIVE) {
+      for (gint i = 0; i < opt.viewers && !fatal; i++)
+        start_client (&views[i], C_VIEW);
       view_started = TRUE;
     }
     if (opt.kill_pid > 0 && !t_kill_ns && now - t0 >= (gint64) (opt.kill_at
@@ -688,9 +811,10 @@ main (int argc, char **argv)
         break;
       }
     }
-    if (t_measure_ns && !t_end)
-      t_end = t_measure_ns + (gint64) (opt.duration * 1e9);
-    if (t_end && now >= t_end)
+    if (t_measure_ns && !t_end_ns)
+      t_end_ns = t_measure_ns + (gint64) (opt.duration * 1e9);
+    /* the publisher stops at t_end_ns; 1 s more for the frames in flight */
+    if (t_end_ns && now >= t_end_ns + 1000000000)
       break;
     if (now - t0 > (gint64) (opt.viewer_delay + opt.warmup + opt.duration +
             30) * 1000000000) {
@@ -709,7 +833,8 @@ main (int argc, char **argv)
               send_media (&pubs[i]);
         for (gint i = 0; i < opt.publishers; i++)
           keepalive (&pubs[i]);
-        keepalive (&view);
+        for (gint i = 0; i < opt.viewers; i++)
+          keepalive (&views[i]);
       } else if (c == &listen_tag) {
         accept_one ();
       } else {
@@ -737,6 +862,7 @@ main (int argc, char **argv)
     jnum (s, "max", samples->len ? g_array_index (samples, double,
             samples->len - 1) : NAN, TRUE);
     g_string_append (s, "}");
+    add_positions (s);
     if (opt.kill_pid > 0) {
       g_string_append (s, ",\"failover\":{");
       jnum (s, "gap_ms", t_first_after_kill_ns ?
@@ -751,7 +877,8 @@ main (int argc, char **argv)
   for (gint i = 0; i < opt.publishers; i++)
     if (pubs[i].tls)
       diode_tls_bye (pubs[i].tls);
-  if (view.tls)
-    diode_tls_bye (view.tls);
+  for (gint i = 0; i < opt.viewers; i++)
+    if (views[i].tls)
+      diode_tls_bye (views[i].tls);
   return fatal ? 1 : 0;
 }
