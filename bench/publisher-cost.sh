@@ -22,8 +22,9 @@
 #   sink Ir/B     marginal minus fakesink's marginal: what the sink adds per
 #                 published byte, its own threads (libsrt's) included
 # For diodesink also the instructions inside its own code only
-# (--toggle-collect on gst_diode_sink_render and its writer_thread, which does
-# the TLS sends; the other plugins are stripped, so their functions cannot be
+# (--toggle-collect on gst_diode_sink_render and on
+# gst_diode_sink_writer_thread in gstdiodesink-writer.c, which does the TLS
+# sends; the other plugins are stripped, so their functions cannot be
 # isolated that way).
 # The receivers write what they get to a file, and every run is checked
 # against the bytes the upstream produced (the same pipeline into a
@@ -138,7 +139,7 @@ run_cg () {
         stream="cost-$name-$frames" ;;
   esac
   toggle=""
-  case $name in diodesink) toggle="--toggle-collect=gst_diode_sink_render --toggle-collect=writer_thread";; esac
+  case $name in diodesink) toggle="--toggle-collect=gst_diode_sink_render --toggle-collect=gst_diode_sink_writer_thread";; esac
   cgout=$bench_tmp/cg.$name.$frames
   # shellcheck disable=SC2046,SC2086
   env $envs timeout "$max" valgrind --tool=callgrind -q \
