@@ -4,7 +4,7 @@
  *
  *   diode-load --tls --port P [--stream NAME] -n 1000 --ramp 250 \
  *              --warmup 3 --duration 20 --expect-bps 4000000 --server-pid PID
- *   diode-load --tcp --port P -n 1000 ...          (tcpserversink anchor)
+ *   diode-load --tcp --port P [--fps 30] -n 1000 ... (tcpserversink anchor)
  *   diode-load --tls --port P --stream rec --streams 100 -n 200 ...
  *              viewer i watches rec-(i mod 100 + 1) (bench/store.sh)
  *   diode-load --ws --port HTTP_PORT [--token T] -n 1000 ...
@@ -20,7 +20,8 @@
  * --ws: each viewer is what the player page is to the relay: HTTP upgrade
  *   on GET /ws/NAME, then one diode frame per binary WebSocket message.
  * --tcp: plain TCP reader (tcpserversink); counts bytes and scans the H.264
- *   byte-stream for the first IDR NAL after an SPS and a PPS.
+ *   byte-stream for access units and the first IDR NAL after an SPS and a
+ *   PPS (lag from the picture count against --fps: diode-load-tcp.c).
  *
  * "At full rate" is "full_rate_strict": alive over the whole window,
  * pictures in it, and a lag behind live under --max-lag (1 s) all along;
