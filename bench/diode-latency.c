@@ -114,9 +114,11 @@ static struct {
   gint publishers;
   gboolean record;
   gint viewers;
+  gdouble viewer_ramp;
 } opt = {
   .fps = 30, .viewer_delay = 0, .warmup = 2, .duration = 30, .size = 16384,
   .gop = 60, .publishers = 1, .viewers = 1,
+  .viewer_ramp = 250,
 };
 
 static int epfd;
@@ -669,13 +671,15 @@ main (int argc, char **argv)
         "Publish with the RECORD flag (protocol version 3)", NULL},
     {"viewers", 'n', 0, G_OPTION_ARG_INT, &opt.viewers,
         "Measuring viewers (1), all in this process", "N"},
+    {"viewer-ramp", 0, 0, G_OPTION_ARG_DOUBLE, &opt.viewer_ramp,
+        "Viewers connected per second (250; 0: all at once)", "PER_S"},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &opt.quiet, "No progress", NULL},
     {NULL}
   };
   GOptionContext *ctx = g_option_context_new ("- one-hop latency probe");
   GError *err = NULL;
   gint64 t0, t_view = 0;
-  gboolean view_started = FALSE;
+  gint next_view = 0;
   struct itimerspec its = { 0 };
   struct epoll_event evs[256];
   Conn timer_tag, listen_tag;
@@ -793,12 +797,14 @@ main (int argc, char **argv)
     gint64 now = now_ns ();
     int n;
 
-    if (!opt.direct && !view_started && now >= t_view
-        && pubs[0].st == S_ACTIVE) {
-      for (gint i = 0; i < opt.viewers && !fatal; i++)
-        start_client (&views[i], C_VIEW);
-      view_started = TRUE;
-    }
+    /* the viewers connect at --viewer-ramp per second: a thousand TLS
+     * handshakes at once would keep this one thread (and the relay) from
+     * the keepalives of those already subscribed */
+    while (!opt.direct && next_view < opt.viewers && now >= t_view
+        && pubs[0].st == S_ACTIVE && !fatal
+        && (opt.viewer_ramp <= 0 || now >= t_view +
+            (gint64) (next_view / opt.viewer_ramp * 1e9)))
+      start_client (&views[next_view++], C_VIEW);
     if (opt.kill_pid > 0 && !t_kill_ns && now - t0 >= (gint64) (opt.kill_at
             * 1e9)) {
       /* The last frame received so far is the last one before the kill. */
@@ -817,12 +823,14 @@ main (int argc, char **argv)
     if (t_end_ns && now >= t_end_ns + 1000000000)
       break;
     if (now - t0 > (gint64) (opt.viewer_delay + opt.warmup + opt.duration +
+            (opt.viewer_ramp > 0 ? opt.viewers / opt.viewer_ramp : 0) +
             30) * 1000000000) {
       fprintf (stderr, "diode-latency: time limit reached\n");
       fatal = TRUE;
       break;
     }
-    n = epoll_wait (epfd, evs, G_N_ELEMENTS (evs), 50);
+    n = epoll_wait (epfd, evs, G_N_ELEMENTS (evs),
+        !opt.direct && next_view < opt.viewers ? 5 : 50);
     for (int k = 0; k < n && !fatal; k++) {
       Conn *c = evs[k].data.ptr;
       if (c == &timer_tag) {
@@ -840,6 +848,10 @@ main (int argc, char **argv)
       } else {
         on_event (c, evs[k].events);
       }
+      /* a turn over many busy viewers can be long: keep alive meanwhile */
+      if (k % 32 == 31)
+        for (gint i = 0; i < opt.viewers; i++)
+          keepalive (&views[i]);
     }
   }
 
