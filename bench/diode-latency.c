@@ -142,6 +142,8 @@ static GArray *samples;            /* double ms */
 static float *arrivals;
 static guint64 seq0;               /* first seq sent at or after t_measure */
 static guint max_frames, n_cols;
+static gint64 t_recv_ns;           /* when the last diode_tls_recv returned */
+static gdouble self_cpu0 = -1, self_cpu1 = -1; /* ours over the window */
 static gboolean fatal;
 static guint8 *frame_buf;
 static gsize frame_len;
@@ -384,7 +386,7 @@ handle (Conn * c, DiodeMsg * m)
       break;
     case DIODE_MSG_MEDIA:
       if (c->kind != C_PUB)
-        on_media (c, m, now_ns ());
+        on_media (c, m, t_recv_ns);
       break;
     case DIODE_MSG_PING:
       queue_frame (c, diode_msg_encode_pong (m->token), DIODE_MSG_PONG);
@@ -405,6 +407,8 @@ do_read (Conn * c)
     GError *err = NULL;
     DiodeTlsStatus st = diode_tls_recv (c->tls, rbuf, RBUF_SIZE, &n, &err);
     if (st == DIODE_TLS_OK) {
+      /* receive time: when the bytes came out of TLS, before parsing */
+      t_recv_ns = now_ns ();
       DiodeMsg m;
       DiodeSessionResult r;
       diode_session_feed (c->sess, rbuf, n);
@@ -571,6 +575,15 @@ jnum (GString * s, const gchar * k, double v, gboolean last)
     g_string_append_printf (s, "\"%s\":%.4f%s", k, v, last ? "" : ",");
 }
 
+static gdouble
+self_cpu_s (void)
+{
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+      ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 static int
 cmp_flt (const void *a, const void *b)
 {
@@ -624,6 +637,12 @@ add_positions (GString * s)
   }
   g_string_append_printf (s, ",\"viewers\":%u,\"frames_complete\":%u,"
       "\"frames_incomplete\":%u", n_cols, first->len, incomplete);
+  /* this process's CPU over the window: how busy the one thread that reads
+   * every viewer was (the "last" figures include its queueing) */
+  g_string_append (s, ",");
+  jnum (s, "self_cpu_s", self_cpu0 >= 0 && self_cpu1 >= 0 ?
+      self_cpu1 - self_cpu0 : NAN, FALSE);
+  jnum (s, "window_s", opt.duration, TRUE);
   jpcts (s, "first_ms", first);
   jpcts (s, "median_ms", median);
   jpcts (s, "last_ms", last);
@@ -819,6 +838,10 @@ main (int argc, char **argv)
     }
     if (t_measure_ns && !t_end_ns)
       t_end_ns = t_measure_ns + (gint64) (opt.duration * 1e9);
+    if (t_measure_ns && self_cpu0 < 0 && now >= t_measure_ns)
+      self_cpu0 = self_cpu_s ();
+    if (t_end_ns && self_cpu1 < 0 && now >= t_end_ns)
+      self_cpu1 = self_cpu_s ();
     /* the publisher stops at t_end_ns; 1 s more for the frames in flight */
     if (t_end_ns && now >= t_end_ns + 1000000000)
       break;

@@ -18,7 +18,8 @@
 # is the position the target names (the viewer served last). Every
 # viewer is read by diode-latency's one thread: with many viewers a frame may
 # wait in one socket while the thread reads the others, so the figures are
-# upper bounds (the loader's CPU is in the same window).
+# upper bounds ("tool CPU %": diode-latency's own CPU over the window, 100 =
+# the one core its thread can use).
 # "Added by the hop" = relay percentile - direct percentile.
 #
 # Environment: DURATION (measurement seconds per case, default 30; --quick
@@ -68,7 +69,7 @@ print("receive - send of 16 KiB frames at 30 fps, ms (one process, one clock); "
       "per frame the first, median and last arrival across the viewers")
 hdr = ("case", "viewers", "frames", "lost", "first p50", "first p99",
        "median p50", "median p99", "last p50", "last p99", "last max",
-       "added p50 (last)", "added p99 (last)")
+       "added p50 (last)", "added p99 (last)", "tool CPU %")
 print("| " + " | ".join(hdr) + " |")
 print("|" + "---|" * len(hdr))
 base = None
@@ -79,12 +80,14 @@ for r in rows:
         base = d["last_ms"]
     fi, me, la = d["first_ms"], d["median_ms"], d["last_ms"]
     rel = base and r["case"] != "direct" and la["p50"] is not None
-    print("| %s | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+    cpu = d.get("self_cpu_s")
+    print("| %s | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
         r["case"], r["viewers"], d["frames_complete"], d["frames_lost"],
         f(fi["p50"]), f(fi["p99"]), f(me["p50"]), f(me["p99"]),
         f(la["p50"]), f(la["p99"]), f(la["max"]),
         f(la["p50"] - base["p50"]) if rel else "-",
-        f(la["p99"] - base["p99"]) if rel else "-"))
+        f(la["p99"] - base["p99"]) if rel else "-",
+        "%.0f" % (100.0 * cpu / d["window_s"]) if cpu is not None else "-"))
 for r in rows:
     d = r["r"]
     if d.get("frames_incomplete"):
