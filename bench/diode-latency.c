@@ -96,6 +96,7 @@ typedef struct {
   /* viewers */
   guint idx;                    /* column in the per-frame arrival matrix */
   guint64 last_seq;
+  gboolean subscribed;
 } Conn;
 
 static struct {
@@ -125,7 +126,8 @@ static int epfd;
 static DiodeIdentity *identity;
 static guint8 *rbuf;
 static Conn *pubs, *views, recvc;  /* pubs[0]: the measured stream */
-static guint n_subscribed;
+static guint n_subscribed, n_view_failed, n_view_failed_early;
+static gchar *view_fail_why;       /* the first viewer's failure */
 static int listen_fd = -1, timer_fd = -1;
 static struct sockaddr_in dst, dst_view;
 /* --kill-pid: when it was killed, the last seq received before, and when
@@ -156,6 +158,19 @@ now_ns (void)
   return (gint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The warm-up starts once every viewer is subscribed (or lost before). */
+static void
+maybe_start_measure (void)
+{
+  if (!t_measure_ns && n_subscribed > 0
+      && n_subscribed + n_view_failed_early == (guint) opt.viewers) {
+    t_measure_ns = now_ns () + (gint64) (opt.warmup * 1e9);
+    if (!opt.quiet)
+      fprintf (stderr, "diode-latency: %u viewer(s) subscribed\n",
+          n_subscribed);
+  }
+}
+
 static void
 die (Conn * c, const gchar * why)
 {
@@ -168,6 +183,17 @@ die (Conn * c, const gchar * why)
     epoll_ctl (epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close (c->fd);
     c->fd = -1;
+  }
+  /* with several measuring viewers one lost viewer is a figure (reported,
+   * left out of the positions), not the end of the run */
+  if (c->kind == C_VIEW && opt.viewers > 1) {
+    n_view_failed++;
+    if (!c->subscribed)
+      n_view_failed_early++;
+    if (!view_fail_why)
+      view_fail_why = g_strdup (why);
+    maybe_start_measure ();
+    return;
   }
   fatal = TRUE;
 }
@@ -367,12 +393,9 @@ handle (Conn * c, DiodeMsg * m)
       break;
     case DIODE_MSG_SUBSCRIBE_OK:
       c->st = S_ACTIVE;
-      if (++n_subscribed == (guint) opt.viewers) {
-        t_measure_ns = now_ns () + (gint64) (opt.warmup * 1e9);
-        if (!opt.quiet)
-          fprintf (stderr, "diode-latency: %u viewer(s) subscribed\n",
-              n_subscribed);
-      }
+      c->subscribed = TRUE;
+      n_subscribed++;
+      maybe_start_measure ();
       break;
     case DIODE_MSG_HELLO:     /* --direct receiver plays the relay */
       queue_frame (c, diode_msg_encode_welcome (DIODE_PROTOCOL_VERSION, 0,
@@ -614,16 +637,21 @@ add_positions (GString * s)
   float *row = g_new (float, n_cols);
   guint incomplete = 0;
 
+  guint alive = 0;
+
+  for (guint i = 0; i < n_cols; i++)
+    alive += !opt.direct && views[i].st == S_DEAD ? 0 : 1;
   for (guint f = 0; f < max_frames; f++) {
     guint got = 0;
     double v;
 
     for (guint i = 0; i < n_cols; i++)
-      if (!isnan (arrivals[(gsize) f * n_cols + i]))
+      if ((opt.direct || views[i].st != S_DEAD)
+          && !isnan (arrivals[(gsize) f * n_cols + i]))
         row[got++] = arrivals[(gsize) f * n_cols + i];
     if (got == 0)
       continue;
-    if (got < n_cols) {
+    if (got < alive) {
       incomplete++;
       continue;
     }
@@ -635,8 +663,16 @@ add_positions (GString * s)
     v = row[got - 1];
     g_array_append_val (last, v);
   }
-  g_string_append_printf (s, ",\"viewers\":%u,\"frames_complete\":%u,"
-      "\"frames_incomplete\":%u", n_cols, first->len, incomplete);
+  g_string_append_printf (s, ",\"viewers\":%u,\"viewers_failed\":%u,"
+      "\"frames_complete\":%u,\"frames_incomplete\":%u", n_cols,
+      n_view_failed, first->len, incomplete);
+  if (view_fail_why) {
+    g_string_append (s, ",\"viewer_failure\":\"");
+    for (const gchar * p = view_fail_why; *p; p++)
+      if (*p != '"' && *p != '\\' && (guchar) * p >= 0x20)
+        g_string_append_c (s, *p);
+    g_string_append (s, "\"");
+  }
   /* this process's CPU over the window: how busy the one thread that reads
    * every viewer was (the "last" figures include its queueing) */
   g_string_append (s, ",");

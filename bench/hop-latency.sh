@@ -90,6 +90,9 @@ for r in rows:
         "%.0f" % (100.0 * cpu / d["window_s"]) if cpu is not None else "-"))
 for r in rows:
     d = r["r"]
+    if d.get("viewers_failed"):
+        print("(%s, %d viewers: %d VIEWERS LOST during the run, left out of the positions; first: %s)" % (
+            r["case"], r["viewers"], d["viewers_failed"], d.get("viewer_failure", "?")))
     if d.get("frames_incomplete"):
         print("(%s, %d viewers: %d frames did not reach every viewer, left out)" % (
             r["case"], r["viewers"], d["frames_incomplete"]))
