@@ -33,9 +33,11 @@
  * so no viewer is always the last: per frame the tool takes the first, the
  * median and the last arrival across the N viewers and reports p50/p90/p99/
  * max of each over the frames every viewer got ("last" is the viewer served
- * last, whichever it was). Receive times are read when the bytes come out
- * of the socket in this one thread: with many viewers a frame can wait in a
- * socket while the thread reads the others, so "last" is an upper bound.
+ * last, whichever it was). One thread reads every viewer, so a frame can
+ * wait in one socket while it reads the others: the receive time is the
+ * kernel's (SO_TIMESTAMPNS, see arrival_stamp()), when the relay's bytes
+ * arrived, not when the thread got round to them (the time after
+ * diode_tls_recv where no stamp is had; the JSON counts both).
  * After --duration the publisher stops and the viewers drain for 1 s, so the
  * last frames measured reach everyone.
  *
@@ -61,6 +63,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -97,6 +100,7 @@ typedef struct {
   guint idx;                    /* column in the per-frame arrival matrix */
   guint64 last_seq;
   gboolean subscribed;
+  gint64 stamp_ns;              /* newest kernel receive time seen, mono */
 } Conn;
 
 static struct {
@@ -144,7 +148,10 @@ static GArray *samples;            /* double ms */
 static float *arrivals;
 static guint64 seq0;               /* first seq sent at or after t_measure */
 static guint max_frames, n_cols;
-static gint64 t_recv_ns;           /* when the last diode_tls_recv returned */
+static gint64 t_recv_ns;           /* receive time of the bytes just read */
+static guint64 stamps_kernel, stamps_read;
+static guint8 *peek_buf;
+#define PEEK_MAX (256 * 1024)
 static gdouble self_cpu0 = -1, self_cpu1 = -1; /* ours over the window */
 static gboolean fatal;
 static guint8 *frame_buf;
@@ -156,6 +163,52 @@ now_ns (void)
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (gint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Receive time of what waits in @c's socket, from the kernel
+ * (SO_TIMESTAMPNS, CLOCK_REALTIME, of the newest segment a MSG_PEEK copies),
+ * on the monotonic clock; 0 if none. The tool reads its viewers one after
+ * the other in one thread: the kernel's time is when the relay's bytes
+ * arrived, not when this thread got round to them. Frames already inside
+ * GnuTLS's buffer keep the previous stamp (newer than them: an upper
+ * bound). */
+static gint64
+arrival_stamp (Conn * c)
+{
+  int avail = 0;
+  struct iovec iov;
+  struct msghdr mh = { 0 };
+  union {
+    struct cmsghdr h;
+    guint8 b[CMSG_SPACE (sizeof (struct timespec)) + 64];
+  } ctl;
+  struct cmsghdr *cm;
+  struct timespec rt, mono;
+
+  if (c->fd < 0 || ioctl (c->fd, FIONREAD, &avail) < 0 || avail <= 0)
+    return 0;
+  iov.iov_base = peek_buf;
+  iov.iov_len = MIN (avail, PEEK_MAX);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = ctl.b;
+  mh.msg_controllen = sizeof ctl.b;
+  if (recvmsg (c->fd, &mh, MSG_PEEK | MSG_DONTWAIT) <= 0)
+    return 0;
+  for (cm = CMSG_FIRSTHDR (&mh); cm; cm = CMSG_NXTHDR (&mh, cm)) {
+    struct timespec ts;
+
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS
+        || cm->cmsg_len < CMSG_LEN (sizeof ts))
+      continue;
+    memcpy (&ts, CMSG_DATA (cm), sizeof ts);
+    clock_gettime (CLOCK_REALTIME, &rt);
+    clock_gettime (CLOCK_MONOTONIC, &mono);
+    return ((gint64) ts.tv_sec - rt.tv_sec) * 1000000000 +
+        (ts.tv_nsec - rt.tv_nsec) + (gint64) mono.tv_sec * 1000000000 +
+        mono.tv_nsec;
+  }
+  return 0;
 }
 
 /* The warm-up starts once every viewer is subscribed (or lost before). */
@@ -216,6 +269,8 @@ add_fd (Conn * c, int fd, guint32 ev)
   struct epoll_event e = { 0 };
   int one = 1;
   setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (c->kind != C_PUB)
+    setsockopt (fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
   c->fd = fd;
   e.events = ev;
   e.data.ptr = c;
@@ -428,12 +483,18 @@ do_read (Conn * c)
   for (;;) {
     gsize n = 0;
     GError *err = NULL;
+    gint64 stamp = c->kind != C_PUB && t_measure_ns ? arrival_stamp (c) : 0;
     DiodeTlsStatus st = diode_tls_recv (c->tls, rbuf, RBUF_SIZE, &n, &err);
     if (st == DIODE_TLS_OK) {
-      /* receive time: when the bytes came out of TLS, before parsing */
-      t_recv_ns = now_ns ();
       DiodeMsg m;
       DiodeSessionResult r;
+
+      /* receive time: the kernel's, else when the bytes came out of TLS */
+      if (stamp)
+        c->stamp_ns = stamp;
+      t_recv_ns = c->stamp_ns ? c->stamp_ns : now_ns ();
+      stamps_kernel += c->stamp_ns != 0;
+      stamps_read += c->stamp_ns == 0;
       diode_session_feed (c->sess, rbuf, n);
       while ((r = diode_session_next (c->sess, &m, &err)) ==
           DIODE_SESSION_MESSAGE) {
@@ -678,7 +739,9 @@ add_positions (GString * s)
   g_string_append (s, ",");
   jnum (s, "self_cpu_s", self_cpu0 >= 0 && self_cpu1 >= 0 ?
       self_cpu1 - self_cpu0 : NAN, FALSE);
-  jnum (s, "window_s", opt.duration, TRUE);
+  jnum (s, "window_s", opt.duration, FALSE);
+  g_string_append_printf (s, "\"reads_kernel_stamped\":%" G_GUINT64_FORMAT
+      ",\"reads_unstamped\":%" G_GUINT64_FORMAT, stamps_kernel, stamps_read);
   jpcts (s, "first_ms", first);
   jpcts (s, "median_ms", median);
   jpcts (s, "last_ms", last);
@@ -763,6 +826,7 @@ main (int argc, char **argv)
   }
   epfd = epoll_create1 (EPOLL_CLOEXEC);
   rbuf = g_malloc (RBUF_SIZE);
+  peek_buf = g_malloc (PEEK_MAX);
   samples = g_array_new (FALSE, FALSE, sizeof (double));
   frame_len = DIODE_MEDIA_PREFIX_SIZE + opt.size;
   frame_buf = g_malloc (frame_len);

@@ -16,10 +16,12 @@
 # per frame the tool takes the first, the median and the last arrival across
 # the N viewers, and the table gives p50/p99 of each over the frames. "last"
 # is the position the target names (the viewer served last). Every
-# viewer is read by diode-latency's one thread: with many viewers a frame may
-# wait in one socket while the thread reads the others, so the figures are
-# upper bounds ("tool CPU %": diode-latency's own CPU over the window, 100 =
-# the one core its thread can use).
+# viewer is read by diode-latency's one thread, so a frame may wait in one
+# socket while the thread reads the others: receive times are the kernel's
+# (SO_TIMESTAMPNS: when the bytes reached the viewer's socket), not the
+# thread's ("tool CPU %": diode-latency's own CPU over the window, 100 = the
+# one core its thread can use; it still competes with the relay for the two
+# cores).
 # "Added by the hop" = relay percentile - direct percentile.
 #
 # Environment: DURATION (measurement seconds per case, default 30; --quick
@@ -90,6 +92,10 @@ for r in rows:
         "%.0f" % (100.0 * cpu / d["window_s"]) if cpu is not None else "-"))
 for r in rows:
     d = r["r"]
+    if d.get("reads_unstamped"):
+        print("(%s, %d viewers: %d of %d reads had no kernel receive time and used the read's)" % (
+            r["case"], r["viewers"], d["reads_unstamped"],
+            d["reads_unstamped"] + d.get("reads_kernel_stamped", 0)))
     if d.get("viewers_failed"):
         print("(%s, %d viewers: %d VIEWERS LOST during the run, left out of the positions; first: %s)" % (
             r["case"], r["viewers"], d["viewers_failed"], d.get("viewer_failure", "?")))
