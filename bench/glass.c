@@ -7,10 +7,16 @@
  *   diode-glass joins SRC [--duration S] [--join VALUE] [--joiners N]
  *               [--settle S] [--period S] [--watch S] [--gop S] [--seed N]
  *
- * pub:  videotestsrc is-live=true pattern=smpte ! I420 1280x720 30/1
- *       ! identity (stamp probe) ! x264enc tune=zerolatency bitrate=4000
- *       key-int-max=60 speed-preset=veryfast ! h264parse config-interval=-1
+ * pub:  videotestsrc is-live=true pattern=smpte horizontal-speed=4
+ *       ! I420 1280x720 30/1 ! identity (stamp probe) ! x264enc
+ *       tune=zerolatency bitrate=4000 key-int-max=60 speed-preset=veryfast
+ *       option-string=scenecut=0 ! h264parse config-interval=-1
  *       ! byte-stream/au ! SINK
+ *       The picture scrolls (4 pixels a frame) so that the encoder spends
+ *       its bit rate as on a camera, not on a still picture; scenecut=0
+ *       because x264 otherwise puts an I frame every few frames into this
+ *       content (measured: 139 of 300), and a 2 s GOP is what a joiner
+ *       has to cope with.
  *       The probe writes the frame index into the luma plane (below) and
  *       prints "S INDEX CAPTURE_NS" per frame.
  * view: SRC ! h264parse ! avdec_h264 ! fakesink sync=true signal-handoffs=true
@@ -58,11 +64,12 @@
 #define AMBIG_HI 176
 
 #define PUB_DESC \
-  "videotestsrc is-live=true pattern=smpte " \
+  "videotestsrc is-live=true pattern=smpte horizontal-speed=4 " \
   "! video/x-raw,format=I420,width=1280,height=720,framerate=30/1 " \
   "! identity name=stamp " \
   "! x264enc tune=zerolatency bitrate=4000 key-int-max=60 " \
-  "speed-preset=veryfast ! h264parse config-interval=-1 " \
+  "speed-preset=veryfast option-string=scenecut=0 " \
+  "! h264parse config-interval=-1 " \
   "! video/x-h264,stream-format=byte-stream,alignment=au ! "
 
 #define VIEW_DESC \

@@ -7,9 +7,11 @@
 #   bench/glass.sh [--quick] --joins [live keyframe tcp srt]
 #
 # Both ends are bench/glass.c (diode-glass), one process each:
-#   publisher  videotestsrc is-live=true pattern=smpte ! I420 1280x720 30/1
-#              ! stamp ! x264enc tune=zerolatency bitrate=4000 key-int-max=60
-#              speed-preset=veryfast ! h264parse config-interval=-1 ! SINK
+#   publisher  videotestsrc is-live=true pattern=smpte horizontal-speed=4
+#              ! I420 1280x720 30/1 ! stamp ! x264enc tune=zerolatency
+#              bitrate=4000 key-int-max=60 speed-preset=veryfast
+#              option-string=scenecut=0 (a real 2 s GOP) ! h264parse
+#              config-interval=-1 ! SINK
 #              (the stamp writes the frame index into the picture as blocks
 #              and records its CLOCK_MONOTONIC capture time)
 #   viewer     SRC ! h264parse ! avdec_h264 ! fakesink sync=true
