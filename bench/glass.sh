@@ -35,7 +35,12 @@
 # picture, that picture's age (render - capture), and its delay 1 s after
 # its first picture minus the long-standing viewer's delay for the same
 # frame. Cases: live, keyframe (diodesrc join=VALUE where the element has
-# the property), tcp (tcpserversink sync-method=latest-keyframe), srt.
+# the property), tcp, srt. tcp keeps tcpserversink's default sync-method
+# (latest: a joiner's first picture waits for the next keyframe): with
+# latest-keyframe, the keyframe and what followed it arrive in one burst
+# while the viewer prerolls, and 2 of 3 trial viewers rendered 3 pictures
+# and then nothing (tcpclientsrc is not live; do-timestamp has no clock in
+# PAUSED).
 #
 # Environment: DURATION (60 s; --quick 15), WARMUP (5 s), JOINS (20;
 # --quick 8), SETTLE (6 s), RESULTS (output dir).
@@ -154,12 +159,7 @@ run_case () {
       watch "$_c" "srtsrc uri=srt://127.0.0.1:$p" "$_vm" "$@" ;;
     tcp)
       p=$(free_port)
-      if [ "$mode" = joins ]; then
-        sm=" sync-method=latest-keyframe"
-      else
-        sm=""
-      fi
-      publish "$_c" "tcpserversink host=127.0.0.1 port=$p$sm"
+      publish "$_c" "tcpserversink host=127.0.0.1 port=$p"
       sleep 2
       watch "$_c" "tcpclientsrc host=127.0.0.1 port=$p do-timestamp=true" "$_vm" "$@" ;;
     *) die "unknown case $_c" ;;
