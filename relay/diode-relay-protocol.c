@@ -264,6 +264,10 @@ stream_attach_conn (Conn * c, Stream * s)
     a.stream_state = relay_stream_state (r, s, stored ? &meta : NULL);
     a.start_time = (at && at->first_seq == first) ?
         at->start_time : DIODE_TIME_NONE;
+    /* The live edge: the newest frame held now. A joiner decodes from
+     * first_seq up to it without showing those (diodesrc join=live,
+     * docs/protocol.md section 18). */
+    a.live_seq = s->eos ? 0 : diode_ring_get_last_seq (s->ring);
     conn_queue (c, diode_msg_encode_subscribe_ok_args (&a,
             diode_session_get_version (c->session),
             diode_session_get_role (c->session)));

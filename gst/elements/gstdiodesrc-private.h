@@ -83,4 +83,26 @@ gboolean gst_diode_src_direct_service (GstDiodeSrc * self, GstBuffer ** outbuf,
  * direct-bytes-received, relay-dropped (object lock taken). */
 void     gst_diode_src_direct_add_stats (GstDiodeSrc * self, GstStructure * s);
 
+/* gstdiodesrc.c: the buffer time of "now" (running time + segment start) */
+GstClockTime gst_diode_src_now (GstDiodeSrc * self);
+
+/* gstdiodesrc-join.c: `join=live` (docs/protocol.md section 18). All on the
+ * streaming thread. */
+void     gst_diode_src_join_reset (GstDiodeSrc * self);
+/* SUBSCRIBE_OK: arm when it is a live join behind the live edge. */
+void     gst_diode_src_join_subscribed (GstDiodeSrc * self, const DiodeMsg * ok);
+/* A relay CAPS, MEDIA or EOS: TRUE when it was taken (moved out of @m) to
+ * go out later, in order, through gst_diode_src_join_next. */
+gboolean gst_diode_src_join_hold (GstDiodeSrc * self, DiodeMsg * m);
+/* TRUE with *ret (and *outbuf for OK) when a held frame goes out now. */
+gboolean gst_diode_src_join_next (GstDiodeSrc * self, GstBuffer ** outbuf,
+                                  GstFlowReturn * ret);
+/* Waiting for the live frame (the direct path waits too). */
+gboolean gst_diode_src_join_holding (GstDiodeSrc * self);
+/* The held frames are going out on the live frame's timing: no
+ * re-anchoring on the first of them. */
+gboolean gst_diode_src_join_keeps_offset (GstDiodeSrc * self);
+/* join, join-decode-only, join-live-seq (object lock taken). */
+void     gst_diode_src_join_add_stats (GstDiodeSrc * self, GstStructure * s);
+
 G_END_DECLS

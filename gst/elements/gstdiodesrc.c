@@ -17,6 +17,21 @@
  *
  * A stream that is not published yet is waited for up to `timeout` ms.
  *
+ * ## Joining at the live edge
+ *
+ * The relay starts a viewer at its latest keyframe, which may be up to a
+ * GOP older than the newest frame. With `join=live` (the default) the
+ * source decodes the frames from that keyframe without showing them: they
+ * go out before the segment's start (and flagged DECODE_ONLY), so decoders
+ * and sinks drop their output, and the first picture shown is the frame
+ * that was live when the viewer joined, placed at the moment it joined.
+ * From then on it runs as close to live as a viewer that has been there
+ * from the start. `join=keyframe` shows the keyframe first, at once, and
+ * then stays that far behind live. `stats` counts the frames decoded but
+ * not shown (`join-decode-only`). Needs a relay that says where live is
+ * (docs/protocol.md section 18); with an older one both behave as
+ * `keyframe`.
+ *
  * `relay` may list several relays (`a:7878,b:7878`, each entry may pin its
  * relay as `0xADDRESS@host:port`): the source uses the first that works and,
  * when that relay is lost, resumes on the next one in order at the next
@@ -70,6 +85,7 @@
  * ## Example launch lines
  * |[
  * gst-launch-1.0 diodesrc stream=pi-taipei ! h264parse ! avdec_h264 ! autovideosink
+ * gst-launch-1.0 diodesrc stream=pi-taipei join=keyframe ! h264parse ! avdec_h264 ! autovideosink
  * gst-launch-1.0 diodesrc relay=relay.example.org:7878 stream=pi-taipei ! decodebin ! autovideosink
  * gst-play-1.0 diode://relay.example.org/pi-taipei
  * gst-play-1.0 diode://relay-a.example.org,relay-b.example.org/pi-taipei
@@ -110,11 +126,13 @@ enum {
   PROP_PUBLISHER_ID,
   PROP_START,
   PROP_DIRECT,
+  PROP_JOIN,
 };
 
 #define DEFAULT_LATENCY 200     /* ms */
 #define DEFAULT_STATS_INTERVAL 1000     /* ms */
 #define DEFAULT_DIRECT GST_DIODE_DIRECT_AUTO
+#define DEFAULT_JOIN GST_DIODE_JOIN_LIVE
 #define RELAY_POLL_MS 100       /* read the relay at least this often */
 
 static void gst_diode_src_uri_handler_init (gpointer g_iface,
@@ -141,8 +159,10 @@ gst_diode_src_subscribe (GstDiodeSrc * self, guint64 start_seq,
   GBytes *sub;
   gboolean ok;
 
-  /* A new subscription: any direct session belonged to the old one. */
+  /* A new subscription: any direct session belonged to the old one, and
+   * frames held for a join at the live edge to the old subscription. */
   gst_diode_src_direct_resubscribing (self);
+  gst_diode_src_join_reset (self);
   /* A connection may be open already: the one RANGE was asked on. */
   if (!c->session && !gst_diode_client_open (c, error))
     return FALSE;
@@ -217,6 +237,10 @@ src_prepare (GstDiodeSrc * self)
   self->buffers_received = self->bytes_received = 0;
   self->discont = self->buffers_missed = self->reconnects = 0;
   self->duplicates = 0;
+  GST_OBJECT_LOCK (self);
+  self->join_decode_only = self->join_shown_seq = 0;
+  GST_OBJECT_UNLOCK (self);
+  gst_diode_src_join_reset (self);
   self->resumed = FALSE;
   self->have_offset = FALSE;
   self->connected_early = FALSE;
@@ -275,6 +299,7 @@ gst_diode_src_stop (GstBaseSrc * bsrc)
   GstDiodeSrc *self = GST_DIODE_SRC (bsrc);
 
   gst_diode_src_direct_reset (self, FALSE);
+  gst_diode_src_join_reset (self);
   gst_diode_client_close (self->client);
   GST_INFO_OBJECT (self, "received %" G_GUINT64_FORMAT " buffers, %"
       G_GUINT64_FORMAT " bytes", self->buffers_received, self->bytes_received);
@@ -332,16 +357,13 @@ map_ts (GstDiodeSrc * self, guint64 t)
   return r < 0 ? 0 : (GstClockTime) r;
 }
 
-static void
-update_offset (GstDiodeSrc * self, const DiodeMsg * m, gboolean discont)
+GstClockTime
+gst_diode_src_now (GstDiodeSrc * self)
 {
   GstClock *clock;
   GstClockTime now, base;
-  guint64 ref = m->dts != DIODE_TIME_NONE ? m->dts : m->pts;
+  GstSegment seg;
 
-  if (self->fixed_offset || ref == DIODE_TIME_NONE || (self->have_offset
-          && !discont))
-    return;
   GST_OBJECT_LOCK (self);
   clock = GST_ELEMENT_CLOCK (self) ? gst_object_ref (GST_ELEMENT_CLOCK (self))
       : NULL;
@@ -354,8 +376,25 @@ update_offset (GstDiodeSrc * self, const DiodeMsg * m, gboolean discont)
     now = now > base ? now - base : 0;
     gst_object_unref (clock);
   }
-  /* running time -> buffer time in the current segment */
-  now += GST_BASE_SRC (self)->segment.start;
+  /* running time -> buffer time in the current segment (base is not 0
+   * after a join at the live edge moved the segment's start) */
+  GST_OBJECT_LOCK (self);
+  seg = GST_BASE_SRC (self)->segment;
+  GST_OBJECT_UNLOCK (self);
+  now = now > seg.base ? now - seg.base : 0;
+  return now + seg.start;
+}
+
+static void
+update_offset (GstDiodeSrc * self, const DiodeMsg * m, gboolean discont)
+{
+  GstClockTime now;
+  guint64 ref = m->dts != DIODE_TIME_NONE ? m->dts : m->pts;
+
+  if (self->fixed_offset || ref == DIODE_TIME_NONE || (self->have_offset
+          && !discont) || gst_diode_src_join_keeps_offset (self))
+    return;
+  now = gst_diode_src_now (self);
   self->ts_offset = (GstClockTimeDiff) now - (GstClockTimeDiff) ref;
   self->have_offset = TRUE;
   GST_DEBUG_OBJECT (self, "publisher time %" GST_TIME_FORMAT " is running "
@@ -440,6 +479,7 @@ make_stats (GstDiodeSrc * self)
   gst_diode_client_add_stats (self->client, s);
   gst_diode_src_add_recording_stats (self, s);
   gst_diode_src_direct_add_stats (self, s);
+  gst_diode_src_join_add_stats (self, s);
   return s;
 }
 
@@ -478,12 +518,21 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     gint64 wake_at, until;
     DiodeSessionResult r;
 
+    /* Frames held to join at the live edge go out first, in order. */
+    if (gst_diode_src_join_next (self, outbuf, &dret)) {
+      if (dret == GST_FLOW_OK)
+        maybe_post_stats (self);
+      return dret;
+    }
     /* While the direct path delivers back to back, the relay connection
      * is still read now and then: its PINGs want answers, and our
      * keepalive judges the relay by what we read. */
     if (self->on_direct && g_get_monotonic_time () - self->relay_polled_at >
         RELAY_POLL_MS * 1000) {
       until = 0;
+    } else if (gst_diode_src_join_holding (self)) {
+      /* the live frame is a few ms away: the direct path can wait */
+      until = deadline;
     } else {
       /* The direct path first: its next buffer, its SIGNALs, a due
        * attempt, a switch or a fallback (gstdiodesrc-direct.c). */
@@ -560,6 +609,7 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
         self->subscribed = TRUE;
         self->was_live = TRUE;
         gst_diode_src_note_subscribed (self, &m);
+        gst_diode_src_join_subscribed (self, &m);
         gst_diode_src_direct_subscribed (self, &m);
         deadline = -1;
         GST_INFO_OBJECT (self, "'%s' is live, starting at seq %"
@@ -569,7 +619,8 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
         gst_diode_src_direct_relay_signal (self, &m);
         break;
       case DIODE_MSG_CAPS:
-        if (gst_diode_src_direct_drop_relay (self, &m))
+        if (gst_diode_src_direct_drop_relay (self, &m)
+            || gst_diode_src_join_hold (self, &m))
           break;
         if (!gst_diode_src_apply_caps (self, m.caps)) {
           diode_msg_clear (&m);
@@ -596,13 +647,16 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
               ", had up to %" G_GUINT64_FORMAT, m.seq, self->last_seq);
           break;
         }
+        if (gst_diode_src_join_hold (self, &m))
+          break;
         *outbuf = gst_diode_src_make_buffer (self, &m);
         diode_msg_clear (&m);
         maybe_post_stats (self);
         return GST_FLOW_OK;
       case DIODE_MSG_EOS:
         /* on the direct path its own EOS comes after the frames in flight */
-        if (gst_diode_src_direct_hold_eos (self, &m))
+        if (gst_diode_src_direct_hold_eos (self, &m)
+            || gst_diode_src_join_hold (self, &m))
           break;
         GST_INFO_OBJECT (self, "publisher ended '%s'", c->stream_name);
         diode_msg_clear (&m);
@@ -748,6 +802,10 @@ gst_diode_src_set_property (GObject * object, guint prop_id,
     GST_OBJECT_LOCK (self);
     self->direct_mode = g_value_get_enum (value);
     GST_OBJECT_UNLOCK (self);
+  } else if (prop_id == PROP_JOIN) {
+    GST_OBJECT_LOCK (self);
+    self->join = g_value_get_enum (value);
+    GST_OBJECT_UNLOCK (self);
   } else if (!gst_diode_client_set_property (self->client, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -780,6 +838,10 @@ gst_diode_src_get_property (GObject * object, guint prop_id, GValue * value,
     GST_OBJECT_LOCK (self);
     g_value_set_enum (value, self->direct_mode);
     GST_OBJECT_UNLOCK (self);
+  } else if (prop_id == PROP_JOIN) {
+    GST_OBJECT_LOCK (self);
+    g_value_set_enum (value, self->join);
+    GST_OBJECT_UNLOCK (self);
   } else if (prop_id == PROP_STATS) {
     /* Counters are plain 64-bit words written by one thread: a reader may
      * see a slightly stale set, never a torn value on 64-bit targets. */
@@ -799,6 +861,8 @@ gst_diode_src_init (GstDiodeSrc * self)
   self->start_time = DIODE_TIME_NONE;
   self->direct_mode = self->dmode = DEFAULT_DIRECT;
   g_queue_init (&self->dqueue);
+  g_queue_init (&self->join_held);
+  self->join = DEFAULT_JOIN;
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
   gst_base_src_set_do_timestamp (GST_BASE_SRC (self), FALSE);
@@ -810,6 +874,7 @@ gst_diode_src_finalize (GObject * object)
   GstDiodeSrc *self = GST_DIODE_SRC (object);
 
   gst_diode_src_direct_reset (self, FALSE);
+  gst_diode_src_join_reset (self);
   gst_diode_client_free (self->client);
   g_free (self->caps_str);
   g_free (self->publisher_id);
@@ -847,7 +912,9 @@ gst_diode_src_class_init (GstDiodeSrcClass * klass)
           "unknown), seeks, path (relay or direct), pair (the direct path's "
           "ICE pair, e.g. \"host srflx\"), direct-attempts, direct-switches, "
           "direct-fallbacks, direct-bytes-received, relay-dropped (relay "
-          "frames dropped as the direct path carried them)",
+          "frames dropped as the direct path carried them), join (live or "
+          "keyframe), join-decode-only (frames decoded but not shown to "
+          "join at the live edge), join-live-seq (the first frame shown)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
       g_param_spec_uint ("stats-interval", "Stats interval",
@@ -876,6 +943,17 @@ gst_diode_src_class_init (GstDiodeSrcClass * klass)
           "auto (when the publisher offers one and ICE connects: the relay "
           "path until then, and again as fallback, without a gap)",
           GST_TYPE_DIODE_DIRECT_MODE, DEFAULT_DIRECT, G_PARAM_READWRITE |
+          G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  g_object_class_install_property (gobject_class, PROP_JOIN,
+      g_param_spec_enum ("join", "Join",
+          "Where a live viewer's first shown picture is: live (the frame "
+          "that was live when it subscribed; the frames from the keyframe "
+          "before it are decoded, not shown, so it runs as close to live as "
+          "a viewer that has been there from the start) or keyframe (the "
+          "relay's latest keyframe, up to a GOP behind live, and it stays "
+          "that far behind)",
+          GST_TYPE_DIODE_JOIN, DEFAULT_JOIN, G_PARAM_READWRITE |
           G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);

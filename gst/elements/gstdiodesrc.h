@@ -11,6 +11,23 @@
 
 G_BEGIN_DECLS
 
+/* `join`: where a live viewer's first shown picture is */
+typedef enum {
+  GST_DIODE_JOIN_LIVE,          /* the live frame (the ones before it are
+                                   decoded, not shown) */
+  GST_DIODE_JOIN_KEYFRAME,      /* the relay's latest keyframe */
+} GstDiodeJoin;
+#define GST_TYPE_DIODE_JOIN (gst_diode_join_get_type ())
+GType gst_diode_join_get_type (void);
+
+/* where a join at the live edge is (gstdiodesrc-join.c) */
+typedef enum {
+  GST_DIODE_JOIN_IDLE,          /* nothing to do */
+  GST_DIODE_JOIN_ARMED,         /* SUBSCRIBE_OK named a live seq ahead */
+  GST_DIODE_JOIN_HOLDING,       /* holding frames until it comes */
+  GST_DIODE_JOIN_DRAINING,      /* letting them out, decode-only first */
+} GstDiodeJoinState;
+
 #define GST_TYPE_DIODE_SRC (gst_diode_src_get_type ())
 G_DECLARE_FINAL_TYPE (GstDiodeSrc, gst_diode_src, GST, DIODE_SRC, GstPushSrc)
 
@@ -78,6 +95,19 @@ struct _GstDiodeSrc {
   guint64         direct_fallbacks;
   guint64         direct_bytes;
   guint64         relay_dropped;  /* relay frames dropped while direct */
+
+  /* joining at the live edge: gstdiodesrc-join.c (streaming thread) */
+  GstDiodeJoin    join;           /* setting, GST_OBJECT_LOCK */
+  GstDiodeJoinState join_state;
+  guint64         join_live_seq;  /* SUBSCRIBE_OK's live_seq, 0: none */
+  GQueue          join_held;      /* DiodeMsg*: CAPS, MEDIA (EOS) held */
+  gsize           join_held_bytes;
+  GstClockTime    join_anchor;    /* buffer time the first frame came at */
+  gint64          join_since;     /* monotonic µs, the same moment */
+  guint64         join_oldest;    /* publisher time of the oldest held */
+  /* under GST_OBJECT_LOCK (stats) */
+  guint64         join_decode_only; /* frames sent DECODE_ONLY */
+  guint64         join_shown_seq; /* seq of the last join's live frame */
 
   /* recordings: gstdiodesrc-seek.c */
   guint8          start_mode;     /* `start` as of READY->PAUSED:        */

@@ -269,6 +269,9 @@ diode_msg_encode_subscribe_ok_args (const DiodeSubscribeOkArgs * a,
     msg_put_u8 (&w, a->stream_state);
     msg_put_u64 (&w, a->start_time);
   }
+  /* appended to version 4 (docs/protocol.md section 18): where live is */
+  if (version >= DIODE_PROTOCOL_VERSION_DIRECT)
+    msg_put_u64 (&w, a->live_seq);
   return msg_writer_finish (&w);
 }
 
@@ -569,6 +572,11 @@ msg_store_parse_appended (Reader * r, DiodeMsg * msg, GError ** error)
         return FALSE;
       if (msg->stream_state > DIODE_STREAM_STATE_LAST)
         return bad (r, error, "unknown stream_state %u", msg->stream_state);
+      /* live_seq, appended to version 4: absent (0, unknown) when fewer
+       * than 8 bytes follow; bytes after it are ignored (section 3) */
+      if (r->len - r->pos >= 8
+          && !msg_get_u64 (r, &msg->live_seq, "live_seq", error))
+        return FALSE;
       return TRUE;
     default:
       return TRUE;

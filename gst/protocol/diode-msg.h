@@ -352,6 +352,9 @@ typedef struct {
   guint64 start_time;          /* SUBSCRIBE_OK: publisher time of the first
                                   MEDIA that follows, DIODE_TIME_NONE if
                                   unknown */
+  guint64 live_seq;            /* SUBSCRIBE_OK, appended to version 4: the
+                                  newest MEDIA seq the relay held when it
+                                  answered (the live edge), 0 if unknown */
   guint8  range_flags;         /* RANGE, FETCH: DIODE_RANGE_LOCAL */
   DiodeSpan *spans;            /* RANGE_OK: n_spans spans, oldest first */
   guint   n_spans;
@@ -556,6 +559,7 @@ typedef struct {
   const gchar *const *path;      /* relay links only */
   guint8 stream_state;           /* v3 */
   guint64 start_time;            /* v3: DIODE_TIME_NONE if unknown */
+  guint64 live_seq;              /* v4: the live edge's seq, 0 if unknown */
 } DiodeSubscribeOkArgs;
 
 GBytes *diode_msg_encode_publish_args      (const DiodePublishArgs *a,

@@ -313,10 +313,13 @@ tee_log_is_keyframe (TeeLog * log, guint idx)
 #define LATE_MAX_FIRST_MS 1000
 #define LATE_MIN_FRAMES 60      /* from frame 90: past the join point */
 
-/* A viewer that joins mid-GOP starts at once, at the latest keyframe (with
- * the stream's headers), and decodes exactly the publisher's frames from
- * there. */
-GST_START_TEST (test_late_joiner)
+/* A viewer that joins mid-GOP starts at once and decodes exactly the
+ * publisher's frames. With join=keyframe its first picture is the latest
+ * keyframe (with the stream's headers); with join=live (the default) the
+ * frames from that keyframe are decoded but not shown, and its first
+ * picture is the frame that was live when it joined. */
+static void
+late_joiner (gboolean live)
 {
   Proc *relay = relay_start ();
   TeeLog log = { 0 };
@@ -326,7 +329,7 @@ GST_START_TEST (test_late_joiner)
   GPtrArray *ref, *got;
   gchar *desc;
   gint64 t0, deadline, first_ms;
-  guint join_idx, expected_kf, next_kf, start = G_MAXUINT, i;
+  guint join_idx, expected_kf, next_kf, start = G_MAXUINT, i, at_first;
   gboolean found = FALSE;
 
   g_mutex_init (&log.lock);
@@ -359,7 +362,8 @@ GST_START_TEST (test_late_joiner)
     g_usleep (5 * 1000);
   }
 
-  desc = viewer_desc (relay->port, "late", NULL);
+  desc = viewer_desc (relay->port, "late", live ? "join=live" :
+      "join=keyframe");
   viewer = pipes[1] = pipe_new ("viewer", desc, "out");
   g_free (desc);
   join_idx = tee_log_count (&log);
@@ -377,6 +381,7 @@ GST_START_TEST (test_late_joiner)
   g_mutex_lock (&viewer->col.lock);
   first_ms = (viewer->col.first_us - t0) / 1000;
   g_mutex_unlock (&viewer->col.lock);
+  at_first = tee_log_count (&log);
 
   /* Watch ~1 s, and at least until it has caught up with the live edge
    * (the join point is 45 frames after the keyframe it starts at). */
@@ -411,13 +416,14 @@ GST_START_TEST (test_late_joiner)
   got = viewer->col.sums;
   expected_kf = tee_log_keyframe_before (&log, join_idx);
   fail_unless (got->len > 0);
-  /* Where the viewer started: a keyframe whose following frames match. */
+  /* Where the viewer started: a frame (a keyframe unless joining live)
+   * whose following frames match. */
   for (i = 0; i < ref->len && !found; i++) {
     guint j;
 
     if (strcmp (g_ptr_array_index (ref, i), g_ptr_array_index (got, 0)))
       continue;
-    if (!tee_log_is_keyframe (&log, i))
+    if (!live && !tee_log_is_keyframe (&log, i))
       continue;
     for (j = 0; j < got->len && i + j < ref->len; j++)
       if (strcmp (g_ptr_array_index (ref, i + j), g_ptr_array_index (got, j)))
@@ -437,39 +443,65 @@ GST_START_TEST (test_late_joiner)
         "%s) is none of the %u reference frames (expected reference frame "
         "%u, a keyframe)", (gchar *) g_ptr_array_index (got, 0), ref->len,
         expected_kf);
-    fail_unless (tee_log_is_keyframe (&log, i), "late joiner: its first "
-        "decoded frame is reference frame %u, not a keyframe (expected %u)",
-        i, expected_kf);
+    fail_unless (live || tee_log_is_keyframe (&log, i), "late joiner: its "
+        "first decoded frame is reference frame %u, not a keyframe (expected "
+        "%u)", i, expected_kf);
     for (start = 0; start < got->len && i + start < ref->len; start++)
       if (strcmp (g_ptr_array_index (ref, i + start),
               g_ptr_array_index (got, start)))
         break;
-    fail ("late joiner: started at reference frame %u (keyframe), but its "
+    fail ("late joiner: started at reference frame %u, but its "
         "decoded frame %u (sha1 %s) differs from reference frame %u (sha1 "
         "%s)", i, start, start < got->len ?
         (gchar *) g_ptr_array_index (got, start) : "none", i + start,
         i + start < ref->len ? (gchar *) g_ptr_array_index (ref, i + start) :
         "none: the reference ended first");
   }
-  g_print ("late joiner: joined at reference frame %u, first decoded frame "
-      "after %" G_GINT64_FORMAT " ms, starting at reference frame %u "
-      "(keyframe), %.1f s before the next keyframe (frame %u); %u frames "
-      "decoded, all identical to the reference\n", join_idx, first_ms, start,
+  g_print ("late joiner (join=%s): joined at reference frame %u, first "
+      "shown frame after %" G_GINT64_FORMAT " ms: reference frame %u "
+      "(keyframe %u before it), %.1f s before the next keyframe (frame %u); "
+      "%u frames shown, all identical to the reference\n",
+      live ? "live" : "keyframe", join_idx, first_ms, start, expected_kf,
       (gdouble) (next_kf - join_idx) / FPS, next_kf, got->len);
 
   fail_unless (first_ms < LATE_MAX_FIRST_MS, "late joiner: first decoded "
       "frame after %" G_GINT64_FORMAT " ms (limit %d ms; the next keyframe "
       "was %.1f s away)", first_ms, LATE_MAX_FIRST_MS,
       (gdouble) (next_kf - join_idx) / FPS);
-  fail_unless (start == expected_kf, "late joiner: started at keyframe %u, "
-      "expected the latest keyframe before the join (%u, joined at %u)",
-      start, expected_kf, join_idx);
+  if (!live) {
+    fail_unless (start == expected_kf, "late joiner: started at keyframe %u, "
+        "expected the latest keyframe before the join (%u, joined at %u)",
+        start, expected_kf, join_idx);
+  } else {
+    /* The first picture is the relay's newest frame when it answered: not
+     * the keyframe (45 frames before), at most the few frames between the
+     * tee and the relay before the join point, and no later than what the
+     * publisher had encoded when it was shown. */
+    fail_unless (start > expected_kf && start + 5 >= join_idx
+        && start <= at_first, "late joiner (join=live): first shown frame is "
+        "reference frame %u; expected the live one: after keyframe %u, at "
+        "or just before the join point %u and at most %u (encoded when it "
+        "was shown)", start, expected_kf, join_idx, at_first);
+  }
 
   pipe_free (viewer);
   pipe_free (pub);
   g_array_unref (log.keyframes);
   g_mutex_clear (&log.lock);
   relay_finish (relay);
+}
+
+
+GST_START_TEST (test_late_joiner)
+{
+  late_joiner (FALSE);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_late_joiner_live)
+{
+  late_joiner (TRUE);
 }
 
 GST_END_TEST;
@@ -554,6 +586,7 @@ e2e_suite (void)
   tcase_add_unchecked_fixture (tc, config_setup, config_teardown);
   tcase_add_test (tc, test_e2e_three_viewers);
   tcase_add_test (tc, test_late_joiner);
+  tcase_add_test (tc, test_late_joiner_live);
   tcase_add_test (tc, test_playbin_uri);
   suite_add_tcase (s, tc);
   return s;

@@ -21,7 +21,7 @@
 #             relay mid-stream: the viewer goes back to the relay path
 #
 # Every case checks that the viewer decoded exactly the publisher's frames
-# from the keyframe it joined at to the last one (SHA-1 of every decoded
+# from the first it showed (the live one at its join) to the last (SHA-1 of every decoded
 # frame, both ends decoding the same bytes with avdec_h264: no missing, no
 # repeated, no damaged frame), which path it used (its diode-path messages)
 # and what the relay's byte counters say (/metrics): media to this viewer
@@ -162,7 +162,8 @@ n_view=$(wc -l < "$NAT_T/view.sums")
 msg="the publisher decoded $n_pub frames, not $((SECONDS_PUB * 30))"
 check [ "$n_pub" = $((SECONDS_PUB * 30)) ]
 # It joins a moment after the start (seconds under ASan: its own start-up
-# and the plugin registry), at a keyframe: at least half of the stream.
+# and the plugin registry), at the live frame (join=live): at least half of
+# the stream.
 msg="the viewer decoded only $n_view of $n_pub frames"
 check [ "$n_view" -ge $((n_pub / 2)) ]
 first=$(head -n 1 "$NAT_T/view.sums")

@@ -373,6 +373,40 @@ GST_START_TEST (test_subscribe_ok_block)
   fail_unless (m.start_time == DIODE_TIME_NONE);
   diode_msg_clear (&m);
 
+  /* live_seq: appended at version 4 (docs/protocol.md section 18), 0
+   * (unknown) when absent, and ignored bytes after it */
+  a.live_seq = 77;
+  parse_ok (diode_msg_encode_subscribe_ok_args (&a, 4, DIODE_ROLE_VIEWER), 4,
+      DIODE_ROLE_VIEWER, &m);
+  fail_unless_equals_uint64 (m.live_seq, 77);
+  fail_unless_equals_int (m.stream_state, DIODE_STREAM_RECORDING);
+  diode_msg_clear (&m);
+  parse_ok (diode_msg_encode_subscribe_ok_args (&a, 4, DIODE_ROLE_RELAY), 4,
+      DIODE_ROLE_RELAY, &m);
+  fail_unless_equals_uint64 (m.live_seq, 77);
+  fail_unless_equals_int (g_strv_length (m.path), 2);
+  diode_msg_clear (&m);
+  parse_ok (diode_msg_encode_subscribe_ok_args (&a, 3, DIODE_ROLE_VIEWER), 4,
+      DIODE_ROLE_VIEWER, &m);
+  fail_unless_equals_uint64 (m.live_seq, 0);
+  diode_msg_clear (&m);
+  {
+    static const guint8 tail[] = { 0, 0, 0, 0, 0, 0, 0, 9, 0xee, 0xee };
+    static const guint8 short_tail[] = { 0, 0, 0, 9 };
+
+    parse_ok (append (diode_msg_encode_subscribe_ok_args (&a, 3,
+                DIODE_ROLE_VIEWER), tail, sizeof (tail)), 4, DIODE_ROLE_VIEWER,
+        &m);
+    fail_unless_equals_uint64 (m.live_seq, 9);
+    diode_msg_clear (&m);
+    parse_ok (append (diode_msg_encode_subscribe_ok_args (&a, 3,
+                DIODE_ROLE_VIEWER), short_tail, sizeof (short_tail)), 4,
+        DIODE_ROLE_VIEWER, &m);
+    fail_unless_equals_uint64 (m.live_seq, 0);
+    diode_msg_clear (&m);
+  }
+  a.live_seq = 0;
+
   a.stream_state = 3;
   fail_unless (diode_msg_encode_subscribe_ok_args (&a, 3, 0) == NULL);
   {
@@ -892,6 +926,9 @@ GST_START_TEST (test_documented_examples)
     };
     doc_matches (doc, "subscribe-ok-v3",
         diode_msg_encode_subscribe_ok_args (&a, 3, DIODE_ROLE_VIEWER));
+    a.live_seq = 145;
+    doc_matches (doc, "subscribe-ok-v4",
+        diode_msg_encode_subscribe_ok_args (&a, 4, DIODE_ROLE_VIEWER));
   }
   doc_matches (doc, "range", diode_msg_encode_range ("cam", 0));
   {
