@@ -4,7 +4,7 @@
 # pipeline, same content, one run; and joins at the live edge.
 #
 #   bench/glass.sh [--quick] [diode srt tcp diode2]        glass to glass
-#   bench/glass.sh [--quick] --joins [live keyframe tcp srt]
+#   bench/glass.sh [--quick] --joins [live keyframe live2 tcp srt]
 #
 # Both ends are bench/glass.c (diode-glass), one process each:
 #   publisher  videotestsrc is-live=true pattern=smpte horizontal-speed=4
@@ -35,7 +35,8 @@
 # picture, that picture's age (render - capture), and its delay 1 s after
 # its first picture minus the long-standing viewer's delay for the same
 # frame. Cases: live, keyframe (diodesrc join=VALUE where the element has
-# the property), tcp, srt. tcp keeps tcpserversink's default sync-method
+# the property), live2 (join=live, viewers at relay B of the 2-relay
+# chain of the glass case diode2), tcp, srt. tcp keeps tcpserversink's default sync-method
 # (latest: a joiner's first picture waits for the next keyframe): with
 # latest-keyframe, the keyframe and what followed it arrive in one burst
 # while the viewer prerolls, and 2 of 3 trial viewers rendered 3 pictures
@@ -143,7 +144,7 @@ run_case () {
       sleep 2
       watch "$_c" "diodesrc relay=127.0.0.1:$RELAY_PORT relay-id=$RELAY_ADDR stream=glass" \
         "$_vm" "$@" ;;
-    diode2)
+    diode2|live2)
       relay_node relayA
       pa=$RELAY_ADDR@127.0.0.1:$RELAY_PORT
       a_port=$RELAY_PORT a_addr=$RELAY_ADDR
@@ -178,10 +179,13 @@ for c in $CASES; do
       live|keyframe)
         run_case "$c" joins --join "$c" --joiners "$JOINS" --settle "$SETTLE" \
           --period "$PERIOD" --watch "$WATCH" --gop "$GOP" ;;
+      live2)
+        run_case "$c" joins --join live --joiners "$JOINS" --settle "$SETTLE" \
+          --period "$PERIOD" --watch "$WATCH" --gop "$GOP" ;;
       tcp|srt)
         run_case "$c" joins --joiners "$JOINS" --settle "$SETTLE" \
           --period "$PERIOD" --watch "$WATCH" --gop "$GOP" ;;
-      *) die "unknown joins case $c (live keyframe tcp srt)" ;;
+      *) die "unknown joins case $c (live keyframe live2 tcp srt)" ;;
     esac
   fi
 done
