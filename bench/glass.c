@@ -18,7 +18,8 @@
  *       content (measured: 139 of 300), and a 2 s GOP is what a joiner
  *       has to cope with.
  *       The probe writes the frame index into the luma plane (below) and
- *       prints "S INDEX CAPTURE_NS" per frame.
+ *       prints "S INDEX PROBE_NS CAPTURE_NS" per frame: the probe's own
+ *       time and the capture time from the buffer's PTS (capture_time()).
  * view: SRC ! h264parse ! avdec_h264 ! fakesink sync=true signal-handoffs=true
  *       The handoff (called when a sync=true sink renders the buffer, i.e.
  *       after its clock wait) reads the index back and prints
@@ -150,6 +151,42 @@ stamp_frame (GstVideoFrame * f, guint32 index)
       0, 0, BITS * BLOCK / 2, BLOCK, 128);
 }
 
+/* When the live source captured @buf: its PTS is the running time of the
+ * capture, so base time + PTS on the pipeline clock. That clock is the
+ * system clock, CLOCK_MONOTONIC, unless something else provides one: then
+ * -1 (the script falls back on the probe's own time). The probe's time
+ * alone would hide a publisher stall: a live source that was held up
+ * pushes its late frames in a burst, each stamped later than it was due. */
+static gint64
+capture_time (GstPad * pad, GstBuffer * buf)
+{
+  GstElement *e = GST_ELEMENT (gst_pad_get_parent (pad));
+  GstClock *clock = e ? gst_element_get_clock (e) : NULL;
+  GstEvent *ev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  GstClockType type = GST_CLOCK_TYPE_REALTIME;
+  gint64 cap = -1;
+
+  if (clock && GST_IS_SYSTEM_CLOCK (clock))
+    g_object_get (clock, "clock-type", &type, NULL);
+  if (type == GST_CLOCK_TYPE_MONOTONIC && ev && GST_BUFFER_PTS_IS_VALID (buf)) {
+    const GstSegment *seg;
+    GstClockTime rt;
+
+    gst_event_parse_segment (ev, &seg);
+    rt = gst_segment_to_running_time (seg, GST_FORMAT_TIME,
+        GST_BUFFER_PTS (buf));
+    if (GST_CLOCK_TIME_IS_VALID (rt))
+      cap = (gint64) (gst_element_get_base_time (e) + rt);
+  }
+  if (ev)
+    gst_event_unref (ev);
+  if (clock)
+    gst_object_unref (clock);
+  if (e)
+    gst_object_unref (e);
+  return cap;
+}
+
 static GstPadProbeReturn
 on_capture (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
@@ -157,7 +194,7 @@ on_capture (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   GstVideoInfo *vi = user_data;
   GstBuffer *buf;
   GstVideoFrame frame;
-  gint64 t = now_ns ();
+  gint64 t = now_ns (), cap;
 
   if (GST_VIDEO_INFO_FORMAT (vi) == GST_VIDEO_FORMAT_UNKNOWN) {
     GstCaps *caps = gst_pad_get_current_caps (pad);
@@ -166,13 +203,15 @@ on_capture (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
       g_error ("stamp: no video caps");
     gst_caps_unref (caps);
   }
+  cap = capture_time (pad, GST_PAD_PROBE_INFO_BUFFER (info));
   buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
   GST_PAD_PROBE_INFO_DATA (info) = buf;
   if (!gst_video_frame_map (&frame, vi, buf, GST_MAP_WRITE))
     g_error ("stamp: cannot map the frame");
   stamp_frame (&frame, next_index);
   gst_video_frame_unmap (&frame);
-  emit ("S %u %" G_GINT64_FORMAT "\n", next_index, t);
+  emit ("S %u %" G_GINT64_FORMAT " %" G_GINT64_FORMAT "\n", next_index, t,
+      cap);
   next_index++;
   return GST_PAD_PROBE_OK;
 }
