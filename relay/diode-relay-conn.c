@@ -186,6 +186,116 @@ conn_fail (Conn * c, DiodeErrorCode code, const gchar * text)
   }
 }
 
+/* The viewer's next ring frame (a new ref), or NULL when it is caught up.
+ * Slow viewer: rather than fall further behind, it drops what it has not
+ * read and starts again at the latest keyframe; its diodesrc sees the seq
+ * gap and flags DISCONT. */
+static GBytes *
+conn_ring_next (Conn * c)
+{
+  DiodeRing *ring = c->stream->ring;
+  gboolean skipped = FALSE;
+  guint64 backlog = diode_cursor_backlog (&c->cursor, ring);
+  GBytes *f;
+
+  if (backlog > c->relay->soft_limit
+      && diode_cursor_skip_to_latest (&c->cursor, ring)) {
+    c->skips++;
+    relay_log (c->relay, RELAY_LOG_SLOW, "viewer %s (%s) of '%s' was %"
+        G_GUINT64_FORMAT " bytes behind; skipped to the latest keyframe",
+        c->address, c->peer, c->stream->name, backlog);
+  }
+  f = diode_cursor_next (&c->cursor, ring, &skipped);
+  if (skipped) {
+    c->skips++;
+    relay_log (c->relay, RELAY_LOG_SLOW, "viewer %s (%s) of '%s' fell out "
+        "of the buffer; skipped to the latest keyframe", c->address, c->peer,
+        c->stream->name);
+  }
+  if (!f)
+    return NULL;
+  if (!c->first_media_at && g_bytes_get_size (f) > DIODE_FRAME_HEADER_SIZE
+      && ((const guint8 *) g_bytes_get_data (f, NULL))[0] == DIODE_MSG_MEDIA)
+    relay_note_join (c, g_get_monotonic_time ());
+  return g_bytes_ref (f);
+}
+
+/* Writes what a gather left in the cork buffer. OK once it is all out;
+ * AGAIN keeps the rest corked (c->corked says how much) for EPOLLOUT. */
+static DiodeTlsStatus
+conn_uncork (Conn * c, GError ** error)
+{
+  DiodeRelay *r = c->relay;
+  DiodeTlsStatus st = diode_tls_uncork (c->tls, error);
+  gsize left = st == DIODE_TLS_OK ? 0 :
+      MIN (diode_tls_corked (c->tls), c->corked);
+
+  if (left < c->corked)
+    c->last_progress = c->last_tx = g_get_monotonic_time ();
+  r->tx_corked_bytes -= c->corked - left;
+  c->corked = left;
+  /* GnuTLS stays corked after AGAIN (its last record may be half written
+   * with nothing left in the cork buffer): no plain send before the
+   * uncork that ends it */
+  c->uncork_due = st != DIODE_TLS_OK;
+  return st;
+}
+
+/* c->out is a ring frame just taken (nothing of it written) and more wait
+ * behind it: hand it and the next ones to GnuTLS corked, up to
+ * GATHER_MAX_BYTES, then uncork: records filled to the maximum across
+ * frame boundaries instead of one or two per frame, written with MSG_MORE
+ * so the kernel sends them as few segments. A frame that would pass the
+ * bound stays in c->out for the next gather (or the plain path), a control
+ * frame queued meanwhile goes after this gather. Frames count as written
+ * once GnuTLS has them: it owns a copy, the connection's order is kept. */
+static DiodeTlsStatus
+conn_gather (Conn * c, GError ** error)
+{
+  DiodeRelay *r = c->relay;
+  gsize total = 0;
+  guint frames = 0;
+
+  diode_tls_cork (c->tls);
+  while (c->out) {
+    gsize size, n = 0;
+    const guint8 *data = g_bytes_get_data (c->out, &size);
+    DiodeTlsStatus st;
+
+    if (total + size > GATHER_MAX_BYTES)
+      break;
+    /* corked: GnuTLS copies all of it, never AGAIN */
+    st = diode_tls_send (c->tls, data, size, &n, error);
+    if (st != DIODE_TLS_OK || n != size) {
+      if (st == DIODE_TLS_OK)
+        g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_IO,
+            "TLS send took %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
+            " corked bytes", n, size);
+      return st == DIODE_TLS_OK || st == DIODE_TLS_AGAIN ?
+          DIODE_TLS_ERROR : st;
+    }
+    total += size;
+    frames++;
+    c->bytes_out += size;
+    c->media_bytes_out += size;
+    c->frames_out++;
+    g_clear_pointer (&c->out, g_bytes_unref);
+    c->out_media = FALSE;
+    if (!g_queue_is_empty (&c->ctrl) || !c->stream
+        || diode_cursor_backlog (&c->cursor, c->stream->ring) == 0)
+      break;
+    c->out = conn_ring_next (c);
+    c->out_media = c->out != NULL;
+    c->out_off = 0;
+  }
+  r->tx_gathers++;
+  r->tx_gathered_frames += frames;
+  c->corked = total;
+  r->tx_corked_bytes += total;
+  r->tx_corked_peak = MAX (r->tx_corked_peak, r->tx_corked_bytes);
+  return conn_uncork (c, error);
+}
+
 void
 conn_flush (Conn * c)
 {
@@ -199,6 +309,19 @@ conn_flush (Conn * c)
     DiodeTlsStatus st;
     GError *err = NULL;
 
+    if (c->uncork_due) {
+      /* a gather's records that met a full socket go first */
+      st = conn_uncork (c, &err);
+      if (st == DIODE_TLS_AGAIN) {
+        conn_want_write (c, TRUE);
+        return;
+      }
+      if (st != DIODE_TLS_OK) {
+        conn_close (c, err ? err->message : "peer closed the connection");
+        g_clear_error (&err);
+        return;
+      }
+    }
     if (!c->out && c->web) {
       /* a WebSocket's own control frames go between messages; after its
        * close frame nothing more */
@@ -242,35 +365,27 @@ conn_flush (Conn * c)
       } else if (c->viewing && c->stream && c->phase == CONN_OPEN
           && !c->on_direct) {
         /* (a viewer on a direct path gets nothing from the ring) */
-        DiodeRing *ring = c->stream->ring;
-        gboolean skipped = FALSE;
-        guint64 backlog = diode_cursor_backlog (&c->cursor, ring);
-        GBytes *f;
+        GBytes *f = conn_ring_next (c);
 
-        /* Slow viewer: rather than fall further behind, drop what it has
-         * not read and start again at the latest keyframe. Its diodesrc
-         * sees the seq gap and flags DISCONT. */
-        if (backlog > c->relay->soft_limit
-            && diode_cursor_skip_to_latest (&c->cursor, ring)) {
-          c->skips++;
-          relay_log (c->relay, RELAY_LOG_SLOW, "viewer %s (%s) of '%s' was %" G_GUINT64_FORMAT " bytes "
-              "behind; skipped to the latest keyframe", c->address, c->peer,
-              c->stream->name, backlog);
-        }
-        f = diode_cursor_next (&c->cursor, ring, &skipped);
-        if (skipped) {
-          c->skips++;
-          relay_log (c->relay, RELAY_LOG_SLOW, "viewer %s (%s) of '%s' fell out of the buffer; skipped "
-              "to the latest keyframe", c->address, c->peer, c->stream->name);
-        }
         if (!f)
           break;
-        if (!c->first_media_at && g_bytes_get_size (f) > DIODE_FRAME_HEADER_SIZE
-            && ((const guint8 *) g_bytes_get_data (f, NULL))[0] ==
-            DIODE_MSG_MEDIA)
-          relay_note_join (c, g_get_monotonic_time ());
-        c->out = g_bytes_ref (f);
+        c->out = f;
         c->out_media = TRUE;
+        c->out_off = 0;
+        /* more than this frame waits: full records, written together */
+        if (!c->web && g_bytes_get_size (f) <= GATHER_MAX_BYTES
+            && diode_cursor_backlog (&c->cursor, c->stream->ring) > 0) {
+          st = conn_gather (c, &err);
+          if (st == DIODE_TLS_OK)
+            continue;
+          if (st == DIODE_TLS_AGAIN) {
+            conn_want_write (c, TRUE);
+            return;
+          }
+          conn_close (c, err ? err->message : "peer closed the connection");
+          g_clear_error (&err);
+          return;
+        }
       } else {
         break;
       }
@@ -278,9 +393,10 @@ conn_flush (Conn * c)
     }
 
     data = g_bytes_get_data (c->out, &size);
+    /* a frame over one record: its records leave in one segment */
     st = c->web ? relay_ws_send (c, data, size, &n, &err) :
-        diode_tls_send (c->tls, data + c->out_off, size - c->out_off, &n,
-        &err);
+        diode_tls_send_more (c->tls, data + c->out_off, size - c->out_off,
+        FALSE, &n, &err);
     if (st == DIODE_TLS_OK) {
       c->out_off += n;
       c->bytes_out += n;
@@ -325,6 +441,8 @@ conn_flush (Conn * c)
     return;
   }
   /* Nothing pending: the write timeout only runs while we wait on it. */
+  if (c->tls)
+    diode_tls_push (c->tls);
   c->last_progress = g_get_monotonic_time ();
   conn_want_write (c, FALSE);
 }
@@ -406,6 +524,8 @@ conn_release_publisher (Conn * c)
 
   if (!s || !c->publishing || s->publisher != c)
     return;
+  /* what it pushed in its last read reaches the viewers first */
+  stream_fanout_due (c);
   g_mutex_lock (&r->lock);
   s->publisher = NULL;
   g_mutex_unlock (&r->lock);
@@ -485,6 +605,10 @@ conn_close (Conn * c, const gchar * why)
   if (c->dead)
     return;
   c->dead = TRUE;
+  /* what its cork buffer holds goes with the session */
+  r->tx_corked_bytes -= c->corked;
+  c->corked = 0;
+  c->uncork_due = FALSE;
   if (c->link && why && !c->why)
     c->why = g_strdup (why);
   if (why)

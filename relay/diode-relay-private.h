@@ -63,6 +63,12 @@ G_BEGIN_DECLS
 /* What a queued control frame costs beyond its bytes (GBytes, list node):
  * counted so the reply bound holds for floods of tiny PONGs too. */
 #define CTRL_FRAME_OVERHEAD 64
+/* A viewer with more than one ring frame to send (a joiner's GOP, one that
+ * was blocked) gets them in full TLS records written together: at most this
+ * many plaintext bytes per gather, copied into its GnuTLS cork buffer. It
+ * bounds what one viewer takes of a turn and what the relay holds per
+ * connection beyond the ring's own references (docs/security.md). */
+#define GATHER_MAX_BYTES (64 * 1024)
 /* Refused PUBLISHes one connection gets before it is closed. */
 #define MAX_PUBLISH_REFUSALS 3
 /* What children's announcements may make this relay hold (issue 9,
@@ -244,6 +250,13 @@ struct _Conn {
   guint64     media_bytes_out;  /* bytes of ring frames (CAPS, headers,
                                    MEDIA, EOS) written: what crossed */
   gboolean    out_media;        /* out is a ring frame */
+  gboolean    uncork_due;       /* a gather met AGAIN: GnuTLS stays corked
+                                   until an uncork writes the rest */
+  gsize       corked;           /* bytes in its GnuTLS cork buffer, not
+                                   written yet; counted in
+                                   r->tx_corked_bytes */
+  gboolean    fanout_due;       /* publisher: frames pushed this turn, not
+                                   fanned out yet (stream_fanout_due) */
 };
 
 /* A stream a child relay said it can provide (ANNOUNCE AVAILABLE). */
@@ -550,6 +563,12 @@ struct _DiodeRelay {
   guint64     join_sum_us;      /* sum of the join times counted */
   guint64     viewer_drops;     /* slow viewers disconnected, every stream */
   guint64     accepted_conns;   /* connections accepted since start */
+  /* issue 13: viewers' writes (diode-relay-conn.c; I/O thread) */
+  guint64     tx_gathers;       /* gathers: frames corked into full records */
+  guint64     tx_gathered_frames; /* ring frames sent by them */
+  guint64     tx_corked_bytes;  /* in cork buffers now (each below
+                                   GATHER_MAX_BYTES) */
+  guint64     tx_corked_peak;   /* highest tx_corked_bytes seen */
   /* share links: revocations (relay/web/diode-web-token.c) */
   struct _RelayTokens *tokens;
   /* the web side (relay/web/diode-web.c), NULL when off */
@@ -614,6 +633,7 @@ Stream  *stream_get        (DiodeRelay * r, const gchar * name);
 void     stream_free       (Stream * s);
 void     stream_maybe_free (DiodeRelay * r, Stream * s);
 void     stream_fanout     (Stream * s);
+void     stream_fanout_due (Conn * c);
 void     stream_release_finished_viewers (DiodeRelay * r, Stream * s);
 void     conn_process      (Conn * c);
 void     stream_attach_waiting (DiodeRelay * r, Stream * s);
