@@ -220,80 +220,107 @@ conn_ring_next (Conn * c)
   return g_bytes_ref (f);
 }
 
-/* Writes what a gather left in the cork buffer. OK once it is all out;
- * AGAIN keeps the rest corked (c->corked says how much) for EPOLLOUT. */
-static DiodeTlsStatus
-conn_uncork (Conn * c, GError ** error)
+/* Does the viewer have ring frames waiting beyond what it holds? */
+static gboolean
+conn_ring_waiting (Conn * c)
 {
-  DiodeRelay *r = c->relay;
-  DiodeTlsStatus st = diode_tls_uncork (c->tls, error);
-  gsize left = st == DIODE_TLS_OK ? 0 :
-      MIN (diode_tls_corked (c->tls), c->corked);
-
-  if (left < c->corked)
-    c->last_progress = c->last_tx = g_get_monotonic_time ();
-  r->tx_corked_bytes -= c->corked - left;
-  c->corked = left;
-  /* GnuTLS stays corked after AGAIN (its last record may be half written
-   * with nothing left in the cork buffer): no plain send before the
-   * uncork that ends it */
-  c->uncork_due = st != DIODE_TLS_OK;
-  return st;
+  return c->viewing && c->stream && c->phase == CONN_OPEN && !c->on_direct
+      && !c->replay && diode_cursor_backlog (&c->cursor, c->stream->ring) > 0;
 }
 
-/* c->out is a ring frame just taken (nothing of it written) and more wait
- * behind it: hand it and the next ones to GnuTLS corked, up to
- * GATHER_MAX_BYTES, then uncork: records filled to the maximum across
- * frame boundaries instead of one or two per frame, written with MSG_MORE
- * so the kernel sends them as few segments. A frame that would pass the
- * bound stays in c->out for the next gather (or the plain path), a control
- * frame queued meanwhile goes after this gather. Frames count as written
- * once GnuTLS has them: it owns a copy, the connection's order is kept. */
+/* @n plaintext bytes of ring frames were written: c->out, then the frames
+ * gathered behind it. */
+static void
+conn_ring_advance (Conn * c, gsize n)
+{
+  c->bytes_out += n;
+  c->media_bytes_out += n;
+  c->last_progress = c->last_tx = g_get_monotonic_time ();
+  while (n > 0 && c->out) {
+    gsize size = g_bytes_get_size (c->out);
+    gsize take = MIN (n, size - c->out_off);
+
+    c->out_off += take;
+    n -= take;
+    if (c->out_off < size)
+      break;
+    g_bytes_unref (c->out);
+    c->frames_out++;
+    c->out = g_queue_pop_head (&c->gather);
+    c->out_off = 0;
+    c->out_media = c->out != NULL;
+  }
+}
+
+/* Writes one TLS record of ring frames: c->out's next bytes, and when
+ * they do not fill a record and more frames wait (a joiner's GOP, a viewer
+ * that was blocked, small frames), the next frames too: records filled to
+ * the maximum across frame boundaries instead of one or two per frame.
+ * Such a record is copied together in r->tx_buf (one per relay); the
+ * frames it takes from the cursor wait in c->gather, so nothing is held
+ * per connection but references, at most a record's worth. Every record
+ * followed by more says MSG_MORE: the kernel sends them as few segments. */
 static DiodeTlsStatus
-conn_gather (Conn * c, GError ** error)
+conn_send_ring (Conn * c, GError ** error)
 {
   DiodeRelay *r = c->relay;
-  gsize total = 0;
-  guint frames = 0;
+  gsize size, n = 0, rec = MIN (diode_tls_max_record (c->tls),
+      DIODE_TLS_MAX_RECORD);
+  const guint8 *data = g_bytes_get_data (c->out, &size);
+  gsize left = size - c->out_off, len;
+  gboolean more;
+  DiodeTlsStatus st;
+  GList *l;
 
-  diode_tls_cork (c->tls);
-  while (c->out) {
-    gsize size, n = 0;
-    const guint8 *data = g_bytes_get_data (c->out, &size);
-    DiodeTlsStatus st;
+  if (c->tx_again) {
+    /* the record GnuTLS holds: its frames are still out + gather */
+    st = diode_tls_send_again (c->tls, conn_ring_waiting (c)
+        || !g_queue_is_empty (&c->gather), &n, error);
+  } else if (left >= rec || (g_queue_is_empty (&c->gather)
+          && !conn_ring_waiting (c))) {
+    /* from the frame itself: a whole record of it, or all there is */
+    more = !g_queue_is_empty (&c->gather) || conn_ring_waiting (c);
+    st = diode_tls_send_more (c->tls, data + c->out_off, left, more, &n,
+        error);
+  } else {
+    memcpy (r->tx_buf, data + c->out_off, left);
+    len = left;
+    l = c->gather.head;
+    /* a control reply queued meanwhile goes before any further frame */
+    while (len < rec) {
+      GBytes *f;
+      gsize fs;
+      const guint8 *fd;
 
-    if (total + size > GATHER_MAX_BYTES)
-      break;
-    /* corked: GnuTLS copies all of it, never AGAIN */
-    st = diode_tls_send (c->tls, data, size, &n, error);
-    if (st != DIODE_TLS_OK || n != size) {
-      if (st == DIODE_TLS_OK)
-        g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_IO,
-            "TLS send took %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
-            " corked bytes", n, size);
-      return st == DIODE_TLS_OK || st == DIODE_TLS_AGAIN ?
-          DIODE_TLS_ERROR : st;
+      if (l) {
+        f = l->data;
+        l = l->next;
+      } else if (g_queue_is_empty (&c->ctrl) && conn_ring_waiting (c)
+          && (f = conn_ring_next (c)) != NULL) {
+        g_queue_push_tail (&c->gather, f);
+      } else {
+        break;
+      }
+      fd = g_bytes_get_data (f, &fs);
+      memcpy (r->tx_buf + len, fd, MIN (fs, rec - len));
+      len += MIN (fs, rec - len);
     }
-    total += size;
-    frames++;
-    c->bytes_out += size;
-    c->media_bytes_out += size;
-    c->frames_out++;
-    g_clear_pointer (&c->out, g_bytes_unref);
-    c->out_media = FALSE;
-    if (!g_queue_is_empty (&c->ctrl) || !c->stream
-        || diode_cursor_backlog (&c->cursor, c->stream->ring) == 0)
-      break;
-    c->out = conn_ring_next (c);
-    c->out_media = c->out != NULL;
-    c->out_off = 0;
+    /* more after this record: the rest of a frame in it, or another */
+    more = l != NULL || len == rec || conn_ring_waiting (c);
+    if (len > left)
+      r->tx_gathered++;
+    st = diode_tls_send_more (c->tls, r->tx_buf, len, more, &n, error);
   }
-  r->tx_gathers++;
-  r->tx_gathered_frames += frames;
-  c->corked = total;
-  r->tx_corked_bytes += total;
-  r->tx_corked_peak = MAX (r->tx_corked_peak, r->tx_corked_bytes);
-  return conn_uncork (c, error);
+  if (st == DIODE_TLS_AGAIN) {
+    c->tx_again = TRUE;
+    return st;
+  }
+  if (st != DIODE_TLS_OK)
+    return st;
+  c->tx_again = FALSE;
+  r->tx_records++;
+  conn_ring_advance (c, n);
+  return DIODE_TLS_OK;
 }
 
 void
@@ -309,19 +336,6 @@ conn_flush (Conn * c)
     DiodeTlsStatus st;
     GError *err = NULL;
 
-    if (c->uncork_due) {
-      /* a gather's records that met a full socket go first */
-      st = conn_uncork (c, &err);
-      if (st == DIODE_TLS_AGAIN) {
-        conn_want_write (c, TRUE);
-        return;
-      }
-      if (st != DIODE_TLS_OK) {
-        conn_close (c, err ? err->message : "peer closed the connection");
-        g_clear_error (&err);
-        return;
-      }
-    }
     if (!c->out && c->web) {
       /* a WebSocket's own control frames go between messages; after its
        * close frame nothing more */
@@ -371,32 +385,28 @@ conn_flush (Conn * c)
           break;
         c->out = f;
         c->out_media = TRUE;
-        c->out_off = 0;
-        /* more than this frame waits: full records, written together */
-        if (!c->web && g_bytes_get_size (f) <= GATHER_MAX_BYTES
-            && diode_cursor_backlog (&c->cursor, c->stream->ring) > 0) {
-          st = conn_gather (c, &err);
-          if (st == DIODE_TLS_OK)
-            continue;
-          if (st == DIODE_TLS_AGAIN) {
-            conn_want_write (c, TRUE);
-            return;
-          }
-          conn_close (c, err ? err->message : "peer closed the connection");
-          g_clear_error (&err);
-          return;
-        }
       } else {
         break;
       }
       c->out_off = 0;
     }
 
+    if (c->out_media && !c->web) {
+      st = conn_send_ring (c, &err);
+      if (st == DIODE_TLS_OK)
+        continue;
+      if (st == DIODE_TLS_AGAIN) {
+        conn_want_write (c, TRUE);
+        return;
+      }
+      conn_close (c, err ? err->message : "peer closed the connection");
+      g_clear_error (&err);
+      return;
+    }
     data = g_bytes_get_data (c->out, &size);
-    /* a frame over one record: its records leave in one segment */
     st = c->web ? relay_ws_send (c, data, size, &n, &err) :
-        diode_tls_send_more (c->tls, data + c->out_off, size - c->out_off,
-        FALSE, &n, &err);
+        diode_tls_send (c->tls, data + c->out_off, size - c->out_off, &n,
+        &err);
     if (st == DIODE_TLS_OK) {
       c->out_off += n;
       c->bytes_out += n;
@@ -605,10 +615,6 @@ conn_close (Conn * c, const gchar * why)
   if (c->dead)
     return;
   c->dead = TRUE;
-  /* what its cork buffer holds goes with the session */
-  r->tx_corked_bytes -= c->corked;
-  c->corked = 0;
-  c->uncork_due = FALSE;
   if (c->link && why && !c->why)
     c->why = g_strdup (why);
   if (why)
@@ -652,6 +658,7 @@ conn_free (Conn * c)
   g_clear_pointer (&c->session, diode_session_free);
   g_queue_clear_full (&c->ctrl, (GDestroyNotify) g_bytes_unref);
   g_clear_pointer (&c->out, g_bytes_unref);
+  g_queue_clear_full (&c->gather, (GDestroyNotify) g_bytes_unref);
   diode_cursor_clear (&c->cursor);
   g_free (c->peer);
   g_free (c->address);
@@ -926,6 +933,7 @@ relay_accept (DiodeRelay * r)
     c->fd = fd;
     c->peer = g_strdup_printf ("%s:%u", host, port);
     g_queue_init (&c->ctrl);
+    g_queue_init (&c->gather);
     diode_cursor_init (&c->cursor);
     c->session = diode_session_new (DIODE_SESSION_RELAY_END);
     c->phase = CONN_HANDSHAKE;

@@ -63,12 +63,6 @@ G_BEGIN_DECLS
 /* What a queued control frame costs beyond its bytes (GBytes, list node):
  * counted so the reply bound holds for floods of tiny PONGs too. */
 #define CTRL_FRAME_OVERHEAD 64
-/* A viewer with more than one ring frame to send (a joiner's GOP, one that
- * was blocked) gets them in full TLS records written together: at most this
- * many plaintext bytes per gather, copied into its GnuTLS cork buffer. It
- * bounds what one viewer takes of a turn and what the relay holds per
- * connection beyond the ring's own references (docs/security.md). */
-#define GATHER_MAX_BYTES (64 * 1024)
 /* Refused PUBLISHes one connection gets before it is closed. */
 #define MAX_PUBLISH_REFUSALS 3
 /* What children's announcements may make this relay hold (issue 9,
@@ -250,11 +244,11 @@ struct _Conn {
   guint64     media_bytes_out;  /* bytes of ring frames (CAPS, headers,
                                    MEDIA, EOS) written: what crossed */
   gboolean    out_media;        /* out is a ring frame */
-  gboolean    uncork_due;       /* a gather met AGAIN: GnuTLS stays corked
-                                   until an uncork writes the rest */
-  gsize       corked;           /* bytes in its GnuTLS cork buffer, not
-                                   written yet; counted in
-                                   r->tx_corked_bytes */
+  GQueue      gather;           /* ring frames after out, taken from the
+                                   cursor into the record being written
+                                   (at most one record's worth) */
+  gboolean    tx_again;         /* a ring record got AGAIN: GnuTLS holds
+                                   it, diode_tls_send_again writes it */
   gboolean    fanout_due;       /* publisher: frames pushed this turn, not
                                    fanned out yet (stream_fanout_due) */
 };
@@ -564,11 +558,11 @@ struct _DiodeRelay {
   guint64     viewer_drops;     /* slow viewers disconnected, every stream */
   guint64     accepted_conns;   /* connections accepted since start */
   /* issue 13: viewers' writes (diode-relay-conn.c; I/O thread) */
-  guint64     tx_gathers;       /* gathers: frames corked into full records */
-  guint64     tx_gathered_frames; /* ring frames sent by them */
-  guint64     tx_corked_bytes;  /* in cork buffers now (each below
-                                   GATHER_MAX_BYTES) */
-  guint64     tx_corked_peak;   /* highest tx_corked_bytes seen */
+  guint64     tx_records;       /* TLS records of ring frames written */
+  guint64     tx_gathered;      /* of which spanned frames (filled from
+                                   several, through tx_buf) */
+  guint8     *tx_buf;           /* one record's plaintext being gathered
+                                   (DIODE_TLS_MAX_RECORD; I/O thread only) */
   /* share links: revocations (relay/web/diode-web-token.c) */
   struct _RelayTokens *tokens;
   /* the web side (relay/web/diode-web.c), NULL when off */

@@ -621,6 +621,40 @@ diode_tls_send_more (DiodeTls * t, const guint8 * buf, gsize len,
   return record_status (ret, saved_errno, "send", error);
 }
 
+DiodeTlsStatus
+diode_tls_send_again (DiodeTls * t, gboolean more, gsize * n_written,
+    GError ** error)
+{
+  ssize_t ret;
+  int saved_errno;
+
+  g_return_val_if_fail (t != NULL, DIODE_TLS_ERROR);
+  g_return_val_if_fail (t->send_pending > 0, DIODE_TLS_ERROR);
+
+  *n_written = 0;
+  /* GnuTLS: after AGAIN, NULL and 0 write the same data as before */
+  errno = 0;
+  t->more = more;
+  ret = gnutls_record_send (t->session, NULL, 0);
+  t->more = FALSE;
+  saved_errno = errno;
+  if (ret >= 0) {
+    t->send_pending = 0;
+    *n_written = ret;
+    return DIODE_TLS_OK;
+  }
+  if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED)
+    return DIODE_TLS_AGAIN;
+  return record_status (ret, saved_errno, "send", error);
+}
+
+gsize
+diode_tls_max_record (DiodeTls * t)
+{
+  g_return_val_if_fail (t != NULL, 0);
+  return max_record (t);
+}
+
 void
 diode_tls_cork (DiodeTls * t)
 {

@@ -36,6 +36,9 @@ typedef enum {
 
 typedef struct _DiodeTls DiodeTls;
 
+/* Most plaintext one TLS record carries (RFC 8446 section 5.1). */
+#define DIODE_TLS_MAX_RECORD 16384
+
 /* The fd stays owned by the caller; it must be non-blocking. */
 DiodeTls      *diode_tls_new_server (int fd, DiodeIdentity *id, GError **error);
 /* @server_name: informational (SNI), may be NULL. */
@@ -75,6 +78,12 @@ DiodeTlsStatus diode_tls_send (DiodeTls *t, const guint8 *buf, gsize len,
 DiodeTlsStatus diode_tls_send_more (DiodeTls *t, const guint8 *buf, gsize len,
                                     gboolean more, gsize *n_written,
                                     GError **error);
+/* After a send returned AGAIN: write the record GnuTLS holds for it (the
+ * data need not be given again), *n_written = that send's length. */
+DiodeTlsStatus diode_tls_send_again (DiodeTls *t, gboolean more,
+                                     gsize *n_written, GError **error);
+/* Plaintext bytes one record carries (16 KiB unless the peer asked less). */
+gsize          diode_tls_max_record (DiodeTls *t);
 /* Batch several sends into fewer records (gnutls_record_cork/uncork): while
  * corked, sends copy into GnuTLS (any length, never AGAIN); uncork writes
  * full records, all but the last with MSG_MORE. After AGAIN it stays corked
