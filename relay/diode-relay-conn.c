@@ -312,6 +312,8 @@ conn_send_ring (Conn * c, GError ** error)
     st = diode_tls_send_more (c->tls, r->tx_buf, len, more, &n, error);
   }
   if (st == DIODE_TLS_AGAIN) {
+    if (!c->tx_again)
+      r->tx_blocked++;
     c->tx_again = TRUE;
     return st;
   }

@@ -561,6 +561,7 @@ struct _DiodeRelay {
   guint64     tx_records;       /* TLS records of ring frames written */
   guint64     tx_gathered;      /* of which spanned frames (filled from
                                    several, through tx_buf) */
+  guint64     tx_blocked;       /* ring records that met a full socket */
   guint8     *tx_buf;           /* one record's plaintext being gathered
                                    (DIODE_TLS_MAX_RECORD; I/O thread only) */
   /* share links: revocations (relay/web/diode-web-token.c) */

@@ -217,6 +217,8 @@ relay_stats_build (DiodeRelay * r, gint64 now)
   json_builder_add_int_value (b, r->tx_records);
   json_builder_set_member_name (b, "gathered");
   json_builder_add_int_value (b, r->tx_gathered);
+  json_builder_set_member_name (b, "blocked");
+  json_builder_add_int_value (b, r->tx_blocked);
   json_builder_end_object (b);
   stats_add_links (b, r, now);
   relay_peers_stats (r, b, now);
