@@ -250,6 +250,14 @@ conn_ring_advance (Conn * c, gsize n)
     c->out_off = 0;
     c->out_media = c->out != NULL;
   }
+  /* A viewer the ring no longer feeds (a direct path took over) finishes
+   * the frame it is in, as without gathering; frames gathered behind it
+   * and not begun go with the cursor's. */
+  if (c->out && c->out_off == 0 && (c->on_direct || !c->viewing)) {
+    g_clear_pointer (&c->out, g_bytes_unref);
+    g_queue_clear_full (&c->gather, (GDestroyNotify) g_bytes_unref);
+    c->out_media = FALSE;
+  }
 }
 
 /* Writes one TLS record of ring frames: c->out's next bytes, and when
