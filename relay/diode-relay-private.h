@@ -244,6 +244,13 @@ struct _Conn {
   guint64     media_bytes_out;  /* bytes of ring frames (CAPS, headers,
                                    MEDIA, EOS) written: what crossed */
   gboolean    out_media;        /* out is a ring frame */
+  GQueue      gather;           /* ring frames after out, taken from the
+                                   cursor into the record being written
+                                   (at most one record's worth) */
+  gboolean    tx_again;         /* a ring record got AGAIN: GnuTLS holds
+                                   it, diode_tls_send_again writes it */
+  gboolean    fanout_due;       /* publisher: frames pushed this turn, not
+                                   fanned out yet (stream_fanout_due) */
 };
 
 /* A stream a child relay said it can provide (ANNOUNCE AVAILABLE). */
@@ -554,6 +561,13 @@ struct _DiodeRelay {
   guint64     join_sum_us;      /* sum of the join times counted */
   guint64     viewer_drops;     /* slow viewers disconnected, every stream */
   guint64     accepted_conns;   /* connections accepted since start */
+  /* issue 13: viewers' writes (diode-relay-conn.c; I/O thread) */
+  guint64     tx_records;       /* TLS records of ring frames written */
+  guint64     tx_gathered;      /* of which spanned frames (filled from
+                                   several, through tx_buf) */
+  guint64     tx_blocked;       /* ring records that met a full socket */
+  guint8     *tx_buf;           /* one record's plaintext being gathered
+                                   (DIODE_TLS_MAX_RECORD; I/O thread only) */
   /* share links: revocations (relay/web/diode-web-token.c) */
   struct _RelayTokens *tokens;
   /* the web side (relay/web/diode-web.c), NULL when off */
@@ -618,6 +632,7 @@ Stream  *stream_get        (DiodeRelay * r, const gchar * name);
 void     stream_free       (Stream * s);
 void     stream_maybe_free (DiodeRelay * r, Stream * s);
 void     stream_fanout     (Stream * s);
+void     stream_fanout_due (Conn * c);
 void     stream_release_finished_viewers (DiodeRelay * r, Stream * s);
 void     conn_process      (Conn * c);
 void     stream_attach_waiting (DiodeRelay * r, Stream * s);

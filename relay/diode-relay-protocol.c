@@ -157,6 +157,18 @@ stream_fanout (Stream * s)
   }
 }
 
+/* The frames a publisher's read pushed go out now, to every viewer at
+ * once: the end of conn_process, so no frame waits for the next read. */
+void
+stream_fanout_due (Conn * c)
+{
+  if (!c->fanout_due)
+    return;
+  c->fanout_due = FALSE;
+  if (c->stream)
+    stream_fanout (c->stream);
+}
+
 /* Viewers of an ended stream that have been sent everything up to its EOS
  * let go of it, so the name can be forgotten (docs/protocol.md section 8,
  * "after EOS"). Their connections stay open: nothing more will come. */
@@ -821,9 +833,15 @@ handle_media (Conn * c, DiodeMsg * m)
   if (m->type == DIODE_MSG_MEDIA && (m->flags & DIODE_MEDIA_KEYFRAME)
       && !(m->flags & DIODE_MEDIA_STREAMHEADER))
     stream_attach_waiting (c->relay, s);
+  if (!s->eos) {
+    /* once at the end of this read (conn_process): a viewer gets the
+     * frames of one read in one write, not one wakeup each */
+    c->fanout_due = TRUE;
+    return;
+  }
+  c->fanout_due = FALSE;
   stream_fanout (s);
-  if (s->eos)
-    stream_maybe_free (c->relay, s);
+  stream_maybe_free (c->relay, s);
 }
 
 static void
@@ -914,7 +932,7 @@ conn_process (Conn * c)
     DiodeSessionResult res = diode_session_next (c->session, &m, &err);
 
     if (res == DIODE_SESSION_NEED_MORE)
-      return;
+      break;
     if (res == DIODE_SESSION_ERROR) {
       gchar *text = relay_log_text (err->message);
 
@@ -924,11 +942,12 @@ conn_process (Conn * c)
       conn_send_error (c, err->domain == DIODE_PROTOCOL_ERROR ? err->code :
           DIODE_ERR_PROTOCOL, err->message);
       g_clear_error (&err);
-      return;
+      break;
     }
     handle_message (c, &m);
     diode_msg_clear (&m);
   }
+  stream_fanout_due (c);
 }
 
 gboolean

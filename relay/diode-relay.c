@@ -553,6 +553,7 @@ diode_relay_finalize (GObject * object)
   g_strfreev (r->upstream_path);
   diode_relay_config_unref (r->config);
   g_free (r->rbuf);
+  g_free (r->tx_buf);
   g_mutex_clear (&r->lock);
   g_cond_clear (&r->prop_cond);
   G_OBJECT_CLASS (diode_relay_parent_class)->finalize (object);
@@ -612,6 +613,7 @@ diode_relay_init (DiodeRelay * r)
   relay_replay_init (r);
   r->dead = g_ptr_array_new ();
   r->rbuf = g_malloc (READ_CHUNK);
+  r->tx_buf = g_malloc (DIODE_TLS_MAX_RECORD);
   g_mutex_init (&r->lock);
   g_cond_init (&r->prop_cond);
 }
