@@ -190,8 +190,27 @@ conn_fail (Conn * c, DiodeErrorCode code, const gchar * text)
  * Slow viewer: rather than fall further behind, it drops what it has not
  * read and starts again at the latest keyframe; its diodesrc sees the seq
  * gap and flags DISCONT. */
+static void
+log_behind (Conn * c, guint64 backlog)
+{
+  relay_log (c->relay, RELAY_LOG_SLOW, "viewer %s (%s) of '%s' was %"
+      G_GUINT64_FORMAT " bytes behind; skipped to the latest keyframe",
+      c->address, c->peer, c->stream->name, backlog);
+}
+
+static void
+log_fell_out (Conn * c)
+{
+  relay_log (c->relay, RELAY_LOG_SLOW, "viewer %s (%s) of '%s' fell out "
+      "of the buffer; skipped to the latest keyframe", c->address, c->peer,
+      c->stream->name);
+}
+
+/* With @tx deferred (a fan-out worker's share, diode-relay-fanout.c) only
+ * the viewer's own state changes: its logs and join note wait in it for
+ * conn_write_ring_done. */
 static GBytes *
-conn_ring_next (Conn * c)
+conn_ring_next (Conn * c, RelayTx * tx)
 {
   DiodeRing *ring = c->stream->ring;
   gboolean skipped = FALSE;
@@ -201,22 +220,28 @@ conn_ring_next (Conn * c)
   if (backlog > c->relay->soft_limit
       && diode_cursor_skip_to_latest (&c->cursor, ring)) {
     c->skips++;
-    relay_log (c->relay, RELAY_LOG_SLOW, "viewer %s (%s) of '%s' was %"
-        G_GUINT64_FORMAT " bytes behind; skipped to the latest keyframe",
-        c->address, c->peer, c->stream->name, backlog);
+    if (tx->deferred)
+      c->tx_behind = backlog;
+    else
+      log_behind (c, backlog);
   }
   f = diode_cursor_next (&c->cursor, ring, &skipped);
   if (skipped) {
     c->skips++;
-    relay_log (c->relay, RELAY_LOG_SLOW, "viewer %s (%s) of '%s' fell out "
-        "of the buffer; skipped to the latest keyframe", c->address, c->peer,
-        c->stream->name);
+    if (tx->deferred)
+      c->tx_fell_out = TRUE;
+    else
+      log_fell_out (c);
   }
   if (!f)
     return NULL;
   if (!c->first_media_at && g_bytes_get_size (f) > DIODE_FRAME_HEADER_SIZE
-      && ((const guint8 *) g_bytes_get_data (f, NULL))[0] == DIODE_MSG_MEDIA)
-    relay_note_join (c, g_get_monotonic_time ());
+      && ((const guint8 *) g_bytes_get_data (f, NULL))[0] == DIODE_MSG_MEDIA) {
+    if (!tx->deferred)
+      relay_note_join (c, g_get_monotonic_time ());
+    else if (!c->tx_join_at)
+      c->tx_join_at = g_get_monotonic_time ();
+  }
   return g_bytes_ref (f);
 }
 
@@ -264,14 +289,13 @@ conn_ring_advance (Conn * c, gsize n)
  * they do not fill a record and more frames wait (a joiner's GOP, a viewer
  * that was blocked, small frames), the next frames too: records filled to
  * the maximum across frame boundaries instead of one or two per frame.
- * Such a record is copied together in r->tx_buf (one per relay); the
+ * Such a record is copied together in tx->buf (one per writing thread); the
  * frames it takes from the cursor wait in c->gather, so nothing is held
  * per connection but references, at most a record's worth. Every record
  * followed by more says MSG_MORE: the kernel sends them as few segments. */
 static DiodeTlsStatus
-conn_send_ring (Conn * c, GError ** error)
+conn_send_ring (Conn * c, RelayTx * tx, GError ** error)
 {
-  DiodeRelay *r = c->relay;
   gsize size, n = 0, rec = MIN (diode_tls_max_record (c->tls),
       DIODE_TLS_MAX_RECORD);
   const guint8 *data = g_bytes_get_data (c->out, &size);
@@ -291,7 +315,7 @@ conn_send_ring (Conn * c, GError ** error)
     st = diode_tls_send_more (c->tls, data + c->out_off, left, more, &n,
         error);
   } else {
-    memcpy (r->tx_buf, data + c->out_off, left);
+    memcpy (tx->buf, data + c->out_off, left);
     len = left;
     l = c->gather.head;
     /* a control reply queued meanwhile goes before any further frame */
@@ -304,33 +328,95 @@ conn_send_ring (Conn * c, GError ** error)
         f = l->data;
         l = l->next;
       } else if (g_queue_is_empty (&c->ctrl) && conn_ring_waiting (c)
-          && (f = conn_ring_next (c)) != NULL) {
+          && (f = conn_ring_next (c, tx)) != NULL) {
         g_queue_push_tail (&c->gather, f);
       } else {
         break;
       }
       fd = g_bytes_get_data (f, &fs);
-      memcpy (r->tx_buf + len, fd, MIN (fs, rec - len));
+      memcpy (tx->buf + len, fd, MIN (fs, rec - len));
       len += MIN (fs, rec - len);
     }
     /* more after this record: the rest of a frame in it, or another */
     more = l != NULL || len == rec || conn_ring_waiting (c);
     if (len > left)
-      r->tx_gathered++;
-    st = diode_tls_send_more (c->tls, r->tx_buf, len, more, &n, error);
+      tx->gathered++;
+    st = diode_tls_send_more (c->tls, tx->buf, len, more, &n, error);
   }
   if (st == DIODE_TLS_AGAIN) {
     if (!c->tx_again)
-      r->tx_blocked++;
+      tx->blocked++;
     c->tx_again = TRUE;
     return st;
   }
   if (st != DIODE_TLS_OK)
     return st;
   c->tx_again = FALSE;
-  r->tx_records++;
+  tx->records++;
   conn_ring_advance (c, n);
   return DIODE_TLS_OK;
+}
+
+gboolean
+conn_write_ring_ready (Conn * c)
+{
+  return !c->dead && c->phase == CONN_OPEN && c->tls && !c->web
+      && !c->replay && !c->fetch && c->viewing && c->stream && !c->on_direct
+      && !(c->events & EPOLLOUT) && g_queue_is_empty (&c->ctrl)
+      && (!c->out || c->out_media);
+}
+
+void
+conn_write_ring (Conn * c, RelayTx * tx)
+{
+  DiodeTlsStatus st = DIODE_TLS_OK;
+
+  for (;;) {
+    if (!c->out) {
+      GBytes *f = conn_ring_next (c, tx);
+
+      if (!f)
+        break;
+      c->out = f;
+      c->out_media = TRUE;
+      c->out_off = 0;
+    }
+    st = conn_send_ring (c, tx, &c->tx_error);
+    if (st != DIODE_TLS_OK)
+      break;
+  }
+  if (st == DIODE_TLS_OK) {
+    /* caught up: what MSG_MORE kept back goes now */
+    diode_tls_push (c->tls);
+    c->last_progress = g_get_monotonic_time ();
+  }
+  c->tx_status = st;
+}
+
+void
+conn_write_ring_done (Conn * c)
+{
+  if (c->tx_behind) {
+    log_behind (c, c->tx_behind);
+    c->tx_behind = 0;
+  }
+  if (c->tx_fell_out) {
+    log_fell_out (c);
+    c->tx_fell_out = FALSE;
+  }
+  if (c->tx_join_at) {
+    relay_note_join (c, c->tx_join_at);
+    c->tx_join_at = 0;
+  }
+  if (c->tx_status == DIODE_TLS_OK)
+    conn_want_write (c, FALSE);
+  else if (c->tx_status == DIODE_TLS_AGAIN)
+    conn_want_write (c, TRUE);
+  else
+    conn_close (c, c->tx_error ? c->tx_error->message :
+        "peer closed the connection");
+  g_clear_error (&c->tx_error);
+  c->tx_status = DIODE_TLS_OK;
 }
 
 void
@@ -389,7 +475,7 @@ conn_flush (Conn * c)
       } else if (c->viewing && c->stream && c->phase == CONN_OPEN
           && !c->on_direct) {
         /* (a viewer on a direct path gets nothing from the ring) */
-        GBytes *f = conn_ring_next (c);
+        GBytes *f = conn_ring_next (c, &c->relay->tx);
 
         if (!f)
           break;
@@ -402,7 +488,7 @@ conn_flush (Conn * c)
     }
 
     if (c->out_media && !c->web) {
-      st = conn_send_ring (c, &err);
+      st = conn_send_ring (c, &c->relay->tx, &err);
       if (st == DIODE_TLS_OK)
         continue;
       if (st == DIODE_TLS_AGAIN) {
@@ -669,6 +755,7 @@ conn_free (Conn * c)
   g_queue_clear_full (&c->ctrl, (GDestroyNotify) g_bytes_unref);
   g_clear_pointer (&c->out, g_bytes_unref);
   g_queue_clear_full (&c->gather, (GDestroyNotify) g_bytes_unref);
+  g_clear_error (&c->tx_error);
   diode_cursor_clear (&c->cursor);
   g_free (c->peer);
   g_free (c->address);

@@ -148,6 +148,10 @@ stream_fanout (Stream * s)
    * wait for all the others (docs/performance.md). */
   guint start = n ? s->fanout_start++ % n : 0;
 
+  /* many viewers: the writes spread over the I/O threads */
+  if (n && relay_fanout_spread (((Conn *) g_ptr_array_index (s->viewers,
+                  0))->relay, s->viewers, start))
+    return;
   for (i = 0; i < n; i++) {
     Conn *v = g_ptr_array_index (s->viewers, (start + i) % n);
 

@@ -214,11 +214,16 @@ relay_stats_build (DiodeRelay * r, gint64 now)
   json_builder_set_member_name (b, "tx");
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "records");
-  json_builder_add_int_value (b, r->tx_records);
+  json_builder_add_int_value (b, r->tx.records);
   json_builder_set_member_name (b, "gathered");
-  json_builder_add_int_value (b, r->tx_gathered);
+  json_builder_add_int_value (b, r->tx.gathered);
   json_builder_set_member_name (b, "blocked");
-  json_builder_add_int_value (b, r->tx_blocked);
+  json_builder_add_int_value (b, r->tx.blocked);
+  /* fan-outs spread over the I/O threads (diode-relay-fanout.c) */
+  json_builder_set_member_name (b, "io_threads");
+  json_builder_add_int_value (b, r->io_threads);
+  json_builder_set_member_name (b, "spread");
+  json_builder_add_int_value (b, r->fanout_spread);
   json_builder_end_object (b);
   stats_add_links (b, r, now);
   relay_peers_stats (r, b, now);
