@@ -151,7 +151,10 @@ static guint max_frames, n_cols;
 static gint64 t_recv_ns;           /* receive time of the bytes just read */
 static guint64 stamps_kernel, stamps_read;
 static guint8 *peek_buf;
-#define PEEK_MAX (256 * 1024)
+/* one diode_tls_recv decrypts one record (<= 16 KiB + overhead) from the
+ * head of the socket: peeking 64 KiB covers it with room to spare, without
+ * copying a whole backlog before every record */
+#define PEEK_MAX (64 * 1024)
 static gdouble self_cpu0 = -1, self_cpu1 = -1; /* ours over the window */
 static gboolean fatal;
 static guint8 *frame_buf;
@@ -493,8 +496,10 @@ do_read (Conn * c)
       if (stamp)
         c->stamp_ns = stamp;
       t_recv_ns = c->stamp_ns ? c->stamp_ns : now_ns ();
-      stamps_kernel += c->stamp_ns != 0;
-      stamps_read += c->stamp_ns == 0;
+      if (t_measure_ns) {
+        stamps_kernel += c->stamp_ns != 0;
+        stamps_read += c->stamp_ns == 0;
+      }
       diode_session_feed (c->sess, rbuf, n);
       while ((r = diode_session_next (c->sess, &m, &err)) ==
           DIODE_SESSION_MESSAGE) {
