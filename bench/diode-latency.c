@@ -5,6 +5,8 @@
  *   diode-latency --port P [--stream lat] [--viewer-delay 3] [--warmup 2] \
  *                 [--duration 30]            publisher + 1 viewer via a relay
  *   diode-latency --direct [--duration 30]   no relay: publisher -> receiver
+ *   diode-latency --port P --viewers 100 ... publisher + 100 measuring
+ *                 viewers: first / median / last arrival per frame
  *   diode-latency --port P --view-port Q [--view-relay-id 0x..] ...
  *                 publisher at one relay, the viewer at another (a tree of
  *                 relays: bench/tree.sh), still one process and one clock
@@ -23,10 +25,21 @@
  * HELLO as PUBLISHER, PUBLISH, CAPS) sending MEDIA frames at --fps with a
  * --size byte payload whose first 8 bytes are the monotonic time (ns) taken
  * right before the frame is handed to TLS; every --gop-th frame is a
- * KEYFRAME. The measuring viewer (HELLO VIEWER, SUBSCRIBE) joins after
- * --viewer-delay seconds (start other viewers first, e.g. with diode-load, so
- * it is the last one the relay serves) and records (receive - send) of every
- * frame sent after the warm-up.
+ * KEYFRAME. The measuring viewers (--viewers N, default 1; HELLO VIEWER,
+ * SUBSCRIBE) join after --viewer-delay seconds and each records (receive -
+ * send) of every frame sent after the warm-up, which starts once all of them
+ * are subscribed. The relay writes a frame viewer after viewer, starting
+ * each frame at the next one (relay/diode-relay-protocol.c stream_fanout),
+ * so no viewer is always the last: per frame the tool takes the first, the
+ * median and the last arrival across the N viewers and reports p50/p90/p99/
+ * max of each over the frames every viewer got ("last" is the viewer served
+ * last, whichever it was). One thread reads every viewer, so a frame can
+ * wait in one socket while it reads the others: the receive time is the
+ * kernel's (SO_TIMESTAMPNS, see arrival_stamp()), when the relay's bytes
+ * arrived, not when the thread got round to them (the time after
+ * diode_tls_recv where no stamp is had; the JSON counts both).
+ * After --duration the publisher stops and the viewers drain for 1 s, so the
+ * last frames measured reach everyone.
  *
  * --direct replaces the relay by an in-process TLS server that answers HELLO
  * and PUBLISH itself and measures the frames it receives: the baseline of
@@ -50,6 +63,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 
@@ -81,6 +96,11 @@ typedef struct {
   gchar *stream;
   guint64 next_seq, frames_sent;
   guint16 version;              /* from WELCOME */
+  /* viewers */
+  guint idx;                    /* column in the per-frame arrival matrix */
+  guint64 last_seq;
+  gboolean subscribed;
+  gint64 stamp_ns;              /* newest kernel receive time seen, mono */
 } Conn;
 
 static struct {
@@ -98,15 +118,20 @@ static struct {
   gboolean quiet;
   gint publishers;
   gboolean record;
+  gint viewers;
+  gdouble viewer_ramp;
 } opt = {
   .fps = 30, .viewer_delay = 0, .warmup = 2, .duration = 30, .size = 16384,
-  .gop = 60, .publishers = 1,
+  .gop = 60, .publishers = 1, .viewers = 1,
+  .viewer_ramp = 250,
 };
 
 static int epfd;
 static DiodeIdentity *identity;
 static guint8 *rbuf;
-static Conn *pubs, view, recvc;    /* pubs[0]: the measured stream */
+static Conn *pubs, *views, recvc;  /* pubs[0]: the measured stream */
+static guint n_subscribed, n_view_failed, n_view_failed_early;
+static gchar *view_fail_why;       /* the first viewer's failure */
 static int listen_fd = -1, timer_fd = -1;
 static struct sockaddr_in dst, dst_view;
 /* --kill-pid: when it was killed, the last seq received before, and when
@@ -116,7 +141,18 @@ static guint64 seq_at_kill, lost_after_kill;
 static guint64 frames_sent, frames_recv, frames_lost;
 static guint64 last_seq_seen;
 static gint64 t_measure_ns;        /* frames sent before this are ignored */
+static gint64 t_end_ns;            /* nor those sent from this on */
 static GArray *samples;            /* double ms */
+/* per measured frame (seq - seq0) and viewer: receive - send, ms; NAN =
+ * not received */
+static float *arrivals;
+static guint64 seq0;               /* first seq sent at or after t_measure */
+static guint max_frames, n_cols;
+static gint64 t_recv_ns;           /* receive time of the bytes just read */
+static guint64 stamps_kernel, stamps_read;
+static guint8 *peek_buf;
+#define PEEK_MAX (256 * 1024)
+static gdouble self_cpu0 = -1, self_cpu1 = -1; /* ours over the window */
 static gboolean fatal;
 static guint8 *frame_buf;
 static gsize frame_len;
@@ -127,6 +163,65 @@ now_ns (void)
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (gint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Receive time of what waits in @c's socket, from the kernel
+ * (SO_TIMESTAMPNS, CLOCK_REALTIME, of the newest segment a MSG_PEEK copies),
+ * on the monotonic clock; 0 if none. The tool reads its viewers one after
+ * the other in one thread: the kernel's time is when the relay's bytes
+ * arrived, not when this thread got round to them. Frames already inside
+ * GnuTLS's buffer keep the previous stamp (newer than them: an upper
+ * bound). */
+static gint64
+arrival_stamp (Conn * c)
+{
+  int avail = 0;
+  struct iovec iov;
+  struct msghdr mh = { 0 };
+  union {
+    struct cmsghdr h;
+    guint8 b[CMSG_SPACE (sizeof (struct timespec)) + 64];
+  } ctl;
+  struct cmsghdr *cm;
+  struct timespec rt, mono;
+
+  if (c->fd < 0 || ioctl (c->fd, FIONREAD, &avail) < 0 || avail <= 0)
+    return 0;
+  iov.iov_base = peek_buf;
+  iov.iov_len = MIN (avail, PEEK_MAX);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = ctl.b;
+  mh.msg_controllen = sizeof ctl.b;
+  if (recvmsg (c->fd, &mh, MSG_PEEK | MSG_DONTWAIT) <= 0)
+    return 0;
+  for (cm = CMSG_FIRSTHDR (&mh); cm; cm = CMSG_NXTHDR (&mh, cm)) {
+    struct timespec ts;
+
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS
+        || cm->cmsg_len < CMSG_LEN (sizeof ts))
+      continue;
+    memcpy (&ts, CMSG_DATA (cm), sizeof ts);
+    clock_gettime (CLOCK_REALTIME, &rt);
+    clock_gettime (CLOCK_MONOTONIC, &mono);
+    return ((gint64) ts.tv_sec - rt.tv_sec) * 1000000000 +
+        (ts.tv_nsec - rt.tv_nsec) + (gint64) mono.tv_sec * 1000000000 +
+        mono.tv_nsec;
+  }
+  return 0;
+}
+
+/* The warm-up starts once every viewer is subscribed (or lost before). */
+static void
+maybe_start_measure (void)
+{
+  if (!t_measure_ns && n_subscribed > 0
+      && n_subscribed + n_view_failed_early == (guint) opt.viewers) {
+    t_measure_ns = now_ns () + (gint64) (opt.warmup * 1e9);
+    if (!opt.quiet)
+      fprintf (stderr, "diode-latency: %u viewer(s) subscribed\n",
+          n_subscribed);
+  }
 }
 
 static void
@@ -141,6 +236,17 @@ die (Conn * c, const gchar * why)
     epoll_ctl (epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close (c->fd);
     c->fd = -1;
+  }
+  /* with several measuring viewers one lost viewer is a figure (reported,
+   * left out of the positions), not the end of the run */
+  if (c->kind == C_VIEW && opt.viewers > 1) {
+    n_view_failed++;
+    if (!c->subscribed)
+      n_view_failed_early++;
+    if (!view_fail_why)
+      view_fail_why = g_strdup (why);
+    maybe_start_measure ();
+    return;
   }
   fatal = TRUE;
 }
@@ -163,6 +269,8 @@ add_fd (Conn * c, int fd, guint32 ev)
   struct epoll_event e = { 0 };
   int one = 1;
   setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (c->kind != C_PUB)
+    setsockopt (fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
   c->fd = fd;
   e.events = ev;
   e.data.ptr = c;
@@ -231,6 +339,11 @@ start_client (Conn * c, Kind kind)
   int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const struct sockaddr_in *to = kind == C_VIEW && opt.view_port ? &dst_view :
       &dst;
+  if (fd < 0) {
+    c->kind = kind;
+    die (c, "socket() failed (fd limit?)");
+    return;
+  }
   c->kind = kind;
   c->st = S_CONNECTING;
   add_fd (c, fd, EPOLLOUT);
@@ -247,7 +360,7 @@ send_media (Conn * c)
   gint64 t;
   guint64 seq;
 
-  if (c->st != S_ACTIVE)
+  if (c->st != S_ACTIVE || (t_end_ns && now_ns () >= t_end_ns))
     return;
   seq = c->next_seq++;
   diode_msg_write_media_prefix (frame_buf, seq, pts, DIODE_TIME_NONE,
@@ -256,6 +369,8 @@ send_media (Conn * c)
   memcpy (frame_buf + DIODE_MEDIA_PREFIX_SIZE + 8, &seq, 8);
   t = now_ns ();
   memcpy (frame_buf + DIODE_MEDIA_PREFIX_SIZE, &t, 8);
+  if (c == &pubs[0] && t_measure_ns && t >= t_measure_ns && !seq0)
+    seq0 = seq;
   c->frames_sent++;
   frames_sent++;
   g_byte_array_append (c->outq, frame_buf, frame_len);
@@ -264,11 +379,11 @@ send_media (Conn * c)
 }
 
 static void
-on_media (DiodeMsg * m)
+on_media (Conn * c, DiodeMsg * m, gint64 now)
 {
   gsize len;
   const guint8 *d = g_bytes_get_data (m->payload, &len);
-  gint64 sent, now = now_ns ();
+  gint64 sent;
   guint64 seq;
 
   if (len < 16)
@@ -276,17 +391,22 @@ on_media (DiodeMsg * m)
   memcpy (&sent, d, 8);
   memcpy (&seq, d + 8, 8);
   frames_recv++;
-  if (last_seq_seen && seq > last_seq_seen + 1 && sent >= t_measure_ns)
-    frames_lost += seq - last_seq_seen - 1;
-  if (t_kill_ns && !t_first_after_kill_ns && seq > seq_at_kill) {
-    t_first_after_kill_ns = now;
-    if (seq > seq_at_kill + 1)
-      lost_after_kill = seq - seq_at_kill - 1;
+  if (c->last_seq && seq > c->last_seq + 1 && sent >= t_measure_ns)
+    frames_lost += seq - c->last_seq - 1;
+  c->last_seq = seq;
+  if (c->idx == 0) {
+    if (t_kill_ns && !t_first_after_kill_ns && seq > seq_at_kill) {
+      t_first_after_kill_ns = now;
+      if (seq > seq_at_kill + 1)
+        lost_after_kill = seq - seq_at_kill - 1;
+    }
+    last_seq_seen = seq;
   }
-  last_seq_seen = seq;
-  if (t_measure_ns && sent >= t_measure_ns) {
+  if (t_measure_ns && sent >= t_measure_ns && (!t_end_ns || sent < t_end_ns)) {
     double ms = (now - sent) / 1e6;
     g_array_append_val (samples, ms);
+    if (seq0 && seq >= seq0 && seq - seq0 < max_frames)
+      arrivals[(seq - seq0) * n_cols + c->idx] = (float) ms;
   }
 }
 
@@ -328,9 +448,9 @@ handle (Conn * c, DiodeMsg * m)
       break;
     case DIODE_MSG_SUBSCRIBE_OK:
       c->st = S_ACTIVE;
-      t_measure_ns = now_ns () + (gint64) (opt.warmup * 1e9);
-      if (!opt.quiet)
-        fprintf (stderr, "diode-latency: viewer subscribed\n");
+      c->subscribed = TRUE;
+      n_subscribed++;
+      maybe_start_measure ();
       break;
     case DIODE_MSG_HELLO:     /* --direct receiver plays the relay */
       queue_frame (c, diode_msg_encode_welcome (DIODE_PROTOCOL_VERSION, 0,
@@ -344,7 +464,7 @@ handle (Conn * c, DiodeMsg * m)
       break;
     case DIODE_MSG_MEDIA:
       if (c->kind != C_PUB)
-        on_media (m);
+        on_media (c, m, t_recv_ns);
       break;
     case DIODE_MSG_PING:
       queue_frame (c, diode_msg_encode_pong (m->token), DIODE_MSG_PONG);
@@ -363,10 +483,18 @@ do_read (Conn * c)
   for (;;) {
     gsize n = 0;
     GError *err = NULL;
+    gint64 stamp = c->kind != C_PUB && t_measure_ns ? arrival_stamp (c) : 0;
     DiodeTlsStatus st = diode_tls_recv (c->tls, rbuf, RBUF_SIZE, &n, &err);
     if (st == DIODE_TLS_OK) {
       DiodeMsg m;
       DiodeSessionResult r;
+
+      /* receive time: the kernel's, else when the bytes came out of TLS */
+      if (stamp)
+        c->stamp_ns = stamp;
+      t_recv_ns = c->stamp_ns ? c->stamp_ns : now_ns ();
+      stamps_kernel += c->stamp_ns != 0;
+      stamps_read += c->stamp_ns == 0;
       diode_session_feed (c->sess, rbuf, n);
       while ((r = diode_session_next (c->sess, &m, &err)) ==
           DIODE_SESSION_MESSAGE) {
@@ -531,6 +659,98 @@ jnum (GString * s, const gchar * k, double v, gboolean last)
     g_string_append_printf (s, "\"%s\":%.4f%s", k, v, last ? "" : ",");
 }
 
+static gdouble
+self_cpu_s (void)
+{
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+      ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static int
+cmp_flt (const void *a, const void *b)
+{
+  float x = *(const float *) a, y = *(const float *) b;
+  return x < y ? -1 : x > y;
+}
+
+static void
+jpcts (GString * s, const gchar * k, GArray * a)
+{
+  g_array_sort (a, cmp_dbl);
+  g_string_append_printf (s, ",\"%s\":{", k);
+  jnum (s, "p50", pct (a, 50), FALSE);
+  jnum (s, "p90", pct (a, 90), FALSE);
+  jnum (s, "p99", pct (a, 99), FALSE);
+  jnum (s, "max", a->len ? g_array_index (a, double, a->len - 1) : NAN, TRUE);
+  g_string_append (s, "}");
+}
+
+/* Per frame: the first, the median (nearest rank) and the last arrival
+ * across the viewers, over the frames that reached every viewer. */
+static void
+add_positions (GString * s)
+{
+  GArray *first = g_array_new (FALSE, FALSE, sizeof (double));
+  GArray *median = g_array_new (FALSE, FALSE, sizeof (double));
+  GArray *last = g_array_new (FALSE, FALSE, sizeof (double));
+  float *row = g_new (float, n_cols);
+  guint incomplete = 0;
+
+  guint alive = 0;
+
+  for (guint i = 0; i < n_cols; i++)
+    alive += !opt.direct && views[i].st == S_DEAD ? 0 : 1;
+  for (guint f = 0; f < max_frames; f++) {
+    guint got = 0;
+    double v;
+
+    for (guint i = 0; i < n_cols; i++)
+      if ((opt.direct || views[i].st != S_DEAD)
+          && !isnan (arrivals[(gsize) f * n_cols + i]))
+        row[got++] = arrivals[(gsize) f * n_cols + i];
+    if (got == 0)
+      continue;
+    if (got < alive) {
+      incomplete++;
+      continue;
+    }
+    qsort (row, got, sizeof (float), cmp_flt);
+    v = row[0];
+    g_array_append_val (first, v);
+    v = row[(got - 1) / 2];
+    g_array_append_val (median, v);
+    v = row[got - 1];
+    g_array_append_val (last, v);
+  }
+  g_string_append_printf (s, ",\"viewers\":%u,\"viewers_failed\":%u,"
+      "\"frames_complete\":%u,\"frames_incomplete\":%u", n_cols,
+      n_view_failed, first->len, incomplete);
+  if (view_fail_why) {
+    g_string_append (s, ",\"viewer_failure\":\"");
+    for (const gchar * p = view_fail_why; *p; p++)
+      if (*p != '"' && *p != '\\' && (guchar) * p >= 0x20)
+        g_string_append_c (s, *p);
+    g_string_append (s, "\"");
+  }
+  /* this process's CPU over the window: how busy the one thread that reads
+   * every viewer was (the "last" figures include its queueing) */
+  g_string_append (s, ",");
+  jnum (s, "self_cpu_s", self_cpu0 >= 0 && self_cpu1 >= 0 ?
+      self_cpu1 - self_cpu0 : NAN, FALSE);
+  jnum (s, "window_s", opt.duration, FALSE);
+  g_string_append_printf (s, "\"reads_kernel_stamped\":%" G_GUINT64_FORMAT
+      ",\"reads_unstamped\":%" G_GUINT64_FORMAT, stamps_kernel, stamps_read);
+  jpcts (s, "first_ms", first);
+  jpcts (s, "median_ms", median);
+  jpcts (s, "last_ms", last);
+  g_array_free (first, TRUE);
+  g_array_free (median, TRUE);
+  g_array_free (last, TRUE);
+  g_free (row);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -567,15 +787,19 @@ main (int argc, char **argv)
         "Publishers (1); more than 1: streams NAME-1 .. NAME-N", "N"},
     {"record", 0, 0, G_OPTION_ARG_NONE, &opt.record,
         "Publish with the RECORD flag (protocol version 3)", NULL},
+    {"viewers", 'n', 0, G_OPTION_ARG_INT, &opt.viewers,
+        "Measuring viewers (1), all in this process", "N"},
+    {"viewer-ramp", 0, 0, G_OPTION_ARG_DOUBLE, &opt.viewer_ramp,
+        "Viewers connected per second (250; 0: all at once)", "PER_S"},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &opt.quiet, "No progress", NULL},
     {NULL}
   };
   GOptionContext *ctx = g_option_context_new ("- one-hop latency probe");
   GError *err = NULL;
-  gint64 t0, t_view = 0, t_end = 0;
-  gboolean view_started = FALSE;
+  gint64 t0, t_view = 0;
+  gint next_view = 0;
   struct itimerspec its = { 0 };
-  struct epoll_event evs[16];
+  struct epoll_event evs[256];
   Conn timer_tag, listen_tag;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -587,8 +811,9 @@ main (int argc, char **argv)
   if ((!opt.direct && (opt.port <= 0 || opt.port > 65535)) || opt.fps <= 0
       || opt.fps > 1000 || opt.size < 16 || opt.size > 4 * 1024 * 1024
       || opt.gop < 1 || opt.publishers < 1 || opt.publishers > 10000
-      || (opt.direct && opt.publishers > 1) || opt.viewer_delay + opt.warmup + opt.duration >
-      MAX_RUN_S) {
+      || (opt.direct && opt.publishers > 1) || opt.viewers < 1
+      || opt.viewers > 20000 || (opt.direct && opt.viewers > 1)
+      || opt.viewer_delay + opt.warmup + opt.duration > MAX_RUN_S) {
     fprintf (stderr, "diode-latency: bad options (see --help)\n");
     return 2;
   }
@@ -601,6 +826,7 @@ main (int argc, char **argv)
   }
   epfd = epoll_create1 (EPOLL_CLOEXEC);
   rbuf = g_malloc (RBUF_SIZE);
+  peek_buf = g_malloc (PEEK_MAX);
   samples = g_array_new (FALSE, FALSE, sizeof (double));
   frame_len = DIODE_MEDIA_PREFIX_SIZE + opt.size;
   frame_buf = g_malloc (frame_len);
@@ -612,7 +838,25 @@ main (int argc, char **argv)
     pubs[i].stream = opt.publishers == 1 ? g_strdup (opt.stream) :
         g_strdup_printf ("%s-%d", opt.stream, i + 1);
   }
-  view.fd = recvc.fd = -1;
+  views = g_new0 (Conn, opt.viewers);
+  for (gint i = 0; i < opt.viewers; i++) {
+    views[i].fd = -1;
+    views[i].idx = (guint) i;
+  }
+  recvc.fd = -1;
+  n_cols = (guint) opt.viewers;
+  max_frames = (guint) (opt.duration * opt.fps) + 2 * (guint) opt.fps + 16;
+  arrivals = g_new (float, (gsize) max_frames * n_cols);
+  for (gsize i = 0; i < (gsize) max_frames * n_cols; i++)
+    arrivals[i] = NAN;
+  {
+    struct rlimit rl;
+    rlim_t need = (rlim_t) opt.viewers + opt.publishers + 64;
+    if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
+      rl.rlim_cur = MIN (need, rl.rlim_max);
+      setrlimit (RLIMIT_NOFILE, &rl);
+    }
+  }
 
   memset (&dst, 0, sizeof dst);
   dst.sin_family = AF_INET;
@@ -672,10 +916,14 @@ main (int argc, char **argv)
     gint64 now = now_ns ();
     int n;
 
-    if (!opt.direct && !view_started && now >= t_view && pubs[0].st == S_ACTIVE) {
-      start_client (&view, C_VIEW);
-      view_started = TRUE;
-    }
+    /* the viewers connect at --viewer-ramp per second: a thousand TLS
+     * handshakes at once would keep this one thread (and the relay) from
+     * the keepalives of those already subscribed */
+    while (!opt.direct && next_view < opt.viewers && now >= t_view
+        && pubs[0].st == S_ACTIVE && !fatal
+        && (opt.viewer_ramp <= 0 || now >= t_view +
+            (gint64) (next_view / opt.viewer_ramp * 1e9)))
+      start_client (&views[next_view++], C_VIEW);
     if (opt.kill_pid > 0 && !t_kill_ns && now - t0 >= (gint64) (opt.kill_at
             * 1e9)) {
       /* The last frame received so far is the last one before the kill. */
@@ -688,17 +936,24 @@ main (int argc, char **argv)
         break;
       }
     }
-    if (t_measure_ns && !t_end)
-      t_end = t_measure_ns + (gint64) (opt.duration * 1e9);
-    if (t_end && now >= t_end)
+    if (t_measure_ns && !t_end_ns)
+      t_end_ns = t_measure_ns + (gint64) (opt.duration * 1e9);
+    if (t_measure_ns && self_cpu0 < 0 && now >= t_measure_ns)
+      self_cpu0 = self_cpu_s ();
+    if (t_end_ns && self_cpu1 < 0 && now >= t_end_ns)
+      self_cpu1 = self_cpu_s ();
+    /* the publisher stops at t_end_ns; 1 s more for the frames in flight */
+    if (t_end_ns && now >= t_end_ns + 1000000000)
       break;
     if (now - t0 > (gint64) (opt.viewer_delay + opt.warmup + opt.duration +
+            (opt.viewer_ramp > 0 ? opt.viewers / opt.viewer_ramp : 0) +
             30) * 1000000000) {
       fprintf (stderr, "diode-latency: time limit reached\n");
       fatal = TRUE;
       break;
     }
-    n = epoll_wait (epfd, evs, G_N_ELEMENTS (evs), 50);
+    n = epoll_wait (epfd, evs, G_N_ELEMENTS (evs),
+        !opt.direct && next_view < opt.viewers ? 5 : 50);
     for (int k = 0; k < n && !fatal; k++) {
       Conn *c = evs[k].data.ptr;
       if (c == &timer_tag) {
@@ -709,12 +964,17 @@ main (int argc, char **argv)
               send_media (&pubs[i]);
         for (gint i = 0; i < opt.publishers; i++)
           keepalive (&pubs[i]);
-        keepalive (&view);
+        for (gint i = 0; i < opt.viewers; i++)
+          keepalive (&views[i]);
       } else if (c == &listen_tag) {
         accept_one ();
       } else {
         on_event (c, evs[k].events);
       }
+      /* a turn over many busy viewers can be long: keep alive meanwhile */
+      if (k % 32 == 31)
+        for (gint i = 0; i < opt.viewers; i++)
+          keepalive (&views[i]);
     }
   }
 
@@ -737,6 +997,7 @@ main (int argc, char **argv)
     jnum (s, "max", samples->len ? g_array_index (samples, double,
             samples->len - 1) : NAN, TRUE);
     g_string_append (s, "}");
+    add_positions (s);
     if (opt.kill_pid > 0) {
       g_string_append (s, ",\"failover\":{");
       jnum (s, "gap_ms", t_first_after_kill_ns ?
@@ -751,7 +1012,8 @@ main (int argc, char **argv)
   for (gint i = 0; i < opt.publishers; i++)
     if (pubs[i].tls)
       diode_tls_bye (pubs[i].tls);
-  if (view.tls)
-    diode_tls_bye (view.tls);
+  for (gint i = 0; i < opt.viewers; i++)
+    if (views[i].tls)
+      diode_tls_bye (views[i].tls);
   return fatal ? 1 : 0;
 }

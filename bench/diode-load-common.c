@@ -36,7 +36,7 @@
 LoadOptions opt = {
   .host = NULL, .port = 0, .n = 1, .duration = 10, .warmup = 3, .ramp = 0,
   .spread = 0, .pre = 0, .connect_timeout = 30, .wait_ms = 10000,
-  .max_lag = 1.0,
+  .max_lag = 1.0, .fps = 30,
 };
 
 int epfd = -1;
@@ -314,8 +314,15 @@ count_media (Viewer * v, DiodeMsg * m)
   v->media++;
   if (m->flags & DIODE_MEDIA_KEYFRAME) {
     v->keyframes++;
-    if (v->got_caps && v->t_key_ns == 0)
+    if (v->got_caps && v->t_key_ns == 0) {
       v->t_key_ns = t;
+      /* its age when it arrived: the report subtracts the stream's
+       * smallest lateness (live), known only at the end */
+      if (m->pts != DIODE_TIME_NONE && m->pts < G_MAXINT64) {
+        v->key_late_ns = t - (gint64) m->pts;
+        v->key_late_ok = TRUE;
+      }
+    }
   }
   /* stream headers carry the seqs they were published with: older ones */
   if (m->flags & DIODE_MEDIA_STREAMHEADER)
@@ -368,6 +375,15 @@ load_count_msg (Viewer * v, DiodeMsg * m)
   }
 }
 
+/* What "delivered at once" is for @v: the smallest lateness seen by any
+ * viewer of its stream (diode frames carry the publisher's pts), or for a
+ * tcp reader its own (see diode-load-tcp.c); G_MAXINT64 = not known. */
+gint64
+load_live_ref (Viewer * v)
+{
+  return opt.mode == MODE_TCP ? v->own_late_min : late_min[v->sidx];
+}
+
 /* The window closes at @t: a viewer that got nothing lately lags from its
  * newest frame's pts to @t. */
 void
@@ -381,9 +397,15 @@ load_window_end (gint64 t)
 
     v->win1_alive = v->st == V_STREAMING;
     v->bytes_win1 = v->bytes;
-    if (v->newest_pts == DIODE_TIME_NONE || !v->late_seen)
+    if (!v->late_seen)
       continue;
-    late = t - (gint64) v->newest_pts;
+    if (opt.mode == MODE_TCP)
+      /* the newest picture stands for pts (pictures - 1) / fps */
+      late = t - (gint64) ((v->pictures - 1) * (1e9 / opt.fps));
+    else if (v->newest_pts != DIODE_TIME_NONE)
+      late = t - (gint64) v->newest_pts;
+    else
+      continue;
     if (late > v->late_max_win)
       v->late_max_win = late;
   }

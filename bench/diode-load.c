@@ -4,7 +4,7 @@
  *
  *   diode-load --tls --port P [--stream NAME] -n 1000 --ramp 250 \
  *              --warmup 3 --duration 20 --expect-bps 4000000 --server-pid PID
- *   diode-load --tcp --port P -n 1000 ...          (tcpserversink anchor)
+ *   diode-load --tcp --port P [--fps 30] -n 1000 ... (tcpserversink anchor)
  *   diode-load --tls --port P --stream rec --streams 100 -n 200 ...
  *              viewer i watches rec-(i mod 100 + 1) (bench/store.sh)
  *   diode-load --ws --port HTTP_PORT [--token T] -n 1000 ...
@@ -20,12 +20,18 @@
  * --ws: each viewer is what the player page is to the relay: HTTP upgrade
  *   on GET /ws/NAME, then one diode frame per binary WebSocket message.
  * --tcp: plain TCP reader (tcpserversink); counts bytes and scans the H.264
- *   byte-stream for the first IDR NAL after an SPS and a PPS.
+ *   byte-stream for access units and the first IDR NAL after an SPS and a
+ *   PPS (lag from the picture count against --fps: diode-load-tcp.c).
  *
- * "At full rate" (tls, ws): alive over the whole window, no MEDIA seq gap in
- * it, and a lag behind live under --max-lag (1 s) all along (how lag is
- * measured: diode-load-common.c). "full_rate_bytes" is the older criterion
- * (>= 95 % of --expect-bps over the window), the only one for tcp.
+ * "At full rate" is "full_rate_strict": alive over the whole window,
+ * pictures in it, and a lag behind live under --max-lag (1 s) all along;
+ * for tls and ws also no MEDIA seq gap in the window (lag from the frames'
+ * pts: diode-load-common.c); for tcp, which has neither seqs nor pts, lag
+ * from the count of access units against --fps, so a missed picture counts
+ * as one frame interval of lag (diode-load-tcp.c). "full_rate_seq" is the
+ * same number for tls and ws (older name). "full_rate" (alias
+ * "full_rate_bytes") is the older, weaker criterion: >= 95 % of
+ * --expect-bps over the window.
  *
  * Timeline: [--pre S: server idle sample] -> connect phase (ramp or spread)
  * -> --warmup S -> measurement window of --duration S -> [--linger S, still
@@ -33,7 +39,9 @@
  *
  * Per viewer "time to first keyframe" runs from its connect() call to its
  * first decodable frame: for diode the first MEDIA with KEYFRAME after a CAPS,
- * for tcp the first IDR NAL after SPS and PPS.
+ * for tcp the first IDR NAL after SPS and PPS. "first_frame_age" is how far
+ * behind live that frame was when it arrived: its lateness minus live's
+ * (the stream's smallest; for tcp the reader's own, see diode-load-tcp.c).
  *
  * With --server-pid the tool samples that process's CPU time
  * (/proc/PID/stat utime+stime) and VmRSS exactly at the window edges, so the
@@ -140,6 +148,9 @@ main (int argc, char **argv)
     {"max-lag", 0, 0, G_OPTION_ARG_DOUBLE, &opt.max_lag,
         "Full rate needs a lag behind live below this (default 1)",
         "SECONDS"},
+    {"fps", 0, 0, G_OPTION_ARG_DOUBLE, &opt.fps,
+        "tcp: the stream's frame rate, for the lag of a reader (default 30)",
+        "FPS"},
     {"host", 'H', 0, G_OPTION_ARG_STRING, &opt.host,
         "Server host (default 127.0.0.1)", "HOST"},
     {"port", 'p', 0, G_OPTION_ARG_INT, &opt.port, "Server port", "PORT"},
@@ -202,7 +213,8 @@ main (int argc, char **argv)
   }
   g_option_context_free (ctx);
   if (opt.tls + opt.tcp + opt.ws != 1 || opt.streams < 0
-      || opt.streams > 100000 || !(opt.max_lag > 0)
+      || opt.streams > 100000 || !(opt.max_lag > 0) || !(opt.fps > 0)
+      || opt.fps > 1000
       || opt.port <= 0 || opt.port > 65535 || opt.n < 1
       || opt.duration < 0 || opt.warmup < 0 || opt.linger < 0
       || opt.linger + opt.duration + opt.warmup +
@@ -364,7 +376,9 @@ main (int argc, char **argv)
   /* ---- report ---- */
   {
     guint ready = 0, failed = 0, alive_end = 0, full = 0, nk = 0, nw = 0;
-    guint receiving = 0, full_seq = 0, nl = 0;
+    guint receiving = 0, full_seq = 0, nl = 0, na = 0;
+    double *age = g_new0 (double, opt.n);
+    guint64 pictures_win = 0;
     guint64 gaps = 0, lost = 0;
     double *lag = g_new0 (double, opt.n);
     guint64 *wb = g_new0 (guint64, opt.n), total_win = 0, total = 0;
@@ -399,10 +413,13 @@ main (int argc, char **argv)
       }
       if (v->t_key_ns)
         ttfk[nk++] = (v->t_key_ns - v->t_start_ns) / 1e6;
+      if (v->t_key_ns && v->key_late_ok && load_live_ref (v) != G_MAXINT64)
+        age[na++] = (v->key_late_ns - load_live_ref (v)) / 1e6;
       gaps += v->gaps_win;
       lost += v->lost_win;
-      if (v->was_ready && v->late_seen && late_min[v->sidx] != G_MAXINT64) {
-        double l = (v->late_max_win - late_min[v->sidx]) / 1e9;
+      pictures_win += v->media_win;
+      if (v->was_ready && v->late_seen && load_live_ref (v) != G_MAXINT64) {
+        double l = (v->late_max_win - load_live_ref (v)) / 1e9;
         lag[nl++] = l * 1e3;
         /* the whole window: there at both edges, frames in it, no gap,
          * never more than --max-lag behind live */
@@ -414,6 +431,7 @@ main (int argc, char **argv)
     qsort (lag, nl, sizeof (double), cmp_dbl);
     qsort (wb, nw, sizeof (guint64), cmp_u64);
     qsort (ttfk, nk, sizeof (double), cmp_dbl);
+    qsort (age, na, sizeof (double), cmp_dbl);
 
     g_string_append_printf (s, "\"mode\":\"%s\",\"requested\":%d,"
         "\"connected\":%u,\"receiving\":%u,\"failed\":%u,\"alive_end\":%u,",
@@ -431,9 +449,14 @@ main (int argc, char **argv)
     json_num (s, "expect_bps", opt.expect_bps > 0 ? opt.expect_bps : NAN,
         FALSE);
     if (opt.expect_bps > 0)
-      g_string_append_printf (s, "\"full_rate\":%u,", full);
+      g_string_append_printf (s, "\"full_rate\":%u,\"full_rate_bytes\":%u,",
+          full, full);
     else
-      g_string_append (s, "\"full_rate\":null,");
+      g_string_append (s, "\"full_rate\":null,\"full_rate_bytes\":null,");
+    g_string_append_printf (s, "\"full_rate_strict\":%u,\"strict_basis\":"
+        "\"%s\",\"pictures_window\":%" G_GUINT64_FORMAT ",", full_seq,
+        opt.mode == MODE_TCP ? "access units vs --fps, lag" : "seq, pts lag",
+        pictures_win);
     g_string_append_printf (s, "\"media_frames\":%" G_GUINT64_FORMAT
         ",\"keyframes\":%" G_GUINT64_FORMAT ",", media, keys);
     if (opt.mode == MODE_TCP)
@@ -453,6 +476,12 @@ main (int argc, char **argv)
     json_num (s, "p90", pct_d (ttfk, nk, 90), FALSE);
     json_num (s, "p99", pct_d (ttfk, nk, 99), FALSE);
     json_num (s, "max", nk ? ttfk[nk - 1] : NAN, TRUE);
+    g_string_append (s, "},");
+    g_string_append_printf (s, "\"first_frame_age_ms\":{\"n\":%u,", na);
+    json_num (s, "p50", pct_d (age, na, 50), FALSE);
+    json_num (s, "p90", pct_d (age, na, 90), FALSE);
+    json_num (s, "p99", pct_d (age, na, 99), FALSE);
+    json_num (s, "max", na ? age[na - 1] : NAN, TRUE);
     g_string_append (s, "},");
     if (opt.server_pid > 0) {
       g_string_append_printf (s, "\"server\":{\"pid\":%d,", opt.server_pid);
@@ -488,6 +517,7 @@ main (int argc, char **argv)
     g_free (wb);
     g_free (ttfk);
     g_free (lag);
+    g_free (age);
   }
 
   for (i = 0; i < (guint) opt.n; i++)

@@ -51,6 +51,9 @@ typedef struct {
   gint64 t_start_ns;            /* planned / actual connect() time */
   gint64 t_ready_ns;            /* subscribed (tls, ws) / connected (tcp) */
   gint64 t_key_ns;              /* first decodable frame, 0 = none yet */
+  gint64 key_late_ns;           /* its lateness (arrival - pts), see
+                                 * load_count_msg() and tcp_event() */
+  gboolean key_late_ok;
   gboolean was_ready;
   gboolean got_caps;
   guint64 bytes;
@@ -74,9 +77,14 @@ typedef struct {
   /* ws */
   GByteArray *inq;              /* head / frame bytes not parsed yet */
   gchar *ws_accept;             /* the Sec-WebSocket-Accept we expect */
-  /* tcp H.264 scan */
+  /* tcp H.264 scan (diode-load-tcp.c): the byte-stream has no pts, so
+   * the k-th picture a reader gets stands for pts = k / --fps after its
+   * first one, and its own smallest lateness stands for live */
   guint zeros;
-  gboolean want_nal_header, sps, pps;
+  gboolean want_nal_header, want_slice, sps, pps;
+  guint slice_type;             /* NAL type of the slice whose header we wait */
+  guint64 pictures;             /* access units received */
+  gint64 own_late_min;          /* min (arrival - k / fps), ns */
   const gchar *why;             /* failure reason (interned string) */
 } Viewer;
 
@@ -94,6 +102,7 @@ typedef struct {
   gchar *identity;
   gdouble expect_bps;
   gdouble max_lag;
+  gdouble fps;                  /* tcp: the clip's frame rate */
   gint server_pid;
   guint wait_ms;
   guint64 seed;
@@ -132,6 +141,7 @@ void viewer_event (Viewer * v, guint32 ev);
 void viewer_free (Viewer * v);
 void load_count_msg (Viewer * v, DiodeMsg * m);
 void load_window_end (gint64 t);
+gint64 load_live_ref (Viewer * v);
 
 /* diode-load-tls.c */
 gboolean tls_init (GError ** error);

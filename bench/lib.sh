@@ -143,17 +143,42 @@ start_diode_pub () {
   PUB_PID=$SPAWN_PID; PUB_TPID=$SPAWN_TPID
 }
 
-# start_tcp_server NAME MAX_S SYNC_METHOD: sets TCP_PID TCP_TPID TCP_PORT.
+# start_tcp_server NAME MAX_S SYNC_METHOD: the tcpserversink anchor as two
+# processes, so that a server's CPU is the server's only, as the relay's is
+# (its publisher, diodesink, is a process of its own):
+#   publisher  pub_src ! gdppay ! tcpclientsink        (NAME-pub)
+#   server     tcpserversrc ! gdpdepay ! tcpserversink  (NAME)
+# GDP carries caps, timestamps and buffer flags (DELTA_UNIT: what
+# sync-method=latest-keyframe needs to find keyframes) with one 62-byte
+# header per buffer and no parsing in the server: the cheapest honest feed
+# (shmsrc/tcpserversrc alone lose the flags; h264parse in the server would
+# add a parser the relay does not have). Its cost, like the relay's TLS
+# decryption of its publisher, is in the idle CPU the scripts subtract.
+# Sets TCP_PID TCP_TPID TCP_PORT (the server) and TCP_PUB_TPID.
 start_tcp_server () {
   TCP_PORT=$(free_port)
-  # shellcheck disable=SC2046
-  bench_spawn "$2" "$bench_tmp/$1" gst-launch-1.0 -q $(pub_src) ! \
+  _feed=$(free_port)
+  bench_spawn "$2" "$bench_tmp/$1" gst-launch-1.0 -q \
+    tcpserversrc host=127.0.0.1 port="$_feed" ! gdpdepay ! \
     tcpserversink host=127.0.0.1 port="$TCP_PORT" sync-method="$3" sync=false
   TCP_PID=$SPAWN_PID; TCP_TPID=$SPAWN_TPID
+  for _i in $(seq 1 100); do
+    ss -ltn 2>/dev/null | grep -q "127.0.0.1:$_feed " && break
+    sleep 0.05
+  done
+  # shellcheck disable=SC2046
+  bench_spawn "$2" "$bench_tmp/$1-pub" gst-launch-1.0 -q $(pub_src) ! \
+    gdppay ! tcpclientsink host=127.0.0.1 port="$_feed" sync=false
+  TCP_PUB_TPID=$SPAWN_TPID
   for _i in $(seq 1 100); do
     ss -ltn 2>/dev/null | grep -q "127.0.0.1:$TCP_PORT " && break
     sleep 0.05
   done
+}
+
+# stop_tcp_server: both processes of start_tcp_server.
+stop_tcp_server () {
+  bench_stop "$TCP_PUB_TPID"; bench_stop "$TCP_TPID"
 }
 
 # check_alive PID NAME: fail loudly if a server died.

@@ -45,8 +45,8 @@ fi
 if [ $anchor = yes ]; then
   wait_quiet
   start_tcp_server tcpserver "$max" latest-keyframe
-  RELAY_PID=$TCP_PID; RELAY_TPID=$TCP_TPID; PUB_TPID=""
-  what="tcpserversink sync-method=latest-keyframe (gst-launch pid $TCP_PID), $N TCP viewers"
+  RELAY_PID=$TCP_PID; RELAY_TPID=$TCP_TPID; PUB_TPID=$TCP_PUB_TPID
+  what="tcpserversink sync-method=latest-keyframe (server gst-launch pid $TCP_PID, fed over GDP by a publisher process), $N TCP viewers"
   sleep 3
   bench_spawn "$max" "$bench_tmp/load" "$load_bin" --tcp --port "$TCP_PORT" \
     -n "$N" --ramp 250 --warmup 2 --duration $((SECONDS_ + 4)) \

@@ -22,11 +22,22 @@
 #   sink Ir/B     marginal minus fakesink's marginal: what the sink adds per
 #                 published byte, its own threads (libsrt's) included
 # For diodesink also the instructions inside its own code only
-# (--toggle-collect on gst_diode_sink_render and its writer_thread, which does
-# the TLS sends; the other plugins are stripped, so their functions cannot be
+# (--toggle-collect on gst_diode_sink_render and on
+# gst_diode_sink_writer_thread in gstdiodesink-writer.c, which does the TLS
+# sends; the other plugins are stripped, so their functions cannot be
 # isolated that way).
-# The receivers write what they get to a file: "delivered" is its size over
-# the bytes sent (srtsink in live mode may drop what is still queued at EOS).
+# The receivers write what they get to a file, and every run is checked
+# against the bytes the upstream produced (the same pipeline into a
+# filesink): a sink that dropped or lost data would look cheaper per byte.
+#   diodesink      a diodesrc subscribed before the publisher starts (it
+#                  waits for the stream) writes what the relay forwarded:
+#                  the same bytes, byte for byte, or the script fails;
+#   tcpclientsink  the same, from tcpserversrc;
+#   srtsink        an exact prefix (no hole: nothing lost mid-stream, or the
+#                  script fails), short of at most SRT_TAIL_MAX bytes at the
+#                  end (default 0.5 s of the clip): srtsink in live mode
+#                  drops what is still queued at EOS.
+# "delivered" in the table is the received size over the bytes sent.
 # A second table repeats diodesink and srtsink with the CPU's AES/SIMD
 # instructions hidden from GnuTLS and Nettle (GNUTLS_CPUID_OVERRIDE=0x1,
 # NETTLE_FAT_OVERRIDE=none): closer to the Pi Zero (ARMv6, no AES unit).
@@ -35,6 +46,7 @@
 set -eu
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
+SRT_TAIL_MAX=${SRT_TAIL_MAX:-}
 N1=${N1:-150}
 N2=${N2:-450}
 if [ "${1:-}" = "--quick" ]; then N1=60; N2=180; fi
@@ -58,12 +70,32 @@ upstream () { # FRAMES
   echo "filesrc location=$clip_h264 ! h264parse ! video/x-h264,stream-format=byte-stream,alignment=au ! identity eos-after=$1 sync=true"
 }
 
-# bytes the sink receives for FRAMES frames
+# bytes the sink receives for FRAMES frames (kept in sent-FRAMES.h264 for
+# the delivery checks)
 frame_bytes () {
   # shellcheck disable=SC2046
   timeout 60 gst-launch-1.0 -q $(upstream "$1") ! \
-    filesink location="$bench_tmp/bytes.h264" sync=false > /dev/null
-  stat -c %s "$bench_tmp/bytes.h264"
+    filesink location="$bench_tmp/sent-$1.h264" sync=false > /dev/null
+  stat -c %s "$bench_tmp/sent-$1.h264"
+}
+
+# check_delivery NAME FRAMES: what the receiver wrote against what was sent;
+# appends "NAME FRAMES SIZE" to $bench_tmp/delivered, dies on a mismatch.
+check_delivery () {
+  _sent=$bench_tmp/sent-$2.h264
+  _got=$(stat -c %s "$bench_tmp/recv.bin" 2>/dev/null || echo 0)
+  _want=$(stat -c %s "$_sent")
+  echo "$1 $2 $_got" >> "$bench_tmp/delivered"
+  case $1 in
+    srtsink*)
+      [ "$_got" -le "$_want" ] && [ $((_want - _got)) -le "$SRT_TAIL_MAX" ] || \
+        die "$1, $2 frames: received $_got of $_want bytes (more than $SRT_TAIL_MAX short)"
+      cmp -s -n "$_got" "$bench_tmp/recv.bin" "$_sent" || \
+        die "$1, $2 frames: the $_got bytes received are not a prefix of the $_want sent (data lost mid-stream)" ;;
+    *)
+      [ "$_got" -eq "$_want" ] && cmp -s "$bench_tmp/recv.bin" "$_sent" || \
+        die "$1, $2 frames: received $_got bytes, sent $_want, $(cmp "$bench_tmp/recv.bin" "$_sent" 2>&1 | head -n1)" ;;
+  esac
 }
 
 start_relay relay $((max * 12))
@@ -95,11 +127,19 @@ run_cg () {
       sleep 0.5
       set -- "$@" host=127.0.0.1 port="$port" ;;
     diodesink*)
+      # subscribed before the publisher exists: diodesrc waits (timeout)
+      # for the name and gets every frame from the first; it ends at EOS
+      bench_spawn "$max" "$bench_tmp/diodesrc" gst-launch-1.0 -q \
+        diodesrc relay=127.0.0.1:"$RELAY_PORT" relay-id="$RELAY_ADDR" \
+        stream="cost-$name-$frames" timeout=$((max * 1000)) ! \
+        filesink location="$bench_tmp/recv.bin" sync=false
+      recv_tpid=$SPAWN_TPID
+      sleep 1
       set -- "$@" relay=127.0.0.1:"$RELAY_PORT" relay-id="$RELAY_ADDR" \
-        stream="cost-$frames" ;;
+        stream="cost-$name-$frames" ;;
   esac
   toggle=""
-  case $name in diodesink) toggle="--toggle-collect=gst_diode_sink_render --toggle-collect=writer_thread";; esac
+  case $name in diodesink) toggle="--toggle-collect=gst_diode_sink_render --toggle-collect=gst_diode_sink_writer_thread";; esac
   cgout=$bench_tmp/cg.$name.$frames
   # shellcheck disable=SC2046,SC2086
   env $envs timeout "$max" valgrind --tool=callgrind -q \
@@ -108,9 +148,14 @@ run_cg () {
     > "$bench_tmp/cg.log" 2>&1 || {
       cat "$bench_tmp/cg.log" >&2; die "callgrind run $name $frames failed"; }
   if [ -n "$recv_tpid" ]; then
-    sleep 1   # let the receiver write out what is still in flight
+    # let the receiver write out what is still in flight (diodesrc ends by
+    # itself at the stream's EOS)
+    for _i in $(seq 1 40); do
+      kill -0 "$recv_tpid" 2>/dev/null || break
+      case $name in diodesink*) sleep 0.25 ;; *) sleep 1; break ;; esac
+    done
     bench_stop "$recv_tpid"
-    echo "$name $frames $(stat -c %s "$bench_tmp/recv.bin" 2>/dev/null || echo 0)" >> "$bench_tmp/delivered"
+    check_delivery "$name" "$frames"
   fi
   sed -n 's/^summary: //p' "$cgout"
 }
@@ -118,12 +163,15 @@ run_cg () {
 b1=$(frame_bytes "$N1")
 b2=$(frame_bytes "$N2")
 log "bytes: $N1 frames = $b1, $N2 frames = $b2"
+# 0.5 s of the clip by default
+[ -n "$SRT_TAIL_MAX" ] || SRT_TAIL_MAX=$((b2 * 30 / N2 / 2))
 
 measure () { # NAME ENVS... -- SINK...
   name=$1; shift
   ir1=$(run_cg "$name" "$N1" "$@")
   ir2=$(run_cg "$name" "$N2" "$@")
   d1=$(sed -n "s/^$name $N1 //p" "$bench_tmp/delivered" 2>/dev/null | tail -n1)
+  # (the diodesink-all runs below are checked the same way in run_cg)
   d2=$(sed -n "s/^$name $N2 //p" "$bench_tmp/delivered" 2>/dev/null | tail -n1)
   dl="\"d1\":${d1:-null},\"d2\":${d2:-null}"
   if [ "$name" = diodesink ]; then

@@ -186,6 +186,239 @@ conn_fail (Conn * c, DiodeErrorCode code, const gchar * text)
   }
 }
 
+/* The viewer's next ring frame (a new ref), or NULL when it is caught up.
+ * Slow viewer: rather than fall further behind, it drops what it has not
+ * read and starts again at the latest keyframe; its diodesrc sees the seq
+ * gap and flags DISCONT. */
+static void
+log_behind (Conn * c, guint64 backlog)
+{
+  relay_log (c->relay, RELAY_LOG_SLOW, "viewer %s (%s) of '%s' was %"
+      G_GUINT64_FORMAT " bytes behind; skipped to the latest keyframe",
+      c->address, c->peer, c->stream->name, backlog);
+}
+
+static void
+log_fell_out (Conn * c)
+{
+  relay_log (c->relay, RELAY_LOG_SLOW, "viewer %s (%s) of '%s' fell out "
+      "of the buffer; skipped to the latest keyframe", c->address, c->peer,
+      c->stream->name);
+}
+
+/* With @tx deferred (a fan-out worker's share, diode-relay-fanout.c) only
+ * the viewer's own state changes: its logs and join note wait in it for
+ * conn_write_ring_done. */
+static GBytes *
+conn_ring_next (Conn * c, RelayTx * tx)
+{
+  DiodeRing *ring = c->stream->ring;
+  gboolean skipped = FALSE;
+  guint64 backlog = diode_cursor_backlog (&c->cursor, ring);
+  GBytes *f;
+
+  if (backlog > c->relay->soft_limit
+      && diode_cursor_skip_to_latest (&c->cursor, ring)) {
+    c->skips++;
+    if (tx->deferred)
+      c->tx_behind = backlog;
+    else
+      log_behind (c, backlog);
+  }
+  f = diode_cursor_next (&c->cursor, ring, &skipped);
+  if (skipped) {
+    c->skips++;
+    if (tx->deferred)
+      c->tx_fell_out = TRUE;
+    else
+      log_fell_out (c);
+  }
+  if (!f)
+    return NULL;
+  if (!c->first_media_at && g_bytes_get_size (f) > DIODE_FRAME_HEADER_SIZE
+      && ((const guint8 *) g_bytes_get_data (f, NULL))[0] == DIODE_MSG_MEDIA) {
+    if (!tx->deferred)
+      relay_note_join (c, g_get_monotonic_time ());
+    else if (!c->tx_join_at)
+      c->tx_join_at = g_get_monotonic_time ();
+  }
+  return g_bytes_ref (f);
+}
+
+/* Does the viewer have ring frames waiting beyond what it holds? */
+static gboolean
+conn_ring_waiting (Conn * c)
+{
+  return c->viewing && c->stream && c->phase == CONN_OPEN && !c->on_direct
+      && !c->replay && diode_cursor_backlog (&c->cursor, c->stream->ring) > 0;
+}
+
+/* @n plaintext bytes of ring frames were written: c->out, then the frames
+ * gathered behind it. */
+static void
+conn_ring_advance (Conn * c, gsize n)
+{
+  c->bytes_out += n;
+  c->media_bytes_out += n;
+  c->last_progress = c->last_tx = g_get_monotonic_time ();
+  while (n > 0 && c->out) {
+    gsize size = g_bytes_get_size (c->out);
+    gsize take = MIN (n, size - c->out_off);
+
+    c->out_off += take;
+    n -= take;
+    if (c->out_off < size)
+      break;
+    g_bytes_unref (c->out);
+    c->frames_out++;
+    c->out = g_queue_pop_head (&c->gather);
+    c->out_off = 0;
+    c->out_media = c->out != NULL;
+  }
+  /* A viewer the ring no longer feeds (a direct path took over) finishes
+   * the frame it is in, as without gathering; frames gathered behind it
+   * and not begun go with the cursor's. */
+  if (c->out && c->out_off == 0 && (c->on_direct || !c->viewing)) {
+    g_clear_pointer (&c->out, g_bytes_unref);
+    g_queue_clear_full (&c->gather, (GDestroyNotify) g_bytes_unref);
+    c->out_media = FALSE;
+  }
+}
+
+/* Writes one TLS record of ring frames: c->out's next bytes, and when
+ * they do not fill a record and more frames wait (a joiner's GOP, a viewer
+ * that was blocked, small frames), the next frames too: records filled to
+ * the maximum across frame boundaries instead of one or two per frame.
+ * Such a record is copied together in tx->buf (one per writing thread); the
+ * frames it takes from the cursor wait in c->gather, so nothing is held
+ * per connection but references, at most a record's worth. Every record
+ * followed by more says MSG_MORE: the kernel sends them as few segments. */
+static DiodeTlsStatus
+conn_send_ring (Conn * c, RelayTx * tx, GError ** error)
+{
+  gsize size, n = 0, rec = MIN (diode_tls_max_record (c->tls),
+      DIODE_TLS_MAX_RECORD);
+  const guint8 *data = g_bytes_get_data (c->out, &size);
+  gsize left = size - c->out_off, len;
+  gboolean more;
+  DiodeTlsStatus st;
+  GList *l;
+
+  if (c->tx_again) {
+    /* the record GnuTLS holds: its frames are still out + gather */
+    st = diode_tls_send_again (c->tls, conn_ring_waiting (c)
+        || !g_queue_is_empty (&c->gather), &n, error);
+  } else if (left >= rec || (g_queue_is_empty (&c->gather)
+          && !conn_ring_waiting (c))) {
+    /* from the frame itself: a whole record of it, or all there is */
+    more = !g_queue_is_empty (&c->gather) || conn_ring_waiting (c);
+    st = diode_tls_send_more (c->tls, data + c->out_off, left, more, &n,
+        error);
+  } else {
+    memcpy (tx->buf, data + c->out_off, left);
+    len = left;
+    l = c->gather.head;
+    /* a control reply queued meanwhile goes before any further frame */
+    while (len < rec) {
+      GBytes *f;
+      gsize fs;
+      const guint8 *fd;
+
+      if (l) {
+        f = l->data;
+        l = l->next;
+      } else if (g_queue_is_empty (&c->ctrl) && conn_ring_waiting (c)
+          && (f = conn_ring_next (c, tx)) != NULL) {
+        g_queue_push_tail (&c->gather, f);
+      } else {
+        break;
+      }
+      fd = g_bytes_get_data (f, &fs);
+      memcpy (tx->buf + len, fd, MIN (fs, rec - len));
+      len += MIN (fs, rec - len);
+    }
+    /* more after this record: the rest of a frame in it, or another */
+    more = l != NULL || len == rec || conn_ring_waiting (c);
+    if (len > left)
+      tx->gathered++;
+    st = diode_tls_send_more (c->tls, tx->buf, len, more, &n, error);
+  }
+  if (st == DIODE_TLS_AGAIN) {
+    if (!c->tx_again)
+      tx->blocked++;
+    c->tx_again = TRUE;
+    return st;
+  }
+  if (st != DIODE_TLS_OK)
+    return st;
+  c->tx_again = FALSE;
+  tx->records++;
+  conn_ring_advance (c, n);
+  return DIODE_TLS_OK;
+}
+
+gboolean
+conn_write_ring_ready (Conn * c)
+{
+  return !c->dead && c->phase == CONN_OPEN && c->tls && !c->web
+      && !c->replay && !c->fetch && c->viewing && c->stream && !c->on_direct
+      && !(c->events & EPOLLOUT) && g_queue_is_empty (&c->ctrl)
+      && (!c->out || c->out_media);
+}
+
+void
+conn_write_ring (Conn * c, RelayTx * tx)
+{
+  DiodeTlsStatus st = DIODE_TLS_OK;
+
+  for (;;) {
+    if (!c->out) {
+      GBytes *f = conn_ring_next (c, tx);
+
+      if (!f)
+        break;
+      c->out = f;
+      c->out_media = TRUE;
+      c->out_off = 0;
+    }
+    st = conn_send_ring (c, tx, &c->tx_error);
+    if (st != DIODE_TLS_OK)
+      break;
+  }
+  if (st == DIODE_TLS_OK) {
+    /* caught up: what MSG_MORE kept back goes now */
+    diode_tls_push (c->tls);
+    c->last_progress = g_get_monotonic_time ();
+  }
+  c->tx_status = st;
+}
+
+void
+conn_write_ring_done (Conn * c)
+{
+  if (c->tx_behind) {
+    log_behind (c, c->tx_behind);
+    c->tx_behind = 0;
+  }
+  if (c->tx_fell_out) {
+    log_fell_out (c);
+    c->tx_fell_out = FALSE;
+  }
+  if (c->tx_join_at) {
+    relay_note_join (c, c->tx_join_at);
+    c->tx_join_at = 0;
+  }
+  if (c->tx_status == DIODE_TLS_OK)
+    conn_want_write (c, FALSE);
+  else if (c->tx_status == DIODE_TLS_AGAIN)
+    conn_want_write (c, TRUE);
+  else
+    conn_close (c, c->tx_error ? c->tx_error->message :
+        "peer closed the connection");
+  g_clear_error (&c->tx_error);
+  c->tx_status = DIODE_TLS_OK;
+}
+
 void
 conn_flush (Conn * c)
 {
@@ -242,34 +475,11 @@ conn_flush (Conn * c)
       } else if (c->viewing && c->stream && c->phase == CONN_OPEN
           && !c->on_direct) {
         /* (a viewer on a direct path gets nothing from the ring) */
-        DiodeRing *ring = c->stream->ring;
-        gboolean skipped = FALSE;
-        guint64 backlog = diode_cursor_backlog (&c->cursor, ring);
-        GBytes *f;
+        GBytes *f = conn_ring_next (c, &c->relay->tx);
 
-        /* Slow viewer: rather than fall further behind, drop what it has
-         * not read and start again at the latest keyframe. Its diodesrc
-         * sees the seq gap and flags DISCONT. */
-        if (backlog > c->relay->soft_limit
-            && diode_cursor_skip_to_latest (&c->cursor, ring)) {
-          c->skips++;
-          relay_log (c->relay, RELAY_LOG_SLOW, "viewer %s (%s) of '%s' was %" G_GUINT64_FORMAT " bytes "
-              "behind; skipped to the latest keyframe", c->address, c->peer,
-              c->stream->name, backlog);
-        }
-        f = diode_cursor_next (&c->cursor, ring, &skipped);
-        if (skipped) {
-          c->skips++;
-          relay_log (c->relay, RELAY_LOG_SLOW, "viewer %s (%s) of '%s' fell out of the buffer; skipped "
-              "to the latest keyframe", c->address, c->peer, c->stream->name);
-        }
         if (!f)
           break;
-        if (!c->first_media_at && g_bytes_get_size (f) > DIODE_FRAME_HEADER_SIZE
-            && ((const guint8 *) g_bytes_get_data (f, NULL))[0] ==
-            DIODE_MSG_MEDIA)
-          relay_note_join (c, g_get_monotonic_time ());
-        c->out = g_bytes_ref (f);
+        c->out = f;
         c->out_media = TRUE;
       } else {
         break;
@@ -277,6 +487,18 @@ conn_flush (Conn * c)
       c->out_off = 0;
     }
 
+    if (c->out_media && !c->web) {
+      st = conn_send_ring (c, &c->relay->tx, &err);
+      if (st == DIODE_TLS_OK)
+        continue;
+      if (st == DIODE_TLS_AGAIN) {
+        conn_want_write (c, TRUE);
+        return;
+      }
+      conn_close (c, err ? err->message : "peer closed the connection");
+      g_clear_error (&err);
+      return;
+    }
     data = g_bytes_get_data (c->out, &size);
     st = c->web ? relay_ws_send (c, data, size, &n, &err) :
         diode_tls_send (c->tls, data + c->out_off, size - c->out_off, &n,
@@ -325,6 +547,8 @@ conn_flush (Conn * c)
     return;
   }
   /* Nothing pending: the write timeout only runs while we wait on it. */
+  if (c->tls)
+    diode_tls_push (c->tls);
   c->last_progress = g_get_monotonic_time ();
   conn_want_write (c, FALSE);
 }
@@ -406,6 +630,8 @@ conn_release_publisher (Conn * c)
 
   if (!s || !c->publishing || s->publisher != c)
     return;
+  /* what it pushed in its last read reaches the viewers first */
+  stream_fanout_due (c);
   g_mutex_lock (&r->lock);
   s->publisher = NULL;
   g_mutex_unlock (&r->lock);
@@ -528,6 +754,8 @@ conn_free (Conn * c)
   g_clear_pointer (&c->session, diode_session_free);
   g_queue_clear_full (&c->ctrl, (GDestroyNotify) g_bytes_unref);
   g_clear_pointer (&c->out, g_bytes_unref);
+  g_queue_clear_full (&c->gather, (GDestroyNotify) g_bytes_unref);
+  g_clear_error (&c->tx_error);
   diode_cursor_clear (&c->cursor);
   g_free (c->peer);
   g_free (c->address);
@@ -802,6 +1030,7 @@ relay_accept (DiodeRelay * r)
     c->fd = fd;
     c->peer = g_strdup_printf ("%s:%u", host, port);
     g_queue_init (&c->ctrl);
+    g_queue_init (&c->gather);
     diode_cursor_init (&c->cursor);
     c->session = diode_session_new (DIODE_SESSION_RELAY_END);
     c->phase = CONN_HANDSHAKE;

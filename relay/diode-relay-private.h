@@ -113,6 +113,22 @@ G_BEGIN_DECLS
 
 typedef struct _Stream Stream;
 typedef struct _Conn Conn;
+/* What one thread writing ring frames to viewers uses: the relay thread's
+ * own (r->tx) and each fan-out worker's (diode-relay-fanout.c). */
+typedef struct
+{
+  guint8     *buf;              /* one record's plaintext being gathered
+                                   (DIODE_TLS_MAX_RECORD) */
+  gboolean    deferred;         /* a share of a spread fan-out: nothing but
+                                   the viewer's own state, TLS session and
+                                   socket is touched; its logs, join note,
+                                   close and epoll change wait in it */
+  guint64     records;          /* TLS records of ring frames written */
+  guint64     gathered;         /* of which spanned frames (filled from
+                                   several, through buf) */
+  guint64     blocked;          /* ring records that met a full socket */
+} RelayTx;
+typedef struct _RelayFanout RelayFanout;
 typedef struct _Link Link;
 typedef struct _Peer Peer;
 typedef struct _Replay Replay;
@@ -244,6 +260,21 @@ struct _Conn {
   guint64     media_bytes_out;  /* bytes of ring frames (CAPS, headers,
                                    MEDIA, EOS) written: what crossed */
   gboolean    out_media;        /* out is a ring frame */
+  GQueue      gather;           /* ring frames after out, taken from the
+                                   cursor into the record being written
+                                   (at most one record's worth) */
+  gboolean    tx_again;         /* a ring record got AGAIN: GnuTLS holds
+                                   it, diode_tls_send_again writes it */
+  gboolean    fanout_due;       /* publisher: frames pushed this turn, not
+                                   fanned out yet (stream_fanout_due) */
+  /* a write of ring frames made in a fan-out spread over threads
+   * (diode-relay-fanout.c), finished by conn_write_ring_done */
+  DiodeTlsStatus tx_status;
+  GError     *tx_error;
+  guint64     tx_behind;        /* skipped to the latest keyframe, this far
+                                   behind: to log */
+  gboolean    tx_fell_out;      /* fell out of the buffer: to log */
+  gint64      tx_join_at;       /* its first MEDIA went then: to note */
 };
 
 /* A stream a child relay said it can provide (ANNOUNCE AVAILABLE). */
@@ -348,6 +379,10 @@ struct _Stream {
   guint8      upstream_state;   /* the state the upstream's SUBSCRIBE_OK
                                    gave the pull (LIVE_RECORDED: it is
                                    recorded upstream; replay-start.c) */
+  guint64     upstream_live_seq; /* the upstream's live edge when the pull
+                                   was answered (SUBSCRIBE_OK live_seq): a
+                                   viewer joining while the pull still
+                                   brings its first GOP is told that one */
   Link       *pull_next;        /* fail-back: the second pull catching up */
   gint64      linger_until;     /* pulled, nobody left: closes then */
   GPtrArray  *path;             /* gchar* relay addresses it came through
@@ -550,6 +585,13 @@ struct _DiodeRelay {
   guint64     join_sum_us;      /* sum of the join times counted */
   guint64     viewer_drops;     /* slow viewers disconnected, every stream */
   guint64     accepted_conns;   /* connections accepted since start */
+  /* issue 13: viewers' writes (diode-relay-conn.c; I/O thread): its own,
+   * and the workers' counters added after each spread fan-out */
+  RelayTx     tx;
+  guint       io_threads;       /* threads that write a fan-out (setting,
+                                   read at start) */
+  RelayFanout *fanout;          /* their workers, NULL: one thread */
+  guint64     fanout_spread;    /* fan-outs spread over the threads */
   /* share links: revocations (relay/web/diode-web-token.c) */
   struct _RelayTokens *tokens;
   /* the web side (relay/web/diode-web.c), NULL when off */
@@ -614,6 +656,21 @@ Stream  *stream_get        (DiodeRelay * r, const gchar * name);
 void     stream_free       (Stream * s);
 void     stream_maybe_free (DiodeRelay * r, Stream * s);
 void     stream_fanout     (Stream * s);
+void     stream_fanout_due (Conn * c);
+/* diode-relay-conn.c: the part of conn_flush a fan-out worker may run for a
+ * viewer that only needs ring frames written (ready: no reply queued, no
+ * WebSocket, replay or fetch, socket not full); done: the rest, on the
+ * relay thread. */
+gboolean conn_write_ring_ready (Conn * c);
+void     conn_write_ring   (Conn * c, RelayTx * tx);
+void     conn_write_ring_done (Conn * c);
+/* diode-relay-fanout.c: workers from r->io_threads (start, stop), and a
+ * stream's fan-out to @viewers from @start spread over them: FALSE when it
+ * is one thread's (no workers, too few viewers). */
+void     relay_fanout_start (DiodeRelay * r);
+void     relay_fanout_stop  (DiodeRelay * r);
+gboolean relay_fanout_spread (DiodeRelay * r, GPtrArray * viewers,
+                              guint start);
 void     stream_release_finished_viewers (DiodeRelay * r, Stream * s);
 void     conn_process      (Conn * c);
 void     stream_attach_waiting (DiodeRelay * r, Stream * s);

@@ -59,6 +59,7 @@ enum {
   PROP_HTTP_KEY,
   PROP_HTTP_DOMAIN,
   PROP_STUN,
+  PROP_IO_THREADS,
 };
 
 static void relay_read_property (DiodeRelay * r, guint prop_id,
@@ -132,6 +133,9 @@ relay_apply_property (GObject * object, guint prop_id,
     case PROP_STUN:
       g_free (r->stun_listen);
       r->stun_listen = g_value_dup_string (value);
+      break;
+    case PROP_IO_THREADS:
+      r->io_threads = g_value_get_uint (value);
       break;
     case PROP_HTTP_CERT:
       g_free (r->http_cert);
@@ -367,6 +371,9 @@ relay_read_property (DiodeRelay * r, guint prop_id, GValue * value,
       break;
     case PROP_STUN:
       g_value_set_string (value, r->stun_listen);
+      break;
+    case PROP_IO_THREADS:
+      g_value_set_uint (value, r->io_threads);
       break;
     case PROP_HTTP_LISTEN:
       g_value_set_string (value, r->http_listen);
@@ -653,6 +660,12 @@ relay_install_properties (GObjectClass * oc)
           "5389 and classic RFC 3489) for direct paths, announced in "
           "WELCOME (port 0: any free one, diode_relay_get_stun_port); "
           "NULL: off (set before start)", NULL, f));
+  g_object_class_install_property (oc, PROP_IO_THREADS,
+      g_param_spec_uint ("io-threads", "I/O threads",
+          "Threads that write a stream's frames to its viewers when many "
+          "wait at once (the relay thread and io-threads - 1 workers; 1: "
+          "the relay thread alone). Default: 2 with two cores or more, else "
+          "1 (set before start)", 1, 8, 2, f));
   g_object_class_install_property (oc, PROP_HTTP_CERT,
       g_param_spec_string ("http-cert", "HTTP certificate",
           "PEM certificate (chain) file: the web side speaks HTTPS (with "

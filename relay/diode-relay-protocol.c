@@ -148,6 +148,10 @@ stream_fanout (Stream * s)
    * wait for all the others (docs/performance.md). */
   guint start = n ? s->fanout_start++ % n : 0;
 
+  /* many viewers: the writes spread over the I/O threads */
+  if (n && relay_fanout_spread (((Conn *) g_ptr_array_index (s->viewers,
+                  0))->relay, s->viewers, start))
+    return;
   for (i = 0; i < n; i++) {
     Conn *v = g_ptr_array_index (s->viewers, (start + i) % n);
 
@@ -155,6 +159,18 @@ stream_fanout (Stream * s)
     if (!v->dead && !(v->events & EPOLLOUT))
       conn_flush (v);
   }
+}
+
+/* The frames a publisher's read pushed go out now, to every viewer at
+ * once: the end of conn_process, so no frame waits for the next read. */
+void
+stream_fanout_due (Conn * c)
+{
+  if (!c->fanout_due)
+    return;
+  c->fanout_due = FALSE;
+  if (c->stream)
+    stream_fanout (c->stream);
 }
 
 /* Viewers of an ended stream that have been sent everything up to its EOS
@@ -264,10 +280,12 @@ stream_attach_conn (Conn * c, Stream * s)
     a.stream_state = relay_stream_state (r, s, stored ? &meta : NULL);
     a.start_time = (at && at->first_seq == first) ?
         at->start_time : DIODE_TIME_NONE;
-    /* The live edge: the newest frame held now. A joiner decodes from
-     * first_seq up to it without showing those (diodesrc join=live,
-     * docs/protocol.md section 18). */
-    a.live_seq = s->eos ? 0 : diode_ring_get_last_seq (s->ring);
+    /* The live edge: the newest frame held now, or for a stream pulled
+     * from an upstream that is still sending its first GOP, the upstream's
+     * when it answered. A joiner decodes from first_seq up to it without
+     * showing those (diodesrc join=live, docs/protocol.md section 18). */
+    a.live_seq = s->eos ? 0 : MAX (diode_ring_get_last_seq (s->ring),
+        s->upstream_live_seq);
     conn_queue (c, diode_msg_encode_subscribe_ok_args (&a,
             diode_session_get_version (c->session),
             diode_session_get_role (c->session)));
@@ -819,9 +837,15 @@ handle_media (Conn * c, DiodeMsg * m)
   if (m->type == DIODE_MSG_MEDIA && (m->flags & DIODE_MEDIA_KEYFRAME)
       && !(m->flags & DIODE_MEDIA_STREAMHEADER))
     stream_attach_waiting (c->relay, s);
+  if (!s->eos) {
+    /* once at the end of this read (conn_process): a viewer gets the
+     * frames of one read in one write, not one wakeup each */
+    c->fanout_due = TRUE;
+    return;
+  }
+  c->fanout_due = FALSE;
   stream_fanout (s);
-  if (s->eos)
-    stream_maybe_free (c->relay, s);
+  stream_maybe_free (c->relay, s);
 }
 
 static void
@@ -912,7 +936,7 @@ conn_process (Conn * c)
     DiodeSessionResult res = diode_session_next (c->session, &m, &err);
 
     if (res == DIODE_SESSION_NEED_MORE)
-      return;
+      break;
     if (res == DIODE_SESSION_ERROR) {
       gchar *text = relay_log_text (err->message);
 
@@ -922,11 +946,12 @@ conn_process (Conn * c)
       conn_send_error (c, err->domain == DIODE_PROTOCOL_ERROR ? err->code :
           DIODE_ERR_PROTOCOL, err->message);
       g_clear_error (&err);
-      return;
+      break;
     }
     handle_message (c, &m);
     diode_msg_clear (&m);
   }
+  stream_fanout_due (c);
 }
 
 gboolean

@@ -183,6 +183,7 @@ pull_subscribed (Link * l, DiodeMsg * m)
   }
   /* recorded upstream: this relay serves its past too (replay-start.c) */
   s->upstream_state = m->stream_state;
+  s->upstream_live_seq = m->live_seq;
   if (m->publisher) {
     g_free (s->owner);
     s->owner = g_strdup (m->publisher);

@@ -209,6 +209,22 @@ relay_stats_build (DiodeRelay * r, gint64 now)
   json_builder_add_double_value (b, (now - r->started_at) / 1e6);
   json_builder_set_member_name (b, "connections");
   json_builder_add_int_value (b, g_hash_table_size (r->conns));
+  /* viewers' writes (issue 13): TLS records of ring frames, and those
+   * filled from several frames */
+  json_builder_set_member_name (b, "tx");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "records");
+  json_builder_add_int_value (b, r->tx.records);
+  json_builder_set_member_name (b, "gathered");
+  json_builder_add_int_value (b, r->tx.gathered);
+  json_builder_set_member_name (b, "blocked");
+  json_builder_add_int_value (b, r->tx.blocked);
+  /* fan-outs spread over the I/O threads (diode-relay-fanout.c) */
+  json_builder_set_member_name (b, "io_threads");
+  json_builder_add_int_value (b, r->io_threads);
+  json_builder_set_member_name (b, "spread");
+  json_builder_add_int_value (b, r->fanout_spread);
+  json_builder_end_object (b);
   stats_add_links (b, r, now);
   relay_peers_stats (r, b, now);
   relay_record_stats (b, r);

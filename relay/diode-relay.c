@@ -253,6 +253,7 @@ diode_relay_start (DiodeRelay * r, GError ** error)
   r->running = TRUE;
   r->stopping = FALSE;
   r->started_at = r->stats_at = g_get_monotonic_time ();
+  relay_fanout_start (r);
   r->thread = g_thread_new ("diode-relay", relay_thread, r);
   g_message ("relay %s listening on %s:%u", diode_identity_get_address
       (r->identity), r->bound_host, r->port);
@@ -282,6 +283,7 @@ diode_relay_stop (DiodeRelay * r)
   g_source_unref (idle);
   g_thread_join (r->thread);
   r->thread = NULL;
+  relay_fanout_stop (r);
   r->running = FALSE;
   relay_peers_stop (r);
   /* store reads under way end before the store and the context go */
@@ -553,6 +555,7 @@ diode_relay_finalize (GObject * object)
   g_strfreev (r->upstream_path);
   diode_relay_config_unref (r->config);
   g_free (r->rbuf);
+  g_free (r->tx.buf);
   g_mutex_clear (&r->lock);
   g_cond_clear (&r->prop_cond);
   G_OBJECT_CLASS (diode_relay_parent_class)->finalize (object);
@@ -612,6 +615,8 @@ diode_relay_init (DiodeRelay * r)
   relay_replay_init (r);
   r->dead = g_ptr_array_new ();
   r->rbuf = g_malloc (READ_CHUNK);
+  r->tx.buf = g_malloc (DIODE_TLS_MAX_RECORD);
+  r->io_threads = MIN (g_get_num_processors (), 2);
   g_mutex_init (&r->lock);
   g_cond_init (&r->prop_cond);
 }

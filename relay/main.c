@@ -78,6 +78,7 @@ main (int argc, char **argv)
   gchar *link_revocations = NULL;
   gchar *http = NULL, *http_cert = NULL, *http_key = NULL, *http_domain = NULL;
   gchar *stun = NULL;
+  gint io_threads = 0;
   gint64 store_seconds = DIODE_RELAY_DEFAULT_STORE_SECONDS;
   gint64 store_bytes = DIODE_RELAY_DEFAULT_STORE_BYTES;
   gint64 replay_bytes = DIODE_RELAY_DEFAULT_REPLAY_BYTES;
@@ -195,6 +196,9 @@ main (int argc, char **argv)
         "Stored chunks held in memory for viewers watching recordings and "
           "for FETCH answers, in total; over it new reads wait (default "
           "67108864: 64 MiB)", "BYTES"},
+    {"io-threads", 0, 0, G_OPTION_ARG_INT, &io_threads,
+        "Threads that write a stream's frames to its viewers, 1 to 8 "
+          "(default: 2 with two cores or more, else 1)", "N"},
     {"stun", 0, 0, G_OPTION_ARG_STRING, &stun,
         "Answer STUN Binding requests (RFC 5389 and classic RFC 3489) on "
           "this UDP address, announced to version-4 clients so direct paths "
@@ -326,6 +330,13 @@ main (int argc, char **argv)
       "http-metrics-private", metrics_private,
       "link-revocations", link_revocations, NULL);
   g_object_set (relay, "stun", stun, NULL);
+  if (io_threads != 0) {
+    if (io_threads < 1 || io_threads > 8) {
+      g_printerr ("diode-relay: --io-threads must be 1 to 8\n");
+      return 2;
+    }
+    g_object_set (relay, "io-threads", (guint) io_threads, NULL);
+  }
   g_object_set (relay, "http-listen", http, "http-cert", http_cert,
       "http-key", http_key, "http-domain", http_domain, NULL);
   /* Past the descriptor limit accept() fails (the relay then pauses it);

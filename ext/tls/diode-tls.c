@@ -17,6 +17,10 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <gnutls/x509.h>
 
@@ -48,6 +52,16 @@ struct _DiodeTls
   gchar *peer_address;
   gchar *desc;                  /* gnutls_free()'d */
   gsize send_pending;           /* length of the send that returned AGAIN */
+  int fd;
+  /* Writing (tls_vec_push): MSG_MORE asks the kernel to hold a partial
+   * segment back until the next write, so the records of one frame, or of
+   * several, leave as one TCP segment instead of one each. */
+  gboolean more;                /* this send is followed by more, at once */
+  gboolean uncorking;           /* inside gnutls_record_uncork */
+  gboolean held;                /* the last write said MSG_MORE: the kernel
+                                   may hold its tail (diode_tls_push) */
+  gsize max_record;             /* plaintext bytes per record, 0 unknown */
+  guint64 writes;               /* sendmsg calls that wrote bytes */
 };
 
 G_DEFINE_QUARK (diode-tls-error-quark, diode_tls_error)
@@ -109,6 +123,44 @@ get_priority (gboolean server, GError ** error)
   return !server && prio_client ? prio_client : prio;
 }
 
+/* Plaintext bytes that fit in one record (16 KiB, or less if the peer
+ * asked for smaller records). */
+static gsize
+max_record (DiodeTls * t)
+{
+  if (t->max_record == 0)
+    t->max_record = gnutls_record_get_max_size (t->session);
+  return t->max_record;
+}
+
+/* GnuTLS writes every record with one call of this (a record is flushed as
+ * soon as it is encrypted: gnutls_record_send and uncork never queue two).
+ * The same sendmsg GnuTLS's own system_writev_nosignal does, plus MSG_MORE
+ * when the caller said more follows at once (diode_tls_send_more) or when
+ * uncork has further records to write: the kernel then builds one segment
+ * from several records instead of sending each one (TCP_NODELAY) alone. */
+static ssize_t
+tls_vec_push (gnutls_transport_ptr_t ptr, const giovec_t * iov, int iovcnt)
+{
+  DiodeTls *t = ptr;
+  struct msghdr m;
+  gboolean more = t->more;
+  ssize_t n;
+
+  if (t->uncorking)
+    more = gnutls_record_check_corked (t->session) > max_record (t);
+  memset (&m, 0, sizeof (m));
+  /* giovec_t is struct iovec's layout (GnuTLS casts it the same way) */
+  m.msg_iov = (struct iovec *) iov;
+  m.msg_iovlen = iovcnt;
+  n = sendmsg (t->fd, &m, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+  if (n > 0) {
+    t->writes++;
+    t->held = more;
+  }
+  return n;
+}
+
 static DiodeTls *
 tls_new (int fd, DiodeIdentity * id, gboolean server, GError ** error)
 {
@@ -144,9 +196,13 @@ tls_new (int fd, DiodeIdentity * id, gboolean server, GError ** error)
 
   /* Callers own timing (they poll with their own deadlines). */
   gnutls_handshake_set_timeout (session, GNUTLS_INDEFINITE_TIMEOUT);
-  gnutls_transport_set_int (session, fd);
 
   t = g_new0 (DiodeTls, 1);
+  t->fd = fd;
+  /* Reads: GnuTLS's own recv on the fd. Writes: tls_vec_push, which needs
+   * the session (its MSG_MORE state), hence the second pointer. */
+  gnutls_transport_set_ptr2 (session, GINT_TO_POINTER (fd), t);
+  gnutls_transport_set_vec_push_function (session, tls_vec_push);
   t->session = session;
   t->id = diode_identity_ref (id);
   t->is_server = server;
@@ -521,6 +577,15 @@ DiodeTlsStatus
 diode_tls_send (DiodeTls * t, const guint8 * buf, gsize len,
     gsize * n_written, GError ** error)
 {
+  return diode_tls_send_more (t, buf, len, FALSE, n_written, error);
+}
+
+/* The record written now is followed by the rest of @buf when @len is
+ * more than a record holds, and by the caller's next send when @more. */
+DiodeTlsStatus
+diode_tls_send_more (DiodeTls * t, const guint8 * buf, gsize len,
+    gboolean more, gsize * n_written, GError ** error)
+{
   ssize_t ret;
   int saved_errno;
 
@@ -537,7 +602,9 @@ diode_tls_send (DiodeTls * t, const guint8 * buf, gsize len,
     return DIODE_TLS_OK;
 
   errno = 0;
+  t->more = more || len > max_record (t);
   ret = gnutls_record_send (t->session, buf, len);
+  t->more = FALSE;
   saved_errno = errno;
   if (ret >= 0) {
     t->send_pending = 0;
@@ -552,6 +619,40 @@ diode_tls_send (DiodeTls * t, const guint8 * buf, gsize len,
   /* Unlike recv, no retry on other non-fatal codes: a send that cannot
    * progress (e.g. GNUTLS_E_LARGE_PACKET) would spin forever. */
   return record_status (ret, saved_errno, "send", error);
+}
+
+DiodeTlsStatus
+diode_tls_send_again (DiodeTls * t, gboolean more, gsize * n_written,
+    GError ** error)
+{
+  ssize_t ret;
+  int saved_errno;
+
+  g_return_val_if_fail (t != NULL, DIODE_TLS_ERROR);
+  g_return_val_if_fail (t->send_pending > 0, DIODE_TLS_ERROR);
+
+  *n_written = 0;
+  /* GnuTLS: after AGAIN, NULL and 0 write the same data as before */
+  errno = 0;
+  t->more = more;
+  ret = gnutls_record_send (t->session, NULL, 0);
+  t->more = FALSE;
+  saved_errno = errno;
+  if (ret >= 0) {
+    t->send_pending = 0;
+    *n_written = ret;
+    return DIODE_TLS_OK;
+  }
+  if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED)
+    return DIODE_TLS_AGAIN;
+  return record_status (ret, saved_errno, "send", error);
+}
+
+gsize
+diode_tls_max_record (DiodeTls * t)
+{
+  g_return_val_if_fail (t != NULL, 0);
+  return max_record (t);
 }
 
 void
@@ -574,11 +675,41 @@ diode_tls_uncork (DiodeTls * t, GError ** error)
    * corked, so calling uncork again once writable carries on where it
    * stopped. Returns the bytes flushed (0 if nothing was corked). */
   errno = 0;
+  t->uncorking = TRUE;
   ret = gnutls_record_uncork (t->session, 0);
+  t->uncorking = FALSE;
   saved_errno = errno;
   if (ret >= 0)
     return DIODE_TLS_OK;
   return record_status (ret, saved_errno, "send", error);
+}
+
+gsize
+diode_tls_corked (DiodeTls * t)
+{
+  g_return_val_if_fail (t != NULL, 0);
+  return gnutls_record_check_corked (t->session);
+}
+
+void
+diode_tls_push (DiodeTls * t)
+{
+  int one = 1;
+
+  g_return_if_fail (t != NULL);
+  if (!t->held)
+    return;
+  t->held = FALSE;
+  /* Setting TCP_NODELAY (again) sends what the socket holds at once
+   * (tcp_push_pending_frames); not a TCP socket: nothing is held. */
+  (void) setsockopt (t->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
+}
+
+guint64
+diode_tls_get_writes (DiodeTls * t)
+{
+  g_return_val_if_fail (t != NULL, 0);
+  return t->writes;
 }
 
 void

@@ -36,6 +36,9 @@ typedef enum {
 
 typedef struct _DiodeTls DiodeTls;
 
+/* Most plaintext one TLS record carries (RFC 8446 section 5.1). */
+#define DIODE_TLS_MAX_RECORD 16384
+
 /* The fd stays owned by the caller; it must be non-blocking. */
 DiodeTls      *diode_tls_new_server (int fd, DiodeIdentity *id, GError **error);
 /* @server_name: informational (SNI), may be NULL. */
@@ -67,9 +70,33 @@ gsize          diode_tls_pending (DiodeTls *t);
  * call again with the same data (GnuTLS rule) once the socket is writable. */
 DiodeTlsStatus diode_tls_send (DiodeTls *t, const guint8 *buf, gsize len,
                                gsize *n_written, GError **error);
-/* Batch several sends into fewer records (gnutls_record_cork/uncork). */
+/* diode_tls_send for a caller that writes more at once: every record but
+ * the last one it has to write goes out with MSG_MORE (the kernel holds a
+ * partial segment back until the next write), the last one too when @more.
+ * The caller must then send again, or call diode_tls_push(), in the same
+ * turn: a held tail is sent by the next write that does not say more. */
+DiodeTlsStatus diode_tls_send_more (DiodeTls *t, const guint8 *buf, gsize len,
+                                    gboolean more, gsize *n_written,
+                                    GError **error);
+/* After a send returned AGAIN: write the record GnuTLS holds for it (the
+ * data need not be given again), *n_written = that send's length. */
+DiodeTlsStatus diode_tls_send_again (DiodeTls *t, gboolean more,
+                                     gsize *n_written, GError **error);
+/* Plaintext bytes one record carries (16 KiB unless the peer asked less). */
+gsize          diode_tls_max_record (DiodeTls *t);
+/* Batch several sends into fewer records (gnutls_record_cork/uncork): while
+ * corked, sends copy into GnuTLS (any length, never AGAIN); uncork writes
+ * full records, all but the last with MSG_MORE. After AGAIN it stays corked
+ * with what is left: call uncork again once writable. */
 void           diode_tls_cork   (DiodeTls *t);
 DiodeTlsStatus diode_tls_uncork (DiodeTls *t, GError **error);
+/* Plaintext bytes waiting in the cork buffer (memory the session holds). */
+gsize          diode_tls_corked (DiodeTls *t);
+/* The last write said MSG_MORE and nothing follows after all: send what the
+ * kernel holds now. No-op otherwise. */
+void           diode_tls_push   (DiodeTls *t);
+/* Writes (sendmsg calls that moved bytes) since the session began. */
+guint64        diode_tls_get_writes (DiodeTls *t);
 /* Best-effort close_notify (never blocks). */
 void           diode_tls_bye    (DiodeTls *t);
 

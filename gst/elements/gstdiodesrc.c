@@ -129,7 +129,7 @@ enum {
   PROP_JOIN,
 };
 
-#define DEFAULT_LATENCY 200     /* ms */
+#define DEFAULT_LATENCY 125     /* ms, as srtsrc's (docs/decisions.md) */
 #define DEFAULT_STATS_INTERVAL 1000     /* ms */
 #define DEFAULT_DIRECT GST_DIODE_DIRECT_AUTO
 #define DEFAULT_JOIN GST_DIODE_JOIN_LIVE

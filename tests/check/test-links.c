@@ -86,6 +86,50 @@ GST_START_TEST (test_pull_up)
 
 GST_END_TEST;
 
+/* A viewer that makes the leaf pull a stream joins at the live edge the
+ * root knew (docs/protocol.md section 18): the leaf's ring may hold only
+ * the keyframe when it answers, so it passes on the root's live_seq. */
+GST_START_TEST (test_pull_joins_at_the_roots_live_edge)
+{
+  DiodeRelay *root = fixture_relay_start (0, "root.pem");
+  DiodeRelay *leaf = start_linked ("leaf.pem", root, NULL, 500);
+  GstHarness *pub = publisher (root, "cam");
+  GstHarness *view;
+  GstStructure *st = NULL;
+  guint64 live = 0;
+  guint i;
+
+  fail_unless (fixture_wait_publisher (root, "cam", TRUE, WAIT_MS));
+  /* keyframes at 0 and 10; 14 is live: buffer i is seq i + 1 */
+  push (pub, 0, GOP + 5);
+  fail_unless (fixture_wait_last_seq (root, "cam", GOP + 5, WAIT_MS));
+  view = viewer (leaf, "cam");
+  for (i = GOP; i < GOP + 5; i++) {
+    GstBuffer *b;
+    gint64 end = deadline_in (WAIT_MS);
+
+    while (!(b = gst_harness_try_pull (view))) {
+      fail_if (g_get_monotonic_time () > end, "buffer %u did not arrive", i);
+      g_usleep (2000);
+    }
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), i);
+    fail_unless (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DECODE_ONLY) ==
+        (i < GOP + 4), "buffer %u: decode-only is for those before 14", i);
+    gst_buffer_unref (b);
+  }
+  g_object_get (view->element, "stats", &st, NULL);
+  fail_unless (gst_structure_get_uint64 (st, "join-live-seq", &live));
+  fail_unless_equals_uint64 (live, GOP + 5);
+  gst_structure_free (st);
+
+  gst_harness_teardown (view);
+  gst_harness_teardown (pub);
+  g_object_unref (leaf);
+  g_object_unref (root);
+}
+
+GST_END_TEST;
+
 /* Twenty viewers at the leaf are still one subscriber at the root; once
  * they are gone the pull lingers, then closes. */
 GST_START_TEST (test_one_pull_per_stream)
@@ -720,6 +764,7 @@ links_suite (void)
   tcase_add_test (tc, test_bad_upstream);
   tcase_add_test (tc, test_wrong_pin_refused);
   tcase_add_test (tc, test_pull_up);
+  tcase_add_test (tc, test_pull_joins_at_the_roots_live_edge);
   tcase_add_test (tc, test_one_pull_per_stream);
   tcase_add_test (tc, test_private_needs_trust);
   tcase_add_test (tc, test_across_the_tree);

@@ -311,3 +311,74 @@ def check_store_relay_answers(ctx):
     finally:
         relay.stop()
     return "RANGE/FETCH answered as section 15 says"
+
+
+def _pong(conn, token, timeout=10.0):
+    """PING `token`, then wait for its PONG: the relay has handled every
+    frame this connection sent before it (frames are handled in order)."""
+    conn.send_raw(d.ping(token))
+    deadline = time.monotonic() + timeout
+    while True:
+        conn._fill(d.HEADER_SIZE, deadline)
+        ftype, length = S.check_header(bytes(conn._buf[:d.HEADER_SIZE]), conn.version)
+        conn._fill(d.HEADER_SIZE + length, deadline)
+        payload = bytes(conn._buf[d.HEADER_SIZE:d.HEADER_SIZE + length])
+        del conn._buf[:d.HEADER_SIZE + length]
+        if ftype == d.PING:
+            conn.send_raw(d.pong(struct.unpack(">Q", payload[:8])[0]))
+        elif ftype == d.PONG and struct.unpack(">Q", payload[:8])[0] == token:
+            return
+        elif ftype == d.ERROR:
+            m = d.decode(ftype, payload)
+            raise d.RemoteError(m.code, m.text)
+
+
+def check_live_edge(ctx):
+    """Section 18, from the document alone: a version-4 viewer that joins
+    four frames after a keyframe is told, in SUBSCRIBE_OK after the v3
+    block, live_seq = the newest frame's seq, while first_seq is the
+    keyframe's, and then gets the keyframe and the four; a version-3
+    viewer's SUBSCRIBE_OK ends with the v3 block (no live_seq)."""
+    relay = ctx.relay()
+    try:
+        p = _conn(ctx, relay, d.ROLE_PUBLISHER, 4, "live-pub")
+        expect(p.version == 4, "publisher offering 1..4 got version %d" % p.version)
+        p.send_raw(S.publish("live-cam"))
+        ftype, payload = S.recv_raw(p)
+        expect(ftype == d.PUBLISH_OK, "PUBLISH: got 0x%02x" % ftype)
+        seq = S.decode(ftype, payload)["next_seq"]
+        p.send_raw(d.caps("video/x-h264, stream-format=(string)byte-stream"))
+        p.send_raw(d.media(seq, b"\0\0\0\1\x65key", d.F_KEYFRAME))
+        for i in range(1, 5):
+            p.send_raw(d.media(seq + i, b"\0\0\0\1\x41delta%d" % i, 0))
+        _pong(p, 4242)
+
+        v = _conn(ctx, relay, d.ROLE_VIEWER, 4, "live-view")
+        v.send_raw(S.subscribe("live-cam", 0, 3000))
+        ftype, payload = S.recv_raw(v)
+        expect(ftype == d.SUBSCRIBE_OK, "SUBSCRIBE v4: got 0x%02x" % ftype)
+        sok = S.decode(ftype, payload)
+        expect(sok["seq"] == seq and sok["live_seq"] == seq + 4,
+               "SUBSCRIBE_OK at version 4: first_seq %d, live_seq %d; expected "
+               "%d and %d" % (sok["seq"], sok["live_seq"], seq, seq + 4))
+        got = [S.recv_raw(v) for _ in range(6)]
+        expect([t for t, _ in got] == [d.CAPS] + [d.MEDIA] * 5,
+               "v4 viewer got %r" % [t for t, _ in got])
+        expect([d.decode(d.MEDIA, pl).seq for _, pl in got[1:]]
+               == list(range(seq, seq + 5)), "v4 viewer: MEDIA seqs")
+
+        v3 = _conn(ctx, relay, d.ROLE_VIEWER, 3, "live-view3")
+        v3.send_raw(S.subscribe("live-cam", 0, 3000))
+        ftype, payload = S.recv_raw(v3)
+        expect(ftype == d.SUBSCRIBE_OK, "SUBSCRIBE v3: got 0x%02x" % ftype)
+        # stream, first_seq, publisher (length 20 and the address),
+        # stream_state, start_time
+        expect(len(payload) == 2 + len("live-cam") + 8 + 1 + 20 + 1 + 8,
+               "SUBSCRIBE_OK at version 3 is %d bytes: the v3 block must end it"
+               % len(payload))
+        for c in (v, v3, p):
+            c.close()
+    finally:
+        relay.stop()
+    return ("v4 SUBSCRIBE_OK: first_seq at the keyframe, live_seq at the newest "
+            "frame (4 later); v3: ends with the v3 block")

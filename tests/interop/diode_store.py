@@ -271,13 +271,17 @@ def decode(ftype, payload, link=False):
                 f["access"], f["fleet"], f["allow"] = L._policy(r)
                 f["has_policy"] = True
                 f["path"] = L._path(r) if r.pos < len(r.b) else []
-        f["stream_state"], f["start_time"] = S_LIVE, d.TIME_NONE
+        f["stream_state"], f["start_time"], f["live_seq"] = S_LIVE, d.TIME_NONE, 0
         if r.pos < len(r.b):
             f["stream_state"] = r.u8("stream_state")
             f["start_time"] = r.u64("start_time")
             if f["stream_state"] > 2:
                 raise _violation(d.PROTOCOL, "SUBSCRIBE_OK: stream_state %d"
                                  % f["stream_state"])
+            # section 18: live_seq, appended at version 4, read when 8
+            # bytes follow (fewer: absent, 0); anything after is ignored
+            if len(r.b) - r.pos >= 8:
+                f["live_seq"] = r.u64("live_seq")
         return f
     raise ValueError("not a version-3 payload: type 0x%02x" % ftype)
 

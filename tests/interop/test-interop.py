@@ -57,6 +57,7 @@ CHECKS = [
     ("store-selftest", store.check_store_selftest),
     ("store-admission", store.check_store_admission),
     ("store-relay-answers", store.check_store_relay_answers),
+    ("live-edge", store.check_live_edge),
 ]
 
 # Checks that run the real elements in gst-launch-1.0.
