@@ -41,8 +41,8 @@
 # (latest: a joiner's first picture waits for the next keyframe): with
 # latest-keyframe, the keyframe and what followed it arrive in one burst
 # while the viewer prerolls, and 2 of 3 trial viewers rendered 3 pictures
-# and then nothing (tcpclientsrc is not live; do-timestamp has no clock in
-# PAUSED).
+# and then nothing (presumably: tcpclientsrc is not live, and do-timestamp
+# has no clock yet while the viewer prerolls).
 #
 # Environment: DURATION (60 s; --quick 15), WARMUP (5 s), JOINS (20;
 # --quick 8), SETTLE (6 s), RESULTS (output dir).
