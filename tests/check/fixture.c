@@ -450,3 +450,17 @@ fixture_proc_cpu_ms (GPid pid)
   g_free (path);
   return ticks * 1000 / sysconf (_SC_CLK_TCK);
 }
+
+guint64
+fixture_stats_tx (DiodeRelay * relay, const gchar * key)
+{
+  gchar *json = diode_relay_get_stats_json (relay);
+  gchar *needle = g_strdup_printf ("\"%s\":", key);
+  const gchar *tx = json ? strstr (json, "\"tx\":") : NULL;
+  const gchar *at = tx ? strstr (tx, needle) : NULL;
+  guint64 v = at ? g_ascii_strtoull (at + strlen (needle), NULL, 10) : 0;
+
+  g_free (needle);
+  g_free (json);
+  return v;
+}

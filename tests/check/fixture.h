@@ -57,6 +57,10 @@ gint64       ms_since (gint64 t0);
  * passes first. Needs no gst-check: usable outside GST_START_TEST. */
 gboolean     wait_fd (int fd, short events, gint64 end);
 
+/* tx.@key of @relay's stats snapshot (made every stats interval; the
+ * viewers' writes, docs/stats.md), 0 if none yet. */
+guint64      fixture_stats_tx (DiodeRelay * relay, const gchar * key);
+
 /* Polls until @relay holds exactly @n connections or @timeout_ms passes. */
 gboolean     fixture_wait_connections (DiodeRelay * relay, guint n,
                                        guint timeout_ms);

@@ -87,22 +87,6 @@ pull_all (GstHarness * view, guint * pulled, guint pushed)
   }
 }
 
-/* tx.@key of the stats snapshot (made every stats interval), 0 if none
- * yet. */
-static guint64
-stats_tx (DiodeRelay * relay, const gchar * key)
-{
-  gchar *json = diode_relay_get_stats_json (relay);
-  gchar *needle = g_strdup_printf ("\"%s\":", key);
-  const gchar *tx = json ? strstr (json, "\"tx\":") : NULL;
-  const gchar *at = tx ? strstr (tx, needle) : NULL;
-  guint64 v = at ? g_ascii_strtoull (at + strlen (needle), NULL, 10) : 0;
-
-  g_free (needle);
-  g_free (json);
-  return v;
-}
-
 GST_START_TEST (test_backlog_gathered_same_bytes)
 {
   DiodeRelay *relay = relay_with ("stats-interval-ms", 100,
@@ -180,17 +164,18 @@ GST_START_TEST (test_backlog_gathered_same_bytes)
   {
     gint64 end = deadline_in (PULL_MS);
 
-    while (stats_tx (relay, "gathered") == 0
+    while (fixture_stats_tx (relay, "gathered") == 0
         && g_get_monotonic_time () < end)
       g_usleep (20 * 1000);
-    fail_unless (stats_tx (relay, "gathered") > 0, "no record spanned "
-        "frames: %s", diode_relay_get_stats_json (relay));
-    fail_unless (stats_tx (relay, "records") >= stats_tx (relay,
-            "gathered"));
+    fail_unless (fixture_stats_tx (relay, "gathered") > 0, "no record "
+        "spanned frames: %s", diode_relay_get_stats_json (relay));
+    fail_unless (fixture_stats_tx (relay, "records") >=
+        fixture_stats_tx (relay, "gathered"));
     GST_INFO ("tx: %" G_GUINT64_FORMAT " records, %" G_GUINT64_FORMAT
-        " gathered, %" G_GUINT64_FORMAT " blocked", stats_tx (relay,
-            "records"), stats_tx (relay, "gathered"), stats_tx (relay,
-            "blocked"));
+        " gathered, %" G_GUINT64_FORMAT " blocked",
+        fixture_stats_tx (relay, "records"),
+        fixture_stats_tx (relay, "gathered"),
+        fixture_stats_tx (relay, "blocked"));
     /* the slow one did block (unless this kernel queues more than was
      * sent: then the AGAIN path was not exercised, say so) */
     if (g_file_get_contents ("/proc/sys/net/ipv4/tcp_wmem", &wmem, NULL,
@@ -203,8 +188,8 @@ GST_START_TEST (test_backlog_gathered_same_bytes)
       g_free (wmem);
     }
     if (wmem_max && wmem_max <= 4 * 1024 * 1024)
-      fail_unless (stats_tx (relay, "blocked") > 0, "the slow viewer never "
-          "blocked the relay");
+      fail_unless (fixture_stats_tx (relay, "blocked") > 0, "the slow viewer "
+          "never blocked the relay");
     else
       GST_WARNING ("tcp_wmem max %" G_GUINT64_FORMAT ": blocking not "
           "checked", wmem_max);

@@ -36,20 +36,6 @@ frame_size (guint k)
   return sizes[k % G_N_ELEMENTS (sizes)];
 }
 
-static guint64
-stats_tx (DiodeRelay * relay, const gchar * key)
-{
-  gchar *json = diode_relay_get_stats_json (relay);
-  gchar *needle = g_strdup_printf ("\"%s\":", key);
-  const gchar *tx = json ? strstr (json, "\"tx\":") : NULL;
-  const gchar *at = tx ? strstr (tx, needle) : NULL;
-  guint64 v = at ? g_ascii_strtoull (at + strlen (needle), NULL, 10) : 0;
-
-  g_free (needle);
-  g_free (json);
-  return v;
-}
-
 static void
 spread (guint io_threads)
 {
@@ -135,7 +121,7 @@ spread (guint io_threads)
     gint64 end = deadline_in (READ_MS);
     guint64 n;
 
-    while ((n = stats_tx (relay, "spread")) == 0 && io_threads > 1
+    while ((n = fixture_stats_tx (relay, "spread")) == 0 && io_threads > 1
         && g_get_monotonic_time () < end)
       g_usleep (20 * 1000);
     if (io_threads > 1)
@@ -143,7 +129,8 @@ spread (guint io_threads)
           diode_relay_get_stats_json (relay));
     else
       fail_unless_equals_uint64 (n, 0);
-    fail_unless_equals_uint64 (stats_tx (relay, "io_threads"), io_threads);
+    fail_unless_equals_uint64 (fixture_stats_tx (relay, "io_threads"),
+        io_threads);
   }
 
   for (i = 0; i < VIEWERS; i++)
