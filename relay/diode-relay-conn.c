@@ -488,21 +488,16 @@ conn_flush (Conn * c)
     }
 
     if (c->out_media && !c->web) {
+      /* ring frames: records filled across frames (conn_send_ring) */
       st = conn_send_ring (c, &c->relay->tx, &err);
       if (st == DIODE_TLS_OK)
         continue;
-      if (st == DIODE_TLS_AGAIN) {
-        conn_want_write (c, TRUE);
-        return;
-      }
-      conn_close (c, err ? err->message : "peer closed the connection");
-      g_clear_error (&err);
-      return;
+    } else {
+      data = g_bytes_get_data (c->out, &size);
+      st = c->web ? relay_ws_send (c, data, size, &n, &err) :
+          diode_tls_send (c->tls, data + c->out_off, size - c->out_off, &n,
+          &err);
     }
-    data = g_bytes_get_data (c->out, &size);
-    st = c->web ? relay_ws_send (c, data, size, &n, &err) :
-        diode_tls_send (c->tls, data + c->out_off, size - c->out_off, &n,
-        &err);
     if (st == DIODE_TLS_OK) {
       c->out_off += n;
       c->bytes_out += n;
