@@ -121,7 +121,7 @@ while kill -0 "$view" 2> /dev/null && [ $i -lt $(((SECONDS_PUB + 30) * 10)) ]; d
   if [ -z "$in_sw" ] && grep -q '^path [0-9]* direct' "$NAT_T/view.log"; then
     out_sw=$(nat_metric diode_stream_bytes_out_total)
     in_sw=$(nat_metric diode_stream_bytes_in_total)
-    nat_log "viewer on the direct path: $(grep -m1 '^path [0-9]* direct' "$NAT_T/view.log")"
+    nat_log "viewer on the direct path $((i / 10)).$((i % 10)) s after it started: $(grep -m1 '^path [0-9]* direct' "$NAT_T/view.log")"
     sw_i=$i
   fi
   if [ "$case_name" = cut ] && [ -n "$in_sw" ] && [ $cut_done = 0 ] && [ $i -ge $((sw_i + 30)) ]; then
@@ -231,6 +231,11 @@ d_in=$((in_end - in_sw)); d_out=$((out_end - out_sw))
 nat_log "after the switch: relay out $d_out bytes while the publisher sent $d_in"
 msg="after the switch the relay still sent $d_out of $d_in bytes"
 check [ "$d_out" -le $((d_in / 10)) ]
-msg="the direct path carried too little: the switch came $((d_in)) bytes before the end"
-check [ "$d_in" -ge $((in_end / 3)) ]
+# The direct path must have carried enough for the check above to mean
+# something: at least 3 s of the stream. Not a share of the stream: how
+# soon ICE finishes varies (a loaded CI machine took 13 s through TURN on
+# symmetric NATs, against 2 to 3 s here), and that time is not what this
+# test measures.
+msg="the direct path carried too little: the switch came $((d_in)) bytes (under 3 s of $SECONDS_PUB s) before the end"
+check [ "$d_in" -ge $((in_end * 3 / SECONDS_PUB)) ]
 exit 0
