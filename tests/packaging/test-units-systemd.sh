@@ -1,0 +1,202 @@
+#!/bin/sh
+# gst-diode — the units under a real systemd. There is no systemd as PID 1
+# on this machine or in CI, so the test boots one: /lib/systemd/systemd as
+# PID 1 of new PID, mount, network, UTS and IPC namespaces, its root an
+# overlay of / (nothing written reaches the host), /proc/sys and /sys read
+# only, a private /dev, only loopback. `meson install` goes into the
+# overlay, then systemctl starts diode-relay.service and
+# diode-publish@cam.service (videotestsrc into diodesink) exactly as an
+# operator would, and the test checks: the relay's own user and identity in
+# its state directory, its hardening as the kernel sees it (NoNewPrivs,
+# no capabilities, seccomp), /healthz, the publisher's identity and trust
+# file in its state directory, the stream reaching the relay and ending with
+# EOS; `systemctl reload` applying a publisher list without a restart (same
+# PID; the publisher then refused and restarted by systemd), a broken file
+# changing nothing; a clean stop. Root only (exit 77 otherwise).
+#   test-units-systemd.sh BUILD_DIR
+set -eu
+BUILD=$(cd "$1" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (namespaces, overlayfs)"; exit 77; }
+for c in unshare nsenter /lib/systemd/systemd systemctl; do
+  command -v "$c" >/dev/null || { echo "FAIL: $c is missing (Debian packages systemd, util-linux)" >&2; exit 1; }
+done
+T=$(mktemp -d /tmp/diode-units-sd.XXXXXX)
+R=$T/root
+PID1=
+BOOT=
+US=
+
+cleanup() {
+  if [ -n "$PID1" ] && kill -0 "$PID1" 2>/dev/null; then
+    # SIGRTMIN+4: poweroff (PID 1 of a container then exits); then force.
+    kill -s RTMIN+4 "$PID1" 2>/dev/null || true
+    i=0; while kill -0 "$PID1" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -9 "$PID1" 2>/dev/null || true
+  fi
+  [ -n "$BOOT" ] && wait "$BOOT" 2>/dev/null || true
+  # the namespaces' mounts went with them; only the overlay is ours here
+  umount "$R" 2>/dev/null || true
+  # never remove through a still mounted overlay of /
+  if mountpoint -q "$R"; then
+    echo "cleanup: $R is still mounted; left in place" >&2
+  else
+    rm -rf "$T"
+  fi
+}
+trap cleanup EXIT
+. "$HERE/install-lib.sh"
+read_layout
+
+note "overlay root, systemd as PID 1"
+mkdir -p "$T/upper" "$T/work" "$R"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$T/upper,workdir=$T/work" "$R" \
+  || fail "cannot mount an overlay of / (overlayfs)"
+# What a container's systemd must not touch on the host or the network:
+# kernel modules, the clock, NTP, timers (apt), udev (sysfs is read-only
+# anyway). Booted into sysinit.target only.
+mkdir -p "$R/etc/systemd/system"
+for u in systemd-modules-load.service systemd-timesyncd.service \
+    systemd-udevd.service systemd-udev-trigger.service systemd-sysctl.service \
+    systemd-binfmt.service timers.target; do
+  ln -sf /dev/null "$R/etc/systemd/system/$u"
+done
+install_into "$R"
+cat > "$T/boot.sh" <<EOS
+#!/bin/sh
+set -e
+R=$R
+mount -t proc proc \$R/proc
+mount --bind -o ro \$R/proc/sys \$R/proc/sys
+mount -o remount,bind,ro \$R/proc/sys
+mount -t sysfs -o ro sysfs \$R/sys
+mount -t tmpfs -o mode=755 tmpfs \$R/sys/fs/cgroup
+mount -t tmpfs -o mode=755 tmpfs \$R/run
+mount -t tmpfs -o mode=1777 tmpfs \$R/tmp
+mount -t tmpfs -o mode=755 tmpfs \$R/dev
+for n in null zero full random urandom tty; do
+  touch \$R/dev/\$n; mount --bind /dev/\$n \$R/dev/\$n
+done
+touch \$R/dev/console; mount --bind /dev/null \$R/dev/console
+mkdir \$R/dev/pts \$R/dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666 devpts \$R/dev/pts
+ln -s pts/ptmx \$R/dev/ptmx
+mount -t tmpfs -o mode=1777 tmpfs \$R/dev/shm
+ln -s /proc/self/fd \$R/dev/fd
+exec chroot \$R /usr/bin/env -i container=diode-test \
+  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  /lib/systemd/systemd --unit=sysinit.target
+EOS
+chmod +x "$T/boot.sh"
+# setpriv: no module loading, clock or reboot from inside, as nspawn does.
+setpriv --bounding-set -sys_module,-sys_time,-sys_boot \
+  unshare --pid --fork --kill-child --mount --uts --ipc --net --propagation private \
+  "$T/boot.sh" > "$T/boot.log" 2>&1 &
+BOOT=$!
+i=0
+while [ $i -lt 100 ]; do
+  US=$(pgrep -f "^unshare .*$T/boot.sh" || true)
+  [ -n "$US" ] && PID1=$(pgrep -P "$US" -x systemd || true)
+  [ -n "$PID1" ] && break
+  kill -0 $BOOT 2>/dev/null || { cat "$T/boot.log" >&2; fail "the namespace did not start"; }
+  sleep 0.1; i=$((i + 1))
+done
+[ -n "$PID1" ] || { cat "$T/boot.log" >&2; fail "systemd did not start"; }
+IN="nsenter -t $PID1 -a -r -w"
+sc() { timeout 30 $IN systemctl --no-pager "$@"; }
+state=
+i=0
+while [ $i -lt 150 ]; do
+  state=$(timeout 5 $IN systemctl is-system-running 2>/dev/null || true)
+  case $state in running|degraded) break ;; esac
+  sleep 0.2; i=$((i + 1))
+done
+case $state in running|degraded) ;; *)
+  cat "$T/boot.log" >&2; fail "systemd did not finish booting ($state)" ;; esac
+echo "  systemd $(sc --version | head -1 | cut -d' ' -f2) is PID 1 (host PID $PID1), state $state"
+
+prop() { sc show -p "$2" --value "$1"; }
+# wait_for UNIT PROPERTY VALUE [TENTHS]
+wait_for() {
+  n=0; while [ "$(prop "$1" "$2")" != "$3" ] && [ $n -lt "${4:-100}" ]; do sleep 0.1; n=$((n + 1)); done
+  [ "$(prop "$1" "$2")" = "$3" ] || { sc status "$1" >&2 || true; fail "$1: $2 is $(prop "$1" "$2"), not $3"; }
+}
+journal() { timeout 30 $IN journalctl --no-pager -o cat -u "$1"; }
+# wait_log UNIT TEXT
+wait_log() {
+  n=0; while ! journal "$1" | grep -qF "$2" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+  journal "$1" | grep -qF "$2" || { journal "$1" >&2; fail "$1 never logged: $2"; }
+}
+
+note "diode-relay.service"
+# the operator's options: loopback only, and the web side for /healthz
+echo 'DIODE_RELAY_OPTS="--listen 127.0.0.1:7878 --http 127.0.0.1:8080 --stats-interval 0"' \
+  > "$R$SYSCONFDIR/default/diode-relay"
+sc daemon-reload
+sc start diode-relay.service
+wait_for diode-relay.service ActiveState active
+wait_log diode-relay.service "listening on 127.0.0.1:7878"
+MAIN=$(prop diode-relay.service MainPID)
+ST=$R/var/lib/private/diode-relay
+[ -f "$ST/identity.pem" ] || fail "no identity in the state directory /var/lib/diode-relay"
+[ "$(stat -c %a "$ST/identity.pem")" = 600 ] || fail "identity.pem is not 0600"
+[ "$(stat -c %a "$ST")" = 700 ] || fail "the state directory is not 0700"
+uid=$(stat -c %u "$ST/identity.pem")
+[ "$uid" -ne 0 ] || fail "the identity belongs to root"
+[ -d "$ST/store" ] || fail "no store in the state directory"
+ADDR=$("$R$BINDIR/diode" id --identity "$ST/identity.pem" 2>/dev/null)
+journal diode-relay.service | grep -qF "relay $ADDR listening" || fail "the relay does not run with the state directory's identity $ADDR"
+status=$($IN cat "/proc/$MAIN/status")
+echo "$status" | grep -q "^Uid:[[:space:]]*$uid[[:space:]]" || fail "the relay does not run as its own user $uid"
+echo "$status" | grep -q "^NoNewPrivs:[[:space:]]*1" || fail "NoNewPrivs is not set"
+echo "$status" | grep -q "^CapEff:[[:space:]]*0000000000000000" || fail "the relay has capabilities"
+echo "$status" | grep -q "^CapBnd:[[:space:]]*0000000000000000" || fail "the relay's bounding set is not empty"
+echo "$status" | grep -q "^Seccomp:[[:space:]]*2" || fail "no seccomp filter"
+health=$(timeout 10 $IN curl -sf http://127.0.0.1:8080/healthz) || fail "/healthz did not answer"
+[ "$health" = ok ] || fail "/healthz said '$health'"
+echo "  PID $MAIN as uid $uid, identity $ADDR in /var/lib/diode-relay, NoNewPrivs, no capabilities, seccomp, /healthz ok"
+
+note "diode-publish@cam.service"
+mkdir -p "$R$SYSCONFDIR/diode/publish"
+# quotes inside the pipeline reach GStreamer (the caps' spaces)
+cat > "$R$SYSCONFDIR/diode/publish/cam.env" <<'EOE'
+PIPELINE='videotestsrc is-live=true num-buffers=40 ! capsfilter caps="video/x-raw, width=64, height=48, framerate=20/1" ! diodesink stream=cam relay=127.0.0.1:7878'
+EOE
+sc start diode-publish@cam.service
+wait_for diode-publish@cam.service ActiveState inactive 200
+[ "$(prop diode-publish@cam.service Result)" = success ] \
+  || { journal diode-publish@cam.service >&2; fail "the publisher did not end cleanly"; }
+PS=$R/var/lib/private/diode-publish/cam/diode
+[ -f "$PS/identity.pem" ] && [ -f "$PS/known-relays" ] \
+  || fail "no identity or known-relays in /var/lib/diode-publish/cam/diode"
+PADDR=$("$R$BINDIR/diode" id --identity "$PS/identity.pem" 2>/dev/null)
+grep -qi "${ADDR#0x}" "$PS/known-relays" || fail "the publisher did not record the relay's identity"
+wait_log diode-relay.service "$PADDR publishes 'cam'"
+wait_log diode-relay.service "'cam' reached end of stream"
+echo "  $PADDR published 'cam' (identity in /var/lib/diode-publish/cam), EOS at the end"
+
+note "systemctl reload diode-relay"
+printf '[publishers]\n# only the relay itself: the camera is refused\nallow=%s\n' "$ADDR" \
+  > "$R$SYSCONFDIR/diode/relay.conf"
+sc reload diode-relay.service
+wait_log diode-relay.service "configuration reloaded from $SYSCONFDIR/diode/relay.conf"
+[ "$(prop diode-relay.service MainPID)" = "$MAIN" ] || fail "reload restarted the relay"
+[ "$(prop diode-relay.service NRestarts)" = 0 ] || fail "the relay was restarted"
+sc start diode-publish@cam.service
+wait_log diode-relay.service "refused publisher $PADDR"
+# refused: the pipeline fails, systemd restarts it after RestartSec
+wait_for diode-publish@cam.service NRestarts 1 100
+sc stop diode-publish@cam.service
+echo "  reloaded in PID $MAIN, publisher refused and restarted by systemd"
+echo '[bogus' > "$R$SYSCONFDIR/diode/relay.conf"
+sc reload diode-relay.service
+wait_log diode-relay.service "configuration not reloaded"
+wait_for diode-relay.service ActiveState active 10
+[ "$(prop diode-relay.service MainPID)" = "$MAIN" ] || fail "a broken file restarted the relay"
+echo "  a broken file: not reloaded, still PID $MAIN"
+
+note "systemctl stop"
+sc stop diode-relay.service
+[ "$(prop diode-relay.service Result)" = success ] || fail "the relay did not stop cleanly"
+wait_log diode-relay.service "shutting down"
+echo "OK"
