@@ -15,6 +15,7 @@
 # changing nothing; a clean stop. Root only (exit 77 otherwise).
 #   test-units-systemd.sh BUILD_DIR
 set -eu
+# shellcheck disable=SC2034 # used by install-lib.sh
 BUILD=$(cd "$1" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (namespaces, overlayfs)"; exit 77; }
@@ -34,7 +35,7 @@ cleanup() {
     i=0; while kill -0 "$PID1" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
     kill -9 "$PID1" 2>/dev/null || true
   fi
-  [ -n "$BOOT" ] && wait "$BOOT" 2>/dev/null || true
+  if [ -n "$BOOT" ]; then wait "$BOOT" 2>/dev/null || true; fi
   # the namespaces' mounts went with them; only the overlay is ours here
   umount "$R" 2>/dev/null || true
   # never remove through a still mounted overlay of /
@@ -45,6 +46,7 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+# shellcheck source=tests/packaging/install-lib.sh
 . "$HERE/install-lib.sh"
 read_layout
 
@@ -102,12 +104,13 @@ while [ $i -lt 100 ]; do
   sleep 0.1; i=$((i + 1))
 done
 [ -n "$PID1" ] || { cat "$T/boot.log" >&2; fail "systemd did not start"; }
-IN="nsenter -t $PID1 -a -r -w"
-sc() { timeout 30 $IN systemctl --no-pager "$@"; }
+# ns SECONDS COMMAND...: run inside the namespaces, bounded
+ns() { t=$1; shift; timeout "$t" nsenter -t "$PID1" -a -r -w "$@"; }
+sc() { ns 30 systemctl --no-pager "$@"; }
 state=
 i=0
 while [ $i -lt 150 ]; do
-  state=$(timeout 5 $IN systemctl is-system-running 2>/dev/null || true)
+  state=$(ns 5 systemctl is-system-running 2>/dev/null || true)
   case $state in running|degraded) break ;; esac
   sleep 0.2; i=$((i + 1))
 done
@@ -121,7 +124,7 @@ wait_for() {
   n=0; while [ "$(prop "$1" "$2")" != "$3" ] && [ $n -lt "${4:-100}" ]; do sleep 0.1; n=$((n + 1)); done
   [ "$(prop "$1" "$2")" = "$3" ] || { sc status "$1" >&2 || true; fail "$1: $2 is $(prop "$1" "$2"), not $3"; }
 }
-journal() { timeout 30 $IN journalctl --no-pager -o cat -u "$1"; }
+journal() { ns 30 journalctl --no-pager -o cat -u "$1"; }
 # wait_log UNIT TEXT
 wait_log() {
   n=0; while ! journal "$1" | grep -qF "$2" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
@@ -129,13 +132,15 @@ wait_log() {
 }
 
 note "diode-relay.service"
-# the operator's options: loopback only, and the web side for /healthz
-echo 'DIODE_RELAY_OPTS="--listen 127.0.0.1:7878 --http 127.0.0.1:8080 --stats-interval 0"' \
+# the operator's options: loopback only, the web side for /healthz, STUN
+# (UDP under RestrictAddressFamilies=)
+echo 'DIODE_RELAY_OPTS="--listen 127.0.0.1:7878 --http 127.0.0.1:8080 --stun 127.0.0.1:3478 --stats-interval 0"' \
   > "$R$SYSCONFDIR/default/diode-relay"
 sc daemon-reload
 sc start diode-relay.service
 wait_for diode-relay.service ActiveState active
 wait_log diode-relay.service "listening on 127.0.0.1:7878"
+wait_log diode-relay.service "answering STUN on 127.0.0.1:3478"
 MAIN=$(prop diode-relay.service MainPID)
 ST=$R/var/lib/private/diode-relay
 [ -f "$ST/identity.pem" ] || fail "no identity in the state directory /var/lib/diode-relay"
@@ -146,34 +151,37 @@ uid=$(stat -c %u "$ST/identity.pem")
 [ -d "$ST/store" ] || fail "no store in the state directory"
 ADDR=$("$R$BINDIR/diode" id --identity "$ST/identity.pem" 2>/dev/null)
 journal diode-relay.service | grep -qF "relay $ADDR listening" || fail "the relay does not run with the state directory's identity $ADDR"
-status=$($IN cat "/proc/$MAIN/status")
-echo "$status" | grep -q "^Uid:[[:space:]]*$uid[[:space:]]" || fail "the relay does not run as its own user $uid"
+status=$(ns 10 cat "/proc/$MAIN/status")
+echo "$status" | grep -q "^Uid:[[:space:]]*${uid}[[:space:]]" || fail "the relay does not run as its own user $uid"
 echo "$status" | grep -q "^NoNewPrivs:[[:space:]]*1" || fail "NoNewPrivs is not set"
 echo "$status" | grep -q "^CapEff:[[:space:]]*0000000000000000" || fail "the relay has capabilities"
 echo "$status" | grep -q "^CapBnd:[[:space:]]*0000000000000000" || fail "the relay's bounding set is not empty"
 echo "$status" | grep -q "^Seccomp:[[:space:]]*2" || fail "no seccomp filter"
-health=$(timeout 10 $IN curl -sf http://127.0.0.1:8080/healthz) || fail "/healthz did not answer"
+health=$(ns 10 curl -sf http://127.0.0.1:8080/healthz) || fail "/healthz did not answer"
 [ "$health" = ok ] || fail "/healthz said '$health'"
 echo "  PID $MAIN as uid $uid, identity $ADDR in /var/lib/diode-relay, NoNewPrivs, no capabilities, seccomp, /healthz ok"
 
 note "diode-publish@cam.service"
 mkdir -p "$R$SYSCONFDIR/diode/publish"
-# quotes inside the pipeline reach GStreamer (the caps' spaces)
+# quotes inside the pipeline reach GStreamer (the caps' spaces); recorded
+# into the relay's store in its state directory (ProtectSystem=strict)
 cat > "$R$SYSCONFDIR/diode/publish/cam.env" <<'EOE'
-PIPELINE='videotestsrc is-live=true num-buffers=40 ! capsfilter caps="video/x-raw, width=64, height=48, framerate=20/1" ! diodesink stream=cam relay=127.0.0.1:7878'
+PIPELINE='videotestsrc is-live=true num-buffers=40 ! capsfilter caps="video/x-raw, width=64, height=48, framerate=20/1" ! diodesink stream=cam record=true relay=127.0.0.1:7878'
 EOE
 sc start diode-publish@cam.service
 wait_for diode-publish@cam.service ActiveState inactive 200
 [ "$(prop diode-publish@cam.service Result)" = success ] \
   || { journal diode-publish@cam.service >&2; fail "the publisher did not end cleanly"; }
 PS=$R/var/lib/private/diode-publish/cam/diode
-[ -f "$PS/identity.pem" ] && [ -f "$PS/known-relays" ] \
-  || fail "no identity or known-relays in /var/lib/diode-publish/cam/diode"
+for f in identity.pem known-relays; do
+  [ -f "$PS/$f" ] || fail "no $f in /var/lib/diode-publish/cam/diode"
+done
 PADDR=$("$R$BINDIR/diode" id --identity "$PS/identity.pem" 2>/dev/null)
 grep -qi "${ADDR#0x}" "$PS/known-relays" || fail "the publisher did not record the relay's identity"
 wait_log diode-relay.service "$PADDR publishes 'cam'"
 wait_log diode-relay.service "'cam' reached end of stream"
-echo "  $PADDR published 'cam' (identity in /var/lib/diode-publish/cam), EOS at the end"
+ls "$ST"/store/streams/*/* >/dev/null 2>&1 || fail "nothing recorded in /var/lib/diode-relay/store"
+echo "  $PADDR published 'cam' (identity in /var/lib/diode-publish/cam), recorded, EOS at the end"
 
 note "systemctl reload diode-relay"
 printf '[publishers]\n# only the relay itself: the camera is refused\nallow=%s\n' "$ADDR" \

@@ -14,6 +14,7 @@ T=$(mktemp -d /tmp/diode-units.XXXXXX)
 RELAY_PID=
 cleanup() { [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
+# shellcheck source=tests/packaging/install-lib.sh
 . "$HERE/install-lib.sh"
 read_layout
 D=$T/root
@@ -120,6 +121,7 @@ while [ ! -s "$T/relay.out" ] && [ $i -lt 100 ] && kill -0 $RELAY_PID 2>/dev/nul
 done
 [ -s "$T/relay.out" ] || { cat "$T/relay.err" >&2; fail "diode-relay did not start with $SYSCONFDIR/diode/relay.conf"; }
 echo "  $(cat "$T/relay.out")"
-kill $RELAY_PID && wait $RELAY_PID || fail "diode-relay did not stop cleanly on SIGTERM"
+kill $RELAY_PID
+wait $RELAY_PID || fail "diode-relay did not stop cleanly on SIGTERM"
 RELAY_PID=
 echo "OK"
