@@ -12,15 +12,52 @@
 #include "diode-store.h"
 
 #include <glib-unix.h>
+#include <errno.h>
 #include <locale.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 static void
 drop_log (const gchar * domain, GLogLevelFlags level, const gchar * message,
     gpointer user_data)
 {
+}
+
+/* systemd's readiness protocol (sd_notify(3)) without libsystemd: one
+ * datagram to $NOTIFY_SOCKET, which a Type=notify unit sets
+ * (data/systemd/diode-relay.service.in); without it, nothing. */
+static void
+notify_systemd (const gchar * state)
+{
+  const gchar *path = g_getenv ("NOTIFY_SOCKET");
+  struct sockaddr_un sa;
+  gsize len;
+  int fd;
+
+  if (!path || (path[0] != '/' && path[0] != '@'))
+    return;
+  len = strlen (path);
+  if (len >= sizeof (sa.sun_path))
+    return;
+  memset (&sa, 0, sizeof (sa));
+  sa.sun_family = AF_UNIX;
+  memcpy (sa.sun_path, path, len);
+  if (path[0] == '@')
+    sa.sun_path[0] = '\0';       /* abstract namespace */
+  fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return;
+  if (sendto (fd, state, strlen (state), MSG_NOSIGNAL,
+          (struct sockaddr *) &sa, offsetof (struct sockaddr_un, sun_path)
+          + len) < 0)
+    g_message ("cannot notify systemd (%s): %s", path, g_strerror (errno));
+  close (fd);
 }
 
 static gboolean
@@ -368,8 +405,10 @@ main (int argc, char **argv)
         diode_relay_get_port (relay));
     fflush (stdout);
   }
+  notify_systemd ("READY=1");
 
   g_main_loop_run (loop);
+  notify_systemd ("STOPPING=1");
   g_message ("shutting down");
   diode_relay_stop (relay);
   g_object_unref (relay);

@@ -12,7 +12,8 @@
 # file in its state directory, the stream reaching the relay and ending with
 # EOS; `systemctl reload` applying a publisher list without a restart (same
 # PID; the publisher then refused and restarted by systemd), a broken file
-# changing nothing; a clean stop. Root only (exit 77 otherwise).
+# changing nothing; a clean stop; `systemctl start` failing (Type=notify)
+# when the port is taken. Root only (exit 77 otherwise).
 #   test-units-systemd.sh BUILD_DIR
 set -eu
 # shellcheck disable=SC2034 # used by install-lib.sh
@@ -138,7 +139,9 @@ echo 'DIODE_RELAY_OPTS="--listen 127.0.0.1:7878 --http 127.0.0.1:8080 --stun 127
   > "$R$SYSCONFDIR/default/diode-relay"
 sc daemon-reload
 sc start diode-relay.service
-wait_for diode-relay.service ActiveState active
+# Type=notify: start returned after READY=1, so it serves now, no waiting
+[ "$(prop diode-relay.service ActiveState)" = active ] || fail "diode-relay.service is not active once started"
+ns 10 curl -sf http://127.0.0.1:8080/healthz >/dev/null || fail "/healthz did not answer when systemctl start returned"
 wait_log diode-relay.service "listening on 127.0.0.1:7878"
 wait_log diode-relay.service "answering STUN on 127.0.0.1:3478"
 MAIN=$(prop diode-relay.service MainPID)
@@ -207,4 +210,19 @@ note "systemctl stop"
 sc stop diode-relay.service
 [ "$(prop diode-relay.service Result)" = success ] || fail "the relay did not stop cleanly"
 wait_log diode-relay.service "shutting down"
+echo "  stopped cleanly"
+# A relay that cannot listen fails `systemctl start` itself (no READY=1).
+echo '# valid again: only the port stands in the way' > "$R$SYSCONFDIR/diode/relay.conf"
+ns 30 python3 -c 'import os, socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 7878)); s.listen(1)
+open("/run/taker.pid", "w").write(str(os.getpid())); time.sleep(20)' &
+TAKER=$!
+n=0; while ! ns 5 python3 -c 'import socket; socket.create_connection(("127.0.0.1", 7878), 1)' 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+if sc start diode-relay.service 2>/dev/null; then fail "systemctl start succeeded with the port taken"; fi
+sc stop diode-relay.service
+# shellcheck disable=SC2016 # expanded inside the namespace
+ns 5 sh -c 'kill "$(cat /run/taker.pid)"' || true
+wait $TAKER 2>/dev/null || true
+wait_log diode-relay.service "cannot listen on 127.0.0.1:7878"
+echo "  with 127.0.0.1:7878 taken, systemctl start fails (cannot listen)"
 echo "OK"
