@@ -13,8 +13,8 @@ cd "$(dirname "$0")/.."
 # (tests/nat: namespaces, MASQUERADE, a TURN server it starts itself, the
 # relay's /metrics). python3-gi, gir1.2-gstreamer-1.0: the Python examples
 # (examples/, PyGObject; the `examples` test runs them). A nodejs that
-# brings its own npm (NodeSource's conflicts with Debian's npm package) is kept: npm is asked for only when
-# there is no npm command.
+# brings its own npm (NodeSource's conflicts with Debian's npm package) is
+# kept: npm is asked for only when there is no npm command.
 PACKAGES="meson ninja-build pkg-config gcc libglib2.0-dev zlib1g-dev libgnutls28-dev libjson-glib-dev libsoup-3.0-dev \
 libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools \
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
