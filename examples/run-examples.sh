@@ -206,6 +206,7 @@ grep -q '^frame \|^first picture' "$T/eview.log" "$T/epview.log" && fail "frames
 # by hand); everything else is parsed and linked as gst-launch-1.0 would
 # (argv after the shell's quoting), properties and caps included.
 log "README: the camera lines"
+# shellcheck disable=SC2086
 env $PYENV "$PY" - "$EX/../README.md" > "$T/cameras.log" 2>&1 <<'PY' || fail "README's camera lines"
 import shlex, sys
 import gi
