@@ -95,6 +95,7 @@ if [ "$SAN" != none ]; then
   pre=$(ldd "$BUILD/gst/elements/libgstdiode.so" | awk '/lib(asan|ubsan)\.so/ { print $3 }' | tr '\n' ':')
   [ -n "$pre" ] || fail "sanitized build ($SAN) but no sanitizer runtime in ldd of libgstdiode.so"
   PYENV="LD_PRELOAD=${pre%:} ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+  log "Python with the $SAN build: $PYENV"
 fi
 # py NAME SECONDS SCRIPT ARGS...: a Python example in the background.
 py () {
@@ -198,6 +199,7 @@ expect "$T/epview.log" "^error from src: Could not connect to relay 127.0.0.1:$p
 expect "$T/epview.log" "gst-resource-error-quark, code .*is the relay running" \
   "viewer.py did not explain the error"
 grep -q '^frame \|^first picture' "$T/eview.log" "$T/epview.log" && fail "frames without a relay"
+log "errors: ok"
 
 # ---- 4. README's camera lines parse, with this machine's elements
 # Elements that only exist on the camera (libcamerasrc, rpicamsrc, the Pi's
@@ -253,5 +255,4 @@ cat "$T/cameras.log"
 # The relay exits cleanly on SIGTERM.
 kill -TERM "$relay_pid"
 exits "$relay_pid" 0 "diode-relay (SIGTERM)"
-log "errors: ok"
 echo "examples: 4 cases passed"
