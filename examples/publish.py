@@ -81,6 +81,10 @@ class Publisher:
         if args.relay_id:
             sink.set_property("relay-id", args.relay_id)
         sink.set_property("stats-interval", args.stats_interval)
+        if args.direct:
+            # Offer viewers a direct path (ICE, TLS end to end); the relay
+            # keeps getting the stream and stays their fallback.
+            sink.set_property("direct", True)
         for e in (parse, sink):
             self.pipeline.add(e)
             if not last.link(e):
@@ -117,7 +121,8 @@ class Publisher:
                 print("stats: " + " ".join(
                     "%s=%s" % (f, st.get_value(f)) for f in
                     ("buffers-sent", "bytes-sent", "backlog-bytes",
-                     "gops-dropped", "reconnects", "relay", "path")
+                     "gops-dropped", "reconnects", "relay", "path",
+                     "direct-viewers")
                     if st.has_field(f)), flush=True)
             elif s.get_name() == "diode-connection":
                 print("connection: %s relay %s" % (s.get_string("state"),
@@ -177,6 +182,8 @@ def main():
                    help="the source outputs H.264 already: no encoder")
     p.add_argument("--keyint", type=int, default=30, help="frames between keyframes (default %(default)s)")
     p.add_argument("--bitrate", type=int, default=1000, help="kbit/s (default %(default)s)")
+    p.add_argument("--direct", action="store_true",
+                   help="offer viewers a direct path (needs a relay of protocol version 4)")
     p.add_argument("--seconds", type=int, default=0, help="publish this long, then EOS (default: until Ctrl-C)")
     p.add_argument("--stats-interval", type=int, default=1000,
                    help="ms between diode-stats messages (default %(default)s)")

@@ -3,15 +3,15 @@
 # diode-relay on loopback, and its output checked.
 #   run-examples.sh BUILD_ROOT EXAMPLES_DIR [B_SANITIZE]
 # (meson passes them; GST_PLUGIN_PATH_1_0 and GST_REGISTRY_1_0 come from
-# tests/meson.build's test_env.)
+# tests/meson.build's test_env.) EX_KEEP=1 keeps the temp dir and its logs.
 #
 #  1. C: viewer-appsink subscribes first, publish-appsrc publishes 90 frames
 #     and EOS: the viewer prints all 90 frame lines, the first a keyframe,
 #     then the EOS; both exit 0.
 #  2. Python: viewer.py (decoding, fakesink) subscribes, publish.py
-#     publishes a test pattern for 4 s and EOS, viewer-appsink --count 20
-#     joins meanwhile: the bus messages (connection, stats, EOS) printed,
-#     frames decoded, everyone exits 0.
+#     --direct publishes a test pattern for 6 s and EOS, viewer-appsink
+#     --count 20 joins meanwhile: the bus messages (connection, stats, the
+#     move to a direct path, EOS) printed, frames decoded, everyone exits 0.
 #  3. Errors: both viewers and the C publisher at a port where no relay
 #     listens say so and exit 1.
 #  4. README's camera lines parse as gst-launch-1.0 lines.
@@ -38,7 +38,7 @@ stop_all () {
   pids=""
 }
 cleanup () { stop_all; rm -rf "$T"; }
-trap cleanup EXIT
+trap cleanup EXIT; [ -n "${EX_KEEP:-}" ] && trap "stop_all" EXIT
 trap 'exit 1' INT TERM
 
 fail () {
@@ -104,6 +104,10 @@ py () {
   bg "$_n" "$_s" env $PYENV "$PY" "$@"
 }
 
+# Direct paths (publish.py --direct) between processes of this machine:
+# ICE host candidates on loopback only (docs/testing.md).
+export DIODE_ICE_LOCAL_ADDRESSES=127.0.0.1
+
 # The relay: any free port, its key and known-relays in the temp dir.
 log "starting diode-relay"
 bg relay 170 "$BUILD/relay/diode-relay" --listen 127.0.0.1:0 \
@@ -142,14 +146,15 @@ expect "$T/cview.log" '^eos after 90 frames$' "viewer-appsink saw no EOS"
 log "C: ok ($frames frames, $(grep -c '^frame .* key' "$T/cview.log") keyframes)"
 
 # ---- 2. the Python programs
-log "Python: viewer.py, then publish.py (4 s) and viewer-appsink --count 20"
+log "Python: viewer.py, then publish.py --direct (6 s) and viewer-appsink --count 20"
 py pview 60 "$EX/viewer.py" --relay "$RELAY" --stream py-cam --sink fakesink \
   --stats-interval 300 --timeout $((50 * SLOW))
 pview=$last
 wait_line "$T/pview.log" '^connection: connected relay ' 20 \
   || fail "viewer.py did not connect"
-py ppub 60 "$EX/publish.py" --relay "$RELAY" --stream py-cam --seconds 4 \
-  --stats-interval 500 --timeout $((50 * SLOW))
+# 6 s: the direct path came up after 1.5-3 s here, ASan build included.
+py ppub 60 "$EX/publish.py" --relay "$RELAY" --stream py-cam --seconds 6 \
+  --stats-interval 500 --timeout $((50 * SLOW)) --direct
 ppub=$last
 wait_line "$T/ppub.log" '^stats: buffers-sent=[1-9]' 20 \
   || fail "publish.py sent nothing"
@@ -161,14 +166,19 @@ exits $pview 0 "viewer.py"
 exits $ccount 0 "viewer-appsink --count 20"
 expect "$T/ppub.log" "^publishing 'py-cam'" "publish.py did not start"
 expect "$T/ppub.log" '^connection: connected relay ' "publish.py printed no connection"
-expect "$T/ppub.log" '^sending eos: 4 s published' "publish.py sent no EOS"
+expect "$T/ppub.log" "^sending eos: 6 s published" "publish.py sent no EOS"
+expect "$T/ppub.log" '^stats: .* path=direct direct-viewers=1' "publish.py's stats never said a viewer is on a direct path"
 expect "$T/ppub.log" '^eos: the relay has the whole stream' "publish.py saw no EOS"
 expect "$T/pview.log" '^first picture: 320x240 ' "viewer.py decoded nothing"
 expect "$T/pview.log" '^stats: buffers-received=[1-9][0-9]* ' "viewer.py printed no diode-stats"
 expect "$T/pview.log" ' stream-state=live' "viewer.py's stats have no stream-state"
 expect "$T/pview.log" '^eos: the publisher ended the stream' "viewer.py saw no EOS"
+# The publisher offered a direct path and ICE connected on loopback:
+# diodesrc posted diode-path when media moved to it, without a gap.
+expect "$T/pview.log" "^path: direct pair '[a-z]* [a-z]*' from seq [1-9]" "viewer.py printed no diode-path to direct"
+expect "$T/pview.log" '^stats: .* buffers-missed=0 .* path=direct ' "viewer.py's stats never said path=direct with nothing missed"
 decoded=$(sed -n 's/^done: \([0-9]*\) frames decoded$/\1/p' "$T/pview.log")
-[ "${decoded:-0}" -ge 60 ] || fail "viewer.py decoded ${decoded:-no} frames, fewer than 60 of 4 s at 30 fps"
+[ "${decoded:-0}" -ge 100 ] || fail "viewer.py decoded ${decoded:-no} frames, fewer than 100 of 6 s at 30 fps"
 [ "$(grep -c '^frame ' "$T/ccount.log")" = 20 ] || fail "viewer-appsink --count 20 printed $(grep -c '^frame ' "$T/ccount.log") frames"
 grep -m1 '^frame ' "$T/ccount.log" | grep -q ' key discont' \
   || fail "a joining viewer's first frame is not a keyframe"
