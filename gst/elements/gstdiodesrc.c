@@ -30,7 +30,10 @@
  * then stays that far behind live. `stats` counts the frames decoded but
  * not shown (`join-decode-only`). Needs a relay that says where live is
  * (docs/protocol.md section 18); with an older one both behave as
- * `keyframe`.
+ * `keyframe`. A pipeline that does not decode (an appsink or a muxer taking
+ * the encoded frames) should use `join=keyframe`: sinks drop what comes
+ * before the segment's start, the keyframe included, so with `live` its
+ * first buffer would be a delta frame.
  *
  * `relay` may list several relays (`a:7878,b:7878`, each entry may pin its
  * relay as `0xADDRESS@host:port`): the source uses the first that works and,
