@@ -145,7 +145,7 @@ handle_list (Conn * c, DiodeMsg * m)
     }
     g_ptr_array_sort (pick, cmp_name);
   }
-  n = MIN (pick->len, DIODE_LIST_MAX_ENTRIES);
+  n = MIN (pick->len, r->list_max ? r->list_max : DIODE_LIST_MAX_ENTRIES);
   if (pick->len > n)
     flags |= DIODE_LISTING_TRUNCATED;
   entries = g_new0 (DiodeListEntry, MAX (n, 1));
@@ -166,4 +166,12 @@ handle_list (Conn * c, DiodeMsg * m)
     g_clear_error (&err);
   }
   conn_flush (c);
+}
+
+void
+diode_relay_set_list_max_entries (DiodeRelay * relay, guint n)
+{
+  g_return_if_fail (DIODE_IS_RELAY (relay));
+  g_return_if_fail (n >= 1 && n <= DIODE_LIST_MAX_ENTRIES);
+  relay->list_max = n;
 }

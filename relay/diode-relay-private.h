@@ -608,6 +608,8 @@ struct _DiodeRelay {
   gchar      *stun_listen;      /* HOST:PORT, NULL: off */
   RelayStun  *stun;             /* the socket, NULL when off */
   guint16     stun_port;        /* bound UDP port (WELCOME), 0 off; lock */
+  guint       list_max;         /* LISTING entries, 0: DIODE_LIST_MAX_ENTRIES
+                                   (a test hook lowers it) */
 };
 
 /* diode-relay-conn.c */

@@ -109,5 +109,9 @@ gboolean     diode_relay_reload_config (DiodeRelay *relay, GError **error);
  * The body holds no NUL for these paths. g_free it. */
 gchar       *diode_relay_web_render (DiodeRelay *relay, const gchar *path,
                                      guint *status, gchar **content_type);
+/* Test hook (LIST, docs/protocol.md section 19): at most @n entries
+ * (1..DIODE_LIST_MAX_ENTRIES, the default) per LISTING, so truncation is
+ * tested without a thousand publishers. Before start. */
+void         diode_relay_set_list_max_entries (DiodeRelay *relay, guint n);
 
 G_END_DECLS
