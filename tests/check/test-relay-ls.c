@@ -10,11 +10,15 @@
  * the last name; the per-connection rate limit (107, the connection stays
  * usable); a malformed LIST or one while subscribed is a protocol error
  * that closes that connection only, and the relay serves others; below
- * version 4 LIST is an unknown type. The tool over the relay binary:
+ * version 4 LIST is an unknown type. The real `diode ls` against a fake
+ * relay too old for LIST (version 3; version 4 from before LIST, which
+ * answers ERROR 200 unknown type). The tool over the relay binary:
  * tests/unit/test-cli-ls.sh.
  */
+#include <gio/gio.h>
 #include <gst/check/gstcheck.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fixture.h"
 #include "rawclient.h"
@@ -396,6 +400,70 @@ GST_START_TEST (test_bad_list)
 
 GST_END_TEST;
 
+/* `diode ls` against a fake relay on 127.0.0.1 that answers HELLO with
+ * WELCOME @version and, at version 4, a LIST with ERROR 200 as a relay
+ * that predates LIST does. The tool must say "does not support listing"
+ * on one line and exit 1. */
+static void
+old_relay (guint16 version)
+{
+  guint16 port;
+  int lfd = raw_listen (&port);
+  gchar *target = g_strdup_printf ("127.0.0.1:%u", port);
+  const gchar *argv[] = { DIODE_TOOL_PATH, "ls", target, "--timeout", "5",
+    NULL
+  };
+  GError *err = NULL;
+  GSubprocess *p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+      G_SUBPROCESS_FLAGS_STDERR_PIPE, &err);
+  RawClient *srv;
+  DiodeMsg m = { 0 };
+  gchar *out = NULL, *errtext = NULL;
+
+  fail_unless (p != NULL, "spawn %s: %s", DIODE_TOOL_PATH,
+      err ? err->message : "?");
+  srv = raw_accept (lfd, "old-relay.pem", 5000);
+  fail_unless (srv != NULL, "the tool did not connect");
+  srv->version = 0;
+  srv->role = 0;
+  raw_expect (srv, DIODE_MSG_HELLO, &m);
+  fail_unless_equals_int (m.version_max, DIODE_PROTOCOL_VERSION_MAX);
+  diode_msg_clear (&m);
+  raw_send_frame (srv, diode_msg_encode_welcome_v (version, 0, "old-relay",
+          0));
+  if (version >= 4) {
+    /* the LIST header: a type this old relay does not know */
+    fail_unless (raw_fill (srv, DIODE_FRAME_HEADER_SIZE, deadline_in (5000))
+        == RAW_READ_MSG, "no LIST from the tool");
+    fail_unless_equals_int (srv->rx->data[0], DIODE_MSG_LIST);
+    raw_send_frame (srv, diode_msg_encode_error (DIODE_ERR_PROTOCOL,
+            "unknown frame type 0x62"));
+  }
+  fail_unless (g_subprocess_communicate_utf8 (p, NULL, NULL, &out, &errtext,
+          &err), "%s", err ? err->message : "?");
+  fail_unless_equals_int (g_subprocess_get_exit_status (p), 1);
+  fail_unless (strstr (errtext, "does not support listing") != NULL,
+      "stderr: %s", errtext);
+  fail_unless (strstr (errtext, target) != NULL, "stderr: %s", errtext);
+  fail_unless (strchr (errtext, '\n') == errtext + strlen (errtext) - 1,
+      "more than one line: %s", errtext);
+  fail_unless_equals_string (out, "");
+  g_free (out);
+  g_free (errtext);
+  g_object_unref (p);
+  raw_free (srv, FALSE);
+  close (lfd);
+  g_free (target);
+}
+
+GST_START_TEST (test_relay_too_old)
+{
+  old_relay (3);
+  old_relay (4);
+}
+
+GST_END_TEST;
+
 static Suite *
 relay_ls_suite (void)
 {
@@ -410,6 +478,7 @@ relay_ls_suite (void)
   tcase_add_test (tc, test_truncated_and_paging);
   tcase_add_test (tc, test_rate_limit);
   tcase_add_test (tc, test_bad_list);
+  tcase_add_test (tc, test_relay_too_old);
   return s;
 }
 
