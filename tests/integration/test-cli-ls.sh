@@ -3,19 +3,20 @@
 # Copyright (C) 2026 gst-diode developers
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Usage: test-cli-ls.sh PATH/TO/diode PATH/TO/diode-relay PATH/TO/gst-plugin-dir
-# A relay on a free loopback port, two real publishers (x264enc into
-# diodesink: one public, one private to an allowed identity), a real
-# viewer (diodesrc) of the public one; then the tool as a stranger and as
+# Usage: test-cli-ls.sh PATH/TO/diode PATH/TO/diode-relay PATH/TO/fault-peer
+# A relay on a free loopback port, two real publishers (tests/faults'
+# fault-peer: x264enc into diodesink; one public, one private to an allowed
+# identity), a real viewer (diodesrc, avdec_h264) of the public one; the
+# plugin comes from meson's test environment. Then the tool as a stranger and as
 # the allowed identity, --json parsed with python3, and the errors:
 # unreachable, unpinned (pin and known-relays), not found, usage.
 # Every wait is bounded; everything started is stopped by its pid.
 
 set -u
 
-DIODE=${1:?usage: $0 diode diode-relay plugin-dir}
-RELAY_BIN=${2:?usage: $0 diode diode-relay plugin-dir}
-export GST_PLUGIN_PATH=${3:?usage: $0 diode diode-relay plugin-dir}
+DIODE=${1:?usage: $0 diode diode-relay fault-peer}
+RELAY_BIN=${2:?usage: $0 diode diode-relay fault-peer}
+PEER=${3:?usage: $0 diode diode-relay fault-peer}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/diode-test-cli-ls.XXXXXX") || exit 1
 PIDS=""
 cleanup () {
@@ -32,7 +33,6 @@ fail () {
   failures=$((failures + 1))
 }
 
-command -v gst-launch-1.0 >/dev/null || { echo "SKIP: no gst-launch-1.0"; exit 77; }
 command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
 
 # Identities: the stranger (default), the allowed viewer, the publisher.
@@ -55,19 +55,16 @@ done
 R=127.0.0.1:$port
 relay_addr=$(sed -n 's/.*\(0x[0-9a-f]\{40\}\).*/\1/p' "$TMP/relay.log" | head -1)
 
-publish () {  # NAME EXTRA-PROPERTIES...
+publish () {  # NAME [--set PROP=VALUE]...  (320x240 at 30 fps)
   name=$1; shift
-  gst-launch-1.0 -q videotestsrc is-live=true \
-    ! video/x-raw,width=320,height=240,framerate=25/1 \
-    ! x264enc tune=zerolatency bitrate=400 key-int-max=25 \
-    ! diodesink relay="$R" stream="$name" identity="$TMP/pub.pem" "$@" \
-    >"$TMP/pub-$name.log" 2>&1 &
+  "$PEER" pub --relay "$R" --stream "$name" --identity "$TMP/pub.pem" \
+    --no-stdin --tick-ms 1000 "$@" >"$TMP/pub-$name.log" 2>&1 &
   PIDS="$PIDS $!"
 }
 publish cam-public
-publish cam-private access=private allow="$friend"
+publish cam-private --set access=private --set allow="$friend"
 # a real viewer of the public stream, as the stranger
-gst-launch-1.0 -q diodesrc relay="$R" stream=cam-public ! fakesink sync=false \
+"$PEER" view --relay "$R" --stream cam-public --no-stdin --tick-ms 1000 \
   >"$TMP/viewer.log" 2>&1 &
 PIDS="$PIDS $!"
 
@@ -104,7 +101,7 @@ for k in ("state", "access", "stored", "owner", "viewers", "web_viewers",
           "uptime_s", "bytes_in", "bytes_out"):
     assert k in c, k
 assert c["state"] == "live" and c["access"] == "public", c
-assert c["codec"] == "h264" and c["height"] == 240 and c["framerate"] == 25.0, c
+assert c["codec"] == "h264" and c["height"] == 240 and c["framerate"] == 30.0, c
 assert c["live_seq"] > 0 and c["bytes_in"] > 0 and c["bytes_out"] > 0, c
 assert c["owner"].startswith("0x") and len(c["owner"]) == 42, c
 PY
