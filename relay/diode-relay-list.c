@@ -12,7 +12,10 @@
  * Bounded: one pass over the table (itself bounded by max-streams), at
  * most DIODE_LIST_MAX_ENTRIES entries per answer (TRUNCATED: ask again
  * from the last name), at most LIST_BURST LISTs per LIST_WINDOW_MS per
- * connection (more: ERROR 107, the connection stays usable).
+ * connection, and at most LIST_VISITS streams looked at per second by all
+ * LISTs together, so many clients listing a large table cannot take the
+ * I/O thread from the media (over either: ERROR 107, the connection stays
+ * usable).
  */
 #define G_LOG_DOMAIN "diode-relay"
 
@@ -22,6 +25,7 @@
 
 #define LIST_BURST      20
 #define LIST_WINDOW_MS  10000
+#define LIST_VISITS     200000  /* streams per second, all LISTs */
 
 /* The state /api/streams and LISTING show */
 guint8
@@ -104,12 +108,29 @@ list_rate_ok (Conn * c, gint64 now)
   return ++c->list_count <= LIST_BURST;
 }
 
+/* Relay-wide: the streams LISTs look at, per second. A LIST ONE looks at
+ * one, an ALL at the whole table. */
+static gboolean
+list_visits_ok (DiodeRelay * r, guint visits, gint64 now)
+{
+  guint64 budget = r->list_visits ? r->list_visits : LIST_VISITS;
+
+  if (!r->list_visit_window || now - r->list_visit_window >= G_USEC_PER_SEC) {
+    r->list_visit_window = now;
+    r->list_visits_used = 0;
+  }
+  if (r->list_visits_used + visits > budget)
+    return FALSE;
+  r->list_visits_used += visits;
+  return TRUE;
+}
+
 void
 handle_list (Conn * c, DiodeMsg * m)
 {
   DiodeRelay *r = c->relay;
   gint64 now = g_get_monotonic_time ();
-  GPtrArray *pick = g_ptr_array_new ();
+  GPtrArray *pick;
   DiodeListEntry *entries;
   guint8 flags = 0;
   guint i, n;
@@ -122,9 +143,15 @@ handle_list (Conn * c, DiodeMsg * m)
 
     conn_send_error (c, DIODE_ERR_RATE_LIMITED, text);
     g_free (text);
-    g_ptr_array_unref (pick);
     return;
   }
+  if (!list_visits_ok (r, m->list_mode == DIODE_LIST_ONE ? 1 :
+          MAX (g_hash_table_size (r->streams), 1), now)) {
+    conn_send_error (c, DIODE_ERR_RATE_LIMITED, "the relay is answering "
+        "too many LISTs: try again in a second");
+    return;
+  }
+  pick = g_ptr_array_new ();
 
   if (m->list_mode == DIODE_LIST_ONE) {
     Stream *s = stream_lookup (r, m->stream);
@@ -169,9 +196,11 @@ handle_list (Conn * c, DiodeMsg * m)
 }
 
 void
-diode_relay_set_list_max_entries (DiodeRelay * relay, guint n)
+diode_relay_set_list_limits (DiodeRelay * relay, guint max_entries,
+    guint visits_per_second)
 {
   g_return_if_fail (DIODE_IS_RELAY (relay));
-  g_return_if_fail (n >= 1 && n <= DIODE_LIST_MAX_ENTRIES);
-  relay->list_max = n;
+  g_return_if_fail (max_entries <= DIODE_LIST_MAX_ENTRIES);
+  relay->list_max = max_entries;
+  relay->list_visits = visits_per_second;
 }

@@ -610,6 +610,10 @@ struct _DiodeRelay {
   guint16     stun_port;        /* bound UDP port (WELCOME), 0 off; lock */
   guint       list_max;         /* LISTING entries, 0: DIODE_LIST_MAX_ENTRIES
                                    (a test hook lowers it) */
+  guint       list_visits;      /* streams LISTs may look at per second, 0:
+                                   the default (diode-relay-list.c) */
+  gint64      list_visit_window; /* start of the current second */
+  guint64     list_visits_used; /* streams looked at in it */
 };
 
 /* diode-relay-conn.c */

@@ -254,7 +254,7 @@ GST_START_TEST (test_truncated_and_paging)
   guint i;
 
   /* before any client: the hook's contract */
-  diode_relay_set_list_max_entries (relay, 2);
+  diode_relay_set_list_limits (relay, 2, 0);
   for (i = 0; i < 5; i++) {
     gchar *key = g_strdup_printf ("pub%u.pem", i);
 
@@ -314,6 +314,64 @@ GST_START_TEST (test_rate_limit)
   fail_unless (m.token == 77);
   diode_msg_clear (&m);
   raw_free (l, FALSE);
+  relay_free (relay);
+}
+
+GST_END_TEST;
+
+/* All LISTs together look at a bounded number of streams per second:
+ * over it, 107 on any connection, and the next second it answers again. */
+GST_START_TEST (test_relay_wide_budget)
+{
+  DiodeRelay *relay = relay_with (NULL);
+  RawClient *p[5], *a, *b;
+  DiodeMsg m = { 0 };
+  guint i, answered = 0, refused = 0;
+  gint64 end;
+
+  /* 5 streams, 12 visits a second: two LIST ALL fit, not a third */
+  diode_relay_set_list_limits (relay, 0, 12);
+  for (i = 0; i < 5; i++) {
+    gchar *key = g_strdup_printf ("pub%u.pem", i);
+    gchar *name = g_strdup_printf ("s%u", i);
+
+    p[i] = publisher (relay, key, name, DIODE_ACCESS_PUBLIC, NULL);
+    send_media (p[i], 1, 50);
+    fail_unless (fixture_wait_last_seq (relay, name, 1, 2000));
+    g_free (key);
+    g_free (name);
+  }
+  a = lister (relay, "a.pem");
+  b = lister (relay, "b.pem");
+  /* within one second (a window may start between the two: then both
+   * may pass; the loop only needs one refusal, bounded) */
+  end = deadline_in (5000);
+  while (refused == 0 && g_get_monotonic_time () < end && answered < 18) {
+    RawClient *c = answered % 2 ? b : a;
+
+    raw_send_frame (c, diode_msg_encode_list (DIODE_LIST_ALL, NULL));
+    fail_unless (raw_next (c, &m, RAW_IO_MS) == RAW_READ_MSG);
+    if (m.type == DIODE_MSG_LISTING) {
+      fail_unless_equals_int (m.n_entries, 5);
+      answered++;
+    } else {
+      fail_unless_equals_int (m.type, DIODE_MSG_ERROR);
+      fail_unless_equals_int (m.error_code, DIODE_ERR_RATE_LIMITED);
+      refused++;
+    }
+    diode_msg_clear (&m);
+  }
+  fail_unless (refused == 1, "no LIST refused after %u answered", answered);
+  /* the next second answers an ALL again */
+  g_usleep (1100 * 1000);
+  g_bytes_unref (list (b, DIODE_LIST_ALL, NULL, &m));
+  fail_unless_equals_int (m.n_entries, 5);
+  diode_msg_clear (&m);
+
+  for (i = 0; i < 5; i++)
+    raw_free (p[i], FALSE);
+  raw_free (a, FALSE);
+  raw_free (b, FALSE);
   relay_free (relay);
 }
 
@@ -477,6 +535,7 @@ relay_ls_suite (void)
   tcase_add_test (tc, test_private_visibility);
   tcase_add_test (tc, test_truncated_and_paging);
   tcase_add_test (tc, test_rate_limit);
+  tcase_add_test (tc, test_relay_wide_budget);
   tcase_add_test (tc, test_bad_list);
   tcase_add_test (tc, test_relay_too_old);
   return s;
