@@ -4,9 +4,10 @@
  */
 #include "diode-tool-client.h"
 
+#include <gio/gio.h>
+
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -53,58 +54,116 @@ wait_fd (int fd, short events, gint64 deadline)
   }
 }
 
+typedef struct
+{
+  GList *addrs;
+  GError *error;
+  gboolean done;
+} Lookup;
+
+static void
+lookup_done (GObject * source, GAsyncResult * res, gpointer data)
+{
+  Lookup *l = data;
+
+  l->addrs = g_resolver_lookup_by_name_finish (G_RESOLVER (source), res,
+      &l->error);
+  l->done = TRUE;
+}
+
+static gboolean
+lookup_timeout (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* The host's addresses within the deadline (GResolver, as the elements
+ * resolve; getaddrinfo cannot be bounded). NULL: *error set. */
+static GList *
+resolve (DiodeToolClient * c, const gchar * host, GError ** error)
+{
+  GMainContext *ctx = g_main_context_new ();
+  GCancellable *cancel = g_cancellable_new ();
+  GResolver *resolver = g_resolver_get_default ();
+  gint64 left = c->deadline - g_get_monotonic_time ();
+  GSource *timer = g_timeout_source_new ((guint) MAX (left / 1000, 1));
+  Lookup l = { NULL, NULL, FALSE };
+
+  g_main_context_push_thread_default (ctx);
+  g_source_set_callback (timer, lookup_timeout, cancel, NULL);
+  g_source_attach (timer, ctx);
+  g_resolver_lookup_by_name_async (resolver, host, cancel, lookup_done, &l);
+  while (!l.done)
+    g_main_context_iteration (ctx, TRUE);
+  g_source_destroy (timer);
+  g_source_unref (timer);
+  g_main_context_pop_thread_default (ctx);
+  g_main_context_unref (ctx);
+  g_object_unref (resolver);
+  if (!l.addrs) {
+    if (g_cancellable_is_cancelled (cancel))
+      g_set_error (error, DIODE_TOOL_ERROR, DIODE_TOOL_ERROR_UNREACHABLE,
+          "cannot reach relay %s: resolving '%s' took more than %u ms",
+          c->hostport, host, c->timeout_ms);
+    else
+      g_set_error (error, DIODE_TOOL_ERROR, DIODE_TOOL_ERROR_UNREACHABLE,
+          "cannot reach relay %s: cannot resolve '%s': %s", c->hostport,
+          host, l.error ? l.error->message : "no address");
+  }
+  g_clear_error (&l.error);
+  g_object_unref (cancel);
+  return l.addrs;
+}
+
 static int
 connect_any (DiodeToolClient * c, const DiodeEndpoint * ep, GError ** error)
 {
-  struct addrinfo hints = { 0 }, *res = NULL, *ai;
-  gchar port[8];
-  int rc, last_errno = 0;
+  GList *addrs = resolve (c, ep->host, error), *it;
+  int connected = -1, last_errno = 0;
   gboolean timed_out = FALSE;
 
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  g_snprintf (port, sizeof (port), "%u", ep->port);
-  rc = getaddrinfo (ep->host, port, &hints, &res);
-  if (rc != 0) {
-    g_set_error (error, DIODE_TOOL_ERROR, DIODE_TOOL_ERROR_UNREACHABLE,
-        "cannot reach relay %s: cannot resolve '%s': %s", c->hostport,
-        ep->host, gai_strerror (rc));
+  if (!addrs)
     return -1;
-  }
-  for (ai = res; ai; ai = ai->ai_next) {
-    int fd = socket (ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-        ai->ai_protocol);
-    int err = 0;
-    socklen_t len = sizeof (err);
+  for (it = addrs; it && connected < 0 && !timed_out; it = it->next) {
+    GSocketAddress *sa = g_inet_socket_address_new (it->data, ep->port);
+    struct sockaddr_storage ss;
+    gssize len = g_socket_address_get_native_size (sa);
+    gboolean native = len > 0
+        && g_socket_address_to_native (sa, &ss, sizeof (ss), NULL);
+    int fd, err = 0;
+    socklen_t elen = sizeof (err);
 
+    g_object_unref (sa);
+    if (!native)
+      continue;
+    fd = socket (ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       last_errno = errno;
       continue;
     }
     fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK);
-    if (connect (fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-      freeaddrinfo (res);
-      return fd;
-    }
-    if (errno == EINPROGRESS) {
+    if (connect (fd, (struct sockaddr *) &ss, (socklen_t) len) == 0) {
+      connected = fd;
+    } else if (errno == EINPROGRESS) {
       int w = wait_fd (fd, POLLOUT, c->deadline);
 
-      if (w == 1 && getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0
-          && err == 0) {
-        freeaddrinfo (res);
-        return fd;
-      }
-      if (w == 0)
+      if (w == 1 && getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0
+          && err == 0)
+        connected = fd;
+      else if (w == 0)
         timed_out = TRUE;
-      last_errno = w == 1 ? err : errno;
+      else
+        last_errno = w == 1 ? err : errno;
     } else {
       last_errno = errno;
     }
-    close (fd);
-    if (timed_out)
-      break;
+    if (connected < 0)
+      close (fd);
   }
-  freeaddrinfo (res);
+  g_resolver_free_addresses (addrs);
+  if (connected >= 0)
+    return connected;
   if (timed_out)
     g_set_error (error, DIODE_TOOL_ERROR, DIODE_TOOL_ERROR_UNREACHABLE,
         "cannot reach relay %s: no connection within %u ms", c->hostport,

@@ -175,6 +175,21 @@ sed -i "s/$relay_addr/$wrong/" "$KR"
 [ $rc -eq 1 ] && grep -q "cannot reach relay no-such-host.invalid:7878" "$TMP/u2.err" ||
   fail "unresolvable host: exit $rc, $(cat "$TMP/u2.err")"
 
+# A port that accepts TCP and then says nothing: --timeout bounds the wait.
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(4)
+print(s.getsockname()[1], flush=True); time.sleep(60)' >"$TMP/mute.port" &
+PIDS="$PIDS $!"
+i=0
+while [ $i -lt 50 ] && [ ! -s "$TMP/mute.port" ]; do sleep 0.1; i=$((i + 1)); done
+mute=$(cat "$TMP/mute.port")
+t0=$(date +%s)
+"$DIODE" ls "127.0.0.1:$mute" --timeout 1 >/dev/null 2>"$TMP/u3.err"; rc=$?
+t1=$(date +%s)
+[ $rc -eq 1 ] && grep -q "relay 127.0.0.1:$mute: TLS handshake (is it a diode relay?) timed out after 1000 ms" "$TMP/u3.err" ||
+  fail "silent port: exit $rc, $(cat "$TMP/u3.err")"
+[ $((t1 - t0)) -le 3 ] || fail "--timeout 1 took $((t1 - t0)) s"
+
 # Usage errors: exit 2.
 "$DIODE" ls >/dev/null 2>&1; rc=$?
 [ $rc -eq 2 ] || fail "ls without RELAY: exit $rc"
