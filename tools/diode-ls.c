@@ -26,6 +26,7 @@
 #include "diode-endpoint.h"
 #include "diode-identity.h"
 #include "diode-msg.h"
+#include "diode-name.h"
 #include "diode-tool-client.h"
 
 #define EXIT_USAGE 2
@@ -366,7 +367,7 @@ table_row (const DiodeListEntry * e)
 {
   gchar **row = g_new0 (gchar *, LS_COLS + 1);
 
-  row[0] = g_strescape (e->name, NULL);
+  row[0] = diode_name_escape (e->name);
   row[1] = g_strdup (diode_list_state_name (e->state));
   row[2] = g_strdup (diode_access_name (e->access));
   row[3] = e->web_viewers ? g_strdup_printf ("%u+%u web", e->viewers,
@@ -457,7 +458,7 @@ out:
 static void
 print_stat (const DiodeListEntry * e, DiodeToolClient * c)
 {
-  g_autofree gchar *name = g_strescape (e->name, NULL);
+  g_autofree gchar *name = diode_name_escape (e->name);
   g_autofree gchar *br = human_bitrate (e->bitrate_bps);
   g_autofree gchar *up = human_duration (e->uptime_ms);
   g_autofree gchar *size = human_size (e);
