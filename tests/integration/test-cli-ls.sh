@@ -68,11 +68,11 @@ publish cam-private --set access=private --set allow="$friend"
   >"$TMP/viewer.log" 2>&1 &
 PIDS="$PIDS $!"
 
-# Wait (bounded) until the stranger sees cam-public with its viewer and a
+# Wait (bounded: 250 tries, some 30 s) until the stranger sees cam-public with its viewer and a
 # bitrate (the relay's rate window is one second).
 ok=""
 i=0
-while [ $i -lt 100 ] && [ -z "$ok" ]; do
+while [ $i -lt 250 ] && [ -z "$ok" ]; do
   "$DIODE" ls "$R" --json >"$TMP/ls.json" 2>"$TMP/ls.err" &&
     python3 - "$TMP/ls.json" <<'PY' && ok=1
 import json, sys
