@@ -143,10 +143,24 @@ make_sysroot () {
       while read -r l; do
         ln -sf "$SYSROOT$(readlink "$l")" "$l"
       done
+    sysroot_schemas
     touch "$STAMP"
   fi
   [ -f "$CROSS_FILE" ] && grep -q "sysroot $SYSROOT\$" "$CROSS_FILE" || write_cross_file
   exec 9>&-
+}
+
+# Nothing ran in the sysroot, so the GSettings schemas its packages ship
+# (glib-networking's proxy module wants gsettings-desktop-schemas') are not
+# compiled: without that, GIO aborts a program that resolves a proxy (the
+# CLI's `diode link`). The host's compiler makes the same (little-endian)
+# file.
+sysroot_schemas () {
+  d=$SYSROOT/usr/share/glib-2.0/schemas
+  [ -d "$d" ] && [ ! -f "$d/gschemas.compiled" ] || return 0
+  gcs=$(command -v glib-compile-schemas || ls /usr/lib/*/glib-2.0/glib-compile-schemas 2>/dev/null | head -n 1)
+  [ -n "$gcs" ] || die "no glib-compile-schemas on this machine (Debian package libglib2.0-0)"
+  "$gcs" "$d" >&2
 }
 
 cross_file () {
@@ -169,6 +183,7 @@ do_build () {
 do_test () {
   dir=${1:-build-armel}
   [ -f "$dir/build.ninja" ] || die "$dir is not built: scripts/cross-armel.sh build $dir"
+  sysroot_schemas
   # The CLI tests are shell scripts: they run the armel diode through this.
   DIODE_EXE_WRAPPER="qemu-arm -cpu $QEMU_CPU -L $SYSROOT"
   export DIODE_EXE_WRAPPER
