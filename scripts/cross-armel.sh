@@ -36,6 +36,8 @@ SUITE=${ARMEL_SUITE:-bookworm}
 # The cross file sits beside the sysroot, so one sysroot has one cross file.
 CROSS_FILE=$(dirname "$SYSROOT")/armel-cross.ini
 STAMP=$SYSROOT/.diode-sysroot-complete
+# Bumped when write_cross_file changes: an older cross file is rewritten.
+CROSS_FORMAT=format-1
 TRIPLET=arm-linux-gnueabi
 # qemu-arm's CPU: the Pi Zero's ARM1176JZF-S (ARMv6, no AES instructions).
 QEMU_CPU=arm1176
@@ -93,7 +95,7 @@ security_mirror () {
 write_cross_file () {
   tmp=$CROSS_FILE.tmp.$$
   cat > "$tmp" <<EOF
-# Written by scripts/cross-armel.sh: Debian armel, sysroot $SYSROOT
+# Written by scripts/cross-armel.sh ($CROSS_FORMAT): Debian armel, sysroot $SYSROOT
 [binaries]
 c = '$TRIPLET-gcc'
 ar = '$TRIPLET-ar'
@@ -146,7 +148,7 @@ make_sysroot () {
     sysroot_schemas
     touch "$STAMP"
   fi
-  [ -f "$CROSS_FILE" ] && grep -q "sysroot $SYSROOT\$" "$CROSS_FILE" || write_cross_file
+  cross_file_current || write_cross_file
   exec 9>&-
 }
 
@@ -163,9 +165,15 @@ sysroot_schemas () {
   "$gcs" "$d" >&2
 }
 
+# The cross file is this script's current one for this sysroot.
+cross_file_current () {
+  [ -f "$CROSS_FILE" ] &&
+    grep -q "($CROSS_FORMAT): Debian armel, sysroot $SYSROOT\$" "$CROSS_FILE"
+}
+
 cross_file () {
-  # Fast path (debian/rules calls this): nothing to install or check.
-  if [ ! -f "$STAMP" ] || [ ! -f "$CROSS_FILE" ]; then
+  # Fast path (debian/rules calls this): nothing to install, one grep.
+  if [ ! -f "$STAMP" ] || ! cross_file_current; then
     make_sysroot
   fi
   echo "$CROSS_FILE"
