@@ -29,7 +29,6 @@
 # (glib-compile-resources) are the host's. docs/testing.md "armel".
 set -eu
 cd "$(dirname "$0")/.."
-TOP=$PWD
 
 SYSROOT=${ARMEL_SYSROOT:-/var/tmp/diode-armel/sysroot}
 SUITE=${ARMEL_SUITE:-bookworm}
@@ -160,7 +159,8 @@ make_sysroot () {
 sysroot_schemas () {
   d=$SYSROOT/usr/share/glib-2.0/schemas
   [ -d "$d" ] && [ ! -f "$d/gschemas.compiled" ] || return 0
-  gcs=$(command -v glib-compile-schemas || ls /usr/lib/*/glib-2.0/glib-compile-schemas 2>/dev/null | head -n 1)
+  gcs=$(command -v glib-compile-schemas ||
+    find /usr/lib -path '*/glib-2.0/glib-compile-schemas' 2>/dev/null | head -n 1)
   [ -n "$gcs" ] || die "no glib-compile-schemas on this machine (Debian package libglib2.0-0)"
   "$gcs" "$d" >&2
 }
@@ -212,6 +212,7 @@ relay-settings limits-core relay-list version elements-rec"
 do_test_elements () {
   dir=${1:-build-armel}
   [ -f "$dir/build.ninja" ] || die "$dir is not built: scripts/cross-armel.sh build $dir"
+  # shellcheck disable=SC2086
   GST_PLUGIN_SYSTEM_PATH_1_0=$SYSROOT/usr/lib/$TRIPLET/gstreamer-1.0 \
   GST_REGISTRY_FORK=no \
     meson test -C "$dir" --print-errorlogs $ELEMENT_TESTS
