@@ -108,12 +108,17 @@ check_opts() { # PAGE HEADING PROGRAM...
   [ -s "$T/help.txt" ] || fail "$* --help listed no options"
   diff -u "$T/help.txt" "$T/man.txt" \
     || fail "$(basename "$page") ($heading) and '$* --help' list different options (- help, + man)"
-  echo "  $(basename "$page") $heading: $(wc -l < "$T/help.txt") options, as '$* --help'"
+  echo "  $(basename "$page") $heading: $(wc -l < "$T/help.txt") options, as --help says"
 }
 check_opts "$D$MANDIR/man8/diode-relay.8" ".SH OPTIONS" "$D$BINDIR/diode-relay"
 check_opts "$D$MANDIR/man1/diode.1" ".SH OPTIONS" "$D$BINDIR/diode"
-check_opts "$D$MANDIR/man1/diode.1" ".SS diode id" "$D$BINDIR/diode" id
-check_opts "$D$MANDIR/man1/diode.1" ".SS diode link" "$D$BINDIR/diode" link
+# every command `diode --help` lists has its section
+cmds=$("$D$BINDIR/diode" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z-]*\) .*/\1/p')
+[ -n "$cmds" ] || fail "diode --help listed no commands"
+for c in $cmds; do
+  grep -q "^\.SS diode $c\$" "$D$MANDIR/man1/diode.1" || fail "diode.1 has no section for 'diode $c'"
+  check_opts "$D$MANDIR/man1/diode.1" ".SS diode $c" "$D$BINDIR/diode" "$c"
+done
 
 note "the relay starts with the shipped relay.conf"
 "$D$BINDIR/diode-relay" --listen 127.0.0.1:0 --identity "$T/state/identity.pem" \
