@@ -212,9 +212,13 @@ sc stop diode-relay.service
 wait_log diode-relay.service "shutting down"
 echo "  stopped cleanly"
 # A relay that cannot listen fails `systemctl start` itself (no READY=1).
+# The taker sets SO_REUSEADDR as the relay does: the relay just stopped
+# leaves its connections in TIME_WAIT on 7878. Two listeners still cannot
+# share the port.
 echo '# valid again: only the port stands in the way' > "$R$SYSCONFDIR/diode/relay.conf"
 ns 30 python3 -c 'import os, socket, time
-s = socket.socket(); s.bind(("127.0.0.1", 7878)); s.listen(1)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 7878)); s.listen(1)
 open("/run/taker.pid", "w").write(str(os.getpid())); time.sleep(20)' &
 TAKER=$!
 n=0; while ! ns 5 python3 -c 'import socket; socket.create_connection(("127.0.0.1", 7878), 1)' 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
