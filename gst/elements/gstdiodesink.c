@@ -979,6 +979,10 @@ gst_diode_sink_class_init (GstDiodeSinkClass * klass)
           0, G_MAXUINT, DEFAULT_STATS_INTERVAL, G_PARAM_READWRITE |
           G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
+  /* The enum types of the properties are part of the element's documented
+   * API (as ext/srt marks GstSRTConnectionMode). */
+  gst_type_mark_as_plugin_api (GST_TYPE_DIODE_ACCESS, 0);
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class,
       "Diode publisher", "Sink/Network",

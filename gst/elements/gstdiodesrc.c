@@ -956,6 +956,11 @@ gst_diode_src_class_init (GstDiodeSrcClass * klass)
           GST_TYPE_DIODE_JOIN, DEFAULT_JOIN, G_PARAM_READWRITE |
           G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
+  /* The enum types of the properties are part of the element's documented
+   * API (as ext/srt marks GstSRTConnectionMode). */
+  gst_type_mark_as_plugin_api (GST_TYPE_DIODE_DIRECT_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_DIODE_JOIN, 0);
+
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,
       "Diode viewer", "Source/Network",
