@@ -25,11 +25,11 @@ SUITE=bookworm
 VERSION=$(dpkg-parsechangelog -l debian/changelog -S Version)
 UPSTREAM=${VERSION%-*}
 PACKAGES="gstreamer1.0-diode diode-relay diode-tools"
-# What the armel build's dh_shlibdeps reads: the armel runtime libraries the
-# binaries link (Multi-Arch: same, so they install beside the amd64 ones and
-# dpkg knows their shlibs/symbols). A library missing here fails the build
-# ("cannot find library"), it is never silently left out of Depends.
-ARMEL_RUNTIME="libc6 libglib2.0-0 libgstreamer1.0-0 libgnutls30 \
+# The Debian packages of the libraries the binaries link (their NEEDED),
+# armel: the armel build's dh_shlibdeps reads their symbols files
+# (debian/rules). A library missing here fails the build ("cannot find
+# library"), it is never silently left out of Depends.
+ARMEL_LIBS="libc6 libglib2.0-0 libgstreamer1.0-0 libgnutls30 \
 libjson-glib-1.0-0 libsoup-3.0-0 libnice10 zlib1g"
 
 log () { echo "package: $*" >&2; }
@@ -111,24 +111,44 @@ do_amd64 () {
   ls "$dir"/*.deb >&2
 }
 
+# The armel library packages of ARMEL_LIBS, resolved from the mirror by
+# mmdebstrap (download + extract, nothing run), each unpacked with its
+# DEBIAN/ into build-deb/armel-libs/PKG; prints their library folders.
+armel_libs () {
+  libs=$OUT/armel-libs
+  rm -rf "$libs"
+  mkdir -p "$libs"
+  log "fetching the armel libraries the binaries link (for dh_shlibdeps)"
+  # shellcheck disable=SC2086
+  sources | mmdebstrap --quiet --variant=extract --arch=armel \
+    --aptopt='APT::Install-Recommends "false"' --skip=cleanup/apt/cache \
+    --include="$(echo $ARMEL_LIBS | tr ' ' ',')" \
+    "$SUITE" "$libs/root" - >&2
+  dirs=""
+  for p in $ARMEL_LIBS; do
+    deb=$(ls "$libs/root/var/cache/apt/archives/${p}_"*_armel.deb 2>/dev/null | head -n 1)
+    [ -n "$deb" ] || die "no armel $p was downloaded"
+    dpkg-deb -R "$deb" "$libs/$p"
+    for d in "$libs/$p/lib/arm-linux-gnueabi" "$libs/$p/usr/lib/arm-linux-gnueabi"; do
+      [ -d "$d" ] && dirs="$dirs $d"
+    done
+  done
+  rm -rf "$libs/root"
+  echo $dirs
+}
+
 do_armel () {
   do_deps
   [ -x scripts/cross-armel.sh ] || die "scripts/cross-armel.sh is missing: the armel build needs its sysroot"
   cf=$(scripts/cross-armel.sh cross-file)
   [ -f "$cf" ] || die "scripts/cross-armel.sh cross-file gave no file"
-  if ! dpkg --print-foreign-architectures | grep -qx armel; then
-    log "adding the armel architecture (for dh_shlibdeps' armel libraries)"
-    dpkg --add-architecture armel
-    apt-get update -q >&2
-  fi
-  # shellcheck disable=SC2046
-  apt_install $(for p in $ARMEL_RUNTIME; do echo "$p:armel"; done)
+  libdirs=$(armel_libs)
   dir=$OUT/armel
   rm -rf "$dir"
   copy_tree "$dir/gst-diode-$UPSTREAM"
   # -d: the armel build dependencies are in the sysroot, not installed.
   (cd "$dir/gst-diode-$UPSTREAM" &&
-    DIODE_CROSS_FILE=$cf DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" \
+    CC=arm-linux-gnueabi-gcc DIODE_CROSS_FILE=$cf DIODE_SHLIBS_LIBDIRS=$libdirs DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" \
       dpkg-buildpackage -a armel -d -b -us -uc -Pnocheck) > "$dir/build.log" 2>&1 \
     || { tail -n 60 "$dir/build.log" >&2; die "armel build failed ($dir/build.log)"; }
   rm -rf "$dir/gst-diode-$UPSTREAM"
