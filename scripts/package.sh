@@ -24,7 +24,12 @@ OUT=${DIODE_DEB_OUT:-$TOP/build-deb}
 SUITE=bookworm
 VERSION=$(dpkg-parsechangelog -l debian/changelog -S Version)
 UPSTREAM=${VERSION%-*}
-PACKAGES="gstreamer1.0-diode diode-relay diode-tools"
+# The binary packages, as debian/control names them.
+PACKAGES=$(sed -n 's/^Package: *//p' debian/control)
+# Whether the packaging ships the systemd units (it does once meson installs
+# them): then the unit checks are required, never skipped.
+UNITS=0
+grep -q 'systemd/system/diode-relay.service' debian/diode-relay.install && UNITS=1
 # The Debian packages of the libraries the binaries link (their NEEDED),
 # armel: the armel build's dh_shlibdeps reads their symbols files
 # (debian/rules). A library missing here fails the build ("cannot find
@@ -172,7 +177,8 @@ do_lint () {
 
 debs () {
   for p in $PACKAGES; do
-    f=$(ls "$OUT/$1/${p}_${VERSION}_$1.deb" 2>/dev/null) || die "missing $p for $1 in $OUT/$1"
+    f=$(ls "$OUT/$1/${p}_${VERSION}_$1.deb" "$OUT/$1/${p}_${VERSION}_all.deb" 2>/dev/null) \
+      || [ -n "$f" ] || die "missing $p for $1 in $OUT/$1"
     echo "$f"
   done
 }
@@ -199,8 +205,10 @@ check_amd64 () {
   for f in $(debs amd64); do includes="$includes --include=$f"; done
   log "making a clean $SUITE root (minbase) with the amd64 packages"
   # shellcheck disable=SC2086
+  # systemd: its systemctl and systemd-analyze read the installed units
+  # offline (no systemd runs as PID 1 here, nor in CI).
   sources | mmdebstrap --quiet --variant=minbase --arch=amd64 \
-    --include=gstreamer1.0-tools $includes \
+    --include=gstreamer1.0-tools,systemd $includes \
     --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
     "$SUITE" "$root" - >&2
   in_root () { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
@@ -219,22 +227,159 @@ check_amd64 () {
   [ "${DIODE_DEB_KEEP_ROOTS:-0}" = 1 ] || rm -rf "$root"
 }
 
-# The units where systemd looks (/lib/systemd/system in bookworm; merged
-# /usr makes it /usr/lib/systemd/system too), enabled by the postinst.
+# The units where systemd looks (/lib/systemd/system in bookworm), enabled
+# by the postinst, valid for bookworm's systemd; then what they run, run as
+# they would run it (check_services).
 check_units () {
   root=$1
-  units=$(chroot "$root" dpkg -L diode-relay | grep -E '^(/usr)?/lib/systemd/system/[^/]+$' || true)
-  if [ -z "$units" ]; then
-    log "NOTE: diode-relay ships no systemd unit yet (nothing installed by meson)"
+  if [ $UNITS = 0 ]; then
+    log "NOTE: the packaging ships no systemd unit yet (debian/diode-relay.install)"
     return 0
   fi
-  for u in $units; do
+  for u in /lib/systemd/system/diode-relay.service /lib/systemd/system/diode-publish@.service; do
     expect "unit $u installed" test -f "$root$u"
   done
-  if echo "$units" | grep -q '/diode-relay.service$'; then
-    expect "diode-relay.service enabled by the postinst" \
-      sh -c "ls '$root'/etc/systemd/system/*.wants/diode-relay.service"
+  expect "systemctl: diode-relay.service enabled (postinst)" \
+    sh -c "chroot '$root' systemctl is-enabled diode-relay.service | grep -qx enabled"
+  expect "systemd-analyze verify diode-relay.service" \
+    chroot "$root" systemd-analyze verify --man=no /lib/systemd/system/diode-relay.service
+  expect "systemd-analyze verify diode-publish@cam.service" \
+    chroot "$root" systemd-analyze verify --man=no diode-publish@cam.service
+  check_services "$root"
+}
+
+# A unit's setting as written in the installed file (the first one).
+unit_get () {
+  sed -n "s/^$2=//p" "$1" | head -n 1
+}
+
+# No systemd runs as PID 1 here (nor in CI's chroot), so systemd cannot start
+# the units; this runs what they say, as they say it, in the clean root: the
+# ExecStart of the installed diode-relay.service (%S = /var/lib) with its
+# EnvironmentFile, as an unprivileged user (nobody standing for the
+# DynamicUser) in its StateDirectory (0700) with its UMask; its ExecReload
+# as written; then a camera as diode-publish@pkgcheck.service would run it
+# (its env file, its Environment=, /usr/libexec/diode-publish, groups video
+# and audio) publishing to that relay, and a viewer (gst-launch-1.0 diodesrc)
+# receiving the stream. One change: the relay listens on loopback, a free
+# port, instead of /etc/default/diode-relay's 0.0.0.0:7878.
+check_services () {
+  root=$1
+  unit=$root/lib/systemd/system/diode-relay.service
+  exec_start=$(unit_get "$unit" ExecStart | sed 's|%S|/var/lib|g')
+  exec_reload=$(unit_get "$unit" ExecReload | sed 's|\$\$|$|g')
+  case "$exec_start" in
+    "/usr/bin/diode-relay "*) log "ok: diode-relay.service runs $exec_start" ;;
+    *) die "FAILED: diode-relay.service runs '$exec_start', not /usr/bin/diode-relay" ;;
+  esac
+  mkdir -p "$root/var/lib/diode-relay"
+  chmod 0700 "$root/var/lib/diode-relay"
+  chroot "$root" chown nobody:nogroup /var/lib/diode-relay
+  rm -f "$root/tmp/relay-unit.log"
+  cat > "$root/tmp/relay-unit.sh" <<EOF
+set -a
+[ -f /etc/default/diode-relay ] && . /etc/default/diode-relay
+set +a
+case "\$DIODE_RELAY_OPTS" in
+  *--listen*) DIODE_RELAY_OPTS=\$(echo "\$DIODE_RELAY_OPTS" | sed 's/--listen [^ ]*/--listen 127.0.0.1:0/') ;;
+  *) DIODE_RELAY_OPTS="\$DIODE_RELAY_OPTS --listen 127.0.0.1:0" ;;
+esac
+umask 0077
+exec timeout 60 setpriv --reuid=nobody --regid=nogroup --clear-groups $exec_start
+EOF
+  chroot "$root" env -i PATH=/usr/bin:/bin sh /tmp/relay-unit.sh \
+    > "$root/tmp/relay-unit.log" 2>&1 &
+  relay_pid=$!
+  port=$(wait_listening "$root/tmp/relay-unit.log")
+  rid=$(sed -n 's/.*relay \(0x[0-9a-f]*\) listening.*/\1/p' "$root/tmp/relay-unit.log" | head -n 1)
+  if [ -z "$port" ] || [ -z "$rid" ]; then
+    kill "$relay_pid" 2>/dev/null || true
+    cat "$root/tmp/relay-unit.log" >&2
+    die "FAILED: diode-relay, run as diode-relay.service runs it, did not listen"
   fi
+  log "ok: diode-relay as the unit runs it: $rid on 127.0.0.1:$port"
+  expect "its identity in the state directory, 0600, its user's" sh -c \
+    "[ \"\$(stat -c '%a %U' '$root/var/lib/diode-relay/identity.pem')\" = '600 nobody' ]"
+  expect "its store in the state directory" test -d "$root/var/lib/diode-relay/store"
+  # ExecReload as written; $MAINPID: the relay (the child of timeout, which
+  # the chroot, env and sh of relay_pid exec'd into).
+  mainpid=$(pgrep -n -x diode-relay -P "$relay_pid" || true)
+  expect "the relay's main PID found" test -n "$mainpid"
+  expect "ExecReload runs (SIGHUP)" env MAINPID="$mainpid" sh -c "$exec_reload"
+  expect "the relay reloaded /etc/diode/relay.conf" wait_for_line "$root/tmp/relay-unit.log" \
+    "configuration reloaded from /etc/diode/relay.conf"
+  expect "the relay still runs after the reload (same PID)" kill -0 "$mainpid"
+
+  # diode-publish@pkgcheck.service, as the template runs it.
+  punit=$root/lib/systemd/system/diode-publish@.service
+  pstart=$(unit_get "$punit" ExecStart)
+  [ "$pstart" = "/usr/libexec/diode-publish %i" ] \
+    || die "FAILED: diode-publish@.service runs '$pstart', not /usr/libexec/diode-publish %i"
+  penv=$(unit_get "$punit" Environment | sed 's|%S|/var/lib|g; s|%C|/var/cache|g; s|%i|pkgcheck|g')
+  expect "the wrapper refuses to run without PIPELINE (exit 78)" sh -c \
+    "chroot '$root' env -i PATH=/usr/bin:/bin /usr/libexec/diode-publish pkgcheck; [ \$? = 78 ]"
+  mkdir -p "$root/etc/diode/publish" "$root/var/lib/diode-publish/pkgcheck" \
+    "$root/var/cache/diode-publish/pkgcheck"
+  chmod 0700 "$root/var/lib/diode-publish/pkgcheck" "$root/var/cache/diode-publish/pkgcheck"
+  chroot "$root" chown -R nobody:nogroup /var/lib/diode-publish /var/cache/diode-publish
+  # A live source of 150 buffers, 20 ms apart, its caps quoted as the
+  # example env file says (double quotes inside single ones).
+  cat > "$root/etc/diode/publish/pkgcheck.env" <<EOF
+PIPELINE='fakesrc is-live=true format=time do-timestamp=true num-buffers=150 sizetype=fixed sizemax=1000 filltype=pattern ! capsfilter caps="application/x-diode-check, note=(string)\"two words\"" ! identity sleep-time=20000 ! diodesink stream=pkgcheck relay=127.0.0.1:$port relay-id=$rid access=public'
+EOF
+  cat > "$root/tmp/publish-unit.sh" <<EOF
+set -a
+. /etc/diode/publish/pkgcheck.env
+$penv
+set +a
+umask 0077
+exec timeout 60 setpriv --reuid=nobody --regid=nogroup --groups=video,audio /usr/libexec/diode-publish pkgcheck
+EOF
+  chroot "$root" env -i PATH=/usr/bin:/bin sh /tmp/publish-unit.sh \
+    > "$root/tmp/publish-unit.log" 2>&1 &
+  pub_pid=$!
+  expect "the relay took the publisher's stream" wait_for_line "$root/tmp/relay-unit.log" \
+    "publishes 'pkgcheck'"
+  # The viewer: 40 buffers through the relay, each one seen by fakesink.
+  expect "a viewer (diodesrc) receives 40 buffers of the stream, its caps" sh -c "
+    chroot '$root' env -i PATH=/usr/bin:/bin HOME=/tmp XDG_CONFIG_HOME=/tmp/viewer \
+      timeout 30 gst-launch-1.0 -v diodesrc stream=pkgcheck relay=127.0.0.1:$port \
+      relay-id=$rid num-buffers=40 ! fakesink silent=false > '$root/tmp/viewer.log' 2>&1 &&
+    [ \"\$(grep -c 'fakesink0.*chain' '$root/tmp/viewer.log')\" -ge 40 ] &&
+    grep -q 'application/x-diode-check' '$root/tmp/viewer.log' || { cat '$root/tmp/viewer.log'; exit 1; }"
+  if wait "$pub_pid"; then log "ok: the publisher sent all of it and ended cleanly (EOS, exit 0)"; else
+    cat "$root/tmp/publish-unit.log" >&2; die "FAILED: the publisher did not end cleanly"; fi
+  expect "the publisher's identity in its state directory" \
+    test -s "$root/var/lib/diode-publish/pkgcheck/diode/identity.pem"
+  expect "the relay saw the stream end" wait_for_line "$root/tmp/relay-unit.log" \
+    "'pkgcheck' reached end of stream"
+  kill "$mainpid" 2>/dev/null || true
+  if wait "$relay_pid"; then log "ok: the relay stopped on SIGTERM (exit 0)"; else
+    cat "$root/tmp/relay-unit.log" >&2; die "FAILED: the relay did not stop cleanly on SIGTERM"; fi
+}
+
+# Waits (at most 10 s) until a log file says where it listens; prints the port.
+wait_listening () {
+  i=0
+  while [ $i -lt 100 ]; do
+    p=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$1" 2>/dev/null | head -n 1)
+    if [ -n "$p" ]; then echo "$p"; return 0; fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+}
+
+# Waits (at most 15 s) for a line containing TEXT in FILE.
+wait_for_line () {
+  i=0
+  while [ $i -lt 150 ]; do
+    grep -qF "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+    i=$((i + 1))
+  done
+  echo "no line with '$2' in $1:"
+  cat "$1"
+  return 1
 }
 
 # The relay starts from the installed package and serves: its identity made,
@@ -245,12 +390,7 @@ check_relay_runs () {
   chroot "$root" env -i PATH=/usr/bin:/bin HOME=/root XDG_CONFIG_HOME=/tmp/relay-config \
     timeout 20 diode-relay --listen 127.0.0.1:0 > "$root/tmp/relay.log" 2>&1 &
   pid=$!
-  i=0 port=""
-  while [ $i -lt 100 ] && [ -z "$port" ]; do
-    port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$root/tmp/relay.log" | head -n 1)
-    [ -n "$port" ] || sleep 0.1
-    i=$((i + 1))
-  done
+  port=$(wait_listening "$root/tmp/relay.log")
   if [ -z "$port" ]; then
     kill "$pid" 2>/dev/null || true
     cat "$root/tmp/relay.log" >&2
