@@ -11,15 +11,16 @@ cd "$(dirname "$0")/.."
 # driven by playwright-core 1.60, which runs on Debian 12's node 18); glib-networking: TLS
 # for the relay's HTTPS. coturn, iptables, iproute2, curl: the NAT suite
 # (tests/nat: namespaces, MASQUERADE, a TURN server it starts itself, the
-# relay's /metrics). A nodejs that brings its own npm (NodeSource's
-# conflicts with Debian's npm package) is kept: npm is asked for only when
-# there is no npm command.
+# relay's /metrics). python3-gi, gir1.2-gstreamer-1.0: the Python examples
+# (examples/, PyGObject; the `examples` test runs them). A nodejs that
+# brings its own npm (NodeSource's conflicts with Debian's npm package) is
+# kept: npm is asked for only when there is no npm command.
 PACKAGES="meson ninja-build pkg-config gcc libglib2.0-dev zlib1g-dev libgnutls28-dev libjson-glib-dev libsoup-3.0-dev \
 libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools \
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x \
 gstreamer1.0-plugins-base-apps python3 openssl clang libclang-rt-14-dev llvm-14 \
-glib-networking chromium nodejs libnice-dev coturn iptables iproute2 curl"
+glib-networking chromium nodejs libnice-dev coturn iptables iproute2 curl python3-gi gir1.2-gstreamer-1.0"
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 
 missing=""

@@ -367,15 +367,19 @@ set_random_serial (gnutls_x509_crt_t crt)
   return gnutls_x509_crt_set_serial (crt, serial, sizeof serial) >= 0;
 }
 
-static time_t
-expiration_time (time_t now)
+time_t
+diode_identity_expiration_time (time_t now)
 {
   gint64 exp = (gint64) now + (gint64) 10 * 365 * 24 * 3600;
 
-  /* Where time_t is 32 bits (armhf, the reference publisher), now + 10 years
-   * would soon wrap: use the RFC 5280 "no well-defined expiration" value. */
+  /* Where time_t is 32 bits (Debian 12 armel and armhf: the camera), now +
+   * 10 years wraps from 2028 on. Not GNUTLS_X509_NO_WELL_DEFINED_EXPIRATION
+   * there: that is (time_t) 4294197631, negative in 32 bits, and GnuTLS
+   * writes notAfter 1969 (every peer then refuses the certificate as
+   * expired). The last second a 32-bit time_t holds (2038-01-19) instead:
+   * that device's clock ends there too. */
   if (sizeof (time_t) < 8 && exp > G_MAXINT32)
-    return GNUTLS_X509_NO_WELL_DEFINED_EXPIRATION;
+    return (time_t) G_MAXINT32;
   return (time_t) exp;
 }
 
@@ -428,7 +432,7 @@ identity_from_key (const gchar * path, gnutls_x509_privkey_t key,
       (ret = gnutls_x509_crt_set_key (crt, key)) < 0 ||
       (ret = gnutls_x509_crt_set_activation_time (crt, now - 24 * 3600)) < 0 ||
       (ret = gnutls_x509_crt_set_expiration_time (crt,
-              expiration_time (now))) < 0 ||
+              diode_identity_expiration_time (now))) < 0 ||
       (ret = gnutls_x509_crt_set_basic_constraints (crt, 0, -1)) < 0 ||
       (ret = gnutls_x509_crt_set_key_usage (crt,
               GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0)

@@ -47,6 +47,9 @@ gchar *diode_address_from_pubkey (gnutls_pubkey_t key, GError **error);
 gchar *diode_address_from_der_cert (const gnutls_datum_t *der, GError **error);
 /* "an RSA key", "an Ed25519 key"...: a gnutls_pk_algorithm_t for messages. */
 const gchar *diode_pk_algorithm_describe (int algo);
+/* The notAfter of a certificate made at @now: 10 years on, at most what a
+ * 32-bit time_t holds (exposed for tests). */
+time_t       diode_identity_expiration_time (time_t now);
 /* gnutls_global_init() once per process; every entry point here calls it. */
 void diode_gnutls_ensure_init (void);
 /* TRUE if @s looks like an address ("0x" + 40 hex, any case). */

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/auxv.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -66,42 +67,86 @@ struct _DiodeTls
 
 G_DEFINE_QUARK (diode-tls-error-quark, diode_tls_error)
 
-/* Does this CPU have AES instructions? From /proc/cpuinfo: the x86 "flags"
- * or the ARM "Features" line lists "aes". Unknown counts as yes (keep the
- * default order). */
-static gboolean
-cpu_has_aes (void)
+/* A /proc/cpuinfo text: the x86 "flags" or the ARM "Features" line lists
+ * "aes". No such line (or no text) counts as yes: keep the default order. */
+gboolean
+diode_tls_cpuinfo_has_aes (const gchar * cpuinfo)
 {
-  gchar *info = NULL;
   gboolean aes = TRUE;
+  gchar **lines;
+  guint i;
 
-  if (g_file_get_contents ("/proc/cpuinfo", &info, NULL, NULL)) {
-    gchar **lines = g_strsplit (info, "\n", -1);
-    guint i;
+  if (cpuinfo == NULL)
+    return TRUE;
+  lines = g_strsplit (cpuinfo, "\n", -1);
+  for (i = 0; lines[i]; i++) {
+    if (g_str_has_prefix (lines[i], "flags")
+        || g_str_has_prefix (lines[i], "Features")) {
+      gchar *padded = g_strconcat (lines[i], " ", NULL);
 
-    for (i = 0; lines[i]; i++) {
-      if (g_str_has_prefix (lines[i], "flags")
-          || g_str_has_prefix (lines[i], "Features")) {
-        gchar *padded = g_strconcat (lines[i], " ", NULL);
-
-        aes = strstr (padded, " aes ") != NULL;
-        g_free (padded);
-        break;
-      }
+      g_strdelimit (padded, "\t:", ' ');
+      aes = strstr (padded, " aes ") != NULL;
+      g_free (padded);
+      break;
     }
-    g_strfreev (lines);
-    g_free (info);
   }
+  g_strfreev (lines);
   return aes;
 }
 
+/* What this CPU says, asked once. On ARM the kernel's hardware capability
+ * bits (the ones its /proc/cpuinfo "Features" line is printed from):
+ * HWCAP2_AES on 32-bit ARM, HWCAP_AES on arm64; qemu-user sets them for
+ * the CPU it emulates (-cpu arm1176: none), while its /proc/cpuinfo is the
+ * host's. Elsewhere /proc/cpuinfo. */
+static gboolean
+detect_cpu_aes (void)
+{
+#if defined(__arm__) && defined(AT_HWCAP2)
+  return (getauxval (AT_HWCAP2) & (1UL << 0)) != 0;     /* HWCAP2_AES */
+#elif defined(__aarch64__) && defined(AT_HWCAP)
+  return (getauxval (AT_HWCAP) & (1UL << 3)) != 0;      /* HWCAP_AES */
+#else
+  gchar *info = NULL;
+  gboolean aes;
+
+  g_file_get_contents ("/proc/cpuinfo", &info, NULL, NULL);
+  aes = diode_tls_cpuinfo_has_aes (info);
+  g_free (info);
+  return aes;
+#endif
+}
+
+/* -1: not asked yet; 0/1 (g_atomic: sessions start on any thread). */
+static gint cpu_aes = -1;
+
+gboolean
+diode_tls_cpu_has_aes (void)
+{
+  gint v = g_atomic_int_get (&cpu_aes);
+
+  if (v < 0) {
+    v = detect_cpu_aes ()? 1 : 0;
+    g_atomic_int_compare_and_exchange (&cpu_aes, -1, v);
+    v = g_atomic_int_get (&cpu_aes);
+  }
+  return v != 0;
+}
+
+void
+diode_tls_set_cpu_aes_for_test (gint aes)
+{
+  g_atomic_int_set (&cpu_aes, aes < 0 ? -1 : aes != 0);
+}
+
 /* The priority strings are parsed once per process: a relay sets up
- * thousands of sessions and the cache is immutable, hence shareable. */
+ * thousands of sessions and the cache is immutable, hence shareable. A
+ * client picks its order by diode_tls_cpu_has_aes(). */
 static gnutls_priority_t
 get_priority (gboolean server, GError ** error)
 {
   static gsize prio_once = 0;
-  static gnutls_priority_t prio = NULL, prio_client = NULL;
+  static gnutls_priority_t prio = NULL, prio_chacha = NULL;
   static int prio_ret = 0;
 
   if (g_once_init_enter (&prio_once)) {
@@ -111,16 +156,17 @@ get_priority (gboolean server, GError ** error)
     prio_ret = gnutls_priority_init2 (&prio, DIODE_TLS_PRIORITY, &err_pos, 0);
     if (prio_ret < 0)
       prio = NULL;
-    if (prio && !cpu_has_aes () && gnutls_priority_init2 (&prio_client,
+    if (prio && gnutls_priority_init2 (&prio_chacha,
             DIODE_TLS_PRIORITY_CHACHA, &err_pos, 0) < 0)
-      prio_client = NULL;
+      prio_chacha = NULL;
     g_once_init_leave (&prio_once, 1);
   }
   if (prio == NULL)
     g_set_error (error, DIODE_TLS_ERROR, DIODE_TLS_ERROR_HANDSHAKE,
         "this GnuTLS does not support TLS 1.3 with AES-GCM/ChaCha20: %s",
         gnutls_strerror (prio_ret));
-  return !server && prio_client ? prio_client : prio;
+  return !server && prio_chacha && !diode_tls_cpu_has_aes ()? prio_chacha :
+      prio;
 }
 
 /* Plaintext bytes that fit in one record (16 KiB, or less if the peer

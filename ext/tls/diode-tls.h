@@ -58,6 +58,17 @@ const gchar   *diode_tls_get_peer_address (DiodeTls *t);
  * means a peer that ignores its own lifetimes: refuse it with a reason. The
  * session stays usable, so the caller can say why before closing. */
 gboolean       diode_tls_check_peer_certificate (DiodeTls *t, GError **error);
+/* Does this CPU have AES instructions? A client without them (the camera,
+ * a Pi Zero: ARMv6) offers ChaCha20-Poly1305 first, and the relay honours
+ * the client's order. ARM: the kernel's hwcaps (HWCAP2_AES, arm64
+ * HWCAP_AES); elsewhere /proc/cpuinfo (diode_tls_cpuinfo_has_aes). Asked
+ * once per process. */
+gboolean       diode_tls_cpu_has_aes (void);
+/* The same question of a /proc/cpuinfo text; NULL or no flags line: TRUE. */
+gboolean       diode_tls_cpuinfo_has_aes (const gchar *cpuinfo);
+/* Tests only: what diode_tls_cpu_has_aes() says from now on (0 or 1); -1
+ * asks the CPU again. */
+void           diode_tls_set_cpu_aes_for_test (gint aes);
 /* Negotiated cipher etc., e.g. "TLS1.3-AES-128-GCM" (for logs). */
 const gchar   *diode_tls_describe   (DiodeTls *t);
 

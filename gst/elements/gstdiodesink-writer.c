@@ -219,7 +219,11 @@ writer_reconnect (GstDiodeSink * self, const gchar * reason, GError ** error)
   /* Viewers need a keyframe before anything else: the writer skips to one. */
   self->need_keyframe = TRUE;
   gst_diode_sink_direct_relay_reset (self);
+  /* qlock: `stats` reads it from any thread (64-bit: not atomic on 32-bit
+   * ARM) */
+  g_mutex_lock (&self->qlock);
   self->reconnects++;
+  g_mutex_unlock (&self->qlock);
   return TRUE;
 }
 

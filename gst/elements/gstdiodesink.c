@@ -365,7 +365,10 @@ gst_diode_sink_start_publishing (GstDiodeSink * self, GError ** error)
   if (!gst_diode_client_connect_first (c, sink_publish_attempt, self, error))
     return FALSE;
   self->published = TRUE;
-  self->connected_at = self->stats_posted_at = g_get_monotonic_time ();
+  self->stats_posted_at = g_get_monotonic_time ();
+  g_mutex_lock (&self->qlock);
+  self->connected_at = self->stats_posted_at;
+  g_mutex_unlock (&self->qlock);
   /* 0: the first buffer of an upload posts a diode-upload at once (percent
    * 0, the duration), so even an upload shorter than stats-interval reports
    * progress before its final message */
@@ -394,8 +397,11 @@ gst_diode_sink_start (GstBaseSink * sink)
   self->dropping = FALSE;
   self->need_keyframe = FALSE;
   self->mark_discont = TRUE;
+  /* the counters: qlock, as `stats` reads them from any thread */
+  g_mutex_lock (&self->qlock);
   self->bytes_sent = self->buffers_queued = 0;
   self->buffers_dropped = self->gops_dropped = self->reconnects = 0;
+  g_mutex_unlock (&self->qlock);
   self->writer_stop = self->writer_done = FALSE;
   g_clear_pointer (&self->caps_sent, g_free);
   g_clear_pointer (&self->caps_frame, g_bytes_unref);
@@ -489,21 +495,28 @@ post_gop_dropped (GstDiodeSink * self, GstBuffer * buf, gsize backlog)
   GstClockTime ts = GST_BUFFER_PTS (buf);
   GstSegment *seg = &GST_BASE_SINK (self)->segment;
   GstMessage *qos;
+  guint64 queued, dropped, gops, reconnects;
 
+  /* the writer thread counts too: a consistent set under qlock */
+  g_mutex_lock (&self->qlock);
+  queued = self->buffers_queued;
+  dropped = self->buffers_dropped;
+  gops = self->gops_dropped;
+  reconnects = self->reconnects;
+  g_mutex_unlock (&self->qlock);
   GST_WARNING_OBJECT (self, "relay link slower than the stream: %"
       G_GSIZE_FORMAT " bytes queued; dropping a GOP", backlog);
   qos = gst_message_new_qos (GST_OBJECT (self), TRUE,
       gst_segment_to_running_time (seg, GST_FORMAT_TIME, ts),
       gst_segment_to_stream_time (seg, GST_FORMAT_TIME, ts), ts,
       GST_BUFFER_DURATION (buf));
-  gst_message_set_qos_stats (qos, GST_FORMAT_BUFFERS, self->buffers_queued,
-      self->buffers_dropped);
+  gst_message_set_qos_stats (qos, GST_FORMAT_BUFFERS, queued, dropped);
   gst_element_post_message (GST_ELEMENT (self), qos);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self),
           gst_structure_new ("diode-gop-dropped",
-              "gops-dropped", G_TYPE_UINT64, self->gops_dropped,
-      "reconnects", G_TYPE_UINT64, self->reconnects,
+              "gops-dropped", G_TYPE_UINT64, gops,
+              "reconnects", G_TYPE_UINT64, reconnects,
               "backlog-bytes", G_TYPE_UINT64, (guint64) backlog,
               "timestamp", G_TYPE_UINT64, ts, NULL)));
 }

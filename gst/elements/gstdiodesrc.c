@@ -30,7 +30,10 @@
  * then stays that far behind live. `stats` counts the frames decoded but
  * not shown (`join-decode-only`). Needs a relay that says where live is
  * (docs/protocol.md section 18); with an older one both behave as
- * `keyframe`.
+ * `keyframe`. A pipeline that does not decode (an appsink or a muxer taking
+ * the encoded frames) should use `join=keyframe`: sinks drop what comes
+ * before the segment's start, the keyframe included, so with `live` its
+ * first buffer would be a delta frame.
  *
  * `relay` may list several relays (`a:7878,b:7878`, each entry may pin its
  * relay as `0xADDRESS@host:port`): the source uses the first that works and,
@@ -232,12 +235,13 @@ src_prepare (GstDiodeSrc * self)
   self->subscribed = FALSE;
   self->was_live = FALSE;
   self->last_seq = 0;
-  self->started_at = self->stats_posted_at = g_get_monotonic_time ();
+  self->stats_posted_at = g_get_monotonic_time ();
+  GST_OBJECT_LOCK (self);
+  self->started_at = self->stats_posted_at;
   self->first_buffer_at = 0;
   self->buffers_received = self->bytes_received = 0;
   self->discont = self->buffers_missed = self->reconnects = 0;
   self->duplicates = 0;
-  GST_OBJECT_LOCK (self);
   self->join_decode_only = self->join_shown_seq = 0;
   GST_OBJECT_UNLOCK (self);
   gst_diode_src_join_reset (self);
@@ -281,7 +285,9 @@ src_reconnect (GstDiodeSrc * self, const gchar * reason)
 
   if (gst_diode_client_reconnect (self->client, reason, src_resubscribe, self,
           &err)) {
+    GST_OBJECT_LOCK (self);
     self->reconnects++;
+    GST_OBJECT_UNLOCK (self);
     return GST_FLOW_OK;
   }
   if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
@@ -413,8 +419,10 @@ gst_diode_src_make_buffer (GstDiodeSrc * self, const DiodeMsg * m)
       || (m->flags & DIODE_MEDIA_DISCONT);
 
   if (gap) {
+    GST_OBJECT_LOCK (self);
     self->discont++;
     self->buffers_missed += m->seq - self->last_seq - 1;
+    GST_OBJECT_UNLOCK (self);
     GST_WARNING_OBJECT (self, "missed %" G_GUINT64_FORMAT " buffers (seq %"
         G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT ")",
         m->seq - self->last_seq - 1, m->seq, self->last_seq);
@@ -452,10 +460,12 @@ gst_diode_src_make_buffer (GstDiodeSrc * self, const DiodeMsg * m)
     GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DROPPABLE);
   if (m->flags & DIODE_MEDIA_MARKER)
     GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_MARKER);
+  GST_OBJECT_LOCK (self);
   self->buffers_received++;
   self->bytes_received += gst_buffer_get_size (buf);
   if (!self->first_buffer_at)
     self->first_buffer_at = g_get_monotonic_time ();
+  GST_OBJECT_UNLOCK (self);
   return buf;
 }
 
@@ -465,6 +475,10 @@ make_stats (GstDiodeSrc * self)
   gint64 now = g_get_monotonic_time ();
   GstStructure *s;
 
+  /* The streaming thread counts under the object lock: 64-bit words are
+   * not read or written at once on 32-bit ARM (the camera). Not held
+   * below: the client's part takes it again. */
+  GST_OBJECT_LOCK (self);
   s = gst_structure_new ("application/x-diode-src-stats",
       "bytes-received", G_TYPE_UINT64, self->bytes_received,
       "buffers-received", G_TYPE_UINT64, self->buffers_received,
@@ -476,6 +490,7 @@ make_stats (GstDiodeSrc * self)
       (self->first_buffer_at - self->started_at) / 1000 : (gint64) - 1,
       "connected-ms", G_TYPE_UINT64, self->started_at ?
       (guint64) ((now - self->started_at) / 1000) : (guint64) 0, NULL);
+  GST_OBJECT_UNLOCK (self);
   gst_diode_client_add_stats (self->client, s);
   gst_diode_src_add_recording_stats (self, s);
   gst_diode_src_direct_add_stats (self, s);
@@ -642,7 +657,9 @@ gst_diode_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
          * first buffer is flagged DISCONT) is still taken as one. */
         if (self->resumed && self->last_seq && m.seq <= self->last_seq
             && !(m.flags & DIODE_MEDIA_DISCONT)) {
+          GST_OBJECT_LOCK (self);
           self->duplicates++;
+          GST_OBJECT_UNLOCK (self);
           GST_DEBUG_OBJECT (self, "dropping seq %" G_GUINT64_FORMAT
               ", had up to %" G_GUINT64_FORMAT, m.seq, self->last_seq);
           break;
@@ -843,8 +860,7 @@ gst_diode_src_get_property (GObject * object, guint prop_id, GValue * value,
     g_value_set_enum (value, self->join);
     GST_OBJECT_UNLOCK (self);
   } else if (prop_id == PROP_STATS) {
-    /* Counters are plain 64-bit words written by one thread: a reader may
-     * see a slightly stale set, never a torn value on 64-bit targets. */
+    /* make_stats() reads the counters under the object lock */
     g_value_take_boxed (value, make_stats (self));
   } else if (!gst_diode_client_get_property (self->client, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);

@@ -44,7 +44,7 @@ struct _GstDiodeSrc {
   gchar          *pin;          /* publisher_id as of start(), lowercase */
   gboolean        was_live;     /* the stream was live once: outages after
                                    that are ridden out (reconnect) */
-  guint64         reconnects;
+  guint64         reconnects;   /* GST_OBJECT_LOCK: read by `stats` */
   gchar          *caps_str;     /* caps in force */
   guint64         last_seq;
   gboolean        resumed;      /* this subscription asked for a seq (not
@@ -53,10 +53,11 @@ struct _GstDiodeSrc {
   gboolean        have_offset;
   GstClockTimeDiff ts_offset;   /* publisher time -> our running time */
   guint           stats_interval; /* ms, GST_OBJECT_LOCK */
+  gint64          stats_posted_at;
+  /* counters: written by the streaming thread, read by `stats` from any
+   * thread, both under GST_OBJECT_LOCK (64-bit: torn on 32-bit ARM) */
   gint64          started_at;     /* start(): for join time */
   gint64          first_buffer_at;
-  gint64          stats_posted_at;
-  /* counters: written by the streaming thread, read by `stats` */
   guint64         buffers_received;
   guint64         bytes_received;
   guint64         discont;        /* gaps in the sequence (relay skips) */

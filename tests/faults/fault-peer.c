@@ -47,7 +47,7 @@ static GstElement *pipeline, *diode;
 static gint exit_status;
 static gboolean exit_on_eos, no_stdin;
 static gint64 block_until;      /* monotonic µs, under out_lock */
-static guint64 frames, disconts;        /* atomics */
+static gsize frames, disconts;  /* g_atomic_pointer_*: pointer-sized (32-bit on armel) */
 
 static void out (const gchar * fmt, ...) G_GNUC_PRINTF (1, 2);
 static void

@@ -12,6 +12,13 @@ DIODE=${1:?usage: $0 PATH/TO/diode}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/diode-test-cli.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT INT TERM
 export XDG_CONFIG_HOME="$TMP/config"
+# A cross build's binary runs through its emulator (scripts/cross-armel.sh
+# test sets DIODE_EXE_WRAPPER="qemu-arm -cpu arm1176 -L SYSROOT").
+if [ -n "${DIODE_EXE_WRAPPER:-}" ]; then
+  printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$DIODE_EXE_WRAPPER" "$DIODE" >"$TMP/diode"
+  chmod +x "$TMP/diode"
+  DIODE=$TMP/diode
+fi
 failures=0
 
 fail () {

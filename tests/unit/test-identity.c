@@ -568,6 +568,53 @@ GST_START_TEST (test_known_relays_default_path_and_io)
 
 GST_END_TEST;
 
+/* A certificate made in 2030 must not have expired when made: on a 32-bit
+ * time_t (the armel build under qemu) now + 10 years does not fit, and the
+ * value used instead must survive GnuTLS's writing and reading. */
+GST_START_TEST (test_expiration_after_2028)
+{
+  const time_t now = (time_t) 1893456000;       /* 2030-01-01 */
+  time_t exp = diode_identity_expiration_time (now);
+  gnutls_x509_privkey_t key;
+  gnutls_x509_crt_t crt, back;
+  guint8 der[4096], serial[1] = { 1 };
+  size_t n = sizeof der;
+  gnutls_datum_t d;
+
+  fail_unless ((gint64) exp > (gint64) now);
+  if (sizeof (time_t) >= 8) {
+    fail_unless_equals_int64 ((gint64) exp, (gint64) now + 315360000);
+  } else {
+    fail_unless_equals_int64 ((gint64) exp, G_MAXINT32);
+  }
+  fail_unless (gnutls_x509_privkey_init (&key) == 0);
+  fail_unless (gnutls_x509_privkey_generate (key, GNUTLS_PK_EDDSA_ED25519,
+          256, 0) == 0);
+  fail_unless (gnutls_x509_crt_init (&crt) == 0);
+  fail_unless (gnutls_x509_crt_set_key (crt, key) == 0);
+  fail_unless (gnutls_x509_crt_set_version (crt, 3) == 0);
+  fail_unless (gnutls_x509_crt_set_serial (crt, serial, 1) == 0);
+  fail_unless (gnutls_x509_crt_set_activation_time (crt, now - 86400) == 0);
+  fail_unless (gnutls_x509_crt_set_expiration_time (crt, exp) == 0);
+  fail_unless (gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_UNKNOWN,
+          0) == 0);
+  fail_unless (gnutls_x509_crt_export (crt, GNUTLS_X509_FMT_DER, der,
+          &n) == 0);
+  d.data = der;
+  d.size = n;
+  fail_unless (gnutls_x509_crt_init (&back) == 0);
+  fail_unless (gnutls_x509_crt_import (back, &d, GNUTLS_X509_FMT_DER) == 0);
+  fail_unless ((gint64) gnutls_x509_crt_get_expiration_time (back) >
+      (gint64) now, "notAfter %" G_GINT64_FORMAT " is before %"
+      G_GINT64_FORMAT, (gint64) gnutls_x509_crt_get_expiration_time (back),
+      (gint64) now);
+  gnutls_x509_crt_deinit (back);
+  gnutls_x509_crt_deinit (crt);
+  gnutls_x509_privkey_deinit (key);
+}
+
+GST_END_TEST;
+
 static Suite *
 identity_suite (void)
 {
@@ -586,6 +633,7 @@ identity_suite (void)
   tcase_add_test (tc, test_unreadable_is_io);
   tcase_add_test (tc, test_refcount);
   tcase_add_test (tc, test_concurrent_create);
+  tcase_add_test (tc, test_expiration_after_2028);
 
   suite_add_tcase (s, tk);
   tcase_add_test (tk, test_known_relays_first_use);

@@ -371,6 +371,13 @@ test_emfile_child (void)
 static void
 test_emfile (void)
 {
+  /* The subprocess is this program exec'd again: a cross build's binary
+   * run by qemu-user (meson's exe_wrapper; scripts/cross-armel.sh) cannot
+   * exec itself without binfmt_misc, which CI's chroot does not have. */
+  if (g_getenv ("MESON_EXE_WRAPPER")) {
+    g_test_skip ("re-exec under an exe_wrapper (qemu-user) is not possible");
+    return;
+  }
   g_test_trap_subprocess ("/store/fds/emfile/subprocess", 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
 }
