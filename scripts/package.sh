@@ -22,7 +22,8 @@ cd "$(dirname "$0")/.."
 TOP=$PWD
 OUT=${DIODE_DEB_OUT:-$TOP/build-deb}
 SUITE=bookworm
-VERSION=$(dpkg-parsechangelog -l debian/changelog -S Version)
+# (Read without dpkg-dev, which `deps` may still have to install.)
+VERSION=$(sed -n '1s/^[^ ]* (\([^)]*\)).*/\1/p' debian/changelog)
 UPSTREAM=${VERSION%-*}
 # The binary packages, as debian/control names them.
 PACKAGES=$(sed -n 's/^Package: *//p' debian/control)
@@ -57,7 +58,7 @@ apt_install () {
 }
 
 do_deps () {
-  apt_install debhelper dpkg-dev fakeroot lintian mmdebstrap qemu-user \
+  apt_install debhelper dpkg-dev fakeroot lintian mmdebstrap qemu-user procps \
     binutils python3
 }
 
@@ -65,7 +66,7 @@ do_deps () {
 # one-line form for mmdebstrap; so the roots come from the mirror the host's
 # packages came from. Read from apt-cache policy: the release lines say
 # which source is Debian's.
-sources () {
+debian_sources () {
   if [ -n "${DIODE_DEB_MIRROR:-}" ]; then
     echo "deb $DIODE_DEB_MIRROR $SUITE main"
     echo "deb $DIODE_DEB_MIRROR $SUITE-updates main"
@@ -83,14 +84,31 @@ sources () {
     }'
 }
 
+sources () {
+  list=$(debian_sources)
+  if [ -z "$list" ]; then
+    # No package lists yet (a fresh machine): apt learns its sources first.
+    apt-get update -q >&2
+    list=$(debian_sources)
+  fi
+  [ -n "$list" ] || die "no Debian bookworm source in apt's configuration (set DIODE_DEB_MIRROR)"
+  echo "$list"
+}
+
 # The tree as git sees it (tracked and untracked, not ignored), copied so the
 # build's files (obj-*, debian/tmp, ../*.deb) stay out of the work tree.
 copy_tree () {
   dest=$1
   rm -rf "$dest"
   mkdir -p "$dest"
-  git ls-files -z --cached --others --exclude-standard |
-    tar --null --ignore-failed-read -T - -cf - | tar -xf - -C "$dest"
+  if git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+    git ls-files -z --cached --others --exclude-standard |
+      tar --null --ignore-failed-read -T - -cf - | tar -xf - -C "$dest"
+  else
+    # Not a git checkout (a release tarball): everything but build output.
+    tar --exclude='./build*' --exclude='./obj-*' --exclude='./tests/browser/node_modules' \
+      -cf - . | tar -xf - -C "$dest"
+  fi
 }
 
 build_deps () {
