@@ -31,6 +31,12 @@ PACKAGES=$(sed -n 's/^Package: *//p' debian/control)
 # them): then the unit checks are required, never skipped.
 UNITS=0
 grep -q 'systemd/system/diode-relay.service' debian/diode-relay.install && UNITS=1
+# What the examples need in the amd64 root (examples/README.md): PyGObject,
+# the encoders and decoders they use, a compiler and the headers for the C
+# ones.
+EXAMPLE_DEPS="python3-gi,gir1.2-gstreamer-1.0,gir1.2-gst-plugins-base-1.0,\
+gstreamer1.0-plugins-base,gstreamer1.0-plugins-bad,gstreamer1.0-plugins-ugly,gstreamer1.0-libav,\
+gcc,libc6-dev,pkg-config,libgstreamer1.0-dev,libgstreamer-plugins-base1.0-dev"
 # The Debian packages of the libraries the binaries link (their NEEDED),
 # armel: the armel build's dh_shlibdeps reads their symbols files
 # (debian/rules). A library missing here fails the build ("cannot find
@@ -39,7 +45,16 @@ ARMEL_LIBS="libc6 libglib2.0-0 libgstreamer1.0-0 libgnutls30 \
 libjson-glib-1.0-0 libsoup-3.0-0 libnice10 zlib1g"
 
 log () { echo "package: $*" >&2; }
-die () { log "$*"; exit 1; }
+# Background processes of the checks: a failed check (die) or an interrupt
+# ends the ones still running, by pid; each also runs under timeout.
+BG=""
+bg_add () { BG="$BG $1"; }
+cleanup () {
+  for p in $BG; do kill "$p" 2>/dev/null || true; done
+  BG=""
+}
+trap 'cleanup; exit 1' INT TERM
+die () { log "$*"; cleanup; exit 1; }
 
 apt_install () {
   missing=""
@@ -226,7 +241,8 @@ check_amd64 () {
   # systemd: its systemctl and systemd-analyze read the installed units
   # offline (no systemd runs as PID 1 here, nor in CI).
   sources | mmdebstrap --quiet --variant=minbase --arch=amd64 \
-    --include=gstreamer1.0-tools,systemd $includes \
+    --aptopt='APT::Install-Recommends "false"' \
+    --include="gstreamer1.0-tools,systemd,$EXAMPLE_DEPS" $includes \
     --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
     "$SUITE" "$root" - >&2
   in_root () { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
@@ -308,6 +324,7 @@ EOF
   chroot "$root" env -i PATH=/usr/bin:/bin sh /tmp/relay-unit.sh \
     > "$root/tmp/relay-unit.log" 2>&1 &
   relay_pid=$!
+  bg_add "$relay_pid"
   port=$(wait_listening "$root/tmp/relay-unit.log")
   rid=$(sed -n 's/.*relay \(0x[0-9a-f]*\) listening.*/\1/p' "$root/tmp/relay-unit.log" | head -n 1)
   if [ -z "$port" ] || [ -z "$rid" ]; then
@@ -356,6 +373,7 @@ EOF
   chroot "$root" env -i PATH=/usr/bin:/bin sh /tmp/publish-unit.sh \
     > "$root/tmp/publish-unit.log" 2>&1 &
   pub_pid=$!
+  bg_add "$pub_pid"
   expect "the relay took the publisher's stream" wait_for_line "$root/tmp/relay-unit.log" \
     "publishes 'pkgcheck'"
   # The viewer: 40 buffers through the relay, each one seen by fakesink.
@@ -371,9 +389,58 @@ EOF
     test -s "$root/var/lib/diode-publish/pkgcheck/diode/identity.pem"
   expect "the relay saw the stream end" wait_for_line "$root/tmp/relay-unit.log" \
     "'pkgcheck' reached end of stream"
+  check_examples "$root" "$port" "$rid"
   kill "$mainpid" 2>/dev/null || true
   if wait "$relay_pid"; then log "ok: the relay stopped on SIGTERM (exit 0)"; else
     cat "$root/tmp/relay-unit.log" >&2; die "FAILED: the relay did not stop cleanly on SIGTERM"; fi
+}
+
+# The examples as the package ships them (/usr/share/doc/gstreamer1.0-diode/
+# examples), against the relay check_services started from the unit: the C
+# ones compiled the way examples/README.md says, then each viewer subscribed
+# before its publisher publishes, as examples/run-examples.sh does with the
+# build tree (the same output lines checked, fewer of them).
+check_examples () {
+  root=$1 port=$2 rid=$3
+  exd=/usr/share/doc/gstreamer1.0-diode/examples
+  in_root_sh () {
+    chroot "$root" env -i PATH=/usr/bin:/bin HOME=/tmp XDG_CONFIG_HOME=/tmp/examples LC_ALL=C.UTF-8 sh -c "$1"
+  }
+  for c in viewer-appsink publish-appsrc; do
+    expect "example $c.c compiles as examples/README.md says" in_root_sh \
+      "cd /tmp && cc $exd/$c.c -o $c \$(pkg-config --cflags --libs gstreamer-1.0 gstreamer-app-1.0)"
+  done
+  relay=127.0.0.1:$port
+  in_root_sh "exec timeout 40 /tmp/viewer-appsink --relay $relay --relay-id $rid --stream ex-c" \
+    > "$root/tmp/ex-cview.log" 2>&1 &
+  cview=$!
+  bg_add "$cview"
+  expect "viewer-appsink connected" wait_for_line "$root/tmp/ex-cview.log" "connection connected"
+  expect "publish-appsrc publishes 90 frames (exit 0)" in_root_sh \
+    "exec timeout 40 /tmp/publish-appsrc --relay $relay --relay-id $rid --stream ex-c --count 90 --fps 30 > /tmp/ex-cpub.log 2>&1"
+  expect "publish-appsrc ended with EOS" grep -q '^eos: 90 frames published$' "$root/tmp/ex-cpub.log"
+  if wait "$cview"; then log "ok: viewer-appsink exit 0"; else
+    cat "$root/tmp/ex-cview.log" >&2; die "FAILED: viewer-appsink"; fi
+  expect "viewer-appsink printed 90 frame lines, H.264 caps, EOS" sh -c "
+    [ \$(grep -c '^frame ' '$root/tmp/ex-cview.log') = 90 ] &&
+    grep -q '^caps video/x-h264' '$root/tmp/ex-cview.log' &&
+    grep -q '^eos after 90 frames\$' '$root/tmp/ex-cview.log'"
+  in_root_sh "exec timeout 40 python3 $exd/viewer.py --relay $relay --relay-id $rid --stream ex-py --sink fakesink --stats-interval 300 --timeout 30" \
+    > "$root/tmp/ex-pview.log" 2>&1 &
+  pview=$!
+  bg_add "$pview"
+  expect "viewer.py connected" wait_for_line "$root/tmp/ex-pview.log" "connection: connected relay "
+  expect "publish.py publishes 3 s (exit 0)" in_root_sh \
+    "exec timeout 40 python3 $exd/publish.py --relay $relay --relay-id $rid --stream ex-py --seconds 3 --stats-interval 500 --timeout 30 > /tmp/ex-ppub.log 2>&1"
+  expect "publish.py sent EOS and the relay has it all" sh -c "
+    grep -q '^sending eos: 3 s published' '$root/tmp/ex-ppub.log' &&
+    grep -q '^eos: the relay has the whole stream' '$root/tmp/ex-ppub.log'"
+  if wait "$pview"; then log "ok: viewer.py exit 0"; else
+    cat "$root/tmp/ex-pview.log" >&2; die "FAILED: viewer.py"; fi
+  expect "viewer.py decoded pictures, printed stats and the EOS" sh -c "
+    grep -q '^first picture: 320x240 ' '$root/tmp/ex-pview.log' &&
+    grep -q '^stats: buffers-received=[1-9]' '$root/tmp/ex-pview.log' &&
+    grep -q '^eos: the publisher ended the stream' '$root/tmp/ex-pview.log'"
 }
 
 # Waits (at most 10 s) until a log file says where it listens; prints the port.
@@ -408,6 +475,7 @@ check_relay_runs () {
   chroot "$root" env -i PATH=/usr/bin:/bin HOME=/root XDG_CONFIG_HOME=/tmp/relay-config \
     timeout 20 diode-relay --listen 127.0.0.1:0 > "$root/tmp/relay.log" 2>&1 &
   pid=$!
+  bg_add "$pid"
   port=$(wait_listening "$root/tmp/relay.log")
   if [ -z "$port" ]; then
     kill "$pid" 2>/dev/null || true
@@ -462,6 +530,7 @@ check_armel () {
   $(q_cmd)/usr/bin/diode-relay --listen 127.0.0.1:0 --identity "$root/tmp/relay.pem" \
     > "$root/tmp/relay.log" 2>&1 &
   arelay=$!
+  bg_add "$arelay"
   port=$(wait_listening "$root/tmp/relay.log")
   rid=$(sed -n 's/.*relay \(0x[0-9a-f]*\) listening.*/\1/p' "$root/tmp/relay.log" | head -n 1)
   if [ -z "$port" ] || [ -z "$rid" ]; then
@@ -476,6 +545,7 @@ check_armel () {
     diodesink stream=armcheck relay=127.0.0.1:"$port" relay-id="$rid" \
     > "$root/tmp/pub.log" 2>&1 &
   apub=$!
+  bg_add "$apub"
   expect "armel relay took the armel publisher's stream" wait_for_line "$root/tmp/relay.log" \
     "publishes 'armcheck'"
   expect "an armel viewer (diodesrc, qemu-arm) receives 40 buffers" sh -c "
