@@ -9,7 +9,8 @@
 #     and EOS: the viewer prints all 90 frame lines, the first a keyframe,
 #     then the EOS; both exit 0.
 #  2. Python: viewer.py (decoding, fakesink) subscribes, publish.py
-#     --direct publishes a test pattern for 6 s and EOS, viewer-appsink
+#     --direct publishes a test pattern until the viewer has been on the
+#     direct path for 2 s, then Ctrl-C (SIGINT) makes it send EOS; viewer-appsink
 #     --count 20 joins meanwhile: the bus messages (connection, stats, the
 #     move to a direct path, EOS) printed, frames decoded, everyone exits 0.
 #  3. Errors: both viewers and the C publisher at a port where no relay
@@ -146,14 +147,16 @@ expect "$T/cview.log" '^eos after 90 frames$' "viewer-appsink saw no EOS"
 log "C: ok ($frames frames, $(grep -c '^frame .* key' "$T/cview.log") keyframes)"
 
 # ---- 2. the Python programs
-log "Python: viewer.py, then publish.py --direct (6 s) and viewer-appsink --count 20"
+log "Python: viewer.py, then publish.py --direct (until Ctrl-C) and viewer-appsink --count 20"
 py pview 60 "$EX/viewer.py" --relay "$RELAY" --stream py-cam --sink fakesink \
   --stats-interval 300 --timeout $((50 * SLOW))
 pview=$last
 wait_line "$T/pview.log" '^connection: connected relay ' 20 \
   || fail "viewer.py did not connect"
-# 6 s: the direct path came up after 1.5-3 s here, ASan build included.
-py ppub 60 "$EX/publish.py" --relay "$RELAY" --stream py-cam --seconds 6 \
+# Until Ctrl-C: how soon ICE connects depends on the machine's load (1.5
+# to 3 s alone here, over 6 s with the suite running beside it), and that
+# time is not what this test checks.
+py ppub 60 "$EX/publish.py" --relay "$RELAY" --stream py-cam \
   --stats-interval 500 --timeout $((50 * SLOW)) --direct
 ppub=$last
 wait_line "$T/ppub.log" '^stats: buffers-sent=[1-9]' 20 \
@@ -161,12 +164,19 @@ wait_line "$T/ppub.log" '^stats: buffers-sent=[1-9]' 20 \
 bg ccount 40 "$BUILD/examples/viewer-appsink" --relay "$RELAY" \
   --stream py-cam --count 20
 ccount=$last
+# At least 4 s of stream (the decoded-frames check below), and 2 s on the
+# direct path once the viewer is there (or 30 s without it: the checks
+# below then say what is missing).
+sleep 4
+wait_line "$T/pview.log" "^path: direct " 30
+sleep 2
+kill -INT $ppub
 exits $ppub 0 "publish.py"
 exits $pview 0 "viewer.py"
 exits $ccount 0 "viewer-appsink --count 20"
 expect "$T/ppub.log" "^publishing 'py-cam'" "publish.py did not start"
 expect "$T/ppub.log" '^connection: connected relay ' "publish.py printed no connection"
-expect "$T/ppub.log" "^sending eos: 6 s published" "publish.py sent no EOS"
+expect "$T/ppub.log" "^sending eos: interrupted" "publish.py sent no EOS at Ctrl-C"
 expect "$T/ppub.log" '^stats: .* path=direct direct-viewers=1' "publish.py's stats never said a viewer is on a direct path"
 expect "$T/ppub.log" '^eos: the relay has the whole stream' "publish.py saw no EOS"
 expect "$T/pview.log" '^first picture: 320x240 ' "viewer.py decoded nothing"
@@ -178,7 +188,7 @@ expect "$T/pview.log" '^eos: the publisher ended the stream' "viewer.py saw no E
 expect "$T/pview.log" "^path: direct pair '[a-z]* [a-z]*' from seq [1-9]" "viewer.py printed no diode-path to direct"
 expect "$T/pview.log" '^stats: .* buffers-missed=0 .* path=direct ' "viewer.py's stats never said path=direct with nothing missed"
 decoded=$(sed -n 's/^done: \([0-9]*\) frames decoded$/\1/p' "$T/pview.log")
-[ "${decoded:-0}" -ge 100 ] || fail "viewer.py decoded ${decoded:-no} frames, fewer than 100 of 6 s at 30 fps"
+[ "${decoded:-0}" -ge 100 ] || fail "viewer.py decoded ${decoded:-no} frames, fewer than 100 of 6 s or more at 30 fps"
 [ "$(grep -c '^frame ' "$T/ccount.log")" = 20 ] || fail "viewer-appsink --count 20 printed $(grep -c '^frame ' "$T/ccount.log") frames"
 grep -m1 '^frame ' "$T/ccount.log" | grep -q ' key discont' \
   || fail "a joining viewer's first frame is not a keyframe"

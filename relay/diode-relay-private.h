@@ -196,6 +196,8 @@ struct _Conn {
                                    lowercase; "" = any publisher */
   gint64      wait_until;
   guint       wait_ms;
+  gint64      list_window;      /* LIST rate window start (diode-relay-list.c) */
+  guint       list_count;       /* LISTs in that window */
 
   GQueue      ctrl;             /* GBytes* control frames to send first */
   gsize       ctrl_bytes;       /* what ctrl (and out, if control) holds */
@@ -606,6 +608,12 @@ struct _DiodeRelay {
   gchar      *stun_listen;      /* HOST:PORT, NULL: off */
   RelayStun  *stun;             /* the socket, NULL when off */
   guint16     stun_port;        /* bound UDP port (WELCOME), 0 off; lock */
+  guint       list_max;         /* LISTING entries, 0: DIODE_LIST_MAX_ENTRIES
+                                   (a test hook lowers it) */
+  guint       list_visits;      /* streams LISTs may look at per second, 0:
+                                   the default (diode-relay-list.c) */
+  gint64      list_visit_window; /* start of the current second */
+  guint64     list_visits_used; /* streams looked at in it */
 };
 
 /* diode-relay-conn.c */
@@ -925,6 +933,10 @@ void     relay_install_properties (GObjectClass * oc);
 /* The SUBSCRIBE's live path (a start that found nothing stored). */
 void     relay_subscribe_live (Conn * c, Stream * s, const gchar * name);
 void     relay_subscribe_retry (Conn * c, GBytes * frame);
+/* diode-relay-list.c: LIST (docs/protocol.md section 19) */
+void     handle_list       (Conn * c, DiodeMsg * m);
+/* DiodeListState of @s: what /api/streams and LISTING show */
+guint8   stream_list_state (Stream * s);
 /* diode-relay-fetch.c */
 /* A FETCH whose read waited for replay bytes: its turn. */
 void     fetch_resume      (Fetch * f);

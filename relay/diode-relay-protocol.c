@@ -890,6 +890,9 @@ handle_message (Conn * c, DiodeMsg * m)
       if (name_acceptable (c, m->stream, conn_what (c)))
         handle_fetch (c, m);
       break;
+    case DIODE_MSG_LIST:          /* appended to version 4 */
+      handle_list (c, m);
+      break;
     case DIODE_MSG_LINK:
       directory_handle_link (c);
       break;

@@ -109,5 +109,12 @@ gboolean     diode_relay_reload_config (DiodeRelay *relay, GError **error);
  * The body holds no NUL for these paths. g_free it. */
 gchar       *diode_relay_web_render (DiodeRelay *relay, const gchar *path,
                                      guint *status, gchar **content_type);
+/* Test hook (LIST, docs/protocol.md section 19): at most @max_entries
+ * entries per LISTING (0: DIODE_LIST_MAX_ENTRIES, the default) and
+ * @visits_per_second streams looked at by all LISTs together (0: the
+ * default, 200 000), so the bounds are tested without a thousand
+ * publishers. Before start. */
+void         diode_relay_set_list_limits (DiodeRelay *relay, guint max_entries,
+                                          guint visits_per_second);
 
 G_END_DECLS

@@ -65,7 +65,8 @@ ASAN_OPTIONS=detect_leaks=0 \
 # LeakSanitizer's own tracer crashes at exit; memory errors are still fatal.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
   meson test -C build-asan --print-errorlogs --timeout-multiplier 3 \
-    --suite unit --suite elements --suite web --logbase suite || status=1
+    --suite unit --suite elements --suite web --suite examples \
+    --logbase suite || status=1
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
   meson test -C build-asan --print-errorlogs --timeout-multiplier 3 \
     --suite integration --suite recording --suite faults --suite tree \

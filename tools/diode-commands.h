@@ -9,3 +9,7 @@
 
 /* diode-link.c: share links and their revocation */
 int diode_cmd_link (int argc, char **argv);
+
+/* diode-ls.c: the streams a relay carries that this identity may watch */
+int diode_cmd_ls (int argc, char **argv);
+int diode_cmd_stat (int argc, char **argv);

@@ -5,6 +5,8 @@
  *   diode id [--identity FILE]    print this node's address (create the key)
  *   diode link NAME [...]         print a share link for a browser (and
  *                                 --revoke one): tools/diode-link.c
+ *   diode ls RELAY [--json]       streams this identity may watch, and
+ *   diode stat RELAY NAME         one of them: tools/diode-ls.c
  *
  * Exit status: 0 success, 1 error, 2 usage error. Results go to stdout (one
  * line, script-friendly), notes and errors to stderr.
@@ -43,6 +45,9 @@ static const Command commands[] = {
       cmd_id},
   {"link", "Print a link that plays a stream in a browser; --revoke one",
       diode_cmd_link},
+  {"ls", "List the streams of a relay this identity may watch",
+      diode_cmd_ls},
+  {"stat", "Show one stream of a relay", diode_cmd_stat},
 };
 
 static void

@@ -103,4 +103,9 @@ G_GNUC_INTERNAL gboolean msg_direct_parse_payload (Reader *r, DiodeMsg *msg,
 G_GNUC_INTERNAL gboolean msg_direct_parse_appended (Reader *r, DiodeMsg *msg,
                                                     GError **error);
 
+/* diode-msg-list.c: appended to version 4, listing streams */
+G_GNUC_INTERNAL gsize    msg_list_max_payload (guint type);
+G_GNUC_INTERNAL gboolean msg_list_parse_payload (Reader *r, DiodeMsg *msg,
+                                                 GError **error);
+
 G_END_DECLS

@@ -73,6 +73,10 @@ diode_msg_type_name (guint type)
       return "SIGNAL";
     case DIODE_MSG_PATH:
       return "PATH";
+    case DIODE_MSG_LIST:
+      return "LIST";
+    case DIODE_MSG_LISTING:
+      return "LISTING";
     case DIODE_MSG_ERROR:
       return "ERROR";
     default:
@@ -98,6 +102,8 @@ diode_error_code_name (guint code)
       return "NOT_STORED";
     case DIODE_ERR_STORE_FAILED:
       return "STORE_FAILED";
+    case DIODE_ERR_RATE_LIMITED:
+      return "RATE_LIMITED";
     case DIODE_ERR_PROTOCOL:
       return "PROTOCOL";
     case DIODE_ERR_VERSION:
@@ -177,6 +183,8 @@ diode_msg_max_payload_v (guint type, guint16 version, DiodeRole role)
   if (version >= DIODE_PROTOCOL_VERSION_DIRECT && role != DIODE_ROLE_RELAY) {
     gsize limit = msg_direct_max_payload (type);
 
+    if (!limit)
+      limit = msg_list_max_payload (type);
     if (limit)
       return limit;
   }
@@ -201,6 +209,13 @@ diode_msg_clear (DiodeMsg * msg)
   g_free (msg->spans);
   g_free (msg->peer);
   g_free (msg->signal_data);
+  if (msg->entries) {
+    guint i;
+
+    for (i = 0; i < msg->n_entries; i++)
+      diode_list_entry_clear (&msg->entries[i]);
+    g_free (msg->entries);
+  }
   if (msg->payload)
     g_bytes_unref (msg->payload);
   if (msg->frame)
@@ -243,7 +258,7 @@ diode_msg_check_header_v (const guint8 header[DIODE_FRAME_HEADER_SIZE],
           "frame type %s (0x%02x) exists only at protocol version %d or "
           "later", diode_msg_type_name (type), type,
           DIODE_PROTOCOL_VERSION_STORE);
-    else if (msg_direct_max_payload (type))
+    else if (msg_direct_max_payload (type) || msg_list_max_payload (type))
       g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL,
           "frame type %s (0x%02x) exists only at protocol version %d or "
           "later, roles PUBLISHER and VIEWER", diode_msg_type_name (type),
@@ -615,6 +630,10 @@ parse_payload (Reader * r, GBytes * frame, DiodeMsg * msg, GError ** error)
     case DIODE_MSG_PATH:
       /* only reached at version 4 or later, roles PUBLISHER and VIEWER */
       return msg_direct_parse_payload (r, msg, error);
+    case DIODE_MSG_LIST:
+    case DIODE_MSG_LISTING:
+      /* the same (docs/protocol.md section 19) */
+      return msg_list_parse_payload (r, msg, error);
     case DIODE_MSG_HELLO:
       return msg_get_u16 (r, &msg->version_min, "version_min", error)
           && msg_get_u16 (r, &msg->version_max, "version_max", error)

@@ -103,6 +103,11 @@ typedef enum {
                                     signalling of one direct session */
   DIODE_MSG_PATH         = 0x61, /* viewer -> relay: media on the direct
                                     path now / back on the relay path */
+  /* appended to version 4, roles PUBLISHER and VIEWER (listing streams,
+   * docs/protocol.md section 19) */
+  DIODE_MSG_LIST         = 0x62, /* client -> relay: the streams I may
+                                    watch (or one of them) */
+  DIODE_MSG_LISTING      = 0x63, /* relay -> client: the answer to LIST */
   DIODE_MSG_ERROR        = 0x7f, /* either side: code + text; fatal codes close */
 } DiodeMsgType;
 
@@ -154,6 +159,9 @@ typedef enum {
   DIODE_ERR_STORE_FAILED     = 106, /* the relay's store cannot serve: read
                                        error, damaged chunk with no other
                                        copy (version 3) */
+  DIODE_ERR_RATE_LIMITED     = 107, /* too many requests of this kind on
+                                       this connection: try later (LIST,
+                                       version 4) */
   DIODE_ERR_PROTOCOL         = 200, /* malformed frame or message out of order */
   DIODE_ERR_VERSION          = 201, /* no common protocol version */
   DIODE_ERR_TOO_LARGE        = 202, /* a length field exceeds its limit */
@@ -234,6 +242,51 @@ typedef enum {
 
 #define DIODE_MAX_SIGNAL_DATA       2048            /* SIGNAL data bytes */
 #define DIODE_MAX_SIGNAL_PAYLOAD    4096            /* SIGNAL frame payload */
+
+/* ---- appended to version 4: listing streams (section 19) ---------- */
+
+/* LIST.mode */
+typedef enum {
+  DIODE_LIST_ALL = 0,          /* every stream I may watch whose name sorts
+                                  after LIST's name ("" = from the start) */
+  DIODE_LIST_ONE = 1,          /* the stream LIST names ("stat") */
+} DiodeListMode;
+#define DIODE_LIST_MODE_LAST DIODE_LIST_ONE
+
+/* A LISTING entry's state (the names of /api/streams) */
+typedef enum {
+  DIODE_LIST_LIVE      = 0,    /* a source feeds it here */
+  DIODE_LIST_RECORDING = 1,    /* live and being recorded here */
+  DIODE_LIST_ENDED     = 2,    /* its source ended or went (stored says
+                                  whether a recording of it is held) */
+} DiodeListState;
+#define DIODE_LIST_STATE_LAST DIODE_LIST_ENDED
+
+#define DIODE_LISTING_TRUNCATED  1      /* LISTING.flags: more streams sort
+                                           after the last entry */
+#define DIODE_LIST_MAX_ENTRIES   1000   /* entries in one LISTING */
+#define DIODE_LIST_MAX_CODEC     64     /* bytes of an entry's codec */
+#define DIODE_LIST_MIN_ENTRY     65     /* bytes of the smallest entry */
+#define DIODE_MAX_LISTING_PAYLOAD (512 * 1024) /* 1000 entries of <= 403 */
+
+/* One stream of a LISTING (docs/protocol.md section 19). */
+typedef struct {
+  gchar   *name;
+  guint8   state;              /* DiodeListState */
+  guint8   access;             /* DiodeAccess */
+  guint8   stored;             /* 1: the relay's store holds a recording */
+  gchar   *owner;              /* publisher address, lower case, or NULL */
+  guint32  viewers;            /* diode viewers now */
+  guint32  web_viewers;        /* browser viewers now */
+  guint64  bitrate_bps;        /* publisher's bitrate, 0 when not live */
+  gchar   *codec;              /* from the caps, "" unknown (<= 64 bytes) */
+  guint16  width, height;      /* 0 unknown */
+  guint32  framerate_milli;    /* frames per 1000 s, 0 unknown */
+  guint64  live_seq;           /* the newest MEDIA seq held, 0 none */
+  guint64  uptime_ms;          /* since its first MEDIA here, 0 none */
+  guint64  bytes_in;           /* frame bytes received for it */
+  guint64  bytes_out;          /* frame bytes sent to its viewers */
+} DiodeListEntry;
 
 /* CHUNK flags (DiodeChunkHeader.flags); unknown bits are ignored */
 typedef enum {
@@ -376,6 +429,12 @@ typedef struct {
                                   relay filled it in, NULL when empty */
   gchar  *signal_data;         /* SIGNAL: never NULL after parsing one */
   guint8  path_kind;           /* PATH: DiodePathKind; from_seq: PATH too */
+  /* appended to version 4: listing (LIST also fills stream: "" or a
+   * name) */
+  guint8  list_mode;           /* LIST: DiodeListMode */
+  guint8  list_flags;          /* LISTING: DIODE_LISTING_TRUNCATED */
+  DiodeListEntry *entries;     /* LISTING: n_entries entries */
+  guint   n_entries;
 
   guint16 error_code;          /* ERROR: DiodeErrorCode */
   gchar  *error_text;          /* ERROR: human readable */
@@ -614,6 +673,20 @@ GBytes *diode_msg_encode_path    (guint8 path, guint64 from_seq);
 GBytes *diode_msg_encode_welcome_v (guint16 version, guint32 keepalive_ms,
                                     const gchar *agent, guint16 stun_port);
 const gchar *diode_signal_kind_name (guint kind);
+
+/* ---- appended to version 4: listing streams (diode-msg-list.c) -------
+ * LIST and LISTING exist at version 4 or later on connections of role
+ * PUBLISHER and VIEWER. NULL when a field is invalid: @mode out of range,
+ * @name not a stream name (ALL also takes NULL or ""); LISTING: @flags
+ * other than TRUNCATED, over DIODE_LIST_MAX_ENTRIES entries, an entry
+ * with a bad name, state, access, stored, owner or codec (over 64 bytes,
+ * not UTF-8). The parser refuses the same (too many entries, a codec too
+ * long: 202; the rest 200). */
+GBytes *diode_msg_encode_list    (guint8 mode, const gchar *name);
+GBytes *diode_msg_encode_listing (guint8 flags, const DiodeListEntry *entries,
+                                  guint n_entries);
+void         diode_list_entry_clear (DiodeListEntry *e);
+const gchar *diode_list_state_name  (guint state);
 
 /* Parse the payload of a complete frame (@frame holds header + payload).
  * On success fills @msg (which must be zeroed or cleared) and takes a ref on

@@ -73,6 +73,11 @@ relay_end_sent (DiodeSession * s, DiodeMsgType type, GError ** error)
         return illegal_send (s, type, error);
       s->pending = 0;
       return TRUE;
+    case DIODE_MSG_LISTING:
+      if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_LIST)
+        return illegal_send (s, type, error);
+      s->pending = 0;
+      return TRUE;
     case DIODE_MSG_CHUNK:
       if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_FETCH)
         return illegal_send (s, type, error);
@@ -160,6 +165,15 @@ client_end_sent (DiodeSession * s, DiodeMsgType type, GError ** error)
         s->chunk_left = 0;
         s->fetch_last_seq = 0;
       }
+      return TRUE;
+    case DIODE_MSG_LIST:
+      /* appended to version 4: a publisher or viewer with nothing
+       * pending (docs/protocol.md section 19) */
+      if (s->state != DIODE_SESSION_READY || s->pending != 0
+          || s->version < DIODE_PROTOCOL_VERSION_DIRECT
+          || s->role == DIODE_ROLE_RELAY)
+        return illegal_send (s, type, error);
+      s->pending = DIODE_MSG_LIST;
       return TRUE;
     case DIODE_MSG_PING:
     case DIODE_MSG_PONG:

@@ -384,6 +384,7 @@ relay_end_admits (DiodeSession * s, guint type, GError ** error)
     case DIODE_MSG_LINK:
     case DIODE_MSG_RANGE:
     case DIODE_MSG_FETCH:
+    case DIODE_MSG_LIST:
       if (s->state != DIODE_SESSION_READY)
         return unexpected (s, type, error);
       if (s->pending != 0)
@@ -392,6 +393,10 @@ relay_end_admits (DiodeSession * s, guint type, GError ** error)
             diode_msg_type_name (s->pending));
       /* the header check let LINK through only in the relay-link dialect */
       if (type == DIODE_MSG_LINK)
+        return TRUE;
+      /* LIST only at version 4 from a publisher or viewer, the same way
+       * (docs/protocol.md section 19): either may ask what it may watch */
+      if (type == DIODE_MSG_LIST)
         return TRUE;
       /* and RANGE/FETCH only at version 3; they read what is held, which
        * is watching: viewers and relays, never publishers */
@@ -504,6 +509,12 @@ client_end_admits (DiodeSession * s, guint type, GError ** error)
       if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_RANGE)
         return session_set_error (error, DIODE_ERR_PROTOCOL,
             "RANGE_OK in state %s without a pending RANGE",
+            diode_session_state_name (s->state));
+      return TRUE;
+    case DIODE_MSG_LISTING:
+      if (s->state != DIODE_SESSION_READY || s->pending != DIODE_MSG_LIST)
+        return session_set_error (error, DIODE_ERR_PROTOCOL,
+            "LISTING in state %s without a pending LIST",
             diode_session_state_name (s->state));
       return TRUE;
     case DIODE_MSG_CHUNK:
@@ -668,6 +679,7 @@ relay_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
     case DIODE_MSG_LINK:
     case DIODE_MSG_RANGE:
     case DIODE_MSG_FETCH:
+    case DIODE_MSG_LIST:
       s->pending = type;
       return TRUE;
     case DIODE_MSG_MEDIA:
@@ -764,6 +776,7 @@ client_end_received (DiodeSession * s, const DiodeMsg * msg, GError ** error)
       s->state = DIODE_SESSION_SUBSCRIBED;
       return TRUE;
     case DIODE_MSG_RANGE_OK:
+    case DIODE_MSG_LISTING:
       s->pending = 0;
       return TRUE;
     case DIODE_MSG_CHUNK:

@@ -51,10 +51,8 @@ stream_listed (Stream * s)
 static const gchar *
 stream_state_name (Stream * s)
 {
-  if (!stream_live_here (s))
-    return "ended";
-  return relay_record_state (s) == DIODE_STORE_RECORDING ? "recording" :
-      "live";
+  /* the names LISTING's states have (diode-relay-list.c) */
+  return diode_list_state_name (stream_list_state (s));
 }
 
 static gint

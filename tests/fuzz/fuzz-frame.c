@@ -109,7 +109,11 @@ check_header_oracle (const guint8 * h, const Dialect * dl)
       limit = v4 ? 4096 : 0;
       break;
     case DIODE_MSG_PATH:
+    case DIODE_MSG_LIST:
       limit = v4 ? 1024 : 0;
+      break;
+    case DIODE_MSG_LISTING:
+      limit = v4 ? 512 * 1024 : 0;
       break;
     case DIODE_MSG_RANGE:
     case DIODE_MSG_FETCH:
@@ -670,6 +674,32 @@ check_parsed_v3 (const DiodeMsg * m, guint16 version)
     FUZZ_CHECK (m->start_time == 0, "%s has a start_time", what);
 }
 
+/* LIST and LISTING (section 19): mode, flags and every entry's field */
+static gboolean
+list_fields_equal (const DiodeMsg * a, const DiodeMsg * b)
+{
+  guint i;
+
+  if (a->list_mode != b->list_mode || a->list_flags != b->list_flags
+      || a->n_entries != b->n_entries)
+    return FALSE;
+  for (i = 0; i < a->n_entries; i++) {
+    const DiodeListEntry *x = &a->entries[i], *y = &b->entries[i];
+
+    if (strcmp (x->name, y->name) || x->state != y->state
+        || x->access != y->access || x->stored != y->stored
+        || !str_equal0 (x->owner, y->owner) || x->viewers != y->viewers
+        || x->web_viewers != y->web_viewers
+        || x->bitrate_bps != y->bitrate_bps || strcmp (x->codec, y->codec)
+        || x->width != y->width || x->height != y->height
+        || x->framerate_milli != y->framerate_milli
+        || x->live_seq != y->live_seq || x->uptime_ms != y->uptime_ms
+        || x->bytes_in != y->bytes_in || x->bytes_out != y->bytes_out)
+      return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 v3_fields_equal (const DiodeMsg * a, const DiodeMsg * b)
 {
@@ -737,6 +767,11 @@ reencode_v3 (const DiodeMsg * m, const Dialect * dl)
     case DIODE_MSG_STORED:
       return diode_msg_encode_stored (m->stored_seq, m->stored_bytes,
           m->final);
+    case DIODE_MSG_LIST:          /* appended to version 4 (section 19) */
+      return diode_msg_encode_list (m->list_mode, m->stream);
+    case DIODE_MSG_LISTING:
+      return diode_msg_encode_listing (m->list_flags, m->entries,
+          m->n_entries);
     default:
       return link ? reencode_link (m) : reencode (m);
   }
@@ -762,8 +797,9 @@ round_trip_v3 (const DiodeMsg * m, GBytes * frame, const Dialect * dl)
     FUZZ_CHECK (FALSE, "re-encoded %s does not parse at version 3: %s",
         diode_msg_type_name (m->type), err->message);
   FUZZ_CHECK (msg_fields_equal (m, &m2) && link_fields_equal (m, &m2)
-      && v3_fields_equal (m, &m2), "version-3 round trip of %s changed a "
-      "field", diode_msg_type_name (m->type));
+      && v3_fields_equal (m, &m2) && list_fields_equal (m, &m2),
+      "version-3 round trip of %s changed a field",
+      diode_msg_type_name (m->type));
   /* live_seq (protocol.md section 18) is sent from version 4 on; below,
    * the bytes it would be are ignored trailing bytes */
   FUZZ_CHECK (dl->version < DIODE_PROTOCOL_VERSION_DIRECT

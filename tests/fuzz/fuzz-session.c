@@ -440,6 +440,26 @@ relay_end_message (Fuzz * f, const DiodeMsg * m)
       }
       must_refuse (f, DIODE_MSG_PATH);
       break;
+    case DIODE_MSG_LIST:
+      /* appended to version 4 (section 19): a publisher or viewer in
+       * READY with nothing pending; answered once, by LISTING or 107 */
+      FUZZ_CHECK (f->model == DIODE_SESSION_READY
+          && diode_session_get_version (f->s) >= 4
+          && role != DIODE_ROLE_RELAY, "LIST accepted in state %s, role %u, "
+          "version %u", diode_session_state_name (f->model), role,
+          diode_session_get_version (f->s));
+      FUZZ_CHECK (m->list_mode <= DIODE_LIST_MODE_LAST && m->stream
+          && (m->list_mode == DIODE_LIST_ALL || *m->stream), "LIST fields");
+      must_refuse (f, DIODE_MSG_SUBSCRIBE_OK);
+      must_refuse (f, DIODE_MSG_PUBLISH_OK);
+      must_refuse (f, DIODE_MSG_RANGE_OK);
+      if (f->ctl & 0x20)
+        must_send (f, DIODE_MSG_ERROR, DIODE_ERR_RATE_LIMITED);
+      else
+        must_send (f, DIODE_MSG_LISTING, 0);
+      expect_state (f, "after answering LIST");
+      must_refuse (f, DIODE_MSG_LISTING);
+      break;
     case DIODE_MSG_PING:
       FUZZ_CHECK (f->model != DIODE_SESSION_AWAIT_HELLO, "PING before HELLO");
       must_send (f, DIODE_MSG_PONG, 0);

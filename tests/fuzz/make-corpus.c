@@ -401,6 +401,37 @@ frame_seeds (void)
             DIODE_MAX_SIGNAL_PAYLOAD + 1, NULL, 0));
     g_free (big);
   }
+
+  /* listing streams (appended to version 4, section 19): LIST of both
+   * modes, LISTING empty, of a full entry and of a bare one, and their
+   * refusals */
+  {
+    DiodeListEntry e[2] = {
+      {(gchar *) "cam", DIODE_LIST_RECORDING, DIODE_ACCESS_PRIVATE, 1,
+            (gchar *) "0x00112233445566778899aabbccddeeff01234567", 7, 3,
+            4000000, (gchar *) "h264", 1920, 1080, 29970, 12345, 60000,
+          G_GUINT64_CONSTANT (1) << 30, G_GUINT64_CONSTANT (1) << 31},
+      {(gchar *) "z", 0, 0, 0, NULL, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0},
+    };
+    static const guint8 mode2[] = { 2, 0, 3, 'c', 'a', 'm' };
+    static const guint8 flags2[] = { 2, 0, 0 };
+    static const guint8 count1001[] = { 0, 0x03, 0xe9 };
+
+    frame_seed ("v4-list-all", diode_msg_encode_list (DIODE_LIST_ALL, NULL));
+    frame_seed ("v4-list-after", diode_msg_encode_list (DIODE_LIST_ALL,
+            "cam"));
+    frame_seed ("v4-list-one", diode_msg_encode_list (DIODE_LIST_ONE,
+            "cam"));
+    frame_seed ("v4-listing-empty", diode_msg_encode_listing (0, NULL, 0));
+    frame_seed ("v4-listing-two", diode_msg_encode_listing
+        (DIODE_LISTING_TRUNCATED, e, 2));
+    frame_seed ("bad-v4-list-mode2", raw (DIODE_MSG_LIST, 0, 0,
+            sizeof (mode2), mode2, sizeof (mode2)));
+    frame_seed ("bad-v4-listing-flags", raw (DIODE_MSG_LISTING, 0, 0,
+            sizeof (flags2), flags2, sizeof (flags2)));
+    frame_seed ("bad-v4-listing-count", raw (DIODE_MSG_LISTING, 0, 0,
+            sizeof (count1001), count1001, sizeof (count1001)));
+  }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -531,6 +562,17 @@ session_seeds (void)
     add (t, diode_msg_encode_pong (8));
     add (t, diode_msg_encode_error (DIODE_ERR_NOT_FOUND, "client says"));
     session_seed ("relay-viewer", CTL (RELAY, p, p ? REFUSE_BIT : 0), t);
+  }
+  /* relay end: a version-4 viewer lists (section 19), twice (answered or
+   * refused with 107), then subscribes */
+  for (p = 0; p < 2; p++) {
+    t = transcript_new ();
+    add (t, diode_msg_encode_hello (1, 4, DIODE_ROLE_VIEWER, "diode-tool"));
+    add (t, diode_msg_encode_list (DIODE_LIST_ALL, NULL));
+    add (t, diode_msg_encode_list (DIODE_LIST_ONE, "pi-taipei"));
+    add (t, diode_msg_encode_subscribe ("pi-taipei", 0, 3000));
+    session_seed (p ? "relay-viewer-list-refused" : "relay-viewer-list",
+        CTL (RELAY, 1, p ? REFUSE_BIT : 0), t);
   }
   /* relay end: another relay pushing a stream (a push connection), then a
    * fatal ERROR */

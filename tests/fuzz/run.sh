@@ -108,16 +108,16 @@ CFLAGS="-g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
 
 sources_of() {
   case $1 in
-    frame) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-msg-direct.c" ;;
-    session) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-msg-direct.c $ROOT/gst/protocol/diode-session.c $ROOT/gst/protocol/diode-session-send.c" ;;
+    frame) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-msg-direct.c $ROOT/gst/protocol/diode-msg-list.c" ;;
+    session) echo "$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-msg-direct.c $ROOT/gst/protocol/diode-msg-list.c $ROOT/gst/protocol/diode-session.c $ROOT/gst/protocol/diode-session-send.c" ;;
     ring) echo "$ROOT/gst/buffering/diode-ring.c" ;;
     caps) echo "$ROOT/gst/protocol/diode-caps-info.c" ;;
     stun) echo "$ROOT/gst/protocol/diode-stun.c" ;;
     store) echo "$ROOT/gst/store/diode-chunkrec.c $ROOT/gst/store/diode-store.c \
 $ROOT/gst/store/diode-store-index.c $ROOT/gst/store/diode-store-writer.c $ROOT/gst/store/diode-store-retention.c \
 $ROOT/gst/store/diode-store-read.c $ROOT/gst/buffering/diode-ring.c \
-$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-msg-direct.c" ;;
-    token) echo "$ROOT/gst/protocol/diode-link-token.c $ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-msg-direct.c" ;;
+$ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-msg-direct.c $ROOT/gst/protocol/diode-msg-list.c" ;;
+    token) echo "$ROOT/gst/protocol/diode-link-token.c $ROOT/gst/protocol/diode-msg.c $ROOT/gst/protocol/diode-msg-field.c $ROOT/gst/protocol/diode-msg-link.c $ROOT/gst/protocol/diode-msg-store.c $ROOT/gst/protocol/diode-msg-direct.c $ROOT/gst/protocol/diode-msg-list.c" ;;
     *) echo "run.sh: unknown target '$1' (frame, session, ring, store, caps, token, stun)" >&2; exit 2 ;;
   esac
 }
@@ -161,7 +161,7 @@ if [ $MAKE_CORPUS = 1 ]; then
   $CC $CFLAGS -I"$ROOT/gst/protocol" $GLIB_CFLAGS "$HERE/make-corpus.c" \
     "$ROOT/gst/protocol/diode-msg.c" "$ROOT/gst/protocol/diode-msg-field.c" \
     "$ROOT/gst/protocol/diode-msg-link.c" \
-    "$ROOT/gst/protocol/diode-msg-store.c" "$ROOT/gst/protocol/diode-msg-direct.c" \
+    "$ROOT/gst/protocol/diode-msg-store.c" "$ROOT/gst/protocol/diode-msg-direct.c" "$ROOT/gst/protocol/diode-msg-list.c" \
     $GLIB_LIBS -o "$BUILD/make-corpus"
   rm -rf "$HERE/corpus/frame" "$HERE/corpus/session" "$HERE/corpus/ring"
   "$BUILD/make-corpus" "$HERE/corpus"

@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checks_errors as errors  # noqa: E402
 import checks_gst as gst  # noqa: E402
 import checks_links as links  # noqa: E402
+import checks_list as listing  # noqa: E402
 import checks_store as store  # noqa: E402
 import checks_streams as streams  # noqa: E402
 from interop_harness import Ctx, Fail  # noqa: E402
@@ -58,6 +59,8 @@ CHECKS = [
     ("store-admission", store.check_store_admission),
     ("store-relay-answers", store.check_store_relay_answers),
     ("live-edge", store.check_live_edge),
+    ("list-selftest", listing.check_list_selftest),
+    ("list-relay", listing.check_list_relay),
 ]
 
 # Checks that run the real elements in gst-launch-1.0.
