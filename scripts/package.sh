@@ -164,7 +164,7 @@ armel_libs () {
     "$SUITE" "$libs/root" - >&2
   dirs=""
   for p in $ARMEL_LIBS; do
-    deb=$(ls "$libs/root/var/cache/apt/archives/${p}_"*_armel.deb 2>/dev/null | head -n 1)
+    deb=$(find "$libs/root/var/cache/apt/archives" -name "${p}_*_armel.deb" | head -n 1)
     [ -n "$deb" ] || die "no armel $p was downloaded"
     dpkg-deb -R "$deb" "$libs/$p"
     for d in "$libs/$p/lib/arm-linux-gnueabi" "$libs/$p/usr/lib/arm-linux-gnueabi"; do
@@ -172,7 +172,7 @@ armel_libs () {
     done
   done
   rm -rf "$libs/root"
-  echo $dirs
+  echo "${dirs# }"
 }
 
 do_armel () {
@@ -245,6 +245,7 @@ check_amd64 () {
     --include="gstreamer1.0-tools,systemd,$EXAMPLE_DEPS" $includes \
     --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
     "$SUITE" "$root" - >&2
+  # shellcheck disable=SC2317 # called through expect
   in_root () { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
   for p in $PACKAGES; do
     expect "$p installed (dpkg)" sh -c "chroot '$root' dpkg-query -W -f='\${Status}' $p | grep -qx 'install ok installed'"
@@ -527,6 +528,8 @@ check_armel () {
   # The armel relay, an armel publisher and an armel viewer, all emulated,
   # on loopback: the camera's binaries doing the camera's job.
   rm -f "$root/tmp/relay.log" "$root/tmp/pub.log" "$root/tmp/viewer.log"
+  # q_cmd is a command prefix: its words are meant to split.
+  # shellcheck disable=SC2046
   $(q_cmd)/usr/bin/diode-relay --listen 127.0.0.1:0 --identity "$root/tmp/relay.pem" \
     > "$root/tmp/relay.log" 2>&1 &
   arelay=$!
@@ -539,6 +542,7 @@ check_armel () {
     die "FAILED: the armel diode-relay (qemu-arm) did not listen"
   fi
   log "ok: armel diode-relay (qemu-arm) listening: $rid on 127.0.0.1:$port"
+  # shellcheck disable=SC2046
   timeout 60 $(q_cmd)/usr/bin/gst-launch-1.0 fakesrc is-live=true format=time \
     do-timestamp=true num-buffers=150 sizetype=fixed sizemax=1000 ! \
     capsfilter caps=application/x-diode-check ! identity sleep-time=20000 ! \
@@ -574,16 +578,19 @@ q_cmd () {
 check_arm_elf () {
   x=$(mktemp -d)
   dpkg-deb -x "$1" "$x"
-  n=0
-  for e in $(find "$x" -type f -perm -u+x -o -type f -name '*.so*'); do
+  find "$x" -type f \( -perm -u+x -o -name '*.so*' \) > "$x.list"
+  n=0 bad=""
+  while read -r e; do
     head -c 4 "$e" | grep -q 'ELF' || continue
     h=$(readelf -h "$e")
-    echo "$h" | grep -q 'Class: *ELF32' || { echo "$e: not ELF32"; rm -rf "$x"; return 1; }
-    echo "$h" | grep -q 'Machine: *ARM' || { echo "$e: not ARM"; rm -rf "$x"; return 1; }
-    echo "$h" | grep -q 'Flags:.*Version5 EABI, soft-float ABI' || { echo "$e: not EABI5 soft-float: $(echo "$h" | grep Flags)"; rm -rf "$x"; return 1; }
+    if ! echo "$h" | grep -q 'Class: *ELF32'; then bad="$e: not ELF32"; break; fi
+    if ! echo "$h" | grep -q 'Machine: *ARM'; then bad="$e: not ARM"; break; fi
+    if ! echo "$h" | grep -q 'Flags:.*Version5 EABI, soft-float ABI'; then
+      bad="$e: not EABI5 soft-float: $(echo "$h" | grep Flags)"; break; fi
     n=$((n + 1))
-  done
-  rm -rf "$x"
+  done < "$x.list"
+  rm -rf "$x" "$x.list"
+  [ -z "$bad" ] || { echo "$bad"; return 1; }
   [ $n -gt 0 ] || { echo "no ELF file in $1"; return 1; }
 }
 
