@@ -9,10 +9,12 @@
 #                              (scripts/cross-armel.sh's sysroot + cross file)
 #   scripts/package.sh lint    lintian on what was built: errors fail, the
 #                              warnings are printed
-#   scripts/package.sh check   clean roots: amd64 (mmdebstrap minbase, apt
+#   scripts/package.sh check [armel]
+#                              clean roots: amd64 (mmdebstrap minbase, apt
 #                              installs the .debs and their dependencies,
-#                              maintainer scripts run) and armel (apt resolves,
-#                              unpacked, run under qemu-arm); see check_amd64
+#                              maintainer scripts run, units and examples run)
+#                              and armel (apt resolves, unpacked, run under
+#                              qemu-arm); `check armel`: armel only
 #
 # Environment: DIODE_DEB_OUT (default build-deb), DIODE_DEB_MIRROR (default:
 # the Debian mirror apt uses here), DIODE_DEB_KEEP_ROOTS=1 keeps the roots.
@@ -625,5 +627,5 @@ case "$cmd" in
     timed check_armel
     log "all took $(($(date +%s) - T0)) s"
     ;;
-  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
