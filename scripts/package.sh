@@ -627,5 +627,5 @@ case "$cmd" in
     timed check_armel
     log "all took $(($(date +%s) - T0)) s"
     ;;
-  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
