@@ -1,0 +1,631 @@
+#!/bin/sh
+# gst-diode — Debian packages (amd64 and armel), lintian, and an install into
+# clean Debian 12 roots where the installed programs are run.
+#
+#   scripts/package.sh all     deps, amd64, armel, lint, check (what CI runs)
+#   scripts/package.sh deps    install the packaging tools (what is missing)
+#   scripts/package.sh amd64   build the amd64 .debs into build-deb/amd64/
+#   scripts/package.sh armel   cross build the armel .debs into build-deb/armel/
+#                              (scripts/cross-armel.sh's sysroot + cross file)
+#   scripts/package.sh lint    lintian on what was built: errors fail, the
+#                              warnings are printed
+#   scripts/package.sh check [armel]
+#                              clean roots: amd64 (mmdebstrap minbase, apt
+#                              installs the .debs and their dependencies,
+#                              maintainer scripts run, units and examples run)
+#                              and armel (apt resolves, unpacked, run under
+#                              qemu-arm); `check armel`: armel only
+#
+# Environment: DIODE_DEB_OUT (default build-deb), DIODE_DEB_MIRROR (default:
+# the Debian mirror apt uses here), DIODE_DEB_KEEP_ROOTS=1 keeps the roots.
+# docs/testing.md "Debian packages".
+set -eu
+cd "$(dirname "$0")/.."
+TOP=$PWD
+OUT=${DIODE_DEB_OUT:-$TOP/build-deb}
+SUITE=bookworm
+# (Read without dpkg-dev, which `deps` may still have to install.)
+VERSION=$(sed -n '1s/^[^ ]* (\([^)]*\)).*/\1/p' debian/changelog)
+UPSTREAM=${VERSION%-*}
+# The binary packages, as debian/control names them.
+PACKAGES=$(sed -n 's/^Package: *//p' debian/control)
+# Whether the packaging ships the systemd units (it does once meson installs
+# them): then the unit checks are required, never skipped.
+UNITS=0
+grep -q 'systemd/system/diode-relay.service' debian/diode-relay.install && UNITS=1
+# What the examples need in the amd64 root (examples/README.md): PyGObject,
+# the encoders and decoders they use, a compiler and the headers for the C
+# ones.
+EXAMPLE_DEPS="python3-gi,gir1.2-gstreamer-1.0,gir1.2-gst-plugins-base-1.0,\
+gstreamer1.0-plugins-base,gstreamer1.0-plugins-bad,gstreamer1.0-plugins-ugly,gstreamer1.0-libav,\
+gcc,libc6-dev,pkg-config,libgstreamer1.0-dev,libgstreamer-plugins-base1.0-dev"
+# The Debian packages of the libraries the binaries link (their NEEDED),
+# armel: the armel build's dh_shlibdeps reads their symbols files
+# (debian/rules). A library missing here fails the build ("cannot find
+# library"), it is never silently left out of Depends.
+ARMEL_LIBS="libc6 libglib2.0-0 libgstreamer1.0-0 libgnutls30 \
+libjson-glib-1.0-0 libsoup-3.0-0 libnice10 zlib1g"
+
+log () { echo "package: $*" >&2; }
+# Background processes of the checks: a failed check (die) or an interrupt
+# ends the ones still running, by pid; each also runs under timeout.
+BG=""
+bg_add () { BG="$BG $1"; }
+cleanup () {
+  for p in $BG; do kill "$p" 2>/dev/null || true; done
+  BG=""
+}
+trap 'cleanup; exit 1' INT TERM
+die () { log "$*"; cleanup; exit 1; }
+
+apt_install () {
+  missing=""
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+      || missing="$missing $p"
+  done
+  [ -z "$missing" ] && return 0
+  [ "$(id -u)" = 0 ] || die "missing Debian packages; as root: apt-get install$missing"
+  log "installing:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >&2
+  # shellcheck disable=SC2086
+  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 \
+    $missing >&2
+}
+
+do_deps () {
+  apt_install debhelper dpkg-dev fakeroot lintian mmdebstrap qemu-user procps \
+    binutils python3
+}
+
+# Debian's sources as apt has them here (main archive, updates, security),
+# one-line form for mmdebstrap; so the roots come from the mirror the host's
+# packages came from. Read from apt-cache policy: the release lines say
+# which source is Debian's.
+debian_sources () {
+  if [ -n "${DIODE_DEB_MIRROR:-}" ]; then
+    echo "deb $DIODE_DEB_MIRROR $SUITE main"
+    echo "deb $DIODE_DEB_MIRROR $SUITE-updates main"
+    return
+  fi
+  apt-cache policy | awk -v suite="$SUITE" '
+    /^ *[0-9]+ (https?|file):/ { uri = $2; dist = $3; next }
+    /^ *release / && uri != "" {
+      if ($0 ~ /o=Debian,/ && $0 ~ ("n=" suite "(-updates|-security)?,")) {
+        split(dist, d, "/")
+        line = "deb " uri " " d[1] " main"
+        if (!(line in seen)) { seen[line] = 1; print line }
+      }
+      uri = ""
+    }'
+}
+
+sources () {
+  list=$(debian_sources)
+  if [ -z "$list" ]; then
+    # No package lists yet (a fresh machine): apt learns its sources first.
+    apt-get update -q >&2
+    list=$(debian_sources)
+  fi
+  [ -n "$list" ] || die "no Debian bookworm source in apt's configuration (set DIODE_DEB_MIRROR)"
+  echo "$list"
+}
+
+# The tree as git sees it (tracked and untracked, not ignored), copied so the
+# build's files (obj-*, debian/tmp, ../*.deb) stay out of the work tree.
+copy_tree () {
+  dest=$1
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  if git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+    git ls-files -z --cached --others --exclude-standard |
+      tar --null --ignore-failed-read -T - -cf - | tar -xf - -C "$dest"
+  else
+    # Not a git checkout (a release tarball): everything but build output.
+    tar --exclude='./build*' --exclude='./obj-*' --exclude='./tests/browser/node_modules' \
+      -cf - . | tar -xf - -C "$dest"
+  fi
+}
+
+build_deps () {
+  src=$1
+  unmet=$(cd "$src" && dpkg-checkbuilddeps -P nocheck 2>&1 |
+    sed -n 's/.*Unmet build dependencies: //p' |
+    sed 's/([^)]*)//g; s/<[^>]*>//g; s/|[^ ]*//g')
+  # shellcheck disable=SC2086
+  [ -z "$unmet" ] || apt_install $unmet
+}
+
+do_amd64 () {
+  do_deps
+  dir=$OUT/amd64
+  rm -rf "$dir"
+  copy_tree "$dir/gst-diode-$UPSTREAM"
+  build_deps "$dir/gst-diode-$UPSTREAM"
+  (cd "$dir/gst-diode-$UPSTREAM" &&
+    DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" \
+      dpkg-buildpackage -b -us -uc -Pnocheck) > "$dir/build.log" 2>&1 \
+    || { tail -n 60 "$dir/build.log" >&2; die "amd64 build failed ($dir/build.log)"; }
+  rm -rf "$dir/gst-diode-$UPSTREAM"
+  ls "$dir"/*.deb >&2
+}
+
+# The armel library packages of ARMEL_LIBS, resolved from the mirror by
+# mmdebstrap (download + extract, nothing run), each unpacked with its
+# DEBIAN/ into build-deb/armel-libs/PKG; prints their library folders.
+armel_libs () {
+  libs=$OUT/armel-libs
+  rm -rf "$libs"
+  mkdir -p "$libs"
+  log "fetching the armel libraries the binaries link (for dh_shlibdeps)"
+  # shellcheck disable=SC2086
+  sources | mmdebstrap --quiet --variant=extract --arch=armel \
+    --aptopt='APT::Install-Recommends "false"' --skip=cleanup/apt/cache \
+    --include="$(echo $ARMEL_LIBS | tr ' ' ',')" \
+    "$SUITE" "$libs/root" - >&2
+  dirs=""
+  for p in $ARMEL_LIBS; do
+    deb=$(find "$libs/root/var/cache/apt/archives" -name "${p}_*_armel.deb" | head -n 1)
+    [ -n "$deb" ] || die "no armel $p was downloaded"
+    dpkg-deb -R "$deb" "$libs/$p"
+    for d in "$libs/$p/lib/arm-linux-gnueabi" "$libs/$p/usr/lib/arm-linux-gnueabi"; do
+      [ -d "$d" ] && dirs="$dirs $d"
+    done
+  done
+  rm -rf "$libs/root"
+  echo "${dirs# }"
+}
+
+do_armel () {
+  do_deps
+  [ -x scripts/cross-armel.sh ] || die "scripts/cross-armel.sh is missing: the armel build needs its sysroot"
+  cf=$(scripts/cross-armel.sh cross-file)
+  [ -f "$cf" ] || die "scripts/cross-armel.sh cross-file gave no file"
+  libdirs=$(armel_libs)
+  dir=$OUT/armel
+  rm -rf "$dir"
+  copy_tree "$dir/gst-diode-$UPSTREAM"
+  # -d: the armel build dependencies are in the sysroot, not installed.
+  (cd "$dir/gst-diode-$UPSTREAM" &&
+    CC=arm-linux-gnueabi-gcc DIODE_CROSS_FILE=$cf DIODE_SHLIBS_LIBDIRS=$libdirs DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" \
+      dpkg-buildpackage -a armel -d -b -us -uc -Pnocheck) > "$dir/build.log" 2>&1 \
+    || { tail -n 60 "$dir/build.log" >&2; die "armel build failed ($dir/build.log)"; }
+  rm -rf "$dir/gst-diode-$UPSTREAM"
+  ls "$dir"/*.deb >&2
+}
+
+do_lint () {
+  found=0
+  for changes in "$OUT"/amd64/*.changes "$OUT"/armel/*.changes; do
+    [ -f "$changes" ] || continue
+    found=1
+    log "lintian $(basename "$changes")"
+    # Errors fail; warnings and info are printed for whoever reads the log.
+    rc=0
+    lintian --fail-on error --tag-display-limit 0 "$changes" > "$OUT/lintian.txt" 2>&1 || rc=$?
+    grep -v '^running with root privileges' "$OUT/lintian.txt" >&2 || true
+    [ $rc = 0 ] || die "lintian: errors (or lintian failed) in $changes"
+  done
+  [ $found = 1 ] || die "nothing built in $OUT"
+}
+
+debs () {
+  for p in $PACKAGES; do
+    f=$(ls "$OUT/$1/${p}_${VERSION}_$1.deb" "$OUT/$1/${p}_${VERSION}_all.deb" 2>/dev/null) \
+      || [ -n "$f" ] || die "missing $p for $1 in $OUT/$1"
+    echo "$f"
+  done
+}
+
+# A check that fails says which one.
+expect () {
+  what=$1
+  shift
+  if "$@" > "$OUT/check.out" 2>&1; then
+    log "ok: $what"
+  else
+    cat "$OUT/check.out" >&2
+    die "FAILED: $what"
+  fi
+}
+
+# amd64: a minbase root, apt installing our .debs (their dependencies
+# resolved from the mirror, the maintainer scripts run: dh_installsystemd's
+# enable), then the programs run inside it.
+check_amd64 () {
+  root=$OUT/root-amd64
+  rm -rf "$root"
+  includes=""
+  for f in $(debs amd64); do includes="$includes --include=$f"; done
+  log "making a clean $SUITE root (minbase) with the amd64 packages"
+  # shellcheck disable=SC2086
+  # systemd: its systemctl and systemd-analyze read the installed units
+  # offline (no systemd runs as PID 1 here, nor in CI).
+  sources | mmdebstrap --quiet --variant=minbase --arch=amd64 \
+    --aptopt='APT::Install-Recommends "false"' \
+    --include="gstreamer1.0-tools,systemd,$EXAMPLE_DEPS" $includes \
+    --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
+    "$SUITE" "$root" - >&2
+  # shellcheck disable=SC2317 # called through expect
+  in_root () { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
+  for p in $PACKAGES; do
+    expect "$p installed (dpkg)" sh -c "chroot '$root' dpkg-query -W -f='\${Status}' $p | grep -qx 'install ok installed'"
+  done
+  expect "gst-inspect-1.0 diodesink" sh -c "chroot '$root' env -i PATH=/usr/bin:/bin HOME=/root gst-inspect-1.0 diodesink | grep -q 'diodesink'"
+  expect "gst-inspect-1.0 diodesrc" sh -c "chroot '$root' env -i PATH=/usr/bin:/bin HOME=/root gst-inspect-1.0 diodesrc | grep -q 'diodesrc'"
+  expect "the plugin is the package's" sh -c "chroot '$root' dpkg -S /usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstdiode.so | grep -q '^gstreamer1.0-diode:amd64'"
+  expect "diode-relay --version" sh -c "chroot '$root' diode-relay --version | grep -q '$UPSTREAM'"
+  expect "diode-relay --help" sh -c "chroot '$root' diode-relay --help | grep -q -- '--listen'"
+  expect "diode --help" in_root diode --help
+  expect "diode --version" sh -c "chroot '$root' diode --version | grep -q '$UPSTREAM'"
+  check_units "$root"
+  check_relay_runs "$root"
+  [ "${DIODE_DEB_KEEP_ROOTS:-0}" = 1 ] || rm -rf "$root"
+}
+
+# The units where systemd looks (/lib/systemd/system in bookworm), enabled
+# by the postinst, valid for bookworm's systemd; then what they run, run as
+# they would run it (check_services).
+check_units () {
+  root=$1
+  if [ $UNITS = 0 ]; then
+    log "NOTE: the packaging ships no systemd unit yet (debian/diode-relay.install)"
+    return 0
+  fi
+  for u in /lib/systemd/system/diode-relay.service /lib/systemd/system/diode-publish@.service; do
+    expect "unit $u installed" test -f "$root$u"
+  done
+  expect "systemctl: diode-relay.service enabled (postinst)" \
+    sh -c "chroot '$root' systemctl is-enabled diode-relay.service | grep -qx enabled"
+  expect "systemd-analyze verify diode-relay.service" \
+    chroot "$root" systemd-analyze verify --man=no /lib/systemd/system/diode-relay.service
+  expect "systemd-analyze verify diode-publish@cam.service" \
+    chroot "$root" systemd-analyze verify --man=no diode-publish@cam.service
+  check_services "$root"
+}
+
+# A unit's setting as written in the installed file (the first one).
+unit_get () {
+  sed -n "s/^$2=//p" "$1" | head -n 1
+}
+
+# No systemd runs as PID 1 here (nor in CI's chroot), so systemd cannot start
+# the units; this runs what they say, as they say it, in the clean root: the
+# ExecStart of the installed diode-relay.service (%S = /var/lib) with its
+# EnvironmentFile, as an unprivileged user (nobody standing for the
+# DynamicUser) in its StateDirectory (0700) with its UMask; its ExecReload
+# as written; then a camera as diode-publish@pkgcheck.service would run it
+# (its env file, its Environment=, /usr/libexec/diode-publish, groups video
+# and audio) publishing to that relay, and a viewer (gst-launch-1.0 diodesrc)
+# receiving the stream. One change: the relay listens on loopback, a free
+# port, instead of /etc/default/diode-relay's 0.0.0.0:7878.
+check_services () {
+  root=$1
+  unit=$root/lib/systemd/system/diode-relay.service
+  exec_start=$(unit_get "$unit" ExecStart | sed 's|%S|/var/lib|g')
+  exec_reload=$(unit_get "$unit" ExecReload | sed 's|\$\$|$|g')
+  case "$exec_start" in
+    "/usr/bin/diode-relay "*) log "ok: diode-relay.service runs $exec_start" ;;
+    *) die "FAILED: diode-relay.service runs '$exec_start', not /usr/bin/diode-relay" ;;
+  esac
+  mkdir -p "$root/var/lib/diode-relay"
+  chmod 0700 "$root/var/lib/diode-relay"
+  chroot "$root" chown nobody:nogroup /var/lib/diode-relay
+  rm -f "$root/tmp/relay-unit.log"
+  cat > "$root/tmp/relay-unit.sh" <<EOF
+set -a
+[ -f /etc/default/diode-relay ] && . /etc/default/diode-relay
+set +a
+case "\$DIODE_RELAY_OPTS" in
+  *--listen*) DIODE_RELAY_OPTS=\$(echo "\$DIODE_RELAY_OPTS" | sed 's/--listen [^ ]*/--listen 127.0.0.1:0/') ;;
+  *) DIODE_RELAY_OPTS="\$DIODE_RELAY_OPTS --listen 127.0.0.1:0" ;;
+esac
+umask 0077
+exec timeout 60 setpriv --reuid=nobody --regid=nogroup --clear-groups $exec_start
+EOF
+  chroot "$root" env -i PATH=/usr/bin:/bin sh /tmp/relay-unit.sh \
+    > "$root/tmp/relay-unit.log" 2>&1 &
+  relay_pid=$!
+  bg_add "$relay_pid"
+  port=$(wait_listening "$root/tmp/relay-unit.log")
+  rid=$(sed -n 's/.*relay \(0x[0-9a-f]*\) listening.*/\1/p' "$root/tmp/relay-unit.log" | head -n 1)
+  if [ -z "$port" ] || [ -z "$rid" ]; then
+    kill "$relay_pid" 2>/dev/null || true
+    cat "$root/tmp/relay-unit.log" >&2
+    die "FAILED: diode-relay, run as diode-relay.service runs it, did not listen"
+  fi
+  log "ok: diode-relay as the unit runs it: $rid on 127.0.0.1:$port"
+  expect "its identity in the state directory, 0600, its user's" sh -c \
+    "[ \"\$(stat -c '%a %U' '$root/var/lib/diode-relay/identity.pem')\" = '600 nobody' ]"
+  expect "its store in the state directory" test -d "$root/var/lib/diode-relay/store"
+  # ExecReload as written; $MAINPID: the relay (the child of timeout, which
+  # the chroot, env and sh of relay_pid exec'd into).
+  mainpid=$(pgrep -n -x diode-relay -P "$relay_pid" || true)
+  expect "the relay's main PID found" test -n "$mainpid"
+  expect "ExecReload runs (SIGHUP)" env MAINPID="$mainpid" sh -c "$exec_reload"
+  expect "the relay reloaded /etc/diode/relay.conf" wait_for_line "$root/tmp/relay-unit.log" \
+    "configuration reloaded from /etc/diode/relay.conf"
+  expect "the relay still runs after the reload (same PID)" kill -0 "$mainpid"
+
+  # diode-publish@pkgcheck.service, as the template runs it.
+  punit=$root/lib/systemd/system/diode-publish@.service
+  pstart=$(unit_get "$punit" ExecStart)
+  [ "$pstart" = "/usr/libexec/diode-publish %i" ] \
+    || die "FAILED: diode-publish@.service runs '$pstart', not /usr/libexec/diode-publish %i"
+  penv=$(unit_get "$punit" Environment | sed 's|%S|/var/lib|g; s|%C|/var/cache|g; s|%i|pkgcheck|g')
+  expect "the wrapper refuses to run without PIPELINE (exit 78)" sh -c \
+    "chroot '$root' env -i PATH=/usr/bin:/bin /usr/libexec/diode-publish pkgcheck; [ \$? = 78 ]"
+  mkdir -p "$root/etc/diode/publish" "$root/var/lib/diode-publish/pkgcheck" \
+    "$root/var/cache/diode-publish/pkgcheck"
+  chmod 0700 "$root/var/lib/diode-publish/pkgcheck" "$root/var/cache/diode-publish/pkgcheck"
+  chroot "$root" chown -R nobody:nogroup /var/lib/diode-publish /var/cache/diode-publish
+  # A live source of 150 buffers, 20 ms apart, its caps quoted as the
+  # example env file says (double quotes inside single ones).
+  cat > "$root/etc/diode/publish/pkgcheck.env" <<EOF
+PIPELINE='fakesrc is-live=true format=time do-timestamp=true num-buffers=150 sizetype=fixed sizemax=1000 filltype=pattern ! capsfilter caps="application/x-diode-check, note=(string)\"two words\"" ! identity sleep-time=20000 ! diodesink stream=pkgcheck relay=127.0.0.1:$port relay-id=$rid access=public'
+EOF
+  cat > "$root/tmp/publish-unit.sh" <<EOF
+set -a
+. /etc/diode/publish/pkgcheck.env
+$penv
+set +a
+umask 0077
+exec timeout 60 setpriv --reuid=nobody --regid=nogroup --groups=video,audio /usr/libexec/diode-publish pkgcheck
+EOF
+  chroot "$root" env -i PATH=/usr/bin:/bin sh /tmp/publish-unit.sh \
+    > "$root/tmp/publish-unit.log" 2>&1 &
+  pub_pid=$!
+  bg_add "$pub_pid"
+  expect "the relay took the publisher's stream" wait_for_line "$root/tmp/relay-unit.log" \
+    "publishes 'pkgcheck'"
+  # The viewer: 40 buffers through the relay, each one seen by fakesink.
+  expect "a viewer (diodesrc) receives 40 buffers of the stream, its caps" sh -c "
+    chroot '$root' env -i PATH=/usr/bin:/bin HOME=/tmp XDG_CONFIG_HOME=/tmp/viewer \
+      timeout 30 gst-launch-1.0 -v diodesrc stream=pkgcheck relay=127.0.0.1:$port \
+      relay-id=$rid num-buffers=40 ! fakesink silent=false > '$root/tmp/viewer.log' 2>&1 &&
+    [ \"\$(grep -c 'fakesink0.*chain' '$root/tmp/viewer.log')\" -ge 40 ] &&
+    grep -q 'application/x-diode-check' '$root/tmp/viewer.log' || { cat '$root/tmp/viewer.log'; exit 1; }"
+  if wait "$pub_pid"; then log "ok: the publisher sent all of it and ended cleanly (EOS, exit 0)"; else
+    cat "$root/tmp/publish-unit.log" >&2; die "FAILED: the publisher did not end cleanly"; fi
+  expect "the publisher's identity in its state directory" \
+    test -s "$root/var/lib/diode-publish/pkgcheck/diode/identity.pem"
+  expect "the relay saw the stream end" wait_for_line "$root/tmp/relay-unit.log" \
+    "'pkgcheck' reached end of stream"
+  check_examples "$root" "$port" "$rid"
+  kill "$mainpid" 2>/dev/null || true
+  if wait "$relay_pid"; then log "ok: the relay stopped on SIGTERM (exit 0)"; else
+    cat "$root/tmp/relay-unit.log" >&2; die "FAILED: the relay did not stop cleanly on SIGTERM"; fi
+}
+
+# The examples as the package ships them (/usr/share/doc/gstreamer1.0-diode/
+# examples), against the relay check_services started from the unit: the C
+# ones compiled the way examples/README.md says, then each viewer subscribed
+# before its publisher publishes, as examples/run-examples.sh does with the
+# build tree (the same output lines checked, fewer of them).
+check_examples () {
+  root=$1 port=$2 rid=$3
+  exd=/usr/share/doc/gstreamer1.0-diode/examples
+  in_root_sh () {
+    chroot "$root" env -i PATH=/usr/bin:/bin HOME=/tmp XDG_CONFIG_HOME=/tmp/examples LC_ALL=C.UTF-8 sh -c "$1"
+  }
+  for c in viewer-appsink publish-appsrc; do
+    expect "example $c.c compiles as examples/README.md says" in_root_sh \
+      "cd /tmp && cc $exd/$c.c -o $c \$(pkg-config --cflags --libs gstreamer-1.0 gstreamer-app-1.0)"
+  done
+  relay=127.0.0.1:$port
+  in_root_sh "exec timeout 40 /tmp/viewer-appsink --relay $relay --relay-id $rid --stream ex-c" \
+    > "$root/tmp/ex-cview.log" 2>&1 &
+  cview=$!
+  bg_add "$cview"
+  expect "viewer-appsink connected" wait_for_line "$root/tmp/ex-cview.log" "connection connected"
+  expect "publish-appsrc publishes 90 frames (exit 0)" in_root_sh \
+    "exec timeout 40 /tmp/publish-appsrc --relay $relay --relay-id $rid --stream ex-c --count 90 --fps 30 > /tmp/ex-cpub.log 2>&1"
+  expect "publish-appsrc ended with EOS" grep -q '^eos: 90 frames published$' "$root/tmp/ex-cpub.log"
+  if wait "$cview"; then log "ok: viewer-appsink exit 0"; else
+    cat "$root/tmp/ex-cview.log" >&2; die "FAILED: viewer-appsink"; fi
+  expect "viewer-appsink printed 90 frame lines, H.264 caps, EOS" sh -c "
+    [ \$(grep -c '^frame ' '$root/tmp/ex-cview.log') = 90 ] &&
+    grep -q '^caps video/x-h264' '$root/tmp/ex-cview.log' &&
+    grep -q '^eos after 90 frames\$' '$root/tmp/ex-cview.log'"
+  in_root_sh "exec timeout 40 python3 $exd/viewer.py --relay $relay --relay-id $rid --stream ex-py --sink fakesink --stats-interval 300 --timeout 30" \
+    > "$root/tmp/ex-pview.log" 2>&1 &
+  pview=$!
+  bg_add "$pview"
+  expect "viewer.py connected" wait_for_line "$root/tmp/ex-pview.log" "connection: connected relay "
+  expect "publish.py publishes 3 s (exit 0)" in_root_sh \
+    "exec timeout 40 python3 $exd/publish.py --relay $relay --relay-id $rid --stream ex-py --seconds 3 --stats-interval 500 --timeout 30 > /tmp/ex-ppub.log 2>&1"
+  expect "publish.py sent EOS and the relay has it all" sh -c "
+    grep -q '^sending eos: 3 s published' '$root/tmp/ex-ppub.log' &&
+    grep -q '^eos: the relay has the whole stream' '$root/tmp/ex-ppub.log'"
+  if wait "$pview"; then log "ok: viewer.py exit 0"; else
+    cat "$root/tmp/ex-pview.log" >&2; die "FAILED: viewer.py"; fi
+  expect "viewer.py decoded pictures, printed stats and the EOS" sh -c "
+    grep -q '^first picture: 320x240 ' '$root/tmp/ex-pview.log' &&
+    grep -q '^stats: buffers-received=[1-9]' '$root/tmp/ex-pview.log' &&
+    grep -q '^eos: the publisher ended the stream' '$root/tmp/ex-pview.log'"
+}
+
+# Waits (at most 10 s) until a log file says where it listens; prints the port.
+wait_listening () {
+  i=0
+  while [ $i -lt 100 ]; do
+    p=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$1" 2>/dev/null | head -n 1)
+    if [ -n "$p" ]; then echo "$p"; return 0; fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+}
+
+# Waits (at most 15 s) for a line containing TEXT in FILE.
+wait_for_line () {
+  i=0
+  while [ $i -lt 150 ]; do
+    grep -qF "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+    i=$((i + 1))
+  done
+  echo "no line with '$2' in $1:"
+  cat "$1"
+  return 1
+}
+
+# The relay starts from the installed package and serves: its identity made,
+# a TCP connect to its port on loopback answered.
+check_relay_runs () {
+  root=$1
+  rm -f "$root/tmp/relay.log"
+  chroot "$root" env -i PATH=/usr/bin:/bin HOME=/root XDG_CONFIG_HOME=/tmp/relay-config \
+    timeout 20 diode-relay --listen 127.0.0.1:0 > "$root/tmp/relay.log" 2>&1 &
+  pid=$!
+  bg_add "$pid"
+  port=$(wait_listening "$root/tmp/relay.log")
+  if [ -z "$port" ]; then
+    kill "$pid" 2>/dev/null || true
+    cat "$root/tmp/relay.log" >&2
+    die "FAILED: the installed diode-relay did not say where it listens"
+  fi
+  # The relay runs in the root's chroot but on the host's loopback.
+  expect "the installed diode-relay accepts on 127.0.0.1:$port" python3 -c \
+    "import socket; socket.create_connection(('127.0.0.1', $port), 5).close()"
+  expect "the installed diode-relay still runs" kill -0 "$pid"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  expect "the installed diode-relay made its identity" test -s "$root/tmp/relay-config/diode/identity.pem"
+}
+
+# armel: no armel binaries can run apt's maintainer scripts here without
+# binfmt_misc (CI's chroot has none), so apt resolves the armel .debs'
+# dependencies from the mirror and mmdebstrap unpacks them (extract); the
+# installed programs then run under qemu-arm with the root as their /
+# (-L), the Pi Zero's CPU (-cpu arm1176). GST_REGISTRY_FORK=no: the plugin
+# scanner would be an exec qemu-arm cannot follow.
+check_armel () {
+  root=$OUT/root-armel
+  rm -rf "$root"
+  includes=""
+  for f in $(debs armel); do includes="$includes --include=$f"; done
+  log "resolving and unpacking the armel packages into a clean $SUITE root"
+  # shellcheck disable=SC2086
+  sources | mmdebstrap --quiet --variant=extract --arch=armel \
+    --aptopt='APT::Install-Recommends "false"' \
+    --include=gstreamer1.0-tools $includes \
+    --setup-hook="mkdir -p \"\$1$OUT/armel\"" \
+    --setup-hook="copy-in $(debs armel | tr '\n' ' ') $OUT/armel" \
+    "$SUITE" "$root" - >&2
+  # (file-mirror-automount's bind mounts outlive the extract variant.)
+  rm -rf "${root:?}$OUT"
+  for f in $(debs armel); do
+    case "$f" in *_all.deb) continue ;; esac
+    expect "$(basename "$f"): ARM EABI5 soft-float ELF files" check_arm_elf "$f"
+  done
+  for p in $PACKAGES; do
+    expect "$p unpacked into the armel root" test -f "$root/usr/share/doc/$p/copyright"
+  done
+  expect "armel gst-inspect-1.0 diodesink (qemu-arm)" sh -c "$(q_cmd)/usr/bin/gst-inspect-1.0 diodesink | grep -q diodesink"
+  expect "armel gst-inspect-1.0 diodesrc (qemu-arm)" sh -c "$(q_cmd)/usr/bin/gst-inspect-1.0 diodesrc | grep -q diodesrc"
+  expect "armel diode-relay --version (qemu-arm)" sh -c "$(q_cmd)/usr/bin/diode-relay --version | grep -q '$UPSTREAM'"
+  expect "armel diode-relay --help (qemu-arm)" sh -c "$(q_cmd)/usr/bin/diode-relay --help | grep -q -- --listen"
+  expect "armel diode --help (qemu-arm)" sh -c "$(q_cmd)/usr/bin/diode --help"
+  # The armel relay, an armel publisher and an armel viewer, all emulated,
+  # on loopback: the camera's binaries doing the camera's job.
+  rm -f "$root/tmp/relay.log" "$root/tmp/pub.log" "$root/tmp/viewer.log"
+  # q_cmd is a command prefix: its words are meant to split.
+  # shellcheck disable=SC2046
+  $(q_cmd)/usr/bin/diode-relay --listen 127.0.0.1:0 --identity "$root/tmp/relay.pem" \
+    > "$root/tmp/relay.log" 2>&1 &
+  arelay=$!
+  bg_add "$arelay"
+  port=$(wait_listening "$root/tmp/relay.log")
+  rid=$(sed -n 's/.*relay \(0x[0-9a-f]*\) listening.*/\1/p' "$root/tmp/relay.log" | head -n 1)
+  if [ -z "$port" ] || [ -z "$rid" ]; then
+    kill "$arelay" 2>/dev/null || true
+    cat "$root/tmp/relay.log" >&2
+    die "FAILED: the armel diode-relay (qemu-arm) did not listen"
+  fi
+  log "ok: armel diode-relay (qemu-arm) listening: $rid on 127.0.0.1:$port"
+  # shellcheck disable=SC2046
+  timeout 60 $(q_cmd)/usr/bin/gst-launch-1.0 fakesrc is-live=true format=time \
+    do-timestamp=true num-buffers=150 sizetype=fixed sizemax=1000 ! \
+    capsfilter caps=application/x-diode-check ! identity sleep-time=20000 ! \
+    diodesink stream=armcheck relay=127.0.0.1:"$port" relay-id="$rid" \
+    > "$root/tmp/pub.log" 2>&1 &
+  apub=$!
+  bg_add "$apub"
+  expect "armel relay took the armel publisher's stream" wait_for_line "$root/tmp/relay.log" \
+    "publishes 'armcheck'"
+  expect "an armel viewer (diodesrc, qemu-arm) receives 40 buffers" sh -c "
+    timeout 30 $(q_cmd)/usr/bin/gst-launch-1.0 -v diodesrc stream=armcheck \
+      relay=127.0.0.1:$port relay-id=$rid num-buffers=40 ! fakesink silent=false \
+      > '$root/tmp/viewer.log' 2>&1 &&
+    [ \"\$(grep -c 'fakesink0.*chain' '$root/tmp/viewer.log')\" -ge 40 ] ||
+    { cat '$root/tmp/viewer.log'; exit 1; }"
+  if wait "$apub"; then log "ok: the armel publisher ended cleanly (EOS, exit 0)"; else
+    cat "$root/tmp/pub.log" >&2; kill "$arelay" 2>/dev/null || true
+    die "FAILED: the armel publisher did not end cleanly"; fi
+  kill "$arelay" 2>/dev/null || true
+  wait "$arelay" 2>/dev/null || true
+  [ "${DIODE_DEB_KEEP_ROOTS:-0}" = 1 ] || rm -rf "$root"
+}
+
+# qemu-arm running a program of the armel root, as a shell command prefix
+# (the program's path follows, as seen inside the root). GStreamer is told
+# its plugin folder: qemu-arm -L redirects opening files, but GStreamer's
+# scan of its compiled-in folder finds nothing through it.
+q_cmd () {
+  echo "env -i PATH=/usr/bin:/bin HOME=/tmp GST_REGISTRY_FORK=no GST_REGISTRY_1_0=$root/tmp/registry.bin GST_PLUGIN_SYSTEM_PATH_1_0=$root/usr/lib/arm-linux-gnueabi/gstreamer-1.0 qemu-arm -cpu arm1176 -L $root $root"
+}
+
+# Every ELF file of a .deb: 32-bit ARM, EABI version 5, soft-float (armel).
+check_arm_elf () {
+  x=$(mktemp -d)
+  dpkg-deb -x "$1" "$x"
+  find "$x" -type f \( -perm -u+x -o -name '*.so*' \) > "$x.list"
+  n=0 bad=""
+  while read -r e; do
+    head -c 4 "$e" | grep -q 'ELF' || continue
+    h=$(readelf -h "$e")
+    if ! echo "$h" | grep -q 'Class: *ELF32'; then bad="$e: not ELF32"; break; fi
+    if ! echo "$h" | grep -q 'Machine: *ARM'; then bad="$e: not ARM"; break; fi
+    if ! echo "$h" | grep -q 'Flags:.*Version5 EABI, soft-float ABI'; then
+      bad="$e: not EABI5 soft-float: $(echo "$h" | grep Flags)"; break; fi
+    n=$((n + 1))
+  done < "$x.list"
+  rm -rf "$x" "$x.list"
+  [ -z "$bad" ] || { echo "$bad"; return 1; }
+  [ $n -gt 0 ] || { echo "no ELF file in $1"; return 1; }
+}
+
+do_check () {
+  do_deps
+  [ "${1:-}" = armel ] || check_amd64
+  if ls "$OUT"/armel/*.deb > /dev/null 2>&1; then check_armel; else
+    log "no armel packages in $OUT/armel: armel not checked"; fi
+}
+
+timed () {
+  t0=$(date +%s)
+  "$@"
+  log "step '$1' took $(($(date +%s) - t0)) s"
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  deps) timed do_deps ;;
+  amd64) timed do_amd64 ;;
+  armel) timed do_armel ;;
+  lint) timed do_lint ;;
+  check) timed do_check "$@" ;;
+  all)
+    T0=$(date +%s)
+    timed do_deps
+    timed do_amd64
+    timed do_armel
+    timed do_lint
+    timed check_amd64
+    timed check_armel
+    log "all took $(($(date +%s) - T0)) s"
+    ;;
+  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac
