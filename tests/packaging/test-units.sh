@@ -24,7 +24,7 @@ note "installed files (prefix $PREFIX, units in $UNITDIR)"
 for f in "$BINDIR/diode-relay" "$BINDIR/diode" "$LIBDIR/gstreamer-1.0/libgstdiode.so" \
     "$UNITDIR/diode-relay.service" "$UNITDIR/diode-publish@.service" \
     "$LIBEXECDIR/diode-publish" "$SYSCONFDIR/diode/relay.conf" \
-    "$SYSCONFDIR/default/diode-relay" "$DATADIR/doc/gst-diode/examples/publish.env.example" \
+    "$SYSCONFDIR/default/diode-relay" "$DATADIR/doc/diode-publish/examples/publish.env.example" \
     "$MANDIR/man8/diode-relay.8" "$MANDIR/man8/diode-publish.8" "$MANDIR/man1/diode.1"; do
   [ -f "$D$f" ] || fail "not installed: $f"
   echo "  $f"
