@@ -149,25 +149,6 @@ diode_msg_encode_welcome_v (guint16 version, guint32 keepalive_ms,
 /* Parser                                                                   */
 
 static gboolean
-bad (Reader * r, GError ** error, const gchar * format, ...)
-G_GNUC_PRINTF (3, 4);
-
-static gboolean
-bad (Reader * r, GError ** error, const gchar * format, ...)
-{
-  va_list args;
-  gchar *text;
-
-  va_start (args, format);
-  text = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL, "%s: %s",
-      diode_msg_type_name (r->type), text);
-  g_free (text);
-  return FALSE;
-}
-
-static gboolean
 parse_signal (Reader * r, DiodeMsg * msg, GError ** error)
 {
   guint16 len;
@@ -176,9 +157,9 @@ parse_signal (Reader * r, DiodeMsg * msg, GError ** error)
           && msg_get_u8 (r, &msg->signal_kind, "kind", error)))
     return FALSE;
   if (msg->sid == 0)
-    return bad (r, error, "sid 0 (direct session ids are non-zero)");
+    return msg_bad (r, error, "sid 0 (direct session ids are non-zero)");
   if (!kind_valid (msg->signal_kind))
-    return bad (r, error, "unknown kind %u", msg->signal_kind);
+    return msg_bad (r, error, "unknown kind %u", msg->signal_kind);
 
   /* peer: empty, or the 42-character address */
   if (!msg_get_u16 (r, &len, "peer", error) || !msg_need (r, len, "peer",
@@ -186,7 +167,7 @@ parse_signal (Reader * r, DiodeMsg * msg, GError ** error)
     return FALSE;
   if (len > 0) {
     if (!peer_is_canonical ((const gchar *) r->p + r->pos, len))
-      return bad (r, error, "peer is neither empty nor an address "
+      return msg_bad (r, error, "peer is neither empty nor an address "
           "(\"0x\" + 40 lower-case hex digits)");
     msg->peer = g_strndup ((const gchar *) r->p + r->pos, len);
     r->pos += len;
@@ -214,7 +195,7 @@ msg_direct_parse_payload (Reader * r, DiodeMsg * msg, GError ** error)
               && msg_get_u64 (r, &msg->from_seq, "from_seq", error)))
         return FALSE;
       if (msg->path_kind > DIODE_PATH_KIND_LAST)
-        return bad (r, error, "unknown path %u", msg->path_kind);
+        return msg_bad (r, error, "unknown path %u", msg->path_kind);
       return TRUE;
     default:
       g_assert_not_reached ();

@@ -13,6 +13,7 @@
 #include "diode-msg.h"
 #include "diode-msg-private.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------ */
@@ -195,6 +196,21 @@ msg_need (Reader * r, gsize n, const gchar * field, GError ** error)
       "truncated %s: field '%s' needs %" G_GSIZE_FORMAT " bytes at offset %"
       G_GSIZE_FORMAT ", payload has %" G_GSIZE_FORMAT,
       diode_msg_type_name (r->type), field, n, r->pos, r->len);
+  return FALSE;
+}
+
+gboolean
+msg_bad (Reader * r, GError ** error, const gchar * format, ...)
+{
+  va_list args;
+  gchar *text;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL, "%s: %s",
+      diode_msg_type_name (r->type), text);
+  g_free (text);
   return FALSE;
 }
 

@@ -137,25 +137,6 @@ diode_msg_encode_listing (guint8 flags, const DiodeListEntry * entries,
 /* Parser                                                                   */
 
 static gboolean
-bad (Reader * r, GError ** error, const gchar * format, ...)
-G_GNUC_PRINTF (3, 4);
-
-static gboolean
-bad (Reader * r, GError ** error, const gchar * format, ...)
-{
-  va_list args;
-  gchar *text;
-
-  va_start (args, format);
-  text = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL, "%s: %s",
-      diode_msg_type_name (r->type), text);
-  g_free (text);
-  return FALSE;
-}
-
-static gboolean
 parse_list (Reader * r, DiodeMsg * msg, GError ** error)
 {
   guint16 len;
@@ -163,7 +144,7 @@ parse_list (Reader * r, DiodeMsg * msg, GError ** error)
   if (!msg_get_u8 (r, &msg->list_mode, "mode", error))
     return FALSE;
   if (msg->list_mode > DIODE_LIST_MODE_LAST)
-    return bad (r, error, "unknown mode %u", msg->list_mode);
+    return msg_bad (r, error, "unknown mode %u", msg->list_mode);
   /* ALL may start from the beginning (an empty name) */
   if (msg->list_mode == DIODE_LIST_ALL) {
     gsize save = r->pos;
@@ -190,11 +171,11 @@ parse_entry (Reader * r, DiodeListEntry * e, GError ** error)
           && msg_get_u8 (r, &e->stored, "stored", error)))
     return FALSE;
   if (e->state > DIODE_LIST_STATE_LAST)
-    return bad (r, error, "unknown state %u", e->state);
+    return msg_bad (r, error, "unknown state %u", e->state);
   if (e->access > DIODE_ACCESS_PRIVATE)
-    return bad (r, error, "unknown access mode %u", e->access);
+    return msg_bad (r, error, "unknown access mode %u", e->access);
   if (e->stored > 1)
-    return bad (r, error, "stored is %u (0 or 1)", e->stored);
+    return msg_bad (r, error, "stored is %u (0 or 1)", e->stored);
   if (!msg_need (r, 1, "owner", error)
       || !msg_get_publisher (r, &e->owner, error))
     return FALSE;
@@ -228,7 +209,7 @@ parse_listing (Reader * r, DiodeMsg * msg, GError ** error)
           && msg_get_u16 (r, &n, "count", error)))
     return FALSE;
   if (msg->list_flags & ~DIODE_LISTING_TRUNCATED)
-    return bad (r, error, "unknown flags 0x%02x", msg->list_flags);
+    return msg_bad (r, error, "unknown flags 0x%02x", msg->list_flags);
   if (n > DIODE_LIST_MAX_ENTRIES) {
     g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_TOO_LARGE,
         "LISTING: %u entries, limit is %d", n, DIODE_LIST_MAX_ENTRIES);

@@ -47,6 +47,10 @@ G_GNUC_INTERNAL void     msg_put_publisher (Writer *w, const gchar *address);
 
 G_GNUC_INTERNAL gboolean msg_need          (Reader *r, gsize n, const gchar *field,
                                             GError **error);
+/* A field read but refused: "TYPE: <format>" as DIODE_ERR_PROTOCOL; FALSE. */
+G_GNUC_INTERNAL gboolean msg_bad           (Reader *r, GError **error,
+                                            const gchar *format, ...)
+                                            G_GNUC_PRINTF (3, 4);
 G_GNUC_INTERNAL gboolean msg_get_u8        (Reader *r, guint8 *v, const gchar *field,
                                             GError **error);
 G_GNUC_INTERNAL gboolean msg_get_u16       (Reader *r, guint16 *v, const gchar *field,

@@ -399,25 +399,6 @@ diode_msg_encode_stored (guint64 last_seq, guint64 bytes, gboolean final)
 /* Decoder                                                                  */
 
 static gboolean
-bad (Reader * r, GError ** error, const gchar * format, ...)
-G_GNUC_PRINTF (3, 4);
-
-static gboolean
-bad (Reader * r, GError ** error, const gchar * format, ...)
-{
-  va_list args;
-  gchar *text;
-
-  va_start (args, format);
-  text = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error (error, DIODE_PROTOCOL_ERROR, DIODE_ERR_PROTOCOL, "%s: %s",
-      diode_msg_type_name (r->type), text);
-  g_free (text);
-  return FALSE;
-}
-
-static gboolean
 get_spans (Reader * r, DiodeMsg * msg, GError ** error)
 {
   guint16 n;
@@ -447,7 +428,7 @@ get_spans (Reader * r, DiodeMsg * msg, GError ** error)
   }
   problem = spans_problem (msg->spans, n);
   if (problem)
-    return bad (r, error, "%s", problem);
+    return msg_bad (r, error, "%s", problem);
   return TRUE;
 }
 
@@ -489,7 +470,7 @@ msg_store_parse_payload (Reader * r, DiodeMsg * msg, GError ** error)
               && msg_get_u8 (r, &msg->stream_state, "stream_state", error)))
         return FALSE;
       if (msg->stream_state > DIODE_STREAM_STATE_LAST)
-        return bad (r, error, "unknown stream_state %u", msg->stream_state);
+        return msg_bad (r, error, "unknown stream_state %u", msg->stream_state);
       /* owner and policy are not optional here: a frame that ends before
        * them fails in msg_get_policy() */
       return msg_get_publisher (r, &msg->owner, error)
@@ -502,7 +483,7 @@ msg_store_parse_payload (Reader * r, DiodeMsg * msg, GError ** error)
               && msg_get_u8 (r, &msg->range_flags, "flags", error)))
         return FALSE;
       if (msg->from_seq > msg->to_seq)
-        return bad (r, error, "from_seq %" G_GUINT64_FORMAT " after to_seq %"
+        return msg_bad (r, error, "from_seq %" G_GUINT64_FORMAT " after to_seq %"
             G_GUINT64_FORMAT, msg->from_seq, msg->to_seq);
       return TRUE;
     case DIODE_MSG_CHUNK:
@@ -512,7 +493,7 @@ msg_store_parse_payload (Reader * r, DiodeMsg * msg, GError ** error)
               && msg_get_u8 (r, &msg->fetch_status, "status", error)))
         return FALSE;
       if (msg->fetch_status > DIODE_FETCH_STATUS_LAST)
-        return bad (r, error, "unknown status %u", msg->fetch_status);
+        return msg_bad (r, error, "unknown status %u", msg->fetch_status);
       return TRUE;
     case DIODE_MSG_STORED:{
       guint8 final;
@@ -522,7 +503,7 @@ msg_store_parse_payload (Reader * r, DiodeMsg * msg, GError ** error)
               && msg_get_u8 (r, &final, "final", error)))
         return FALSE;
       if (final > 1)
-        return bad (r, error, "final is %u (0 or 1)", final);
+        return msg_bad (r, error, "final is %u (0 or 1)", final);
       msg->final = final;
       return TRUE;
     }
@@ -543,14 +524,14 @@ msg_store_parse_appended (Reader * r, DiodeMsg * msg, GError ** error)
       if (!msg_get_u32 (r, &msg->pubflags, "pubflags", error))
         return FALSE;
       if (!pubflags_valid (msg->pubflags))
-        return bad (r, error, "pubflags 0x%x: UPLOAD without RECORD",
+        return msg_bad (r, error, "pubflags 0x%x: UPLOAD without RECORD",
             msg->pubflags);
       return TRUE;
     case DIODE_MSG_PUBLISH_OK:
       if (!msg_get_u8 (r, &msg->store_state, "store", error))
         return FALSE;
       if (msg->store_state > DIODE_STORE_UNAVAILABLE)
-        return bad (r, error, "unknown store state %u", msg->store_state);
+        return msg_bad (r, error, "unknown store state %u", msg->store_state);
       return TRUE;
     case DIODE_MSG_SUBSCRIBE:
       if (!(msg_get_u8 (r, &msg->start_mode, "start_mode", error)
@@ -558,11 +539,11 @@ msg_store_parse_appended (Reader * r, DiodeMsg * msg, GError ** error)
               && msg_get_u8 (r, &msg->snap, "snap", error)))
         return FALSE;
       if (msg->start_mode > DIODE_START_MODE_LAST)
-        return bad (r, error, "unknown start_mode %u", msg->start_mode);
+        return msg_bad (r, error, "unknown start_mode %u", msg->start_mode);
       if (msg->snap > DIODE_SNAP_LAST)
-        return bad (r, error, "unknown snap %u", msg->snap);
+        return msg_bad (r, error, "unknown snap %u", msg->snap);
       if (msg->start_mode != DIODE_START_LIVE && msg->start_seq != 0)
-        return bad (r, error, "start_mode %u with start_seq %"
+        return msg_bad (r, error, "start_mode %u with start_seq %"
             G_GUINT64_FORMAT " (one or the other)", msg->start_mode,
             msg->start_seq);
       return TRUE;
@@ -571,7 +552,7 @@ msg_store_parse_appended (Reader * r, DiodeMsg * msg, GError ** error)
               && msg_get_u64 (r, &msg->start_time, "start_time", error)))
         return FALSE;
       if (msg->stream_state > DIODE_STREAM_STATE_LAST)
-        return bad (r, error, "unknown stream_state %u", msg->stream_state);
+        return msg_bad (r, error, "unknown stream_state %u", msg->stream_state);
       /* live_seq, appended to version 4: absent (0, unknown) when fewer
        * than 8 bytes follow; bytes after it are ignored (section 3) */
       if (r->len - r->pos >= 8
