@@ -29,6 +29,7 @@
 # (glib-compile-resources) are the host's. docs/testing.md "armel".
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/apt-missing.sh
 
 SYSROOT=${ARMEL_SYSROOT:-/var/tmp/diode-armel/sysroot}
 SUITE=${ARMEL_SUITE:-bookworm}
@@ -54,19 +55,8 @@ log () { echo "cross-armel: $*" >&2; }
 die () { log "$*"; exit 1; }
 
 install_host_packages () {
-  missing=""
-  for p in $HOST_PACKAGES; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
-      || missing="$missing $p"
-  done
-  [ -z "$missing" ] && return 0
-  [ "$(id -u)" = 0 ] || die "missing Debian packages; as root: apt-get install$missing"
-  log "installing:$missing"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >&2
   # shellcheck disable=SC2086
-  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 \
-    $missing >&2
+  apt_install_missing cross-armel $HOST_PACKAGES || exit 1
 }
 
 # The Debian mirror apt uses here (one-line or deb822 sources), so the

@@ -21,6 +21,7 @@
 # docs/testing.md "Debian packages".
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/apt-missing.sh
 TOP=$PWD
 OUT=${DIODE_DEB_OUT:-$TOP/build-deb}
 SUITE=bookworm
@@ -59,19 +60,7 @@ trap 'cleanup; exit 1' INT TERM
 die () { log "$*"; cleanup; exit 1; }
 
 apt_install () {
-  missing=""
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
-      || missing="$missing $p"
-  done
-  [ -z "$missing" ] && return 0
-  [ "$(id -u)" = 0 ] || die "missing Debian packages; as root: apt-get install$missing"
-  log "installing:$missing"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >&2
-  # shellcheck disable=SC2086
-  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 \
-    $missing >&2
+  apt_install_missing package "$@" || die "missing Debian packages"
 }
 
 do_deps () {

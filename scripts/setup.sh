@@ -25,24 +25,9 @@ gstreamer1.0-plugins-base-apps python3 openssl clang libclang-rt-14-dev llvm-14 
 glib-networking chromium nodejs libnice-dev coturn iptables iproute2 curl python3-gi gir1.2-gstreamer-1.0 systemd"
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 
-missing=""
-for p in $PACKAGES; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
-    || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "setup: installing:$missing"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    # shellcheck disable=SC2086
-    apt-get install -y -q --no-install-recommends $missing
-  else
-    echo "setup: these Debian packages are missing; install them as root with:" >&2
-    echo "  apt-get update && apt-get install -y$missing" >&2
-    exit 1
-  fi
-fi
+. scripts/apt-missing.sh
+# shellcheck disable=SC2086
+apt_install_missing setup $PACKAGES || exit 1
 
 # The browser suite's one npm package, playwright-core, is the published
 # release's own tarball kept in tests/browser/vendor/ (its sha512 is npm's
