@@ -288,7 +288,7 @@ unit_get () {
 # (its env file, its Environment=, /usr/libexec/diode-publish, groups video
 # and audio) publishing to that relay, and a viewer (gst-launch-1.0 diodesrc)
 # receiving the stream. One change: the relay listens on loopback, a free
-# port, instead of /etc/default/diode-relay's 0.0.0.0:7878.
+# port, instead of /etc/default/diode-relay's 127.0.0.1:7878.
 check_services () {
   root=$1
   unit=$root/lib/systemd/system/diode-relay.service
