@@ -15,7 +15,10 @@
  * connection, and at most LIST_VISITS streams looked at per second by all
  * LISTs together, so many clients listing a large table cannot take the
  * I/O thread from the media (over either: ERROR 107, the connection stays
- * usable).
+ * usable). Recordings held only in the store (--store, no stream in the
+ * table) are listed too, state STORED, merged by name: visible exactly
+ * when a SUBSCRIBE with a start could replay them (relay_store_meta and
+ * relay_replay_allowed, as replay-start), counted in the visits.
  */
 #define G_LOG_DOMAIN "diode-relay"
 
@@ -91,10 +94,76 @@ entry_fill (DiodeRelay * r, Stream * s, DiodeListEntry * e, gint64 now)
   g_free (key);
 }
 
+/* A stream held only in the store: what its meta says; no caps (the
+ * store keeps them in its chunks only), uptime 0, live_seq its last
+ * stored seq. */
+static void
+entry_fill_stored (DiodeRelay * r, const DiodeStoreMeta * meta,
+    DiodeListEntry * e)
+{
+  guint64 next = relay_record_next_seq (r, meta->name);
+
+  e->name = g_strdup (meta->name);
+  e->state = DIODE_LIST_STORED;
+  e->access = meta->access <= DIODE_ACCESS_PRIVATE ? meta->access :
+      DIODE_ACCESS_PRIVATE;
+  e->stored = 1;
+  e->owner = meta->owner && diode_msg_address_is_valid (meta->owner) ?
+      g_ascii_strdown (meta->owner, -1) : NULL;
+  e->codec = g_strdup ("");
+  e->live_seq = next ? next - 1 : 0;
+}
+
+/* A stream picked for the answer: one of the table's, or (s NULL) one
+ * held only in the store. */
+typedef struct {
+  const gchar *name;            /* borrowed: the stream's or the meta's */
+  Stream     *s;
+} Pick;
+
+typedef struct {
+  Conn       *conn;
+  const gchar *after;           /* LIST ALL: names sorting after this */
+  GArray     *pick;
+} StoredWalk;
+
 static gint
 cmp_name (gconstpointer a, gconstpointer b)
 {
-  return strcmp ((*(Stream * const *) a)->name, (*(Stream * const *) b)->name);
+  return strcmp (((const Pick *) a)->name, ((const Pick *) b)->name);
+}
+
+/* A stored stream this connection could replay, and not one the table
+ * lists (a name in both is listed once, as the table's stream). */
+static gboolean
+stored_visible (Conn * c, const gchar * name)
+{
+  DiodeRelay *r = c->relay;
+  Stream *s = stream_lookup (r, name);
+  DiodeStoreMeta meta;
+  gchar *why = NULL;
+  gboolean ok;
+
+  if (s && stream_shown (s))
+    return FALSE;
+  /* unreadable meta: relay_store_meta gives access UNREADABLE, which
+   * relay_replay_allowed refuses (fail closed) */
+  ok = relay_store_meta (r, name, &meta)
+      && relay_replay_allowed (c, s, &meta, &why);
+  g_free (why);
+  diode_store_meta_clear (&meta);
+  return ok;
+}
+
+static void
+stored_pick (const gchar * name, gpointer user_data)
+{
+  StoredWalk *w = user_data;
+  Pick p = { name, NULL };
+
+  if ((!*w->after || strcmp (name, w->after) > 0)
+      && stored_visible (w->conn, name))
+    g_array_append_val (w->pick, p);
 }
 
 /* Per connection: LIST_BURST in a window, then 107 until it ends. */
@@ -130,7 +199,7 @@ handle_list (Conn * c, DiodeMsg * m)
 {
   DiodeRelay *r = c->relay;
   gint64 now = g_get_monotonic_time ();
-  GPtrArray *pick;
+  GArray *pick;
   DiodeListEntry *entries;
   guint8 flags = 0;
   guint i, n;
@@ -146,43 +215,64 @@ handle_list (Conn * c, DiodeMsg * m)
     return;
   }
   if (!list_visits_ok (r, m->list_mode == DIODE_LIST_ONE ? 1 :
-          MAX (g_hash_table_size (r->streams), 1), now)) {
+          MAX (g_hash_table_size (r->streams) + (r->recordings ?
+                  g_hash_table_size (r->recordings) : 0), 1), now)) {
     conn_send_error (c, DIODE_ERR_RATE_LIMITED, "the relay is answering "
         "too many LISTs: try again in a second");
     return;
   }
-  pick = g_ptr_array_new ();
+  pick = g_array_new (FALSE, FALSE, sizeof (Pick));
 
   if (m->list_mode == DIODE_LIST_ONE) {
     Stream *s = stream_lookup (r, m->stream);
+    Pick p = { NULL, NULL };
 
-    if (s && visible_to (c, s))
-      g_ptr_array_add (pick, s);
+    if (s && visible_to (c, s)) {
+      p.name = s->name;
+      p.s = s;
+      g_array_append_val (pick, p);
+    } else if (stored_visible (c, m->stream)) {
+      p.name = m->stream;
+      g_array_append_val (pick, p);
+    }
   } else {
     GHashTableIter it;
     gpointer v;
+    StoredWalk w = { c, m->stream, pick };
 
     g_hash_table_iter_init (&it, r->streams);
     while (g_hash_table_iter_next (&it, NULL, &v)) {
       Stream *s = v;
+      Pick p = { s->name, s };
 
       if ((!*m->stream || strcmp (s->name, m->stream) > 0)
           && visible_to (c, s))
-        g_ptr_array_add (pick, s);
+        g_array_append_val (pick, p);
     }
-    g_ptr_array_sort (pick, cmp_name);
+    relay_record_foreach_name (r, stored_pick, &w);
+    g_array_sort (pick, cmp_name);
   }
   n = MIN (pick->len, r->list_max ? r->list_max : DIODE_LIST_MAX_ENTRIES);
   if (pick->len > n)
     flags |= DIODE_LISTING_TRUNCATED;
   entries = g_new0 (DiodeListEntry, MAX (n, 1));
-  for (i = 0; i < n; i++)
-    entry_fill (r, pick->pdata[i], &entries[i], now);
+  for (i = 0; i < n; i++) {
+    Pick *p = &g_array_index (pick, Pick, i);
+    DiodeStoreMeta meta;
+
+    if (p->s)
+      entry_fill (r, p->s, &entries[i], now);
+    else {
+      relay_store_meta (r, p->name, &meta);
+      entry_fill_stored (r, &meta, &entries[i]);
+      diode_store_meta_clear (&meta);
+    }
+  }
   f = diode_msg_encode_listing (flags, entries, n);
   for (i = 0; i < n; i++)
     diode_list_entry_clear (&entries[i]);
   g_free (entries);
-  g_ptr_array_unref (pick);
+  g_array_unref (pick);
   if (!f) {
     conn_send_error (c, DIODE_ERR_INTERNAL, "cannot encode LISTING");
     return;

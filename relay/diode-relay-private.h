@@ -968,6 +968,12 @@ gboolean relay_record_lookup (DiodeRelay * r, const gchar * key,
 /* Why a stored name whose meta is unreadable is refused (for the peer and
  * the log, no peer text): NULL when @name is not such a name. g_free. */
 gchar   *relay_record_unreadable_why (DiodeRelay * r, const gchar * name);
+/* LIST: @func for the name (borrowed, as first spelled) of each stored
+ * stream with a readable meta; returns how many stored streams it looked
+ * at (readable or not). */
+typedef void (*RelayRecNameFunc) (const gchar * name, gpointer user_data);
+guint    relay_record_foreach_name (DiodeRelay * r, RelayRecNameFunc func,
+                                    gpointer user_data);
 /* NONE or RECORDING: is @s being recorded now? */
 DiodeStoreState relay_record_state (Stream * s);
 /* A stored name keeps its owner: may @c publish @name? */

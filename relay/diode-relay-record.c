@@ -254,6 +254,28 @@ relay_record_lookup (DiodeRelay * r, const gchar * key, DiodeStoreMeta * out)
   return TRUE;
 }
 
+/* LIST (diode-relay-list.c): the name of every stored stream whose meta
+ * is readable (an unreadable one has no name anybody may see: skipped,
+ * fail closed); the count of stored streams looked at. */
+guint
+relay_record_foreach_name (DiodeRelay * r, RelayRecNameFunc func,
+    gpointer user_data)
+{
+  GHashTableIter it;
+  gpointer v;
+
+  if (!r->store || !r->recordings)
+    return 0;
+  g_hash_table_iter_init (&it, r->recordings);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    RelayRec *rec = v;
+
+    if (rec->known && rec->meta_ok && rec->meta.name)
+      func (rec->meta.name, user_data);
+  }
+  return g_hash_table_size (r->recordings);
+}
+
 DiodeStoreState
 relay_record_state (Stream * s)
 {

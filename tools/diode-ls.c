@@ -395,7 +395,8 @@ diode_cmd_ls (int argc, char **argv)
 
   status = parse_args ("ls", &argc, &argv, &o, 1, "RELAY",
       "Lists the streams RELAY ([0xADDR@]HOST[:PORT]) carries that this "
-      "identity may watch:\nstate, access, viewers, bitrate, codec, size, "
+      "identity may watch:\nstate (live, recording, ended, stored), access, "
+      "viewers, bitrate, codec, size, "
       "frame rate, time since the first frame.");
   if (status)
     goto out;

@@ -40,6 +40,8 @@ diode_list_state_name (guint state)
       return "recording";
     case DIODE_LIST_ENDED:
       return "ended";
+    case DIODE_LIST_STORED:
+      return "stored";
     default:
       return "unknown";
   }

@@ -259,8 +259,10 @@ typedef enum {
   DIODE_LIST_RECORDING = 1,    /* live and being recorded here */
   DIODE_LIST_ENDED     = 2,    /* its source ended or went (stored says
                                   whether a recording of it is held) */
+  DIODE_LIST_STORED    = 3,    /* held only in the relay's store (not in
+                                  its stream table): replay only */
 } DiodeListState;
-#define DIODE_LIST_STATE_LAST DIODE_LIST_ENDED
+#define DIODE_LIST_STATE_LAST DIODE_LIST_STORED
 
 #define DIODE_LISTING_TRUNCATED  1      /* LISTING.flags: more streams sort
                                            after the last entry */

@@ -12,7 +12,10 @@
  * that closes that connection only, and the relay serves others; below
  * version 4 LIST is an unknown type. The real `diode ls` against a fake
  * relay too old for LIST (version 3; version 4 from before LIST, which
- * answers ERROR 200 unknown type). The tool over the relay binary:
+ * answers ERROR 200 unknown type). Recordings held only in the store (a
+ * relay restarted on its --store) are listed as `stored`, with the stored
+ * policy: hidden from a stranger, LIST ONE works, paging runs across the
+ * table and the store, a name in both is listed once. The tool over the relay binary:
  * tests/unit/test-cli-ls.sh.
  */
 #include <gio/gio.h>
@@ -97,6 +100,50 @@ find (const DiodeMsg * m, const gchar * name)
     if (!strcmp (m->entries[i].name, name))
       return &m->entries[i];
   return NULL;
+}
+
+/* A recorded stream (RECORD, version 4) with @access/@allow: one GOP of
+ * 10 frames, EOS, STORED final. Returns its last seq. */
+static guint64
+record_stream (DiodeRelay * relay, const gchar * key, const gchar * name,
+    DiodeAccess access, const gchar * allow)
+{
+  RawClient *c = raw_open (relay, 0, key);
+  const gchar *list[] = { allow, NULL };
+  DiodePublishArgs a = { 0 };
+  DiodeMsg m = { 0 };
+  gint64 end = deadline_in (10000);
+  guint64 seq, seq0;
+
+  hello (c, 4, DIODE_ROLE_PUBLISHER);
+  a.stream = name;
+  a.access = access;
+  a.allow = allow ? list : NULL;
+  a.pubflags = DIODE_PUBLISH_RECORD;
+  raw_send_frame (c, diode_msg_encode_publish_args (&a, c->version,
+          DIODE_ROLE_PUBLISHER));
+  raw_expect_next (c, DIODE_MSG_PUBLISH_OK, &m, "PUBLISH RECORD");
+  fail_unless_equals_int (m.store_state, DIODE_STORE_RECORDING);
+  seq0 = MAX (m.seq, 1);
+  diode_msg_clear (&m);
+  raw_send_frame (c, diode_msg_encode_caps (CAPS_STR));
+  for (seq = seq0; seq < seq0 + 10; seq++)
+    raw_send_frame (c, diode_msg_encode_media (seq, seq * GST_MSECOND,
+            seq * GST_MSECOND, GST_MSECOND, seq, seq + 1,
+            seq == seq0 ? DIODE_MEDIA_KEYFRAME : 0,
+            (const guint8 *) "0123456789", 10));
+  raw_send_frame (c, diode_msg_encode_eos (seq - 1));
+  while (g_get_monotonic_time () < end) {
+    if (raw_next (c, &m, 500) == RAW_READ_MSG && m.type == DIODE_MSG_STORED
+        && m.final) {
+      diode_msg_clear (&m);
+      raw_free (c, FALSE);
+      return seq - 1;
+    }
+    diode_msg_clear (&m);
+  }
+  fail ("no STORED final for %s", name);
+  return 0;
 }
 
 GST_START_TEST (test_live_stream_listed)
@@ -289,6 +336,106 @@ GST_START_TEST (test_truncated_and_paging)
     raw_free (p[i], FALSE);
   raw_free (l, FALSE);
   relay_free (relay);
+}
+
+GST_END_TEST;
+
+/* Recordings held only in the store: a relay restarted on its --store
+ * has none of them in its table. */
+GST_START_TEST (test_stored_listed)
+{
+  gchar *dir = tmp_store ();
+  DiodeRelay *relay = relay_with ("store-dir", dir, NULL);
+  gchar *viewer = raw_key_address ("viewer.pem");
+  gchar *owner = raw_key_address ("pub.pem");
+  RawClient *live, *again, *v, *s;
+  DiodeMsg m = { 0 };
+  DiodeSubscribeArgs sa = { 0 };
+  GBytes *hidden, *missing;
+  guint64 last_b;
+
+  last_b = record_stream (relay, "pub.pem", "b-old", DIODE_ACCESS_PRIVATE,
+      viewer);
+  record_stream (relay, "pub.pem", "d-pub", DIODE_ACCESS_PUBLIC, NULL);
+  record_stream (relay, "pub.pem", "e-both", DIODE_ACCESS_PUBLIC, NULL);
+  relay_free (relay);
+
+  relay = relay_with ("store-dir", dir, NULL);
+  diode_relay_set_list_limits (relay, 2, 0);
+  live = publisher (relay, "pub2.pem", "c-live", DIODE_ACCESS_PUBLIC, NULL);
+  send_media (live, 1, 50);
+  fail_unless (fixture_wait_last_seq (relay, "c-live", 1, 2000));
+  /* in the table and in the store: listed once, the table's entry */
+  again = publisher (relay, "pub.pem", "e-both", DIODE_ACCESS_PUBLIC, NULL);
+  send_media (again, 1000, 50);
+  fail_unless (fixture_wait_last_seq (relay, "e-both", 1000, 2000));
+
+  /* the identity the private recording allows: pages across both */
+  v = lister (relay, "viewer.pem");
+  g_bytes_unref (list (v, DIODE_LIST_ALL, "", &m));
+  fail_unless_equals_int (m.list_flags, DIODE_LISTING_TRUNCATED);
+  fail_unless_equals_int (m.n_entries, 2);
+  fail_unless_equals_string (m.entries[0].name, "b-old");
+  fail_unless_equals_int (m.entries[0].state, DIODE_LIST_STORED);
+  fail_unless_equals_int (m.entries[0].access, DIODE_ACCESS_PRIVATE);
+  fail_unless_equals_int (m.entries[0].stored, 1);
+  fail_unless_equals_string (m.entries[0].owner, owner);
+  fail_unless_equals_int (m.entries[0].viewers, 0);
+  fail_unless (m.entries[0].bitrate_bps == 0);
+  fail_unless_equals_uint64 (m.entries[0].live_seq, last_b);
+  fail_unless_equals_string (m.entries[1].name, "c-live");
+  fail_unless_equals_int (m.entries[1].state, DIODE_LIST_LIVE);
+  fail_unless_equals_int (m.entries[1].stored, 0);
+  diode_msg_clear (&m);
+  g_bytes_unref (list (v, DIODE_LIST_ALL, "c-live", &m));
+  fail_unless_equals_int (m.list_flags, 0);
+  fail_unless_equals_int (m.n_entries, 2);
+  fail_unless_equals_string (m.entries[0].name, "d-pub");
+  fail_unless_equals_int (m.entries[0].state, DIODE_LIST_STORED);
+  fail_unless_equals_int (m.entries[0].access, DIODE_ACCESS_PUBLIC);
+  fail_unless_equals_string (m.entries[1].name, "e-both");
+  fail_unless_equals_int (m.entries[1].state, DIODE_LIST_LIVE);
+  fail_unless_equals_int (m.entries[1].stored, 1);
+  diode_msg_clear (&m);
+  /* stat of a stored-only name */
+  g_bytes_unref (list (v, DIODE_LIST_ONE, "b-old", &m));
+  fail_unless_equals_int (m.n_entries, 1);
+  fail_unless_equals_int (m.entries[0].state, DIODE_LIST_STORED);
+  fail_unless_equals_uint64 (m.entries[0].live_seq, last_b);
+  diode_msg_clear (&m);
+  /* what it lists it may replay */
+  sa.stream = "b-old";
+  sa.wait_ms = 2000;
+  sa.start_mode = DIODE_START_EARLIEST;
+  raw_send_frame (v, diode_msg_encode_subscribe_args (&sa, v->version,
+          DIODE_ROLE_VIEWER));
+  raw_expect_next (v, DIODE_MSG_SUBSCRIBE_OK, &m, "replay of a listed one");
+  diode_msg_clear (&m);
+
+  /* a stranger: not the private one, not even by name */
+  s = lister (relay, "stranger.pem");
+  g_bytes_unref (list (s, DIODE_LIST_ALL, "", &m));
+  fail_unless_equals_int (m.n_entries, 2);
+  fail_unless_equals_string (m.entries[0].name, "c-live");
+  fail_unless_equals_string (m.entries[1].name, "d-pub");
+  diode_msg_clear (&m);
+  hidden = list (s, DIODE_LIST_ONE, "b-old", &m);
+  fail_unless_equals_int (m.n_entries, 0);
+  diode_msg_clear (&m);
+  missing = list (s, DIODE_LIST_ONE, "nope", &m);
+  diode_msg_clear (&m);
+  fail_unless (g_bytes_equal (hidden, missing));
+  g_bytes_unref (hidden);
+  g_bytes_unref (missing);
+
+  raw_free (live, FALSE);
+  raw_free (again, FALSE);
+  raw_free (v, FALSE);
+  raw_free (s, FALSE);
+  relay_free (relay);
+  g_free (viewer);
+  g_free (owner);
+  g_free (dir);
 }
 
 GST_END_TEST;
@@ -534,6 +681,7 @@ relay_ls_suite (void)
   tcase_add_test (tc, test_live_stream_listed);
   tcase_add_test (tc, test_private_visibility);
   tcase_add_test (tc, test_truncated_and_paging);
+  tcase_add_test (tc, test_stored_listed);
   tcase_add_test (tc, test_rate_limit);
   tcase_add_test (tc, test_relay_wide_budget);
   tcase_add_test (tc, test_bad_list);

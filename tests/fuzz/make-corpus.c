@@ -403,7 +403,7 @@ frame_seeds (void)
   }
 
   /* listing streams (appended to version 4, section 19): LIST of both
-   * modes, LISTING empty, of a full entry and of a bare one, and their
+   * modes, LISTING empty, of a full entry, a bare one, a stored one, and their
    * refusals */
   {
     DiodeListEntry e[2] = {
@@ -425,6 +425,10 @@ frame_seeds (void)
     frame_seed ("v4-listing-empty", diode_msg_encode_listing (0, NULL, 0));
     frame_seed ("v4-listing-two", diode_msg_encode_listing
         (DIODE_LISTING_TRUNCATED, e, 2));
+    /* a recording held only in the store (state 3, stored) */
+    e[0].state = DIODE_LIST_STORED;
+    frame_seed ("v4-listing-stored", diode_msg_encode_listing (0, e, 1));
+    e[0].state = DIODE_LIST_RECORDING;
     frame_seed ("bad-v4-list-mode2", raw (DIODE_MSG_LIST, 0, 0,
             sizeof (mode2), mode2, sizeof (mode2)));
     frame_seed ("bad-v4-listing-flags", raw (DIODE_MSG_LISTING, 0, 0,

@@ -21,7 +21,7 @@ LISTING = 0x63
 LIMITS = {LIST: 1024, LISTING: 524288}   # 19.6
 ALL, ONE = 0, 1
 TRUNCATED = 1
-STATES = {0: "live", 1: "recording", 2: "ended"}
+STATES = {0: "live", 1: "recording", 2: "ended", 3: "stored"}
 MAX_ENTRIES = 1000
 MAX_CODEC = 64
 RATE_LIMITED = 107
@@ -71,7 +71,7 @@ def dec_listing(payload):
     for _ in range(n):
         e = {"name": r.name("name")}
         e["state"], e["access"], e["stored"] = r.u8("state"), r.u8("access"), r.u8("stored")
-        if e["state"] > 2 or e["access"] > 2 or e["stored"] > 1:
+        if e["state"] > 3 or e["access"] > 2 or e["stored"] > 1:
             raise d.ProtocolViolation(d.PROTOCOL, "LISTING entry field out of range")
         olen = r.u8("owner")
         if olen not in (0, 20):
@@ -150,6 +150,14 @@ def check_list_selftest(ctx):
     expect(flags == TRUNCATED and got == [e], "entry round trip: %r" % got)
     expect(len(enc_entry(e)) == 2 + 3 + 3 + 21 + 16 + 2 + 4 + 4 + 4 + 32,
            "entry size %d" % len(enc_entry(e)))
+    stored = dict(e, state=3, viewers=0, web_viewers=0, bitrate_bps=0)
+    flags, got = dec_listing(enc_listing(0, [stored])[d.HEADER_SIZE:])
+    expect(got == [stored], "stored entry round trip: %r" % got)
+    try:
+        dec_listing(enc_listing(0, [dict(e, state=4)])[d.HEADER_SIZE:])
+        raise Fail("LISTING entry state 4 accepted")
+    except d.ProtocolViolation as v:
+        expect(v.code == d.PROTOCOL, "state 4: %d" % v.code)
     for bad, code in ((struct.pack(">BH", 2, 0), d.PROTOCOL),
                       (struct.pack(">BH", 0, 1001), d.TOO_LARGE)):
         try:

@@ -189,7 +189,22 @@ GST_START_TEST (test_listing_round_trip)
       "recording");
   fail_unless_equals_string (diode_list_state_name (DIODE_LIST_ENDED),
       "ended");
-  fail_unless_equals_string (diode_list_state_name (3), "unknown");
+  fail_unless_equals_string (diode_list_state_name (DIODE_LIST_STORED),
+      "stored");
+  fail_unless_equals_string (diode_list_state_name (4), "unknown");
+
+  /* state 3: held only in the store (appended, no version bump) */
+  e[0] = full_entry ("old-cam");
+  e[0].state = DIODE_LIST_STORED;
+  e[0].viewers = e[0].web_viewers = 0;
+  e[0].bitrate_bps = 0;
+  parse_ok (diode_msg_encode_listing (0, e, 1), &m);
+  fail_unless_equals_int (m.n_entries, 1);
+  fail_unless_equals_string (m.entries[0].name, "old-cam");
+  fail_unless_equals_int (m.entries[0].state, DIODE_LIST_STORED);
+  fail_unless_equals_int (m.entries[0].stored, 1);
+  fail_unless (m.entries[0].live_seq == 123456789012ULL);
+  diode_msg_clear (&m);
 }
 
 GST_END_TEST;
@@ -243,7 +258,7 @@ GST_START_TEST (test_listing_refused)
 
   /* encoder */
   fail_unless (diode_msg_encode_listing (2, &e, 1) == NULL);
-  e.state = 3;
+  e.state = 4;
   fail_unless (diode_msg_encode_listing (0, &e, 1) == NULL);
   e = full_entry ("cam");
   e.access = 3;
@@ -274,7 +289,8 @@ GST_START_TEST (test_listing_refused)
   MUTATE (0, 2, DIODE_ERR_PROTOCOL);    /* flags */
   MUTATE (1, 0x04, DIODE_ERR_TOO_LARGE);        /* count 1025 */
   MUTATE (2, 2, DIODE_ERR_PROTOCOL);    /* count 2: the payload lacks it */
-  MUTATE (3 + 5, 3, DIODE_ERR_PROTOCOL);        /* state */
+  MUTATE (3 + 5, 4, DIODE_ERR_PROTOCOL);        /* state */
+  MUTATE (3 + 5, 0xff, DIODE_ERR_PROTOCOL);     /* state */
   MUTATE (3 + 6, 3, DIODE_ERR_PROTOCOL);        /* access */
   MUTATE (3 + 7, 2, DIODE_ERR_PROTOCOL);        /* stored */
   MUTATE (3 + 8, 7, DIODE_ERR_PROTOCOL);        /* owner length */
