@@ -178,7 +178,10 @@ list_rate_ok (Conn * c, gint64 now)
 }
 
 /* Relay-wide: the streams LISTs look at, per second. A LIST ONE looks at
- * one, an ALL at the whole table. */
+ * one, an ALL at the whole table and the store's list. One LIST larger
+ * than the whole budget (a table past it: --max-streams 0) still gets its
+ * turn, alone in its second, so such a relay answers at most one pass a
+ * second instead of refusing every LIST for ever. */
 static gboolean
 list_visits_ok (DiodeRelay * r, guint visits, gint64 now)
 {
@@ -188,7 +191,7 @@ list_visits_ok (DiodeRelay * r, guint visits, gint64 now)
     r->list_visit_window = now;
     r->list_visits_used = 0;
   }
-  if (r->list_visits_used + visits > budget)
+  if (r->list_visits_used + visits > budget && r->list_visits_used > 0)
     return FALSE;
   r->list_visits_used += visits;
   return TRUE;

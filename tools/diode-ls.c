@@ -27,6 +27,7 @@
 #include "diode-identity.h"
 #include "diode-msg.h"
 #include "diode-name.h"
+#include "diode-text.h"
 #include "diode-tool-client.h"
 
 #define EXIT_USAGE 2
@@ -180,17 +181,17 @@ list_once (const gchar * cmd, DiodeToolClient * c, guint8 mode,
   }
   if (out->type == DIODE_MSG_ERROR) {
     g_autofree gchar *m = NULL;
+    /* the relay's words: printed escaped, never raw (terminal escapes) */
+    g_autofree gchar *text = diode_text_escape (out->error_text, 200);
 
     if (out->error_code == DIODE_ERR_PROTOCOL
         && out->error_text && strstr (out->error_text, "frame type"))
       m = g_strdup_printf ("relay %s does not support listing (ERROR %u: "
-          "%s)", diode_tool_client_hostport (c), out->error_code,
-          out->error_text);
+          "%s)", diode_tool_client_hostport (c), out->error_code, text);
     else
       m = g_strdup_printf ("relay %s refused LIST: ERROR %u (%s): %s",
           diode_tool_client_hostport (c), out->error_code,
-          diode_error_code_name (out->error_code),
-          out->error_text ? out->error_text : "");
+          diode_error_code_name (out->error_code), text);
     fail_line (cmd, m);
     diode_msg_clear (out);
     return FALSE;
@@ -373,7 +374,8 @@ table_row (const DiodeListEntry * e)
   row[3] = e->web_viewers ? g_strdup_printf ("%u+%u web", e->viewers,
       e->web_viewers) : g_strdup_printf ("%u", e->viewers);
   row[4] = human_bitrate (e->bitrate_bps);
-  row[5] = g_strdup (e->codec && *e->codec ? e->codec : "-");
+  row[5] = e->codec && *e->codec ? diode_text_escape (e->codec, 64) :
+      g_strdup ("-");
   row[6] = human_size (e);
   row[7] = human_fps (e);
   row[8] = human_duration (e->uptime_ms);
@@ -475,7 +477,13 @@ print_stat (const DiodeListEntry * e, DiodeToolClient * c)
   g_print ("viewers: %u\n", e->viewers);
   g_print ("web_viewers: %u\n", e->web_viewers);
   g_print ("bitrate: %s\n", br);
-  g_print ("codec: %s\n", e->codec && *e->codec ? e->codec : "-");
+  if (e->codec && *e->codec) {
+    g_autofree gchar *codec = diode_text_escape (e->codec, 64);
+
+    g_print ("codec: %s\n", codec);
+  } else {
+    g_print ("codec: -\n");
+  }
   g_print ("size: %s\n", size);
   g_print ("framerate: %s\n", fps);
   g_print ("live_seq: %" G_GUINT64_FORMAT "\n", e->live_seq);

@@ -2,6 +2,7 @@
  * Copyright (C) 2026 gst-diode developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "diode-text.h"
 #include "diode-tool-client.h"
 
 #include <gio/gio.h>
@@ -274,10 +275,13 @@ diode_tool_client_connect (const DiodeEndpoint * ep, const gchar * pin,
   if (!diode_tool_client_recv (c, &m, error))
     goto fail;
   if (m.type != DIODE_MSG_WELCOME) {
+    /* the relay's words: printed escaped, never raw (terminal escapes) */
+    g_autofree gchar *text = m.error_text ?
+        diode_text_escape (m.error_text, 200) : NULL;
+
     g_set_error (error, DIODE_TOOL_ERROR, DIODE_TOOL_ERROR_PROTOCOL,
         "relay %s answered HELLO with %s%s%s", c->hostport,
-        diode_msg_type_name (m.type), m.error_text ? ": " : "",
-        m.error_text ? m.error_text : "");
+        diode_msg_type_name (m.type), text ? ": " : "", text ? text : "");
     diode_msg_clear (&m);
     goto fail;
   }

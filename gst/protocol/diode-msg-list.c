@@ -217,7 +217,7 @@ parse_listing (Reader * r, DiodeMsg * msg, GError ** error)
         "LISTING: %u entries, limit is %d", n, DIODE_LIST_MAX_ENTRIES);
     return FALSE;
   }
-  /* the smallest entry is 62 bytes: a count the payload cannot hold is
+  /* the smallest entry is DIODE_LIST_MIN_ENTRY (65) bytes: a count the payload cannot hold is
    * refused before anything is allocated for it */
   if (!msg_need (r, (gsize) n * DIODE_LIST_MIN_ENTRY, "entries", error))
     return FALSE;

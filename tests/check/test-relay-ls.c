@@ -515,6 +515,20 @@ GST_START_TEST (test_relay_wide_budget)
   fail_unless_equals_int (m.n_entries, 5);
   diode_msg_clear (&m);
 
+  /* A table larger than the whole budget (5 streams, 3 visits a second):
+   * one LIST ALL still gets its second alone, the next in it is refused. */
+  diode_relay_set_list_limits (relay, 0, 3);
+  g_usleep (1100 * 1000);
+  g_bytes_unref (list (a, DIODE_LIST_ALL, NULL, &m));
+  fail_unless_equals_int (m.type, DIODE_MSG_LISTING);
+  fail_unless_equals_int (m.n_entries, 5);
+  diode_msg_clear (&m);
+  raw_send_frame (b, diode_msg_encode_list (DIODE_LIST_ALL, NULL));
+  fail_unless (raw_next (b, &m, RAW_IO_MS) == RAW_READ_MSG);
+  fail_unless_equals_int (m.type, DIODE_MSG_ERROR);
+  fail_unless_equals_int (m.error_code, DIODE_ERR_RATE_LIMITED);
+  diode_msg_clear (&m);
+
   for (i = 0; i < 5; i++)
     raw_free (p[i], FALSE);
   raw_free (a, FALSE);
