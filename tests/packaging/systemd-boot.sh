@@ -17,6 +17,13 @@
 #   sd_ns SECONDS CMD...          run CMD inside (root, cwd, namespaces),
 #                                 bounded by timeout
 #   sd_sc ARGS...                 systemctl --no-pager ARGS inside (30 s)
+#   sd_prop UNIT PROPERTY         a unit's property (systemctl show)
+#   sd_wait UNIT PROPERTY VALUE [TENTHS]
+#                                 until the property has that value (10 s),
+#                                 else prints the unit's status, returns 1
+#   sd_journal UNIT               the unit's journal (messages only)
+#   sd_wait_log UNIT TEXT         until a journal line has TEXT (10 s), else
+#                                 prints the journal, returns 1
 #   sd_stop                       power off (SIGRTMIN+4), kill -9 after 10 s;
 #                                 safe to call twice or without a boot
 # Sets SD_PID1 (PID 1's host PID) and SD_STATE (running|degraded).
@@ -101,4 +108,26 @@ sd_stop() {
   fi
   if [ -n "$SD_BOOT" ]; then wait "$SD_BOOT" 2>/dev/null || true; fi
   SD_PID1= SD_BOOT=
+}
+
+sd_prop() { sd_sc show -p "$2" --value "$1"; }
+
+sd_wait() {
+  sd_n=0
+  while [ "$(sd_prop "$1" "$2")" != "$3" ] && [ $sd_n -lt "${4:-100}" ]; do sleep 0.1; sd_n=$((sd_n + 1)); done
+  [ "$(sd_prop "$1" "$2")" = "$3" ] && return 0
+  sd_sc status "$1" >&2 || true
+  echo "$1: $2 is $(sd_prop "$1" "$2"), not $3" >&2
+  return 1
+}
+
+sd_journal() { sd_ns 30 journalctl --no-pager -o cat -u "$1"; }
+
+sd_wait_log() {
+  sd_n=0
+  while ! sd_journal "$1" | grep -qF "$2" && [ $sd_n -lt 100 ]; do sleep 0.1; sd_n=$((sd_n + 1)); done
+  sd_journal "$1" | grep -qF "$2" && return 0
+  sd_journal "$1" >&2
+  echo "$1 never logged: $2" >&2
+  return 1
 }

@@ -55,18 +55,12 @@ ns() { sd_ns "$@"; }
 sc() { sd_sc "$@"; }
 echo "  systemd $(sc --version | head -1 | cut -d' ' -f2) is PID 1 (host PID $SD_PID1), state $SD_STATE"
 
-prop() { sc show -p "$2" --value "$1"; }
+prop() { sd_prop "$@"; }
 # wait_for UNIT PROPERTY VALUE [TENTHS]
-wait_for() {
-  n=0; while [ "$(prop "$1" "$2")" != "$3" ] && [ $n -lt "${4:-100}" ]; do sleep 0.1; n=$((n + 1)); done
-  [ "$(prop "$1" "$2")" = "$3" ] || { sc status "$1" >&2 || true; fail "$1: $2 is $(prop "$1" "$2"), not $3"; }
-}
-journal() { ns 30 journalctl --no-pager -o cat -u "$1"; }
+wait_for() { sd_wait "$@" || fail "$1: $2 never became $3"; }
+journal() { sd_journal "$@"; }
 # wait_log UNIT TEXT
-wait_log() {
-  n=0; while ! journal "$1" | grep -qF "$2" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-  journal "$1" | grep -qF "$2" || { journal "$1" >&2; fail "$1 never logged: $2"; }
-}
+wait_log() { sd_wait_log "$@" || fail "$1 never logged: $2"; }
 
 note "diode-relay.service"
 # the operator's options: loopback only, the web side for /healthz, STUN
