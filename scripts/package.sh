@@ -24,6 +24,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . scripts/apt-missing.sh
 # sd_boot, sd_ns, sd_sc, sd_stop: the clean root booted by its own systemd
+# shellcheck source=tests/packaging/systemd-boot.sh
 . tests/packaging/systemd-boot.sh
 TOP=$PWD
 OUT=${DIODE_DEB_OUT:-$TOP/build-deb}
@@ -295,12 +296,14 @@ check_systemd () {
   root=$1
   rm -rf "${root:?}$CHK"
   mkdir -p "$root$CHK"
-  rm -rf "$OUT/boot"
+  rm -rf "${OUT:?}/boot"
   sd_boot "$root" "$OUT/boot" multi-user.target || die "FAILED: systemd did not boot the clean root ($OUT/boot/boot.log)"
   log "ok: systemd $(sd_sc --version | head -n 1 | cut -d' ' -f2) booted the clean root as PID 1 into multi-user.target ($SD_STATE)"
   [ "$SD_STATE" = running ] || log "NOTE: failed units: $(sd_sc list-units --failed --plain --no-legend | cut -d' ' -f1 | tr '\n' ' ')"
+  # shellcheck disable=SC2016 # expanded by in_sub
   expect "diode-relay enabled by the postinst (systemctl is-enabled)" \
     in_sub '[ "$(sd_sc is-enabled diode-relay)" = enabled ]'
+  # shellcheck disable=SC2016 # expanded by in_sub
   expect "diode-relay started by itself at boot (systemctl is-active)" \
     in_sub '[ "$(sd_sc is-active diode-relay)" = active ]'
   expect "systemctl enable --now diode-relay (README)" sd_sc enable --now diode-relay
@@ -318,7 +321,8 @@ check_systemd () {
   log "ok: diode-relay.service: relay $rid, PID $main"
   # diode as an operator runs it in the root, the relay pinned by the address
   # from the journal
-  op_diode () { sd_ns 20 env -i PATH=/usr/bin:/bin HOME=/root XDG_CONFIG_HOME=$CHK/op diode "$@"; }
+  # shellcheck disable=SC2317 # called through in_sub
+  op_diode () { sd_ns 20 env -i PATH=/usr/bin:/bin HOME=/root XDG_CONFIG_HOME="$CHK/op" diode "$@"; }
   expect "diode ls: the relay carries nothing yet" in_sub \
     "op_diode ls $rid@127.0.0.1:7878 > '$root$CHK/ls0.txt' && cat '$root$CHK/ls0.txt' &&
      [ \$(wc -l < '$root$CHK/ls0.txt') = 1 ] && grep -q '^NAME ' '$root$CHK/ls0.txt'"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # gst-diode tests/packaging: boot a real systemd as PID 1 in a root, on a
 # machine (or CI chroot) where no systemd runs. Sourced by
 # test-units-systemd.sh (an overlay of /) and scripts/package.sh (the clean
@@ -107,7 +108,8 @@ sd_stop() {
     kill -9 "$SD_PID1" 2>/dev/null || true
   fi
   if [ -n "$SD_BOOT" ]; then wait "$SD_BOOT" 2>/dev/null || true; fi
-  SD_PID1= SD_BOOT=
+  SD_PID1=''
+  SD_BOOT=''
 }
 
 sd_prop() { sd_sc show -p "$2" --value "$1"; }
