@@ -12,7 +12,8 @@
 #   scripts/package.sh check [armel]
 #                              clean roots: amd64 (mmdebstrap minbase, apt
 #                              installs the .debs and their dependencies,
-#                              maintainer scripts run, units and examples run)
+#                              maintainer scripts run; booted by its own
+#                              systemd, which runs the units; examples run)
 #                              and armel (apt resolves, unpacked, run under
 #                              qemu-arm); `check armel`: armel only
 #
@@ -22,6 +23,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/apt-missing.sh
+# sd_boot, sd_ns, sd_sc, sd_stop: the clean root booted by its own systemd
+# shellcheck source=tests/packaging/systemd-boot.sh
+. tests/packaging/systemd-boot.sh
 TOP=$PWD
 OUT=${DIODE_DEB_OUT:-$TOP/build-deb}
 SUITE=bookworm
@@ -55,6 +59,7 @@ bg_add () { BG="$BG $1"; }
 cleanup () {
   for p in $BG; do kill "$p" 2>/dev/null || true; done
   BG=""
+  sd_stop
 }
 trap 'cleanup; exit 1' INT TERM
 die () { log "$*"; cleanup; exit 1; }
@@ -229,8 +234,8 @@ check_amd64 () {
   for f in $(debs amd64); do includes="$includes --include=$f"; done
   log "making a clean $SUITE root (minbase) with the amd64 packages"
   # shellcheck disable=SC2086
-  # systemd: its systemctl and systemd-analyze read the installed units
-  # offline (no systemd runs as PID 1 here, nor in CI).
+  # systemd: systemd-analyze verifies the installed units, then the root's
+  # own systemd boots it and runs them (check_systemd).
   sources | mmdebstrap --quiet --variant=minbase --arch=amd64 \
     --aptopt='APT::Install-Recommends "false"' \
     --include="gstreamer1.0-tools,systemd,$EXAMPLE_DEPS" $includes \
@@ -253,9 +258,9 @@ check_amd64 () {
   [ "${DIODE_DEB_KEEP_ROOTS:-0}" = 1 ] || rm -rf "$root"
 }
 
-# The units where systemd looks (/lib/systemd/system in bookworm), enabled
-# by the postinst, valid for bookworm's systemd; then what they run, run as
-# they would run it (check_services).
+# The units where systemd looks (/lib/systemd/system in bookworm), valid for
+# bookworm's systemd; then the root booted and the units run by its systemd
+# (check_systemd).
 check_units () {
   root=$1
   if [ $UNITS = 0 ]; then
@@ -265,130 +270,115 @@ check_units () {
   for u in /lib/systemd/system/diode-relay.service /lib/systemd/system/diode-publish@.service; do
     expect "unit $u installed" test -f "$root$u"
   done
-  expect "systemctl: diode-relay.service enabled (postinst)" \
-    sh -c "chroot '$root' systemctl is-enabled diode-relay.service | grep -qx enabled"
   expect "systemd-analyze verify diode-relay.service" \
     chroot "$root" systemd-analyze verify --man=no /lib/systemd/system/diode-relay.service
   expect "systemd-analyze verify diode-publish@cam.service" \
     chroot "$root" systemd-analyze verify --man=no diode-publish@cam.service
-  check_services "$root"
+  check_systemd "$root"
 }
 
-# A unit's setting as written in the installed file (the first one).
-unit_get () {
-  sed -n "s/^$2=//p" "$1" | head -n 1
-}
-
-# No systemd runs as PID 1 here (nor in CI's chroot), so systemd cannot start
-# the units; this runs what they say, as they say it, in the clean root: the
-# ExecStart of the installed diode-relay.service (%S = /var/lib) with its
-# EnvironmentFile, as an unprivileged user (nobody standing for the
-# DynamicUser) in its StateDirectory (0700) with its UMask; its ExecReload
-# as written; then a camera as diode-publish@pkgcheck.service would run it
-# (its env file, its Environment=, /usr/libexec/diode-publish, groups video
-# and audio) publishing to that relay, and a viewer (gst-launch-1.0 diodesrc)
-# receiving the stream. One change: the relay listens on loopback, a free
-# port, instead of /etc/default/diode-relay's 127.0.0.1:7878.
-check_services () {
+# The clean root booted by its own systemd, as PID 1 of new namespaces
+# (tests/packaging/systemd-boot.sh, as tests/packaging/test-units-systemd.sh
+# boots its overlay), into multi-user.target as a machine boots: the
+# postinst's enable brings the relay up by itself. Then what an operator
+# does (README "Packages and services", docs/relay-network.md): the
+# journal's "listening" line for the address, `diode ls` from inside the
+# root, the example env file as /etc/diode/publish/cam.env with a
+# videotestsrc + x264enc pipeline, diode-publish@cam started, `diode stat`
+# showing it live, a viewer, the examples, `systemctl reload` (same PID),
+# `systemctl stop`. The root's loopback is its own: everything that talks
+# to the relay runs inside (sd_ns); files to read from here go to
+# /var/tmp/pkgcheck ($root/var/tmp/pkgcheck; its /tmp is the boot's tmpfs).
+# A check in a subshell of this one (which has sd_* and op_diode, unlike sh -c).
+in_sub () { ( eval "$1" ); }
+CHK=/var/tmp/pkgcheck
+check_systemd () {
   root=$1
-  unit=$root/lib/systemd/system/diode-relay.service
-  exec_start=$(unit_get "$unit" ExecStart | sed 's|%S|/var/lib|g')
-  exec_reload=$(unit_get "$unit" ExecReload | sed 's|\$\$|$|g')
-  case "$exec_start" in
-    "/usr/bin/diode-relay "*) log "ok: diode-relay.service runs $exec_start" ;;
-    *) die "FAILED: diode-relay.service runs '$exec_start', not /usr/bin/diode-relay" ;;
-  esac
-  mkdir -p "$root/var/lib/diode-relay"
-  chmod 0700 "$root/var/lib/diode-relay"
-  chroot "$root" chown nobody:nogroup /var/lib/diode-relay
-  rm -f "$root/tmp/relay-unit.log"
-  cat > "$root/tmp/relay-unit.sh" <<EOF
-set -a
-[ -f /etc/default/diode-relay ] && . /etc/default/diode-relay
-set +a
-case "\$DIODE_RELAY_OPTS" in
-  *--listen*) DIODE_RELAY_OPTS=\$(echo "\$DIODE_RELAY_OPTS" | sed 's/--listen [^ ]*/--listen 127.0.0.1:0/') ;;
-  *) DIODE_RELAY_OPTS="\$DIODE_RELAY_OPTS --listen 127.0.0.1:0" ;;
-esac
-umask 0077
-exec timeout 60 setpriv --reuid=nobody --regid=nogroup --clear-groups $exec_start
-EOF
-  chroot "$root" env -i PATH=/usr/bin:/bin sh /tmp/relay-unit.sh \
-    > "$root/tmp/relay-unit.log" 2>&1 &
-  relay_pid=$!
-  bg_add "$relay_pid"
-  port=$(wait_listening "$root/tmp/relay-unit.log")
-  rid=$(sed -n 's/.*relay \(0x[0-9a-f]*\) listening.*/\1/p' "$root/tmp/relay-unit.log" | head -n 1)
-  if [ -z "$port" ] || [ -z "$rid" ]; then
-    kill "$relay_pid" 2>/dev/null || true
-    cat "$root/tmp/relay-unit.log" >&2
-    die "FAILED: diode-relay, run as diode-relay.service runs it, did not listen"
-  fi
-  log "ok: diode-relay as the unit runs it: $rid on 127.0.0.1:$port"
-  expect "its identity in the state directory, 0600, its user's" sh -c \
-    "[ \"\$(stat -c '%a %U' '$root/var/lib/diode-relay/identity.pem')\" = '600 nobody' ]"
-  expect "its store in the state directory" test -d "$root/var/lib/diode-relay/store"
-  # ExecReload as written; $MAINPID: the relay (the child of timeout, which
-  # the chroot, env and sh of relay_pid exec'd into).
-  mainpid=$(pgrep -n -x diode-relay -P "$relay_pid" || true)
-  expect "the relay's main PID found" test -n "$mainpid"
-  expect "ExecReload runs (SIGHUP)" env MAINPID="$mainpid" sh -c "$exec_reload"
-  expect "the relay reloaded /etc/diode/relay.conf" wait_for_line "$root/tmp/relay-unit.log" \
-    "configuration reloaded from /etc/diode/relay.conf"
-  expect "the relay still runs after the reload (same PID)" kill -0 "$mainpid"
+  rm -rf "${root:?}$CHK"
+  mkdir -p "$root$CHK"
+  rm -rf "${OUT:?}/boot"
+  sd_boot "$root" "$OUT/boot" multi-user.target || die "FAILED: systemd did not boot the clean root ($OUT/boot/boot.log)"
+  log "ok: systemd $(sd_sc --version | head -n 1 | cut -d' ' -f2) booted the clean root as PID 1 into multi-user.target ($SD_STATE)"
+  [ "$SD_STATE" = running ] || log "NOTE: failed units: $(sd_sc list-units --failed --plain --no-legend | cut -d' ' -f1 | tr '\n' ' ')"
+  # shellcheck disable=SC2016 # expanded by in_sub
+  expect "diode-relay enabled by the postinst (systemctl is-enabled)" \
+    in_sub '[ "$(sd_sc is-enabled diode-relay)" = enabled ]'
+  # shellcheck disable=SC2016 # expanded by in_sub
+  expect "diode-relay started by itself at boot (systemctl is-active)" \
+    in_sub '[ "$(sd_sc is-active diode-relay)" = active ]'
+  expect "systemctl enable --now diode-relay (README)" sd_sc enable --now diode-relay
+  expect "journalctl -u diode-relay: listening on 127.0.0.1:7878 (/etc/default/diode-relay, loopback as installed)" \
+    sd_wait_log diode-relay.service "listening on 127.0.0.1:7878"
+  rid=$(sd_journal diode-relay.service | sed -n 's/.*relay \(0x[0-9a-f]*\) listening on 0\.0\.0\.0:7878.*/\1/p' | head -n 1)
+  [ -n "$rid" ] || die "FAILED: no relay address in the journal's listening line"
+  main=$(sd_prop diode-relay.service MainPID)
+  st=$root/var/lib/private/diode-relay
+  expect "its identity in /var/lib/diode-relay, 0600, its own user's (not root)" in_sub \
+    "[ \"\$(stat -c %a '$st/identity.pem')\" = 600 ] && [ \"\$(stat -c %u '$st/identity.pem')\" != 0 ] &&
+     [ \"\$(chroot '$root' diode id --identity /var/lib/private/diode-relay/identity.pem)\" = $rid ]"
+  expect "the relay runs as that user (PID $main)" in_sub \
+    "sd_ns 10 cat /proc/$main/status | grep -q \"^Uid:[[:space:]]*\$(stat -c %u '$st/identity.pem')[[:space:]]\""
+  log "ok: diode-relay.service: relay $rid, PID $main"
+  # diode as an operator runs it in the root, the relay pinned by the address
+  # from the journal
+  # shellcheck disable=SC2317 # called through in_sub
+  op_diode () { sd_ns 20 env -i PATH=/usr/bin:/bin HOME=/root XDG_CONFIG_HOME="$CHK/op" diode "$@"; }
+  expect "diode ls: the relay carries nothing yet" in_sub \
+    "op_diode ls $rid@127.0.0.1:7878 > '$root$CHK/ls0.txt' && cat '$root$CHK/ls0.txt' &&
+     [ \$(wc -l < '$root$CHK/ls0.txt') = 1 ] && grep -q '^NAME ' '$root$CHK/ls0.txt'"
 
-  # diode-publish@pkgcheck.service, as the template runs it.
-  punit=$root/lib/systemd/system/diode-publish@.service
-  pstart=$(unit_get "$punit" ExecStart)
-  [ "$pstart" = "/usr/libexec/diode-publish %i" ] \
-    || die "FAILED: diode-publish@.service runs '$pstart', not /usr/libexec/diode-publish %i"
-  penv=$(unit_get "$punit" Environment | sed 's|%S|/var/lib|g; s|%C|/var/cache|g; s|%i|pkgcheck|g')
-  expect "the wrapper refuses to run without PIPELINE (exit 78)" sh -c \
-    "chroot '$root' env -i PATH=/usr/bin:/bin /usr/libexec/diode-publish pkgcheck; [ \$? = 78 ]"
-  mkdir -p "$root/etc/diode/publish" "$root/var/lib/diode-publish/pkgcheck" \
-    "$root/var/cache/diode-publish/pkgcheck"
-  chmod 0700 "$root/var/lib/diode-publish/pkgcheck" "$root/var/cache/diode-publish/pkgcheck"
-  chroot "$root" chown -R nobody:nogroup /var/lib/diode-publish /var/cache/diode-publish
-  # A live source of 150 buffers, 20 ms apart, its caps quoted as the
-  # example env file says (double quotes inside single ones).
-  cat > "$root/etc/diode/publish/pkgcheck.env" <<EOF
-PIPELINE='fakesrc is-live=true format=time do-timestamp=true num-buffers=150 sizetype=fixed sizemax=1000 filltype=pattern ! capsfilter caps="application/x-diode-check, note=(string)\"two words\"" ! identity sleep-time=20000 ! diodesink stream=pkgcheck relay=127.0.0.1:$port relay-id=$rid access=public'
-EOF
-  cat > "$root/tmp/publish-unit.sh" <<EOF
-set -a
-. /etc/diode/publish/pkgcheck.env
-$penv
-set +a
-umask 0077
-exec timeout 60 setpriv --reuid=nobody --regid=nogroup --groups=video,audio /usr/libexec/diode-publish pkgcheck
-EOF
-  chroot "$root" env -i PATH=/usr/bin:/bin sh /tmp/publish-unit.sh \
-    > "$root/tmp/publish-unit.log" 2>&1 &
-  pub_pid=$!
-  bg_add "$pub_pid"
-  expect "the relay took the publisher's stream" wait_for_line "$root/tmp/relay-unit.log" \
-    "publishes 'pkgcheck'"
-  # The viewer: 40 buffers through the relay, each one seen by fakesink.
-  expect "a viewer (diodesrc) receives 40 buffers of the stream, its caps" sh -c "
-    chroot '$root' env -i PATH=/usr/bin:/bin HOME=/tmp XDG_CONFIG_HOME=/tmp/viewer \
-      timeout 30 gst-launch-1.0 -v diodesrc stream=pkgcheck relay=127.0.0.1:$port \
-      relay-id=$rid num-buffers=40 ! fakesink silent=false > '$root/tmp/viewer.log' 2>&1 &&
-    [ \"\$(grep -c 'fakesink0.*chain' '$root/tmp/viewer.log')\" -ge 40 ] &&
-    grep -q 'application/x-diode-check' '$root/tmp/viewer.log' || { cat '$root/tmp/viewer.log'; exit 1; }"
-  if wait "$pub_pid"; then log "ok: the publisher sent all of it and ended cleanly (EOS, exit 0)"; else
-    cat "$root/tmp/publish-unit.log" >&2; die "FAILED: the publisher did not end cleanly"; fi
-  expect "the publisher's identity in its state directory" \
-    test -s "$root/var/lib/diode-publish/pkgcheck/diode/identity.pem"
-  expect "the relay saw the stream end" wait_for_line "$root/tmp/relay-unit.log" \
-    "'pkgcheck' reached end of stream"
-  check_examples "$root" "$port" "$rid"
-  kill "$mainpid" 2>/dev/null || true
-  if wait "$relay_pid"; then log "ok: the relay stopped on SIGTERM (exit 0)"; else
-    cat "$root/tmp/relay-unit.log" >&2; die "FAILED: the relay did not stop cleanly on SIGTERM"; fi
+  # the camera: the packaged example env file, a test source into x264enc
+  mkdir -p "$root/etc/diode/publish"
+  cp "$root/usr/share/doc/diode-publish/examples/publish.env.example" "$root/etc/diode/publish/cam.env"
+  sed -i "s|^PIPELINE=.*|PIPELINE='videotestsrc is-live=true ! capsfilter caps=\"video/x-raw, format=I420, width=320, height=240, framerate=15/1\" ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 ! h264parse ! diodesink stream=cam relay=127.0.0.1:7878'|" \
+    "$root/etc/diode/publish/cam.env"
+  expect "cam.env: one PIPELINE, the test camera's" in_sub \
+    "[ \$(grep -c '^PIPELINE=' '$root/etc/diode/publish/cam.env') = 1 ] && grep -q '^PIPELINE=.videotestsrc' '$root/etc/diode/publish/cam.env'"
+  expect "systemctl start diode-publish@cam" sd_sc start diode-publish@cam
+  expect "the relay took the camera's stream (journal)" sd_wait_log diode-relay.service "publishes 'cam'"
+  expect "diode-publish@cam active" sd_wait diode-publish@cam.service ActiveState active
+  expect "diode stat: cam is live" in_sub \
+    "n=0; while [ \$n -lt 50 ]; do op_diode stat $rid@127.0.0.1:7878 cam > '$root$CHK/stat.txt' 2>&1 &&
+       grep -q '^state: live' '$root$CHK/stat.txt' && exit 0; sleep 0.2; n=\$((n + 1)); done; cat '$root$CHK/stat.txt'; exit 1"
+  expect "diode ls: the camera, live" in_sub \
+    "op_diode ls $rid@127.0.0.1:7878 > '$root$CHK/ls1.txt' && cat '$root$CHK/ls1.txt' && grep -q '^cam  *live ' '$root$CHK/ls1.txt'"
+  expect "the camera's identity in /var/lib/diode-publish/cam" \
+    test -s "$root/var/lib/private/diode-publish/cam/diode/identity.pem"
+  # (-v prints fakesink's last-message notifications, some coalesced: at
+  # least 20 of the 30 buffers show, then the EOS after the 30th)
+  expect "a viewer (gst-launch-1.0 diodesrc) receives 30 H.264 buffers of cam" in_sub "
+    sd_ns 40 env -i PATH=/usr/bin:/bin HOME=/root XDG_CONFIG_HOME=$CHK/viewer \
+      gst-launch-1.0 -v diodesrc stream=cam relay=127.0.0.1:7878 relay-id=$rid num-buffers=30 ! \
+      fakesink silent=false > '$root$CHK/viewer.log' 2>&1 &&
+    [ \"\$(grep -c 'fakesink0.*chain' '$root$CHK/viewer.log')\" -ge 20 ] &&
+    grep -q 'caps = video/x-h264' '$root$CHK/viewer.log' && grep -q '^Got EOS' '$root$CHK/viewer.log' || { cat '$root$CHK/viewer.log'; exit 1; }"
+  # An env file without PIPELINE: the wrapper exits 78, systemd does not
+  # restart it (RestartPreventExitStatus=78).
+  echo '# no PIPELINE' > "$root/etc/diode/publish/nopipe.env"
+  sd_sc start diode-publish@nopipe > /dev/null 2>&1 || true
+  expect "diode-publish@nopipe (no PIPELINE) fails with 78, not restarted" in_sub \
+    "sd_wait diode-publish@nopipe.service ActiveState failed &&
+     [ \"\$(sd_prop diode-publish@nopipe.service ExecMainStatus)\" = 78 ] &&
+     [ \"\$(sd_prop diode-publish@nopipe.service NRestarts)\" = 0 ]"
+  check_examples "$root" 7878 "$rid"
+
+  expect "systemctl reload diode-relay" sd_sc reload diode-relay
+  expect "the relay reloaded /etc/diode/relay.conf (journal)" \
+    sd_wait_log diode-relay.service "configuration reloaded from /etc/diode/relay.conf"
+  expect "the relay still runs after the reload (same MainPID $main)" \
+    in_sub "[ \"\$(sd_prop diode-relay.service MainPID)\" = $main ] && [ \"\$(sd_sc is-active diode-relay)\" = active ]"
+  expect "systemctl stop diode-publish@cam" sd_sc stop diode-publish@cam
+  expect "the camera ended its stream on stop (EOS at the relay)" \
+    sd_wait_log diode-relay.service "'cam' reached end of stream"
+  expect "systemctl stop diode-relay" sd_sc stop diode-relay
+  expect "the relay stopped cleanly (Result=success, inactive)" in_sub \
+    "[ \"\$(sd_prop diode-relay.service Result)\" = success ] && [ \"\$(sd_sc is-active diode-relay)\" = inactive ]"
+  sd_stop
+  log "ok: the clean root's systemd powered off"
 }
 
 # The examples as the package ships them (/usr/share/doc/gstreamer1.0-diode/
-# examples), against the relay check_services started from the unit: the C
+# examples), against the relay systemd started from the unit (check_systemd): the C
 # ones compiled the way examples/README.md says, then each viewer subscribed
 # before its publisher publishes, as examples/run-examples.sh does with the
 # build tree (the same output lines checked, fewer of them).
@@ -396,7 +386,7 @@ check_examples () {
   root=$1 port=$2 rid=$3
   exd=/usr/share/doc/gstreamer1.0-diode/examples
   in_root_sh () {
-    chroot "$root" env -i PATH=/usr/bin:/bin HOME=/tmp XDG_CONFIG_HOME=/tmp/examples LC_ALL=C.UTF-8 sh -c "$1"
+    sd_ns 60 env -i PATH=/usr/bin:/bin HOME=/tmp XDG_CONFIG_HOME=/tmp/examples LC_ALL=C.UTF-8 sh -c "$1"
   }
   for c in viewer-appsink publish-appsrc; do
     expect "example $c.c compiles as examples/README.md says" in_root_sh \
@@ -404,35 +394,35 @@ check_examples () {
   done
   relay=127.0.0.1:$port
   in_root_sh "exec timeout 40 /tmp/viewer-appsink --relay $relay --relay-id $rid --stream ex-c" \
-    > "$root/tmp/ex-cview.log" 2>&1 &
+    > "$root$CHK/ex-cview.log" 2>&1 &
   cview=$!
   bg_add "$cview"
-  expect "viewer-appsink connected" wait_for_line "$root/tmp/ex-cview.log" "connection connected"
+  expect "viewer-appsink connected" wait_for_line "$root$CHK/ex-cview.log" "connection connected"
   expect "publish-appsrc publishes 90 frames (exit 0)" in_root_sh \
-    "exec timeout 40 /tmp/publish-appsrc --relay $relay --relay-id $rid --stream ex-c --count 90 --fps 30 > /tmp/ex-cpub.log 2>&1"
-  expect "publish-appsrc ended with EOS" grep -q '^eos: 90 frames published$' "$root/tmp/ex-cpub.log"
+    "exec timeout 40 /tmp/publish-appsrc --relay $relay --relay-id $rid --stream ex-c --count 90 --fps 30 > $CHK/ex-cpub.log 2>&1"
+  expect "publish-appsrc ended with EOS" grep -q '^eos: 90 frames published$' "$root$CHK/ex-cpub.log"
   if wait "$cview"; then log "ok: viewer-appsink exit 0"; else
-    cat "$root/tmp/ex-cview.log" >&2; die "FAILED: viewer-appsink"; fi
+    cat "$root$CHK/ex-cview.log" >&2; die "FAILED: viewer-appsink"; fi
   expect "viewer-appsink printed 90 frame lines, H.264 caps, EOS" sh -c "
-    [ \$(grep -c '^frame ' '$root/tmp/ex-cview.log') = 90 ] &&
-    grep -q '^caps video/x-h264' '$root/tmp/ex-cview.log' &&
-    grep -q '^eos after 90 frames\$' '$root/tmp/ex-cview.log'"
+    [ \$(grep -c '^frame ' '$root$CHK/ex-cview.log') = 90 ] &&
+    grep -q '^caps video/x-h264' '$root$CHK/ex-cview.log' &&
+    grep -q '^eos after 90 frames\$' '$root$CHK/ex-cview.log'"
   in_root_sh "exec timeout 40 python3 $exd/viewer.py --relay $relay --relay-id $rid --stream ex-py --sink fakesink --stats-interval 300 --timeout 30" \
-    > "$root/tmp/ex-pview.log" 2>&1 &
+    > "$root$CHK/ex-pview.log" 2>&1 &
   pview=$!
   bg_add "$pview"
-  expect "viewer.py connected" wait_for_line "$root/tmp/ex-pview.log" "connection: connected relay "
+  expect "viewer.py connected" wait_for_line "$root$CHK/ex-pview.log" "connection: connected relay "
   expect "publish.py publishes 3 s (exit 0)" in_root_sh \
-    "exec timeout 40 python3 $exd/publish.py --relay $relay --relay-id $rid --stream ex-py --seconds 3 --stats-interval 500 --timeout 30 > /tmp/ex-ppub.log 2>&1"
+    "exec timeout 40 python3 $exd/publish.py --relay $relay --relay-id $rid --stream ex-py --seconds 3 --stats-interval 500 --timeout 30 > $CHK/ex-ppub.log 2>&1"
   expect "publish.py sent EOS and the relay has it all" sh -c "
-    grep -q '^sending eos: 3 s published' '$root/tmp/ex-ppub.log' &&
-    grep -q '^eos: the relay has the whole stream' '$root/tmp/ex-ppub.log'"
+    grep -q '^sending eos: 3 s published' '$root$CHK/ex-ppub.log' &&
+    grep -q '^eos: the relay has the whole stream' '$root$CHK/ex-ppub.log'"
   if wait "$pview"; then log "ok: viewer.py exit 0"; else
-    cat "$root/tmp/ex-pview.log" >&2; die "FAILED: viewer.py"; fi
+    cat "$root$CHK/ex-pview.log" >&2; die "FAILED: viewer.py"; fi
   expect "viewer.py decoded pictures, printed stats and the EOS" sh -c "
-    grep -q '^first picture: 320x240 ' '$root/tmp/ex-pview.log' &&
-    grep -q '^stats: buffers-received=[1-9]' '$root/tmp/ex-pview.log' &&
-    grep -q '^eos: the publisher ended the stream' '$root/tmp/ex-pview.log'"
+    grep -q '^first picture: 320x240 ' '$root$CHK/ex-pview.log' &&
+    grep -q '^stats: buffers-received=[1-9]' '$root$CHK/ex-pview.log' &&
+    grep -q '^eos: the publisher ended the stream' '$root$CHK/ex-pview.log'"
 }
 
 # Waits (at most 10 s) until a log file says where it listens; prints the port.

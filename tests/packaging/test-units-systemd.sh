@@ -25,18 +25,9 @@ for c in unshare nsenter /lib/systemd/systemd systemctl; do
 done
 T=$(mktemp -d /tmp/diode-units-sd.XXXXXX)
 R=$T/root
-PID1=
-BOOT=
-US=
 
 cleanup() {
-  if [ -n "$PID1" ] && kill -0 "$PID1" 2>/dev/null; then
-    # SIGRTMIN+4: poweroff (PID 1 of a container then exits); then force.
-    kill -s RTMIN+4 "$PID1" 2>/dev/null || true
-    i=0; while kill -0 "$PID1" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    kill -9 "$PID1" 2>/dev/null || true
-  fi
-  if [ -n "$BOOT" ]; then wait "$BOOT" 2>/dev/null || true; fi
+  sd_stop
   # the namespaces' mounts went with them; only the overlay is ours here
   umount "$R" 2>/dev/null || true
   # never remove through a still mounted overlay of /
@@ -49,88 +40,27 @@ cleanup() {
 trap cleanup EXIT
 # shellcheck source=tests/packaging/install-lib.sh
 . "$HERE/install-lib.sh"
+# shellcheck source=tests/packaging/systemd-boot.sh
+. "$HERE/systemd-boot.sh"
 read_layout
 
 note "overlay root, systemd as PID 1"
 mkdir -p "$T/upper" "$T/work" "$R"
 mount -t overlay overlay -o "lowerdir=/,upperdir=$T/upper,workdir=$T/work" "$R" \
   || fail "cannot mount an overlay of / (overlayfs)"
-# What a container's systemd must not touch on the host or the network:
-# kernel modules, the clock, NTP, timers (apt), udev (sysfs is read-only
-# anyway). Booted into sysinit.target only.
-mkdir -p "$R/etc/systemd/system"
-for u in systemd-modules-load.service systemd-timesyncd.service \
-    systemd-udevd.service systemd-udev-trigger.service systemd-sysctl.service \
-    systemd-binfmt.service timers.target; do
-  ln -sf /dev/null "$R/etc/systemd/system/$u"
-done
 install_into "$R"
-cat > "$T/boot.sh" <<EOS
-#!/bin/sh
-set -e
-R=$R
-mount -t proc proc \$R/proc
-mount --bind -o ro \$R/proc/sys \$R/proc/sys
-mount -o remount,bind,ro \$R/proc/sys
-mount -t sysfs -o ro sysfs \$R/sys
-mount -t tmpfs -o mode=755 tmpfs \$R/sys/fs/cgroup
-mount -t tmpfs -o mode=755 tmpfs \$R/run
-mount -t tmpfs -o mode=1777 tmpfs \$R/tmp
-mount -t tmpfs -o mode=755 tmpfs \$R/dev
-for n in null zero full random urandom tty; do
-  touch \$R/dev/\$n; mount --bind /dev/\$n \$R/dev/\$n
-done
-touch \$R/dev/console; mount --bind /dev/null \$R/dev/console
-mkdir \$R/dev/pts \$R/dev/shm
-mount -t devpts -o newinstance,ptmxmode=0666 devpts \$R/dev/pts
-ln -s pts/ptmx \$R/dev/ptmx
-mount -t tmpfs -o mode=1777 tmpfs \$R/dev/shm
-ln -s /proc/self/fd \$R/dev/fd
-exec chroot \$R /usr/bin/env -i container=diode-test \
-  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  /lib/systemd/systemd --unit=sysinit.target
-EOS
-chmod +x "$T/boot.sh"
-# setpriv: no module loading, clock or reboot from inside, as nspawn does.
-setpriv --bounding-set -sys_module,-sys_time,-sys_boot \
-  unshare --pid --fork --kill-child --mount --uts --ipc --net --propagation private \
-  "$T/boot.sh" > "$T/boot.log" 2>&1 &
-BOOT=$!
-i=0
-while [ $i -lt 100 ]; do
-  US=$(pgrep -f "^unshare .*$T/boot.sh" || true)
-  [ -n "$US" ] && PID1=$(pgrep -P "$US" -x systemd || true)
-  [ -n "$PID1" ] && break
-  kill -0 $BOOT 2>/dev/null || { cat "$T/boot.log" >&2; fail "the namespace did not start"; }
-  sleep 0.1; i=$((i + 1))
-done
-[ -n "$PID1" ] || { cat "$T/boot.log" >&2; fail "systemd did not start"; }
-# ns SECONDS COMMAND...: run inside the namespaces, bounded
-ns() { t=$1; shift; timeout "$t" nsenter -t "$PID1" -a -r -w "$@"; }
-sc() { ns 30 systemctl --no-pager "$@"; }
-state=
-i=0
-while [ $i -lt 150 ]; do
-  state=$(ns 5 systemctl is-system-running 2>/dev/null || true)
-  case $state in running|degraded) break ;; esac
-  sleep 0.2; i=$((i + 1))
-done
-case $state in running|degraded) ;; *)
-  cat "$T/boot.log" >&2; fail "systemd did not finish booting ($state)" ;; esac
-echo "  systemd $(sc --version | head -1 | cut -d' ' -f2) is PID 1 (host PID $PID1), state $state"
+# booted into sysinit.target only: the units are started by hand below
+sd_boot "$R" "$T" || fail "systemd did not boot"
+ns() { sd_ns "$@"; }
+sc() { sd_sc "$@"; }
+echo "  systemd $(sc --version | head -1 | cut -d' ' -f2) is PID 1 (host PID $SD_PID1), state $SD_STATE"
 
-prop() { sc show -p "$2" --value "$1"; }
+prop() { sd_prop "$@"; }
 # wait_for UNIT PROPERTY VALUE [TENTHS]
-wait_for() {
-  n=0; while [ "$(prop "$1" "$2")" != "$3" ] && [ $n -lt "${4:-100}" ]; do sleep 0.1; n=$((n + 1)); done
-  [ "$(prop "$1" "$2")" = "$3" ] || { sc status "$1" >&2 || true; fail "$1: $2 is $(prop "$1" "$2"), not $3"; }
-}
-journal() { ns 30 journalctl --no-pager -o cat -u "$1"; }
+wait_for() { sd_wait "$@" || fail "$1: $2 never became $3"; }
+journal() { sd_journal "$@"; }
 # wait_log UNIT TEXT
-wait_log() {
-  n=0; while ! journal "$1" | grep -qF "$2" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-  journal "$1" | grep -qF "$2" || { journal "$1" >&2; fail "$1 never logged: $2"; }
-}
+wait_log() { sd_wait_log "$@" || fail "$1 never logged: $2"; }
 
 note "diode-relay.service"
 # the operator's options: loopback only, the web side for /healthz, STUN
