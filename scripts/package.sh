@@ -309,7 +309,7 @@ check_systemd () {
   expect "systemctl enable --now diode-relay (README)" sd_sc enable --now diode-relay
   expect "journalctl -u diode-relay: listening on 127.0.0.1:7878 (/etc/default/diode-relay, loopback as installed)" \
     sd_wait_log diode-relay.service "listening on 127.0.0.1:7878"
-  rid=$(sd_journal diode-relay.service | sed -n 's/.*relay \(0x[0-9a-f]*\) listening on 0\.0\.0\.0:7878.*/\1/p' | head -n 1)
+  rid=$(sd_journal diode-relay.service | sed -n 's/.*relay \(0x[0-9a-f]*\) listening on 127\.0\.0\.1:7878.*/\1/p' | head -n 1)
   [ -n "$rid" ] || die "FAILED: no relay address in the journal's listening line"
   main=$(sd_prop diode-relay.service MainPID)
   st=$root/var/lib/private/diode-relay
@@ -360,6 +360,13 @@ check_systemd () {
     "sd_wait diode-publish@nopipe.service ActiveState failed &&
      [ \"\$(sd_prop diode-publish@nopipe.service ExecMainStatus)\" = 78 ] &&
      [ \"\$(sd_prop diode-publish@nopipe.service NRestarts)\" = 0 ]"
+  # A NAME without its env file (a typo): AssertPathExists= fails the start
+  # before anything runs, so Restart= never applies (a missing
+  # EnvironmentFile= alone is a failure systemd restarts every RestartSec).
+  expect "diode-publish@typo (no env file) refused by its assertion, nothing run" in_sub \
+    "! sd_sc start diode-publish@typo > /dev/null 2>&1 &&
+     [ \"\$(sd_prop diode-publish@typo.service AssertResult)\" = no ] &&
+     [ \"\$(sd_prop diode-publish@typo.service ExecMainPID)\" = 0 ]"
   check_examples "$root" 7878 "$rid"
 
   expect "systemctl reload diode-relay" sd_sc reload diode-relay
