@@ -121,6 +121,12 @@ spread (guint io_threads)
     gint64 end = deadline_in (READ_MS);
     guint64 n;
 
+    /* The stats JSON is a snapshot the relay refreshes on its stats tick:
+     * wait for one (a fast run, or a loaded machine, can get here before
+     * the first; the 1-thread case then read 0 for io_threads). */
+    while (fixture_stats_tx (relay, "io_threads") == 0
+        && g_get_monotonic_time () < end)
+      g_usleep (20 * 1000);
     while ((n = fixture_stats_tx (relay, "spread")) == 0 && io_threads > 1
         && g_get_monotonic_time () < end)
       g_usleep (20 * 1000);
