@@ -32,6 +32,7 @@
 SD_PID1=
 SD_BOOT=
 SD_STATE=
+SD_BOUND=
 
 sd_boot() {
   sd_root=$1 sd_log=$2 sd_target=${3:-sysinit.target}
@@ -71,9 +72,20 @@ exec chroot \$R /usr/bin/env -i container=diode-test \
   /lib/systemd/systemd --unit=$sd_target
 EOS
   chmod +x "$sd_log/boot.sh"
+  # Nothing mounted inside may reach the host: ROOT is made a private mount
+  # here, on the host side (bound onto itself first when it is a plain
+  # directory; sd_stop unbinds it), so every mount under it in the new
+  # namespace stays there. unshare's own --propagation private cannot do
+  # it: it remounts / , which fails in a chroot whose / is no mount point
+  # (CI's and fresh-check's: "cannot change root filesystem propagation").
+  if ! mountpoint -q "$sd_root"; then
+    mount --bind "$sd_root" "$sd_root" || { echo "cannot bind $sd_root onto itself" >&2; return 1; }
+    SD_BOUND=$sd_root
+  fi
+  mount --make-rprivate "$sd_root" || { echo "cannot make $sd_root a private mount" >&2; return 1; }
   # setpriv: no module loading, clock or reboot from inside, as nspawn does.
   setpriv --bounding-set -sys_module,-sys_time,-sys_boot \
-    unshare --pid --fork --kill-child --mount --uts --ipc --net --propagation private \
+    unshare --pid --fork --kill-child --mount --uts --ipc --net --propagation unchanged \
     "$sd_log/boot.sh" > "$sd_log/boot.log" 2>&1 &
   SD_BOOT=$!
   sd_i=0 sd_us=
@@ -108,8 +120,10 @@ sd_stop() {
     kill -9 "$SD_PID1" 2>/dev/null || true
   fi
   if [ -n "$SD_BOOT" ]; then wait "$SD_BOOT" 2>/dev/null || true; fi
+  if [ -n "$SD_BOUND" ]; then umount "$SD_BOUND" 2>/dev/null || true; fi
   SD_PID1=''
   SD_BOOT=''
+  SD_BOUND=''
 }
 
 sd_prop() { sd_sc show -p "$2" --value "$1"; }
