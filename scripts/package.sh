@@ -197,20 +197,25 @@ do_lint () {
     log "lintian $(basename "$changes")"
     # Errors fail; warnings and info are printed for whoever reads the log.
     rc=0
-    lintian --fail-on error --tag-display-limit 0 "$changes" > "$OUT/lintian.txt" 2>&1 || rc=$?
-    grep -v '^running with root privileges' "$OUT/lintian.txt" >&2 || true
+    out=$OUT/lintian-$(basename "$changes" .changes).txt
+    lintian --fail-on error --tag-display-limit 0 "$changes" > "$out" 2>&1 || rc=$?
+    grep -v '^running with root privileges' "$out" >&2 || true
     [ $rc = 0 ] || die "lintian: errors (or lintian failed) in $changes"
   done
   [ $found = 1 ] || die "nothing built in $OUT"
 }
 
+# The built .debs of one architecture, one per line; fails when one is
+# missing. Called as list=$(debs A) || die ...: in that subshell die could
+# not stop the script.
 debs () {
   for p in $PACKAGES; do
     f=$(ls "$OUT/$1/${p}_${VERSION}_$1.deb" "$OUT/$1/${p}_${VERSION}_all.deb" 2>/dev/null) \
-      || [ -n "$f" ] || die "missing $p for $1 in $OUT/$1"
+      || [ -n "$f" ] || { log "missing $p for $1 in $OUT/$1"; echo MISSING; return 1; }
     echo "$f"
   done
 }
+
 
 # A check that fails says which one.
 expect () {
@@ -231,7 +236,8 @@ check_amd64 () {
   root=$OUT/root-amd64
   rm -rf "$root"
   includes=""
-  for f in $(debs amd64); do includes="$includes --include=$f"; done
+  debs_list=$(debs amd64) || die "FAILED: a package of amd64 is missing in $OUT/amd64"
+  for f in $debs_list; do includes="$includes --include=$f"; done
   log "making a clean $SUITE root (minbase) with the amd64 packages"
   # shellcheck disable=SC2086
   # systemd: systemd-analyze verifies the installed units, then the root's
@@ -490,18 +496,19 @@ check_armel () {
   root=$OUT/root-armel
   rm -rf "$root"
   includes=""
-  for f in $(debs armel); do includes="$includes --include=$f"; done
+  debs_list=$(debs armel) || die "FAILED: a package of armel is missing in $OUT/armel"
+  for f in $debs_list; do includes="$includes --include=$f"; done
   log "resolving and unpacking the armel packages into a clean $SUITE root"
   # shellcheck disable=SC2086
   sources | mmdebstrap --quiet --variant=extract --arch=armel \
     --aptopt='APT::Install-Recommends "false"' \
     --include=gstreamer1.0-tools $includes \
     --setup-hook="mkdir -p \"\$1$OUT/armel\"" \
-    --setup-hook="copy-in $(debs armel | tr '\n' ' ') $OUT/armel" \
+    --setup-hook="copy-in $(echo "$debs_list" | tr '\n' ' ') $OUT/armel" \
     "$SUITE" "$root" - >&2
   # (file-mirror-automount's bind mounts outlive the extract variant.)
   rm -rf "${root:?}$OUT"
-  for f in $(debs armel); do
+  for f in $debs_list; do
     case "$f" in *_all.deb) continue ;; esac
     expect "$(basename "$f"): ARM EABI5 soft-float ELF files" check_arm_elf "$f"
   done
