@@ -185,7 +185,8 @@ list_rate_ok (Conn * c, gint64 now)
 static gboolean
 list_visits_ok (DiodeRelay * r, guint visits, gint64 now)
 {
-  guint64 budget = r->list_visits ? r->list_visits : LIST_VISITS;
+  guint visits_max = (guint) g_atomic_int_get (&r->list_visits);
+  guint64 budget = visits_max ? visits_max : LIST_VISITS;
 
   if (!r->list_visit_window || now - r->list_visit_window >= G_USEC_PER_SEC) {
     r->list_visit_window = now;
@@ -205,7 +206,7 @@ handle_list (Conn * c, DiodeMsg * m)
   GArray *pick;
   DiodeListEntry *entries;
   guint8 flags = 0;
-  guint i, n;
+  guint i, n, max;
   GError *err = NULL;
   GBytes *f;
 
@@ -255,7 +256,8 @@ handle_list (Conn * c, DiodeMsg * m)
     relay_record_foreach_name (r, stored_pick, &w);
     g_array_sort (pick, cmp_name);
   }
-  n = MIN (pick->len, r->list_max ? r->list_max : DIODE_LIST_MAX_ENTRIES);
+  max = (guint) g_atomic_int_get (&r->list_max);
+  n = MIN (pick->len, max ? max : DIODE_LIST_MAX_ENTRIES);
   if (pick->len > n)
     flags |= DIODE_LISTING_TRUNCATED;
   entries = g_new0 (DiodeListEntry, MAX (n, 1));
@@ -294,6 +296,7 @@ diode_relay_set_list_limits (DiodeRelay * relay, guint max_entries,
 {
   g_return_if_fail (DIODE_IS_RELAY (relay));
   g_return_if_fail (max_entries <= DIODE_LIST_MAX_ENTRIES);
-  relay->list_max = max_entries;
-  relay->list_visits = visits_per_second;
+  /* atomic: a test may change them while the I/O thread reads them */
+  g_atomic_int_set (&relay->list_max, max_entries);
+  g_atomic_int_set (&relay->list_visits, visits_per_second);
 }

@@ -113,7 +113,7 @@ gchar       *diode_relay_web_render (DiodeRelay *relay, const gchar *path,
  * entries per LISTING (0: DIODE_LIST_MAX_ENTRIES, the default) and
  * @visits_per_second streams looked at by all LISTs together (0: the
  * default, 200 000), so the bounds are tested without a thousand
- * publishers. Before start. */
+ * publishers. Also while running (read atomically). */
 void         diode_relay_set_list_limits (DiodeRelay *relay, guint max_entries,
                                           guint visits_per_second);
 

@@ -14,27 +14,12 @@
 #include <string.h>
 
 #include "diode-msg.h"
+#include "msgcheck.h"
 #include "docexample.h"
 
 #define PEER "0x00112233445566778899aabbccddeeff01234567"
 #define PEER_UP "0x00112233445566778899AABBCCDDEEFF01234567"
 #define CAND "candidate:1 1 UDP 2013266431 10.0.0.2 50000 typ host"
-
-static GBytes *
-frame_with_payload (guint8 type, const void *payload, gsize len)
-{
-  guint8 *f = g_malloc (DIODE_FRAME_HEADER_SIZE + len);
-
-  f[0] = type;
-  f[1] = f[2] = f[3] = 0;
-  f[4] = len >> 24;
-  f[5] = len >> 16;
-  f[6] = len >> 8;
-  f[7] = len;
-  if (len)
-    memcpy (f + DIODE_FRAME_HEADER_SIZE, payload, len);
-  return g_bytes_new_take (f, DIODE_FRAME_HEADER_SIZE + len);
-}
 
 /* @frame with @extra bytes appended to its payload; consumes @frame */
 static GBytes *
@@ -48,7 +33,7 @@ append (GBytes * frame, const void *extra, gsize len)
   g_byte_array_append (a, d + DIODE_FRAME_HEADER_SIZE,
       size - DIODE_FRAME_HEADER_SIZE);
   g_byte_array_append (a, extra, len);
-  out = frame_with_payload (d[0], a->data, a->len);
+  out = msgcheck_frame (d[0], a->data, a->len);
   g_byte_array_unref (a);
   g_bytes_unref (frame);
   return out;
@@ -114,7 +99,7 @@ raw_signal (guint32 sid, guint8 kind, const gchar * peer, gsize peer_len,
   l[1] = data_len;
   g_byte_array_append (a, l, 2);
   g_byte_array_append (a, (const guint8 *) data, data_len);
-  f = frame_with_payload (DIODE_MSG_SIGNAL, a->data, a->len);
+  f = msgcheck_frame (DIODE_MSG_SIGNAL, a->data, a->len);
   g_byte_array_unref (a);
   return f;
 }
@@ -217,9 +202,9 @@ GST_START_TEST (test_signal_refused)
   fails_saying (raw_signal (1, 1, "", 0, "a\0z", 3), DIODE_ERR_PROTOCOL,
       "UTF-8");
   /* truncated: data length says more than there is, or no data field */
-  fails_saying (frame_with_payload (DIODE_MSG_SIGNAL,
+  fails_saying (msgcheck_frame (DIODE_MSG_SIGNAL,
           "\0\0\0\1\1\0\0\0\3ab", 11), DIODE_ERR_PROTOCOL, "truncated");
-  fails_saying (frame_with_payload (DIODE_MSG_SIGNAL, "\0\0\0\1\1\0\0", 7),
+  fails_saying (msgcheck_frame (DIODE_MSG_SIGNAL, "\0\0\0\1\1\0\0", 7),
       DIODE_ERR_PROTOCOL, "truncated");
   g_free (big);
 }
@@ -243,9 +228,9 @@ GST_START_TEST (test_path)
   diode_msg_clear (&m);
 
   fail_unless (diode_msg_encode_path (2, 1) == NULL);
-  fails_saying (frame_with_payload (DIODE_MSG_PATH,
+  fails_saying (msgcheck_frame (DIODE_MSG_PATH,
           "\2\0\0\0\0\0\0\0\1", 9), DIODE_ERR_PROTOCOL, "unknown path 2");
-  fails_saying (frame_with_payload (DIODE_MSG_PATH, "\1\0\0\0\0\0\0\0", 8),
+  fails_saying (msgcheck_frame (DIODE_MSG_PATH, "\1\0\0\0\0\0\0\0", 8),
       DIODE_ERR_PROTOCOL, "truncated");
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "diode-msg.h"
+#include "msgcheck.h"
 
 #define A1 "0x1111111111111111111111111111111111111111"
 #define A2 "0x2222222222222222222222222222222222222222"
@@ -24,22 +25,6 @@
 static const gchar *const path2[] = { A1, A2, NULL };
 static const gchar *const path1[] = { A3, NULL };
 static const gchar *const allow1[] = { A2, NULL };
-
-static GBytes *
-frame_with_payload (guint8 type, const void *payload, gsize len)
-{
-  guint8 *f = g_malloc (DIODE_FRAME_HEADER_SIZE + len);
-
-  f[0] = type;
-  f[1] = f[2] = f[3] = 0;
-  f[4] = len >> 24;
-  f[5] = len >> 16;
-  f[6] = len >> 8;
-  f[7] = len;
-  if (len)
-    memcpy (f + DIODE_FRAME_HEADER_SIZE, payload, len);
-  return g_bytes_new_take (f, DIODE_FRAME_HEADER_SIZE + len);
-}
 
 /* Parses as a relay link (role RELAY, version 2); consumes @frame. */
 static void
@@ -105,7 +90,7 @@ GST_START_TEST (test_link_and_link_ok)
   fail_unless_equals_int (m.type, DIODE_MSG_LINK);
   diode_msg_clear (&m);
   /* later versions may append to LINK */
-  link_ok (frame_with_payload (DIODE_MSG_LINK, "later", 5), &m);
+  link_ok (msgcheck_frame (DIODE_MSG_LINK, "later", 5), &m);
   fail_unless_equals_int (m.type, DIODE_MSG_LINK);
   diode_msg_clear (&m);
 
@@ -246,26 +231,26 @@ GST_START_TEST (test_announce_refused)
   p[1] = 0;
   p[2] = 3;
   memcpy (p + 3, "cam", 3);
-  text = link_fails (frame_with_payload (DIODE_MSG_ANNOUNCE, p, 6), 2,
+  text = link_fails (msgcheck_frame (DIODE_MSG_ANNOUNCE, p, 6), 2,
       DIODE_ROLE_RELAY, DIODE_ERR_PROTOCOL);
   fail_unless (strstr (text, "unknown op 7") != NULL, "%s", text);
   g_free (text);
   /* AVAILABLE ending after the name */
   p[0] = 1;
-  g_free (link_fails (frame_with_payload (DIODE_MSG_ANNOUNCE, p, 6), 2,
+  g_free (link_fails (msgcheck_frame (DIODE_MSG_ANNOUNCE, p, 6), 2,
           DIODE_ROLE_RELAY, DIODE_ERR_PROTOCOL));
   /* AVAILABLE ending before its path */
   p[6] = 0;                     /* owner: none */
   p[7] = 0;                     /* public */
   p[8] = p[9] = 0;              /* fleet "" */
   p[10] = p[11] = 0;            /* allow 0 */
-  text = link_fails (frame_with_payload (DIODE_MSG_ANNOUNCE, p, 12), 2,
+  text = link_fails (msgcheck_frame (DIODE_MSG_ANNOUNCE, p, 12), 2,
       DIODE_ROLE_RELAY, DIODE_ERR_PROTOCOL);
   fail_unless (strstr (text, "path count") != NULL, "%s", text);
   g_free (text);
   /* bad name: 103 from the codec (a session makes it 200), as for PUBLISH */
   p[3] = '/';
-  g_free (link_fails (frame_with_payload (DIODE_MSG_ANNOUNCE, p, 6), 2,
+  g_free (link_fails (msgcheck_frame (DIODE_MSG_ANNOUNCE, p, 6), 2,
           DIODE_ROLE_RELAY, DIODE_ERR_BAD_NAME));
 }
 
@@ -329,22 +314,22 @@ GST_START_TEST (test_path_limits)
 
   memset (raw, 0x44, sizeof (raw));
   raw[0] = 33;
-  text = link_fails (frame_with_payload (DIODE_MSG_LINK_OK, raw,
+  text = link_fails (msgcheck_frame (DIODE_MSG_LINK_OK, raw,
           sizeof (raw)), 2, DIODE_ROLE_RELAY, DIODE_ERR_TOO_LARGE);
   fail_unless_equals_string (text, "LINK_OK: path of 33 relays, limit is 32");
   g_free (text);
   raw[0] = 255;
-  g_free (link_fails (frame_with_payload (DIODE_MSG_LINK_OK, raw, 1), 2,
+  g_free (link_fails (msgcheck_frame (DIODE_MSG_LINK_OK, raw, 1), 2,
           DIODE_ROLE_RELAY, DIODE_ERR_TOO_LARGE));
   /* two announced, one and a half present */
   raw[0] = 2;
-  text = link_fails (frame_with_payload (DIODE_MSG_LINK_OK, raw, 31), 2,
+  text = link_fails (msgcheck_frame (DIODE_MSG_LINK_OK, raw, 31), 2,
       DIODE_ROLE_RELAY, DIODE_ERR_PROTOCOL);
   fail_unless (strstr (text, "truncated LINK_OK: field 'path'") != NULL, "%s",
       text);
   g_free (text);
   /* LINK_OK without even the count */
-  g_free (link_fails (frame_with_payload (DIODE_MSG_LINK_OK, raw, 0), 2,
+  g_free (link_fails (msgcheck_frame (DIODE_MSG_LINK_OK, raw, 0), 2,
           DIODE_ROLE_RELAY, DIODE_ERR_PROTOCOL));
   /* an appended path on SUBSCRIBE: 33 is 202 too */
   f = diode_msg_encode_subscribe_pinned ("c", 0, 0, OWNER);
@@ -362,7 +347,7 @@ GST_START_TEST (test_path_limits)
     /* the header limit (1024) holds it: it is the count that is refused */
     len = a->len;
     fail_unless (len <= DIODE_MAX_SMALL_PAYLOAD);
-    g_free (link_fails (frame_with_payload (DIODE_MSG_SUBSCRIBE, a->data,
+    g_free (link_fails (msgcheck_frame (DIODE_MSG_SUBSCRIBE, a->data,
                 a->len), 2, DIODE_ROLE_RELAY, DIODE_ERR_TOO_LARGE));
     g_byte_array_unref (a);
   }

@@ -15,26 +15,11 @@
 #include <string.h>
 
 #include "diode-msg.h"
+#include "msgcheck.h"
 #include "diode-session.h"
 #include "docexample.h"
 
 #define OWNER "0x00112233445566778899aabbccddeeff01234567"
-
-static GBytes *
-frame_with_payload (guint8 type, const void *payload, gsize len)
-{
-  guint8 *f = g_malloc (DIODE_FRAME_HEADER_SIZE + len);
-
-  f[0] = type;
-  f[1] = f[2] = f[3] = 0;
-  f[4] = len >> 24;
-  f[5] = len >> 16;
-  f[6] = len >> 8;
-  f[7] = len;
-  if (len)
-    memcpy (f + DIODE_FRAME_HEADER_SIZE, payload, len);
-  return g_bytes_new_take (f, DIODE_FRAME_HEADER_SIZE + len);
-}
 
 static void
 parse_ok (GBytes * frame, DiodeMsg * m)
@@ -122,25 +107,27 @@ GST_START_TEST (test_list_refused)
   const guint8 no_name[] = { 0 };
   guint8 big[3 + 256];
 
-  fail_unless_equals_int (parse_fails (frame_with_payload (DIODE_MSG_LIST,
+  fail_unless_equals_int (parse_fails (msgcheck_frame (DIODE_MSG_LIST,
               bad_mode, sizeof (bad_mode)), 4, DIODE_ROLE_VIEWER),
       DIODE_ERR_PROTOCOL);
-  fail_unless (parse_fails (frame_with_payload (DIODE_MSG_LIST, one_empty,
-              sizeof (one_empty)), 4, DIODE_ROLE_VIEWER) >= 100);
-  fail_unless (parse_fails (frame_with_payload (DIODE_MSG_LIST, slash,
-              sizeof (slash)), 4, DIODE_ROLE_VIEWER) >= 100);
-  fail_unless_equals_int (parse_fails (frame_with_payload (DIODE_MSG_LIST,
+  fail_unless_equals_int (parse_fails (msgcheck_frame (DIODE_MSG_LIST,
+              one_empty, sizeof (one_empty)), 4, DIODE_ROLE_VIEWER),
+      DIODE_ERR_BAD_NAME);
+  fail_unless_equals_int (parse_fails (msgcheck_frame (DIODE_MSG_LIST,
+              slash, sizeof (slash)), 4, DIODE_ROLE_VIEWER),
+      DIODE_ERR_BAD_NAME);
+  fail_unless_equals_int (parse_fails (msgcheck_frame (DIODE_MSG_LIST,
               short_name, sizeof (short_name)), 4, DIODE_ROLE_VIEWER),
       DIODE_ERR_PROTOCOL);
-  fail_unless_equals_int (parse_fails (frame_with_payload (DIODE_MSG_LIST,
+  fail_unless_equals_int (parse_fails (msgcheck_frame (DIODE_MSG_LIST,
               no_name, sizeof (no_name)), 4, DIODE_ROLE_VIEWER),
       DIODE_ERR_PROTOCOL);
   big[0] = 1;
   big[1] = 1;
   big[2] = 0;
   memset (big + 3, 'a', 256);
-  fail_unless (parse_fails (frame_with_payload (DIODE_MSG_LIST, big,
-              sizeof (big)), 4, DIODE_ROLE_VIEWER) >= 100);
+  fail_unless_equals_int (parse_fails (msgcheck_frame (DIODE_MSG_LIST,
+              big, sizeof (big)), 4, DIODE_ROLE_VIEWER), DIODE_ERR_BAD_NAME);
 }
 
 GST_END_TEST;
@@ -283,7 +270,7 @@ GST_START_TEST (test_listing_refused)
   p = g_memdup2 (d + 8, size - 8);
 #define MUTATE(off, val, expect) G_STMT_START { \
     guint8 keep = p[off]; p[off] = (val); \
-    fail_unless_equals_int (parse_fails (frame_with_payload \
+    fail_unless_equals_int (parse_fails (msgcheck_frame \
         (DIODE_MSG_LISTING, p, size - 8), 4, DIODE_ROLE_VIEWER), expect); \
     p[off] = keep; } G_STMT_END
   MUTATE (0, 2, DIODE_ERR_PROTOCOL);    /* flags */
@@ -301,8 +288,9 @@ GST_START_TEST (test_listing_refused)
 #undef MUTATE
   /* cut anywhere: refused, never read past the end */
   for (i = 0; i < size - 8; i++)
-    fail_unless (parse_fails (frame_with_payload (DIODE_MSG_LISTING, p, i),
-            4, DIODE_ROLE_VIEWER) >= 200);
+    fail_unless_equals_int (parse_fails (msgcheck_frame
+            (DIODE_MSG_LISTING, p, i), 4, DIODE_ROLE_VIEWER),
+        DIODE_ERR_PROTOCOL);
   g_free (p);
   g_bytes_unref (good);
   g_free (long_codec);

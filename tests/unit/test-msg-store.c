@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "diode-msg.h"
+#include "msgcheck.h"
 #include "docexample.h"
 
 #define A1 "0x1111111111111111111111111111111111111111"
@@ -22,36 +23,20 @@
 static const gchar *const path2[] = { A1, A2, NULL };
 static const gchar *const allow1[] = { A2, NULL };
 
-static GBytes *
-frame_with_payload (guint8 type, const void *payload, gsize len)
-{
-  guint8 *f = g_malloc (DIODE_FRAME_HEADER_SIZE + len);
-
-  f[0] = type;
-  f[1] = f[2] = f[3] = 0;
-  f[4] = len >> 24;
-  f[5] = len >> 16;
-  f[6] = len >> 8;
-  f[7] = len;
-  if (len)
-    memcpy (f + DIODE_FRAME_HEADER_SIZE, payload, len);
-  return g_bytes_new_take (f, DIODE_FRAME_HEADER_SIZE + len);
-}
-
 /* @frame with @extra bytes appended to its payload; consumes @frame */
 static GBytes *
 append (GBytes * frame, const void *extra, gsize len)
 {
   gsize size;
   const guint8 *d = g_bytes_get_data (frame, &size);
-  GBytes *out = frame_with_payload (d[0], NULL, 0);
+  GBytes *out = msgcheck_frame (d[0], NULL, 0);
   GByteArray *a = g_byte_array_new ();
 
   g_bytes_unref (out);
   g_byte_array_append (a, d + DIODE_FRAME_HEADER_SIZE,
       size - DIODE_FRAME_HEADER_SIZE);
   g_byte_array_append (a, extra, len);
-  out = frame_with_payload (d[0], a->data, a->len);
+  out = msgcheck_frame (d[0], a->data, a->len);
   g_byte_array_unref (a);
   g_bytes_unref (frame);
   return out;
@@ -170,7 +155,7 @@ GST_START_TEST (test_publish_block)
           NULL), &m);
   fail_unless_equals_int (m.pubflags, 0);
   diode_msg_clear (&m);
-  v3_ok (frame_with_payload (DIODE_MSG_PUBLISH, "\0\3cam", 5), &m);
+  v3_ok (msgcheck_frame (DIODE_MSG_PUBLISH, "\0\3cam", 5), &m);
   fail_unless_equals_int (m.pubflags, 0);
   fail_unless_equals_int (m.access, DIODE_ACCESS_PUBLIC);
   diode_msg_clear (&m);
@@ -445,10 +430,10 @@ GST_START_TEST (test_range)
   fail_unless_equals_int (m.range_flags, 0);
   diode_msg_clear (&m);
   fail_unless (diode_msg_encode_range ("", 0) == NULL);
-  v3_fails_with (frame_with_payload (DIODE_MSG_RANGE, "\0\3cam", 5),
+  v3_fails_with (msgcheck_frame (DIODE_MSG_RANGE, "\0\3cam", 5),
       DIODE_ERR_PROTOCOL, "flags");
   {
-    GBytes *f = frame_with_payload (DIODE_MSG_RANGE, "\0\3a/b\0", 6);
+    GBytes *f = msgcheck_frame (DIODE_MSG_RANGE, "\0\3a/b\0", 6);
 
     g_free (parse_fails (f, 3, DIODE_ROLE_VIEWER, DIODE_ERR_BAD_NAME));
   }
@@ -541,27 +526,27 @@ GST_START_TEST (test_range_ok)
 
     g_byte_array_append (a, head, sizeof (head));
     g_byte_array_append (a, cnt, 2);
-    v3_fails_with (frame_with_payload (DIODE_MSG_RANGE_OK, a->data, a->len),
+    v3_fails_with (msgcheck_frame (DIODE_MSG_RANGE_OK, a->data, a->len),
         DIODE_ERR_TOO_LARGE, "257 spans");
     /* one span announced, 47 bytes of it present */
     a->data[sizeof (head)] = 0;
     a->data[sizeof (head) + 1] = 1;
     g_byte_array_append (a, zero, 47);
-    v3_fails_with (frame_with_payload (DIODE_MSG_RANGE_OK, a->data, a->len),
+    v3_fails_with (msgcheck_frame (DIODE_MSG_RANGE_OK, a->data, a->len),
         DIODE_ERR_PROTOCOL, "truncated");
     /* two spans, the second overlapping the first (both 0..0) */
     g_byte_array_append (a, zero, 1 + 48);
     a->data[sizeof (head) + 1] = 2;
-    v3_fails_with (frame_with_payload (DIODE_MSG_RANGE_OK, a->data, a->len),
+    v3_fails_with (msgcheck_frame (DIODE_MSG_RANGE_OK, a->data, a->len),
         DIODE_ERR_PROTOCOL, "overlap");
     /* stream_state 3 */
     a->data[5] = 3;
-    v3_fails_with (frame_with_payload (DIODE_MSG_RANGE_OK, a->data, a->len),
+    v3_fails_with (msgcheck_frame (DIODE_MSG_RANGE_OK, a->data, a->len),
         DIODE_ERR_PROTOCOL, "stream_state 3");
     g_byte_array_unref (a);
   }
   /* ends before the owner and policy: they are not optional here */
-  v3_fails_with (frame_with_payload (DIODE_MSG_RANGE_OK, "\0\3cam\0", 6),
+  v3_fails_with (msgcheck_frame (DIODE_MSG_RANGE_OK, "\0\3cam\0", 6),
       DIODE_ERR_PROTOCOL, "truncated");
 }
 
@@ -590,9 +575,9 @@ GST_START_TEST (test_fetch)
     static const guint8 p[] = { 0, 3, 'c', 'a', 'm', 0, 0, 0, 0, 0, 0, 0, 8,
       0, 0, 0, 0, 0, 0, 0, 7, 0
     };
-    v3_fails_with (frame_with_payload (DIODE_MSG_FETCH, p, sizeof (p)),
+    v3_fails_with (msgcheck_frame (DIODE_MSG_FETCH, p, sizeof (p)),
         DIODE_ERR_PROTOCOL, "from_seq 8 after to_seq 7");
-    v3_fails_with (frame_with_payload (DIODE_MSG_FETCH, p, sizeof (p) - 1),
+    v3_fails_with (msgcheck_frame (DIODE_MSG_FETCH, p, sizeof (p) - 1),
         DIODE_ERR_PROTOCOL, "flags");
   }
 }
@@ -628,7 +613,7 @@ chunk_frame (const DiodeChunkHeader * h)
     guint32 be = GUINT32_TO_BE (d[i]);
     memcpy (p + 40 + 4 * i, &be, 4);
   }
-  return frame_with_payload (DIODE_MSG_CHUNK, p, sizeof (p));
+  return msgcheck_frame (DIODE_MSG_CHUNK, p, sizeof (p));
 }
 
 /* field by field: the struct has tail padding */
@@ -692,7 +677,7 @@ GST_START_TEST (test_chunk)
   {
     guint8 p[59] = { 0, };
 
-    v3_fails_with (frame_with_payload (DIODE_MSG_CHUNK, p, sizeof (p)),
+    v3_fails_with (msgcheck_frame (DIODE_MSG_CHUNK, p, sizeof (p)),
         DIODE_ERR_PROTOCOL, "crc32");
   }
 }
@@ -709,7 +694,7 @@ GST_START_TEST (test_fetch_end_and_stored)
   fail_unless_equals_int (m.fetch_status, DIODE_FETCH_MORE);
   diode_msg_clear (&m);
   fail_unless (diode_msg_encode_fetch_end (1, 3) == NULL);
-  v3_fails_with (frame_with_payload (DIODE_MSG_FETCH_END,
+  v3_fails_with (msgcheck_frame (DIODE_MSG_FETCH_END,
           "\0\0\0\0\0\0\0\1\3", 9), DIODE_ERR_PROTOCOL, "status 3");
 
   v3_ok (diode_msg_encode_stored (163, 1048576, TRUE), &m);
@@ -721,10 +706,10 @@ GST_START_TEST (test_fetch_end_and_stored)
   v3_ok (diode_msg_encode_stored (0, 0, FALSE), &m);
   fail_if (m.final);
   diode_msg_clear (&m);
-  v3_fails_with (frame_with_payload (DIODE_MSG_STORED,
+  v3_fails_with (msgcheck_frame (DIODE_MSG_STORED,
           "\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\1\2", 17), DIODE_ERR_PROTOCOL,
       "final is 2");
-  v3_fails_with (frame_with_payload (DIODE_MSG_STORED,
+  v3_fails_with (msgcheck_frame (DIODE_MSG_STORED,
           "\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\1", 16), DIODE_ERR_PROTOCOL,
       "final");
 }

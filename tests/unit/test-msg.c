@@ -6,38 +6,13 @@
 #include <string.h>
 
 #include "diode-msg.h"
+#include "msgcheck.h"
 
 /* a publisher address, as the codec gives it back (lowercase) */
 #define PIN "0x00112233445566778899aabbccddeeff01234567"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
-
-/* Builds a frame by hand, so tests can say things the encoders refuse to. */
-static GBytes *
-raw_frame (guint8 type, guint8 flags, guint16 rsv, guint32 announced,
-    const void *payload, gsize len)
-{
-  guint8 *f = g_malloc (DIODE_FRAME_HEADER_SIZE + len);
-
-  f[0] = type;
-  f[1] = flags;
-  f[2] = rsv >> 8;
-  f[3] = rsv & 0xff;
-  f[4] = announced >> 24;
-  f[5] = announced >> 16;
-  f[6] = announced >> 8;
-  f[7] = announced;
-  if (len)
-    memcpy (f + DIODE_FRAME_HEADER_SIZE, payload, len);
-  return g_bytes_new_take (f, DIODE_FRAME_HEADER_SIZE + len);
-}
-
-static GBytes *
-frame_with_payload (guint8 type, const void *payload, gsize len)
-{
-  return raw_frame (type, 0, 0, len, payload, len);
-}
 
 /* Payload of an encoded frame (without header), as a new GByteArray. */
 static GByteArray *
@@ -271,12 +246,12 @@ GST_START_TEST (test_subscribe_publisher)
   g_bytes_unref (f);
 
   /* length 0 is "none"; any length but 0 and 20 is malformed */
-  f = frame_with_payload (DIODE_MSG_SUBSCRIBE, empty, sizeof empty);
+  f = msgcheck_frame (DIODE_MSG_SUBSCRIBE, empty, sizeof empty);
   parse_ok (f, &m);
   fail_unless (m.publisher == NULL);
   diode_msg_clear (&m);
   g_bytes_unref (f);
-  text = parse_fails (frame_with_payload (DIODE_MSG_SUBSCRIBE, bad_len,
+  text = parse_fails (msgcheck_frame (DIODE_MSG_SUBSCRIBE, bad_len,
           sizeof bad_len), DIODE_ERR_PROTOCOL);
   fail_unless (strstr (text, "publisher") != NULL, "%s", text);
   g_free (text);
@@ -485,7 +460,7 @@ GST_START_TEST (test_limit_stream_name)
   payload[0] = 1;
   payload[1] = 0;               /* 256 */
   memset (payload + 2, 'a', 256);
-  text = parse_fails (frame_with_payload (DIODE_MSG_PUBLISH, payload, 258),
+  text = parse_fails (msgcheck_frame (DIODE_MSG_PUBLISH, payload, 258),
       DIODE_ERR_BAD_NAME);
   fail_unless_equals_string (text,
       "PUBLISH: stream name is 256 bytes, limit is 255");
@@ -493,21 +468,21 @@ GST_START_TEST (test_limit_stream_name)
 
   payload[0] = 0;
   payload[1] = 0;
-  expect_parse_fails (frame_with_payload (DIODE_MSG_SUBSCRIBE, payload, 2 + 12),
+  expect_parse_fails (msgcheck_frame (DIODE_MSG_SUBSCRIBE, payload, 2 + 12),
       DIODE_ERR_BAD_NAME);
 
   payload[1] = 3;
   memcpy (payload + 2, "a/b", 3);
-  expect_parse_fails (frame_with_payload (DIODE_MSG_PUBLISH_OK, payload, 5),
+  expect_parse_fails (msgcheck_frame (DIODE_MSG_PUBLISH_OK, payload, 5),
       DIODE_ERR_BAD_NAME);
   memcpy (payload + 2, "a\0b", 3);      /* embedded NUL */
-  expect_parse_fails (frame_with_payload (DIODE_MSG_PUBLISH, payload, 5),
+  expect_parse_fails (msgcheck_frame (DIODE_MSG_PUBLISH, payload, 5),
       DIODE_ERR_BAD_NAME);
   memcpy (payload + 2, "a\x1b[", 3);    /* terminal escape */
-  expect_parse_fails (frame_with_payload (DIODE_MSG_PUBLISH, payload, 5),
+  expect_parse_fails (msgcheck_frame (DIODE_MSG_PUBLISH, payload, 5),
       DIODE_ERR_BAD_NAME);
   memcpy (payload + 2, "a\xc3\x28", 3); /* invalid UTF-8 */
-  expect_parse_fails (frame_with_payload (DIODE_MSG_SUBSCRIBE_OK, payload,
+  expect_parse_fails (msgcheck_frame (DIODE_MSG_SUBSCRIBE_OK, payload,
           5 + 8), DIODE_ERR_BAD_NAME);
 
   g_free (name255);
@@ -562,7 +537,7 @@ GST_START_TEST (test_limit_text)
   payload[2] = (DIODE_MAX_TEXT + 1) >> 8;
   payload[3] = (DIODE_MAX_TEXT + 1) & 0xff;
   memset (payload + 4, 'x', DIODE_MAX_TEXT + 1);
-  text = parse_fails (frame_with_payload (DIODE_MSG_ERROR, payload,
+  text = parse_fails (msgcheck_frame (DIODE_MSG_ERROR, payload,
           4 + DIODE_MAX_TEXT + 1), DIODE_ERR_TOO_LARGE);
   fail_unless_equals_string (text,
       "ERROR: field 'text' is 4097 bytes, limit is 4096");
@@ -570,7 +545,7 @@ GST_START_TEST (test_limit_text)
   /* ... but 4096 is fine */
   payload[3] = DIODE_MAX_TEXT & 0xff;
   payload[2] = DIODE_MAX_TEXT >> 8;
-  f = frame_with_payload (DIODE_MSG_ERROR, payload, 4 + DIODE_MAX_TEXT);
+  f = msgcheck_frame (DIODE_MSG_ERROR, payload, 4 + DIODE_MAX_TEXT);
   parse_ok (f, &m);
   fail_unless_equals_int (strlen (m.error_text), DIODE_MAX_TEXT);
   diode_msg_clear (&m);
@@ -579,10 +554,10 @@ GST_START_TEST (test_limit_text)
   /* agent in HELLO (offset 5) and WELCOME (offset 6) */
   payload[5] = 0xff;
   payload[6] = 0xff;
-  expect_parse_fails (frame_with_payload (DIODE_MSG_HELLO, payload, 7),
+  expect_parse_fails (msgcheck_frame (DIODE_MSG_HELLO, payload, 7),
       DIODE_ERR_TOO_LARGE);
   payload[7] = 0xff;
-  expect_parse_fails (frame_with_payload (DIODE_MSG_WELCOME, payload, 8),
+  expect_parse_fails (msgcheck_frame (DIODE_MSG_WELCOME, payload, 8),
       DIODE_ERR_TOO_LARGE);
 
   /* invalid UTF-8 on the wire is malformed, not repaired */
@@ -590,7 +565,7 @@ GST_START_TEST (test_limit_text)
   payload[3] = 2;
   payload[4] = 0xc3;
   payload[5] = 0x28;
-  expect_parse_fails (frame_with_payload (DIODE_MSG_ERROR, payload, 6),
+  expect_parse_fails (msgcheck_frame (DIODE_MSG_ERROR, payload, 6),
       DIODE_ERR_PROTOCOL);
 
   g_free (payload);
@@ -624,7 +599,7 @@ GST_START_TEST (test_limit_caps)
   fail_unless (diode_msg_encode_caps ("\xff") == NULL);
 
   /* a CAPS frame announcing 1 MiB + 1 is refused from the header */
-  text = parse_fails (raw_frame (DIODE_MSG_CAPS, 0, 0,
+  text = parse_fails (msgcheck_raw_frame (DIODE_MSG_CAPS, 0, 0,
           DIODE_MAX_CAPS_PAYLOAD + 1, NULL, 0), DIODE_ERR_TOO_LARGE);
   fail_unless_equals_string (text,
       "frame of type CAPS announces 1048577 bytes, limit is 1048576");
@@ -632,12 +607,12 @@ GST_START_TEST (test_limit_caps)
 
   /* a caps length field that lies beyond the limit */
   payload[0] = payload[1] = payload[2] = payload[3] = 0xff;
-  expect_parse_fails (frame_with_payload (DIODE_MSG_CAPS, payload, 8),
+  expect_parse_fails (msgcheck_frame (DIODE_MSG_CAPS, payload, 8),
       DIODE_ERR_TOO_LARGE);
   /* ... or merely beyond the frame */
   payload[0] = payload[1] = payload[2] = 0;
   payload[3] = 5;
-  expect_parse_fails (frame_with_payload (DIODE_MSG_CAPS, payload, 8),
+  expect_parse_fails (msgcheck_frame (DIODE_MSG_CAPS, payload, 8),
       DIODE_ERR_PROTOCOL);
 }
 
@@ -667,16 +642,16 @@ GST_START_TEST (test_limit_header_length)
   fail_if (diode_msg_check_header (header, &len, NULL));
 
   /* control frames: a limit per type, from what its fields can hold */
-  text = parse_fails (raw_frame (DIODE_MSG_PING, 0, 0,
+  text = parse_fails (msgcheck_raw_frame (DIODE_MSG_PING, 0, 0,
           DIODE_MAX_SMALL_PAYLOAD + 1, NULL, 0), DIODE_ERR_TOO_LARGE);
   fail_unless_equals_string (text,
       "frame of type PING announces 1025 bytes, limit is 1024");
   g_free (text);
-  expect_parse_fails (raw_frame (DIODE_MSG_HELLO, 0, 0, G_MAXUINT32, NULL, 0),
+  expect_parse_fails (msgcheck_raw_frame (DIODE_MSG_HELLO, 0, 0, G_MAXUINT32, NULL, 0),
       DIODE_ERR_TOO_LARGE);
-  expect_parse_fails (raw_frame (DIODE_MSG_HELLO, 0, 0,
+  expect_parse_fails (msgcheck_raw_frame (DIODE_MSG_HELLO, 0, 0,
           DIODE_MAX_TEXT_PAYLOAD + 1, NULL, 0), DIODE_ERR_TOO_LARGE);
-  expect_parse_fails (raw_frame (DIODE_MSG_PUBLISH, 0, 0,
+  expect_parse_fails (msgcheck_raw_frame (DIODE_MSG_PUBLISH, 0, 0,
           DIODE_MAX_POLICY_PAYLOAD + 1, NULL, 0), DIODE_ERR_TOO_LARGE);
 
   fail_unless_equals_int (diode_msg_max_payload (DIODE_MSG_MEDIA),
@@ -778,7 +753,7 @@ GST_START_TEST (test_truncated)
       if ((type == DIODE_MSG_SUBSCRIBE || type == DIODE_MSG_SUBSCRIBE_OK) &&
           cut == fields - 1 - DIODE_ADDRESS_BYTES) {
         DiodeMsg m;
-        GBytes *shorter = frame_with_payload (type, p->data, cut);
+        GBytes *shorter = msgcheck_frame (type, p->data, cut);
 
         parse_ok (shorter, &m);
         fail_unless (m.publisher == NULL);
@@ -786,7 +761,7 @@ GST_START_TEST (test_truncated)
         g_bytes_unref (shorter);
         continue;
       }
-      text = parse_fails (frame_with_payload (type, p->data, cut),
+      text = parse_fails (msgcheck_frame (type, p->data, cut),
           DIODE_ERR_PROTOCOL);
 
       fail_unless (strstr (text, "truncated") != NULL, "%s", text);
@@ -835,7 +810,7 @@ GST_START_TEST (test_trailing_ignored)
     DiodeMsg a, b;
 
     g_byte_array_append (p, junk, sizeof (junk));
-    longer = frame_with_payload (type, p->data, p->len);
+    longer = msgcheck_frame (type, p->data, p->len);
     parse_ok (f, &a);
     parse_ok (longer, &b);
     fail_unless_equals_int (a.type, b.type);
@@ -885,13 +860,13 @@ GST_START_TEST (test_unknown_type)
   gchar *text;
 
   for (i = 0; i < G_N_ELEMENTS (bad); i++)
-    expect_parse_fails (frame_with_payload (bad[i], payload, 8),
+    expect_parse_fails (msgcheck_frame (bad[i], payload, 8),
         DIODE_ERR_PROTOCOL);
-  text = parse_fails (frame_with_payload (0x44, NULL, 0), DIODE_ERR_PROTOCOL);
+  text = parse_fails (msgcheck_frame (0x44, NULL, 0), DIODE_ERR_PROTOCOL);
   fail_unless_equals_string (text, "unknown frame type 0x44");
   g_free (text);
   /* a relay-link frame outside a relay link (test-msg-link.c: inside) */
-  text = parse_fails (frame_with_payload (0x42, NULL, 0), DIODE_ERR_PROTOCOL);
+  text = parse_fails (msgcheck_frame (0x42, NULL, 0), DIODE_ERR_PROTOCOL);
   fail_unless_equals_string (text, "frame type ANNOUNCE (0x42) exists only "
       "on relay links (role RELAY, protocol version 2 or later)");
   g_free (text);
@@ -904,17 +879,17 @@ GST_START_TEST (test_flags_reserved)
   guint8 payload[8] = { 0, };
   gchar *text;
 
-  text = parse_fails (raw_frame (DIODE_MSG_PING, 0x01, 0, 8, payload, 8),
+  text = parse_fails (msgcheck_raw_frame (DIODE_MSG_PING, 0x01, 0, 8, payload, 8),
       DIODE_ERR_PROTOCOL);
   fail_unless (strstr (text, "flags") != NULL);
   g_free (text);
-  expect_parse_fails (raw_frame (DIODE_MSG_PING, 0x80, 0, 8, payload, 8),
+  expect_parse_fails (msgcheck_raw_frame (DIODE_MSG_PING, 0x80, 0, 8, payload, 8),
       DIODE_ERR_PROTOCOL);
-  text = parse_fails (raw_frame (DIODE_MSG_PING, 0, 0x0100, 8, payload, 8),
+  text = parse_fails (msgcheck_raw_frame (DIODE_MSG_PING, 0, 0x0100, 8, payload, 8),
       DIODE_ERR_PROTOCOL);
   fail_unless (strstr (text, "reserved") != NULL);
   g_free (text);
-  expect_parse_fails (raw_frame (DIODE_MSG_MEDIA, 0, 0x0001, 8, payload, 8),
+  expect_parse_fails (msgcheck_raw_frame (DIODE_MSG_MEDIA, 0, 0x0001, 8, payload, 8),
       DIODE_ERR_PROTOCOL);
 }
 
