@@ -41,9 +41,9 @@ stream_list_state (Stream * s)
 }
 
 /* A stream and not only a name: fed at some point (a name held by
- * waiting viewers only is not one), with a policy; the same rule as the
- * web list, without its "public only". */
-static gboolean
+ * waiting viewers only is not one), with a policy. The web list shows
+ * the public ones of these (diode-web-api.c). */
+gboolean
 stream_shown (Stream * s)
 {
   return s->has_policy && (s->media_since || s->publisher || s->pull);

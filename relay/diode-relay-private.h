@@ -936,6 +936,9 @@ void     relay_subscribe_retry (Conn * c, GBytes * frame);
 /* diode-relay-list.c: LIST (docs/protocol.md section 19) */
 void     handle_list       (Conn * c, DiodeMsg * m);
 /* DiodeListState of @s: what /api/streams and LISTING show */
+/* a stream and not only a name: fed at some point, with a policy (LIST;
+ * the web list shows the public ones) */
+gboolean stream_shown (Stream * s);
 guint8   stream_list_state (Stream * s);
 /* diode-relay-fetch.c */
 /* A FETCH whose read waited for replay bytes: its turn. */

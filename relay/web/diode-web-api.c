@@ -44,8 +44,7 @@ relay_web_api_security_headers (SoupMessageHeaders * h)
 static gboolean
 stream_listed (Stream * s)
 {
-  return s->has_policy && s->access == DIODE_ACCESS_PUBLIC
-      && (s->media_since || s->publisher || s->pull);
+  return stream_shown (s) && s->access == DIODE_ACCESS_PUBLIC;
 }
 
 static const gchar *
