@@ -417,6 +417,7 @@ gst_diode_src_make_buffer (GstDiodeSrc * self, const DiodeMsg * m)
   gboolean restart = self->last_seq && m->seq <= self->last_seq;
   gboolean discont = !self->last_seq || gap || restart
       || (m->flags & DIODE_MEDIA_DISCONT);
+  guint64 ref;                  /* the buffer's time: DTS, else PTS */
 
   if (gap) {
     GST_OBJECT_LOCK (self);
@@ -434,16 +435,9 @@ gst_diode_src_make_buffer (GstDiodeSrc * self, const DiodeMsg * m)
 
   GST_BUFFER_PTS (buf) = map_ts (self, m->pts);
   GST_BUFFER_DTS (buf) = map_ts (self, m->dts);
-  {
-    guint64 ref = m->dts != DIODE_TIME_NONE ? m->dts : m->pts;
-
-    if (ref != DIODE_TIME_NONE) {
-      gst_diode_src_maybe_new_segment (self, ref, map_ts (self, ref));
-      GST_OBJECT_LOCK (self);
-      self->last_time = ref;
-      GST_OBJECT_UNLOCK (self);
-    }
-  }
+  ref = m->dts != DIODE_TIME_NONE ? m->dts : m->pts;
+  if (ref != DIODE_TIME_NONE)
+    gst_diode_src_maybe_new_segment (self, ref, map_ts (self, ref));
   GST_BUFFER_DURATION (buf) = m->duration == DIODE_TIME_NONE ?
       GST_CLOCK_TIME_NONE : m->duration;
   GST_BUFFER_OFFSET (buf) = m->offset;
@@ -460,7 +454,11 @@ gst_diode_src_make_buffer (GstDiodeSrc * self, const DiodeMsg * m)
     GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DROPPABLE);
   if (m->flags & DIODE_MEDIA_MARKER)
     GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_MARKER);
+  /* One lock per buffer for everything the stats reader sees (64-bit
+   * words: they tear on the 32-bit camera). */
   GST_OBJECT_LOCK (self);
+  if (ref != DIODE_TIME_NONE)
+    self->last_time = ref;
   self->buffers_received++;
   self->bytes_received += gst_buffer_get_size (buf);
   if (!self->first_buffer_at)
