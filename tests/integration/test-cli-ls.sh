@@ -118,6 +118,11 @@ done
 [ -n "$ok" ] || fail "the allowed identity does not see both: $(cat "$TMP/ls2.json" "$TMP/ls2.err")"
 python3 -c 'import json,sys; c=[x for x in json.load(open(sys.argv[1]))["streams"] if x["name"]=="cam-private"][0]; sys.exit(0 if c["access"]=="private" else 1)' "$TMP/ls2.json" ||
   fail "cam-private's access is not private: $(cat "$TMP/ls2.json")"
+# Now that cam-private is known to be there: the stranger still does not
+# see it (the check above ran before that was sure).
+"$DIODE" ls "$R" --json >"$TMP/ls3.json" 2>"$TMP/ls3.err" || fail "ls --json: $(cat "$TMP/ls3.err")"
+python3 -c 'import json,sys; n=[x["name"] for x in json.load(open(sys.argv[1]))["streams"]]; sys.exit(0 if "cam-public" in n and "cam-private" not in n else 1)' "$TMP/ls3.json" ||
+  fail "the stranger's ls --json shows cam-private: $(cat "$TMP/ls3.json")"
 
 # The table: a header and one aligned row per stream.
 "$DIODE" ls "$R" >"$TMP/ls.txt" 2>"$TMP/ls.err"; rc=$?
