@@ -7,7 +7,6 @@
 
 import json
 import os
-import re
 import struct
 import subprocess
 import time
@@ -91,46 +90,24 @@ def dec_listing(payload):
     return flags, entries
 
 
+def _header(raw):
+    """A version-4 viewer's header check, with LISTING's limit."""
+    ftype, flags, reserved, length = struct.unpack(">BBHI", raw)
+    limit = d.PAYLOAD_LIMIT.get(ftype) or S.LIMITS.get(ftype) or LIMITS.get(ftype)
+    if limit is None or flags or reserved or length > limit:
+        raise Fail("relay sent a bad header: type 0x%02x, %d bytes" % (ftype, length))
+    return ftype, length
+
+
 def recv(conn, timeout=10.0):
     """Next frame of a version-4 viewer connection as (type, payload), PINGs
     answered; an ERROR raises RemoteError (a fatal one closes)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        conn._fill(d.HEADER_SIZE, deadline)
-        ftype, flags, reserved, length = struct.unpack(">BBHI", bytes(conn._buf[:d.HEADER_SIZE]))
-        limit = d.PAYLOAD_LIMIT.get(ftype) or S.LIMITS.get(ftype) or LIMITS.get(ftype)
-        if limit is None or flags or reserved or length > limit:
-            raise Fail("relay sent a bad header: type 0x%02x, %d bytes" % (ftype, length))
-        conn._fill(d.HEADER_SIZE + length, deadline)
-        payload = bytes(conn._buf[d.HEADER_SIZE:d.HEADER_SIZE + length])
-        del conn._buf[:d.HEADER_SIZE + length]
-        if ftype == d.PING:
-            conn.send_raw(d.pong(struct.unpack(">Q", payload[:8])[0]))
-            continue
-        if ftype == d.PONG:
-            continue
-        if ftype == d.ERROR:
-            m = d.decode(ftype, payload)
-            if m.code >= 200:
-                conn.close()
-            raise d.RemoteError(m.code, m.text)
-        return ftype, payload
+    return S.recv_raw(conn, timeout, header=_header)
 
 
 def doc_examples(path=DOC):
     """{id: bytes} of the `<!-- example: id -->` blocks of section 19."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    start = text.find("\n## 19.")
-    end = text.find("\n## 20.", start)
-    text = text[start:end if end > start else len(text)]
-    out = {}
-    for m in re.finditer(r"<!-- example: ([a-z0-9-]+) -->\s*```\n(.*?)```", text, re.S):
-        hexes = []
-        for line in m.group(2).splitlines():
-            hexes += line.split("#", 1)[0].split()
-        out[m.group(1)] = bytes(int(h, 16) for h in hexes)
-    return out
+    return S.doc_examples(path, section=19)
 
 
 # --- checks ------------------------------------------------------------------

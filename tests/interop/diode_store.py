@@ -299,13 +299,15 @@ def check_header(header, version):
     return ftype, length
 
 
-def recv_raw(conn, timeout=10.0):
+def recv_raw(conn, timeout=10.0, header=None):
     """Next frame of a version-3 connection as (type, payload), PINGs
-    answered; an ERROR raises diode_client.RemoteError."""
+    answered; an ERROR raises diode_client.RemoteError. @header(bytes) ->
+    (type, length) judges the header (default: check_header)."""
     deadline = time.monotonic() + timeout
     while True:
         conn._fill(d.HEADER_SIZE, deadline)
-        ftype, length = check_header(bytes(conn._buf[:d.HEADER_SIZE]), conn.version)
+        raw = bytes(conn._buf[:d.HEADER_SIZE])
+        ftype, length = header(raw) if header else check_header(raw, conn.version)
         conn._fill(d.HEADER_SIZE + length, deadline)
         payload = bytes(conn._buf[d.HEADER_SIZE:d.HEADER_SIZE + length])
         del conn._buf[:d.HEADER_SIZE + length]
@@ -328,14 +330,15 @@ DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                    "docs", "protocol.md")
 
 
-def doc_examples(path=DOC):
-    """{id: bytes} of every `<!-- example: id -->` block of its section 15:
-    the hex pairs of the fenced block after the marker, '#' comments."""
+def doc_examples(path=DOC, section=15):
+    """{id: bytes} of every `<!-- example: id -->` block of one section (15
+    by default): the hex pairs of the fenced block after the marker, '#'
+    comments."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    # section 15 only: section 16's examples (share links) are not frames
-    start = text.find("\n## 15.")
-    end = text.find("\n## 16.", start)
+    # one section only: section 16's examples (share links) are not frames
+    start = text.find("\n## %d." % section)
+    end = text.find("\n## %d." % (section + 1), start)
     text = text[start:end if end > start else len(text)]
     out = {}
     for m in re.finditer(r"<!-- example: ([a-z0-9-]+) -->\s*```\n(.*?)```", text, re.S):
