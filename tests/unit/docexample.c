@@ -109,3 +109,34 @@ doc_check_format (const gchar * doc, guint section)
   g_free (head);
   g_free (placeholder);
 }
+
+void
+doc_example_frame (const gchar * doc, const gchar * id, GBytes * frame,
+    guint16 version, DiodeRole role)
+{
+  GByteArray *a = doc_example_bytes (doc, id);
+  GBytes *doc_frame;
+  GError *err = NULL;
+  DiodeMsg m;
+  gsize size, i;
+  const guint8 *d;
+
+  fail_unless (a->len >= DIODE_FRAME_HEADER_SIZE,
+      "example '%s' is shorter than a header", id);
+  fail_unless (frame != NULL, "example '%s': encoder refused", id);
+  d = g_bytes_get_data (frame, &size);
+  for (i = 0; i < MIN (size, a->len); i++)
+    fail_unless (d[i] == a->data[i], "example '%s': byte %" G_GSIZE_FORMAT
+        " is %02x in the document, %02x from the encoder", id, i,
+        a->data[i], d[i]);
+  fail_unless_equals_int (a->len, size);
+  /* and the documented bytes parse back */
+  doc_frame = g_bytes_new (a->data, a->len);
+  memset (&m, 0, sizeof (m));
+  if (!diode_msg_parse_v (doc_frame, version, role, &m, &err))
+    fail ("example '%s' does not parse: %s", id, err->message);
+  diode_msg_clear (&m);
+  g_bytes_unref (doc_frame);
+  g_byte_array_unref (a);
+  g_bytes_unref (frame);
+}

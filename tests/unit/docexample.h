@@ -12,12 +12,20 @@
 
 #include <gst/check/gstcheck.h>
 
+#include "diode-msg.h"
+
 G_BEGIN_DECLS
 
 /* The bytes of the example @id of @doc: the hex pairs of the fenced block
  * after its marker ('#' starts a comment). Fails if the marker is missing
  * or there twice, a token is not a byte, or the block holds none. */
 GByteArray *doc_example_bytes (const gchar * doc, const gchar * id);
+/* The frame example @id of @doc against @frame (an encoder's output, taken):
+ * byte for byte, the first difference named; then the documented bytes
+ * must parse at @version for @role. */
+void        doc_example_frame (const gchar * doc, const gchar * id,
+                               GBytes * frame, guint16 version,
+                               DiodeRole role);
 /* The first line of the fenced block after the marker of @id (g_free). */
 gchar      *doc_example_text  (const gchar * doc, const gchar * id);
 

@@ -471,24 +471,6 @@ GST_END_TEST;
 
 /* ------------------------------------------------------------------------ */
 
-static void
-doc_matches (const gchar * doc, const gchar * id, GBytes * frame)
-{
-  GByteArray *a = doc_example_bytes (doc, id);
-  gsize size;
-  const guint8 *d;
-  DiodeMsg m;
-
-  fail_unless (frame != NULL, "example '%s': encoder refused", id);
-  d = g_bytes_get_data (frame, &size);
-  fail_unless_equals_int (a->len, size);
-  fail_unless (memcmp (a->data, d, size) == 0, "example '%s' differs", id);
-  parse_ok (g_bytes_new (a->data, a->len), &m);
-  diode_msg_clear (&m);
-  g_byte_array_unref (a);
-  g_bytes_unref (frame);
-}
-
 GST_START_TEST (test_documented_examples)
 {
   gchar *doc = NULL;
@@ -496,9 +478,9 @@ GST_START_TEST (test_documented_examples)
 
   if (!g_file_get_contents (DOCS_PROTOCOL_MD, &doc, NULL, &err))
     fail ("%s", err->message);
-  doc_matches (doc, "list-one", diode_msg_encode_list (DIODE_LIST_ONE,
-          "cam"));
-  doc_matches (doc, "listing-empty", diode_msg_encode_listing (0, NULL, 0));
+  doc_example_frame (doc, "list-one", diode_msg_encode_list (DIODE_LIST_ONE,
+          "cam"), 4, DIODE_ROLE_VIEWER);
+  doc_example_frame (doc, "listing-empty", diode_msg_encode_listing (0, NULL, 0), 4, DIODE_ROLE_VIEWER);
   doc_check_format (doc, 19);
   g_free (doc);
 }
